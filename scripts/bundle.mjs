@@ -1,0 +1,41 @@
+// Bundles src/index.ts into the single dist/index.js that action.yml runs.
+// ssh2's optional native add-ons (cpu-features, sshcrypto.node) are replaced
+// by a module that throws, so ssh2 takes its pure JavaScript path and the
+// bundle runs with no node_modules.
+import { build } from 'esbuild';
+import { rm } from 'node:fs/promises';
+
+const nativeAddons = {
+  name: 'no-native-addons',
+  setup(builder) {
+    builder.onResolve({ filter: /^cpu-features$|\.node$/ }, (args) => ({ path: args.path, namespace: 'no-native' }));
+    builder.onLoad({ filter: /.*/, namespace: 'no-native' }, (args) => ({
+      contents: `throw new Error(${JSON.stringify(`native add-on ${args.path} is left out of the bundle`)});`,
+      loader: 'js',
+    }));
+  },
+};
+
+await rm('dist', { recursive: true, force: true });
+await build({
+  entryPoints: ['src/index.ts'],
+  outfile: 'dist/index.js',
+  bundle: true,
+  platform: 'node',
+  target: 'node24',
+  format: 'esm',
+  // CommonJS dependencies (ssh2) call require() for Node built-ins.
+  banner: {
+    js: [
+      "import { createRequire as __createRequire } from 'node:module';",
+      "import { fileURLToPath as __fileURLToPath } from 'node:url';",
+      "import { dirname as __pathDirname } from 'node:path';",
+      'const require = __createRequire(import.meta.url);',
+      'const __filename = __fileURLToPath(import.meta.url);',
+      'const __dirname = __pathDirname(__filename);',
+    ].join(' '),
+  },
+  plugins: [nativeAddons],
+  legalComments: 'none',
+  logLevel: 'warning',
+});

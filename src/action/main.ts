@@ -1,0 +1,75 @@
+import * as core from '@actions/core';
+import { stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { openSshShell } from '../adapters/ssh-session.js';
+import { writeOpenSshFiles } from '../adapters/openssh-files.js';
+import { RsyncSync } from '../adapters/rsync-sync.js';
+import { rolloutHost } from '../engine/host-rollout.js';
+import { InputError, parseInputs } from '../engine/inputs.js';
+import type { HostReport } from '../engine/report.js';
+import { actionLog } from './action-log.js';
+import { cleanup } from './post.js';
+import { isPost, markMainStarted, rememberSecretDirectory } from './state.js';
+
+function readInput(name: string): string {
+  return core.getInput(name);
+}
+
+function hideSecrets(): void {
+  for (const name of ['private-key', 'passphrase']) {
+    const value = core.getInput(name);
+    if (value === '') continue;
+    core.setSecret(value);
+    // Multi-line secrets are masked line by line too, in case a tool echoes one line.
+    for (const line of value.split(/\r?\n/)) if (line.trim().length >= 8) core.setSecret(line.trim());
+  }
+}
+
+async function deploy(): Promise<void> {
+  markMainStarted();
+  hideSecrets();
+  const plan = parseInputs(readInput);
+  const workspace = process.env['GITHUB_WORKSPACE'] ?? process.cwd();
+  const source = resolve(workspace, plan.rollout.source);
+  const info = await stat(source).catch(() => null);
+  if (!info?.isDirectory()) throw new InputError('source', `"${plan.rollout.source}" is not a directory (looked at ${source})`);
+  const rollout = { ...plan.rollout, source };
+
+  const files = await writeOpenSshFiles(plan.pins, plan.credentials, process.env['RUNNER_TEMP'] || undefined);
+  rememberSecretDirectory(files.directory);
+  const reports: HostReport[] = [];
+  try {
+    for (const host of plan.hosts) {
+      const report = await rolloutHost(host, rollout, {
+        openShell: (spec) =>
+          openSshShell(spec, { pins: plan.pins, credentials: plan.credentials, connectTimeoutMs: rollout.connectTimeoutMs }),
+        fileSync: (spec) => new RsyncSync(spec, rollout, files),
+        log: actionLog,
+      });
+      reports.push(report);
+      if (!report.ok) {
+        core.error(`${report.host}: ${report.step} failed: ${report.error}${report.filesChanged ? '' : ' (no file on this host was changed)'}`);
+        break;
+      }
+    }
+  } finally {
+    await files.remove();
+    core.setOutput('report', JSON.stringify(reports));
+  }
+  const failed = reports.filter((report) => !report.ok);
+  if (failed.length > 0) {
+    const skipped = plan.hosts.length - reports.length;
+    core.setFailed(`${failed.map((r) => r.host).join(', ')} failed${skipped > 0 ? `; ${skipped} host(s) not attempted` : ''}`);
+    return;
+  }
+  core.info(`all ${reports.length} host(s) reloaded: every reloadable worker was replaced`);
+}
+
+export async function run(): Promise<void> {
+  try {
+    if (isPost) await cleanup();
+    else await deploy();
+  } catch (error) {
+    core.setFailed(error instanceof Error ? error.message : String(error));
+  }
+}

@@ -1,0 +1,113 @@
+import { spawn } from 'node:child_process';
+import type { HostSpec } from '../engine/host-spec.js';
+import { StepError, type FileSync, type SyncSummary } from '../engine/ports.js';
+import type { RolloutSettings } from '../engine/settings.js';
+import type { OpenSshFiles } from './openssh-files.js';
+
+/**
+ * rsync's `-e` value is split by rsync itself (no shell), on spaces, with
+ * quotes honoured; paths are quoted so a runner temp dir with spaces works.
+ */
+function rshQuote(value: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(value) ? value : `'${value.replaceAll("'", `'\\''`)}'`;
+}
+
+export function sshCommandForRsync(host: HostSpec, files: Pick<OpenSshFiles, 'knownHostsFile' | 'keyFile'>, connectTimeoutMs: number): string {
+  return [
+    'ssh',
+    '-p', String(host.port),
+    '-i', rshQuote(files.keyFile),
+    '-o', 'IdentitiesOnly=yes',
+    '-o', 'StrictHostKeyChecking=yes',
+    '-o', `UserKnownHostsFile=${rshQuote(files.knownHostsFile)}`,
+    '-o', 'GlobalKnownHostsFile=/dev/null',
+    '-o', 'CheckHostIP=no',
+    '-o', 'BatchMode=no',
+    '-o', 'PasswordAuthentication=no',
+    '-o', 'KbdInteractiveAuthentication=no',
+    '-o', `ConnectTimeout=${Math.max(1, Math.ceil(connectTimeoutMs / 1000))}`,
+    '-o', 'ServerAliveInterval=15',
+  ].join(' ');
+}
+
+export function remoteDestination(host: HostSpec, target: string): string {
+  const name = host.host.includes(':') ? `[${host.host}]` : host.host;
+  return `${host.username}@${name}:${target}/`;
+}
+
+/**
+ * The rsync argument list. Files are updated in place (a symlink switch would
+ * leave the master serving the old release after a reload) with
+ * --delay-updates, so a worker forked mid-sync never sees half a release.
+ */
+export function rsyncArguments(host: HostSpec, settings: RolloutSettings, rsh: string): string[] {
+  return [
+    '--recursive',
+    '--links',
+    '--perms',
+    '--times',
+    '--compress',
+    '--delete',
+    '--delete-delay',
+    '--delay-updates',
+    '--protect-args',
+    '--stats',
+    '--itemize-changes',
+    ...settings.exclude.map((pattern) => `--exclude=${pattern}`),
+    ...settings.protect.map((pattern) => `--filter=protect ${pattern}`),
+    '--rsh', rsh,
+    '--',
+    `${settings.source.replace(/\/+$/, '')}/`,
+    remoteDestination(host, settings.target),
+  ];
+}
+
+export function parseRsyncStats(stdout: string): SyncSummary {
+  const transferred = /Number of regular files transferred:\s*([\d,]+)/.exec(stdout)?.[1];
+  const deleted = /Number of deleted files:\s*([\d,]+)/.exec(stdout)?.[1];
+  return {
+    filesTransferred: Number((transferred ?? '0').replaceAll(',', '')),
+    filesDeleted: Number((deleted ?? '0').replaceAll(',', '')),
+  };
+}
+
+/** The runner's environment minus the action's INPUT_* variables, which carry the secrets. */
+function childEnvironment(): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('INPUT_')));
+}
+
+export class RsyncSync implements FileSync {
+  constructor(
+    private readonly host: HostSpec,
+    private readonly settings: RolloutSettings,
+    private readonly files: OpenSshFiles,
+    private readonly rsyncBinary = 'rsync',
+  ) {}
+
+  sync(): Promise<SyncSummary> {
+    const args = rsyncArguments(this.host, this.settings, sshCommandForRsync(this.host, this.files, this.settings.connectTimeoutMs));
+    return new Promise((resolve, reject) => {
+      const child = spawn(this.rsyncBinary, args, {
+        env: { ...childEnvironment(), ...this.files.env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      child.on('error', (error) => reject(new StepError('sync', `${this.host.label}: cannot run rsync (${error.message}); install rsync on the runner`)));
+      child.on('close', (code) => {
+        if (code === 0) resolve(parseRsyncStats(stdout));
+        else {
+          const hostKey = /Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED|No .* host key is known/i.test(stderr);
+          reject(
+            new StepError(
+              hostKey ? 'host-key' : 'sync',
+              `${this.host.label}: rsync failed (exit ${code}): ${stderr.trim().split('\n').slice(-3).join(' | ')}`,
+            ),
+          );
+        }
+      });
+    });
+  }
+}

@@ -1,0 +1,185 @@
+import { parseDuration } from './duration.js';
+import { parseHostList, parsePort, parseUsername } from './host-spec.js';
+import { parseKnownHosts } from './known-hosts.js';
+import type { DeployPlan, ReloadMode, StatusSourceKind } from './settings.js';
+
+/** Raw inputs by their action.yml names; a missing input is the empty string, as on a runner. */
+export type RawInputs = (name: string) => string;
+
+export class InputError extends Error {
+  constructor(input: string, problem: string) {
+    super(`input ${input}: ${problem}`);
+    this.name = 'InputError';
+  }
+}
+
+/**
+ * Files Workerman writes next to the app that a sync with --delete must keep:
+ * its pid file (`workerman.<start>.pid`), its log and its status file, wherever
+ * in the tree they live.
+ */
+export const DEFAULT_PROTECT = ['workerman.*.pid', '*.pid', 'workerman.log', '*.log', '*.status', 'workerman-*.status'];
+
+const DEFAULTS = {
+  username: 'root',
+  port: '22',
+  source: '.',
+  'start-file': 'start.php',
+  php: 'php',
+  'reload-mode': 'graceful',
+  status: 'workerman',
+  timeout: '5m',
+  settle: '5s',
+  'poll-interval': '200ms',
+  'command-timeout': '15s',
+  'connect-timeout': '20s',
+} as const;
+
+function get(raw: RawInputs, name: string): string {
+  const value = raw(name).trim();
+  return value !== '' ? value : (DEFAULTS as Record<string, string>)[name] ?? '';
+}
+
+function noLeadingDash(input: string, value: string): string {
+  if (value.startsWith('-')) throw new InputError(input, `"${value}" starts with "-", which a command would read as an option`);
+  return value;
+}
+
+function lines(text: string): string[] {
+  return text
+    .split(/\r?\n/)
+    .map((line) => line.trim())
+    .filter((line) => line !== '' && !line.startsWith('#'));
+}
+
+function duration(raw: RawInputs, input: string, minMs: number, maxMs: number): number {
+  let ms: number;
+  try {
+    ms = parseDuration(get(raw, input));
+  } catch (error) {
+    throw new InputError(input, (error as Error).message);
+  }
+  if (ms < minMs || ms > maxMs) {
+    throw new InputError(input, `${get(raw, input)} is out of range (${minMs} ms to ${maxMs / 1000} s)`);
+  }
+  return ms;
+}
+
+function oneOf<T extends string>(raw: RawInputs, input: string, allowed: readonly T[]): T {
+  const value = get(raw, input);
+  if (!(allowed as readonly string[]).includes(value)) {
+    throw new InputError(input, `"${value}" is not one of: ${allowed.join(', ')}`);
+  }
+  return value as T;
+}
+
+export function validateTarget(value: string): string {
+  if (value === '') throw new InputError('target', 'is required: the absolute path of the live app directory on the host, e.g. /srv/app');
+  if (!value.startsWith('/')) throw new InputError('target', `"${value}" is not an absolute path`);
+  const normalized = value.replace(/\/+$/, '');
+  if (normalized === '') throw new InputError('target', '"/" would let the sync delete the whole file system');
+  if (normalized.split('/').some((segment) => segment === '..' || segment === '.')) {
+    throw new InputError('target', `"${value}" contains a "." or ".." segment`);
+  }
+  if (/[\0\n\r]/.test(value)) throw new InputError('target', 'contains a control character');
+  return normalized;
+}
+
+function validateStartFile(value: string): string {
+  if (value.startsWith('/')) throw new InputError('start-file', `"${value}" must be relative to target`);
+  noLeadingDash('start-file', value);
+  if (value.split('/').some((segment) => segment === '..' || segment === '')) {
+    throw new InputError('start-file', `"${value}" must stay inside target (no "..", no empty segments)`);
+  }
+  if (!value.endsWith('.php')) throw new InputError('start-file', `"${value}" is not a .php file`);
+  return value;
+}
+
+function validatePhp(value: string): string {
+  noLeadingDash('php', value);
+  if (!/^[A-Za-z0-9_./+-]+$/.test(value)) {
+    throw new InputError('php', `"${value}" must be a command name or path (letters, digits, _ . / + -)`);
+  }
+  return value;
+}
+
+function groupNames(text: string): string[] {
+  return text
+    .split(/[\n,]/)
+    .map((name) => name.trim())
+    .filter((name) => name !== '');
+}
+
+/** Turns the action's inputs into a validated plan, before any connection is made. */
+export function parseInputs(raw: RawInputs): DeployPlan {
+  const target = validateTarget(raw('target').trim());
+  const port = (() => {
+    try {
+      return parsePort(get(raw, 'port'), 'port');
+    } catch (error) {
+      throw new InputError('port', (error as Error).message.replace(/^port: /, ''));
+    }
+  })();
+  const username = get(raw, 'username');
+  try {
+    parseUsername(username, 'username');
+  } catch (error) {
+    throw new InputError('username', (error as Error).message.replace(/^username: /, ''));
+  }
+  let hosts;
+  try {
+    hosts = parseHostList(raw('hosts'), { username, port });
+  } catch (error) {
+    throw new InputError('hosts', (error as Error).message.replace(/^hosts: /, ''));
+  }
+
+  const knownHostsText = raw('known-hosts');
+  let pins;
+  try {
+    pins = parseKnownHosts(knownHostsText);
+  } catch (error) {
+    throw new InputError('known-hosts', (error as Error).message.replace(/^known-hosts /, ''));
+  }
+  if (pins.length === 0) {
+    throw new InputError('known-hosts', 'no host key is pinned; add the known_hosts lines of every host (see README: "Pinning host keys")');
+  }
+
+  const privateKey = raw('private-key').trim();
+  if (privateKey === '') throw new InputError('private-key', 'is required: the private key (OpenSSH or PEM text) whose public half is in the host\'s authorized_keys');
+  if (!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(privateKey)) {
+    throw new InputError('private-key', 'does not look like a private key (expected a -----BEGIN ... PRIVATE KEY----- block)');
+  }
+  const passphrase = raw('passphrase');
+
+  const source = get(raw, 'source');
+  noLeadingDash('source', source);
+  const exclude = lines(raw('exclude')).map((pattern) => noLeadingDash('exclude', pattern));
+  const protect = [...DEFAULT_PROTECT, ...lines(raw('protect')).map((pattern) => noLeadingDash('protect', pattern))];
+
+  const timeoutMs = duration(raw, 'timeout', 1000, 6 * 3_600_000);
+  const settleMs = duration(raw, 'settle', 0, 10 * 60_000);
+  const pollIntervalMs = duration(raw, 'poll-interval', 50, 60_000);
+  if (settleMs >= timeoutMs) throw new InputError('settle', `must be shorter than timeout (${get(raw, 'timeout')})`);
+
+  return {
+    hosts,
+    pins,
+    credentials: { privateKey: `${privateKey}\n`, ...(passphrase !== '' ? { passphrase } : {}) },
+    rollout: {
+      source,
+      target,
+      exclude,
+      protect,
+      startFile: validateStartFile(get(raw, 'start-file')),
+      php: validatePhp(get(raw, 'php')),
+      reloadMode: oneOf<ReloadMode>(raw, 'reload-mode', ['graceful', 'quick']),
+      status: oneOf<StatusSourceKind>(raw, 'status', ['workerman']),
+      ignoreWorkers: groupNames(raw('ignore-workers')),
+      timeoutMs,
+      settleMs,
+      pollIntervalMs,
+      commandTimeoutMs: duration(raw, 'command-timeout', 1000, 10 * 60_000),
+      connectTimeoutMs: duration(raw, 'connect-timeout', 1000, 5 * 60_000),
+    },
+  };
+}

@@ -1,0 +1,101 @@
+import { createHash, createHmac } from 'node:crypto';
+import { knownHostsName } from './host-spec.js';
+
+export interface HostKeyPin {
+  readonly patterns: readonly string[];
+  readonly keyType: string;
+  readonly key: Buffer;
+  readonly revoked: boolean;
+  /** The line as given, so the file handed to OpenSSH is exactly what the user pinned. */
+  readonly line: string;
+}
+
+const KEY_TYPE = /^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com)$/;
+
+/** Parses known_hosts text; comments and blank lines are skipped, anything else malformed is an error. */
+export function parseKnownHosts(text: string): HostKeyPin[] {
+  const pins: HostKeyPin[] = [];
+  text.split(/\r?\n/).forEach((raw, index) => {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) return;
+    const fields = line.split(/\s+/);
+    let revoked = false;
+    if (fields[0]!.startsWith('@')) {
+      const marker = fields.shift()!;
+      if (marker === '@revoked') revoked = true;
+      else if (marker === '@cert-authority') {
+        throw new Error(`known-hosts line ${index + 1}: @cert-authority lines are not supported; pin the host keys themselves`);
+      } else throw new Error(`known-hosts line ${index + 1}: unknown marker ${marker}`);
+    }
+    const [patterns, keyType, keyText] = fields;
+    if (!patterns || !keyType || !keyText || !KEY_TYPE.test(keyType)) {
+      throw new Error(`known-hosts line ${index + 1}: expected "host[,host...] key-type base64-key" as printed by ssh-keyscan, got "${line.slice(0, 80)}"`);
+    }
+    const key = Buffer.from(keyText, 'base64');
+    if (key.length < 16 || key.toString('base64').replace(/=+$/, '') !== keyText.replace(/=+$/, '')) {
+      throw new Error(`known-hosts line ${index + 1}: the key is not valid base64`);
+    }
+    pins.push({ patterns: patterns.split(','), keyType, key, revoked, line });
+  });
+  return pins;
+}
+
+/** The fingerprint OpenSSH prints: `SHA256:` and unpadded base64. */
+export function fingerprint(key: Buffer): string {
+  return `SHA256:${createHash('sha256').update(key).digest('base64').replace(/=+$/, '')}`;
+}
+
+function globToRegExp(glob: string): RegExp {
+  const body = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replaceAll('*', '.*').replaceAll('?', '.');
+  return new RegExp(`^${body}$`, 'i');
+}
+
+function patternMatches(pattern: string, name: string): boolean {
+  if (pattern.startsWith('|1|')) {
+    const [, , salt, hash] = pattern.split('|');
+    if (!salt || !hash) return false;
+    const digest = createHmac('sha1', Buffer.from(salt, 'base64')).update(name).digest('base64');
+    return digest === hash;
+  }
+  return globToRegExp(pattern).test(name);
+}
+
+function pinMatchesName(pin: HostKeyPin, name: string): boolean {
+  let matched = false;
+  for (const pattern of pin.patterns) {
+    if (pattern.startsWith('!')) {
+      if (patternMatches(pattern.slice(1), name)) return false;
+    } else if (patternMatches(pattern, name)) {
+      matched = true;
+    }
+  }
+  return matched;
+}
+
+/** The pins that apply to a host, by the same name rule OpenSSH uses, so both connections agree. */
+export function pinsFor(pins: readonly HostKeyPin[], host: string, port: number): HostKeyPin[] {
+  const name = knownHostsName(host, port);
+  return pins.filter((pin) => pinMatchesName(pin, name));
+}
+
+export type HostKeyCheck =
+  | { readonly ok: true }
+  | { readonly ok: false; readonly reason: string; readonly offered: string; readonly pinned: readonly string[] };
+
+export function checkHostKey(pins: readonly HostKeyPin[], host: string, port: number, offered: Buffer): HostKeyCheck {
+  const applicable = pinsFor(pins, host, port);
+  const offeredPrint = fingerprint(offered);
+  const pinned = applicable.filter((pin) => !pin.revoked).map((pin) => `${pin.keyType} ${fingerprint(pin.key)}`);
+  const name = knownHostsName(host, port);
+  if (applicable.some((pin) => pin.revoked && pin.key.equals(offered))) {
+    return { ok: false, reason: `the host key offered by ${name} is marked @revoked`, offered: offeredPrint, pinned };
+  }
+  if (applicable.some((pin) => !pin.revoked && pin.key.equals(offered))) return { ok: true };
+  const reason = pinned.length === 0 ? `known-hosts has no key for ${name}` : `the host key offered by ${name} matches none of its pinned keys`;
+  return { ok: false, reason, offered: offeredPrint, pinned };
+}
+
+export function describeHostKeyFailure(check: Exclude<HostKeyCheck, { ok: true }>): string {
+  const pinned = check.pinned.length === 0 ? 'none' : check.pinned.join(', ');
+  return `${check.reason}: offered ${check.offered}; pinned: ${pinned}. Nothing was sent to this host.`;
+}

@@ -1,0 +1,42 @@
+import type { HostSpec } from './host-spec.js';
+import type { HostKeyPin } from './known-hosts.js';
+
+export type ReloadMode = 'graceful' | 'quick';
+export type StatusSourceKind = 'workerman';
+
+/** Credentials for both connections (the SSH library's and rsync's OpenSSH). */
+export interface Credentials {
+  readonly privateKey?: string;
+  readonly passphrase?: string;
+}
+
+/** Everything one host's rollout needs to know, already validated. */
+export interface RolloutSettings {
+  readonly source: string;
+  readonly target: string;
+  readonly exclude: readonly string[];
+  /** Remote paths (rsync filter patterns) that the sync's --delete must never remove. */
+  readonly protect: readonly string[];
+  readonly startFile: string;
+  readonly php: string;
+  readonly reloadMode: ReloadMode;
+  readonly status: StatusSourceKind;
+  readonly ignoreWorkers: readonly string[];
+  readonly timeoutMs: number;
+  readonly settleMs: number;
+  readonly pollIntervalMs: number;
+  readonly commandTimeoutMs: number;
+  readonly connectTimeoutMs: number;
+}
+
+export interface DeployPlan {
+  readonly hosts: readonly HostSpec[];
+  readonly pins: readonly HostKeyPin[];
+  readonly credentials: Credentials;
+  readonly rollout: RolloutSettings;
+}
+
+/** The remote start file, absolute. */
+export function startFilePath(settings: Pick<RolloutSettings, 'target' | 'startFile'>): string {
+  return `${settings.target.replace(/\/+$/, '')}/${settings.startFile}`;
+}

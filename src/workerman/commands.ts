@@ -1,0 +1,31 @@
+import { commandLine, quote } from '../engine/shell-quote.js';
+import { startFilePath, type ReloadMode, type RolloutSettings } from '../engine/settings.js';
+
+type Target = Pick<RolloutSettings, 'target' | 'startFile' | 'php'>;
+
+/** Workerman commands run from the app directory, as its users run them by hand. */
+function workerman(settings: Target, args: readonly string[]): string {
+  return `cd ${quote(settings.target)} && ${commandLine([settings.php, settings.startFile, ...args])}`;
+}
+
+export function statusCommand(settings: Target): string {
+  return workerman(settings, ['status']);
+}
+
+/** `reload` is SIGUSR1 (quick), `reload -g` SIGUSR2 (graceful). Both exit 0 at once, whatever happened. */
+export function reloadCommand(settings: Target, mode: ReloadMode): string {
+  return workerman(settings, mode === 'graceful' ? ['reload', '-g'] : ['reload']);
+}
+
+/** Where Workerman 5 keeps its pid file by default: beside the start file, `workerman.<start file>.pid`. */
+export function defaultPidFile(settings: Pick<RolloutSettings, 'target' | 'startFile'>): string {
+  const path = startFilePath(settings);
+  const slash = path.lastIndexOf('/');
+  return `${path.slice(0, slash)}/workerman.${path.slice(slash + 1)}.pid`;
+}
+
+/** Checks, in one round trip, that the app directory and start file exist. */
+export function layoutCheckCommand(settings: Target): string {
+  const start = startFilePath(settings);
+  return `test -d ${quote(settings.target)} || { echo "missing-target"; exit 3; }; test -f ${quote(start)} || { echo "missing-start-file"; exit 3; }; command -v ${quote(settings.php)} >/dev/null || { echo "missing-php"; exit 3; }`;
+}

@@ -1,0 +1,72 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { execFile } from './process.js';
+import { REPO } from './rig.js';
+
+export interface ActionRun {
+  readonly code: number | null;
+  /** Everything the action printed, stdout and stderr. */
+  readonly log: string;
+  readonly outputs: Record<string, string>;
+  readonly state: Record<string, string>;
+  readonly runnerTemp: string;
+}
+
+/** Reads a GITHUB_OUTPUT / GITHUB_STATE file (name<<delimiter ... delimiter blocks). */
+export function parseCommandFile(text: string): Record<string, string> {
+  const values: Record<string, string> = {};
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const heredoc = /^([^<=]+)<<(.+)$/.exec(lines[i]!);
+    if (!heredoc) continue;
+    const end = lines.indexOf(heredoc[2]!, i + 1);
+    values[heredoc[1]!] = lines.slice(i + 1, end).join('\n');
+    i = end;
+  }
+  return values;
+}
+
+/**
+ * Runs dist/index.js the way a GitHub runner does: inputs as INPUT_<NAME>
+ * variables, outputs and state through command files, on the Node 24 that
+ * `npm test` puts first on PATH. Returns after the main step; `post` runs the
+ * post step with the saved state.
+ */
+export async function runAction(inputs: Record<string, string>, options: { env?: Record<string, string>; workspace?: string } = {}): Promise<ActionRun> {
+  const runnerTemp = await mkdtemp(join(tmpdir(), 'gr-runner-'));
+  const outputFile = join(runnerTemp, 'output');
+  const stateFile = join(runnerTemp, 'state');
+  await writeFile(outputFile, '');
+  await writeFile(stateFile, '');
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env['PATH'],
+    HOME: process.env['HOME'],
+    RUNNER_TEMP: runnerTemp,
+    GITHUB_OUTPUT: outputFile,
+    GITHUB_STATE: stateFile,
+    GITHUB_WORKSPACE: options.workspace ?? REPO,
+    ...options.env,
+  };
+  for (const [name, value] of Object.entries(inputs)) env[`INPUT_${name.toUpperCase()}`] = value;
+  const result = await execFile(process.execPath, [join(REPO, 'dist/index.js')], { env, timeoutMs: 300_000 });
+  return {
+    code: result.code,
+    log: result.stdout + result.stderr,
+    outputs: parseCommandFile(await readFile(outputFile, 'utf8')),
+    state: parseCommandFile(await readFile(stateFile, 'utf8')),
+    runnerTemp,
+  };
+}
+
+/** Runs the post step with the state the main step saved, as the runner does. */
+export async function runPost(main: ActionRun): Promise<{ code: number | null; log: string }> {
+  const env: NodeJS.ProcessEnv = { PATH: process.env['PATH'], RUNNER_TEMP: main.runnerTemp };
+  for (const [name, value] of Object.entries(main.state)) env[`STATE_${name}`] = value;
+  const result = await execFile(process.execPath, [join(REPO, 'dist/index.js')], { env });
+  return { code: result.code, log: result.stdout + result.stderr };
+}
+
+export async function removeRunnerTemp(run: ActionRun): Promise<void> {
+  await rm(run.runnerTemp, { recursive: true, force: true });
+}

@@ -1,0 +1,68 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { commandLine, quote } from '../../src/engine/shell-quote.js';
+import { defaultPidFile, reloadCommand, statusCommand } from '../../src/workerman/commands.js';
+import { parseProbeOutput, parseWorkerTitle } from '../../src/workerman/process-probe.js';
+import { parseRsyncStats, remoteDestination, rsyncArguments } from '../../src/adapters/rsync-sync.js';
+import { parseInputs } from '../../src/engine/inputs.js';
+
+test('quote leaves safe words alone and single-quotes everything else', () => {
+  assert.equal(quote('/srv/app'), '/srv/app');
+  assert.equal(quote('a b'), `'a b'`);
+  assert.equal(quote(`it's`), `'it'\\''s'`);
+  assert.equal(quote('$(touch x)'), `'$(touch x)'`);
+  assert.equal(quote(''), `''`);
+  assert.throws(() => quote('a\0b'), /NUL/);
+  assert.equal(commandLine(['php', 'start.php', 'reload', '-g']), 'php start.php reload -g');
+});
+
+test('Workerman commands run from the target, graceful reload is -g', () => {
+  const settings = { target: '/srv/my app', startFile: 'start.php', php: 'php' };
+  assert.equal(statusCommand(settings), `cd '/srv/my app' && php start.php status`);
+  assert.equal(reloadCommand(settings, 'graceful'), `cd '/srv/my app' && php start.php reload -g`);
+  assert.equal(reloadCommand(settings, 'quick'), `cd '/srv/my app' && php start.php reload`);
+  assert.equal(defaultPidFile({ target: '/srv/app', startFile: 'bin/start.php' }), '/srv/app/bin/workerman.start.php.pid');
+});
+
+test('worker titles give the group name, spaces included', () => {
+  assert.deepEqual(parseWorkerTitle('WorkerMan: worker process  web http://0.0.0.0:8080'), { group: 'web', listen: 'http://0.0.0.0:8080' });
+  assert.deepEqual(parseWorkerTitle('WorkerMan: worker process  my task none'), { group: 'my task', listen: 'none' });
+  assert.equal(parseWorkerTitle('php-fpm: pool www'), null);
+});
+
+test('probe output becomes a snapshot in host seconds; zombies are not workers', () => {
+  const snapshot = parseProbeOutput(
+    JSON.stringify({
+      uptime: 1234.56,
+      masters: [{ pid: 10, ppid: 1, state: 'S', start: 100000, title: 'WorkerMan: master process  start_file=/srv/app/start.php' }],
+      workers: [
+        { pid: 11, ppid: 10, state: 'S', start: 123400, title: 'WorkerMan: worker process  web http://127.0.0.1:1' },
+        { pid: 12, ppid: 10, state: 'Z', start: 123400, title: '' },
+      ],
+    }),
+  );
+  assert.deepEqual(snapshot, { at: 1234.56, masters: [{ pid: 10, startedAt: 1000 }], workers: [{ pid: 11, group: 'web', startedAt: 1234 }] });
+  assert.throws(() => parseProbeOutput('PHP Warning: something'), /not JSON/);
+  assert.throws(() => parseProbeOutput('{"uptime":"x"}'), /unexpected shape/);
+});
+
+test('rsync gets an argument array: excludes and protects as single arguments, source with trailing slash', () => {
+  const plan = parseInputs((name) =>
+    ({
+      hosts: 'deploy@[::1]:2200',
+      'private-key': '-----BEGIN OPENSSH PRIVATE KEY-----\nx\n-----END OPENSSH PRIVATE KEY-----',
+      'known-hosts': '[::1]:2200 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl',
+      target: '/srv/app',
+      source: 'build',
+      exclude: '*.md\n$(touch x)',
+    })[name] ?? '',
+  );
+  const host = plan.hosts[0]!;
+  assert.equal(remoteDestination(host, '/srv/app'), 'deploy@[::1]:/srv/app/');
+  const args = rsyncArguments(host, plan.rollout, 'ssh -p 2200');
+  assert.ok(args.includes('--exclude=$(touch x)'));
+  assert.ok(args.includes('--filter=protect *.pid'));
+  assert.ok(args.includes('--delete') && args.includes('--delay-updates'));
+  assert.deepEqual(args.slice(-3), ['--', 'build/', 'deploy@[::1]:/srv/app/']);
+  assert.deepEqual(parseRsyncStats('Number of deleted files: 2\nNumber of regular files transferred: 1,204\n'), { filesTransferred: 1204, filesDeleted: 2 });
+});

@@ -1,0 +1,92 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { DEFAULT_PROTECT, parseInputs, type RawInputs } from '../../src/engine/inputs.js';
+import { parseHostList } from '../../src/engine/host-spec.js';
+
+const key = '-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----';
+const hostKey = Buffer.concat([Buffer.from('\x00\x00\x00\x0bssh-ed25519\x00\x00\x00\x20', 'latin1'), randomBytes(32)]).toString('base64');
+const valid: Record<string, string> = {
+  hosts: 'web1.example.com',
+  'private-key': key,
+  'known-hosts': `web1.example.com ssh-ed25519 ${hostKey}`,
+  target: '/srv/app',
+};
+const inputs =
+  (overrides: Record<string, string> = {}): RawInputs =>
+  (name) =>
+    ({ ...valid, ...overrides })[name] ?? '';
+
+test('defaults fill every optional input', () => {
+  const plan = parseInputs(inputs());
+  assert.deepEqual(plan.hosts, [{ label: 'web1.example.com', host: 'web1.example.com', port: 22, username: 'root' }]);
+  assert.equal(plan.rollout.target, '/srv/app');
+  assert.equal(plan.rollout.startFile, 'start.php');
+  assert.equal(plan.rollout.php, 'php');
+  assert.equal(plan.rollout.reloadMode, 'graceful');
+  assert.equal(plan.rollout.status, 'workerman');
+  assert.equal(plan.rollout.timeoutMs, 300_000);
+  assert.equal(plan.rollout.settleMs, 5000);
+  assert.deepEqual(plan.rollout.protect, DEFAULT_PROTECT);
+  assert.equal(plan.credentials.passphrase, undefined);
+});
+
+test('hosts: newline or comma separated, with users, ports and IPv6', () => {
+  const hosts = parseHostList('deploy@web1:2222, web2\n# comment\n[::1]:2200\nops@[fe80::1]', { username: 'root', port: 22 });
+  assert.deepEqual(
+    hosts.map((h) => [h.username, h.host, h.port]),
+    [
+      ['deploy', 'web1', 2222],
+      ['root', 'web2', 22],
+      ['root', '::1', 2200],
+      ['ops', 'fe80::1', 22],
+    ],
+  );
+  assert.throws(() => parseHostList('web1:0', { username: 'root', port: 22 }), /not a TCP port/);
+  assert.throws(() => parseHostList('-oProxyCommand=x', { username: 'root', port: 22 }), /not a host name/);
+  assert.throws(() => parseHostList('web1, web1', { username: 'root', port: 22 }), /listed twice/);
+  assert.throws(() => parseHostList(' , ', { username: 'root', port: 22 }), /no host given/);
+});
+
+test('target: missing, empty, relative, "/" and ".." are refused by name', () => {
+  assert.throws(() => parseInputs(inputs({ target: '' })), /input target: is required/);
+  assert.throws(() => parseInputs(inputs({ target: '   ' })), /input target: is required/);
+  assert.throws(() => parseInputs(inputs({ target: 'srv/app' })), /input target: "srv\/app" is not an absolute path/);
+  assert.throws(() => parseInputs(inputs({ target: '/' })), /input target: "\/" would let the sync delete/);
+  assert.throws(() => parseInputs(inputs({ target: '//' })), /input target: "\/" would let/);
+  assert.throws(() => parseInputs(inputs({ target: '/srv/../etc' })), /input target: .* "\.\." segment/);
+  assert.equal(parseInputs(inputs({ target: '/srv/app/' })).rollout.target, '/srv/app');
+});
+
+test('each bad input is refused naming the input and the rule', () => {
+  const cases: [Record<string, string>, RegExp][] = [
+    [{ 'known-hosts': '' }, /input known-hosts: no host key is pinned/],
+    [{ 'known-hosts': 'garbage' }, /input known-hosts: line 1: expected/],
+    [{ 'private-key': '' }, /input private-key: is required/],
+    [{ 'private-key': 'hunter2' }, /input private-key: does not look like a private key/],
+    [{ 'reload-mode': 'hard' }, /input reload-mode: "hard" is not one of: graceful, quick/],
+    [{ status: 'magic' }, /input status: "magic" is not one of/],
+    [{ timeout: '5' }, /input timeout: "5" is not a duration/],
+    [{ timeout: '10ms' }, /input timeout: 10ms is out of range/],
+    [{ settle: '10m', timeout: '5m' }, /input settle: must be shorter than timeout/],
+    [{ 'start-file': '/etc/passwd.php' }, /input start-file: .* relative to target/],
+    [{ 'start-file': '../start.php' }, /input start-file: .* must stay inside target/],
+    [{ 'start-file': '-rstart.php' }, /input start-file: .* starts with "-"/],
+    [{ php: '--define=x' }, /input php: .* starts with "-"/],
+    [{ php: 'php; reboot' }, /input php: .* must be a command name or path/],
+    [{ exclude: '.git\n--rsh=evil' }, /input exclude: "--rsh=evil" starts with "-"/],
+    [{ port: '70000' }, /input port: "70000" is not a TCP port/],
+    [{ username: '-oProxyCommand' }, /input username: .* is not a valid user name/],
+    [{ source: '-r' }, /input source: "-r" starts with "-"/],
+  ];
+  for (const [overrides, expected] of cases) {
+    assert.throws(() => parseInputs(inputs(overrides)), expected, JSON.stringify(overrides));
+  }
+});
+
+test('lists: exclude, protect and ignore-workers', () => {
+  const plan = parseInputs(inputs({ exclude: '.git\n\n# not me\nnode_modules/', protect: 'storage/', 'ignore-workers': 'gateway, monitor' }));
+  assert.deepEqual(plan.rollout.exclude, ['.git', 'node_modules/']);
+  assert.deepEqual(plan.rollout.protect.slice(-1), ['storage/']);
+  assert.deepEqual(plan.rollout.ignoreWorkers, ['gateway', 'monitor']);
+});
