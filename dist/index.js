@@ -18289,9 +18289,9 @@ var require_util8 = __commonJS({
       }
       return true;
     }
-    function delay(ms) {
+    function delay(ms2) {
       return new Promise((resolve2) => {
-        setTimeout(resolve2, ms).unref();
+        setTimeout(resolve2, ms2).unref();
       });
     }
     module.exports = {
@@ -42639,6 +42639,7 @@ function rsyncArguments(host, settings, rsh) {
     "--links",
     "--perms",
     "--times",
+    "--checksum",
     "--compress",
     "--delete",
     "--delete-delay",
@@ -42705,6 +42706,25 @@ var RsyncSync = class {
   }
 };
 
+// src/engine/app-log.ts
+function sawReloadStart(text, masterPid) {
+  return new RegExp(`pid:${masterPid} Workerman\\[[^\\]]*\\] reloading`).test(text);
+}
+var ERROR_LINE = /pid:\d+\s+((?:PHP )?(?:Fatal error|Parse error|[A-Za-z\\]*(?:Error|Exception))\b.*)$/;
+function phpErrors(text, limit = 5) {
+  const counts = /* @__PURE__ */ new Map();
+  for (const line of text.split("\n")) {
+    const match = ERROR_LINE.exec(line.trim());
+    if (!match) continue;
+    const message = match[1].trim();
+    counts.set(message, (counts.get(message) ?? 0) + 1);
+  }
+  return [...counts].sort((a, b) => b[1] - a[1]).slice(0, limit).map(([message, count]) => count > 1 ? `${message} (${count} times)` : message);
+}
+function logFileCandidates(target, startFileDir) {
+  return [.../* @__PURE__ */ new Set([`${startFileDir}/workerman.log`, `${target}/workerman.log`, `${target}/runtime/logs/workerman.log`, `${target}/vendor/workerman/workerman.log`, `${target}/vendor/workerman.log`])];
+}
+
 // src/engine/duration.ts
 var UNIT_MS = { ms: 1, s: 1e3, m: 6e4, h: 36e5 };
 function parseDuration(text) {
@@ -42721,11 +42741,11 @@ function parseDuration(text) {
   }
   return Math.round(total);
 }
-function formatDuration(ms) {
-  if (ms < 1e3) return `${Math.round(ms)} ms`;
-  if (ms < 6e4) return `${(ms / 1e3).toFixed(1)} s`;
-  const minutes = Math.floor(ms / 6e4);
-  const seconds = Math.round(ms % 6e4 / 1e3);
+function formatDuration(ms2) {
+  if (ms2 < 1e3) return `${Math.round(ms2)} ms`;
+  if (ms2 < 6e4) return `${(ms2 / 1e3).toFixed(1)} s`;
+  const minutes = Math.floor(ms2 / 6e4);
+  const seconds = Math.round(ms2 % 6e4 / 1e3);
   return `${minutes} min ${seconds} s`;
 }
 
@@ -42735,24 +42755,33 @@ function countByGroup(workers) {
   for (const worker of workers) counts.set(worker.group, (counts.get(worker.group) ?? 0) + 1);
   return counts;
 }
+function describeWorker(worker) {
+  return `${worker.group}:${worker.pid}`;
+}
 
 // src/engine/verdict.ts
 var BaselineError = class extends Error {
 };
+function keptGroups(snapshot, rules) {
+  const kept = new Set(rules.ignoreGroups);
+  for (const worker of snapshot.workers) if (worker.reloadable === false) kept.add(worker.group);
+  return kept;
+}
 function takeBaseline(snapshot, rules) {
   const master = onlyMaster(snapshot);
   if (master.kind === "failed") throw new BaselineError(master.message);
-  const ignored = new Set(rules.ignoreGroups);
-  const tracked = snapshot.workers.filter((worker) => !ignored.has(worker.group));
+  const kept = keptGroups(snapshot, rules);
+  const tracked = snapshot.workers.filter((worker) => !kept.has(worker.group));
   if (tracked.length === 0) {
     const groups = [...countByGroup(snapshot.workers).keys()].join(", ") || "none";
-    throw new BaselineError(`the master (pid ${master.pid}) has no reloadable worker to replace (groups: ${groups}; ignored: ${rules.ignoreGroups.join(", ") || "none"})`);
+    throw new BaselineError(`the master (pid ${master.pid}) has no reloadable worker to replace (groups: ${groups}; kept: ${[...kept].join(", ") || "none"})`);
   }
   return {
     masterPid: master.pid,
     signalAt: snapshot.at,
-    tracked,
-    kept: snapshot.workers.filter((worker) => ignored.has(worker.group))
+    tracked: [...tracked].sort((a, b) => a.pid - b.pid),
+    kept: snapshot.workers.filter((worker) => kept.has(worker.group)),
+    ...snapshot.crashExits ? { crashExits: snapshot.crashExits } : {}
   };
 }
 function onlyMaster(snapshot) {
@@ -42766,10 +42795,20 @@ function onlyMaster(snapshot) {
   return { kind: "ok", pid: snapshot.masters[0].pid };
 }
 function startWatch(baseline) {
-  return { baseline, stable: null };
+  return { baseline, stable: null, progress: { replaced: 0, at: baseline.signalAt }, newSeen: /* @__PURE__ */ new Map(), deaths: 0, forcing: false };
 }
-function describe(worker) {
-  return `${worker.group}:${worker.pid}`;
+function markForcing(state) {
+  return { ...state, forcing: true };
+}
+var ms = (seconds) => Math.max(0, Math.round(seconds * 1e3));
+function crashesSinceSignal(state, snapshot, deaths, tracked) {
+  let counted = 0;
+  if (snapshot.crashExits && state.baseline.crashExits) {
+    for (const [group, count] of snapshot.crashExits) {
+      if (tracked.has(group)) counted += Math.max(0, count - (state.baseline.crashExits.get(group) ?? 0));
+    }
+  }
+  return Math.max(counted, deaths);
 }
 function observe(state, snapshot, rules) {
   const { baseline } = state;
@@ -42784,40 +42823,101 @@ function observe(state, snapshot, rules) {
       verdict: {
         kind: "failed",
         reason: "master-replaced",
-        message: `the master was replaced during the reload (pid ${baseline.masterPid} is gone, pid ${master.pid} runs now): someone restarted the app, so a rolling reload cannot be proven`
+        message: `the master was replaced during the reload (pid ${baseline.masterPid} is gone, pid ${master.pid} runs now): the app was restarted, so a rolling reload cannot be proven`
       }
     };
   }
-  const ignored = new Set(rules.ignoreGroups);
-  const current = snapshot.workers.filter((worker) => !ignored.has(worker.group));
+  const trackedGroups = new Set(baseline.tracked.map((worker) => worker.group));
+  const current = snapshot.workers.filter((worker) => trackedGroups.has(worker.group));
   const currentPids = new Set(current.map((worker) => worker.pid));
   const stillOld = baseline.tracked.filter((worker) => currentPids.has(worker.pid));
+  const fresh = current.filter((worker) => worker.startedAt >= baseline.signalAt);
+  const newSeen = new Map(state.newSeen);
+  let deaths = state.deaths;
+  for (const [pid] of state.newSeen) {
+    if (!currentPids.has(pid)) {
+      deaths += 1;
+      newSeen.delete(pid);
+    }
+  }
+  for (const worker of fresh) newSeen.set(worker.pid, worker.group);
   const total = baseline.tracked.length;
-  const replacing = () => ({
-    state: { ...state, stable: null },
-    verdict: { kind: "replacing", replaced: total - stillOld.length, total, stillOld }
-  });
-  if (stillOld.length > 0) return replacing();
+  const replaced = total - stillOld.length;
+  const progress = replaced > state.progress.replaced ? { replaced, at: snapshot.at } : state.progress;
+  const crashes = crashesSinceSignal(state, snapshot, deaths, trackedGroups);
+  const next = { ...state, newSeen, deaths, progress };
+  if (crashes >= rules.crashLimit) {
+    return {
+      state: next,
+      verdict: {
+        kind: "failed",
+        reason: "crash-loop",
+        message: `the new code crash-loops: ${crashes} new worker(s) exited abnormally since the reload signal (${replaced}/${total} old workers replaced)`,
+        stillOld
+      }
+    };
+  }
+  const stalledForMs = ms(snapshot.at - progress.at);
+  const wrongRevision = rules.revision === void 0 ? [] : fresh.filter((worker) => worker.revision !== void 0 && worker.revision !== rules.revision);
   const wanted = countByGroup(baseline.tracked);
   const have = countByGroup(current);
   const short = [...wanted].some(([group, count]) => (have.get(group) ?? 0) < count);
   const stale = current.some((worker) => worker.startedAt < baseline.signalAt);
-  if (short || stale) return replacing();
+  if (stillOld.length > 0 || short || stale || wrongRevision.length > 0) {
+    const stall = classifyStall(next, rules, snapshot, stillOld, replaced, stalledForMs);
+    if (stall) return { state: { ...next, stable: null }, verdict: stall };
+    return { state: { ...next, stable: null }, verdict: { kind: "replacing", replaced, total, stillOld, wrongRevision, stalledForMs } };
+  }
   const pids = current.map((worker) => worker.pid).sort((a, b) => a - b).join(",");
-  const stable = state.stable?.pids === pids ? state.stable : { pids, since: snapshot.at };
-  const stableForMs = Math.max(0, Math.round((snapshot.at - stable.since) * 1e3));
-  const next = { ...state, stable };
-  if (stableForMs >= rules.settleMs) return { state: next, verdict: { kind: "replaced", total, workers: current } };
-  return { state: next, verdict: { kind: "settling", total, stableForMs } };
+  const stable = state.stable?.pids === pids && state.stable.crashes === crashes ? state.stable : { pids, since: snapshot.at, crashes };
+  const stableForMs = ms(snapshot.at - stable.since);
+  const settled = { ...next, stable };
+  const countsCurrent = snapshot.crashExitsAt === void 0 || snapshot.crashExitsAt >= stable.since;
+  if (stableForMs >= rules.settleMs && countsCurrent) return { state: settled, verdict: { kind: "replaced", total, workers: current } };
+  return { state: settled, verdict: { kind: "settling", total, stableForMs } };
+}
+function byHolding(a, b) {
+  return (b.connections ?? 0) - (a.connections ?? 0) || a.pid - b.pid;
+}
+function classifyStall(state, rules, snapshot, stillOld, replaced, stalledForMs) {
+  if (stillOld.length === 0) return null;
+  const total = state.baseline.tracked.length;
+  const current = new Map(snapshot.workers.map((worker) => [worker.pid, worker]));
+  const holders = stillOld.map((worker) => current.get(worker.pid) ?? worker).sort(byHolding);
+  const connected = holders.filter((worker) => (worker.connections ?? 0) > 0);
+  if (replaced === 0 && stalledForMs >= rules.noProgressMs) {
+    const swallowed = snapshot.reloadStarted === false || snapshot.reloadStarted === void 0 && rules.reloadMode === "quick";
+    const connectionsKnown = holders.every((worker) => typeof worker.connections === "number");
+    const unexplained = snapshot.reloadStarted === void 0 && connectionsKnown && connected.length === 0 && stalledForMs >= rules.gracefulTimeoutMs;
+    if (swallowed || unexplained) {
+      const earlier = snapshot.workers.filter((worker) => worker.startedAt < state.baseline.signalAt && !stillOld.some((old) => old.pid === worker.pid));
+      return {
+        kind: "failed",
+        reason: "no-progress",
+        message: `no progress: not one of ${total} workers was replaced in ${(stalledForMs / 1e3).toFixed(1)} s after the reload signal` + (snapshot.reloadStarted === false ? ', and the app log shows no "reloading" line: the master did not act on the signal' : "") + ". The master ignores reload signals while an earlier reload is still running" + (earlier.length > 0 ? ` (workers ${earlier.map(describeWorker).join(", ")} are not from this reload)` : "") + "; wait for it, or unpin it, and deploy again",
+        stillOld
+      };
+    }
+  }
+  if (rules.reloadMode !== "graceful") return null;
+  const limit = state.forcing ? rules.forceStepMs : rules.gracefulTimeoutMs;
+  if (stalledForMs < limit) return null;
+  return { kind: "pinned", replaced, total, holders, stalledForMs };
+}
+function describeHolders(holders) {
+  return holders.map((worker) => `${describeWorker(worker)} (${worker.connections === void 0 || worker.connections === null ? "connections unknown" : `${worker.connections} open connection(s)`})`).join(", ");
 }
 
 // src/engine/reload-watch.ts
-var realSleep = (ms) => new Promise((resolve2) => setTimeout(resolve2, ms));
+var KILL_AFTER_MS = 5e3;
+var realSleep = (ms2) => new Promise((resolve2) => setTimeout(resolve2, ms2));
 function progressLine(label, verdict, elapsedMs) {
   const at = `(${formatDuration(elapsedMs)})`;
   switch (verdict.kind) {
     case "replacing":
       return `${label}: ${verdict.replaced}/${verdict.total} workers replaced ${at}`;
+    case "pinned":
+      return `${label}: ${verdict.replaced}/${verdict.total} workers replaced; the graceful reload stands still, held by ${describeHolders(verdict.holders.slice(0, 3))} ${at}`;
     case "settling":
       return `${label}: ${verdict.total}/${verdict.total} workers replaced, settling ${at}`;
     case "replaced":
@@ -42828,38 +42928,85 @@ function progressLine(label, verdict, elapsedMs) {
 }
 function untouchedGroupsHint(baseline, stillOld) {
   const oldByGroup = countByGroup(stillOld);
-  const untouched = [...countByGroup(baseline.tracked)].filter(([group, count]) => oldByGroup.get(group) === count).map(([group]) => group);
-  const moved = [...countByGroup(baseline.tracked).keys()].filter((group) => !untouched.includes(group));
-  if (untouched.length === 0 || moved.length === 0) return "";
-  return ` No worker of ${untouched.join(", ")} was replaced while others were: if ${untouched.length > 1 ? "those groups have" : "that group has"} reloadable = false, list ${untouched.length > 1 ? "them" : "it"} in ignore-workers.`;
+  const groups = countByGroup(baseline.tracked);
+  const untouched = [...groups].filter(([group, count]) => oldByGroup.get(group) === count).map(([group]) => group);
+  if (untouched.length === 0 || untouched.length === groups.size) return "";
+  return ` No worker of ${untouched.join(", ")} was replaced while others were: if it has reloadable = false, list it in ignore-workers.`;
+}
+function describeDoing(worker) {
+  const parts = [worker.activity, worker.connections === void 0 ? void 0 : worker.connections === null ? "connections unknown" : `${worker.connections} open connection(s)`];
+  const doing = parts.filter((part) => part !== void 0).join(", ");
+  return `${describeWorker(worker)}${doing ? ` (${doing})` : ""}`;
 }
 async function watchReload(options) {
   const now = options.now ?? Date.now;
   const sleep = options.sleep ?? realSleep;
   const started = now();
+  const forced = [];
+  let inFlight;
   let state = startWatch(options.baseline);
-  let lastLine = "";
-  let last = null;
+  let lastShape = "";
+  let last;
+  const failure = (reason, message, stillOld2) => {
+    const appErrors = phpErrors(options.logSinceSignal());
+    return { ok: false, reason, message, stillOld: stillOld2, elapsedMs: now() - started, forced, appErrors };
+  };
   for (; ; ) {
     const snapshot = await options.snapshot();
-    const elapsedMs2 = now() - started;
+    const elapsedMs = now() - started;
     const step = observe(state, snapshot, options.rules);
     state = step.state;
     last = step.verdict;
-    const shape = last.kind === "replacing" ? `r${last.replaced}` : last.kind;
-    if (shape !== lastLine) {
-      options.log.info(progressLine(options.label, last, elapsedMs2));
-      lastLine = shape;
+    const shape = last.kind === "replacing" || last.kind === "pinned" ? `${last.kind}${last.replaced}` : last.kind;
+    if (shape !== lastShape) {
+      options.log.info(progressLine(options.label, last, elapsedMs));
+      lastShape = shape;
     }
-    if (last.kind === "replaced") return { ok: true, verdict: last, elapsedMs: elapsedMs2 };
-    if (last.kind === "failed") return { ok: false, message: last.message, stillOld: [], elapsedMs: elapsedMs2 };
-    if (elapsedMs2 + options.pollIntervalMs > options.timeoutMs) break;
+    if (last.kind === "replaced") return { ok: true, workers: last.workers, elapsedMs, forced };
+    if (last.kind === "failed") return failure(last.reason, last.message, last.stillOld ?? []);
+    if (last.kind === "pinned") {
+      const holders = last.holders;
+      if (options.onGracefulTimeout === "fail") {
+        return failure(
+          "pinned",
+          `the graceful reload stood still for ${formatDuration(last.stalledForMs)} (graceful-timeout): pinned by ${describeHolders(holders)}. Close those clients, or set on-graceful-timeout: force`,
+          holders
+        );
+      }
+      const stillHolding = inFlight && holders.some((worker) => worker.pid === inFlight.worker.pid);
+      if (inFlight && stillHolding) {
+        if (!inFlight.killed && now() - inFlight.at >= KILL_AFTER_MS) {
+          options.log.warning(`${options.label}: ${describeWorker(inFlight.worker)} ignored SIGINT for ${KILL_AFTER_MS / 1e3} s; sending SIGKILL`);
+          await options.stopWorker(inFlight.worker, "KILL");
+          forced.push({ pid: inFlight.worker.pid, group: inFlight.worker.group, signal: "KILL", connections: inFlight.worker.connections ?? null });
+          inFlight = { ...inFlight, killed: true };
+        }
+      } else {
+        const holder = holders[0];
+        options.log.warning(
+          `${options.label}: graceful reload pinned for ${formatDuration(last.stalledForMs)}; stopping ${describeHolders([holder])} with SIGINT so the master can go on (on-graceful-timeout: force)`
+        );
+        if (await options.stopWorker(holder, "INT")) {
+          forced.push({ pid: holder.pid, group: holder.group, signal: "INT", connections: holder.connections ?? null });
+        }
+        inFlight = { worker: holder, at: now(), killed: false };
+        state = markForcing(state);
+      }
+    }
+    if (elapsedMs + options.pollIntervalMs > options.timeoutMs) break;
     await sleep(options.pollIntervalMs);
   }
-  const elapsedMs = now() - started;
-  const stillOld = last.kind === "replacing" ? last.stillOld : [];
-  const where = last.kind === "replacing" ? `${last.replaced}/${last.total} workers replaced; still old: ${stillOld.map(describe).join(", ")}.${untouchedGroupsHint(options.baseline, stillOld)}` : last.kind === "settling" ? `every worker was replaced but the set of workers did not stay stable for settle` : "";
-  return { ok: false, message: `the reload did not finish within the timeout (${formatDuration(options.timeoutMs)}): ${where}`, stillOld, elapsedMs };
+  const stillOld = last.kind === "replacing" ? last.stillOld : last.kind === "pinned" ? last.holders : [];
+  let where = "";
+  if (last.kind === "replacing" || last.kind === "pinned") {
+    where = `${last.replaced}/${last.total} workers replaced; still old: ${stillOld.map(describeDoing).join(", ")}.${untouchedGroupsHint(options.baseline, stillOld)}`;
+    if (last.kind === "replacing" && last.wrongRevision.length > 0) {
+      where += ` New workers report another revision than ${options.rules.revision}: ${last.wrongRevision.map((w) => `${describeWorker(w)}=${w.revision}`).join(", ")}.`;
+    }
+  } else if (last.kind === "settling") {
+    where = "every worker was replaced, but the new set did not stay stable for settle";
+  }
+  return failure("timeout", `the reload did not finish within the timeout (${formatDuration(options.timeoutMs)}): ${where}`, stillOld);
 }
 
 // src/engine/settings.ts
@@ -42898,63 +43045,12 @@ function layoutCheckCommand(settings) {
   const start = startFilePath(settings);
   return `test -d ${quote(settings.target)} || { echo "missing-target"; exit 3; }; test -f ${quote(start)} || { echo "missing-start-file"; exit 3; }; command -v ${quote(settings.php)} >/dev/null || { echo "missing-php"; exit 3; }`;
 }
-
-// src/workerman/process-probe.ts
-var PROBE_SCRIPT = String.raw`
-$sf = $argv[1]; $real = realpath($sf) ?: $sf; $pidFile = $argv[2];
-$up = (float) explode(' ', file_get_contents('/proc/uptime'))[0];
-$procs = [];
-foreach (scandir('/proc') as $d) {
-  if (!preg_match('/^\d+$/', $d)) continue;
-  $stat = @file_get_contents("/proc/$d/stat"); if ($stat === false) continue;
-  $f = explode(' ', substr($stat, strrpos($stat, ')') + 2));
-  $cmd = @file_get_contents("/proc/$d/cmdline");
-  $title = trim(str_replace("\0", ' ', (string) $cmd));
-  $procs[(int) $d] = ['pid' => (int) $d, 'ppid' => (int) $f[1], 'state' => $f[0], 'start' => (int) $f[19], 'title' => $title];
+function stopWorkerCommand(pid, masterPid, signal) {
+  const script = 'f=$(sed "s/^.*) //" "/proc/$1/stat" 2>/dev/null) || exit 3; set -- "$1" "$2" "$3" $f; [ "$5" = "$2" ] || exit 3; kill -s "$3" "$1"';
+  return commandLine(["sh", "-c", script, "stop-worker", String(pid), String(masterPid), signal]);
 }
-$masters = [];
-foreach ($procs as $p) {
-  if (preg_match('/: master process\s+start_file=(.+)$/', $p['title'], $m) && ($m[1] === $real || $m[1] === $sf)) $masters[] = $p;
-}
-if (!$masters && is_file($pidFile)) {
-  $pid = (int) trim((string) @file_get_contents($pidFile));
-  if (isset($procs[$pid])) $masters[] = $procs[$pid];
-}
-$workers = [];
-foreach ($masters as $m) foreach ($procs as $p) if ($p['ppid'] === $m['pid']) $workers[] = $p;
-echo json_encode(['uptime' => $up, 'masters' => $masters, 'workers' => $workers]), "\n";
-`;
-function probeCommand(php, startFile, pidFile) {
-  return commandLine([php, "-n", "-r", PROBE_SCRIPT, "--", startFile, pidFile]);
-}
-var TICKS_PER_SECOND = 100;
-var WORKER_TITLE = /: worker process\s+(.*) (\S+)$/;
-function parseWorkerTitle(title) {
-  const match = WORKER_TITLE.exec(title);
-  return match ? { group: match[1], listen: match[2] } : null;
-}
-var ProbeParseError = class extends Error {
-};
-function parseProbeOutput(stdout) {
-  let data;
-  try {
-    data = JSON.parse(stdout.trim());
-  } catch {
-    throw new ProbeParseError(`the process probe printed something that is not JSON: ${stdout.trim().slice(0, 200) || "(nothing)"}`);
-  }
-  if (typeof data?.uptime !== "number" || !Array.isArray(data.masters) || !Array.isArray(data.workers)) {
-    throw new ProbeParseError("the process probe printed JSON of an unexpected shape");
-  }
-  const workers = data.workers.filter((process2) => process2.state !== "Z").map((process2) => ({
-    pid: process2.pid,
-    group: parseWorkerTitle(process2.title)?.group ?? process2.title,
-    startedAt: process2.start / TICKS_PER_SECOND
-  }));
-  return {
-    at: data.uptime,
-    masters: data.masters.map((master) => ({ pid: master.pid, startedAt: master.start / TICKS_PER_SECOND })),
-    workers
-  };
+function findLogCommand(candidates) {
+  return `for f in ${candidates.map(quote).join(" ")}; do if [ -f "$f" ]; then printf '%s\\n' "$f"; break; fi; done; true`;
 }
 
 // src/workerman/status-table.ts
@@ -43037,39 +43133,334 @@ function parseStatusTable(text) {
   }
   return { running: true, workermanVersion: version, exits: parseExitRows(lines2, text), processes: parseProcessRows(lines2, text) };
 }
+function crashExitsByGroup(exits) {
+  const counts = /* @__PURE__ */ new Map();
+  for (const row of exits) {
+    if (row.exitStatus !== 0) counts.set(row.group, (counts.get(row.group) ?? 0) + row.exitCount);
+  }
+  return counts;
+}
+
+// src/workerman/host-probe.ts
+var PROBE_SCRIPT = String.raw`
+[, $sf, $pidFile, $logFile, $logOffset, $url, $urlTimeout] = $argv;
+$real = realpath($sf) ?: $sf;
+$out = ['uptime' => (float) explode(' ', file_get_contents('/proc/uptime'))[0], 'time' => microtime(true)];
+$procs = [];
+foreach (scandir('/proc') as $d) {
+  if (!preg_match('/^\d+$/', $d)) continue;
+  $stat = @file_get_contents("/proc/$d/stat"); if ($stat === false) continue;
+  $f = explode(' ', substr($stat, strrpos($stat, ')') + 2));
+  $title = trim(str_replace("\0", ' ', (string) @file_get_contents("/proc/$d/cmdline")));
+  $procs[(int) $d] = ['pid' => (int) $d, 'ppid' => (int) $f[1], 'state' => $f[0], 'start' => (int) $f[19], 'title' => $title];
+}
+$masters = [];
+$ns = @readlink('/proc/self/ns/mnt');
+foreach ($procs as $p) {
+  if (!preg_match('/: master process\s+start_file=(.+)$/', $p['title'], $m) || ($m[1] !== $real && $m[1] !== $sf)) continue;
+  $theirs = @readlink("/proc/{$p['pid']}/ns/mnt");
+  if ($ns !== false && $theirs !== false && $theirs !== $ns) continue;
+  $masters[] = $p;
+}
+if (!$masters && is_file($pidFile)) {
+  $pid = (int) trim((string) @file_get_contents($pidFile));
+  if (isset($procs[$pid]) && $procs[$pid]['state'] !== 'Z') $masters[] = $procs[$pid];
+}
+$workers = [];
+foreach ($masters as $m) foreach ($procs as $p) if ($p['ppid'] === $m['pid']) $workers[] = $p;
+$out['masters'] = $masters; $out['workers'] = $workers;
+if ($logFile !== '' && is_file($logFile)) {
+  clearstatcache(); $size = filesize($logFile); $from = (int) $logOffset; $text = '';
+  if ($from >= 0 && $from <= $size && $size > $from && ($h = @fopen($logFile, 'r'))) {
+    fseek($h, $from); $text = (string) fread($h, min(65536, $size - $from)); fclose($h); $size = $from + strlen($text);
+  } elseif ($from > $size) { $size = 0; }
+  $out['log'] = ['end' => $size, 'text' => $text];
+}
+if ($url !== '') {
+  $ctx = stream_context_create(['http' => ['timeout' => (float) $urlTimeout, 'ignore_errors' => true]]);
+  $body = @file_get_contents($url, false, $ctx);
+  if ($body === false) { $e = error_get_last(); $out['http'] = ['error' => $e ? $e['message'] : 'no answer']; }
+  else {
+    $code = isset($http_response_header[0]) && preg_match('/\s(\d{3})\s?/', $http_response_header[0], $c) ? (int) $c[1] : 0;
+    $out['http'] = ['status' => $code, 'body' => substr($body, 0, 1048576)];
+    $j = json_decode($body, true);
+    if (is_array($j) && isset($j['master_pid']) && is_int($j['master_pid'])) {
+      $mp = $j['master_pid']; $out['http']['master_alive'] = isset($procs[$mp]) && $procs[$mp]['state'] !== 'Z';
+    }
+  }
+}
+echo json_encode($out, JSON_INVALID_UTF8_SUBSTITUTE), "\n";
+`;
+function probeCommand(options) {
+  return commandLine([
+    options.php,
+    "-n",
+    "-r",
+    PROBE_SCRIPT,
+    "--",
+    options.startFile,
+    options.pidFile,
+    options.logFile,
+    String(options.logOffset),
+    options.statusUrl,
+    String(options.urlTimeoutMs / 1e3)
+  ]);
+}
+var ProbeParseError = class extends Error {
+};
+function parseProbeOutput(stdout) {
+  let data;
+  try {
+    data = JSON.parse(stdout.trim());
+  } catch {
+    throw new ProbeParseError(`the host probe printed something that is not JSON: ${stdout.trim().slice(0, 200) || "(nothing)"}`);
+  }
+  if (typeof data?.uptime !== "number" || !Array.isArray(data.masters) || !Array.isArray(data.workers)) {
+    throw new ProbeParseError("the host probe printed JSON of an unexpected shape");
+  }
+  return data;
+}
+var TICKS_PER_SECOND = 100;
+var WORKER_TITLE = /: worker process\s+(.*) (\S+)$/;
+function parseWorkerTitle(title) {
+  const match = WORKER_TITLE.exec(title);
+  return match ? { group: match[1], listen: match[2] } : null;
+}
+
+// src/status/http-contract.ts
+var HttpStatusError = class extends Error {
+};
+function fail(problem, body) {
+  throw new HttpStatusError(`the status-url answer is not the status JSON contract: ${problem}. It began: ${body.trim().slice(0, 200) || "(nothing)"}`);
+}
+function parseHttpStatus(body) {
+  let data;
+  try {
+    data = JSON.parse(body);
+  } catch {
+    fail("not JSON", body);
+  }
+  if (typeof data !== "object" || data === null || !Array.isArray(data.workers)) {
+    fail('no "workers" array', body);
+  }
+  const { master_pid: masterPid, workers } = data;
+  if (masterPid !== void 0 && (!Number.isInteger(masterPid) || masterPid <= 0)) fail('"master_pid" is not a positive integer', body);
+  return {
+    ...masterPid !== void 0 ? { masterPid } : {},
+    workers: workers.map((entry, index) => {
+      if (typeof entry !== "object" || entry === null) fail(`workers[${index}] is not an object`, body);
+      const worker = entry;
+      if (!Number.isInteger(worker["pid"]) || worker["pid"] <= 0) fail(`workers[${index}].pid is not a positive integer`, body);
+      if (worker["name"] !== void 0 && typeof worker["name"] !== "string") fail(`workers[${index}].name is not a string`, body);
+      if (worker["reloadable"] !== void 0 && typeof worker["reloadable"] !== "boolean") fail(`workers[${index}].reloadable is not true or false`, body);
+      if (worker["started_at"] !== void 0 && typeof worker["started_at"] !== "number") fail(`workers[${index}].started_at is not Unix seconds`, body);
+      if (worker["revision"] !== void 0 && typeof worker["revision"] !== "string") fail(`workers[${index}].revision is not a string`, body);
+      return {
+        pid: worker["pid"],
+        ...worker["name"] !== void 0 ? { group: worker["name"] } : {},
+        reloadable: worker["reloadable"] ?? true,
+        ...worker["started_at"] !== void 0 ? { startedAt: worker["started_at"] } : {},
+        ...worker["revision"] !== void 0 ? { revision: worker["revision"] } : {}
+      };
+    })
+  };
+}
+
+// src/status/remote-status.ts
+var LOG_KEEP = 256 * 1024;
+var PROC_STATES = { R: "running", S: "sleeping", D: "waiting on I/O", T: "stopped", t: "traced" };
+var RemoteStatus = class {
+  constructor(options) {
+    this.options = options;
+    if (options.initialTable) this.table = { report: options.initialTable, startedAt: 0 };
+  }
+  options;
+  logOffset = -1;
+  collecting = false;
+  log = "";
+  masterPid = 0;
+  table;
+  tableError;
+  tableLane;
+  stopped = false;
+  bootTime = 0;
+  async snapshot() {
+    if (this.tableError) throw this.tableError;
+    const probe = await this.runProbe();
+    this.bootTime = probe.time - probe.uptime;
+    if (probe.log) {
+      if (this.collecting && this.logOffset >= 0) this.log = (this.log + probe.log.text).slice(-LOG_KEEP);
+      this.logOffset = probe.log.end;
+    }
+    const snapshot = this.options.kind === "http" ? await this.fromHttp(probe) : this.fromProcesses(probe);
+    if (snapshot.masters.length === 1) this.masterPid = snapshot.masters[0].pid;
+    if (this.options.kind === "workerman" && this.collecting) this.startTableLane();
+    return snapshot;
+  }
+  markSignal() {
+    this.collecting = true;
+    this.log = "";
+  }
+  logSinceSignal() {
+    return this.log;
+  }
+  stop() {
+    this.stopped = true;
+  }
+  async runProbe() {
+    const { shell, settings } = this.options;
+    const result = await shell.run(probeCommand({ ...this.options.probe, logOffset: this.logOffset }), { timeoutMs: settings.commandTimeoutMs });
+    if (result.code !== 0) throw new StepError("verify", `the host probe failed (exit ${result.code}): ${(result.stderr || result.stdout).trim().slice(0, 300)}`);
+    try {
+      return parseProbeOutput(result.stdout);
+    } catch (error2) {
+      if (error2 instanceof ProbeParseError) throw new StepError("verify", error2.message);
+      throw error2;
+    }
+  }
+  reloadEvidence() {
+    if (!this.collecting || this.options.probe.logFile === "" || this.logOffset < 0) return void 0;
+    return sawReloadStart(this.log, this.masterPid);
+  }
+  fromProcesses(probe) {
+    const byPid = new Map(this.table?.report.processes.map((row) => [row.pid, row]));
+    const workers = probe.workers.filter((process2) => process2.state !== "Z").map((process2) => {
+      const row = byPid.get(process2.pid);
+      return {
+        pid: process2.pid,
+        group: parseWorkerTitle(process2.title)?.group ?? process2.title,
+        startedAt: this.bootTime + process2.start / TICKS_PER_SECOND,
+        ...row ? { connections: row.connections, activity: row.state } : { activity: PROC_STATES[process2.state] ?? process2.state }
+      };
+    });
+    const evidence = this.reloadEvidence();
+    return {
+      at: probe.time,
+      masters: probe.masters.filter((master) => master.state !== "Z").map((master) => ({ pid: master.pid })),
+      workers,
+      ...this.table ? { crashExits: crashExitsByGroup(this.table.report.exits), crashExitsAt: this.table.startedAt } : {},
+      ...evidence !== void 0 ? { reloadStarted: evidence } : {}
+    };
+  }
+  /** The status URL may be briefly down while its own worker is replaced; only garbage fails at once. */
+  async fromHttp(first) {
+    const now = this.options.now ?? Date.now;
+    const sleep = this.options.sleep ?? ((ms2) => new Promise((resolve2) => setTimeout(resolve2, ms2)));
+    const deadline = now() + this.options.settings.commandTimeoutMs;
+    let probe = first;
+    while (!probe.http || probe.http.error !== void 0 || (probe.http.status ?? 0) >= 500) {
+      if (now() > deadline) {
+        const why = probe.http?.error ?? `HTTP ${probe.http?.status ?? "?"}`;
+        throw new StepError("verify", `the status-url ${this.options.probe.statusUrl} gave no answer for ${this.options.settings.commandTimeoutMs / 1e3} s (${why})`);
+      }
+      await sleep(this.options.settings.pollIntervalMs);
+      probe = await this.runProbe();
+      this.bootTime = probe.time - probe.uptime;
+    }
+    let status;
+    try {
+      status = parseHttpStatus(probe.http.body ?? "");
+    } catch (error2) {
+      if (error2 instanceof HttpStatusError) throw new StepError("verify", error2.message);
+      throw error2;
+    }
+    const titles = new Map(probe.workers.map((process2) => [process2.pid, process2]));
+    const workers = status.workers.map((worker) => {
+      const process2 = titles.get(worker.pid);
+      return {
+        ...worker,
+        group: worker.group ?? (process2 ? parseWorkerTitle(process2.title)?.group : void 0) ?? "workers",
+        startedAt: worker.startedAt ?? (process2 ? this.bootTime + process2.start / TICKS_PER_SECOND : probe.time)
+      };
+    });
+    const masters = status.masterPid !== void 0 ? probe.http.master_alive === false ? [] : [{ pid: status.masterPid }] : probe.masters.map((master) => ({ pid: master.pid }));
+    const evidence = this.reloadEvidence();
+    return { at: probe.time, masters, workers, ...evidence !== void 0 ? { reloadStarted: evidence } : {} };
+  }
+  /** Keeps one `status` command in flight at a time until stop(). */
+  startTableLane() {
+    if (this.tableLane) return;
+    const { shell, settings } = this.options;
+    this.tableLane = (async () => {
+      while (!this.stopped) {
+        try {
+          const result = await shell.run(`cat /proc/uptime; ${statusCommand(settings)}`, { timeoutMs: settings.commandTimeoutMs });
+          if (this.stopped) return;
+          const newline = result.stdout.indexOf("\n");
+          const uptime = Number(result.stdout.slice(0, newline).split(" ")[0]);
+          const report = parseStatusTable(result.stdout.slice(newline + 1));
+          if (report.running) this.table = { report, startedAt: this.bootTime + uptime };
+        } catch (error2) {
+          if (this.stopped) return;
+          this.tableError = error2 instanceof StatusParseError ? new StepError("verify", `${error2.message}; refusing to call the reload done without it`) : error2 instanceof StepError ? new StepError("verify", `"${commandLine([settings.php, settings.startFile, "status"])}" gave no answer within ${settings.commandTimeoutMs / 1e3} s`) : error2;
+          return;
+        }
+      }
+    })();
+  }
+};
 
 // src/engine/host-rollout.ts
+var NO_PROGRESS_MS = 1e4;
+var FORCE_STEP_MS = 3e3;
+var CRASH_LIMIT = 2;
+function verdictRules(settings) {
+  return {
+    ignoreGroups: settings.ignoreWorkers,
+    settleMs: settings.settleMs,
+    reloadMode: settings.reloadMode,
+    ...settings.revision !== void 0 ? { revision: settings.revision } : {},
+    gracefulTimeoutMs: settings.gracefulTimeoutMs,
+    noProgressMs: settings.reloadMode === "graceful" ? Math.min(NO_PROGRESS_MS, settings.gracefulTimeoutMs) : NO_PROGRESS_MS,
+    forceStepMs: FORCE_STEP_MS,
+    crashLimit: CRASH_LIMIT
+  };
+}
 async function rolloutHost(host, settings, io) {
   const now = io.now ?? Date.now;
   const started = now();
   const label = host.label;
   let shell;
+  let source;
   let filesChanged = false;
   let sync;
   try {
     io.log.info(`${label}: connecting`);
     shell = await io.openShell(host);
     const remote = shell;
-    const snapshot = async () => {
-      const result = await remote.run(probeCommand(settings.php, startFilePath(settings), defaultPidFile(settings)), {
-        timeoutMs: settings.commandTimeoutMs
-      });
-      if (result.code !== 0) throw new StepError("verify", `the process probe failed (exit ${result.code}): ${result.stderr.trim() || result.stdout.trim()}`);
-      try {
-        return parseProbeOutput(result.stdout);
-      } catch (error2) {
-        if (error2 instanceof ProbeParseError) throw new StepError("verify", error2.message);
-        throw error2;
-      }
-    };
-    await preflight(remote, settings, label, io.log, snapshot);
+    const { table, logFile } = await preflight(remote, settings);
+    source = new RemoteStatus({
+      kind: settings.status,
+      shell: remote,
+      settings,
+      probe: {
+        php: settings.php,
+        startFile: startFilePath(settings),
+        pidFile: defaultPidFile(settings),
+        logFile,
+        statusUrl: settings.statusUrl,
+        urlTimeoutMs: Math.min(5e3, settings.commandTimeoutMs)
+      },
+      ...table ? { initialTable: table } : {}
+    });
+    const before = await source.snapshot();
+    if (before.masters.length !== 1) {
+      throw new StepError(
+        "preflight",
+        before.masters.length === 0 ? `no master process for ${startFilePath(settings)} was found (status: ${settings.status}); nothing was changed` : `${before.masters.length} masters run this app (pids ${before.masters.map((m) => m.pid).join(", ")}); nothing was changed`
+      );
+    }
+    io.log.info(
+      `${label}: master ${before.masters[0].pid} running${table?.workermanVersion ? ` (Workerman ${table.workermanVersion})` : ""}, ${before.workers.length} worker(s)` + (logFile ? `, log ${logFile}` : ", no app log found")
+    );
     io.log.info(`${label}: syncing ${settings.source} to ${settings.target}`);
     filesChanged = true;
     sync = await io.fileSync(host).sync();
     io.log.info(`${label}: ${sync.filesTransferred} file(s) sent, ${sync.filesDeleted} deleted`);
+    const rules = verdictRules(settings);
     let baseline;
     try {
-      baseline = takeBaseline(await snapshot(), { ignoreGroups: settings.ignoreWorkers });
+      baseline = takeBaseline(await source.snapshot(), rules);
     } catch (error2) {
       if (error2 instanceof BaselineError) throw new StepError("signal", `${error2.message}; the files were synced but no reload was sent`);
       throw error2;
@@ -43077,6 +43468,7 @@ async function rolloutHost(host, settings, io) {
     io.log.info(
       `${label}: master ${baseline.masterPid}, ${baseline.tracked.length} worker(s) to replace` + (baseline.kept.length > 0 ? `, ${baseline.kept.length} kept (${[...new Set(baseline.kept.map((w) => w.group))].join(", ")})` : "")
     );
+    source.markSignal();
     const signalStarted = now();
     const reload = await remote.run(reloadCommand(settings, settings.reloadMode), { timeoutMs: settings.commandTimeoutMs });
     if (/\bnot run\b/.test(reload.stdout) || reload.code !== 0) {
@@ -43086,32 +43478,46 @@ async function rolloutHost(host, settings, io) {
     const outcome = await watchReload({
       label,
       baseline,
-      rules: { ignoreGroups: settings.ignoreWorkers, settleMs: settings.settleMs },
+      rules,
       timeoutMs: settings.timeoutMs,
       pollIntervalMs: settings.pollIntervalMs,
-      snapshot,
+      onGracefulTimeout: settings.onGracefulTimeout,
+      snapshot: () => source.snapshot(),
+      stopWorker: async (worker, signal) => {
+        const result = await remote.run(stopWorkerCommand(worker.pid, baseline.masterPid, signal), { timeoutMs: settings.commandTimeoutMs });
+        return result.code === 0;
+      },
+      logSinceSignal: () => source.logSinceSignal(),
       log: io.log,
       now
     });
-    const reloadMs = now() - signalStarted;
     const common = {
       host: label,
       filesChanged,
       sync,
       masterPid: baseline.masterPid,
       kept: baseline.kept.map(({ pid, group }) => ({ pid, group })),
+      forced: outcome.forced,
       durationMs: now() - started,
-      reloadMs
+      reloadMs: now() - signalStarted
     };
     if (!outcome.ok) {
-      return { ...common, ok: false, step: "verify", error: outcome.message, stillOld: outcome.stillOld.map(({ pid, group }) => ({ pid, group })) };
+      for (const line of outcome.appErrors) io.log.error(`${label}: app log: ${line}`);
+      return {
+        ...common,
+        ok: false,
+        step: "verify",
+        reason: outcome.reason,
+        error: outcome.message + (outcome.appErrors.length > 0 ? `. The app log says: ${outcome.appErrors[0]}` : ""),
+        stillOld: outcome.stillOld.map(({ pid, group }) => ({ pid, group }))
+      };
     }
     return {
       ...common,
       ok: true,
       step: "done",
       replaced: baseline.tracked.map(({ pid, group }) => ({ group, oldPid: pid })),
-      workers: outcome.verdict.workers.map(({ pid, group }) => ({ pid, group }))
+      workers: outcome.workers.map(({ pid, group }) => ({ pid, group }))
     };
   } catch (error2) {
     const stepError = error2 instanceof StepError ? error2 : new StepError("verify", error2.message ?? String(error2), { cause: error2 });
@@ -43125,40 +43531,39 @@ async function rolloutHost(host, settings, io) {
       durationMs: now() - started
     };
   } finally {
+    source?.stop();
     await shell?.close().catch(() => void 0);
   }
 }
-async function preflight(shell, settings, label, log, snapshot) {
+async function preflight(shell, settings) {
+  const start = startFilePath(settings);
   const layout = await shell.run(layoutCheckCommand(settings), { timeoutMs: settings.commandTimeoutMs });
   if (layout.code !== 0) {
     const problem = layout.stdout.trim();
-    const text = problem === "missing-target" ? `the target directory ${settings.target} does not exist` : problem === "missing-start-file" ? `the start file ${startFilePath(settings)} does not exist` : problem === "missing-php" ? `the PHP binary "${settings.php}" is not on the host's PATH (set the php input)` : `the layout check failed (exit ${layout.code}): ${(layout.stdout + layout.stderr).trim()}`;
+    const text = problem === "missing-target" ? `the target directory ${settings.target} does not exist` : problem === "missing-start-file" ? `the start file ${start} does not exist` : problem === "missing-php" ? `the PHP binary "${settings.php}" is not on the host's PATH (set the php input)` : `the layout check failed (exit ${layout.code}): ${(layout.stdout + layout.stderr).trim()}`;
     throw new StepError("preflight", `${text}; nothing was changed`);
   }
-  const status = await shell.run(statusCommand(settings), { timeoutMs: settings.commandTimeoutMs });
-  let report;
-  try {
-    report = parseStatusTable(status.stdout);
-  } catch (error2) {
-    if (error2 instanceof StatusParseError) throw new StepError("preflight", `${error2.message}; nothing was changed`);
-    throw error2;
+  let table;
+  if (settings.status === "workerman") {
+    const status = await shell.run(statusCommand(settings), { timeoutMs: settings.commandTimeoutMs });
+    let report;
+    try {
+      report = parseStatusTable(status.stdout);
+    } catch (error2) {
+      if (error2 instanceof StatusParseError) throw new StepError("preflight", `${error2.message}; nothing was changed`);
+      throw error2;
+    }
+    if (!report.running) {
+      throw new StepError(
+        "preflight",
+        `no Workerman master is running for ${start} ("status" says: ${report.text.split("\n").pop()}); start it first. Nothing was changed: a reload now would exit 0 and prove nothing`
+      );
+    }
+    table = report;
   }
-  if (!report.running) {
-    throw new StepError(
-      "preflight",
-      `no Workerman master is running for ${startFilePath(settings)} ("status" says: ${report.text.split("\n").pop()}); start it first. Nothing was changed: a reload now would exit 0 and prove nothing`
-    );
-  }
-  const before = await snapshot();
-  if (before.masters.length !== 1) {
-    throw new StepError(
-      "preflight",
-      before.masters.length === 0 ? `"status" answered, but no master process titled "master process  start_file=${startFilePath(settings)}" was found; nothing was changed` : `${before.masters.length} masters run this app (pids ${before.masters.map((m) => m.pid).join(", ")}); nothing was changed`
-    );
-  }
-  log.info(
-    `${label}: master ${before.masters[0].pid} running${report.workermanVersion ? ` (Workerman ${report.workermanVersion})` : ""}, ${before.workers.length} worker(s)`
-  );
+  const candidates = settings.logFile !== "" ? [settings.logFile] : logFileCandidates(settings.target, start.slice(0, start.lastIndexOf("/")));
+  const found = await shell.run(findLogCommand(candidates), { timeoutMs: settings.commandTimeoutMs });
+  return { table, logFile: found.stdout.trim().split("\n")[0] ?? "" };
 }
 
 // src/engine/inputs.ts
@@ -43180,6 +43585,8 @@ var DEFAULTS = {
   timeout: "5m",
   settle: "5s",
   "poll-interval": "200ms",
+  "graceful-timeout": "60s",
+  "on-graceful-timeout": "force",
   "command-timeout": "15s",
   "connect-timeout": "20s"
 };
@@ -43195,16 +43602,16 @@ function lines(text) {
   return text.split(/\r?\n/).map((line) => line.trim()).filter((line) => line !== "" && !line.startsWith("#"));
 }
 function duration(raw, input, minMs, maxMs) {
-  let ms;
+  let ms2;
   try {
-    ms = parseDuration(get(raw, input));
+    ms2 = parseDuration(get(raw, input));
   } catch (error2) {
     throw new InputError(input, error2.message);
   }
-  if (ms < minMs || ms > maxMs) {
+  if (ms2 < minMs || ms2 > maxMs) {
     throw new InputError(input, `${get(raw, input)} is out of range (${minMs} ms to ${maxMs / 1e3} s)`);
   }
-  return ms;
+  return ms2;
 }
 function oneOf(raw, input, allowed) {
   const value = get(raw, input);
@@ -43238,6 +43645,35 @@ function validatePhp(value) {
   if (!/^[A-Za-z0-9_./+-]+$/.test(value)) {
     throw new InputError("php", `"${value}" must be a command name or path (letters, digits, _ . / + -)`);
   }
+  return value;
+}
+function validateStatusUrl(kind, value) {
+  if (kind !== "http") {
+    if (value !== "") throw new InputError("status-url", `is only used with status: http (status is ${kind})`);
+    return "";
+  }
+  if (value === "") throw new InputError("status-url", "is required with status: http, e.g. http://127.0.0.1:9090/status");
+  let url;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new InputError("status-url", `"${value}" is not a URL; expected e.g. http://127.0.0.1:9090/status`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") throw new InputError("status-url", `"${value}" must be http:// or https://`);
+  return url.href;
+}
+function validateLogFile(value, target) {
+  if (value === "") return "";
+  noLeadingDash("log-file", value);
+  const path = value.startsWith("/") ? value : `${target}/${value}`;
+  if (path.split("/").some((segment) => segment === "..") || /[\0\n\r]/.test(path)) {
+    throw new InputError("log-file", `"${value}" must be a plain path (no "..")`);
+  }
+  return path;
+}
+function validateRevision(value) {
+  if (value === "") return void 0;
+  if (!/^[A-Za-z0-9._\/+-]{1,200}$/.test(value)) throw new InputError("revision", `"${value.slice(0, 50)}" is not a revision (letters, digits, . _ / + -)`);
   return value;
 }
 function groupNames(text) {
@@ -43288,6 +43724,8 @@ function parseInputs(raw) {
   const settleMs = duration(raw, "settle", 0, 10 * 6e4);
   const pollIntervalMs = duration(raw, "poll-interval", 50, 6e4);
   if (settleMs >= timeoutMs) throw new InputError("settle", `must be shorter than timeout (${get(raw, "timeout")})`);
+  const status = oneOf(raw, "status", ["workerman", "http", "process"]);
+  const revision = validateRevision(raw("revision").trim() || (process.env["GITHUB_SHA"] ?? ""));
   return {
     hosts,
     pins,
@@ -43301,7 +43739,12 @@ function parseInputs(raw) {
       startFile: validateStartFile(get(raw, "start-file")),
       php: validatePhp(get(raw, "php")),
       reloadMode: oneOf(raw, "reload-mode", ["graceful", "quick"]),
-      status: oneOf(raw, "status", ["workerman"]),
+      status,
+      statusUrl: validateStatusUrl(status, raw("status-url").trim()),
+      logFile: validateLogFile(raw("log-file").trim(), target),
+      ...revision !== void 0 ? { revision } : {},
+      gracefulTimeoutMs: duration(raw, "graceful-timeout", 1e3, 6 * 36e5),
+      onGracefulTimeout: oneOf(raw, "on-graceful-timeout", ["force", "fail"]),
       ignoreWorkers: groupNames(raw("ignore-workers")),
       timeoutMs,
       settleMs,

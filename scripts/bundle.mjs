@@ -16,10 +16,12 @@ const nativeAddons = {
   },
 };
 
-await rm('dist', { recursive: true, force: true });
+// `node scripts/bundle.mjs <file>` writes elsewhere, so a test can compare a fresh build with dist/.
+const outfile = process.argv[2] ?? 'dist/index.js';
+if (outfile === 'dist/index.js') await rm('dist', { recursive: true, force: true });
 await build({
   entryPoints: ['src/index.ts'],
-  outfile: 'dist/index.js',
+  outfile,
   bundle: true,
   platform: 'node',
   target: 'node24',

@@ -2,7 +2,8 @@
 // sources, then runs every test with Node's test runner on this Node (24 when
 // run through npm, which puts the node devDependency first on PATH).
 import { spawnSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const major = Number(process.versions.node.split('.')[0]);
@@ -15,6 +16,16 @@ function files(dir) {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
     entry.isDirectory() ? files(join(dir, entry.name)) : entry.name.endsWith('.test.ts') ? [join(dir, entry.name)] : [],
   );
+}
+
+// The action runs dist/index.js, and the end-to-end tests run it too: a stale
+// bundle would test (and ship) old code.
+const fresh = join(mkdtempSync(join(tmpdir(), 'gr-bundle-')), 'index.js');
+const bundled = spawnSync(process.execPath, ['scripts/bundle.mjs', fresh], { stdio: 'inherit' });
+if (bundled.status !== 0) process.exit(1);
+if (!existsSync('dist/index.js') || readFileSync(fresh, 'utf8') !== readFileSync('dist/index.js', 'utf8')) {
+  console.error('dist/index.js does not match a fresh build of src/: run npm run build and commit dist/');
+  process.exit(1);
 }
 
 const only = process.argv.slice(2);

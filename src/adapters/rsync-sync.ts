@@ -39,6 +39,8 @@ export function remoteDestination(host: HostSpec, target: string): string {
  * The rsync argument list. Files are updated in place (a symlink switch would
  * leave the master serving the old release after a reload) with
  * --delay-updates, so a worker forked mid-sync never sees half a release.
+ * --checksum: a CI checkout gives every file a fresh mtime, and a changed file
+ * of the same size and second would otherwise be skipped silently.
  */
 export function rsyncArguments(host: HostSpec, settings: RolloutSettings, rsh: string): string[] {
   return [
@@ -46,6 +48,7 @@ export function rsyncArguments(host: HostSpec, settings: RolloutSettings, rsh: s
     '--links',
     '--perms',
     '--times',
+    '--checksum',
     '--compress',
     '--delete',
     '--delete-delay',

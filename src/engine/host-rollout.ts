@@ -1,14 +1,13 @@
+import { logFileCandidates } from './app-log.js';
 import type { HostSpec } from './host-spec.js';
 import { StepError, type FileSync, type RemoteShell, type RolloutLog, type SyncSummary } from './ports.js';
 import type { HostReport } from './report.js';
 import { watchReload } from './reload-watch.js';
-import type { RolloutSettings } from './settings.js';
-import { startFilePath } from './settings.js';
-import { BaselineError, takeBaseline, type ReloadBaseline } from './verdict.js';
-import type { HostSnapshot } from './worker-snapshot.js';
-import { defaultPidFile, layoutCheckCommand, reloadCommand, statusCommand } from '../workerman/commands.js';
-import { parseProbeOutput, probeCommand, ProbeParseError } from '../workerman/process-probe.js';
-import { parseStatusTable, StatusParseError } from '../workerman/status-table.js';
+import { startFilePath, type RolloutSettings } from './settings.js';
+import { BaselineError, takeBaseline, type ReloadBaseline, type VerdictRules } from './verdict.js';
+import { defaultPidFile, findLogCommand, layoutCheckCommand, reloadCommand, statusCommand, stopWorkerCommand } from '../workerman/commands.js';
+import { parseStatusTable, StatusParseError, type StatusReport } from '../workerman/status-table.js';
+import { RemoteStatus } from '../status/remote-status.js';
 
 export interface HostRolloutIO {
   readonly openShell: (host: HostSpec) => Promise<RemoteShell>;
@@ -16,6 +15,27 @@ export interface HostRolloutIO {
   readonly log: RolloutLog;
   readonly now?: () => number;
 }
+
+/** Nothing at all happening this long after the signal means the master did not act on it. */
+const NO_PROGRESS_MS = 10_000;
+/** Once forcing a pinned reload, how long the master gets before the next holder is stopped. */
+const FORCE_STEP_MS = 3000;
+const CRASH_LIMIT = 2;
+
+export function verdictRules(settings: RolloutSettings): VerdictRules {
+  return {
+    ignoreGroups: settings.ignoreWorkers,
+    settleMs: settings.settleMs,
+    reloadMode: settings.reloadMode,
+    ...(settings.revision !== undefined ? { revision: settings.revision } : {}),
+    gracefulTimeoutMs: settings.gracefulTimeoutMs,
+    noProgressMs: settings.reloadMode === 'graceful' ? Math.min(NO_PROGRESS_MS, settings.gracefulTimeoutMs) : NO_PROGRESS_MS,
+    forceStepMs: FORCE_STEP_MS,
+    crashLimit: CRASH_LIMIT,
+  };
+}
+
+type Running = Extract<StatusReport, { running: true }>;
 
 /**
  * One host's rollout, the unit a fleet planner schedules: connect, check the
@@ -27,6 +47,7 @@ export async function rolloutHost(host: HostSpec, settings: RolloutSettings, io:
   const started = now();
   const label = host.label;
   let shell: RemoteShell | undefined;
+  let source: RemoteStatus | undefined;
   let filesChanged = false;
   let sync: SyncSummary | undefined;
   try {
@@ -34,29 +55,44 @@ export async function rolloutHost(host: HostSpec, settings: RolloutSettings, io:
     shell = await io.openShell(host);
     const remote = shell;
 
-    const snapshot = async (): Promise<HostSnapshot> => {
-      const result = await remote.run(probeCommand(settings.php, startFilePath(settings), defaultPidFile(settings)), {
-        timeoutMs: settings.commandTimeoutMs,
-      });
-      if (result.code !== 0) throw new StepError('verify', `the process probe failed (exit ${result.code}): ${result.stderr.trim() || result.stdout.trim()}`);
-      try {
-        return parseProbeOutput(result.stdout);
-      } catch (error) {
-        if (error instanceof ProbeParseError) throw new StepError('verify', error.message);
-        throw error;
-      }
-    };
-
-    await preflight(remote, settings, label, io.log, snapshot);
+    const { table, logFile } = await preflight(remote, settings);
+    source = new RemoteStatus({
+      kind: settings.status,
+      shell: remote,
+      settings,
+      probe: {
+        php: settings.php,
+        startFile: startFilePath(settings),
+        pidFile: defaultPidFile(settings),
+        logFile,
+        statusUrl: settings.statusUrl,
+        urlTimeoutMs: Math.min(5000, settings.commandTimeoutMs),
+      },
+      ...(table ? { initialTable: table } : {}),
+    });
+    const before = await source.snapshot();
+    if (before.masters.length !== 1) {
+      throw new StepError(
+        'preflight',
+        before.masters.length === 0
+          ? `no master process for ${startFilePath(settings)} was found (status: ${settings.status}); nothing was changed`
+          : `${before.masters.length} masters run this app (pids ${before.masters.map((m) => m.pid).join(', ')}); nothing was changed`,
+      );
+    }
+    io.log.info(
+      `${label}: master ${before.masters[0]!.pid} running${table?.workermanVersion ? ` (Workerman ${table.workermanVersion})` : ''}, ${before.workers.length} worker(s)` +
+        (logFile ? `, log ${logFile}` : ', no app log found'),
+    );
 
     io.log.info(`${label}: syncing ${settings.source} to ${settings.target}`);
     filesChanged = true;
     sync = await io.fileSync(host).sync();
     io.log.info(`${label}: ${sync.filesTransferred} file(s) sent, ${sync.filesDeleted} deleted`);
 
+    const rules = verdictRules(settings);
     let baseline: ReloadBaseline;
     try {
-      baseline = takeBaseline(await snapshot(), { ignoreGroups: settings.ignoreWorkers });
+      baseline = takeBaseline(await source.snapshot(), rules);
     } catch (error) {
       if (error instanceof BaselineError) throw new StepError('signal', `${error.message}; the files were synced but no reload was sent`);
       throw error;
@@ -66,6 +102,7 @@ export async function rolloutHost(host: HostSpec, settings: RolloutSettings, io:
         (baseline.kept.length > 0 ? `, ${baseline.kept.length} kept (${[...new Set(baseline.kept.map((w) => w.group))].join(', ')})` : ''),
     );
 
+    source.markSignal();
     const signalStarted = now();
     const reload = await remote.run(reloadCommand(settings, settings.reloadMode), { timeoutMs: settings.commandTimeoutMs });
     if (/\bnot run\b/.test(reload.stdout) || reload.code !== 0) {
@@ -76,32 +113,46 @@ export async function rolloutHost(host: HostSpec, settings: RolloutSettings, io:
     const outcome = await watchReload({
       label,
       baseline,
-      rules: { ignoreGroups: settings.ignoreWorkers, settleMs: settings.settleMs },
+      rules,
       timeoutMs: settings.timeoutMs,
       pollIntervalMs: settings.pollIntervalMs,
-      snapshot,
+      onGracefulTimeout: settings.onGracefulTimeout,
+      snapshot: () => source!.snapshot(),
+      stopWorker: async (worker, signal) => {
+        const result = await remote.run(stopWorkerCommand(worker.pid, baseline.masterPid, signal), { timeoutMs: settings.commandTimeoutMs });
+        return result.code === 0;
+      },
+      logSinceSignal: () => source!.logSinceSignal(),
       log: io.log,
       now,
     });
-    const reloadMs = now() - signalStarted;
     const common = {
       host: label,
       filesChanged,
       sync,
       masterPid: baseline.masterPid,
       kept: baseline.kept.map(({ pid, group }) => ({ pid, group })),
+      forced: outcome.forced,
       durationMs: now() - started,
-      reloadMs,
+      reloadMs: now() - signalStarted,
     };
     if (!outcome.ok) {
-      return { ...common, ok: false, step: 'verify', error: outcome.message, stillOld: outcome.stillOld.map(({ pid, group }) => ({ pid, group })) };
+      for (const line of outcome.appErrors) io.log.error(`${label}: app log: ${line}`);
+      return {
+        ...common,
+        ok: false,
+        step: 'verify',
+        reason: outcome.reason,
+        error: outcome.message + (outcome.appErrors.length > 0 ? `. The app log says: ${outcome.appErrors[0]}` : ''),
+        stillOld: outcome.stillOld.map(({ pid, group }) => ({ pid, group })),
+      };
     }
     return {
       ...common,
       ok: true,
       step: 'done',
       replaced: baseline.tracked.map(({ pid, group }) => ({ group, oldPid: pid })),
-      workers: outcome.verdict.workers.map(({ pid, group }) => ({ pid, group })),
+      workers: outcome.workers.map(({ pid, group }) => ({ pid, group })),
     };
   } catch (error) {
     const stepError = error instanceof StepError ? error : new StepError('verify', (error as Error).message ?? String(error), { cause: error });
@@ -115,18 +166,18 @@ export async function rolloutHost(host: HostSpec, settings: RolloutSettings, io:
       durationMs: now() - started,
     };
   } finally {
+    source?.stop();
     await shell?.close().catch(() => undefined);
   }
 }
 
-/** Refuses to touch a host whose master is not running: `reload` would exit 0 and prove nothing. */
-async function preflight(
-  shell: RemoteShell,
-  settings: RolloutSettings,
-  label: string,
-  log: RolloutLog,
-  snapshot: () => Promise<HostSnapshot>,
-): Promise<void> {
+/**
+ * Refuses to touch a host whose master is not running (a reload would exit 0
+ * and prove nothing), and finds the app log. Returns the status table when the
+ * workerman source is used, for the crash counts before the signal.
+ */
+async function preflight(shell: RemoteShell, settings: RolloutSettings): Promise<{ table: Running | undefined; logFile: string }> {
+  const start = startFilePath(settings);
   const layout = await shell.run(layoutCheckCommand(settings), { timeoutMs: settings.commandTimeoutMs });
   if (layout.code !== 0) {
     const problem = layout.stdout.trim();
@@ -134,37 +185,34 @@ async function preflight(
       problem === 'missing-target'
         ? `the target directory ${settings.target} does not exist`
         : problem === 'missing-start-file'
-          ? `the start file ${startFilePath(settings)} does not exist`
+          ? `the start file ${start} does not exist`
           : problem === 'missing-php'
             ? `the PHP binary "${settings.php}" is not on the host's PATH (set the php input)`
             : `the layout check failed (exit ${layout.code}): ${(layout.stdout + layout.stderr).trim()}`;
     throw new StepError('preflight', `${text}; nothing was changed`);
   }
 
-  const status = await shell.run(statusCommand(settings), { timeoutMs: settings.commandTimeoutMs });
-  let report;
-  try {
-    report = parseStatusTable(status.stdout);
-  } catch (error) {
-    if (error instanceof StatusParseError) throw new StepError('preflight', `${error.message}; nothing was changed`);
-    throw error;
+  let table: Running | undefined;
+  if (settings.status === 'workerman') {
+    const status = await shell.run(statusCommand(settings), { timeoutMs: settings.commandTimeoutMs });
+    let report;
+    try {
+      report = parseStatusTable(status.stdout);
+    } catch (error) {
+      if (error instanceof StatusParseError) throw new StepError('preflight', `${error.message}; nothing was changed`);
+      throw error;
+    }
+    if (!report.running) {
+      throw new StepError(
+        'preflight',
+        `no Workerman master is running for ${start} ("status" says: ${report.text.split('\n').pop()}); start it first. Nothing was changed: a reload now would exit 0 and prove nothing`,
+      );
+    }
+    table = report;
   }
-  if (!report.running) {
-    throw new StepError(
-      'preflight',
-      `no Workerman master is running for ${startFilePath(settings)} ("status" says: ${report.text.split('\n').pop()}); start it first. Nothing was changed: a reload now would exit 0 and prove nothing`,
-    );
-  }
-  const before = await snapshot();
-  if (before.masters.length !== 1) {
-    throw new StepError(
-      'preflight',
-      before.masters.length === 0
-        ? `"status" answered, but no master process titled "master process  start_file=${startFilePath(settings)}" was found; nothing was changed`
-        : `${before.masters.length} masters run this app (pids ${before.masters.map((m) => m.pid).join(', ')}); nothing was changed`,
-    );
-  }
-  log.info(
-    `${label}: master ${before.masters[0]!.pid} running${report.workermanVersion ? ` (Workerman ${report.workermanVersion})` : ''}, ${before.workers.length} worker(s)`,
-  );
+
+  const candidates = settings.logFile !== '' ? [settings.logFile] : logFileCandidates(settings.target, start.slice(0, start.lastIndexOf('/')));
+  const found = await shell.run(findLogCommand(candidates), { timeoutMs: settings.commandTimeoutMs });
+  return { table, logFile: found.stdout.trim().split('\n')[0] ?? '' };
 }
+

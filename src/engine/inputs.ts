@@ -1,7 +1,7 @@
 import { parseDuration } from './duration.js';
 import { parseHostList, parsePort, parseUsername } from './host-spec.js';
 import { parseKnownHosts } from './known-hosts.js';
-import type { DeployPlan, ReloadMode, StatusSourceKind } from './settings.js';
+import type { DeployPlan, OnGracefulTimeout, ReloadMode, StatusSourceKind } from './settings.js';
 
 /** Raw inputs by their action.yml names; a missing input is the empty string, as on a runner. */
 export type RawInputs = (name: string) => string;
@@ -31,6 +31,8 @@ const DEFAULTS = {
   timeout: '5m',
   settle: '5s',
   'poll-interval': '200ms',
+  'graceful-timeout': '60s',
+  'on-graceful-timeout': 'force',
   'command-timeout': '15s',
   'connect-timeout': '20s',
 } as const;
@@ -103,6 +105,38 @@ function validatePhp(value: string): string {
   return value;
 }
 
+function validateStatusUrl(kind: StatusSourceKind, value: string): string {
+  if (kind !== 'http') {
+    if (value !== '') throw new InputError('status-url', `is only used with status: http (status is ${kind})`);
+    return '';
+  }
+  if (value === '') throw new InputError('status-url', 'is required with status: http, e.g. http://127.0.0.1:9090/status');
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new InputError('status-url', `"${value}" is not a URL; expected e.g. http://127.0.0.1:9090/status`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new InputError('status-url', `"${value}" must be http:// or https://`);
+  return url.href;
+}
+
+function validateLogFile(value: string, target: string): string {
+  if (value === '') return '';
+  noLeadingDash('log-file', value);
+  const path = value.startsWith('/') ? value : `${target}/${value}`;
+  if (path.split('/').some((segment) => segment === '..') || /[\0\n\r]/.test(path)) {
+    throw new InputError('log-file', `"${value}" must be a plain path (no "..")`);
+  }
+  return path;
+}
+
+function validateRevision(value: string): string | undefined {
+  if (value === '') return undefined;
+  if (!/^[A-Za-z0-9._\/+-]{1,200}$/.test(value)) throw new InputError('revision', `"${value.slice(0, 50)}" is not a revision (letters, digits, . _ / + -)`);
+  return value;
+}
+
 function groupNames(text: string): string[] {
   return text
     .split(/[\n,]/)
@@ -161,6 +195,8 @@ export function parseInputs(raw: RawInputs): DeployPlan {
   const pollIntervalMs = duration(raw, 'poll-interval', 50, 60_000);
   if (settleMs >= timeoutMs) throw new InputError('settle', `must be shorter than timeout (${get(raw, 'timeout')})`);
 
+  const status = oneOf<StatusSourceKind>(raw, 'status', ['workerman', 'http', 'process']);
+  const revision = validateRevision(raw('revision').trim() || (process.env['GITHUB_SHA'] ?? ''));
   return {
     hosts,
     pins,
@@ -173,7 +209,12 @@ export function parseInputs(raw: RawInputs): DeployPlan {
       startFile: validateStartFile(get(raw, 'start-file')),
       php: validatePhp(get(raw, 'php')),
       reloadMode: oneOf<ReloadMode>(raw, 'reload-mode', ['graceful', 'quick']),
-      status: oneOf<StatusSourceKind>(raw, 'status', ['workerman']),
+      status,
+      statusUrl: validateStatusUrl(status, raw('status-url').trim()),
+      logFile: validateLogFile(raw('log-file').trim(), target),
+      ...(revision !== undefined ? { revision } : {}),
+      gracefulTimeoutMs: duration(raw, 'graceful-timeout', 1000, 6 * 3_600_000),
+      onGracefulTimeout: oneOf<OnGracefulTimeout>(raw, 'on-graceful-timeout', ['force', 'fail']),
       ignoreWorkers: groupNames(raw('ignore-workers')),
       timeoutMs,
       settleMs,

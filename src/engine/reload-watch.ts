@@ -1,8 +1,16 @@
+import { phpErrors } from './app-log.js';
 import { formatDuration } from './duration.js';
 import type { RolloutLog } from './ports.js';
-import { describeWorker, observe, startWatch, type ReloadBaseline, type Verdict, type VerdictRules } from './verdict.js';
-import type { HostSnapshot, WorkerProcess } from './worker-snapshot.js';
-import { countByGroup } from './worker-snapshot.js';
+import type { OnGracefulTimeout } from './settings.js';
+import { describeHolders, markForcing, observe, startWatch, type ReloadBaseline, type Verdict, type VerdictRules } from './verdict.js';
+import { countByGroup, describeWorker, type HostSnapshot, type WorkerProcess } from './worker-snapshot.js';
+
+export interface ForcedStop {
+  readonly pid: number;
+  readonly group: string;
+  readonly signal: 'INT' | 'KILL';
+  readonly connections: number | null;
+}
 
 export interface WatchOptions {
   readonly label: string;
@@ -10,15 +18,31 @@ export interface WatchOptions {
   readonly rules: VerdictRules;
   readonly timeoutMs: number;
   readonly pollIntervalMs: number;
+  readonly onGracefulTimeout: OnGracefulTimeout;
   readonly snapshot: () => Promise<HostSnapshot>;
+  /** Signals one old worker that holds a pinned graceful reload; false when it was already gone. */
+  readonly stopWorker: (worker: WorkerProcess, signal: 'INT' | 'KILL') => Promise<boolean>;
+  /** The app log since the signal, to quote PHP errors in failures. */
+  readonly logSinceSignal: () => string;
   readonly log: RolloutLog;
   readonly now?: () => number;
   readonly sleep?: (ms: number) => Promise<void>;
 }
 
 export type WatchOutcome =
-  | { readonly ok: true; readonly verdict: Extract<Verdict, { kind: 'replaced' }>; readonly elapsedMs: number }
-  | { readonly ok: false; readonly message: string; readonly stillOld: readonly WorkerProcess[]; readonly elapsedMs: number };
+  | { readonly ok: true; readonly workers: readonly WorkerProcess[]; readonly elapsedMs: number; readonly forced: readonly ForcedStop[] }
+  | {
+      readonly ok: false;
+      readonly reason: string;
+      readonly message: string;
+      readonly stillOld: readonly WorkerProcess[];
+      readonly elapsedMs: number;
+      readonly forced: readonly ForcedStop[];
+      readonly appErrors: readonly string[];
+    };
+
+/** How long a worker sent SIGINT gets before SIGKILL. */
+const KILL_AFTER_MS = 5000;
 
 const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -27,6 +51,8 @@ function progressLine(label: string, verdict: Verdict, elapsedMs: number): strin
   switch (verdict.kind) {
     case 'replacing':
       return `${label}: ${verdict.replaced}/${verdict.total} workers replaced ${at}`;
+    case 'pinned':
+      return `${label}: ${verdict.replaced}/${verdict.total} workers replaced; the graceful reload stands still, held by ${describeHolders(verdict.holders.slice(0, 3))} ${at}`;
     case 'settling':
       return `${label}: ${verdict.total}/${verdict.total} workers replaced, settling ${at}`;
     case 'replaced':
@@ -39,46 +65,94 @@ function progressLine(label: string, verdict: Verdict, elapsedMs: number): strin
 /** A hint for the commonest reason a group never moves: reloadable = false. */
 function untouchedGroupsHint(baseline: ReloadBaseline, stillOld: readonly WorkerProcess[]): string {
   const oldByGroup = countByGroup(stillOld);
-  const untouched = [...countByGroup(baseline.tracked)].filter(([group, count]) => oldByGroup.get(group) === count).map(([group]) => group);
-  const moved = [...countByGroup(baseline.tracked).keys()].filter((group) => !untouched.includes(group));
-  if (untouched.length === 0 || moved.length === 0) return '';
-  return ` No worker of ${untouched.join(', ')} was replaced while others were: if ${untouched.length > 1 ? 'those groups have' : 'that group has'} reloadable = false, list ${untouched.length > 1 ? 'them' : 'it'} in ignore-workers.`;
+  const groups = countByGroup(baseline.tracked);
+  const untouched = [...groups].filter(([group, count]) => oldByGroup.get(group) === count).map(([group]) => group);
+  if (untouched.length === 0 || untouched.length === groups.size) return '';
+  return ` No worker of ${untouched.join(', ')} was replaced while others were: if it has reloadable = false, list it in ignore-workers.`;
+}
+
+function describeDoing(worker: WorkerProcess): string {
+  const parts = [worker.activity, worker.connections === undefined ? undefined : worker.connections === null ? 'connections unknown' : `${worker.connections} open connection(s)`];
+  const doing = parts.filter((part) => part !== undefined).join(', ');
+  return `${describeWorker(worker)}${doing ? ` (${doing})` : ''}`;
 }
 
 /**
- * Polls the host until the verdict is final or the time is up. A progress line
- * is printed only when something changed, so a long reload stays readable.
+ * Polls the host until the verdict is final or the time is up, printing a
+ * line only when something changes. A pinned graceful reload is forced (each
+ * holding worker stopped in turn) or failed, as on-graceful-timeout says.
  */
 export async function watchReload(options: WatchOptions): Promise<WatchOutcome> {
   const now = options.now ?? Date.now;
   const sleep = options.sleep ?? realSleep;
   const started = now();
+  const forced: ForcedStop[] = [];
+  let inFlight: { worker: WorkerProcess; at: number; killed: boolean } | undefined;
   let state = startWatch(options.baseline);
-  let lastLine = '';
-  let last: Verdict | null = null;
+  let lastShape = '';
+  let last: Verdict | undefined;
+  const failure = (reason: string, message: string, stillOld: readonly WorkerProcess[]): WatchOutcome => {
+    const appErrors = phpErrors(options.logSinceSignal());
+    return { ok: false, reason, message, stillOld, elapsedMs: now() - started, forced, appErrors };
+  };
+
   for (;;) {
     const snapshot = await options.snapshot();
     const elapsedMs = now() - started;
     const step = observe(state, snapshot, options.rules);
     state = step.state;
     last = step.verdict;
-    const shape = last.kind === 'replacing' ? `r${last.replaced}` : last.kind;
-    if (shape !== lastLine) {
+    const shape = last.kind === 'replacing' || last.kind === 'pinned' ? `${last.kind}${last.replaced}` : last.kind;
+    if (shape !== lastShape) {
       options.log.info(progressLine(options.label, last, elapsedMs));
-      lastLine = shape;
+      lastShape = shape;
     }
-    if (last.kind === 'replaced') return { ok: true, verdict: last, elapsedMs };
-    if (last.kind === 'failed') return { ok: false, message: last.message, stillOld: [], elapsedMs };
+    if (last.kind === 'replaced') return { ok: true, workers: last.workers, elapsedMs, forced };
+    if (last.kind === 'failed') return failure(last.reason, last.message, last.stillOld ?? []);
+
+    if (last.kind === 'pinned') {
+      const holders = last.holders;
+      if (options.onGracefulTimeout === 'fail') {
+        return failure(
+          'pinned',
+          `the graceful reload stood still for ${formatDuration(last.stalledForMs)} (graceful-timeout): pinned by ${describeHolders(holders)}. Close those clients, or set on-graceful-timeout: force`,
+          holders,
+        );
+      }
+      const stillHolding = inFlight && holders.some((worker) => worker.pid === inFlight!.worker.pid);
+      if (inFlight && stillHolding) {
+        if (!inFlight.killed && now() - inFlight.at >= KILL_AFTER_MS) {
+          options.log.warning(`${options.label}: ${describeWorker(inFlight.worker)} ignored SIGINT for ${KILL_AFTER_MS / 1000} s; sending SIGKILL`);
+          await options.stopWorker(inFlight.worker, 'KILL');
+          forced.push({ pid: inFlight.worker.pid, group: inFlight.worker.group, signal: 'KILL', connections: inFlight.worker.connections ?? null });
+          inFlight = { ...inFlight, killed: true };
+        }
+      } else {
+        const holder = holders[0]!;
+        options.log.warning(
+          `${options.label}: graceful reload pinned for ${formatDuration(last.stalledForMs)}; stopping ${describeHolders([holder])} with SIGINT so the master can go on (on-graceful-timeout: force)`,
+        );
+        if (await options.stopWorker(holder, 'INT')) {
+          forced.push({ pid: holder.pid, group: holder.group, signal: 'INT', connections: holder.connections ?? null });
+        }
+        inFlight = { worker: holder, at: now(), killed: false };
+        state = markForcing(state);
+      }
+    }
+
     if (elapsedMs + options.pollIntervalMs > options.timeoutMs) break;
     await sleep(options.pollIntervalMs);
   }
-  const elapsedMs = now() - started;
-  const stillOld = last.kind === 'replacing' ? last.stillOld : [];
-  const where =
-    last.kind === 'replacing'
-      ? `${last.replaced}/${last.total} workers replaced; still old: ${stillOld.map(describeWorker).join(', ')}.${untouchedGroupsHint(options.baseline, stillOld)}`
-      : last.kind === 'settling'
-        ? `every worker was replaced but the set of workers did not stay stable for settle`
-        : '';
-  return { ok: false, message: `the reload did not finish within the timeout (${formatDuration(options.timeoutMs)}): ${where}`, stillOld, elapsedMs };
+
+  const stillOld = last.kind === 'replacing' ? last.stillOld : last.kind === 'pinned' ? last.holders : [];
+  let where = '';
+  if (last.kind === 'replacing' || last.kind === 'pinned') {
+    where = `${last.replaced}/${last.total} workers replaced; still old: ${stillOld.map(describeDoing).join(', ')}.${untouchedGroupsHint(options.baseline, stillOld)}`;
+    if (last.kind === 'replacing' && last.wrongRevision.length > 0) {
+      where += ` New workers report another revision than ${options.rules.revision}: ${last.wrongRevision.map((w) => `${describeWorker(w)}=${w.revision}`).join(', ')}.`;
+    }
+  } else if (last.kind === 'settling') {
+    where = 'every worker was replaced, but the new set did not stay stable for settle';
+  }
+  return failure('timeout', `the reload did not finish within the timeout (${formatDuration(options.timeoutMs)}): ${where}`, stillOld);
 }

@@ -1,5 +1,6 @@
 import type { Step, SyncSummary } from './ports.js';
 import type { WorkerProcess } from './worker-snapshot.js';
+import type { ForcedStop } from './reload-watch.js';
 
 export interface WorkerReplacement {
   readonly group: string;
@@ -13,6 +14,8 @@ export interface HostReport {
   /** The step that failed, or 'done'. */
   readonly step: Step | 'done';
   readonly error?: string;
+  /** For a failed verify: crash-loop, pinned, no-progress, timeout, master-gone, ... */
+  readonly reason?: string;
   /** Whether any file on the host may have changed. */
   readonly filesChanged: boolean;
   readonly sync?: SyncSummary;
@@ -21,6 +24,8 @@ export interface HostReport {
   readonly workers?: readonly Pick<WorkerProcess, 'pid' | 'group'>[];
   readonly kept?: readonly Pick<WorkerProcess, 'pid' | 'group'>[];
   readonly stillOld?: readonly Pick<WorkerProcess, 'pid' | 'group'>[];
+  /** Old workers stopped to unpin a graceful reload (on-graceful-timeout: force). */
+  readonly forced?: readonly ForcedStop[];
   readonly durationMs: number;
   readonly reloadMs?: number;
 }

@@ -2,7 +2,8 @@ import type { HostSpec } from './host-spec.js';
 import type { HostKeyPin } from './known-hosts.js';
 
 export type ReloadMode = 'graceful' | 'quick';
-export type StatusSourceKind = 'workerman';
+export type StatusSourceKind = 'workerman' | 'http' | 'process';
+export type OnGracefulTimeout = 'force' | 'fail';
 
 /** Credentials for both connections (the SSH library's and rsync's OpenSSH). */
 export interface Credentials {
@@ -21,6 +22,14 @@ export interface RolloutSettings {
   readonly php: string;
   readonly reloadMode: ReloadMode;
   readonly status: StatusSourceKind;
+  /** For status http: the app's JSON status URL, fetched on the host. */
+  readonly statusUrl: string;
+  /** The app log (absolute), or '' to look in Workerman's usual places. */
+  readonly logFile: string;
+  /** Expected revision, checked where the status source reports one. */
+  readonly revision?: string;
+  readonly gracefulTimeoutMs: number;
+  readonly onGracefulTimeout: OnGracefulTimeout;
   readonly ignoreWorkers: readonly string[];
   readonly timeoutMs: number;
   readonly settleMs: number;

@@ -1,57 +1,109 @@
-import { countByGroup, type HostSnapshot, type WorkerProcess } from './worker-snapshot.js';
+import { countByGroup, describeWorker, type HostSnapshot, type WorkerProcess } from './worker-snapshot.js';
+import type { ReloadMode } from './settings.js';
 
 /**
  * The rules that decide whether one host's reload really happened. Pure: it
- * sees only snapshots (host time, PIDs, start times) and returns a verdict, so
- * every rule is tested without a host.
+ * sees only snapshots over time and returns a verdict, so every rule is tested
+ * without a host. The watch loop acts on the verdict (escalating a pinned
+ * reload, failing, or reporting success).
  */
 
 export interface ReloadBaseline {
   readonly masterPid: number;
-  /** Host uptime (s) just before the reload signal was sent. */
+  /** Host time just before the reload signal was sent. */
   readonly signalAt: number;
   /** Reloadable workers that must all be replaced. */
   readonly tracked: readonly WorkerProcess[];
-  /** Workers never waited for (ignore-workers): listed in the report as kept. */
+  /** Workers never waited for (ignore-workers, or reported not reloadable). */
   readonly kept: readonly WorkerProcess[];
+  /** Crash exits per group before the signal, where the source counts them. */
+  readonly crashExits?: ReadonlyMap<string, number>;
 }
 
 export interface VerdictRules {
   readonly ignoreGroups: readonly string[];
   readonly settleMs: number;
+  readonly reloadMode: ReloadMode;
+  /** Expected revision; checked only on workers whose source reports one. */
+  readonly revision?: string;
+  /** How long a graceful reload may stand still before it counts as pinned. */
+  readonly gracefulTimeoutMs: number;
+  /** How long nothing at all may happen after the signal before it counts as swallowed. */
+  readonly noProgressMs: number;
+  /** Once a pinned reload is being forced, how long to wait on the master before stopping the next holder. */
+  readonly forceStepMs: number;
+  /** Crash exits of new workers that make a crash loop. */
+  readonly crashLimit: number;
 }
 
+export type FailureReason =
+  | 'no-master'
+  | 'master-gone'
+  | 'master-replaced'
+  | 'several-masters'
+  | 'crash-loop'
+  | 'pinned'
+  | 'no-progress';
+
 export type Verdict =
-  | { readonly kind: 'replacing'; readonly replaced: number; readonly total: number; readonly stillOld: readonly WorkerProcess[] }
+  | {
+      readonly kind: 'replacing';
+      readonly replaced: number;
+      readonly total: number;
+      readonly stillOld: readonly WorkerProcess[];
+      /** New workers that report another revision than the expected one. */
+      readonly wrongRevision: readonly WorkerProcess[];
+      readonly stalledForMs: number;
+    }
+  | {
+      /** Graceful reload stalled: these old workers hold it (most connections first). */
+      readonly kind: 'pinned';
+      readonly replaced: number;
+      readonly total: number;
+      readonly holders: readonly WorkerProcess[];
+      readonly stalledForMs: number;
+    }
   | { readonly kind: 'settling'; readonly total: number; readonly stableForMs: number }
   | { readonly kind: 'replaced'; readonly total: number; readonly workers: readonly WorkerProcess[] }
-  | { readonly kind: 'failed'; readonly reason: FailureReason; readonly message: string };
-
-export type FailureReason = 'no-master' | 'master-gone' | 'master-replaced' | 'several-masters';
+  | { readonly kind: 'failed'; readonly reason: FailureReason; readonly message: string; readonly stillOld?: readonly WorkerProcess[] };
 
 export interface WatchState {
   readonly baseline: ReloadBaseline;
-  /** The PIDs of the last snapshot that looked complete, and since when (host time). */
-  readonly stable: { readonly pids: string; readonly since: number } | null;
+  /** The PIDs of the last snapshot that looked complete, and since when. */
+  readonly stable: { readonly pids: string; readonly since: number; readonly crashes: number } | null;
+  /** The last time the number of replaced workers went up (host time). */
+  readonly progress: { readonly replaced: number; readonly at: number };
+  /** New workers (started after the signal) seen so far; one that vanishes died. */
+  readonly newSeen: ReadonlyMap<number, string>;
+  readonly deaths: number;
+  /** Set once a pinned reload is being forced: later stalls are forced sooner. */
+  readonly forcing: boolean;
 }
 
 export class BaselineError extends Error {}
+
+function keptGroups(snapshot: HostSnapshot, rules: Pick<VerdictRules, 'ignoreGroups'>): Set<string> {
+  const kept = new Set(rules.ignoreGroups);
+  for (const worker of snapshot.workers) if (worker.reloadable === false) kept.add(worker.group);
+  return kept;
+}
 
 /** Takes the "before" picture from the snapshot read just before the signal. */
 export function takeBaseline(snapshot: HostSnapshot, rules: Pick<VerdictRules, 'ignoreGroups'>): ReloadBaseline {
   const master = onlyMaster(snapshot);
   if (master.kind === 'failed') throw new BaselineError(master.message);
-  const ignored = new Set(rules.ignoreGroups);
-  const tracked = snapshot.workers.filter((worker) => !ignored.has(worker.group));
+  const kept = keptGroups(snapshot, rules);
+  const tracked = snapshot.workers.filter((worker) => !kept.has(worker.group));
   if (tracked.length === 0) {
     const groups = [...countByGroup(snapshot.workers).keys()].join(', ') || 'none';
-    throw new BaselineError(`the master (pid ${master.pid}) has no reloadable worker to replace (groups: ${groups}; ignored: ${rules.ignoreGroups.join(', ') || 'none'})`);
+    throw new BaselineError(`the master (pid ${master.pid}) has no reloadable worker to replace (groups: ${groups}; kept: ${[...kept].join(', ') || 'none'})`);
   }
   return {
     masterPid: master.pid,
     signalAt: snapshot.at,
-    tracked,
-    kept: snapshot.workers.filter((worker) => ignored.has(worker.group)),
+    tracked: [...tracked].sort((a, b) => a.pid - b.pid),
+    kept: snapshot.workers.filter((worker) => kept.has(worker.group)),
+    ...(snapshot.crashExits ? { crashExits: snapshot.crashExits } : {}),
   };
 }
 
@@ -67,11 +119,25 @@ function onlyMaster(snapshot: HostSnapshot): { kind: 'ok'; pid: number } | Extra
 }
 
 export function startWatch(baseline: ReloadBaseline): WatchState {
-  return { baseline, stable: null };
+  return { baseline, stable: null, progress: { replaced: 0, at: baseline.signalAt }, newSeen: new Map(), deaths: 0, forcing: false };
 }
 
-function describe(worker: WorkerProcess): string {
-  return `${worker.group}:${worker.pid}`;
+/** Marks that the watch loop has begun stopping pinned workers. */
+export function markForcing(state: WatchState): WatchState {
+  return { ...state, forcing: true };
+}
+
+const ms = (seconds: number) => Math.max(0, Math.round(seconds * 1000));
+
+/** Crash exits since the signal: the larger of the source's own count and the new workers seen dying. */
+function crashesSinceSignal(state: WatchState, snapshot: HostSnapshot, deaths: number, tracked: ReadonlySet<string>): number {
+  let counted = 0;
+  if (snapshot.crashExits && state.baseline.crashExits) {
+    for (const [group, count] of snapshot.crashExits) {
+      if (tracked.has(group)) counted += Math.max(0, count - (state.baseline.crashExits.get(group) ?? 0));
+    }
+  }
+  return Math.max(counted, deaths);
 }
 
 /** Folds one snapshot into the watch and says where the reload stands. */
@@ -91,36 +157,128 @@ export function observe(state: WatchState, snapshot: HostSnapshot, rules: Verdic
       verdict: {
         kind: 'failed',
         reason: 'master-replaced',
-        message: `the master was replaced during the reload (pid ${baseline.masterPid} is gone, pid ${master.pid} runs now): someone restarted the app, so a rolling reload cannot be proven`,
+        message: `the master was replaced during the reload (pid ${baseline.masterPid} is gone, pid ${master.pid} runs now): the app was restarted, so a rolling reload cannot be proven`,
       },
     };
   }
 
-  const ignored = new Set(rules.ignoreGroups);
-  const current = snapshot.workers.filter((worker) => !ignored.has(worker.group));
+  const trackedGroups = new Set(baseline.tracked.map((worker) => worker.group));
+  const current = snapshot.workers.filter((worker) => trackedGroups.has(worker.group));
   const currentPids = new Set(current.map((worker) => worker.pid));
   const stillOld = baseline.tracked.filter((worker) => currentPids.has(worker.pid));
-  const total = baseline.tracked.length;
-  const replacing = (): { state: WatchState; verdict: Verdict } => ({
-    state: { ...state, stable: null },
-    verdict: { kind: 'replacing', replaced: total - stillOld.length, total, stillOld },
-  });
-  if (stillOld.length > 0) return replacing();
+  const fresh = current.filter((worker) => worker.startedAt >= baseline.signalAt);
 
+  const newSeen = new Map(state.newSeen);
+  let deaths = state.deaths;
+  for (const [pid] of state.newSeen) {
+    if (!currentPids.has(pid)) {
+      deaths += 1;
+      newSeen.delete(pid);
+    }
+  }
+  for (const worker of fresh) newSeen.set(worker.pid, worker.group);
+
+  const total = baseline.tracked.length;
+  const replaced = total - stillOld.length;
+  const progress = replaced > state.progress.replaced ? { replaced, at: snapshot.at } : state.progress;
+  const crashes = crashesSinceSignal(state, snapshot, deaths, trackedGroups);
+  const next: WatchState = { ...state, newSeen, deaths, progress };
+
+  if (crashes >= rules.crashLimit) {
+    return {
+      state: next,
+      verdict: {
+        kind: 'failed',
+        reason: 'crash-loop',
+        message: `the new code crash-loops: ${crashes} new worker(s) exited abnormally since the reload signal (${replaced}/${total} old workers replaced)`,
+        stillOld,
+      },
+    };
+  }
+
+  const stalledForMs = ms(snapshot.at - progress.at);
+  const wrongRevision =
+    rules.revision === undefined ? [] : fresh.filter((worker) => worker.revision !== undefined && worker.revision !== rules.revision);
   const wanted = countByGroup(baseline.tracked);
   const have = countByGroup(current);
   const short = [...wanted].some(([group, count]) => (have.get(group) ?? 0) < count);
   // A worker that started before the signal but is not in the baseline was
-  // forked by an earlier reload still in flight; it does not hold the new code.
+  // forked by an earlier reload still in flight; it may hold older code.
   const stale = current.some((worker) => worker.startedAt < baseline.signalAt);
-  if (short || stale) return replacing();
+
+  if (stillOld.length > 0 || short || stale || wrongRevision.length > 0) {
+    const stall = classifyStall(next, rules, snapshot, stillOld, replaced, stalledForMs);
+    if (stall) return { state: { ...next, stable: null }, verdict: stall };
+    return { state: { ...next, stable: null }, verdict: { kind: 'replacing', replaced, total, stillOld, wrongRevision, stalledForMs } };
+  }
 
   const pids = current.map((worker) => worker.pid).sort((a, b) => a - b).join(',');
-  const stable = state.stable?.pids === pids ? state.stable : { pids, since: snapshot.at };
-  const stableForMs = Math.max(0, Math.round((snapshot.at - stable.since) * 1000));
-  const next = { ...state, stable };
-  if (stableForMs >= rules.settleMs) return { state: next, verdict: { kind: 'replaced', total, workers: current } };
-  return { state: next, verdict: { kind: 'settling', total, stableForMs } };
+  // The picture must hold for settle: same PIDs, and no crash exit in between.
+  const stable = state.stable?.pids === pids && state.stable.crashes === crashes ? state.stable : { pids, since: snapshot.at, crashes };
+  const stableForMs = ms(snapshot.at - stable.since);
+  const settled = { ...next, stable };
+  // Crash counts come from a slower lane than the PIDs: only figures taken
+  // after the picture became stable can vouch for the settle window.
+  const countsCurrent = snapshot.crashExitsAt === undefined || snapshot.crashExitsAt >= stable.since;
+  if (stableForMs >= rules.settleMs && countsCurrent) return { state: settled, verdict: { kind: 'replaced', total, workers: current } };
+  return { state: settled, verdict: { kind: 'settling', total, stableForMs } };
 }
 
-export { describe as describeWorker };
+/** Most connections first, then the order the master replaces workers in (oldest PID first). */
+function byHolding(a: WorkerProcess, b: WorkerProcess): number {
+  return (b.connections ?? 0) - (a.connections ?? 0) || a.pid - b.pid;
+}
+
+/**
+ * Why a reload stands still. A swallowed signal (an earlier reload still runs,
+ * and the master ignores reload signals meanwhile) and a graceful reload pinned
+ * by an open connection both look like "no PID changes"; the app log's
+ * "reloading" line, or failing that the old workers' connections, tell them apart.
+ */
+function classifyStall(
+  state: WatchState,
+  rules: VerdictRules,
+  snapshot: HostSnapshot,
+  stillOld: readonly WorkerProcess[],
+  replaced: number,
+  stalledForMs: number,
+): Verdict | null {
+  if (stillOld.length === 0) return null;
+  const total = state.baseline.tracked.length;
+  const current = new Map(snapshot.workers.map((worker) => [worker.pid, worker]));
+  const holders = stillOld.map((worker) => current.get(worker.pid) ?? worker).sort(byHolding);
+  const connected = holders.filter((worker) => (worker.connections ?? 0) > 0);
+
+  if (replaced === 0 && stalledForMs >= rules.noProgressMs) {
+    const swallowed = snapshot.reloadStarted === false || (snapshot.reloadStarted === undefined && rules.reloadMode === 'quick');
+    const connectionsKnown = holders.every((worker) => typeof worker.connections === 'number');
+    const unexplained = snapshot.reloadStarted === undefined && connectionsKnown && connected.length === 0 && stalledForMs >= rules.gracefulTimeoutMs;
+    if (swallowed || unexplained) {
+      const earlier = snapshot.workers.filter((worker) => worker.startedAt < state.baseline.signalAt && !stillOld.some((old) => old.pid === worker.pid));
+      return {
+        kind: 'failed',
+        reason: 'no-progress',
+        message:
+          `no progress: not one of ${total} workers was replaced in ${(stalledForMs / 1000).toFixed(1)} s after the reload signal` +
+          (snapshot.reloadStarted === false ? ', and the app log shows no "reloading" line: the master did not act on the signal' : '') +
+          '. The master ignores reload signals while an earlier reload is still running' +
+          (earlier.length > 0 ? ` (workers ${earlier.map(describeWorker).join(', ')} are not from this reload)` : '') +
+          '; wait for it, or unpin it, and deploy again',
+        stillOld,
+      };
+    }
+  }
+
+  if (rules.reloadMode !== 'graceful') return null;
+  const limit = state.forcing ? rules.forceStepMs : rules.gracefulTimeoutMs;
+  if (stalledForMs < limit) return null;
+  return { kind: 'pinned', replaced, total, holders, stalledForMs };
+}
+
+export function describeHolders(holders: readonly WorkerProcess[]): string {
+  return holders
+    .map((worker) => `${describeWorker(worker)} (${worker.connections === undefined || worker.connections === null ? 'connections unknown' : `${worker.connections} open connection(s)`})`)
+    .join(', ');
+}
+
+export { describeWorker };

@@ -29,3 +29,17 @@ export function layoutCheckCommand(settings: Target): string {
   const start = startFilePath(settings);
   return `test -d ${quote(settings.target)} || { echo "missing-target"; exit 3; }; test -f ${quote(start)} || { echo "missing-start-file"; exit 3; }; command -v ${quote(settings.php)} >/dev/null || { echo "missing-php"; exit 3; }`;
 }
+
+/**
+ * Sends a signal to one old worker, but only while that PID is still a child
+ * of the master: PIDs are reused, and a stale one must never be signalled.
+ */
+export function stopWorkerCommand(pid: number, masterPid: number, signal: 'INT' | 'KILL'): string {
+  const script = 'f=$(sed "s/^.*) //" "/proc/$1/stat" 2>/dev/null) || exit 3; set -- "$1" "$2" "$3" $f; [ "$5" = "$2" ] || exit 3; kill -s "$3" "$1"';
+  return commandLine(['sh', '-c', script, 'stop-worker', String(pid), String(masterPid), signal]);
+}
+
+/** Prints the first of the candidate log files that exists, or nothing. */
+export function findLogCommand(candidates: readonly string[]): string {
+  return `for f in ${candidates.map(quote).join(' ')}; do if [ -f "$f" ]; then printf '%s\\n' "$f"; break; fi; done; true`;
+}

@@ -5,7 +5,15 @@ import type { HostSnapshot, WorkerProcess } from '../../src/engine/worker-snapsh
 
 const w = (pid: number, group: string, startedAt = 1): WorkerProcess => ({ pid, group, startedAt });
 const snap = (at: number, workers: WorkerProcess[], masters = [{ pid: 100, startedAt: 0 }]): HostSnapshot => ({ at, masters, workers });
-const rules: VerdictRules = { ignoreGroups: ['gateway'], settleMs: 1000 };
+const rules: VerdictRules = {
+  ignoreGroups: ['gateway'],
+  settleMs: 1000,
+  reloadMode: 'graceful',
+  gracefulTimeoutMs: 60_000,
+  noProgressMs: 10_000,
+  forceStepMs: 3000,
+  crashLimit: 2,
+};
 
 const before = snap(10, [w(1, 'web'), w(2, 'web'), w(3, 'task'), w(4, 'gateway'), w(5, 'gateway')]);
 

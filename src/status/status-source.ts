@@ -1,0 +1,13 @@
+import type { HostSnapshot } from '../engine/worker-snapshot.js';
+
+/** Where the worker facts of one host come from (input `status`). */
+export interface StatusSource {
+  /** One poll: one short remote command. */
+  snapshot(): Promise<HostSnapshot>;
+  /** From now on, collect the app log: called right after the baseline, before the signal. */
+  markSignal(): void;
+  /** The app log written since markSignal, as far as it could be read. */
+  logSinceSignal(): string;
+  /** Ends background work (the status-table lane). */
+  stop(): void;
+}
