@@ -42494,6 +42494,12 @@ var StepError = class extends Error {
   }
   step;
 };
+var RemoteCommandTimeout = class extends Error {
+  constructor(command, timeoutMs) {
+    super(`a remote command gave no answer within ${timeoutMs / 1e3} s: ${command.slice(0, 120)}`);
+    this.name = "RemoteCommandTimeout";
+  }
+};
 
 // src/adapters/ssh-session.ts
 function isPermanent(message) {
@@ -42538,15 +42544,13 @@ async function openSshShell(host, options) {
     },
     { retries: options.retries ?? 2, minTimeout: 500, factor: 2 }
   );
-  return new SshShell(ssh, host);
+  return new SshShell(ssh);
 }
 var SshShell = class {
-  constructor(ssh, host) {
+  constructor(ssh) {
     this.ssh = ssh;
-    this.host = host;
   }
   ssh;
-  host;
   async run(command, options = {}) {
     let channel;
     let timer;
@@ -42555,7 +42559,7 @@ var SshShell = class {
     const timeout = options.timeoutMs === void 0 ? null : new Promise((_, reject) => {
       timer = setTimeout(() => {
         channel?.close();
-        reject(new StepError("verify", `${this.host.label}: a remote command gave no answer within ${options.timeoutMs} ms: ${command.slice(0, 120)}`));
+        reject(new RemoteCommandTimeout(command, options.timeoutMs));
       }, options.timeoutMs);
     });
     try {
@@ -43392,7 +43396,7 @@ var RemoteStatus = class {
           if (report.running) this.table = { report, startedAt: this.bootTime + uptime };
         } catch (error2) {
           if (this.stopped) return;
-          this.tableError = error2 instanceof StatusParseError ? new StepError("verify", `${error2.message}; refusing to call the reload done without it`) : error2 instanceof StepError ? new StepError("verify", `"${commandLine([settings.php, settings.startFile, "status"])}" gave no answer within ${settings.commandTimeoutMs / 1e3} s`) : error2;
+          this.tableError = error2 instanceof StatusParseError ? new StepError("verify", `${error2.message}; refusing to call the reload done without it`) : error2 instanceof RemoteCommandTimeout ? new StepError("verify", `"${commandLine([settings.php, settings.startFile, "status"])}" gave no answer within ${settings.commandTimeoutMs / 1e3} s`) : error2;
           return;
         }
       }
@@ -43424,10 +43428,12 @@ async function rolloutHost(host, settings, io) {
   let source;
   let filesChanged = false;
   let sync;
+  let step = "connect";
   try {
     io.log.info(`${label}: connecting`);
     shell = await io.openShell(host);
     const remote = shell;
+    step = "preflight";
     const { table, logFile } = await preflight(remote, settings);
     source = new RemoteStatus({
       kind: settings.status,
@@ -43454,9 +43460,11 @@ async function rolloutHost(host, settings, io) {
       `${label}: master ${before.masters[0].pid} running${table?.workermanVersion ? ` (Workerman ${table.workermanVersion})` : ""}, ${before.workers.length} worker(s)` + (logFile ? `, log ${logFile}` : ", no app log found")
     );
     io.log.info(`${label}: syncing ${settings.source} to ${settings.target}`);
+    step = "sync";
     filesChanged = true;
     sync = await io.fileSync(host).sync();
     io.log.info(`${label}: ${sync.filesTransferred} file(s) sent, ${sync.filesDeleted} deleted`);
+    step = "signal";
     const rules = verdictRules(settings);
     let baseline;
     try {
@@ -43475,6 +43483,7 @@ async function rolloutHost(host, settings, io) {
       throw new StepError("signal", `"${settings.php} ${settings.startFile} reload" did not reach a master (exit ${reload.code}): ${(reload.stdout + reload.stderr).trim()}`);
     }
     io.log.info(`${label}: ${settings.reloadMode} reload signalled; watching workers`);
+    step = "verify";
     const outcome = await watchReload({
       label,
       baseline,
@@ -43520,7 +43529,7 @@ async function rolloutHost(host, settings, io) {
       workers: outcome.workers.map(({ pid, group }) => ({ pid, group }))
     };
   } catch (error2) {
-    const stepError = error2 instanceof StepError ? error2 : new StepError("verify", error2.message ?? String(error2), { cause: error2 });
+    const stepError = error2 instanceof StepError ? error2 : new StepError(step, error2.message ?? String(error2), { cause: error2 });
     return {
       host: label,
       ok: false,

@@ -2,7 +2,7 @@ import { NodeSSH } from 'node-ssh';
 import pRetry, { AbortError } from 'p-retry';
 import type { HostSpec } from '../engine/host-spec.js';
 import { checkHostKey, describeHostKeyFailure, type HostKeyCheck, type HostKeyPin } from '../engine/known-hosts.js';
-import { StepError, type CommandResult, type RemoteShell } from '../engine/ports.js';
+import { RemoteCommandTimeout, StepError, type CommandResult, type RemoteShell } from '../engine/ports.js';
 import type { Credentials } from '../engine/settings.js';
 
 export interface SshOptions {
@@ -62,14 +62,11 @@ export async function openSshShell(host: HostSpec, options: SshOptions): Promise
     },
     { retries: options.retries ?? 2, minTimeout: 500, factor: 2 },
   );
-  return new SshShell(ssh, host);
+  return new SshShell(ssh);
 }
 
 class SshShell implements RemoteShell {
-  constructor(
-    private readonly ssh: NodeSSH,
-    private readonly host: HostSpec,
-  ) {}
+  constructor(private readonly ssh: NodeSSH) {}
 
   async run(command: string, options: { timeoutMs?: number } = {}): Promise<CommandResult> {
     let channel: { close(): void } | undefined;
@@ -82,7 +79,7 @@ class SshShell implements RemoteShell {
         : new Promise<never>((_, reject) => {
             timer = setTimeout(() => {
               channel?.close();
-              reject(new StepError('verify', `${this.host.label}: a remote command gave no answer within ${options.timeoutMs} ms: ${command.slice(0, 120)}`));
+              reject(new RemoteCommandTimeout(command, options.timeoutMs!));
             }, options.timeoutMs);
           });
     try {

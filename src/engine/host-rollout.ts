@@ -1,6 +1,6 @@
 import { logFileCandidates } from './app-log.js';
 import type { HostSpec } from './host-spec.js';
-import { StepError, type FileSync, type RemoteShell, type RolloutLog, type SyncSummary } from './ports.js';
+import { StepError, type FileSync, type RemoteShell, type RolloutLog, type Step, type SyncSummary } from './ports.js';
 import type { HostReport } from './report.js';
 import { watchReload } from './reload-watch.js';
 import { startFilePath, type RolloutSettings } from './settings.js';
@@ -50,11 +50,14 @@ export async function rolloutHost(host: HostSpec, settings: RolloutSettings, io:
   let source: RemoteStatus | undefined;
   let filesChanged = false;
   let sync: SyncSummary | undefined;
+  // Errors that do not name their step (a hung command, a dropped connection) belong to the current one.
+  let step: Step = 'connect';
   try {
     io.log.info(`${label}: connecting`);
     shell = await io.openShell(host);
     const remote = shell;
 
+    step = 'preflight';
     const { table, logFile } = await preflight(remote, settings);
     source = new RemoteStatus({
       kind: settings.status,
@@ -85,10 +88,12 @@ export async function rolloutHost(host: HostSpec, settings: RolloutSettings, io:
     );
 
     io.log.info(`${label}: syncing ${settings.source} to ${settings.target}`);
+    step = 'sync';
     filesChanged = true;
     sync = await io.fileSync(host).sync();
     io.log.info(`${label}: ${sync.filesTransferred} file(s) sent, ${sync.filesDeleted} deleted`);
 
+    step = 'signal';
     const rules = verdictRules(settings);
     let baseline: ReloadBaseline;
     try {
@@ -109,6 +114,7 @@ export async function rolloutHost(host: HostSpec, settings: RolloutSettings, io:
       throw new StepError('signal', `"${settings.php} ${settings.startFile} reload" did not reach a master (exit ${reload.code}): ${(reload.stdout + reload.stderr).trim()}`);
     }
     io.log.info(`${label}: ${settings.reloadMode} reload signalled; watching workers`);
+    step = 'verify';
 
     const outcome = await watchReload({
       label,
@@ -155,7 +161,7 @@ export async function rolloutHost(host: HostSpec, settings: RolloutSettings, io:
       workers: outcome.workers.map(({ pid, group }) => ({ pid, group })),
     };
   } catch (error) {
-    const stepError = error instanceof StepError ? error : new StepError('verify', (error as Error).message ?? String(error), { cause: error });
+    const stepError = error instanceof StepError ? error : new StepError(step, (error as Error).message ?? String(error), { cause: error });
     return {
       host: label,
       ok: false,

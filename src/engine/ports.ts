@@ -11,7 +11,7 @@ export interface CommandResult {
 }
 
 export interface RemoteShell {
-  /** Runs one command line (already quoted) on the host; rejects with StepError on timeout. */
+  /** Runs one command line (already quoted) on the host; rejects with RemoteCommandTimeout when it hangs. */
   run(command: string, options?: { timeoutMs?: number }): Promise<CommandResult>;
   close(): Promise<void>;
 }
@@ -45,5 +45,13 @@ export class StepError extends Error {
   ) {
     super(message, options);
     this.name = 'StepError';
+  }
+}
+
+/** A remote command that gave no answer in time; the rollout names the step it belonged to. */
+export class RemoteCommandTimeout extends Error {
+  constructor(command: string, timeoutMs: number) {
+    super(`a remote command gave no answer within ${timeoutMs / 1000} s: ${command.slice(0, 120)}`);
+    this.name = 'RemoteCommandTimeout';
   }
 }

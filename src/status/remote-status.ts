@@ -1,4 +1,4 @@
-import { StepError, type RemoteShell } from '../engine/ports.js';
+import { RemoteCommandTimeout, StepError, type RemoteShell } from '../engine/ports.js';
 import { sawReloadStart } from '../engine/app-log.js';
 import type { HostSnapshot, WorkerProcess } from '../engine/worker-snapshot.js';
 import { commandLine } from '../engine/shell-quote.js';
@@ -172,7 +172,7 @@ export class RemoteStatus implements StatusSource {
           this.tableError =
             error instanceof StatusParseError
               ? new StepError('verify', `${error.message}; refusing to call the reload done without it`)
-              : error instanceof StepError
+              : error instanceof RemoteCommandTimeout
                 ? new StepError('verify', `"${commandLine([settings.php, settings.startFile, 'status'])}" gave no answer within ${settings.commandTimeoutMs / 1000} s`)
                 : (error as Error);
           return;

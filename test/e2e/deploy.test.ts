@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { mustExec } from '../rig/process.js';
 import { Rig, TARGET, type TestHost } from '../rig/rig.js';
 import { removeRunnerTemp, runAction, runPost } from '../rig/action-runner.js';
+import { inputsFor as sharedInputs } from '../rig/scenario.js';
 import type { HostReport } from '../../src/engine/report.js';
 
 let rig: Rig;
@@ -15,19 +16,7 @@ after(async () => {
   await rig?.destroy();
 });
 
-function inputsFor(host: TestHost, source: string, extra: Record<string, string> = {}): Record<string, string> {
-  return {
-    hosts: `root@127.0.0.1:${host.port}`,
-    'private-key': rig.clientKey,
-    'known-hosts': host.hostKeyLine,
-    source,
-    target: TARGET,
-    'ignore-workers': 'gateway',
-    settle: '1s',
-    timeout: '60s',
-    ...extra,
-  };
-}
+const inputsFor = (host: TestHost, source: string, extra: Record<string, string> = {}) => sharedInputs(rig, host, source, extra);
 
 const versionOn = (host: TestHost) => readFile(join(host.srv, 'app/src/version.php'), 'utf8');
 

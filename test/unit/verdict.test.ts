@@ -91,3 +91,120 @@ test('ignored groups may change or vanish without affecting the verdict', () => 
   ]);
   assert.deepEqual(verdicts.map((v) => v.kind), ['settling', 'replaced']);
 });
+
+test('crash loop: new workers that vanish count as crash exits, and two fail the reload', () => {
+  const kept = [w(4, 'gateway'), w(5, 'gateway')];
+  const verdicts = run([
+    snap(10.5, [w(21, 'web', 10.3), w(2, 'web'), w(3, 'task'), ...kept]),
+    snap(10.7, [w(22, 'web', 10.6), w(2, 'web'), w(3, 'task'), ...kept]),
+    snap(10.9, [w(23, 'web', 10.8), w(2, 'web'), w(3, 'task'), ...kept]),
+  ]);
+  assert.deepEqual(verdicts.map((v) => v.kind), ['replacing', 'replacing', 'failed']);
+  const last = verdicts[2]!;
+  assert.equal(last.kind === 'failed' && last.reason, 'crash-loop');
+});
+
+test('crash loop: rising crash exits in the status table fail even when no PID is caught dying', () => {
+  const base = { ...before, crashExits: new Map([['web', 1]]) };
+  let state = startWatch(takeBaseline(base, rules));
+  const replacedOnce = [w(11, 'web', 10.5), w(12, 'web', 10.5), w(13, 'task', 10.5)];
+  let step = observe(state, { ...snap(11, replacedOnce), crashExits: new Map([['web', 2]]) }, rules);
+  assert.equal(step.verdict.kind, 'settling', 'one crash exit is not yet a loop');
+  state = step.state;
+  step = observe(state, { ...snap(11.5, replacedOnce), crashExits: new Map([['web', 3], ['gateway', 9]]) }, rules);
+  assert.equal(step.verdict.kind === 'failed' && step.verdict.reason, 'crash-loop');
+});
+
+test('a crash during settle restarts the settle window', () => {
+  const base = { ...before, crashExits: new Map<string, number>() };
+  let state = startWatch(takeBaseline(base, rules));
+  const done = [w(11, 'web', 10.5), w(12, 'web', 10.5), w(13, 'task', 10.5)];
+  const kinds: string[] = [];
+  for (const [at, crashes] of [
+    [11, 0],
+    [11.8, 1],
+    [12.5, 1],
+    [12.9, 1],
+  ] as const) {
+    const step = observe(state, { ...snap(at, done), crashExits: new Map([['web', crashes]]), crashExitsAt: at }, { ...rules, crashLimit: 5 });
+    state = step.state;
+    kinds.push(step.verdict.kind);
+  }
+  assert.deepEqual(kinds, ['settling', 'settling', 'settling', 'replaced']);
+});
+
+test('settle waits for crash figures taken after the picture became stable', () => {
+  const done = [w(11, 'web', 10.5), w(12, 'web', 10.5), w(13, 'task', 10.5)];
+  let state = startWatch(takeBaseline({ ...before, crashExits: new Map() }, rules));
+  const kinds: string[] = [];
+  for (const [at, tableAt] of [
+    [11, 10.2],
+    [12.5, 10.9],
+    [12.7, 11.4],
+  ] as const) {
+    const step = observe(state, { ...snap(at, done), crashExits: new Map(), crashExitsAt: tableAt }, rules);
+    state = step.state;
+    kinds.push(step.verdict.kind);
+  }
+  assert.deepEqual(kinds, ['settling', 'settling', 'replaced']);
+});
+
+test('graceful reload standing still past graceful-timeout is pinned, holders with connections first', () => {
+  const quickRules = { ...rules, gracefulTimeoutMs: 2000, noProgressMs: 1000 };
+  const holding = [w(11, 'web', 10.5), { ...w(2, 'web'), connections: 0 }, { ...w(3, 'task'), connections: 2 }];
+  const verdicts = run([snap(11, holding), snap(12.1, holding), snap(13.1, holding)], quickRules);
+  assert.deepEqual(verdicts.map((v) => v.kind), ['replacing', 'replacing', 'pinned']);
+  const pinned = verdicts[2]!;
+  assert.deepEqual(pinned.kind === 'pinned' && pinned.holders.map((h) => h.pid), [3, 2]);
+});
+
+test('no worker replaced and the log shows no "reloading": the signal was swallowed', () => {
+  const quickRules = { ...rules, noProgressMs: 1000 };
+  const same = [w(1, 'web'), w(2, 'web'), w(3, 'task')];
+  const verdicts = run(
+    [
+      { ...snap(10.5, same), reloadStarted: false },
+      { ...snap(11.2, same), reloadStarted: false },
+    ],
+    quickRules,
+  );
+  assert.deepEqual(verdicts.map((v) => v.kind), ['replacing', 'failed']);
+  const last = verdicts[1]!;
+  assert.equal(last.kind === 'failed' && last.reason, 'no-progress');
+  assert.match(last.kind === 'failed' ? last.message : '', /no "reloading" line/);
+});
+
+test('no worker replaced but the master logged "reloading": pinned, not swallowed', () => {
+  const quickRules = { ...rules, noProgressMs: 1000, gracefulTimeoutMs: 2000 };
+  const same = [w(1, 'web'), w(2, 'web'), w(3, 'task')];
+  const verdicts = run([1.5, 2.5].map((after) => ({ ...snap(10 + after, same), reloadStarted: true })), quickRules);
+  assert.deepEqual(verdicts.map((v) => v.kind), ['replacing', 'pinned']);
+});
+
+test('quick mode with no log: nothing replaced for the no-progress window is reported as no progress', () => {
+  const quickRules = { ...rules, reloadMode: 'quick' as const, noProgressMs: 1000 };
+  const same = [w(1, 'web'), w(2, 'web'), w(3, 'task')];
+  const [, verdict] = run([snap(10.5, same), snap(11.1, same)], quickRules);
+  assert.equal(verdict!.kind === 'failed' && verdict!.reason, 'no-progress');
+});
+
+test('a revision is checked only where workers report one', () => {
+  const revRules = { ...rules, revision: 'abc' };
+  const withRevisions = [
+    { ...w(11, 'web', 10.5), revision: 'abc' },
+    { ...w(12, 'web', 10.5), revision: 'old' },
+    w(13, 'task', 10.5),
+  ];
+  const [wrong] = run([snap(11, withRevisions)], revRules);
+  assert.equal(wrong!.kind, 'replacing');
+  assert.deepEqual(wrong!.kind === 'replacing' && wrong!.wrongRevision.map((x) => x.pid), [12]);
+  const [fine] = run([snap(11, [withRevisions[0]!, { ...withRevisions[1]!, revision: 'abc' }, withRevisions[2]!])], revRules);
+  assert.equal(fine!.kind, 'settling');
+});
+
+test('groups reported as not reloadable are kept, never waited for', () => {
+  const snapshot = snap(10, [w(1, 'web'), { ...w(2, 'status'), reloadable: false }]);
+  const baseline = takeBaseline(snapshot, { ignoreGroups: [] });
+  assert.deepEqual(baseline.tracked.map((x) => x.pid), [1]);
+  assert.deepEqual(baseline.kept.map((x) => x.pid), [2]);
+});
