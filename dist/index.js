@@ -43272,6 +43272,9 @@ function parseHttpStatus(body) {
 
 // src/status/remote-status.ts
 var LOG_KEEP = 256 * 1024;
+var StatusSourceError = class extends Error {
+  name = "StatusSourceError";
+};
 var PROC_STATES = { R: "running", S: "sleeping", D: "waiting on I/O", T: "stopped", t: "traced" };
 var RemoteStatus = class {
   constructor(options) {
@@ -43314,11 +43317,11 @@ var RemoteStatus = class {
   async runProbe() {
     const { shell, settings } = this.options;
     const result = await shell.run(probeCommand({ ...this.options.probe, logOffset: this.logOffset }), { timeoutMs: settings.commandTimeoutMs });
-    if (result.code !== 0) throw new StepError("verify", `the host probe failed (exit ${result.code}): ${(result.stderr || result.stdout).trim().slice(0, 300)}`);
+    if (result.code !== 0) throw new StatusSourceError(`the host probe failed (exit ${result.code}): ${(result.stderr || result.stdout).trim().slice(0, 300)}`);
     try {
       return parseProbeOutput(result.stdout);
     } catch (error2) {
-      if (error2 instanceof ProbeParseError) throw new StepError("verify", error2.message);
+      if (error2 instanceof ProbeParseError) throw new StatusSourceError(error2.message);
       throw error2;
     }
   }
@@ -43355,7 +43358,7 @@ var RemoteStatus = class {
     while (!probe.http || probe.http.error !== void 0 || (probe.http.status ?? 0) >= 500) {
       if (now() > deadline) {
         const why = probe.http?.error ?? `HTTP ${probe.http?.status ?? "?"}`;
-        throw new StepError("verify", `the status-url ${this.options.probe.statusUrl} gave no answer for ${this.options.settings.commandTimeoutMs / 1e3} s (${why})`);
+        throw new StatusSourceError(`the status-url ${this.options.probe.statusUrl} gave no answer for ${this.options.settings.commandTimeoutMs / 1e3} s (${why})`);
       }
       await sleep(this.options.settings.pollIntervalMs);
       probe = await this.runProbe();
@@ -43365,7 +43368,7 @@ var RemoteStatus = class {
     try {
       status = parseHttpStatus(probe.http.body ?? "");
     } catch (error2) {
-      if (error2 instanceof HttpStatusError) throw new StepError("verify", error2.message);
+      if (error2 instanceof HttpStatusError) throw new StatusSourceError(error2.message);
       throw error2;
     }
     const titles = new Map(probe.workers.map((process2) => [process2.pid, process2]));
@@ -43396,7 +43399,7 @@ var RemoteStatus = class {
           if (report.running) this.table = { report, startedAt: this.bootTime + uptime };
         } catch (error2) {
           if (this.stopped) return;
-          this.tableError = error2 instanceof StatusParseError ? new StepError("verify", `${error2.message}; refusing to call the reload done without it`) : error2 instanceof RemoteCommandTimeout ? new StepError("verify", `"${commandLine([settings.php, settings.startFile, "status"])}" gave no answer within ${settings.commandTimeoutMs / 1e3} s`) : error2;
+          this.tableError = error2 instanceof StatusParseError ? new StatusSourceError(`${error2.message}; refusing to call the reload done without it`) : error2 instanceof RemoteCommandTimeout ? new StatusSourceError(`"${commandLine([settings.php, settings.startFile, "status"])}" gave no answer within ${settings.commandTimeoutMs / 1e3} s`) : error2;
           return;
         }
       }

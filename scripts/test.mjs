@@ -2,7 +2,7 @@
 // sources, then runs every test with Node's test runner on this Node (24 when
 // run through npm, which puts the node devDependency first on PATH).
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -20,10 +20,13 @@ function files(dir) {
 
 // The action runs dist/index.js, and the end-to-end tests run it too: a stale
 // bundle would test (and ship) old code.
-const fresh = join(mkdtempSync(join(tmpdir(), 'gr-bundle-')), 'index.js');
+const freshDir = mkdtempSync(join(tmpdir(), 'gr-bundle-'));
+const fresh = join(freshDir, 'index.js');
 const bundled = spawnSync(process.execPath, ['scripts/bundle.mjs', fresh], { stdio: 'inherit' });
+const same = bundled.status === 0 && existsSync('dist/index.js') && readFileSync(fresh, 'utf8') === readFileSync('dist/index.js', 'utf8');
+rmSync(freshDir, { recursive: true, force: true });
 if (bundled.status !== 0) process.exit(1);
-if (!existsSync('dist/index.js') || readFileSync(fresh, 'utf8') !== readFileSync('dist/index.js', 'utf8')) {
+if (!same) {
   console.error('dist/index.js does not match a fresh build of src/: run npm run build and commit dist/');
   process.exit(1);
 }

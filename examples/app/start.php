@@ -14,6 +14,8 @@
  *
  * Optional environment (read when the master starts):
  *   APP_HTTP_PORT, APP_WS_PORT, WORKERMAN_PID_FILE, WORKERMAN_LOG_FILE
+ *   APP_STATUS_PORT  adds the graceful-reload status worker (status/), answering
+ *                    http://127.0.0.1:$APP_STATUS_PORT/status for `status: http`
  */
 
 use Workerman\Connection\TcpConnection;
@@ -64,5 +66,14 @@ $task->count = 1;
 $task->onWorkerStart = function (Worker $worker) {
     require __DIR__ . '/src/task.php';
 };
+
+// ---------------------------------------------------------------- status (optional)
+// JSON for graceful-reload's `status: http`. Localhost only: the action
+// fetches it on the host over SSH. Off unless APP_STATUS_PORT is set.
+if (getenv('APP_STATUS_PORT')) {
+    require_once __DIR__ . '/status/GracefulReloadStatus.php';
+    \GracefulReload\StatusWorker::track($web, $gateway, $task);
+    \GracefulReload\StatusWorker::listen('http://127.0.0.1:' . (int)getenv('APP_STATUS_PORT'), ['path' => '/status']);
+}
 
 Worker::runAll();

@@ -1,4 +1,4 @@
-import { RemoteCommandTimeout, StepError, type RemoteShell } from '../engine/ports.js';
+import { RemoteCommandTimeout, type RemoteShell } from '../engine/ports.js';
 import { sawReloadStart } from '../engine/app-log.js';
 import type { HostSnapshot, WorkerProcess } from '../engine/worker-snapshot.js';
 import { commandLine } from '../engine/shell-quote.js';
@@ -10,6 +10,11 @@ import type { StatusSource } from './status-source.js';
 import type { RolloutSettings, StatusSourceKind } from '../engine/settings.js';
 
 const LOG_KEEP = 256 * 1024;
+
+/** The worker facts could not be read; the rollout names the step it happened in. */
+export class StatusSourceError extends Error {
+  override name = 'StatusSourceError';
+}
 
 const PROC_STATES: Record<string, string> = { R: 'running', S: 'sleeping', D: 'waiting on I/O', T: 'stopped', t: 'traced' };
 
@@ -75,11 +80,11 @@ export class RemoteStatus implements StatusSource {
   private async runProbe(): Promise<ProbeResult> {
     const { shell, settings } = this.options;
     const result = await shell.run(probeCommand({ ...this.options.probe, logOffset: this.logOffset }), { timeoutMs: settings.commandTimeoutMs });
-    if (result.code !== 0) throw new StepError('verify', `the host probe failed (exit ${result.code}): ${(result.stderr || result.stdout).trim().slice(0, 300)}`);
+    if (result.code !== 0) throw new StatusSourceError(`the host probe failed (exit ${result.code}): ${(result.stderr || result.stdout).trim().slice(0, 300)}`);
     try {
       return parseProbeOutput(result.stdout);
     } catch (error) {
-      if (error instanceof ProbeParseError) throw new StepError('verify', error.message);
+      if (error instanceof ProbeParseError) throw new StatusSourceError(error.message);
       throw error;
     }
   }
@@ -121,7 +126,7 @@ export class RemoteStatus implements StatusSource {
     while (!probe.http || probe.http.error !== undefined || (probe.http.status ?? 0) >= 500) {
       if (now() > deadline) {
         const why = probe.http?.error ?? `HTTP ${probe.http?.status ?? '?'}`;
-        throw new StepError('verify', `the status-url ${this.options.probe.statusUrl} gave no answer for ${this.options.settings.commandTimeoutMs / 1000} s (${why})`);
+        throw new StatusSourceError(`the status-url ${this.options.probe.statusUrl} gave no answer for ${this.options.settings.commandTimeoutMs / 1000} s (${why})`);
       }
       await sleep(this.options.settings.pollIntervalMs);
       probe = await this.runProbe();
@@ -131,7 +136,7 @@ export class RemoteStatus implements StatusSource {
     try {
       status = parseHttpStatus(probe.http.body ?? '');
     } catch (error) {
-      if (error instanceof HttpStatusError) throw new StepError('verify', error.message);
+      if (error instanceof HttpStatusError) throw new StatusSourceError(error.message);
       throw error;
     }
     const titles = new Map(probe.workers.map((process) => [process.pid, process]));
@@ -171,9 +176,9 @@ export class RemoteStatus implements StatusSource {
           if (this.stopped) return;
           this.tableError =
             error instanceof StatusParseError
-              ? new StepError('verify', `${error.message}; refusing to call the reload done without it`)
+              ? new StatusSourceError(`${error.message}; refusing to call the reload done without it`)
               : error instanceof RemoteCommandTimeout
-                ? new StepError('verify', `"${commandLine([settings.php, settings.startFile, 'status'])}" gave no answer within ${settings.commandTimeoutMs / 1000} s`)
+                ? new StatusSourceError(`"${commandLine([settings.php, settings.startFile, 'status'])}" gave no answer within ${settings.commandTimeoutMs / 1000} s`)
                 : (error as Error);
           return;
         }

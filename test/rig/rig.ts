@@ -39,6 +39,8 @@ async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 
 export interface HostApp {
   readonly httpPort: number;
   readonly wsPort: number;
+  /** Port of the example status worker, when the master is started with it. */
+  readonly statusPort: number;
 }
 
 export class TestHost {
@@ -49,10 +51,9 @@ export class TestHost {
     readonly port: number,
     readonly hostKeyLine: string,
     private readonly sshd: ChildProcess,
-    httpPort: number,
-    wsPort: number,
+    app: HostApp,
   ) {
-    this.app = { httpPort, wsPort };
+    this.app = app;
   }
 
   /** The host's /srv as seen from the runner's file system. */
@@ -69,11 +70,12 @@ export class TestHost {
   }
 
   /** Starts the test master from /srv/app, as an operator would over SSH. */
-  async startMaster(options: { version?: 4 | 5 } = {}): Promise<void> {
+  async startMaster(options: { version?: 4 | 5; statusWorker?: boolean } = {}): Promise<void> {
     await this.shell(`cd ${TARGET} && php start.php start -d >/dev/null 2>&1`, {
       APP_HTTP_PORT: String(this.app.httpPort),
       APP_WS_PORT: String(this.app.wsPort),
       WORKERMAN_STUB_VERSION: String(options.version ?? 5),
+      ...(options.statusWorker ? { APP_STATUS_PORT: String(this.app.statusPort) } : {}),
     });
     await waitFor(`${this.name}'s app to answer`, async () => (await this.get('/').catch(() => null)) !== null);
   }
@@ -199,7 +201,8 @@ export class Rig {
       return probe.stdout.includes('ssh-ed25519');
     });
     const publicKey = (await readFile(`${hostKey}.pub`, 'utf8')).trim().split(/\s+/).slice(0, 2).join(' ');
-    const host = new TestHost(name, dir, port, `[127.0.0.1]:${port} ${publicKey}`, sshd, await freePort(), await freePort());
+    const app = { httpPort: await freePort(), wsPort: await freePort(), statusPort: await freePort() };
+    const host = new TestHost(name, dir, port, `[127.0.0.1]:${port} ${publicKey}`, sshd, app);
     this.hosts.push(host);
     if (options.app !== false) await buildApp(join(host.srv, 'app'), 'v1');
     return host;
