@@ -28403,7 +28403,7 @@ var require_agent2 = __commonJS({
     var { Socket } = __require("net");
     var { Duplex } = __require("stream");
     var { resolve: resolve2 } = __require("path");
-    var { readFile: readFile2 } = __require("fs");
+    var { readFile: readFile3 } = __require("fs");
     var { execFile, spawn: spawn2 } = __require("child_process");
     var { isParsedKey, parseKey } = require_keyParser();
     var {
@@ -28621,7 +28621,7 @@ var require_agent2 = __commonJS({
           cb = once(cb);
           let socketPath = this.socketPath;
           let triedCygpath = false;
-          readFile2(socketPath, function readCygsocket(err, data) {
+          readFile3(socketPath, function readCygsocket(err, data) {
             if (err) {
               if (triedCygpath)
                 return cb(new Error("Invalid cygwin unix socket path"));
@@ -28630,7 +28630,7 @@ var require_agent2 = __commonJS({
                   return cb(new Error("Invalid cygwin unix socket path"));
                 triedCygpath = true;
                 socketPath = stdout.toString().replace(/[\r\n]/g, "");
-                readFile2(socketPath, readCygsocket);
+                readFile3(socketPath, readCygsocket);
               });
               return;
             }
@@ -41290,6 +41290,193 @@ function getState(name) {
 import { stat as stat2 } from "node:fs/promises";
 import { resolve } from "node:path";
 
+// src/adapters/transport.ts
+import { readFile as readFile2 } from "node:fs/promises";
+
+// src/adapters/openssh-files.ts
+import { mkdtemp, rm as rm2, writeFile as writeFile2 } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+var SHELL_SAFE_PATH = /^[A-Za-z0-9_./-]+$/;
+function configValue(value) {
+  return `"${value.replaceAll('"', "")}"`;
+}
+function sshConfigText(options) {
+  const { trust, credentials } = options;
+  const lines2 = [];
+  if (options.jumpHost) {
+    lines2.push(
+      "Host graceful-reload-jump",
+      `  HostName ${options.jumpHost.host}`,
+      `  Port ${options.jumpHost.port}`,
+      `  User ${options.jumpHost.username}`,
+      "  ProxyJump none"
+    );
+  }
+  lines2.push("Host *");
+  if (options.jumpHost) lines2.push("  ProxyJump graceful-reload-jump");
+  if (trust.ignoreHostKeys) {
+    lines2.push("  StrictHostKeyChecking no", "  UserKnownHostsFile /dev/null", "  LogLevel ERROR");
+  } else {
+    lines2.push("  StrictHostKeyChecking yes", `  UserKnownHostsFile ${configValue(join(options.directory, "known_hosts"))}`);
+  }
+  lines2.push("  GlobalKnownHostsFile /dev/null", "  CheckHostIP no", "  UpdateHostKeys no", "  HashKnownHosts no");
+  if (credentials.privateKey !== void 0) {
+    lines2.push(`  IdentityFile ${configValue(join(options.directory, "id"))}`);
+    if (credentials.agentSocket === void 0) lines2.push("  IdentitiesOnly yes");
+  }
+  if (credentials.agentSocket === void 0) lines2.push("  IdentityAgent none");
+  lines2.push(
+    `  PasswordAuthentication ${credentials.password !== void 0 ? "yes" : "no"}`,
+    "  KbdInteractiveAuthentication no",
+    "  NumberOfPasswordPrompts 1",
+    "  BatchMode no",
+    `  ConnectTimeout ${Math.max(1, Math.ceil(options.connectTimeoutMs / 1e3))}`,
+    "  ServerAliveInterval 15",
+    "  ForwardAgent no",
+    "  ClearAllForwardings yes",
+    "  ControlMaster no",
+    "  ControlPath none",
+    "  PermitLocalCommand no",
+    ""
+  );
+  return lines2.join("\n");
+}
+var ASKPASS = `#!/bin/sh
+case "$1" in
+  *assphrase*) printf '%s\\n' "$GRACEFUL_RELOAD_PASSPHRASE" ;;
+  *assword*) printf '%s\\n' "$GRACEFUL_RELOAD_PASSWORD" ;;
+  *) exit 1 ;;
+esac
+`;
+async function writeOpenSshFiles(options, parent = tmpdir()) {
+  const base = SHELL_SAFE_PATH.test(parent) ? parent : tmpdir();
+  const directory = await mkdtemp(join(base, "graceful-reload-"));
+  const remove = () => rm2(directory, { recursive: true, force: true });
+  try {
+    const { credentials } = options;
+    await writeFile2(join(directory, "known_hosts"), options.trust.pins.map((pin) => pin.line).join("\n") + "\n", { mode: 384 });
+    if (credentials.privateKey !== void 0) await writeFile2(join(directory, "id"), credentials.privateKey, { mode: 384 });
+    const configFile = join(directory, "config");
+    await writeFile2(configFile, sshConfigText({ ...options, directory }), { mode: 384 });
+    const env = {};
+    if (credentials.passphrase !== void 0 || credentials.password !== void 0) {
+      const askpass = join(directory, "askpass");
+      await writeFile2(askpass, ASKPASS, { mode: 448 });
+      Object.assign(env, { SSH_ASKPASS: askpass, SSH_ASKPASS_REQUIRE: "force", DISPLAY: ":0" });
+      if (credentials.passphrase !== void 0) env["GRACEFUL_RELOAD_PASSPHRASE"] = credentials.passphrase;
+      if (credentials.password !== void 0) env["GRACEFUL_RELOAD_PASSWORD"] = credentials.password;
+    }
+    if (credentials.agentSocket !== void 0) env["SSH_AUTH_SOCK"] = credentials.agentSocket;
+    return { directory, configFile, env, remove };
+  } catch (error2) {
+    await remove();
+    throw error2;
+  }
+}
+
+// src/adapters/rsync-sync.ts
+import { spawn } from "node:child_process";
+
+// src/engine/ports.ts
+var StepError = class extends Error {
+  constructor(step, message, options) {
+    super(message, options);
+    this.step = step;
+    this.name = "StepError";
+  }
+  step;
+};
+var RemoteCommandTimeout = class extends Error {
+  constructor(command, timeoutMs) {
+    super(`a remote command gave no answer within ${timeoutMs / 1e3} s: ${command.slice(0, 120)}`);
+    this.name = "RemoteCommandTimeout";
+  }
+};
+
+// src/adapters/rsync-sync.ts
+function sshCommandForRsync(host, files) {
+  return `ssh -F ${files.configFile} -p ${host.port}`;
+}
+function remoteDestination(host, target) {
+  const name = host.host.includes(":") ? `[${host.host}]` : host.host;
+  return `${host.username}@${name}:${target}/`;
+}
+function rsyncArguments(host, settings, rsh) {
+  return [
+    "--recursive",
+    "--links",
+    "--perms",
+    "--times",
+    "--checksum",
+    "--compress",
+    "--delete",
+    "--delete-delay",
+    "--delay-updates",
+    "--protect-args",
+    "--stats",
+    "--itemize-changes",
+    ...settings.exclude.map((pattern) => `--exclude=${pattern}`),
+    ...settings.protect.map((pattern) => `--filter=protect ${pattern}`),
+    "--rsh",
+    rsh,
+    "--",
+    `${settings.source.replace(/\/+$/, "")}/`,
+    remoteDestination(host, settings.target)
+  ];
+}
+function parseRsyncStats(stdout) {
+  const transferred = /Number of regular files transferred:\s*([\d,]+)/.exec(stdout)?.[1];
+  const deleted = /Number of deleted files:\s*([\d,]+)/.exec(stdout)?.[1];
+  return {
+    filesTransferred: Number((transferred ?? "0").replaceAll(",", "")),
+    filesDeleted: Number((deleted ?? "0").replaceAll(",", ""))
+  };
+}
+function childEnvironment() {
+  return Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith("INPUT_")));
+}
+var RsyncSync = class {
+  constructor(host, settings, files, debug2) {
+    this.host = host;
+    this.settings = settings;
+    this.files = files;
+    this.debug = debug2;
+  }
+  host;
+  settings;
+  files;
+  debug;
+  sync() {
+    const args = rsyncArguments(this.host, this.settings, sshCommandForRsync(this.host, this.files));
+    this.debug?.(`rsync ${args.map((arg) => JSON.stringify(arg)).join(" ")}`);
+    return new Promise((resolve2, reject) => {
+      const child = spawn("rsync", args, {
+        env: { ...childEnvironment(), ...this.files.env },
+        stdio: ["ignore", "pipe", "pipe"]
+      });
+      let stdout = "";
+      let stderr = "";
+      child.stdout.on("data", (chunk) => stdout += chunk.toString());
+      child.stderr.on("data", (chunk) => stderr += chunk.toString());
+      child.on("error", (error2) => reject(new StepError("sync", `${this.host.label}: cannot run rsync (${error2.message}); install rsync on the runner`)));
+      child.on("close", (code) => {
+        this.debug?.(`rsync exited ${code}: ${stdout.trim().split("\n").slice(-16).join(" | ")}`);
+        if (code === 0) resolve2(parseRsyncStats(stdout));
+        else {
+          const hostKey = /Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED|No .* host key is known/i.test(stderr);
+          reject(
+            new StepError(
+              hostKey ? "host-key" : "sync",
+              `${this.host.label}: rsync failed (exit ${code}): ${stderr.trim().split("\n").slice(-3).join(" | ")}`
+            )
+          );
+        }
+      });
+    });
+  }
+};
+
 // node_modules/node-ssh/lib/esm/index.mjs
 var import_is_stream = __toESM(require_is_stream(), 1);
 var import_make_dir = __toESM(require_make_dir(), 1);
@@ -42485,72 +42672,77 @@ function describeHostKeyFailure(check) {
   return `${check.reason}: offered ${check.offered}; pinned: ${pinned}. Nothing was sent to this host.`;
 }
 
-// src/engine/ports.ts
-var StepError = class extends Error {
-  constructor(step, message, options) {
-    super(message, options);
-    this.step = step;
-    this.name = "StepError";
-  }
-  step;
-};
-var RemoteCommandTimeout = class extends Error {
-  constructor(command, timeoutMs) {
-    super(`a remote command gave no answer within ${timeoutMs / 1e3} s: ${command.slice(0, 120)}`);
-    this.name = "RemoteCommandTimeout";
-  }
-};
-
 // src/adapters/ssh-session.ts
-function isPermanent(message) {
-  return /authentication|host denied|verification failed|privatekey|passphrase|unsupported key|no matching|handshake failed/i.test(message);
+async function connectOnce(host, options, role, sock) {
+  let rejected;
+  const client = new NodeSSH();
+  const { credentials } = options;
+  try {
+    await client.connect({
+      host: host.host,
+      port: host.port,
+      username: host.username,
+      ...sock ? { sock } : {},
+      ...credentials.privateKey !== void 0 ? { privateKey: credentials.privateKey } : {},
+      ...credentials.passphrase !== void 0 ? { passphrase: credentials.passphrase } : {},
+      ...credentials.password !== void 0 ? { password: credentials.password } : {},
+      ...credentials.agentSocket !== void 0 ? { agent: credentials.agentSocket } : {},
+      readyTimeout: options.connectTimeoutMs,
+      keepaliveInterval: 1e4,
+      tryKeyboard: false,
+      hostVerifier: (key) => {
+        if (options.trust.ignoreHostKeys) return true;
+        const check = checkHostKey(options.trust.pins, host.host, host.port, key);
+        if (!check.ok) rejected = check;
+        return check.ok;
+      }
+    });
+    return client;
+  } catch (error2) {
+    client.dispose();
+    const where = `${role}${host.label}`;
+    if (rejected) throw new AbortError(new StepError("host-key", `${where}: ${describeHostKeyFailure(rejected)}`));
+    const message = error2.message ?? String(error2);
+    if (/authentication/i.test(message)) {
+      throw new AbortError(new StepError("auth", `${where}: authentication as ${host.username} failed (${message}); check the credentials and the host's authorized_keys`));
+    }
+    if (/privatekey|passphrase|encrypted|unsupported key/i.test(message)) {
+      throw new AbortError(new StepError("auth", `${where}: cannot use private-key (${message}); check the key and passphrase`));
+    }
+    throw new StepError("connect", `${where}: cannot connect to ${host.host}:${host.port} (${message})`, { cause: error2 });
+  }
+}
+function forward(jump, host, jumpHost) {
+  return new Promise((resolve2, reject) => {
+    jump.connection.forwardOut("127.0.0.1", 0, host.host, host.port, (error2, stream) => {
+      if (error2) reject(new StepError("connect", `${host.label}: jump host ${jumpHost.label} cannot reach ${host.host}:${host.port} (${error2.message})`));
+      else resolve2(stream);
+    });
+  });
 }
 async function openSshShell(host, options) {
-  const ssh = await pRetry(
+  return pRetry(
     async () => {
-      let rejected;
-      const client = new NodeSSH();
+      if (!options.jumpHost) return new SshShell(await connectOnce(host, options, ""));
+      const jump = await connectOnce(options.jumpHost, options, "jump host ");
       try {
-        await client.connect({
-          host: host.host,
-          port: host.port,
-          username: host.username,
-          privateKey: options.credentials.privateKey,
-          ...options.credentials.passphrase !== void 0 ? { passphrase: options.credentials.passphrase } : {},
-          readyTimeout: options.connectTimeoutMs,
-          keepaliveInterval: 1e4,
-          tryKeyboard: false,
-          hostVerifier: (key) => {
-            const check = checkHostKey(options.pins, host.host, host.port, key);
-            if (!check.ok) rejected = check;
-            return check.ok;
-          }
-        });
-        return client;
+        const target = await connectOnce(host, options, "", await forward(jump, host, options.jumpHost));
+        return new SshShell(target, jump);
       } catch (error2) {
-        client.dispose();
-        if (rejected) throw new AbortError(new StepError("host-key", `${host.label}: ${describeHostKeyFailure(rejected)}`));
-        const message = error2.message ?? String(error2);
-        if (/authentication/i.test(message)) {
-          throw new AbortError(new StepError("auth", `${host.label}: authentication as ${host.username} failed (${message}); check private-key and the host's authorized_keys`));
-        }
-        if (/privatekey|passphrase|encrypted/i.test(message)) {
-          throw new AbortError(new StepError("auth", `${host.label}: cannot use private-key (${message}); check the key and passphrase`));
-        }
-        const stepError = new StepError("connect", `${host.label}: cannot connect to ${host.host}:${host.port} (${message})`, { cause: error2 });
-        if (isPermanent(message)) throw new AbortError(stepError);
-        throw stepError;
+        jump.dispose();
+        throw error2;
       }
     },
     { retries: options.retries ?? 2, minTimeout: 500, factor: 2 }
   );
-  return new SshShell(ssh);
 }
 var SshShell = class {
-  constructor(ssh) {
+  constructor(ssh, jump) {
     this.ssh = ssh;
+    this.jump = jump;
   }
   ssh;
+  jump;
   async run(command, options = {}) {
     let channel;
     let timer;
@@ -42571,144 +42763,28 @@ var SshShell = class {
   }
   async close() {
     this.ssh.dispose();
+    this.jump?.dispose();
   }
 };
 
-// src/adapters/openssh-files.ts
-import { mkdtemp, rm as rm2, writeFile as writeFile2 } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-async function writeOpenSshFiles(pins, credentials, parent = tmpdir()) {
-  const directory = await mkdtemp(join(parent, "graceful-reload-"));
-  const remove = () => rm2(directory, { recursive: true, force: true });
-  try {
-    const knownHostsFile = join(directory, "known_hosts");
-    await writeFile2(knownHostsFile, pins.map((pin) => pin.line).join("\n") + "\n", { mode: 384 });
-    const keyFile = join(directory, "id");
-    await writeFile2(keyFile, credentials.privateKey ?? "", { mode: 384 });
-    let env = {};
-    if (credentials.passphrase !== void 0) {
-      const askpass = join(directory, "askpass");
-      await writeFile2(askpass, '#!/bin/sh\nprintf "%s\\n" "$GRACEFUL_RELOAD_PASSPHRASE"\n', { mode: 448 });
-      env = { SSH_ASKPASS: askpass, SSH_ASKPASS_REQUIRE: "force", DISPLAY: ":0", GRACEFUL_RELOAD_PASSPHRASE: credentials.passphrase };
-    }
-    return { directory, knownHostsFile, keyFile, env, remove };
-  } catch (error2) {
-    await remove();
-    throw error2;
-  }
-}
-
-// src/adapters/rsync-sync.ts
-import { spawn } from "node:child_process";
-function rshQuote(value) {
-  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(value) ? value : `'${value.replaceAll("'", `'\\''`)}'`;
-}
-function sshCommandForRsync(host, files, connectTimeoutMs) {
-  return [
-    "ssh",
-    "-p",
-    String(host.port),
-    "-i",
-    rshQuote(files.keyFile),
-    "-o",
-    "IdentitiesOnly=yes",
-    "-o",
-    "StrictHostKeyChecking=yes",
-    "-o",
-    `UserKnownHostsFile=${rshQuote(files.knownHostsFile)}`,
-    "-o",
-    "GlobalKnownHostsFile=/dev/null",
-    "-o",
-    "CheckHostIP=no",
-    "-o",
-    "BatchMode=no",
-    "-o",
-    "PasswordAuthentication=no",
-    "-o",
-    "KbdInteractiveAuthentication=no",
-    "-o",
-    `ConnectTimeout=${Math.max(1, Math.ceil(connectTimeoutMs / 1e3))}`,
-    "-o",
-    "ServerAliveInterval=15"
-  ].join(" ");
-}
-function remoteDestination(host, target) {
-  const name = host.host.includes(":") ? `[${host.host}]` : host.host;
-  return `${host.username}@${name}:${target}/`;
-}
-function rsyncArguments(host, settings, rsh) {
-  return [
-    "--recursive",
-    "--links",
-    "--perms",
-    "--times",
-    "--checksum",
-    "--compress",
-    "--delete",
-    "--delete-delay",
-    "--delay-updates",
-    "--protect-args",
-    "--stats",
-    "--itemize-changes",
-    ...settings.exclude.map((pattern) => `--exclude=${pattern}`),
-    ...settings.protect.map((pattern) => `--filter=protect ${pattern}`),
-    "--rsh",
-    rsh,
-    "--",
-    `${settings.source.replace(/\/+$/, "")}/`,
-    remoteDestination(host, settings.target)
-  ];
-}
-function parseRsyncStats(stdout) {
-  const transferred = /Number of regular files transferred:\s*([\d,]+)/.exec(stdout)?.[1];
-  const deleted = /Number of deleted files:\s*([\d,]+)/.exec(stdout)?.[1];
+// src/adapters/transport.ts
+async function openTransport(plan, options = {}) {
+  const connection = {
+    trust: plan.trust,
+    credentials: plan.credentials,
+    connectTimeoutMs: plan.rollout.connectTimeoutMs,
+    ...plan.jumpHost ? { jumpHost: plan.jumpHost } : {}
+  };
+  const files = await writeOpenSshFiles(connection, options.tempParent);
+  options.debug?.(`OpenSSH config for rsync (${files.configFile}):
+${await readFile2(files.configFile, "utf8")}`);
   return {
-    filesTransferred: Number((transferred ?? "0").replaceAll(",", "")),
-    filesDeleted: Number((deleted ?? "0").replaceAll(",", ""))
+    files,
+    openShell: (host) => openSshShell(host, connection),
+    fileSync: (host, rollout) => new RsyncSync(host, rollout, files, options.debug),
+    close: () => files.remove()
   };
 }
-function childEnvironment() {
-  return Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith("INPUT_")));
-}
-var RsyncSync = class {
-  constructor(host, settings, files, rsyncBinary = "rsync") {
-    this.host = host;
-    this.settings = settings;
-    this.files = files;
-    this.rsyncBinary = rsyncBinary;
-  }
-  host;
-  settings;
-  files;
-  rsyncBinary;
-  sync() {
-    const args = rsyncArguments(this.host, this.settings, sshCommandForRsync(this.host, this.files, this.settings.connectTimeoutMs));
-    return new Promise((resolve2, reject) => {
-      const child = spawn(this.rsyncBinary, args, {
-        env: { ...childEnvironment(), ...this.files.env },
-        stdio: ["ignore", "pipe", "pipe"]
-      });
-      let stdout = "";
-      let stderr = "";
-      child.stdout.on("data", (chunk) => stdout += chunk.toString());
-      child.stderr.on("data", (chunk) => stderr += chunk.toString());
-      child.on("error", (error2) => reject(new StepError("sync", `${this.host.label}: cannot run rsync (${error2.message}); install rsync on the runner`)));
-      child.on("close", (code) => {
-        if (code === 0) resolve2(parseRsyncStats(stdout));
-        else {
-          const hostKey = /Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED|No .* host key is known/i.test(stderr);
-          reject(
-            new StepError(
-              hostKey ? "host-key" : "sync",
-              `${this.host.label}: rsync failed (exit ${code}): ${stderr.trim().split("\n").slice(-3).join(" | ")}`
-            )
-          );
-        }
-      });
-    });
-  }
-};
 
 // src/engine/app-log.ts
 function sawReloadStart(text, masterPid) {
@@ -43423,6 +43499,23 @@ function verdictRules(settings) {
     crashLimit: CRASH_LIMIT
   };
 }
+function traced(shell, log, label) {
+  return {
+    async run(command, options) {
+      const started = Date.now();
+      const shown = command.length > 160 ? `${command.slice(0, 160)}...` : command;
+      try {
+        const result = await shell.run(command, options);
+        log.debug(`${label}: $ ${shown} -> exit ${result.code} (${Date.now() - started} ms)`);
+        return result;
+      } catch (error2) {
+        log.debug(`${label}: $ ${shown} -> ${error2.message}`);
+        throw error2;
+      }
+    },
+    close: () => shell.close()
+  };
+}
 async function rolloutHost(host, settings, io) {
   const now = io.now ?? Date.now;
   const started = now();
@@ -43435,7 +43528,7 @@ async function rolloutHost(host, settings, io) {
   try {
     io.log.info(`${label}: connecting`);
     shell = await io.openShell(host);
-    const remote = shell;
+    const remote = traced(shell, io.log, label);
     step = "preflight";
     const { table, logFile } = await preflight(remote, settings);
     source = new RemoteStatus({
@@ -43688,10 +43781,39 @@ function validateRevision(value) {
   if (!/^[A-Za-z0-9._\/+-]{1,200}$/.test(value)) throw new InputError("revision", `"${value.slice(0, 50)}" is not a revision (letters, digits, . _ / + -)`);
   return value;
 }
+function booleanInput(raw, input) {
+  const value = raw(input).trim().toLowerCase();
+  if (value === "" || value === "false") return false;
+  if (value === "true") return true;
+  throw new InputError(input, `"${raw(input).trim()}" is not true or false`);
+}
+function parseCredentials(raw, environment) {
+  const privateKey = raw("private-key").trim();
+  if (privateKey !== "" && !/^-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----\r?\n[\s\S]+\n-----END [A-Z0-9 ]*PRIVATE KEY-----$/.test(privateKey)) {
+    throw new InputError("private-key", "does not look like a private key (expected a -----BEGIN ... PRIVATE KEY----- block)");
+  }
+  const passphrase = raw("passphrase");
+  if (passphrase !== "" && privateKey === "") throw new InputError("passphrase", "is set but private-key is empty");
+  const password = raw("password");
+  for (const [input, value] of [["passphrase", passphrase], ["password", password]]) {
+    if (/[\0\n\r]/.test(value)) throw new InputError(input, "contains a line break or NUL, which no SSH prompt can take");
+  }
+  const agentSocket = environment.agentSocket?.trim() ?? "";
+  if (privateKey === "" && password === "" && agentSocket === "") {
+    throw new InputError("private-key", "no credentials: give private-key (with passphrase if it has one), password, or run an ssh-agent (SSH_AUTH_SOCK)");
+  }
+  return {
+    ...privateKey !== "" ? { privateKey: `${privateKey}
+` } : {},
+    ...passphrase !== "" ? { passphrase } : {},
+    ...password !== "" ? { password } : {},
+    ...agentSocket !== "" ? { agentSocket } : {}
+  };
+}
 function groupNames(text) {
   return text.split(/[\n,]/).map((name) => name.trim()).filter((name) => name !== "");
 }
-function parseInputs(raw) {
+function parseInputs(raw, environment = {}) {
   const target = validateTarget(raw("target").trim());
   const port = (() => {
     try {
@@ -43712,22 +43834,26 @@ function parseInputs(raw) {
   } catch (error2) {
     throw new InputError("hosts", error2.message.replace(/^hosts: /, ""));
   }
-  const knownHostsText = raw("known-hosts");
+  const ignoreHostKeys = booleanInput(raw, "insecure-ignore-host-key");
   let pins;
   try {
-    pins = parseKnownHosts(knownHostsText);
+    pins = parseKnownHosts(raw("known-hosts"));
   } catch (error2) {
     throw new InputError("known-hosts", error2.message.replace(/^known-hosts /, ""));
   }
-  if (pins.length === 0) {
+  if (pins.length === 0 && !ignoreHostKeys) {
     throw new InputError("known-hosts", 'no host key is pinned; add the known_hosts lines of every host (see README: "Pinning host keys")');
   }
-  const privateKey = raw("private-key").trim();
-  if (privateKey === "") throw new InputError("private-key", "is required: the private key (OpenSSH or PEM text) whose public half is in the host's authorized_keys");
-  if (!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(privateKey)) {
-    throw new InputError("private-key", "does not look like a private key (expected a -----BEGIN ... PRIVATE KEY----- block)");
+  let jumpHost;
+  const jumpText = raw("jump-host").trim();
+  if (jumpText !== "") {
+    try {
+      jumpHost = parseHostSpec(jumpText, { username, port });
+    } catch (error2) {
+      throw new InputError("jump-host", error2.message.replace(/^hosts entry /, ""));
+    }
   }
-  const passphrase = raw("passphrase");
+  const credentials = parseCredentials(raw, environment);
   const source = get(raw, "source");
   noLeadingDash("source", source);
   const exclude = lines(raw("exclude")).map((pattern) => noLeadingDash("exclude", pattern));
@@ -43737,12 +43863,12 @@ function parseInputs(raw) {
   const pollIntervalMs = duration(raw, "poll-interval", 50, 6e4);
   if (settleMs >= timeoutMs) throw new InputError("settle", `must be shorter than timeout (${get(raw, "timeout")})`);
   const status = oneOf(raw, "status", ["workerman", "http", "process"]);
-  const revision = validateRevision(raw("revision").trim() || (process.env["GITHUB_SHA"] ?? ""));
+  const revision = validateRevision(raw("revision").trim() || (environment.githubSha ?? ""));
   return {
     hosts,
-    pins,
-    credentials: { privateKey: `${privateKey}
-`, ...passphrase !== "" ? { passphrase } : {} },
+    ...jumpHost ? { jumpHost } : {},
+    trust: { pins, ignoreHostKeys },
+    credentials,
     rollout: {
       source,
       target,
@@ -43805,7 +43931,7 @@ function readInput(name) {
   return getInput(name);
 }
 function hideSecrets() {
-  for (const name of ["private-key", "passphrase"]) {
+  for (const name of ["private-key", "passphrase", "password"]) {
     const value = getInput(name);
     if (value === "") continue;
     setSecret(value);
@@ -43815,20 +43941,32 @@ function hideSecrets() {
 async function deploy() {
   markMainStarted();
   hideSecrets();
-  const plan = parseInputs(readInput);
+  debug(`graceful-reload on Node ${process.version}; RUNNER_TEMP=${process.env["RUNNER_TEMP"] ?? "(unset)"}`);
+  const plan = parseInputs(readInput, {
+    ...process.env["GITHUB_SHA"] ? { githubSha: process.env["GITHUB_SHA"] } : {},
+    ...process.env["SSH_AUTH_SOCK"] ? { agentSocket: process.env["SSH_AUTH_SOCK"] } : {}
+  });
+  if (plan.trust.ignoreHostKeys) {
+    warning(
+      "insecure-ignore-host-key is true: host keys are NOT checked, so anyone who can intercept the connection can read the code and the credentials and run commands as the deploy user. Pin the host keys with known-hosts instead."
+    );
+  }
   const workspace = process.env["GITHUB_WORKSPACE"] ?? process.cwd();
   const source = resolve(workspace, plan.rollout.source);
   const info2 = await stat2(source).catch(() => null);
   if (!info2?.isDirectory()) throw new InputError("source", `"${plan.rollout.source}" is not a directory (looked at ${source})`);
   const rollout = { ...plan.rollout, source };
-  const files = await writeOpenSshFiles(plan.pins, plan.credentials, process.env["RUNNER_TEMP"] || void 0);
-  rememberSecretDirectory(files.directory);
+  const transport = await openTransport({ ...plan, rollout }, {
+    ...process.env["RUNNER_TEMP"] ? { tempParent: process.env["RUNNER_TEMP"] } : {},
+    debug: (line) => debug(line)
+  });
+  rememberSecretDirectory(transport.files.directory);
   const reports = [];
   try {
     for (const host of plan.hosts) {
       const report = await rolloutHost(host, rollout, {
-        openShell: (spec) => openSshShell(spec, { pins: plan.pins, credentials: plan.credentials, connectTimeoutMs: rollout.connectTimeoutMs }),
-        fileSync: (spec) => new RsyncSync(spec, rollout, files),
+        openShell: (spec) => transport.openShell(spec),
+        fileSync: (spec) => transport.fileSync(spec, rollout),
         log: actionLog
       });
       reports.push(report);
@@ -43838,7 +43976,7 @@ async function deploy() {
       }
     }
   } finally {
-    await files.remove();
+    await transport.close();
     setOutput("report", JSON.stringify(reports));
   }
   const failed = reports.filter((report) => !report.ok);

@@ -6,9 +6,7 @@
 //   budget of settle plus one poll.
 // Runs the engine in-process with the real SSH and rsync adapters.
 import { readFile } from 'node:fs/promises';
-import { openSshShell } from '../src/adapters/ssh-session.js';
-import { writeOpenSshFiles } from '../src/adapters/openssh-files.js';
-import { RsyncSync } from '../src/adapters/rsync-sync.js';
+import { openTransport } from '../src/adapters/transport.js';
 import { rolloutHost } from '../src/engine/host-rollout.js';
 import { parseInputs } from '../src/engine/inputs.js';
 import type { RolloutLog } from '../src/engine/ports.js';
@@ -48,7 +46,7 @@ try {
   for (let i = 0; i < RUNS; i++) {
     const source = await rig.makeSource(`v${i + 2}`);
     const plan = parseInputs((name) => ({ ...required, ...defaults, source })[name] ?? '');
-    const files = await writeOpenSshFiles(plan.pins, plan.credentials);
+    const transport = await openTransport(plan);
     let sawComplete = 0;
     const log: RolloutLog = {
       info: (line) => {
@@ -59,11 +57,11 @@ try {
       debug: () => undefined,
     };
     const report = await rolloutHost(plan.hosts[0]!, plan.rollout, {
-      openShell: (spec) => openSshShell(spec, { pins: plan.pins, credentials: plan.credentials, connectTimeoutMs: 10_000 }),
-      fileSync: (spec) => new RsyncSync(spec, plan.rollout, files),
+      openShell: (spec) => transport.openShell(spec),
+      fileSync: (spec) => transport.fileSync(spec, plan.rollout),
       log,
     });
-    await files.remove();
+    await transport.close();
     if (!report.ok) throw new Error(`run ${i + 1} failed: ${report.error}`);
     const lastReplaced = Math.max(...(await Promise.all(report.workers!.map((w) => startedAtMs(w.pid, boot)))));
     latencies.push(sawComplete - lastReplaced);
@@ -79,11 +77,11 @@ try {
   const crashPlan = parseInputs((name) => ({ ...required, ...defaults, source: 'x' })[name] ?? '');
   const crashSource = await makeCrashingSource(rig);
   const plan = { ...crashPlan.rollout, source: crashSource };
-  const files = await writeOpenSshFiles(crashPlan.pins, crashPlan.credentials);
+  const transport = await openTransport(crashPlan);
   let signalled = 0;
   const report = await rolloutHost(crashPlan.hosts[0]!, plan, {
-    openShell: (spec) => openSshShell(spec, { pins: crashPlan.pins, credentials: crashPlan.credentials, connectTimeoutMs: 10_000 }),
-    fileSync: (spec) => new RsyncSync(spec, plan, files),
+    openShell: (spec) => transport.openShell(spec),
+    fileSync: (spec) => transport.fileSync(spec, plan),
     log: {
       info: (line) => {
         if (/reload signalled/.test(line)) signalled = Date.now();
@@ -94,7 +92,7 @@ try {
     },
   });
   const verdictMs = Date.now() - signalled;
-  await files.remove();
+  await transport.close();
   console.log(
     `crash loop: ${report.reason} verdict ${verdictMs} ms after the signal (the test master's workers die 1 s after start, like Workerman's); ` +
       `budget settle + one poll = ${plan.settleMs + plan.pollIntervalMs} ms`,

@@ -11,6 +11,7 @@ if ! command -v php >/dev/null 2>&1 || ! php -r 'exit(function_exists("pcntl_for
   need+=(php-cli)
 fi
 command -v unshare >/dev/null 2>&1 && command -v nsenter >/dev/null 2>&1 || need+=(util-linux)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
 
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
 

@@ -1,9 +1,7 @@
 import * as core from '@actions/core';
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { openSshShell } from '../adapters/ssh-session.js';
-import { writeOpenSshFiles } from '../adapters/openssh-files.js';
-import { RsyncSync } from '../adapters/rsync-sync.js';
+import { openTransport } from '../adapters/transport.js';
 import { rolloutHost } from '../engine/host-rollout.js';
 import { InputError, parseInputs } from '../engine/inputs.js';
 import type { HostReport } from '../engine/report.js';
@@ -16,7 +14,7 @@ function readInput(name: string): string {
 }
 
 function hideSecrets(): void {
-  for (const name of ['private-key', 'passphrase']) {
+  for (const name of ['private-key', 'passphrase', 'password']) {
     const value = core.getInput(name);
     if (value === '') continue;
     core.setSecret(value);
@@ -28,22 +26,33 @@ function hideSecrets(): void {
 async function deploy(): Promise<void> {
   markMainStarted();
   hideSecrets();
-  const plan = parseInputs(readInput);
+  core.debug(`graceful-reload on Node ${process.version}; RUNNER_TEMP=${process.env['RUNNER_TEMP'] ?? '(unset)'}`);
+  const plan = parseInputs(readInput, {
+    ...(process.env['GITHUB_SHA'] ? { githubSha: process.env['GITHUB_SHA'] } : {}),
+    ...(process.env['SSH_AUTH_SOCK'] ? { agentSocket: process.env['SSH_AUTH_SOCK'] } : {}),
+  });
+  if (plan.trust.ignoreHostKeys) {
+    core.warning(
+      'insecure-ignore-host-key is true: host keys are NOT checked, so anyone who can intercept the connection can read the code and the credentials and run commands as the deploy user. Pin the host keys with known-hosts instead.',
+    );
+  }
   const workspace = process.env['GITHUB_WORKSPACE'] ?? process.cwd();
   const source = resolve(workspace, plan.rollout.source);
   const info = await stat(source).catch(() => null);
   if (!info?.isDirectory()) throw new InputError('source', `"${plan.rollout.source}" is not a directory (looked at ${source})`);
   const rollout = { ...plan.rollout, source };
 
-  const files = await writeOpenSshFiles(plan.pins, plan.credentials, process.env['RUNNER_TEMP'] || undefined);
-  rememberSecretDirectory(files.directory);
+  const transport = await openTransport({ ...plan, rollout }, {
+    ...(process.env['RUNNER_TEMP'] ? { tempParent: process.env['RUNNER_TEMP'] } : {}),
+    debug: (line) => core.debug(line),
+  });
+  rememberSecretDirectory(transport.files.directory);
   const reports: HostReport[] = [];
   try {
     for (const host of plan.hosts) {
       const report = await rolloutHost(host, rollout, {
-        openShell: (spec) =>
-          openSshShell(spec, { pins: plan.pins, credentials: plan.credentials, connectTimeoutMs: rollout.connectTimeoutMs }),
-        fileSync: (spec) => new RsyncSync(spec, rollout, files),
+        openShell: (spec) => transport.openShell(spec),
+        fileSync: (spec) => transport.fileSync(spec, rollout),
         log: actionLog,
       });
       reports.push(report);
@@ -53,7 +62,7 @@ async function deploy(): Promise<void> {
       }
     }
   } finally {
-    await files.remove();
+    await transport.close();
     core.setOutput('report', JSON.stringify(reports));
   }
   const failed = reports.filter((report) => !report.ok);

@@ -5,29 +5,12 @@ import type { RolloutSettings } from '../engine/settings.js';
 import type { OpenSshFiles } from './openssh-files.js';
 
 /**
- * rsync's `-e` value is split by rsync itself (no shell), on spaces, with
- * quotes honoured; paths are quoted so a runner temp dir with spaces works.
+ * rsync splits its `-e` value itself (no shell). Every option lives in the
+ * generated config file, whose path needs no quoting, so the only values here
+ * are that path and a validated port.
  */
-function rshQuote(value: string): string {
-  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(value) ? value : `'${value.replaceAll("'", `'\\''`)}'`;
-}
-
-export function sshCommandForRsync(host: HostSpec, files: Pick<OpenSshFiles, 'knownHostsFile' | 'keyFile'>, connectTimeoutMs: number): string {
-  return [
-    'ssh',
-    '-p', String(host.port),
-    '-i', rshQuote(files.keyFile),
-    '-o', 'IdentitiesOnly=yes',
-    '-o', 'StrictHostKeyChecking=yes',
-    '-o', `UserKnownHostsFile=${rshQuote(files.knownHostsFile)}`,
-    '-o', 'GlobalKnownHostsFile=/dev/null',
-    '-o', 'CheckHostIP=no',
-    '-o', 'BatchMode=no',
-    '-o', 'PasswordAuthentication=no',
-    '-o', 'KbdInteractiveAuthentication=no',
-    '-o', `ConnectTimeout=${Math.max(1, Math.ceil(connectTimeoutMs / 1000))}`,
-    '-o', 'ServerAliveInterval=15',
-  ].join(' ');
+export function sshCommandForRsync(host: HostSpec, files: Pick<OpenSshFiles, 'configFile'>): string {
+  return `ssh -F ${files.configFile} -p ${host.port}`;
 }
 
 export function remoteDestination(host: HostSpec, target: string): string {
@@ -84,13 +67,14 @@ export class RsyncSync implements FileSync {
     private readonly host: HostSpec,
     private readonly settings: RolloutSettings,
     private readonly files: OpenSshFiles,
-    private readonly rsyncBinary = 'rsync',
+    private readonly debug?: (line: string) => void,
   ) {}
 
   sync(): Promise<SyncSummary> {
-    const args = rsyncArguments(this.host, this.settings, sshCommandForRsync(this.host, this.files, this.settings.connectTimeoutMs));
+    const args = rsyncArguments(this.host, this.settings, sshCommandForRsync(this.host, this.files));
+    this.debug?.(`rsync ${args.map((arg) => JSON.stringify(arg)).join(' ')}`);
     return new Promise((resolve, reject) => {
-      const child = spawn(this.rsyncBinary, args, {
+      const child = spawn('rsync', args, {
         env: { ...childEnvironment(), ...this.files.env },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
@@ -100,6 +84,7 @@ export class RsyncSync implements FileSync {
       child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
       child.on('error', (error) => reject(new StepError('sync', `${this.host.label}: cannot run rsync (${error.message}); install rsync on the runner`)));
       child.on('close', (code) => {
+        this.debug?.(`rsync exited ${code}: ${stdout.trim().split('\n').slice(-16).join(' | ')}`);
         if (code === 0) resolve(parseRsyncStats(stdout));
         else {
           const hostKey = /Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED|No .* host key is known/i.test(stderr);

@@ -1,72 +1,103 @@
-import { NodeSSH } from 'node-ssh';
+import { NodeSSH, type Config } from 'node-ssh';
 import pRetry, { AbortError } from 'p-retry';
 import type { HostSpec } from '../engine/host-spec.js';
-import { checkHostKey, describeHostKeyFailure, type HostKeyCheck, type HostKeyPin } from '../engine/known-hosts.js';
+import { checkHostKey, describeHostKeyFailure, type HostKeyCheck } from '../engine/known-hosts.js';
 import { RemoteCommandTimeout, StepError, type CommandResult, type RemoteShell } from '../engine/ports.js';
-import type { Credentials } from '../engine/settings.js';
+import type { Credentials, HostTrust } from '../engine/settings.js';
 
 export interface SshOptions {
-  readonly pins: readonly HostKeyPin[];
+  readonly trust: HostTrust;
   readonly credentials: Credentials;
   readonly connectTimeoutMs: number;
+  /** A bastion to go through; its host key is checked against the same pins. */
+  readonly jumpHost?: HostSpec;
   readonly retries?: number;
 }
 
-/** Errors that another attempt cannot fix. */
-function isPermanent(message: string): boolean {
-  return /authentication|host denied|verification failed|privatekey|passphrase|unsupported key|no matching|handshake failed/i.test(message);
+type Stream = NonNullable<Config['sock']>;
+
+/**
+ * Connects to one host (through `via` when given). The host key is checked
+ * against the pins before authentication, so a wrong host never sees the
+ * credentials or a byte of code. Failures say which step: connect, host-key
+ * or auth.
+ */
+async function connectOnce(host: HostSpec, options: SshOptions, role: string, sock?: Stream): Promise<NodeSSH> {
+  let rejected: Exclude<HostKeyCheck, { ok: true }> | undefined;
+  const client = new NodeSSH();
+  const { credentials } = options;
+  try {
+    await client.connect({
+      host: host.host,
+      port: host.port,
+      username: host.username,
+      ...(sock ? { sock } : {}),
+      ...(credentials.privateKey !== undefined ? { privateKey: credentials.privateKey } : {}),
+      ...(credentials.passphrase !== undefined ? { passphrase: credentials.passphrase } : {}),
+      ...(credentials.password !== undefined ? { password: credentials.password } : {}),
+      ...(credentials.agentSocket !== undefined ? { agent: credentials.agentSocket } : {}),
+      readyTimeout: options.connectTimeoutMs,
+      keepaliveInterval: 10_000,
+      tryKeyboard: false,
+      hostVerifier: (key: Buffer) => {
+        if (options.trust.ignoreHostKeys) return true;
+        const check = checkHostKey(options.trust.pins, host.host, host.port, key);
+        if (!check.ok) rejected = check;
+        return check.ok;
+      },
+    });
+    return client;
+  } catch (error) {
+    client.dispose();
+    const where = `${role}${host.label}`;
+    if (rejected) throw new AbortError(new StepError('host-key', `${where}: ${describeHostKeyFailure(rejected)}`));
+    const message = (error as Error).message ?? String(error);
+    if (/authentication/i.test(message)) {
+      throw new AbortError(new StepError('auth', `${where}: authentication as ${host.username} failed (${message}); check the credentials and the host's authorized_keys`));
+    }
+    if (/privatekey|passphrase|encrypted|unsupported key/i.test(message)) {
+      throw new AbortError(new StepError('auth', `${where}: cannot use private-key (${message}); check the key and passphrase`));
+    }
+    throw new StepError('connect', `${where}: cannot connect to ${host.host}:${host.port} (${message})`, { cause: error });
+  }
+}
+
+function forward(jump: NodeSSH, host: HostSpec, jumpHost: HostSpec): Promise<Stream> {
+  return new Promise((resolve, reject) => {
+    jump.connection!.forwardOut('127.0.0.1', 0, host.host, host.port, (error, stream) => {
+      if (error) reject(new StepError('connect', `${host.label}: jump host ${jumpHost.label} cannot reach ${host.host}:${host.port} (${error.message})`));
+      else resolve(stream as unknown as Stream);
+    });
+  });
 }
 
 /**
  * A RemoteShell over one SSH connection (node-ssh), reused for every command
- * of the rollout: polls cost one channel, not one handshake. The host key is
- * checked against the pins before authentication, so a wrong host never sees
- * the credentials or a byte of code.
+ * of the rollout: polls cost one channel, not one handshake. Transient
+ * connection errors are retried; host key and auth failures never are.
  */
 export async function openSshShell(host: HostSpec, options: SshOptions): Promise<RemoteShell> {
-  const ssh = await pRetry(
+  return pRetry(
     async () => {
-      let rejected: Exclude<HostKeyCheck, { ok: true }> | undefined;
-      const client = new NodeSSH();
+      if (!options.jumpHost) return new SshShell(await connectOnce(host, options, ''));
+      const jump = await connectOnce(options.jumpHost, options, 'jump host ');
       try {
-        await client.connect({
-          host: host.host,
-          port: host.port,
-          username: host.username,
-          privateKey: options.credentials.privateKey,
-          ...(options.credentials.passphrase !== undefined ? { passphrase: options.credentials.passphrase } : {}),
-          readyTimeout: options.connectTimeoutMs,
-          keepaliveInterval: 10_000,
-          tryKeyboard: false,
-          hostVerifier: (key: Buffer) => {
-            const check = checkHostKey(options.pins, host.host, host.port, key);
-            if (!check.ok) rejected = check;
-            return check.ok;
-          },
-        });
-        return client;
+        const target = await connectOnce(host, options, '', await forward(jump, host, options.jumpHost));
+        return new SshShell(target, jump);
       } catch (error) {
-        client.dispose();
-        if (rejected) throw new AbortError(new StepError('host-key', `${host.label}: ${describeHostKeyFailure(rejected)}`));
-        const message = (error as Error).message ?? String(error);
-        if (/authentication/i.test(message)) {
-          throw new AbortError(new StepError('auth', `${host.label}: authentication as ${host.username} failed (${message}); check private-key and the host's authorized_keys`));
-        }
-        if (/privatekey|passphrase|encrypted/i.test(message)) {
-          throw new AbortError(new StepError('auth', `${host.label}: cannot use private-key (${message}); check the key and passphrase`));
-        }
-        const stepError = new StepError('connect', `${host.label}: cannot connect to ${host.host}:${host.port} (${message})`, { cause: error });
-        if (isPermanent(message)) throw new AbortError(stepError);
-        throw stepError;
+        jump.dispose();
+        throw error;
       }
     },
     { retries: options.retries ?? 2, minTimeout: 500, factor: 2 },
   );
-  return new SshShell(ssh);
 }
 
 class SshShell implements RemoteShell {
-  constructor(private readonly ssh: NodeSSH) {}
+  constructor(
+    private readonly ssh: NodeSSH,
+    private readonly jump?: NodeSSH,
+  ) {}
 
   async run(command: string, options: { timeoutMs?: number } = {}): Promise<CommandResult> {
     let channel: { close(): void } | undefined;
@@ -92,5 +123,6 @@ class SshShell implements RemoteShell {
 
   async close(): Promise<void> {
     this.ssh.dispose();
+    this.jump?.dispose();
   }
 }

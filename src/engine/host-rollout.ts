@@ -37,6 +37,25 @@ export function verdictRules(settings: RolloutSettings): VerdictRules {
 
 type Running = Extract<StatusReport, { running: true }>;
 
+/** Every remote command and its outcome in the debug log; commands carry paths and PIDs, never secrets. */
+function traced(shell: RemoteShell, log: RolloutLog, label: string): RemoteShell {
+  return {
+    async run(command, options) {
+      const started = Date.now();
+      const shown = command.length > 160 ? `${command.slice(0, 160)}...` : command;
+      try {
+        const result = await shell.run(command, options);
+        log.debug(`${label}: $ ${shown} -> exit ${result.code} (${Date.now() - started} ms)`);
+        return result;
+      } catch (error) {
+        log.debug(`${label}: $ ${shown} -> ${(error as Error).message}`);
+        throw error;
+      }
+    },
+    close: () => shell.close(),
+  };
+}
+
 /**
  * One host's rollout, the unit a fleet planner schedules: connect, check the
  * master runs, sync, signal, and prove the reload. It never throws; every
@@ -55,7 +74,7 @@ export async function rolloutHost(host: HostSpec, settings: RolloutSettings, io:
   try {
     io.log.info(`${label}: connecting`);
     shell = await io.openShell(host);
-    const remote = shell;
+    const remote = traced(shell, io.log, label);
 
     step = 'preflight';
     const { table, logFile } = await preflight(remote, settings);

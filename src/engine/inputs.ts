@@ -1,10 +1,18 @@
 import { parseDuration } from './duration.js';
-import { parseHostList, parsePort, parseUsername } from './host-spec.js';
+import { parseHostList, parseHostSpec, parsePort, parseUsername } from './host-spec.js';
 import { parseKnownHosts } from './known-hosts.js';
-import type { DeployPlan, OnGracefulTimeout, ReloadMode, StatusSourceKind } from './settings.js';
+import type { Credentials, DeployPlan, OnGracefulTimeout, ReloadMode, StatusSourceKind } from './settings.js';
 
 /** Raw inputs by their action.yml names; a missing input is the empty string, as on a runner. */
 export type RawInputs = (name: string) => string;
+
+/** What the plan takes from the environment rather than from inputs. */
+export interface InputEnvironment {
+  /** GITHUB_SHA: the default revision. */
+  readonly githubSha?: string;
+  /** SSH_AUTH_SOCK: a running ssh-agent. */
+  readonly agentSocket?: string;
+}
 
 export class InputError extends Error {
   constructor(input: string, problem: string) {
@@ -137,6 +145,36 @@ function validateRevision(value: string): string | undefined {
   return value;
 }
 
+function booleanInput(raw: RawInputs, input: string): boolean {
+  const value = raw(input).trim().toLowerCase();
+  if (value === '' || value === 'false') return false;
+  if (value === 'true') return true;
+  throw new InputError(input, `"${raw(input).trim()}" is not true or false`);
+}
+
+function parseCredentials(raw: RawInputs, environment: InputEnvironment): Credentials {
+  const privateKey = raw('private-key').trim();
+  if (privateKey !== '' && !/^-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----\r?\n[\s\S]+\n-----END [A-Z0-9 ]*PRIVATE KEY-----$/.test(privateKey)) {
+    throw new InputError('private-key', 'does not look like a private key (expected a -----BEGIN ... PRIVATE KEY----- block)');
+  }
+  const passphrase = raw('passphrase');
+  if (passphrase !== '' && privateKey === '') throw new InputError('passphrase', 'is set but private-key is empty');
+  const password = raw('password');
+  for (const [input, value] of [['passphrase', passphrase], ['password', password]] as const) {
+    if (/[\0\n\r]/.test(value)) throw new InputError(input, 'contains a line break or NUL, which no SSH prompt can take');
+  }
+  const agentSocket = environment.agentSocket?.trim() ?? '';
+  if (privateKey === '' && password === '' && agentSocket === '') {
+    throw new InputError('private-key', 'no credentials: give private-key (with passphrase if it has one), password, or run an ssh-agent (SSH_AUTH_SOCK)');
+  }
+  return {
+    ...(privateKey !== '' ? { privateKey: `${privateKey}\n` } : {}),
+    ...(passphrase !== '' ? { passphrase } : {}),
+    ...(password !== '' ? { password } : {}),
+    ...(agentSocket !== '' ? { agentSocket } : {}),
+  };
+}
+
 function groupNames(text: string): string[] {
   return text
     .split(/[\n,]/)
@@ -145,7 +183,7 @@ function groupNames(text: string): string[] {
 }
 
 /** Turns the action's inputs into a validated plan, before any connection is made. */
-export function parseInputs(raw: RawInputs): DeployPlan {
+export function parseInputs(raw: RawInputs, environment: InputEnvironment = {}): DeployPlan {
   const target = validateTarget(raw('target').trim());
   const port = (() => {
     try {
@@ -167,24 +205,28 @@ export function parseInputs(raw: RawInputs): DeployPlan {
     throw new InputError('hosts', (error as Error).message.replace(/^hosts: /, ''));
   }
 
-  const knownHostsText = raw('known-hosts');
+  const ignoreHostKeys = booleanInput(raw, 'insecure-ignore-host-key');
   let pins;
   try {
-    pins = parseKnownHosts(knownHostsText);
+    pins = parseKnownHosts(raw('known-hosts'));
   } catch (error) {
     throw new InputError('known-hosts', (error as Error).message.replace(/^known-hosts /, ''));
   }
-  if (pins.length === 0) {
+  if (pins.length === 0 && !ignoreHostKeys) {
     throw new InputError('known-hosts', 'no host key is pinned; add the known_hosts lines of every host (see README: "Pinning host keys")');
   }
 
-  const privateKey = raw('private-key').trim();
-  if (privateKey === '') throw new InputError('private-key', 'is required: the private key (OpenSSH or PEM text) whose public half is in the host\'s authorized_keys');
-  if (!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(privateKey)) {
-    throw new InputError('private-key', 'does not look like a private key (expected a -----BEGIN ... PRIVATE KEY----- block)');
+  let jumpHost;
+  const jumpText = raw('jump-host').trim();
+  if (jumpText !== '') {
+    try {
+      jumpHost = parseHostSpec(jumpText, { username, port });
+    } catch (error) {
+      throw new InputError('jump-host', (error as Error).message.replace(/^hosts entry /, ''));
+    }
   }
-  const passphrase = raw('passphrase');
 
+  const credentials = parseCredentials(raw, environment);
   const source = get(raw, 'source');
   noLeadingDash('source', source);
   const exclude = lines(raw('exclude')).map((pattern) => noLeadingDash('exclude', pattern));
@@ -196,11 +238,12 @@ export function parseInputs(raw: RawInputs): DeployPlan {
   if (settleMs >= timeoutMs) throw new InputError('settle', `must be shorter than timeout (${get(raw, 'timeout')})`);
 
   const status = oneOf<StatusSourceKind>(raw, 'status', ['workerman', 'http', 'process']);
-  const revision = validateRevision(raw('revision').trim() || (process.env['GITHUB_SHA'] ?? ''));
+  const revision = validateRevision(raw('revision').trim() || (environment.githubSha ?? ''));
   return {
     hosts,
-    pins,
-    credentials: { privateKey: `${privateKey}\n`, ...(passphrase !== '' ? { passphrase } : {}) },
+    ...(jumpHost ? { jumpHost } : {}),
+    trust: { pins, ignoreHostKeys },
+    credentials,
     rollout: {
       source,
       target,

@@ -9,6 +9,15 @@ export type OnGracefulTimeout = 'force' | 'fail';
 export interface Credentials {
   readonly privateKey?: string;
   readonly passphrase?: string;
+  readonly password?: string;
+  /** A running ssh-agent's socket (SSH_AUTH_SOCK). */
+  readonly agentSocket?: string;
+}
+
+/** How host keys are checked: against pins, or (only when asked for in so many words) not at all. */
+export interface HostTrust {
+  readonly pins: readonly HostKeyPin[];
+  readonly ignoreHostKeys: boolean;
 }
 
 /** Everything one host's rollout needs to know, already validated. */
@@ -40,7 +49,9 @@ export interface RolloutSettings {
 
 export interface DeployPlan {
   readonly hosts: readonly HostSpec[];
-  readonly pins: readonly HostKeyPin[];
+  /** A bastion every connection goes through, host key checked like the targets'. */
+  readonly jumpHost?: HostSpec;
+  readonly trust: HostTrust;
   readonly credentials: Credentials;
   readonly rollout: RolloutSettings;
 }

@@ -33,7 +33,7 @@ export function parseCommandFile(text: string): Record<string, string> {
  * `npm test` puts first on PATH. Returns after the main step; `post` runs the
  * post step with the saved state.
  */
-export async function runAction(inputs: Record<string, string>, options: { env?: Record<string, string>; workspace?: string; echo?: (text: string) => void } = {}): Promise<ActionRun> {
+export async function runAction(inputs: Record<string, string>, options: { env?: Record<string, string>; workspace?: string; echo?: (text: string) => void; signal?: AbortSignal } = {}): Promise<ActionRun> {
   const runnerTemp = await mkdtemp(join(tmpdir(), 'gr-runner-'));
   const outputFile = join(runnerTemp, 'output');
   const stateFile = join(runnerTemp, 'state');
@@ -49,7 +49,7 @@ export async function runAction(inputs: Record<string, string>, options: { env?:
     ...options.env,
   };
   for (const [name, value] of Object.entries(inputs)) env[`INPUT_${name.toUpperCase()}`] = value;
-  const result = await execFile(process.execPath, [join(REPO, 'dist/index.js')], { env, timeoutMs: 300_000, ...(options.echo ? { echo: options.echo } : {}) });
+  const result = await execFile(process.execPath, [join(REPO, 'dist/index.js')], { env, timeoutMs: 300_000, ...(options.echo ? { echo: options.echo } : {}), ...(options.signal ? { signal: options.signal } : {}) });
   return {
     code: result.code,
     log: result.stdout + result.stderr,

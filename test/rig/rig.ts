@@ -52,8 +52,14 @@ export class TestHost {
     readonly hostKeyLine: string,
     private readonly sshd: ChildProcess,
     app: HostApp,
+    private readonly log: () => string,
   ) {
     this.app = app;
+  }
+
+  /** What sshd has logged so far (stderr, at the host's LogLevel). */
+  get sshdLog(): string {
+    return this.log();
   }
 
   /** The host's /srv as seen from the runner's file system. */
@@ -160,8 +166,13 @@ export class Rig {
     return new Rig(dir, clientKeyFile, await readFile(clientKeyFile, 'utf8'));
   }
 
-  /** Starts one host: its own sshd and host key, and (unless told otherwise) app v1 in /srv/app. */
-  async addHost(name: string, options: { app?: boolean } = {}): Promise<TestHost> {
+  /**
+   * Starts one host: its own sshd and host key, and (unless told otherwise)
+   * app v1 in /srv/app. `password` gives root that password on this host only
+   * (a private /etc/shadow is bind-mounted in its namespace); `logLevel`
+   * raises sshd's logging, which `host.sshdLog` collects.
+   */
+  async addHost(name: string, options: { app?: boolean; password?: string; logLevel?: string } = {}): Promise<TestHost> {
     const dir = join(this.dir, name);
     await mkdir(join(dir, 'srv'), { recursive: true });
     await mkdir(join(dir, 'etc'), { recursive: true });
@@ -178,19 +189,28 @@ export class Rig {
         `HostKey ${hostKey}`,
         `AuthorizedKeysFile ${join(dir, 'etc', 'authorized_keys')}`,
         `PidFile ${join(dir, 'sshd.pid')}`,
-        'PermitRootLogin prohibit-password',
-        'PasswordAuthentication no',
+        ...(options.password !== undefined ? [] : ['PermitRootLogin prohibit-password']),
+        `PasswordAuthentication ${options.password !== undefined ? 'yes' : 'no'}`,
+        ...(options.password !== undefined ? ['PermitRootLogin yes'] : []),
         'KbdInteractiveAuthentication no',
         'UsePAM no',
         'StrictModes no',
         'MaxSessions 50',
         'MaxStartups 50',
-        'LogLevel ERROR',
+        `LogLevel ${options.logLevel ?? 'ERROR'}`,
         'Subsystem sftp internal-sftp',
         '',
       ].join('\n'),
     );
-    const sshd = spawn('unshare', ['-m', '--propagation', 'private', 'sh', '-c', 'mount --bind "$1" /srv && exec /usr/sbin/sshd -D -e -f "$2"', 'sh', join(dir, 'srv'), config], {
+    let shadow = '';
+    if (options.password !== undefined) {
+      shadow = join(dir, 'etc', 'shadow');
+      const hash = (await mustExec('openssl', ['passwd', '-6', '-stdin'], { input: `${options.password}\n` })).trim();
+      const current = await readFile('/etc/shadow', 'utf8');
+      await writeFile(shadow, current.replace(/^root:[^:]*:/m, `root:${hash}:`), { mode: 0o600 });
+    }
+    const script = 'mount --bind "$1" /srv && { [ -z "$3" ] || mount --bind "$3" /etc/shadow; } && exec /usr/sbin/sshd -D -e -f "$2"';
+    const sshd = spawn('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script, 'sh', join(dir, 'srv'), config, shadow], {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let errors = '';
@@ -202,7 +222,7 @@ export class Rig {
     });
     const publicKey = (await readFile(`${hostKey}.pub`, 'utf8')).trim().split(/\s+/).slice(0, 2).join(' ');
     const app = { httpPort: await freePort(), wsPort: await freePort(), statusPort: await freePort() };
-    const host = new TestHost(name, dir, port, `[127.0.0.1]:${port} ${publicKey}`, sshd, app);
+    const host = new TestHost(name, dir, port, `[127.0.0.1]:${port} ${publicKey}`, sshd, app, () => errors);
     this.hosts.push(host);
     if (options.app !== false) await buildApp(join(host.srv, 'app'), 'v1');
     return host;

@@ -62,7 +62,21 @@ test('each bad input is refused naming the input and the rule', () => {
   const cases: [Record<string, string>, RegExp][] = [
     [{ 'known-hosts': '' }, /input known-hosts: no host key is pinned/],
     [{ 'known-hosts': 'garbage' }, /input known-hosts: line 1: expected/],
-    [{ 'private-key': '' }, /input private-key: is required/],
+    [{ 'private-key': '' }, /input private-key: no credentials: give private-key .*, password, or run an ssh-agent/],
+    [{ 'private-key': '', passphrase: 'x' }, /input passphrase: is set but private-key is empty/],
+    [{ password: 'a\nb' }, /input password: contains a line break/],
+    [{ 'insecure-ignore-host-key': 'yes' }, /input insecure-ignore-host-key: "yes" is not true or false/],
+    [{ 'jump-host': '-J evil' }, /input jump-host: .*is not a host name/],
+    [{ 'jump-host': 'bastion:99999' }, /input jump-host: .*not a TCP port/],
+    [{ 'status-url': 'http://127.0.0.1/' }, /input status-url: is only used with status: http/],
+    [{ status: 'http' }, /input status-url: is required with status: http/],
+    [{ status: 'http', 'status-url': 'file:///etc/passwd' }, /input status-url: .* must be http/],
+    [{ 'log-file': '../../etc/shadow' }, /input log-file: .* must be a plain path/],
+    [{ 'log-file': '-n' }, /input log-file: "-n" starts with "-"/],
+    [{ protect: '--delete-excluded' }, /input protect: .* starts with "-"/],
+    [{ revision: '$(id)' }, /input revision: .* is not a revision/],
+    [{ 'graceful-timeout': 'soon' }, /input graceful-timeout: "soon" is not a duration/],
+    [{ 'on-graceful-timeout': 'panic' }, /input on-graceful-timeout: "panic" is not one of: force, fail/],
     [{ 'private-key': 'hunter2' }, /input private-key: does not look like a private key/],
     [{ 'reload-mode': 'hard' }, /input reload-mode: "hard" is not one of: graceful, quick/],
     [{ status: 'magic' }, /input status: "magic" is not one of/],
@@ -89,4 +103,27 @@ test('lists: exclude, protect and ignore-workers', () => {
   assert.deepEqual(plan.rollout.exclude, ['.git', 'node_modules/']);
   assert.deepEqual(plan.rollout.protect.slice(-1), ['storage/']);
   assert.deepEqual(plan.rollout.ignoreWorkers, ['gateway', 'monitor']);
+});
+
+test('known-hosts may be empty only with insecure-ignore-host-key: true', () => {
+  assert.throws(() => parseInputs(inputs({ 'known-hosts': '' })), /input known-hosts: no host key is pinned/);
+  const plan = parseInputs(inputs({ 'known-hosts': '', 'insecure-ignore-host-key': 'true' }));
+  assert.deepEqual([plan.trust.ignoreHostKeys, plan.trust.pins.length], [true, 0]);
+});
+
+test('credentials: a key, a password, or an agent from the environment', () => {
+  const withPassword = parseInputs(inputs({ 'private-key': '', password: 's3cret' }));
+  assert.deepEqual(withPassword.credentials, { password: 's3cret' });
+  const withAgent = parseInputs(inputs({ 'private-key': '' }), { agentSocket: '/tmp/agent.sock' });
+  assert.deepEqual(withAgent.credentials, { agentSocket: '/tmp/agent.sock' });
+  const withKey = parseInputs(inputs({ passphrase: 'pp' }));
+  assert.equal(withKey.credentials.passphrase, 'pp');
+  assert.ok(withKey.credentials.privateKey!.endsWith('-----END OPENSSH PRIVATE KEY-----\n'));
+});
+
+test('jump-host takes the default user and port like hosts; revision defaults to GITHUB_SHA', () => {
+  const plan = parseInputs(inputs({ 'jump-host': 'bastion.example.com', username: 'deploy', port: '2222' }), { githubSha: 'abc123' });
+  assert.deepEqual(plan.jumpHost, { label: 'bastion.example.com', host: 'bastion.example.com', port: 2222, username: 'deploy' });
+  assert.equal(plan.rollout.revision, 'abc123');
+  assert.equal(parseInputs(inputs({ revision: 'v1.2.3' }), { githubSha: 'abc123' }).rollout.revision, 'v1.2.3');
 });

@@ -1,0 +1,198 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { appendFile, readdir, readFile } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import { writeOpenSshFiles } from '../../src/adapters/openssh-files.js';
+import { parseKnownHosts } from '../../src/engine/known-hosts.js';
+import { execFile, mustExec } from '../rig/process.js';
+import { Rig, type TestHost } from '../rig/rig.js';
+import { runAction, runPost } from '../rig/action-runner.js';
+import { deploy, inputsFor, keepAliveClient } from '../rig/scenario.js';
+
+let rig: Rig;
+before(async () => {
+  rig = await Rig.create();
+});
+after(async () => {
+  await rig?.destroy();
+});
+
+/** Every file under a directory with its content hash: "0 files changed" is this map unchanged. */
+async function tree(dir: string): Promise<Map<string, string>> {
+  const files = new Map<string, string>();
+  for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile()) continue;
+    const path = join(entry.parentPath, entry.name);
+    files.set(relative(dir, path), createHash('sha256').update(await readFile(path)).digest('hex'));
+  }
+  return files;
+}
+
+/** The log as a runner shows it: ::add-mask:: commands are consumed, not displayed. */
+const shownLog = (log: string) => log.split('\n').filter((line) => !line.startsWith('::add-mask::')).join('\n');
+
+/** A client key with a passphrase, authorized on the host. */
+async function passphraseKey(host: TestHost, passphrase: string): Promise<string> {
+  const file = join(rig.dir, `key-${host.name}`);
+  await mustExec('ssh-keygen', ['-q', '-t', 'ed25519', '-N', passphrase, '-C', 'with-passphrase', '-f', file]);
+  await appendFile(join(host.dir, 'etc', 'authorized_keys'), await readFile(`${file}.pub`, 'utf8'));
+  return readFile(file, 'utf8');
+}
+
+async function keyDirsIn(runnerTemp: string): Promise<string[]> {
+  return (await readdir(runnerTemp)).filter((name) => name.startsWith('graceful-reload-'));
+}
+
+test('impostor host: 0 files changed, and the failure gives the offered and pinned fingerprints', async () => {
+  const impostor = await rig.addHost('impostor2');
+  await impostor.startMaster();
+  const genuine = await rig.addHost('genuine2', { app: false });
+  const before = await tree(impostor.srv);
+  const pin = genuine.hostKeyLine.replace(`]:${genuine.port}`, `]:${impostor.port}`);
+  const { run, report } = await deploy(rig, impostor, await rig.makeSource('v2'), { 'known-hosts': pin });
+  assert.equal(run.code, 1);
+  assert.equal(report.step, 'host-key');
+  assert.match(report.error!, new RegExp(`^127\\.0\\.0\\.1:${impostor.port}|root@127\\.0\\.0\\.1:${impostor.port}`));
+  assert.match(report.error!, /offered SHA256:\S+; pinned: ssh-ed25519 SHA256:\S+\. Nothing was sent to this host/);
+  assert.deepEqual(await tree(impostor.srv), before, 'not one file on the impostor changed');
+});
+
+test('a key with a passphrase works for both connections (rsync gets it through askpass)', async () => {
+  const host = await rig.addHost('passphrase');
+  await host.startMaster();
+  const key = await passphraseKey(host, 'correct horse battery');
+  const { run } = await deploy(rig, host, await rig.makeSource('v2'), { 'private-key': key, passphrase: 'correct horse battery' });
+  assert.equal(run.code, 0, run.log);
+  assert.match(await host.get('/'), /hello from v2/);
+});
+
+test('password authentication, and a wrong password fails at the auth step', async () => {
+  const host = await rig.addHost('password', { password: 'pw; $(touch /tmp/never) `x`' });
+  await host.startMaster();
+  const ok = await deploy(rig, host, await rig.makeSource('v2'), { 'private-key': '', password: 'pw; $(touch /tmp/never) `x`' });
+  assert.equal(ok.run.code, 0, ok.run.log);
+  assert.match(await host.get('/'), /hello from v2/);
+  const wrong = await deploy(rig, host, await rig.makeSource('v3'), { 'private-key': '', password: 'not it' });
+  assert.equal(wrong.run.code, 1);
+  assert.equal(wrong.report.step, 'auth');
+  assert.match(wrong.report.error!, /authentication as root failed/);
+  assert.equal(wrong.report.filesChanged, false);
+});
+
+test('a running ssh-agent is used when no key or password is given', async () => {
+  const host = await rig.addHost('agent');
+  await host.startMaster();
+  const socket = join(rig.dir, 'agent.sock');
+  const agent = spawn('ssh-agent', ['-D', '-a', socket], { stdio: 'ignore' });
+  try {
+    for (let i = 0; i < 50 && (await execFile('test', ['-S', socket])).code !== 0; i++) await new Promise((r) => setTimeout(r, 50));
+    await mustExec('ssh-add', [rig.clientKeyFile], { env: { ...process.env, SSH_AUTH_SOCK: socket } });
+    const run = await runAction(inputsFor(rig, host, await rig.makeSource('v2'), { 'private-key': '' }), { env: { SSH_AUTH_SOCK: socket } });
+    assert.equal(run.code, 0, run.log);
+    assert.match(await host.get('/'), /hello from v2/);
+  } finally {
+    agent.kill();
+  }
+});
+
+test('jump host: both connections go through it, and its host key is checked on both', async () => {
+  const bastion = await rig.addHost('bastion', { app: false, logLevel: 'DEBUG1' });
+  const target = await rig.addHost('behind');
+  await target.startMaster();
+  const jumpHost = `root@127.0.0.1:${bastion.port}`;
+  const pins = `${bastion.hostKeyLine}\n${target.hostKeyLine}`;
+
+  const { run } = await deploy(rig, target, await rig.makeSource('v2'), { 'jump-host': jumpHost, 'known-hosts': pins });
+  assert.equal(run.code, 0, run.log);
+  assert.match(await target.get('/'), /hello from v2/);
+  const forwards = bastion.sshdLog
+    .split(/\r?\n/)
+    .filter((line) => line.includes(`server_request_direct_tcpip:`) && line.endsWith(`target 127.0.0.1 port ${target.port}`));
+  assert.ok(forwards.length >= 2, `the SSH library and rsync both went through the bastion:\n${forwards.join('\n')}`);
+
+  // The SSH library refuses a bastion whose key does not match its pin.
+  const impostorPin = target.hostKeyLine.replace(`]:${target.port}`, `]:${bastion.port}`);
+  const before = await tree(target.srv);
+  const refused = await deploy(rig, target, await rig.makeSource('v3'), { 'jump-host': jumpHost, 'known-hosts': `${impostorPin}\n${target.hostKeyLine}` });
+  assert.equal(refused.run.code, 1);
+  assert.equal(refused.report.step, 'host-key');
+  assert.match(refused.report.error!, /^jump host root@127\.0\.0\.1:\d+: the host key offered by \[127\.0\.0\.1\]:\d+ matches none of its pinned keys/);
+  assert.deepEqual(await tree(target.srv), before);
+
+  // rsync's OpenSSH, given the same wrong pin through the generated config, refuses the jump hop too.
+  const files = await writeOpenSshFiles({
+    trust: { pins: parseKnownHosts(`${impostorPin}\n${target.hostKeyLine}`), ignoreHostKeys: false },
+    credentials: { privateKey: rig.clientKey },
+    connectTimeoutMs: 5000,
+    jumpHost: { label: jumpHost, host: '127.0.0.1', port: bastion.port, username: 'root' },
+  });
+  try {
+    const ssh = await execFile('ssh', ['-F', files.configFile, '-p', String(target.port), 'root@127.0.0.1', 'touch /srv/app/reached'], { timeoutMs: 20_000 });
+    assert.notEqual(ssh.code, 0);
+    assert.match(ssh.stderr, /Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED/);
+    assert.deepEqual(await tree(target.srv), before);
+  } finally {
+    await files.remove();
+  }
+});
+
+test('insecure-ignore-host-key: true runs without pins, with a loud warning', async () => {
+  const host = await rig.addHost('insecure');
+  await host.startMaster();
+  const { run } = await deploy(rig, host, await rig.makeSource('v2'), { 'known-hosts': '', 'insecure-ignore-host-key': 'true' });
+  assert.equal(run.code, 0, run.log);
+  assert.match(run.log, /::warning::insecure-ignore-host-key is true: host keys are NOT checked/);
+});
+
+test('secrets: no key, passphrase or password in the log of valid and failing runs with debug logging, and no key file left behind', async () => {
+  const host = await rig.addHost('secrets', { password: 'P@ss-w0rd-for-the-log-test' });
+  await host.startMaster();
+  const passphrase = 'a passphrase that must never be printed';
+  const key = await passphraseKey(host, passphrase);
+  const debug = { RUNNER_DEBUG: '1', ACTIONS_STEP_DEBUG: 'true' };
+  const runs = [
+    await runAction(inputsFor(rig, host, await rig.makeSource('v2'), { 'private-key': key, passphrase }), { env: debug }),
+    await runAction(inputsFor(rig, host, await rig.makeSource('v3'), { 'private-key': key, passphrase: 'wrong passphrase here' }), { env: debug }),
+    await runAction(inputsFor(rig, host, await rig.makeSource('v4'), { 'private-key': '', password: 'P@ss-w0rd-for-the-log-test', 'known-hosts': rig.hosts[0]!.hostKeyLine }), { env: debug }),
+    await runAction(inputsFor(rig, host, await rig.makeSource('v5'), { 'private-key': key, passphrase, target: 'relative/path' }), { env: debug }),
+  ];
+  assert.deepEqual(runs.map((run) => run.code), [0, 1, 1, 1]);
+  const secrets = [passphrase, 'P@ss-w0rd-for-the-log-test', ...key.split('\n').filter((line) => line.length >= 20 && !line.startsWith('-----'))];
+  for (const run of runs) {
+    const log = shownLog(run.log);
+    assert.match(log, /::debug::/, 'debug logging was on');
+    for (const secret of secrets) assert.ok(!log.includes(secret), `a secret leaked into the log:\n${log}`);
+    assert.deepEqual(await keyDirsIn(run.runnerTemp), [], 'main removed the key file');
+  }
+});
+
+test('cancelled mid-rollout: the key file is still there, and the post step removes it', async () => {
+  const host = await rig.addHost('cancel');
+  await host.startMaster();
+  const client = await keepAliveClient(host.app.httpPort);
+  const controller = new AbortController();
+  let during: string[] = [];
+  let runnerTemp = '';
+  try {
+    const run = await runAction(inputsFor(rig, host, await rig.makeSource('v2'), { 'graceful-timeout': '60s' }), {
+      signal: controller.signal,
+      echo: (text) => {
+        if (/reload signalled/.test(text) && !controller.signal.aborted) {
+          runnerTemp = /RUNNER_TEMP=(\S+)/.exec(text)?.[1] ?? runnerTemp;
+          controller.abort();
+        }
+      },
+    });
+    runnerTemp = run.runnerTemp;
+    during = await keyDirsIn(runnerTemp);
+    assert.notEqual(run.code, 0, 'the step was killed');
+    assert.equal(during.length, 1, 'the killed step left its key directory');
+    const post = await runPost(run);
+    assert.equal(post.code, 0, post.log);
+    assert.deepEqual(await keyDirsIn(runnerTemp), []);
+  } finally {
+    client.destroy();
+  }
+});
