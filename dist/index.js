@@ -43706,13 +43706,17 @@ function noLeadingDash(input, value) {
 function lines(text) {
   return text.split(/\r?\n/).map((line) => line.trim()).filter((line) => line !== "" && !line.startsWith("#"));
 }
-function duration(raw, input, minMs, maxMs) {
-  let ms2;
+function asInput(input, parse) {
   try {
-    ms2 = parseDuration(get(raw, input));
+    return parse();
   } catch (error2) {
-    throw new InputError(input, error2.message);
+    if (error2 instanceof InputError) throw error2;
+    const message = error2.message.replace(/^(hosts entry |hosts: |port: |username: |known-hosts )/, "");
+    throw new InputError(input, message);
   }
+}
+function duration(raw, input, minMs, maxMs) {
+  const ms2 = asInput(input, () => parseDuration(get(raw, input)));
   if (ms2 < minMs || ms2 > maxMs) {
     throw new InputError(input, `${get(raw, input)} is out of range (${minMs} ms to ${maxMs / 1e3} s)`);
   }
@@ -43747,8 +43751,10 @@ function validateStartFile(value) {
 }
 function validatePhp(value) {
   noLeadingDash("php", value);
-  if (!/^[A-Za-z0-9_./+-]+$/.test(value)) {
-    throw new InputError("php", `"${value}" must be a command name or path (letters, digits, _ . / + -)`);
+  const name = /^[A-Za-z0-9_+][A-Za-z0-9_.+-]*$/;
+  const path = /^(\/[A-Za-z0-9_+][A-Za-z0-9_.+-]*)+$/;
+  if (!(name.test(value) || path.test(value)) || value.split("/").includes("..")) {
+    throw new InputError("php", `"${value}" must be a command name (php8.2) or an absolute path (/usr/bin/php)`);
   }
   return value;
 }
@@ -43778,7 +43784,7 @@ function validateLogFile(value, target) {
 }
 function validateRevision(value) {
   if (value === "") return void 0;
-  if (!/^[A-Za-z0-9._\/+-]{1,200}$/.test(value)) throw new InputError("revision", `"${value.slice(0, 50)}" is not a revision (letters, digits, . _ / + -)`);
+  if (!/^[A-Za-z0-9][A-Za-z0-9._\/+-]{0,199}$/.test(value)) throw new InputError("revision", `"${value.slice(0, 50)}" is not a revision (letters, digits, . _ / + -)`);
   return value;
 }
 function booleanInput(raw, input) {
@@ -43813,46 +43819,23 @@ function parseCredentials(raw, environment) {
 function groupNames(text) {
   return text.split(/[\n,]/).map((name) => name.trim()).filter((name) => name !== "");
 }
-function parseInputs(raw, environment = {}) {
+function parseInputs(given, environment = {}) {
+  const raw = (name) => {
+    const value = given(name);
+    if (value.includes("\0")) throw new InputError(name, "contains a NUL byte");
+    return value;
+  };
   const target = validateTarget(raw("target").trim());
-  const port = (() => {
-    try {
-      return parsePort(get(raw, "port"), "port");
-    } catch (error2) {
-      throw new InputError("port", error2.message.replace(/^port: /, ""));
-    }
-  })();
-  const username = get(raw, "username");
-  try {
-    parseUsername(username, "username");
-  } catch (error2) {
-    throw new InputError("username", error2.message.replace(/^username: /, ""));
-  }
-  let hosts;
-  try {
-    hosts = parseHostList(raw("hosts"), { username, port });
-  } catch (error2) {
-    throw new InputError("hosts", error2.message.replace(/^hosts: /, ""));
-  }
+  const port = asInput("port", () => parsePort(get(raw, "port"), "port"));
+  const username = asInput("username", () => parseUsername(get(raw, "username"), "username"));
+  const hosts = asInput("hosts", () => parseHostList(raw("hosts"), { username, port }));
   const ignoreHostKeys = booleanInput(raw, "insecure-ignore-host-key");
-  let pins;
-  try {
-    pins = parseKnownHosts(raw("known-hosts"));
-  } catch (error2) {
-    throw new InputError("known-hosts", error2.message.replace(/^known-hosts /, ""));
-  }
+  const pins = asInput("known-hosts", () => parseKnownHosts(raw("known-hosts")));
   if (pins.length === 0 && !ignoreHostKeys) {
     throw new InputError("known-hosts", 'no host key is pinned; add the known_hosts lines of every host (see README: "Pinning host keys")');
   }
-  let jumpHost;
   const jumpText = raw("jump-host").trim();
-  if (jumpText !== "") {
-    try {
-      jumpHost = parseHostSpec(jumpText, { username, port });
-    } catch (error2) {
-      throw new InputError("jump-host", error2.message.replace(/^hosts entry /, ""));
-    }
-  }
+  const jumpHost = jumpText === "" ? void 0 : asInput("jump-host", () => parseHostSpec(jumpText, { username, port }));
   const credentials = parseCredentials(raw, environment);
   const source = get(raw, "source");
   noLeadingDash("source", source);

@@ -62,13 +62,22 @@ function lines(text: string): string[] {
     .filter((line) => line !== '' && !line.startsWith('#'));
 }
 
-function duration(raw: RawInputs, input: string, minMs: number, maxMs: number): number {
-  let ms: number;
+/**
+ * Runs a parser and reports its error as the input's, without the parser's own
+ * prefix. An InputError (a NUL byte, say) already names its input and passes through.
+ */
+function asInput<T>(input: string, parse: () => T): T {
   try {
-    ms = parseDuration(get(raw, input));
+    return parse();
   } catch (error) {
-    throw new InputError(input, (error as Error).message);
+    if (error instanceof InputError) throw error;
+    const message = (error as Error).message.replace(/^(hosts entry |hosts: |port: |username: |known-hosts )/, '');
+    throw new InputError(input, message);
   }
+}
+
+function duration(raw: RawInputs, input: string, minMs: number, maxMs: number): number {
+  const ms = asInput(input, () => parseDuration(get(raw, input)));
   if (ms < minMs || ms > maxMs) {
     throw new InputError(input, `${get(raw, input)} is out of range (${minMs} ms to ${maxMs / 1000} s)`);
   }
@@ -107,8 +116,10 @@ function validateStartFile(value: string): string {
 
 function validatePhp(value: string): string {
   noLeadingDash('php', value);
-  if (!/^[A-Za-z0-9_./+-]+$/.test(value)) {
-    throw new InputError('php', `"${value}" must be a command name or path (letters, digits, _ . / + -)`);
+  const name = /^[A-Za-z0-9_+][A-Za-z0-9_.+-]*$/;
+  const path = /^(\/[A-Za-z0-9_+][A-Za-z0-9_.+-]*)+$/;
+  if (!(name.test(value) || path.test(value)) || value.split('/').includes('..')) {
+    throw new InputError('php', `"${value}" must be a command name (php8.2) or an absolute path (/usr/bin/php)`);
   }
   return value;
 }
@@ -141,7 +152,7 @@ function validateLogFile(value: string, target: string): string {
 
 function validateRevision(value: string): string | undefined {
   if (value === '') return undefined;
-  if (!/^[A-Za-z0-9._\/+-]{1,200}$/.test(value)) throw new InputError('revision', `"${value.slice(0, 50)}" is not a revision (letters, digits, . _ / + -)`);
+  if (!/^[A-Za-z0-9][A-Za-z0-9._\/+-]{0,199}$/.test(value)) throw new InputError('revision', `"${value.slice(0, 50)}" is not a revision (letters, digits, . _ / + -)`);
   return value;
 }
 
@@ -183,48 +194,26 @@ function groupNames(text: string): string[] {
 }
 
 /** Turns the action's inputs into a validated plan, before any connection is made. */
-export function parseInputs(raw: RawInputs, environment: InputEnvironment = {}): DeployPlan {
+export function parseInputs(given: RawInputs, environment: InputEnvironment = {}): DeployPlan {
+  // No input can carry a NUL: argument lists and remote commands end at it, silently.
+  const raw: RawInputs = (name) => {
+    const value = given(name);
+    if (value.includes('\0')) throw new InputError(name, 'contains a NUL byte');
+    return value;
+  };
   const target = validateTarget(raw('target').trim());
-  const port = (() => {
-    try {
-      return parsePort(get(raw, 'port'), 'port');
-    } catch (error) {
-      throw new InputError('port', (error as Error).message.replace(/^port: /, ''));
-    }
-  })();
-  const username = get(raw, 'username');
-  try {
-    parseUsername(username, 'username');
-  } catch (error) {
-    throw new InputError('username', (error as Error).message.replace(/^username: /, ''));
-  }
-  let hosts;
-  try {
-    hosts = parseHostList(raw('hosts'), { username, port });
-  } catch (error) {
-    throw new InputError('hosts', (error as Error).message.replace(/^hosts: /, ''));
-  }
+  const port = asInput('port', () => parsePort(get(raw, 'port'), 'port'));
+  const username = asInput('username', () => parseUsername(get(raw, 'username'), 'username'));
+  const hosts = asInput('hosts', () => parseHostList(raw('hosts'), { username, port }));
 
   const ignoreHostKeys = booleanInput(raw, 'insecure-ignore-host-key');
-  let pins;
-  try {
-    pins = parseKnownHosts(raw('known-hosts'));
-  } catch (error) {
-    throw new InputError('known-hosts', (error as Error).message.replace(/^known-hosts /, ''));
-  }
+  const pins = asInput('known-hosts', () => parseKnownHosts(raw('known-hosts')));
   if (pins.length === 0 && !ignoreHostKeys) {
     throw new InputError('known-hosts', 'no host key is pinned; add the known_hosts lines of every host (see README: "Pinning host keys")');
   }
 
-  let jumpHost;
   const jumpText = raw('jump-host').trim();
-  if (jumpText !== '') {
-    try {
-      jumpHost = parseHostSpec(jumpText, { username, port });
-    } catch (error) {
-      throw new InputError('jump-host', (error as Error).message.replace(/^hosts entry /, ''));
-    }
-  }
+  const jumpHost = jumpText === '' ? undefined : asInput('jump-host', () => parseHostSpec(jumpText, { username, port }));
 
   const credentials = parseCredentials(raw, environment);
   const source = get(raw, 'source');

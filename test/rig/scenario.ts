@@ -26,6 +26,12 @@ export interface Deploy {
   readonly report: HostReport;
 }
 
+export interface DeployAttempt {
+  readonly run: ActionRun;
+  /** Empty when the action refused its inputs before any host. */
+  readonly reports: readonly HostReport[];
+}
+
 /**
  * Runs the action against one host; `when` hooks fire once each when the
  * action's output first matches, for faults injected mid-rollout.
@@ -37,6 +43,19 @@ export async function deploy(
   extra: Record<string, string> = {},
   when: readonly { match: RegExp; then: () => Promise<unknown> }[] = [],
 ): Promise<Deploy> {
+  const { run, reports } = await attemptDeploy(rig, host, source, extra, when);
+  if (reports.length !== 1) throw new Error(`expected one host report, got ${reports.length}; log:\n${run.log}`);
+  return { run, report: reports[0]! };
+}
+
+/** Like deploy, but the action may refuse before reaching the host. */
+export async function attemptDeploy(
+  rig: Rig,
+  host: TestHost,
+  source: string,
+  extra: Record<string, string> = {},
+  when: readonly { match: RegExp; then: () => Promise<unknown> }[] = [],
+): Promise<DeployAttempt> {
   let seen = '';
   const pending = [...when];
   const fired: Promise<unknown>[] = [];
@@ -53,9 +72,7 @@ export async function deploy(
   });
   await Promise.all(fired);
   await removeRunnerTemp(run);
-  const reports = JSON.parse(run.outputs['report'] ?? '[]') as HostReport[];
-  if (reports.length !== 1) throw new Error(`expected one host report, got ${reports.length}; log:\n${run.log}`);
-  return { run, report: reports[0]! };
+  return { run, reports: JSON.parse(run.outputs['report'] ?? '[]') as HostReport[] };
 }
 
 /** A source whose web workers die in onWorkerStart: a fatal error in the new handler. */
