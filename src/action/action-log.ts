@@ -1,9 +1,27 @@
 import * as core from '@actions/core';
+import { randomUUID } from 'node:crypto';
 import type { RolloutLog } from '../engine/ports.js';
+
+/**
+ * A line that starts with "::" is a workflow command to the runner. Messages
+ * can quote text from a host (a status table, an app log), so plain info
+ * lines that could contain one are fenced with stop-commands; errors,
+ * warnings and debug lines are escaped by @actions/core already.
+ */
+function info(message: string): void {
+  if (!/(^|\n)\s*::/.test(message)) {
+    core.info(message);
+    return;
+  }
+  const token = randomUUID();
+  core.info(`::stop-commands::${token}`);
+  core.info(message);
+  core.info(`::${token}::`);
+}
 
 /** The engine's log on a GitHub runner: errors become annotations. */
 export const actionLog: RolloutLog = {
-  info: (message) => core.info(message),
+  info,
   warning: (message) => core.warning(message),
   error: (message) => core.error(message),
   debug: (message) => core.debug(message),

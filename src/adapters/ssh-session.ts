@@ -100,7 +100,7 @@ class SshShell implements RemoteShell {
   ) {}
 
   async run(command: string, options: { timeoutMs?: number } = {}): Promise<CommandResult> {
-    let channel: { close(): void } | undefined;
+    let channel: { close(): void; signal(name: string): void } | undefined;
     let timer: NodeJS.Timeout | undefined;
     const execution = this.ssh.execCommand(command, { onChannel: (opened) => (channel = opened) });
     execution.catch(() => undefined);
@@ -109,6 +109,12 @@ class SshShell implements RemoteShell {
         ? null
         : new Promise<never>((_, reject) => {
             timer = setTimeout(() => {
+              // Closing the channel alone can leave the remote command running.
+              try {
+                channel?.signal('KILL');
+              } catch {
+                // Servers that refuse signal requests still get the close.
+              }
               channel?.close();
               reject(new RemoteCommandTimeout(command, options.timeoutMs!));
             }, options.timeoutMs);

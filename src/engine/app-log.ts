@@ -29,16 +29,6 @@ export function phpErrors(text: string, limit = 5): string[] {
     .map(([message, count]) => (count > 1 ? `${message} (${count} times)` : message));
 }
 
-/** Worker exit lines, e.g. `worker[web:8617] exit with status 64000`, counted by status. */
-export function exitStatuses(text: string): Map<number, number> {
-  const counts = new Map<number, number>();
-  for (const match of text.matchAll(/worker\[[^\]]*:\d+\] exit with status (\d+)/g)) {
-    const status = Number(match[1]);
-    counts.set(status, (counts.get(status) ?? 0) + 1);
-  }
-  return counts;
-}
-
 /** Where Workerman versions and common layouts keep the log when the user does not say. */
 export function logFileCandidates(target: string, startFileDir: string): string[] {
   return [...new Set([`${startFileDir}/workerman.log`, `${target}/workerman.log`, `${target}/runtime/logs/workerman.log`, `${target}/vendor/workerman/workerman.log`, `${target}/vendor/workerman.log`])];

@@ -281,4 +281,3 @@ export function describeHolders(holders: readonly WorkerProcess[]): string {
     .join(', ');
 }
 
-export { describeWorker };

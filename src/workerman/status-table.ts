@@ -121,11 +121,14 @@ export function parseStatusTable(text: string): StatusReport {
   return { running: true, workermanVersion: version, exits: parseExitRows(lines, text), processes: parseProcessRows(lines, text) };
 }
 
-/** Crash exits (any non-zero status) per group: the figure a crash loop drives up. */
+/** Status 9 is SIGKILL: the master's kill after stopTimeout in a quick reload, not a crash. */
+const KILLED = 9;
+
+/** Crash exits per group (non-zero, not SIGKILL): the figure a crash loop drives up. */
 export function crashExitsByGroup(exits: readonly ExitRow[]): Map<string, number> {
   const counts = new Map<string, number>();
   for (const row of exits) {
-    if (row.exitStatus !== 0) counts.set(row.group, (counts.get(row.group) ?? 0) + row.exitCount);
+    if (row.exitStatus !== 0 && row.exitStatus !== KILLED) counts.set(row.group, (counts.get(row.group) ?? 0) + row.exitCount);
   }
   return counts;
 }

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { exitStatuses, phpErrors, sawReloadStart } from '../../src/engine/app-log.js';
+import { phpErrors, sawReloadStart } from '../../src/engine/app-log.js';
 
 const crashLog = readFileSync(join(import.meta.dirname, '../fixtures/log-v5-crash-loop.txt'), 'utf8');
 
@@ -17,10 +17,4 @@ test('PHP errors of a crash loop are quoted once each, with a count', () => {
   assert.equal(errors.length, 1);
   assert.match(errors[0]!, /^Error: Call to undefined function undefined_function_call\(\) in \/srv\/app\/handler\.php:1 \(\d+ times\)$/);
   assert.deepEqual(phpErrors('2026-11-21 05:10:04 pid:1 Workerman[start.php] reloading\n'), []);
-});
-
-test('worker exit lines are counted by status', () => {
-  const statuses = exitStatuses(crashLog);
-  assert.ok((statuses.get(64000) ?? 0) >= 2);
-  assert.equal(statuses.get(0), undefined);
 });

@@ -50,6 +50,7 @@ test('Workerman 4 table: worker_name columns and other widths are read by header
     'worker_name  exit_status      exit_count',
     'my web       0                4',
     'my web       250              2',
+    'my web       9                5',
     'task         0                0',
     '----------------------------------------------PROCESS STATUS---------------------------------------------------',
     'pid\tmemory  listening                worker_name  connections send_fail timers  total_request qps    status',
