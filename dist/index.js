@@ -42794,6 +42794,12 @@ ${await readFile2(files.configFile, "utf8")}`);
 function sawReloadStart(text, masterPid) {
   return new RegExp(`pid:${masterPid} Workerman\\[[^\\]]*\\] reloading`).test(text);
 }
+function sawReloadCommand(text) {
+  return /Workerman\[[^\]]*\] reload\s*$/m.test(text);
+}
+function reloadEvidence(text, masterPid) {
+  return sawReloadCommand(text) ? sawReloadStart(text, masterPid) : void 0;
+}
 var ERROR_LINE = /pid:\d+\s+((?:PHP )?(?:Fatal error|Parse error|[A-Za-z\\]*(?:Error|Exception))\b.*)$/;
 function phpErrors(text, limit = 5) {
   const counts = /* @__PURE__ */ new Map();
@@ -42946,11 +42952,12 @@ function observe(state, snapshot, rules) {
   const wanted = countByGroup(baseline.tracked);
   const have = countByGroup(current);
   const short = [...wanted].some(([group, count]) => (have.get(group) ?? 0) < count);
-  const stale = current.some((worker) => worker.startedAt < baseline.signalAt);
-  if (stillOld.length > 0 || short || stale || wrongRevision.length > 0) {
+  const oldPids = new Set(stillOld.map((worker) => worker.pid));
+  const stale = current.filter((worker) => worker.startedAt < baseline.signalAt && !oldPids.has(worker.pid));
+  if (stillOld.length > 0 || short || stale.length > 0 || wrongRevision.length > 0) {
     const stall = classifyStall(next, rules, snapshot, stillOld, replaced, stalledForMs);
     if (stall) return { state: { ...next, stable: null }, verdict: stall };
-    return { state: { ...next, stable: null }, verdict: { kind: "replacing", replaced, total, stillOld, wrongRevision, stalledForMs } };
+    return { state: { ...next, stable: null }, verdict: { kind: "replacing", replaced, total, stillOld, wrongRevision, stale, stalledForMs } };
   }
   const pids = current.map((worker) => worker.pid).sort((a, b) => a - b).join(",");
   const stable = state.stable?.pids === pids && state.stable.crashes === crashes ? state.stable : { pids, since: snapshot.at, crashes };
@@ -43084,6 +43091,9 @@ async function watchReload(options) {
   let where = "";
   if (last.kind === "replacing" || last.kind === "pinned") {
     where = `${last.replaced}/${last.total} workers replaced; still old: ${stillOld.map(describeDoing).join(", ")}.${untouchedGroupsHint(options.baseline, stillOld)}`;
+    if (last.kind === "replacing" && last.stale.length > 0) {
+      where += ` Workers ${last.stale.map(describeWorker).join(", ")} started before the signal: an earlier reload forked them, so they may run older code.`;
+    }
     if (last.kind === "replacing" && last.wrongRevision.length > 0) {
       where += ` New workers report another revision than ${options.rules.revision}: ${last.wrongRevision.map((w) => `${describeWorker(w)}=${w.revision}`).join(", ")}.`;
     }
@@ -43408,7 +43418,7 @@ var RemoteStatus = class {
   }
   reloadEvidence() {
     if (!this.collecting || this.options.probe.logFile === "" || this.logOffset < 0) return void 0;
-    return sawReloadStart(this.log, this.masterPid);
+    return reloadEvidence(this.log, this.masterPid);
   }
   fromProcesses(probe) {
     const byPid = new Map(this.table?.report.processes.map((row) => [row.pid, row]));

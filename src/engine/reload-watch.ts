@@ -148,6 +148,9 @@ export async function watchReload(options: WatchOptions): Promise<WatchOutcome> 
   let where = '';
   if (last.kind === 'replacing' || last.kind === 'pinned') {
     where = `${last.replaced}/${last.total} workers replaced; still old: ${stillOld.map(describeDoing).join(', ')}.${untouchedGroupsHint(options.baseline, stillOld)}`;
+    if (last.kind === 'replacing' && last.stale.length > 0) {
+      where += ` Workers ${last.stale.map(describeWorker).join(', ')} started before the signal: an earlier reload forked them, so they may run older code.`;
+    }
     if (last.kind === 'replacing' && last.wrongRevision.length > 0) {
       where += ` New workers report another revision than ${options.rules.revision}: ${last.wrongRevision.map((w) => `${describeWorker(w)}=${w.revision}`).join(', ')}.`;
     }

@@ -53,6 +53,8 @@ export type Verdict =
       readonly stillOld: readonly WorkerProcess[];
       /** New workers that report another revision than the expected one. */
       readonly wrongRevision: readonly WorkerProcess[];
+      /** Workers that started before the signal but are not in the baseline: an earlier reload's, maybe on older code. */
+      readonly stale: readonly WorkerProcess[];
       readonly stalledForMs: number;
     }
   | {
@@ -204,12 +206,13 @@ export function observe(state: WatchState, snapshot: HostSnapshot, rules: Verdic
   const short = [...wanted].some(([group, count]) => (have.get(group) ?? 0) < count);
   // A worker that started before the signal but is not in the baseline was
   // forked by an earlier reload still in flight; it may hold older code.
-  const stale = current.some((worker) => worker.startedAt < baseline.signalAt);
+  const oldPids = new Set(stillOld.map((worker) => worker.pid));
+  const stale = current.filter((worker) => worker.startedAt < baseline.signalAt && !oldPids.has(worker.pid));
 
-  if (stillOld.length > 0 || short || stale || wrongRevision.length > 0) {
+  if (stillOld.length > 0 || short || stale.length > 0 || wrongRevision.length > 0) {
     const stall = classifyStall(next, rules, snapshot, stillOld, replaced, stalledForMs);
     if (stall) return { state: { ...next, stable: null }, verdict: stall };
-    return { state: { ...next, stable: null }, verdict: { kind: 'replacing', replaced, total, stillOld, wrongRevision, stalledForMs } };
+    return { state: { ...next, stable: null }, verdict: { kind: 'replacing', replaced, total, stillOld, wrongRevision, stale, stalledForMs } };
   }
 
   const pids = current.map((worker) => worker.pid).sort((a, b) => a - b).join(',');

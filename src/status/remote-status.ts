@@ -1,5 +1,5 @@
 import { RemoteCommandTimeout, type RemoteShell } from '../engine/ports.js';
-import { sawReloadStart } from '../engine/app-log.js';
+import { reloadEvidence } from '../engine/app-log.js';
 import type { HostSnapshot, WorkerProcess } from '../engine/worker-snapshot.js';
 import { commandLine } from '../engine/shell-quote.js';
 import { parseProbeOutput, parseWorkerTitle, probeCommand, ProbeParseError, TICKS_PER_SECOND, type ProbeOptions, type ProbeResult } from '../workerman/host-probe.js';
@@ -91,7 +91,7 @@ export class RemoteStatus implements StatusSource {
 
   private reloadEvidence(): boolean | undefined {
     if (!this.collecting || this.options.probe.logFile === '' || this.logOffset < 0) return undefined;
-    return sawReloadStart(this.log, this.masterPid);
+    return reloadEvidence(this.log, this.masterPid);
   }
 
   private fromProcesses(probe: ProbeResult): HostSnapshot {

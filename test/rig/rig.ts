@@ -104,18 +104,34 @@ export class TestHost {
     return response.text();
   }
 
+  /** Kills the master and its workers outright (a crash, or an operator's kill -9). */
   async stopMaster(): Promise<void> {
     const pid = await this.masterPid();
     if (pid === null) return;
-    for (const worker of await this.workers()) process.kill(worker.pid, 'SIGKILL');
-    process.kill(pid, 'SIGKILL');
-    await waitFor(`${this.name}'s master to exit`, async () => !(await processAlive(pid)));
+    // Stopped first, so it cannot fork replacements for the workers killed next.
+    signal(pid, 'SIGSTOP');
+    const workers = await childProcesses(pid);
+    for (const worker of workers) signal(worker.pid, 'SIGKILL');
+    signal(pid, 'SIGKILL');
+    await waitFor(`${this.name}'s master and workers to exit`, async () => {
+      for (const id of [pid, ...workers.map((worker) => worker.pid)]) if (await processAlive(id)) return false;
+      return true;
+    });
     await rm(join(this.srv, 'app', 'workerman.start.php.pid'), { force: true });
   }
 
   async stop(): Promise<void> {
     await this.stopMaster().catch(() => undefined);
     this.sshd.kill('SIGTERM');
+  }
+}
+
+/** kill(2) that shrugs at a process already gone. */
+function signal(pid: number, name: NodeJS.Signals): void {
+  try {
+    process.kill(pid, name);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
   }
 }
 

@@ -64,6 +64,7 @@ test('a group short of its worker count is not done, even with every old PID gon
 test('a worker started before the signal does not count as new', () => {
   const [verdict] = run([snap(11, [w(11, 'web', 10.5), w(12, 'web', 9.0), w(13, 'task', 10.5)])]);
   assert.equal(verdict!.kind, 'replacing');
+  assert.deepEqual(verdict!.kind === 'replacing' && verdict!.stale.map((x) => x.pid), [12]);
 });
 
 test('PIDs that change during settle restart the settle clock', () => {
