@@ -1,3 +1,4 @@
+import { rmSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
@@ -12,6 +13,12 @@ export interface ActionRun {
   readonly state: Record<string, string>;
   readonly runnerTemp: string;
 }
+
+/** Every RUNNER_TEMP made in this process, removed when it exits, whatever a test did. */
+const runnerTemps = new Set<string>();
+process.on('exit', () => {
+  for (const dir of runnerTemps) rmSync(dir, { recursive: true, force: true });
+});
 
 /** Reads a GITHUB_OUTPUT / GITHUB_STATE file (name<<delimiter ... delimiter blocks). */
 export function parseCommandFile(text: string): Record<string, string> {
@@ -35,6 +42,7 @@ export function parseCommandFile(text: string): Record<string, string> {
  */
 export async function runAction(inputs: Record<string, string>, options: { env?: Record<string, string>; workspace?: string; echo?: (text: string) => void; signal?: AbortSignal } = {}): Promise<ActionRun> {
   const runnerTemp = await mkdtemp(join(tmpdir(), 'gr-runner-'));
+  runnerTemps.add(runnerTemp);
   const outputFile = join(runnerTemp, 'output');
   const stateFile = join(runnerTemp, 'state');
   await writeFile(outputFile, '');

@@ -1,4 +1,4 @@
-import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join, resolve } from 'node:path';
@@ -120,10 +120,22 @@ export class TestHost {
     await rm(join(this.srv, 'app', 'workerman.start.php.pid'), { force: true });
   }
 
+  /**
+   * Ends the host: every process in its mount namespace is killed, which takes
+   * in the master, orphaned workers, and remote commands a test left hanging.
+   */
   async stop(): Promise<void> {
-    await this.stopMaster().catch(() => undefined);
-    this.sshd.kill('SIGTERM');
+    const pid = this.sshd.pid;
+    const namespace = pid ? await readlink(`/proc/${pid}/ns/mnt`).catch(() => '') : '';
+    if (namespace !== '') {
+      for (const entry of await readdir('/proc')) {
+        if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+        if ((await readlink(`/proc/${entry}/ns/mnt`).catch(() => '')) === namespace) signal(Number(entry), 'SIGKILL');
+      }
+    }
+    this.sshd.kill('SIGKILL');
   }
+
 }
 
 /** kill(2) that shrugs at a process already gone. */
