@@ -2160,9 +2160,9 @@ var require_dispatcher_base = __commonJS({
       }
       close(callback) {
         if (callback === void 0) {
-          return new Promise((resolve2, reject) => {
+          return new Promise((resolve3, reject) => {
             this.close((err, data) => {
-              return err ? reject(err) : resolve2(data);
+              return err ? reject(err) : resolve3(data);
             });
           });
         }
@@ -2200,12 +2200,12 @@ var require_dispatcher_base = __commonJS({
           err = null;
         }
         if (callback === void 0) {
-          return new Promise((resolve2, reject) => {
+          return new Promise((resolve3, reject) => {
             this.destroy(err, (err2, data) => {
               return err2 ? (
                 /* istanbul ignore next: should never error */
                 reject(err2)
-              ) : resolve2(data);
+              ) : resolve3(data);
             });
           });
         }
@@ -4472,8 +4472,8 @@ var require_util2 = __commonJS({
     function createDeferredPromise() {
       let res;
       let rej;
-      const promise = new Promise((resolve2, reject) => {
-        res = resolve2;
+      const promise = new Promise((resolve3, reject) => {
+        res = resolve3;
         rej = reject;
       });
       return { promise, resolve: res, reject: rej };
@@ -6724,12 +6724,12 @@ upgrade: ${upgrade}\r
           cb();
         }
       }
-      const waitForDrain = () => new Promise((resolve2, reject) => {
+      const waitForDrain = () => new Promise((resolve3, reject) => {
         assert(callback === null);
         if (socket[kError]) {
           reject(socket[kError]);
         } else {
-          callback = resolve2;
+          callback = resolve3;
         }
       });
       socket.on("close", onDrain).on("drain", onDrain);
@@ -7399,12 +7399,12 @@ var require_client_h2 = __commonJS({
           cb();
         }
       }
-      const waitForDrain = () => new Promise((resolve2, reject) => {
+      const waitForDrain = () => new Promise((resolve3, reject) => {
         assert(callback === null);
         if (socket[kError]) {
           reject(socket[kError]);
         } else {
-          callback = resolve2;
+          callback = resolve3;
         }
       });
       h2stream.on("close", onDrain).on("drain", onDrain);
@@ -7883,16 +7883,16 @@ var require_client = __commonJS({
         return this[kNeedDrain] < 2;
       }
       async [kClose]() {
-        return new Promise((resolve2) => {
+        return new Promise((resolve3) => {
           if (this[kSize]) {
-            this[kClosedResolve] = resolve2;
+            this[kClosedResolve] = resolve3;
           } else {
-            resolve2(null);
+            resolve3(null);
           }
         });
       }
       async [kDestroy](err) {
-        return new Promise((resolve2) => {
+        return new Promise((resolve3) => {
           const requests = this[kQueue].splice(this[kPendingIdx]);
           for (let i = 0; i < requests.length; i++) {
             const request = requests[i];
@@ -7903,7 +7903,7 @@ var require_client = __commonJS({
               this[kClosedResolve]();
               this[kClosedResolve] = null;
             }
-            resolve2(null);
+            resolve3(null);
           };
           if (this[kHTTPContext]) {
             this[kHTTPContext].destroy(err, callback);
@@ -7954,7 +7954,7 @@ var require_client = __commonJS({
         });
       }
       try {
-        const socket = await new Promise((resolve2, reject) => {
+        const socket = await new Promise((resolve3, reject) => {
           client[kConnector]({
             host,
             hostname,
@@ -7966,7 +7966,7 @@ var require_client = __commonJS({
             if (err) {
               reject(err);
             } else {
-              resolve2(socket2);
+              resolve3(socket2);
             }
           });
         });
@@ -8302,8 +8302,8 @@ var require_pool_base = __commonJS({
         if (this[kQueue].isEmpty()) {
           await Promise.all(this[kClients].map((c) => c.close()));
         } else {
-          await new Promise((resolve2) => {
-            this[kClosedResolve] = resolve2;
+          await new Promise((resolve3) => {
+            this[kClosedResolve] = resolve3;
           });
         }
       }
@@ -9572,7 +9572,7 @@ var require_readable = __commonJS({
         if (this._readableState.closeEmitted) {
           return null;
         }
-        return await new Promise((resolve2, reject) => {
+        return await new Promise((resolve3, reject) => {
           if (this[kContentLength] > limit) {
             this.destroy(new AbortError2());
           }
@@ -9585,7 +9585,7 @@ var require_readable = __commonJS({
             if (signal?.aborted) {
               reject(signal.reason ?? new AbortError2());
             } else {
-              resolve2(null);
+              resolve3(null);
             }
           }).on("error", noop).on("data", function(chunk) {
             limit -= chunk.length;
@@ -9604,7 +9604,7 @@ var require_readable = __commonJS({
     }
     async function consume(stream, type) {
       assert(!stream[kConsume]);
-      return new Promise((resolve2, reject) => {
+      return new Promise((resolve3, reject) => {
         if (isUnusable(stream)) {
           const rState = stream._readableState;
           if (rState.destroyed && rState.closeEmitted === false) {
@@ -9621,7 +9621,7 @@ var require_readable = __commonJS({
             stream[kConsume] = {
               type,
               stream,
-              resolve: resolve2,
+              resolve: resolve3,
               reject,
               length: 0,
               body: []
@@ -9691,18 +9691,18 @@ var require_readable = __commonJS({
       return buffer;
     }
     function consumeEnd(consume2) {
-      const { type, body, resolve: resolve2, stream, length } = consume2;
+      const { type, body, resolve: resolve3, stream, length } = consume2;
       try {
         if (type === "text") {
-          resolve2(chunksDecode(body, length));
+          resolve3(chunksDecode(body, length));
         } else if (type === "json") {
-          resolve2(JSON.parse(chunksDecode(body, length)));
+          resolve3(JSON.parse(chunksDecode(body, length)));
         } else if (type === "arrayBuffer") {
-          resolve2(chunksConcat(body, length).buffer);
+          resolve3(chunksConcat(body, length).buffer);
         } else if (type === "blob") {
-          resolve2(new Blob(body, { type: stream[kContentType] }));
+          resolve3(new Blob(body, { type: stream[kContentType] }));
         } else if (type === "bytes") {
-          resolve2(chunksConcat(body, length));
+          resolve3(chunksConcat(body, length));
         }
         consumeFinish(consume2);
       } catch (err) {
@@ -9959,9 +9959,9 @@ var require_api_request = __commonJS({
     };
     function request(opts, callback) {
       if (callback === void 0) {
-        return new Promise((resolve2, reject) => {
+        return new Promise((resolve3, reject) => {
           request.call(this, opts, (err, data) => {
-            return err ? reject(err) : resolve2(data);
+            return err ? reject(err) : resolve3(data);
           });
         });
       }
@@ -10184,9 +10184,9 @@ var require_api_stream = __commonJS({
     };
     function stream(opts, factory, callback) {
       if (callback === void 0) {
-        return new Promise((resolve2, reject) => {
+        return new Promise((resolve3, reject) => {
           stream.call(this, opts, factory, (err, data) => {
-            return err ? reject(err) : resolve2(data);
+            return err ? reject(err) : resolve3(data);
           });
         });
       }
@@ -10471,9 +10471,9 @@ var require_api_upgrade = __commonJS({
     };
     function upgrade(opts, callback) {
       if (callback === void 0) {
-        return new Promise((resolve2, reject) => {
+        return new Promise((resolve3, reject) => {
           upgrade.call(this, opts, (err, data) => {
-            return err ? reject(err) : resolve2(data);
+            return err ? reject(err) : resolve3(data);
           });
         });
       }
@@ -10565,9 +10565,9 @@ var require_api_connect = __commonJS({
     };
     function connect(opts, callback) {
       if (callback === void 0) {
-        return new Promise((resolve2, reject) => {
+        return new Promise((resolve3, reject) => {
           connect.call(this, opts, (err, data) => {
-            return err ? reject(err) : resolve2(data);
+            return err ? reject(err) : resolve3(data);
           });
         });
       }
@@ -14430,7 +14430,7 @@ var require_fetch = __commonJS({
       function dispatch({ body }) {
         const url = requestCurrentURL(request);
         const agent = fetchParams.controller.dispatcher;
-        return new Promise((resolve2, reject) => agent.dispatch(
+        return new Promise((resolve3, reject) => agent.dispatch(
           {
             path: url.pathname + url.search,
             origin: url.origin,
@@ -14506,7 +14506,7 @@ var require_fetch = __commonJS({
               }
               this.body = new Readable({ read: resume });
               const onError = this.onError.bind(this);
-              resolve2({
+              resolve3({
                 status,
                 statusText,
                 headersList,
@@ -14549,7 +14549,7 @@ var require_fetch = __commonJS({
               for (let i = 0; i < rawHeaders.length; i += 2) {
                 headersList.append(bufferToLowerCasedHeaderName(rawHeaders[i]), rawHeaders[i + 1].toString("latin1"), true);
               }
-              resolve2({
+              resolve3({
                 status,
                 statusText: STATUS_CODES[status],
                 headersList,
@@ -18290,8 +18290,8 @@ var require_util8 = __commonJS({
       return true;
     }
     function delay(ms2) {
-      return new Promise((resolve2) => {
-        setTimeout(resolve2, ms2).unref();
+      return new Promise((resolve3) => {
+        setTimeout(resolve3, ms2).unref();
       });
     }
     module.exports = {
@@ -27132,7 +27132,7 @@ var require_crypto = __commonJS({
       MAC_INFO,
       bindingAvailable: !!binding,
       init: (() => {
-        return new Promise(async (resolve2, reject) => {
+        return new Promise(async (resolve3, reject) => {
           try {
             POLY1305_WASM_MODULE = await require_poly1305()();
             POLY1305_RESULT_MALLOC = POLY1305_WASM_MODULE._malloc(16);
@@ -27144,7 +27144,7 @@ var require_crypto = __commonJS({
           } catch (ex) {
             return reject(ex);
           }
-          resolve2();
+          resolve3();
         });
       })(),
       NullCipher,
@@ -28402,7 +28402,7 @@ var require_agent2 = __commonJS({
     "use strict";
     var { Socket } = __require("net");
     var { Duplex } = __require("stream");
-    var { resolve: resolve2 } = __require("path");
+    var { resolve: resolve3 } = __require("path");
     var { readFile: readFile3 } = __require("fs");
     var { execFile, spawn: spawn2 } = __require("child_process");
     var { isParsedKey, parseKey } = require_keyParser();
@@ -28538,7 +28538,7 @@ var require_agent2 = __commonJS({
       const RET_ERR_BINSTDIN = 13;
       const RET_ERR_BINSTDOUT = 14;
       const RET_ERR_BADLEN = 15;
-      const EXEPATH = resolve2(__dirname, "..", "util/pagent.exe");
+      const EXEPATH = resolve3(__dirname, "..", "util/pagent.exe");
       const ERROR = {
         [RET_ERR_BADARGS]: new Error("Invalid pagent.exe arguments"),
         [RET_ERR_UNAVAILABLE]: new Error("Pageant is not running"),
@@ -40937,11 +40937,11 @@ import { EOL as EOL3 } from "os";
 import { constants, promises } from "fs";
 var __awaiter = function(thisArg, _arguments, P, generator) {
   function adopt(value) {
-    return value instanceof P ? value : new P(function(resolve2) {
-      resolve2(value);
+    return value instanceof P ? value : new P(function(resolve3) {
+      resolve3(value);
     });
   }
-  return new (P || (P = Promise))(function(resolve2, reject) {
+  return new (P || (P = Promise))(function(resolve3, reject) {
     function fulfilled(value) {
       try {
         step(generator.next(value));
@@ -40957,7 +40957,7 @@ var __awaiter = function(thisArg, _arguments, P, generator) {
       }
     }
     function step(result) {
-      result.done ? resolve2(result.value) : adopt(result.value).then(fulfilled, rejected);
+      result.done ? resolve3(result.value) : adopt(result.value).then(fulfilled, rejected);
     }
     step((generator = generator.apply(thisArg, _arguments || [])).next());
   });
@@ -41288,7 +41288,7 @@ function getState(name) {
 
 // src/action/main.ts
 import { stat as stat2 } from "node:fs/promises";
-import { resolve } from "node:path";
+import { resolve as resolve2 } from "node:path";
 
 // src/adapters/transport.ts
 import { readFile as readFile2 } from "node:fs/promises";
@@ -41416,6 +41416,8 @@ function rsyncArguments(host, settings, rsh) {
     "--protect-args",
     "--stats",
     "--itemize-changes",
+    // A transfer that stalls (a hung disk or network) fails instead of hanging the job.
+    `--timeout=${Math.max(5, Math.ceil(settings.commandTimeoutMs / 1e3))}`,
     ...settings.exclude.map((pattern) => `--exclude=${pattern}`),
     ...settings.protect.map((pattern) => `--filter=protect ${pattern}`),
     "--rsh",
@@ -41450,7 +41452,7 @@ var RsyncSync = class {
   sync() {
     const args = rsyncArguments(this.host, this.settings, sshCommandForRsync(this.host, this.files));
     this.debug?.(`rsync ${args.map((arg) => JSON.stringify(arg)).join(" ")}`);
-    return new Promise((resolve2, reject) => {
+    return new Promise((resolve3, reject) => {
       const child = spawn("rsync", args, {
         env: { ...childEnvironment(), ...this.files.env },
         stdio: ["ignore", "pipe", "pipe"]
@@ -41462,7 +41464,7 @@ var RsyncSync = class {
       child.on("error", (error2) => reject(new StepError("sync", `${this.host.label}: cannot run rsync (${error2.message}); install rsync on the runner`)));
       child.on("close", (code) => {
         this.debug?.(`rsync exited ${code}: ${stdout.trim().split("\n").slice(-16).join(" | ")}`);
-        if (code === 0) resolve2(parseRsyncStats(stdout));
+        if (code === 0) resolve3(parseRsyncStats(stdout));
         else {
           const hostKey = /Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED|No .* host key is known/i.test(stderr);
           reject(
@@ -41505,24 +41507,24 @@ var PromiseQueue = class {
     };
   }
   waitTillIdle() {
-    return new Promise((resolve2) => {
+    return new Promise((resolve3) => {
       if (this.running === 0) {
-        resolve2();
+        resolve3();
         return;
       }
       const dispose = this.onIdle(() => {
         dispose();
-        resolve2();
+        resolve3();
       });
     });
   }
   add(callback) {
-    return new Promise((resolve2, reject) => {
+    return new Promise((resolve3, reject) => {
       const runCallback = () => {
         this.running += 1;
         try {
           Promise.resolve(callback()).then((val) => {
-            resolve2(val);
+            resolve3(val);
             this.processNext();
           }, (err) => {
             reject(err);
@@ -41564,23 +41566,23 @@ var defaultFilesystem = {
     return fsPath.basename(path);
   },
   stat(path) {
-    return new Promise((resolve2, reject) => {
+    return new Promise((resolve3, reject) => {
       fs3.stat(path, (err, res) => {
         if (err) {
           reject(err);
         } else {
-          resolve2(res);
+          resolve3(res);
         }
       });
     });
   },
   readdir(path) {
-    return new Promise((resolve2, reject) => {
+    return new Promise((resolve3, reject) => {
       fs3.readdir(path, (err, res) => {
         if (err) {
           reject(err);
         } else {
-          resolve2(res);
+          resolve3(res);
         }
       });
     });
@@ -41624,7 +41626,7 @@ async function scanDirectory(path, { recursive = true, validate = null, concurre
   });
   const result = { files: [], directories: [] };
   const mergedFileSystem = { ...defaultFilesystem, ...fileSystem };
-  await new Promise((resolve2, reject) => {
+  await new Promise((resolve3, reject) => {
     scanDirectoryInternal({
       path,
       recursive: recursive ? "deep" : "shallow",
@@ -41633,7 +41635,7 @@ async function scanDirectory(path, { recursive = true, validate = null, concurre
       fileSystem: mergedFileSystem,
       queue,
       reject
-    }).then(() => queue.waitTillIdle()).then(resolve2, reject);
+    }).then(() => queue.waitTillIdle()).then(resolve3, reject);
   });
   return result;
 }
@@ -41659,12 +41661,12 @@ function unixifyPath(path) {
   return path;
 }
 async function readFile(filePath) {
-  return new Promise((resolve2, reject) => {
+  return new Promise((resolve3, reject) => {
     fs4.readFile(filePath, "utf8", (err, res) => {
       if (err) {
         reject(err);
       } else {
-        resolve2(res);
+        resolve3(res);
       }
     });
   });
@@ -41673,12 +41675,12 @@ var SFTP_MKDIR_ERR_CODE_REGEXP = /Error: (E[\S]+): /;
 async function makeDirectoryWithSftp(path, sftp) {
   let stats = null;
   try {
-    stats = await new Promise((resolve2, reject) => {
+    stats = await new Promise((resolve3, reject) => {
       sftp.stat(path, (err, res) => {
         if (err) {
           reject(err);
         } else {
-          resolve2(res);
+          resolve3(res);
         }
       });
     });
@@ -41691,12 +41693,12 @@ async function makeDirectoryWithSftp(path, sftp) {
     throw new Error("mkdir() failed, target already exists and is not a directory");
   }
   try {
-    await new Promise((resolve2, reject) => {
+    await new Promise((resolve3, reject) => {
       sftp.mkdir(path, (err) => {
         if (err) {
           reject(err);
         } else {
-          resolve2();
+          resolve3();
         }
       });
     });
@@ -41771,14 +41773,14 @@ var NodeSSH = class {
     }
     const connection = new import_ssh2.default.Client();
     this.connection = connection;
-    await new Promise((resolve2, reject) => {
+    await new Promise((resolve3, reject) => {
       connection.on("error", reject);
       if (config.onKeyboardInteractive) {
         connection.on("keyboard-interactive", config.onKeyboardInteractive);
       }
       connection.on("ready", () => {
         connection.removeListener("error", reject);
-        resolve2();
+        resolve3();
       });
       connection.on("end", () => {
         if (this.connection === connection) {
@@ -41800,14 +41802,14 @@ var NodeSSH = class {
   }
   async requestShell(options) {
     const connection = this.getConnection();
-    return new Promise((resolve2, reject) => {
+    return new Promise((resolve3, reject) => {
       connection.on("error", reject);
       const callback = (err, res) => {
         connection.removeListener("error", reject);
         if (err) {
           reject(err);
         } else {
-          resolve2(res);
+          resolve3(res);
         }
       };
       if (options == null) {
@@ -41828,14 +41830,14 @@ var NodeSSH = class {
   }
   async requestSFTP() {
     const connection = this.getConnection();
-    return new Promise((resolve2, reject) => {
+    return new Promise((resolve3, reject) => {
       connection.on("error", reject);
       connection.sftp((err, res) => {
         connection.removeListener("error", reject);
         if (err) {
           reject(err);
         } else {
-          resolve2(res);
+          resolve3(res);
         }
       });
     });
@@ -41866,7 +41868,7 @@ var NodeSSH = class {
     }
     const connection = this.getConnection();
     const output = { stdout: [], stderr: [] };
-    return new Promise((resolve2, reject) => {
+    return new Promise((resolve3, reject) => {
       connection.on("error", reject);
       connection.exec(command, options.execOptions != null ? options.execOptions : {}, (err, channel) => {
         connection.removeListener("error", reject);
@@ -41912,7 +41914,7 @@ var NodeSSH = class {
             stdout = stdout.trim();
             stderr = stderr.trim();
           }
-          resolve2({
+          resolve3({
             code: code != null ? code : null,
             signal: signal != null ? signal : null,
             stdout,
@@ -41974,12 +41976,12 @@ var NodeSSH = class {
     invariant2(transferOptions == null || typeof transferOptions === "object", "transferOptions must be a valid object");
     const sftp = givenSftp || await this.requestSFTP();
     try {
-      await new Promise((resolve2, reject) => {
+      await new Promise((resolve3, reject) => {
         sftp.fastGet(unixifyPath(remoteFile), localFile, transferOptions || {}, (err) => {
           if (err) {
             reject(err);
           } else {
-            resolve2();
+            resolve3();
           }
         });
       });
@@ -41994,21 +41996,21 @@ var NodeSSH = class {
     invariant2(typeof remoteFile === "string", "remoteFile must be a valid string");
     invariant2(givenSftp == null || typeof givenSftp === "object", "sftp must be a valid object");
     invariant2(transferOptions == null || typeof transferOptions === "object", "transferOptions must be a valid object");
-    invariant2(await new Promise((resolve2) => {
+    invariant2(await new Promise((resolve3) => {
       fs4.access(localFile, fs4.constants.R_OK, (err) => {
-        resolve2(err === null);
+        resolve3(err === null);
       });
     }), `localFile does not exist at ${localFile}`);
     const sftp = givenSftp || await this.requestSFTP();
     const putFile = (retry) => {
-      return new Promise((resolve2, reject) => {
+      return new Promise((resolve3, reject) => {
         sftp.fastPut(localFile, unixifyPath(remoteFile), transferOptions || {}, (err) => {
           if (err == null) {
-            resolve2();
+            resolve3();
             return;
           }
           if (err.message === "No such file" && retry) {
-            resolve2(this.mkdir(fsPath2.dirname(remoteFile), "sftp", sftp).then(() => putFile(false)));
+            resolve3(this.mkdir(fsPath2.dirname(remoteFile), "sftp", sftp).then(() => putFile(false)));
           } else {
             reject(err);
           }
@@ -42035,14 +42037,14 @@ var NodeSSH = class {
     const sftp = givenSftp || await this.requestSFTP();
     const queue = new PromiseQueue({ concurrency });
     try {
-      await new Promise((resolve2, reject) => {
+      await new Promise((resolve3, reject) => {
         files.forEach((file) => {
           queue.add(async () => {
             await this.putFile(file.local, file.remote, sftp, transferOptions);
             transferred.push(file);
           }).catch(reject);
         });
-        queue.waitTillIdle().then(resolve2);
+        queue.waitTillIdle().then(resolve3);
       });
     } catch (error2) {
       if (error2 != null) {
@@ -42058,9 +42060,9 @@ var NodeSSH = class {
   async putDirectory(localDirectory, remoteDirectory, { concurrency = DEFAULT_CONCURRENCY, sftp: givenSftp = null, transferOptions = {}, recursive = true, tick = DEFAULT_TICK, validate = DEFAULT_VALIDATE } = {}) {
     invariant2(typeof localDirectory === "string" && localDirectory, "localDirectory must be a string");
     invariant2(typeof remoteDirectory === "string" && remoteDirectory, "remoteDirectory must be a string");
-    const localDirectoryStat = await new Promise((resolve2) => {
+    const localDirectoryStat = await new Promise((resolve3) => {
       fs4.stat(localDirectory, (err, stat3) => {
-        resolve2(stat3 || null);
+        resolve3(stat3 || null);
       });
     });
     invariant2(localDirectoryStat != null, `localDirectory does not exist at ${localDirectory}`);
@@ -42075,16 +42077,16 @@ var NodeSSH = class {
     directories.sort((a, b) => a.length - b.length);
     let failed = false;
     try {
-      await new Promise((resolve2, reject) => {
+      await new Promise((resolve3, reject) => {
         const queue = new PromiseQueue({ concurrency });
         directories.forEach((directory) => {
           queue.add(async () => {
             await this.mkdir(fsPath2.join(remoteDirectory, directory), "sftp", sftp);
           }).catch(reject);
         });
-        resolve2(queue.waitTillIdle());
+        resolve3(queue.waitTillIdle());
       });
-      await new Promise((resolve2, reject) => {
+      await new Promise((resolve3, reject) => {
         const queue = new PromiseQueue({ concurrency });
         files.forEach((file) => {
           queue.add(async () => {
@@ -42099,7 +42101,7 @@ var NodeSSH = class {
             }
           }).catch(reject);
         });
-        resolve2(queue.waitTillIdle());
+        resolve3(queue.waitTillIdle());
       });
     } finally {
       if (!givenSftp) {
@@ -42111,9 +42113,9 @@ var NodeSSH = class {
   async getDirectory(localDirectory, remoteDirectory, { concurrency = DEFAULT_CONCURRENCY, sftp: givenSftp = null, transferOptions = {}, recursive = true, tick = DEFAULT_TICK, validate = DEFAULT_VALIDATE } = {}) {
     invariant2(typeof localDirectory === "string" && localDirectory, "localDirectory must be a string");
     invariant2(typeof remoteDirectory === "string" && remoteDirectory, "remoteDirectory must be a string");
-    const localDirectoryStat = await new Promise((resolve2) => {
+    const localDirectoryStat = await new Promise((resolve3) => {
       fs4.stat(localDirectory, (err, stat3) => {
-        resolve2(stat3 || null);
+        resolve3(stat3 || null);
       });
     });
     invariant2(localDirectoryStat != null, `localDirectory does not exist at ${localDirectory}`);
@@ -42131,23 +42133,23 @@ var NodeSSH = class {
           return fsPath2.posix.join(pathA, pathB);
         },
         readdir(path) {
-          return new Promise((resolve2, reject) => {
+          return new Promise((resolve3, reject) => {
             sftp.readdir(path, (err, res) => {
               if (err) {
                 reject(err);
               } else {
-                resolve2(res.map((item) => item.filename));
+                resolve3(res.map((item) => item.filename));
               }
             });
           });
         },
         stat(path) {
-          return new Promise((resolve2, reject) => {
+          return new Promise((resolve3, reject) => {
             sftp.stat(path, (err, res) => {
               if (err) {
                 reject(err);
               } else {
-                resolve2(res);
+                resolve3(res);
               }
             });
           });
@@ -42159,16 +42161,16 @@ var NodeSSH = class {
     directories.sort((a, b) => a.length - b.length);
     let failed = false;
     try {
-      await new Promise((resolve2, reject) => {
+      await new Promise((resolve3, reject) => {
         const queue = new PromiseQueue({ concurrency });
         directories.forEach((directory) => {
           queue.add(async () => {
             await (0, import_make_dir.default)(fsPath2.join(localDirectory, directory));
           }).catch(reject);
         });
-        resolve2(queue.waitTillIdle());
+        resolve3(queue.waitTillIdle());
       });
-      await new Promise((resolve2, reject) => {
+      await new Promise((resolve3, reject) => {
         const queue = new PromiseQueue({ concurrency });
         files.forEach((file) => {
           queue.add(async () => {
@@ -42183,7 +42185,7 @@ var NodeSSH = class {
             }
           }).catch(reject);
         });
-        resolve2(queue.waitTillIdle());
+        resolve3(queue.waitTillIdle());
       });
     } finally {
       if (!givenSftp) {
@@ -42194,7 +42196,7 @@ var NodeSSH = class {
   }
   forwardIn(remoteAddr, remotePort, onConnection) {
     const connection = this.getConnection();
-    return new Promise((resolve2, reject) => {
+    return new Promise((resolve3, reject) => {
       connection.forwardIn(remoteAddr, remotePort, (error2, port) => {
         if (error2) {
           reject(error2);
@@ -42219,25 +42221,25 @@ var NodeSSH = class {
             });
           });
         };
-        resolve2({ port, dispose });
+        resolve3({ port, dispose });
       });
     });
   }
   forwardOut(srcIP, srcPort, dstIP, dstPort) {
     const connection = this.getConnection();
-    return new Promise((resolve2, reject) => {
+    return new Promise((resolve3, reject) => {
       connection.forwardOut(srcIP, srcPort, dstIP, dstPort, (error2, channel) => {
         if (error2) {
           reject(error2);
           return;
         }
-        resolve2(channel);
+        resolve3(channel);
       });
     });
   }
   forwardInStreamLocal(socketPath, onConnection) {
     const connection = this.getConnection();
-    return new Promise((resolve2, reject) => {
+    return new Promise((resolve3, reject) => {
       connection.openssh_forwardInStreamLocal(socketPath, (error2) => {
         if (error2) {
           reject(error2);
@@ -42262,19 +42264,19 @@ var NodeSSH = class {
             });
           });
         };
-        resolve2({ dispose });
+        resolve3({ dispose });
       });
     });
   }
   forwardOutStreamLocal(socketPath) {
     const connection = this.getConnection();
-    return new Promise((resolve2, reject) => {
+    return new Promise((resolve3, reject) => {
       connection.openssh_forwardOutStreamLocal(socketPath, (error2, channel) => {
         if (error2) {
           reject(error2);
           return;
         }
-        resolve2(channel);
+        resolve3(channel);
       });
     });
   }
@@ -42400,14 +42402,14 @@ async function delayForRetry(delay, options) {
   if (delay <= 0) {
     return;
   }
-  await new Promise((resolve2, reject) => {
+  await new Promise((resolve3, reject) => {
     const onAbort = () => {
       clearTimeout(timeoutToken);
       reject(options.signal.reason);
     };
     const timeoutToken = setTimeout(() => {
       options.signal?.removeEventListener("abort", onAbort);
-      resolve2();
+      resolve3();
     }, delay);
     if (options.unref) {
       timeoutToken.unref?.();
@@ -42577,7 +42579,6 @@ function parseHostSpec(text, defaults) {
     if (colon >= 0) port = parsePort(rest.slice(colon + 1), `hosts entry "${label}"`);
     if (!HOSTNAME.test(host)) throw new Error(`hosts entry "${label}": "${host}" is not a host name or IPv4 address; ${expected}`);
   }
-  if (username === "") throw new Error(`hosts entry "${label}": no user name; set the username input or write user@host`);
   return { label, host, port, username };
 }
 function parseHostList(text, defaults) {
@@ -42652,7 +42653,7 @@ function pinMatchesName(pin, name) {
   return matched;
 }
 function pinsFor(pins, host, port) {
-  const name = knownHostsName(host, port);
+  const name = knownHostsName(host.toLowerCase(), port);
   return pins.filter((pin) => pinMatchesName(pin, name));
 }
 function checkHostKey(pins, host, port, offered) {
@@ -42671,14 +42672,28 @@ function describeHostKeyFailure(check) {
   const pinned = check.pinned.length === 0 ? "none" : check.pinned.join(", ");
   return `${check.reason}: offered ${check.offered}; pinned: ${pinned}. Nothing was sent to this host.`;
 }
+var ALGORITHMS = {
+  "ssh-ed25519": ["ssh-ed25519"],
+  "ssh-rsa": ["rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"],
+  "ssh-dss": ["ssh-dss"],
+  "ecdsa-sha2-nistp256": ["ecdsa-sha2-nistp256"],
+  "ecdsa-sha2-nistp384": ["ecdsa-sha2-nistp384"],
+  "ecdsa-sha2-nistp521": ["ecdsa-sha2-nistp521"]
+};
+function hostKeyAlgorithms(pins, host, port) {
+  const types = pinsFor(pins, host, port).filter((pin) => !pin.revoked).map((pin) => pin.keyType);
+  return [...new Set(types.flatMap((type) => ALGORITHMS[type] ?? []))];
+}
 
 // src/adapters/ssh-session.ts
 async function connectOnce(host, options, role, sock) {
   let rejected;
   const client = new NodeSSH();
   const { credentials } = options;
+  const algorithms = options.trust.ignoreHostKeys ? [] : hostKeyAlgorithms(options.trust.pins, host.host, host.port);
   try {
     await client.connect({
+      ...algorithms.length > 0 ? { algorithms: { serverHostKey: algorithms } } : {},
       host: host.host,
       port: host.port,
       username: host.username,
@@ -42712,11 +42727,14 @@ async function connectOnce(host, options, role, sock) {
     throw new StepError("connect", `${where}: cannot connect to ${host.host}:${host.port} (${message})`, { cause: error2 });
   }
 }
-function forward(jump, host, jumpHost) {
-  return new Promise((resolve2, reject) => {
+function forward(jump, host, jumpHost, timeoutMs) {
+  return new Promise((resolve3, reject) => {
+    const cannot = (why) => new StepError("connect", `${host.label}: jump host ${jumpHost.label} cannot reach ${host.host}:${host.port} (${why})`);
+    const timer = setTimeout(() => reject(cannot(`no answer within ${timeoutMs / 1e3} s`)), timeoutMs);
     jump.connection.forwardOut("127.0.0.1", 0, host.host, host.port, (error2, stream) => {
-      if (error2) reject(new StepError("connect", `${host.label}: jump host ${jumpHost.label} cannot reach ${host.host}:${host.port} (${error2.message})`));
-      else resolve2(stream);
+      clearTimeout(timer);
+      if (error2) reject(cannot(error2.message));
+      else resolve3(stream);
     });
   });
 }
@@ -42726,7 +42744,7 @@ async function openSshShell(host, options) {
       if (!options.jumpHost) return new SshShell(await connectOnce(host, options, ""));
       const jump = await connectOnce(options.jumpHost, options, "jump host ");
       try {
-        const target = await connectOnce(host, options, "", await forward(jump, host, options.jumpHost));
+        const target = await connectOnce(host, options, "", await forward(jump, host, options.jumpHost, options.connectTimeoutMs));
         return new SshShell(target, jump);
       } catch (error2) {
         jump.dispose();
@@ -42920,7 +42938,8 @@ function observe(state, snapshot, rules) {
   const trackedGroups = new Set(baseline.tracked.map((worker) => worker.group));
   const current = snapshot.workers.filter((worker) => trackedGroups.has(worker.group));
   const currentPids = new Set(current.map((worker) => worker.pid));
-  const stillOld = baseline.tracked.filter((worker) => currentPids.has(worker.pid));
+  const currentStarts = new Map(current.map((worker) => [worker.pid, worker.startedAt]));
+  const stillOld = baseline.tracked.filter((worker) => Math.abs((currentStarts.get(worker.pid) ?? Number.NaN) - worker.startedAt) < 0.05);
   const fresh = current.filter((worker) => worker.startedAt >= baseline.signalAt);
   const newSeen = new Map(state.newSeen);
   let deaths = state.deaths;
@@ -42967,14 +42986,14 @@ function observe(state, snapshot, rules) {
   if (stableForMs >= rules.settleMs && countsCurrent) return { state: settled, verdict: { kind: "replaced", total, workers: current } };
   return { state: settled, verdict: { kind: "settling", total, stableForMs } };
 }
-function byHolding(a, b) {
-  return (b.connections ?? 0) - (a.connections ?? 0) || a.pid - b.pid;
+function inReplacementOrder(a, b) {
+  return a.startedAt - b.startedAt || a.pid - b.pid;
 }
 function classifyStall(state, rules, snapshot, stillOld, replaced, stalledForMs) {
   if (stillOld.length === 0) return null;
   const total = state.baseline.tracked.length;
   const current = new Map(snapshot.workers.map((worker) => [worker.pid, worker]));
-  const holders = stillOld.map((worker) => current.get(worker.pid) ?? worker).sort(byHolding);
+  const holders = stillOld.map((worker) => current.get(worker.pid) ?? worker).sort(inReplacementOrder);
   const connected = holders.filter((worker) => (worker.connections ?? 0) > 0);
   if (replaced === 0 && stalledForMs >= rules.noProgressMs) {
     const swallowed = snapshot.reloadStarted === false || snapshot.reloadStarted === void 0 && rules.reloadMode === "quick";
@@ -43001,7 +43020,7 @@ function describeHolders(holders) {
 
 // src/engine/reload-watch.ts
 var KILL_AFTER_MS = 5e3;
-var realSleep = (ms2) => new Promise((resolve2) => setTimeout(resolve2, ms2));
+var realSleep = (ms2) => new Promise((resolve3) => setTimeout(resolve3, ms2));
 function progressLine(label, verdict, elapsedMs) {
   const at = `(${formatDuration(elapsedMs)})`;
   switch (verdict.kind) {
@@ -43058,9 +43077,10 @@ async function watchReload(options) {
     if (last.kind === "pinned") {
       const holders = last.holders;
       if (options.onGracefulTimeout === "fail") {
+        const waiting = holders.length - 1;
         return failure(
           "pinned",
-          `the graceful reload stood still for ${formatDuration(last.stalledForMs)} (graceful-timeout): pinned by ${describeHolders(holders)}. Close those clients, or set on-graceful-timeout: force`,
+          `the graceful reload stood still for ${formatDuration(last.stalledForMs)} (graceful-timeout): pinned by ${describeHolders(holders.slice(0, 1))}` + (waiting > 0 ? `, with ${waiting} more old worker(s) waiting behind it (${describeHolders(holders.slice(1))})` : "") + ". Close those clients, or set on-graceful-timeout: force",
           holders
         );
       }
@@ -43068,8 +43088,9 @@ async function watchReload(options) {
       if (inFlight && stillHolding) {
         if (!inFlight.killed && now() - inFlight.at >= KILL_AFTER_MS) {
           options.log.warning(`${options.label}: ${describeWorker(inFlight.worker)} ignored SIGINT for ${KILL_AFTER_MS / 1e3} s; sending SIGKILL`);
-          await options.stopWorker(inFlight.worker, "KILL");
-          forced.push({ pid: inFlight.worker.pid, group: inFlight.worker.group, signal: "KILL", connections: inFlight.worker.connections ?? null });
+          if (await options.stopWorker(inFlight.worker, "KILL")) {
+            forced.push({ pid: inFlight.worker.pid, group: inFlight.worker.group, signal: "KILL", connections: inFlight.worker.connections ?? null });
+          }
           inFlight = { ...inFlight, killed: true };
         }
       } else {
@@ -43144,7 +43165,10 @@ function stopWorkerCommand(pid, masterPid, signal) {
   return commandLine(["sh", "-c", script, "stop-worker", String(pid), String(masterPid), signal]);
 }
 function findLogCommand(candidates) {
-  return `for f in ${candidates.map(quote).join(" ")}; do if [ -f "$f" ]; then printf '%s\\n' "$f"; break; fi; done; true`;
+  return `for f in ${candidates.map(quote).join(" ")}; do if [ -f "$f" ] && [ -r "$f" ]; then printf '%s\\n' "$f"; break; fi; done; true`;
+}
+function canSignalCommand(masterPid) {
+  return commandLine(["kill", "-0", String(masterPid)]);
 }
 
 // src/workerman/status-table.ts
@@ -43238,58 +43262,67 @@ function crashExitsByGroup(exits) {
 
 // src/workerman/host-probe.ts
 var PROBE_SCRIPT = String.raw`
-[, $sf, $pidFile, $logFile, $logOffset, $url, $urlTimeout] = $argv;
+$sf = $argv[1]; $pidFile = $argv[2]; $logFile = $argv[3]; $logOffset = (int) $argv[4];
+$url = $argv[5]; $urlTimeout = (float) $argv[6]; $known = (int) $argv[7];
 $real = realpath($sf) ?: $sf;
-$out = ['uptime' => (float) explode(' ', file_get_contents('/proc/uptime'))[0], 'time' => microtime(true)];
-$procs = [];
+$up = explode(' ', file_get_contents('/proc/uptime'));
+$out = array('uptime' => (float) $up[0], 'time' => microtime(true));
+$procs = array();
 foreach (scandir('/proc') as $d) {
   if (!preg_match('/^\d+$/', $d)) continue;
   $stat = @file_get_contents("/proc/$d/stat"); if ($stat === false) continue;
   $f = explode(' ', substr($stat, strrpos($stat, ')') + 2));
   $title = trim(str_replace("\0", ' ', (string) @file_get_contents("/proc/$d/cmdline")));
-  $procs[(int) $d] = ['pid' => (int) $d, 'ppid' => (int) $f[1], 'state' => $f[0], 'start' => (int) $f[19], 'title' => $title];
+  $procs[(int) $d] = array('pid' => (int) $d, 'ppid' => (int) $f[1], 'state' => $f[0], 'start' => (int) $f[19], 'title' => $title);
 }
-$masters = [];
 $ns = @readlink('/proc/self/ns/mnt');
+$candidates = array();
 foreach ($procs as $p) {
-  if (!preg_match('/: master process\s+start_file=(.+)$/', $p['title'], $m) || ($m[1] !== $real && $m[1] !== $sf)) continue;
+  if ($p['state'] === 'Z' || !preg_match('/: master process\s+start_file=(.+)$/', $p['title'], $m) || ($m[1] !== $real && $m[1] !== $sf)) continue;
   $theirs = @readlink("/proc/{$p['pid']}/ns/mnt");
   if ($ns !== false && $theirs !== false && $theirs !== $ns) continue;
-  $masters[] = $p;
+  $candidates[$p['pid']] = $p;
 }
-if (!$masters && is_file($pidFile)) {
-  $pid = (int) trim((string) @file_get_contents($pidFile));
-  if (isset($procs[$pid]) && $procs[$pid]['state'] !== 'Z') $masters[] = $procs[$pid];
+$isWorker = function ($p) { return $p['state'] !== 'Z' && preg_match('/: worker process\s/', $p['title']); };
+$parents = array();
+foreach ($procs as $p) if ($isWorker($p)) $parents[$p['ppid']] = true;
+$filePid = is_file($pidFile) ? (int) trim((string) @file_get_contents($pidFile)) : 0;
+$masters = array();
+foreach ($candidates as $pid => $p) {
+  if ($pid === $known || $pid === $filePid || isset($parents[$pid])) $masters[] = $p;
 }
-$workers = [];
-foreach ($masters as $m) foreach ($procs as $p) if ($p['ppid'] === $m['pid']) $workers[] = $p;
+if (!$masters && isset($procs[$filePid]) && $procs[$filePid]['state'] !== 'Z') $masters[] = $procs[$filePid];
+$workers = array();
+foreach ($masters as $m) foreach ($procs as $p) if ($p['ppid'] === $m['pid'] && $isWorker($p)) $workers[] = $p;
 $out['masters'] = $masters; $out['workers'] = $workers;
-if ($logFile !== '' && is_file($logFile)) {
-  clearstatcache(); $size = filesize($logFile); $from = (int) $logOffset; $text = '';
-  if ($from >= 0 && $from <= $size && $size > $from && ($h = @fopen($logFile, 'r'))) {
-    fseek($h, $from); $text = (string) fread($h, min(65536, $size - $from)); fclose($h); $size = $from + strlen($text);
-  } elseif ($from > $size) { $size = 0; }
-  $out['log'] = ['end' => $size, 'text' => $text];
+if ($logFile !== '' && is_file($logFile) && is_readable($logFile)) {
+  clearstatcache(); $size = filesize($logFile); $text = '';
+  if ($logOffset >= 0 && $size > $logOffset && ($h = @fopen($logFile, 'r'))) {
+    fseek($h, $logOffset); $text = (string) fread($h, min(65536, $size - $logOffset)); fclose($h); $size = $logOffset + strlen($text);
+  } elseif ($logOffset > $size) { $size = 0; }
+  $out['log'] = array('end' => $size, 'text' => $text);
 }
 if ($url !== '') {
-  $ctx = stream_context_create(['http' => ['timeout' => (float) $urlTimeout, 'ignore_errors' => true]]);
+  $ctx = stream_context_create(array('http' => array('timeout' => $urlTimeout, 'ignore_errors' => true)));
   $body = @file_get_contents($url, false, $ctx);
-  if ($body === false) { $e = error_get_last(); $out['http'] = ['error' => $e ? $e['message'] : 'no answer']; }
+  if ($body === false) { $e = error_get_last(); $out['http'] = array('error' => $e ? $e['message'] : 'no answer'); }
   else {
     $code = isset($http_response_header[0]) && preg_match('/\s(\d{3})\s?/', $http_response_header[0], $c) ? (int) $c[1] : 0;
-    $out['http'] = ['status' => $code, 'body' => substr($body, 0, 1048576)];
+    $out['http'] = array('status' => $code, 'body' => substr($body, 0, 1048576));
     $j = json_decode($body, true);
     if (is_array($j) && isset($j['master_pid']) && is_int($j['master_pid'])) {
       $mp = $j['master_pid']; $out['http']['master_alive'] = isset($procs[$mp]) && $procs[$mp]['state'] !== 'Z';
     }
   }
 }
-echo json_encode($out, JSON_INVALID_UTF8_SUBSTITUTE), "\n";
+echo json_encode($out, defined('JSON_INVALID_UTF8_SUBSTITUTE') ? JSON_INVALID_UTF8_SUBSTITUTE : JSON_PARTIAL_OUTPUT_ON_ERROR), "\n";
 `;
 function probeCommand(options) {
   return commandLine([
     options.php,
-    "-n",
+    // Not -n: on PHP 7 packages json is a shared extension loaded from the ini files.
+    "-d",
+    "display_errors=stderr",
     "-r",
     PROBE_SCRIPT,
     "--",
@@ -43298,7 +43331,8 @@ function probeCommand(options) {
     options.logFile,
     String(options.logOffset),
     options.statusUrl,
-    String(options.urlTimeoutMs / 1e3)
+    String(options.urlTimeoutMs / 1e3),
+    String(options.knownMaster)
   ]);
 }
 var ProbeParseError = class extends Error {
@@ -43363,6 +43397,7 @@ function parseHttpStatus(body) {
 
 // src/status/remote-status.ts
 var LOG_KEEP = 256 * 1024;
+var TABLE_EVERY_MS = 2e3;
 var StatusSourceError = class extends Error {
   name = "StatusSourceError";
 };
@@ -43398,6 +43433,7 @@ var RemoteStatus = class {
   markSignal() {
     this.collecting = true;
     this.log = "";
+    if (this.logOffset < 0) this.logOffset = 0;
   }
   logSinceSignal() {
     return this.log;
@@ -43407,7 +43443,9 @@ var RemoteStatus = class {
   }
   async runProbe() {
     const { shell, settings } = this.options;
-    const result = await shell.run(probeCommand({ ...this.options.probe, logOffset: this.logOffset }), { timeoutMs: settings.commandTimeoutMs });
+    const result = await shell.run(probeCommand({ ...this.options.probe, logOffset: this.logOffset, knownMaster: this.masterPid }), {
+      timeoutMs: settings.commandTimeoutMs
+    });
     if (result.code !== 0) throw new StatusSourceError(`the host probe failed (exit ${result.code}): ${(result.stderr || result.stdout).trim().slice(0, 300)}`);
     try {
       return parseProbeOutput(result.stdout);
@@ -43443,7 +43481,7 @@ var RemoteStatus = class {
   /** The status URL may be briefly down while its own worker is replaced; only garbage fails at once. */
   async fromHttp(first) {
     const now = this.options.now ?? Date.now;
-    const sleep = this.options.sleep ?? ((ms2) => new Promise((resolve2) => setTimeout(resolve2, ms2)));
+    const sleep = this.options.sleep ?? ((ms2) => new Promise((resolve3) => setTimeout(resolve3, ms2)));
     const deadline = now() + this.options.settings.commandTimeoutMs;
     let probe = first;
     while (!probe.http || probe.http.error !== void 0 || (probe.http.status ?? 0) >= 500) {
@@ -43468,33 +43506,64 @@ var RemoteStatus = class {
       return {
         ...worker,
         group: worker.group ?? (process2 ? parseWorkerTitle(process2.title)?.group : void 0) ?? "workers",
-        startedAt: worker.startedAt ?? (process2 ? this.bootTime + process2.start / TICKS_PER_SECOND : probe.time)
+        startedAt: worker.startedAt === void 0 ? process2 ? this.bootTime + process2.start / TICKS_PER_SECOND : probe.time : (
+          // Whole seconds: the worker may have started anywhere in that second, after the signal too.
+          Number.isInteger(worker.startedAt) ? worker.startedAt + 0.999 : worker.startedAt
+        )
       };
     });
     const masters = status.masterPid !== void 0 ? probe.http.master_alive === false ? [] : [{ pid: status.masterPid }] : probe.masters.map((master) => ({ pid: master.pid }));
     const evidence = this.reloadEvidence();
     return { at: probe.time, masters, workers, ...evidence !== void 0 ? { reloadStarted: evidence } : {} };
   }
-  /** Keeps one `status` command in flight at a time until stop(). */
+  /**
+   * Keeps reading the status table until stop(), one `status` at a time and
+   * at most one every TABLE_EVERY_MS: each run signals every worker. One bad
+   * table is retried (another `status` run elsewhere can clobber the shared
+   * statistics file); two in a row fail the verdict, which never rests on a
+   * table it could not read.
+   */
   startTableLane() {
     if (this.tableLane) return;
-    const { shell, settings } = this.options;
+    const sleep = this.options.sleep ?? ((ms2) => new Promise((resolve3) => setTimeout(resolve3, ms2)));
+    const now = this.options.now ?? Date.now;
     this.tableLane = (async () => {
+      let failures = 0;
       while (!this.stopped) {
+        const started = now();
         try {
-          const result = await shell.run(`cat /proc/uptime; ${statusCommand(settings)}`, { timeoutMs: settings.commandTimeoutMs });
-          if (this.stopped) return;
-          const newline = result.stdout.indexOf("\n");
-          const uptime = Number(result.stdout.slice(0, newline).split(" ")[0]);
-          const report = parseStatusTable(result.stdout.slice(newline + 1));
-          if (report.running) this.table = { report, startedAt: this.bootTime + uptime };
+          await this.readTable();
+          failures = 0;
         } catch (error2) {
           if (this.stopped) return;
-          this.tableError = error2 instanceof StatusParseError ? new StatusSourceError(`${error2.message}; refusing to call the reload done without it`) : error2 instanceof RemoteCommandTimeout ? new StatusSourceError(`"${commandLine([settings.php, settings.startFile, "status"])}" gave no answer within ${settings.commandTimeoutMs / 1e3} s`) : error2;
-          return;
+          failures += 1;
+          if (failures >= 2 || error2 instanceof RemoteCommandTimeout) {
+            this.tableError = this.describeTableError(error2);
+            return;
+          }
         }
+        await sleep(Math.max(0, TABLE_EVERY_MS - (now() - started)));
       }
     })();
+  }
+  /** Runs `status` once and keeps the table; the uptime printed first dates it. */
+  async readTable() {
+    const { shell, settings } = this.options;
+    const result = await shell.run(`cat /proc/uptime; ${statusCommand(settings)}`, { timeoutMs: settings.commandTimeoutMs });
+    if (this.stopped) return;
+    const newline = result.stdout.indexOf("\n");
+    const uptime = Number(result.stdout.slice(0, Math.max(0, newline)).split(" ")[0]);
+    if (newline < 0 || !Number.isFinite(uptime)) throw new StatusParseError("it printed nothing", result.stdout + result.stderr);
+    const report = parseStatusTable(result.stdout.slice(newline + 1));
+    if (report.running) this.table = { report, startedAt: this.bootTime + uptime };
+  }
+  describeTableError(error2) {
+    const { settings } = this.options;
+    if (error2 instanceof StatusParseError) return new StatusSourceError(`${error2.message}; refusing to call the reload done without it`);
+    if (error2 instanceof RemoteCommandTimeout) {
+      return new StatusSourceError(`"${commandLine([settings.php, settings.startFile, "status"])}" gave no answer within ${settings.commandTimeoutMs / 1e3} s`);
+    }
+    return error2;
   }
 };
 
@@ -43567,6 +43636,13 @@ async function rolloutHost(host, settings, io) {
         before.masters.length === 0 ? `no master process for ${startFilePath(settings)} was found (status: ${settings.status}); nothing was changed` : `${before.masters.length} masters run this app (pids ${before.masters.map((m) => m.pid).join(", ")}); nothing was changed`
       );
     }
+    const signalCheck = await remote.run(canSignalCommand(before.masters[0].pid), { timeoutMs: settings.commandTimeoutMs });
+    if (signalCheck.code !== 0) {
+      throw new StepError(
+        "preflight",
+        `${host.username} may not signal the master (pid ${before.masters[0].pid}): ${signalCheck.stderr.trim() || "permission denied"}. Deploy as the user the master runs as; "reload" would exit 0 and change nothing. Nothing was changed`
+      );
+    }
     io.log.info(
       `${label}: master ${before.masters[0].pid} running${table?.workermanVersion ? ` (Workerman ${table.workermanVersion})` : ""}, ${before.workers.length} worker(s)` + (logFile ? `, log ${logFile}` : ", no app log found")
     );
@@ -43577,6 +43653,7 @@ async function rolloutHost(host, settings, io) {
     io.log.info(`${label}: ${sync.filesTransferred} file(s) sent, ${sync.filesDeleted} deleted`);
     step = "signal";
     const rules = verdictRules(settings);
+    if (settings.status === "workerman") await source.readTable();
     let baseline;
     try {
       baseline = takeBaseline(await source.snapshot(), rules);
@@ -43693,7 +43770,8 @@ var InputError = class extends Error {
     this.name = "InputError";
   }
 };
-var DEFAULT_PROTECT = ["workerman.*.pid", "*.pid", "workerman.log", "*.log", "*.status", "workerman-*.status"];
+var DEFAULT_PROTECT = ["*.pid", "*.log", "*.status"];
+var DEFAULT_EXCLUDE = [".git/"];
 var DEFAULTS = {
   username: "root",
   port: "22",
@@ -43854,12 +43932,14 @@ function parseInputs(given, environment = {}) {
   const credentials = parseCredentials(raw, environment);
   const source = get(raw, "source");
   noLeadingDash("source", source);
-  const exclude = lines(raw("exclude")).map((pattern) => noLeadingDash("exclude", pattern));
+  const givenExclude = lines(raw("exclude")).map((pattern) => noLeadingDash("exclude", pattern));
+  const exclude = raw("exclude").trim() === "" ? DEFAULT_EXCLUDE : givenExclude;
   const protect = [...DEFAULT_PROTECT, ...lines(raw("protect")).map((pattern) => noLeadingDash("protect", pattern))];
   const timeoutMs = duration(raw, "timeout", 1e3, 6 * 36e5);
   const settleMs = duration(raw, "settle", 0, 10 * 6e4);
   const pollIntervalMs = duration(raw, "poll-interval", 50, 6e4);
   if (settleMs >= timeoutMs) throw new InputError("settle", `must be shorter than timeout (${get(raw, "timeout")})`);
+  if (pollIntervalMs >= timeoutMs) throw new InputError("poll-interval", `must be shorter than timeout (${get(raw, "timeout")})`);
   const status = oneOf(raw, "status", ["workerman", "http", "process"]);
   const revision = validateRevision(raw("revision").trim() || (environment.githubSha ?? ""));
   return {
@@ -43894,7 +43974,7 @@ function parseInputs(given, environment = {}) {
 // src/action/action-log.ts
 import { randomUUID as randomUUID2 } from "node:crypto";
 function info2(message) {
-  if (!/(^|\n)\s*::/.test(message)) {
+  if (!/(^|[\r\n])\s*::/.test(message)) {
     info(message);
     return;
   }
@@ -43912,6 +43992,8 @@ var actionLog = {
 
 // src/action/post.ts
 import { access as access2, rm as rm3 } from "node:fs/promises";
+import { tmpdir as tmpdir2 } from "node:os";
+import { basename, dirname, resolve } from "node:path";
 
 // src/action/state.ts
 var POST = "isPost";
@@ -43931,6 +44013,11 @@ function secretDirectory() {
 async function cleanup() {
   const directory = secretDirectory();
   if (directory === "") return;
+  const parents = [process.env["RUNNER_TEMP"], tmpdir2()].filter((path) => !!path).map((path) => resolve(path));
+  if (!basename(directory).startsWith("graceful-reload-") || !parents.includes(dirname(resolve(directory)))) {
+    warning(`not removing ${directory}: it is not a graceful-reload temporary directory`);
+    return;
+  }
   const present = await access2(directory).then(
     () => true,
     () => false
@@ -43969,7 +44056,7 @@ async function deploy() {
     );
   }
   const workspace = process.env["GITHUB_WORKSPACE"] ?? process.cwd();
-  const source = resolve(workspace, plan.rollout.source);
+  const source = resolve2(workspace, plan.rollout.source);
   const info3 = await stat2(source).catch(() => null);
   if (!info3?.isDirectory()) throw new InputError("source", `"${plan.rollout.source}" is not a directory (looked at ${source})`);
   const rollout = { ...plan.rollout, source };

@@ -9,7 +9,8 @@ import type { RolloutLog } from '../engine/ports.js';
  * warnings and debug lines are escaped by @actions/core already.
  */
 function info(message: string): void {
-  if (!/(^|\n)\s*::/.test(message)) {
+  // The runner splits lines at \r as well as \n.
+  if (!/(^|[\r\n])\s*::/.test(message)) {
     core.info(message);
     return;
   }

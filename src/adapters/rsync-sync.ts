@@ -39,6 +39,8 @@ export function rsyncArguments(host: HostSpec, settings: RolloutSettings, rsh: s
     '--protect-args',
     '--stats',
     '--itemize-changes',
+    // A transfer that stalls (a hung disk or network) fails instead of hanging the job.
+    `--timeout=${Math.max(5, Math.ceil(settings.commandTimeoutMs / 1000))}`,
     ...settings.exclude.map((pattern) => `--exclude=${pattern}`),
     ...settings.protect.map((pattern) => `--filter=protect ${pattern}`),
     '--rsh', rsh,

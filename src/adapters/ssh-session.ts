@@ -1,7 +1,7 @@
 import { NodeSSH, type Config } from 'node-ssh';
 import pRetry, { AbortError } from 'p-retry';
 import type { HostSpec } from '../engine/host-spec.js';
-import { checkHostKey, describeHostKeyFailure, type HostKeyCheck } from '../engine/known-hosts.js';
+import { checkHostKey, describeHostKeyFailure, hostKeyAlgorithms, type HostKeyCheck } from '../engine/known-hosts.js';
 import { RemoteCommandTimeout, StepError, type CommandResult, type RemoteShell } from '../engine/ports.js';
 import type { Credentials, HostTrust } from '../engine/settings.js';
 
@@ -26,8 +26,10 @@ async function connectOnce(host: HostSpec, options: SshOptions, role: string, so
   let rejected: Exclude<HostKeyCheck, { ok: true }> | undefined;
   const client = new NodeSSH();
   const { credentials } = options;
+  const algorithms = options.trust.ignoreHostKeys ? [] : hostKeyAlgorithms(options.trust.pins, host.host, host.port);
   try {
     await client.connect({
+      ...(algorithms.length > 0 ? { algorithms: { serverHostKey: algorithms as NonNullable<NonNullable<Config['algorithms']>['serverHostKey']> } } : {}),
       host: host.host,
       port: host.port,
       username: host.username,
@@ -62,10 +64,13 @@ async function connectOnce(host: HostSpec, options: SshOptions, role: string, so
   }
 }
 
-function forward(jump: NodeSSH, host: HostSpec, jumpHost: HostSpec): Promise<Stream> {
+function forward(jump: NodeSSH, host: HostSpec, jumpHost: HostSpec, timeoutMs: number): Promise<Stream> {
   return new Promise((resolve, reject) => {
+    const cannot = (why: string) => new StepError('connect', `${host.label}: jump host ${jumpHost.label} cannot reach ${host.host}:${host.port} (${why})`);
+    const timer = setTimeout(() => reject(cannot(`no answer within ${timeoutMs / 1000} s`)), timeoutMs);
     jump.connection!.forwardOut('127.0.0.1', 0, host.host, host.port, (error, stream) => {
-      if (error) reject(new StepError('connect', `${host.label}: jump host ${jumpHost.label} cannot reach ${host.host}:${host.port} (${error.message})`));
+      clearTimeout(timer);
+      if (error) reject(cannot(error.message));
       else resolve(stream as unknown as Stream);
     });
   });
@@ -82,7 +87,7 @@ export async function openSshShell(host: HostSpec, options: SshOptions): Promise
       if (!options.jumpHost) return new SshShell(await connectOnce(host, options, ''));
       const jump = await connectOnce(options.jumpHost, options, 'jump host ');
       try {
-        const target = await connectOnce(host, options, '', await forward(jump, host, options.jumpHost));
+        const target = await connectOnce(host, options, '', await forward(jump, host, options.jumpHost, options.connectTimeoutMs));
         return new SshShell(target, jump);
       } catch (error) {
         jump.dispose();

@@ -5,7 +5,7 @@ import type { HostReport } from './report.js';
 import { watchReload } from './reload-watch.js';
 import { startFilePath, type RolloutSettings } from './settings.js';
 import { BaselineError, takeBaseline, type ReloadBaseline, type VerdictRules } from './verdict.js';
-import { defaultPidFile, findLogCommand, layoutCheckCommand, reloadCommand, statusCommand, stopWorkerCommand } from '../workerman/commands.js';
+import { canSignalCommand, defaultPidFile, findLogCommand, layoutCheckCommand, reloadCommand, statusCommand, stopWorkerCommand } from '../workerman/commands.js';
 import { parseStatusTable, StatusParseError, type StatusReport } from '../workerman/status-table.js';
 import { RemoteStatus } from '../status/remote-status.js';
 
@@ -101,6 +101,13 @@ export async function rolloutHost(host: HostSpec, settings: RolloutSettings, io:
           : `${before.masters.length} masters run this app (pids ${before.masters.map((m) => m.pid).join(', ')}); nothing was changed`,
       );
     }
+    const signalCheck = await remote.run(canSignalCommand(before.masters[0]!.pid), { timeoutMs: settings.commandTimeoutMs });
+    if (signalCheck.code !== 0) {
+      throw new StepError(
+        'preflight',
+        `${host.username} may not signal the master (pid ${before.masters[0]!.pid}): ${signalCheck.stderr.trim() || 'permission denied'}. Deploy as the user the master runs as; "reload" would exit 0 and change nothing. Nothing was changed`,
+      );
+    }
     io.log.info(
       `${label}: master ${before.masters[0]!.pid} running${table?.workermanVersion ? ` (Workerman ${table.workermanVersion})` : ''}, ${before.workers.length} worker(s)` +
         (logFile ? `, log ${logFile}` : ', no app log found'),
@@ -114,6 +121,8 @@ export async function rolloutHost(host: HostSpec, settings: RolloutSettings, io:
 
     step = 'signal';
     const rules = verdictRules(settings);
+    // Crash counts from before the sync could include crashes during it.
+    if (settings.status === 'workerman') await source.readTable();
     let baseline: ReloadBaseline;
     try {
       baseline = takeBaseline(await source.snapshot(), rules);

@@ -51,7 +51,6 @@ export function parseHostSpec(text: string, defaults: { username: string; port: 
     if (colon >= 0) port = parsePort(rest.slice(colon + 1), `hosts entry "${label}"`);
     if (!HOSTNAME.test(host)) throw new Error(`hosts entry "${label}": "${host}" is not a host name or IPv4 address; ${expected}`);
   }
-  if (username === '') throw new Error(`hosts entry "${label}": no user name; set the username input or write user@host`);
   return { label, host, port, username };
 }
 

@@ -26,7 +26,10 @@ export class InputError extends Error {
  * its pid file (`workerman.<start>.pid`), its log and its status file, wherever
  * in the tree they live.
  */
-export const DEFAULT_PROTECT = ['workerman.*.pid', '*.pid', 'workerman.log', '*.log', '*.status', 'workerman-*.status'];
+export const DEFAULT_PROTECT = ['*.pid', '*.log', '*.status'];
+
+/** Never deployed unless the user lists their own excludes: the repository's history has no place in a live app directory. */
+export const DEFAULT_EXCLUDE = ['.git/'];
 
 const DEFAULTS = {
   username: 'root',
@@ -218,13 +221,15 @@ export function parseInputs(given: RawInputs, environment: InputEnvironment = {}
   const credentials = parseCredentials(raw, environment);
   const source = get(raw, 'source');
   noLeadingDash('source', source);
-  const exclude = lines(raw('exclude')).map((pattern) => noLeadingDash('exclude', pattern));
+  const givenExclude = lines(raw('exclude')).map((pattern) => noLeadingDash('exclude', pattern));
+  const exclude = raw('exclude').trim() === '' ? DEFAULT_EXCLUDE : givenExclude;
   const protect = [...DEFAULT_PROTECT, ...lines(raw('protect')).map((pattern) => noLeadingDash('protect', pattern))];
 
   const timeoutMs = duration(raw, 'timeout', 1000, 6 * 3_600_000);
   const settleMs = duration(raw, 'settle', 0, 10 * 60_000);
   const pollIntervalMs = duration(raw, 'poll-interval', 50, 60_000);
   if (settleMs >= timeoutMs) throw new InputError('settle', `must be shorter than timeout (${get(raw, 'timeout')})`);
+  if (pollIntervalMs >= timeoutMs) throw new InputError('poll-interval', `must be shorter than timeout (${get(raw, 'timeout')})`);
 
   const status = oneOf<StatusSourceKind>(raw, 'status', ['workerman', 'http', 'process']);
   const revision = validateRevision(raw('revision').trim() || (environment.githubSha ?? ''));

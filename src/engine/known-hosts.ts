@@ -74,7 +74,8 @@ function pinMatchesName(pin: HostKeyPin, name: string): boolean {
 
 /** The pins that apply to a host, by the same name rule OpenSSH uses, so both connections agree. */
 export function pinsFor(pins: readonly HostKeyPin[], host: string, port: number): HostKeyPin[] {
-  const name = knownHostsName(host, port);
+  // OpenSSH lowercases the name before it looks it up (and before hashing it).
+  const name = knownHostsName(host.toLowerCase(), port);
   return pins.filter((pin) => pinMatchesName(pin, name));
 }
 
@@ -98,4 +99,26 @@ export function checkHostKey(pins: readonly HostKeyPin[], host: string, port: nu
 export function describeHostKeyFailure(check: Exclude<HostKeyCheck, { ok: true }>): string {
   const pinned = check.pinned.length === 0 ? 'none' : check.pinned.join(', ');
   return `${check.reason}: offered ${check.offered}; pinned: ${pinned}. Nothing was sent to this host.`;
+}
+
+/** SSH host key algorithms that can present a key of each pinned type. */
+const ALGORITHMS: Record<string, readonly string[]> = {
+  'ssh-ed25519': ['ssh-ed25519'],
+  'ssh-rsa': ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'],
+  'ssh-dss': ['ssh-dss'],
+  'ecdsa-sha2-nistp256': ['ecdsa-sha2-nistp256'],
+  'ecdsa-sha2-nistp384': ['ecdsa-sha2-nistp384'],
+  'ecdsa-sha2-nistp521': ['ecdsa-sha2-nistp521'],
+};
+
+/**
+ * The host key algorithms to offer a host: only those of its pinned keys, so a
+ * host pinned by its RSA key is asked for that key, not for an ed25519 key it
+ * also has but nobody pinned. Empty when nothing usable is pinned.
+ */
+export function hostKeyAlgorithms(pins: readonly HostKeyPin[], host: string, port: number): string[] {
+  const types = pinsFor(pins, host, port)
+    .filter((pin) => !pin.revoked)
+    .map((pin) => pin.keyType);
+  return [...new Set(types.flatMap((type) => ALGORITHMS[type] ?? []))];
 }

@@ -113,9 +113,12 @@ export async function watchReload(options: WatchOptions): Promise<WatchOutcome> 
     if (last.kind === 'pinned') {
       const holders = last.holders;
       if (options.onGracefulTimeout === 'fail') {
+        const waiting = holders.length - 1;
         return failure(
           'pinned',
-          `the graceful reload stood still for ${formatDuration(last.stalledForMs)} (graceful-timeout): pinned by ${describeHolders(holders)}. Close those clients, or set on-graceful-timeout: force`,
+          `the graceful reload stood still for ${formatDuration(last.stalledForMs)} (graceful-timeout): pinned by ${describeHolders(holders.slice(0, 1))}` +
+            (waiting > 0 ? `, with ${waiting} more old worker(s) waiting behind it (${describeHolders(holders.slice(1))})` : '') +
+            '. Close those clients, or set on-graceful-timeout: force',
           holders,
         );
       }
@@ -123,8 +126,9 @@ export async function watchReload(options: WatchOptions): Promise<WatchOutcome> 
       if (inFlight && stillHolding) {
         if (!inFlight.killed && now() - inFlight.at >= KILL_AFTER_MS) {
           options.log.warning(`${options.label}: ${describeWorker(inFlight.worker)} ignored SIGINT for ${KILL_AFTER_MS / 1000} s; sending SIGKILL`);
-          await options.stopWorker(inFlight.worker, 'KILL');
-          forced.push({ pid: inFlight.worker.pid, group: inFlight.worker.group, signal: 'KILL', connections: inFlight.worker.connections ?? null });
+          if (await options.stopWorker(inFlight.worker, 'KILL')) {
+            forced.push({ pid: inFlight.worker.pid, group: inFlight.worker.group, signal: 'KILL', connections: inFlight.worker.connections ?? null });
+          }
           inFlight = { ...inFlight, killed: true };
         }
       } else {

@@ -58,7 +58,7 @@ export type Verdict =
       readonly stalledForMs: number;
     }
   | {
-      /** Graceful reload stalled: these old workers hold it (most connections first). */
+      /** Graceful reload stalled: the still-old workers, the one the master waits on first. */
       readonly kind: 'pinned';
       readonly replaced: number;
       readonly total: number;
@@ -167,7 +167,9 @@ export function observe(state: WatchState, snapshot: HostSnapshot, rules: Verdic
   const trackedGroups = new Set(baseline.tracked.map((worker) => worker.group));
   const current = snapshot.workers.filter((worker) => trackedGroups.has(worker.group));
   const currentPids = new Set(current.map((worker) => worker.pid));
-  const stillOld = baseline.tracked.filter((worker) => currentPids.has(worker.pid));
+  // PID and start time together: a crash loop can hand a recorded PID to a new worker.
+  const currentStarts = new Map(current.map((worker) => [worker.pid, worker.startedAt]));
+  const stillOld = baseline.tracked.filter((worker) => Math.abs((currentStarts.get(worker.pid) ?? Number.NaN) - worker.startedAt) < 0.05);
   const fresh = current.filter((worker) => worker.startedAt >= baseline.signalAt);
 
   const newSeen = new Map(state.newSeen);
@@ -227,9 +229,14 @@ export function observe(state: WatchState, snapshot: HostSnapshot, rules: Verdic
   return { state: settled, verdict: { kind: 'settling', total, stableForMs } };
 }
 
-/** Most connections first, then the order the master replaces workers in (oldest PID first). */
-function byHolding(a: WorkerProcess, b: WorkerProcess): number {
-  return (b.connections ?? 0) - (a.connections ?? 0) || a.pid - b.pid;
+/**
+ * The order the master replaces workers in: Workerman walks its workers in
+ * fork order, so the oldest still-old worker is the one it is waiting on. The
+ * others are still serving; stopping one of them would drop live requests and
+ * unpin nothing.
+ */
+function inReplacementOrder(a: WorkerProcess, b: WorkerProcess): number {
+  return a.startedAt - b.startedAt || a.pid - b.pid;
 }
 
 /**
@@ -249,7 +256,7 @@ function classifyStall(
   if (stillOld.length === 0) return null;
   const total = state.baseline.tracked.length;
   const current = new Map(snapshot.workers.map((worker) => [worker.pid, worker]));
-  const holders = stillOld.map((worker) => current.get(worker.pid) ?? worker).sort(byHolding);
+  const holders = stillOld.map((worker) => current.get(worker.pid) ?? worker).sort(inReplacementOrder);
   const connected = holders.filter((worker) => (worker.connections ?? 0) > 0);
 
   if (replaced === 0 && stalledForMs >= rules.noProgressMs) {

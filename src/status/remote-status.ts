@@ -10,8 +10,10 @@ import type { StatusSource } from './status-source.js';
 import type { RolloutSettings, StatusSourceKind } from '../engine/settings.js';
 
 const LOG_KEEP = 256 * 1024;
+/** How often the workerman source reads the status table (each read takes about a second). */
+const TABLE_EVERY_MS = 2000;
 
-/** The worker facts could not be read; the rollout names the step it happened in. */
+/** The worker facts could not be read; not a StepError, so the rollout blames the step it was in. */
 export class StatusSourceError extends Error {
   override name = 'StatusSourceError';
 }
@@ -22,7 +24,7 @@ export interface RemoteStatusOptions {
   readonly kind: StatusSourceKind;
   readonly shell: RemoteShell;
   readonly settings: RolloutSettings;
-  readonly probe: Omit<ProbeOptions, 'logOffset'>;
+  readonly probe: Omit<ProbeOptions, 'logOffset' | 'knownMaster'>;
   /** The status table read at preflight, so the baseline has crash counts without another second's wait. */
   readonly initialTable?: Extract<StatusReport, { running: true }>;
   readonly sleep?: (ms: number) => Promise<void>;
@@ -67,6 +69,8 @@ export class RemoteStatus implements StatusSource {
   markSignal(): void {
     this.collecting = true;
     this.log = '';
+    // A log that did not exist at the baseline is read from its first byte.
+    if (this.logOffset < 0) this.logOffset = 0;
   }
 
   logSinceSignal(): string {
@@ -79,7 +83,9 @@ export class RemoteStatus implements StatusSource {
 
   private async runProbe(): Promise<ProbeResult> {
     const { shell, settings } = this.options;
-    const result = await shell.run(probeCommand({ ...this.options.probe, logOffset: this.logOffset }), { timeoutMs: settings.commandTimeoutMs });
+    const result = await shell.run(probeCommand({ ...this.options.probe, logOffset: this.logOffset, knownMaster: this.masterPid }), {
+      timeoutMs: settings.commandTimeoutMs,
+    });
     if (result.code !== 0) throw new StatusSourceError(`the host probe failed (exit ${result.code}): ${(result.stderr || result.stdout).trim().slice(0, 300)}`);
     try {
       return parseProbeOutput(result.stdout);
@@ -145,7 +151,15 @@ export class RemoteStatus implements StatusSource {
       return {
         ...worker,
         group: worker.group ?? (process ? parseWorkerTitle(process.title)?.group : undefined) ?? 'workers',
-        startedAt: worker.startedAt ?? (process ? this.bootTime + process.start / TICKS_PER_SECOND : probe.time),
+        startedAt:
+          worker.startedAt === undefined
+            ? process
+              ? this.bootTime + process.start / TICKS_PER_SECOND
+              : probe.time
+            : // Whole seconds: the worker may have started anywhere in that second, after the signal too.
+              Number.isInteger(worker.startedAt)
+              ? worker.startedAt + 0.999
+              : worker.startedAt,
       };
     });
     const masters =
@@ -158,31 +172,56 @@ export class RemoteStatus implements StatusSource {
     return { at: probe.time, masters, workers, ...(evidence !== undefined ? { reloadStarted: evidence } : {}) };
   }
 
-  /** Keeps one `status` command in flight at a time until stop(). */
+  /**
+   * Keeps reading the status table until stop(), one `status` at a time and
+   * at most one every TABLE_EVERY_MS: each run signals every worker. One bad
+   * table is retried (another `status` run elsewhere can clobber the shared
+   * statistics file); two in a row fail the verdict, which never rests on a
+   * table it could not read.
+   */
   private startTableLane(): void {
     if (this.tableLane) return;
-    const { shell, settings } = this.options;
+    const sleep = this.options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+    const now = this.options.now ?? Date.now;
     this.tableLane = (async () => {
+      let failures = 0;
       while (!this.stopped) {
+        const started = now();
         try {
-          const result = await shell.run(`cat /proc/uptime; ${statusCommand(settings)}`, { timeoutMs: settings.commandTimeoutMs });
-          if (this.stopped) return;
-          const newline = result.stdout.indexOf('\n');
-          const uptime = Number(result.stdout.slice(0, newline).split(' ')[0]);
-          const report = parseStatusTable(result.stdout.slice(newline + 1));
-          // A master that is gone shows up in the probe; the table only adds figures.
-          if (report.running) this.table = { report, startedAt: this.bootTime + uptime };
+          await this.readTable();
+          failures = 0;
         } catch (error) {
           if (this.stopped) return;
-          this.tableError =
-            error instanceof StatusParseError
-              ? new StatusSourceError(`${error.message}; refusing to call the reload done without it`)
-              : error instanceof RemoteCommandTimeout
-                ? new StatusSourceError(`"${commandLine([settings.php, settings.startFile, 'status'])}" gave no answer within ${settings.commandTimeoutMs / 1000} s`)
-                : (error as Error);
-          return;
+          failures += 1;
+          if (failures >= 2 || error instanceof RemoteCommandTimeout) {
+            this.tableError = this.describeTableError(error);
+            return;
+          }
         }
+        await sleep(Math.max(0, TABLE_EVERY_MS - (now() - started)));
       }
     })();
+  }
+
+  /** Runs `status` once and keeps the table; the uptime printed first dates it. */
+  async readTable(): Promise<void> {
+    const { shell, settings } = this.options;
+    const result = await shell.run(`cat /proc/uptime; ${statusCommand(settings)}`, { timeoutMs: settings.commandTimeoutMs });
+    if (this.stopped) return;
+    const newline = result.stdout.indexOf('\n');
+    const uptime = Number(result.stdout.slice(0, Math.max(0, newline)).split(' ')[0]);
+    if (newline < 0 || !Number.isFinite(uptime)) throw new StatusParseError('it printed nothing', result.stdout + result.stderr);
+    const report = parseStatusTable(result.stdout.slice(newline + 1));
+    // A master that is gone shows up in the probe; the table only adds figures.
+    if (report.running) this.table = { report, startedAt: this.bootTime + uptime };
+  }
+
+  private describeTableError(error: unknown): Error {
+    const { settings } = this.options;
+    if (error instanceof StatusParseError) return new StatusSourceError(`${error.message}; refusing to call the reload done without it`);
+    if (error instanceof RemoteCommandTimeout) {
+      return new StatusSourceError(`"${commandLine([settings.php, settings.startFile, 'status'])}" gave no answer within ${settings.commandTimeoutMs / 1000} s`);
+    }
+    return error as Error;
   }
 }

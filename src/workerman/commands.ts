@@ -39,7 +39,16 @@ export function stopWorkerCommand(pid: number, masterPid: number, signal: 'INT' 
   return commandLine(['sh', '-c', script, 'stop-worker', String(pid), String(masterPid), signal]);
 }
 
-/** Prints the first of the candidate log files that exists, or nothing. */
+/** Prints the first of the candidate log files that exists and the deploy user can read, or nothing. */
 export function findLogCommand(candidates: readonly string[]): string {
-  return `for f in ${candidates.map(quote).join(' ')}; do if [ -f "$f" ]; then printf '%s\\n' "$f"; break; fi; done; true`;
+  return `for f in ${candidates.map(quote).join(' ')}; do if [ -f "$f" ] && [ -r "$f" ]; then printf '%s\\n' "$f"; break; fi; done; true`;
+}
+
+/**
+ * `reload` exits 0 even when the kernel refused its signal (the master runs as
+ * another user), so the deploy user's right to signal the master is checked
+ * before anything changes.
+ */
+export function canSignalCommand(masterPid: number): string {
+  return commandLine(['kill', '-0', String(masterPid)]);
 }

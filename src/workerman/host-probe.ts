@@ -13,58 +13,69 @@ import { commandLine } from '../engine/shell-quote.js';
  *
  * The master is found by its title `...: master process  start_file=<path>`
  * with the start file's real path (PHP resolves symlinks in the path it
- * shows); the pid file is the fallback for masters with custom titles. A
- * master in another mount namespace (a container sharing the PID namespace)
- * runs another file that merely has the same path, so it is skipped.
+ * shows). Every `php start.php <command>` process (status, reload) carries
+ * that title too while it runs, so a candidate counts only if it is the
+ * master already known, the pid in the pid file, or the parent of workers.
+ * The pid file alone is the fallback for masters with custom titles. A master
+ * in another mount namespace (a container sharing the PID namespace) runs
+ * another file that merely has the same path, so it is skipped. Children not
+ * yet titled as workers (just forked) are not counted.
  */
 const PROBE_SCRIPT = String.raw`
-[, $sf, $pidFile, $logFile, $logOffset, $url, $urlTimeout] = $argv;
+$sf = $argv[1]; $pidFile = $argv[2]; $logFile = $argv[3]; $logOffset = (int) $argv[4];
+$url = $argv[5]; $urlTimeout = (float) $argv[6]; $known = (int) $argv[7];
 $real = realpath($sf) ?: $sf;
-$out = ['uptime' => (float) explode(' ', file_get_contents('/proc/uptime'))[0], 'time' => microtime(true)];
-$procs = [];
+$up = explode(' ', file_get_contents('/proc/uptime'));
+$out = array('uptime' => (float) $up[0], 'time' => microtime(true));
+$procs = array();
 foreach (scandir('/proc') as $d) {
   if (!preg_match('/^\d+$/', $d)) continue;
   $stat = @file_get_contents("/proc/$d/stat"); if ($stat === false) continue;
   $f = explode(' ', substr($stat, strrpos($stat, ')') + 2));
   $title = trim(str_replace("\0", ' ', (string) @file_get_contents("/proc/$d/cmdline")));
-  $procs[(int) $d] = ['pid' => (int) $d, 'ppid' => (int) $f[1], 'state' => $f[0], 'start' => (int) $f[19], 'title' => $title];
+  $procs[(int) $d] = array('pid' => (int) $d, 'ppid' => (int) $f[1], 'state' => $f[0], 'start' => (int) $f[19], 'title' => $title);
 }
-$masters = [];
 $ns = @readlink('/proc/self/ns/mnt');
+$candidates = array();
 foreach ($procs as $p) {
-  if (!preg_match('/: master process\s+start_file=(.+)$/', $p['title'], $m) || ($m[1] !== $real && $m[1] !== $sf)) continue;
+  if ($p['state'] === 'Z' || !preg_match('/: master process\s+start_file=(.+)$/', $p['title'], $m) || ($m[1] !== $real && $m[1] !== $sf)) continue;
   $theirs = @readlink("/proc/{$p['pid']}/ns/mnt");
   if ($ns !== false && $theirs !== false && $theirs !== $ns) continue;
-  $masters[] = $p;
+  $candidates[$p['pid']] = $p;
 }
-if (!$masters && is_file($pidFile)) {
-  $pid = (int) trim((string) @file_get_contents($pidFile));
-  if (isset($procs[$pid]) && $procs[$pid]['state'] !== 'Z') $masters[] = $procs[$pid];
+$isWorker = function ($p) { return $p['state'] !== 'Z' && preg_match('/: worker process\s/', $p['title']); };
+$parents = array();
+foreach ($procs as $p) if ($isWorker($p)) $parents[$p['ppid']] = true;
+$filePid = is_file($pidFile) ? (int) trim((string) @file_get_contents($pidFile)) : 0;
+$masters = array();
+foreach ($candidates as $pid => $p) {
+  if ($pid === $known || $pid === $filePid || isset($parents[$pid])) $masters[] = $p;
 }
-$workers = [];
-foreach ($masters as $m) foreach ($procs as $p) if ($p['ppid'] === $m['pid']) $workers[] = $p;
+if (!$masters && isset($procs[$filePid]) && $procs[$filePid]['state'] !== 'Z') $masters[] = $procs[$filePid];
+$workers = array();
+foreach ($masters as $m) foreach ($procs as $p) if ($p['ppid'] === $m['pid'] && $isWorker($p)) $workers[] = $p;
 $out['masters'] = $masters; $out['workers'] = $workers;
-if ($logFile !== '' && is_file($logFile)) {
-  clearstatcache(); $size = filesize($logFile); $from = (int) $logOffset; $text = '';
-  if ($from >= 0 && $from <= $size && $size > $from && ($h = @fopen($logFile, 'r'))) {
-    fseek($h, $from); $text = (string) fread($h, min(65536, $size - $from)); fclose($h); $size = $from + strlen($text);
-  } elseif ($from > $size) { $size = 0; }
-  $out['log'] = ['end' => $size, 'text' => $text];
+if ($logFile !== '' && is_file($logFile) && is_readable($logFile)) {
+  clearstatcache(); $size = filesize($logFile); $text = '';
+  if ($logOffset >= 0 && $size > $logOffset && ($h = @fopen($logFile, 'r'))) {
+    fseek($h, $logOffset); $text = (string) fread($h, min(65536, $size - $logOffset)); fclose($h); $size = $logOffset + strlen($text);
+  } elseif ($logOffset > $size) { $size = 0; }
+  $out['log'] = array('end' => $size, 'text' => $text);
 }
 if ($url !== '') {
-  $ctx = stream_context_create(['http' => ['timeout' => (float) $urlTimeout, 'ignore_errors' => true]]);
+  $ctx = stream_context_create(array('http' => array('timeout' => $urlTimeout, 'ignore_errors' => true)));
   $body = @file_get_contents($url, false, $ctx);
-  if ($body === false) { $e = error_get_last(); $out['http'] = ['error' => $e ? $e['message'] : 'no answer']; }
+  if ($body === false) { $e = error_get_last(); $out['http'] = array('error' => $e ? $e['message'] : 'no answer'); }
   else {
     $code = isset($http_response_header[0]) && preg_match('/\s(\d{3})\s?/', $http_response_header[0], $c) ? (int) $c[1] : 0;
-    $out['http'] = ['status' => $code, 'body' => substr($body, 0, 1048576)];
+    $out['http'] = array('status' => $code, 'body' => substr($body, 0, 1048576));
     $j = json_decode($body, true);
     if (is_array($j) && isset($j['master_pid']) && is_int($j['master_pid'])) {
       $mp = $j['master_pid']; $out['http']['master_alive'] = isset($procs[$mp]) && $procs[$mp]['state'] !== 'Z';
     }
   }
 }
-echo json_encode($out, JSON_INVALID_UTF8_SUBSTITUTE), "\n";
+echo json_encode($out, defined('JSON_INVALID_UTF8_SUBSTITUTE') ? JSON_INVALID_UTF8_SUBSTITUTE : JSON_PARTIAL_OUTPUT_ON_ERROR), "\n";
 `;
 
 export interface ProbeOptions {
@@ -77,12 +88,16 @@ export interface ProbeOptions {
   readonly logOffset: number;
   readonly statusUrl: string;
   readonly urlTimeoutMs: number;
+  /** The master found before (0 if none yet): it stays the master while it lives, children or not. */
+  readonly knownMaster: number;
 }
 
 export function probeCommand(options: ProbeOptions): string {
   return commandLine([
     options.php,
-    '-n',
+    // Not -n: on PHP 7 packages json is a shared extension loaded from the ini files.
+    '-d',
+    'display_errors=stderr',
     '-r',
     PROBE_SCRIPT,
     '--',
@@ -92,6 +107,7 @@ export function probeCommand(options: ProbeOptions): string {
     String(options.logOffset),
     options.statusUrl,
     String(options.urlTimeoutMs / 1000),
+    String(options.knownMaster),
   ]);
 }
 

@@ -28,6 +28,7 @@ test('defaults fill every optional input', () => {
   assert.equal(plan.rollout.timeoutMs, 300_000);
   assert.equal(plan.rollout.settleMs, 5000);
   assert.deepEqual(plan.rollout.protect, DEFAULT_PROTECT);
+  assert.deepEqual(plan.rollout.exclude, ['.git/'], '.git is never deployed by default');
   assert.equal(plan.credentials.passphrase, undefined);
 });
 
@@ -83,6 +84,7 @@ test('each bad input is refused naming the input and the rule', () => {
     [{ timeout: '5' }, /input timeout: "5" is not a duration/],
     [{ timeout: '10ms' }, /input timeout: 10ms is out of range/],
     [{ settle: '10m', timeout: '5m' }, /input settle: must be shorter than timeout/],
+    [{ 'poll-interval': '10s', timeout: '5s', settle: '1s' }, /input poll-interval: must be shorter than timeout/],
     [{ 'start-file': '/etc/passwd.php' }, /input start-file: .* relative to target/],
     [{ 'start-file': '../start.php' }, /input start-file: .* must stay inside target/],
     [{ 'start-file': '-rstart.php' }, /input start-file: .* starts with "-"/],

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac, randomBytes } from 'node:crypto';
-import { checkHostKey, fingerprint, parseKnownHosts, pinsFor } from '../../src/engine/known-hosts.js';
+import { checkHostKey, fingerprint, hostKeyAlgorithms, parseKnownHosts, pinsFor } from '../../src/engine/known-hosts.js';
 
 const keyA = Buffer.concat([Buffer.from('\x00\x00\x00\x0bssh-ed25519\x00\x00\x00\x20', 'latin1'), randomBytes(32)]);
 const keyB = Buffer.concat([Buffer.from('\x00\x00\x00\x0bssh-ed25519\x00\x00\x00\x20', 'latin1'), randomBytes(32)]);
@@ -59,4 +59,10 @@ test('malformed lines are refused with their line number', () => {
   assert.throws(() => parseKnownHosts(`\nweb1 ssh-foo ${b64(keyA)}`), /line 2: expected/);
   assert.throws(() => parseKnownHosts('web1 ssh-ed25519 not-base64!'), /not valid base64/);
   assert.throws(() => parseKnownHosts(`@cert-authority * ssh-ed25519 ${b64(keyA)}`), /not supported/);
+});
+
+test('only the pinned key types are asked for, and names match case-insensitively as in OpenSSH', () => {
+  const pins = parseKnownHosts(`${hashed('web1.example.com')} ssh-rsa ${b64(keyA)}\nweb1.example.com ecdsa-sha2-nistp256 ${b64(keyB)}`);
+  assert.deepEqual(hostKeyAlgorithms(pins, 'WEB1.example.com', 22), ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa', 'ecdsa-sha2-nistp256']);
+  assert.deepEqual(hostKeyAlgorithms(pins, 'web2.example.com', 22), []);
 });

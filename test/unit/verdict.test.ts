@@ -150,13 +150,26 @@ test('settle waits for crash figures taken after the picture became stable', () 
   assert.deepEqual(kinds, ['settling', 'settling', 'replaced']);
 });
 
-test('graceful reload standing still past graceful-timeout is pinned, holders with connections first', () => {
+test('graceful reload standing still past graceful-timeout is pinned; the holder is the oldest still-old worker, whatever the connection counts', () => {
   const quickRules = { ...rules, gracefulTimeoutMs: 2000, noProgressMs: 1000 };
-  const holding = [w(11, 'web', 10.5), { ...w(2, 'web'), connections: 0 }, { ...w(3, 'task'), connections: 2 }];
-  const verdicts = run([snap(11, holding), snap(12.1, holding), snap(13.1, holding)], quickRules);
-  assert.deepEqual(verdicts.map((v) => v.kind), ['replacing', 'replacing', 'pinned']);
-  const pinned = verdicts[2]!;
-  assert.deepEqual(pinned.kind === 'pinned' && pinned.holders.map((h) => h.pid), [3, 2]);
+  const older = snap(10, [w(1, 'web', 2), w(2, 'web', 3), w(3, 'task', 1)]);
+  let state = startWatch(takeBaseline(older, quickRules));
+  const holding = [w(11, 'web', 10.5), { ...w(2, 'web', 3), connections: 40 }, { ...w(3, 'task', 1), connections: 1 }];
+  const kinds: string[] = [];
+  let last;
+  for (const at of [11, 12.1, 13.1]) {
+    const step = observe(state, snap(at, holding), quickRules);
+    state = step.state;
+    last = step.verdict;
+    kinds.push(last.kind);
+  }
+  assert.deepEqual(kinds, ['replacing', 'replacing', 'pinned']);
+  assert.deepEqual(last!.kind === 'pinned' && last!.holders.map((h) => h.pid), [3, 2]);
+});
+
+test('a recorded PID reused by a new worker counts as replaced (PID and start time are matched)', () => {
+  const [verdict] = run([snap(11, [w(1, 'web', 10.5), w(12, 'web', 10.6), w(13, 'task', 10.7)])]);
+  assert.equal(verdict!.kind, 'settling');
 });
 
 test('no worker replaced and the log shows no "reloading": the signal was swallowed', () => {

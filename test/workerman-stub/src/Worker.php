@@ -232,6 +232,9 @@ class Worker
         if ($delay !== false && is_numeric($delay)) {
             static::$crashDelay = max(0.0, (float)$delay);
         }
+        // Like Workerman's init(): every `php start.php <command>` process,
+        // status and reload included, carries the master's title while it runs.
+        static::setTitle(static::$processTitle . ': master process  start_file=' . static::$startFile);
     }
 
     protected static function baseName(): string
