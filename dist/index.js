@@ -43292,6 +43292,11 @@ foreach ($candidates as $pid => $p) {
   if ($pid === $known || $pid === $filePid || isset($parents[$pid])) $masters[] = $p;
 }
 if (!$masters && isset($procs[$filePid]) && $procs[$filePid]['state'] !== 'Z') $masters[] = $procs[$filePid];
+if (count($masters) > 1) {
+  // Mount namespaces may be unreadable to the deploy user; the pid file then tells our master apart.
+  $mine = array_values(array_filter($masters, function ($p) use ($filePid) { return $p['pid'] === $filePid; }));
+  if ($mine) $masters = $mine;
+}
 $workers = array();
 foreach ($masters as $m) foreach ($procs as $p) if ($p['ppid'] === $m['pid'] && $isWorker($p)) $workers[] = $p;
 $out['masters'] = $masters; $out['workers'] = $workers;
@@ -43405,7 +43410,6 @@ var PROC_STATES = { R: "running", S: "sleeping", D: "waiting on I/O", T: "stoppe
 var RemoteStatus = class {
   constructor(options) {
     this.options = options;
-    if (options.initialTable) this.table = { report: options.initialTable, startedAt: 0 };
   }
   options;
   logOffset = -1;
@@ -43546,16 +43550,16 @@ var RemoteStatus = class {
       }
     })();
   }
-  /** Runs `status` once and keeps the table; the uptime printed first dates it. */
+  /** Runs `status` once and keeps the table when a master answered; the uptime printed first dates it. */
   async readTable() {
     const { shell, settings } = this.options;
     const result = await shell.run(`cat /proc/uptime; ${statusCommand(settings)}`, { timeoutMs: settings.commandTimeoutMs });
-    if (this.stopped) return;
     const newline = result.stdout.indexOf("\n");
     const uptime = Number(result.stdout.slice(0, Math.max(0, newline)).split(" ")[0]);
     if (newline < 0 || !Number.isFinite(uptime)) throw new StatusParseError("it printed nothing", result.stdout + result.stderr);
     const report = parseStatusTable(result.stdout.slice(newline + 1));
     if (report.running) this.table = { report, startedAt: this.bootTime + uptime };
+    return report;
   }
   describeTableError(error2) {
     const { settings } = this.options;
@@ -43614,37 +43618,11 @@ async function rolloutHost(host, settings, io) {
     shell = await io.openShell(host);
     const remote = traced(shell, io.log, label);
     step = "preflight";
-    const { table, logFile } = await preflight(remote, settings);
-    source = new RemoteStatus({
-      kind: settings.status,
-      shell: remote,
-      settings,
-      probe: {
-        php: settings.php,
-        startFile: startFilePath(settings),
-        pidFile: defaultPidFile(settings),
-        logFile,
-        statusUrl: settings.statusUrl,
-        urlTimeoutMs: Math.min(5e3, settings.commandTimeoutMs)
-      },
-      ...table ? { initialTable: table } : {}
-    });
-    const before = await source.snapshot();
-    if (before.masters.length !== 1) {
-      throw new StepError(
-        "preflight",
-        before.masters.length === 0 ? `no master process for ${startFilePath(settings)} was found (status: ${settings.status}); nothing was changed` : `${before.masters.length} masters run this app (pids ${before.masters.map((m) => m.pid).join(", ")}); nothing was changed`
-      );
-    }
-    const signalCheck = await remote.run(canSignalCommand(before.masters[0].pid), { timeoutMs: settings.commandTimeoutMs });
-    if (signalCheck.code !== 0) {
-      throw new StepError(
-        "preflight",
-        `${host.username} may not signal the master (pid ${before.masters[0].pid}): ${signalCheck.stderr.trim() || "permission denied"}. Deploy as the user the master runs as; "reload" would exit 0 and change nothing. Nothing was changed`
-      );
-    }
+    const checked = await preflight(remote, settings, host);
+    source = checked.source;
+    const { before, table, logFile } = checked;
     io.log.info(
-      `${label}: master ${before.masters[0].pid} running${table?.workermanVersion ? ` (Workerman ${table.workermanVersion})` : ""}, ${before.workers.length} worker(s)` + (logFile ? `, log ${logFile}` : ", no app log found")
+      `${label}: master ${before.masters[0].pid} running${table?.workermanVersion ? ` (Workerman ${table.workermanVersion})` : ""}, ${before.workers.length} worker(s)` + (logFile ? `, log ${logFile}` : ", no readable app log found")
     );
     io.log.info(`${label}: syncing ${settings.source} to ${settings.target}`);
     step = "sync";
@@ -43732,7 +43710,7 @@ async function rolloutHost(host, settings, io) {
     await shell?.close().catch(() => void 0);
   }
 }
-async function preflight(shell, settings) {
+async function preflight(shell, settings, host) {
   const start = startFilePath(settings);
   const layout = await shell.run(layoutCheckCommand(settings), { timeoutMs: settings.commandTimeoutMs });
   if (layout.code !== 0) {
@@ -43740,12 +43718,45 @@ async function preflight(shell, settings) {
     const text = problem === "missing-target" ? `the target directory ${settings.target} does not exist` : problem === "missing-start-file" ? `the start file ${start} does not exist` : problem === "missing-php" ? `the PHP binary "${settings.php}" is not on the host's PATH (set the php input)` : `the layout check failed (exit ${layout.code}): ${(layout.stdout + layout.stderr).trim()}`;
     throw new StepError("preflight", `${text}; nothing was changed`);
   }
+  const candidates = settings.logFile !== "" ? [settings.logFile] : logFileCandidates(settings.target, start.slice(0, start.lastIndexOf("/")));
+  const found = await shell.run(findLogCommand(candidates), { timeoutMs: settings.commandTimeoutMs });
+  const logFile = found.stdout.trim().split("\n")[0] ?? "";
+  const source = new RemoteStatus({
+    kind: settings.status,
+    shell,
+    settings,
+    probe: {
+      php: settings.php,
+      startFile: start,
+      pidFile: defaultPidFile(settings),
+      logFile,
+      statusUrl: settings.statusUrl,
+      urlTimeoutMs: Math.min(5e3, settings.commandTimeoutMs)
+    }
+  });
+  const before = await source.snapshot();
+  if (before.masters.length === 0) {
+    throw new StepError(
+      "preflight",
+      `no Workerman master is running for ${start} (no process titled "master process  start_file=${start}", no live pid in its pid file); start it first. Nothing was changed: a reload now would exit 0 and prove nothing`
+    );
+  }
+  if (before.masters.length > 1) {
+    throw new StepError("preflight", `${before.masters.length} masters run this app (pids ${before.masters.map((m) => m.pid).join(", ")}); nothing was changed`);
+  }
+  const masterPid = before.masters[0].pid;
+  const signalCheck = await shell.run(canSignalCommand(masterPid), { timeoutMs: settings.commandTimeoutMs });
+  if (signalCheck.code !== 0) {
+    throw new StepError(
+      "preflight",
+      `${host.username} may not signal the master (pid ${masterPid}): ${signalCheck.stderr.trim() || "permission denied"}. Deploy as the user the master runs as: "reload" would exit 0 and change nothing. Nothing was changed`
+    );
+  }
   let table;
   if (settings.status === "workerman") {
-    const status = await shell.run(statusCommand(settings), { timeoutMs: settings.commandTimeoutMs });
     let report;
     try {
-      report = parseStatusTable(status.stdout);
+      report = await source.readTable();
     } catch (error2) {
       if (error2 instanceof StatusParseError) throw new StepError("preflight", `${error2.message}; nothing was changed`);
       throw error2;
@@ -43753,14 +43764,12 @@ async function preflight(shell, settings) {
     if (!report.running) {
       throw new StepError(
         "preflight",
-        `no Workerman master is running for ${start} ("status" says: ${report.text.split("\n").pop()}); start it first. Nothing was changed: a reload now would exit 0 and prove nothing`
+        `"status" says "${report.text.split("\n").pop()}" although master pid ${masterPid} runs: check start-file and php. Nothing was changed`
       );
     }
     table = report;
   }
-  const candidates = settings.logFile !== "" ? [settings.logFile] : logFileCandidates(settings.target, start.slice(0, start.lastIndexOf("/")));
-  const found = await shell.run(findLogCommand(candidates), { timeoutMs: settings.commandTimeoutMs });
-  return { table, logFile: found.stdout.trim().split("\n")[0] ?? "" };
+  return { source, before, table, logFile };
 }
 
 // src/engine/inputs.ts

@@ -1,12 +1,13 @@
 import { logFileCandidates } from './app-log.js';
 import type { HostSpec } from './host-spec.js';
+import type { HostSnapshot } from './worker-snapshot.js';
 import { StepError, type FileSync, type RemoteShell, type RolloutLog, type Step, type SyncSummary } from './ports.js';
 import type { HostReport } from './report.js';
 import { watchReload } from './reload-watch.js';
 import { startFilePath, type RolloutSettings } from './settings.js';
 import { BaselineError, takeBaseline, type ReloadBaseline, type VerdictRules } from './verdict.js';
-import { canSignalCommand, defaultPidFile, findLogCommand, layoutCheckCommand, reloadCommand, statusCommand, stopWorkerCommand } from '../workerman/commands.js';
-import { parseStatusTable, StatusParseError, type StatusReport } from '../workerman/status-table.js';
+import { canSignalCommand, defaultPidFile, findLogCommand, layoutCheckCommand, reloadCommand, stopWorkerCommand } from '../workerman/commands.js';
+import { StatusParseError, type StatusReport } from '../workerman/status-table.js';
 import { RemoteStatus } from '../status/remote-status.js';
 
 export interface HostRolloutIO {
@@ -77,40 +78,12 @@ export async function rolloutHost(host: HostSpec, settings: RolloutSettings, io:
     const remote = traced(shell, io.log, label);
 
     step = 'preflight';
-    const { table, logFile } = await preflight(remote, settings);
-    source = new RemoteStatus({
-      kind: settings.status,
-      shell: remote,
-      settings,
-      probe: {
-        php: settings.php,
-        startFile: startFilePath(settings),
-        pidFile: defaultPidFile(settings),
-        logFile,
-        statusUrl: settings.statusUrl,
-        urlTimeoutMs: Math.min(5000, settings.commandTimeoutMs),
-      },
-      ...(table ? { initialTable: table } : {}),
-    });
-    const before = await source.snapshot();
-    if (before.masters.length !== 1) {
-      throw new StepError(
-        'preflight',
-        before.masters.length === 0
-          ? `no master process for ${startFilePath(settings)} was found (status: ${settings.status}); nothing was changed`
-          : `${before.masters.length} masters run this app (pids ${before.masters.map((m) => m.pid).join(', ')}); nothing was changed`,
-      );
-    }
-    const signalCheck = await remote.run(canSignalCommand(before.masters[0]!.pid), { timeoutMs: settings.commandTimeoutMs });
-    if (signalCheck.code !== 0) {
-      throw new StepError(
-        'preflight',
-        `${host.username} may not signal the master (pid ${before.masters[0]!.pid}): ${signalCheck.stderr.trim() || 'permission denied'}. Deploy as the user the master runs as; "reload" would exit 0 and change nothing. Nothing was changed`,
-      );
-    }
+    const checked = await preflight(remote, settings, host);
+    source = checked.source;
+    const { before, table, logFile } = checked;
     io.log.info(
       `${label}: master ${before.masters[0]!.pid} running${table?.workermanVersion ? ` (Workerman ${table.workermanVersion})` : ''}, ${before.workers.length} worker(s)` +
-        (logFile ? `, log ${logFile}` : ', no app log found'),
+        (logFile ? `, log ${logFile}` : ', no readable app log found'),
     );
 
     io.log.info(`${label}: syncing ${settings.source} to ${settings.target}`);
@@ -207,10 +180,15 @@ export async function rolloutHost(host: HostSpec, settings: RolloutSettings, io:
 
 /**
  * Refuses to touch a host whose master is not running (a reload would exit 0
- * and prove nothing), and finds the app log. Returns the status table when the
- * workerman source is used, for the crash counts before the signal.
+ * and prove nothing) or that the deploy user may not signal, and finds the
+ * app log. In that order: `status` run by another user than the master's
+ * says "not run" too, which would hide the real problem.
  */
-async function preflight(shell: RemoteShell, settings: RolloutSettings): Promise<{ table: Running | undefined; logFile: string }> {
+async function preflight(
+  shell: RemoteShell,
+  settings: RolloutSettings,
+  host: HostSpec,
+): Promise<{ source: RemoteStatus; before: HostSnapshot; table: Running | undefined; logFile: string }> {
   const start = startFilePath(settings);
   const layout = await shell.run(layoutCheckCommand(settings), { timeoutMs: settings.commandTimeoutMs });
   if (layout.code !== 0) {
@@ -226,12 +204,47 @@ async function preflight(shell: RemoteShell, settings: RolloutSettings): Promise
     throw new StepError('preflight', `${text}; nothing was changed`);
   }
 
+  const candidates = settings.logFile !== '' ? [settings.logFile] : logFileCandidates(settings.target, start.slice(0, start.lastIndexOf('/')));
+  const found = await shell.run(findLogCommand(candidates), { timeoutMs: settings.commandTimeoutMs });
+  const logFile = found.stdout.trim().split('\n')[0] ?? '';
+
+  const source = new RemoteStatus({
+    kind: settings.status,
+    shell,
+    settings,
+    probe: {
+      php: settings.php,
+      startFile: start,
+      pidFile: defaultPidFile(settings),
+      logFile,
+      statusUrl: settings.statusUrl,
+      urlTimeoutMs: Math.min(5000, settings.commandTimeoutMs),
+    },
+  });
+  const before = await source.snapshot();
+  if (before.masters.length === 0) {
+    throw new StepError(
+      'preflight',
+      `no Workerman master is running for ${start} (no process titled "master process  start_file=${start}", no live pid in its pid file); start it first. Nothing was changed: a reload now would exit 0 and prove nothing`,
+    );
+  }
+  if (before.masters.length > 1) {
+    throw new StepError('preflight', `${before.masters.length} masters run this app (pids ${before.masters.map((m) => m.pid).join(', ')}); nothing was changed`);
+  }
+  const masterPid = before.masters[0]!.pid;
+  const signalCheck = await shell.run(canSignalCommand(masterPid), { timeoutMs: settings.commandTimeoutMs });
+  if (signalCheck.code !== 0) {
+    throw new StepError(
+      'preflight',
+      `${host.username} may not signal the master (pid ${masterPid}): ${signalCheck.stderr.trim() || 'permission denied'}. Deploy as the user the master runs as: "reload" would exit 0 and change nothing. Nothing was changed`,
+    );
+  }
+
   let table: Running | undefined;
   if (settings.status === 'workerman') {
-    const status = await shell.run(statusCommand(settings), { timeoutMs: settings.commandTimeoutMs });
     let report;
     try {
-      report = parseStatusTable(status.stdout);
+      report = await source.readTable();
     } catch (error) {
       if (error instanceof StatusParseError) throw new StepError('preflight', `${error.message}; nothing was changed`);
       throw error;
@@ -239,14 +252,10 @@ async function preflight(shell: RemoteShell, settings: RolloutSettings): Promise
     if (!report.running) {
       throw new StepError(
         'preflight',
-        `no Workerman master is running for ${start} ("status" says: ${report.text.split('\n').pop()}); start it first. Nothing was changed: a reload now would exit 0 and prove nothing`,
+        `"status" says "${report.text.split('\n').pop()}" although master pid ${masterPid} runs: check start-file and php. Nothing was changed`,
       );
     }
     table = report;
   }
-
-  const candidates = settings.logFile !== '' ? [settings.logFile] : logFileCandidates(settings.target, start.slice(0, start.lastIndexOf('/')));
-  const found = await shell.run(findLogCommand(candidates), { timeoutMs: settings.commandTimeoutMs });
-  return { table, logFile: found.stdout.trim().split('\n')[0] ?? '' };
+  return { source, before, table, logFile };
 }
-

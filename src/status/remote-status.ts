@@ -25,8 +25,6 @@ export interface RemoteStatusOptions {
   readonly shell: RemoteShell;
   readonly settings: RolloutSettings;
   readonly probe: Omit<ProbeOptions, 'logOffset' | 'knownMaster'>;
-  /** The status table read at preflight, so the baseline has crash counts without another second's wait. */
-  readonly initialTable?: Extract<StatusReport, { running: true }>;
   readonly sleep?: (ms: number) => Promise<void>;
   readonly now?: () => number;
 }
@@ -48,9 +46,7 @@ export class RemoteStatus implements StatusSource {
   private stopped = false;
   private bootTime = 0;
 
-  constructor(private readonly options: RemoteStatusOptions) {
-    if (options.initialTable) this.table = { report: options.initialTable, startedAt: 0 };
-  }
+  constructor(private readonly options: RemoteStatusOptions) {}
 
   async snapshot(): Promise<HostSnapshot> {
     if (this.tableError) throw this.tableError;
@@ -203,17 +199,17 @@ export class RemoteStatus implements StatusSource {
     })();
   }
 
-  /** Runs `status` once and keeps the table; the uptime printed first dates it. */
-  async readTable(): Promise<void> {
+  /** Runs `status` once and keeps the table when a master answered; the uptime printed first dates it. */
+  async readTable(): Promise<StatusReport> {
     const { shell, settings } = this.options;
     const result = await shell.run(`cat /proc/uptime; ${statusCommand(settings)}`, { timeoutMs: settings.commandTimeoutMs });
-    if (this.stopped) return;
     const newline = result.stdout.indexOf('\n');
     const uptime = Number(result.stdout.slice(0, Math.max(0, newline)).split(' ')[0]);
     if (newline < 0 || !Number.isFinite(uptime)) throw new StatusParseError('it printed nothing', result.stdout + result.stderr);
     const report = parseStatusTable(result.stdout.slice(newline + 1));
     // A master that is gone shows up in the probe; the table only adds figures.
     if (report.running) this.table = { report, startedAt: this.bootTime + uptime };
+    return report;
   }
 
   private describeTableError(error: unknown): Error {

@@ -52,6 +52,11 @@ foreach ($candidates as $pid => $p) {
   if ($pid === $known || $pid === $filePid || isset($parents[$pid])) $masters[] = $p;
 }
 if (!$masters && isset($procs[$filePid]) && $procs[$filePid]['state'] !== 'Z') $masters[] = $procs[$filePid];
+if (count($masters) > 1) {
+  // Mount namespaces may be unreadable to the deploy user; the pid file then tells our master apart.
+  $mine = array_values(array_filter($masters, function ($p) use ($filePid) { return $p['pid'] === $filePid; }));
+  if ($mine) $masters = $mine;
+}
 $workers = array();
 foreach ($masters as $m) foreach ($procs as $p) if ($p['ppid'] === $m['pid'] && $isWorker($p)) $workers[] = $p;
 $out['masters'] = $masters; $out['workers'] = $workers;

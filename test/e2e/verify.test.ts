@@ -138,7 +138,7 @@ test('the status command hangs: the per-command timeout fires with a clear messa
   const { run, report } = await deploy(rig, host, await rig.makeSource('v2'), { php, 'command-timeout': '2s' });
   assert.equal(run.code, 1);
   assert.equal(report.step, 'preflight');
-  assert.match(report.error!, /a remote command gave no answer within 2 s: cd \/srv\/app && \/srv\/bin\/php-hang start\.php status/);
+  assert.match(report.error!, /a remote command gave no answer within 2 s: cat \/proc\/uptime; cd \/srv\/app && \/srv\/bin\/php-hang start\.php status/);
   assert.equal(report.filesChanged, false);
   assert.ok(Date.now() - started < 30_000, 'the hang does not hold the action');
 });
@@ -189,4 +189,15 @@ test('the status table turns to garbage or hangs mid-reload: verify fails clearl
   assert.equal(hang.run.code, 1);
   assert.equal(hang.report.step, 'verify');
   assert.match(hang.report.error!, /"\/srv\/bin\/php-midway start\.php status" gave no answer within 2 s/);
+});
+
+test('the deploy user may not signal the master (it runs as root): refused before any file changes, not a silent no-op', async () => {
+  const host = await rig.addHost('other-user', { users: ['deploy'] });
+  await host.startMaster();
+  const { run, report } = await deploy(rig, host, await rig.makeSource('v2'), { hosts: `deploy@127.0.0.1:${host.port}` });
+  assert.equal(run.code, 1);
+  assert.equal(report.step, 'preflight');
+  assert.match(report.error!, /deploy may not signal the master \(pid \d+\).*Deploy as the user the master runs as/);
+  assert.equal(report.filesChanged, false);
+  assert.match(await host.get('/'), /hello from v1/);
 });

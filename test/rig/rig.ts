@@ -1,4 +1,4 @@
-import { cp, mkdir, mkdtemp, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
+import { chmod, cp, mkdir, mkdtemp, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join, resolve } from 'node:path';
@@ -200,7 +200,7 @@ export class Rig {
    * (a private /etc/shadow is bind-mounted in its namespace); `logLevel`
    * raises sshd's logging, which `host.sshdLog` collects.
    */
-  async addHost(name: string, options: { app?: boolean; password?: string; logLevel?: string } = {}): Promise<TestHost> {
+  async addHost(name: string, options: { app?: boolean; password?: string; logLevel?: string; users?: readonly string[] } = {}): Promise<TestHost> {
     const dir = join(this.dir, name);
     await mkdir(join(dir, 'srv'), { recursive: true });
     await mkdir(join(dir, 'etc'), { recursive: true });
@@ -237,8 +237,19 @@ export class Rig {
       const current = await readFile('/etc/shadow', 'utf8');
       await writeFile(shadow, current.replace(/^root:[^:]*:/m, `root:${hash}:`), { mode: 0o600 });
     }
-    const script = 'mount --bind "$1" /srv && { [ -z "$3" ] || mount --bind "$3" /etc/shadow; } && exec /usr/sbin/sshd -D -e -f "$2"';
-    const sshd = spawn('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script, 'sh', join(dir, 'srv'), config, shadow], {
+    // Extra login users exist on this host only: a private /etc/passwd.
+    let passwd = '';
+    if (options.users?.length) {
+      passwd = join(dir, 'etc', 'passwd');
+      const extra = options.users.map((user, index) => `${user}:x:${2000 + index}:65534::/tmp:/bin/sh`).join('\n');
+      await writeFile(passwd, `${(await readFile('/etc/passwd', 'utf8')).trimEnd()}\n${extra}\n`);
+      // sshd reads authorized_keys as the logging-in user.
+      for (const path of [this.dir, dir, join(dir, 'etc')]) await chmod(path, 0o755);
+      await chmod(join(dir, 'etc', 'authorized_keys'), 0o644);
+    }
+    const script =
+      'mount --bind "$1" /srv && { [ -z "$3" ] || mount --bind "$3" /etc/shadow; } && { [ -z "$4" ] || mount --bind "$4" /etc/passwd; } && exec /usr/sbin/sshd -D -e -f "$2"';
+    const sshd = spawn('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script, 'sh', join(dir, 'srv'), config, shadow, passwd], {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let errors = '';
