@@ -43361,6 +43361,38 @@ function parseWorkerTitle(title) {
   return match ? { group: match[1], listen: match[2] } : null;
 }
 
+// src/status/app-log-tail.ts
+var KEEP = 256 * 1024;
+var AppLogTail = class {
+  constructor(known) {
+    this.known = known;
+  }
+  known;
+  /** Where the next read starts; -1 asks the probe for the size only. */
+  offset = -1;
+  collecting = false;
+  text = "";
+  /** Takes one probe read: `end` is where it stopped, `text` what it read from `offset`. */
+  feed(read) {
+    if (!read) return;
+    if (this.collecting && this.offset >= 0) this.text = (this.text + read.text).slice(-KEEP);
+    this.offset = read.end;
+  }
+  markSignal() {
+    this.collecting = true;
+    this.text = "";
+    if (this.offset < 0) this.offset = 0;
+  }
+  get sinceSignal() {
+    return this.text;
+  }
+  /** What the log says about the reload, or undefined when there is no live log to ask. */
+  evidence(masterPid) {
+    if (!this.known || !this.collecting) return void 0;
+    return reloadEvidence(this.text, masterPid);
+  }
+};
+
 // src/status/http-contract.ts
 var HttpStatusError = class extends Error {
 };
@@ -43400,174 +43432,192 @@ function parseHttpStatus(body) {
   };
 }
 
-// src/status/remote-status.ts
-var LOG_KEEP = 256 * 1024;
-var TABLE_EVERY_MS = 2e3;
+// src/status/probe-snapshot.ts
+var PROC_STATES = { R: "running", S: "sleeping", D: "waiting on I/O", T: "stopped", t: "traced" };
+function startedAt(probe, process2) {
+  return probe.time - probe.uptime + process2.start / TICKS_PER_SECOND;
+}
+function evidenceField(reloadStarted) {
+  return reloadStarted === void 0 ? {} : { reloadStarted };
+}
+function snapshotFromProcesses(probe, table, reloadStarted) {
+  const rows = new Map(table?.report.processes.map((row) => [row.pid, row]));
+  const workers = probe.workers.filter((process2) => process2.state !== "Z").map((process2) => {
+    const row = rows.get(process2.pid);
+    return {
+      pid: process2.pid,
+      group: parseWorkerTitle(process2.title)?.group ?? process2.title,
+      startedAt: startedAt(probe, process2),
+      ...row ? { connections: row.connections, activity: row.state } : { activity: PROC_STATES[process2.state] ?? process2.state }
+    };
+  });
+  return {
+    at: probe.time,
+    masters: probe.masters.filter((master) => master.state !== "Z").map((master) => ({ pid: master.pid })),
+    workers,
+    ...table ? { crashExits: crashExitsByGroup(table.report.exits), crashExitsAt: table.startedAt } : {},
+    ...evidenceField(reloadStarted)
+  };
+}
+function snapshotFromHttp(probe, status, reloadStarted) {
+  const processes = new Map(probe.workers.map((process2) => [process2.pid, process2]));
+  const workers = status.workers.map((worker) => {
+    const process2 = processes.get(worker.pid);
+    let started;
+    if (worker.startedAt === void 0) started = process2 ? startedAt(probe, process2) : probe.time;
+    else started = Number.isInteger(worker.startedAt) ? worker.startedAt + 0.999 : worker.startedAt;
+    return {
+      ...worker,
+      group: worker.group ?? (process2 ? parseWorkerTitle(process2.title)?.group : void 0) ?? "workers",
+      startedAt: started
+    };
+  });
+  const masters = status.masterPid === void 0 ? probe.masters.map((master) => ({ pid: master.pid })) : probe.http?.master_alive === false ? [] : [{ pid: status.masterPid }];
+  return { at: probe.time, masters, workers, ...evidenceField(reloadStarted) };
+}
+
+// src/status/status-source.ts
 var StatusSourceError = class extends Error {
   name = "StatusSourceError";
 };
-var PROC_STATES = { R: "running", S: "sleeping", D: "waiting on I/O", T: "stopped", t: "traced" };
-var RemoteStatus = class {
-  constructor(options) {
-    this.options = options;
+
+// src/status/status-table-lane.ts
+var EVERY_MS = 2e3;
+var StatusTableLane = class {
+  constructor(shell, settings, bootTime, sleep, now) {
+    this.shell = shell;
+    this.settings = settings;
+    this.bootTime = bootTime;
+    this.sleep = sleep;
+    this.now = now;
   }
-  options;
-  logOffset = -1;
-  collecting = false;
-  log = "";
-  masterPid = 0;
-  table;
-  tableError;
-  tableLane;
+  shell;
+  settings;
+  bootTime;
+  sleep;
+  now;
+  latest;
+  error;
+  running;
   stopped = false;
-  bootTime = 0;
-  async snapshot() {
-    if (this.tableError) throw this.tableError;
-    const probe = await this.runProbe();
-    this.bootTime = probe.time - probe.uptime;
-    if (probe.log) {
-      if (this.collecting && this.logOffset >= 0) this.log = (this.log + probe.log.text).slice(-LOG_KEEP);
-      this.logOffset = probe.log.end;
-    }
-    const snapshot = this.options.kind === "http" ? await this.fromHttp(probe) : this.fromProcesses(probe);
-    if (snapshot.masters.length === 1) this.masterPid = snapshot.masters[0].pid;
-    if (this.options.kind === "workerman" && this.collecting) this.startTableLane();
-    return snapshot;
+  /** Runs `status` once; keeps the table when a master answered. */
+  async read() {
+    const result = await this.shell.run(`cat /proc/uptime; ${statusCommand(this.settings)}`, { timeoutMs: this.settings.commandTimeoutMs });
+    const newline = result.stdout.indexOf("\n");
+    const uptime = Number(result.stdout.slice(0, Math.max(0, newline)).split(" ")[0]);
+    if (newline < 0 || !Number.isFinite(uptime)) throw new StatusParseError("it printed nothing", result.stdout + result.stderr);
+    const report = parseStatusTable(result.stdout.slice(newline + 1));
+    if (report.running) this.latest = { report, startedAt: this.bootTime() + uptime };
+    return report;
   }
-  markSignal() {
-    this.collecting = true;
-    this.log = "";
-    if (this.logOffset < 0) this.logOffset = 0;
-  }
-  logSinceSignal() {
-    return this.log;
-  }
-  stop() {
-    this.stopped = true;
-  }
-  async runProbe() {
-    const { shell, settings } = this.options;
-    const result = await shell.run(probeCommand({ ...this.options.probe, logOffset: this.logOffset, knownMaster: this.masterPid }), {
-      timeoutMs: settings.commandTimeoutMs
-    });
-    if (result.code !== 0) throw new StatusSourceError(`the host probe failed (exit ${result.code}): ${(result.stderr || result.stdout).trim().slice(0, 300)}`);
-    try {
-      return parseProbeOutput(result.stdout);
-    } catch (error2) {
-      if (error2 instanceof ProbeParseError) throw new StatusSourceError(error2.message);
-      throw error2;
-    }
-  }
-  reloadEvidence() {
-    if (!this.collecting || this.options.probe.logFile === "" || this.logOffset < 0) return void 0;
-    return reloadEvidence(this.log, this.masterPid);
-  }
-  fromProcesses(probe) {
-    const byPid = new Map(this.table?.report.processes.map((row) => [row.pid, row]));
-    const workers = probe.workers.filter((process2) => process2.state !== "Z").map((process2) => {
-      const row = byPid.get(process2.pid);
-      return {
-        pid: process2.pid,
-        group: parseWorkerTitle(process2.title)?.group ?? process2.title,
-        startedAt: this.bootTime + process2.start / TICKS_PER_SECOND,
-        ...row ? { connections: row.connections, activity: row.state } : { activity: PROC_STATES[process2.state] ?? process2.state }
-      };
-    });
-    const evidence = this.reloadEvidence();
-    return {
-      at: probe.time,
-      masters: probe.masters.filter((master) => master.state !== "Z").map((master) => ({ pid: master.pid })),
-      workers,
-      ...this.table ? { crashExits: crashExitsByGroup(this.table.report.exits), crashExitsAt: this.table.startedAt } : {},
-      ...evidence !== void 0 ? { reloadStarted: evidence } : {}
-    };
-  }
-  /** The status URL may be briefly down while its own worker is replaced; only garbage fails at once. */
-  async fromHttp(first) {
-    const now = this.options.now ?? Date.now;
-    const sleep = this.options.sleep ?? ((ms2) => new Promise((resolve3) => setTimeout(resolve3, ms2)));
-    const deadline = now() + this.options.settings.commandTimeoutMs;
-    let probe = first;
-    while (!probe.http || probe.http.error !== void 0 || (probe.http.status ?? 0) >= 500) {
-      if (now() > deadline) {
-        const why = probe.http?.error ?? `HTTP ${probe.http?.status ?? "?"}`;
-        throw new StatusSourceError(`the status-url ${this.options.probe.statusUrl} gave no answer for ${this.options.settings.commandTimeoutMs / 1e3} s (${why})`);
-      }
-      await sleep(this.options.settings.pollIntervalMs);
-      probe = await this.runProbe();
-      this.bootTime = probe.time - probe.uptime;
-    }
-    let status;
-    try {
-      status = parseHttpStatus(probe.http.body ?? "");
-    } catch (error2) {
-      if (error2 instanceof HttpStatusError) throw new StatusSourceError(error2.message);
-      throw error2;
-    }
-    const titles = new Map(probe.workers.map((process2) => [process2.pid, process2]));
-    const workers = status.workers.map((worker) => {
-      const process2 = titles.get(worker.pid);
-      return {
-        ...worker,
-        group: worker.group ?? (process2 ? parseWorkerTitle(process2.title)?.group : void 0) ?? "workers",
-        startedAt: worker.startedAt === void 0 ? process2 ? this.bootTime + process2.start / TICKS_PER_SECOND : probe.time : (
-          // Whole seconds: the worker may have started anywhere in that second, after the signal too.
-          Number.isInteger(worker.startedAt) ? worker.startedAt + 0.999 : worker.startedAt
-        )
-      };
-    });
-    const masters = status.masterPid !== void 0 ? probe.http.master_alive === false ? [] : [{ pid: status.masterPid }] : probe.masters.map((master) => ({ pid: master.pid }));
-    const evidence = this.reloadEvidence();
-    return { at: probe.time, masters, workers, ...evidence !== void 0 ? { reloadStarted: evidence } : {} };
-  }
-  /**
-   * Keeps reading the status table until stop(), one `status` at a time and
-   * at most one every TABLE_EVERY_MS: each run signals every worker. One bad
-   * table is retried (another `status` run elsewhere can clobber the shared
-   * statistics file); two in a row fail the verdict, which never rests on a
-   * table it could not read.
-   */
-  startTableLane() {
-    if (this.tableLane) return;
-    const sleep = this.options.sleep ?? ((ms2) => new Promise((resolve3) => setTimeout(resolve3, ms2)));
-    const now = this.options.now ?? Date.now;
-    this.tableLane = (async () => {
+  start() {
+    if (this.running) return;
+    this.running = (async () => {
       let failures = 0;
       while (!this.stopped) {
-        const started = now();
+        const started = this.now();
         try {
-          await this.readTable();
+          await this.read();
           failures = 0;
         } catch (error2) {
           if (this.stopped) return;
           failures += 1;
           if (failures >= 2 || error2 instanceof RemoteCommandTimeout) {
-            this.tableError = this.describeTableError(error2);
+            this.error = this.describe(error2);
             return;
           }
         }
-        await sleep(Math.max(0, TABLE_EVERY_MS - (now() - started)));
+        await this.sleep(Math.max(0, EVERY_MS - (this.now() - started)));
       }
     })();
   }
-  /** Runs `status` once and keeps the table when a master answered; the uptime printed first dates it. */
-  async readTable() {
-    const { shell, settings } = this.options;
-    const result = await shell.run(`cat /proc/uptime; ${statusCommand(settings)}`, { timeoutMs: settings.commandTimeoutMs });
-    const newline = result.stdout.indexOf("\n");
-    const uptime = Number(result.stdout.slice(0, Math.max(0, newline)).split(" ")[0]);
-    if (newline < 0 || !Number.isFinite(uptime)) throw new StatusParseError("it printed nothing", result.stdout + result.stderr);
-    const report = parseStatusTable(result.stdout.slice(newline + 1));
-    if (report.running) this.table = { report, startedAt: this.bootTime + uptime };
-    return report;
+  stop() {
+    this.stopped = true;
   }
-  describeTableError(error2) {
-    const { settings } = this.options;
+  describe(error2) {
     if (error2 instanceof StatusParseError) return new StatusSourceError(`${error2.message}; refusing to call the reload done without it`);
     if (error2 instanceof RemoteCommandTimeout) {
-      return new StatusSourceError(`"${commandLine([settings.php, settings.startFile, "status"])}" gave no answer within ${settings.commandTimeoutMs / 1e3} s`);
+      const command = commandLine([this.settings.php, this.settings.startFile, "status"]);
+      return new StatusSourceError(`"${command}" gave no answer within ${this.settings.commandTimeoutMs / 1e3} s`);
     }
     return error2;
+  }
+};
+
+// src/status/remote-status.ts
+var realSleep2 = (ms2) => new Promise((resolve3) => setTimeout(resolve3, ms2));
+var RemoteStatus = class {
+  constructor(options) {
+    this.options = options;
+    this.log = new AppLogTail(options.probe.logFile !== "");
+    this.table = new StatusTableLane(options.shell, options.settings, () => this.bootTime, options.sleep ?? realSleep2, options.now ?? Date.now);
+  }
+  options;
+  log;
+  table;
+  masterPid = 0;
+  bootTime = 0;
+  async snapshot() {
+    if (this.table.error) throw this.table.error;
+    const probe = this.options.kind === "http" ? await this.probeUntilStatusAnswers() : await this.runProbe();
+    const evidence = this.log.evidence(this.masterPid);
+    const snapshot = this.options.kind === "http" ? snapshotFromHttp(probe, this.httpStatus(probe), evidence) : snapshotFromProcesses(probe, this.table.latest, evidence);
+    if (snapshot.masters.length === 1) this.masterPid = snapshot.masters[0].pid;
+    return snapshot;
+  }
+  /** Reads the status table now (workerman source); the lane keeps it fresh after the signal. */
+  readTable() {
+    return this.table.read();
+  }
+  markSignal() {
+    this.log.markSignal();
+    if (this.options.kind === "workerman") this.table.start();
+  }
+  logSinceSignal() {
+    return this.log.sinceSignal;
+  }
+  stop() {
+    this.table.stop();
+  }
+  async runProbe() {
+    const { shell, settings } = this.options;
+    const command = probeCommand({ ...this.options.probe, logOffset: this.log.offset, knownMaster: this.masterPid });
+    const result = await shell.run(command, { timeoutMs: settings.commandTimeoutMs });
+    if (result.code !== 0) throw new StatusSourceError(`the host probe failed (exit ${result.code}): ${(result.stderr || result.stdout).trim().slice(0, 300)}`);
+    let probe;
+    try {
+      probe = parseProbeOutput(result.stdout);
+    } catch (error2) {
+      if (error2 instanceof ProbeParseError) throw new StatusSourceError(error2.message);
+      throw error2;
+    }
+    this.bootTime = probe.time - probe.uptime;
+    this.log.feed(probe.log);
+    return probe;
+  }
+  /** The status URL may be down for a moment while its own worker is replaced; only garbage fails at once. */
+  async probeUntilStatusAnswers() {
+    const { settings } = this.options;
+    const now = this.options.now ?? Date.now;
+    const sleep = this.options.sleep ?? realSleep2;
+    const deadline = now() + settings.commandTimeoutMs;
+    for (; ; ) {
+      const probe = await this.runProbe();
+      if (probe.http && probe.http.error === void 0 && (probe.http.status ?? 0) < 500) return probe;
+      if (now() > deadline) {
+        const why = probe.http?.error ?? `HTTP ${probe.http?.status ?? "?"}`;
+        throw new StatusSourceError(`the status-url ${this.options.probe.statusUrl} gave no answer for ${settings.commandTimeoutMs / 1e3} s (${why})`);
+      }
+      await sleep(settings.pollIntervalMs);
+    }
+  }
+  httpStatus(probe) {
+    try {
+      return parseHttpStatus(probe.http?.body ?? "");
+    } catch (error2) {
+      if (error2 instanceof HttpStatusError) throw new StatusSourceError(error2.message);
+      throw error2;
+    }
   }
 };
 

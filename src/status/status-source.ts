@@ -11,3 +11,8 @@ export interface StatusSource {
   /** Ends background work (the status-table lane). */
   stop(): void;
 }
+
+/** The worker facts could not be read; not a StepError, so the rollout blames the step it was in. */
+export class StatusSourceError extends Error {
+  override name = 'StatusSourceError';
+}

@@ -1,0 +1,79 @@
+import type { HostSnapshot, WorkerProcess } from '../engine/worker-snapshot.js';
+import { parseWorkerTitle, TICKS_PER_SECOND, type ProbeResult, type RawProcess } from '../workerman/host-probe.js';
+import { crashExitsByGroup, type StatusReport } from '../workerman/status-table.js';
+import type { HttpStatus } from './http-contract.js';
+
+/**
+ * Turns what one poll read into a HostSnapshot. Pure, so each source's rules
+ * (which clock, which figures win) are tested without a host. All times are
+ * Unix seconds on the host's clock: /proc start times are converted with the
+ * host's own boot time (Unix time minus uptime, both read in the same probe).
+ */
+
+export type RunningReport = Extract<StatusReport, { running: true }>;
+
+/** A status table and the host time its `status` run began. */
+export interface TableFigures {
+  readonly report: RunningReport;
+  readonly startedAt: number;
+}
+
+const PROC_STATES: Record<string, string> = { R: 'running', S: 'sleeping', D: 'waiting on I/O', T: 'stopped', t: 'traced' };
+
+function startedAt(probe: ProbeResult, process: RawProcess): number {
+  return probe.time - probe.uptime + process.start / TICKS_PER_SECOND;
+}
+
+function evidenceField(reloadStarted: boolean | undefined): Pick<HostSnapshot, 'reloadStarted'> {
+  return reloadStarted === undefined ? {} : { reloadStarted };
+}
+
+/** `process` and `workerman` sources: /proc for PIDs and start times, the status table (if any) for connections and crash counts. */
+export function snapshotFromProcesses(probe: ProbeResult, table: TableFigures | undefined, reloadStarted: boolean | undefined): HostSnapshot {
+  const rows = new Map(table?.report.processes.map((row) => [row.pid, row]));
+  const workers: WorkerProcess[] = probe.workers
+    .filter((process) => process.state !== 'Z')
+    .map((process) => {
+      const row = rows.get(process.pid);
+      return {
+        pid: process.pid,
+        group: parseWorkerTitle(process.title)?.group ?? process.title,
+        startedAt: startedAt(probe, process),
+        ...(row ? { connections: row.connections, activity: row.state } : { activity: PROC_STATES[process.state] ?? process.state }),
+      };
+    });
+  return {
+    at: probe.time,
+    masters: probe.masters.filter((master) => master.state !== 'Z').map((master) => ({ pid: master.pid })),
+    workers,
+    ...(table ? { crashExits: crashExitsByGroup(table.report.exits), crashExitsAt: table.startedAt } : {}),
+    ...evidenceField(reloadStarted),
+  };
+}
+
+/**
+ * `http` source: the app's JSON, filled in from /proc where it is silent (no
+ * name, no start time). A master_pid the probe found dead counts as no master.
+ */
+export function snapshotFromHttp(probe: ProbeResult, status: HttpStatus, reloadStarted: boolean | undefined): HostSnapshot {
+  const processes = new Map(probe.workers.map((process) => [process.pid, process]));
+  const workers: WorkerProcess[] = status.workers.map((worker) => {
+    const process = processes.get(worker.pid);
+    let started: number;
+    if (worker.startedAt === undefined) started = process ? startedAt(probe, process) : probe.time;
+    // Whole seconds: the worker may have started anywhere in that second, after the signal too.
+    else started = Number.isInteger(worker.startedAt) ? worker.startedAt + 0.999 : worker.startedAt;
+    return {
+      ...worker,
+      group: worker.group ?? (process ? parseWorkerTitle(process.title)?.group : undefined) ?? 'workers',
+      startedAt: started,
+    };
+  });
+  const masters =
+    status.masterPid === undefined
+      ? probe.masters.map((master) => ({ pid: master.pid }))
+      : probe.http?.master_alive === false
+        ? []
+        : [{ pid: status.masterPid }];
+  return { at: probe.time, masters, workers, ...evidenceField(reloadStarted) };
+}
