@@ -41461,7 +41461,7 @@ var RsyncSync = class {
       let stderr = "";
       child.stdout.on("data", (chunk) => stdout += chunk.toString());
       child.stderr.on("data", (chunk) => stderr += chunk.toString());
-      child.on("error", (error2) => reject(new StepError("sync", `${this.host.label}: cannot run rsync (${error2.message}); install rsync on the runner`)));
+      child.on("error", (error2) => reject(new StepError("sync", `cannot run rsync (${error2.message}); install rsync on the runner`)));
       child.on("close", (code) => {
         this.debug?.(`rsync exited ${code}: ${stdout.trim().split("\n").slice(-16).join(" | ")}`);
         if (code === 0) resolve3(parseRsyncStats(stdout));
@@ -41470,7 +41470,7 @@ var RsyncSync = class {
           reject(
             new StepError(
               hostKey ? "host-key" : "sync",
-              `${this.host.label}: rsync failed (exit ${code}): ${stderr.trim().split("\n").slice(-3).join(" | ")}`
+              `rsync failed (exit ${code}): ${stderr.trim().split("\n").slice(-3).join(" | ")}`
             )
           );
         }
@@ -42686,7 +42686,7 @@ function hostKeyAlgorithms(pins, host, port) {
 }
 
 // src/adapters/ssh-session.ts
-async function connectOnce(host, options, role, sock) {
+async function connectOnce(host, options, asJump, sock) {
   let rejected;
   const client = new NodeSSH();
   const { credentials } = options;
@@ -42715,21 +42715,21 @@ async function connectOnce(host, options, role, sock) {
     return client;
   } catch (error2) {
     client.dispose();
-    const where = `${role}${host.label}`;
-    if (rejected) throw new AbortError(new StepError("host-key", `${where}: ${describeHostKeyFailure(rejected)}`));
+    const where = asJump ? `jump host ${host.label}: ` : "";
+    if (rejected) throw new AbortError(new StepError("host-key", `${where}${describeHostKeyFailure(rejected)}`));
     const message = error2.message ?? String(error2);
     if (/authentication/i.test(message)) {
-      throw new AbortError(new StepError("auth", `${where}: authentication as ${host.username} failed (${message}); check the credentials and the host's authorized_keys`));
+      throw new AbortError(new StepError("auth", `${where}authentication as ${host.username} failed (${message}); check the credentials and the host's authorized_keys`));
     }
     if (/privatekey|passphrase|encrypted|unsupported key/i.test(message)) {
-      throw new AbortError(new StepError("auth", `${where}: cannot use private-key (${message}); check the key and passphrase`));
+      throw new AbortError(new StepError("auth", `${where}cannot use private-key (${message}); check the key and passphrase`));
     }
-    throw new StepError("connect", `${where}: cannot connect to ${host.host}:${host.port} (${message})`, { cause: error2 });
+    throw new StepError("connect", `${where}cannot connect to ${host.host}:${host.port} (${message})`, { cause: error2 });
   }
 }
 function forward(jump, host, jumpHost, timeoutMs) {
   return new Promise((resolve3, reject) => {
-    const cannot = (why) => new StepError("connect", `${host.label}: jump host ${jumpHost.label} cannot reach ${host.host}:${host.port} (${why})`);
+    const cannot = (why) => new StepError("connect", `jump host ${jumpHost.label} cannot reach ${host.host}:${host.port} (${why})`);
     const timer = setTimeout(() => reject(cannot(`no answer within ${timeoutMs / 1e3} s`)), timeoutMs);
     jump.connection.forwardOut("127.0.0.1", 0, host.host, host.port, (error2, stream) => {
       clearTimeout(timer);
@@ -42741,10 +42741,10 @@ function forward(jump, host, jumpHost, timeoutMs) {
 async function openSshShell(host, options) {
   return pRetry(
     async () => {
-      if (!options.jumpHost) return new SshShell(await connectOnce(host, options, ""));
-      const jump = await connectOnce(options.jumpHost, options, "jump host ");
+      if (!options.jumpHost) return new SshShell(await connectOnce(host, options, false));
+      const jump = await connectOnce(options.jumpHost, options, true);
       try {
-        const target = await connectOnce(host, options, "", await forward(jump, host, options.jumpHost, options.connectTimeoutMs));
+        const target = await connectOnce(host, options, false, await forward(jump, host, options.jumpHost, options.connectTimeoutMs));
         return new SshShell(target, jump);
       } catch (error2) {
         jump.dispose();

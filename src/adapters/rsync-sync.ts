@@ -84,7 +84,7 @@ export class RsyncSync implements FileSync {
       let stderr = '';
       child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
       child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-      child.on('error', (error) => reject(new StepError('sync', `${this.host.label}: cannot run rsync (${error.message}); install rsync on the runner`)));
+      child.on('error', (error) => reject(new StepError('sync', `cannot run rsync (${error.message}); install rsync on the runner`)));
       child.on('close', (code) => {
         this.debug?.(`rsync exited ${code}: ${stdout.trim().split('\n').slice(-16).join(' | ')}`);
         if (code === 0) resolve(parseRsyncStats(stdout));
@@ -93,7 +93,7 @@ export class RsyncSync implements FileSync {
           reject(
             new StepError(
               hostKey ? 'host-key' : 'sync',
-              `${this.host.label}: rsync failed (exit ${code}): ${stderr.trim().split('\n').slice(-3).join(' | ')}`,
+              `rsync failed (exit ${code}): ${stderr.trim().split('\n').slice(-3).join(' | ')}`,
             ),
           );
         }

@@ -22,7 +22,8 @@ type Stream = NonNullable<Config['sock']>;
  * credentials or a byte of code. Failures say which step: connect, host-key
  * or auth.
  */
-async function connectOnce(host: HostSpec, options: SshOptions, role: string, sock?: Stream): Promise<NodeSSH> {
+/** `asJump` when connecting to the bastion itself: its failures are named so. */
+async function connectOnce(host: HostSpec, options: SshOptions, asJump: boolean, sock?: Stream): Promise<NodeSSH> {
   let rejected: Exclude<HostKeyCheck, { ok: true }> | undefined;
   const client = new NodeSSH();
   const { credentials } = options;
@@ -51,22 +52,23 @@ async function connectOnce(host: HostSpec, options: SshOptions, role: string, so
     return client;
   } catch (error) {
     client.dispose();
-    const where = `${role}${host.label}`;
-    if (rejected) throw new AbortError(new StepError('host-key', `${where}: ${describeHostKeyFailure(rejected)}`));
+    // The report names the target host; only the bastion needs naming here.
+    const where = asJump ? `jump host ${host.label}: ` : '';
+    if (rejected) throw new AbortError(new StepError('host-key', `${where}${describeHostKeyFailure(rejected)}`));
     const message = (error as Error).message ?? String(error);
     if (/authentication/i.test(message)) {
-      throw new AbortError(new StepError('auth', `${where}: authentication as ${host.username} failed (${message}); check the credentials and the host's authorized_keys`));
+      throw new AbortError(new StepError('auth', `${where}authentication as ${host.username} failed (${message}); check the credentials and the host's authorized_keys`));
     }
     if (/privatekey|passphrase|encrypted|unsupported key/i.test(message)) {
-      throw new AbortError(new StepError('auth', `${where}: cannot use private-key (${message}); check the key and passphrase`));
+      throw new AbortError(new StepError('auth', `${where}cannot use private-key (${message}); check the key and passphrase`));
     }
-    throw new StepError('connect', `${where}: cannot connect to ${host.host}:${host.port} (${message})`, { cause: error });
+    throw new StepError('connect', `${where}cannot connect to ${host.host}:${host.port} (${message})`, { cause: error });
   }
 }
 
 function forward(jump: NodeSSH, host: HostSpec, jumpHost: HostSpec, timeoutMs: number): Promise<Stream> {
   return new Promise((resolve, reject) => {
-    const cannot = (why: string) => new StepError('connect', `${host.label}: jump host ${jumpHost.label} cannot reach ${host.host}:${host.port} (${why})`);
+    const cannot = (why: string) => new StepError('connect', `jump host ${jumpHost.label} cannot reach ${host.host}:${host.port} (${why})`);
     const timer = setTimeout(() => reject(cannot(`no answer within ${timeoutMs / 1000} s`)), timeoutMs);
     jump.connection!.forwardOut('127.0.0.1', 0, host.host, host.port, (error, stream) => {
       clearTimeout(timer);
@@ -84,10 +86,10 @@ function forward(jump: NodeSSH, host: HostSpec, jumpHost: HostSpec, timeoutMs: n
 export async function openSshShell(host: HostSpec, options: SshOptions): Promise<RemoteShell> {
   return pRetry(
     async () => {
-      if (!options.jumpHost) return new SshShell(await connectOnce(host, options, ''));
-      const jump = await connectOnce(options.jumpHost, options, 'jump host ');
+      if (!options.jumpHost) return new SshShell(await connectOnce(host, options, false));
+      const jump = await connectOnce(options.jumpHost, options, true);
       try {
-        const target = await connectOnce(host, options, '', await forward(jump, host, options.jumpHost, options.connectTimeoutMs));
+        const target = await connectOnce(host, options, false, await forward(jump, host, options.jumpHost, options.connectTimeoutMs));
         return new SshShell(target, jump);
       } catch (error) {
         jump.dispose();
