@@ -43158,7 +43158,12 @@ function defaultPidFile(settings) {
 }
 function layoutCheckCommand(settings) {
   const start = startFilePath(settings);
-  return `test -d ${quote(settings.target)} || { echo "missing-target"; exit 3; }; test -f ${quote(start)} || { echo "missing-start-file"; exit 3; }; command -v ${quote(settings.php)} >/dev/null || { echo "missing-php"; exit 3; }`;
+  return [
+    `test -d ${quote(settings.target)} || { echo "missing-target"; exit 3; }`,
+    `test -f ${quote(start)} || { echo "missing-start-file"; exit 3; }`,
+    `command -v ${quote(settings.php)} >/dev/null || { echo "missing-php"; exit 3; }`,
+    `command -v rsync >/dev/null || { echo "missing-rsync"; exit 3; }`
+  ].join("; ");
 }
 function stopWorkerCommand(pid, masterPid, signal) {
   const script = 'f=$(sed "s/^.*) //" "/proc/$1/stat" 2>/dev/null) || exit 3; set -- "$1" "$2" "$3" $f; [ "$5" = "$2" ] || exit 3; kill -s "$3" "$1"';
@@ -43765,7 +43770,7 @@ async function preflight(shell, settings, host) {
   const layout = await shell.run(layoutCheckCommand(settings), { timeoutMs: settings.commandTimeoutMs });
   if (layout.code !== 0) {
     const problem = layout.stdout.trim();
-    const text = problem === "missing-target" ? `the target directory ${settings.target} does not exist` : problem === "missing-start-file" ? `the start file ${start} does not exist` : problem === "missing-php" ? `the PHP binary "${settings.php}" is not on the host's PATH (set the php input)` : `the layout check failed (exit ${layout.code}): ${(layout.stdout + layout.stderr).trim()}`;
+    const text = problem === "missing-target" ? `the target directory ${settings.target} does not exist` : problem === "missing-start-file" ? `the start file ${start} does not exist` : problem === "missing-php" ? `the PHP binary "${settings.php}" is not on the host's PATH (set the php input)` : problem === "missing-rsync" ? "rsync is not installed on the host (the sync needs it at both ends)" : `the layout check failed (exit ${layout.code}): ${(layout.stdout + layout.stderr).trim()}`;
     throw new StepError("preflight", `${text}; nothing was changed`);
   }
   const candidates = settings.logFile !== "" ? [settings.logFile] : logFileCandidates(settings.target, start.slice(0, start.lastIndexOf("/")));
@@ -43950,9 +43955,9 @@ function parseCredentials(raw, environment) {
   if (privateKey !== "" && !/^-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----\r?\n[\s\S]+\n-----END [A-Z0-9 ]*PRIVATE KEY-----$/.test(privateKey)) {
     throw new InputError("private-key", "does not look like a private key (expected a -----BEGIN ... PRIVATE KEY----- block)");
   }
-  const passphrase = raw("passphrase");
+  const passphrase = raw("passphrase").replace(/\r?\n$/, "");
   if (passphrase !== "" && privateKey === "") throw new InputError("passphrase", "is set but private-key is empty");
-  const password = raw("password");
+  const password = raw("password").replace(/\r?\n$/, "");
   for (const [input, value] of [["passphrase", passphrase], ["password", password]]) {
     if (/[\0\n\r]/.test(value)) throw new InputError(input, "contains a line break or NUL, which no SSH prompt can take");
   }
@@ -44091,11 +44096,11 @@ async function cleanup() {
 
 // src/action/main.ts
 function readInput(name) {
-  return getInput(name);
+  return getInput(name, { trimWhitespace: false });
 }
 function hideSecrets() {
   for (const name of ["private-key", "passphrase", "password"]) {
-    const value = getInput(name);
+    const value = readInput(name);
     if (value === "") continue;
     setSecret(value);
     for (const line of value.split(/\r?\n/)) if (line.trim().length >= 8) setSecret(line.trim());
@@ -44104,6 +44109,7 @@ function hideSecrets() {
 async function deploy() {
   markMainStarted();
   hideSecrets();
+  setOutput("report", "[]");
   debug(`graceful-reload on Node ${process.version}; RUNNER_TEMP=${process.env["RUNNER_TEMP"] ?? "(unset)"}`);
   const plan = parseInputs(readInput, {
     ...process.env["GITHUB_SHA"] ? { githubSha: process.env["GITHUB_SHA"] } : {},

@@ -9,13 +9,14 @@ import { actionLog } from './action-log.js';
 import { cleanup } from './post.js';
 import { isPost, markMainStarted, rememberSecretDirectory } from './state.js';
 
+/** Inputs as given: a passphrase or password may begin or end with a space; parseInputs trims the rest itself. */
 function readInput(name: string): string {
-  return core.getInput(name);
+  return core.getInput(name, { trimWhitespace: false });
 }
 
 function hideSecrets(): void {
   for (const name of ['private-key', 'passphrase', 'password']) {
-    const value = core.getInput(name);
+    const value = readInput(name);
     if (value === '') continue;
     core.setSecret(value);
     // Multi-line secrets are masked line by line too, in case a tool echoes one line.
@@ -26,6 +27,8 @@ function hideSecrets(): void {
 async function deploy(): Promise<void> {
   markMainStarted();
   hideSecrets();
+  // Steps that read the report get valid JSON even when the inputs are refused.
+  core.setOutput('report', '[]');
   core.debug(`graceful-reload on Node ${process.version}; RUNNER_TEMP=${process.env['RUNNER_TEMP'] ?? '(unset)'}`);
   const plan = parseInputs(readInput, {
     ...(process.env['GITHUB_SHA'] ? { githubSha: process.env['GITHUB_SHA'] } : {}),

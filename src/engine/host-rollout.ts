@@ -200,7 +200,9 @@ async function preflight(
           ? `the start file ${start} does not exist`
           : problem === 'missing-php'
             ? `the PHP binary "${settings.php}" is not on the host's PATH (set the php input)`
-            : `the layout check failed (exit ${layout.code}): ${(layout.stdout + layout.stderr).trim()}`;
+            : problem === 'missing-rsync'
+              ? 'rsync is not installed on the host (the sync needs it at both ends)'
+              : `the layout check failed (exit ${layout.code}): ${(layout.stdout + layout.stderr).trim()}`;
     throw new StepError('preflight', `${text}; nothing was changed`);
   }
 

@@ -171,9 +171,10 @@ function parseCredentials(raw: RawInputs, environment: InputEnvironment): Creden
   if (privateKey !== '' && !/^-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----\r?\n[\s\S]+\n-----END [A-Z0-9 ]*PRIVATE KEY-----$/.test(privateKey)) {
     throw new InputError('private-key', 'does not look like a private key (expected a -----BEGIN ... PRIVATE KEY----- block)');
   }
-  const passphrase = raw('passphrase');
+  // Spaces can belong to a passphrase or password; a final line break (a secret saved from a file) cannot.
+  const passphrase = raw('passphrase').replace(/\r?\n$/, '');
   if (passphrase !== '' && privateKey === '') throw new InputError('passphrase', 'is set but private-key is empty');
-  const password = raw('password');
+  const password = raw('password').replace(/\r?\n$/, '');
   for (const [input, value] of [['passphrase', passphrase], ['password', password]] as const) {
     if (/[\0\n\r]/.test(value)) throw new InputError(input, 'contains a line break or NUL, which no SSH prompt can take');
   }

@@ -24,10 +24,15 @@ export function defaultPidFile(settings: Pick<RolloutSettings, 'target' | 'start
   return `${path.slice(0, slash)}/workerman.${path.slice(slash + 1)}.pid`;
 }
 
-/** Checks, in one round trip, that the app directory and start file exist. */
+/** Checks, in one round trip, that the app directory, the start file, php and rsync are there. */
 export function layoutCheckCommand(settings: Target): string {
   const start = startFilePath(settings);
-  return `test -d ${quote(settings.target)} || { echo "missing-target"; exit 3; }; test -f ${quote(start)} || { echo "missing-start-file"; exit 3; }; command -v ${quote(settings.php)} >/dev/null || { echo "missing-php"; exit 3; }`;
+  return [
+    `test -d ${quote(settings.target)} || { echo "missing-target"; exit 3; }`,
+    `test -f ${quote(start)} || { echo "missing-start-file"; exit 3; }`,
+    `command -v ${quote(settings.php)} >/dev/null || { echo "missing-php"; exit 3; }`,
+    `command -v rsync >/dev/null || { echo "missing-rsync"; exit 3; }`,
+  ].join('; ');
 }
 
 /**

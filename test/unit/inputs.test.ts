@@ -119,8 +119,8 @@ test('credentials: a key, a password, or an agent from the environment', () => {
   assert.deepEqual(withPassword.credentials, { password: 's3cret' });
   const withAgent = parseInputs(inputs({ 'private-key': '' }), { agentSocket: '/tmp/agent.sock' });
   assert.deepEqual(withAgent.credentials, { agentSocket: '/tmp/agent.sock' });
-  const withKey = parseInputs(inputs({ passphrase: 'pp' }));
-  assert.equal(withKey.credentials.passphrase, 'pp');
+  const withKey = parseInputs(inputs({ passphrase: ' pp with spaces \n' }));
+  assert.equal(withKey.credentials.passphrase, ' pp with spaces ', 'spaces kept, the final line break dropped');
   assert.ok(withKey.credentials.privateKey!.endsWith('-----END OPENSSH PRIVATE KEY-----\n'));
 });
 
