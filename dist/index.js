@@ -42866,6 +42866,14 @@ function countByGroup(workers) {
 function describeWorker(worker) {
   return `${worker.group}:${worker.pid}`;
 }
+function describeWorkerState(worker) {
+  const connections = worker.connections === void 0 ? void 0 : worker.connections === null ? "connections unknown" : `${worker.connections} open connection(s)`;
+  const doing = [worker.activity, connections].filter((part) => part !== void 0).join(", ");
+  return `${describeWorker(worker)}${doing ? ` (${doing})` : ""}`;
+}
+function describeWorkerStates(workers) {
+  return workers.map(describeWorkerState).join(", ");
+}
 
 // src/engine/verdict.ts
 var BaselineError = class extends Error {
@@ -43014,9 +43022,6 @@ function classifyStall(state, rules, snapshot, stillOld, replaced, stalledForMs)
   if (stalledForMs < limit) return null;
   return { kind: "pinned", replaced, total, holders, stalledForMs };
 }
-function describeHolders(holders) {
-  return holders.map((worker) => `${describeWorker(worker)} (${worker.connections === void 0 || worker.connections === null ? "connections unknown" : `${worker.connections} open connection(s)`})`).join(", ");
-}
 
 // src/engine/reload-watch.ts
 var KILL_AFTER_MS = 5e3;
@@ -43027,7 +43032,7 @@ function progressLine(label, verdict, elapsedMs) {
     case "replacing":
       return `${label}: ${verdict.replaced}/${verdict.total} workers replaced ${at}`;
     case "pinned":
-      return `${label}: ${verdict.replaced}/${verdict.total} workers replaced; the graceful reload stands still, held by ${describeHolders(verdict.holders.slice(0, 3))} ${at}`;
+      return `${label}: ${verdict.replaced}/${verdict.total} workers replaced; the graceful reload stands still, held by ${describeWorkerStates(verdict.holders.slice(0, 1))} ${at}`;
     case "settling":
       return `${label}: ${verdict.total}/${verdict.total} workers replaced, settling ${at}`;
     case "replaced":
@@ -43042,11 +43047,6 @@ function untouchedGroupsHint(baseline, stillOld) {
   const untouched = [...groups].filter(([group, count]) => oldByGroup.get(group) === count).map(([group]) => group);
   if (untouched.length === 0 || untouched.length === groups.size) return "";
   return ` No worker of ${untouched.join(", ")} was replaced while others were: if it has reloadable = false, list it in ignore-workers.`;
-}
-function describeDoing(worker) {
-  const parts = [worker.activity, worker.connections === void 0 ? void 0 : worker.connections === null ? "connections unknown" : `${worker.connections} open connection(s)`];
-  const doing = parts.filter((part) => part !== void 0).join(", ");
-  return `${describeWorker(worker)}${doing ? ` (${doing})` : ""}`;
 }
 async function watchReload(options) {
   const now = options.now ?? Date.now;
@@ -43080,7 +43080,7 @@ async function watchReload(options) {
         const waiting = holders.length - 1;
         return failure(
           "pinned",
-          `the graceful reload stood still for ${formatDuration(last.stalledForMs)} (graceful-timeout): pinned by ${describeHolders(holders.slice(0, 1))}` + (waiting > 0 ? `, with ${waiting} more old worker(s) waiting behind it (${describeHolders(holders.slice(1))})` : "") + ". Close those clients, or set on-graceful-timeout: force",
+          `the graceful reload stood still for ${formatDuration(last.stalledForMs)} (graceful-timeout): pinned by ${describeWorkerStates(holders.slice(0, 1))}` + (waiting > 0 ? `, with ${waiting} more old worker(s) waiting behind it (${describeWorkerStates(holders.slice(1))})` : "") + ". Close those clients, or set on-graceful-timeout: force",
           holders
         );
       }
@@ -43096,7 +43096,7 @@ async function watchReload(options) {
       } else {
         const holder = holders[0];
         options.log.warning(
-          `${options.label}: graceful reload pinned for ${formatDuration(last.stalledForMs)}; stopping ${describeHolders([holder])} with SIGINT so the master can go on (on-graceful-timeout: force)`
+          `${options.label}: graceful reload pinned for ${formatDuration(last.stalledForMs)}; stopping ${describeWorkerStates([holder])} with SIGINT so the master can go on (on-graceful-timeout: force)`
         );
         if (await options.stopWorker(holder, "INT")) {
           forced.push({ pid: holder.pid, group: holder.group, signal: "INT", connections: holder.connections ?? null });
@@ -43111,7 +43111,7 @@ async function watchReload(options) {
   const stillOld = last.kind === "replacing" ? last.stillOld : last.kind === "pinned" ? last.holders : [];
   let where = "";
   if (last.kind === "replacing" || last.kind === "pinned") {
-    where = `${last.replaced}/${last.total} workers replaced; still old: ${stillOld.map(describeDoing).join(", ")}.${untouchedGroupsHint(options.baseline, stillOld)}`;
+    where = `${last.replaced}/${last.total} workers replaced; still old: ${describeWorkerStates(stillOld)}.${untouchedGroupsHint(options.baseline, stillOld)}`;
     if (last.kind === "replacing" && last.stale.length > 0) {
       where += ` Workers ${last.stale.map(describeWorker).join(", ")} started before the signal: an earlier reload forked them, so they may run older code.`;
     }

@@ -2,8 +2,8 @@ import { phpErrors } from './app-log.js';
 import { formatDuration } from './duration.js';
 import type { RolloutLog } from './ports.js';
 import type { OnGracefulTimeout } from './settings.js';
-import { describeHolders, markForcing, observe, startWatch, type ReloadBaseline, type Verdict, type VerdictRules } from './verdict.js';
-import { countByGroup, describeWorker, type HostSnapshot, type WorkerProcess } from './worker-snapshot.js';
+import { markForcing, observe, startWatch, type ReloadBaseline, type Verdict, type VerdictRules } from './verdict.js';
+import { countByGroup, describeWorker, describeWorkerStates, type HostSnapshot, type WorkerProcess } from './worker-snapshot.js';
 
 export interface ForcedStop {
   readonly pid: number;
@@ -52,7 +52,7 @@ function progressLine(label: string, verdict: Verdict, elapsedMs: number): strin
     case 'replacing':
       return `${label}: ${verdict.replaced}/${verdict.total} workers replaced ${at}`;
     case 'pinned':
-      return `${label}: ${verdict.replaced}/${verdict.total} workers replaced; the graceful reload stands still, held by ${describeHolders(verdict.holders.slice(0, 3))} ${at}`;
+      return `${label}: ${verdict.replaced}/${verdict.total} workers replaced; the graceful reload stands still, held by ${describeWorkerStates(verdict.holders.slice(0, 1))} ${at}`;
     case 'settling':
       return `${label}: ${verdict.total}/${verdict.total} workers replaced, settling ${at}`;
     case 'replaced':
@@ -69,12 +69,6 @@ function untouchedGroupsHint(baseline: ReloadBaseline, stillOld: readonly Worker
   const untouched = [...groups].filter(([group, count]) => oldByGroup.get(group) === count).map(([group]) => group);
   if (untouched.length === 0 || untouched.length === groups.size) return '';
   return ` No worker of ${untouched.join(', ')} was replaced while others were: if it has reloadable = false, list it in ignore-workers.`;
-}
-
-function describeDoing(worker: WorkerProcess): string {
-  const parts = [worker.activity, worker.connections === undefined ? undefined : worker.connections === null ? 'connections unknown' : `${worker.connections} open connection(s)`];
-  const doing = parts.filter((part) => part !== undefined).join(', ');
-  return `${describeWorker(worker)}${doing ? ` (${doing})` : ''}`;
 }
 
 /**
@@ -116,8 +110,8 @@ export async function watchReload(options: WatchOptions): Promise<WatchOutcome> 
         const waiting = holders.length - 1;
         return failure(
           'pinned',
-          `the graceful reload stood still for ${formatDuration(last.stalledForMs)} (graceful-timeout): pinned by ${describeHolders(holders.slice(0, 1))}` +
-            (waiting > 0 ? `, with ${waiting} more old worker(s) waiting behind it (${describeHolders(holders.slice(1))})` : '') +
+          `the graceful reload stood still for ${formatDuration(last.stalledForMs)} (graceful-timeout): pinned by ${describeWorkerStates(holders.slice(0, 1))}` +
+            (waiting > 0 ? `, with ${waiting} more old worker(s) waiting behind it (${describeWorkerStates(holders.slice(1))})` : '') +
             '. Close those clients, or set on-graceful-timeout: force',
           holders,
         );
@@ -134,7 +128,7 @@ export async function watchReload(options: WatchOptions): Promise<WatchOutcome> 
       } else {
         const holder = holders[0]!;
         options.log.warning(
-          `${options.label}: graceful reload pinned for ${formatDuration(last.stalledForMs)}; stopping ${describeHolders([holder])} with SIGINT so the master can go on (on-graceful-timeout: force)`,
+          `${options.label}: graceful reload pinned for ${formatDuration(last.stalledForMs)}; stopping ${describeWorkerStates([holder])} with SIGINT so the master can go on (on-graceful-timeout: force)`,
         );
         if (await options.stopWorker(holder, 'INT')) {
           forced.push({ pid: holder.pid, group: holder.group, signal: 'INT', connections: holder.connections ?? null });
@@ -151,7 +145,7 @@ export async function watchReload(options: WatchOptions): Promise<WatchOutcome> 
   const stillOld = last.kind === 'replacing' ? last.stillOld : last.kind === 'pinned' ? last.holders : [];
   let where = '';
   if (last.kind === 'replacing' || last.kind === 'pinned') {
-    where = `${last.replaced}/${last.total} workers replaced; still old: ${stillOld.map(describeDoing).join(', ')}.${untouchedGroupsHint(options.baseline, stillOld)}`;
+    where = `${last.replaced}/${last.total} workers replaced; still old: ${describeWorkerStates(stillOld)}.${untouchedGroupsHint(options.baseline, stillOld)}`;
     if (last.kind === 'replacing' && last.stale.length > 0) {
       where += ` Workers ${last.stale.map(describeWorker).join(', ')} started before the signal: an earlier reload forked them, so they may run older code.`;
     }

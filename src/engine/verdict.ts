@@ -284,10 +284,3 @@ function classifyStall(
   if (stalledForMs < limit) return null;
   return { kind: 'pinned', replaced, total, holders, stalledForMs };
 }
-
-export function describeHolders(holders: readonly WorkerProcess[]): string {
-  return holders
-    .map((worker) => `${describeWorker(worker)} (${worker.connections === undefined || worker.connections === null ? 'connections unknown' : `${worker.connections} open connection(s)`})`)
-    .join(', ');
-}
-
