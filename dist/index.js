@@ -43156,21 +43156,20 @@ function defaultPidFile(settings) {
   const slash = path.lastIndexOf("/");
   return `${path.slice(0, slash)}/workerman.${path.slice(slash + 1)}.pid`;
 }
-function layoutCheckCommand(settings) {
+function layoutCheckCommand(settings, logCandidates) {
   const start = startFilePath(settings);
   return [
     `test -d ${quote(settings.target)} || { echo "missing-target"; exit 3; }`,
     `test -f ${quote(start)} || { echo "missing-start-file"; exit 3; }`,
     `command -v ${quote(settings.php)} >/dev/null || { echo "missing-php"; exit 3; }`,
-    `command -v rsync >/dev/null || { echo "missing-rsync"; exit 3; }`
+    `command -v rsync >/dev/null || { echo "missing-rsync"; exit 3; }`,
+    `for f in ${logCandidates.map(quote).join(" ")}; do if [ -f "$f" ] && [ -r "$f" ]; then printf 'log=%s\\n' "$f"; break; fi; done`,
+    "true"
   ].join("; ");
 }
 function stopWorkerCommand(pid, masterPid, signal) {
   const script = 'f=$(sed "s/^.*) //" "/proc/$1/stat" 2>/dev/null) || exit 3; set -- "$1" "$2" "$3" $f; [ "$5" = "$2" ] || exit 3; kill -s "$3" "$1"';
   return commandLine(["sh", "-c", script, "stop-worker", String(pid), String(masterPid), signal]);
-}
-function findLogCommand(candidates) {
-  return `for f in ${candidates.map(quote).join(" ")}; do if [ -f "$f" ] && [ -r "$f" ]; then printf '%s\\n' "$f"; break; fi; done; true`;
 }
 function canSignalCommand(masterPid) {
   return commandLine(["kill", "-0", String(masterPid)]);
@@ -43767,15 +43766,14 @@ async function rolloutHost(host, settings, io) {
 }
 async function preflight(shell, settings, host) {
   const start = startFilePath(settings);
-  const layout = await shell.run(layoutCheckCommand(settings), { timeoutMs: settings.commandTimeoutMs });
+  const candidates = settings.logFile !== "" ? [settings.logFile] : logFileCandidates(settings.target, start.slice(0, start.lastIndexOf("/")));
+  const layout = await shell.run(layoutCheckCommand(settings, candidates), { timeoutMs: settings.commandTimeoutMs });
   if (layout.code !== 0) {
     const problem = layout.stdout.trim();
     const text = problem === "missing-target" ? `the target directory ${settings.target} does not exist` : problem === "missing-start-file" ? `the start file ${start} does not exist` : problem === "missing-php" ? `the PHP binary "${settings.php}" is not on the host's PATH (set the php input)` : problem === "missing-rsync" ? "rsync is not installed on the host (the sync needs it at both ends)" : `the layout check failed (exit ${layout.code}): ${(layout.stdout + layout.stderr).trim()}`;
     throw new StepError("preflight", `${text}; nothing was changed`);
   }
-  const candidates = settings.logFile !== "" ? [settings.logFile] : logFileCandidates(settings.target, start.slice(0, start.lastIndexOf("/")));
-  const found = await shell.run(findLogCommand(candidates), { timeoutMs: settings.commandTimeoutMs });
-  const logFile = found.stdout.trim().split("\n")[0] ?? "";
+  const logFile = /^log=(.*)$/m.exec(layout.stdout)?.[1] ?? "";
   const source = new RemoteStatus({
     kind: settings.status,
     shell,

@@ -6,7 +6,7 @@ import type { HostReport } from './report.js';
 import { watchReload } from './reload-watch.js';
 import { startFilePath, type RolloutSettings } from './settings.js';
 import { BaselineError, takeBaseline, type ReloadBaseline, type VerdictRules } from './verdict.js';
-import { canSignalCommand, defaultPidFile, findLogCommand, layoutCheckCommand, reloadCommand, stopWorkerCommand } from '../workerman/commands.js';
+import { canSignalCommand, defaultPidFile, layoutCheckCommand, reloadCommand, stopWorkerCommand } from '../workerman/commands.js';
 import { StatusParseError, type StatusReport } from '../workerman/status-table.js';
 import { RemoteStatus } from '../status/remote-status.js';
 
@@ -190,7 +190,8 @@ async function preflight(
   host: HostSpec,
 ): Promise<{ source: RemoteStatus; before: HostSnapshot; table: Running | undefined; logFile: string }> {
   const start = startFilePath(settings);
-  const layout = await shell.run(layoutCheckCommand(settings), { timeoutMs: settings.commandTimeoutMs });
+  const candidates = settings.logFile !== '' ? [settings.logFile] : logFileCandidates(settings.target, start.slice(0, start.lastIndexOf('/')));
+  const layout = await shell.run(layoutCheckCommand(settings, candidates), { timeoutMs: settings.commandTimeoutMs });
   if (layout.code !== 0) {
     const problem = layout.stdout.trim();
     const text =
@@ -205,10 +206,7 @@ async function preflight(
               : `the layout check failed (exit ${layout.code}): ${(layout.stdout + layout.stderr).trim()}`;
     throw new StepError('preflight', `${text}; nothing was changed`);
   }
-
-  const candidates = settings.logFile !== '' ? [settings.logFile] : logFileCandidates(settings.target, start.slice(0, start.lastIndexOf('/')));
-  const found = await shell.run(findLogCommand(candidates), { timeoutMs: settings.commandTimeoutMs });
-  const logFile = found.stdout.trim().split('\n')[0] ?? '';
+  const logFile = /^log=(.*)$/m.exec(layout.stdout)?.[1] ?? '';
 
   const source = new RemoteStatus({
     kind: settings.status,

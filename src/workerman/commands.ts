@@ -24,14 +24,20 @@ export function defaultPidFile(settings: Pick<RolloutSettings, 'target' | 'start
   return `${path.slice(0, slash)}/workerman.${path.slice(slash + 1)}.pid`;
 }
 
-/** Checks, in one round trip, that the app directory, the start file, php and rsync are there. */
-export function layoutCheckCommand(settings: Target): string {
+/**
+ * One round trip before anything changes: the app directory, the start file,
+ * php and rsync must be there (else a `missing-*` word and exit 3), and the
+ * first readable log among the candidates is printed as `log=<path>`.
+ */
+export function layoutCheckCommand(settings: Target, logCandidates: readonly string[]): string {
   const start = startFilePath(settings);
   return [
     `test -d ${quote(settings.target)} || { echo "missing-target"; exit 3; }`,
     `test -f ${quote(start)} || { echo "missing-start-file"; exit 3; }`,
     `command -v ${quote(settings.php)} >/dev/null || { echo "missing-php"; exit 3; }`,
     `command -v rsync >/dev/null || { echo "missing-rsync"; exit 3; }`,
+    `for f in ${logCandidates.map(quote).join(' ')}; do if [ -f "$f" ] && [ -r "$f" ]; then printf 'log=%s\\n' "$f"; break; fi; done`,
+    'true',
   ].join('; ');
 }
 
@@ -42,11 +48,6 @@ export function layoutCheckCommand(settings: Target): string {
 export function stopWorkerCommand(pid: number, masterPid: number, signal: 'INT' | 'KILL'): string {
   const script = 'f=$(sed "s/^.*) //" "/proc/$1/stat" 2>/dev/null) || exit 3; set -- "$1" "$2" "$3" $f; [ "$5" = "$2" ] || exit 3; kill -s "$3" "$1"';
   return commandLine(['sh', '-c', script, 'stop-worker', String(pid), String(masterPid), signal]);
-}
-
-/** Prints the first of the candidate log files that exists and the deploy user can read, or nothing. */
-export function findLogCommand(candidates: readonly string[]): string {
-  return `for f in ${candidates.map(quote).join(' ')}; do if [ -f "$f" ] && [ -r "$f" ]; then printf '%s\\n' "$f"; break; fi; done; true`;
 }
 
 /**

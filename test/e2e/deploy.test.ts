@@ -49,6 +49,7 @@ test('a one-host deploy syncs the files, replaces every reloadable worker, and t
   assert.deepEqual(report!.replaced!.map((r) => r.oldPid).sort(), reloadable.map((w) => w.pid).sort());
   assert.deepEqual(report!.kept!.map((k) => k.pid).sort(), gatewayBefore);
   assert.match(run.log, /5\/5 workers replaced|all 5 workers replaced/);
+  assert.match(run.log, /running \(Workerman 5\.2\.2\), 7 worker\(s\), log \/srv\/app\/workerman\.log/);
 
   // The sync's --delete kept the master's own files.
   await stat(join(host.srv, 'app/workerman.start.php.pid'));
