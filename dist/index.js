@@ -42911,7 +42911,7 @@ function onlyMaster(snapshot) {
   return { kind: "ok", pid: snapshot.masters[0].pid };
 }
 function startWatch(baseline) {
-  return { baseline, stable: null, progress: { replaced: 0, at: baseline.signalAt }, newSeen: /* @__PURE__ */ new Map(), deaths: 0, forcing: false };
+  return { baseline, stable: null, progress: { replaced: 0, at: baseline.signalAt }, newSeen: /* @__PURE__ */ new Set(), deaths: 0, forcing: false };
 }
 function markForcing(state) {
   return { ...state, forcing: true };
@@ -42949,15 +42949,15 @@ function observe(state, snapshot, rules) {
   const currentStarts = new Map(current.map((worker) => [worker.pid, worker.startedAt]));
   const stillOld = baseline.tracked.filter((worker) => Math.abs((currentStarts.get(worker.pid) ?? Number.NaN) - worker.startedAt) < 0.05);
   const fresh = current.filter((worker) => worker.startedAt >= baseline.signalAt);
-  const newSeen = new Map(state.newSeen);
+  const newSeen = new Set(state.newSeen);
   let deaths = state.deaths;
-  for (const [pid] of state.newSeen) {
+  for (const pid of state.newSeen) {
     if (!currentPids.has(pid)) {
       deaths += 1;
       newSeen.delete(pid);
     }
   }
-  for (const worker of fresh) newSeen.set(worker.pid, worker.group);
+  for (const worker of fresh) newSeen.add(worker.pid);
   const total = baseline.tracked.length;
   const replaced = total - stillOld.length;
   const progress = replaced > state.progress.replaced ? { replaced, at: snapshot.at } : state.progress;

@@ -10,6 +10,7 @@ import { openTransport } from '../src/adapters/transport.js';
 import { rolloutHost } from '../src/engine/host-rollout.js';
 import { parseInputs } from '../src/engine/inputs.js';
 import type { RolloutLog } from '../src/engine/ports.js';
+import type { HostReport } from '../src/engine/report.js';
 import { Rig } from '../test/rig/rig.js';
 import { inputsFor, makeCrashingSource } from '../test/rig/scenario.js';
 
@@ -33,6 +34,34 @@ function median(values: number[]): number {
   return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
+/**
+ * One rollout through the engine with the real adapters; returns its report
+ * and the time the first info line matching `mark` was printed.
+ */
+async function timedRollout(source: string, inputs: Record<string, string>, mark: RegExp): Promise<{ report: HostReport; markedAt: number }> {
+  const plan = parseInputs((name) => ({ ...inputs, source })[name] ?? '');
+  const transport = await openTransport(plan);
+  let markedAt = 0;
+  const log: RolloutLog = {
+    info: (line) => {
+      if (!markedAt && mark.test(line)) markedAt = Date.now();
+    },
+    warning: () => undefined,
+    error: () => undefined,
+    debug: () => undefined,
+  };
+  try {
+    const report = await rolloutHost(plan.hosts[0]!, plan.rollout, {
+      openShell: (spec) => transport.openShell(spec),
+      fileSync: (spec) => transport.fileSync(spec, plan.rollout),
+      log,
+    });
+    return { report, markedAt };
+  } finally {
+    await transport.close();
+  }
+}
+
 const rig = await Rig.create();
 try {
   const host = await rig.addHost('bench');
@@ -44,28 +73,11 @@ try {
   const latencies: number[] = [];
 
   for (let i = 0; i < RUNS; i++) {
-    const source = await rig.makeSource(`v${i + 2}`);
-    const plan = parseInputs((name) => ({ ...required, ...defaults, source })[name] ?? '');
-    const transport = await openTransport(plan);
-    let sawComplete = 0;
-    const log: RolloutLog = {
-      info: (line) => {
-        if (!sawComplete && /workers replaced, settling/.test(line)) sawComplete = Date.now();
-      },
-      warning: () => undefined,
-      error: () => undefined,
-      debug: () => undefined,
-    };
-    const report = await rolloutHost(plan.hosts[0]!, plan.rollout, {
-      openShell: (spec) => transport.openShell(spec),
-      fileSync: (spec) => transport.fileSync(spec, plan.rollout),
-      log,
-    });
-    await transport.close();
+    const { report, markedAt } = await timedRollout(await rig.makeSource(`v${i + 2}`), { ...required, ...defaults }, /workers replaced, settling/);
     if (!report.ok) throw new Error(`run ${i + 1} failed: ${report.error}`);
     const lastReplaced = Math.max(...(await Promise.all(report.workers!.map((w) => startedAtMs(w.pid, boot)))));
-    latencies.push(sawComplete - lastReplaced);
-    process.stdout.write(`run ${i + 1}/${RUNS}: ${sawComplete - lastReplaced} ms\n`);
+    latencies.push(markedAt - lastReplaced);
+    process.stdout.write(`run ${i + 1}/${RUNS}: ${markedAt - lastReplaced} ms\n`);
   }
   const poll = parseInputs((name) => ({ ...required, source: '.' })[name] ?? '').rollout;
   console.log(
@@ -74,28 +86,11 @@ try {
   );
 
   // Crash loop: time from the signal to the failure verdict.
-  const crashPlan = parseInputs((name) => ({ ...required, ...defaults, source: 'x' })[name] ?? '');
-  const crashSource = await makeCrashingSource(rig);
-  const plan = { ...crashPlan.rollout, source: crashSource };
-  const transport = await openTransport(crashPlan);
-  let signalled = 0;
-  const report = await rolloutHost(crashPlan.hosts[0]!, plan, {
-    openShell: (spec) => transport.openShell(spec),
-    fileSync: (spec) => transport.fileSync(spec, plan),
-    log: {
-      info: (line) => {
-        if (/reload signalled/.test(line)) signalled = Date.now();
-      },
-      warning: () => undefined,
-      error: () => undefined,
-      debug: () => undefined,
-    },
-  });
+  const { report, markedAt: signalled } = await timedRollout(await makeCrashingSource(rig), { ...required, ...defaults }, /reload signalled/);
   const verdictMs = Date.now() - signalled;
-  await transport.close();
   console.log(
     `crash loop: ${report.reason} verdict ${verdictMs} ms after the signal (the test master's workers die 1 s after start, like Workerman's); ` +
-      `budget settle + one poll = ${plan.settleMs + plan.pollIntervalMs} ms`,
+      `budget settle + one poll = ${poll.settleMs + poll.pollIntervalMs} ms`,
   );
 } finally {
   await rig.destroy();

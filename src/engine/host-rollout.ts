@@ -23,7 +23,7 @@ const NO_PROGRESS_MS = 10_000;
 const FORCE_STEP_MS = 3000;
 const CRASH_LIMIT = 2;
 
-export function verdictRules(settings: RolloutSettings): VerdictRules {
+function verdictRules(settings: RolloutSettings): VerdictRules {
   return {
     ignoreGroups: settings.ignoreWorkers,
     settleMs: settings.settleMs,

@@ -76,7 +76,7 @@ export interface WatchState {
   /** The last time the number of replaced workers went up (host time). */
   readonly progress: { readonly replaced: number; readonly at: number };
   /** New workers (started after the signal) seen so far; one that vanishes died. */
-  readonly newSeen: ReadonlyMap<number, string>;
+  readonly newSeen: ReadonlySet<number>;
   readonly deaths: number;
   /** Set once a pinned reload is being forced: later stalls are forced sooner. */
   readonly forcing: boolean;
@@ -121,7 +121,7 @@ function onlyMaster(snapshot: HostSnapshot): { kind: 'ok'; pid: number } | Extra
 }
 
 export function startWatch(baseline: ReloadBaseline): WatchState {
-  return { baseline, stable: null, progress: { replaced: 0, at: baseline.signalAt }, newSeen: new Map(), deaths: 0, forcing: false };
+  return { baseline, stable: null, progress: { replaced: 0, at: baseline.signalAt }, newSeen: new Set(), deaths: 0, forcing: false };
 }
 
 /** Marks that the watch loop has begun stopping pinned workers. */
@@ -172,15 +172,15 @@ export function observe(state: WatchState, snapshot: HostSnapshot, rules: Verdic
   const stillOld = baseline.tracked.filter((worker) => Math.abs((currentStarts.get(worker.pid) ?? Number.NaN) - worker.startedAt) < 0.05);
   const fresh = current.filter((worker) => worker.startedAt >= baseline.signalAt);
 
-  const newSeen = new Map(state.newSeen);
+  const newSeen = new Set(state.newSeen);
   let deaths = state.deaths;
-  for (const [pid] of state.newSeen) {
+  for (const pid of state.newSeen) {
     if (!currentPids.has(pid)) {
       deaths += 1;
       newSeen.delete(pid);
     }
   }
-  for (const worker of fresh) newSeen.set(worker.pid, worker.group);
+  for (const worker of fresh) newSeen.add(worker.pid);
 
   const total = baseline.tracked.length;
   const replaced = total - stillOld.length;
