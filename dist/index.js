@@ -42982,7 +42982,7 @@ function observe(state, snapshot, rules) {
   const oldPids = new Set(stillOld.map((worker) => worker.pid));
   const stale = current.filter((worker) => worker.startedAt < baseline.signalAt && !oldPids.has(worker.pid));
   if (stillOld.length > 0 || short || stale.length > 0 || wrongRevision.length > 0) {
-    const stall = classifyStall(next, rules, snapshot, stillOld, replaced, stalledForMs);
+    const stall = classifyStall(next, rules, snapshot, stillOld, stale, replaced, stalledForMs);
     if (stall) return { state: { ...next, stable: null }, verdict: stall };
     return { state: { ...next, stable: null }, verdict: { kind: "replacing", replaced, total, stillOld, wrongRevision, stale, stalledForMs } };
   }
@@ -42997,7 +42997,7 @@ function observe(state, snapshot, rules) {
 function inReplacementOrder(a, b) {
   return a.startedAt - b.startedAt || a.pid - b.pid;
 }
-function classifyStall(state, rules, snapshot, stillOld, replaced, stalledForMs) {
+function classifyStall(state, rules, snapshot, stillOld, stale, replaced, stalledForMs) {
   if (stillOld.length === 0) return null;
   const total = state.baseline.tracked.length;
   const current = new Map(snapshot.workers.map((worker) => [worker.pid, worker]));
@@ -43008,11 +43008,10 @@ function classifyStall(state, rules, snapshot, stillOld, replaced, stalledForMs)
     const connectionsKnown = holders.every((worker) => typeof worker.connections === "number");
     const unexplained = snapshot.reloadStarted === void 0 && connectionsKnown && connected.length === 0 && stalledForMs >= rules.gracefulTimeoutMs;
     if (swallowed || unexplained) {
-      const earlier = snapshot.workers.filter((worker) => worker.startedAt < state.baseline.signalAt && !stillOld.some((old) => old.pid === worker.pid));
       return {
         kind: "failed",
         reason: "no-progress",
-        message: `no progress: not one of ${total} workers was replaced in ${(stalledForMs / 1e3).toFixed(1)} s after the reload signal` + (snapshot.reloadStarted === false ? ', and the app log shows no "reloading" line: the master did not act on the signal' : "") + ". The master ignores reload signals while an earlier reload is still running" + (earlier.length > 0 ? ` (workers ${earlier.map(describeWorker).join(", ")} are not from this reload)` : "") + "; wait for it, or unpin it, and deploy again",
+        message: `no progress: not one of ${total} workers was replaced in ${(stalledForMs / 1e3).toFixed(1)} s after the reload signal` + (snapshot.reloadStarted === false ? ', and the app log shows no "reloading" line: the master did not act on the signal' : "") + ". The master ignores reload signals while an earlier reload is still running" + (stale.length > 0 ? ` (workers ${stale.map(describeWorker).join(", ")} are not from this reload)` : "") + "; wait for it, or unpin it, and deploy again",
         stillOld
       };
     }

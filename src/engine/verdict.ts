@@ -212,7 +212,7 @@ export function observe(state: WatchState, snapshot: HostSnapshot, rules: Verdic
   const stale = current.filter((worker) => worker.startedAt < baseline.signalAt && !oldPids.has(worker.pid));
 
   if (stillOld.length > 0 || short || stale.length > 0 || wrongRevision.length > 0) {
-    const stall = classifyStall(next, rules, snapshot, stillOld, replaced, stalledForMs);
+    const stall = classifyStall(next, rules, snapshot, stillOld, stale, replaced, stalledForMs);
     if (stall) return { state: { ...next, stable: null }, verdict: stall };
     return { state: { ...next, stable: null }, verdict: { kind: 'replacing', replaced, total, stillOld, wrongRevision, stale, stalledForMs } };
   }
@@ -250,6 +250,7 @@ function classifyStall(
   rules: VerdictRules,
   snapshot: HostSnapshot,
   stillOld: readonly WorkerProcess[],
+  stale: readonly WorkerProcess[],
   replaced: number,
   stalledForMs: number,
 ): Verdict | null {
@@ -264,7 +265,6 @@ function classifyStall(
     const connectionsKnown = holders.every((worker) => typeof worker.connections === 'number');
     const unexplained = snapshot.reloadStarted === undefined && connectionsKnown && connected.length === 0 && stalledForMs >= rules.gracefulTimeoutMs;
     if (swallowed || unexplained) {
-      const earlier = snapshot.workers.filter((worker) => worker.startedAt < state.baseline.signalAt && !stillOld.some((old) => old.pid === worker.pid));
       return {
         kind: 'failed',
         reason: 'no-progress',
@@ -272,7 +272,7 @@ function classifyStall(
           `no progress: not one of ${total} workers was replaced in ${(stalledForMs / 1000).toFixed(1)} s after the reload signal` +
           (snapshot.reloadStarted === false ? ', and the app log shows no "reloading" line: the master did not act on the signal' : '') +
           '. The master ignores reload signals while an earlier reload is still running' +
-          (earlier.length > 0 ? ` (workers ${earlier.map(describeWorker).join(', ')} are not from this reload)` : '') +
+          (stale.length > 0 ? ` (workers ${stale.map(describeWorker).join(', ')} are not from this reload)` : '') +
           '; wait for it, or unpin it, and deploy again',
         stillOld,
       };

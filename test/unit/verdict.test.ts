@@ -174,7 +174,7 @@ test('a recorded PID reused by a new worker counts as replaced (PID and start ti
 
 test('no worker replaced and the log shows no "reloading": the signal was swallowed', () => {
   const quickRules = { ...rules, noProgressMs: 1000 };
-  const same = [w(1, 'web'), w(2, 'web'), w(3, 'task')];
+  const same = [w(1, 'web'), w(2, 'web'), w(3, 'task'), w(4, 'gateway'), w(5, 'gateway')];
   const verdicts = run(
     [
       { ...snap(10.5, same), reloadStarted: false },
@@ -186,6 +186,7 @@ test('no worker replaced and the log shows no "reloading": the signal was swallo
   const last = verdicts[1]!;
   assert.equal(last.kind === 'failed' && last.reason, 'no-progress');
   assert.match(last.kind === 'failed' ? last.message : '', /no "reloading" line/);
+  assert.doesNotMatch(last.kind === 'failed' ? last.message : '', /gateway/, 'kept workers are not blamed on an earlier reload');
 });
 
 test('no worker replaced but the master logged "reloading": pinned, not swallowed', () => {
