@@ -43375,6 +43375,8 @@ var AppLogTail = class {
   offset = -1;
   collecting = false;
   text = "";
+  /** Once the master's "reloading" line is seen it stays seen, even after the kept text scrolls past it. */
+  started = false;
   /** Takes one probe read: `end` is where it stopped, `text` what it read from `offset`. */
   feed(read) {
     if (!read) return;
@@ -43384,6 +43386,7 @@ var AppLogTail = class {
   markSignal() {
     this.collecting = true;
     this.text = "";
+    this.started = false;
     if (this.offset < 0) this.offset = 0;
   }
   get sinceSignal() {
@@ -43392,7 +43395,10 @@ var AppLogTail = class {
   /** What the log says about the reload, or undefined when there is no live log to ask. */
   evidence(masterPid) {
     if (!this.known || !this.collecting) return void 0;
-    return reloadEvidence(this.text, masterPid);
+    if (this.started) return true;
+    const evidence = reloadEvidence(this.text, masterPid);
+    this.started = evidence === true;
+    return evidence;
   }
 };
 

@@ -12,6 +12,8 @@ export class AppLogTail {
   offset = -1;
   private collecting = false;
   private text = '';
+  /** Once the master's "reloading" line is seen it stays seen, even after the kept text scrolls past it. */
+  private started = false;
 
   constructor(private readonly known: boolean) {}
 
@@ -25,6 +27,7 @@ export class AppLogTail {
   markSignal(): void {
     this.collecting = true;
     this.text = '';
+    this.started = false;
     // A log that did not exist at the baseline is read from its first byte.
     if (this.offset < 0) this.offset = 0;
   }
@@ -36,6 +39,10 @@ export class AppLogTail {
   /** What the log says about the reload, or undefined when there is no live log to ask. */
   evidence(masterPid: number): boolean | undefined {
     if (!this.known || !this.collecting) return undefined;
-    return reloadEvidence(this.text, masterPid);
+    if (this.started) return true;
+    // Each poll would otherwise rescan up to KEEP bytes.
+    const evidence = reloadEvidence(this.text, masterPid);
+    this.started = evidence === true;
+    return evidence;
   }
 }

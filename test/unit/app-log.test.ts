@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { phpErrors, reloadEvidence, sawReloadStart } from '../../src/engine/app-log.js';
+import { AppLogTail } from '../../src/status/app-log-tail.js';
 
 const crashLog = readFileSync(join(import.meta.dirname, '../fixtures/log-v5-crash-loop.txt'), 'utf8');
 
@@ -24,4 +25,18 @@ test('the log counts as evidence only once it shows our own reload command', () 
   assert.equal(reloadEvidence('2026-11-21 05:10:04 pid:8615 Workerman[start2.php] reload\n', 8511), false, 'the command ran, the master did not act');
   assert.equal(reloadEvidence('2026-11-21 04:00:00 pid:8511 Workerman[start2.php] stop\n', 8511), undefined, 'a stale log says nothing');
   assert.equal(reloadEvidence('', 8511), undefined);
+});
+
+test('the log tail keeps only what follows the signal, and remembers the reload start once seen', () => {
+  const tail = new AppLogTail(true);
+  tail.feed({ end: 100, text: '' });
+  assert.equal(tail.evidence(8511), undefined, 'nothing is evidence before the signal');
+  tail.markSignal();
+  assert.equal(tail.offset, 100, 'reading resumes where the log ended at the baseline');
+  tail.feed({ end: 160, text: 'pid:8615 Workerman[start.php] reload\n' });
+  assert.equal(tail.evidence(8511), false);
+  tail.feed({ end: 200, text: 'pid:8511 Workerman[start.php] reloading\n' });
+  assert.equal(tail.evidence(8511), true);
+  assert.match(tail.sinceSignal, /^pid:8615 .* reload\npid:8511 .* reloading\n$/);
+  assert.equal(new AppLogTail(false).evidence(8511), undefined, 'no log, no evidence');
 });
