@@ -43263,8 +43263,13 @@ function crashExitsByGroup(exits) {
   return counts;
 }
 
-// src/workerman/host-probe.ts
-var PROBE_SCRIPT = String.raw`
+// src/remote/host-probe.php
+var host_probe_default = `<?php
+/*
+ * graceful-reload's host probe: one run per poll, as \`php -r\` (the opening tag
+ * is stripped), arguments after \`--\`. See src/workerman/host-probe.ts for what
+ * it reads and why. Runs on PHP 7.2+.
+ */
 $sf = $argv[1]; $pidFile = $argv[2]; $logFile = $argv[3]; $logOffset = (int) $argv[4];
 $url = $argv[5]; $urlTimeout = (float) $argv[6]; $known = (int) $argv[7];
 $real = realpath($sf) ?: $sf;
@@ -43272,21 +43277,21 @@ $up = explode(' ', file_get_contents('/proc/uptime'));
 $out = array('uptime' => (float) $up[0], 'time' => microtime(true));
 $procs = array();
 foreach (scandir('/proc') as $d) {
-  if (!preg_match('/^\d+$/', $d)) continue;
+  if (!preg_match('/^\\d+$/', $d)) continue;
   $stat = @file_get_contents("/proc/$d/stat"); if ($stat === false) continue;
   $f = explode(' ', substr($stat, strrpos($stat, ')') + 2));
-  $title = trim(str_replace("\0", ' ', (string) @file_get_contents("/proc/$d/cmdline")));
+  $title = trim(str_replace("\\0", ' ', (string) @file_get_contents("/proc/$d/cmdline")));
   $procs[(int) $d] = array('pid' => (int) $d, 'ppid' => (int) $f[1], 'state' => $f[0], 'start' => (int) $f[19], 'title' => $title);
 }
 $ns = @readlink('/proc/self/ns/mnt');
 $candidates = array();
 foreach ($procs as $p) {
-  if ($p['state'] === 'Z' || !preg_match('/: master process\s+start_file=(.+)$/', $p['title'], $m) || ($m[1] !== $real && $m[1] !== $sf)) continue;
+  if ($p['state'] === 'Z' || !preg_match('/: master process\\s+start_file=(.+)$/', $p['title'], $m) || ($m[1] !== $real && $m[1] !== $sf)) continue;
   $theirs = @readlink("/proc/{$p['pid']}/ns/mnt");
   if ($ns !== false && $theirs !== false && $theirs !== $ns) continue;
   $candidates[$p['pid']] = $p;
 }
-$isWorker = function ($p) { return $p['state'] !== 'Z' && preg_match('/: worker process\s/', $p['title']); };
+$isWorker = function ($p) { return $p['state'] !== 'Z' && preg_match('/: worker process\\s/', $p['title']); };
 $parents = array();
 foreach ($procs as $p) if ($isWorker($p)) $parents[$p['ppid']] = true;
 $filePid = is_file($pidFile) ? (int) trim((string) @file_get_contents($pidFile)) : 0;
@@ -43315,7 +43320,7 @@ if ($url !== '') {
   $body = @file_get_contents($url, false, $ctx);
   if ($body === false) { $e = error_get_last(); $out['http'] = array('error' => $e ? $e['message'] : 'no answer'); }
   else {
-    $code = isset($http_response_header[0]) && preg_match('/\s(\d{3})\s?/', $http_response_header[0], $c) ? (int) $c[1] : 0;
+    $code = isset($http_response_header[0]) && preg_match('/\\s(\\d{3})\\s?/', $http_response_header[0], $c) ? (int) $c[1] : 0;
     $out['http'] = array('status' => $code, 'body' => substr($body, 0, 1048576));
     $j = json_decode($body, true);
     if (is_array($j) && isset($j['master_pid']) && is_int($j['master_pid'])) {
@@ -43323,8 +43328,11 @@ if ($url !== '') {
     }
   }
 }
-echo json_encode($out, defined('JSON_INVALID_UTF8_SUBSTITUTE') ? JSON_INVALID_UTF8_SUBSTITUTE : JSON_PARTIAL_OUTPUT_ON_ERROR), "\n";
+echo json_encode($out, defined('JSON_INVALID_UTF8_SUBSTITUTE') ? JSON_INVALID_UTF8_SUBSTITUTE : JSON_PARTIAL_OUTPUT_ON_ERROR), "\\n";
 `;
+
+// src/workerman/host-probe.ts
+var PROBE_SCRIPT = host_probe_default.replace(/^<\?php\s*/, "");
 function probeCommand(options) {
   return commandLine([
     options.php,

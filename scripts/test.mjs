@@ -35,7 +35,7 @@ const only = process.argv.slice(2);
 const selected = only.length > 0 ? only : [...files('test/unit'), ...files('test/e2e')];
 const result = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-reporter=spec', ...selected],
+  ['--import', 'tsx', '--import', './scripts/php-text-hooks.mjs', '--test', '--test-concurrency=1', '--test-reporter=spec', ...selected],
   { stdio: 'inherit' },
 );
 process.exit(result.status ?? 1);

@@ -1,0 +1,15 @@
+// Lets Node (tests, the demo, the benchmark) import the remote PHP programs
+// under src/remote/ as text, as the bundle does with esbuild's text loader.
+import { readFileSync } from 'node:fs';
+import { registerHooks } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+registerHooks({
+  load(url, context, nextLoad) {
+    if (url.startsWith('file:') && url.endsWith('.php')) {
+      const text = readFileSync(fileURLToPath(url), 'utf8');
+      return { format: 'module', source: `export default ${JSON.stringify(text)};`, shortCircuit: true };
+    }
+    return nextLoad(url, context);
+  },
+});

@@ -1,0 +1,132 @@
+import DEFINITIONS_PROBE from '../remote/definitions.php';
+import { commandLine, quote } from '../engine/shell-quote.js';
+import type { RolloutSettings } from '../engine/settings.js';
+
+/**
+ * What the app's start script defines, read from the host by running it the
+ * way every `php start.php <command>` does, with a probe prepended
+ * (src/remote/definitions.php). The master's own facts, not a guess: which
+ * groups it replaces on a reload, in which order, how many workers each, and
+ * where its pid and log files are.
+ */
+
+export interface WorkerDefinition {
+  readonly class: string;
+  readonly name: string;
+  readonly count: number;
+  /** False: the master signals these workers on a reload but never replaces them (GatewayWorker's Gateway, Register). */
+  readonly reloadable: boolean;
+  /** The listen address, or `none` for a worker that does not listen. */
+  readonly listen: string;
+  readonly user: string;
+}
+
+export interface AppDefinitions {
+  readonly workerman: string;
+  readonly php: string;
+  readonly startFile: string;
+  readonly pidFile: string;
+  readonly logFile: string;
+  /** '' when the app leaves it to Workerman (4.x then writes one per status run). */
+  readonly statusFile: string;
+  readonly stdoutFile: string;
+  readonly stopTimeout: number;
+  /** In definition order: the order the master replaces them in. */
+  readonly groups: readonly WorkerDefinition[];
+  /** The files the start script loaded at top level: master-level code, which a reload does not refresh. */
+  readonly includedFiles: readonly string[];
+}
+
+const MARKER = '@@graceful-reload-definitions@@';
+/** A command Workerman does not know: it runs the start script's top level, prints its usage and exits 0, touching nothing. */
+const PROBE_COMMAND = 'graceful-reload-definitions';
+
+export class DefinitionsError extends Error {
+  override name = 'DefinitionsError';
+}
+
+/**
+ * Writes the probe to a private temp file on the host, runs the start script
+ * from the app directory with the probe prepended, and removes the file.
+ */
+export function definitionsCommand(settings: Pick<RolloutSettings, 'target' | 'startFile' | 'php'>): string {
+  return [
+    `f=$(umask 077 && mktemp "\${TMPDIR:-/tmp}/graceful-reload-definitions.XXXXXX") || exit 70`,
+    `trap 'rm -f "$f"' EXIT`,
+    `printf '%s' ${quote(DEFINITIONS_PROBE)} > "$f"`,
+    `cd ${quote(settings.target)} && ${commandLine([settings.php, '-d', 'display_errors=stderr', '-d', 'log_errors=0'])} -d auto_prepend_file="$f" ${commandLine([settings.startFile, PROBE_COMMAND])}`,
+  ].join('\n');
+}
+
+/** The PHP error lines of the probe's run, to quote when the start script cannot be read. */
+function phpOutput(stdout: string, stderr: string): string {
+  const lines = `${stderr}\n${stdout}`
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => /error|warning|exception|fatal|not found|denied/i.test(line) && !line.startsWith(MARKER));
+  return lines.slice(0, 3).join(' | ') || `${stderr.trim() || stdout.trim()}`.slice(0, 300) || '(no output)';
+}
+
+function field<T>(data: Record<string, unknown>, name: string, check: (value: unknown) => value is T, expected: string): T {
+  const value = data[name];
+  if (!check(value)) throw new DefinitionsError(`the definition probe's "${name}" is not ${expected}: ${JSON.stringify(value)?.slice(0, 80)}`);
+  return value;
+}
+
+const isString = (value: unknown): value is string => typeof value === 'string';
+const isCount = (value: unknown): value is number => Number.isInteger(value) && (value as number) >= 0;
+const isBoolean = (value: unknown): value is boolean => typeof value === 'boolean';
+const isNumber = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value);
+const isStringArray = (value: unknown): value is string[] => Array.isArray(value) && value.every(isString);
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+function parseGroup(entry: unknown, index: number): WorkerDefinition {
+  if (!isObject(entry)) throw new DefinitionsError(`the definition probe's groups[${index}] is not an object`);
+  return {
+    class: field(entry, 'class', isString, 'a class name'),
+    name: field(entry, 'name', isString, 'a string'),
+    count: field(entry, 'count', isCount, 'a count'),
+    reloadable: field(entry, 'reloadable', isBoolean, 'true or false'),
+    listen: field(entry, 'listen', isString, 'a listen address or none'),
+    user: field(entry, 'user', isString, 'a user name'),
+  };
+}
+
+/** Reads the probe's output; a start script that fails to load is a DefinitionsError quoting PHP. */
+export function parseDefinitions(result: { stdout: string; stderr: string; code: number | null }): AppDefinitions {
+  const line = result.stdout.split('\n').find((candidate) => candidate.startsWith(MARKER));
+  if (line === undefined) {
+    throw new DefinitionsError(`the start script could not be run to read its worker definitions (exit ${result.code}): ${phpOutput(result.stdout, result.stderr)}`);
+  }
+  let data: unknown;
+  try {
+    data = JSON.parse(line.slice(MARKER.length));
+  } catch {
+    throw new DefinitionsError(`the definition probe printed something that is not JSON: ${line.slice(MARKER.length, MARKER.length + 200)}`);
+  }
+  if (!isObject(data)) throw new DefinitionsError('the definition probe printed JSON that is not an object');
+  if (typeof data['error'] === 'string') {
+    throw new DefinitionsError(`the start script failed while its worker definitions were read: ${data['error']}`);
+  }
+  const groupsValue = data['groups'];
+  if (!Array.isArray(groupsValue)) throw new DefinitionsError('the definition probe\'s "groups" is not a list');
+  const groups = groupsValue.map(parseGroup);
+  if (groups.length === 0) throw new DefinitionsError('the start script defines no Worker: is start-file the Workerman start script?');
+  return {
+    workerman: field(data, 'workerman', isString, 'a version'),
+    php: field(data, 'php', isString, 'a version'),
+    startFile: field(data, 'startFile', isString, 'a path'),
+    pidFile: field(data, 'pidFile', isString, 'a path'),
+    logFile: field(data, 'logFile', isString, 'a path'),
+    statusFile: field(data, 'statusFile', isString, 'a path'),
+    stdoutFile: field(data, 'stdoutFile', isString, 'a path'),
+    stopTimeout: field(data, 'stopTimeout', isNumber, 'a number of seconds'),
+    groups,
+    includedFiles: field(data, 'includedFiles', isStringArray, 'a list of paths'),
+  };
+}
+
+/** How a worker's process title names its group: `<name> <listen>`; two groups may share a name but not both. */
+export function groupKey(group: Pick<WorkerDefinition, 'name' | 'listen'>): string {
+  return `${group.name} ${group.listen}`;
+}
