@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the system packages the test rig and the demo need (real sshd,
-# rsync and php), or stops with one line saying what to install.
+# rsync, php and Composer, which installs real Workerman for the tests), or
+# stops with one line saying what to install.
 set -euo pipefail
 
 need=()
@@ -12,6 +13,10 @@ if ! command -v php >/dev/null 2>&1 || ! php -r 'exit(function_exists("pcntl_for
 fi
 command -v unshare >/dev/null 2>&1 && command -v nsenter >/dev/null 2>&1 || need+=(util-linux)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
+command -v composer >/dev/null 2>&1 || need+=(composer)
+# The example status worker's smoke script (run by the tests) uses curl and ss.
+command -v curl >/dev/null 2>&1 || need+=(curl)
+command -v ss >/dev/null 2>&1 || need+=(iproute2)
 
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
 

@@ -1,7 +1,9 @@
 // The README's test command: checks dist/ is the bundle of the current
-// sources, then runs every test with Node's test runner on this Node (24 when
-// run through npm, which puts the node devDependency first on PATH).
+// sources, installs real Workerman (4.x and 5.x) for the rig, then runs every
+// test with Node's test runner on this Node (24 when run through npm, which
+// puts the node devDependency first on PATH).
 import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,10 +15,13 @@ if (major < 24) {
 }
 
 function files(dir) {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
-    entry.isDirectory() ? files(join(dir, entry.name)) : entry.name.endsWith('.test.ts') ? [join(dir, entry.name)] : [],
-  );
+  return readdirSync(dir, { withFileTypes: true })
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+    .flatMap((entry) => (entry.isDirectory() ? files(join(dir, entry.name)) : entry.name.endsWith('.test.ts') ? [join(dir, entry.name)] : []));
 }
+
+// Runs after every other test file: fails when the suite left processes or temp dirs behind.
+const LEAK_CHECK = join('test', 'e2e', 'zz-nothing-left.test.ts');
 
 // The action runs dist/index.js, and the end-to-end tests run it too: a stale
 // bundle would test (and ship) old code.
@@ -31,11 +36,24 @@ if (!same) {
   process.exit(1);
 }
 
+// The rig runs real Workerman: both versions installed (offline from
+// ../shared/workerman/packages when there), or one clear line and a stop.
+const vendor = spawnSync(process.execPath, ['--import', 'tsx', 'test/rig/workerman-vendor.ts'], { stdio: 'inherit' });
+if (vendor.status !== 0) process.exit(vendor.status ?? 1);
+
 const only = process.argv.slice(2);
-const selected = only.length > 0 ? only : [...files('test/unit'), ...files('test/e2e')];
+const all = [...files('test/unit'), ...files('test/e2e')];
+const selected = only.length > 0 ? only : [...all.filter((file) => file !== LEAK_CHECK), ...all.filter((file) => file === LEAK_CHECK)];
+
+// What the leak check compares against: a mark on every process the suite
+// starts (inherited through the environment, so Workerman's daemonized
+// masters and their workers carry it too), and the rig-like temp entries that
+// were there before this run.
+const suiteId = randomBytes(6).toString('hex');
+const tempBefore = readdirSync(tmpdir()).filter((name) => /^(gr-rig-|gr-runner-|graceful-reload-)/.test(name));
 const result = spawnSync(
   process.execPath,
   ['--import', 'tsx', '--import', './scripts/php-text-hooks.mjs', '--test', '--test-concurrency=1', '--test-reporter=spec', ...selected],
-  { stdio: 'inherit' },
+  { stdio: 'inherit', env: { ...process.env, GR_SUITE_ID: suiteId, GR_SUITE_TMP_BEFORE: JSON.stringify(tempBefore) } },
 );
 process.exit(result.status ?? 1);
