@@ -42,8 +42,3 @@ export function phpErrors(text: string, limit = 5): string[] {
     .slice(0, limit)
     .map(([message, count]) => (count > 1 ? `${message} (${count} times)` : message));
 }
-
-/** Where Workerman versions and common layouts keep the log when the user does not say. */
-export function logFileCandidates(target: string, startFileDir: string): string[] {
-  return [...new Set([`${startFileDir}/workerman.log`, `${target}/workerman.log`, `${target}/runtime/logs/workerman.log`, `${target}/vendor/workerman/workerman.log`, `${target}/vendor/workerman.log`])];
-}

@@ -10,6 +10,8 @@ export interface ForcedStop {
   readonly group: string;
   readonly signal: 'INT' | 'KILL';
   readonly connections: number | null;
+  /** Why this worker: the evidence that the master was waiting on it. */
+  readonly why: string;
 }
 
 export interface WatchOptions {
@@ -62,6 +64,27 @@ function progressLine(label: string, verdict: Verdict, elapsedMs: number): strin
   }
 }
 
+function forcedStop(worker: WorkerProcess, signal: ForcedStop['signal'], why: string): ForcedStop {
+  return { pid: worker.pid, group: worker.group, signal, connections: worker.connections ?? null, why };
+}
+
+/**
+ * Why the master is waiting on this worker: it replaces workers one at a time
+ * in definition order, then fork order, and every worker before this one in
+ * that order has been replaced.
+ */
+function waitedOnEvidence(baseline: ReloadBaseline, holder: WorkerProcess): string {
+  const groups = [...new Set(baseline.tracked.map((worker) => worker.group))];
+  const ofGroup = baseline.tracked.filter((worker) => worker.group === holder.group);
+  const position = ofGroup.findIndex((worker) => worker.pid === holder.pid) + 1;
+  const before = baseline.tracked.findIndex((worker) => worker.pid === holder.pid);
+  return (
+    `The master replaces one worker at a time in definition order, then fork order: ${describeWorker(holder)} is ` +
+    `worker ${position} of ${ofGroup.length} in ${holder.group} (replaced group ${groups.indexOf(holder.group) + 1} of ${groups.length}), ` +
+    `and the ${before} worker(s) before it are replaced`
+  );
+}
+
 /** A hint for the commonest reason a group never moves: reloadable = false. */
 function untouchedGroupsHint(baseline: ReloadBaseline, stillOld: readonly WorkerProcess[]): string {
   const oldByGroup = countByGroup(stillOld);
@@ -81,7 +104,7 @@ export async function watchReload(options: WatchOptions): Promise<WatchOutcome> 
   const sleep = options.sleep ?? realSleep;
   const started = now();
   const forced: ForcedStop[] = [];
-  let inFlight: { worker: WorkerProcess; at: number; killed: boolean } | undefined;
+  let inFlight: { worker: WorkerProcess; at: number; killed: boolean; why: string } | undefined;
   let state = startWatch(options.baseline);
   let lastShape = '';
   let last: Verdict | undefined;
@@ -106,7 +129,7 @@ export async function watchReload(options: WatchOptions): Promise<WatchOutcome> 
 
     if (last.kind === 'pinned') {
       const holders = last.holders;
-      if (options.onGracefulTimeout === 'fail') {
+      if (options.onGracefulTimeout === 'fail' && !last.quickStop) {
         const waiting = holders.length - 1;
         return failure(
           'pinned',
@@ -120,21 +143,20 @@ export async function watchReload(options: WatchOptions): Promise<WatchOutcome> 
       if (inFlight && stillHolding) {
         if (!inFlight.killed && now() - inFlight.at >= KILL_AFTER_MS) {
           options.log.warning(`${options.label}: ${describeWorker(inFlight.worker)} ignored SIGINT for ${KILL_AFTER_MS / 1000} s; sending SIGKILL`);
-          if (await options.stopWorker(inFlight.worker, 'KILL')) {
-            forced.push({ pid: inFlight.worker.pid, group: inFlight.worker.group, signal: 'KILL', connections: inFlight.worker.connections ?? null });
-          }
+          if (await options.stopWorker(inFlight.worker, 'KILL')) forced.push(forcedStop(inFlight.worker, 'KILL', inFlight.why));
           inFlight = { ...inFlight, killed: true };
         }
       } else {
         const holder = holders[0]!;
+        const why = waitedOnEvidence(options.baseline, holder);
         options.log.warning(
-          `${options.label}: graceful reload pinned for ${formatDuration(last.stalledForMs)}; stopping ${describeWorkerStates([holder])} with SIGINT so the master can go on (on-graceful-timeout: force)`,
+          last.quickStop
+            ? `${options.label}: ${describeWorkerStates([holder])} holds the reload and does not listen, so a graceful stop cannot help it; stopping it with SIGINT, as a quick reload would (reload-mode: auto). ${why}`
+            : `${options.label}: graceful reload pinned for ${formatDuration(last.stalledForMs)}; stopping ${describeWorkerStates([holder])} with SIGINT so the master can go on (on-graceful-timeout: force). ${why}`,
         );
-        if (await options.stopWorker(holder, 'INT')) {
-          forced.push({ pid: holder.pid, group: holder.group, signal: 'INT', connections: holder.connections ?? null });
-        }
-        inFlight = { worker: holder, at: now(), killed: false };
-        state = markForcing(state);
+        if (await options.stopWorker(holder, 'INT')) forced.push(forcedStop(holder, 'INT', why));
+        inFlight = { worker: holder, at: now(), killed: false, why };
+        if (!last.quickStop) state = markForcing(state);
       }
     }
 

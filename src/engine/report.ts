@@ -18,11 +18,17 @@ export interface HostReport {
   readonly reason?: string;
   /** Whether any file on the host may have changed. */
   readonly filesChanged: boolean;
+  /** Whether the reload signal was sent. */
+  readonly signalled: boolean;
+  /** The reload sent (graceful or quick), and why (reload-mode auto decides from the app's definitions). */
+  readonly reloadMode?: 'graceful' | 'quick';
+  readonly reloadModeReason?: string;
   readonly sync?: SyncSummary;
   readonly masterPid?: number;
   readonly replaced?: readonly WorkerReplacement[];
   readonly workers?: readonly Pick<WorkerProcess, 'pid' | 'group'>[];
-  readonly kept?: readonly Pick<WorkerProcess, 'pid' | 'group'>[];
+  /** Workers the reload leaves running: reloadable = false, or ignore-workers. */
+  readonly kept?: readonly (Pick<WorkerProcess, 'pid' | 'group'> & { readonly keptBecause: string })[];
   readonly stillOld?: readonly Pick<WorkerProcess, 'pid' | 'group'>[];
   /** Old workers stopped to unpin a graceful reload (on-graceful-timeout: force). */
   readonly forced?: readonly ForcedStop[];

@@ -1,7 +1,8 @@
 import type { HostSpec } from './host-spec.js';
 import type { HostKeyPin } from './known-hosts.js';
 
-export type ReloadMode = 'graceful' | 'quick';
+/** auto: graceful where old workers have requests to drain, quick where they have none (src/engine/reload-plan.ts). */
+export type ReloadMode = 'auto' | 'graceful' | 'quick';
 export type StatusSourceKind = 'workerman' | 'http' | 'process';
 export type OnGracefulTimeout = 'force' | 'fail';
 

@@ -1,5 +1,6 @@
 import { countByGroup, describeWorker, type HostSnapshot, type WorkerProcess } from './worker-snapshot.js';
-import type { ReloadMode } from './settings.js';
+import { crashesSinceSignal, isCrashLoop } from './crash-loop.js';
+import { groupPlanFor, keptBecause, type ReloadPlan } from './reload-plan.js';
 
 /**
  * The rules that decide whether one host's reload really happened. Pure: it
@@ -12,18 +13,25 @@ export interface ReloadBaseline {
   readonly masterPid: number;
   /** Host time just before the reload signal was sent. */
   readonly signalAt: number;
-  /** Reloadable workers that must all be replaced. */
+  /** Workers the master replaces, in the order it replaces them: definition order, then fork order. */
   readonly tracked: readonly WorkerProcess[];
-  /** Workers never waited for (ignore-workers, or reported not reloadable). */
-  readonly kept: readonly WorkerProcess[];
+  /** Workers never waited for, and why (reloadable = false, ignore-workers). */
+  readonly kept: readonly KeptWorker[];
+  /** The worker count each replaced group must come back to. */
+  readonly expected: ReadonlyMap<string, number>;
+  readonly plan: ReloadPlan;
   /** Crash exits per group before the signal, where the source counts them. */
   readonly crashExits?: ReadonlyMap<string, number>;
 }
 
+export interface KeptWorker extends WorkerProcess {
+  readonly keptBecause: string;
+}
+
 export interface VerdictRules {
-  readonly ignoreGroups: readonly string[];
   readonly settleMs: number;
-  readonly reloadMode: ReloadMode;
+  /** The signal sent: graceful reloads can be pinned, quick ones cannot. */
+  readonly reloadMode: ReloadPlan['mode'];
   /** Expected revision; checked only on workers whose source reports one. */
   readonly revision?: string;
   /** How long a graceful reload may stand still before it counts as pinned. */
@@ -32,8 +40,10 @@ export interface VerdictRules {
   readonly noProgressMs: number;
   /** Once a pinned reload is being forced, how long to wait on the master before stopping the next holder. */
   readonly forceStepMs: number;
-  /** Crash exits of new workers that make a crash loop. */
-  readonly crashLimit: number;
+  /** Crash exits of new workers that make a crash loop (src/engine/crash-loop.ts). */
+  readonly crashLimit?: number;
+  /** reload-mode auto under a graceful signal: how long a non-listening worker may hold the reload. */
+  readonly quickStopAfterMs?: number;
 }
 
 export type FailureReason =
@@ -64,6 +74,8 @@ export type Verdict =
       readonly total: number;
       readonly holders: readonly WorkerProcess[];
       readonly stalledForMs: number;
+      /** reload-mode auto: the holder does not listen, so it is stopped as a quick reload would, whatever on-graceful-timeout says. */
+      readonly quickStop: boolean;
     }
   | { readonly kind: 'settling'; readonly total: number; readonly stableForMs: number }
   | { readonly kind: 'replaced'; readonly total: number; readonly workers: readonly WorkerProcess[] }
@@ -84,27 +96,45 @@ export interface WatchState {
 
 export class BaselineError extends Error {}
 
-function keptGroups(snapshot: HostSnapshot, rules: Pick<VerdictRules, 'ignoreGroups'>): Set<string> {
-  const kept = new Set(rules.ignoreGroups);
-  for (const worker of snapshot.workers) if (worker.reloadable === false) kept.add(worker.group);
-  return kept;
+/** Master order: definition order, then fork order within a group. Unknown groups go last. */
+function inReplacementOrder(plan: ReloadPlan): (a: WorkerProcess, b: WorkerProcess) => number {
+  const order = (worker: WorkerProcess) => groupPlanFor(plan, worker)?.order ?? Number.MAX_SAFE_INTEGER;
+  return (a, b) => order(a) - order(b) || a.startedAt - b.startedAt || a.pid - b.pid;
+}
+
+/** The counts the app defines for each replaced group; where it is silent, the count found before the signal. */
+function expectedCounts(plan: ReloadPlan, tracked: readonly WorkerProcess[]): Map<string, number> {
+  const expected = countByGroup(tracked);
+  for (const group of expected.keys()) {
+    const defined = plan.groups.filter((candidate) => candidate.name === group && candidate.kept === undefined);
+    if (defined.length > 0) expected.set(group, defined.reduce((sum, candidate) => sum + candidate.count, 0));
+  }
+  return expected;
 }
 
 /** Takes the "before" picture from the snapshot read just before the signal. */
-export function takeBaseline(snapshot: HostSnapshot, rules: Pick<VerdictRules, 'ignoreGroups'>): ReloadBaseline {
+export function takeBaseline(snapshot: HostSnapshot, plan: ReloadPlan): ReloadBaseline {
   const master = onlyMaster(snapshot);
   if (master.kind === 'failed') throw new BaselineError(master.message);
-  const kept = keptGroups(snapshot, rules);
-  const tracked = snapshot.workers.filter((worker) => !kept.has(worker.group));
+  const kept: KeptWorker[] = [];
+  const tracked: WorkerProcess[] = [];
+  for (const worker of snapshot.workers) {
+    const why = keptBecause(plan, worker);
+    if (why === undefined) tracked.push(worker);
+    else kept.push({ ...worker, keptBecause: why });
+  }
   if (tracked.length === 0) {
     const groups = [...countByGroup(snapshot.workers).keys()].join(', ') || 'none';
-    throw new BaselineError(`the master (pid ${master.pid}) has no reloadable worker to replace (groups: ${groups}; kept: ${[...kept].join(', ') || 'none'})`);
+    const keptGroups = [...new Set(kept.map((worker) => `${worker.group} (${worker.keptBecause})`))].join(', ') || 'none';
+    throw new BaselineError(`the master (pid ${master.pid}) has no reloadable worker to replace (groups: ${groups}; kept: ${keptGroups})`);
   }
   return {
     masterPid: master.pid,
     signalAt: snapshot.at,
-    tracked: [...tracked].sort((a, b) => a.pid - b.pid),
-    kept: snapshot.workers.filter((worker) => kept.has(worker.group)),
+    tracked: tracked.sort(inReplacementOrder(plan)),
+    kept,
+    expected: expectedCounts(plan, tracked),
+    plan,
     ...(snapshot.crashExits ? { crashExits: snapshot.crashExits } : {}),
   };
 }
@@ -131,17 +161,6 @@ export function markForcing(state: WatchState): WatchState {
 
 const ms = (seconds: number) => Math.max(0, Math.round(seconds * 1000));
 
-/** Crash exits since the signal: the larger of the source's own count and the new workers seen dying. */
-function crashesSinceSignal(state: WatchState, snapshot: HostSnapshot, deaths: number, tracked: ReadonlySet<string>): number {
-  let counted = 0;
-  if (snapshot.crashExits && state.baseline.crashExits) {
-    for (const [group, count] of snapshot.crashExits) {
-      if (tracked.has(group)) counted += Math.max(0, count - (state.baseline.crashExits.get(group) ?? 0));
-    }
-  }
-  return Math.max(counted, deaths);
-}
-
 /** Folds one snapshot into the watch and says where the reload stands. */
 export function observe(state: WatchState, snapshot: HostSnapshot, rules: VerdictRules): { state: WatchState; verdict: Verdict } {
   const { baseline } = state;
@@ -149,7 +168,7 @@ export function observe(state: WatchState, snapshot: HostSnapshot, rules: Verdic
   if (master.kind === 'failed') {
     const verdict: Verdict =
       master.reason === 'no-master'
-        ? { kind: 'failed', reason: 'master-gone', message: `the master process (pid ${baseline.masterPid}) died during the reload; nothing serves the app until it is started again` }
+        ? { kind: 'failed', reason: 'master-gone', message: `the master process (pid ${baseline.masterPid}) died during the reload` }
         : master;
     return { state, verdict };
   }
@@ -165,7 +184,7 @@ export function observe(state: WatchState, snapshot: HostSnapshot, rules: Verdic
   }
 
   const trackedGroups = new Set(baseline.tracked.map((worker) => worker.group));
-  const current = snapshot.workers.filter((worker) => trackedGroups.has(worker.group));
+  const current = snapshot.workers.filter((worker) => keptBecause(baseline.plan, worker) === undefined);
   const currentPids = new Set(current.map((worker) => worker.pid));
   // PID and start time together: a crash loop can hand a recorded PID to a new worker.
   const currentStarts = new Map(current.map((worker) => [worker.pid, worker.startedAt]));
@@ -185,10 +204,10 @@ export function observe(state: WatchState, snapshot: HostSnapshot, rules: Verdic
   const total = baseline.tracked.length;
   const replaced = total - stillOld.length;
   const progress = replaced > state.progress.replaced ? { replaced, at: snapshot.at } : state.progress;
-  const crashes = crashesSinceSignal(state, snapshot, deaths, trackedGroups);
+  const crashes = crashesSinceSignal(baseline.crashExits, snapshot, deaths, trackedGroups);
   const next: WatchState = { ...state, newSeen, deaths, progress };
 
-  if (crashes >= rules.crashLimit) {
+  if (isCrashLoop(crashes, rules.crashLimit)) {
     return {
       state: next,
       verdict: {
@@ -203,9 +222,8 @@ export function observe(state: WatchState, snapshot: HostSnapshot, rules: Verdic
   const stalledForMs = ms(snapshot.at - progress.at);
   const wrongRevision =
     rules.revision === undefined ? [] : fresh.filter((worker) => worker.revision !== undefined && worker.revision !== rules.revision);
-  const wanted = countByGroup(baseline.tracked);
   const have = countByGroup(current);
-  const short = [...wanted].some(([group, count]) => (have.get(group) ?? 0) < count);
+  const short = [...baseline.expected].some(([group, count]) => (have.get(group) ?? 0) < count);
   // A worker that started before the signal but is not in the baseline was
   // forked by an earlier reload still in flight; it may hold older code.
   const oldPids = new Set(stillOld.map((worker) => worker.pid));
@@ -230,16 +248,6 @@ export function observe(state: WatchState, snapshot: HostSnapshot, rules: Verdic
 }
 
 /**
- * The order the master replaces workers in: Workerman walks its workers in
- * fork order, so the oldest still-old worker is the one it is waiting on. The
- * others are still serving; stopping one of them would drop live requests and
- * unpin nothing.
- */
-function inReplacementOrder(a: WorkerProcess, b: WorkerProcess): number {
-  return a.startedAt - b.startedAt || a.pid - b.pid;
-}
-
-/**
  * Why a reload stands still. A swallowed signal (an earlier reload still runs,
  * and the master ignores reload signals meanwhile) and a graceful reload pinned
  * by an open connection both look like "no PID changes"; the app log's
@@ -256,8 +264,9 @@ function classifyStall(
 ): Verdict | null {
   if (stillOld.length === 0) return null;
   const total = state.baseline.tracked.length;
+  // stillOld keeps the baseline's master order: the first one is the worker the master waits on.
   const current = new Map(snapshot.workers.map((worker) => [worker.pid, worker]));
-  const holders = stillOld.map((worker) => current.get(worker.pid) ?? worker).sort(inReplacementOrder);
+  const holders = stillOld.map((worker) => current.get(worker.pid) ?? worker);
   const connected = holders.filter((worker) => (worker.connections ?? 0) > 0);
 
   if (replaced === 0 && stalledForMs >= rules.noProgressMs) {
@@ -280,7 +289,14 @@ function classifyStall(
   }
 
   if (rules.reloadMode !== 'graceful') return null;
+  const first = holders[0]!;
+  const listen = first.listen ?? groupPlanFor(state.baseline.plan, first)?.listen;
+  // Only once the master is known to be replacing: a worker it is not waiting on is never stopped.
+  const underWay = replaced > 0 || snapshot.reloadStarted === true;
+  if (rules.quickStopAfterMs !== undefined && listen === 'none' && underWay && stalledForMs >= rules.quickStopAfterMs) {
+    return { kind: 'pinned', replaced, total, holders, stalledForMs, quickStop: true };
+  }
   const limit = state.forcing ? rules.forceStepMs : rules.gracefulTimeoutMs;
   if (stalledForMs < limit) return null;
-  return { kind: 'pinned', replaced, total, holders, stalledForMs };
+  return { kind: 'pinned', replaced, total, holders, stalledForMs, quickStop: false };
 }

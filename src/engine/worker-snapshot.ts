@@ -6,6 +6,8 @@
 export interface WorkerProcess {
   readonly pid: number;
   readonly group: string;
+  /** The listen address from the process title (`none` when it does not listen), where the source shows it. */
+  readonly listen?: string;
   readonly startedAt: number;
   /** False when the source reports the worker's group as not reloadable. */
   readonly reloadable?: boolean;

@@ -35,9 +35,11 @@ export function snapshotFromProcesses(probe: ProbeResult, table: TableFigures | 
     .filter((process) => process.state !== 'Z')
     .map((process) => {
       const row = rows.get(process.pid);
+      const title = parseWorkerTitle(process.title);
       return {
         pid: process.pid,
-        group: parseWorkerTitle(process.title)?.group ?? process.title,
+        group: title?.group ?? process.title,
+        ...(title ? { listen: title.listen } : {}),
         startedAt: startedAt(probe, process),
         ...(row ? { connections: row.connections, activity: row.state } : { activity: PROC_STATES[process.state] ?? process.state }),
       };
@@ -63,9 +65,11 @@ export function snapshotFromHttp(probe: ProbeResult, status: HttpStatus, reloadS
     if (worker.startedAt === undefined) started = process ? startedAt(probe, process) : probe.time;
     // Whole seconds: the worker may have started anywhere in that second, after the signal too.
     else started = Number.isInteger(worker.startedAt) ? worker.startedAt + 0.999 : worker.startedAt;
+    const title = process ? parseWorkerTitle(process.title) : null;
     return {
       ...worker,
-      group: worker.group ?? (process ? parseWorkerTitle(process.title)?.group : undefined) ?? 'workers',
+      group: worker.group ?? title?.group ?? 'workers',
+      ...(title ? { listen: title.listen } : {}),
       startedAt: started,
     };
   });

@@ -1,6 +1,7 @@
 import DEFINITIONS_PROBE from '../remote/definitions.php';
 import { commandLine, quote } from '../engine/shell-quote.js';
 import type { RolloutSettings } from '../engine/settings.js';
+import type { AppDefinitions, WorkerDefinition } from '../engine/worker-definitions.js';
 
 /**
  * What the app's start script defines, read from the host by running it the
@@ -9,33 +10,6 @@ import type { RolloutSettings } from '../engine/settings.js';
  * groups it replaces on a reload, in which order, how many workers each, and
  * where its pid and log files are.
  */
-
-export interface WorkerDefinition {
-  readonly class: string;
-  readonly name: string;
-  readonly count: number;
-  /** False: the master signals these workers on a reload but never replaces them (GatewayWorker's Gateway, Register). */
-  readonly reloadable: boolean;
-  /** The listen address, or `none` for a worker that does not listen. */
-  readonly listen: string;
-  readonly user: string;
-}
-
-export interface AppDefinitions {
-  readonly workerman: string;
-  readonly php: string;
-  readonly startFile: string;
-  readonly pidFile: string;
-  readonly logFile: string;
-  /** '' when the app leaves it to Workerman (4.x then writes one per status run). */
-  readonly statusFile: string;
-  readonly stdoutFile: string;
-  readonly stopTimeout: number;
-  /** In definition order: the order the master replaces them in. */
-  readonly groups: readonly WorkerDefinition[];
-  /** The files the start script loaded at top level: master-level code, which a reload does not refresh. */
-  readonly includedFiles: readonly string[];
-}
 
 const MARKER = '@@graceful-reload-definitions@@';
 /** A command Workerman does not know: it runs the start script's top level, prints its usage and exits 0, touching nothing. */
@@ -125,8 +99,4 @@ export function parseDefinitions(result: { stdout: string; stderr: string; code:
     includedFiles: field(data, 'includedFiles', isStringArray, 'a list of paths'),
   };
 }
-
-/** How a worker's process title names its group: `<name> <listen>`; two groups may share a name but not both. */
-export function groupKey(group: Pick<WorkerDefinition, 'name' | 'listen'>): string {
-  return `${group.name} ${group.listen}`;
-}
+export type { AppDefinitions, WorkerDefinition } from '../engine/worker-definitions.js';

@@ -13,32 +13,31 @@ export function statusCommand(settings: Target): string {
 }
 
 /** `reload` is SIGUSR1 (quick), `reload -g` SIGUSR2 (graceful). Both exit 0 at once, whatever happened. */
-export function reloadCommand(settings: Target, mode: ReloadMode): string {
+export function reloadCommand(settings: Target, mode: Exclude<ReloadMode, 'auto'>): string {
   return workerman(settings, mode === 'graceful' ? ['reload', '-g'] : ['reload']);
 }
 
-/** Where Workerman 5 keeps its pid file by default: beside the start file, `workerman.<start file>.pid`. */
-export function defaultPidFile(settings: Pick<RolloutSettings, 'target' | 'startFile'>): string {
-  const path = startFilePath(settings);
-  const slash = path.lastIndexOf('/');
-  return `${path.slice(0, slash)}/workerman.${path.slice(slash + 1)}.pid`;
-}
-
 /**
- * One round trip before anything changes: the app directory, the start file,
- * php and rsync must be there (else a `missing-*` word and exit 3), and the
- * first readable log among the candidates is printed as `log=<path>`.
+ * Before anything changes: the app directory, the start file, php and rsync
+ * must be there (else a `missing-*` word and exit 3).
  */
-export function layoutCheckCommand(settings: Target, logCandidates: readonly string[]): string {
+export function layoutCheckCommand(settings: Target): string {
   const start = startFilePath(settings);
   return [
     `test -d ${quote(settings.target)} || { echo "missing-target"; exit 3; }`,
     `test -f ${quote(start)} || { echo "missing-start-file"; exit 3; }`,
     `command -v ${quote(settings.php)} >/dev/null || { echo "missing-php"; exit 3; }`,
     `command -v rsync >/dev/null || { echo "missing-rsync"; exit 3; }`,
-    `for f in ${logCandidates.map(quote).join(' ')}; do if [ -f "$f" ] && [ -r "$f" ]; then printf 'log=%s\\n' "$f"; break; fi; done`,
-    'true',
   ].join('; ');
+}
+
+/**
+ * The old workers among `pids` that still run (a worker title in /proc),
+ * one PID a line: after the master died, these serve old code on their own.
+ */
+export function liveWorkersCommand(pids: readonly number[]): string {
+  const script = 'for p in "$@"; do t=$(tr "\\000" " " 2>/dev/null < "/proc/$p/cmdline") || continue; case "$t" in *"worker process"*) echo "$p";; esac; done';
+  return commandLine(['sh', '-c', script, 'live-workers', ...pids.map(String)]);
 }
 
 /**

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { commandLine, quote } from '../../src/engine/shell-quote.js';
-import { defaultPidFile, reloadCommand, statusCommand } from '../../src/workerman/commands.js';
+import { reloadCommand, statusCommand } from '../../src/workerman/commands.js';
 import { parseProbeOutput, parseWorkerTitle } from '../../src/workerman/host-probe.js';
 import { parseRsyncStats, remoteDestination, rsyncArguments } from '../../src/adapters/rsync-sync.js';
 import { parseInputs } from '../../src/engine/inputs.js';
@@ -21,7 +21,6 @@ test('Workerman commands run from the target, graceful reload is -g', () => {
   assert.equal(statusCommand(settings), `cd '/srv/my app' && php start.php status`);
   assert.equal(reloadCommand(settings, 'graceful'), `cd '/srv/my app' && php start.php reload -g`);
   assert.equal(reloadCommand(settings, 'quick'), `cd '/srv/my app' && php start.php reload`);
-  assert.equal(defaultPidFile({ target: '/srv/app', startFile: 'bin/start.php' }), '/srv/app/bin/workerman.start.php.pid');
 });
 
 test('worker titles give the group name, spaces included', () => {

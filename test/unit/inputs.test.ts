@@ -23,7 +23,7 @@ test('defaults fill every optional input', () => {
   assert.equal(plan.rollout.target, '/srv/app');
   assert.equal(plan.rollout.startFile, 'start.php');
   assert.equal(plan.rollout.php, 'php');
-  assert.equal(plan.rollout.reloadMode, 'graceful');
+  assert.equal(plan.rollout.reloadMode, 'auto');
   assert.equal(plan.rollout.status, 'workerman');
   assert.equal(plan.rollout.timeoutMs, 300_000);
   assert.equal(plan.rollout.settleMs, 5000);
@@ -79,7 +79,7 @@ test('each bad input is refused naming the input and the rule', () => {
     [{ 'graceful-timeout': 'soon' }, /input graceful-timeout: "soon" is not a duration/],
     [{ 'on-graceful-timeout': 'panic' }, /input on-graceful-timeout: "panic" is not one of: force, fail/],
     [{ 'private-key': 'hunter2' }, /input private-key: does not look like a private key/],
-    [{ 'reload-mode': 'hard' }, /input reload-mode: "hard" is not one of: graceful, quick/],
+    [{ 'reload-mode': 'hard' }, /input reload-mode: "hard" is not one of: auto, graceful, quick/],
     [{ status: 'magic' }, /input status: "magic" is not one of/],
     [{ timeout: '5' }, /input timeout: "5" is not a duration/],
     [{ timeout: '10ms' }, /input timeout: 10ms is out of range/],

@@ -26,8 +26,8 @@ test('process facts: start times become host Unix time; table rows add connectio
   assert.equal(snapshot.at, 1795238300);
   assert.deepEqual(snapshot.masters, [{ pid: 8511 }]);
   assert.deepEqual(snapshot.workers, [
-    { pid: 8621, group: 'web', startedAt: 1795238290, connections: null, activity: 'busy' },
-    { pid: 8516, group: 'gateway', startedAt: 1795238020, connections: 0, activity: 'idle' },
+    { pid: 8621, group: 'web', listen: 'http://127.0.0.1:18080', startedAt: 1795238290, connections: null, activity: 'busy' },
+    { pid: 8516, group: 'gateway', listen: 'websocket://127.0.0.1:18090', startedAt: 1795238020, connections: 0, activity: 'idle' },
   ]);
   assert.deepEqual([...snapshot.crashExits!], [['web', 3]]);
   assert.equal(snapshot.crashExitsAt, 1795238299);

@@ -2,11 +2,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BaselineError, observe, startWatch, takeBaseline, type Verdict, type VerdictRules } from '../../src/engine/verdict.js';
 import type { HostSnapshot, WorkerProcess } from '../../src/engine/worker-snapshot.js';
+import { planReload } from '../../src/engine/reload-plan.js';
 
 const w = (pid: number, group: string, startedAt = 1): WorkerProcess => ({ pid, group, startedAt });
 const snap = (at: number, workers: WorkerProcess[], masters = [{ pid: 100, startedAt: 0 }]): HostSnapshot => ({ at, masters, workers });
+/** No definitions known: workers are judged by the source, gateway listed in ignore-workers. */
+const plan = planReload(undefined, { reloadMode: 'graceful', ignoreWorkers: ['gateway'] });
 const rules: VerdictRules = {
-  ignoreGroups: ['gateway'],
   settleMs: 1000,
   reloadMode: 'graceful',
   gracefulTimeoutMs: 60_000,
@@ -19,7 +21,7 @@ const before = snap(10, [w(1, 'web'), w(2, 'web'), w(3, 'task'), w(4, 'gateway')
 
 /** Feeds snapshots in order and returns every verdict. */
 function run(snapshots: HostSnapshot[], r: VerdictRules = rules): Verdict[] {
-  let state = startWatch(takeBaseline(before, r));
+  let state = startWatch(takeBaseline(before, plan));
   return snapshots.map((snapshot) => {
     const step = observe(state, snapshot, r);
     state = step.state;
@@ -28,7 +30,7 @@ function run(snapshots: HostSnapshot[], r: VerdictRules = rules): Verdict[] {
 }
 
 test('baseline tracks reloadable workers and keeps ignored groups', () => {
-  const baseline = takeBaseline(before, rules);
+  const baseline = takeBaseline(before, plan);
   assert.equal(baseline.masterPid, 100);
   assert.equal(baseline.signalAt, 10);
   assert.deepEqual(baseline.tracked.map((x) => x.pid), [1, 2, 3]);
@@ -36,8 +38,8 @@ test('baseline tracks reloadable workers and keeps ignored groups', () => {
 });
 
 test('no master, or nothing reloadable, refuses to take a baseline', () => {
-  assert.throws(() => takeBaseline(snap(1, [], []), rules), /no Workerman master/);
-  assert.throws(() => takeBaseline(snap(1, [w(4, 'gateway')]), rules), BaselineError);
+  assert.throws(() => takeBaseline(snap(1, [], []), plan), /no Workerman master/);
+  assert.throws(() => takeBaseline(snap(1, [w(4, 'gateway')]), plan), BaselineError);
 });
 
 test('progress counts replaced workers one at a time, then settles, then is replaced', () => {
@@ -107,7 +109,7 @@ test('crash loop: new workers that vanish count as crash exits, and two fail the
 
 test('crash loop: rising crash exits in the status table fail even when no PID is caught dying', () => {
   const base = { ...before, crashExits: new Map([['web', 1]]) };
-  let state = startWatch(takeBaseline(base, rules));
+  let state = startWatch(takeBaseline(base, plan));
   const replacedOnce = [w(11, 'web', 10.5), w(12, 'web', 10.5), w(13, 'task', 10.5)];
   let step = observe(state, { ...snap(11, replacedOnce), crashExits: new Map([['web', 2]]) }, rules);
   assert.equal(step.verdict.kind, 'settling', 'one crash exit is not yet a loop');
@@ -118,7 +120,7 @@ test('crash loop: rising crash exits in the status table fail even when no PID i
 
 test('a crash during settle restarts the settle window', () => {
   const base = { ...before, crashExits: new Map<string, number>() };
-  let state = startWatch(takeBaseline(base, rules));
+  let state = startWatch(takeBaseline(base, plan));
   const done = [w(11, 'web', 10.5), w(12, 'web', 10.5), w(13, 'task', 10.5)];
   const kinds: string[] = [];
   for (const [at, crashes] of [
@@ -136,7 +138,7 @@ test('a crash during settle restarts the settle window', () => {
 
 test('settle waits for crash figures taken after the picture became stable', () => {
   const done = [w(11, 'web', 10.5), w(12, 'web', 10.5), w(13, 'task', 10.5)];
-  let state = startWatch(takeBaseline({ ...before, crashExits: new Map() }, rules));
+  let state = startWatch(takeBaseline({ ...before, crashExits: new Map() }, plan));
   const kinds: string[] = [];
   for (const [at, tableAt] of [
     [11, 10.2],
@@ -150,10 +152,10 @@ test('settle waits for crash figures taken after the picture became stable', () 
   assert.deepEqual(kinds, ['settling', 'settling', 'replaced']);
 });
 
-test('graceful reload standing still past graceful-timeout is pinned; the holder is the oldest still-old worker, whatever the connection counts', () => {
+test('graceful reload standing still past graceful-timeout is pinned; the with no definitions known the holder is the oldest still-old worker, whatever the connection counts', () => {
   const quickRules = { ...rules, gracefulTimeoutMs: 2000, noProgressMs: 1000 };
   const older = snap(10, [w(1, 'web', 2), w(2, 'web', 3), w(3, 'task', 1)]);
-  let state = startWatch(takeBaseline(older, quickRules));
+  let state = startWatch(takeBaseline(older, plan));
   const holding = [w(11, 'web', 10.5), { ...w(2, 'web', 3), connections: 40 }, { ...w(3, 'task', 1), connections: 1 }];
   const kinds: string[] = [];
   let last;
@@ -219,7 +221,7 @@ test('a revision is checked only where workers report one', () => {
 
 test('groups reported as not reloadable are kept, never waited for', () => {
   const snapshot = snap(10, [w(1, 'web'), { ...w(2, 'status'), reloadable: false }]);
-  const baseline = takeBaseline(snapshot, { ignoreGroups: [] });
+  const baseline = takeBaseline(snapshot, planReload(undefined, { reloadMode: 'graceful', ignoreWorkers: [] }));
   assert.deepEqual(baseline.tracked.map((x) => x.pid), [1]);
   assert.deepEqual(baseline.kept.map((x) => x.pid), [2]);
 });

@@ -1,0 +1,37 @@
+/**
+ * What an app's start script defines, as its master loaded it: the facts the
+ * definition probe (src/remote/definitions.php) reads from the host. Plain
+ * data; src/workerman/app-definitions.ts reads it, the reload plan uses it.
+ */
+
+export interface WorkerDefinition {
+  readonly class: string;
+  readonly name: string;
+  readonly count: number;
+  /** False: the master signals these workers on a reload but never replaces them (GatewayWorker's Gateway, Register). */
+  readonly reloadable: boolean;
+  /** The listen address, or `none` for a worker that does not listen. */
+  readonly listen: string;
+  readonly user: string;
+}
+
+export interface AppDefinitions {
+  readonly workerman: string;
+  readonly php: string;
+  readonly startFile: string;
+  readonly pidFile: string;
+  readonly logFile: string;
+  /** '' when the app leaves it to Workerman (4.x then writes one per status run). */
+  readonly statusFile: string;
+  readonly stdoutFile: string;
+  readonly stopTimeout: number;
+  /** In definition order: the order the master replaces them in. */
+  readonly groups: readonly WorkerDefinition[];
+  /** The files the start script loaded at top level: master-level code, which a reload does not refresh. */
+  readonly includedFiles: readonly string[];
+}
+
+/** Two groups may share a name (Workerman's default is "none"), never a name and a listen address. */
+export function sameGroup(a: Pick<WorkerDefinition, 'name' | 'listen'>, b: { readonly name: string; readonly listen?: string | undefined }): boolean {
+  return a.name === b.name && (b.listen === undefined || a.listen === b.listen);
+}

@@ -1,0 +1,67 @@
+import type { HostSpec } from '../engine/host-spec.js';
+import type { FileSync, RemoteShell, RolloutLog, Step, SyncSummary } from '../engine/ports.js';
+import type { RolloutSettings, StatusSourceKind } from '../engine/settings.js';
+import type { StatusSource } from '../status/status-source.js';
+
+/** Where the status source reads from, as preflight found it. */
+export interface StatusSourceSetup {
+  readonly kind: StatusSourceKind;
+  readonly settings: RolloutSettings;
+  readonly pidFile: string;
+  /** The app log, or '' when there is none to read. */
+  readonly logFile: string;
+}
+
+/**
+ * Everything one host's rollout does to the outside world, passed in: the
+ * action wires SSH, rsync and the remote status source (src/rollout/real-io.ts);
+ * a unit test wires a fake shell and scripted snapshots.
+ */
+export interface HostRolloutIO {
+  readonly openShell: (host: HostSpec) => Promise<RemoteShell>;
+  /** `protect`: more rsync protect rules for this host (the app's runtime files). */
+  readonly fileSync: (host: HostSpec, protect: readonly string[]) => FileSync;
+  readonly statusSource: (shell: RemoteShell, setup: StatusSourceSetup) => StatusSource;
+  readonly log: RolloutLog;
+  readonly now?: () => number;
+  readonly sleep?: (ms: number) => Promise<void>;
+}
+
+/** What is known about the host so far: a failure says it, so nobody has to guess what was left behind. */
+export interface HostFacts {
+  step: Step;
+  filesChanged: boolean;
+  sync?: SyncSummary;
+  signalled: boolean;
+}
+
+/** One host's rollout in progress: the steps share it. */
+export interface HostRun {
+  readonly host: HostSpec;
+  readonly label: string;
+  readonly settings: RolloutSettings;
+  readonly io: HostRolloutIO;
+  /** The host's shell, every command traced in the debug log. */
+  readonly shell: RemoteShell;
+  readonly now: () => number;
+  readonly facts: HostFacts;
+}
+
+/** Every remote command and its outcome in the debug log; commands carry paths and PIDs, never secrets. */
+export function traced(shell: RemoteShell, log: RolloutLog, label: string): RemoteShell {
+  return {
+    async run(command, options) {
+      const started = Date.now();
+      const shown = command.length > 160 ? `${command.slice(0, 160)}...` : command;
+      try {
+        const result = await shell.run(command, options);
+        log.debug(`${label}: $ ${shown} -> exit ${result.code} (${Date.now() - started} ms)`);
+        return result;
+      } catch (error) {
+        log.debug(`${label}: $ ${shown} -> ${(error as Error).message}`);
+        throw error;
+      }
+    },
+    close: () => shell.close(),
+  };
+}

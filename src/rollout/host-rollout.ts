@@ -1,0 +1,106 @@
+import type { HostSpec } from '../engine/host-spec.js';
+import { StepError } from '../engine/ports.js';
+import type { HostReport } from '../engine/report.js';
+import type { RolloutSettings } from '../engine/settings.js';
+import type { StatusSource } from '../status/status-source.js';
+import { traced, type HostFacts, type HostRolloutIO, type HostRun } from './context.js';
+import { preflight } from './preflight.js';
+import { signalStep } from './signal-step.js';
+import { syncStep } from './sync-step.js';
+import { verifyStep } from './verify-step.js';
+
+export type { HostRolloutIO } from './context.js';
+
+/** What a failure leaves on the host, in words: files changed or not, reload signalled or not. */
+export function describeFacts(facts: HostFacts): string {
+  const files = !facts.filesChanged
+    ? 'no file was changed'
+    : facts.sync
+      ? `files synced (${facts.sync.filesTransferred} sent, ${facts.sync.filesDeleted} deleted)`
+      : 'the sync did not finish, so some files may have changed';
+  return `${files}; ${facts.signalled ? 'the reload was signalled' : 'no reload was signalled'}`;
+}
+
+/**
+ * One host's rollout, the unit a fleet planner schedules: connect, preflight,
+ * sync, signal, verify, each its own function. It never throws; every outcome
+ * is a report that says which step failed and what was left on the host.
+ */
+export async function rolloutHost(host: HostSpec, settings: RolloutSettings, io: HostRolloutIO): Promise<HostReport> {
+  const now = io.now ?? Date.now;
+  const started = now();
+  const facts: HostFacts = { step: 'connect', filesChanged: false, signalled: false };
+  let source: StatusSource | undefined;
+  let close: (() => Promise<void>) | undefined;
+  try {
+    io.log.info(`${host.label}: connecting`);
+    const shell = await io.openShell(host);
+    close = () => shell.close();
+    const run: HostRun = { host, label: host.label, settings, io, shell: traced(shell, io.log, host.label), now, facts };
+
+    facts.step = 'preflight';
+    const checked = await preflight(run);
+    source = checked.source;
+    const { definitions, plan } = checked;
+    io.log.info(
+      `${host.label}: master ${checked.masterPid} running (Workerman ${definitions.workerman}); groups ${definitions.groups
+        .map((group) => `${group.name}×${group.count}${group.reloadable ? '' : ' (not reloadable)'}`)
+        .join(', ')}; ` + (checked.logFile ? `log ${checked.logFile}` : 'no app log to read'),
+    );
+
+    await syncStep(run, definitions);
+    const { baseline, signalledAt } = await signalStep(run, source, plan);
+    const outcome = await verifyStep(run, source, baseline);
+    const common = {
+      host: host.label,
+      filesChanged: facts.filesChanged,
+      signalled: facts.signalled,
+      ...(facts.sync ? { sync: facts.sync } : {}),
+      masterPid: baseline.masterPid,
+      reloadMode: plan.mode,
+      reloadModeReason: plan.modeReason,
+      kept: baseline.kept.map(({ pid, group, keptBecause }) => ({ pid, group, keptBecause })),
+      forced: outcome.forced,
+      durationMs: now() - started,
+      reloadMs: now() - signalledAt,
+    };
+    if (!outcome.ok) {
+      for (const line of outcome.appErrors) io.log.error(`${host.label}: app log: ${line}`);
+      const replaced = baseline.tracked.length - outcome.stillOld.length;
+      return {
+        ...common,
+        ok: false,
+        step: 'verify',
+        reason: outcome.reason,
+        error:
+          outcome.message +
+          (outcome.appErrors.length > 0 ? `. The app log says: ${outcome.appErrors[0]}` : '') +
+          ` (${describeFacts(facts)}; ${replaced}/${baseline.tracked.length} old workers replaced)`,
+        stillOld: outcome.stillOld.map(({ pid, group }) => ({ pid, group })),
+      };
+    }
+    return {
+      ...common,
+      ok: true,
+      step: 'done',
+      replaced: baseline.tracked.map(({ pid, group }) => ({ group, oldPid: pid })),
+      workers: outcome.workers.map(({ pid, group }) => ({ pid, group })),
+    };
+  } catch (error) {
+    const stepError = error instanceof StepError ? error : new StepError(facts.step, (error as Error).message ?? String(error), { cause: error });
+    const known = facts.filesChanged || facts.signalled ? ` (${describeFacts(facts)})` : '';
+    return {
+      host: host.label,
+      ok: false,
+      step: stepError.step,
+      error: stepError.message + known,
+      filesChanged: facts.filesChanged,
+      signalled: facts.signalled,
+      ...(facts.sync ? { sync: facts.sync } : {}),
+      durationMs: now() - started,
+    };
+  } finally {
+    source?.stop();
+    await close?.().catch(() => undefined);
+  }
+}

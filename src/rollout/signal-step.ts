@@ -1,0 +1,37 @@
+import { StepError } from '../engine/ports.js';
+import type { ReloadPlan } from '../engine/reload-plan.js';
+import { BaselineError, takeBaseline, type ReloadBaseline } from '../engine/verdict.js';
+import type { StatusSource } from '../status/status-source.js';
+import { reloadCommand } from '../workerman/commands.js';
+import type { HostRun } from './context.js';
+
+/** Takes the "before" picture of the workers, then sends the reload the plan chose. */
+export async function signalStep(run: HostRun, source: StatusSource, plan: ReloadPlan): Promise<{ baseline: ReloadBaseline; signalledAt: number }> {
+  const { settings, label, io, facts } = run;
+  facts.step = 'signal';
+  // Crash counts from before the sync could include crashes during it.
+  if (settings.status === 'workerman') await source.readTable();
+  let baseline: ReloadBaseline;
+  try {
+    baseline = takeBaseline(await source.snapshot(), plan);
+  } catch (error) {
+    if (error instanceof BaselineError) throw new StepError('signal', `${error.message}; the files were synced but no reload was sent`);
+    throw error;
+  }
+  const keptGroups = [...new Set(baseline.kept.map((worker) => `${worker.group} (${worker.keptBecause})`))];
+  io.log.info(
+    `${label}: master ${baseline.masterPid}, ${baseline.tracked.length} worker(s) to replace` +
+      (keptGroups.length > 0 ? `, ${baseline.kept.length} kept: ${keptGroups.join(', ')}` : '') +
+      `; ${plan.mode} reload (${plan.modeReason})`,
+  );
+
+  source.markSignal();
+  const signalledAt = run.now();
+  const reload = await run.shell.run(reloadCommand(settings, plan.mode), { timeoutMs: settings.commandTimeoutMs });
+  if (/\bnot run\b/.test(reload.stdout) || reload.code !== 0) {
+    throw new StepError('signal', `"${settings.php} ${settings.startFile} reload" did not reach a master (exit ${reload.code}): ${(reload.stdout + reload.stderr).trim()}`);
+  }
+  facts.signalled = true;
+  io.log.info(`${label}: ${plan.mode} reload signalled; watching workers`);
+  return { baseline, signalledAt };
+}
