@@ -1,29 +1,38 @@
 import * as core from '@actions/core';
-import { randomUUID } from 'node:crypto';
+import { sealEachLine, sealHostText } from '../engine/host-text.js';
 import type { RolloutLog } from '../engine/ports.js';
+import type { HostReport } from '../engine/report.js';
 
 /**
- * A line that starts with "::" is a workflow command to the runner. Messages
- * can quote text from a host (a status table, an app log), so plain info
- * lines that could contain one are fenced with stop-commands; errors,
- * warnings and debug lines are escaped by @actions/core already.
+ * The engine's log on a GitHub runner: errors become annotations. Messages
+ * quote host text (process titles, status tables, app log lines, file
+ * names), so every one is sealed before it is printed: no line break of any
+ * kind, no `::` at the start, no `##[` anywhere (see host-text.ts). That
+ * holds for annotations and debug lines too, whose escaping by
+ * @actions/core covers only \r, \n and %.
  */
-function info(message: string): void {
-  // The runner splits lines at \r as well as \n.
-  if (!/(^|[\r\n])\s*::/.test(message)) {
-    core.info(message);
-    return;
-  }
-  const token = randomUUID();
-  core.info(`::stop-commands::${token}`);
-  core.info(message);
-  core.info(`::${token}::`);
+export const actionLog: RolloutLog = {
+  info: (message) => core.info(sealHostText(message)),
+  warning: (message) => core.warning(sealHostText(message)),
+  error: (message) => core.error(sealHostText(message)),
+  debug: (message) => core.debug(sealHostText(message)),
+};
+
+/** The action's own multi-line debug text (the generated OpenSSH config): each line sealed, line breaks kept. */
+export function debugLines(text: string): void {
+  for (const line of sealEachLine(text).split('\n')) core.debug(line);
 }
 
-/** The engine's log on a GitHub runner: errors become annotations. */
-export const actionLog: RolloutLog = {
-  info,
-  warning: (message) => core.warning(message),
-  error: (message) => core.error(message),
-  debug: (message) => core.debug(message),
-};
+/** A failure line for the job (an error annotation and exit code 1), sealed like every other line. */
+export function fail(message: string): void {
+  core.setFailed(sealHostText(message));
+}
+
+/**
+ * The report as one JSON line. JSON.stringify escapes \r and \n but leaves
+ * U+0085, U+2028 and U+2029 raw; they are escaped too, so host text in an
+ * error can never split the value in the runner's output file.
+ */
+export function reportJson(reports: readonly HostReport[]): string {
+  return JSON.stringify(reports).replace(/[\u0085\u2028\u2029]/g, (character) => `\\u${character.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}

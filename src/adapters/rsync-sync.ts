@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import type { HostSpec } from '../engine/host-spec.js';
 import { StepError, type FileSync, type SyncSummary } from '../engine/ports.js';
 import type { RolloutSettings } from '../engine/settings.js';
@@ -64,6 +64,96 @@ function childEnvironment(): NodeJS.ProcessEnv {
   return Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('INPUT_')));
 }
 
+/** How much of rsync's stdout and stderr is kept: the end, where --stats and the error are. */
+export const RSYNC_TAIL_CHARS = 64 * 1024;
+
+/** The last `limit` characters of a stream, however much it prints. */
+export class TailText {
+  private text = '';
+  total = 0;
+
+  constructor(private readonly limit: number = RSYNC_TAIL_CHARS) {}
+
+  add(chunk: string): void {
+    this.total += chunk.length;
+    this.text += chunk;
+    if (this.text.length > 2 * this.limit) this.text = this.text.slice(-this.limit);
+  }
+
+  get value(): string {
+    return this.text.length > this.limit ? this.text.slice(-this.limit) : this.text;
+  }
+}
+
+/** rsync's exit codes (man rsync, EXIT VALUES). */
+const EXIT_MEANINGS: Record<number, string> = {
+  1: 'syntax or usage error',
+  2: 'protocol incompatibility',
+  3: 'errors selecting input/output files or directories',
+  4: 'requested action not supported',
+  5: 'error starting the client-server protocol',
+  10: 'error in socket I/O',
+  11: 'error in file I/O',
+  12: 'error in the rsync protocol data stream',
+  13: 'errors with program diagnostics',
+  14: 'error in IPC code',
+  20: 'received SIGUSR1 or SIGINT',
+  21: 'some error returned by waitpid()',
+  22: 'error allocating core memory buffers',
+  23: 'partial transfer due to error',
+  24: 'partial transfer due to vanished source files',
+  25: 'the --max-delete limit stopped deletions',
+  30: 'timeout in data send/receive',
+  35: 'timeout waiting for daemon connection',
+  255: 'the SSH connection failed or was lost',
+};
+
+const HOST_KEY_FAILURE = /Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED|No .* host key is known/i;
+/** OpenSSH's words when it never got a session to the host: rsync cannot have started there. */
+const NEVER_CONNECTED =
+  /Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED|No .* host key is known|Connection refused|Connection timed out|Could not resolve hostname|No route to host|Network is unreachable|Permission denied \(|kex_exchange_identification|Too many authentication failures|Connection closed by .* port \d+\s*$|banner exchange/im;
+
+export interface RsyncEnd {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stderr: string;
+  /** Characters rsync printed on stdout (itemized changes, stats): 0 means it reported nothing at all. */
+  readonly stdoutChars: number;
+}
+
+/**
+ * Why rsync failed, in words, and what that means for the host's files. rsync
+ * runs with --delay-updates: new files wait in a temporary directory and are
+ * renamed into place at the end, so an early stop usually leaves the live
+ * files as they were, but when rsync stops, that end may have begun on the
+ * host; only a failure to reach the host at all proves nothing changed.
+ */
+export function describeRsyncFailure(end: RsyncEnd): { step: 'sync' | 'host-key'; message: string; filesMayHaveChanged: boolean } {
+  const stderrTail = end.stderr.trim().split(/\r?\n/).filter((line) => line.trim() !== '').slice(-3).join(' | ');
+  const how =
+    end.code === null
+      ? `rsync was killed by ${end.signal ?? 'a signal'}`
+      : `rsync failed (exit ${end.code}${EXIT_MEANINGS[end.code] ? `: ${EXIT_MEANINGS[end.code]}` : ''})`;
+  const neverReached = end.stdoutChars === 0 && end.code !== null && (end.code === 255 || end.code === 5) && NEVER_CONNECTED.test(end.stderr);
+  const files = neverReached
+    ? 'rsync never reached the host, so no file on it was changed'
+    : 'some files may have been replaced: rsync renames them into place only at its end (--delay-updates), so a stop before that leaves them unchanged, but whether that end had begun cannot be known';
+  return {
+    step: HOST_KEY_FAILURE.test(end.stderr) ? 'host-key' : 'sync',
+    message: `${how}${stderrTail ? `: ${stderrTail}` : ''}; ${files}`,
+    filesMayHaveChanged: !neverReached,
+  };
+}
+
+/** rsync processes still running: the action stops them if it has to end early. */
+const running = new Set<ChildProcess>();
+
+/** Stops every rsync this process started that still runs (the action is ending: cancelled or crashed). */
+export function stopRunningRsync(signal: NodeJS.Signals = 'SIGTERM'): number {
+  for (const child of running) child.kill(signal);
+  return running.size;
+}
+
 export class RsyncSync implements FileSync {
   constructor(
     private readonly host: HostSpec,
@@ -80,23 +170,28 @@ export class RsyncSync implements FileSync {
         env: { ...childEnvironment(), ...this.files.env },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-      child.on('error', (error) => reject(new StepError('sync', `cannot run rsync (${error.message}); install rsync on the runner`)));
-      child.on('close', (code) => {
-        this.debug?.(`rsync exited ${code}: ${stdout.trim().split('\n').slice(-16).join(' | ')}`);
-        if (code === 0) resolve(parseRsyncStats(stdout));
-        else {
-          const hostKey = /Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED|No .* host key is known/i.test(stderr);
-          reject(
-            new StepError(
-              hostKey ? 'host-key' : 'sync',
-              `rsync failed (exit ${code}): ${stderr.trim().split('\n').slice(-3).join(' | ')}`,
-            ),
-          );
+      running.add(child);
+      // --itemize-changes prints a line per file: only the end is kept (the --stats block is there).
+      const stdout = new TailText();
+      const stderr = new TailText();
+      child.stdout.setEncoding('utf8');
+      child.stderr.setEncoding('utf8');
+      child.stdout.on('data', (chunk: string) => stdout.add(chunk));
+      child.stderr.on('data', (chunk: string) => stderr.add(chunk));
+      child.on('error', (error) => {
+        running.delete(child);
+        reject(new StepError('sync', `cannot run rsync (${error.message}); install rsync on the runner. No file on the host was changed`, { filesMayHaveChanged: false }));
+      });
+      child.on('close', (code, signal) => {
+        running.delete(child);
+        const shownEnd = code === null ? `was killed by ${signal}` : `exited ${code}`;
+        this.debug?.(`rsync ${shownEnd}: ${stdout.value.trim().split('\n').slice(-16).join(' | ')}`);
+        if (code === 0) {
+          resolve(parseRsyncStats(stdout.value));
+          return;
         }
+        const failure = describeRsyncFailure({ code, signal, stderr: stderr.value, stdoutChars: stdout.total });
+        reject(new StepError(failure.step, failure.message, { filesMayHaveChanged: failure.filesMayHaveChanged }));
       });
     });
   }

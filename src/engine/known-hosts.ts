@@ -122,3 +122,65 @@ export function hostKeyAlgorithms(pins: readonly HostKeyPin[], host: string, por
     .map((pin) => pin.keyType);
   return [...new Set(types.flatMap((type) => ALGORITHMS[type] ?? []))];
 }
+
+/** The key type a host key algorithm presents: `rsa-sha2-512` is an `ssh-rsa` key. */
+export function keyTypeOfAlgorithm(algorithm: string): string {
+  return /^(rsa-sha2-(256|512)|ssh-rsa)$/.test(algorithm) ? 'ssh-rsa' : algorithm;
+}
+
+/** The key types behind a host's list of host key algorithms, in its order, each once. */
+export function keyTypesOfAlgorithms(algorithms: readonly string[]): string[] {
+  return [...new Set(algorithms.map(keyTypeOfAlgorithm))];
+}
+
+/** The host key algorithms that ask a host for a key of this type (empty when this client cannot read it). */
+export function algorithmsForKeyType(keyType: string): readonly string[] {
+  return ALGORITHMS[keyType] ?? [];
+}
+
+/** The type named inside an SSH public key blob (its first string), or undefined when the blob is malformed. */
+export function keyTypeOfBlob(key: Buffer): string | undefined {
+  if (key.length < 4) return undefined;
+  const length = key.readUInt32BE(0);
+  if (length === 0 || length > 64 || key.length < 4 + length) return undefined;
+  return key.subarray(4, 4 + length).toString('latin1');
+}
+
+export interface KeyTypeMismatch {
+  /** Key types the host offers (from its host key algorithm list), when known. */
+  readonly offeredTypes: readonly string[] | undefined;
+  /** The host's keys that could be read by asking for each offered type. */
+  readonly offeredKeys: readonly Buffer[];
+  /** Why some or all of the host's keys could not be read, if so. */
+  readonly unreadable?: string;
+}
+
+/**
+ * The failure when the host offers no key of a pinned type, so the handshake
+ * cannot even start (ssh2: "no matching host key format"): which types the
+ * host offers, with the fingerprints of its keys where they could be read,
+ * and which are pinned. A host key failure, not a connection problem: trying
+ * again cannot help.
+ */
+export function describeKeyTypeMismatch(pins: readonly HostKeyPin[], host: string, port: number, mismatch: KeyTypeMismatch): string {
+  const name = knownHostsName(host, port);
+  const applicable = pinsFor(pins, host, port).filter((pin) => !pin.revoked);
+  const pinnedTypes = [...new Set(applicable.map((pin) => pin.keyType))];
+  const pinned = applicable.map((pin) => `${pin.keyType} ${fingerprint(pin.key)}`);
+  const readTypes = mismatch.offeredKeys.map((key) => keyTypeOfBlob(key) ?? 'unknown');
+  const offeredTypes = mismatch.offeredTypes ?? [...new Set(readTypes)];
+  const offered = [
+    ...mismatch.offeredKeys.map((key, index) => `${readTypes[index]} ${fingerprint(key)}`),
+    // Types whose key could not be read are still named.
+    ...offeredTypes.filter((type) => !readTypes.includes(type)).map((type) => `${type} (key not read)`),
+  ];
+  const offeredText = offeredTypes.length === 0 ? 'no type this client knows' : offeredTypes.join(', ');
+  const matchingBlob = applicable.find((pin) => mismatch.offeredKeys.some((key) => key.equals(pin.key)));
+  const hint = matchingBlob
+    ? ` The pinned line labelled ${matchingBlob.keyType} holds the host's ${keyTypeOfBlob(matchingBlob.key) ?? 'other'} key: fix its key type field.`
+    : ` Pin a key of a type the host offers (ssh-keyscan -t ${offeredTypes.join(',') || 'ed25519'}), or configure the host to offer the pinned type.`;
+  return (
+    `known-hosts pins only ${pinnedTypes.join(', ') || 'no'} key(s) for ${name}, but the host offers ${offeredText} host keys, so its key cannot match: ` +
+    `offered ${offered.join(', ') || 'none'}${mismatch.unreadable ? ` (${mismatch.unreadable})` : ''}; pinned: ${pinned.join(', ') || 'none'}.${hint} Nothing was sent to this host.`
+  );
+}

@@ -7,12 +7,38 @@
 export interface CommandResult {
   readonly stdout: string;
   readonly stderr: string;
+  /** The exit status; null only when the command was ended by a signal (then `signal` names it). */
   readonly code: number | null;
+  /** The signal that ended the remote command, as ssh2 names it (`SIGKILL`), when it did not exit by itself. */
+  readonly signal?: string;
 }
 
+/** `exit 3`, or `killed by SIGKILL`: how a command ended, for messages (never `exit null`). */
+export function describeExit(result: Pick<CommandResult, 'code' | 'signal'>): string {
+  if (result.code !== null) return `exit ${result.code}`;
+  return result.signal ? `killed by ${result.signal}` : 'ended without an exit status';
+}
+
+export interface RunOptions {
+  /** Longest wait for the command; past it the command is killed and run rejects with RemoteCommandTimeout. */
+  readonly timeoutMs?: number;
+  /**
+   * Most bytes kept of each of stdout and stderr (default DEFAULT_MAX_OUTPUT_BYTES);
+   * past it the command is killed and run rejects with RemoteOutputTooLarge.
+   */
+  readonly maxOutputBytes?: number;
+}
+
+/** What one remote command may print on each stream by default: far more than any status table or probe needs. */
+export const DEFAULT_MAX_OUTPUT_BYTES = 4 * 1024 * 1024;
+
 export interface RemoteShell {
-  /** Runs one command line (already quoted) on the host; rejects with RemoteCommandTimeout when it hangs. */
-  run(command: string, options?: { timeoutMs?: number }): Promise<CommandResult>;
+  /**
+   * Runs one command line (already quoted) on the host. Rejects with
+   * RemoteCommandTimeout when it hangs, RemoteOutputTooLarge when it prints
+   * too much, RemoteConnectionLost when the connection drops under it.
+   */
+  run(command: string, options?: RunOptions): Promise<CommandResult>;
   close(): Promise<void>;
 }
 
@@ -38,14 +64,34 @@ export interface RolloutLog {
 export type Step = 'connect' | 'host-key' | 'auth' | 'preflight' | 'sync' | 'signal' | 'verify';
 
 export class StepError extends Error {
+  /**
+   * What the failing step knows about the host's files, when it knows more
+   * than its step implies: false when it certainly changed none (rsync never
+   * reached the host), true when some may have changed.
+   */
+  readonly filesMayHaveChanged: boolean | undefined;
+
   constructor(
     readonly step: Step,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; filesMayHaveChanged?: boolean },
   ) {
-    super(message, options);
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'StepError';
+    this.filesMayHaveChanged = options?.filesMayHaveChanged;
   }
+}
+
+function shownCommand(command: string): string {
+  return command.length > 120 ? `${command.slice(0, 120)}...` : command;
+}
+
+/** `4 MB`, `512 KB`, `300 bytes`. */
+export function formatBytes(bytes: number): string {
+  const MB = 1024 * 1024;
+  if (bytes >= MB) return `${Number((bytes / MB).toFixed(1))} MB`;
+  if (bytes >= 1024) return `${Number((bytes / 1024).toFixed(1))} KB`;
+  return `${bytes} bytes`;
 }
 
 /** A remote command that gave no answer in time; the rollout names the step it belonged to. */
@@ -53,5 +99,36 @@ export class RemoteCommandTimeout extends Error {
   constructor(command: string, timeoutMs: number) {
     super(`a remote command gave no answer within ${timeoutMs / 1000} s: ${command.slice(0, 120)}`);
     this.name = 'RemoteCommandTimeout';
+  }
+}
+
+/**
+ * A remote command that printed more than its cap on one stream: it was killed
+ * (a host that streams without end must not take the runner's memory with it).
+ */
+export class RemoteOutputTooLarge extends Error {
+  constructor(
+    readonly command: string,
+    readonly limitBytes: number,
+    readonly stream: 'stdout' | 'stderr',
+  ) {
+    super(`the output of a remote command passed ${formatBytes(limitBytes)} (on ${stream}) and it was stopped: ${shownCommand(command)}`);
+    this.name = 'RemoteOutputTooLarge';
+  }
+}
+
+/**
+ * The SSH connection ended (dropped, reset, the host went away) before a
+ * remote command reported how it ended: whether the command ran, and what it
+ * did, is unknown.
+ */
+export class RemoteConnectionLost extends Error {
+  constructor(
+    readonly command: string,
+    readonly why: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`the SSH connection was lost (${why}) before a remote command finished; what it did on the host is unknown: ${shownCommand(command)}`, options);
+    this.name = 'RemoteConnectionLost';
   }
 }
