@@ -38,6 +38,8 @@ export type WatchOutcome =
       readonly reason: string;
       readonly message: string;
       readonly stillOld: readonly WorkerProcess[];
+      /** How many old workers were seen replaced before it failed. */
+      readonly replaced: number;
       readonly elapsedMs: number;
       readonly forced: readonly ForcedStop[];
       readonly appErrors: readonly string[];
@@ -110,7 +112,7 @@ export async function watchReload(options: WatchOptions): Promise<WatchOutcome> 
   let last: Verdict | undefined;
   const failure = (reason: string, message: string, stillOld: readonly WorkerProcess[]): WatchOutcome => {
     const appErrors = phpErrors(options.logSinceSignal());
-    return { ok: false, reason, message, stillOld, elapsedMs: now() - started, forced, appErrors };
+    return { ok: false, reason, message, stillOld, replaced: state.progress.replaced, elapsedMs: now() - started, forced, appErrors };
   };
 
   for (;;) {

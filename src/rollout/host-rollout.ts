@@ -66,7 +66,6 @@ export async function rolloutHost(host: HostSpec, settings: RolloutSettings, io:
     };
     if (!outcome.ok) {
       for (const line of outcome.appErrors) io.log.error(`${host.label}: app log: ${line}`);
-      const replaced = baseline.tracked.length - outcome.stillOld.length;
       return {
         ...common,
         ok: false,
@@ -75,7 +74,7 @@ export async function rolloutHost(host: HostSpec, settings: RolloutSettings, io:
         error:
           outcome.message +
           (outcome.appErrors.length > 0 ? `. The app log says: ${outcome.appErrors[0]}` : '') +
-          ` (${describeFacts(facts)}; ${replaced}/${baseline.tracked.length} old workers replaced)`,
+          ` (${describeFacts(facts)}; ${outcome.replaced}/${baseline.tracked.length} old workers replaced)`,
         stillOld: outcome.stillOld.map(({ pid, group }) => ({ pid, group })),
       };
     }

@@ -1,0 +1,181 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseHostSpec } from '../../src/engine/host-spec.js';
+import type { CommandResult, RemoteShell, RolloutLog, SyncSummary } from '../../src/engine/ports.js';
+import type { RolloutSettings } from '../../src/engine/settings.js';
+import type { HostSnapshot, WorkerProcess } from '../../src/engine/worker-snapshot.js';
+import { rolloutHost } from '../../src/rollout/host-rollout.js';
+import type { HostRolloutIO, StatusSourceSetup } from '../../src/rollout/context.js';
+import type { StatusSource } from '../../src/status/status-source.js';
+
+/**
+ * One host's rollout against a fake shell and scripted snapshots: the order of
+ * the steps, what each sends, and what the report says. The real shell, sync
+ * and status source are tested end to end on the rig.
+ */
+
+const host = parseHostSpec('deploy@web1:22', { username: 'root', port: 22 });
+const settings: RolloutSettings = {
+  source: '/work/app',
+  target: '/srv/app',
+  exclude: ['.git/'],
+  protect: ['*.pid'],
+  startFile: 'start.php',
+  php: 'php',
+  reloadMode: 'auto',
+  status: 'process',
+  statusUrl: '',
+  logFile: '',
+  gracefulTimeoutMs: 60_000,
+  onGracefulTimeout: 'force',
+  ignoreWorkers: [],
+  timeoutMs: 30_000,
+  settleMs: 500,
+  pollIntervalMs: 100,
+  commandTimeoutMs: 5000,
+  connectTimeoutMs: 5000,
+};
+
+const definitions = (extra: Record<string, unknown> = {}) =>
+  '@@graceful-reload-definitions@@' +
+  JSON.stringify({
+    php: '8.2.0',
+    workerman: '5.2.2',
+    startFile: '/srv/app/start.php',
+    pidFile: '/srv/app/runtime/app.pid',
+    logFile: '/srv/app/runtime/logs/workerman.log',
+    statusFile: '/srv/app/runtime/app.status',
+    stdoutFile: '/dev/null',
+    stopTimeout: 2,
+    groups: [
+      { class: 'GatewayWorker\\Register', name: 'Register', count: 1, reloadable: false, listen: 'text://127.0.0.1:1238', user: '' },
+      { class: 'GatewayWorker\\BusinessWorker', name: 'BusinessWorker', count: 2, reloadable: true, listen: 'none', user: '' },
+    ],
+    includedFiles: ['/srv/app/start.php'],
+    ...extra,
+  });
+
+interface Fake {
+  readonly commands: string[];
+  readonly syncs: (readonly string[])[];
+  readonly setups: StatusSourceSetup[];
+  readonly lines: string[];
+  readonly io: HostRolloutIO;
+}
+
+/** `answer` maps a command to its result; snapshots are handed out in order, the last one repeating. */
+function fake(answer: (command: string) => Partial<CommandResult>, snapshots: HostSnapshot[]): Fake {
+  const commands: string[] = [];
+  const syncs: (readonly string[])[] = [];
+  const setups: StatusSourceSetup[] = [];
+  const lines: string[] = [];
+  let clock = 0;
+  let polled = 0;
+  const shell: RemoteShell = {
+    run: async (command) => {
+      commands.push(command);
+      return { stdout: '', stderr: '', code: 0, ...answer(command) };
+    },
+    close: async () => undefined,
+  };
+  const source: StatusSource = {
+    snapshot: async () => snapshots[Math.min(polled++, snapshots.length - 1)]!,
+    readTable: async () => assert.fail('the process source reads no table'),
+    markSignal: () => commands.push('(mark signal)'),
+    logSinceSignal: () => '',
+    stop: () => undefined,
+  };
+  const log: RolloutLog = { info: (m) => lines.push(m), warning: (m) => lines.push(`warning: ${m}`), error: (m) => lines.push(`error: ${m}`), debug: () => undefined };
+  const sync: SyncSummary = { filesTransferred: 3, filesDeleted: 0 };
+  return {
+    commands,
+    syncs,
+    setups,
+    lines,
+    io: {
+      openShell: async () => shell,
+      fileSync: (_host, protect) => ({
+        sync: async () => {
+          syncs.push(protect);
+          commands.push('(sync)');
+          return sync;
+        },
+      }),
+      statusSource: (_shell, setup) => {
+        setups.push(setup);
+        return source;
+      },
+      log,
+      now: () => (clock += 100),
+      sleep: async () => undefined,
+    },
+  };
+}
+
+const worker = (pid: number, group: string, listen: string, startedAt: number): WorkerProcess => ({ pid, group, listen, startedAt });
+const register = worker(10, 'Register', 'text://127.0.0.1:1238', 1);
+const oldWorkers = [register, worker(11, 'BusinessWorker', 'none', 1), worker(12, 'BusinessWorker', 'none', 2)];
+const newWorkers = [register, worker(21, 'BusinessWorker', 'none', 51), worker(22, 'BusinessWorker', 'none', 52)];
+const at = (time: number, workers: WorkerProcess[], masters = [{ pid: 9 }]): HostSnapshot => ({ at: time, masters, workers });
+const answerAll = (command: string): Partial<CommandResult> => (command.includes('graceful-reload-definitions') ? { stdout: `Usage: ...\n${definitions()}\n` } : {});
+
+test('GatewayWorker-like app: definitions read before and after the sync, runtime dir protected, quick reload, non-reloadable group kept', async () => {
+  const f = fake(answerAll, [at(49, oldWorkers), at(50, oldWorkers), at(53, newWorkers), at(54, newWorkers)]);
+  const report = await rolloutHost(host, settings, f.io);
+  assert.equal(report.ok, true, report.error);
+  assert.equal(report.reloadMode, 'quick');
+  assert.deepEqual(report.kept, [{ pid: 10, group: 'Register', keptBecause: 'reloadable = false' }]);
+  assert.deepEqual(report.replaced, [
+    { group: 'BusinessWorker', oldPid: 11 },
+    { group: 'BusinessWorker', oldPid: 12 },
+  ]);
+  assert.deepEqual(f.syncs, [['/runtime/***']]);
+  assert.deepEqual(f.setups.map((s) => [s.pidFile, s.logFile]), [['/srv/app/runtime/app.pid', '/srv/app/runtime/logs/workerman.log']]);
+  const order = f.commands.map((c) =>
+    c.startsWith('(') ? c : /reload$/.test(c) ? 'reload' : c.includes('graceful-reload-definitions') ? (c.includes('missing-target') ? 'preflight' : 'definitions') : c.split(' ')[0],
+  );
+  assert.deepEqual(order, ['preflight', 'kill', '(sync)', 'definitions', '(mark signal)', 'reload']);
+});
+
+test('a start script that cannot be loaded fails preflight quoting PHP, and nothing is synced', async () => {
+  const broken = (command: string) => (command.includes('graceful-reload-definitions') ? { stdout: '', stderr: "PHP Parse error:  syntax error, unexpected '}' in /srv/app/start.php on line 9", code: 255 } : {});
+  const f = fake(broken, [at(49, oldWorkers)]);
+  const report = await rolloutHost(host, settings, f.io);
+  assert.equal(report.ok, false);
+  assert.equal(report.step, 'preflight');
+  assert.match(report.error!, /start script could not be run.*PHP Parse error:  syntax error, unexpected '\}' in \/srv\/app\/start\.php on line 9; nothing was changed/);
+  assert.equal(report.filesChanged, false);
+  assert.deepEqual(f.syncs, []);
+});
+
+test('a missing target is named by the layout check in the same round trip', async () => {
+  const f = fake((command) => (command.includes('graceful-reload-definitions') ? { stdout: 'missing-target\n', code: 3 } : {}), [at(49, oldWorkers)]);
+  const report = await rolloutHost(host, settings, f.io);
+  assert.equal(report.step, 'preflight');
+  assert.equal(report.error, 'the target directory /srv/app does not exist; nothing was changed');
+});
+
+test('new code whose start script breaks: caught after the sync, before any signal, and the report says files changed', async () => {
+  let reads = 0;
+  const answer = (command: string) => {
+    if (!command.includes('graceful-reload-definitions')) return {};
+    reads += 1;
+    return reads === 1 ? { stdout: definitions() } : { stdout: `\n@@graceful-reload-definitions@@${JSON.stringify({ php: '8.2', error: 'Class "App\\Boot" not found in /srv/app/start.php on line 4' })}\n` };
+  };
+  const f = fake(answer, [at(49, oldWorkers)]);
+  const report = await rolloutHost(host, settings, f.io);
+  assert.equal(report.step, 'sync');
+  assert.equal(report.signalled, false);
+  assert.equal(report.filesChanged, true);
+  assert.match(report.error!, /Class "App\\Boot" not found.*no reload was sent.*files synced \(3 sent, 0 deleted\); no reload was signalled/);
+  assert.ok(!f.commands.some((c) => /reload$/.test(c)), 'no reload command');
+});
+
+test('the master dies during the reload and its old workers live on: the report says they still serve and block a start', async () => {
+  const answer = (command: string) => (command.includes('live-workers') ? { stdout: '10\n12\n' } : answerAll(command));
+  const f = fake(answer, [at(49, oldWorkers), at(50, oldWorkers), at(51, [], [])]);
+  const report = await rolloutHost(host, settings, f.io);
+  assert.equal(report.reason, 'master-gone');
+  assert.match(report.error!, /master process \(pid 9\) died during the reload; 2 of its workers still run without it \(BusinessWorker:12, Register:10\).*stop them before starting/);
+  assert.match(report.error!, /the reload was signalled; 0\/2 old workers replaced/);
+});
