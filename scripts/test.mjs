@@ -41,6 +41,16 @@ if (!same) {
 const vendor = spawnSync(process.execPath, ['--import', 'tsx', 'test/rig/workerman-vendor.ts'], { stdio: 'inherit' });
 if (vendor.status !== 0) process.exit(vendor.status ?? 1);
 
+// The PHP programs sent to hosts (src/remote/) must at least parse: one line and a stop if not.
+for (const file of readdirSync('src/remote').filter((name) => name.endsWith('.php')).sort()) {
+  const lint = spawnSync('php', ['-d', 'display_errors=stdout', '-d', 'log_errors=0', '-l', join('src/remote', file)], { encoding: 'utf8' });
+  if (lint.status !== 0) {
+    const why = lint.error?.message ?? `${lint.stdout}${lint.stderr}`.split('\n').find((line) => line.trim() !== '')?.trim();
+    console.error(`php -l src/remote/${file} failed: ${why ?? `exit ${lint.status}`}`);
+    process.exit(1);
+  }
+}
+
 const only = process.argv.slice(2);
 const all = [...files('test/unit'), ...files('test/e2e')];
 const selected = only.length > 0 ? only : [...all.filter((file) => file !== LEAK_CHECK), ...all.filter((file) => file === LEAK_CHECK)];
