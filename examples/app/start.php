@@ -16,6 +16,10 @@
  *   APP_HTTP_PORT, APP_WS_PORT, WORKERMAN_PID_FILE, WORKERMAN_LOG_FILE
  *   APP_STATUS_PORT  adds the graceful-reload status worker (status/), answering
  *                    http://127.0.0.1:$APP_STATUS_PORT/status for `status: http`
+ *   APP_STATUS_REGISTRY_DIR  where that worker keeps its registry (default: a
+ *                    directory under the temp dir, removed when the master stops)
+ *
+ * Runs on Workerman 4.x and 5.x (vendor/ from Composer).
  */
 
 use Workerman\Connection\TcpConnection;
@@ -73,7 +77,11 @@ $task->onWorkerStart = function (Worker $worker) {
 if (getenv('APP_STATUS_PORT')) {
     require_once __DIR__ . '/status/GracefulReloadStatus.php';
     \GracefulReload\StatusWorker::track($web, $gateway, $task);
-    \GracefulReload\StatusWorker::listen('http://127.0.0.1:' . (int)getenv('APP_STATUS_PORT'), ['path' => '/status']);
+    $statusOptions = ['path' => '/status'];
+    if (getenv('APP_STATUS_REGISTRY_DIR')) {
+        $statusOptions['registry_dir'] = getenv('APP_STATUS_REGISTRY_DIR');
+    }
+    \GracefulReload\StatusWorker::listen('http://127.0.0.1:' . (int)getenv('APP_STATUS_PORT'), $statusOptions);
 }
 
 Worker::runAll();

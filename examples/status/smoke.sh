@@ -1,18 +1,27 @@
 #!/usr/bin/env bash
 # Smoke test of the graceful-reload status worker
-# (examples/app/status/GracefulReloadStatus.php) in the demo app, run on the
-# Workerman stand-in (test/workerman-stub). Copies examples/app to a temp dir,
-# installs the stub as vendor/, starts the app with APP_STATUS_PORT and checks
-# the status JSON through start, a graceful reload with a new REVISION, and a
-# crash loop. Exits non-zero when any check fails.
+# (examples/app/status/GracefulReloadStatus.php) in the demo app, run on real
+# Workerman. Copies examples/app to a temp dir with a Composer vendor/ holding
+# Workerman 4.x or 5.x, starts the app with APP_STATUS_PORT and checks the
+# status JSON through start, a graceful reload with a new REVISION, a killed
+# worker, a pinned graceful reload, a crash loop, stop, and the app without
+# the status worker. Exits non-zero when any check fails.
 #
-#   examples/status/smoke.sh     (free ports in 18000-19999 on 127.0.0.1)
+#   examples/status/smoke.sh [DIR]   DIR holds vendor/ (default: the tests'
+#                                    Workerman 5.2.2 in .cache/workerman/5.2.2,
+#                                    installed by `node --import tsx test/rig/workerman-vendor.ts`)
+#   (free ports in 18000-19999 on 127.0.0.1)
 set -u
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
-STUB=$ROOT/test/workerman-stub
-unset WORKERMAN_PID_FILE WORKERMAN_LOG_FILE WORKERMAN_STUB_VERSION WORKERMAN_STUB_CRASH_DELAY
+VENDOR_DIR=${1:-$ROOT/.cache/workerman/5.2.2}
+if [ ! -f "$VENDOR_DIR/vendor/autoload.php" ]; then
+    echo "no Workerman in $VENDOR_DIR/vendor: give a directory holding a Composer vendor/ with workerman/workerman" \
+        "(the tests' copies: node --import tsx test/rig/workerman-vendor.ts)" >&2
+    exit 2
+fi
+unset WORKERMAN_PID_FILE WORKERMAN_LOG_FILE APP_STATUS_REGISTRY_DIR
 
 FAILS=0
 PASSES=0
@@ -35,27 +44,42 @@ read -r HTTP_PORT WS_PORT STATUS_PORT <<< "$PORTS"
 export APP_HTTP_PORT=$HTTP_PORT APP_WS_PORT=$WS_PORT APP_STATUS_PORT=$STATUS_PORT
 URL=http://127.0.0.1:$STATUS_PORT/status
 
-WORK=$(realpath "$(mktemp -d /tmp/graceful-reload-status-smoke.XXXXXX)")
+WORK=$(realpath "$(mktemp -d "${TMPDIR:-/tmp}/graceful-reload-status-smoke.${GR_SUITE_ID:+$GR_SUITE_ID.}XXXXXX")")
 APP=$WORK/app
-PIDFILE=$APP/workerman.start.php.pid
-LOG=$APP/workerman.log
+# PHP's temp dir (sys_get_temp_dir) for the app: the status worker's default
+# registry lands in $WORK, and goes with it whatever happens.
+export TMPDIR=$WORK
 MASTER=""
 REGISTRY=""
 
+# Every process started from the app directory (the master, its workers,
+# orphans of a killed master): frozen, then killed, until none is left.
+app_processes() {
+    local d
+    for d in /proc/[0-9]*; do
+        [ "$(readlink "$d/cwd" 2>/dev/null)" = "$APP" ] && echo "${d#/proc/}"
+    done
+}
 cleanup() {
-    local p
-    if [ -n "$MASTER" ] && kill -0 "$MASTER" 2>/dev/null; then
-        kill -9 $(pgrep -P "$MASTER") "$MASTER" 2>/dev/null
-    fi
-    for p in $(pgrep -f "start_file=$APP/start.php"); do kill -9 $(pgrep -P "$p") "$p" 2>/dev/null; done
+    local i left
+    for i in $(seq 100); do
+        left=$(app_processes)
+        [ -z "$left" ] && break
+        kill -STOP $left 2>/dev/null
+        kill -KILL $left 2>/dev/null
+        sleep 0.05
+    done
+    [ -z "$(app_processes)" ] || echo "# cleanup: processes of $APP survived: $(app_processes)" >&2
     rm -rf "$WORK"
-    [ -n "$REGISTRY" ] && case "$REGISTRY" in /tmp/graceful-reload-status-*) rm -rf "$REGISTRY" ;; esac
 }
 trap cleanup EXIT
 
 # ------------------------------------------------------------------ helpers
 wm() { (cd "$APP" && php start.php "$@"); }
-master_pid() { cat "$PIDFILE" 2>/dev/null; }
+# Workerman 5.x keeps the pid file and the log beside the start file, 4.x in vendor/workerman/.
+pid_file() { local f; for f in "$APP/workerman.start.php.pid" "$APP"/vendor/workerman/*.pid; do [ -f "$f" ] && { echo "$f"; return; }; done; }
+master_pid() { local f; f=$(pid_file); [ -n "$f" ] && cat "$f" 2>/dev/null; }
+log_file() { local f; for f in "$APP/workerman.log" "$APP/vendor/workerman/workerman.log"; do [ -f "$f" ] && { echo "$f"; return; }; done; }
 group_pids() { # pids of one group, children of the master, sorted
     local m; m=$(master_pid); [ -n "$m" ] || return 0
     pgrep -P "$m" -f "^WorkerMan: worker process  $1 " | sort -n | tr '\n' ' ' | sed 's/ $//'
@@ -94,12 +118,12 @@ all_replaced() { # all_replaced <group> <count> <old pids>
 
 # ------------------------------------------------------------------ setup
 cp -r "$ROOT/examples/app" "$APP"
-rm -rf "$APP/vendor" "$APP"/workerman.* "$APP/REVISION" && mkdir -p "$APP/vendor"
-cp -r "$STUB" "$APP/vendor/workerman-stub"
-cp "$STUB/vendor-autoload.php" "$APP/vendor/autoload.php"
+rm -rf "$APP/vendor" "$APP"/workerman.* "$APP/REVISION"
+cp -r "$VENDOR_DIR/vendor" "$APP/vendor"
 cp "$APP/src/handler.php" "$WORK/handler.good.php"
 REGISTRY=$(php -r 'echo rtrim(sys_get_temp_dir(), "/") . "/graceful-reload-status-" . md5($argv[1]);' "$APP/start.php")
-note "app in $APP, ports http $HTTP_PORT ws $WS_PORT status $STATUS_PORT, registry $REGISTRY"
+VERSION=$(php -r 'require $argv[1]; echo Workerman\Worker::VERSION;' "$APP/vendor/autoload.php")
+note "Workerman $VERSION; app in $APP, ports http $HTTP_PORT ws $WS_PORT status $STATUS_PORT, registry $REGISTRY"
 
 # ------------------------------------------------------------------ start, rev1
 echo rev1 > "$APP/REVISION"
@@ -239,10 +263,16 @@ check "crash loop: no dead pid listed for more than 1 s" test "$(q 'count($j["vi
 check "crash loop: crashing new web workers were seen briefly (and died)" \
     test "$(q '$j["new_web_pids_seen_then_died"] > 0' <<< "$SAMPLE")" = true
 check "crash loop: status worker kept its pid ($ST0)" test "$(q 'implode(" ", $j["status_pids"])' <<< "$SAMPLE")" = "$ST0"
-check "crash loop: master logged the boom" grep -q 'Error: boom' "$LOG"
+check "crash loop: master logged the boom" grep -q 'Error: boom' "$(log_file)"
+# Fetched and checked in one PHP process, so "right after" is a millisecond:
+# crashing workers live about a second, and a slower check races their exit.
 all_listed_running() {
-    local js p; js=$(status)
-    for p in $(q 'implode(" ", array_column($w, "pid"))' <<< "$js"); do alive "$p" || return 1; done
+    php -r '$j = json_decode((string)@file_get_contents($argv[1]), true);
+        if (!is_array($j) || empty($j["workers"])) exit(1);
+        foreach ($j["workers"] as $x) {
+            $s = @file_get_contents("/proc/" . (int)$x["pid"] . "/stat");
+            if ($s === false || in_array(substr($s, strrpos($s, ")") + 2, 1), ["Z", "X"], true)) exit(1);
+        }' "$URL"
 }
 check "crash loop: every listed pid is running right after the answer" wait_until 3 all_listed_running
 web_rev3() { [ "$(q 'count($g("web")) > 0 ? implode(",", array_unique(array_column($g("web"), "revision"))) : ""' <<< "$(status)")" = rev3 ]; }
@@ -261,7 +291,7 @@ out=$(wm stop 2>&1); rc=$?
 check "stop: exit 0, 'stop success'" test "$rc/$(tail -1 <<< "$out")" = "0/Workerman[start.php] stop success"
 check "stop: master and all workers gone" eval '! alive $MASTER && for p in $WORKERS; do alive $p && exit 1; done; true'
 check "stop: status port closed" eval '! listening $STATUS_PORT'
-check "stop: every worker removed its registry entry" test "$(ls -A "$REGISTRY" | wc -l)" = 0
+check "stop: the master removed the (default) registry dir" test ! -e "$REGISTRY"
 check "no process of this app left" test -z "$(pgrep -f "start_file=$APP/start.php")"
 
 # ------------------------------------------------------------------ without APP_STATUS_PORT

@@ -29,16 +29,21 @@
  *     calls onWorkerStop at the *start* of the stop, and the old worker may
  *     then keep serving its open connections for a long time (a pinned
  *     reload). It is still running then, so it stays listed.
+ *   - When the master stops, leftover entries (of workers that were
+ *     killed) are deleted, and the default registry directory with them.
  *   - listen() adds one more Worker, `graceful-reload-status` (count 1,
  *     reloadable = false, so it keeps its pid and keeps answering during a
- *     reload). It lists every registered worker whose process is alive, is
- *     not a zombie and (where /proc exists) is a child of its own master;
+ *     reload; after `reload -g` it clears Workerman's graceful-stop mark,
+ *     which would otherwise stop it once its last connection closed). It
+ *     lists every registered worker whose process is alive, is not a
+ *     zombie and (where /proc exists) is a child of its own master;
  *     entries of dead processes are deleted on the spot, so a pid that has
  *     exited is never listed. Itself it adds as reloadable false, without a
  *     revision (it serves no app code and is not reloaded).
  *
- * Only Workerman API that 4.x and 5.x both have is used; PHP >= 7.1 with the
- * posix extension. This file is loaded by the master (start file), so a
+ * Only Workerman API that 4.x and 5.x both have is used (plus one protected
+ * static set through reflection, see stayThroughGracefulReload()); PHP >= 7.1
+ * with the posix extension. This file is loaded by the master (start file), so a
  * change to it takes a restart, not a reload.
  *
  * Workers that run as another user (Worker::$user) must all share one user
@@ -139,6 +144,8 @@ final class StatusWorker
             $path = '/' . $path;
         }
 
+        self::cleanUpWhenMasterStops();
+
         $worker = new Worker($address);
         $worker->name = self::NAME;
         $worker->count = 1;
@@ -147,8 +154,15 @@ final class StatusWorker
             self::$selfStartedAt = microtime(true);
             self::registryDirReady();
         };
+        $worker->onWorkerReload = static function ($worker) {
+            self::stayThroughGracefulReload();
+        };
         $worker->onMessage = static function ($connection, $request) use ($path) {
-            $connection->send(self::answer($request, $path));
+            // One answer per connection. Workerman keeps HTTP connections
+            // open whatever the client asks, and a client that sent
+            // `Connection: close` (PHP's http:// wrapper, which graceful-reload's
+            // host probe uses) then waits for the server to hang up.
+            $connection->close(self::answer($request, $path));
         };
         return $worker;
     }
@@ -215,7 +229,7 @@ final class StatusWorker
     /** @param mixed $request Workerman\Protocols\Http\Request */
     private static function answer($request, string $path): Response
     {
-        $headers = ['Content-Type' => 'application/json', 'Cache-Control' => 'no-store'];
+        $headers = ['Content-Type' => 'application/json', 'Cache-Control' => 'no-store', 'Connection' => 'close'];
         $requestPath = is_object($request) && method_exists($request, 'path') ? (string)$request->path() : '';
         if ($requestPath !== $path) {
             return new Response(404, $headers, self::json(['error' => 'not found']));
@@ -256,6 +270,70 @@ final class StatusWorker
             $out['revision'] = $entry['revision'];
         }
         return $out;
+    }
+
+    /**
+     * When the master stops (every worker has exited by then), entries left
+     * by workers that were killed are deleted, and so is the registry
+     * directory itself when it is the default one under the temp dir: a
+     * stopped app leaves nothing behind there. Chains the app's own
+     * Worker::$onMasterStop. Runs only in the master (Workerman calls it
+     * there, not in `php start.php <command>` processes).
+     */
+    private static function cleanUpWhenMasterStops(): void
+    {
+        static $done = false;
+        if ($done) {
+            return;
+        }
+        $done = true;
+        $appStop = Worker::$onMasterStop;
+        Worker::$onMasterStop = static function () use ($appStop) {
+            try {
+                $dir = self::registryDir();
+                $isDefault = self::$registryDir === null;
+                if (is_dir($dir) && !is_link($dir) && @fileowner($dir) === posix_geteuid()) {
+                    foreach (@scandir($dir) ?: [] as $name) {
+                        if (preg_match('/^(\d+\.json|\.\d+\.[0-9a-f]+\.tmp)$/', $name)) {
+                            @unlink("$dir/$name");
+                        }
+                    }
+                    if ($isDefault) {
+                        @rmdir($dir);
+                    }
+                }
+            } catch (\Throwable $e) {
+                self::log('clean-up failed: ' . $e->getMessage());
+            }
+            if ($appStop) {
+                \call_user_func($appStop);
+            }
+        };
+    }
+
+    /**
+     * Workerman (4.x and 5.x alike) marks every process "stopping gracefully"
+     * on `reload -g`, the workers with reloadable = false too, and such a
+     * worker then stops for good as soon as its last open connection closes
+     * (TcpConnection's destructor calls Worker::stopAll()); the master forks
+     * a new one. This worker closes a connection after every answer, so it
+     * would be replaced right after the first status request of every
+     * graceful reload, and the pid it reports would change under the reader.
+     * It serves no app code, so it clears that mark (a protected static of
+     * Worker: `gracefulStop` in 5.x, `_gracefulStop` in 4.x) and stays.
+     */
+    private static function stayThroughGracefulReload(): void
+    {
+        foreach (['gracefulStop', '_gracefulStop'] as $name) {
+            if (property_exists(Worker::class, $name)) {
+                $property = new \ReflectionProperty(Worker::class, $name);
+                if ($property->isStatic()) {
+                    $property->setAccessible(true);
+                    $property->setValue(null, false);
+                    return;
+                }
+            }
+        }
     }
 
     /** First thing in a tracked worker process: write <registry dir>/<pid>.json. */
