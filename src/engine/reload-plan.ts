@@ -1,5 +1,5 @@
 import type { ReloadMode } from './settings.js';
-import { sameGroup, type AppDefinitions } from './worker-definitions.js';
+import { definitionFor, type AppDefinitions } from './worker-definitions.js';
 import type { WorkerProcess } from './worker-snapshot.js';
 
 /**
@@ -70,7 +70,7 @@ export function planReload(
 
 /** The plan's group for a worker (by name, and listen address where the title gives one). */
 export function groupPlanFor(plan: ReloadPlan, worker: Pick<WorkerProcess, 'group' | 'listen'>): GroupPlan | undefined {
-  return plan.groups.find((group) => sameGroup(group, { name: worker.group, listen: worker.listen }));
+  return definitionFor(plan.groups, { name: worker.group, listen: worker.listen });
 }
 
 /** Why the reload never waits for this worker, or undefined when the master replaces it. */

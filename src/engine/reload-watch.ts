@@ -93,7 +93,7 @@ function untouchedGroupsHint(baseline: ReloadBaseline, stillOld: readonly Worker
   const groups = countByGroup(baseline.tracked);
   const untouched = [...groups].filter(([group, count]) => oldByGroup.get(group) === count).map(([group]) => group);
   if (untouched.length === 0 || untouched.length === groups.size) return '';
-  return ` No worker of ${untouched.join(', ')} was replaced while others were: if it has reloadable = false, list it in ignore-workers.`;
+  return ` No worker of ${untouched.join(', ')} was replaced while others were: if the running master has it as reloadable = false (its start script changed since it started), restart the app, or list it in ignore-workers.`;
 }
 
 /**

@@ -31,7 +31,17 @@ export interface AppDefinitions {
   readonly includedFiles: readonly string[];
 }
 
-/** Two groups may share a name (Workerman's default is "none"), never a name and a listen address. */
-export function sameGroup(a: Pick<WorkerDefinition, 'name' | 'listen'>, b: { readonly name: string; readonly listen?: string | undefined }): boolean {
-  return a.name === b.name && (b.listen === undefined || a.listen === b.listen);
+/**
+ * The definition a worker belongs to, by the name in its title. The listen
+ * address only tells apart groups that share a name (Workerman's default name
+ * is "none"): it can differ between the probe's run and the master's, when
+ * the start script reads its ports from the environment it was started with.
+ */
+export function definitionFor<T extends Pick<WorkerDefinition, 'name' | 'listen'>>(
+  definitions: readonly T[],
+  worker: { readonly name: string; readonly listen?: string | undefined },
+): T | undefined {
+  const named = definitions.filter((definition) => definition.name === worker.name);
+  if (named.length <= 1) return named[0];
+  return named.find((definition) => definition.listen === worker.listen) ?? named[0];
 }

@@ -68,7 +68,8 @@ register_shutdown_function(function () {
         );
     }
     $out['groups'] = $groups;
-    $out['includedFiles'] = get_included_files();
+    // This probe is a temp file of its own, not the app's code.
+    $out['includedFiles'] = array_values(array_diff(get_included_files(), array(__FILE__)));
     $flags = defined('JSON_INVALID_UTF8_SUBSTITUTE') ? JSON_INVALID_UTF8_SUBSTITUTE : JSON_PARTIAL_OUTPUT_ON_ERROR;
     echo "\n", $marker, json_encode($out, $flags | JSON_UNESCAPED_SLASHES), "\n";
 });

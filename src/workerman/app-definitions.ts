@@ -41,9 +41,9 @@ function phpOutput(stdout: string, stderr: string): string {
   return lines.slice(0, 3).join(' | ') || `${stderr.trim() || stdout.trim()}`.slice(0, 300) || '(no output)';
 }
 
-function field<T>(data: Record<string, unknown>, name: string, check: (value: unknown) => value is T, expected: string): T {
+function field<T>(data: Record<string, unknown>, name: string, check: (value: unknown) => value is T, expected: string, where = ''): T {
   const value = data[name];
-  if (!check(value)) throw new DefinitionsError(`the definition probe's "${name}" is not ${expected}: ${JSON.stringify(value)?.slice(0, 80)}`);
+  if (!check(value)) throw new DefinitionsError(`the definition probe's "${where}${name}" is not ${expected}: ${JSON.stringify(value)?.slice(0, 80)}`);
   return value;
 }
 
@@ -56,13 +56,14 @@ const isObject = (value: unknown): value is Record<string, unknown> => typeof va
 
 function parseGroup(entry: unknown, index: number): WorkerDefinition {
   if (!isObject(entry)) throw new DefinitionsError(`the definition probe's groups[${index}] is not an object`);
+  const where = `groups[${index}].`;
   return {
-    class: field(entry, 'class', isString, 'a class name'),
-    name: field(entry, 'name', isString, 'a string'),
-    count: field(entry, 'count', isCount, 'a count'),
-    reloadable: field(entry, 'reloadable', isBoolean, 'true or false'),
-    listen: field(entry, 'listen', isString, 'a listen address or none'),
-    user: field(entry, 'user', isString, 'a user name'),
+    class: field(entry, 'class', isString, 'a class name', where),
+    name: field(entry, 'name', isString, 'a string', where),
+    count: field(entry, 'count', isCount, 'a count', where),
+    reloadable: field(entry, 'reloadable', isBoolean, 'true or false', where),
+    listen: field(entry, 'listen', isString, 'a listen address or none', where),
+    user: field(entry, 'user', isString, 'a user name', where),
   };
 }
 
@@ -79,13 +80,18 @@ export function parseDefinitions(result: { stdout: string; stderr: string; code:
     throw new DefinitionsError(`the definition probe printed something that is not JSON: ${line.slice(MARKER.length, MARKER.length + 200)}`);
   }
   if (!isObject(data)) throw new DefinitionsError('the definition probe printed JSON that is not an object');
+  // The app's own words (a missing .env, say) explain more than what the probe saw at shutdown.
+  const said = () => {
+    const output = result.stderr.trim();
+    return `${output ? `. It printed: ${output.split('\n').slice(-3).join(' | ').slice(0, 300)}` : ''} (exit ${result.code})`;
+  };
   if (typeof data['error'] === 'string') {
-    throw new DefinitionsError(`the start script failed while its worker definitions were read: ${data['error']}`);
+    throw new DefinitionsError(`the start script failed while its worker definitions were read: ${data['error']}${said()}`);
   }
   const groupsValue = data['groups'];
   if (!Array.isArray(groupsValue)) throw new DefinitionsError('the definition probe\'s "groups" is not a list');
   const groups = groupsValue.map(parseGroup);
-  if (groups.length === 0) throw new DefinitionsError('the start script defines no Worker: is start-file the Workerman start script?');
+  if (groups.length === 0) throw new DefinitionsError(`the start script defines no Worker: is start-file the Workerman start script?${said()}`);
   return {
     workerman: field(data, 'workerman', isString, 'a version'),
     php: field(data, 'php', isString, 'a version'),

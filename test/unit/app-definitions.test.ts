@@ -219,7 +219,7 @@ describe('parseDefinitions: wrong field types, each named', () => {
         const groups = GOOD.groups.map((group) => ({ ...group })) as Record<string, unknown>[];
         groups[1]![field] = value;
         if (value === undefined) delete groups[1]![field];
-        rejects(output({ ...GOOD, groups }), `"${field}"`);
+        rejects(output({ ...GOOD, groups }), `"groups[1].${field}"`);
       }
     });
   }

@@ -136,3 +136,17 @@ test("runtime files: a directory below the target is protected whole, Workerman 
     '/a\\[1\\].log',
   ]);
 });
+
+test('workers find their group by name; the listen address only separates groups that share a name', () => {
+  // The master was started with APP_PORT=9000; the probe ran without it and saw the default port.
+  const plan = planReload(
+    { groups: [group('none', 1, 'http://0.0.0.0:80'), group('none', 1, 'text://0.0.0.0:81', false), group('gateway', 1, 'websocket://0.0.0.0:8090', false)] },
+    { reloadMode: 'auto', ignoreWorkers: [] },
+  );
+  const baseline = takeBaseline(
+    snap(10, [w(1, 'gateway', 'websocket://0.0.0.0:9000', 1), w(2, 'none', 'http://0.0.0.0:80', 1), w(3, 'none', 'text://0.0.0.0:81', 1)]),
+    plan,
+  );
+  assert.deepEqual(baseline.tracked.map((x) => x.pid), [2]);
+  assert.deepEqual(baseline.kept.map((x) => x.pid).sort(), [1, 3]);
+});
