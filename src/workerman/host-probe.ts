@@ -80,17 +80,67 @@ export interface ProbeResult {
 
 export class ProbeParseError extends Error {}
 
+type Json = Record<string, unknown>;
+const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+function shapeError(field: string, expected: string, value: unknown): ProbeParseError {
+  return new ProbeParseError(`the host probe printed JSON of an unexpected shape: "${field}" is not ${expected} (${JSON.stringify(value)?.slice(0, 80)})`);
+}
+
+function number(data: Json, field: string, where = ''): number {
+  const value = data[field];
+  if (typeof value !== 'number' || !Number.isFinite(value)) throw shapeError(`${where}${field}`, 'a number', value);
+  return value;
+}
+
+function processes(data: Json, field: 'masters' | 'workers'): RawProcess[] {
+  const list = data[field];
+  if (!Array.isArray(list)) throw shapeError(field, 'a list', list);
+  return list.map((entry, index) => {
+    const where = `${field}[${index}].`;
+    if (!isObject(entry)) throw shapeError(`${field}[${index}]`, 'an object', entry);
+    if (typeof entry['state'] !== 'string') throw shapeError(`${where}state`, 'a process state', entry['state']);
+    if (typeof entry['title'] !== 'string') throw shapeError(`${where}title`, 'a string', entry['title']);
+    return { pid: number(entry, 'pid', where), ppid: number(entry, 'ppid', where), state: entry['state'], start: number(entry, 'start', where), title: entry['title'] };
+  });
+}
+
+/** Reads one probe answer, checking every field the rollout uses: a garbled answer is an error, never a guess. */
 export function parseProbeOutput(stdout: string): ProbeResult {
-  let data: ProbeResult;
+  let data: unknown;
   try {
     data = JSON.parse(stdout.trim());
   } catch {
     throw new ProbeParseError(`the host probe printed something that is not JSON: ${stdout.trim().slice(0, 200) || '(nothing)'}`);
   }
-  if (typeof data?.uptime !== 'number' || !Array.isArray(data.masters) || !Array.isArray(data.workers)) {
-    throw new ProbeParseError('the host probe printed JSON of an unexpected shape');
+  if (!isObject(data)) throw new ProbeParseError('the host probe printed JSON of an unexpected shape: not an object');
+  const result: { -readonly [K in keyof ProbeResult]: ProbeResult[K] } = {
+    uptime: number(data, 'uptime'),
+    time: number(data, 'time'),
+    masters: processes(data, 'masters'),
+    workers: processes(data, 'workers'),
+  };
+  const log = data['log'];
+  if (log !== undefined) {
+    if (!isObject(log) || typeof log['text'] !== 'string') throw shapeError('log', 'an object with end and text', log);
+    result.log = { end: number(log, 'end', 'log.'), text: log['text'] };
   }
-  return data;
+  const http = data['http'];
+  if (http !== undefined) {
+    if (!isObject(http)) throw shapeError('http', 'an object', http);
+    const { status, body, error, master_alive: alive } = http;
+    if (status !== undefined && typeof status !== 'number') throw shapeError('http.status', 'a number', status);
+    if (body !== undefined && typeof body !== 'string') throw shapeError('http.body', 'a string', body);
+    if (error !== undefined && typeof error !== 'string') throw shapeError('http.error', 'a string', error);
+    if (alive !== undefined && typeof alive !== 'boolean') throw shapeError('http.master_alive', 'true or false', alive);
+    result.http = {
+      ...(status !== undefined ? { status } : {}),
+      ...(body !== undefined ? { body } : {}),
+      ...(error !== undefined ? { error } : {}),
+      ...(alive !== undefined ? { master_alive: alive } : {}),
+    };
+  }
+  return result;
 }
 
 /** Linux exposes start times in USER_HZ ticks, which is 100 on every architecture Workerman runs on. */

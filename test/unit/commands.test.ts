@@ -33,7 +33,17 @@ test('probe output is parsed; garbage is a clear error', () => {
   const probe = parseProbeOutput(JSON.stringify({ uptime: 1234.56, time: 1795238292.5, masters: [], workers: [] }));
   assert.equal(probe.uptime, 1234.56);
   assert.throws(() => parseProbeOutput('PHP Warning: something'), /not JSON/);
-  assert.throws(() => parseProbeOutput('{"uptime":"x"}'), /unexpected shape/);
+  assert.throws(() => parseProbeOutput('{"uptime":"x"}'), /unexpected shape: "uptime" is not a number/);
+  const good = { uptime: 1, time: 2, masters: [{ pid: 9, ppid: 1, state: 'S', start: 5, title: 'x' }], workers: [] };
+  assert.throws(() => parseProbeOutput(JSON.stringify({ ...good, masters: [{ ...good.masters[0], pid: '9' }] })), /"masters\[0\]\.pid" is not a number/);
+  assert.throws(() => parseProbeOutput(JSON.stringify({ ...good, workers: [{ ...good.masters[0], title: null }] })), /"workers\[0\]\.title" is not a string/);
+  assert.throws(() => parseProbeOutput(JSON.stringify({ ...good, log: { end: 'x', text: '' } })), /"log\.end" is not a number/);
+  assert.throws(() => parseProbeOutput(JSON.stringify({ ...good, http: { status: '200' } })), /"http\.status" is not a number/);
+  assert.deepEqual(parseProbeOutput(JSON.stringify({ ...good, log: { end: 3, text: 'abc' }, http: { status: 200, body: '{}', master_alive: true } })), {
+    ...good,
+    log: { end: 3, text: 'abc' },
+    http: { status: 200, body: '{}', master_alive: true },
+  });
 });
 
 test('rsync gets an argument array: excludes and protects as single arguments, source with trailing slash', () => {
