@@ -1,5 +1,5 @@
 import type { HostSpec } from '../engine/host-spec.js';
-import type { FileSync, RemoteShell, RolloutLog, Step, SyncSummary } from '../engine/ports.js';
+import { describeExit, type FileSync, type RemoteShell, type RolloutLog, type Step, type SyncSummary } from '../engine/ports.js';
 import type { RolloutSettings, StatusSourceKind } from '../engine/settings.js';
 import type { StatusSource } from '../status/status-source.js';
 
@@ -55,7 +55,7 @@ export function traced(shell: RemoteShell, log: RolloutLog, label: string): Remo
       const shown = command.length > 160 ? `${command.slice(0, 160)}...` : command;
       try {
         const result = await shell.run(command, options);
-        log.debug(`${label}: $ ${shown} -> exit ${result.code} (${Date.now() - started} ms)`);
+        log.debug(`${label}: $ ${shown} -> ${describeExit(result)} (${Date.now() - started} ms)`);
         return result;
       } catch (error) {
         log.debug(`${label}: $ ${shown} -> ${(error as Error).message}`);

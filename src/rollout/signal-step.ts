@@ -1,4 +1,4 @@
-import { StepError } from '../engine/ports.js';
+import { describeExit, StepError } from '../engine/ports.js';
 import type { ReloadPlan } from '../engine/reload-plan.js';
 import { BaselineError, takeBaseline, type ReloadBaseline } from '../engine/verdict.js';
 import type { StatusSource } from '../status/status-source.js';
@@ -29,7 +29,7 @@ export async function signalStep(run: HostRun, source: StatusSource, plan: Reloa
   const signalledAt = run.now();
   const reload = await run.shell.run(reloadCommand(settings, plan.mode), { timeoutMs: settings.commandTimeoutMs });
   if (/\bnot run\b/.test(reload.stdout) || reload.code !== 0) {
-    throw new StepError('signal', `"${settings.php} ${settings.startFile} reload" did not reach a master (exit ${reload.code}): ${(reload.stdout + reload.stderr).trim()}`);
+    throw new StepError('signal', `"${settings.php} ${settings.startFile} reload" did not reach a master (${describeExit(reload)}): ${(reload.stdout + reload.stderr).trim()}`);
   }
   facts.signalled = true;
   io.log.info(`${label}: ${plan.mode} reload signalled; watching workers`);

@@ -1,3 +1,4 @@
+import { StepError } from '../engine/ports.js';
 import { runtimeProtectRules } from '../engine/runtime-files.js';
 import type { AppDefinitions } from '../engine/worker-definitions.js';
 import type { HostRun } from './context.js';
@@ -14,7 +15,14 @@ export async function syncStep(run: HostRun, live: AppDefinitions): Promise<AppD
   io.log.info(`${label}: syncing ${settings.source} to ${settings.target}` + (protect.length > 0 ? ` (keeping the app's runtime files: ${protect.join(', ')})` : ''));
   facts.step = 'sync';
   facts.filesChanged = true;
-  const sync = await io.fileSync(run.host, protect).sync();
+  let sync;
+  try {
+    sync = await io.fileSync(run.host, protect).sync();
+  } catch (error) {
+    // rsync that never reached the host changed nothing; anything later may have.
+    if (error instanceof StepError && error.filesMayHaveChanged === false) facts.filesChanged = false;
+    throw error;
+  }
   facts.sync = sync;
   io.log.info(`${label}: ${sync.filesTransferred} file(s) sent, ${sync.filesDeleted} deleted`);
 

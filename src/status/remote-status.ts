@@ -1,4 +1,4 @@
-import type { RemoteShell } from '../engine/ports.js';
+import { describeExit, type RemoteShell } from '../engine/ports.js';
 import type { RolloutSettings, StatusSourceKind } from '../engine/settings.js';
 import type { HostSnapshot } from '../engine/worker-snapshot.js';
 import { parseProbeOutput, probeCommand, ProbeParseError, type ProbeOptions, type ProbeResult } from '../workerman/host-probe.js';
@@ -68,7 +68,7 @@ export class RemoteStatus implements StatusSource {
     const { shell, settings } = this.options;
     const command = probeCommand({ ...this.options.probe, logOffset: this.log.offset, knownMaster: this.masterPid });
     const result = await shell.run(command, { timeoutMs: settings.commandTimeoutMs });
-    if (result.code !== 0) throw new StatusSourceError(`the host probe failed (exit ${result.code}): ${(result.stderr || result.stdout).trim().slice(0, 300)}`);
+    if (result.code !== 0) throw new StatusSourceError(`the host probe failed (${describeExit(result)}): ${(result.stderr || result.stdout).trim().slice(0, 300)}`);
     let probe: ProbeResult;
     try {
       probe = parseProbeOutput(result.stdout);

@@ -1,4 +1,5 @@
 import DEFINITIONS_PROBE from '../remote/definitions.php';
+import { describeExit, type CommandResult } from '../engine/ports.js';
 import { commandLine, quote } from '../engine/shell-quote.js';
 import type { RolloutSettings } from '../engine/settings.js';
 import type { AppDefinitions, WorkerDefinition } from '../engine/worker-definitions.js';
@@ -68,10 +69,10 @@ function parseGroup(entry: unknown, index: number): WorkerDefinition {
 }
 
 /** Reads the probe's output; a start script that fails to load is a DefinitionsError quoting PHP. */
-export function parseDefinitions(result: { stdout: string; stderr: string; code: number | null }): AppDefinitions {
+export function parseDefinitions(result: CommandResult): AppDefinitions {
   const line = result.stdout.split('\n').find((candidate) => candidate.startsWith(MARKER));
   if (line === undefined) {
-    throw new DefinitionsError(`the start script could not be run to read its worker definitions (exit ${result.code}): ${phpOutput(result.stdout, result.stderr)}`);
+    throw new DefinitionsError(`the start script could not be run to read its worker definitions (${describeExit(result)}): ${phpOutput(result.stdout, result.stderr)}`);
   }
   let data: unknown;
   try {
@@ -83,7 +84,7 @@ export function parseDefinitions(result: { stdout: string; stderr: string; code:
   // The app's own words (a missing .env, say) explain more than what the probe saw at shutdown.
   const said = () => {
     const output = result.stderr.trim();
-    return `${output ? `. It printed: ${output.split('\n').slice(-3).join(' | ').slice(0, 300)}` : ''} (exit ${result.code})`;
+    return `${output ? `. It printed: ${output.split('\n').slice(-3).join(' | ').slice(0, 300)}` : ''} (${describeExit(result)})`;
   };
   if (typeof data['error'] === 'string') {
     throw new DefinitionsError(`the start script failed while its worker definitions were read: ${data['error']}${said()}`);

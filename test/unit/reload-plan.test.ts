@@ -22,7 +22,7 @@ const gatewayApp = {
 };
 
 const w = (pid: number, name: string, listen: string, startedAt: number): WorkerProcess => ({ pid, group: name, listen, startedAt });
-const snap = (at: number, workers: WorkerProcess[], extra: Partial<HostSnapshot> = {}): HostSnapshot => ({ at, masters: [{ pid: 100 }], workers, ...extra });
+const snap = (at: number, workers: readonly WorkerProcess[], extra: Partial<HostSnapshot> = {}): HostSnapshot => ({ at, masters: [{ pid: 100 }], workers, ...extra });
 const rules = (mode: 'graceful' | 'quick', extra: Partial<VerdictRules> = {}): VerdictRules => ({
   settleMs: 1000,
   reloadMode: mode,
