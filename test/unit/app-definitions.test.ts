@@ -142,7 +142,8 @@ Stack trace:
   });
 
   test('no output at all, killed by a signal', () => {
-    rejects({ stdout: '', stderr: '', code: null }, /exit null.*\(no output\)/);
+    rejects({ stdout: '', stderr: '', code: null, signal: 'SIGKILL' }, /killed by SIGKILL.*\(no output\)/);
+    rejects({ stdout: '', stderr: '', code: null }, /ended without an exit status.*\(no output\)/);
   });
 
   test('a marker not at the start of a line is no marker', () => {
