@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { HostSpec } from '../engine/host-spec.js';
-import { StepError, type FileSync, type SyncSummary } from '../engine/ports.js';
+import { DELETED_NAMES_SHOWN, StepError, type FileSync, type SyncSummary } from '../engine/ports.js';
 import type { RolloutSettings } from '../engine/settings.js';
 import type { OpenSshFiles } from './openssh-files.js';
 
@@ -82,6 +82,25 @@ export class TailText {
 
   get value(): string {
     return this.text.length > this.limit ? this.text.slice(-this.limit) : this.text;
+  }
+}
+
+/**
+ * The first files rsync's --itemize-changes reports deleted (`*deleting  path`),
+ * read line by line as they stream: the tail kept for --stats may have lost them.
+ */
+export class DeletedNames {
+  readonly names: string[] = [];
+  private partial = '';
+
+  add(chunk: string): void {
+    if (this.names.length >= DELETED_NAMES_SHOWN) return;
+    const lines = (this.partial + chunk).split('\n');
+    this.partial = lines.pop()!;
+    for (const line of lines) {
+      const match = /^\*deleting +(.+)$/.exec(line);
+      if (match && this.names.length < DELETED_NAMES_SHOWN) this.names.push(match[1]!);
+    }
   }
 }
 
@@ -174,9 +193,13 @@ export class RsyncSync implements FileSync {
       // --itemize-changes prints a line per file: only the end is kept (the --stats block is there).
       const stdout = new TailText();
       const stderr = new TailText();
+      const deleted = new DeletedNames();
       child.stdout.setEncoding('utf8');
       child.stderr.setEncoding('utf8');
-      child.stdout.on('data', (chunk: string) => stdout.add(chunk));
+      child.stdout.on('data', (chunk: string) => {
+        stdout.add(chunk);
+        deleted.add(chunk);
+      });
       child.stderr.on('data', (chunk: string) => stderr.add(chunk));
       child.on('error', (error) => {
         running.delete(child);
@@ -187,7 +210,7 @@ export class RsyncSync implements FileSync {
         const shownEnd = code === null ? `was killed by ${signal}` : `exited ${code}`;
         this.debug?.(`rsync ${shownEnd}: ${stdout.value.trim().split('\n').slice(-16).join(' | ')}`);
         if (code === 0) {
-          resolve(parseRsyncStats(stdout.value));
+          resolve({ ...parseRsyncStats(stdout.value), deletedNames: deleted.names });
           return;
         }
         const failure = describeRsyncFailure({ code, signal, stderr: stderr.value, stdoutChars: stdout.total });

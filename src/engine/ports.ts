@@ -45,7 +45,12 @@ export interface RemoteShell {
 export interface SyncSummary {
   readonly filesTransferred: number;
   readonly filesDeleted: number;
+  /** The first files the sync deleted (at most DELETED_NAMES_SHOWN), for the log. */
+  readonly deletedNames?: readonly string[];
 }
+
+/** How many deleted files a sync names. */
+export const DELETED_NAMES_SHOWN = 20;
 
 export interface FileSync {
   /** Makes the remote target match the local source; rejects with StepError. */

@@ -24,7 +24,12 @@ export async function syncStep(run: HostRun, live: AppDefinitions): Promise<AppD
     throw error;
   }
   facts.sync = sync;
-  io.log.info(`${label}: ${sync.filesTransferred} file(s) sent, ${sync.filesDeleted} deleted`);
+  const names = sync.deletedNames ?? [];
+  const more = sync.filesDeleted - names.length;
+  io.log.info(
+    `${label}: ${sync.filesTransferred} file(s) sent, ${sync.filesDeleted} deleted` +
+      (names.length > 0 ? `: ${names.join(', ')}${more > 0 ? ` and ${more} more` : ''}` : ''),
+  );
 
   const synced = await readDefinitions(run, 'sync', 'the files were synced but no reload was sent: the master keeps serving the old code, and a restart would fail');
   const changes = definitionChanges(live, synced);

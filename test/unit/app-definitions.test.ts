@@ -63,7 +63,7 @@ function output(data: unknown, extra: { stderr?: string; code?: number | null } 
   return { stdout: `${USAGE}\n${MARKER}${JSON.stringify(data)}\n`, stderr: extra.stderr ?? '', code: extra.code === undefined ? 0 : extra.code };
 }
 
-function rejects(result: { stdout: string; stderr: string; code: number | null }, message: RegExp | string): void {
+function rejects(result: { stdout: string; stderr: string; code: number | null; signal?: string }, message: RegExp | string): void {
   assert.throws(
     () => parseDefinitions(result),
     (error: unknown) => {

@@ -66,3 +66,14 @@ test('rsync gets an argument array: excludes and protects as single arguments, s
   assert.deepEqual(args.slice(-3), ['--', 'build/', 'deploy@[::1]:/srv/app/']);
   assert.deepEqual(parseRsyncStats('Number of deleted files: 2\nNumber of regular files transferred: 1,204\n'), { filesTransferred: 1204, filesDeleted: 2 });
 });
+
+test('deleted files are named from the itemized stream, lines split across chunks, at most 20', async () => {
+  const { DeletedNames } = await import('../../src/adapters/rsync-sync.js');
+  const names = new DeletedNames();
+  names.add('>fcsT...... src/a.php\n*deleting   src/ol');
+  names.add('d.php\n*deleting   my file.txt\ncd+++++++++ new/\n');
+  assert.deepEqual(names.names, ['src/old.php', 'my file.txt']);
+  for (let i = 0; i < 30; i++) names.add(`*deleting   f${i}\n`);
+  assert.equal(names.names.length, 20);
+  assert.equal(names.names[19], 'f17');
+});
