@@ -257,7 +257,8 @@ for (const major of MAJORS) {
         `exactly one worker forced: ${JSON.stringify(report.forced)}` +
           ((report.forced ?? []).length === 0
             ? ` (the holder ${holder} left without being forced: observed on Workerman 4.2.1, \`php start.php status\` (SIGIOT to` +
-              ` every worker) makes a worker that is stopping gracefully drop its connections and exit)`
+              ` every worker) kills a worker that is stopping gracefully: "Call to a member function getSocketName() on bool" in` +
+              ` Worker::writeStatisticsToStatusFile, as the stopping worker has left Worker::$_workers; its connections drop)`
             : '') +
           `\n${run.log}`,
       );
