@@ -29,6 +29,10 @@ export interface AppDefinitions {
   readonly groups: readonly WorkerDefinition[];
   /** The files the start script loaded at top level: master-level code, which a reload does not refresh. */
   readonly includedFiles: readonly string[];
+  /** Last modification (Unix seconds, host clock) of each included file. */
+  readonly fileTimes: Readonly<Record<string, number>>;
+  /** The CLI's OPcache settings, as the probe's php saw them. */
+  readonly opcache: { readonly enableCli: boolean; readonly validateTimestamps: boolean; readonly loaded: boolean };
 }
 
 /**

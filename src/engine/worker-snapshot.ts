@@ -21,6 +21,8 @@ export interface WorkerProcess {
 
 export interface MasterProcess {
   readonly pid: number;
+  /** Host time it started, where the source knows it. */
+  readonly startedAt?: number;
 }
 
 export interface HostSnapshot {
@@ -33,6 +35,8 @@ export interface HostSnapshot {
   readonly crashExits?: ReadonlyMap<string, number>;
   /** Host time when the figures in crashExits were taken; they lag the PIDs. */
   readonly crashExitsAt?: number;
+  /** No master of this start file, but masters of a start file of the same name elsewhere (a switched symlink release). */
+  readonly elsewhere?: readonly { readonly pid: number; readonly startFile: string }[];
   /** Whether the app log shows the master started a reload after our signal; undefined when no log is readable. */
   readonly reloadStarted?: boolean;
 }

@@ -70,6 +70,22 @@ register_shutdown_function(function () {
     $out['groups'] = $groups;
     // This probe is a temp file of its own, not the app's code.
     $out['includedFiles'] = array_values(array_diff(get_included_files(), array(__FILE__)));
+    // When each master-level file last changed on this host: one newer than
+    // the running master was changed after it loaded it.
+    $times = array();
+    foreach ($out['includedFiles'] as $file) {
+        $time = @filemtime($file);
+        if ($time !== false) {
+            $times[$file] = $time;
+        }
+    }
+    $out['fileTimes'] = (object) $times;
+    // With these, new workers may run bytecode cached before the deploy.
+    $out['opcache'] = array(
+        'enableCli' => (bool) filter_var(ini_get('opcache.enable_cli'), FILTER_VALIDATE_BOOLEAN),
+        'validateTimestamps' => (bool) filter_var(ini_get('opcache.validate_timestamps'), FILTER_VALIDATE_BOOLEAN),
+        'loaded' => extension_loaded('Zend OPcache'),
+    );
     $flags = defined('JSON_INVALID_UTF8_SUBSTITUTE') ? JSON_INVALID_UTF8_SUBSTITUTE : JSON_PARTIAL_OUTPUT_ON_ERROR;
     echo "\n", $marker, json_encode($out, $flags | JSON_UNESCAPED_SLASHES), "\n";
 });

@@ -19,11 +19,14 @@ foreach (scandir('/proc') as $d) {
 }
 $ns = @readlink('/proc/self/ns/mnt');
 $candidates = array();
+// Masters of a start file with the same name elsewhere: after a symlink release switch, ours runs the old path.
+$others = array();
 foreach ($procs as $p) {
-  if ($p['state'] === 'Z' || !preg_match('/: master process\s+start_file=(.+)$/', $p['title'], $m) || ($m[1] !== $real && $m[1] !== $sf)) continue;
+  if ($p['state'] === 'Z' || !preg_match('/: master process\s+start_file=(.+)$/', $p['title'], $m)) continue;
   $theirs = @readlink("/proc/{$p['pid']}/ns/mnt");
   if ($ns !== false && $theirs !== false && $theirs !== $ns) continue;
-  $candidates[$p['pid']] = $p;
+  if ($m[1] === $real || $m[1] === $sf) $candidates[$p['pid']] = $p;
+  elseif (basename($m[1]) === basename($sf)) $others[$p['pid']] = $p + array('startFile' => $m[1]);
 }
 $isWorker = function ($p) { return $p['state'] !== 'Z' && preg_match('/: worker process\s/', $p['title']); };
 $parents = array();
@@ -42,6 +45,8 @@ if (count($masters) > 1) {
 $workers = array();
 foreach ($masters as $m) foreach ($procs as $p) if ($p['ppid'] === $m['pid'] && $isWorker($p)) $workers[] = $p;
 $out['masters'] = $masters; $out['workers'] = $workers;
+$out['elsewhere'] = array();
+if (!$masters) foreach ($others as $pid => $p) if (isset($parents[$pid])) $out['elsewhere'][] = array('pid' => $pid, 'startFile' => $p['startFile']);
 if ($logFile !== '' && is_file($logFile) && is_readable($logFile)) {
   clearstatcache(); $size = filesize($logFile); $text = '';
   if ($logOffset >= 0 && $size > $logOffset && ($h = @fopen($logFile, 'r'))) {

@@ -46,7 +46,8 @@ export function snapshotFromProcesses(probe: ProbeResult, table: TableFigures | 
     });
   return {
     at: probe.time,
-    masters: probe.masters.filter((master) => master.state !== 'Z').map((master) => ({ pid: master.pid })),
+    masters: probe.masters.filter((master) => master.state !== 'Z').map((master) => ({ pid: master.pid, startedAt: startedAt(probe, master) })),
+    ...(probe.elsewhere?.length ? { elsewhere: probe.elsewhere } : {}),
     workers,
     ...(table ? { crashExits: crashExitsByGroup(table.report.exits), crashExitsAt: table.startedAt } : {}),
     ...evidenceField(reloadStarted),
@@ -73,11 +74,12 @@ export function snapshotFromHttp(probe: ProbeResult, status: HttpStatus, reloadS
       startedAt: started,
     };
   });
+  const found = probe.masters.map((master) => ({ pid: master.pid, startedAt: startedAt(probe, master) }));
   const masters =
     status.masterPid === undefined
-      ? probe.masters.map((master) => ({ pid: master.pid }))
+      ? found
       : probe.http?.master_alive === false
         ? []
-        : [{ pid: status.masterPid }];
+        : [found.find((master) => master.pid === status.masterPid) ?? { pid: status.masterPid }];
   return { at: probe.time, masters, workers, ...evidenceField(reloadStarted) };
 }

@@ -55,6 +55,17 @@ const isNumber = (value: unknown): value is number => typeof value === 'number' 
 const isStringArray = (value: unknown): value is string[] => Array.isArray(value) && value.every(isString);
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
+const isTimes = (value: unknown): value is Record<string, number> => isObject(value) && Object.values(value).every((time) => Number.isInteger(time));
+
+function parseOpcache(value: unknown): AppDefinitions['opcache'] {
+  if (!isObject(value)) throw new DefinitionsError(`the definition probe's "opcache" is not an object: ${JSON.stringify(value)?.slice(0, 80)}`);
+  return {
+    enableCli: field(value, 'enableCli', isBoolean, 'true or false', 'opcache.'),
+    validateTimestamps: field(value, 'validateTimestamps', isBoolean, 'true or false', 'opcache.'),
+    loaded: field(value, 'loaded', isBoolean, 'true or false', 'opcache.'),
+  };
+}
+
 function parseGroup(entry: unknown, index: number): WorkerDefinition {
   if (!isObject(entry)) throw new DefinitionsError(`the definition probe's groups[${index}] is not an object`);
   const where = `groups[${index}].`;
@@ -104,6 +115,8 @@ export function parseDefinitions(result: CommandResult): AppDefinitions {
     stopTimeout: field(data, 'stopTimeout', isNumber, 'a number of seconds'),
     groups,
     includedFiles: field(data, 'includedFiles', isStringArray, 'a list of paths'),
+    fileTimes: field(data, 'fileTimes', isTimes, 'an object of modification times'),
+    opcache: parseOpcache(data['opcache']),
   };
 }
 export type { AppDefinitions, WorkerDefinition } from '../engine/worker-definitions.js';

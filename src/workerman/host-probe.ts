@@ -75,6 +75,8 @@ export interface ProbeResult {
   readonly masters: readonly RawProcess[];
   readonly workers: readonly RawProcess[];
   readonly log?: { readonly end: number; readonly text: string };
+  /** When no master of this start file runs: masters of a start file of the same name elsewhere (a switched symlink release). */
+  readonly elsewhere?: readonly { readonly pid: number; readonly startFile: string }[];
   readonly http?: { readonly status?: number; readonly body?: string; readonly error?: string; readonly master_alive?: boolean };
 }
 
@@ -120,6 +122,14 @@ export function parseProbeOutput(stdout: string): ProbeResult {
     masters: processes(data, 'masters'),
     workers: processes(data, 'workers'),
   };
+  const elsewhere = data['elsewhere'];
+  if (elsewhere !== undefined) {
+    if (!Array.isArray(elsewhere)) throw shapeError('elsewhere', 'a list', elsewhere);
+    result.elsewhere = elsewhere.map((entry, index) => {
+      if (!isObject(entry) || typeof entry['startFile'] !== 'string') throw shapeError(`elsewhere[${index}]`, 'a master and its start file', entry);
+      return { pid: number(entry, 'pid', `elsewhere[${index}].`), startFile: entry['startFile'] };
+    });
+  }
   const log = data['log'];
   if (log !== undefined) {
     if (!isObject(log) || typeof log['text'] !== 'string') throw shapeError('log', 'an object with end and text', log);

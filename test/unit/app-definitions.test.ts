@@ -43,6 +43,8 @@ const GOOD = {
     { class: 'Workerman\\Worker', name: 'task', count: 1, reloadable: true, listen: 'none', user: 'www-data' },
   ],
   includedFiles: ['/srv/app/start.php', '/srv/app/vendor/autoload.php', '/srv/app/vendor/workerman/workerman/src/Worker.php'],
+  fileTimes: { '/srv/app/start.php': 1796219826, '/srv/app/vendor/autoload.php': 1796219800 },
+  opcache: { enableCli: false, validateTimestamps: true, loaded: true },
 };
 
 const EXPECTED: AppDefinitions = {
@@ -56,6 +58,8 @@ const EXPECTED: AppDefinitions = {
   stopTimeout: 2,
   groups: GOOD.groups,
   includedFiles: GOOD.includedFiles,
+  fileTimes: GOOD.fileTimes,
+  opcache: GOOD.opcache,
 };
 
 /** A probe run that printed `data` after Workerman's usage text. */
@@ -101,12 +105,13 @@ describe('parseDefinitions: good output', () => {
   });
 
   test('escaped slashes and unicode in the JSON are plain JSON', () => {
-    const stdout = `${MARKER}{"php":"7.4.33","workerman":"4.1.15","startFile":"\\/srv\\/caf\\u00e9\\/start.php","pidFile":"\\/run\\/app.pid","logFile":"\\/var\\/log\\/app.log","statusFile":"","stdoutFile":"\\/dev\\/null","stopTimeout":2.5,"groups":[{"class":"Workerman\\\\Worker","name":"web","count":0,"reloadable":true,"listen":"http:\\/\\/0.0.0.0:80","user":""}],"includedFiles":[]}\n`;
+    const stdout = `${MARKER}{"php":"7.4.33","workerman":"4.1.15","startFile":"\\/srv\\/caf\\u00e9\\/start.php","pidFile":"\\/run\\/app.pid","logFile":"\\/var\\/log\\/app.log","statusFile":"","stdoutFile":"\\/dev\\/null","stopTimeout":2.5,"groups":[{"class":"Workerman\\\\Worker","name":"web","count":0,"reloadable":true,"listen":"http:\\/\\/0.0.0.0:80","user":""}],"includedFiles":[],"fileTimes":{},"opcache":{"enableCli":true,"validateTimestamps":false,"loaded":true}}\n`;
     const definitions = parseDefinitions({ stdout, stderr: '', code: 0 });
     assert.equal(definitions.startFile, '/srv/café/start.php');
     assert.equal(definitions.stopTimeout, 2.5);
     assert.deepEqual(definitions.groups, [{ class: 'Workerman\\Worker', name: 'web', count: 0, reloadable: true, listen: 'http://0.0.0.0:80', user: '' }]);
     assert.deepEqual(definitions.includedFiles, []);
+    assert.deepEqual(definitions.opcache, { enableCli: true, validateTimestamps: false, loaded: true });
   });
 });
 

@@ -52,6 +52,8 @@ const definitions = (extra: Record<string, unknown> = {}) =>
       { class: 'GatewayWorker\\BusinessWorker', name: 'BusinessWorker', count: 2, reloadable: true, listen: 'none', user: '' },
     ],
     includedFiles: ['/srv/app/start.php'],
+    fileTimes: { '/srv/app/start.php': 1 },
+    opcache: { enableCli: false, validateTimestamps: true, loaded: true },
     ...extra,
   });
 

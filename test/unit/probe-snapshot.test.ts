@@ -24,7 +24,7 @@ const table = parseStatusTable(readFileSync(join(import.meta.dirname, '../fixtur
 test('process facts: start times become host Unix time; table rows add connections; zombies are dropped', () => {
   const snapshot = snapshotFromProcesses(probe(), { report: table, startedAt: 1795238299 }, true);
   assert.equal(snapshot.at, 1795238300);
-  assert.deepEqual(snapshot.masters, [{ pid: 8511 }]);
+  assert.deepEqual(snapshot.masters, [{ pid: 8511, startedAt: 1795238010 }]);
   assert.deepEqual(snapshot.workers, [
     { pid: 8621, group: 'web', listen: 'http://127.0.0.1:18080', startedAt: 1795238290, connections: null, activity: 'busy' },
     { pid: 8516, group: 'gateway', listen: 'websocket://127.0.0.1:18090', startedAt: 1795238020, connections: 0, activity: 'idle' },
@@ -53,7 +53,7 @@ test('http facts: JSON first, /proc fills the gaps, whole-second start times cov
     }),
   );
   const snapshot = snapshotFromHttp(probe({ http: { status: 200, body: '', master_alive: true } }), status, undefined);
-  assert.deepEqual(snapshot.masters, [{ pid: 8511 }]);
+  assert.deepEqual(snapshot.masters, [{ pid: 8511, startedAt: 1795238010 }]);
   assert.deepEqual(
     snapshot.workers.map((w) => [w.pid, w.group, w.startedAt, w.reloadable, w.revision]),
     [
