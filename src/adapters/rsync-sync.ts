@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { HostSpec } from '../engine/host-spec.js';
-import { DELETED_NAMES_SHOWN, StepError, type FileSync, type SyncSummary } from '../engine/ports.js';
+import { DELETED_NAMES_SHOWN, StepError, type FileSync, type SyncOptions, type SyncSummary } from '../engine/ports.js';
 import type { RolloutSettings } from '../engine/settings.js';
 import type { OpenSshFiles } from './openssh-files.js';
 
@@ -25,12 +25,15 @@ export function remoteDestination(host: HostSpec, target: string): string {
  * --checksum: a CI checkout gives every file a fresh mtime, and a changed file
  * of the same size and second would otherwise be skipped silently.
  */
-export function rsyncArguments(host: HostSpec, settings: RolloutSettings, rsh: string): string[] {
+export function rsyncArguments(host: HostSpec, settings: RolloutSettings, rsh: string, options: SyncOptions = {}): string[] {
   return [
+    ...(options.dryRun ? ['--dry-run'] : []),
     '--recursive',
     '--links',
     '--perms',
-    '--times',
+    // No --times: a file keeps its host mtime unless its content changes, so a
+    // master-level file newer than the master proves it changed after the
+    // master loaded it (a stale master).
     '--checksum',
     '--compress',
     '--delete',
@@ -86,21 +89,32 @@ export class TailText {
 }
 
 /**
- * The first files rsync's --itemize-changes reports deleted (`*deleting  path`),
- * read line by line as they stream: the tail kept for --stats may have lost them.
+ * What rsync's --itemize-changes says, read line by line as it streams (the
+ * tail kept for --stats may have lost it): the first deleted files, and every
+ * changed or deleted file a watcher asked about (master-level code).
  */
-export class DeletedNames {
-  readonly names: string[] = [];
+export class ItemizedChanges {
+  readonly deleted: string[] = [];
+  readonly watched: string[] = [];
   private partial = '';
 
+  constructor(private readonly watch?: (path: string) => boolean) {}
+
   add(chunk: string): void {
-    if (this.names.length >= DELETED_NAMES_SHOWN) return;
     const lines = (this.partial + chunk).split('\n');
     this.partial = lines.pop()!;
-    for (const line of lines) {
-      const match = /^\*deleting +(.+)$/.exec(line);
-      if (match && this.names.length < DELETED_NAMES_SHOWN) this.names.push(match[1]!);
-    }
+    for (const line of lines) this.line(line);
+  }
+
+  private line(line: string): void {
+    const deleted = /^\*deleting +(.+)$/.exec(line);
+    // `>f` received, `cL` a symlink created; `.f` is an attribute change only.
+    const changed = /^[>c]([fL])\S{9} (.+)$/.exec(line);
+    // A symlink's line ends with ` -> <its target>`.
+    const path = deleted?.[1] ?? (changed?.[1] === 'L' ? changed[2]!.replace(/ -> .*$/, '') : changed?.[2]);
+    if (path === undefined) return;
+    if (deleted && this.deleted.length < DELETED_NAMES_SHOWN) this.deleted.push(path);
+    if (this.watch?.(path)) this.watched.push(path);
   }
 }
 
@@ -181,8 +195,8 @@ export class RsyncSync implements FileSync {
     private readonly debug?: (line: string) => void,
   ) {}
 
-  sync(): Promise<SyncSummary> {
-    const args = rsyncArguments(this.host, this.settings, sshCommandForRsync(this.host, this.files));
+  sync(options: SyncOptions = {}): Promise<SyncSummary> {
+    const args = rsyncArguments(this.host, this.settings, sshCommandForRsync(this.host, this.files), options);
     this.debug?.(`rsync ${args.map((arg) => JSON.stringify(arg)).join(' ')}`);
     return new Promise((resolve, reject) => {
       const child = spawn('rsync', args, {
@@ -193,12 +207,12 @@ export class RsyncSync implements FileSync {
       // --itemize-changes prints a line per file: only the end is kept (the --stats block is there).
       const stdout = new TailText();
       const stderr = new TailText();
-      const deleted = new DeletedNames();
+      const itemized = new ItemizedChanges(options.watch);
       child.stdout.setEncoding('utf8');
       child.stderr.setEncoding('utf8');
       child.stdout.on('data', (chunk: string) => {
         stdout.add(chunk);
-        deleted.add(chunk);
+        itemized.add(chunk);
       });
       child.stderr.on('data', (chunk: string) => stderr.add(chunk));
       child.on('error', (error) => {
@@ -210,7 +224,7 @@ export class RsyncSync implements FileSync {
         const shownEnd = code === null ? `was killed by ${signal}` : `exited ${code}`;
         this.debug?.(`rsync ${shownEnd}: ${stdout.value.trim().split('\n').slice(-16).join(' | ')}`);
         if (code === 0) {
-          resolve({ ...parseRsyncStats(stdout.value), deletedNames: deleted.names });
+          resolve({ ...parseRsyncStats(stdout.value), deletedNames: itemized.deleted, watchedChanges: itemized.watched });
           return;
         }
         const failure = describeRsyncFailure({ code, signal, stderr: stderr.value, stdoutChars: stdout.total });

@@ -1,7 +1,7 @@
 import { parseDuration } from './duration.js';
 import { parseHostList, parseHostSpec, parsePort, parseUsername } from './host-spec.js';
 import { parseKnownHosts } from './known-hosts.js';
-import type { Credentials, DeployPlan, OnGracefulTimeout, ReloadMode, StatusSourceKind } from './settings.js';
+import type { Credentials, DeployPlan, OnGracefulTimeout, OnMasterChange, ReloadMode, StatusSourceKind } from './settings.js';
 
 /** Raw inputs by their action.yml names; a missing input is the empty string, as on a runner. */
 export type RawInputs = (name: string) => string;
@@ -44,6 +44,7 @@ const DEFAULTS = {
   'poll-interval': '200ms',
   'graceful-timeout': '60s',
   'on-graceful-timeout': 'force',
+  'on-master-change': 'restart',
   'command-timeout': '15s',
   'connect-timeout': '20s',
 } as const;
@@ -159,6 +160,13 @@ function validateRevision(value: string): string | undefined {
   return value;
 }
 
+function validateMasterFile(glob: string): string {
+  if (glob.startsWith('/') || glob.split('/').includes('..')) {
+    throw new InputError('master-files', `"${glob}" must be a glob relative to target (e.g. .env or config/*.php)`);
+  }
+  return glob;
+}
+
 function booleanInput(raw: RawInputs, input: string): boolean {
   const value = raw(input).trim().toLowerCase();
   if (value === '' || value === 'false') return false;
@@ -254,6 +262,8 @@ export function parseInputs(given: RawInputs, environment: InputEnvironment = {}
       gracefulTimeoutMs: duration(raw, 'graceful-timeout', 1000, 6 * 3_600_000),
       onGracefulTimeout: oneOf<OnGracefulTimeout>(raw, 'on-graceful-timeout', ['force', 'fail']),
       ignoreWorkers: groupNames(raw('ignore-workers')),
+      onMasterChange: oneOf<OnMasterChange>(raw, 'on-master-change', ['restart', 'fail', 'reload']),
+      masterFiles: lines(raw('master-files')).map(validateMasterFile),
       timeoutMs,
       settleMs,
       pollIntervalMs,

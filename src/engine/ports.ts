@@ -47,6 +47,15 @@ export interface SyncSummary {
   readonly filesDeleted: number;
   /** The first files the sync deleted (at most DELETED_NAMES_SHOWN), for the log. */
   readonly deletedNames?: readonly string[];
+  /** Files changed or deleted (paths relative to the target) that SyncOptions.watch asked about. */
+  readonly watchedChanges?: readonly string[];
+}
+
+export interface SyncOptions {
+  /** Only say what would change. */
+  readonly dryRun?: boolean;
+  /** Which changed paths (relative to the target) to report in watchedChanges. */
+  readonly watch?: (path: string) => boolean;
 }
 
 /** How many deleted files a sync names. */
@@ -54,7 +63,7 @@ export const DELETED_NAMES_SHOWN = 20;
 
 export interface FileSync {
   /** Makes the remote target match the local source; rejects with StepError. */
-  sync(): Promise<SyncSummary>;
+  sync(options?: SyncOptions): Promise<SyncSummary>;
 }
 
 export interface RolloutLog {
@@ -66,7 +75,7 @@ export interface RolloutLog {
 }
 
 /** Steps of one host's rollout, named in every failure so a reader knows what was (not) changed. */
-export type Step = 'connect' | 'host-key' | 'auth' | 'preflight' | 'sync' | 'signal' | 'verify';
+export type Step = 'connect' | 'host-key' | 'auth' | 'preflight' | 'sync' | 'signal' | 'verify' | 'restart';
 
 export class StepError extends Error {
   /**

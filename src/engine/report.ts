@@ -1,3 +1,4 @@
+import type { MasterChange } from './master-change.js';
 import type { Step, SyncSummary } from './ports.js';
 import type { WorkerProcess } from './worker-snapshot.js';
 import type { ForcedStop } from './reload-watch.js';
@@ -16,9 +17,16 @@ export interface HostReport {
   readonly error?: string;
   /** For a failed verify: crash-loop, pinned, no-progress, timeout, master-gone, ... */
   readonly reason?: string;
+  /** What the host got: the rolling reload, or a restart for a master-level change. */
+  readonly action?: 'reload' | 'restart';
+  /** Why a restart was needed: master-level files changed, definitions changed, or a stale master. */
+  readonly restartBecause?: MasterChange;
+  /** The master a restart replaced, and how it was stopped. */
+  readonly previousMasterPid?: number;
+  readonly stoppedWith?: 'stop -g' | 'stop';
   /** Whether any file on the host may have changed. */
   readonly filesChanged: boolean;
-  /** Whether the reload signal was sent. */
+  /** Whether the reload signal (or a restart's stop) was sent. */
   readonly signalled: boolean;
   /** The reload sent (graceful or quick), and why (reload-mode auto decides from the app's definitions). */
   readonly reloadMode?: 'graceful' | 'quick';

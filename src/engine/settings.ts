@@ -5,6 +5,8 @@ import type { HostKeyPin } from './known-hosts.js';
 export type ReloadMode = 'auto' | 'graceful' | 'quick';
 export type StatusSourceKind = 'workerman' | 'http' | 'process';
 export type OnGracefulTimeout = 'force' | 'fail';
+/** What to do when the new code changes what the master itself loaded (src/engine/master-change.ts). */
+export type OnMasterChange = 'restart' | 'fail' | 'reload';
 
 /** Credentials for both connections (the SSH library's and rsync's OpenSSH). */
 export interface Credentials {
@@ -41,6 +43,9 @@ export interface RolloutSettings {
   readonly gracefulTimeoutMs: number;
   readonly onGracefulTimeout: OnGracefulTimeout;
   readonly ignoreWorkers: readonly string[];
+  readonly onMasterChange: OnMasterChange;
+  /** Globs (relative to target) of files the master reads without include, e.g. .env. */
+  readonly masterFiles: readonly string[];
   readonly timeoutMs: number;
   readonly settleMs: number;
   readonly pollIntervalMs: number;

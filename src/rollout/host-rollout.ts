@@ -1,15 +1,91 @@
 import type { HostSpec } from '../engine/host-spec.js';
+import { definitionChanges, describeMasterChange, type MasterChange } from '../engine/master-change.js';
 import { StepError } from '../engine/ports.js';
 import type { HostReport } from '../engine/report.js';
 import type { RolloutSettings } from '../engine/settings.js';
 import type { StatusSource } from '../status/status-source.js';
 import { traced, type HostFacts, type HostRolloutIO, type HostRun } from './context.js';
-import { preflight } from './preflight.js';
+import { decide, masterLevel, refuseMasterChange, staleMaster } from './master-change-step.js';
+import { preflight, type Preflight } from './preflight.js';
+import { restartStep } from './restart-step.js';
 import { signalStep } from './signal-step.js';
-import { syncStep } from './sync-step.js';
+import { syncStep, type Synced } from './sync-step.js';
 import { verifyStep } from './verify-step.js';
 
 export type { HostRolloutIO } from './context.js';
+
+function describeApp(run: HostRun, checked: Preflight): void {
+  const { definitions } = checked;
+  run.io.log.info(
+    `${run.label}: master ${checked.masterPid} running (Workerman ${definitions.workerman}); groups ${definitions.groups
+      .map((group) => `${group.name}×${group.count}${group.reloadable ? '' : ' (not reloadable)'}`)
+      .join(', ')}; ` + (checked.logFile ? `log ${checked.logFile}` : 'no app log to read'),
+  );
+}
+
+/** The rolling reload: baseline, signal, and the watch that proves it. */
+async function reloadReport(run: HostRun, checked: Preflight, started: number): Promise<HostReport> {
+  const { facts, io, host, now } = run;
+  const { source, plan } = checked;
+  const { baseline, signalledAt } = await signalStep(run, source, plan, checked.statusKind);
+  const outcome = await verifyStep(run, source, baseline);
+  const common = {
+    host: host.label,
+    action: 'reload' as const,
+    filesChanged: facts.filesChanged,
+    signalled: facts.signalled,
+    ...(facts.sync ? { sync: facts.sync } : {}),
+    masterPid: baseline.masterPid,
+    reloadMode: plan.mode,
+    reloadModeReason: plan.modeReason,
+    kept: baseline.kept.map(({ pid, group, keptBecause }) => ({ pid, group, keptBecause })),
+    forced: outcome.forced,
+    durationMs: now() - started,
+    reloadMs: now() - signalledAt,
+  };
+  if (!outcome.ok) {
+    for (const line of outcome.appErrors) io.log.error(`${host.label}: app log: ${line}`);
+    return {
+      ...common,
+      ok: false,
+      step: 'verify',
+      reason: outcome.reason,
+      error:
+        outcome.message +
+        (outcome.appErrors.length > 0 ? `. The app log says: ${outcome.appErrors[0]}` : '') +
+        ` (${describeFacts(facts)}; ${outcome.replaced}/${baseline.tracked.length} old workers replaced)`,
+      stillOld: outcome.stillOld.map(({ pid, group }) => ({ pid, group })),
+    };
+  }
+  return {
+    ...common,
+    ok: true,
+    step: 'done',
+    replaced: baseline.tracked.map(({ pid, group }) => ({ group, oldPid: pid })),
+    workers: outcome.workers.map(({ pid, group }) => ({ pid, group })),
+  };
+}
+
+/** A master-level change: stop, start, and the watch that proves the new master. */
+async function restartReport(run: HostRun, checked: Preflight, synced: Synced, change: MasterChange, started: number): Promise<HostReport> {
+  const why = describeMasterChange(change);
+  const outcome = await restartStep(run, checked.source, checked.masterPid, synced.definitions, why);
+  return {
+    host: run.host.label,
+    ok: true,
+    step: 'done',
+    action: 'restart',
+    restartBecause: change,
+    filesChanged: run.facts.filesChanged,
+    signalled: true,
+    ...(run.facts.sync ? { sync: run.facts.sync } : {}),
+    masterPid: outcome.masterPid,
+    previousMasterPid: checked.masterPid,
+    stoppedWith: outcome.stoppedWith,
+    workers: outcome.workers.map(({ pid, group }) => ({ pid, group })),
+    durationMs: run.now() - started,
+  };
+}
 
 /** What a failure leaves on the host, in words: files changed or not, reload signalled or not. */
 export function describeFacts(facts: HostFacts): string {
@@ -41,50 +117,14 @@ export async function rolloutHost(host: HostSpec, settings: RolloutSettings, io:
     facts.step = 'preflight';
     const checked = await preflight(run);
     source = checked.source;
-    const { definitions, plan } = checked;
-    io.log.info(
-      `${host.label}: master ${checked.masterPid} running (Workerman ${definitions.workerman}); groups ${definitions.groups
-        .map((group) => `${group.name}×${group.count}${group.reloadable ? '' : ' (not reloadable)'}`)
-        .join(', ')}; ` + (checked.logFile ? `log ${checked.logFile}` : 'no app log to read'),
-    );
+    describeApp(run, checked);
+    const stale = staleMaster(run, checked.definitions, checked.masterStartedAt);
+    if (settings.onMasterChange === 'fail') await refuseMasterChange(run, checked.definitions, stale);
 
-    await syncStep(run, definitions);
-    const { baseline, signalledAt } = await signalStep(run, source, plan);
-    const outcome = await verifyStep(run, source, baseline);
-    const common = {
-      host: host.label,
-      filesChanged: facts.filesChanged,
-      signalled: facts.signalled,
-      ...(facts.sync ? { sync: facts.sync } : {}),
-      masterPid: baseline.masterPid,
-      reloadMode: plan.mode,
-      reloadModeReason: plan.modeReason,
-      kept: baseline.kept.map(({ pid, group, keptBecause }) => ({ pid, group, keptBecause })),
-      forced: outcome.forced,
-      durationMs: now() - started,
-      reloadMs: now() - signalledAt,
-    };
-    if (!outcome.ok) {
-      for (const line of outcome.appErrors) io.log.error(`${host.label}: app log: ${line}`);
-      return {
-        ...common,
-        ok: false,
-        step: 'verify',
-        reason: outcome.reason,
-        error:
-          outcome.message +
-          (outcome.appErrors.length > 0 ? `. The app log says: ${outcome.appErrors[0]}` : '') +
-          ` (${describeFacts(facts)}; ${outcome.replaced}/${baseline.tracked.length} old workers replaced)`,
-        stillOld: outcome.stillOld.map(({ pid, group }) => ({ pid, group })),
-      };
-    }
-    return {
-      ...common,
-      ok: true,
-      step: 'done',
-      replaced: baseline.tracked.map(({ pid, group }) => ({ group, oldPid: pid })),
-      workers: outcome.workers.map(({ pid, group }) => ({ pid, group })),
-    };
+    const synced = await syncStep(run, checked.definitions, masterLevel(run, checked.definitions));
+    const change = { files: synced.masterFilesChanged, definitions: definitionChanges(checked.definitions, synced.definitions), stale };
+    if (decide(run, change) === 'restart') return await restartReport(run, checked, synced, change, started);
+    return await reloadReport(run, checked, started);
   } catch (error) {
     const stepError = error instanceof StepError ? error : new StepError(facts.step, (error as Error).message ?? String(error), { cause: error });
     const known = facts.filesChanged || facts.signalled ? ` (${describeFacts(facts)})` : '';

@@ -1,7 +1,8 @@
 import { StepError } from '../engine/ports.js';
 import { planReload, type ReloadPlan } from '../engine/reload-plan.js';
-import { startFilePath } from '../engine/settings.js';
+import { startFilePath, type StatusSourceKind } from '../engine/settings.js';
 import type { AppDefinitions } from '../engine/worker-definitions.js';
+import type { MasterProcess } from '../engine/worker-snapshot.js';
 import type { StatusSource } from '../status/status-source.js';
 import { definitionsCommand } from '../workerman/app-definitions.js';
 import { canSignalCommand, layoutCheckCommand } from '../workerman/commands.js';
@@ -10,10 +11,14 @@ import type { HostRun } from './context.js';
 import { definitionsFrom } from './read-definitions.js';
 
 export interface Preflight {
+  /** Where worker facts come from on this host (the status input, unless the app's Workerman forbids it). */
+  readonly statusKind: StatusSourceKind;
   readonly definitions: AppDefinitions;
   readonly plan: ReloadPlan;
   readonly source: StatusSource;
   readonly masterPid: number;
+  /** Host time the running master started, where the source knows it. */
+  readonly masterStartedAt: number | undefined;
   readonly logFile: string;
 }
 
@@ -47,16 +52,41 @@ export async function preflight(run: HostRun): Promise<Preflight> {
   const definitions = definitionsFrom(result, 'preflight', NOTHING_CHANGED);
   const plan = planReload(definitions, settings);
   const logFile = tailableLog(run, definitions);
-  const source = run.io.statusSource(run.shell, { kind: settings.status, settings, pidFile: definitions.pidFile, logFile });
-  const masterPid = await findMaster(run, source, definitions);
-  await checkSignalRight(run, masterPid);
-  if (settings.status === 'workerman') await checkStatusTable(source, masterPid);
-  return { definitions, plan, source, masterPid, logFile };
+  const statusKind = statusKindFor(run, definitions);
+  const source = run.io.statusSource(run.shell, { kind: statusKind, settings, pidFile: definitions.pidFile, logFile });
+  const master = await findMaster(run, source, definitions);
+  await checkSignalRight(run, master.pid);
+  if (statusKind === 'workerman') await checkStatusTable(source, master.pid);
+  warnAboutOpcache(run, definitions);
+  return { statusKind, definitions, plan, source, masterPid: master.pid, masterStartedAt: master.startedAt, logFile };
 }
 
-async function findMaster(run: HostRun, source: StatusSource, definitions: AppDefinitions): Promise<number> {
+/**
+ * Workerman 4's `status` makes a worker that is stopping gracefully crash
+ * (its status handler looks up a worker the stop already removed), dropping
+ * the very connections a graceful reload waits for. On 4.x the `workerman`
+ * source therefore reads /proc only: crash loops still show as PID churn.
+ */
+function statusKindFor(run: HostRun, definitions: AppDefinitions): StatusSourceKind {
+  const major = Number(definitions.workerman.split('.')[0]);
+  if (run.settings.status !== 'workerman' || major >= 5) return run.settings.status;
+  run.io.log.info(`${run.label}: Workerman ${definitions.workerman}: its status command kills workers that are stopping gracefully, so worker facts come from /proc only`);
+  return 'process';
+}
+
+async function findMaster(run: HostRun, source: StatusSource, definitions: AppDefinitions): Promise<MasterProcess> {
   const start = startFilePath(run.settings);
   const before = await source.snapshot();
+  const elsewhere = before.elsewhere ?? [];
+  if (before.masters.length === 0 && elsewhere.length > 0) {
+    const other = elsewhere[0]!;
+    throw new StepError(
+      'preflight',
+      `the master (pid ${other.pid}) runs ${other.startFile}, but ${start} is ${definitions.startFile} now: ${run.settings.target} points to another release ` +
+        '(a switched symlink?). PHP resolved the old path when the master started, so a reload would keep loading the old release. ' +
+        `Sync in place into the directory the master runs from (target: ${other.startFile.slice(0, -run.settings.startFile.length - 1)}), or restart the app from the new one. Nothing was changed`,
+    );
+  }
   if (before.masters.length === 0) {
     throw new StepError(
       'preflight',
@@ -66,7 +96,16 @@ async function findMaster(run: HostRun, source: StatusSource, definitions: AppDe
   if (before.masters.length > 1) {
     throw new StepError('preflight', `${before.masters.length} masters run this app (pids ${before.masters.map((m) => m.pid).join(', ')}); ${NOTHING_CHANGED}`);
   }
-  return before.masters[0]!.pid;
+  return before.masters[0]!;
+}
+
+/** New workers compile the new files, unless the CLI's OPcache serves old bytecode without checking. */
+function warnAboutOpcache(run: HostRun, definitions: AppDefinitions): void {
+  const { opcache } = definitions;
+  if (!opcache.loaded || !opcache.enableCli || opcache.validateTimestamps) return;
+  run.io.log.warning(
+    `${run.label}: PHP's CLI runs OPcache with opcache.validate_timestamps=0 (opcache.enable_cli=1): new workers may run bytecode cached before this deploy. Set opcache.validate_timestamps=1 for the CLI, or restart the app after deploying`,
+  );
 }
 
 /** `reload` exits 0 even when the kernel refused its signal (the master runs as another user). */

@@ -21,18 +21,3 @@ export async function readDefinitions(run: HostRun, step: Step, consequence: str
   const result = await run.shell.run(definitionsCommand(run.settings), { timeoutMs: run.settings.commandTimeoutMs });
   return definitionsFrom(result, step, consequence);
 }
-
-/** What differs between two sets of worker definitions, in words; empty when a reload can apply the new code. */
-export function definitionChanges(before: AppDefinitions, after: AppDefinitions): string[] {
-  const describe = (definitions: AppDefinitions) =>
-    new Map(definitions.groups.map((group) => [`${group.name} ${group.listen}`, `${group.class} count ${group.count}${group.reloadable ? '' : ' reloadable = false'}`]));
-  const old = describe(before);
-  const now = describe(after);
-  const changes: string[] = [];
-  for (const [key, value] of now) {
-    if (!old.has(key)) changes.push(`new group ${key}`);
-    else if (old.get(key) !== value) changes.push(`${key}: ${old.get(key)} -> ${value}`);
-  }
-  for (const key of old.keys()) if (!now.has(key)) changes.push(`group ${key} removed`);
-  return changes;
-}

@@ -1,42 +1,58 @@
-import { StepError } from '../engine/ports.js';
+import { StepError, type SyncSummary } from '../engine/ports.js';
 import { runtimeProtectRules } from '../engine/runtime-files.js';
 import type { AppDefinitions } from '../engine/worker-definitions.js';
 import type { HostRun } from './context.js';
-import { definitionChanges, readDefinitions } from './read-definitions.js';
+import { readDefinitions } from './read-definitions.js';
+
+export interface Synced {
+  /** The worker definitions of the synced tree: what a fresh master would load. */
+  readonly definitions: AppDefinitions;
+  /** Master-level files the sync changed or deleted. */
+  readonly masterFilesChanged: readonly string[];
+}
+
+/** The rsync protect rules for the app's runtime files. */
+export function protectRules(run: HostRun, live: AppDefinitions): string[] {
+  return runtimeProtectRules(live, run.settings.target);
+}
+
+function logSync(run: HostRun, sync: SyncSummary): void {
+  const names = sync.deletedNames ?? [];
+  const more = sync.filesDeleted - names.length;
+  run.io.log.info(
+    `${run.label}: ${sync.filesTransferred} file(s) sent, ${sync.filesDeleted} deleted` +
+      (names.length > 0 ? `: ${names.join(', ')}${more > 0 ? ` and ${more} more` : ''}` : ''),
+  );
+}
 
 /**
  * Syncs the source into the live directory, never deleting what the app
- * writes at run time, then reads the worker definitions of the synced tree:
- * a start script the new code broke is caught before any signal.
+ * writes at run time, noting which master-level files changed; then reads
+ * the worker definitions of the synced tree, so a start script the new code
+ * broke is caught before any signal.
  */
-export async function syncStep(run: HostRun, live: AppDefinitions): Promise<AppDefinitions> {
+export async function syncStep(run: HostRun, live: AppDefinitions, masterLevel: (path: string) => boolean): Promise<Synced> {
   const { settings, label, io, facts } = run;
-  const protect = runtimeProtectRules(live, settings.target);
+  const protect = protectRules(run, live);
   io.log.info(`${label}: syncing ${settings.source} to ${settings.target}` + (protect.length > 0 ? ` (keeping the app's runtime files: ${protect.join(', ')})` : ''));
   facts.step = 'sync';
   facts.filesChanged = true;
   let sync;
   try {
-    sync = await io.fileSync(run.host, protect).sync();
+    sync = await io.fileSync(run.host, protect).sync({ watch: masterLevel });
   } catch (error) {
     // rsync that never reached the host changed nothing; anything later may have.
     if (error instanceof StepError && error.filesMayHaveChanged === false) facts.filesChanged = false;
     throw error;
   }
   facts.sync = sync;
-  const names = sync.deletedNames ?? [];
-  const more = sync.filesDeleted - names.length;
-  io.log.info(
-    `${label}: ${sync.filesTransferred} file(s) sent, ${sync.filesDeleted} deleted` +
-      (names.length > 0 ? `: ${names.join(', ')}${more > 0 ? ` and ${more} more` : ''}` : ''),
-  );
+  logSync(run, sync);
+  const definitions = await readDefinitions(run, 'sync', 'the files were synced but no reload was sent: the master keeps serving the old code, and a restart would fail');
+  return { definitions, masterFilesChanged: sync.watchedChanges ?? [] };
+}
 
-  const synced = await readDefinitions(run, 'sync', 'the files were synced but no reload was sent: the master keeps serving the old code, and a restart would fail');
-  const changes = definitionChanges(live, synced);
-  if (changes.length > 0) {
-    io.log.warning(
-      `${label}: the new start script defines other workers (${changes.join('; ')}). A reload keeps the master's old definitions: restart the app to apply them`,
-    );
-  }
-  return synced;
+/** What the sync would change among the master-level files, changing nothing (rsync --dry-run). */
+export async function masterFilesToChange(run: HostRun, live: AppDefinitions, masterLevel: (path: string) => boolean): Promise<readonly string[]> {
+  const preview = await run.io.fileSync(run.host, protectRules(run, live)).sync({ dryRun: true, watch: masterLevel });
+  return preview.watchedChanges ?? [];
 }

@@ -57,3 +57,35 @@ export function stopWorkerCommand(pid: number, masterPid: number, signal: 'INT' 
 export function canSignalCommand(masterPid: number): string {
   return commandLine(['kill', '-0', String(masterPid)]);
 }
+
+/** `stop -g` (SIGQUIT: workers finish their connections) or `stop` (SIGINT). Workerman's command waits for the master to exit. */
+export function stopCommand(settings: Target, graceful: boolean): string {
+  return workerman(settings, graceful ? ['stop', '-g'] : ['stop']);
+}
+
+/**
+ * Keeps the running master's environment in a private temp file and prints
+ * its path: a restart starts the new master with the environment the old one
+ * was started with, as a restart by hand from the same shell would.
+ */
+export function saveMasterEnvironmentCommand(masterPid: number): string {
+  const script = 'f=$(umask 077 && mktemp "${TMPDIR:-/tmp}/graceful-reload-environ.XXXXXX") || exit 70; cat "/proc/$1/environ" > "$f" || { rm -f "$f"; exit 71; }; echo "$f"';
+  return commandLine(['sh', '-c', script, 'save-environ', String(masterPid)]);
+}
+
+/**
+ * `start -d` from the app directory with the saved environment (or the
+ * login environment when none could be kept), its output collected from a
+ * file: the daemon must not hold the SSH channel's pipes open.
+ */
+export function startCommand(settings: Target, environmentFile: string | undefined): string {
+  const start = commandLine([settings.php, settings.startFile, 'start', '-d']);
+  const launch = environmentFile
+    ? `xargs -0 -a ${quote(environmentFile)} sh -c 'exec env -i "$@" ${start.replaceAll("'", `'\\''`)}' start-with-environ`
+    : start;
+  return [
+    `out=$(umask 077 && mktemp "\${TMPDIR:-/tmp}/graceful-reload-start.XXXXXX") || exit 70`,
+    `cd ${quote(settings.target)} && ${launch} > "$out" 2>&1 < /dev/null; rc=$?`,
+    `cat "$out"; rm -f "$out"${environmentFile ? ` ${quote(environmentFile)}` : ''}; exit $rc`,
+  ].join('\n');
+}

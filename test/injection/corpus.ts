@@ -120,6 +120,8 @@ export const INPUT_NAMES = [
   'revision',
   'log-file',
   'ignore-workers',
+  'on-master-change',
+  'master-files',
   'timeout',
   'settle',
   'poll-interval',

@@ -67,13 +67,14 @@ test('rsync gets an argument array: excludes and protects as single arguments, s
   assert.deepEqual(parseRsyncStats('Number of deleted files: 2\nNumber of regular files transferred: 1,204\n'), { filesTransferred: 1204, filesDeleted: 2 });
 });
 
-test('deleted files are named from the itemized stream, lines split across chunks, at most 20', async () => {
-  const { DeletedNames } = await import('../../src/adapters/rsync-sync.js');
-  const names = new DeletedNames();
-  names.add('>fcsT...... src/a.php\n*deleting   src/ol');
-  names.add('d.php\n*deleting   my file.txt\ncd+++++++++ new/\n');
-  assert.deepEqual(names.names, ['src/old.php', 'my file.txt']);
-  for (let i = 0; i < 30; i++) names.add(`*deleting   f${i}\n`);
-  assert.equal(names.names.length, 20);
-  assert.equal(names.names[19], 'f17');
+test('itemized changes: deleted files named (at most 20), watched paths reported, lines split across chunks, attribute-only changes ignored', async () => {
+  const { ItemizedChanges } = await import('../../src/adapters/rsync-sync.js');
+  const changes = new ItemizedChanges((path) => path.endsWith('.php'));
+  changes.add('>fcs....... src/a.php\n*deleting   src/ol');
+  changes.add('d.php\n*deleting   my file.txt\ncd+++++++++ new/\n.f...p..... start.php\n>f+++++++++ config/boot.php\ncL+++++++++ link.php -> a.php\n');
+  assert.deepEqual(changes.deleted, ['src/old.php', 'my file.txt']);
+  assert.deepEqual(changes.watched, ['src/a.php', 'src/old.php', 'config/boot.php', 'link.php']);
+  for (let i = 0; i < 30; i++) changes.add(`*deleting   f${i}\n`);
+  assert.equal(changes.deleted.length, 20);
+  assert.equal(changes.deleted[19], 'f17');
 });

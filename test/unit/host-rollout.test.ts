@@ -29,6 +29,8 @@ const settings: RolloutSettings = {
   gracefulTimeoutMs: 60_000,
   onGracefulTimeout: 'force',
   ignoreWorkers: [],
+  onMasterChange: 'restart',
+  masterFiles: [],
   timeoutMs: 30_000,
   settleMs: 500,
   pollIntervalMs: 100,

@@ -64,11 +64,13 @@ test('every payload in every input is either refused naming that input, or kept 
       for (const line of payload.split(/\r?\n/).map((l) => l.trim()).filter((l) => l && !l.startsWith('#'))) assert.ok(rollout.exclude.includes(line));
     }
     if (input === 'ignore-workers') assert.ok(rollout.ignoreWorkers.every((name) => payload.includes(name)));
+    // master-files globs only ever reach a glob matcher, never a command line.
+    if (input === 'master-files') assert.ok(rollout.masterFiles.every((glob) => payload.includes(glob)));
     if (input === 'passphrase') assert.equal(plan!.credentials.passphrase, payload);
     if (input === 'password') assert.equal(plan!.credentials.password, payload);
   }
   // The strict inputs take none of the payloads, bar blanks, which mean "the default".
-  const strict = new Set(['hosts', 'username', 'port', 'jump-host', 'php', 'reload-mode', 'status', 'revision', 'timeout', 'settle', 'known-hosts', 'private-key']);
+  const strict = new Set(['hosts', 'username', 'port', 'jump-host', 'php', 'reload-mode', 'on-master-change', 'status', 'revision', 'timeout', 'settle', 'known-hosts', 'private-key']);
   for (const { input, payload, plan } of outcomes) {
     if (plan && strict.has(input)) assert.equal(payload.trim(), '', `${input} accepted ${JSON.stringify(payload)}`);
   }
