@@ -53,7 +53,8 @@ export type FailureReason =
   | 'several-masters'
   | 'crash-loop'
   | 'pinned'
-  | 'no-progress';
+  | 'no-progress'
+  | 'revision-not-loaded';
 
 export type Verdict =
   | {
@@ -229,6 +230,9 @@ export function observe(state: WatchState, snapshot: HostSnapshot, rules: Verdic
   const oldPids = new Set(stillOld.map((worker) => worker.pid));
   const stale = current.filter((worker) => worker.startedAt < baseline.signalAt && !oldPids.has(worker.pid));
 
+  if (stillOld.length === 0 && !short && stale.length === 0 && wrongRevision.length > 0 && stalledForMs >= rules.settleMs) {
+    return { state: { ...next, stable: null }, verdict: revisionNotLoaded(wrongRevision, rules) };
+  }
   if (stillOld.length > 0 || short || stale.length > 0 || wrongRevision.length > 0) {
     const stall = classifyStall(next, rules, snapshot, stillOld, stale, replaced, stalledForMs);
     if (stall) return { state: { ...next, stable: null }, verdict: stall };
@@ -245,6 +249,23 @@ export function observe(state: WatchState, snapshot: HostSnapshot, rules: Verdic
   const countsCurrent = snapshot.crashExitsAt === undefined || snapshot.crashExitsAt >= stable.since;
   if (stableForMs >= rules.settleMs && countsCurrent) return { state: settled, verdict: { kind: 'replaced', total, workers: current } };
   return { state: settled, verdict: { kind: 'settling', total, stableForMs } };
+}
+
+/**
+ * Every old worker is gone, yet new ones still report another revision: the
+ * code that reports it is loaded outside the worker callbacks (at the start
+ * script's top level), so it lives in the master and a reload never refreshes it.
+ */
+function revisionNotLoaded(wrong: readonly WorkerProcess[], rules: VerdictRules): Verdict {
+  const shown = wrong.slice(0, 5).map((worker) => `${describeWorker(worker)}=${worker.revision}`).join(', ');
+  return {
+    kind: 'failed',
+    reason: 'revision-not-loaded',
+    message:
+      `every old worker was replaced, but new workers still report another revision than ${rules.revision} (${shown}): ` +
+      'the code that reports it is loaded outside the worker callbacks (at the start script\'s top level), so it lives in the master and only a restart loads it. ' +
+      'Load business code in onWorkerStart, or restart the app',
+  };
 }
 
 /**

@@ -67,8 +67,8 @@ interface Fake {
   readonly io: HostRolloutIO;
 }
 
-/** `answer` maps a command to its result; snapshots are handed out in order, the last one repeating. */
-function fake(answer: (command: string) => Partial<CommandResult>, snapshots: HostSnapshot[]): Fake {
+/** `answer` maps a command to its result; snapshots are handed out in order, the last one repeating; the sync "changes" `changed`. */
+function fake(answer: (command: string) => Partial<CommandResult>, snapshots: HostSnapshot[], changed: readonly string[] = ['src/handler.php']): Fake {
   const commands: string[] = [];
   const syncs: (readonly string[])[] = [];
   const setups: StatusSourceSetup[] = [];
@@ -99,10 +99,10 @@ function fake(answer: (command: string) => Partial<CommandResult>, snapshots: Ho
     io: {
       openShell: async () => shell,
       fileSync: (_host, protect) => ({
-        sync: async () => {
+        sync: async (options = {}) => {
           syncs.push(protect);
-          commands.push('(sync)');
-          return sync;
+          commands.push(options.dryRun ? '(dry run)' : '(sync)');
+          return { ...sync, watchedChanges: changed.filter((path) => options.watch?.(path) ?? false) };
         },
       }),
       statusSource: (_shell, setup) => {
@@ -182,4 +182,60 @@ test('the master dies during the reload and its old workers live on: the report 
   assert.equal(report.reason, 'master-gone');
   assert.match(report.error!, /master process \(pid 9\) died during the reload; 2 of its workers still run without it \(BusinessWorker:12, Register:10\).*stop them before starting/);
   assert.match(report.error!, /the reload was signalled; 0\/2 old workers replaced/);
+});
+
+const command = (c: string) =>
+  c.startsWith('(') ? c : /reload$/.test(c) ? 'reload' : c.includes('graceful-reload-definitions') ? (c.includes('missing-target') ? 'preflight' : 'definitions') : c.includes('save-environ') ? 'save-environ' : / stop( -g)?$/.test(c) ? c.slice(c.indexOf('stop')) : c.includes(' start -d') ? 'start' : c.split(' ')[0];
+
+test('a changed worker count restarts the app: stop -g, start with the saved environment, a new master with the new count', async () => {
+  let reads = 0;
+  const answer = (c: string): Partial<CommandResult> => {
+    if (c.includes('graceful-reload-definitions')) {
+      reads += 1;
+      const groups = [{ class: 'Workerman\\Worker', name: 'web', count: reads === 1 ? 2 : 1, reloadable: true, listen: 'http://:80', user: '' }];
+      return { stdout: definitions({ groups }) };
+    }
+    if (c.includes('save-environ')) return { stdout: '/tmp/graceful-reload-environ.abc\n' };
+    return {};
+  };
+  const web = (pid: number, startedAt: number) => worker(pid, 'web', 'http://:80', startedAt);
+  const f = fake(answer, [at(49, [web(11, 1), web(12, 1)]), at(50, [web(11, 1), web(12, 1)]), at(51, [], []), at(52, [web(31, 51.5)], [{ pid: 30 }]), at(53, [web(31, 51.5)], [{ pid: 30 }])], ['start.php']);
+  const report = await rolloutHost(host, { ...settings, settleMs: 500 }, f.io);
+  assert.equal(report.ok, true, report.error);
+  assert.equal(report.action, 'restart');
+  assert.equal(report.previousMasterPid, 9);
+  assert.equal(report.masterPid, 30);
+  assert.equal(report.stoppedWith, 'stop -g');
+  assert.deepEqual(report.restartBecause?.files, ['start.php']);
+  assert.deepEqual(report.restartBecause?.definitions, ['web http://:80: Workerman\\Worker count 2 -> Workerman\\Worker count 1']);
+  assert.deepEqual(f.commands.map(command), ['preflight', 'kill', '(sync)', 'definitions', 'save-environ', 'stop -g', 'start']);
+  assert.match(f.commands.find((c) => c.includes(' start -d'))!, /xargs -0 -a \/tmp\/graceful-reload-environ\.abc/);
+  assert.ok(f.lines.some((line) => /warning: .*restarting the app \(master-level file\(s\) changed: start\.php; worker definitions changed.*closes every open connection/.test(line)), f.lines.join('\n'));
+});
+
+test('on-master-change: fail stops before any file changes, from a dry run', async () => {
+  const f = fake(answerAll, [at(49, oldWorkers)], ['start.php', 'src/handler.php']);
+  const report = await rolloutHost(host, { ...settings, onMasterChange: 'fail' }, f.io);
+  assert.equal(report.ok, false);
+  assert.equal(report.step, 'preflight');
+  assert.equal(report.filesChanged, false);
+  assert.match(report.error!, /a reload cannot apply this deploy: master-level file\(s\) changed: start\.php\. Nothing was changed \(on-master-change: fail\)/);
+  assert.deepEqual(f.commands.map(command), ['preflight', 'kill', '(dry run)']);
+});
+
+test('on-master-change: reload goes on with a warning naming what stays old', async () => {
+  const f = fake(answerAll, [at(49, oldWorkers), at(50, oldWorkers), at(53, newWorkers), at(54, newWorkers)], ['start.php']);
+  const report = await rolloutHost(host, { ...settings, onMasterChange: 'reload' }, f.io);
+  assert.equal(report.ok, true, report.error);
+  assert.equal(report.action, 'reload');
+  assert.ok(f.lines.some((line) => /warning: .*reloading although master-level file\(s\) changed: start\.php: the master keeps the old code/.test(line)));
+});
+
+test('a master running from another release (a switched symlink) is refused, naming both paths', async () => {
+  const snapshot: HostSnapshot = { at: 49, masters: [], workers: [], elsewhere: [{ pid: 7, startFile: '/srv/releases/1/start.php' }] };
+  const f = fake((c) => (c.includes('graceful-reload-definitions') ? { stdout: definitions({ startFile: '/srv/releases/2/start.php' }) } : {}), [snapshot]);
+  const report = await rolloutHost(host, settings, f.io);
+  assert.equal(report.step, 'preflight');
+  assert.match(report.error!, /the master \(pid 7\) runs \/srv\/releases\/1\/start\.php, but \/srv\/app\/start\.php is \/srv\/releases\/2\/start\.php now.*a reload would keep loading the old release.*Nothing was changed/);
+  assert.deepEqual(f.syncs, []);
 });

@@ -225,3 +225,13 @@ test('groups reported as not reloadable are kept, never waited for', () => {
   assert.deepEqual(baseline.tracked.map((x) => x.pid), [1]);
   assert.deepEqual(baseline.kept.map((x) => x.pid), [2]);
 });
+
+test('every old worker replaced but the new ones keep the old revision: the code is loaded in the master, and the verdict says so after settle', () => {
+  const revRules = { ...rules, revision: 'new', settleMs: 1000 };
+  const oldRevision = [{ ...w(11, 'web', 10.5), revision: 'old' }, { ...w(12, 'web', 10.5), revision: 'old' }, { ...w(13, 'task', 10.5), revision: 'old' }];
+  const verdicts = run([snap(10.6, oldRevision), snap(11.2, oldRevision), snap(11.7, oldRevision)], revRules);
+  assert.deepEqual(verdicts.map((v) => v.kind), ['replacing', 'replacing', 'failed']);
+  const last = verdicts[2]!;
+  assert.equal(last.kind === 'failed' && last.reason, 'revision-not-loaded');
+  assert.match(last.kind === 'failed' ? last.message : '', /web:11=old.*loaded outside the worker callbacks.*only a restart loads it/);
+});
