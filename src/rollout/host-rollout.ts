@@ -3,13 +3,12 @@ import { definitionChanges, describeMasterChange, type MasterChange } from '../e
 import { StepError } from '../engine/ports.js';
 import type { HostReport } from '../engine/report.js';
 import type { RolloutSettings } from '../engine/settings.js';
-import type { StatusSource } from '../status/status-source.js';
 import { traced, type HostFacts, type HostRolloutIO, type HostRun } from './context.js';
 import { decide, masterLevel, refuseMasterChange, staleMaster } from './master-change-step.js';
 import { preflight, type Preflight } from './preflight.js';
 import { restartStep } from './restart-step.js';
 import { signalStep } from './signal-step.js';
-import { syncStep, type Synced } from './sync-step.js';
+import { sourceTransfer, syncStep, type Synced, type Transfer } from './sync-step.js';
 import { verifyStep } from './verify-step.js';
 
 export type { HostRolloutIO } from './context.js';
@@ -97,49 +96,103 @@ export function describeFacts(facts: HostFacts): string {
   return `${files}; ${facts.signalled ? 'the reload was signalled' : 'no reload was signalled'}`;
 }
 
+/** A host connected and checked (and locked, in a fleet), nothing changed yet. */
+export interface PreparedHost {
+  readonly run: HostRun;
+  readonly checked: Preflight;
+  readonly started: number;
+  /** Releases what preparing took (lock, status source, connection); never throws. */
+  readonly finish: () => Promise<void>;
+}
+
+export type Prepared = { readonly ok: true; readonly host: PreparedHost } | { readonly ok: false; readonly report: HostReport };
+
+/** What happens to the live tree: new files from a transfer, or none (sync: false, the manual reload). */
+export type Delivery = Transfer | 'none';
+
+function failureReport(host: HostSpec, facts: HostFacts, error: unknown, started: number, now: () => number): HostReport {
+  const stepError = error instanceof StepError ? error : new StepError(facts.step, (error as Error).message ?? String(error), { cause: error });
+  const known = facts.filesChanged || facts.signalled ? ` (${describeFacts(facts)})` : '';
+  return {
+    host: host.label,
+    ok: false,
+    step: stepError.step,
+    error: stepError.message + known,
+    filesChanged: facts.filesChanged,
+    signalled: facts.signalled,
+    ...(facts.sync ? { sync: facts.sync } : {}),
+    durationMs: now() - started,
+  };
+}
+
 /**
- * One host's rollout, the unit a fleet planner schedules: connect, preflight,
- * sync, signal, verify, each its own function. It never throws; every outcome
- * is a report that says which step failed and what was left on the host.
+ * Connects and runs the preflight: nothing on the host changes. `guard`
+ * runs right after connecting (a fleet takes the host's lock there) and
+ * returns what to release at the end.
  */
-export async function rolloutHost(host: HostSpec, settings: RolloutSettings, io: HostRolloutIO): Promise<HostReport> {
+export async function prepareHost(
+  host: HostSpec,
+  settings: RolloutSettings,
+  io: HostRolloutIO,
+  guard?: (run: HostRun) => Promise<() => Promise<void>>,
+): Promise<Prepared> {
   const now = io.now ?? Date.now;
   const started = now();
   const facts: HostFacts = { step: 'connect', filesChanged: false, signalled: false };
-  let source: StatusSource | undefined;
-  let close: (() => Promise<void>) | undefined;
+  const releases: (() => Promise<unknown>)[] = [];
+  const finish = async () => {
+    for (const release of releases.reverse()) await release().catch(() => undefined);
+    releases.length = 0;
+  };
   try {
     io.log.info(`${host.label}: connecting`);
     const shell = await io.openShell(host);
-    close = () => shell.close();
+    releases.push(() => shell.close());
     const run: HostRun = { host, label: host.label, settings, io, shell: traced(shell, io.log, host.label), now, facts };
-
+    if (guard) releases.push(await guard(run));
     facts.step = 'preflight';
     const checked = await preflight(run);
-    source = checked.source;
+    releases.push(async () => checked.source.stop());
     describeApp(run, checked);
-    const stale = staleMaster(run, checked.definitions, checked.masterStartedAt);
-    if (settings.onMasterChange === 'fail') await refuseMasterChange(run, checked.definitions, stale);
+    return { ok: true, host: { run, checked, started, finish } };
+  } catch (error) {
+    await finish();
+    return { ok: false, report: failureReport(host, facts, error, started, now) };
+  }
+}
 
-    const synced = await syncStep(run, checked.definitions, masterLevel(run, checked.definitions));
+/**
+ * Changes the host: delivers the files, then reloads, or restarts for a
+ * master-level change, and proves it. Never throws: every outcome is a report.
+ */
+export async function deployHost(prepared: PreparedHost, delivery: Delivery = sourceTransfer(prepared.run)): Promise<HostReport> {
+  const { run, checked, started } = prepared;
+  const { settings } = run;
+  try {
+    const stale = staleMaster(run, checked.definitions, checked.masterStartedAt);
+    const watch = masterLevel(run, checked.definitions);
+    if (settings.onMasterChange === 'fail' && delivery !== 'none') await refuseMasterChange(run, checked.definitions, stale);
+    const synced: Synced =
+      delivery === 'none' ? { definitions: checked.definitions, masterFilesChanged: [] } : await syncStep(run, checked.definitions, watch, delivery);
     const change = { files: synced.masterFilesChanged, definitions: definitionChanges(checked.definitions, synced.definitions), stale };
     if (decide(run, change) === 'restart') return await restartReport(run, checked, synced, change, started);
     return await reloadReport(run, checked, started);
   } catch (error) {
-    const stepError = error instanceof StepError ? error : new StepError(facts.step, (error as Error).message ?? String(error), { cause: error });
-    const known = facts.filesChanged || facts.signalled ? ` (${describeFacts(facts)})` : '';
-    return {
-      host: host.label,
-      ok: false,
-      step: stepError.step,
-      error: stepError.message + known,
-      filesChanged: facts.filesChanged,
-      signalled: facts.signalled,
-      ...(facts.sync ? { sync: facts.sync } : {}),
-      durationMs: now() - started,
-    };
+    return failureReport(run.host, run.facts, error, started, run.now);
+  }
+}
+
+/**
+ * One host's rollout on its own: connect, preflight, sync, then reload (or
+ * restart), each its own function. It never throws; every outcome is a
+ * report that says which step failed and what was left on the host.
+ */
+export async function rolloutHost(host: HostSpec, settings: RolloutSettings, io: HostRolloutIO): Promise<HostReport> {
+  const prepared = await prepareHost(host, settings, io);
+  if (!prepared.ok) return prepared.report;
+  try {
+    return await deployHost(prepared.host);
   } finally {
-    source?.stop();
-    await close?.().catch(() => undefined);
+    await prepared.host.finish();
   }
 }

@@ -25,21 +25,33 @@ function logSync(run: HostRun, sync: SyncSummary): void {
   );
 }
 
+/** Puts new files into the live tree: the source from the runner, or a snapshot on the host (a rollback). */
+export interface Transfer {
+  /** For the log: where the files come from. */
+  readonly from: string;
+  readonly run: (protect: readonly string[], watch: (path: string) => boolean) => Promise<SyncSummary>;
+}
+
+/** The deploy's transfer: rsync from the runner. */
+export function sourceTransfer(run: HostRun): Transfer {
+  return { from: run.settings.source, run: (protect, watch) => run.io.fileSync(run.host, protect).sync({ watch }) };
+}
+
 /**
- * Syncs the source into the live directory, never deleting what the app
+ * Syncs new files into the live directory, never deleting what the app
  * writes at run time, noting which master-level files changed; then reads
  * the worker definitions of the synced tree, so a start script the new code
  * broke is caught before any signal.
  */
-export async function syncStep(run: HostRun, live: AppDefinitions, masterLevel: (path: string) => boolean): Promise<Synced> {
+export async function syncStep(run: HostRun, live: AppDefinitions, masterLevel: (path: string) => boolean, transfer: Transfer = sourceTransfer(run)): Promise<Synced> {
   const { settings, label, io, facts } = run;
   const protect = protectRules(run, live);
-  io.log.info(`${label}: syncing ${settings.source} to ${settings.target}` + (protect.length > 0 ? ` (keeping the app's runtime files: ${protect.join(', ')})` : ''));
+  io.log.info(`${label}: syncing ${transfer.from} to ${settings.target}` + (protect.length > 0 ? ` (keeping the app's runtime files: ${protect.join(', ')})` : ''));
   facts.step = 'sync';
   facts.filesChanged = true;
   let sync;
   try {
-    sync = await io.fileSync(run.host, protect).sync({ watch: masterLevel });
+    sync = await transfer.run(protect, masterLevel);
   } catch (error) {
     // rsync that never reached the host changed nothing; anything later may have.
     if (error instanceof StepError && error.filesMayHaveChanged === false) facts.filesChanged = false;
