@@ -108,7 +108,7 @@ export function validateTarget(value: string): string {
   return normalized;
 }
 
-function validateStartFile(value: string): string {
+export function validateStartFile(value: string): string {
   if (value.startsWith('/')) throw new InputError('start-file', `"${value}" must be relative to target`);
   noLeadingDash('start-file', value);
   if (value.split('/').some((segment) => segment === '..' || segment === '')) {
@@ -128,7 +128,7 @@ function validatePhp(value: string): string {
   return value;
 }
 
-function validateStatusUrl(kind: StatusSourceKind, value: string): string {
+export function validateStatusUrl(kind: StatusSourceKind, value: string): string {
   if (kind !== 'http') {
     if (value !== '') throw new InputError('status-url', `is only used with status: http (status is ${kind})`);
     return '';
