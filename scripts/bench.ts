@@ -4,17 +4,21 @@
 //   default poll settings. Target: median <= 300 ms.
 // - crash-loop verdict: from the reload signal to the failure, against the
 //   budget of settle plus one poll.
-// Runs the engine in-process with the real SSH and rsync adapters.
+// Runs the engine in-process with the real SSH and rsync adapters, against
+// real Workerman on one rig host (BENCH_WORKERMAN=4 for 4.2.1; default 5.2.2).
 import { readFile } from 'node:fs/promises';
 import { openTransport } from '../src/adapters/transport.js';
-import { rolloutHost } from '../src/engine/host-rollout.js';
 import { parseInputs } from '../src/engine/inputs.js';
 import type { RolloutLog } from '../src/engine/ports.js';
 import type { HostReport } from '../src/engine/report.js';
+import { rolloutHost } from '../src/rollout/host-rollout.js';
+import { realRolloutIO } from '../src/rollout/real-io.js';
 import { Rig } from '../test/rig/rig.js';
+import { WORKERMAN_RELEASES } from '../test/rig/workerman-vendor.js';
 import { inputsFor, makeCrashingSource } from '../test/rig/scenario.js';
 
 const RUNS = Number(process.env['BENCH_RUNS'] ?? 15);
+const WORKERMAN = process.env['BENCH_WORKERMAN'] === '4' ? 4 : 5;
 
 /** Boot time in epoch ms, to 10 ms (btime in /proc/stat is whole seconds, too coarse here). */
 async function bootTimeMs(): Promise<number> {
@@ -51,11 +55,7 @@ async function timedRollout(source: string, inputs: Record<string, string>, mark
     debug: () => undefined,
   };
   try {
-    const report = await rolloutHost(plan.hosts[0]!, plan.rollout, {
-      openShell: (spec) => transport.openShell(spec),
-      fileSync: (spec) => transport.fileSync(spec, plan.rollout),
-      log,
-    });
+    const report = await rolloutHost(plan.hosts[0]!, plan.rollout, realRolloutIO(transport, plan.rollout, log));
     return { report, markedAt };
   } finally {
     await transport.close();
@@ -64,8 +64,9 @@ async function timedRollout(source: string, inputs: Record<string, string>, mark
 
 const rig = await Rig.create();
 try {
-  const host = await rig.addHost('bench');
+  const host = await rig.addHost('bench', { workerman: WORKERMAN });
   await host.startMaster();
+  console.log(`Workerman ${WORKERMAN_RELEASES[WORKERMAN]}, plain example app (4 web, 2 gateway, 1 task)`);
   const boot = await bootTimeMs();
   const defaults = { 'ignore-workers': 'gateway' };
   // Only the inputs a user must give; poll-interval, settle and status stay at their defaults.
@@ -73,7 +74,7 @@ try {
   const latencies: number[] = [];
 
   for (let i = 0; i < RUNS; i++) {
-    const { report, markedAt } = await timedRollout(await rig.makeSource(`v${i + 2}`), { ...required, ...defaults }, /workers replaced, settling/);
+    const { report, markedAt } = await timedRollout(await rig.makeSource(`v${i + 2}`, { workerman: WORKERMAN }), { ...required, ...defaults }, /workers replaced, settling/);
     if (!report.ok) throw new Error(`run ${i + 1} failed: ${report.error}`);
     const lastReplaced = Math.max(...(await Promise.all(report.workers!.map((w) => startedAtMs(w.pid, boot)))));
     latencies.push(markedAt - lastReplaced);
@@ -86,10 +87,10 @@ try {
   );
 
   // Crash loop: time from the signal to the failure verdict.
-  const { report, markedAt: signalled } = await timedRollout(await makeCrashingSource(rig), { ...required, ...defaults }, /reload signalled/);
+  const { report, markedAt: signalled } = await timedRollout(await makeCrashingSource(rig, { workerman: WORKERMAN }), { ...required, ...defaults }, /reload signalled/);
   const verdictMs = Date.now() - signalled;
   console.log(
-    `crash loop: ${report.reason} verdict ${verdictMs} ms after the signal (the test master's workers die 1 s after start, like Workerman's); ` +
+    `crash loop: ${report.reason} verdict ${verdictMs} ms after the signal (Workerman waits 1 s before a worker whose onWorkerStart threw exits); ` +
       `budget settle + one poll = ${poll.settleMs + poll.pollIntervalMs} ms`,
   );
 } finally {

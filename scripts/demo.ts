@@ -1,9 +1,12 @@
 // npm run demo: three local test hosts (real sshd, each with its own /srv)
-// running the test master with app v1; app v2 is deployed through the real
+// running the example app v1 on real Workerman 5.2.2 (installed by Composer
+// into .cache/workerman on first use); app v2 is deployed through the real
 // action entry point, dist/index.js, with inputs passed as INPUT_* variables
 // exactly as a runner passes them. A small bounded load runs during the
-// rollout to show that no request is dropped. Everything is torn down after.
+// rollout to show that no request is dropped. Everything is torn down after,
+// and the teardown checks that no process of a test host is left running.
 import { Rig, TARGET, type TestHost } from '../test/rig/rig.js';
+import { WORKERMAN_RELEASES } from '../test/rig/workerman-vendor.js';
 import { runAction, removeRunnerTemp } from '../test/rig/action-runner.js';
 import type { HostReport } from '../src/engine/report.js';
 
@@ -64,7 +67,7 @@ function runnerView(): (text: string) => void {
 const rig = await Rig.create();
 let exitCode = 1;
 try {
-  say('starting three test hosts (OpenSSH sshd on loopback, each with its own /srv)');
+  say(`starting three test hosts (OpenSSH sshd on loopback, each with its own /srv; Workerman ${WORKERMAN_RELEASES[5]})`);
   const hosts = [await rig.addHost('web1'), await rig.addHost('web2'), await rig.addHost('web3')];
   for (const host of hosts) {
     await host.startMaster();
@@ -103,6 +106,12 @@ try {
   exitCode = run.code === 0 && traffic.failed === 0 ? 0 : 1;
 } finally {
   say('tearing down');
-  await rig.destroy();
+  try {
+    await rig.destroy();
+    console.log('   every process of the test hosts has ended, and their directories are gone');
+  } catch (error) {
+    console.error(`   ${(error as Error).message}`);
+    exitCode = 1;
+  }
 }
 process.exit(exitCode);

@@ -4,7 +4,7 @@
 // puts the node devDependency first on PATH).
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -55,15 +55,23 @@ const only = process.argv.slice(2);
 const all = [...files('test/unit'), ...files('test/e2e')];
 const selected = only.length > 0 ? only : [...all.filter((file) => file !== LEAK_CHECK), ...all.filter((file) => file === LEAK_CHECK)];
 
-// What the leak check compares against: a mark on every process the suite
-// starts (inherited through the environment, so Workerman's daemonized
-// masters and their workers carry it too), and the rig-like temp entries that
-// were there before this run.
+// What the leak check (zz-nothing-left.test.ts) compares against: a mark in
+// the environment of every process the suite starts, the suite id in the
+// names of its temp dirs, a record of every rig host's mount namespace and
+// when it was ended (Workerman overwrites its processes' environment with
+// their titles), and the rig-like temp entries that were there before.
 const suiteId = randomBytes(6).toString('hex');
 const tempBefore = readdirSync(tmpdir()).filter((name) => /^(gr-rig-|gr-runner-|graceful-reload-)/.test(name));
-const result = spawnSync(
-  process.execPath,
-  ['--import', 'tsx', '--import', './scripts/php-text-hooks.mjs', '--test', '--test-concurrency=1', '--test-reporter=spec', ...selected],
-  { stdio: 'inherit', env: { ...process.env, GR_SUITE_ID: suiteId, GR_SUITE_TMP_BEFORE: JSON.stringify(tempBefore) } },
-);
+const hostsRecord = join(tmpdir(), `gr-suite-${suiteId}.hosts`);
+writeFileSync(hostsRecord, '');
+let result;
+try {
+  result = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', '--import', './scripts/php-text-hooks.mjs', '--test', '--test-concurrency=1', '--test-reporter=spec', ...selected],
+    { stdio: 'inherit', env: { ...process.env, GR_SUITE_ID: suiteId, GR_SUITE_TMP_BEFORE: JSON.stringify(tempBefore), GR_SUITE_HOSTS: hostsRecord } },
+  );
+} finally {
+  rmSync(hostsRecord, { force: true });
+}
 process.exit(result.status ?? 1);

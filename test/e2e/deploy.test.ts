@@ -4,6 +4,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { mustExec } from '../rig/process.js';
 import { Rig, TARGET, type TestHost } from '../rig/rig.js';
+import { WORKERMAN_RELEASES } from '../rig/workerman-vendor.js';
 import { removeRunnerTemp, runAction, runPost } from '../rig/action-runner.js';
 import { inputsFor as sharedInputs } from '../rig/scenario.js';
 import type { HostReport } from '../../src/engine/report.js';
@@ -20,47 +21,60 @@ const inputsFor = (host: TestHost, source: string, extra: Record<string, string>
 
 const versionOn = (host: TestHost) => readFile(join(host.srv, 'app/src/version.php'), 'utf8');
 
-test('a one-host deploy syncs the files, replaces every reloadable worker, and the app serves the new code', async () => {
-  const host = await rig.addHost('deploy');
-  await host.startMaster();
-  assert.match(await host.get('/'), /hello from v1/);
-  const before = await host.workers();
-  const masterBefore = await host.masterPid();
-  const source = await rig.makeSource('v2');
+/** Where each Workerman keeps its pid file and log, relative to the app (start file /srv/app/start.php). */
+const LAYOUT = {
+  5: { pid: 'workerman.start.php.pid', log: 'workerman.log' },
+  4: { pid: 'vendor/workerman/_srv_app_start.php.pid', log: 'vendor/workerman/workerman.log' },
+} as const;
 
-  const run = await runAction(inputsFor(host, source));
-  assert.equal(run.code, 0, run.log);
+for (const major of [5, 4] as const) {
+  test(`Workerman ${major}: a one-host deploy syncs the files, replaces every reloadable worker, and the app serves the new code`, async (t) => {
+    const host = await rig.addHost(`deploy-${major}`, { workerman: major });
+    t.after(() => host.stop());
+    await host.startMaster();
+    assert.match(await host.get('/'), /hello from v1/);
+    const before = await host.workers();
+    const masterBefore = await host.masterPid();
+    const source = await rig.makeSource('v2', { workerman: major });
 
-  assert.match(await versionOn(host), /v2/);
-  assert.match(await host.get('/'), /hello from v2/);
-  assert.equal(await host.masterPid(), masterBefore, 'a reload keeps the master');
-  const afterWorkers = await host.workers();
-  const gatewayBefore = before.filter((w) => / gateway /.test(w.title)).map((w) => w.pid).sort();
-  const gatewayAfter = afterWorkers.filter((w) => / gateway /.test(w.title)).map((w) => w.pid).sort();
-  assert.deepEqual(gatewayAfter, gatewayBefore, 'reloadable = false workers keep their PIDs');
-  const reloadable = before.filter((w) => !/ gateway /.test(w.title));
-  assert.equal(reloadable.length, 5, '4 web + 1 task before the reload');
-  const stillThere = reloadable.filter((w) => afterWorkers.some((a) => a.pid === w.pid));
-  assert.deepEqual(stillThere, [], 'every reloadable worker was replaced');
+    const run = await runAction(inputsFor(host, source));
+    assert.equal(run.code, 0, run.log);
 
-  const [report] = JSON.parse(run.outputs['report']!) as HostReport[];
-  assert.equal(report!.ok, true);
-  assert.equal(report!.masterPid, masterBefore);
-  assert.deepEqual(report!.replaced!.map((r) => r.oldPid).sort(), reloadable.map((w) => w.pid).sort());
-  assert.deepEqual(report!.kept!.map((k) => k.pid).sort(), gatewayBefore);
-  assert.match(run.log, /5\/5 workers replaced|all 5 workers replaced/);
-  assert.match(run.log, /running \(Workerman 5\.2\.2\), 7 worker\(s\), log \/srv\/app\/workerman\.log/);
+    assert.match(await versionOn(host), /v2/);
+    assert.match(await host.get('/'), /hello from v2/);
+    assert.equal(await host.masterPid(), masterBefore, 'a reload keeps the master');
+    const afterWorkers = await host.workers();
+    const gatewayBefore = before.filter((w) => / gateway /.test(w.title)).map((w) => w.pid).sort();
+    const gatewayAfter = afterWorkers.filter((w) => / gateway /.test(w.title)).map((w) => w.pid).sort();
+    assert.deepEqual(gatewayAfter, gatewayBefore, 'reloadable = false workers keep their PIDs');
+    const reloadable = before.filter((w) => !/ gateway /.test(w.title));
+    assert.equal(reloadable.length, 5, '4 web + 1 task before the reload');
+    const stillThere = reloadable.filter((w) => afterWorkers.some((a) => a.pid === w.pid));
+    assert.deepEqual(stillThere, [], 'every reloadable worker was replaced');
 
-  // The sync's --delete kept the master's own files.
-  await stat(join(host.srv, 'app/workerman.start.php.pid'));
-  await stat(join(host.srv, 'app/workerman.log'));
+    const [report] = JSON.parse(run.outputs['report']!) as HostReport[];
+    assert.equal(report!.ok, true);
+    assert.equal(report!.masterPid, masterBefore);
+    assert.deepEqual(report!.replaced!.map((r) => r.oldPid).sort(), reloadable.map((w) => w.pid).sort());
+    assert.deepEqual(report!.kept!.map((k) => k.pid).sort(), gatewayBefore);
+    assert.match(run.log, /5\/5 workers replaced|all 5 workers replaced/);
+    const layout = LAYOUT[major];
+    assert.ok(
+      run.log.includes(`master ${masterBefore} running (Workerman ${WORKERMAN_RELEASES[major]}); groups web×4, gateway×2 (not reloadable), task×1; log ${TARGET}/${layout.log}`),
+      run.log,
+    );
 
-  // The key file lives only for the run: main removes it, post finds nothing left.
-  const post = await runPost(run);
-  assert.equal(post.code, 0, post.log);
-  assert.equal((await mustExec('find', [run.runnerTemp, '-name', 'graceful-reload-*'])).trim(), '');
-  await removeRunnerTemp(run);
-});
+    // The sync's --delete kept the master's own files, where this Workerman keeps them.
+    await stat(join(host.srv, 'app', layout.pid));
+    await stat(join(host.srv, 'app', layout.log));
+
+    // The key file lives only for the run: main removes it, post finds nothing left.
+    const post = await runPost(run);
+    assert.equal(post.code, 0, post.log);
+    assert.equal((await mustExec('find', [run.runnerTemp, '-name', 'graceful-reload-*'])).trim(), '');
+    await removeRunnerTemp(run);
+  });
+}
 
 test('no master running: the action fails before changing any file, though reload would exit 0', async () => {
   const host = await rig.addHost('nomaster');

@@ -32,7 +32,8 @@ after(async () => {
 
 async function assertNoCanary(): Promise<void> {
   assert.deepEqual(await readdir(CANARY_DIR), [], 'a payload ran: the canary exists');
-  const found = await execFile('find', ['/tmp', host.srv, REPO, '/root', '-xdev', '-name', `${CANARY_NAME}*`, '-not', '-path', '*/node_modules/*'], { timeoutMs: 60_000 });
+  // host.dir holds the host's /srv and its private /root (the remote login's home).
+  const found = await execFile('find', ['/tmp', host.dir, REPO, '/root', '-xdev', '-name', `${CANARY_NAME}*`, '-not', '-path', '*/node_modules/*'], { timeoutMs: 60_000 });
   assert.equal(found.stdout.trim(), '', 'a relative-path payload ran somewhere');
 }
 

@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { execFile } from './process.js';
-import { REPO } from './rig.js';
+import { REPO, suiteTag } from './rig.js';
 
 export interface ActionRun {
   readonly code: number | null;
@@ -40,8 +40,11 @@ export function parseCommandFile(text: string): Record<string, string> {
  * `npm test` puts first on PATH. Returns after the main step; `post` runs the
  * post step with the saved state.
  */
-export async function runAction(inputs: Record<string, string>, options: { env?: Record<string, string>; workspace?: string; echo?: (text: string) => void; signal?: AbortSignal } = {}): Promise<ActionRun> {
-  const runnerTemp = await mkdtemp(join(tmpdir(), 'gr-runner-'));
+export async function runAction(
+  inputs: Record<string, string>,
+  options: { env?: Record<string, string>; workspace?: string; echo?: (text: string) => void; signal?: AbortSignal; onSpawn?: (pid: number) => void } = {},
+): Promise<ActionRun> {
+  const runnerTemp = await mkdtemp(join(tmpdir(), `gr-runner-${suiteTag()}`));
   runnerTemps.add(runnerTemp);
   const outputFile = join(runnerTemp, 'output');
   const stateFile = join(runnerTemp, 'state');
@@ -57,7 +60,13 @@ export async function runAction(inputs: Record<string, string>, options: { env?:
     ...options.env,
   };
   for (const [name, value] of Object.entries(inputs)) env[`INPUT_${name.toUpperCase()}`] = value;
-  const result = await execFile(process.execPath, [join(REPO, 'dist/index.js')], { env, timeoutMs: 300_000, ...(options.echo ? { echo: options.echo } : {}), ...(options.signal ? { signal: options.signal } : {}) });
+  const result = await execFile(process.execPath, [join(REPO, 'dist/index.js')], {
+    env,
+    timeoutMs: 300_000,
+    ...(options.echo ? { echo: options.echo } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
+    ...(options.onSpawn ? { onSpawn: options.onSpawn } : {}),
+  });
   return {
     code: result.code,
     log: result.stdout + result.stderr,

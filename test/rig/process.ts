@@ -7,9 +7,14 @@ export interface Exec {
 }
 
 /** Runs a program with an argument array (no shell) and collects its output. */
-export function execFile(command: string, args: readonly string[], options: { env?: NodeJS.ProcessEnv; cwd?: string; input?: string; timeoutMs?: number; echo?: (text: string) => void; signal?: AbortSignal } = {}): Promise<Exec> {
+export function execFile(
+  command: string,
+  args: readonly string[],
+  options: { env?: NodeJS.ProcessEnv; cwd?: string; input?: string; timeoutMs?: number; echo?: (text: string) => void; signal?: AbortSignal; onSpawn?: (pid: number) => void } = {},
+): Promise<Exec> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { env: options.env ?? process.env, cwd: options.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+    if (child.pid !== undefined) options.onSpawn?.(child.pid);
     let stdout = '';
     let stderr = '';
     const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60_000);

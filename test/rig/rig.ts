@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { appendFileSync, existsSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { chmod, cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { connect, createServer } from 'node:net';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -329,6 +329,7 @@ export class TestHost {
     const survivors = endNamespace(this.namespace);
     this.sshd.kill('SIGKILL');
     this.stopped = true;
+    recordHost('stop', this.namespace);
     if (survivors.length > 0) {
       throw new Error(`${this.name}: processes survived the teardown: ${survivors.map((p) => `${p.pid} (${p.state}) ${p.title}`).join('; ')}`);
     }
@@ -425,6 +426,17 @@ process.on('exit', () => {
 export function suiteTag(): string {
   const id = process.env['GR_SUITE_ID'];
   return id ? `${id}-` : '';
+}
+
+/**
+ * `npm test` has the rig write down every host's mount namespace and when
+ * the host was ended (GR_SUITE_HOSTS), so the last test can find what
+ * outlived a host: Workerman overwrites its processes' environment with its
+ * process title, so they cannot carry a mark of their own.
+ */
+function recordHost(event: 'start' | 'stop', namespace: string): void {
+  const file = process.env['GR_SUITE_HOSTS'];
+  if (file) appendFileSync(file, `${event} ${namespace} ${Date.now()}\n`);
 }
 
 export class Rig {
@@ -525,6 +537,7 @@ export class Rig {
       sshd.kill('SIGKILL');
       throw new Error(`${name}: sshd is not in a mount namespace of its own`);
     }
+    recordHost('start', namespace);
     const publicKey = (await readFile(`${hostKey}.pub`, 'utf8')).trim().split(/\s+/).slice(0, 2).join(' ');
     const app: HostApp = {
       httpPort: await freePort(),
@@ -566,7 +579,10 @@ export class Rig {
   destroySync(): void {
     liveRigs.delete(this);
     for (const host of this.hosts) {
-      if (!host.stopped) endNamespace(host.namespace, 3000);
+      if (!host.stopped) {
+        endNamespace(host.namespace, 3000);
+        recordHost('stop', host.namespace);
+      }
       host.stopped = true;
     }
     rmSync(this.dir, { recursive: true, force: true });

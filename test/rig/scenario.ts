@@ -1,9 +1,9 @@
 import { connect, type Socket } from 'node:net';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { HostReport } from '../../src/engine/report.js';
 import { removeRunnerTemp, runAction, type ActionRun } from './action-runner.js';
-import { TARGET, type Rig, type TestHost } from './rig.js';
+import { TARGET, type Rig, type TestHost, type WorkermanMajor } from './rig.js';
 
 /** The inputs of a one-host deploy to a rig host, fast settings for tests. */
 export function inputsFor(rig: Rig, host: TestHost, source: string, extra: Record<string, string> = {}): Record<string, string> {
@@ -33,39 +33,36 @@ export interface DeployAttempt {
 }
 
 /**
- * Runs the action against one host; `when` hooks fire once each when the
- * action's output first matches, for faults injected mid-rollout.
+ * A fault injected mid-rollout: `then` runs once, when the action's output
+ * first matches. It gets the action's process id (to freeze it with SIGSTOP,
+ * say: a runner that stalls between two looks at the host).
  */
-export async function deploy(
-  rig: Rig,
-  host: TestHost,
-  source: string,
-  extra: Record<string, string> = {},
-  when: readonly { match: RegExp; then: () => Promise<unknown> }[] = [],
-): Promise<Deploy> {
+export interface WhenHook {
+  readonly match: RegExp;
+  readonly then: (action: { pid: number }) => Promise<unknown>;
+}
+
+/** Runs the action against one host, with `when` hooks for faults injected mid-rollout. */
+export async function deploy(rig: Rig, host: TestHost, source: string, extra: Record<string, string> = {}, when: readonly WhenHook[] = []): Promise<Deploy> {
   const { run, reports } = await attemptDeploy(rig, host, source, extra, when);
   if (reports.length !== 1) throw new Error(`expected one host report, got ${reports.length}; log:\n${run.log}`);
   return { run, report: reports[0]! };
 }
 
 /** Like deploy, but the action may refuse before reaching the host. */
-export async function attemptDeploy(
-  rig: Rig,
-  host: TestHost,
-  source: string,
-  extra: Record<string, string> = {},
-  when: readonly { match: RegExp; then: () => Promise<unknown> }[] = [],
-): Promise<DeployAttempt> {
+export async function attemptDeploy(rig: Rig, host: TestHost, source: string, extra: Record<string, string> = {}, when: readonly WhenHook[] = []): Promise<DeployAttempt> {
   let seen = '';
+  let pid = 0;
   const pending = [...when];
   const fired: Promise<unknown>[] = [];
   const run = await runAction(inputsFor(rig, host, source, extra), {
+    onSpawn: (spawned) => (pid = spawned),
     echo: (text) => {
       seen += text;
       for (const hook of [...pending]) {
         if (hook.match.test(seen)) {
           pending.splice(pending.indexOf(hook), 1);
-          fired.push(hook.then());
+          fired.push(hook.then({ pid }));
         }
       }
     },
@@ -75,34 +72,68 @@ export async function attemptDeploy(
   return { run, reports: JSON.parse(run.outputs['report'] ?? '[]') as HostReport[] };
 }
 
-/** A source whose web workers die in onWorkerStart: a fatal error in the new handler. */
-export async function makeCrashingSource(rig: Rig): Promise<string> {
-  const source = await rig.makeSource('v2-broken');
+/** A source (plain app) whose web workers die in onWorkerStart: a fatal error in the new handler. */
+export async function makeCrashingSource(rig: Rig, options: { workerman?: WorkermanMajor } = {}): Promise<string> {
+  const source = await rig.makeSource('v2-broken', options);
   await writeFile(join(source, 'src/handler.php'), `<?php\nthrow new Error('boom: the new handler cannot start');\n`);
   return source;
 }
 
 /**
  * An idle HTTP keep-alive client: one request, then the connection stays
- * open. It pins the worker that accepted it during a graceful reload.
+ * open. It pins the worker that accepted it during a graceful reload. With
+ * `pid`, connections are opened (and the others closed) until one is served
+ * by that worker (the example app names it in X-Worker-Pid): which worker
+ * accepts a new connection is up to the kernel.
  */
-export async function keepAliveClient(port: number): Promise<Socket> {
-  const socket = connect(port, '127.0.0.1');
-  await new Promise<void>((resolve, reject) => {
-    socket.once('error', reject);
-    socket.once('connect', () => {
-      socket.write('GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: keep-alive\r\n\r\n');
+export async function keepAliveClient(port: number, options: { pid?: number } = {}): Promise<Socket> {
+  for (let attempt = 1; ; attempt++) {
+    const socket = connect(port, '127.0.0.1');
+    socket.on('error', () => undefined);
+    const head = await new Promise<string>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.once('connect', () => {
+        socket.write('GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: keep-alive\r\n\r\n');
+      });
+      socket.once('data', (chunk: Buffer) => resolve(chunk.toString('latin1')));
     });
-    socket.once('data', () => resolve());
-  });
-  socket.on('error', () => undefined);
-  return socket;
+    const served = Number(/^x-worker-pid:\s*(\d+)/im.exec(head)?.[1] ?? 0);
+    if (options.pid === undefined || served === options.pid) return socket;
+    socket.destroy();
+    if (attempt >= 200) throw new Error(`no keep-alive connection to port ${port} was served by worker ${options.pid} in ${attempt} tries (last: ${served || head.slice(0, 200)})`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
 }
 
-/** Host-side php wrapper: `status` misbehaves, every other call is real php. */
+/** Start time of a process, in clock ticks since boot (/proc/<pid>/stat field 22). */
+async function startTicks(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
+}
+
+/**
+ * Pins a graceful reload before any worker is replaced: a keep-alive client
+ * held by the web worker the master replaces first (it goes through a group
+ * in fork order: the oldest worker first).
+ */
+export async function pinFirstWorker(host: TestHost): Promise<{ socket: Socket; pid: number }> {
+  const web: { pid: number; started: number }[] = [];
+  for (const worker of await host.workers()) {
+    if (/^WorkerMan: worker process\s+web\s/.test(worker.title)) web.push({ pid: worker.pid, started: await startTicks(worker.pid) });
+  }
+  web.sort((a, b) => a.started - b.started || a.pid - b.pid);
+  const first = web[0];
+  if (!first) throw new Error(`${host.name}: no web worker to pin`);
+  return { socket: await keepAliveClient(host.app.httpPort, { pid: first.pid }), pid: first.pid };
+}
+
+/**
+ * Host-side php wrapper: `status` misbehaves, every other call is real php.
+ * Each `status` call adds a line to /srv/bin/<name>.status-calls.
+ */
 export async function installPhpWrapper(host: TestHost, name: string, statusBehaviour: string): Promise<string> {
   await host.shell(
-    `mkdir -p /srv/bin && cat > /srv/bin/${name} <<'EOF'\n#!/bin/sh\nif [ "$2" = status ]; then ${statusBehaviour}; fi\nexec php "$@"\nEOF\nchmod +x /srv/bin/${name}`,
+    `mkdir -p /srv/bin && cat > /srv/bin/${name} <<'EOF'\n#!/bin/sh\nif [ "$2" = status ]; then echo called >> /srv/bin/${name}.status-calls; ${statusBehaviour}; fi\nexec php "$@"\nEOF\nchmod +x /srv/bin/${name}`,
   );
   return `/srv/bin/${name}`;
 }
