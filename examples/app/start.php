@@ -12,7 +12,11 @@
  * Code that should change on a reload is loaded inside the callbacks
  * (src/handler.php, src/task.php, src/version.php).
  *
- * Optional environment (read when the master starts):
+ * Optional settings (read when the master starts), from the environment or,
+ * where it does not set them, from a `.env` file beside this one (KEY=value
+ * lines). A restart by a deploy tool starts the master in its own login
+ * environment, so settings that must survive one belong in .env, which the
+ * deploy excludes from the sync:
  *   APP_HTTP_PORT, APP_WS_PORT, WORKERMAN_PID_FILE, WORKERMAN_LOG_FILE
  *   APP_STATUS_PORT  adds the graceful-reload status worker (status/), answering
  *                    http://127.0.0.1:$APP_STATUS_PORT/status for `status: http`
@@ -28,6 +32,14 @@ use Workerman\Protocols\Http\Response;
 use Workerman\Worker;
 
 require_once __DIR__ . '/vendor/autoload.php';
+
+if (is_file(__DIR__ . '/.env')) {
+    foreach (file(__DIR__ . '/.env', FILE_IGNORE_NEW_LINES | FILE_SKIP_EMPTY_LINES) as $line) {
+        if (preg_match('/^\s*([A-Z][A-Z0-9_]*)\s*=\s*(.*?)\s*$/', $line, $setting) && getenv($setting[1]) === false) {
+            putenv("{$setting[1]}={$setting[2]}");
+        }
+    }
+}
 
 if (getenv('WORKERMAN_PID_FILE')) {
     Worker::$pidFile = getenv('WORKERMAN_PID_FILE');

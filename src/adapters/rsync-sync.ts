@@ -108,8 +108,8 @@ export class ItemizedChanges {
 
   private line(line: string): void {
     const deleted = /^\*deleting +(.+)$/.exec(line);
-    // `>f` received, `cL` a symlink created; `.f` is an attribute change only.
-    const changed = /^[>c]([fL])\S{9} (.+)$/.exec(line);
+    // `<f` sent to the host (a push), `>f` received (a local copy), `cL` a symlink created; `.f` is an attribute change only.
+    const changed = /^[<>c]([fL])\S{9} (.+)$/.exec(line);
     // A symlink's line ends with ` -> <its target>`.
     const path = deleted?.[1] ?? (changed?.[1] === 'L' ? changed[2]!.replace(/ -> .*$/, '') : changed?.[2]);
     if (path === undefined) return;

@@ -3,7 +3,7 @@
  * `shard` of the host list this job deploys, the batches the rollout runs, and
  * when the failure budget is spent. Pure: no I/O, no clock.
  */
-import { InputError } from './inputs.js';
+import { InputError } from './input-error.js';
 
 /** A number of hosts, given either as a count (`3`) or as a percentage of the fleet (`25%`). */
 export type Amount = { readonly kind: 'count'; readonly value: number } | { readonly kind: 'percent'; readonly value: number };

@@ -1,7 +1,9 @@
+import { InputError } from './input-error.js';
 import { parseDuration } from './duration.js';
 import { parseHostList, parseHostSpec, parsePort, parseUsername } from './host-spec.js';
 import { parseKnownHosts } from './known-hosts.js';
-import type { Credentials, DeployPlan, OnGracefulTimeout, OnMasterChange, ReloadMode, StatusSourceKind } from './settings.js';
+import { parseAmount, parseShard } from './fleet-plan.js';
+import type { Credentials, DeployPlan, FleetOptions, OnGracefulTimeout, OnMasterChange, ReloadMode, StatusSourceKind } from './settings.js';
 
 /** Raw inputs by their action.yml names; a missing input is the empty string, as on a runner. */
 export type RawInputs = (name: string) => string;
@@ -14,12 +16,7 @@ export interface InputEnvironment {
   readonly agentSocket?: string;
 }
 
-export class InputError extends Error {
-  constructor(input: string, problem: string) {
-    super(`input ${input}: ${problem}`);
-    this.name = 'InputError';
-  }
-}
+export { InputError };
 
 /**
  * Files Workerman writes next to the app that a sync with --delete must keep:
@@ -45,6 +42,14 @@ const DEFAULTS = {
   'graceful-timeout': '60s',
   'on-graceful-timeout': 'force',
   'on-master-change': 'restart',
+  mode: 'deploy',
+  sync: 'true',
+  'max-parallel': '1',
+  'canary-settle': '30s',
+  'max-failures': '0',
+  rollback: 'failed-hosts',
+  'keep-snapshots': '3',
+  'lock-timeout': '2m',
   'command-timeout': '15s',
   'connect-timeout': '20s',
 } as const;
@@ -167,9 +172,10 @@ function validateMasterFile(glob: string): string {
   return glob;
 }
 
-function booleanInput(raw: RawInputs, input: string): boolean {
+function booleanInput(raw: RawInputs, input: string, fallback = false): boolean {
   const value = raw(input).trim().toLowerCase();
-  if (value === '' || value === 'false') return false;
+  if (value === '') return fallback;
+  if (value === 'false') return false;
   if (value === 'true') return true;
   throw new InputError(input, `"${raw(input).trim()}" is not true or false`);
 }
@@ -205,6 +211,33 @@ function groupNames(text: string): string[] {
     .filter((name) => name !== '');
 }
 
+function keepSnapshots(raw: RawInputs): number {
+  const text = get(raw, 'keep-snapshots');
+  if (!/^\d{1,3}$/.test(text)) throw new InputError('keep-snapshots', `"${text}" is not a number of snapshots from 0 to 999 (0 keeps none, and then nothing can be rolled back)`);
+  return Number(text);
+}
+
+function parseFleet(raw: RawInputs): FleetOptions {
+  const shard = parseShard(raw('shard').trim());
+  const fleet: FleetOptions = {
+    mode: oneOf<FleetOptions['mode']>(raw, 'mode', ['deploy', 'rollback']),
+    sync: booleanInput(raw, 'sync', true),
+    maxParallel: parseAmount(get(raw, 'max-parallel'), 'max-parallel', { min: 1 }),
+    canary: booleanInput(raw, 'canary'),
+    canarySettleMs: duration(raw, 'canary-settle', 0, 60 * 60_000),
+    maxFailures: parseAmount(get(raw, 'max-failures'), 'max-failures', { min: 0 }),
+    rollback: oneOf<FleetOptions['rollback']>(raw, 'rollback', ['failed-hosts', 'all', 'none']),
+    keepSnapshots: keepSnapshots(raw),
+    lockTimeoutMs: duration(raw, 'lock-timeout', 0, 6 * 3_600_000),
+    forceUnlock: booleanInput(raw, 'force-unlock'),
+    ...(shard ? { shard } : {}),
+    inventory: raw('inventory').trim(),
+  };
+  if (fleet.mode === 'rollback' && !fleet.sync) throw new InputError('sync', 'false makes no sense with mode: rollback, which restores files');
+  if (fleet.inventory !== '') noLeadingDash('inventory', fleet.inventory);
+  return fleet;
+}
+
 /** Turns the action's inputs into a validated plan, before any connection is made. */
 export function parseInputs(given: RawInputs, environment: InputEnvironment = {}): DeployPlan {
   // No input can carry a NUL: argument lists and remote commands end at it, silently.
@@ -216,7 +249,9 @@ export function parseInputs(given: RawInputs, environment: InputEnvironment = {}
   const target = validateTarget(raw('target').trim());
   const port = asInput('port', () => parsePort(get(raw, 'port'), 'port'));
   const username = asInput('username', () => parseUsername(get(raw, 'username'), 'username'));
-  const hosts = asInput('hosts', () => parseHostList(raw('hosts'), { username, port }));
+  const fleet = parseFleet(raw);
+  // With an inventory, the hosts input may be empty: the inventory lists them.
+  const hosts = raw('hosts').trim() === '' && fleet.inventory !== '' ? [] : asInput('hosts', () => parseHostList(raw('hosts'), { username, port }));
 
   const ignoreHostKeys = booleanInput(raw, 'insecure-ignore-host-key');
   const pins = asInput('known-hosts', () => parseKnownHosts(raw('known-hosts')));
@@ -247,6 +282,7 @@ export function parseInputs(given: RawInputs, environment: InputEnvironment = {}
     ...(jumpHost ? { jumpHost } : {}),
     trust: { pins, ignoreHostKeys },
     credentials,
+    fleet,
     rollout: {
       source,
       target,

@@ -35,7 +35,8 @@
  */
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import { parseHostSpec, parsePort, parseUsername, type HostSpec } from './host-spec.js';
-import { InputError, validateStartFile, validateStatusUrl, validateTarget } from './inputs.js';
+import { InputError } from './input-error.js';
+import { validateStartFile, validateStatusUrl, validateTarget } from './inputs.js';
 
 /** Per-host settings the inventory gives, each replacing the action input of the same name for that host. */
 export interface HostOverrides {

@@ -1,4 +1,5 @@
 import type { HostSpec } from './host-spec.js';
+import type { Amount } from './fleet-plan.js';
 import type { HostKeyPin } from './known-hosts.js';
 
 /** auto: graceful where old workers have requests to drain, quick where they have none (src/engine/reload-plan.ts). */
@@ -53,6 +54,24 @@ export interface RolloutSettings {
   readonly connectTimeoutMs: number;
 }
 
+/** How a fleet is rolled out (issue: fleet): amounts are resolved against the host count by the fleet planner. */
+export interface FleetOptions {
+  readonly mode: 'deploy' | 'rollback';
+  readonly sync: boolean;
+  readonly maxParallel: Amount;
+  readonly canary: boolean;
+  readonly canarySettleMs: number;
+  readonly maxFailures: Amount;
+  readonly rollback: 'failed-hosts' | 'all' | 'none';
+  readonly keepSnapshots: number;
+  readonly lockTimeoutMs: number;
+  readonly forceUnlock: boolean;
+  /** This job's part of the host list, in a matrix. */
+  readonly shard?: { readonly index: number; readonly count: number };
+  /** The inventory file (relative to the workspace), or ''. */
+  readonly inventory: string;
+}
+
 export interface DeployPlan {
   readonly hosts: readonly HostSpec[];
   /** A bastion every connection goes through, host key checked like the targets'. */
@@ -60,6 +79,7 @@ export interface DeployPlan {
   readonly trust: HostTrust;
   readonly credentials: Credentials;
   readonly rollout: RolloutSettings;
+  readonly fleet: FleetOptions;
 }
 
 /** The remote start file, absolute. */

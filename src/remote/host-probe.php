@@ -36,7 +36,11 @@ $masters = array();
 foreach ($candidates as $pid => $p) {
   if ($pid === $known || $pid === $filePid || isset($parents[$pid])) $masters[] = $p;
 }
-if (!$masters && isset($procs[$filePid]) && $procs[$filePid]['state'] !== 'Z') $masters[] = $procs[$filePid];
+if (!$masters && isset($procs[$filePid]) && $procs[$filePid]['state'] !== 'Z') {
+  // A pid file copied along with a release names the old release's master: that one runs another start file.
+  if (isset($others[$filePid])) $others[$filePid]['pidFile'] = true;
+  else $masters[] = $procs[$filePid];
+}
 if (count($masters) > 1) {
   // Mount namespaces may be unreadable to the deploy user; the pid file then tells our master apart.
   $mine = array_values(array_filter($masters, function ($p) use ($filePid) { return $p['pid'] === $filePid; }));
@@ -46,7 +50,7 @@ $workers = array();
 foreach ($masters as $m) foreach ($procs as $p) if ($p['ppid'] === $m['pid'] && $isWorker($p)) $workers[] = $p;
 $out['masters'] = $masters; $out['workers'] = $workers;
 $out['elsewhere'] = array();
-if (!$masters) foreach ($others as $pid => $p) if (isset($parents[$pid])) $out['elsewhere'][] = array('pid' => $pid, 'startFile' => $p['startFile']);
+if (!$masters) foreach ($others as $pid => $p) if (isset($parents[$pid]) || isset($p['pidFile'])) $out['elsewhere'][] = array('pid' => $pid, 'startFile' => $p['startFile']);
 if ($logFile !== '' && is_file($logFile) && is_readable($logFile)) {
   clearstatcache(); $size = filesize($logFile); $text = '';
   if ($logOffset >= 0 && $size > $logOffset && ($h = @fopen($logFile, 'r'))) {

@@ -33,6 +33,8 @@ export interface HostFacts {
   filesChanged: boolean;
   sync?: SyncSummary;
   signalled: boolean;
+  /** A restart stopped the app. */
+  stopped?: boolean;
 }
 
 /** One host's rollout in progress: the steps share it. */

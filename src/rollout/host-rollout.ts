@@ -93,7 +93,8 @@ export function describeFacts(facts: HostFacts): string {
     : facts.sync
       ? `files synced (${facts.sync.filesTransferred} sent, ${facts.sync.filesDeleted} deleted)`
       : 'the sync did not finish, so some files may have changed';
-  return `${files}; ${facts.signalled ? 'the reload was signalled' : 'no reload was signalled'}`;
+  const signal = facts.stopped ? 'the app was stopped for a restart' : facts.signalled ? 'the reload was signalled' : 'no reload was signalled';
+  return `${files}; ${signal}`;
 }
 
 /** A host connected and checked (and locked, in a fleet), nothing changed yet. */
@@ -112,7 +113,7 @@ export type Delivery = Transfer | 'none';
 
 function failureReport(host: HostSpec, facts: HostFacts, error: unknown, started: number, now: () => number): HostReport {
   const stepError = error instanceof StepError ? error : new StepError(facts.step, (error as Error).message ?? String(error), { cause: error });
-  const known = facts.filesChanged || facts.signalled ? ` (${describeFacts(facts)})` : '';
+  const known = facts.filesChanged || facts.signalled || facts.stopped ? ` (${describeFacts(facts)})` : '';
   return {
     host: host.label,
     ok: false,

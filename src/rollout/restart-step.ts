@@ -5,7 +5,7 @@ import { observeRestart, startRestartWatch, type RestartVerdict } from '../engin
 import type { AppDefinitions } from '../engine/worker-definitions.js';
 import type { WorkerProcess } from '../engine/worker-snapshot.js';
 import type { StatusSource } from '../status/status-source.js';
-import { saveMasterEnvironmentCommand, startCommand, stopCommand } from '../workerman/commands.js';
+import { startCommand, stopCommand } from '../workerman/commands.js';
 import type { HostRun } from './context.js';
 
 export interface RestartOutcome {
@@ -20,22 +20,17 @@ const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(reso
 
 /**
  * Restarts the app for a master-level change: `stop -g` bounded by
- * graceful-timeout, then `stop`; `start -d` with the old master's
- * environment; then watches until a new master runs every group the new
+ * graceful-timeout, then `stop`; `start -d`; then watches until a new master runs every group the new
  * definitions name, at its new count, stable for settle.
  */
 export async function restartStep(run: HostRun, source: StatusSource, oldMasterPid: number, synced: AppDefinitions, why: string): Promise<RestartOutcome> {
   const { settings, io, label, facts } = run;
   facts.step = 'restart';
   io.log.warning(`${label}: restarting the app (${why}). A restart closes every open connection: a reload cannot apply this change`);
-  const environment = await run.shell.run(saveMasterEnvironmentCommand(oldMasterPid), { timeoutMs: settings.commandTimeoutMs });
-  const environmentFile = environment.code === 0 ? environment.stdout.trim() : undefined;
-  if (environmentFile === undefined) io.log.warning(`${label}: the master's environment could not be read (${describeExit(environment)}); the app starts with the deploy user's login environment`);
-
   const baselineAt = (await source.snapshot()).at;
-  facts.signalled = true;
+  facts.stopped = true;
   const stoppedWith = await stopMaster(run, source, oldMasterPid);
-  const started = await run.shell.run(startCommand(settings, environmentFile), { timeoutMs: settings.commandTimeoutMs });
+  const started = await run.shell.run(startCommand(settings), { timeoutMs: settings.commandTimeoutMs });
   if (started.code !== 0) {
     throw new StepError('restart', `"${settings.php} ${settings.startFile} start -d" failed (${describeExit(started)}): ${started.stdout.trim().split('\n').slice(-3).join(' | ')}. The app is stopped`);
   }

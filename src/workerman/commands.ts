@@ -64,28 +64,16 @@ export function stopCommand(settings: Target, graceful: boolean): string {
 }
 
 /**
- * Keeps the running master's environment in a private temp file and prints
- * its path: a restart starts the new master with the environment the old one
- * was started with, as a restart by hand from the same shell would.
+ * `start -d` from the app directory, its output collected from a file: the
+ * daemon must not hold the SSH channel's pipes open. It starts with the
+ * deploy user's login environment: a master's own environment cannot be
+ * read back (setting its process title overwrites /proc/<pid>/environ), so
+ * an app must read its settings from files such as .env, as Workerman apps do.
  */
-export function saveMasterEnvironmentCommand(masterPid: number): string {
-  const script = 'f=$(umask 077 && mktemp "${TMPDIR:-/tmp}/graceful-reload-environ.XXXXXX") || exit 70; cat "/proc/$1/environ" > "$f" || { rm -f "$f"; exit 71; }; echo "$f"';
-  return commandLine(['sh', '-c', script, 'save-environ', String(masterPid)]);
-}
-
-/**
- * `start -d` from the app directory with the saved environment (or the
- * login environment when none could be kept), its output collected from a
- * file: the daemon must not hold the SSH channel's pipes open.
- */
-export function startCommand(settings: Target, environmentFile: string | undefined): string {
-  const start = commandLine([settings.php, settings.startFile, 'start', '-d']);
-  const launch = environmentFile
-    ? `xargs -0 -a ${quote(environmentFile)} sh -c 'exec env -i "$@" ${start.replaceAll("'", `'\\''`)}' start-with-environ`
-    : start;
+export function startCommand(settings: Target): string {
   return [
     `out=$(umask 077 && mktemp "\${TMPDIR:-/tmp}/graceful-reload-start.XXXXXX") || exit 70`,
-    `cd ${quote(settings.target)} && ${launch} > "$out" 2>&1 < /dev/null; rc=$?`,
-    `cat "$out"; rm -f "$out"${environmentFile ? ` ${quote(environmentFile)}` : ''}; exit $rc`,
+    `cd ${quote(settings.target)} && ${commandLine([settings.php, settings.startFile, 'start', '-d'])} > "$out" 2>&1 < /dev/null; rc=$?`,
+    'cat "$out"; rm -f "$out"; exit $rc',
   ].join('\n');
 }

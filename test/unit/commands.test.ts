@@ -70,10 +70,10 @@ test('rsync gets an argument array: excludes and protects as single arguments, s
 test('itemized changes: deleted files named (at most 20), watched paths reported, lines split across chunks, attribute-only changes ignored', async () => {
   const { ItemizedChanges } = await import('../../src/adapters/rsync-sync.js');
   const changes = new ItemizedChanges((path) => path.endsWith('.php'));
-  changes.add('>fcs....... src/a.php\n*deleting   src/ol');
-  changes.add('d.php\n*deleting   my file.txt\ncd+++++++++ new/\n.f...p..... start.php\n>f+++++++++ config/boot.php\ncL+++++++++ link.php -> a.php\n');
+  changes.add('<fcs....... src/a.php\n*deleting   src/ol');
+  changes.add('d.php\n*deleting   my file.txt\ncd+++++++++ new/\n.f...p..... start.php\n>f+++++++++ config/boot.php\n<f.st...... start.php\ncL+++++++++ link.php -> a.php\n');
   assert.deepEqual(changes.deleted, ['src/old.php', 'my file.txt']);
-  assert.deepEqual(changes.watched, ['src/a.php', 'src/old.php', 'config/boot.php', 'link.php']);
+  assert.deepEqual(changes.watched, ['src/a.php', 'src/old.php', 'config/boot.php', 'start.php', 'link.php']);
   for (let i = 0; i < 30; i++) changes.add(`*deleting   f${i}\n`);
   assert.equal(changes.deleted.length, 20);
   assert.equal(changes.deleted[19], 'f17');
