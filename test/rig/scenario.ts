@@ -137,3 +137,62 @@ export async function installPhpWrapper(host: TestHost, name: string, statusBeha
   );
   return `/srv/bin/${name}`;
 }
+
+/** The inputs of a fleet rollout to rig hosts: every host listed, every host key pinned, fast settings for tests. */
+export function fleetInputs(rig: Rig, hosts: readonly TestHost[], source: string, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    ...inputsFor(rig, hosts[0]!, source),
+    hosts: hosts.map((host) => `root@127.0.0.1:${host.port}`).join('\n'),
+    'known-hosts': hosts.map((host) => host.hostKeyLine).join('\n'),
+    ...extra,
+  };
+}
+
+/** A fleet rollout's run and its report, one entry per host. */
+export interface FleetRun {
+  readonly run: ActionRun;
+  readonly reports: readonly HostReport[];
+}
+
+/**
+ * Runs the action against several rig hosts at once (fleetInputs), with
+ * `when` hooks for faults injected mid-rollout (they get the action's pid:
+ * a SIGINT to it is the runner cancelling the job). `env` adds to the
+ * action's environment (GITHUB_RUN_ID, GITHUB_JOB ... for the lock's owner).
+ */
+export async function deployFleet(
+  rig: Rig,
+  hosts: readonly TestHost[],
+  source: string,
+  extra: Record<string, string> = {},
+  when: readonly WhenHook[] = [],
+  options: { env?: Record<string, string>; echo?: (text: string) => void } = {},
+): Promise<FleetRun> {
+  let seen = '';
+  let pid = 0;
+  const pending = [...when];
+  const fired: Promise<unknown>[] = [];
+  const run = await runAction(fleetInputs(rig, hosts, source, extra), {
+    ...(options.env ? { env: options.env } : {}),
+    onSpawn: (spawned) => (pid = spawned),
+    echo: (text) => {
+      options.echo?.(text);
+      seen += text;
+      for (const hook of [...pending]) {
+        if (hook.match.test(seen)) {
+          pending.splice(pending.indexOf(hook), 1);
+          fired.push(hook.then({ pid }));
+        }
+      }
+    },
+  });
+  await Promise.all(fired);
+  await removeRunnerTemp(run);
+  let reports: HostReport[] = [];
+  try {
+    reports = JSON.parse(run.outputs['report'] ?? '[]') as HostReport[];
+  } catch (error) {
+    throw new Error(`the report output is not JSON (${(error as Error).message}); log:\n${run.log}`);
+  }
+  return { run, reports };
+}
