@@ -1,0 +1,301 @@
+import { randomBytes } from 'node:crypto';
+import { formatDuration } from '../engine/duration.js';
+import { describeExit, StepError, type CommandResult } from '../engine/ports.js';
+import { commandLine } from '../engine/shell-quote.js';
+import type { HostRun } from './context.js';
+
+/**
+ * One rollout per host at a time: a lock directory beside the live tree,
+ * taken with mkdir (atomic on every POSIX file system, NFS included), holding
+ * a small owner file so a second rollout can say whom it waits for.
+ */
+
+/**
+ * Where graceful-reload keeps its own state on a host: beside the target,
+ * never inside it (the sync's --delete must not see it), e.g. /srv/app ->
+ * /srv/.app.graceful-reload. It holds `lock/` and `snapshots/`.
+ */
+export function stateDirectory(target: string): string {
+  const trimmed = target.replace(/\/+$/, '');
+  if (!trimmed.startsWith('/') || trimmed === '') {
+    throw new Error(`target "${target}" is not an absolute path below /, so there is no place beside it for graceful-reload's state`);
+  }
+  const slash = trimmed.lastIndexOf('/');
+  return `${trimmed.slice(0, slash)}/.${trimmed.slice(slash + 1)}.graceful-reload`;
+}
+
+/** The lock directory of a target. */
+export function lockDirectory(target: string): string {
+  return `${stateDirectory(target)}/lock`;
+}
+
+/** Who holds a lock: written into it, shown to whoever waits for it. */
+export interface LockOwner {
+  readonly runUrl: string;
+  readonly job: string;
+  /** ISO time the run started. */
+  readonly startedAt: string;
+}
+
+export interface HostLock {
+  readonly owner: LockOwner;
+  /** The lock directory on the host. */
+  readonly path: string;
+  /** Removes the lock if it is still this run's. Idempotent; never throws (a failure is logged as a warning). */
+  release(): Promise<void>;
+}
+
+export interface LockOptions {
+  /** Longest wait for a lock another run holds (lock-timeout); 0 tries once. */
+  readonly timeoutMs: number;
+  /** force-unlock: a held lock is removed (with a warning naming its owner) and taken. */
+  readonly force: boolean;
+  /** Time between two attempts (default 1 s). */
+  readonly pollMs?: number;
+  readonly sleep?: (ms: number) => Promise<void>;
+}
+
+/** What a held lock says about its holder. */
+export interface LockHolder {
+  /** The owner file's content, when it could be read. */
+  readonly owner?: LockOwner & { readonly createdAt?: string };
+  /** Why there is no owner: the lock has no owner file, or one that is not an owner record. */
+  readonly ownerProblem?: string;
+  /** Host time now minus the lock directory's mtime, in seconds; undefined when the host could not say. */
+  readonly ageSeconds?: number;
+}
+
+export type LockAttempt =
+  | { readonly kind: 'acquired' }
+  | { readonly kind: 'forced'; readonly previous: LockHolder }
+  | { readonly kind: 'held'; readonly holder: LockHolder };
+
+const MARK = '@@graceful-reload-lock@@';
+const OWNER_FILE = 'owner.json';
+/** The most of an owner file read back: ours are a few hundred bytes. */
+const OWNER_BYTES = 4096;
+
+/**
+ * One attempt, one command. $1 state dir, $2 lock dir, $3 the owner record
+ * without its closing brace (JSON, ends with a comma), $4 `force` or `wait`.
+ * mkdir of the lock dir is the atomic step; the owner file is written to a
+ * temporary name and renamed, so a reader sees all of it or none. When the
+ * lock is held it prints the holder: host time now, the lock dir's mtime,
+ * and the owner file. With force it then removes the lock and takes it.
+ */
+const ACQUIRE_SCRIPT = `state=$1; lock=$2; prefix=$3; mode=$4; mark=${MARK}
+if ! err=$(mkdir -p -- "$state" 2>&1); then printf "%s\\n" "$err" >&2; exit 3; fi
+take() {
+  tries=0
+  until err=$(mkdir -- "$lock" 2>&1); do
+    [ -d "$lock" ] && return 1
+    tries=$((tries + 1))
+    if [ "$tries" -ge 2 ]; then printf "%s\\n" "$err" >&2; exit 4; fi
+  done
+  created=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+  if ! printf "%s\\"createdAt\\":\\"%s\\"}\\n" "$prefix" "$created" > "$lock/${OWNER_FILE}.tmp" || ! mv -f -- "$lock/${OWNER_FILE}.tmp" "$lock/${OWNER_FILE}"; then
+    rm -rf -- "$lock"; echo "cannot write the lock's owner file" >&2; exit 5
+  fi
+  return 0
+}
+# A lock released between the mkdir and the stat is free: try again (a few times at most).
+round=0
+while :; do
+  if take; then printf "%s acquired\\n" "$mark"; exit 0; fi
+  mtime=$(stat -c %Y -- "$lock" 2>/dev/null || stat -f %m -- "$lock" 2>/dev/null)
+  round=$((round + 1))
+  if [ -n "$mtime" ] || [ "$round" -ge 3 ]; then break; fi
+done
+now=$(date +%s)
+printf "%s held %s %s\\n" "$mark" "$now" "$mtime"
+head -c ${OWNER_BYTES} -- "$lock/${OWNER_FILE}" 2>/dev/null
+echo
+if [ "$mode" = force ]; then
+  if ! err=$(rm -rf -- "$lock" 2>&1); then printf "%s\\n" "$err" >&2; exit 6; fi
+  if take; then printf "%s forced\\n" "$mark"; exit 0; fi
+fi
+exit 0`;
+
+/**
+ * $1 lock dir, $2 this run's token. Removes the lock only while its owner
+ * file carries the token: a lock another run took by force stays.
+ */
+const RELEASE_SCRIPT = `lock=$1; token=$2; mark=${MARK}
+if [ ! -d "$lock" ]; then printf "%s gone\\n" "$mark"; exit 0; fi
+if grep -F -q -e "\\"token\\":\\"$token\\"" -- "$lock/${OWNER_FILE}" 2>/dev/null; then
+  if ! err=$(rm -rf -- "$lock" 2>&1); then printf "%s\\n" "$err" >&2; exit 3; fi
+  printf "%s released\\n" "$mark"; exit 0
+fi
+printf "%s other\\n" "$mark"
+head -c ${OWNER_BYTES} -- "$lock/${OWNER_FILE}" 2>/dev/null
+echo
+exit 0`;
+
+/** The owner record as written, minus its closing brace: the host appends createdAt by its own clock. */
+export function ownerRecordPrefix(owner: LockOwner, token: string): string {
+  const record = JSON.stringify({ runUrl: owner.runUrl, job: owner.job, startedAt: owner.startedAt, token });
+  return `${record.slice(0, -1)},`;
+}
+
+export function acquireCommand(target: string, owner: LockOwner, token: string, force: boolean): string {
+  return commandLine(['sh', '-c', ACQUIRE_SCRIPT, 'graceful-reload-lock', stateDirectory(target), lockDirectory(target), ownerRecordPrefix(owner, token), force ? 'force' : 'wait']);
+}
+
+export function releaseCommand(target: string, token: string): string {
+  return commandLine(['sh', '-c', RELEASE_SCRIPT, 'graceful-reload-unlock', lockDirectory(target), token]);
+}
+
+/** Text from the host, shown in messages: one line, bounded. */
+function shown(text: string): string {
+  const line = text.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
+  return line.length > 200 ? `${line.slice(0, 200)}...` : line;
+}
+
+/** Reads an owner file's text; an empty or foreign one gives the reason instead. */
+export function parseOwner(text: string): Pick<LockHolder, 'owner' | 'ownerProblem'> {
+  if (text.trim() === '') return { ownerProblem: 'the lock has no owner file (a run that died between taking the lock and writing its owner?)' };
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return { ownerProblem: `its owner file is not an owner record: "${shown(text.slice(0, 120))}"` };
+  }
+  const record = value as Record<string, unknown>;
+  if (typeof value !== 'object' || value === null || typeof record['runUrl'] !== 'string' || typeof record['job'] !== 'string' || typeof record['startedAt'] !== 'string') {
+    return { ownerProblem: `its owner file is not an owner record: "${shown(text.slice(0, 120))}"` };
+  }
+  return {
+    owner: {
+      runUrl: shown(record['runUrl']),
+      job: shown(record['job']),
+      startedAt: shown(record['startedAt']),
+      ...(typeof record['createdAt'] === 'string' ? { createdAt: shown(record['createdAt']) } : {}),
+    },
+  };
+}
+
+/** What an attempt printed: acquired, forced (with the holder it removed), or held (with its holder). */
+export function parseAttempt(stdout: string): LockAttempt | undefined {
+  const lines = stdout.split('\n');
+  const marks = lines.flatMap((line, index) => (line.startsWith(`${MARK} `) ? [{ index, words: line.slice(MARK.length + 1).trim().split(/\s+/) }] : []));
+  const last = marks.at(-1);
+  if (last?.words[0] === 'acquired') return { kind: 'acquired' };
+  const held = marks.find((mark) => mark.words[0] === 'held');
+  if (!held) return undefined;
+  const next = marks.find((mark) => mark.index > held.index);
+  const ownerText = lines.slice(held.index + 1, next?.index ?? lines.length).join('\n');
+  const [, now, mtime] = held.words;
+  const age = now !== undefined && mtime !== undefined && /^\d+$/.test(now) && /^\d+$/.test(mtime) ? Math.max(0, Number(now) - Number(mtime)) : undefined;
+  const holder: LockHolder = { ...parseOwner(ownerText), ...(age === undefined ? {} : { ageSeconds: age }) };
+  return last?.words[0] === 'forced' ? { kind: 'forced', previous: holder } : { kind: 'held', holder };
+}
+
+/** `42 s`, `3 min 5 s`, `2 h 4 min`, `3 d 1 h`. */
+export function formatAge(seconds: number): string {
+  if (seconds < 60) return `${seconds} s`;
+  if (seconds < 3600) return `${Math.floor(seconds / 60)} min ${seconds % 60} s`;
+  if (seconds < 86_400) return `${Math.floor(seconds / 3600)} h ${Math.floor((seconds % 3600) / 60)} min`;
+  return `${Math.floor(seconds / 86_400)} d ${Math.floor((seconds % 86_400) / 3600)} h`;
+}
+
+/** `run <url> (job deploy, started <time>), taken 3 min 5 s ago`, or `an unknown owner (...)`. */
+export function describeHolder(holder: LockHolder): string {
+  const who = holder.owner
+    ? `run ${holder.owner.runUrl} (job ${holder.owner.job}, started ${holder.owner.startedAt})`
+    : `an unknown owner (${holder.ownerProblem ?? 'no owner file'})`;
+  return `${who}, taken ${holder.ageSeconds === undefined ? 'at an unknown time (the host could not give its age)' : `${formatAge(holder.ageSeconds)} ago`}`;
+}
+
+async function attempt(run: HostRun, command: string, path: string): Promise<LockAttempt> {
+  let result: CommandResult;
+  try {
+    result = await run.shell.run(command, { timeoutMs: run.settings.commandTimeoutMs });
+  } catch (error) {
+    throw new StepError('lock', `cannot take the lock ${path}: ${(error as Error).message}; no file of the target was changed`, { cause: error, filesMayHaveChanged: false });
+  }
+  const parsed = result.code === 0 ? parseAttempt(result.stdout) : undefined;
+  if (parsed) return parsed;
+  const why = shown(result.stderr) || shown(result.stdout) || 'no output';
+  const what =
+    result.code === 3 ? `cannot create the state directory ${stateDirectory(run.settings.target)} (${why})`
+    : result.code === 4 ? `cannot create the lock directory ${path} (${why})`
+    : result.code === 5 ? `cannot write the owner file into the lock directory ${path} (${why}); the lock was not taken`
+    : result.code === 6 ? `force-unlock: cannot remove the lock ${path} (${why})`
+    : `taking the lock ${path} failed (${describeExit(result)}: ${why})`;
+  throw new StepError('lock', `${what}; no file of the target was changed`, { filesMayHaveChanged: false });
+}
+
+const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Takes the host's lock, waiting up to options.timeoutMs for a run that holds
+ * it; fails with StepError('lock') naming the holder and the lock's age. With
+ * options.force a held lock is removed (a warning names its owner) and taken.
+ */
+export async function acquireLock(run: HostRun, owner: LockOwner, options: LockOptions): Promise<HostLock> {
+  const { label, io, settings } = run;
+  const path = lockDirectory(settings.target);
+  const token = randomBytes(16).toString('hex');
+  const command = acquireCommand(settings.target, owner, token, options.force);
+  const pollMs = Math.max(1, options.pollMs ?? 1000);
+  const sleep = options.sleep ?? io.sleep ?? realSleep;
+  const started = run.now();
+  let announced = false;
+  for (;;) {
+    const outcome = await attempt(run, command, path);
+    if (outcome.kind === 'acquired') {
+      io.log.info(`${label}: took the lock ${path}`);
+      return heldLock(run, owner, path, token);
+    }
+    if (outcome.kind === 'forced') {
+      io.log.warning(`${label}: force-unlock: removed the lock ${path} held by ${describeHolder(outcome.previous)}, and took it`);
+      return heldLock(run, owner, path, token);
+    }
+    const waited = run.now() - started;
+    if (waited >= options.timeoutMs) {
+      throw new StepError(
+        'lock',
+        `another rollout holds the lock ${path}: ${describeHolder(outcome.holder)}; waited ${formatDuration(waited)} (lock-timeout) for it. ` +
+          'Nothing on the host was changed. If that run crashed, `force-unlock: true` clears its lock',
+        { filesMayHaveChanged: false },
+      );
+    }
+    if (!announced) {
+      io.log.info(`${label}: the lock ${path} is held by ${describeHolder(outcome.holder)}; waiting up to ${formatDuration(options.timeoutMs)} for it`);
+      announced = true;
+    }
+    await sleep(Math.min(pollMs, options.timeoutMs - waited));
+  }
+}
+
+function heldLock(run: HostRun, owner: LockOwner, path: string, token: string): HostLock {
+  let releasing: Promise<void> | undefined;
+  return {
+    owner,
+    path,
+    release: () => (releasing ??= release(run, path, token)),
+  };
+}
+
+async function release(run: HostRun, path: string, token: string): Promise<void> {
+  const { label, io } = run;
+  const left = `the lock ${path} is left in place: the next rollout will wait for it; remove it by hand or run with \`force-unlock: true\``;
+  try {
+    const result = await run.shell.run(releaseCommand(run.settings.target, token), { timeoutMs: run.settings.commandTimeoutMs });
+    const said = result.stdout.split('\n').find((line) => line.startsWith(`${MARK} `))?.slice(MARK.length + 1).trim();
+    if (result.code === 0 && said === 'released') {
+      io.log.info(`${label}: released the lock ${path}`);
+    } else if (result.code === 0 && said === 'gone') {
+      io.log.warning(`${label}: the lock ${path} was already gone when this run released it (removed by hand, or by another run's force-unlock)`);
+    } else if (result.code === 0 && said === 'other') {
+      const ownerText = result.stdout.slice(result.stdout.indexOf(`${MARK} other`) + `${MARK} other`.length);
+      const other = parseOwner(ownerText);
+      const who = other.owner ? `run ${other.owner.runUrl} (job ${other.owner.job})` : `an unknown owner (${other.ownerProblem})`;
+      io.log.warning(`${label}: the lock ${path} is no longer this run's (another run took it with force-unlock): it now belongs to ${who} and is left in place`);
+    } else {
+      io.log.warning(`${label}: could not release the lock (${describeExit(result)}: ${shown(result.stderr) || shown(result.stdout) || 'no output'}); ${left}`);
+    }
+  } catch (error) {
+    io.log.warning(`${label}: could not release the lock (${(error as Error).message}); ${left}`);
+  }
+}

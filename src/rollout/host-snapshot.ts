@@ -1,0 +1,358 @@
+import { describeRsyncFailure, ItemizedChanges, parseRsyncStats } from '../adapters/rsync-sync.js';
+import { describeExit, formatBytes, StepError, type CommandResult, type Step, type SyncSummary } from '../engine/ports.js';
+import { commandLine } from '../engine/shell-quote.js';
+import type { HostRun } from './context.js';
+import { stateDirectory } from './host-lock.js';
+
+/**
+ * Snapshots of a host's live tree, kept beside it in
+ * `<state dir>/snapshots/<UTC time>/`: the copy in `tree/`, and in `excluded`
+ * the rsync patterns left out of it (one a line), which every restore of it
+ * protects, so a file the snapshot does not hold is never deleted by the
+ * restore. The copy is made of hard links: a snapshot costs
+ * directory entries, not file data. That holds because nothing rewrites a
+ * code file in place: the deploy's rsync (no --inplace) writes every changed
+ * file as a new file and renames it over the old name, so the old inode, and
+ * with it the snapshot's content, stays as it was. A restore is rsync again,
+ * on the host, from the snapshot into the target.
+ *
+ * Every function here is meant to run under the host's lock (host-lock.ts):
+ * only one run at a time makes, prunes or restores snapshots.
+ */
+
+/** The directory that holds a target's snapshots. */
+export function snapshotsDirectory(target: string): string {
+  return `${stateDirectory(target)}/snapshots`;
+}
+
+/** A snapshot's name: UTC time to the second, then -001, -002 ... when one second has more than one. Sorts by time as text. */
+const SNAPSHOT_NAME = /^\d{8}T\d{6}Z(?:-\d{3,})?$/;
+/** A snapshot being built, or one a crashed run left half made: never listed, never restored, removed by a prune. */
+const PARTIAL_NAME = /^\.partial-/;
+
+const MARK = '@@graceful-reload-snapshot@@';
+
+/** A big tree's hard-link copy or restore may take longer than one ordinary command. */
+export const LONG_COMMAND_MS = 60_000;
+
+function longTimeout(run: HostRun): number {
+  return Math.max(run.settings.commandTimeoutMs, LONG_COMMAND_MS);
+}
+
+/** Text from the host, for messages: one line, bounded. */
+function shown(text: string): string {
+  const line = text.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
+  return line.length > 300 ? `...${line.slice(-300)}` : line;
+}
+
+function trimmed(path: string): string {
+  return path.replace(/\/+$/, '');
+}
+
+async function runOrFail(run: HostRun, step: Step, command: string, timeoutMs: number, what: string, consequence: string, filesMayHaveChanged: boolean, maxOutputBytes?: number): Promise<CommandResult> {
+  try {
+    return await run.shell.run(command, { timeoutMs, ...(maxOutputBytes === undefined ? {} : { maxOutputBytes }) });
+  } catch (error) {
+    throw new StepError(step, `${what}: ${(error as Error).message}; ${consequence}`, { cause: error, filesMayHaveChanged });
+  }
+}
+
+/**
+ * $1 target, $2 snapshots dir. The copy is `rsync -a --link-dest`, not
+ * `cp -al`: rsync is on every host already (the deploy needs it), while
+ * `cp -l` is GNU only; and where a file cannot be hard-linked (a file of
+ * another user under fs.protected_hardlinks) rsync copies it, so the snapshot
+ * is still whole. The copy is built under a .partial- name and renamed into
+ * place at the end, so a half-made snapshot is never listed. The snapshots
+ * must be on the target's file system (hard links cannot cross one): a target
+ * that is a mount point of its own is refused rather than copied whole. The
+ * rest of the arguments are the patterns to leave out, written to `excluded`
+ * and given to rsync as --exclude. Exit 24 (a file vanished while it was
+ * copied, a session file the app deleted) is a good snapshot: the file is
+ * gone from the live tree too.
+ */
+const TAKE_SCRIPT = `target=$1; dir=$2; shift 2; mark=${MARK}
+[ -d "$target" ] || { echo "the target is not a directory" >&2; exit 3; }
+if ! err=$(mkdir -p -- "$dir" 2>&1); then printf "%s\\n" "$err" >&2; exit 4; fi
+device() { stat -c %d -- "$1" 2>/dev/null || stat -f %d -- "$1" 2>/dev/null; }
+if [ "$(device "$target")" != "$(device "$dir")" ]; then echo "the snapshot directory is on another file system than the target (is the target a mount point?), and hard links cannot cross file systems" >&2; exit 5; fi
+stamp=$(date -u +%Y%m%dT%H%M%SZ); name=$stamp; n=0
+while [ -e "$dir/$name" ]; do n=$((n + 1)); name=$(printf "%s-%03d" "$stamp" "$n"); done
+partial="$dir/.partial-$name-$$"
+discard() { find "$partial" -type d ! -perm -u+w -exec chmod u+w {} + 2>/dev/null; rm -rf -- "$partial"; }
+if ! err=$(mkdir -- "$partial" 2>&1); then printf "%s\\n" "$err" >&2; exit 4; fi
+: > "$partial/excluded" || { discard; exit 6; }
+count=$#
+for rule; do printf "%s\\n" "$rule" >> "$partial/excluded" || { discard; exit 6; }; set -- "$@" "--exclude=$rule"; done
+shift "$count"
+rsync -a --link-dest="$target/" "$@" -- "$target/" "$partial/tree/"; code=$?
+if [ "$code" != 0 ] && [ "$code" != 24 ]; then discard; exit 6; fi
+mv -- "$partial" "$dir/$name" || { discard; exit 7; }
+printf "%s %s\\n" "$mark" "$name"`;
+
+export function takeSnapshotCommand(target: string, exclude: readonly string[]): string {
+  return commandLine(['sh', '-c', TAKE_SCRIPT, 'graceful-reload-snapshot', trimmed(target), snapshotsDirectory(target), ...exclude]);
+}
+
+export interface SnapshotOptions {
+  /**
+   * More rsync patterns left out of the snapshot: the app's runtime files
+   * (the protect rules restoreSnapshot gets), which a restore never puts back
+   * and which may belong to the worker's user (not linkable under
+   * fs.protected_hardlinks) or vanish while they are copied.
+   * settings.protect (the protect input, *.pid, *.log, *.status) is always
+   * left out, for the same reasons.
+   */
+  readonly exclude?: readonly string[];
+}
+
+/**
+ * Takes a hard-link snapshot of the live tree and returns its path. Fails
+ * with StepError('sync'), no file of the target changed, when it cannot: the
+ * rollout must not change a host it could not roll back.
+ */
+export async function takeSnapshot(run: HostRun, options: SnapshotOptions = {}): Promise<string> {
+  const { settings, label, io } = run;
+  const dir = snapshotsDirectory(settings.target);
+  const nothing = `no file of the target was changed, and nothing was synced`;
+  const exclude = [...new Set([...settings.protect, ...(options.exclude ?? [])])];
+  const multiline = exclude.find((rule) => /[\r\n]/.test(rule));
+  if (multiline !== undefined) throw new StepError('sync', `the exclude pattern ${JSON.stringify(multiline)} spans lines, so a snapshot cannot record it; ${nothing}`, { filesMayHaveChanged: false });
+  const result = await runOrFail(run, 'sync', takeSnapshotCommand(settings.target, exclude), longTimeout(run), `cannot take a snapshot of ${settings.target} into ${dir}`, nothing, false);
+  const name = result.stdout.split('\n').find((line) => line.startsWith(`${MARK} `))?.slice(MARK.length + 1).trim();
+  if (result.code !== 0 || name === undefined || !SNAPSHOT_NAME.test(name)) {
+    const why = shown(result.stderr) || shown(result.stdout) || 'no output';
+    const what =
+      result.code === 3 ? `the target ${settings.target} is not a directory on the host`
+      : result.code === 4 ? `cannot create the snapshot directory ${dir} (${why})`
+      : result.code === 5 ? `cannot snapshot ${settings.target} into ${dir}: ${why}`
+      : result.code === 6 ? `the hard-link copy of ${settings.target} into ${dir} failed (${why}); the half-made copy was removed`
+      : result.code === 7 ? `the finished snapshot of ${settings.target} could not be renamed into place in ${dir} (${why})`
+      : `taking a snapshot of ${settings.target} into ${dir} failed (${describeExit(result)}: ${why})`;
+    throw new StepError('sync', `${what}; ${nothing}`, { filesMayHaveChanged: false });
+  }
+  const path = `${dir}/${name}`;
+  io.log.info(`${label}: snapshot of ${settings.target} kept in ${path}`);
+  return path;
+}
+
+/** $1 snapshots dir: its entries, one a line (nothing when it does not exist yet). */
+const LIST_SCRIPT = `dir=$1; mark=${MARK}
+printf "%s\\n" "$mark"
+[ -d "$dir" ] || exit 0
+cd -- "$dir" || exit 3
+for entry in * .partial-*; do [ -d "$entry" ] && printf "%s\\n" "$entry"; done
+exit 0`;
+
+async function entries(run: HostRun, step: Step, consequence: string): Promise<{ snapshots: string[]; partial: string[] }> {
+  const dir = snapshotsDirectory(run.settings.target);
+  const command = commandLine(['sh', '-c', LIST_SCRIPT, 'graceful-reload-snapshots', dir]);
+  const result = await runOrFail(run, step, command, run.settings.commandTimeoutMs, `cannot list the snapshots in ${dir}`, consequence, false);
+  const lines = result.stdout.split('\n');
+  const start = lines.indexOf(MARK);
+  if (result.code !== 0 || start < 0) {
+    throw new StepError(step, `cannot list the snapshots in ${dir} (${describeExit(result)}: ${shown(result.stderr) || shown(result.stdout) || 'no output'}); ${consequence}`, { filesMayHaveChanged: false });
+  }
+  const names = lines.slice(start + 1).filter((line) => line !== '');
+  return {
+    // Names are UTC times: sorting the text sorts by time.
+    snapshots: names.filter((name) => SNAPSHOT_NAME.test(name)).sort().reverse(),
+    partial: names.filter((name) => PARTIAL_NAME.test(name)),
+  };
+}
+
+/** The target's snapshots (paths), newest first. */
+export async function listSnapshots(run: HostRun): Promise<string[]> {
+  const dir = snapshotsDirectory(run.settings.target);
+  const found = await entries(run, 'rollback', 'nothing was changed');
+  return found.snapshots.map((name) => `${dir}/${name}`);
+}
+
+/**
+ * $1 snapshots dir, then the names to remove. A snapshot keeps the
+ * permissions of the tree it copied: a directory without write permission is
+ * made writable first, or its entries could not be removed. Only
+ * directories: the files are hard links, and a chmod on one would change the
+ * live file too.
+ */
+const PRUNE_SCRIPT = `dir=$1; shift
+cd -- "$dir" || exit 3
+failed=0
+for name in "$@"; do
+  find "./$name" -type d ! -perm -u+w -exec chmod u+w {} + 2>/dev/null
+  rm -rf -- "./$name" || failed=1
+done
+exit $failed`;
+
+/**
+ * Removes all but the newest `keep` snapshots, and any half-made one a
+ * crashed run left. Returns the paths removed. Never throws: a snapshot left
+ * over costs disk, not the rollout; what could not be removed is logged as a
+ * warning.
+ */
+export async function pruneSnapshots(run: HostRun, keep: number): Promise<string[]> {
+  const { label, io, settings } = run;
+  if (!Number.isInteger(keep) || keep < 0) throw new Error(`keep-snapshots: ${keep} is not a whole number of 0 or more`);
+  const dir = snapshotsDirectory(settings.target);
+  let found;
+  try {
+    found = await entries(run, 'rollback', 'no snapshot was removed');
+  } catch (error) {
+    io.log.warning(`${label}: ${(error as Error).message}`);
+    return [];
+  }
+  const doomed = [...found.snapshots.slice(keep), ...found.partial];
+  if (doomed.length === 0) return [];
+  const command = commandLine(['sh', '-c', PRUNE_SCRIPT, 'graceful-reload-prune', dir, ...doomed]);
+  const paths = doomed.map((name) => `${dir}/${name}`);
+  try {
+    const result = await run.shell.run(command, { timeoutMs: longTimeout(run) });
+    if (result.code !== 0) {
+      io.log.warning(`${label}: could not remove every old snapshot in ${dir} (${describeExit(result)}: ${shown(result.stderr) || 'no output'}); they take disk space until a later run removes them`);
+      return [];
+    }
+  } catch (error) {
+    io.log.warning(`${label}: removing old snapshots in ${dir} failed (${(error as Error).message}); they take disk space until a later run removes them`);
+    return [];
+  }
+  io.log.info(`${label}: removed ${paths.length} old snapshot(s), keeping the newest ${keep}: ${doomed.join(', ')}`);
+  return paths;
+}
+
+export interface RestoreOptions {
+  /**
+   * rsync filter patterns of the app's runtime files (pid, log, runtime/):
+   * neither deleted nor overwritten by the restore. settings.protect (the
+   * protect input and its defaults) is always added, as for the deploy, and
+   * so is whatever the snapshot left out (its `excluded` record).
+   */
+  readonly protect: readonly string[];
+  /** Which changed paths (relative to the target) to report in watchedChanges. */
+  readonly watch?: (path: string) => boolean;
+}
+
+/** A path listSnapshots or takeSnapshot gave for this target, or an error naming it. */
+function checkedSnapshot(target: string, snapshot: string): string {
+  const dir = snapshotsDirectory(target);
+  const path = trimmed(snapshot);
+  const name = path.slice(dir.length + 1);
+  if (!path.startsWith(`${dir}/`) || !SNAPSHOT_NAME.test(name)) {
+    throw new StepError('rollback', `"${snapshot}" is not a snapshot of ${target} (those are ${dir}/<UTC time>); nothing was changed`, { filesMayHaveChanged: false });
+  }
+  return path;
+}
+
+/**
+ * rsync from the snapshot into the target, on the host, the way the deploy
+ * syncs: -rlp with no --times (a restored file gets a fresh mtime, so a host
+ * file's mtime still says when its content last changed), --checksum,
+ * --delete, and --delay-updates so a worker forked meanwhile never sees half
+ * a tree. Each protect rule is both `hide` (the snapshot's copy is never
+ * sent: a pid file the master rewrote since must not get the old pid back)
+ * and `protect` (the live one is never deleted).
+ */
+export function restoreArguments(protect: readonly string[]): string[] {
+  return [
+    '--recursive',
+    '--links',
+    '--perms',
+    '--checksum',
+    '--delete',
+    '--delete-delay',
+    '--delay-updates',
+    '--itemize-changes',
+    '--stats',
+    ...protect.flatMap((rule) => [`--filter=hide ${rule}`, `--filter=protect ${rule}`]),
+  ];
+}
+
+/**
+ * $1 snapshot, $2 target, then rsync's options. What the snapshot left out
+ * (its `excluded` file) is hidden and protected too: the snapshot holds no
+ * copy of it, so --delete would otherwise remove it from the live tree.
+ */
+const RESTORE_SCRIPT = `from=$1; to=$2; shift 2
+[ -d "$from/tree" ] || { echo "the snapshot does not exist" >&2; exit 93; }
+[ -d "$to" ] || { echo "the target is not a directory" >&2; exit 94; }
+if [ -f "$from/excluded" ]; then
+  while IFS= read -r rule; do
+    [ -n "$rule" ] && set -- "$@" "--filter=hide $rule" "--filter=protect $rule"
+  done < "$from/excluded"
+fi
+exec rsync "$@" -- "$from/tree/" "$to/"`;
+
+export function restoreCommand(target: string, snapshot: string, protect: readonly string[]): string {
+  return commandLine(['sh', '-c', RESTORE_SCRIPT, 'graceful-reload-restore', trimmed(snapshot), trimmed(target), ...restoreArguments(protect)]);
+}
+
+/** --itemize-changes prints a line per file: a restore of a big tree may print more than an ordinary command. */
+const RESTORE_OUTPUT_BYTES = 32 * 1024 * 1024;
+
+/**
+ * Puts a snapshot back into the live tree, keeping the app's runtime files,
+ * and says what changed as the deploy's sync does. Fails with
+ * StepError('rollback').
+ */
+export async function restoreSnapshot(run: HostRun, snapshot: string, options: RestoreOptions): Promise<SyncSummary> {
+  const { settings, label, io } = run;
+  const path = checkedSnapshot(settings.target, snapshot);
+  const result = await runOrFail(
+    run,
+    'rollback',
+    // The protect input (and *.pid, *.log, *.status) as for the deploy's sync, then the app's runtime files.
+    restoreCommand(settings.target, path, [...new Set([...settings.protect, ...options.protect])]),
+    longTimeout(run),
+    `restoring ${path} into ${settings.target}`,
+    'some files of the target may have been restored and others not',
+    true,
+    RESTORE_OUTPUT_BYTES,
+  );
+  if (result.code === 93) {
+    throw new StepError('rollback', `the snapshot ${path} is not on the host (removed?); nothing was changed`, { filesMayHaveChanged: false });
+  }
+  if (result.code === 94) {
+    throw new StepError('rollback', `the target ${settings.target} is not a directory on the host; nothing was restored`, { filesMayHaveChanged: false });
+  }
+  if (result.code !== 0) {
+    const failure = describeRsyncFailure({ code: result.code, signal: (result.signal as NodeJS.Signals | undefined) ?? null, stderr: result.stderr, stdoutChars: result.stdout.length });
+    throw new StepError('rollback', `restoring ${path} into ${settings.target}: ${failure.message}`, { filesMayHaveChanged: true });
+  }
+  const itemized = new ItemizedChanges(options.watch);
+  itemized.add(result.stdout.endsWith('\n') ? result.stdout : `${result.stdout}\n`);
+  const summary: SyncSummary = { ...parseRsyncStats(result.stdout), deletedNames: itemized.deleted, watchedChanges: itemized.watched };
+  io.log.info(`${label}: restored ${path} into ${settings.target}: ${summary.filesTransferred} file(s) written, ${summary.filesDeleted} deleted`);
+  return summary;
+}
+
+/** The last line of `df -Pk`: available 1K blocks and the mount point (which may hold spaces). */
+export function parseDfAvailable(stdout: string): { availableBytes: number; mountedOn: string } | undefined {
+  for (const line of stdout.split('\n').slice(1).reverse()) {
+    const match = /\s(\d+)\s+(\d+)\s+(\d+)\s+(?:\d+%|-)\s+(.+)$/.exec(line);
+    if (match) return { availableBytes: Number(match[3]) * 1024, mountedOn: match[4]!.trim() };
+  }
+  return undefined;
+}
+
+/**
+ * Fails with StepError('preflight') when the file system of the target's
+ * parent (where the state directory and the snapshots live) has less free
+ * space than neededBytes. Returns the free bytes.
+ */
+export async function freeSpaceCheck(run: HostRun, neededBytes: number): Promise<number> {
+  const target = trimmed(run.settings.target);
+  const parent = target.slice(0, target.lastIndexOf('/')) || '/';
+  const nothing = 'nothing was changed';
+  const result = await runOrFail(run, 'preflight', commandLine(['df', '-Pk', '--', parent]), run.settings.commandTimeoutMs, `cannot read the free space of ${parent}`, nothing, false);
+  const free = result.code === 0 ? parseDfAvailable(result.stdout) : undefined;
+  if (free === undefined) {
+    throw new StepError('preflight', `cannot read the free space of ${parent} (df -Pk: ${describeExit(result)}: ${shown(result.stderr) || shown(result.stdout) || 'no output'}); ${nothing}`, { filesMayHaveChanged: false });
+  }
+  if (free.availableBytes < neededBytes) {
+    throw new StepError(
+      'preflight',
+      `only ${formatBytes(free.availableBytes)} free on the file system of ${parent} (mounted at ${free.mountedOn}), but ${formatBytes(neededBytes)} are needed for the snapshot and the changed files; ${nothing}`,
+      { filesMayHaveChanged: false },
+    );
+  }
+  return free.availableBytes;
+}

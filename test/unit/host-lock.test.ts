@@ -1,0 +1,347 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, realpath, rm, utimes, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseHostSpec } from '../../src/engine/host-spec.js';
+import { RemoteCommandTimeout, StepError, type CommandResult, type RemoteShell, type RolloutLog } from '../../src/engine/ports.js';
+import type { RolloutSettings } from '../../src/engine/settings.js';
+import type { HostRun } from '../../src/rollout/context.js';
+import { acquireLock, describeHolder, formatAge, lockDirectory, parseAttempt, stateDirectory, type LockOwner } from '../../src/rollout/host-lock.js';
+
+/**
+ * The lock's commands are plain sh + coreutils: they run here for real, with
+ * `sh -c` on a temp dir standing in for SSH, as the login shell on a host
+ * would run them. The wait loop's timing runs against a fake shell and clock.
+ */
+
+/** A RemoteShell that runs each command locally, as `ssh host <command>` would on the host. */
+function localShell(commands: string[] = []): RemoteShell {
+  return {
+    run: (command, options) =>
+      new Promise<CommandResult>((resolve, reject) => {
+        commands.push(command);
+        const child = spawn('sh', ['-c', command], { stdio: ['ignore', 'pipe', 'pipe'] });
+        let stdout = '';
+        let stderr = '';
+        child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+        child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+        const timer = options?.timeoutMs
+          ? setTimeout(() => {
+              child.kill('SIGKILL');
+              reject(new RemoteCommandTimeout(command, options.timeoutMs!));
+            }, options.timeoutMs)
+          : undefined;
+        child.on('close', (code, signal) => {
+          clearTimeout(timer);
+          resolve({ stdout, stderr, code, ...(signal ? { signal } : {}) });
+        });
+      }),
+    close: async () => undefined,
+  };
+}
+
+const baseSettings: RolloutSettings = {
+  source: '/work/app',
+  target: '/srv/app',
+  exclude: ['.git/'],
+  protect: ['*.pid'],
+  startFile: 'start.php',
+  php: 'php',
+  reloadMode: 'auto',
+  status: 'process',
+  statusUrl: '',
+  logFile: '',
+  gracefulTimeoutMs: 60_000,
+  onGracefulTimeout: 'force',
+  ignoreWorkers: [],
+  onMasterChange: 'restart',
+  masterFiles: [],
+  timeoutMs: 30_000,
+  settleMs: 500,
+  pollIntervalMs: 100,
+  commandTimeoutMs: 10_000,
+  connectTimeoutMs: 5000,
+};
+
+function hostRun(target: string, shell: RemoteShell, lines: string[], now: () => number = () => Date.now()): HostRun {
+  const log: RolloutLog = { info: (m) => lines.push(m), warning: (m) => lines.push(`warning: ${m}`), error: (m) => lines.push(`error: ${m}`), debug: () => undefined };
+  return {
+    host: parseHostSpec('deploy@web1', { username: 'root', port: 22 }),
+    label: 'web1',
+    settings: { ...baseSettings, target },
+    io: {
+      openShell: async () => shell,
+      fileSync: () => assert.fail('the lock syncs nothing'),
+      statusSource: () => assert.fail('the lock reads no status'),
+      log,
+    },
+    shell,
+    now,
+    facts: { step: 'preflight', filesChanged: false, signalled: false },
+  };
+}
+
+const first: LockOwner = { runUrl: 'https://github.com/acme/shop/actions/runs/111', job: 'deploy', startedAt: '2025-01-02T03:04:05Z' };
+const second: LockOwner = { runUrl: 'https://github.com/acme/shop/actions/runs/222', job: 'deploy (web)', startedAt: '2025-01-02T03:05:00Z' };
+
+let root: string;
+
+before(async () => {
+  root = await realpath(await mkdtemp(join(tmpdir(), 'gr-host-lock-')));
+});
+
+after(async () => {
+  await rm(root, { recursive: true, force: true });
+  assert.equal(existsSync(root), false);
+});
+
+let counter = 0;
+/** A fresh target dir (with an awkward name when asked) under the temp root. */
+async function freshTarget(name = 'app'): Promise<string> {
+  const parent = join(root, `case-${++counter}`);
+  const target = join(parent, name);
+  await mkdir(target, { recursive: true });
+  await writeFile(join(target, 'start.php'), '<?php\n');
+  return target;
+}
+
+/** Backdates the lock directory, as if it had been taken `seconds` ago. */
+async function backdate(target: string, seconds: number): Promise<void> {
+  const when = Date.now() / 1000 - seconds;
+  await utimes(lockDirectory(target), when, when);
+}
+
+async function ownerFile(target: string): Promise<Record<string, string>> {
+  return JSON.parse(await readFile(join(lockDirectory(target), 'owner.json'), 'utf8')) as Record<string, string>;
+}
+
+test('the state directory lies beside the target, never inside it', () => {
+  assert.equal(stateDirectory('/srv/app'), '/srv/.app.graceful-reload');
+  assert.equal(stateDirectory('/srv/app//'), '/srv/.app.graceful-reload');
+  assert.equal(stateDirectory('/app'), '/.app.graceful-reload');
+  assert.equal(stateDirectory("/srv/my app's"), "/srv/.my app's.graceful-reload");
+  assert.equal(lockDirectory('/srv/app'), '/srv/.app.graceful-reload/lock');
+  assert.throws(() => stateDirectory('srv/app'), /not an absolute path/);
+  assert.throws(() => stateDirectory('/'), /not an absolute path/);
+});
+
+test('a lock is taken atomically, records its owner and the host time, and its release removes it', async () => {
+  const target = await freshTarget();
+  const lines: string[] = [];
+  const commands: string[] = [];
+  const run = hostRun(target, localShell(commands), lines);
+  const lock = await acquireLock(run, first, { timeoutMs: 0, force: false });
+  assert.equal(lock.path, join(root, `case-${counter}`, '.app.graceful-reload', 'lock'));
+  assert.deepEqual(lock.owner, first);
+  assert.equal(commands.length, 1, 'one command per attempt');
+  const owner = await ownerFile(target);
+  assert.equal(owner['runUrl'], first.runUrl);
+  assert.equal(owner['job'], first.job);
+  assert.equal(owner['startedAt'], first.startedAt);
+  assert.match(owner['createdAt']!, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+  assert.ok(Math.abs(Date.parse(owner['createdAt']!) - Date.now()) < 60_000, 'createdAt is the host clock, now');
+  assert.ok(!existsSync(join(target, '.app.graceful-reload')), 'nothing inside the target');
+  await lock.release();
+  assert.equal(existsSync(lockDirectory(target)), false);
+  assert.ok(existsSync(stateDirectory(target)), 'the state directory stays (the snapshots live there)');
+  await lock.release();
+  assert.equal(commands.length, 2, 'a second release sends nothing');
+  assert.deepEqual(lines.filter((line) => line.startsWith('warning')), []);
+  // Free again: the next run takes it at once.
+  const again = await acquireLock(run, second, { timeoutMs: 0, force: false });
+  await again.release();
+});
+
+test('a second rollout waits for the lock, then fails naming the owner and the age, and changed nothing', async () => {
+  const target = await freshTarget();
+  const held = await acquireLock(hostRun(target, localShell(), []), first, { timeoutMs: 0, force: false });
+  await backdate(target, 125);
+  const lines: string[] = [];
+  const commands: string[] = [];
+  const started = Date.now();
+  const error = await acquireLock(hostRun(target, localShell(commands), lines), second, { timeoutMs: 800, force: false, pollMs: 100 }).then(
+    () => assert.fail('the second rollout took a held lock'),
+    (caught: unknown) => caught,
+  );
+  const waited = Date.now() - started;
+  assert.ok(error instanceof StepError);
+  assert.equal(error.step, 'lock');
+  assert.equal(error.filesMayHaveChanged, false);
+  assert.ok(waited >= 800, `waited ${waited} ms`);
+  assert.ok(commands.length >= 2, `polled ${commands.length} times`);
+  assert.match(error.message, /run https:\/\/github\.com\/acme\/shop\/actions\/runs\/111 \(job deploy, started 2025-01-02T03:04:05Z\)/);
+  assert.match(error.message, /taken 2 min [5-9] s ago/);
+  assert.match(error.message, /Nothing on the host was changed/);
+  assert.match(error.message, /`force-unlock: true` clears/);
+  assert.equal(lines.filter((line) => /is held by run .*runs\/111.*waiting up to/.test(line)).length, 1, 'the wait is announced once');
+  // The holder's lock is untouched.
+  assert.equal((await ownerFile(target))['runUrl'], first.runUrl);
+  await held.release();
+  assert.equal(existsSync(lockDirectory(target)), false);
+});
+
+test('a waiting rollout gets the lock as soon as the holder releases it', async () => {
+  const target = await freshTarget();
+  const held = await acquireLock(hostRun(target, localShell(), []), first, { timeoutMs: 0, force: false });
+  const waiting = acquireLock(hostRun(target, localShell(), []), second, { timeoutMs: 10_000, force: false, pollMs: 50 });
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  await held.release();
+  const lock = await waiting;
+  assert.equal((await ownerFile(target))['runUrl'], second.runUrl);
+  await lock.release();
+});
+
+test('force-unlock removes a held lock, warning with its owner and age, and takes it; the old holder then leaves it alone', async () => {
+  const target = await freshTarget();
+  const oldLines: string[] = [];
+  const stale = await acquireLock(hostRun(target, localShell(), oldLines), first, { timeoutMs: 0, force: false });
+  await backdate(target, 3 * 3600 + 60);
+  const lines: string[] = [];
+  const lock = await acquireLock(hostRun(target, localShell(), lines), second, { timeoutMs: 0, force: true });
+  const warnings = lines.filter((line) => line.startsWith('warning'));
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0]!, /force-unlock: removed the lock .* held by run https:\/\/github\.com\/acme\/shop\/actions\/runs\/111 \(job deploy, started 2025-01-02T03:04:05Z\), taken 3 h 1 min ago, and took it/);
+  assert.equal((await ownerFile(target))['runUrl'], second.runUrl);
+  // The crashed-but-alive first run releasing late must not remove the new owner's lock.
+  await stale.release();
+  assert.ok(existsSync(lockDirectory(target)), 'the force-taken lock stays');
+  assert.match(oldLines.find((line) => line.startsWith('warning'))!, /no longer this run's .*runs\/222 \(job deploy \(web\)\) and is left in place/);
+  await lock.release();
+  assert.equal(existsSync(lockDirectory(target)), false);
+});
+
+test('a free lock taken with force-unlock warns about nothing', async () => {
+  const target = await freshTarget();
+  const lines: string[] = [];
+  const lock = await acquireLock(hostRun(target, localShell(), lines), first, { timeoutMs: 0, force: true });
+  assert.deepEqual(lines.filter((line) => line.startsWith('warning')), []);
+  await lock.release();
+});
+
+test('a lock a crashed run left without an owner file is reported as owner unknown, with its age; force-unlock clears it', async () => {
+  const target = await freshTarget();
+  await mkdir(lockDirectory(target), { recursive: true });
+  await backdate(target, 600);
+  const error = await acquireLock(hostRun(target, localShell(), []), second, { timeoutMs: 0, force: false }).catch((caught: unknown) => caught);
+  assert.ok(error instanceof StepError);
+  assert.equal(error.step, 'lock');
+  assert.match(error.message, /an unknown owner \(the lock has no owner file \(a run that died between taking the lock and writing its owner\?\)\), taken 10 min [0-4] s ago/);
+  assert.match(error.message, /force-unlock: true/);
+  const lines: string[] = [];
+  const lock = await acquireLock(hostRun(target, localShell(), lines), second, { timeoutMs: 0, force: true });
+  assert.match(lines.find((line) => line.startsWith('warning'))!, /held by an unknown owner .*taken 10 min [0-4] s ago/);
+  await lock.release();
+});
+
+test('an owner file that is not an owner record is shown, one line and bounded', async () => {
+  const target = await freshTarget();
+  await mkdir(lockDirectory(target), { recursive: true });
+  await writeFile(join(lockDirectory(target), 'owner.json'), 'garbage\n::error::injected\n');
+  const error = await acquireLock(hostRun(target, localShell(), []), second, { timeoutMs: 0, force: false }).catch((caught: unknown) => caught);
+  assert.ok(error instanceof StepError);
+  assert.match(error.message, /an unknown owner \(its owner file is not an owner record: "garbage ::error::injected"\)/);
+  assert.doesNotMatch(error.message, /\n/);
+});
+
+test('of several rollouts racing for a free lock, exactly one takes it', async () => {
+  const target = await freshTarget();
+  const owners = Array.from({ length: 6 }, (_, index) => ({ ...first, job: `job-${index}` }));
+  const outcomes = await Promise.allSettled(owners.map((owner) => acquireLock(hostRun(target, localShell(), []), owner, { timeoutMs: 0, force: false })));
+  const won = outcomes.filter((outcome) => outcome.status === 'fulfilled');
+  assert.equal(won.length, 1);
+  const winner = (won[0] as PromiseFulfilledResult<Awaited<ReturnType<typeof acquireLock>>>).value;
+  assert.equal((await ownerFile(target))['job'], winner.owner.job);
+  for (const outcome of outcomes) if (outcome.status === 'rejected') assert.equal((outcome.reason as StepError).step, 'lock');
+  await winner.release();
+});
+
+test('a target path with spaces, quotes and shell characters is locked beside itself', async () => {
+  const target = await freshTarget(`my app 'v2' "x" $(touch pwned) ;`);
+  const commands: string[] = [];
+  const lock = await acquireLock(hostRun(target, localShell(commands), []), { ...first, job: `job 'quoted' $(id)` }, { timeoutMs: 0, force: false });
+  assert.ok(existsSync(join(root, `case-${counter}`, `.my app 'v2' "x" $(touch pwned) ;.graceful-reload`, 'lock', 'owner.json')));
+  assert.equal((await ownerFile(target))['job'], `job 'quoted' $(id)`);
+  const error = await acquireLock(hostRun(target, localShell(), []), second, { timeoutMs: 0, force: false }).catch((caught: unknown) => caught);
+  assert.match((error as Error).message, /job job 'quoted' \$\(id\)/);
+  await lock.release();
+  assert.equal(existsSync(lockDirectory(target)), false);
+  assert.equal(existsSync('pwned'), false);
+  assert.equal(existsSync(join(root, `case-${counter}`, 'pwned')), false);
+});
+
+test('a state directory that cannot be created fails the lock step, naming it, with nothing changed', async () => {
+  const parent = join(root, `case-${++counter}`);
+  await mkdir(parent, { recursive: true });
+  await writeFile(join(parent, 'file'), 'not a directory');
+  const target = join(parent, 'file', 'srv', 'app');
+  const error = await acquireLock(hostRun(target, localShell(), []), first, { timeoutMs: 5000, force: false }).catch((caught: unknown) => caught);
+  assert.ok(error instanceof StepError);
+  assert.equal(error.step, 'lock');
+  assert.equal(error.filesMayHaveChanged, false);
+  assert.ok(error.message.includes(`cannot create the state directory ${join(parent, 'file', 'srv', '.app.graceful-reload')}`), error.message);
+  assert.match(error.message, /Not a directory/);
+  assert.match(error.message, /no file of the target was changed/);
+});
+
+test('the wait polls every pollMs until lockTimeout, on the run clock', async () => {
+  let clock = 0;
+  const sleeps: number[] = [];
+  const commands: string[] = [];
+  const held = '@@graceful-reload-lock@@ held 1000 900\n{"runUrl":"u","job":"j","startedAt":"s"}\n';
+  const shell: RemoteShell = {
+    run: async (command) => {
+      commands.push(command);
+      return { stdout: held, stderr: '', code: 0 };
+    },
+    close: async () => undefined,
+  };
+  const run = hostRun('/srv/app', shell, [], () => clock);
+  const error = await acquireLock(run, first, {
+    timeoutMs: 2500,
+    force: false,
+    sleep: async (ms) => {
+      sleeps.push(ms);
+      clock += ms;
+    },
+  }).catch((caught: unknown) => caught);
+  assert.deepEqual(sleeps, [1000, 1000, 500]);
+  assert.equal(commands.length, 4);
+  assert.match((error as Error).message, /run u \(job j, started s\), taken 1 min 40 s ago; waited 2\.5 s/);
+});
+
+test('a command that fails or times out while taking the lock is a lock failure; a failing release only warns', async () => {
+  const failing: RemoteShell = { run: async () => Promise.reject(new RemoteCommandTimeout('sh -c ...', 5000)), close: async () => undefined };
+  const error = await acquireLock(hostRun('/srv/app', failing, []), first, { timeoutMs: 0, force: false }).catch((caught: unknown) => caught);
+  assert.ok(error instanceof StepError);
+  assert.equal(error.step, 'lock');
+  assert.match(error.message, /cannot take the lock \/srv\/\.app\.graceful-reload\/lock: a remote command gave no answer within 5 s/);
+
+  let calls = 0;
+  const flaky: RemoteShell = {
+    run: async () => (calls++ === 0 ? { stdout: '@@graceful-reload-lock@@ acquired\n', stderr: '', code: 0 } : Promise.reject(new Error('connection reset'))),
+    close: async () => undefined,
+  };
+  const lines: string[] = [];
+  const lock = await acquireLock(hostRun('/srv/app', flaky, lines), first, { timeoutMs: 0, force: false });
+  await lock.release();
+  await lock.release();
+  const warnings = lines.filter((line) => line.startsWith('warning'));
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0]!, /could not release the lock \(connection reset\); the lock \/srv\/\.app\.graceful-reload\/lock is left in place.*force-unlock: true/);
+});
+
+test('parsing an attempt and describing a holder', () => {
+  assert.deepEqual(parseAttempt('@@graceful-reload-lock@@ acquired\n'), { kind: 'acquired' });
+  assert.deepEqual(parseAttempt('@@graceful-reload-lock@@ held 100 40\n\n'), {
+    kind: 'held',
+    holder: { ownerProblem: 'the lock has no owner file (a run that died between taking the lock and writing its owner?)', ageSeconds: 60 },
+  });
+  const forced = parseAttempt('@@graceful-reload-lock@@ held 100 \n{"runUrl":"u","job":"j","startedAt":"s","token":"t","createdAt":"c"}\n@@graceful-reload-lock@@ forced\n');
+  assert.deepEqual(forced, { kind: 'forced', previous: { owner: { runUrl: 'u', job: 'j', startedAt: 's', createdAt: 'c' } } });
+  assert.equal(parseAttempt('something else'), undefined);
+  assert.equal(describeHolder({ owner: { runUrl: 'u', job: 'j', startedAt: 's' } }), 'run u (job j, started s), taken at an unknown time (the host could not give its age)');
+  assert.deepEqual([0, 59, 60, 3599, 3600, 86_399, 90_000].map(formatAge), ['0 s', '59 s', '1 min 0 s', '59 min 59 s', '1 h 0 min', '23 h 59 min', '1 d 1 h']);
+});
