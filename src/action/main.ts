@@ -1,13 +1,16 @@
 import * as core from '@actions/core';
 import { rmSync } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { stopRunningRsync } from '../adapters/rsync-sync.js';
 import { openTransport } from '../adapters/transport.js';
 import { sealHostText } from '../engine/host-text.js';
 import { InputError, parseInputs } from '../engine/inputs.js';
 import type { HostReport } from '../engine/report.js';
-import { rolloutHost } from '../rollout/host-rollout.js';
+import { fleetHosts, resolveFleetAmounts } from '../engine/fleet-hosts.js';
+import { rolloutFleet, type FleetSettings } from '../rollout/fleet-rollout.js';
+import type { LockOwner } from '../rollout/host-lock.js';
 import { realRolloutIO } from '../rollout/real-io.js';
 import { actionLog, debugLines, fail, reportJson } from './action-log.js';
 import { cleanup } from './post.js';
@@ -88,11 +91,43 @@ function endNow(why: string, detail?: unknown): void {
   process.exit(1);
 }
 
+/** The runner cancels with SIGINT, then SIGTERM 7.5 s later: hosts in flight get that long to finish and release their locks. */
+const CANCEL_GRACE_MS = 6500;
+const cancellation = new AbortController();
+
 function installLastResort(): void {
   process.on('uncaughtException', (error) => endNow(`an unexpected error: ${error instanceof Error ? error.message : String(error)}`, error));
   process.on('unhandledRejection', (reason) => endNow(`an unexpected error: ${reason instanceof Error ? reason.message : String(reason)}`, reason));
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.on(signal, () => endNow(`the step was cancelled (${signal})`));
+    process.on(signal, () => {
+      if (cancellation.signal.aborted || progress.current === undefined) {
+        endNow(`the step was cancelled (${signal})`);
+        return;
+      }
+      cancellation.abort();
+      core.warning(`cancelled (${signal}): no new host starts; the hosts in flight get ${CANCEL_GRACE_MS / 1000} s to finish and release their locks`);
+      setTimeout(() => endNow(`the step was cancelled (${signal}) and the hosts in flight did not finish in time`), CANCEL_GRACE_MS).unref();
+    });
+  }
+}
+
+/** Who holds a host's lock: this run, as the next run's message will name it. */
+function lockOwner(): LockOwner {
+  const env = process.env;
+  const runUrl =
+    env['GITHUB_RUN_ID'] !== undefined
+      ? `${env['GITHUB_SERVER_URL'] ?? 'https://github.com'}/${env['GITHUB_REPOSITORY'] ?? '?'}/actions/runs/${env['GITHUB_RUN_ID']}`
+      : `a run outside GitHub Actions (pid ${process.pid} on ${hostname()})`;
+  return { runUrl, job: env['GITHUB_JOB'] ?? 'graceful-reload', startedAt: new Date().toISOString() };
+}
+
+async function readInventory(workspace: string, path: string): Promise<string | undefined> {
+  if (path === '') return undefined;
+  const file = resolve(workspace, path);
+  try {
+    return await readFile(file, 'utf8');
+  } catch (error) {
+    throw new InputError('inventory', `cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); expected a YAML file in the workspace`);
   }
 }
 
@@ -116,6 +151,17 @@ async function deploy(): Promise<void> {
   const info = await stat(source).catch(() => null);
   if (!info?.isDirectory()) throw new InputError('source', `"${plan.rollout.source}" is not a directory (looked at ${source})`);
   const rollout = { ...plan.rollout, source };
+  const hosts = fleetHosts(plan, rollout, await readInventory(workspace, plan.fleet.inventory), plan.hostDefaults);
+  if (hosts.length === 0) {
+    core.info(`shard ${plan.fleet.shard?.index}/${plan.fleet.shard?.count} has no host: nothing to do`);
+    return;
+  }
+  const amounts = resolveFleetAmounts(plan.fleet, hosts.length);
+  const fleet: FleetSettings = {
+    ...plan.fleet,
+    ...amounts,
+    lock: { owner: lockOwner(), timeoutMs: plan.fleet.lockTimeoutMs, force: plan.fleet.forceUnlock },
+  };
 
   const transport = await openTransport({ ...plan, rollout }, {
     ...(process.env['RUNNER_TEMP'] ? { tempParent: process.env['RUNNER_TEMP'] } : {}),
@@ -124,14 +170,12 @@ async function deploy(): Promise<void> {
   progress.secretDirectory = transport.files.directory;
   rememberSecretDirectory(transport.files.directory);
   try {
-    for (const host of plan.hosts) {
-      progress.current = host.label;
-      const report = await rolloutHost(host, rollout, realRolloutIO(transport, rollout, actionLog));
-      progress.reports.push(report);
-      progress.current = undefined;
-      if (!report.ok) {
-        core.error(sealHostText(`${report.host}: ${report.step} failed: ${report.error}${report.filesChanged ? '' : ' (no file on this host was changed)'}`));
-        break;
+    progress.current = `the rollout of ${hosts.length} host(s)`;
+    const reports = await rolloutFleet(hosts, fleet, realRolloutIO(transport, actionLog), cancellation.signal);
+    progress.reports.push(...reports);
+    for (const report of reports) {
+      if (report.status === 'failed' || report.status === 'rolled-back') {
+        core.error(sealHostText(`${report.host}: ${report.step} failed: ${report.error}${report.filesChanged ? '' : ' (no file on this host was changed)'}${report.rollback ? `; rollback: ${report.rollback.ok ? 'done and verified' : report.rollback.error}` : ''}`));
       }
     }
   } finally {
@@ -141,13 +185,13 @@ async function deploy(): Promise<void> {
     progress.secretDirectory = undefined;
   }
   const reports = progress.reports;
-  const failed = reports.filter((report) => !report.ok);
-  if (failed.length > 0) {
-    const skipped = plan.hosts.length - reports.length;
-    fail(`${failed.map((r) => r.host).join(', ')} failed${skipped > 0 ? `; ${skipped} host(s) not attempted` : ''}`);
+  const count = (status: string) => reports.filter((report) => report.status === status).length;
+  const summary = `${count('ok')} ok, ${count('failed')} failed, ${count('rolled-back')} rolled back, ${count('skipped')} skipped, ${count('cancelled')} cancelled`;
+  if (reports.some((report) => report.status !== 'ok')) {
+    fail(`${reports.filter((report) => report.status !== 'ok').map((r) => `${r.host} ${r.status}`).join(', ')} (${summary})`);
     return;
   }
-  core.info(`all ${reports.length} host(s) reloaded: every reloadable worker was replaced`);
+  core.info(`all ${reports.length} host(s) ${plan.fleet.mode === 'rollback' ? 'rolled back and verified' : 'done'}: ${summary}`);
 }
 
 export async function run(): Promise<void> {

@@ -279,6 +279,7 @@ export function parseInputs(given: RawInputs, environment: InputEnvironment = {}
   const revision = validateRevision(raw('revision').trim() || (environment.githubSha ?? ''));
   return {
     hosts,
+    hostDefaults: { username, port },
     ...(jumpHost ? { jumpHost } : {}),
     trust: { pins, ignoreHostKeys },
     credentials,

@@ -8,10 +8,21 @@ export interface WorkerReplacement {
   readonly oldPid: number;
 }
 
+/** ok; failed (and left as it is); rolled-back (failed, then its snapshot was put back and verified); skipped or cancelled (never changed). */
+export type HostStatus = 'ok' | 'failed' | 'rolled-back' | 'skipped' | 'cancelled';
+
 /** One entry of the `report` output: what happened on one host, in plain data. */
 export interface HostReport {
   readonly host: string;
   readonly ok: boolean;
+  /** In a fleet's report: where the host ended. */
+  readonly status?: HostStatus;
+  /** Why a skipped or cancelled host was never changed. */
+  readonly skippedBecause?: string;
+  /** The snapshot of the live tree taken before the sync. */
+  readonly snapshot?: string;
+  /** The rollback after a failure: verified, or why not. */
+  readonly rollback?: { readonly ok: boolean; readonly snapshot: string; readonly action?: 'reload' | 'restart'; readonly error?: string };
   /** The step that failed, or 'done'. */
   readonly step: Step | 'done';
   readonly error?: string;

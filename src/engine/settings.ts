@@ -74,6 +74,8 @@ export interface FleetOptions {
 
 export interface DeployPlan {
   readonly hosts: readonly HostSpec[];
+  /** The username and port for hosts (in the inventory too) that name none. */
+  readonly hostDefaults: { readonly username: string; readonly port: number };
   /** A bastion every connection goes through, host key checked like the targets'. */
   readonly jumpHost?: HostSpec;
   readonly trust: HostTrust;

@@ -19,8 +19,8 @@ export interface StatusSourceSetup {
  */
 export interface HostRolloutIO {
   readonly openShell: (host: HostSpec) => Promise<RemoteShell>;
-  /** `protect`: more rsync protect rules for this host (the app's runtime files). */
-  readonly fileSync: (host: HostSpec, protect: readonly string[]) => FileSync;
+  /** The sync for one host with its settings; `protect`: more rsync protect rules (the app's runtime files). */
+  readonly fileSync: (host: HostSpec, settings: RolloutSettings, protect: readonly string[]) => FileSync;
   readonly statusSource: (shell: RemoteShell, setup: StatusSourceSetup) => StatusSource;
   readonly log: RolloutLog;
   readonly now?: () => number;

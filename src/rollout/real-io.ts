@@ -1,14 +1,14 @@
 import type { Transport } from '../adapters/transport.js';
 import type { RolloutLog } from '../engine/ports.js';
-import { startFilePath, type RolloutSettings } from '../engine/settings.js';
+import { startFilePath } from '../engine/settings.js';
 import { RemoteStatus } from '../status/remote-status.js';
 import type { HostRolloutIO } from './context.js';
 
 /** The rollout's I/O on real hosts: the transport's SSH and rsync, and the status source over the same connection. */
-export function realRolloutIO(transport: Transport, settings: RolloutSettings, log: RolloutLog): HostRolloutIO {
+export function realRolloutIO(transport: Transport, log: RolloutLog): HostRolloutIO {
   return {
     openShell: (host) => transport.openShell(host),
-    fileSync: (host, protect) => transport.fileSync(host, { ...settings, protect: [...settings.protect, ...protect] }),
+    fileSync: (host, settings, protect) => transport.fileSync(host, { ...settings, protect: [...settings.protect, ...protect] }),
     statusSource: (shell, setup) =>
       new RemoteStatus({
         kind: setup.kind,

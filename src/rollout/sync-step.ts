@@ -34,7 +34,7 @@ export interface Transfer {
 
 /** The deploy's transfer: rsync from the runner. */
 export function sourceTransfer(run: HostRun): Transfer {
-  return { from: run.settings.source, run: (protect, watch) => run.io.fileSync(run.host, protect).sync({ watch }) };
+  return { from: run.settings.source, run: (protect, watch) => run.io.fileSync(run.host, run.settings, protect).sync({ watch }) };
 }
 
 /**
@@ -65,6 +65,6 @@ export async function syncStep(run: HostRun, live: AppDefinitions, masterLevel: 
 
 /** What the sync would change among the master-level files, changing nothing (rsync --dry-run). */
 export async function masterFilesToChange(run: HostRun, live: AppDefinitions, masterLevel: (path: string) => boolean): Promise<readonly string[]> {
-  const preview = await run.io.fileSync(run.host, protectRules(run, live)).sync({ dryRun: true, watch: masterLevel });
+  const preview = await run.io.fileSync(run.host, run.settings, protectRules(run, live)).sync({ dryRun: true, watch: masterLevel });
   return preview.watchedChanges ?? [];
 }

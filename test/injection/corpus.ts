@@ -100,6 +100,18 @@ export const FILE_NAME_PAYLOADS: readonly string[] = PAYLOADS.filter(
 /** Every input of action.yml, so a new input cannot escape the sweep. */
 export const INPUT_NAMES = [
   'hosts',
+  'inventory',
+  'shard',
+  'mode',
+  'sync',
+  'max-parallel',
+  'canary',
+  'canary-settle',
+  'max-failures',
+  'rollback',
+  'keep-snapshots',
+  'lock-timeout',
+  'force-unlock',
   'username',
   'port',
   'private-key',

@@ -98,7 +98,7 @@ function fake(answer: (command: string) => Partial<CommandResult>, snapshots: Ho
     lines,
     io: {
       openShell: async () => shell,
-      fileSync: (_host, protect) => ({
+      fileSync: (_host, _settings, protect) => ({
         sync: async (options = {}) => {
           syncs.push(protect);
           commands.push(options.dryRun ? '(dry run)' : '(sync)');

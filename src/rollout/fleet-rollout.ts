@@ -1,0 +1,146 @@
+import { budgetExceeded, planBatches } from '../engine/fleet-plan.js';
+import type { HostSpec } from '../engine/host-spec.js';
+import type { HostReport, HostStatus } from '../engine/report.js';
+import type { RolloutSettings } from '../engine/settings.js';
+import type { HostRolloutIO } from './context.js';
+import { watchCanary } from './canary-watch.js';
+import { acquireLock, type LockOwner } from './host-lock.js';
+import { deployHost, prepareHost, type PreparedHost } from './host-rollout.js';
+import { rollBack, snapshotTransfer } from './rollback-step.js';
+import { listSnapshots, pruneSnapshots, takeSnapshot } from './host-snapshot.js';
+import { protectRules, sourceTransfer } from './sync-step.js';
+
+export interface FleetHost {
+  readonly spec: HostSpec;
+  /** The rollout settings for this host (the inventory may override target, start-file, status-url). */
+  readonly settings: RolloutSettings;
+}
+
+export interface FleetSettings {
+  /** deploy: the source goes out; rollback: every host gets its newest snapshot back. */
+  readonly mode: 'deploy' | 'rollback';
+  /** false: reload and verify without uploading anything (the manual reload). */
+  readonly sync: boolean;
+  readonly maxParallel: number;
+  readonly canary: boolean;
+  readonly canarySettleMs: number;
+  /** Failed hosts allowed; the rollout fails once this is exceeded. */
+  readonly maxFailures: number;
+  readonly rollback: 'failed-hosts' | 'all' | 'none';
+  readonly keepSnapshots: number;
+  readonly lock: { readonly owner: LockOwner; readonly timeoutMs: number; readonly force: boolean };
+}
+
+/** Preflights at once: enough to hide latency, few enough for a runner's file descriptors and a bastion's MaxStartups. */
+const PREFLIGHT_CONCURRENCY = 16;
+
+async function inParallel<T, R>(items: readonly T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await work(items[index]!);
+    }
+  });
+  await Promise.all(lanes);
+  return results;
+}
+
+const withStatus = (report: HostReport, status: HostStatus, extra: Partial<HostReport> = {}): HostReport => ({ ...report, status, ...extra });
+
+function untouched(host: HostSpec, status: 'skipped' | 'cancelled', why: string): HostReport {
+  return { host: host.label, ok: false, status, step: 'preflight', skippedBecause: why, error: why, filesChanged: false, signalled: false, durationMs: 0 };
+}
+
+/**
+ * A fleet's rollout. Every host is connected, locked and preflighted first;
+ * if any fails, none is changed. Then batches of max-parallel (a canary
+ * first, watched for canary-settle), a snapshot before each host's sync,
+ * a verified rollback of what failed, and no new host once the failure
+ * budget is exceeded or the run is cancelled. Every host gets a report.
+ */
+export async function rolloutFleet(hosts: readonly FleetHost[], fleet: FleetSettings, io: HostRolloutIO, cancelled: AbortSignal = new AbortController().signal): Promise<HostReport[]> {
+  const guard = (run: Parameters<NonNullable<Parameters<typeof prepareHost>[3]>>[0]) =>
+    acquireLock(run, fleet.lock.owner, { timeoutMs: fleet.lock.timeoutMs, force: fleet.lock.force }).then((lock) => () => lock.release());
+  const prepared = await inParallel(hosts, PREFLIGHT_CONCURRENCY, (host) => prepareHost(host.spec, host.settings, io, guard));
+  const reports = new Map<FleetHost, HostReport>();
+  try {
+    const failedPreflight = prepared.filter((entry) => !entry.ok).length;
+    if (failedPreflight > 0) {
+      io.log.error(`${failedPreflight} of ${hosts.length} host(s) failed preflight: no host was changed`);
+      return hosts.map((host, index) => {
+        const entry = prepared[index]!;
+        return entry.ok ? untouched(host.spec, 'skipped', `${failedPreflight} other host(s) failed preflight, so no host was changed`) : withStatus(entry.report, 'failed');
+      });
+    }
+    const ready = prepared.map((entry, index) => ({ host: hosts[index]!, prepared: (entry as { ok: true; host: PreparedHost }).host }));
+    await runBatches(ready, fleet, io, cancelled, reports);
+    if (fleet.rollback === 'all' && [...reports.values()].some((report) => report.status === 'failed' || report.status === 'rolled-back')) {
+      await rollBackSucceeded(ready, io, reports);
+    }
+    return hosts.map((host) => reports.get(host) ?? untouched(host.spec, 'skipped', 'not reached'));
+  } finally {
+    await Promise.all(prepared.map((entry) => (entry.ok ? entry.host.finish() : undefined)));
+  }
+}
+
+type Ready = { readonly host: FleetHost; readonly prepared: PreparedHost };
+
+async function runBatches(ready: readonly Ready[], fleet: FleetSettings, io: HostRolloutIO, cancelled: AbortSignal, reports: Map<FleetHost, HostReport>): Promise<void> {
+  const batches = planBatches(ready, fleet.maxParallel, fleet.canary && ready.length > 1);
+  let failures = 0;
+  for (const [index, batch] of batches.entries()) {
+    if (cancelled.aborted || budgetExceeded(failures, fleet.maxFailures)) {
+      const why = cancelled.aborted ? 'the run was cancelled before this host started' : `the failure budget (max-failures: ${fleet.maxFailures}) was exceeded before this host started`;
+      for (const entry of batch) reports.set(entry.host, untouched(entry.host.spec, cancelled.aborted ? 'cancelled' : 'skipped', why));
+      continue;
+    }
+    io.log.info(`batch ${index + 1} of ${batches.length}: ${batch.map((entry) => entry.host.spec.label).join(', ')}`);
+    const results = await Promise.all(batch.map((entry) => deployOne(entry, fleet, io, index === 0 && fleet.canary && ready.length > 1)));
+    for (const [position, report] of results.entries()) {
+      reports.set(batch[position]!.host, report);
+      if (report.status !== 'ok') failures += 1;
+    }
+  }
+}
+
+/** One host of a batch: snapshot, deploy (canary-watched when it is the canary), and a verified rollback when it fails. */
+async function deployOne(entry: Ready, fleet: FleetSettings, io: HostRolloutIO, canary: boolean): Promise<HostReport> {
+  const { prepared } = entry;
+  const { run } = prepared;
+  if (fleet.mode === 'rollback') {
+    const [newest] = await listSnapshots(run);
+    if (newest === undefined) return withStatus(untouched(entry.host.spec, 'skipped', 'no snapshot to roll back to on this host'), 'failed');
+    return withStatus(await deployHost(prepared, snapshotTransfer(run, newest)), 'ok');
+  }
+  let snapshot: string | undefined;
+  if (fleet.sync && fleet.keepSnapshots > 0) {
+    try {
+      // The app's runtime files stay out: the restore never touches them, and they may not be linkable.
+      snapshot = await takeSnapshot(run, { exclude: protectRules(run, prepared.checked.definitions) });
+    } catch (cause) {
+      const why = `the snapshot before the sync failed: ${(cause as Error).message}; no file was changed`;
+      return { host: run.label, ok: false, status: 'failed', step: 'sync', error: why, filesChanged: false, signalled: false, durationMs: run.now() - prepared.started };
+    }
+    await pruneSnapshots(run, fleet.keepSnapshots);
+  }
+  let report = await deployHost(prepared, fleet.sync ? sourceTransfer(run) : 'none');
+  if (report.ok && canary) report = await watchCanary(prepared, report, fleet.canarySettleMs);
+  if (report.ok) return withStatus(report, 'ok', snapshot ? { snapshot } : {});
+  if (fleet.rollback === 'none' || snapshot === undefined || !report.filesChanged) return withStatus(report, 'failed');
+  const back = await rollBack(prepared, snapshot);
+  io.log.info(`${run.label}: ${back.ok ? 'rolled back to the snapshot and verified' : `rollback failed: ${back.error}`}`);
+  return withStatus(report, back.ok ? 'rolled-back' : 'failed', { snapshot, rollback: back });
+}
+
+/** rollback: all: a failure anywhere brings the hosts that succeeded back to their snapshots too. */
+async function rollBackSucceeded(ready: readonly Ready[], io: HostRolloutIO, reports: Map<FleetHost, HostReport>): Promise<void> {
+  for (const entry of ready) {
+    const report = reports.get(entry.host);
+    if (report?.status !== 'ok' || report.snapshot === undefined) continue;
+    const back = await rollBack(entry.prepared, report.snapshot);
+    io.log.info(`${entry.host.spec.label}: rollback: all: ${back.ok ? 'rolled back and verified' : `rollback failed: ${back.error}`}`);
+    reports.set(entry.host, withStatus(report, back.ok ? 'rolled-back' : 'failed', { rollback: back }));
+  }
+}

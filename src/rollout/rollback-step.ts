@@ -1,0 +1,51 @@
+import type { HostReport } from '../engine/report.js';
+import type { HostRun } from './context.js';
+import { deployHost, type PreparedHost } from './host-rollout.js';
+import { restoreSnapshot } from './host-snapshot.js';
+import { preflight } from './preflight.js';
+import type { Transfer } from './sync-step.js';
+
+export interface RollbackOutcome {
+  readonly ok: boolean;
+  readonly snapshot: string;
+  /** reload, or restart when the restore changed master-level code back. */
+  readonly action?: 'reload' | 'restart';
+  readonly error?: string;
+}
+
+/** A rollback's transfer: the snapshot on the host copied back into the live tree, runtime files kept. */
+export function snapshotTransfer(run: HostRun, snapshot: string): Transfer {
+  return { from: `the snapshot ${snapshot}`, run: (protect, watch) => restoreSnapshot(run, snapshot, { protect, watch }) };
+}
+
+/**
+ * Puts a host's snapshot back and proves the old code serves again, with the
+ * same proof as a deploy: a fresh preflight (the master may be another one
+ * now), the restore, then a reload, or a restart if master-level code
+ * changed back, and the watch.
+ */
+export async function rollBack(prepared: PreparedHost, snapshot: string): Promise<RollbackOutcome> {
+  const run: HostRun = { ...prepared.run, facts: { step: 'preflight', filesChanged: false, signalled: false } };
+  run.io.log.warning(`${run.label}: rolling back to ${snapshot}`);
+  prepared.checked.source.stop();
+  let checked;
+  try {
+    checked = await preflight(run);
+  } catch (error) {
+    // No master to reload: at least the files go back, so a start serves the old code.
+    const restored = await snapshotTransfer(run, snapshot)
+      .run([], () => false)
+      .then(() => 'the files were restored')
+      .catch((restoreError: Error) => `the files could not be restored either (${restoreError.message})`);
+    return { ok: false, snapshot, error: `${(error as Error).message}; ${restored}, but nothing was reloaded` };
+  }
+  let report: HostReport;
+  try {
+    report = await deployHost({ ...prepared, run, checked, started: run.now() }, snapshotTransfer(run, snapshot));
+  } finally {
+    checked.source.stop();
+  }
+  return report.ok
+    ? { ok: true, snapshot, ...(report.action ? { action: report.action } : {}) }
+    : { ok: false, snapshot, error: `${report.step} failed: ${report.error}` };
+}
