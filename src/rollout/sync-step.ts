@@ -1,3 +1,4 @@
+import pRetry from 'p-retry';
 import { StepError, type SyncSummary } from '../engine/ports.js';
 import { runtimeProtectRules } from '../engine/runtime-files.js';
 import type { AppDefinitions } from '../engine/worker-definitions.js';
@@ -32,9 +33,23 @@ export interface Transfer {
   readonly run: (protect: readonly string[], watch: (path: string) => boolean) => Promise<SyncSummary>;
 }
 
-/** The deploy's transfer: rsync from the runner. */
+/** Sync attempts after the first: rsync is idempotent (--delay-updates, --checksum), so a dropped connection is worth another go. */
+const SYNC_RETRIES = 2;
+
+/** The deploy's transfer: rsync from the runner, retried on a failed transfer (never on a host key it refused). */
 export function sourceTransfer(run: HostRun): Transfer {
-  return { from: run.settings.source, run: (protect, watch) => run.io.fileSync(run.host, run.settings, protect).sync({ watch }) };
+  return {
+    from: run.settings.source,
+    run: (protect, watch) =>
+      pRetry(() => run.io.fileSync(run.host, run.settings, protect).sync({ watch }), {
+        retries: SYNC_RETRIES,
+        minTimeout: 1000,
+        shouldRetry: ({ error }) => error instanceof StepError && error.step === 'sync',
+        onFailedAttempt: ({ error, retriesLeft }) => {
+          if (retriesLeft > 0 && error instanceof StepError && error.step === 'sync') run.io.log.warning(`${run.label}: ${error.message}; trying the sync again`);
+        },
+      }),
+  };
 }
 
 /**
