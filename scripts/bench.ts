@@ -55,7 +55,7 @@ async function timedRollout(source: string, inputs: Record<string, string>, mark
     debug: () => undefined,
   };
   try {
-    const report = await rolloutHost(plan.hosts[0]!, plan.rollout, realRolloutIO(transport, plan.rollout, log));
+    const report = await rolloutHost(plan.hosts[0]!, plan.rollout, realRolloutIO(transport, log));
     return { report, markedAt };
   } finally {
     await transport.close();
