@@ -1,15 +1,14 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, realpath, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseHostSpec } from '../../src/engine/host-spec.js';
-import { RemoteCommandTimeout, StepError, type CommandResult, type RemoteShell, type RolloutLog } from '../../src/engine/ports.js';
-import type { RolloutSettings } from '../../src/engine/settings.js';
+import { RemoteCommandTimeout, StepError, type RemoteShell } from '../../src/engine/ports.js';
 import type { HostRun } from '../../src/rollout/context.js';
 import { acquireLock, describeHolder, formatAge, lockDirectory, parseAttempt, stateDirectory, type LockOwner } from '../../src/rollout/host-lock.js';
+import { localShell, recordingLog, testSettings } from './local-host.js';
 
 /**
  * The lock's commands are plain sh + coreutils: they run here for real, with
@@ -17,57 +16,10 @@ import { acquireLock, describeHolder, formatAge, lockDirectory, parseAttempt, st
  * would run them. The wait loop's timing runs against a fake shell and clock.
  */
 
-/** A RemoteShell that runs each command locally, as `ssh host <command>` would on the host. */
-function localShell(commands: string[] = []): RemoteShell {
-  return {
-    run: (command, options) =>
-      new Promise<CommandResult>((resolve, reject) => {
-        commands.push(command);
-        const child = spawn('sh', ['-c', command], { stdio: ['ignore', 'pipe', 'pipe'] });
-        let stdout = '';
-        let stderr = '';
-        child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-        child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-        const timer = options?.timeoutMs
-          ? setTimeout(() => {
-              child.kill('SIGKILL');
-              reject(new RemoteCommandTimeout(command, options.timeoutMs!));
-            }, options.timeoutMs)
-          : undefined;
-        child.on('close', (code, signal) => {
-          clearTimeout(timer);
-          resolve({ stdout, stderr, code, ...(signal ? { signal } : {}) });
-        });
-      }),
-    close: async () => undefined,
-  };
-}
-
-const baseSettings: RolloutSettings = {
-  source: '/work/app',
-  target: '/srv/app',
-  exclude: ['.git/'],
-  protect: ['*.pid'],
-  startFile: 'start.php',
-  php: 'php',
-  reloadMode: 'auto',
-  status: 'process',
-  statusUrl: '',
-  logFile: '',
-  gracefulTimeoutMs: 60_000,
-  onGracefulTimeout: 'force',
-  ignoreWorkers: [],
-  onMasterChange: 'restart',
-  masterFiles: [],
-  timeoutMs: 30_000,
-  settleMs: 500,
-  pollIntervalMs: 100,
-  commandTimeoutMs: 10_000,
-  connectTimeoutMs: 5000,
-};
+const baseSettings = testSettings();
 
 function hostRun(target: string, shell: RemoteShell, lines: string[], now: () => number = () => Date.now()): HostRun {
-  const log: RolloutLog = { info: (m) => lines.push(m), warning: (m) => lines.push(`warning: ${m}`), error: (m) => lines.push(`error: ${m}`), debug: () => undefined };
+  const log = recordingLog(lines);
   return {
     host: parseHostSpec('deploy@web1', { username: 'root', port: 22 }),
     label: 'web1',

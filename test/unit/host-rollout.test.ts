@@ -1,12 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseHostSpec } from '../../src/engine/host-spec.js';
-import type { CommandResult, RemoteShell, RolloutLog, SyncSummary } from '../../src/engine/ports.js';
-import type { RolloutSettings } from '../../src/engine/settings.js';
+import type { CommandResult, RemoteShell, SyncSummary } from '../../src/engine/ports.js';
 import type { HostSnapshot, WorkerProcess } from '../../src/engine/worker-snapshot.js';
 import { rolloutHost } from '../../src/rollout/host-rollout.js';
 import type { HostRolloutIO, StatusSourceSetup } from '../../src/rollout/context.js';
 import type { StatusSource } from '../../src/status/status-source.js';
+import { recordingLog, testSettings } from './local-host.js';
 
 /**
  * One host's rollout against a fake shell and scripted snapshots: the order of
@@ -15,28 +15,7 @@ import type { StatusSource } from '../../src/status/status-source.js';
  */
 
 const host = parseHostSpec('deploy@web1:22', { username: 'root', port: 22 });
-const settings: RolloutSettings = {
-  source: '/work/app',
-  target: '/srv/app',
-  exclude: ['.git/'],
-  protect: ['*.pid'],
-  startFile: 'start.php',
-  php: 'php',
-  reloadMode: 'auto',
-  status: 'process',
-  statusUrl: '',
-  logFile: '',
-  gracefulTimeoutMs: 60_000,
-  onGracefulTimeout: 'force',
-  ignoreWorkers: [],
-  onMasterChange: 'restart',
-  masterFiles: [],
-  timeoutMs: 30_000,
-  settleMs: 500,
-  pollIntervalMs: 100,
-  commandTimeoutMs: 5000,
-  connectTimeoutMs: 5000,
-};
+const settings = testSettings({ commandTimeoutMs: 5000 });
 
 const definitions = (extra: Record<string, unknown> = {}) =>
   '@@graceful-reload-definitions@@' +
@@ -89,7 +68,7 @@ function fake(answer: (command: string) => Partial<CommandResult>, snapshots: Ho
     logSinceSignal: () => '',
     stop: () => undefined,
   };
-  const log: RolloutLog = { info: (m) => lines.push(m), warning: (m) => lines.push(`warning: ${m}`), error: (m) => lines.push(`error: ${m}`), debug: () => undefined };
+  const log = recordingLog(lines);
   const sync: SyncSummary = { filesTransferred: 3, filesDeleted: 0 };
   return {
     commands,

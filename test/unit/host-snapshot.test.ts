@@ -1,16 +1,15 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readdir, readFile, readlink, realpath, rename, rm, stat, symlink, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { parseHostSpec } from '../../src/engine/host-spec.js';
-import { RemoteCommandTimeout, StepError, type CommandResult, type RemoteShell, type RolloutLog } from '../../src/engine/ports.js';
-import type { RolloutSettings } from '../../src/engine/settings.js';
+import { StepError, type RemoteShell } from '../../src/engine/ports.js';
 import type { HostRun } from '../../src/rollout/context.js';
 import { stateDirectory } from '../../src/rollout/host-lock.js';
+import { localShell, recordingLog, testSettings } from './local-host.js';
 import {
   freeSpaceCheck,
   listSnapshots,
@@ -27,57 +26,10 @@ import {
  * here for real, with `sh -c` on a temp dir standing in for SSH.
  */
 
-/** A RemoteShell that runs each command locally, as `ssh host <command>` would on the host. */
-function localShell(commands: string[] = []): RemoteShell {
-  return {
-    run: (command, options) =>
-      new Promise<CommandResult>((resolve, reject) => {
-        commands.push(command);
-        const child = spawn('sh', ['-c', command], { stdio: ['ignore', 'pipe', 'pipe'] });
-        let stdout = '';
-        let stderr = '';
-        child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-        child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-        const timer = options?.timeoutMs
-          ? setTimeout(() => {
-              child.kill('SIGKILL');
-              reject(new RemoteCommandTimeout(command, options.timeoutMs!));
-            }, options.timeoutMs)
-          : undefined;
-        child.on('close', (code, signal) => {
-          clearTimeout(timer);
-          resolve({ stdout, stderr, code, ...(signal ? { signal } : {}) });
-        });
-      }),
-    close: async () => undefined,
-  };
-}
-
-const baseSettings: RolloutSettings = {
-  source: '/work/app',
-  target: '/srv/app',
-  exclude: ['.git/'],
-  protect: ['*.pid'],
-  startFile: 'start.php',
-  php: 'php',
-  reloadMode: 'auto',
-  status: 'process',
-  statusUrl: '',
-  logFile: '',
-  gracefulTimeoutMs: 60_000,
-  onGracefulTimeout: 'force',
-  ignoreWorkers: [],
-  onMasterChange: 'restart',
-  masterFiles: [],
-  timeoutMs: 30_000,
-  settleMs: 500,
-  pollIntervalMs: 100,
-  commandTimeoutMs: 10_000,
-  connectTimeoutMs: 5000,
-};
+const baseSettings = testSettings();
 
 function hostRun(target: string, shell: RemoteShell, lines: string[] = []): HostRun {
-  const log: RolloutLog = { info: (m) => lines.push(m), warning: (m) => lines.push(`warning: ${m}`), error: (m) => lines.push(`error: ${m}`), debug: () => undefined };
+  const log = recordingLog(lines);
   return {
     host: parseHostSpec('deploy@web1', { username: 'root', port: 22 }),
     label: 'web1',

@@ -1,0 +1,61 @@
+import { spawn } from 'node:child_process';
+import { RemoteCommandTimeout, type CommandResult, type RemoteShell, type RolloutLog } from '../../src/engine/ports.js';
+import type { RolloutSettings } from '../../src/engine/settings.js';
+
+/** A RemoteShell that runs each command locally, as `ssh host <command>` would on the host; `commands` records them. */
+export function localShell(commands: string[] = []): RemoteShell {
+  return {
+    run: (command, options) =>
+      new Promise<CommandResult>((resolve, reject) => {
+        commands.push(command);
+        const child = spawn('sh', ['-c', command], { stdio: ['ignore', 'pipe', 'pipe'] });
+        let stdout = '';
+        let stderr = '';
+        child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+        child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+        const timer = options?.timeoutMs
+          ? setTimeout(() => {
+              child.kill('SIGKILL');
+              reject(new RemoteCommandTimeout(command, options.timeoutMs!));
+            }, options.timeoutMs)
+          : undefined;
+        child.on('close', (code, signal) => {
+          clearTimeout(timer);
+          resolve({ stdout, stderr, code, ...(signal ? { signal } : {}) });
+        });
+      }),
+    close: async () => undefined,
+  };
+}
+
+/** Valid rollout settings for unit tests, fast where it matters. */
+export function testSettings(overrides: Partial<RolloutSettings> = {}): RolloutSettings {
+  return {
+    source: '/work/app',
+    target: '/srv/app',
+    exclude: ['.git/'],
+    protect: ['*.pid'],
+    startFile: 'start.php',
+    php: 'php',
+    reloadMode: 'auto',
+    status: 'process',
+    statusUrl: '',
+    logFile: '',
+    gracefulTimeoutMs: 60_000,
+    onGracefulTimeout: 'force',
+    ignoreWorkers: [],
+    onMasterChange: 'restart',
+    masterFiles: [],
+    timeoutMs: 30_000,
+    settleMs: 500,
+    pollIntervalMs: 100,
+    commandTimeoutMs: 10_000,
+    connectTimeoutMs: 5000,
+    ...overrides,
+  };
+}
+
+/** A log that keeps every line, warnings and errors marked. */
+export function recordingLog(lines: string[]): RolloutLog {
+  return { info: (m) => lines.push(m), warning: (m) => lines.push(`warning: ${m}`), error: (m) => lines.push(`error: ${m}`), debug: () => undefined };
+}
