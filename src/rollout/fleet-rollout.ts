@@ -2,7 +2,7 @@ import { budgetExceeded, planBatches } from '../engine/fleet-plan.js';
 import type { HostSpec } from '../engine/host-spec.js';
 import type { HostReport, HostStatus } from '../engine/report.js';
 import type { RolloutSettings } from '../engine/settings.js';
-import type { HostRolloutIO } from './context.js';
+import type { HostRolloutIO, HostRun } from './context.js';
 import { watchCanary } from './canary-watch.js';
 import { acquireLock, type LockOwner } from './host-lock.js';
 import { deployHost, prepareHost, type PreparedHost } from './host-rollout.js';
@@ -61,8 +61,10 @@ function untouched(host: HostSpec, status: 'skipped' | 'cancelled', why: string)
  * budget is exceeded or the run is cancelled. Every host gets a report.
  */
 export async function rolloutFleet(hosts: readonly FleetHost[], fleet: FleetSettings, io: HostRolloutIO, cancelled: AbortSignal = new AbortController().signal): Promise<HostReport[]> {
-  const guard = (run: Parameters<NonNullable<Parameters<typeof prepareHost>[3]>>[0]) =>
-    acquireLock(run, fleet.lock.owner, { timeoutMs: fleet.lock.timeoutMs, force: fleet.lock.force }).then((lock) => () => lock.release());
+  const guard = async (run: HostRun) => {
+    const lock = await acquireLock(run, fleet.lock.owner, { timeoutMs: fleet.lock.timeoutMs, force: fleet.lock.force });
+    return () => lock.release();
+  };
   const prepared = await inParallel(hosts, PREFLIGHT_CONCURRENCY, (host) => prepareHost(host.spec, host.settings, io, guard));
   const reports = new Map<FleetHost, HostReport>();
   try {
