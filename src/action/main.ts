@@ -98,17 +98,17 @@ const cancellation = new AbortController();
 function installLastResort(): void {
   process.on('uncaughtException', (error) => endNow(`an unexpected error: ${error instanceof Error ? error.message : String(error)}`, error));
   process.on('unhandledRejection', (reason) => endNow(`an unexpected error: ${reason instanceof Error ? reason.message : String(reason)}`, reason));
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.on(signal, () => {
-      if (cancellation.signal.aborted || progress.current === undefined) {
-        endNow(`the step was cancelled (${signal})`);
-        return;
-      }
-      cancellation.abort();
-      core.warning(`cancelled (${signal}): no new host starts; the hosts in flight get ${CANCEL_GRACE_MS / 1000} s to finish and release their locks`);
-      setTimeout(() => endNow(`the step was cancelled (${signal}) and the hosts in flight did not finish in time`), CANCEL_GRACE_MS).unref();
-    });
-  }
+  // The runner cancels with SIGINT, then SIGTERM: the first lets the hosts in flight finish, the second ends now.
+  process.on('SIGINT', () => {
+    if (cancellation.signal.aborted || progress.current === undefined) {
+      endNow('the step was cancelled (SIGINT)');
+      return;
+    }
+    cancellation.abort();
+    core.warning(`cancelled (SIGINT): no new host starts; the hosts in flight get ${CANCEL_GRACE_MS / 1000} s to finish and release their locks`);
+    setTimeout(() => endNow('the step was cancelled (SIGINT) and the hosts in flight did not finish in time'), CANCEL_GRACE_MS).unref();
+  });
+  process.on('SIGTERM', () => endNow('the step was cancelled (SIGTERM)'));
 }
 
 /** Who holds a host's lock: this run, as the next run's message will name it. */
