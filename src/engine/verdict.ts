@@ -54,7 +54,8 @@ export type FailureReason =
   | 'crash-loop'
   | 'pinned'
   | 'no-progress'
-  | 'revision-not-loaded';
+  | 'revision-not-loaded'
+  | 'wrong-revision';
 
 export type Verdict =
   | {
@@ -231,7 +232,7 @@ export function observe(state: WatchState, snapshot: HostSnapshot, rules: Verdic
   const stale = current.filter((worker) => worker.startedAt < baseline.signalAt && !oldPids.has(worker.pid));
 
   if (stillOld.length === 0 && !short && stale.length === 0 && wrongRevision.length > 0 && stalledForMs >= rules.settleMs) {
-    return { state: { ...next, stable: null }, verdict: revisionNotLoaded(wrongRevision, rules) };
+    return { state: { ...next, stable: null }, verdict: wrongRevisionVerdict(wrongRevision, baseline, rules) };
   }
   if (stillOld.length > 0 || short || stale.length > 0 || wrongRevision.length > 0) {
     const stall = classifyStall(next, rules, snapshot, stillOld, stale, replaced, stalledForMs);
@@ -252,19 +253,27 @@ export function observe(state: WatchState, snapshot: HostSnapshot, rules: Verdic
 }
 
 /**
- * Every old worker is gone, yet new ones still report another revision: the
- * code that reports it is loaded outside the worker callbacks (at the start
- * script's top level), so it lives in the master and a reload never refreshes it.
+ * Every old worker is gone, yet new ones report another revision than the
+ * expected one. The same revision the old workers had means the code that
+ * reports it is loaded outside the worker callbacks (at the start script's
+ * top level): it lives in the master, and a reload never refreshes it. Any
+ * other revision means the new code was loaded, but it is not the revision
+ * the deploy expected.
  */
-function revisionNotLoaded(wrong: readonly WorkerProcess[], rules: VerdictRules): Verdict {
+function wrongRevisionVerdict(wrong: readonly WorkerProcess[], baseline: ReloadBaseline, rules: VerdictRules): Verdict {
   const shown = wrong.slice(0, 5).map((worker) => `${describeWorker(worker)}=${worker.revision}`).join(', ');
+  const before = new Set(baseline.tracked.map((worker) => worker.revision));
+  before.delete(undefined);
+  const stillOld = wrong.every((worker) => before.has(worker.revision));
   return {
     kind: 'failed',
-    reason: 'revision-not-loaded',
-    message:
-      `every old worker was replaced, but new workers still report another revision than ${rules.revision} (${shown}): ` +
-      'the code that reports it is loaded outside the worker callbacks (at the start script\'s top level), so it lives in the master and only a restart loads it. ' +
-      'Load business code in onWorkerStart, or restart the app',
+    reason: stillOld ? 'revision-not-loaded' : 'wrong-revision',
+    message: stillOld
+      ? `every old worker was replaced, but new workers still report the old revision, not ${rules.revision} (${shown}): ` +
+        "the code that reports it is loaded outside the worker callbacks (at the start script's top level), so it lives in the master and only a restart loads it. " +
+        'Load business code in onWorkerStart, or restart the app'
+      : `every old worker was replaced, and the new workers loaded new code, but they report another revision than ${rules.revision} (${shown}): ` +
+        'the deployed code is not the revision the revision input names (check the checkout and what writes the revision)',
   };
 }
 

@@ -228,10 +228,32 @@ test('groups reported as not reloadable are kept, never waited for', () => {
 
 test('every old worker replaced but the new ones keep the old revision: the code is loaded in the master, and the verdict says so after settle', () => {
   const revRules = { ...rules, revision: 'new', settleMs: 1000 };
+  const withOld = snap(10, [{ ...w(1, 'web'), revision: 'old' }, { ...w(2, 'web'), revision: 'old' }, { ...w(3, 'task'), revision: 'old' }]);
   const oldRevision = [{ ...w(11, 'web', 10.5), revision: 'old' }, { ...w(12, 'web', 10.5), revision: 'old' }, { ...w(13, 'task', 10.5), revision: 'old' }];
-  const verdicts = run([snap(10.6, oldRevision), snap(11.2, oldRevision), snap(11.7, oldRevision)], revRules);
+  let state = startWatch(takeBaseline(withOld, plan));
+  const verdicts = [snap(10.6, oldRevision), snap(11.2, oldRevision), snap(11.7, oldRevision)].map((snapshot) => {
+    const step = observe(state, snapshot, revRules);
+    state = step.state;
+    return step.verdict;
+  });
   assert.deepEqual(verdicts.map((v) => v.kind), ['replacing', 'replacing', 'failed']);
   const last = verdicts[2]!;
   assert.equal(last.kind === 'failed' && last.reason, 'revision-not-loaded');
-  assert.match(last.kind === 'failed' ? last.message : '', /web:11=old.*loaded outside the worker callbacks.*only a restart loads it/);
+  assert.match(last.kind === 'failed' ? last.message : '', /still report the old revision, not new \(web:11=old.*loaded outside the worker callbacks.*only a restart loads it/);
+});
+
+test('new workers reporting a third revision loaded new code: the deploy is not the expected revision, and the verdict does not blame the callbacks', () => {
+  const revRules = { ...rules, revision: 'expected', settleMs: 1000 };
+  const withOld = snap(10, [{ ...w(1, 'web'), revision: 'rev-2' }, { ...w(2, 'web'), revision: 'rev-2' }, { ...w(3, 'task'), revision: 'rev-2' }]);
+  const third = [{ ...w(11, 'web', 10.5), revision: 'rev-3' }, { ...w(12, 'web', 10.5), revision: 'rev-3' }, { ...w(13, 'task', 10.5), revision: 'rev-3' }];
+  let state = startWatch(takeBaseline(withOld, plan));
+  let verdict;
+  for (const at of [10.6, 11.7]) {
+    const step = observe(state, snap(at, third), revRules);
+    state = step.state;
+    verdict = step.verdict;
+  }
+  assert.equal(verdict!.kind === 'failed' && verdict!.reason, 'wrong-revision');
+  assert.match(verdict!.kind === 'failed' ? verdict!.message : '', /loaded new code, but they report another revision than expected \(web:11=rev-3/);
+  assert.doesNotMatch(verdict!.kind === 'failed' ? verdict!.message : '', /outside the worker callbacks/);
 });
