@@ -2,7 +2,7 @@ import { phpErrors } from './app-log.js';
 import { formatDuration } from './duration.js';
 import type { RolloutLog } from './ports.js';
 import type { OnGracefulTimeout } from './settings.js';
-import { markForcing, observe, startWatch, type ReloadBaseline, type Verdict, type VerdictRules } from './verdict.js';
+import { markStopped, observe, startWatch, type ReloadBaseline, type Verdict, type VerdictRules } from './verdict.js';
 import { countByGroup, describeWorker, describeWorkerStates, type HostSnapshot, type WorkerProcess } from './worker-snapshot.js';
 
 export interface ForcedStop {
@@ -158,7 +158,7 @@ export async function watchReload(options: WatchOptions): Promise<WatchOutcome> 
         );
         if (await options.stopWorker(holder, 'INT')) forced.push(forcedStop(holder, 'INT', why));
         inFlight = { worker: holder, at: now(), killed: false, why };
-        if (!last.quickStop) state = markForcing(state);
+        state = markStopped(state, holder, !last.quickStop);
       }
     }
 

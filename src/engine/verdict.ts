@@ -94,6 +94,8 @@ export interface WatchState {
   readonly deaths: number;
   /** Set once a pinned reload is being forced: later stalls are forced sooner. */
   readonly forcing: boolean;
+  /** Workers the watch itself stopped, per group: their exits are ours, not crashes (PHP 8.2 workers may exit 2 on SIGINT). */
+  readonly stoppedByUs: ReadonlyMap<string, number>;
 }
 
 export class BaselineError extends Error {}
@@ -153,12 +155,23 @@ function onlyMaster(snapshot: HostSnapshot): { kind: 'ok'; pid: number } | Extra
 }
 
 export function startWatch(baseline: ReloadBaseline): WatchState {
-  return { baseline, stable: null, progress: { replaced: 0, at: baseline.signalAt }, newSeen: new Set(), deaths: 0, forcing: false };
+  return { baseline, stable: null, progress: { replaced: 0, at: baseline.signalAt }, newSeen: new Set(), deaths: 0, forcing: false, stoppedByUs: new Map() };
 }
 
-/** Marks that the watch loop has begun stopping pinned workers. */
-export function markForcing(state: WatchState): WatchState {
-  return { ...state, forcing: true };
+/** Marks that the watch loop stopped a worker holding the reload; `pinned`: a pinned graceful reload is being forced, so later stalls are forced sooner. */
+export function markStopped(state: WatchState, worker: WorkerProcess, pinned: boolean): WatchState {
+  const stoppedByUs = new Map(state.stoppedByUs);
+  stoppedByUs.set(worker.group, (stoppedByUs.get(worker.group) ?? 0) + 1);
+  return { ...state, forcing: state.forcing || pinned, stoppedByUs };
+}
+
+/** The crash counts before the signal, plus the exits the watch caused itself. */
+function expectedExits(state: WatchState): ReadonlyMap<string, number> | undefined {
+  const before = state.baseline.crashExits;
+  if (!before || state.stoppedByUs.size === 0) return before;
+  const expected = new Map(before);
+  for (const [group, count] of state.stoppedByUs) expected.set(group, (expected.get(group) ?? 0) + count);
+  return expected;
 }
 
 const ms = (seconds: number) => Math.max(0, Math.round(seconds * 1000));
@@ -206,7 +219,7 @@ export function observe(state: WatchState, snapshot: HostSnapshot, rules: Verdic
   const total = baseline.tracked.length;
   const replaced = total - stillOld.length;
   const progress = replaced > state.progress.replaced ? { replaced, at: snapshot.at } : state.progress;
-  const crashes = crashesSinceSignal(baseline.crashExits, snapshot, deaths, trackedGroups);
+  const crashes = crashesSinceSignal(expectedExits(state), snapshot, deaths, trackedGroups);
   const next: WatchState = { ...state, newSeen, deaths, progress };
 
   if (isCrashLoop(crashes, rules.crashLimit)) {

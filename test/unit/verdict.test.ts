@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BaselineError, observe, startWatch, takeBaseline, type Verdict, type VerdictRules } from '../../src/engine/verdict.js';
+import { BaselineError, markStopped, observe, startWatch, takeBaseline, type Verdict, type VerdictRules } from '../../src/engine/verdict.js';
 import type { HostSnapshot, WorkerProcess } from '../../src/engine/worker-snapshot.js';
 import { planReload } from '../../src/engine/reload-plan.js';
 
@@ -256,4 +256,16 @@ test('new workers reporting a third revision loaded new code: the deploy is not 
   assert.equal(verdict!.kind === 'failed' && verdict!.reason, 'wrong-revision');
   assert.match(verdict!.kind === 'failed' ? verdict!.message : '', /loaded new code, but they report another revision than expected \(web:11=rev-3/);
   assert.doesNotMatch(verdict!.kind === 'failed' ? verdict!.message : '', /outside the worker callbacks/);
+});
+
+test('a worker the watch stopped itself is no crash, even when its exit status is not 0', () => {
+  const base = { ...before, crashExits: new Map([['web', 0]]) };
+  // Both pinned web workers were stopped by the watch, one after the other.
+  let state = markStopped(markStopped(startWatch(takeBaseline(base, plan)), w(1, 'web'), true), w(2, 'web'), true);
+  const done = [w(11, 'web', 10.5), w(12, 'web', 10.5), w(13, 'task', 10.5)];
+  let step = observe(state, { ...snap(11, done), crashExits: new Map([['web', 2]]), crashExitsAt: 11 }, rules);
+  assert.equal(step.verdict.kind, 'settling', 'the two forced exits (status 2 on PHP 8.2) are ours');
+  state = step.state;
+  step = observe(state, { ...snap(11.5, done), crashExits: new Map([['web', 4]]), crashExitsAt: 11.5 }, rules);
+  assert.equal(step.verdict.kind === 'failed' && step.verdict.reason, 'crash-loop', 'two more exits are a crash loop');
 });
