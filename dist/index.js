@@ -2577,14 +2577,14 @@ var require_connect = __commonJS({
       const sessionCache = new SessionCache(maxCachedSessions == null ? 100 : maxCachedSessions);
       timeout = timeout == null ? 1e4 : timeout;
       allowH2 = allowH2 != null ? allowH2 : false;
-      return function connect({ hostname, host, protocol, port, servername, localAddress, httpSocket }, callback) {
+      return function connect({ hostname: hostname2, host, protocol, port, servername, localAddress, httpSocket }, callback) {
         let socket;
         if (protocol === "https:") {
           if (!tls) {
             tls = __require("node:tls");
           }
           servername = servername || options.servername || util.getServerName(host) || null;
-          const sessionKey = servername || hostname;
+          const sessionKey = servername || hostname2;
           assert(sessionKey);
           const session = customSession || sessionCache.get(sessionKey) || null;
           port = port || 443;
@@ -2600,7 +2600,7 @@ var require_connect = __commonJS({
             socket: httpSocket,
             // upgrade socket connection
             port,
-            host: hostname
+            host: hostname2
           });
           socket.on("session", function(session2) {
             sessionCache.set(sessionKey, session2);
@@ -2614,14 +2614,14 @@ var require_connect = __commonJS({
             ...options,
             localAddress,
             port,
-            host: hostname
+            host: hostname2
           });
         }
         if (options.keepAlive == null || options.keepAlive) {
           const keepAliveInitialDelay = options.keepAliveInitialDelay === void 0 ? 6e4 : options.keepAliveInitialDelay;
           socket.setKeepAlive(true, keepAliveInitialDelay);
         }
-        const clearConnectTimeout = setupConnectTimeout(new WeakRef(socket), { timeout, hostname, port });
+        const clearConnectTimeout = setupConnectTimeout(new WeakRef(socket), { timeout, hostname: hostname2, port });
         socket.setNoDelay(true).once(protocol === "https:" ? "secureConnect" : "connect", function() {
           queueMicrotask(clearConnectTimeout);
           if (callback) {
@@ -4589,7 +4589,7 @@ var require_util2 = __commonJS({
           writable: true,
           enumerable: true,
           configurable: true,
-          value: function entries() {
+          value: function entries2() {
             webidl.brandCheck(this, object);
             return makeIterator(this, "key+value");
           }
@@ -5657,9 +5657,9 @@ Content-Type: ${value.type || "application/octet-stream"}\r
                   return fd;
                 }
                 case "application/x-www-form-urlencoded": {
-                  const entries = new URLSearchParams(value.toString());
+                  const entries2 = new URLSearchParams(value.toString());
                   const fd = new FormData();
-                  for (const [name, value2] of entries) {
+                  for (const [name, value2] of entries2) {
                     fd.append(name, value2);
                   }
                   return fd;
@@ -7089,8 +7089,8 @@ var require_client_h2 = __commonJS({
         }
       }
       let stream;
-      const { hostname, port } = client[kUrl];
-      headers[HTTP2_HEADER_AUTHORITY] = host || `${hostname}${port ? `:${port}` : ""}`;
+      const { hostname: hostname2, port } = client[kUrl];
+      headers[HTTP2_HEADER_AUTHORITY] = host || `${hostname2}${port ? `:${port}` : ""}`;
       headers[HTTP2_HEADER_METHOD] = method;
       const abort = (error2) => {
         if (request.aborted) {
@@ -7930,20 +7930,20 @@ var require_client = __commonJS({
     async function connect(client) {
       assert(!client[kConnecting]);
       assert(!client[kHTTPContext]);
-      let { host, hostname, protocol, port } = client[kUrl];
-      if (hostname[0] === "[") {
-        const idx = hostname.indexOf("]");
+      let { host, hostname: hostname2, protocol, port } = client[kUrl];
+      if (hostname2[0] === "[") {
+        const idx = hostname2.indexOf("]");
         assert(idx !== -1);
-        const ip = hostname.substring(1, idx);
+        const ip = hostname2.substring(1, idx);
         assert(net.isIP(ip));
-        hostname = ip;
+        hostname2 = ip;
       }
       client[kConnecting] = true;
       if (channels.beforeConnect.hasSubscribers) {
         channels.beforeConnect.publish({
           connectParams: {
             host,
-            hostname,
+            hostname: hostname2,
             protocol,
             port,
             version: client[kHTTPContext]?.version,
@@ -7957,7 +7957,7 @@ var require_client = __commonJS({
         const socket = await new Promise((resolve3, reject) => {
           client[kConnector]({
             host,
-            hostname,
+            hostname: hostname2,
             protocol,
             port,
             servername: client[kServerName],
@@ -7990,7 +7990,7 @@ var require_client = __commonJS({
           channels.connected.publish({
             connectParams: {
               host,
-              hostname,
+              hostname: hostname2,
               protocol,
               port,
               version: client[kHTTPContext]?.version,
@@ -8011,7 +8011,7 @@ var require_client = __commonJS({
           channels.connectError.publish({
             connectParams: {
               host,
-              hostname,
+              hostname: hostname2,
               protocol,
               port,
               version: client[kHTTPContext]?.version,
@@ -8283,8 +8283,8 @@ var require_pool_base = __commonJS({
       }
       get [kRunning]() {
         let ret = 0;
-        for (const { [kRunning]: running } of this[kClients]) {
-          ret += running;
+        for (const { [kRunning]: running2 } of this[kClients]) {
+          ret += running2;
         }
         return ret;
       }
@@ -8986,10 +8986,10 @@ var require_env_http_proxy_agent = __commonJS({
         }
       }
       #getProxyAgentForUrl(url) {
-        let { protocol, host: hostname, port } = url;
-        hostname = hostname.replace(/:\d*$/, "").toLowerCase();
+        let { protocol, host: hostname2, port } = url;
+        hostname2 = hostname2.replace(/:\d*$/, "").toLowerCase();
         port = Number.parseInt(port, 10) || DEFAULT_PORTS[protocol] || 0;
-        if (!this.#shouldProxy(hostname, port)) {
+        if (!this.#shouldProxy(hostname2, port)) {
           return this[kNoProxyAgent];
         }
         if (protocol === "https:") {
@@ -8997,7 +8997,7 @@ var require_env_http_proxy_agent = __commonJS({
         }
         return this[kHttpProxyAgent];
       }
-      #shouldProxy(hostname, port) {
+      #shouldProxy(hostname2, port) {
         if (this.#noProxyChanged) {
           this.#parseNoProxy();
         }
@@ -9013,11 +9013,11 @@ var require_env_http_proxy_agent = __commonJS({
             continue;
           }
           if (!/^[.*]/.test(entry.hostname)) {
-            if (hostname === entry.hostname) {
+            if (hostname2 === entry.hostname) {
               return false;
             }
           } else {
-            if (hostname.endsWith(entry.hostname.replace(/^\*/, ""))) {
+            if (hostname2.endsWith(entry.hostname.replace(/^\*/, ""))) {
               return false;
             }
           }
@@ -10705,11 +10705,11 @@ var require_mock_utils = __commonJS({
     }
     function buildHeadersFromArray(headers) {
       const clone = headers.slice();
-      const entries = [];
+      const entries2 = [];
       for (let index = 0; index < clone.length; index += 2) {
-        entries.push([clone[index], clone[index + 1]]);
+        entries2.push([clone[index], clone[index + 1]]);
       }
-      return Object.fromEntries(entries);
+      return Object.fromEntries(entries2);
     }
     function matchHeaders(mockDispatch2, headers) {
       if (typeof mockDispatch2.headers === "function") {
@@ -14955,7 +14955,7 @@ var require_util4 = __commonJS({
     var { serializeAMimeType, parseMIMEType } = require_data_url();
     var { types } = __require("node:util");
     var { StringDecoder } = __require("string_decoder");
-    var { btoa } = __require("node:buffer");
+    var { btoa: btoa2 } = __require("node:buffer");
     var staticPropertyDescriptors = {
       enumerable: true,
       writable: false,
@@ -15047,9 +15047,9 @@ var require_util4 = __commonJS({
           dataURL += ";base64,";
           const decoder = new StringDecoder("latin1");
           for (const chunk of bytes) {
-            dataURL += btoa(decoder.write(chunk));
+            dataURL += btoa2(decoder.write(chunk));
           }
-          dataURL += btoa(decoder.end());
+          dataURL += btoa2(decoder.end());
           return dataURL;
         }
         case "Text": {
@@ -18341,12 +18341,12 @@ var require_eventsource_stream = __commonJS({
       }
       return true;
     }
-    function isFieldName(line, length, field) {
-      if (length !== field.length) {
+    function isFieldName(line, length, field2) {
+      if (length !== field2.length) {
         return false;
       }
       for (let i = 0; i < length; i++) {
-        if (line[i] !== field[i]) {
+        if (line[i] !== field2[i]) {
           return false;
         }
       }
@@ -18547,13 +18547,13 @@ ${value}`;
           }
         }
       }
-      setEventFieldSize(field, size) {
-        const eventSize = this.eventSize - this.eventFieldSizes[field] + size;
+      setEventFieldSize(field2, size) {
+        const eventSize = this.eventSize - this.eventFieldSizes[field2] + size;
         if (this.maxEventSize > 0 && eventSize > this.maxEventSize) {
           throw createMaxEventSizeExceededError();
         }
         this.eventSize = eventSize;
-        this.eventFieldSizes[field] = size;
+        this.eventFieldSizes[field2] = size;
       }
       /**
        * @param {EventSourceStreamEvent} event
@@ -19468,8 +19468,8 @@ var require_semver = __commonJS({
         }
       } while (++i2);
     };
-    SemVer.prototype.inc = function(release, identifier) {
-      switch (release) {
+    SemVer.prototype.inc = function(release2, identifier) {
+      switch (release2) {
         case "premajor":
           this.prerelease.length = 0;
           this.patch = 0;
@@ -19545,20 +19545,20 @@ var require_semver = __commonJS({
           }
           break;
         default:
-          throw new Error("invalid increment argument: " + release);
+          throw new Error("invalid increment argument: " + release2);
       }
       this.format();
       this.raw = this.version;
       return this;
     };
     exports.inc = inc;
-    function inc(version, release, loose, identifier) {
+    function inc(version, release2, loose, identifier) {
       if (typeof loose === "string") {
         identifier = loose;
         loose = void 0;
       }
       try {
-        return new SemVer(version, loose).inc(release, identifier).version;
+        return new SemVer(version, loose).inc(release2, identifier).version;
       } catch (er) {
         return null;
       }
@@ -25870,7 +25870,7 @@ var require_crypto = __commonJS({
     }
     var CIPHER_STREAM = 1 << 0;
     var CIPHER_INFO = (() => {
-      function info3(sslName, blockLen, keyLen, ivLen, authLen, discardLen, flags) {
+      function info2(sslName, blockLen, keyLen, ivLen, authLen, discardLen, flags) {
         return {
           sslName,
           blockLen,
@@ -25882,25 +25882,25 @@ var require_crypto = __commonJS({
         };
       }
       return {
-        "chacha20-poly1305@openssh.com": info3("chacha20", 8, 64, 0, 16, 0, CIPHER_STREAM),
-        "aes128-gcm": info3("aes-128-gcm", 16, 16, 12, 16, 0, CIPHER_STREAM),
-        "aes256-gcm": info3("aes-256-gcm", 16, 32, 12, 16, 0, CIPHER_STREAM),
-        "aes128-gcm@openssh.com": info3("aes-128-gcm", 16, 16, 12, 16, 0, CIPHER_STREAM),
-        "aes256-gcm@openssh.com": info3("aes-256-gcm", 16, 32, 12, 16, 0, CIPHER_STREAM),
-        "aes128-cbc": info3("aes-128-cbc", 16, 16, 0, 0, 0, 0),
-        "aes192-cbc": info3("aes-192-cbc", 16, 24, 0, 0, 0, 0),
-        "aes256-cbc": info3("aes-256-cbc", 16, 32, 0, 0, 0, 0),
-        "rijndael-cbc@lysator.liu.se": info3("aes-256-cbc", 16, 32, 0, 0, 0, 0),
-        "3des-cbc": info3("des-ede3-cbc", 8, 24, 0, 0, 0, 0),
-        "blowfish-cbc": info3("bf-cbc", 8, 16, 0, 0, 0, 0),
-        "idea-cbc": info3("idea-cbc", 8, 16, 0, 0, 0, 0),
-        "cast128-cbc": info3("cast-cbc", 8, 16, 0, 0, 0, 0),
-        "aes128-ctr": info3("aes-128-ctr", 16, 16, 16, 0, 0, CIPHER_STREAM),
-        "aes192-ctr": info3("aes-192-ctr", 16, 24, 16, 0, 0, CIPHER_STREAM),
-        "aes256-ctr": info3("aes-256-ctr", 16, 32, 16, 0, 0, CIPHER_STREAM),
-        "3des-ctr": info3("des-ede3", 8, 24, 8, 0, 0, CIPHER_STREAM),
-        "blowfish-ctr": info3("bf-ecb", 8, 16, 8, 0, 0, CIPHER_STREAM),
-        "cast128-ctr": info3("cast5-ecb", 8, 16, 8, 0, 0, CIPHER_STREAM),
+        "chacha20-poly1305@openssh.com": info2("chacha20", 8, 64, 0, 16, 0, CIPHER_STREAM),
+        "aes128-gcm": info2("aes-128-gcm", 16, 16, 12, 16, 0, CIPHER_STREAM),
+        "aes256-gcm": info2("aes-256-gcm", 16, 32, 12, 16, 0, CIPHER_STREAM),
+        "aes128-gcm@openssh.com": info2("aes-128-gcm", 16, 16, 12, 16, 0, CIPHER_STREAM),
+        "aes256-gcm@openssh.com": info2("aes-256-gcm", 16, 32, 12, 16, 0, CIPHER_STREAM),
+        "aes128-cbc": info2("aes-128-cbc", 16, 16, 0, 0, 0, 0),
+        "aes192-cbc": info2("aes-192-cbc", 16, 24, 0, 0, 0, 0),
+        "aes256-cbc": info2("aes-256-cbc", 16, 32, 0, 0, 0, 0),
+        "rijndael-cbc@lysator.liu.se": info2("aes-256-cbc", 16, 32, 0, 0, 0, 0),
+        "3des-cbc": info2("des-ede3-cbc", 8, 24, 0, 0, 0, 0),
+        "blowfish-cbc": info2("bf-cbc", 8, 16, 0, 0, 0, 0),
+        "idea-cbc": info2("idea-cbc", 8, 16, 0, 0, 0, 0),
+        "cast128-cbc": info2("cast-cbc", 8, 16, 0, 0, 0, 0),
+        "aes128-ctr": info2("aes-128-ctr", 16, 16, 16, 0, 0, CIPHER_STREAM),
+        "aes192-ctr": info2("aes-192-ctr", 16, 24, 16, 0, 0, CIPHER_STREAM),
+        "aes256-ctr": info2("aes-256-ctr", 16, 32, 16, 0, 0, CIPHER_STREAM),
+        "3des-ctr": info2("des-ede3", 8, 24, 8, 0, 0, CIPHER_STREAM),
+        "blowfish-ctr": info2("bf-ecb", 8, 16, 8, 0, 0, CIPHER_STREAM),
+        "cast128-ctr": info2("cast5-ecb", 8, 16, 8, 0, 0, CIPHER_STREAM),
         /* The "arcfour128" algorithm is the RC4 cipher, as described in
                [SCHNEIER], using a 128-bit key.  The first 1536 bytes of keystream
                generated by the cipher MUST be discarded, and the first byte of the
@@ -25908,14 +25908,14 @@ var require_crypto = __commonJS({
                keystream.
         
                -- http://tools.ietf.org/html/rfc4345#section-4 */
-        "arcfour": info3("rc4", 8, 16, 0, 0, 1536, CIPHER_STREAM),
-        "arcfour128": info3("rc4", 8, 16, 0, 0, 1536, CIPHER_STREAM),
-        "arcfour256": info3("rc4", 8, 32, 0, 0, 1536, CIPHER_STREAM),
-        "arcfour512": info3("rc4", 8, 64, 0, 0, 1536, CIPHER_STREAM)
+        "arcfour": info2("rc4", 8, 16, 0, 0, 1536, CIPHER_STREAM),
+        "arcfour128": info2("rc4", 8, 16, 0, 0, 1536, CIPHER_STREAM),
+        "arcfour256": info2("rc4", 8, 32, 0, 0, 1536, CIPHER_STREAM),
+        "arcfour512": info2("rc4", 8, 64, 0, 0, 1536, CIPHER_STREAM)
       };
     })();
     var MAC_INFO = (() => {
-      function info3(sslName, len, actualLen, isETM) {
+      function info2(sslName, len, actualLen, isETM) {
         return {
           sslName,
           len,
@@ -25924,18 +25924,18 @@ var require_crypto = __commonJS({
         };
       }
       return {
-        "hmac-md5": info3("md5", 16, 16, false),
-        "hmac-md5-96": info3("md5", 16, 12, false),
-        "hmac-ripemd160": info3("ripemd160", 20, 20, false),
-        "hmac-sha1": info3("sha1", 20, 20, false),
-        "hmac-sha1-etm@openssh.com": info3("sha1", 20, 20, true),
-        "hmac-sha1-96": info3("sha1", 20, 12, false),
-        "hmac-sha2-256": info3("sha256", 32, 32, false),
-        "hmac-sha2-256-etm@openssh.com": info3("sha256", 32, 32, true),
-        "hmac-sha2-256-96": info3("sha256", 32, 12, false),
-        "hmac-sha2-512": info3("sha512", 64, 64, false),
-        "hmac-sha2-512-etm@openssh.com": info3("sha512", 64, 64, true),
-        "hmac-sha2-512-96": info3("sha512", 64, 12, false)
+        "hmac-md5": info2("md5", 16, 16, false),
+        "hmac-md5-96": info2("md5", 16, 12, false),
+        "hmac-ripemd160": info2("ripemd160", 20, 20, false),
+        "hmac-sha1": info2("sha1", 20, 20, false),
+        "hmac-sha1-etm@openssh.com": info2("sha1", 20, 20, true),
+        "hmac-sha1-96": info2("sha1", 20, 12, false),
+        "hmac-sha2-256": info2("sha256", 32, 32, false),
+        "hmac-sha2-256-etm@openssh.com": info2("sha256", 32, 32, true),
+        "hmac-sha2-256-96": info2("sha256", 32, 12, false),
+        "hmac-sha2-512": info2("sha512", 64, 64, false),
+        "hmac-sha2-512-etm@openssh.com": info2("sha512", 64, 64, true),
+        "hmac-sha2-512-96": info2("sha512", 64, 12, false)
       };
     })();
     var NullCipher = class {
@@ -28403,7 +28403,7 @@ var require_agent2 = __commonJS({
     var { Socket } = __require("net");
     var { Duplex } = __require("stream");
     var { resolve: resolve3 } = __require("path");
-    var { readFile: readFile3 } = __require("fs");
+    var { readFile: readFile4 } = __require("fs");
     var { execFile, spawn: spawn2 } = __require("child_process");
     var { isParsedKey, parseKey } = require_keyParser();
     var {
@@ -28621,7 +28621,7 @@ var require_agent2 = __commonJS({
           cb = once(cb);
           let socketPath = this.socketPath;
           let triedCygpath = false;
-          readFile3(socketPath, function readCygsocket(err, data) {
+          readFile4(socketPath, function readCygsocket(err, data) {
             if (err) {
               if (triedCygpath)
                 return cb(new Error("Invalid cygwin unix socket path"));
@@ -28630,7 +28630,7 @@ var require_agent2 = __commonJS({
                   return cb(new Error("Invalid cygwin unix socket path"));
                 triedCygpath = true;
                 socketPath = stdout.toString().replace(/[\r\n]/g, "");
-                readFile3(socketPath, readCygsocket);
+                readFile4(socketPath, readCygsocket);
               });
               return;
             }
@@ -30873,9 +30873,9 @@ var require_kex = __commonJS({
             {
               bufferParser.init(this._hostKey, 0);
               const name = bufferParser.readString(true);
-              const hostKey = this._hostKey.slice(bufferParser.pos());
+              const hostKey2 = this._hostKey.slice(bufferParser.pos());
               bufferParser.clear();
-              parsedHostKey = parseDERKey(hostKey, name);
+              parsedHostKey = parseDERKey(hostKey2, name);
               if (parsedHostKey instanceof Error) {
                 parsedHostKey.level = "handshake";
                 return doFatalError(
@@ -31252,10 +31252,10 @@ var require_kex = __commonJS({
                   );
                 }
                 this._dhData = dhData;
-                let hostKey = this._protocol._hostKeys[this.negotiated.serverHostKey];
-                if (Array.isArray(hostKey))
-                  hostKey = hostKey[0];
-                this._hostKey = hostKey;
+                let hostKey2 = this._protocol._hostKeys[this.negotiated.serverHostKey];
+                if (Array.isArray(hostKey2))
+                  hostKey2 = hostKey2[0];
+                this._hostKey = hostKey2;
                 this.finish();
               } else {
                 if (type !== MESSAGE.KEXDH_REPLY) {
@@ -31313,7 +31313,7 @@ var require_kex = __commonJS({
                 this._hostKey = hostPubKey;
                 this._dhData = dhData;
                 this._sig = sig;
-                let checked = false;
+                let checked2 = false;
                 let ret;
                 if (this._protocol._hostVerifier === void 0) {
                   ret = true;
@@ -31322,9 +31322,9 @@ var require_kex = __commonJS({
                   );
                 } else {
                   ret = this._protocol._hostVerifier(hostPubKey, (permitted) => {
-                    if (checked)
+                    if (checked2)
                       return;
-                    checked = true;
+                    checked2 = true;
                     if (permitted === false) {
                       this._protocol._debug && this._protocol._debug(
                         "Host denied (verification failed)"
@@ -31350,7 +31350,7 @@ var require_kex = __commonJS({
                   ++this._step;
                   return;
                 }
-                checked = true;
+                checked2 = true;
                 if (ret === false) {
                   this._protocol._debug && this._protocol._debug(
                     "Host denied (verification failed)"
@@ -32583,7 +32583,7 @@ var require_Protocol = __commonJS({
           sendPacket(this, this._packetRW.write.finalize(packet));
         });
       }
-      authHostbased(username, pubKey, hostname, userlocal, keyAlgo, cbSign) {
+      authHostbased(username, pubKey, hostname2, userlocal, keyAlgo, cbSign) {
         if (this._server)
           throw new Error("Client-only method called in server mode");
         pubKey = parseKey(pubKey);
@@ -32602,7 +32602,7 @@ var require_Protocol = __commonJS({
         const pubKeyLen = pubKey.length;
         const sessionID = this._kex.sessionID;
         const sesLen = sessionID.length;
-        const hostnameLen = Buffer.byteLength(hostname);
+        const hostnameLen = Buffer.byteLength(hostname2);
         const userlocalLen = Buffer.byteLength(userlocal);
         const data = Buffer.allocUnsafe(
           4 + sesLen + 1 + 4 + userLen + 4 + 14 + 4 + 9 + 4 + algoLen + 4 + pubKeyLen + 4 + hostnameLen + 4 + userlocalLen
@@ -32622,7 +32622,7 @@ var require_Protocol = __commonJS({
         writeUInt32BE(data, pubKeyLen, p += algoLen);
         data.set(pubKey, p += 4);
         writeUInt32BE(data, hostnameLen, p += pubKeyLen);
-        data.utf8Write(hostname, p += 4, hostnameLen);
+        data.utf8Write(hostname2, p += 4, hostnameLen);
         writeUInt32BE(data, userlocalLen, p += hostnameLen);
         data.utf8Write(userlocal, p += 4, userlocalLen);
         cbSign(data, (signature) => {
@@ -34402,7 +34402,7 @@ var require_SFTP = __commonJS({
         if (!Buffer.isBuffer(where) && typeof where !== "string")
           throw new Error("missing directory handle or path");
         if (typeof where === "string") {
-          const entries = [];
+          const entries2 = [];
           let e = 0;
           const reread = (err, handle) => {
             if (err)
@@ -34415,11 +34415,11 @@ var require_SFTP = __commonJS({
                 return this.close(handle, (err3) => {
                   if (err3)
                     return cb(err3);
-                  cb(void 0, entries);
+                  cb(void 0, entries2);
                 });
               }
               for (let i = 0; i < list.length; ++i, ++e)
-                entries[e] = list[i];
+                entries2[e] = list[i];
               reread(void 0, handle);
             });
           };
@@ -36805,7 +36805,7 @@ var require_Channel = __commonJS({
       }
     };
     var Channel = class extends DuplexStream {
-      constructor(client, info3, opts) {
+      constructor(client, info2, opts) {
         const streamOpts = {
           highWaterMark: MAX_WINDOW,
           allowHalfOpen: !opts || opts && opts.allowHalfOpen !== false,
@@ -36815,10 +36815,10 @@ var require_Channel = __commonJS({
         this.allowHalfOpen = streamOpts.allowHalfOpen;
         const server = !!(opts && opts.server);
         this.server = server;
-        this.type = info3.type;
+        this.type = info2.type;
         this.subtype = void 0;
-        this.incoming = info3.incoming;
-        this.outgoing = info3.outgoing;
+        this.incoming = info2.incoming;
+        this.outgoing = info2.outgoing;
         this._callbacks = [];
         this._client = client;
         this._hasX11 = false;
@@ -36974,16 +36974,16 @@ var require_utils3 = __commonJS({
     "use strict";
     var { SFTP } = require_SFTP();
     var MAX_CHANNEL = 2 ** 32 - 1;
-    function onChannelOpenFailure(self2, recipient, info3, cb) {
+    function onChannelOpenFailure(self2, recipient, info2, cb) {
       self2._chanMgr.remove(recipient);
       if (typeof cb !== "function")
         return;
       let err;
-      if (info3 instanceof Error) {
-        err = info3;
-      } else if (typeof info3 === "object" && info3 !== null) {
-        err = new Error(`(SSH) Channel open failure: ${info3.description}`);
-        err.reason = info3.reason;
+      if (info2 instanceof Error) {
+        err = info2;
+      } else if (typeof info2 === "object" && info2 !== null) {
+        err = new Error(`(SSH) Channel open failure: ${info2.description}`);
+        err.reason = info2.reason;
       } else {
         err = new Error(
           "(SSH) Channel open failure: server closed channel unexpectedly"
@@ -37702,11 +37702,11 @@ var require_client2 = __commonJS({
                     proto.requestFailure();
               }
             },
-            CHANNEL_OPEN: (p, info3) => {
-              onCHANNEL_OPEN(this, info3);
+            CHANNEL_OPEN: (p, info2) => {
+              onCHANNEL_OPEN(this, info2);
             },
-            CHANNEL_OPEN_CONFIRMATION: (p, info3) => {
-              const channel = this._chanMgr.get(info3.recipient);
+            CHANNEL_OPEN_CONFIRMATION: (p, info2) => {
+              const channel = this._chanMgr.get(info2.recipient);
               if (typeof channel !== "function")
                 return;
               const isSFTP = channel.type === "sftp";
@@ -37714,28 +37714,28 @@ var require_client2 = __commonJS({
               const chanInfo = {
                 type,
                 incoming: {
-                  id: info3.recipient,
+                  id: info2.recipient,
                   window: MAX_WINDOW,
                   packetSize: PACKET_SIZE,
                   state: "open"
                 },
                 outgoing: {
-                  id: info3.sender,
-                  window: info3.window,
-                  packetSize: info3.packetSize,
+                  id: info2.sender,
+                  window: info2.window,
+                  packetSize: info2.packetSize,
                   state: "open"
                 }
               };
               const instance = isSFTP ? new SFTP(this, chanInfo, { debug: debug2 }) : new Channel(this, chanInfo);
-              this._chanMgr.update(info3.recipient, instance);
+              this._chanMgr.update(info2.recipient, instance);
               channel(void 0, instance);
             },
             CHANNEL_OPEN_FAILURE: (p, recipient, reason, description) => {
               const channel = this._chanMgr.get(recipient);
               if (typeof channel !== "function")
                 return;
-              const info3 = { reason, description };
-              onChannelOpenFailure(this, recipient, info3, channel);
+              const info2 = { reason, description };
+              onChannelOpenFailure(this, recipient, info2, channel);
             },
             CHANNEL_DATA: (p, recipient, data) => {
               const channel = this._chanMgr.get(recipient);
@@ -38832,12 +38832,12 @@ var require_client2 = __commonJS({
       });
       chan._client._protocol.subsystem(chan.outgoing.id, name, true);
     }
-    function onCHANNEL_OPEN(self2, info3) {
+    function onCHANNEL_OPEN(self2, info2) {
       let localChan = -1;
       let reason;
       const accept = () => {
         const chanInfo = {
-          type: info3.type,
+          type: info2.type,
           incoming: {
             id: localChan,
             window: MAX_WINDOW,
@@ -38845,16 +38845,16 @@ var require_client2 = __commonJS({
             state: "open"
           },
           outgoing: {
-            id: info3.sender,
-            window: info3.window,
-            packetSize: info3.packetSize,
+            id: info2.sender,
+            window: info2.window,
+            packetSize: info2.packetSize,
             state: "open"
           }
         };
         const stream = new Channel(self2, chanInfo);
         self2._chanMgr.update(localChan, stream);
         self2._protocol.channelOpenConfirm(
-          info3.sender,
+          info2.sender,
           localChan,
           MAX_WINDOW,
           PACKET_SIZE
@@ -38870,7 +38870,7 @@ var require_client2 = __commonJS({
         }
         if (localChan !== -1)
           self2._chanMgr.remove(localChan);
-        self2._protocol.channelOpenFail(info3.sender, reason, "");
+        self2._protocol.channelOpenFail(info2.sender, reason, "");
       };
       const reserveChannel = () => {
         localChan = self2._chanMgr.add();
@@ -38884,8 +38884,8 @@ var require_client2 = __commonJS({
         }
         return localChan !== -1;
       };
-      const data = info3.data;
-      switch (info3.type) {
+      const data = info2.data;
+      switch (info2.type) {
         case "forwarded-tcpip": {
           const val = self2._forwarding[`${data.destIP}:${data.destPort}`];
           if (val !== void 0 && reserveChannel()) {
@@ -38923,7 +38923,7 @@ var require_client2 = __commonJS({
           reason = CHANNEL_OPEN_FAILURE.UNKNOWN_CHANNEL_TYPE;
           if (self2.config.debug) {
             self2.config.debug(
-              `Client: Automatic rejection of unsupported incoming channel open type: ${info3.type}`
+              `Client: Automatic rejection of unsupported incoming channel open type: ${info2.type}`
             );
           }
       }
@@ -38931,7 +38931,7 @@ var require_client2 = __commonJS({
         reason = CHANNEL_OPEN_FAILURE.ADMINISTRATIVELY_PROHIBITED;
         if (self2.config.debug) {
           self2.config.debug(
-            "Client: Automatic rejection of unexpected incoming channel open for: " + info3.type
+            "Client: Automatic rejection of unexpected incoming channel open for: " + info2.type
           );
         }
       }
@@ -39288,7 +39288,7 @@ var require_server = __commonJS({
       }
     };
     var Session = class extends EventEmitter {
-      constructor(client, info3, localChan) {
+      constructor(client, info2, localChan) {
         super();
         this.type = "session";
         this.subtype = void 0;
@@ -39304,9 +39304,9 @@ var require_server = __commonJS({
             state: "open"
           },
           outgoing: {
-            id: info3.sender,
-            window: info3.window,
-            packetSize: info3.packetSize,
+            id: info2.sender,
+            window: info2.window,
+            packetSize: info2.packetSize,
             state: "open"
           }
         };
@@ -39530,13 +39530,13 @@ var require_server = __commonJS({
           },
           onHeader: (header) => {
             this.removeListener("error", onClientPreHeaderError);
-            const info3 = {
+            const info2 = {
               ip: socket.remoteAddress,
               family: socket.remoteFamily,
               port: socket.remotePort,
               header
             };
-            if (!server.emit("connection", this, info3)) {
+            if (!server.emit("connection", this, info2)) {
               proto.disconnect(DISCONNECT_REASON.BY_APPLICATION);
               socket.end();
               return;
@@ -39565,10 +39565,10 @@ var require_server = __commonJS({
               }
               socket.end();
             },
-            CHANNEL_OPEN: (p, info3) => {
-              if (info3.type === "session" && this.noMoreSessions || !this.authenticated) {
+            CHANNEL_OPEN: (p, info2) => {
+              if (info2.type === "session" && this.noMoreSessions || !this.authenticated) {
                 const reasonCode = CHANNEL_OPEN_FAILURE.ADMINISTRATIVELY_PROHIBITED;
-                return proto.channelOpenFail(info3.sender, reasonCode);
+                return proto.channelOpenFail(info2.sender, reasonCode);
               }
               let localChan = -1;
               let reason;
@@ -39586,7 +39586,7 @@ var require_server = __commonJS({
                 }
                 if (localChan !== -1)
                   this._chanMgr.remove(localChan);
-                proto.channelOpenFail(info3.sender, reason, "");
+                proto.channelOpenFail(info2.sender, reason, "");
               };
               const reserveChannel = () => {
                 localChan = this._chanMgr.add();
@@ -39598,18 +39598,18 @@ var require_server = __commonJS({
                 }
                 return localChan !== -1;
               };
-              const data = info3.data;
-              switch (info3.type) {
+              const data = info2.data;
+              switch (info2.type) {
                 case "session":
                   if (listenerCount(this, "session") && reserveChannel()) {
                     accept = () => {
                       if (replied)
                         return;
                       replied = true;
-                      const instance = new Session(this, info3, localChan);
+                      const instance = new Session(this, info2, localChan);
                       this._chanMgr.update(localChan, instance);
                       proto.channelOpenConfirm(
-                        info3.sender,
+                        info2.sender,
                         localChan,
                         MAX_WINDOW,
                         PACKET_SIZE
@@ -39635,16 +39635,16 @@ var require_server = __commonJS({
                           state: "open"
                         },
                         outgoing: {
-                          id: info3.sender,
-                          window: info3.window,
-                          packetSize: info3.packetSize,
+                          id: info2.sender,
+                          window: info2.window,
+                          packetSize: info2.packetSize,
                           state: "open"
                         }
                       };
                       const stream = new Channel(this, chanInfo, { server: true });
                       this._chanMgr.update(localChan, stream);
                       proto.channelOpenConfirm(
-                        info3.sender,
+                        info2.sender,
                         localChan,
                         MAX_WINDOW,
                         PACKET_SIZE
@@ -39670,16 +39670,16 @@ var require_server = __commonJS({
                           state: "open"
                         },
                         outgoing: {
-                          id: info3.sender,
-                          window: info3.window,
-                          packetSize: info3.packetSize,
+                          id: info2.sender,
+                          window: info2.window,
+                          packetSize: info2.packetSize,
                           state: "open"
                         }
                       };
                       const stream = new Channel(this, chanInfo, { server: true });
                       this._chanMgr.update(localChan, stream);
                       proto.channelOpenConfirm(
-                        info3.sender,
+                        info2.sender,
                         localChan,
                         MAX_WINDOW,
                         PACKET_SIZE
@@ -39693,46 +39693,46 @@ var require_server = __commonJS({
                 default:
                   reason = CHANNEL_OPEN_FAILURE.UNKNOWN_CHANNEL_TYPE;
                   if (debug2) {
-                    debug2(`Automatic rejection of unsupported incoming channel open type: ${info3.type}`);
+                    debug2(`Automatic rejection of unsupported incoming channel open type: ${info2.type}`);
                   }
               }
               if (reason === void 0) {
                 reason = CHANNEL_OPEN_FAILURE.ADMINISTRATIVELY_PROHIBITED;
                 if (debug2) {
-                  debug2(`Automatic rejection of unexpected incoming channel open for: ${info3.type}`);
+                  debug2(`Automatic rejection of unexpected incoming channel open for: ${info2.type}`);
                 }
               }
               reject();
             },
-            CHANNEL_OPEN_CONFIRMATION: (p, info3) => {
-              const channel = this._chanMgr.get(info3.recipient);
+            CHANNEL_OPEN_CONFIRMATION: (p, info2) => {
+              const channel = this._chanMgr.get(info2.recipient);
               if (typeof channel !== "function")
                 return;
               const chanInfo = {
                 type: channel.type,
                 incoming: {
-                  id: info3.recipient,
+                  id: info2.recipient,
                   window: MAX_WINDOW,
                   packetSize: PACKET_SIZE,
                   state: "open"
                 },
                 outgoing: {
-                  id: info3.sender,
-                  window: info3.window,
-                  packetSize: info3.packetSize,
+                  id: info2.sender,
+                  window: info2.window,
+                  packetSize: info2.packetSize,
                   state: "open"
                 }
               };
               const instance = new Channel(this, chanInfo, { server: true });
-              this._chanMgr.update(info3.recipient, instance);
+              this._chanMgr.update(info2.recipient, instance);
               channel(void 0, instance);
             },
             CHANNEL_OPEN_FAILURE: (p, recipient, reason, description) => {
               const channel = this._chanMgr.get(recipient);
               if (typeof channel !== "function")
                 return;
-              const info3 = { reason, description };
-              onChannelOpenFailure(this, recipient, info3, channel);
+              const info2 = { reason, description };
+              onChannelOpenFailure(this, recipient, info2, channel);
             },
             CHANNEL_DATA: (p, recipient, data) => {
               let channel = this._chanMgr.get(recipient);
@@ -40314,7 +40314,7 @@ var require_keygen = __commonJS({
       generateKeyPair: generateKeyPair_,
       generateKeyPairSync: generateKeyPairSync_,
       getCurves,
-      randomBytes
+      randomBytes: randomBytes2
     } = __require("crypto");
     var { Ber } = require_lib();
     var bcrypt_pbkdf = require_bcrypt_pbkdf().pbkdf;
@@ -40578,7 +40578,7 @@ var require_keygen = __commonJS({
                 rounds = opts.rounds;
             }
             const gen = Buffer.allocUnsafe(cipher.keyLen + cipher.ivLen);
-            const salt = randomBytes(SALT_LEN);
+            const salt = randomBytes2(SALT_LEN);
             const r = bcrypt_pbkdf(
               passphrase,
               passphrase.length,
@@ -40617,7 +40617,7 @@ var require_keygen = __commonJS({
           const kdfOptions = encrypted ? encrypted.kdfOptions : Buffer.alloc(0);
           const blockLen = encrypted ? encrypted.cipher.blockLen : 8;
           const parsed = parseDERs(keyType, pub, priv);
-          const checkInt = randomBytes(4);
+          const checkInt = randomBytes2(4);
           const commentBin = Buffer.from(comment);
           const privBlobLen = 4 + 4 + parsed.priv.length + 4 + commentBin.length;
           let padding = [];
@@ -40772,6 +40772,7336 @@ var require_lib2 = __commonJS({
         }
       }
     };
+  }
+});
+
+// node_modules/yaml/dist/nodes/identity.js
+var require_identity = __commonJS({
+  "node_modules/yaml/dist/nodes/identity.js"(exports) {
+    "use strict";
+    var ALIAS = /* @__PURE__ */ Symbol.for("yaml.alias");
+    var DOC = /* @__PURE__ */ Symbol.for("yaml.document");
+    var MAP = /* @__PURE__ */ Symbol.for("yaml.map");
+    var PAIR = /* @__PURE__ */ Symbol.for("yaml.pair");
+    var SCALAR = /* @__PURE__ */ Symbol.for("yaml.scalar");
+    var SEQ = /* @__PURE__ */ Symbol.for("yaml.seq");
+    var NODE_TYPE = /* @__PURE__ */ Symbol.for("yaml.node.type");
+    var isAlias2 = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === ALIAS;
+    var isDocument = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === DOC;
+    var isMap2 = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === MAP;
+    var isPair = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === PAIR;
+    var isScalar2 = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === SCALAR;
+    var isSeq2 = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === SEQ;
+    function isCollection(node) {
+      if (node && typeof node === "object")
+        switch (node[NODE_TYPE]) {
+          case MAP:
+          case SEQ:
+            return true;
+        }
+      return false;
+    }
+    function isNode(node) {
+      if (node && typeof node === "object")
+        switch (node[NODE_TYPE]) {
+          case ALIAS:
+          case MAP:
+          case SCALAR:
+          case SEQ:
+            return true;
+        }
+      return false;
+    }
+    var hasAnchor = (node) => (isScalar2(node) || isCollection(node)) && !!node.anchor;
+    exports.ALIAS = ALIAS;
+    exports.DOC = DOC;
+    exports.MAP = MAP;
+    exports.NODE_TYPE = NODE_TYPE;
+    exports.PAIR = PAIR;
+    exports.SCALAR = SCALAR;
+    exports.SEQ = SEQ;
+    exports.hasAnchor = hasAnchor;
+    exports.isAlias = isAlias2;
+    exports.isCollection = isCollection;
+    exports.isDocument = isDocument;
+    exports.isMap = isMap2;
+    exports.isNode = isNode;
+    exports.isPair = isPair;
+    exports.isScalar = isScalar2;
+    exports.isSeq = isSeq2;
+  }
+});
+
+// node_modules/yaml/dist/visit.js
+var require_visit = __commonJS({
+  "node_modules/yaml/dist/visit.js"(exports) {
+    "use strict";
+    var identity = require_identity();
+    var BREAK = /* @__PURE__ */ Symbol("break visit");
+    var SKIP = /* @__PURE__ */ Symbol("skip children");
+    var REMOVE = /* @__PURE__ */ Symbol("remove node");
+    function visit(node, visitor) {
+      const visitor_ = initVisitor(visitor);
+      if (identity.isDocument(node)) {
+        const cd = visit_(null, node.contents, visitor_, Object.freeze([node]));
+        if (cd === REMOVE)
+          node.contents = null;
+      } else
+        visit_(null, node, visitor_, Object.freeze([]));
+    }
+    visit.BREAK = BREAK;
+    visit.SKIP = SKIP;
+    visit.REMOVE = REMOVE;
+    function visit_(key, node, visitor, path) {
+      const ctrl = callVisitor(key, node, visitor, path);
+      if (identity.isNode(ctrl) || identity.isPair(ctrl)) {
+        replaceNode(key, path, ctrl);
+        return visit_(key, ctrl, visitor, path);
+      }
+      if (typeof ctrl !== "symbol") {
+        if (identity.isCollection(node)) {
+          path = Object.freeze(path.concat(node));
+          for (let i = 0; i < node.items.length; ++i) {
+            const ci = visit_(i, node.items[i], visitor, path);
+            if (typeof ci === "number")
+              i = ci - 1;
+            else if (ci === BREAK)
+              return BREAK;
+            else if (ci === REMOVE) {
+              node.items.splice(i, 1);
+              i -= 1;
+            }
+          }
+        } else if (identity.isPair(node)) {
+          path = Object.freeze(path.concat(node));
+          const ck = visit_("key", node.key, visitor, path);
+          if (ck === BREAK)
+            return BREAK;
+          else if (ck === REMOVE)
+            node.key = null;
+          const cv = visit_("value", node.value, visitor, path);
+          if (cv === BREAK)
+            return BREAK;
+          else if (cv === REMOVE)
+            node.value = null;
+        }
+      }
+      return ctrl;
+    }
+    async function visitAsync(node, visitor) {
+      const visitor_ = initVisitor(visitor);
+      if (identity.isDocument(node)) {
+        const cd = await visitAsync_(null, node.contents, visitor_, Object.freeze([node]));
+        if (cd === REMOVE)
+          node.contents = null;
+      } else
+        await visitAsync_(null, node, visitor_, Object.freeze([]));
+    }
+    visitAsync.BREAK = BREAK;
+    visitAsync.SKIP = SKIP;
+    visitAsync.REMOVE = REMOVE;
+    async function visitAsync_(key, node, visitor, path) {
+      const ctrl = await callVisitor(key, node, visitor, path);
+      if (identity.isNode(ctrl) || identity.isPair(ctrl)) {
+        replaceNode(key, path, ctrl);
+        return visitAsync_(key, ctrl, visitor, path);
+      }
+      if (typeof ctrl !== "symbol") {
+        if (identity.isCollection(node)) {
+          path = Object.freeze(path.concat(node));
+          for (let i = 0; i < node.items.length; ++i) {
+            const ci = await visitAsync_(i, node.items[i], visitor, path);
+            if (typeof ci === "number")
+              i = ci - 1;
+            else if (ci === BREAK)
+              return BREAK;
+            else if (ci === REMOVE) {
+              node.items.splice(i, 1);
+              i -= 1;
+            }
+          }
+        } else if (identity.isPair(node)) {
+          path = Object.freeze(path.concat(node));
+          const ck = await visitAsync_("key", node.key, visitor, path);
+          if (ck === BREAK)
+            return BREAK;
+          else if (ck === REMOVE)
+            node.key = null;
+          const cv = await visitAsync_("value", node.value, visitor, path);
+          if (cv === BREAK)
+            return BREAK;
+          else if (cv === REMOVE)
+            node.value = null;
+        }
+      }
+      return ctrl;
+    }
+    function initVisitor(visitor) {
+      if (typeof visitor === "object" && (visitor.Collection || visitor.Node || visitor.Value)) {
+        return Object.assign({
+          Alias: visitor.Node,
+          Map: visitor.Node,
+          Scalar: visitor.Node,
+          Seq: visitor.Node
+        }, visitor.Value && {
+          Map: visitor.Value,
+          Scalar: visitor.Value,
+          Seq: visitor.Value
+        }, visitor.Collection && {
+          Map: visitor.Collection,
+          Seq: visitor.Collection
+        }, visitor);
+      }
+      return visitor;
+    }
+    function callVisitor(key, node, visitor, path) {
+      if (typeof visitor === "function")
+        return visitor(key, node, path);
+      if (identity.isMap(node))
+        return visitor.Map?.(key, node, path);
+      if (identity.isSeq(node))
+        return visitor.Seq?.(key, node, path);
+      if (identity.isPair(node))
+        return visitor.Pair?.(key, node, path);
+      if (identity.isScalar(node))
+        return visitor.Scalar?.(key, node, path);
+      if (identity.isAlias(node))
+        return visitor.Alias?.(key, node, path);
+      return void 0;
+    }
+    function replaceNode(key, path, node) {
+      const parent = path[path.length - 1];
+      if (identity.isCollection(parent)) {
+        parent.items[key] = node;
+      } else if (identity.isPair(parent)) {
+        if (key === "key")
+          parent.key = node;
+        else
+          parent.value = node;
+      } else if (identity.isDocument(parent)) {
+        parent.contents = node;
+      } else {
+        const pt = identity.isAlias(parent) ? "alias" : "scalar";
+        throw new Error(`Cannot replace node with ${pt} parent`);
+      }
+    }
+    exports.visit = visit;
+    exports.visitAsync = visitAsync;
+  }
+});
+
+// node_modules/yaml/dist/doc/directives.js
+var require_directives = __commonJS({
+  "node_modules/yaml/dist/doc/directives.js"(exports) {
+    "use strict";
+    var identity = require_identity();
+    var visit = require_visit();
+    var escapeChars = {
+      "!": "%21",
+      ",": "%2C",
+      "[": "%5B",
+      "]": "%5D",
+      "{": "%7B",
+      "}": "%7D"
+    };
+    var escapeTagName = (tn) => tn.replace(/[!,[\]{}]/g, (ch) => escapeChars[ch]);
+    var Directives = class _Directives {
+      constructor(yaml, tags) {
+        this.docStart = null;
+        this.docEnd = false;
+        this.yaml = Object.assign({}, _Directives.defaultYaml, yaml);
+        this.tags = Object.assign({}, _Directives.defaultTags, tags);
+      }
+      clone() {
+        const copy = new _Directives(this.yaml, this.tags);
+        copy.docStart = this.docStart;
+        return copy;
+      }
+      /**
+       * During parsing, get a Directives instance for the current document and
+       * update the stream state according to the current version's spec.
+       */
+      atDocument() {
+        const res = new _Directives(this.yaml, this.tags);
+        switch (this.yaml.version) {
+          case "1.1":
+            this.atNextDocument = true;
+            break;
+          case "1.2":
+            this.atNextDocument = false;
+            this.yaml = {
+              explicit: _Directives.defaultYaml.explicit,
+              version: "1.2"
+            };
+            this.tags = Object.assign({}, _Directives.defaultTags);
+            break;
+        }
+        return res;
+      }
+      /**
+       * @param onError - May be called even if the action was successful
+       * @returns `true` on success
+       */
+      add(line, onError) {
+        if (this.atNextDocument) {
+          this.yaml = { explicit: _Directives.defaultYaml.explicit, version: "1.1" };
+          this.tags = Object.assign({}, _Directives.defaultTags);
+          this.atNextDocument = false;
+        }
+        const parts = line.trim().split(/[ \t]+/);
+        const name = parts.shift();
+        switch (name) {
+          case "%TAG": {
+            if (parts.length !== 2) {
+              onError(0, "%TAG directive should contain exactly two parts");
+              if (parts.length < 2)
+                return false;
+            }
+            const [handle, prefix] = parts;
+            this.tags[handle] = prefix;
+            return true;
+          }
+          case "%YAML": {
+            this.yaml.explicit = true;
+            if (parts.length !== 1) {
+              onError(0, "%YAML directive should contain exactly one part");
+              return false;
+            }
+            const [version] = parts;
+            if (version === "1.1" || version === "1.2") {
+              this.yaml.version = version;
+              return true;
+            } else {
+              const isValid = /^\d+\.\d+$/.test(version);
+              onError(6, `Unsupported YAML version ${version}`, isValid);
+              return false;
+            }
+          }
+          default:
+            onError(0, `Unknown directive ${name}`, true);
+            return false;
+        }
+      }
+      /**
+       * Resolves a tag, matching handles to those defined in %TAG directives.
+       *
+       * @returns Resolved tag, which may also be the non-specific tag `'!'` or a
+       *   `'!local'` tag, or `null` if unresolvable.
+       */
+      tagName(source, onError) {
+        if (source === "!")
+          return "!";
+        if (source[0] !== "!") {
+          onError(`Not a valid tag: ${source}`);
+          return null;
+        }
+        if (source[1] === "<") {
+          const verbatim = source.slice(2, -1);
+          if (verbatim === "!" || verbatim === "!!") {
+            onError(`Verbatim tags aren't resolved, so ${source} is invalid.`);
+            return null;
+          }
+          if (source[source.length - 1] !== ">")
+            onError("Verbatim tags must end with a >");
+          return verbatim;
+        }
+        const [, handle, suffix] = source.match(/^(.*!)([^!]*)$/s);
+        if (!suffix)
+          onError(`The ${source} tag has no suffix`);
+        const prefix = this.tags[handle];
+        if (prefix) {
+          try {
+            return prefix + decodeURIComponent(suffix);
+          } catch (error2) {
+            onError(String(error2));
+            return null;
+          }
+        }
+        if (handle === "!")
+          return source;
+        onError(`Could not resolve tag: ${source}`);
+        return null;
+      }
+      /**
+       * Given a fully resolved tag, returns its printable string form,
+       * taking into account current tag prefixes and defaults.
+       */
+      tagString(tag) {
+        for (const [handle, prefix] of Object.entries(this.tags)) {
+          if (tag.startsWith(prefix))
+            return handle + escapeTagName(tag.substring(prefix.length));
+        }
+        return tag[0] === "!" ? tag : `!<${tag}>`;
+      }
+      toString(doc) {
+        const lines2 = this.yaml.explicit ? [`%YAML ${this.yaml.version || "1.2"}`] : [];
+        const tagEntries = Object.entries(this.tags);
+        let tagNames;
+        if (doc && tagEntries.length > 0 && identity.isNode(doc.contents)) {
+          const tags = {};
+          visit.visit(doc.contents, (_key, node) => {
+            if (identity.isNode(node) && node.tag)
+              tags[node.tag] = true;
+          });
+          tagNames = Object.keys(tags);
+        } else
+          tagNames = [];
+        for (const [handle, prefix] of tagEntries) {
+          if (handle === "!!" && prefix === "tag:yaml.org,2002:")
+            continue;
+          if (!doc || tagNames.some((tn) => tn.startsWith(prefix)))
+            lines2.push(`%TAG ${handle} ${prefix}`);
+        }
+        return lines2.join("\n");
+      }
+    };
+    Directives.defaultYaml = { explicit: false, version: "1.2" };
+    Directives.defaultTags = { "!!": "tag:yaml.org,2002:" };
+    exports.Directives = Directives;
+  }
+});
+
+// node_modules/yaml/dist/doc/anchors.js
+var require_anchors = __commonJS({
+  "node_modules/yaml/dist/doc/anchors.js"(exports) {
+    "use strict";
+    var identity = require_identity();
+    var visit = require_visit();
+    function anchorIsValid(anchor) {
+      if (/[\x00-\x19\s,[\]{}]/.test(anchor)) {
+        const sa = JSON.stringify(anchor);
+        const msg = `Anchor must not contain whitespace or control characters: ${sa}`;
+        throw new Error(msg);
+      }
+      return true;
+    }
+    function anchorNames(root) {
+      const anchors = /* @__PURE__ */ new Set();
+      visit.visit(root, {
+        Value(_key, node) {
+          if (node.anchor)
+            anchors.add(node.anchor);
+        }
+      });
+      return anchors;
+    }
+    function findNewAnchor(prefix, exclude) {
+      for (let i = 1; true; ++i) {
+        const name = `${prefix}${i}`;
+        if (!exclude.has(name))
+          return name;
+      }
+    }
+    function createNodeAnchors(doc, prefix) {
+      const aliasObjects = [];
+      const sourceObjects = /* @__PURE__ */ new Map();
+      let prevAnchors = null;
+      return {
+        onAnchor: (source) => {
+          aliasObjects.push(source);
+          prevAnchors ?? (prevAnchors = anchorNames(doc));
+          const anchor = findNewAnchor(prefix, prevAnchors);
+          prevAnchors.add(anchor);
+          return anchor;
+        },
+        /**
+         * With circular references, the source node is only resolved after all
+         * of its child nodes are. This is why anchors are set only after all of
+         * the nodes have been created.
+         */
+        setAnchors: () => {
+          for (const source of aliasObjects) {
+            const ref = sourceObjects.get(source);
+            if (typeof ref === "object" && ref.anchor && (identity.isScalar(ref.node) || identity.isCollection(ref.node))) {
+              ref.node.anchor = ref.anchor;
+            } else {
+              const error2 = new Error("Failed to resolve repeated object (this should not happen)");
+              error2.source = source;
+              throw error2;
+            }
+          }
+        },
+        sourceObjects
+      };
+    }
+    exports.anchorIsValid = anchorIsValid;
+    exports.anchorNames = anchorNames;
+    exports.createNodeAnchors = createNodeAnchors;
+    exports.findNewAnchor = findNewAnchor;
+  }
+});
+
+// node_modules/yaml/dist/doc/applyReviver.js
+var require_applyReviver = __commonJS({
+  "node_modules/yaml/dist/doc/applyReviver.js"(exports) {
+    "use strict";
+    function applyReviver(reviver, obj, key, val) {
+      if (val && typeof val === "object") {
+        if (Array.isArray(val)) {
+          for (let i = 0, len = val.length; i < len; ++i) {
+            const v0 = val[i];
+            const v1 = applyReviver(reviver, val, String(i), v0);
+            if (v1 === void 0)
+              delete val[i];
+            else if (v1 !== v0)
+              val[i] = v1;
+          }
+        } else if (val instanceof Map) {
+          for (const k of Array.from(val.keys())) {
+            const v0 = val.get(k);
+            const v1 = applyReviver(reviver, val, k, v0);
+            if (v1 === void 0)
+              val.delete(k);
+            else if (v1 !== v0)
+              val.set(k, v1);
+          }
+        } else if (val instanceof Set) {
+          for (const v0 of Array.from(val)) {
+            const v1 = applyReviver(reviver, val, v0, v0);
+            if (v1 === void 0)
+              val.delete(v0);
+            else if (v1 !== v0) {
+              val.delete(v0);
+              val.add(v1);
+            }
+          }
+        } else {
+          for (const [k, v0] of Object.entries(val)) {
+            const v1 = applyReviver(reviver, val, k, v0);
+            if (v1 === void 0)
+              delete val[k];
+            else if (v1 !== v0)
+              val[k] = v1;
+          }
+        }
+      }
+      return reviver.call(obj, key, val);
+    }
+    exports.applyReviver = applyReviver;
+  }
+});
+
+// node_modules/yaml/dist/nodes/toJS.js
+var require_toJS = __commonJS({
+  "node_modules/yaml/dist/nodes/toJS.js"(exports) {
+    "use strict";
+    var identity = require_identity();
+    function toJS(value, arg, ctx) {
+      if (Array.isArray(value))
+        return value.map((v, i) => toJS(v, String(i), ctx));
+      if (value && typeof value.toJSON === "function") {
+        if (!ctx || !identity.hasAnchor(value))
+          return value.toJSON(arg, ctx);
+        const data = { aliasCount: 0, count: 1, res: void 0 };
+        ctx.anchors.set(value, data);
+        ctx.onCreate = (res2) => {
+          data.res = res2;
+          delete ctx.onCreate;
+        };
+        const res = value.toJSON(arg, ctx);
+        if (ctx.onCreate)
+          ctx.onCreate(res);
+        return res;
+      }
+      if (typeof value === "bigint" && !ctx?.keep)
+        return Number(value);
+      return value;
+    }
+    exports.toJS = toJS;
+  }
+});
+
+// node_modules/yaml/dist/nodes/Node.js
+var require_Node = __commonJS({
+  "node_modules/yaml/dist/nodes/Node.js"(exports) {
+    "use strict";
+    var applyReviver = require_applyReviver();
+    var identity = require_identity();
+    var toJS = require_toJS();
+    var NodeBase = class {
+      constructor(type) {
+        Object.defineProperty(this, identity.NODE_TYPE, { value: type });
+      }
+      /** Create a copy of this node.  */
+      clone() {
+        const copy = Object.create(Object.getPrototypeOf(this), Object.getOwnPropertyDescriptors(this));
+        if (this.range)
+          copy.range = this.range.slice();
+        return copy;
+      }
+      /** A plain JavaScript representation of this node. */
+      toJS(doc, { mapAsMap, maxAliasCount, onAnchor, reviver } = {}) {
+        if (!identity.isDocument(doc))
+          throw new TypeError("A document argument is required");
+        const ctx = {
+          anchors: /* @__PURE__ */ new Map(),
+          doc,
+          keep: true,
+          mapAsMap: mapAsMap === true,
+          mapKeyWarned: false,
+          maxAliasCount: typeof maxAliasCount === "number" ? maxAliasCount : 100
+        };
+        const res = toJS.toJS(this, "", ctx);
+        if (typeof onAnchor === "function")
+          for (const { count, res: res2 } of ctx.anchors.values())
+            onAnchor(res2, count);
+        return typeof reviver === "function" ? applyReviver.applyReviver(reviver, { "": res }, "", res) : res;
+      }
+    };
+    exports.NodeBase = NodeBase;
+  }
+});
+
+// node_modules/yaml/dist/nodes/Alias.js
+var require_Alias = __commonJS({
+  "node_modules/yaml/dist/nodes/Alias.js"(exports) {
+    "use strict";
+    var anchors = require_anchors();
+    var visit = require_visit();
+    var identity = require_identity();
+    var Node = require_Node();
+    var toJS = require_toJS();
+    var Alias = class extends Node.NodeBase {
+      constructor(source) {
+        super(identity.ALIAS);
+        this.source = source;
+        Object.defineProperty(this, "tag", {
+          set() {
+            throw new Error("Alias nodes cannot have tags");
+          }
+        });
+      }
+      /**
+       * Resolve the value of this alias within `doc`, finding the last
+       * instance of the `source` anchor before this node.
+       */
+      resolve(doc, ctx) {
+        if (ctx?.maxAliasCount === 0)
+          throw new ReferenceError("Alias resolution is disabled");
+        let nodes;
+        if (ctx?.aliasResolveCache) {
+          nodes = ctx.aliasResolveCache;
+        } else {
+          nodes = [];
+          visit.visit(doc, {
+            Node: (_key, node) => {
+              if (identity.isAlias(node) || identity.hasAnchor(node))
+                nodes.push(node);
+            }
+          });
+          if (ctx)
+            ctx.aliasResolveCache = nodes;
+        }
+        let found = void 0;
+        for (const node of nodes) {
+          if (node === this)
+            break;
+          if (node.anchor === this.source)
+            found = node;
+        }
+        if (found && ctx) {
+          const { anchors: anchors2, doc: doc2, maxAliasCount } = ctx;
+          let data = anchors2.get(found);
+          if (!data) {
+            toJS.toJS(found, null, ctx);
+            data = anchors2.get(found);
+          }
+          if (data?.res === void 0) {
+            const msg = "This should not happen: Alias anchor was not resolved?";
+            throw new ReferenceError(msg);
+          }
+          if (maxAliasCount >= 0) {
+            data.count += 1;
+            if (data.aliasCount === 0)
+              data.aliasCount = getAliasCount(doc2, found, anchors2);
+            if (data.count * data.aliasCount > maxAliasCount) {
+              const msg = "Excessive alias count indicates a resource exhaustion attack";
+              throw new ReferenceError(msg);
+            }
+          }
+        }
+        return found;
+      }
+      toJSON(_arg, ctx) {
+        if (!ctx)
+          return { source: this.source };
+        const source = this.resolve(ctx.doc, ctx);
+        if (!source) {
+          const msg = `Unresolved alias (the anchor must be set before the alias): ${this.source}`;
+          throw new ReferenceError(msg);
+        }
+        return ctx.anchors.get(source).res;
+      }
+      toString(ctx, _onComment, _onChompKeep) {
+        const src = `*${this.source}`;
+        if (ctx) {
+          anchors.anchorIsValid(this.source);
+          if (ctx.options.verifyAliasOrder && !ctx.anchors.has(this.source)) {
+            const msg = `Unresolved alias (the anchor must be set before the alias): ${this.source}`;
+            throw new Error(msg);
+          }
+          if (ctx.implicitKey)
+            return `${src} `;
+        }
+        return src;
+      }
+    };
+    function getAliasCount(doc, node, anchors2) {
+      if (identity.isAlias(node)) {
+        const source = node.resolve(doc);
+        const anchor = anchors2 && source && anchors2.get(source);
+        return anchor ? anchor.count * anchor.aliasCount : 0;
+      } else if (identity.isCollection(node)) {
+        let count = 0;
+        for (const item of node.items) {
+          const c = getAliasCount(doc, item, anchors2);
+          if (c > count)
+            count = c;
+        }
+        return count;
+      } else if (identity.isPair(node)) {
+        const kc = getAliasCount(doc, node.key, anchors2);
+        const vc = getAliasCount(doc, node.value, anchors2);
+        return Math.max(kc, vc);
+      }
+      return 1;
+    }
+    exports.Alias = Alias;
+  }
+});
+
+// node_modules/yaml/dist/nodes/Scalar.js
+var require_Scalar = __commonJS({
+  "node_modules/yaml/dist/nodes/Scalar.js"(exports) {
+    "use strict";
+    var identity = require_identity();
+    var Node = require_Node();
+    var toJS = require_toJS();
+    var isScalarValue = (value) => !value || typeof value !== "function" && typeof value !== "object";
+    var Scalar = class extends Node.NodeBase {
+      constructor(value) {
+        super(identity.SCALAR);
+        this.value = value;
+      }
+      toJSON(arg, ctx) {
+        return ctx?.keep ? this.value : toJS.toJS(this.value, arg, ctx);
+      }
+      toString() {
+        return String(this.value);
+      }
+    };
+    Scalar.BLOCK_FOLDED = "BLOCK_FOLDED";
+    Scalar.BLOCK_LITERAL = "BLOCK_LITERAL";
+    Scalar.PLAIN = "PLAIN";
+    Scalar.QUOTE_DOUBLE = "QUOTE_DOUBLE";
+    Scalar.QUOTE_SINGLE = "QUOTE_SINGLE";
+    exports.Scalar = Scalar;
+    exports.isScalarValue = isScalarValue;
+  }
+});
+
+// node_modules/yaml/dist/doc/createNode.js
+var require_createNode = __commonJS({
+  "node_modules/yaml/dist/doc/createNode.js"(exports) {
+    "use strict";
+    var Alias = require_Alias();
+    var identity = require_identity();
+    var Scalar = require_Scalar();
+    var defaultTagPrefix = "tag:yaml.org,2002:";
+    function findTagObject(value, tagName, tags) {
+      if (tagName) {
+        const match = tags.filter((t) => t.tag === tagName);
+        const tagObj = match.find((t) => !t.format) ?? match[0];
+        if (!tagObj)
+          throw new Error(`Tag ${tagName} not found`);
+        return tagObj;
+      }
+      return tags.find((t) => t.identify?.(value) && !t.format);
+    }
+    function createNode(value, tagName, ctx) {
+      if (identity.isDocument(value))
+        value = value.contents;
+      if (identity.isNode(value))
+        return value;
+      if (identity.isPair(value)) {
+        const map = ctx.schema[identity.MAP].createNode?.(ctx.schema, null, ctx);
+        map.items.push(value);
+        return map;
+      }
+      if (value instanceof String || value instanceof Number || value instanceof Boolean || typeof BigInt !== "undefined" && value instanceof BigInt) {
+        value = value.valueOf();
+      }
+      const { aliasDuplicateObjects, onAnchor, onTagObj, schema, sourceObjects } = ctx;
+      let ref = void 0;
+      if (aliasDuplicateObjects && value && typeof value === "object") {
+        ref = sourceObjects.get(value);
+        if (ref) {
+          ref.anchor ?? (ref.anchor = onAnchor(value));
+          return new Alias.Alias(ref.anchor);
+        } else {
+          ref = { anchor: null, node: null };
+          sourceObjects.set(value, ref);
+        }
+      }
+      if (tagName?.startsWith("!!"))
+        tagName = defaultTagPrefix + tagName.slice(2);
+      let tagObj = findTagObject(value, tagName, schema.tags);
+      if (!tagObj) {
+        if (value && typeof value.toJSON === "function") {
+          value = value.toJSON();
+        }
+        if (!value || typeof value !== "object") {
+          const node2 = new Scalar.Scalar(value);
+          if (ref)
+            ref.node = node2;
+          return node2;
+        }
+        tagObj = value instanceof Map ? schema[identity.MAP] : Symbol.iterator in Object(value) ? schema[identity.SEQ] : schema[identity.MAP];
+      }
+      if (onTagObj) {
+        onTagObj(tagObj);
+        delete ctx.onTagObj;
+      }
+      const node = tagObj?.createNode ? tagObj.createNode(ctx.schema, value, ctx) : typeof tagObj?.nodeClass?.from === "function" ? tagObj.nodeClass.from(ctx.schema, value, ctx) : new Scalar.Scalar(value);
+      if (tagName)
+        node.tag = tagName;
+      else if (!tagObj.default)
+        node.tag = tagObj.tag;
+      if (ref)
+        ref.node = node;
+      return node;
+    }
+    exports.createNode = createNode;
+  }
+});
+
+// node_modules/yaml/dist/nodes/Collection.js
+var require_Collection = __commonJS({
+  "node_modules/yaml/dist/nodes/Collection.js"(exports) {
+    "use strict";
+    var createNode = require_createNode();
+    var identity = require_identity();
+    var Node = require_Node();
+    function collectionFromPath(schema, path, value) {
+      let v = value;
+      for (let i = path.length - 1; i >= 0; --i) {
+        const k = path[i];
+        if (typeof k === "number" && Number.isInteger(k) && k >= 0) {
+          const a = [];
+          a[k] = v;
+          v = a;
+        } else {
+          v = /* @__PURE__ */ new Map([[k, v]]);
+        }
+      }
+      return createNode.createNode(v, void 0, {
+        aliasDuplicateObjects: false,
+        keepUndefined: false,
+        onAnchor: () => {
+          throw new Error("This should not happen, please report a bug.");
+        },
+        schema,
+        sourceObjects: /* @__PURE__ */ new Map()
+      });
+    }
+    var isEmptyPath = (path) => path == null || typeof path === "object" && !!path[Symbol.iterator]().next().done;
+    var Collection = class extends Node.NodeBase {
+      constructor(type, schema) {
+        super(type);
+        Object.defineProperty(this, "schema", {
+          value: schema,
+          configurable: true,
+          enumerable: false,
+          writable: true
+        });
+      }
+      /**
+       * Create a copy of this collection.
+       *
+       * @param schema - If defined, overwrites the original's schema
+       */
+      clone(schema) {
+        const copy = Object.create(Object.getPrototypeOf(this), Object.getOwnPropertyDescriptors(this));
+        if (schema)
+          copy.schema = schema;
+        copy.items = copy.items.map((it) => identity.isNode(it) || identity.isPair(it) ? it.clone(schema) : it);
+        if (this.range)
+          copy.range = this.range.slice();
+        return copy;
+      }
+      /**
+       * Adds a value to the collection. For `!!map` and `!!omap` the value must
+       * be a Pair instance or a `{ key, value }` object, which may not have a key
+       * that already exists in the map.
+       */
+      addIn(path, value) {
+        if (isEmptyPath(path))
+          this.add(value);
+        else {
+          const [key, ...rest] = path;
+          const node = this.get(key, true);
+          if (identity.isCollection(node))
+            node.addIn(rest, value);
+          else if (node === void 0 && this.schema)
+            this.set(key, collectionFromPath(this.schema, rest, value));
+          else
+            throw new Error(`Expected YAML collection at ${key}. Remaining path: ${rest}`);
+        }
+      }
+      /**
+       * Removes a value from the collection.
+       * @returns `true` if the item was found and removed.
+       */
+      deleteIn(path) {
+        const [key, ...rest] = path;
+        if (rest.length === 0)
+          return this.delete(key);
+        const node = this.get(key, true);
+        if (identity.isCollection(node))
+          return node.deleteIn(rest);
+        else
+          throw new Error(`Expected YAML collection at ${key}. Remaining path: ${rest}`);
+      }
+      /**
+       * Returns item at `key`, or `undefined` if not found. By default unwraps
+       * scalar values from their surrounding node; to disable set `keepScalar` to
+       * `true` (collections are always returned intact).
+       */
+      getIn(path, keepScalar) {
+        const [key, ...rest] = path;
+        const node = this.get(key, true);
+        if (rest.length === 0)
+          return !keepScalar && identity.isScalar(node) ? node.value : node;
+        else
+          return identity.isCollection(node) ? node.getIn(rest, keepScalar) : void 0;
+      }
+      hasAllNullValues(allowScalar) {
+        return this.items.every((node) => {
+          if (!identity.isPair(node))
+            return false;
+          const n = node.value;
+          return n == null || allowScalar && identity.isScalar(n) && n.value == null && !n.commentBefore && !n.comment && !n.tag;
+        });
+      }
+      /**
+       * Checks if the collection includes a value with the key `key`.
+       */
+      hasIn(path) {
+        const [key, ...rest] = path;
+        if (rest.length === 0)
+          return this.has(key);
+        const node = this.get(key, true);
+        return identity.isCollection(node) ? node.hasIn(rest) : false;
+      }
+      /**
+       * Sets a value in this collection. For `!!set`, `value` needs to be a
+       * boolean to add/remove the item from the set.
+       */
+      setIn(path, value) {
+        const [key, ...rest] = path;
+        if (rest.length === 0) {
+          this.set(key, value);
+        } else {
+          const node = this.get(key, true);
+          if (identity.isCollection(node))
+            node.setIn(rest, value);
+          else if (node === void 0 && this.schema)
+            this.set(key, collectionFromPath(this.schema, rest, value));
+          else
+            throw new Error(`Expected YAML collection at ${key}. Remaining path: ${rest}`);
+        }
+      }
+    };
+    exports.Collection = Collection;
+    exports.collectionFromPath = collectionFromPath;
+    exports.isEmptyPath = isEmptyPath;
+  }
+});
+
+// node_modules/yaml/dist/stringify/stringifyComment.js
+var require_stringifyComment = __commonJS({
+  "node_modules/yaml/dist/stringify/stringifyComment.js"(exports) {
+    "use strict";
+    var stringifyComment = (str) => str.replace(/^(?!$)(?: $)?/gm, "#");
+    function indentComment(comment, indent) {
+      if (/^\n+$/.test(comment))
+        return comment.substring(1);
+      return indent ? comment.replace(/^(?! *$)/gm, indent) : comment;
+    }
+    var lineComment = (str, indent, comment) => str.endsWith("\n") ? indentComment(comment, indent) : comment.includes("\n") ? "\n" + indentComment(comment, indent) : (str.endsWith(" ") ? "" : " ") + comment;
+    exports.indentComment = indentComment;
+    exports.lineComment = lineComment;
+    exports.stringifyComment = stringifyComment;
+  }
+});
+
+// node_modules/yaml/dist/stringify/foldFlowLines.js
+var require_foldFlowLines = __commonJS({
+  "node_modules/yaml/dist/stringify/foldFlowLines.js"(exports) {
+    "use strict";
+    var FOLD_FLOW = "flow";
+    var FOLD_BLOCK = "block";
+    var FOLD_QUOTED = "quoted";
+    function foldFlowLines(text, indent, mode = "flow", { indentAtStart, lineWidth = 80, minContentWidth = 20, onFold, onOverflow } = {}) {
+      if (!lineWidth || lineWidth < 0)
+        return text;
+      if (lineWidth < minContentWidth)
+        minContentWidth = 0;
+      const endStep = Math.max(1 + minContentWidth, 1 + lineWidth - indent.length);
+      if (text.length <= endStep)
+        return text;
+      const folds = [];
+      const escapedFolds = {};
+      let end = lineWidth - indent.length;
+      if (typeof indentAtStart === "number") {
+        if (indentAtStart > lineWidth - Math.max(2, minContentWidth))
+          folds.push(0);
+        else
+          end = lineWidth - indentAtStart;
+      }
+      let split = void 0;
+      let prev = void 0;
+      let overflow = false;
+      let i = -1;
+      let escStart = -1;
+      let escEnd = -1;
+      if (mode === FOLD_BLOCK) {
+        i = consumeMoreIndentedLines(text, i, indent.length);
+        if (i !== -1)
+          end = i + endStep;
+      }
+      for (let ch; ch = text[i += 1]; ) {
+        if (mode === FOLD_QUOTED && ch === "\\") {
+          escStart = i;
+          switch (text[i + 1]) {
+            case "x":
+              i += 3;
+              break;
+            case "u":
+              i += 5;
+              break;
+            case "U":
+              i += 9;
+              break;
+            default:
+              i += 1;
+          }
+          escEnd = i;
+        }
+        if (ch === "\n") {
+          if (mode === FOLD_BLOCK)
+            i = consumeMoreIndentedLines(text, i, indent.length);
+          end = i + indent.length + endStep;
+          split = void 0;
+        } else {
+          if (ch === " " && prev && prev !== " " && prev !== "\n" && prev !== "	") {
+            const next = text[i + 1];
+            if (next && next !== " " && next !== "\n" && next !== "	")
+              split = i;
+          }
+          if (i >= end) {
+            if (split) {
+              folds.push(split);
+              end = split + endStep;
+              split = void 0;
+            } else if (mode === FOLD_QUOTED) {
+              while (prev === " " || prev === "	") {
+                prev = ch;
+                ch = text[i += 1];
+                overflow = true;
+              }
+              const j = i > escEnd + 1 ? i - 2 : escStart - 1;
+              if (escapedFolds[j])
+                return text;
+              folds.push(j);
+              escapedFolds[j] = true;
+              end = j + endStep;
+              split = void 0;
+            } else {
+              overflow = true;
+            }
+          }
+        }
+        prev = ch;
+      }
+      if (overflow && onOverflow)
+        onOverflow();
+      if (folds.length === 0)
+        return text;
+      if (onFold)
+        onFold();
+      let res = text.slice(0, folds[0]);
+      for (let i2 = 0; i2 < folds.length; ++i2) {
+        const fold = folds[i2];
+        const end2 = folds[i2 + 1] || text.length;
+        if (fold === 0)
+          res = `
+${indent}${text.slice(0, end2)}`;
+        else {
+          if (mode === FOLD_QUOTED && escapedFolds[fold])
+            res += `${text[fold]}\\`;
+          res += `
+${indent}${text.slice(fold + 1, end2)}`;
+        }
+      }
+      return res;
+    }
+    function consumeMoreIndentedLines(text, i, indent) {
+      let end = i;
+      let start = i + 1;
+      let ch = text[start];
+      while (ch === " " || ch === "	") {
+        if (i < start + indent) {
+          ch = text[++i];
+        } else {
+          do {
+            ch = text[++i];
+          } while (ch && ch !== "\n");
+          end = i;
+          start = i + 1;
+          ch = text[start];
+        }
+      }
+      return end;
+    }
+    exports.FOLD_BLOCK = FOLD_BLOCK;
+    exports.FOLD_FLOW = FOLD_FLOW;
+    exports.FOLD_QUOTED = FOLD_QUOTED;
+    exports.foldFlowLines = foldFlowLines;
+  }
+});
+
+// node_modules/yaml/dist/stringify/stringifyString.js
+var require_stringifyString = __commonJS({
+  "node_modules/yaml/dist/stringify/stringifyString.js"(exports) {
+    "use strict";
+    var Scalar = require_Scalar();
+    var foldFlowLines = require_foldFlowLines();
+    var getFoldOptions = (ctx, isBlock) => ({
+      indentAtStart: isBlock ? ctx.indent.length : ctx.indentAtStart,
+      lineWidth: ctx.options.lineWidth,
+      minContentWidth: ctx.options.minContentWidth
+    });
+    var containsDocumentMarker = (str) => /^(%|---|\.\.\.)/m.test(str);
+    function lineLengthOverLimit(str, lineWidth, indentLength) {
+      if (!lineWidth || lineWidth < 0)
+        return false;
+      const limit = lineWidth - indentLength;
+      const strLen = str.length;
+      if (strLen <= limit)
+        return false;
+      for (let i = 0, start = 0; i < strLen; ++i) {
+        if (str[i] === "\n") {
+          if (i - start > limit)
+            return true;
+          start = i + 1;
+          if (strLen - start <= limit)
+            return false;
+        }
+      }
+      return true;
+    }
+    function doubleQuotedString(value, ctx) {
+      const json = JSON.stringify(value);
+      if (ctx.options.doubleQuotedAsJSON)
+        return json;
+      const { implicitKey } = ctx;
+      const minMultiLineLength = ctx.options.doubleQuotedMinMultiLineLength;
+      const indent = ctx.indent || (containsDocumentMarker(value) ? "  " : "");
+      let str = "";
+      let start = 0;
+      for (let i = 0, ch = json[i]; ch; ch = json[++i]) {
+        if (ch === " " && json[i + 1] === "\\" && json[i + 2] === "n") {
+          str += json.slice(start, i) + "\\ ";
+          i += 1;
+          start = i;
+          ch = "\\";
+        }
+        if (ch === "\\")
+          switch (json[i + 1]) {
+            case "u":
+              {
+                str += json.slice(start, i);
+                const code = json.substr(i + 2, 4);
+                switch (code) {
+                  case "0000":
+                    str += "\\0";
+                    break;
+                  case "0007":
+                    str += "\\a";
+                    break;
+                  case "000b":
+                    str += "\\v";
+                    break;
+                  case "001b":
+                    str += "\\e";
+                    break;
+                  case "0085":
+                    str += "\\N";
+                    break;
+                  case "00a0":
+                    str += "\\_";
+                    break;
+                  case "2028":
+                    str += "\\L";
+                    break;
+                  case "2029":
+                    str += "\\P";
+                    break;
+                  default:
+                    if (code.substr(0, 2) === "00")
+                      str += "\\x" + code.substr(2);
+                    else
+                      str += json.substr(i, 6);
+                }
+                i += 5;
+                start = i + 1;
+              }
+              break;
+            case "n":
+              if (implicitKey || json[i + 2] === '"' || json.length < minMultiLineLength) {
+                i += 1;
+              } else {
+                str += json.slice(start, i) + "\n\n";
+                while (json[i + 2] === "\\" && json[i + 3] === "n" && json[i + 4] !== '"') {
+                  str += "\n";
+                  i += 2;
+                }
+                str += indent;
+                if (json[i + 2] === " ")
+                  str += "\\";
+                i += 1;
+                start = i + 1;
+              }
+              break;
+            default:
+              i += 1;
+          }
+      }
+      str = start ? str + json.slice(start) : json;
+      return implicitKey ? str : foldFlowLines.foldFlowLines(str, indent, foldFlowLines.FOLD_QUOTED, getFoldOptions(ctx, false));
+    }
+    function singleQuotedString(value, ctx) {
+      if (ctx.options.singleQuote === false || ctx.implicitKey && value.includes("\n") || /[ \t]\n|\n[ \t]/.test(value))
+        return doubleQuotedString(value, ctx);
+      const indent = ctx.indent || (containsDocumentMarker(value) ? "  " : "");
+      const res = "'" + value.replace(/'/g, "''").replace(/\n+/g, `$&
+${indent}`) + "'";
+      return ctx.implicitKey ? res : foldFlowLines.foldFlowLines(res, indent, foldFlowLines.FOLD_FLOW, getFoldOptions(ctx, false));
+    }
+    function quotedString(value, ctx) {
+      const { singleQuote } = ctx.options;
+      let qs;
+      if (singleQuote === false)
+        qs = doubleQuotedString;
+      else {
+        const hasDouble = value.includes('"');
+        const hasSingle = value.includes("'");
+        if (hasDouble && !hasSingle)
+          qs = singleQuotedString;
+        else if (hasSingle && !hasDouble)
+          qs = doubleQuotedString;
+        else
+          qs = singleQuote ? singleQuotedString : doubleQuotedString;
+      }
+      return qs(value, ctx);
+    }
+    var blockEndNewlines;
+    try {
+      blockEndNewlines = new RegExp("(^|(?<!\n))\n+(?!\n|$)", "g");
+    } catch {
+      blockEndNewlines = /\n+(?!\n|$)/g;
+    }
+    function blockString({ comment, type, value }, ctx, onComment, onChompKeep) {
+      const { blockQuote, commentString, lineWidth } = ctx.options;
+      if (!blockQuote || /\n[\t ]+$/.test(value)) {
+        return quotedString(value, ctx);
+      }
+      const indent = ctx.indent || (ctx.forceBlockIndent || containsDocumentMarker(value) ? "  " : "");
+      const literal = blockQuote === "literal" ? true : blockQuote === "folded" || type === Scalar.Scalar.BLOCK_FOLDED ? false : type === Scalar.Scalar.BLOCK_LITERAL ? true : !lineLengthOverLimit(value, lineWidth, indent.length);
+      if (!value)
+        return literal ? "|\n" : ">\n";
+      let chomp;
+      let endStart;
+      for (endStart = value.length; endStart > 0; --endStart) {
+        const ch = value[endStart - 1];
+        if (ch !== "\n" && ch !== "	" && ch !== " ")
+          break;
+      }
+      let end = value.substring(endStart);
+      const endNlPos = end.indexOf("\n");
+      if (endNlPos === -1) {
+        chomp = "-";
+      } else if (value === end || endNlPos !== end.length - 1) {
+        chomp = "+";
+        if (onChompKeep)
+          onChompKeep();
+      } else {
+        chomp = "";
+      }
+      if (end) {
+        value = value.slice(0, -end.length);
+        if (end[end.length - 1] === "\n")
+          end = end.slice(0, -1);
+        end = end.replace(blockEndNewlines, `$&${indent}`);
+      }
+      let startWithSpace = false;
+      let startEnd;
+      let startNlPos = -1;
+      for (startEnd = 0; startEnd < value.length; ++startEnd) {
+        const ch = value[startEnd];
+        if (ch === " ")
+          startWithSpace = true;
+        else if (ch === "\n")
+          startNlPos = startEnd;
+        else
+          break;
+      }
+      let start = value.substring(0, startNlPos < startEnd ? startNlPos + 1 : startEnd);
+      if (start) {
+        value = value.substring(start.length);
+        start = start.replace(/\n+/g, `$&${indent}`);
+      }
+      const indentSize = indent ? "2" : "1";
+      let header = (startWithSpace ? indentSize : "") + chomp;
+      if (comment) {
+        header += " " + commentString(comment.replace(/ ?[\r\n]+/g, " "));
+        if (onComment)
+          onComment();
+      }
+      if (!literal) {
+        const foldedValue = value.replace(/\n+/g, "\n$&").replace(/(?:^|\n)([\t ].*)(?:([\n\t ]*)\n(?![\n\t ]))?/g, "$1$2").replace(/\n+/g, `$&${indent}`);
+        let literalFallback = false;
+        const foldOptions = getFoldOptions(ctx, true);
+        if (blockQuote !== "folded" && type !== Scalar.Scalar.BLOCK_FOLDED) {
+          foldOptions.onOverflow = () => {
+            literalFallback = true;
+          };
+        }
+        const body = foldFlowLines.foldFlowLines(`${start}${foldedValue}${end}`, indent, foldFlowLines.FOLD_BLOCK, foldOptions);
+        if (!literalFallback)
+          return `>${header}
+${indent}${body}`;
+      }
+      value = value.replace(/\n+/g, `$&${indent}`);
+      return `|${header}
+${indent}${start}${value}${end}`;
+    }
+    function plainString(item, ctx, onComment, onChompKeep) {
+      const { type, value } = item;
+      const { actualString, implicitKey, indent, indentStep, inFlow } = ctx;
+      if (implicitKey && value.includes("\n") || inFlow && /[[\]{},]/.test(value)) {
+        return quotedString(value, ctx);
+      }
+      if (/^[\n\t ,[\]{}#&*!|>'"%@`]|^[?-]$|^[?-][ \t]|[\n:][ \t]|[ \t]\n|[\n\t ]#|[\n\t :]$/.test(value)) {
+        return implicitKey || inFlow || !value.includes("\n") ? quotedString(value, ctx) : blockString(item, ctx, onComment, onChompKeep);
+      }
+      if (!implicitKey && !inFlow && type !== Scalar.Scalar.PLAIN && value.includes("\n")) {
+        return blockString(item, ctx, onComment, onChompKeep);
+      }
+      if (containsDocumentMarker(value)) {
+        if (indent === "") {
+          ctx.forceBlockIndent = true;
+          return blockString(item, ctx, onComment, onChompKeep);
+        } else if (implicitKey && indent === indentStep) {
+          return quotedString(value, ctx);
+        }
+      }
+      const str = value.replace(/\n+/g, `$&
+${indent}`);
+      if (actualString) {
+        const test = (tag) => tag.default && tag.tag !== "tag:yaml.org,2002:str" && tag.test?.test(str);
+        const { compat, tags } = ctx.doc.schema;
+        if (tags.some(test) || compat?.some(test))
+          return quotedString(value, ctx);
+      }
+      return implicitKey ? str : foldFlowLines.foldFlowLines(str, indent, foldFlowLines.FOLD_FLOW, getFoldOptions(ctx, false));
+    }
+    function stringifyString(item, ctx, onComment, onChompKeep) {
+      const { implicitKey, inFlow } = ctx;
+      const ss = typeof item.value === "string" ? item : Object.assign({}, item, { value: String(item.value) });
+      let { type } = item;
+      if (type !== Scalar.Scalar.QUOTE_DOUBLE) {
+        if (/[\x00-\x08\x0b-\x1f\x7f-\x9f\u{D800}-\u{DFFF}]/u.test(ss.value))
+          type = Scalar.Scalar.QUOTE_DOUBLE;
+      }
+      const _stringify = (_type) => {
+        switch (_type) {
+          case Scalar.Scalar.BLOCK_FOLDED:
+          case Scalar.Scalar.BLOCK_LITERAL:
+            return implicitKey || inFlow ? quotedString(ss.value, ctx) : blockString(ss, ctx, onComment, onChompKeep);
+          case Scalar.Scalar.QUOTE_DOUBLE:
+            return doubleQuotedString(ss.value, ctx);
+          case Scalar.Scalar.QUOTE_SINGLE:
+            return singleQuotedString(ss.value, ctx);
+          case Scalar.Scalar.PLAIN:
+            return plainString(ss, ctx, onComment, onChompKeep);
+          default:
+            return null;
+        }
+      };
+      let res = _stringify(type);
+      if (res === null) {
+        const { defaultKeyType, defaultStringType } = ctx.options;
+        const t = implicitKey && defaultKeyType || defaultStringType;
+        res = _stringify(t);
+        if (res === null)
+          throw new Error(`Unsupported default string type ${t}`);
+      }
+      return res;
+    }
+    exports.stringifyString = stringifyString;
+  }
+});
+
+// node_modules/yaml/dist/stringify/stringify.js
+var require_stringify = __commonJS({
+  "node_modules/yaml/dist/stringify/stringify.js"(exports) {
+    "use strict";
+    var anchors = require_anchors();
+    var identity = require_identity();
+    var stringifyComment = require_stringifyComment();
+    var stringifyString = require_stringifyString();
+    function createStringifyContext(doc, options) {
+      const opt = Object.assign({
+        blockQuote: true,
+        commentString: stringifyComment.stringifyComment,
+        defaultKeyType: null,
+        defaultStringType: "PLAIN",
+        directives: null,
+        doubleQuotedAsJSON: false,
+        doubleQuotedMinMultiLineLength: 40,
+        falseStr: "false",
+        flowCollectionPadding: true,
+        indentSeq: true,
+        lineWidth: 80,
+        minContentWidth: 20,
+        nullStr: "null",
+        simpleKeys: false,
+        singleQuote: null,
+        trailingComma: false,
+        trueStr: "true",
+        verifyAliasOrder: true
+      }, doc.schema.toStringOptions, options);
+      let inFlow;
+      switch (opt.collectionStyle) {
+        case "block":
+          inFlow = false;
+          break;
+        case "flow":
+          inFlow = true;
+          break;
+        default:
+          inFlow = null;
+      }
+      return {
+        anchors: /* @__PURE__ */ new Set(),
+        doc,
+        flowCollectionPadding: opt.flowCollectionPadding ? " " : "",
+        indent: "",
+        indentStep: typeof opt.indent === "number" ? " ".repeat(opt.indent) : "  ",
+        inFlow,
+        options: opt
+      };
+    }
+    function getTagObject(tags, item) {
+      if (item.tag) {
+        const match = tags.filter((t) => t.tag === item.tag);
+        if (match.length > 0)
+          return match.find((t) => t.format === item.format) ?? match[0];
+      }
+      let tagObj = void 0;
+      let obj;
+      if (identity.isScalar(item)) {
+        obj = item.value;
+        let match = tags.filter((t) => t.identify?.(obj));
+        if (match.length > 1) {
+          const testMatch = match.filter((t) => t.test);
+          if (testMatch.length > 0)
+            match = testMatch;
+        }
+        tagObj = match.find((t) => t.format === item.format) ?? match.find((t) => !t.format);
+      } else {
+        obj = item;
+        tagObj = tags.find((t) => t.nodeClass && obj instanceof t.nodeClass);
+      }
+      if (!tagObj) {
+        const name = obj?.constructor?.name ?? (obj === null ? "null" : typeof obj);
+        throw new Error(`Tag not resolved for ${name} value`);
+      }
+      return tagObj;
+    }
+    function stringifyProps(node, tagObj, { anchors: anchors$1, doc }) {
+      if (!doc.directives)
+        return "";
+      const props = [];
+      const anchor = (identity.isScalar(node) || identity.isCollection(node)) && node.anchor;
+      if (anchor && anchors.anchorIsValid(anchor)) {
+        anchors$1.add(anchor);
+        props.push(`&${anchor}`);
+      }
+      const tag = node.tag ?? (tagObj.default ? null : tagObj.tag);
+      if (tag)
+        props.push(doc.directives.tagString(tag));
+      return props.join(" ");
+    }
+    function stringify(item, ctx, onComment, onChompKeep) {
+      if (identity.isPair(item))
+        return item.toString(ctx, onComment, onChompKeep);
+      if (identity.isAlias(item)) {
+        if (ctx.doc.directives)
+          return item.toString(ctx);
+        if (ctx.resolvedAliases?.has(item)) {
+          throw new TypeError(`Cannot stringify circular structure without alias nodes`);
+        } else {
+          if (ctx.resolvedAliases)
+            ctx.resolvedAliases.add(item);
+          else
+            ctx.resolvedAliases = /* @__PURE__ */ new Set([item]);
+          item = item.resolve(ctx.doc);
+        }
+      }
+      let tagObj = void 0;
+      const node = identity.isNode(item) ? item : ctx.doc.createNode(item, { onTagObj: (o) => tagObj = o });
+      tagObj ?? (tagObj = getTagObject(ctx.doc.schema.tags, node));
+      const props = stringifyProps(node, tagObj, ctx);
+      if (props.length > 0)
+        ctx.indentAtStart = (ctx.indentAtStart ?? 0) + props.length + 1;
+      const str = typeof tagObj.stringify === "function" ? tagObj.stringify(node, ctx, onComment, onChompKeep) : identity.isScalar(node) ? stringifyString.stringifyString(node, ctx, onComment, onChompKeep) : node.toString(ctx, onComment, onChompKeep);
+      if (!props)
+        return str;
+      return identity.isScalar(node) || str[0] === "{" || str[0] === "[" ? `${props} ${str}` : `${props}
+${ctx.indent}${str}`;
+    }
+    exports.createStringifyContext = createStringifyContext;
+    exports.stringify = stringify;
+  }
+});
+
+// node_modules/yaml/dist/stringify/stringifyPair.js
+var require_stringifyPair = __commonJS({
+  "node_modules/yaml/dist/stringify/stringifyPair.js"(exports) {
+    "use strict";
+    var identity = require_identity();
+    var Scalar = require_Scalar();
+    var stringify = require_stringify();
+    var stringifyComment = require_stringifyComment();
+    function stringifyPair({ key, value }, ctx, onComment, onChompKeep) {
+      const { allNullValues, doc, indent, indentStep, options: { commentString, indentSeq, simpleKeys } } = ctx;
+      let keyComment = identity.isNode(key) && key.comment || null;
+      if (simpleKeys) {
+        if (keyComment) {
+          throw new Error("With simple keys, key nodes cannot have comments");
+        }
+        if (identity.isCollection(key) || !identity.isNode(key) && typeof key === "object") {
+          const msg = "With simple keys, collection cannot be used as a key value";
+          throw new Error(msg);
+        }
+      }
+      let explicitKey = !simpleKeys && (!key || keyComment && value == null && !ctx.inFlow || identity.isCollection(key) || (identity.isScalar(key) ? key.type === Scalar.Scalar.BLOCK_FOLDED || key.type === Scalar.Scalar.BLOCK_LITERAL : typeof key === "object"));
+      ctx = Object.assign({}, ctx, {
+        allNullValues: false,
+        implicitKey: !explicitKey && (simpleKeys || !allNullValues),
+        indent: indent + indentStep
+      });
+      let keyCommentDone = false;
+      let chompKeep = false;
+      let str = stringify.stringify(key, ctx, () => keyCommentDone = true, () => chompKeep = true);
+      if (!explicitKey && !ctx.inFlow && str.length > 1024) {
+        if (simpleKeys)
+          throw new Error("With simple keys, single line scalar must not span more than 1024 characters");
+        explicitKey = true;
+      }
+      if (ctx.inFlow) {
+        if (allNullValues || value == null) {
+          if (keyCommentDone && onComment)
+            onComment();
+          return str === "" ? "?" : explicitKey ? `? ${str}` : str;
+        }
+      } else if (allNullValues && !simpleKeys || value == null && explicitKey) {
+        str = `? ${str}`;
+        if (keyComment && !keyCommentDone) {
+          str += stringifyComment.lineComment(str, ctx.indent, commentString(keyComment));
+        } else if (chompKeep && onChompKeep)
+          onChompKeep();
+        return str;
+      }
+      if (keyCommentDone)
+        keyComment = null;
+      if (explicitKey) {
+        if (keyComment)
+          str += stringifyComment.lineComment(str, ctx.indent, commentString(keyComment));
+        str = `? ${str}
+${indent}:`;
+      } else {
+        str = `${str}:`;
+        if (keyComment)
+          str += stringifyComment.lineComment(str, ctx.indent, commentString(keyComment));
+      }
+      let vsb, vcb, valueComment;
+      if (identity.isNode(value)) {
+        vsb = !!value.spaceBefore;
+        vcb = value.commentBefore;
+        valueComment = value.comment;
+      } else {
+        vsb = false;
+        vcb = null;
+        valueComment = null;
+        if (value && typeof value === "object")
+          value = doc.createNode(value);
+      }
+      ctx.implicitKey = false;
+      if (!explicitKey && !keyComment && identity.isScalar(value))
+        ctx.indentAtStart = str.length + 1;
+      chompKeep = false;
+      if (!indentSeq && indentStep.length >= 2 && !ctx.inFlow && !explicitKey && identity.isSeq(value) && !value.flow && !value.tag && !value.anchor) {
+        ctx.indent = ctx.indent.substring(2);
+      }
+      let valueCommentDone = false;
+      const valueStr = stringify.stringify(value, ctx, () => valueCommentDone = true, () => chompKeep = true);
+      let ws = " ";
+      if (keyComment || vsb || vcb) {
+        ws = vsb ? "\n" : "";
+        if (vcb) {
+          const cs = commentString(vcb);
+          ws += `
+${stringifyComment.indentComment(cs, ctx.indent)}`;
+        }
+        if (valueStr === "" && !ctx.inFlow) {
+          if (ws === "\n" && valueComment)
+            ws = "\n\n";
+        } else {
+          ws += `
+${ctx.indent}`;
+        }
+      } else if (!explicitKey && identity.isCollection(value)) {
+        const vs0 = valueStr[0];
+        const nl0 = valueStr.indexOf("\n");
+        const hasNewline = nl0 !== -1;
+        const flow = ctx.inFlow ?? value.flow ?? value.items.length === 0;
+        if (hasNewline || !flow) {
+          let hasPropsLine = false;
+          if (hasNewline && (vs0 === "&" || vs0 === "!")) {
+            let sp0 = valueStr.indexOf(" ");
+            if (vs0 === "&" && sp0 !== -1 && sp0 < nl0 && valueStr[sp0 + 1] === "!") {
+              sp0 = valueStr.indexOf(" ", sp0 + 1);
+            }
+            if (sp0 === -1 || nl0 < sp0)
+              hasPropsLine = true;
+          }
+          if (!hasPropsLine)
+            ws = `
+${ctx.indent}`;
+        }
+      } else if (valueStr === "" || valueStr[0] === "\n") {
+        ws = "";
+      }
+      str += ws + valueStr;
+      if (ctx.inFlow) {
+        if (valueCommentDone && onComment)
+          onComment();
+      } else if (valueComment && !valueCommentDone) {
+        str += stringifyComment.lineComment(str, ctx.indent, commentString(valueComment));
+      } else if (chompKeep && onChompKeep) {
+        onChompKeep();
+      }
+      return str;
+    }
+    exports.stringifyPair = stringifyPair;
+  }
+});
+
+// node_modules/yaml/dist/log.js
+var require_log = __commonJS({
+  "node_modules/yaml/dist/log.js"(exports) {
+    "use strict";
+    var node_process = __require("process");
+    function debug2(logLevel, ...messages) {
+      if (logLevel === "debug")
+        console.log(...messages);
+    }
+    function warn(logLevel, warning2) {
+      if (logLevel === "debug" || logLevel === "warn") {
+        if (typeof node_process.emitWarning === "function")
+          node_process.emitWarning(warning2);
+        else
+          console.warn(warning2);
+      }
+    }
+    exports.debug = debug2;
+    exports.warn = warn;
+  }
+});
+
+// node_modules/yaml/dist/schema/yaml-1.1/merge.js
+var require_merge = __commonJS({
+  "node_modules/yaml/dist/schema/yaml-1.1/merge.js"(exports) {
+    "use strict";
+    var identity = require_identity();
+    var Scalar = require_Scalar();
+    var MERGE_KEY = "<<";
+    var merge = {
+      identify: (value) => value === MERGE_KEY || typeof value === "symbol" && value.description === MERGE_KEY,
+      default: "key",
+      tag: "tag:yaml.org,2002:merge",
+      test: /^<<$/,
+      resolve: () => Object.assign(new Scalar.Scalar(Symbol(MERGE_KEY)), {
+        addToJSMap: addMergeToJSMap
+      }),
+      stringify: () => MERGE_KEY
+    };
+    var isMergeKey = (ctx, key) => (merge.identify(key) || identity.isScalar(key) && (!key.type || key.type === Scalar.Scalar.PLAIN) && merge.identify(key.value)) && ctx?.doc.schema.tags.some((tag) => tag.tag === merge.tag && tag.default);
+    function addMergeToJSMap(ctx, map, value) {
+      const source = resolveAliasValue(ctx, value);
+      if (identity.isSeq(source))
+        for (const it of source.items)
+          mergeValue(ctx, map, it);
+      else if (Array.isArray(source))
+        for (const it of source)
+          mergeValue(ctx, map, it);
+      else
+        mergeValue(ctx, map, source);
+    }
+    function mergeValue(ctx, map, value) {
+      const source = resolveAliasValue(ctx, value);
+      if (!identity.isMap(source))
+        throw new Error("Merge sources must be maps or map aliases");
+      const srcMap = source.toJSON(null, ctx, Map);
+      for (const [key, value2] of srcMap) {
+        if (map instanceof Map) {
+          if (!map.has(key))
+            map.set(key, value2);
+        } else if (map instanceof Set) {
+          map.add(key);
+        } else if (!Object.prototype.hasOwnProperty.call(map, key)) {
+          Object.defineProperty(map, key, {
+            value: value2,
+            writable: true,
+            enumerable: true,
+            configurable: true
+          });
+        }
+      }
+      return map;
+    }
+    function resolveAliasValue(ctx, value) {
+      return ctx && identity.isAlias(value) ? value.resolve(ctx.doc, ctx) : value;
+    }
+    exports.addMergeToJSMap = addMergeToJSMap;
+    exports.isMergeKey = isMergeKey;
+    exports.merge = merge;
+  }
+});
+
+// node_modules/yaml/dist/nodes/addPairToJSMap.js
+var require_addPairToJSMap = __commonJS({
+  "node_modules/yaml/dist/nodes/addPairToJSMap.js"(exports) {
+    "use strict";
+    var log = require_log();
+    var merge = require_merge();
+    var stringify = require_stringify();
+    var identity = require_identity();
+    var toJS = require_toJS();
+    function addPairToJSMap(ctx, map, { key, value }) {
+      if (identity.isNode(key) && key.addToJSMap)
+        key.addToJSMap(ctx, map, value);
+      else if (merge.isMergeKey(ctx, key))
+        merge.addMergeToJSMap(ctx, map, value);
+      else {
+        const jsKey = toJS.toJS(key, "", ctx);
+        if (map instanceof Map) {
+          map.set(jsKey, toJS.toJS(value, jsKey, ctx));
+        } else if (map instanceof Set) {
+          map.add(jsKey);
+        } else {
+          const stringKey = stringifyKey(key, jsKey, ctx);
+          const jsValue = toJS.toJS(value, stringKey, ctx);
+          if (stringKey in map)
+            Object.defineProperty(map, stringKey, {
+              value: jsValue,
+              writable: true,
+              enumerable: true,
+              configurable: true
+            });
+          else
+            map[stringKey] = jsValue;
+        }
+      }
+      return map;
+    }
+    function stringifyKey(key, jsKey, ctx) {
+      if (jsKey === null)
+        return "";
+      if (typeof jsKey !== "object")
+        return String(jsKey);
+      if (identity.isNode(key) && ctx?.doc) {
+        const strCtx = stringify.createStringifyContext(ctx.doc, {});
+        strCtx.anchors = /* @__PURE__ */ new Set();
+        for (const node of ctx.anchors.keys())
+          strCtx.anchors.add(node.anchor);
+        strCtx.inFlow = true;
+        strCtx.inStringifyKey = true;
+        const strKey = key.toString(strCtx);
+        if (!ctx.mapKeyWarned) {
+          let jsonStr = JSON.stringify(strKey);
+          if (jsonStr.length > 40)
+            jsonStr = jsonStr.substring(0, 36) + '..."';
+          log.warn(ctx.doc.options.logLevel, `Keys with collection values will be stringified due to JS Object restrictions: ${jsonStr}. Set mapAsMap: true to use object keys.`);
+          ctx.mapKeyWarned = true;
+        }
+        return strKey;
+      }
+      return JSON.stringify(jsKey);
+    }
+    exports.addPairToJSMap = addPairToJSMap;
+  }
+});
+
+// node_modules/yaml/dist/nodes/Pair.js
+var require_Pair = __commonJS({
+  "node_modules/yaml/dist/nodes/Pair.js"(exports) {
+    "use strict";
+    var createNode = require_createNode();
+    var stringifyPair = require_stringifyPair();
+    var addPairToJSMap = require_addPairToJSMap();
+    var identity = require_identity();
+    function createPair(key, value, ctx) {
+      const k = createNode.createNode(key, void 0, ctx);
+      const v = createNode.createNode(value, void 0, ctx);
+      return new Pair(k, v);
+    }
+    var Pair = class _Pair {
+      constructor(key, value = null) {
+        Object.defineProperty(this, identity.NODE_TYPE, { value: identity.PAIR });
+        this.key = key;
+        this.value = value;
+      }
+      clone(schema) {
+        let { key, value } = this;
+        if (identity.isNode(key))
+          key = key.clone(schema);
+        if (identity.isNode(value))
+          value = value.clone(schema);
+        return new _Pair(key, value);
+      }
+      toJSON(_, ctx) {
+        const pair = ctx?.mapAsMap ? /* @__PURE__ */ new Map() : {};
+        return addPairToJSMap.addPairToJSMap(ctx, pair, this);
+      }
+      toString(ctx, onComment, onChompKeep) {
+        return ctx?.doc ? stringifyPair.stringifyPair(this, ctx, onComment, onChompKeep) : JSON.stringify(this);
+      }
+    };
+    exports.Pair = Pair;
+    exports.createPair = createPair;
+  }
+});
+
+// node_modules/yaml/dist/stringify/stringifyCollection.js
+var require_stringifyCollection = __commonJS({
+  "node_modules/yaml/dist/stringify/stringifyCollection.js"(exports) {
+    "use strict";
+    var identity = require_identity();
+    var stringify = require_stringify();
+    var stringifyComment = require_stringifyComment();
+    function stringifyCollection(collection, ctx, options) {
+      const flow = ctx.inFlow ?? collection.flow;
+      const stringify2 = flow ? stringifyFlowCollection : stringifyBlockCollection;
+      return stringify2(collection, ctx, options);
+    }
+    function stringifyBlockCollection({ comment, items }, ctx, { blockItemPrefix, flowChars, itemIndent, onChompKeep, onComment }) {
+      const { indent, options: { commentString } } = ctx;
+      const itemCtx = Object.assign({}, ctx, { indent: itemIndent, type: null });
+      let chompKeep = false;
+      const lines2 = [];
+      for (let i = 0; i < items.length; ++i) {
+        const item = items[i];
+        let comment2 = null;
+        if (identity.isNode(item)) {
+          if (!chompKeep && item.spaceBefore)
+            lines2.push("");
+          addCommentBefore(ctx, lines2, item.commentBefore, chompKeep);
+          if (item.comment)
+            comment2 = item.comment;
+        } else if (identity.isPair(item)) {
+          const ik = identity.isNode(item.key) ? item.key : null;
+          if (ik) {
+            if (!chompKeep && ik.spaceBefore)
+              lines2.push("");
+            addCommentBefore(ctx, lines2, ik.commentBefore, chompKeep);
+          }
+        }
+        chompKeep = false;
+        let str2 = stringify.stringify(item, itemCtx, () => comment2 = null, () => chompKeep = true);
+        if (comment2)
+          str2 += stringifyComment.lineComment(str2, itemIndent, commentString(comment2));
+        if (chompKeep && comment2)
+          chompKeep = false;
+        lines2.push(blockItemPrefix + str2);
+      }
+      let str;
+      if (lines2.length === 0) {
+        str = flowChars.start + flowChars.end;
+      } else {
+        str = lines2[0];
+        for (let i = 1; i < lines2.length; ++i) {
+          const line = lines2[i];
+          str += line ? `
+${indent}${line}` : "\n";
+        }
+      }
+      if (comment) {
+        str += "\n" + stringifyComment.indentComment(commentString(comment), indent);
+        if (onComment)
+          onComment();
+      } else if (chompKeep && onChompKeep)
+        onChompKeep();
+      return str;
+    }
+    function stringifyFlowCollection({ items }, ctx, { flowChars, itemIndent }) {
+      const { indent, indentStep, flowCollectionPadding: fcPadding, options: { commentString } } = ctx;
+      itemIndent += indentStep;
+      const itemCtx = Object.assign({}, ctx, {
+        indent: itemIndent,
+        inFlow: true,
+        type: null
+      });
+      let reqNewline = false;
+      let linesAtValue = 0;
+      const lines2 = [];
+      for (let i = 0; i < items.length; ++i) {
+        const item = items[i];
+        let comment = null;
+        if (identity.isNode(item)) {
+          if (item.spaceBefore)
+            lines2.push("");
+          addCommentBefore(ctx, lines2, item.commentBefore, false);
+          if (item.comment)
+            comment = item.comment;
+        } else if (identity.isPair(item)) {
+          const ik = identity.isNode(item.key) ? item.key : null;
+          if (ik) {
+            if (ik.spaceBefore)
+              lines2.push("");
+            addCommentBefore(ctx, lines2, ik.commentBefore, false);
+            if (ik.comment)
+              reqNewline = true;
+          }
+          const iv = identity.isNode(item.value) ? item.value : null;
+          if (iv) {
+            if (iv.comment)
+              comment = iv.comment;
+            if (iv.commentBefore)
+              reqNewline = true;
+          } else if (item.value == null && ik?.comment) {
+            comment = ik.comment;
+          }
+        }
+        if (comment)
+          reqNewline = true;
+        let str = stringify.stringify(item, itemCtx, () => comment = null);
+        reqNewline || (reqNewline = lines2.length > linesAtValue || str.includes("\n"));
+        if (i < items.length - 1) {
+          str += ",";
+        } else if (ctx.options.trailingComma) {
+          if (ctx.options.lineWidth > 0) {
+            reqNewline || (reqNewline = lines2.reduce((sum, line) => sum + line.length + 2, 2) + (str.length + 2) > ctx.options.lineWidth);
+          }
+          if (reqNewline) {
+            str += ",";
+          }
+        }
+        if (comment)
+          str += stringifyComment.lineComment(str, itemIndent, commentString(comment));
+        lines2.push(str);
+        linesAtValue = lines2.length;
+      }
+      const { start, end } = flowChars;
+      if (lines2.length === 0) {
+        return start + end;
+      } else {
+        if (!reqNewline) {
+          const len = lines2.reduce((sum, line) => sum + line.length + 2, 2);
+          reqNewline = ctx.options.lineWidth > 0 && len > ctx.options.lineWidth;
+        }
+        if (reqNewline) {
+          let str = start;
+          for (const line of lines2)
+            str += line ? `
+${indentStep}${indent}${line}` : "\n";
+          return `${str}
+${indent}${end}`;
+        } else {
+          return `${start}${fcPadding}${lines2.join(" ")}${fcPadding}${end}`;
+        }
+      }
+    }
+    function addCommentBefore({ indent, options: { commentString } }, lines2, comment, chompKeep) {
+      if (comment && chompKeep)
+        comment = comment.replace(/^\n+/, "");
+      if (comment) {
+        const ic = stringifyComment.indentComment(commentString(comment), indent);
+        lines2.push(ic.trimStart());
+      }
+    }
+    exports.stringifyCollection = stringifyCollection;
+  }
+});
+
+// node_modules/yaml/dist/nodes/YAMLMap.js
+var require_YAMLMap = __commonJS({
+  "node_modules/yaml/dist/nodes/YAMLMap.js"(exports) {
+    "use strict";
+    var stringifyCollection = require_stringifyCollection();
+    var addPairToJSMap = require_addPairToJSMap();
+    var Collection = require_Collection();
+    var identity = require_identity();
+    var Pair = require_Pair();
+    var Scalar = require_Scalar();
+    function findPair(items, key) {
+      const k = identity.isScalar(key) ? key.value : key;
+      for (const it of items) {
+        if (identity.isPair(it)) {
+          if (it.key === key || it.key === k)
+            return it;
+          if (identity.isScalar(it.key) && it.key.value === k)
+            return it;
+        }
+      }
+      return void 0;
+    }
+    var YAMLMap = class extends Collection.Collection {
+      static get tagName() {
+        return "tag:yaml.org,2002:map";
+      }
+      constructor(schema) {
+        super(identity.MAP, schema);
+        this.items = [];
+      }
+      /**
+       * A generic collection parsing method that can be extended
+       * to other node classes that inherit from YAMLMap
+       */
+      static from(schema, obj, ctx) {
+        const { keepUndefined, replacer } = ctx;
+        const map = new this(schema);
+        const add = (key, value) => {
+          if (typeof replacer === "function")
+            value = replacer.call(obj, key, value);
+          else if (Array.isArray(replacer) && !replacer.includes(key))
+            return;
+          if (value !== void 0 || keepUndefined)
+            map.items.push(Pair.createPair(key, value, ctx));
+        };
+        if (obj instanceof Map) {
+          for (const [key, value] of obj)
+            add(key, value);
+        } else if (obj && typeof obj === "object") {
+          for (const key of Object.keys(obj))
+            add(key, obj[key]);
+        }
+        if (typeof schema.sortMapEntries === "function") {
+          map.items.sort(schema.sortMapEntries);
+        }
+        return map;
+      }
+      /**
+       * Adds a value to the collection.
+       *
+       * @param overwrite - If not set `true`, using a key that is already in the
+       *   collection will throw. Otherwise, overwrites the previous value.
+       */
+      add(pair, overwrite) {
+        let _pair;
+        if (identity.isPair(pair))
+          _pair = pair;
+        else if (!pair || typeof pair !== "object" || !("key" in pair)) {
+          _pair = new Pair.Pair(pair, pair?.value);
+        } else
+          _pair = new Pair.Pair(pair.key, pair.value);
+        const prev = findPair(this.items, _pair.key);
+        const sortEntries = this.schema?.sortMapEntries;
+        if (prev) {
+          if (!overwrite)
+            throw new Error(`Key ${_pair.key} already set`);
+          if (identity.isScalar(prev.value) && Scalar.isScalarValue(_pair.value))
+            prev.value.value = _pair.value;
+          else
+            prev.value = _pair.value;
+        } else if (sortEntries) {
+          const i = this.items.findIndex((item) => sortEntries(_pair, item) < 0);
+          if (i === -1)
+            this.items.push(_pair);
+          else
+            this.items.splice(i, 0, _pair);
+        } else {
+          this.items.push(_pair);
+        }
+      }
+      delete(key) {
+        const it = findPair(this.items, key);
+        if (!it)
+          return false;
+        const del = this.items.splice(this.items.indexOf(it), 1);
+        return del.length > 0;
+      }
+      get(key, keepScalar) {
+        const it = findPair(this.items, key);
+        const node = it?.value;
+        return (!keepScalar && identity.isScalar(node) ? node.value : node) ?? void 0;
+      }
+      has(key) {
+        return !!findPair(this.items, key);
+      }
+      set(key, value) {
+        this.add(new Pair.Pair(key, value), true);
+      }
+      /**
+       * @param ctx - Conversion context, originally set in Document#toJS()
+       * @param {Class} Type - If set, forces the returned collection type
+       * @returns Instance of Type, Map, or Object
+       */
+      toJSON(_, ctx, Type) {
+        const map = Type ? new Type() : ctx?.mapAsMap ? /* @__PURE__ */ new Map() : {};
+        if (ctx?.onCreate)
+          ctx.onCreate(map);
+        for (const item of this.items)
+          addPairToJSMap.addPairToJSMap(ctx, map, item);
+        return map;
+      }
+      toString(ctx, onComment, onChompKeep) {
+        if (!ctx)
+          return JSON.stringify(this);
+        for (const item of this.items) {
+          if (!identity.isPair(item))
+            throw new Error(`Map items must all be pairs; found ${JSON.stringify(item)} instead`);
+        }
+        if (!ctx.allNullValues && this.hasAllNullValues(false))
+          ctx = Object.assign({}, ctx, { allNullValues: true });
+        return stringifyCollection.stringifyCollection(this, ctx, {
+          blockItemPrefix: "",
+          flowChars: { start: "{", end: "}" },
+          itemIndent: ctx.indent || "",
+          onChompKeep,
+          onComment
+        });
+      }
+    };
+    exports.YAMLMap = YAMLMap;
+    exports.findPair = findPair;
+  }
+});
+
+// node_modules/yaml/dist/schema/common/map.js
+var require_map = __commonJS({
+  "node_modules/yaml/dist/schema/common/map.js"(exports) {
+    "use strict";
+    var identity = require_identity();
+    var YAMLMap = require_YAMLMap();
+    var map = {
+      collection: "map",
+      default: true,
+      nodeClass: YAMLMap.YAMLMap,
+      tag: "tag:yaml.org,2002:map",
+      resolve(map2, onError) {
+        if (!identity.isMap(map2))
+          onError("Expected a mapping for this tag");
+        return map2;
+      },
+      createNode: (schema, obj, ctx) => YAMLMap.YAMLMap.from(schema, obj, ctx)
+    };
+    exports.map = map;
+  }
+});
+
+// node_modules/yaml/dist/nodes/YAMLSeq.js
+var require_YAMLSeq = __commonJS({
+  "node_modules/yaml/dist/nodes/YAMLSeq.js"(exports) {
+    "use strict";
+    var createNode = require_createNode();
+    var stringifyCollection = require_stringifyCollection();
+    var Collection = require_Collection();
+    var identity = require_identity();
+    var Scalar = require_Scalar();
+    var toJS = require_toJS();
+    var YAMLSeq = class extends Collection.Collection {
+      static get tagName() {
+        return "tag:yaml.org,2002:seq";
+      }
+      constructor(schema) {
+        super(identity.SEQ, schema);
+        this.items = [];
+      }
+      add(value) {
+        this.items.push(value);
+      }
+      /**
+       * Removes a value from the collection.
+       *
+       * `key` must contain a representation of an integer for this to succeed.
+       * It may be wrapped in a `Scalar`.
+       *
+       * @returns `true` if the item was found and removed.
+       */
+      delete(key) {
+        const idx = asItemIndex(key);
+        if (typeof idx !== "number")
+          return false;
+        const del = this.items.splice(idx, 1);
+        return del.length > 0;
+      }
+      get(key, keepScalar) {
+        const idx = asItemIndex(key);
+        if (typeof idx !== "number")
+          return void 0;
+        const it = this.items[idx];
+        return !keepScalar && identity.isScalar(it) ? it.value : it;
+      }
+      /**
+       * Checks if the collection includes a value with the key `key`.
+       *
+       * `key` must contain a representation of an integer for this to succeed.
+       * It may be wrapped in a `Scalar`.
+       */
+      has(key) {
+        const idx = asItemIndex(key);
+        return typeof idx === "number" && idx < this.items.length;
+      }
+      /**
+       * Sets a value in this collection. For `!!set`, `value` needs to be a
+       * boolean to add/remove the item from the set.
+       *
+       * If `key` does not contain a representation of an integer, this will throw.
+       * It may be wrapped in a `Scalar`.
+       */
+      set(key, value) {
+        const idx = asItemIndex(key);
+        if (typeof idx !== "number")
+          throw new Error(`Expected a valid index, not ${key}.`);
+        const prev = this.items[idx];
+        if (identity.isScalar(prev) && Scalar.isScalarValue(value))
+          prev.value = value;
+        else
+          this.items[idx] = value;
+      }
+      toJSON(_, ctx) {
+        const seq = [];
+        if (ctx?.onCreate)
+          ctx.onCreate(seq);
+        let i = 0;
+        for (const item of this.items)
+          seq.push(toJS.toJS(item, String(i++), ctx));
+        return seq;
+      }
+      toString(ctx, onComment, onChompKeep) {
+        if (!ctx)
+          return JSON.stringify(this);
+        return stringifyCollection.stringifyCollection(this, ctx, {
+          blockItemPrefix: "- ",
+          flowChars: { start: "[", end: "]" },
+          itemIndent: (ctx.indent || "") + "  ",
+          onChompKeep,
+          onComment
+        });
+      }
+      static from(schema, obj, ctx) {
+        const { replacer } = ctx;
+        const seq = new this(schema);
+        if (obj && Symbol.iterator in Object(obj)) {
+          let i = 0;
+          for (let it of obj) {
+            if (typeof replacer === "function") {
+              const key = obj instanceof Set ? it : String(i++);
+              it = replacer.call(obj, key, it);
+            }
+            seq.items.push(createNode.createNode(it, void 0, ctx));
+          }
+        }
+        return seq;
+      }
+    };
+    function asItemIndex(key) {
+      let idx = identity.isScalar(key) ? key.value : key;
+      if (idx && typeof idx === "string")
+        idx = Number(idx);
+      return typeof idx === "number" && Number.isInteger(idx) && idx >= 0 ? idx : null;
+    }
+    exports.YAMLSeq = YAMLSeq;
+  }
+});
+
+// node_modules/yaml/dist/schema/common/seq.js
+var require_seq = __commonJS({
+  "node_modules/yaml/dist/schema/common/seq.js"(exports) {
+    "use strict";
+    var identity = require_identity();
+    var YAMLSeq = require_YAMLSeq();
+    var seq = {
+      collection: "seq",
+      default: true,
+      nodeClass: YAMLSeq.YAMLSeq,
+      tag: "tag:yaml.org,2002:seq",
+      resolve(seq2, onError) {
+        if (!identity.isSeq(seq2))
+          onError("Expected a sequence for this tag");
+        return seq2;
+      },
+      createNode: (schema, obj, ctx) => YAMLSeq.YAMLSeq.from(schema, obj, ctx)
+    };
+    exports.seq = seq;
+  }
+});
+
+// node_modules/yaml/dist/schema/common/string.js
+var require_string = __commonJS({
+  "node_modules/yaml/dist/schema/common/string.js"(exports) {
+    "use strict";
+    var stringifyString = require_stringifyString();
+    var string = {
+      identify: (value) => typeof value === "string",
+      default: true,
+      tag: "tag:yaml.org,2002:str",
+      resolve: (str) => str,
+      stringify(item, ctx, onComment, onChompKeep) {
+        ctx = Object.assign({ actualString: true }, ctx);
+        return stringifyString.stringifyString(item, ctx, onComment, onChompKeep);
+      }
+    };
+    exports.string = string;
+  }
+});
+
+// node_modules/yaml/dist/schema/common/null.js
+var require_null = __commonJS({
+  "node_modules/yaml/dist/schema/common/null.js"(exports) {
+    "use strict";
+    var Scalar = require_Scalar();
+    var nullTag = {
+      identify: (value) => value == null,
+      createNode: () => new Scalar.Scalar(null),
+      default: true,
+      tag: "tag:yaml.org,2002:null",
+      test: /^(?:~|[Nn]ull|NULL)?$/,
+      resolve: () => new Scalar.Scalar(null),
+      stringify: ({ source }, ctx) => typeof source === "string" && nullTag.test.test(source) ? source : ctx.options.nullStr
+    };
+    exports.nullTag = nullTag;
+  }
+});
+
+// node_modules/yaml/dist/schema/core/bool.js
+var require_bool = __commonJS({
+  "node_modules/yaml/dist/schema/core/bool.js"(exports) {
+    "use strict";
+    var Scalar = require_Scalar();
+    var boolTag = {
+      identify: (value) => typeof value === "boolean",
+      default: true,
+      tag: "tag:yaml.org,2002:bool",
+      test: /^(?:[Tt]rue|TRUE|[Ff]alse|FALSE)$/,
+      resolve: (str) => new Scalar.Scalar(str[0] === "t" || str[0] === "T"),
+      stringify({ source, value }, ctx) {
+        if (source && boolTag.test.test(source)) {
+          const sv = source[0] === "t" || source[0] === "T";
+          if (value === sv)
+            return source;
+        }
+        return value ? ctx.options.trueStr : ctx.options.falseStr;
+      }
+    };
+    exports.boolTag = boolTag;
+  }
+});
+
+// node_modules/yaml/dist/stringify/stringifyNumber.js
+var require_stringifyNumber = __commonJS({
+  "node_modules/yaml/dist/stringify/stringifyNumber.js"(exports) {
+    "use strict";
+    function stringifyNumber({ format, minFractionDigits, tag, value }) {
+      if (typeof value === "bigint")
+        return String(value);
+      const num = typeof value === "number" ? value : Number(value);
+      if (!isFinite(num))
+        return isNaN(num) ? ".nan" : num < 0 ? "-.inf" : ".inf";
+      let n = Object.is(value, -0) ? "-0" : JSON.stringify(value);
+      if (!format && minFractionDigits && (!tag || tag === "tag:yaml.org,2002:float") && /^-?\d/.test(n) && !n.includes("e")) {
+        let i = n.indexOf(".");
+        if (i < 0) {
+          i = n.length;
+          n += ".";
+        }
+        let d = minFractionDigits - (n.length - i - 1);
+        while (d-- > 0)
+          n += "0";
+      }
+      return n;
+    }
+    exports.stringifyNumber = stringifyNumber;
+  }
+});
+
+// node_modules/yaml/dist/schema/core/float.js
+var require_float = __commonJS({
+  "node_modules/yaml/dist/schema/core/float.js"(exports) {
+    "use strict";
+    var Scalar = require_Scalar();
+    var stringifyNumber = require_stringifyNumber();
+    var floatNaN = {
+      identify: (value) => typeof value === "number",
+      default: true,
+      tag: "tag:yaml.org,2002:float",
+      test: /^(?:[-+]?\.(?:inf|Inf|INF)|\.nan|\.NaN|\.NAN)$/,
+      resolve: (str) => str.slice(-3).toLowerCase() === "nan" ? NaN : str[0] === "-" ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY,
+      stringify: stringifyNumber.stringifyNumber
+    };
+    var floatExp = {
+      identify: (value) => typeof value === "number",
+      default: true,
+      tag: "tag:yaml.org,2002:float",
+      format: "EXP",
+      test: /^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)[eE][-+]?[0-9]+$/,
+      resolve: (str) => parseFloat(str),
+      stringify(node) {
+        const num = Number(node.value);
+        return isFinite(num) ? num.toExponential() : stringifyNumber.stringifyNumber(node);
+      }
+    };
+    var float = {
+      identify: (value) => typeof value === "number",
+      default: true,
+      tag: "tag:yaml.org,2002:float",
+      test: /^[-+]?(?:\.[0-9]+|[0-9]+\.[0-9]*)$/,
+      resolve(str) {
+        const node = new Scalar.Scalar(parseFloat(str));
+        const dot = str.indexOf(".");
+        if (dot !== -1 && str[str.length - 1] === "0")
+          node.minFractionDigits = str.length - dot - 1;
+        return node;
+      },
+      stringify: stringifyNumber.stringifyNumber
+    };
+    exports.float = float;
+    exports.floatExp = floatExp;
+    exports.floatNaN = floatNaN;
+  }
+});
+
+// node_modules/yaml/dist/schema/core/int.js
+var require_int = __commonJS({
+  "node_modules/yaml/dist/schema/core/int.js"(exports) {
+    "use strict";
+    var stringifyNumber = require_stringifyNumber();
+    var intIdentify = (value) => typeof value === "bigint" || Number.isInteger(value);
+    var intResolve = (str, offset, radix, { intAsBigInt }) => intAsBigInt ? BigInt(str) : parseInt(str.substring(offset), radix);
+    function intStringify(node, radix, prefix) {
+      const { value } = node;
+      if (intIdentify(value) && value >= 0)
+        return prefix + value.toString(radix);
+      return stringifyNumber.stringifyNumber(node);
+    }
+    var intOct = {
+      identify: (value) => intIdentify(value) && value >= 0,
+      default: true,
+      tag: "tag:yaml.org,2002:int",
+      format: "OCT",
+      test: /^0o[0-7]+$/,
+      resolve: (str, _onError, opt) => intResolve(str, 2, 8, opt),
+      stringify: (node) => intStringify(node, 8, "0o")
+    };
+    var int = {
+      identify: intIdentify,
+      default: true,
+      tag: "tag:yaml.org,2002:int",
+      test: /^[-+]?[0-9]+$/,
+      resolve: (str, _onError, opt) => intResolve(str, 0, 10, opt),
+      stringify: stringifyNumber.stringifyNumber
+    };
+    var intHex = {
+      identify: (value) => intIdentify(value) && value >= 0,
+      default: true,
+      tag: "tag:yaml.org,2002:int",
+      format: "HEX",
+      test: /^0x[0-9a-fA-F]+$/,
+      resolve: (str, _onError, opt) => intResolve(str, 2, 16, opt),
+      stringify: (node) => intStringify(node, 16, "0x")
+    };
+    exports.int = int;
+    exports.intHex = intHex;
+    exports.intOct = intOct;
+  }
+});
+
+// node_modules/yaml/dist/schema/core/schema.js
+var require_schema = __commonJS({
+  "node_modules/yaml/dist/schema/core/schema.js"(exports) {
+    "use strict";
+    var map = require_map();
+    var _null = require_null();
+    var seq = require_seq();
+    var string = require_string();
+    var bool = require_bool();
+    var float = require_float();
+    var int = require_int();
+    var schema = [
+      map.map,
+      seq.seq,
+      string.string,
+      _null.nullTag,
+      bool.boolTag,
+      int.intOct,
+      int.int,
+      int.intHex,
+      float.floatNaN,
+      float.floatExp,
+      float.float
+    ];
+    exports.schema = schema;
+  }
+});
+
+// node_modules/yaml/dist/schema/json/schema.js
+var require_schema2 = __commonJS({
+  "node_modules/yaml/dist/schema/json/schema.js"(exports) {
+    "use strict";
+    var Scalar = require_Scalar();
+    var map = require_map();
+    var seq = require_seq();
+    function intIdentify(value) {
+      return typeof value === "bigint" || Number.isInteger(value);
+    }
+    var stringifyJSON = ({ value }) => JSON.stringify(value);
+    var jsonScalars = [
+      {
+        identify: (value) => typeof value === "string",
+        default: true,
+        tag: "tag:yaml.org,2002:str",
+        resolve: (str) => str,
+        stringify: stringifyJSON
+      },
+      {
+        identify: (value) => value == null,
+        createNode: () => new Scalar.Scalar(null),
+        default: true,
+        tag: "tag:yaml.org,2002:null",
+        test: /^null$/,
+        resolve: () => null,
+        stringify: stringifyJSON
+      },
+      {
+        identify: (value) => typeof value === "boolean",
+        default: true,
+        tag: "tag:yaml.org,2002:bool",
+        test: /^true$|^false$/,
+        resolve: (str) => str === "true",
+        stringify: stringifyJSON
+      },
+      {
+        identify: intIdentify,
+        default: true,
+        tag: "tag:yaml.org,2002:int",
+        test: /^-?(?:0|[1-9][0-9]*)$/,
+        resolve: (str, _onError, { intAsBigInt }) => intAsBigInt ? BigInt(str) : parseInt(str, 10),
+        stringify: ({ value }) => intIdentify(value) ? value.toString() : JSON.stringify(value)
+      },
+      {
+        identify: (value) => typeof value === "number",
+        default: true,
+        tag: "tag:yaml.org,2002:float",
+        test: /^-?(?:0|[1-9][0-9]*)(?:\.[0-9]*)?(?:[eE][-+]?[0-9]+)?$/,
+        resolve: (str) => parseFloat(str),
+        stringify: stringifyJSON
+      }
+    ];
+    var jsonError = {
+      default: true,
+      tag: "",
+      test: /^/,
+      resolve(str, onError) {
+        onError(`Unresolved plain scalar ${JSON.stringify(str)}`);
+        return str;
+      }
+    };
+    var schema = [map.map, seq.seq].concat(jsonScalars, jsonError);
+    exports.schema = schema;
+  }
+});
+
+// node_modules/yaml/dist/schema/yaml-1.1/binary.js
+var require_binary = __commonJS({
+  "node_modules/yaml/dist/schema/yaml-1.1/binary.js"(exports) {
+    "use strict";
+    var node_buffer = __require("buffer");
+    var Scalar = require_Scalar();
+    var stringifyString = require_stringifyString();
+    var binary = {
+      identify: (value) => value instanceof Uint8Array,
+      // Buffer inherits from Uint8Array
+      default: false,
+      tag: "tag:yaml.org,2002:binary",
+      /**
+       * Returns a Buffer in node and an Uint8Array in browsers
+       *
+       * To use the resulting buffer as an image, you'll want to do something like:
+       *
+       *   const blob = new Blob([buffer], { type: 'image/jpeg' })
+       *   document.querySelector('#photo').src = URL.createObjectURL(blob)
+       */
+      resolve(src, onError) {
+        if (typeof node_buffer.Buffer === "function") {
+          return node_buffer.Buffer.from(src, "base64");
+        } else if (typeof atob === "function") {
+          const str = atob(src.replace(/[\n\r]/g, ""));
+          const buffer = new Uint8Array(str.length);
+          for (let i = 0; i < str.length; ++i)
+            buffer[i] = str.charCodeAt(i);
+          return buffer;
+        } else {
+          onError("This environment does not support reading binary tags; either Buffer or atob is required");
+          return src;
+        }
+      },
+      stringify({ comment, type, value }, ctx, onComment, onChompKeep) {
+        if (!value)
+          return "";
+        const buf = value;
+        let str;
+        if (typeof node_buffer.Buffer === "function") {
+          str = buf instanceof node_buffer.Buffer ? buf.toString("base64") : node_buffer.Buffer.from(buf.buffer).toString("base64");
+        } else if (typeof btoa === "function") {
+          let s = "";
+          for (let i = 0; i < buf.length; ++i)
+            s += String.fromCharCode(buf[i]);
+          str = btoa(s);
+        } else {
+          throw new Error("This environment does not support writing binary tags; either Buffer or btoa is required");
+        }
+        type ?? (type = Scalar.Scalar.BLOCK_LITERAL);
+        if (type !== Scalar.Scalar.QUOTE_DOUBLE) {
+          const lineWidth = Math.max(ctx.options.lineWidth - ctx.indent.length, ctx.options.minContentWidth);
+          const n = Math.ceil(str.length / lineWidth);
+          const lines2 = new Array(n);
+          for (let i = 0, o = 0; i < n; ++i, o += lineWidth) {
+            lines2[i] = str.substr(o, lineWidth);
+          }
+          str = lines2.join(type === Scalar.Scalar.BLOCK_LITERAL ? "\n" : " ");
+        }
+        return stringifyString.stringifyString({ comment, type, value: str }, ctx, onComment, onChompKeep);
+      }
+    };
+    exports.binary = binary;
+  }
+});
+
+// node_modules/yaml/dist/schema/yaml-1.1/pairs.js
+var require_pairs = __commonJS({
+  "node_modules/yaml/dist/schema/yaml-1.1/pairs.js"(exports) {
+    "use strict";
+    var identity = require_identity();
+    var Pair = require_Pair();
+    var Scalar = require_Scalar();
+    var YAMLSeq = require_YAMLSeq();
+    function resolvePairs(seq, onError) {
+      if (identity.isSeq(seq)) {
+        for (let i = 0; i < seq.items.length; ++i) {
+          let item = seq.items[i];
+          if (identity.isPair(item))
+            continue;
+          else if (identity.isMap(item)) {
+            if (item.items.length > 1)
+              onError("Each pair must have its own sequence indicator");
+            const pair = item.items[0] || new Pair.Pair(new Scalar.Scalar(null));
+            if (item.commentBefore)
+              pair.key.commentBefore = pair.key.commentBefore ? `${item.commentBefore}
+${pair.key.commentBefore}` : item.commentBefore;
+            if (item.comment) {
+              const cn = pair.value ?? pair.key;
+              cn.comment = cn.comment ? `${item.comment}
+${cn.comment}` : item.comment;
+            }
+            item = pair;
+          }
+          seq.items[i] = identity.isPair(item) ? item : new Pair.Pair(item);
+        }
+      } else
+        onError("Expected a sequence for this tag");
+      return seq;
+    }
+    function createPairs(schema, iterable, ctx) {
+      const { replacer } = ctx;
+      const pairs2 = new YAMLSeq.YAMLSeq(schema);
+      pairs2.tag = "tag:yaml.org,2002:pairs";
+      let i = 0;
+      if (iterable && Symbol.iterator in Object(iterable))
+        for (let it of iterable) {
+          if (typeof replacer === "function")
+            it = replacer.call(iterable, String(i++), it);
+          let key, value;
+          if (Array.isArray(it)) {
+            if (it.length === 2) {
+              key = it[0];
+              value = it[1];
+            } else
+              throw new TypeError(`Expected [key, value] tuple: ${it}`);
+          } else if (it && it instanceof Object) {
+            const keys = Object.keys(it);
+            if (keys.length === 1) {
+              key = keys[0];
+              value = it[key];
+            } else {
+              throw new TypeError(`Expected tuple with one key, not ${keys.length} keys`);
+            }
+          } else {
+            key = it;
+          }
+          pairs2.items.push(Pair.createPair(key, value, ctx));
+        }
+      return pairs2;
+    }
+    var pairs = {
+      collection: "seq",
+      default: false,
+      tag: "tag:yaml.org,2002:pairs",
+      resolve: resolvePairs,
+      createNode: createPairs
+    };
+    exports.createPairs = createPairs;
+    exports.pairs = pairs;
+    exports.resolvePairs = resolvePairs;
+  }
+});
+
+// node_modules/yaml/dist/schema/yaml-1.1/omap.js
+var require_omap = __commonJS({
+  "node_modules/yaml/dist/schema/yaml-1.1/omap.js"(exports) {
+    "use strict";
+    var identity = require_identity();
+    var toJS = require_toJS();
+    var YAMLMap = require_YAMLMap();
+    var YAMLSeq = require_YAMLSeq();
+    var pairs = require_pairs();
+    var YAMLOMap = class _YAMLOMap extends YAMLSeq.YAMLSeq {
+      constructor() {
+        super();
+        this.add = YAMLMap.YAMLMap.prototype.add.bind(this);
+        this.delete = YAMLMap.YAMLMap.prototype.delete.bind(this);
+        this.get = YAMLMap.YAMLMap.prototype.get.bind(this);
+        this.has = YAMLMap.YAMLMap.prototype.has.bind(this);
+        this.set = YAMLMap.YAMLMap.prototype.set.bind(this);
+        this.tag = _YAMLOMap.tag;
+      }
+      /**
+       * If `ctx` is given, the return type is actually `Map<unknown, unknown>`,
+       * but TypeScript won't allow widening the signature of a child method.
+       */
+      toJSON(_, ctx) {
+        if (!ctx)
+          return super.toJSON(_);
+        const map = /* @__PURE__ */ new Map();
+        if (ctx?.onCreate)
+          ctx.onCreate(map);
+        for (const pair of this.items) {
+          let key, value;
+          if (identity.isPair(pair)) {
+            key = toJS.toJS(pair.key, "", ctx);
+            value = toJS.toJS(pair.value, key, ctx);
+          } else {
+            key = toJS.toJS(pair, "", ctx);
+          }
+          if (map.has(key))
+            throw new Error("Ordered maps must not include duplicate keys");
+          map.set(key, value);
+        }
+        return map;
+      }
+      static from(schema, iterable, ctx) {
+        const pairs$1 = pairs.createPairs(schema, iterable, ctx);
+        const omap2 = new this();
+        omap2.items = pairs$1.items;
+        return omap2;
+      }
+    };
+    YAMLOMap.tag = "tag:yaml.org,2002:omap";
+    var omap = {
+      collection: "seq",
+      identify: (value) => value instanceof Map,
+      nodeClass: YAMLOMap,
+      default: false,
+      tag: "tag:yaml.org,2002:omap",
+      resolve(seq, onError) {
+        const pairs$1 = pairs.resolvePairs(seq, onError);
+        const seenKeys = [];
+        for (const { key } of pairs$1.items) {
+          if (identity.isScalar(key)) {
+            if (seenKeys.includes(key.value)) {
+              onError(`Ordered maps must not include duplicate keys: ${key.value}`);
+            } else {
+              seenKeys.push(key.value);
+            }
+          }
+        }
+        return Object.assign(new YAMLOMap(), pairs$1);
+      },
+      createNode: (schema, iterable, ctx) => YAMLOMap.from(schema, iterable, ctx)
+    };
+    exports.YAMLOMap = YAMLOMap;
+    exports.omap = omap;
+  }
+});
+
+// node_modules/yaml/dist/schema/yaml-1.1/bool.js
+var require_bool2 = __commonJS({
+  "node_modules/yaml/dist/schema/yaml-1.1/bool.js"(exports) {
+    "use strict";
+    var Scalar = require_Scalar();
+    function boolStringify({ value, source }, ctx) {
+      const boolObj = value ? trueTag : falseTag;
+      if (source && boolObj.test.test(source))
+        return source;
+      return value ? ctx.options.trueStr : ctx.options.falseStr;
+    }
+    var trueTag = {
+      identify: (value) => value === true,
+      default: true,
+      tag: "tag:yaml.org,2002:bool",
+      test: /^(?:Y|y|[Yy]es|YES|[Tt]rue|TRUE|[Oo]n|ON)$/,
+      resolve: () => new Scalar.Scalar(true),
+      stringify: boolStringify
+    };
+    var falseTag = {
+      identify: (value) => value === false,
+      default: true,
+      tag: "tag:yaml.org,2002:bool",
+      test: /^(?:N|n|[Nn]o|NO|[Ff]alse|FALSE|[Oo]ff|OFF)$/,
+      resolve: () => new Scalar.Scalar(false),
+      stringify: boolStringify
+    };
+    exports.falseTag = falseTag;
+    exports.trueTag = trueTag;
+  }
+});
+
+// node_modules/yaml/dist/schema/yaml-1.1/float.js
+var require_float2 = __commonJS({
+  "node_modules/yaml/dist/schema/yaml-1.1/float.js"(exports) {
+    "use strict";
+    var Scalar = require_Scalar();
+    var stringifyNumber = require_stringifyNumber();
+    var floatNaN = {
+      identify: (value) => typeof value === "number",
+      default: true,
+      tag: "tag:yaml.org,2002:float",
+      test: /^(?:[-+]?\.(?:inf|Inf|INF)|\.nan|\.NaN|\.NAN)$/,
+      resolve: (str) => str.slice(-3).toLowerCase() === "nan" ? NaN : str[0] === "-" ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY,
+      stringify: stringifyNumber.stringifyNumber
+    };
+    var floatExp = {
+      identify: (value) => typeof value === "number",
+      default: true,
+      tag: "tag:yaml.org,2002:float",
+      format: "EXP",
+      test: /^[-+]?(?:[0-9][0-9_]*)?(?:\.[0-9_]*)?[eE][-+]?[0-9]+$/,
+      resolve: (str) => parseFloat(str.replace(/_/g, "")),
+      stringify(node) {
+        const num = Number(node.value);
+        return isFinite(num) ? num.toExponential() : stringifyNumber.stringifyNumber(node);
+      }
+    };
+    var float = {
+      identify: (value) => typeof value === "number",
+      default: true,
+      tag: "tag:yaml.org,2002:float",
+      test: /^[-+]?(?:[0-9][0-9_]*)?\.[0-9_]*$/,
+      resolve(str) {
+        const node = new Scalar.Scalar(parseFloat(str.replace(/_/g, "")));
+        const dot = str.indexOf(".");
+        if (dot !== -1) {
+          const f = str.substring(dot + 1).replace(/_/g, "");
+          if (f[f.length - 1] === "0")
+            node.minFractionDigits = f.length;
+        }
+        return node;
+      },
+      stringify: stringifyNumber.stringifyNumber
+    };
+    exports.float = float;
+    exports.floatExp = floatExp;
+    exports.floatNaN = floatNaN;
+  }
+});
+
+// node_modules/yaml/dist/schema/yaml-1.1/int.js
+var require_int2 = __commonJS({
+  "node_modules/yaml/dist/schema/yaml-1.1/int.js"(exports) {
+    "use strict";
+    var stringifyNumber = require_stringifyNumber();
+    var intIdentify = (value) => typeof value === "bigint" || Number.isInteger(value);
+    function intResolve(str, offset, radix, { intAsBigInt }) {
+      const sign = str[0];
+      if (sign === "-" || sign === "+")
+        offset += 1;
+      str = str.substring(offset).replace(/_/g, "");
+      if (intAsBigInt) {
+        switch (radix) {
+          case 2:
+            str = `0b${str}`;
+            break;
+          case 8:
+            str = `0o${str}`;
+            break;
+          case 16:
+            str = `0x${str}`;
+            break;
+        }
+        const n2 = BigInt(str);
+        return sign === "-" ? BigInt(-1) * n2 : n2;
+      }
+      const n = parseInt(str, radix);
+      return sign === "-" ? -1 * n : n;
+    }
+    function intStringify(node, radix, prefix) {
+      const { value } = node;
+      if (intIdentify(value)) {
+        const str = value.toString(radix);
+        return value < 0 ? "-" + prefix + str.substr(1) : prefix + str;
+      }
+      return stringifyNumber.stringifyNumber(node);
+    }
+    var intBin = {
+      identify: intIdentify,
+      default: true,
+      tag: "tag:yaml.org,2002:int",
+      format: "BIN",
+      test: /^[-+]?0b[0-1_]+$/,
+      resolve: (str, _onError, opt) => intResolve(str, 2, 2, opt),
+      stringify: (node) => intStringify(node, 2, "0b")
+    };
+    var intOct = {
+      identify: intIdentify,
+      default: true,
+      tag: "tag:yaml.org,2002:int",
+      format: "OCT",
+      test: /^[-+]?0[0-7_]+$/,
+      resolve: (str, _onError, opt) => intResolve(str, 1, 8, opt),
+      stringify: (node) => intStringify(node, 8, "0")
+    };
+    var int = {
+      identify: intIdentify,
+      default: true,
+      tag: "tag:yaml.org,2002:int",
+      test: /^[-+]?[0-9][0-9_]*$/,
+      resolve: (str, _onError, opt) => intResolve(str, 0, 10, opt),
+      stringify: stringifyNumber.stringifyNumber
+    };
+    var intHex = {
+      identify: intIdentify,
+      default: true,
+      tag: "tag:yaml.org,2002:int",
+      format: "HEX",
+      test: /^[-+]?0x[0-9a-fA-F_]+$/,
+      resolve: (str, _onError, opt) => intResolve(str, 2, 16, opt),
+      stringify: (node) => intStringify(node, 16, "0x")
+    };
+    exports.int = int;
+    exports.intBin = intBin;
+    exports.intHex = intHex;
+    exports.intOct = intOct;
+  }
+});
+
+// node_modules/yaml/dist/schema/yaml-1.1/set.js
+var require_set = __commonJS({
+  "node_modules/yaml/dist/schema/yaml-1.1/set.js"(exports) {
+    "use strict";
+    var identity = require_identity();
+    var Pair = require_Pair();
+    var YAMLMap = require_YAMLMap();
+    var YAMLSet = class _YAMLSet extends YAMLMap.YAMLMap {
+      constructor(schema) {
+        super(schema);
+        this.tag = _YAMLSet.tag;
+      }
+      add(key) {
+        let pair;
+        if (identity.isPair(key))
+          pair = key;
+        else if (key && typeof key === "object" && "key" in key && "value" in key && key.value === null)
+          pair = new Pair.Pair(key.key, null);
+        else
+          pair = new Pair.Pair(key, null);
+        const prev = YAMLMap.findPair(this.items, pair.key);
+        if (!prev)
+          this.items.push(pair);
+      }
+      /**
+       * If `keepPair` is `true`, returns the Pair matching `key`.
+       * Otherwise, returns the value of that Pair's key.
+       */
+      get(key, keepPair) {
+        const pair = YAMLMap.findPair(this.items, key);
+        return !keepPair && identity.isPair(pair) ? identity.isScalar(pair.key) ? pair.key.value : pair.key : pair;
+      }
+      set(key, value) {
+        if (typeof value !== "boolean")
+          throw new Error(`Expected boolean value for set(key, value) in a YAML set, not ${typeof value}`);
+        const prev = YAMLMap.findPair(this.items, key);
+        if (prev && !value) {
+          this.items.splice(this.items.indexOf(prev), 1);
+        } else if (!prev && value) {
+          this.items.push(new Pair.Pair(key));
+        }
+      }
+      toJSON(_, ctx) {
+        return super.toJSON(_, ctx, Set);
+      }
+      toString(ctx, onComment, onChompKeep) {
+        if (!ctx)
+          return JSON.stringify(this);
+        if (this.hasAllNullValues(true))
+          return super.toString(Object.assign({}, ctx, { allNullValues: true }), onComment, onChompKeep);
+        else
+          throw new Error("Set items must all have null values");
+      }
+      static from(schema, iterable, ctx) {
+        const { replacer } = ctx;
+        const set2 = new this(schema);
+        if (iterable && Symbol.iterator in Object(iterable))
+          for (let value of iterable) {
+            if (typeof replacer === "function")
+              value = replacer.call(iterable, value, value);
+            set2.items.push(Pair.createPair(value, null, ctx));
+          }
+        return set2;
+      }
+    };
+    YAMLSet.tag = "tag:yaml.org,2002:set";
+    var set = {
+      collection: "map",
+      identify: (value) => value instanceof Set,
+      nodeClass: YAMLSet,
+      default: false,
+      tag: "tag:yaml.org,2002:set",
+      createNode: (schema, iterable, ctx) => YAMLSet.from(schema, iterable, ctx),
+      resolve(map, onError) {
+        if (identity.isMap(map)) {
+          if (map.hasAllNullValues(true))
+            return Object.assign(new YAMLSet(), map);
+          else
+            onError("Set items must all have null values");
+        } else
+          onError("Expected a mapping for this tag");
+        return map;
+      }
+    };
+    exports.YAMLSet = YAMLSet;
+    exports.set = set;
+  }
+});
+
+// node_modules/yaml/dist/schema/yaml-1.1/timestamp.js
+var require_timestamp = __commonJS({
+  "node_modules/yaml/dist/schema/yaml-1.1/timestamp.js"(exports) {
+    "use strict";
+    var stringifyNumber = require_stringifyNumber();
+    function parseSexagesimal(str, asBigInt) {
+      const sign = str[0];
+      const parts = sign === "-" || sign === "+" ? str.substring(1) : str;
+      const num = (n) => asBigInt ? BigInt(n) : Number(n);
+      const res = parts.replace(/_/g, "").split(":").reduce((res2, p) => res2 * num(60) + num(p), num(0));
+      return sign === "-" ? num(-1) * res : res;
+    }
+    function stringifySexagesimal(node) {
+      let { value } = node;
+      let num = (n) => n;
+      if (typeof value === "bigint")
+        num = (n) => BigInt(n);
+      else if (isNaN(value) || !isFinite(value))
+        return stringifyNumber.stringifyNumber(node);
+      let sign = "";
+      if (value < 0) {
+        sign = "-";
+        value *= num(-1);
+      }
+      const _60 = num(60);
+      const parts = [value % _60];
+      if (value < 60) {
+        parts.unshift(0);
+      } else {
+        value = (value - parts[0]) / _60;
+        parts.unshift(value % _60);
+        if (value >= 60) {
+          value = (value - parts[0]) / _60;
+          parts.unshift(value);
+        }
+      }
+      return sign + parts.map((n) => String(n).padStart(2, "0")).join(":").replace(/000000\d*$/, "");
+    }
+    var intTime = {
+      identify: (value) => typeof value === "bigint" || Number.isInteger(value),
+      default: true,
+      tag: "tag:yaml.org,2002:int",
+      format: "TIME",
+      test: /^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+$/,
+      resolve: (str, _onError, { intAsBigInt }) => parseSexagesimal(str, intAsBigInt),
+      stringify: stringifySexagesimal
+    };
+    var floatTime = {
+      identify: (value) => typeof value === "number",
+      default: true,
+      tag: "tag:yaml.org,2002:float",
+      format: "TIME",
+      test: /^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*$/,
+      resolve: (str) => parseSexagesimal(str, false),
+      stringify: stringifySexagesimal
+    };
+    var timestamp = {
+      identify: (value) => value instanceof Date,
+      default: true,
+      tag: "tag:yaml.org,2002:timestamp",
+      // If the time zone is omitted, the timestamp is assumed to be specified in UTC. The time part
+      // may be omitted altogether, resulting in a date format. In such a case, the time part is
+      // assumed to be 00:00:00Z (start of day, UTC).
+      test: RegExp("^([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})(?:(?:t|T|[ \\t]+)([0-9]{1,2}):([0-9]{1,2}):([0-9]{1,2}(\\.[0-9]+)?)(?:[ \\t]*(Z|[-+][012]?[0-9](?::[0-9]{2})?))?)?$"),
+      resolve(str) {
+        const match = str.match(timestamp.test);
+        if (!match)
+          throw new Error("!!timestamp expects a date, starting with yyyy-mm-dd");
+        const [, year, month, day, hour, minute, second] = match.map(Number);
+        const millisec = match[7] ? Number((match[7] + "00").substr(1, 3)) : 0;
+        let date = Date.UTC(year, month - 1, day, hour || 0, minute || 0, second || 0, millisec);
+        const tz = match[8];
+        if (tz && tz !== "Z") {
+          let d = parseSexagesimal(tz, false);
+          if (Math.abs(d) < 30)
+            d *= 60;
+          date -= 6e4 * d;
+        }
+        return new Date(date);
+      },
+      stringify: ({ value }) => value?.toISOString().replace(/(T00:00:00)?\.000Z$/, "") ?? ""
+    };
+    exports.floatTime = floatTime;
+    exports.intTime = intTime;
+    exports.timestamp = timestamp;
+  }
+});
+
+// node_modules/yaml/dist/schema/yaml-1.1/schema.js
+var require_schema3 = __commonJS({
+  "node_modules/yaml/dist/schema/yaml-1.1/schema.js"(exports) {
+    "use strict";
+    var map = require_map();
+    var _null = require_null();
+    var seq = require_seq();
+    var string = require_string();
+    var binary = require_binary();
+    var bool = require_bool2();
+    var float = require_float2();
+    var int = require_int2();
+    var merge = require_merge();
+    var omap = require_omap();
+    var pairs = require_pairs();
+    var set = require_set();
+    var timestamp = require_timestamp();
+    var schema = [
+      map.map,
+      seq.seq,
+      string.string,
+      _null.nullTag,
+      bool.trueTag,
+      bool.falseTag,
+      int.intBin,
+      int.intOct,
+      int.int,
+      int.intHex,
+      float.floatNaN,
+      float.floatExp,
+      float.float,
+      binary.binary,
+      merge.merge,
+      omap.omap,
+      pairs.pairs,
+      set.set,
+      timestamp.intTime,
+      timestamp.floatTime,
+      timestamp.timestamp
+    ];
+    exports.schema = schema;
+  }
+});
+
+// node_modules/yaml/dist/schema/tags.js
+var require_tags = __commonJS({
+  "node_modules/yaml/dist/schema/tags.js"(exports) {
+    "use strict";
+    var map = require_map();
+    var _null = require_null();
+    var seq = require_seq();
+    var string = require_string();
+    var bool = require_bool();
+    var float = require_float();
+    var int = require_int();
+    var schema = require_schema();
+    var schema$1 = require_schema2();
+    var binary = require_binary();
+    var merge = require_merge();
+    var omap = require_omap();
+    var pairs = require_pairs();
+    var schema$2 = require_schema3();
+    var set = require_set();
+    var timestamp = require_timestamp();
+    var schemas = /* @__PURE__ */ new Map([
+      ["core", schema.schema],
+      ["failsafe", [map.map, seq.seq, string.string]],
+      ["json", schema$1.schema],
+      ["yaml11", schema$2.schema],
+      ["yaml-1.1", schema$2.schema]
+    ]);
+    var tagsByName = {
+      binary: binary.binary,
+      bool: bool.boolTag,
+      float: float.float,
+      floatExp: float.floatExp,
+      floatNaN: float.floatNaN,
+      floatTime: timestamp.floatTime,
+      int: int.int,
+      intHex: int.intHex,
+      intOct: int.intOct,
+      intTime: timestamp.intTime,
+      map: map.map,
+      merge: merge.merge,
+      null: _null.nullTag,
+      omap: omap.omap,
+      pairs: pairs.pairs,
+      seq: seq.seq,
+      set: set.set,
+      timestamp: timestamp.timestamp
+    };
+    var coreKnownTags = {
+      "tag:yaml.org,2002:binary": binary.binary,
+      "tag:yaml.org,2002:merge": merge.merge,
+      "tag:yaml.org,2002:omap": omap.omap,
+      "tag:yaml.org,2002:pairs": pairs.pairs,
+      "tag:yaml.org,2002:set": set.set,
+      "tag:yaml.org,2002:timestamp": timestamp.timestamp
+    };
+    function getTags(customTags, schemaName, addMergeTag) {
+      const schemaTags = schemas.get(schemaName);
+      if (schemaTags && !customTags) {
+        return addMergeTag && !schemaTags.includes(merge.merge) ? schemaTags.concat(merge.merge) : schemaTags.slice();
+      }
+      let tags = schemaTags;
+      if (!tags) {
+        if (Array.isArray(customTags))
+          tags = [];
+        else {
+          const keys = Array.from(schemas.keys()).filter((key) => key !== "yaml11").map((key) => JSON.stringify(key)).join(", ");
+          throw new Error(`Unknown schema "${schemaName}"; use one of ${keys} or define customTags array`);
+        }
+      }
+      if (Array.isArray(customTags)) {
+        for (const tag of customTags)
+          tags = tags.concat(tag);
+      } else if (typeof customTags === "function") {
+        tags = customTags(tags.slice());
+      }
+      if (addMergeTag)
+        tags = tags.concat(merge.merge);
+      return tags.reduce((tags2, tag) => {
+        const tagObj = typeof tag === "string" ? tagsByName[tag] : tag;
+        if (!tagObj) {
+          const tagName = JSON.stringify(tag);
+          const keys = Object.keys(tagsByName).map((key) => JSON.stringify(key)).join(", ");
+          throw new Error(`Unknown custom tag ${tagName}; use one of ${keys}`);
+        }
+        if (!tags2.includes(tagObj))
+          tags2.push(tagObj);
+        return tags2;
+      }, []);
+    }
+    exports.coreKnownTags = coreKnownTags;
+    exports.getTags = getTags;
+  }
+});
+
+// node_modules/yaml/dist/schema/Schema.js
+var require_Schema = __commonJS({
+  "node_modules/yaml/dist/schema/Schema.js"(exports) {
+    "use strict";
+    var identity = require_identity();
+    var map = require_map();
+    var seq = require_seq();
+    var string = require_string();
+    var tags = require_tags();
+    var sortMapEntriesByKey = (a, b) => a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
+    var Schema = class _Schema {
+      constructor({ compat, customTags, merge, resolveKnownTags, schema, sortMapEntries, toStringDefaults }) {
+        this.compat = Array.isArray(compat) ? tags.getTags(compat, "compat") : compat ? tags.getTags(null, compat) : null;
+        this.name = typeof schema === "string" && schema || "core";
+        this.knownTags = resolveKnownTags ? tags.coreKnownTags : {};
+        this.tags = tags.getTags(customTags, this.name, merge);
+        this.toStringOptions = toStringDefaults ?? null;
+        Object.defineProperty(this, identity.MAP, { value: map.map });
+        Object.defineProperty(this, identity.SCALAR, { value: string.string });
+        Object.defineProperty(this, identity.SEQ, { value: seq.seq });
+        this.sortMapEntries = typeof sortMapEntries === "function" ? sortMapEntries : sortMapEntries === true ? sortMapEntriesByKey : null;
+      }
+      clone() {
+        const copy = Object.create(_Schema.prototype, Object.getOwnPropertyDescriptors(this));
+        copy.tags = this.tags.slice();
+        return copy;
+      }
+    };
+    exports.Schema = Schema;
+  }
+});
+
+// node_modules/yaml/dist/stringify/stringifyDocument.js
+var require_stringifyDocument = __commonJS({
+  "node_modules/yaml/dist/stringify/stringifyDocument.js"(exports) {
+    "use strict";
+    var identity = require_identity();
+    var stringify = require_stringify();
+    var stringifyComment = require_stringifyComment();
+    function stringifyDocument(doc, options) {
+      const lines2 = [];
+      let hasDirectives = options.directives === true;
+      if (options.directives !== false && doc.directives) {
+        const dir = doc.directives.toString(doc);
+        if (dir) {
+          lines2.push(dir);
+          hasDirectives = true;
+        } else if (doc.directives.docStart)
+          hasDirectives = true;
+      }
+      if (hasDirectives)
+        lines2.push("---");
+      const ctx = stringify.createStringifyContext(doc, options);
+      const { commentString } = ctx.options;
+      if (doc.commentBefore) {
+        if (lines2.length !== 1)
+          lines2.unshift("");
+        const cs = commentString(doc.commentBefore);
+        lines2.unshift(stringifyComment.indentComment(cs, ""));
+      }
+      let chompKeep = false;
+      let contentComment = null;
+      if (doc.contents) {
+        if (identity.isNode(doc.contents)) {
+          if (doc.contents.spaceBefore && hasDirectives)
+            lines2.push("");
+          if (doc.contents.commentBefore) {
+            const cs = commentString(doc.contents.commentBefore);
+            lines2.push(stringifyComment.indentComment(cs, ""));
+          }
+          ctx.forceBlockIndent = !!doc.comment;
+          contentComment = doc.contents.comment;
+        }
+        const onChompKeep = contentComment ? void 0 : () => chompKeep = true;
+        let body = stringify.stringify(doc.contents, ctx, () => contentComment = null, onChompKeep);
+        if (contentComment)
+          body += stringifyComment.lineComment(body, "", commentString(contentComment));
+        if ((body[0] === "|" || body[0] === ">") && lines2[lines2.length - 1] === "---") {
+          lines2[lines2.length - 1] = `--- ${body}`;
+        } else
+          lines2.push(body);
+      } else {
+        lines2.push(stringify.stringify(doc.contents, ctx));
+      }
+      if (doc.directives?.docEnd) {
+        if (doc.comment) {
+          const cs = commentString(doc.comment);
+          if (cs.includes("\n")) {
+            lines2.push("...");
+            lines2.push(stringifyComment.indentComment(cs, ""));
+          } else {
+            lines2.push(`... ${cs}`);
+          }
+        } else {
+          lines2.push("...");
+        }
+      } else {
+        let dc = doc.comment;
+        if (dc && chompKeep)
+          dc = dc.replace(/^\n+/, "");
+        if (dc) {
+          if ((!chompKeep || contentComment) && lines2[lines2.length - 1] !== "")
+            lines2.push("");
+          lines2.push(stringifyComment.indentComment(commentString(dc), ""));
+        }
+      }
+      return lines2.join("\n") + "\n";
+    }
+    exports.stringifyDocument = stringifyDocument;
+  }
+});
+
+// node_modules/yaml/dist/doc/Document.js
+var require_Document = __commonJS({
+  "node_modules/yaml/dist/doc/Document.js"(exports) {
+    "use strict";
+    var Alias = require_Alias();
+    var Collection = require_Collection();
+    var identity = require_identity();
+    var Pair = require_Pair();
+    var toJS = require_toJS();
+    var Schema = require_Schema();
+    var stringifyDocument = require_stringifyDocument();
+    var anchors = require_anchors();
+    var applyReviver = require_applyReviver();
+    var createNode = require_createNode();
+    var directives = require_directives();
+    var Document = class _Document {
+      constructor(value, replacer, options) {
+        this.commentBefore = null;
+        this.comment = null;
+        this.errors = [];
+        this.warnings = [];
+        Object.defineProperty(this, identity.NODE_TYPE, { value: identity.DOC });
+        let _replacer = null;
+        if (typeof replacer === "function" || Array.isArray(replacer)) {
+          _replacer = replacer;
+        } else if (options === void 0 && replacer) {
+          options = replacer;
+          replacer = void 0;
+        }
+        const opt = Object.assign({
+          intAsBigInt: false,
+          keepSourceTokens: false,
+          logLevel: "warn",
+          prettyErrors: true,
+          strict: true,
+          stringKeys: false,
+          uniqueKeys: true,
+          version: "1.2"
+        }, options);
+        this.options = opt;
+        let { version } = opt;
+        if (options?._directives) {
+          this.directives = options._directives.atDocument();
+          if (this.directives.yaml.explicit)
+            version = this.directives.yaml.version;
+        } else
+          this.directives = new directives.Directives({ version });
+        this.setSchema(version, options);
+        this.contents = value === void 0 ? null : this.createNode(value, _replacer, options);
+      }
+      /**
+       * Create a deep copy of this Document and its contents.
+       *
+       * Custom Node values that inherit from `Object` still refer to their original instances.
+       */
+      clone() {
+        const copy = Object.create(_Document.prototype, {
+          [identity.NODE_TYPE]: { value: identity.DOC }
+        });
+        copy.commentBefore = this.commentBefore;
+        copy.comment = this.comment;
+        copy.errors = this.errors.slice();
+        copy.warnings = this.warnings.slice();
+        copy.options = Object.assign({}, this.options);
+        if (this.directives)
+          copy.directives = this.directives.clone();
+        copy.schema = this.schema.clone();
+        copy.contents = identity.isNode(this.contents) ? this.contents.clone(copy.schema) : this.contents;
+        if (this.range)
+          copy.range = this.range.slice();
+        return copy;
+      }
+      /** Adds a value to the document. */
+      add(value) {
+        if (assertCollection(this.contents))
+          this.contents.add(value);
+      }
+      /** Adds a value to the document. */
+      addIn(path, value) {
+        if (assertCollection(this.contents))
+          this.contents.addIn(path, value);
+      }
+      /**
+       * Create a new `Alias` node, ensuring that the target `node` has the required anchor.
+       *
+       * If `node` already has an anchor, `name` is ignored.
+       * Otherwise, the `node.anchor` value will be set to `name`,
+       * or if an anchor with that name is already present in the document,
+       * `name` will be used as a prefix for a new unique anchor.
+       * If `name` is undefined, the generated anchor will use 'a' as a prefix.
+       */
+      createAlias(node, name) {
+        if (!node.anchor) {
+          const prev = anchors.anchorNames(this);
+          node.anchor = // eslint-disable-next-line @typescript-eslint/prefer-nullish-coalescing
+          !name || prev.has(name) ? anchors.findNewAnchor(name || "a", prev) : name;
+        }
+        return new Alias.Alias(node.anchor);
+      }
+      createNode(value, replacer, options) {
+        let _replacer = void 0;
+        if (typeof replacer === "function") {
+          value = replacer.call({ "": value }, "", value);
+          _replacer = replacer;
+        } else if (Array.isArray(replacer)) {
+          const keyToStr = (v) => typeof v === "number" || v instanceof String || v instanceof Number;
+          const asStr = replacer.filter(keyToStr).map(String);
+          if (asStr.length > 0)
+            replacer = replacer.concat(asStr);
+          _replacer = replacer;
+        } else if (options === void 0 && replacer) {
+          options = replacer;
+          replacer = void 0;
+        }
+        const { aliasDuplicateObjects, anchorPrefix, flow, keepUndefined, onTagObj, tag } = options ?? {};
+        const { onAnchor, setAnchors, sourceObjects } = anchors.createNodeAnchors(
+          this,
+          // eslint-disable-next-line @typescript-eslint/prefer-nullish-coalescing
+          anchorPrefix || "a"
+        );
+        const ctx = {
+          aliasDuplicateObjects: aliasDuplicateObjects ?? true,
+          keepUndefined: keepUndefined ?? false,
+          onAnchor,
+          onTagObj,
+          replacer: _replacer,
+          schema: this.schema,
+          sourceObjects
+        };
+        const node = createNode.createNode(value, tag, ctx);
+        if (flow && identity.isCollection(node))
+          node.flow = true;
+        setAnchors();
+        return node;
+      }
+      /**
+       * Convert a key and a value into a `Pair` using the current schema,
+       * recursively wrapping all values as `Scalar` or `Collection` nodes.
+       */
+      createPair(key, value, options = {}) {
+        const k = this.createNode(key, null, options);
+        const v = this.createNode(value, null, options);
+        return new Pair.Pair(k, v);
+      }
+      /**
+       * Removes a value from the document.
+       * @returns `true` if the item was found and removed.
+       */
+      delete(key) {
+        return assertCollection(this.contents) ? this.contents.delete(key) : false;
+      }
+      /**
+       * Removes a value from the document.
+       * @returns `true` if the item was found and removed.
+       */
+      deleteIn(path) {
+        if (Collection.isEmptyPath(path)) {
+          if (this.contents == null)
+            return false;
+          this.contents = null;
+          return true;
+        }
+        return assertCollection(this.contents) ? this.contents.deleteIn(path) : false;
+      }
+      /**
+       * Returns item at `key`, or `undefined` if not found. By default unwraps
+       * scalar values from their surrounding node; to disable set `keepScalar` to
+       * `true` (collections are always returned intact).
+       */
+      get(key, keepScalar) {
+        return identity.isCollection(this.contents) ? this.contents.get(key, keepScalar) : void 0;
+      }
+      /**
+       * Returns item at `path`, or `undefined` if not found. By default unwraps
+       * scalar values from their surrounding node; to disable set `keepScalar` to
+       * `true` (collections are always returned intact).
+       */
+      getIn(path, keepScalar) {
+        if (Collection.isEmptyPath(path))
+          return !keepScalar && identity.isScalar(this.contents) ? this.contents.value : this.contents;
+        return identity.isCollection(this.contents) ? this.contents.getIn(path, keepScalar) : void 0;
+      }
+      /**
+       * Checks if the document includes a value with the key `key`.
+       */
+      has(key) {
+        return identity.isCollection(this.contents) ? this.contents.has(key) : false;
+      }
+      /**
+       * Checks if the document includes a value at `path`.
+       */
+      hasIn(path) {
+        if (Collection.isEmptyPath(path))
+          return this.contents !== void 0;
+        return identity.isCollection(this.contents) ? this.contents.hasIn(path) : false;
+      }
+      /**
+       * Sets a value in this document. For `!!set`, `value` needs to be a
+       * boolean to add/remove the item from the set.
+       */
+      set(key, value) {
+        if (this.contents == null) {
+          this.contents = Collection.collectionFromPath(this.schema, [key], value);
+        } else if (assertCollection(this.contents)) {
+          this.contents.set(key, value);
+        }
+      }
+      /**
+       * Sets a value in this document. For `!!set`, `value` needs to be a
+       * boolean to add/remove the item from the set.
+       */
+      setIn(path, value) {
+        if (Collection.isEmptyPath(path)) {
+          this.contents = value;
+        } else if (this.contents == null) {
+          this.contents = Collection.collectionFromPath(this.schema, Array.from(path), value);
+        } else if (assertCollection(this.contents)) {
+          this.contents.setIn(path, value);
+        }
+      }
+      /**
+       * Change the YAML version and schema used by the document.
+       * A `null` version disables support for directives, explicit tags, anchors, and aliases.
+       * It also requires the `schema` option to be given as a `Schema` instance value.
+       *
+       * Overrides all previously set schema options.
+       */
+      setSchema(version, options = {}) {
+        if (typeof version === "number")
+          version = String(version);
+        let opt;
+        switch (version) {
+          case "1.1":
+            if (this.directives)
+              this.directives.yaml.version = "1.1";
+            else
+              this.directives = new directives.Directives({ version: "1.1" });
+            opt = { resolveKnownTags: false, schema: "yaml-1.1" };
+            break;
+          case "1.2":
+          case "next":
+            if (this.directives)
+              this.directives.yaml.version = version;
+            else
+              this.directives = new directives.Directives({ version });
+            opt = { resolveKnownTags: true, schema: "core" };
+            break;
+          case null:
+            if (this.directives)
+              delete this.directives;
+            opt = null;
+            break;
+          default: {
+            const sv = JSON.stringify(version);
+            throw new Error(`Expected '1.1', '1.2' or null as first argument, but found: ${sv}`);
+          }
+        }
+        if (options.schema instanceof Object)
+          this.schema = options.schema;
+        else if (opt)
+          this.schema = new Schema.Schema(Object.assign(opt, options));
+        else
+          throw new Error(`With a null YAML version, the { schema: Schema } option is required`);
+      }
+      // json & jsonArg are only used from toJSON()
+      toJS({ json, jsonArg, mapAsMap, maxAliasCount, onAnchor, reviver } = {}) {
+        const ctx = {
+          anchors: /* @__PURE__ */ new Map(),
+          doc: this,
+          keep: !json,
+          mapAsMap: mapAsMap === true,
+          mapKeyWarned: false,
+          maxAliasCount: typeof maxAliasCount === "number" ? maxAliasCount : 100
+        };
+        const res = toJS.toJS(this.contents, jsonArg ?? "", ctx);
+        if (typeof onAnchor === "function")
+          for (const { count, res: res2 } of ctx.anchors.values())
+            onAnchor(res2, count);
+        return typeof reviver === "function" ? applyReviver.applyReviver(reviver, { "": res }, "", res) : res;
+      }
+      /**
+       * A JSON representation of the document `contents`.
+       *
+       * @param jsonArg Used by `JSON.stringify` to indicate the array index or
+       *   property name.
+       */
+      toJSON(jsonArg, onAnchor) {
+        return this.toJS({ json: true, jsonArg, mapAsMap: false, onAnchor });
+      }
+      /** A YAML representation of the document. */
+      toString(options = {}) {
+        if (this.errors.length > 0)
+          throw new Error("Document with errors cannot be stringified");
+        if ("indent" in options && (!Number.isInteger(options.indent) || Number(options.indent) <= 0)) {
+          const s = JSON.stringify(options.indent);
+          throw new Error(`"indent" option must be a positive integer, not ${s}`);
+        }
+        return stringifyDocument.stringifyDocument(this, options);
+      }
+    };
+    function assertCollection(contents) {
+      if (identity.isCollection(contents))
+        return true;
+      throw new Error("Expected a YAML collection as document contents");
+    }
+    exports.Document = Document;
+  }
+});
+
+// node_modules/yaml/dist/errors.js
+var require_errors3 = __commonJS({
+  "node_modules/yaml/dist/errors.js"(exports) {
+    "use strict";
+    var YAMLError = class extends Error {
+      constructor(name, pos, code, message) {
+        super();
+        this.name = name;
+        this.code = code;
+        this.message = message;
+        this.pos = pos;
+      }
+    };
+    var YAMLParseError = class extends YAMLError {
+      constructor(pos, code, message) {
+        super("YAMLParseError", pos, code, message);
+      }
+    };
+    var YAMLWarning = class extends YAMLError {
+      constructor(pos, code, message) {
+        super("YAMLWarning", pos, code, message);
+      }
+    };
+    var prettifyError = (src, lc) => (error2) => {
+      if (error2.pos[0] === -1)
+        return;
+      error2.linePos = error2.pos.map((pos) => lc.linePos(pos));
+      const { line, col } = error2.linePos[0];
+      error2.message += ` at line ${line}, column ${col}`;
+      let ci = col - 1;
+      let lineStr = src.substring(lc.lineStarts[line - 1], lc.lineStarts[line]).replace(/[\n\r]+$/, "");
+      if (ci >= 60 && lineStr.length > 80) {
+        const trimStart = Math.min(ci - 39, lineStr.length - 79);
+        lineStr = "\u2026" + lineStr.substring(trimStart);
+        ci -= trimStart - 1;
+      }
+      if (lineStr.length > 80)
+        lineStr = lineStr.substring(0, 79) + "\u2026";
+      if (line > 1 && /^ *$/.test(lineStr.substring(0, ci))) {
+        let prev = src.substring(lc.lineStarts[line - 2], lc.lineStarts[line - 1]);
+        if (prev.length > 80)
+          prev = prev.substring(0, 79) + "\u2026\n";
+        lineStr = prev + lineStr;
+      }
+      if (/[^ ]/.test(lineStr)) {
+        let count = 1;
+        const end = error2.linePos[1];
+        if (end?.line === line && end.col > col) {
+          count = Math.max(1, Math.min(end.col - col, 80 - ci));
+        }
+        const pointer = " ".repeat(ci) + "^".repeat(count);
+        error2.message += `:
+
+${lineStr}
+${pointer}
+`;
+      }
+    };
+    exports.YAMLError = YAMLError;
+    exports.YAMLParseError = YAMLParseError;
+    exports.YAMLWarning = YAMLWarning;
+    exports.prettifyError = prettifyError;
+  }
+});
+
+// node_modules/yaml/dist/compose/resolve-props.js
+var require_resolve_props = __commonJS({
+  "node_modules/yaml/dist/compose/resolve-props.js"(exports) {
+    "use strict";
+    function resolveProps(tokens, { flow, indicator, next, offset, onError, parentIndent, startOnNewline }) {
+      let spaceBefore = false;
+      let atNewline = startOnNewline;
+      let hasSpace = startOnNewline;
+      let comment = "";
+      let commentSep = "";
+      let hasNewline = false;
+      let reqSpace = false;
+      let tab = null;
+      let anchor = null;
+      let tag = null;
+      let newlineAfterProp = null;
+      let comma = null;
+      let found = null;
+      let start = null;
+      for (const token of tokens) {
+        if (reqSpace) {
+          if (token.type !== "space" && token.type !== "newline" && token.type !== "comma")
+            onError(token.offset, "MISSING_CHAR", "Tags and anchors must be separated from the next token by white space");
+          reqSpace = false;
+        }
+        if (tab) {
+          if (atNewline && token.type !== "comment" && token.type !== "newline") {
+            onError(tab, "TAB_AS_INDENT", "Tabs are not allowed as indentation");
+          }
+          tab = null;
+        }
+        switch (token.type) {
+          case "space":
+            if (!flow && (indicator !== "doc-start" || next?.type !== "flow-collection") && token.source.includes("	")) {
+              tab = token;
+            }
+            hasSpace = true;
+            break;
+          case "comment": {
+            if (!hasSpace)
+              onError(token, "MISSING_CHAR", "Comments must be separated from other tokens by white space characters");
+            const cb = token.source.substring(1) || " ";
+            if (!comment)
+              comment = cb;
+            else
+              comment += commentSep + cb;
+            commentSep = "";
+            atNewline = false;
+            break;
+          }
+          case "newline":
+            if (atNewline) {
+              if (comment)
+                comment += token.source;
+              else if (!found || indicator !== "seq-item-ind")
+                spaceBefore = true;
+            } else
+              commentSep += token.source;
+            atNewline = true;
+            hasNewline = true;
+            if (anchor || tag)
+              newlineAfterProp = token;
+            hasSpace = true;
+            break;
+          case "anchor":
+            if (anchor)
+              onError(token, "MULTIPLE_ANCHORS", "A node can have at most one anchor");
+            if (token.source.endsWith(":"))
+              onError(token.offset + token.source.length - 1, "BAD_ALIAS", "Anchor ending in : is ambiguous", true);
+            anchor = token;
+            start ?? (start = token.offset);
+            atNewline = false;
+            hasSpace = false;
+            reqSpace = true;
+            break;
+          case "tag": {
+            if (tag)
+              onError(token, "MULTIPLE_TAGS", "A node can have at most one tag");
+            tag = token;
+            start ?? (start = token.offset);
+            atNewline = false;
+            hasSpace = false;
+            reqSpace = true;
+            break;
+          }
+          case indicator:
+            if (anchor || tag)
+              onError(token, "BAD_PROP_ORDER", `Anchors and tags must be after the ${token.source} indicator`);
+            if (found)
+              onError(token, "UNEXPECTED_TOKEN", `Unexpected ${token.source} in ${flow ?? "collection"}`);
+            found = token;
+            atNewline = indicator === "seq-item-ind" || indicator === "explicit-key-ind";
+            hasSpace = false;
+            break;
+          case "comma":
+            if (flow) {
+              if (comma)
+                onError(token, "UNEXPECTED_TOKEN", `Unexpected , in ${flow}`);
+              comma = token;
+              atNewline = false;
+              hasSpace = false;
+              break;
+            }
+          // else fallthrough
+          default:
+            onError(token, "UNEXPECTED_TOKEN", `Unexpected ${token.type} token`);
+            atNewline = false;
+            hasSpace = false;
+        }
+      }
+      const last = tokens[tokens.length - 1];
+      const end = last ? last.offset + last.source.length : offset;
+      if (reqSpace && next && next.type !== "space" && next.type !== "newline" && next.type !== "comma" && (next.type !== "scalar" || next.source !== "")) {
+        onError(next.offset, "MISSING_CHAR", "Tags and anchors must be separated from the next token by white space");
+      }
+      if (tab && (atNewline && tab.indent <= parentIndent || next?.type === "block-map" || next?.type === "block-seq"))
+        onError(tab, "TAB_AS_INDENT", "Tabs are not allowed as indentation");
+      return {
+        comma,
+        found,
+        spaceBefore,
+        comment,
+        hasNewline,
+        anchor,
+        tag,
+        newlineAfterProp,
+        end,
+        start: start ?? end
+      };
+    }
+    exports.resolveProps = resolveProps;
+  }
+});
+
+// node_modules/yaml/dist/compose/util-contains-newline.js
+var require_util_contains_newline = __commonJS({
+  "node_modules/yaml/dist/compose/util-contains-newline.js"(exports) {
+    "use strict";
+    function containsNewline(key) {
+      if (!key)
+        return null;
+      switch (key.type) {
+        case "alias":
+        case "scalar":
+        case "double-quoted-scalar":
+        case "single-quoted-scalar":
+          if (key.source.includes("\n"))
+            return true;
+          if (key.end) {
+            for (const st of key.end)
+              if (st.type === "newline")
+                return true;
+          }
+          return false;
+        case "flow-collection":
+          for (const it of key.items) {
+            for (const st of it.start)
+              if (st.type === "newline")
+                return true;
+            if (it.sep) {
+              for (const st of it.sep)
+                if (st.type === "newline")
+                  return true;
+            }
+            if (containsNewline(it.key) || containsNewline(it.value))
+              return true;
+          }
+          return false;
+        default:
+          return true;
+      }
+    }
+    exports.containsNewline = containsNewline;
+  }
+});
+
+// node_modules/yaml/dist/compose/util-flow-indent-check.js
+var require_util_flow_indent_check = __commonJS({
+  "node_modules/yaml/dist/compose/util-flow-indent-check.js"(exports) {
+    "use strict";
+    var utilContainsNewline = require_util_contains_newline();
+    function flowIndentCheck(indent, fc, onError) {
+      if (fc?.type === "flow-collection") {
+        const end = fc.end[0];
+        if (end.indent === indent && (end.source === "]" || end.source === "}") && utilContainsNewline.containsNewline(fc)) {
+          const msg = "Flow end indicator should be more indented than parent";
+          onError(end, "BAD_INDENT", msg, true);
+        }
+      }
+    }
+    exports.flowIndentCheck = flowIndentCheck;
+  }
+});
+
+// node_modules/yaml/dist/compose/util-map-includes.js
+var require_util_map_includes = __commonJS({
+  "node_modules/yaml/dist/compose/util-map-includes.js"(exports) {
+    "use strict";
+    var identity = require_identity();
+    function mapIncludes(ctx, items, search) {
+      const { uniqueKeys } = ctx.options;
+      if (uniqueKeys === false)
+        return false;
+      const isEqual = typeof uniqueKeys === "function" ? uniqueKeys : (a, b) => a === b || identity.isScalar(a) && identity.isScalar(b) && a.value === b.value;
+      return items.some((pair) => isEqual(pair.key, search));
+    }
+    exports.mapIncludes = mapIncludes;
+  }
+});
+
+// node_modules/yaml/dist/compose/resolve-block-map.js
+var require_resolve_block_map = __commonJS({
+  "node_modules/yaml/dist/compose/resolve-block-map.js"(exports) {
+    "use strict";
+    var Pair = require_Pair();
+    var YAMLMap = require_YAMLMap();
+    var resolveProps = require_resolve_props();
+    var utilContainsNewline = require_util_contains_newline();
+    var utilFlowIndentCheck = require_util_flow_indent_check();
+    var utilMapIncludes = require_util_map_includes();
+    var startColMsg = "All mapping items must start at the same column";
+    function resolveBlockMap({ composeNode, composeEmptyNode }, ctx, bm, onError, tag) {
+      const NodeClass = tag?.nodeClass ?? YAMLMap.YAMLMap;
+      const map = new NodeClass(ctx.schema);
+      if (ctx.atRoot)
+        ctx.atRoot = false;
+      let offset = bm.offset;
+      let commentEnd = null;
+      for (const collItem of bm.items) {
+        const { start, key, sep, value } = collItem;
+        const keyProps = resolveProps.resolveProps(start, {
+          indicator: "explicit-key-ind",
+          next: key ?? sep?.[0],
+          offset,
+          onError,
+          parentIndent: bm.indent,
+          startOnNewline: true
+        });
+        const implicitKey = !keyProps.found;
+        if (implicitKey) {
+          if (key) {
+            if (key.type === "block-seq")
+              onError(offset, "BLOCK_AS_IMPLICIT_KEY", "A block sequence may not be used as an implicit map key");
+            else if ("indent" in key && key.indent !== bm.indent)
+              onError(offset, "BAD_INDENT", startColMsg);
+          }
+          if (!keyProps.anchor && !keyProps.tag && !sep) {
+            commentEnd = keyProps.end;
+            if (keyProps.comment) {
+              if (map.comment)
+                map.comment += "\n" + keyProps.comment;
+              else
+                map.comment = keyProps.comment;
+            }
+            continue;
+          }
+          if (keyProps.newlineAfterProp || utilContainsNewline.containsNewline(key)) {
+            onError(key ?? start[start.length - 1], "MULTILINE_IMPLICIT_KEY", "Implicit keys need to be on a single line");
+          }
+        } else if (keyProps.found?.indent !== bm.indent) {
+          onError(offset, "BAD_INDENT", startColMsg);
+        }
+        ctx.atKey = true;
+        const keyStart = keyProps.end;
+        const keyNode = key ? composeNode(ctx, key, keyProps, onError) : composeEmptyNode(ctx, keyStart, start, null, keyProps, onError);
+        if (ctx.schema.compat)
+          utilFlowIndentCheck.flowIndentCheck(bm.indent, key, onError);
+        ctx.atKey = false;
+        if (utilMapIncludes.mapIncludes(ctx, map.items, keyNode))
+          onError(keyStart, "DUPLICATE_KEY", "Map keys must be unique");
+        const valueProps = resolveProps.resolveProps(sep ?? [], {
+          indicator: "map-value-ind",
+          next: value,
+          offset: keyNode.range[2],
+          onError,
+          parentIndent: bm.indent,
+          startOnNewline: !key || key.type === "block-scalar"
+        });
+        offset = valueProps.end;
+        if (valueProps.found) {
+          if (implicitKey) {
+            if (value?.type === "block-map" && !valueProps.hasNewline)
+              onError(offset, "BLOCK_AS_IMPLICIT_KEY", "Nested mappings are not allowed in compact mappings");
+            if (ctx.options.strict && keyProps.start < valueProps.found.offset - 1024)
+              onError(keyNode.range, "KEY_OVER_1024_CHARS", "The : indicator must be at most 1024 chars after the start of an implicit block mapping key");
+          }
+          const valueNode = value ? composeNode(ctx, value, valueProps, onError) : composeEmptyNode(ctx, offset, sep, null, valueProps, onError);
+          if (ctx.schema.compat)
+            utilFlowIndentCheck.flowIndentCheck(bm.indent, value, onError);
+          offset = valueNode.range[2];
+          const pair = new Pair.Pair(keyNode, valueNode);
+          if (ctx.options.keepSourceTokens)
+            pair.srcToken = collItem;
+          map.items.push(pair);
+        } else {
+          if (implicitKey)
+            onError(keyNode.range, "MISSING_CHAR", "Implicit map keys need to be followed by map values");
+          if (valueProps.comment) {
+            if (keyNode.comment)
+              keyNode.comment += "\n" + valueProps.comment;
+            else
+              keyNode.comment = valueProps.comment;
+          }
+          const pair = new Pair.Pair(keyNode);
+          if (ctx.options.keepSourceTokens)
+            pair.srcToken = collItem;
+          map.items.push(pair);
+        }
+      }
+      if (commentEnd && commentEnd < offset)
+        onError(commentEnd, "IMPOSSIBLE", "Map comment with trailing content");
+      map.range = [bm.offset, offset, commentEnd ?? offset];
+      return map;
+    }
+    exports.resolveBlockMap = resolveBlockMap;
+  }
+});
+
+// node_modules/yaml/dist/compose/resolve-block-seq.js
+var require_resolve_block_seq = __commonJS({
+  "node_modules/yaml/dist/compose/resolve-block-seq.js"(exports) {
+    "use strict";
+    var YAMLSeq = require_YAMLSeq();
+    var resolveProps = require_resolve_props();
+    var utilFlowIndentCheck = require_util_flow_indent_check();
+    function resolveBlockSeq({ composeNode, composeEmptyNode }, ctx, bs, onError, tag) {
+      const NodeClass = tag?.nodeClass ?? YAMLSeq.YAMLSeq;
+      const seq = new NodeClass(ctx.schema);
+      if (ctx.atRoot)
+        ctx.atRoot = false;
+      if (ctx.atKey)
+        ctx.atKey = false;
+      let offset = bs.offset;
+      let commentEnd = null;
+      for (const { start, value } of bs.items) {
+        const props = resolveProps.resolveProps(start, {
+          indicator: "seq-item-ind",
+          next: value,
+          offset,
+          onError,
+          parentIndent: bs.indent,
+          startOnNewline: true
+        });
+        if (!props.found) {
+          if (props.anchor || props.tag || value) {
+            if (value?.type === "block-seq")
+              onError(props.end, "BAD_INDENT", "All sequence items must start at the same column");
+            else
+              onError(offset, "MISSING_CHAR", "Sequence item without - indicator");
+          } else {
+            commentEnd = props.end;
+            if (props.comment)
+              seq.comment = props.comment;
+            continue;
+          }
+        }
+        const node = value ? composeNode(ctx, value, props, onError) : composeEmptyNode(ctx, props.end, start, null, props, onError);
+        if (ctx.schema.compat)
+          utilFlowIndentCheck.flowIndentCheck(bs.indent, value, onError);
+        offset = node.range[2];
+        seq.items.push(node);
+      }
+      seq.range = [bs.offset, offset, commentEnd ?? offset];
+      return seq;
+    }
+    exports.resolveBlockSeq = resolveBlockSeq;
+  }
+});
+
+// node_modules/yaml/dist/compose/resolve-end.js
+var require_resolve_end = __commonJS({
+  "node_modules/yaml/dist/compose/resolve-end.js"(exports) {
+    "use strict";
+    function resolveEnd(end, offset, reqSpace, onError) {
+      let comment = "";
+      if (end) {
+        let hasSpace = false;
+        let sep = "";
+        for (const token of end) {
+          const { source, type } = token;
+          switch (type) {
+            case "space":
+              hasSpace = true;
+              break;
+            case "comment": {
+              if (reqSpace && !hasSpace)
+                onError(token, "MISSING_CHAR", "Comments must be separated from other tokens by white space characters");
+              const cb = source.substring(1) || " ";
+              if (!comment)
+                comment = cb;
+              else
+                comment += sep + cb;
+              sep = "";
+              break;
+            }
+            case "newline":
+              if (comment)
+                sep += source;
+              hasSpace = true;
+              break;
+            default:
+              onError(token, "UNEXPECTED_TOKEN", `Unexpected ${type} at node end`);
+          }
+          offset += source.length;
+        }
+      }
+      return { comment, offset };
+    }
+    exports.resolveEnd = resolveEnd;
+  }
+});
+
+// node_modules/yaml/dist/compose/resolve-flow-collection.js
+var require_resolve_flow_collection = __commonJS({
+  "node_modules/yaml/dist/compose/resolve-flow-collection.js"(exports) {
+    "use strict";
+    var identity = require_identity();
+    var Pair = require_Pair();
+    var YAMLMap = require_YAMLMap();
+    var YAMLSeq = require_YAMLSeq();
+    var resolveEnd = require_resolve_end();
+    var resolveProps = require_resolve_props();
+    var utilContainsNewline = require_util_contains_newline();
+    var utilMapIncludes = require_util_map_includes();
+    var blockMsg = "Block collections are not allowed within flow collections";
+    var isBlock = (token) => token && (token.type === "block-map" || token.type === "block-seq");
+    function resolveFlowCollection({ composeNode, composeEmptyNode }, ctx, fc, onError, tag) {
+      const isMap2 = fc.start.source === "{";
+      const fcName = isMap2 ? "flow map" : "flow sequence";
+      const NodeClass = tag?.nodeClass ?? (isMap2 ? YAMLMap.YAMLMap : YAMLSeq.YAMLSeq);
+      const coll = new NodeClass(ctx.schema);
+      coll.flow = true;
+      const atRoot = ctx.atRoot;
+      if (atRoot)
+        ctx.atRoot = false;
+      if (ctx.atKey)
+        ctx.atKey = false;
+      let offset = fc.offset + fc.start.source.length;
+      for (let i = 0; i < fc.items.length; ++i) {
+        const collItem = fc.items[i];
+        const { start, key, sep, value } = collItem;
+        const props = resolveProps.resolveProps(start, {
+          flow: fcName,
+          indicator: "explicit-key-ind",
+          next: key ?? sep?.[0],
+          offset,
+          onError,
+          parentIndent: fc.indent,
+          startOnNewline: false
+        });
+        if (!props.found) {
+          if (!props.anchor && !props.tag && !sep && !value) {
+            if (i === 0 && props.comma)
+              onError(props.comma, "UNEXPECTED_TOKEN", `Unexpected , in ${fcName}`);
+            else if (i < fc.items.length - 1)
+              onError(props.start, "UNEXPECTED_TOKEN", `Unexpected empty item in ${fcName}`);
+            if (props.comment) {
+              if (coll.comment)
+                coll.comment += "\n" + props.comment;
+              else
+                coll.comment = props.comment;
+            }
+            offset = props.end;
+            continue;
+          }
+          if (!isMap2 && ctx.options.strict && utilContainsNewline.containsNewline(key))
+            onError(
+              key,
+              // checked by containsNewline()
+              "MULTILINE_IMPLICIT_KEY",
+              "Implicit keys of flow sequence pairs need to be on a single line"
+            );
+        }
+        if (i === 0) {
+          if (props.comma)
+            onError(props.comma, "UNEXPECTED_TOKEN", `Unexpected , in ${fcName}`);
+        } else {
+          if (!props.comma)
+            onError(props.start, "MISSING_CHAR", `Missing , between ${fcName} items`);
+          if (props.comment) {
+            let prevItemComment = "";
+            loop: for (const st of start) {
+              switch (st.type) {
+                case "comma":
+                case "space":
+                  break;
+                case "comment":
+                  prevItemComment = st.source.substring(1);
+                  break loop;
+                default:
+                  break loop;
+              }
+            }
+            if (prevItemComment) {
+              let prev = coll.items[coll.items.length - 1];
+              if (identity.isPair(prev))
+                prev = prev.value ?? prev.key;
+              if (prev.comment)
+                prev.comment += "\n" + prevItemComment;
+              else
+                prev.comment = prevItemComment;
+              props.comment = props.comment.substring(prevItemComment.length + 1);
+            }
+          }
+        }
+        if (!isMap2 && !sep && !props.found) {
+          const valueNode = value ? composeNode(ctx, value, props, onError) : composeEmptyNode(ctx, props.end, sep, null, props, onError);
+          coll.items.push(valueNode);
+          offset = valueNode.range[2];
+          if (isBlock(value))
+            onError(valueNode.range, "BLOCK_IN_FLOW", blockMsg);
+        } else {
+          ctx.atKey = true;
+          const keyStart = props.end;
+          const keyNode = key ? composeNode(ctx, key, props, onError) : composeEmptyNode(ctx, keyStart, start, null, props, onError);
+          if (isBlock(key))
+            onError(keyNode.range, "BLOCK_IN_FLOW", blockMsg);
+          ctx.atKey = false;
+          const valueProps = resolveProps.resolveProps(sep ?? [], {
+            flow: fcName,
+            indicator: "map-value-ind",
+            next: value,
+            offset: keyNode.range[2],
+            onError,
+            parentIndent: fc.indent,
+            startOnNewline: false
+          });
+          if (valueProps.found) {
+            if (!isMap2 && !props.found && ctx.options.strict) {
+              if (sep)
+                for (const st of sep) {
+                  if (st === valueProps.found)
+                    break;
+                  if (st.type === "newline") {
+                    onError(st, "MULTILINE_IMPLICIT_KEY", "Implicit keys of flow sequence pairs need to be on a single line");
+                    break;
+                  }
+                }
+              if (props.start < valueProps.found.offset - 1024)
+                onError(valueProps.found, "KEY_OVER_1024_CHARS", "The : indicator must be at most 1024 chars after the start of an implicit flow sequence key");
+            }
+          } else if (value) {
+            if ("source" in value && value.source?.[0] === ":")
+              onError(value, "MISSING_CHAR", `Missing space after : in ${fcName}`);
+            else
+              onError(valueProps.start, "MISSING_CHAR", `Missing , or : between ${fcName} items`);
+          }
+          const valueNode = value ? composeNode(ctx, value, valueProps, onError) : valueProps.found ? composeEmptyNode(ctx, valueProps.end, sep, null, valueProps, onError) : null;
+          if (valueNode) {
+            if (isBlock(value))
+              onError(valueNode.range, "BLOCK_IN_FLOW", blockMsg);
+          } else if (valueProps.comment) {
+            if (keyNode.comment)
+              keyNode.comment += "\n" + valueProps.comment;
+            else
+              keyNode.comment = valueProps.comment;
+          }
+          const pair = new Pair.Pair(keyNode, valueNode);
+          if (ctx.options.keepSourceTokens)
+            pair.srcToken = collItem;
+          if (isMap2) {
+            const map = coll;
+            if (utilMapIncludes.mapIncludes(ctx, map.items, keyNode))
+              onError(keyStart, "DUPLICATE_KEY", "Map keys must be unique");
+            map.items.push(pair);
+          } else {
+            const map = new YAMLMap.YAMLMap(ctx.schema);
+            map.flow = true;
+            map.items.push(pair);
+            const endRange = (valueNode ?? keyNode).range;
+            map.range = [keyNode.range[0], endRange[1], endRange[2]];
+            coll.items.push(map);
+          }
+          offset = valueNode ? valueNode.range[2] : valueProps.end;
+        }
+      }
+      const expectedEnd = isMap2 ? "}" : "]";
+      const [ce, ...ee] = fc.end;
+      let cePos = offset;
+      if (ce?.source === expectedEnd)
+        cePos = ce.offset + ce.source.length;
+      else {
+        const name = fcName[0].toUpperCase() + fcName.substring(1);
+        const msg = atRoot ? `${name} must end with a ${expectedEnd}` : `${name} in block collection must be sufficiently indented and end with a ${expectedEnd}`;
+        onError(offset, atRoot ? "MISSING_CHAR" : "BAD_INDENT", msg);
+        if (ce && ce.source.length !== 1)
+          ee.unshift(ce);
+      }
+      if (ee.length > 0) {
+        const end = resolveEnd.resolveEnd(ee, cePos, ctx.options.strict, onError);
+        if (end.comment) {
+          if (coll.comment)
+            coll.comment += "\n" + end.comment;
+          else
+            coll.comment = end.comment;
+        }
+        coll.range = [fc.offset, cePos, end.offset];
+      } else {
+        coll.range = [fc.offset, cePos, cePos];
+      }
+      return coll;
+    }
+    exports.resolveFlowCollection = resolveFlowCollection;
+  }
+});
+
+// node_modules/yaml/dist/compose/compose-collection.js
+var require_compose_collection = __commonJS({
+  "node_modules/yaml/dist/compose/compose-collection.js"(exports) {
+    "use strict";
+    var identity = require_identity();
+    var Scalar = require_Scalar();
+    var YAMLMap = require_YAMLMap();
+    var YAMLSeq = require_YAMLSeq();
+    var resolveBlockMap = require_resolve_block_map();
+    var resolveBlockSeq = require_resolve_block_seq();
+    var resolveFlowCollection = require_resolve_flow_collection();
+    function resolveCollection(CN, ctx, token, onError, tagName, tag) {
+      const coll = token.type === "block-map" ? resolveBlockMap.resolveBlockMap(CN, ctx, token, onError, tag) : token.type === "block-seq" ? resolveBlockSeq.resolveBlockSeq(CN, ctx, token, onError, tag) : resolveFlowCollection.resolveFlowCollection(CN, ctx, token, onError, tag);
+      const Coll = coll.constructor;
+      if (tagName === "!" || tagName === Coll.tagName) {
+        coll.tag = Coll.tagName;
+        return coll;
+      }
+      if (tagName)
+        coll.tag = tagName;
+      return coll;
+    }
+    function composeCollection(CN, ctx, token, props, onError) {
+      const tagToken = props.tag;
+      const tagName = !tagToken ? null : ctx.directives.tagName(tagToken.source, (msg) => onError(tagToken, "TAG_RESOLVE_FAILED", msg));
+      if (token.type === "block-seq") {
+        const { anchor, newlineAfterProp: nl } = props;
+        const lastProp = anchor && tagToken ? anchor.offset > tagToken.offset ? anchor : tagToken : anchor ?? tagToken;
+        if (lastProp && (!nl || nl.offset < lastProp.offset)) {
+          const message = "Missing newline after block sequence props";
+          onError(lastProp, "MISSING_CHAR", message);
+        }
+      }
+      const expType = token.type === "block-map" ? "map" : token.type === "block-seq" ? "seq" : token.start.source === "{" ? "map" : "seq";
+      if (!tagToken || !tagName || tagName === "!" || tagName === YAMLMap.YAMLMap.tagName && expType === "map" || tagName === YAMLSeq.YAMLSeq.tagName && expType === "seq") {
+        return resolveCollection(CN, ctx, token, onError, tagName);
+      }
+      let tag = ctx.schema.tags.find((t) => t.tag === tagName && t.collection === expType);
+      if (!tag) {
+        const kt = ctx.schema.knownTags[tagName];
+        if (kt?.collection === expType) {
+          ctx.schema.tags.push(Object.assign({}, kt, { default: false }));
+          tag = kt;
+        } else {
+          if (kt) {
+            onError(tagToken, "BAD_COLLECTION_TYPE", `${kt.tag} used for ${expType} collection, but expects ${kt.collection ?? "scalar"}`, true);
+          } else {
+            onError(tagToken, "TAG_RESOLVE_FAILED", `Unresolved tag: ${tagName}`, true);
+          }
+          return resolveCollection(CN, ctx, token, onError, tagName);
+        }
+      }
+      const coll = resolveCollection(CN, ctx, token, onError, tagName, tag);
+      const res = tag.resolve?.(coll, (msg) => onError(tagToken, "TAG_RESOLVE_FAILED", msg), ctx.options) ?? coll;
+      const node = identity.isNode(res) ? res : new Scalar.Scalar(res);
+      node.range = coll.range;
+      node.tag = tagName;
+      if (tag?.format)
+        node.format = tag.format;
+      return node;
+    }
+    exports.composeCollection = composeCollection;
+  }
+});
+
+// node_modules/yaml/dist/compose/resolve-block-scalar.js
+var require_resolve_block_scalar = __commonJS({
+  "node_modules/yaml/dist/compose/resolve-block-scalar.js"(exports) {
+    "use strict";
+    var Scalar = require_Scalar();
+    function resolveBlockScalar(ctx, scalar, onError) {
+      const start = scalar.offset;
+      const header = parseBlockScalarHeader(scalar, ctx.options.strict, onError);
+      if (!header)
+        return { value: "", type: null, comment: "", range: [start, start, start] };
+      const type = header.mode === ">" ? Scalar.Scalar.BLOCK_FOLDED : Scalar.Scalar.BLOCK_LITERAL;
+      const lines2 = scalar.source ? splitLines(scalar.source) : [];
+      let chompStart = lines2.length;
+      for (let i = lines2.length - 1; i >= 0; --i) {
+        const content = lines2[i][1];
+        if (content === "" || content === "\r")
+          chompStart = i;
+        else
+          break;
+      }
+      if (chompStart === 0) {
+        const value2 = header.chomp === "+" && lines2.length > 0 ? "\n".repeat(Math.max(1, lines2.length - 1)) : "";
+        let end2 = start + header.length;
+        if (scalar.source)
+          end2 += scalar.source.length;
+        return { value: value2, type, comment: header.comment, range: [start, end2, end2] };
+      }
+      let trimIndent = scalar.indent + header.indent;
+      let offset = scalar.offset + header.length;
+      let contentStart = 0;
+      for (let i = 0; i < chompStart; ++i) {
+        const [indent, content] = lines2[i];
+        if (content === "" || content === "\r") {
+          if (header.indent === 0 && indent.length > trimIndent)
+            trimIndent = indent.length;
+        } else {
+          if (indent.length < trimIndent) {
+            const message = "Block scalars with more-indented leading empty lines must use an explicit indentation indicator";
+            onError(offset + indent.length, "MISSING_CHAR", message);
+          }
+          if (header.indent === 0)
+            trimIndent = indent.length;
+          contentStart = i;
+          if (trimIndent === 0 && !ctx.atRoot) {
+            const message = "Block scalar values in collections must be indented";
+            onError(offset, "BAD_INDENT", message);
+          }
+          break;
+        }
+        offset += indent.length + content.length + 1;
+      }
+      for (let i = lines2.length - 1; i >= chompStart; --i) {
+        if (lines2[i][0].length > trimIndent)
+          chompStart = i + 1;
+      }
+      let value = "";
+      let sep = "";
+      let prevMoreIndented = false;
+      for (let i = 0; i < contentStart; ++i)
+        value += lines2[i][0].slice(trimIndent) + "\n";
+      for (let i = contentStart; i < chompStart; ++i) {
+        let [indent, content] = lines2[i];
+        offset += indent.length + content.length + 1;
+        const crlf = content[content.length - 1] === "\r";
+        if (crlf)
+          content = content.slice(0, -1);
+        if (content && indent.length < trimIndent) {
+          const src = header.indent ? "explicit indentation indicator" : "first line";
+          const message = `Block scalar lines must not be less indented than their ${src}`;
+          onError(offset - content.length - (crlf ? 2 : 1), "BAD_INDENT", message);
+          indent = "";
+        }
+        if (type === Scalar.Scalar.BLOCK_LITERAL) {
+          value += sep + indent.slice(trimIndent) + content;
+          sep = "\n";
+        } else if (indent.length > trimIndent || content[0] === "	") {
+          if (sep === " ")
+            sep = "\n";
+          else if (!prevMoreIndented && sep === "\n")
+            sep = "\n\n";
+          value += sep + indent.slice(trimIndent) + content;
+          sep = "\n";
+          prevMoreIndented = true;
+        } else if (content === "") {
+          if (sep === "\n")
+            value += "\n";
+          else
+            sep = "\n";
+        } else {
+          value += sep + content;
+          sep = " ";
+          prevMoreIndented = false;
+        }
+      }
+      switch (header.chomp) {
+        case "-":
+          break;
+        case "+":
+          for (let i = chompStart; i < lines2.length; ++i)
+            value += "\n" + lines2[i][0].slice(trimIndent);
+          if (value[value.length - 1] !== "\n")
+            value += "\n";
+          break;
+        default:
+          value += "\n";
+      }
+      const end = start + header.length + scalar.source.length;
+      return { value, type, comment: header.comment, range: [start, end, end] };
+    }
+    function parseBlockScalarHeader({ offset, props }, strict, onError) {
+      if (props[0].type !== "block-scalar-header") {
+        onError(props[0], "IMPOSSIBLE", "Block scalar header not found");
+        return null;
+      }
+      const { source } = props[0];
+      const mode = source[0];
+      let indent = 0;
+      let chomp = "";
+      let error2 = -1;
+      for (let i = 1; i < source.length; ++i) {
+        const ch = source[i];
+        if (!chomp && (ch === "-" || ch === "+"))
+          chomp = ch;
+        else {
+          const n = Number(ch);
+          if (!indent && n)
+            indent = n;
+          else if (error2 === -1)
+            error2 = offset + i;
+        }
+      }
+      if (error2 !== -1)
+        onError(error2, "UNEXPECTED_TOKEN", `Block scalar header includes extra characters: ${source}`);
+      let hasSpace = false;
+      let comment = "";
+      let length = source.length;
+      for (let i = 1; i < props.length; ++i) {
+        const token = props[i];
+        switch (token.type) {
+          case "space":
+            hasSpace = true;
+          // fallthrough
+          case "newline":
+            length += token.source.length;
+            break;
+          case "comment":
+            if (strict && !hasSpace) {
+              const message = "Comments must be separated from other tokens by white space characters";
+              onError(token, "MISSING_CHAR", message);
+            }
+            length += token.source.length;
+            comment = token.source.substring(1);
+            break;
+          case "error":
+            onError(token, "UNEXPECTED_TOKEN", token.message);
+            length += token.source.length;
+            break;
+          /* istanbul ignore next should not happen */
+          default: {
+            const message = `Unexpected token in block scalar header: ${token.type}`;
+            onError(token, "UNEXPECTED_TOKEN", message);
+            const ts = token.source;
+            if (ts && typeof ts === "string")
+              length += ts.length;
+          }
+        }
+      }
+      return { mode, indent, chomp, comment, length };
+    }
+    function splitLines(source) {
+      const split = source.split(/\n( *)/);
+      const first = split[0];
+      const m = first.match(/^( *)/);
+      const line0 = m?.[1] ? [m[1], first.slice(m[1].length)] : ["", first];
+      const lines2 = [line0];
+      for (let i = 1; i < split.length; i += 2)
+        lines2.push([split[i], split[i + 1]]);
+      return lines2;
+    }
+    exports.resolveBlockScalar = resolveBlockScalar;
+  }
+});
+
+// node_modules/yaml/dist/compose/resolve-flow-scalar.js
+var require_resolve_flow_scalar = __commonJS({
+  "node_modules/yaml/dist/compose/resolve-flow-scalar.js"(exports) {
+    "use strict";
+    var Scalar = require_Scalar();
+    var resolveEnd = require_resolve_end();
+    function resolveFlowScalar(scalar, strict, onError) {
+      const { offset, type, source, end } = scalar;
+      let _type;
+      let value;
+      const _onError = (rel, code, msg) => onError(offset + rel, code, msg);
+      switch (type) {
+        case "scalar":
+          _type = Scalar.Scalar.PLAIN;
+          value = plainValue(source, _onError);
+          break;
+        case "single-quoted-scalar":
+          _type = Scalar.Scalar.QUOTE_SINGLE;
+          value = singleQuotedValue(source, _onError);
+          break;
+        case "double-quoted-scalar":
+          _type = Scalar.Scalar.QUOTE_DOUBLE;
+          value = doubleQuotedValue(source, _onError);
+          break;
+        /* istanbul ignore next should not happen */
+        default:
+          onError(scalar, "UNEXPECTED_TOKEN", `Expected a flow scalar value, but found: ${type}`);
+          return {
+            value: "",
+            type: null,
+            comment: "",
+            range: [offset, offset + source.length, offset + source.length]
+          };
+      }
+      const valueEnd = offset + source.length;
+      const re = resolveEnd.resolveEnd(end, valueEnd, strict, onError);
+      return {
+        value,
+        type: _type,
+        comment: re.comment,
+        range: [offset, valueEnd, re.offset]
+      };
+    }
+    function plainValue(source, onError) {
+      let badChar = "";
+      switch (source[0]) {
+        /* istanbul ignore next should not happen */
+        case "	":
+          badChar = "a tab character";
+          break;
+        case ",":
+          badChar = "flow indicator character ,";
+          break;
+        case "%":
+          badChar = "directive indicator character %";
+          break;
+        case "|":
+        case ">": {
+          badChar = `block scalar indicator ${source[0]}`;
+          break;
+        }
+        case "@":
+        case "`": {
+          badChar = `reserved character ${source[0]}`;
+          break;
+        }
+      }
+      if (badChar)
+        onError(0, "BAD_SCALAR_START", `Plain value cannot start with ${badChar}`);
+      return unfoldLines(source);
+    }
+    function singleQuotedValue(source, onError) {
+      if (source[source.length - 1] !== "'" || source.length === 1)
+        onError(source.length, "MISSING_CHAR", "Missing closing 'quote");
+      return unfoldLines(source.slice(1, -1)).replace(/''/g, "'");
+    }
+    function unfoldLines(source) {
+      const line = /(.*?)\r?\n/sy;
+      let match = line.exec(source);
+      if (!match)
+        return source;
+      let trimEnd, trimBoth;
+      try {
+        trimEnd = new RegExp("(?<![ 	])[ 	]+$");
+        trimBoth = new RegExp("^[ 	]+|(?<![ 	])[ 	]+$", "g");
+      } catch {
+        trimEnd = /[ \t]+$/;
+        trimBoth = /^[ \t]+|[ \t]+$/g;
+      }
+      let res = match[1].replace(trimEnd, "");
+      let sep = " ";
+      let pos = line.lastIndex;
+      while (match = line.exec(source)) {
+        const lm = match[1].replace(trimBoth, "");
+        if (lm === "") {
+          if (sep === "\n")
+            res += sep;
+          else
+            sep = "\n";
+        } else {
+          res += sep + lm;
+          sep = " ";
+        }
+        pos = line.lastIndex;
+      }
+      const last = /[ \t]*(.*)/sy;
+      last.lastIndex = pos;
+      match = last.exec(source);
+      return res + sep + (match?.[1] ?? "");
+    }
+    function doubleQuotedValue(source, onError) {
+      let res = "";
+      for (let i = 1; i < source.length - 1; ++i) {
+        const ch = source[i];
+        if (ch === "\r" && source[i + 1] === "\n")
+          continue;
+        if (ch === "\n") {
+          const { fold, offset } = foldNewline(source, i);
+          res += fold;
+          i = offset;
+        } else if (ch === "\\") {
+          let next = source[++i];
+          const cc = escapeCodes[next];
+          if (cc)
+            res += cc;
+          else if (next === "\n") {
+            next = source[i + 1];
+            while (next === " " || next === "	")
+              next = source[++i + 1];
+          } else if (next === "\r" && source[i + 1] === "\n") {
+            next = source[++i + 1];
+            while (next === " " || next === "	")
+              next = source[++i + 1];
+          } else if (next === "x" || next === "u" || next === "U") {
+            const length = next === "x" ? 2 : next === "u" ? 4 : 8;
+            res += parseCharCode(source, i + 1, length, onError);
+            i += length;
+          } else {
+            const raw = source.substr(i - 1, 2);
+            onError(i - 1, "BAD_DQ_ESCAPE", `Invalid escape sequence ${raw}`);
+            res += raw;
+          }
+        } else if (ch === " " || ch === "	") {
+          const wsStart = i;
+          let next = source[i + 1];
+          while (next === " " || next === "	")
+            next = source[++i + 1];
+          if (next !== "\n" && !(next === "\r" && source[i + 2] === "\n"))
+            res += i > wsStart ? source.slice(wsStart, i + 1) : ch;
+        } else {
+          res += ch;
+        }
+      }
+      if (source[source.length - 1] !== '"' || source.length === 1)
+        onError(source.length, "MISSING_CHAR", 'Missing closing "quote');
+      return res;
+    }
+    function foldNewline(source, offset) {
+      let fold = "";
+      let ch = source[offset + 1];
+      while (ch === " " || ch === "	" || ch === "\n" || ch === "\r") {
+        if (ch === "\r" && source[offset + 2] !== "\n")
+          break;
+        if (ch === "\n")
+          fold += "\n";
+        offset += 1;
+        ch = source[offset + 1];
+      }
+      if (!fold)
+        fold = " ";
+      return { fold, offset };
+    }
+    var escapeCodes = {
+      "0": "\0",
+      // null character
+      a: "\x07",
+      // bell character
+      b: "\b",
+      // backspace
+      e: "\x1B",
+      // escape character
+      f: "\f",
+      // form feed
+      n: "\n",
+      // line feed
+      r: "\r",
+      // carriage return
+      t: "	",
+      // horizontal tab
+      v: "\v",
+      // vertical tab
+      N: "\x85",
+      // Unicode next line
+      _: "\xA0",
+      // Unicode non-breaking space
+      L: "\u2028",
+      // Unicode line separator
+      P: "\u2029",
+      // Unicode paragraph separator
+      " ": " ",
+      '"': '"',
+      "/": "/",
+      "\\": "\\",
+      "	": "	"
+    };
+    function parseCharCode(source, offset, length, onError) {
+      const cc = source.substr(offset, length);
+      const ok = cc.length === length && /^[0-9a-fA-F]+$/.test(cc);
+      const code = ok ? parseInt(cc, 16) : NaN;
+      try {
+        return String.fromCodePoint(code);
+      } catch {
+        const raw = source.substr(offset - 2, length + 2);
+        onError(offset - 2, "BAD_DQ_ESCAPE", `Invalid escape sequence ${raw}`);
+        return raw;
+      }
+    }
+    exports.resolveFlowScalar = resolveFlowScalar;
+  }
+});
+
+// node_modules/yaml/dist/compose/compose-scalar.js
+var require_compose_scalar = __commonJS({
+  "node_modules/yaml/dist/compose/compose-scalar.js"(exports) {
+    "use strict";
+    var identity = require_identity();
+    var Scalar = require_Scalar();
+    var resolveBlockScalar = require_resolve_block_scalar();
+    var resolveFlowScalar = require_resolve_flow_scalar();
+    function composeScalar(ctx, token, tagToken, onError) {
+      const { value, type, comment, range } = token.type === "block-scalar" ? resolveBlockScalar.resolveBlockScalar(ctx, token, onError) : resolveFlowScalar.resolveFlowScalar(token, ctx.options.strict, onError);
+      const tagName = tagToken ? ctx.directives.tagName(tagToken.source, (msg) => onError(tagToken, "TAG_RESOLVE_FAILED", msg)) : null;
+      let tag;
+      if (ctx.options.stringKeys && ctx.atKey) {
+        tag = ctx.schema[identity.SCALAR];
+      } else if (tagName)
+        tag = findScalarTagByName(ctx.schema, value, tagName, tagToken, onError);
+      else if (token.type === "scalar")
+        tag = findScalarTagByTest(ctx, value, token, onError);
+      else
+        tag = ctx.schema[identity.SCALAR];
+      let scalar;
+      try {
+        const res = tag.resolve(value, (msg) => onError(tagToken ?? token, "TAG_RESOLVE_FAILED", msg), ctx.options);
+        scalar = identity.isScalar(res) ? res : new Scalar.Scalar(res);
+      } catch (error2) {
+        const msg = error2 instanceof Error ? error2.message : String(error2);
+        onError(tagToken ?? token, "TAG_RESOLVE_FAILED", msg);
+        scalar = new Scalar.Scalar(value);
+      }
+      scalar.range = range;
+      scalar.source = value;
+      if (type)
+        scalar.type = type;
+      if (tagName)
+        scalar.tag = tagName;
+      if (tag.format)
+        scalar.format = tag.format;
+      if (comment)
+        scalar.comment = comment;
+      return scalar;
+    }
+    function findScalarTagByName(schema, value, tagName, tagToken, onError) {
+      if (tagName === "!")
+        return schema[identity.SCALAR];
+      const matchWithTest = [];
+      for (const tag of schema.tags) {
+        if (!tag.collection && tag.tag === tagName) {
+          if (tag.default && tag.test)
+            matchWithTest.push(tag);
+          else
+            return tag;
+        }
+      }
+      for (const tag of matchWithTest)
+        if (tag.test?.test(value))
+          return tag;
+      const kt = schema.knownTags[tagName];
+      if (kt && !kt.collection) {
+        schema.tags.push(Object.assign({}, kt, { default: false, test: void 0 }));
+        return kt;
+      }
+      onError(tagToken, "TAG_RESOLVE_FAILED", `Unresolved tag: ${tagName}`, tagName !== "tag:yaml.org,2002:str");
+      return schema[identity.SCALAR];
+    }
+    function findScalarTagByTest({ atKey, directives, schema }, value, token, onError) {
+      const tag = schema.tags.find((tag2) => (tag2.default === true || atKey && tag2.default === "key") && tag2.test?.test(value)) || schema[identity.SCALAR];
+      if (schema.compat) {
+        const compat = schema.compat.find((tag2) => tag2.default && tag2.test?.test(value)) ?? schema[identity.SCALAR];
+        if (tag.tag !== compat.tag) {
+          const ts = directives.tagString(tag.tag);
+          const cs = directives.tagString(compat.tag);
+          const msg = `Value may be parsed as either ${ts} or ${cs}`;
+          onError(token, "TAG_RESOLVE_FAILED", msg, true);
+        }
+      }
+      return tag;
+    }
+    exports.composeScalar = composeScalar;
+  }
+});
+
+// node_modules/yaml/dist/compose/util-empty-scalar-position.js
+var require_util_empty_scalar_position = __commonJS({
+  "node_modules/yaml/dist/compose/util-empty-scalar-position.js"(exports) {
+    "use strict";
+    function emptyScalarPosition(offset, before, pos) {
+      if (before) {
+        pos ?? (pos = before.length);
+        for (let i = pos - 1; i >= 0; --i) {
+          let st = before[i];
+          switch (st.type) {
+            case "space":
+            case "comment":
+            case "newline":
+              offset -= st.source.length;
+              continue;
+          }
+          st = before[++i];
+          while (st?.type === "space") {
+            offset += st.source.length;
+            st = before[++i];
+          }
+          break;
+        }
+      }
+      return offset;
+    }
+    exports.emptyScalarPosition = emptyScalarPosition;
+  }
+});
+
+// node_modules/yaml/dist/compose/compose-node.js
+var require_compose_node = __commonJS({
+  "node_modules/yaml/dist/compose/compose-node.js"(exports) {
+    "use strict";
+    var Alias = require_Alias();
+    var identity = require_identity();
+    var composeCollection = require_compose_collection();
+    var composeScalar = require_compose_scalar();
+    var resolveEnd = require_resolve_end();
+    var utilEmptyScalarPosition = require_util_empty_scalar_position();
+    var CN = { composeNode, composeEmptyNode };
+    function composeNode(ctx, token, props, onError) {
+      const atKey = ctx.atKey;
+      const { spaceBefore, comment, anchor, tag } = props;
+      let node;
+      let isSrcToken = true;
+      switch (token.type) {
+        case "alias":
+          node = composeAlias(ctx, token, onError);
+          if (anchor || tag)
+            onError(token, "ALIAS_PROPS", "An alias node must not specify any properties");
+          break;
+        case "scalar":
+        case "single-quoted-scalar":
+        case "double-quoted-scalar":
+        case "block-scalar":
+          node = composeScalar.composeScalar(ctx, token, tag, onError);
+          if (anchor)
+            node.anchor = anchor.source.substring(1);
+          break;
+        case "block-map":
+        case "block-seq":
+        case "flow-collection":
+          try {
+            node = composeCollection.composeCollection(CN, ctx, token, props, onError);
+            if (anchor)
+              node.anchor = anchor.source.substring(1);
+          } catch (error2) {
+            const message = error2 instanceof Error ? error2.message : String(error2);
+            onError(token, "RESOURCE_EXHAUSTION", message);
+          }
+          break;
+        default: {
+          const message = token.type === "error" ? token.message : `Unsupported token (type: ${token.type})`;
+          onError(token, "UNEXPECTED_TOKEN", message);
+          isSrcToken = false;
+        }
+      }
+      node ?? (node = composeEmptyNode(ctx, token.offset, void 0, null, props, onError));
+      if (anchor && node.anchor === "")
+        onError(anchor, "BAD_ALIAS", "Anchor cannot be an empty string");
+      if (atKey && ctx.options.stringKeys && (!identity.isScalar(node) || typeof node.value !== "string" || node.tag && node.tag !== "tag:yaml.org,2002:str")) {
+        const msg = "With stringKeys, all keys must be strings";
+        onError(tag ?? token, "NON_STRING_KEY", msg);
+      }
+      if (spaceBefore)
+        node.spaceBefore = true;
+      if (comment) {
+        if (token.type === "scalar" && token.source === "")
+          node.comment = comment;
+        else
+          node.commentBefore = comment;
+      }
+      if (ctx.options.keepSourceTokens && isSrcToken)
+        node.srcToken = token;
+      return node;
+    }
+    function composeEmptyNode(ctx, offset, before, pos, { spaceBefore, comment, anchor, tag, end }, onError) {
+      const token = {
+        type: "scalar",
+        offset: utilEmptyScalarPosition.emptyScalarPosition(offset, before, pos),
+        indent: -1,
+        source: ""
+      };
+      const node = composeScalar.composeScalar(ctx, token, tag, onError);
+      if (anchor) {
+        node.anchor = anchor.source.substring(1);
+        if (node.anchor === "")
+          onError(anchor, "BAD_ALIAS", "Anchor cannot be an empty string");
+      }
+      if (spaceBefore)
+        node.spaceBefore = true;
+      if (comment) {
+        node.comment = comment;
+        node.range[2] = end;
+      }
+      return node;
+    }
+    function composeAlias({ options }, { offset, source, end }, onError) {
+      const alias = new Alias.Alias(source.substring(1));
+      if (alias.source === "")
+        onError(offset, "BAD_ALIAS", "Alias cannot be an empty string");
+      if (alias.source.endsWith(":"))
+        onError(offset + source.length - 1, "BAD_ALIAS", "Alias ending in : is ambiguous", true);
+      const valueEnd = offset + source.length;
+      const re = resolveEnd.resolveEnd(end, valueEnd, options.strict, onError);
+      alias.range = [offset, valueEnd, re.offset];
+      if (re.comment)
+        alias.comment = re.comment;
+      return alias;
+    }
+    exports.composeEmptyNode = composeEmptyNode;
+    exports.composeNode = composeNode;
+  }
+});
+
+// node_modules/yaml/dist/compose/compose-doc.js
+var require_compose_doc = __commonJS({
+  "node_modules/yaml/dist/compose/compose-doc.js"(exports) {
+    "use strict";
+    var Document = require_Document();
+    var composeNode = require_compose_node();
+    var resolveEnd = require_resolve_end();
+    var resolveProps = require_resolve_props();
+    function composeDoc(options, directives, { offset, start, value, end }, onError) {
+      const opts = Object.assign({ _directives: directives }, options);
+      const doc = new Document.Document(void 0, opts);
+      const ctx = {
+        atKey: false,
+        atRoot: true,
+        directives: doc.directives,
+        options: doc.options,
+        schema: doc.schema
+      };
+      const props = resolveProps.resolveProps(start, {
+        indicator: "doc-start",
+        next: value ?? end?.[0],
+        offset,
+        onError,
+        parentIndent: 0,
+        startOnNewline: true
+      });
+      if (props.found) {
+        doc.directives.docStart = true;
+        if (value && (value.type === "block-map" || value.type === "block-seq") && !props.hasNewline)
+          onError(props.end, "MISSING_CHAR", "Block collection cannot start on same line with directives-end marker");
+      }
+      doc.contents = value ? composeNode.composeNode(ctx, value, props, onError) : composeNode.composeEmptyNode(ctx, props.end, start, null, props, onError);
+      const contentEnd = doc.contents.range[2];
+      const re = resolveEnd.resolveEnd(end, contentEnd, false, onError);
+      if (re.comment)
+        doc.comment = re.comment;
+      doc.range = [offset, contentEnd, re.offset];
+      return doc;
+    }
+    exports.composeDoc = composeDoc;
+  }
+});
+
+// node_modules/yaml/dist/compose/composer.js
+var require_composer = __commonJS({
+  "node_modules/yaml/dist/compose/composer.js"(exports) {
+    "use strict";
+    var node_process = __require("process");
+    var directives = require_directives();
+    var Document = require_Document();
+    var errors = require_errors3();
+    var identity = require_identity();
+    var composeDoc = require_compose_doc();
+    var resolveEnd = require_resolve_end();
+    function getErrorPos(src) {
+      if (typeof src === "number")
+        return [src, src + 1];
+      if (Array.isArray(src))
+        return src.length === 2 ? src : [src[0], src[1]];
+      const { offset, source } = src;
+      return [offset, offset + (typeof source === "string" ? source.length : 1)];
+    }
+    function parsePrelude(prelude) {
+      let comment = "";
+      let atComment = false;
+      let afterEmptyLine = false;
+      for (let i = 0; i < prelude.length; ++i) {
+        const source = prelude[i];
+        switch (source[0]) {
+          case "#":
+            comment += (comment === "" ? "" : afterEmptyLine ? "\n\n" : "\n") + (source.substring(1) || " ");
+            atComment = true;
+            afterEmptyLine = false;
+            break;
+          case "%":
+            if (prelude[i + 1]?.[0] !== "#")
+              i += 1;
+            atComment = false;
+            break;
+          default:
+            if (!atComment)
+              afterEmptyLine = true;
+            atComment = false;
+        }
+      }
+      return { comment, afterEmptyLine };
+    }
+    var Composer = class {
+      constructor(options = {}) {
+        this.doc = null;
+        this.atDirectives = false;
+        this.prelude = [];
+        this.errors = [];
+        this.warnings = [];
+        this.onError = (source, code, message, warning2) => {
+          const pos = getErrorPos(source);
+          if (warning2)
+            this.warnings.push(new errors.YAMLWarning(pos, code, message));
+          else
+            this.errors.push(new errors.YAMLParseError(pos, code, message));
+        };
+        this.directives = new directives.Directives({ version: options.version || "1.2" });
+        this.options = options;
+      }
+      decorate(doc, afterDoc) {
+        const { comment, afterEmptyLine } = parsePrelude(this.prelude);
+        if (comment) {
+          const dc = doc.contents;
+          if (afterDoc) {
+            doc.comment = doc.comment ? `${doc.comment}
+${comment}` : comment;
+          } else if (afterEmptyLine || doc.directives.docStart || !dc) {
+            doc.commentBefore = comment;
+          } else if (identity.isCollection(dc) && !dc.flow && dc.items.length > 0) {
+            let it = dc.items[0];
+            if (identity.isPair(it))
+              it = it.key;
+            const cb = it.commentBefore;
+            it.commentBefore = cb ? `${comment}
+${cb}` : comment;
+          } else {
+            const cb = dc.commentBefore;
+            dc.commentBefore = cb ? `${comment}
+${cb}` : comment;
+          }
+        }
+        if (afterDoc) {
+          for (let i = 0; i < this.errors.length; ++i)
+            doc.errors.push(this.errors[i]);
+          for (let i = 0; i < this.warnings.length; ++i)
+            doc.warnings.push(this.warnings[i]);
+        } else {
+          doc.errors = this.errors;
+          doc.warnings = this.warnings;
+        }
+        this.prelude = [];
+        this.errors = [];
+        this.warnings = [];
+      }
+      /**
+       * Current stream status information.
+       *
+       * Mostly useful at the end of input for an empty stream.
+       */
+      streamInfo() {
+        return {
+          comment: parsePrelude(this.prelude).comment,
+          directives: this.directives,
+          errors: this.errors,
+          warnings: this.warnings
+        };
+      }
+      /**
+       * Compose tokens into documents.
+       *
+       * @param forceDoc - If the stream contains no document, still emit a final document including any comments and directives that would be applied to a subsequent document.
+       * @param endOffset - Should be set if `forceDoc` is also set, to set the document range end and to indicate errors correctly.
+       */
+      *compose(tokens, forceDoc = false, endOffset = -1) {
+        for (const token of tokens)
+          yield* this.next(token);
+        yield* this.end(forceDoc, endOffset);
+      }
+      /** Advance the composer by one CST token. */
+      *next(token) {
+        if (node_process.env.LOG_STREAM)
+          console.dir(token, { depth: null });
+        switch (token.type) {
+          case "directive":
+            this.directives.add(token.source, (offset, message, warning2) => {
+              const pos = getErrorPos(token);
+              pos[0] += offset;
+              this.onError(pos, "BAD_DIRECTIVE", message, warning2);
+            });
+            this.prelude.push(token.source);
+            this.atDirectives = true;
+            break;
+          case "document": {
+            const doc = composeDoc.composeDoc(this.options, this.directives, token, this.onError);
+            if (this.atDirectives && !doc.directives.docStart)
+              this.onError(token, "MISSING_CHAR", "Missing directives-end/doc-start indicator line");
+            this.decorate(doc, false);
+            if (this.doc)
+              yield this.doc;
+            this.doc = doc;
+            this.atDirectives = false;
+            break;
+          }
+          case "byte-order-mark":
+          case "space":
+            break;
+          case "comment":
+          case "newline":
+            this.prelude.push(token.source);
+            break;
+          case "error": {
+            const msg = token.source ? `${token.message}: ${JSON.stringify(token.source)}` : token.message;
+            const error2 = new errors.YAMLParseError(getErrorPos(token), "UNEXPECTED_TOKEN", msg);
+            if (this.atDirectives || !this.doc)
+              this.errors.push(error2);
+            else
+              this.doc.errors.push(error2);
+            break;
+          }
+          case "doc-end": {
+            if (!this.doc) {
+              const msg = "Unexpected doc-end without preceding document";
+              this.errors.push(new errors.YAMLParseError(getErrorPos(token), "UNEXPECTED_TOKEN", msg));
+              break;
+            }
+            this.doc.directives.docEnd = true;
+            const end = resolveEnd.resolveEnd(token.end, token.offset + token.source.length, this.doc.options.strict, this.onError);
+            this.decorate(this.doc, true);
+            if (end.comment) {
+              const dc = this.doc.comment;
+              this.doc.comment = dc ? `${dc}
+${end.comment}` : end.comment;
+            }
+            this.doc.range[2] = end.offset;
+            break;
+          }
+          default:
+            this.errors.push(new errors.YAMLParseError(getErrorPos(token), "UNEXPECTED_TOKEN", `Unsupported token ${token.type}`));
+        }
+      }
+      /**
+       * Call at end of input to yield any remaining document.
+       *
+       * @param forceDoc - If the stream contains no document, still emit a final document including any comments and directives that would be applied to a subsequent document.
+       * @param endOffset - Should be set if `forceDoc` is also set, to set the document range end and to indicate errors correctly.
+       */
+      *end(forceDoc = false, endOffset = -1) {
+        if (this.doc) {
+          this.decorate(this.doc, true);
+          yield this.doc;
+          this.doc = null;
+        } else if (forceDoc) {
+          const opts = Object.assign({ _directives: this.directives }, this.options);
+          const doc = new Document.Document(void 0, opts);
+          if (this.atDirectives)
+            this.onError(endOffset, "MISSING_CHAR", "Missing directives-end indicator line");
+          doc.range = [0, endOffset, endOffset];
+          this.decorate(doc, false);
+          yield doc;
+        }
+      }
+    };
+    exports.Composer = Composer;
+  }
+});
+
+// node_modules/yaml/dist/parse/cst-scalar.js
+var require_cst_scalar = __commonJS({
+  "node_modules/yaml/dist/parse/cst-scalar.js"(exports) {
+    "use strict";
+    var resolveBlockScalar = require_resolve_block_scalar();
+    var resolveFlowScalar = require_resolve_flow_scalar();
+    var errors = require_errors3();
+    var stringifyString = require_stringifyString();
+    function resolveAsScalar(token, strict = true, onError) {
+      if (token) {
+        const _onError = (pos, code, message) => {
+          const offset = typeof pos === "number" ? pos : Array.isArray(pos) ? pos[0] : pos.offset;
+          if (onError)
+            onError(offset, code, message);
+          else
+            throw new errors.YAMLParseError([offset, offset + 1], code, message);
+        };
+        switch (token.type) {
+          case "scalar":
+          case "single-quoted-scalar":
+          case "double-quoted-scalar":
+            return resolveFlowScalar.resolveFlowScalar(token, strict, _onError);
+          case "block-scalar":
+            return resolveBlockScalar.resolveBlockScalar({ options: { strict } }, token, _onError);
+        }
+      }
+      return null;
+    }
+    function createScalarToken(value, context) {
+      const { implicitKey = false, indent, inFlow = false, offset = -1, type = "PLAIN" } = context;
+      const source = stringifyString.stringifyString({ type, value }, {
+        implicitKey,
+        indent: indent > 0 ? " ".repeat(indent) : "",
+        inFlow,
+        options: { blockQuote: true, lineWidth: -1 }
+      });
+      const end = context.end ?? [
+        { type: "newline", offset: -1, indent, source: "\n" }
+      ];
+      switch (source[0]) {
+        case "|":
+        case ">": {
+          const he = source.indexOf("\n");
+          const head = source.substring(0, he);
+          const body = source.substring(he + 1) + "\n";
+          const props = [
+            { type: "block-scalar-header", offset, indent, source: head }
+          ];
+          if (!addEndtoBlockProps(props, end))
+            props.push({ type: "newline", offset: -1, indent, source: "\n" });
+          return { type: "block-scalar", offset, indent, props, source: body };
+        }
+        case '"':
+          return { type: "double-quoted-scalar", offset, indent, source, end };
+        case "'":
+          return { type: "single-quoted-scalar", offset, indent, source, end };
+        default:
+          return { type: "scalar", offset, indent, source, end };
+      }
+    }
+    function setScalarValue(token, value, context = {}) {
+      let { afterKey = false, implicitKey = false, inFlow = false, type } = context;
+      let indent = "indent" in token ? token.indent : null;
+      if (afterKey && typeof indent === "number")
+        indent += 2;
+      if (!type)
+        switch (token.type) {
+          case "single-quoted-scalar":
+            type = "QUOTE_SINGLE";
+            break;
+          case "double-quoted-scalar":
+            type = "QUOTE_DOUBLE";
+            break;
+          case "block-scalar": {
+            const header = token.props[0];
+            if (header.type !== "block-scalar-header")
+              throw new Error("Invalid block scalar header");
+            type = header.source[0] === ">" ? "BLOCK_FOLDED" : "BLOCK_LITERAL";
+            break;
+          }
+          default:
+            type = "PLAIN";
+        }
+      const source = stringifyString.stringifyString({ type, value }, {
+        implicitKey: implicitKey || indent === null,
+        indent: indent !== null && indent > 0 ? " ".repeat(indent) : "",
+        inFlow,
+        options: { blockQuote: true, lineWidth: -1 }
+      });
+      switch (source[0]) {
+        case "|":
+        case ">":
+          setBlockScalarValue(token, source);
+          break;
+        case '"':
+          setFlowScalarValue(token, source, "double-quoted-scalar");
+          break;
+        case "'":
+          setFlowScalarValue(token, source, "single-quoted-scalar");
+          break;
+        default:
+          setFlowScalarValue(token, source, "scalar");
+      }
+    }
+    function setBlockScalarValue(token, source) {
+      const he = source.indexOf("\n");
+      const head = source.substring(0, he);
+      const body = source.substring(he + 1) + "\n";
+      if (token.type === "block-scalar") {
+        const header = token.props[0];
+        if (header.type !== "block-scalar-header")
+          throw new Error("Invalid block scalar header");
+        header.source = head;
+        token.source = body;
+      } else {
+        const { offset } = token;
+        const indent = "indent" in token ? token.indent : -1;
+        const props = [
+          { type: "block-scalar-header", offset, indent, source: head }
+        ];
+        if (!addEndtoBlockProps(props, "end" in token ? token.end : void 0))
+          props.push({ type: "newline", offset: -1, indent, source: "\n" });
+        for (const key of Object.keys(token))
+          if (key !== "type" && key !== "offset")
+            delete token[key];
+        Object.assign(token, { type: "block-scalar", indent, props, source: body });
+      }
+    }
+    function addEndtoBlockProps(props, end) {
+      if (end)
+        for (const st of end)
+          switch (st.type) {
+            case "space":
+            case "comment":
+              props.push(st);
+              break;
+            case "newline":
+              props.push(st);
+              return true;
+          }
+      return false;
+    }
+    function setFlowScalarValue(token, source, type) {
+      switch (token.type) {
+        case "scalar":
+        case "double-quoted-scalar":
+        case "single-quoted-scalar":
+          token.type = type;
+          token.source = source;
+          break;
+        case "block-scalar": {
+          const end = token.props.slice(1);
+          let oa = source.length;
+          if (token.props[0].type === "block-scalar-header")
+            oa -= token.props[0].source.length;
+          for (const tok of end)
+            tok.offset += oa;
+          delete token.props;
+          Object.assign(token, { type, source, end });
+          break;
+        }
+        case "block-map":
+        case "block-seq": {
+          const offset = token.offset + source.length;
+          const nl = { type: "newline", offset, indent: token.indent, source: "\n" };
+          delete token.items;
+          Object.assign(token, { type, source, end: [nl] });
+          break;
+        }
+        default: {
+          const indent = "indent" in token ? token.indent : -1;
+          const end = "end" in token && Array.isArray(token.end) ? token.end.filter((st) => st.type === "space" || st.type === "comment" || st.type === "newline") : [];
+          for (const key of Object.keys(token))
+            if (key !== "type" && key !== "offset")
+              delete token[key];
+          Object.assign(token, { type, indent, source, end });
+        }
+      }
+    }
+    exports.createScalarToken = createScalarToken;
+    exports.resolveAsScalar = resolveAsScalar;
+    exports.setScalarValue = setScalarValue;
+  }
+});
+
+// node_modules/yaml/dist/parse/cst-stringify.js
+var require_cst_stringify = __commonJS({
+  "node_modules/yaml/dist/parse/cst-stringify.js"(exports) {
+    "use strict";
+    var stringify = (cst) => "type" in cst ? stringifyToken(cst) : stringifyItem(cst);
+    function stringifyToken(token) {
+      switch (token.type) {
+        case "block-scalar": {
+          let res = "";
+          for (const tok of token.props)
+            res += stringifyToken(tok);
+          return res + token.source;
+        }
+        case "block-map":
+        case "block-seq": {
+          let res = "";
+          for (const item of token.items)
+            res += stringifyItem(item);
+          return res;
+        }
+        case "flow-collection": {
+          let res = token.start.source;
+          for (const item of token.items)
+            res += stringifyItem(item);
+          for (const st of token.end)
+            res += st.source;
+          return res;
+        }
+        case "document": {
+          let res = stringifyItem(token);
+          if (token.end)
+            for (const st of token.end)
+              res += st.source;
+          return res;
+        }
+        default: {
+          let res = token.source;
+          if ("end" in token && token.end)
+            for (const st of token.end)
+              res += st.source;
+          return res;
+        }
+      }
+    }
+    function stringifyItem({ start, key, sep, value }) {
+      let res = "";
+      for (const st of start)
+        res += st.source;
+      if (key)
+        res += stringifyToken(key);
+      if (sep)
+        for (const st of sep)
+          res += st.source;
+      if (value)
+        res += stringifyToken(value);
+      return res;
+    }
+    exports.stringify = stringify;
+  }
+});
+
+// node_modules/yaml/dist/parse/cst-visit.js
+var require_cst_visit = __commonJS({
+  "node_modules/yaml/dist/parse/cst-visit.js"(exports) {
+    "use strict";
+    var BREAK = /* @__PURE__ */ Symbol("break visit");
+    var SKIP = /* @__PURE__ */ Symbol("skip children");
+    var REMOVE = /* @__PURE__ */ Symbol("remove item");
+    function visit(cst, visitor) {
+      if ("type" in cst && cst.type === "document")
+        cst = { start: cst.start, value: cst.value };
+      _visit(Object.freeze([]), cst, visitor);
+    }
+    visit.BREAK = BREAK;
+    visit.SKIP = SKIP;
+    visit.REMOVE = REMOVE;
+    visit.itemAtPath = (cst, path) => {
+      let item = cst;
+      for (const [field2, index] of path) {
+        const tok = item?.[field2];
+        if (tok && "items" in tok) {
+          item = tok.items[index];
+        } else
+          return void 0;
+      }
+      return item;
+    };
+    visit.parentCollection = (cst, path) => {
+      const parent = visit.itemAtPath(cst, path.slice(0, -1));
+      const field2 = path[path.length - 1][0];
+      const coll = parent?.[field2];
+      if (coll && "items" in coll)
+        return coll;
+      throw new Error("Parent collection not found");
+    };
+    function _visit(path, item, visitor) {
+      let ctrl = visitor(item, path);
+      if (typeof ctrl === "symbol")
+        return ctrl;
+      for (const field2 of ["key", "value"]) {
+        const token = item[field2];
+        if (token && "items" in token) {
+          for (let i = 0; i < token.items.length; ++i) {
+            const ci = _visit(Object.freeze(path.concat([[field2, i]])), token.items[i], visitor);
+            if (typeof ci === "number")
+              i = ci - 1;
+            else if (ci === BREAK)
+              return BREAK;
+            else if (ci === REMOVE) {
+              token.items.splice(i, 1);
+              i -= 1;
+            }
+          }
+          if (typeof ctrl === "function" && field2 === "key")
+            ctrl = ctrl(item, path);
+        }
+      }
+      return typeof ctrl === "function" ? ctrl(item, path) : ctrl;
+    }
+    exports.visit = visit;
+  }
+});
+
+// node_modules/yaml/dist/parse/cst.js
+var require_cst = __commonJS({
+  "node_modules/yaml/dist/parse/cst.js"(exports) {
+    "use strict";
+    var cstScalar = require_cst_scalar();
+    var cstStringify = require_cst_stringify();
+    var cstVisit = require_cst_visit();
+    var BOM = "\uFEFF";
+    var DOCUMENT = "";
+    var FLOW_END = "";
+    var SCALAR = "";
+    var isCollection = (token) => !!token && "items" in token;
+    var isScalar2 = (token) => !!token && (token.type === "scalar" || token.type === "single-quoted-scalar" || token.type === "double-quoted-scalar" || token.type === "block-scalar");
+    function prettyToken(token) {
+      switch (token) {
+        case BOM:
+          return "<BOM>";
+        case DOCUMENT:
+          return "<DOC>";
+        case FLOW_END:
+          return "<FLOW_END>";
+        case SCALAR:
+          return "<SCALAR>";
+        default:
+          return JSON.stringify(token);
+      }
+    }
+    function tokenType(source) {
+      switch (source) {
+        case BOM:
+          return "byte-order-mark";
+        case DOCUMENT:
+          return "doc-mode";
+        case FLOW_END:
+          return "flow-error-end";
+        case SCALAR:
+          return "scalar";
+        case "---":
+          return "doc-start";
+        case "...":
+          return "doc-end";
+        case "":
+        case "\n":
+        case "\r\n":
+          return "newline";
+        case "-":
+          return "seq-item-ind";
+        case "?":
+          return "explicit-key-ind";
+        case ":":
+          return "map-value-ind";
+        case "{":
+          return "flow-map-start";
+        case "}":
+          return "flow-map-end";
+        case "[":
+          return "flow-seq-start";
+        case "]":
+          return "flow-seq-end";
+        case ",":
+          return "comma";
+      }
+      switch (source[0]) {
+        case " ":
+        case "	":
+          return "space";
+        case "#":
+          return "comment";
+        case "%":
+          return "directive-line";
+        case "*":
+          return "alias";
+        case "&":
+          return "anchor";
+        case "!":
+          return "tag";
+        case "'":
+          return "single-quoted-scalar";
+        case '"':
+          return "double-quoted-scalar";
+        case "|":
+        case ">":
+          return "block-scalar-header";
+      }
+      return null;
+    }
+    exports.createScalarToken = cstScalar.createScalarToken;
+    exports.resolveAsScalar = cstScalar.resolveAsScalar;
+    exports.setScalarValue = cstScalar.setScalarValue;
+    exports.stringify = cstStringify.stringify;
+    exports.visit = cstVisit.visit;
+    exports.BOM = BOM;
+    exports.DOCUMENT = DOCUMENT;
+    exports.FLOW_END = FLOW_END;
+    exports.SCALAR = SCALAR;
+    exports.isCollection = isCollection;
+    exports.isScalar = isScalar2;
+    exports.prettyToken = prettyToken;
+    exports.tokenType = tokenType;
+  }
+});
+
+// node_modules/yaml/dist/parse/lexer.js
+var require_lexer = __commonJS({
+  "node_modules/yaml/dist/parse/lexer.js"(exports) {
+    "use strict";
+    var cst = require_cst();
+    function isEmpty(ch) {
+      switch (ch) {
+        case void 0:
+        case " ":
+        case "\n":
+        case "\r":
+        case "	":
+          return true;
+        default:
+          return false;
+      }
+    }
+    var hexDigits = new Set("0123456789ABCDEFabcdef");
+    var tagChars = new Set("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-#;/?:@&=+$_.!~*'()");
+    var flowIndicatorChars = new Set(",[]{}");
+    var invalidAnchorChars = new Set(" ,[]{}\n\r	");
+    var isNotAnchorChar = (ch) => !ch || invalidAnchorChars.has(ch);
+    var Lexer = class {
+      constructor() {
+        this.atEnd = false;
+        this.blockScalarIndent = -1;
+        this.blockScalarKeep = false;
+        this.buffer = "";
+        this.flowKey = false;
+        this.flowLevel = 0;
+        this.indentNext = 0;
+        this.indentValue = 0;
+        this.lineEndPos = null;
+        this.next = null;
+        this.pos = 0;
+      }
+      /**
+       * Generate YAML tokens from the `source` string. If `incomplete`,
+       * a part of the last line may be left as a buffer for the next call.
+       *
+       * @returns A generator of lexical tokens
+       */
+      *lex(source, incomplete = false) {
+        if (source) {
+          if (typeof source !== "string")
+            throw TypeError("source is not a string");
+          this.buffer = this.buffer ? this.buffer + source : source;
+          this.lineEndPos = null;
+        }
+        this.atEnd = !incomplete;
+        let next = this.next ?? "stream";
+        while (next && (incomplete || this.hasChars(1)))
+          next = yield* this.parseNext(next);
+      }
+      atLineEnd() {
+        let i = this.pos;
+        let ch = this.buffer[i];
+        while (ch === " " || ch === "	")
+          ch = this.buffer[++i];
+        if (!ch || ch === "#" || ch === "\n")
+          return true;
+        if (ch === "\r")
+          return this.buffer[i + 1] === "\n";
+        return false;
+      }
+      charAt(n) {
+        return this.buffer[this.pos + n];
+      }
+      continueScalar(offset) {
+        let ch = this.buffer[offset];
+        if (this.indentNext > 0) {
+          let indent = 0;
+          while (ch === " ")
+            ch = this.buffer[++indent + offset];
+          if (ch === "\r") {
+            const next = this.buffer[indent + offset + 1];
+            if (next === "\n" || !next && !this.atEnd)
+              return offset + indent + 1;
+          }
+          return ch === "\n" || indent >= this.indentNext || !ch && !this.atEnd ? offset + indent : -1;
+        }
+        if (ch === "-" || ch === ".") {
+          const dt = this.buffer.substr(offset, 3);
+          if ((dt === "---" || dt === "...") && isEmpty(this.buffer[offset + 3]))
+            return -1;
+        }
+        return offset;
+      }
+      getLine() {
+        let end = this.lineEndPos;
+        if (typeof end !== "number" || end !== -1 && end < this.pos) {
+          end = this.buffer.indexOf("\n", this.pos);
+          this.lineEndPos = end;
+        }
+        if (end === -1)
+          return this.atEnd ? this.buffer.substring(this.pos) : null;
+        if (this.buffer[end - 1] === "\r")
+          end -= 1;
+        return this.buffer.substring(this.pos, end);
+      }
+      hasChars(n) {
+        return this.pos + n <= this.buffer.length;
+      }
+      setNext(state) {
+        this.buffer = this.buffer.substring(this.pos);
+        this.pos = 0;
+        this.lineEndPos = null;
+        this.next = state;
+        return null;
+      }
+      peek(n) {
+        return this.buffer.substr(this.pos, n);
+      }
+      *parseNext(next) {
+        switch (next) {
+          case "stream":
+            return yield* this.parseStream();
+          case "line-start":
+            return yield* this.parseLineStart();
+          case "block-start":
+            return yield* this.parseBlockStart();
+          case "doc":
+            return yield* this.parseDocument();
+          case "flow":
+            return yield* this.parseFlowCollection();
+          case "quoted-scalar":
+            return yield* this.parseQuotedScalar();
+          case "block-scalar":
+            return yield* this.parseBlockScalar();
+          case "plain-scalar":
+            return yield* this.parsePlainScalar();
+        }
+      }
+      *parseStream() {
+        let line = this.getLine();
+        if (line === null)
+          return this.setNext("stream");
+        if (line[0] === cst.BOM) {
+          yield* this.pushCount(1);
+          line = line.substring(1);
+        }
+        if (line[0] === "%") {
+          let dirEnd = line.length;
+          let cs = line.indexOf("#");
+          while (cs !== -1) {
+            const ch = line[cs - 1];
+            if (ch === " " || ch === "	") {
+              dirEnd = cs - 1;
+              break;
+            } else {
+              cs = line.indexOf("#", cs + 1);
+            }
+          }
+          while (true) {
+            const ch = line[dirEnd - 1];
+            if (ch === " " || ch === "	")
+              dirEnd -= 1;
+            else
+              break;
+          }
+          const n = (yield* this.pushCount(dirEnd)) + (yield* this.pushSpaces(true));
+          yield* this.pushCount(line.length - n);
+          this.pushNewline();
+          return "stream";
+        }
+        if (this.atLineEnd()) {
+          const sp = yield* this.pushSpaces(true);
+          yield* this.pushCount(line.length - sp);
+          yield* this.pushNewline();
+          return "stream";
+        }
+        yield cst.DOCUMENT;
+        return yield* this.parseLineStart();
+      }
+      *parseLineStart() {
+        const ch = this.charAt(0);
+        if (!ch && !this.atEnd)
+          return this.setNext("line-start");
+        if (ch === "-" || ch === ".") {
+          if (!this.atEnd && !this.hasChars(4))
+            return this.setNext("line-start");
+          const s = this.peek(3);
+          if ((s === "---" || s === "...") && isEmpty(this.charAt(3))) {
+            yield* this.pushCount(3);
+            this.indentValue = 0;
+            this.indentNext = 0;
+            return s === "---" ? "doc" : "stream";
+          }
+        }
+        this.indentValue = yield* this.pushSpaces(false);
+        if (this.indentNext > this.indentValue && !isEmpty(this.charAt(1)))
+          this.indentNext = this.indentValue;
+        return yield* this.parseBlockStart();
+      }
+      *parseBlockStart() {
+        const [ch0, ch1] = this.peek(2);
+        if (!ch1 && !this.atEnd)
+          return this.setNext("block-start");
+        if ((ch0 === "-" || ch0 === "?" || ch0 === ":") && isEmpty(ch1)) {
+          const n = (yield* this.pushCount(1)) + (yield* this.pushSpaces(true));
+          this.indentNext = this.indentValue + 1;
+          this.indentValue += n;
+          return "block-start";
+        }
+        return "doc";
+      }
+      *parseDocument() {
+        yield* this.pushSpaces(true);
+        const line = this.getLine();
+        if (line === null)
+          return this.setNext("doc");
+        let n = yield* this.pushIndicators();
+        switch (line[n]) {
+          case "#":
+            yield* this.pushCount(line.length - n);
+          // fallthrough
+          case void 0:
+            yield* this.pushNewline();
+            return yield* this.parseLineStart();
+          case "{":
+          case "[":
+            yield* this.pushCount(1);
+            this.flowKey = false;
+            this.flowLevel = 1;
+            return "flow";
+          case "}":
+          case "]":
+            yield* this.pushCount(1);
+            return "doc";
+          case "*":
+            yield* this.pushUntil(isNotAnchorChar);
+            return "doc";
+          case '"':
+          case "'":
+            return yield* this.parseQuotedScalar();
+          case "|":
+          case ">":
+            n += yield* this.parseBlockScalarHeader();
+            n += yield* this.pushSpaces(true);
+            yield* this.pushCount(line.length - n);
+            yield* this.pushNewline();
+            return yield* this.parseBlockScalar();
+          default:
+            return yield* this.parsePlainScalar();
+        }
+      }
+      *parseFlowCollection() {
+        let nl, sp;
+        let indent = -1;
+        do {
+          nl = yield* this.pushNewline();
+          if (nl > 0) {
+            sp = yield* this.pushSpaces(false);
+            this.indentValue = indent = sp;
+          } else {
+            sp = 0;
+          }
+          sp += yield* this.pushSpaces(true);
+        } while (nl + sp > 0);
+        const line = this.getLine();
+        if (line === null)
+          return this.setNext("flow");
+        if (indent !== -1 && indent < this.indentNext && line[0] !== "#" || indent === 0 && (line.startsWith("---") || line.startsWith("...")) && isEmpty(line[3])) {
+          const atFlowEndMarker = indent === this.indentNext - 1 && this.flowLevel === 1 && (line[0] === "]" || line[0] === "}");
+          if (!atFlowEndMarker) {
+            this.flowLevel = 0;
+            yield cst.FLOW_END;
+            return yield* this.parseLineStart();
+          }
+        }
+        let n = 0;
+        while (line[n] === ",") {
+          n += yield* this.pushCount(1);
+          n += yield* this.pushSpaces(true);
+          this.flowKey = false;
+        }
+        n += yield* this.pushIndicators();
+        switch (line[n]) {
+          case void 0:
+            return "flow";
+          case "#":
+            yield* this.pushCount(line.length - n);
+            return "flow";
+          case "{":
+          case "[":
+            yield* this.pushCount(1);
+            this.flowKey = false;
+            this.flowLevel += 1;
+            return "flow";
+          case "}":
+          case "]":
+            yield* this.pushCount(1);
+            this.flowKey = true;
+            this.flowLevel -= 1;
+            return this.flowLevel ? "flow" : "doc";
+          case "*":
+            yield* this.pushUntil(isNotAnchorChar);
+            return "flow";
+          case '"':
+          case "'":
+            this.flowKey = true;
+            return yield* this.parseQuotedScalar();
+          case ":": {
+            const next = this.charAt(1);
+            if (this.flowKey || isEmpty(next) || next === ",") {
+              this.flowKey = false;
+              yield* this.pushCount(1);
+              yield* this.pushSpaces(true);
+              return "flow";
+            }
+          }
+          // fallthrough
+          default:
+            this.flowKey = false;
+            return yield* this.parsePlainScalar();
+        }
+      }
+      *parseQuotedScalar() {
+        const quote2 = this.charAt(0);
+        let end = this.buffer.indexOf(quote2, this.pos + 1);
+        if (quote2 === "'") {
+          while (end !== -1 && this.buffer[end + 1] === "'")
+            end = this.buffer.indexOf("'", end + 2);
+        } else {
+          while (end !== -1) {
+            let n = 0;
+            while (this.buffer[end - 1 - n] === "\\")
+              n += 1;
+            if (n % 2 === 0)
+              break;
+            end = this.buffer.indexOf('"', end + 1);
+          }
+        }
+        const qb = this.buffer.substring(0, end);
+        let nl = qb.indexOf("\n", this.pos);
+        if (nl !== -1) {
+          while (nl !== -1) {
+            const cs = this.continueScalar(nl + 1);
+            if (cs === -1)
+              break;
+            nl = qb.indexOf("\n", cs);
+          }
+          if (nl !== -1) {
+            end = nl - (qb[nl - 1] === "\r" ? 2 : 1);
+          }
+        }
+        if (end === -1) {
+          if (!this.atEnd)
+            return this.setNext("quoted-scalar");
+          end = this.buffer.length;
+        }
+        yield* this.pushToIndex(end + 1, false);
+        return this.flowLevel ? "flow" : "doc";
+      }
+      *parseBlockScalarHeader() {
+        this.blockScalarIndent = -1;
+        this.blockScalarKeep = false;
+        let i = this.pos;
+        while (true) {
+          const ch = this.buffer[++i];
+          if (ch === "+")
+            this.blockScalarKeep = true;
+          else if (ch > "0" && ch <= "9")
+            this.blockScalarIndent = Number(ch) - 1;
+          else if (ch !== "-")
+            break;
+        }
+        return yield* this.pushUntil((ch) => isEmpty(ch) || ch === "#");
+      }
+      *parseBlockScalar() {
+        let nl = this.pos - 1;
+        let indent = 0;
+        let ch;
+        loop: for (let i2 = this.pos; ch = this.buffer[i2]; ++i2) {
+          switch (ch) {
+            case " ":
+              indent += 1;
+              break;
+            case "\n":
+              nl = i2;
+              indent = 0;
+              break;
+            case "\r": {
+              const next = this.buffer[i2 + 1];
+              if (!next && !this.atEnd)
+                return this.setNext("block-scalar");
+              if (next === "\n")
+                break;
+            }
+            // fallthrough
+            default:
+              break loop;
+          }
+        }
+        if (!ch && !this.atEnd)
+          return this.setNext("block-scalar");
+        if (indent >= this.indentNext) {
+          if (this.blockScalarIndent === -1)
+            this.indentNext = indent;
+          else {
+            this.indentNext = this.blockScalarIndent + (this.indentNext === 0 ? 1 : this.indentNext);
+          }
+          do {
+            const cs = this.continueScalar(nl + 1);
+            if (cs === -1)
+              break;
+            nl = this.buffer.indexOf("\n", cs);
+          } while (nl !== -1);
+          if (nl === -1) {
+            if (!this.atEnd)
+              return this.setNext("block-scalar");
+            nl = this.buffer.length;
+          }
+        }
+        let i = nl + 1;
+        ch = this.buffer[i];
+        while (ch === " ")
+          ch = this.buffer[++i];
+        if (ch === "	") {
+          while (ch === "	" || ch === " " || ch === "\r" || ch === "\n")
+            ch = this.buffer[++i];
+          nl = i - 1;
+        } else if (!this.blockScalarKeep) {
+          do {
+            let i2 = nl - 1;
+            let ch2 = this.buffer[i2];
+            if (ch2 === "\r")
+              ch2 = this.buffer[--i2];
+            const lastChar = i2;
+            while (ch2 === " ")
+              ch2 = this.buffer[--i2];
+            if (ch2 === "\n" && i2 >= this.pos && i2 + 1 + indent > lastChar)
+              nl = i2;
+            else
+              break;
+          } while (true);
+        }
+        yield cst.SCALAR;
+        yield* this.pushToIndex(nl + 1, true);
+        return yield* this.parseLineStart();
+      }
+      *parsePlainScalar() {
+        const inFlow = this.flowLevel > 0;
+        let end = this.pos - 1;
+        let i = this.pos - 1;
+        let ch;
+        while (ch = this.buffer[++i]) {
+          if (ch === ":") {
+            const next = this.buffer[i + 1];
+            if (isEmpty(next) || inFlow && flowIndicatorChars.has(next))
+              break;
+            end = i;
+          } else if (isEmpty(ch)) {
+            let next = this.buffer[i + 1];
+            if (ch === "\r") {
+              if (next === "\n") {
+                i += 1;
+                ch = "\n";
+                next = this.buffer[i + 1];
+              } else
+                end = i;
+            }
+            if (next === "#" || inFlow && flowIndicatorChars.has(next))
+              break;
+            if (ch === "\n") {
+              const cs = this.continueScalar(i + 1);
+              if (cs === -1)
+                break;
+              i = Math.max(i, cs - 2);
+            }
+          } else {
+            if (inFlow && flowIndicatorChars.has(ch))
+              break;
+            end = i;
+          }
+        }
+        if (!ch && !this.atEnd)
+          return this.setNext("plain-scalar");
+        yield cst.SCALAR;
+        yield* this.pushToIndex(end + 1, true);
+        return inFlow ? "flow" : "doc";
+      }
+      *pushCount(n) {
+        if (n > 0) {
+          yield this.buffer.substr(this.pos, n);
+          this.pos += n;
+          return n;
+        }
+        return 0;
+      }
+      *pushToIndex(i, allowEmpty) {
+        const s = this.buffer.slice(this.pos, i);
+        if (s) {
+          yield s;
+          this.pos += s.length;
+          return s.length;
+        } else if (allowEmpty)
+          yield "";
+        return 0;
+      }
+      *pushIndicators() {
+        let n = 0;
+        loop: while (true) {
+          switch (this.charAt(0)) {
+            case "!":
+              n += yield* this.pushTag();
+              n += yield* this.pushSpaces(true);
+              continue loop;
+            case "&":
+              n += yield* this.pushUntil(isNotAnchorChar);
+              n += yield* this.pushSpaces(true);
+              continue loop;
+            case "-":
+            // this is an error
+            case "?":
+            // this is an error outside flow collections
+            case ":": {
+              const inFlow = this.flowLevel > 0;
+              const ch1 = this.charAt(1);
+              if (isEmpty(ch1) || inFlow && flowIndicatorChars.has(ch1)) {
+                if (!inFlow)
+                  this.indentNext = this.indentValue + 1;
+                else if (this.flowKey)
+                  this.flowKey = false;
+                n += yield* this.pushCount(1);
+                n += yield* this.pushSpaces(true);
+                continue loop;
+              }
+            }
+          }
+          break loop;
+        }
+        return n;
+      }
+      *pushTag() {
+        if (this.charAt(1) === "<") {
+          let i = this.pos + 2;
+          let ch = this.buffer[i];
+          while (!isEmpty(ch) && ch !== ">")
+            ch = this.buffer[++i];
+          return yield* this.pushToIndex(ch === ">" ? i + 1 : i, false);
+        } else {
+          let i = this.pos + 1;
+          let ch = this.buffer[i];
+          while (ch) {
+            if (tagChars.has(ch))
+              ch = this.buffer[++i];
+            else if (ch === "%" && hexDigits.has(this.buffer[i + 1]) && hexDigits.has(this.buffer[i + 2])) {
+              ch = this.buffer[i += 3];
+            } else
+              break;
+          }
+          return yield* this.pushToIndex(i, false);
+        }
+      }
+      *pushNewline() {
+        const ch = this.buffer[this.pos];
+        if (ch === "\n")
+          return yield* this.pushCount(1);
+        else if (ch === "\r" && this.charAt(1) === "\n")
+          return yield* this.pushCount(2);
+        else
+          return 0;
+      }
+      *pushSpaces(allowTabs) {
+        let i = this.pos - 1;
+        let ch;
+        do {
+          ch = this.buffer[++i];
+        } while (ch === " " || allowTabs && ch === "	");
+        const n = i - this.pos;
+        if (n > 0) {
+          yield this.buffer.substr(this.pos, n);
+          this.pos = i;
+        }
+        return n;
+      }
+      *pushUntil(test) {
+        let i = this.pos;
+        let ch = this.buffer[i];
+        while (!test(ch))
+          ch = this.buffer[++i];
+        return yield* this.pushToIndex(i, false);
+      }
+    };
+    exports.Lexer = Lexer;
+  }
+});
+
+// node_modules/yaml/dist/parse/line-counter.js
+var require_line_counter = __commonJS({
+  "node_modules/yaml/dist/parse/line-counter.js"(exports) {
+    "use strict";
+    var LineCounter2 = class {
+      constructor() {
+        this.lineStarts = [];
+        this.addNewLine = (offset) => this.lineStarts.push(offset);
+        this.linePos = (offset) => {
+          let low = 0;
+          let high = this.lineStarts.length;
+          while (low < high) {
+            const mid = low + high >> 1;
+            if (this.lineStarts[mid] < offset)
+              low = mid + 1;
+            else
+              high = mid;
+          }
+          if (this.lineStarts[low] === offset)
+            return { line: low + 1, col: 1 };
+          if (low === 0)
+            return { line: 0, col: offset };
+          const start = this.lineStarts[low - 1];
+          return { line: low, col: offset - start + 1 };
+        };
+      }
+    };
+    exports.LineCounter = LineCounter2;
+  }
+});
+
+// node_modules/yaml/dist/parse/parser.js
+var require_parser = __commonJS({
+  "node_modules/yaml/dist/parse/parser.js"(exports) {
+    "use strict";
+    var node_process = __require("process");
+    var cst = require_cst();
+    var lexer = require_lexer();
+    function includesToken(list, type) {
+      for (let i = 0; i < list.length; ++i)
+        if (list[i].type === type)
+          return true;
+      return false;
+    }
+    function findNonEmptyIndex(list) {
+      for (let i = 0; i < list.length; ++i) {
+        switch (list[i].type) {
+          case "space":
+          case "comment":
+          case "newline":
+            break;
+          default:
+            return i;
+        }
+      }
+      return -1;
+    }
+    function isFlowToken(token) {
+      switch (token?.type) {
+        case "alias":
+        case "scalar":
+        case "single-quoted-scalar":
+        case "double-quoted-scalar":
+        case "flow-collection":
+          return true;
+        default:
+          return false;
+      }
+    }
+    function getPrevProps(parent) {
+      switch (parent.type) {
+        case "document":
+          return parent.start;
+        case "block-map": {
+          const it = parent.items[parent.items.length - 1];
+          return it.sep ?? it.start;
+        }
+        case "block-seq":
+          return parent.items[parent.items.length - 1].start;
+        /* istanbul ignore next should not happen */
+        default:
+          return [];
+      }
+    }
+    function getFirstKeyStartProps(prev) {
+      if (prev.length === 0)
+        return [];
+      let i = prev.length;
+      loop: while (--i >= 0) {
+        switch (prev[i].type) {
+          case "doc-start":
+          case "explicit-key-ind":
+          case "map-value-ind":
+          case "seq-item-ind":
+          case "newline":
+            break loop;
+        }
+      }
+      while (prev[++i]?.type === "space") {
+      }
+      return prev.splice(i, prev.length);
+    }
+    function arrayPushArray(target, source) {
+      if (source.length < 1e5)
+        Array.prototype.push.apply(target, source);
+      else
+        for (let i = 0; i < source.length; ++i)
+          target.push(source[i]);
+    }
+    function fixFlowSeqItems(fc) {
+      if (fc.start.type === "flow-seq-start") {
+        for (const it of fc.items) {
+          if (it.sep && !it.value && !includesToken(it.start, "explicit-key-ind") && !includesToken(it.sep, "map-value-ind")) {
+            if (it.key)
+              it.value = it.key;
+            delete it.key;
+            if (isFlowToken(it.value)) {
+              if (it.value.end)
+                arrayPushArray(it.value.end, it.sep);
+              else
+                it.value.end = it.sep;
+            } else
+              arrayPushArray(it.start, it.sep);
+            delete it.sep;
+          }
+        }
+      }
+    }
+    var Parser = class {
+      /**
+       * @param onNewLine - If defined, called separately with the start position of
+       *   each new line (in `parse()`, including the start of input).
+       */
+      constructor(onNewLine) {
+        this.atNewLine = true;
+        this.atScalar = false;
+        this.indent = 0;
+        this.offset = 0;
+        this.onKeyLine = false;
+        this.stack = [];
+        this.source = "";
+        this.type = "";
+        this.lexer = new lexer.Lexer();
+        this.onNewLine = onNewLine;
+      }
+      /**
+       * Parse `source` as a YAML stream.
+       * If `incomplete`, a part of the last line may be left as a buffer for the next call.
+       *
+       * Errors are not thrown, but yielded as `{ type: 'error', message }` tokens.
+       *
+       * @returns A generator of tokens representing each directive, document, and other structure.
+       */
+      *parse(source, incomplete = false) {
+        if (this.onNewLine && this.offset === 0)
+          this.onNewLine(0);
+        for (const lexeme of this.lexer.lex(source, incomplete))
+          yield* this.next(lexeme);
+        if (!incomplete)
+          yield* this.end();
+      }
+      /**
+       * Advance the parser by the `source` of one lexical token.
+       */
+      *next(source) {
+        this.source = source;
+        if (node_process.env.LOG_TOKENS)
+          console.log("|", cst.prettyToken(source));
+        if (this.atScalar) {
+          this.atScalar = false;
+          yield* this.step();
+          this.offset += source.length;
+          return;
+        }
+        const type = cst.tokenType(source);
+        if (!type) {
+          const message = `Not a YAML token: ${source}`;
+          yield* this.pop({ type: "error", offset: this.offset, message, source });
+          this.offset += source.length;
+        } else if (type === "scalar") {
+          this.atNewLine = false;
+          this.atScalar = true;
+          this.type = "scalar";
+        } else {
+          this.type = type;
+          yield* this.step();
+          switch (type) {
+            case "newline":
+              this.atNewLine = true;
+              this.indent = 0;
+              if (this.onNewLine)
+                this.onNewLine(this.offset + source.length);
+              break;
+            case "space":
+              if (this.atNewLine && source[0] === " ")
+                this.indent += source.length;
+              break;
+            case "explicit-key-ind":
+            case "map-value-ind":
+            case "seq-item-ind":
+              if (this.atNewLine)
+                this.indent += source.length;
+              break;
+            case "doc-mode":
+            case "flow-error-end":
+              return;
+            default:
+              this.atNewLine = false;
+          }
+          this.offset += source.length;
+        }
+      }
+      /** Call at end of input to push out any remaining constructions */
+      *end() {
+        while (this.stack.length > 0)
+          yield* this.pop();
+      }
+      get sourceToken() {
+        const st = {
+          type: this.type,
+          offset: this.offset,
+          indent: this.indent,
+          source: this.source
+        };
+        return st;
+      }
+      *step() {
+        const top = this.peek(1);
+        if (this.type === "doc-end" && top?.type !== "doc-end") {
+          while (this.stack.length > 0)
+            yield* this.pop();
+          this.stack.push({
+            type: "doc-end",
+            offset: this.offset,
+            source: this.source
+          });
+          return;
+        }
+        if (!top)
+          return yield* this.stream();
+        switch (top.type) {
+          case "document":
+            return yield* this.document(top);
+          case "alias":
+          case "scalar":
+          case "single-quoted-scalar":
+          case "double-quoted-scalar":
+            return yield* this.scalar(top);
+          case "block-scalar":
+            return yield* this.blockScalar(top);
+          case "block-map":
+            return yield* this.blockMap(top);
+          case "block-seq":
+            return yield* this.blockSequence(top);
+          case "flow-collection":
+            return yield* this.flowCollection(top);
+          case "doc-end":
+            return yield* this.documentEnd(top);
+        }
+        yield* this.pop();
+      }
+      peek(n) {
+        return this.stack[this.stack.length - n];
+      }
+      *pop(error2) {
+        const token = error2 ?? this.stack.pop();
+        if (!token) {
+          const message = "Tried to pop an empty stack";
+          yield { type: "error", offset: this.offset, source: "", message };
+        } else if (this.stack.length === 0) {
+          yield token;
+        } else {
+          const top = this.peek(1);
+          if (token.type === "block-scalar") {
+            token.indent = "indent" in top ? top.indent : 0;
+          } else if (token.type === "flow-collection" && top.type === "document") {
+            token.indent = 0;
+          }
+          if (token.type === "flow-collection")
+            fixFlowSeqItems(token);
+          switch (top.type) {
+            case "document":
+              top.value = token;
+              break;
+            case "block-scalar":
+              top.props.push(token);
+              break;
+            case "block-map": {
+              const it = top.items[top.items.length - 1];
+              if (it.value) {
+                top.items.push({ start: [], key: token, sep: [] });
+                this.onKeyLine = true;
+                return;
+              } else if (it.sep) {
+                it.value = token;
+              } else {
+                Object.assign(it, { key: token, sep: [] });
+                this.onKeyLine = !it.explicitKey;
+                return;
+              }
+              break;
+            }
+            case "block-seq": {
+              const it = top.items[top.items.length - 1];
+              if (it.value)
+                top.items.push({ start: [], value: token });
+              else
+                it.value = token;
+              break;
+            }
+            case "flow-collection": {
+              const it = top.items[top.items.length - 1];
+              if (!it || it.value)
+                top.items.push({ start: [], key: token, sep: [] });
+              else if (it.sep)
+                it.value = token;
+              else
+                Object.assign(it, { key: token, sep: [] });
+              return;
+            }
+            /* istanbul ignore next should not happen */
+            default:
+              yield* this.pop();
+              yield* this.pop(token);
+          }
+          if ((top.type === "document" || top.type === "block-map" || top.type === "block-seq") && (token.type === "block-map" || token.type === "block-seq")) {
+            const last = token.items[token.items.length - 1];
+            if (last && !last.sep && !last.value && last.start.length > 0 && findNonEmptyIndex(last.start) === -1 && (token.indent === 0 || last.start.every((st) => st.type !== "comment" || st.indent < token.indent))) {
+              if (top.type === "document")
+                top.end = last.start;
+              else
+                top.items.push({ start: last.start });
+              token.items.splice(-1, 1);
+            }
+          }
+        }
+      }
+      *stream() {
+        switch (this.type) {
+          case "directive-line":
+            yield { type: "directive", offset: this.offset, source: this.source };
+            return;
+          case "byte-order-mark":
+          case "space":
+          case "comment":
+          case "newline":
+            yield this.sourceToken;
+            return;
+          case "doc-mode":
+          case "doc-start": {
+            const doc = {
+              type: "document",
+              offset: this.offset,
+              start: []
+            };
+            if (this.type === "doc-start")
+              doc.start.push(this.sourceToken);
+            this.stack.push(doc);
+            return;
+          }
+        }
+        yield {
+          type: "error",
+          offset: this.offset,
+          message: `Unexpected ${this.type} token in YAML stream`,
+          source: this.source
+        };
+      }
+      *document(doc) {
+        if (doc.value)
+          return yield* this.lineEnd(doc);
+        switch (this.type) {
+          case "doc-start": {
+            if (findNonEmptyIndex(doc.start) !== -1) {
+              yield* this.pop();
+              yield* this.step();
+            } else
+              doc.start.push(this.sourceToken);
+            return;
+          }
+          case "anchor":
+          case "tag":
+          case "space":
+          case "comment":
+          case "newline":
+            doc.start.push(this.sourceToken);
+            return;
+        }
+        const bv = this.startBlockValue(doc);
+        if (bv)
+          this.stack.push(bv);
+        else {
+          yield {
+            type: "error",
+            offset: this.offset,
+            message: `Unexpected ${this.type} token in YAML document`,
+            source: this.source
+          };
+        }
+      }
+      *scalar(scalar) {
+        if (this.type === "map-value-ind") {
+          const prev = getPrevProps(this.peek(2));
+          const start = getFirstKeyStartProps(prev);
+          let sep;
+          if (scalar.end) {
+            sep = scalar.end;
+            sep.push(this.sourceToken);
+            delete scalar.end;
+          } else
+            sep = [this.sourceToken];
+          const map = {
+            type: "block-map",
+            offset: scalar.offset,
+            indent: scalar.indent,
+            items: [{ start, key: scalar, sep }]
+          };
+          this.onKeyLine = true;
+          this.stack[this.stack.length - 1] = map;
+        } else
+          yield* this.lineEnd(scalar);
+      }
+      *blockScalar(scalar) {
+        switch (this.type) {
+          case "space":
+          case "comment":
+          case "newline":
+            scalar.props.push(this.sourceToken);
+            return;
+          case "scalar":
+            scalar.source = this.source;
+            this.atNewLine = true;
+            this.indent = 0;
+            if (this.onNewLine) {
+              let nl = this.source.indexOf("\n") + 1;
+              while (nl !== 0) {
+                this.onNewLine(this.offset + nl);
+                nl = this.source.indexOf("\n", nl) + 1;
+              }
+            }
+            yield* this.pop();
+            break;
+          /* istanbul ignore next should not happen */
+          default:
+            yield* this.pop();
+            yield* this.step();
+        }
+      }
+      *blockMap(map) {
+        const it = map.items[map.items.length - 1];
+        switch (this.type) {
+          case "newline":
+            this.onKeyLine = false;
+            if (it.value) {
+              const end = "end" in it.value ? it.value.end : void 0;
+              const last = Array.isArray(end) ? end[end.length - 1] : void 0;
+              if (last?.type === "comment")
+                end?.push(this.sourceToken);
+              else
+                map.items.push({ start: [this.sourceToken] });
+            } else if (it.sep) {
+              it.sep.push(this.sourceToken);
+            } else {
+              it.start.push(this.sourceToken);
+            }
+            return;
+          case "space":
+          case "comment":
+            if (it.value) {
+              map.items.push({ start: [this.sourceToken] });
+            } else if (it.sep) {
+              it.sep.push(this.sourceToken);
+            } else {
+              if (this.atIndentedComment(it.start, map.indent)) {
+                const prev = map.items[map.items.length - 2];
+                const end = prev?.value?.end;
+                if (Array.isArray(end)) {
+                  arrayPushArray(end, it.start);
+                  end.push(this.sourceToken);
+                  map.items.pop();
+                  return;
+                }
+              }
+              it.start.push(this.sourceToken);
+            }
+            return;
+        }
+        if (this.indent >= map.indent) {
+          const atMapIndent = !this.onKeyLine && this.indent === map.indent;
+          const atNextItem = atMapIndent && (it.sep || it.explicitKey) && this.type !== "seq-item-ind";
+          let start = [];
+          if (atNextItem && it.sep && !it.value) {
+            const nl = [];
+            for (let i = 0; i < it.sep.length; ++i) {
+              const st = it.sep[i];
+              switch (st.type) {
+                case "newline":
+                  nl.push(i);
+                  break;
+                case "space":
+                  break;
+                case "comment":
+                  if (st.indent > map.indent)
+                    nl.length = 0;
+                  break;
+                default:
+                  nl.length = 0;
+              }
+            }
+            if (nl.length >= 2)
+              start = it.sep.splice(nl[1]);
+          }
+          switch (this.type) {
+            case "anchor":
+            case "tag":
+              if (atNextItem || it.value) {
+                start.push(this.sourceToken);
+                map.items.push({ start });
+                this.onKeyLine = true;
+              } else if (it.sep) {
+                it.sep.push(this.sourceToken);
+              } else {
+                it.start.push(this.sourceToken);
+              }
+              return;
+            case "explicit-key-ind":
+              if (!it.sep && !it.explicitKey) {
+                it.start.push(this.sourceToken);
+                it.explicitKey = true;
+              } else if (atNextItem || it.value) {
+                start.push(this.sourceToken);
+                map.items.push({ start, explicitKey: true });
+              } else {
+                this.stack.push({
+                  type: "block-map",
+                  offset: this.offset,
+                  indent: this.indent,
+                  items: [{ start: [this.sourceToken], explicitKey: true }]
+                });
+              }
+              this.onKeyLine = true;
+              return;
+            case "map-value-ind":
+              if (it.explicitKey) {
+                if (!it.sep) {
+                  if (includesToken(it.start, "newline")) {
+                    Object.assign(it, { key: null, sep: [this.sourceToken] });
+                  } else {
+                    const start2 = getFirstKeyStartProps(it.start);
+                    this.stack.push({
+                      type: "block-map",
+                      offset: this.offset,
+                      indent: this.indent,
+                      items: [{ start: start2, key: null, sep: [this.sourceToken] }]
+                    });
+                  }
+                } else if (it.value) {
+                  map.items.push({ start: [], key: null, sep: [this.sourceToken] });
+                } else if (includesToken(it.sep, "map-value-ind")) {
+                  this.stack.push({
+                    type: "block-map",
+                    offset: this.offset,
+                    indent: this.indent,
+                    items: [{ start, key: null, sep: [this.sourceToken] }]
+                  });
+                } else if (isFlowToken(it.key) && !includesToken(it.sep, "newline")) {
+                  const start2 = getFirstKeyStartProps(it.start);
+                  const key = it.key;
+                  const sep = it.sep;
+                  sep.push(this.sourceToken);
+                  delete it.key;
+                  delete it.sep;
+                  this.stack.push({
+                    type: "block-map",
+                    offset: this.offset,
+                    indent: this.indent,
+                    items: [{ start: start2, key, sep }]
+                  });
+                } else if (start.length > 0) {
+                  it.sep = it.sep.concat(start, this.sourceToken);
+                } else {
+                  it.sep.push(this.sourceToken);
+                }
+              } else {
+                if (!it.sep) {
+                  Object.assign(it, { key: null, sep: [this.sourceToken] });
+                } else if (it.value || atNextItem) {
+                  map.items.push({ start, key: null, sep: [this.sourceToken] });
+                } else if (includesToken(it.sep, "map-value-ind")) {
+                  this.stack.push({
+                    type: "block-map",
+                    offset: this.offset,
+                    indent: this.indent,
+                    items: [{ start: [], key: null, sep: [this.sourceToken] }]
+                  });
+                } else {
+                  it.sep.push(this.sourceToken);
+                }
+              }
+              this.onKeyLine = true;
+              return;
+            case "alias":
+            case "scalar":
+            case "single-quoted-scalar":
+            case "double-quoted-scalar": {
+              const fs5 = this.flowScalar(this.type);
+              if (atNextItem || it.value) {
+                map.items.push({ start, key: fs5, sep: [] });
+                this.onKeyLine = true;
+              } else if (it.sep) {
+                this.stack.push(fs5);
+              } else {
+                Object.assign(it, { key: fs5, sep: [] });
+                this.onKeyLine = true;
+              }
+              return;
+            }
+            default: {
+              const bv = this.startBlockValue(map);
+              if (bv) {
+                if (bv.type === "block-seq") {
+                  if (!it.explicitKey && it.sep && !includesToken(it.sep, "newline")) {
+                    yield* this.pop({
+                      type: "error",
+                      offset: this.offset,
+                      message: "Unexpected block-seq-ind on same line with key",
+                      source: this.source
+                    });
+                    return;
+                  }
+                } else if (atMapIndent) {
+                  map.items.push({ start });
+                }
+                this.stack.push(bv);
+                return;
+              }
+            }
+          }
+        }
+        yield* this.pop();
+        yield* this.step();
+      }
+      *blockSequence(seq) {
+        const it = seq.items[seq.items.length - 1];
+        switch (this.type) {
+          case "newline":
+            if (it.value) {
+              const end = "end" in it.value ? it.value.end : void 0;
+              const last = Array.isArray(end) ? end[end.length - 1] : void 0;
+              if (last?.type === "comment")
+                end?.push(this.sourceToken);
+              else
+                seq.items.push({ start: [this.sourceToken] });
+            } else
+              it.start.push(this.sourceToken);
+            return;
+          case "space":
+          case "comment":
+            if (it.value)
+              seq.items.push({ start: [this.sourceToken] });
+            else {
+              if (this.atIndentedComment(it.start, seq.indent)) {
+                const prev = seq.items[seq.items.length - 2];
+                const end = prev?.value?.end;
+                if (Array.isArray(end)) {
+                  arrayPushArray(end, it.start);
+                  end.push(this.sourceToken);
+                  seq.items.pop();
+                  return;
+                }
+              }
+              it.start.push(this.sourceToken);
+            }
+            return;
+          case "anchor":
+          case "tag":
+            if (it.value || this.indent <= seq.indent)
+              break;
+            it.start.push(this.sourceToken);
+            return;
+          case "seq-item-ind":
+            if (this.indent !== seq.indent)
+              break;
+            if (it.value || includesToken(it.start, "seq-item-ind"))
+              seq.items.push({ start: [this.sourceToken] });
+            else
+              it.start.push(this.sourceToken);
+            return;
+        }
+        if (this.indent > seq.indent) {
+          const bv = this.startBlockValue(seq);
+          if (bv) {
+            this.stack.push(bv);
+            return;
+          }
+        }
+        yield* this.pop();
+        yield* this.step();
+      }
+      *flowCollection(fc) {
+        const it = fc.items[fc.items.length - 1];
+        if (this.type === "flow-error-end") {
+          let top;
+          do {
+            yield* this.pop();
+            top = this.peek(1);
+          } while (top?.type === "flow-collection");
+        } else if (fc.end.length === 0) {
+          switch (this.type) {
+            case "comma":
+            case "explicit-key-ind":
+              if (!it || it.sep)
+                fc.items.push({ start: [this.sourceToken] });
+              else
+                it.start.push(this.sourceToken);
+              return;
+            case "map-value-ind":
+              if (!it || it.value)
+                fc.items.push({ start: [], key: null, sep: [this.sourceToken] });
+              else if (it.sep)
+                it.sep.push(this.sourceToken);
+              else
+                Object.assign(it, { key: null, sep: [this.sourceToken] });
+              return;
+            case "space":
+            case "comment":
+            case "newline":
+            case "anchor":
+            case "tag":
+              if (!it || it.value)
+                fc.items.push({ start: [this.sourceToken] });
+              else if (it.sep)
+                it.sep.push(this.sourceToken);
+              else
+                it.start.push(this.sourceToken);
+              return;
+            case "alias":
+            case "scalar":
+            case "single-quoted-scalar":
+            case "double-quoted-scalar": {
+              const fs5 = this.flowScalar(this.type);
+              if (!it || it.value)
+                fc.items.push({ start: [], key: fs5, sep: [] });
+              else if (it.sep)
+                this.stack.push(fs5);
+              else
+                Object.assign(it, { key: fs5, sep: [] });
+              return;
+            }
+            case "flow-map-end":
+            case "flow-seq-end":
+              fc.end.push(this.sourceToken);
+              return;
+          }
+          const bv = this.startBlockValue(fc);
+          if (bv)
+            this.stack.push(bv);
+          else {
+            yield* this.pop();
+            yield* this.step();
+          }
+        } else {
+          const parent = this.peek(2);
+          if (parent.type === "block-map" && (this.type === "map-value-ind" && parent.indent === fc.indent || this.type === "newline" && !parent.items[parent.items.length - 1].sep)) {
+            yield* this.pop();
+            yield* this.step();
+          } else if (this.type === "map-value-ind" && parent.type !== "flow-collection") {
+            const prev = getPrevProps(parent);
+            const start = getFirstKeyStartProps(prev);
+            fixFlowSeqItems(fc);
+            const sep = fc.end.splice(1, fc.end.length);
+            sep.push(this.sourceToken);
+            const map = {
+              type: "block-map",
+              offset: fc.offset,
+              indent: fc.indent,
+              items: [{ start, key: fc, sep }]
+            };
+            this.onKeyLine = true;
+            this.stack[this.stack.length - 1] = map;
+          } else {
+            yield* this.lineEnd(fc);
+          }
+        }
+      }
+      flowScalar(type) {
+        if (this.onNewLine) {
+          let nl = this.source.indexOf("\n") + 1;
+          while (nl !== 0) {
+            this.onNewLine(this.offset + nl);
+            nl = this.source.indexOf("\n", nl) + 1;
+          }
+        }
+        return {
+          type,
+          offset: this.offset,
+          indent: this.indent,
+          source: this.source
+        };
+      }
+      startBlockValue(parent) {
+        switch (this.type) {
+          case "alias":
+          case "scalar":
+          case "single-quoted-scalar":
+          case "double-quoted-scalar":
+            return this.flowScalar(this.type);
+          case "block-scalar-header":
+            return {
+              type: "block-scalar",
+              offset: this.offset,
+              indent: this.indent,
+              props: [this.sourceToken],
+              source: ""
+            };
+          case "flow-map-start":
+          case "flow-seq-start":
+            return {
+              type: "flow-collection",
+              offset: this.offset,
+              indent: this.indent,
+              start: this.sourceToken,
+              items: [],
+              end: []
+            };
+          case "seq-item-ind":
+            return {
+              type: "block-seq",
+              offset: this.offset,
+              indent: this.indent,
+              items: [{ start: [this.sourceToken] }]
+            };
+          case "explicit-key-ind": {
+            this.onKeyLine = true;
+            const prev = getPrevProps(parent);
+            const start = getFirstKeyStartProps(prev);
+            start.push(this.sourceToken);
+            return {
+              type: "block-map",
+              offset: this.offset,
+              indent: this.indent,
+              items: [{ start, explicitKey: true }]
+            };
+          }
+          case "map-value-ind": {
+            this.onKeyLine = true;
+            const prev = getPrevProps(parent);
+            const start = getFirstKeyStartProps(prev);
+            return {
+              type: "block-map",
+              offset: this.offset,
+              indent: this.indent,
+              items: [{ start, key: null, sep: [this.sourceToken] }]
+            };
+          }
+        }
+        return null;
+      }
+      atIndentedComment(start, indent) {
+        if (this.type !== "comment")
+          return false;
+        if (this.indent <= indent)
+          return false;
+        return start.every((st) => st.type === "newline" || st.type === "space");
+      }
+      *documentEnd(docEnd) {
+        if (this.type !== "doc-mode") {
+          if (docEnd.end)
+            docEnd.end.push(this.sourceToken);
+          else
+            docEnd.end = [this.sourceToken];
+          if (this.type === "newline")
+            yield* this.pop();
+        }
+      }
+      *lineEnd(token) {
+        switch (this.type) {
+          case "comma":
+          case "doc-start":
+          case "doc-end":
+          case "flow-seq-end":
+          case "flow-map-end":
+          case "map-value-ind":
+            yield* this.pop();
+            yield* this.step();
+            break;
+          case "newline":
+            this.onKeyLine = false;
+          // fallthrough
+          case "space":
+          case "comment":
+          default:
+            if (token.end)
+              token.end.push(this.sourceToken);
+            else
+              token.end = [this.sourceToken];
+            if (this.type === "newline")
+              yield* this.pop();
+        }
+      }
+    };
+    exports.Parser = Parser;
+  }
+});
+
+// node_modules/yaml/dist/public-api.js
+var require_public_api = __commonJS({
+  "node_modules/yaml/dist/public-api.js"(exports) {
+    "use strict";
+    var composer = require_composer();
+    var Document = require_Document();
+    var errors = require_errors3();
+    var log = require_log();
+    var identity = require_identity();
+    var lineCounter = require_line_counter();
+    var parser = require_parser();
+    function parseOptions(options) {
+      const prettyErrors = options.prettyErrors !== false;
+      const lineCounter$1 = options.lineCounter || prettyErrors && new lineCounter.LineCounter() || null;
+      return { lineCounter: lineCounter$1, prettyErrors };
+    }
+    function parseAllDocuments(source, options = {}) {
+      const { lineCounter: lineCounter2, prettyErrors } = parseOptions(options);
+      const parser$1 = new parser.Parser(lineCounter2?.addNewLine);
+      const composer$1 = new composer.Composer(options);
+      const docs = Array.from(composer$1.compose(parser$1.parse(source)));
+      if (prettyErrors && lineCounter2)
+        for (const doc of docs) {
+          doc.errors.forEach(errors.prettifyError(source, lineCounter2));
+          doc.warnings.forEach(errors.prettifyError(source, lineCounter2));
+        }
+      if (docs.length > 0)
+        return docs;
+      return Object.assign([], { empty: true }, composer$1.streamInfo());
+    }
+    function parseDocument2(source, options = {}) {
+      const { lineCounter: lineCounter2, prettyErrors } = parseOptions(options);
+      const parser$1 = new parser.Parser(lineCounter2?.addNewLine);
+      const composer$1 = new composer.Composer(options);
+      let doc = null;
+      for (const _doc of composer$1.compose(parser$1.parse(source), true, source.length)) {
+        if (!doc)
+          doc = _doc;
+        else if (doc.options.logLevel !== "silent") {
+          doc.errors.push(new errors.YAMLParseError(_doc.range.slice(0, 2), "MULTIPLE_DOCS", "Source contains multiple documents; please use YAML.parseAllDocuments()"));
+          break;
+        }
+      }
+      if (prettyErrors && lineCounter2) {
+        doc.errors.forEach(errors.prettifyError(source, lineCounter2));
+        doc.warnings.forEach(errors.prettifyError(source, lineCounter2));
+      }
+      return doc;
+    }
+    function parse(src, reviver, options) {
+      let _reviver = void 0;
+      if (typeof reviver === "function") {
+        _reviver = reviver;
+      } else if (options === void 0 && reviver && typeof reviver === "object") {
+        options = reviver;
+      }
+      const doc = parseDocument2(src, options);
+      if (!doc)
+        return null;
+      doc.warnings.forEach((warning2) => log.warn(doc.options.logLevel, warning2));
+      if (doc.errors.length > 0) {
+        if (doc.options.logLevel !== "silent")
+          throw doc.errors[0];
+        else
+          doc.errors = [];
+      }
+      return doc.toJS(Object.assign({ reviver: _reviver }, options));
+    }
+    function stringify(value, replacer, options) {
+      let _replacer = null;
+      if (typeof replacer === "function" || Array.isArray(replacer)) {
+        _replacer = replacer;
+      } else if (options === void 0 && replacer) {
+        options = replacer;
+      }
+      if (typeof options === "string")
+        options = options.length;
+      if (typeof options === "number") {
+        const indent = Math.round(options);
+        options = indent < 1 ? void 0 : indent > 8 ? { indent: 8 } : { indent };
+      }
+      if (value === void 0) {
+        const { keepUndefined } = options ?? replacer ?? {};
+        if (!keepUndefined)
+          return void 0;
+      }
+      if (identity.isDocument(value) && !_replacer)
+        return value.toString(options);
+      return new Document.Document(value, _replacer, options).toString(options);
+    }
+    exports.parse = parse;
+    exports.parseAllDocuments = parseAllDocuments;
+    exports.parseDocument = parseDocument2;
+    exports.stringify = stringify;
+  }
+});
+
+// node_modules/yaml/dist/index.js
+var require_dist = __commonJS({
+  "node_modules/yaml/dist/index.js"(exports) {
+    "use strict";
+    var composer = require_composer();
+    var Document = require_Document();
+    var Schema = require_Schema();
+    var errors = require_errors3();
+    var Alias = require_Alias();
+    var identity = require_identity();
+    var Pair = require_Pair();
+    var Scalar = require_Scalar();
+    var YAMLMap = require_YAMLMap();
+    var YAMLSeq = require_YAMLSeq();
+    var cst = require_cst();
+    var lexer = require_lexer();
+    var lineCounter = require_line_counter();
+    var parser = require_parser();
+    var publicApi = require_public_api();
+    var visit = require_visit();
+    exports.Composer = composer.Composer;
+    exports.Document = Document.Document;
+    exports.Schema = Schema.Schema;
+    exports.YAMLError = errors.YAMLError;
+    exports.YAMLParseError = errors.YAMLParseError;
+    exports.YAMLWarning = errors.YAMLWarning;
+    exports.Alias = Alias.Alias;
+    exports.isAlias = identity.isAlias;
+    exports.isCollection = identity.isCollection;
+    exports.isDocument = identity.isDocument;
+    exports.isMap = identity.isMap;
+    exports.isNode = identity.isNode;
+    exports.isPair = identity.isPair;
+    exports.isScalar = identity.isScalar;
+    exports.isSeq = identity.isSeq;
+    exports.Pair = Pair.Pair;
+    exports.Scalar = Scalar.Scalar;
+    exports.YAMLMap = YAMLMap.YAMLMap;
+    exports.YAMLSeq = YAMLSeq.YAMLSeq;
+    exports.CST = cst;
+    exports.Lexer = lexer.Lexer;
+    exports.LineCounter = lineCounter.LineCounter;
+    exports.Parser = parser.Parser;
+    exports.parse = publicApi.parse;
+    exports.parseAllDocuments = publicApi.parseAllDocuments;
+    exports.parseDocument = publicApi.parseDocument;
+    exports.stringify = publicApi.stringify;
+    exports.visit = visit.visit;
+    exports.visitAsync = visit.visitAsync;
   }
 });
 
@@ -41287,8 +48617,247 @@ function getState(name) {
 }
 
 // src/action/main.ts
-import { stat as stat2 } from "node:fs/promises";
+import { rmSync } from "node:fs";
+import { readFile as readFile3, stat as stat2 } from "node:fs/promises";
+import { hostname } from "node:os";
 import { resolve as resolve2 } from "node:path";
+
+// src/adapters/rsync-sync.ts
+import { spawn } from "node:child_process";
+
+// src/engine/ports.ts
+function describeExit(result) {
+  if (result.code !== null) return `exit ${result.code}`;
+  return result.signal ? `killed by ${result.signal}` : "ended without an exit status";
+}
+var DEFAULT_MAX_OUTPUT_BYTES = 4 * 1024 * 1024;
+var DELETED_NAMES_SHOWN = 20;
+var StepError = class extends Error {
+  constructor(step, message, options) {
+    super(message, options?.cause === void 0 ? void 0 : { cause: options.cause });
+    this.step = step;
+    this.name = "StepError";
+    this.filesMayHaveChanged = options?.filesMayHaveChanged;
+  }
+  step;
+  /**
+   * What the failing step knows about the host's files, when it knows more
+   * than its step implies: false when it certainly changed none (rsync never
+   * reached the host), true when some may have changed.
+   */
+  filesMayHaveChanged;
+};
+function shownCommand(command) {
+  return command.length > 120 ? `${command.slice(0, 120)}...` : command;
+}
+function formatBytes(bytes) {
+  const MB = 1024 * 1024;
+  if (bytes >= MB) return `${Number((bytes / MB).toFixed(1))} MB`;
+  if (bytes >= 1024) return `${Number((bytes / 1024).toFixed(1))} KB`;
+  return `${bytes} bytes`;
+}
+var RemoteCommandTimeout = class extends Error {
+  constructor(command, timeoutMs) {
+    super(`a remote command gave no answer within ${timeoutMs / 1e3} s: ${command.slice(0, 120)}`);
+    this.name = "RemoteCommandTimeout";
+  }
+};
+var RemoteOutputTooLarge = class extends Error {
+  constructor(command, limitBytes, stream) {
+    super(`the output of a remote command passed ${formatBytes(limitBytes)} (on ${stream}) and it was stopped: ${shownCommand(command)}`);
+    this.command = command;
+    this.limitBytes = limitBytes;
+    this.stream = stream;
+    this.name = "RemoteOutputTooLarge";
+  }
+  command;
+  limitBytes;
+  stream;
+};
+var RemoteConnectionLost = class extends Error {
+  constructor(command, why, options) {
+    super(`the SSH connection was lost (${why}) before a remote command finished; what it did on the host is unknown: ${shownCommand(command)}`, options);
+    this.command = command;
+    this.why = why;
+    this.name = "RemoteConnectionLost";
+  }
+  command;
+  why;
+};
+
+// src/adapters/rsync-sync.ts
+function sshCommandForRsync(host, files) {
+  return `ssh -F ${files.configFile} -p ${host.port}`;
+}
+function remoteDestination(host, target) {
+  const name = host.host.includes(":") ? `[${host.host}]` : host.host;
+  return `${host.username}@${name}:${target}/`;
+}
+function rsyncArguments(host, settings, rsh, options = {}) {
+  return [
+    ...options.dryRun ? ["--dry-run"] : [],
+    "--recursive",
+    "--links",
+    "--perms",
+    // No --times: a file keeps its host mtime unless its content changes, so a
+    // master-level file newer than the master proves it changed after the
+    // master loaded it (a stale master).
+    "--checksum",
+    "--compress",
+    "--delete",
+    "--delete-delay",
+    "--delay-updates",
+    "--protect-args",
+    "--stats",
+    "--itemize-changes",
+    // A transfer that stalls (a hung disk or network) fails instead of hanging the job.
+    `--timeout=${Math.max(5, Math.ceil(settings.commandTimeoutMs / 1e3))}`,
+    ...settings.exclude.map((pattern) => `--exclude=${pattern}`),
+    ...settings.protect.map((pattern) => `--filter=protect ${pattern}`),
+    "--rsh",
+    rsh,
+    "--",
+    `${settings.source.replace(/\/+$/, "")}/`,
+    remoteDestination(host, settings.target)
+  ];
+}
+function parseRsyncStats(stdout) {
+  const transferred = /Number of regular files transferred:\s*([\d,]+)/.exec(stdout)?.[1];
+  const deleted = /Number of deleted files:\s*([\d,]+)/.exec(stdout)?.[1];
+  return {
+    filesTransferred: Number((transferred ?? "0").replaceAll(",", "")),
+    filesDeleted: Number((deleted ?? "0").replaceAll(",", ""))
+  };
+}
+function childEnvironment() {
+  return Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith("INPUT_")));
+}
+var RSYNC_TAIL_CHARS = 64 * 1024;
+var TailText = class {
+  constructor(limit = RSYNC_TAIL_CHARS) {
+    this.limit = limit;
+  }
+  limit;
+  text = "";
+  total = 0;
+  add(chunk) {
+    this.total += chunk.length;
+    this.text += chunk;
+    if (this.text.length > 2 * this.limit) this.text = this.text.slice(-this.limit);
+  }
+  get value() {
+    return this.text.length > this.limit ? this.text.slice(-this.limit) : this.text;
+  }
+};
+var ItemizedChanges = class {
+  constructor(watch) {
+    this.watch = watch;
+  }
+  watch;
+  deleted = [];
+  watched = [];
+  partial = "";
+  add(chunk) {
+    const lines2 = (this.partial + chunk).split("\n");
+    this.partial = lines2.pop();
+    for (const line of lines2) this.line(line);
+  }
+  line(line) {
+    const deleted = /^\*deleting +(.+)$/.exec(line);
+    const changed = /^[<>c]([fL])\S{9} (.+)$/.exec(line);
+    const path = deleted?.[1] ?? (changed?.[1] === "L" ? changed[2].replace(/ -> .*$/, "") : changed?.[2]);
+    if (path === void 0) return;
+    if (deleted && this.deleted.length < DELETED_NAMES_SHOWN) this.deleted.push(path);
+    if (this.watch?.(path)) this.watched.push(path);
+  }
+};
+var EXIT_MEANINGS = {
+  1: "syntax or usage error",
+  2: "protocol incompatibility",
+  3: "errors selecting input/output files or directories",
+  4: "requested action not supported",
+  5: "error starting the client-server protocol",
+  10: "error in socket I/O",
+  11: "error in file I/O",
+  12: "error in the rsync protocol data stream",
+  13: "errors with program diagnostics",
+  14: "error in IPC code",
+  20: "received SIGUSR1 or SIGINT",
+  21: "some error returned by waitpid()",
+  22: "error allocating core memory buffers",
+  23: "partial transfer due to error",
+  24: "partial transfer due to vanished source files",
+  25: "the --max-delete limit stopped deletions",
+  30: "timeout in data send/receive",
+  35: "timeout waiting for daemon connection",
+  255: "the SSH connection failed or was lost"
+};
+var HOST_KEY_FAILURE = /Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED|No .* host key is known/i;
+var NEVER_CONNECTED = /Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED|No .* host key is known|Connection refused|Connection timed out|Could not resolve hostname|No route to host|Network is unreachable|Permission denied \(|kex_exchange_identification|Too many authentication failures|Connection closed by .* port \d+\s*$|banner exchange/im;
+function describeRsyncFailure(end) {
+  const stderrTail = end.stderr.trim().split(/\r?\n/).filter((line) => line.trim() !== "").slice(-3).join(" | ");
+  const how = end.code === null ? `rsync was killed by ${end.signal ?? "a signal"}` : `rsync failed (exit ${end.code}${EXIT_MEANINGS[end.code] ? `: ${EXIT_MEANINGS[end.code]}` : ""})`;
+  const neverReached = end.stdoutChars === 0 && end.code !== null && (end.code === 255 || end.code === 5) && NEVER_CONNECTED.test(end.stderr);
+  const files = neverReached ? "rsync never reached the host, so no file on it was changed" : "some files may have been replaced: rsync renames them into place only at its end (--delay-updates), so a stop before that leaves them unchanged, but whether that end had begun cannot be known";
+  return {
+    step: HOST_KEY_FAILURE.test(end.stderr) ? "host-key" : "sync",
+    message: `${how}${stderrTail ? `: ${stderrTail}` : ""}; ${files}`,
+    filesMayHaveChanged: !neverReached
+  };
+}
+var running = /* @__PURE__ */ new Set();
+function stopRunningRsync(signal = "SIGTERM") {
+  for (const child of running) child.kill(signal);
+  return running.size;
+}
+var RsyncSync = class {
+  constructor(host, settings, files, debug2) {
+    this.host = host;
+    this.settings = settings;
+    this.files = files;
+    this.debug = debug2;
+  }
+  host;
+  settings;
+  files;
+  debug;
+  sync(options = {}) {
+    const args = rsyncArguments(this.host, this.settings, sshCommandForRsync(this.host, this.files), options);
+    this.debug?.(`rsync ${args.map((arg) => JSON.stringify(arg)).join(" ")}`);
+    return new Promise((resolve3, reject) => {
+      const child = spawn("rsync", args, {
+        env: { ...childEnvironment(), ...this.files.env },
+        stdio: ["ignore", "pipe", "pipe"]
+      });
+      running.add(child);
+      const stdout = new TailText();
+      const stderr = new TailText();
+      const itemized = new ItemizedChanges(options.watch);
+      child.stdout.setEncoding("utf8");
+      child.stderr.setEncoding("utf8");
+      child.stdout.on("data", (chunk) => {
+        stdout.add(chunk);
+        itemized.add(chunk);
+      });
+      child.stderr.on("data", (chunk) => stderr.add(chunk));
+      child.on("error", (error2) => {
+        running.delete(child);
+        reject(new StepError("sync", `cannot run rsync (${error2.message}); install rsync on the runner. No file on the host was changed`, { filesMayHaveChanged: false }));
+      });
+      child.on("close", (code, signal) => {
+        running.delete(child);
+        const shownEnd = code === null ? `was killed by ${signal}` : `exited ${code}`;
+        this.debug?.(`rsync ${shownEnd}: ${stdout.value.trim().split("\n").slice(-16).join(" | ")}`);
+        if (code === 0) {
+          resolve3({ ...parseRsyncStats(stdout.value), deletedNames: itemized.deleted, watchedChanges: itemized.watched });
+          return;
+        }
+        const failure = describeRsyncFailure({ code, signal, stderr: stderr.value, stdoutChars: stdout.total });
+        reject(new StepError(failure.step, failure.message, { filesMayHaveChanged: failure.filesMayHaveChanged }));
+      });
+    });
+  }
+};
 
 // src/adapters/transport.ts
 import { readFile as readFile2 } from "node:fs/promises";
@@ -41374,110 +48943,6 @@ async function writeOpenSshFiles(options, parent = tmpdir()) {
     throw error2;
   }
 }
-
-// src/adapters/rsync-sync.ts
-import { spawn } from "node:child_process";
-
-// src/engine/ports.ts
-var StepError = class extends Error {
-  constructor(step, message, options) {
-    super(message, options);
-    this.step = step;
-    this.name = "StepError";
-  }
-  step;
-};
-var RemoteCommandTimeout = class extends Error {
-  constructor(command, timeoutMs) {
-    super(`a remote command gave no answer within ${timeoutMs / 1e3} s: ${command.slice(0, 120)}`);
-    this.name = "RemoteCommandTimeout";
-  }
-};
-
-// src/adapters/rsync-sync.ts
-function sshCommandForRsync(host, files) {
-  return `ssh -F ${files.configFile} -p ${host.port}`;
-}
-function remoteDestination(host, target) {
-  const name = host.host.includes(":") ? `[${host.host}]` : host.host;
-  return `${host.username}@${name}:${target}/`;
-}
-function rsyncArguments(host, settings, rsh) {
-  return [
-    "--recursive",
-    "--links",
-    "--perms",
-    "--times",
-    "--checksum",
-    "--compress",
-    "--delete",
-    "--delete-delay",
-    "--delay-updates",
-    "--protect-args",
-    "--stats",
-    "--itemize-changes",
-    // A transfer that stalls (a hung disk or network) fails instead of hanging the job.
-    `--timeout=${Math.max(5, Math.ceil(settings.commandTimeoutMs / 1e3))}`,
-    ...settings.exclude.map((pattern) => `--exclude=${pattern}`),
-    ...settings.protect.map((pattern) => `--filter=protect ${pattern}`),
-    "--rsh",
-    rsh,
-    "--",
-    `${settings.source.replace(/\/+$/, "")}/`,
-    remoteDestination(host, settings.target)
-  ];
-}
-function parseRsyncStats(stdout) {
-  const transferred = /Number of regular files transferred:\s*([\d,]+)/.exec(stdout)?.[1];
-  const deleted = /Number of deleted files:\s*([\d,]+)/.exec(stdout)?.[1];
-  return {
-    filesTransferred: Number((transferred ?? "0").replaceAll(",", "")),
-    filesDeleted: Number((deleted ?? "0").replaceAll(",", ""))
-  };
-}
-function childEnvironment() {
-  return Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith("INPUT_")));
-}
-var RsyncSync = class {
-  constructor(host, settings, files, debug2) {
-    this.host = host;
-    this.settings = settings;
-    this.files = files;
-    this.debug = debug2;
-  }
-  host;
-  settings;
-  files;
-  debug;
-  sync() {
-    const args = rsyncArguments(this.host, this.settings, sshCommandForRsync(this.host, this.files));
-    this.debug?.(`rsync ${args.map((arg) => JSON.stringify(arg)).join(" ")}`);
-    return new Promise((resolve3, reject) => {
-      const child = spawn("rsync", args, {
-        env: { ...childEnvironment(), ...this.files.env },
-        stdio: ["ignore", "pipe", "pipe"]
-      });
-      let stdout = "";
-      let stderr = "";
-      child.stdout.on("data", (chunk) => stdout += chunk.toString());
-      child.stderr.on("data", (chunk) => stderr += chunk.toString());
-      child.on("error", (error2) => reject(new StepError("sync", `cannot run rsync (${error2.message}); install rsync on the runner`)));
-      child.on("close", (code) => {
-        this.debug?.(`rsync exited ${code}: ${stdout.trim().split("\n").slice(-16).join(" | ")}`);
-        if (code === 0) resolve3(parseRsyncStats(stdout));
-        else {
-          const hostKey = /Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED|No .* host key is known/i.test(stderr);
-          reject(
-            new StepError(
-              hostKey ? "host-key" : "sync",
-              `rsync failed (exit ${code}): ${stderr.trim().split("\n").slice(-3).join(" | ")}`
-            )
-          );
-        }
-      });
-    });
-  }
-};
 
 // node_modules/node-ssh/lib/esm/index.mjs
 var import_is_stream = __toESM(require_is_stream(), 1);
@@ -42390,9 +49855,9 @@ function calculateDelay(retriesConsumed, options) {
   if (options.minTimeout === 0) {
     return 0;
   }
-  const attempt = retriesConsumed + 1;
+  const attempt2 = retriesConsumed + 1;
   const random = options.randomize ? Math.random() + 1 : 1;
-  const timeout = Math.round(random * options.minTimeout * options.factor ** (attempt - 1));
+  const timeout = Math.round(random * options.minTimeout * options.factor ** (attempt2 - 1));
   return Math.min(timeout, Math.ceil(options.maxTimeout), maximumDelay);
 }
 function calculateRemainingTime(start, max) {
@@ -42582,9 +50047,9 @@ function parseHostSpec(text, defaults) {
   return { label, host, port, username };
 }
 function parseHostList(text, defaults) {
-  const entries = text.split(/[\n,]/).map((line) => line.replace(/#.*$/, "").trim()).filter((line) => line !== "");
-  if (entries.length === 0) throw new Error("hosts: no host given; expected one [user@]host[:port] per line");
-  const hosts = entries.map((entry) => parseHostSpec(entry, defaults));
+  const entries2 = text.split(/[\n,]/).map((line) => line.replace(/#.*$/, "").trim()).filter((line) => line !== "");
+  if (entries2.length === 0) throw new Error("hosts: no host given; expected one [user@]host[:port] per line");
+  const hosts = entries2.map((entry) => parseHostSpec(entry, defaults));
   const seen = /* @__PURE__ */ new Set();
   for (const host of hosts) {
     const key = `${host.username}@${host.host}:${host.port}`;
@@ -42684,13 +50149,51 @@ function hostKeyAlgorithms(pins, host, port) {
   const types = pinsFor(pins, host, port).filter((pin) => !pin.revoked).map((pin) => pin.keyType);
   return [...new Set(types.flatMap((type) => ALGORITHMS[type] ?? []))];
 }
+function keyTypeOfAlgorithm(algorithm) {
+  return /^(rsa-sha2-(256|512)|ssh-rsa)$/.test(algorithm) ? "ssh-rsa" : algorithm;
+}
+function keyTypesOfAlgorithms(algorithms) {
+  return [...new Set(algorithms.map(keyTypeOfAlgorithm))];
+}
+function algorithmsForKeyType(keyType) {
+  return ALGORITHMS[keyType] ?? [];
+}
+function keyTypeOfBlob(key) {
+  if (key.length < 4) return void 0;
+  const length = key.readUInt32BE(0);
+  if (length === 0 || length > 64 || key.length < 4 + length) return void 0;
+  return key.subarray(4, 4 + length).toString("latin1");
+}
+function describeKeyTypeMismatch(pins, host, port, mismatch) {
+  const name = knownHostsName(host, port);
+  const applicable = pinsFor(pins, host, port).filter((pin) => !pin.revoked);
+  const pinnedTypes = [...new Set(applicable.map((pin) => pin.keyType))];
+  const pinned = applicable.map((pin) => `${pin.keyType} ${fingerprint(pin.key)}`);
+  const readTypes = mismatch.offeredKeys.map((key) => keyTypeOfBlob(key) ?? "unknown");
+  const offeredTypes = mismatch.offeredTypes ?? [...new Set(readTypes)];
+  const offered = [
+    ...mismatch.offeredKeys.map((key, index) => `${readTypes[index]} ${fingerprint(key)}`),
+    // Types whose key could not be read are still named.
+    ...offeredTypes.filter((type) => !readTypes.includes(type)).map((type) => `${type} (key not read)`)
+  ];
+  const offeredText = offeredTypes.length === 0 ? "no type this client knows" : offeredTypes.join(", ");
+  const matchingBlob = applicable.find((pin) => mismatch.offeredKeys.some((key) => key.equals(pin.key)));
+  const hint = matchingBlob ? ` The pinned line labelled ${matchingBlob.keyType} holds the host's ${keyTypeOfBlob(matchingBlob.key) ?? "other"} key: fix its key type field.` : ` Pin a key of a type the host offers (ssh-keyscan -t ${offeredTypes.join(",") || "ed25519"}), or configure the host to offer the pinned type.`;
+  return `known-hosts pins only ${pinnedTypes.join(", ") || "no"} key(s) for ${name}, but the host offers ${offeredText} host keys, so its key cannot match: offered ${offered.join(", ") || "none"}${mismatch.unreadable ? ` (${mismatch.unreadable})` : ""}; pinned: ${pinned.join(", ") || "none"}.${hint} Nothing was sent to this host.`;
+}
 
 // src/adapters/ssh-session.ts
-async function connectOnce(host, options, asJump, sock) {
+var NO_MATCHING_KEY_FORMAT = /no matching host key format/i;
+var REMOTE_KEY_FORMATS = /^Handshake: \(remote\) Host key format: (.*)$/;
+var EVERY_KEY_TYPE = ["ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521", "ssh-rsa"];
+async function connectOnce(host, options, asJump, openSock) {
   let rejected;
+  let remoteKeyFormats;
   const client = new NodeSSH();
   const { credentials } = options;
   const algorithms = options.trust.ignoreHostKeys ? [] : hostKeyAlgorithms(options.trust.pins, host.host, host.port);
+  const where = asJump ? `jump host ${host.label}: ` : "";
+  const sock = openSock ? await openSock() : void 0;
   try {
     await client.connect({
       ...algorithms.length > 0 ? { algorithms: { serverHostKey: algorithms } } : {},
@@ -42705,6 +50208,12 @@ async function connectOnce(host, options, asJump, sock) {
       readyTimeout: options.connectTimeoutMs,
       keepaliveInterval: 1e4,
       tryKeyboard: false,
+      // Only to learn which host key types the host offers, should none match the pinned ones.
+      debug: (line) => {
+        if (remoteKeyFormats) return;
+        const formats = REMOTE_KEY_FORMATS.exec(line)?.[1];
+        if (formats !== void 0) remoteKeyFormats = formats.split(",").filter((format) => format !== "");
+      },
       hostVerifier: (key) => {
         if (options.trust.ignoreHostKeys) return true;
         const check = checkHostKey(options.trust.pins, host.host, host.port, key);
@@ -42715,9 +50224,12 @@ async function connectOnce(host, options, asJump, sock) {
     return client;
   } catch (error2) {
     client.dispose();
-    const where = asJump ? `jump host ${host.label}: ` : "";
     if (rejected) throw new AbortError(new StepError("host-key", `${where}${describeHostKeyFailure(rejected)}`));
     const message = error2.message ?? String(error2);
+    if (algorithms.length > 0 && NO_MATCHING_KEY_FORMAT.test(message)) {
+      const mismatch = await readOfferedKeys(host, options, remoteKeyFormats, openSock);
+      throw new AbortError(new StepError("host-key", `${where}${describeKeyTypeMismatch(options.trust.pins, host.host, host.port, mismatch)}`));
+    }
     if (/authentication/i.test(message)) {
       throw new AbortError(new StepError("auth", `${where}authentication as ${host.username} failed (${message}); check the credentials and the host's authorized_keys`));
     }
@@ -42727,10 +50239,62 @@ async function connectOnce(host, options, asJump, sock) {
     throw new StepError("connect", `${where}cannot connect to ${host.host}:${host.port} (${message})`, { cause: error2 });
   }
 }
+async function readOfferedKeys(host, options, formats, openSock) {
+  const types = formats ? keyTypesOfAlgorithms(formats) : EVERY_KEY_TYPE;
+  const keys = [];
+  const problems = [];
+  for (const type of types) {
+    const algorithms = algorithmsForKeyType(type).filter((algorithm) => !formats || formats.includes(algorithm));
+    if (algorithms.length === 0) continue;
+    try {
+      const key = await readHostKey(host, options, algorithms, openSock);
+      if (key && !keys.some((known) => known.equals(key))) keys.push(key);
+    } catch (error2) {
+      const message = error2.message ?? String(error2);
+      if (!formats && NO_MATCHING_KEY_FORMAT.test(message)) continue;
+      problems.push(`${type}: ${message}`);
+    }
+  }
+  return {
+    offeredTypes: formats ? types : void 0,
+    offeredKeys: keys,
+    ...problems.length > 0 ? { unreadable: `could not read ${problems.join("; ")}` } : {}
+  };
+}
+async function readHostKey(host, options, algorithms, openSock) {
+  let seen;
+  const probe = new NodeSSH();
+  try {
+    const sock = openSock ? await openSock() : void 0;
+    await probe.connect({
+      host: host.host,
+      port: host.port,
+      username: host.username,
+      ...sock ? { sock } : {},
+      algorithms: { serverHostKey: [...algorithms] },
+      readyTimeout: options.connectTimeoutMs,
+      tryKeyboard: false,
+      hostVerifier: (key) => {
+        seen = Buffer.from(key);
+        return false;
+      }
+    });
+  } catch (error2) {
+    if (!seen) throw error2;
+  } finally {
+    probe.dispose();
+  }
+  return seen;
+}
 function forward(jump, host, jumpHost, timeoutMs) {
   return new Promise((resolve3, reject) => {
     const cannot = (why) => new StepError("connect", `jump host ${jumpHost.label} cannot reach ${host.host}:${host.port} (${why})`);
     const timer = setTimeout(() => reject(cannot(`no answer within ${timeoutMs / 1e3} s`)), timeoutMs);
+    if (!jump.connection) {
+      clearTimeout(timer);
+      reject(cannot("the connection to the jump host was lost"));
+      return;
+    }
     jump.connection.forwardOut("127.0.0.1", 0, host.host, host.port, (error2, stream) => {
       clearTimeout(timer);
       if (error2) reject(cannot(error2.message));
@@ -42741,11 +50305,22 @@ function forward(jump, host, jumpHost, timeoutMs) {
 async function openSshShell(host, options) {
   return pRetry(
     async () => {
-      if (!options.jumpHost) return new SshShell(await connectOnce(host, options, false));
-      const jump = await connectOnce(options.jumpHost, options, true);
+      if (!options.jumpHost) {
+        const ssh = await connectOnce(host, options, false);
+        return new SshShell(ssh.connection, () => ssh.dispose());
+      }
+      const jumpHost = options.jumpHost;
+      const jump = await connectOnce(jumpHost, options, true);
       try {
-        const target = await connectOnce(host, options, false, await forward(jump, host, options.jumpHost, options.connectTimeoutMs));
-        return new SshShell(target, jump);
+        const target = await connectOnce(host, options, false, () => forward(jump, host, jumpHost, options.connectTimeoutMs));
+        return new SshShell(
+          target.connection,
+          () => {
+            target.dispose();
+            jump.dispose();
+          },
+          jump.connection
+        );
       } catch (error2) {
         jump.dispose();
         throw error2;
@@ -42754,38 +50329,140 @@ async function openSshShell(host, options) {
     { retries: options.retries ?? 2, minTimeout: 500, factor: 2 }
   );
 }
-var SshShell = class {
-  constructor(ssh, jump) {
-    this.ssh = ssh;
-    this.jump = jump;
+var BoundedBuffer = class {
+  constructor(limit) {
+    this.limit = limit;
   }
-  ssh;
-  jump;
-  async run(command, options = {}) {
-    let channel;
-    let timer;
-    const execution = this.ssh.execCommand(command, { onChannel: (opened) => channel = opened });
-    execution.catch(() => void 0);
-    const timeout = options.timeoutMs === void 0 ? null : new Promise((_, reject) => {
-      timer = setTimeout(() => {
+  limit;
+  chunks = [];
+  size = 0;
+  /** False once the stream passed the limit; nothing past it is kept. */
+  add(chunk) {
+    if (this.size + chunk.length > this.limit) return false;
+    this.chunks.push(chunk);
+    this.size += chunk.length;
+    return true;
+  }
+  /** Decoded once, so a character split across two packets stays whole; trimmed, as node-ssh's execCommand was. */
+  text() {
+    return Buffer.concat(this.chunks, this.size).toString("utf8").trim();
+  }
+};
+var LOST_GRACE_MS = 50;
+var SshShell = class {
+  constructor(connection, dispose = () => void 0, via) {
+    this.connection = connection;
+    this.dispose = dispose;
+    if (!connection) {
+      this.lost = "the connection was already closed";
+      return;
+    }
+    connection.on("error", (error2) => this.lastError = error2.message);
+    connection.on("close", () => this.connectionClosed());
+    via?.on("error", (error2) => this.lastError = `jump host: ${error2.message}`);
+  }
+  connection;
+  dispose;
+  /** Why the connection is gone, once it is. */
+  lost;
+  lastError;
+  running = /* @__PURE__ */ new Set();
+  connectionClosed() {
+    this.lost ??= this.lastError ?? "the connection closed";
+    setTimeout(() => {
+      for (const abandon of [...this.running]) abandon();
+    }, LOST_GRACE_MS).unref();
+  }
+  run(command, options = {}) {
+    const limit = options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES;
+    return new Promise((resolve3, reject) => {
+      const stdout = new BoundedBuffer(limit);
+      const stderr = new BoundedBuffer(limit);
+      let channel;
+      let exit;
+      let timer;
+      let settled = false;
+      const settle = (outcome) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        this.running.delete(abandon);
+        if ("error" in outcome) reject(outcome.error);
+        else resolve3(outcome.result);
+      };
+      const kill = (target) => {
         try {
-          channel?.signal("KILL");
+          target?.signal("KILL");
         } catch {
         }
-        channel?.close();
-        reject(new RemoteCommandTimeout(command, options.timeoutMs));
-      }, options.timeoutMs);
+        try {
+          target?.close();
+        } catch {
+        }
+      };
+      const stop = (error2) => {
+        if (settled) return;
+        kill(channel);
+        settle({ error: error2 });
+      };
+      const ended = () => {
+        if (exit) {
+          settle({
+            result: {
+              stdout: stdout.text(),
+              stderr: stderr.text(),
+              code: exit.code,
+              ...exit.code === null && exit.signal ? { signal: exit.signal } : {}
+            }
+          });
+        } else {
+          const why = this.lost ?? "the host closed the command's channel without an exit status";
+          settle({ error: new RemoteConnectionLost(command, why) });
+        }
+      };
+      const abandon = () => ended();
+      if (this.lost !== void 0 || !this.connection) {
+        settle({ error: new RemoteConnectionLost(command, this.lost ?? "no connection") });
+        return;
+      }
+      this.running.add(abandon);
+      if (options.timeoutMs !== void 0) {
+        const timeoutMs = options.timeoutMs;
+        timer = setTimeout(() => stop(new RemoteCommandTimeout(command, timeoutMs)), timeoutMs);
+      }
+      try {
+        this.connection.exec(command, (error2, opened) => {
+          if (error2) {
+            settle({
+              error: this.lost ? new RemoteConnectionLost(command, this.lost, { cause: error2 }) : new Error(`the host did not start a remote command (${error2.message}): ${command.slice(0, 120)}`, { cause: error2 })
+            });
+            return;
+          }
+          channel = opened;
+          if (settled) {
+            kill(opened);
+            return;
+          }
+          opened.on("data", (chunk) => {
+            if (!settled && !stdout.add(chunk)) stop(new RemoteOutputTooLarge(command, limit, "stdout"));
+          });
+          opened.stderr.on("data", (chunk) => {
+            if (!settled && !stderr.add(chunk)) stop(new RemoteOutputTooLarge(command, limit, "stderr"));
+          });
+          opened.on("exit", (code, signal) => {
+            exit = { code: typeof code === "number" ? code : null, signal: signal ?? void 0 };
+          });
+          opened.on("error", (channelError) => this.lastError = channelError.message);
+          opened.on("close", ended);
+          opened.end();
+        });
+      } catch (error2) {
+        settle({ error: new RemoteConnectionLost(command, this.lost ?? error2.message, { cause: error2 }) });
+      }
     });
-    try {
-      const result = await (timeout ? Promise.race([execution, timeout]) : execution);
-      return { stdout: result.stdout, stderr: result.stderr, code: result.code };
-    } finally {
-      clearTimeout(timer);
-    }
   }
   async close() {
-    this.ssh.dispose();
-    this.jump?.dispose();
+    this.dispose();
   }
 };
 
@@ -42808,43 +50485,41 @@ ${await readFile2(files.configFile, "utf8")}`);
   };
 }
 
-// src/engine/app-log.ts
-function sawReloadStart(text, masterPid) {
-  return new RegExp(`pid:${masterPid} Workerman\\[[^\\]]*\\] reloading`).test(text);
+// src/engine/host-text.ts
+var LINE_BREAK = /\r\n|[\n\r\v\f\x1c-\x1e\u0085\u2028\u2029]/g;
+var SHOWN_LINE_BREAK = "\u23CE";
+var COMMAND_MARKER = "\u203A";
+var INVISIBLE_THEN_COLONS = /^[\p{White_Space}\p{Cc}\p{Cf}]*::/u;
+function sealHostText(text) {
+  let sealed = String(text).replace(LINE_BREAK, SHOWN_LINE_BREAK);
+  while (sealed.includes("##[")) sealed = sealed.replaceAll("##[", "# #[");
+  if (INVISIBLE_THEN_COLONS.test(sealed)) sealed = COMMAND_MARKER + sealed;
+  return sealed;
 }
-function sawReloadCommand(text) {
-  return /Workerman\[[^\]]*\] reload\s*$/m.test(text);
+function sealEachLine(text) {
+  return String(text).split("\n").map((line) => sealHostText(line)).join("\n");
 }
-function reloadEvidence(text, masterPid) {
-  return sawReloadCommand(text) ? sawReloadStart(text, masterPid) : void 0;
-}
-var ERROR_LINE = /pid:\d+\s+((?:PHP )?(?:Fatal error|Parse error|[A-Za-z\\]*(?:Error|Exception))\b.*)$/;
-function phpErrors(text, limit = 5) {
-  const counts = /* @__PURE__ */ new Map();
-  for (const line of text.split("\n")) {
-    const match = ERROR_LINE.exec(line.trim());
-    if (!match) continue;
-    const message = match[1].trim();
-    counts.set(message, (counts.get(message) ?? 0) + 1);
+
+// src/engine/input-error.ts
+var InputError = class extends Error {
+  constructor(input, problem) {
+    super(`input ${input}: ${problem}`);
+    this.name = "InputError";
   }
-  return [...counts].sort((a, b) => b[1] - a[1]).slice(0, limit).map(([message, count]) => count > 1 ? `${message} (${count} times)` : message);
-}
-function logFileCandidates(target, startFileDir) {
-  return [.../* @__PURE__ */ new Set([`${startFileDir}/workerman.log`, `${target}/workerman.log`, `${target}/runtime/logs/workerman.log`, `${target}/vendor/workerman/workerman.log`, `${target}/vendor/workerman.log`])];
-}
+};
 
 // src/engine/duration.ts
 var UNIT_MS = { ms: 1, s: 1e3, m: 6e4, h: 36e5 };
 function parseDuration(text) {
-  const trimmed = text.trim();
+  const trimmed2 = text.trim();
   const pattern = /(\d+(?:\.\d+)?)(ms|s|m|h)/gy;
   let total = 0;
   let consumed = 0;
-  for (const match of trimmed.matchAll(pattern)) {
+  for (const match of trimmed2.matchAll(pattern)) {
     total += Number(match[1]) * UNIT_MS[match[2]];
     consumed += match[0].length;
   }
-  if (trimmed === "" || consumed !== trimmed.length) {
+  if (trimmed2 === "" || consumed !== trimmed2.length) {
     throw new Error(`"${text}" is not a duration: write it like 250ms, 90s, 5m or 1m30s`);
   }
   return Math.round(total);
@@ -42857,994 +50532,78 @@ function formatDuration(ms2) {
   return `${minutes} min ${seconds} s`;
 }
 
-// src/engine/worker-snapshot.ts
-function countByGroup(workers) {
-  const counts = /* @__PURE__ */ new Map();
-  for (const worker of workers) counts.set(worker.group, (counts.get(worker.group) ?? 0) + 1);
-  return counts;
-}
-function describeWorker(worker) {
-  return `${worker.group}:${worker.pid}`;
-}
-function describeWorkerState(worker) {
-  const connections = worker.connections === void 0 ? void 0 : worker.connections === null ? "connections unknown" : `${worker.connections} open connection(s)`;
-  const doing = [worker.activity, connections].filter((part) => part !== void 0).join(", ");
-  return `${describeWorker(worker)}${doing ? ` (${doing})` : ""}`;
-}
-function describeWorkerStates(workers) {
-  return workers.map(describeWorkerState).join(", ");
-}
-
-// src/engine/verdict.ts
-var BaselineError = class extends Error {
-};
-function keptGroups(snapshot, rules) {
-  const kept = new Set(rules.ignoreGroups);
-  for (const worker of snapshot.workers) if (worker.reloadable === false) kept.add(worker.group);
-  return kept;
-}
-function takeBaseline(snapshot, rules) {
-  const master = onlyMaster(snapshot);
-  if (master.kind === "failed") throw new BaselineError(master.message);
-  const kept = keptGroups(snapshot, rules);
-  const tracked = snapshot.workers.filter((worker) => !kept.has(worker.group));
-  if (tracked.length === 0) {
-    const groups = [...countByGroup(snapshot.workers).keys()].join(", ") || "none";
-    throw new BaselineError(`the master (pid ${master.pid}) has no reloadable worker to replace (groups: ${groups}; kept: ${[...kept].join(", ") || "none"})`);
+// src/engine/fleet-plan.ts
+var PERCENT_DECIMALS = 6;
+var MAX_COUNT = 1e6;
+var MAX_SHARDS = 1e3;
+function parseAmount(text, input, options) {
+  const value = text.trim();
+  const expected = `expected a whole number of hosts, at least ${options.min} (e.g. ${Math.max(options.min, 2)}), or a percentage of the hosts above 0% and at most 100% (e.g. 25%)`;
+  const count = /^\d+$/.exec(value);
+  if (count) {
+    const n = Number(value);
+    if (n < options.min) throw new InputError(input, `"${value}" is below ${options.min}; ${expected}`);
+    if (n > MAX_COUNT) throw new InputError(input, `"${value}" is more hosts than any fleet has (at most ${MAX_COUNT}); ${expected}`);
+    return { kind: "count", value: n };
   }
-  return {
-    masterPid: master.pid,
-    signalAt: snapshot.at,
-    tracked: [...tracked].sort((a, b) => a.pid - b.pid),
-    kept: snapshot.workers.filter((worker) => kept.has(worker.group)),
-    ...snapshot.crashExits ? { crashExits: snapshot.crashExits } : {}
-  };
+  const percent = /^\d+(?:\.(\d+))?%$/.exec(value);
+  if (percent) {
+    if ((percent[1] ?? "").length > PERCENT_DECIMALS) throw new InputError(input, `"${value}" has more than ${PERCENT_DECIMALS} decimal places; ${expected}`);
+    const p = Number(value.slice(0, -1));
+    if (!(p > 0) || p > 100) throw new InputError(input, `"${value}" is out of range (above 0% and at most 100%); ${expected}`);
+    return { kind: "percent", value: p };
+  }
+  const shown3 = value.length > 40 ? `${value.slice(0, 40)}...` : value;
+  throw new InputError(input, `"${shown3}" is neither a count nor a percentage; ${expected}`);
 }
-function onlyMaster(snapshot) {
-  if (snapshot.masters.length === 0) {
-    return { kind: "failed", reason: "no-master", message: "no Workerman master process is running for this app" };
-  }
-  if (snapshot.masters.length > 1) {
-    const pids = snapshot.masters.map((master) => master.pid).join(", ");
-    return { kind: "failed", reason: "several-masters", message: `more than one master process runs this app (pids ${pids})` };
-  }
-  return { kind: "ok", pid: snapshot.masters[0].pid };
+function resolveAmount(amount, total, rounding) {
+  if (!Number.isSafeInteger(total) || total < 0) throw new RangeError(`resolveAmount: total ${total} is not a number of hosts`);
+  if (amount.kind === "count") return rounding === "up" ? Math.max(1, amount.value) : amount.value;
+  const scale = 10n ** BigInt(PERCENT_DECIMALS);
+  const numerator = BigInt(total) * BigInt(Math.round(amount.value * Number(scale)));
+  const denominator = 100n * scale;
+  if (rounding === "down") return Number(numerator / denominator);
+  return Math.max(1, Number((numerator + denominator - 1n) / denominator));
 }
-function startWatch(baseline) {
-  return { baseline, stable: null, progress: { replaced: 0, at: baseline.signalAt }, newSeen: /* @__PURE__ */ new Set(), deaths: 0, forcing: false };
+function parseShard(text) {
+  const value = text.trim();
+  if (value === "") return void 0;
+  const expected = `expected i/n, this job's part i of n (1 <= i <= n <= ${MAX_SHARDS}), e.g. \${{ matrix.shard }}/4 with shard: [1, 2, 3, 4]`;
+  const match = /^(\d{1,10})\/(\d{1,10})$/.exec(value);
+  if (!match) {
+    const shown3 = value.length > 40 ? `${value.slice(0, 40)}...` : value;
+    throw new InputError("shard", `"${shown3}" is not i/n; ${expected}`);
+  }
+  const index = Number(match[1]);
+  const count = Number(match[2]);
+  if (count < 1 || count > MAX_SHARDS) throw new InputError("shard", `"${value}": n must be 1 to ${MAX_SHARDS}; ${expected}`);
+  if (index < 1 || index > count) throw new InputError("shard", `"${value}": i must be 1 to ${count} (parts count from 1); ${expected}`);
+  return { index, count };
 }
-function markForcing(state) {
-  return { ...state, forcing: true };
+function shardHosts(hosts, shard) {
+  if (shard === void 0) return [...hosts];
+  const { index, count } = shard;
+  if (!Number.isInteger(count) || count < 1 || !Number.isInteger(index) || index < 1 || index > count) {
+    throw new RangeError(`shardHosts: ${index}/${count} is not a shard`);
+  }
+  return hosts.filter((_, k) => k % count === index - 1);
 }
-var ms = (seconds) => Math.max(0, Math.round(seconds * 1e3));
-function crashesSinceSignal(state, snapshot, deaths, tracked) {
-  let counted = 0;
-  if (snapshot.crashExits && state.baseline.crashExits) {
-    for (const [group, count] of snapshot.crashExits) {
-      if (tracked.has(group)) counted += Math.max(0, count - (state.baseline.crashExits.get(group) ?? 0));
-    }
+function planBatches(hosts, maxParallel, canary) {
+  if (!Number.isSafeInteger(maxParallel) || maxParallel < 1) throw new RangeError(`planBatches: max-parallel ${maxParallel} is not a whole number of at least 1`);
+  const batches = [];
+  let start = 0;
+  if (canary && hosts.length > 0) {
+    batches.push([hosts[0]]);
+    start = 1;
   }
-  return Math.max(counted, deaths);
+  for (let i = start; i < hosts.length; i += maxParallel) batches.push(hosts.slice(i, i + maxParallel));
+  return batches;
 }
-function observe(state, snapshot, rules) {
-  const { baseline } = state;
-  const master = onlyMaster(snapshot);
-  if (master.kind === "failed") {
-    const verdict = master.reason === "no-master" ? { kind: "failed", reason: "master-gone", message: `the master process (pid ${baseline.masterPid}) died during the reload; nothing serves the app until it is started again` } : master;
-    return { state, verdict };
-  }
-  if (master.pid !== baseline.masterPid) {
-    return {
-      state,
-      verdict: {
-        kind: "failed",
-        reason: "master-replaced",
-        message: `the master was replaced during the reload (pid ${baseline.masterPid} is gone, pid ${master.pid} runs now): the app was restarted, so a rolling reload cannot be proven`
-      }
-    };
-  }
-  const trackedGroups = new Set(baseline.tracked.map((worker) => worker.group));
-  const current = snapshot.workers.filter((worker) => trackedGroups.has(worker.group));
-  const currentPids = new Set(current.map((worker) => worker.pid));
-  const currentStarts = new Map(current.map((worker) => [worker.pid, worker.startedAt]));
-  const stillOld = baseline.tracked.filter((worker) => Math.abs((currentStarts.get(worker.pid) ?? Number.NaN) - worker.startedAt) < 0.05);
-  const fresh = current.filter((worker) => worker.startedAt >= baseline.signalAt);
-  const newSeen = new Set(state.newSeen);
-  let deaths = state.deaths;
-  for (const pid of state.newSeen) {
-    if (!currentPids.has(pid)) {
-      deaths += 1;
-      newSeen.delete(pid);
-    }
-  }
-  for (const worker of fresh) newSeen.add(worker.pid);
-  const total = baseline.tracked.length;
-  const replaced = total - stillOld.length;
-  const progress = replaced > state.progress.replaced ? { replaced, at: snapshot.at } : state.progress;
-  const crashes = crashesSinceSignal(state, snapshot, deaths, trackedGroups);
-  const next = { ...state, newSeen, deaths, progress };
-  if (crashes >= rules.crashLimit) {
-    return {
-      state: next,
-      verdict: {
-        kind: "failed",
-        reason: "crash-loop",
-        message: `the new code crash-loops: ${crashes} new worker(s) exited abnormally since the reload signal (${replaced}/${total} old workers replaced)`,
-        stillOld
-      }
-    };
-  }
-  const stalledForMs = ms(snapshot.at - progress.at);
-  const wrongRevision = rules.revision === void 0 ? [] : fresh.filter((worker) => worker.revision !== void 0 && worker.revision !== rules.revision);
-  const wanted = countByGroup(baseline.tracked);
-  const have = countByGroup(current);
-  const short = [...wanted].some(([group, count]) => (have.get(group) ?? 0) < count);
-  const oldPids = new Set(stillOld.map((worker) => worker.pid));
-  const stale = current.filter((worker) => worker.startedAt < baseline.signalAt && !oldPids.has(worker.pid));
-  if (stillOld.length > 0 || short || stale.length > 0 || wrongRevision.length > 0) {
-    const stall = classifyStall(next, rules, snapshot, stillOld, stale, replaced, stalledForMs);
-    if (stall) return { state: { ...next, stable: null }, verdict: stall };
-    return { state: { ...next, stable: null }, verdict: { kind: "replacing", replaced, total, stillOld, wrongRevision, stale, stalledForMs } };
-  }
-  const pids = current.map((worker) => worker.pid).sort((a, b) => a - b).join(",");
-  const stable = state.stable?.pids === pids && state.stable.crashes === crashes ? state.stable : { pids, since: snapshot.at, crashes };
-  const stableForMs = ms(snapshot.at - stable.since);
-  const settled = { ...next, stable };
-  const countsCurrent = snapshot.crashExitsAt === void 0 || snapshot.crashExitsAt >= stable.since;
-  if (stableForMs >= rules.settleMs && countsCurrent) return { state: settled, verdict: { kind: "replaced", total, workers: current } };
-  return { state: settled, verdict: { kind: "settling", total, stableForMs } };
-}
-function inReplacementOrder(a, b) {
-  return a.startedAt - b.startedAt || a.pid - b.pid;
-}
-function classifyStall(state, rules, snapshot, stillOld, stale, replaced, stalledForMs) {
-  if (stillOld.length === 0) return null;
-  const total = state.baseline.tracked.length;
-  const current = new Map(snapshot.workers.map((worker) => [worker.pid, worker]));
-  const holders = stillOld.map((worker) => current.get(worker.pid) ?? worker).sort(inReplacementOrder);
-  const connected = holders.filter((worker) => (worker.connections ?? 0) > 0);
-  if (replaced === 0 && stalledForMs >= rules.noProgressMs) {
-    const swallowed = snapshot.reloadStarted === false || snapshot.reloadStarted === void 0 && rules.reloadMode === "quick";
-    const connectionsKnown = holders.every((worker) => typeof worker.connections === "number");
-    const unexplained = snapshot.reloadStarted === void 0 && connectionsKnown && connected.length === 0 && stalledForMs >= rules.gracefulTimeoutMs;
-    if (swallowed || unexplained) {
-      return {
-        kind: "failed",
-        reason: "no-progress",
-        message: `no progress: not one of ${total} workers was replaced in ${(stalledForMs / 1e3).toFixed(1)} s after the reload signal` + (snapshot.reloadStarted === false ? ', and the app log shows no "reloading" line: the master did not act on the signal' : "") + ". The master ignores reload signals while an earlier reload is still running" + (stale.length > 0 ? ` (workers ${stale.map(describeWorker).join(", ")} are not from this reload)` : "") + "; wait for it, or unpin it, and deploy again",
-        stillOld
-      };
-    }
-  }
-  if (rules.reloadMode !== "graceful") return null;
-  const limit = state.forcing ? rules.forceStepMs : rules.gracefulTimeoutMs;
-  if (stalledForMs < limit) return null;
-  return { kind: "pinned", replaced, total, holders, stalledForMs };
-}
-
-// src/engine/reload-watch.ts
-var KILL_AFTER_MS = 5e3;
-var realSleep = (ms2) => new Promise((resolve3) => setTimeout(resolve3, ms2));
-function progressLine(label, verdict, elapsedMs) {
-  const at = `(${formatDuration(elapsedMs)})`;
-  switch (verdict.kind) {
-    case "replacing":
-      return `${label}: ${verdict.replaced}/${verdict.total} workers replaced ${at}`;
-    case "pinned":
-      return `${label}: ${verdict.replaced}/${verdict.total} workers replaced; the graceful reload stands still, held by ${describeWorkerStates(verdict.holders.slice(0, 1))} ${at}`;
-    case "settling":
-      return `${label}: ${verdict.total}/${verdict.total} workers replaced, settling ${at}`;
-    case "replaced":
-      return `${label}: all ${verdict.total} workers replaced and stable ${at}`;
-    case "failed":
-      return `${label}: ${verdict.message} ${at}`;
-  }
-}
-function untouchedGroupsHint(baseline, stillOld) {
-  const oldByGroup = countByGroup(stillOld);
-  const groups = countByGroup(baseline.tracked);
-  const untouched = [...groups].filter(([group, count]) => oldByGroup.get(group) === count).map(([group]) => group);
-  if (untouched.length === 0 || untouched.length === groups.size) return "";
-  return ` No worker of ${untouched.join(", ")} was replaced while others were: if it has reloadable = false, list it in ignore-workers.`;
-}
-async function watchReload(options) {
-  const now = options.now ?? Date.now;
-  const sleep = options.sleep ?? realSleep;
-  const started = now();
-  const forced = [];
-  let inFlight;
-  let state = startWatch(options.baseline);
-  let lastShape = "";
-  let last;
-  const failure = (reason, message, stillOld2) => {
-    const appErrors = phpErrors(options.logSinceSignal());
-    return { ok: false, reason, message, stillOld: stillOld2, elapsedMs: now() - started, forced, appErrors };
-  };
-  for (; ; ) {
-    const snapshot = await options.snapshot();
-    const elapsedMs = now() - started;
-    const step = observe(state, snapshot, options.rules);
-    state = step.state;
-    last = step.verdict;
-    const shape = last.kind === "replacing" || last.kind === "pinned" ? `${last.kind}${last.replaced}` : last.kind;
-    if (shape !== lastShape) {
-      options.log.info(progressLine(options.label, last, elapsedMs));
-      lastShape = shape;
-    }
-    if (last.kind === "replaced") return { ok: true, workers: last.workers, elapsedMs, forced };
-    if (last.kind === "failed") return failure(last.reason, last.message, last.stillOld ?? []);
-    if (last.kind === "pinned") {
-      const holders = last.holders;
-      if (options.onGracefulTimeout === "fail") {
-        const waiting = holders.length - 1;
-        return failure(
-          "pinned",
-          `the graceful reload stood still for ${formatDuration(last.stalledForMs)} (graceful-timeout): pinned by ${describeWorkerStates(holders.slice(0, 1))}` + (waiting > 0 ? `, with ${waiting} more old worker(s) waiting behind it (${describeWorkerStates(holders.slice(1))})` : "") + ". Close those clients, or set on-graceful-timeout: force",
-          holders
-        );
-      }
-      const stillHolding = inFlight && holders.some((worker) => worker.pid === inFlight.worker.pid);
-      if (inFlight && stillHolding) {
-        if (!inFlight.killed && now() - inFlight.at >= KILL_AFTER_MS) {
-          options.log.warning(`${options.label}: ${describeWorker(inFlight.worker)} ignored SIGINT for ${KILL_AFTER_MS / 1e3} s; sending SIGKILL`);
-          if (await options.stopWorker(inFlight.worker, "KILL")) {
-            forced.push({ pid: inFlight.worker.pid, group: inFlight.worker.group, signal: "KILL", connections: inFlight.worker.connections ?? null });
-          }
-          inFlight = { ...inFlight, killed: true };
-        }
-      } else {
-        const holder = holders[0];
-        options.log.warning(
-          `${options.label}: graceful reload pinned for ${formatDuration(last.stalledForMs)}; stopping ${describeWorkerStates([holder])} with SIGINT so the master can go on (on-graceful-timeout: force)`
-        );
-        if (await options.stopWorker(holder, "INT")) {
-          forced.push({ pid: holder.pid, group: holder.group, signal: "INT", connections: holder.connections ?? null });
-        }
-        inFlight = { worker: holder, at: now(), killed: false };
-        state = markForcing(state);
-      }
-    }
-    if (elapsedMs + options.pollIntervalMs > options.timeoutMs) break;
-    await sleep(options.pollIntervalMs);
-  }
-  const stillOld = last.kind === "replacing" ? last.stillOld : last.kind === "pinned" ? last.holders : [];
-  let where = "";
-  if (last.kind === "replacing" || last.kind === "pinned") {
-    where = `${last.replaced}/${last.total} workers replaced; still old: ${describeWorkerStates(stillOld)}.${untouchedGroupsHint(options.baseline, stillOld)}`;
-    if (last.kind === "replacing" && last.stale.length > 0) {
-      where += ` Workers ${last.stale.map(describeWorker).join(", ")} started before the signal: an earlier reload forked them, so they may run older code.`;
-    }
-    if (last.kind === "replacing" && last.wrongRevision.length > 0) {
-      where += ` New workers report another revision than ${options.rules.revision}: ${last.wrongRevision.map((w) => `${describeWorker(w)}=${w.revision}`).join(", ")}.`;
-    }
-  } else if (last.kind === "settling") {
-    where = "every worker was replaced, but the new set did not stay stable for settle";
-  }
-  return failure("timeout", `the reload did not finish within the timeout (${formatDuration(options.timeoutMs)}): ${where}`, stillOld);
-}
-
-// src/engine/settings.ts
-function startFilePath(settings) {
-  return `${settings.target.replace(/\/+$/, "")}/${settings.startFile}`;
-}
-
-// src/engine/shell-quote.ts
-function quote(part) {
-  if (part.includes("\0")) {
-    throw new Error("a remote command argument cannot contain a NUL byte");
-  }
-  if (/^[A-Za-z0-9_@%+=:,./-]+$/.test(part)) return part;
-  return `'${part.replaceAll("'", `'\\''`)}'`;
-}
-function commandLine(parts) {
-  return parts.map(quote).join(" ");
-}
-
-// src/workerman/commands.ts
-function workerman(settings, args) {
-  return `cd ${quote(settings.target)} && ${commandLine([settings.php, settings.startFile, ...args])}`;
-}
-function statusCommand(settings) {
-  return workerman(settings, ["status"]);
-}
-function reloadCommand(settings, mode) {
-  return workerman(settings, mode === "graceful" ? ["reload", "-g"] : ["reload"]);
-}
-function defaultPidFile(settings) {
-  const path = startFilePath(settings);
-  const slash = path.lastIndexOf("/");
-  return `${path.slice(0, slash)}/workerman.${path.slice(slash + 1)}.pid`;
-}
-function layoutCheckCommand(settings, logCandidates) {
-  const start = startFilePath(settings);
-  return [
-    `test -d ${quote(settings.target)} || { echo "missing-target"; exit 3; }`,
-    `test -f ${quote(start)} || { echo "missing-start-file"; exit 3; }`,
-    `command -v ${quote(settings.php)} >/dev/null || { echo "missing-php"; exit 3; }`,
-    `command -v rsync >/dev/null || { echo "missing-rsync"; exit 3; }`,
-    `for f in ${logCandidates.map(quote).join(" ")}; do if [ -f "$f" ] && [ -r "$f" ]; then printf 'log=%s\\n' "$f"; break; fi; done`,
-    "true"
-  ].join("; ");
-}
-function stopWorkerCommand(pid, masterPid, signal) {
-  const script = 'f=$(sed "s/^.*) //" "/proc/$1/stat" 2>/dev/null) || exit 3; set -- "$1" "$2" "$3" $f; [ "$5" = "$2" ] || exit 3; kill -s "$3" "$1"';
-  return commandLine(["sh", "-c", script, "stop-worker", String(pid), String(masterPid), signal]);
-}
-function canSignalCommand(masterPid) {
-  return commandLine(["kill", "-0", String(masterPid)]);
-}
-
-// src/workerman/status-table.ts
-var StatusParseError = class extends Error {
-  constructor(problem, text) {
-    const excerpt = text.trim().split("\n").slice(0, 6).join(" | ").slice(0, 300);
-    super(`cannot read the output of "status": ${problem}. It began: ${excerpt === "" ? "(nothing)" : excerpt}`);
-    this.name = "StatusParseError";
-  }
-};
-var NOT_RUN = /^Workerman\[[^\]]*\] not run\s*$/m;
-function toCount(text) {
-  return text !== void 0 && /^\d+$/.test(text) ? Number(text) : null;
-}
-function splitAround(line, before, after) {
-  const fields = line.trim().split(/\s+/);
-  if (fields.length < before + after + 1) return null;
-  return {
-    left: fields.slice(0, before),
-    middle: fields.slice(before, fields.length - after).join(" "),
-    right: fields.slice(fields.length - after)
-  };
-}
-function parseExitRows(lines2, text) {
-  const headerIndex = lines2.findIndex((line) => /\bexit_status\b/.test(line) && /\bexit_count\b/.test(line));
-  if (headerIndex < 0) return [];
-  const header = lines2[headerIndex].trim().split(/\s+/);
-  const nameColumn = header.findIndex((column) => column === "name" || column === "worker_name");
-  if (nameColumn !== 0) throw new StatusParseError("the exit table has no name column first", text);
-  const after = header.length - 1;
-  const rows = [];
-  for (const line of lines2.slice(headerIndex + 1)) {
-    if (/^-{5,}/.test(line.trim()) || line.trim() === "") break;
-    const parts = splitAround(line, 0, after);
-    if (!parts) throw new StatusParseError(`an exit row has too few columns: "${line.trim()}"`, text);
-    const column = (name) => parts.right[header.indexOf(name) - 1];
-    const exitStatus = toCount(column("exit_status"));
-    const exitCount = toCount(column("exit_count"));
-    if (exitStatus === null || exitCount === null) throw new StatusParseError(`an exit row is not numeric: "${line.trim()}"`, text);
-    rows.push({ group: parts.middle, exitStatus, exitCount });
-  }
-  return rows;
-}
-function parseProcessRows(lines2, text) {
-  const headerIndex = lines2.findIndex((line) => /^pid\s/.test(line.trim()) && /\blistening\b/.test(line));
-  if (headerIndex < 0) throw new StatusParseError('no process table (no "pid ... listening ..." header)', text);
-  const header = lines2[headerIndex].trim().split(/\s+/);
-  const nameIndex = header.findIndex((column) => column === "name" || column === "worker_name");
-  if (nameIndex < 0) throw new StatusParseError("the process table has no name column", text);
-  const after = header.length - nameIndex - 1;
-  const right = (parts, name) => {
-    const index = header.indexOf(name);
-    return index > nameIndex ? parts.right[index - nameIndex - 1] : void 0;
-  };
-  const rows = [];
-  for (const line of lines2.slice(headerIndex + 1)) {
-    const trimmed = line.trim();
-    if (trimmed === "") continue;
-    if (/^-{5,}/.test(trimmed) || trimmed.startsWith("Summary")) break;
-    const parts = splitAround(line, nameIndex, after);
-    const pid = parts ? toCount(parts.left[0]) : null;
-    if (!parts || pid === null || pid === 0) throw new StatusParseError(`a process row is not "pid ... name ...": "${trimmed}"`, text);
-    rows.push({
-      pid,
-      group: parts.middle,
-      listening: parts.left[header.indexOf("listening")] ?? "",
-      connections: toCount(right(parts, "connections")),
-      totalRequests: toCount(right(parts, "total_request")),
-      state: (right(parts, "status") ?? "").replace(/^\[|\]$/g, "")
-    });
-  }
-  return rows;
-}
-function parseStatusTable(text) {
-  if (NOT_RUN.test(text)) return { running: false, text: text.trim() };
-  const lines2 = text.replace(/\r/g, "").split("\n");
-  const version = /Workerman(?:\/| version:)(\d+\.\d+\.\d+)/.exec(text)?.[1] ?? null;
-  if (!lines2.some((line) => /-{3,}\s*PROCESS STATUS\s*-{3,}/.test(line))) {
-    throw new StatusParseError("no PROCESS STATUS section", text);
-  }
-  return { running: true, workermanVersion: version, exits: parseExitRows(lines2, text), processes: parseProcessRows(lines2, text) };
-}
-var KILLED = 9;
-function crashExitsByGroup(exits) {
-  const counts = /* @__PURE__ */ new Map();
-  for (const row of exits) {
-    if (row.exitStatus !== 0 && row.exitStatus !== KILLED) counts.set(row.group, (counts.get(row.group) ?? 0) + row.exitCount);
-  }
-  return counts;
-}
-
-// src/remote/host-probe.php
-var host_probe_default = `<?php
-/*
- * graceful-reload's host probe: one run per poll, as \`php -r\` (the opening tag
- * is stripped), arguments after \`--\`. See src/workerman/host-probe.ts for what
- * it reads and why. Runs on PHP 7.2+.
- */
-$sf = $argv[1]; $pidFile = $argv[2]; $logFile = $argv[3]; $logOffset = (int) $argv[4];
-$url = $argv[5]; $urlTimeout = (float) $argv[6]; $known = (int) $argv[7];
-$real = realpath($sf) ?: $sf;
-$up = explode(' ', file_get_contents('/proc/uptime'));
-$out = array('uptime' => (float) $up[0], 'time' => microtime(true));
-$procs = array();
-foreach (scandir('/proc') as $d) {
-  if (!preg_match('/^\\d+$/', $d)) continue;
-  $stat = @file_get_contents("/proc/$d/stat"); if ($stat === false) continue;
-  $f = explode(' ', substr($stat, strrpos($stat, ')') + 2));
-  $title = trim(str_replace("\\0", ' ', (string) @file_get_contents("/proc/$d/cmdline")));
-  $procs[(int) $d] = array('pid' => (int) $d, 'ppid' => (int) $f[1], 'state' => $f[0], 'start' => (int) $f[19], 'title' => $title);
-}
-$ns = @readlink('/proc/self/ns/mnt');
-$candidates = array();
-foreach ($procs as $p) {
-  if ($p['state'] === 'Z' || !preg_match('/: master process\\s+start_file=(.+)$/', $p['title'], $m) || ($m[1] !== $real && $m[1] !== $sf)) continue;
-  $theirs = @readlink("/proc/{$p['pid']}/ns/mnt");
-  if ($ns !== false && $theirs !== false && $theirs !== $ns) continue;
-  $candidates[$p['pid']] = $p;
-}
-$isWorker = function ($p) { return $p['state'] !== 'Z' && preg_match('/: worker process\\s/', $p['title']); };
-$parents = array();
-foreach ($procs as $p) if ($isWorker($p)) $parents[$p['ppid']] = true;
-$filePid = is_file($pidFile) ? (int) trim((string) @file_get_contents($pidFile)) : 0;
-$masters = array();
-foreach ($candidates as $pid => $p) {
-  if ($pid === $known || $pid === $filePid || isset($parents[$pid])) $masters[] = $p;
-}
-if (!$masters && isset($procs[$filePid]) && $procs[$filePid]['state'] !== 'Z') $masters[] = $procs[$filePid];
-if (count($masters) > 1) {
-  // Mount namespaces may be unreadable to the deploy user; the pid file then tells our master apart.
-  $mine = array_values(array_filter($masters, function ($p) use ($filePid) { return $p['pid'] === $filePid; }));
-  if ($mine) $masters = $mine;
-}
-$workers = array();
-foreach ($masters as $m) foreach ($procs as $p) if ($p['ppid'] === $m['pid'] && $isWorker($p)) $workers[] = $p;
-$out['masters'] = $masters; $out['workers'] = $workers;
-if ($logFile !== '' && is_file($logFile) && is_readable($logFile)) {
-  clearstatcache(); $size = filesize($logFile); $text = '';
-  if ($logOffset >= 0 && $size > $logOffset && ($h = @fopen($logFile, 'r'))) {
-    fseek($h, $logOffset); $text = (string) fread($h, min(65536, $size - $logOffset)); fclose($h); $size = $logOffset + strlen($text);
-  } elseif ($logOffset > $size) { $size = 0; }
-  $out['log'] = array('end' => $size, 'text' => $text);
-}
-if ($url !== '') {
-  $ctx = stream_context_create(array('http' => array('timeout' => $urlTimeout, 'ignore_errors' => true)));
-  $body = @file_get_contents($url, false, $ctx);
-  if ($body === false) { $e = error_get_last(); $out['http'] = array('error' => $e ? $e['message'] : 'no answer'); }
-  else {
-    $code = isset($http_response_header[0]) && preg_match('/\\s(\\d{3})\\s?/', $http_response_header[0], $c) ? (int) $c[1] : 0;
-    $out['http'] = array('status' => $code, 'body' => substr($body, 0, 1048576));
-    $j = json_decode($body, true);
-    if (is_array($j) && isset($j['master_pid']) && is_int($j['master_pid'])) {
-      $mp = $j['master_pid']; $out['http']['master_alive'] = isset($procs[$mp]) && $procs[$mp]['state'] !== 'Z';
-    }
-  }
-}
-echo json_encode($out, defined('JSON_INVALID_UTF8_SUBSTITUTE') ? JSON_INVALID_UTF8_SUBSTITUTE : JSON_PARTIAL_OUTPUT_ON_ERROR), "\\n";
-`;
-
-// src/workerman/host-probe.ts
-var PROBE_SCRIPT = host_probe_default.replace(/^<\?php\s*/, "");
-function probeCommand(options) {
-  return commandLine([
-    options.php,
-    // Not -n: on PHP 7 packages json is a shared extension loaded from the ini files.
-    "-d",
-    "display_errors=stderr",
-    "-r",
-    PROBE_SCRIPT,
-    "--",
-    options.startFile,
-    options.pidFile,
-    options.logFile,
-    String(options.logOffset),
-    options.statusUrl,
-    String(options.urlTimeoutMs / 1e3),
-    String(options.knownMaster)
-  ]);
-}
-var ProbeParseError = class extends Error {
-};
-function parseProbeOutput(stdout) {
-  let data;
-  try {
-    data = JSON.parse(stdout.trim());
-  } catch {
-    throw new ProbeParseError(`the host probe printed something that is not JSON: ${stdout.trim().slice(0, 200) || "(nothing)"}`);
-  }
-  if (typeof data?.uptime !== "number" || !Array.isArray(data.masters) || !Array.isArray(data.workers)) {
-    throw new ProbeParseError("the host probe printed JSON of an unexpected shape");
-  }
-  return data;
-}
-var TICKS_PER_SECOND = 100;
-var WORKER_TITLE = /: worker process\s+(.*) (\S+)$/;
-function parseWorkerTitle(title) {
-  const match = WORKER_TITLE.exec(title);
-  return match ? { group: match[1], listen: match[2] } : null;
-}
-
-// src/status/app-log-tail.ts
-var KEEP = 256 * 1024;
-var AppLogTail = class {
-  constructor(known) {
-    this.known = known;
-  }
-  known;
-  /** Where the next read starts; -1 asks the probe for the size only. */
-  offset = -1;
-  collecting = false;
-  text = "";
-  /** Once the master's "reloading" line is seen it stays seen, even after the kept text scrolls past it. */
-  started = false;
-  /** Takes one probe read: `end` is where it stopped, `text` what it read from `offset`. */
-  feed(read) {
-    if (!read) return;
-    if (this.collecting && this.offset >= 0) this.text = (this.text + read.text).slice(-KEEP);
-    this.offset = read.end;
-  }
-  markSignal() {
-    this.collecting = true;
-    this.text = "";
-    this.started = false;
-    if (this.offset < 0) this.offset = 0;
-  }
-  get sinceSignal() {
-    return this.text;
-  }
-  /** What the log says about the reload, or undefined when there is no live log to ask. */
-  evidence(masterPid) {
-    if (!this.known || !this.collecting) return void 0;
-    if (this.started) return true;
-    const evidence = reloadEvidence(this.text, masterPid);
-    this.started = evidence === true;
-    return evidence;
-  }
-};
-
-// src/status/http-contract.ts
-var HttpStatusError = class extends Error {
-};
-function fail(problem, body) {
-  throw new HttpStatusError(`the status-url answer is not the status JSON contract: ${problem}. It began: ${body.trim().slice(0, 200) || "(nothing)"}`);
-}
-function parseHttpStatus(body) {
-  let data;
-  try {
-    data = JSON.parse(body);
-  } catch {
-    fail("not JSON", body);
-  }
-  if (typeof data !== "object" || data === null || !Array.isArray(data.workers)) {
-    fail('no "workers" array', body);
-  }
-  const { master_pid: masterPid, workers } = data;
-  if (masterPid !== void 0 && (!Number.isInteger(masterPid) || masterPid <= 0)) fail('"master_pid" is not a positive integer', body);
-  return {
-    ...masterPid !== void 0 ? { masterPid } : {},
-    workers: workers.map((entry, index) => {
-      if (typeof entry !== "object" || entry === null) fail(`workers[${index}] is not an object`, body);
-      const worker = entry;
-      if (!Number.isInteger(worker["pid"]) || worker["pid"] <= 0) fail(`workers[${index}].pid is not a positive integer`, body);
-      if (worker["name"] !== void 0 && typeof worker["name"] !== "string") fail(`workers[${index}].name is not a string`, body);
-      if (worker["reloadable"] !== void 0 && typeof worker["reloadable"] !== "boolean") fail(`workers[${index}].reloadable is not true or false`, body);
-      if (worker["started_at"] !== void 0 && typeof worker["started_at"] !== "number") fail(`workers[${index}].started_at is not Unix seconds`, body);
-      if (worker["revision"] !== void 0 && typeof worker["revision"] !== "string") fail(`workers[${index}].revision is not a string`, body);
-      return {
-        pid: worker["pid"],
-        ...worker["name"] !== void 0 ? { group: worker["name"] } : {},
-        reloadable: worker["reloadable"] ?? true,
-        ...worker["started_at"] !== void 0 ? { startedAt: worker["started_at"] } : {},
-        ...worker["revision"] !== void 0 ? { revision: worker["revision"] } : {}
-      };
-    })
-  };
-}
-
-// src/status/probe-snapshot.ts
-var PROC_STATES = { R: "running", S: "sleeping", D: "waiting on I/O", T: "stopped", t: "traced" };
-function startedAt(probe, process2) {
-  return probe.time - probe.uptime + process2.start / TICKS_PER_SECOND;
-}
-function evidenceField(reloadStarted) {
-  return reloadStarted === void 0 ? {} : { reloadStarted };
-}
-function snapshotFromProcesses(probe, table, reloadStarted) {
-  const rows = new Map(table?.report.processes.map((row) => [row.pid, row]));
-  const workers = probe.workers.filter((process2) => process2.state !== "Z").map((process2) => {
-    const row = rows.get(process2.pid);
-    return {
-      pid: process2.pid,
-      group: parseWorkerTitle(process2.title)?.group ?? process2.title,
-      startedAt: startedAt(probe, process2),
-      ...row ? { connections: row.connections, activity: row.state } : { activity: PROC_STATES[process2.state] ?? process2.state }
-    };
-  });
-  return {
-    at: probe.time,
-    masters: probe.masters.filter((master) => master.state !== "Z").map((master) => ({ pid: master.pid })),
-    workers,
-    ...table ? { crashExits: crashExitsByGroup(table.report.exits), crashExitsAt: table.startedAt } : {},
-    ...evidenceField(reloadStarted)
-  };
-}
-function snapshotFromHttp(probe, status, reloadStarted) {
-  const processes = new Map(probe.workers.map((process2) => [process2.pid, process2]));
-  const workers = status.workers.map((worker) => {
-    const process2 = processes.get(worker.pid);
-    let started;
-    if (worker.startedAt === void 0) started = process2 ? startedAt(probe, process2) : probe.time;
-    else started = Number.isInteger(worker.startedAt) ? worker.startedAt + 0.999 : worker.startedAt;
-    return {
-      ...worker,
-      group: worker.group ?? (process2 ? parseWorkerTitle(process2.title)?.group : void 0) ?? "workers",
-      startedAt: started
-    };
-  });
-  const masters = status.masterPid === void 0 ? probe.masters.map((master) => ({ pid: master.pid })) : probe.http?.master_alive === false ? [] : [{ pid: status.masterPid }];
-  return { at: probe.time, masters, workers, ...evidenceField(reloadStarted) };
-}
-
-// src/status/status-source.ts
-var StatusSourceError = class extends Error {
-  name = "StatusSourceError";
-};
-
-// src/status/status-table-lane.ts
-var EVERY_MS = 2e3;
-var StatusTableLane = class {
-  constructor(shell, settings, bootTime, sleep, now) {
-    this.shell = shell;
-    this.settings = settings;
-    this.bootTime = bootTime;
-    this.sleep = sleep;
-    this.now = now;
-  }
-  shell;
-  settings;
-  bootTime;
-  sleep;
-  now;
-  latest;
-  error;
-  running;
-  stopped = false;
-  /** Runs `status` once; keeps the table when a master answered. */
-  async read() {
-    const result = await this.shell.run(`cat /proc/uptime; ${statusCommand(this.settings)}`, { timeoutMs: this.settings.commandTimeoutMs });
-    const newline = result.stdout.indexOf("\n");
-    const uptime = Number(result.stdout.slice(0, Math.max(0, newline)).split(" ")[0]);
-    if (newline < 0 || !Number.isFinite(uptime)) throw new StatusParseError("it printed nothing", result.stdout + result.stderr);
-    const report = parseStatusTable(result.stdout.slice(newline + 1));
-    if (report.running) this.latest = { report, startedAt: this.bootTime() + uptime };
-    return report;
-  }
-  start() {
-    if (this.running) return;
-    this.running = (async () => {
-      let failures = 0;
-      while (!this.stopped) {
-        const started = this.now();
-        try {
-          await this.read();
-          failures = 0;
-        } catch (error2) {
-          if (this.stopped) return;
-          failures += 1;
-          if (failures >= 2 || error2 instanceof RemoteCommandTimeout) {
-            this.error = this.describe(error2);
-            return;
-          }
-        }
-        await this.sleep(Math.max(0, EVERY_MS - (this.now() - started)));
-      }
-    })();
-  }
-  stop() {
-    this.stopped = true;
-  }
-  describe(error2) {
-    if (error2 instanceof StatusParseError) return new StatusSourceError(`${error2.message}; refusing to call the reload done without it`);
-    if (error2 instanceof RemoteCommandTimeout) {
-      const command = commandLine([this.settings.php, this.settings.startFile, "status"]);
-      return new StatusSourceError(`"${command}" gave no answer within ${this.settings.commandTimeoutMs / 1e3} s`);
-    }
-    return error2;
-  }
-};
-
-// src/status/remote-status.ts
-var realSleep2 = (ms2) => new Promise((resolve3) => setTimeout(resolve3, ms2));
-var RemoteStatus = class {
-  constructor(options) {
-    this.options = options;
-    this.log = new AppLogTail(options.probe.logFile !== "");
-    this.table = new StatusTableLane(options.shell, options.settings, () => this.bootTime, options.sleep ?? realSleep2, options.now ?? Date.now);
-  }
-  options;
-  log;
-  table;
-  masterPid = 0;
-  bootTime = 0;
-  async snapshot() {
-    if (this.table.error) throw this.table.error;
-    const probe = this.options.kind === "http" ? await this.probeUntilStatusAnswers() : await this.runProbe();
-    const evidence = this.log.evidence(this.masterPid);
-    const snapshot = this.options.kind === "http" ? snapshotFromHttp(probe, this.httpStatus(probe), evidence) : snapshotFromProcesses(probe, this.table.latest, evidence);
-    if (snapshot.masters.length === 1) this.masterPid = snapshot.masters[0].pid;
-    return snapshot;
-  }
-  /** Reads the status table now (workerman source); the lane keeps it fresh after the signal. */
-  readTable() {
-    return this.table.read();
-  }
-  markSignal() {
-    this.log.markSignal();
-    if (this.options.kind === "workerman") this.table.start();
-  }
-  logSinceSignal() {
-    return this.log.sinceSignal;
-  }
-  stop() {
-    this.table.stop();
-  }
-  async runProbe() {
-    const { shell, settings } = this.options;
-    const command = probeCommand({ ...this.options.probe, logOffset: this.log.offset, knownMaster: this.masterPid });
-    const result = await shell.run(command, { timeoutMs: settings.commandTimeoutMs });
-    if (result.code !== 0) throw new StatusSourceError(`the host probe failed (exit ${result.code}): ${(result.stderr || result.stdout).trim().slice(0, 300)}`);
-    let probe;
-    try {
-      probe = parseProbeOutput(result.stdout);
-    } catch (error2) {
-      if (error2 instanceof ProbeParseError) throw new StatusSourceError(error2.message);
-      throw error2;
-    }
-    this.bootTime = probe.time - probe.uptime;
-    this.log.feed(probe.log);
-    return probe;
-  }
-  /** The status URL may be down for a moment while its own worker is replaced; only garbage fails at once. */
-  async probeUntilStatusAnswers() {
-    const { settings } = this.options;
-    const now = this.options.now ?? Date.now;
-    const sleep = this.options.sleep ?? realSleep2;
-    const deadline = now() + settings.commandTimeoutMs;
-    for (; ; ) {
-      const probe = await this.runProbe();
-      if (probe.http && probe.http.error === void 0 && (probe.http.status ?? 0) < 500) return probe;
-      if (now() > deadline) {
-        const why = probe.http?.error ?? `HTTP ${probe.http?.status ?? "?"}`;
-        throw new StatusSourceError(`the status-url ${this.options.probe.statusUrl} gave no answer for ${settings.commandTimeoutMs / 1e3} s (${why})`);
-      }
-      await sleep(settings.pollIntervalMs);
-    }
-  }
-  httpStatus(probe) {
-    try {
-      return parseHttpStatus(probe.http?.body ?? "");
-    } catch (error2) {
-      if (error2 instanceof HttpStatusError) throw new StatusSourceError(error2.message);
-      throw error2;
-    }
-  }
-};
-
-// src/engine/host-rollout.ts
-var NO_PROGRESS_MS = 1e4;
-var FORCE_STEP_MS = 3e3;
-var CRASH_LIMIT = 2;
-function verdictRules(settings) {
-  return {
-    ignoreGroups: settings.ignoreWorkers,
-    settleMs: settings.settleMs,
-    reloadMode: settings.reloadMode,
-    ...settings.revision !== void 0 ? { revision: settings.revision } : {},
-    gracefulTimeoutMs: settings.gracefulTimeoutMs,
-    noProgressMs: settings.reloadMode === "graceful" ? Math.min(NO_PROGRESS_MS, settings.gracefulTimeoutMs) : NO_PROGRESS_MS,
-    forceStepMs: FORCE_STEP_MS,
-    crashLimit: CRASH_LIMIT
-  };
-}
-function traced(shell, log, label) {
-  return {
-    async run(command, options) {
-      const started = Date.now();
-      const shown = command.length > 160 ? `${command.slice(0, 160)}...` : command;
-      try {
-        const result = await shell.run(command, options);
-        log.debug(`${label}: $ ${shown} -> exit ${result.code} (${Date.now() - started} ms)`);
-        return result;
-      } catch (error2) {
-        log.debug(`${label}: $ ${shown} -> ${error2.message}`);
-        throw error2;
-      }
-    },
-    close: () => shell.close()
-  };
-}
-async function rolloutHost(host, settings, io) {
-  const now = io.now ?? Date.now;
-  const started = now();
-  const label = host.label;
-  let shell;
-  let source;
-  let filesChanged = false;
-  let sync;
-  let step = "connect";
-  try {
-    io.log.info(`${label}: connecting`);
-    shell = await io.openShell(host);
-    const remote = traced(shell, io.log, label);
-    step = "preflight";
-    const checked = await preflight(remote, settings, host);
-    source = checked.source;
-    const { before, table, logFile } = checked;
-    io.log.info(
-      `${label}: master ${before.masters[0].pid} running${table?.workermanVersion ? ` (Workerman ${table.workermanVersion})` : ""}, ${before.workers.length} worker(s)` + (logFile ? `, log ${logFile}` : ", no readable app log found")
-    );
-    io.log.info(`${label}: syncing ${settings.source} to ${settings.target}`);
-    step = "sync";
-    filesChanged = true;
-    sync = await io.fileSync(host).sync();
-    io.log.info(`${label}: ${sync.filesTransferred} file(s) sent, ${sync.filesDeleted} deleted`);
-    step = "signal";
-    const rules = verdictRules(settings);
-    if (settings.status === "workerman") await source.readTable();
-    let baseline;
-    try {
-      baseline = takeBaseline(await source.snapshot(), rules);
-    } catch (error2) {
-      if (error2 instanceof BaselineError) throw new StepError("signal", `${error2.message}; the files were synced but no reload was sent`);
-      throw error2;
-    }
-    io.log.info(
-      `${label}: master ${baseline.masterPid}, ${baseline.tracked.length} worker(s) to replace` + (baseline.kept.length > 0 ? `, ${baseline.kept.length} kept (${[...new Set(baseline.kept.map((w) => w.group))].join(", ")})` : "")
-    );
-    source.markSignal();
-    const signalStarted = now();
-    const reload = await remote.run(reloadCommand(settings, settings.reloadMode), { timeoutMs: settings.commandTimeoutMs });
-    if (/\bnot run\b/.test(reload.stdout) || reload.code !== 0) {
-      throw new StepError("signal", `"${settings.php} ${settings.startFile} reload" did not reach a master (exit ${reload.code}): ${(reload.stdout + reload.stderr).trim()}`);
-    }
-    io.log.info(`${label}: ${settings.reloadMode} reload signalled; watching workers`);
-    step = "verify";
-    const outcome = await watchReload({
-      label,
-      baseline,
-      rules,
-      timeoutMs: settings.timeoutMs,
-      pollIntervalMs: settings.pollIntervalMs,
-      onGracefulTimeout: settings.onGracefulTimeout,
-      snapshot: () => source.snapshot(),
-      stopWorker: async (worker, signal) => {
-        const result = await remote.run(stopWorkerCommand(worker.pid, baseline.masterPid, signal), { timeoutMs: settings.commandTimeoutMs });
-        return result.code === 0;
-      },
-      logSinceSignal: () => source.logSinceSignal(),
-      log: io.log,
-      now
-    });
-    const common = {
-      host: label,
-      filesChanged,
-      sync,
-      masterPid: baseline.masterPid,
-      kept: baseline.kept.map(({ pid, group }) => ({ pid, group })),
-      forced: outcome.forced,
-      durationMs: now() - started,
-      reloadMs: now() - signalStarted
-    };
-    if (!outcome.ok) {
-      for (const line of outcome.appErrors) io.log.error(`${label}: app log: ${line}`);
-      return {
-        ...common,
-        ok: false,
-        step: "verify",
-        reason: outcome.reason,
-        error: outcome.message + (outcome.appErrors.length > 0 ? `. The app log says: ${outcome.appErrors[0]}` : ""),
-        stillOld: outcome.stillOld.map(({ pid, group }) => ({ pid, group }))
-      };
-    }
-    return {
-      ...common,
-      ok: true,
-      step: "done",
-      replaced: baseline.tracked.map(({ pid, group }) => ({ group, oldPid: pid })),
-      workers: outcome.workers.map(({ pid, group }) => ({ pid, group }))
-    };
-  } catch (error2) {
-    const stepError = error2 instanceof StepError ? error2 : new StepError(step, error2.message ?? String(error2), { cause: error2 });
-    return {
-      host: label,
-      ok: false,
-      step: stepError.step,
-      error: stepError.message,
-      filesChanged,
-      ...sync ? { sync } : {},
-      durationMs: now() - started
-    };
-  } finally {
-    source?.stop();
-    await shell?.close().catch(() => void 0);
-  }
-}
-async function preflight(shell, settings, host) {
-  const start = startFilePath(settings);
-  const candidates = settings.logFile !== "" ? [settings.logFile] : logFileCandidates(settings.target, start.slice(0, start.lastIndexOf("/")));
-  const layout = await shell.run(layoutCheckCommand(settings, candidates), { timeoutMs: settings.commandTimeoutMs });
-  if (layout.code !== 0) {
-    const problem = layout.stdout.trim();
-    const text = problem === "missing-target" ? `the target directory ${settings.target} does not exist` : problem === "missing-start-file" ? `the start file ${start} does not exist` : problem === "missing-php" ? `the PHP binary "${settings.php}" is not on the host's PATH (set the php input)` : problem === "missing-rsync" ? "rsync is not installed on the host (the sync needs it at both ends)" : `the layout check failed (exit ${layout.code}): ${(layout.stdout + layout.stderr).trim()}`;
-    throw new StepError("preflight", `${text}; nothing was changed`);
-  }
-  const logFile = /^log=(.*)$/m.exec(layout.stdout)?.[1] ?? "";
-  const source = new RemoteStatus({
-    kind: settings.status,
-    shell,
-    settings,
-    probe: {
-      php: settings.php,
-      startFile: start,
-      pidFile: defaultPidFile(settings),
-      logFile,
-      statusUrl: settings.statusUrl,
-      urlTimeoutMs: Math.min(5e3, settings.commandTimeoutMs)
-    }
-  });
-  const before = await source.snapshot();
-  if (before.masters.length === 0) {
-    throw new StepError(
-      "preflight",
-      `no Workerman master is running for ${start} (no process titled "master process  start_file=${start}", no live pid in its pid file); start it first. Nothing was changed: a reload now would exit 0 and prove nothing`
-    );
-  }
-  if (before.masters.length > 1) {
-    throw new StepError("preflight", `${before.masters.length} masters run this app (pids ${before.masters.map((m) => m.pid).join(", ")}); nothing was changed`);
-  }
-  const masterPid = before.masters[0].pid;
-  const signalCheck = await shell.run(canSignalCommand(masterPid), { timeoutMs: settings.commandTimeoutMs });
-  if (signalCheck.code !== 0) {
-    throw new StepError(
-      "preflight",
-      `${host.username} may not signal the master (pid ${masterPid}): ${signalCheck.stderr.trim() || "permission denied"}. Deploy as the user the master runs as: "reload" would exit 0 and change nothing. Nothing was changed`
-    );
-  }
-  let table;
-  if (settings.status === "workerman") {
-    let report;
-    try {
-      report = await source.readTable();
-    } catch (error2) {
-      if (error2 instanceof StatusParseError) throw new StepError("preflight", `${error2.message}; nothing was changed`);
-      throw error2;
-    }
-    if (!report.running) {
-      throw new StepError(
-        "preflight",
-        `"status" says "${report.text.split("\n").pop()}" although master pid ${masterPid} runs: check start-file and php. Nothing was changed`
-      );
-    }
-    table = report;
-  }
-  return { source, before, table, logFile };
+function budgetExceeded(failed, maxFailures) {
+  return failed > maxFailures;
 }
 
 // src/engine/inputs.ts
-var InputError = class extends Error {
-  constructor(input, problem) {
-    super(`input ${input}: ${problem}`);
-    this.name = "InputError";
-  }
-};
 var DEFAULT_PROTECT = ["*.pid", "*.log", "*.status"];
 var DEFAULT_EXCLUDE = [".git/"];
 var DEFAULTS = {
@@ -43853,13 +50612,22 @@ var DEFAULTS = {
   source: ".",
   "start-file": "start.php",
   php: "php",
-  "reload-mode": "graceful",
+  "reload-mode": "auto",
   status: "workerman",
   timeout: "5m",
   settle: "5s",
   "poll-interval": "200ms",
   "graceful-timeout": "60s",
   "on-graceful-timeout": "force",
+  "on-master-change": "restart",
+  mode: "deploy",
+  sync: "true",
+  "max-parallel": "1",
+  "canary-settle": "30s",
+  "max-failures": "0",
+  rollback: "failed-hosts",
+  "keep-snapshots": "3",
+  "lock-timeout": "2m",
   "command-timeout": "15s",
   "connect-timeout": "20s"
 };
@@ -43955,9 +50723,16 @@ function validateRevision(value) {
   if (!/^[A-Za-z0-9][A-Za-z0-9._\/+-]{0,199}$/.test(value)) throw new InputError("revision", `"${value.slice(0, 50)}" is not a revision (letters, digits, . _ / + -)`);
   return value;
 }
-function booleanInput(raw, input) {
+function validateMasterFile(glob) {
+  if (glob.startsWith("/") || glob.split("/").includes("..")) {
+    throw new InputError("master-files", `"${glob}" must be a glob relative to target (e.g. .env or config/*.php)`);
+  }
+  return glob;
+}
+function booleanInput(raw, input, fallback = false) {
   const value = raw(input).trim().toLowerCase();
-  if (value === "" || value === "false") return false;
+  if (value === "") return fallback;
+  if (value === "false") return false;
   if (value === "true") return true;
   throw new InputError(input, `"${raw(input).trim()}" is not true or false`);
 }
@@ -43987,6 +50762,31 @@ function parseCredentials(raw, environment) {
 function groupNames(text) {
   return text.split(/[\n,]/).map((name) => name.trim()).filter((name) => name !== "");
 }
+function keepSnapshots(raw) {
+  const text = get(raw, "keep-snapshots");
+  if (!/^\d{1,3}$/.test(text)) throw new InputError("keep-snapshots", `"${text}" is not a number of snapshots from 0 to 999 (0 keeps none, and then nothing can be rolled back)`);
+  return Number(text);
+}
+function parseFleet(raw) {
+  const shard = parseShard(raw("shard").trim());
+  const fleet = {
+    mode: oneOf(raw, "mode", ["deploy", "rollback"]),
+    sync: booleanInput(raw, "sync", true),
+    maxParallel: parseAmount(get(raw, "max-parallel"), "max-parallel", { min: 1 }),
+    canary: booleanInput(raw, "canary"),
+    canarySettleMs: duration(raw, "canary-settle", 0, 60 * 6e4),
+    maxFailures: parseAmount(get(raw, "max-failures"), "max-failures", { min: 0 }),
+    rollback: oneOf(raw, "rollback", ["failed-hosts", "all", "none"]),
+    keepSnapshots: keepSnapshots(raw),
+    lockTimeoutMs: duration(raw, "lock-timeout", 0, 6 * 36e5),
+    forceUnlock: booleanInput(raw, "force-unlock"),
+    ...shard ? { shard } : {},
+    inventory: raw("inventory").trim()
+  };
+  if (fleet.mode === "rollback" && !fleet.sync) throw new InputError("sync", "false makes no sense with mode: rollback, which restores files");
+  if (fleet.inventory !== "") noLeadingDash("inventory", fleet.inventory);
+  return fleet;
+}
 function parseInputs(given, environment = {}) {
   const raw = (name) => {
     const value = given(name);
@@ -43996,7 +50796,8 @@ function parseInputs(given, environment = {}) {
   const target = validateTarget(raw("target").trim());
   const port = asInput("port", () => parsePort(get(raw, "port"), "port"));
   const username = asInput("username", () => parseUsername(get(raw, "username"), "username"));
-  const hosts = asInput("hosts", () => parseHostList(raw("hosts"), { username, port }));
+  const fleet = parseFleet(raw);
+  const hosts = raw("hosts").trim() === "" && fleet.inventory !== "" ? [] : asInput("hosts", () => parseHostList(raw("hosts"), { username, port }));
   const ignoreHostKeys = booleanInput(raw, "insecure-ignore-host-key");
   const pins = asInput("known-hosts", () => parseKnownHosts(raw("known-hosts")));
   if (pins.length === 0 && !ignoreHostKeys) {
@@ -44019,9 +50820,11 @@ function parseInputs(given, environment = {}) {
   const revision = validateRevision(raw("revision").trim() || (environment.githubSha ?? ""));
   return {
     hosts,
+    hostDefaults: { username, port },
     ...jumpHost ? { jumpHost } : {},
     trust: { pins, ignoreHostKeys },
     credentials,
+    fleet,
     rollout: {
       source,
       target,
@@ -44029,7 +50832,7 @@ function parseInputs(given, environment = {}) {
       protect,
       startFile: validateStartFile(get(raw, "start-file")),
       php: validatePhp(get(raw, "php")),
-      reloadMode: oneOf(raw, "reload-mode", ["graceful", "quick"]),
+      reloadMode: oneOf(raw, "reload-mode", ["auto", "graceful", "quick"]),
       status,
       statusUrl: validateStatusUrl(status, raw("status-url").trim()),
       logFile: validateLogFile(raw("log-file").trim(), target),
@@ -44037,6 +50840,8 @@ function parseInputs(given, environment = {}) {
       gracefulTimeoutMs: duration(raw, "graceful-timeout", 1e3, 6 * 36e5),
       onGracefulTimeout: oneOf(raw, "on-graceful-timeout", ["force", "fail"]),
       ignoreWorkers: groupNames(raw("ignore-workers")),
+      onMasterChange: oneOf(raw, "on-master-change", ["restart", "fail", "reload"]),
+      masterFiles: lines(raw("master-files")).map(validateMasterFile),
       timeoutMs,
       settleMs,
       pollIntervalMs,
@@ -44046,24 +50851,2530 @@ function parseInputs(given, environment = {}) {
   };
 }
 
-// src/action/action-log.ts
-import { randomUUID as randomUUID2 } from "node:crypto";
-function info2(message) {
-  if (!/(^|[\r\n])\s*::/.test(message)) {
-    info(message);
-    return;
-  }
-  const token = randomUUID2();
-  info(`::stop-commands::${token}`);
-  info(message);
-  info(`::${token}::`);
+// src/engine/inventory.ts
+var import_yaml = __toESM(require_dist(), 1);
+var KEYS = ["host", "user", "port", "target", "start-file", "status-url", "labels"];
+var LABEL = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+var CONTROL = /[\u0000-\u001f\u007f]/;
+function fail(problem) {
+  throw new InputError("inventory", problem);
 }
-var actionLog = {
-  info: info2,
-  warning: (message) => warning(message),
-  error: (message) => error(message),
-  debug: (message) => debug(message)
+function problemOf(error2, input) {
+  const message = error2.message;
+  return message.startsWith(`input ${input}: `) ? message.slice(`input ${input}: `.length) : message;
+}
+function yamlProblem(message) {
+  return (message.split("\n")[0] ?? "").replace(/:$/, "");
+}
+function namesUser(spec) {
+  return spec.label.includes("@");
+}
+function hostKey(spec) {
+  return `${spec.host.toLowerCase()} port ${spec.port}`;
+}
+var Entry = class {
+  constructor(doc, position, line, host) {
+    this.doc = doc;
+    this.position = position;
+    this.line = line;
+    this.host = host;
+  }
+  doc;
+  position;
+  line;
+  host;
+  name() {
+    const where = [this.host, this.line !== void 0 ? `line ${this.line}` : void 0].filter((part) => part !== void 0);
+    return `hosts entry ${this.position}${where.length > 0 ? ` (${where.join(", ")})` : ""}`;
+  }
+  named(host) {
+    this.host = host;
+  }
+  fail(key, problem) {
+    fail(`${this.name()}: ${key !== void 0 ? `${key}: ` : ""}${problem}`);
+  }
+  resolve(node, key) {
+    if (!(0, import_yaml.isAlias)(node)) return node;
+    const target = node.resolve(this.doc);
+    if (target === void 0) this.fail(key, `the alias *${node.source} names no anchor before it`);
+    return target;
+  }
+  /** A text value: a scalar, with no control character, not empty. */
+  text(key, node, expected) {
+    const value = this.resolve(node, key);
+    if (!(0, import_yaml.isScalar)(value) || typeof value.value !== "string") this.fail(key, `expected ${expected}, not a ${(0, import_yaml.isSeq)(value) ? "list" : (0, import_yaml.isMap)(value) ? "mapping" : "null"}`);
+    const text = value.value.trim();
+    if (text === "") this.fail(key, `is empty; expected ${expected}`);
+    if (CONTROL.test(text)) this.fail(key, "contains a control character (a line break, tab or NUL)");
+    return text;
+  }
 };
+function hostHint(node) {
+  if (!(0, import_yaml.isScalar)(node) || typeof node.value !== "string") return void 0;
+  const text = node.value.trim();
+  return text !== "" && text.length <= 100 && !CONTROL.test(text) ? text : void 0;
+}
+function parseEntry(doc, node, position, lines2, defaults) {
+  const offset = node?.range?.[0];
+  const line = offset !== void 0 ? lines2.linePos(offset).line : void 0;
+  const item = (0, import_yaml.isAlias)(node) ? node.resolve(doc) : node;
+  const entry = new Entry(doc, position, line, (0, import_yaml.isMap)(item) ? hostHint(item.get("host", true)) : hostHint(item));
+  if (item === void 0) entry.fail(void 0, `the alias *${node.source} names no anchor before it`);
+  if ((0, import_yaml.isScalar)(item)) {
+    const text = entry.text("host", item, "[user@]host[:port]");
+    return { spec: hostSpec(entry, text, void 0, void 0, defaults), overrides: {}, labels: [] };
+  }
+  if (!(0, import_yaml.isMap)(item)) entry.fail(void 0, `expected a mapping (host: ..., target: ...) or a [user@]host[:port] string, not a ${(0, import_yaml.isSeq)(item) ? "list" : "null"}`);
+  const fields = /* @__PURE__ */ new Map();
+  for (const pair of item.items) {
+    const key = entry.resolve(pair.key);
+    const name = (0, import_yaml.isScalar)(key) && typeof key.value === "string" ? key.value : void 0;
+    if (name === void 0 || !KEYS.includes(name)) {
+      const shown3 = name !== void 0 && !CONTROL.test(name) ? `"${name.slice(0, 40)}"` : "that is not a plain name";
+      entry.fail(void 0, `unknown key ${shown3}; expected one of: ${KEYS.join(", ")}`);
+    }
+    fields.set(name, pair.value);
+  }
+  if (!fields.has("host")) entry.fail(void 0, "has no host; expected host: [user@]host[:port]");
+  const hostText = entry.text("host", fields.get("host"), "[user@]host[:port]");
+  const user = fields.has("user") ? entry.text("user", fields.get("user"), "a user name, e.g. deploy") : void 0;
+  const port = fields.has("port") ? entry.text("port", fields.get("port"), "a TCP port (1-65535)") : void 0;
+  const spec = hostSpec(entry, hostText, user, port, defaults);
+  const overrides = {};
+  if (fields.has("target")) {
+    const value = entry.text("target", fields.get("target"), "an absolute path, e.g. /srv/app");
+    overrides.target = validated(entry, "target", () => validateTarget(value));
+  }
+  if (fields.has("start-file")) {
+    const value = entry.text("start-file", fields.get("start-file"), "a .php file relative to target, e.g. start.php");
+    overrides.startFile = validated(entry, "start-file", () => validateStartFile(value));
+  }
+  if (fields.has("status-url")) {
+    const value = entry.text("status-url", fields.get("status-url"), "an http:// or https:// URL, e.g. http://127.0.0.1:9090/status");
+    overrides.statusUrl = validated(entry, "status-url", () => validateStatusUrl("http", value));
+  }
+  return { spec, overrides, labels: fields.has("labels") ? labels(entry, fields.get("labels")) : [] };
+}
+function validated(entry, key, validate) {
+  try {
+    return validate();
+  } catch (error2) {
+    entry.fail(key, problemOf(error2, key));
+  }
+}
+function hostSpec(entry, hostText, user, port, defaults) {
+  const at = hostText.lastIndexOf("@");
+  const address = hostText.slice(at + 1);
+  const hasPort = address.startsWith("[") ? address.includes("]:") : address.includes(":");
+  if (user !== void 0 && at >= 0) entry.fail("user", `is given twice, in host ("${hostText}") and as user; keep one`);
+  if (port !== void 0 && hasPort) entry.fail("port", `is given twice, in host ("${hostText}") and as port; keep one`);
+  if (user !== void 0) checked(entry, "user", () => parseUsername(user, "user"));
+  const portNumber = port !== void 0 ? checked(entry, "port", () => parsePort(port, "port")) : void 0;
+  const label = `${user !== void 0 ? `${user}@` : ""}${hostText}${portNumber !== void 0 ? `:${portNumber}` : ""}`;
+  const spec = checked(entry, "host", () => parseHostSpec(label, defaults), `hosts entry "${label}": `);
+  entry.named(spec.label);
+  return spec;
+}
+function checked(entry, key, parse, prefix = `${key}: `) {
+  try {
+    return parse();
+  } catch (error2) {
+    const message = error2.message;
+    entry.fail(key, message.startsWith(prefix) ? message.slice(prefix.length) : message);
+  }
+}
+function labels(entry, node) {
+  const list = entry.resolve(node, "labels");
+  const expected = "a list of labels, e.g. [eu, canary] (letters, digits, _ . -, starting with a letter or digit)";
+  if (!(0, import_yaml.isSeq)(list)) entry.fail("labels", `expected ${expected}`);
+  const result = [];
+  for (const item of list.items) {
+    const label = entry.text("labels", item, expected);
+    if (!LABEL.test(label)) entry.fail("labels", `"${label.slice(0, 70)}" is not a label; expected ${expected}`);
+    if (!result.includes(label)) result.push(label);
+  }
+  return result;
+}
+function parseInventory(text, defaults) {
+  if (text.includes("\0")) fail("the file contains a NUL byte; expected a YAML text file");
+  const lines2 = new import_yaml.LineCounter();
+  const doc = (0, import_yaml.parseDocument)(text, { schema: "failsafe", lineCounter: lines2, prettyErrors: true, uniqueKeys: true });
+  const problem = doc.errors[0] ?? doc.warnings[0];
+  if (problem) fail(`not valid YAML: ${yamlProblem(problem.message)}`);
+  const expected = 'expected one top-level key, hosts, holding a list of entries such as "- host: web1.example.com"';
+  const top = doc.contents;
+  if (top === null || (0, import_yaml.isScalar)(top) && (top.value === "" || top.value === null)) fail(`the file is empty; ${expected}`);
+  if (!(0, import_yaml.isMap)(top)) fail(`the top level is a ${(0, import_yaml.isSeq)(top) ? "list" : "text"}; ${expected}`);
+  let hostsNode;
+  for (const pair of top.items) {
+    const key = (0, import_yaml.isScalar)(pair.key) && typeof pair.key.value === "string" ? pair.key.value : void 0;
+    if (key !== "hosts") {
+      const shown3 = key !== void 0 && !CONTROL.test(key) ? `"${key.slice(0, 40)}"` : "that is not a plain name";
+      fail(`unknown top-level key ${shown3}; expected only hosts`);
+    }
+    hostsNode = (0, import_yaml.isAlias)(pair.value) ? pair.value.resolve(doc) : pair.value;
+  }
+  if (hostsNode === void 0) fail(`has no hosts; ${expected}`);
+  if (!(0, import_yaml.isSeq)(hostsNode)) fail(`hosts is not a list; ${expected}`);
+  if (hostsNode.items.length === 0) fail(`hosts lists no host; ${expected}`);
+  const hosts = [];
+  const seen = /* @__PURE__ */ new Map();
+  hostsNode.items.forEach((node, i) => {
+    const host = parseEntry(doc, node, i + 1, lines2, defaults);
+    const key = hostKey(host.spec);
+    const earlier = seen.get(key);
+    if (earlier) {
+      fail(`hosts entry ${i + 1} ("${host.spec.label}") is the same host and port as hosts entry ${earlier.position} ("${earlier.label}"); list each host once`);
+    }
+    seen.set(key, { position: i + 1, label: host.spec.label });
+    hosts.push(host);
+  });
+  return hosts;
+}
+function mergeHosts(fromInput, fromInventory) {
+  const fromFile = new Map(fromInventory.map((host) => [hostKey(host.spec), host]));
+  const listed = /* @__PURE__ */ new Map();
+  const fleet = [];
+  for (const spec of fromInput) {
+    const key = hostKey(spec);
+    const earlier = listed.get(key);
+    if (earlier) {
+      throw new InputError("hosts", earlier.label === spec.label ? `"${spec.label}" is listed twice` : `"${spec.label}" is listed twice (also as "${earlier.label}"): the same host and port`);
+    }
+    listed.set(key, spec);
+    const inventory = fromFile.get(key);
+    if (!inventory) {
+      fleet.push({ spec, overrides: {}, labels: [] });
+      continue;
+    }
+    if (namesUser(spec) && namesUser(inventory.spec) && spec.username !== inventory.spec.username) {
+      fail(`"${inventory.spec.label}" names the user ${inventory.spec.username}, but the hosts input names ${spec.username} ("${spec.label}"); name the user in one place`);
+    }
+    const username = namesUser(spec) || !namesUser(inventory.spec) ? spec.username : inventory.spec.username;
+    fleet.push({ spec: { ...spec, username }, overrides: inventory.overrides, labels: inventory.labels });
+  }
+  for (const host of fromInventory) if (!listed.has(hostKey(host.spec))) fleet.push(host);
+  if (fleet.length === 0) throw new InputError("hosts", "no host given; expected hosts ([user@]host[:port] per line) or an inventory file with a hosts: list");
+  return fleet;
+}
+
+// src/engine/fleet-hosts.ts
+function fleetHosts(plan, rollout, inventoryText, defaults) {
+  const inventory = inventoryText === void 0 ? [] : parseInventory(inventoryText, defaults);
+  const merged = mergeHosts(plan.hosts, inventory);
+  const mine = shardHosts(merged, plan.fleet.shard);
+  return mine.map(({ spec, overrides, labels: labels2 }) => {
+    if (overrides.statusUrl !== void 0 && rollout.status !== "http") {
+      throw new InputError("inventory", `${spec.label}: status-url is only used with status: http (status is ${rollout.status})`);
+    }
+    return {
+      spec,
+      labels: labels2,
+      settings: {
+        ...rollout,
+        ...overrides.target !== void 0 ? { target: overrides.target } : {},
+        ...overrides.startFile !== void 0 ? { startFile: overrides.startFile } : {},
+        ...overrides.statusUrl !== void 0 ? { statusUrl: overrides.statusUrl } : {}
+      }
+    };
+  });
+}
+function resolveFleetAmounts(fleet, hosts) {
+  return { maxParallel: resolveAmount(fleet.maxParallel, hosts, "up"), maxFailures: resolveAmount(fleet.maxFailures, hosts, "down") };
+}
+
+// src/rollout/canary-watch.ts
+var realSleep = (ms2) => new Promise((resolve3) => setTimeout(resolve3, ms2));
+function picture(snapshot) {
+  return `${snapshot.masters.map((master) => master.pid).join(",")}|${snapshot.workers.map((worker) => worker.pid).sort((a, b) => a - b).join(",")}`;
+}
+async function watchCanary(prepared, report, settleMs) {
+  const { run: run2, checked: checked2 } = prepared;
+  const sleep = run2.io.sleep ?? realSleep;
+  run2.io.log.info(`${run2.label}: canary: watching its workers for ${settleMs / 1e3} s before the other hosts`);
+  const first = await checked2.source.snapshot();
+  const deadline = run2.now() + settleMs;
+  while (run2.now() < deadline) {
+    await sleep(Math.min(run2.settings.pollIntervalMs, Math.max(0, deadline - run2.now())));
+    const now = await checked2.source.snapshot();
+    if (picture(now) !== picture(first)) {
+      return {
+        ...report,
+        ok: false,
+        step: "verify",
+        reason: "canary-died",
+        error: `the canary's workers changed while it was watched for canary-settle (${picture(first)} -> ${picture(now)}): the new code dies late; the other hosts were not touched`
+      };
+    }
+  }
+  return report;
+}
+
+// src/rollout/host-lock.ts
+import { randomBytes } from "node:crypto";
+
+// src/engine/shell-quote.ts
+function quote(part) {
+  if (part.includes("\0")) {
+    throw new Error("a remote command argument cannot contain a NUL byte");
+  }
+  if (/^[A-Za-z0-9_@%+=:,./-]+$/.test(part)) return part;
+  return `'${part.replaceAll("'", `'\\''`)}'`;
+}
+function commandLine(parts) {
+  return parts.map(quote).join(" ");
+}
+
+// src/rollout/host-lock.ts
+function stateDirectory(target) {
+  const trimmed2 = target.replace(/\/+$/, "");
+  if (!trimmed2.startsWith("/") || trimmed2 === "") {
+    throw new Error(`target "${target}" is not an absolute path below /, so there is no place beside it for graceful-reload's state`);
+  }
+  const slash = trimmed2.lastIndexOf("/");
+  return `${trimmed2.slice(0, slash)}/.${trimmed2.slice(slash + 1)}.graceful-reload`;
+}
+function lockDirectory(target) {
+  return `${stateDirectory(target)}/lock`;
+}
+var MARK = "@@graceful-reload-lock@@";
+var OWNER_FILE = "owner.json";
+var OWNER_BYTES = 4096;
+var ACQUIRE_SCRIPT = `state=$1; lock=$2; prefix=$3; mode=$4; mark=${MARK}
+if ! err=$(mkdir -p -- "$state" 2>&1); then printf "%s\\n" "$err" >&2; exit 3; fi
+take() {
+  tries=0
+  until err=$(mkdir -- "$lock" 2>&1); do
+    [ -d "$lock" ] && return 1
+    tries=$((tries + 1))
+    if [ "$tries" -ge 2 ]; then printf "%s\\n" "$err" >&2; exit 4; fi
+  done
+  created=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+  if ! printf "%s\\"createdAt\\":\\"%s\\"}\\n" "$prefix" "$created" > "$lock/${OWNER_FILE}.tmp" || ! mv -f -- "$lock/${OWNER_FILE}.tmp" "$lock/${OWNER_FILE}"; then
+    rm -rf -- "$lock"; echo "cannot write the lock's owner file" >&2; exit 5
+  fi
+  return 0
+}
+# A lock released between the mkdir and the stat is free: try again (a few times at most).
+round=0
+while :; do
+  if take; then printf "%s acquired\\n" "$mark"; exit 0; fi
+  mtime=$(stat -c %Y -- "$lock" 2>/dev/null || stat -f %m -- "$lock" 2>/dev/null)
+  round=$((round + 1))
+  if [ -n "$mtime" ] || [ "$round" -ge 3 ]; then break; fi
+done
+now=$(date +%s)
+printf "%s held %s %s\\n" "$mark" "$now" "$mtime"
+head -c ${OWNER_BYTES} -- "$lock/${OWNER_FILE}" 2>/dev/null
+echo
+if [ "$mode" = force ]; then
+  if ! err=$(rm -rf -- "$lock" 2>&1); then printf "%s\\n" "$err" >&2; exit 6; fi
+  if take; then printf "%s forced\\n" "$mark"; exit 0; fi
+fi
+exit 0`;
+var RELEASE_SCRIPT = `lock=$1; token=$2; mark=${MARK}
+if [ ! -d "$lock" ]; then printf "%s gone\\n" "$mark"; exit 0; fi
+if grep -F -q -e "\\"token\\":\\"$token\\"" -- "$lock/${OWNER_FILE}" 2>/dev/null; then
+  if ! err=$(rm -rf -- "$lock" 2>&1); then printf "%s\\n" "$err" >&2; exit 3; fi
+  printf "%s released\\n" "$mark"; exit 0
+fi
+printf "%s other\\n" "$mark"
+head -c ${OWNER_BYTES} -- "$lock/${OWNER_FILE}" 2>/dev/null
+echo
+exit 0`;
+function ownerRecordPrefix(owner, token) {
+  const record = JSON.stringify({ runUrl: owner.runUrl, job: owner.job, startedAt: owner.startedAt, token });
+  return `${record.slice(0, -1)},`;
+}
+function acquireCommand(target, owner, token, force) {
+  return commandLine(["sh", "-c", ACQUIRE_SCRIPT, "graceful-reload-lock", stateDirectory(target), lockDirectory(target), ownerRecordPrefix(owner, token), force ? "force" : "wait"]);
+}
+function releaseCommand(target, token) {
+  return commandLine(["sh", "-c", RELEASE_SCRIPT, "graceful-reload-unlock", lockDirectory(target), token]);
+}
+function shown(text) {
+  const line = text.replace(/[\u0000-\u001f\u007f]+/g, " ").trim();
+  return line.length > 200 ? `${line.slice(0, 200)}...` : line;
+}
+function parseOwner(text) {
+  if (text.trim() === "") return { ownerProblem: "the lock has no owner file (a run that died between taking the lock and writing its owner?)" };
+  let value;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return { ownerProblem: `its owner file is not an owner record: "${shown(text.slice(0, 120))}"` };
+  }
+  const record = value;
+  if (typeof value !== "object" || value === null || typeof record["runUrl"] !== "string" || typeof record["job"] !== "string" || typeof record["startedAt"] !== "string") {
+    return { ownerProblem: `its owner file is not an owner record: "${shown(text.slice(0, 120))}"` };
+  }
+  return {
+    owner: {
+      runUrl: shown(record["runUrl"]),
+      job: shown(record["job"]),
+      startedAt: shown(record["startedAt"]),
+      ...typeof record["createdAt"] === "string" ? { createdAt: shown(record["createdAt"]) } : {}
+    }
+  };
+}
+function parseAttempt(stdout) {
+  const lines2 = stdout.split("\n");
+  const marks = lines2.flatMap((line, index) => line.startsWith(`${MARK} `) ? [{ index, words: line.slice(MARK.length + 1).trim().split(/\s+/) }] : []);
+  const last = marks.at(-1);
+  if (last?.words[0] === "acquired") return { kind: "acquired" };
+  const held = marks.find((mark) => mark.words[0] === "held");
+  if (!held) return void 0;
+  const next = marks.find((mark) => mark.index > held.index);
+  const ownerText = lines2.slice(held.index + 1, next?.index ?? lines2.length).join("\n");
+  const [, now, mtime] = held.words;
+  const age = now !== void 0 && mtime !== void 0 && /^\d+$/.test(now) && /^\d+$/.test(mtime) ? Math.max(0, Number(now) - Number(mtime)) : void 0;
+  const holder = { ...parseOwner(ownerText), ...age === void 0 ? {} : { ageSeconds: age } };
+  return last?.words[0] === "forced" ? { kind: "forced", previous: holder } : { kind: "held", holder };
+}
+function formatAge(seconds) {
+  if (seconds < 60) return `${seconds} s`;
+  if (seconds < 3600) return `${Math.floor(seconds / 60)} min ${seconds % 60} s`;
+  if (seconds < 86400) return `${Math.floor(seconds / 3600)} h ${Math.floor(seconds % 3600 / 60)} min`;
+  return `${Math.floor(seconds / 86400)} d ${Math.floor(seconds % 86400 / 3600)} h`;
+}
+function describeHolder(holder) {
+  const who = holder.owner ? `run ${holder.owner.runUrl} (job ${holder.owner.job}, started ${holder.owner.startedAt})` : `an unknown owner (${holder.ownerProblem ?? "no owner file"})`;
+  return `${who}, taken ${holder.ageSeconds === void 0 ? "at an unknown time (the host could not give its age)" : `${formatAge(holder.ageSeconds)} ago`}`;
+}
+async function attempt(run2, command, path) {
+  let result;
+  try {
+    result = await run2.shell.run(command, { timeoutMs: run2.settings.commandTimeoutMs });
+  } catch (error2) {
+    throw new StepError("lock", `cannot take the lock ${path}: ${error2.message}; no file of the target was changed`, { cause: error2, filesMayHaveChanged: false });
+  }
+  const parsed = result.code === 0 ? parseAttempt(result.stdout) : void 0;
+  if (parsed) return parsed;
+  const why = shown(result.stderr) || shown(result.stdout) || "no output";
+  const what = result.code === 3 ? `cannot create the state directory ${stateDirectory(run2.settings.target)} (${why})` : result.code === 4 ? `cannot create the lock directory ${path} (${why})` : result.code === 5 ? `cannot write the owner file into the lock directory ${path} (${why}); the lock was not taken` : result.code === 6 ? `force-unlock: cannot remove the lock ${path} (${why})` : `taking the lock ${path} failed (${describeExit(result)}: ${why})`;
+  throw new StepError("lock", `${what}; no file of the target was changed`, { filesMayHaveChanged: false });
+}
+var realSleep2 = (ms2) => new Promise((resolve3) => setTimeout(resolve3, ms2));
+async function acquireLock(run2, owner, options) {
+  const { label, io, settings } = run2;
+  const path = lockDirectory(settings.target);
+  const token = randomBytes(16).toString("hex");
+  const command = acquireCommand(settings.target, owner, token, options.force);
+  const pollMs = Math.max(1, options.pollMs ?? 1e3);
+  const sleep = options.sleep ?? io.sleep ?? realSleep2;
+  const started = run2.now();
+  let announced = false;
+  for (; ; ) {
+    const outcome = await attempt(run2, command, path);
+    if (outcome.kind === "acquired") {
+      io.log.info(`${label}: took the lock ${path}`);
+      return heldLock(run2, owner, path, token);
+    }
+    if (outcome.kind === "forced") {
+      io.log.warning(`${label}: force-unlock: removed the lock ${path} held by ${describeHolder(outcome.previous)}, and took it`);
+      return heldLock(run2, owner, path, token);
+    }
+    const waited = run2.now() - started;
+    if (waited >= options.timeoutMs) {
+      throw new StepError(
+        "lock",
+        `another rollout holds the lock ${path}: ${describeHolder(outcome.holder)}; waited ${formatDuration(waited)} (lock-timeout) for it. Nothing on the host was changed. If that run crashed, \`force-unlock: true\` clears its lock`,
+        { filesMayHaveChanged: false }
+      );
+    }
+    if (!announced) {
+      io.log.info(`${label}: the lock ${path} is held by ${describeHolder(outcome.holder)}; waiting up to ${formatDuration(options.timeoutMs)} for it`);
+      announced = true;
+    }
+    await sleep(Math.min(pollMs, options.timeoutMs - waited));
+  }
+}
+function heldLock(run2, owner, path, token) {
+  let releasing;
+  return {
+    owner,
+    path,
+    release: () => releasing ??= release(run2, path, token)
+  };
+}
+async function release(run2, path, token) {
+  const { label, io } = run2;
+  const left = `the lock ${path} is left in place: the next rollout will wait for it; remove it by hand or run with \`force-unlock: true\``;
+  try {
+    const result = await run2.shell.run(releaseCommand(run2.settings.target, token), { timeoutMs: run2.settings.commandTimeoutMs });
+    const said = result.stdout.split("\n").find((line) => line.startsWith(`${MARK} `))?.slice(MARK.length + 1).trim();
+    if (result.code === 0 && said === "released") {
+      io.log.info(`${label}: released the lock ${path}`);
+    } else if (result.code === 0 && said === "gone") {
+      io.log.warning(`${label}: the lock ${path} was already gone when this run released it (removed by hand, or by another run's force-unlock)`);
+    } else if (result.code === 0 && said === "other") {
+      const ownerText = result.stdout.slice(result.stdout.indexOf(`${MARK} other`) + `${MARK} other`.length);
+      const other = parseOwner(ownerText);
+      const who = other.owner ? `run ${other.owner.runUrl} (job ${other.owner.job})` : `an unknown owner (${other.ownerProblem})`;
+      io.log.warning(`${label}: the lock ${path} is no longer this run's (another run took it with force-unlock): it now belongs to ${who} and is left in place`);
+    } else {
+      io.log.warning(`${label}: could not release the lock (${describeExit(result)}: ${shown(result.stderr) || shown(result.stdout) || "no output"}); ${left}`);
+    }
+  } catch (error2) {
+    io.log.warning(`${label}: could not release the lock (${error2.message}); ${left}`);
+  }
+}
+
+// src/engine/master-change.ts
+import { posix } from "node:path";
+function relativeTo(target, path) {
+  const root = `${target.replace(/\/+$/, "")}/`;
+  return path.startsWith(root) ? path.slice(root.length) : void 0;
+}
+function masterLevelPaths(definitions, target, globs) {
+  const loaded = new Set(
+    [...definitions.includedFiles, definitions.startFile].map((file) => relativeTo(target, file)).filter((file) => file !== void 0)
+  );
+  return (path) => loaded.has(path) || globs.some((glob) => posix.matchesGlob(path, glob));
+}
+function staleFiles(definitions, masterStartedAt, target) {
+  if (masterStartedAt === void 0) return [];
+  return Object.entries(definitions.fileTimes).filter(([, time]) => time > Math.floor(masterStartedAt)).map(([file]) => relativeTo(target, file) ?? file).sort();
+}
+function definitionChanges(before, after) {
+  const describe = (definitions) => new Map(definitions.groups.map((group) => [`${group.name} ${group.listen}`, `${group.class} count ${group.count}${group.reloadable ? "" : " reloadable = false"}`]));
+  const old = describe(before);
+  const now = describe(after);
+  const changes = [];
+  for (const [key, value] of now) {
+    if (!old.has(key)) changes.push(`new group ${key}`);
+    else if (old.get(key) !== value) changes.push(`${key}: ${old.get(key)} -> ${value}`);
+  }
+  for (const key of old.keys()) if (!now.has(key)) changes.push(`group ${key} removed`);
+  return changes;
+}
+function needsRestart(change) {
+  return change.files.length > 0 || change.definitions.length > 0 || change.stale.length > 0;
+}
+function describeMasterChange(change) {
+  const list = (items) => items.length > 5 ? `${items.slice(0, 5).join(", ")} and ${items.length - 5} more` : items.join(", ");
+  const parts = [];
+  if (change.files.length > 0) parts.push(`master-level file(s) changed: ${list(change.files)}`);
+  if (change.definitions.length > 0) parts.push(`worker definitions changed: ${change.definitions.join("; ")}`);
+  if (change.stale.length > 0) parts.push(`the running master is older than ${list(change.stale)} (an earlier deploy reloaded where a restart was needed)`);
+  return parts.join("; ");
+}
+
+// src/rollout/context.ts
+function traced(shell, log, label) {
+  return {
+    async run(command, options) {
+      const started = Date.now();
+      const shown3 = command.length > 160 ? `${command.slice(0, 160)}...` : command;
+      try {
+        const result = await shell.run(command, options);
+        log.debug(`${label}: $ ${shown3} -> ${describeExit(result)} (${Date.now() - started} ms)`);
+        return result;
+      } catch (error2) {
+        log.debug(`${label}: $ ${shown3} -> ${error2.message}`);
+        throw error2;
+      }
+    },
+    close: () => shell.close()
+  };
+}
+
+// src/engine/runtime-files.ts
+function runtimeProtectRules(definitions, target) {
+  const root = `${target.replace(/\/+$/, "")}/`;
+  const rules = /* @__PURE__ */ new Set();
+  for (const path of [definitions.pidFile, definitions.logFile, definitions.statusFile, definitions.stdoutFile]) {
+    if (!path.startsWith(root)) continue;
+    const relative = path.slice(root.length);
+    const slash = relative.lastIndexOf("/");
+    const directory = slash < 0 ? "" : relative.slice(0, slash);
+    const literal = (text) => text.replace(/[[\]*?\\]/g, "\\$&");
+    if (directory === "" || directory.split("/").includes("vendor")) rules.add(`/${literal(relative)}`);
+    else rules.add(`/${literal(directory.split("/")[0])}/***`);
+  }
+  return [...rules];
+}
+
+// src/remote/definitions.php
+var definitions_default = `<?php
+/**
+ * graceful-reload's definition probe. Run as
+ *   php -d auto_prepend_file=<this file> start.php <a command Workerman does not know>
+ * The start script then runs its top-level code (the code a fresh master would
+ * load), Workerman prints its usage and exits 0 without signalling or starting
+ * anything, and the shutdown function below reports what the script defined:
+ * every Worker (in definition order, the order the master replaces them in),
+ * the runtime file paths as the app set them, and the files loaded at top
+ * level (the master-level code, which a reload does not refresh).
+ *
+ * One line on stdout: MARKER followed by JSON. Runs on PHP 7.2+ and Workerman
+ * 4.x and 5.x: no syntax newer than PHP 7.2.
+ */
+
+register_shutdown_function(function () {
+    $marker = '@@graceful-reload-definitions@@';
+    $out = array('php' => PHP_VERSION);
+    $error = error_get_last();
+    $fatal = array(E_ERROR, E_PARSE, E_CORE_ERROR, E_COMPILE_ERROR, E_USER_ERROR, E_RECOVERABLE_ERROR);
+    if ($error !== null && in_array($error['type'], $fatal, true)) {
+        $out['error'] = sprintf('%s in %s on line %d', $error['message'], $error['file'], $error['line']);
+    }
+    if (!class_exists('Workerman\\\\Worker', false)) {
+        if (!isset($out['error'])) {
+            $out['error'] = 'the start script did not load Workerman\\\\Worker';
+        }
+        echo "\\n", $marker, json_encode($out), "\\n";
+        return;
+    }
+    $class = 'Workerman\\\\Worker';
+    $static = function ($names) use ($class) {
+        // 5.x keeps these as public or protected statics, 4.x some with a leading "_".
+        foreach ((array) $names as $name) {
+            if (property_exists($class, $name)) {
+                $property = new ReflectionProperty($class, $name);
+                $property->setAccessible(true);
+                return $property->getValue();
+            }
+        }
+        return null;
+    };
+    // 4.x builds its default paths from vendor/workerman/workerman/../; the
+    // pid and log files may not exist yet, so only their directory is resolved.
+    $resolve = function ($path) {
+        if (!is_string($path) || $path === '' || strpos($path, '://') !== false) {
+            return $path;
+        }
+        $dir = realpath(dirname($path));
+        return $dir === false ? $path : rtrim($dir, '/') . '/' . basename($path);
+    };
+    $out['workerman'] = constant($class . '::VERSION');
+    $out['startFile'] = $resolve($static(array('startFile', '_startFile')));
+    $out['pidFile'] = $resolve($static('pidFile'));
+    $out['logFile'] = $resolve($static('logFile'));
+    $out['statusFile'] = $resolve($static('statusFile'));
+    $out['stdoutFile'] = $resolve($static('stdoutFile'));
+    $out['stopTimeout'] = $static('stopTimeout');
+    $groups = array();
+    foreach (call_user_func(array($class, 'getAllWorkers')) as $worker) {
+        $groups[] = array(
+            'class' => get_class($worker),
+            'name' => (string) $worker->name,
+            'count' => (int) $worker->count,
+            'reloadable' => (bool) $worker->reloadable,
+            'listen' => (string) $worker->getSocketName(),
+            'user' => (string) $worker->user,
+        );
+    }
+    $out['groups'] = $groups;
+    // This probe is a temp file of its own, not the app's code.
+    $out['includedFiles'] = array_values(array_diff(get_included_files(), array(__FILE__)));
+    // When each master-level file last changed on this host: one newer than
+    // the running master was changed after it loaded it.
+    $times = array();
+    foreach ($out['includedFiles'] as $file) {
+        $time = @filemtime($file);
+        if ($time !== false) {
+            $times[$file] = $time;
+        }
+    }
+    $out['fileTimes'] = (object) $times;
+    // With these, new workers may run bytecode cached before the deploy.
+    $out['opcache'] = array(
+        'enableCli' => (bool) filter_var(ini_get('opcache.enable_cli'), FILTER_VALIDATE_BOOLEAN),
+        'validateTimestamps' => (bool) filter_var(ini_get('opcache.validate_timestamps'), FILTER_VALIDATE_BOOLEAN),
+        'loaded' => extension_loaded('Zend OPcache'),
+    );
+    $flags = defined('JSON_INVALID_UTF8_SUBSTITUTE') ? JSON_INVALID_UTF8_SUBSTITUTE : JSON_PARTIAL_OUTPUT_ON_ERROR;
+    echo "\\n", $marker, json_encode($out, $flags | JSON_UNESCAPED_SLASHES), "\\n";
+});
+`;
+
+// src/workerman/app-definitions.ts
+var MARKER = "@@graceful-reload-definitions@@";
+var PROBE_COMMAND = "graceful-reload-definitions";
+var DefinitionsError = class extends Error {
+  name = "DefinitionsError";
+};
+function definitionsCommand(settings) {
+  return [
+    `f=$(umask 077 && mktemp "\${TMPDIR:-/tmp}/graceful-reload-definitions.XXXXXX") || exit 70`,
+    `trap 'rm -f "$f"' EXIT`,
+    `printf '%s' ${quote(definitions_default)} > "$f"`,
+    `cd ${quote(settings.target)} && ${commandLine([settings.php, "-d", "display_errors=stderr", "-d", "log_errors=0"])} -d auto_prepend_file="$f" ${commandLine([settings.startFile, PROBE_COMMAND])}`
+  ].join("\n");
+}
+function phpOutput(stdout, stderr) {
+  const lines2 = `${stderr}
+${stdout}`.split("\n").map((line) => line.trim()).filter((line) => /error|warning|exception|fatal|not found|denied/i.test(line) && !line.startsWith(MARKER));
+  return lines2.slice(0, 3).join(" | ") || `${stderr.trim() || stdout.trim()}`.slice(0, 300) || "(no output)";
+}
+function field(data, name, check, expected, where = "") {
+  const value = data[name];
+  if (!check(value)) throw new DefinitionsError(`the definition probe's "${where}${name}" is not ${expected}: ${JSON.stringify(value)?.slice(0, 80)}`);
+  return value;
+}
+var isString = (value) => typeof value === "string";
+var isCount = (value) => Number.isInteger(value) && value >= 0;
+var isBoolean = (value) => typeof value === "boolean";
+var isNumber = (value) => typeof value === "number" && Number.isFinite(value);
+var isStringArray = (value) => Array.isArray(value) && value.every(isString);
+var isObject = (value) => typeof value === "object" && value !== null && !Array.isArray(value);
+var isTimes = (value) => isObject(value) && Object.values(value).every((time) => Number.isInteger(time));
+function parseOpcache(value) {
+  if (!isObject(value)) throw new DefinitionsError(`the definition probe's "opcache" is not an object: ${JSON.stringify(value)?.slice(0, 80)}`);
+  return {
+    enableCli: field(value, "enableCli", isBoolean, "true or false", "opcache."),
+    validateTimestamps: field(value, "validateTimestamps", isBoolean, "true or false", "opcache."),
+    loaded: field(value, "loaded", isBoolean, "true or false", "opcache.")
+  };
+}
+function parseGroup(entry, index) {
+  if (!isObject(entry)) throw new DefinitionsError(`the definition probe's groups[${index}] is not an object`);
+  const where = `groups[${index}].`;
+  return {
+    class: field(entry, "class", isString, "a class name", where),
+    name: field(entry, "name", isString, "a string", where),
+    count: field(entry, "count", isCount, "a count", where),
+    reloadable: field(entry, "reloadable", isBoolean, "true or false", where),
+    listen: field(entry, "listen", isString, "a listen address or none", where),
+    user: field(entry, "user", isString, "a user name", where)
+  };
+}
+function parseDefinitions(result) {
+  const line = result.stdout.split("\n").find((candidate) => candidate.startsWith(MARKER));
+  if (line === void 0) {
+    throw new DefinitionsError(`the start script could not be run to read its worker definitions (${describeExit(result)}): ${phpOutput(result.stdout, result.stderr)}`);
+  }
+  let data;
+  try {
+    data = JSON.parse(line.slice(MARKER.length));
+  } catch {
+    throw new DefinitionsError(`the definition probe printed something that is not JSON: ${line.slice(MARKER.length, MARKER.length + 200)}`);
+  }
+  if (!isObject(data)) throw new DefinitionsError("the definition probe printed JSON that is not an object");
+  const said = () => {
+    const output = result.stderr.trim();
+    return `${output ? `. It printed: ${output.split("\n").slice(-3).join(" | ").slice(0, 300)}` : ""} (${describeExit(result)})`;
+  };
+  if (typeof data["error"] === "string") {
+    throw new DefinitionsError(`the start script failed while its worker definitions were read: ${data["error"]}${said()}`);
+  }
+  const groupsValue = data["groups"];
+  if (!Array.isArray(groupsValue)) throw new DefinitionsError(`the definition probe's "groups" is not a list`);
+  const groups = groupsValue.map(parseGroup);
+  if (groups.length === 0) throw new DefinitionsError(`the start script defines no Worker: is start-file the Workerman start script?${said()}`);
+  return {
+    workerman: field(data, "workerman", isString, "a version"),
+    php: field(data, "php", isString, "a version"),
+    startFile: field(data, "startFile", isString, "a path"),
+    pidFile: field(data, "pidFile", isString, "a path"),
+    logFile: field(data, "logFile", isString, "a path"),
+    statusFile: field(data, "statusFile", isString, "a path"),
+    stdoutFile: field(data, "stdoutFile", isString, "a path"),
+    stopTimeout: field(data, "stopTimeout", isNumber, "a number of seconds"),
+    groups,
+    includedFiles: field(data, "includedFiles", isStringArray, "a list of paths"),
+    fileTimes: field(data, "fileTimes", isTimes, "an object of modification times"),
+    opcache: parseOpcache(data["opcache"])
+  };
+}
+
+// src/rollout/read-definitions.ts
+function definitionsFrom(result, step, consequence) {
+  try {
+    return parseDefinitions(result);
+  } catch (error2) {
+    if (error2 instanceof DefinitionsError) throw new StepError(step, `${error2.message}; ${consequence}`);
+    throw error2;
+  }
+}
+async function readDefinitions(run2, step, consequence) {
+  const result = await run2.shell.run(definitionsCommand(run2.settings), { timeoutMs: run2.settings.commandTimeoutMs });
+  return definitionsFrom(result, step, consequence);
+}
+
+// src/rollout/sync-step.ts
+function protectRules(run2, live) {
+  return runtimeProtectRules(live, run2.settings.target);
+}
+function logSync(run2, sync) {
+  const names = sync.deletedNames ?? [];
+  const more = sync.filesDeleted - names.length;
+  run2.io.log.info(
+    `${run2.label}: ${sync.filesTransferred} file(s) sent, ${sync.filesDeleted} deleted` + (names.length > 0 ? `: ${names.join(", ")}${more > 0 ? ` and ${more} more` : ""}` : "")
+  );
+}
+var SYNC_RETRIES = 2;
+function sourceTransfer(run2) {
+  return {
+    from: run2.settings.source,
+    run: (protect, watch) => pRetry(() => run2.io.fileSync(run2.host, run2.settings, protect).sync({ watch }), {
+      retries: SYNC_RETRIES,
+      minTimeout: 1e3,
+      shouldRetry: ({ error: error2 }) => error2 instanceof StepError && error2.step === "sync",
+      onFailedAttempt: ({ error: error2, retriesLeft }) => {
+        if (retriesLeft > 0 && error2 instanceof StepError && error2.step === "sync") run2.io.log.warning(`${run2.label}: ${error2.message}; trying the sync again`);
+      }
+    })
+  };
+}
+async function syncStep(run2, live, masterLevel2, transfer = sourceTransfer(run2)) {
+  const { settings, label, io, facts } = run2;
+  const protect = protectRules(run2, live);
+  io.log.info(`${label}: syncing ${transfer.from} to ${settings.target}` + (protect.length > 0 ? ` (keeping the app's runtime files: ${protect.join(", ")})` : ""));
+  facts.step = "sync";
+  facts.filesChanged = true;
+  let sync;
+  try {
+    sync = await transfer.run(protect, masterLevel2);
+  } catch (error2) {
+    if (error2 instanceof StepError && error2.filesMayHaveChanged === false) facts.filesChanged = false;
+    throw error2;
+  }
+  facts.sync = sync;
+  logSync(run2, sync);
+  const definitions = await readDefinitions(run2, "sync", "the files were synced but no reload was sent: the master keeps serving the old code, and a restart would fail");
+  return { definitions, masterFilesChanged: sync.watchedChanges ?? [] };
+}
+async function masterFilesToChange(run2, live, masterLevel2) {
+  const preview = await run2.io.fileSync(run2.host, run2.settings, protectRules(run2, live)).sync({ dryRun: true, watch: masterLevel2 });
+  return preview.watchedChanges ?? [];
+}
+
+// src/rollout/master-change-step.ts
+var CHOICES = "on-master-change: restart restarts the app (dropping open connections), reload reloads anyway and leaves the master on the old code";
+function masterLevel(run2, live) {
+  return masterLevelPaths(live, run2.settings.target, run2.settings.masterFiles);
+}
+function staleMaster(run2, live, masterStartedAt) {
+  const stale = staleFiles(live, masterStartedAt, run2.settings.target);
+  if (stale.length > 0) {
+    run2.io.log.warning(`${run2.label}: the running master is older than its own code: ${stale.slice(0, 5).join(", ")} changed after it started. An earlier deploy reloaded where a restart was needed`);
+  }
+  return stale;
+}
+async function refuseMasterChange(run2, live, stale) {
+  const files = await masterFilesToChange(run2, live, masterLevel(run2, live));
+  const change = { files, definitions: [], stale };
+  if (!needsRestart(change)) return;
+  throw new StepError("preflight", `a reload cannot apply this deploy: ${describeMasterChange(change)}. Nothing was changed (on-master-change: fail); ${CHOICES}`);
+}
+function decide(run2, change) {
+  if (!needsRestart(change)) return "reload";
+  const what = describeMasterChange(change);
+  switch (run2.settings.onMasterChange) {
+    case "restart":
+      return "restart";
+    case "reload":
+      run2.io.log.warning(`${run2.label}: reloading although ${what}: the master keeps the old code and definitions until the app is restarted (on-master-change: reload)`);
+      return "reload";
+    case "fail":
+      throw new StepError("sync", `a reload cannot apply this deploy: ${what}. The files were synced but no reload was sent (on-master-change: fail); ${CHOICES}`);
+  }
+}
+
+// src/engine/worker-definitions.ts
+function definitionFor(definitions, worker) {
+  const named = definitions.filter((definition) => definition.name === worker.name);
+  if (named.length <= 1) return named[0];
+  return named.find((definition) => definition.listen === worker.listen) ?? named[0];
+}
+
+// src/engine/reload-plan.ts
+var AUTO_QUICK_STOP_AFTER_MS = 1e3;
+function planReload(definitions, settings) {
+  const groups = (definitions?.groups ?? []).map((group, order) => {
+    const kept = !group.reloadable ? "reloadable = false" : settings.ignoreWorkers.includes(group.name) ? "ignore-workers" : void 0;
+    return { name: group.name, listen: group.listen, count: group.count, order, ...kept ? { kept } : {} };
+  });
+  const base = { groups, ignoreGroups: settings.ignoreWorkers };
+  if (settings.reloadMode !== "auto") return { ...base, mode: settings.reloadMode, modeReason: `reload-mode: ${settings.reloadMode}` };
+  const replaced = groups.filter((group) => group.kept === void 0);
+  const listening = replaced.filter((group) => group.listen !== "none");
+  const names = (list) => [...new Set(list.map((group) => group.name))].join(", ");
+  if (replaced.length > 0 && listening.length === 0) {
+    return {
+      ...base,
+      mode: "quick",
+      modeReason: `auto: no replaced group listens (${names(replaced)}), so there are no requests to drain, and a graceful stop would wait forever on their own connections`
+    };
+  }
+  const quiet = replaced.filter((group) => group.listen === "none");
+  return {
+    ...base,
+    mode: "graceful",
+    modeReason: definitions === void 0 ? "auto: the app definitions are unknown" : `auto: ${names(listening)} listen${listening.length === 1 ? "s" : ""}, so old workers finish their requests` + (quiet.length > 0 ? `; ${names(quiet)} (not listening) get SIGINT if they hold the reload for ${AUTO_QUICK_STOP_AFTER_MS / 1e3} s` : ""),
+    ...quiet.length > 0 ? { quickStopAfterMs: AUTO_QUICK_STOP_AFTER_MS } : {}
+  };
+}
+function groupPlanFor(plan, worker) {
+  return definitionFor(plan.groups, { name: worker.group, listen: worker.listen });
+}
+function keptBecause(plan, worker) {
+  if (plan.ignoreGroups.includes(worker.group)) return "ignore-workers";
+  if (worker.reloadable === false) return "reloadable = false";
+  return groupPlanFor(plan, worker)?.kept;
+}
+
+// src/engine/settings.ts
+function startFilePath(settings) {
+  return `${settings.target.replace(/\/+$/, "")}/${settings.startFile}`;
+}
+
+// src/workerman/commands.ts
+function workerman(settings, args) {
+  return `cd ${quote(settings.target)} && ${commandLine([settings.php, settings.startFile, ...args])}`;
+}
+function statusCommand(settings) {
+  return workerman(settings, ["status"]);
+}
+function reloadCommand(settings, mode) {
+  return workerman(settings, mode === "graceful" ? ["reload", "-g"] : ["reload"]);
+}
+function layoutCheckCommand(settings) {
+  const start = startFilePath(settings);
+  return [
+    `test -d ${quote(settings.target)} || { echo "missing-target"; exit 3; }`,
+    `test -f ${quote(start)} || { echo "missing-start-file"; exit 3; }`,
+    `command -v ${quote(settings.php)} >/dev/null || { echo "missing-php"; exit 3; }`,
+    `command -v rsync >/dev/null || { echo "missing-rsync"; exit 3; }`
+  ].join("; ");
+}
+function liveWorkersCommand(pids) {
+  const script = 'for p in "$@"; do t=$(tr "\\000" " " 2>/dev/null < "/proc/$p/cmdline") || continue; case "$t" in *"worker process"*) echo "$p";; esac; done';
+  return commandLine(["sh", "-c", script, "live-workers", ...pids.map(String)]);
+}
+function stopWorkerCommand(pid, masterPid, signal) {
+  const script = 'f=$(sed "s/^.*) //" "/proc/$1/stat" 2>/dev/null) || exit 3; set -- "$1" "$2" "$3" $f; [ "$5" = "$2" ] || exit 3; kill -s "$3" "$1"';
+  return commandLine(["sh", "-c", script, "stop-worker", String(pid), String(masterPid), signal]);
+}
+function canSignalCommand(masterPid) {
+  return commandLine(["kill", "-0", String(masterPid)]);
+}
+function stopCommand(settings, graceful) {
+  return workerman(settings, graceful ? ["stop", "-g"] : ["stop"]);
+}
+function startCommand(settings) {
+  return [
+    `out=$(umask 077 && mktemp "\${TMPDIR:-/tmp}/graceful-reload-start.XXXXXX") || exit 70`,
+    `cd ${quote(settings.target)} && ${commandLine([settings.php, settings.startFile, "start", "-d"])} > "$out" 2>&1 < /dev/null; rc=$?`,
+    'cat "$out"; rm -f "$out"; exit $rc'
+  ].join("\n");
+}
+
+// src/workerman/status-table.ts
+var StatusParseError = class extends Error {
+  constructor(problem, text) {
+    const excerpt = text.trim().split("\n").slice(0, 6).join(" | ").slice(0, 300);
+    super(`cannot read the output of "status": ${problem}. It began: ${excerpt === "" ? "(nothing)" : excerpt}`);
+    this.name = "StatusParseError";
+  }
+};
+var NOT_RUN = /^Workerman\[[^\]]*\] not run\s*$/m;
+function toCount(text) {
+  return text !== void 0 && /^\d+$/.test(text) ? Number(text) : null;
+}
+function splitAround(line, before, after) {
+  const fields = line.trim().split(/\s+/);
+  if (fields.length < before + after + 1) return null;
+  return {
+    left: fields.slice(0, before),
+    middle: fields.slice(before, fields.length - after).join(" "),
+    right: fields.slice(fields.length - after)
+  };
+}
+function parseExitRows(lines2, text) {
+  const headerIndex = lines2.findIndex((line) => /\bexit_status\b/.test(line) && /\bexit_count\b/.test(line));
+  if (headerIndex < 0) return [];
+  const header = lines2[headerIndex].trim().split(/\s+/);
+  const nameColumn = header.findIndex((column) => column === "name" || column === "worker_name");
+  if (nameColumn !== 0) throw new StatusParseError("the exit table has no name column first", text);
+  const after = header.length - 1;
+  const rows = [];
+  for (const line of lines2.slice(headerIndex + 1)) {
+    if (/^-{5,}/.test(line.trim()) || line.trim() === "") break;
+    const parts = splitAround(line, 0, after);
+    if (!parts) throw new StatusParseError(`an exit row has too few columns: "${line.trim()}"`, text);
+    const column = (name) => parts.right[header.indexOf(name) - 1];
+    const exitStatus = toCount(column("exit_status"));
+    const exitCount = toCount(column("exit_count"));
+    if (exitStatus === null || exitCount === null) throw new StatusParseError(`an exit row is not numeric: "${line.trim()}"`, text);
+    rows.push({ group: parts.middle, exitStatus, exitCount });
+  }
+  return rows;
+}
+function parseProcessRows(lines2, text) {
+  const headerIndex = lines2.findIndex((line) => /^pid\s/.test(line.trim()) && /\blistening\b/.test(line));
+  if (headerIndex < 0) throw new StatusParseError('no process table (no "pid ... listening ..." header)', text);
+  const header = lines2[headerIndex].trim().split(/\s+/);
+  const nameIndex = header.findIndex((column) => column === "name" || column === "worker_name");
+  if (nameIndex < 0) throw new StatusParseError("the process table has no name column", text);
+  const after = header.length - nameIndex - 1;
+  const right = (parts, name) => {
+    const index = header.indexOf(name);
+    return index > nameIndex ? parts.right[index - nameIndex - 1] : void 0;
+  };
+  const rows = [];
+  for (const line of lines2.slice(headerIndex + 1)) {
+    const trimmed2 = line.trim();
+    if (trimmed2 === "") continue;
+    if (/^-{5,}/.test(trimmed2) || trimmed2.startsWith("Summary")) break;
+    const parts = splitAround(line, nameIndex, after);
+    const pid = parts ? toCount(parts.left[0]) : null;
+    if (!parts || pid === null || pid === 0) throw new StatusParseError(`a process row is not "pid ... name ...": "${trimmed2}"`, text);
+    rows.push({
+      pid,
+      group: parts.middle,
+      listening: parts.left[header.indexOf("listening")] ?? "",
+      connections: toCount(right(parts, "connections")),
+      totalRequests: toCount(right(parts, "total_request")),
+      state: (right(parts, "status") ?? "").replace(/^\[|\]$/g, "")
+    });
+  }
+  return rows;
+}
+function parseStatusTable(text) {
+  if (NOT_RUN.test(text)) return { running: false, text: text.trim() };
+  const lines2 = text.replace(/\r/g, "").split("\n");
+  const version = /Workerman(?:\/| version:)(\d+\.\d+\.\d+)/.exec(text)?.[1] ?? null;
+  if (!lines2.some((line) => /-{3,}\s*PROCESS STATUS\s*-{3,}/.test(line))) {
+    throw new StatusParseError("no PROCESS STATUS section", text);
+  }
+  return { running: true, workermanVersion: version, exits: parseExitRows(lines2, text), processes: parseProcessRows(lines2, text) };
+}
+var KILLED = 9;
+function crashExitsByGroup(exits) {
+  const counts = /* @__PURE__ */ new Map();
+  for (const row of exits) {
+    if (row.exitStatus !== 0 && row.exitStatus !== KILLED) counts.set(row.group, (counts.get(row.group) ?? 0) + row.exitCount);
+  }
+  return counts;
+}
+
+// src/rollout/preflight.ts
+var NOTHING_CHANGED = "nothing was changed";
+var LAYOUT_PROBLEMS = {
+  "missing-target": (run2) => `the target directory ${run2.settings.target} does not exist`,
+  "missing-start-file": (run2) => `the start file ${startFilePath(run2.settings)} does not exist`,
+  "missing-php": (run2) => `the PHP binary "${run2.settings.php}" is not on the host's PATH (set the php input)`,
+  "missing-rsync": () => "rsync is not installed on the host (the sync needs it at both ends)"
+};
+function tailableLog(run2, definitions) {
+  const path = run2.settings.logFile !== "" ? run2.settings.logFile : definitions.logFile;
+  return path.startsWith("/") && path !== "/dev/null" ? path : "";
+}
+async function preflight(run2) {
+  const { settings } = run2;
+  const result = await run2.shell.run(`${layoutCheckCommand(settings)}; ${definitionsCommand(settings)}`, { timeoutMs: settings.commandTimeoutMs });
+  const problem = result.code === 3 ? LAYOUT_PROBLEMS[result.stdout.trim()] : void 0;
+  if (problem) throw new StepError("preflight", `${problem(run2)}; ${NOTHING_CHANGED}`);
+  const definitions = definitionsFrom(result, "preflight", NOTHING_CHANGED);
+  const plan = planReload(definitions, settings);
+  const logFile = tailableLog(run2, definitions);
+  const statusKind = statusKindFor(run2, definitions);
+  const source = run2.io.statusSource(run2.shell, { kind: statusKind, settings, pidFile: definitions.pidFile, logFile });
+  const master = await findMaster(run2, source, definitions);
+  await checkSignalRight(run2, master.pid);
+  if (statusKind === "workerman") await checkStatusTable(source, master.pid);
+  warnAboutOpcache(run2, definitions);
+  return { statusKind, definitions, plan, source, masterPid: master.pid, masterStartedAt: master.startedAt, logFile };
+}
+function statusKindFor(run2, definitions) {
+  const major = Number(definitions.workerman.split(".")[0]);
+  if (run2.settings.status !== "workerman" || major >= 5) return run2.settings.status;
+  run2.io.log.info(`${run2.label}: Workerman ${definitions.workerman}: its status command kills workers that are stopping gracefully, so worker facts come from /proc only`);
+  return "process";
+}
+async function findMaster(run2, source, definitions) {
+  const start = startFilePath(run2.settings);
+  const before = await source.snapshot();
+  const elsewhere = before.elsewhere ?? [];
+  if (before.masters.length === 0 && elsewhere.length > 0) {
+    const other = elsewhere[0];
+    throw new StepError(
+      "preflight",
+      `the master (pid ${other.pid}) runs ${other.startFile}, but ${start} is ${definitions.startFile} now: ${run2.settings.target} points to another release (a switched symlink?). PHP resolved the old path when the master started, so a reload would keep loading the old release. Sync in place into the directory the master runs from (target: ${other.startFile.slice(0, -run2.settings.startFile.length - 1)}), or restart the app from the new one. Nothing was changed`
+    );
+  }
+  if (before.masters.length === 0) {
+    throw new StepError(
+      "preflight",
+      `no Workerman master is running for ${start} (no process titled "master process  start_file=${start}", no live pid in its pid file ${definitions.pidFile}); start it first. Nothing was changed: a reload now would exit 0 and prove nothing`
+    );
+  }
+  if (before.masters.length > 1) {
+    throw new StepError("preflight", `${before.masters.length} masters run this app (pids ${before.masters.map((m) => m.pid).join(", ")}); ${NOTHING_CHANGED}`);
+  }
+  return before.masters[0];
+}
+function warnAboutOpcache(run2, definitions) {
+  const { opcache } = definitions;
+  if (!opcache.loaded || !opcache.enableCli || opcache.validateTimestamps) return;
+  run2.io.log.warning(
+    `${run2.label}: PHP's CLI runs OPcache with opcache.validate_timestamps=0 (opcache.enable_cli=1): new workers may run bytecode cached before this deploy. Set opcache.validate_timestamps=1 for the CLI, or restart the app after deploying`
+  );
+}
+async function checkSignalRight(run2, masterPid) {
+  const check = await run2.shell.run(canSignalCommand(masterPid), { timeoutMs: run2.settings.commandTimeoutMs });
+  if (check.code === 0) return;
+  throw new StepError(
+    "preflight",
+    `${run2.host.username} may not signal the master (pid ${masterPid}): ${check.stderr.trim() || "permission denied"}. Deploy as the user the master runs as: "reload" would exit 0 and change nothing. Nothing was changed`
+  );
+}
+async function checkStatusTable(source, masterPid) {
+  let report;
+  try {
+    report = await source.readTable();
+  } catch (error2) {
+    if (error2 instanceof StatusParseError) throw new StepError("preflight", `${error2.message}; ${NOTHING_CHANGED}`);
+    throw error2;
+  }
+  if (!report.running) {
+    throw new StepError(
+      "preflight",
+      `"status" says "${report.text.split("\n").pop()}" although master pid ${masterPid} runs: check start-file and php. Nothing was changed`
+    );
+  }
+}
+
+// src/engine/crash-loop.ts
+var CRASH_LIMIT = 2;
+function crashesSinceSignal(baseline, snapshot, newWorkersGone, replacedGroups) {
+  let counted = 0;
+  if (snapshot.crashExits && baseline) {
+    for (const [group, count] of snapshot.crashExits) {
+      if (replacedGroups.has(group)) counted += Math.max(0, count - (baseline.get(group) ?? 0));
+    }
+  }
+  return Math.max(counted, newWorkersGone);
+}
+function isCrashLoop(crashes, limit = CRASH_LIMIT) {
+  return crashes >= limit;
+}
+
+// src/engine/worker-snapshot.ts
+function countByGroup(workers) {
+  const counts = /* @__PURE__ */ new Map();
+  for (const worker of workers) counts.set(worker.group, (counts.get(worker.group) ?? 0) + 1);
+  return counts;
+}
+function describeWorker(worker) {
+  return `${worker.group}:${worker.pid}`;
+}
+function describeWorkerState(worker) {
+  const connections = worker.connections === void 0 ? void 0 : worker.connections === null ? "connections unknown" : `${worker.connections} open connection(s)`;
+  const doing = [worker.activity, connections].filter((part) => part !== void 0).join(", ");
+  return `${describeWorker(worker)}${doing ? ` (${doing})` : ""}`;
+}
+function describeWorkerStates(workers) {
+  return workers.map(describeWorkerState).join(", ");
+}
+
+// src/engine/restart-verdict.ts
+function startRestartWatch(baseline) {
+  return { baseline, stable: null, newSeen: /* @__PURE__ */ new Set(), deaths: 0 };
+}
+function observeRestart(state, snapshot, rules) {
+  const { baseline } = state;
+  const current = snapshot.workers.filter((worker) => worker.startedAt >= baseline.startedAt);
+  const pids = new Set(current.map((worker) => worker.pid));
+  let deaths = state.deaths;
+  for (const pid of state.newSeen) if (!pids.has(pid)) deaths += 1;
+  const next = { ...state, newSeen: pids, deaths };
+  const groups = new Set(baseline.expected.keys());
+  const crashes = crashesSinceSignal(/* @__PURE__ */ new Map(), snapshot, deaths, groups);
+  if (isCrashLoop(crashes, rules.crashLimit)) {
+    return { state: next, verdict: { kind: "failed", reason: "crash-loop", message: `the restarted app crash-loops: ${crashes} new worker(s) exited abnormally since the restart` } };
+  }
+  const masters = snapshot.masters.filter((master) => master.pid !== baseline.oldMasterPid);
+  if (masters.length > 1) {
+    return { state: next, verdict: { kind: "failed", reason: "several-masters", message: `more than one master runs the app after the restart (pids ${masters.map((m) => m.pid).join(", ")})` } };
+  }
+  const unsettled = (detail) => ({ state: { ...next, stable: null }, verdict: { kind: "starting", detail } });
+  if (masters.length === 0 || snapshot.masters.some((master) => master.pid === baseline.oldMasterPid)) {
+    return unsettled(snapshot.masters.length === 0 ? "no master yet" : `the old master (pid ${baseline.oldMasterPid}) still runs`);
+  }
+  const old = snapshot.workers.filter((worker) => worker.startedAt < baseline.startedAt);
+  if (old.length > 0) return unsettled(`old workers still run: ${old.map(describeWorker).join(", ")}`);
+  const have = countByGroup(current);
+  const short = [...baseline.expected].filter(([group, count]) => (have.get(group) ?? 0) !== count);
+  if (short.length > 0) return unsettled(short.map(([group, count]) => `${group} ${have.get(group) ?? 0}/${count}`).join(", "));
+  const key = [...pids].sort((a, b) => a - b).join(",");
+  const stable = state.stable?.pids === key ? state.stable : { pids: key, since: snapshot.at };
+  const stableForMs = Math.max(0, Math.round((snapshot.at - stable.since) * 1e3));
+  const settled = { ...next, stable };
+  if (stableForMs >= rules.settleMs) return { state: settled, verdict: { kind: "restarted", masterPid: masters[0].pid, workers: current } };
+  return { state: settled, verdict: { kind: "settling", stableForMs } };
+}
+
+// src/rollout/restart-step.ts
+var realSleep3 = (ms2) => new Promise((resolve3) => setTimeout(resolve3, ms2));
+async function restartStep(run2, source, oldMasterPid, synced, why) {
+  const { settings, io, label, facts } = run2;
+  facts.step = "restart";
+  io.log.warning(`${label}: restarting the app (${why}). A restart closes every open connection: a reload cannot apply this change`);
+  const baselineAt = (await source.snapshot()).at;
+  facts.stopped = true;
+  const stoppedWith = await stopMaster(run2, source, oldMasterPid);
+  const started = await run2.shell.run(startCommand(settings), { timeoutMs: settings.commandTimeoutMs });
+  if (started.code !== 0) {
+    throw new StepError("restart", `"${settings.php} ${settings.startFile} start -d" failed (${describeExit(started)}): ${started.stdout.trim().split("\n").slice(-3).join(" | ")}. The app is stopped`);
+  }
+  io.log.info(`${label}: started again; watching the new master`);
+  const outcome = await watchRestart(run2, source, oldMasterPid, baselineAt, synced);
+  return { ...outcome, stoppedWith, restartedAt: baselineAt };
+}
+async function masterAlive(source, pid) {
+  return (await source.snapshot()).masters.some((master) => master.pid === pid);
+}
+async function stopMaster(run2, source, pid) {
+  const { settings, io, label } = run2;
+  io.log.info(`${label}: stopping gracefully (stop -g, at most ${formatDuration(settings.gracefulTimeoutMs)})`);
+  try {
+    await run2.shell.run(stopCommand(settings, true), { timeoutMs: settings.gracefulTimeoutMs });
+  } catch (error2) {
+    if (!(error2 instanceof RemoteCommandTimeout)) throw error2;
+  }
+  if (!await masterAlive(source, pid)) return "stop -g";
+  io.log.warning(`${label}: the master (pid ${pid}) still runs after graceful-timeout; stopping it (stop)`);
+  const stopped = await run2.shell.run(stopCommand(settings, false), { timeoutMs: settings.commandTimeoutMs });
+  if (await masterAlive(source, pid)) {
+    throw new StepError("restart", `the master (pid ${pid}) did not stop (${describeExit(stopped)}: ${stopped.stdout.trim().split("\n").pop() ?? ""}); nothing was started`);
+  }
+  return "stop";
+}
+async function watchRestart(run2, source, oldMasterPid, startedAt2, synced) {
+  const { settings, io, label } = run2;
+  const sleep = io.sleep ?? realSleep3;
+  const expected = /* @__PURE__ */ new Map();
+  for (const group of synced.groups) expected.set(group.name, (expected.get(group.name) ?? 0) + group.count);
+  let state = startRestartWatch({ oldMasterPid, startedAt: startedAt2, expected });
+  const deadline = run2.now() + settings.timeoutMs;
+  let verdict;
+  let shown3 = "";
+  for (; ; ) {
+    const step = observeRestart(state, await source.snapshot(), { settleMs: settings.settleMs, crashLimit: CRASH_LIMIT });
+    state = step.state;
+    verdict = step.verdict;
+    if (verdict.kind === "restarted") {
+      io.log.info(`${label}: new master ${verdict.masterPid} runs ${verdict.workers.length} worker(s), stable`);
+      return verdict;
+    }
+    if (verdict.kind === "failed") throw new StepError("restart", verdict.message);
+    const line = verdict.kind === "starting" ? `starting: ${verdict.detail}` : "every group up, settling";
+    if (line !== shown3) io.log.info(`${label}: ${line}`);
+    shown3 = line;
+    if (run2.now() + settings.pollIntervalMs > deadline) break;
+    await sleep(settings.pollIntervalMs);
+  }
+  throw new StepError("restart", `the app did not come back within the timeout (${formatDuration(settings.timeoutMs)}): ${verdict?.kind === "starting" ? verdict.detail : "it did not stay stable for settle"}`);
+}
+
+// src/engine/verdict.ts
+var BaselineError = class extends Error {
+};
+function inReplacementOrder(plan) {
+  const order = (worker) => groupPlanFor(plan, worker)?.order ?? Number.MAX_SAFE_INTEGER;
+  return (a, b) => order(a) - order(b) || a.startedAt - b.startedAt || a.pid - b.pid;
+}
+function expectedCounts(plan, tracked) {
+  const expected = countByGroup(tracked);
+  for (const group of expected.keys()) {
+    const defined = plan.groups.filter((candidate) => candidate.name === group && candidate.kept === void 0);
+    if (defined.length > 0) expected.set(group, defined.reduce((sum, candidate) => sum + candidate.count, 0));
+  }
+  return expected;
+}
+function takeBaseline(snapshot, plan) {
+  const master = onlyMaster(snapshot);
+  if (master.kind === "failed") throw new BaselineError(master.message);
+  const kept = [];
+  const tracked = [];
+  for (const worker of snapshot.workers) {
+    const why = keptBecause(plan, worker);
+    if (why === void 0) tracked.push(worker);
+    else kept.push({ ...worker, keptBecause: why });
+  }
+  if (tracked.length === 0) {
+    const groups = [...countByGroup(snapshot.workers).keys()].join(", ") || "none";
+    const keptGroups = [...new Set(kept.map((worker) => `${worker.group} (${worker.keptBecause})`))].join(", ") || "none";
+    throw new BaselineError(`the master (pid ${master.pid}) has no reloadable worker to replace (groups: ${groups}; kept: ${keptGroups})`);
+  }
+  return {
+    masterPid: master.pid,
+    signalAt: snapshot.at,
+    tracked: tracked.sort(inReplacementOrder(plan)),
+    kept,
+    expected: expectedCounts(plan, tracked),
+    plan,
+    ...snapshot.crashExits ? { crashExits: snapshot.crashExits } : {}
+  };
+}
+function onlyMaster(snapshot) {
+  if (snapshot.masters.length === 0) {
+    return { kind: "failed", reason: "no-master", message: "no Workerman master process is running for this app" };
+  }
+  if (snapshot.masters.length > 1) {
+    const pids = snapshot.masters.map((master) => master.pid).join(", ");
+    return { kind: "failed", reason: "several-masters", message: `more than one master process runs this app (pids ${pids})` };
+  }
+  return { kind: "ok", pid: snapshot.masters[0].pid };
+}
+function startWatch(baseline) {
+  return { baseline, stable: null, progress: { replaced: 0, at: baseline.signalAt }, newSeen: /* @__PURE__ */ new Set(), deaths: 0, forcing: false, stoppedByUs: /* @__PURE__ */ new Map() };
+}
+function markStopped(state, worker, pinned) {
+  const stoppedByUs = new Map(state.stoppedByUs);
+  stoppedByUs.set(worker.group, (stoppedByUs.get(worker.group) ?? 0) + 1);
+  return { ...state, forcing: state.forcing || pinned, stoppedByUs };
+}
+function expectedExits(state) {
+  const before = state.baseline.crashExits;
+  if (!before || state.stoppedByUs.size === 0) return before;
+  const expected = new Map(before);
+  for (const [group, count] of state.stoppedByUs) expected.set(group, (expected.get(group) ?? 0) + count);
+  return expected;
+}
+var ms = (seconds) => Math.max(0, Math.round(seconds * 1e3));
+function observe(state, snapshot, rules) {
+  const { baseline } = state;
+  const master = onlyMaster(snapshot);
+  if (master.kind === "failed") {
+    const verdict = master.reason === "no-master" ? { kind: "failed", reason: "master-gone", message: `the master process (pid ${baseline.masterPid}) died during the reload` } : master;
+    return { state, verdict };
+  }
+  if (master.pid !== baseline.masterPid) {
+    return {
+      state,
+      verdict: {
+        kind: "failed",
+        reason: "master-replaced",
+        message: `the master was replaced during the reload (pid ${baseline.masterPid} is gone, pid ${master.pid} runs now): the app was restarted, so a rolling reload cannot be proven`
+      }
+    };
+  }
+  const trackedGroups = new Set(baseline.tracked.map((worker) => worker.group));
+  const current = snapshot.workers.filter((worker) => keptBecause(baseline.plan, worker) === void 0);
+  const currentPids = new Set(current.map((worker) => worker.pid));
+  const currentStarts = new Map(current.map((worker) => [worker.pid, worker.startedAt]));
+  const stillOld = baseline.tracked.filter((worker) => Math.abs((currentStarts.get(worker.pid) ?? Number.NaN) - worker.startedAt) < 0.05);
+  const fresh = current.filter((worker) => worker.startedAt >= baseline.signalAt);
+  const newSeen = new Set(state.newSeen);
+  let deaths = state.deaths;
+  for (const pid of state.newSeen) {
+    if (!currentPids.has(pid)) {
+      deaths += 1;
+      newSeen.delete(pid);
+    }
+  }
+  for (const worker of fresh) newSeen.add(worker.pid);
+  const total = baseline.tracked.length;
+  const replaced = total - stillOld.length;
+  const progress2 = replaced > state.progress.replaced ? { replaced, at: snapshot.at } : state.progress;
+  const crashes = crashesSinceSignal(expectedExits(state), snapshot, deaths, trackedGroups);
+  const next = { ...state, newSeen, deaths, progress: progress2 };
+  if (isCrashLoop(crashes, rules.crashLimit)) {
+    return {
+      state: next,
+      verdict: {
+        kind: "failed",
+        reason: "crash-loop",
+        message: `the new code crash-loops: ${crashes} new worker(s) exited abnormally since the reload signal (${replaced}/${total} old workers replaced)`,
+        stillOld
+      }
+    };
+  }
+  const stalledForMs = ms(snapshot.at - progress2.at);
+  const wrongRevision = rules.revision === void 0 ? [] : fresh.filter((worker) => worker.revision !== void 0 && worker.revision !== rules.revision);
+  const have = countByGroup(current);
+  const short = [...baseline.expected].some(([group, count]) => (have.get(group) ?? 0) < count);
+  const oldPids = new Set(stillOld.map((worker) => worker.pid));
+  const stale = current.filter((worker) => worker.startedAt < baseline.signalAt && !oldPids.has(worker.pid));
+  if (stillOld.length === 0 && !short && stale.length === 0 && wrongRevision.length > 0 && stalledForMs >= rules.settleMs) {
+    return { state: { ...next, stable: null }, verdict: wrongRevisionVerdict(wrongRevision, baseline, rules) };
+  }
+  if (stillOld.length > 0 || short || stale.length > 0 || wrongRevision.length > 0) {
+    const stall = classifyStall(next, rules, snapshot, stillOld, stale, replaced, stalledForMs);
+    if (stall) return { state: { ...next, stable: null }, verdict: stall };
+    return { state: { ...next, stable: null }, verdict: { kind: "replacing", replaced, total, stillOld, wrongRevision, stale, stalledForMs } };
+  }
+  const pids = current.map((worker) => worker.pid).sort((a, b) => a - b).join(",");
+  const stable = state.stable?.pids === pids && state.stable.crashes === crashes ? state.stable : { pids, since: snapshot.at, crashes };
+  const stableForMs = ms(snapshot.at - stable.since);
+  const settled = { ...next, stable };
+  const countsCurrent = snapshot.crashExitsAt === void 0 || snapshot.crashExitsAt >= stable.since;
+  if (stableForMs >= rules.settleMs && countsCurrent) return { state: settled, verdict: { kind: "replaced", total, workers: current } };
+  return { state: settled, verdict: { kind: "settling", total, stableForMs } };
+}
+function wrongRevisionVerdict(wrong, baseline, rules) {
+  const shown3 = wrong.slice(0, 5).map((worker) => `${describeWorker(worker)}=${worker.revision}`).join(", ");
+  const before = new Set(baseline.tracked.map((worker) => worker.revision));
+  before.delete(void 0);
+  const stillOld = wrong.every((worker) => before.has(worker.revision));
+  return {
+    kind: "failed",
+    reason: stillOld ? "revision-not-loaded" : "wrong-revision",
+    message: stillOld ? `every old worker was replaced, but new workers still report the old revision, not ${rules.revision} (${shown3}): the code that reports it is loaded outside the worker callbacks (at the start script's top level), so it lives in the master and only a restart loads it. Load business code in onWorkerStart, or restart the app` : `every old worker was replaced, and the new workers loaded new code, but they report another revision than ${rules.revision} (${shown3}): the deployed code is not the revision the revision input names (check the checkout and what writes the revision)`
+  };
+}
+function classifyStall(state, rules, snapshot, stillOld, stale, replaced, stalledForMs) {
+  if (stillOld.length === 0) return null;
+  const total = state.baseline.tracked.length;
+  const current = new Map(snapshot.workers.map((worker) => [worker.pid, worker]));
+  const holders = stillOld.map((worker) => current.get(worker.pid) ?? worker);
+  const connected = holders.filter((worker) => (worker.connections ?? 0) > 0);
+  if (replaced === 0 && stalledForMs >= rules.noProgressMs) {
+    const swallowed = snapshot.reloadStarted === false || snapshot.reloadStarted === void 0 && rules.reloadMode === "quick";
+    const connectionsKnown = holders.every((worker) => typeof worker.connections === "number");
+    const unexplained = snapshot.reloadStarted === void 0 && connectionsKnown && connected.length === 0 && stalledForMs >= rules.gracefulTimeoutMs;
+    if (swallowed || unexplained) {
+      return {
+        kind: "failed",
+        reason: "no-progress",
+        message: `no progress: not one of ${total} workers was replaced in ${(stalledForMs / 1e3).toFixed(1)} s after the reload signal` + (snapshot.reloadStarted === false ? ', and the app log shows no "reloading" line: the master did not act on the signal' : "") + ". The master ignores reload signals while an earlier reload is still running" + (stale.length > 0 ? ` (workers ${stale.map(describeWorker).join(", ")} are not from this reload)` : "") + "; wait for it, or unpin it, and deploy again",
+        stillOld
+      };
+    }
+  }
+  if (rules.reloadMode !== "graceful") return null;
+  const first = holders[0];
+  const listen = first.listen ?? groupPlanFor(state.baseline.plan, first)?.listen;
+  const underWay = replaced > 0 || snapshot.reloadStarted === true;
+  if (rules.quickStopAfterMs !== void 0 && listen === "none" && underWay && stalledForMs >= rules.quickStopAfterMs) {
+    return { kind: "pinned", replaced, total, holders, stalledForMs, quickStop: true };
+  }
+  const limit = state.forcing ? rules.forceStepMs : rules.gracefulTimeoutMs;
+  if (stalledForMs < limit) return null;
+  return { kind: "pinned", replaced, total, holders, stalledForMs, quickStop: false };
+}
+
+// src/rollout/signal-step.ts
+async function signalStep(run2, source, plan, statusKind) {
+  const { settings, label, io, facts } = run2;
+  facts.step = "signal";
+  if (statusKind === "workerman") await source.readTable();
+  let baseline;
+  try {
+    baseline = takeBaseline(await source.snapshot(), plan);
+  } catch (error2) {
+    if (error2 instanceof BaselineError) throw new StepError("signal", `${error2.message}; the files were synced but no reload was sent`);
+    throw error2;
+  }
+  const keptGroups = [...new Set(baseline.kept.map((worker) => `${worker.group} (${worker.keptBecause})`))];
+  io.log.info(
+    `${label}: master ${baseline.masterPid}, ${baseline.tracked.length} worker(s) to replace` + (keptGroups.length > 0 ? `, ${baseline.kept.length} kept: ${keptGroups.join(", ")}` : "") + `; ${plan.mode} reload (${plan.modeReason})`
+  );
+  source.markSignal();
+  const signalledAt = run2.now();
+  const reload = await run2.shell.run(reloadCommand(settings, plan.mode), { timeoutMs: settings.commandTimeoutMs });
+  if (/\bnot run\b/.test(reload.stdout) || reload.code !== 0) {
+    throw new StepError("signal", `"${settings.php} ${settings.startFile} reload" did not reach a master (${describeExit(reload)}): ${(reload.stdout + reload.stderr).trim()}`);
+  }
+  facts.signalled = true;
+  io.log.info(`${label}: ${plan.mode} reload signalled; watching workers`);
+  return { baseline, signalledAt };
+}
+
+// src/engine/app-log.ts
+function sawReloadStart(text, masterPid) {
+  return new RegExp(`pid:${masterPid} Workerman\\[[^\\]]*\\] reloading`).test(text);
+}
+function sawReloadCommand(text) {
+  return /Workerman\[[^\]]*\] reload\s*$/m.test(text);
+}
+function reloadEvidence(text, masterPid) {
+  return sawReloadCommand(text) ? sawReloadStart(text, masterPid) : void 0;
+}
+var ERROR_LINE = /pid:\d+\s+((?:PHP )?(?:Fatal error|Parse error|[A-Za-z\\]*(?:Error|Exception))\b.*)$/;
+function phpErrors(text, limit = 5) {
+  const counts = /* @__PURE__ */ new Map();
+  for (const line of text.split("\n")) {
+    const match = ERROR_LINE.exec(line.trim());
+    if (!match) continue;
+    const message = match[1].trim();
+    counts.set(message, (counts.get(message) ?? 0) + 1);
+  }
+  return [...counts].sort((a, b) => b[1] - a[1]).slice(0, limit).map(([message, count]) => count > 1 ? `${message} (${count} times)` : message);
+}
+
+// src/engine/reload-watch.ts
+var KILL_AFTER_MS = 5e3;
+var realSleep4 = (ms2) => new Promise((resolve3) => setTimeout(resolve3, ms2));
+function progressLine(label, verdict, elapsedMs) {
+  const at = `(${formatDuration(elapsedMs)})`;
+  switch (verdict.kind) {
+    case "replacing":
+      return `${label}: ${verdict.replaced}/${verdict.total} workers replaced ${at}`;
+    case "pinned":
+      return `${label}: ${verdict.replaced}/${verdict.total} workers replaced; the graceful reload stands still, held by ${describeWorkerStates(verdict.holders.slice(0, 1))} ${at}`;
+    case "settling":
+      return `${label}: ${verdict.total}/${verdict.total} workers replaced, settling ${at}`;
+    case "replaced":
+      return `${label}: all ${verdict.total} workers replaced and stable ${at}`;
+    case "failed":
+      return `${label}: ${verdict.message} ${at}`;
+  }
+}
+function forcedStop(worker, signal, why) {
+  return { pid: worker.pid, group: worker.group, signal, connections: worker.connections ?? null, why };
+}
+function waitedOnEvidence(baseline, holder) {
+  const groups = [...new Set(baseline.tracked.map((worker) => worker.group))];
+  const ofGroup = baseline.tracked.filter((worker) => worker.group === holder.group);
+  const position = ofGroup.findIndex((worker) => worker.pid === holder.pid) + 1;
+  const before = baseline.tracked.findIndex((worker) => worker.pid === holder.pid);
+  return `The master replaces one worker at a time in definition order, then fork order: ${describeWorker(holder)} is worker ${position} of ${ofGroup.length} in ${holder.group} (replaced group ${groups.indexOf(holder.group) + 1} of ${groups.length}), and the ${before} worker(s) before it are replaced`;
+}
+function untouchedGroupsHint(baseline, stillOld) {
+  const oldByGroup = countByGroup(stillOld);
+  const groups = countByGroup(baseline.tracked);
+  const untouched2 = [...groups].filter(([group, count]) => oldByGroup.get(group) === count).map(([group]) => group);
+  if (untouched2.length === 0 || untouched2.length === groups.size) return "";
+  return ` No worker of ${untouched2.join(", ")} was replaced while others were: if the running master has it as reloadable = false (its start script changed since it started), restart the app, or list it in ignore-workers.`;
+}
+async function watchReload(options) {
+  const now = options.now ?? Date.now;
+  const sleep = options.sleep ?? realSleep4;
+  const started = now();
+  const forced = [];
+  let inFlight;
+  let state = startWatch(options.baseline);
+  let lastShape = "";
+  let last;
+  const failure = (reason, message, stillOld2) => {
+    const appErrors = phpErrors(options.logSinceSignal());
+    return { ok: false, reason, message, stillOld: stillOld2, replaced: state.progress.replaced, elapsedMs: now() - started, forced, appErrors };
+  };
+  for (; ; ) {
+    const snapshot = await options.snapshot();
+    const elapsedMs = now() - started;
+    const step = observe(state, snapshot, options.rules);
+    state = step.state;
+    last = step.verdict;
+    const shape = last.kind === "replacing" || last.kind === "pinned" ? `${last.kind}${last.replaced}` : last.kind;
+    if (shape !== lastShape) {
+      options.log.info(progressLine(options.label, last, elapsedMs));
+      lastShape = shape;
+    }
+    if (last.kind === "replaced") return { ok: true, workers: last.workers, elapsedMs, forced };
+    if (last.kind === "failed") return failure(last.reason, last.message, last.stillOld ?? []);
+    if (last.kind === "pinned") {
+      const holders = last.holders;
+      if (options.onGracefulTimeout === "fail" && !last.quickStop) {
+        const waiting = holders.length - 1;
+        return failure(
+          "pinned",
+          `the graceful reload stood still for ${formatDuration(last.stalledForMs)} (graceful-timeout): pinned by ${describeWorkerStates(holders.slice(0, 1))}` + (waiting > 0 ? `, with ${waiting} more old worker(s) waiting behind it (${describeWorkerStates(holders.slice(1))})` : "") + ". Close those clients, or set on-graceful-timeout: force",
+          holders
+        );
+      }
+      const stillHolding = inFlight && holders.some((worker) => worker.pid === inFlight.worker.pid);
+      if (inFlight && stillHolding) {
+        if (!inFlight.killed && now() - inFlight.at >= KILL_AFTER_MS) {
+          options.log.warning(`${options.label}: ${describeWorker(inFlight.worker)} ignored SIGINT for ${KILL_AFTER_MS / 1e3} s; sending SIGKILL`);
+          if (await options.stopWorker(inFlight.worker, "KILL")) forced.push(forcedStop(inFlight.worker, "KILL", inFlight.why));
+          inFlight = { ...inFlight, killed: true };
+        }
+      } else {
+        const holder = holders[0];
+        const why = waitedOnEvidence(options.baseline, holder);
+        options.log.warning(
+          last.quickStop ? `${options.label}: ${describeWorkerStates([holder])} holds the reload and does not listen, so a graceful stop cannot help it; stopping it with SIGINT, as a quick reload would (reload-mode: auto). ${why}` : `${options.label}: graceful reload pinned for ${formatDuration(last.stalledForMs)}; stopping ${describeWorkerStates([holder])} with SIGINT so the master can go on (on-graceful-timeout: force). ${why}`
+        );
+        if (await options.stopWorker(holder, "INT")) forced.push(forcedStop(holder, "INT", why));
+        inFlight = { worker: holder, at: now(), killed: false, why };
+        state = markStopped(state, holder, !last.quickStop);
+      }
+    }
+    if (elapsedMs + options.pollIntervalMs > options.timeoutMs) break;
+    await sleep(options.pollIntervalMs);
+  }
+  const stillOld = last.kind === "replacing" ? last.stillOld : last.kind === "pinned" ? last.holders : [];
+  let where = "";
+  if (last.kind === "replacing" || last.kind === "pinned") {
+    where = `${last.replaced}/${last.total} workers replaced; still old: ${describeWorkerStates(stillOld)}.${untouchedGroupsHint(options.baseline, stillOld)}`;
+    if (last.kind === "replacing" && last.stale.length > 0) {
+      where += ` Workers ${last.stale.map(describeWorker).join(", ")} started before the signal: an earlier reload forked them, so they may run older code.`;
+    }
+    if (last.kind === "replacing" && last.wrongRevision.length > 0) {
+      where += ` New workers report another revision than ${options.rules.revision}: ${last.wrongRevision.map((w) => `${describeWorker(w)}=${w.revision}`).join(", ")}.`;
+    }
+  } else if (last.kind === "settling") {
+    where = "every worker was replaced, but the new set did not stay stable for settle";
+  }
+  return failure("timeout", `the reload did not finish within the timeout (${formatDuration(options.timeoutMs)}): ${where}`, stillOld);
+}
+
+// src/rollout/verify-step.ts
+var NO_PROGRESS_MS = 1e4;
+var FORCE_STEP_MS = 3e3;
+function verdictRules(settings, baseline) {
+  const { plan } = baseline;
+  return {
+    settleMs: settings.settleMs,
+    reloadMode: plan.mode,
+    ...settings.revision !== void 0 ? { revision: settings.revision } : {},
+    gracefulTimeoutMs: settings.gracefulTimeoutMs,
+    noProgressMs: plan.mode === "graceful" ? Math.min(NO_PROGRESS_MS, settings.gracefulTimeoutMs) : NO_PROGRESS_MS,
+    forceStepMs: FORCE_STEP_MS,
+    crashLimit: CRASH_LIMIT,
+    ...plan.quickStopAfterMs !== void 0 ? { quickStopAfterMs: plan.quickStopAfterMs } : {}
+  };
+}
+async function verifyStep(run2, source, baseline) {
+  const { settings, label, io } = run2;
+  run2.facts.step = "verify";
+  const outcome = await watchReload({
+    label,
+    baseline,
+    rules: verdictRules(settings, baseline),
+    timeoutMs: settings.timeoutMs,
+    pollIntervalMs: settings.pollIntervalMs,
+    onGracefulTimeout: settings.onGracefulTimeout,
+    snapshot: () => source.snapshot(),
+    stopWorker: async (worker, signal) => {
+      const result = await run2.shell.run(stopWorkerCommand(worker.pid, baseline.masterPid, signal), { timeoutMs: settings.commandTimeoutMs });
+      return result.code === 0;
+    },
+    logSinceSignal: () => source.logSinceSignal(),
+    log: io.log,
+    now: run2.now,
+    ...io.sleep ? { sleep: io.sleep } : {}
+  });
+  if (!outcome.ok && outcome.reason === "master-gone") return { ...outcome, message: await afterMasterDied(run2, baseline, outcome.message) };
+  return outcome;
+}
+async function afterMasterDied(run2, baseline, message) {
+  const known = [...baseline.tracked, ...baseline.kept];
+  const result = await run2.shell.run(liveWorkersCommand(known.map((worker) => worker.pid)), { timeoutMs: run2.settings.commandTimeoutMs }).catch(() => void 0);
+  if (result === void 0) return `${message}; whether its workers still run could not be checked`;
+  const alive = new Set(result.stdout.split("\n").filter((line) => /^\d+$/.test(line)).map(Number));
+  const orphans = known.filter((worker) => alive.has(worker.pid));
+  if (orphans.length === 0) return `${message}; none of its workers is left, so nothing serves the app until it is started again`;
+  return `${message}; ${orphans.length} of its workers still run without it (${orphans.map(describeWorker).join(", ")}), serving code from before the reload and holding the listen ports: stop them before starting the app again, or the start will fail`;
+}
+
+// src/rollout/host-rollout.ts
+function describeApp(run2, checked2) {
+  const { definitions } = checked2;
+  run2.io.log.info(
+    `${run2.label}: master ${checked2.masterPid} running (Workerman ${definitions.workerman}); groups ${definitions.groups.map((group) => `${group.name}\xD7${group.count}${group.reloadable ? "" : " (not reloadable)"}`).join(", ")}; ` + (checked2.logFile ? `log ${checked2.logFile}` : "no app log to read")
+  );
+}
+async function reloadReport(run2, checked2, started) {
+  const { facts, io, host, now } = run2;
+  const { source, plan } = checked2;
+  const { baseline, signalledAt } = await signalStep(run2, source, plan, checked2.statusKind);
+  const outcome = await verifyStep(run2, source, baseline);
+  const common = {
+    host: host.label,
+    action: "reload",
+    filesChanged: facts.filesChanged,
+    signalled: facts.signalled,
+    ...facts.sync ? { sync: facts.sync } : {},
+    masterPid: baseline.masterPid,
+    reloadMode: plan.mode,
+    reloadModeReason: plan.modeReason,
+    kept: baseline.kept.map(({ pid, group, keptBecause: keptBecause2 }) => ({ pid, group, keptBecause: keptBecause2 })),
+    forced: outcome.forced,
+    durationMs: now() - started,
+    reloadMs: now() - signalledAt
+  };
+  if (!outcome.ok) {
+    for (const line of outcome.appErrors) io.log.error(`${host.label}: app log: ${line}`);
+    return {
+      ...common,
+      ok: false,
+      step: "verify",
+      reason: outcome.reason,
+      error: outcome.message + (outcome.appErrors.length > 0 ? `. The app log says: ${outcome.appErrors[0]}` : "") + ` (${describeFacts(facts)}; ${outcome.replaced}/${baseline.tracked.length} old workers replaced)`,
+      stillOld: outcome.stillOld.map(({ pid, group }) => ({ pid, group }))
+    };
+  }
+  return {
+    ...common,
+    ok: true,
+    step: "done",
+    replaced: baseline.tracked.map(({ pid, group }) => ({ group, oldPid: pid })),
+    workers: outcome.workers.map(({ pid, group }) => ({ pid, group }))
+  };
+}
+async function restartReport(run2, checked2, synced, change, started) {
+  const why = describeMasterChange(change);
+  const outcome = await restartStep(run2, checked2.source, checked2.masterPid, synced.definitions, why);
+  return {
+    host: run2.host.label,
+    ok: true,
+    step: "done",
+    action: "restart",
+    restartBecause: change,
+    filesChanged: run2.facts.filesChanged,
+    signalled: true,
+    ...run2.facts.sync ? { sync: run2.facts.sync } : {},
+    masterPid: outcome.masterPid,
+    previousMasterPid: checked2.masterPid,
+    stoppedWith: outcome.stoppedWith,
+    workers: outcome.workers.map(({ pid, group }) => ({ pid, group })),
+    durationMs: run2.now() - started
+  };
+}
+function describeFacts(facts) {
+  const files = !facts.filesChanged ? "no file was changed" : facts.sync ? `files synced (${facts.sync.filesTransferred} sent, ${facts.sync.filesDeleted} deleted)` : "the sync did not finish, so some files may have changed";
+  const signal = facts.stopped ? "the app was stopped for a restart" : facts.signalled ? "the reload was signalled" : "no reload was signalled";
+  return `${files}; ${signal}`;
+}
+function failureReport(host, facts, error2, started, now) {
+  const stepError = error2 instanceof StepError ? error2 : new StepError(facts.step, error2.message ?? String(error2), { cause: error2 });
+  const known = facts.filesChanged || facts.signalled || facts.stopped ? ` (${describeFacts(facts)})` : "";
+  return {
+    host: host.label,
+    ok: false,
+    step: stepError.step,
+    error: stepError.message + known,
+    filesChanged: facts.filesChanged,
+    signalled: facts.signalled,
+    ...facts.sync ? { sync: facts.sync } : {},
+    durationMs: now() - started
+  };
+}
+async function prepareHost(host, settings, io, guard) {
+  const now = io.now ?? Date.now;
+  const started = now();
+  const facts = { step: "connect", filesChanged: false, signalled: false };
+  const releases = [];
+  const finish = async () => {
+    for (const release2 of releases.reverse()) await release2().catch(() => void 0);
+    releases.length = 0;
+  };
+  try {
+    io.log.info(`${host.label}: connecting`);
+    const shell = await io.openShell(host);
+    releases.push(() => shell.close());
+    const run2 = { host, label: host.label, settings, io, shell: traced(shell, io.log, host.label), now, facts };
+    if (guard) releases.push(await guard(run2));
+    facts.step = "preflight";
+    const checked2 = await preflight(run2);
+    releases.push(async () => checked2.source.stop());
+    describeApp(run2, checked2);
+    return { ok: true, host: { run: run2, checked: checked2, started, finish } };
+  } catch (error2) {
+    await finish();
+    return { ok: false, report: failureReport(host, facts, error2, started, now) };
+  }
+}
+async function deployHost(prepared, delivery = sourceTransfer(prepared.run)) {
+  const { run: run2, checked: checked2, started } = prepared;
+  const { settings } = run2;
+  try {
+    const stale = staleMaster(run2, checked2.definitions, checked2.masterStartedAt);
+    const watch = masterLevel(run2, checked2.definitions);
+    if (settings.onMasterChange === "fail" && delivery !== "none") await refuseMasterChange(run2, checked2.definitions, stale);
+    const synced = delivery === "none" ? { definitions: checked2.definitions, masterFilesChanged: [] } : await syncStep(run2, checked2.definitions, watch, delivery);
+    const change = { files: synced.masterFilesChanged, definitions: definitionChanges(checked2.definitions, synced.definitions), stale };
+    if (decide(run2, change) === "restart") return await restartReport(run2, checked2, synced, change, started);
+    return await reloadReport(run2, checked2, started);
+  } catch (error2) {
+    return failureReport(run2.host, run2.facts, error2, started, run2.now);
+  }
+}
+
+// src/rollout/host-snapshot.ts
+function snapshotsDirectory(target) {
+  return `${stateDirectory(target)}/snapshots`;
+}
+var SNAPSHOT_NAME = /^\d{8}T\d{6}Z(?:-\d{3,})?$/;
+var PARTIAL_NAME = /^\.partial-/;
+var MARK2 = "@@graceful-reload-snapshot@@";
+var LONG_COMMAND_MS = 6e4;
+function longTimeout(run2) {
+  return Math.max(run2.settings.commandTimeoutMs, LONG_COMMAND_MS);
+}
+function shown2(text) {
+  const line = text.replace(/[\u0000-\u001f\u007f]+/g, " ").trim();
+  return line.length > 300 ? `...${line.slice(-300)}` : line;
+}
+function trimmed(path) {
+  return path.replace(/\/+$/, "");
+}
+async function runOrFail(run2, step, command, timeoutMs, what, consequence, filesMayHaveChanged, maxOutputBytes) {
+  try {
+    return await run2.shell.run(command, { timeoutMs, ...maxOutputBytes === void 0 ? {} : { maxOutputBytes } });
+  } catch (error2) {
+    throw new StepError(step, `${what}: ${error2.message}; ${consequence}`, { cause: error2, filesMayHaveChanged });
+  }
+}
+var TAKE_SCRIPT = `target=$1; dir=$2; shift 2; mark=${MARK2}
+[ -d "$target" ] || { echo "the target is not a directory" >&2; exit 3; }
+if ! err=$(mkdir -p -- "$dir" 2>&1); then printf "%s\\n" "$err" >&2; exit 4; fi
+device() { stat -c %d -- "$1" 2>/dev/null || stat -f %d -- "$1" 2>/dev/null; }
+if [ "$(device "$target")" != "$(device "$dir")" ]; then echo "the snapshot directory is on another file system than the target (is the target a mount point?), and hard links cannot cross file systems" >&2; exit 5; fi
+stamp=$(date -u +%Y%m%dT%H%M%SZ); name=$stamp; n=0
+while [ -e "$dir/$name" ]; do n=$((n + 1)); name=$(printf "%s-%03d" "$stamp" "$n"); done
+partial="$dir/.partial-$name-$$"
+discard() { find "$partial" -type d ! -perm -u+w -exec chmod u+w {} + 2>/dev/null; rm -rf -- "$partial"; }
+if ! err=$(mkdir -- "$partial" 2>&1); then printf "%s\\n" "$err" >&2; exit 4; fi
+: > "$partial/excluded" || { discard; exit 6; }
+count=$#
+for rule; do printf "%s\\n" "$rule" >> "$partial/excluded" || { discard; exit 6; }; set -- "$@" "--exclude=$rule"; done
+shift "$count"
+rsync -a --link-dest="$target/" "$@" -- "$target/" "$partial/tree/"; code=$?
+if [ "$code" != 0 ] && [ "$code" != 24 ]; then discard; exit 6; fi
+mv -- "$partial" "$dir/$name" || { discard; exit 7; }
+printf "%s %s\\n" "$mark" "$name"`;
+function takeSnapshotCommand(target, exclude) {
+  return commandLine(["sh", "-c", TAKE_SCRIPT, "graceful-reload-snapshot", trimmed(target), snapshotsDirectory(target), ...exclude]);
+}
+async function takeSnapshot(run2, options = {}) {
+  const { settings, label, io } = run2;
+  const dir = snapshotsDirectory(settings.target);
+  const nothing = `no file of the target was changed, and nothing was synced`;
+  const exclude = [.../* @__PURE__ */ new Set([...settings.protect, ...options.exclude ?? []])];
+  const multiline = exclude.find((rule) => /[\r\n]/.test(rule));
+  if (multiline !== void 0) throw new StepError("sync", `the exclude pattern ${JSON.stringify(multiline)} spans lines, so a snapshot cannot record it; ${nothing}`, { filesMayHaveChanged: false });
+  const result = await runOrFail(run2, "sync", takeSnapshotCommand(settings.target, exclude), longTimeout(run2), `cannot take a snapshot of ${settings.target} into ${dir}`, nothing, false);
+  const name = result.stdout.split("\n").find((line) => line.startsWith(`${MARK2} `))?.slice(MARK2.length + 1).trim();
+  if (result.code !== 0 || name === void 0 || !SNAPSHOT_NAME.test(name)) {
+    const why = shown2(result.stderr) || shown2(result.stdout) || "no output";
+    const what = result.code === 3 ? `the target ${settings.target} is not a directory on the host` : result.code === 4 ? `cannot create the snapshot directory ${dir} (${why})` : result.code === 5 ? `cannot snapshot ${settings.target} into ${dir}: ${why}` : result.code === 6 ? `the hard-link copy of ${settings.target} into ${dir} failed (${why}); the half-made copy was removed` : result.code === 7 ? `the finished snapshot of ${settings.target} could not be renamed into place in ${dir} (${why})` : `taking a snapshot of ${settings.target} into ${dir} failed (${describeExit(result)}: ${why})`;
+    throw new StepError("sync", `${what}; ${nothing}`, { filesMayHaveChanged: false });
+  }
+  const path = `${dir}/${name}`;
+  io.log.info(`${label}: snapshot of ${settings.target} kept in ${path}`);
+  return path;
+}
+var LIST_SCRIPT = `dir=$1; mark=${MARK2}
+printf "%s\\n" "$mark"
+[ -d "$dir" ] || exit 0
+cd -- "$dir" || exit 3
+for entry in * .partial-*; do [ -d "$entry" ] && printf "%s\\n" "$entry"; done
+exit 0`;
+async function entries(run2, step, consequence) {
+  const dir = snapshotsDirectory(run2.settings.target);
+  const command = commandLine(["sh", "-c", LIST_SCRIPT, "graceful-reload-snapshots", dir]);
+  const result = await runOrFail(run2, step, command, run2.settings.commandTimeoutMs, `cannot list the snapshots in ${dir}`, consequence, false);
+  const lines2 = result.stdout.split("\n");
+  const start = lines2.indexOf(MARK2);
+  if (result.code !== 0 || start < 0) {
+    throw new StepError(step, `cannot list the snapshots in ${dir} (${describeExit(result)}: ${shown2(result.stderr) || shown2(result.stdout) || "no output"}); ${consequence}`, { filesMayHaveChanged: false });
+  }
+  const names = lines2.slice(start + 1).filter((line) => line !== "");
+  return {
+    // Names are UTC times: sorting the text sorts by time.
+    snapshots: names.filter((name) => SNAPSHOT_NAME.test(name)).sort().reverse(),
+    partial: names.filter((name) => PARTIAL_NAME.test(name))
+  };
+}
+async function listSnapshots(run2) {
+  const dir = snapshotsDirectory(run2.settings.target);
+  const found = await entries(run2, "rollback", "nothing was changed");
+  return found.snapshots.map((name) => `${dir}/${name}`);
+}
+var PRUNE_SCRIPT = `dir=$1; shift
+cd -- "$dir" || exit 3
+failed=0
+for name in "$@"; do
+  find "./$name" -type d ! -perm -u+w -exec chmod u+w {} + 2>/dev/null
+  rm -rf -- "./$name" || failed=1
+done
+exit $failed`;
+async function pruneSnapshots(run2, keep) {
+  const { label, io, settings } = run2;
+  if (!Number.isInteger(keep) || keep < 0) throw new Error(`keep-snapshots: ${keep} is not a whole number of 0 or more`);
+  const dir = snapshotsDirectory(settings.target);
+  let found;
+  try {
+    found = await entries(run2, "rollback", "no snapshot was removed");
+  } catch (error2) {
+    io.log.warning(`${label}: ${error2.message}`);
+    return [];
+  }
+  const doomed = [...found.snapshots.slice(keep), ...found.partial];
+  if (doomed.length === 0) return [];
+  const command = commandLine(["sh", "-c", PRUNE_SCRIPT, "graceful-reload-prune", dir, ...doomed]);
+  const paths = doomed.map((name) => `${dir}/${name}`);
+  try {
+    const result = await run2.shell.run(command, { timeoutMs: longTimeout(run2) });
+    if (result.code !== 0) {
+      io.log.warning(`${label}: could not remove every old snapshot in ${dir} (${describeExit(result)}: ${shown2(result.stderr) || "no output"}); they take disk space until a later run removes them`);
+      return [];
+    }
+  } catch (error2) {
+    io.log.warning(`${label}: removing old snapshots in ${dir} failed (${error2.message}); they take disk space until a later run removes them`);
+    return [];
+  }
+  io.log.info(`${label}: removed ${paths.length} old snapshot(s), keeping the newest ${keep}: ${doomed.join(", ")}`);
+  return paths;
+}
+function checkedSnapshot(target, snapshot) {
+  const dir = snapshotsDirectory(target);
+  const path = trimmed(snapshot);
+  const name = path.slice(dir.length + 1);
+  if (!path.startsWith(`${dir}/`) || !SNAPSHOT_NAME.test(name)) {
+    throw new StepError("rollback", `"${snapshot}" is not a snapshot of ${target} (those are ${dir}/<UTC time>); nothing was changed`, { filesMayHaveChanged: false });
+  }
+  return path;
+}
+function restoreArguments(protect) {
+  return [
+    "--recursive",
+    "--links",
+    "--perms",
+    "--checksum",
+    "--delete",
+    "--delete-delay",
+    "--delay-updates",
+    "--itemize-changes",
+    "--stats",
+    ...protect.flatMap((rule) => [`--filter=hide ${rule}`, `--filter=protect ${rule}`])
+  ];
+}
+var RESTORE_SCRIPT = `from=$1; to=$2; shift 2
+[ -d "$from/tree" ] || { echo "the snapshot does not exist" >&2; exit 93; }
+[ -d "$to" ] || { echo "the target is not a directory" >&2; exit 94; }
+if [ -f "$from/excluded" ]; then
+  while IFS= read -r rule; do
+    [ -n "$rule" ] && set -- "$@" "--filter=hide $rule" "--filter=protect $rule"
+  done < "$from/excluded"
+fi
+exec rsync "$@" -- "$from/tree/" "$to/"`;
+function restoreCommand(target, snapshot, protect) {
+  return commandLine(["sh", "-c", RESTORE_SCRIPT, "graceful-reload-restore", trimmed(snapshot), trimmed(target), ...restoreArguments(protect)]);
+}
+var RESTORE_OUTPUT_BYTES = 32 * 1024 * 1024;
+async function restoreSnapshot(run2, snapshot, options) {
+  const { settings, label, io } = run2;
+  const path = checkedSnapshot(settings.target, snapshot);
+  const result = await runOrFail(
+    run2,
+    "rollback",
+    // The protect input (and *.pid, *.log, *.status) as for the deploy's sync, then the app's runtime files.
+    restoreCommand(settings.target, path, [.../* @__PURE__ */ new Set([...settings.protect, ...options.protect])]),
+    longTimeout(run2),
+    `restoring ${path} into ${settings.target}`,
+    "some files of the target may have been restored and others not",
+    true,
+    RESTORE_OUTPUT_BYTES
+  );
+  if (result.code === 93) {
+    throw new StepError("rollback", `the snapshot ${path} is not on the host (removed?); nothing was changed`, { filesMayHaveChanged: false });
+  }
+  if (result.code === 94) {
+    throw new StepError("rollback", `the target ${settings.target} is not a directory on the host; nothing was restored`, { filesMayHaveChanged: false });
+  }
+  if (result.code !== 0) {
+    const failure = describeRsyncFailure({ code: result.code, signal: result.signal ?? null, stderr: result.stderr, stdoutChars: result.stdout.length });
+    throw new StepError("rollback", `restoring ${path} into ${settings.target}: ${failure.message}`, { filesMayHaveChanged: true });
+  }
+  const itemized = new ItemizedChanges(options.watch);
+  itemized.add(result.stdout.endsWith("\n") ? result.stdout : `${result.stdout}
+`);
+  const summary2 = { ...parseRsyncStats(result.stdout), deletedNames: itemized.deleted, watchedChanges: itemized.watched };
+  io.log.info(`${label}: restored ${path} into ${settings.target}: ${summary2.filesTransferred} file(s) written, ${summary2.filesDeleted} deleted`);
+  return summary2;
+}
+
+// src/rollout/rollback-step.ts
+function snapshotTransfer(run2, snapshot) {
+  return { from: `the snapshot ${snapshot}`, run: (protect, watch) => restoreSnapshot(run2, snapshot, { protect, watch }) };
+}
+async function rollBack(prepared, snapshot) {
+  const run2 = { ...prepared.run, facts: { step: "preflight", filesChanged: false, signalled: false } };
+  run2.io.log.warning(`${run2.label}: rolling back to ${snapshot}`);
+  prepared.checked.source.stop();
+  let checked2;
+  try {
+    checked2 = await preflight(run2);
+  } catch (error2) {
+    const restored = await snapshotTransfer(run2, snapshot).run([], () => false).then(() => "the files were restored").catch((restoreError) => `the files could not be restored either (${restoreError.message})`);
+    return { ok: false, snapshot, error: `${error2.message}; ${restored}, but nothing was reloaded` };
+  }
+  let report;
+  try {
+    report = await deployHost({ ...prepared, run: run2, checked: checked2, started: run2.now() }, snapshotTransfer(run2, snapshot));
+  } finally {
+    checked2.source.stop();
+  }
+  return report.ok ? { ok: true, snapshot, ...report.action ? { action: report.action } : {} } : { ok: false, snapshot, error: `${report.step} failed: ${report.error}` };
+}
+
+// src/rollout/fleet-rollout.ts
+var PREFLIGHT_CONCURRENCY = 16;
+async function inParallel(items, limit, work) {
+  const results = new Array(items.length);
+  let next = 0;
+  const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await work(items[index]);
+    }
+  });
+  await Promise.all(lanes);
+  return results;
+}
+var withStatus = (report, status, extra = {}) => ({ ...report, status, ...extra });
+function untouched(host, status, why) {
+  return { host: host.label, ok: false, status, step: "preflight", skippedBecause: why, error: why, filesChanged: false, signalled: false, durationMs: 0 };
+}
+async function rolloutFleet(hosts, fleet, io, cancelled = new AbortController().signal) {
+  const guard = async (run2) => {
+    const lock = await acquireLock(run2, fleet.lock.owner, { timeoutMs: fleet.lock.timeoutMs, force: fleet.lock.force });
+    return () => lock.release();
+  };
+  const prepared = await inParallel(hosts, PREFLIGHT_CONCURRENCY, (host) => prepareHost(host.spec, host.settings, io, guard));
+  const reports = /* @__PURE__ */ new Map();
+  try {
+    const failedPreflight = prepared.filter((entry) => !entry.ok).length;
+    if (failedPreflight > 0) {
+      io.log.error(`${failedPreflight} of ${hosts.length} host(s) failed preflight: no host was changed`);
+      return hosts.map((host, index) => {
+        const entry = prepared[index];
+        return entry.ok ? untouched(host.spec, "skipped", `${failedPreflight} other host(s) failed preflight, so no host was changed`) : withStatus(entry.report, "failed");
+      });
+    }
+    const ready = prepared.map((entry, index) => ({ host: hosts[index], prepared: entry.host }));
+    await runBatches(ready, fleet, io, cancelled, reports);
+    if (fleet.rollback === "all" && [...reports.values()].some((report) => report.status === "failed" || report.status === "rolled-back")) {
+      await rollBackSucceeded(ready, io, reports);
+    }
+    return hosts.map((host) => reports.get(host) ?? untouched(host.spec, "skipped", "not reached"));
+  } finally {
+    await Promise.all(prepared.map((entry) => entry.ok ? entry.host.finish() : void 0));
+  }
+}
+async function runBatches(ready, fleet, io, cancelled, reports) {
+  const batches = planBatches(ready, fleet.maxParallel, fleet.canary && ready.length > 1);
+  let failures = 0;
+  for (const [index, batch] of batches.entries()) {
+    if (cancelled.aborted || budgetExceeded(failures, fleet.maxFailures)) {
+      const why = cancelled.aborted ? "the run was cancelled before this host started" : `the failure budget (max-failures: ${fleet.maxFailures}) was exceeded before this host started`;
+      for (const entry of batch) reports.set(entry.host, untouched(entry.host.spec, cancelled.aborted ? "cancelled" : "skipped", why));
+      continue;
+    }
+    io.log.info(`batch ${index + 1} of ${batches.length}: ${batch.map((entry) => entry.host.spec.label).join(", ")}`);
+    const results = await Promise.all(batch.map((entry) => deployOne(entry, fleet, io, index === 0 && fleet.canary && ready.length > 1)));
+    for (const [position, report] of results.entries()) {
+      reports.set(batch[position].host, report);
+      if (report.status !== "ok") failures += 1;
+    }
+  }
+}
+async function deployOne(entry, fleet, io, canary) {
+  const { prepared } = entry;
+  const { run: run2 } = prepared;
+  if (fleet.mode === "rollback") {
+    const [newest] = await listSnapshots(run2);
+    if (newest === void 0) return withStatus(untouched(entry.host.spec, "skipped", "no snapshot to roll back to on this host"), "failed");
+    return withStatus(await deployHost(prepared, snapshotTransfer(run2, newest)), "ok");
+  }
+  let snapshot;
+  if (fleet.sync && fleet.keepSnapshots > 0) {
+    try {
+      snapshot = await takeSnapshot(run2, { exclude: protectRules(run2, prepared.checked.definitions) });
+    } catch (cause) {
+      const why = `the snapshot before the sync failed: ${cause.message}; no file was changed`;
+      return { host: run2.label, ok: false, status: "failed", step: "sync", error: why, filesChanged: false, signalled: false, durationMs: run2.now() - prepared.started };
+    }
+    await pruneSnapshots(run2, fleet.keepSnapshots);
+  }
+  let report = await deployHost(prepared, fleet.sync ? sourceTransfer(run2) : "none");
+  if (report.ok && canary) report = await watchCanary(prepared, report, fleet.canarySettleMs);
+  if (report.ok) return withStatus(report, "ok", snapshot ? { snapshot } : {});
+  if (fleet.rollback === "none" || snapshot === void 0 || !report.filesChanged) return withStatus(report, "failed");
+  const back = await rollBack(prepared, snapshot);
+  io.log.info(`${run2.label}: ${back.ok ? "rolled back to the snapshot and verified" : `rollback failed: ${back.error}`}`);
+  return withStatus(report, back.ok ? "rolled-back" : "failed", { snapshot, rollback: back });
+}
+async function rollBackSucceeded(ready, io, reports) {
+  for (const entry of ready) {
+    const report = reports.get(entry.host);
+    if (report?.status !== "ok" || report.snapshot === void 0) continue;
+    const back = await rollBack(entry.prepared, report.snapshot);
+    io.log.info(`${entry.host.spec.label}: rollback: all: ${back.ok ? "rolled back and verified" : `rollback failed: ${back.error}`}`);
+    reports.set(entry.host, withStatus(report, back.ok ? "rolled-back" : "failed", { rollback: back }));
+  }
+}
+
+// src/remote/host-probe.php
+var host_probe_default = `<?php
+/*
+ * graceful-reload's host probe: one run per poll, as \`php -r\` (the opening tag
+ * is stripped), arguments after \`--\`. See src/workerman/host-probe.ts for what
+ * it reads and why. Runs on PHP 7.2+.
+ */
+$sf = $argv[1]; $pidFile = $argv[2]; $logFile = $argv[3]; $logOffset = (int) $argv[4];
+$url = $argv[5]; $urlTimeout = (float) $argv[6]; $known = (int) $argv[7];
+$real = realpath($sf) ?: $sf;
+$up = explode(' ', file_get_contents('/proc/uptime'));
+$out = array('uptime' => (float) $up[0], 'time' => microtime(true));
+$procs = array();
+foreach (scandir('/proc') as $d) {
+  if (!preg_match('/^\\d+$/', $d)) continue;
+  $stat = @file_get_contents("/proc/$d/stat"); if ($stat === false) continue;
+  $f = explode(' ', substr($stat, strrpos($stat, ')') + 2));
+  $title = trim(str_replace("\\0", ' ', (string) @file_get_contents("/proc/$d/cmdline")));
+  $procs[(int) $d] = array('pid' => (int) $d, 'ppid' => (int) $f[1], 'state' => $f[0], 'start' => (int) $f[19], 'title' => $title);
+}
+$ns = @readlink('/proc/self/ns/mnt');
+$candidates = array();
+// Masters of a start file with the same name elsewhere: after a symlink release switch, ours runs the old path.
+$others = array();
+foreach ($procs as $p) {
+  if ($p['state'] === 'Z' || !preg_match('/: master process\\s+start_file=(.+)$/', $p['title'], $m)) continue;
+  $theirs = @readlink("/proc/{$p['pid']}/ns/mnt");
+  if ($ns !== false && $theirs !== false && $theirs !== $ns) continue;
+  if ($m[1] === $real || $m[1] === $sf) $candidates[$p['pid']] = $p;
+  elseif (basename($m[1]) === basename($sf)) $others[$p['pid']] = $p + array('startFile' => $m[1]);
+}
+$isWorker = function ($p) { return $p['state'] !== 'Z' && preg_match('/: worker process\\s/', $p['title']); };
+$parents = array();
+foreach ($procs as $p) if ($isWorker($p)) $parents[$p['ppid']] = true;
+$filePid = is_file($pidFile) ? (int) trim((string) @file_get_contents($pidFile)) : 0;
+$masters = array();
+foreach ($candidates as $pid => $p) {
+  if ($pid === $known || $pid === $filePid || isset($parents[$pid])) $masters[] = $p;
+}
+if (!$masters && isset($procs[$filePid]) && $procs[$filePid]['state'] !== 'Z') {
+  // A pid file copied along with a release names the old release's master: that one runs another start file.
+  if (isset($others[$filePid])) $others[$filePid]['pidFile'] = true;
+  else $masters[] = $procs[$filePid];
+}
+if (count($masters) > 1) {
+  // Mount namespaces may be unreadable to the deploy user; the pid file then tells our master apart.
+  $mine = array_values(array_filter($masters, function ($p) use ($filePid) { return $p['pid'] === $filePid; }));
+  if ($mine) $masters = $mine;
+}
+$workers = array();
+foreach ($masters as $m) foreach ($procs as $p) if ($p['ppid'] === $m['pid'] && $isWorker($p)) $workers[] = $p;
+$out['masters'] = $masters; $out['workers'] = $workers;
+$out['elsewhere'] = array();
+if (!$masters) foreach ($others as $pid => $p) if (isset($parents[$pid]) || isset($p['pidFile'])) $out['elsewhere'][] = array('pid' => $pid, 'startFile' => $p['startFile']);
+if ($logFile !== '' && is_file($logFile) && is_readable($logFile)) {
+  clearstatcache(); $size = filesize($logFile); $text = '';
+  if ($logOffset >= 0 && $size > $logOffset && ($h = @fopen($logFile, 'r'))) {
+    fseek($h, $logOffset); $text = (string) fread($h, min(65536, $size - $logOffset)); fclose($h); $size = $logOffset + strlen($text);
+  } elseif ($logOffset > $size) { $size = 0; }
+  $out['log'] = array('end' => $size, 'text' => $text);
+}
+if ($url !== '') {
+  $ctx = stream_context_create(array('http' => array('timeout' => $urlTimeout, 'ignore_errors' => true)));
+  $body = @file_get_contents($url, false, $ctx);
+  if ($body === false) { $e = error_get_last(); $out['http'] = array('error' => $e ? $e['message'] : 'no answer'); }
+  else {
+    $code = isset($http_response_header[0]) && preg_match('/\\s(\\d{3})\\s?/', $http_response_header[0], $c) ? (int) $c[1] : 0;
+    $out['http'] = array('status' => $code, 'body' => substr($body, 0, 1048576));
+    $j = json_decode($body, true);
+    if (is_array($j) && isset($j['master_pid']) && is_int($j['master_pid'])) {
+      $mp = $j['master_pid']; $out['http']['master_alive'] = isset($procs[$mp]) && $procs[$mp]['state'] !== 'Z';
+    }
+  }
+}
+echo json_encode($out, defined('JSON_INVALID_UTF8_SUBSTITUTE') ? JSON_INVALID_UTF8_SUBSTITUTE : JSON_PARTIAL_OUTPUT_ON_ERROR), "\\n";
+`;
+
+// src/workerman/host-probe.ts
+var PROBE_SCRIPT = host_probe_default.replace(/^<\?php\s*/, "");
+function probeCommand(options) {
+  return commandLine([
+    options.php,
+    // Not -n: on PHP 7 packages json is a shared extension loaded from the ini files.
+    "-d",
+    "display_errors=stderr",
+    "-r",
+    PROBE_SCRIPT,
+    "--",
+    options.startFile,
+    options.pidFile,
+    options.logFile,
+    String(options.logOffset),
+    options.statusUrl,
+    String(options.urlTimeoutMs / 1e3),
+    String(options.knownMaster)
+  ]);
+}
+var ProbeParseError = class extends Error {
+};
+var isObject2 = (value) => typeof value === "object" && value !== null && !Array.isArray(value);
+function shapeError(field2, expected, value) {
+  return new ProbeParseError(`the host probe printed JSON of an unexpected shape: "${field2}" is not ${expected} (${JSON.stringify(value)?.slice(0, 80)})`);
+}
+function number(data, field2, where = "") {
+  const value = data[field2];
+  if (typeof value !== "number" || !Number.isFinite(value)) throw shapeError(`${where}${field2}`, "a number", value);
+  return value;
+}
+function processes(data, field2) {
+  const list = data[field2];
+  if (!Array.isArray(list)) throw shapeError(field2, "a list", list);
+  return list.map((entry, index) => {
+    const where = `${field2}[${index}].`;
+    if (!isObject2(entry)) throw shapeError(`${field2}[${index}]`, "an object", entry);
+    if (typeof entry["state"] !== "string") throw shapeError(`${where}state`, "a process state", entry["state"]);
+    if (typeof entry["title"] !== "string") throw shapeError(`${where}title`, "a string", entry["title"]);
+    return { pid: number(entry, "pid", where), ppid: number(entry, "ppid", where), state: entry["state"], start: number(entry, "start", where), title: entry["title"] };
+  });
+}
+function parseProbeOutput(stdout) {
+  let data;
+  try {
+    data = JSON.parse(stdout.trim());
+  } catch {
+    throw new ProbeParseError(`the host probe printed something that is not JSON: ${stdout.trim().slice(0, 200) || "(nothing)"}`);
+  }
+  if (!isObject2(data)) throw new ProbeParseError("the host probe printed JSON of an unexpected shape: not an object");
+  const result = {
+    uptime: number(data, "uptime"),
+    time: number(data, "time"),
+    masters: processes(data, "masters"),
+    workers: processes(data, "workers")
+  };
+  const elsewhere = data["elsewhere"];
+  if (elsewhere !== void 0) {
+    if (!Array.isArray(elsewhere)) throw shapeError("elsewhere", "a list", elsewhere);
+    result.elsewhere = elsewhere.map((entry, index) => {
+      if (!isObject2(entry) || typeof entry["startFile"] !== "string") throw shapeError(`elsewhere[${index}]`, "a master and its start file", entry);
+      return { pid: number(entry, "pid", `elsewhere[${index}].`), startFile: entry["startFile"] };
+    });
+  }
+  const log = data["log"];
+  if (log !== void 0) {
+    if (!isObject2(log) || typeof log["text"] !== "string") throw shapeError("log", "an object with end and text", log);
+    result.log = { end: number(log, "end", "log."), text: log["text"] };
+  }
+  const http = data["http"];
+  if (http !== void 0) {
+    if (!isObject2(http)) throw shapeError("http", "an object", http);
+    const { status, body, error: error2, master_alive: alive } = http;
+    if (status !== void 0 && typeof status !== "number") throw shapeError("http.status", "a number", status);
+    if (body !== void 0 && typeof body !== "string") throw shapeError("http.body", "a string", body);
+    if (error2 !== void 0 && typeof error2 !== "string") throw shapeError("http.error", "a string", error2);
+    if (alive !== void 0 && typeof alive !== "boolean") throw shapeError("http.master_alive", "true or false", alive);
+    result.http = {
+      ...status !== void 0 ? { status } : {},
+      ...body !== void 0 ? { body } : {},
+      ...error2 !== void 0 ? { error: error2 } : {},
+      ...alive !== void 0 ? { master_alive: alive } : {}
+    };
+  }
+  return result;
+}
+var TICKS_PER_SECOND = 100;
+var WORKER_TITLE = /: worker process\s+(.*) (\S+)$/;
+function parseWorkerTitle(title) {
+  const match = WORKER_TITLE.exec(title);
+  return match ? { group: match[1], listen: match[2] } : null;
+}
+
+// src/status/app-log-tail.ts
+var KEEP = 256 * 1024;
+var AppLogTail = class {
+  constructor(known) {
+    this.known = known;
+  }
+  known;
+  /** Where the next read starts; -1 asks the probe for the size only. */
+  offset = -1;
+  collecting = false;
+  text = "";
+  /** Once the master's "reloading" line is seen it stays seen, even after the kept text scrolls past it. */
+  started = false;
+  /** Takes one probe read: `end` is where it stopped, `text` what it read from `offset`. */
+  feed(read) {
+    if (!read) return;
+    if (this.collecting && this.offset >= 0) this.text = (this.text + read.text).slice(-KEEP);
+    this.offset = read.end;
+  }
+  markSignal() {
+    this.collecting = true;
+    this.text = "";
+    this.started = false;
+    if (this.offset < 0) this.offset = 0;
+  }
+  get sinceSignal() {
+    return this.text;
+  }
+  /** What the log says about the reload, or undefined when there is no live log to ask. */
+  evidence(masterPid) {
+    if (!this.known || !this.collecting) return void 0;
+    if (this.started) return true;
+    const evidence = reloadEvidence(this.text, masterPid);
+    this.started = evidence === true;
+    return evidence;
+  }
+};
+
+// src/status/http-contract.ts
+var HttpStatusError = class extends Error {
+};
+function fail2(problem, body) {
+  throw new HttpStatusError(`the status-url answer is not the status JSON contract: ${problem}. It began: ${body.trim().slice(0, 200) || "(nothing)"}`);
+}
+function parseHttpStatus(body) {
+  let data;
+  try {
+    data = JSON.parse(body);
+  } catch {
+    fail2("not JSON", body);
+  }
+  if (typeof data !== "object" || data === null || !Array.isArray(data.workers)) {
+    fail2('no "workers" array', body);
+  }
+  const { master_pid: masterPid, workers } = data;
+  if (masterPid !== void 0 && (!Number.isInteger(masterPid) || masterPid <= 0)) fail2('"master_pid" is not a positive integer', body);
+  return {
+    ...masterPid !== void 0 ? { masterPid } : {},
+    workers: workers.map((entry, index) => {
+      if (typeof entry !== "object" || entry === null) fail2(`workers[${index}] is not an object`, body);
+      const worker = entry;
+      if (!Number.isInteger(worker["pid"]) || worker["pid"] <= 0) fail2(`workers[${index}].pid is not a positive integer`, body);
+      if (worker["name"] !== void 0 && typeof worker["name"] !== "string") fail2(`workers[${index}].name is not a string`, body);
+      if (worker["reloadable"] !== void 0 && typeof worker["reloadable"] !== "boolean") fail2(`workers[${index}].reloadable is not true or false`, body);
+      if (worker["started_at"] !== void 0 && typeof worker["started_at"] !== "number") fail2(`workers[${index}].started_at is not Unix seconds`, body);
+      if (worker["revision"] !== void 0 && typeof worker["revision"] !== "string") fail2(`workers[${index}].revision is not a string`, body);
+      return {
+        pid: worker["pid"],
+        ...worker["name"] !== void 0 ? { group: worker["name"] } : {},
+        reloadable: worker["reloadable"] ?? true,
+        ...worker["started_at"] !== void 0 ? { startedAt: worker["started_at"] } : {},
+        ...worker["revision"] !== void 0 ? { revision: worker["revision"] } : {}
+      };
+    })
+  };
+}
+
+// src/status/probe-snapshot.ts
+var PROC_STATES = { R: "running", S: "sleeping", D: "waiting on I/O", T: "stopped", t: "traced" };
+function startedAt(probe, process2) {
+  return probe.time - probe.uptime + process2.start / TICKS_PER_SECOND;
+}
+function evidenceField(reloadStarted) {
+  return reloadStarted === void 0 ? {} : { reloadStarted };
+}
+function snapshotFromProcesses(probe, table, reloadStarted) {
+  const rows = new Map(table?.report.processes.map((row) => [row.pid, row]));
+  const workers = probe.workers.filter((process2) => process2.state !== "Z").map((process2) => {
+    const row = rows.get(process2.pid);
+    const title = parseWorkerTitle(process2.title);
+    return {
+      pid: process2.pid,
+      group: title?.group ?? process2.title,
+      ...title ? { listen: title.listen } : {},
+      startedAt: startedAt(probe, process2),
+      ...row ? { connections: row.connections, activity: row.state } : { activity: PROC_STATES[process2.state] ?? process2.state }
+    };
+  });
+  return {
+    at: probe.time,
+    masters: probe.masters.filter((master) => master.state !== "Z").map((master) => ({ pid: master.pid, startedAt: startedAt(probe, master) })),
+    ...probe.elsewhere?.length ? { elsewhere: probe.elsewhere } : {},
+    workers,
+    ...table ? { crashExits: crashExitsByGroup(table.report.exits), crashExitsAt: table.startedAt } : {},
+    ...evidenceField(reloadStarted)
+  };
+}
+function snapshotFromHttp(probe, status, reloadStarted) {
+  const processes2 = new Map(probe.workers.map((process2) => [process2.pid, process2]));
+  const workers = status.workers.map((worker) => {
+    const process2 = processes2.get(worker.pid);
+    let started;
+    if (worker.startedAt === void 0) started = process2 ? startedAt(probe, process2) : probe.time;
+    else started = Number.isInteger(worker.startedAt) ? worker.startedAt + 0.999 : worker.startedAt;
+    const title = process2 ? parseWorkerTitle(process2.title) : null;
+    return {
+      ...worker,
+      group: worker.group ?? title?.group ?? "workers",
+      ...title ? { listen: title.listen } : {},
+      startedAt: started
+    };
+  });
+  const found = probe.masters.map((master) => ({ pid: master.pid, startedAt: startedAt(probe, master) }));
+  const masters = status.masterPid === void 0 ? found : probe.http?.master_alive === false ? [] : [found.find((master) => master.pid === status.masterPid) ?? { pid: status.masterPid }];
+  return { at: probe.time, masters, workers, ...evidenceField(reloadStarted) };
+}
+
+// src/status/status-source.ts
+var StatusSourceError = class extends Error {
+  name = "StatusSourceError";
+};
+
+// src/status/status-table-lane.ts
+var EVERY_MS = 2e3;
+var StatusTableLane = class {
+  constructor(shell, settings, bootTime, sleep, now) {
+    this.shell = shell;
+    this.settings = settings;
+    this.bootTime = bootTime;
+    this.sleep = sleep;
+    this.now = now;
+  }
+  shell;
+  settings;
+  bootTime;
+  sleep;
+  now;
+  latest;
+  error;
+  running;
+  stopped = false;
+  /** Runs `status` once; keeps the table when a master answered. */
+  async read() {
+    const result = await this.shell.run(`cat /proc/uptime; ${statusCommand(this.settings)}`, { timeoutMs: this.settings.commandTimeoutMs });
+    const newline = result.stdout.indexOf("\n");
+    const uptime = Number(result.stdout.slice(0, Math.max(0, newline)).split(" ")[0]);
+    if (newline < 0 || !Number.isFinite(uptime)) throw new StatusParseError("it printed nothing", result.stdout + result.stderr);
+    const report = parseStatusTable(result.stdout.slice(newline + 1));
+    if (report.running) this.latest = { report, startedAt: this.bootTime() + uptime };
+    return report;
+  }
+  start() {
+    if (this.running) return;
+    this.running = (async () => {
+      let failures = 0;
+      while (!this.stopped) {
+        const started = this.now();
+        try {
+          await this.read();
+          failures = 0;
+        } catch (error2) {
+          if (this.stopped) return;
+          failures += 1;
+          if (failures >= 2 || error2 instanceof RemoteCommandTimeout) {
+            this.error = this.describe(error2);
+            return;
+          }
+        }
+        await this.sleep(Math.max(0, EVERY_MS - (this.now() - started)));
+      }
+    })();
+  }
+  stop() {
+    this.stopped = true;
+  }
+  describe(error2) {
+    if (error2 instanceof StatusParseError) return new StatusSourceError(`${error2.message}; refusing to call the reload done without it`);
+    if (error2 instanceof RemoteCommandTimeout) {
+      const command = commandLine([this.settings.php, this.settings.startFile, "status"]);
+      return new StatusSourceError(`"${command}" gave no answer within ${this.settings.commandTimeoutMs / 1e3} s`);
+    }
+    return error2;
+  }
+};
+
+// src/status/remote-status.ts
+var realSleep5 = (ms2) => new Promise((resolve3) => setTimeout(resolve3, ms2));
+var RemoteStatus = class {
+  constructor(options) {
+    this.options = options;
+    this.log = new AppLogTail(options.probe.logFile !== "");
+    this.table = new StatusTableLane(options.shell, options.settings, () => this.bootTime, options.sleep ?? realSleep5, options.now ?? Date.now);
+  }
+  options;
+  log;
+  table;
+  masterPid = 0;
+  bootTime = 0;
+  async snapshot() {
+    if (this.table.error) throw this.table.error;
+    const probe = this.options.kind === "http" ? await this.probeUntilStatusAnswers() : await this.runProbe();
+    const evidence = this.log.evidence(this.masterPid);
+    const snapshot = this.options.kind === "http" ? snapshotFromHttp(probe, this.httpStatus(probe), evidence) : snapshotFromProcesses(probe, this.table.latest, evidence);
+    if (snapshot.masters.length === 1) this.masterPid = snapshot.masters[0].pid;
+    return snapshot;
+  }
+  /** Reads the status table now (workerman source); the lane keeps it fresh after the signal. */
+  readTable() {
+    return this.table.read();
+  }
+  markSignal() {
+    this.log.markSignal();
+    if (this.options.kind === "workerman") this.table.start();
+  }
+  logSinceSignal() {
+    return this.log.sinceSignal;
+  }
+  stop() {
+    this.table.stop();
+  }
+  async runProbe() {
+    const { shell, settings } = this.options;
+    const command = probeCommand({ ...this.options.probe, logOffset: this.log.offset, knownMaster: this.masterPid });
+    const result = await shell.run(command, { timeoutMs: settings.commandTimeoutMs });
+    if (result.code !== 0) throw new StatusSourceError(`the host probe failed (${describeExit(result)}): ${(result.stderr || result.stdout).trim().slice(0, 300)}`);
+    let probe;
+    try {
+      probe = parseProbeOutput(result.stdout);
+    } catch (error2) {
+      if (error2 instanceof ProbeParseError) throw new StatusSourceError(error2.message);
+      throw error2;
+    }
+    this.bootTime = probe.time - probe.uptime;
+    this.log.feed(probe.log);
+    return probe;
+  }
+  /** The status URL may be down for a moment while its own worker is replaced; only garbage fails at once. */
+  async probeUntilStatusAnswers() {
+    const { settings } = this.options;
+    const now = this.options.now ?? Date.now;
+    const sleep = this.options.sleep ?? realSleep5;
+    const deadline = now() + settings.commandTimeoutMs;
+    for (; ; ) {
+      const probe = await this.runProbe();
+      if (probe.http && probe.http.error === void 0 && (probe.http.status ?? 0) < 500) return probe;
+      if (now() > deadline) {
+        const why = probe.http?.error ?? `HTTP ${probe.http?.status ?? "?"}`;
+        throw new StatusSourceError(`the status-url ${this.options.probe.statusUrl} gave no answer for ${settings.commandTimeoutMs / 1e3} s (${why})`);
+      }
+      await sleep(settings.pollIntervalMs);
+    }
+  }
+  httpStatus(probe) {
+    try {
+      return parseHttpStatus(probe.http?.body ?? "");
+    } catch (error2) {
+      if (error2 instanceof HttpStatusError) throw new StatusSourceError(error2.message);
+      throw error2;
+    }
+  }
+};
+
+// src/rollout/real-io.ts
+function realRolloutIO(transport, log) {
+  return {
+    openShell: (host) => transport.openShell(host),
+    fileSync: (host, settings, protect) => transport.fileSync(host, { ...settings, protect: [...settings.protect, ...protect] }),
+    statusSource: (shell, setup) => new RemoteStatus({
+      kind: setup.kind,
+      shell,
+      settings: setup.settings,
+      probe: {
+        php: setup.settings.php,
+        startFile: startFilePath(setup.settings),
+        pidFile: setup.pidFile,
+        logFile: setup.logFile,
+        statusUrl: setup.settings.statusUrl,
+        urlTimeoutMs: Math.min(5e3, setup.settings.commandTimeoutMs)
+      }
+    }),
+    log
+  };
+}
+
+// src/action/action-log.ts
+var actionLog = {
+  info: (message) => info(sealHostText(message)),
+  warning: (message) => warning(sealHostText(message)),
+  error: (message) => error(sealHostText(message)),
+  debug: (message) => debug(sealHostText(message))
+};
+function debugLines(text) {
+  for (const line of sealEachLine(text).split("\n")) debug(line);
+}
+function fail3(message) {
+  setFailed(sealHostText(message));
+}
+function reportJson(reports) {
+  return JSON.stringify(reports).replace(/[\u0085\u2028\u2029]/g, (character) => `\\u${character.charCodeAt(0).toString(16).padStart(4, "0")}`);
+}
 
 // src/action/post.ts
 import { access as access2, rm as rm3 } from "node:fs/promises";
@@ -44117,10 +53428,80 @@ function hideSecrets() {
     for (const line of value.split(/\r?\n/)) if (line.trim().length >= 8) setSecret(line.trim());
   }
 }
+var progress = {
+  reports: [],
+  current: void 0,
+  secretDirectory: void 0,
+  ended: false
+};
+function writeReport() {
+  setOutput("report", reportJson(progress.reports));
+}
+function removeSecretDirectoryNow() {
+  if (progress.secretDirectory === void 0) return;
+  rmSync(progress.secretDirectory, { recursive: true, force: true });
+  progress.secretDirectory = void 0;
+}
+function endNow(why, detail) {
+  if (progress.ended) return;
+  progress.ended = true;
+  const attempt2 = (part) => {
+    try {
+      part();
+    } catch {
+    }
+  };
+  attempt2(() => stopRunningRsync());
+  attempt2(writeReport);
+  let removed = true;
+  attempt2(() => {
+    removed = false;
+    removeSecretDirectoryNow();
+    removed = true;
+  });
+  if (detail instanceof Error && detail.stack) attempt2(() => debug(sealHostText(detail.stack)));
+  const inProgress = progress.current ? ` ${progress.current} was in progress: what it did is unknown (files may have changed, a reload may have been signalled).` : "";
+  attempt2(
+    () => fail3(
+      `graceful-reload stopped: ${why}.${inProgress} The report lists the ${progress.reports.length} host(s) finished before;` + (removed ? " the temporary key files were removed." : " the temporary key files could not be removed here; the post step removes them.")
+    )
+  );
+  process.exit(1);
+}
+var CANCEL_GRACE_MS = 6500;
+var cancellation = new AbortController();
+function installLastResort() {
+  process.on("uncaughtException", (error2) => endNow(`an unexpected error: ${error2 instanceof Error ? error2.message : String(error2)}`, error2));
+  process.on("unhandledRejection", (reason) => endNow(`an unexpected error: ${reason instanceof Error ? reason.message : String(reason)}`, reason));
+  process.on("SIGINT", () => {
+    if (cancellation.signal.aborted || progress.current === void 0) {
+      endNow("the step was cancelled (SIGINT)");
+      return;
+    }
+    cancellation.abort();
+    warning(`cancelled (SIGINT): no new host starts; the hosts in flight get ${CANCEL_GRACE_MS / 1e3} s to finish and release their locks`);
+    setTimeout(() => endNow("the step was cancelled (SIGINT) and the hosts in flight did not finish in time"), CANCEL_GRACE_MS).unref();
+  });
+  process.on("SIGTERM", () => endNow("the step was cancelled (SIGTERM)"));
+}
+function lockOwner() {
+  const env = process.env;
+  const runUrl = env["GITHUB_RUN_ID"] !== void 0 ? `${env["GITHUB_SERVER_URL"] ?? "https://github.com"}/${env["GITHUB_REPOSITORY"] ?? "?"}/actions/runs/${env["GITHUB_RUN_ID"]}` : `a run outside GitHub Actions (pid ${process.pid} on ${hostname()})`;
+  return { runUrl, job: env["GITHUB_JOB"] ?? "graceful-reload", startedAt: (/* @__PURE__ */ new Date()).toISOString() };
+}
+async function readInventory(workspace, path) {
+  if (path === "") return void 0;
+  const file = resolve2(workspace, path);
+  try {
+    return await readFile3(file, "utf8");
+  } catch (error2) {
+    throw new InputError("inventory", `cannot read ${file} (${error2.code ?? error2.message}); expected a YAML file in the workspace`);
+  }
+}
 async function deploy() {
   markMainStarted();
   hideSecrets();
-  setOutput("report", "[]");
+  writeReport();
   debug(`graceful-reload on Node ${process.version}; RUNNER_TEMP=${process.env["RUNNER_TEMP"] ?? "(unset)"}`);
   const plan = parseInputs(readInput, {
     ...process.env["GITHUB_SHA"] ? { githubSha: process.env["GITHUB_SHA"] } : {},
@@ -44133,46 +53514,66 @@ async function deploy() {
   }
   const workspace = process.env["GITHUB_WORKSPACE"] ?? process.cwd();
   const source = resolve2(workspace, plan.rollout.source);
-  const info3 = await stat2(source).catch(() => null);
-  if (!info3?.isDirectory()) throw new InputError("source", `"${plan.rollout.source}" is not a directory (looked at ${source})`);
+  const info2 = await stat2(source).catch(() => null);
+  if (!info2?.isDirectory()) throw new InputError("source", `"${plan.rollout.source}" is not a directory (looked at ${source})`);
   const rollout = { ...plan.rollout, source };
+  const hosts = fleetHosts(plan, rollout, await readInventory(workspace, plan.fleet.inventory), plan.hostDefaults);
+  if (hosts.length === 0) {
+    info(`shard ${plan.fleet.shard?.index}/${plan.fleet.shard?.count} has no host: nothing to do`);
+    return;
+  }
+  const amounts = resolveFleetAmounts(plan.fleet, hosts.length);
+  const fleet = {
+    ...plan.fleet,
+    ...amounts,
+    lock: { owner: lockOwner(), timeoutMs: plan.fleet.lockTimeoutMs, force: plan.fleet.forceUnlock }
+  };
   const transport = await openTransport({ ...plan, rollout }, {
     ...process.env["RUNNER_TEMP"] ? { tempParent: process.env["RUNNER_TEMP"] } : {},
-    debug: (line) => debug(line)
+    debug: debugLines
   });
+  progress.secretDirectory = transport.files.directory;
   rememberSecretDirectory(transport.files.directory);
-  const reports = [];
   try {
-    for (const host of plan.hosts) {
-      const report = await rolloutHost(host, rollout, {
-        openShell: (spec) => transport.openShell(spec),
-        fileSync: (spec) => transport.fileSync(spec, rollout),
-        log: actionLog
-      });
-      reports.push(report);
-      if (!report.ok) {
-        error(`${report.host}: ${report.step} failed: ${report.error}${report.filesChanged ? "" : " (no file on this host was changed)"}`);
-        break;
+    progress.current = `the rollout of ${hosts.length} host(s)`;
+    const reports2 = await rolloutFleet(hosts, fleet, realRolloutIO(transport, actionLog), cancellation.signal);
+    progress.reports.push(...reports2);
+    for (const report of reports2) {
+      if (report.status === "failed" || report.status === "rolled-back") {
+        error(sealHostText(`${report.host}: ${report.step} failed: ${report.error}${report.filesChanged ? "" : " (no file on this host was changed)"}${report.rollback ? `; rollback: ${report.rollback.ok ? "done and verified" : report.rollback.error}` : ""}`));
       }
     }
   } finally {
-    await transport.close();
-    setOutput("report", JSON.stringify(reports));
+    progress.current = void 0;
+    writeReport();
+    await transport.close().catch(() => removeSecretDirectoryNow());
+    progress.secretDirectory = void 0;
   }
-  const failed = reports.filter((report) => !report.ok);
-  if (failed.length > 0) {
-    const skipped = plan.hosts.length - reports.length;
-    setFailed(`${failed.map((r) => r.host).join(", ")} failed${skipped > 0 ? `; ${skipped} host(s) not attempted` : ""}`);
+  const reports = progress.reports;
+  const count = (status) => reports.filter((report) => report.status === status).length;
+  const summary2 = `${count("ok")} ok, ${count("failed")} failed, ${count("rolled-back")} rolled back, ${count("skipped")} skipped, ${count("cancelled")} cancelled`;
+  if (reports.some((report) => report.status !== "ok")) {
+    fail3(`${reports.filter((report) => report.status !== "ok").map((r) => `${r.host} ${r.status}`).join(", ")} (${summary2})`);
     return;
   }
-  info(`all ${reports.length} host(s) reloaded: every reloadable worker was replaced`);
+  info(`all ${reports.length} host(s) ${plan.fleet.mode === "rollback" ? "rolled back and verified" : "done"}: ${summary2}`);
 }
 async function run() {
+  if (isPost) {
+    try {
+      await cleanup();
+    } catch (error2) {
+      warning(sealHostText(`could not remove the temporary SSH files: ${error2 instanceof Error ? error2.message : String(error2)}`));
+    }
+    return;
+  }
+  installLastResort();
   try {
-    if (isPost) await cleanup();
-    else await deploy();
+    await deploy();
   } catch (error2) {
-    setFailed(error2 instanceof Error ? error2.message : String(error2));
+    writeReport();
+    removeSecretDirectoryNow();
+    fail3(error2 instanceof Error ? error2.message : String(error2));
   }
 }
 
