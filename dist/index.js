@@ -51379,6 +51379,56 @@ function traced(shell, log, label) {
   };
 }
 
+// src/engine/settings.ts
+function startFilePath(settings) {
+  return `${settings.target.replace(/\/+$/, "")}/${settings.startFile}`;
+}
+
+// src/workerman/commands.ts
+function workerman(settings, args) {
+  return `cd ${quote(settings.target)} && ${commandLine([settings.php, settings.startFile, ...args])}`;
+}
+function statusCommand(settings) {
+  return workerman(settings, ["status"]);
+}
+function reloadCommand(settings, mode) {
+  return workerman(settings, mode === "graceful" ? ["reload", "-g"] : ["reload"]);
+}
+function layoutCheckCommand(settings) {
+  const start = startFilePath(settings);
+  return [
+    `test -d ${quote(settings.target)} || { echo "missing-target"; exit 3; }`,
+    `test -f ${quote(start)} || { echo "missing-start-file"; exit 3; }`,
+    `command -v ${quote(settings.php)} >/dev/null || { echo "missing-php"; exit 3; }`,
+    `command -v rsync >/dev/null || { echo "missing-rsync"; exit 3; }`
+  ].join("; ");
+}
+function liveWorkersCommand(pids) {
+  const script = 'for p in "$@"; do t=$(tr "\\000" " " 2>/dev/null < "/proc/$p/cmdline") || continue; case "$t" in *"worker process"*) echo "$p";; esac; done';
+  return commandLine(["sh", "-c", script, "live-workers", ...pids.map(String)]);
+}
+function stopWorkerCommand(pid, masterPid, signal) {
+  const script = 'f=$(sed "s/^.*) //" "/proc/$1/stat" 2>/dev/null) || exit 3; set -- "$1" "$2" "$3" $f; [ "$5" = "$2" ] || exit 3; kill -s "$3" "$1"';
+  return commandLine(["sh", "-c", script, "stop-worker", String(pid), String(masterPid), signal]);
+}
+function canSignalCommand(masterPid) {
+  return commandLine(["kill", "-0", String(masterPid)]);
+}
+function stopCommand(settings, graceful) {
+  return workerman(settings, graceful ? ["stop", "-g"] : ["stop"]);
+}
+function startCommand(settings) {
+  return [
+    `out=$(umask 077 && mktemp "\${TMPDIR:-/tmp}/graceful-reload-start.XXXXXX") || exit 70`,
+    `trap 'rm -f "$out"' EXIT HUP TERM`,
+    `cd ${quote(settings.target)} && ${commandLine([settings.php, settings.startFile, "start", "-d"])} > "$out" 2>&1 < /dev/null; rc=$?`,
+    'cat "$out"; exit $rc'
+  ].join("\n");
+}
+function removeStagingCommand(target) {
+  return commandLine(["find", target, "-depth", "-type", "d", "-name", ".~tmp~", "-exec", "rm", "-rf", "{}", "+"]);
+}
+
 // src/engine/runtime-files.ts
 function runtimeProtectRules(definitions, target) {
   const root = `${target.replace(/\/+$/, "")}/`;
@@ -51608,14 +51658,30 @@ var SYNC_RETRIES = 2;
 function sourceTransfer(run2) {
   return {
     from: run2.settings.source,
-    run: (protect, watch) => pRetry(() => run2.io.fileSync(run2.host, run2.settings, protect).sync({ watch }), {
-      retries: SYNC_RETRIES,
-      minTimeout: 1e3,
-      shouldRetry: ({ error: error2 }) => error2 instanceof StepError && error2.step === "sync",
-      onFailedAttempt: ({ error: error2, retriesLeft }) => {
-        if (retriesLeft > 0 && error2 instanceof StepError && error2.step === "sync") run2.io.log.warning(`${run2.label}: ${error2.message}; trying the sync again`);
-      }
-    })
+    run: (protect, watch) => {
+      let reached = false;
+      const attempt2 = async () => {
+        try {
+          return await run2.io.fileSync(run2.host, run2.settings, protect).sync({ watch });
+        } catch (error2) {
+          if (!(error2 instanceof StepError && error2.filesMayHaveChanged === false)) reached = true;
+          throw error2;
+        }
+      };
+      return pRetry(attempt2, {
+        retries: SYNC_RETRIES,
+        minTimeout: 1e3,
+        shouldRetry: ({ error: error2 }) => error2 instanceof StepError && error2.step === "sync",
+        onFailedAttempt: ({ error: error2, retriesLeft }) => {
+          if (retriesLeft > 0 && error2 instanceof StepError && error2.step === "sync") run2.io.log.warning(`${run2.label}: ${error2.message}; trying the sync again`);
+        }
+      }).catch((error2) => {
+        if (reached && error2 instanceof StepError && error2.filesMayHaveChanged === false) {
+          throw new StepError(error2.step, `${error2.message} (an earlier attempt reached the host, so some files may have changed)`);
+        }
+        throw error2;
+      });
+    }
   };
 }
 async function syncStep(run2, live, masterLevel2, transfer = sourceTransfer(run2)) {
@@ -51629,6 +51695,7 @@ async function syncStep(run2, live, masterLevel2, transfer = sourceTransfer(run2
     sync = await transfer.run(protect, masterLevel2);
   } catch (error2) {
     if (error2 instanceof StepError && error2.filesMayHaveChanged === false) facts.filesChanged = false;
+    else await run2.shell.run(removeStagingCommand(settings.target), { timeoutMs: settings.commandTimeoutMs }).catch(() => void 0);
     throw error2;
   }
   facts.sync = sync;
@@ -51714,52 +51781,6 @@ function keptBecause(plan, worker) {
   if (plan.ignoreGroups.includes(worker.group)) return "ignore-workers";
   if (worker.reloadable === false) return "reloadable = false";
   return groupPlanFor(plan, worker)?.kept;
-}
-
-// src/engine/settings.ts
-function startFilePath(settings) {
-  return `${settings.target.replace(/\/+$/, "")}/${settings.startFile}`;
-}
-
-// src/workerman/commands.ts
-function workerman(settings, args) {
-  return `cd ${quote(settings.target)} && ${commandLine([settings.php, settings.startFile, ...args])}`;
-}
-function statusCommand(settings) {
-  return workerman(settings, ["status"]);
-}
-function reloadCommand(settings, mode) {
-  return workerman(settings, mode === "graceful" ? ["reload", "-g"] : ["reload"]);
-}
-function layoutCheckCommand(settings) {
-  const start = startFilePath(settings);
-  return [
-    `test -d ${quote(settings.target)} || { echo "missing-target"; exit 3; }`,
-    `test -f ${quote(start)} || { echo "missing-start-file"; exit 3; }`,
-    `command -v ${quote(settings.php)} >/dev/null || { echo "missing-php"; exit 3; }`,
-    `command -v rsync >/dev/null || { echo "missing-rsync"; exit 3; }`
-  ].join("; ");
-}
-function liveWorkersCommand(pids) {
-  const script = 'for p in "$@"; do t=$(tr "\\000" " " 2>/dev/null < "/proc/$p/cmdline") || continue; case "$t" in *"worker process"*) echo "$p";; esac; done';
-  return commandLine(["sh", "-c", script, "live-workers", ...pids.map(String)]);
-}
-function stopWorkerCommand(pid, masterPid, signal) {
-  const script = 'f=$(sed "s/^.*) //" "/proc/$1/stat" 2>/dev/null) || exit 3; set -- "$1" "$2" "$3" $f; [ "$5" = "$2" ] || exit 3; kill -s "$3" "$1"';
-  return commandLine(["sh", "-c", script, "stop-worker", String(pid), String(masterPid), signal]);
-}
-function canSignalCommand(masterPid) {
-  return commandLine(["kill", "-0", String(masterPid)]);
-}
-function stopCommand(settings, graceful) {
-  return workerman(settings, graceful ? ["stop", "-g"] : ["stop"]);
-}
-function startCommand(settings) {
-  return [
-    `out=$(umask 077 && mktemp "\${TMPDIR:-/tmp}/graceful-reload-start.XXXXXX") || exit 70`,
-    `cd ${quote(settings.target)} && ${commandLine([settings.php, settings.startFile, "start", "-d"])} > "$out" 2>&1 < /dev/null; rc=$?`,
-    'cat "$out"; rm -f "$out"; exit $rc'
-  ].join("\n");
 }
 
 // src/workerman/status-table.ts
@@ -52015,6 +52036,7 @@ async function restartStep(run2, source, oldMasterPid, synced, why) {
   facts.step = "restart";
   io.log.warning(`${label}: restarting the app (${why}). A restart closes every open connection: a reload cannot apply this change`);
   const baselineAt = (await source.snapshot()).at;
+  source.markSignal();
   facts.stopped = true;
   const stoppedWith = await stopMaster(run2, source, oldMasterPid);
   const started = await run2.shell.run(startCommand(settings), { timeoutMs: settings.commandTimeoutMs });
@@ -52054,6 +52076,7 @@ async function watchRestart(run2, source, oldMasterPid, startedAt2, synced) {
   let verdict;
   let shown3 = "";
   for (; ; ) {
+    if (run2.cancelled?.aborted) throw new StepError("restart", "the run was cancelled while the restarted app was watched; nothing proved it came back");
     const step = observeRestart(state, await source.snapshot(), { settleMs: settings.settleMs, crashLimit: CRASH_LIMIT });
     state = step.state;
     verdict = step.verdict;
@@ -52347,6 +52370,9 @@ async function watchReload(options) {
     return { ok: false, reason, message, stillOld: stillOld2, replaced: state.progress.replaced, elapsedMs: now() - started, forced, appErrors };
   };
   for (; ; ) {
+    if (options.cancelled?.aborted) {
+      return failure("cancelled", "the run was cancelled while the reload was watched: the master goes on replacing workers, but nothing proved it finished", last?.kind === "replacing" ? last.stillOld : []);
+    }
     const snapshot = await options.snapshot();
     const elapsedMs = now() - started;
     const step = observe(state, snapshot, options.rules);
@@ -52440,7 +52466,8 @@ async function verifyStep(run2, source, baseline) {
     logSinceSignal: () => source.logSinceSignal(),
     log: io.log,
     now: run2.now,
-    ...io.sleep ? { sleep: io.sleep } : {}
+    ...io.sleep ? { sleep: io.sleep } : {},
+    ...run2.cancelled ? { cancelled: run2.cancelled } : {}
   });
   if (!outcome.ok && outcome.reason === "master-gone") return { ...outcome, message: await afterMasterDied(run2, baseline, outcome.message) };
   return outcome;
@@ -52563,8 +52590,9 @@ async function prepareHost(host, settings, io, guard) {
     return { ok: false, report: failureReport(host, facts, error2, started, now) };
   }
 }
-async function deployHost(prepared, delivery = sourceTransfer(prepared.run)) {
-  const { run: run2, checked: checked2, started } = prepared;
+async function deployHost(prepared, delivery = sourceTransfer(prepared.run), cancelled) {
+  const { checked: checked2, started } = prepared;
+  const run2 = cancelled ? { ...prepared.run, cancelled } : prepared.run;
   const { settings } = run2;
   try {
     const stale = staleMaster(run2, checked2.definitions, checked2.masterStartedAt);
@@ -52816,7 +52844,7 @@ var withStatus = (report, status, extra = {}) => ({ ...report, status, ...extra 
 function untouched(host, status, why) {
   return { host: host.label, ok: false, status, step: "preflight", skippedBecause: why, error: why, filesChanged: false, signalled: false, durationMs: 0 };
 }
-async function rolloutFleet(hosts, fleet, io, cancelled = new AbortController().signal) {
+async function rolloutFleet(hosts, fleet, io, cancelled = new AbortController().signal, onReport = () => void 0) {
   const guard = async (run2) => {
     const lock = await acquireLock(run2, fleet.lock.owner, { timeoutMs: fleet.lock.timeoutMs, force: fleet.lock.force });
     return () => lock.release();
@@ -52833,7 +52861,7 @@ async function rolloutFleet(hosts, fleet, io, cancelled = new AbortController().
       });
     }
     const ready = prepared.map((entry, index) => ({ host: hosts[index], prepared: entry.host }));
-    await runBatches(ready, fleet, io, cancelled, reports);
+    await runBatches(ready, fleet, io, cancelled, reports, onReport);
     if (fleet.rollback === "all" && [...reports.values()].some((report) => report.status === "failed" || report.status === "rolled-back")) {
       await rollBackSucceeded(ready, io, reports);
     }
@@ -52842,45 +52870,86 @@ async function rolloutFleet(hosts, fleet, io, cancelled = new AbortController().
     await Promise.all(prepared.map((entry) => entry.ok ? entry.host.finish() : void 0));
   }
 }
-async function runBatches(ready, fleet, io, cancelled, reports) {
-  const batches = planBatches(ready, fleet.maxParallel, fleet.canary && ready.length > 1);
+async function runBatches(ready, fleet, io, cancelled, reports, onReport) {
+  const hasCanary = fleet.canary && ready.length > 1;
+  const batches = planBatches(ready, fleet.maxParallel, hasCanary);
   let failures = 0;
+  let canaryFailed = false;
+  const record = (host, report) => {
+    reports.set(host, report);
+    onReport(host, report);
+  };
   for (const [index, batch] of batches.entries()) {
-    if (cancelled.aborted || budgetExceeded(failures, fleet.maxFailures)) {
-      const why = cancelled.aborted ? "the run was cancelled before this host started" : `the failure budget (max-failures: ${fleet.maxFailures}) was exceeded before this host started`;
-      for (const entry of batch) reports.set(entry.host, untouched(entry.host.spec, cancelled.aborted ? "cancelled" : "skipped", why));
+    const stop = cancelled.aborted ? "the run was cancelled before this host started" : canaryFailed ? "the canary failed, so no other host gets the new code" : budgetExceeded(failures, fleet.maxFailures) ? `the failure budget (max-failures: ${fleet.maxFailures}) was exceeded before this host started` : void 0;
+    if (stop !== void 0) {
+      for (const entry of batch) {
+        record(entry.host, untouched(entry.host.spec, cancelled.aborted ? "cancelled" : "skipped", stop));
+        await entry.prepared.finish();
+      }
       continue;
     }
     io.log.info(`batch ${index + 1} of ${batches.length}: ${batch.map((entry) => entry.host.spec.label).join(", ")}`);
-    const results = await Promise.all(batch.map((entry) => deployOne(entry, fleet, io, index === 0 && fleet.canary && ready.length > 1)));
-    for (const [position, report] of results.entries()) {
-      reports.set(batch[position].host, report);
-      if (report.status !== "ok") failures += 1;
-    }
+    const isCanary = index === 0 && hasCanary;
+    await Promise.all(
+      batch.map(async (entry) => {
+        const report = await deployOne(entry, fleet, io, isCanary, cancelled);
+        if (report.status !== "ok") failures += 1;
+        if (isCanary && report.status !== "ok") canaryFailed = true;
+        record(entry.host, report);
+        if (fleet.rollback !== "all") await entry.prepared.finish();
+      })
+    );
   }
 }
-async function deployOne(entry, fleet, io, canary) {
+function thrownReport(prepared, error2) {
+  const { run: run2 } = prepared;
+  return {
+    host: run2.label,
+    ok: false,
+    status: "failed",
+    step: run2.facts.step,
+    error: error2.message ?? String(error2),
+    filesChanged: run2.facts.filesChanged,
+    signalled: run2.facts.signalled,
+    durationMs: run2.now() - prepared.started
+  };
+}
+async function deployOne(entry, fleet, io, canary, cancelled) {
   const { prepared } = entry;
   const { run: run2 } = prepared;
   if (fleet.mode === "rollback") {
-    const [newest] = await listSnapshots(run2);
-    if (newest === void 0) return withStatus(untouched(entry.host.spec, "skipped", "no snapshot to roll back to on this host"), "failed");
-    return withStatus(await deployHost(prepared, snapshotTransfer(run2, newest)), "ok");
+    try {
+      const [newest] = await listSnapshots(run2);
+      if (newest === void 0) {
+        return { host: run2.label, ok: false, status: "failed", step: "rollback", error: "no snapshot to roll back to on this host; nothing was changed", filesChanged: false, signalled: false, durationMs: 0 };
+      }
+      const report2 = await deployHost(prepared, snapshotTransfer(run2, newest));
+      return withStatus(report2, report2.ok ? "ok" : "failed", { snapshot: newest });
+    } catch (error2) {
+      return thrownReport(prepared, error2);
+    }
   }
   let snapshot;
   if (fleet.sync && fleet.keepSnapshots > 0) {
     try {
-      snapshot = await takeSnapshot(run2, { exclude: protectRules(run2, prepared.checked.definitions) });
+      snapshot = await takeSnapshot(run2, { exclude: [...protectRules(run2, prepared.checked.definitions), ...run2.settings.exclude] });
     } catch (cause) {
       const why = `the snapshot before the sync failed: ${cause.message}; no file was changed`;
       return { host: run2.label, ok: false, status: "failed", step: "sync", error: why, filesChanged: false, signalled: false, durationMs: run2.now() - prepared.started };
     }
     await pruneSnapshots(run2, fleet.keepSnapshots);
   }
-  let report = await deployHost(prepared, fleet.sync ? sourceTransfer(run2) : "none");
-  if (report.ok && canary) report = await watchCanary(prepared, report, fleet.canarySettleMs);
-  if (report.ok) return withStatus(report, "ok", snapshot ? { snapshot } : {});
-  if (fleet.rollback === "none" || snapshot === void 0 || !report.filesChanged) return withStatus(report, "failed");
+  const kept = snapshot ? { snapshot } : {};
+  let report;
+  try {
+    report = await deployHost(prepared, fleet.sync ? sourceTransfer(run2) : "none", cancelled);
+    if (report.ok && canary) report = await watchCanary(prepared, report, fleet.canarySettleMs);
+  } catch (error2) {
+    report = thrownReport(prepared, error2);
+  }
+  if (report.ok) return withStatus(report, "ok", kept);
+  if (report.reason === "cancelled") return withStatus(report, "cancelled", kept);
+  if (fleet.rollback === "none" || snapshot === void 0 || !report.filesChanged) return withStatus(report, "failed", kept);
   const back = await rollBack(prepared, snapshot);
   io.log.info(`${run2.label}: ${back.ok ? "rolled back to the snapshot and verified" : `rollback failed: ${back.error}`}`);
   return withStatus(report, back.ok ? "rolled-back" : "failed", { snapshot, rollback: back });
@@ -52924,7 +52993,8 @@ foreach ($procs as $p) {
   $theirs = @readlink("/proc/{$p['pid']}/ns/mnt");
   if ($ns !== false && $theirs !== false && $theirs !== $ns) continue;
   if ($m[1] === $real || $m[1] === $sf) $candidates[$p['pid']] = $p;
-  elseif (basename($m[1]) === basename($sf)) $others[$p['pid']] = $p + array('startFile' => $m[1]);
+  // Only where the start file's path goes through a symlink: otherwise it is another app's master.
+  elseif ($real !== $sf && basename($m[1]) === basename($sf)) $others[$p['pid']] = $p + array('startFile' => $m[1]);
 }
 $isWorker = function ($p) { return $p['state'] !== 'Z' && preg_match('/: worker process\\s/', $p['title']); };
 $parents = array();
@@ -53197,25 +53267,17 @@ var StatusSourceError = class extends Error {
   name = "StatusSourceError";
 };
 
-// src/status/status-table-lane.ts
-var EVERY_MS = 2e3;
-var StatusTableLane = class {
-  constructor(shell, settings, bootTime, sleep, now) {
+// src/status/status-table-reader.ts
+var StatusTableReader = class {
+  constructor(shell, settings, bootTime) {
     this.shell = shell;
     this.settings = settings;
     this.bootTime = bootTime;
-    this.sleep = sleep;
-    this.now = now;
   }
   shell;
   settings;
   bootTime;
-  sleep;
-  now;
   latest;
-  error;
-  running;
-  stopped = false;
   /** Runs `status` once; keeps the table when a master answered. */
   async read() {
     const result = await this.shell.run(`cat /proc/uptime; ${statusCommand(this.settings)}`, { timeoutMs: this.settings.commandTimeoutMs });
@@ -53226,38 +53288,6 @@ var StatusTableLane = class {
     if (report.running) this.latest = { report, startedAt: this.bootTime() + uptime };
     return report;
   }
-  start() {
-    if (this.running) return;
-    this.running = (async () => {
-      let failures = 0;
-      while (!this.stopped) {
-        const started = this.now();
-        try {
-          await this.read();
-          failures = 0;
-        } catch (error2) {
-          if (this.stopped) return;
-          failures += 1;
-          if (failures >= 2 || error2 instanceof RemoteCommandTimeout) {
-            this.error = this.describe(error2);
-            return;
-          }
-        }
-        await this.sleep(Math.max(0, EVERY_MS - (this.now() - started)));
-      }
-    })();
-  }
-  stop() {
-    this.stopped = true;
-  }
-  describe(error2) {
-    if (error2 instanceof StatusParseError) return new StatusSourceError(`${error2.message}; refusing to call the reload done without it`);
-    if (error2 instanceof RemoteCommandTimeout) {
-      const command = commandLine([this.settings.php, this.settings.startFile, "status"]);
-      return new StatusSourceError(`"${command}" gave no answer within ${this.settings.commandTimeoutMs / 1e3} s`);
-    }
-    return error2;
-  }
 };
 
 // src/status/remote-status.ts
@@ -53266,34 +53296,38 @@ var RemoteStatus = class {
   constructor(options) {
     this.options = options;
     this.log = new AppLogTail(options.probe.logFile !== "");
-    this.table = new StatusTableLane(options.shell, options.settings, () => this.bootTime, options.sleep ?? realSleep5, options.now ?? Date.now);
+    this.table = new StatusTableReader(options.shell, options.settings, () => this.bootTime);
   }
   options;
   log;
   table;
   masterPid = 0;
   bootTime = 0;
+  signalled = false;
   async snapshot() {
-    if (this.table.error) throw this.table.error;
     const probe = this.options.kind === "http" ? await this.probeUntilStatusAnswers() : await this.runProbe();
     const evidence = this.log.evidence(this.masterPid);
-    const snapshot = this.options.kind === "http" ? snapshotFromHttp(probe, this.httpStatus(probe), evidence) : snapshotFromProcesses(probe, this.table.latest, evidence);
+    const snapshot = this.options.kind === "http" ? snapshotFromHttp(probe, this.httpStatus(probe), evidence) : snapshotFromProcesses(probe, this.signalled ? void 0 : this.table.latest, evidence);
     if (snapshot.masters.length === 1) this.masterPid = snapshot.masters[0].pid;
     return snapshot;
   }
-  /** Reads the status table now (workerman source); the lane keeps it fresh after the signal. */
+  /**
+   * Reads the status table now (workerman source), before the signal only:
+   * `status` sends SIGIOT to every worker, and a worker just forked (no
+   * handler yet) or stopping dies of it, which a watch would take for a
+   * crash. After the signal, crash loops show as PID churn.
+   */
   readTable() {
     return this.table.read();
   }
   markSignal() {
     this.log.markSignal();
-    if (this.options.kind === "workerman") this.table.start();
+    this.signalled = true;
   }
   logSinceSignal() {
     return this.log.sinceSignal;
   }
   stop() {
-    this.table.stop();
   }
   async runProbe() {
     const { shell, settings } = this.options;
@@ -53536,12 +53570,13 @@ async function deploy() {
   rememberSecretDirectory(transport.files.directory);
   try {
     progress.current = `the rollout of ${hosts.length} host(s)`;
-    const reports2 = await rolloutFleet(hosts, fleet, realRolloutIO(transport, actionLog), cancellation.signal);
-    progress.reports.push(...reports2);
+    const reports2 = await rolloutFleet(hosts, fleet, realRolloutIO(transport, actionLog), cancellation.signal, (_host, report) => progress.reports.push(report));
+    progress.reports = reports2;
     for (const report of reports2) {
-      if (report.status === "failed" || report.status === "rolled-back") {
-        error(sealHostText(`${report.host}: ${report.step} failed: ${report.error}${report.filesChanged ? "" : " (no file on this host was changed)"}${report.rollback ? `; rollback: ${report.rollback.ok ? "done and verified" : report.rollback.error}` : ""}`));
-      }
+      if (report.status !== "failed" && report.status !== "rolled-back") continue;
+      const what = report.ok ? "succeeded, then was rolled back because another host failed (rollback: all)" : `${report.step} failed: ${report.error}${report.filesChanged ? "" : " (no file on this host was changed)"}`;
+      const rollback = report.rollback ? `; rollback: ${report.rollback.ok ? "done and verified" : report.rollback.error}` : "";
+      error(sealHostText(`${report.host}: ${what}${rollback}`));
     }
   } finally {
     progress.current = void 0;

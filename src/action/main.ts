@@ -171,12 +171,14 @@ async function deploy(): Promise<void> {
   rememberSecretDirectory(transport.files.directory);
   try {
     progress.current = `the rollout of ${hosts.length} host(s)`;
-    const reports = await rolloutFleet(hosts, fleet, realRolloutIO(transport, actionLog), cancellation.signal);
-    progress.reports.push(...reports);
+    // Reports arrive host by host, so a run cut short still writes what it knows.
+    const reports = await rolloutFleet(hosts, fleet, realRolloutIO(transport, actionLog), cancellation.signal, (_host, report) => progress.reports.push(report));
+    progress.reports = reports;
     for (const report of reports) {
-      if (report.status === 'failed' || report.status === 'rolled-back') {
-        core.error(sealHostText(`${report.host}: ${report.step} failed: ${report.error}${report.filesChanged ? '' : ' (no file on this host was changed)'}${report.rollback ? `; rollback: ${report.rollback.ok ? 'done and verified' : report.rollback.error}` : ''}`));
-      }
+      if (report.status !== 'failed' && report.status !== 'rolled-back') continue;
+      const what = report.ok ? 'succeeded, then was rolled back because another host failed (rollback: all)' : `${report.step} failed: ${report.error}${report.filesChanged ? '' : ' (no file on this host was changed)'}`;
+      const rollback = report.rollback ? `; rollback: ${report.rollback.ok ? 'done and verified' : report.rollback.error}` : '';
+      core.error(sealHostText(`${report.host}: ${what}${rollback}`));
     }
   } finally {
     progress.current = undefined;

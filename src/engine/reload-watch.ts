@@ -29,6 +29,8 @@ export interface WatchOptions {
   readonly log: RolloutLog;
   readonly now?: () => number;
   readonly sleep?: (ms: number) => Promise<void>;
+  /** The run was cancelled: stop watching at the next look. */
+  readonly cancelled?: AbortSignal;
 }
 
 export type WatchOutcome =
@@ -116,6 +118,9 @@ export async function watchReload(options: WatchOptions): Promise<WatchOutcome> 
   };
 
   for (;;) {
+    if (options.cancelled?.aborted) {
+      return failure('cancelled', 'the run was cancelled while the reload was watched: the master goes on replacing workers, but nothing proved it finished', last?.kind === 'replacing' ? last.stillOld : []);
+    }
     const snapshot = await options.snapshot();
     const elapsedMs = now() - started;
     const step = observe(state, snapshot, options.rules);

@@ -26,7 +26,8 @@ foreach ($procs as $p) {
   $theirs = @readlink("/proc/{$p['pid']}/ns/mnt");
   if ($ns !== false && $theirs !== false && $theirs !== $ns) continue;
   if ($m[1] === $real || $m[1] === $sf) $candidates[$p['pid']] = $p;
-  elseif (basename($m[1]) === basename($sf)) $others[$p['pid']] = $p + array('startFile' => $m[1]);
+  // Only where the start file's path goes through a symlink: otherwise it is another app's master.
+  elseif ($real !== $sf && basename($m[1]) === basename($sf)) $others[$p['pid']] = $p + array('startFile' => $m[1]);
 }
 $isWorker = function ($p) { return $p['state'] !== 'Z' && preg_match('/: worker process\s/', $p['title']); };
 $parents = array();

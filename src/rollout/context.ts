@@ -47,6 +47,8 @@ export interface HostRun {
   readonly shell: RemoteShell;
   readonly now: () => number;
   readonly facts: HostFacts;
+  /** Set when the run is cancelled: watches stop at their next look instead of running out their time. */
+  readonly cancelled?: AbortSignal;
 }
 
 /** Every remote command and its outcome in the debug log; commands carry paths and PIDs, never secrets. */

@@ -60,7 +60,14 @@ function untouched(host: HostSpec, status: 'skipped' | 'cancelled', why: string)
  * a verified rollback of what failed, and no new host once the failure
  * budget is exceeded or the run is cancelled. Every host gets a report.
  */
-export async function rolloutFleet(hosts: readonly FleetHost[], fleet: FleetSettings, io: HostRolloutIO, cancelled: AbortSignal = new AbortController().signal): Promise<HostReport[]> {
+export async function rolloutFleet(
+  hosts: readonly FleetHost[],
+  fleet: FleetSettings,
+  io: HostRolloutIO,
+  cancelled: AbortSignal = new AbortController().signal,
+  /** Each host's report as soon as it is known, so a run cut short can still write them. */
+  onReport: (host: FleetHost, report: HostReport) => void = () => undefined,
+): Promise<HostReport[]> {
   const guard = async (run: HostRun) => {
     const lock = await acquireLock(run, fleet.lock.owner, { timeoutMs: fleet.lock.timeoutMs, force: fleet.lock.force });
     return () => lock.release();
@@ -77,7 +84,7 @@ export async function rolloutFleet(hosts: readonly FleetHost[], fleet: FleetSett
       });
     }
     const ready = prepared.map((entry, index) => ({ host: hosts[index]!, prepared: (entry as { ok: true; host: PreparedHost }).host }));
-    await runBatches(ready, fleet, io, cancelled, reports);
+    await runBatches(ready, fleet, io, cancelled, reports, onReport);
     if (fleet.rollback === 'all' && [...reports.values()].some((report) => report.status === 'failed' || report.status === 'rolled-back')) {
       await rollBackSucceeded(ready, io, reports);
     }
@@ -89,48 +96,105 @@ export async function rolloutFleet(hosts: readonly FleetHost[], fleet: FleetSett
 
 type Ready = { readonly host: FleetHost; readonly prepared: PreparedHost };
 
-async function runBatches(ready: readonly Ready[], fleet: FleetSettings, io: HostRolloutIO, cancelled: AbortSignal, reports: Map<FleetHost, HostReport>): Promise<void> {
-  const batches = planBatches(ready, fleet.maxParallel, fleet.canary && ready.length > 1);
+async function runBatches(
+  ready: readonly Ready[],
+  fleet: FleetSettings,
+  io: HostRolloutIO,
+  cancelled: AbortSignal,
+  reports: Map<FleetHost, HostReport>,
+  onReport: (host: FleetHost, report: HostReport) => void,
+): Promise<void> {
+  const hasCanary = fleet.canary && ready.length > 1;
+  const batches = planBatches(ready, fleet.maxParallel, hasCanary);
   let failures = 0;
+  let canaryFailed = false;
+  const record = (host: FleetHost, report: HostReport) => {
+    reports.set(host, report);
+    onReport(host, report);
+  };
   for (const [index, batch] of batches.entries()) {
-    if (cancelled.aborted || budgetExceeded(failures, fleet.maxFailures)) {
-      const why = cancelled.aborted ? 'the run was cancelled before this host started' : `the failure budget (max-failures: ${fleet.maxFailures}) was exceeded before this host started`;
-      for (const entry of batch) reports.set(entry.host, untouched(entry.host.spec, cancelled.aborted ? 'cancelled' : 'skipped', why));
+    const stop = cancelled.aborted
+      ? 'the run was cancelled before this host started'
+      : canaryFailed
+        ? 'the canary failed, so no other host gets the new code'
+        : budgetExceeded(failures, fleet.maxFailures)
+          ? `the failure budget (max-failures: ${fleet.maxFailures}) was exceeded before this host started`
+          : undefined;
+    if (stop !== undefined) {
+      for (const entry of batch) {
+        record(entry.host, untouched(entry.host.spec, cancelled.aborted ? 'cancelled' : 'skipped', stop));
+        await entry.prepared.finish();
+      }
       continue;
     }
     io.log.info(`batch ${index + 1} of ${batches.length}: ${batch.map((entry) => entry.host.spec.label).join(', ')}`);
-    const results = await Promise.all(batch.map((entry) => deployOne(entry, fleet, io, index === 0 && fleet.canary && ready.length > 1)));
-    for (const [position, report] of results.entries()) {
-      reports.set(batch[position]!.host, report);
-      if (report.status !== 'ok') failures += 1;
-    }
+    const isCanary = index === 0 && hasCanary;
+    await Promise.all(
+      batch.map(async (entry) => {
+        const report = await deployOne(entry, fleet, io, isCanary, cancelled);
+        if (report.status !== 'ok') failures += 1;
+        if (isCanary && report.status !== 'ok') canaryFailed = true;
+        record(entry.host, report);
+        // Done with this host: its lock is released now, not when the whole fleet ends.
+        if (fleet.rollback !== 'all') await entry.prepared.finish();
+      }),
+    );
   }
 }
 
-/** One host of a batch: snapshot, deploy (canary-watched when it is the canary), and a verified rollback when it fails. */
-async function deployOne(entry: Ready, fleet: FleetSettings, io: HostRolloutIO, canary: boolean): Promise<HostReport> {
+/** A failed report for a host whose step threw, saying what is known about the host. */
+function thrownReport(prepared: PreparedHost, error: unknown): HostReport {
+  const { run } = prepared;
+  return {
+    host: run.label,
+    ok: false,
+    status: 'failed',
+    step: run.facts.step,
+    error: (error as Error).message ?? String(error),
+    filesChanged: run.facts.filesChanged,
+    signalled: run.facts.signalled,
+    durationMs: run.now() - prepared.started,
+  };
+}
+
+/** One host of a batch: snapshot, deploy (canary-watched when it is the canary), and a verified rollback when it fails. Never throws. */
+async function deployOne(entry: Ready, fleet: FleetSettings, io: HostRolloutIO, canary: boolean, cancelled: AbortSignal): Promise<HostReport> {
   const { prepared } = entry;
   const { run } = prepared;
   if (fleet.mode === 'rollback') {
-    const [newest] = await listSnapshots(run);
-    if (newest === undefined) return withStatus(untouched(entry.host.spec, 'skipped', 'no snapshot to roll back to on this host'), 'failed');
-    return withStatus(await deployHost(prepared, snapshotTransfer(run, newest)), 'ok');
+    try {
+      const [newest] = await listSnapshots(run);
+      if (newest === undefined) {
+        return { host: run.label, ok: false, status: 'failed', step: 'rollback', error: 'no snapshot to roll back to on this host; nothing was changed', filesChanged: false, signalled: false, durationMs: 0 };
+      }
+      const report = await deployHost(prepared, snapshotTransfer(run, newest));
+      return withStatus(report, report.ok ? 'ok' : 'failed', { snapshot: newest });
+    } catch (error) {
+      return thrownReport(prepared, error);
+    }
   }
   let snapshot: string | undefined;
   if (fleet.sync && fleet.keepSnapshots > 0) {
     try {
-      // The app's runtime files stay out: the restore never touches them, and they may not be linkable.
-      snapshot = await takeSnapshot(run, { exclude: protectRules(run, prepared.checked.definitions) });
+      // The app's runtime files and the excluded paths stay out: the sync never touches them, so a restore must not either.
+      snapshot = await takeSnapshot(run, { exclude: [...protectRules(run, prepared.checked.definitions), ...run.settings.exclude] });
     } catch (cause) {
       const why = `the snapshot before the sync failed: ${(cause as Error).message}; no file was changed`;
       return { host: run.label, ok: false, status: 'failed', step: 'sync', error: why, filesChanged: false, signalled: false, durationMs: run.now() - prepared.started };
     }
     await pruneSnapshots(run, fleet.keepSnapshots);
   }
-  let report = await deployHost(prepared, fleet.sync ? sourceTransfer(run) : 'none');
-  if (report.ok && canary) report = await watchCanary(prepared, report, fleet.canarySettleMs);
-  if (report.ok) return withStatus(report, 'ok', snapshot ? { snapshot } : {});
-  if (fleet.rollback === 'none' || snapshot === undefined || !report.filesChanged) return withStatus(report, 'failed');
+  const kept = snapshot ? { snapshot } : {};
+  let report: HostReport;
+  try {
+    report = await deployHost(prepared, fleet.sync ? sourceTransfer(run) : 'none', cancelled);
+    if (report.ok && canary) report = await watchCanary(prepared, report, fleet.canarySettleMs);
+  } catch (error) {
+    report = thrownReport(prepared, error);
+  }
+  if (report.ok) return withStatus(report, 'ok', kept);
+  if (report.reason === 'cancelled') return withStatus(report, 'cancelled', kept);
+  if (fleet.rollback === 'none' || snapshot === undefined || !report.filesChanged) return withStatus(report, 'failed', kept);
   const back = await rollBack(prepared, snapshot);
   io.log.info(`${run.label}: ${back.ok ? 'rolled back to the snapshot and verified' : `rollback failed: ${back.error}`}`);
   return withStatus(report, back.ok ? 'rolled-back' : 'failed', { snapshot, rollback: back });

@@ -166,8 +166,9 @@ export async function prepareHost(
  * Changes the host: delivers the files, then reloads, or restarts for a
  * master-level change, and proves it. Never throws: every outcome is a report.
  */
-export async function deployHost(prepared: PreparedHost, delivery: Delivery = sourceTransfer(prepared.run)): Promise<HostReport> {
-  const { run, checked, started } = prepared;
+export async function deployHost(prepared: PreparedHost, delivery: Delivery = sourceTransfer(prepared.run), cancelled?: AbortSignal): Promise<HostReport> {
+  const { checked, started } = prepared;
+  const run: HostRun = cancelled ? { ...prepared.run, cancelled } : prepared.run;
   const { settings } = run;
   try {
     const stale = staleMaster(run, checked.definitions, checked.masterStartedAt);

@@ -28,6 +28,8 @@ export async function restartStep(run: HostRun, source: StatusSource, oldMasterP
   facts.step = 'restart';
   io.log.warning(`${label}: restarting the app (${why}). A restart closes every open connection: a reload cannot apply this change`);
   const baselineAt = (await source.snapshot()).at;
+  // The status table read before the stop counts the old master's crashes; the new master starts at zero.
+  source.markSignal();
   facts.stopped = true;
   const stoppedWith = await stopMaster(run, source, oldMasterPid);
   const started = await run.shell.run(startCommand(settings), { timeoutMs: settings.commandTimeoutMs });
@@ -70,6 +72,7 @@ async function watchRestart(run: HostRun, source: StatusSource, oldMasterPid: nu
   let verdict: RestartVerdict | undefined;
   let shown = '';
   for (;;) {
+    if (run.cancelled?.aborted) throw new StepError('restart', 'the run was cancelled while the restarted app was watched; nothing proved it came back');
     const step = observeRestart(state, await source.snapshot(), { settleMs: settings.settleMs, crashLimit: CRASH_LIMIT });
     state = step.state;
     verdict = step.verdict;

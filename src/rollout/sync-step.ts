@@ -1,5 +1,6 @@
 import pRetry from 'p-retry';
 import { StepError, type SyncSummary } from '../engine/ports.js';
+import { removeStagingCommand } from '../workerman/commands.js';
 import { runtimeProtectRules } from '../engine/runtime-files.js';
 import type { AppDefinitions } from '../engine/worker-definitions.js';
 import type { HostRun } from './context.js';
@@ -40,15 +41,31 @@ const SYNC_RETRIES = 2;
 export function sourceTransfer(run: HostRun): Transfer {
   return {
     from: run.settings.source,
-    run: (protect, watch) =>
-      pRetry(() => run.io.fileSync(run.host, run.settings, protect).sync({ watch }), {
+    run: (protect, watch) => {
+      // Whether any attempt got as far as the host: the last one failing early does not undo what an earlier one wrote.
+      let reached = false;
+      const attempt = async () => {
+        try {
+          return await run.io.fileSync(run.host, run.settings, protect).sync({ watch });
+        } catch (error) {
+          if (!(error instanceof StepError && error.filesMayHaveChanged === false)) reached = true;
+          throw error;
+        }
+      };
+      return pRetry(attempt, {
         retries: SYNC_RETRIES,
         minTimeout: 1000,
         shouldRetry: ({ error }) => error instanceof StepError && error.step === 'sync',
         onFailedAttempt: ({ error, retriesLeft }) => {
           if (retriesLeft > 0 && error instanceof StepError && error.step === 'sync') run.io.log.warning(`${run.label}: ${error.message}; trying the sync again`);
         },
-      }),
+      }).catch((error: unknown) => {
+        if (reached && error instanceof StepError && error.filesMayHaveChanged === false) {
+          throw new StepError(error.step, `${error.message} (an earlier attempt reached the host, so some files may have changed)`);
+        }
+        throw error;
+      });
+    },
   };
 }
 
@@ -70,6 +87,8 @@ export async function syncStep(run: HostRun, live: AppDefinitions, masterLevel: 
   } catch (error) {
     // rsync that never reached the host changed nothing; anything later may have.
     if (error instanceof StepError && error.filesMayHaveChanged === false) facts.filesChanged = false;
+    // An rsync cut short leaves its --delay-updates staging directories in the live tree.
+    else await run.shell.run(removeStagingCommand(settings.target), { timeoutMs: settings.commandTimeoutMs }).catch(() => undefined);
     throw error;
   }
   facts.sync = sync;

@@ -46,6 +46,7 @@ export async function verifyStep(run: HostRun, source: StatusSource, baseline: R
     log: io.log,
     now: run.now,
     ...(io.sleep ? { sleep: io.sleep } : {}),
+    ...(run.cancelled ? { cancelled: run.cancelled } : {}),
   });
   if (!outcome.ok && outcome.reason === 'master-gone') return { ...outcome, message: await afterMasterDied(run, baseline, outcome.message) };
   return outcome;

@@ -7,7 +7,7 @@ import { AppLogTail } from './app-log-tail.js';
 import { HttpStatusError, parseHttpStatus } from './http-contract.js';
 import { snapshotFromHttp, snapshotFromProcesses } from './probe-snapshot.js';
 import { StatusSourceError, type StatusSource } from './status-source.js';
-import { StatusTableLane } from './status-table-lane.js';
+import { StatusTableReader } from './status-table-reader.js';
 
 export interface RemoteStatusOptions {
   readonly kind: StatusSourceKind;
@@ -27,33 +27,38 @@ const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(reso
  */
 export class RemoteStatus implements StatusSource {
   private readonly log: AppLogTail;
-  private readonly table: StatusTableLane;
+  private readonly table: StatusTableReader;
   private masterPid = 0;
   private bootTime = 0;
+  private signalled = false;
 
   constructor(private readonly options: RemoteStatusOptions) {
     this.log = new AppLogTail(options.probe.logFile !== '');
-    this.table = new StatusTableLane(options.shell, options.settings, () => this.bootTime, options.sleep ?? realSleep, options.now ?? Date.now);
+    this.table = new StatusTableReader(options.shell, options.settings, () => this.bootTime);
   }
 
   async snapshot(): Promise<HostSnapshot> {
-    if (this.table.error) throw this.table.error;
     const probe = this.options.kind === 'http' ? await this.probeUntilStatusAnswers() : await this.runProbe();
     const evidence = this.log.evidence(this.masterPid);
     const snapshot =
-      this.options.kind === 'http' ? snapshotFromHttp(probe, this.httpStatus(probe), evidence) : snapshotFromProcesses(probe, this.table.latest, evidence);
+      this.options.kind === 'http' ? snapshotFromHttp(probe, this.httpStatus(probe), evidence) : snapshotFromProcesses(probe, this.signalled ? undefined : this.table.latest, evidence);
     if (snapshot.masters.length === 1) this.masterPid = snapshot.masters[0]!.pid;
     return snapshot;
   }
 
-  /** Reads the status table now (workerman source); the lane keeps it fresh after the signal. */
+  /**
+   * Reads the status table now (workerman source), before the signal only:
+   * `status` sends SIGIOT to every worker, and a worker just forked (no
+   * handler yet) or stopping dies of it, which a watch would take for a
+   * crash. After the signal, crash loops show as PID churn.
+   */
   readTable(): Promise<StatusReport> {
     return this.table.read();
   }
 
   markSignal(): void {
     this.log.markSignal();
-    if (this.options.kind === 'workerman') this.table.start();
+    this.signalled = true;
   }
 
   logSinceSignal(): string {
@@ -61,7 +66,7 @@ export class RemoteStatus implements StatusSource {
   }
 
   stop(): void {
-    this.table.stop();
+    // Nothing runs in the background: every read is one awaited command.
   }
 
   private async runProbe(): Promise<ProbeResult> {

@@ -73,7 +73,13 @@ export function stopCommand(settings: Target, graceful: boolean): string {
 export function startCommand(settings: Target): string {
   return [
     `out=$(umask 077 && mktemp "\${TMPDIR:-/tmp}/graceful-reload-start.XXXXXX") || exit 70`,
+    `trap 'rm -f "$out"' EXIT HUP TERM`,
     `cd ${quote(settings.target)} && ${commandLine([settings.php, settings.startFile, 'start', '-d'])} > "$out" 2>&1 < /dev/null; rc=$?`,
-    'cat "$out"; rm -f "$out"; exit $rc',
+    'cat "$out"; exit $rc',
   ].join('\n');
+}
+
+/** Removes rsync's --delay-updates staging directories (`.~tmp~`) that a sync cut short left in the live tree. */
+export function removeStagingCommand(target: string): string {
+  return commandLine(['find', target, '-depth', '-type', 'd', '-name', '.~tmp~', '-exec', 'rm', '-rf', '{}', '+']);
 }

@@ -186,7 +186,7 @@ test('a changed worker count restarts the app: stop -g, start -d, a new master w
   assert.equal(report.stoppedWith, 'stop -g');
   assert.deepEqual(report.restartBecause?.files, ['start.php']);
   assert.deepEqual(report.restartBecause?.definitions, ['web http://:80: Workerman\\Worker count 2 -> Workerman\\Worker count 1']);
-  assert.deepEqual(f.commands.map(command), ['preflight', 'kill', '(sync)', 'definitions', 'stop -g', 'start']);
+  assert.deepEqual(f.commands.map(command), ['preflight', 'kill', '(sync)', 'definitions', '(mark signal)', 'stop -g', 'start']);
   assert.ok(f.lines.some((line) => /warning: .*restarting the app \(master-level file\(s\) changed: start\.php; worker definitions changed.*closes every open connection/.test(line)), f.lines.join('\n'));
 });
 
