@@ -52844,7 +52844,7 @@ var withStatus = (report, status, extra = {}) => ({ ...report, status, ...extra 
 function untouched(host, status, why) {
   return { host: host.label, ok: false, status, step: "preflight", skippedBecause: why, error: why, filesChanged: false, signalled: false, durationMs: 0 };
 }
-async function rolloutFleet(hosts, fleet, io, cancelled = new AbortController().signal, onReport = () => void 0) {
+async function rolloutFleet(hosts, fleet, io, cancelled = new AbortController().signal, onReport = () => void 0, watchesEnd2 = cancelled) {
   const guard = async (run2) => {
     const lock = await acquireLock(run2, fleet.lock.owner, { timeoutMs: fleet.lock.timeoutMs, force: fleet.lock.force });
     return () => lock.release();
@@ -52861,7 +52861,7 @@ async function rolloutFleet(hosts, fleet, io, cancelled = new AbortController().
       });
     }
     const ready = prepared.map((entry, index) => ({ host: hosts[index], prepared: entry.host }));
-    await runBatches(ready, fleet, io, cancelled, reports, onReport);
+    await runBatches(ready, fleet, io, { cancelled, watchesEnd: watchesEnd2 }, reports, onReport);
     if (fleet.rollback === "all" && [...reports.values()].some((report) => report.status === "failed" || report.status === "rolled-back")) {
       await rollBackSucceeded(ready, io, reports);
     }
@@ -52870,7 +52870,7 @@ async function rolloutFleet(hosts, fleet, io, cancelled = new AbortController().
     await Promise.all(prepared.map((entry) => entry.ok ? entry.host.finish() : void 0));
   }
 }
-async function runBatches(ready, fleet, io, cancelled, reports, onReport) {
+async function runBatches(ready, fleet, io, { cancelled, watchesEnd: watchesEnd2 }, reports, onReport) {
   const hasCanary = fleet.canary && ready.length > 1;
   const batches = planBatches(ready, fleet.maxParallel, hasCanary);
   let failures = 0;
@@ -52892,7 +52892,7 @@ async function runBatches(ready, fleet, io, cancelled, reports, onReport) {
     const isCanary = index === 0 && hasCanary;
     await Promise.all(
       batch.map(async (entry) => {
-        const report = await deployOne(entry, fleet, io, isCanary, cancelled);
+        const report = await deployOne(entry, fleet, io, isCanary, watchesEnd2);
         if (report.status !== "ok") failures += 1;
         if (isCanary && report.status !== "ok") canaryFailed = true;
         record(entry.host, report);
@@ -52914,7 +52914,7 @@ function thrownReport(prepared, error2) {
     durationMs: run2.now() - prepared.started
   };
 }
-async function deployOne(entry, fleet, io, canary, cancelled) {
+async function deployOne(entry, fleet, io, canary, watchesEnd2) {
   const { prepared } = entry;
   const { run: run2 } = prepared;
   if (fleet.mode === "rollback") {
@@ -52942,7 +52942,7 @@ async function deployOne(entry, fleet, io, canary, cancelled) {
   const kept = snapshot ? { snapshot } : {};
   let report;
   try {
-    report = await deployHost(prepared, fleet.sync ? sourceTransfer(run2) : "none", cancelled);
+    report = await deployHost(prepared, fleet.sync ? sourceTransfer(run2) : "none", watchesEnd2);
     if (report.ok && canary) report = await watchCanary(prepared, report, fleet.canarySettleMs);
   } catch (error2) {
     report = thrownReport(prepared, error2);
@@ -53502,8 +53502,10 @@ function endNow(why, detail) {
   );
   process.exit(1);
 }
+var CANCEL_SETTLE_MS = 4e3;
 var CANCEL_GRACE_MS = 6500;
 var cancellation = new AbortController();
+var watchesEnd = new AbortController();
 function installLastResort() {
   process.on("uncaughtException", (error2) => endNow(`an unexpected error: ${error2 instanceof Error ? error2.message : String(error2)}`, error2));
   process.on("unhandledRejection", (reason) => endNow(`an unexpected error: ${reason instanceof Error ? reason.message : String(reason)}`, reason));
@@ -53513,7 +53515,8 @@ function installLastResort() {
       return;
     }
     cancellation.abort();
-    warning(`cancelled (SIGINT): no new host starts; the hosts in flight get ${CANCEL_GRACE_MS / 1e3} s to finish and release their locks`);
+    warning(`cancelled (SIGINT): no new host starts; the hosts in flight get ${CANCEL_SETTLE_MS / 1e3} s to settle, then stop watching and release their locks`);
+    setTimeout(() => watchesEnd.abort(), CANCEL_SETTLE_MS).unref();
     setTimeout(() => endNow("the step was cancelled (SIGINT) and the hosts in flight did not finish in time"), CANCEL_GRACE_MS).unref();
   });
   process.on("SIGTERM", () => endNow("the step was cancelled (SIGTERM)"));
@@ -53570,7 +53573,7 @@ async function deploy() {
   rememberSecretDirectory(transport.files.directory);
   try {
     progress.current = `the rollout of ${hosts.length} host(s)`;
-    const reports2 = await rolloutFleet(hosts, fleet, realRolloutIO(transport, actionLog), cancellation.signal, (_host, report) => progress.reports.push(report));
+    const reports2 = await rolloutFleet(hosts, fleet, realRolloutIO(transport, actionLog), cancellation.signal, (_host, report) => progress.reports.push(report), watchesEnd.signal);
     progress.reports = reports2;
     for (const report of reports2) {
       if (report.status !== "failed" && report.status !== "rolled-back") continue;

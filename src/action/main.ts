@@ -91,9 +91,11 @@ function endNow(why: string, detail?: unknown): void {
   process.exit(1);
 }
 
-/** The runner cancels with SIGINT, then SIGTERM 7.5 s later: hosts in flight get that long to finish and release their locks. */
+/** The runner cancels with SIGINT, then SIGTERM 7.5 s later: hosts in flight get this long to settle, then stop watching and release their locks. */
+const CANCEL_SETTLE_MS = 4000;
 const CANCEL_GRACE_MS = 6500;
 const cancellation = new AbortController();
+const watchesEnd = new AbortController();
 
 function installLastResort(): void {
   process.on('uncaughtException', (error) => endNow(`an unexpected error: ${error instanceof Error ? error.message : String(error)}`, error));
@@ -105,7 +107,8 @@ function installLastResort(): void {
       return;
     }
     cancellation.abort();
-    core.warning(`cancelled (SIGINT): no new host starts; the hosts in flight get ${CANCEL_GRACE_MS / 1000} s to finish and release their locks`);
+    core.warning(`cancelled (SIGINT): no new host starts; the hosts in flight get ${CANCEL_SETTLE_MS / 1000} s to settle, then stop watching and release their locks`);
+    setTimeout(() => watchesEnd.abort(), CANCEL_SETTLE_MS).unref();
     setTimeout(() => endNow('the step was cancelled (SIGINT) and the hosts in flight did not finish in time'), CANCEL_GRACE_MS).unref();
   });
   process.on('SIGTERM', () => endNow('the step was cancelled (SIGTERM)'));
@@ -172,7 +175,7 @@ async function deploy(): Promise<void> {
   try {
     progress.current = `the rollout of ${hosts.length} host(s)`;
     // Reports arrive host by host, so a run cut short still writes what it knows.
-    const reports = await rolloutFleet(hosts, fleet, realRolloutIO(transport, actionLog), cancellation.signal, (_host, report) => progress.reports.push(report));
+    const reports = await rolloutFleet(hosts, fleet, realRolloutIO(transport, actionLog), cancellation.signal, (_host, report) => progress.reports.push(report), watchesEnd.signal);
     progress.reports = reports;
     for (const report of reports) {
       if (report.status !== 'failed' && report.status !== 'rolled-back') continue;

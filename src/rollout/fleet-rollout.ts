@@ -67,6 +67,8 @@ export async function rolloutFleet(
   cancelled: AbortSignal = new AbortController().signal,
   /** Each host's report as soon as it is known, so a run cut short can still write them. */
   onReport: (host: FleetHost, report: HostReport) => void = () => undefined,
+  /** After a cancel: when the hosts in flight stop watching (they get to settle until then). */
+  watchesEnd: AbortSignal = cancelled,
 ): Promise<HostReport[]> {
   const guard = async (run: HostRun) => {
     const lock = await acquireLock(run, fleet.lock.owner, { timeoutMs: fleet.lock.timeoutMs, force: fleet.lock.force });
@@ -84,7 +86,7 @@ export async function rolloutFleet(
       });
     }
     const ready = prepared.map((entry, index) => ({ host: hosts[index]!, prepared: (entry as { ok: true; host: PreparedHost }).host }));
-    await runBatches(ready, fleet, io, cancelled, reports, onReport);
+    await runBatches(ready, fleet, io, { cancelled, watchesEnd }, reports, onReport);
     if (fleet.rollback === 'all' && [...reports.values()].some((report) => report.status === 'failed' || report.status === 'rolled-back')) {
       await rollBackSucceeded(ready, io, reports);
     }
@@ -100,7 +102,7 @@ async function runBatches(
   ready: readonly Ready[],
   fleet: FleetSettings,
   io: HostRolloutIO,
-  cancelled: AbortSignal,
+  { cancelled, watchesEnd }: { readonly cancelled: AbortSignal; readonly watchesEnd: AbortSignal },
   reports: Map<FleetHost, HostReport>,
   onReport: (host: FleetHost, report: HostReport) => void,
 ): Promise<void> {
@@ -131,7 +133,7 @@ async function runBatches(
     const isCanary = index === 0 && hasCanary;
     await Promise.all(
       batch.map(async (entry) => {
-        const report = await deployOne(entry, fleet, io, isCanary, cancelled);
+        const report = await deployOne(entry, fleet, io, isCanary, watchesEnd);
         if (report.status !== 'ok') failures += 1;
         if (isCanary && report.status !== 'ok') canaryFailed = true;
         record(entry.host, report);
@@ -158,7 +160,7 @@ function thrownReport(prepared: PreparedHost, error: unknown): HostReport {
 }
 
 /** One host of a batch: snapshot, deploy (canary-watched when it is the canary), and a verified rollback when it fails. Never throws. */
-async function deployOne(entry: Ready, fleet: FleetSettings, io: HostRolloutIO, canary: boolean, cancelled: AbortSignal): Promise<HostReport> {
+async function deployOne(entry: Ready, fleet: FleetSettings, io: HostRolloutIO, canary: boolean, watchesEnd: AbortSignal): Promise<HostReport> {
   const { prepared } = entry;
   const { run } = prepared;
   if (fleet.mode === 'rollback') {
@@ -187,7 +189,7 @@ async function deployOne(entry: Ready, fleet: FleetSettings, io: HostRolloutIO, 
   const kept = snapshot ? { snapshot } : {};
   let report: HostReport;
   try {
-    report = await deployHost(prepared, fleet.sync ? sourceTransfer(run) : 'none', cancelled);
+    report = await deployHost(prepared, fleet.sync ? sourceTransfer(run) : 'none', watchesEnd);
     if (report.ok && canary) report = await watchCanary(prepared, report, fleet.canarySettleMs);
   } catch (error) {
     report = thrownReport(prepared, error);
