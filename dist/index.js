@@ -53572,7 +53572,7 @@ async function deploy() {
   progress.secretDirectory = transport.files.directory;
   rememberSecretDirectory(transport.files.directory);
   try {
-    progress.current = `the rollout of ${hosts.length} host(s)`;
+    progress.current = hosts.length <= 3 ? hosts.map((host) => host.spec.label).join(", ") : `the rollout of ${hosts.length} hosts`;
     const reports2 = await rolloutFleet(hosts, fleet, realRolloutIO(transport, actionLog), cancellation.signal, (_host, report) => progress.reports.push(report), watchesEnd.signal);
     progress.reports = reports2;
     for (const report of reports2) {

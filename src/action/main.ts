@@ -173,7 +173,7 @@ async function deploy(): Promise<void> {
   progress.secretDirectory = transport.files.directory;
   rememberSecretDirectory(transport.files.directory);
   try {
-    progress.current = `the rollout of ${hosts.length} host(s)`;
+    progress.current = hosts.length <= 3 ? hosts.map((host) => host.spec.label).join(', ') : `the rollout of ${hosts.length} hosts`;
     // Reports arrive host by host, so a run cut short still writes what it knows.
     const reports = await rolloutFleet(hosts, fleet, realRolloutIO(transport, actionLog), cancellation.signal, (_host, report) => progress.reports.push(report), watchesEnd.signal);
     progress.reports = reports;
