@@ -51322,19 +51322,31 @@ async function release(run2, path, token) {
 
 // src/engine/master-change.ts
 import { posix } from "node:path";
-function relativeTo(target, path) {
-  const root = `${target.replace(/\/+$/, "")}/`;
-  return path.startsWith(root) ? path.slice(root.length) : void 0;
+
+// src/engine/worker-definitions.ts
+function relativeToApp(path, target, appDir) {
+  for (const root of [target, appDir]) {
+    const prefix = `${root.replace(/\/+$/, "")}/`;
+    if (root !== "" && path.startsWith(prefix)) return path.slice(prefix.length);
+  }
+  return void 0;
 }
+function definitionFor(definitions, worker) {
+  const named = definitions.filter((definition) => definition.name === worker.name);
+  if (named.length <= 1) return named[0];
+  return named.find((definition) => definition.listen === worker.listen) ?? named[0];
+}
+
+// src/engine/master-change.ts
 function masterLevelPaths(definitions, target, globs) {
   const loaded = new Set(
-    [...definitions.includedFiles, definitions.startFile].map((file) => relativeTo(target, file)).filter((file) => file !== void 0)
+    [...definitions.includedFiles, definitions.startFile].map((file) => relativeToApp(file, target, definitions.appDir)).filter((file) => file !== void 0)
   );
   return (path) => loaded.has(path) || globs.some((glob) => posix.matchesGlob(path, glob));
 }
 function staleFiles(definitions, masterStartedAt, target) {
   if (masterStartedAt === void 0) return [];
-  return Object.entries(definitions.fileTimes).filter(([, time]) => time > Math.floor(masterStartedAt)).map(([file]) => relativeTo(target, file) ?? file).sort();
+  return Object.entries(definitions.fileTimes).filter(([, time]) => time > Math.floor(masterStartedAt)).map(([file]) => relativeToApp(file, target, definitions.appDir) ?? file).sort();
 }
 function definitionChanges(before, after) {
   const describe = (definitions) => new Map(definitions.groups.map((group) => [`${group.name} ${group.listen}`, `${group.class} count ${group.count}${group.reloadable ? "" : " reloadable = false"}`]));
@@ -51431,11 +51443,10 @@ function removeStagingCommand(target) {
 
 // src/engine/runtime-files.ts
 function runtimeProtectRules(definitions, target) {
-  const root = `${target.replace(/\/+$/, "")}/`;
   const rules = /* @__PURE__ */ new Set();
   for (const path of [definitions.pidFile, definitions.logFile, definitions.statusFile, definitions.stdoutFile]) {
-    if (!path.startsWith(root)) continue;
-    const relative = path.slice(root.length);
+    const relative = relativeToApp(path, target, definitions.appDir);
+    if (relative === void 0 || relative === "") continue;
     const slash = relative.lastIndexOf("/");
     const directory = slash < 0 ? "" : relative.slice(0, slash);
     const literal = (text) => text.replace(/[[\]*?\\]/g, "\\$&");
@@ -51498,6 +51509,8 @@ register_shutdown_function(function () {
         return $dir === false ? $path : rtrim($dir, '/') . '/' . basename($path);
     };
     $out['workerman'] = constant($class . '::VERSION');
+    // The probe runs from the target: its real path, for a target reached through a symlink.
+    $out['appDir'] = (string) getcwd();
     $out['startFile'] = $resolve($static(array('startFile', '_startFile')));
     $out['pidFile'] = $resolve($static('pidFile'));
     $out['logFile'] = $resolve($static('logFile'));
@@ -51615,6 +51628,7 @@ function parseDefinitions(result) {
   if (groups.length === 0) throw new DefinitionsError(`the start script defines no Worker: is start-file the Workerman start script?${said()}`);
   return {
     workerman: field(data, "workerman", isString, "a version"),
+    appDir: field(data, "appDir", isString, "a path"),
     php: field(data, "php", isString, "a version"),
     startFile: field(data, "startFile", isString, "a path"),
     pidFile: field(data, "pidFile", isString, "a path"),
@@ -51738,13 +51752,6 @@ function decide(run2, change) {
     case "fail":
       throw new StepError("sync", `a reload cannot apply this deploy: ${what}. The files were synced but no reload was sent (on-master-change: fail); ${CHOICES}`);
   }
-}
-
-// src/engine/worker-definitions.ts
-function definitionFor(definitions, worker) {
-  const named = definitions.filter((definition) => definition.name === worker.name);
-  if (named.length <= 1) return named[0];
-  return named.find((definition) => definition.listen === worker.listen) ?? named[0];
 }
 
 // src/engine/reload-plan.ts

@@ -1,5 +1,5 @@
 import { posix } from 'node:path';
-import type { AppDefinitions } from './worker-definitions.js';
+import { relativeToApp, type AppDefinitions } from './worker-definitions.js';
 
 /**
  * Whether a deploy needs a restart rather than a reload. A reload refreshes
@@ -19,26 +19,22 @@ export interface MasterChange {
 
 export const NO_MASTER_CHANGE: MasterChange = { files: [], definitions: [], stale: [] };
 
-function relativeTo(target: string, path: string): string | undefined {
-  const root = `${target.replace(/\/+$/, '')}/`;
-  return path.startsWith(root) ? path.slice(root.length) : undefined;
-}
 
 /** Which synced paths (relative to the target) are master-level: loaded at top level, or matching a master-files glob. */
-export function masterLevelPaths(definitions: Pick<AppDefinitions, 'includedFiles' | 'startFile'>, target: string, globs: readonly string[]): (path: string) => boolean {
+export function masterLevelPaths(definitions: Pick<AppDefinitions, 'includedFiles' | 'startFile' | 'appDir'>, target: string, globs: readonly string[]): (path: string) => boolean {
   const loaded = new Set(
-    [...definitions.includedFiles, definitions.startFile].map((file) => relativeTo(target, file)).filter((file): file is string => file !== undefined),
+    [...definitions.includedFiles, definitions.startFile].map((file) => relativeToApp(file, target, definitions.appDir)).filter((file): file is string => file !== undefined),
   );
   return (path) => loaded.has(path) || globs.some((glob) => posix.matchesGlob(path, glob));
 }
 
 /** Master-level files whose modification time is later than the master's start (both on the host's clock). */
-export function staleFiles(definitions: Pick<AppDefinitions, 'fileTimes'>, masterStartedAt: number | undefined, target: string): string[] {
+export function staleFiles(definitions: Pick<AppDefinitions, 'fileTimes' | 'appDir'>, masterStartedAt: number | undefined, target: string): string[] {
   if (masterStartedAt === undefined) return [];
   return Object.entries(definitions.fileTimes)
     // Whole seconds: a file written in the master's own start second is not later.
     .filter(([, time]) => time > Math.floor(masterStartedAt))
-    .map(([file]) => relativeTo(target, file) ?? file)
+    .map(([file]) => relativeToApp(file, target, definitions.appDir) ?? file)
     .sort();
 }
 

@@ -1,4 +1,4 @@
-import type { AppDefinitions } from './worker-definitions.js';
+import { relativeToApp, type AppDefinitions } from './worker-definitions.js';
 
 /**
  * What the sync must never delete because the running app writes it: the
@@ -8,12 +8,11 @@ import type { AppDefinitions } from './worker-definitions.js';
  * vendor/ (Workerman 4's default place) only the files are, since vendor/ is
  * code a deploy must be able to change. Pure: rsync filter rules out.
  */
-export function runtimeProtectRules(definitions: Pick<AppDefinitions, 'pidFile' | 'logFile' | 'statusFile' | 'stdoutFile'>, target: string): string[] {
-  const root = `${target.replace(/\/+$/, '')}/`;
+export function runtimeProtectRules(definitions: Pick<AppDefinitions, 'pidFile' | 'logFile' | 'statusFile' | 'stdoutFile' | 'appDir'>, target: string): string[] {
   const rules = new Set<string>();
   for (const path of [definitions.pidFile, definitions.logFile, definitions.statusFile, definitions.stdoutFile]) {
-    if (!path.startsWith(root)) continue;
-    const relative = path.slice(root.length);
+    const relative = relativeToApp(path, target, definitions.appDir);
+    if (relative === undefined || relative === '') continue;
     const slash = relative.lastIndexOf('/');
     const directory = slash < 0 ? '' : relative.slice(0, slash);
     // rsync's own wildcards in a name are literal to us.

@@ -17,6 +17,8 @@ export interface WorkerDefinition {
 
 export interface AppDefinitions {
   readonly workerman: string;
+  /** The target's real path (PHP reports every path resolved, so a target reached through a symlink differs). */
+  readonly appDir: string;
   readonly php: string;
   readonly startFile: string;
   readonly pidFile: string;
@@ -33,6 +35,15 @@ export interface AppDefinitions {
   readonly fileTimes: Readonly<Record<string, number>>;
   /** The CLI's OPcache settings, as the probe's php saw them. */
   readonly opcache: { readonly enableCli: boolean; readonly validateTimestamps: boolean; readonly loaded: boolean };
+}
+
+/** `path` relative to the app directory, as the target names it or as PHP resolved it; undefined outside it. */
+export function relativeToApp(path: string, target: string, appDir: string): string | undefined {
+  for (const root of [target, appDir]) {
+    const prefix = `${root.replace(/\/+$/, '')}/`;
+    if (root !== '' && path.startsWith(prefix)) return path.slice(prefix.length);
+  }
+  return undefined;
 }
 
 /**

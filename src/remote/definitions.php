@@ -50,6 +50,8 @@ register_shutdown_function(function () {
         return $dir === false ? $path : rtrim($dir, '/') . '/' . basename($path);
     };
     $out['workerman'] = constant($class . '::VERSION');
+    // The probe runs from the target: its real path, for a target reached through a symlink.
+    $out['appDir'] = (string) getcwd();
     $out['startFile'] = $resolve($static(array('startFile', '_startFile')));
     $out['pidFile'] = $resolve($static('pidFile'));
     $out['logFile'] = $resolve($static('logFile'));

@@ -106,6 +106,7 @@ export function parseDefinitions(result: CommandResult): AppDefinitions {
   if (groups.length === 0) throw new DefinitionsError(`the start script defines no Worker: is start-file the Workerman start script?${said()}`);
   return {
     workerman: field(data, 'workerman', isString, 'a version'),
+    appDir: field(data, 'appDir', isString, 'a path'),
     php: field(data, 'php', isString, 'a version'),
     startFile: field(data, 'startFile', isString, 'a path'),
     pidFile: field(data, 'pidFile', isString, 'a path'),

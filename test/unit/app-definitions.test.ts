@@ -31,6 +31,7 @@ connections\tGet worker connections.
 const GOOD = {
   php: '8.2.36',
   workerman: '5.2.2',
+  appDir: '/srv/app',
   startFile: '/srv/app/start.php',
   pidFile: '/srv/app/workerman.start.php.pid',
   logFile: '/srv/app/workerman.log',
@@ -49,6 +50,7 @@ const GOOD = {
 
 const EXPECTED: AppDefinitions = {
   workerman: '5.2.2',
+  appDir: '/srv/app',
   php: '8.2.36',
   startFile: '/srv/app/start.php',
   pidFile: '/srv/app/workerman.start.php.pid',
@@ -105,7 +107,7 @@ describe('parseDefinitions: good output', () => {
   });
 
   test('escaped slashes and unicode in the JSON are plain JSON', () => {
-    const stdout = `${MARKER}{"php":"7.4.33","workerman":"4.1.15","startFile":"\\/srv\\/caf\\u00e9\\/start.php","pidFile":"\\/run\\/app.pid","logFile":"\\/var\\/log\\/app.log","statusFile":"","stdoutFile":"\\/dev\\/null","stopTimeout":2.5,"groups":[{"class":"Workerman\\\\Worker","name":"web","count":0,"reloadable":true,"listen":"http:\\/\\/0.0.0.0:80","user":""}],"includedFiles":[],"fileTimes":{},"opcache":{"enableCli":true,"validateTimestamps":false,"loaded":true}}\n`;
+    const stdout = `${MARKER}{"php":"7.4.33","workerman":"4.1.15","appDir":"\\/srv\\/caf\\u00e9","startFile":"\\/srv\\/caf\\u00e9\\/start.php","pidFile":"\\/run\\/app.pid","logFile":"\\/var\\/log\\/app.log","statusFile":"","stdoutFile":"\\/dev\\/null","stopTimeout":2.5,"groups":[{"class":"Workerman\\\\Worker","name":"web","count":0,"reloadable":true,"listen":"http:\\/\\/0.0.0.0:80","user":""}],"includedFiles":[],"fileTimes":{},"opcache":{"enableCli":true,"validateTimestamps":false,"loaded":true}}\n`;
     const definitions = parseDefinitions({ stdout, stderr: '', code: 0 });
     assert.equal(definitions.startFile, '/srv/café/start.php');
     assert.equal(definitions.stopTimeout, 2.5);

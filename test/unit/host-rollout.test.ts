@@ -22,6 +22,7 @@ const definitions = (extra: Record<string, unknown> = {}) =>
   JSON.stringify({
     php: '8.2.0',
     workerman: '5.2.2',
+    appDir: '/srv/app',
     startFile: '/srv/app/start.php',
     pidFile: '/srv/app/runtime/app.pid',
     logFile: '/srv/app/runtime/logs/workerman.log',

@@ -17,7 +17,7 @@ const group = (name: string, count: number, extra: Partial<WorkerDefinition> = {
 
 test('master-level paths: what the start script loaded at top level, inside the target, plus master-files globs', () => {
   const isMasterLevel = masterLevelPaths(
-    { startFile: '/srv/app/start.php', includedFiles: ['/srv/app/start.php', '/srv/app/config/boot.php', '/srv/app/vendor/workerman/workerman/src/Worker.php', '/usr/share/php/x.php'] },
+    { startFile: '/srv/app/start.php', appDir: '/srv/app', includedFiles: ['/srv/app/start.php', '/srv/app/config/boot.php', '/srv/app/vendor/workerman/workerman/src/Worker.php', '/usr/share/php/x.php'] },
     '/srv/app',
     ['.env', 'config/*.ini'],
   );
@@ -27,9 +27,9 @@ test('master-level paths: what the start script loaded at top level, inside the 
 
 test('a stale master: master-level files modified after it started, to the second', () => {
   const fileTimes = { '/srv/app/start.php': 1000, '/srv/app/config/boot.php': 1010, '/srv/app/vendor/autoload.php': 990 };
-  assert.deepEqual(staleFiles({ fileTimes }, 1000.7, '/srv/app'), ['config/boot.php']);
-  assert.deepEqual(staleFiles({ fileTimes }, 1011, '/srv/app'), []);
-  assert.deepEqual(staleFiles({ fileTimes }, undefined, '/srv/app'), [], 'no start time, no verdict');
+  assert.deepEqual(staleFiles({ fileTimes, appDir: '/srv/app' }, 1000.7, '/srv/app'), ['config/boot.php']);
+  assert.deepEqual(staleFiles({ fileTimes, appDir: '/srv/app' }, 1011, '/srv/app'), []);
+  assert.deepEqual(staleFiles({ fileTimes, appDir: '/srv/app' }, undefined, '/srv/app'), [], 'no start time, no verdict');
 });
 
 test('definition changes: count, listen address, reloadable, new and removed groups; the same definitions are no change', () => {
@@ -83,4 +83,12 @@ test('restart verdict: new workers dying twice is a crash loop', () => {
     verdict = step.verdict;
   }
   assert.equal(verdict!.kind === 'failed' && verdict!.reason, 'crash-loop');
+});
+
+test('a target reached through a symlink: PHP reports resolved paths, and they still count as inside the app', () => {
+  const definitions = { startFile: '/data/app/start.php', appDir: '/data/app', includedFiles: ['/data/app/start.php', '/data/app/config/boot.php'], fileTimes: { '/data/app/config/boot.php': 2000 } };
+  const isMasterLevel = masterLevelPaths(definitions, '/srv/app', []);
+  assert.equal(isMasterLevel('config/boot.php'), true);
+  assert.equal(isMasterLevel('start.php'), true);
+  assert.deepEqual(staleFiles(definitions, 1000, '/srv/app'), ['config/boot.php']);
 });

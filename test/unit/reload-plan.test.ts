@@ -119,22 +119,27 @@ test('auto under graceful: a non-listening holder is stopped after the short gra
 test("runtime files: a directory below the target is protected whole, Workerman 4's vendor/ place file by file, outside paths not at all", () => {
   assert.deepEqual(
     runtimeProtectRules(
-      { pidFile: '/srv/app/runtime/webman.pid', logFile: '/srv/app/runtime/logs/workerman.log', statusFile: '/srv/app/runtime/webman.status', stdoutFile: '/dev/null' },
+      { pidFile: '/srv/app/runtime/webman.pid', logFile: '/srv/app/runtime/logs/workerman.log', statusFile: '/srv/app/runtime/webman.status', stdoutFile: '/dev/null', appDir: '/srv/app' },
       '/srv/app',
     ),
     ['/runtime/***'],
   );
   assert.deepEqual(
     runtimeProtectRules(
-      { pidFile: '/srv/app/vendor/workerman/_srv_app_start.php.pid', logFile: '/srv/app/vendor/workerman/workerman.log', statusFile: '', stdoutFile: '/var/log/app.out' },
+      { pidFile: '/srv/app/vendor/workerman/_srv_app_start.php.pid', logFile: '/srv/app/vendor/workerman/workerman.log', statusFile: '', stdoutFile: '/var/log/app.out', appDir: '/srv/app' },
       '/srv/app/',
     ),
     ['/vendor/workerman/_srv_app_start.php.pid', '/vendor/workerman/workerman.log'],
   );
-  assert.deepEqual(runtimeProtectRules({ pidFile: '/srv/app/workerman.start.php.pid', logFile: '/srv/app/a[1].log', statusFile: '', stdoutFile: '' }, '/srv/app'), [
+  assert.deepEqual(runtimeProtectRules({ pidFile: '/srv/app/workerman.start.php.pid', logFile: '/srv/app/a[1].log', statusFile: '', stdoutFile: '', appDir: '/srv/app' }, '/srv/app'), [
     '/workerman.start.php.pid',
     '/a\\[1\\].log',
   ]);
+  // /srv/app is a symlink to /data/app: PHP reports the resolved paths.
+  assert.deepEqual(
+    runtimeProtectRules({ pidFile: '/data/app/runtime/app.pid', logFile: '/data/app/runtime/logs/workerman.log', statusFile: '', stdoutFile: '', appDir: '/data/app' }, '/srv/app'),
+    ['/runtime/***'],
+  );
 });
 
 test('workers find their group by name; the listen address only separates groups that share a name', () => {
