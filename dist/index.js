@@ -48618,9 +48618,9 @@ function getState(name) {
 
 // src/action/main.ts
 import { rmSync } from "node:fs";
-import { readFile as readFile3, stat as stat2 } from "node:fs/promises";
+import { lstat as lstat2, readdir as readdir2, readFile as readFile3, stat as stat2 } from "node:fs/promises";
 import { hostname } from "node:os";
-import { resolve as resolve2 } from "node:path";
+import { join as join2, resolve as resolve2 } from "node:path";
 
 // src/adapters/rsync-sync.ts
 import { spawn } from "node:child_process";
@@ -52808,6 +52808,31 @@ async function restoreSnapshot(run2, snapshot, options) {
   io.log.info(`${label}: restored ${path} into ${settings.target}: ${summary2.filesTransferred} file(s) written, ${summary2.filesDeleted} deleted`);
   return summary2;
 }
+function parseDfAvailable(stdout) {
+  for (const line of stdout.split("\n").slice(1).reverse()) {
+    const match = /\s(\d+)\s+(\d+)\s+(\d+)\s+(?:\d+%|-)\s+(.+)$/.exec(line);
+    if (match) return { availableBytes: Number(match[3]) * 1024, mountedOn: match[4].trim() };
+  }
+  return void 0;
+}
+async function freeSpaceCheck(run2, neededBytes) {
+  const target = trimmed(run2.settings.target);
+  const parent = target.slice(0, target.lastIndexOf("/")) || "/";
+  const nothing = "nothing was changed";
+  const result = await runOrFail(run2, "preflight", commandLine(["df", "-Pk", "--", parent]), run2.settings.commandTimeoutMs, `cannot read the free space of ${parent}`, nothing, false);
+  const free = result.code === 0 ? parseDfAvailable(result.stdout) : void 0;
+  if (free === void 0) {
+    throw new StepError("preflight", `cannot read the free space of ${parent} (df -Pk: ${describeExit(result)}: ${shown2(result.stderr) || shown2(result.stdout) || "no output"}); ${nothing}`, { filesMayHaveChanged: false });
+  }
+  if (free.availableBytes < neededBytes) {
+    throw new StepError(
+      "preflight",
+      `only ${formatBytes(free.availableBytes)} free on the file system of ${parent} (mounted at ${free.mountedOn}), but ${formatBytes(neededBytes)} are needed for the snapshot and the changed files; ${nothing}`,
+      { filesMayHaveChanged: false }
+    );
+  }
+  return free.availableBytes;
+}
 
 // src/rollout/rollback-step.ts
 function snapshotTransfer(run2, snapshot) {
@@ -52854,6 +52879,12 @@ function untouched(host, status, why) {
 async function rolloutFleet(hosts, fleet, io, cancelled = new AbortController().signal, onReport = () => void 0, watchesEnd2 = cancelled) {
   const guard = async (run2) => {
     const lock = await acquireLock(run2, fleet.lock.owner, { timeoutMs: fleet.lock.timeoutMs, force: fleet.lock.force });
+    try {
+      if (fleet.mode === "deploy" && fleet.sync && fleet.neededBytes !== void 0) await freeSpaceCheck(run2, fleet.neededBytes);
+    } catch (error2) {
+      await lock.release();
+      throw error2;
+    }
     return () => lock.release();
   };
   const prepared = await inParallel(hosts, PREFLIGHT_CONCURRENCY, (host) => prepareHost(host.spec, host.settings, io, guard));
@@ -53533,6 +53564,13 @@ function lockOwner() {
   const runUrl = env["GITHUB_RUN_ID"] !== void 0 ? `${env["GITHUB_SERVER_URL"] ?? "https://github.com"}/${env["GITHUB_REPOSITORY"] ?? "?"}/actions/runs/${env["GITHUB_RUN_ID"]}` : `a run outside GitHub Actions (pid ${process.pid} on ${hostname()})`;
   return { runUrl, job: env["GITHUB_JOB"] ?? "graceful-reload", startedAt: (/* @__PURE__ */ new Date()).toISOString() };
 }
+async function sourceBytes(directory) {
+  let total = 0;
+  for (const entry of await readdir2(directory, { withFileTypes: true, recursive: true })) {
+    if (entry.isFile() && !`${entry.parentPath}/`.includes("/.git/")) total += (await lstat2(join2(entry.parentPath, entry.name))).size;
+  }
+  return total;
+}
 async function readInventory(workspace, path) {
   if (path === "") return void 0;
   const file = resolve2(workspace, path);
@@ -53570,6 +53608,7 @@ async function deploy() {
   const fleet = {
     ...plan.fleet,
     ...amounts,
+    neededBytes: await sourceBytes(source),
     lock: { owner: lockOwner(), timeoutMs: plan.fleet.lockTimeoutMs, force: plan.fleet.forceUnlock }
   };
   const transport = await openTransport({ ...plan, rollout }, {

@@ -1,8 +1,8 @@
 import * as core from '@actions/core';
 import { rmSync } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { lstat, readdir, readFile, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { stopRunningRsync } from '../adapters/rsync-sync.js';
 import { openTransport } from '../adapters/transport.js';
 import { sealHostText } from '../engine/host-text.js';
@@ -124,6 +124,16 @@ function lockOwner(): LockOwner {
   return { runUrl, job: env['GITHUB_JOB'] ?? 'graceful-reload', startedAt: new Date().toISOString() };
 }
 
+/** The bytes of every file in the source tree: the most a sync can write on a host. */
+async function sourceBytes(directory: string): Promise<number> {
+  let total = 0;
+  for (const entry of await readdir(directory, { withFileTypes: true, recursive: true })) {
+    // The repository's history is never deployed (exclude .git/ by default).
+    if (entry.isFile() && !`${entry.parentPath}/`.includes('/.git/')) total += (await lstat(join(entry.parentPath, entry.name))).size;
+  }
+  return total;
+}
+
 async function readInventory(workspace: string, path: string): Promise<string | undefined> {
   if (path === '') return undefined;
   const file = resolve(workspace, path);
@@ -163,6 +173,7 @@ async function deploy(): Promise<void> {
   const fleet: FleetSettings = {
     ...plan.fleet,
     ...amounts,
+    neededBytes: await sourceBytes(source),
     lock: { owner: lockOwner(), timeoutMs: plan.fleet.lockTimeoutMs, force: plan.fleet.forceUnlock },
   };
 

@@ -7,7 +7,7 @@ import { watchCanary } from './canary-watch.js';
 import { acquireLock, type LockOwner } from './host-lock.js';
 import { deployHost, prepareHost, type PreparedHost } from './host-rollout.js';
 import { rollBack, snapshotTransfer } from './rollback-step.js';
-import { listSnapshots, pruneSnapshots, takeSnapshot } from './host-snapshot.js';
+import { freeSpaceCheck, listSnapshots, pruneSnapshots, takeSnapshot } from './host-snapshot.js';
 import { protectRules, sourceTransfer } from './sync-step.js';
 
 export interface FleetHost {
@@ -29,6 +29,8 @@ export interface FleetSettings {
   readonly rollback: 'failed-hosts' | 'all' | 'none';
   readonly keepSnapshots: number;
   readonly lock: { readonly owner: LockOwner; readonly timeoutMs: number; readonly force: boolean };
+  /** Free space each host needs beside the target: at most every source file changes (a hard-link snapshot costs next to nothing). */
+  readonly neededBytes?: number;
 }
 
 /** Preflights at once: enough to hide latency, few enough for a runner's file descriptors and a bastion's MaxStartups. */
@@ -72,6 +74,12 @@ export async function rolloutFleet(
 ): Promise<HostReport[]> {
   const guard = async (run: HostRun) => {
     const lock = await acquireLock(run, fleet.lock.owner, { timeoutMs: fleet.lock.timeoutMs, force: fleet.lock.force });
+    try {
+      if (fleet.mode === 'deploy' && fleet.sync && fleet.neededBytes !== undefined) await freeSpaceCheck(run, fleet.neededBytes);
+    } catch (error) {
+      await lock.release();
+      throw error;
+    }
     return () => lock.release();
   };
   const prepared = await inParallel(hosts, PREFLIGHT_CONCURRENCY, (host) => prepareHost(host.spec, host.settings, io, guard));
