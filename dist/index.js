@@ -51084,7 +51084,7 @@ function resolveFleetAmounts(fleet, hosts) {
 }
 
 // src/rollout/canary-watch.ts
-var realSleep = (ms2) => new Promise((resolve3) => setTimeout(resolve3, ms2));
+import { setTimeout as realSleep } from "node:timers/promises";
 function picture(snapshot) {
   return `${snapshot.masters.map((master) => master.pid).join(",")}|${snapshot.workers.map((worker) => worker.pid).sort((a, b) => a - b).join(",")}`;
 }
@@ -51111,6 +51111,7 @@ async function watchCanary(prepared, report, settleMs) {
 }
 
 // src/rollout/host-lock.ts
+import { setTimeout as realSleep2 } from "node:timers/promises";
 import { randomBytes } from "node:crypto";
 
 // src/engine/shell-quote.ts
@@ -51254,7 +51255,6 @@ async function attempt(run2, command, path) {
   const what = result.code === 3 ? `cannot create the state directory ${stateDirectory(run2.settings.target)} (${why})` : result.code === 4 ? `cannot create the lock directory ${path} (${why})` : result.code === 5 ? `cannot write the owner file into the lock directory ${path} (${why}); the lock was not taken` : result.code === 6 ? `force-unlock: cannot remove the lock ${path} (${why})` : `taking the lock ${path} failed (${describeExit(result)}: ${why})`;
   throw new StepError("lock", `${what}; no file of the target was changed`, { filesMayHaveChanged: false });
 }
-var realSleep2 = (ms2) => new Promise((resolve3) => setTimeout(resolve3, ms2));
 async function acquireLock(run2, owner, options) {
   const { label, io, settings } = run2;
   const path = lockDirectory(settings.target);
@@ -51966,6 +51966,9 @@ async function checkStatusTable(source, masterPid) {
   }
 }
 
+// src/rollout/restart-step.ts
+import { setTimeout as realSleep3 } from "node:timers/promises";
+
 // src/engine/crash-loop.ts
 var CRASH_LIMIT = 2;
 function crashesSinceSignal(baseline, snapshot, newWorkersGone, replacedGroups) {
@@ -52037,7 +52040,6 @@ function observeRestart(state, snapshot, rules) {
 }
 
 // src/rollout/restart-step.ts
-var realSleep3 = (ms2) => new Promise((resolve3) => setTimeout(resolve3, ms2));
 async function restartStep(run2, source, oldMasterPid, synced, why) {
   const { settings, io, label, facts } = run2;
   facts.step = "restart";
@@ -52306,6 +52308,9 @@ async function signalStep(run2, source, plan, statusKind) {
   return { baseline, signalledAt };
 }
 
+// src/engine/reload-watch.ts
+import { setTimeout as realSleep4 } from "node:timers/promises";
+
 // src/engine/app-log.ts
 function sawReloadStart(text, masterPid) {
   return new RegExp(`pid:${masterPid} Workerman\\[[^\\]]*\\] reloading`).test(text);
@@ -52330,7 +52335,6 @@ function phpErrors(text, limit = 5) {
 
 // src/engine/reload-watch.ts
 var KILL_AFTER_MS = 5e3;
-var realSleep4 = (ms2) => new Promise((resolve3) => setTimeout(resolve3, ms2));
 function progressLine(label, verdict, elapsedMs) {
   const at = `(${formatDuration(elapsedMs)})`;
   switch (verdict.kind) {
@@ -53002,6 +53006,9 @@ async function rollBackSucceeded(ready, io, reports) {
   }
 }
 
+// src/status/remote-status.ts
+import { setTimeout as realSleep5 } from "node:timers/promises";
+
 // src/remote/host-probe.php
 var host_probe_default = `<?php
 /*
@@ -53329,7 +53336,6 @@ var StatusTableReader = class {
 };
 
 // src/status/remote-status.ts
-var realSleep5 = (ms2) => new Promise((resolve3) => setTimeout(resolve3, ms2));
 var RemoteStatus = class {
   constructor(options) {
     this.options = options;

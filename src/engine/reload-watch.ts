@@ -1,3 +1,4 @@
+import { setTimeout as realSleep } from 'node:timers/promises';
 import { phpErrors } from './app-log.js';
 import { formatDuration } from './duration.js';
 import type { RolloutLog } from './ports.js';
@@ -49,8 +50,6 @@ export type WatchOutcome =
 
 /** How long a worker sent SIGINT gets before SIGKILL. */
 const KILL_AFTER_MS = 5000;
-
-const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 function progressLine(label: string, verdict: Verdict, elapsedMs: number): string {
   const at = `(${formatDuration(elapsedMs)})`;

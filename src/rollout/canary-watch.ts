@@ -1,8 +1,7 @@
+import { setTimeout as realSleep } from 'node:timers/promises';
 import type { HostReport } from '../engine/report.js';
 import type { HostSnapshot } from '../engine/worker-snapshot.js';
 import type { PreparedHost } from './host-rollout.js';
-
-const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Master and worker PIDs: any change while nobody is deploying is a worker (or master) that died. */
 function picture(snapshot: HostSnapshot): string {

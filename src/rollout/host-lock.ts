@@ -1,3 +1,4 @@
+import { setTimeout as realSleep } from 'node:timers/promises';
 import { randomBytes } from 'node:crypto';
 import { formatDuration } from '../engine/duration.js';
 import { describeExit, StepError, type CommandResult } from '../engine/ports.js';
@@ -224,8 +225,6 @@ async function attempt(run: HostRun, command: string, path: string): Promise<Loc
     : `taking the lock ${path} failed (${describeExit(result)}: ${why})`;
   throw new StepError('lock', `${what}; no file of the target was changed`, { filesMayHaveChanged: false });
 }
-
-const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
  * Takes the host's lock, waiting up to options.timeoutMs for a run that holds

@@ -1,3 +1,4 @@
+import { setTimeout as realSleep } from 'node:timers/promises';
 import { CRASH_LIMIT } from '../engine/crash-loop.js';
 import { formatDuration } from '../engine/duration.js';
 import { RemoteCommandTimeout, StepError, describeExit } from '../engine/ports.js';
@@ -15,8 +16,6 @@ export interface RestartOutcome {
   readonly stoppedWith: 'stop -g' | 'stop';
   readonly restartedAt: number;
 }
-
-const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
  * Restarts the app for a master-level change: `stop -g` bounded by

@@ -1,3 +1,4 @@
+import { setTimeout as realSleep } from 'node:timers/promises';
 import { describeExit, type RemoteShell } from '../engine/ports.js';
 import type { RolloutSettings, StatusSourceKind } from '../engine/settings.js';
 import type { HostSnapshot } from '../engine/worker-snapshot.js';
@@ -17,8 +18,6 @@ export interface RemoteStatusOptions {
   readonly sleep?: (ms: number) => Promise<void>;
   readonly now?: () => number;
 }
-
-const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
  * The status sources over one SSH connection. Every poll is the host probe
