@@ -49,15 +49,25 @@ export async function deploy(rig: Rig, host: TestHost, source: string, extra: Re
   return { run, report: reports[0]! };
 }
 
-/** Like deploy, but the action may refuse before reaching the host. */
-export async function attemptDeploy(rig: Rig, host: TestHost, source: string, extra: Record<string, string> = {}, when: readonly WhenHook[] = []): Promise<DeployAttempt> {
+/**
+ * Runs the action and fires each `when` hook once, as soon as the action's
+ * output first matches it (faults injected mid-rollout); returns the run and
+ * its report, which must be JSON.
+ */
+async function runWithHooks(
+  inputs: Record<string, string>,
+  when: readonly WhenHook[],
+  options: { env?: Record<string, string>; echo?: (text: string) => void } = {},
+): Promise<DeployAttempt> {
   let seen = '';
   let pid = 0;
   const pending = [...when];
   const fired: Promise<unknown>[] = [];
-  const run = await runAction(inputsFor(rig, host, source, extra), {
+  const run = await runAction(inputs, {
+    ...(options.env ? { env: options.env } : {}),
     onSpawn: (spawned) => (pid = spawned),
     echo: (text) => {
+      options.echo?.(text);
       seen += text;
       for (const hook of [...pending]) {
         if (hook.match.test(seen)) {
@@ -69,7 +79,18 @@ export async function attemptDeploy(rig: Rig, host: TestHost, source: string, ex
   });
   await Promise.all(fired);
   await removeRunnerTemp(run);
-  return { run, reports: JSON.parse(run.outputs['report'] ?? '[]') as HostReport[] };
+  let reports: HostReport[] = [];
+  try {
+    reports = JSON.parse(run.outputs['report'] ?? '[]') as HostReport[];
+  } catch (error) {
+    throw new Error(`the report output is not JSON (${(error as Error).message}); log:\n${run.log}`);
+  }
+  return { run, reports };
+}
+
+/** Like deploy, but the action may refuse before reaching the host. */
+export async function attemptDeploy(rig: Rig, host: TestHost, source: string, extra: Record<string, string> = {}, when: readonly WhenHook[] = []): Promise<DeployAttempt> {
+  return runWithHooks(inputsFor(rig, host, source, extra), when);
 }
 
 /** A source (plain app) whose web workers die in onWorkerStart: a fatal error in the new handler. */
@@ -168,31 +189,5 @@ export async function deployFleet(
   when: readonly WhenHook[] = [],
   options: { env?: Record<string, string>; echo?: (text: string) => void } = {},
 ): Promise<FleetRun> {
-  let seen = '';
-  let pid = 0;
-  const pending = [...when];
-  const fired: Promise<unknown>[] = [];
-  const run = await runAction(fleetInputs(rig, hosts, source, extra), {
-    ...(options.env ? { env: options.env } : {}),
-    onSpawn: (spawned) => (pid = spawned),
-    echo: (text) => {
-      options.echo?.(text);
-      seen += text;
-      for (const hook of [...pending]) {
-        if (hook.match.test(seen)) {
-          pending.splice(pending.indexOf(hook), 1);
-          fired.push(hook.then({ pid }));
-        }
-      }
-    },
-  });
-  await Promise.all(fired);
-  await removeRunnerTemp(run);
-  let reports: HostReport[] = [];
-  try {
-    reports = JSON.parse(run.outputs['report'] ?? '[]') as HostReport[];
-  } catch (error) {
-    throw new Error(`the report output is not JSON (${(error as Error).message}); log:\n${run.log}`);
-  }
-  return { run, reports };
+  return runWithHooks(fleetInputs(rig, hosts, source, extra), when, options);
 }
