@@ -465,13 +465,10 @@ test('the connection cut mid-rsync (a new file already staged): the live tree is
   assert.deepEqual(afterCut, [], `${victim.name}: the rsync was cut: the live tree changed (${hit.status}: ${hit.error})`);
 });
 
-test('a cancel (SIGINT) mid-rollout: the host in flight is settled, the hosts not started are cancelled, no lock is left behind', async (t) => {
-  const hosts = await fleet(t, 'cancel', 3);
-  const source = await rig.makeSource('v2');
-  const sums = await Promise.all(hosts.map(treeSums));
+/** Rolls out one host at a time and sends the action SIGINT as the first host's reload is signalled, as a runner's cancel does. */
+async function cancelWhileFirstReloads(hosts: readonly TestHost[], source: string, settle: string) {
   let cancelledAt = 0;
-
-  const result = await deployFleet(rig, hosts, source, { ...FAST, 'max-parallel': '1', settle: '3s' }, [
+  const result = await deployFleet(rig, hosts, source, { ...FAST, 'max-parallel': '1', settle }, [
     {
       match: new RegExp(`${label(hosts[0]!).replaceAll('.', '\\.')}: graceful reload signalled`),
       then: async ({ pid }) => {
@@ -480,8 +477,15 @@ test('a cancel (SIGINT) mid-rollout: the host in flight is settled, the hosts no
       },
     },
   ]);
+  return { result, cancelledAt, endedWithin: Date.now() - cancelledAt };
+}
+
+test('a cancel (SIGINT) mid-rollout: the host in flight is settled, the hosts not started are cancelled, no lock is left behind', async (t) => {
+  const hosts = await fleet(t, 'cancel', 3);
+  const source = await rig.makeSource('v2');
+  const sums = await Promise.all(hosts.map(treeSums));
+  const { result, cancelledAt, endedWithin } = await cancelWhileFirstReloads(hosts, source, '3s');
   const { run } = result;
-  const endedWithin = Date.now() - cancelledAt;
 
   assert.ok(cancelledAt > 0, `the cancel was sent; log:\n${run.log}`);
   assert.notEqual(run.code, 0, run.log);
@@ -511,20 +515,9 @@ test('a cancel (SIGINT) while the host in flight needs longer than the grace to 
   const hosts = await fleet(t, 'cancel-slow', 2);
   const source = await rig.makeSource('v2');
   const sums = await Promise.all(hosts.map(treeSums));
-  let cancelledAt = 0;
-
   // settle 15s: the host in flight cannot be proven before the runner's SIGTERM would come (7.5 s after SIGINT).
-  const result = await deployFleet(rig, hosts, source, { ...FAST, 'max-parallel': '1', settle: '15s' }, [
-    {
-      match: new RegExp(`${label(hosts[0]!).replaceAll('.', '\\.')}: graceful reload signalled`),
-      then: async ({ pid }) => {
-        cancelledAt = Date.now();
-        kill(pid, 'SIGINT');
-      },
-    },
-  ]);
+  const { result, cancelledAt, endedWithin } = await cancelWhileFirstReloads(hosts, source, '15s');
   const { run } = result;
-  const endedWithin = Date.now() - cancelledAt;
 
   assert.ok(cancelledAt > 0, `the cancel was sent; log:\n${run.log}`);
   assert.notEqual(run.code, 0, run.log);
