@@ -51905,7 +51905,7 @@ async function preflight(run2) {
   await checkSignalRight(run2, master.pid);
   if (statusKind === "workerman") await checkStatusTable(source, master.pid);
   warnAboutOpcache(run2, definitions);
-  return { statusKind, definitions, plan, source, masterPid: master.pid, masterStartedAt: master.startedAt, logFile };
+  return { definitions, plan, source, masterPid: master.pid, masterStartedAt: master.startedAt, logFile };
 }
 function statusKindFor(run2, definitions) {
   const major = Number(definitions.workerman.split(".")[0]);
@@ -52282,10 +52282,9 @@ function classifyStall(state, rules, snapshot, stillOld, stale, replaced, stalle
 }
 
 // src/rollout/signal-step.ts
-async function signalStep(run2, source, plan, statusKind) {
+async function signalStep(run2, source, plan) {
   const { settings, label, io, facts } = run2;
   facts.step = "signal";
-  if (statusKind === "workerman") await source.readTable();
   let baseline;
   try {
     baseline = takeBaseline(await source.snapshot(), plan);
@@ -52503,7 +52502,7 @@ function describeApp(run2, checked2) {
 async function reloadReport(run2, checked2, started) {
   const { facts, io, host, now } = run2;
   const { source, plan } = checked2;
-  const { baseline, signalledAt } = await signalStep(run2, source, plan, checked2.statusKind);
+  const { baseline, signalledAt } = await signalStep(run2, source, plan);
   const outcome = await verifyStep(run2, source, baseline);
   const common = {
     host: host.label,

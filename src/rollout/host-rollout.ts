@@ -26,7 +26,7 @@ function describeApp(run: HostRun, checked: Preflight): void {
 async function reloadReport(run: HostRun, checked: Preflight, started: number): Promise<HostReport> {
   const { facts, io, host, now } = run;
   const { source, plan } = checked;
-  const { baseline, signalledAt } = await signalStep(run, source, plan, checked.statusKind);
+  const { baseline, signalledAt } = await signalStep(run, source, plan);
   const outcome = await verifyStep(run, source, baseline);
   const common = {
     host: host.label,

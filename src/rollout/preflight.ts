@@ -11,8 +11,6 @@ import type { HostRun } from './context.js';
 import { definitionsFrom } from './read-definitions.js';
 
 export interface Preflight {
-  /** Where worker facts come from on this host (the status input, unless the app's Workerman forbids it). */
-  readonly statusKind: StatusSourceKind;
   readonly definitions: AppDefinitions;
   readonly plan: ReloadPlan;
   readonly source: StatusSource;
@@ -58,7 +56,7 @@ export async function preflight(run: HostRun): Promise<Preflight> {
   await checkSignalRight(run, master.pid);
   if (statusKind === 'workerman') await checkStatusTable(source, master.pid);
   warnAboutOpcache(run, definitions);
-  return { statusKind, definitions, plan, source, masterPid: master.pid, masterStartedAt: master.startedAt, logFile };
+  return { definitions, plan, source, masterPid: master.pid, masterStartedAt: master.startedAt, logFile };
 }
 
 /**

@@ -1,17 +1,14 @@
 import { describeExit, StepError } from '../engine/ports.js';
 import type { ReloadPlan } from '../engine/reload-plan.js';
-import type { StatusSourceKind } from '../engine/settings.js';
 import { BaselineError, takeBaseline, type ReloadBaseline } from '../engine/verdict.js';
 import type { StatusSource } from '../status/status-source.js';
 import { reloadCommand } from '../workerman/commands.js';
 import type { HostRun } from './context.js';
 
 /** Takes the "before" picture of the workers, then sends the reload the plan chose. */
-export async function signalStep(run: HostRun, source: StatusSource, plan: ReloadPlan, statusKind: StatusSourceKind): Promise<{ baseline: ReloadBaseline; signalledAt: number }> {
+export async function signalStep(run: HostRun, source: StatusSource, plan: ReloadPlan): Promise<{ baseline: ReloadBaseline; signalledAt: number }> {
   const { settings, label, io, facts } = run;
   facts.step = 'signal';
-  // Crash counts from before the sync could include crashes during it.
-  if (statusKind === 'workerman') await source.readTable();
   let baseline: ReloadBaseline;
   try {
     baseline = takeBaseline(await source.snapshot(), plan);
