@@ -1,17 +1,12 @@
 import * as core from '@actions/core';
 import { rmSync } from 'node:fs';
-import { lstat, readdir, readFile, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { join, resolve } from 'node:path';
 import { stopRunningRsync } from '../adapters/rsync-sync.js';
-import { openTransport } from '../adapters/transport.js';
 import { sealHostText } from '../engine/host-text.js';
-import { InputError, parseInputs } from '../engine/inputs.js';
+import { parseInputs } from '../engine/inputs.js';
 import type { HostReport } from '../engine/report.js';
-import { fleetHosts, resolveFleetAmounts } from '../engine/fleet-hosts.js';
-import { rolloutFleet, type FleetSettings } from '../rollout/fleet-rollout.js';
 import type { LockOwner } from '../rollout/host-lock.js';
-import { realRolloutIO } from '../rollout/real-io.js';
+import { runDeployment } from '../run/deployment.js';
 import { actionLog, debugLines, fail, reportJson } from './action-log.js';
 import { cleanup } from './post.js';
 import { isPost, markMainStarted, rememberSecretDirectory } from './state.js';
@@ -124,26 +119,6 @@ function lockOwner(): LockOwner {
   return { runUrl, job: env['GITHUB_JOB'] ?? 'graceful-reload', startedAt: new Date().toISOString() };
 }
 
-/** The bytes of every file in the source tree: the most a sync can write on a host. */
-async function sourceBytes(directory: string): Promise<number> {
-  let total = 0;
-  for (const entry of await readdir(directory, { withFileTypes: true, recursive: true })) {
-    // The repository's history is never deployed (exclude .git/ by default).
-    if (entry.isFile() && !`${entry.parentPath}/`.includes('/.git/')) total += (await lstat(join(entry.parentPath, entry.name))).size;
-  }
-  return total;
-}
-
-async function readInventory(workspace: string, path: string): Promise<string | undefined> {
-  if (path === '') return undefined;
-  const file = resolve(workspace, path);
-  try {
-    return await readFile(file, 'utf8');
-  } catch (error) {
-    throw new InputError('inventory', `cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); expected a YAML file in the workspace`);
-  }
-}
-
 async function deploy(): Promise<void> {
   markMainStarted();
   hideSecrets();
@@ -159,48 +134,37 @@ async function deploy(): Promise<void> {
       'insecure-ignore-host-key is true: host keys are NOT checked, so anyone who can intercept the connection can read the code and the credentials and run commands as the deploy user. Pin the host keys with known-hosts instead.',
     );
   }
-  const workspace = process.env['GITHUB_WORKSPACE'] ?? process.cwd();
-  const source = resolve(workspace, plan.rollout.source);
-  const info = await stat(source).catch(() => null);
-  if (!info?.isDirectory()) throw new InputError('source', `"${plan.rollout.source}" is not a directory (looked at ${source})`);
-  const rollout = { ...plan.rollout, source };
-  const hosts = fleetHosts(plan, rollout, await readInventory(workspace, plan.fleet.inventory), plan.hostDefaults);
-  if (hosts.length === 0) {
-    core.info(`shard ${plan.fleet.shard?.index}/${plan.fleet.shard?.count} has no host: nothing to do`);
-    return;
-  }
-  const amounts = resolveFleetAmounts(plan.fleet, hosts.length);
-  const fleet: FleetSettings = {
-    ...plan.fleet,
-    ...amounts,
-    neededBytes: await sourceBytes(source),
-    lock: { owner: lockOwner(), timeoutMs: plan.fleet.lockTimeoutMs, force: plan.fleet.forceUnlock },
-  };
-
-  const transport = await openTransport({ ...plan, rollout }, {
-    ...(process.env['RUNNER_TEMP'] ? { tempParent: process.env['RUNNER_TEMP'] } : {}),
-    debug: debugLines,
-  });
-  progress.secretDirectory = transport.files.directory;
-  rememberSecretDirectory(transport.files.directory);
   try {
-    progress.current = hosts.length <= 3 ? hosts.map((host) => host.spec.label).join(', ') : `the rollout of ${hosts.length} hosts`;
-    // Reports arrive host by host, so a run cut short still writes what it knows.
-    const reports = await rolloutFleet(hosts, fleet, realRolloutIO(transport, actionLog), cancellation.signal, (_host, report) => progress.reports.push(report), watchesEnd.signal);
-    progress.reports = reports;
-    for (const report of reports) {
-      if (report.status !== 'failed' && report.status !== 'rolled-back') continue;
-      const what = report.ok ? 'succeeded, then was rolled back because another host failed (rollback: all)' : `${report.step} failed: ${report.error}${report.filesChanged ? '' : ' (no file on this host was changed)'}`;
-      const rollback = report.rollback ? `; rollback: ${report.rollback.ok ? 'done and verified' : report.rollback.error}` : '';
-      core.error(sealHostText(`${report.host}: ${what}${rollback}`));
-    }
+    progress.reports = await runDeployment(plan, {
+      workspace: process.env['GITHUB_WORKSPACE'] ?? process.cwd(),
+      lockOwner: lockOwner(),
+      ...(process.env['RUNNER_TEMP'] ? { tempParent: process.env['RUNNER_TEMP'] } : {}),
+      log: actionLog,
+      debugText: debugLines,
+      cancelled: cancellation.signal,
+      watchesEnd: watchesEnd.signal,
+      keyDirectory: (path) => {
+        progress.secretDirectory = path;
+        if (path !== undefined) rememberSecretDirectory(path);
+      },
+      rolloutStarts: (hosts) => {
+        progress.current = hosts.length <= 3 ? hosts.map((host) => host.spec.label).join(', ') : `the rollout of ${hosts.length} hosts`;
+      },
+      // Reports arrive host by host, so a run cut short still writes what it knows.
+      hostReported: (report) => progress.reports.push(report),
+    });
   } finally {
     progress.current = undefined;
     writeReport();
-    await transport.close().catch(() => removeSecretDirectoryNow());
-    progress.secretDirectory = undefined;
   }
   const reports = progress.reports;
+  if (reports.length === 0) return;
+  for (const report of reports) {
+    if (report.status !== 'failed' && report.status !== 'rolled-back') continue;
+    const what = report.ok ? 'succeeded, then was rolled back because another host failed (rollback: all)' : `${report.step} failed: ${report.error}${report.filesChanged ? '' : ' (no file on this host was changed)'}`;
+    const rollback = report.rollback ? `; rollback: ${report.rollback.ok ? 'done and verified' : report.rollback.error}` : '';
+    core.error(sealHostText(`${report.host}: ${what}${rollback}`));
+  }
   const count = (status: string) => reports.filter((report) => report.status === status).length;
   const summary = `${count('ok')} ok, ${count('failed')} failed, ${count('rolled-back')} rolled back, ${count('skipped')} skipped, ${count('cancelled')} cancelled`;
   if (reports.some((report) => report.status !== 'ok')) {

@@ -1,0 +1,102 @@
+import { rmSync } from 'node:fs';
+import { lstat, readdir, readFile, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { openTransport } from '../adapters/transport.js';
+import { fleetHosts, resolveFleetAmounts } from '../engine/fleet-hosts.js';
+import { InputError } from '../engine/input-error.js';
+import type { RolloutLog } from '../engine/ports.js';
+import type { HostReport } from '../engine/report.js';
+import type { DeployPlan } from '../engine/settings.js';
+import { rolloutFleet, type FleetHost, type FleetSettings } from '../rollout/fleet-rollout.js';
+import type { LockOwner } from '../rollout/host-lock.js';
+import { realRolloutIO } from '../rollout/real-io.js';
+
+/**
+ * What a run on a runner or a laptop tells the shared deployment: where the
+ * files are, who it is, where its log goes, and how it is cancelled.
+ */
+export interface DeploymentContext {
+  /** Relative source and inventory paths are resolved against it. */
+  readonly workspace: string;
+  readonly lockOwner: LockOwner;
+  /** Where the temporary key and OpenSSH config directory goes (RUNNER_TEMP), else the OS temp directory. */
+  readonly tempParent?: string;
+  readonly log: RolloutLog;
+  /** Multi-line debug text (the generated OpenSSH config), line breaks kept. */
+  readonly debugText?: (text: string) => void;
+  /** No new host starts once aborted. */
+  readonly cancelled?: AbortSignal;
+  /** After a cancel: when the hosts in flight stop watching. */
+  readonly watchesEnd?: AbortSignal;
+  /** The temporary key directory while it exists (undefined once removed), so an emergency exit can remove it. */
+  readonly keyDirectory?: (path: string | undefined) => void;
+  /** The rollout of these hosts begins (after every check that needs no host). */
+  readonly rolloutStarts?: (hosts: readonly FleetHost[]) => void;
+  /** Each host's report as soon as it is known, so a run cut short can still write them. */
+  readonly hostReported?: (report: HostReport) => void;
+}
+
+/** The bytes of every file in the source tree: the most a sync can write on a host. */
+async function sourceBytes(directory: string): Promise<number> {
+  let total = 0;
+  for (const entry of await readdir(directory, { withFileTypes: true, recursive: true })) {
+    // The repository's history is never deployed (exclude .git/ by default).
+    if (entry.isFile() && !`${entry.parentPath}/`.includes('/.git/')) total += (await lstat(join(entry.parentPath, entry.name))).size;
+  }
+  return total;
+}
+
+async function readInventory(workspace: string, path: string): Promise<string | undefined> {
+  if (path === '') return undefined;
+  const file = resolve(workspace, path);
+  try {
+    return await readFile(file, 'utf8');
+  } catch (error) {
+    throw new InputError('inventory', `cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); expected a YAML file in the workspace`);
+  }
+}
+
+async function sourceDirectory(workspace: string, given: string): Promise<string> {
+  const source = resolve(workspace, given);
+  const info = await stat(source).catch(() => null);
+  if (!info?.isDirectory()) throw new InputError('source', `"${given}" is not a directory (looked at ${source})`);
+  return source;
+}
+
+/**
+ * A validated plan, carried out: the source and inventory read, this job's
+ * hosts and amounts resolved, the SSH and rsync transport opened, the fleet
+ * rolled out, the transport closed. The same for the action and the CLI;
+ * what differs (inputs, log, cancel, output) comes in through the context.
+ * Returns every host's report, or [] when this job's shard has no host.
+ */
+export async function runDeployment(plan: DeployPlan, context: DeploymentContext): Promise<HostReport[]> {
+  const source = await sourceDirectory(context.workspace, plan.rollout.source);
+  const rollout = { ...plan.rollout, source };
+  const hosts = fleetHosts(plan, rollout, await readInventory(context.workspace, plan.fleet.inventory), plan.hostDefaults);
+  if (hosts.length === 0) {
+    context.log.info(`shard ${plan.fleet.shard?.index}/${plan.fleet.shard?.count} has no host: nothing to do`);
+    return [];
+  }
+  const fleet: FleetSettings = {
+    ...plan.fleet,
+    ...resolveFleetAmounts(plan.fleet, hosts.length),
+    neededBytes: await sourceBytes(source),
+    lock: { owner: context.lockOwner, timeoutMs: plan.fleet.lockTimeoutMs, force: plan.fleet.forceUnlock },
+  };
+  const transport = await openTransport(
+    { ...plan, rollout },
+    { ...(context.tempParent ? { tempParent: context.tempParent } : {}), ...(context.debugText ? { debug: context.debugText } : {}) },
+  );
+  const keyDirectory = transport.files.directory;
+  context.keyDirectory?.(keyDirectory);
+  try {
+    context.rolloutStarts?.(hosts);
+    const io = realRolloutIO(transport, context.log);
+    return await rolloutFleet(hosts, fleet, io, context.cancelled, (_host, report) => context.hostReported?.(report), context.watchesEnd);
+  } finally {
+    // The key files never outlive the run: if closing fails, they are removed here and now.
+    await transport.close().catch(() => rmSync(keyDirectory, { recursive: true, force: true }));
+    context.keyDirectory?.(undefined);
+  }
+}
