@@ -1,7 +1,36 @@
-/** A bad input, named, with the rule it broke; nothing is connected before every input is checked. */
+/** One input and the rule it broke. */
+export interface InputProblem {
+  readonly input: string;
+  readonly problem: string;
+}
+
+const line = ({ input, problem }: InputProblem): string => `input ${input}: ${problem}`;
+
+/**
+ * Bad inputs, named, each with the rule it broke; nothing is connected before
+ * every input is checked. The validators throw one for their input;
+ * parseInputs throws one for every bad input it found (see `all`).
+ */
 export class InputError extends Error {
-  constructor(input: string, problem: string) {
-    super(`input ${input}: ${problem}`);
+  /** Every bad input this error stands for, in the order they were found. */
+  readonly problems: readonly InputProblem[];
+
+  constructor(input: string, problem: string, alsoWrong: readonly InputProblem[] = []) {
+    const problems = [{ input, problem }, ...alsoWrong];
+    super(problems.length === 1 ? line(problems[0]!) : `${problems.length} inputs are wrong: ${problems.map(line).join('; ')}`);
     this.name = 'InputError';
+    this.problems = problems;
+  }
+
+  /** The first input named. */
+  get input(): string {
+    return this.problems[0]!.input;
+  }
+
+  /** One error for several; with one bad input it is that input's error, unchanged. */
+  static all(errors: readonly InputError[]): InputError {
+    if (errors.length === 1) return errors[0]!;
+    const [first, ...rest] = errors.flatMap((error) => error.problems);
+    return new InputError(first!.input, first!.problem, rest);
   }
 }

@@ -2,8 +2,8 @@ import { InputError } from './input-error.js';
 import { parseDuration } from './duration.js';
 import { parseHostList, parseHostSpec, parsePort, parseUsername } from './host-spec.js';
 import { parseKnownHosts } from './known-hosts.js';
-import { parseAmount, parseShard } from './fleet-plan.js';
-import type { Credentials, DeployPlan, FleetOptions, OnGracefulTimeout, OnMasterChange, ReloadMode, StatusSourceKind } from './settings.js';
+import { parseAmount, parseShard, type Amount } from './fleet-plan.js';
+import type { Credentials, DeployPlan, FleetOptions, OnGracefulTimeout, OnMasterChange, ReloadMode, RolloutSettings, StatusSourceKind } from './settings.js';
 
 /** Raw inputs by their action.yml names; a missing input is the empty string, as on a runner. */
 export type RawInputs = (name: string) => string;
@@ -180,21 +180,24 @@ function booleanInput(raw: RawInputs, input: string, fallback = false): boolean 
   throw new InputError(input, `"${raw(input).trim()}" is not true or false`);
 }
 
-function parseCredentials(raw: RawInputs, environment: InputEnvironment): Credentials {
-  const privateKey = raw('private-key').trim();
+function parseCredentials(raw: RawInputs, environment: InputEnvironment, problems: InputProblems): Credentials {
+  const privateKey = problems.check(() => raw('private-key').trim(), '');
   if (privateKey !== '' && !/^-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----\r?\n[\s\S]+\n-----END [A-Z0-9 ]*PRIVATE KEY-----$/.test(privateKey)) {
-    throw new InputError('private-key', 'does not look like a private key (expected a -----BEGIN ... PRIVATE KEY----- block)');
+    problems.add(new InputError('private-key', 'does not look like a private key (expected a -----BEGIN ... PRIVATE KEY----- block)'));
   }
   // Spaces can belong to a passphrase or password; a final line break (a secret saved from a file) cannot.
-  const passphrase = raw('passphrase').replace(/\r?\n$/, '');
-  if (passphrase !== '' && privateKey === '') throw new InputError('passphrase', 'is set but private-key is empty');
-  const password = raw('password').replace(/\r?\n$/, '');
-  for (const [input, value] of [['passphrase', passphrase], ['password', password]] as const) {
-    if (/[\0\n\r]/.test(value)) throw new InputError(input, 'contains a line break or NUL, which no SSH prompt can take');
-  }
+  const secret = (input: 'passphrase' | 'password') =>
+    problems.check(() => {
+      const value = raw(input).replace(/\r?\n$/, '');
+      if (/[\0\n\r]/.test(value)) throw new InputError(input, 'contains a line break or NUL, which no SSH prompt can take');
+      return value;
+    }, '');
+  const passphrase = secret('passphrase');
+  const password = secret('password');
+  if (passphrase !== '' && privateKey === '' && !problems.bad('private-key')) problems.add(new InputError('passphrase', 'is set but private-key is empty'));
   const agentSocket = environment.agentSocket?.trim() ?? '';
-  if (privateKey === '' && password === '' && agentSocket === '') {
-    throw new InputError('private-key', 'no credentials: give private-key (with passphrase if it has one), password, or run an ssh-agent (SSH_AUTH_SOCK)');
+  if (privateKey === '' && password === '' && agentSocket === '' && !problems.bad('private-key', 'password')) {
+    problems.add(new InputError('private-key', 'no credentials: give private-key (with passphrase if it has one), password, or run an ssh-agent (SSH_AUTH_SOCK)'));
   }
   return {
     ...(privateKey !== '' ? { privateKey: `${privateKey}\n` } : {}),
@@ -217,28 +220,67 @@ function keepSnapshots(raw: RawInputs): number {
   return Number(text);
 }
 
-function parseFleet(raw: RawInputs): FleetOptions {
-  const shard = parseShard(raw('shard').trim());
-  const fleet: FleetOptions = {
-    mode: oneOf<FleetOptions['mode']>(raw, 'mode', ['deploy', 'rollback']),
-    sync: booleanInput(raw, 'sync', true),
-    maxParallel: parseAmount(get(raw, 'max-parallel'), 'max-parallel', { min: 1 }),
-    canary: booleanInput(raw, 'canary'),
-    canarySettleMs: duration(raw, 'canary-settle', 0, 60 * 60_000),
-    maxFailures: parseAmount(get(raw, 'max-failures'), 'max-failures', { min: 0 }),
-    rollback: oneOf<FleetOptions['rollback']>(raw, 'rollback', ['failed-hosts', 'all', 'none']),
-    keepSnapshots: keepSnapshots(raw),
-    lockTimeoutMs: duration(raw, 'lock-timeout', 0, 6 * 3_600_000),
-    forceUnlock: booleanInput(raw, 'force-unlock'),
+/** A stand-in amount for a bad max-parallel or max-failures: the plan is refused anyway. */
+const ONE: Amount = { kind: 'count', value: 1 };
+
+function parseFleet(raw: RawInputs, problems: InputProblems): FleetOptions {
+  const { check } = problems;
+  const shard = check(() => parseShard(raw('shard').trim()), undefined);
+  const mode = check(() => oneOf<FleetOptions['mode']>(raw, 'mode', ['deploy', 'rollback']), 'deploy');
+  const sync = check(() => booleanInput(raw, 'sync', true), true);
+  if (mode === 'rollback' && !sync) problems.add(new InputError('sync', 'false makes no sense with mode: rollback, which restores files'));
+  return {
+    mode,
+    sync,
+    maxParallel: check(() => parseAmount(get(raw, 'max-parallel'), 'max-parallel', { min: 1 }), ONE),
+    canary: check(() => booleanInput(raw, 'canary'), false),
+    canarySettleMs: check(() => duration(raw, 'canary-settle', 0, 60 * 60_000), 0),
+    maxFailures: check(() => parseAmount(get(raw, 'max-failures'), 'max-failures', { min: 0 }), ONE),
+    rollback: check(() => oneOf<FleetOptions['rollback']>(raw, 'rollback', ['failed-hosts', 'all', 'none']), 'none'),
+    keepSnapshots: check(() => keepSnapshots(raw), 0),
+    lockTimeoutMs: check(() => duration(raw, 'lock-timeout', 0, 6 * 3_600_000), 0),
+    forceUnlock: check(() => booleanInput(raw, 'force-unlock'), false),
     ...(shard ? { shard } : {}),
-    inventory: raw('inventory').trim(),
+    inventory: check(() => {
+      const inventory = raw('inventory').trim();
+      return inventory === '' ? '' : noLeadingDash('inventory', inventory);
+    }, ''),
   };
-  if (fleet.mode === 'rollback' && !fleet.sync) throw new InputError('sync', 'false makes no sense with mode: rollback, which restores files');
-  if (fleet.inventory !== '') noLeadingDash('inventory', fleet.inventory);
-  return fleet;
 }
 
-/** Turns the action's inputs into a validated plan, before any connection is made. */
+/**
+ * Every bad input of a run, the first problem of each: the user fixes them
+ * all in one go instead of one per run. A check that depends on another input
+ * is skipped while that input is bad, so one mistake is reported once.
+ */
+class InputProblems {
+  private readonly found = new Map<string, InputError>();
+
+  add(error: InputError): void {
+    if (!this.found.has(error.input)) this.found.set(error.input, error);
+  }
+
+  /** The parsed value, or `fallback` when the input is bad (then no plan is returned, so the fallback only keeps later checks going). */
+  readonly check = <T>(parse: () => T, fallback: T): T => {
+    try {
+      return parse();
+    } catch (error) {
+      if (!(error instanceof InputError)) throw error;
+      this.add(error);
+      return fallback;
+    }
+  };
+
+  bad(...inputs: string[]): boolean {
+    return inputs.some((input) => this.found.has(input));
+  }
+
+  throwIfAny(): void {
+    if (this.found.size > 0) throw InputError.all([...this.found.values()]);
+  }
+}
+
+/** Turns the action's inputs into a validated plan, before any connection is made; an InputError names every bad input. */
 export function parseInputs(given: RawInputs, environment: InputEnvironment = {}): DeployPlan {
   // No input can carry a NUL: argument lists and remote commands end at it, silently.
   const raw: RawInputs = (name) => {
@@ -246,37 +288,63 @@ export function parseInputs(given: RawInputs, environment: InputEnvironment = {}
     if (value.includes('\0')) throw new InputError(name, 'contains a NUL byte');
     return value;
   };
-  const target = validateTarget(raw('target').trim());
-  const port = asInput('port', () => parsePort(get(raw, 'port'), 'port'));
-  const username = asInput('username', () => parseUsername(get(raw, 'username'), 'username'));
-  const fleet = parseFleet(raw);
+  const problems = new InputProblems();
+  const { check } = problems;
+  const target = check(() => validateTarget(raw('target').trim()), '/');
+  const port = check(() => asInput('port', () => parsePort(get(raw, 'port'), 'port')), 22);
+  const username = check(() => asInput('username', () => parseUsername(get(raw, 'username'), 'username')), 'root');
+  const fleet = parseFleet(raw, problems);
   // With an inventory, the hosts input may be empty: the inventory lists them.
-  const hosts = raw('hosts').trim() === '' && fleet.inventory !== '' ? [] : asInput('hosts', () => parseHostList(raw('hosts'), { username, port }));
+  const hosts = check(() => (raw('hosts').trim() === '' && raw('inventory').trim() !== '' ? [] : asInput('hosts', () => parseHostList(raw('hosts'), { username, port }))), []);
 
-  const ignoreHostKeys = booleanInput(raw, 'insecure-ignore-host-key');
-  const pins = asInput('known-hosts', () => parseKnownHosts(raw('known-hosts')));
-  if (pins.length === 0 && !ignoreHostKeys) {
-    throw new InputError('known-hosts', 'no host key is pinned; add the known_hosts lines of every host (see README: "Pinning host keys")');
+  const ignoreHostKeys = check(() => booleanInput(raw, 'insecure-ignore-host-key'), false);
+  const pins = check(() => asInput('known-hosts', () => parseKnownHosts(raw('known-hosts'))), []);
+  if (pins.length === 0 && !ignoreHostKeys && !problems.bad('known-hosts', 'insecure-ignore-host-key')) {
+    problems.add(new InputError('known-hosts', 'no host key is pinned; add the known_hosts lines of every host (see README: "Pinning host keys")'));
   }
+  const jumpHost = check(() => {
+    const jumpText = raw('jump-host').trim();
+    return jumpText === '' ? undefined : asInput('jump-host', () => parseHostSpec(jumpText, { username, port }));
+  }, undefined);
 
-  const jumpText = raw('jump-host').trim();
-  const jumpHost = jumpText === '' ? undefined : asInput('jump-host', () => parseHostSpec(jumpText, { username, port }));
+  const credentials = parseCredentials(raw, environment, problems);
+  const source = check(() => noLeadingDash('source', get(raw, 'source')), '.');
+  const exclude = check(() => (raw('exclude').trim() === '' ? DEFAULT_EXCLUDE : lines(raw('exclude')).map((pattern) => noLeadingDash('exclude', pattern))), []);
+  const protect = [...DEFAULT_PROTECT, ...check(() => lines(raw('protect')).map((pattern) => noLeadingDash('protect', pattern)), [])];
 
-  const credentials = parseCredentials(raw, environment);
-  const source = get(raw, 'source');
-  noLeadingDash('source', source);
-  const givenExclude = lines(raw('exclude')).map((pattern) => noLeadingDash('exclude', pattern));
-  const exclude = raw('exclude').trim() === '' ? DEFAULT_EXCLUDE : givenExclude;
-  const protect = [...DEFAULT_PROTECT, ...lines(raw('protect')).map((pattern) => noLeadingDash('protect', pattern))];
+  const timeoutMs = check(() => duration(raw, 'timeout', 1000, 6 * 3_600_000), 0);
+  const settleMs = check(() => duration(raw, 'settle', 0, 10 * 60_000), 0);
+  const pollIntervalMs = check(() => duration(raw, 'poll-interval', 50, 60_000), 0);
+  if (!problems.bad('timeout', 'settle') && settleMs >= timeoutMs) problems.add(new InputError('settle', `must be shorter than timeout (${get(raw, 'timeout')})`));
+  if (!problems.bad('timeout', 'poll-interval') && pollIntervalMs >= timeoutMs) problems.add(new InputError('poll-interval', `must be shorter than timeout (${get(raw, 'timeout')})`));
 
-  const timeoutMs = duration(raw, 'timeout', 1000, 6 * 3_600_000);
-  const settleMs = duration(raw, 'settle', 0, 10 * 60_000);
-  const pollIntervalMs = duration(raw, 'poll-interval', 50, 60_000);
-  if (settleMs >= timeoutMs) throw new InputError('settle', `must be shorter than timeout (${get(raw, 'timeout')})`);
-  if (pollIntervalMs >= timeoutMs) throw new InputError('poll-interval', `must be shorter than timeout (${get(raw, 'timeout')})`);
-
-  const status = oneOf<StatusSourceKind>(raw, 'status', ['workerman', 'http', 'process']);
-  const revision = validateRevision(raw('revision').trim() || (environment.githubSha ?? ''));
+  const status = check(() => oneOf<StatusSourceKind>(raw, 'status', ['workerman', 'http', 'process']), 'workerman');
+  const statusUrl = problems.bad('status') ? '' : check(() => validateStatusUrl(status, raw('status-url').trim()), '');
+  const revision = check(() => validateRevision(raw('revision').trim() || (environment.githubSha ?? '')), undefined);
+  const rollout: RolloutSettings = {
+    source,
+    target,
+    exclude,
+    protect,
+    startFile: check(() => validateStartFile(get(raw, 'start-file')), 'start.php'),
+    php: check(() => validatePhp(get(raw, 'php')), 'php'),
+    reloadMode: check(() => oneOf<ReloadMode>(raw, 'reload-mode', ['auto', 'graceful', 'quick']), 'auto'),
+    status,
+    statusUrl,
+    logFile: problems.bad('target') ? '' : check(() => validateLogFile(raw('log-file').trim(), target), ''),
+    ...(revision !== undefined ? { revision } : {}),
+    gracefulTimeoutMs: check(() => duration(raw, 'graceful-timeout', 1000, 6 * 3_600_000), 0),
+    onGracefulTimeout: check(() => oneOf<OnGracefulTimeout>(raw, 'on-graceful-timeout', ['force', 'fail']), 'fail'),
+    ignoreWorkers: check(() => groupNames(raw('ignore-workers')), []),
+    onMasterChange: check(() => oneOf<OnMasterChange>(raw, 'on-master-change', ['restart', 'fail', 'reload']), 'fail'),
+    masterFiles: check(() => lines(raw('master-files')).map(validateMasterFile), []),
+    timeoutMs,
+    settleMs,
+    pollIntervalMs,
+    commandTimeoutMs: check(() => duration(raw, 'command-timeout', 1000, 10 * 60_000), 0),
+    connectTimeoutMs: check(() => duration(raw, 'connect-timeout', 1000, 5 * 60_000), 0),
+  };
+  problems.throwIfAny();
   return {
     hosts,
     hostDefaults: { username, port },
@@ -284,28 +352,6 @@ export function parseInputs(given: RawInputs, environment: InputEnvironment = {}
     trust: { pins, ignoreHostKeys },
     credentials,
     fleet,
-    rollout: {
-      source,
-      target,
-      exclude,
-      protect,
-      startFile: validateStartFile(get(raw, 'start-file')),
-      php: validatePhp(get(raw, 'php')),
-      reloadMode: oneOf<ReloadMode>(raw, 'reload-mode', ['auto', 'graceful', 'quick']),
-      status,
-      statusUrl: validateStatusUrl(status, raw('status-url').trim()),
-      logFile: validateLogFile(raw('log-file').trim(), target),
-      ...(revision !== undefined ? { revision } : {}),
-      gracefulTimeoutMs: duration(raw, 'graceful-timeout', 1000, 6 * 3_600_000),
-      onGracefulTimeout: oneOf<OnGracefulTimeout>(raw, 'on-graceful-timeout', ['force', 'fail']),
-      ignoreWorkers: groupNames(raw('ignore-workers')),
-      onMasterChange: oneOf<OnMasterChange>(raw, 'on-master-change', ['restart', 'fail', 'reload']),
-      masterFiles: lines(raw('master-files')).map(validateMasterFile),
-      timeoutMs,
-      settleMs,
-      pollIntervalMs,
-      commandTimeoutMs: duration(raw, 'command-timeout', 1000, 10 * 60_000),
-      connectTimeoutMs: duration(raw, 'connect-timeout', 1000, 5 * 60_000),
-    },
+    rollout,
   };
 }

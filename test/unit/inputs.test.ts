@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { DEFAULT_PROTECT, parseInputs, type RawInputs } from '../../src/engine/inputs.js';
+import { DEFAULT_PROTECT, InputError, parseInputs, type RawInputs } from '../../src/engine/inputs.js';
 import { parseHostList } from '../../src/engine/host-spec.js';
 
 const key = '-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----';
@@ -129,4 +129,60 @@ test('jump-host takes the default user and port like hosts; revision defaults to
   assert.deepEqual(plan.jumpHost, { label: 'bastion.example.com', host: 'bastion.example.com', port: 2222, username: 'deploy' });
   assert.equal(plan.rollout.revision, 'abc123');
   assert.equal(parseInputs(inputs({ revision: 'v1.2.3' }), { githubSha: 'abc123' }).rollout.revision, 'v1.2.3');
+});
+
+/** The error parseInputs refuses these inputs with. */
+function refusal(overrides: Record<string, string>): InputError {
+  try {
+    parseInputs(inputs(overrides));
+  } catch (error) {
+    assert.ok(error instanceof InputError, `expected an InputError, got ${String(error)}`);
+    return error;
+  }
+  assert.fail(`${JSON.stringify(overrides)} was accepted`);
+}
+
+test('every bad input is reported at once, each naming the input and the rule it broke', () => {
+  const overrides = { target: 'srv/app', port: '70000', 'reload-mode': 'hard', timeout: 'soon', 'max-parallel': '0', 'private-key': 'hunter2' };
+  const { problems, message } = refusal(overrides);
+  assert.deepEqual(
+    problems.map((problem) => problem.input),
+    ['target', 'port', 'max-parallel', 'private-key', 'timeout', 'reload-mode'],
+  );
+  assert.match(problems.find((p) => p.input === 'reload-mode')!.problem, /"hard" is not one of: auto, graceful, quick/);
+  assert.match(problems.find((p) => p.input === 'timeout')!.problem, /"soon" is not a duration/);
+  assert.match(message, /^6 inputs are wrong: input target: "srv\/app" is not an absolute path; input port: "70000" is not a TCP port/);
+  for (const { input, problem } of problems) assert.ok(message.includes(`input ${input}: ${problem}`), `${input} is in the message`);
+});
+
+test('one bad input is one problem, its message as before, never echoed by the inputs that depend on it', () => {
+  const cases: [Record<string, string>, string][] = [
+    // log-file is relative to target; a bad target says nothing about the log file.
+    [{ target: 'srv/app', 'log-file': 'storage/app.log' }, 'target'],
+    // settle and poll-interval are compared with timeout only when timeout itself is good.
+    [{ timeout: 'soon', settle: '10s', 'poll-interval': '1s' }, 'timeout'],
+    // status-url is judged against status only when status is good.
+    [{ status: 'magic', 'status-url': 'http://127.0.0.1:9090/status' }, 'status'],
+    // A malformed key is not also "no credentials", and its passphrase is not "set without a key".
+    [{ 'private-key': 'hunter2', passphrase: 'pp' }, 'private-key'],
+    // A bad insecure-ignore-host-key does not also make an empty known-hosts a problem.
+    [{ 'insecure-ignore-host-key': 'yes', 'known-hosts': '' }, 'insecure-ignore-host-key'],
+    // A NUL is read several times (timeout is named in other messages) but reported once.
+    [{ timeout: '5m\0' }, 'timeout'],
+  ];
+  for (const [overrides, input] of cases) {
+    const { problems, message } = refusal(overrides);
+    assert.deepEqual(problems.map((problem) => problem.input), [input], JSON.stringify(overrides));
+    assert.equal(message, `input ${input}: ${problems[0]!.problem}`, 'a single problem keeps the one-input message');
+  }
+});
+
+test('rules between two good inputs are still reported alongside the others', () => {
+  const { problems } = refusal({ settle: '10m', timeout: '5m', php: 'php; reboot', mode: 'rollback', sync: 'false' });
+  assert.deepEqual(
+    problems.map((problem) => problem.input),
+    ['sync', 'settle', 'php'],
+  );
+  assert.match(problems[0]!.problem, /false makes no sense with mode: rollback/);
+  assert.match(problems[1]!.problem, /must be shorter than timeout \(5m\)/);
 });
