@@ -54,12 +54,8 @@ async function timedRollout(source: string, inputs: Record<string, string>, mark
     error: () => undefined,
     debug: () => undefined,
   };
-  try {
-    const report = await rolloutHost(plan.hosts[0]!, plan.rollout, realRolloutIO(transport, log));
-    return { report, markedAt };
-  } finally {
-    await transport.close();
-  }
+  const report = await rolloutHost(plan.hosts[0]!, plan.rollout, realRolloutIO(transport, log));
+  return { report, markedAt };
 }
 
 const rig = await Rig.create();

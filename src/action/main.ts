@@ -1,15 +1,12 @@
 import * as core from '@actions/core';
-import { rmSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { stopRunningRsync } from '../adapters/rsync-sync.js';
 import { sealHostText } from '../engine/host-text.js';
-import { parseInputs } from '../engine/inputs.js';
+import { InputError, parseInputs } from '../engine/inputs.js';
 import type { HostReport } from '../engine/report.js';
 import type { LockOwner } from '../rollout/host-lock.js';
 import { runDeployment } from '../run/deployment.js';
 import { actionLog, debugLines, fail, reportJson } from './action-log.js';
-import { cleanup } from './post.js';
-import { isPost, markMainStarted, rememberSecretDirectory } from './state.js';
 
 /** Inputs as given: a passphrase or password may begin or end with a space; parseInputs trims the rest itself. */
 function readInput(name: string): string {
@@ -28,13 +25,11 @@ function hideSecrets(): void {
 
 /**
  * What the main step has done so far, for the way out when it cannot finish
- * (an unexpected error, the runner cancelling): the report is still written,
- * and the key files are still removed.
+ * (an unexpected error, the runner cancelling): the report is still written.
  */
-const progress: { reports: HostReport[]; current: string | undefined; secretDirectory: string | undefined; ended: boolean } = {
+const progress: { reports: HostReport[]; current: string | undefined; ended: boolean } = {
   reports: [],
   current: undefined,
-  secretDirectory: undefined,
   ended: false,
 };
 
@@ -42,17 +37,9 @@ function writeReport(): void {
   core.setOutput('report', reportJson(progress.reports));
 }
 
-/** Removes the key and config files now, synchronously: an emergency exit cannot wait for promises. */
-function removeSecretDirectoryNow(): void {
-  if (progress.secretDirectory === undefined) return;
-  rmSync(progress.secretDirectory, { recursive: true, force: true });
-  progress.secretDirectory = undefined;
-}
-
 /**
  * The main step's last words when it cannot finish normally: stops rsync,
- * writes the report of the hosts finished so far, removes the temporary key
- * files, prints one failure line, exits 1. Each part runs even if one before
+ * writes the report of the hosts finished so far, prints one failure line, exits 1. Each part runs even if one before
  * it fails.
  */
 function endNow(why: string, detail?: unknown): void {
@@ -67,20 +54,13 @@ function endNow(why: string, detail?: unknown): void {
   };
   attempt(() => stopRunningRsync());
   attempt(writeReport);
-  let removed = true;
-  attempt(() => {
-    removed = false;
-    removeSecretDirectoryNow();
-    removed = true;
-  });
   if (detail instanceof Error && detail.stack) attempt(() => core.debug(sealHostText(detail.stack)));
   const inProgress = progress.current
     ? ` ${progress.current} was in progress: what it did is unknown (files may have changed, a reload may have been signalled).`
     : '';
   attempt(() =>
     fail(
-      `graceful-reload stopped: ${why}.${inProgress} The report lists the ${progress.reports.length} host(s) finished before;` +
-        (removed ? ' the temporary key files were removed.' : ' the temporary key files could not be removed here; the post step removes them.'),
+      `graceful-reload stopped: ${why}.${inProgress} The report lists the ${progress.reports.length} host(s) finished before.`,
     ),
   );
   process.exit(1);
@@ -120,7 +100,6 @@ function lockOwner(): LockOwner {
 }
 
 async function deploy(): Promise<void> {
-  markMainStarted();
   hideSecrets();
   // Steps that read the report get valid JSON even when the inputs are refused.
   writeReport();
@@ -138,15 +117,10 @@ async function deploy(): Promise<void> {
     progress.reports = await runDeployment(plan, {
       workspace: process.env['GITHUB_WORKSPACE'] ?? process.cwd(),
       lockOwner: lockOwner(),
-      ...(process.env['RUNNER_TEMP'] ? { tempParent: process.env['RUNNER_TEMP'] } : {}),
       log: actionLog,
       debugText: debugLines,
       cancelled: cancellation.signal,
       watchesEnd: watchesEnd.signal,
-      keyDirectory: (path) => {
-        progress.secretDirectory = path;
-        if (path !== undefined) rememberSecretDirectory(path);
-      },
       rolloutStarts: (hosts) => {
         progress.current = hosts.length <= 3 ? hosts.map((host) => host.spec.label).join(', ') : `the rollout of ${hosts.length} hosts`;
       },
@@ -175,22 +149,18 @@ async function deploy(): Promise<void> {
 }
 
 export async function run(): Promise<void> {
-  if (isPost) {
-    try {
-      await cleanup();
-    } catch (error) {
-      // The post step only cleans up: a failure to is a warning, not a failed job.
-      core.warning(sealHostText(`could not remove the temporary SSH files: ${error instanceof Error ? error.message : String(error)}`));
-    }
-    return;
-  }
   installLastResort();
   try {
     await deploy();
   } catch (error) {
-    // An error outside any host's rollout (inputs, temp files): the report and clean-up still happen.
+    // An error outside any host's rollout (inputs, the source directory): the report is still written.
     writeReport();
-    removeSecretDirectoryNow();
+    if (error instanceof InputError && error.problems.length > 1) {
+      // One annotation per bad input, each fixable from the list, then one failure line naming them.
+      for (const { input, problem } of error.problems) core.error(sealHostText(`input ${input}: ${problem}`));
+      fail(`${error.problems.length} inputs are wrong: ${error.problems.map(({ input }) => input).join(', ')}`);
+      return;
+    }
     fail(error instanceof Error ? error.message : String(error));
   }
 }

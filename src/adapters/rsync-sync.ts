@@ -1,22 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import type { HostSpec } from '../engine/host-spec.js';
-import { DELETED_NAMES_SHOWN, StepError, type FileSync, type SyncOptions, type SyncSummary } from '../engine/ports.js';
+import type { Duplex, Readable } from 'node:stream';
+import { DELETED_NAMES_SHOWN, StepError, type FileSync, type RemoteStream, type SyncOptions, type SyncSummary } from '../engine/ports.js';
 import type { RolloutSettings } from '../engine/settings.js';
-import type { OpenSshFiles } from './openssh-files.js';
-
-/**
- * rsync splits its `-e` value itself (no shell). Every option lives in the
- * generated config file, whose path needs no quoting, so the only values here
- * are that path and a validated port.
- */
-export function sshCommandForRsync(host: HostSpec, files: Pick<OpenSshFiles, 'configFile'>): string {
-  return `ssh -F ${files.configFile} -p ${host.port}`;
-}
-
-export function remoteDestination(host: HostSpec, target: string): string {
-  const name = host.host.includes(':') ? `[${host.host}]` : host.host;
-  return `${host.username}@${name}:${target}/`;
-}
+import { BRIDGE_HOST, BRIDGE_RSH, serveRsync } from './rsync-bridge.js';
 
 /**
  * The rsync argument list. Files are updated in place (a symlink switch would
@@ -25,7 +11,7 @@ export function remoteDestination(host: HostSpec, target: string): string {
  * --checksum: a CI checkout gives every file a fresh mtime, and a changed file
  * of the same size and second would otherwise be skipped silently.
  */
-export function rsyncArguments(host: HostSpec, settings: RolloutSettings, rsh: string, options: SyncOptions = {}): string[] {
+export function rsyncArguments(settings: RolloutSettings, options: SyncOptions = {}): string[] {
   return [
     ...(options.dryRun ? ['--dry-run'] : []),
     '--recursive',
@@ -46,10 +32,10 @@ export function rsyncArguments(host: HostSpec, settings: RolloutSettings, rsh: s
     `--timeout=${Math.max(5, Math.ceil(settings.commandTimeoutMs / 1000))}`,
     ...settings.exclude.map((pattern) => `--exclude=${pattern}`),
     ...settings.protect.map((pattern) => `--filter=protect ${pattern}`),
-    '--rsh', rsh,
+    '--rsh', BRIDGE_RSH,
     '--',
     `${settings.source.replace(/\/+$/, '')}/`,
-    remoteDestination(host, settings.target),
+    `${BRIDGE_HOST}:${settings.target}/`,
   ];
 }
 
@@ -141,17 +127,12 @@ const EXIT_MEANINGS: Record<number, string> = {
   255: 'the SSH connection failed or was lost',
 };
 
-const HOST_KEY_FAILURE = /Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED|No .* host key is known/i;
-/** OpenSSH's words when it never got a session to the host: rsync cannot have started there. */
-const NEVER_CONNECTED =
-  /Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED|No .* host key is known|Connection refused|Connection timed out|Could not resolve hostname|No route to host|Network is unreachable|Permission denied \(|kex_exchange_identification|Too many authentication failures|Connection closed by .* port \d+\s*$|banner exchange/im;
-
 export interface RsyncEnd {
   readonly code: number | null;
   readonly signal: NodeJS.Signals | null;
   readonly stderr: string;
-  /** Characters rsync printed on stdout (itemized changes, stats): 0 means it reported nothing at all. */
-  readonly stdoutChars: number;
+  /** Whether rsync's remote end was started on the host: until it is, no file there can change. */
+  readonly remoteStarted: boolean;
 }
 
 /**
@@ -161,21 +142,16 @@ export interface RsyncEnd {
  * files as they were, but when rsync stops, that end may have begun on the
  * host; only a failure to reach the host at all proves nothing changed.
  */
-export function describeRsyncFailure(end: RsyncEnd): { step: 'sync' | 'host-key'; message: string; filesMayHaveChanged: boolean } {
+export function describeRsyncFailure(end: RsyncEnd): { message: string; filesMayHaveChanged: boolean } {
   const stderrTail = end.stderr.trim().split(/\r?\n/).filter((line) => line.trim() !== '').slice(-3).join(' | ');
   const how =
     end.code === null
       ? `rsync was killed by ${end.signal ?? 'a signal'}`
       : `rsync failed (exit ${end.code}${EXIT_MEANINGS[end.code] ? `: ${EXIT_MEANINGS[end.code]}` : ''})`;
-  const neverReached = end.stdoutChars === 0 && end.code !== null && (end.code === 255 || end.code === 5) && NEVER_CONNECTED.test(end.stderr);
-  const files = neverReached
-    ? 'rsync never reached the host, so no file on it was changed'
-    : 'some files may have been replaced: rsync renames them into place only at its end (--delay-updates), so a stop before that leaves them unchanged, but whether that end had begun cannot be known';
-  return {
-    step: HOST_KEY_FAILURE.test(end.stderr) ? 'host-key' : 'sync',
-    message: `${how}${stderrTail ? `: ${stderrTail}` : ''}; ${files}`,
-    filesMayHaveChanged: !neverReached,
-  };
+  const files = end.remoteStarted
+    ? 'some files may have been replaced: rsync renames them into place only at its end (--delay-updates), so a stop before that leaves them unchanged, but whether that end had begun cannot be known'
+    : 'rsync never started on the host, so no file on it was changed';
+  return { message: `${how}${stderrTail ? `: ${stderrTail}` : ''}; ${files}`, filesMayHaveChanged: end.remoteStarted };
 }
 
 /** rsync processes still running: the action stops them if it has to end early. */
@@ -189,46 +165,51 @@ export function stopRunningRsync(signal: NodeJS.Signals = 'SIGTERM'): number {
 
 export class RsyncSync implements FileSync {
   constructor(
-    private readonly host: HostSpec,
     private readonly settings: RolloutSettings,
-    private readonly files: OpenSshFiles,
+    /** Starts rsync's remote end on the host's open connection. */
+    private readonly openStream: (command: string) => Promise<RemoteStream>,
     private readonly debug?: (line: string) => void,
   ) {}
 
   sync(options: SyncOptions = {}): Promise<SyncSummary> {
-    const args = rsyncArguments(this.host, this.settings, sshCommandForRsync(this.host, this.files), options);
+    const args = rsyncArguments(this.settings, options);
     this.debug?.(`rsync ${args.map((arg) => JSON.stringify(arg)).join(' ')}`);
     return new Promise((resolve, reject) => {
-      const child = spawn('rsync', args, {
-        env: { ...childEnvironment(), ...this.files.env },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
+      // fd 3: the socket the remote shell (BRIDGE_RSH) talks to this process over.
+      const child = spawn('rsync', args, { env: childEnvironment(), stdio: ['ignore', 'pipe', 'pipe', 'pipe'] });
       running.add(child);
+      const bridge = serveRsync(child.stdio[3] as Duplex, this.openStream, this.debug);
       // --itemize-changes prints a line per file: only the end is kept (the --stats block is there).
       const stdout = new TailText();
       const stderr = new TailText();
       const itemized = new ItemizedChanges(options.watch);
-      child.stdout.setEncoding('utf8');
-      child.stderr.setEncoding('utf8');
-      child.stdout.on('data', (chunk: string) => {
+      const out = child.stdio[1] as Readable;
+      const err = child.stdio[2] as Readable;
+      out.setEncoding('utf8');
+      err.setEncoding('utf8');
+      out.on('data', (chunk: string) => {
         stdout.add(chunk);
         itemized.add(chunk);
       });
-      child.stderr.on('data', (chunk: string) => stderr.add(chunk));
+      err.on('data', (chunk: string) => stderr.add(chunk));
       child.on('error', (error) => {
         running.delete(child);
+        bridge.stop();
         reject(new StepError('sync', `cannot run rsync (${error.message}); install rsync on the runner. No file on the host was changed`, { filesMayHaveChanged: false }));
       });
       child.on('close', (code, signal) => {
         running.delete(child);
+        bridge.stop();
         const shownEnd = code === null ? `was killed by ${signal}` : `exited ${code}`;
         this.debug?.(`rsync ${shownEnd}: ${stdout.value.trim().split('\n').slice(-16).join(' | ')}`);
         if (code === 0) {
           resolve({ ...parseRsyncStats(stdout.value), deletedNames: itemized.deleted, watchedChanges: itemized.watched });
           return;
         }
-        const failure = describeRsyncFailure({ code, signal, stderr: stderr.value, stdoutChars: stdout.total });
-        reject(new StepError(failure.step, failure.message, { filesMayHaveChanged: failure.filesMayHaveChanged }));
+        const { outcome } = bridge;
+        const remote = [outcome.failure, outcome.stderr.trim()].filter(Boolean).join('\n');
+        const failure = describeRsyncFailure({ code, signal, stderr: `${stderr.value}\n${remote}`, remoteStarted: outcome.started });
+        reject(new StepError('sync', failure.message, { filesMayHaveChanged: failure.filesMayHaveChanged }));
       });
     });
   }

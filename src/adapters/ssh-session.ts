@@ -1,4 +1,5 @@
 import type { EventEmitter } from 'node:events';
+import { Duplex, type Readable } from 'node:stream';
 import { NodeSSH, type Config } from 'node-ssh';
 import pRetry, { AbortError } from 'p-retry';
 import type { HostSpec } from '../engine/host-spec.js';
@@ -20,6 +21,7 @@ import {
   StepError,
   type CommandResult,
   type RemoteShell,
+  type RemoteStream,
   type RunOptions,
 } from '../engine/ports.js';
 import type { Credentials, HostTrust } from '../engine/settings.js';
@@ -247,6 +249,20 @@ class BoundedBuffer {
   }
 }
 
+/** Ends a remote command: SIGKILL first, as closing the channel alone can leave it running. */
+function killChannel(target: CommandChannel | undefined): void {
+  try {
+    target?.signal('KILL');
+  } catch {
+    // A server that refuses signal requests still gets the close.
+  }
+  try {
+    target?.close();
+  } catch {
+    // Already closed.
+  }
+}
+
 /** After the connection closes, how long a command's own channel gets to report before it counts as lost. */
 const LOST_GRACE_MS = 50;
 
@@ -306,18 +322,7 @@ export class SshShell implements RemoteShell {
         if ('error' in outcome) reject(outcome.error);
         else resolve(outcome.result);
       };
-      const kill = (target: CommandChannel | undefined) => {
-        try {
-          target?.signal('KILL');
-        } catch {
-          // A server that refuses signal requests still gets the close.
-        }
-        try {
-          target?.close();
-        } catch {
-          // Already closed.
-        }
-      };
+      const kill = killChannel;
       const stop = (error: Error) => {
         if (settled) return;
         kill(channel);
@@ -383,6 +388,48 @@ export class SshShell implements RemoteShell {
         // ssh2 throws "Not connected" synchronously once the socket is gone.
         settle({ error: new RemoteConnectionLost(command, this.lost ?? (error as Error).message, { cause: error }) });
       }
+    });
+  }
+
+  stream(command: string): Promise<RemoteStream> {
+    return new Promise<RemoteStream>((resolve, reject) => {
+      if (this.lost !== undefined || !this.connection) {
+        reject(new RemoteConnectionLost(command, this.lost ?? 'no connection'));
+        return;
+      }
+      try {
+        this.connection.exec(command, (error, opened) => {
+          if (error) {
+            reject(this.lost ? new RemoteConnectionLost(command, this.lost, { cause: error }) : new Error(`the host did not start a remote command (${error.message}): ${command.slice(0, 120)}`, { cause: error }));
+            return;
+          }
+          if (!(opened instanceof Duplex)) {
+            killChannel(opened);
+            reject(new Error('the SSH channel is not a stream'));
+            return;
+          }
+          resolve({ io: opened, stderr: opened.stderr as Readable, ended: this.channelEnd(opened), close: () => killChannel(opened) });
+        });
+      } catch (error) {
+        reject(new RemoteConnectionLost(command, this.lost ?? (error as Error).message, { cause: error }));
+      }
+    });
+  }
+
+  /** How a streaming command ended: its exit status, or the reason its connection went away. */
+  private channelEnd(channel: CommandChannel): RemoteStream['ended'] {
+    return new Promise((settle) => {
+      let exit: { code: number | null; signal?: string } | undefined;
+      const ended = () => {
+        this.running.delete(ended);
+        settle(exit ?? { code: null, lost: this.lost ?? "the host closed the command's channel without an exit status" });
+      };
+      this.running.add(ended);
+      channel.on('exit', (code: number | null, signal?: string) => {
+        exit = { code: typeof code === 'number' ? code : null, ...(signal ? { signal } : {}) };
+      });
+      channel.on('error', (channelError: Error) => (this.lastError = channelError.message));
+      channel.on('close', ended);
     });
   }
 

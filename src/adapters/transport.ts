@@ -1,36 +1,35 @@
-import { readFile } from 'node:fs/promises';
 import type { HostSpec } from '../engine/host-spec.js';
 import type { FileSync, RemoteShell } from '../engine/ports.js';
 import type { DeployPlan, RolloutSettings } from '../engine/settings.js';
-import { writeOpenSshFiles, type OpenSshFiles } from './openssh-files.js';
 import { RsyncSync } from './rsync-sync.js';
 import { openSshShell } from './ssh-session.js';
 
 /**
- * The real I/O for a plan's hosts: node-ssh for commands, rsync over OpenSSH
- * for files, both with the same pins, credentials and jump host. Used by the
- * action and by anything else that drives the engine (benchmarks, a CLI).
+ * The real I/O for a plan's hosts: one SSH connection per host (ssh2, with
+ * the pins, credentials and jump host), and rsync run over that same
+ * connection. Nothing is written to disk: no key, no config, no known_hosts.
+ * Used by the action and by anything else that drives the engine
+ * (benchmarks, the CLI).
  */
 export interface Transport {
-  readonly files: OpenSshFiles;
   openShell(host: HostSpec): Promise<RemoteShell>;
-  fileSync(host: HostSpec, rollout: RolloutSettings): FileSync;
-  close(): Promise<void>;
+  /** rsync to the host whose shell this is, over its connection. */
+  fileSync(shell: RemoteShell, rollout: RolloutSettings): FileSync;
 }
 
-export async function openTransport(plan: DeployPlan, options: { tempParent?: string; debug?: (line: string) => void } = {}): Promise<Transport> {
+export function openTransport(plan: DeployPlan, options: { debug?: (line: string) => void } = {}): Transport {
   const connection = {
     trust: plan.trust,
     credentials: plan.credentials,
     connectTimeoutMs: plan.rollout.connectTimeoutMs,
     ...(plan.jumpHost ? { jumpHost: plan.jumpHost } : {}),
   };
-  const files = await writeOpenSshFiles(connection, options.tempParent);
-  options.debug?.(`OpenSSH config for rsync (${files.configFile}):\n${await readFile(files.configFile, 'utf8')}`);
   return {
-    files,
     openShell: (host) => openSshShell(host, connection),
-    fileSync: (host, rollout) => new RsyncSync(host, rollout, files, options.debug),
-    close: () => files.remove(),
+    fileSync: (shell, rollout) => {
+      const stream = shell.stream?.bind(shell);
+      if (!stream) throw new Error('this shell cannot stream, so rsync cannot run over it');
+      return new RsyncSync(rollout, stream, options.debug);
+    },
   };
 }

@@ -1,3 +1,5 @@
+import type { Duplex, Readable } from 'node:stream';
+
 /**
  * The engine's only ways out: a shell on the host, a file sync and a log.
  * Adapters (node-ssh, rsync, the GitHub runner, a terminal) implement them,
@@ -39,7 +41,24 @@ export interface RemoteShell {
    * too much, RemoteConnectionLost when the connection drops under it.
    */
   run(command: string, options?: RunOptions): Promise<CommandResult>;
+  /**
+   * Starts a long-lived command with its stdin open, on the same connection:
+   * rsync's remote end, the resident probe. Shells that cannot (a test's
+   * fake) leave it out.
+   */
+  stream?(command: string): Promise<RemoteStream>;
   close(): Promise<void>;
+}
+
+/** A remote command that keeps running: bytes in and out, its stderr, and how it ended. */
+export interface RemoteStream {
+  /** The command's stdin (writable) and stdout (readable). */
+  readonly io: Duplex;
+  readonly stderr: Readable;
+  /** Settles once the command has ended and its channel closed; never rejects. */
+  readonly ended: Promise<Pick<CommandResult, 'code' | 'signal'> & { readonly lost?: string }>;
+  /** Ends the command now (SIGKILL, then the channel is closed). */
+  close(): void;
 }
 
 export interface SyncSummary {
@@ -69,9 +88,15 @@ export interface FileSync {
 export interface RolloutLog {
   info(message: string): void;
   warning(message: string): void;
-  /** An error worth an annotation (e.g. the app's PHP error lines). */
+  /** An error worth an annotation of its own (the action annotates each failed host once, itself). */
   error(message: string): void;
   debug(message: string): void;
+  /**
+   * Starts a foldable section of the log (a runner's group), ending any open
+   * one: sections never nest. Logs without sections leave both out.
+   */
+  startGroup?(title: string): void;
+  endGroup?(): void;
 }
 
 /** Steps of one host's rollout, named in every failure so a reader knows what was (not) changed. */

@@ -19,8 +19,8 @@ export interface StatusSourceSetup {
  */
 export interface HostRolloutIO {
   readonly openShell: (host: HostSpec) => Promise<RemoteShell>;
-  /** The sync for one host with its settings; `protect`: more rsync protect rules (the app's runtime files). */
-  readonly fileSync: (host: HostSpec, settings: RolloutSettings, protect: readonly string[]) => FileSync;
+  /** The sync for one host over its shell, with its settings; `protect`: more rsync protect rules (the app's runtime files). */
+  readonly fileSync: (shell: RemoteShell, settings: RolloutSettings, protect: readonly string[]) => FileSync;
   readonly statusSource: (shell: RemoteShell, setup: StatusSourceSetup) => StatusSource;
   readonly log: RolloutLog;
   readonly now?: () => number;
@@ -66,6 +66,7 @@ export function traced(shell: RemoteShell, log: RolloutLog, label: string): Remo
         throw error;
       }
     },
+    ...(shell.stream ? { stream: shell.stream.bind(shell) } : {}),
     close: () => shell.close(),
   };
 }

@@ -314,7 +314,7 @@ export async function restoreSnapshot(run: HostRun, snapshot: string, options: R
     throw new StepError('rollback', `the target ${settings.target} is not a directory on the host; nothing was restored`, { filesMayHaveChanged: false });
   }
   if (result.code !== 0) {
-    const failure = describeRsyncFailure({ code: result.code, signal: (result.signal as NodeJS.Signals | undefined) ?? null, stderr: result.stderr, stdoutChars: result.stdout.length });
+    const failure = describeRsyncFailure({ code: result.code, signal: (result.signal as NodeJS.Signals | undefined) ?? null, stderr: result.stderr, remoteStarted: true });
     throw new StepError('rollback', `restoring ${path} into ${settings.target}: ${failure.message}`, { filesMayHaveChanged: true });
   }
   const itemized = new ItemizedChanges(options.watch);

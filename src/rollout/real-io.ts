@@ -8,7 +8,7 @@ import type { HostRolloutIO } from './context.js';
 export function realRolloutIO(transport: Transport, log: RolloutLog): HostRolloutIO {
   return {
     openShell: (host) => transport.openShell(host),
-    fileSync: (host, settings, protect) => transport.fileSync(host, { ...settings, protect: [...settings.protect, ...protect] }),
+    fileSync: (shell, settings, protect) => transport.fileSync(shell, { ...settings, protect: [...settings.protect, ...protect] }),
     statusSource: (shell, setup) =>
       new RemoteStatus({
         kind: setup.kind,

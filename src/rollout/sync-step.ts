@@ -46,7 +46,7 @@ export function sourceTransfer(run: HostRun): Transfer {
       let reached = false;
       const attempt = async () => {
         try {
-          return await run.io.fileSync(run.host, run.settings, protect).sync({ watch });
+          return await run.io.fileSync(run.shell, run.settings, protect).sync({ watch });
         } catch (error) {
           if (!(error instanceof StepError && error.filesMayHaveChanged === false)) reached = true;
           throw error;
@@ -99,6 +99,6 @@ export async function syncStep(run: HostRun, live: AppDefinitions, masterLevel: 
 
 /** What the sync would change among the master-level files, changing nothing (rsync --dry-run). */
 export async function masterFilesToChange(run: HostRun, live: AppDefinitions, masterLevel: (path: string) => boolean): Promise<readonly string[]> {
-  const preview = await run.io.fileSync(run.host, run.settings, protectRules(run, live)).sync({ dryRun: true, watch: masterLevel });
+  const preview = await run.io.fileSync(run.shell, run.settings, protectRules(run, live)).sync({ dryRun: true, watch: masterLevel });
   return preview.watchedChanges ?? [];
 }

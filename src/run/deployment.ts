@@ -1,4 +1,3 @@
-import { rmSync } from 'node:fs';
 import { lstat, readdir, readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { openTransport } from '../adapters/transport.js';
@@ -19,17 +18,13 @@ export interface DeploymentContext {
   /** Relative source and inventory paths are resolved against it. */
   readonly workspace: string;
   readonly lockOwner: LockOwner;
-  /** Where the temporary key and OpenSSH config directory goes (RUNNER_TEMP), else the OS temp directory. */
-  readonly tempParent?: string;
   readonly log: RolloutLog;
-  /** Multi-line debug text (the generated OpenSSH config), line breaks kept. */
+  /** Multi-line debug text (the rsync command lines), line breaks kept. */
   readonly debugText?: (text: string) => void;
   /** No new host starts once aborted. */
   readonly cancelled?: AbortSignal;
   /** After a cancel: when the hosts in flight stop watching. */
   readonly watchesEnd?: AbortSignal;
-  /** The temporary key directory while it exists (undefined once removed), so an emergency exit can remove it. */
-  readonly keyDirectory?: (path: string | undefined) => void;
   /** The rollout of these hosts begins (after every check that needs no host). */
   readonly rolloutStarts?: (hosts: readonly FleetHost[]) => void;
   /** Each host's report as soon as it is known, so a run cut short can still write them. */
@@ -66,7 +61,7 @@ async function sourceDirectory(workspace: string, given: string): Promise<string
 /**
  * A validated plan, carried out: the source and inventory read, this job's
  * hosts and amounts resolved, the SSH and rsync transport opened, the fleet
- * rolled out, the transport closed. The same for the action and the CLI;
+ * rolled out. The same for the action and the CLI;
  * what differs (inputs, log, cancel, output) comes in through the context.
  * Returns every host's report, or [] when this job's shard has no host.
  */
@@ -84,19 +79,7 @@ export async function runDeployment(plan: DeployPlan, context: DeploymentContext
     neededBytes: await sourceBytes(source),
     lock: { owner: context.lockOwner, timeoutMs: plan.fleet.lockTimeoutMs, force: plan.fleet.forceUnlock },
   };
-  const transport = await openTransport(
-    { ...plan, rollout },
-    { ...(context.tempParent ? { tempParent: context.tempParent } : {}), ...(context.debugText ? { debug: context.debugText } : {}) },
-  );
-  const keyDirectory = transport.files.directory;
-  context.keyDirectory?.(keyDirectory);
-  try {
-    context.rolloutStarts?.(hosts);
-    const io = realRolloutIO(transport, context.log);
-    return await rolloutFleet(hosts, fleet, io, context.cancelled, (_host, report) => context.hostReported?.(report), context.watchesEnd);
-  } finally {
-    // The key files never outlive the run: if closing fails, they are removed here and now.
-    await transport.close().catch(() => rmSync(keyDirectory, { recursive: true, force: true }));
-    context.keyDirectory?.(undefined);
-  }
+  const transport = openTransport({ ...plan, rollout }, context.debugText ? { debug: context.debugText } : {});
+  context.rolloutStarts?.(hosts);
+  return rolloutFleet(hosts, fleet, realRolloutIO(transport, context.log), context.cancelled, (_host, report) => context.hostReported?.(report), context.watchesEnd);
 }

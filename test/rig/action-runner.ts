@@ -76,14 +76,6 @@ export async function runAction(
   };
 }
 
-/** Runs the post step with the state the main step saved, as the runner does. */
-export async function runPost(main: ActionRun): Promise<{ code: number | null; log: string }> {
-  const env: NodeJS.ProcessEnv = { PATH: process.env['PATH'], RUNNER_TEMP: main.runnerTemp };
-  for (const [name, value] of Object.entries(main.state)) env[`STATE_${name}`] = value;
-  const result = await execFile(process.execPath, [join(REPO, 'dist/index.js')], { env });
-  return { code: result.code, log: result.stdout + result.stderr };
-}
-
 export async function removeRunnerTemp(run: ActionRun): Promise<void> {
   await rm(run.runnerTemp, { recursive: true, force: true });
 }

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { commandLine, quote } from '../../src/engine/shell-quote.js';
 import { reloadCommand, statusCommand } from '../../src/workerman/commands.js';
 import { parseProbeOutput, parseWorkerTitle } from '../../src/workerman/host-probe.js';
-import { parseRsyncStats, remoteDestination, rsyncArguments } from '../../src/adapters/rsync-sync.js';
+import { parseRsyncStats, rsyncArguments } from '../../src/adapters/rsync-sync.js';
+import { BRIDGE_RSH } from '../../src/adapters/rsync-bridge.js';
 import { parseInputs } from '../../src/engine/inputs.js';
 
 test('quote leaves safe words alone and single-quotes everything else', () => {
@@ -57,13 +58,13 @@ test('rsync gets an argument array: excludes and protects as single arguments, s
       exclude: '*.md\n$(touch x)',
     })[name] ?? '',
   );
-  const host = plan.hosts[0]!;
-  assert.equal(remoteDestination(host, '/srv/app'), 'deploy@[::1]:/srv/app/');
-  const args = rsyncArguments(host, plan.rollout, 'ssh -p 2200');
+  const args = rsyncArguments(plan.rollout);
   assert.ok(args.includes('--exclude=$(touch x)'));
   assert.ok(args.includes('--filter=protect *.pid'));
   assert.ok(args.includes('--delete') && args.includes('--delay-updates'));
-  assert.deepEqual(args.slice(-3), ['--', 'build/', 'deploy@[::1]:/srv/app/']);
+  // The host part is a placeholder: rsync reaches the host through the bridge on its open connection.
+  assert.deepEqual(args.slice(-3), ['--', 'build/', 'graceful-reload:/srv/app/']);
+  assert.equal(args[args.indexOf('--rsh') + 1], BRIDGE_RSH);
   assert.deepEqual(parseRsyncStats('Number of deleted files: 2\nNumber of regular files transferred: 1,204\n'), { filesTransferred: 1204, filesDeleted: 2 });
 });
 

@@ -78,7 +78,7 @@ function fake(answer: (command: string) => Partial<CommandResult>, snapshots: Ho
     lines,
     io: {
       openShell: async () => shell,
-      fileSync: (_host, _settings, protect) => ({
+      fileSync: (_shell, _settings, protect) => ({
         sync: async (options = {}) => {
           syncs.push(protect);
           commands.push(options.dryRun ? '(dry run)' : '(sync)');

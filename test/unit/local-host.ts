@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
-import { RemoteCommandTimeout, type CommandResult, type RemoteShell, type RolloutLog } from '../../src/engine/ports.js';
+import { Duplex } from 'node:stream';
+import { RemoteCommandTimeout, type CommandResult, type RemoteShell, type RemoteStream, type RolloutLog } from '../../src/engine/ports.js';
 import type { RolloutSettings } from '../../src/engine/settings.js';
 
 /** A RemoteShell that runs each command locally, as `ssh host <command>` would on the host; `commands` records them. */
@@ -24,8 +25,18 @@ export function localShell(commands: string[] = []): RemoteShell {
           resolve({ stdout, stderr, code, ...(signal ? { signal } : {}) });
         });
       }),
+    stream: async (command) => localStream(command, commands),
     close: async () => undefined,
   };
+}
+
+/** A long-lived command run locally, stdin open, as the SSH shell's stream runs it on a host. */
+export function localStream(command: string, commands: string[] = []): RemoteStream {
+  commands.push(command);
+  const child = spawn('sh', ['-c', command], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const io = Duplex.from({ writable: child.stdin, readable: child.stdout });
+  const ended = new Promise<Awaited<RemoteStream['ended']>>((resolve) => child.on('close', (code, signal) => resolve({ code, ...(signal ? { signal } : {}) })));
+  return { io, stderr: child.stderr, ended, close: () => child.kill('SIGKILL') };
 }
 
 /** Valid rollout settings for unit tests, fast where it matters. */
