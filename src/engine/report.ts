@@ -8,6 +8,17 @@ export interface WorkerReplacement {
   readonly oldPid: number;
 }
 
+/** A stretch of one host's rollout, for the timeline. */
+export type PhaseName = 'preflight' | 'snapshot' | 'sync' | 'reload' | 'restart' | 'verify' | 'canary' | 'rollback';
+
+/** One phase of a host's rollout: when it ran (epoch ms, the runner's clock) and whether it ended well. */
+export interface Phase {
+  readonly name: PhaseName;
+  readonly start: number;
+  readonly end: number;
+  readonly ok: boolean;
+}
+
 /** ok; failed (and left as it is); rolled-back (failed, then its snapshot was put back and verified); skipped or cancelled (never changed). */
 export type HostStatus = 'ok' | 'failed' | 'rolled-back' | 'skipped' | 'cancelled';
 
@@ -53,4 +64,12 @@ export interface HostReport {
   readonly forced?: readonly ForcedStop[];
   readonly durationMs: number;
   readonly reloadMs?: number;
+  /** The revision deployed, as checked where workers report one (the revision input, or GITHUB_SHA). */
+  readonly revision?: string;
+  /** A reload's count of old workers replaced out of those it had to replace, on a failure too. */
+  readonly replacement?: { readonly replaced: number; readonly of: number };
+  /** For a failed reload: the app's distinct PHP error lines after the signal, most frequent first. */
+  readonly appErrors?: readonly string[];
+  /** The host's phases in order (preflight, snapshot, sync, reload or restart, verify, canary, rollback), as far as it got. */
+  readonly phases?: readonly Phase[];
 }

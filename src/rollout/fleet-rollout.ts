@@ -5,7 +5,8 @@ import type { RolloutSettings } from '../engine/settings.js';
 import type { HostRolloutIO, HostRun } from './context.js';
 import { watchCanary } from './canary-watch.js';
 import { acquireLock, type LockOwner } from './host-lock.js';
-import { deployHost, prepareHost, type PreparedHost } from './host-rollout.js';
+import { deployHost, prepareHost, revisionField, type PreparedHost } from './host-rollout.js';
+import type { PhaseClock } from './phase-clock.js';
 import { rollBack, snapshotTransfer } from './rollback-step.js';
 import { freeSpaceCheck, listSnapshots, pruneSnapshots, takeSnapshot } from './host-snapshot.js';
 import { protectRules, sourceTransfer } from './sync-step.js';
@@ -34,9 +35,9 @@ export interface FleetSettings {
 }
 
 /** Preflights at once: enough to hide latency, few enough for a runner's file descriptors and a bastion's MaxStartups. */
-const PREFLIGHT_CONCURRENCY = 16;
+export const PREFLIGHT_CONCURRENCY = 16;
 
-async function inParallel<T, R>(items: readonly T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
+export async function inParallel<T, R>(items: readonly T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
   const results: R[] = new Array(items.length);
   let next = 0;
   const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
@@ -51,8 +52,21 @@ async function inParallel<T, R>(items: readonly T[], limit: number, work: (item:
 
 const withStatus = (report: HostReport, status: HostStatus, extra: Partial<HostReport> = {}): HostReport => ({ ...report, status, ...extra });
 
-function untouched(host: HostSpec, status: 'skipped' | 'cancelled', why: string): HostReport {
-  return { host: host.label, ok: false, status, step: 'preflight', skippedBecause: why, error: why, filesChanged: false, signalled: false, durationMs: 0 };
+/** A host never changed; its preflight, when it had one, stays on its timeline. */
+function untouched(host: FleetHost, status: 'skipped' | 'cancelled', why: string, clock?: PhaseClock): HostReport {
+  return {
+    host: host.spec.label,
+    ...revisionField(host.settings),
+    ok: false,
+    status,
+    step: 'preflight',
+    skippedBecause: why,
+    error: why,
+    filesChanged: false,
+    signalled: false,
+    durationMs: 0,
+    ...(clock ? { phases: clock.phases } : {}),
+  };
 }
 
 /**
@@ -82,15 +96,22 @@ export async function rolloutFleet(
     }
     return () => lock.release();
   };
-  const prepared = await inParallel(hosts, PREFLIGHT_CONCURRENCY, (host) => prepareHost(host.spec, host.settings, io, guard));
+  // Preflights run side by side: one log group for all of them, or the host's own groups when it is the only one.
+  const alone = hosts.length === 1;
+  if (!alone) io.log.startGroup?.(`preflight of ${hosts.length} hosts: connect, lock, check`);
+  const prepared = await inParallel(hosts, PREFLIGHT_CONCURRENCY, (host) => prepareHost(host.spec, host.settings, io, guard, alone));
+  if (!alone) io.log.endGroup?.();
   const reports = new Map<FleetHost, HostReport>();
   try {
     const failedPreflight = prepared.filter((entry) => !entry.ok).length;
     if (failedPreflight > 0) {
-      io.log.error(`${failedPreflight} of ${hosts.length} host(s) failed preflight: no host was changed`);
+      // A warning: each failed host gets its own error annotation from the action.
+      io.log.warning(`${failedPreflight} of ${hosts.length} host(s) failed preflight: no host was changed`);
       return hosts.map((host, index) => {
         const entry = prepared[index]!;
-        return entry.ok ? untouched(host.spec, 'skipped', `${failedPreflight} other host(s) failed preflight, so no host was changed`) : withStatus(entry.report, 'failed');
+        return entry.ok
+          ? untouched(host, 'skipped', `${failedPreflight} other host(s) failed preflight, so no host was changed`, entry.host.clock)
+          : withStatus(entry.report, 'failed');
       });
     }
     const ready = prepared.map((entry, index) => ({ host: hosts[index]!, prepared: (entry as { ok: true; host: PreparedHost }).host }));
@@ -98,7 +119,7 @@ export async function rolloutFleet(
     if (fleet.rollback === 'all' && [...reports.values()].some((report) => report.status === 'failed' || report.status === 'rolled-back')) {
       await rollBackSucceeded(ready, io, reports);
     }
-    return hosts.map((host) => reports.get(host) ?? untouched(host.spec, 'skipped', 'not reached'));
+    return hosts.map((host) => reports.get(host) ?? untouched(host, 'skipped', 'not reached'));
   } finally {
     await Promise.all(prepared.map((entry) => (entry.ok ? entry.host.finish() : undefined)));
   }
@@ -132,13 +153,17 @@ async function runBatches(
           : undefined;
     if (stop !== undefined) {
       for (const entry of batch) {
-        record(entry.host, untouched(entry.host.spec, cancelled.aborted ? 'cancelled' : 'skipped', stop));
+        record(entry.host, untouched(entry.host, cancelled.aborted ? 'cancelled' : 'skipped', stop, entry.prepared.clock));
         await entry.prepared.finish();
       }
       continue;
     }
     io.log.info(`batch ${index + 1} of ${batches.length}: ${batch.map((entry) => entry.host.spec.label).join(', ')}`);
     const isCanary = index === 0 && hasCanary;
+    // Hosts side by side interleave their lines: one group for the batch, a header line per host and phase.
+    const together = batch.length > 1;
+    if (together) io.log.startGroup?.(`${batch.map((entry) => entry.host.spec.label).join(', ')} side by side (batch ${index + 1} of ${batches.length})`);
+    for (const entry of batch) entry.prepared.clock.alone = !together;
     await Promise.all(
       batch.map(async (entry) => {
         const report = await deployOne(entry, fleet, io, isCanary, watchesEnd);
@@ -149,14 +174,17 @@ async function runBatches(
         if (fleet.rollback !== 'all') await entry.prepared.finish();
       }),
     );
+    if (together) io.log.endGroup?.();
   }
 }
 
 /** A failed report for a host whose step threw, saying what is known about the host. */
 function thrownReport(prepared: PreparedHost, error: unknown): HostReport {
-  const { run } = prepared;
+  const { run, clock } = prepared;
+  clock.end(false);
   return {
     host: run.label,
+    ...revisionField(run.settings),
     ok: false,
     status: 'failed',
     step: run.facts.step,
@@ -164,19 +192,31 @@ function thrownReport(prepared: PreparedHost, error: unknown): HostReport {
     filesChanged: run.facts.filesChanged,
     signalled: run.facts.signalled,
     durationMs: run.now() - prepared.started,
+    phases: clock.phases,
   };
 }
 
 /** One host of a batch: snapshot, deploy (canary-watched when it is the canary), and a verified rollback when it fails. Never throws. */
 async function deployOne(entry: Ready, fleet: FleetSettings, io: HostRolloutIO, canary: boolean, watchesEnd: AbortSignal): Promise<HostReport> {
   const { prepared } = entry;
-  const { run } = prepared;
+  const { run, clock } = prepared;
+  /** A failure before any file changed, in the fleet's own steps. */
+  const refused = (step: 'rollback' | 'sync', error: string): HostReport => ({
+    host: run.label,
+    ...revisionField(run.settings),
+    ok: false,
+    status: 'failed',
+    step,
+    error,
+    filesChanged: false,
+    signalled: false,
+    durationMs: run.now() - prepared.started,
+    phases: clock.phases,
+  });
   if (fleet.mode === 'rollback') {
     try {
       const [newest] = await listSnapshots(run);
-      if (newest === undefined) {
-        return { host: run.label, ok: false, status: 'failed', step: 'rollback', error: 'no snapshot to roll back to on this host; nothing was changed', filesChanged: false, signalled: false, durationMs: 0 };
-      }
+      if (newest === undefined) return refused('rollback', 'no snapshot to roll back to on this host; nothing was changed');
       const report = await deployHost(prepared, snapshotTransfer(run, newest));
       return withStatus(report, report.ok ? 'ok' : 'failed', { snapshot: newest });
     } catch (error) {
@@ -185,29 +225,38 @@ async function deployOne(entry: Ready, fleet: FleetSettings, io: HostRolloutIO, 
   }
   let snapshot: string | undefined;
   if (fleet.sync && fleet.keepSnapshots > 0) {
+    clock.begin('snapshot');
     try {
       // The app's runtime files and the excluded paths stay out: the sync never touches them, so a restore must not either.
       snapshot = await takeSnapshot(run, { exclude: [...protectRules(run, prepared.checked.definitions), ...run.settings.exclude] });
     } catch (cause) {
-      const why = `the snapshot before the sync failed: ${(cause as Error).message}; no file was changed`;
-      return { host: run.label, ok: false, status: 'failed', step: 'sync', error: why, filesChanged: false, signalled: false, durationMs: run.now() - prepared.started };
+      clock.end(false);
+      return refused('sync', `the snapshot before the sync failed: ${(cause as Error).message}; no file was changed`);
     }
     await pruneSnapshots(run, fleet.keepSnapshots);
+    clock.end(true);
   }
   const kept = snapshot ? { snapshot } : {};
   let report: HostReport;
   try {
     report = await deployHost(prepared, fleet.sync ? sourceTransfer(run) : 'none', watchesEnd);
-    if (report.ok && canary) report = await watchCanary(prepared, report, fleet.canarySettleMs);
+    if (report.ok && canary) {
+      clock.begin('canary');
+      report = await watchCanary(prepared, report, fleet.canarySettleMs);
+      clock.end(report.ok);
+      report = { ...report, phases: clock.phases };
+    }
   } catch (error) {
     report = thrownReport(prepared, error);
   }
   if (report.ok) return withStatus(report, 'ok', kept);
   if (report.reason === 'cancelled') return withStatus(report, 'cancelled', kept);
   if (fleet.rollback === 'none' || snapshot === undefined || !report.filesChanged) return withStatus(report, 'failed', kept);
+  clock.begin('rollback');
   const back = await rollBack(prepared, snapshot);
+  clock.end(back.ok);
   io.log.info(`${run.label}: ${back.ok ? 'rolled back to the snapshot and verified' : `rollback failed: ${back.error}`}`);
-  return withStatus(report, back.ok ? 'rolled-back' : 'failed', { snapshot, rollback: back });
+  return withStatus(report, back.ok ? 'rolled-back' : 'failed', { snapshot, rollback: back, phases: clock.phases });
 }
 
 /** rollback: all: a failure anywhere brings the hosts that succeeded back to their snapshots too. */
@@ -215,8 +264,13 @@ async function rollBackSucceeded(ready: readonly Ready[], io: HostRolloutIO, rep
   for (const entry of ready) {
     const report = reports.get(entry.host);
     if (report?.status !== 'ok' || report.snapshot === undefined) continue;
+    const { clock } = entry.prepared;
+    // One host at a time: its rollback gets a log group of its own.
+    clock.alone = true;
+    clock.begin('rollback');
     const back = await rollBack(entry.prepared, report.snapshot);
+    clock.end(back.ok);
     io.log.info(`${entry.host.spec.label}: rollback: all: ${back.ok ? 'rolled back and verified' : `rollback failed: ${back.error}`}`);
-    reports.set(entry.host, withStatus(report, back.ok ? 'rolled-back' : 'failed', { rollback: back }));
+    reports.set(entry.host, withStatus(report, back.ok ? 'rolled-back' : 'failed', { rollback: back, phases: clock.phases }));
   }
 }

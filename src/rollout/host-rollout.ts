@@ -5,6 +5,7 @@ import type { HostReport } from '../engine/report.js';
 import type { RolloutSettings } from '../engine/settings.js';
 import { traced, type HostFacts, type HostRolloutIO, type HostRun } from './context.js';
 import { decide, masterLevel, refuseMasterChange, staleMaster } from './master-change-step.js';
+import { phaseClock, type PhaseClock } from './phase-clock.js';
 import { preflight, type Preflight } from './preflight.js';
 import { restartStep } from './restart-step.js';
 import { signalStep } from './signal-step.js';
@@ -22,14 +23,23 @@ function describeApp(run: HostRun, checked: Preflight): void {
   );
 }
 
+/** The revision a host's report names: the one its workers are checked against. */
+export function revisionField(settings: RolloutSettings): { revision?: string } {
+  return settings.revision !== undefined ? { revision: settings.revision } : {};
+}
+
 /** The rolling reload: baseline, signal, and the watch that proves it. */
-async function reloadReport(run: HostRun, checked: Preflight, started: number): Promise<HostReport> {
+async function reloadReport(run: HostRun, checked: Preflight, started: number, clock: PhaseClock): Promise<HostReport> {
   const { facts, io, host, now } = run;
   const { source, plan } = checked;
+  clock.begin('reload');
   const { baseline, signalledAt } = await signalStep(run, source, plan);
+  clock.begin('verify');
   const outcome = await verifyStep(run, source, baseline);
+  clock.end(outcome.ok);
   const common = {
     host: host.label,
+    ...revisionField(run.settings),
     action: 'reload' as const,
     filesChanged: facts.filesChanged,
     signalled: facts.signalled,
@@ -41,14 +51,18 @@ async function reloadReport(run: HostRun, checked: Preflight, started: number): 
     forced: outcome.forced,
     durationMs: now() - started,
     reloadMs: now() - signalledAt,
+    replacement: { replaced: outcome.ok ? baseline.tracked.length : outcome.replaced, of: baseline.tracked.length },
+    phases: clock.phases,
   };
   if (!outcome.ok) {
-    for (const line of outcome.appErrors) io.log.error(`${host.label}: app log: ${line}`);
+    // Quoted in the host's one annotation and in the job summary: here they are log lines, not annotations of their own.
+    for (const line of outcome.appErrors) io.log.info(`${host.label}: app log: ${line}`);
     return {
       ...common,
       ok: false,
       step: 'verify',
       reason: outcome.reason,
+      appErrors: outcome.appErrors,
       error:
         outcome.message +
         (outcome.appErrors.length > 0 ? `. The app log says: ${outcome.appErrors[0]}` : '') +
@@ -66,11 +80,14 @@ async function reloadReport(run: HostRun, checked: Preflight, started: number): 
 }
 
 /** A master-level change: stop, start, and the watch that proves the new master. */
-async function restartReport(run: HostRun, checked: Preflight, synced: Synced, change: MasterChange, started: number): Promise<HostReport> {
+async function restartReport(run: HostRun, checked: Preflight, synced: Synced, change: MasterChange, started: number, clock: PhaseClock): Promise<HostReport> {
   const why = describeMasterChange(change);
-  const outcome = await restartStep(run, checked.source, checked.masterPid, synced.definitions, why);
+  clock.begin('restart');
+  const outcome = await restartStep(run, checked.source, checked.masterPid, synced.definitions, why, () => clock.begin('verify'));
+  clock.end(true);
   return {
     host: run.host.label,
+    ...revisionField(run.settings),
     ok: true,
     step: 'done',
     action: 'restart',
@@ -83,6 +100,7 @@ async function restartReport(run: HostRun, checked: Preflight, synced: Synced, c
     stoppedWith: outcome.stoppedWith,
     workers: outcome.workers.map(({ pid, group }) => ({ pid, group })),
     durationMs: run.now() - started,
+    phases: clock.phases,
   };
 }
 
@@ -102,6 +120,8 @@ export interface PreparedHost {
   readonly run: HostRun;
   readonly checked: Preflight;
   readonly started: number;
+  /** The host's phases so far; the fleet adds its own (snapshot, canary, rollback). */
+  readonly clock: PhaseClock;
   /** Releases what preparing took (lock, status source, connection); never throws. */
   readonly finish: () => Promise<void>;
 }
@@ -111,11 +131,22 @@ export type Prepared = { readonly ok: true; readonly host: PreparedHost } | { re
 /** What happens to the live tree: new files from a transfer, or none (sync: false, the manual reload). */
 export type Delivery = Transfer | 'none';
 
-function failureReport(host: HostSpec, facts: HostFacts, error: unknown, started: number, now: () => number): HostReport {
+/** What a failure report is built from: the host, what is known about it, and its phases so far. */
+interface FailedHost {
+  readonly host: HostSpec;
+  readonly settings: RolloutSettings;
+  readonly facts: HostFacts;
+  readonly now: () => number;
+  readonly clock: PhaseClock;
+}
+
+function failureReport({ host, settings, facts, now, clock }: FailedHost, error: unknown, started: number): HostReport {
+  clock.end(false);
   const stepError = error instanceof StepError ? error : new StepError(facts.step, (error as Error).message ?? String(error), { cause: error });
   const known = facts.filesChanged || facts.signalled || facts.stopped ? ` (${describeFacts(facts)})` : '';
   return {
     host: host.label,
+    ...revisionField(settings),
     ok: false,
     step: stepError.step,
     error: stepError.message + known,
@@ -123,23 +154,28 @@ function failureReport(host: HostSpec, facts: HostFacts, error: unknown, started
     signalled: facts.signalled,
     ...(facts.sync ? { sync: facts.sync } : {}),
     durationMs: now() - started,
+    phases: clock.phases,
   };
 }
 
 /**
  * Connects and runs the preflight: nothing on the host changes. `guard`
  * runs right after connecting (a fleet takes the host's lock there) and
- * returns what to release at the end.
+ * returns what to release at the end. `alone`: no other host logs meanwhile.
  */
 export async function prepareHost(
   host: HostSpec,
   settings: RolloutSettings,
   io: HostRolloutIO,
   guard?: (run: HostRun) => Promise<() => Promise<void>>,
+  alone = true,
 ): Promise<Prepared> {
   const now = io.now ?? Date.now;
   const started = now();
   const facts: HostFacts = { step: 'connect', filesChanged: false, signalled: false };
+  const clock = phaseClock(host.label, now, io.log);
+  clock.alone = alone;
+  clock.begin('preflight');
   const releases: (() => Promise<unknown>)[] = [];
   const finish = async () => {
     for (const release of releases.reverse()) await release().catch(() => undefined);
@@ -155,10 +191,11 @@ export async function prepareHost(
     const checked = await preflight(run);
     releases.push(async () => checked.source.stop());
     describeApp(run, checked);
-    return { ok: true, host: { run, checked, started, finish } };
+    clock.end(true);
+    return { ok: true, host: { run, checked, started, clock, finish } };
   } catch (error) {
     await finish();
-    return { ok: false, report: failureReport(host, facts, error, started, now) };
+    return { ok: false, report: failureReport({ host, settings, facts, now, clock }, error, started) };
   }
 }
 
@@ -167,20 +204,26 @@ export async function prepareHost(
  * master-level change, and proves it. Never throws: every outcome is a report.
  */
 export async function deployHost(prepared: PreparedHost, delivery: Delivery = sourceTransfer(prepared.run), cancelled?: AbortSignal): Promise<HostReport> {
-  const { checked, started } = prepared;
+  const { checked, started, clock } = prepared;
   const run: HostRun = cancelled ? { ...prepared.run, cancelled } : prepared.run;
   const { settings } = run;
   try {
     const stale = staleMaster(run, checked.definitions, checked.masterStartedAt);
     const watch = masterLevel(run, checked.definitions);
-    if (settings.onMasterChange === 'fail' && delivery !== 'none') await refuseMasterChange(run, checked.definitions, stale);
+    if (settings.onMasterChange === 'fail' && delivery !== 'none') {
+      // A check before any file changes: on the timeline, a second look of preflight's.
+      clock.begin('preflight');
+      await refuseMasterChange(run, checked.definitions, stale);
+    }
+    if (delivery !== 'none') clock.begin('sync');
     const synced: Synced =
       delivery === 'none' ? { definitions: checked.definitions, masterFilesChanged: [] } : await syncStep(run, checked.definitions, watch, delivery);
+    clock.end(true);
     const change = { files: synced.masterFilesChanged, definitions: definitionChanges(checked.definitions, synced.definitions), stale };
-    if (decide(run, change) === 'restart') return await restartReport(run, checked, synced, change, started);
-    return await reloadReport(run, checked, started);
+    if (decide(run, change) === 'restart') return await restartReport(run, checked, synced, change, started, clock);
+    return await reloadReport(run, checked, started, clock);
   } catch (error) {
-    return failureReport(run.host, run.facts, error, started, run.now);
+    return failureReport({ ...run, clock }, error, started);
   }
 }
 

@@ -22,7 +22,15 @@ export interface RestartOutcome {
  * graceful-timeout, then `stop`; `start -d`; then watches until a new master runs every group the new
  * definitions name, at its new count, stable for settle.
  */
-export async function restartStep(run: HostRun, source: StatusSource, oldMasterPid: number, synced: AppDefinitions, why: string): Promise<RestartOutcome> {
+export async function restartStep(
+  run: HostRun,
+  source: StatusSource,
+  oldMasterPid: number,
+  synced: AppDefinitions,
+  why: string,
+  /** The start command returned: the watch that proves the new master begins. */
+  onStarted: () => void = () => undefined,
+): Promise<RestartOutcome> {
   const { settings, io, label, facts } = run;
   facts.step = 'restart';
   io.log.warning(`${label}: restarting the app (${why}). A restart closes every open connection: a reload cannot apply this change`);
@@ -35,6 +43,7 @@ export async function restartStep(run: HostRun, source: StatusSource, oldMasterP
   if (started.code !== 0) {
     throw new StepError('restart', `"${settings.php} ${settings.startFile} start -d" failed (${describeExit(started)}): ${started.stdout.trim().split('\n').slice(-3).join(' | ')}. The app is stopped`);
   }
+  onStarted();
   io.log.info(`${label}: started again; watching the new master`);
   const outcome = await watchRestart(run, source, oldMasterPid, baselineAt, synced);
   return { ...outcome, stoppedWith, restartedAt: baselineAt };

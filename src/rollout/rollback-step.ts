@@ -2,6 +2,7 @@ import type { HostReport } from '../engine/report.js';
 import type { HostRun } from './context.js';
 import { deployHost, type PreparedHost } from './host-rollout.js';
 import { restoreSnapshot } from './host-snapshot.js';
+import { phaseClock } from './phase-clock.js';
 import { preflight } from './preflight.js';
 import type { Transfer } from './sync-step.js';
 
@@ -41,7 +42,8 @@ export async function rollBack(prepared: PreparedHost, snapshot: string): Promis
   }
   let report: HostReport;
   try {
-    report = await deployHost({ ...prepared, run, checked, started: run.now() }, snapshotTransfer(run, snapshot));
+    // Its own clock, unannounced: the host's timeline shows the whole rollback as one phase.
+    report = await deployHost({ ...prepared, run, checked, started: run.now(), clock: phaseClock(run.label, run.now) }, snapshotTransfer(run, snapshot));
   } finally {
     checked.source.stop();
   }

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseHostSpec } from '../../src/engine/host-spec.js';
 import type { CommandResult, RemoteShell, SyncSummary } from '../../src/engine/ports.js';
+import type { HostReport } from '../../src/engine/report.js';
 import type { HostSnapshot, WorkerProcess } from '../../src/engine/worker-snapshot.js';
 import { rolloutHost } from '../../src/rollout/host-rollout.js';
 import type { HostRolloutIO, StatusSourceSetup } from '../../src/rollout/context.js';
@@ -101,6 +102,16 @@ const register = worker(10, 'Register', 'text://127.0.0.1:1238', 1);
 const oldWorkers = [register, worker(11, 'BusinessWorker', 'none', 1), worker(12, 'BusinessWorker', 'none', 2)];
 const newWorkers = [register, worker(21, 'BusinessWorker', 'none', 51), worker(22, 'BusinessWorker', 'none', 52)];
 const at = (time: number, workers: WorkerProcess[], masters = [{ pid: 9 }]): HostSnapshot => ({ at: time, masters, workers });
+/** The report's timeline as `name:ok`, after checking the phases follow one another on the clock. */
+function phasesOf(report: HostReport): string[] {
+  const phases = report.phases ?? [];
+  for (const [index, phase] of phases.entries()) {
+    assert.ok(phase.start <= phase.end, `${phase.name} ends after it starts: ${JSON.stringify(phase)}`);
+    if (index > 0) assert.ok(phase.start >= phases[index - 1]!.end, `${phase.name} starts after ${phases[index - 1]!.name} ends: ${JSON.stringify(phases)}`);
+  }
+  return phases.map((phase) => `${phase.name}:${phase.ok}`);
+}
+
 const answerAll = (command: string): Partial<CommandResult> => (command.includes('graceful-reload-definitions') ? { stdout: `Usage: ...\n${definitions()}\n` } : {});
 
 test('GatewayWorker-like app: definitions read before and after the sync, runtime dir protected, quick reload, non-reloadable group kept', async () => {
@@ -119,6 +130,8 @@ test('GatewayWorker-like app: definitions read before and after the sync, runtim
     c.startsWith('(') ? c : /reload$/.test(c) ? 'reload' : c.includes('graceful-reload-definitions') ? (c.includes('missing-target') ? 'preflight' : 'definitions') : c.split(' ')[0],
   );
   assert.deepEqual(order, ['preflight', 'kill', '(sync)', 'definitions', '(mark signal)', 'reload']);
+  assert.deepEqual(phasesOf(report), ['preflight:true', 'sync:true', 'reload:true', 'verify:true']);
+  assert.deepEqual(report.replacement, { replaced: 2, of: 2 });
 });
 
 test('a start script that cannot be loaded fails preflight quoting PHP, and nothing is synced', async () => {
@@ -130,6 +143,7 @@ test('a start script that cannot be loaded fails preflight quoting PHP, and noth
   assert.match(report.error!, /start script could not be run.*PHP Parse error:  syntax error, unexpected '\}' in \/srv\/app\/start\.php on line 9; nothing was changed/);
   assert.equal(report.filesChanged, false);
   assert.deepEqual(f.syncs, []);
+  assert.deepEqual(phasesOf(report), ['preflight:false']);
 });
 
 test('a missing target is named by the layout check in the same round trip', async () => {
@@ -153,6 +167,7 @@ test('new code whose start script breaks: caught after the sync, before any sign
   assert.equal(report.filesChanged, true);
   assert.match(report.error!, /Class "App\\Boot" not found.*no reload was sent.*files synced \(3 sent, 0 deleted\); no reload was signalled/);
   assert.ok(!f.commands.some((c) => /reload$/.test(c)), 'no reload command');
+  assert.deepEqual(phasesOf(report), ['preflight:true', 'sync:false']);
 });
 
 test('the master dies during the reload and its old workers live on: the report says they still serve and block a start', async () => {
@@ -162,6 +177,8 @@ test('the master dies during the reload and its old workers live on: the report 
   assert.equal(report.reason, 'master-gone');
   assert.match(report.error!, /master process \(pid 9\) died during the reload; 2 of its workers still run without it \(BusinessWorker:12, Register:10\).*stop them before starting/);
   assert.match(report.error!, /the reload was signalled; 0\/2 old workers replaced/);
+  assert.deepEqual(phasesOf(report), ['preflight:true', 'sync:true', 'reload:true', 'verify:false']);
+  assert.deepEqual(report.replacement, { replaced: 0, of: 2 });
 });
 
 const command = (c: string) =>
@@ -188,6 +205,7 @@ test('a changed worker count restarts the app: stop -g, start -d, a new master w
   assert.deepEqual(report.restartBecause?.files, ['start.php']);
   assert.deepEqual(report.restartBecause?.definitions, ['web http://:80: Workerman\\Worker count 2 -> Workerman\\Worker count 1']);
   assert.deepEqual(f.commands.map(command), ['preflight', 'kill', '(sync)', 'definitions', '(mark signal)', 'stop -g', 'start']);
+  assert.deepEqual(phasesOf(report), ['preflight:true', 'sync:true', 'restart:true', 'verify:true']);
   assert.ok(f.lines.some((line) => /warning: .*restarting the app \(master-level file\(s\) changed: start\.php; worker definitions changed.*closes every open connection/.test(line)), f.lines.join('\n'));
 });
 
@@ -199,6 +217,8 @@ test('on-master-change: fail stops before any file changes, from a dry run', asy
   assert.equal(report.filesChanged, false);
   assert.match(report.error!, /a reload cannot apply this deploy: master-level file\(s\) changed: start\.php\. Nothing was changed \(on-master-change: fail\)/);
   assert.deepEqual(f.commands.map(command), ['preflight', 'kill', '(dry run)']);
+  // The refusal is a second look before any file changes, marked as a failed preflight.
+  assert.deepEqual(phasesOf(report), ['preflight:true', 'preflight:false']);
 });
 
 test('on-master-change: reload goes on with a warning naming what stays old', async () => {
