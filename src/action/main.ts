@@ -140,12 +140,15 @@ async function deploy(): Promise<void> {
     core.error(sealHostText(`${report.host}: ${what}${rollback}`));
   }
   const count = (status: string) => reports.filter((report) => report.status === status).length;
-  const summary = `${count('ok')} ok, ${count('failed')} failed, ${count('rolled-back')} rolled back, ${count('skipped')} skipped, ${count('cancelled')} cancelled`;
-  if (reports.some((report) => report.status !== 'ok')) {
-    fail(`${reports.filter((report) => report.status !== 'ok').map((r) => `${r.host} ${r.status}`).join(', ')} (${summary})`);
+  const summary = `${count('ok')} ok, ${count('planned')} planned, ${count('failed')} failed, ${count('rolled-back')} rolled back, ${count('skipped')} skipped, ${count('cancelled')} cancelled`;
+  // A dry run's hosts end planned: that is success too.
+  const failed = reports.filter((report) => report.status !== 'ok' && report.status !== 'planned');
+  if (failed.length > 0) {
+    fail(`${failed.map((r) => `${r.host} ${r.status}`).join(', ')} (${summary})`);
     return;
   }
-  core.info(`all ${reports.length} host(s) ${plan.fleet.mode === 'rollback' ? 'rolled back and verified' : 'done'}: ${summary}`);
+  const done = plan.fleet.dryRun ? 'planned, nothing changed' : plan.fleet.mode === 'rollback' ? 'rolled back and verified' : 'done';
+  core.info(`all ${reports.length} host(s) ${done}: ${summary}`);
 }
 
 export async function run(): Promise<void> {

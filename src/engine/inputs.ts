@@ -240,6 +240,7 @@ function parseFleet(raw: RawInputs, problems: InputProblems): FleetOptions {
     keepSnapshots: check(() => keepSnapshots(raw), 0),
     lockTimeoutMs: check(() => duration(raw, 'lock-timeout', 0, 6 * 3_600_000), 0),
     forceUnlock: check(() => booleanInput(raw, 'force-unlock'), false),
+    dryRun: check(() => booleanInput(raw, 'dry-run'), false),
     ...(shard ? { shard } : {}),
     inventory: check(() => {
       const inventory = raw('inventory').trim();

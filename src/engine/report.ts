@@ -19,8 +19,52 @@ export interface Phase {
   readonly ok: boolean;
 }
 
-/** ok; failed (and left as it is); rolled-back (failed, then its snapshot was put back and verified); skipped or cancelled (never changed). */
-export type HostStatus = 'ok' | 'failed' | 'rolled-back' | 'skipped' | 'cancelled';
+/**
+ * ok; failed (and left as it is); rolled-back (failed, then its snapshot was
+ * put back and verified); skipped or cancelled (never changed); planned (a dry
+ * run: preflighted, its plan in `dryRun`, nothing changed).
+ */
+export type HostStatus = 'ok' | 'failed' | 'rolled-back' | 'skipped' | 'cancelled' | 'planned';
+
+/** Files a dry run's sync would touch, relative to the target: full counts, and the first names of each list. */
+export interface PlannedFiles {
+  /** New or changed files and symlinks the sync would write. */
+  readonly changed: number;
+  /** Files and directories the sync would delete (--delete). */
+  readonly deleted: number;
+  /** The first changed paths, in rsync's order (at most DRY_RUN_NAMES_SHOWN). */
+  readonly changedNames: readonly string[];
+  /** The first deleted paths (a directory ends in /), at most DRY_RUN_NAMES_SHOWN. */
+  readonly deletedNames: readonly string[];
+}
+
+/**
+ * What a dry run found one host would get, with nothing on the host changed:
+ * no lock, no snapshot, no file, no signal. The new tree's worker definitions
+ * are only known after a sync, so `unknown` says what the plan cannot promise.
+ */
+export interface DryRunPlan {
+  /** The host's place in the rollout: batch `index` of `of` (from 1); canary: it goes first, alone, and is watched before the rest. */
+  readonly batch: { readonly index: number; readonly of: number; readonly canary: boolean };
+  /** What the sync would do; absent when no files go out (sync: false, or mode: rollback). */
+  readonly files?: PlannedFiles;
+  /** mode: rollback: the snapshot that would be put back. */
+  readonly snapshot?: string;
+  /** reload; restart (a master-level change, on-master-change: restart); refuse (on-master-change: fail would stop before changing anything). */
+  readonly action: 'reload' | 'restart' | 'refuse';
+  /** Why, in words. */
+  readonly actionBecause: string;
+  /** What the decision rests on: master-level files the sync would change, and files newer than the running master (definitions stay empty: unknown before a sync). */
+  readonly masterChange: MasterChange;
+  /** A reload's signal (graceful or quick) and why, from the running app's definitions. */
+  readonly reloadMode: 'graceful' | 'quick';
+  readonly reloadModeReason: string;
+  /** Worker groups the reload would replace, and those it would keep (with why). */
+  readonly replacedGroups: readonly string[];
+  readonly keptGroups: readonly { readonly group: string; readonly keptBecause: string }[];
+  /** What only the real deploy can tell, in words. */
+  readonly unknown: readonly string[];
+}
 
 /** One entry of the `report` output: what happened on one host, in plain data. */
 export interface HostReport {
@@ -70,6 +114,8 @@ export interface HostReport {
   readonly replacement?: { readonly replaced: number; readonly of: number };
   /** For a failed reload: the app's distinct PHP error lines after the signal, most frequent first. */
   readonly appErrors?: readonly string[];
+  /** dry-run: true: the plan for this host (status planned, or failed when the real deploy would be refused). */
+  readonly dryRun?: DryRunPlan;
   /** The host's phases in order (preflight, snapshot, sync, reload or restart, verify, canary, rollback), as far as it got. */
   readonly phases?: readonly Phase[];
 }

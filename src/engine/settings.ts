@@ -70,6 +70,8 @@ export interface FleetOptions {
   readonly shard?: { readonly index: number; readonly count: number };
   /** The inventory file (relative to the workspace), or ''. */
   readonly inventory: string;
+  /** Preflight every host and say what a deploy would do, changing nothing on any host (no lock, no snapshot, rsync --dry-run, no signal). */
+  readonly dryRun: boolean;
 }
 
 export interface DeployPlan {

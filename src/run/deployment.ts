@@ -1,3 +1,4 @@
+import { lstatSync } from 'node:fs';
 import { lstat, readdir, readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { openTransport } from '../adapters/transport.js';
@@ -6,6 +7,7 @@ import { InputError } from '../engine/input-error.js';
 import type { RolloutLog } from '../engine/ports.js';
 import type { HostReport } from '../engine/report.js';
 import type { DeployPlan } from '../engine/settings.js';
+import { planFleet } from '../rollout/dry-run.js';
 import { rolloutFleet, type FleetHost, type FleetSettings } from '../rollout/fleet-rollout.js';
 import type { LockOwner } from '../rollout/host-lock.js';
 import { realRolloutIO } from '../rollout/real-io.js';
@@ -61,7 +63,7 @@ async function sourceDirectory(workspace: string, given: string): Promise<string
 /**
  * A validated plan, carried out: the source and inventory read, this job's
  * hosts and amounts resolved, the SSH and rsync transport opened, the fleet
- * rolled out. The same for the action and the CLI;
+ * rolled out (or, with dry-run, only planned). The same for the action and the CLI;
  * what differs (inputs, log, cancel, output) comes in through the context.
  * Returns every host's report, or [] when this job's shard has no host.
  */
@@ -80,6 +82,18 @@ export async function runDeployment(plan: DeployPlan, context: DeploymentContext
     lock: { owner: context.lockOwner, timeoutMs: plan.fleet.lockTimeoutMs, force: plan.fleet.forceUnlock },
   };
   const transport = openTransport({ ...plan, rollout }, context.debugText ? { debug: context.debugText } : {});
+  const io = realRolloutIO(transport, context.log);
   context.rolloutStarts?.(hosts);
-  return rolloutFleet(hosts, fleet, realRolloutIO(transport, context.log), context.cancelled, (_host, report) => context.hostReported?.(report), context.watchesEnd);
+  if (plan.fleet.dryRun) return planFleet(hosts, fleet, io, (path) => inSource(source, path));
+  return rolloutFleet(hosts, fleet, io, context.cancelled, (_host, report) => context.hostReported?.(report), context.watchesEnd);
+}
+
+/** Whether the source has this path (relative to it, as rsync names it; a directory may end in /). */
+function inSource(source: string, path: string): boolean {
+  try {
+    return lstatSync(join(source, path), { throwIfNoEntry: false }) !== undefined;
+  } catch {
+    // ENOTDIR: a parent of the path is a file in the source.
+    return false;
+  }
 }

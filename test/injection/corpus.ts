@@ -112,6 +112,7 @@ export const INPUT_NAMES = [
   'keep-snapshots',
   'lock-timeout',
   'force-unlock',
+  'dry-run',
   'username',
   'port',
   'private-key',

@@ -186,3 +186,9 @@ test('rules between two good inputs are still reported alongside the others', ()
   assert.match(problems[0]!.problem, /false makes no sense with mode: rollback/);
   assert.match(problems[1]!.problem, /must be shorter than timeout \(5m\)/);
 });
+
+test('dry-run: false by default, true or false when given', () => {
+  assert.equal(parseInputs(inputs()).fleet.dryRun, false);
+  assert.equal(parseInputs(inputs({ 'dry-run': 'true' })).fleet.dryRun, true);
+  assert.deepEqual(refusal({ 'dry-run': 'maybe' }).problems, [{ input: 'dry-run', problem: '"maybe" is not true or false' }]);
+});
