@@ -37,8 +37,8 @@ await build({
       'const __dirname = __pathDirname(__filename);',
     ].join(' '),
   },
-  // The PHP programs that run on hosts live in src/remote/*.php and are inlined as text.
-  loader: { '.php': 'text' },
+  // The PHP programs that run on hosts live in src/remote/*.php and are inlined as text, as is action.yml (the CLI's options).
+  loader: { '.php': 'text', '.yml': 'text' },
   plugins: [nativeAddons],
   legalComments: 'none',
   logLevel: 'warning',
