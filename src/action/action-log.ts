@@ -3,6 +3,9 @@ import { sealEachLine, sealHostText } from '../engine/host-text.js';
 import type { RolloutLog } from '../engine/ports.js';
 import type { HostReport } from '../engine/report.js';
 
+/** The runner's groups do not nest: at most one is open. */
+let groupOpen = false;
+
 /**
  * The engine's log on a GitHub runner: errors become annotations. Messages
  * quote host text (process titles, status tables, app log lines, file
@@ -16,7 +19,20 @@ export const actionLog: RolloutLog = {
   warning: (message) => core.warning(sealHostText(message)),
   error: (message) => core.error(sealHostText(message)),
   debug: (message) => core.debug(sealHostText(message)),
+  startGroup: (title) => {
+    endOpenGroup();
+    core.startGroup(sealHostText(title));
+    groupOpen = true;
+  },
+  endGroup: () => endOpenGroup(),
 };
+
+/** Ends the log group in progress, if any: the run's last lines must not fold away inside it. */
+export function endOpenGroup(): void {
+  if (!groupOpen) return;
+  core.endGroup();
+  groupOpen = false;
+}
 
 /** The action's own multi-line debug text (the generated OpenSSH config): each line sealed, line breaks kept. */
 export function debugLines(text: string): void {
@@ -25,6 +41,7 @@ export function debugLines(text: string): void {
 
 /** A failure line for the job (an error annotation and exit code 1), sealed like every other line. */
 export function fail(message: string): void {
+  endOpenGroup();
   core.setFailed(sealHostText(message));
 }
 

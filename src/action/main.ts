@@ -2,11 +2,13 @@ import * as core from '@actions/core';
 import { hostname } from 'node:os';
 import { stopRunningRsync } from '../adapters/rsync-sync.js';
 import { sealHostText } from '../engine/host-text.js';
+import { tallyHosts, tallyLine } from '../engine/host-outcome.js';
 import { InputError, parseInputs } from '../engine/inputs.js';
 import type { HostReport } from '../engine/report.js';
 import type { LockOwner } from '../rollout/host-lock.js';
 import { runDeployment } from '../run/deployment.js';
-import { actionLog, debugLines, fail, reportJson } from './action-log.js';
+import { actionLog, debugLines, fail } from './action-log.js';
+import { annotateFailures, runTimeMs, writeJobSummary, writeOutputs } from './run-record.js';
 
 /** Inputs as given: a passphrase or password may begin or end with a space; parseInputs trims the rest itself. */
 function readInput(name: string): string {
@@ -34,7 +36,7 @@ const progress: { reports: HostReport[]; current: string | undefined; ended: boo
 };
 
 function writeReport(): void {
-  core.setOutput('report', reportJson(progress.reports));
+  writeOutputs(progress.reports);
 }
 
 /**
@@ -54,6 +56,7 @@ function endNow(why: string, detail?: unknown): void {
   };
   attempt(() => stopRunningRsync());
   attempt(writeReport);
+  attempt(() => writeJobSummary(progress.reports, runTimeMs()));
   if (detail instanceof Error && detail.stack) attempt(() => core.debug(sealHostText(detail.stack)));
   const inProgress = progress.current
     ? ` ${progress.current} was in progress: what it did is unknown (files may have changed, a reload may have been signalled).`
@@ -133,14 +136,9 @@ async function deploy(): Promise<void> {
   }
   const reports = progress.reports;
   if (reports.length === 0) return;
-  for (const report of reports) {
-    if (report.status !== 'failed' && report.status !== 'rolled-back') continue;
-    const what = report.ok ? 'succeeded, then was rolled back because another host failed (rollback: all)' : `${report.step} failed: ${report.error}${report.filesChanged ? '' : ' (no file on this host was changed)'}`;
-    const rollback = report.rollback ? `; rollback: ${report.rollback.ok ? 'done and verified' : report.rollback.error}` : '';
-    core.error(sealHostText(`${report.host}: ${what}${rollback}`));
-  }
-  const count = (status: string) => reports.filter((report) => report.status === status).length;
-  const summary = `${count('ok')} ok, ${count('planned')} planned, ${count('failed')} failed, ${count('rolled-back')} rolled back, ${count('skipped')} skipped, ${count('cancelled')} cancelled`;
+  annotateFailures(reports);
+  writeJobSummary(reports, runTimeMs());
+  const summary = tallyLine(tallyHosts(reports), runTimeMs());
   // A dry run's hosts end planned: that is success too.
   const failed = reports.filter((report) => report.status !== 'ok' && report.status !== 'planned');
   if (failed.length > 0) {

@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { lstat, readdir, readFile, readlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Rig, type TestHost } from '../rig/rig.js';
-import { deployFleet, type FleetRun } from '../rig/scenario.js';
+import { deployFleet, makeHostSensitiveSource, type FleetRun } from '../rig/scenario.js';
 import type { HostReport } from '../../src/engine/report.js';
 
 /**
@@ -266,25 +266,11 @@ test('one host unreachable at preflight (its sshd answers no connection): no hos
   assertNoLock(hosts, run.log);
 });
 
-/** `version` for every host, whose new handler throws in onWorkerStart on a host that has /srv/crash-on-v2 (a host-local setting the new code cannot live with). */
-async function makeHostSensitiveSource(version = 'v2'): Promise<string> {
-  const source = await rig.makeSource(version);
-  const handler = join(source, 'src/handler.php');
-  const text = await readFile(handler, 'utf8');
-  const anchor = '$version = require';
-  assert.ok(text.includes(anchor), 'the example handler loads version.php');
-  await writeFile(
-    handler,
-    text.replace(anchor, `if (is_file('/srv/crash-on-v2')) {\n    throw new Error('boom: ${version} cannot run with /srv/crash-on-v2 on this host');\n}\n${anchor}`),
-  );
-  return source;
-}
-
 test('new code crash-loops on host 2 of 4 (max-parallel 1): host 1 ok, host 2 rolled back and serving v1 (proven), hosts 3-4 skipped and untouched, exit non-zero', async (t) => {
   const hosts = await fleet(t, 'crash', 4);
   const [first, second, third, fourth] = hosts as [TestHost, TestHost, TestHost, TestHost];
   await writeFile(join(second.srv, 'crash-on-v2'), 'this host cannot run v2\n');
-  const source = await makeHostSensitiveSource();
+  const source = await makeHostSensitiveSource(rig);
   const sums = await Promise.all(hosts.map(treeSums));
   const pids = await Promise.all(hosts.map(reloadablePids));
 
@@ -580,8 +566,8 @@ test('mode: rollback after a deploy brings every host back to v1; sync: false re
 test('mode: rollback to code that cannot run on one host: that host is not reported ok, and the exit is non-zero', async (t) => {
   const hosts = await fleet(t, 'undo-bad', 2);
   const [good, bad] = hosts as [TestHost, TestHost];
-  const v2 = await makeHostSensitiveSource('v2');
-  const v3 = await makeHostSensitiveSource('v3');
+  const v2 = await makeHostSensitiveSource(rig, 'v2');
+  const v3 = await makeHostSensitiveSource(rig, 'v3');
   for (const source of [v2, v3]) {
     const result = await deployFleet(rig, hosts, source, { ...FAST, 'max-parallel': '1' });
     for (const host of hosts) await assertStatus(result, hosts, host, 'ok');

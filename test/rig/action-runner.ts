@@ -11,6 +11,8 @@ export interface ActionRun {
   readonly log: string;
   readonly outputs: Record<string, string>;
   readonly state: Record<string, string>;
+  /** What the action wrote to GITHUB_STEP_SUMMARY (Markdown; empty when it wrote none). */
+  readonly summary: string;
   readonly runnerTemp: string;
 }
 
@@ -36,7 +38,7 @@ export function parseCommandFile(text: string): Record<string, string> {
 
 /**
  * Runs dist/index.js the way a GitHub runner does: inputs as INPUT_<NAME>
- * variables, outputs and state through command files, on the Node 24 that
+ * variables, outputs, state and the job summary through files, on the Node 24 that
  * `npm test` puts first on PATH. Returns after the main step; `post` runs the
  * post step with the saved state.
  */
@@ -48,14 +50,17 @@ export async function runAction(
   runnerTemps.add(runnerTemp);
   const outputFile = join(runnerTemp, 'output');
   const stateFile = join(runnerTemp, 'state');
+  const summaryFile = join(runnerTemp, 'step-summary.md');
   await writeFile(outputFile, '');
   await writeFile(stateFile, '');
+  await writeFile(summaryFile, '');
   const env: NodeJS.ProcessEnv = {
     PATH: process.env['PATH'],
     HOME: process.env['HOME'],
     RUNNER_TEMP: runnerTemp,
     GITHUB_OUTPUT: outputFile,
     GITHUB_STATE: stateFile,
+    GITHUB_STEP_SUMMARY: summaryFile,
     GITHUB_WORKSPACE: options.workspace ?? REPO,
     ...options.env,
   };
@@ -72,6 +77,7 @@ export async function runAction(
     log: result.stdout + result.stderr,
     outputs: parseCommandFile(await readFile(outputFile, 'utf8')),
     state: parseCommandFile(await readFile(stateFile, 'utf8')),
+    summary: await readFile(summaryFile, 'utf8'),
     runnerTemp,
   };
 }

@@ -101,6 +101,24 @@ export async function makeCrashingSource(rig: Rig, options: { workerman?: Worker
 }
 
 /**
+ * A source at `version` whose new handler throws in onWorkerStart on a host
+ * that has /srv/crash-on-v2 (a host-local setting the new code cannot live
+ * with): a crash loop on that host only.
+ */
+export async function makeHostSensitiveSource(rig: Rig, version = 'v2'): Promise<string> {
+  const source = await rig.makeSource(version);
+  const handler = join(source, 'src/handler.php');
+  const text = await readFile(handler, 'utf8');
+  const anchor = '$version = require';
+  if (!text.includes(anchor)) throw new Error(`the example handler no longer loads version.php with "${anchor}": ${handler}`);
+  await writeFile(
+    handler,
+    text.replace(anchor, `if (is_file('/srv/crash-on-v2')) {\n    throw new Error('boom: ${version} cannot run with /srv/crash-on-v2 on this host');\n}\n${anchor}`),
+  );
+  return source;
+}
+
+/**
  * An idle HTTP keep-alive client: one request, then the connection stays
  * open. It pins the worker that accepted it during a graceful reload. With
  * `pid`, connections are opened (and the others closed) until one is served
