@@ -21,6 +21,7 @@ import type { HostReport } from '../src/engine/report.js';
 import { removeRunnerTemp, runAction } from '../test/rig/action-runner.js';
 import { childProcesses, Rig, TARGET, type TestHost, type WorkermanMajor } from '../test/rig/rig.js';
 import { inputsFor } from '../test/rig/scenario.js';
+import { median } from './bench/stats.js';
 
 const ROUNDS = Number(process.env['BENCH_GATEWAY_ROUNDS'] ?? 5);
 const POLL_MS = 20;
@@ -29,13 +30,6 @@ const ROUND_LIMIT_MS = 60_000;
 /** The action's default `settle`: a deliberate wait after the reload is complete. */
 const DEFAULT_SETTLE_MS = 5000;
 const GOAL_RATIO = 1.5;
-
-function median(values: readonly number[]): number {
-  if (values.length === 0) return Number.NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
