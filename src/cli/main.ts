@@ -2,6 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { hostname, userInfo } from 'node:os';
 import { stopRunningRsync } from '../adapters/rsync-sync.js';
 import { formatDuration } from '../engine/duration.js';
+import { describePlan } from '../engine/dry-run.js';
 import { InputError, parseInputs } from '../engine/inputs.js';
 import type { DeployPlan } from '../engine/settings.js';
 import type { HostReport } from '../engine/report.js';
@@ -84,6 +85,8 @@ const succeeded = (report: HostReport) => report.status === 'ok' || report.statu
 function outcomeLines(reports: readonly HostReport[], tookMs: number): string[] {
   const lines = reports.map((report) => {
     const status = report.status ?? (report.ok ? 'ok' : 'failed');
+    // A dry run's plan is its result: on a terminal, the live line showed only its start.
+    if (report.dryRun && status === 'planned') return describePlan(report.host, report.dryRun);
     if (succeeded(report)) return `${report.host}: ${status}${report.action ? ` (${report.action})` : ''} in ${formatDuration(report.durationMs)}`;
     return `${report.host}: ${status}: ${report.skippedBecause ?? `${report.step} failed: ${report.error ?? 'no error was recorded'}`}`;
   });
