@@ -3,6 +3,7 @@ import { hostname, userInfo } from 'node:os';
 import { stopRunningRsync } from '../adapters/rsync-sync.js';
 import { formatDuration } from '../engine/duration.js';
 import { describePlan } from '../engine/dry-run.js';
+import { statusOf, tallyHosts, tallyLine, whyNotOk } from '../engine/host-outcome.js';
 import { InputError, parseInputs } from '../engine/inputs.js';
 import type { DeployPlan } from '../engine/settings.js';
 import type { HostReport } from '../engine/report.js';
@@ -79,23 +80,17 @@ function interrupts(progress: Progress, err: NodeJS.WriteStream): { cancelled: A
   return { cancelled: cancellation.signal, watchesEnd: watchesEnd.signal, dispose: () => process.off('SIGINT', onInterrupt) };
 }
 
-const succeeded = (report: HostReport) => report.status === 'ok' || report.status === 'planned';
+const succeeded = (report: HostReport) => statusOf(report) === 'ok' || statusOf(report) === 'planned';
 
 /** One line per host: how it ended and, when not well, why; then the totals. */
 function outcomeLines(reports: readonly HostReport[], tookMs: number): string[] {
   const lines = reports.map((report) => {
-    const status = report.status ?? (report.ok ? 'ok' : 'failed');
     // A dry run's plan is its result: on a terminal, the live line showed only its start.
-    if (report.dryRun && status === 'planned') return describePlan(report.host, report.dryRun);
-    if (succeeded(report)) return `${report.host}: ${status}${report.action ? ` (${report.action})` : ''} in ${formatDuration(report.durationMs)}`;
-    return `${report.host}: ${status}: ${report.skippedBecause ?? `${report.step} failed: ${report.error ?? 'no error was recorded'}`}`;
+    if (report.dryRun && statusOf(report) === 'planned') return describePlan(report.host, report.dryRun);
+    if (succeeded(report)) return `${report.host}: ${statusOf(report)}${report.action ? ` (${report.action})` : ''} in ${formatDuration(report.durationMs)}`;
+    return `${report.host}: ${statusOf(report)}: ${whyNotOk(report)}`;
   });
-  const count = (status: string) => reports.filter((report) => report.status === status).length;
-  const planned = count('planned');
-  lines.push(
-    `${reports.length} host(s) in ${formatDuration(tookMs)}: ${planned > 0 ? `${planned} planned (nothing changed), ` : ''}${count('ok')} ok, ${count('failed')} failed, ${count('rolled-back')} rolled back, ${count('skipped')} skipped, ${count('cancelled')} cancelled`,
-  );
-  return lines;
+  return [...lines, tallyLine(tallyHosts(reports), tookMs)];
 }
 
 /** Carries out a validated run with a display; returns the exit status. */
@@ -115,12 +110,12 @@ async function deploy(run: CliRun, streams: CliStreams): Promise<number> {
       cancelled,
       watchesEnd,
       rolloutStarts: (hosts) => progress.hostsStart(hosts.map((host) => host.spec.label)),
-      hostReported: (report) => progress.hostEnded(report.host, report.status ?? '', succeeded(report)),
+      hostReported: (report) => progress.hostEnded(report.host, statusOf(report), succeeded(report)),
     });
   } finally {
     dispose();
   }
-  for (const report of reports) progress.hostEnded(report.host, report.status ?? '', succeeded(report));
+  for (const report of reports) progress.hostEnded(report.host, statusOf(report), succeeded(report));
   progress.stop();
   for (const line of outcomeLines(reports, Date.now() - started)) out.write(`${terminalText(line)}\n`);
   if (run.reportFile !== undefined) await writeFile(run.reportFile, `${JSON.stringify(reports, null, 2)}\n`);

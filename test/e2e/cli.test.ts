@@ -62,7 +62,7 @@ test('CLI: a deploy from a config file succeeds with exit 0, plain progress line
   assert.ok(connecting >= 0 && syncing > connecting, run.stdout);
   assert.match(run.stdout, /all 5 workers replaced|5\/5 workers replaced/);
   assert.ok(run.stdout.split('\n').some((line) => line.startsWith(`${label}: ok (reload) in `)), run.stdout);
-  assert.match(run.stdout, /^1 host\(s\) in .*: 1 ok, 0 failed, 0 rolled back, 0 skipped, 0 cancelled$/m);
+  assert.match(run.stdout, /^1 host\(s\) in .*: 1 succeeded, 0 failed, 0 rolled back, 0 skipped$/m);
 
   const [report] = JSON.parse(await readFile(reportFile, 'utf8')) as HostReport[];
   assert.deepEqual([report!.host, report!.status, report!.action], [label, 'ok', 'reload']);
@@ -78,7 +78,7 @@ test('CLI: a failing deploy exits 1 and says why; flags win over the config file
   const run = await cli(['--config', config, '--timeout', '60s']);
   assert.equal(run.code, 1, run.stdout + run.stderr);
   assert.ok(run.stdout.includes(`root@127.0.0.1:${host.port}: failed: preflight failed: no Workerman master is running`), run.stdout);
-  assert.match(run.stdout, /1 host\(s\) in .*: 0 ok, 1 failed/);
+  assert.match(run.stdout, /^1 host\(s\) in .*: 0 succeeded, 1 failed, 0 rolled back, 0 skipped$/m);
   assert.doesNotMatch(run.stdout + run.stderr, /settle: must be shorter than timeout/, 'the 60s on the command line replaced the 1s of the file');
 });
 
