@@ -1,10 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { parseInventory } from '../../src/engine/inventory.js';
+import { parseConfig } from '../../src/cli/settings.js';
 import { actionMetadata, codeBlocks, REPO, repoFile, type CodeBlock } from './readme.js';
 
 interface LintResult {
@@ -121,4 +122,23 @@ test('the inventory example is read by the same parser as the inventory input', 
       ['deploy', 'web3.example.com', 22, null, []],
     ],
   );
+});
+
+test("the README's config file for the command-line tool is read by the tool", () => {
+  const block = yamlBlocks.find((candidate) => /^#.*graceful-reload --config/.test(candidate.text));
+  assert.ok(block, 'the README shows a config file for graceful-reload --config');
+  const given = parseConfig(block.text, 'README.md');
+  assert.deepEqual(given.get('hosts'), ['deploy@web1.example.com', 'deploy@web2.example.com']);
+  assert.deepEqual(given.get('target'), ['/srv/app']);
+  assert.ok(given.has('private-key-file') && given.has('known-hosts-file'), 'the secrets and pins come from files');
+});
+
+test('every link in the README leads to a heading of it or a file of the repository', () => {
+  // GitHub's anchors: the heading's text, lower case, punctuation dropped, spaces as hyphens.
+  const prose = readme.replace(/^ *```[\s\S]*?^ *```/gm, '');
+  const anchors = new Set([...prose.matchAll(/^#{1,6} (.+)$/gm)].map((match) => match[1]!.toLowerCase().replace(/[^\p{L}\p{N} _-]/gu, '').replaceAll(' ', '-')));
+  const targets = [...prose.matchAll(/\]\(([^)\s]+)\)/g)].map((match) => match[1]!).filter((target) => !/^https?:/.test(target));
+  assert.ok(targets.length > 20, `${targets.length} links checked`);
+  const broken = targets.filter((target) => (target.startsWith('#') ? !anchors.has(target.slice(1)) : !existsSync(join(REPO, target.split('#')[0]!))));
+  assert.deepEqual(broken, [], 'links that lead nowhere');
 });
