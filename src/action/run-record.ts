@@ -37,10 +37,14 @@ export function annotateFailures(reports: readonly HostReport[]): void {
   }
 }
 
-/** The job summary, appended to GITHUB_STEP_SUMMARY; nothing outside a runner, a warning if it cannot be written. */
+/** Whether this step's summary is written: a cancel arriving after it must not append a second one. */
+let summaryWritten = false;
+
+/** The job summary, appended to GITHUB_STEP_SUMMARY once; nothing outside a runner, a warning if it cannot be written. */
 export function writeJobSummary(reports: readonly HostReport[], tookMs: number): void {
   const file = process.env['GITHUB_STEP_SUMMARY'];
-  if (!file || reports.length === 0) return;
+  if (!file || reports.length === 0 || summaryWritten) return;
+  summaryWritten = true;
   try {
     appendFileSync(file, jobSummary(reports, tookMs));
   } catch (error) {
