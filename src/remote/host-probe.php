@@ -1,75 +1,87 @@
 <?php
 /*
- * graceful-reload's host probe: one run per poll, as `php -r` (the opening tag
- * is stripped), arguments after `--`. See src/workerman/host-probe.ts for what
- * it reads and why. Runs on PHP 7.2+.
+ * graceful-reload's host probe, resident: started once per host as `php -r`
+ * (the opening tag is stripped) with the app's paths after `--`, it answers
+ * each line on stdin ("<log offset> <known master pid>") with one line of
+ * JSON, until stdin ends. A poll then costs a round trip, not a PHP start.
+ * See src/workerman/host-probe.ts for what it reads and why. PHP 7.2+.
  */
-$sf = $argv[1]; $pidFile = $argv[2]; $logFile = $argv[3]; $logOffset = (int) $argv[4];
-$url = $argv[5]; $urlTimeout = (float) $argv[6]; $known = (int) $argv[7];
-$real = realpath($sf) ?: $sf;
-$up = explode(' ', file_get_contents('/proc/uptime'));
-$out = array('uptime' => (float) $up[0], 'time' => microtime(true));
-$procs = array();
-foreach (scandir('/proc') as $d) {
-  if (!preg_match('/^\d+$/', $d)) continue;
-  $stat = @file_get_contents("/proc/$d/stat"); if ($stat === false) continue;
-  $f = explode(' ', substr($stat, strrpos($stat, ')') + 2));
-  $title = trim(str_replace("\0", ' ', (string) @file_get_contents("/proc/$d/cmdline")));
-  $procs[(int) $d] = array('pid' => (int) $d, 'ppid' => (int) $f[1], 'state' => $f[0], 'start' => (int) $f[19], 'title' => $title);
-}
-$ns = @readlink('/proc/self/ns/mnt');
-$candidates = array();
-// Masters of a start file with the same name elsewhere: after a symlink release switch, ours runs the old path.
-$others = array();
-foreach ($procs as $p) {
-  if ($p['state'] === 'Z' || !preg_match('/: master process\s+start_file=(.+)$/', $p['title'], $m)) continue;
-  $theirs = @readlink("/proc/{$p['pid']}/ns/mnt");
-  if ($ns !== false && $theirs !== false && $theirs !== $ns) continue;
-  if ($m[1] === $real || $m[1] === $sf) $candidates[$p['pid']] = $p;
-  // Only where the start file's path goes through a symlink: otherwise it is another app's master.
-  elseif ($real !== $sf && basename($m[1]) === basename($sf)) $others[$p['pid']] = $p + array('startFile' => $m[1]);
-}
-$isWorker = function ($p) { return $p['state'] !== 'Z' && preg_match('/: worker process\s/', $p['title']); };
-$parents = array();
-foreach ($procs as $p) if ($isWorker($p)) $parents[$p['ppid']] = true;
-$filePid = is_file($pidFile) ? (int) trim((string) @file_get_contents($pidFile)) : 0;
-$masters = array();
-foreach ($candidates as $pid => $p) {
-  if ($pid === $known || $pid === $filePid || isset($parents[$pid])) $masters[] = $p;
-}
-if (!$masters && isset($procs[$filePid]) && $procs[$filePid]['state'] !== 'Z') {
-  // A pid file copied along with a release names the old release's master: that one runs another start file.
-  if (isset($others[$filePid])) $others[$filePid]['pidFile'] = true;
-  else $masters[] = $procs[$filePid];
-}
-if (count($masters) > 1) {
-  // Mount namespaces may be unreadable to the deploy user; the pid file then tells our master apart.
-  $mine = array_values(array_filter($masters, function ($p) use ($filePid) { return $p['pid'] === $filePid; }));
-  if ($mine) $masters = $mine;
-}
-$workers = array();
-foreach ($masters as $m) foreach ($procs as $p) if ($p['ppid'] === $m['pid'] && $isWorker($p)) $workers[] = $p;
-$out['masters'] = $masters; $out['workers'] = $workers;
-$out['elsewhere'] = array();
-if (!$masters) foreach ($others as $pid => $p) if (isset($parents[$pid]) || isset($p['pidFile'])) $out['elsewhere'][] = array('pid' => $pid, 'startFile' => $p['startFile']);
-if ($logFile !== '' && is_file($logFile) && is_readable($logFile)) {
-  clearstatcache(); $size = filesize($logFile); $text = '';
-  if ($logOffset >= 0 && $size > $logOffset && ($h = @fopen($logFile, 'r'))) {
-    fseek($h, $logOffset); $text = (string) fread($h, min(65536, $size - $logOffset)); fclose($h); $size = $logOffset + strlen($text);
-  } elseif ($logOffset > $size) { $size = 0; }
-  $out['log'] = array('end' => $size, 'text' => $text);
-}
-if ($url !== '') {
-  $ctx = stream_context_create(array('http' => array('timeout' => $urlTimeout, 'ignore_errors' => true)));
-  $body = @file_get_contents($url, false, $ctx);
-  if ($body === false) { $e = error_get_last(); $out['http'] = array('error' => $e ? $e['message'] : 'no answer'); }
-  else {
-    $code = isset($http_response_header[0]) && preg_match('/\s(\d{3})\s?/', $http_response_header[0], $c) ? (int) $c[1] : 0;
-    $out['http'] = array('status' => $code, 'body' => substr($body, 0, 1048576));
-    $j = json_decode($body, true);
-    if (is_array($j) && isset($j['master_pid']) && is_int($j['master_pid'])) {
-      $mp = $j['master_pid']; $out['http']['master_alive'] = isset($procs[$mp]) && $procs[$mp]['state'] !== 'Z';
+function graceful_reload_probe($sf, $pidFile, $logFile, $logOffset, $url, $urlTimeout, $known) {
+  // A release switch or a rewritten pid file must show at the next poll.
+  clearstatcache(true);
+  $real = realpath($sf) ?: $sf;
+  $up = explode(' ', file_get_contents('/proc/uptime'));
+  $out = array('uptime' => (float) $up[0], 'time' => microtime(true));
+  $procs = array();
+  foreach (scandir('/proc') as $d) {
+    if (!preg_match('/^\d+$/', $d)) continue;
+    $stat = @file_get_contents("/proc/$d/stat"); if ($stat === false) continue;
+    $f = explode(' ', substr($stat, strrpos($stat, ')') + 2));
+    $title = trim(str_replace("\0", ' ', (string) @file_get_contents("/proc/$d/cmdline")));
+    $procs[(int) $d] = array('pid' => (int) $d, 'ppid' => (int) $f[1], 'state' => $f[0], 'start' => (int) $f[19], 'title' => $title);
+  }
+  $ns = @readlink('/proc/self/ns/mnt');
+  $candidates = array();
+  // Masters of a start file with the same name elsewhere: after a symlink release switch, ours runs the old path.
+  $others = array();
+  foreach ($procs as $p) {
+    if ($p['state'] === 'Z' || !preg_match('/: master process\s+start_file=(.+)$/', $p['title'], $m)) continue;
+    $theirs = @readlink("/proc/{$p['pid']}/ns/mnt");
+    if ($ns !== false && $theirs !== false && $theirs !== $ns) continue;
+    if ($m[1] === $real || $m[1] === $sf) $candidates[$p['pid']] = $p;
+    // Only where the start file's path goes through a symlink: otherwise it is another app's master.
+    elseif ($real !== $sf && basename($m[1]) === basename($sf)) $others[$p['pid']] = $p + array('startFile' => $m[1]);
+  }
+  $isWorker = function ($p) { return $p['state'] !== 'Z' && preg_match('/: worker process\s/', $p['title']); };
+  $parents = array();
+  foreach ($procs as $p) if ($isWorker($p)) $parents[$p['ppid']] = true;
+  $filePid = is_file($pidFile) ? (int) trim((string) @file_get_contents($pidFile)) : 0;
+  $masters = array();
+  foreach ($candidates as $pid => $p) {
+    if ($pid === $known || $pid === $filePid || isset($parents[$pid])) $masters[] = $p;
+  }
+  if (!$masters && isset($procs[$filePid]) && $procs[$filePid]['state'] !== 'Z') {
+    // A pid file copied along with a release names the old release's master: that one runs another start file.
+    if (isset($others[$filePid])) $others[$filePid]['pidFile'] = true;
+    else $masters[] = $procs[$filePid];
+  }
+  if (count($masters) > 1) {
+    // Mount namespaces may be unreadable to the deploy user; the pid file then tells our master apart.
+    $mine = array_values(array_filter($masters, function ($p) use ($filePid) { return $p['pid'] === $filePid; }));
+    if ($mine) $masters = $mine;
+  }
+  $workers = array();
+  foreach ($masters as $m) foreach ($procs as $p) if ($p['ppid'] === $m['pid'] && $isWorker($p)) $workers[] = $p;
+  $out['masters'] = $masters; $out['workers'] = $workers;
+  $out['elsewhere'] = array();
+  if (!$masters) foreach ($others as $pid => $p) if (isset($parents[$pid]) || isset($p['pidFile'])) $out['elsewhere'][] = array('pid' => $pid, 'startFile' => $p['startFile']);
+  if ($logFile !== '' && is_file($logFile) && is_readable($logFile)) {
+    clearstatcache(); $size = filesize($logFile); $text = '';
+    if ($logOffset >= 0 && $size > $logOffset && ($h = @fopen($logFile, 'r'))) {
+      fseek($h, $logOffset); $text = (string) fread($h, min(65536, $size - $logOffset)); fclose($h); $size = $logOffset + strlen($text);
+    } elseif ($logOffset > $size) { $size = 0; }
+    $out['log'] = array('end' => $size, 'text' => $text);
+  }
+  if ($url !== '') {
+    $ctx = stream_context_create(array('http' => array('timeout' => $urlTimeout, 'ignore_errors' => true)));
+    $body = @file_get_contents($url, false, $ctx);
+    if ($body === false) { $e = error_get_last(); $out['http'] = array('error' => $e ? $e['message'] : 'no answer'); }
+    else {
+      $code = isset($http_response_header[0]) && preg_match('/\s(\d{3})\s?/', $http_response_header[0], $c) ? (int) $c[1] : 0;
+      $out['http'] = array('status' => $code, 'body' => substr($body, 0, 1048576));
+      $j = json_decode($body, true);
+      if (is_array($j) && isset($j['master_pid']) && is_int($j['master_pid'])) {
+        $mp = $j['master_pid']; $out['http']['master_alive'] = isset($procs[$mp]) && $procs[$mp]['state'] !== 'Z';
+      }
     }
   }
+  return $out;
 }
-echo json_encode($out, defined('JSON_INVALID_UTF8_SUBSTITUTE') ? JSON_INVALID_UTF8_SUBSTITUTE : JSON_PARTIAL_OUTPUT_ON_ERROR), "\n";
+
+$flags = defined('JSON_INVALID_UTF8_SUBSTITUTE') ? JSON_INVALID_UTF8_SUBSTITUTE : JSON_PARTIAL_OUTPUT_ON_ERROR;
+while (($request = fgets(STDIN)) !== false) {
+  $asked = explode(' ', trim($request));
+  $known = isset($asked[1]) ? (int) $asked[1] : 0;
+  $out = graceful_reload_probe($argv[1], $argv[2], $argv[3], (int) $asked[0], $argv[4], (float) $argv[5], $known);
+  echo json_encode($out, $flags), "\n";
+}

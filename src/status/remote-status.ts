@@ -1,32 +1,35 @@
 import { setTimeout as realSleep } from 'node:timers/promises';
-import { describeExit, type RemoteShell } from '../engine/ports.js';
+import type { RemoteShell } from '../engine/ports.js';
 import type { RolloutSettings, StatusSourceKind } from '../engine/settings.js';
 import type { HostSnapshot } from '../engine/worker-snapshot.js';
-import { parseProbeOutput, probeCommand, ProbeParseError, type ProbeOptions, type ProbeResult } from '../workerman/host-probe.js';
+import { parseProbeOutput, probeCommand, ProbeParseError, probeRequestLine, type ProbeResult, type ProbeSetup } from '../workerman/host-probe.js';
 import type { StatusReport } from '../workerman/status-table.js';
 import { AppLogTail } from './app-log-tail.js';
 import { HttpStatusError, parseHttpStatus } from './http-contract.js';
 import { snapshotFromHttp, snapshotFromProcesses } from './probe-snapshot.js';
 import { StatusSourceError, type StatusSource } from './status-source.js';
+import { ResidentProbe } from './resident-probe.js';
 import { StatusTableReader } from './status-table-reader.js';
 
 export interface RemoteStatusOptions {
   readonly kind: StatusSourceKind;
   readonly shell: RemoteShell;
   readonly settings: RolloutSettings;
-  readonly probe: Omit<ProbeOptions, 'logOffset' | 'knownMaster'>;
+  readonly probe: ProbeSetup;
   readonly sleep?: (ms: number) => Promise<void>;
   readonly now?: () => number;
 }
 
 /**
- * The status sources over one SSH connection. Every poll is the host probe
- * (one short command); `workerman` adds the status table from a lane beside
- * the polls, `http` reads the app's JSON, `process` needs nothing from the app.
+ * The status sources over one SSH connection. Every poll is one question to
+ * the resident host probe; `workerman` adds the status table (read in
+ * preflight only), `http` reads the app's JSON, `process` needs nothing from
+ * the app.
  */
 export class RemoteStatus implements StatusSource {
   private readonly log: AppLogTail;
   private readonly table: StatusTableReader;
+  private readonly probe: ResidentProbe;
   private masterPid = 0;
   private bootTime = 0;
   private signalled = false;
@@ -34,6 +37,7 @@ export class RemoteStatus implements StatusSource {
   constructor(private readonly options: RemoteStatusOptions) {
     this.log = new AppLogTail(options.probe.logFile !== '');
     this.table = new StatusTableReader(options.shell, options.settings, () => this.bootTime);
+    this.probe = new ResidentProbe(options.shell, probeCommand(options.probe));
   }
 
   async snapshot(): Promise<HostSnapshot> {
@@ -65,17 +69,14 @@ export class RemoteStatus implements StatusSource {
   }
 
   stop(): void {
-    // Nothing runs in the background: every read is one awaited command.
+    this.probe.close();
   }
 
   private async runProbe(): Promise<ProbeResult> {
-    const { shell, settings } = this.options;
-    const command = probeCommand({ ...this.options.probe, logOffset: this.log.offset, knownMaster: this.masterPid });
-    const result = await shell.run(command, { timeoutMs: settings.commandTimeoutMs });
-    if (result.code !== 0) throw new StatusSourceError(`the host probe failed (${describeExit(result)}): ${(result.stderr || result.stdout).trim().slice(0, 300)}`);
+    const answer = await this.probe.ask(probeRequestLine({ logOffset: this.log.offset, knownMaster: this.masterPid }), this.options.settings.commandTimeoutMs);
     let probe: ProbeResult;
     try {
-      probe = parseProbeOutput(result.stdout);
+      probe = parseProbeOutput(answer);
     } catch (error) {
       if (error instanceof ProbeParseError) throw new StatusSourceError(error.message);
       throw error;

@@ -2,7 +2,8 @@ import HOST_PROBE from '../remote/host-probe.php';
 import { commandLine } from '../engine/shell-quote.js';
 
 /**
- * One short remote command per poll. It reads, in one PHP process:
+ * The host probe: one PHP process per host, started once and kept running;
+ * each poll is one line to it and one line back. Each answer reads:
  * - the master and its workers from /proc (PIDs, process titles that carry
  *   the group name, start times), which takes milliseconds, unlike `status`,
  *   which always waits a second;
@@ -25,37 +26,46 @@ import { commandLine } from '../engine/shell-quote.js';
 /** `php -r` takes code without the opening tag. */
 const PROBE_SCRIPT = HOST_PROBE.replace(/^<\?php\s*/, '');
 
-export interface ProbeOptions {
+/** What the probe reads, fixed for the host's rollout. */
+export interface ProbeSetup {
   readonly php: string;
   readonly startFile: string;
   readonly pidFile: string;
   /** Absolute path of the app log, or '' when none is known. */
   readonly logFile: string;
-  /** Read the log from this byte offset; -1 reads nothing but its size. */
-  readonly logOffset: number;
   readonly statusUrl: string;
   readonly urlTimeoutMs: number;
+}
+
+/** What one poll asks. */
+export interface ProbeRequest {
+  /** Read the log from this byte offset; -1 reads nothing but its size. */
+  readonly logOffset: number;
   /** The master found before (0 if none yet): it stays the master while it lives, children or not. */
   readonly knownMaster: number;
 }
 
-export function probeCommand(options: ProbeOptions): string {
+/** The command that starts the resident probe; it answers each request line until its stdin ends. */
+export function probeCommand(setup: ProbeSetup): string {
   return commandLine([
-    options.php,
+    setup.php,
     // Not -n: on PHP 7 packages json is a shared extension loaded from the ini files.
     '-d',
     'display_errors=stderr',
     '-r',
     PROBE_SCRIPT,
     '--',
-    options.startFile,
-    options.pidFile,
-    options.logFile,
-    String(options.logOffset),
-    options.statusUrl,
-    String(options.urlTimeoutMs / 1000),
-    String(options.knownMaster),
+    setup.startFile,
+    setup.pidFile,
+    setup.logFile,
+    setup.statusUrl,
+    String(setup.urlTimeoutMs / 1000),
   ]);
+}
+
+/** One poll, as the line the probe reads. */
+export function probeRequestLine(request: ProbeRequest): string {
+  return `${Math.trunc(request.logOffset)} ${Math.trunc(request.knownMaster)}\n`;
 }
 
 export interface RawProcess {

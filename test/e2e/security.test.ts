@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { execFile, mustExec } from '../rig/process.js';
 import { Rig, type TestHost } from '../rig/rig.js';
-import { runAction } from '../rig/action-runner.js';
+import { RUNNER_FILE_NAMES, runAction } from '../rig/action-runner.js';
 import { deploy, inputsFor, keepAliveClient } from '../rig/scenario.js';
 
 let rig: Rig;
@@ -42,8 +42,7 @@ async function passphraseKey(host: TestHost, passphrase: string): Promise<string
 
 /** What the action itself wrote to RUNNER_TEMP and the temp dir: everything but the runner's own command files. */
 async function writtenByAction(runnerTemp: string): Promise<string[]> {
-  const runnerFiles = new Set(['output', 'state', 'summary']);
-  const inRunnerTemp = (await readdir(runnerTemp)).filter((name) => !runnerFiles.has(name));
+  const inRunnerTemp = (await readdir(runnerTemp)).filter((name) => !RUNNER_FILE_NAMES.includes(name));
   const inTmp = (await readdir(tmpdir())).filter((name) => name.startsWith('graceful-reload-'));
   return [...inRunnerTemp, ...inTmp];
 }

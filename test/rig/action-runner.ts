@@ -16,6 +16,9 @@ export interface ActionRun {
   readonly runnerTemp: string;
 }
 
+/** The runner's own files in RUNNER_TEMP (outputs, state, the step summary): anything else there was written by the action. */
+export const RUNNER_FILE_NAMES: readonly string[] = ['output', 'state', 'step-summary.md'];
+
 /** Every RUNNER_TEMP made in this process, removed when it exits, whatever a test did. */
 const runnerTemps = new Set<string>();
 process.on('exit', () => {

@@ -5,7 +5,9 @@ import { appendFile, cp, mkdtemp, readdir, readFile, realpath, rm, stat, writeFi
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseProbeOutput, parseWorkerTitle, probeCommand, type ProbeOptions, type ProbeResult } from '../../src/workerman/host-probe.js';
+import { parseProbeOutput, parseWorkerTitle, probeCommand, probeRequestLine, type ProbeRequest, type ProbeResult, type ProbeSetup } from '../../src/workerman/host-probe.js';
+import { ResidentProbe } from '../../src/status/resident-probe.js';
+import { localShell } from './local-host.js';
 import { execFile } from '../rig/process.js';
 import { childProcesses, freePort, REPO } from '../rig/rig.js';
 import { workermanVendor, WORKERMAN_RELEASES, type WorkermanMajor } from '../rig/workerman-vendor.js';
@@ -136,6 +138,8 @@ for (const major of [5, 4] as const satisfies readonly WorkermanMajor[]) {
       assert.ok(gone, `processes left behind: ${(await alive()).join(', ')}`);
     });
 
+    type ProbeOptions = ProbeSetup & ProbeRequest;
+
     function options(extra: Partial<ProbeOptions> = {}): ProbeOptions {
       return {
         php: 'php',
@@ -150,11 +154,13 @@ for (const major of [5, 4] as const satisfies readonly WorkermanMajor[]) {
       };
     }
 
-    /** The action's own command line, run the way the host's login shell runs it. */
+    /** The action's own command line, run the way the host's login shell runs it, asked one question. */
     async function probe(extra: Partial<ProbeOptions> = {}): Promise<ProbeResult> {
-      const result = await execFile('sh', ['-c', probeCommand(options(extra))], { timeoutMs: 20_000 });
+      const asked = options(extra);
+      const result = await execFile('sh', ['-c', probeCommand(asked)], { input: probeRequestLine(asked), timeoutMs: 20_000 });
       assert.equal(result.code, 0, `the probe failed: ${result.stderr}`);
       assert.equal(result.stderr, '', 'the probe prints no warning');
+      assert.equal(result.stdout.split('\n').length, 2, 'one question, one line');
       return parseProbeOutput(result.stdout);
     }
 
@@ -257,6 +263,26 @@ for (const major of [5, 4] as const satisfies readonly WorkermanMajor[]) {
       // No log file known, or none there: no log at all.
       assert.equal((await probe({ logFile: '' })).log, undefined);
       assert.equal((await probe({ logFile: join(app.dir, 'missing.log'), logOffset: 0 })).log, undefined);
+    });
+
+    test('resident: one probe process answers poll after poll, sees the log grow between them, and exits when closed', async () => {
+      const commands: string[] = [];
+      const resident = new ResidentProbe(localShell(commands), probeCommand(options()));
+      try {
+        const first = parseProbeOutput(await resident.ask(probeRequestLine({ logOffset: -1, knownMaster: 0 }), 10_000));
+        assertTheApp(first);
+        const line = 'PHP Warning:  written between two polls\n';
+        await appendFile(app.logFile, line);
+        const second = parseProbeOutput(await resident.ask(probeRequestLine({ logOffset: first.log!.end, knownMaster: app.masterPid }), 10_000));
+        assertTheApp(second);
+        assert.deepEqual(second.log, { end: first.log!.end + Buffer.byteLength(line), text: line });
+        assert.ok(second.time > first.time, 'a fresh reading, not a cached one');
+        assert.equal(commands.length, 1, 'both answers came from the one process');
+      } finally {
+        resident.close();
+      }
+      const probes = async () => (await execFile('pgrep', ['-f', 'graceful_reload_probe'])).stdout.trim();
+      assert.ok(await waitFor('the probe to exit', async () => (await probes()) === '', 10_000).catch(() => false), `still running: ${await probes()}`);
     });
 
     test('the status URL: fetched on the host, status and body; master_alive from a JSON master_pid; an error when nothing answers', async () => {

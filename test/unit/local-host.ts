@@ -33,10 +33,18 @@ export function localShell(commands: string[] = []): RemoteShell {
 /** A long-lived command run locally, stdin open, as the SSH shell's stream runs it on a host. */
 export function localStream(command: string, commands: string[] = []): RemoteStream {
   commands.push(command);
-  const child = spawn('sh', ['-c', command], { stdio: ['pipe', 'pipe', 'pipe'] });
+  // Its own process group, so closing it ends the whole pipeline, as sshd's SIGKILL of the session does.
+  const child = spawn('sh', ['-c', command], { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
   const io = Duplex.from({ writable: child.stdin, readable: child.stdout });
   const ended = new Promise<Awaited<RemoteStream['ended']>>((resolve) => child.on('close', (code, signal) => resolve({ code, ...(signal ? { signal } : {}) })));
-  return { io, stderr: child.stderr, ended, close: () => child.kill('SIGKILL') };
+  const close = () => {
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      // Already gone.
+    }
+  };
+  return { io, stderr: child.stderr, ended, close };
 }
 
 /** Valid rollout settings for unit tests, fast where it matters. */
