@@ -8,7 +8,7 @@
 // --quick (or BENCH_QUICK=1) runs each benchmark fewer times: a glance while
 // working, not figures to quote.
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { execFile } from '../../test/rig/process.js';
 import { REPO } from '../../test/rig/rig.js';
@@ -78,6 +78,7 @@ async function main(): Promise<void> {
   const machine = await describeMachine();
   const sections: Section[] = [];
   for (const benchmark of selected) sections.push(await runOne(benchmark, context));
+  machine.push(['load average at the end', loadavg().map((n) => n.toFixed(2)).join(', ')]);
   const { commit, dirty } = await describeCommit();
   const figuresDir = 'benchmarks';
   const command = `npm run bench${quick || selected.length < BENCHMARKS.length ? ` -- ${[quick ? '--quick' : '', ...(selected.length < BENCHMARKS.length ? selected.map((b) => b.name) : [])].filter(Boolean).join(' ')}` : ''}`;

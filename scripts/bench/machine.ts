@@ -22,7 +22,7 @@ export async function describeMachine(): Promise<[string, string][]> {
     ['cores', String(availableParallelism())],
     ['memory', `${Math.round(totalmem() / 2 ** 30)} GiB`],
     ['kernel', `Linux ${release()}`],
-    ['load average at start (1, 5, 15 min)', loadavg().map((n) => n.toFixed(2)).join(', ')],
+    ['load average at the start (1, 5, 15 min)', loadavg().map((n) => n.toFixed(2)).join(', ')],
     ['Node (runs the action and the benchmark)', process.version],
     ['PHP', await firstLine('php', ['--version'])],
     ['rsync', await firstLine('rsync', ['--version'])],

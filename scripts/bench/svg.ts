@@ -50,8 +50,10 @@ export function renderSvg(plot: Plot): string {
   const xs = [...new Set(points.map((p) => p.x))].sort((a, b) => a - b);
   const log = plot.xScale === 'log2';
   const xValue = (x: number) => (log ? Math.log2(x) : x);
-  const xMin = log ? xValue(xs[0] ?? 1) : 0;
-  const xMax = Math.max(xValue(xs[xs.length - 1] ?? 1), xMin + 1);
+  // A log axis starts at its first value: a little room either side keeps the end points off the axes.
+  const room = log ? 0.25 : 0;
+  const xMin = log ? xValue(xs[0] ?? 1) - room : 0;
+  const xMax = Math.max(xValue(xs[xs.length - 1] ?? 1) + room, xMin + 1);
   const yTicks = ticks(Math.max(0, ...points.map((p) => p.y)));
   const yMax = yTicks[yTicks.length - 1]!;
   const innerWidth = WIDTH - MARGIN.left - MARGIN.right;
