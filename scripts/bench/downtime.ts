@@ -40,7 +40,7 @@ async function measureOnce(fleet: Fleet, mode: Mode): Promise<{ load: LoadResult
 export const downtime: Benchmark = {
   name: 'downtime',
   async run(context) {
-    const rounds = context.quick ? 1 : 3;
+    const rounds = context.quick ? 1 : 2;
     const results: Record<Mode, LoadResult[]> = { auto: [], graceful: [], quick: [], restart: [] };
     const failures: string[] = [];
     await withRig(async (rig) => {

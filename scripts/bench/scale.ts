@@ -109,7 +109,7 @@ function report(runs: readonly Run[]): Section {
     series: [
       { name: 'action', points: ok.map((r) => ({ x: r.maxParallel!, y: r.ms / 1000 })) },
       // The script runs every host at once: its one point stands at 32.
-      { name: 'careful script', points: runs.filter((r) => r.maxParallel === null && !r.why).map((r) => ({ x: HOSTS, y: r.ms / 1000 })) },
+      { name: 'careful script, all at once', points: runs.filter((r) => r.maxParallel === null && !r.why).map((r) => ({ x: HOSTS, y: r.ms / 1000 })) },
     ],
     formatY: (y) => `${Number(y.toFixed(1))} s`,
   });
