@@ -9,20 +9,6 @@ export function sawReloadStart(text: string, masterPid: number): boolean {
   return new RegExp(`pid:${masterPid} Workerman\\[[^\\]]*\\] reloading`).test(text);
 }
 
-/**
- * Whether the log is the one this app writes to: the `reload` command logs
- * `Workerman[<start file>] reload` itself. A stale log at a default path
- * (the app moved it with Worker::$logFile) must not count as evidence.
- */
-export function sawReloadCommand(text: string): boolean {
-  return /Workerman\[[^\]]*\] reload\s*$/m.test(text);
-}
-
-/** What the log says about the reload, or undefined when the log is not known to be live. */
-export function reloadEvidence(text: string, masterPid: number): boolean | undefined {
-  return sawReloadCommand(text) ? sawReloadStart(text, masterPid) : undefined;
-}
-
 const ERROR_LINE = /pid:\d+\s+((?:PHP )?(?:Fatal error|Parse error|[A-Za-z\\]*(?:Error|Exception))\b.*)$/;
 
 /**

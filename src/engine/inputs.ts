@@ -38,7 +38,7 @@ const DEFAULTS = {
   status: 'workerman',
   timeout: '5m',
   settle: '5s',
-  'poll-interval': '200ms',
+  'poll-interval': '50ms',
   'graceful-timeout': '60s',
   'on-graceful-timeout': 'force',
   'on-master-change': 'restart',
@@ -315,7 +315,7 @@ export function parseInputs(given: RawInputs, environment: InputEnvironment = {}
 
   const timeoutMs = check(() => duration(raw, 'timeout', 1000, 6 * 3_600_000), 0);
   const settleMs = check(() => duration(raw, 'settle', 0, 10 * 60_000), 0);
-  const pollIntervalMs = check(() => duration(raw, 'poll-interval', 50, 60_000), 0);
+  const pollIntervalMs = check(() => duration(raw, 'poll-interval', 20, 60_000), 0);
   if (!problems.bad('timeout', 'settle') && settleMs >= timeoutMs) problems.add(new InputError('settle', `must be shorter than timeout (${get(raw, 'timeout')})`));
   if (!problems.bad('timeout', 'poll-interval') && pollIntervalMs >= timeoutMs) problems.add(new InputError('poll-interval', `must be shorter than timeout (${get(raw, 'timeout')})`));
 

@@ -10,7 +10,7 @@ import { protectRules } from './sync-step.js';
 
 /**
  * A dry run of the fleet: every host is connected and preflighted as a deploy
- * would be (layout, definitions, master, signal right, status table, free
+ * would be (layout, definitions, master, signal right, free
  * space), then gets its plan. Nothing on a host changes: no lock (taking one
  * writes on the host, and a dry run must be safe to run beside a real
  * deploy), no snapshot, rsync only with --dry-run, no signal. `inSource` says
@@ -20,7 +20,7 @@ import { protectRules } from './sync-step.js';
 export async function planFleet(hosts: readonly FleetHost[], fleet: FleetSettings, io: HostRolloutIO, inSource: (path: string) => boolean): Promise<HostReport[]> {
   const readOnlyChecks = async (run: HostRun) => {
     if (fleet.mode === 'deploy' && fleet.sync && fleet.neededBytes !== undefined) await freeSpaceCheck(run, fleet.neededBytes);
-    return async () => undefined;
+    return { release: async () => undefined, waited: false };
   };
   const alone = hosts.length === 1;
   if (!alone) io.log.startGroup?.(`preflight of ${hosts.length} hosts: connect, check (dry run: no lock taken)`);

@@ -94,7 +94,7 @@ export async function rolloutFleet(
       await lock.release();
       throw error;
     }
-    return () => lock.release();
+    return { release: () => lock.release(), waited: lock.waited };
   };
   // Preflights run side by side: one log group for all of them, or the host's own groups when it is the only one.
   const alone = hosts.length === 1;
@@ -224,6 +224,7 @@ async function deployOne(entry: Ready, fleet: FleetSettings, io: HostRolloutIO, 
     }
   }
   let snapshot: string | undefined;
+  let pruned: Promise<unknown> = Promise.resolve();
   if (fleet.sync && fleet.keepSnapshots > 0) {
     clock.begin('snapshot');
     try {
@@ -233,8 +234,9 @@ async function deployOne(entry: Ready, fleet: FleetSettings, io: HostRolloutIO, 
       clock.end(false);
       return refused('sync', `the snapshot before the sync failed: ${(cause as Error).message}; no file was changed`);
     }
-    await pruneSnapshots(run, fleet.keepSnapshots);
     clock.end(true);
+    // Old snapshots are removed while the deploy runs: off the critical path, and never the one just taken.
+    pruned = pruneSnapshots(run, fleet.keepSnapshots);
   }
   const kept = snapshot ? { snapshot } : {};
   let report: HostReport;
@@ -249,6 +251,7 @@ async function deployOne(entry: Ready, fleet: FleetSettings, io: HostRolloutIO, 
   } catch (error) {
     report = thrownReport(prepared, error);
   }
+  await pruned;
   if (report.ok) return withStatus(report, 'ok', kept);
   if (report.reason === 'cancelled') return withStatus(report, 'cancelled', kept);
   if (fleet.rollback === 'none' || snapshot === undefined || !report.filesChanged) return withStatus(report, 'failed', kept);

@@ -42,6 +42,8 @@ export interface HostLock {
   readonly owner: LockOwner;
   /** The lock directory on the host. */
   readonly path: string;
+  /** Another run held it first: what was read on the host before it was taken may be out of date. */
+  readonly waited: boolean;
   /** Removes the lock if it is still this run's. Idempotent; never throws (a failure is logged as a warning). */
   release(): Promise<void>;
 }
@@ -244,11 +246,11 @@ export async function acquireLock(run: HostRun, owner: LockOwner, options: LockO
     const outcome = await attempt(run, command, path);
     if (outcome.kind === 'acquired') {
       io.log.info(`${label}: took the lock ${path}`);
-      return heldLock(run, owner, path, token);
+      return heldLock(run, owner, path, token, announced);
     }
     if (outcome.kind === 'forced') {
       io.log.warning(`${label}: force-unlock: removed the lock ${path} held by ${describeHolder(outcome.previous)}, and took it`);
-      return heldLock(run, owner, path, token);
+      return heldLock(run, owner, path, token, announced);
     }
     const waited = run.now() - started;
     if (waited >= options.timeoutMs) {
@@ -267,11 +269,12 @@ export async function acquireLock(run: HostRun, owner: LockOwner, options: LockO
   }
 }
 
-function heldLock(run: HostRun, owner: LockOwner, path: string, token: string): HostLock {
+function heldLock(run: HostRun, owner: LockOwner, path: string, token: string, waited: boolean): HostLock {
   let releasing: Promise<void> | undefined;
   return {
     owner,
     path,
+    waited,
     release: () => (releasing ??= release(run, path, token)),
   };
 }

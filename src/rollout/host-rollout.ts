@@ -158,6 +158,34 @@ function failureReport({ host, settings, facts, now, clock }: FailedHost, error:
   };
 }
 
+/** What guarding a host took (its lock), and whether another run held it first. */
+export interface HostGuard {
+  readonly release: () => Promise<void>;
+  readonly waited: boolean;
+}
+
+/**
+ * The guard (lock, free space) and the preflight side by side: both only
+ * read until the lock is taken, and each costs round trips. A lock that had
+ * to wait for another run means the host may have changed under the first
+ * look, so the preflight runs again.
+ */
+async function guardedPreflight(run: HostRun, guard: ((run: HostRun) => Promise<HostGuard>) | undefined, releases: (() => Promise<unknown>)[]): Promise<Preflight> {
+  run.facts.step = 'preflight';
+  const [guarded, checked] = await Promise.allSettled([guard?.(run), preflight(run)]);
+  if (guarded.status === 'fulfilled' && guarded.value) releases.push(guarded.value.release);
+  if (checked.status === 'fulfilled') releases.push(async () => checked.value.source.stop());
+  if (guarded.status === 'rejected') throw guarded.reason;
+  if (!guarded.value?.waited) {
+    if (checked.status === 'rejected') throw checked.reason;
+    return checked.value;
+  }
+  if (checked.status === 'fulfilled') checked.value.source.stop();
+  const again = await preflight(run);
+  releases.push(async () => again.source.stop());
+  return again;
+}
+
 /**
  * Connects and runs the preflight: nothing on the host changes. `guard`
  * runs right after connecting (a fleet takes the host's lock there) and
@@ -167,7 +195,7 @@ export async function prepareHost(
   host: HostSpec,
   settings: RolloutSettings,
   io: HostRolloutIO,
-  guard?: (run: HostRun) => Promise<() => Promise<void>>,
+  guard?: (run: HostRun) => Promise<HostGuard>,
   alone = true,
 ): Promise<Prepared> {
   const now = io.now ?? Date.now;
@@ -186,10 +214,7 @@ export async function prepareHost(
     const shell = await io.openShell(host);
     releases.push(() => shell.close());
     const run: HostRun = { host, label: host.label, settings, io, shell: traced(shell, io.log, host.label), now, facts };
-    if (guard) releases.push(await guard(run));
-    facts.step = 'preflight';
-    const checked = await preflight(run);
-    releases.push(async () => checked.source.stop());
+    const checked = await guardedPreflight(run, guard, releases);
     describeApp(run, checked);
     clock.end(true);
     return { ok: true, host: { run, checked, started, clock, finish } };

@@ -1,12 +1,11 @@
 import { StepError } from '../engine/ports.js';
 import { planReload, type ReloadPlan } from '../engine/reload-plan.js';
-import { startFilePath, type StatusSourceKind } from '../engine/settings.js';
+import { startFilePath } from '../engine/settings.js';
 import type { AppDefinitions } from '../engine/worker-definitions.js';
 import type { MasterProcess } from '../engine/worker-snapshot.js';
 import type { StatusSource } from '../status/status-source.js';
 import { definitionsCommand } from '../workerman/app-definitions.js';
 import { canSignalCommand, layoutCheckCommand } from '../workerman/commands.js';
-import { StatusParseError } from '../workerman/status-table.js';
 import type { HostRun } from './context.js';
 import { definitionsFrom } from './read-definitions.js';
 
@@ -29,8 +28,9 @@ const LAYOUT_PROBLEMS: Record<string, (run: HostRun) => string> = {
   'missing-rsync': () => 'rsync is not installed on the host (the sync needs it at both ends)',
 };
 
-/** A log the probe can tail: a file path, not a stream or /dev/null. */
+/** A log the probe can tail: a file path, not a stream or /dev/null; `process` reads /proc only. */
 function tailableLog(run: HostRun, definitions: AppDefinitions): string {
+  if (run.settings.status === 'process') return '';
   const path = run.settings.logFile !== '' ? run.settings.logFile : definitions.logFile;
   return path.startsWith('/') && path !== '/dev/null' ? path : '';
 }
@@ -50,26 +50,11 @@ export async function preflight(run: HostRun): Promise<Preflight> {
   const definitions = definitionsFrom(result, 'preflight', NOTHING_CHANGED);
   const plan = planReload(definitions, settings);
   const logFile = tailableLog(run, definitions);
-  const statusKind = statusKindFor(run, definitions);
-  const source = run.io.statusSource(run.shell, { kind: statusKind, settings, pidFile: definitions.pidFile, logFile });
+  const source = run.io.statusSource(run.shell, { kind: settings.status, settings, pidFile: definitions.pidFile, logFile });
   const master = await findMaster(run, source, definitions);
   await checkSignalRight(run, master.pid);
-  if (statusKind === 'workerman') await checkStatusTable(source, master.pid);
   warnAboutOpcache(run, definitions);
   return { definitions, plan, source, masterPid: master.pid, masterStartedAt: master.startedAt, logFile };
-}
-
-/**
- * Workerman 4's `status` makes a worker that is stopping gracefully crash
- * (its status handler looks up a worker the stop already removed), dropping
- * the very connections a graceful reload waits for. On 4.x the `workerman`
- * source therefore reads /proc only: crash loops still show as PID churn.
- */
-function statusKindFor(run: HostRun, definitions: AppDefinitions): StatusSourceKind {
-  const major = Number(definitions.workerman.split('.')[0]);
-  if (run.settings.status !== 'workerman' || major >= 5) return run.settings.status;
-  run.io.log.info(`${run.label}: Workerman ${definitions.workerman}: its status command kills workers that are stopping gracefully, so worker facts come from /proc only`);
-  return 'process';
 }
 
 async function findMaster(run: HostRun, source: StatusSource, definitions: AppDefinitions): Promise<MasterProcess> {
@@ -114,21 +99,4 @@ async function checkSignalRight(run: HostRun, masterPid: number): Promise<void> 
     'preflight',
     `${run.host.username} may not signal the master (pid ${masterPid}): ${check.stderr.trim() || 'permission denied'}. Deploy as the user the master runs as: "reload" would exit 0 and change nothing. Nothing was changed`,
   );
-}
-
-/** `status` run by the wrong php or start file says "not run" although the master runs: the crash counts would be missing. */
-async function checkStatusTable(source: StatusSource, masterPid: number): Promise<void> {
-  let report;
-  try {
-    report = await source.readTable();
-  } catch (error) {
-    if (error instanceof StatusParseError) throw new StepError('preflight', `${error.message}; ${NOTHING_CHANGED}`);
-    throw error;
-  }
-  if (!report.running) {
-    throw new StepError(
-      'preflight',
-      `"status" says "${report.text.split('\n').pop()}" although master pid ${masterPid} runs: check start-file and php. Nothing was changed`,
-    );
-  }
 }

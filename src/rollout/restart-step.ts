@@ -35,7 +35,7 @@ export async function restartStep(
   facts.step = 'restart';
   io.log.warning(`${label}: restarting the app (${why}). A restart closes every open connection: a reload cannot apply this change`);
   const baselineAt = (await source.snapshot()).at;
-  // The status table read before the stop counts the old master's crashes; the new master starts at zero.
+  // From here on the app log is read for the new master: its errors, not the old one's.
   source.markSignal();
   facts.stopped = true;
   const stoppedWith = await stopMaster(run, source, oldMasterPid);

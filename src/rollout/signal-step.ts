@@ -2,7 +2,7 @@ import { describeExit, StepError } from '../engine/ports.js';
 import type { ReloadPlan } from '../engine/reload-plan.js';
 import { BaselineError, takeBaseline, type ReloadBaseline } from '../engine/verdict.js';
 import type { StatusSource } from '../status/status-source.js';
-import { reloadCommand } from '../workerman/commands.js';
+import { reloadSignalCommand } from '../workerman/commands.js';
 import type { HostRun } from './context.js';
 
 /** Takes the "before" picture of the workers, then sends the reload the plan chose. */
@@ -25,9 +25,9 @@ export async function signalStep(run: HostRun, source: StatusSource, plan: Reloa
 
   source.markSignal();
   const signalledAt = run.now();
-  const reload = await run.shell.run(reloadCommand(settings, plan.mode), { timeoutMs: settings.commandTimeoutMs });
-  if (/\bnot run\b/.test(reload.stdout) || reload.code !== 0) {
-    throw new StepError('signal', `"${settings.php} ${settings.startFile} reload" did not reach a master (${describeExit(reload)}): ${(reload.stdout + reload.stderr).trim()}`);
+  const reload = await run.shell.run(reloadSignalCommand(baseline.masterPid, plan.mode), { timeoutMs: settings.commandTimeoutMs });
+  if (reload.code !== 0) {
+    throw new StepError('signal', `the ${plan.mode} reload signal did not reach master ${baseline.masterPid} (${describeExit(reload)}): ${(reload.stdout + reload.stderr).trim() || 'no reason given'}`);
   }
   facts.signalled = true;
   io.log.info(`${label}: ${plan.mode} reload signalled; watching workers`);

@@ -71,9 +71,12 @@ export function sourceTransfer(run: HostRun): Transfer {
 
 /**
  * Syncs new files into the live directory, never deleting what the app
- * writes at run time, noting which master-level files changed; then reads
- * the worker definitions of the synced tree, so a start script the new code
- * broke is caught before any signal.
+ * writes at run time, noting which master-level files changed. When any did,
+ * it reads the worker definitions of the synced tree, so a start script the
+ * new code broke is caught before any signal. When none did, the start
+ * script and every file it loads at top level are byte for byte the ones
+ * just read: the definitions cannot differ, and reading them again would
+ * cost a PHP start on the critical path.
  */
 export async function syncStep(run: HostRun, live: AppDefinitions, masterLevel: (path: string) => boolean, transfer: Transfer = sourceTransfer(run)): Promise<Synced> {
   const { settings, label, io, facts } = run;
@@ -93,8 +96,10 @@ export async function syncStep(run: HostRun, live: AppDefinitions, masterLevel: 
   }
   facts.sync = sync;
   logSync(run, sync);
+  const masterFilesChanged = sync.watchedChanges ?? [];
+  if (masterFilesChanged.length === 0) return { definitions: live, masterFilesChanged };
   const definitions = await readDefinitions(run, 'sync', 'the files were synced but no reload was sent: the master keeps serving the old code, and a restart would fail');
-  return { definitions, masterFilesChanged: sync.watchedChanges ?? [] };
+  return { definitions, masterFilesChanged };
 }
 
 /** What the sync would change among the master-level files, changing nothing (rsync --dry-run). */

@@ -1,4 +1,4 @@
-import { reloadEvidence } from '../engine/app-log.js';
+import { sawReloadStart } from '../engine/app-log.js';
 
 /** Keeps at most this much of the log written since the signal. */
 const KEEP = 256 * 1024;
@@ -36,13 +36,16 @@ export class AppLogTail {
     return this.text;
   }
 
-  /** What the log says about the reload, or undefined when there is no live log to ask. */
+  /**
+   * Whether the master has logged that the reload began, or undefined when
+   * there is no log to ask. The log is the one the app's own definitions
+   * name (Worker::$logFile after the start script ran), or log-file: it is
+   * the master's, so silence after the signal means the master ignored it.
+   */
   evidence(masterPid: number): boolean | undefined {
     if (!this.known || !this.collecting) return undefined;
-    if (this.started) return true;
     // Each poll would otherwise rescan up to KEEP bytes.
-    const evidence = reloadEvidence(this.text, masterPid);
-    this.started = evidence === true;
-    return evidence;
+    this.started ||= sawReloadStart(this.text, masterPid);
+    return this.started;
   }
 }

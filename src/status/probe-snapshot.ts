@@ -1,6 +1,5 @@
 import type { HostSnapshot, WorkerProcess } from '../engine/worker-snapshot.js';
 import { parseWorkerTitle, TICKS_PER_SECOND, type ProbeResult, type RawProcess } from '../workerman/host-probe.js';
-import { crashExitsByGroup, type StatusReport } from '../workerman/status-table.js';
 import type { HttpStatus } from './http-contract.js';
 
 /**
@@ -9,14 +8,6 @@ import type { HttpStatus } from './http-contract.js';
  * Unix seconds on the host's clock: /proc start times are converted with the
  * host's own boot time (Unix time minus uptime, both read in the same probe).
  */
-
-export type RunningReport = Extract<StatusReport, { running: true }>;
-
-/** A status table and the host time its `status` run began. */
-export interface TableFigures {
-  readonly report: RunningReport;
-  readonly startedAt: number;
-}
 
 const PROC_STATES: Record<string, string> = { R: 'running', S: 'sleeping', D: 'waiting on I/O', T: 'stopped', t: 'traced' };
 
@@ -28,20 +19,23 @@ function evidenceField(reloadStarted: boolean | undefined): Pick<HostSnapshot, '
   return reloadStarted === undefined ? {} : { reloadStarted };
 }
 
-/** `process` and `workerman` sources: /proc for PIDs and start times, the status table (if any) for connections and crash counts. */
-export function snapshotFromProcesses(probe: ProbeResult, table: TableFigures | undefined, reloadStarted: boolean | undefined): HostSnapshot {
-  const rows = new Map(table?.report.processes.map((row) => [row.pid, row]));
+/**
+ * `workerman` and `process` sources: /proc for PIDs, start times and what
+ * each worker is doing. Crashes show as PID churn (and, with the app log, its
+ * "exit with status" lines), never from Workerman's `status`, whose signal
+ * kills workers just forked or stopping.
+ */
+export function snapshotFromProcesses(probe: ProbeResult, reloadStarted: boolean | undefined): HostSnapshot {
   const workers: WorkerProcess[] = probe.workers
     .filter((process) => process.state !== 'Z')
     .map((process) => {
-      const row = rows.get(process.pid);
       const title = parseWorkerTitle(process.title);
       return {
         pid: process.pid,
         group: title?.group ?? process.title,
         ...(title ? { listen: title.listen } : {}),
         startedAt: startedAt(probe, process),
-        ...(row ? { connections: row.connections, activity: row.state } : { activity: PROC_STATES[process.state] ?? process.state }),
+        activity: PROC_STATES[process.state] ?? process.state,
       };
     });
   return {
@@ -49,7 +43,6 @@ export function snapshotFromProcesses(probe: ProbeResult, table: TableFigures | 
     masters: probe.masters.filter((master) => master.state !== 'Z').map((master) => ({ pid: master.pid, startedAt: startedAt(probe, master) })),
     ...(probe.elsewhere?.length ? { elsewhere: probe.elsewhere } : {}),
     workers,
-    ...(table ? { crashExits: crashExitsByGroup(table.report.exits), crashExitsAt: table.startedAt } : {}),
     ...evidenceField(reloadStarted),
   };
 }

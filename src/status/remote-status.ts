@@ -3,13 +3,11 @@ import type { RemoteShell } from '../engine/ports.js';
 import type { RolloutSettings, StatusSourceKind } from '../engine/settings.js';
 import type { HostSnapshot } from '../engine/worker-snapshot.js';
 import { parseProbeOutput, probeCommand, ProbeParseError, probeRequestLine, type ProbeResult, type ProbeSetup } from '../workerman/host-probe.js';
-import type { StatusReport } from '../workerman/status-table.js';
 import { AppLogTail } from './app-log-tail.js';
 import { HttpStatusError, parseHttpStatus } from './http-contract.js';
 import { snapshotFromHttp, snapshotFromProcesses } from './probe-snapshot.js';
 import { StatusSourceError, type StatusSource } from './status-source.js';
 import { ResidentProbe } from './resident-probe.js';
-import { StatusTableReader } from './status-table-reader.js';
 
 export interface RemoteStatusOptions {
   readonly kind: StatusSourceKind;
@@ -22,21 +20,16 @@ export interface RemoteStatusOptions {
 
 /**
  * The status sources over one SSH connection. Every poll is one question to
- * the resident host probe; `workerman` adds the status table (read in
- * preflight only), `http` reads the app's JSON, `process` needs nothing from
- * the app.
+ * the resident host probe: /proc, the app log past the last read (`workerman`),
+ * and the app's JSON status (`http`).
  */
 export class RemoteStatus implements StatusSource {
   private readonly log: AppLogTail;
-  private readonly table: StatusTableReader;
   private readonly probe: ResidentProbe;
   private masterPid = 0;
-  private bootTime = 0;
-  private signalled = false;
 
   constructor(private readonly options: RemoteStatusOptions) {
     this.log = new AppLogTail(options.probe.logFile !== '');
-    this.table = new StatusTableReader(options.shell, options.settings, () => this.bootTime);
     this.probe = new ResidentProbe(options.shell, probeCommand(options.probe));
   }
 
@@ -44,24 +37,13 @@ export class RemoteStatus implements StatusSource {
     const probe = this.options.kind === 'http' ? await this.probeUntilStatusAnswers() : await this.runProbe();
     const evidence = this.log.evidence(this.masterPid);
     const snapshot =
-      this.options.kind === 'http' ? snapshotFromHttp(probe, this.httpStatus(probe), evidence) : snapshotFromProcesses(probe, this.signalled ? undefined : this.table.latest, evidence);
+      this.options.kind === 'http' ? snapshotFromHttp(probe, this.httpStatus(probe), evidence) : snapshotFromProcesses(probe, evidence);
     if (snapshot.masters.length === 1) this.masterPid = snapshot.masters[0]!.pid;
     return snapshot;
   }
 
-  /**
-   * Reads the status table now (workerman source), before the signal only:
-   * `status` sends SIGIOT to every worker, and a worker just forked (no
-   * handler yet) or stopping dies of it, which a watch would take for a
-   * crash. After the signal, crash loops show as PID churn.
-   */
-  readTable(): Promise<StatusReport> {
-    return this.table.read();
-  }
-
   markSignal(): void {
     this.log.markSignal();
-    this.signalled = true;
   }
 
   logSinceSignal(): string {
@@ -81,7 +63,6 @@ export class RemoteStatus implements StatusSource {
       if (error instanceof ProbeParseError) throw new StatusSourceError(error.message);
       throw error;
     }
-    this.bootTime = probe.time - probe.uptime;
     this.log.feed(probe.log);
     return probe;
   }

@@ -8,13 +8,15 @@ function workerman(settings: Target, args: readonly string[]): string {
   return `cd ${quote(settings.target)} && ${commandLine([settings.php, settings.startFile, ...args])}`;
 }
 
-export function statusCommand(settings: Target): string {
-  return workerman(settings, ['status']);
-}
-
-/** `reload` is SIGUSR1 (quick), `reload -g` SIGUSR2 (graceful). Both exit 0 at once, whatever happened. */
-export function reloadCommand(settings: Target, mode: Exclude<ReloadMode, 'auto'>): string {
-  return workerman(settings, mode === 'graceful' ? ['reload', '-g'] : ['reload']);
+/**
+ * The reload itself: what `php start.php reload` (SIGUSR1, quick) and
+ * `reload -g` (SIGUSR2, graceful) send, sent straight to the master the
+ * baseline was taken of. Workerman's command would start PHP and run the
+ * start script only to read the pid file, and exits 0 even when the signal
+ * went nowhere; kill says so.
+ */
+export function reloadSignalCommand(masterPid: number, mode: Exclude<ReloadMode, 'auto'>): string {
+  return commandLine(['kill', '-s', mode === 'graceful' ? 'USR2' : 'USR1', String(masterPid)]);
 }
 
 /**

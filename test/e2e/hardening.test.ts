@@ -87,7 +87,7 @@ function assertNoHostCommands(log: string): void {
 test('a php that streams without end: the command is stopped at 4 MB, the host fails fast, and the action stays small', async () => {
   const host = await rig.addHost('flood');
   await host.startMaster();
-  const php = await installPhpWrapper(host, 'php-flood', `yes 'flood flood flood'`);
+  const php = await installPhpWrapper(host, 'php-flood', `yes 'flood flood flood'`, 'graceful-reload-definitions');
   const source = await rig.makeSource('v2');
   const mark = randomUUID();
   const sampler = samplePeakRss(`INPUT_HARDENING-MARK=${mark}`);
@@ -141,9 +141,9 @@ test('a pin of the wrong key type (RSA for an ed25519-only host) fails at host-k
 test('host text carrying workflow commands (U+0085, U+2028, \\r, ##[) reaches the log and the report sealed', async () => {
   const host = await rig.addHost('inject');
   await host.startMaster();
-  // The status table the action quotes in its parse error: each line a command, hidden behind another kind of line break.
+  // The start script's output the action quotes when it cannot read the definitions: each line a command, hidden behind another kind of line break.
   const payload = [
-    String.raw`garbage\302\205::set-output name=report::x`,
+    String.raw`garbage error\302\205::set-output name=report::x`,
     String.raw`more\342\200\250::error::from the host`,
     String.raw`\r::warning::from the host`,
     String.raw`\302\240::add-mask::x`,
@@ -151,13 +151,13 @@ test('host text carrying workflow commands (U+0085, U+2028, \\r, ##[) reaches th
     String.raw`mid-line ##[error]from the host`,
     String.raw`::stop-commands::tok`,
   ].join(String.raw`\n`);
-  const php = await installPhpWrapper(host, 'php-inject', `printf '${payload}\\n'; exit 0`);
+  const php = await installPhpWrapper(host, 'php-inject', `printf '${payload}\\n'; exit 0`, 'graceful-reload-definitions');
   const { run, report } = await deploy(rig, host, await rig.makeSource('v2'), { php });
   assert.equal(run.code, 1, run.log);
   assert.equal(report.step, 'preflight');
   // The host text is there, quoted in the parse error...
-  assert.match(report.error!, /cannot read the output of "status".*garbage\u0085::set-output name=report::x/);
-  assert.match(run.log, /garbage⏎::set-output name=report::x/);
+  assert.match(report.error!, /could not be run to read its worker definitions.*garbage error\u0085::set-output name=report::x/);
+  assert.match(run.log, /garbage error⏎::set-output name=report::x/);
   // ...but never as a command, in stdout or stderr.
   assertNoHostCommands(run.log);
   // The report output is the real one, not the host's "x".
@@ -168,7 +168,7 @@ test('host text carrying workflow commands (U+0085, U+2028, \\r, ##[) reaches th
 test('cancelled (SIGTERM) mid-rollout: the report is written, and one failure line says so', async () => {
   const host = await rig.addHost('sigterm');
   await host.startMaster();
-  const php = await installPhpWrapper(host, 'php-hang', 'sleep 613');
+  const php = await installPhpWrapper(host, 'php-hang', 'sleep 613', 'graceful-reload-definitions');
   const runnerTemp = await mkdtemp(join(rig.dir, 'runner-'));
   const outputFile = join(runnerTemp, 'output');
   const stateFile = join(runnerTemp, 'state');
@@ -181,7 +181,7 @@ test('cancelled (SIGTERM) mid-rollout: the report is written, and one failure li
   child.stdout.on('data', (chunk: Buffer) => (log += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (log += chunk.toString()));
   const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
-  // Preflight reads the status table, which now hangs: the host is in progress by then.
+  // Preflight reads the app's definitions, which now hangs: the host is in progress by then.
   const deadline = Date.now() + 30_000;
   while (!(await host.shell('pgrep -f "slee[p] 613" || true')).trim() && Date.now() < deadline) await sleep(100);
   child.kill('SIGTERM');

@@ -167,12 +167,13 @@ export async function pinFirstWorker(host: TestHost): Promise<{ socket: Socket; 
 }
 
 /**
- * Host-side php wrapper: `status` misbehaves, every other call is real php.
- * Each `status` call adds a line to /srv/bin/<name>.status-calls.
+ * Host-side php wrapper: a call with the argument `word` (default: `status`,
+ * as in `php start.php status`) misbehaves; every other call is real php.
+ * Each such call adds a line to /srv/bin/<name>.<word>-calls.
  */
-export async function installPhpWrapper(host: TestHost, name: string, statusBehaviour: string): Promise<string> {
+export async function installPhpWrapper(host: TestHost, name: string, behaviour: string, word = 'status'): Promise<string> {
   await host.shell(
-    `mkdir -p /srv/bin && cat > /srv/bin/${name} <<'EOF'\n#!/bin/sh\nif [ "$2" = status ]; then echo called >> /srv/bin/${name}.status-calls; ${statusBehaviour}; fi\nexec php "$@"\nEOF\nchmod +x /srv/bin/${name}`,
+    `mkdir -p /srv/bin && cat > /srv/bin/${name} <<'EOF'\n#!/bin/sh\ncase " $* " in *" ${word} "*) echo called >> /srv/bin/${name}.${word}-calls; ${behaviour};; esac\nexec php "$@"\nEOF\nchmod +x /srv/bin/${name}`,
   );
   return `/srv/bin/${name}`;
 }

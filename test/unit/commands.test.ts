@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { commandLine, quote } from '../../src/engine/shell-quote.js';
-import { reloadCommand, statusCommand } from '../../src/workerman/commands.js';
+import { reloadSignalCommand } from '../../src/workerman/commands.js';
 import { parseProbeOutput, parseWorkerTitle } from '../../src/workerman/host-probe.js';
 import { parseRsyncStats, rsyncArguments } from '../../src/adapters/rsync-sync.js';
 import { BRIDGE_RSH } from '../../src/adapters/rsync-bridge.js';
@@ -17,11 +17,9 @@ test('quote leaves safe words alone and single-quotes everything else', () => {
   assert.equal(commandLine(['php', 'start.php', 'reload', '-g']), 'php start.php reload -g');
 });
 
-test('Workerman commands run from the target, graceful reload is -g', () => {
-  const settings = { target: '/srv/my app', startFile: 'start.php', php: 'php' };
-  assert.equal(statusCommand(settings), `cd '/srv/my app' && php start.php status`);
-  assert.equal(reloadCommand(settings, 'graceful'), `cd '/srv/my app' && php start.php reload -g`);
-  assert.equal(reloadCommand(settings, 'quick'), `cd '/srv/my app' && php start.php reload`);
+test('the reload goes straight to the master: SIGUSR2 graceful, SIGUSR1 quick, as Workerman\'s own command sends', () => {
+  assert.equal(reloadSignalCommand(8511, 'graceful'), 'kill -s USR2 8511');
+  assert.equal(reloadSignalCommand(8511, 'quick'), 'kill -s USR1 8511');
 });
 
 test('worker titles give the group name, spaces included', () => {

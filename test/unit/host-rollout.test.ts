@@ -16,7 +16,8 @@ import { recordingLog, testSettings } from './local-host.js';
  */
 
 const host = parseHostSpec('deploy@web1:22', { username: 'root', port: 22 });
-const settings = testSettings({ commandTimeoutMs: 5000 });
+// The default source: /proc and the app log, which this app keeps under runtime/.
+const settings = testSettings({ commandTimeoutMs: 5000, status: 'workerman' });
 
 const definitions = (extra: Record<string, unknown> = {}) =>
   '@@graceful-reload-definitions@@' +
@@ -65,7 +66,6 @@ function fake(answer: (command: string) => Partial<CommandResult>, snapshots: Ho
   };
   const source: StatusSource = {
     snapshot: async () => snapshots[Math.min(polled++, snapshots.length - 1)]!,
-    readTable: async () => assert.fail('the process source reads no table'),
     markSignal: () => commands.push('(mark signal)'),
     logSinceSignal: () => '',
     stop: () => undefined,
@@ -114,7 +114,11 @@ function phasesOf(report: HostReport): string[] {
 
 const answerAll = (command: string): Partial<CommandResult> => (command.includes('graceful-reload-definitions') ? { stdout: `Usage: ...\n${definitions()}\n` } : {});
 
-test('GatewayWorker-like app: definitions read before and after the sync, runtime dir protected, quick reload, non-reloadable group kept', async () => {
+
+/** The reload itself: a USR1 or USR2 sent straight to the master. */
+const isReloadSignal = (command: string) => /^kill -s USR[12] \d+$/.test(command);
+
+test('GatewayWorker-like app: definitions read once (no master-level file changed), runtime dir protected, quick reload, non-reloadable group kept', async () => {
   const f = fake(answerAll, [at(49, oldWorkers), at(50, oldWorkers), at(53, newWorkers), at(54, newWorkers)]);
   const report = await rolloutHost(host, settings, f.io);
   assert.equal(report.ok, true, report.error);
@@ -127,9 +131,9 @@ test('GatewayWorker-like app: definitions read before and after the sync, runtim
   assert.deepEqual(f.syncs, [['/runtime/***']]);
   assert.deepEqual(f.setups.map((s) => [s.pidFile, s.logFile]), [['/srv/app/runtime/app.pid', '/srv/app/runtime/logs/workerman.log']]);
   const order = f.commands.map((c) =>
-    c.startsWith('(') ? c : /reload$/.test(c) ? 'reload' : c.includes('graceful-reload-definitions') ? (c.includes('missing-target') ? 'preflight' : 'definitions') : c.split(' ')[0],
+    c.startsWith('(') ? c : isReloadSignal(c) ? 'reload' : c.includes('graceful-reload-definitions') ? (c.includes('missing-target') ? 'preflight' : 'definitions') : c.split(' ')[0],
   );
-  assert.deepEqual(order, ['preflight', 'kill', '(sync)', 'definitions', '(mark signal)', 'reload']);
+  assert.deepEqual(order, ['preflight', 'kill', '(sync)', '(mark signal)', 'reload']);
   assert.deepEqual(phasesOf(report), ['preflight:true', 'sync:true', 'reload:true', 'verify:true']);
   assert.deepEqual(report.replacement, { replaced: 2, of: 2 });
 });
@@ -160,13 +164,15 @@ test('new code whose start script breaks: caught after the sync, before any sign
     reads += 1;
     return reads === 1 ? { stdout: definitions() } : { stdout: `\n@@graceful-reload-definitions@@${JSON.stringify({ php: '8.2', error: 'Class "App\\Boot" not found in /srv/app/start.php on line 4' })}\n` };
   };
-  const f = fake(answer, [at(49, oldWorkers)]);
+  // The start script changed: only then can the new tree's definitions differ, so only then are they read again.
+  const f = fake(answer, [at(49, oldWorkers)], ['start.php']);
   const report = await rolloutHost(host, settings, f.io);
+  assert.equal(reads, 2);
   assert.equal(report.step, 'sync');
   assert.equal(report.signalled, false);
   assert.equal(report.filesChanged, true);
   assert.match(report.error!, /Class "App\\Boot" not found.*no reload was sent.*files synced \(3 sent, 0 deleted\); no reload was signalled/);
-  assert.ok(!f.commands.some((c) => /reload$/.test(c)), 'no reload command');
+  assert.ok(!f.commands.some(isReloadSignal), 'no reload signal');
   assert.deepEqual(phasesOf(report), ['preflight:true', 'sync:false']);
 });
 
@@ -182,7 +188,7 @@ test('the master dies during the reload and its old workers live on: the report 
 });
 
 const command = (c: string) =>
-  c.startsWith('(') ? c : /reload$/.test(c) ? 'reload' : c.includes('graceful-reload-definitions') ? (c.includes('missing-target') ? 'preflight' : 'definitions') : c.includes('save-environ') ? 'save-environ' : / stop( -g)?$/.test(c) ? c.slice(c.indexOf('stop')) : c.includes(' start -d') ? 'start' : c.split(' ')[0];
+  c.startsWith('(') ? c : isReloadSignal(c) ? 'reload' : c.includes('graceful-reload-definitions') ? (c.includes('missing-target') ? 'preflight' : 'definitions') : c.includes('save-environ') ? 'save-environ' : / stop( -g)?$/.test(c) ? c.slice(c.indexOf('stop')) : c.includes(' start -d') ? 'start' : c.split(' ')[0];
 
 test('a changed worker count restarts the app: stop -g, start -d, a new master with the new count', async () => {
   let reads = 0;

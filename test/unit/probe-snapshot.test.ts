@@ -1,10 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { snapshotFromHttp, snapshotFromProcesses, type RunningReport } from '../../src/status/probe-snapshot.js';
+import { snapshotFromHttp, snapshotFromProcesses } from '../../src/status/probe-snapshot.js';
 import { parseHttpStatus } from '../../src/status/http-contract.js';
-import { parseStatusTable } from '../../src/workerman/status-table.js';
 import type { ProbeResult } from '../../src/workerman/host-probe.js';
 
 // Host booted at Unix time 1795238000 (time - uptime).
@@ -19,26 +16,18 @@ const probe = (extra: Partial<ProbeResult> = {}): ProbeResult => ({
   ],
   ...extra,
 });
-const table = parseStatusTable(readFileSync(join(import.meta.dirname, '../fixtures/status-v5-crash-loop.txt'), 'utf8')) as RunningReport;
 
-test('process facts: start times become host Unix time; table rows add connections; zombies are dropped', () => {
-  const snapshot = snapshotFromProcesses(probe(), { report: table, startedAt: 1795238299 }, true);
+test('process facts: start times become host Unix time, /proc states say what a worker is doing, zombies are dropped, no crash figures are invented', () => {
+  const snapshot = snapshotFromProcesses(probe(), true);
   assert.equal(snapshot.at, 1795238300);
   assert.deepEqual(snapshot.masters, [{ pid: 8511, startedAt: 1795238010 }]);
   assert.deepEqual(snapshot.workers, [
-    { pid: 8621, group: 'web', listen: 'http://127.0.0.1:18080', startedAt: 1795238290, connections: null, activity: 'busy' },
-    { pid: 8516, group: 'gateway', listen: 'websocket://127.0.0.1:18090', startedAt: 1795238020, connections: 0, activity: 'idle' },
+    { pid: 8621, group: 'web', listen: 'http://127.0.0.1:18080', startedAt: 1795238290, activity: 'sleeping' },
+    { pid: 8516, group: 'gateway', listen: 'websocket://127.0.0.1:18090', startedAt: 1795238020, activity: 'running' },
   ]);
-  assert.deepEqual([...snapshot.crashExits!], [['web', 3]]);
-  assert.equal(snapshot.crashExitsAt, 1795238299);
-  assert.equal(snapshot.reloadStarted, true);
-});
-
-test('process facts without a table: /proc states say what a worker is doing, and no crash figures are invented', () => {
-  const snapshot = snapshotFromProcesses(probe(), undefined, undefined);
-  assert.equal(snapshot.workers[1]!.activity, 'running');
   assert.equal(snapshot.crashExits, undefined);
-  assert.equal('reloadStarted' in snapshot, false);
+  assert.equal(snapshot.reloadStarted, true);
+  assert.equal('reloadStarted' in snapshotFromProcesses(probe(), undefined), false);
 });
 
 test('http facts: JSON first, /proc fills the gaps, whole-second start times cover their second', () => {
