@@ -56,7 +56,7 @@ async function checkBundleFresh(): Promise<void> {
   }
 }
 
-/** A benchmark that threw still gets a section, so one failure does not lose the others' figures. */
+/** A benchmark that threw still gets a section (and the run exits 1), so one failure does not lose the others' figures. */
 async function runOne(benchmark: Benchmark, context: BenchContext): Promise<Section> {
   const started = performance.now();
   try {
@@ -65,6 +65,7 @@ async function runOne(benchmark: Benchmark, context: BenchContext): Promise<Sect
     return section;
   } catch (error) {
     context.log(`${benchmark.name}: FAILED: ${(error as Error).stack ?? error}`);
+    process.exitCode = 1;
     return { title: `${benchmark.name}: failed`, goals: [], body: `The benchmark stopped with an error:\n\n\`\`\`\n${(error as Error).message}\n\`\`\``, figures: [] };
   }
 }
@@ -81,7 +82,8 @@ async function main(): Promise<void> {
   machine.push(['load average at the end', loadavg().map((n) => n.toFixed(2)).join(', ')]);
   const { commit, dirty } = await describeCommit();
   const figuresDir = 'benchmarks';
-  const command = `npm run bench${quick || selected.length < BENCHMARKS.length ? ` -- ${[quick ? '--quick' : '', ...(selected.length < BENCHMARKS.length ? selected.map((b) => b.name) : [])].filter(Boolean).join(' ')}` : ''}`;
+  const args = [...(quick ? ['--quick'] : []), ...(selected.length < BENCHMARKS.length ? selected.map((b) => b.name) : [])];
+  const command = `npm run bench${args.length ? ` -- ${args.join(' ')}` : ''}`;
   const document = renderDocument(
     { date: new Date().toISOString().slice(0, 16).replace('T', ' ') + ' UTC', commit, dirty, quick, command, durationMs: performance.now() - started },
     machine,
@@ -99,4 +101,7 @@ async function main(): Promise<void> {
   console.log(`wrote ${relative(process.cwd(), out) || out} and its figures in ${relative(process.cwd(), figures) || figures}/`);
 }
 
-await main();
+await main().catch((error: Error) => {
+  console.error(error.message);
+  process.exitCode = 1;
+});
