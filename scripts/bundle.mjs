@@ -16,6 +16,22 @@ const nativeAddons = {
   },
 };
 
+// @actions/core imports its HTTP client (and with it undici) only for OIDC
+// tokens, which this action never asks for; loading them cost about a third of
+// the bundle's start-up. The stand-ins throw if anything ever does use them.
+const noHttpClient = {
+  name: 'no-http-client',
+  setup(builder) {
+    builder.onResolve({ filter: /^@actions\/http-client(\/lib\/auth)?$/ }, (args) => ({ path: args.path, namespace: 'no-http-client' }));
+    builder.onLoad({ filter: /.*/, namespace: 'no-http-client' }, () => ({
+      contents: ['HttpClient', 'BearerCredentialHandler']
+        .map((name) => `export class ${name} { constructor() { throw new Error('@actions/http-client is left out of the graceful-reload bundle (no OIDC token is ever requested)'); } }`)
+        .join('\n'),
+      loader: 'js',
+    }));
+  },
+};
+
 // `node scripts/bundle.mjs <file>` writes elsewhere, so a test can compare a fresh build with dist/.
 const outfile = process.argv[2] ?? 'dist/index.js';
 if (outfile === 'dist/index.js') await rm('dist', { recursive: true, force: true });
@@ -39,7 +55,7 @@ await build({
   },
   // The PHP programs that run on hosts live in src/remote/*.php and are inlined as text, as is action.yml (the CLI's options).
   loader: { '.php': 'text', '.yml': 'text' },
-  plugins: [nativeAddons],
+  plugins: [nativeAddons, noHttpClient],
   legalComments: 'none',
   logLevel: 'warning',
 });

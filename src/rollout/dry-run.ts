@@ -19,7 +19,7 @@ import { protectRules } from './sync-step.js';
  */
 export async function planFleet(hosts: readonly FleetHost[], fleet: FleetSettings, io: HostRolloutIO, inSource: (path: string) => boolean): Promise<HostReport[]> {
   const readOnlyChecks = async (run: HostRun) => {
-    if (fleet.mode === 'deploy' && fleet.sync && fleet.neededBytes !== undefined) await freeSpaceCheck(run, fleet.neededBytes);
+    if (fleet.mode === 'deploy' && fleet.sync && fleet.neededBytes !== undefined) await freeSpaceCheck(run, await fleet.neededBytes);
     return { release: async () => undefined, waited: false };
   };
   const alone = hosts.length === 1;

@@ -30,8 +30,12 @@ export interface FleetSettings {
   readonly rollback: 'failed-hosts' | 'all' | 'none';
   readonly keepSnapshots: number;
   readonly lock: { readonly owner: LockOwner; readonly timeoutMs: number; readonly force: boolean };
-  /** Free space each host needs beside the target: at most every source file changes (a hard-link snapshot costs next to nothing). */
-  readonly neededBytes?: number;
+  /**
+   * Free space each host needs beside the target: at most every source file
+   * changes (a hard-link snapshot costs next to nothing). A promise, so the
+   * source tree is walked while the hosts are being connected.
+   */
+  readonly neededBytes?: number | Promise<number>;
 }
 
 /** Preflights at once: enough to hide latency, few enough for a runner's file descriptors and a bastion's MaxStartups. */
@@ -89,7 +93,7 @@ export async function rolloutFleet(
   const guard = async (run: HostRun) => {
     const lock = await acquireLock(run, fleet.lock.owner, { timeoutMs: fleet.lock.timeoutMs, force: fleet.lock.force });
     try {
-      if (fleet.mode === 'deploy' && fleet.sync && fleet.neededBytes !== undefined) await freeSpaceCheck(run, fleet.neededBytes);
+      if (fleet.mode === 'deploy' && fleet.sync && fleet.neededBytes !== undefined) await freeSpaceCheck(run, await fleet.neededBytes);
     } catch (error) {
       await lock.release();
       throw error;

@@ -75,10 +75,13 @@ export async function runDeployment(plan: DeployPlan, context: DeploymentContext
     context.log.info(`shard ${plan.fleet.shard?.index}/${plan.fleet.shard?.count} has no host: nothing to do`);
     return [];
   }
+  // Walked while the hosts connect; a host that needs it waits for it, and a failure reaches each of them, never an unhandled rejection.
+  const neededBytes = sourceBytes(source);
+  neededBytes.catch(() => undefined);
   const fleet: FleetSettings = {
     ...plan.fleet,
     ...resolveFleetAmounts(plan.fleet, hosts.length),
-    neededBytes: await sourceBytes(source),
+    neededBytes,
     lock: { owner: context.lockOwner, timeoutMs: plan.fleet.lockTimeoutMs, force: plan.fleet.forceUnlock },
   };
   const transport = openTransport({ ...plan, rollout }, context.debugText ? { debug: context.debugText } : {});
