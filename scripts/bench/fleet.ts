@@ -8,6 +8,7 @@ import type { HostReport } from '../../src/engine/report.js';
 import { removeRunnerTemp, runAction } from '../../test/rig/action-runner.js';
 import { execFile } from '../../test/rig/process.js';
 import { Rig, TARGET, type TestHost } from '../../test/rig/rig.js';
+import { watchProcess, type ProcessCost } from './process-watch.js';
 
 /** Where a deploy connects to reach a host: its sshd, or a relay in front of it. */
 export interface Endpoint {
@@ -91,6 +92,8 @@ export interface ActionResult {
   /** When it was spawned and when it exited, epoch ms (the clock of the reports' phase times). */
   readonly spawnedAt: number;
   readonly exitedAt: number;
+  /** The node process's peak memory and CPU time. */
+  readonly cost: ProcessCost;
   readonly ok: boolean;
   readonly reports: readonly HostReport[];
   readonly log: string;
@@ -113,8 +116,9 @@ export function actionInputs(fleet: Fleet, endpoints: readonly Endpoint[], extra
 }
 
 /**
- * Runs dist/index.js as a runner does; `onLine` sees each line of its output
- * as it arrives (with the time), `onSpawn` gets its process id.
+ * Runs dist/index.js as a runner does, watching its memory and CPU time;
+ * `onLine` sees each line of its output as it arrives (with the time),
+ * `onSpawn` gets its process id.
  */
 export async function runTimedAction(
   inputs: Record<string, string>,
@@ -122,9 +126,11 @@ export async function runTimedAction(
 ): Promise<ActionResult> {
   let spawnedAt = 0;
   let pending = '';
+  let watch: ReturnType<typeof watchProcess> | undefined;
   const run = await runAction(inputs, {
     onSpawn: (pid) => {
       spawnedAt = performance.now();
+      watch = watchProcess(pid);
       options.onSpawn?.(pid);
     },
     echo: (text) => {
@@ -136,6 +142,7 @@ export async function runTimedAction(
     },
   });
   const exitedAt = performance.now();
+  const cost = watch?.stop() ?? { peakMiB: Number.NaN, cpuMs: Number.NaN };
   await removeRunnerTemp(run);
   let reports: HostReport[] = [];
   try {
@@ -146,7 +153,7 @@ export async function runTimedAction(
   const ok = run.code === 0 && reports.length > 0 && reports.every((r) => r.ok);
   const failed = reports.find((r) => !r.ok);
   const why = ok ? '' : failed ? `${failed.host}: ${failed.error ?? failed.status}` : `exit ${run.code}: ${lastLines(run.log)}`;
-  return { ms: exitedAt - spawnedAt, spawnedAt: performance.timeOrigin + spawnedAt, exitedAt: performance.timeOrigin + exitedAt, ok, reports, log: run.log, why };
+  return { ms: exitedAt - spawnedAt, spawnedAt: performance.timeOrigin + spawnedAt, exitedAt: performance.timeOrigin + exitedAt, cost, ok, reports, log: run.log, why };
 }
 
 function lastLines(text: string, count = 3): string {

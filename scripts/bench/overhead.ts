@@ -23,6 +23,8 @@ interface Samples {
   readonly timelines: { ms: number; lines: string[] }[];
   /** Where each successful action run spent its time, ms per part (see breakdown). */
   readonly breakdowns: Record<string, number>[];
+  /** CPU time (user + system) of each successful action run's node process. */
+  readonly cpuMs: number[];
 }
 
 /** The parts of an action run, in order: the phases its reports time, and what comes before and after them. */
@@ -64,6 +66,7 @@ async function runMethod(fleet: Fleet, method: Method, hostCount: number, sample
       samples.ms.action.push(result.ms);
       samples.timelines.push({ ms: result.ms, lines });
       samples.breakdowns.push(breakdown(result));
+      samples.cpuMs.push(result.cost.cpuMs);
     }
     return `${formatMs(result.ms)}${result.ok ? '' : ' FAILED'}`;
   }
@@ -76,7 +79,7 @@ async function runMethod(fleet: Fleet, method: Method, hostCount: number, sample
 }
 
 async function measure(context: BenchContext, fleet: Fleet, hostCount: number, rounds: number): Promise<Samples> {
-  const samples: Samples = { ms: { action: [], careful: [], loop: [] }, failures: [], timelines: [], breakdowns: [] };
+  const samples: Samples = { ms: { action: [], careful: [], loop: [] }, failures: [], timelines: [], breakdowns: [], cpuMs: [] };
   for (let round = 0; round < rounds; round++) {
     const order = METHODS.map((_, i) => METHODS[(i + round) % METHODS.length]!);
     const said: string[] = [];
@@ -133,6 +136,7 @@ function report(results: Map<number, Samples>, rounds: number): Section {
     String(count),
     ...PARTS.map((part) => formatMs(median(samples.breakdowns.map((b) => b[part]).filter((v): v is number => v !== undefined)))),
     formatMs(median(samples.ms.action)),
+    formatMs(median(samples.cpuMs)),
   ]);
   const body = [
     `Wall time of one deploy (one changed file) to N hosts, median of ${rounds} rounds; each round runs the three side by side in a rotating order. ` +
@@ -146,9 +150,10 @@ function report(results: Map<number, Samples>, rounds: number): Section {
     '',
     ...(failures.length ? ['Failed runs (left out of the medians):', '', ...failures.map((f) => `- ${f}`), ''] : []),
     'Where the action’s wall time goes, from the phase times in its report (medians over the runs; a phase is the median over the hosts): ' +
-      '*start-up* is spawn to the first phase (Node, inputs, the first connection), *wrap-up* the last phase’s end to the exit.',
+      '*start-up* is spawn to the first phase (Node, inputs, the first connection), *wrap-up* the last phase’s end to the exit. ' +
+      'CPU time is user + system of the action’s node process (rsync and the hosts’ processes not included), read from `/proc` while it runs.',
     '',
-    table(['hosts', ...PARTS, 'wall time'], parts),
+    table(['hosts', ...PARTS, 'wall time', 'CPU time of the action’s process'], parts),
     '',
     'The action’s output in its median 1-host run, with the time since spawn (debug lines left out):',
     '',

@@ -3,7 +3,6 @@
 // (VmHWM of its node process, polled from /proc while it runs) and SSH
 // connections per host (counted by each host's sshd at LogLevel VERBOSE). The
 // careful script on all 32 hosts at once is run too, for reference.
-import { readFile } from 'node:fs/promises';
 import type { Benchmark } from './benchmark.js';
 import { actionInputs, connectionsLogged, endpointsOf, nextVersion, runCarefulScript, runTimedAction, startFleet, waitSteady, withRig, type Fleet } from './fleet.js';
 import { table, type Section } from './markdown.js';
@@ -18,18 +17,12 @@ interface Run {
   readonly label: string;
   readonly maxParallel: number | null;
   readonly ms: number;
-  /** MiB; NaN for the script (not measured). */
+  /** The action's node process: peak memory (MiB) and CPU time; NaN for the script. */
   readonly peakMiB: number;
+  readonly cpuMs: number;
   /** Per host, sorted. */
   readonly connections: readonly number[];
   readonly why: string;
-}
-
-/** The peak resident memory of a live process so far (VmHWM), in MiB; NaN once it is gone. */
-async function peakMiB(pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
-  const kb = /^VmHWM:\s+(\d+) kB/m.exec(status)?.[1];
-  return kb === undefined ? Number.NaN : Number(kb) / 1024;
 }
 
 /** Runs a deploy and counts the connections each host's sshd saw meanwhile. */
@@ -42,28 +35,17 @@ async function countingConnections<T>(fleet: Fleet, deploy: () => Promise<T>): P
 
 async function actionRun(fleet: Fleet, maxParallel: number): Promise<Run> {
   await nextVersion(fleet);
-  let peak = Number.NaN;
-  let polling: NodeJS.Timeout | undefined;
   const { result, connections } = await countingConnections(fleet, () =>
-    runTimedAction(actionInputs(fleet, endpointsOf(fleet.hosts), { 'max-parallel': String(maxParallel) }), {
-      onSpawn: (pid) => {
-        // VmHWM only grows: the last reading before the exit is the peak, to within one interval.
-        polling = setInterval(async () => {
-          const mib = await peakMiB(pid);
-          if (!Number.isNaN(mib)) peak = Number.isNaN(peak) ? mib : Math.max(peak, mib);
-        }, 20);
-      },
-    }),
+    runTimedAction(actionInputs(fleet, endpointsOf(fleet.hosts), { 'max-parallel': String(maxParallel) })),
   );
-  clearInterval(polling);
-  return { label: `action, max-parallel ${maxParallel}`, maxParallel, ms: result.ms, peakMiB: peak, connections, why: result.ok ? '' : result.why };
+  return { label: `action, max-parallel ${maxParallel}`, maxParallel, ms: result.ms, peakMiB: result.cost.peakMiB, cpuMs: result.cost.cpuMs, connections, why: result.ok ? '' : result.why };
 }
 
 async function scriptRun(fleet: Fleet): Promise<Run> {
   await nextVersion(fleet);
   const { result, connections } = await countingConnections(fleet, () => runCarefulScript(fleet, endpointsOf(fleet.hosts)));
   await waitSteady(fleet);
-  return { label: `careful script, ${HOSTS} hosts at once`, maxParallel: null, ms: result.ms, peakMiB: Number.NaN, connections, why: result.why };
+  return { label: `careful script, ${HOSTS} hosts at once`, maxParallel: null, ms: result.ms, peakMiB: Number.NaN, cpuMs: Number.NaN, connections, why: result.why };
 }
 
 export const scale: Benchmark = {
@@ -99,6 +81,7 @@ function report(runs: readonly Run[]): Section {
     r.why ? `FAILED: ${r.why}` : formatMs(r.ms),
     formatRatio(ratio(r.ms, oneAtATime?.ms ?? Number.NaN)),
     Number.isFinite(r.peakMiB) ? `${r.peakMiB.toFixed(0)} MiB` : '–',
+    formatMs(r.cpuMs),
     r.connections.length ? `${median([...r.connections])} (${r.connections[0]}–${r.connections[r.connections.length - 1]})` : '–',
   ]);
   const svg = renderSvg({
@@ -121,10 +104,10 @@ function report(runs: readonly Run[]): Section {
     ],
     body: [
       `${HOSTS} hosts, each running the example app cut to one worker per group (web, gateway, task), deployed once per \`max-parallel\` setting ` +
-        '(settle `0s`, one changed file; one run each, so read the trend, not the digits). Peak memory is VmHWM of the action’s node process, ' +
-        'read from `/proc` every 20 ms while it runs. Connections are the `Connection from` lines each host’s sshd logged during the deploy.',
+        '(settle `0s`, one changed file; one run each, so read the trend, not the digits). Peak memory (VmHWM) and CPU time (user + system) of the ' +
+        'action’s node process are read from `/proc` every 20 ms while it runs. Connections are the `Connection from` lines each host’s sshd logged during the deploy.',
       '',
-      table(['deploy', 'wall time', '÷ max-parallel 1', 'peak RSS', 'SSH connections per host: median (min–max)'], rows),
+      table(['deploy', 'wall time', '÷ max-parallel 1', 'peak RSS', 'CPU time of the action’s process', 'SSH connections per host: median (min–max)'], rows),
     ].join('\n'),
     figures: [{ file: 'scale.svg', caption: `action wall time on ${HOSTS} hosts against max-parallel`, svg }],
   };
