@@ -1,5 +1,5 @@
 import type { HostSpec } from '../engine/host-spec.js';
-import { describeExit, type FileSync, type RemoteShell, type RolloutLog, type Step, type SyncSummary } from '../engine/ports.js';
+import { describeExit, RemoteConnectionLost, type CommandResult, type FileSync, type RemoteShell, type RolloutLog, type Step, type SyncSummary } from '../engine/ports.js';
 import type { RolloutSettings, StatusSourceKind } from '../engine/settings.js';
 import type { StatusSource } from '../status/status-source.js';
 
@@ -69,4 +69,27 @@ export function traced(shell: RemoteShell, log: RolloutLog, label: string): Remo
     ...(shell.stream ? { stream: shell.stream.bind(shell) } : {}),
     close: () => shell.close(),
   };
+}
+
+/**
+ * A clean-up command (releasing the lock, removing rsync's staging
+ * directories) on the host's connection, or, when that one was lost, on a
+ * new one: the rollout's one connection carries rsync too, and what it leaves
+ * behind must not outlive a dropped connection when the host can be reached.
+ */
+export async function runOnAnyConnection(run: HostRun, command: string, why: string): Promise<CommandResult> {
+  const options = { timeoutMs: run.settings.commandTimeoutMs };
+  try {
+    return await run.shell.run(command, options);
+  } catch (error) {
+    if (!(error instanceof RemoteConnectionLost)) throw error;
+    run.io.log.info(`${run.label}: the connection was lost (${error.why}); connecting again ${why}`);
+  }
+  let fresh: RemoteShell | undefined;
+  try {
+    fresh = await run.io.openShell(run.host);
+    return await traced(fresh, run.io.log, run.label).run(command, options);
+  } finally {
+    await fresh?.close();
+  }
 }

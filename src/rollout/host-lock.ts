@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { formatDuration } from '../engine/duration.js';
 import { describeExit, StepError, type CommandResult } from '../engine/ports.js';
 import { commandLine } from '../engine/shell-quote.js';
-import type { HostRun } from './context.js';
+import { runOnAnyConnection, type HostRun } from './context.js';
 
 /**
  * One rollout per host at a time: a lock directory beside the live tree,
@@ -283,7 +283,7 @@ async function release(run: HostRun, path: string, token: string): Promise<void>
   const { label, io } = run;
   const left = `the lock ${path} is left in place: the next rollout will wait for it; remove it by hand or run with \`force-unlock: true\``;
   try {
-    const result = await run.shell.run(releaseCommand(run.settings.target, token), { timeoutMs: run.settings.commandTimeoutMs });
+    const result = await runOnAnyConnection(run, releaseCommand(run.settings.target, token), 'to release the lock');
     const said = result.stdout.split('\n').find((line) => line.startsWith(`${MARK} `))?.slice(MARK.length + 1).trim();
     if (result.code === 0 && said === 'released') {
       io.log.info(`${label}: released the lock ${path}`);

@@ -3,7 +3,7 @@ import { StepError, type SyncSummary } from '../engine/ports.js';
 import { removeStagingCommand } from '../workerman/commands.js';
 import { runtimeProtectRules } from '../engine/runtime-files.js';
 import type { AppDefinitions } from '../engine/worker-definitions.js';
-import type { HostRun } from './context.js';
+import { runOnAnyConnection, type HostRun } from './context.js';
 import { readDefinitions } from './read-definitions.js';
 
 export interface Synced {
@@ -91,7 +91,7 @@ export async function syncStep(run: HostRun, live: AppDefinitions, masterLevel: 
     // rsync that never reached the host changed nothing; anything later may have.
     if (error instanceof StepError && error.filesMayHaveChanged === false) facts.filesChanged = false;
     // An rsync cut short leaves its --delay-updates staging directories in the live tree.
-    else await run.shell.run(removeStagingCommand(settings.target), { timeoutMs: settings.commandTimeoutMs }).catch(() => undefined);
+    else await runOnAnyConnection(run, removeStagingCommand(settings.target), "to remove rsync's staging directories").catch(() => undefined);
     throw error;
   }
   facts.sync = sync;

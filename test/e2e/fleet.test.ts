@@ -377,7 +377,7 @@ test('two rollouts at once against one host: the second fails naming the first, 
   assertNoLock([host!], c.run.log);
 });
 
-test('the connection cut mid-rsync (a new file already staged): the live tree is unchanged (every checksum), and a re-run converges', async (t) => {
+test('the connection cut mid-rsync (a new file already staged): the live tree is unchanged (every checksum), the lock is released over a new connection, and a re-run converges', async (t) => {
   const hosts = await fleet(t, 'cut', 3);
   const victim = hosts[1]!;
   const source = await rig.makeSource('v2');
@@ -401,12 +401,14 @@ test('the connection cut mid-rsync (a new file already staged): the live tree is
           // Cut once rsync has written a whole new file: --delay-updates keeps it in src/.~tmp~ until the end.
           const staged = await readdir(join(victim.srv, 'app/src/.~tmp~')).catch(() => [] as string[]);
           if (rsync && staged.length > 0) {
-            // No new connection gets through (a retry would hang until connect-timeout), then the rsync connection drops.
+            // The host's one connection (rsync's transfer rides on it) drops, and for a moment no new one gets through.
             listener = await sshdListener(victim);
             kill(listener, 'SIGSTOP');
             const chain: number[] = [];
             for (let p = table.find((q) => q.pid === rsync.ppid); p && p.pid !== listener; p = table.find((q) => q.pid === p!.ppid)) chain.push(p.pid);
             for (const pid of chain) kill(pid, 'SIGKILL');
+            const frozen = listener;
+            setTimeout(() => kill(frozen, 'SIGCONT'), 1500);
             cut = `rsync ${rsync.pid}, its sshd session(s) ${chain.join(', ')} killed with ${staged.length} new file(s) staged in src/.~tmp~`;
             return;
           }
@@ -429,6 +431,7 @@ test('the connection cut mid-rsync (a new file already staged): the live tree is
   await assertStatus(result, hosts, hosts[0]!, 'ok');
   await assertStatus(result, hosts, hosts[2]!, 'skipped');
   await assertTreeUnchanged(hosts[2]!, sums[2]!, 'skipped');
+  assert.match(run.log, new RegExp(`${label(victim).replaceAll('.', '\\.')}: the connection was lost .*; connecting again to release the lock`));
   assertNoLock(hosts, run.log);
   // Checked now, asserted after the re-run: whether the re-run converges is worth knowing either way.
   const afterCut = treeDiff(sums[1]!, await treeSums(victim));

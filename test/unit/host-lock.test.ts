@@ -5,7 +5,7 @@ import { mkdir, mkdtemp, readFile, realpath, rm, utimes, writeFile } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseHostSpec } from '../../src/engine/host-spec.js';
-import { RemoteCommandTimeout, StepError, type RemoteShell } from '../../src/engine/ports.js';
+import { RemoteCommandTimeout, RemoteConnectionLost, StepError, type RemoteShell } from '../../src/engine/ports.js';
 import type { HostRun } from '../../src/rollout/context.js';
 import { acquireLock, describeHolder, formatAge, lockDirectory, parseAttempt, stateDirectory, type LockOwner } from '../../src/rollout/host-lock.js';
 import { localShell, recordingLog, testSettings } from './local-host.js';
@@ -105,6 +105,29 @@ test('a lock is taken atomically, records its owner and the host time, and its r
   // Free again: the next run takes it at once.
   const again = await acquireLock(run, second, { timeoutMs: 0, force: false });
   await again.release();
+});
+
+test('a lock whose connection was lost is released over a new one', async () => {
+  const target = await freshTarget();
+  const lines: string[] = [];
+  const fresh: string[] = [];
+  let closed = 0;
+  const live = localShell();
+  let lost = false;
+  // The rollout's connection: it takes the lock, then drops (rsync's transfer rode on it).
+  const dropping: RemoteShell = {
+    run: (command, options) => (lost ? Promise.reject(new RemoteConnectionLost(command, 'read ECONNRESET')) : live.run(command, options)),
+    close: async () => undefined,
+  };
+  const reconnect = localShell(fresh);
+  const run = hostRun(target, dropping, lines);
+  const lock = await acquireLock({ ...run, io: { ...run.io, openShell: async () => ({ ...reconnect, close: async () => void (closed += 1) }) } }, first, { timeoutMs: 0, force: false });
+  lost = true;
+  await lock.release();
+  assert.equal(existsSync(lockDirectory(target)), false, 'released');
+  assert.equal(fresh.length, 1, 'the release ran on the new connection');
+  assert.equal(closed, 1, 'and closed it');
+  assert.ok(lines.includes('web1: the connection was lost (read ECONNRESET); connecting again to release the lock'), lines.join('\n'));
 });
 
 test('a second rollout waits for the lock, then fails naming the owner and the age, and changed nothing', async () => {
