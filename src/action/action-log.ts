@@ -8,7 +8,7 @@ let groupOpen = false;
 
 /**
  * The engine's log on a GitHub runner: errors become annotations. Messages
- * quote host text (process titles, status tables, app log lines, file
+ * quote host text (process titles, app output, app log lines, file
  * names), so every one is sealed before it is printed: no line break of any
  * kind, no `::` at the start, no `##[` anywhere (see host-text.ts). That
  * holds for annotations and debug lines too, whose escaping by
@@ -34,7 +34,7 @@ export function endOpenGroup(): void {
   groupOpen = false;
 }
 
-/** The action's own multi-line debug text (the generated OpenSSH config): each line sealed, line breaks kept. */
+/** The action's own multi-line debug text: each line sealed, line breaks kept. */
 export function debugLines(text: string): void {
   for (const line of sealEachLine(text).split('\n')) core.debug(line);
 }

@@ -1,5 +1,5 @@
 import type { Duplex } from 'node:stream';
-import type { RemoteStream } from '../engine/ports.js';
+import { RemoteConnectionLost, type RemoteStream } from '../engine/ports.js';
 
 /**
  * rsync over the connection the rollout already has.
@@ -69,6 +69,16 @@ export interface BridgeOutcome {
   failure?: string;
   /** How the remote command ended, once it did. */
   remoteEnd?: Awaited<RemoteStream['ended']>;
+  /** The host's connection was gone: no retry over it can succeed. */
+  connectionLost: boolean;
+}
+
+/** How the host's end of rsync stopped, for a failure message: only when it stopped before the local rsync did. */
+export function describeRemoteEnd(end: BridgeOutcome['remoteEnd']): string | undefined {
+  if (!end) return undefined;
+  if (end.lost !== undefined) return `the host's rsync: the SSH connection was lost (${end.lost})`;
+  if (end.code !== null) return end.code === 0 ? undefined : `the host's rsync: exit ${end.code}`;
+  return `the host's rsync: killed by ${end.signal ?? 'a signal'}`;
 }
 
 const STDERR_KEPT = 16 * 1024;
@@ -76,10 +86,10 @@ const STDERR_KEPT = 16 * 1024;
 /**
  * Serves one rsync run: reads the remote shell's header from `socket`,
  * opens the remote command with `open`, and relays bytes until either end
- * stops. Resolves once the relay is over; never rejects.
+ * stops or `stop` is called. Never throws: what happened is in `outcome`.
  */
-export function serveRsync(socket: Duplex, open: (command: string) => Promise<RemoteStream>, debug?: (line: string) => void): { outcome: BridgeOutcome; done: Promise<void>; stop: () => void } {
-  const outcome: BridgeOutcome = { started: false, stderr: '' };
+export function serveRsync(socket: Duplex, open: (command: string) => Promise<RemoteStream>, debug?: (line: string) => void): { outcome: BridgeOutcome; stop: () => void } {
+  const outcome: BridgeOutcome = { started: false, stderr: '', connectionLost: false };
   let remote: RemoteStream | undefined;
   let stopped = false;
   const stop = () => {
@@ -87,7 +97,7 @@ export function serveRsync(socket: Duplex, open: (command: string) => Promise<Re
     remote?.close();
     socket.destroy();
   };
-  const done = new Promise<void>((resolve) => {
+  new Promise<void>((resolve) => {
     let header = Buffer.alloc(0);
     const fail = (why: string) => {
       outcome.failure ??= why;
@@ -124,7 +134,10 @@ export function serveRsync(socket: Duplex, open: (command: string) => Promise<Re
           outcome.started = true;
           relay(socket, opened, request.rest, outcome).then(resolve);
         },
-        (error: Error) => fail(`could not start rsync on the host: ${error.message}`),
+        (error: Error) => {
+          outcome.connectionLost = error instanceof RemoteConnectionLost;
+          fail(`could not start rsync on the host: ${error.message}`);
+        },
       );
     };
     socket.on('data', onHeader);
@@ -133,7 +146,7 @@ export function serveRsync(socket: Duplex, open: (command: string) => Promise<Re
       if (!outcome.started) fail(outcome.failure ?? 'rsync ended before it asked for its remote end');
     });
   });
-  return { outcome, done, stop };
+  return { outcome, stop };
 }
 
 /** Bytes both ways until the remote command ends; its stderr is kept for messages. */
@@ -147,5 +160,6 @@ async function relay(socket: Duplex, remote: RemoteStream, first: Buffer, outcom
   socket.pipe(remote.io, { end: false });
   remote.io.pipe(socket);
   outcome.remoteEnd = await remote.ended;
+  outcome.connectionLost = outcome.remoteEnd.lost !== undefined;
   socket.end();
 }

@@ -1,8 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Duplex, Readable } from 'node:stream';
-import { DELETED_NAMES_SHOWN, StepError, type FileSync, type RemoteStream, type SyncOptions, type SyncSummary } from '../engine/ports.js';
+import { DELETED_NAMES_SHOWN, RemoteConnectionLost, StepError, type FileSync, type RemoteStream, type SyncOptions, type SyncSummary } from '../engine/ports.js';
 import type { RolloutSettings } from '../engine/settings.js';
-import { BRIDGE_HOST, BRIDGE_RSH, serveRsync } from './rsync-bridge.js';
+import { BRIDGE_HOST, BRIDGE_RSH, describeRemoteEnd, serveRsync } from './rsync-bridge.js';
 
 /**
  * The rsync argument list. Files are updated in place (a symlink switch would
@@ -197,6 +197,13 @@ export class RsyncSync implements FileSync {
         bridge.stop();
         reject(new StepError('sync', `cannot run rsync (${error.message}); install rsync on the runner. No file on the host was changed`, { filesMayHaveChanged: false }));
       });
+      // How the host's end stopped, if it did before rsync: after, it is only this side closing it.
+      let remoteEndFirst: string | undefined;
+      // 'close' waits for fd 3 too, which the bridge's shell keeps open while the host's end runs: once rsync exits, the host's end goes.
+      child.on('exit', () => {
+        remoteEndFirst = describeRemoteEnd(bridge.outcome.remoteEnd);
+        bridge.stop();
+      });
       child.on('close', (code, signal) => {
         running.delete(child);
         bridge.stop();
@@ -207,9 +214,10 @@ export class RsyncSync implements FileSync {
           return;
         }
         const { outcome } = bridge;
-        const remote = [outcome.failure, outcome.stderr.trim()].filter(Boolean).join('\n');
+        const remote = [outcome.stderr.trim(), remoteEndFirst, outcome.failure].filter(Boolean).join('\n');
         const failure = describeRsyncFailure({ code, signal, stderr: `${stderr.value}\n${remote}`, remoteStarted: outcome.started });
-        reject(new StepError('sync', failure.message, { filesMayHaveChanged: failure.filesMayHaveChanged }));
+        const cause = outcome.connectionLost ? new RemoteConnectionLost('rsync', outcome.remoteEnd?.lost ?? outcome.failure ?? 'the connection was lost') : undefined;
+        reject(new StepError('sync', failure.message, { filesMayHaveChanged: failure.filesMayHaveChanged, ...(cause ? { cause } : {}) }));
       });
     });
   }

@@ -14,7 +14,7 @@ import { rolloutGantt } from './rollout-gantt.js';
 /** The most of one cell's text shown; the report output has all of it. */
 const CELL_MAX_CHARS = 600;
 /** The most hosts drawn in the timeline: past that the chart is too tall to read (and slow to render). */
-export const TIMELINE_MAX_HOSTS = 50;
+const TIMELINE_MAX_HOSTS = 50;
 /** The most app error lines quoted per host. */
 const APP_ERRORS_SHOWN = 10;
 

@@ -6,7 +6,7 @@ export interface HostKeyPin {
   readonly keyType: string;
   readonly key: Buffer;
   readonly revoked: boolean;
-  /** The line as given, so the file handed to OpenSSH is exactly what the user pinned. */
+  /** The line as given, for messages that show exactly what the user pinned. */
   readonly line: string;
 }
 
@@ -72,7 +72,7 @@ function pinMatchesName(pin: HostKeyPin, name: string): boolean {
   return matched;
 }
 
-/** The pins that apply to a host, by the same name rule OpenSSH uses, so both connections agree. */
+/** The pins that apply to a host, by the same name rule OpenSSH uses, so a known_hosts line means here what it means to ssh. */
 export function pinsFor(pins: readonly HostKeyPin[], host: string, port: number): HostKeyPin[] {
   // OpenSSH lowercases the name before it looks it up (and before hashing it).
   const name = knownHostsName(host.toLowerCase(), port);

@@ -31,7 +31,7 @@ export interface RunOptions {
   readonly maxOutputBytes?: number;
 }
 
-/** What one remote command may print on each stream by default: far more than any status table or probe needs. */
+/** What one remote command may print on each stream by default: far more than any probe or definitions read needs. */
 export const DEFAULT_MAX_OUTPUT_BYTES = 4 * 1024 * 1024;
 
 export interface RemoteShell {

@@ -9,7 +9,7 @@ export type OnGracefulTimeout = 'force' | 'fail';
 /** What to do when the new code changes what the master itself loaded (src/engine/master-change.ts). */
 export type OnMasterChange = 'restart' | 'fail' | 'reload';
 
-/** Credentials for both connections (the SSH library's and rsync's OpenSSH). */
+/** Credentials for the host's one SSH connection (commands and rsync alike). */
 export interface Credentials {
   readonly privateKey?: string;
   readonly passphrase?: string;

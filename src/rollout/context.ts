@@ -71,6 +71,9 @@ export function traced(shell: RemoteShell, log: RolloutLog, label: string): Remo
   };
 }
 
+/** Lost connections whose host could not be reached again, and why. */
+const unreachable = new WeakMap<RemoteShell, unknown>();
+
 /**
  * A clean-up command (releasing the lock, removing rsync's staging
  * directories) on the host's connection, or, when that one was lost, on a
@@ -83,13 +86,20 @@ export async function runOnAnyConnection(run: HostRun, command: string, why: str
     return await run.shell.run(command, options);
   } catch (error) {
     if (!(error instanceof RemoteConnectionLost)) throw error;
+    const failed = unreachable.get(run.shell);
+    if (failed) throw failed;
     run.io.log.info(`${run.label}: the connection was lost (${error.why}); connecting again ${why}`);
   }
   let fresh: RemoteShell | undefined;
   try {
-    fresh = await run.io.openShell(run.host);
+    fresh = await run.io.openShell(run.host).catch((error: unknown) => {
+      // One wait for a host that is down is enough: the next clean-up of this run does not connect again.
+      unreachable.set(run.shell, error);
+      throw error;
+    });
     return await traced(fresh, run.io.log, run.label).run(command, options);
   } finally {
     await fresh?.close();
   }
 }
+

@@ -51,8 +51,15 @@ export async function preflight(run: HostRun): Promise<Preflight> {
   const plan = planReload(definitions, settings);
   const logFile = tailableLog(run, definitions);
   const source = run.io.statusSource(run.shell, { kind: settings.status, settings, pidFile: definitions.pidFile, logFile });
-  const master = await findMaster(run, source, definitions);
-  await checkSignalRight(run, master.pid);
+  let master: MasterProcess;
+  try {
+    master = await findMaster(run, source, definitions);
+    await checkSignalRight(run, master.pid);
+  } catch (error) {
+    // The source keeps a probe running on the host: a refused preflight ends it.
+    source.stop();
+    throw error;
+  }
   warnAboutOpcache(run, definitions);
   return { definitions, plan, source, masterPid: master.pid, masterStartedAt: master.startedAt, logFile };
 }
@@ -91,7 +98,7 @@ function warnAboutOpcache(run: HostRun, definitions: AppDefinitions): void {
   );
 }
 
-/** `reload` exits 0 even when the kernel refused its signal (the master runs as another user). */
+/** A signal the kernel refuses (the master runs as another user) would leave new files on disk and the old code running. */
 async function checkSignalRight(run: HostRun, masterPid: number): Promise<void> {
   const check = await run.shell.run(canSignalCommand(masterPid), { timeoutMs: run.settings.commandTimeoutMs });
   if (check.code === 0) return;

@@ -1,5 +1,5 @@
 import pRetry from 'p-retry';
-import { StepError, type SyncSummary } from '../engine/ports.js';
+import { RemoteConnectionLost, StepError, type SyncSummary } from '../engine/ports.js';
 import { removeStagingCommand } from '../workerman/commands.js';
 import { runtimeProtectRules } from '../engine/runtime-files.js';
 import type { AppDefinitions } from '../engine/worker-definitions.js';
@@ -34,7 +34,7 @@ export interface Transfer {
   readonly run: (protect: readonly string[], watch: (path: string) => boolean) => Promise<SyncSummary>;
 }
 
-/** Sync attempts after the first: rsync is idempotent (--delay-updates, --checksum), so a dropped connection is worth another go. */
+/** Sync attempts after the first: rsync is idempotent (--delay-updates, --checksum), so a transfer that failed on a live connection is worth another go. */
 const SYNC_RETRIES = 2;
 
 /** The deploy's transfer: rsync from the runner, retried on a failed transfer (never on a host key it refused). */
@@ -55,7 +55,8 @@ export function sourceTransfer(run: HostRun): Transfer {
       return pRetry(attempt, {
         retries: SYNC_RETRIES,
         minTimeout: 1000,
-        shouldRetry: ({ error }) => error instanceof StepError && error.step === 'sync',
+        // Over a lost connection no attempt can succeed: the host's one connection carried rsync too.
+        shouldRetry: ({ error }) => error instanceof StepError && error.step === 'sync' && !(error.cause instanceof RemoteConnectionLost),
         onFailedAttempt: ({ error, retriesLeft }) => {
           if (retriesLeft > 0 && error instanceof StepError && error.step === 'sync') run.io.log.warning(`${run.label}: ${error.message}; trying the sync again`);
         },
@@ -71,12 +72,10 @@ export function sourceTransfer(run: HostRun): Transfer {
 
 /**
  * Syncs new files into the live directory, never deleting what the app
- * writes at run time, noting which master-level files changed. When any did,
- * it reads the worker definitions of the synced tree, so a start script the
- * new code broke is caught before any signal. When none did, the start
- * script and every file it loads at top level are byte for byte the ones
- * just read: the definitions cannot differ, and reading them again would
- * cost a PHP start on the critical path.
+ * writes at run time, noting which master-level files changed; then reads
+ * the worker definitions of the synced tree, so a start script the new code
+ * broke is caught before any signal. Read every time: a count may come from
+ * a file the start script reads without including it (.env, a JSON config).
  */
 export async function syncStep(run: HostRun, live: AppDefinitions, masterLevel: (path: string) => boolean, transfer: Transfer = sourceTransfer(run)): Promise<Synced> {
   const { settings, label, io, facts } = run;
@@ -96,10 +95,8 @@ export async function syncStep(run: HostRun, live: AppDefinitions, masterLevel: 
   }
   facts.sync = sync;
   logSync(run, sync);
-  const masterFilesChanged = sync.watchedChanges ?? [];
-  if (masterFilesChanged.length === 0) return { definitions: live, masterFilesChanged };
   const definitions = await readDefinitions(run, 'sync', 'the files were synced but no reload was sent: the master keeps serving the old code, and a restart would fail');
-  return { definitions, masterFilesChanged };
+  return { definitions, masterFilesChanged: sync.watchedChanges ?? [] };
 }
 
 /** What the sync would change among the master-level files, changing nothing (rsync --dry-run). */

@@ -21,6 +21,7 @@ export class ResidentProbe {
   private buffered = '';
   private stderr = '';
   private pending: Pending | undefined;
+  private closed = false;
 
   constructor(
     private readonly shell: RemoteShell,
@@ -28,12 +29,19 @@ export class ResidentProbe {
     private readonly maxLineBytes: number = DEFAULT_MAX_OUTPUT_BYTES,
   ) {}
 
-  /** Sends one request line and resolves with the answer line (without its newline). */
+  /** Sends one request line and resolves with the answer line (without its newline); the timeout covers starting the probe. */
   async ask(request: string, timeoutMs: number): Promise<string> {
     if (this.pending) throw new Error('the probe answers one question at a time');
-    const stream = await this.open();
+    if (this.closed) throw new StatusSourceError('the host probe was stopped');
+    const started = Date.now();
+    let opening: NodeJS.Timeout | undefined;
+    const stream = await Promise.race([
+      this.open(),
+      new Promise<never>((_, reject) => (opening = setTimeout(() => reject(new RemoteCommandTimeout(this.command, timeoutMs)), timeoutMs))),
+    ]).finally(() => clearTimeout(opening));
     return new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => this.fail(new RemoteCommandTimeout(this.command, timeoutMs)), timeoutMs);
+      const left = Math.max(0, timeoutMs - (Date.now() - started));
+      const timer = setTimeout(() => this.fail(new RemoteCommandTimeout(this.command, timeoutMs)), left);
       this.pending = {
         resolve: (line) => {
           clearTimeout(timer);
@@ -49,8 +57,14 @@ export class ResidentProbe {
     });
   }
 
-  /** Ends the probe: its stdin closes, so it exits; a probe that does not is killed with its channel. */
+  /** Ends the probe: its stdin closes, so it exits; a probe that does not is killed with its channel. No question is answered after. */
   close(): void {
+    this.closed = true;
+    this.shut();
+  }
+
+  /** Ends the running probe; the next question starts a new one. */
+  private shut(): void {
     const stream = this.stream;
     this.stream = undefined;
     this.starting = undefined;
@@ -102,11 +116,11 @@ export class ResidentProbe {
     pending?.resolve(line);
   }
 
-  /** The waiting question fails; the probe is closed (unless it already ended), so the next question starts afresh. */
-  private fail(error: Error, close = true): void {
+  /** The waiting question fails; the probe is shut (unless it already ended), so the next question starts afresh. */
+  private fail(error: Error, shut = true): void {
     const pending = this.pending;
     this.pending = undefined;
-    if (close) this.close();
+    if (shut) this.shut();
     pending?.reject(error);
   }
 }

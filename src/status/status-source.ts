@@ -2,7 +2,7 @@ import type { HostSnapshot } from '../engine/worker-snapshot.js';
 
 /** Where the worker facts of one host come from (input `status`). */
 export interface StatusSource {
-  /** One poll: one short remote command. */
+  /** One poll: one question to the resident probe. */
   snapshot(): Promise<HostSnapshot>;
   /** From now on, collect the app log: called right after the baseline, before the signal. */
   markSignal(): void;

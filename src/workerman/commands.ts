@@ -52,9 +52,9 @@ export function stopWorkerCommand(pid: number, masterPid: number, signal: 'INT' 
 }
 
 /**
- * `reload` exits 0 even when the kernel refused its signal (the master runs as
- * another user), so the deploy user's right to signal the master is checked
- * before anything changes.
+ * The deploy user's right to signal the master (it may run as another user),
+ * checked before anything changes: Workerman's own `reload` would exit 0
+ * even when the kernel refused its signal.
  */
 export function canSignalCommand(masterPid: number): string {
   return commandLine(['kill', '-0', String(masterPid)]);

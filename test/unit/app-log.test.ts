@@ -20,16 +20,34 @@ test('PHP errors of a crash loop are quoted once each, with a count', () => {
   assert.deepEqual(phpErrors('2026-11-21 05:10:04 pid:1 Workerman[start.php] reloading\n'), []);
 });
 
-test('the log tail keeps only what follows the signal, and remembers the reload start once seen', () => {
+test('the log tail samples the log\'s end once before the signal, then keeps only what follows it, and remembers the reload start once seen', () => {
   const tail = new AppLogTail(true);
-  tail.feed({ end: 100, text: '' });
+  tail.feed({ end: 100_000, text: '' });
+  assert.equal(tail.offset, 100_000 - 65_536, 'the next read samples the last 64 KiB');
+  tail.feed({ end: 100_000, text: '2026-12-02 10:00:00 pid:8511 Workerman[start.php] start in DAEMON mode\n' });
+  assert.equal(tail.offset, 100_000);
   assert.equal(tail.evidence(8511), undefined, 'nothing is evidence before the signal');
   tail.markSignal();
-  assert.equal(tail.offset, 100, 'reading resumes where the log ended at the baseline');
-  tail.feed({ end: 160, text: 'pid:8615 Workerman[start.php] reload\n' });
-  assert.equal(tail.evidence(8511), false, 'another process\'s line is not the master acting');
-  tail.feed({ end: 200, text: 'pid:8511 Workerman[start.php] reloading\n' });
+  assert.equal(tail.offset, 100_000, 'reading resumes where the log ended at the baseline');
+  tail.feed({ end: 100_060, text: 'pid:8615 Workerman[start.php] reload\n' });
+  assert.equal(tail.evidence(8511), false, 'the master writes here and said nothing: it did not act (another process\'s line is not it)');
+  tail.feed({ end: 100_100, text: 'pid:8511 Workerman[start.php] reloading\n' });
   assert.equal(tail.evidence(8511), true);
   assert.match(tail.sinceSignal, /^pid:8615 .* reload\npid:8511 .* reloading\n$/);
   assert.equal(new AppLogTail(false).evidence(8511), undefined, 'no log, no evidence');
+});
+
+test('a log the master is not seen writing to says nothing, rather than "the master ignored the signal"', () => {
+  const tail = new AppLogTail(true);
+  tail.feed({ end: 500, text: '' });
+  assert.equal(tail.offset, 0, 'a small log is sampled whole');
+  tail.feed({ end: 500, text: 'pid:77 an old master of another app\n' });
+  tail.markSignal();
+  assert.equal(tail.offset, 500);
+  tail.feed({ end: 500, text: '' });
+  assert.equal(tail.evidence(8511), undefined);
+  // A log that was not there before the signal is read from its first byte.
+  const fresh = new AppLogTail(true);
+  fresh.markSignal();
+  assert.equal(fresh.offset, 0);
 });

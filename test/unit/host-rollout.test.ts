@@ -118,7 +118,7 @@ const answerAll = (command: string): Partial<CommandResult> => (command.includes
 /** The reload itself: a USR1 or USR2 sent straight to the master. */
 const isReloadSignal = (command: string) => /^kill -s USR[12] \d+$/.test(command);
 
-test('GatewayWorker-like app: definitions read once (no master-level file changed), runtime dir protected, quick reload, non-reloadable group kept', async () => {
+test('GatewayWorker-like app: definitions read before and after the sync, runtime dir protected, quick reload, non-reloadable group kept', async () => {
   const f = fake(answerAll, [at(49, oldWorkers), at(50, oldWorkers), at(53, newWorkers), at(54, newWorkers)]);
   const report = await rolloutHost(host, settings, f.io);
   assert.equal(report.ok, true, report.error);
@@ -133,7 +133,7 @@ test('GatewayWorker-like app: definitions read once (no master-level file change
   const order = f.commands.map((c) =>
     c.startsWith('(') ? c : isReloadSignal(c) ? 'reload' : c.includes('graceful-reload-definitions') ? (c.includes('missing-target') ? 'preflight' : 'definitions') : c.split(' ')[0],
   );
-  assert.deepEqual(order, ['preflight', 'kill', '(sync)', '(mark signal)', 'reload']);
+  assert.deepEqual(order, ['preflight', 'kill', '(sync)', 'definitions', '(mark signal)', 'reload']);
   assert.deepEqual(phasesOf(report), ['preflight:true', 'sync:true', 'reload:true', 'verify:true']);
   assert.deepEqual(report.replacement, { replaced: 2, of: 2 });
 });
@@ -164,8 +164,7 @@ test('new code whose start script breaks: caught after the sync, before any sign
     reads += 1;
     return reads === 1 ? { stdout: definitions() } : { stdout: `\n@@graceful-reload-definitions@@${JSON.stringify({ php: '8.2', error: 'Class "App\\Boot" not found in /srv/app/start.php on line 4' })}\n` };
   };
-  // The start script changed: only then can the new tree's definitions differ, so only then are they read again.
-  const f = fake(answer, [at(49, oldWorkers)], ['start.php']);
+  const f = fake(answer, [at(49, oldWorkers)]);
   const report = await rolloutHost(host, settings, f.io);
   assert.equal(reads, 2);
   assert.equal(report.step, 'sync');

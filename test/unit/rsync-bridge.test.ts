@@ -4,7 +4,7 @@ import { mkdtemp, readFile, readdir, rm, writeFile, mkdir } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BridgeHeaderError, readBridgeHeader, remoteCommandOf } from '../../src/adapters/rsync-bridge.js';
-import { RsyncSync } from '../../src/adapters/rsync-sync.js';
+import { RsyncSync, stopRunningRsync } from '../../src/adapters/rsync-sync.js';
 import { StepError } from '../../src/engine/ports.js';
 import { localStream, testSettings } from './local-host.js';
 
@@ -75,5 +75,27 @@ test('a remote rsync that is missing: its stderr is in the failure', async () =>
     assert.ok(error instanceof StepError);
     assert.match(error.message, /no-such-rsync-here: (not found|command not found)/);
     assert.deepEqual(await readdir(target), ['old.php']);
+  });
+});
+
+test('rsync stopped while the host end still runs: the sync ends with it, and the host end is closed', async () => {
+  await trees(async (source, target) => {
+    let opened!: () => void;
+    const started = new Promise<void>((resolve) => (opened = resolve));
+    let ended: Promise<unknown> = Promise.resolve();
+    // A host end that never answers and never finishes by itself.
+    const stuck = new RsyncSync(testSettings({ source, target, exclude: [], protect: [] }), async () => {
+      const stream = localStream('cat >/dev/null');
+      ended = stream.ended;
+      opened();
+      return stream;
+    });
+    const syncing = stuck.sync();
+    await started;
+    assert.equal(stopRunningRsync(), 1);
+    const error: unknown = await syncing.then(() => assert.fail('a stopped rsync cannot succeed'), (rejected: unknown) => rejected);
+    assert.ok(error instanceof StepError);
+    assert.match(error.message, /^rsync failed \(exit 20: received SIGUSR1 or SIGINT\): rsync error: received SIGINT, SIGTERM, or SIGHUP/);
+    await ended;
   });
 });
