@@ -29539,10 +29539,8 @@ function remoteCommandOf(args) {
   return command.join(" ");
 }
 function describeRemoteEnd(end) {
-  if (!end) return void 0;
-  if (end.lost !== void 0) return `the host's rsync: the SSH connection was lost (${end.lost})`;
-  if (end.code !== null) return end.code === 0 ? void 0 : `the host's rsync: exit ${end.code}`;
-  return `the host's rsync: killed by ${end.signal ?? "a signal"}`;
+  if (!end || end.code === 0) return void 0;
+  return `the host's rsync: ${end.lost !== void 0 ? `the SSH connection was lost (${end.lost})` : describeExit(end)}`;
 }
 var STDERR_KEPT = 16 * 1024;
 function serveRsync(socket, open2, debug2) {
@@ -29554,54 +29552,46 @@ function serveRsync(socket, open2, debug2) {
     remote?.close();
     socket.destroy();
   };
-  new Promise((resolve3) => {
-    let header = Buffer.alloc(0);
-    const fail4 = (why) => {
-      outcome.failure ??= why;
-      stop();
-      resolve3();
-    };
-    const onHeader = (chunk) => {
-      header = Buffer.concat([header, chunk]);
-      let request;
-      try {
-        request = readBridgeHeader(header);
-        if (!request) return;
-      } catch (error2) {
-        fail4(error2.message);
-        return;
-      }
-      socket.off("data", onHeader);
-      socket.pause();
-      let command;
-      try {
-        command = remoteCommandOf(request.args);
-      } catch (error2) {
-        fail4(error2.message);
-        return;
-      }
-      debug2?.(`rsync bridge: ${command}`);
-      open2(command).then(
-        (opened) => {
-          if (stopped) {
-            opened.close();
-            return;
-          }
-          remote = opened;
-          outcome.started = true;
-          relay(socket, opened, request.rest, outcome).then(resolve3);
-        },
-        (error2) => {
-          outcome.connectionLost = error2 instanceof RemoteConnectionLost;
-          fail4(`could not start rsync on the host: ${error2.message}`);
+  let header = Buffer.alloc(0);
+  const fail4 = (why) => {
+    outcome.failure ??= why;
+    stop();
+  };
+  const onHeader = (chunk) => {
+    header = Buffer.concat([header, chunk]);
+    let request;
+    let command;
+    try {
+      request = readBridgeHeader(header);
+      if (!request) return;
+      command = remoteCommandOf(request.args);
+    } catch (error2) {
+      fail4(error2.message);
+      return;
+    }
+    socket.off("data", onHeader);
+    socket.pause();
+    debug2?.(`rsync bridge: ${command}`);
+    open2(command).then(
+      (opened) => {
+        if (stopped) {
+          opened.close();
+          return;
         }
-      );
-    };
-    socket.on("data", onHeader);
-    socket.on("error", () => void 0);
-    socket.on("close", () => {
-      if (!outcome.started) fail4(outcome.failure ?? "rsync ended before it asked for its remote end");
-    });
+        remote = opened;
+        outcome.started = true;
+        void relay(socket, opened, request.rest, outcome);
+      },
+      (error2) => {
+        outcome.connectionLost = error2 instanceof RemoteConnectionLost;
+        fail4(`could not start rsync on the host: ${error2.message}`);
+      }
+    );
+  };
+  socket.on("data", onHeader);
+  socket.on("error", () => void 0);
+  socket.on("close", () => {
+    if (!outcome.started) fail4(outcome.failure ?? "rsync ended before it asked for its remote end");
   });
   return { outcome, stop };
 }
@@ -33982,17 +33972,20 @@ async function runBatches(ready, fleet, io, { cancelled, watchesEnd: watchesEnd2
   }
 }
 function thrownReport(prepared, error2) {
+  const { facts } = prepared.run;
+  prepared.clock.end(false);
+  return failedReport(prepared, facts.step, error2.message ?? String(error2), { filesChanged: facts.filesChanged, signalled: facts.signalled });
+}
+function failedReport(prepared, step, error2, left = { filesChanged: false, signalled: false }) {
   const { run: run2, clock } = prepared;
-  clock.end(false);
   return {
     host: run2.label,
     ...revisionField(run2.settings),
     ok: false,
     status: "failed",
-    step: run2.facts.step,
-    error: error2.message ?? String(error2),
-    filesChanged: run2.facts.filesChanged,
-    signalled: run2.facts.signalled,
+    step,
+    error: error2,
+    ...left,
     durationMs: run2.now() - prepared.started,
     phases: clock.phases
   };
@@ -34000,18 +33993,7 @@ function thrownReport(prepared, error2) {
 async function deployOne(entry, fleet, io, canary, watchesEnd2) {
   const { prepared } = entry;
   const { run: run2, clock } = prepared;
-  const refused = (step, error2) => ({
-    host: run2.label,
-    ...revisionField(run2.settings),
-    ok: false,
-    status: "failed",
-    step,
-    error: error2,
-    filesChanged: false,
-    signalled: false,
-    durationMs: run2.now() - prepared.started,
-    phases: clock.phases
-  });
+  const refused = (step, error2) => failedReport(prepared, step, error2);
   if (fleet.mode === "rollback") {
     try {
       const [newest] = await listSnapshots(run2);
@@ -34567,7 +34549,7 @@ var ResidentProbe = class {
     void stream.ended.then((end) => {
       if (this.stream !== stream) return;
       this.stream = void 0;
-      const how = end.lost ?? (end.code !== null ? `exit ${end.code}` : `killed by ${end.signal ?? "a signal"}`);
+      const how = end.lost ?? describeExit(end);
       this.fail(new StatusSourceError(`the host probe ended (${how})${this.stderr.trim() ? `: ${this.stderr.trim().slice(-300)}` : ""}`), false);
     });
     return stream;

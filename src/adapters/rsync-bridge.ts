@@ -1,5 +1,5 @@
 import type { Duplex } from 'node:stream';
-import { RemoteConnectionLost, type RemoteStream } from '../engine/ports.js';
+import { describeExit, RemoteConnectionLost, type RemoteStream } from '../engine/ports.js';
 
 /**
  * rsync over the connection the rollout already has.
@@ -75,10 +75,8 @@ export interface BridgeOutcome {
 
 /** How the host's end of rsync stopped, for a failure message: only when it stopped before the local rsync did. */
 export function describeRemoteEnd(end: BridgeOutcome['remoteEnd']): string | undefined {
-  if (!end) return undefined;
-  if (end.lost !== undefined) return `the host's rsync: the SSH connection was lost (${end.lost})`;
-  if (end.code !== null) return end.code === 0 ? undefined : `the host's rsync: exit ${end.code}`;
-  return `the host's rsync: killed by ${end.signal ?? 'a signal'}`;
+  if (!end || end.code === 0) return undefined;
+  return `the host's rsync: ${end.lost !== undefined ? `the SSH connection was lost (${end.lost})` : describeExit(end)}`;
 }
 
 const STDERR_KEPT = 16 * 1024;
@@ -97,54 +95,46 @@ export function serveRsync(socket: Duplex, open: (command: string) => Promise<Re
     remote?.close();
     socket.destroy();
   };
-  new Promise<void>((resolve) => {
-    let header = Buffer.alloc(0);
-    const fail = (why: string) => {
-      outcome.failure ??= why;
-      stop();
-      resolve();
-    };
-    const onHeader = (chunk: Buffer) => {
-      header = Buffer.concat([header, chunk]);
-      let request: ReturnType<typeof readBridgeHeader>;
-      try {
-        request = readBridgeHeader(header);
-        if (!request) return;
-      } catch (error) {
-        fail((error as Error).message);
-        return;
-      }
-      socket.off('data', onHeader);
-      socket.pause();
-      let command: string;
-      try {
-        command = remoteCommandOf(request.args);
-      } catch (error) {
-        fail((error as Error).message);
-        return;
-      }
-      debug?.(`rsync bridge: ${command}`);
-      open(command).then(
-        (opened) => {
-          if (stopped) {
-            opened.close();
-            return;
-          }
-          remote = opened;
-          outcome.started = true;
-          relay(socket, opened, request.rest, outcome).then(resolve);
-        },
-        (error: Error) => {
-          outcome.connectionLost = error instanceof RemoteConnectionLost;
-          fail(`could not start rsync on the host: ${error.message}`);
-        },
-      );
-    };
-    socket.on('data', onHeader);
-    socket.on('error', () => undefined);
-    socket.on('close', () => {
-      if (!outcome.started) fail(outcome.failure ?? 'rsync ended before it asked for its remote end');
-    });
+  let header = Buffer.alloc(0);
+  const fail = (why: string) => {
+    outcome.failure ??= why;
+    stop();
+  };
+  const onHeader = (chunk: Buffer) => {
+    header = Buffer.concat([header, chunk]);
+    let request: ReturnType<typeof readBridgeHeader>;
+    let command: string;
+    try {
+      request = readBridgeHeader(header);
+      if (!request) return;
+      command = remoteCommandOf(request.args);
+    } catch (error) {
+      fail((error as Error).message);
+      return;
+    }
+    socket.off('data', onHeader);
+    socket.pause();
+    debug?.(`rsync bridge: ${command}`);
+    open(command).then(
+      (opened) => {
+        if (stopped) {
+          opened.close();
+          return;
+        }
+        remote = opened;
+        outcome.started = true;
+        void relay(socket, opened, request.rest, outcome);
+      },
+      (error: Error) => {
+        outcome.connectionLost = error instanceof RemoteConnectionLost;
+        fail(`could not start rsync on the host: ${error.message}`);
+      },
+    );
+  };
+  socket.on('data', onHeader);
+  socket.on('error', () => undefined);
+  socket.on('close', () => {
+    if (!outcome.started) fail(outcome.failure ?? 'rsync ended before it asked for its remote end');
   });
   return { outcome, stop };
 }

@@ -1,6 +1,7 @@
 import { budgetExceeded, planBatches } from '../engine/fleet-plan.js';
 import type { HostSpec } from '../engine/host-spec.js';
 import type { HostReport, HostStatus } from '../engine/report.js';
+import type { Step } from '../engine/ports.js';
 import type { RolloutSettings } from '../engine/settings.js';
 import type { HostRolloutIO, HostRun } from './context.js';
 import { watchCanary } from './canary-watch.js';
@@ -184,17 +185,22 @@ async function runBatches(
 
 /** A failed report for a host whose step threw, saying what is known about the host. */
 function thrownReport(prepared: PreparedHost, error: unknown): HostReport {
+  const { facts } = prepared.run;
+  prepared.clock.end(false);
+  return failedReport(prepared, facts.step, (error as Error).message ?? String(error), { filesChanged: facts.filesChanged, signalled: facts.signalled });
+}
+
+/** A prepared host that failed outside deployHost's own report: what it left is `left` (by default: nothing changed). */
+function failedReport(prepared: PreparedHost, step: Step, error: string, left = { filesChanged: false, signalled: false }): HostReport {
   const { run, clock } = prepared;
-  clock.end(false);
   return {
     host: run.label,
     ...revisionField(run.settings),
     ok: false,
     status: 'failed',
-    step: run.facts.step,
-    error: (error as Error).message ?? String(error),
-    filesChanged: run.facts.filesChanged,
-    signalled: run.facts.signalled,
+    step,
+    error,
+    ...left,
     durationMs: run.now() - prepared.started,
     phases: clock.phases,
   };
@@ -205,18 +211,7 @@ async function deployOne(entry: Ready, fleet: FleetSettings, io: HostRolloutIO, 
   const { prepared } = entry;
   const { run, clock } = prepared;
   /** A failure before any file changed, in the fleet's own steps. */
-  const refused = (step: 'rollback' | 'sync', error: string): HostReport => ({
-    host: run.label,
-    ...revisionField(run.settings),
-    ok: false,
-    status: 'failed',
-    step,
-    error,
-    filesChanged: false,
-    signalled: false,
-    durationMs: run.now() - prepared.started,
-    phases: clock.phases,
-  });
+  const refused = (step: 'rollback' | 'sync', error: string) => failedReport(prepared, step, error);
   if (fleet.mode === 'rollback') {
     try {
       const [newest] = await listSnapshots(run);

@@ -1,4 +1,4 @@
-import { DEFAULT_MAX_OUTPUT_BYTES, RemoteCommandTimeout, RemoteOutputTooLarge, type RemoteShell, type RemoteStream } from '../engine/ports.js';
+import { DEFAULT_MAX_OUTPUT_BYTES, describeExit, RemoteCommandTimeout, RemoteOutputTooLarge, type RemoteShell, type RemoteStream } from '../engine/ports.js';
 import { StatusSourceError } from './status-source.js';
 
 /** A question waiting for its line. */
@@ -95,7 +95,7 @@ export class ResidentProbe {
     void stream.ended.then((end) => {
       if (this.stream !== stream) return;
       this.stream = undefined;
-      const how = end.lost ?? (end.code !== null ? `exit ${end.code}` : `killed by ${end.signal ?? 'a signal'}`);
+      const how = end.lost ?? describeExit(end);
       this.fail(new StatusSourceError(`the host probe ended (${how})${this.stderr.trim() ? `: ${this.stderr.trim().slice(-300)}` : ''}`), false);
     });
     return stream;

@@ -469,6 +469,16 @@ async function cancelWhileFirstReloads(hosts: readonly TestHost[], source: strin
   return { result, cancelledAt, endedWithin: Date.now() - cancelledAt };
 }
 
+/** What every cancel promises, as a list of what it broke: an end within `withinMs`, no lock left, a report entry per host. */
+function cancelPromisesBroken(hosts: readonly TestHost[], result: FleetRun, endedWithin: number, withinMs: number, limit = ''): string[] {
+  const problems: string[] = [];
+  if (endedWithin >= withinMs) problems.push(`ended ${endedWithin} ms after the cancel${limit}`);
+  const locked = hosts.filter(lockLeft).map((host) => host.name);
+  if (locked.length > 0) problems.push(`a lock directory was left behind on ${locked.join(', ')}`);
+  if (result.reports.length !== hosts.length) problems.push(`the report has ${result.reports.length} entries for ${hosts.length} hosts: ${JSON.stringify(result.reports)}`);
+  return problems;
+}
+
 test('a cancel (SIGINT) mid-rollout: the host in flight is settled, the hosts not started are cancelled, no lock is left behind', async (t) => {
   const hosts = await fleet(t, 'cancel', 3);
   const source = await rig.makeSource('v2');
@@ -479,11 +489,7 @@ test('a cancel (SIGINT) mid-rollout: the host in flight is settled, the hosts no
   assert.ok(cancelledAt > 0, `the cancel was sent; log:\n${run.log}`);
   assert.notEqual(run.code, 0, run.log);
   // Every broken promise at once, not only the first.
-  const problems: string[] = [];
-  if (endedWithin >= 30_000) problems.push(`ended ${endedWithin} ms after the cancel`);
-  const locked = hosts.filter(lockLeft).map((host) => host.name);
-  if (locked.length > 0) problems.push(`a lock directory was left behind on ${locked.join(', ')}`);
-  if (result.reports.length !== 3) problems.push(`the report has ${result.reports.length} entries for 3 hosts: ${JSON.stringify(result.reports)}`);
+  const problems = cancelPromisesBroken(hosts, result, endedWithin, 30_000);
   const inFlight = result.reports.find((entry) => entry.host === label(hosts[0]!));
   if (inFlight && !['ok', 'rolled-back'].includes(inFlight.status ?? '')) problems.push(`the host in flight neither settled nor was rolled back: ${inFlight.status}: ${inFlight.error}`);
   for (const [index, host] of hosts.entries()) {
@@ -511,11 +517,7 @@ test('a cancel (SIGINT) while the host in flight needs longer than the grace to 
   assert.ok(cancelledAt > 0, `the cancel was sent; log:\n${run.log}`);
   assert.notEqual(run.code, 0, run.log);
   // Every broken promise at once, not only the first.
-  const problems: string[] = [];
-  if (endedWithin >= 15_000) problems.push(`ended ${endedWithin} ms after the cancel, beyond the runner's grace`);
-  const locked = hosts.filter(lockLeft).map((host) => host.name);
-  if (locked.length > 0) problems.push(`a lock directory was left behind on ${locked.join(', ')}`);
-  if (result.reports.length !== 2) problems.push(`the report has ${result.reports.length} entries for 2 hosts: ${JSON.stringify(result.reports)}`);
+  const problems = cancelPromisesBroken(hosts, result, endedWithin, 15_000, ", beyond the runner's grace");
   const notStarted = result.reports.find((entry) => entry.host === label(hosts[1]!));
   if (notStarted && notStarted.status !== 'cancelled') problems.push(`${hosts[1]!.name} (never started) is ${notStarted.status}, not cancelled`);
   const inFlight = result.reports.find((entry) => entry.host === label(hosts[0]!));
