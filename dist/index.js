@@ -30405,6 +30405,7 @@ import { lstat as lstat2, readdir as readdir2, readFile as readFile2, stat as st
 import { join, resolve } from "node:path";
 
 // src/adapters/ssh-session.ts
+import { connect as connectTcp } from "node:net";
 import { Duplex } from "node:stream";
 
 // node_modules/node-ssh/lib/esm/index.mjs
@@ -31469,6 +31470,9 @@ async function pRetry(input, options = {}) {
 var NO_MATCHING_KEY_FORMAT = /no matching host key format/i;
 var REMOTE_KEY_FORMATS = /^Handshake: \(remote\) Host key format: (.*)$/;
 var EVERY_KEY_TYPE = ["ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521", "ssh-rsa"];
+function tcpOptions(host) {
+  return { host: host.host, port: host.port, noDelay: true };
+}
 async function connectOnce(host, options, asJump, openSock) {
   let rejected;
   let remoteKeyFormats;
@@ -31476,7 +31480,7 @@ async function connectOnce(host, options, asJump, openSock) {
   const { credentials } = options;
   const algorithms = options.trust.ignoreHostKeys ? [] : hostKeyAlgorithms(options.trust.pins, host.host, host.port);
   const where = asJump ? `jump host ${host.label}: ` : "";
-  const sock = openSock ? await openSock() : void 0;
+  const sock = openSock ? await openSock() : connectTcp(tcpOptions(host));
   try {
     await client.connect({
       ...algorithms.length > 0 ? { algorithms: { serverHostKey: algorithms } } : {},
@@ -31507,6 +31511,7 @@ async function connectOnce(host, options, asJump, openSock) {
     return client;
   } catch (error2) {
     client.dispose();
+    if (!openSock) sock.destroy();
     if (rejected) throw new AbortError(new StepError("host-key", `${where}${describeHostKeyFailure(rejected)}`));
     const message = error2.message ?? String(error2);
     if (algorithms.length > 0 && NO_MATCHING_KEY_FORMAT.test(message)) {
