@@ -1,7 +1,7 @@
 // A fleet of rig hosts for the benchmarks, and the three ways to deploy to it
 // that they compare: the action (dist/index.js, run as a runner runs it), the
 // careful hand-written script and the one-host-at-a-time ssh loop.
-import { readFile, writeFile } from 'node:fs/promises';
+import { lutimes, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { HostReport } from '../../src/engine/report.js';
@@ -40,6 +40,22 @@ async function shrinkApp(dir: string): Promise<void> {
   await writeFile(file, small);
 }
 
+/**
+ * Dates every file of the source an hour back, before the hosts' masters
+ * started. The scripts copy file times (rsync -a) and the action does not: a
+ * script run after the action would otherwise give the host's start.php and
+ * vendor/ the source's newer times, and the action's next run would rightly
+ * restart a master older than its own code, a cost no real deploy pays by
+ * alternating tools. src/version.php, changed before each deploy, is no
+ * master-level file.
+ */
+async function backdate(dir: string): Promise<void> {
+  const then = new Date(Date.now() - 3_600_000);
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  for (const entry of entries) await lutimes(join(entry.parentPath, entry.name), then, then);
+  await lutimes(dir, then, then);
+}
+
 /** Runs `task` on every item, at most `limit` at once. */
 async function eachLimited<T>(items: readonly T[], limit: number, task: (item: T) => Promise<void>): Promise<void> {
   const queue = [...items];
@@ -63,6 +79,7 @@ export async function startFleet(rig: Rig, count: number, options: { small?: boo
   await eachLimited(hosts, 4, (host) => host.startMaster());
   const source = await rig.makeSource('v1');
   if (options.small) await shrinkApp(source);
+  await backdate(source);
   const knownHostsFile = join(rig.dir, 'bench_known_hosts');
   await writeFile(knownHostsFile, '');
   const workersPerHost = (await hosts[0]!.workers()).length;
