@@ -29672,19 +29672,34 @@ var ItemizedChanges = class {
   watch;
   deleted = [];
   watched = [];
+  /** A file, directory or link created or deleted, or a file other than .php given new content. */
+  beyondPhpEdits = false;
   partial = "";
   add(chunk) {
     const lines2 = (this.partial + chunk).split("\n");
     this.partial = lines2.pop();
     for (const line2 of lines2) this.line(line2);
   }
+  /** Every change so far was new content in an existing .php file (or there was none). */
+  get phpEditsOnly() {
+    return !this.beyondPhpEdits;
+  }
   line(line2) {
-    const deleted = /^\*deleting +(.+)$/.exec(line2);
-    const changed = /^[<>c]([fL])\S{9} (.+)$/.exec(line2);
-    const path = deleted?.[1] ?? (changed?.[1] === "L" ? changed[2].replace(/ -> .*$/, "") : changed?.[2]);
-    if (path === void 0) return;
-    if (deleted && this.deleted.length < DELETED_NAMES_SHOWN) this.deleted.push(path);
-    if (this.watch?.(path)) this.watched.push(path);
+    const deleted = /^\*deleting +(.+)$/.exec(line2)?.[1];
+    if (deleted !== void 0) {
+      this.beyondPhpEdits = true;
+      if (this.deleted.length < DELETED_NAMES_SHOWN) this.deleted.push(deleted);
+      if (this.watch?.(deleted)) this.watched.push(deleted);
+      return;
+    }
+    const item = /^([<>ch.])([fdLDS])(\S{9}) (.+)$/.exec(line2);
+    if (!item) return;
+    const [, update, kind, flags, name] = item;
+    const created = flags.includes("+");
+    if (update === "." && !created) return;
+    const path = kind === "L" ? name.replace(/ -> .*$/, "") : name;
+    if (created || kind !== "f" || !path.endsWith(".php")) this.beyondPhpEdits = true;
+    if (kind !== "d" && this.watch?.(path)) this.watched.push(path);
   }
 };
 var EXIT_MEANINGS = {
@@ -29763,7 +29778,7 @@ var RsyncSync = class {
         const shownEnd = code === null ? `was killed by ${signal}` : `exited ${code}`;
         this.debug?.(`rsync ${shownEnd}: ${stdout.value.trim().split("\n").slice(-16).join(" | ")}`);
         if (code === 0) {
-          resolve3({ ...parseRsyncStats(stdout.value), deletedNames: itemized.deleted, watchedChanges: itemized.watched });
+          resolve3({ ...parseRsyncStats(stdout.value), deletedNames: itemized.deleted, watchedChanges: itemized.watched, phpEditsOnly: itemized.phpEditsOnly });
           return;
         }
         const { outcome } = bridge;
@@ -32775,8 +32790,9 @@ async function syncStep(run2, live, masterLevel2, transfer = sourceTransfer(run2
   }
   facts.sync = sync;
   logSync(run2, sync);
-  const definitions = await readDefinitions(run2, "sync", "the files were synced but no reload was sent: the master keeps serving the old code, and a restart would fail");
-  return { definitions, masterFilesChanged: sync.watchedChanges ?? [] };
+  const masterFilesChanged = sync.watchedChanges ?? [];
+  const definitions = sync.phpEditsOnly === true && masterFilesChanged.length === 0 ? live : await readDefinitions(run2, "sync", "the files were synced but no reload was sent: the master keeps serving the old code, and a restart would fail");
+  return { definitions, masterFilesChanged };
 }
 async function masterFilesToChange(run2, live, masterLevel2) {
   const preview = await run2.io.fileSync(run2.shell, run2.settings, protectRules(run2, live)).sync({ dryRun: true, watch: masterLevel2 });
@@ -33822,7 +33838,7 @@ async function restoreSnapshot(run2, snapshot, options) {
   const itemized = new ItemizedChanges(options.watch);
   itemized.add(result.stdout.endsWith("\n") ? result.stdout : `${result.stdout}
 `);
-  const summary2 = { ...parseRsyncStats(result.stdout), deletedNames: itemized.deleted, watchedChanges: itemized.watched };
+  const summary2 = { ...parseRsyncStats(result.stdout), deletedNames: itemized.deleted, watchedChanges: itemized.watched, phpEditsOnly: itemized.phpEditsOnly };
   io.log.info(`${label}: restored ${path} into ${settings.target}: ${summary2.filesTransferred} file(s) written, ${summary2.filesDeleted} deleted`);
   return summary2;
 }

@@ -76,12 +76,15 @@ export class TailText {
 
 /**
  * What rsync's --itemize-changes says, read line by line as it streams (the
- * tail kept for --stats may have lost it): the first deleted files, and every
- * changed or deleted file a watcher asked about (master-level code).
+ * tail kept for --stats may have lost it): the first deleted files, every
+ * changed or deleted file a watcher asked about (master-level code), and
+ * whether anything changed beyond the content of existing .php files.
  */
 export class ItemizedChanges {
   readonly deleted: string[] = [];
   readonly watched: string[] = [];
+  /** A file, directory or link created or deleted, or a file other than .php given new content. */
+  private beyondPhpEdits = false;
   private partial = '';
 
   constructor(private readonly watch?: (path: string) => boolean) {}
@@ -92,15 +95,30 @@ export class ItemizedChanges {
     for (const line of lines) this.line(line);
   }
 
+  /** Every change so far was new content in an existing .php file (or there was none). */
+  get phpEditsOnly(): boolean {
+    return !this.beyondPhpEdits;
+  }
+
   private line(line: string): void {
-    const deleted = /^\*deleting +(.+)$/.exec(line);
-    // `<f` sent to the host (a push), `>f` received (a local copy), `cL` a symlink created; `.f` is an attribute change only.
-    const changed = /^[<>c]([fL])\S{9} (.+)$/.exec(line);
+    const deleted = /^\*deleting +(.+)$/.exec(line)?.[1];
+    if (deleted !== undefined) {
+      this.beyondPhpEdits = true;
+      if (this.deleted.length < DELETED_NAMES_SHOWN) this.deleted.push(deleted);
+      if (this.watch?.(deleted)) this.watched.push(deleted);
+      return;
+    }
+    // YXcstpoguax (man rsync, --itemize-changes): Y is `<` sent to the host, `>` received (a local copy),
+    // `c` created or changed locally, `h` a hard link, `.` attributes only; X the kind of entry; `+` flags a new one.
+    const item = /^([<>ch.])([fdLDS])(\S{9}) (.+)$/.exec(line);
+    if (!item) return;
+    const [, update, kind, flags, name] = item as unknown as [string, string, string, string, string];
+    const created = flags.includes('+');
+    if (update === '.' && !created) return;
     // A symlink's line ends with ` -> <its target>`.
-    const path = deleted?.[1] ?? (changed?.[1] === 'L' ? changed[2]!.replace(/ -> .*$/, '') : changed?.[2]);
-    if (path === undefined) return;
-    if (deleted && this.deleted.length < DELETED_NAMES_SHOWN) this.deleted.push(path);
-    if (this.watch?.(path)) this.watched.push(path);
+    const path = kind === 'L' ? name.replace(/ -> .*$/, '') : name;
+    if (created || kind !== 'f' || !path.endsWith('.php')) this.beyondPhpEdits = true;
+    if (kind !== 'd' && this.watch?.(path)) this.watched.push(path);
   }
 }
 
@@ -210,7 +228,7 @@ export class RsyncSync implements FileSync {
         const shownEnd = code === null ? `was killed by ${signal}` : `exited ${code}`;
         this.debug?.(`rsync ${shownEnd}: ${stdout.value.trim().split('\n').slice(-16).join(' | ')}`);
         if (code === 0) {
-          resolve({ ...parseRsyncStats(stdout.value), deletedNames: itemized.deleted, watchedChanges: itemized.watched });
+          resolve({ ...parseRsyncStats(stdout.value), deletedNames: itemized.deleted, watchedChanges: itemized.watched, phpEditsOnly: itemized.phpEditsOnly });
           return;
         }
         const { outcome } = bridge;

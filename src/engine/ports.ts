@@ -68,6 +68,8 @@ export interface SyncSummary {
   readonly deletedNames?: readonly string[];
   /** Files changed or deleted (paths relative to the target) that SyncOptions.watch asked about. */
   readonly watchedChanges?: readonly string[];
+  /** Every change was new content in an existing .php file: nothing created or deleted, no other file changed. Unknown when absent. */
+  readonly phpEditsOnly?: boolean;
 }
 
 export interface SyncOptions {

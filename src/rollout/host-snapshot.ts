@@ -319,7 +319,7 @@ export async function restoreSnapshot(run: HostRun, snapshot: string, options: R
   }
   const itemized = new ItemizedChanges(options.watch);
   itemized.add(result.stdout.endsWith('\n') ? result.stdout : `${result.stdout}\n`);
-  const summary: SyncSummary = { ...parseRsyncStats(result.stdout), deletedNames: itemized.deleted, watchedChanges: itemized.watched };
+  const summary: SyncSummary = { ...parseRsyncStats(result.stdout), deletedNames: itemized.deleted, watchedChanges: itemized.watched, phpEditsOnly: itemized.phpEditsOnly };
   io.log.info(`${label}: restored ${path} into ${settings.target}: ${summary.filesTransferred} file(s) written, ${summary.filesDeleted} deleted`);
   return summary;
 }

@@ -74,8 +74,10 @@ export function sourceTransfer(run: HostRun): Transfer {
  * Syncs new files into the live directory, never deleting what the app
  * writes at run time, noting which master-level files changed; then reads
  * the worker definitions of the synced tree, so a start script the new code
- * broke is caught before any signal. Read every time: a count may come from
- * a file the start script reads without including it (.env, a JSON config).
+ * broke is caught before any signal. The definitions come from the files the
+ * start script includes and whatever else it reads (.env, a JSON config, a
+ * glob of a directory): only a sync that gave new content to existing .php
+ * files it did not include leaves them as they were, and skips the read.
  */
 export async function syncStep(run: HostRun, live: AppDefinitions, masterLevel: (path: string) => boolean, transfer: Transfer = sourceTransfer(run)): Promise<Synced> {
   const { settings, label, io, facts } = run;
@@ -95,8 +97,12 @@ export async function syncStep(run: HostRun, live: AppDefinitions, masterLevel: 
   }
   facts.sync = sync;
   logSync(run, sync);
-  const definitions = await readDefinitions(run, 'sync', 'the files were synced but no reload was sent: the master keeps serving the old code, and a restart would fail');
-  return { definitions, masterFilesChanged: sync.watchedChanges ?? [] };
+  const masterFilesChanged = sync.watchedChanges ?? [];
+  const definitions =
+    sync.phpEditsOnly === true && masterFilesChanged.length === 0
+      ? live
+      : await readDefinitions(run, 'sync', 'the files were synced but no reload was sent: the master keeps serving the old code, and a restart would fail');
+  return { definitions, masterFilesChanged };
 }
 
 /** What the sync would change among the master-level files, changing nothing (rsync --dry-run). */

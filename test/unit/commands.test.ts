@@ -77,3 +77,22 @@ test('itemized changes: deleted files named (at most 20), watched paths reported
   assert.equal(changes.deleted.length, 20);
   assert.equal(changes.deleted[19], 'f17');
 });
+
+test('itemized changes: only new content in existing .php files leaves the tree as the start script saw it; anything else does not', async () => {
+  const { ItemizedChanges } = await import('../../src/adapters/rsync-sync.js');
+  const after = (lines: string) => {
+    const changes = new ItemizedChanges();
+    changes.add(lines);
+    return changes.phpEditsOnly;
+  };
+  assert.equal(after(''), true, 'nothing changed');
+  assert.equal(after('<fcs....... src/a.php\n<f.st...... src/b.php\n.f...p..... .env\n.d..t...... src/\n'), true, 'php edits, attribute-only changes');
+  assert.equal(after('<fcs....... .env\n'), false, 'a file the start script may read without including it');
+  assert.equal(after('<fcs....... config/app.json\n'), false);
+  assert.equal(after('<f+++++++++ config/extra.php\n'), false, 'a new file a glob may pick up');
+  assert.equal(after('*deleting   config/old.php\n'), false);
+  assert.equal(after('cd+++++++++ plugins/\n'), false);
+  assert.equal(after('cL+++++++++ current.php -> a.php\n'), false);
+  assert.equal(after('cLc.T...... link -> elsewhere\n'), false, 'a link pointed elsewhere');
+  assert.equal(after('hf+++++++++ copy.php => a.php\n'), false);
+});

@@ -49,8 +49,8 @@ interface Fake {
   readonly io: HostRolloutIO;
 }
 
-/** `answer` maps a command to its result; snapshots are handed out in order, the last one repeating; the sync "changes" `changed`. */
-function fake(answer: (command: string) => Partial<CommandResult>, snapshots: HostSnapshot[], changed: readonly string[] = ['src/handler.php']): Fake {
+/** `answer` maps a command to its result; snapshots are handed out in order, the last one repeating; the sync "changes" `changed`, and says `summary`. */
+function fake(answer: (command: string) => Partial<CommandResult>, snapshots: HostSnapshot[], changed: readonly string[] = ['src/handler.php'], summary: Partial<SyncSummary> = {}): Fake {
   const commands: string[] = [];
   const syncs: (readonly string[])[] = [];
   const setups: StatusSourceSetup[] = [];
@@ -71,7 +71,7 @@ function fake(answer: (command: string) => Partial<CommandResult>, snapshots: Ho
     stop: () => undefined,
   };
   const log = recordingLog(lines);
-  const sync: SyncSummary = { filesTransferred: 3, filesDeleted: 0 };
+  const sync: SyncSummary = { filesTransferred: 3, filesDeleted: 0, ...summary };
   return {
     commands,
     syncs,
@@ -136,6 +136,23 @@ test('GatewayWorker-like app: definitions read before and after the sync, runtim
   assert.deepEqual(order, ['preflight', 'kill', '(sync)', 'definitions', '(mark signal)', 'reload']);
   assert.deepEqual(phasesOf(report), ['preflight:true', 'sync:true', 'reload:true', 'verify:true']);
   assert.deepEqual(report.replacement, { replaced: 2, of: 2 });
+});
+
+test('a sync that only gave new content to .php files the start script did not include keeps the definitions read before it', async () => {
+  const kinds = (f: Fake) => f.commands.filter((c) => c.includes('graceful-reload-definitions')).length;
+  const steady = () => [at(49, oldWorkers), at(50, oldWorkers), at(53, newWorkers), at(54, newWorkers)];
+  const edits = fake(answerAll, steady(), ['src/handler.php'], { phpEditsOnly: true });
+  const report = await rolloutHost(host, settings, edits.io);
+  assert.equal(report.ok, true, report.error);
+  assert.equal(kinds(edits), 1, 'read once, before the sync');
+  assert.deepEqual(report.replacement, { replaced: 2, of: 2 });
+  // Anything else may change what the start script defines: read again.
+  const other = fake(answerAll, steady(), ['src/handler.php'], { phpEditsOnly: false });
+  assert.equal((await rolloutHost(host, settings, other.io)).ok, true);
+  assert.equal(kinds(other), 2);
+  const master = fake(answerAll, steady(), ['start.php'], { phpEditsOnly: true });
+  await rolloutHost(host, settings, master.io);
+  assert.equal(kinds(master), 2, 'an included file changed');
 });
 
 test('a start script that cannot be loaded fails preflight quoting PHP, and nothing is synced', async () => {
