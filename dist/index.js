@@ -48,1467 +48,6 @@ var require_is_stream = __commonJS({
   }
 });
 
-// node_modules/semver/semver.js
-var require_semver = __commonJS({
-  "node_modules/semver/semver.js"(exports, module) {
-    exports = module.exports = SemVer;
-    var debug2;
-    if (typeof process === "object" && process.env && process.env.NODE_DEBUG && /\bsemver\b/i.test(process.env.NODE_DEBUG)) {
-      debug2 = function() {
-        var args = Array.prototype.slice.call(arguments, 0);
-        args.unshift("SEMVER");
-        console.log.apply(console, args);
-      };
-    } else {
-      debug2 = function() {
-      };
-    }
-    exports.SEMVER_SPEC_VERSION = "2.0.0";
-    var MAX_LENGTH = 256;
-    var MAX_SAFE_INTEGER = Number.MAX_SAFE_INTEGER || /* istanbul ignore next */
-    9007199254740991;
-    var MAX_SAFE_COMPONENT_LENGTH = 16;
-    var MAX_SAFE_BUILD_LENGTH = MAX_LENGTH - 6;
-    var re = exports.re = [];
-    var safeRe = exports.safeRe = [];
-    var src = exports.src = [];
-    var t = exports.tokens = {};
-    var R = 0;
-    function tok(n) {
-      t[n] = R++;
-    }
-    var LETTERDASHNUMBER = "[a-zA-Z0-9-]";
-    var safeRegexReplacements = [
-      ["\\s", 1],
-      ["\\d", MAX_LENGTH],
-      [LETTERDASHNUMBER, MAX_SAFE_BUILD_LENGTH]
-    ];
-    function makeSafeRe(value) {
-      for (var i2 = 0; i2 < safeRegexReplacements.length; i2++) {
-        var token = safeRegexReplacements[i2][0];
-        var max = safeRegexReplacements[i2][1];
-        value = value.split(token + "*").join(token + "{0," + max + "}").split(token + "+").join(token + "{1," + max + "}");
-      }
-      return value;
-    }
-    tok("NUMERICIDENTIFIER");
-    src[t.NUMERICIDENTIFIER] = "0|[1-9]\\d*";
-    tok("NUMERICIDENTIFIERLOOSE");
-    src[t.NUMERICIDENTIFIERLOOSE] = "\\d+";
-    tok("NONNUMERICIDENTIFIER");
-    src[t.NONNUMERICIDENTIFIER] = "\\d*[a-zA-Z-]" + LETTERDASHNUMBER + "*";
-    tok("MAINVERSION");
-    src[t.MAINVERSION] = "(" + src[t.NUMERICIDENTIFIER] + ")\\.(" + src[t.NUMERICIDENTIFIER] + ")\\.(" + src[t.NUMERICIDENTIFIER] + ")";
-    tok("MAINVERSIONLOOSE");
-    src[t.MAINVERSIONLOOSE] = "(" + src[t.NUMERICIDENTIFIERLOOSE] + ")\\.(" + src[t.NUMERICIDENTIFIERLOOSE] + ")\\.(" + src[t.NUMERICIDENTIFIERLOOSE] + ")";
-    tok("PRERELEASEIDENTIFIER");
-    src[t.PRERELEASEIDENTIFIER] = "(?:" + src[t.NUMERICIDENTIFIER] + "|" + src[t.NONNUMERICIDENTIFIER] + ")";
-    tok("PRERELEASEIDENTIFIERLOOSE");
-    src[t.PRERELEASEIDENTIFIERLOOSE] = "(?:" + src[t.NUMERICIDENTIFIERLOOSE] + "|" + src[t.NONNUMERICIDENTIFIER] + ")";
-    tok("PRERELEASE");
-    src[t.PRERELEASE] = "(?:-(" + src[t.PRERELEASEIDENTIFIER] + "(?:\\." + src[t.PRERELEASEIDENTIFIER] + ")*))";
-    tok("PRERELEASELOOSE");
-    src[t.PRERELEASELOOSE] = "(?:-?(" + src[t.PRERELEASEIDENTIFIERLOOSE] + "(?:\\." + src[t.PRERELEASEIDENTIFIERLOOSE] + ")*))";
-    tok("BUILDIDENTIFIER");
-    src[t.BUILDIDENTIFIER] = LETTERDASHNUMBER + "+";
-    tok("BUILD");
-    src[t.BUILD] = "(?:\\+(" + src[t.BUILDIDENTIFIER] + "(?:\\." + src[t.BUILDIDENTIFIER] + ")*))";
-    tok("FULL");
-    tok("FULLPLAIN");
-    src[t.FULLPLAIN] = "v?" + src[t.MAINVERSION] + src[t.PRERELEASE] + "?" + src[t.BUILD] + "?";
-    src[t.FULL] = "^" + src[t.FULLPLAIN] + "$";
-    tok("LOOSEPLAIN");
-    src[t.LOOSEPLAIN] = "[v=\\s]*" + src[t.MAINVERSIONLOOSE] + src[t.PRERELEASELOOSE] + "?" + src[t.BUILD] + "?";
-    tok("LOOSE");
-    src[t.LOOSE] = "^" + src[t.LOOSEPLAIN] + "$";
-    tok("GTLT");
-    src[t.GTLT] = "((?:<|>)?=?)";
-    tok("XRANGEIDENTIFIERLOOSE");
-    src[t.XRANGEIDENTIFIERLOOSE] = src[t.NUMERICIDENTIFIERLOOSE] + "|x|X|\\*";
-    tok("XRANGEIDENTIFIER");
-    src[t.XRANGEIDENTIFIER] = src[t.NUMERICIDENTIFIER] + "|x|X|\\*";
-    tok("XRANGEPLAIN");
-    src[t.XRANGEPLAIN] = "[v=\\s]*(" + src[t.XRANGEIDENTIFIER] + ")(?:\\.(" + src[t.XRANGEIDENTIFIER] + ")(?:\\.(" + src[t.XRANGEIDENTIFIER] + ")(?:" + src[t.PRERELEASE] + ")?" + src[t.BUILD] + "?)?)?";
-    tok("XRANGEPLAINLOOSE");
-    src[t.XRANGEPLAINLOOSE] = "[v=\\s]*(" + src[t.XRANGEIDENTIFIERLOOSE] + ")(?:\\.(" + src[t.XRANGEIDENTIFIERLOOSE] + ")(?:\\.(" + src[t.XRANGEIDENTIFIERLOOSE] + ")(?:" + src[t.PRERELEASELOOSE] + ")?" + src[t.BUILD] + "?)?)?";
-    tok("XRANGE");
-    src[t.XRANGE] = "^" + src[t.GTLT] + "\\s*" + src[t.XRANGEPLAIN] + "$";
-    tok("XRANGELOOSE");
-    src[t.XRANGELOOSE] = "^" + src[t.GTLT] + "\\s*" + src[t.XRANGEPLAINLOOSE] + "$";
-    tok("COERCE");
-    src[t.COERCE] = "(^|[^\\d])(\\d{1," + MAX_SAFE_COMPONENT_LENGTH + "})(?:\\.(\\d{1," + MAX_SAFE_COMPONENT_LENGTH + "}))?(?:\\.(\\d{1," + MAX_SAFE_COMPONENT_LENGTH + "}))?(?:$|[^\\d])";
-    tok("COERCERTL");
-    re[t.COERCERTL] = new RegExp(src[t.COERCE], "g");
-    safeRe[t.COERCERTL] = new RegExp(makeSafeRe(src[t.COERCE]), "g");
-    tok("LONETILDE");
-    src[t.LONETILDE] = "(?:~>?)";
-    tok("TILDETRIM");
-    src[t.TILDETRIM] = "(\\s*)" + src[t.LONETILDE] + "\\s+";
-    re[t.TILDETRIM] = new RegExp(src[t.TILDETRIM], "g");
-    safeRe[t.TILDETRIM] = new RegExp(makeSafeRe(src[t.TILDETRIM]), "g");
-    var tildeTrimReplace = "$1~";
-    tok("TILDE");
-    src[t.TILDE] = "^" + src[t.LONETILDE] + src[t.XRANGEPLAIN] + "$";
-    tok("TILDELOOSE");
-    src[t.TILDELOOSE] = "^" + src[t.LONETILDE] + src[t.XRANGEPLAINLOOSE] + "$";
-    tok("LONECARET");
-    src[t.LONECARET] = "(?:\\^)";
-    tok("CARETTRIM");
-    src[t.CARETTRIM] = "(\\s*)" + src[t.LONECARET] + "\\s+";
-    re[t.CARETTRIM] = new RegExp(src[t.CARETTRIM], "g");
-    safeRe[t.CARETTRIM] = new RegExp(makeSafeRe(src[t.CARETTRIM]), "g");
-    var caretTrimReplace = "$1^";
-    tok("CARET");
-    src[t.CARET] = "^" + src[t.LONECARET] + src[t.XRANGEPLAIN] + "$";
-    tok("CARETLOOSE");
-    src[t.CARETLOOSE] = "^" + src[t.LONECARET] + src[t.XRANGEPLAINLOOSE] + "$";
-    tok("COMPARATORLOOSE");
-    src[t.COMPARATORLOOSE] = "^" + src[t.GTLT] + "\\s*(" + src[t.LOOSEPLAIN] + ")$|^$";
-    tok("COMPARATOR");
-    src[t.COMPARATOR] = "^" + src[t.GTLT] + "\\s*(" + src[t.FULLPLAIN] + ")$|^$";
-    tok("COMPARATORTRIM");
-    src[t.COMPARATORTRIM] = "(\\s*)" + src[t.GTLT] + "\\s*(" + src[t.LOOSEPLAIN] + "|" + src[t.XRANGEPLAIN] + ")";
-    re[t.COMPARATORTRIM] = new RegExp(src[t.COMPARATORTRIM], "g");
-    safeRe[t.COMPARATORTRIM] = new RegExp(makeSafeRe(src[t.COMPARATORTRIM]), "g");
-    tok("HYPHENRANGE");
-    src[t.HYPHENRANGE] = "^\\s*(" + src[t.XRANGEPLAIN] + ")\\s+-\\s+(" + src[t.XRANGEPLAIN] + ")\\s*$";
-    tok("HYPHENRANGELOOSE");
-    src[t.HYPHENRANGELOOSE] = "^\\s*(" + src[t.XRANGEPLAINLOOSE] + ")\\s+-\\s+(" + src[t.XRANGEPLAINLOOSE] + ")\\s*$";
-    tok("STAR");
-    src[t.STAR] = "(<|>)?=?\\s*\\*";
-    for (i = 0; i < R; i++) {
-      debug2(i, src[i]);
-      if (!re[i]) {
-        re[i] = new RegExp(src[i]);
-        safeRe[i] = new RegExp(makeSafeRe(src[i]));
-      }
-    }
-    var i;
-    exports.parse = parse2;
-    function parse2(version, options) {
-      if (!options || typeof options !== "object") {
-        options = {
-          loose: !!options,
-          includePrerelease: false
-        };
-      }
-      if (version instanceof SemVer) {
-        return version;
-      }
-      if (typeof version !== "string") {
-        return null;
-      }
-      if (version.length > MAX_LENGTH) {
-        return null;
-      }
-      var r = options.loose ? safeRe[t.LOOSE] : safeRe[t.FULL];
-      if (!r.test(version)) {
-        return null;
-      }
-      try {
-        return new SemVer(version, options);
-      } catch (er) {
-        return null;
-      }
-    }
-    exports.valid = valid;
-    function valid(version, options) {
-      var v = parse2(version, options);
-      return v ? v.version : null;
-    }
-    exports.clean = clean;
-    function clean(version, options) {
-      var s = parse2(version.trim().replace(/^[=v]+/, ""), options);
-      return s ? s.version : null;
-    }
-    exports.SemVer = SemVer;
-    function SemVer(version, options) {
-      if (!options || typeof options !== "object") {
-        options = {
-          loose: !!options,
-          includePrerelease: false
-        };
-      }
-      if (version instanceof SemVer) {
-        if (version.loose === options.loose) {
-          return version;
-        } else {
-          version = version.version;
-        }
-      } else if (typeof version !== "string") {
-        throw new TypeError("Invalid Version: " + version);
-      }
-      if (version.length > MAX_LENGTH) {
-        throw new TypeError("version is longer than " + MAX_LENGTH + " characters");
-      }
-      if (!(this instanceof SemVer)) {
-        return new SemVer(version, options);
-      }
-      debug2("SemVer", version, options);
-      this.options = options;
-      this.loose = !!options.loose;
-      var m = version.trim().match(options.loose ? safeRe[t.LOOSE] : safeRe[t.FULL]);
-      if (!m) {
-        throw new TypeError("Invalid Version: " + version);
-      }
-      this.raw = version;
-      this.major = +m[1];
-      this.minor = +m[2];
-      this.patch = +m[3];
-      if (this.major > MAX_SAFE_INTEGER || this.major < 0) {
-        throw new TypeError("Invalid major version");
-      }
-      if (this.minor > MAX_SAFE_INTEGER || this.minor < 0) {
-        throw new TypeError("Invalid minor version");
-      }
-      if (this.patch > MAX_SAFE_INTEGER || this.patch < 0) {
-        throw new TypeError("Invalid patch version");
-      }
-      if (!m[4]) {
-        this.prerelease = [];
-      } else {
-        this.prerelease = m[4].split(".").map(function(id) {
-          if (/^[0-9]+$/.test(id)) {
-            var num = +id;
-            if (num >= 0 && num < MAX_SAFE_INTEGER) {
-              return num;
-            }
-          }
-          return id;
-        });
-      }
-      this.build = m[5] ? m[5].split(".") : [];
-      this.format();
-    }
-    SemVer.prototype.format = function() {
-      this.version = this.major + "." + this.minor + "." + this.patch;
-      if (this.prerelease.length) {
-        this.version += "-" + this.prerelease.join(".");
-      }
-      return this.version;
-    };
-    SemVer.prototype.toString = function() {
-      return this.version;
-    };
-    SemVer.prototype.compare = function(other) {
-      debug2("SemVer.compare", this.version, this.options, other);
-      if (!(other instanceof SemVer)) {
-        other = new SemVer(other, this.options);
-      }
-      return this.compareMain(other) || this.comparePre(other);
-    };
-    SemVer.prototype.compareMain = function(other) {
-      if (!(other instanceof SemVer)) {
-        other = new SemVer(other, this.options);
-      }
-      return compareIdentifiers(this.major, other.major) || compareIdentifiers(this.minor, other.minor) || compareIdentifiers(this.patch, other.patch);
-    };
-    SemVer.prototype.comparePre = function(other) {
-      if (!(other instanceof SemVer)) {
-        other = new SemVer(other, this.options);
-      }
-      if (this.prerelease.length && !other.prerelease.length) {
-        return -1;
-      } else if (!this.prerelease.length && other.prerelease.length) {
-        return 1;
-      } else if (!this.prerelease.length && !other.prerelease.length) {
-        return 0;
-      }
-      var i2 = 0;
-      do {
-        var a = this.prerelease[i2];
-        var b = other.prerelease[i2];
-        debug2("prerelease compare", i2, a, b);
-        if (a === void 0 && b === void 0) {
-          return 0;
-        } else if (b === void 0) {
-          return 1;
-        } else if (a === void 0) {
-          return -1;
-        } else if (a === b) {
-          continue;
-        } else {
-          return compareIdentifiers(a, b);
-        }
-      } while (++i2);
-    };
-    SemVer.prototype.compareBuild = function(other) {
-      if (!(other instanceof SemVer)) {
-        other = new SemVer(other, this.options);
-      }
-      var i2 = 0;
-      do {
-        var a = this.build[i2];
-        var b = other.build[i2];
-        debug2("prerelease compare", i2, a, b);
-        if (a === void 0 && b === void 0) {
-          return 0;
-        } else if (b === void 0) {
-          return 1;
-        } else if (a === void 0) {
-          return -1;
-        } else if (a === b) {
-          continue;
-        } else {
-          return compareIdentifiers(a, b);
-        }
-      } while (++i2);
-    };
-    SemVer.prototype.inc = function(release2, identifier) {
-      switch (release2) {
-        case "premajor":
-          this.prerelease.length = 0;
-          this.patch = 0;
-          this.minor = 0;
-          this.major++;
-          this.inc("pre", identifier);
-          break;
-        case "preminor":
-          this.prerelease.length = 0;
-          this.patch = 0;
-          this.minor++;
-          this.inc("pre", identifier);
-          break;
-        case "prepatch":
-          this.prerelease.length = 0;
-          this.inc("patch", identifier);
-          this.inc("pre", identifier);
-          break;
-        // If the input is a non-prerelease version, this acts the same as
-        // prepatch.
-        case "prerelease":
-          if (this.prerelease.length === 0) {
-            this.inc("patch", identifier);
-          }
-          this.inc("pre", identifier);
-          break;
-        case "major":
-          if (this.minor !== 0 || this.patch !== 0 || this.prerelease.length === 0) {
-            this.major++;
-          }
-          this.minor = 0;
-          this.patch = 0;
-          this.prerelease = [];
-          break;
-        case "minor":
-          if (this.patch !== 0 || this.prerelease.length === 0) {
-            this.minor++;
-          }
-          this.patch = 0;
-          this.prerelease = [];
-          break;
-        case "patch":
-          if (this.prerelease.length === 0) {
-            this.patch++;
-          }
-          this.prerelease = [];
-          break;
-        // This probably shouldn't be used publicly.
-        // 1.0.0 "pre" would become 1.0.0-0 which is the wrong direction.
-        case "pre":
-          if (this.prerelease.length === 0) {
-            this.prerelease = [0];
-          } else {
-            var i2 = this.prerelease.length;
-            while (--i2 >= 0) {
-              if (typeof this.prerelease[i2] === "number") {
-                this.prerelease[i2]++;
-                i2 = -2;
-              }
-            }
-            if (i2 === -1) {
-              this.prerelease.push(0);
-            }
-          }
-          if (identifier) {
-            if (this.prerelease[0] === identifier) {
-              if (isNaN(this.prerelease[1])) {
-                this.prerelease = [identifier, 0];
-              }
-            } else {
-              this.prerelease = [identifier, 0];
-            }
-          }
-          break;
-        default:
-          throw new Error("invalid increment argument: " + release2);
-      }
-      this.format();
-      this.raw = this.version;
-      return this;
-    };
-    exports.inc = inc;
-    function inc(version, release2, loose, identifier) {
-      if (typeof loose === "string") {
-        identifier = loose;
-        loose = void 0;
-      }
-      try {
-        return new SemVer(version, loose).inc(release2, identifier).version;
-      } catch (er) {
-        return null;
-      }
-    }
-    exports.diff = diff;
-    function diff(version1, version2) {
-      if (eq(version1, version2)) {
-        return null;
-      } else {
-        var v1 = parse2(version1);
-        var v2 = parse2(version2);
-        var prefix = "";
-        if (v1.prerelease.length || v2.prerelease.length) {
-          prefix = "pre";
-          var defaultResult = "prerelease";
-        }
-        for (var key in v1) {
-          if (key === "major" || key === "minor" || key === "patch") {
-            if (v1[key] !== v2[key]) {
-              return prefix + key;
-            }
-          }
-        }
-        return defaultResult;
-      }
-    }
-    exports.compareIdentifiers = compareIdentifiers;
-    var numeric = /^[0-9]+$/;
-    function compareIdentifiers(a, b) {
-      var anum = numeric.test(a);
-      var bnum = numeric.test(b);
-      if (anum && bnum) {
-        a = +a;
-        b = +b;
-      }
-      return a === b ? 0 : anum && !bnum ? -1 : bnum && !anum ? 1 : a < b ? -1 : 1;
-    }
-    exports.rcompareIdentifiers = rcompareIdentifiers;
-    function rcompareIdentifiers(a, b) {
-      return compareIdentifiers(b, a);
-    }
-    exports.major = major;
-    function major(a, loose) {
-      return new SemVer(a, loose).major;
-    }
-    exports.minor = minor;
-    function minor(a, loose) {
-      return new SemVer(a, loose).minor;
-    }
-    exports.patch = patch;
-    function patch(a, loose) {
-      return new SemVer(a, loose).patch;
-    }
-    exports.compare = compare;
-    function compare(a, b, loose) {
-      return new SemVer(a, loose).compare(new SemVer(b, loose));
-    }
-    exports.compareLoose = compareLoose;
-    function compareLoose(a, b) {
-      return compare(a, b, true);
-    }
-    exports.compareBuild = compareBuild;
-    function compareBuild(a, b, loose) {
-      var versionA = new SemVer(a, loose);
-      var versionB = new SemVer(b, loose);
-      return versionA.compare(versionB) || versionA.compareBuild(versionB);
-    }
-    exports.rcompare = rcompare;
-    function rcompare(a, b, loose) {
-      return compare(b, a, loose);
-    }
-    exports.sort = sort;
-    function sort(list, loose) {
-      return list.sort(function(a, b) {
-        return exports.compareBuild(a, b, loose);
-      });
-    }
-    exports.rsort = rsort;
-    function rsort(list, loose) {
-      return list.sort(function(a, b) {
-        return exports.compareBuild(b, a, loose);
-      });
-    }
-    exports.gt = gt;
-    function gt(a, b, loose) {
-      return compare(a, b, loose) > 0;
-    }
-    exports.lt = lt;
-    function lt(a, b, loose) {
-      return compare(a, b, loose) < 0;
-    }
-    exports.eq = eq;
-    function eq(a, b, loose) {
-      return compare(a, b, loose) === 0;
-    }
-    exports.neq = neq;
-    function neq(a, b, loose) {
-      return compare(a, b, loose) !== 0;
-    }
-    exports.gte = gte;
-    function gte(a, b, loose) {
-      return compare(a, b, loose) >= 0;
-    }
-    exports.lte = lte;
-    function lte(a, b, loose) {
-      return compare(a, b, loose) <= 0;
-    }
-    exports.cmp = cmp;
-    function cmp(a, op, b, loose) {
-      switch (op) {
-        case "===":
-          if (typeof a === "object")
-            a = a.version;
-          if (typeof b === "object")
-            b = b.version;
-          return a === b;
-        case "!==":
-          if (typeof a === "object")
-            a = a.version;
-          if (typeof b === "object")
-            b = b.version;
-          return a !== b;
-        case "":
-        case "=":
-        case "==":
-          return eq(a, b, loose);
-        case "!=":
-          return neq(a, b, loose);
-        case ">":
-          return gt(a, b, loose);
-        case ">=":
-          return gte(a, b, loose);
-        case "<":
-          return lt(a, b, loose);
-        case "<=":
-          return lte(a, b, loose);
-        default:
-          throw new TypeError("Invalid operator: " + op);
-      }
-    }
-    exports.Comparator = Comparator;
-    function Comparator(comp, options) {
-      if (!options || typeof options !== "object") {
-        options = {
-          loose: !!options,
-          includePrerelease: false
-        };
-      }
-      if (comp instanceof Comparator) {
-        if (comp.loose === !!options.loose) {
-          return comp;
-        } else {
-          comp = comp.value;
-        }
-      }
-      if (!(this instanceof Comparator)) {
-        return new Comparator(comp, options);
-      }
-      comp = comp.trim().split(/\s+/).join(" ");
-      debug2("comparator", comp, options);
-      this.options = options;
-      this.loose = !!options.loose;
-      this.parse(comp);
-      if (this.semver === ANY) {
-        this.value = "";
-      } else {
-        this.value = this.operator + this.semver.version;
-      }
-      debug2("comp", this);
-    }
-    var ANY = {};
-    Comparator.prototype.parse = function(comp) {
-      var r = this.options.loose ? safeRe[t.COMPARATORLOOSE] : safeRe[t.COMPARATOR];
-      var m = comp.match(r);
-      if (!m) {
-        throw new TypeError("Invalid comparator: " + comp);
-      }
-      this.operator = m[1] !== void 0 ? m[1] : "";
-      if (this.operator === "=") {
-        this.operator = "";
-      }
-      if (!m[2]) {
-        this.semver = ANY;
-      } else {
-        this.semver = new SemVer(m[2], this.options.loose);
-      }
-    };
-    Comparator.prototype.toString = function() {
-      return this.value;
-    };
-    Comparator.prototype.test = function(version) {
-      debug2("Comparator.test", version, this.options.loose);
-      if (this.semver === ANY || version === ANY) {
-        return true;
-      }
-      if (typeof version === "string") {
-        try {
-          version = new SemVer(version, this.options);
-        } catch (er) {
-          return false;
-        }
-      }
-      return cmp(version, this.operator, this.semver, this.options);
-    };
-    Comparator.prototype.intersects = function(comp, options) {
-      if (!(comp instanceof Comparator)) {
-        throw new TypeError("a Comparator is required");
-      }
-      if (!options || typeof options !== "object") {
-        options = {
-          loose: !!options,
-          includePrerelease: false
-        };
-      }
-      var rangeTmp;
-      if (this.operator === "") {
-        if (this.value === "") {
-          return true;
-        }
-        rangeTmp = new Range(comp.value, options);
-        return satisfies(this.value, rangeTmp, options);
-      } else if (comp.operator === "") {
-        if (comp.value === "") {
-          return true;
-        }
-        rangeTmp = new Range(this.value, options);
-        return satisfies(comp.semver, rangeTmp, options);
-      }
-      var sameDirectionIncreasing = (this.operator === ">=" || this.operator === ">") && (comp.operator === ">=" || comp.operator === ">");
-      var sameDirectionDecreasing = (this.operator === "<=" || this.operator === "<") && (comp.operator === "<=" || comp.operator === "<");
-      var sameSemVer = this.semver.version === comp.semver.version;
-      var differentDirectionsInclusive = (this.operator === ">=" || this.operator === "<=") && (comp.operator === ">=" || comp.operator === "<=");
-      var oppositeDirectionsLessThan = cmp(this.semver, "<", comp.semver, options) && ((this.operator === ">=" || this.operator === ">") && (comp.operator === "<=" || comp.operator === "<"));
-      var oppositeDirectionsGreaterThan = cmp(this.semver, ">", comp.semver, options) && ((this.operator === "<=" || this.operator === "<") && (comp.operator === ">=" || comp.operator === ">"));
-      return sameDirectionIncreasing || sameDirectionDecreasing || sameSemVer && differentDirectionsInclusive || oppositeDirectionsLessThan || oppositeDirectionsGreaterThan;
-    };
-    exports.Range = Range;
-    function Range(range, options) {
-      if (!options || typeof options !== "object") {
-        options = {
-          loose: !!options,
-          includePrerelease: false
-        };
-      }
-      if (range instanceof Range) {
-        if (range.loose === !!options.loose && range.includePrerelease === !!options.includePrerelease) {
-          return range;
-        } else {
-          return new Range(range.raw, options);
-        }
-      }
-      if (range instanceof Comparator) {
-        return new Range(range.value, options);
-      }
-      if (!(this instanceof Range)) {
-        return new Range(range, options);
-      }
-      this.options = options;
-      this.loose = !!options.loose;
-      this.includePrerelease = !!options.includePrerelease;
-      this.raw = range.trim().split(/\s+/).join(" ");
-      this.set = this.raw.split("||").map(function(range2) {
-        return this.parseRange(range2.trim());
-      }, this).filter(function(c) {
-        return c.length;
-      });
-      if (!this.set.length) {
-        throw new TypeError("Invalid SemVer Range: " + this.raw);
-      }
-      this.format();
-    }
-    Range.prototype.format = function() {
-      this.range = this.set.map(function(comps) {
-        return comps.join(" ").trim();
-      }).join("||").trim();
-      return this.range;
-    };
-    Range.prototype.toString = function() {
-      return this.range;
-    };
-    function isWhitespace(char) {
-      var code = char && char.charCodeAt(0);
-      return code >= 9 && code <= 13 || code === 32 || code === 160 || code === 5760 || code >= 8192 && code <= 8202 || code === 8232 || code === 8233 || code === 8239 || code === 8287 || code === 12288 || code === 65279;
-    }
-    function isVersionPrefix(char) {
-      return char === "v" || char === "=" || isWhitespace(char);
-    }
-    function isDigit(char) {
-      return char !== void 0 && char >= "0" && char <= "9";
-    }
-    function isLetter(char) {
-      return char !== void 0 && (char >= "a" && char <= "z" || char >= "A" && char <= "Z");
-    }
-    function isIdentifierCharacter(char) {
-      return isDigit(char) || isLetter(char) || char === "-";
-    }
-    function isVersionStart(char) {
-      return isDigit(char) || char === "x" || char === "X" || char === "*";
-    }
-    function findDigitsEndIndex(range, start, limit, digitRuns) {
-      if (!isDigit(range[start])) {
-        return start;
-      }
-      if (start >= digitRuns.start && start < digitRuns.end) {
-        return Math.min(start + limit, digitRuns.end);
-      }
-      if (start >= digitRuns.previousStart && start < digitRuns.previousEnd) {
-        return Math.min(start + limit, digitRuns.previousEnd);
-      }
-      var end = start + 1;
-      while (isDigit(range[end])) {
-        end++;
-      }
-      digitRuns.previousStart = digitRuns.start;
-      digitRuns.previousEnd = digitRuns.end;
-      digitRuns.start = start;
-      digitRuns.end = end;
-      return Math.min(start + limit, end);
-    }
-    function findVersionNumberEndIndex(range, start, loose, digitRuns) {
-      if (!loose && range[start] === "0") {
-        return start + 1;
-      }
-      return findDigitsEndIndex(range, start, loose ? MAX_LENGTH : MAX_LENGTH + 1, digitRuns);
-    }
-    function findPrereleaseIdentifierEndIndex(range, start, loose, digitRuns) {
-      if (isDigit(range[start])) {
-        return findVersionNumberEndIndex(range, start, loose, digitRuns);
-      }
-      if (!isLetter(range[start]) && range[start] !== "-") {
-        return start;
-      }
-      var end = start + 1;
-      var limit = end + MAX_SAFE_BUILD_LENGTH;
-      while (end < limit && isIdentifierCharacter(range[end])) {
-        end++;
-      }
-      return end;
-    }
-    function findPrereleaseEndIndex(range, start, loose, digitRuns) {
-      var hyphen = range[start] === "-";
-      if (!loose && !hyphen) {
-        return start;
-      }
-      var identifierStart = start + (hyphen ? 1 : 0);
-      var end = findPrereleaseIdentifierEndIndex(range, identifierStart, loose, digitRuns);
-      if (end === identifierStart) {
-        if (!loose || !hyphen) {
-          return start;
-        }
-        end = findPrereleaseIdentifierEndIndex(range, start, loose, digitRuns);
-      }
-      while (range[end] === ".") {
-        var next = findPrereleaseIdentifierEndIndex(range, end + 1, loose, digitRuns);
-        if (next === end + 1) {
-          break;
-        }
-        end = next;
-      }
-      return end;
-    }
-    function findBuildEndIndex(range, start) {
-      if (range[start] !== "+") {
-        return start;
-      }
-      var end = start + 1;
-      do {
-        var identifierStart = end;
-        while (end - identifierStart < MAX_SAFE_BUILD_LENGTH && isIdentifierCharacter(range[end])) {
-          end++;
-        }
-        if (end === identifierStart) {
-          return identifierStart === start + 1 ? start : end - 1;
-        }
-        if (range[end] !== ".") {
-          return end;
-        }
-        end++;
-      } while (true);
-    }
-    function findLooseFullVersionEndIndex(range, start, digitRuns) {
-      var end = start;
-      for (var component = 0; component < 3; component++) {
-        var next = findVersionNumberEndIndex(range, end, true, digitRuns);
-        if (next === end) {
-          return start;
-        }
-        end = next;
-        if (component < 2) {
-          if (range[end] !== ".") {
-            return start;
-          }
-          end++;
-        }
-      }
-      return findBuildEndIndex(range, findPrereleaseEndIndex(range, end, true, digitRuns));
-    }
-    function findPartialVersionComponentEndIndex(range, start, digitRuns) {
-      if (isDigit(range[start])) {
-        return findVersionNumberEndIndex(range, start, false, digitRuns);
-      }
-      return isVersionStart(range[start]) ? start + 1 : start;
-    }
-    function findVersionEndIndex(range, start, digitRuns) {
-      var end = findLooseFullVersionEndIndex(range, start, digitRuns);
-      if (end !== start) {
-        return end;
-      }
-      end = findPartialVersionComponentEndIndex(range, start, digitRuns);
-      for (var component = 0; component < 2; component++) {
-        if (range[end] !== ".") {
-          return end;
-        }
-        var next = findPartialVersionComponentEndIndex(range, end + 1, digitRuns);
-        if (next === end + 1) {
-          return end;
-        }
-        end = next;
-      }
-      return findBuildEndIndex(range, findPrereleaseEndIndex(range, end, false, digitRuns));
-    }
-    function findRemovableWhitespaceIndex(range, position) {
-      if (isWhitespace(range[position])) {
-        position++;
-      }
-      if (range[position] === "<" || range[position] === ">") {
-        position++;
-      }
-      if (range[position] === "=") {
-        position++;
-      }
-      return isWhitespace(range[position]) ? position : -1;
-    }
-    function trimComparatorWhitespace(range) {
-      var result = "";
-      var copyFrom = 0;
-      var cursor = 0;
-      var digitRuns = { start: -1, end: -1, previousStart: -1, previousEnd: -1 };
-      while (cursor < range.length) {
-        var matchStart = cursor;
-        if (range[cursor] === "<" || range[cursor] === ">") {
-          cursor++;
-        } else if (!isVersionPrefix(range[cursor]) && !isVersionStart(range[cursor])) {
-          cursor++;
-          continue;
-        }
-        while (cursor < range.length && isVersionPrefix(range[cursor])) {
-          cursor++;
-        }
-        if (!isVersionStart(range[cursor])) {
-          continue;
-        }
-        var whitespacePosition = findRemovableWhitespaceIndex(range, matchStart);
-        if (whitespacePosition !== -1) {
-          result += range.slice(copyFrom, whitespacePosition);
-          copyFrom = whitespacePosition + 1;
-        }
-        cursor = findVersionEndIndex(range, cursor, digitRuns);
-      }
-      return result + range.slice(copyFrom);
-    }
-    Range.prototype.parseRange = function(range) {
-      var loose = this.options.loose;
-      var hr = loose ? safeRe[t.HYPHENRANGELOOSE] : safeRe[t.HYPHENRANGE];
-      range = range.replace(hr, hyphenReplace);
-      debug2("hyphen replace", range);
-      range = trimComparatorWhitespace(range);
-      debug2("comparator trim", range);
-      range = range.replace(safeRe[t.TILDETRIM], tildeTrimReplace);
-      range = range.replace(safeRe[t.CARETTRIM], caretTrimReplace);
-      range = range.split(/\s+/).join(" ");
-      var compRe = loose ? safeRe[t.COMPARATORLOOSE] : safeRe[t.COMPARATOR];
-      var set = range.split(" ").map(function(comp) {
-        return parseComparator(comp, this.options);
-      }, this).join(" ").split(/\s+/);
-      if (this.options.loose) {
-        set = set.filter(function(comp) {
-          return !!comp.match(compRe);
-        });
-      }
-      set = set.map(function(comp) {
-        return new Comparator(comp, this.options);
-      }, this);
-      return set;
-    };
-    Range.prototype.intersects = function(range, options) {
-      if (!(range instanceof Range)) {
-        throw new TypeError("a Range is required");
-      }
-      return this.set.some(function(thisComparators) {
-        return isSatisfiable(thisComparators, options) && range.set.some(function(rangeComparators) {
-          return isSatisfiable(rangeComparators, options) && thisComparators.every(function(thisComparator) {
-            return rangeComparators.every(function(rangeComparator) {
-              return thisComparator.intersects(rangeComparator, options);
-            });
-          });
-        });
-      });
-    };
-    function isSatisfiable(comparators, options) {
-      var result = true;
-      var remainingComparators = comparators.slice();
-      var testComparator = remainingComparators.pop();
-      while (result && remainingComparators.length) {
-        result = remainingComparators.every(function(otherComparator) {
-          return testComparator.intersects(otherComparator, options);
-        });
-        testComparator = remainingComparators.pop();
-      }
-      return result;
-    }
-    exports.toComparators = toComparators;
-    function toComparators(range, options) {
-      return new Range(range, options).set.map(function(comp) {
-        return comp.map(function(c) {
-          return c.value;
-        }).join(" ").trim().split(" ");
-      });
-    }
-    function parseComparator(comp, options) {
-      debug2("comp", comp, options);
-      comp = replaceCarets(comp, options);
-      debug2("caret", comp);
-      comp = replaceTildes(comp, options);
-      debug2("tildes", comp);
-      comp = replaceXRanges(comp, options);
-      debug2("xrange", comp);
-      comp = replaceStars(comp, options);
-      debug2("stars", comp);
-      return comp;
-    }
-    function isX(id) {
-      return !id || id.toLowerCase() === "x" || id === "*";
-    }
-    function replaceTildes(comp, options) {
-      return comp.trim().split(/\s+/).map(function(comp2) {
-        return replaceTilde(comp2, options);
-      }).join(" ");
-    }
-    function replaceTilde(comp, options) {
-      var r = options.loose ? safeRe[t.TILDELOOSE] : safeRe[t.TILDE];
-      return comp.replace(r, function(_, M, m, p, pr) {
-        debug2("tilde", comp, _, M, m, p, pr);
-        var ret;
-        if (isX(M)) {
-          ret = "";
-        } else if (isX(m)) {
-          ret = ">=" + M + ".0.0 <" + (+M + 1) + ".0.0";
-        } else if (isX(p)) {
-          ret = ">=" + M + "." + m + ".0 <" + M + "." + (+m + 1) + ".0";
-        } else if (pr) {
-          debug2("replaceTilde pr", pr);
-          ret = ">=" + M + "." + m + "." + p + "-" + pr + " <" + M + "." + (+m + 1) + ".0";
-        } else {
-          ret = ">=" + M + "." + m + "." + p + " <" + M + "." + (+m + 1) + ".0";
-        }
-        debug2("tilde return", ret);
-        return ret;
-      });
-    }
-    function replaceCarets(comp, options) {
-      return comp.trim().split(/\s+/).map(function(comp2) {
-        return replaceCaret(comp2, options);
-      }).join(" ");
-    }
-    function replaceCaret(comp, options) {
-      debug2("caret", comp, options);
-      var r = options.loose ? safeRe[t.CARETLOOSE] : safeRe[t.CARET];
-      return comp.replace(r, function(_, M, m, p, pr) {
-        debug2("caret", comp, _, M, m, p, pr);
-        var ret;
-        if (isX(M)) {
-          ret = "";
-        } else if (isX(m)) {
-          ret = ">=" + M + ".0.0 <" + (+M + 1) + ".0.0";
-        } else if (isX(p)) {
-          if (M === "0") {
-            ret = ">=" + M + "." + m + ".0 <" + M + "." + (+m + 1) + ".0";
-          } else {
-            ret = ">=" + M + "." + m + ".0 <" + (+M + 1) + ".0.0";
-          }
-        } else if (pr) {
-          debug2("replaceCaret pr", pr);
-          if (M === "0") {
-            if (m === "0") {
-              ret = ">=" + M + "." + m + "." + p + "-" + pr + " <" + M + "." + m + "." + (+p + 1);
-            } else {
-              ret = ">=" + M + "." + m + "." + p + "-" + pr + " <" + M + "." + (+m + 1) + ".0";
-            }
-          } else {
-            ret = ">=" + M + "." + m + "." + p + "-" + pr + " <" + (+M + 1) + ".0.0";
-          }
-        } else {
-          debug2("no pr");
-          if (M === "0") {
-            if (m === "0") {
-              ret = ">=" + M + "." + m + "." + p + " <" + M + "." + m + "." + (+p + 1);
-            } else {
-              ret = ">=" + M + "." + m + "." + p + " <" + M + "." + (+m + 1) + ".0";
-            }
-          } else {
-            ret = ">=" + M + "." + m + "." + p + " <" + (+M + 1) + ".0.0";
-          }
-        }
-        debug2("caret return", ret);
-        return ret;
-      });
-    }
-    function replaceXRanges(comp, options) {
-      debug2("replaceXRanges", comp, options);
-      return comp.split(/\s+/).map(function(comp2) {
-        return replaceXRange(comp2, options);
-      }).join(" ");
-    }
-    function replaceXRange(comp, options) {
-      comp = comp.trim();
-      var r = options.loose ? safeRe[t.XRANGELOOSE] : safeRe[t.XRANGE];
-      return comp.replace(r, function(ret, gtlt, M, m, p, pr) {
-        debug2("xRange", comp, ret, gtlt, M, m, p, pr);
-        var xM = isX(M);
-        var xm = xM || isX(m);
-        var xp = xm || isX(p);
-        var anyX = xp;
-        if (gtlt === "=" && anyX) {
-          gtlt = "";
-        }
-        pr = options.includePrerelease ? "-0" : "";
-        if (xM) {
-          if (gtlt === ">" || gtlt === "<") {
-            ret = "<0.0.0-0";
-          } else {
-            ret = "*";
-          }
-        } else if (gtlt && anyX) {
-          if (xm) {
-            m = 0;
-          }
-          p = 0;
-          if (gtlt === ">") {
-            gtlt = ">=";
-            if (xm) {
-              M = +M + 1;
-              m = 0;
-              p = 0;
-            } else {
-              m = +m + 1;
-              p = 0;
-            }
-          } else if (gtlt === "<=") {
-            gtlt = "<";
-            if (xm) {
-              M = +M + 1;
-            } else {
-              m = +m + 1;
-            }
-          }
-          ret = gtlt + M + "." + m + "." + p + pr;
-        } else if (xm) {
-          ret = ">=" + M + ".0.0" + pr + " <" + (+M + 1) + ".0.0" + pr;
-        } else if (xp) {
-          ret = ">=" + M + "." + m + ".0" + pr + " <" + M + "." + (+m + 1) + ".0" + pr;
-        }
-        debug2("xRange return", ret);
-        return ret;
-      });
-    }
-    function replaceStars(comp, options) {
-      debug2("replaceStars", comp, options);
-      return comp.trim().replace(safeRe[t.STAR], "");
-    }
-    function hyphenReplace($0, from, fM, fm, fp, fpr, fb, to, tM, tm, tp, tpr, tb) {
-      if (isX(fM)) {
-        from = "";
-      } else if (isX(fm)) {
-        from = ">=" + fM + ".0.0";
-      } else if (isX(fp)) {
-        from = ">=" + fM + "." + fm + ".0";
-      } else {
-        from = ">=" + from;
-      }
-      if (isX(tM)) {
-        to = "";
-      } else if (isX(tm)) {
-        to = "<" + (+tM + 1) + ".0.0";
-      } else if (isX(tp)) {
-        to = "<" + tM + "." + (+tm + 1) + ".0";
-      } else if (tpr) {
-        to = "<=" + tM + "." + tm + "." + tp + "-" + tpr;
-      } else {
-        to = "<=" + to;
-      }
-      return (from + " " + to).trim();
-    }
-    Range.prototype.test = function(version) {
-      if (!version) {
-        return false;
-      }
-      if (typeof version === "string") {
-        try {
-          version = new SemVer(version, this.options);
-        } catch (er) {
-          return false;
-        }
-      }
-      for (var i2 = 0; i2 < this.set.length; i2++) {
-        if (testSet(this.set[i2], version, this.options)) {
-          return true;
-        }
-      }
-      return false;
-    };
-    function testSet(set, version, options) {
-      for (var i2 = 0; i2 < set.length; i2++) {
-        if (!set[i2].test(version)) {
-          return false;
-        }
-      }
-      if (version.prerelease.length && !options.includePrerelease) {
-        for (i2 = 0; i2 < set.length; i2++) {
-          debug2(set[i2].semver);
-          if (set[i2].semver === ANY) {
-            continue;
-          }
-          if (set[i2].semver.prerelease.length > 0) {
-            var allowed = set[i2].semver;
-            if (allowed.major === version.major && allowed.minor === version.minor && allowed.patch === version.patch) {
-              return true;
-            }
-          }
-        }
-        return false;
-      }
-      return true;
-    }
-    exports.satisfies = satisfies;
-    function satisfies(version, range, options) {
-      try {
-        range = new Range(range, options);
-      } catch (er) {
-        return false;
-      }
-      return range.test(version);
-    }
-    exports.maxSatisfying = maxSatisfying;
-    function maxSatisfying(versions, range, options) {
-      var max = null;
-      var maxSV = null;
-      try {
-        var rangeObj = new Range(range, options);
-      } catch (er) {
-        return null;
-      }
-      versions.forEach(function(v) {
-        if (rangeObj.test(v)) {
-          if (!max || maxSV.compare(v) === -1) {
-            max = v;
-            maxSV = new SemVer(max, options);
-          }
-        }
-      });
-      return max;
-    }
-    exports.minSatisfying = minSatisfying;
-    function minSatisfying(versions, range, options) {
-      var min = null;
-      var minSV = null;
-      try {
-        var rangeObj = new Range(range, options);
-      } catch (er) {
-        return null;
-      }
-      versions.forEach(function(v) {
-        if (rangeObj.test(v)) {
-          if (!min || minSV.compare(v) === 1) {
-            min = v;
-            minSV = new SemVer(min, options);
-          }
-        }
-      });
-      return min;
-    }
-    exports.minVersion = minVersion;
-    function minVersion(range, loose) {
-      range = new Range(range, loose);
-      var minver = new SemVer("0.0.0");
-      if (range.test(minver)) {
-        return minver;
-      }
-      minver = new SemVer("0.0.0-0");
-      if (range.test(minver)) {
-        return minver;
-      }
-      minver = null;
-      for (var i2 = 0; i2 < range.set.length; ++i2) {
-        var comparators = range.set[i2];
-        comparators.forEach(function(comparator) {
-          var compver = new SemVer(comparator.semver.version);
-          switch (comparator.operator) {
-            case ">":
-              if (compver.prerelease.length === 0) {
-                compver.patch++;
-              } else {
-                compver.prerelease.push(0);
-              }
-              compver.raw = compver.format();
-            /* fallthrough */
-            case "":
-            case ">=":
-              if (!minver || gt(minver, compver)) {
-                minver = compver;
-              }
-              break;
-            case "<":
-            case "<=":
-              break;
-            /* istanbul ignore next */
-            default:
-              throw new Error("Unexpected operation: " + comparator.operator);
-          }
-        });
-      }
-      if (minver && range.test(minver)) {
-        return minver;
-      }
-      return null;
-    }
-    exports.validRange = validRange;
-    function validRange(range, options) {
-      try {
-        return new Range(range, options).range || "*";
-      } catch (er) {
-        return null;
-      }
-    }
-    exports.ltr = ltr;
-    function ltr(version, range, options) {
-      return outside(version, range, "<", options);
-    }
-    exports.gtr = gtr;
-    function gtr(version, range, options) {
-      return outside(version, range, ">", options);
-    }
-    exports.outside = outside;
-    function outside(version, range, hilo, options) {
-      version = new SemVer(version, options);
-      range = new Range(range, options);
-      var gtfn, ltefn, ltfn, comp, ecomp;
-      switch (hilo) {
-        case ">":
-          gtfn = gt;
-          ltefn = lte;
-          ltfn = lt;
-          comp = ">";
-          ecomp = ">=";
-          break;
-        case "<":
-          gtfn = lt;
-          ltefn = gte;
-          ltfn = gt;
-          comp = "<";
-          ecomp = "<=";
-          break;
-        default:
-          throw new TypeError('Must provide a hilo val of "<" or ">"');
-      }
-      if (satisfies(version, range, options)) {
-        return false;
-      }
-      for (var i2 = 0; i2 < range.set.length; ++i2) {
-        var comparators = range.set[i2];
-        var high = null;
-        var low = null;
-        comparators.forEach(function(comparator) {
-          if (comparator.semver === ANY) {
-            comparator = new Comparator(">=0.0.0");
-          }
-          high = high || comparator;
-          low = low || comparator;
-          if (gtfn(comparator.semver, high.semver, options)) {
-            high = comparator;
-          } else if (ltfn(comparator.semver, low.semver, options)) {
-            low = comparator;
-          }
-        });
-        if (high.operator === comp || high.operator === ecomp) {
-          return false;
-        }
-        if ((!low.operator || low.operator === comp) && ltefn(version, low.semver)) {
-          return false;
-        } else if (low.operator === ecomp && ltfn(version, low.semver)) {
-          return false;
-        }
-      }
-      return true;
-    }
-    exports.prerelease = prerelease;
-    function prerelease(version, options) {
-      var parsed = parse2(version, options);
-      return parsed && parsed.prerelease.length ? parsed.prerelease : null;
-    }
-    exports.intersects = intersects;
-    function intersects(r1, r2, options) {
-      r1 = new Range(r1, options);
-      r2 = new Range(r2, options);
-      return r1.intersects(r2);
-    }
-    exports.coerce = coerce;
-    function coerce(version, options) {
-      if (version instanceof SemVer) {
-        return version;
-      }
-      if (typeof version === "number") {
-        version = String(version);
-      }
-      if (typeof version !== "string") {
-        return null;
-      }
-      options = options || {};
-      var match = null;
-      if (!options.rtl) {
-        match = version.match(safeRe[t.COERCE]);
-      } else {
-        var next;
-        while ((next = safeRe[t.COERCERTL].exec(version)) && (!match || match.index + match[0].length !== version.length)) {
-          if (!match || next.index + next[0].length !== match.index + match[0].length) {
-            match = next;
-          }
-          safeRe[t.COERCERTL].lastIndex = next.index + next[1].length + next[2].length;
-        }
-        safeRe[t.COERCERTL].lastIndex = -1;
-      }
-      if (match === null) {
-        return null;
-      }
-      return parse2(match[2] + "." + (match[3] || "0") + "." + (match[4] || "0"), options);
-    }
-  }
-});
-
-// node_modules/make-dir/index.js
-var require_make_dir = __commonJS({
-  "node_modules/make-dir/index.js"(exports, module) {
-    "use strict";
-    var fs5 = __require("fs");
-    var path = __require("path");
-    var { promisify } = __require("util");
-    var semver = require_semver();
-    var useNativeRecursiveOption = semver.satisfies(process.version, ">=10.12.0");
-    var checkPath = (pth) => {
-      if (process.platform === "win32") {
-        const pathHasInvalidWinCharacters = /[<>:"|?*]/.test(pth.replace(path.parse(pth).root, ""));
-        if (pathHasInvalidWinCharacters) {
-          const error2 = new Error(`Path contains invalid characters: ${pth}`);
-          error2.code = "EINVAL";
-          throw error2;
-        }
-      }
-    };
-    var processOptions = (options) => {
-      const defaults = {
-        mode: 511,
-        fs: fs5
-      };
-      return {
-        ...defaults,
-        ...options
-      };
-    };
-    var permissionError = (pth) => {
-      const error2 = new Error(`operation not permitted, mkdir '${pth}'`);
-      error2.code = "EPERM";
-      error2.errno = -4048;
-      error2.path = pth;
-      error2.syscall = "mkdir";
-      return error2;
-    };
-    var makeDir2 = async (input, options) => {
-      checkPath(input);
-      options = processOptions(options);
-      const mkdir2 = promisify(options.fs.mkdir);
-      const stat3 = promisify(options.fs.stat);
-      if (useNativeRecursiveOption && options.fs.mkdir === fs5.mkdir) {
-        const pth = path.resolve(input);
-        await mkdir2(pth, {
-          mode: options.mode,
-          recursive: true
-        });
-        return pth;
-      }
-      const make = async (pth) => {
-        try {
-          await mkdir2(pth, options.mode);
-          return pth;
-        } catch (error2) {
-          if (error2.code === "EPERM") {
-            throw error2;
-          }
-          if (error2.code === "ENOENT") {
-            if (path.dirname(pth) === pth) {
-              throw permissionError(pth);
-            }
-            if (error2.message.includes("null bytes")) {
-              throw error2;
-            }
-            await make(path.dirname(pth));
-            return make(pth);
-          }
-          try {
-            const stats = await stat3(pth);
-            if (!stats.isDirectory()) {
-              throw new Error("The path is not a directory");
-            }
-          } catch (_) {
-            throw error2;
-          }
-          return pth;
-        }
-      };
-      return make(path.resolve(input));
-    };
-    module.exports = makeDir2;
-    module.exports.sync = (input, options) => {
-      checkPath(input);
-      options = processOptions(options);
-      if (useNativeRecursiveOption && options.fs.mkdirSync === fs5.mkdirSync) {
-        const pth = path.resolve(input);
-        fs5.mkdirSync(pth, {
-          mode: options.mode,
-          recursive: true
-        });
-        return pth;
-      }
-      const make = (pth) => {
-        try {
-          options.fs.mkdirSync(pth, options.mode);
-        } catch (error2) {
-          if (error2.code === "EPERM") {
-            throw error2;
-          }
-          if (error2.code === "ENOENT") {
-            if (path.dirname(pth) === pth) {
-              throw permissionError(pth);
-            }
-            if (error2.message.includes("null bytes")) {
-              throw error2;
-            }
-            make(path.dirname(pth));
-            return make(pth);
-          }
-          try {
-            if (!options.fs.statSync(pth).isDirectory()) {
-              throw new Error("The path is not a directory");
-            }
-          } catch (_) {
-            throw error2;
-          }
-        }
-        return pth;
-      };
-      return make(path.resolve(input));
-    };
-  }
-});
-
 // node_modules/shell-escape/shell-escape.js
 var require_shell_escape = __commonJS({
   "node_modules/shell-escape/shell-escape.js"(exports, module) {
@@ -1524,6 +63,13 @@ var require_shell_escape = __commonJS({
       });
       return ret.join(" ");
     }
+  }
+});
+
+// no-native:cpu-features
+var require_cpu_features = __commonJS({
+  "no-native:cpu-features"() {
+    throw new Error("native add-on cpu-features is left out of the bundle");
   }
 });
 
@@ -2090,6 +636,2474 @@ var require_lib = __commonJS({
       BerReader: Ber.Reader,
       BerWriter: Ber.Writer
     };
+  }
+});
+
+// node_modules/ssh2/lib/protocol/utils.js
+var require_utils = __commonJS({
+  "node_modules/ssh2/lib/protocol/utils.js"(exports, module) {
+    "use strict";
+    var Ber = require_lib().Ber;
+    var DISCONNECT_REASON;
+    var FastBuffer = Buffer[Symbol.species];
+    var TypedArrayFill = Object.getPrototypeOf(Uint8Array.prototype).fill;
+    function readUInt32BE(buf, offset) {
+      return buf[offset++] * 16777216 + buf[offset++] * 65536 + buf[offset++] * 256 + buf[offset];
+    }
+    function bufferCopy(src, dest, srcStart, srcEnd, destStart) {
+      if (!destStart)
+        destStart = 0;
+      if (srcEnd > src.length)
+        srcEnd = src.length;
+      let nb = srcEnd - srcStart;
+      const destLeft = dest.length - destStart;
+      if (nb > destLeft)
+        nb = destLeft;
+      dest.set(
+        new Uint8Array(src.buffer, src.byteOffset + srcStart, nb),
+        destStart
+      );
+      return nb;
+    }
+    function bufferSlice(buf, start, end) {
+      if (end === void 0)
+        end = buf.length;
+      return new FastBuffer(buf.buffer, buf.byteOffset + start, end - start);
+    }
+    function makeBufferParser() {
+      let pos = 0;
+      let buffer;
+      const self2 = {
+        init: (buf, start) => {
+          buffer = buf;
+          pos = typeof start === "number" ? start : 0;
+        },
+        pos: () => pos,
+        length: () => buffer ? buffer.length : 0,
+        avail: () => buffer && pos < buffer.length ? buffer.length - pos : 0,
+        clear: () => {
+          buffer = void 0;
+        },
+        readUInt32BE: () => {
+          if (!buffer || pos + 3 >= buffer.length)
+            return;
+          return buffer[pos++] * 16777216 + buffer[pos++] * 65536 + buffer[pos++] * 256 + buffer[pos++];
+        },
+        readUInt64BE: (behavior) => {
+          if (!buffer || pos + 7 >= buffer.length)
+            return;
+          switch (behavior) {
+            case "always":
+              return BigInt(`0x${buffer.hexSlice(pos, pos += 8)}`);
+            case "maybe":
+              if (buffer[pos] > 31)
+                return BigInt(`0x${buffer.hexSlice(pos, pos += 8)}`);
+            // FALLTHROUGH
+            default:
+              return buffer[pos++] * 72057594037927940 + buffer[pos++] * 281474976710656 + buffer[pos++] * 1099511627776 + buffer[pos++] * 4294967296 + buffer[pos++] * 16777216 + buffer[pos++] * 65536 + buffer[pos++] * 256 + buffer[pos++];
+          }
+        },
+        skip: (n) => {
+          if (buffer && n > 0)
+            pos += n;
+        },
+        skipString: () => {
+          const len = self2.readUInt32BE();
+          if (len === void 0)
+            return;
+          pos += len;
+          return pos <= buffer.length ? len : void 0;
+        },
+        readByte: () => {
+          if (buffer && pos < buffer.length)
+            return buffer[pos++];
+        },
+        readBool: () => {
+          if (buffer && pos < buffer.length)
+            return !!buffer[pos++];
+        },
+        readList: () => {
+          const list = self2.readString(true);
+          if (list === void 0)
+            return;
+          return list ? list.split(",") : [];
+        },
+        readString: (dest, maxLen) => {
+          if (typeof dest === "number") {
+            maxLen = dest;
+            dest = void 0;
+          }
+          const len = self2.readUInt32BE();
+          if (len === void 0)
+            return;
+          if (buffer.length - pos < len || typeof maxLen === "number" && len > maxLen) {
+            return;
+          }
+          if (dest) {
+            if (Buffer.isBuffer(dest))
+              return bufferCopy(buffer, dest, pos, pos += len);
+            return buffer.utf8Slice(pos, pos += len);
+          }
+          return bufferSlice(buffer, pos, pos += len);
+        },
+        readRaw: (len) => {
+          if (!buffer)
+            return;
+          if (typeof len !== "number")
+            return bufferSlice(buffer, pos, pos += buffer.length - pos);
+          if (buffer.length - pos >= len)
+            return bufferSlice(buffer, pos, pos += len);
+        }
+      };
+      return self2;
+    }
+    function makeError(msg, level, fatal) {
+      const err = new Error(msg);
+      if (typeof level === "boolean") {
+        fatal = level;
+        err.level = "protocol";
+      } else {
+        err.level = level || "protocol";
+      }
+      err.fatal = !!fatal;
+      return err;
+    }
+    function writeUInt32BE(buf, value, offset) {
+      buf[offset++] = value >>> 24;
+      buf[offset++] = value >>> 16;
+      buf[offset++] = value >>> 8;
+      buf[offset++] = value;
+      return offset;
+    }
+    var utilBufferParser = makeBufferParser();
+    module.exports = {
+      bufferCopy,
+      bufferSlice,
+      FastBuffer,
+      bufferFill: (buf, value, start, end) => {
+        return TypedArrayFill.call(buf, value, start, end);
+      },
+      makeError,
+      doFatalError: (protocol, msg, level, reason) => {
+        let err;
+        if (DISCONNECT_REASON === void 0)
+          ({ DISCONNECT_REASON } = require_constants());
+        if (msg instanceof Error) {
+          err = msg;
+          if (typeof level !== "number")
+            reason = DISCONNECT_REASON.PROTOCOL_ERROR;
+          else
+            reason = level;
+        } else {
+          err = makeError(msg, level, true);
+        }
+        if (typeof reason !== "number")
+          reason = DISCONNECT_REASON.PROTOCOL_ERROR;
+        protocol.disconnect(reason);
+        protocol._destruct();
+        protocol._onError(err);
+        return Infinity;
+      },
+      readUInt32BE,
+      writeUInt32BE,
+      writeUInt32LE: (buf, value, offset) => {
+        buf[offset++] = value;
+        buf[offset++] = value >>> 8;
+        buf[offset++] = value >>> 16;
+        buf[offset++] = value >>> 24;
+        return offset;
+      },
+      makeBufferParser,
+      bufferParser: makeBufferParser(),
+      readString: (buffer, start, dest, maxLen) => {
+        if (typeof dest === "number") {
+          maxLen = dest;
+          dest = void 0;
+        }
+        if (start === void 0)
+          start = 0;
+        const left = buffer.length - start;
+        if (start < 0 || start >= buffer.length || left < 4)
+          return;
+        const len = readUInt32BE(buffer, start);
+        if (left < 4 + len || typeof maxLen === "number" && len > maxLen)
+          return;
+        start += 4;
+        const end = start + len;
+        buffer._pos = end;
+        if (dest) {
+          if (Buffer.isBuffer(dest))
+            return bufferCopy(buffer, dest, start, end);
+          return buffer.utf8Slice(start, end);
+        }
+        return bufferSlice(buffer, start, end);
+      },
+      sigSSHToASN1: (sig, type) => {
+        switch (type) {
+          case "ssh-dss": {
+            if (sig.length > 40)
+              return sig;
+            const asnWriter = new Ber.Writer();
+            asnWriter.startSequence();
+            let r = sig.slice(0, 20);
+            let s = sig.slice(20);
+            if (r[0] & 128) {
+              const rNew = Buffer.allocUnsafe(21);
+              rNew[0] = 0;
+              r.copy(rNew, 1);
+              r = rNew;
+            } else if (r[0] === 0 && !(r[1] & 128)) {
+              r = r.slice(1);
+            }
+            if (s[0] & 128) {
+              const sNew = Buffer.allocUnsafe(21);
+              sNew[0] = 0;
+              s.copy(sNew, 1);
+              s = sNew;
+            } else if (s[0] === 0 && !(s[1] & 128)) {
+              s = s.slice(1);
+            }
+            asnWriter.writeBuffer(r, Ber.Integer);
+            asnWriter.writeBuffer(s, Ber.Integer);
+            asnWriter.endSequence();
+            return asnWriter.buffer;
+          }
+          case "ecdsa-sha2-nistp256":
+          case "ecdsa-sha2-nistp384":
+          case "ecdsa-sha2-nistp521": {
+            utilBufferParser.init(sig, 0);
+            const r = utilBufferParser.readString();
+            const s = utilBufferParser.readString();
+            utilBufferParser.clear();
+            if (r === void 0 || s === void 0)
+              return;
+            const asnWriter = new Ber.Writer();
+            asnWriter.startSequence();
+            asnWriter.writeBuffer(r, Ber.Integer);
+            asnWriter.writeBuffer(s, Ber.Integer);
+            asnWriter.endSequence();
+            return asnWriter.buffer;
+          }
+          default:
+            return sig;
+        }
+      },
+      convertSignature: (signature, keyType) => {
+        switch (keyType) {
+          case "ssh-dss": {
+            if (signature.length <= 40)
+              return signature;
+            const asnReader = new Ber.Reader(signature);
+            asnReader.readSequence();
+            let r = asnReader.readString(Ber.Integer, true);
+            let s = asnReader.readString(Ber.Integer, true);
+            let rOffset = 0;
+            let sOffset = 0;
+            if (r.length < 20) {
+              const rNew = Buffer.allocUnsafe(20);
+              rNew.set(r, 1);
+              r = rNew;
+              r[0] = 0;
+            }
+            if (s.length < 20) {
+              const sNew = Buffer.allocUnsafe(20);
+              sNew.set(s, 1);
+              s = sNew;
+              s[0] = 0;
+            }
+            if (r.length > 20 && r[0] === 0)
+              rOffset = 1;
+            if (s.length > 20 && s[0] === 0)
+              sOffset = 1;
+            const newSig = Buffer.allocUnsafe(r.length - rOffset + (s.length - sOffset));
+            bufferCopy(r, newSig, rOffset, r.length, 0);
+            bufferCopy(s, newSig, sOffset, s.length, r.length - rOffset);
+            return newSig;
+          }
+          case "ecdsa-sha2-nistp256":
+          case "ecdsa-sha2-nistp384":
+          case "ecdsa-sha2-nistp521": {
+            if (signature[0] === 0)
+              return signature;
+            const asnReader = new Ber.Reader(signature);
+            asnReader.readSequence();
+            const r = asnReader.readString(Ber.Integer, true);
+            const s = asnReader.readString(Ber.Integer, true);
+            if (r === null || s === null)
+              return;
+            const newSig = Buffer.allocUnsafe(4 + r.length + 4 + s.length);
+            writeUInt32BE(newSig, r.length, 0);
+            newSig.set(r, 4);
+            writeUInt32BE(newSig, s.length, 4 + r.length);
+            newSig.set(s, 4 + 4 + r.length);
+            return newSig;
+          }
+        }
+        return signature;
+      },
+      sendPacket: (proto, packet, bypass) => {
+        if (!bypass && proto._kexinit !== void 0) {
+          if (proto._queue === void 0)
+            proto._queue = [];
+          proto._queue.push(packet);
+          proto._debug && proto._debug("Outbound: ... packet queued");
+          return false;
+        }
+        proto._cipher.encrypt(packet);
+        return true;
+      }
+    };
+  }
+});
+
+// no-native:./crypto/build/Release/sshcrypto.node
+var require_sshcrypto = __commonJS({
+  "no-native:./crypto/build/Release/sshcrypto.node"() {
+    throw new Error("native add-on ./crypto/build/Release/sshcrypto.node is left out of the bundle");
+  }
+});
+
+// node_modules/ssh2/lib/protocol/crypto/poly1305.js
+var require_poly1305 = __commonJS({
+  "node_modules/ssh2/lib/protocol/crypto/poly1305.js"(exports, module) {
+    var createPoly1305 = (function() {
+      var _scriptDir = typeof document !== "undefined" && document.currentScript ? document.currentScript.src : void 0;
+      if (typeof __filename !== "undefined") _scriptDir = _scriptDir || __filename;
+      return (function(createPoly13052) {
+        createPoly13052 = createPoly13052 || {};
+        var b;
+        b || (b = typeof createPoly13052 !== "undefined" ? createPoly13052 : {});
+        var q, r;
+        b.ready = new Promise(function(a, c) {
+          q = a;
+          r = c;
+        });
+        var u = {}, w;
+        for (w in b) b.hasOwnProperty(w) && (u[w] = b[w]);
+        var x = "object" === typeof window, y = "function" === typeof importScripts, z = "object" === typeof process && "object" === typeof process.versions && "string" === typeof process.versions.node, B = "", C, D, E, F, G;
+        if (z) B = y ? __require("path").dirname(B) + "/" : __dirname + "/", C = function(a, c) {
+          var d = H(a);
+          if (d) return c ? d : d.toString();
+          F || (F = __require("fs"));
+          G || (G = __require("path"));
+          a = G.normalize(a);
+          return F.readFileSync(a, c ? null : "utf8");
+        }, E = function(a) {
+          a = C(a, true);
+          a.buffer || (a = new Uint8Array(a));
+          assert(a.buffer);
+          return a;
+        }, D = function(a, c, d) {
+          var e = H(a);
+          e && c(e);
+          F || (F = __require("fs"));
+          G || (G = __require("path"));
+          a = G.normalize(a);
+          F.readFile(a, function(f, l) {
+            f ? d(f) : c(l.buffer);
+          });
+        }, 1 < process.argv.length && process.argv[1].replace(/\\/g, "/"), process.argv.slice(2), b.inspect = function() {
+          return "[Emscripten Module object]";
+        };
+        else if (x || y) y ? B = self.location.href : "undefined" !== typeof document && document.currentScript && (B = document.currentScript.src), _scriptDir && (B = _scriptDir), 0 !== B.indexOf("blob:") ? B = B.substr(0, B.lastIndexOf("/") + 1) : B = "", C = function(a) {
+          try {
+            var c = new XMLHttpRequest();
+            c.open("GET", a, false);
+            c.send(null);
+            return c.responseText;
+          } catch (f) {
+            if (a = H(a)) {
+              c = [];
+              for (var d = 0; d < a.length; d++) {
+                var e = a[d];
+                255 < e && (ba && assert(false, "Character code " + e + " (" + String.fromCharCode(e) + ")  at offset " + d + " not in 0x00-0xFF."), e &= 255);
+                c.push(String.fromCharCode(e));
+              }
+              return c.join("");
+            }
+            throw f;
+          }
+        }, y && (E = function(a) {
+          try {
+            var c = new XMLHttpRequest();
+            c.open("GET", a, false);
+            c.responseType = "arraybuffer";
+            c.send(null);
+            return new Uint8Array(c.response);
+          } catch (d) {
+            if (a = H(a)) return a;
+            throw d;
+          }
+        }), D = function(a, c, d) {
+          var e = new XMLHttpRequest();
+          e.open("GET", a, true);
+          e.responseType = "arraybuffer";
+          e.onload = function() {
+            if (200 == e.status || 0 == e.status && e.response) c(e.response);
+            else {
+              var f = H(a);
+              f ? c(f.buffer) : d();
+            }
+          };
+          e.onerror = d;
+          e.send(null);
+        };
+        b.print || console.log.bind(console);
+        var I = b.printErr || console.warn.bind(console);
+        for (w in u) u.hasOwnProperty(w) && (b[w] = u[w]);
+        u = null;
+        var J;
+        b.wasmBinary && (J = b.wasmBinary);
+        var noExitRuntime = b.noExitRuntime || true;
+        "object" !== typeof WebAssembly && K("no native wasm support detected");
+        var L, M = false;
+        function assert(a, c) {
+          a || K("Assertion failed: " + c);
+        }
+        function N(a) {
+          var c = b["_" + a];
+          assert(c, "Cannot call unknown function " + a + ", make sure it is exported");
+          return c;
+        }
+        function ca(a, c, d, e) {
+          var f = { string: function(g) {
+            var p = 0;
+            if (null !== g && void 0 !== g && 0 !== g) {
+              var n = (g.length << 2) + 1;
+              p = O(n);
+              var k = p, h = P;
+              if (0 < n) {
+                n = k + n - 1;
+                for (var v = 0; v < g.length; ++v) {
+                  var m = g.charCodeAt(v);
+                  if (55296 <= m && 57343 >= m) {
+                    var oa = g.charCodeAt(++v);
+                    m = 65536 + ((m & 1023) << 10) | oa & 1023;
+                  }
+                  if (127 >= m) {
+                    if (k >= n) break;
+                    h[k++] = m;
+                  } else {
+                    if (2047 >= m) {
+                      if (k + 1 >= n) break;
+                      h[k++] = 192 | m >> 6;
+                    } else {
+                      if (65535 >= m) {
+                        if (k + 2 >= n) break;
+                        h[k++] = 224 | m >> 12;
+                      } else {
+                        if (k + 3 >= n) break;
+                        h[k++] = 240 | m >> 18;
+                        h[k++] = 128 | m >> 12 & 63;
+                      }
+                      h[k++] = 128 | m >> 6 & 63;
+                    }
+                    h[k++] = 128 | m & 63;
+                  }
+                }
+                h[k] = 0;
+              }
+            }
+            return p;
+          }, array: function(g) {
+            var p = O(g.length);
+            Q.set(g, p);
+            return p;
+          } }, l = N(a), A = [];
+          a = 0;
+          if (e) for (var t = 0; t < e.length; t++) {
+            var aa = f[d[t]];
+            aa ? (0 === a && (a = da()), A[t] = aa(e[t])) : A[t] = e[t];
+          }
+          d = l.apply(null, A);
+          d = (function(g) {
+            if ("string" === c) if (g) {
+              for (var p = P, n = g + NaN, k = g; p[k] && !(k >= n); ) ++k;
+              if (16 < k - g && p.subarray && ea) g = ea.decode(p.subarray(g, k));
+              else {
+                for (n = ""; g < k; ) {
+                  var h = p[g++];
+                  if (h & 128) {
+                    var v = p[g++] & 63;
+                    if (192 == (h & 224)) n += String.fromCharCode((h & 31) << 6 | v);
+                    else {
+                      var m = p[g++] & 63;
+                      h = 224 == (h & 240) ? (h & 15) << 12 | v << 6 | m : (h & 7) << 18 | v << 12 | m << 6 | p[g++] & 63;
+                      65536 > h ? n += String.fromCharCode(h) : (h -= 65536, n += String.fromCharCode(55296 | h >> 10, 56320 | h & 1023));
+                    }
+                  } else n += String.fromCharCode(h);
+                }
+                g = n;
+              }
+            } else g = "";
+            else g = "boolean" === c ? !!g : g;
+            return g;
+          })(d);
+          0 !== a && fa(a);
+          return d;
+        }
+        var ea = "undefined" !== typeof TextDecoder ? new TextDecoder("utf8") : void 0, ha, Q, P;
+        function ia() {
+          var a = L.buffer;
+          ha = a;
+          b.HEAP8 = Q = new Int8Array(a);
+          b.HEAP16 = new Int16Array(a);
+          b.HEAP32 = new Int32Array(a);
+          b.HEAPU8 = P = new Uint8Array(a);
+          b.HEAPU16 = new Uint16Array(a);
+          b.HEAPU32 = new Uint32Array(a);
+          b.HEAPF32 = new Float32Array(a);
+          b.HEAPF64 = new Float64Array(a);
+        }
+        var R, ja = [], ka = [], la = [];
+        function ma() {
+          var a = b.preRun.shift();
+          ja.unshift(a);
+        }
+        var S = 0, T = null, U = null;
+        b.preloadedImages = {};
+        b.preloadedAudios = {};
+        function K(a) {
+          if (b.onAbort) b.onAbort(a);
+          I(a);
+          M = true;
+          a = new WebAssembly.RuntimeError("abort(" + a + "). Build with -s ASSERTIONS=1 for more info.");
+          r(a);
+          throw a;
+        }
+        var V = "data:application/octet-stream;base64,", W;
+        W = "data:application/octet-stream;base64,AGFzbQEAAAABIAZgAX8Bf2ADf39/AGABfwBgAABgAAF/YAZ/f39/f38AAgcBAWEBYQAAAwsKAAEDAQAAAgQFAgQFAXABAQEFBwEBgAKAgAIGCQF/AUGAjMACCwclCQFiAgABYwADAWQACQFlAAgBZgAHAWcABgFoAAUBaQAKAWoBAAqGTQpPAQJ/QYAIKAIAIgEgAEEDakF8cSICaiEAAkAgAkEAIAAgAU0bDQAgAD8AQRB0SwRAIAAQAEUNAQtBgAggADYCACABDwtBhAhBMDYCAEF/C4wFAg5+Cn8gACgCJCEUIAAoAiAhFSAAKAIcIREgACgCGCESIAAoAhQhEyACQRBPBEAgAC0ATEVBGHQhFyAAKAIEIhZBBWytIQ8gACgCCCIYQQVsrSENIAAoAgwiGUEFbK0hCyAAKAIQIhpBBWytIQkgADUCACEIIBqtIRAgGa0hDiAYrSEMIBatIQoDQCASIAEtAAMiEiABLQAEQQh0ciABLQAFQRB0ciABLQAGIhZBGHRyQQJ2Qf///x9xaq0iAyAOfiABLwAAIAEtAAJBEHRyIBNqIBJBGHRBgICAGHFqrSIEIBB+fCARIAEtAAdBCHQgFnIgAS0ACEEQdHIgAS0ACSIRQRh0ckEEdkH///8fcWqtIgUgDH58IAEtAApBCHQgEXIgAS0AC0EQdHIgAS0ADEEYdHJBBnYgFWqtIgYgCn58IBQgF2ogAS8ADSABLQAPQRB0cmqtIgcgCH58IAMgDH4gBCAOfnwgBSAKfnwgBiAIfnwgByAJfnwgAyAKfiAEIAx+fCAFIAh+fCAGIAl+fCAHIAt+fCADIAh+IAQgCn58IAUgCX58IAYgC358IAcgDX58IAMgCX4gBCAIfnwgBSALfnwgBiANfnwgByAPfnwiA0IaiEL/////D4N8IgRCGohC/////w+DfCIFQhqIQv////8Pg3wiBkIaiEL/////D4N8IgdCGoinQQVsIAOnQf///x9xaiITQRp2IASnQf///x9xaiESIAWnQf///x9xIREgBqdB////H3EhFSAHp0H///8fcSEUIBNB////H3EhEyABQRBqIQEgAkEQayICQQ9LDQALCyAAIBQ2AiQgACAVNgIgIAAgETYCHCAAIBI2AhggACATNgIUCwMAAQu2BAEGfwJAIAAoAjgiBARAIABBPGohBQJAIAJBECAEayIDIAIgA0kbIgZFDQAgBkEDcSEHAkAgBkEBa0EDSQRAQQAhAwwBCyAGQXxxIQhBACEDA0AgBSADIARqaiABIANqLQAAOgAAIAUgA0EBciIEIAAoAjhqaiABIARqLQAAOgAAIAUgA0ECciIEIAAoAjhqaiABIARqLQAAOgAAIAUgA0EDciIEIAAoAjhqaiABIARqLQAAOgAAIANBBGohAyAAKAI4IQQgCEEEayIIDQALCyAHRQ0AA0AgBSADIARqaiABIANqLQAAOgAAIANBAWohAyAAKAI4IQQgB0EBayIHDQALCyAAIAQgBmoiAzYCOCADQRBJDQEgACAFQRAQAiAAQQA2AjggAiAGayECIAEgBmohAQsgAkEQTwRAIAAgASACQXBxIgMQAiACQQ9xIQIgASADaiEBCyACRQ0AIAJBA3EhBCAAQTxqIQVBACEDIAJBAWtBA08EQCACQXxxIQcDQCAFIAAoAjggA2pqIAEgA2otAAA6AAAgBSADQQFyIgYgACgCOGpqIAEgBmotAAA6AAAgBSADQQJyIgYgACgCOGpqIAEgBmotAAA6AAAgBSADQQNyIgYgACgCOGpqIAEgBmotAAA6AAAgA0EEaiEDIAdBBGsiBw0ACwsgBARAA0AgBSAAKAI4IANqaiABIANqLQAAOgAAIANBAWohAyAEQQFrIgQNAAsLIAAgACgCOCACajYCOAsLoS0BDH8jAEEQayIMJAACQAJAAkACQAJAAkACQAJAAkACQAJAAkAgAEH0AU0EQEGICCgCACIFQRAgAEELakF4cSAAQQtJGyIIQQN2IgJ2IgFBA3EEQCABQX9zQQFxIAJqIgNBA3QiAUG4CGooAgAiBEEIaiEAAkAgBCgCCCICIAFBsAhqIgFGBEBBiAggBUF+IAN3cTYCAAwBCyACIAE2AgwgASACNgIICyAEIANBA3QiAUEDcjYCBCABIARqIgEgASgCBEEBcjYCBAwNCyAIQZAIKAIAIgpNDQEgAQRAAkBBAiACdCIAQQAgAGtyIAEgAnRxIgBBACAAa3FBAWsiACAAQQx2QRBxIgJ2IgFBBXZBCHEiACACciABIAB2IgFBAnZBBHEiAHIgASAAdiIBQQF2QQJxIgByIAEgAHYiAUEBdkEBcSIAciABIAB2aiIDQQN0IgBBuAhqKAIAIgQoAggiASAAQbAIaiIARgRAQYgIIAVBfiADd3EiBTYCAAwBCyABIAA2AgwgACABNgIICyAEQQhqIQAgBCAIQQNyNgIEIAQgCGoiAiADQQN0IgEgCGsiA0EBcjYCBCABIARqIAM2AgAgCgRAIApBA3YiAUEDdEGwCGohB0GcCCgCACEEAn8gBUEBIAF0IgFxRQRAQYgIIAEgBXI2AgAgBwwBCyAHKAIICyEBIAcgBDYCCCABIAQ2AgwgBCAHNgIMIAQgATYCCAtBnAggAjYCAEGQCCADNgIADA0LQYwIKAIAIgZFDQEgBkEAIAZrcUEBayIAIABBDHZBEHEiAnYiAUEFdkEIcSIAIAJyIAEgAHYiAUECdkEEcSIAciABIAB2IgFBAXZBAnEiAHIgASAAdiIBQQF2QQFxIgByIAEgAHZqQQJ0QbgKaigCACIBKAIEQXhxIAhrIQMgASECA0ACQCACKAIQIgBFBEAgAigCFCIARQ0BCyAAKAIEQXhxIAhrIgIgAyACIANJIgIbIQMgACABIAIbIQEgACECDAELCyABIAhqIgkgAU0NAiABKAIYIQsgASABKAIMIgRHBEAgASgCCCIAQZgIKAIASRogACAENgIMIAQgADYCCAwMCyABQRRqIgIoAgAiAEUEQCABKAIQIgBFDQQgAUEQaiECCwNAIAIhByAAIgRBFGoiAigCACIADQAgBEEQaiECIAQoAhAiAA0ACyAHQQA2AgAMCwtBfyEIIABBv39LDQAgAEELaiIAQXhxIQhBjAgoAgAiCUUNAEEAIAhrIQMCQAJAAkACf0EAIAhBgAJJDQAaQR8gCEH///8HSw0AGiAAQQh2IgAgAEGA/j9qQRB2QQhxIgJ0IgAgAEGA4B9qQRB2QQRxIgF0IgAgAEGAgA9qQRB2QQJxIgB0QQ92IAEgAnIgAHJrIgBBAXQgCCAAQRVqdkEBcXJBHGoLIgVBAnRBuApqKAIAIgJFBEBBACEADAELQQAhACAIQQBBGSAFQQF2ayAFQR9GG3QhAQNAAkAgAigCBEF4cSAIayIHIANPDQAgAiEEIAciAw0AQQAhAyACIQAMAwsgACACKAIUIgcgByACIAFBHXZBBHFqKAIQIgJGGyAAIAcbIQAgAUEBdCEBIAINAAsLIAAgBHJFBEBBACEEQQIgBXQiAEEAIABrciAJcSIARQ0DIABBACAAa3FBAWsiACAAQQx2QRBxIgJ2IgFBBXZBCHEiACACciABIAB2IgFBAnZBBHEiAHIgASAAdiIBQQF2QQJxIgByIAEgAHYiAUEBdkEBcSIAciABIAB2akECdEG4CmooAgAhAAsgAEUNAQsDQCAAKAIEQXhxIAhrIgEgA0khAiABIAMgAhshAyAAIAQgAhshBCAAKAIQIgEEfyABBSAAKAIUCyIADQALCyAERQ0AIANBkAgoAgAgCGtPDQAgBCAIaiIGIARNDQEgBCgCGCEFIAQgBCgCDCIBRwRAIAQoAggiAEGYCCgCAEkaIAAgATYCDCABIAA2AggMCgsgBEEUaiICKAIAIgBFBEAgBCgCECIARQ0EIARBEGohAgsDQCACIQcgACIBQRRqIgIoAgAiAA0AIAFBEGohAiABKAIQIgANAAsgB0EANgIADAkLIAhBkAgoAgAiAk0EQEGcCCgCACEDAkAgAiAIayIBQRBPBEBBkAggATYCAEGcCCADIAhqIgA2AgAgACABQQFyNgIEIAIgA2ogATYCACADIAhBA3I2AgQMAQtBnAhBADYCAEGQCEEANgIAIAMgAkEDcjYCBCACIANqIgAgACgCBEEBcjYCBAsgA0EIaiEADAsLIAhBlAgoAgAiBkkEQEGUCCAGIAhrIgE2AgBBoAhBoAgoAgAiAiAIaiIANgIAIAAgAUEBcjYCBCACIAhBA3I2AgQgAkEIaiEADAsLQQAhACAIQS9qIgkCf0HgCygCAARAQegLKAIADAELQewLQn83AgBB5AtCgKCAgICABDcCAEHgCyAMQQxqQXBxQdiq1aoFczYCAEH0C0EANgIAQcQLQQA2AgBBgCALIgFqIgVBACABayIHcSICIAhNDQpBwAsoAgAiBARAQbgLKAIAIgMgAmoiASADTQ0LIAEgBEsNCwtBxAstAABBBHENBQJAAkBBoAgoAgAiAwRAQcgLIQADQCADIAAoAgAiAU8EQCABIAAoAgRqIANLDQMLIAAoAggiAA0ACwtBABABIgFBf0YNBiACIQVB5AsoAgAiA0EBayIAIAFxBEAgAiABayAAIAFqQQAgA2txaiEFCyAFIAhNDQYgBUH+////B0sNBkHACygCACIEBEBBuAsoAgAiAyAFaiIAIANNDQcgACAESw0HCyAFEAEiACABRw0BDAgLIAUgBmsgB3EiBUH+////B0sNBSAFEAEiASAAKAIAIAAoAgRqRg0EIAEhAAsCQCAAQX9GDQAgCEEwaiAFTQ0AQegLKAIAIgEgCSAFa2pBACABa3EiAUH+////B0sEQCAAIQEMCAsgARABQX9HBEAgASAFaiEFIAAhAQwIC0EAIAVrEAEaDAULIAAiAUF/Rw0GDAQLAAtBACEEDAcLQQAhAQwFCyABQX9HDQILQcQLQcQLKAIAQQRyNgIACyACQf7///8HSw0BIAIQASEBQQAQASEAIAFBf0YNASAAQX9GDQEgACABTQ0BIAAgAWsiBSAIQShqTQ0BC0G4C0G4CygCACAFaiIANgIAQbwLKAIAIABJBEBBvAsgADYCAAsCQAJAAkBBoAgoAgAiBwRAQcgLIQADQCABIAAoAgAiAyAAKAIEIgJqRg0CIAAoAggiAA0ACwwCC0GYCCgCACIAQQAgACABTRtFBEBBmAggATYCAAtBACEAQcwLIAU2AgBByAsgATYCAEGoCEF/NgIAQawIQeALKAIANgIAQdQLQQA2AgADQCAAQQN0IgNBuAhqIANBsAhqIgI2AgAgA0G8CGogAjYCACAAQQFqIgBBIEcNAAtBlAggBUEoayIDQXggAWtBB3FBACABQQhqQQdxGyIAayICNgIAQaAIIAAgAWoiADYCACAAIAJBAXI2AgQgASADakEoNgIEQaQIQfALKAIANgIADAILIAAtAAxBCHENACADIAdLDQAgASAHTQ0AIAAgAiAFajYCBEGgCCAHQXggB2tBB3FBACAHQQhqQQdxGyIAaiICNgIAQZQIQZQIKAIAIAVqIgEgAGsiADYCACACIABBAXI2AgQgASAHakEoNgIEQaQIQfALKAIANgIADAELQZgIKAIAIAFLBEBBmAggATYCAAsgASAFaiECQcgLIQACQAJAAkACQAJAAkADQCACIAAoAgBHBEAgACgCCCIADQEMAgsLIAAtAAxBCHFFDQELQcgLIQADQCAHIAAoAgAiAk8EQCACIAAoAgRqIgQgB0sNAwsgACgCCCEADAALAAsgACABNgIAIAAgACgCBCAFajYCBCABQXggAWtBB3FBACABQQhqQQdxG2oiCSAIQQNyNgIEIAJBeCACa0EHcUEAIAJBCGpBB3EbaiIFIAggCWoiBmshAiAFIAdGBEBBoAggBjYCAEGUCEGUCCgCACACaiIANgIAIAYgAEEBcjYCBAwDCyAFQZwIKAIARgRAQZwIIAY2AgBBkAhBkAgoAgAgAmoiADYCACAGIABBAXI2AgQgACAGaiAANgIADAMLIAUoAgQiAEEDcUEBRgRAIABBeHEhBwJAIABB/wFNBEAgBSgCCCIDIABBA3YiAEEDdEGwCGpGGiADIAUoAgwiAUYEQEGICEGICCgCAEF+IAB3cTYCAAwCCyADIAE2AgwgASADNgIIDAELIAUoAhghCAJAIAUgBSgCDCIBRwRAIAUoAggiACABNgIMIAEgADYCCAwBCwJAIAVBFGoiACgCACIDDQAgBUEQaiIAKAIAIgMNAEEAIQEMAQsDQCAAIQQgAyIBQRRqIgAoAgAiAw0AIAFBEGohACABKAIQIgMNAAsgBEEANgIACyAIRQ0AAkAgBSAFKAIcIgNBAnRBuApqIgAoAgBGBEAgACABNgIAIAENAUGMCEGMCCgCAEF+IAN3cTYCAAwCCyAIQRBBFCAIKAIQIAVGG2ogATYCACABRQ0BCyABIAg2AhggBSgCECIABEAgASAANgIQIAAgATYCGAsgBSgCFCIARQ0AIAEgADYCFCAAIAE2AhgLIAUgB2ohBSACIAdqIQILIAUgBSgCBEF+cTYCBCAGIAJBAXI2AgQgAiAGaiACNgIAIAJB/wFNBEAgAkEDdiIAQQN0QbAIaiECAn9BiAgoAgAiAUEBIAB0IgBxRQRAQYgIIAAgAXI2AgAgAgwBCyACKAIICyEAIAIgBjYCCCAAIAY2AgwgBiACNgIMIAYgADYCCAwDC0EfIQAgAkH///8HTQRAIAJBCHYiACAAQYD+P2pBEHZBCHEiA3QiACAAQYDgH2pBEHZBBHEiAXQiACAAQYCAD2pBEHZBAnEiAHRBD3YgASADciAAcmsiAEEBdCACIABBFWp2QQFxckEcaiEACyAGIAA2AhwgBkIANwIQIABBAnRBuApqIQQCQEGMCCgCACIDQQEgAHQiAXFFBEBBjAggASADcjYCACAEIAY2AgAgBiAENgIYDAELIAJBAEEZIABBAXZrIABBH0YbdCEAIAQoAgAhAQNAIAEiAygCBEF4cSACRg0DIABBHXYhASAAQQF0IQAgAyABQQRxaiIEKAIQIgENAAsgBCAGNgIQIAYgAzYCGAsgBiAGNgIMIAYgBjYCCAwCC0GUCCAFQShrIgNBeCABa0EHcUEAIAFBCGpBB3EbIgBrIgI2AgBBoAggACABaiIANgIAIAAgAkEBcjYCBCABIANqQSg2AgRBpAhB8AsoAgA2AgAgByAEQScgBGtBB3FBACAEQSdrQQdxG2pBL2siACAAIAdBEGpJGyICQRs2AgQgAkHQCykCADcCECACQcgLKQIANwIIQdALIAJBCGo2AgBBzAsgBTYCAEHICyABNgIAQdQLQQA2AgAgAkEYaiEAA0AgAEEHNgIEIABBCGohASAAQQRqIQAgASAESQ0ACyACIAdGDQMgAiACKAIEQX5xNgIEIAcgAiAHayIEQQFyNgIEIAIgBDYCACAEQf8BTQRAIARBA3YiAEEDdEGwCGohAgJ/QYgIKAIAIgFBASAAdCIAcUUEQEGICCAAIAFyNgIAIAIMAQsgAigCCAshACACIAc2AgggACAHNgIMIAcgAjYCDCAHIAA2AggMBAtBHyEAIAdCADcCECAEQf///wdNBEAgBEEIdiIAIABBgP4/akEQdkEIcSICdCIAIABBgOAfakEQdkEEcSIBdCIAIABBgIAPakEQdkECcSIAdEEPdiABIAJyIAByayIAQQF0IAQgAEEVanZBAXFyQRxqIQALIAcgADYCHCAAQQJ0QbgKaiEDAkBBjAgoAgAiAkEBIAB0IgFxRQRAQYwIIAEgAnI2AgAgAyAHNgIAIAcgAzYCGAwBCyAEQQBBGSAAQQF2ayAAQR9GG3QhACADKAIAIQEDQCABIgIoAgRBeHEgBEYNBCAAQR12IQEgAEEBdCEAIAIgAUEEcWoiAygCECIBDQALIAMgBzYCECAHIAI2AhgLIAcgBzYCDCAHIAc2AggMAwsgAygCCCIAIAY2AgwgAyAGNgIIIAZBADYCGCAGIAM2AgwgBiAANgIICyAJQQhqIQAMBQsgAigCCCIAIAc2AgwgAiAHNgIIIAdBADYCGCAHIAI2AgwgByAANgIIC0GUCCgCACIAIAhNDQBBlAggACAIayIBNgIAQaAIQaAIKAIAIgIgCGoiADYCACAAIAFBAXI2AgQgAiAIQQNyNgIEIAJBCGohAAwDC0GECEEwNgIAQQAhAAwCCwJAIAVFDQACQCAEKAIcIgJBAnRBuApqIgAoAgAgBEYEQCAAIAE2AgAgAQ0BQYwIIAlBfiACd3EiCTYCAAwCCyAFQRBBFCAFKAIQIARGG2ogATYCACABRQ0BCyABIAU2AhggBCgCECIABEAgASAANgIQIAAgATYCGAsgBCgCFCIARQ0AIAEgADYCFCAAIAE2AhgLAkAgA0EPTQRAIAQgAyAIaiIAQQNyNgIEIAAgBGoiACAAKAIEQQFyNgIEDAELIAQgCEEDcjYCBCAGIANBAXI2AgQgAyAGaiADNgIAIANB/wFNBEAgA0EDdiIAQQN0QbAIaiECAn9BiAgoAgAiAUEBIAB0IgBxRQRAQYgIIAAgAXI2AgAgAgwBCyACKAIICyEAIAIgBjYCCCAAIAY2AgwgBiACNgIMIAYgADYCCAwBC0EfIQAgA0H///8HTQRAIANBCHYiACAAQYD+P2pBEHZBCHEiAnQiACAAQYDgH2pBEHZBBHEiAXQiACAAQYCAD2pBEHZBAnEiAHRBD3YgASACciAAcmsiAEEBdCADIABBFWp2QQFxckEcaiEACyAGIAA2AhwgBkIANwIQIABBAnRBuApqIQICQAJAIAlBASAAdCIBcUUEQEGMCCABIAlyNgIAIAIgBjYCACAGIAI2AhgMAQsgA0EAQRkgAEEBdmsgAEEfRht0IQAgAigCACEIA0AgCCIBKAIEQXhxIANGDQIgAEEddiECIABBAXQhACABIAJBBHFqIgIoAhAiCA0ACyACIAY2AhAgBiABNgIYCyAGIAY2AgwgBiAGNgIIDAELIAEoAggiACAGNgIMIAEgBjYCCCAGQQA2AhggBiABNgIMIAYgADYCCAsgBEEIaiEADAELAkAgC0UNAAJAIAEoAhwiAkECdEG4CmoiACgCACABRgRAIAAgBDYCACAEDQFBjAggBkF+IAJ3cTYCAAwCCyALQRBBFCALKAIQIAFGG2ogBDYCACAERQ0BCyAEIAs2AhggASgCECIABEAgBCAANgIQIAAgBDYCGAsgASgCFCIARQ0AIAQgADYCFCAAIAQ2AhgLAkAgA0EPTQRAIAEgAyAIaiIAQQNyNgIEIAAgAWoiACAAKAIEQQFyNgIEDAELIAEgCEEDcjYCBCAJIANBAXI2AgQgAyAJaiADNgIAIAoEQCAKQQN2IgBBA3RBsAhqIQRBnAgoAgAhAgJ/QQEgAHQiACAFcUUEQEGICCAAIAVyNgIAIAQMAQsgBCgCCAshACAEIAI2AgggACACNgIMIAIgBDYCDCACIAA2AggLQZwIIAk2AgBBkAggAzYCAAsgAUEIaiEACyAMQRBqJAAgAAsQACMAIABrQXBxIgAkACAACwYAIAAkAAsEACMAC4AJAgh/BH4jAEGQAWsiBiQAIAYgBS0AA0EYdEGAgIAYcSAFLwAAIAUtAAJBEHRycjYCACAGIAUoAANBAnZBg/7/H3E2AgQgBiAFKAAGQQR2Qf+B/x9xNgIIIAYgBSgACUEGdkH//8AfcTYCDCAFLwANIQggBS0ADyEJIAZCADcCFCAGQgA3AhwgBkEANgIkIAYgCCAJQRB0QYCAPHFyNgIQIAYgBSgAEDYCKCAGIAUoABQ2AiwgBiAFKAAYNgIwIAUoABwhBSAGQQA6AEwgBkEANgI4IAYgBTYCNCAGIAEgAhAEIAQEQCAGIAMgBBAECyAGKAI4IgEEQCAGQTxqIgIgAWpBAToAACABQQFqQQ9NBEAgASAGakE9aiEEAkBBDyABayIDRQ0AIAMgBGoiAUEBa0EAOgAAIARBADoAACADQQNJDQAgAUECa0EAOgAAIARBADoAASABQQNrQQA6AAAgBEEAOgACIANBB0kNACABQQRrQQA6AAAgBEEAOgADIANBCUkNACAEQQAgBGtBA3EiAWoiBEEANgIAIAQgAyABa0F8cSIBaiIDQQRrQQA2AgAgAUEJSQ0AIARBADYCCCAEQQA2AgQgA0EIa0EANgIAIANBDGtBADYCACABQRlJDQAgBEEANgIYIARBADYCFCAEQQA2AhAgBEEANgIMIANBEGtBADYCACADQRRrQQA2AgAgA0EYa0EANgIAIANBHGtBADYCACABIARBBHFBGHIiAWsiA0EgSQ0AIAEgBGohAQNAIAFCADcDGCABQgA3AxAgAUIANwMIIAFCADcDACABQSBqIQEgA0EgayIDQR9LDQALCwsgBkEBOgBMIAYgAkEQEAILIAY1AjQhECAGNQIwIREgBjUCLCEOIAAgBjUCKCAGKAIkIAYoAiAgBigCHCAGKAIYIgNBGnZqIgJBGnZqIgFBGnZqIgtBgICAYHIgAUH///8fcSINIAJB////H3EiCCAGKAIUIAtBGnZBBWxqIgFB////H3EiCUEFaiIFQRp2IANB////H3EgAUEadmoiA2oiAUEadmoiAkEadmoiBEEadmoiDEEfdSIHIANxIAEgDEEfdkEBayIDQf///x9xIgpxciIBQRp0IAUgCnEgByAJcXJyrXwiDzwAACAAIA9CGIg8AAMgACAPQhCIPAACIAAgD0IIiDwAASAAIA4gByAIcSACIApxciICQRR0IAFBBnZyrXwgD0IgiHwiDjwABCAAIA5CGIg8AAcgACAOQhCIPAAGIAAgDkIIiDwABSAAIBEgByANcSAEIApxciIBQQ50IAJBDHZyrXwgDkIgiHwiDjwACCAAIA5CGIg8AAsgACAOQhCIPAAKIAAgDkIIiDwACSAAIBAgAyAMcSAHIAtxckEIdCABQRJ2cq18IA5CIIh8Ig48AAwgACAOQhiIPAAPIAAgDkIQiDwADiAAIA5CCIg8AA0gBkIANwIwIAZCADcCKCAGQgA3AiAgBkIANwIYIAZCADcCECAGQgA3AgggBkIANwIAIAZBkAFqJAALpwwBB38CQCAARQ0AIABBCGsiAyAAQQRrKAIAIgFBeHEiAGohBQJAIAFBAXENACABQQNxRQ0BIAMgAygCACIBayIDQZgIKAIASQ0BIAAgAWohACADQZwIKAIARwRAIAFB/wFNBEAgAygCCCICIAFBA3YiBEEDdEGwCGpGGiACIAMoAgwiAUYEQEGICEGICCgCAEF+IAR3cTYCAAwDCyACIAE2AgwgASACNgIIDAILIAMoAhghBgJAIAMgAygCDCIBRwRAIAMoAggiAiABNgIMIAEgAjYCCAwBCwJAIANBFGoiAigCACIEDQAgA0EQaiICKAIAIgQNAEEAIQEMAQsDQCACIQcgBCIBQRRqIgIoAgAiBA0AIAFBEGohAiABKAIQIgQNAAsgB0EANgIACyAGRQ0BAkAgAyADKAIcIgJBAnRBuApqIgQoAgBGBEAgBCABNgIAIAENAUGMCEGMCCgCAEF+IAJ3cTYCAAwDCyAGQRBBFCAGKAIQIANGG2ogATYCACABRQ0CCyABIAY2AhggAygCECICBEAgASACNgIQIAIgATYCGAsgAygCFCICRQ0BIAEgAjYCFCACIAE2AhgMAQsgBSgCBCIBQQNxQQNHDQBBkAggADYCACAFIAFBfnE2AgQgAyAAQQFyNgIEIAAgA2ogADYCAA8LIAMgBU8NACAFKAIEIgFBAXFFDQACQCABQQJxRQRAIAVBoAgoAgBGBEBBoAggAzYCAEGUCEGUCCgCACAAaiIANgIAIAMgAEEBcjYCBCADQZwIKAIARw0DQZAIQQA2AgBBnAhBADYCAA8LIAVBnAgoAgBGBEBBnAggAzYCAEGQCEGQCCgCACAAaiIANgIAIAMgAEEBcjYCBCAAIANqIAA2AgAPCyABQXhxIABqIQACQCABQf8BTQRAIAUoAggiAiABQQN2IgRBA3RBsAhqRhogAiAFKAIMIgFGBEBBiAhBiAgoAgBBfiAEd3E2AgAMAgsgAiABNgIMIAEgAjYCCAwBCyAFKAIYIQYCQCAFIAUoAgwiAUcEQCAFKAIIIgJBmAgoAgBJGiACIAE2AgwgASACNgIIDAELAkAgBUEUaiICKAIAIgQNACAFQRBqIgIoAgAiBA0AQQAhAQwBCwNAIAIhByAEIgFBFGoiAigCACIEDQAgAUEQaiECIAEoAhAiBA0ACyAHQQA2AgALIAZFDQACQCAFIAUoAhwiAkECdEG4CmoiBCgCAEYEQCAEIAE2AgAgAQ0BQYwIQYwIKAIAQX4gAndxNgIADAILIAZBEEEUIAYoAhAgBUYbaiABNgIAIAFFDQELIAEgBjYCGCAFKAIQIgIEQCABIAI2AhAgAiABNgIYCyAFKAIUIgJFDQAgASACNgIUIAIgATYCGAsgAyAAQQFyNgIEIAAgA2ogADYCACADQZwIKAIARw0BQZAIIAA2AgAPCyAFIAFBfnE2AgQgAyAAQQFyNgIEIAAgA2ogADYCAAsgAEH/AU0EQCAAQQN2IgFBA3RBsAhqIQACf0GICCgCACICQQEgAXQiAXFFBEBBiAggASACcjYCACAADAELIAAoAggLIQIgACADNgIIIAIgAzYCDCADIAA2AgwgAyACNgIIDwtBHyECIANCADcCECAAQf///wdNBEAgAEEIdiIBIAFBgP4/akEQdkEIcSIBdCICIAJBgOAfakEQdkEEcSICdCIEIARBgIAPakEQdkECcSIEdEEPdiABIAJyIARyayIBQQF0IAAgAUEVanZBAXFyQRxqIQILIAMgAjYCHCACQQJ0QbgKaiEBAkACQAJAQYwIKAIAIgRBASACdCIHcUUEQEGMCCAEIAdyNgIAIAEgAzYCACADIAE2AhgMAQsgAEEAQRkgAkEBdmsgAkEfRht0IQIgASgCACEBA0AgASIEKAIEQXhxIABGDQIgAkEddiEBIAJBAXQhAiAEIAFBBHFqIgdBEGooAgAiAQ0ACyAHIAM2AhAgAyAENgIYCyADIAM2AgwgAyADNgIIDAELIAQoAggiACADNgIMIAQgAzYCCCADQQA2AhggAyAENgIMIAMgADYCCAtBqAhBqAgoAgBBAWsiAEF/IAAbNgIACwsLCQEAQYEICwIGUA==";
+        if (!W.startsWith(V)) {
+          var na = W;
+          W = b.locateFile ? b.locateFile(na, B) : B + na;
+        }
+        function pa() {
+          var a = W;
+          try {
+            if (a == W && J) return new Uint8Array(J);
+            var c = H(a);
+            if (c) return c;
+            if (E) return E(a);
+            throw "both async and sync fetching of the wasm failed";
+          } catch (d) {
+            K(d);
+          }
+        }
+        function qa() {
+          if (!J && (x || y)) {
+            if ("function" === typeof fetch && !W.startsWith("file://")) return fetch(W, { credentials: "same-origin" }).then(function(a) {
+              if (!a.ok) throw "failed to load wasm binary file at '" + W + "'";
+              return a.arrayBuffer();
+            }).catch(function() {
+              return pa();
+            });
+            if (D) return new Promise(function(a, c) {
+              D(W, function(d) {
+                a(new Uint8Array(d));
+              }, c);
+            });
+          }
+          return Promise.resolve().then(function() {
+            return pa();
+          });
+        }
+        function X(a) {
+          for (; 0 < a.length; ) {
+            var c = a.shift();
+            if ("function" == typeof c) c(b);
+            else {
+              var d = c.m;
+              "number" === typeof d ? void 0 === c.l ? R.get(d)() : R.get(d)(c.l) : d(void 0 === c.l ? null : c.l);
+            }
+          }
+        }
+        var ba = false, ra = "function" === typeof atob ? atob : function(a) {
+          var c = "", d = 0;
+          a = a.replace(/[^A-Za-z0-9\+\/=]/g, "");
+          do {
+            var e = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=".indexOf(a.charAt(d++));
+            var f = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=".indexOf(a.charAt(d++));
+            var l = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=".indexOf(a.charAt(d++));
+            var A = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=".indexOf(a.charAt(d++));
+            e = e << 2 | f >> 4;
+            f = (f & 15) << 4 | l >> 2;
+            var t = (l & 3) << 6 | A;
+            c += String.fromCharCode(e);
+            64 !== l && (c += String.fromCharCode(f));
+            64 !== A && (c += String.fromCharCode(t));
+          } while (d < a.length);
+          return c;
+        };
+        function H(a) {
+          if (a.startsWith(V)) {
+            a = a.slice(V.length);
+            if ("boolean" === typeof z && z) {
+              var c = Buffer.from(a, "base64");
+              c = new Uint8Array(c.buffer, c.byteOffset, c.byteLength);
+            } else try {
+              var d = ra(a), e = new Uint8Array(d.length);
+              for (a = 0; a < d.length; ++a) e[a] = d.charCodeAt(a);
+              c = e;
+            } catch (f) {
+              throw Error("Converting base64 string to bytes failed.");
+            }
+            return c;
+          }
+        }
+        var sa = { a: function(a) {
+          var c = P.length;
+          a >>>= 0;
+          if (2147483648 < a) return false;
+          for (var d = 1; 4 >= d; d *= 2) {
+            var e = c * (1 + 0.2 / d);
+            e = Math.min(e, a + 100663296);
+            e = Math.max(a, e);
+            0 < e % 65536 && (e += 65536 - e % 65536);
+            a: {
+              try {
+                L.grow(Math.min(2147483648, e) - ha.byteLength + 65535 >>> 16);
+                ia();
+                var f = 1;
+                break a;
+              } catch (l) {
+              }
+              f = void 0;
+            }
+            if (f) return true;
+          }
+          return false;
+        } };
+        (function() {
+          function a(f) {
+            b.asm = f.exports;
+            L = b.asm.b;
+            ia();
+            R = b.asm.j;
+            ka.unshift(b.asm.c);
+            S--;
+            b.monitorRunDependencies && b.monitorRunDependencies(S);
+            0 == S && (null !== T && (clearInterval(T), T = null), U && (f = U, U = null, f()));
+          }
+          function c(f) {
+            a(f.instance);
+          }
+          function d(f) {
+            return qa().then(function(l) {
+              return WebAssembly.instantiate(l, e);
+            }).then(f, function(l) {
+              I("failed to asynchronously prepare wasm: " + l);
+              K(l);
+            });
+          }
+          var e = { a: sa };
+          S++;
+          b.monitorRunDependencies && b.monitorRunDependencies(S);
+          if (b.instantiateWasm) try {
+            return b.instantiateWasm(
+              e,
+              a
+            );
+          } catch (f) {
+            return I("Module.instantiateWasm callback failed with error: " + f), false;
+          }
+          (function() {
+            return J || "function" !== typeof WebAssembly.instantiateStreaming || W.startsWith(V) || W.startsWith("file://") || "function" !== typeof fetch ? d(c) : fetch(W, { credentials: "same-origin" }).then(function(f) {
+              return WebAssembly.instantiateStreaming(f, e).then(c, function(l) {
+                I("wasm streaming compile failed: " + l);
+                I("falling back to ArrayBuffer instantiation");
+                return d(c);
+              });
+            });
+          })().catch(r);
+          return {};
+        })();
+        b.___wasm_call_ctors = function() {
+          return (b.___wasm_call_ctors = b.asm.c).apply(null, arguments);
+        };
+        b._poly1305_auth = function() {
+          return (b._poly1305_auth = b.asm.d).apply(null, arguments);
+        };
+        var da = b.stackSave = function() {
+          return (da = b.stackSave = b.asm.e).apply(null, arguments);
+        }, fa = b.stackRestore = function() {
+          return (fa = b.stackRestore = b.asm.f).apply(null, arguments);
+        }, O = b.stackAlloc = function() {
+          return (O = b.stackAlloc = b.asm.g).apply(null, arguments);
+        };
+        b._malloc = function() {
+          return (b._malloc = b.asm.h).apply(null, arguments);
+        };
+        b._free = function() {
+          return (b._free = b.asm.i).apply(null, arguments);
+        };
+        b.cwrap = function(a, c, d, e) {
+          d = d || [];
+          var f = d.every(function(l) {
+            return "number" === l;
+          });
+          return "string" !== c && f && !e ? N(a) : function() {
+            return ca(a, c, d, arguments);
+          };
+        };
+        var Y;
+        U = function ta() {
+          Y || Z();
+          Y || (U = ta);
+        };
+        function Z() {
+          function a() {
+            if (!Y && (Y = true, b.calledRun = true, !M)) {
+              X(ka);
+              q(b);
+              if (b.onRuntimeInitialized) b.onRuntimeInitialized();
+              if (b.postRun) for ("function" == typeof b.postRun && (b.postRun = [b.postRun]); b.postRun.length; ) {
+                var c = b.postRun.shift();
+                la.unshift(c);
+              }
+              X(la);
+            }
+          }
+          if (!(0 < S)) {
+            if (b.preRun) for ("function" == typeof b.preRun && (b.preRun = [b.preRun]); b.preRun.length; ) ma();
+            X(ja);
+            0 < S || (b.setStatus ? (b.setStatus("Running..."), setTimeout(function() {
+              setTimeout(function() {
+                b.setStatus("");
+              }, 1);
+              a();
+            }, 1)) : a());
+          }
+        }
+        b.run = Z;
+        if (b.preInit) for ("function" == typeof b.preInit && (b.preInit = [b.preInit]); 0 < b.preInit.length; ) b.preInit.pop()();
+        Z();
+        return createPoly13052.ready;
+      });
+    })();
+    if (typeof exports === "object" && typeof module === "object")
+      module.exports = createPoly1305;
+    else if (typeof define === "function" && define["amd"])
+      define([], function() {
+        return createPoly1305;
+      });
+    else if (typeof exports === "object")
+      exports["createPoly1305"] = createPoly1305;
+  }
+});
+
+// node_modules/ssh2/lib/protocol/crypto.js
+var require_crypto = __commonJS({
+  "node_modules/ssh2/lib/protocol/crypto.js"(exports, module) {
+    "use strict";
+    var {
+      createCipheriv,
+      createDecipheriv,
+      createHmac: createHmac2,
+      randomFillSync,
+      timingSafeEqual
+    } = __require("crypto");
+    var { readUInt32BE, writeUInt32BE } = require_utils();
+    var FastBuffer = Buffer[Symbol.species];
+    var MAX_SEQNO = 2 ** 32 - 1;
+    var EMPTY_BUFFER = Buffer.alloc(0);
+    var BUF_INT = Buffer.alloc(4);
+    var DISCARD_CACHE = /* @__PURE__ */ new Map();
+    var MAX_PACKET_SIZE = 35e3;
+    var binding;
+    var AESGCMCipher;
+    var ChaChaPolyCipher;
+    var GenericCipher;
+    var AESGCMDecipher;
+    var ChaChaPolyDecipher;
+    var GenericDecipher;
+    try {
+      binding = require_sshcrypto();
+      ({
+        AESGCMCipher,
+        ChaChaPolyCipher,
+        GenericCipher,
+        AESGCMDecipher,
+        ChaChaPolyDecipher,
+        GenericDecipher
+      } = binding);
+    } catch {
+    }
+    var CIPHER_STREAM = 1 << 0;
+    var CIPHER_INFO = (() => {
+      function info2(sslName, blockLen, keyLen, ivLen, authLen, discardLen, flags) {
+        return {
+          sslName,
+          blockLen,
+          keyLen,
+          ivLen: ivLen !== 0 || flags & CIPHER_STREAM ? ivLen : blockLen,
+          authLen,
+          discardLen,
+          stream: !!(flags & CIPHER_STREAM)
+        };
+      }
+      return {
+        "chacha20-poly1305@openssh.com": info2("chacha20", 8, 64, 0, 16, 0, CIPHER_STREAM),
+        "aes128-gcm": info2("aes-128-gcm", 16, 16, 12, 16, 0, CIPHER_STREAM),
+        "aes256-gcm": info2("aes-256-gcm", 16, 32, 12, 16, 0, CIPHER_STREAM),
+        "aes128-gcm@openssh.com": info2("aes-128-gcm", 16, 16, 12, 16, 0, CIPHER_STREAM),
+        "aes256-gcm@openssh.com": info2("aes-256-gcm", 16, 32, 12, 16, 0, CIPHER_STREAM),
+        "aes128-cbc": info2("aes-128-cbc", 16, 16, 0, 0, 0, 0),
+        "aes192-cbc": info2("aes-192-cbc", 16, 24, 0, 0, 0, 0),
+        "aes256-cbc": info2("aes-256-cbc", 16, 32, 0, 0, 0, 0),
+        "rijndael-cbc@lysator.liu.se": info2("aes-256-cbc", 16, 32, 0, 0, 0, 0),
+        "3des-cbc": info2("des-ede3-cbc", 8, 24, 0, 0, 0, 0),
+        "blowfish-cbc": info2("bf-cbc", 8, 16, 0, 0, 0, 0),
+        "idea-cbc": info2("idea-cbc", 8, 16, 0, 0, 0, 0),
+        "cast128-cbc": info2("cast-cbc", 8, 16, 0, 0, 0, 0),
+        "aes128-ctr": info2("aes-128-ctr", 16, 16, 16, 0, 0, CIPHER_STREAM),
+        "aes192-ctr": info2("aes-192-ctr", 16, 24, 16, 0, 0, CIPHER_STREAM),
+        "aes256-ctr": info2("aes-256-ctr", 16, 32, 16, 0, 0, CIPHER_STREAM),
+        "3des-ctr": info2("des-ede3", 8, 24, 8, 0, 0, CIPHER_STREAM),
+        "blowfish-ctr": info2("bf-ecb", 8, 16, 8, 0, 0, CIPHER_STREAM),
+        "cast128-ctr": info2("cast5-ecb", 8, 16, 8, 0, 0, CIPHER_STREAM),
+        /* The "arcfour128" algorithm is the RC4 cipher, as described in
+               [SCHNEIER], using a 128-bit key.  The first 1536 bytes of keystream
+               generated by the cipher MUST be discarded, and the first byte of the
+               first encrypted packet MUST be encrypted using the 1537th byte of
+               keystream.
+        
+               -- http://tools.ietf.org/html/rfc4345#section-4 */
+        "arcfour": info2("rc4", 8, 16, 0, 0, 1536, CIPHER_STREAM),
+        "arcfour128": info2("rc4", 8, 16, 0, 0, 1536, CIPHER_STREAM),
+        "arcfour256": info2("rc4", 8, 32, 0, 0, 1536, CIPHER_STREAM),
+        "arcfour512": info2("rc4", 8, 64, 0, 0, 1536, CIPHER_STREAM)
+      };
+    })();
+    var MAC_INFO = (() => {
+      function info2(sslName, len, actualLen, isETM) {
+        return {
+          sslName,
+          len,
+          actualLen,
+          isETM
+        };
+      }
+      return {
+        "hmac-md5": info2("md5", 16, 16, false),
+        "hmac-md5-96": info2("md5", 16, 12, false),
+        "hmac-ripemd160": info2("ripemd160", 20, 20, false),
+        "hmac-sha1": info2("sha1", 20, 20, false),
+        "hmac-sha1-etm@openssh.com": info2("sha1", 20, 20, true),
+        "hmac-sha1-96": info2("sha1", 20, 12, false),
+        "hmac-sha2-256": info2("sha256", 32, 32, false),
+        "hmac-sha2-256-etm@openssh.com": info2("sha256", 32, 32, true),
+        "hmac-sha2-256-96": info2("sha256", 32, 12, false),
+        "hmac-sha2-512": info2("sha512", 64, 64, false),
+        "hmac-sha2-512-etm@openssh.com": info2("sha512", 64, 64, true),
+        "hmac-sha2-512-96": info2("sha512", 64, 12, false)
+      };
+    })();
+    var NullCipher = class {
+      constructor(seqno, onWrite) {
+        this.outSeqno = seqno;
+        this._onWrite = onWrite;
+        this._dead = false;
+      }
+      free() {
+        this._dead = true;
+      }
+      allocPacket(payloadLen) {
+        let pktLen = 4 + 1 + payloadLen;
+        let padLen = 8 - (pktLen & 8 - 1);
+        if (padLen < 4)
+          padLen += 8;
+        pktLen += padLen;
+        const packet = Buffer.allocUnsafe(pktLen);
+        writeUInt32BE(packet, pktLen - 4, 0);
+        packet[4] = padLen;
+        randomFillSync(packet, 5 + payloadLen, padLen);
+        return packet;
+      }
+      encrypt(packet) {
+        if (this._dead)
+          return;
+        this._onWrite(packet);
+        this.outSeqno = this.outSeqno + 1 >>> 0;
+      }
+    };
+    var POLY1305_ZEROS = Buffer.alloc(32);
+    var POLY1305_OUT_COMPUTE = Buffer.alloc(16);
+    var POLY1305_WASM_MODULE;
+    var POLY1305_RESULT_MALLOC;
+    var poly1305_auth;
+    var ChaChaPolyCipherNative = class {
+      constructor(config) {
+        const enc = config.outbound;
+        this.outSeqno = enc.seqno;
+        this._onWrite = enc.onWrite;
+        this._encKeyMain = enc.cipherKey.slice(0, 32);
+        this._encKeyPktLen = enc.cipherKey.slice(32);
+        this._dead = false;
+      }
+      free() {
+        this._dead = true;
+      }
+      allocPacket(payloadLen) {
+        let pktLen = 4 + 1 + payloadLen;
+        let padLen = 8 - (pktLen - 4 & 8 - 1);
+        if (padLen < 4)
+          padLen += 8;
+        pktLen += padLen;
+        const packet = Buffer.allocUnsafe(pktLen);
+        writeUInt32BE(packet, pktLen - 4, 0);
+        packet[4] = padLen;
+        randomFillSync(packet, 5 + payloadLen, padLen);
+        return packet;
+      }
+      encrypt(packet) {
+        if (this._dead)
+          return;
+        POLY1305_OUT_COMPUTE[0] = 0;
+        writeUInt32BE(POLY1305_OUT_COMPUTE, this.outSeqno, 12);
+        const polyKey = createCipheriv("chacha20", this._encKeyMain, POLY1305_OUT_COMPUTE).update(POLY1305_ZEROS);
+        const pktLenEnc = createCipheriv("chacha20", this._encKeyPktLen, POLY1305_OUT_COMPUTE).update(packet.slice(0, 4));
+        this._onWrite(pktLenEnc);
+        POLY1305_OUT_COMPUTE[0] = 1;
+        const payloadEnc = createCipheriv("chacha20", this._encKeyMain, POLY1305_OUT_COMPUTE).update(packet.slice(4));
+        this._onWrite(payloadEnc);
+        poly1305_auth(
+          POLY1305_RESULT_MALLOC,
+          pktLenEnc,
+          pktLenEnc.length,
+          payloadEnc,
+          payloadEnc.length,
+          polyKey
+        );
+        const mac = Buffer.allocUnsafe(16);
+        mac.set(
+          new Uint8Array(
+            POLY1305_WASM_MODULE.HEAPU8.buffer,
+            POLY1305_RESULT_MALLOC,
+            16
+          ),
+          0
+        );
+        this._onWrite(mac);
+        this.outSeqno = this.outSeqno + 1 >>> 0;
+      }
+    };
+    var ChaChaPolyCipherBinding = class {
+      constructor(config) {
+        const enc = config.outbound;
+        this.outSeqno = enc.seqno;
+        this._onWrite = enc.onWrite;
+        this._instance = new ChaChaPolyCipher(enc.cipherKey);
+        this._dead = false;
+      }
+      free() {
+        this._dead = true;
+        this._instance.free();
+      }
+      allocPacket(payloadLen) {
+        let pktLen = 4 + 1 + payloadLen;
+        let padLen = 8 - (pktLen - 4 & 8 - 1);
+        if (padLen < 4)
+          padLen += 8;
+        pktLen += padLen;
+        const packet = Buffer.allocUnsafe(
+          pktLen + 16
+          /* MAC */
+        );
+        writeUInt32BE(packet, pktLen - 4, 0);
+        packet[4] = padLen;
+        randomFillSync(packet, 5 + payloadLen, padLen);
+        return packet;
+      }
+      encrypt(packet) {
+        if (this._dead)
+          return;
+        this._instance.encrypt(packet, this.outSeqno);
+        this._onWrite(packet);
+        this.outSeqno = this.outSeqno + 1 >>> 0;
+      }
+    };
+    var AESGCMCipherNative = class {
+      constructor(config) {
+        const enc = config.outbound;
+        this.outSeqno = enc.seqno;
+        this._onWrite = enc.onWrite;
+        this._encSSLName = enc.cipherInfo.sslName;
+        this._encKey = enc.cipherKey;
+        this._encIV = enc.cipherIV;
+        this._dead = false;
+      }
+      free() {
+        this._dead = true;
+      }
+      allocPacket(payloadLen) {
+        let pktLen = 4 + 1 + payloadLen;
+        let padLen = 16 - (pktLen - 4 & 16 - 1);
+        if (padLen < 4)
+          padLen += 16;
+        pktLen += padLen;
+        const packet = Buffer.allocUnsafe(pktLen);
+        writeUInt32BE(packet, pktLen - 4, 0);
+        packet[4] = padLen;
+        randomFillSync(packet, 5 + payloadLen, padLen);
+        return packet;
+      }
+      encrypt(packet) {
+        if (this._dead)
+          return;
+        const cipher = createCipheriv(this._encSSLName, this._encKey, this._encIV);
+        cipher.setAutoPadding(false);
+        const lenData = packet.slice(0, 4);
+        cipher.setAAD(lenData);
+        this._onWrite(lenData);
+        const encrypted = cipher.update(packet.slice(4));
+        this._onWrite(encrypted);
+        const final = cipher.final();
+        if (final.length)
+          this._onWrite(final);
+        const tag = cipher.getAuthTag();
+        this._onWrite(tag);
+        ivIncrement(this._encIV);
+        this.outSeqno = this.outSeqno + 1 >>> 0;
+      }
+    };
+    var AESGCMCipherBinding = class {
+      constructor(config) {
+        const enc = config.outbound;
+        this.outSeqno = enc.seqno;
+        this._onWrite = enc.onWrite;
+        this._instance = new AESGCMCipher(
+          enc.cipherInfo.sslName,
+          enc.cipherKey,
+          enc.cipherIV
+        );
+        this._dead = false;
+      }
+      free() {
+        this._dead = true;
+        this._instance.free();
+      }
+      allocPacket(payloadLen) {
+        let pktLen = 4 + 1 + payloadLen;
+        let padLen = 16 - (pktLen - 4 & 16 - 1);
+        if (padLen < 4)
+          padLen += 16;
+        pktLen += padLen;
+        const packet = Buffer.allocUnsafe(
+          pktLen + 16
+          /* authTag */
+        );
+        writeUInt32BE(packet, pktLen - 4, 0);
+        packet[4] = padLen;
+        randomFillSync(packet, 5 + payloadLen, padLen);
+        return packet;
+      }
+      encrypt(packet) {
+        if (this._dead)
+          return;
+        this._instance.encrypt(packet);
+        this._onWrite(packet);
+        this.outSeqno = this.outSeqno + 1 >>> 0;
+      }
+    };
+    var GenericCipherNative = class {
+      constructor(config) {
+        const enc = config.outbound;
+        this.outSeqno = enc.seqno;
+        this._onWrite = enc.onWrite;
+        this._encBlockLen = enc.cipherInfo.blockLen;
+        this._cipherInstance = createCipheriv(
+          enc.cipherInfo.sslName,
+          enc.cipherKey,
+          enc.cipherIV
+        );
+        this._macSSLName = enc.macInfo.sslName;
+        this._macKey = enc.macKey;
+        this._macActualLen = enc.macInfo.actualLen;
+        this._macETM = enc.macInfo.isETM;
+        this._aadLen = this._macETM ? 4 : 0;
+        this._dead = false;
+        const discardLen = enc.cipherInfo.discardLen;
+        if (discardLen) {
+          let discard = DISCARD_CACHE.get(discardLen);
+          if (discard === void 0) {
+            discard = Buffer.alloc(discardLen);
+            DISCARD_CACHE.set(discardLen, discard);
+          }
+          this._cipherInstance.update(discard);
+        }
+      }
+      free() {
+        this._dead = true;
+      }
+      allocPacket(payloadLen) {
+        const blockLen = this._encBlockLen;
+        let pktLen = 4 + 1 + payloadLen;
+        let padLen = blockLen - (pktLen - this._aadLen & blockLen - 1);
+        if (padLen < 4)
+          padLen += blockLen;
+        pktLen += padLen;
+        const packet = Buffer.allocUnsafe(pktLen);
+        writeUInt32BE(packet, pktLen - 4, 0);
+        packet[4] = padLen;
+        randomFillSync(packet, 5 + payloadLen, padLen);
+        return packet;
+      }
+      encrypt(packet) {
+        if (this._dead)
+          return;
+        let mac;
+        if (this._macETM) {
+          const lenBytes = new Uint8Array(packet.buffer, packet.byteOffset, 4);
+          const encrypted = this._cipherInstance.update(
+            new Uint8Array(
+              packet.buffer,
+              packet.byteOffset + 4,
+              packet.length - 4
+            )
+          );
+          this._onWrite(lenBytes);
+          this._onWrite(encrypted);
+          mac = createHmac2(this._macSSLName, this._macKey);
+          writeUInt32BE(BUF_INT, this.outSeqno, 0);
+          mac.update(BUF_INT);
+          mac.update(lenBytes);
+          mac.update(encrypted);
+        } else {
+          const encrypted = this._cipherInstance.update(packet);
+          this._onWrite(encrypted);
+          mac = createHmac2(this._macSSLName, this._macKey);
+          writeUInt32BE(BUF_INT, this.outSeqno, 0);
+          mac.update(BUF_INT);
+          mac.update(packet);
+        }
+        let digest = mac.digest();
+        if (digest.length > this._macActualLen)
+          digest = digest.slice(0, this._macActualLen);
+        this._onWrite(digest);
+        this.outSeqno = this.outSeqno + 1 >>> 0;
+      }
+    };
+    var GenericCipherBinding = class {
+      constructor(config) {
+        const enc = config.outbound;
+        this.outSeqno = enc.seqno;
+        this._onWrite = enc.onWrite;
+        this._encBlockLen = enc.cipherInfo.blockLen;
+        this._macLen = enc.macInfo.len;
+        this._macActualLen = enc.macInfo.actualLen;
+        this._aadLen = enc.macInfo.isETM ? 4 : 0;
+        this._instance = new GenericCipher(
+          enc.cipherInfo.sslName,
+          enc.cipherKey,
+          enc.cipherIV,
+          enc.macInfo.sslName,
+          enc.macKey,
+          enc.macInfo.isETM
+        );
+        this._dead = false;
+      }
+      free() {
+        this._dead = true;
+        this._instance.free();
+      }
+      allocPacket(payloadLen) {
+        const blockLen = this._encBlockLen;
+        let pktLen = 4 + 1 + payloadLen;
+        let padLen = blockLen - (pktLen - this._aadLen & blockLen - 1);
+        if (padLen < 4)
+          padLen += blockLen;
+        pktLen += padLen;
+        const packet = Buffer.allocUnsafe(pktLen + this._macLen);
+        writeUInt32BE(packet, pktLen - 4, 0);
+        packet[4] = padLen;
+        randomFillSync(packet, 5 + payloadLen, padLen);
+        return packet;
+      }
+      encrypt(packet) {
+        if (this._dead)
+          return;
+        this._instance.encrypt(packet, this.outSeqno);
+        if (this._macActualLen < this._macLen) {
+          packet = new FastBuffer(
+            packet.buffer,
+            packet.byteOffset,
+            packet.length - (this._macLen - this._macActualLen)
+          );
+        }
+        this._onWrite(packet);
+        this.outSeqno = this.outSeqno + 1 >>> 0;
+      }
+    };
+    var NullDecipher = class {
+      constructor(seqno, onPayload) {
+        this.inSeqno = seqno;
+        this._onPayload = onPayload;
+        this._len = 0;
+        this._lenBytes = 0;
+        this._packet = null;
+        this._packetPos = 0;
+      }
+      free() {
+      }
+      decrypt(data, p, dataLen) {
+        while (p < dataLen) {
+          if (this._lenBytes < 4) {
+            let nb = Math.min(4 - this._lenBytes, dataLen - p);
+            this._lenBytes += nb;
+            while (nb--)
+              this._len = (this._len << 8) + data[p++];
+            if (this._lenBytes < 4)
+              return;
+            if (this._len > MAX_PACKET_SIZE || this._len < 8 || (4 + this._len & 7) !== 0) {
+              throw new Error("Bad packet length");
+            }
+            if (p >= dataLen)
+              return;
+          }
+          if (this._packetPos < this._len) {
+            const nb = Math.min(this._len - this._packetPos, dataLen - p);
+            let chunk;
+            if (p !== 0 || nb !== dataLen)
+              chunk = new Uint8Array(data.buffer, data.byteOffset + p, nb);
+            else
+              chunk = data;
+            if (nb === this._len) {
+              this._packet = chunk;
+            } else {
+              if (!this._packet)
+                this._packet = Buffer.allocUnsafe(this._len);
+              this._packet.set(chunk, this._packetPos);
+            }
+            p += nb;
+            this._packetPos += nb;
+            if (this._packetPos < this._len)
+              return;
+          }
+          const payload = !this._packet ? EMPTY_BUFFER : new FastBuffer(
+            this._packet.buffer,
+            this._packet.byteOffset + 1,
+            this._packet.length - this._packet[0] - 1
+          );
+          this.inSeqno = this.inSeqno + 1 >>> 0;
+          this._len = 0;
+          this._lenBytes = 0;
+          this._packet = null;
+          this._packetPos = 0;
+          {
+            const ret = this._onPayload(payload);
+            if (ret !== void 0)
+              return ret === false ? p : ret;
+          }
+        }
+      }
+    };
+    var ChaChaPolyDecipherNative = class {
+      constructor(config) {
+        const dec = config.inbound;
+        this.inSeqno = dec.seqno;
+        this._onPayload = dec.onPayload;
+        this._decKeyMain = dec.decipherKey.slice(0, 32);
+        this._decKeyPktLen = dec.decipherKey.slice(32);
+        this._len = 0;
+        this._lenBuf = Buffer.alloc(4);
+        this._lenPos = 0;
+        this._packet = null;
+        this._pktLen = 0;
+        this._mac = Buffer.allocUnsafe(16);
+        this._calcMac = Buffer.allocUnsafe(16);
+        this._macPos = 0;
+      }
+      free() {
+      }
+      decrypt(data, p, dataLen) {
+        while (p < dataLen) {
+          if (this._lenPos < 4) {
+            let nb = Math.min(4 - this._lenPos, dataLen - p);
+            while (nb--)
+              this._lenBuf[this._lenPos++] = data[p++];
+            if (this._lenPos < 4)
+              return;
+            POLY1305_OUT_COMPUTE[0] = 0;
+            writeUInt32BE(POLY1305_OUT_COMPUTE, this.inSeqno, 12);
+            const decLenBytes = createDecipheriv("chacha20", this._decKeyPktLen, POLY1305_OUT_COMPUTE).update(this._lenBuf);
+            this._len = readUInt32BE(decLenBytes, 0);
+            if (this._len > MAX_PACKET_SIZE || this._len < 8 || (this._len & 7) !== 0) {
+              throw new Error("Bad packet length");
+            }
+          }
+          if (this._pktLen < this._len) {
+            if (p >= dataLen)
+              return;
+            const nb = Math.min(this._len - this._pktLen, dataLen - p);
+            let encrypted;
+            if (p !== 0 || nb !== dataLen)
+              encrypted = new Uint8Array(data.buffer, data.byteOffset + p, nb);
+            else
+              encrypted = data;
+            if (nb === this._len) {
+              this._packet = encrypted;
+            } else {
+              if (!this._packet)
+                this._packet = Buffer.allocUnsafe(this._len);
+              this._packet.set(encrypted, this._pktLen);
+            }
+            p += nb;
+            this._pktLen += nb;
+            if (this._pktLen < this._len || p >= dataLen)
+              return;
+          }
+          {
+            const nb = Math.min(16 - this._macPos, dataLen - p);
+            if (p !== 0 || nb !== dataLen) {
+              this._mac.set(
+                new Uint8Array(data.buffer, data.byteOffset + p, nb),
+                this._macPos
+              );
+            } else {
+              this._mac.set(data, this._macPos);
+            }
+            p += nb;
+            this._macPos += nb;
+            if (this._macPos < 16)
+              return;
+          }
+          POLY1305_OUT_COMPUTE[0] = 0;
+          writeUInt32BE(POLY1305_OUT_COMPUTE, this.inSeqno, 12);
+          const polyKey = createCipheriv("chacha20", this._decKeyMain, POLY1305_OUT_COMPUTE).update(POLY1305_ZEROS);
+          poly1305_auth(
+            POLY1305_RESULT_MALLOC,
+            this._lenBuf,
+            4,
+            this._packet,
+            this._packet.length,
+            polyKey
+          );
+          this._calcMac.set(
+            new Uint8Array(
+              POLY1305_WASM_MODULE.HEAPU8.buffer,
+              POLY1305_RESULT_MALLOC,
+              16
+            ),
+            0
+          );
+          if (!timingSafeEqual(this._calcMac, this._mac))
+            throw new Error("Invalid MAC");
+          POLY1305_OUT_COMPUTE[0] = 1;
+          const packet = createDecipheriv("chacha20", this._decKeyMain, POLY1305_OUT_COMPUTE).update(this._packet);
+          const payload = new FastBuffer(
+            packet.buffer,
+            packet.byteOffset + 1,
+            packet.length - packet[0] - 1
+          );
+          this.inSeqno = this.inSeqno + 1 >>> 0;
+          this._len = 0;
+          this._lenPos = 0;
+          this._packet = null;
+          this._pktLen = 0;
+          this._macPos = 0;
+          {
+            const ret = this._onPayload(payload);
+            if (ret !== void 0)
+              return ret === false ? p : ret;
+          }
+        }
+      }
+    };
+    var ChaChaPolyDecipherBinding = class {
+      constructor(config) {
+        const dec = config.inbound;
+        this.inSeqno = dec.seqno;
+        this._onPayload = dec.onPayload;
+        this._instance = new ChaChaPolyDecipher(dec.decipherKey);
+        this._len = 0;
+        this._lenBuf = Buffer.alloc(4);
+        this._lenPos = 0;
+        this._packet = null;
+        this._pktLen = 0;
+        this._mac = Buffer.allocUnsafe(16);
+        this._macPos = 0;
+      }
+      free() {
+        this._instance.free();
+      }
+      decrypt(data, p, dataLen) {
+        while (p < dataLen) {
+          if (this._lenPos < 4) {
+            let nb = Math.min(4 - this._lenPos, dataLen - p);
+            while (nb--)
+              this._lenBuf[this._lenPos++] = data[p++];
+            if (this._lenPos < 4)
+              return;
+            this._len = this._instance.decryptLen(this._lenBuf, this.inSeqno);
+            if (this._len > MAX_PACKET_SIZE || this._len < 8 || (this._len & 7) !== 0) {
+              throw new Error("Bad packet length");
+            }
+            if (p >= dataLen)
+              return;
+          }
+          if (this._pktLen < this._len) {
+            const nb = Math.min(this._len - this._pktLen, dataLen - p);
+            let encrypted;
+            if (p !== 0 || nb !== dataLen)
+              encrypted = new Uint8Array(data.buffer, data.byteOffset + p, nb);
+            else
+              encrypted = data;
+            if (nb === this._len) {
+              this._packet = encrypted;
+            } else {
+              if (!this._packet)
+                this._packet = Buffer.allocUnsafe(this._len);
+              this._packet.set(encrypted, this._pktLen);
+            }
+            p += nb;
+            this._pktLen += nb;
+            if (this._pktLen < this._len || p >= dataLen)
+              return;
+          }
+          {
+            const nb = Math.min(16 - this._macPos, dataLen - p);
+            if (p !== 0 || nb !== dataLen) {
+              this._mac.set(
+                new Uint8Array(data.buffer, data.byteOffset + p, nb),
+                this._macPos
+              );
+            } else {
+              this._mac.set(data, this._macPos);
+            }
+            p += nb;
+            this._macPos += nb;
+            if (this._macPos < 16)
+              return;
+          }
+          this._instance.decrypt(this._packet, this._mac, this.inSeqno);
+          const payload = new FastBuffer(
+            this._packet.buffer,
+            this._packet.byteOffset + 1,
+            this._packet.length - this._packet[0] - 1
+          );
+          this.inSeqno = this.inSeqno + 1 >>> 0;
+          this._len = 0;
+          this._lenPos = 0;
+          this._packet = null;
+          this._pktLen = 0;
+          this._macPos = 0;
+          {
+            const ret = this._onPayload(payload);
+            if (ret !== void 0)
+              return ret === false ? p : ret;
+          }
+        }
+      }
+    };
+    var AESGCMDecipherNative = class {
+      constructor(config) {
+        const dec = config.inbound;
+        this.inSeqno = dec.seqno;
+        this._onPayload = dec.onPayload;
+        this._decipherInstance = null;
+        this._decipherSSLName = dec.decipherInfo.sslName;
+        this._decipherKey = dec.decipherKey;
+        this._decipherIV = dec.decipherIV;
+        this._len = 0;
+        this._lenBytes = 0;
+        this._packet = null;
+        this._packetPos = 0;
+        this._pktLen = 0;
+        this._tag = Buffer.allocUnsafe(16);
+        this._tagPos = 0;
+      }
+      free() {
+      }
+      decrypt(data, p, dataLen) {
+        while (p < dataLen) {
+          if (this._lenBytes < 4) {
+            let nb = Math.min(4 - this._lenBytes, dataLen - p);
+            this._lenBytes += nb;
+            while (nb--)
+              this._len = (this._len << 8) + data[p++];
+            if (this._lenBytes < 4)
+              return;
+            if (this._len + 20 > MAX_PACKET_SIZE || this._len < 16 || (this._len & 15) !== 0) {
+              throw new Error("Bad packet length");
+            }
+            this._decipherInstance = createDecipheriv(
+              this._decipherSSLName,
+              this._decipherKey,
+              this._decipherIV
+            );
+            this._decipherInstance.setAutoPadding(false);
+            this._decipherInstance.setAAD(intToBytes(this._len));
+          }
+          if (this._pktLen < this._len) {
+            if (p >= dataLen)
+              return;
+            const nb = Math.min(this._len - this._pktLen, dataLen - p);
+            let decrypted;
+            if (p !== 0 || nb !== dataLen) {
+              decrypted = this._decipherInstance.update(
+                new Uint8Array(data.buffer, data.byteOffset + p, nb)
+              );
+            } else {
+              decrypted = this._decipherInstance.update(data);
+            }
+            if (decrypted.length) {
+              if (nb === this._len) {
+                this._packet = decrypted;
+              } else {
+                if (!this._packet)
+                  this._packet = Buffer.allocUnsafe(this._len);
+                this._packet.set(decrypted, this._packetPos);
+              }
+              this._packetPos += decrypted.length;
+            }
+            p += nb;
+            this._pktLen += nb;
+            if (this._pktLen < this._len || p >= dataLen)
+              return;
+          }
+          {
+            const nb = Math.min(16 - this._tagPos, dataLen - p);
+            if (p !== 0 || nb !== dataLen) {
+              this._tag.set(
+                new Uint8Array(data.buffer, data.byteOffset + p, nb),
+                this._tagPos
+              );
+            } else {
+              this._tag.set(data, this._tagPos);
+            }
+            p += nb;
+            this._tagPos += nb;
+            if (this._tagPos < 16)
+              return;
+          }
+          {
+            this._decipherInstance.setAuthTag(this._tag);
+            const decrypted = this._decipherInstance.final();
+            if (decrypted.length) {
+              if (this._packet)
+                this._packet.set(decrypted, this._packetPos);
+              else
+                this._packet = decrypted;
+            }
+          }
+          const payload = !this._packet ? EMPTY_BUFFER : new FastBuffer(
+            this._packet.buffer,
+            this._packet.byteOffset + 1,
+            this._packet.length - this._packet[0] - 1
+          );
+          this.inSeqno = this.inSeqno + 1 >>> 0;
+          ivIncrement(this._decipherIV);
+          this._len = 0;
+          this._lenBytes = 0;
+          this._packet = null;
+          this._packetPos = 0;
+          this._pktLen = 0;
+          this._tagPos = 0;
+          {
+            const ret = this._onPayload(payload);
+            if (ret !== void 0)
+              return ret === false ? p : ret;
+          }
+        }
+      }
+    };
+    var AESGCMDecipherBinding = class {
+      constructor(config) {
+        const dec = config.inbound;
+        this.inSeqno = dec.seqno;
+        this._onPayload = dec.onPayload;
+        this._instance = new AESGCMDecipher(
+          dec.decipherInfo.sslName,
+          dec.decipherKey,
+          dec.decipherIV
+        );
+        this._len = 0;
+        this._lenBytes = 0;
+        this._packet = null;
+        this._pktLen = 0;
+        this._tag = Buffer.allocUnsafe(16);
+        this._tagPos = 0;
+      }
+      free() {
+      }
+      decrypt(data, p, dataLen) {
+        while (p < dataLen) {
+          if (this._lenBytes < 4) {
+            let nb = Math.min(4 - this._lenBytes, dataLen - p);
+            this._lenBytes += nb;
+            while (nb--)
+              this._len = (this._len << 8) + data[p++];
+            if (this._lenBytes < 4)
+              return;
+            if (this._len + 20 > MAX_PACKET_SIZE || this._len < 16 || (this._len & 15) !== 0) {
+              throw new Error(`Bad packet length: ${this._len}`);
+            }
+          }
+          if (this._pktLen < this._len) {
+            if (p >= dataLen)
+              return;
+            const nb = Math.min(this._len - this._pktLen, dataLen - p);
+            let encrypted;
+            if (p !== 0 || nb !== dataLen)
+              encrypted = new Uint8Array(data.buffer, data.byteOffset + p, nb);
+            else
+              encrypted = data;
+            if (nb === this._len) {
+              this._packet = encrypted;
+            } else {
+              if (!this._packet)
+                this._packet = Buffer.allocUnsafe(this._len);
+              this._packet.set(encrypted, this._pktLen);
+            }
+            p += nb;
+            this._pktLen += nb;
+            if (this._pktLen < this._len || p >= dataLen)
+              return;
+          }
+          {
+            const nb = Math.min(16 - this._tagPos, dataLen - p);
+            if (p !== 0 || nb !== dataLen) {
+              this._tag.set(
+                new Uint8Array(data.buffer, data.byteOffset + p, nb),
+                this._tagPos
+              );
+            } else {
+              this._tag.set(data, this._tagPos);
+            }
+            p += nb;
+            this._tagPos += nb;
+            if (this._tagPos < 16)
+              return;
+          }
+          this._instance.decrypt(this._packet, this._len, this._tag);
+          const payload = new FastBuffer(
+            this._packet.buffer,
+            this._packet.byteOffset + 1,
+            this._packet.length - this._packet[0] - 1
+          );
+          this.inSeqno = this.inSeqno + 1 >>> 0;
+          this._len = 0;
+          this._lenBytes = 0;
+          this._packet = null;
+          this._pktLen = 0;
+          this._tagPos = 0;
+          {
+            const ret = this._onPayload(payload);
+            if (ret !== void 0)
+              return ret === false ? p : ret;
+          }
+        }
+      }
+    };
+    var GenericDecipherNative = class {
+      constructor(config) {
+        const dec = config.inbound;
+        this.inSeqno = dec.seqno;
+        this._onPayload = dec.onPayload;
+        this._decipherInstance = createDecipheriv(
+          dec.decipherInfo.sslName,
+          dec.decipherKey,
+          dec.decipherIV
+        );
+        this._decipherInstance.setAutoPadding(false);
+        this._block = Buffer.allocUnsafe(
+          dec.macInfo.isETM ? 4 : dec.decipherInfo.blockLen
+        );
+        this._blockSize = dec.decipherInfo.blockLen;
+        this._blockPos = 0;
+        this._len = 0;
+        this._packet = null;
+        this._packetPos = 0;
+        this._pktLen = 0;
+        this._mac = Buffer.allocUnsafe(dec.macInfo.actualLen);
+        this._macPos = 0;
+        this._macSSLName = dec.macInfo.sslName;
+        this._macKey = dec.macKey;
+        this._macActualLen = dec.macInfo.actualLen;
+        this._macETM = dec.macInfo.isETM;
+        this._macInstance = null;
+        const discardLen = dec.decipherInfo.discardLen;
+        if (discardLen) {
+          let discard = DISCARD_CACHE.get(discardLen);
+          if (discard === void 0) {
+            discard = Buffer.alloc(discardLen);
+            DISCARD_CACHE.set(discardLen, discard);
+          }
+          this._decipherInstance.update(discard);
+        }
+      }
+      free() {
+      }
+      decrypt(data, p, dataLen) {
+        while (p < dataLen) {
+          if (this._blockPos < this._block.length) {
+            const nb = Math.min(this._block.length - this._blockPos, dataLen - p);
+            if (p !== 0 || nb !== dataLen || nb < data.length) {
+              this._block.set(
+                new Uint8Array(data.buffer, data.byteOffset + p, nb),
+                this._blockPos
+              );
+            } else {
+              this._block.set(data, this._blockPos);
+            }
+            p += nb;
+            this._blockPos += nb;
+            if (this._blockPos < this._block.length)
+              return;
+            let decrypted;
+            let need;
+            if (this._macETM) {
+              this._len = need = readUInt32BE(this._block, 0);
+            } else {
+              decrypted = this._decipherInstance.update(this._block);
+              this._len = readUInt32BE(decrypted, 0);
+              need = 4 + this._len - this._blockSize;
+            }
+            if (this._len > MAX_PACKET_SIZE || this._len < 5 || (need & this._blockSize - 1) !== 0) {
+              throw new Error("Bad packet length");
+            }
+            this._macInstance = createHmac2(this._macSSLName, this._macKey);
+            writeUInt32BE(BUF_INT, this.inSeqno, 0);
+            this._macInstance.update(BUF_INT);
+            if (this._macETM) {
+              this._macInstance.update(this._block);
+            } else {
+              this._macInstance.update(new Uint8Array(
+                decrypted.buffer,
+                decrypted.byteOffset,
+                4
+              ));
+              this._pktLen = decrypted.length - 4;
+              this._packetPos = this._pktLen;
+              this._packet = Buffer.allocUnsafe(this._len);
+              this._packet.set(
+                new Uint8Array(
+                  decrypted.buffer,
+                  decrypted.byteOffset + 4,
+                  this._packetPos
+                ),
+                0
+              );
+            }
+            if (p >= dataLen)
+              return;
+          }
+          if (this._pktLen < this._len) {
+            const nb = Math.min(this._len - this._pktLen, dataLen - p);
+            let encrypted;
+            if (p !== 0 || nb !== dataLen)
+              encrypted = new Uint8Array(data.buffer, data.byteOffset + p, nb);
+            else
+              encrypted = data;
+            if (this._macETM)
+              this._macInstance.update(encrypted);
+            const decrypted = this._decipherInstance.update(encrypted);
+            if (decrypted.length) {
+              if (nb === this._len) {
+                this._packet = decrypted;
+              } else {
+                if (!this._packet)
+                  this._packet = Buffer.allocUnsafe(this._len);
+                this._packet.set(decrypted, this._packetPos);
+              }
+              this._packetPos += decrypted.length;
+            }
+            p += nb;
+            this._pktLen += nb;
+            if (this._pktLen < this._len || p >= dataLen)
+              return;
+          }
+          {
+            const nb = Math.min(this._macActualLen - this._macPos, dataLen - p);
+            if (p !== 0 || nb !== dataLen) {
+              this._mac.set(
+                new Uint8Array(data.buffer, data.byteOffset + p, nb),
+                this._macPos
+              );
+            } else {
+              this._mac.set(data, this._macPos);
+            }
+            p += nb;
+            this._macPos += nb;
+            if (this._macPos < this._macActualLen)
+              return;
+          }
+          if (!this._macETM)
+            this._macInstance.update(this._packet);
+          let calculated = this._macInstance.digest();
+          if (this._macActualLen < calculated.length) {
+            calculated = new Uint8Array(
+              calculated.buffer,
+              calculated.byteOffset,
+              this._macActualLen
+            );
+          }
+          if (!timingSafeEquals(calculated, this._mac))
+            throw new Error("Invalid MAC");
+          const payload = new FastBuffer(
+            this._packet.buffer,
+            this._packet.byteOffset + 1,
+            this._packet.length - this._packet[0] - 1
+          );
+          this.inSeqno = this.inSeqno + 1 >>> 0;
+          this._blockPos = 0;
+          this._len = 0;
+          this._packet = null;
+          this._packetPos = 0;
+          this._pktLen = 0;
+          this._macPos = 0;
+          this._macInstance = null;
+          {
+            const ret = this._onPayload(payload);
+            if (ret !== void 0)
+              return ret === false ? p : ret;
+          }
+        }
+      }
+    };
+    var GenericDecipherBinding = class {
+      constructor(config) {
+        const dec = config.inbound;
+        this.inSeqno = dec.seqno;
+        this._onPayload = dec.onPayload;
+        this._instance = new GenericDecipher(
+          dec.decipherInfo.sslName,
+          dec.decipherKey,
+          dec.decipherIV,
+          dec.macInfo.sslName,
+          dec.macKey,
+          dec.macInfo.isETM,
+          dec.macInfo.actualLen
+        );
+        this._block = Buffer.allocUnsafe(
+          dec.macInfo.isETM || dec.decipherInfo.stream ? 4 : dec.decipherInfo.blockLen
+        );
+        this._blockPos = 0;
+        this._len = 0;
+        this._packet = null;
+        this._pktLen = 0;
+        this._mac = Buffer.allocUnsafe(dec.macInfo.actualLen);
+        this._macPos = 0;
+        this._macActualLen = dec.macInfo.actualLen;
+        this._macETM = dec.macInfo.isETM;
+      }
+      free() {
+        this._instance.free();
+      }
+      decrypt(data, p, dataLen) {
+        while (p < dataLen) {
+          if (this._blockPos < this._block.length) {
+            const nb = Math.min(this._block.length - this._blockPos, dataLen - p);
+            if (p !== 0 || nb !== dataLen || nb < data.length) {
+              this._block.set(
+                new Uint8Array(data.buffer, data.byteOffset + p, nb),
+                this._blockPos
+              );
+            } else {
+              this._block.set(data, this._blockPos);
+            }
+            p += nb;
+            this._blockPos += nb;
+            if (this._blockPos < this._block.length)
+              return;
+            let need;
+            if (this._macETM) {
+              this._len = need = readUInt32BE(this._block, 0);
+            } else {
+              this._instance.decryptBlock(this._block);
+              this._len = readUInt32BE(this._block, 0);
+              need = 4 + this._len - this._block.length;
+            }
+            if (this._len > MAX_PACKET_SIZE || this._len < 5 || (need & this._block.length - 1) !== 0) {
+              throw new Error("Bad packet length");
+            }
+            if (!this._macETM) {
+              this._pktLen = this._block.length - 4;
+              if (this._pktLen) {
+                this._packet = Buffer.allocUnsafe(this._len);
+                this._packet.set(
+                  new Uint8Array(
+                    this._block.buffer,
+                    this._block.byteOffset + 4,
+                    this._pktLen
+                  ),
+                  0
+                );
+              }
+            }
+            if (p >= dataLen)
+              return;
+          }
+          if (this._pktLen < this._len) {
+            const nb = Math.min(this._len - this._pktLen, dataLen - p);
+            let encrypted;
+            if (p !== 0 || nb !== dataLen)
+              encrypted = new Uint8Array(data.buffer, data.byteOffset + p, nb);
+            else
+              encrypted = data;
+            if (nb === this._len) {
+              this._packet = encrypted;
+            } else {
+              if (!this._packet)
+                this._packet = Buffer.allocUnsafe(this._len);
+              this._packet.set(encrypted, this._pktLen);
+            }
+            p += nb;
+            this._pktLen += nb;
+            if (this._pktLen < this._len || p >= dataLen)
+              return;
+          }
+          {
+            const nb = Math.min(this._macActualLen - this._macPos, dataLen - p);
+            if (p !== 0 || nb !== dataLen) {
+              this._mac.set(
+                new Uint8Array(data.buffer, data.byteOffset + p, nb),
+                this._macPos
+              );
+            } else {
+              this._mac.set(data, this._macPos);
+            }
+            p += nb;
+            this._macPos += nb;
+            if (this._macPos < this._macActualLen)
+              return;
+          }
+          this._instance.decrypt(
+            this._packet,
+            this.inSeqno,
+            this._block,
+            this._mac
+          );
+          const payload = new FastBuffer(
+            this._packet.buffer,
+            this._packet.byteOffset + 1,
+            this._packet.length - this._packet[0] - 1
+          );
+          this.inSeqno = this.inSeqno + 1 >>> 0;
+          this._blockPos = 0;
+          this._len = 0;
+          this._packet = null;
+          this._pktLen = 0;
+          this._macPos = 0;
+          this._macInstance = null;
+          {
+            const ret = this._onPayload(payload);
+            if (ret !== void 0)
+              return ret === false ? p : ret;
+          }
+        }
+      }
+    };
+    function ivIncrement(iv) {
+      ++iv[11] >>> 8 && ++iv[10] >>> 8 && ++iv[9] >>> 8 && ++iv[8] >>> 8 && ++iv[7] >>> 8 && ++iv[6] >>> 8 && ++iv[5] >>> 8 && ++iv[4] >>> 8;
+    }
+    var intToBytes = (() => {
+      const ret = Buffer.alloc(4);
+      return (n) => {
+        ret[0] = n >>> 24;
+        ret[1] = n >>> 16;
+        ret[2] = n >>> 8;
+        ret[3] = n;
+        return ret;
+      };
+    })();
+    function timingSafeEquals(a, b) {
+      if (a.length !== b.length) {
+        timingSafeEqual(a, a);
+        return false;
+      }
+      return timingSafeEqual(a, b);
+    }
+    function createCipher(config) {
+      if (typeof config !== "object" || config === null)
+        throw new Error("Invalid config");
+      if (typeof config.outbound !== "object" || config.outbound === null)
+        throw new Error("Invalid outbound");
+      const outbound = config.outbound;
+      if (typeof outbound.onWrite !== "function")
+        throw new Error("Invalid outbound.onWrite");
+      if (typeof outbound.cipherInfo !== "object" || outbound.cipherInfo === null)
+        throw new Error("Invalid outbound.cipherInfo");
+      if (!Buffer.isBuffer(outbound.cipherKey) || outbound.cipherKey.length !== outbound.cipherInfo.keyLen) {
+        throw new Error("Invalid outbound.cipherKey");
+      }
+      if (outbound.cipherInfo.ivLen && (!Buffer.isBuffer(outbound.cipherIV) || outbound.cipherIV.length !== outbound.cipherInfo.ivLen)) {
+        throw new Error("Invalid outbound.cipherIV");
+      }
+      if (typeof outbound.seqno !== "number" || outbound.seqno < 0 || outbound.seqno > MAX_SEQNO) {
+        throw new Error("Invalid outbound.seqno");
+      }
+      const forceNative = !!outbound.forceNative;
+      switch (outbound.cipherInfo.sslName) {
+        case "aes-128-gcm":
+        case "aes-256-gcm":
+          return AESGCMCipher && !forceNative ? new AESGCMCipherBinding(config) : new AESGCMCipherNative(config);
+        case "chacha20":
+          return ChaChaPolyCipher && !forceNative ? new ChaChaPolyCipherBinding(config) : new ChaChaPolyCipherNative(config);
+        default: {
+          if (typeof outbound.macInfo !== "object" || outbound.macInfo === null)
+            throw new Error("Invalid outbound.macInfo");
+          if (!Buffer.isBuffer(outbound.macKey) || outbound.macKey.length !== outbound.macInfo.len) {
+            throw new Error("Invalid outbound.macKey");
+          }
+          return GenericCipher && !forceNative ? new GenericCipherBinding(config) : new GenericCipherNative(config);
+        }
+      }
+    }
+    function createDecipher(config) {
+      if (typeof config !== "object" || config === null)
+        throw new Error("Invalid config");
+      if (typeof config.inbound !== "object" || config.inbound === null)
+        throw new Error("Invalid inbound");
+      const inbound = config.inbound;
+      if (typeof inbound.onPayload !== "function")
+        throw new Error("Invalid inbound.onPayload");
+      if (typeof inbound.decipherInfo !== "object" || inbound.decipherInfo === null) {
+        throw new Error("Invalid inbound.decipherInfo");
+      }
+      if (!Buffer.isBuffer(inbound.decipherKey) || inbound.decipherKey.length !== inbound.decipherInfo.keyLen) {
+        throw new Error("Invalid inbound.decipherKey");
+      }
+      if (inbound.decipherInfo.ivLen && (!Buffer.isBuffer(inbound.decipherIV) || inbound.decipherIV.length !== inbound.decipherInfo.ivLen)) {
+        throw new Error("Invalid inbound.decipherIV");
+      }
+      if (typeof inbound.seqno !== "number" || inbound.seqno < 0 || inbound.seqno > MAX_SEQNO) {
+        throw new Error("Invalid inbound.seqno");
+      }
+      const forceNative = !!inbound.forceNative;
+      switch (inbound.decipherInfo.sslName) {
+        case "aes-128-gcm":
+        case "aes-256-gcm":
+          return AESGCMDecipher && !forceNative ? new AESGCMDecipherBinding(config) : new AESGCMDecipherNative(config);
+        case "chacha20":
+          return ChaChaPolyDecipher && !forceNative ? new ChaChaPolyDecipherBinding(config) : new ChaChaPolyDecipherNative(config);
+        default: {
+          if (typeof inbound.macInfo !== "object" || inbound.macInfo === null)
+            throw new Error("Invalid inbound.macInfo");
+          if (!Buffer.isBuffer(inbound.macKey) || inbound.macKey.length !== inbound.macInfo.len) {
+            throw new Error("Invalid inbound.macKey");
+          }
+          return GenericDecipher && !forceNative ? new GenericDecipherBinding(config) : new GenericDecipherNative(config);
+        }
+      }
+    }
+    module.exports = {
+      CIPHER_INFO,
+      MAC_INFO,
+      bindingAvailable: !!binding,
+      init: (() => {
+        return new Promise(async (resolve3, reject) => {
+          try {
+            POLY1305_WASM_MODULE = await require_poly1305()();
+            POLY1305_RESULT_MALLOC = POLY1305_WASM_MODULE._malloc(16);
+            poly1305_auth = POLY1305_WASM_MODULE.cwrap(
+              "poly1305_auth",
+              null,
+              ["number", "array", "number", "array", "number", "array"]
+            );
+          } catch (ex) {
+            return reject(ex);
+          }
+          resolve3();
+        });
+      })(),
+      NullCipher,
+      createCipher,
+      NullDecipher,
+      createDecipher
+    };
+  }
+});
+
+// node_modules/ssh2/lib/protocol/constants.js
+var require_constants = __commonJS({
+  "node_modules/ssh2/lib/protocol/constants.js"(exports, module) {
+    "use strict";
+    var crypto2 = __require("crypto");
+    var cpuInfo;
+    try {
+      cpuInfo = require_cpu_features()();
+    } catch {
+    }
+    var { bindingAvailable, CIPHER_INFO, MAC_INFO } = require_crypto();
+    var eddsaSupported = (() => {
+      if (typeof crypto2.sign === "function" && typeof crypto2.verify === "function") {
+        const key = "-----BEGIN PRIVATE KEY-----\r\nMC4CAQAwBQYDK2VwBCIEIHKj+sVa9WcD/q2DJUJaf43Kptc8xYuUQA4bOFj9vC8T\r\n-----END PRIVATE KEY-----";
+        const data = Buffer.from("a");
+        let sig;
+        let verified;
+        try {
+          sig = crypto2.sign(null, data, key);
+          verified = crypto2.verify(null, data, key, sig);
+        } catch {
+        }
+        return Buffer.isBuffer(sig) && sig.length === 64 && verified === true;
+      }
+      return false;
+    })();
+    var curve25519Supported = typeof crypto2.diffieHellman === "function" && typeof crypto2.generateKeyPairSync === "function" && typeof crypto2.createPublicKey === "function";
+    var DEFAULT_KEX = [
+      // https://tools.ietf.org/html/rfc5656#section-10.1
+      "ecdh-sha2-nistp256",
+      "ecdh-sha2-nistp384",
+      "ecdh-sha2-nistp521",
+      // https://tools.ietf.org/html/rfc4419#section-4
+      "diffie-hellman-group-exchange-sha256",
+      // https://tools.ietf.org/html/rfc8268
+      "diffie-hellman-group14-sha256",
+      "diffie-hellman-group15-sha512",
+      "diffie-hellman-group16-sha512",
+      "diffie-hellman-group17-sha512",
+      "diffie-hellman-group18-sha512"
+    ];
+    if (curve25519Supported) {
+      DEFAULT_KEX.unshift("curve25519-sha256");
+      DEFAULT_KEX.unshift("curve25519-sha256@libssh.org");
+    }
+    var SUPPORTED_KEX = DEFAULT_KEX.concat([
+      // https://tools.ietf.org/html/rfc4419#section-4
+      "diffie-hellman-group-exchange-sha1",
+      "diffie-hellman-group14-sha1",
+      // REQUIRED
+      "diffie-hellman-group1-sha1"
+      // REQUIRED
+    ]);
+    var DEFAULT_SERVER_HOST_KEY = [
+      "ecdsa-sha2-nistp256",
+      "ecdsa-sha2-nistp384",
+      "ecdsa-sha2-nistp521",
+      "rsa-sha2-512",
+      // RFC 8332
+      "rsa-sha2-256",
+      // RFC 8332
+      "ssh-rsa"
+    ];
+    if (eddsaSupported)
+      DEFAULT_SERVER_HOST_KEY.unshift("ssh-ed25519");
+    var SUPPORTED_SERVER_HOST_KEY = DEFAULT_SERVER_HOST_KEY.concat([
+      "ssh-dss"
+    ]);
+    var canUseCipher = (() => {
+      const ciphers = crypto2.getCiphers();
+      return (name) => ciphers.includes(CIPHER_INFO[name].sslName);
+    })();
+    var DEFAULT_CIPHER = [
+      // http://tools.ietf.org/html/rfc5647
+      "aes128-gcm@openssh.com",
+      "aes256-gcm@openssh.com",
+      // http://tools.ietf.org/html/rfc4344#section-4
+      "aes128-ctr",
+      "aes192-ctr",
+      "aes256-ctr"
+    ];
+    if (cpuInfo && cpuInfo.flags && !cpuInfo.flags.aes) {
+      if (bindingAvailable)
+        DEFAULT_CIPHER.unshift("chacha20-poly1305@openssh.com");
+      else
+        DEFAULT_CIPHER.push("chacha20-poly1305@openssh.com");
+    } else if (bindingAvailable && cpuInfo && cpuInfo.arch === "x86") {
+      DEFAULT_CIPHER.splice(4, 0, "chacha20-poly1305@openssh.com");
+    } else {
+      DEFAULT_CIPHER.push("chacha20-poly1305@openssh.com");
+    }
+    DEFAULT_CIPHER = DEFAULT_CIPHER.filter(canUseCipher);
+    var SUPPORTED_CIPHER = DEFAULT_CIPHER.concat([
+      "aes256-cbc",
+      "aes192-cbc",
+      "aes128-cbc",
+      "blowfish-cbc",
+      "3des-cbc",
+      "aes128-gcm",
+      "aes256-gcm",
+      // http://tools.ietf.org/html/rfc4345#section-4:
+      "arcfour256",
+      "arcfour128",
+      "cast128-cbc",
+      "arcfour"
+    ].filter(canUseCipher));
+    var canUseMAC = (() => {
+      const hashes = crypto2.getHashes();
+      return (name) => hashes.includes(MAC_INFO[name].sslName);
+    })();
+    var DEFAULT_MAC = [
+      "hmac-sha2-256-etm@openssh.com",
+      "hmac-sha2-512-etm@openssh.com",
+      "hmac-sha1-etm@openssh.com",
+      "hmac-sha2-256",
+      "hmac-sha2-512",
+      "hmac-sha1"
+    ].filter(canUseMAC);
+    var SUPPORTED_MAC = DEFAULT_MAC.concat([
+      "hmac-md5",
+      "hmac-sha2-256-96",
+      // first 96 bits of HMAC-SHA256
+      "hmac-sha2-512-96",
+      // first 96 bits of HMAC-SHA512
+      "hmac-ripemd160",
+      "hmac-sha1-96",
+      // first 96 bits of HMAC-SHA1
+      "hmac-md5-96"
+      // first 96 bits of HMAC-MD5
+    ].filter(canUseMAC));
+    var DEFAULT_COMPRESSION = [
+      "none",
+      "zlib@openssh.com",
+      // ZLIB (LZ77) compression, except
+      // compression/decompression does not start until after
+      // successful user authentication
+      "zlib"
+      // ZLIB (LZ77) compression
+    ];
+    var SUPPORTED_COMPRESSION = DEFAULT_COMPRESSION.concat([]);
+    var COMPAT = {
+      BAD_DHGEX: 1 << 0,
+      OLD_EXIT: 1 << 1,
+      DYN_RPORT_BUG: 1 << 2,
+      BUG_DHGEX_LARGE: 1 << 3,
+      IMPLY_RSA_SHA2_SIGALGS: 1 << 4
+    };
+    module.exports = {
+      MESSAGE: {
+        // Transport layer protocol -- generic (1-19)
+        DISCONNECT: 1,
+        IGNORE: 2,
+        UNIMPLEMENTED: 3,
+        DEBUG: 4,
+        SERVICE_REQUEST: 5,
+        SERVICE_ACCEPT: 6,
+        EXT_INFO: 7,
+        // RFC 8308
+        // Transport layer protocol -- algorithm negotiation (20-29)
+        KEXINIT: 20,
+        NEWKEYS: 21,
+        // Transport layer protocol -- key exchange method-specific (30-49)
+        KEXDH_INIT: 30,
+        KEXDH_REPLY: 31,
+        KEXDH_GEX_GROUP: 31,
+        KEXDH_GEX_INIT: 32,
+        KEXDH_GEX_REPLY: 33,
+        KEXDH_GEX_REQUEST: 34,
+        KEXECDH_INIT: 30,
+        KEXECDH_REPLY: 31,
+        // User auth protocol -- generic (50-59)
+        USERAUTH_REQUEST: 50,
+        USERAUTH_FAILURE: 51,
+        USERAUTH_SUCCESS: 52,
+        USERAUTH_BANNER: 53,
+        // User auth protocol -- user auth method-specific (60-79)
+        USERAUTH_PASSWD_CHANGEREQ: 60,
+        USERAUTH_PK_OK: 60,
+        USERAUTH_INFO_REQUEST: 60,
+        USERAUTH_INFO_RESPONSE: 61,
+        // Connection protocol -- generic (80-89)
+        GLOBAL_REQUEST: 80,
+        REQUEST_SUCCESS: 81,
+        REQUEST_FAILURE: 82,
+        // Connection protocol -- channel-related (90-127)
+        CHANNEL_OPEN: 90,
+        CHANNEL_OPEN_CONFIRMATION: 91,
+        CHANNEL_OPEN_FAILURE: 92,
+        CHANNEL_WINDOW_ADJUST: 93,
+        CHANNEL_DATA: 94,
+        CHANNEL_EXTENDED_DATA: 95,
+        CHANNEL_EOF: 96,
+        CHANNEL_CLOSE: 97,
+        CHANNEL_REQUEST: 98,
+        CHANNEL_SUCCESS: 99,
+        CHANNEL_FAILURE: 100
+        // Reserved for client protocols (128-191)
+        // Local extensions (192-155)
+      },
+      DISCONNECT_REASON: {
+        HOST_NOT_ALLOWED_TO_CONNECT: 1,
+        PROTOCOL_ERROR: 2,
+        KEY_EXCHANGE_FAILED: 3,
+        RESERVED: 4,
+        MAC_ERROR: 5,
+        COMPRESSION_ERROR: 6,
+        SERVICE_NOT_AVAILABLE: 7,
+        PROTOCOL_VERSION_NOT_SUPPORTED: 8,
+        HOST_KEY_NOT_VERIFIABLE: 9,
+        CONNECTION_LOST: 10,
+        BY_APPLICATION: 11,
+        TOO_MANY_CONNECTIONS: 12,
+        AUTH_CANCELED_BY_USER: 13,
+        NO_MORE_AUTH_METHODS_AVAILABLE: 14,
+        ILLEGAL_USER_NAME: 15
+      },
+      DISCONNECT_REASON_STR: void 0,
+      CHANNEL_OPEN_FAILURE: {
+        ADMINISTRATIVELY_PROHIBITED: 1,
+        CONNECT_FAILED: 2,
+        UNKNOWN_CHANNEL_TYPE: 3,
+        RESOURCE_SHORTAGE: 4
+      },
+      TERMINAL_MODE: {
+        TTY_OP_END: 0,
+        // Indicates end of options.
+        VINTR: 1,
+        // Interrupt character; 255 if none. Similarly for the
+        //  other characters.  Not all of these characters are
+        //  supported on all systems.
+        VQUIT: 2,
+        // The quit character (sends SIGQUIT signal on POSIX
+        //  systems).
+        VERASE: 3,
+        // Erase the character to left of the cursor.
+        VKILL: 4,
+        // Kill the current input line.
+        VEOF: 5,
+        // End-of-file character (sends EOF from the
+        //  terminal).
+        VEOL: 6,
+        // End-of-line character in addition to carriage
+        //  return and/or linefeed.
+        VEOL2: 7,
+        // Additional end-of-line character.
+        VSTART: 8,
+        // Continues paused output (normally control-Q).
+        VSTOP: 9,
+        // Pauses output (normally control-S).
+        VSUSP: 10,
+        // Suspends the current program.
+        VDSUSP: 11,
+        // Another suspend character.
+        VREPRINT: 12,
+        // Reprints the current input line.
+        VWERASE: 13,
+        // Erases a word left of cursor.
+        VLNEXT: 14,
+        // Enter the next character typed literally, even if
+        //  it is a special character
+        VFLUSH: 15,
+        // Character to flush output.
+        VSWTCH: 16,
+        // Switch to a different shell layer.
+        VSTATUS: 17,
+        // Prints system status line (load, command, pid,
+        //  etc).
+        VDISCARD: 18,
+        // Toggles the flushing of terminal output.
+        IGNPAR: 30,
+        // The ignore parity flag.  The parameter SHOULD be 0
+        //  if this flag is FALSE, and 1 if it is TRUE.
+        PARMRK: 31,
+        // Mark parity and framing errors.
+        INPCK: 32,
+        // Enable checking of parity errors.
+        ISTRIP: 33,
+        // Strip 8th bit off characters.
+        INLCR: 34,
+        // Map NL into CR on input.
+        IGNCR: 35,
+        // Ignore CR on input.
+        ICRNL: 36,
+        // Map CR to NL on input.
+        IUCLC: 37,
+        // Translate uppercase characters to lowercase.
+        IXON: 38,
+        // Enable output flow control.
+        IXANY: 39,
+        // Any char will restart after stop.
+        IXOFF: 40,
+        // Enable input flow control.
+        IMAXBEL: 41,
+        // Ring bell on input queue full.
+        ISIG: 50,
+        // Enable signals INTR, QUIT, [D]SUSP.
+        ICANON: 51,
+        // Canonicalize input lines.
+        XCASE: 52,
+        // Enable input and output of uppercase characters by
+        //  preceding their lowercase equivalents with "\".
+        ECHO: 53,
+        // Enable echoing.
+        ECHOE: 54,
+        // Visually erase chars.
+        ECHOK: 55,
+        // Kill character discards current line.
+        ECHONL: 56,
+        // Echo NL even if ECHO is off.
+        NOFLSH: 57,
+        // Don't flush after interrupt.
+        TOSTOP: 58,
+        // Stop background jobs from output.
+        IEXTEN: 59,
+        // Enable extensions.
+        ECHOCTL: 60,
+        // Echo control characters as ^(Char).
+        ECHOKE: 61,
+        // Visual erase for line kill.
+        PENDIN: 62,
+        // Retype pending input.
+        OPOST: 70,
+        // Enable output processing.
+        OLCUC: 71,
+        // Convert lowercase to uppercase.
+        ONLCR: 72,
+        // Map NL to CR-NL.
+        OCRNL: 73,
+        // Translate carriage return to newline (output).
+        ONOCR: 74,
+        // Translate newline to carriage return-newline
+        //  (output).
+        ONLRET: 75,
+        // Newline performs a carriage return (output).
+        CS7: 90,
+        // 7 bit mode.
+        CS8: 91,
+        // 8 bit mode.
+        PARENB: 92,
+        // Parity enable.
+        PARODD: 93,
+        // Odd parity, else even.
+        TTY_OP_ISPEED: 128,
+        // Specifies the input baud rate in bits per second.
+        TTY_OP_OSPEED: 129
+        // Specifies the output baud rate in bits per second.
+      },
+      CHANNEL_EXTENDED_DATATYPE: {
+        STDERR: 1
+      },
+      SIGNALS: [
+        "ABRT",
+        "ALRM",
+        "FPE",
+        "HUP",
+        "ILL",
+        "INT",
+        "QUIT",
+        "SEGV",
+        "TERM",
+        "USR1",
+        "USR2",
+        "KILL",
+        "PIPE"
+      ].reduce((cur, val) => ({ ...cur, [val]: 1 }), {}),
+      COMPAT,
+      COMPAT_CHECKS: [
+        ["Cisco-1.25", COMPAT.BAD_DHGEX],
+        [/^Cisco-1[.]/, COMPAT.BUG_DHGEX_LARGE],
+        [/^[0-9.]+$/, COMPAT.OLD_EXIT],
+        // old SSH.com implementations
+        [/^OpenSSH_5[.][0-9]+/, COMPAT.DYN_RPORT_BUG],
+        [/^OpenSSH_7[.]4/, COMPAT.IMPLY_RSA_SHA2_SIGALGS]
+      ],
+      // KEX proposal-related
+      DEFAULT_KEX,
+      SUPPORTED_KEX,
+      DEFAULT_SERVER_HOST_KEY,
+      SUPPORTED_SERVER_HOST_KEY,
+      DEFAULT_CIPHER,
+      SUPPORTED_CIPHER,
+      DEFAULT_MAC,
+      SUPPORTED_MAC,
+      DEFAULT_COMPRESSION,
+      SUPPORTED_COMPRESSION,
+      curve25519Supported,
+      eddsaSupported
+    };
+    module.exports.DISCONNECT_REASON_BY_VALUE = Array.from(Object.entries(module.exports.DISCONNECT_REASON)).reduce((obj, [key, value]) => ({ ...obj, [value]: key }), {});
   }
 });
 
@@ -5566,2481 +6580,6 @@ var require_bcrypt_pbkdf = __commonJS({
   }
 });
 
-// no-native:cpu-features
-var require_cpu_features = __commonJS({
-  "no-native:cpu-features"() {
-    throw new Error("native add-on cpu-features is left out of the bundle");
-  }
-});
-
-// node_modules/ssh2/lib/protocol/constants.js
-var require_constants = __commonJS({
-  "node_modules/ssh2/lib/protocol/constants.js"(exports, module) {
-    "use strict";
-    var crypto2 = __require("crypto");
-    var cpuInfo;
-    try {
-      cpuInfo = require_cpu_features()();
-    } catch {
-    }
-    var { bindingAvailable, CIPHER_INFO, MAC_INFO } = require_crypto();
-    var eddsaSupported = (() => {
-      if (typeof crypto2.sign === "function" && typeof crypto2.verify === "function") {
-        const key = "-----BEGIN PRIVATE KEY-----\r\nMC4CAQAwBQYDK2VwBCIEIHKj+sVa9WcD/q2DJUJaf43Kptc8xYuUQA4bOFj9vC8T\r\n-----END PRIVATE KEY-----";
-        const data = Buffer.from("a");
-        let sig;
-        let verified;
-        try {
-          sig = crypto2.sign(null, data, key);
-          verified = crypto2.verify(null, data, key, sig);
-        } catch {
-        }
-        return Buffer.isBuffer(sig) && sig.length === 64 && verified === true;
-      }
-      return false;
-    })();
-    var curve25519Supported = typeof crypto2.diffieHellman === "function" && typeof crypto2.generateKeyPairSync === "function" && typeof crypto2.createPublicKey === "function";
-    var DEFAULT_KEX = [
-      // https://tools.ietf.org/html/rfc5656#section-10.1
-      "ecdh-sha2-nistp256",
-      "ecdh-sha2-nistp384",
-      "ecdh-sha2-nistp521",
-      // https://tools.ietf.org/html/rfc4419#section-4
-      "diffie-hellman-group-exchange-sha256",
-      // https://tools.ietf.org/html/rfc8268
-      "diffie-hellman-group14-sha256",
-      "diffie-hellman-group15-sha512",
-      "diffie-hellman-group16-sha512",
-      "diffie-hellman-group17-sha512",
-      "diffie-hellman-group18-sha512"
-    ];
-    if (curve25519Supported) {
-      DEFAULT_KEX.unshift("curve25519-sha256");
-      DEFAULT_KEX.unshift("curve25519-sha256@libssh.org");
-    }
-    var SUPPORTED_KEX = DEFAULT_KEX.concat([
-      // https://tools.ietf.org/html/rfc4419#section-4
-      "diffie-hellman-group-exchange-sha1",
-      "diffie-hellman-group14-sha1",
-      // REQUIRED
-      "diffie-hellman-group1-sha1"
-      // REQUIRED
-    ]);
-    var DEFAULT_SERVER_HOST_KEY = [
-      "ecdsa-sha2-nistp256",
-      "ecdsa-sha2-nistp384",
-      "ecdsa-sha2-nistp521",
-      "rsa-sha2-512",
-      // RFC 8332
-      "rsa-sha2-256",
-      // RFC 8332
-      "ssh-rsa"
-    ];
-    if (eddsaSupported)
-      DEFAULT_SERVER_HOST_KEY.unshift("ssh-ed25519");
-    var SUPPORTED_SERVER_HOST_KEY = DEFAULT_SERVER_HOST_KEY.concat([
-      "ssh-dss"
-    ]);
-    var canUseCipher = (() => {
-      const ciphers = crypto2.getCiphers();
-      return (name) => ciphers.includes(CIPHER_INFO[name].sslName);
-    })();
-    var DEFAULT_CIPHER = [
-      // http://tools.ietf.org/html/rfc5647
-      "aes128-gcm@openssh.com",
-      "aes256-gcm@openssh.com",
-      // http://tools.ietf.org/html/rfc4344#section-4
-      "aes128-ctr",
-      "aes192-ctr",
-      "aes256-ctr"
-    ];
-    if (cpuInfo && cpuInfo.flags && !cpuInfo.flags.aes) {
-      if (bindingAvailable)
-        DEFAULT_CIPHER.unshift("chacha20-poly1305@openssh.com");
-      else
-        DEFAULT_CIPHER.push("chacha20-poly1305@openssh.com");
-    } else if (bindingAvailable && cpuInfo && cpuInfo.arch === "x86") {
-      DEFAULT_CIPHER.splice(4, 0, "chacha20-poly1305@openssh.com");
-    } else {
-      DEFAULT_CIPHER.push("chacha20-poly1305@openssh.com");
-    }
-    DEFAULT_CIPHER = DEFAULT_CIPHER.filter(canUseCipher);
-    var SUPPORTED_CIPHER = DEFAULT_CIPHER.concat([
-      "aes256-cbc",
-      "aes192-cbc",
-      "aes128-cbc",
-      "blowfish-cbc",
-      "3des-cbc",
-      "aes128-gcm",
-      "aes256-gcm",
-      // http://tools.ietf.org/html/rfc4345#section-4:
-      "arcfour256",
-      "arcfour128",
-      "cast128-cbc",
-      "arcfour"
-    ].filter(canUseCipher));
-    var canUseMAC = (() => {
-      const hashes = crypto2.getHashes();
-      return (name) => hashes.includes(MAC_INFO[name].sslName);
-    })();
-    var DEFAULT_MAC = [
-      "hmac-sha2-256-etm@openssh.com",
-      "hmac-sha2-512-etm@openssh.com",
-      "hmac-sha1-etm@openssh.com",
-      "hmac-sha2-256",
-      "hmac-sha2-512",
-      "hmac-sha1"
-    ].filter(canUseMAC);
-    var SUPPORTED_MAC = DEFAULT_MAC.concat([
-      "hmac-md5",
-      "hmac-sha2-256-96",
-      // first 96 bits of HMAC-SHA256
-      "hmac-sha2-512-96",
-      // first 96 bits of HMAC-SHA512
-      "hmac-ripemd160",
-      "hmac-sha1-96",
-      // first 96 bits of HMAC-SHA1
-      "hmac-md5-96"
-      // first 96 bits of HMAC-MD5
-    ].filter(canUseMAC));
-    var DEFAULT_COMPRESSION = [
-      "none",
-      "zlib@openssh.com",
-      // ZLIB (LZ77) compression, except
-      // compression/decompression does not start until after
-      // successful user authentication
-      "zlib"
-      // ZLIB (LZ77) compression
-    ];
-    var SUPPORTED_COMPRESSION = DEFAULT_COMPRESSION.concat([]);
-    var COMPAT = {
-      BAD_DHGEX: 1 << 0,
-      OLD_EXIT: 1 << 1,
-      DYN_RPORT_BUG: 1 << 2,
-      BUG_DHGEX_LARGE: 1 << 3,
-      IMPLY_RSA_SHA2_SIGALGS: 1 << 4
-    };
-    module.exports = {
-      MESSAGE: {
-        // Transport layer protocol -- generic (1-19)
-        DISCONNECT: 1,
-        IGNORE: 2,
-        UNIMPLEMENTED: 3,
-        DEBUG: 4,
-        SERVICE_REQUEST: 5,
-        SERVICE_ACCEPT: 6,
-        EXT_INFO: 7,
-        // RFC 8308
-        // Transport layer protocol -- algorithm negotiation (20-29)
-        KEXINIT: 20,
-        NEWKEYS: 21,
-        // Transport layer protocol -- key exchange method-specific (30-49)
-        KEXDH_INIT: 30,
-        KEXDH_REPLY: 31,
-        KEXDH_GEX_GROUP: 31,
-        KEXDH_GEX_INIT: 32,
-        KEXDH_GEX_REPLY: 33,
-        KEXDH_GEX_REQUEST: 34,
-        KEXECDH_INIT: 30,
-        KEXECDH_REPLY: 31,
-        // User auth protocol -- generic (50-59)
-        USERAUTH_REQUEST: 50,
-        USERAUTH_FAILURE: 51,
-        USERAUTH_SUCCESS: 52,
-        USERAUTH_BANNER: 53,
-        // User auth protocol -- user auth method-specific (60-79)
-        USERAUTH_PASSWD_CHANGEREQ: 60,
-        USERAUTH_PK_OK: 60,
-        USERAUTH_INFO_REQUEST: 60,
-        USERAUTH_INFO_RESPONSE: 61,
-        // Connection protocol -- generic (80-89)
-        GLOBAL_REQUEST: 80,
-        REQUEST_SUCCESS: 81,
-        REQUEST_FAILURE: 82,
-        // Connection protocol -- channel-related (90-127)
-        CHANNEL_OPEN: 90,
-        CHANNEL_OPEN_CONFIRMATION: 91,
-        CHANNEL_OPEN_FAILURE: 92,
-        CHANNEL_WINDOW_ADJUST: 93,
-        CHANNEL_DATA: 94,
-        CHANNEL_EXTENDED_DATA: 95,
-        CHANNEL_EOF: 96,
-        CHANNEL_CLOSE: 97,
-        CHANNEL_REQUEST: 98,
-        CHANNEL_SUCCESS: 99,
-        CHANNEL_FAILURE: 100
-        // Reserved for client protocols (128-191)
-        // Local extensions (192-155)
-      },
-      DISCONNECT_REASON: {
-        HOST_NOT_ALLOWED_TO_CONNECT: 1,
-        PROTOCOL_ERROR: 2,
-        KEY_EXCHANGE_FAILED: 3,
-        RESERVED: 4,
-        MAC_ERROR: 5,
-        COMPRESSION_ERROR: 6,
-        SERVICE_NOT_AVAILABLE: 7,
-        PROTOCOL_VERSION_NOT_SUPPORTED: 8,
-        HOST_KEY_NOT_VERIFIABLE: 9,
-        CONNECTION_LOST: 10,
-        BY_APPLICATION: 11,
-        TOO_MANY_CONNECTIONS: 12,
-        AUTH_CANCELED_BY_USER: 13,
-        NO_MORE_AUTH_METHODS_AVAILABLE: 14,
-        ILLEGAL_USER_NAME: 15
-      },
-      DISCONNECT_REASON_STR: void 0,
-      CHANNEL_OPEN_FAILURE: {
-        ADMINISTRATIVELY_PROHIBITED: 1,
-        CONNECT_FAILED: 2,
-        UNKNOWN_CHANNEL_TYPE: 3,
-        RESOURCE_SHORTAGE: 4
-      },
-      TERMINAL_MODE: {
-        TTY_OP_END: 0,
-        // Indicates end of options.
-        VINTR: 1,
-        // Interrupt character; 255 if none. Similarly for the
-        //  other characters.  Not all of these characters are
-        //  supported on all systems.
-        VQUIT: 2,
-        // The quit character (sends SIGQUIT signal on POSIX
-        //  systems).
-        VERASE: 3,
-        // Erase the character to left of the cursor.
-        VKILL: 4,
-        // Kill the current input line.
-        VEOF: 5,
-        // End-of-file character (sends EOF from the
-        //  terminal).
-        VEOL: 6,
-        // End-of-line character in addition to carriage
-        //  return and/or linefeed.
-        VEOL2: 7,
-        // Additional end-of-line character.
-        VSTART: 8,
-        // Continues paused output (normally control-Q).
-        VSTOP: 9,
-        // Pauses output (normally control-S).
-        VSUSP: 10,
-        // Suspends the current program.
-        VDSUSP: 11,
-        // Another suspend character.
-        VREPRINT: 12,
-        // Reprints the current input line.
-        VWERASE: 13,
-        // Erases a word left of cursor.
-        VLNEXT: 14,
-        // Enter the next character typed literally, even if
-        //  it is a special character
-        VFLUSH: 15,
-        // Character to flush output.
-        VSWTCH: 16,
-        // Switch to a different shell layer.
-        VSTATUS: 17,
-        // Prints system status line (load, command, pid,
-        //  etc).
-        VDISCARD: 18,
-        // Toggles the flushing of terminal output.
-        IGNPAR: 30,
-        // The ignore parity flag.  The parameter SHOULD be 0
-        //  if this flag is FALSE, and 1 if it is TRUE.
-        PARMRK: 31,
-        // Mark parity and framing errors.
-        INPCK: 32,
-        // Enable checking of parity errors.
-        ISTRIP: 33,
-        // Strip 8th bit off characters.
-        INLCR: 34,
-        // Map NL into CR on input.
-        IGNCR: 35,
-        // Ignore CR on input.
-        ICRNL: 36,
-        // Map CR to NL on input.
-        IUCLC: 37,
-        // Translate uppercase characters to lowercase.
-        IXON: 38,
-        // Enable output flow control.
-        IXANY: 39,
-        // Any char will restart after stop.
-        IXOFF: 40,
-        // Enable input flow control.
-        IMAXBEL: 41,
-        // Ring bell on input queue full.
-        ISIG: 50,
-        // Enable signals INTR, QUIT, [D]SUSP.
-        ICANON: 51,
-        // Canonicalize input lines.
-        XCASE: 52,
-        // Enable input and output of uppercase characters by
-        //  preceding their lowercase equivalents with "\".
-        ECHO: 53,
-        // Enable echoing.
-        ECHOE: 54,
-        // Visually erase chars.
-        ECHOK: 55,
-        // Kill character discards current line.
-        ECHONL: 56,
-        // Echo NL even if ECHO is off.
-        NOFLSH: 57,
-        // Don't flush after interrupt.
-        TOSTOP: 58,
-        // Stop background jobs from output.
-        IEXTEN: 59,
-        // Enable extensions.
-        ECHOCTL: 60,
-        // Echo control characters as ^(Char).
-        ECHOKE: 61,
-        // Visual erase for line kill.
-        PENDIN: 62,
-        // Retype pending input.
-        OPOST: 70,
-        // Enable output processing.
-        OLCUC: 71,
-        // Convert lowercase to uppercase.
-        ONLCR: 72,
-        // Map NL to CR-NL.
-        OCRNL: 73,
-        // Translate carriage return to newline (output).
-        ONOCR: 74,
-        // Translate newline to carriage return-newline
-        //  (output).
-        ONLRET: 75,
-        // Newline performs a carriage return (output).
-        CS7: 90,
-        // 7 bit mode.
-        CS8: 91,
-        // 8 bit mode.
-        PARENB: 92,
-        // Parity enable.
-        PARODD: 93,
-        // Odd parity, else even.
-        TTY_OP_ISPEED: 128,
-        // Specifies the input baud rate in bits per second.
-        TTY_OP_OSPEED: 129
-        // Specifies the output baud rate in bits per second.
-      },
-      CHANNEL_EXTENDED_DATATYPE: {
-        STDERR: 1
-      },
-      SIGNALS: [
-        "ABRT",
-        "ALRM",
-        "FPE",
-        "HUP",
-        "ILL",
-        "INT",
-        "QUIT",
-        "SEGV",
-        "TERM",
-        "USR1",
-        "USR2",
-        "KILL",
-        "PIPE"
-      ].reduce((cur, val) => ({ ...cur, [val]: 1 }), {}),
-      COMPAT,
-      COMPAT_CHECKS: [
-        ["Cisco-1.25", COMPAT.BAD_DHGEX],
-        [/^Cisco-1[.]/, COMPAT.BUG_DHGEX_LARGE],
-        [/^[0-9.]+$/, COMPAT.OLD_EXIT],
-        // old SSH.com implementations
-        [/^OpenSSH_5[.][0-9]+/, COMPAT.DYN_RPORT_BUG],
-        [/^OpenSSH_7[.]4/, COMPAT.IMPLY_RSA_SHA2_SIGALGS]
-      ],
-      // KEX proposal-related
-      DEFAULT_KEX,
-      SUPPORTED_KEX,
-      DEFAULT_SERVER_HOST_KEY,
-      SUPPORTED_SERVER_HOST_KEY,
-      DEFAULT_CIPHER,
-      SUPPORTED_CIPHER,
-      DEFAULT_MAC,
-      SUPPORTED_MAC,
-      DEFAULT_COMPRESSION,
-      SUPPORTED_COMPRESSION,
-      curve25519Supported,
-      eddsaSupported
-    };
-    module.exports.DISCONNECT_REASON_BY_VALUE = Array.from(Object.entries(module.exports.DISCONNECT_REASON)).reduce((obj, [key, value]) => ({ ...obj, [value]: key }), {});
-  }
-});
-
-// node_modules/ssh2/lib/protocol/utils.js
-var require_utils = __commonJS({
-  "node_modules/ssh2/lib/protocol/utils.js"(exports, module) {
-    "use strict";
-    var Ber = require_lib().Ber;
-    var DISCONNECT_REASON;
-    var FastBuffer = Buffer[Symbol.species];
-    var TypedArrayFill = Object.getPrototypeOf(Uint8Array.prototype).fill;
-    function readUInt32BE(buf, offset) {
-      return buf[offset++] * 16777216 + buf[offset++] * 65536 + buf[offset++] * 256 + buf[offset];
-    }
-    function bufferCopy(src, dest, srcStart, srcEnd, destStart) {
-      if (!destStart)
-        destStart = 0;
-      if (srcEnd > src.length)
-        srcEnd = src.length;
-      let nb = srcEnd - srcStart;
-      const destLeft = dest.length - destStart;
-      if (nb > destLeft)
-        nb = destLeft;
-      dest.set(
-        new Uint8Array(src.buffer, src.byteOffset + srcStart, nb),
-        destStart
-      );
-      return nb;
-    }
-    function bufferSlice(buf, start, end) {
-      if (end === void 0)
-        end = buf.length;
-      return new FastBuffer(buf.buffer, buf.byteOffset + start, end - start);
-    }
-    function makeBufferParser() {
-      let pos = 0;
-      let buffer;
-      const self2 = {
-        init: (buf, start) => {
-          buffer = buf;
-          pos = typeof start === "number" ? start : 0;
-        },
-        pos: () => pos,
-        length: () => buffer ? buffer.length : 0,
-        avail: () => buffer && pos < buffer.length ? buffer.length - pos : 0,
-        clear: () => {
-          buffer = void 0;
-        },
-        readUInt32BE: () => {
-          if (!buffer || pos + 3 >= buffer.length)
-            return;
-          return buffer[pos++] * 16777216 + buffer[pos++] * 65536 + buffer[pos++] * 256 + buffer[pos++];
-        },
-        readUInt64BE: (behavior) => {
-          if (!buffer || pos + 7 >= buffer.length)
-            return;
-          switch (behavior) {
-            case "always":
-              return BigInt(`0x${buffer.hexSlice(pos, pos += 8)}`);
-            case "maybe":
-              if (buffer[pos] > 31)
-                return BigInt(`0x${buffer.hexSlice(pos, pos += 8)}`);
-            // FALLTHROUGH
-            default:
-              return buffer[pos++] * 72057594037927940 + buffer[pos++] * 281474976710656 + buffer[pos++] * 1099511627776 + buffer[pos++] * 4294967296 + buffer[pos++] * 16777216 + buffer[pos++] * 65536 + buffer[pos++] * 256 + buffer[pos++];
-          }
-        },
-        skip: (n) => {
-          if (buffer && n > 0)
-            pos += n;
-        },
-        skipString: () => {
-          const len = self2.readUInt32BE();
-          if (len === void 0)
-            return;
-          pos += len;
-          return pos <= buffer.length ? len : void 0;
-        },
-        readByte: () => {
-          if (buffer && pos < buffer.length)
-            return buffer[pos++];
-        },
-        readBool: () => {
-          if (buffer && pos < buffer.length)
-            return !!buffer[pos++];
-        },
-        readList: () => {
-          const list = self2.readString(true);
-          if (list === void 0)
-            return;
-          return list ? list.split(",") : [];
-        },
-        readString: (dest, maxLen) => {
-          if (typeof dest === "number") {
-            maxLen = dest;
-            dest = void 0;
-          }
-          const len = self2.readUInt32BE();
-          if (len === void 0)
-            return;
-          if (buffer.length - pos < len || typeof maxLen === "number" && len > maxLen) {
-            return;
-          }
-          if (dest) {
-            if (Buffer.isBuffer(dest))
-              return bufferCopy(buffer, dest, pos, pos += len);
-            return buffer.utf8Slice(pos, pos += len);
-          }
-          return bufferSlice(buffer, pos, pos += len);
-        },
-        readRaw: (len) => {
-          if (!buffer)
-            return;
-          if (typeof len !== "number")
-            return bufferSlice(buffer, pos, pos += buffer.length - pos);
-          if (buffer.length - pos >= len)
-            return bufferSlice(buffer, pos, pos += len);
-        }
-      };
-      return self2;
-    }
-    function makeError(msg, level, fatal) {
-      const err = new Error(msg);
-      if (typeof level === "boolean") {
-        fatal = level;
-        err.level = "protocol";
-      } else {
-        err.level = level || "protocol";
-      }
-      err.fatal = !!fatal;
-      return err;
-    }
-    function writeUInt32BE(buf, value, offset) {
-      buf[offset++] = value >>> 24;
-      buf[offset++] = value >>> 16;
-      buf[offset++] = value >>> 8;
-      buf[offset++] = value;
-      return offset;
-    }
-    var utilBufferParser = makeBufferParser();
-    module.exports = {
-      bufferCopy,
-      bufferSlice,
-      FastBuffer,
-      bufferFill: (buf, value, start, end) => {
-        return TypedArrayFill.call(buf, value, start, end);
-      },
-      makeError,
-      doFatalError: (protocol, msg, level, reason) => {
-        let err;
-        if (DISCONNECT_REASON === void 0)
-          ({ DISCONNECT_REASON } = require_constants());
-        if (msg instanceof Error) {
-          err = msg;
-          if (typeof level !== "number")
-            reason = DISCONNECT_REASON.PROTOCOL_ERROR;
-          else
-            reason = level;
-        } else {
-          err = makeError(msg, level, true);
-        }
-        if (typeof reason !== "number")
-          reason = DISCONNECT_REASON.PROTOCOL_ERROR;
-        protocol.disconnect(reason);
-        protocol._destruct();
-        protocol._onError(err);
-        return Infinity;
-      },
-      readUInt32BE,
-      writeUInt32BE,
-      writeUInt32LE: (buf, value, offset) => {
-        buf[offset++] = value;
-        buf[offset++] = value >>> 8;
-        buf[offset++] = value >>> 16;
-        buf[offset++] = value >>> 24;
-        return offset;
-      },
-      makeBufferParser,
-      bufferParser: makeBufferParser(),
-      readString: (buffer, start, dest, maxLen) => {
-        if (typeof dest === "number") {
-          maxLen = dest;
-          dest = void 0;
-        }
-        if (start === void 0)
-          start = 0;
-        const left = buffer.length - start;
-        if (start < 0 || start >= buffer.length || left < 4)
-          return;
-        const len = readUInt32BE(buffer, start);
-        if (left < 4 + len || typeof maxLen === "number" && len > maxLen)
-          return;
-        start += 4;
-        const end = start + len;
-        buffer._pos = end;
-        if (dest) {
-          if (Buffer.isBuffer(dest))
-            return bufferCopy(buffer, dest, start, end);
-          return buffer.utf8Slice(start, end);
-        }
-        return bufferSlice(buffer, start, end);
-      },
-      sigSSHToASN1: (sig, type) => {
-        switch (type) {
-          case "ssh-dss": {
-            if (sig.length > 40)
-              return sig;
-            const asnWriter = new Ber.Writer();
-            asnWriter.startSequence();
-            let r = sig.slice(0, 20);
-            let s = sig.slice(20);
-            if (r[0] & 128) {
-              const rNew = Buffer.allocUnsafe(21);
-              rNew[0] = 0;
-              r.copy(rNew, 1);
-              r = rNew;
-            } else if (r[0] === 0 && !(r[1] & 128)) {
-              r = r.slice(1);
-            }
-            if (s[0] & 128) {
-              const sNew = Buffer.allocUnsafe(21);
-              sNew[0] = 0;
-              s.copy(sNew, 1);
-              s = sNew;
-            } else if (s[0] === 0 && !(s[1] & 128)) {
-              s = s.slice(1);
-            }
-            asnWriter.writeBuffer(r, Ber.Integer);
-            asnWriter.writeBuffer(s, Ber.Integer);
-            asnWriter.endSequence();
-            return asnWriter.buffer;
-          }
-          case "ecdsa-sha2-nistp256":
-          case "ecdsa-sha2-nistp384":
-          case "ecdsa-sha2-nistp521": {
-            utilBufferParser.init(sig, 0);
-            const r = utilBufferParser.readString();
-            const s = utilBufferParser.readString();
-            utilBufferParser.clear();
-            if (r === void 0 || s === void 0)
-              return;
-            const asnWriter = new Ber.Writer();
-            asnWriter.startSequence();
-            asnWriter.writeBuffer(r, Ber.Integer);
-            asnWriter.writeBuffer(s, Ber.Integer);
-            asnWriter.endSequence();
-            return asnWriter.buffer;
-          }
-          default:
-            return sig;
-        }
-      },
-      convertSignature: (signature, keyType) => {
-        switch (keyType) {
-          case "ssh-dss": {
-            if (signature.length <= 40)
-              return signature;
-            const asnReader = new Ber.Reader(signature);
-            asnReader.readSequence();
-            let r = asnReader.readString(Ber.Integer, true);
-            let s = asnReader.readString(Ber.Integer, true);
-            let rOffset = 0;
-            let sOffset = 0;
-            if (r.length < 20) {
-              const rNew = Buffer.allocUnsafe(20);
-              rNew.set(r, 1);
-              r = rNew;
-              r[0] = 0;
-            }
-            if (s.length < 20) {
-              const sNew = Buffer.allocUnsafe(20);
-              sNew.set(s, 1);
-              s = sNew;
-              s[0] = 0;
-            }
-            if (r.length > 20 && r[0] === 0)
-              rOffset = 1;
-            if (s.length > 20 && s[0] === 0)
-              sOffset = 1;
-            const newSig = Buffer.allocUnsafe(r.length - rOffset + (s.length - sOffset));
-            bufferCopy(r, newSig, rOffset, r.length, 0);
-            bufferCopy(s, newSig, sOffset, s.length, r.length - rOffset);
-            return newSig;
-          }
-          case "ecdsa-sha2-nistp256":
-          case "ecdsa-sha2-nistp384":
-          case "ecdsa-sha2-nistp521": {
-            if (signature[0] === 0)
-              return signature;
-            const asnReader = new Ber.Reader(signature);
-            asnReader.readSequence();
-            const r = asnReader.readString(Ber.Integer, true);
-            const s = asnReader.readString(Ber.Integer, true);
-            if (r === null || s === null)
-              return;
-            const newSig = Buffer.allocUnsafe(4 + r.length + 4 + s.length);
-            writeUInt32BE(newSig, r.length, 0);
-            newSig.set(r, 4);
-            writeUInt32BE(newSig, s.length, 4 + r.length);
-            newSig.set(s, 4 + 4 + r.length);
-            return newSig;
-          }
-        }
-        return signature;
-      },
-      sendPacket: (proto, packet, bypass) => {
-        if (!bypass && proto._kexinit !== void 0) {
-          if (proto._queue === void 0)
-            proto._queue = [];
-          proto._queue.push(packet);
-          proto._debug && proto._debug("Outbound: ... packet queued");
-          return false;
-        }
-        proto._cipher.encrypt(packet);
-        return true;
-      }
-    };
-  }
-});
-
-// no-native:./crypto/build/Release/sshcrypto.node
-var require_sshcrypto = __commonJS({
-  "no-native:./crypto/build/Release/sshcrypto.node"() {
-    throw new Error("native add-on ./crypto/build/Release/sshcrypto.node is left out of the bundle");
-  }
-});
-
-// node_modules/ssh2/lib/protocol/crypto/poly1305.js
-var require_poly1305 = __commonJS({
-  "node_modules/ssh2/lib/protocol/crypto/poly1305.js"(exports, module) {
-    var createPoly1305 = (function() {
-      var _scriptDir = typeof document !== "undefined" && document.currentScript ? document.currentScript.src : void 0;
-      if (typeof __filename !== "undefined") _scriptDir = _scriptDir || __filename;
-      return (function(createPoly13052) {
-        createPoly13052 = createPoly13052 || {};
-        var b;
-        b || (b = typeof createPoly13052 !== "undefined" ? createPoly13052 : {});
-        var q, r;
-        b.ready = new Promise(function(a, c) {
-          q = a;
-          r = c;
-        });
-        var u = {}, w;
-        for (w in b) b.hasOwnProperty(w) && (u[w] = b[w]);
-        var x = "object" === typeof window, y = "function" === typeof importScripts, z = "object" === typeof process && "object" === typeof process.versions && "string" === typeof process.versions.node, B = "", C, D, E, F, G;
-        if (z) B = y ? __require("path").dirname(B) + "/" : __dirname + "/", C = function(a, c) {
-          var d = H(a);
-          if (d) return c ? d : d.toString();
-          F || (F = __require("fs"));
-          G || (G = __require("path"));
-          a = G.normalize(a);
-          return F.readFileSync(a, c ? null : "utf8");
-        }, E = function(a) {
-          a = C(a, true);
-          a.buffer || (a = new Uint8Array(a));
-          assert(a.buffer);
-          return a;
-        }, D = function(a, c, d) {
-          var e = H(a);
-          e && c(e);
-          F || (F = __require("fs"));
-          G || (G = __require("path"));
-          a = G.normalize(a);
-          F.readFile(a, function(f, l) {
-            f ? d(f) : c(l.buffer);
-          });
-        }, 1 < process.argv.length && process.argv[1].replace(/\\/g, "/"), process.argv.slice(2), b.inspect = function() {
-          return "[Emscripten Module object]";
-        };
-        else if (x || y) y ? B = self.location.href : "undefined" !== typeof document && document.currentScript && (B = document.currentScript.src), _scriptDir && (B = _scriptDir), 0 !== B.indexOf("blob:") ? B = B.substr(0, B.lastIndexOf("/") + 1) : B = "", C = function(a) {
-          try {
-            var c = new XMLHttpRequest();
-            c.open("GET", a, false);
-            c.send(null);
-            return c.responseText;
-          } catch (f) {
-            if (a = H(a)) {
-              c = [];
-              for (var d = 0; d < a.length; d++) {
-                var e = a[d];
-                255 < e && (ba && assert(false, "Character code " + e + " (" + String.fromCharCode(e) + ")  at offset " + d + " not in 0x00-0xFF."), e &= 255);
-                c.push(String.fromCharCode(e));
-              }
-              return c.join("");
-            }
-            throw f;
-          }
-        }, y && (E = function(a) {
-          try {
-            var c = new XMLHttpRequest();
-            c.open("GET", a, false);
-            c.responseType = "arraybuffer";
-            c.send(null);
-            return new Uint8Array(c.response);
-          } catch (d) {
-            if (a = H(a)) return a;
-            throw d;
-          }
-        }), D = function(a, c, d) {
-          var e = new XMLHttpRequest();
-          e.open("GET", a, true);
-          e.responseType = "arraybuffer";
-          e.onload = function() {
-            if (200 == e.status || 0 == e.status && e.response) c(e.response);
-            else {
-              var f = H(a);
-              f ? c(f.buffer) : d();
-            }
-          };
-          e.onerror = d;
-          e.send(null);
-        };
-        b.print || console.log.bind(console);
-        var I = b.printErr || console.warn.bind(console);
-        for (w in u) u.hasOwnProperty(w) && (b[w] = u[w]);
-        u = null;
-        var J;
-        b.wasmBinary && (J = b.wasmBinary);
-        var noExitRuntime = b.noExitRuntime || true;
-        "object" !== typeof WebAssembly && K("no native wasm support detected");
-        var L, M = false;
-        function assert(a, c) {
-          a || K("Assertion failed: " + c);
-        }
-        function N(a) {
-          var c = b["_" + a];
-          assert(c, "Cannot call unknown function " + a + ", make sure it is exported");
-          return c;
-        }
-        function ca(a, c, d, e) {
-          var f = { string: function(g) {
-            var p = 0;
-            if (null !== g && void 0 !== g && 0 !== g) {
-              var n = (g.length << 2) + 1;
-              p = O(n);
-              var k = p, h = P;
-              if (0 < n) {
-                n = k + n - 1;
-                for (var v = 0; v < g.length; ++v) {
-                  var m = g.charCodeAt(v);
-                  if (55296 <= m && 57343 >= m) {
-                    var oa = g.charCodeAt(++v);
-                    m = 65536 + ((m & 1023) << 10) | oa & 1023;
-                  }
-                  if (127 >= m) {
-                    if (k >= n) break;
-                    h[k++] = m;
-                  } else {
-                    if (2047 >= m) {
-                      if (k + 1 >= n) break;
-                      h[k++] = 192 | m >> 6;
-                    } else {
-                      if (65535 >= m) {
-                        if (k + 2 >= n) break;
-                        h[k++] = 224 | m >> 12;
-                      } else {
-                        if (k + 3 >= n) break;
-                        h[k++] = 240 | m >> 18;
-                        h[k++] = 128 | m >> 12 & 63;
-                      }
-                      h[k++] = 128 | m >> 6 & 63;
-                    }
-                    h[k++] = 128 | m & 63;
-                  }
-                }
-                h[k] = 0;
-              }
-            }
-            return p;
-          }, array: function(g) {
-            var p = O(g.length);
-            Q.set(g, p);
-            return p;
-          } }, l = N(a), A = [];
-          a = 0;
-          if (e) for (var t = 0; t < e.length; t++) {
-            var aa = f[d[t]];
-            aa ? (0 === a && (a = da()), A[t] = aa(e[t])) : A[t] = e[t];
-          }
-          d = l.apply(null, A);
-          d = (function(g) {
-            if ("string" === c) if (g) {
-              for (var p = P, n = g + NaN, k = g; p[k] && !(k >= n); ) ++k;
-              if (16 < k - g && p.subarray && ea) g = ea.decode(p.subarray(g, k));
-              else {
-                for (n = ""; g < k; ) {
-                  var h = p[g++];
-                  if (h & 128) {
-                    var v = p[g++] & 63;
-                    if (192 == (h & 224)) n += String.fromCharCode((h & 31) << 6 | v);
-                    else {
-                      var m = p[g++] & 63;
-                      h = 224 == (h & 240) ? (h & 15) << 12 | v << 6 | m : (h & 7) << 18 | v << 12 | m << 6 | p[g++] & 63;
-                      65536 > h ? n += String.fromCharCode(h) : (h -= 65536, n += String.fromCharCode(55296 | h >> 10, 56320 | h & 1023));
-                    }
-                  } else n += String.fromCharCode(h);
-                }
-                g = n;
-              }
-            } else g = "";
-            else g = "boolean" === c ? !!g : g;
-            return g;
-          })(d);
-          0 !== a && fa(a);
-          return d;
-        }
-        var ea = "undefined" !== typeof TextDecoder ? new TextDecoder("utf8") : void 0, ha, Q, P;
-        function ia() {
-          var a = L.buffer;
-          ha = a;
-          b.HEAP8 = Q = new Int8Array(a);
-          b.HEAP16 = new Int16Array(a);
-          b.HEAP32 = new Int32Array(a);
-          b.HEAPU8 = P = new Uint8Array(a);
-          b.HEAPU16 = new Uint16Array(a);
-          b.HEAPU32 = new Uint32Array(a);
-          b.HEAPF32 = new Float32Array(a);
-          b.HEAPF64 = new Float64Array(a);
-        }
-        var R, ja = [], ka = [], la = [];
-        function ma() {
-          var a = b.preRun.shift();
-          ja.unshift(a);
-        }
-        var S = 0, T = null, U = null;
-        b.preloadedImages = {};
-        b.preloadedAudios = {};
-        function K(a) {
-          if (b.onAbort) b.onAbort(a);
-          I(a);
-          M = true;
-          a = new WebAssembly.RuntimeError("abort(" + a + "). Build with -s ASSERTIONS=1 for more info.");
-          r(a);
-          throw a;
-        }
-        var V = "data:application/octet-stream;base64,", W;
-        W = "data:application/octet-stream;base64,AGFzbQEAAAABIAZgAX8Bf2ADf39/AGABfwBgAABgAAF/YAZ/f39/f38AAgcBAWEBYQAAAwsKAAEDAQAAAgQFAgQFAXABAQEFBwEBgAKAgAIGCQF/AUGAjMACCwclCQFiAgABYwADAWQACQFlAAgBZgAHAWcABgFoAAUBaQAKAWoBAAqGTQpPAQJ/QYAIKAIAIgEgAEEDakF8cSICaiEAAkAgAkEAIAAgAU0bDQAgAD8AQRB0SwRAIAAQAEUNAQtBgAggADYCACABDwtBhAhBMDYCAEF/C4wFAg5+Cn8gACgCJCEUIAAoAiAhFSAAKAIcIREgACgCGCESIAAoAhQhEyACQRBPBEAgAC0ATEVBGHQhFyAAKAIEIhZBBWytIQ8gACgCCCIYQQVsrSENIAAoAgwiGUEFbK0hCyAAKAIQIhpBBWytIQkgADUCACEIIBqtIRAgGa0hDiAYrSEMIBatIQoDQCASIAEtAAMiEiABLQAEQQh0ciABLQAFQRB0ciABLQAGIhZBGHRyQQJ2Qf///x9xaq0iAyAOfiABLwAAIAEtAAJBEHRyIBNqIBJBGHRBgICAGHFqrSIEIBB+fCARIAEtAAdBCHQgFnIgAS0ACEEQdHIgAS0ACSIRQRh0ckEEdkH///8fcWqtIgUgDH58IAEtAApBCHQgEXIgAS0AC0EQdHIgAS0ADEEYdHJBBnYgFWqtIgYgCn58IBQgF2ogAS8ADSABLQAPQRB0cmqtIgcgCH58IAMgDH4gBCAOfnwgBSAKfnwgBiAIfnwgByAJfnwgAyAKfiAEIAx+fCAFIAh+fCAGIAl+fCAHIAt+fCADIAh+IAQgCn58IAUgCX58IAYgC358IAcgDX58IAMgCX4gBCAIfnwgBSALfnwgBiANfnwgByAPfnwiA0IaiEL/////D4N8IgRCGohC/////w+DfCIFQhqIQv////8Pg3wiBkIaiEL/////D4N8IgdCGoinQQVsIAOnQf///x9xaiITQRp2IASnQf///x9xaiESIAWnQf///x9xIREgBqdB////H3EhFSAHp0H///8fcSEUIBNB////H3EhEyABQRBqIQEgAkEQayICQQ9LDQALCyAAIBQ2AiQgACAVNgIgIAAgETYCHCAAIBI2AhggACATNgIUCwMAAQu2BAEGfwJAIAAoAjgiBARAIABBPGohBQJAIAJBECAEayIDIAIgA0kbIgZFDQAgBkEDcSEHAkAgBkEBa0EDSQRAQQAhAwwBCyAGQXxxIQhBACEDA0AgBSADIARqaiABIANqLQAAOgAAIAUgA0EBciIEIAAoAjhqaiABIARqLQAAOgAAIAUgA0ECciIEIAAoAjhqaiABIARqLQAAOgAAIAUgA0EDciIEIAAoAjhqaiABIARqLQAAOgAAIANBBGohAyAAKAI4IQQgCEEEayIIDQALCyAHRQ0AA0AgBSADIARqaiABIANqLQAAOgAAIANBAWohAyAAKAI4IQQgB0EBayIHDQALCyAAIAQgBmoiAzYCOCADQRBJDQEgACAFQRAQAiAAQQA2AjggAiAGayECIAEgBmohAQsgAkEQTwRAIAAgASACQXBxIgMQAiACQQ9xIQIgASADaiEBCyACRQ0AIAJBA3EhBCAAQTxqIQVBACEDIAJBAWtBA08EQCACQXxxIQcDQCAFIAAoAjggA2pqIAEgA2otAAA6AAAgBSADQQFyIgYgACgCOGpqIAEgBmotAAA6AAAgBSADQQJyIgYgACgCOGpqIAEgBmotAAA6AAAgBSADQQNyIgYgACgCOGpqIAEgBmotAAA6AAAgA0EEaiEDIAdBBGsiBw0ACwsgBARAA0AgBSAAKAI4IANqaiABIANqLQAAOgAAIANBAWohAyAEQQFrIgQNAAsLIAAgACgCOCACajYCOAsLoS0BDH8jAEEQayIMJAACQAJAAkACQAJAAkACQAJAAkACQAJAAkAgAEH0AU0EQEGICCgCACIFQRAgAEELakF4cSAAQQtJGyIIQQN2IgJ2IgFBA3EEQCABQX9zQQFxIAJqIgNBA3QiAUG4CGooAgAiBEEIaiEAAkAgBCgCCCICIAFBsAhqIgFGBEBBiAggBUF+IAN3cTYCAAwBCyACIAE2AgwgASACNgIICyAEIANBA3QiAUEDcjYCBCABIARqIgEgASgCBEEBcjYCBAwNCyAIQZAIKAIAIgpNDQEgAQRAAkBBAiACdCIAQQAgAGtyIAEgAnRxIgBBACAAa3FBAWsiACAAQQx2QRBxIgJ2IgFBBXZBCHEiACACciABIAB2IgFBAnZBBHEiAHIgASAAdiIBQQF2QQJxIgByIAEgAHYiAUEBdkEBcSIAciABIAB2aiIDQQN0IgBBuAhqKAIAIgQoAggiASAAQbAIaiIARgRAQYgIIAVBfiADd3EiBTYCAAwBCyABIAA2AgwgACABNgIICyAEQQhqIQAgBCAIQQNyNgIEIAQgCGoiAiADQQN0IgEgCGsiA0EBcjYCBCABIARqIAM2AgAgCgRAIApBA3YiAUEDdEGwCGohB0GcCCgCACEEAn8gBUEBIAF0IgFxRQRAQYgIIAEgBXI2AgAgBwwBCyAHKAIICyEBIAcgBDYCCCABIAQ2AgwgBCAHNgIMIAQgATYCCAtBnAggAjYCAEGQCCADNgIADA0LQYwIKAIAIgZFDQEgBkEAIAZrcUEBayIAIABBDHZBEHEiAnYiAUEFdkEIcSIAIAJyIAEgAHYiAUECdkEEcSIAciABIAB2IgFBAXZBAnEiAHIgASAAdiIBQQF2QQFxIgByIAEgAHZqQQJ0QbgKaigCACIBKAIEQXhxIAhrIQMgASECA0ACQCACKAIQIgBFBEAgAigCFCIARQ0BCyAAKAIEQXhxIAhrIgIgAyACIANJIgIbIQMgACABIAIbIQEgACECDAELCyABIAhqIgkgAU0NAiABKAIYIQsgASABKAIMIgRHBEAgASgCCCIAQZgIKAIASRogACAENgIMIAQgADYCCAwMCyABQRRqIgIoAgAiAEUEQCABKAIQIgBFDQQgAUEQaiECCwNAIAIhByAAIgRBFGoiAigCACIADQAgBEEQaiECIAQoAhAiAA0ACyAHQQA2AgAMCwtBfyEIIABBv39LDQAgAEELaiIAQXhxIQhBjAgoAgAiCUUNAEEAIAhrIQMCQAJAAkACf0EAIAhBgAJJDQAaQR8gCEH///8HSw0AGiAAQQh2IgAgAEGA/j9qQRB2QQhxIgJ0IgAgAEGA4B9qQRB2QQRxIgF0IgAgAEGAgA9qQRB2QQJxIgB0QQ92IAEgAnIgAHJrIgBBAXQgCCAAQRVqdkEBcXJBHGoLIgVBAnRBuApqKAIAIgJFBEBBACEADAELQQAhACAIQQBBGSAFQQF2ayAFQR9GG3QhAQNAAkAgAigCBEF4cSAIayIHIANPDQAgAiEEIAciAw0AQQAhAyACIQAMAwsgACACKAIUIgcgByACIAFBHXZBBHFqKAIQIgJGGyAAIAcbIQAgAUEBdCEBIAINAAsLIAAgBHJFBEBBACEEQQIgBXQiAEEAIABrciAJcSIARQ0DIABBACAAa3FBAWsiACAAQQx2QRBxIgJ2IgFBBXZBCHEiACACciABIAB2IgFBAnZBBHEiAHIgASAAdiIBQQF2QQJxIgByIAEgAHYiAUEBdkEBcSIAciABIAB2akECdEG4CmooAgAhAAsgAEUNAQsDQCAAKAIEQXhxIAhrIgEgA0khAiABIAMgAhshAyAAIAQgAhshBCAAKAIQIgEEfyABBSAAKAIUCyIADQALCyAERQ0AIANBkAgoAgAgCGtPDQAgBCAIaiIGIARNDQEgBCgCGCEFIAQgBCgCDCIBRwRAIAQoAggiAEGYCCgCAEkaIAAgATYCDCABIAA2AggMCgsgBEEUaiICKAIAIgBFBEAgBCgCECIARQ0EIARBEGohAgsDQCACIQcgACIBQRRqIgIoAgAiAA0AIAFBEGohAiABKAIQIgANAAsgB0EANgIADAkLIAhBkAgoAgAiAk0EQEGcCCgCACEDAkAgAiAIayIBQRBPBEBBkAggATYCAEGcCCADIAhqIgA2AgAgACABQQFyNgIEIAIgA2ogATYCACADIAhBA3I2AgQMAQtBnAhBADYCAEGQCEEANgIAIAMgAkEDcjYCBCACIANqIgAgACgCBEEBcjYCBAsgA0EIaiEADAsLIAhBlAgoAgAiBkkEQEGUCCAGIAhrIgE2AgBBoAhBoAgoAgAiAiAIaiIANgIAIAAgAUEBcjYCBCACIAhBA3I2AgQgAkEIaiEADAsLQQAhACAIQS9qIgkCf0HgCygCAARAQegLKAIADAELQewLQn83AgBB5AtCgKCAgICABDcCAEHgCyAMQQxqQXBxQdiq1aoFczYCAEH0C0EANgIAQcQLQQA2AgBBgCALIgFqIgVBACABayIHcSICIAhNDQpBwAsoAgAiBARAQbgLKAIAIgMgAmoiASADTQ0LIAEgBEsNCwtBxAstAABBBHENBQJAAkBBoAgoAgAiAwRAQcgLIQADQCADIAAoAgAiAU8EQCABIAAoAgRqIANLDQMLIAAoAggiAA0ACwtBABABIgFBf0YNBiACIQVB5AsoAgAiA0EBayIAIAFxBEAgAiABayAAIAFqQQAgA2txaiEFCyAFIAhNDQYgBUH+////B0sNBkHACygCACIEBEBBuAsoAgAiAyAFaiIAIANNDQcgACAESw0HCyAFEAEiACABRw0BDAgLIAUgBmsgB3EiBUH+////B0sNBSAFEAEiASAAKAIAIAAoAgRqRg0EIAEhAAsCQCAAQX9GDQAgCEEwaiAFTQ0AQegLKAIAIgEgCSAFa2pBACABa3EiAUH+////B0sEQCAAIQEMCAsgARABQX9HBEAgASAFaiEFIAAhAQwIC0EAIAVrEAEaDAULIAAiAUF/Rw0GDAQLAAtBACEEDAcLQQAhAQwFCyABQX9HDQILQcQLQcQLKAIAQQRyNgIACyACQf7///8HSw0BIAIQASEBQQAQASEAIAFBf0YNASAAQX9GDQEgACABTQ0BIAAgAWsiBSAIQShqTQ0BC0G4C0G4CygCACAFaiIANgIAQbwLKAIAIABJBEBBvAsgADYCAAsCQAJAAkBBoAgoAgAiBwRAQcgLIQADQCABIAAoAgAiAyAAKAIEIgJqRg0CIAAoAggiAA0ACwwCC0GYCCgCACIAQQAgACABTRtFBEBBmAggATYCAAtBACEAQcwLIAU2AgBByAsgATYCAEGoCEF/NgIAQawIQeALKAIANgIAQdQLQQA2AgADQCAAQQN0IgNBuAhqIANBsAhqIgI2AgAgA0G8CGogAjYCACAAQQFqIgBBIEcNAAtBlAggBUEoayIDQXggAWtBB3FBACABQQhqQQdxGyIAayICNgIAQaAIIAAgAWoiADYCACAAIAJBAXI2AgQgASADakEoNgIEQaQIQfALKAIANgIADAILIAAtAAxBCHENACADIAdLDQAgASAHTQ0AIAAgAiAFajYCBEGgCCAHQXggB2tBB3FBACAHQQhqQQdxGyIAaiICNgIAQZQIQZQIKAIAIAVqIgEgAGsiADYCACACIABBAXI2AgQgASAHakEoNgIEQaQIQfALKAIANgIADAELQZgIKAIAIAFLBEBBmAggATYCAAsgASAFaiECQcgLIQACQAJAAkACQAJAAkADQCACIAAoAgBHBEAgACgCCCIADQEMAgsLIAAtAAxBCHFFDQELQcgLIQADQCAHIAAoAgAiAk8EQCACIAAoAgRqIgQgB0sNAwsgACgCCCEADAALAAsgACABNgIAIAAgACgCBCAFajYCBCABQXggAWtBB3FBACABQQhqQQdxG2oiCSAIQQNyNgIEIAJBeCACa0EHcUEAIAJBCGpBB3EbaiIFIAggCWoiBmshAiAFIAdGBEBBoAggBjYCAEGUCEGUCCgCACACaiIANgIAIAYgAEEBcjYCBAwDCyAFQZwIKAIARgRAQZwIIAY2AgBBkAhBkAgoAgAgAmoiADYCACAGIABBAXI2AgQgACAGaiAANgIADAMLIAUoAgQiAEEDcUEBRgRAIABBeHEhBwJAIABB/wFNBEAgBSgCCCIDIABBA3YiAEEDdEGwCGpGGiADIAUoAgwiAUYEQEGICEGICCgCAEF+IAB3cTYCAAwCCyADIAE2AgwgASADNgIIDAELIAUoAhghCAJAIAUgBSgCDCIBRwRAIAUoAggiACABNgIMIAEgADYCCAwBCwJAIAVBFGoiACgCACIDDQAgBUEQaiIAKAIAIgMNAEEAIQEMAQsDQCAAIQQgAyIBQRRqIgAoAgAiAw0AIAFBEGohACABKAIQIgMNAAsgBEEANgIACyAIRQ0AAkAgBSAFKAIcIgNBAnRBuApqIgAoAgBGBEAgACABNgIAIAENAUGMCEGMCCgCAEF+IAN3cTYCAAwCCyAIQRBBFCAIKAIQIAVGG2ogATYCACABRQ0BCyABIAg2AhggBSgCECIABEAgASAANgIQIAAgATYCGAsgBSgCFCIARQ0AIAEgADYCFCAAIAE2AhgLIAUgB2ohBSACIAdqIQILIAUgBSgCBEF+cTYCBCAGIAJBAXI2AgQgAiAGaiACNgIAIAJB/wFNBEAgAkEDdiIAQQN0QbAIaiECAn9BiAgoAgAiAUEBIAB0IgBxRQRAQYgIIAAgAXI2AgAgAgwBCyACKAIICyEAIAIgBjYCCCAAIAY2AgwgBiACNgIMIAYgADYCCAwDC0EfIQAgAkH///8HTQRAIAJBCHYiACAAQYD+P2pBEHZBCHEiA3QiACAAQYDgH2pBEHZBBHEiAXQiACAAQYCAD2pBEHZBAnEiAHRBD3YgASADciAAcmsiAEEBdCACIABBFWp2QQFxckEcaiEACyAGIAA2AhwgBkIANwIQIABBAnRBuApqIQQCQEGMCCgCACIDQQEgAHQiAXFFBEBBjAggASADcjYCACAEIAY2AgAgBiAENgIYDAELIAJBAEEZIABBAXZrIABBH0YbdCEAIAQoAgAhAQNAIAEiAygCBEF4cSACRg0DIABBHXYhASAAQQF0IQAgAyABQQRxaiIEKAIQIgENAAsgBCAGNgIQIAYgAzYCGAsgBiAGNgIMIAYgBjYCCAwCC0GUCCAFQShrIgNBeCABa0EHcUEAIAFBCGpBB3EbIgBrIgI2AgBBoAggACABaiIANgIAIAAgAkEBcjYCBCABIANqQSg2AgRBpAhB8AsoAgA2AgAgByAEQScgBGtBB3FBACAEQSdrQQdxG2pBL2siACAAIAdBEGpJGyICQRs2AgQgAkHQCykCADcCECACQcgLKQIANwIIQdALIAJBCGo2AgBBzAsgBTYCAEHICyABNgIAQdQLQQA2AgAgAkEYaiEAA0AgAEEHNgIEIABBCGohASAAQQRqIQAgASAESQ0ACyACIAdGDQMgAiACKAIEQX5xNgIEIAcgAiAHayIEQQFyNgIEIAIgBDYCACAEQf8BTQRAIARBA3YiAEEDdEGwCGohAgJ/QYgIKAIAIgFBASAAdCIAcUUEQEGICCAAIAFyNgIAIAIMAQsgAigCCAshACACIAc2AgggACAHNgIMIAcgAjYCDCAHIAA2AggMBAtBHyEAIAdCADcCECAEQf///wdNBEAgBEEIdiIAIABBgP4/akEQdkEIcSICdCIAIABBgOAfakEQdkEEcSIBdCIAIABBgIAPakEQdkECcSIAdEEPdiABIAJyIAByayIAQQF0IAQgAEEVanZBAXFyQRxqIQALIAcgADYCHCAAQQJ0QbgKaiEDAkBBjAgoAgAiAkEBIAB0IgFxRQRAQYwIIAEgAnI2AgAgAyAHNgIAIAcgAzYCGAwBCyAEQQBBGSAAQQF2ayAAQR9GG3QhACADKAIAIQEDQCABIgIoAgRBeHEgBEYNBCAAQR12IQEgAEEBdCEAIAIgAUEEcWoiAygCECIBDQALIAMgBzYCECAHIAI2AhgLIAcgBzYCDCAHIAc2AggMAwsgAygCCCIAIAY2AgwgAyAGNgIIIAZBADYCGCAGIAM2AgwgBiAANgIICyAJQQhqIQAMBQsgAigCCCIAIAc2AgwgAiAHNgIIIAdBADYCGCAHIAI2AgwgByAANgIIC0GUCCgCACIAIAhNDQBBlAggACAIayIBNgIAQaAIQaAIKAIAIgIgCGoiADYCACAAIAFBAXI2AgQgAiAIQQNyNgIEIAJBCGohAAwDC0GECEEwNgIAQQAhAAwCCwJAIAVFDQACQCAEKAIcIgJBAnRBuApqIgAoAgAgBEYEQCAAIAE2AgAgAQ0BQYwIIAlBfiACd3EiCTYCAAwCCyAFQRBBFCAFKAIQIARGG2ogATYCACABRQ0BCyABIAU2AhggBCgCECIABEAgASAANgIQIAAgATYCGAsgBCgCFCIARQ0AIAEgADYCFCAAIAE2AhgLAkAgA0EPTQRAIAQgAyAIaiIAQQNyNgIEIAAgBGoiACAAKAIEQQFyNgIEDAELIAQgCEEDcjYCBCAGIANBAXI2AgQgAyAGaiADNgIAIANB/wFNBEAgA0EDdiIAQQN0QbAIaiECAn9BiAgoAgAiAUEBIAB0IgBxRQRAQYgIIAAgAXI2AgAgAgwBCyACKAIICyEAIAIgBjYCCCAAIAY2AgwgBiACNgIMIAYgADYCCAwBC0EfIQAgA0H///8HTQRAIANBCHYiACAAQYD+P2pBEHZBCHEiAnQiACAAQYDgH2pBEHZBBHEiAXQiACAAQYCAD2pBEHZBAnEiAHRBD3YgASACciAAcmsiAEEBdCADIABBFWp2QQFxckEcaiEACyAGIAA2AhwgBkIANwIQIABBAnRBuApqIQICQAJAIAlBASAAdCIBcUUEQEGMCCABIAlyNgIAIAIgBjYCACAGIAI2AhgMAQsgA0EAQRkgAEEBdmsgAEEfRht0IQAgAigCACEIA0AgCCIBKAIEQXhxIANGDQIgAEEddiECIABBAXQhACABIAJBBHFqIgIoAhAiCA0ACyACIAY2AhAgBiABNgIYCyAGIAY2AgwgBiAGNgIIDAELIAEoAggiACAGNgIMIAEgBjYCCCAGQQA2AhggBiABNgIMIAYgADYCCAsgBEEIaiEADAELAkAgC0UNAAJAIAEoAhwiAkECdEG4CmoiACgCACABRgRAIAAgBDYCACAEDQFBjAggBkF+IAJ3cTYCAAwCCyALQRBBFCALKAIQIAFGG2ogBDYCACAERQ0BCyAEIAs2AhggASgCECIABEAgBCAANgIQIAAgBDYCGAsgASgCFCIARQ0AIAQgADYCFCAAIAQ2AhgLAkAgA0EPTQRAIAEgAyAIaiIAQQNyNgIEIAAgAWoiACAAKAIEQQFyNgIEDAELIAEgCEEDcjYCBCAJIANBAXI2AgQgAyAJaiADNgIAIAoEQCAKQQN2IgBBA3RBsAhqIQRBnAgoAgAhAgJ/QQEgAHQiACAFcUUEQEGICCAAIAVyNgIAIAQMAQsgBCgCCAshACAEIAI2AgggACACNgIMIAIgBDYCDCACIAA2AggLQZwIIAk2AgBBkAggAzYCAAsgAUEIaiEACyAMQRBqJAAgAAsQACMAIABrQXBxIgAkACAACwYAIAAkAAsEACMAC4AJAgh/BH4jAEGQAWsiBiQAIAYgBS0AA0EYdEGAgIAYcSAFLwAAIAUtAAJBEHRycjYCACAGIAUoAANBAnZBg/7/H3E2AgQgBiAFKAAGQQR2Qf+B/x9xNgIIIAYgBSgACUEGdkH//8AfcTYCDCAFLwANIQggBS0ADyEJIAZCADcCFCAGQgA3AhwgBkEANgIkIAYgCCAJQRB0QYCAPHFyNgIQIAYgBSgAEDYCKCAGIAUoABQ2AiwgBiAFKAAYNgIwIAUoABwhBSAGQQA6AEwgBkEANgI4IAYgBTYCNCAGIAEgAhAEIAQEQCAGIAMgBBAECyAGKAI4IgEEQCAGQTxqIgIgAWpBAToAACABQQFqQQ9NBEAgASAGakE9aiEEAkBBDyABayIDRQ0AIAMgBGoiAUEBa0EAOgAAIARBADoAACADQQNJDQAgAUECa0EAOgAAIARBADoAASABQQNrQQA6AAAgBEEAOgACIANBB0kNACABQQRrQQA6AAAgBEEAOgADIANBCUkNACAEQQAgBGtBA3EiAWoiBEEANgIAIAQgAyABa0F8cSIBaiIDQQRrQQA2AgAgAUEJSQ0AIARBADYCCCAEQQA2AgQgA0EIa0EANgIAIANBDGtBADYCACABQRlJDQAgBEEANgIYIARBADYCFCAEQQA2AhAgBEEANgIMIANBEGtBADYCACADQRRrQQA2AgAgA0EYa0EANgIAIANBHGtBADYCACABIARBBHFBGHIiAWsiA0EgSQ0AIAEgBGohAQNAIAFCADcDGCABQgA3AxAgAUIANwMIIAFCADcDACABQSBqIQEgA0EgayIDQR9LDQALCwsgBkEBOgBMIAYgAkEQEAILIAY1AjQhECAGNQIwIREgBjUCLCEOIAAgBjUCKCAGKAIkIAYoAiAgBigCHCAGKAIYIgNBGnZqIgJBGnZqIgFBGnZqIgtBgICAYHIgAUH///8fcSINIAJB////H3EiCCAGKAIUIAtBGnZBBWxqIgFB////H3EiCUEFaiIFQRp2IANB////H3EgAUEadmoiA2oiAUEadmoiAkEadmoiBEEadmoiDEEfdSIHIANxIAEgDEEfdkEBayIDQf///x9xIgpxciIBQRp0IAUgCnEgByAJcXJyrXwiDzwAACAAIA9CGIg8AAMgACAPQhCIPAACIAAgD0IIiDwAASAAIA4gByAIcSACIApxciICQRR0IAFBBnZyrXwgD0IgiHwiDjwABCAAIA5CGIg8AAcgACAOQhCIPAAGIAAgDkIIiDwABSAAIBEgByANcSAEIApxciIBQQ50IAJBDHZyrXwgDkIgiHwiDjwACCAAIA5CGIg8AAsgACAOQhCIPAAKIAAgDkIIiDwACSAAIBAgAyAMcSAHIAtxckEIdCABQRJ2cq18IA5CIIh8Ig48AAwgACAOQhiIPAAPIAAgDkIQiDwADiAAIA5CCIg8AA0gBkIANwIwIAZCADcCKCAGQgA3AiAgBkIANwIYIAZCADcCECAGQgA3AgggBkIANwIAIAZBkAFqJAALpwwBB38CQCAARQ0AIABBCGsiAyAAQQRrKAIAIgFBeHEiAGohBQJAIAFBAXENACABQQNxRQ0BIAMgAygCACIBayIDQZgIKAIASQ0BIAAgAWohACADQZwIKAIARwRAIAFB/wFNBEAgAygCCCICIAFBA3YiBEEDdEGwCGpGGiACIAMoAgwiAUYEQEGICEGICCgCAEF+IAR3cTYCAAwDCyACIAE2AgwgASACNgIIDAILIAMoAhghBgJAIAMgAygCDCIBRwRAIAMoAggiAiABNgIMIAEgAjYCCAwBCwJAIANBFGoiAigCACIEDQAgA0EQaiICKAIAIgQNAEEAIQEMAQsDQCACIQcgBCIBQRRqIgIoAgAiBA0AIAFBEGohAiABKAIQIgQNAAsgB0EANgIACyAGRQ0BAkAgAyADKAIcIgJBAnRBuApqIgQoAgBGBEAgBCABNgIAIAENAUGMCEGMCCgCAEF+IAJ3cTYCAAwDCyAGQRBBFCAGKAIQIANGG2ogATYCACABRQ0CCyABIAY2AhggAygCECICBEAgASACNgIQIAIgATYCGAsgAygCFCICRQ0BIAEgAjYCFCACIAE2AhgMAQsgBSgCBCIBQQNxQQNHDQBBkAggADYCACAFIAFBfnE2AgQgAyAAQQFyNgIEIAAgA2ogADYCAA8LIAMgBU8NACAFKAIEIgFBAXFFDQACQCABQQJxRQRAIAVBoAgoAgBGBEBBoAggAzYCAEGUCEGUCCgCACAAaiIANgIAIAMgAEEBcjYCBCADQZwIKAIARw0DQZAIQQA2AgBBnAhBADYCAA8LIAVBnAgoAgBGBEBBnAggAzYCAEGQCEGQCCgCACAAaiIANgIAIAMgAEEBcjYCBCAAIANqIAA2AgAPCyABQXhxIABqIQACQCABQf8BTQRAIAUoAggiAiABQQN2IgRBA3RBsAhqRhogAiAFKAIMIgFGBEBBiAhBiAgoAgBBfiAEd3E2AgAMAgsgAiABNgIMIAEgAjYCCAwBCyAFKAIYIQYCQCAFIAUoAgwiAUcEQCAFKAIIIgJBmAgoAgBJGiACIAE2AgwgASACNgIIDAELAkAgBUEUaiICKAIAIgQNACAFQRBqIgIoAgAiBA0AQQAhAQwBCwNAIAIhByAEIgFBFGoiAigCACIEDQAgAUEQaiECIAEoAhAiBA0ACyAHQQA2AgALIAZFDQACQCAFIAUoAhwiAkECdEG4CmoiBCgCAEYEQCAEIAE2AgAgAQ0BQYwIQYwIKAIAQX4gAndxNgIADAILIAZBEEEUIAYoAhAgBUYbaiABNgIAIAFFDQELIAEgBjYCGCAFKAIQIgIEQCABIAI2AhAgAiABNgIYCyAFKAIUIgJFDQAgASACNgIUIAIgATYCGAsgAyAAQQFyNgIEIAAgA2ogADYCACADQZwIKAIARw0BQZAIIAA2AgAPCyAFIAFBfnE2AgQgAyAAQQFyNgIEIAAgA2ogADYCAAsgAEH/AU0EQCAAQQN2IgFBA3RBsAhqIQACf0GICCgCACICQQEgAXQiAXFFBEBBiAggASACcjYCACAADAELIAAoAggLIQIgACADNgIIIAIgAzYCDCADIAA2AgwgAyACNgIIDwtBHyECIANCADcCECAAQf///wdNBEAgAEEIdiIBIAFBgP4/akEQdkEIcSIBdCICIAJBgOAfakEQdkEEcSICdCIEIARBgIAPakEQdkECcSIEdEEPdiABIAJyIARyayIBQQF0IAAgAUEVanZBAXFyQRxqIQILIAMgAjYCHCACQQJ0QbgKaiEBAkACQAJAQYwIKAIAIgRBASACdCIHcUUEQEGMCCAEIAdyNgIAIAEgAzYCACADIAE2AhgMAQsgAEEAQRkgAkEBdmsgAkEfRht0IQIgASgCACEBA0AgASIEKAIEQXhxIABGDQIgAkEddiEBIAJBAXQhAiAEIAFBBHFqIgdBEGooAgAiAQ0ACyAHIAM2AhAgAyAENgIYCyADIAM2AgwgAyADNgIIDAELIAQoAggiACADNgIMIAQgAzYCCCADQQA2AhggAyAENgIMIAMgADYCCAtBqAhBqAgoAgBBAWsiAEF/IAAbNgIACwsLCQEAQYEICwIGUA==";
-        if (!W.startsWith(V)) {
-          var na = W;
-          W = b.locateFile ? b.locateFile(na, B) : B + na;
-        }
-        function pa() {
-          var a = W;
-          try {
-            if (a == W && J) return new Uint8Array(J);
-            var c = H(a);
-            if (c) return c;
-            if (E) return E(a);
-            throw "both async and sync fetching of the wasm failed";
-          } catch (d) {
-            K(d);
-          }
-        }
-        function qa() {
-          if (!J && (x || y)) {
-            if ("function" === typeof fetch && !W.startsWith("file://")) return fetch(W, { credentials: "same-origin" }).then(function(a) {
-              if (!a.ok) throw "failed to load wasm binary file at '" + W + "'";
-              return a.arrayBuffer();
-            }).catch(function() {
-              return pa();
-            });
-            if (D) return new Promise(function(a, c) {
-              D(W, function(d) {
-                a(new Uint8Array(d));
-              }, c);
-            });
-          }
-          return Promise.resolve().then(function() {
-            return pa();
-          });
-        }
-        function X(a) {
-          for (; 0 < a.length; ) {
-            var c = a.shift();
-            if ("function" == typeof c) c(b);
-            else {
-              var d = c.m;
-              "number" === typeof d ? void 0 === c.l ? R.get(d)() : R.get(d)(c.l) : d(void 0 === c.l ? null : c.l);
-            }
-          }
-        }
-        var ba = false, ra = "function" === typeof atob ? atob : function(a) {
-          var c = "", d = 0;
-          a = a.replace(/[^A-Za-z0-9\+\/=]/g, "");
-          do {
-            var e = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=".indexOf(a.charAt(d++));
-            var f = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=".indexOf(a.charAt(d++));
-            var l = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=".indexOf(a.charAt(d++));
-            var A = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=".indexOf(a.charAt(d++));
-            e = e << 2 | f >> 4;
-            f = (f & 15) << 4 | l >> 2;
-            var t = (l & 3) << 6 | A;
-            c += String.fromCharCode(e);
-            64 !== l && (c += String.fromCharCode(f));
-            64 !== A && (c += String.fromCharCode(t));
-          } while (d < a.length);
-          return c;
-        };
-        function H(a) {
-          if (a.startsWith(V)) {
-            a = a.slice(V.length);
-            if ("boolean" === typeof z && z) {
-              var c = Buffer.from(a, "base64");
-              c = new Uint8Array(c.buffer, c.byteOffset, c.byteLength);
-            } else try {
-              var d = ra(a), e = new Uint8Array(d.length);
-              for (a = 0; a < d.length; ++a) e[a] = d.charCodeAt(a);
-              c = e;
-            } catch (f) {
-              throw Error("Converting base64 string to bytes failed.");
-            }
-            return c;
-          }
-        }
-        var sa = { a: function(a) {
-          var c = P.length;
-          a >>>= 0;
-          if (2147483648 < a) return false;
-          for (var d = 1; 4 >= d; d *= 2) {
-            var e = c * (1 + 0.2 / d);
-            e = Math.min(e, a + 100663296);
-            e = Math.max(a, e);
-            0 < e % 65536 && (e += 65536 - e % 65536);
-            a: {
-              try {
-                L.grow(Math.min(2147483648, e) - ha.byteLength + 65535 >>> 16);
-                ia();
-                var f = 1;
-                break a;
-              } catch (l) {
-              }
-              f = void 0;
-            }
-            if (f) return true;
-          }
-          return false;
-        } };
-        (function() {
-          function a(f) {
-            b.asm = f.exports;
-            L = b.asm.b;
-            ia();
-            R = b.asm.j;
-            ka.unshift(b.asm.c);
-            S--;
-            b.monitorRunDependencies && b.monitorRunDependencies(S);
-            0 == S && (null !== T && (clearInterval(T), T = null), U && (f = U, U = null, f()));
-          }
-          function c(f) {
-            a(f.instance);
-          }
-          function d(f) {
-            return qa().then(function(l) {
-              return WebAssembly.instantiate(l, e);
-            }).then(f, function(l) {
-              I("failed to asynchronously prepare wasm: " + l);
-              K(l);
-            });
-          }
-          var e = { a: sa };
-          S++;
-          b.monitorRunDependencies && b.monitorRunDependencies(S);
-          if (b.instantiateWasm) try {
-            return b.instantiateWasm(
-              e,
-              a
-            );
-          } catch (f) {
-            return I("Module.instantiateWasm callback failed with error: " + f), false;
-          }
-          (function() {
-            return J || "function" !== typeof WebAssembly.instantiateStreaming || W.startsWith(V) || W.startsWith("file://") || "function" !== typeof fetch ? d(c) : fetch(W, { credentials: "same-origin" }).then(function(f) {
-              return WebAssembly.instantiateStreaming(f, e).then(c, function(l) {
-                I("wasm streaming compile failed: " + l);
-                I("falling back to ArrayBuffer instantiation");
-                return d(c);
-              });
-            });
-          })().catch(r);
-          return {};
-        })();
-        b.___wasm_call_ctors = function() {
-          return (b.___wasm_call_ctors = b.asm.c).apply(null, arguments);
-        };
-        b._poly1305_auth = function() {
-          return (b._poly1305_auth = b.asm.d).apply(null, arguments);
-        };
-        var da = b.stackSave = function() {
-          return (da = b.stackSave = b.asm.e).apply(null, arguments);
-        }, fa = b.stackRestore = function() {
-          return (fa = b.stackRestore = b.asm.f).apply(null, arguments);
-        }, O = b.stackAlloc = function() {
-          return (O = b.stackAlloc = b.asm.g).apply(null, arguments);
-        };
-        b._malloc = function() {
-          return (b._malloc = b.asm.h).apply(null, arguments);
-        };
-        b._free = function() {
-          return (b._free = b.asm.i).apply(null, arguments);
-        };
-        b.cwrap = function(a, c, d, e) {
-          d = d || [];
-          var f = d.every(function(l) {
-            return "number" === l;
-          });
-          return "string" !== c && f && !e ? N(a) : function() {
-            return ca(a, c, d, arguments);
-          };
-        };
-        var Y;
-        U = function ta() {
-          Y || Z();
-          Y || (U = ta);
-        };
-        function Z() {
-          function a() {
-            if (!Y && (Y = true, b.calledRun = true, !M)) {
-              X(ka);
-              q(b);
-              if (b.onRuntimeInitialized) b.onRuntimeInitialized();
-              if (b.postRun) for ("function" == typeof b.postRun && (b.postRun = [b.postRun]); b.postRun.length; ) {
-                var c = b.postRun.shift();
-                la.unshift(c);
-              }
-              X(la);
-            }
-          }
-          if (!(0 < S)) {
-            if (b.preRun) for ("function" == typeof b.preRun && (b.preRun = [b.preRun]); b.preRun.length; ) ma();
-            X(ja);
-            0 < S || (b.setStatus ? (b.setStatus("Running..."), setTimeout(function() {
-              setTimeout(function() {
-                b.setStatus("");
-              }, 1);
-              a();
-            }, 1)) : a());
-          }
-        }
-        b.run = Z;
-        if (b.preInit) for ("function" == typeof b.preInit && (b.preInit = [b.preInit]); 0 < b.preInit.length; ) b.preInit.pop()();
-        Z();
-        return createPoly13052.ready;
-      });
-    })();
-    if (typeof exports === "object" && typeof module === "object")
-      module.exports = createPoly1305;
-    else if (typeof define === "function" && define["amd"])
-      define([], function() {
-        return createPoly1305;
-      });
-    else if (typeof exports === "object")
-      exports["createPoly1305"] = createPoly1305;
-  }
-});
-
-// node_modules/ssh2/lib/protocol/crypto.js
-var require_crypto = __commonJS({
-  "node_modules/ssh2/lib/protocol/crypto.js"(exports, module) {
-    "use strict";
-    var {
-      createCipheriv,
-      createDecipheriv,
-      createHmac: createHmac2,
-      randomFillSync,
-      timingSafeEqual
-    } = __require("crypto");
-    var { readUInt32BE, writeUInt32BE } = require_utils();
-    var FastBuffer = Buffer[Symbol.species];
-    var MAX_SEQNO = 2 ** 32 - 1;
-    var EMPTY_BUFFER = Buffer.alloc(0);
-    var BUF_INT = Buffer.alloc(4);
-    var DISCARD_CACHE = /* @__PURE__ */ new Map();
-    var MAX_PACKET_SIZE = 35e3;
-    var binding;
-    var AESGCMCipher;
-    var ChaChaPolyCipher;
-    var GenericCipher;
-    var AESGCMDecipher;
-    var ChaChaPolyDecipher;
-    var GenericDecipher;
-    try {
-      binding = require_sshcrypto();
-      ({
-        AESGCMCipher,
-        ChaChaPolyCipher,
-        GenericCipher,
-        AESGCMDecipher,
-        ChaChaPolyDecipher,
-        GenericDecipher
-      } = binding);
-    } catch {
-    }
-    var CIPHER_STREAM = 1 << 0;
-    var CIPHER_INFO = (() => {
-      function info2(sslName, blockLen, keyLen, ivLen, authLen, discardLen, flags) {
-        return {
-          sslName,
-          blockLen,
-          keyLen,
-          ivLen: ivLen !== 0 || flags & CIPHER_STREAM ? ivLen : blockLen,
-          authLen,
-          discardLen,
-          stream: !!(flags & CIPHER_STREAM)
-        };
-      }
-      return {
-        "chacha20-poly1305@openssh.com": info2("chacha20", 8, 64, 0, 16, 0, CIPHER_STREAM),
-        "aes128-gcm": info2("aes-128-gcm", 16, 16, 12, 16, 0, CIPHER_STREAM),
-        "aes256-gcm": info2("aes-256-gcm", 16, 32, 12, 16, 0, CIPHER_STREAM),
-        "aes128-gcm@openssh.com": info2("aes-128-gcm", 16, 16, 12, 16, 0, CIPHER_STREAM),
-        "aes256-gcm@openssh.com": info2("aes-256-gcm", 16, 32, 12, 16, 0, CIPHER_STREAM),
-        "aes128-cbc": info2("aes-128-cbc", 16, 16, 0, 0, 0, 0),
-        "aes192-cbc": info2("aes-192-cbc", 16, 24, 0, 0, 0, 0),
-        "aes256-cbc": info2("aes-256-cbc", 16, 32, 0, 0, 0, 0),
-        "rijndael-cbc@lysator.liu.se": info2("aes-256-cbc", 16, 32, 0, 0, 0, 0),
-        "3des-cbc": info2("des-ede3-cbc", 8, 24, 0, 0, 0, 0),
-        "blowfish-cbc": info2("bf-cbc", 8, 16, 0, 0, 0, 0),
-        "idea-cbc": info2("idea-cbc", 8, 16, 0, 0, 0, 0),
-        "cast128-cbc": info2("cast-cbc", 8, 16, 0, 0, 0, 0),
-        "aes128-ctr": info2("aes-128-ctr", 16, 16, 16, 0, 0, CIPHER_STREAM),
-        "aes192-ctr": info2("aes-192-ctr", 16, 24, 16, 0, 0, CIPHER_STREAM),
-        "aes256-ctr": info2("aes-256-ctr", 16, 32, 16, 0, 0, CIPHER_STREAM),
-        "3des-ctr": info2("des-ede3", 8, 24, 8, 0, 0, CIPHER_STREAM),
-        "blowfish-ctr": info2("bf-ecb", 8, 16, 8, 0, 0, CIPHER_STREAM),
-        "cast128-ctr": info2("cast5-ecb", 8, 16, 8, 0, 0, CIPHER_STREAM),
-        /* The "arcfour128" algorithm is the RC4 cipher, as described in
-               [SCHNEIER], using a 128-bit key.  The first 1536 bytes of keystream
-               generated by the cipher MUST be discarded, and the first byte of the
-               first encrypted packet MUST be encrypted using the 1537th byte of
-               keystream.
-        
-               -- http://tools.ietf.org/html/rfc4345#section-4 */
-        "arcfour": info2("rc4", 8, 16, 0, 0, 1536, CIPHER_STREAM),
-        "arcfour128": info2("rc4", 8, 16, 0, 0, 1536, CIPHER_STREAM),
-        "arcfour256": info2("rc4", 8, 32, 0, 0, 1536, CIPHER_STREAM),
-        "arcfour512": info2("rc4", 8, 64, 0, 0, 1536, CIPHER_STREAM)
-      };
-    })();
-    var MAC_INFO = (() => {
-      function info2(sslName, len, actualLen, isETM) {
-        return {
-          sslName,
-          len,
-          actualLen,
-          isETM
-        };
-      }
-      return {
-        "hmac-md5": info2("md5", 16, 16, false),
-        "hmac-md5-96": info2("md5", 16, 12, false),
-        "hmac-ripemd160": info2("ripemd160", 20, 20, false),
-        "hmac-sha1": info2("sha1", 20, 20, false),
-        "hmac-sha1-etm@openssh.com": info2("sha1", 20, 20, true),
-        "hmac-sha1-96": info2("sha1", 20, 12, false),
-        "hmac-sha2-256": info2("sha256", 32, 32, false),
-        "hmac-sha2-256-etm@openssh.com": info2("sha256", 32, 32, true),
-        "hmac-sha2-256-96": info2("sha256", 32, 12, false),
-        "hmac-sha2-512": info2("sha512", 64, 64, false),
-        "hmac-sha2-512-etm@openssh.com": info2("sha512", 64, 64, true),
-        "hmac-sha2-512-96": info2("sha512", 64, 12, false)
-      };
-    })();
-    var NullCipher = class {
-      constructor(seqno, onWrite) {
-        this.outSeqno = seqno;
-        this._onWrite = onWrite;
-        this._dead = false;
-      }
-      free() {
-        this._dead = true;
-      }
-      allocPacket(payloadLen) {
-        let pktLen = 4 + 1 + payloadLen;
-        let padLen = 8 - (pktLen & 8 - 1);
-        if (padLen < 4)
-          padLen += 8;
-        pktLen += padLen;
-        const packet = Buffer.allocUnsafe(pktLen);
-        writeUInt32BE(packet, pktLen - 4, 0);
-        packet[4] = padLen;
-        randomFillSync(packet, 5 + payloadLen, padLen);
-        return packet;
-      }
-      encrypt(packet) {
-        if (this._dead)
-          return;
-        this._onWrite(packet);
-        this.outSeqno = this.outSeqno + 1 >>> 0;
-      }
-    };
-    var POLY1305_ZEROS = Buffer.alloc(32);
-    var POLY1305_OUT_COMPUTE = Buffer.alloc(16);
-    var POLY1305_WASM_MODULE;
-    var POLY1305_RESULT_MALLOC;
-    var poly1305_auth;
-    var ChaChaPolyCipherNative = class {
-      constructor(config) {
-        const enc = config.outbound;
-        this.outSeqno = enc.seqno;
-        this._onWrite = enc.onWrite;
-        this._encKeyMain = enc.cipherKey.slice(0, 32);
-        this._encKeyPktLen = enc.cipherKey.slice(32);
-        this._dead = false;
-      }
-      free() {
-        this._dead = true;
-      }
-      allocPacket(payloadLen) {
-        let pktLen = 4 + 1 + payloadLen;
-        let padLen = 8 - (pktLen - 4 & 8 - 1);
-        if (padLen < 4)
-          padLen += 8;
-        pktLen += padLen;
-        const packet = Buffer.allocUnsafe(pktLen);
-        writeUInt32BE(packet, pktLen - 4, 0);
-        packet[4] = padLen;
-        randomFillSync(packet, 5 + payloadLen, padLen);
-        return packet;
-      }
-      encrypt(packet) {
-        if (this._dead)
-          return;
-        POLY1305_OUT_COMPUTE[0] = 0;
-        writeUInt32BE(POLY1305_OUT_COMPUTE, this.outSeqno, 12);
-        const polyKey = createCipheriv("chacha20", this._encKeyMain, POLY1305_OUT_COMPUTE).update(POLY1305_ZEROS);
-        const pktLenEnc = createCipheriv("chacha20", this._encKeyPktLen, POLY1305_OUT_COMPUTE).update(packet.slice(0, 4));
-        this._onWrite(pktLenEnc);
-        POLY1305_OUT_COMPUTE[0] = 1;
-        const payloadEnc = createCipheriv("chacha20", this._encKeyMain, POLY1305_OUT_COMPUTE).update(packet.slice(4));
-        this._onWrite(payloadEnc);
-        poly1305_auth(
-          POLY1305_RESULT_MALLOC,
-          pktLenEnc,
-          pktLenEnc.length,
-          payloadEnc,
-          payloadEnc.length,
-          polyKey
-        );
-        const mac = Buffer.allocUnsafe(16);
-        mac.set(
-          new Uint8Array(
-            POLY1305_WASM_MODULE.HEAPU8.buffer,
-            POLY1305_RESULT_MALLOC,
-            16
-          ),
-          0
-        );
-        this._onWrite(mac);
-        this.outSeqno = this.outSeqno + 1 >>> 0;
-      }
-    };
-    var ChaChaPolyCipherBinding = class {
-      constructor(config) {
-        const enc = config.outbound;
-        this.outSeqno = enc.seqno;
-        this._onWrite = enc.onWrite;
-        this._instance = new ChaChaPolyCipher(enc.cipherKey);
-        this._dead = false;
-      }
-      free() {
-        this._dead = true;
-        this._instance.free();
-      }
-      allocPacket(payloadLen) {
-        let pktLen = 4 + 1 + payloadLen;
-        let padLen = 8 - (pktLen - 4 & 8 - 1);
-        if (padLen < 4)
-          padLen += 8;
-        pktLen += padLen;
-        const packet = Buffer.allocUnsafe(
-          pktLen + 16
-          /* MAC */
-        );
-        writeUInt32BE(packet, pktLen - 4, 0);
-        packet[4] = padLen;
-        randomFillSync(packet, 5 + payloadLen, padLen);
-        return packet;
-      }
-      encrypt(packet) {
-        if (this._dead)
-          return;
-        this._instance.encrypt(packet, this.outSeqno);
-        this._onWrite(packet);
-        this.outSeqno = this.outSeqno + 1 >>> 0;
-      }
-    };
-    var AESGCMCipherNative = class {
-      constructor(config) {
-        const enc = config.outbound;
-        this.outSeqno = enc.seqno;
-        this._onWrite = enc.onWrite;
-        this._encSSLName = enc.cipherInfo.sslName;
-        this._encKey = enc.cipherKey;
-        this._encIV = enc.cipherIV;
-        this._dead = false;
-      }
-      free() {
-        this._dead = true;
-      }
-      allocPacket(payloadLen) {
-        let pktLen = 4 + 1 + payloadLen;
-        let padLen = 16 - (pktLen - 4 & 16 - 1);
-        if (padLen < 4)
-          padLen += 16;
-        pktLen += padLen;
-        const packet = Buffer.allocUnsafe(pktLen);
-        writeUInt32BE(packet, pktLen - 4, 0);
-        packet[4] = padLen;
-        randomFillSync(packet, 5 + payloadLen, padLen);
-        return packet;
-      }
-      encrypt(packet) {
-        if (this._dead)
-          return;
-        const cipher = createCipheriv(this._encSSLName, this._encKey, this._encIV);
-        cipher.setAutoPadding(false);
-        const lenData = packet.slice(0, 4);
-        cipher.setAAD(lenData);
-        this._onWrite(lenData);
-        const encrypted = cipher.update(packet.slice(4));
-        this._onWrite(encrypted);
-        const final = cipher.final();
-        if (final.length)
-          this._onWrite(final);
-        const tag = cipher.getAuthTag();
-        this._onWrite(tag);
-        ivIncrement(this._encIV);
-        this.outSeqno = this.outSeqno + 1 >>> 0;
-      }
-    };
-    var AESGCMCipherBinding = class {
-      constructor(config) {
-        const enc = config.outbound;
-        this.outSeqno = enc.seqno;
-        this._onWrite = enc.onWrite;
-        this._instance = new AESGCMCipher(
-          enc.cipherInfo.sslName,
-          enc.cipherKey,
-          enc.cipherIV
-        );
-        this._dead = false;
-      }
-      free() {
-        this._dead = true;
-        this._instance.free();
-      }
-      allocPacket(payloadLen) {
-        let pktLen = 4 + 1 + payloadLen;
-        let padLen = 16 - (pktLen - 4 & 16 - 1);
-        if (padLen < 4)
-          padLen += 16;
-        pktLen += padLen;
-        const packet = Buffer.allocUnsafe(
-          pktLen + 16
-          /* authTag */
-        );
-        writeUInt32BE(packet, pktLen - 4, 0);
-        packet[4] = padLen;
-        randomFillSync(packet, 5 + payloadLen, padLen);
-        return packet;
-      }
-      encrypt(packet) {
-        if (this._dead)
-          return;
-        this._instance.encrypt(packet);
-        this._onWrite(packet);
-        this.outSeqno = this.outSeqno + 1 >>> 0;
-      }
-    };
-    var GenericCipherNative = class {
-      constructor(config) {
-        const enc = config.outbound;
-        this.outSeqno = enc.seqno;
-        this._onWrite = enc.onWrite;
-        this._encBlockLen = enc.cipherInfo.blockLen;
-        this._cipherInstance = createCipheriv(
-          enc.cipherInfo.sslName,
-          enc.cipherKey,
-          enc.cipherIV
-        );
-        this._macSSLName = enc.macInfo.sslName;
-        this._macKey = enc.macKey;
-        this._macActualLen = enc.macInfo.actualLen;
-        this._macETM = enc.macInfo.isETM;
-        this._aadLen = this._macETM ? 4 : 0;
-        this._dead = false;
-        const discardLen = enc.cipherInfo.discardLen;
-        if (discardLen) {
-          let discard = DISCARD_CACHE.get(discardLen);
-          if (discard === void 0) {
-            discard = Buffer.alloc(discardLen);
-            DISCARD_CACHE.set(discardLen, discard);
-          }
-          this._cipherInstance.update(discard);
-        }
-      }
-      free() {
-        this._dead = true;
-      }
-      allocPacket(payloadLen) {
-        const blockLen = this._encBlockLen;
-        let pktLen = 4 + 1 + payloadLen;
-        let padLen = blockLen - (pktLen - this._aadLen & blockLen - 1);
-        if (padLen < 4)
-          padLen += blockLen;
-        pktLen += padLen;
-        const packet = Buffer.allocUnsafe(pktLen);
-        writeUInt32BE(packet, pktLen - 4, 0);
-        packet[4] = padLen;
-        randomFillSync(packet, 5 + payloadLen, padLen);
-        return packet;
-      }
-      encrypt(packet) {
-        if (this._dead)
-          return;
-        let mac;
-        if (this._macETM) {
-          const lenBytes = new Uint8Array(packet.buffer, packet.byteOffset, 4);
-          const encrypted = this._cipherInstance.update(
-            new Uint8Array(
-              packet.buffer,
-              packet.byteOffset + 4,
-              packet.length - 4
-            )
-          );
-          this._onWrite(lenBytes);
-          this._onWrite(encrypted);
-          mac = createHmac2(this._macSSLName, this._macKey);
-          writeUInt32BE(BUF_INT, this.outSeqno, 0);
-          mac.update(BUF_INT);
-          mac.update(lenBytes);
-          mac.update(encrypted);
-        } else {
-          const encrypted = this._cipherInstance.update(packet);
-          this._onWrite(encrypted);
-          mac = createHmac2(this._macSSLName, this._macKey);
-          writeUInt32BE(BUF_INT, this.outSeqno, 0);
-          mac.update(BUF_INT);
-          mac.update(packet);
-        }
-        let digest = mac.digest();
-        if (digest.length > this._macActualLen)
-          digest = digest.slice(0, this._macActualLen);
-        this._onWrite(digest);
-        this.outSeqno = this.outSeqno + 1 >>> 0;
-      }
-    };
-    var GenericCipherBinding = class {
-      constructor(config) {
-        const enc = config.outbound;
-        this.outSeqno = enc.seqno;
-        this._onWrite = enc.onWrite;
-        this._encBlockLen = enc.cipherInfo.blockLen;
-        this._macLen = enc.macInfo.len;
-        this._macActualLen = enc.macInfo.actualLen;
-        this._aadLen = enc.macInfo.isETM ? 4 : 0;
-        this._instance = new GenericCipher(
-          enc.cipherInfo.sslName,
-          enc.cipherKey,
-          enc.cipherIV,
-          enc.macInfo.sslName,
-          enc.macKey,
-          enc.macInfo.isETM
-        );
-        this._dead = false;
-      }
-      free() {
-        this._dead = true;
-        this._instance.free();
-      }
-      allocPacket(payloadLen) {
-        const blockLen = this._encBlockLen;
-        let pktLen = 4 + 1 + payloadLen;
-        let padLen = blockLen - (pktLen - this._aadLen & blockLen - 1);
-        if (padLen < 4)
-          padLen += blockLen;
-        pktLen += padLen;
-        const packet = Buffer.allocUnsafe(pktLen + this._macLen);
-        writeUInt32BE(packet, pktLen - 4, 0);
-        packet[4] = padLen;
-        randomFillSync(packet, 5 + payloadLen, padLen);
-        return packet;
-      }
-      encrypt(packet) {
-        if (this._dead)
-          return;
-        this._instance.encrypt(packet, this.outSeqno);
-        if (this._macActualLen < this._macLen) {
-          packet = new FastBuffer(
-            packet.buffer,
-            packet.byteOffset,
-            packet.length - (this._macLen - this._macActualLen)
-          );
-        }
-        this._onWrite(packet);
-        this.outSeqno = this.outSeqno + 1 >>> 0;
-      }
-    };
-    var NullDecipher = class {
-      constructor(seqno, onPayload) {
-        this.inSeqno = seqno;
-        this._onPayload = onPayload;
-        this._len = 0;
-        this._lenBytes = 0;
-        this._packet = null;
-        this._packetPos = 0;
-      }
-      free() {
-      }
-      decrypt(data, p, dataLen) {
-        while (p < dataLen) {
-          if (this._lenBytes < 4) {
-            let nb = Math.min(4 - this._lenBytes, dataLen - p);
-            this._lenBytes += nb;
-            while (nb--)
-              this._len = (this._len << 8) + data[p++];
-            if (this._lenBytes < 4)
-              return;
-            if (this._len > MAX_PACKET_SIZE || this._len < 8 || (4 + this._len & 7) !== 0) {
-              throw new Error("Bad packet length");
-            }
-            if (p >= dataLen)
-              return;
-          }
-          if (this._packetPos < this._len) {
-            const nb = Math.min(this._len - this._packetPos, dataLen - p);
-            let chunk;
-            if (p !== 0 || nb !== dataLen)
-              chunk = new Uint8Array(data.buffer, data.byteOffset + p, nb);
-            else
-              chunk = data;
-            if (nb === this._len) {
-              this._packet = chunk;
-            } else {
-              if (!this._packet)
-                this._packet = Buffer.allocUnsafe(this._len);
-              this._packet.set(chunk, this._packetPos);
-            }
-            p += nb;
-            this._packetPos += nb;
-            if (this._packetPos < this._len)
-              return;
-          }
-          const payload = !this._packet ? EMPTY_BUFFER : new FastBuffer(
-            this._packet.buffer,
-            this._packet.byteOffset + 1,
-            this._packet.length - this._packet[0] - 1
-          );
-          this.inSeqno = this.inSeqno + 1 >>> 0;
-          this._len = 0;
-          this._lenBytes = 0;
-          this._packet = null;
-          this._packetPos = 0;
-          {
-            const ret = this._onPayload(payload);
-            if (ret !== void 0)
-              return ret === false ? p : ret;
-          }
-        }
-      }
-    };
-    var ChaChaPolyDecipherNative = class {
-      constructor(config) {
-        const dec = config.inbound;
-        this.inSeqno = dec.seqno;
-        this._onPayload = dec.onPayload;
-        this._decKeyMain = dec.decipherKey.slice(0, 32);
-        this._decKeyPktLen = dec.decipherKey.slice(32);
-        this._len = 0;
-        this._lenBuf = Buffer.alloc(4);
-        this._lenPos = 0;
-        this._packet = null;
-        this._pktLen = 0;
-        this._mac = Buffer.allocUnsafe(16);
-        this._calcMac = Buffer.allocUnsafe(16);
-        this._macPos = 0;
-      }
-      free() {
-      }
-      decrypt(data, p, dataLen) {
-        while (p < dataLen) {
-          if (this._lenPos < 4) {
-            let nb = Math.min(4 - this._lenPos, dataLen - p);
-            while (nb--)
-              this._lenBuf[this._lenPos++] = data[p++];
-            if (this._lenPos < 4)
-              return;
-            POLY1305_OUT_COMPUTE[0] = 0;
-            writeUInt32BE(POLY1305_OUT_COMPUTE, this.inSeqno, 12);
-            const decLenBytes = createDecipheriv("chacha20", this._decKeyPktLen, POLY1305_OUT_COMPUTE).update(this._lenBuf);
-            this._len = readUInt32BE(decLenBytes, 0);
-            if (this._len > MAX_PACKET_SIZE || this._len < 8 || (this._len & 7) !== 0) {
-              throw new Error("Bad packet length");
-            }
-          }
-          if (this._pktLen < this._len) {
-            if (p >= dataLen)
-              return;
-            const nb = Math.min(this._len - this._pktLen, dataLen - p);
-            let encrypted;
-            if (p !== 0 || nb !== dataLen)
-              encrypted = new Uint8Array(data.buffer, data.byteOffset + p, nb);
-            else
-              encrypted = data;
-            if (nb === this._len) {
-              this._packet = encrypted;
-            } else {
-              if (!this._packet)
-                this._packet = Buffer.allocUnsafe(this._len);
-              this._packet.set(encrypted, this._pktLen);
-            }
-            p += nb;
-            this._pktLen += nb;
-            if (this._pktLen < this._len || p >= dataLen)
-              return;
-          }
-          {
-            const nb = Math.min(16 - this._macPos, dataLen - p);
-            if (p !== 0 || nb !== dataLen) {
-              this._mac.set(
-                new Uint8Array(data.buffer, data.byteOffset + p, nb),
-                this._macPos
-              );
-            } else {
-              this._mac.set(data, this._macPos);
-            }
-            p += nb;
-            this._macPos += nb;
-            if (this._macPos < 16)
-              return;
-          }
-          POLY1305_OUT_COMPUTE[0] = 0;
-          writeUInt32BE(POLY1305_OUT_COMPUTE, this.inSeqno, 12);
-          const polyKey = createCipheriv("chacha20", this._decKeyMain, POLY1305_OUT_COMPUTE).update(POLY1305_ZEROS);
-          poly1305_auth(
-            POLY1305_RESULT_MALLOC,
-            this._lenBuf,
-            4,
-            this._packet,
-            this._packet.length,
-            polyKey
-          );
-          this._calcMac.set(
-            new Uint8Array(
-              POLY1305_WASM_MODULE.HEAPU8.buffer,
-              POLY1305_RESULT_MALLOC,
-              16
-            ),
-            0
-          );
-          if (!timingSafeEqual(this._calcMac, this._mac))
-            throw new Error("Invalid MAC");
-          POLY1305_OUT_COMPUTE[0] = 1;
-          const packet = createDecipheriv("chacha20", this._decKeyMain, POLY1305_OUT_COMPUTE).update(this._packet);
-          const payload = new FastBuffer(
-            packet.buffer,
-            packet.byteOffset + 1,
-            packet.length - packet[0] - 1
-          );
-          this.inSeqno = this.inSeqno + 1 >>> 0;
-          this._len = 0;
-          this._lenPos = 0;
-          this._packet = null;
-          this._pktLen = 0;
-          this._macPos = 0;
-          {
-            const ret = this._onPayload(payload);
-            if (ret !== void 0)
-              return ret === false ? p : ret;
-          }
-        }
-      }
-    };
-    var ChaChaPolyDecipherBinding = class {
-      constructor(config) {
-        const dec = config.inbound;
-        this.inSeqno = dec.seqno;
-        this._onPayload = dec.onPayload;
-        this._instance = new ChaChaPolyDecipher(dec.decipherKey);
-        this._len = 0;
-        this._lenBuf = Buffer.alloc(4);
-        this._lenPos = 0;
-        this._packet = null;
-        this._pktLen = 0;
-        this._mac = Buffer.allocUnsafe(16);
-        this._macPos = 0;
-      }
-      free() {
-        this._instance.free();
-      }
-      decrypt(data, p, dataLen) {
-        while (p < dataLen) {
-          if (this._lenPos < 4) {
-            let nb = Math.min(4 - this._lenPos, dataLen - p);
-            while (nb--)
-              this._lenBuf[this._lenPos++] = data[p++];
-            if (this._lenPos < 4)
-              return;
-            this._len = this._instance.decryptLen(this._lenBuf, this.inSeqno);
-            if (this._len > MAX_PACKET_SIZE || this._len < 8 || (this._len & 7) !== 0) {
-              throw new Error("Bad packet length");
-            }
-            if (p >= dataLen)
-              return;
-          }
-          if (this._pktLen < this._len) {
-            const nb = Math.min(this._len - this._pktLen, dataLen - p);
-            let encrypted;
-            if (p !== 0 || nb !== dataLen)
-              encrypted = new Uint8Array(data.buffer, data.byteOffset + p, nb);
-            else
-              encrypted = data;
-            if (nb === this._len) {
-              this._packet = encrypted;
-            } else {
-              if (!this._packet)
-                this._packet = Buffer.allocUnsafe(this._len);
-              this._packet.set(encrypted, this._pktLen);
-            }
-            p += nb;
-            this._pktLen += nb;
-            if (this._pktLen < this._len || p >= dataLen)
-              return;
-          }
-          {
-            const nb = Math.min(16 - this._macPos, dataLen - p);
-            if (p !== 0 || nb !== dataLen) {
-              this._mac.set(
-                new Uint8Array(data.buffer, data.byteOffset + p, nb),
-                this._macPos
-              );
-            } else {
-              this._mac.set(data, this._macPos);
-            }
-            p += nb;
-            this._macPos += nb;
-            if (this._macPos < 16)
-              return;
-          }
-          this._instance.decrypt(this._packet, this._mac, this.inSeqno);
-          const payload = new FastBuffer(
-            this._packet.buffer,
-            this._packet.byteOffset + 1,
-            this._packet.length - this._packet[0] - 1
-          );
-          this.inSeqno = this.inSeqno + 1 >>> 0;
-          this._len = 0;
-          this._lenPos = 0;
-          this._packet = null;
-          this._pktLen = 0;
-          this._macPos = 0;
-          {
-            const ret = this._onPayload(payload);
-            if (ret !== void 0)
-              return ret === false ? p : ret;
-          }
-        }
-      }
-    };
-    var AESGCMDecipherNative = class {
-      constructor(config) {
-        const dec = config.inbound;
-        this.inSeqno = dec.seqno;
-        this._onPayload = dec.onPayload;
-        this._decipherInstance = null;
-        this._decipherSSLName = dec.decipherInfo.sslName;
-        this._decipherKey = dec.decipherKey;
-        this._decipherIV = dec.decipherIV;
-        this._len = 0;
-        this._lenBytes = 0;
-        this._packet = null;
-        this._packetPos = 0;
-        this._pktLen = 0;
-        this._tag = Buffer.allocUnsafe(16);
-        this._tagPos = 0;
-      }
-      free() {
-      }
-      decrypt(data, p, dataLen) {
-        while (p < dataLen) {
-          if (this._lenBytes < 4) {
-            let nb = Math.min(4 - this._lenBytes, dataLen - p);
-            this._lenBytes += nb;
-            while (nb--)
-              this._len = (this._len << 8) + data[p++];
-            if (this._lenBytes < 4)
-              return;
-            if (this._len + 20 > MAX_PACKET_SIZE || this._len < 16 || (this._len & 15) !== 0) {
-              throw new Error("Bad packet length");
-            }
-            this._decipherInstance = createDecipheriv(
-              this._decipherSSLName,
-              this._decipherKey,
-              this._decipherIV
-            );
-            this._decipherInstance.setAutoPadding(false);
-            this._decipherInstance.setAAD(intToBytes(this._len));
-          }
-          if (this._pktLen < this._len) {
-            if (p >= dataLen)
-              return;
-            const nb = Math.min(this._len - this._pktLen, dataLen - p);
-            let decrypted;
-            if (p !== 0 || nb !== dataLen) {
-              decrypted = this._decipherInstance.update(
-                new Uint8Array(data.buffer, data.byteOffset + p, nb)
-              );
-            } else {
-              decrypted = this._decipherInstance.update(data);
-            }
-            if (decrypted.length) {
-              if (nb === this._len) {
-                this._packet = decrypted;
-              } else {
-                if (!this._packet)
-                  this._packet = Buffer.allocUnsafe(this._len);
-                this._packet.set(decrypted, this._packetPos);
-              }
-              this._packetPos += decrypted.length;
-            }
-            p += nb;
-            this._pktLen += nb;
-            if (this._pktLen < this._len || p >= dataLen)
-              return;
-          }
-          {
-            const nb = Math.min(16 - this._tagPos, dataLen - p);
-            if (p !== 0 || nb !== dataLen) {
-              this._tag.set(
-                new Uint8Array(data.buffer, data.byteOffset + p, nb),
-                this._tagPos
-              );
-            } else {
-              this._tag.set(data, this._tagPos);
-            }
-            p += nb;
-            this._tagPos += nb;
-            if (this._tagPos < 16)
-              return;
-          }
-          {
-            this._decipherInstance.setAuthTag(this._tag);
-            const decrypted = this._decipherInstance.final();
-            if (decrypted.length) {
-              if (this._packet)
-                this._packet.set(decrypted, this._packetPos);
-              else
-                this._packet = decrypted;
-            }
-          }
-          const payload = !this._packet ? EMPTY_BUFFER : new FastBuffer(
-            this._packet.buffer,
-            this._packet.byteOffset + 1,
-            this._packet.length - this._packet[0] - 1
-          );
-          this.inSeqno = this.inSeqno + 1 >>> 0;
-          ivIncrement(this._decipherIV);
-          this._len = 0;
-          this._lenBytes = 0;
-          this._packet = null;
-          this._packetPos = 0;
-          this._pktLen = 0;
-          this._tagPos = 0;
-          {
-            const ret = this._onPayload(payload);
-            if (ret !== void 0)
-              return ret === false ? p : ret;
-          }
-        }
-      }
-    };
-    var AESGCMDecipherBinding = class {
-      constructor(config) {
-        const dec = config.inbound;
-        this.inSeqno = dec.seqno;
-        this._onPayload = dec.onPayload;
-        this._instance = new AESGCMDecipher(
-          dec.decipherInfo.sslName,
-          dec.decipherKey,
-          dec.decipherIV
-        );
-        this._len = 0;
-        this._lenBytes = 0;
-        this._packet = null;
-        this._pktLen = 0;
-        this._tag = Buffer.allocUnsafe(16);
-        this._tagPos = 0;
-      }
-      free() {
-      }
-      decrypt(data, p, dataLen) {
-        while (p < dataLen) {
-          if (this._lenBytes < 4) {
-            let nb = Math.min(4 - this._lenBytes, dataLen - p);
-            this._lenBytes += nb;
-            while (nb--)
-              this._len = (this._len << 8) + data[p++];
-            if (this._lenBytes < 4)
-              return;
-            if (this._len + 20 > MAX_PACKET_SIZE || this._len < 16 || (this._len & 15) !== 0) {
-              throw new Error(`Bad packet length: ${this._len}`);
-            }
-          }
-          if (this._pktLen < this._len) {
-            if (p >= dataLen)
-              return;
-            const nb = Math.min(this._len - this._pktLen, dataLen - p);
-            let encrypted;
-            if (p !== 0 || nb !== dataLen)
-              encrypted = new Uint8Array(data.buffer, data.byteOffset + p, nb);
-            else
-              encrypted = data;
-            if (nb === this._len) {
-              this._packet = encrypted;
-            } else {
-              if (!this._packet)
-                this._packet = Buffer.allocUnsafe(this._len);
-              this._packet.set(encrypted, this._pktLen);
-            }
-            p += nb;
-            this._pktLen += nb;
-            if (this._pktLen < this._len || p >= dataLen)
-              return;
-          }
-          {
-            const nb = Math.min(16 - this._tagPos, dataLen - p);
-            if (p !== 0 || nb !== dataLen) {
-              this._tag.set(
-                new Uint8Array(data.buffer, data.byteOffset + p, nb),
-                this._tagPos
-              );
-            } else {
-              this._tag.set(data, this._tagPos);
-            }
-            p += nb;
-            this._tagPos += nb;
-            if (this._tagPos < 16)
-              return;
-          }
-          this._instance.decrypt(this._packet, this._len, this._tag);
-          const payload = new FastBuffer(
-            this._packet.buffer,
-            this._packet.byteOffset + 1,
-            this._packet.length - this._packet[0] - 1
-          );
-          this.inSeqno = this.inSeqno + 1 >>> 0;
-          this._len = 0;
-          this._lenBytes = 0;
-          this._packet = null;
-          this._pktLen = 0;
-          this._tagPos = 0;
-          {
-            const ret = this._onPayload(payload);
-            if (ret !== void 0)
-              return ret === false ? p : ret;
-          }
-        }
-      }
-    };
-    var GenericDecipherNative = class {
-      constructor(config) {
-        const dec = config.inbound;
-        this.inSeqno = dec.seqno;
-        this._onPayload = dec.onPayload;
-        this._decipherInstance = createDecipheriv(
-          dec.decipherInfo.sslName,
-          dec.decipherKey,
-          dec.decipherIV
-        );
-        this._decipherInstance.setAutoPadding(false);
-        this._block = Buffer.allocUnsafe(
-          dec.macInfo.isETM ? 4 : dec.decipherInfo.blockLen
-        );
-        this._blockSize = dec.decipherInfo.blockLen;
-        this._blockPos = 0;
-        this._len = 0;
-        this._packet = null;
-        this._packetPos = 0;
-        this._pktLen = 0;
-        this._mac = Buffer.allocUnsafe(dec.macInfo.actualLen);
-        this._macPos = 0;
-        this._macSSLName = dec.macInfo.sslName;
-        this._macKey = dec.macKey;
-        this._macActualLen = dec.macInfo.actualLen;
-        this._macETM = dec.macInfo.isETM;
-        this._macInstance = null;
-        const discardLen = dec.decipherInfo.discardLen;
-        if (discardLen) {
-          let discard = DISCARD_CACHE.get(discardLen);
-          if (discard === void 0) {
-            discard = Buffer.alloc(discardLen);
-            DISCARD_CACHE.set(discardLen, discard);
-          }
-          this._decipherInstance.update(discard);
-        }
-      }
-      free() {
-      }
-      decrypt(data, p, dataLen) {
-        while (p < dataLen) {
-          if (this._blockPos < this._block.length) {
-            const nb = Math.min(this._block.length - this._blockPos, dataLen - p);
-            if (p !== 0 || nb !== dataLen || nb < data.length) {
-              this._block.set(
-                new Uint8Array(data.buffer, data.byteOffset + p, nb),
-                this._blockPos
-              );
-            } else {
-              this._block.set(data, this._blockPos);
-            }
-            p += nb;
-            this._blockPos += nb;
-            if (this._blockPos < this._block.length)
-              return;
-            let decrypted;
-            let need;
-            if (this._macETM) {
-              this._len = need = readUInt32BE(this._block, 0);
-            } else {
-              decrypted = this._decipherInstance.update(this._block);
-              this._len = readUInt32BE(decrypted, 0);
-              need = 4 + this._len - this._blockSize;
-            }
-            if (this._len > MAX_PACKET_SIZE || this._len < 5 || (need & this._blockSize - 1) !== 0) {
-              throw new Error("Bad packet length");
-            }
-            this._macInstance = createHmac2(this._macSSLName, this._macKey);
-            writeUInt32BE(BUF_INT, this.inSeqno, 0);
-            this._macInstance.update(BUF_INT);
-            if (this._macETM) {
-              this._macInstance.update(this._block);
-            } else {
-              this._macInstance.update(new Uint8Array(
-                decrypted.buffer,
-                decrypted.byteOffset,
-                4
-              ));
-              this._pktLen = decrypted.length - 4;
-              this._packetPos = this._pktLen;
-              this._packet = Buffer.allocUnsafe(this._len);
-              this._packet.set(
-                new Uint8Array(
-                  decrypted.buffer,
-                  decrypted.byteOffset + 4,
-                  this._packetPos
-                ),
-                0
-              );
-            }
-            if (p >= dataLen)
-              return;
-          }
-          if (this._pktLen < this._len) {
-            const nb = Math.min(this._len - this._pktLen, dataLen - p);
-            let encrypted;
-            if (p !== 0 || nb !== dataLen)
-              encrypted = new Uint8Array(data.buffer, data.byteOffset + p, nb);
-            else
-              encrypted = data;
-            if (this._macETM)
-              this._macInstance.update(encrypted);
-            const decrypted = this._decipherInstance.update(encrypted);
-            if (decrypted.length) {
-              if (nb === this._len) {
-                this._packet = decrypted;
-              } else {
-                if (!this._packet)
-                  this._packet = Buffer.allocUnsafe(this._len);
-                this._packet.set(decrypted, this._packetPos);
-              }
-              this._packetPos += decrypted.length;
-            }
-            p += nb;
-            this._pktLen += nb;
-            if (this._pktLen < this._len || p >= dataLen)
-              return;
-          }
-          {
-            const nb = Math.min(this._macActualLen - this._macPos, dataLen - p);
-            if (p !== 0 || nb !== dataLen) {
-              this._mac.set(
-                new Uint8Array(data.buffer, data.byteOffset + p, nb),
-                this._macPos
-              );
-            } else {
-              this._mac.set(data, this._macPos);
-            }
-            p += nb;
-            this._macPos += nb;
-            if (this._macPos < this._macActualLen)
-              return;
-          }
-          if (!this._macETM)
-            this._macInstance.update(this._packet);
-          let calculated = this._macInstance.digest();
-          if (this._macActualLen < calculated.length) {
-            calculated = new Uint8Array(
-              calculated.buffer,
-              calculated.byteOffset,
-              this._macActualLen
-            );
-          }
-          if (!timingSafeEquals(calculated, this._mac))
-            throw new Error("Invalid MAC");
-          const payload = new FastBuffer(
-            this._packet.buffer,
-            this._packet.byteOffset + 1,
-            this._packet.length - this._packet[0] - 1
-          );
-          this.inSeqno = this.inSeqno + 1 >>> 0;
-          this._blockPos = 0;
-          this._len = 0;
-          this._packet = null;
-          this._packetPos = 0;
-          this._pktLen = 0;
-          this._macPos = 0;
-          this._macInstance = null;
-          {
-            const ret = this._onPayload(payload);
-            if (ret !== void 0)
-              return ret === false ? p : ret;
-          }
-        }
-      }
-    };
-    var GenericDecipherBinding = class {
-      constructor(config) {
-        const dec = config.inbound;
-        this.inSeqno = dec.seqno;
-        this._onPayload = dec.onPayload;
-        this._instance = new GenericDecipher(
-          dec.decipherInfo.sslName,
-          dec.decipherKey,
-          dec.decipherIV,
-          dec.macInfo.sslName,
-          dec.macKey,
-          dec.macInfo.isETM,
-          dec.macInfo.actualLen
-        );
-        this._block = Buffer.allocUnsafe(
-          dec.macInfo.isETM || dec.decipherInfo.stream ? 4 : dec.decipherInfo.blockLen
-        );
-        this._blockPos = 0;
-        this._len = 0;
-        this._packet = null;
-        this._pktLen = 0;
-        this._mac = Buffer.allocUnsafe(dec.macInfo.actualLen);
-        this._macPos = 0;
-        this._macActualLen = dec.macInfo.actualLen;
-        this._macETM = dec.macInfo.isETM;
-      }
-      free() {
-        this._instance.free();
-      }
-      decrypt(data, p, dataLen) {
-        while (p < dataLen) {
-          if (this._blockPos < this._block.length) {
-            const nb = Math.min(this._block.length - this._blockPos, dataLen - p);
-            if (p !== 0 || nb !== dataLen || nb < data.length) {
-              this._block.set(
-                new Uint8Array(data.buffer, data.byteOffset + p, nb),
-                this._blockPos
-              );
-            } else {
-              this._block.set(data, this._blockPos);
-            }
-            p += nb;
-            this._blockPos += nb;
-            if (this._blockPos < this._block.length)
-              return;
-            let need;
-            if (this._macETM) {
-              this._len = need = readUInt32BE(this._block, 0);
-            } else {
-              this._instance.decryptBlock(this._block);
-              this._len = readUInt32BE(this._block, 0);
-              need = 4 + this._len - this._block.length;
-            }
-            if (this._len > MAX_PACKET_SIZE || this._len < 5 || (need & this._block.length - 1) !== 0) {
-              throw new Error("Bad packet length");
-            }
-            if (!this._macETM) {
-              this._pktLen = this._block.length - 4;
-              if (this._pktLen) {
-                this._packet = Buffer.allocUnsafe(this._len);
-                this._packet.set(
-                  new Uint8Array(
-                    this._block.buffer,
-                    this._block.byteOffset + 4,
-                    this._pktLen
-                  ),
-                  0
-                );
-              }
-            }
-            if (p >= dataLen)
-              return;
-          }
-          if (this._pktLen < this._len) {
-            const nb = Math.min(this._len - this._pktLen, dataLen - p);
-            let encrypted;
-            if (p !== 0 || nb !== dataLen)
-              encrypted = new Uint8Array(data.buffer, data.byteOffset + p, nb);
-            else
-              encrypted = data;
-            if (nb === this._len) {
-              this._packet = encrypted;
-            } else {
-              if (!this._packet)
-                this._packet = Buffer.allocUnsafe(this._len);
-              this._packet.set(encrypted, this._pktLen);
-            }
-            p += nb;
-            this._pktLen += nb;
-            if (this._pktLen < this._len || p >= dataLen)
-              return;
-          }
-          {
-            const nb = Math.min(this._macActualLen - this._macPos, dataLen - p);
-            if (p !== 0 || nb !== dataLen) {
-              this._mac.set(
-                new Uint8Array(data.buffer, data.byteOffset + p, nb),
-                this._macPos
-              );
-            } else {
-              this._mac.set(data, this._macPos);
-            }
-            p += nb;
-            this._macPos += nb;
-            if (this._macPos < this._macActualLen)
-              return;
-          }
-          this._instance.decrypt(
-            this._packet,
-            this.inSeqno,
-            this._block,
-            this._mac
-          );
-          const payload = new FastBuffer(
-            this._packet.buffer,
-            this._packet.byteOffset + 1,
-            this._packet.length - this._packet[0] - 1
-          );
-          this.inSeqno = this.inSeqno + 1 >>> 0;
-          this._blockPos = 0;
-          this._len = 0;
-          this._packet = null;
-          this._pktLen = 0;
-          this._macPos = 0;
-          this._macInstance = null;
-          {
-            const ret = this._onPayload(payload);
-            if (ret !== void 0)
-              return ret === false ? p : ret;
-          }
-        }
-      }
-    };
-    function ivIncrement(iv) {
-      ++iv[11] >>> 8 && ++iv[10] >>> 8 && ++iv[9] >>> 8 && ++iv[8] >>> 8 && ++iv[7] >>> 8 && ++iv[6] >>> 8 && ++iv[5] >>> 8 && ++iv[4] >>> 8;
-    }
-    var intToBytes = (() => {
-      const ret = Buffer.alloc(4);
-      return (n) => {
-        ret[0] = n >>> 24;
-        ret[1] = n >>> 16;
-        ret[2] = n >>> 8;
-        ret[3] = n;
-        return ret;
-      };
-    })();
-    function timingSafeEquals(a, b) {
-      if (a.length !== b.length) {
-        timingSafeEqual(a, a);
-        return false;
-      }
-      return timingSafeEqual(a, b);
-    }
-    function createCipher(config) {
-      if (typeof config !== "object" || config === null)
-        throw new Error("Invalid config");
-      if (typeof config.outbound !== "object" || config.outbound === null)
-        throw new Error("Invalid outbound");
-      const outbound = config.outbound;
-      if (typeof outbound.onWrite !== "function")
-        throw new Error("Invalid outbound.onWrite");
-      if (typeof outbound.cipherInfo !== "object" || outbound.cipherInfo === null)
-        throw new Error("Invalid outbound.cipherInfo");
-      if (!Buffer.isBuffer(outbound.cipherKey) || outbound.cipherKey.length !== outbound.cipherInfo.keyLen) {
-        throw new Error("Invalid outbound.cipherKey");
-      }
-      if (outbound.cipherInfo.ivLen && (!Buffer.isBuffer(outbound.cipherIV) || outbound.cipherIV.length !== outbound.cipherInfo.ivLen)) {
-        throw new Error("Invalid outbound.cipherIV");
-      }
-      if (typeof outbound.seqno !== "number" || outbound.seqno < 0 || outbound.seqno > MAX_SEQNO) {
-        throw new Error("Invalid outbound.seqno");
-      }
-      const forceNative = !!outbound.forceNative;
-      switch (outbound.cipherInfo.sslName) {
-        case "aes-128-gcm":
-        case "aes-256-gcm":
-          return AESGCMCipher && !forceNative ? new AESGCMCipherBinding(config) : new AESGCMCipherNative(config);
-        case "chacha20":
-          return ChaChaPolyCipher && !forceNative ? new ChaChaPolyCipherBinding(config) : new ChaChaPolyCipherNative(config);
-        default: {
-          if (typeof outbound.macInfo !== "object" || outbound.macInfo === null)
-            throw new Error("Invalid outbound.macInfo");
-          if (!Buffer.isBuffer(outbound.macKey) || outbound.macKey.length !== outbound.macInfo.len) {
-            throw new Error("Invalid outbound.macKey");
-          }
-          return GenericCipher && !forceNative ? new GenericCipherBinding(config) : new GenericCipherNative(config);
-        }
-      }
-    }
-    function createDecipher(config) {
-      if (typeof config !== "object" || config === null)
-        throw new Error("Invalid config");
-      if (typeof config.inbound !== "object" || config.inbound === null)
-        throw new Error("Invalid inbound");
-      const inbound = config.inbound;
-      if (typeof inbound.onPayload !== "function")
-        throw new Error("Invalid inbound.onPayload");
-      if (typeof inbound.decipherInfo !== "object" || inbound.decipherInfo === null) {
-        throw new Error("Invalid inbound.decipherInfo");
-      }
-      if (!Buffer.isBuffer(inbound.decipherKey) || inbound.decipherKey.length !== inbound.decipherInfo.keyLen) {
-        throw new Error("Invalid inbound.decipherKey");
-      }
-      if (inbound.decipherInfo.ivLen && (!Buffer.isBuffer(inbound.decipherIV) || inbound.decipherIV.length !== inbound.decipherInfo.ivLen)) {
-        throw new Error("Invalid inbound.decipherIV");
-      }
-      if (typeof inbound.seqno !== "number" || inbound.seqno < 0 || inbound.seqno > MAX_SEQNO) {
-        throw new Error("Invalid inbound.seqno");
-      }
-      const forceNative = !!inbound.forceNative;
-      switch (inbound.decipherInfo.sslName) {
-        case "aes-128-gcm":
-        case "aes-256-gcm":
-          return AESGCMDecipher && !forceNative ? new AESGCMDecipherBinding(config) : new AESGCMDecipherNative(config);
-        case "chacha20":
-          return ChaChaPolyDecipher && !forceNative ? new ChaChaPolyDecipherBinding(config) : new ChaChaPolyDecipherNative(config);
-        default: {
-          if (typeof inbound.macInfo !== "object" || inbound.macInfo === null)
-            throw new Error("Invalid inbound.macInfo");
-          if (!Buffer.isBuffer(inbound.macKey) || inbound.macKey.length !== inbound.macInfo.len) {
-            throw new Error("Invalid inbound.macKey");
-          }
-          return GenericDecipher && !forceNative ? new GenericDecipherBinding(config) : new GenericDecipherNative(config);
-        }
-      }
-    }
-    module.exports = {
-      CIPHER_INFO,
-      MAC_INFO,
-      bindingAvailable: !!binding,
-      init: (() => {
-        return new Promise(async (resolve3, reject) => {
-          try {
-            POLY1305_WASM_MODULE = await require_poly1305()();
-            POLY1305_RESULT_MALLOC = POLY1305_WASM_MODULE._malloc(16);
-            poly1305_auth = POLY1305_WASM_MODULE.cwrap(
-              "poly1305_auth",
-              null,
-              ["number", "array", "number", "array", "number", "array"]
-            );
-          } catch (ex) {
-            return reject(ex);
-          }
-          resolve3();
-        });
-      })(),
-      NullCipher,
-      createCipher,
-      NullDecipher,
-      createDecipher
-    };
-  }
-});
-
 // node_modules/ssh2/lib/protocol/keyParser.js
 var require_keyParser = __commonJS({
   "node_modules/ssh2/lib/protocol/keyParser.js"(exports, module) {
@@ -9278,834 +7817,6 @@ ${formatted}-----END ${type} KEY-----`;
       isSupportedKeyType,
       parseDERKey: (data, type) => parseDER(data, type, "", type),
       parseKey
-    };
-  }
-});
-
-// node_modules/ssh2/lib/agent.js
-var require_agent = __commonJS({
-  "node_modules/ssh2/lib/agent.js"(exports, module) {
-    "use strict";
-    var { Socket } = __require("net");
-    var { Duplex: Duplex2 } = __require("stream");
-    var { resolve: resolve3 } = __require("path");
-    var { readFile: readFile4 } = __require("fs");
-    var { execFile, spawn: spawn2 } = __require("child_process");
-    var { isParsedKey, parseKey } = require_keyParser();
-    var {
-      makeBufferParser,
-      readUInt32BE,
-      writeUInt32BE,
-      writeUInt32LE
-    } = require_utils();
-    function once(cb) {
-      let called = false;
-      return (...args) => {
-        if (called)
-          return;
-        called = true;
-        cb(...args);
-      };
-    }
-    function concat(buf1, buf2) {
-      const combined = Buffer.allocUnsafe(buf1.length + buf2.length);
-      buf1.copy(combined, 0);
-      buf2.copy(combined, buf1.length);
-      return combined;
-    }
-    function noop() {
-    }
-    var EMPTY_BUF = Buffer.alloc(0);
-    var binaryParser = makeBufferParser();
-    var BaseAgent = class {
-      getIdentities(cb) {
-        cb(new Error("Missing getIdentities() implementation"));
-      }
-      sign(pubKey, data, options, cb) {
-        if (typeof options === "function")
-          cb = options;
-        cb(new Error("Missing sign() implementation"));
-      }
-    };
-    var OpenSSHAgent = class extends BaseAgent {
-      constructor(socketPath) {
-        super();
-        this.socketPath = socketPath;
-      }
-      getStream(cb) {
-        cb = once(cb);
-        const sock = new Socket();
-        sock.on("connect", () => {
-          cb(null, sock);
-        });
-        sock.on("close", onFail).on("end", onFail).on("error", onFail);
-        sock.connect(this.socketPath);
-        function onFail() {
-          try {
-            sock.destroy();
-          } catch {
-          }
-          cb(new Error("Failed to connect to agent"));
-        }
-      }
-      getIdentities(cb) {
-        cb = once(cb);
-        this.getStream((err, stream) => {
-          function onFail(err2) {
-            if (stream) {
-              try {
-                stream.destroy();
-              } catch {
-              }
-            }
-            if (!err2)
-              err2 = new Error("Failed to retrieve identities from agent");
-            cb(err2);
-          }
-          if (err)
-            return onFail(err);
-          const protocol = new AgentProtocol(true);
-          protocol.on("error", onFail);
-          protocol.pipe(stream).pipe(protocol);
-          stream.on("close", onFail).on("end", onFail).on("error", onFail);
-          protocol.getIdentities((err2, keys) => {
-            if (err2)
-              return onFail(err2);
-            try {
-              stream.destroy();
-            } catch {
-            }
-            cb(null, keys);
-          });
-        });
-      }
-      sign(pubKey, data, options, cb) {
-        if (typeof options === "function") {
-          cb = options;
-          options = void 0;
-        } else if (typeof options !== "object" || options === null) {
-          options = void 0;
-        }
-        cb = once(cb);
-        this.getStream((err, stream) => {
-          function onFail(err2) {
-            if (stream) {
-              try {
-                stream.destroy();
-              } catch {
-              }
-            }
-            if (!err2)
-              err2 = new Error("Failed to sign data with agent");
-            cb(err2);
-          }
-          if (err)
-            return onFail(err);
-          const protocol = new AgentProtocol(true);
-          protocol.on("error", onFail);
-          protocol.pipe(stream).pipe(protocol);
-          stream.on("close", onFail).on("end", onFail).on("error", onFail);
-          protocol.sign(pubKey, data, options, (err2, sig) => {
-            if (err2)
-              return onFail(err2);
-            try {
-              stream.destroy();
-            } catch {
-            }
-            cb(null, sig);
-          });
-        });
-      }
-    };
-    var PageantAgent = (() => {
-      const RET_ERR_BADARGS = 10;
-      const RET_ERR_UNAVAILABLE = 11;
-      const RET_ERR_NOMAP = 12;
-      const RET_ERR_BINSTDIN = 13;
-      const RET_ERR_BINSTDOUT = 14;
-      const RET_ERR_BADLEN = 15;
-      const EXEPATH = resolve3(__dirname, "..", "util/pagent.exe");
-      const ERROR = {
-        [RET_ERR_BADARGS]: new Error("Invalid pagent.exe arguments"),
-        [RET_ERR_UNAVAILABLE]: new Error("Pageant is not running"),
-        [RET_ERR_NOMAP]: new Error("pagent.exe could not create an mmap"),
-        [RET_ERR_BINSTDIN]: new Error("pagent.exe could not set mode for stdin"),
-        [RET_ERR_BINSTDOUT]: new Error("pagent.exe could not set mode for stdout"),
-        [RET_ERR_BADLEN]: new Error("pagent.exe did not get expected input payload")
-      };
-      function destroy(stream) {
-        stream.buffer = null;
-        if (stream.proc) {
-          stream.proc.kill();
-          stream.proc = void 0;
-        }
-      }
-      class PageantSocket extends Duplex2 {
-        constructor() {
-          super();
-          this.proc = void 0;
-          this.buffer = null;
-        }
-        _read(n) {
-        }
-        _write(data, encoding, cb) {
-          if (this.buffer === null) {
-            this.buffer = data;
-          } else {
-            const newBuffer = Buffer.allocUnsafe(this.buffer.length + data.length);
-            this.buffer.copy(newBuffer, 0);
-            data.copy(newBuffer, this.buffer.length);
-            this.buffer = newBuffer;
-          }
-          if (this.buffer.length < 4)
-            return cb();
-          const len = readUInt32BE(this.buffer, 0);
-          if (this.buffer.length - 4 < len)
-            return cb();
-          data = this.buffer.slice(0, 4 + len);
-          if (this.buffer.length > 4 + len)
-            return cb(new Error("Unexpected multiple agent requests"));
-          this.buffer = null;
-          let error2;
-          const proc = this.proc = spawn2(EXEPATH, [data.length]);
-          proc.stdout.on("data", (data2) => {
-            this.push(data2);
-          });
-          proc.on("error", (err) => {
-            error2 = err;
-            cb(error2);
-          });
-          proc.on("close", (code) => {
-            this.proc = void 0;
-            if (!error2) {
-              if (error2 = ERROR[code])
-                return cb(error2);
-              cb();
-            }
-          });
-          proc.stdin.end(data);
-        }
-        _final(cb) {
-          destroy(this);
-          cb();
-        }
-        _destroy(err, cb) {
-          destroy(this);
-          cb();
-        }
-      }
-      return class PageantAgent extends OpenSSHAgent {
-        getStream(cb) {
-          cb(null, new PageantSocket());
-        }
-      };
-    })();
-    var CygwinAgent = /* @__PURE__ */ (() => {
-      const RE_CYGWIN_SOCK = /^!<socket >(\d+) s ([A-Z0-9]{8}-[A-Z0-9]{8}-[A-Z0-9]{8}-[A-Z0-9]{8})/;
-      return class CygwinAgent extends OpenSSHAgent {
-        getStream(cb) {
-          cb = once(cb);
-          let socketPath = this.socketPath;
-          let triedCygpath = false;
-          readFile4(socketPath, function readCygsocket(err, data) {
-            if (err) {
-              if (triedCygpath)
-                return cb(new Error("Invalid cygwin unix socket path"));
-              execFile("cygpath", ["-w", socketPath], (err2, stdout, stderr) => {
-                if (err2 || stdout.length === 0)
-                  return cb(new Error("Invalid cygwin unix socket path"));
-                triedCygpath = true;
-                socketPath = stdout.toString().replace(/[\r\n]/g, "");
-                readFile4(socketPath, readCygsocket);
-              });
-              return;
-            }
-            const m = RE_CYGWIN_SOCK.exec(data.toString("ascii"));
-            if (!m)
-              return cb(new Error("Malformed cygwin unix socket file"));
-            let state;
-            let bc = 0;
-            let isRetrying = false;
-            const inBuf = [];
-            let sock;
-            let credsBuf = Buffer.alloc(12);
-            const port = parseInt(m[1], 10);
-            const secret = m[2].replace(/-/g, "");
-            const secretBuf = Buffer.allocUnsafe(16);
-            for (let i = 0, j = 0; j < 32; ++i, j += 2)
-              secretBuf[i] = parseInt(secret.substring(j, j + 2), 16);
-            for (let i = 0; i < 16; i += 4)
-              writeUInt32LE(secretBuf, readUInt32BE(secretBuf, i), i);
-            tryConnect();
-            function _onconnect() {
-              bc = 0;
-              state = "secret";
-              sock.write(secretBuf);
-            }
-            function _ondata(data2) {
-              bc += data2.length;
-              if (state === "secret") {
-                if (bc === 16) {
-                  bc = 0;
-                  state = "creds";
-                  sock.write(credsBuf);
-                }
-                return;
-              }
-              if (state === "creds") {
-                if (!isRetrying)
-                  inBuf.push(data2);
-                if (bc === 12) {
-                  sock.removeListener("connect", _onconnect);
-                  sock.removeListener("data", _ondata);
-                  sock.removeListener("error", onFail);
-                  sock.removeListener("end", onFail);
-                  sock.removeListener("close", onFail);
-                  if (isRetrying)
-                    return cb(null, sock);
-                  isRetrying = true;
-                  credsBuf = Buffer.concat(inBuf);
-                  writeUInt32LE(credsBuf, process.pid, 0);
-                  sock.on("error", () => {
-                  });
-                  sock.destroy();
-                  tryConnect();
-                }
-              }
-            }
-            function onFail() {
-              cb(new Error("Problem negotiating cygwin unix socket security"));
-            }
-            function tryConnect() {
-              sock = new Socket();
-              sock.on("connect", _onconnect);
-              sock.on("data", _ondata);
-              sock.on("error", onFail);
-              sock.on("end", onFail);
-              sock.on("close", onFail);
-              sock.connect(port);
-            }
-          });
-        }
-      };
-    })();
-    var WINDOWS_PIPE_REGEX = /^[/\\][/\\]\.[/\\]pipe[/\\].+/;
-    function createAgent(path) {
-      if (process.platform === "win32" && !WINDOWS_PIPE_REGEX.test(path)) {
-        return path === "pageant" ? new PageantAgent() : new CygwinAgent(path);
-      }
-      return new OpenSSHAgent(path);
-    }
-    var AgentProtocol = (() => {
-      const SSH_AGENTC_REQUEST_IDENTITIES = 11;
-      const SSH_AGENTC_SIGN_REQUEST = 13;
-      const SSH_AGENT_FAILURE = 5;
-      const SSH_AGENT_IDENTITIES_ANSWER = 12;
-      const SSH_AGENT_SIGN_RESPONSE = 14;
-      const SSH_AGENT_RSA_SHA2_256 = 1 << 1;
-      const SSH_AGENT_RSA_SHA2_512 = 1 << 2;
-      const ROLE_CLIENT = 0;
-      const ROLE_SERVER = 1;
-      function processResponses(protocol) {
-        let ret;
-        while (protocol[SYM_REQS].length) {
-          const nextResponse = protocol[SYM_REQS][0][SYM_RESP];
-          if (nextResponse === void 0)
-            break;
-          protocol[SYM_REQS].shift();
-          ret = protocol.push(nextResponse);
-        }
-        return ret;
-      }
-      const SYM_TYPE = /* @__PURE__ */ Symbol("Inbound Request Type");
-      const SYM_RESP = /* @__PURE__ */ Symbol("Inbound Request Response");
-      const SYM_CTX = /* @__PURE__ */ Symbol("Inbound Request Context");
-      class AgentInboundRequest {
-        constructor(type, ctx) {
-          this[SYM_TYPE] = type;
-          this[SYM_RESP] = void 0;
-          this[SYM_CTX] = ctx;
-        }
-        hasResponded() {
-          return this[SYM_RESP] !== void 0;
-        }
-        getType() {
-          return this[SYM_TYPE];
-        }
-        getContext() {
-          return this[SYM_CTX];
-        }
-      }
-      function respond(protocol, req, data) {
-        req[SYM_RESP] = data;
-        return processResponses(protocol);
-      }
-      function cleanup(protocol) {
-        protocol[SYM_BUFFER] = null;
-        if (protocol[SYM_MODE] === ROLE_CLIENT) {
-          const reqs = protocol[SYM_REQS];
-          if (reqs && reqs.length) {
-            protocol[SYM_REQS] = [];
-            for (const req of reqs)
-              req.cb(new Error("No reply from server"));
-          }
-        }
-        try {
-          protocol.end();
-        } catch {
-        }
-        setImmediate(() => {
-          if (!protocol[SYM_ENDED])
-            protocol.emit("end");
-          if (!protocol[SYM_CLOSED])
-            protocol.emit("close");
-        });
-      }
-      function onClose() {
-        this[SYM_CLOSED] = true;
-      }
-      function onEnd() {
-        this[SYM_ENDED] = true;
-      }
-      const SYM_REQS = /* @__PURE__ */ Symbol("Requests");
-      const SYM_MODE = /* @__PURE__ */ Symbol("Agent Protocol Role");
-      const SYM_BUFFER = /* @__PURE__ */ Symbol("Agent Protocol Buffer");
-      const SYM_MSGLEN = /* @__PURE__ */ Symbol("Agent Protocol Current Message Length");
-      const SYM_CLOSED = /* @__PURE__ */ Symbol("Agent Protocol Closed");
-      const SYM_ENDED = /* @__PURE__ */ Symbol("Agent Protocol Ended");
-      return class AgentProtocol extends Duplex2 {
-        /*
-            Notes:
-              - `constraint` type consists of:
-                   byte                    constraint_type
-                   byte[]                  constraint_data
-                where `constraint_type` is one of:
-                  * SSH_AGENT_CONSTRAIN_LIFETIME
-                    - `constraint_data` consists of:
-                         uint32                  seconds
-                  * SSH_AGENT_CONSTRAIN_CONFIRM
-                    - `constraint_data` N/A
-                  * SSH_AGENT_CONSTRAIN_EXTENSION
-                    - `constraint_data` consists of:
-                         string                  extension name
-                         byte[]                  extension-specific details
-        */
-        constructor(isClient) {
-          super({ autoDestroy: true, emitClose: false });
-          this[SYM_MODE] = isClient ? ROLE_CLIENT : ROLE_SERVER;
-          this[SYM_REQS] = [];
-          this[SYM_BUFFER] = null;
-          this[SYM_MSGLEN] = -1;
-          this.once("end", onEnd);
-          this.once("close", onClose);
-        }
-        _read(n) {
-        }
-        _write(data, encoding, cb) {
-          if (this[SYM_BUFFER] === null)
-            this[SYM_BUFFER] = data;
-          else
-            this[SYM_BUFFER] = concat(this[SYM_BUFFER], data);
-          let buffer = this[SYM_BUFFER];
-          let bufferLen = buffer.length;
-          let p = 0;
-          while (p < bufferLen) {
-            if (bufferLen < 5)
-              break;
-            if (this[SYM_MSGLEN] === -1)
-              this[SYM_MSGLEN] = readUInt32BE(buffer, p);
-            if (bufferLen < 4 + this[SYM_MSGLEN])
-              break;
-            const msgType = buffer[p += 4];
-            ++p;
-            if (this[SYM_MODE] === ROLE_CLIENT) {
-              if (this[SYM_REQS].length === 0)
-                return cb(new Error("Received unexpected message from server"));
-              const req = this[SYM_REQS].shift();
-              switch (msgType) {
-                case SSH_AGENT_FAILURE:
-                  req.cb(new Error("Agent responded with failure"));
-                  break;
-                case SSH_AGENT_IDENTITIES_ANSWER: {
-                  if (req.type !== SSH_AGENTC_REQUEST_IDENTITIES)
-                    return cb(new Error("Agent responded with wrong message type"));
-                  binaryParser.init(buffer, p);
-                  const numKeys = binaryParser.readUInt32BE();
-                  if (numKeys === void 0) {
-                    binaryParser.clear();
-                    return cb(new Error("Malformed agent response"));
-                  }
-                  const keys = [];
-                  for (let i = 0; i < numKeys; ++i) {
-                    let pubKey = binaryParser.readString();
-                    if (pubKey === void 0) {
-                      binaryParser.clear();
-                      return cb(new Error("Malformed agent response"));
-                    }
-                    const comment = binaryParser.readString(true);
-                    if (comment === void 0) {
-                      binaryParser.clear();
-                      return cb(new Error("Malformed agent response"));
-                    }
-                    pubKey = parseKey(pubKey);
-                    if (pubKey instanceof Error)
-                      continue;
-                    pubKey.comment = pubKey.comment || comment;
-                    keys.push(pubKey);
-                  }
-                  p = binaryParser.pos();
-                  binaryParser.clear();
-                  req.cb(null, keys);
-                  break;
-                }
-                case SSH_AGENT_SIGN_RESPONSE: {
-                  if (req.type !== SSH_AGENTC_SIGN_REQUEST)
-                    return cb(new Error("Agent responded with wrong message type"));
-                  binaryParser.init(buffer, p);
-                  let signature = binaryParser.readString();
-                  p = binaryParser.pos();
-                  binaryParser.clear();
-                  if (signature === void 0)
-                    return cb(new Error("Malformed agent response"));
-                  binaryParser.init(signature, 0);
-                  binaryParser.readString(true);
-                  signature = binaryParser.readString();
-                  binaryParser.clear();
-                  if (signature === void 0)
-                    return cb(new Error("Malformed OpenSSH signature format"));
-                  req.cb(null, signature);
-                  break;
-                }
-                default:
-                  return cb(
-                    new Error("Agent responded with unsupported message type")
-                  );
-              }
-            } else {
-              switch (msgType) {
-                case SSH_AGENTC_REQUEST_IDENTITIES: {
-                  const req = new AgentInboundRequest(msgType);
-                  this[SYM_REQS].push(req);
-                  this.emit("identities", req);
-                  break;
-                }
-                case SSH_AGENTC_SIGN_REQUEST: {
-                  binaryParser.init(buffer, p);
-                  let pubKey = binaryParser.readString();
-                  const data2 = binaryParser.readString();
-                  const flagsVal = binaryParser.readUInt32BE();
-                  p = binaryParser.pos();
-                  binaryParser.clear();
-                  if (flagsVal === void 0) {
-                    const req2 = new AgentInboundRequest(msgType);
-                    this[SYM_REQS].push(req2);
-                    return this.failureReply(req2);
-                  }
-                  pubKey = parseKey(pubKey);
-                  if (pubKey instanceof Error) {
-                    const req2 = new AgentInboundRequest(msgType);
-                    this[SYM_REQS].push(req2);
-                    return this.failureReply(req2);
-                  }
-                  const flags = {
-                    hash: void 0
-                  };
-                  let ctx;
-                  if (pubKey.type === "ssh-rsa") {
-                    if (flagsVal & SSH_AGENT_RSA_SHA2_256) {
-                      ctx = "rsa-sha2-256";
-                      flags.hash = "sha256";
-                    } else if (flagsVal & SSH_AGENT_RSA_SHA2_512) {
-                      ctx = "rsa-sha2-512";
-                      flags.hash = "sha512";
-                    }
-                  }
-                  if (ctx === void 0)
-                    ctx = pubKey.type;
-                  const req = new AgentInboundRequest(msgType, ctx);
-                  this[SYM_REQS].push(req);
-                  this.emit("sign", req, pubKey, data2, flags);
-                  break;
-                }
-                default: {
-                  const req = new AgentInboundRequest(msgType);
-                  this[SYM_REQS].push(req);
-                  this.failureReply(req);
-                }
-              }
-            }
-            this[SYM_MSGLEN] = -1;
-            if (p === bufferLen) {
-              this[SYM_BUFFER] = null;
-              break;
-            } else {
-              this[SYM_BUFFER] = buffer = buffer.slice(p);
-              bufferLen = buffer.length;
-              p = 0;
-            }
-          }
-          cb();
-        }
-        _destroy(err, cb) {
-          cleanup(this);
-          cb();
-        }
-        _final(cb) {
-          cleanup(this);
-          cb();
-        }
-        // Client->Server messages =================================================
-        sign(pubKey, data, options, cb) {
-          if (this[SYM_MODE] !== ROLE_CLIENT)
-            throw new Error("Client-only method called with server role");
-          if (typeof options === "function") {
-            cb = options;
-            options = void 0;
-          } else if (typeof options !== "object" || options === null) {
-            options = void 0;
-          }
-          let flags = 0;
-          pubKey = parseKey(pubKey);
-          if (pubKey instanceof Error)
-            throw new Error("Invalid public key argument");
-          if (pubKey.type === "ssh-rsa" && options) {
-            switch (options.hash) {
-              case "sha256":
-                flags = SSH_AGENT_RSA_SHA2_256;
-                break;
-              case "sha512":
-                flags = SSH_AGENT_RSA_SHA2_512;
-                break;
-            }
-          }
-          pubKey = pubKey.getPublicSSH();
-          const type = SSH_AGENTC_SIGN_REQUEST;
-          const keyLen = pubKey.length;
-          const dataLen = data.length;
-          let p = 0;
-          const buf = Buffer.allocUnsafe(4 + 1 + 4 + keyLen + 4 + dataLen + 4);
-          writeUInt32BE(buf, buf.length - 4, p);
-          buf[p += 4] = type;
-          writeUInt32BE(buf, keyLen, ++p);
-          pubKey.copy(buf, p += 4);
-          writeUInt32BE(buf, dataLen, p += keyLen);
-          data.copy(buf, p += 4);
-          writeUInt32BE(buf, flags, p += dataLen);
-          if (typeof cb !== "function")
-            cb = noop;
-          this[SYM_REQS].push({ type, cb });
-          return this.push(buf);
-        }
-        getIdentities(cb) {
-          if (this[SYM_MODE] !== ROLE_CLIENT)
-            throw new Error("Client-only method called with server role");
-          const type = SSH_AGENTC_REQUEST_IDENTITIES;
-          let p = 0;
-          const buf = Buffer.allocUnsafe(4 + 1);
-          writeUInt32BE(buf, buf.length - 4, p);
-          buf[p += 4] = type;
-          if (typeof cb !== "function")
-            cb = noop;
-          this[SYM_REQS].push({ type, cb });
-          return this.push(buf);
-        }
-        // Server->Client messages =================================================
-        failureReply(req) {
-          if (this[SYM_MODE] !== ROLE_SERVER)
-            throw new Error("Server-only method called with client role");
-          if (!(req instanceof AgentInboundRequest))
-            throw new Error("Wrong request argument");
-          if (req.hasResponded())
-            return true;
-          let p = 0;
-          const buf = Buffer.allocUnsafe(4 + 1);
-          writeUInt32BE(buf, buf.length - 4, p);
-          buf[p += 4] = SSH_AGENT_FAILURE;
-          return respond(this, req, buf);
-        }
-        getIdentitiesReply(req, keys) {
-          if (this[SYM_MODE] !== ROLE_SERVER)
-            throw new Error("Server-only method called with client role");
-          if (!(req instanceof AgentInboundRequest))
-            throw new Error("Wrong request argument");
-          if (req.hasResponded())
-            return true;
-          if (req.getType() !== SSH_AGENTC_REQUEST_IDENTITIES)
-            throw new Error("Invalid response to request");
-          if (!Array.isArray(keys))
-            throw new Error("Keys argument must be an array");
-          let totalKeysLen = 4;
-          const newKeys = [];
-          for (let i = 0; i < keys.length; ++i) {
-            const entry = keys[i];
-            if (typeof entry !== "object" || entry === null)
-              throw new Error(`Invalid key entry: ${entry}`);
-            let pubKey;
-            let comment;
-            if (isParsedKey(entry)) {
-              pubKey = entry;
-            } else if (isParsedKey(entry.pubKey)) {
-              pubKey = entry.pubKey;
-            } else {
-              if (typeof entry.pubKey !== "object" || entry.pubKey === null)
-                continue;
-              ({ pubKey, comment } = entry.pubKey);
-              pubKey = parseKey(pubKey);
-              if (pubKey instanceof Error)
-                continue;
-            }
-            comment = pubKey.comment || comment;
-            pubKey = pubKey.getPublicSSH();
-            totalKeysLen += 4 + pubKey.length;
-            if (comment && typeof comment === "string")
-              comment = Buffer.from(comment);
-            else if (!Buffer.isBuffer(comment))
-              comment = EMPTY_BUF;
-            totalKeysLen += 4 + comment.length;
-            newKeys.push({ pubKey, comment });
-          }
-          let p = 0;
-          const buf = Buffer.allocUnsafe(4 + 1 + totalKeysLen);
-          writeUInt32BE(buf, buf.length - 4, p);
-          buf[p += 4] = SSH_AGENT_IDENTITIES_ANSWER;
-          writeUInt32BE(buf, newKeys.length, ++p);
-          p += 4;
-          for (let i = 0; i < newKeys.length; ++i) {
-            const { pubKey, comment } = newKeys[i];
-            writeUInt32BE(buf, pubKey.length, p);
-            pubKey.copy(buf, p += 4);
-            writeUInt32BE(buf, comment.length, p += pubKey.length);
-            p += 4;
-            if (comment.length) {
-              comment.copy(buf, p);
-              p += comment.length;
-            }
-          }
-          return respond(this, req, buf);
-        }
-        signReply(req, signature) {
-          if (this[SYM_MODE] !== ROLE_SERVER)
-            throw new Error("Server-only method called with client role");
-          if (!(req instanceof AgentInboundRequest))
-            throw new Error("Wrong request argument");
-          if (req.hasResponded())
-            return true;
-          if (req.getType() !== SSH_AGENTC_SIGN_REQUEST)
-            throw new Error("Invalid response to request");
-          if (!Buffer.isBuffer(signature))
-            throw new Error("Signature argument must be a Buffer");
-          if (signature.length === 0)
-            throw new Error("Signature argument must be non-empty");
-          let p = 0;
-          const sigFormat = req.getContext();
-          const sigFormatLen = Buffer.byteLength(sigFormat);
-          const buf = Buffer.allocUnsafe(
-            4 + 1 + 4 + 4 + sigFormatLen + 4 + signature.length
-          );
-          writeUInt32BE(buf, buf.length - 4, p);
-          buf[p += 4] = SSH_AGENT_SIGN_RESPONSE;
-          writeUInt32BE(buf, 4 + sigFormatLen + 4 + signature.length, ++p);
-          writeUInt32BE(buf, sigFormatLen, p += 4);
-          buf.utf8Write(sigFormat, p += 4, sigFormatLen);
-          writeUInt32BE(buf, signature.length, p += sigFormatLen);
-          signature.copy(buf, p += 4);
-          return respond(this, req, buf);
-        }
-      };
-    })();
-    var SYM_AGENT = /* @__PURE__ */ Symbol("Agent");
-    var SYM_AGENT_KEYS = /* @__PURE__ */ Symbol("Agent Keys");
-    var SYM_AGENT_KEYS_IDX = /* @__PURE__ */ Symbol("Agent Keys Index");
-    var SYM_AGENT_CBS = /* @__PURE__ */ Symbol("Agent Init Callbacks");
-    var AgentContext = class {
-      constructor(agent) {
-        if (typeof agent === "string")
-          agent = createAgent(agent);
-        else if (!isAgent(agent))
-          throw new Error("Invalid agent argument");
-        this[SYM_AGENT] = agent;
-        this[SYM_AGENT_KEYS] = null;
-        this[SYM_AGENT_KEYS_IDX] = -1;
-        this[SYM_AGENT_CBS] = null;
-      }
-      init(cb) {
-        if (typeof cb !== "function")
-          cb = noop;
-        if (this[SYM_AGENT_KEYS] === null) {
-          if (this[SYM_AGENT_CBS] === null) {
-            this[SYM_AGENT_CBS] = [cb];
-            const doCbs = (...args) => {
-              process.nextTick(() => {
-                const cbs = this[SYM_AGENT_CBS];
-                this[SYM_AGENT_CBS] = null;
-                for (const cb2 of cbs)
-                  cb2(...args);
-              });
-            };
-            this[SYM_AGENT].getIdentities(once((err, keys) => {
-              if (err)
-                return doCbs(err);
-              if (!Array.isArray(keys)) {
-                return doCbs(new Error(
-                  "Agent implementation failed to provide keys"
-                ));
-              }
-              const newKeys = [];
-              for (let key of keys) {
-                key = parseKey(key);
-                if (key instanceof Error) {
-                  continue;
-                }
-                newKeys.push(key);
-              }
-              this[SYM_AGENT_KEYS] = newKeys;
-              this[SYM_AGENT_KEYS_IDX] = -1;
-              doCbs();
-            }));
-          } else {
-            this[SYM_AGENT_CBS].push(cb);
-          }
-        } else {
-          process.nextTick(cb);
-        }
-      }
-      nextKey() {
-        if (this[SYM_AGENT_KEYS] === null || ++this[SYM_AGENT_KEYS_IDX] >= this[SYM_AGENT_KEYS].length) {
-          return false;
-        }
-        return this[SYM_AGENT_KEYS][this[SYM_AGENT_KEYS_IDX]];
-      }
-      currentKey() {
-        if (this[SYM_AGENT_KEYS] === null || this[SYM_AGENT_KEYS_IDX] >= this[SYM_AGENT_KEYS].length) {
-          return null;
-        }
-        return this[SYM_AGENT_KEYS][this[SYM_AGENT_KEYS_IDX]];
-      }
-      pos() {
-        if (this[SYM_AGENT_KEYS] === null || this[SYM_AGENT_KEYS_IDX] >= this[SYM_AGENT_KEYS].length) {
-          return -1;
-        }
-        return this[SYM_AGENT_KEYS_IDX];
-      }
-      reset() {
-        this[SYM_AGENT_KEYS_IDX] = -1;
-      }
-      sign(...args) {
-        this[SYM_AGENT].sign(...args);
-      }
-    };
-    function isAgent(val) {
-      return val instanceof BaseAgent;
-    }
-    module.exports = {
-      AgentContext,
-      AgentProtocol,
-      BaseAgent,
-      createAgent,
-      CygwinAgent,
-      isAgent,
-      OpenSSHAgent,
-      PageantAgent
     };
   }
 });
@@ -17618,6 +15329,834 @@ var require_SFTP = __commonJS({
   }
 });
 
+// node_modules/ssh2/lib/agent.js
+var require_agent = __commonJS({
+  "node_modules/ssh2/lib/agent.js"(exports, module) {
+    "use strict";
+    var { Socket } = __require("net");
+    var { Duplex: Duplex2 } = __require("stream");
+    var { resolve: resolve3 } = __require("path");
+    var { readFile: readFile4 } = __require("fs");
+    var { execFile, spawn: spawn2 } = __require("child_process");
+    var { isParsedKey, parseKey } = require_keyParser();
+    var {
+      makeBufferParser,
+      readUInt32BE,
+      writeUInt32BE,
+      writeUInt32LE
+    } = require_utils();
+    function once(cb) {
+      let called = false;
+      return (...args) => {
+        if (called)
+          return;
+        called = true;
+        cb(...args);
+      };
+    }
+    function concat(buf1, buf2) {
+      const combined = Buffer.allocUnsafe(buf1.length + buf2.length);
+      buf1.copy(combined, 0);
+      buf2.copy(combined, buf1.length);
+      return combined;
+    }
+    function noop() {
+    }
+    var EMPTY_BUF = Buffer.alloc(0);
+    var binaryParser = makeBufferParser();
+    var BaseAgent = class {
+      getIdentities(cb) {
+        cb(new Error("Missing getIdentities() implementation"));
+      }
+      sign(pubKey, data, options, cb) {
+        if (typeof options === "function")
+          cb = options;
+        cb(new Error("Missing sign() implementation"));
+      }
+    };
+    var OpenSSHAgent = class extends BaseAgent {
+      constructor(socketPath) {
+        super();
+        this.socketPath = socketPath;
+      }
+      getStream(cb) {
+        cb = once(cb);
+        const sock = new Socket();
+        sock.on("connect", () => {
+          cb(null, sock);
+        });
+        sock.on("close", onFail).on("end", onFail).on("error", onFail);
+        sock.connect(this.socketPath);
+        function onFail() {
+          try {
+            sock.destroy();
+          } catch {
+          }
+          cb(new Error("Failed to connect to agent"));
+        }
+      }
+      getIdentities(cb) {
+        cb = once(cb);
+        this.getStream((err, stream) => {
+          function onFail(err2) {
+            if (stream) {
+              try {
+                stream.destroy();
+              } catch {
+              }
+            }
+            if (!err2)
+              err2 = new Error("Failed to retrieve identities from agent");
+            cb(err2);
+          }
+          if (err)
+            return onFail(err);
+          const protocol = new AgentProtocol(true);
+          protocol.on("error", onFail);
+          protocol.pipe(stream).pipe(protocol);
+          stream.on("close", onFail).on("end", onFail).on("error", onFail);
+          protocol.getIdentities((err2, keys) => {
+            if (err2)
+              return onFail(err2);
+            try {
+              stream.destroy();
+            } catch {
+            }
+            cb(null, keys);
+          });
+        });
+      }
+      sign(pubKey, data, options, cb) {
+        if (typeof options === "function") {
+          cb = options;
+          options = void 0;
+        } else if (typeof options !== "object" || options === null) {
+          options = void 0;
+        }
+        cb = once(cb);
+        this.getStream((err, stream) => {
+          function onFail(err2) {
+            if (stream) {
+              try {
+                stream.destroy();
+              } catch {
+              }
+            }
+            if (!err2)
+              err2 = new Error("Failed to sign data with agent");
+            cb(err2);
+          }
+          if (err)
+            return onFail(err);
+          const protocol = new AgentProtocol(true);
+          protocol.on("error", onFail);
+          protocol.pipe(stream).pipe(protocol);
+          stream.on("close", onFail).on("end", onFail).on("error", onFail);
+          protocol.sign(pubKey, data, options, (err2, sig) => {
+            if (err2)
+              return onFail(err2);
+            try {
+              stream.destroy();
+            } catch {
+            }
+            cb(null, sig);
+          });
+        });
+      }
+    };
+    var PageantAgent = (() => {
+      const RET_ERR_BADARGS = 10;
+      const RET_ERR_UNAVAILABLE = 11;
+      const RET_ERR_NOMAP = 12;
+      const RET_ERR_BINSTDIN = 13;
+      const RET_ERR_BINSTDOUT = 14;
+      const RET_ERR_BADLEN = 15;
+      const EXEPATH = resolve3(__dirname, "..", "util/pagent.exe");
+      const ERROR = {
+        [RET_ERR_BADARGS]: new Error("Invalid pagent.exe arguments"),
+        [RET_ERR_UNAVAILABLE]: new Error("Pageant is not running"),
+        [RET_ERR_NOMAP]: new Error("pagent.exe could not create an mmap"),
+        [RET_ERR_BINSTDIN]: new Error("pagent.exe could not set mode for stdin"),
+        [RET_ERR_BINSTDOUT]: new Error("pagent.exe could not set mode for stdout"),
+        [RET_ERR_BADLEN]: new Error("pagent.exe did not get expected input payload")
+      };
+      function destroy(stream) {
+        stream.buffer = null;
+        if (stream.proc) {
+          stream.proc.kill();
+          stream.proc = void 0;
+        }
+      }
+      class PageantSocket extends Duplex2 {
+        constructor() {
+          super();
+          this.proc = void 0;
+          this.buffer = null;
+        }
+        _read(n) {
+        }
+        _write(data, encoding, cb) {
+          if (this.buffer === null) {
+            this.buffer = data;
+          } else {
+            const newBuffer = Buffer.allocUnsafe(this.buffer.length + data.length);
+            this.buffer.copy(newBuffer, 0);
+            data.copy(newBuffer, this.buffer.length);
+            this.buffer = newBuffer;
+          }
+          if (this.buffer.length < 4)
+            return cb();
+          const len = readUInt32BE(this.buffer, 0);
+          if (this.buffer.length - 4 < len)
+            return cb();
+          data = this.buffer.slice(0, 4 + len);
+          if (this.buffer.length > 4 + len)
+            return cb(new Error("Unexpected multiple agent requests"));
+          this.buffer = null;
+          let error2;
+          const proc = this.proc = spawn2(EXEPATH, [data.length]);
+          proc.stdout.on("data", (data2) => {
+            this.push(data2);
+          });
+          proc.on("error", (err) => {
+            error2 = err;
+            cb(error2);
+          });
+          proc.on("close", (code) => {
+            this.proc = void 0;
+            if (!error2) {
+              if (error2 = ERROR[code])
+                return cb(error2);
+              cb();
+            }
+          });
+          proc.stdin.end(data);
+        }
+        _final(cb) {
+          destroy(this);
+          cb();
+        }
+        _destroy(err, cb) {
+          destroy(this);
+          cb();
+        }
+      }
+      return class PageantAgent extends OpenSSHAgent {
+        getStream(cb) {
+          cb(null, new PageantSocket());
+        }
+      };
+    })();
+    var CygwinAgent = /* @__PURE__ */ (() => {
+      const RE_CYGWIN_SOCK = /^!<socket >(\d+) s ([A-Z0-9]{8}-[A-Z0-9]{8}-[A-Z0-9]{8}-[A-Z0-9]{8})/;
+      return class CygwinAgent extends OpenSSHAgent {
+        getStream(cb) {
+          cb = once(cb);
+          let socketPath = this.socketPath;
+          let triedCygpath = false;
+          readFile4(socketPath, function readCygsocket(err, data) {
+            if (err) {
+              if (triedCygpath)
+                return cb(new Error("Invalid cygwin unix socket path"));
+              execFile("cygpath", ["-w", socketPath], (err2, stdout, stderr) => {
+                if (err2 || stdout.length === 0)
+                  return cb(new Error("Invalid cygwin unix socket path"));
+                triedCygpath = true;
+                socketPath = stdout.toString().replace(/[\r\n]/g, "");
+                readFile4(socketPath, readCygsocket);
+              });
+              return;
+            }
+            const m = RE_CYGWIN_SOCK.exec(data.toString("ascii"));
+            if (!m)
+              return cb(new Error("Malformed cygwin unix socket file"));
+            let state;
+            let bc = 0;
+            let isRetrying = false;
+            const inBuf = [];
+            let sock;
+            let credsBuf = Buffer.alloc(12);
+            const port = parseInt(m[1], 10);
+            const secret = m[2].replace(/-/g, "");
+            const secretBuf = Buffer.allocUnsafe(16);
+            for (let i = 0, j = 0; j < 32; ++i, j += 2)
+              secretBuf[i] = parseInt(secret.substring(j, j + 2), 16);
+            for (let i = 0; i < 16; i += 4)
+              writeUInt32LE(secretBuf, readUInt32BE(secretBuf, i), i);
+            tryConnect();
+            function _onconnect() {
+              bc = 0;
+              state = "secret";
+              sock.write(secretBuf);
+            }
+            function _ondata(data2) {
+              bc += data2.length;
+              if (state === "secret") {
+                if (bc === 16) {
+                  bc = 0;
+                  state = "creds";
+                  sock.write(credsBuf);
+                }
+                return;
+              }
+              if (state === "creds") {
+                if (!isRetrying)
+                  inBuf.push(data2);
+                if (bc === 12) {
+                  sock.removeListener("connect", _onconnect);
+                  sock.removeListener("data", _ondata);
+                  sock.removeListener("error", onFail);
+                  sock.removeListener("end", onFail);
+                  sock.removeListener("close", onFail);
+                  if (isRetrying)
+                    return cb(null, sock);
+                  isRetrying = true;
+                  credsBuf = Buffer.concat(inBuf);
+                  writeUInt32LE(credsBuf, process.pid, 0);
+                  sock.on("error", () => {
+                  });
+                  sock.destroy();
+                  tryConnect();
+                }
+              }
+            }
+            function onFail() {
+              cb(new Error("Problem negotiating cygwin unix socket security"));
+            }
+            function tryConnect() {
+              sock = new Socket();
+              sock.on("connect", _onconnect);
+              sock.on("data", _ondata);
+              sock.on("error", onFail);
+              sock.on("end", onFail);
+              sock.on("close", onFail);
+              sock.connect(port);
+            }
+          });
+        }
+      };
+    })();
+    var WINDOWS_PIPE_REGEX = /^[/\\][/\\]\.[/\\]pipe[/\\].+/;
+    function createAgent(path) {
+      if (process.platform === "win32" && !WINDOWS_PIPE_REGEX.test(path)) {
+        return path === "pageant" ? new PageantAgent() : new CygwinAgent(path);
+      }
+      return new OpenSSHAgent(path);
+    }
+    var AgentProtocol = (() => {
+      const SSH_AGENTC_REQUEST_IDENTITIES = 11;
+      const SSH_AGENTC_SIGN_REQUEST = 13;
+      const SSH_AGENT_FAILURE = 5;
+      const SSH_AGENT_IDENTITIES_ANSWER = 12;
+      const SSH_AGENT_SIGN_RESPONSE = 14;
+      const SSH_AGENT_RSA_SHA2_256 = 1 << 1;
+      const SSH_AGENT_RSA_SHA2_512 = 1 << 2;
+      const ROLE_CLIENT = 0;
+      const ROLE_SERVER = 1;
+      function processResponses(protocol) {
+        let ret;
+        while (protocol[SYM_REQS].length) {
+          const nextResponse = protocol[SYM_REQS][0][SYM_RESP];
+          if (nextResponse === void 0)
+            break;
+          protocol[SYM_REQS].shift();
+          ret = protocol.push(nextResponse);
+        }
+        return ret;
+      }
+      const SYM_TYPE = /* @__PURE__ */ Symbol("Inbound Request Type");
+      const SYM_RESP = /* @__PURE__ */ Symbol("Inbound Request Response");
+      const SYM_CTX = /* @__PURE__ */ Symbol("Inbound Request Context");
+      class AgentInboundRequest {
+        constructor(type, ctx) {
+          this[SYM_TYPE] = type;
+          this[SYM_RESP] = void 0;
+          this[SYM_CTX] = ctx;
+        }
+        hasResponded() {
+          return this[SYM_RESP] !== void 0;
+        }
+        getType() {
+          return this[SYM_TYPE];
+        }
+        getContext() {
+          return this[SYM_CTX];
+        }
+      }
+      function respond(protocol, req, data) {
+        req[SYM_RESP] = data;
+        return processResponses(protocol);
+      }
+      function cleanup(protocol) {
+        protocol[SYM_BUFFER] = null;
+        if (protocol[SYM_MODE] === ROLE_CLIENT) {
+          const reqs = protocol[SYM_REQS];
+          if (reqs && reqs.length) {
+            protocol[SYM_REQS] = [];
+            for (const req of reqs)
+              req.cb(new Error("No reply from server"));
+          }
+        }
+        try {
+          protocol.end();
+        } catch {
+        }
+        setImmediate(() => {
+          if (!protocol[SYM_ENDED])
+            protocol.emit("end");
+          if (!protocol[SYM_CLOSED])
+            protocol.emit("close");
+        });
+      }
+      function onClose() {
+        this[SYM_CLOSED] = true;
+      }
+      function onEnd() {
+        this[SYM_ENDED] = true;
+      }
+      const SYM_REQS = /* @__PURE__ */ Symbol("Requests");
+      const SYM_MODE = /* @__PURE__ */ Symbol("Agent Protocol Role");
+      const SYM_BUFFER = /* @__PURE__ */ Symbol("Agent Protocol Buffer");
+      const SYM_MSGLEN = /* @__PURE__ */ Symbol("Agent Protocol Current Message Length");
+      const SYM_CLOSED = /* @__PURE__ */ Symbol("Agent Protocol Closed");
+      const SYM_ENDED = /* @__PURE__ */ Symbol("Agent Protocol Ended");
+      return class AgentProtocol extends Duplex2 {
+        /*
+            Notes:
+              - `constraint` type consists of:
+                   byte                    constraint_type
+                   byte[]                  constraint_data
+                where `constraint_type` is one of:
+                  * SSH_AGENT_CONSTRAIN_LIFETIME
+                    - `constraint_data` consists of:
+                         uint32                  seconds
+                  * SSH_AGENT_CONSTRAIN_CONFIRM
+                    - `constraint_data` N/A
+                  * SSH_AGENT_CONSTRAIN_EXTENSION
+                    - `constraint_data` consists of:
+                         string                  extension name
+                         byte[]                  extension-specific details
+        */
+        constructor(isClient) {
+          super({ autoDestroy: true, emitClose: false });
+          this[SYM_MODE] = isClient ? ROLE_CLIENT : ROLE_SERVER;
+          this[SYM_REQS] = [];
+          this[SYM_BUFFER] = null;
+          this[SYM_MSGLEN] = -1;
+          this.once("end", onEnd);
+          this.once("close", onClose);
+        }
+        _read(n) {
+        }
+        _write(data, encoding, cb) {
+          if (this[SYM_BUFFER] === null)
+            this[SYM_BUFFER] = data;
+          else
+            this[SYM_BUFFER] = concat(this[SYM_BUFFER], data);
+          let buffer = this[SYM_BUFFER];
+          let bufferLen = buffer.length;
+          let p = 0;
+          while (p < bufferLen) {
+            if (bufferLen < 5)
+              break;
+            if (this[SYM_MSGLEN] === -1)
+              this[SYM_MSGLEN] = readUInt32BE(buffer, p);
+            if (bufferLen < 4 + this[SYM_MSGLEN])
+              break;
+            const msgType = buffer[p += 4];
+            ++p;
+            if (this[SYM_MODE] === ROLE_CLIENT) {
+              if (this[SYM_REQS].length === 0)
+                return cb(new Error("Received unexpected message from server"));
+              const req = this[SYM_REQS].shift();
+              switch (msgType) {
+                case SSH_AGENT_FAILURE:
+                  req.cb(new Error("Agent responded with failure"));
+                  break;
+                case SSH_AGENT_IDENTITIES_ANSWER: {
+                  if (req.type !== SSH_AGENTC_REQUEST_IDENTITIES)
+                    return cb(new Error("Agent responded with wrong message type"));
+                  binaryParser.init(buffer, p);
+                  const numKeys = binaryParser.readUInt32BE();
+                  if (numKeys === void 0) {
+                    binaryParser.clear();
+                    return cb(new Error("Malformed agent response"));
+                  }
+                  const keys = [];
+                  for (let i = 0; i < numKeys; ++i) {
+                    let pubKey = binaryParser.readString();
+                    if (pubKey === void 0) {
+                      binaryParser.clear();
+                      return cb(new Error("Malformed agent response"));
+                    }
+                    const comment = binaryParser.readString(true);
+                    if (comment === void 0) {
+                      binaryParser.clear();
+                      return cb(new Error("Malformed agent response"));
+                    }
+                    pubKey = parseKey(pubKey);
+                    if (pubKey instanceof Error)
+                      continue;
+                    pubKey.comment = pubKey.comment || comment;
+                    keys.push(pubKey);
+                  }
+                  p = binaryParser.pos();
+                  binaryParser.clear();
+                  req.cb(null, keys);
+                  break;
+                }
+                case SSH_AGENT_SIGN_RESPONSE: {
+                  if (req.type !== SSH_AGENTC_SIGN_REQUEST)
+                    return cb(new Error("Agent responded with wrong message type"));
+                  binaryParser.init(buffer, p);
+                  let signature = binaryParser.readString();
+                  p = binaryParser.pos();
+                  binaryParser.clear();
+                  if (signature === void 0)
+                    return cb(new Error("Malformed agent response"));
+                  binaryParser.init(signature, 0);
+                  binaryParser.readString(true);
+                  signature = binaryParser.readString();
+                  binaryParser.clear();
+                  if (signature === void 0)
+                    return cb(new Error("Malformed OpenSSH signature format"));
+                  req.cb(null, signature);
+                  break;
+                }
+                default:
+                  return cb(
+                    new Error("Agent responded with unsupported message type")
+                  );
+              }
+            } else {
+              switch (msgType) {
+                case SSH_AGENTC_REQUEST_IDENTITIES: {
+                  const req = new AgentInboundRequest(msgType);
+                  this[SYM_REQS].push(req);
+                  this.emit("identities", req);
+                  break;
+                }
+                case SSH_AGENTC_SIGN_REQUEST: {
+                  binaryParser.init(buffer, p);
+                  let pubKey = binaryParser.readString();
+                  const data2 = binaryParser.readString();
+                  const flagsVal = binaryParser.readUInt32BE();
+                  p = binaryParser.pos();
+                  binaryParser.clear();
+                  if (flagsVal === void 0) {
+                    const req2 = new AgentInboundRequest(msgType);
+                    this[SYM_REQS].push(req2);
+                    return this.failureReply(req2);
+                  }
+                  pubKey = parseKey(pubKey);
+                  if (pubKey instanceof Error) {
+                    const req2 = new AgentInboundRequest(msgType);
+                    this[SYM_REQS].push(req2);
+                    return this.failureReply(req2);
+                  }
+                  const flags = {
+                    hash: void 0
+                  };
+                  let ctx;
+                  if (pubKey.type === "ssh-rsa") {
+                    if (flagsVal & SSH_AGENT_RSA_SHA2_256) {
+                      ctx = "rsa-sha2-256";
+                      flags.hash = "sha256";
+                    } else if (flagsVal & SSH_AGENT_RSA_SHA2_512) {
+                      ctx = "rsa-sha2-512";
+                      flags.hash = "sha512";
+                    }
+                  }
+                  if (ctx === void 0)
+                    ctx = pubKey.type;
+                  const req = new AgentInboundRequest(msgType, ctx);
+                  this[SYM_REQS].push(req);
+                  this.emit("sign", req, pubKey, data2, flags);
+                  break;
+                }
+                default: {
+                  const req = new AgentInboundRequest(msgType);
+                  this[SYM_REQS].push(req);
+                  this.failureReply(req);
+                }
+              }
+            }
+            this[SYM_MSGLEN] = -1;
+            if (p === bufferLen) {
+              this[SYM_BUFFER] = null;
+              break;
+            } else {
+              this[SYM_BUFFER] = buffer = buffer.slice(p);
+              bufferLen = buffer.length;
+              p = 0;
+            }
+          }
+          cb();
+        }
+        _destroy(err, cb) {
+          cleanup(this);
+          cb();
+        }
+        _final(cb) {
+          cleanup(this);
+          cb();
+        }
+        // Client->Server messages =================================================
+        sign(pubKey, data, options, cb) {
+          if (this[SYM_MODE] !== ROLE_CLIENT)
+            throw new Error("Client-only method called with server role");
+          if (typeof options === "function") {
+            cb = options;
+            options = void 0;
+          } else if (typeof options !== "object" || options === null) {
+            options = void 0;
+          }
+          let flags = 0;
+          pubKey = parseKey(pubKey);
+          if (pubKey instanceof Error)
+            throw new Error("Invalid public key argument");
+          if (pubKey.type === "ssh-rsa" && options) {
+            switch (options.hash) {
+              case "sha256":
+                flags = SSH_AGENT_RSA_SHA2_256;
+                break;
+              case "sha512":
+                flags = SSH_AGENT_RSA_SHA2_512;
+                break;
+            }
+          }
+          pubKey = pubKey.getPublicSSH();
+          const type = SSH_AGENTC_SIGN_REQUEST;
+          const keyLen = pubKey.length;
+          const dataLen = data.length;
+          let p = 0;
+          const buf = Buffer.allocUnsafe(4 + 1 + 4 + keyLen + 4 + dataLen + 4);
+          writeUInt32BE(buf, buf.length - 4, p);
+          buf[p += 4] = type;
+          writeUInt32BE(buf, keyLen, ++p);
+          pubKey.copy(buf, p += 4);
+          writeUInt32BE(buf, dataLen, p += keyLen);
+          data.copy(buf, p += 4);
+          writeUInt32BE(buf, flags, p += dataLen);
+          if (typeof cb !== "function")
+            cb = noop;
+          this[SYM_REQS].push({ type, cb });
+          return this.push(buf);
+        }
+        getIdentities(cb) {
+          if (this[SYM_MODE] !== ROLE_CLIENT)
+            throw new Error("Client-only method called with server role");
+          const type = SSH_AGENTC_REQUEST_IDENTITIES;
+          let p = 0;
+          const buf = Buffer.allocUnsafe(4 + 1);
+          writeUInt32BE(buf, buf.length - 4, p);
+          buf[p += 4] = type;
+          if (typeof cb !== "function")
+            cb = noop;
+          this[SYM_REQS].push({ type, cb });
+          return this.push(buf);
+        }
+        // Server->Client messages =================================================
+        failureReply(req) {
+          if (this[SYM_MODE] !== ROLE_SERVER)
+            throw new Error("Server-only method called with client role");
+          if (!(req instanceof AgentInboundRequest))
+            throw new Error("Wrong request argument");
+          if (req.hasResponded())
+            return true;
+          let p = 0;
+          const buf = Buffer.allocUnsafe(4 + 1);
+          writeUInt32BE(buf, buf.length - 4, p);
+          buf[p += 4] = SSH_AGENT_FAILURE;
+          return respond(this, req, buf);
+        }
+        getIdentitiesReply(req, keys) {
+          if (this[SYM_MODE] !== ROLE_SERVER)
+            throw new Error("Server-only method called with client role");
+          if (!(req instanceof AgentInboundRequest))
+            throw new Error("Wrong request argument");
+          if (req.hasResponded())
+            return true;
+          if (req.getType() !== SSH_AGENTC_REQUEST_IDENTITIES)
+            throw new Error("Invalid response to request");
+          if (!Array.isArray(keys))
+            throw new Error("Keys argument must be an array");
+          let totalKeysLen = 4;
+          const newKeys = [];
+          for (let i = 0; i < keys.length; ++i) {
+            const entry = keys[i];
+            if (typeof entry !== "object" || entry === null)
+              throw new Error(`Invalid key entry: ${entry}`);
+            let pubKey;
+            let comment;
+            if (isParsedKey(entry)) {
+              pubKey = entry;
+            } else if (isParsedKey(entry.pubKey)) {
+              pubKey = entry.pubKey;
+            } else {
+              if (typeof entry.pubKey !== "object" || entry.pubKey === null)
+                continue;
+              ({ pubKey, comment } = entry.pubKey);
+              pubKey = parseKey(pubKey);
+              if (pubKey instanceof Error)
+                continue;
+            }
+            comment = pubKey.comment || comment;
+            pubKey = pubKey.getPublicSSH();
+            totalKeysLen += 4 + pubKey.length;
+            if (comment && typeof comment === "string")
+              comment = Buffer.from(comment);
+            else if (!Buffer.isBuffer(comment))
+              comment = EMPTY_BUF;
+            totalKeysLen += 4 + comment.length;
+            newKeys.push({ pubKey, comment });
+          }
+          let p = 0;
+          const buf = Buffer.allocUnsafe(4 + 1 + totalKeysLen);
+          writeUInt32BE(buf, buf.length - 4, p);
+          buf[p += 4] = SSH_AGENT_IDENTITIES_ANSWER;
+          writeUInt32BE(buf, newKeys.length, ++p);
+          p += 4;
+          for (let i = 0; i < newKeys.length; ++i) {
+            const { pubKey, comment } = newKeys[i];
+            writeUInt32BE(buf, pubKey.length, p);
+            pubKey.copy(buf, p += 4);
+            writeUInt32BE(buf, comment.length, p += pubKey.length);
+            p += 4;
+            if (comment.length) {
+              comment.copy(buf, p);
+              p += comment.length;
+            }
+          }
+          return respond(this, req, buf);
+        }
+        signReply(req, signature) {
+          if (this[SYM_MODE] !== ROLE_SERVER)
+            throw new Error("Server-only method called with client role");
+          if (!(req instanceof AgentInboundRequest))
+            throw new Error("Wrong request argument");
+          if (req.hasResponded())
+            return true;
+          if (req.getType() !== SSH_AGENTC_SIGN_REQUEST)
+            throw new Error("Invalid response to request");
+          if (!Buffer.isBuffer(signature))
+            throw new Error("Signature argument must be a Buffer");
+          if (signature.length === 0)
+            throw new Error("Signature argument must be non-empty");
+          let p = 0;
+          const sigFormat = req.getContext();
+          const sigFormatLen = Buffer.byteLength(sigFormat);
+          const buf = Buffer.allocUnsafe(
+            4 + 1 + 4 + 4 + sigFormatLen + 4 + signature.length
+          );
+          writeUInt32BE(buf, buf.length - 4, p);
+          buf[p += 4] = SSH_AGENT_SIGN_RESPONSE;
+          writeUInt32BE(buf, 4 + sigFormatLen + 4 + signature.length, ++p);
+          writeUInt32BE(buf, sigFormatLen, p += 4);
+          buf.utf8Write(sigFormat, p += 4, sigFormatLen);
+          writeUInt32BE(buf, signature.length, p += sigFormatLen);
+          signature.copy(buf, p += 4);
+          return respond(this, req, buf);
+        }
+      };
+    })();
+    var SYM_AGENT = /* @__PURE__ */ Symbol("Agent");
+    var SYM_AGENT_KEYS = /* @__PURE__ */ Symbol("Agent Keys");
+    var SYM_AGENT_KEYS_IDX = /* @__PURE__ */ Symbol("Agent Keys Index");
+    var SYM_AGENT_CBS = /* @__PURE__ */ Symbol("Agent Init Callbacks");
+    var AgentContext = class {
+      constructor(agent) {
+        if (typeof agent === "string")
+          agent = createAgent(agent);
+        else if (!isAgent(agent))
+          throw new Error("Invalid agent argument");
+        this[SYM_AGENT] = agent;
+        this[SYM_AGENT_KEYS] = null;
+        this[SYM_AGENT_KEYS_IDX] = -1;
+        this[SYM_AGENT_CBS] = null;
+      }
+      init(cb) {
+        if (typeof cb !== "function")
+          cb = noop;
+        if (this[SYM_AGENT_KEYS] === null) {
+          if (this[SYM_AGENT_CBS] === null) {
+            this[SYM_AGENT_CBS] = [cb];
+            const doCbs = (...args) => {
+              process.nextTick(() => {
+                const cbs = this[SYM_AGENT_CBS];
+                this[SYM_AGENT_CBS] = null;
+                for (const cb2 of cbs)
+                  cb2(...args);
+              });
+            };
+            this[SYM_AGENT].getIdentities(once((err, keys) => {
+              if (err)
+                return doCbs(err);
+              if (!Array.isArray(keys)) {
+                return doCbs(new Error(
+                  "Agent implementation failed to provide keys"
+                ));
+              }
+              const newKeys = [];
+              for (let key of keys) {
+                key = parseKey(key);
+                if (key instanceof Error) {
+                  continue;
+                }
+                newKeys.push(key);
+              }
+              this[SYM_AGENT_KEYS] = newKeys;
+              this[SYM_AGENT_KEYS_IDX] = -1;
+              doCbs();
+            }));
+          } else {
+            this[SYM_AGENT_CBS].push(cb);
+          }
+        } else {
+          process.nextTick(cb);
+        }
+      }
+      nextKey() {
+        if (this[SYM_AGENT_KEYS] === null || ++this[SYM_AGENT_KEYS_IDX] >= this[SYM_AGENT_KEYS].length) {
+          return false;
+        }
+        return this[SYM_AGENT_KEYS][this[SYM_AGENT_KEYS_IDX]];
+      }
+      currentKey() {
+        if (this[SYM_AGENT_KEYS] === null || this[SYM_AGENT_KEYS_IDX] >= this[SYM_AGENT_KEYS].length) {
+          return null;
+        }
+        return this[SYM_AGENT_KEYS][this[SYM_AGENT_KEYS_IDX]];
+      }
+      pos() {
+        if (this[SYM_AGENT_KEYS] === null || this[SYM_AGENT_KEYS_IDX] >= this[SYM_AGENT_KEYS].length) {
+          return -1;
+        }
+        return this[SYM_AGENT_KEYS_IDX];
+      }
+      reset() {
+        this[SYM_AGENT_KEYS_IDX] = -1;
+      }
+      sign(...args) {
+        this[SYM_AGENT].sign(...args);
+      }
+    };
+    function isAgent(val) {
+      return val instanceof BaseAgent;
+    }
+    module.exports = {
+      AgentContext,
+      AgentProtocol,
+      BaseAgent,
+      createAgent,
+      CygwinAgent,
+      isAgent,
+      OpenSSHAgent,
+      PageantAgent
+    };
+  }
+});
+
 // node_modules/ssh2/lib/Channel.js
 var require_Channel = __commonJS({
   "node_modules/ssh2/lib/Channel.js"(exports, module) {
@@ -19943,1721 +18482,10 @@ var require_client = __commonJS({
   }
 });
 
-// node_modules/ssh2/lib/http-agents.js
-var require_http_agents = __commonJS({
-  "node_modules/ssh2/lib/http-agents.js"(exports) {
-    "use strict";
-    var { Agent: HttpAgent } = __require("http");
-    var { Agent: HttpsAgent } = __require("https");
-    var { connect: tlsConnect } = __require("tls");
-    var Client;
-    for (const ctor of [HttpAgent, HttpsAgent]) {
-      class SSHAgent extends ctor {
-        constructor(connectCfg, agentOptions) {
-          super(agentOptions);
-          this._connectCfg = connectCfg;
-          this._defaultSrcIP = agentOptions && agentOptions.srcIP || "localhost";
-        }
-        createConnection(options, cb) {
-          const srcIP = options && options.localAddress || this._defaultSrcIP;
-          const srcPort = options && options.localPort || 0;
-          const dstIP = options.host;
-          const dstPort = options.port;
-          if (Client === void 0)
-            Client = require_client();
-          const client = new Client();
-          let triedForward = false;
-          client.on("ready", () => {
-            client.forwardOut(srcIP, srcPort, dstIP, dstPort, (err, stream) => {
-              triedForward = true;
-              if (err) {
-                client.end();
-                return cb(err);
-              }
-              stream.once("close", () => client.end());
-              cb(null, decorateStream(stream, ctor, options));
-            });
-          }).on("error", cb).on("close", () => {
-            if (!triedForward)
-              cb(new Error("Unexpected connection close"));
-          }).connect(this._connectCfg);
-        }
-      }
-      exports[ctor === HttpAgent ? "SSHTTPAgent" : "SSHTTPSAgent"] = SSHAgent;
-    }
-    function noop() {
-    }
-    function decorateStream(stream, ctor, options) {
-      if (ctor === HttpAgent) {
-        stream.setKeepAlive = noop;
-        stream.setNoDelay = noop;
-        stream.setTimeout = noop;
-        stream.ref = noop;
-        stream.unref = noop;
-        stream.destroySoon = stream.destroy;
-        return stream;
-      }
-      options.socket = stream;
-      const wrapped = tlsConnect(options);
-      const onClose = /* @__PURE__ */ (() => {
-        let called = false;
-        return () => {
-          if (called)
-            return;
-          called = true;
-          if (stream.isPaused())
-            stream.resume();
-        };
-      })();
-      wrapped.on("end", onClose).on("close", onClose);
-      return wrapped;
-    }
-  }
-});
-
-// node_modules/ssh2/lib/server.js
-var require_server = __commonJS({
-  "node_modules/ssh2/lib/server.js"(exports, module) {
-    "use strict";
-    var { Server: netServer } = __require("net");
-    var EventEmitter = __require("events");
-    var { listenerCount } = EventEmitter;
-    var {
-      CHANNEL_OPEN_FAILURE,
-      DEFAULT_CIPHER,
-      DEFAULT_COMPRESSION,
-      DEFAULT_KEX,
-      DEFAULT_MAC,
-      DEFAULT_SERVER_HOST_KEY,
-      DISCONNECT_REASON,
-      DISCONNECT_REASON_BY_VALUE,
-      SUPPORTED_CIPHER,
-      SUPPORTED_COMPRESSION,
-      SUPPORTED_KEX,
-      SUPPORTED_MAC,
-      SUPPORTED_SERVER_HOST_KEY
-    } = require_constants();
-    var { init: cryptoInit } = require_crypto();
-    var { KexInit } = require_kex();
-    var { parseKey } = require_keyParser();
-    var Protocol = require_Protocol();
-    var { SFTP } = require_SFTP();
-    var { writeUInt32BE } = require_utils();
-    var {
-      Channel,
-      MAX_WINDOW,
-      PACKET_SIZE,
-      windowAdjust,
-      WINDOW_THRESHOLD
-    } = require_Channel();
-    var {
-      ChannelManager,
-      generateAlgorithmList,
-      isWritable,
-      onChannelOpenFailure,
-      onCHANNEL_CLOSE
-    } = require_utils2();
-    var MAX_PENDING_AUTHS = 10;
-    var AuthContext = class extends EventEmitter {
-      constructor(protocol, username, service, method, cb) {
-        super();
-        this.username = this.user = username;
-        this.service = service;
-        this.method = method;
-        this._initialResponse = false;
-        this._finalResponse = false;
-        this._multistep = false;
-        this._cbfinal = (allowed, methodsLeft, isPartial) => {
-          if (!this._finalResponse) {
-            this._finalResponse = true;
-            cb(this, allowed, methodsLeft, isPartial);
-          }
-        };
-        this._protocol = protocol;
-      }
-      accept() {
-        this._cleanup && this._cleanup();
-        this._initialResponse = true;
-        this._cbfinal(true);
-      }
-      reject(methodsLeft, isPartial) {
-        this._cleanup && this._cleanup();
-        this._initialResponse = true;
-        this._cbfinal(false, methodsLeft, isPartial);
-      }
-    };
-    var KeyboardAuthContext = class extends AuthContext {
-      constructor(protocol, username, service, method, submethods, cb) {
-        super(protocol, username, service, method, cb);
-        this._multistep = true;
-        this._cb = void 0;
-        this._onInfoResponse = (responses) => {
-          const callback = this._cb;
-          if (callback) {
-            this._cb = void 0;
-            callback(responses);
-          }
-        };
-        this.submethods = submethods;
-        this.on("abort", () => {
-          this._cb && this._cb(new Error("Authentication request aborted"));
-        });
-      }
-      prompt(prompts, title, instructions, cb) {
-        if (!Array.isArray(prompts))
-          prompts = [prompts];
-        if (typeof title === "function") {
-          cb = title;
-          title = instructions = void 0;
-        } else if (typeof instructions === "function") {
-          cb = instructions;
-          instructions = void 0;
-        } else if (typeof cb !== "function") {
-          cb = void 0;
-        }
-        for (let i = 0; i < prompts.length; ++i) {
-          if (typeof prompts[i] === "string") {
-            prompts[i] = {
-              prompt: prompts[i],
-              echo: true
-            };
-          }
-        }
-        this._cb = cb;
-        this._initialResponse = true;
-        this._protocol.authInfoReq(title, instructions, prompts);
-      }
-    };
-    var PKAuthContext = class extends AuthContext {
-      constructor(protocol, username, service, method, pkInfo, cb) {
-        super(protocol, username, service, method, cb);
-        this.key = { algo: pkInfo.keyAlgo, data: pkInfo.key };
-        this.hashAlgo = pkInfo.hashAlgo;
-        this.signature = pkInfo.signature;
-        this.blob = pkInfo.blob;
-      }
-      accept() {
-        if (!this.signature) {
-          this._initialResponse = true;
-          this._protocol.authPKOK(this.key.algo, this.key.data);
-        } else {
-          AuthContext.prototype.accept.call(this);
-        }
-      }
-    };
-    var HostbasedAuthContext = class extends AuthContext {
-      constructor(protocol, username, service, method, pkInfo, cb) {
-        super(protocol, username, service, method, cb);
-        this.key = { algo: pkInfo.keyAlgo, data: pkInfo.key };
-        this.hashAlgo = pkInfo.hashAlgo;
-        this.signature = pkInfo.signature;
-        this.blob = pkInfo.blob;
-        this.localHostname = pkInfo.localHostname;
-        this.localUsername = pkInfo.localUsername;
-      }
-    };
-    var PwdAuthContext = class extends AuthContext {
-      constructor(protocol, username, service, method, password, cb) {
-        super(protocol, username, service, method, cb);
-        this.password = password;
-        this._changeCb = void 0;
-      }
-      requestChange(prompt, cb) {
-        if (this._changeCb)
-          throw new Error("Change request already in progress");
-        if (typeof prompt !== "string")
-          throw new Error("prompt argument must be a string");
-        if (typeof cb !== "function")
-          throw new Error("Callback argument must be a function");
-        this._changeCb = cb;
-        this._protocol.authPasswdChg(prompt);
-      }
-    };
-    var Session = class extends EventEmitter {
-      constructor(client, info2, localChan) {
-        super();
-        this.type = "session";
-        this.subtype = void 0;
-        this.server = true;
-        this._ending = false;
-        this._channel = void 0;
-        this._chanInfo = {
-          type: "session",
-          incoming: {
-            id: localChan,
-            window: MAX_WINDOW,
-            packetSize: PACKET_SIZE,
-            state: "open"
-          },
-          outgoing: {
-            id: info2.sender,
-            window: info2.window,
-            packetSize: info2.packetSize,
-            state: "open"
-          }
-        };
-      }
-    };
-    var Server = class extends EventEmitter {
-      constructor(cfg, listener) {
-        super();
-        if (typeof cfg !== "object" || cfg === null)
-          throw new Error("Missing configuration object");
-        const hostKeys = /* @__PURE__ */ Object.create(null);
-        const hostKeyAlgoOrder = [];
-        const hostKeys_ = cfg.hostKeys;
-        if (!Array.isArray(hostKeys_))
-          throw new Error("hostKeys must be an array");
-        const cfgAlgos = typeof cfg.algorithms === "object" && cfg.algorithms !== null ? cfg.algorithms : {};
-        const hostKeyAlgos = generateAlgorithmList(
-          cfgAlgos.serverHostKey,
-          DEFAULT_SERVER_HOST_KEY,
-          SUPPORTED_SERVER_HOST_KEY
-        );
-        for (let i = 0; i < hostKeys_.length; ++i) {
-          let privateKey;
-          if (Buffer.isBuffer(hostKeys_[i]) || typeof hostKeys_[i] === "string")
-            privateKey = parseKey(hostKeys_[i]);
-          else
-            privateKey = parseKey(hostKeys_[i].key, hostKeys_[i].passphrase);
-          if (privateKey instanceof Error)
-            throw new Error(`Cannot parse privateKey: ${privateKey.message}`);
-          if (Array.isArray(privateKey)) {
-            privateKey = privateKey[0];
-          }
-          if (privateKey.getPrivatePEM() === null)
-            throw new Error("privateKey value contains an invalid private key");
-          if (hostKeyAlgoOrder.includes(privateKey.type))
-            continue;
-          if (privateKey.type === "ssh-rsa") {
-            let sha1Pos = hostKeyAlgos.indexOf("ssh-rsa");
-            const sha256Pos = hostKeyAlgos.indexOf("rsa-sha2-256");
-            const sha512Pos = hostKeyAlgos.indexOf("rsa-sha2-512");
-            if (sha1Pos === -1) {
-              sha1Pos = Infinity;
-            }
-            [sha1Pos, sha256Pos, sha512Pos].sort(compareNumbers).forEach((pos) => {
-              if (pos === -1)
-                return;
-              let type;
-              switch (pos) {
-                case sha1Pos:
-                  type = "ssh-rsa";
-                  break;
-                case sha256Pos:
-                  type = "rsa-sha2-256";
-                  break;
-                case sha512Pos:
-                  type = "rsa-sha2-512";
-                  break;
-                default:
-                  return;
-              }
-              hostKeys[type] = privateKey;
-              hostKeyAlgoOrder.push(type);
-            });
-          } else {
-            hostKeys[privateKey.type] = privateKey;
-            hostKeyAlgoOrder.push(privateKey.type);
-          }
-        }
-        const algorithms = {
-          kex: generateAlgorithmList(
-            cfgAlgos.kex,
-            DEFAULT_KEX,
-            SUPPORTED_KEX
-          ).concat(["kex-strict-s-v00@openssh.com"]),
-          serverHostKey: hostKeyAlgoOrder,
-          cs: {
-            cipher: generateAlgorithmList(
-              cfgAlgos.cipher,
-              DEFAULT_CIPHER,
-              SUPPORTED_CIPHER
-            ),
-            mac: generateAlgorithmList(cfgAlgos.hmac, DEFAULT_MAC, SUPPORTED_MAC),
-            compress: generateAlgorithmList(
-              cfgAlgos.compress,
-              DEFAULT_COMPRESSION,
-              SUPPORTED_COMPRESSION
-            ),
-            lang: []
-          },
-          sc: void 0
-        };
-        algorithms.sc = algorithms.cs;
-        if (typeof listener === "function")
-          this.on("connection", listener);
-        const origDebug = typeof cfg.debug === "function" ? cfg.debug : void 0;
-        const ident = cfg.ident ? Buffer.from(cfg.ident) : void 0;
-        const offer = new KexInit(algorithms);
-        this._srv = new netServer((socket) => {
-          if (this._connections >= this.maxConnections) {
-            socket.destroy();
-            return;
-          }
-          ++this._connections;
-          socket.once("close", () => {
-            --this._connections;
-          });
-          let debug2;
-          if (origDebug) {
-            const debugPrefix = `[${process.hrtime().join(".")}] `;
-            debug2 = (msg) => {
-              origDebug(`${debugPrefix}${msg}`);
-            };
-          }
-          new Client(socket, hostKeys, ident, offer, debug2, this, cfg);
-        }).on("error", (err) => {
-          this.emit("error", err);
-        }).on("listening", () => {
-          this.emit("listening");
-        }).on("close", () => {
-          this.emit("close");
-        });
-        this._connections = 0;
-        this.maxConnections = Infinity;
-      }
-      injectSocket(socket) {
-        this._srv.emit("connection", socket);
-      }
-      listen(...args) {
-        this._srv.listen(...args);
-        return this;
-      }
-      address() {
-        return this._srv.address();
-      }
-      getConnections(cb) {
-        this._srv.getConnections(cb);
-        return this;
-      }
-      close(cb) {
-        this._srv.close(cb);
-        return this;
-      }
-      ref() {
-        this._srv.ref();
-        return this;
-      }
-      unref() {
-        this._srv.unref();
-        return this;
-      }
-    };
-    Server.KEEPALIVE_CLIENT_INTERVAL = 15e3;
-    Server.KEEPALIVE_CLIENT_COUNT_MAX = 3;
-    var Client = class extends EventEmitter {
-      constructor(socket, hostKeys, ident, offer, debug2, server, srvCfg) {
-        super();
-        let exchanges = 0;
-        let acceptedAuthSvc = false;
-        let pendingAuths = [];
-        let authCtx;
-        let kaTimer;
-        let onPacket;
-        const unsentGlobalRequestsReplies = [];
-        this._sock = socket;
-        this._chanMgr = new ChannelManager(this);
-        this._debug = debug2;
-        this.noMoreSessions = false;
-        this.authenticated = false;
-        function onClientPreHeaderError(err) {
-        }
-        this.on("error", onClientPreHeaderError);
-        const DEBUG_HANDLER = !debug2 ? void 0 : (p, display, msg) => {
-          debug2(`Debug output from client: ${JSON.stringify(msg)}`);
-        };
-        const kaIntvl = typeof srvCfg.keepaliveInterval === "number" && isFinite(srvCfg.keepaliveInterval) && srvCfg.keepaliveInterval > 0 ? srvCfg.keepaliveInterval : typeof Server.KEEPALIVE_CLIENT_INTERVAL === "number" && isFinite(Server.KEEPALIVE_CLIENT_INTERVAL) && Server.KEEPALIVE_CLIENT_INTERVAL > 0 ? Server.KEEPALIVE_CLIENT_INTERVAL : -1;
-        const kaCountMax = typeof srvCfg.keepaliveCountMax === "number" && isFinite(srvCfg.keepaliveCountMax) && srvCfg.keepaliveCountMax >= 0 ? srvCfg.keepaliveCountMax : typeof Server.KEEPALIVE_CLIENT_COUNT_MAX === "number" && isFinite(Server.KEEPALIVE_CLIENT_COUNT_MAX) && Server.KEEPALIVE_CLIENT_COUNT_MAX >= 0 ? Server.KEEPALIVE_CLIENT_COUNT_MAX : -1;
-        let kaCurCount = 0;
-        if (kaIntvl !== -1 && kaCountMax !== -1) {
-          this.once("ready", () => {
-            const onClose = () => {
-              clearInterval(kaTimer);
-            };
-            this.on("close", onClose).on("end", onClose);
-            kaTimer = setInterval(() => {
-              if (++kaCurCount > kaCountMax) {
-                clearInterval(kaTimer);
-                const err = new Error("Keepalive timeout");
-                err.level = "client-timeout";
-                this.emit("error", err);
-                this.end();
-              } else {
-                proto.ping();
-              }
-            }, kaIntvl);
-          });
-          onPacket = () => {
-            kaTimer && kaTimer.refresh();
-            kaCurCount = 0;
-          };
-        }
-        const proto = this._protocol = new Protocol({
-          server: true,
-          hostKeys,
-          ident,
-          offer,
-          onPacket,
-          greeting: srvCfg.greeting,
-          banner: srvCfg.banner,
-          onWrite: (data) => {
-            if (isWritable(socket))
-              socket.write(data);
-          },
-          onError: (err) => {
-            if (!proto._destruct)
-              socket.removeAllListeners("data");
-            this.emit("error", err);
-            try {
-              socket.end();
-            } catch {
-            }
-          },
-          onHeader: (header) => {
-            this.removeListener("error", onClientPreHeaderError);
-            const info2 = {
-              ip: socket.remoteAddress,
-              family: socket.remoteFamily,
-              port: socket.remotePort,
-              header
-            };
-            if (!server.emit("connection", this, info2)) {
-              proto.disconnect(DISCONNECT_REASON.BY_APPLICATION);
-              socket.end();
-              return;
-            }
-            if (header.greeting)
-              this.emit("greeting", header.greeting);
-          },
-          onHandshakeComplete: (negotiated) => {
-            if (++exchanges > 1)
-              this.emit("rekey");
-            this.emit("handshake", negotiated);
-          },
-          debug: debug2,
-          messageHandlers: {
-            DEBUG: DEBUG_HANDLER,
-            DISCONNECT: (p, reason, desc) => {
-              if (reason !== DISCONNECT_REASON.BY_APPLICATION) {
-                if (!desc) {
-                  desc = DISCONNECT_REASON_BY_VALUE[reason];
-                  if (desc === void 0)
-                    desc = `Unexpected disconnection reason: ${reason}`;
-                }
-                const err = new Error(desc);
-                err.code = reason;
-                this.emit("error", err);
-              }
-              socket.end();
-            },
-            CHANNEL_OPEN: (p, info2) => {
-              if (info2.type === "session" && this.noMoreSessions || !this.authenticated) {
-                const reasonCode = CHANNEL_OPEN_FAILURE.ADMINISTRATIVELY_PROHIBITED;
-                return proto.channelOpenFail(info2.sender, reasonCode);
-              }
-              let localChan = -1;
-              let reason;
-              let replied = false;
-              let accept;
-              const reject = () => {
-                if (replied)
-                  return;
-                replied = true;
-                if (reason === void 0) {
-                  if (localChan === -1)
-                    reason = CHANNEL_OPEN_FAILURE.RESOURCE_SHORTAGE;
-                  else
-                    reason = CHANNEL_OPEN_FAILURE.CONNECT_FAILED;
-                }
-                if (localChan !== -1)
-                  this._chanMgr.remove(localChan);
-                proto.channelOpenFail(info2.sender, reason, "");
-              };
-              const reserveChannel = () => {
-                localChan = this._chanMgr.add();
-                if (localChan === -1) {
-                  reason = CHANNEL_OPEN_FAILURE.RESOURCE_SHORTAGE;
-                  if (debug2) {
-                    debug2("Automatic rejection of incoming channel open: no channels available");
-                  }
-                }
-                return localChan !== -1;
-              };
-              const data = info2.data;
-              switch (info2.type) {
-                case "session":
-                  if (listenerCount(this, "session") && reserveChannel()) {
-                    accept = () => {
-                      if (replied)
-                        return;
-                      replied = true;
-                      const instance = new Session(this, info2, localChan);
-                      this._chanMgr.update(localChan, instance);
-                      proto.channelOpenConfirm(
-                        info2.sender,
-                        localChan,
-                        MAX_WINDOW,
-                        PACKET_SIZE
-                      );
-                      return instance;
-                    };
-                    this.emit("session", accept, reject);
-                    return;
-                  }
-                  break;
-                case "direct-tcpip":
-                  if (listenerCount(this, "tcpip") && reserveChannel()) {
-                    accept = () => {
-                      if (replied)
-                        return;
-                      replied = true;
-                      const chanInfo = {
-                        type: void 0,
-                        incoming: {
-                          id: localChan,
-                          window: MAX_WINDOW,
-                          packetSize: PACKET_SIZE,
-                          state: "open"
-                        },
-                        outgoing: {
-                          id: info2.sender,
-                          window: info2.window,
-                          packetSize: info2.packetSize,
-                          state: "open"
-                        }
-                      };
-                      const stream = new Channel(this, chanInfo, { server: true });
-                      this._chanMgr.update(localChan, stream);
-                      proto.channelOpenConfirm(
-                        info2.sender,
-                        localChan,
-                        MAX_WINDOW,
-                        PACKET_SIZE
-                      );
-                      return stream;
-                    };
-                    this.emit("tcpip", accept, reject, data);
-                    return;
-                  }
-                  break;
-                case "direct-streamlocal@openssh.com":
-                  if (listenerCount(this, "openssh.streamlocal") && reserveChannel()) {
-                    accept = () => {
-                      if (replied)
-                        return;
-                      replied = true;
-                      const chanInfo = {
-                        type: void 0,
-                        incoming: {
-                          id: localChan,
-                          window: MAX_WINDOW,
-                          packetSize: PACKET_SIZE,
-                          state: "open"
-                        },
-                        outgoing: {
-                          id: info2.sender,
-                          window: info2.window,
-                          packetSize: info2.packetSize,
-                          state: "open"
-                        }
-                      };
-                      const stream = new Channel(this, chanInfo, { server: true });
-                      this._chanMgr.update(localChan, stream);
-                      proto.channelOpenConfirm(
-                        info2.sender,
-                        localChan,
-                        MAX_WINDOW,
-                        PACKET_SIZE
-                      );
-                      return stream;
-                    };
-                    this.emit("openssh.streamlocal", accept, reject, data);
-                    return;
-                  }
-                  break;
-                default:
-                  reason = CHANNEL_OPEN_FAILURE.UNKNOWN_CHANNEL_TYPE;
-                  if (debug2) {
-                    debug2(`Automatic rejection of unsupported incoming channel open type: ${info2.type}`);
-                  }
-              }
-              if (reason === void 0) {
-                reason = CHANNEL_OPEN_FAILURE.ADMINISTRATIVELY_PROHIBITED;
-                if (debug2) {
-                  debug2(`Automatic rejection of unexpected incoming channel open for: ${info2.type}`);
-                }
-              }
-              reject();
-            },
-            CHANNEL_OPEN_CONFIRMATION: (p, info2) => {
-              const channel = this._chanMgr.get(info2.recipient);
-              if (typeof channel !== "function")
-                return;
-              const chanInfo = {
-                type: channel.type,
-                incoming: {
-                  id: info2.recipient,
-                  window: MAX_WINDOW,
-                  packetSize: PACKET_SIZE,
-                  state: "open"
-                },
-                outgoing: {
-                  id: info2.sender,
-                  window: info2.window,
-                  packetSize: info2.packetSize,
-                  state: "open"
-                }
-              };
-              const instance = new Channel(this, chanInfo, { server: true });
-              this._chanMgr.update(info2.recipient, instance);
-              channel(void 0, instance);
-            },
-            CHANNEL_OPEN_FAILURE: (p, recipient, reason, description) => {
-              const channel = this._chanMgr.get(recipient);
-              if (typeof channel !== "function")
-                return;
-              const info2 = { reason, description };
-              onChannelOpenFailure(this, recipient, info2, channel);
-            },
-            CHANNEL_DATA: (p, recipient, data) => {
-              let channel = this._chanMgr.get(recipient);
-              if (typeof channel !== "object" || channel === null)
-                return;
-              if (channel.constructor === Session) {
-                channel = channel._channel;
-                if (!channel)
-                  return;
-              }
-              if (channel.incoming.window === 0)
-                return;
-              channel.incoming.window -= data.length;
-              if (channel.push(data) === false) {
-                channel._waitChanDrain = true;
-                return;
-              }
-              if (channel.incoming.window <= WINDOW_THRESHOLD)
-                windowAdjust(channel);
-            },
-            CHANNEL_EXTENDED_DATA: (p, recipient, data, type) => {
-            },
-            CHANNEL_WINDOW_ADJUST: (p, recipient, amount) => {
-              let channel = this._chanMgr.get(recipient);
-              if (typeof channel !== "object" || channel === null)
-                return;
-              if (channel.constructor === Session) {
-                channel = channel._channel;
-                if (!channel)
-                  return;
-              }
-              channel.outgoing.window += amount;
-              if (channel._waitWindow) {
-                channel._waitWindow = false;
-                if (channel._chunk) {
-                  channel._write(channel._chunk, null, channel._chunkcb);
-                } else if (channel._chunkcb) {
-                  channel._chunkcb();
-                } else if (channel._chunkErr) {
-                  channel.stderr._write(
-                    channel._chunkErr,
-                    null,
-                    channel._chunkcbErr
-                  );
-                } else if (channel._chunkcbErr) {
-                  channel._chunkcbErr();
-                }
-              }
-            },
-            CHANNEL_SUCCESS: (p, recipient) => {
-              let channel = this._chanMgr.get(recipient);
-              if (typeof channel !== "object" || channel === null)
-                return;
-              if (channel.constructor === Session) {
-                channel = channel._channel;
-                if (!channel)
-                  return;
-              }
-              if (channel._callbacks.length)
-                channel._callbacks.shift()(false);
-            },
-            CHANNEL_FAILURE: (p, recipient) => {
-              let channel = this._chanMgr.get(recipient);
-              if (typeof channel !== "object" || channel === null)
-                return;
-              if (channel.constructor === Session) {
-                channel = channel._channel;
-                if (!channel)
-                  return;
-              }
-              if (channel._callbacks.length)
-                channel._callbacks.shift()(true);
-            },
-            CHANNEL_REQUEST: (p, recipient, type, wantReply, data) => {
-              const session = this._chanMgr.get(recipient);
-              if (typeof session !== "object" || session === null)
-                return;
-              let replied = false;
-              let accept;
-              let reject;
-              if (session.constructor !== Session) {
-                if (wantReply)
-                  proto.channelFailure(session.outgoing.id);
-                return;
-              }
-              if (wantReply) {
-                if (type !== "shell" && type !== "exec" && type !== "subsystem") {
-                  accept = () => {
-                    if (replied || session._ending || session._channel)
-                      return;
-                    replied = true;
-                    proto.channelSuccess(session._chanInfo.outgoing.id);
-                  };
-                }
-                reject = () => {
-                  if (replied || session._ending || session._channel)
-                    return;
-                  replied = true;
-                  proto.channelFailure(session._chanInfo.outgoing.id);
-                };
-              }
-              if (session._ending) {
-                reject && reject();
-                return;
-              }
-              switch (type) {
-                // "pre-real session start" requests
-                case "env":
-                  if (listenerCount(session, "env")) {
-                    session.emit("env", accept, reject, {
-                      key: data.name,
-                      val: data.value
-                    });
-                    return;
-                  }
-                  break;
-                case "pty-req":
-                  if (listenerCount(session, "pty")) {
-                    session.emit("pty", accept, reject, data);
-                    return;
-                  }
-                  break;
-                case "window-change":
-                  if (listenerCount(session, "window-change"))
-                    session.emit("window-change", accept, reject, data);
-                  else
-                    reject && reject();
-                  break;
-                case "x11-req":
-                  if (listenerCount(session, "x11")) {
-                    session.emit("x11", accept, reject, data);
-                    return;
-                  }
-                  break;
-                // "post-real session start" requests
-                case "signal":
-                  if (listenerCount(session, "signal")) {
-                    session.emit("signal", accept, reject, {
-                      name: data
-                    });
-                    return;
-                  }
-                  break;
-                // XXX: is `auth-agent-req@openssh.com` really "post-real session
-                // start"?
-                case "auth-agent-req@openssh.com":
-                  if (listenerCount(session, "auth-agent")) {
-                    session.emit("auth-agent", accept, reject);
-                    return;
-                  }
-                  break;
-                // "real session start" requests
-                case "shell":
-                  if (listenerCount(session, "shell")) {
-                    accept = () => {
-                      if (replied || session._ending || session._channel)
-                        return;
-                      replied = true;
-                      if (wantReply)
-                        proto.channelSuccess(session._chanInfo.outgoing.id);
-                      const channel = new Channel(
-                        this,
-                        session._chanInfo,
-                        { server: true }
-                      );
-                      channel.subtype = session.subtype = type;
-                      session._channel = channel;
-                      return channel;
-                    };
-                    session.emit("shell", accept, reject);
-                    return;
-                  }
-                  break;
-                case "exec":
-                  if (listenerCount(session, "exec")) {
-                    accept = () => {
-                      if (replied || session._ending || session._channel)
-                        return;
-                      replied = true;
-                      if (wantReply)
-                        proto.channelSuccess(session._chanInfo.outgoing.id);
-                      const channel = new Channel(
-                        this,
-                        session._chanInfo,
-                        { server: true }
-                      );
-                      channel.subtype = session.subtype = type;
-                      session._channel = channel;
-                      return channel;
-                    };
-                    session.emit("exec", accept, reject, {
-                      command: data
-                    });
-                    return;
-                  }
-                  break;
-                case "subsystem": {
-                  let useSFTP = data === "sftp";
-                  accept = () => {
-                    if (replied || session._ending || session._channel)
-                      return;
-                    replied = true;
-                    if (wantReply)
-                      proto.channelSuccess(session._chanInfo.outgoing.id);
-                    let instance;
-                    if (useSFTP) {
-                      instance = new SFTP(this, session._chanInfo, {
-                        server: true,
-                        debug: debug2
-                      });
-                    } else {
-                      instance = new Channel(
-                        this,
-                        session._chanInfo,
-                        { server: true }
-                      );
-                      instance.subtype = session.subtype = `${type}:${data}`;
-                    }
-                    session._channel = instance;
-                    return instance;
-                  };
-                  if (data === "sftp") {
-                    if (listenerCount(session, "sftp")) {
-                      session.emit("sftp", accept, reject);
-                      return;
-                    }
-                    useSFTP = false;
-                  }
-                  if (listenerCount(session, "subsystem")) {
-                    session.emit("subsystem", accept, reject, {
-                      name: data
-                    });
-                    return;
-                  }
-                  break;
-                }
-              }
-              debug2 && debug2(
-                `Automatic rejection of incoming channel request: ${type}`
-              );
-              reject && reject();
-            },
-            CHANNEL_EOF: (p, recipient) => {
-              let channel = this._chanMgr.get(recipient);
-              if (typeof channel !== "object" || channel === null)
-                return;
-              if (channel.constructor === Session) {
-                if (!channel._ending) {
-                  channel._ending = true;
-                  channel.emit("eof");
-                  channel.emit("end");
-                }
-                channel = channel._channel;
-                if (!channel)
-                  return;
-              }
-              if (channel.incoming.state !== "open")
-                return;
-              channel.incoming.state = "eof";
-              if (channel.readable)
-                channel.push(null);
-            },
-            CHANNEL_CLOSE: (p, recipient) => {
-              let channel = this._chanMgr.get(recipient);
-              if (typeof channel !== "object" || channel === null)
-                return;
-              if (channel.constructor === Session) {
-                channel._ending = true;
-                channel.emit("close");
-                channel = channel._channel;
-                if (!channel)
-                  return;
-              }
-              onCHANNEL_CLOSE(this, recipient, channel);
-            },
-            // Begin service/auth-related ==========================================
-            SERVICE_REQUEST: (p, service) => {
-              if (exchanges === 0 || acceptedAuthSvc || this.authenticated || service !== "ssh-userauth") {
-                proto.disconnect(DISCONNECT_REASON.SERVICE_NOT_AVAILABLE);
-                socket.end();
-                return;
-              }
-              acceptedAuthSvc = true;
-              proto.serviceAccept(service);
-            },
-            USERAUTH_REQUEST: (p, username, service, method, methodData) => {
-              if (exchanges === 0 || this.authenticated || authCtx && (authCtx.username !== username || authCtx.service !== service) || method !== "password" && method !== "publickey" && method !== "hostbased" && method !== "keyboard-interactive" && method !== "none" || pendingAuths.length === MAX_PENDING_AUTHS) {
-                proto.disconnect(DISCONNECT_REASON.PROTOCOL_ERROR);
-                socket.end();
-                return;
-              } else if (service !== "ssh-connection") {
-                proto.disconnect(DISCONNECT_REASON.SERVICE_NOT_AVAILABLE);
-                socket.end();
-                return;
-              }
-              let ctx;
-              switch (method) {
-                case "keyboard-interactive":
-                  ctx = new KeyboardAuthContext(
-                    proto,
-                    username,
-                    service,
-                    method,
-                    methodData,
-                    onAuthDecide
-                  );
-                  break;
-                case "publickey":
-                  ctx = new PKAuthContext(
-                    proto,
-                    username,
-                    service,
-                    method,
-                    methodData,
-                    onAuthDecide
-                  );
-                  break;
-                case "hostbased":
-                  ctx = new HostbasedAuthContext(
-                    proto,
-                    username,
-                    service,
-                    method,
-                    methodData,
-                    onAuthDecide
-                  );
-                  break;
-                case "password":
-                  if (authCtx && authCtx instanceof PwdAuthContext && authCtx._changeCb) {
-                    const cb = authCtx._changeCb;
-                    authCtx._changeCb = void 0;
-                    cb(methodData.newPassword);
-                    return;
-                  }
-                  ctx = new PwdAuthContext(
-                    proto,
-                    username,
-                    service,
-                    method,
-                    methodData,
-                    onAuthDecide
-                  );
-                  break;
-                case "none":
-                  ctx = new AuthContext(
-                    proto,
-                    username,
-                    service,
-                    method,
-                    onAuthDecide
-                  );
-                  break;
-              }
-              if (authCtx) {
-                if (!authCtx._initialResponse) {
-                  return pendingAuths.push(ctx);
-                } else if (authCtx._multistep && !authCtx._finalResponse) {
-                  authCtx._cleanup && authCtx._cleanup();
-                  authCtx.emit("abort");
-                }
-              }
-              authCtx = ctx;
-              if (listenerCount(this, "authentication"))
-                this.emit("authentication", authCtx);
-              else
-                authCtx.reject();
-            },
-            USERAUTH_INFO_RESPONSE: (p, responses) => {
-              if (authCtx && authCtx instanceof KeyboardAuthContext)
-                authCtx._onInfoResponse(responses);
-            },
-            // End service/auth-related ============================================
-            GLOBAL_REQUEST: (p, name, wantReply, data) => {
-              const reply = {
-                type: null,
-                buf: null
-              };
-              function setReply(type, buf) {
-                reply.type = type;
-                reply.buf = buf;
-                sendReplies();
-              }
-              if (wantReply)
-                unsentGlobalRequestsReplies.push(reply);
-              if ((name === "tcpip-forward" || name === "cancel-tcpip-forward" || name === "no-more-sessions@openssh.com" || name === "streamlocal-forward@openssh.com" || name === "cancel-streamlocal-forward@openssh.com") && listenerCount(this, "request") && this.authenticated) {
-                let accept;
-                let reject;
-                if (wantReply) {
-                  let replied = false;
-                  accept = (chosenPort) => {
-                    if (replied)
-                      return;
-                    replied = true;
-                    let bufPort;
-                    if (name === "tcpip-forward" && data.bindPort === 0 && typeof chosenPort === "number") {
-                      bufPort = Buffer.allocUnsafe(4);
-                      writeUInt32BE(bufPort, chosenPort, 0);
-                    }
-                    setReply("SUCCESS", bufPort);
-                  };
-                  reject = () => {
-                    if (replied)
-                      return;
-                    replied = true;
-                    setReply("FAILURE");
-                  };
-                }
-                if (name === "no-more-sessions@openssh.com") {
-                  this.noMoreSessions = true;
-                  accept && accept();
-                  return;
-                }
-                this.emit("request", accept, reject, name, data);
-              } else if (wantReply) {
-                setReply("FAILURE");
-              }
-            }
-          }
-        });
-        socket.pause();
-        cryptoInit.then(() => {
-          proto.start();
-          socket.on("data", (data) => {
-            try {
-              proto.parse(data, 0, data.length);
-            } catch (ex) {
-              this.emit("error", ex);
-              try {
-                if (isWritable(socket))
-                  socket.end();
-              } catch {
-              }
-            }
-          });
-          socket.resume();
-        }).catch((err) => {
-          this.emit("error", err);
-          try {
-            if (isWritable(socket))
-              socket.end();
-          } catch {
-          }
-        });
-        socket.on("error", (err) => {
-          err.level = "socket";
-          this.emit("error", err);
-        }).once("end", () => {
-          debug2 && debug2("Socket ended");
-          proto.cleanup();
-          this.emit("end");
-        }).once("close", () => {
-          debug2 && debug2("Socket closed");
-          proto.cleanup();
-          this.emit("close");
-          const err = new Error("No response from server");
-          this._chanMgr.cleanup(err);
-        });
-        const onAuthDecide = (ctx, allowed, methodsLeft, isPartial) => {
-          if (authCtx === ctx && !this.authenticated) {
-            if (allowed) {
-              authCtx = void 0;
-              this.authenticated = true;
-              proto.authSuccess();
-              pendingAuths = [];
-              this.emit("ready");
-            } else {
-              proto.authFailure(methodsLeft, isPartial);
-              if (pendingAuths.length) {
-                authCtx = pendingAuths.pop();
-                if (listenerCount(this, "authentication"))
-                  this.emit("authentication", authCtx);
-                else
-                  authCtx.reject();
-              }
-            }
-          }
-        };
-        function sendReplies() {
-          while (unsentGlobalRequestsReplies.length > 0 && unsentGlobalRequestsReplies[0].type) {
-            const reply = unsentGlobalRequestsReplies.shift();
-            if (reply.type === "SUCCESS")
-              proto.requestSuccess(reply.buf);
-            if (reply.type === "FAILURE")
-              proto.requestFailure();
-          }
-        }
-      }
-      end() {
-        if (this._sock && isWritable(this._sock)) {
-          this._protocol.disconnect(DISCONNECT_REASON.BY_APPLICATION);
-          this._sock.end();
-        }
-        return this;
-      }
-      x11(originAddr, originPort, cb) {
-        const opts = { originAddr, originPort };
-        openChannel(this, "x11", opts, cb);
-        return this;
-      }
-      forwardOut(boundAddr, boundPort, remoteAddr, remotePort, cb) {
-        const opts = { boundAddr, boundPort, remoteAddr, remotePort };
-        openChannel(this, "forwarded-tcpip", opts, cb);
-        return this;
-      }
-      openssh_forwardOutStreamLocal(socketPath, cb) {
-        const opts = { socketPath };
-        openChannel(this, "forwarded-streamlocal@openssh.com", opts, cb);
-        return this;
-      }
-      rekey(cb) {
-        let error2;
-        try {
-          this._protocol.rekey();
-        } catch (ex) {
-          error2 = ex;
-        }
-        if (typeof cb === "function") {
-          if (error2)
-            process.nextTick(cb, error2);
-          else
-            this.once("rekey", cb);
-        }
-      }
-      setNoDelay(noDelay) {
-        if (this._sock && typeof this._sock.setNoDelay === "function")
-          this._sock.setNoDelay(noDelay);
-        return this;
-      }
-    };
-    function openChannel(self2, type, opts, cb) {
-      const initWindow = MAX_WINDOW;
-      const maxPacket = PACKET_SIZE;
-      if (typeof opts === "function") {
-        cb = opts;
-        opts = {};
-      }
-      const wrapper = (err, stream) => {
-        cb(err, stream);
-      };
-      wrapper.type = type;
-      const localChan = self2._chanMgr.add(wrapper);
-      if (localChan === -1) {
-        cb(new Error("No free channels available"));
-        return;
-      }
-      switch (type) {
-        case "forwarded-tcpip":
-          self2._protocol.forwardedTcpip(localChan, initWindow, maxPacket, opts);
-          break;
-        case "x11":
-          self2._protocol.x11(localChan, initWindow, maxPacket, opts);
-          break;
-        case "forwarded-streamlocal@openssh.com":
-          self2._protocol.openssh_forwardedStreamLocal(
-            localChan,
-            initWindow,
-            maxPacket,
-            opts
-          );
-          break;
-        default:
-          throw new Error(`Unsupported channel type: ${type}`);
-      }
-    }
-    function compareNumbers(a, b) {
-      return a - b;
-    }
-    module.exports = Server;
-    module.exports.IncomingClient = Client;
-  }
-});
-
-// node_modules/ssh2/lib/keygen.js
-var require_keygen = __commonJS({
-  "node_modules/ssh2/lib/keygen.js"(exports, module) {
-    "use strict";
-    var {
-      createCipheriv,
-      generateKeyPair: generateKeyPair_,
-      generateKeyPairSync: generateKeyPairSync_,
-      getCurves,
-      randomBytes: randomBytes2
-    } = __require("crypto");
-    var { Ber } = require_lib();
-    var bcrypt_pbkdf = require_bcrypt_pbkdf().pbkdf;
-    var { CIPHER_INFO } = require_crypto();
-    var SALT_LEN = 16;
-    var DEFAULT_ROUNDS = 16;
-    var curves = getCurves();
-    var ciphers = new Map(Object.entries(CIPHER_INFO));
-    function makeArgs(type, opts) {
-      if (typeof type !== "string")
-        throw new TypeError("Key type must be a string");
-      const publicKeyEncoding = { type: "spki", format: "der" };
-      const privateKeyEncoding = { type: "pkcs8", format: "der" };
-      switch (type.toLowerCase()) {
-        case "rsa": {
-          if (typeof opts !== "object" || opts === null)
-            throw new TypeError("Missing options object for RSA key");
-          const modulusLength = opts.bits;
-          if (!Number.isInteger(modulusLength))
-            throw new TypeError("RSA bits must be an integer");
-          if (modulusLength <= 0 || modulusLength > 16384)
-            throw new RangeError("RSA bits must be non-zero and <= 16384");
-          return ["rsa", { modulusLength, publicKeyEncoding, privateKeyEncoding }];
-        }
-        case "ecdsa": {
-          if (typeof opts !== "object" || opts === null)
-            throw new TypeError("Missing options object for ECDSA key");
-          if (!Number.isInteger(opts.bits))
-            throw new TypeError("ECDSA bits must be an integer");
-          let namedCurve;
-          switch (opts.bits) {
-            case 256:
-              namedCurve = "prime256v1";
-              break;
-            case 384:
-              namedCurve = "secp384r1";
-              break;
-            case 521:
-              namedCurve = "secp521r1";
-              break;
-            default:
-              throw new Error("ECDSA bits must be 256, 384, or 521");
-          }
-          if (!curves.includes(namedCurve))
-            throw new Error("Unsupported ECDSA bits value");
-          return ["ec", { namedCurve, publicKeyEncoding, privateKeyEncoding }];
-        }
-        case "ed25519":
-          return ["ed25519", { publicKeyEncoding, privateKeyEncoding }];
-        default:
-          throw new Error(`Unsupported key type: ${type}`);
-      }
-    }
-    function parseDERs(keyType, pub, priv) {
-      switch (keyType) {
-        case "rsa": {
-          let reader = new Ber.Reader(priv);
-          reader.readSequence();
-          if (reader.readInt() !== 0)
-            throw new Error("Unsupported version in RSA private key");
-          reader.readSequence();
-          if (reader.readOID() !== "1.2.840.113549.1.1.1")
-            throw new Error("Bad RSA private OID");
-          if (reader.readByte() !== Ber.Null)
-            throw new Error("Malformed RSA private key (expected null)");
-          if (reader.readByte() !== 0) {
-            throw new Error(
-              "Malformed RSA private key (expected zero-length null)"
-            );
-          }
-          reader = new Ber.Reader(reader.readString(Ber.OctetString, true));
-          reader.readSequence();
-          if (reader.readInt() !== 0)
-            throw new Error("Unsupported version in RSA private key");
-          const n = reader.readString(Ber.Integer, true);
-          const e = reader.readString(Ber.Integer, true);
-          const d = reader.readString(Ber.Integer, true);
-          const p = reader.readString(Ber.Integer, true);
-          const q = reader.readString(Ber.Integer, true);
-          reader.readString(Ber.Integer, true);
-          reader.readString(Ber.Integer, true);
-          const iqmp = reader.readString(Ber.Integer, true);
-          const keyName = Buffer.from("ssh-rsa");
-          const privBuf = Buffer.allocUnsafe(
-            4 + keyName.length + 4 + n.length + 4 + e.length + 4 + d.length + 4 + iqmp.length + 4 + p.length + 4 + q.length
-          );
-          let pos = 0;
-          privBuf.writeUInt32BE(keyName.length, pos += 0);
-          privBuf.set(keyName, pos += 4);
-          privBuf.writeUInt32BE(n.length, pos += keyName.length);
-          privBuf.set(n, pos += 4);
-          privBuf.writeUInt32BE(e.length, pos += n.length);
-          privBuf.set(e, pos += 4);
-          privBuf.writeUInt32BE(d.length, pos += e.length);
-          privBuf.set(d, pos += 4);
-          privBuf.writeUInt32BE(iqmp.length, pos += d.length);
-          privBuf.set(iqmp, pos += 4);
-          privBuf.writeUInt32BE(p.length, pos += iqmp.length);
-          privBuf.set(p, pos += 4);
-          privBuf.writeUInt32BE(q.length, pos += p.length);
-          privBuf.set(q, pos += 4);
-          const pubBuf = Buffer.allocUnsafe(
-            4 + keyName.length + 4 + e.length + 4 + n.length
-          );
-          pos = 0;
-          pubBuf.writeUInt32BE(keyName.length, pos += 0);
-          pubBuf.set(keyName, pos += 4);
-          pubBuf.writeUInt32BE(e.length, pos += keyName.length);
-          pubBuf.set(e, pos += 4);
-          pubBuf.writeUInt32BE(n.length, pos += e.length);
-          pubBuf.set(n, pos += 4);
-          return { sshName: keyName.toString(), priv: privBuf, pub: pubBuf };
-        }
-        case "ec": {
-          let reader = new Ber.Reader(pub);
-          reader.readSequence();
-          reader.readSequence();
-          if (reader.readOID() !== "1.2.840.10045.2.1")
-            throw new Error("Bad ECDSA public OID");
-          reader.readOID();
-          let pubBin = reader.readString(Ber.BitString, true);
-          {
-            let i = 0;
-            for (; i < pubBin.length && pubBin[i] === 0; ++i) ;
-            if (i > 0)
-              pubBin = pubBin.slice(i);
-          }
-          reader = new Ber.Reader(priv);
-          reader.readSequence();
-          if (reader.readInt() !== 0)
-            throw new Error("Unsupported version in ECDSA private key");
-          reader.readSequence();
-          if (reader.readOID() !== "1.2.840.10045.2.1")
-            throw new Error("Bad ECDSA private OID");
-          const curveOID = reader.readOID();
-          let sshCurveName;
-          switch (curveOID) {
-            case "1.2.840.10045.3.1.7":
-              sshCurveName = "nistp256";
-              break;
-            case "1.3.132.0.34":
-              sshCurveName = "nistp384";
-              break;
-            case "1.3.132.0.35":
-              sshCurveName = "nistp521";
-              break;
-            default:
-              throw new Error("Unsupported curve in ECDSA private key");
-          }
-          reader = new Ber.Reader(reader.readString(Ber.OctetString, true));
-          reader.readSequence();
-          if (reader.readInt() !== 1)
-            throw new Error("Unsupported version in ECDSA private key");
-          const privBin = Buffer.concat([
-            Buffer.from([0]),
-            reader.readString(Ber.OctetString, true)
-          ]);
-          const keyName = Buffer.from(`ecdsa-sha2-${sshCurveName}`);
-          sshCurveName = Buffer.from(sshCurveName);
-          const privBuf = Buffer.allocUnsafe(
-            4 + keyName.length + 4 + sshCurveName.length + 4 + pubBin.length + 4 + privBin.length
-          );
-          let pos = 0;
-          privBuf.writeUInt32BE(keyName.length, pos += 0);
-          privBuf.set(keyName, pos += 4);
-          privBuf.writeUInt32BE(sshCurveName.length, pos += keyName.length);
-          privBuf.set(sshCurveName, pos += 4);
-          privBuf.writeUInt32BE(pubBin.length, pos += sshCurveName.length);
-          privBuf.set(pubBin, pos += 4);
-          privBuf.writeUInt32BE(privBin.length, pos += pubBin.length);
-          privBuf.set(privBin, pos += 4);
-          const pubBuf = Buffer.allocUnsafe(
-            4 + keyName.length + 4 + sshCurveName.length + 4 + pubBin.length
-          );
-          pos = 0;
-          pubBuf.writeUInt32BE(keyName.length, pos += 0);
-          pubBuf.set(keyName, pos += 4);
-          pubBuf.writeUInt32BE(sshCurveName.length, pos += keyName.length);
-          pubBuf.set(sshCurveName, pos += 4);
-          pubBuf.writeUInt32BE(pubBin.length, pos += sshCurveName.length);
-          pubBuf.set(pubBin, pos += 4);
-          return { sshName: keyName.toString(), priv: privBuf, pub: pubBuf };
-        }
-        case "ed25519": {
-          let reader = new Ber.Reader(pub);
-          reader.readSequence();
-          reader.readSequence();
-          if (reader.readOID() !== "1.3.101.112")
-            throw new Error("Bad ED25519 public OID");
-          let pubBin = reader.readString(Ber.BitString, true);
-          {
-            let i = 0;
-            for (; i < pubBin.length && pubBin[i] === 0; ++i) ;
-            if (i > 0)
-              pubBin = pubBin.slice(i);
-          }
-          reader = new Ber.Reader(priv);
-          reader.readSequence();
-          if (reader.readInt() !== 0)
-            throw new Error("Unsupported version in ED25519 private key");
-          reader.readSequence();
-          if (reader.readOID() !== "1.3.101.112")
-            throw new Error("Bad ED25519 private OID");
-          reader = new Ber.Reader(reader.readString(Ber.OctetString, true));
-          const privBin = reader.readString(Ber.OctetString, true);
-          const keyName = Buffer.from("ssh-ed25519");
-          const privBuf = Buffer.allocUnsafe(
-            4 + keyName.length + 4 + pubBin.length + 4 + (privBin.length + pubBin.length)
-          );
-          let pos = 0;
-          privBuf.writeUInt32BE(keyName.length, pos += 0);
-          privBuf.set(keyName, pos += 4);
-          privBuf.writeUInt32BE(pubBin.length, pos += keyName.length);
-          privBuf.set(pubBin, pos += 4);
-          privBuf.writeUInt32BE(
-            privBin.length + pubBin.length,
-            pos += pubBin.length
-          );
-          privBuf.set(privBin, pos += 4);
-          privBuf.set(pubBin, pos += privBin.length);
-          const pubBuf = Buffer.allocUnsafe(
-            4 + keyName.length + 4 + pubBin.length
-          );
-          pos = 0;
-          pubBuf.writeUInt32BE(keyName.length, pos += 0);
-          pubBuf.set(keyName, pos += 4);
-          pubBuf.writeUInt32BE(pubBin.length, pos += keyName.length);
-          pubBuf.set(pubBin, pos += 4);
-          return { sshName: keyName.toString(), priv: privBuf, pub: pubBuf };
-        }
-      }
-    }
-    function convertKeys(keyType, pub, priv, opts) {
-      let format = "new";
-      let encrypted;
-      let comment = "";
-      if (typeof opts === "object" && opts !== null) {
-        if (typeof opts.comment === "string" && opts.comment)
-          comment = opts.comment;
-        if (typeof opts.format === "string" && opts.format)
-          format = opts.format;
-        if (opts.passphrase) {
-          let passphrase;
-          if (typeof opts.passphrase === "string")
-            passphrase = Buffer.from(opts.passphrase);
-          else if (Buffer.isBuffer(opts.passphrase))
-            passphrase = opts.passphrase;
-          else
-            throw new Error("Invalid passphrase");
-          if (opts.cipher === void 0)
-            throw new Error("Missing cipher name");
-          const cipher = ciphers.get(opts.cipher);
-          if (cipher === void 0)
-            throw new Error("Invalid cipher name");
-          if (format === "new") {
-            let rounds = DEFAULT_ROUNDS;
-            if (opts.rounds !== void 0) {
-              if (!Number.isInteger(opts.rounds))
-                throw new TypeError("rounds must be an integer");
-              if (opts.rounds > 0)
-                rounds = opts.rounds;
-            }
-            const gen = Buffer.allocUnsafe(cipher.keyLen + cipher.ivLen);
-            const salt = randomBytes2(SALT_LEN);
-            const r = bcrypt_pbkdf(
-              passphrase,
-              passphrase.length,
-              salt,
-              salt.length,
-              gen,
-              gen.length,
-              rounds
-            );
-            if (r !== 0)
-              return new Error("Failed to generate information to encrypt key");
-            const kdfOptions = Buffer.allocUnsafe(4 + salt.length + 4);
-            {
-              let pos = 0;
-              kdfOptions.writeUInt32BE(salt.length, pos += 0);
-              kdfOptions.set(salt, pos += 4);
-              kdfOptions.writeUInt32BE(rounds, pos += salt.length);
-            }
-            encrypted = {
-              cipher,
-              cipherName: opts.cipher,
-              kdfName: "bcrypt",
-              kdfOptions,
-              key: gen.slice(0, cipher.keyLen),
-              iv: gen.slice(cipher.keyLen)
-            };
-          }
-        }
-      }
-      switch (format) {
-        case "new": {
-          let privateB64 = "-----BEGIN OPENSSH PRIVATE KEY-----\n";
-          let publicB64;
-          const cipherName = Buffer.from(encrypted ? encrypted.cipherName : "none");
-          const kdfName = Buffer.from(encrypted ? encrypted.kdfName : "none");
-          const kdfOptions = encrypted ? encrypted.kdfOptions : Buffer.alloc(0);
-          const blockLen = encrypted ? encrypted.cipher.blockLen : 8;
-          const parsed = parseDERs(keyType, pub, priv);
-          const checkInt = randomBytes2(4);
-          const commentBin = Buffer.from(comment);
-          const privBlobLen = 4 + 4 + parsed.priv.length + 4 + commentBin.length;
-          let padding = [];
-          for (let i = 1; (privBlobLen + padding.length) % blockLen; ++i)
-            padding.push(i & 255);
-          padding = Buffer.from(padding);
-          let privBlob = Buffer.allocUnsafe(privBlobLen + padding.length);
-          let extra;
-          {
-            let pos = 0;
-            privBlob.set(checkInt, pos += 0);
-            privBlob.set(checkInt, pos += 4);
-            privBlob.set(parsed.priv, pos += 4);
-            privBlob.writeUInt32BE(commentBin.length, pos += parsed.priv.length);
-            privBlob.set(commentBin, pos += 4);
-            privBlob.set(padding, pos += commentBin.length);
-          }
-          if (encrypted) {
-            const options = { authTagLength: encrypted.cipher.authLen };
-            const cipher = createCipheriv(
-              encrypted.cipher.sslName,
-              encrypted.key,
-              encrypted.iv,
-              options
-            );
-            cipher.setAutoPadding(false);
-            privBlob = Buffer.concat([cipher.update(privBlob), cipher.final()]);
-            if (encrypted.cipher.authLen > 0)
-              extra = cipher.getAuthTag();
-            else
-              extra = Buffer.alloc(0);
-            encrypted.key.fill(0);
-            encrypted.iv.fill(0);
-          } else {
-            extra = Buffer.alloc(0);
-          }
-          const magicBytes = Buffer.from("openssh-key-v1\0");
-          const privBin = Buffer.allocUnsafe(
-            magicBytes.length + 4 + cipherName.length + 4 + kdfName.length + 4 + kdfOptions.length + 4 + 4 + parsed.pub.length + 4 + privBlob.length + extra.length
-          );
-          {
-            let pos = 0;
-            privBin.set(magicBytes, pos += 0);
-            privBin.writeUInt32BE(cipherName.length, pos += magicBytes.length);
-            privBin.set(cipherName, pos += 4);
-            privBin.writeUInt32BE(kdfName.length, pos += cipherName.length);
-            privBin.set(kdfName, pos += 4);
-            privBin.writeUInt32BE(kdfOptions.length, pos += kdfName.length);
-            privBin.set(kdfOptions, pos += 4);
-            privBin.writeUInt32BE(1, pos += kdfOptions.length);
-            privBin.writeUInt32BE(parsed.pub.length, pos += 4);
-            privBin.set(parsed.pub, pos += 4);
-            privBin.writeUInt32BE(privBlob.length, pos += parsed.pub.length);
-            privBin.set(privBlob, pos += 4);
-            privBin.set(extra, pos += privBlob.length);
-          }
-          {
-            const b64 = privBin.base64Slice(0, privBin.length);
-            let formatted = b64.replace(/.{64}/g, "$&\n");
-            if (b64.length & 63)
-              formatted += "\n";
-            privateB64 += formatted;
-          }
-          {
-            const b64 = parsed.pub.base64Slice(0, parsed.pub.length);
-            publicB64 = `${parsed.sshName} ${b64}${comment ? ` ${comment}` : ""}`;
-          }
-          privateB64 += "-----END OPENSSH PRIVATE KEY-----\n";
-          return {
-            private: privateB64,
-            public: publicB64
-          };
-        }
-        default:
-          throw new Error("Invalid output key format");
-      }
-    }
-    function noop() {
-    }
-    module.exports = {
-      generateKeyPair: (keyType, opts, cb) => {
-        if (typeof opts === "function") {
-          cb = opts;
-          opts = void 0;
-        }
-        if (typeof cb !== "function")
-          cb = noop;
-        const args = makeArgs(keyType, opts);
-        generateKeyPair_(...args, (err, pub, priv) => {
-          if (err)
-            return cb(err);
-          let ret;
-          try {
-            ret = convertKeys(args[0], pub, priv, opts);
-          } catch (ex) {
-            return cb(ex);
-          }
-          cb(null, ret);
-        });
-      },
-      generateKeyPairSync: (keyType, opts) => {
-        const args = makeArgs(keyType, opts);
-        const { publicKey: pub, privateKey: priv } = generateKeyPairSync_(...args);
-        return convertKeys(args[0], pub, priv, opts);
-      }
-    };
-  }
-});
-
-// node_modules/ssh2/lib/index.js
-var require_lib2 = __commonJS({
-  "node_modules/ssh2/lib/index.js"(exports, module) {
-    "use strict";
-    var {
-      AgentProtocol,
-      BaseAgent,
-      createAgent,
-      CygwinAgent,
-      OpenSSHAgent,
-      PageantAgent
-    } = require_agent();
-    var {
-      SSHTTPAgent: HTTPAgent,
-      SSHTTPSAgent: HTTPSAgent
-    } = require_http_agents();
-    var { parseKey } = require_keyParser();
-    var {
-      flagsToString,
-      OPEN_MODE,
-      STATUS_CODE,
-      stringToFlags
-    } = require_SFTP();
-    module.exports = {
-      AgentProtocol,
-      BaseAgent,
-      createAgent,
-      Client: require_client(),
-      CygwinAgent,
-      HTTPAgent,
-      HTTPSAgent,
-      OpenSSHAgent,
-      PageantAgent,
-      Server: require_server(),
-      utils: {
-        parseKey,
-        ...require_keygen(),
-        sftp: {
-          flagsToString,
-          OPEN_MODE,
-          STATUS_CODE,
-          stringToFlags
-        }
-      }
-    };
+// ssh2-client-only:ssh2
+var require_ssh2 = __commonJS({
+  "ssh2-client-only:ssh2"(exports, module) {
+    module.exports = { Client: require_client() };
   }
 });
 
@@ -30425,9 +27253,15 @@ import { Duplex } from "node:stream";
 
 // node_modules/node-ssh/lib/esm/index.mjs
 var import_is_stream = __toESM(require_is_stream(), 1);
-var import_make_dir = __toESM(require_make_dir(), 1);
 import invariant2, { AssertionError } from "assert";
 import fs4 from "fs";
+
+// no-make-dir:make-dir
+function makeDir() {
+  throw new Error("make-dir is left out of the graceful-reload bundle (no file is ever downloaded)");
+}
+
+// node_modules/node-ssh/lib/esm/index.mjs
 import fsPath2 from "path";
 
 // node_modules/sb-promise-queue/lib/esm/index.mjs
@@ -30587,7 +27421,7 @@ var esm_default = scanDirectory;
 
 // node_modules/node-ssh/lib/esm/index.mjs
 var import_shell_escape = __toESM(require_shell_escape(), 1);
-var import_ssh2 = __toESM(require_lib2(), 1);
+var import_ssh2 = __toESM(require_ssh2(), 1);
 var DEFAULT_CONCURRENCY = 1;
 var DEFAULT_VALIDATE = (path) => !fsPath2.basename(path).startsWith(".");
 var DEFAULT_TICK = () => {
@@ -31109,7 +27943,7 @@ var NodeSSH = class {
         const queue = new PromiseQueue({ concurrency });
         directories.forEach((directory) => {
           queue.add(async () => {
-            await (0, import_make_dir.default)(fsPath2.join(localDirectory, directory));
+            await makeDir(fsPath2.join(localDirectory, directory));
           }).catch(reject);
         });
         resolve3(queue.waitTillIdle());
