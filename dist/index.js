@@ -31002,19 +31002,50 @@ var host_probe_default = `<?php
  * JSON, until stdin ends. A poll then costs a round trip, not a PHP start.
  * See src/workerman/host-probe.ts for what it reads and why. PHP 7.2+.
  */
-function graceful_reload_probe($sf, $pidFile, $logFile, $logOffset, $url, $urlTimeout, $known) {
-  // A release switch or a rewritten pid file must show at the next poll.
-  clearstatcache(true);
-  $real = realpath($sf) ?: $sf;
-  $up = explode(' ', file_get_contents('/proc/uptime'));
-  $out = array('uptime' => (float) $up[0], 'time' => microtime(true));
+/** One process from /proc, or null when it is gone. $up: the host's uptime, for the title cache. */
+function graceful_reload_process($pid, $up) {
+  // Titles of processes older than 2 s, by pid and start time, kept between polls: reading every
+  // cmdline was half of a poll's cost. Workerman titles a process as it starts and never again.
+  static $settled = array();
+  $stat = @file_get_contents("/proc/$pid/stat"); if ($stat === false) return null;
+  $f = explode(' ', substr($stat, strrpos($stat, ')') + 2));
+  $key = "$pid:{$f[19]}";
+  $title = isset($settled[$key]) ? $settled[$key] : trim(str_replace("\\0", ' ', (string) @file_get_contents("/proc/$pid/cmdline")));
+  if ($up - (int) $f[19] / 100 > 2) {
+    if (count($settled) > 4096) $settled = array();
+    $settled[$key] = $title;
+  }
+  return array('pid' => (int) $pid, 'ppid' => (int) $f[1], 'state' => $f[0], 'start' => (int) $f[19], 'title' => $title);
+}
+
+function graceful_reload_is_worker($p) {
+  return $p['state'] !== 'Z' && preg_match('/: worker process\\s/', $p['title']);
+}
+
+/**
+ * The known master and its workers from its own children list, without
+ * reading every process: null unless the master still lives with our start
+ * file's title and the kernel lists its children.
+ */
+function graceful_reload_known_family($known, $sf, $real, $up) {
+  if ($known <= 0) return null;
+  $master = graceful_reload_process($known, $up);
+  if (!$master || $master['state'] === 'Z' || !preg_match('/: master process\\s+start_file=(.+)$/', $master['title'], $m) || ($m[1] !== $real && $m[1] !== $sf)) return null;
+  $children = @file_get_contents("/proc/$known/task/$known/children");
+  if ($children === false) return null;
+  $workers = array();
+  foreach (preg_split('/\\s+/', trim($children), -1, PREG_SPLIT_NO_EMPTY) as $pid) {
+    $p = graceful_reload_process($pid, $up);
+    if ($p && $p['ppid'] === $known && graceful_reload_is_worker($p)) $workers[] = $p;
+  }
+  return array('masters' => array($master), 'workers' => $workers, 'elsewhere' => array());
+}
+
+/** Every process read: the masters of our start file (see host-probe.ts for which count), their workers, and masters elsewhere. */
+function graceful_reload_family($sf, $real, $pidFile, $known, $up) {
   $procs = array();
   foreach (scandir('/proc') as $d) {
-    if (!preg_match('/^\\d+$/', $d)) continue;
-    $stat = @file_get_contents("/proc/$d/stat"); if ($stat === false) continue;
-    $f = explode(' ', substr($stat, strrpos($stat, ')') + 2));
-    $title = trim(str_replace("\\0", ' ', (string) @file_get_contents("/proc/$d/cmdline")));
-    $procs[(int) $d] = array('pid' => (int) $d, 'ppid' => (int) $f[1], 'state' => $f[0], 'start' => (int) $f[19], 'title' => $title);
+    if (ctype_digit($d) && ($p = graceful_reload_process($d, $up))) $procs[(int) $d] = $p;
   }
   $ns = @readlink('/proc/self/ns/mnt');
   $candidates = array();
@@ -31028,9 +31059,8 @@ function graceful_reload_probe($sf, $pidFile, $logFile, $logOffset, $url, $urlTi
     // Only where the start file's path goes through a symlink: otherwise it is another app's master.
     elseif ($real !== $sf && basename($m[1]) === basename($sf)) $others[$p['pid']] = $p + array('startFile' => $m[1]);
   }
-  $isWorker = function ($p) { return $p['state'] !== 'Z' && preg_match('/: worker process\\s/', $p['title']); };
   $parents = array();
-  foreach ($procs as $p) if ($isWorker($p)) $parents[$p['ppid']] = true;
+  foreach ($procs as $p) if (graceful_reload_is_worker($p)) $parents[$p['ppid']] = true;
   $filePid = is_file($pidFile) ? (int) trim((string) @file_get_contents($pidFile)) : 0;
   $masters = array();
   foreach ($candidates as $pid => $p) {
@@ -31047,10 +31077,20 @@ function graceful_reload_probe($sf, $pidFile, $logFile, $logOffset, $url, $urlTi
     if ($mine) $masters = $mine;
   }
   $workers = array();
-  foreach ($masters as $m) foreach ($procs as $p) if ($p['ppid'] === $m['pid'] && $isWorker($p)) $workers[] = $p;
-  $out['masters'] = $masters; $out['workers'] = $workers;
-  $out['elsewhere'] = array();
-  if (!$masters) foreach ($others as $pid => $p) if (isset($parents[$pid]) || isset($p['pidFile'])) $out['elsewhere'][] = array('pid' => $pid, 'startFile' => $p['startFile']);
+  foreach ($masters as $m) foreach ($procs as $p) if ($p['ppid'] === $m['pid'] && graceful_reload_is_worker($p)) $workers[] = $p;
+  $elsewhere = array();
+  if (!$masters) foreach ($others as $pid => $p) if (isset($parents[$pid]) || isset($p['pidFile'])) $elsewhere[] = array('pid' => $pid, 'startFile' => $p['startFile']);
+  return array('masters' => $masters, 'workers' => $workers, 'elsewhere' => $elsewhere);
+}
+
+function graceful_reload_probe($sf, $pidFile, $logFile, $logOffset, $url, $urlTimeout, $known) {
+  // A release switch or a rewritten pid file must show at the next poll.
+  clearstatcache(true);
+  $real = realpath($sf) ?: $sf;
+  $up = explode(' ', file_get_contents('/proc/uptime'));
+  $out = array('uptime' => (float) $up[0], 'time' => microtime(true));
+  $family = graceful_reload_known_family($known, $sf, $real, (float) $up[0]);
+  $out += $family ?: graceful_reload_family($sf, $real, $pidFile, $known, (float) $up[0]);
   if ($logFile !== '' && is_file($logFile) && is_readable($logFile)) {
     clearstatcache(); $size = filesize($logFile); $text = '';
     if ($logOffset >= 0 && $size > $logOffset && ($h = @fopen($logFile, 'r'))) {
@@ -31067,7 +31107,7 @@ function graceful_reload_probe($sf, $pidFile, $logFile, $logOffset, $url, $urlTi
       $out['http'] = array('status' => $code, 'body' => substr($body, 0, 1048576));
       $j = json_decode($body, true);
       if (is_array($j) && isset($j['master_pid']) && is_int($j['master_pid'])) {
-        $mp = $j['master_pid']; $out['http']['master_alive'] = isset($procs[$mp]) && $procs[$mp]['state'] !== 'Z';
+        $mp = graceful_reload_process($j['master_pid'], (float) $up[0]); $out['http']['master_alive'] = $mp !== null && $mp['state'] !== 'Z';
       }
     }
   }

@@ -22,6 +22,12 @@ import { commandLine } from '../engine/shell-quote.js';
  * in another mount namespace (a container sharing the PID namespace) runs
  * another file that merely has the same path, so it is skipped. Children not
  * yet titled as workers (just forked) are not counted.
+ *
+ * Reading every process costs a few milliseconds a poll on a busy host. Once
+ * the master is known and still carries our title, a poll reads only it and
+ * the children the kernel lists for it (/proc/<pid>/task/<pid>/children);
+ * where that list is missing, or the master is gone, it reads them all again.
+ * A process's title is read again only while it is under 2 s old.
  */
 /** `php -r` takes code without the opening tag. */
 const PROBE_SCRIPT = HOST_PROBE.replace(/^<\?php\s*/, '');

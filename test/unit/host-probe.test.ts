@@ -200,6 +200,14 @@ for (const major of [5, 4] as const satisfies readonly WorkermanMajor[]) {
       assertTheApp(await probe({ knownMaster: app.masterPid }));
     });
 
+    test('a known master that is not ours, or gone, is not taken on trust: every process is read again', async () => {
+      // This test's own process: alive, but titled as no master of this app.
+      assertTheApp(await probe({ knownMaster: process.pid }));
+      const gone = spawn('true');
+      await new Promise((resolve) => gone.once('exit', resolve));
+      assertTheApp(await probe({ knownMaster: gone.pid! }));
+    });
+
     test('without a usable pid file the master is still the one whose workers these are', async () => {
       // 4.x keeps its pid file under vendor/workerman/: the 5.x path names nothing there.
       assertTheApp(await probe({ pidFile: join(app.dir, 'workerman.start.php.pid') }));
