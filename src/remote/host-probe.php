@@ -29,19 +29,28 @@ function graceful_reload_is_worker($p) {
 /**
  * The known master and its workers from its own children list, without
  * reading every process: null unless the master still lives with our start
- * file's title and the kernel lists its children.
+ * file's title and the kernel lists its children. The kernel may skip a
+ * child in that list while another exits (as workers do all through a
+ * reload), and a worker missing from one poll would count as one that died:
+ * the children of the last poll are looked up again by pid.
  */
 function graceful_reload_known_family($known, $sf, $real, $up) {
+  static $lastChildren = array();
   if ($known <= 0) return null;
   $master = graceful_reload_process($known, $up);
   if (!$master || $master['state'] === 'Z' || !preg_match('/: master process\s+start_file=(.+)$/', $master['title'], $m) || ($m[1] !== $real && $m[1] !== $sf)) return null;
   $children = @file_get_contents("/proc/$known/task/$known/children");
   if ($children === false) return null;
+  $pids = array_unique(array_merge(preg_split('/\s+/', trim($children), -1, PREG_SPLIT_NO_EMPTY), isset($lastChildren[$known]) ? $lastChildren[$known] : array()));
   $workers = array();
-  foreach (preg_split('/\s+/', trim($children), -1, PREG_SPLIT_NO_EMPTY) as $pid) {
+  $alive = array();
+  foreach ($pids as $pid) {
     $p = graceful_reload_process($pid, $up);
-    if ($p && $p['ppid'] === $known && graceful_reload_is_worker($p)) $workers[] = $p;
+    if (!$p || $p['ppid'] !== $known || $p['state'] === 'Z') continue;
+    $alive[] = $pid;
+    if (graceful_reload_is_worker($p)) $workers[] = $p;
   }
+  $lastChildren = array($known => $alive);
   return array('masters' => array($master), 'workers' => $workers, 'elsewhere' => array());
 }
 

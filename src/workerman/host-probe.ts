@@ -25,8 +25,11 @@ import { commandLine } from '../engine/shell-quote.js';
  *
  * Reading every process costs a few milliseconds a poll on a busy host. Once
  * the master is known and still carries our title, a poll reads only it and
- * the children the kernel lists for it (/proc/<pid>/task/<pid>/children);
- * where that list is missing, or the master is gone, it reads them all again.
+ * the children the kernel lists for it (/proc/<pid>/task/<pid>/children),
+ * and looks up the last poll's children again by pid: the kernel may skip a
+ * child while another exits, and a worker missing from one poll would count
+ * as one that died. Where that list is missing, or the master is gone, it
+ * reads every process again.
  * A process's title is read again only while it is under 2 s old.
  */
 /** `php -r` takes code without the opening tag. */
