@@ -26500,33 +26500,29 @@ var ItemizedChanges = class {
   watch;
   deleted = [];
   watched = [];
-  /** A file, directory or link created or deleted, or a file other than .php given new content. */
-  beyondPhpEdits = false;
+  /** Every change so far was new content in an existing .php file (or there was none). */
+  phpEditsOnly = true;
   partial = "";
   add(chunk) {
     const lines2 = (this.partial + chunk).split("\n");
     this.partial = lines2.pop();
     for (const line2 of lines2) this.line(line2);
   }
-  /** Every change so far was new content in an existing .php file (or there was none). */
-  get phpEditsOnly() {
-    return !this.beyondPhpEdits;
-  }
   line(line2) {
     const deleted = /^\*deleting +(.+)$/.exec(line2)?.[1];
     if (deleted !== void 0) {
-      this.beyondPhpEdits = true;
+      this.phpEditsOnly = false;
       if (this.deleted.length < DELETED_NAMES_SHOWN) this.deleted.push(deleted);
       if (this.watch?.(deleted)) this.watched.push(deleted);
       return;
     }
     const item = /^([<>ch.])([fdLDS])(\S{9}) (.+)$/.exec(line2);
     if (!item) return;
-    const [, update, kind, flags, name] = item;
+    const [, update, kind, flags = "", name = ""] = item;
     const created = flags.includes("+");
     if (update === "." && !created) return;
     const path = kind === "L" ? name.replace(/ -> .*$/, "") : name;
-    if (created || kind !== "f" || !path.endsWith(".php")) this.beyondPhpEdits = true;
+    if (created || kind !== "f" || !path.endsWith(".php")) this.phpEditsOnly = false;
     if (kind !== "d" && this.watch?.(path)) this.watched.push(path);
   }
 };
@@ -28329,7 +28325,8 @@ async function connectOnce(host, options, asJump, openSock) {
   const { credentials } = options;
   const algorithms = options.trust.ignoreHostKeys ? [] : hostKeyAlgorithms(options.trust.pins, host.host, host.port);
   const where = asJump ? `jump host ${host.label}: ` : "";
-  const sock = openSock ? await openSock() : connectTcp(tcpOptions(host));
+  const direct = openSock ? void 0 : connectTcp(tcpOptions(host));
+  const sock = direct ?? await openSock();
   try {
     await client.connect({
       ...algorithms.length > 0 ? { algorithms: { serverHostKey: algorithms } } : {},
@@ -28360,7 +28357,7 @@ async function connectOnce(host, options, asJump, openSock) {
     return client;
   } catch (error2) {
     client.dispose();
-    if (!openSock) sock.destroy();
+    direct?.destroy();
     if (rejected) throw new AbortError(new StepError("host-key", `${where}${describeHostKeyFailure(rejected)}`));
     const message = error2.message ?? String(error2);
     if (algorithms.length > 0 && NO_MATCHING_KEY_FORMAT.test(message)) {
@@ -31018,6 +31015,11 @@ function graceful_reload_process($pid, $up) {
   return array('pid' => (int) $pid, 'ppid' => (int) $f[1], 'state' => $f[0], 'start' => (int) $f[19], 'title' => $title);
 }
 
+/** The start file a live master process runs, from its title; null for any other process. */
+function graceful_reload_master_file($p) {
+  return $p['state'] !== 'Z' && preg_match('/: master process\\s+start_file=(.+)$/', $p['title'], $m) ? $m[1] : null;
+}
+
 function graceful_reload_is_worker($p) {
   return $p['state'] !== 'Z' && preg_match('/: worker process\\s/', $p['title']);
 }
@@ -31034,7 +31036,8 @@ function graceful_reload_known_family($known, $sf, $real, $up) {
   static $lastChildren = array();
   if ($known <= 0) return null;
   $master = graceful_reload_process($known, $up);
-  if (!$master || $master['state'] === 'Z' || !preg_match('/: master process\\s+start_file=(.+)$/', $master['title'], $m) || ($m[1] !== $real && $m[1] !== $sf)) return null;
+  $file = $master ? graceful_reload_master_file($master) : null;
+  if ($file !== $real && $file !== $sf) return null;
   $children = @file_get_contents("/proc/$known/task/$known/children");
   if ($children === false) return null;
   $pids = array_unique(array_merge(preg_split('/\\s+/', trim($children), -1, PREG_SPLIT_NO_EMPTY), isset($lastChildren[$known]) ? $lastChildren[$known] : array()));
@@ -31061,12 +31064,13 @@ function graceful_reload_family($sf, $real, $pidFile, $known, $up) {
   // Masters of a start file with the same name elsewhere: after a symlink release switch, ours runs the old path.
   $others = array();
   foreach ($procs as $p) {
-    if ($p['state'] === 'Z' || !preg_match('/: master process\\s+start_file=(.+)$/', $p['title'], $m)) continue;
+    $file = graceful_reload_master_file($p);
+    if ($file === null) continue;
     $theirs = @readlink("/proc/{$p['pid']}/ns/mnt");
     if ($ns !== false && $theirs !== false && $theirs !== $ns) continue;
-    if ($m[1] === $real || $m[1] === $sf) $candidates[$p['pid']] = $p;
+    if ($file === $real || $file === $sf) $candidates[$p['pid']] = $p;
     // Only where the start file's path goes through a symlink: otherwise it is another app's master.
-    elseif ($real !== $sf && basename($m[1]) === basename($sf)) $others[$p['pid']] = $p + array('startFile' => $m[1]);
+    elseif ($real !== $sf && basename($file) === basename($sf)) $others[$p['pid']] = $p + array('startFile' => $file);
   }
   $parents = array();
   foreach ($procs as $p) if (graceful_reload_is_worker($p)) $parents[$p['ppid']] = true;

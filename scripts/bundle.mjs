@@ -5,62 +5,41 @@
 import { build } from 'esbuild';
 import { rm } from 'node:fs/promises';
 
-const nativeAddons = {
-  name: 'no-native-addons',
-  setup(builder) {
-    builder.onResolve({ filter: /^cpu-features$|\.node$/ }, (args) => ({ path: args.path, namespace: 'no-native' }));
-    builder.onLoad({ filter: /.*/, namespace: 'no-native' }, (args) => ({
-      contents: `throw new Error(${JSON.stringify(`native add-on ${args.path} is left out of the bundle`)});`,
-      loader: 'js',
-    }));
-  },
-};
+/**
+ * An esbuild plugin that hands every import matching `filter` the module
+ * `contents(path)` instead (resolved from the importer's directory).
+ */
+function standIn(namespace, filter, contents) {
+  return {
+    name: namespace,
+    setup(builder) {
+      builder.onResolve({ filter }, (args) => ({ path: args.path, namespace, pluginData: args.resolveDir }));
+      builder.onLoad({ filter: /.*/, namespace }, (args) => ({ contents: contents(args.path), resolveDir: args.pluginData, loader: 'js' }));
+    },
+  };
+}
+
+const nativeAddons = standIn('no-native', /^cpu-features$|\.node$/, (path) => `throw new Error(${JSON.stringify(`native add-on ${path} is left out of the bundle`)});`);
 
 // @actions/core imports its HTTP client (and with it undici) only for OIDC
 // tokens, which this action never asks for; loading them cost about a third of
 // the bundle's start-up. The stand-ins throw if anything ever does use them.
-const noHttpClient = {
-  name: 'no-http-client',
-  setup(builder) {
-    builder.onResolve({ filter: /^@actions\/http-client(\/lib\/auth)?$/ }, (args) => ({ path: args.path, namespace: 'no-http-client' }));
-    builder.onLoad({ filter: /.*/, namespace: 'no-http-client' }, () => ({
-      contents: ['HttpClient', 'BearerCredentialHandler']
-        .map((name) => `export class ${name} { constructor() { throw new Error('@actions/http-client is left out of the graceful-reload bundle (no OIDC token is ever requested)'); } }`)
-        .join('\n'),
-      loader: 'js',
-    }));
-  },
-};
+const noHttpClient = standIn('no-http-client', /^@actions\/http-client(\/lib\/auth)?$/, () =>
+  ['HttpClient', 'BearerCredentialHandler']
+    .map((name) => `export class ${name} { constructor() { throw new Error('@actions/http-client is left out of the graceful-reload bundle (no OIDC token is ever requested)'); } }`)
+    .join('\n'),
+);
 
 // node-ssh takes only Client from ssh2, but ssh2's index also loads its
 // server, key generator and HTTP agents, and with them Node's http, https and
 // tls: about 20 ms of every start spent on code that never runs. The action
 // gets ssh2's client module alone.
-const ssh2ClientOnly = {
-  name: 'ssh2-client-only',
-  setup(builder) {
-    builder.onResolve({ filter: /^ssh2$/ }, (args) => ({ path: args.path, namespace: 'ssh2-client-only', pluginData: args.resolveDir }));
-    builder.onLoad({ filter: /.*/, namespace: 'ssh2-client-only' }, (args) => ({
-      contents: "module.exports = { Client: require('ssh2/lib/client.js') };",
-      resolveDir: args.pluginData,
-      loader: 'js',
-    }));
-  },
-};
+const ssh2ClientOnly = standIn('ssh2-client-only', /^ssh2$/, () => "module.exports = { Client: require('ssh2/lib/client.js') };");
 
 // node-ssh creates local directories with make-dir (and make-dir checks
 // Node's version with semver) only when it downloads files, which this action
 // never does; loading them cost about 7 ms of every start.
-const noMakeDir = {
-  name: 'no-make-dir',
-  setup(builder) {
-    builder.onResolve({ filter: /^make-dir$/ }, (args) => ({ path: args.path, namespace: 'no-make-dir' }));
-    builder.onLoad({ filter: /.*/, namespace: 'no-make-dir' }, () => ({
-      contents: "export default function makeDir() { throw new Error('make-dir is left out of the graceful-reload bundle (no file is ever downloaded)'); }",
-      loader: 'js',
-    }));
-  },
-};
+const noMakeDir = standIn('no-make-dir', /^make-dir$/, () => "export default function makeDir() { throw new Error('make-dir is left out of the graceful-reload bundle (no file is ever downloaded)'); }");
 
 // `node scripts/bundle.mjs <file>` writes elsewhere, so a test can compare a fresh build with dist/.
 const outfile = process.argv[2] ?? 'dist/index.js';

@@ -83,8 +83,8 @@ export class TailText {
 export class ItemizedChanges {
   readonly deleted: string[] = [];
   readonly watched: string[] = [];
-  /** A file, directory or link created or deleted, or a file other than .php given new content. */
-  private beyondPhpEdits = false;
+  /** Every change so far was new content in an existing .php file (or there was none). */
+  phpEditsOnly = true;
   private partial = '';
 
   constructor(private readonly watch?: (path: string) => boolean) {}
@@ -95,15 +95,10 @@ export class ItemizedChanges {
     for (const line of lines) this.line(line);
   }
 
-  /** Every change so far was new content in an existing .php file (or there was none). */
-  get phpEditsOnly(): boolean {
-    return !this.beyondPhpEdits;
-  }
-
   private line(line: string): void {
     const deleted = /^\*deleting +(.+)$/.exec(line)?.[1];
     if (deleted !== undefined) {
-      this.beyondPhpEdits = true;
+      this.phpEditsOnly = false;
       if (this.deleted.length < DELETED_NAMES_SHOWN) this.deleted.push(deleted);
       if (this.watch?.(deleted)) this.watched.push(deleted);
       return;
@@ -112,12 +107,12 @@ export class ItemizedChanges {
     // `c` created or changed locally, `h` a hard link, `.` attributes only; X the kind of entry; `+` flags a new one.
     const item = /^([<>ch.])([fdLDS])(\S{9}) (.+)$/.exec(line);
     if (!item) return;
-    const [, update, kind, flags, name] = item as unknown as [string, string, string, string, string];
+    const [, update, kind, flags = '', name = ''] = item;
     const created = flags.includes('+');
     if (update === '.' && !created) return;
     // A symlink's line ends with ` -> <its target>`.
     const path = kind === 'L' ? name.replace(/ -> .*$/, '') : name;
-    if (created || kind !== 'f' || !path.endsWith('.php')) this.beyondPhpEdits = true;
+    if (created || kind !== 'f' || !path.endsWith('.php')) this.phpEditsOnly = false;
     if (kind !== 'd' && this.watch?.(path)) this.watched.push(path);
   }
 }

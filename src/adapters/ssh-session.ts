@@ -1,5 +1,5 @@
 import type { EventEmitter } from 'node:events';
-import { connect as connectTcp, type Socket, type TcpNetConnectOpts } from 'node:net';
+import { connect as connectTcp, type TcpNetConnectOpts } from 'node:net';
 import { Duplex, type Readable } from 'node:stream';
 import { NodeSSH, type Config } from 'node-ssh';
 import pRetry, { AbortError } from 'p-retry';
@@ -71,7 +71,8 @@ async function connectOnce(host: HostSpec, options: SshOptions, asJump: boolean,
   const algorithms = options.trust.ignoreHostKeys ? [] : hostKeyAlgorithms(options.trust.pins, host.host, host.port);
   // The report names the target host; only the bastion needs naming here.
   const where = asJump ? `jump host ${host.label}: ` : '';
-  const sock = openSock ? await openSock() : connectTcp(tcpOptions(host));
+  const direct = openSock ? undefined : connectTcp(tcpOptions(host));
+  const sock = direct ?? (await openSock!());
   try {
     await client.connect({
       ...(algorithms.length > 0 ? { algorithms: { serverHostKey: algorithms as HostKeyAlgorithmList } } : {}),
@@ -102,7 +103,7 @@ async function connectOnce(host: HostSpec, options: SshOptions, asJump: boolean,
     return client;
   } catch (error) {
     client.dispose();
-    if (!openSock) (sock as Socket).destroy();
+    direct?.destroy();
     if (rejected) throw new AbortError(new StepError('host-key', `${where}${describeHostKeyFailure(rejected)}`));
     const message = (error as Error).message ?? String(error);
     if (algorithms.length > 0 && NO_MATCHING_KEY_FORMAT.test(message)) {

@@ -22,6 +22,11 @@ function graceful_reload_process($pid, $up) {
   return array('pid' => (int) $pid, 'ppid' => (int) $f[1], 'state' => $f[0], 'start' => (int) $f[19], 'title' => $title);
 }
 
+/** The start file a live master process runs, from its title; null for any other process. */
+function graceful_reload_master_file($p) {
+  return $p['state'] !== 'Z' && preg_match('/: master process\s+start_file=(.+)$/', $p['title'], $m) ? $m[1] : null;
+}
+
 function graceful_reload_is_worker($p) {
   return $p['state'] !== 'Z' && preg_match('/: worker process\s/', $p['title']);
 }
@@ -38,7 +43,8 @@ function graceful_reload_known_family($known, $sf, $real, $up) {
   static $lastChildren = array();
   if ($known <= 0) return null;
   $master = graceful_reload_process($known, $up);
-  if (!$master || $master['state'] === 'Z' || !preg_match('/: master process\s+start_file=(.+)$/', $master['title'], $m) || ($m[1] !== $real && $m[1] !== $sf)) return null;
+  $file = $master ? graceful_reload_master_file($master) : null;
+  if ($file !== $real && $file !== $sf) return null;
   $children = @file_get_contents("/proc/$known/task/$known/children");
   if ($children === false) return null;
   $pids = array_unique(array_merge(preg_split('/\s+/', trim($children), -1, PREG_SPLIT_NO_EMPTY), isset($lastChildren[$known]) ? $lastChildren[$known] : array()));
@@ -65,12 +71,13 @@ function graceful_reload_family($sf, $real, $pidFile, $known, $up) {
   // Masters of a start file with the same name elsewhere: after a symlink release switch, ours runs the old path.
   $others = array();
   foreach ($procs as $p) {
-    if ($p['state'] === 'Z' || !preg_match('/: master process\s+start_file=(.+)$/', $p['title'], $m)) continue;
+    $file = graceful_reload_master_file($p);
+    if ($file === null) continue;
     $theirs = @readlink("/proc/{$p['pid']}/ns/mnt");
     if ($ns !== false && $theirs !== false && $theirs !== $ns) continue;
-    if ($m[1] === $real || $m[1] === $sf) $candidates[$p['pid']] = $p;
+    if ($file === $real || $file === $sf) $candidates[$p['pid']] = $p;
     // Only where the start file's path goes through a symlink: otherwise it is another app's master.
-    elseif ($real !== $sf && basename($m[1]) === basename($sf)) $others[$p['pid']] = $p + array('startFile' => $m[1]);
+    elseif ($real !== $sf && basename($file) === basename($sf)) $others[$p['pid']] = $p + array('startFile' => $file);
   }
   $parents = array();
   foreach ($procs as $p) if (graceful_reload_is_worker($p)) $parents[$p['ppid']] = true;

@@ -102,4 +102,3 @@ export async function runOnAnyConnection(run: HostRun, command: string, why: str
     await fresh?.close();
   }
 }
-

@@ -139,20 +139,20 @@ test('GatewayWorker-like app: definitions read before and after the sync, runtim
 });
 
 test('a sync that only gave new content to .php files the start script did not include keeps the definitions read before it', async () => {
-  const kinds = (f: Fake) => f.commands.filter((c) => c.includes('graceful-reload-definitions')).length;
+  const definitionReads = (f: Fake) => f.commands.filter((c) => c.includes('graceful-reload-definitions')).length;
   const steady = () => [at(49, oldWorkers), at(50, oldWorkers), at(53, newWorkers), at(54, newWorkers)];
   const edits = fake(answerAll, steady(), ['src/handler.php'], { phpEditsOnly: true });
   const report = await rolloutHost(host, settings, edits.io);
   assert.equal(report.ok, true, report.error);
-  assert.equal(kinds(edits), 1, 'read once, before the sync');
+  assert.equal(definitionReads(edits), 1, 'read once, before the sync');
   assert.deepEqual(report.replacement, { replaced: 2, of: 2 });
   // Anything else may change what the start script defines: read again.
   const other = fake(answerAll, steady(), ['src/handler.php'], { phpEditsOnly: false });
   assert.equal((await rolloutHost(host, settings, other.io)).ok, true);
-  assert.equal(kinds(other), 2);
+  assert.equal(definitionReads(other), 2);
   const master = fake(answerAll, steady(), ['start.php'], { phpEditsOnly: true });
   await rolloutHost(host, settings, master.io);
-  assert.equal(kinds(master), 2, 'an included file changed');
+  assert.equal(definitionReads(master), 2, 'an included file changed');
 });
 
 test('a start script that cannot be loaded fails preflight quoting PHP, and nothing is synced', async () => {
