@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// graceful-reload's command-line tool: the action's own bundle (dist/index.js),
+// graceful-reload's command-line tool: the action's own bundle (dist/index.cjs),
 // marked to run as the CLI. See `graceful-reload --help`.
 globalThis[Symbol.for('graceful-reload.cli')] = true;
-await import('../dist/index.js');
+await import('../dist/index.cjs');

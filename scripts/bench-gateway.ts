@@ -4,7 +4,7 @@
 // BusinessWorkers) on one rig host, Workerman 5 then 4. Rounds alternate:
 //   plain   `php start.php reload` on the host; from the command to the moment
 //           all 4 BusinessWorkers are new (this script polls /proc every 20 ms)
-//   action  dist/index.js with default inputs (only hosts, key, known-hosts,
+//   action  dist/index.cjs with default inputs (only hosts, key, known-hosts,
 //           source, target); report.reloadMs (signal to verdict, settle
 //           included), reloadMs minus settle, and the same /proc measure as
 //           plain, from the action's "to replace" line (printed just before it

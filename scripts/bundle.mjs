@@ -1,9 +1,10 @@
-// Bundles src/index.ts into the single dist/index.js that action.yml runs.
+// Bundles src/index.ts into the single dist/index.cjs that action.yml runs.
 // ssh2's optional native add-ons (cpu-features, sshcrypto.node) are replaced
 // by a module that throws, so ssh2 takes its pure JavaScript path and the
 // bundle runs with no node_modules.
 import { build } from 'esbuild';
 import { rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 
 /**
  * An esbuild plugin that hands every import matching `filter` the module
@@ -41,30 +42,76 @@ const ssh2ClientOnly = standIn('ssh2-client-only', /^ssh2$/, () => "module.expor
 // never does; loading them cost about 7 ms of every start.
 const noMakeDir = standIn('no-make-dir', /^make-dir$/, () => "export default function makeDir() { throw new Error('make-dir is left out of the graceful-reload bundle (no file is ever downloaded)'); }");
 
+// ssh2's agent module runs programs only for Windows agents (Pageant, Cygwin),
+// yet loading child_process for it cost about 3 ms of every start. It gets
+// the two functions it takes, loading child_process when first called.
+const lazyChildProcess = {
+  name: 'lazy-child-process',
+  setup(builder) {
+    builder.onResolve({ filter: /^child_process$/ }, (args) => (/ssh2\/lib\/agent\.js$/.test(args.importer) ? { path: args.path, namespace: 'lazy-child-process' } : undefined));
+    builder.onLoad({ filter: /.*/, namespace: 'lazy-child-process' }, () => ({
+      contents: ['execFile', 'spawn'].map((name) => `exports.${name} = (...args) => require('node:child_process').${name}(...args);`).join('\n'),
+      loader: 'js',
+    }));
+  },
+};
+
+// node-ssh never asks ssh2 for SFTP (the action runs commands and rsync), yet
+// ssh2's client loads its SFTP module (a fifth of ssh2) at start-up.
+const noSftp = standIn('no-sftp', /\/protocol\/SFTP\.js$/, () =>
+  "module.exports = { SFTP: class SFTP { constructor() { throw new Error('SFTP is left out of the graceful-reload bundle (no file is ever transferred over SFTP)'); } } };",
+);
+
+/**
+ * `specifier` bundled on its own and kept in the bundle as text, compiled the
+ * first time one of its exports is read. V8 scans every function of a script
+ * before running any of it, but skips through a string. The stand-in has the
+ * module's export names (read here) as getters, so ESM imports of it, which
+ * esbuild turns into property reads at each use, compile nothing until then.
+ */
+async function compiledOnFirstUse(specifier) {
+  const names = Object.keys(createRequire(import.meta.url)(specifier));
+  const alone = await build({ entryPoints: [specifier], bundle: true, platform: 'node', target: 'node24', format: 'cjs', write: false, legalComments: 'none', logLevel: 'warning' });
+  const text = alone.outputFiles[0].text;
+  const filter = new RegExp(`^${specifier.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}$`);
+  return standIn(`${specifier}-on-first-use`, filter, () =>
+    [
+      `const text = ${JSON.stringify(text)};`,
+      'let loaded;',
+      'function load() {',
+      '  if (loaded === undefined) {',
+      '    const module = { exports: {} };',
+      `    require('node:vm').runInThisContext('(function (exports, require, module) {' + text + '\\n})', { filename: ${JSON.stringify(`${specifier} (compiled on first use)`)} })(module.exports, require, module);`,
+      '    loaded = module.exports;',
+      '  }',
+      '  return loaded;',
+      '}',
+      `for (const name of ${JSON.stringify(names)}) Object.defineProperty(module.exports, name, { enumerable: true, get: () => load()[name] });`,
+    ].join('\n'),
+  );
+}
+
+// The YAML parser is a fifth of the bundle, and only an inventory file and the
+// command-line tool's options need it: compiling it at every start cost about 7 ms.
+const yamlOnFirstUse = await compiledOnFirstUse('yaml');
+
 // `node scripts/bundle.mjs <file>` writes elsewhere, so a test can compare a fresh build with dist/.
-const outfile = process.argv[2] ?? 'dist/index.js';
-if (outfile === 'dist/index.js') await rm('dist', { recursive: true, force: true });
+const outfile = process.argv[2] ?? 'dist/index.cjs';
+if (outfile === 'dist/index.cjs') await rm('dist', { recursive: true, force: true });
 await build({
   entryPoints: ['src/index.ts'],
   outfile,
   bundle: true,
   platform: 'node',
   target: 'node24',
-  format: 'esm',
-  // CommonJS dependencies (ssh2) call require() for Node built-ins.
-  banner: {
-    js: [
-      "import { createRequire as __createRequire } from 'node:module';",
-      "import { fileURLToPath as __fileURLToPath } from 'node:url';",
-      "import { dirname as __pathDirname } from 'node:path';",
-      'const require = __createRequire(import.meta.url);',
-      'const __filename = __fileURLToPath(import.meta.url);',
-      'const __dirname = __pathDirname(__filename);',
-    ].join(' '),
-  },
+  // CommonJS, though the sources and @actions/core are ES modules: Node sets
+  // up an ES module's built-in imports as namespaces, reading every export of
+  // fs and crypto (and with them fs/promises, readline and webcrypto), about
+  // 6 ms of every start. The .cjs name keeps it CommonJS in a "type": "module" package.
+  format: 'cjs',
   // The PHP programs that run on hosts live in src/remote/*.php and are inlined as text, as is action.yml (the CLI's options).
   loader: { '.php': 'text', '.yml': 'text' },
-  plugins: [nativeAddons, noHttpClient, ssh2ClientOnly, noMakeDir],
+  plugins: [nativeAddons, noHttpClient, ssh2ClientOnly, noMakeDir, noSftp, lazyChildProcess, yamlOnFirstUse],
   legalComments: 'none',
   logLevel: 'warning',
 });

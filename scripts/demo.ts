@@ -1,7 +1,7 @@
 // npm run demo: three local test hosts (real sshd, each with its own /srv)
 // running the example app v1 on real Workerman 5.2.2 (installed by Composer
 // into .cache/workerman on first use); app v2 is deployed through the real
-// action entry point, dist/index.js, with inputs passed as INPUT_* variables
+// action entry point, dist/index.cjs, with inputs passed as INPUT_* variables
 // exactly as a runner passes them. A small bounded load runs during the
 // rollout to show that no request is dropped. Hosts are named as the
 // action's log names them (root@127.0.0.1:<port>). Everything is torn down
@@ -110,7 +110,7 @@ try {
   }
   const source = await rig.makeSource('v2');
 
-  say('deploying app v2 with graceful-reload (node dist/index.js)');
+  say('deploying app v2 with graceful-reload (node dist/index.cjs)');
   const load = startLoad(hosts);
   const run = await runAction(
     {

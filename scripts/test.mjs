@@ -23,16 +23,16 @@ function files(dir) {
 // Runs after every other test file: fails when the suite left processes or temp dirs behind.
 const LEAK_CHECK = join('test', 'e2e', 'zz-nothing-left.test.ts');
 
-// The action runs dist/index.js, and the end-to-end tests run it too: a stale
+// The action runs dist/index.cjs, and the end-to-end tests run it too: a stale
 // bundle would test (and ship) old code.
 const freshDir = mkdtempSync(join(tmpdir(), 'gr-bundle-'));
-const fresh = join(freshDir, 'index.js');
+const fresh = join(freshDir, 'index.cjs');
 const bundled = spawnSync(process.execPath, ['scripts/bundle.mjs', fresh], { stdio: 'inherit' });
-const same = bundled.status === 0 && existsSync('dist/index.js') && readFileSync(fresh, 'utf8') === readFileSync('dist/index.js', 'utf8');
+const same = bundled.status === 0 && existsSync('dist/index.cjs') && readFileSync(fresh, 'utf8') === readFileSync('dist/index.cjs', 'utf8');
 rmSync(freshDir, { recursive: true, force: true });
 if (bundled.status !== 0) process.exit(1);
 if (!same) {
-  console.error('dist/index.js does not match a fresh build of src/: run npm run build and commit dist/');
+  console.error('dist/index.cjs does not match a fresh build of src/: run npm run build and commit dist/');
   process.exit(1);
 }
 

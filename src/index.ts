@@ -3,10 +3,10 @@ import { runCli } from './cli/main.js';
 
 /**
  * One bundle, two ways in: the runner starts it as the action (node
- * dist/index.js); bin/graceful-reload.js sets this mark first, and the same
+ * dist/index.cjs); bin/graceful-reload.js sets this mark first, and the same
  * code runs as the command-line tool.
  */
 const CLI_MARK = Symbol.for('graceful-reload.cli');
 
-if ((globalThis as Record<symbol, unknown>)[CLI_MARK] === true) process.exitCode = await runCli(process.argv.slice(2));
+if ((globalThis as Record<symbol, unknown>)[CLI_MARK] === true) void runCli(process.argv.slice(2)).then((code) => (process.exitCode = code));
 else void run();

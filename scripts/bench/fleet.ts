@@ -1,5 +1,5 @@
 // A fleet of rig hosts for the benchmarks, and the three ways to deploy to it
-// that they compare: the action (dist/index.js, run as a runner runs it), the
+// that they compare: the action (dist/index.cjs, run as a runner runs it), the
 // careful hand-written script and the one-host-at-a-time ssh loop.
 import { lutimes, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -104,7 +104,7 @@ export async function nextVersion(fleet: Fleet): Promise<string> {
 }
 
 export interface ActionResult {
-  /** From spawning `node dist/index.js` to its exit. */
+  /** From spawning `node dist/index.cjs` to its exit. */
   readonly ms: number;
   /** When it was spawned and when it exited, epoch ms (the clock of the reports' phase times). */
   readonly spawnedAt: number;
@@ -133,7 +133,7 @@ export function actionInputs(fleet: Fleet, endpoints: readonly Endpoint[], extra
 }
 
 /**
- * Runs dist/index.js as a runner does, watching its memory and CPU time;
+ * Runs dist/index.cjs as a runner does, watching its memory and CPU time;
  * `onLine` sees each line of its output as it arrives (with the time),
  * `onSpawn` gets its process id.
  */

@@ -42,15 +42,15 @@ function parseArgs(args: readonly string[]): { quick: boolean; out: string | nul
   return { quick, out: out ?? (selected.length === BENCHMARKS.length ? join(REPO, 'BENCHMARKS.md') : null), selected };
 }
 
-/** The benchmarks measure dist/index.js: it must be the bundle of the sources, or the figures describe other code. */
+/** The benchmarks measure dist/index.cjs: it must be the bundle of the sources, or the figures describe other code. */
 async function checkBundleFresh(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'gr-bench-bundle-'));
   try {
-    const fresh = join(dir, 'index.js');
+    const fresh = join(dir, 'index.cjs');
     const built = await execFile(process.execPath, [join(REPO, 'scripts/bundle.mjs'), fresh], { cwd: REPO, timeoutMs: 120_000 });
     if (built.code !== 0) throw new Error(`bundling src/ failed: ${built.stderr.trim()}`);
-    const [now, wanted] = await Promise.all([readFile(join(REPO, 'dist/index.js'), 'utf8').catch(() => ''), readFile(fresh, 'utf8')]);
-    if (now !== wanted) throw new Error('dist/index.js is not the bundle of the current sources: run npm run build (node scripts/bundle.mjs) first');
+    const [now, wanted] = await Promise.all([readFile(join(REPO, 'dist/index.cjs'), 'utf8').catch(() => ''), readFile(fresh, 'utf8')]);
+    if (now !== wanted) throw new Error('dist/index.cjs is not the bundle of the current sources: run npm run build (node scripts/bundle.mjs) first');
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -60,7 +60,7 @@ export function renderDocument(run: RunInfo, machine: readonly (readonly [string
       `${run.quick ? ', **quick mode** (fewer runs: read the figures as rough)' : ''}; the run took ${Math.round(run.durationMs / 60_000)} min.`,
     '',
     'Every host is a real OpenSSH sshd on loopback in its own mount namespace with real Workerman (the test rig, `test/rig/rig.ts`); ' +
-      'the action is `node dist/index.js` run as a GitHub runner runs it (`test/rig/action-runner.ts`). The machine is shared and noisy, ' +
+      'the action is `node dist/index.cjs` run as a GitHub runner runs it (`test/rig/action-runner.ts`). The machine is shared and noisy, ' +
       'so the figures that matter are ratios and counts, measured side by side in one run (the runs of what is compared are interleaved) ' +
       'and taken as medians of several runs. Times in seconds are given for context only.',
     '',

@@ -140,7 +140,7 @@ function report(results: Map<number, Samples>, rounds: number): Section {
   ]);
   const body = [
     `Wall time of one deploy (one changed file) to N hosts, median of ${rounds} rounds; each round runs the three side by side in a rotating order. ` +
-      '**action**: `node dist/index.js` with `settle: 0s` and `max-parallel: N`, every other input at its default, from spawn to exit. ' +
+      '**action**: `node dist/index.cjs` with `settle: 0s` and `max-parallel: N`, every other input at its default, from spawn to exit. ' +
       '**careful script**: [`scripts/bench/careful-deploy.sh`](scripts/bench/careful-deploy.sh), on all N hosts at once: `rsync -az --delete --delay-updates` over OpenSSH, ' +
       'the old worker PIDs noted and `php start.php reload -g` sent in one ssh command, then one ssh command every 100 ms until every old worker is gone. ' +
       '**ssh loop**: [`scripts/bench/ssh-loop.sh`](scripts/bench/ssh-loop.sh), host after host: `rsync -az --delete`, then `php start.php reload` over ssh, nothing verified ' +

@@ -1,8 +1,8 @@
-// 6. Start-up and bundle size: from spawning `node dist/index.js` to the
+// 6. Start-up and bundle size: from spawning `node dist/index.cjs` to the
 // first byte of its SSH connection arriving at a listening socket that stands
 // in for the host (the client's version banner), beside two floors measured
 // the same way: OpenSSH's ssh, and a node process that only connects and
-// writes a byte. Then dist/index.js's size.
+// writes a byte. Then dist/index.cjs's size.
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
@@ -117,21 +117,21 @@ export const startup: Benchmark = {
       await standIn.close();
       await rm(keyDir, { recursive: true, force: true });
     }
-    const bundle = await readFile(join(REPO, 'dist/index.js'));
-    return report(samples, missed, runs, { bytes: (await stat(join(REPO, 'dist/index.js'))).size, gzipped: gzipSync(bundle).length });
+    const bundle = await readFile(join(REPO, 'dist/index.cjs'));
+    return report(samples, missed, runs, { bytes: (await stat(join(REPO, 'dist/index.cjs'))).size, gzipped: gzipSync(bundle).length });
   },
 };
 
 function report(samples: Record<Client, number[]>, missed: number, runs: number, bundle: { bytes: number; gzipped: number }): Section {
   const action = median(samples.action);
   const labels: Record<Client, string> = {
-    action: '`node dist/index.js` (the action)',
+    action: '`node dist/index.cjs` (the action)',
     ssh: '`ssh` (OpenSSH client)',
     node: '`node -e` connecting and writing one byte (Node’s floor)',
   };
   return {
     title: '6. Start-up and bundle size',
-    goals: [{ figure: '`node dist/index.js` to the first SSH packet, median', measured: formatMs(action), goal: '≤ 150 ms', met: meets(action, GOAL) }],
+    goals: [{ figure: '`node dist/index.cjs` to the first SSH packet, median', measured: formatMs(action), goal: '≤ 150 ms', met: meets(action, GOAL) }],
     body: [
       `From \`spawn()\` returning to the first byte arriving at a TCP socket on loopback standing in for the host, median of ${runs} runs each, the three clients interleaved. ` +
         'The action gets a key, a pinned host key and `source: examples/app`; every client is killed once its first byte is in.' +
@@ -142,7 +142,7 @@ function report(samples: Record<Client, number[]>, missed: number, runs: number,
         CLIENTS.map((client) => [labels[client], formatMs(median(samples[client])), formatMs(Math.min(...samples[client])), formatMs(Math.max(...samples[client])), formatRatio(ratio(median(samples[client]), median(samples.ssh)))]),
       ),
       '',
-      `\`dist/index.js\`: ${formatBytes(bundle.bytes)} (${bundle.bytes.toLocaleString('en')} bytes), ${formatBytes(bundle.gzipped)} gzipped.`,
+      `\`dist/index.cjs\`: ${formatBytes(bundle.bytes)} (${bundle.bytes.toLocaleString('en')} bytes), ${formatBytes(bundle.gzipped)} gzipped.`,
     ].join('\n'),
     figures: [],
   };

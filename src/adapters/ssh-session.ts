@@ -26,6 +26,7 @@ import {
   type RunOptions,
 } from '../engine/ports.js';
 import type { Credentials, HostTrust } from '../engine/settings.js';
+import { COMPRESSION } from './ssh-compression.js';
 
 export interface SshOptions {
   readonly trust: HostTrust;
@@ -45,6 +46,18 @@ const NO_MATCHING_KEY_FORMAT = /no matching host key format/i;
 const REMOTE_KEY_FORMATS = /^Handshake: \(remote\) Host key format: (.*)$/;
 /** Types to try when the host's list is unknown. */
 const EVERY_KEY_TYPE = ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'ssh-rsa'];
+
+/**
+ * ssh2's algorithm lists: the host key types the pins allow (ssh2's own when
+ * there are none), and compression (ssh-compression.ts) but not to a jump
+ * host, whose connection only carries the host's, compressed already.
+ */
+export function sshAlgorithms(hostKeyAlgorithms: readonly string[], asJump = false): NonNullable<Config['algorithms']> {
+  return {
+    compress: asJump ? ['none'] : [...COMPRESSION],
+    ...(hostKeyAlgorithms.length > 0 ? { serverHostKey: [...hostKeyAlgorithms] as HostKeyAlgorithmList } : {}),
+  };
+}
 
 /**
  * A TCP connection with Nagle's algorithm off. Every step of a rollout is a
@@ -75,7 +88,7 @@ async function connectOnce(host: HostSpec, options: SshOptions, asJump: boolean,
   const sock = direct ?? (await openSock!());
   try {
     await client.connect({
-      ...(algorithms.length > 0 ? { algorithms: { serverHostKey: algorithms as HostKeyAlgorithmList } } : {}),
+      algorithms: sshAlgorithms(algorithms, asJump),
       host: host.host,
       port: host.port,
       username: host.username,

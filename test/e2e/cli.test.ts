@@ -16,7 +16,7 @@ after(async () => {
   await rig?.destroy();
 });
 
-/** Runs `graceful-reload` (bin/graceful-reload.js, on dist/index.js) as a user would, in `cwd`, with no terminal: plain lines. */
+/** Runs `graceful-reload` (bin/graceful-reload.js, on dist/index.cjs) as a user would, in `cwd`, with no terminal: plain lines. */
 function cli(args: readonly string[], options: { cwd?: string; env?: Record<string, string> } = {}): Promise<Exec> {
   return execFile(process.execPath, [join(REPO, 'bin/graceful-reload.js'), ...args], {
     cwd: options.cwd ?? REPO,

@@ -11,7 +11,7 @@ import type { HostReport } from '../../src/engine/report.js';
 /**
  * Issue 10's "Done when", end to end: fleets of 3 to 5 rig hosts on real
  * Workerman 5, each test on hosts of its own (stopped when it ends), all on
- * one rig. The action runs from dist/index.js as a runner would start it.
+ * one rig. The action runs from dist/index.cjs as a runner would start it.
  */
 
 let rig: Rig;

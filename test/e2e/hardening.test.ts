@@ -24,7 +24,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Samples the peak resident set (VmHWM, a high-water mark the kernel keeps)
- * of the action process while it runs: the dist/index.js process whose
+ * of the action process while it runs: the dist/index.cjs process whose
  * environment carries `marker`. Since VmHWM never falls, the last sample
  * taken before the process exits is its peak up to then.
  */
@@ -37,7 +37,7 @@ function samplePeakRss(marker: string): { stop: () => Promise<{ pid: number | un
     for (const entry of await readdir('/proc')) {
       if (!/^\d+$/.test(entry)) continue;
       try {
-        if (!(await readFile(`/proc/${entry}/cmdline`, 'latin1')).includes('dist/index.js')) continue;
+        if (!(await readFile(`/proc/${entry}/cmdline`, 'latin1')).includes('dist/index.cjs')) continue;
         if ((await readFile(`/proc/${entry}/environ`, 'latin1')).split('\0').includes(marker)) return Number(entry);
       } catch {
         // Gone, or not ours to read.
@@ -176,7 +176,7 @@ test('cancelled (SIGTERM) mid-rollout: the report is written, and one failure li
   await writeFile(stateFile, '');
   const env: NodeJS.ProcessEnv = { PATH: process.env['PATH'], HOME: process.env['HOME'], RUNNER_TEMP: runnerTemp, GITHUB_OUTPUT: outputFile, GITHUB_STATE: stateFile, GITHUB_WORKSPACE: REPO };
   for (const [name, value] of Object.entries(inputsFor(rig, host, await rig.makeSource('v2'), { php, 'command-timeout': '60s' }))) env[`INPUT_${name.toUpperCase()}`] = value;
-  const child = spawn(process.execPath, [join(REPO, 'dist/index.js')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [join(REPO, 'dist/index.cjs')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
   child.stdout.on('data', (chunk: Buffer) => (log += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (log += chunk.toString()));

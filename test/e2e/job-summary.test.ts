@@ -7,7 +7,7 @@ import { Rig, type TestHost } from '../rig/rig.js';
 import { deployFleet, makeHostSensitiveSource } from '../rig/scenario.js';
 
 /**
- * What a run shows on GitHub (issue 12), from dist/index.js started as a
+ * What a run shows on GitHub (issue 12), from dist/index.cjs started as a
  * runner starts it: the job summary's table and timeline, the outputs, one
  * annotation per failed host, the log's groups and its last line. One fleet
  * of three real Workerman 5 hosts, one at a time: the first deploys, the

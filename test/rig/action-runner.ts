@@ -40,7 +40,7 @@ export function parseCommandFile(text: string): Record<string, string> {
 }
 
 /**
- * Runs dist/index.js the way a GitHub runner does: inputs as INPUT_<NAME>
+ * Runs dist/index.cjs the way a GitHub runner does: inputs as INPUT_<NAME>
  * variables, outputs, state and the job summary through files, on the Node 24 that
  * `npm test` puts first on PATH. Returns after the main step; `post` runs the
  * post step with the saved state.
@@ -68,7 +68,7 @@ export async function runAction(
     ...options.env,
   };
   for (const [name, value] of Object.entries(inputs)) env[`INPUT_${name.toUpperCase()}`] = value;
-  const result = await execFile(process.execPath, [join(REPO, 'dist/index.js')], {
+  const result = await execFile(process.execPath, [join(REPO, 'dist/index.cjs')], {
     env,
     timeoutMs: 300_000,
     ...(options.echo ? { echo: options.echo } : {}),

@@ -38,14 +38,14 @@ test('action.yml: every input has a description, a required flag and a default; 
   }
 });
 
-test('action.yml: branding is an icon and a color GitHub offers; the action runs dist/index.js on node24', () => {
+test('action.yml: branding is an icon and a color GitHub offers; the action runs dist/index.cjs on node24', () => {
   assert.ok(typeof action.name === 'string' && action.name !== '');
   assert.ok(typeof action.description === 'string' && action.description.length <= 125, 'the marketplace shows at most 125 characters of the description');
   assert.ok(BRANDING_ICONS.includes(String(action.branding?.icon)), `branding.icon ${String(action.branding?.icon)} is on the list`);
   assert.ok(BRANDING_COLORS.includes(String(action.branding?.color)), `branding.color ${String(action.branding?.color)} is one of ${BRANDING_COLORS.join(', ')}`);
   assert.equal(action.runs?.using, 'node24');
-  assert.equal(action.runs?.main, 'dist/index.js');
-  assert.ok(existsSync(join(REPO, 'dist/index.js')), 'dist/index.js is committed');
+  assert.equal(action.runs?.main, 'dist/index.cjs');
+  assert.ok(existsSync(join(REPO, 'dist/index.cjs')), 'dist/index.cjs is committed');
 });
 
 test('the README input tables list exactly the inputs of action.yml, with the same required flags and defaults', () => {

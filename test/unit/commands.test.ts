@@ -63,6 +63,7 @@ test('rsync gets an argument array: excludes and protects as single arguments, s
   // The host part is a placeholder: rsync reaches the host through the bridge on its open connection.
   assert.deepEqual(args.slice(-3), ['--', 'build/', 'graceful-reload:/srv/app/']);
   assert.equal(args[args.indexOf('--rsh') + 1], BRIDGE_RSH);
+  assert.ok(args.includes(`--rsync-path=env RSYNC_CHECKSUM_LIST='xxh3 xxh128 xxh64 md5 md4' rsync`), 'the host end prefers the checksum this end does');
   assert.deepEqual(parseRsyncStats('Number of deleted files: 2\nNumber of regular files transferred: 1,204\n'), { filesTransferred: 1204, filesDeleted: 2 });
 });
 

@@ -4,8 +4,9 @@ import { mkdtemp, readFile, readdir, rm, writeFile, mkdir } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BridgeHeaderError, readBridgeHeader, remoteCommandOf } from '../../src/adapters/rsync-bridge.js';
-import { RsyncSync, stopRunningRsync } from '../../src/adapters/rsync-sync.js';
+import { CHECKSUM_PREFERENCE, childEnvironment, RsyncSync, stopRunningRsync } from '../../src/adapters/rsync-sync.js';
 import { StepError } from '../../src/engine/ports.js';
+import { execFile } from '../rig/process.js';
 import { localStream, testSettings } from './local-host.js';
 
 const header = (...args: string[]) => Buffer.from([String(args.length), ...args].map((field) => `${field}\0`).join(''));
@@ -49,11 +50,39 @@ test('real rsync through the bridge: the remote end runs as one stream command, 
     const sync = new RsyncSync(testSettings({ source, target, exclude: [], protect: [] }), async (command) => localStream(command, commands));
     const summary = await sync.sync({ watch: (path) => path === 'start.php' });
     assert.equal(commands.length, 1);
-    assert.match(commands[0]!, /^rsync --server /);
+    // The host's end is told the checksum list this end has, or the two would not agree on one.
+    assert.ok(commands[0]!.startsWith(`env RSYNC_CHECKSUM_LIST='${CHECKSUM_PREFERENCE}' rsync --server `), commands[0]);
     assert.deepEqual({ sent: summary.filesTransferred, deleted: summary.filesDeleted }, { sent: 2, deleted: 1 });
     assert.deepEqual(summary.watchedChanges, ['start.php']);
     assert.deepEqual((await readdir(target, { recursive: true })).sort(), ['src', 'src/app.php', 'start.php']);
     assert.equal(await readFile(join(target, 'src', 'app.php'), 'utf8'), '<?php return 2;\n');
+  });
+});
+
+test("rsync's environment: the checksum list, and none of the action's inputs (they carry the secrets)", () => {
+  const environment = childEnvironment({ PATH: '/usr/bin', 'INPUT_PRIVATE-KEY': 'secret', RSYNC_CHECKSUM_LIST: 'md5' });
+  assert.deepEqual(environment, { PATH: '/usr/bin', RSYNC_CHECKSUM_LIST: CHECKSUM_PREFERENCE });
+});
+
+/** rsync's "Total bytes sent" from --stats output. */
+const bytesSent = (stats: string) => Number(/Total bytes sent: ([\d,]+)/.exec(stats)?.[1]?.replaceAll(',', '') ?? Number.NaN);
+
+test('real rsync through the bridge: both ends settle on an 8-byte checksum, so the file list is 8 bytes a file smaller than with rsync\'s default', async () => {
+  await trees(async (source, target) => {
+    const files = 200;
+    await Promise.all(Array.from({ length: files }, (_, i) => writeFile(join(source, 'src', `f${i}.php`), `<?php return ${i};\n`)));
+    const debug: string[] = [];
+    const sync = new RsyncSync(testSettings({ source, target, exclude: [], protect: [] }), async (command) => localStream(command), (line) => debug.push(line));
+    await sync.sync();
+    // Nothing changed since: what the sender sends is the file list.
+    await sync.sync();
+    const ours = bytesSent(debug.at(-1)!);
+    // The same with 16-byte checksums (rsync's own first choice, xxh128, or md5 before it), both ends local.
+    const plain = await execFile('rsync', ['--recursive', '--checksum', '--stats', '--checksum-choice=md5', `${source}/`, `${target}/`], { timeoutMs: 30_000 });
+    assert.equal(plain.code, 0, plain.stderr);
+    const theirs = bytesSent(plain.stdout);
+    assert.ok(ours > 0 && theirs > 0, `${ours} / ${theirs}`);
+    assert.ok(theirs - ours >= 7 * files, `our file list ${ours} B, with 16-byte checksums ${theirs} B`);
   });
 });
 
@@ -70,10 +99,10 @@ test('a remote end that cannot start: rsync fails with the host\'s words, and no
 
 test('a remote rsync that is missing: its stderr is in the failure', async () => {
   await trees(async (source, target) => {
-    const missing = new RsyncSync(testSettings({ source, target, exclude: [], protect: [] }), async (command) => localStream(command.replace(/^rsync /, 'no-such-rsync-here ')));
+    const missing = new RsyncSync(testSettings({ source, target, exclude: [], protect: [] }), async (command) => localStream(command.replace(/ rsync --server /, ' no-such-rsync-here --server ')));
     const error: unknown = await missing.sync().then(() => assert.fail('the sync cannot succeed'), (rejected: unknown) => rejected);
     assert.ok(error instanceof StepError);
-    assert.match(error.message, /no-such-rsync-here: (not found|command not found)/);
+    assert.match(error.message, /no-such-rsync-here.*(not found|No such file)/);
     assert.deepEqual(await readdir(target), ['old.php']);
   });
 });

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:net';
-import { openSshShell, tcpOptions } from '../../src/adapters/ssh-session.js';
+import { COMPRESSION } from '../../src/adapters/ssh-compression.js';
+import { openSshShell, sshAlgorithms, tcpOptions } from '../../src/adapters/ssh-session.js';
 import { StepError } from '../../src/engine/ports.js';
 
 const OPTIONS = { trust: { pins: [], ignoreHostKeys: true }, credentials: { password: 'unused' }, connectTimeoutMs: 1_000, retries: 0 };
@@ -39,6 +40,54 @@ test('a host that answers with something other than SSH fails as a connect step,
     assert.equal(error.step, 'connect');
     assert.ok(closedByClient, 'the client connected');
     await closedByClient;
+  } finally {
+    server.close();
+  }
+});
+
+test('the algorithms asked for: compression first (none to a jump host), the pinned host key types when there are pins', () => {
+  assert.deepEqual(sshAlgorithms([]), { compress: ['zlib@openssh.com', 'zlib', 'none'] });
+  assert.deepEqual(sshAlgorithms(['ssh-ed25519']), { compress: COMPRESSION, serverHostKey: ['ssh-ed25519'] });
+  assert.deepEqual(sshAlgorithms(['ssh-ed25519'], true), { compress: ['none'], serverHostKey: ['ssh-ed25519'] });
+});
+
+/** The name-lists of the first binary packet (KEXINIT, RFC 4253 7.1) in what a client sent after its version line. */
+function kexinitNameLists(bytes: Buffer): string[] | undefined {
+  const packet = bytes.indexOf('\r\n') + 2;
+  if (packet < 2 || bytes.length < packet + 5 || bytes.length < packet + 4 + bytes.readUInt32BE(packet)) return undefined;
+  assert.equal(bytes[packet + 5], 20, 'SSH_MSG_KEXINIT');
+  const lists: string[] = [];
+  for (let at = packet + 6 + 16; lists.length < 10; ) {
+    const length = bytes.readUInt32BE(at);
+    lists.push(bytes.subarray(at + 4, at + 4 + length).toString('latin1'));
+    at += 4 + length;
+  }
+  return lists;
+}
+
+test("the client's first key exchange offers zlib compression both ways, with none as the last resort", async () => {
+  let offered: (lists: string[]) => void;
+  const lists = new Promise<string[]>((resolve) => (offered = resolve));
+  const server = createServer((socket) => {
+    let received = Buffer.alloc(0);
+    socket.on('error', () => undefined);
+    socket.write('SSH-2.0-graceful-reload-test\r\n');
+    socket.on('data', (chunk: Buffer) => {
+      received = Buffer.concat([received, chunk]);
+      const names = kexinitNameLists(received);
+      if (names) {
+        offered(names);
+        socket.destroy();
+      }
+    });
+  });
+  const port = await listen(server);
+  try {
+    const connecting = openSshShell({ label: 'kexinit', host: '127.0.0.1', port, username: 'deploy' }, OPTIONS).catch((e: unknown) => e);
+    const [, , , , , , compressToHost, compressFromHost] = await lists;
+    assert.equal(compressToHost, 'zlib@openssh.com,zlib,none');
+    assert.equal(compressFromHost, 'zlib@openssh.com,zlib,none');
+    assert.ok((await connecting) instanceof StepError);
   } finally {
     server.close();
   }

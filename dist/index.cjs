@@ -1,17 +1,11 @@
-import { createRequire as __createRequire } from 'node:module'; import { fileURLToPath as __fileURLToPath } from 'node:url'; import { dirname as __pathDirname } from 'node:path'; const require = __createRequire(import.meta.url); const __filename = __fileURLToPath(import.meta.url); const __dirname = __pathDirname(__filename);
+"use strict";
 var __create = Object.create;
 var __defProp = Object.defineProperty;
 var __getOwnPropDesc = Object.getOwnPropertyDescriptor;
 var __getOwnPropNames = Object.getOwnPropertyNames;
 var __getProtoOf = Object.getPrototypeOf;
 var __hasOwnProp = Object.prototype.hasOwnProperty;
-var __require = /* @__PURE__ */ ((x) => typeof require !== "undefined" ? require : typeof Proxy !== "undefined" ? new Proxy(x, {
-  get: (a, b) => (typeof require !== "undefined" ? require : a)[b]
-}) : x)(function(x) {
-  if (typeof require !== "undefined") return require.apply(this, arguments);
-  throw Error('Dynamic require of "' + x + '" is not supported');
-});
-var __commonJS = (cb, mod) => function __require2() {
+var __commonJS = (cb, mod) => function __require() {
   try {
     return mod || (0, cb[__getOwnPropNames(cb)[0]])((mod = { exports: {} }).exports, mod), mod.exports;
   } catch (e) {
@@ -37,21 +31,21 @@ var __toESM = (mod, isNodeMode, target) => (target = mod != null ? __create(__ge
 
 // node_modules/is-stream/index.js
 var require_is_stream = __commonJS({
-  "node_modules/is-stream/index.js"(exports, module) {
+  "node_modules/is-stream/index.js"(exports2, module2) {
     "use strict";
     var isStream2 = (stream) => stream !== null && typeof stream === "object" && typeof stream.pipe === "function";
     isStream2.writable = (stream) => isStream2(stream) && stream.writable !== false && typeof stream._write === "function" && typeof stream._writableState === "object";
     isStream2.readable = (stream) => isStream2(stream) && stream.readable !== false && typeof stream._read === "function" && typeof stream._readableState === "object";
     isStream2.duplex = (stream) => isStream2.writable(stream) && isStream2.readable(stream);
     isStream2.transform = (stream) => isStream2.duplex(stream) && typeof stream._transform === "function";
-    module.exports = isStream2;
+    module2.exports = isStream2;
   }
 });
 
 // node_modules/shell-escape/shell-escape.js
 var require_shell_escape = __commonJS({
-  "node_modules/shell-escape/shell-escape.js"(exports, module) {
-    module.exports = shellescape;
+  "node_modules/shell-escape/shell-escape.js"(exports2, module2) {
+    module2.exports = shellescape;
     function shellescape(a) {
       var ret = [];
       a.forEach(function(s) {
@@ -75,8 +69,8 @@ var require_cpu_features = __commonJS({
 
 // node_modules/asn1/lib/ber/errors.js
 var require_errors = __commonJS({
-  "node_modules/asn1/lib/ber/errors.js"(exports, module) {
-    module.exports = {
+  "node_modules/asn1/lib/ber/errors.js"(exports2, module2) {
+    module2.exports = {
       newInvalidAsn1Error: function(msg) {
         var e = new Error();
         e.name = "InvalidAsn1Error";
@@ -89,8 +83,8 @@ var require_errors = __commonJS({
 
 // node_modules/asn1/lib/ber/types.js
 var require_types = __commonJS({
-  "node_modules/asn1/lib/ber/types.js"(exports, module) {
-    module.exports = {
+  "node_modules/asn1/lib/ber/types.js"(exports2, module2) {
+    module2.exports = {
       EOC: 0,
       Boolean: 1,
       Integer: 2,
@@ -129,9 +123,9 @@ var require_types = __commonJS({
 
 // node_modules/safer-buffer/safer.js
 var require_safer = __commonJS({
-  "node_modules/safer-buffer/safer.js"(exports, module) {
+  "node_modules/safer-buffer/safer.js"(exports2, module2) {
     "use strict";
-    var buffer = __require("buffer");
+    var buffer = require("buffer");
     var Buffer2 = buffer.Buffer;
     var safer = {};
     var key;
@@ -191,14 +185,14 @@ var require_safer = __commonJS({
         safer.constants.MAX_STRING_LENGTH = safer.kStringMaxLength;
       }
     }
-    module.exports = safer;
+    module2.exports = safer;
   }
 });
 
 // node_modules/asn1/lib/ber/reader.js
 var require_reader = __commonJS({
-  "node_modules/asn1/lib/ber/reader.js"(exports, module) {
-    var assert = __require("assert");
+  "node_modules/asn1/lib/ber/reader.js"(exports2, module2) {
+    var assert = require("assert");
     var Buffer2 = require_safer().Buffer;
     var ASN1 = require_types();
     var errors = require_errors();
@@ -356,14 +350,14 @@ var require_reader = __commonJS({
         value -= 1 << i * 8;
       return value >> 0;
     };
-    module.exports = Reader;
+    module2.exports = Reader;
   }
 });
 
 // node_modules/asn1/lib/ber/writer.js
 var require_writer = __commonJS({
-  "node_modules/asn1/lib/ber/writer.js"(exports, module) {
-    var assert = __require("assert");
+  "node_modules/asn1/lib/ber/writer.js"(exports2, module2) {
+    var assert = require("assert");
     var Buffer2 = require_safer().Buffer;
     var ASN1 = require_types();
     var errors = require_errors();
@@ -599,29 +593,29 @@ var require_writer = __commonJS({
         this._size = sz;
       }
     };
-    module.exports = Writer;
+    module2.exports = Writer;
   }
 });
 
 // node_modules/asn1/lib/ber/index.js
 var require_ber = __commonJS({
-  "node_modules/asn1/lib/ber/index.js"(exports, module) {
+  "node_modules/asn1/lib/ber/index.js"(exports2, module2) {
     var errors = require_errors();
     var types = require_types();
     var Reader = require_reader();
     var Writer = require_writer();
-    module.exports = {
+    module2.exports = {
       Reader,
       Writer
     };
     for (t in types) {
       if (types.hasOwnProperty(t))
-        module.exports[t] = types[t];
+        module2.exports[t] = types[t];
     }
     var t;
     for (e in errors) {
       if (errors.hasOwnProperty(e))
-        module.exports[e] = errors[e];
+        module2.exports[e] = errors[e];
     }
     var e;
   }
@@ -629,9 +623,9 @@ var require_ber = __commonJS({
 
 // node_modules/asn1/lib/index.js
 var require_lib = __commonJS({
-  "node_modules/asn1/lib/index.js"(exports, module) {
+  "node_modules/asn1/lib/index.js"(exports2, module2) {
     var Ber = require_ber();
-    module.exports = {
+    module2.exports = {
       Ber,
       BerReader: Ber.Reader,
       BerWriter: Ber.Writer
@@ -641,7 +635,7 @@ var require_lib = __commonJS({
 
 // node_modules/ssh2/lib/protocol/utils.js
 var require_utils = __commonJS({
-  "node_modules/ssh2/lib/protocol/utils.js"(exports, module) {
+  "node_modules/ssh2/lib/protocol/utils.js"(exports2, module2) {
     "use strict";
     var Ber = require_lib().Ber;
     var DISCONNECT_REASON;
@@ -776,7 +770,7 @@ var require_utils = __commonJS({
       return offset;
     }
     var utilBufferParser = makeBufferParser();
-    module.exports = {
+    module2.exports = {
       bufferCopy,
       bufferSlice,
       FastBuffer,
@@ -965,7 +959,7 @@ var require_sshcrypto = __commonJS({
 
 // node_modules/ssh2/lib/protocol/crypto/poly1305.js
 var require_poly1305 = __commonJS({
-  "node_modules/ssh2/lib/protocol/crypto/poly1305.js"(exports, module) {
+  "node_modules/ssh2/lib/protocol/crypto/poly1305.js"(exports2, module2) {
     var createPoly1305 = (function() {
       var _scriptDir = typeof document !== "undefined" && document.currentScript ? document.currentScript.src : void 0;
       if (typeof __filename !== "undefined") _scriptDir = _scriptDir || __filename;
@@ -981,11 +975,11 @@ var require_poly1305 = __commonJS({
         var u = {}, w;
         for (w in b) b.hasOwnProperty(w) && (u[w] = b[w]);
         var x = "object" === typeof window, y = "function" === typeof importScripts, z = "object" === typeof process && "object" === typeof process.versions && "string" === typeof process.versions.node, B = "", C, D, E, F, G;
-        if (z) B = y ? __require("path").dirname(B) + "/" : __dirname + "/", C = function(a, c) {
+        if (z) B = y ? require("path").dirname(B) + "/" : __dirname + "/", C = function(a, c) {
           var d = H(a);
           if (d) return c ? d : d.toString();
-          F || (F = __require("fs"));
-          G || (G = __require("path"));
+          F || (F = require("fs"));
+          G || (G = require("path"));
           a = G.normalize(a);
           return F.readFileSync(a, c ? null : "utf8");
         }, E = function(a) {
@@ -996,8 +990,8 @@ var require_poly1305 = __commonJS({
         }, D = function(a, c, d) {
           var e = H(a);
           e && c(e);
-          F || (F = __require("fs"));
-          G || (G = __require("path"));
+          F || (F = require("fs"));
+          G || (G = require("path"));
           a = G.normalize(a);
           F.readFile(a, function(f, l) {
             f ? d(f) : c(l.buffer);
@@ -1380,20 +1374,20 @@ var require_poly1305 = __commonJS({
         return createPoly13052.ready;
       });
     })();
-    if (typeof exports === "object" && typeof module === "object")
-      module.exports = createPoly1305;
+    if (typeof exports2 === "object" && typeof module2 === "object")
+      module2.exports = createPoly1305;
     else if (typeof define === "function" && define["amd"])
       define([], function() {
         return createPoly1305;
       });
-    else if (typeof exports === "object")
-      exports["createPoly1305"] = createPoly1305;
+    else if (typeof exports2 === "object")
+      exports2["createPoly1305"] = createPoly1305;
   }
 });
 
 // node_modules/ssh2/lib/protocol/crypto.js
 var require_crypto = __commonJS({
-  "node_modules/ssh2/lib/protocol/crypto.js"(exports, module) {
+  "node_modules/ssh2/lib/protocol/crypto.js"(exports2, module2) {
     "use strict";
     var {
       createCipheriv,
@@ -1401,7 +1395,7 @@ var require_crypto = __commonJS({
       createHmac: createHmac2,
       randomFillSync,
       timingSafeEqual
-    } = __require("crypto");
+    } = require("crypto");
     var { readUInt32BE, writeUInt32BE } = require_utils();
     var FastBuffer = Buffer[Symbol.species];
     var MAX_SEQNO = 2 ** 32 - 1;
@@ -2687,7 +2681,7 @@ var require_crypto = __commonJS({
         }
       }
     }
-    module.exports = {
+    module2.exports = {
       CIPHER_INFO,
       MAC_INFO,
       bindingAvailable: !!binding,
@@ -2717,9 +2711,9 @@ var require_crypto = __commonJS({
 
 // node_modules/ssh2/lib/protocol/constants.js
 var require_constants = __commonJS({
-  "node_modules/ssh2/lib/protocol/constants.js"(exports, module) {
+  "node_modules/ssh2/lib/protocol/constants.js"(exports2, module2) {
     "use strict";
-    var crypto2 = __require("crypto");
+    var crypto2 = require("crypto");
     var cpuInfo;
     try {
       cpuInfo = require_cpu_features()();
@@ -2862,7 +2856,7 @@ var require_constants = __commonJS({
       BUG_DHGEX_LARGE: 1 << 3,
       IMPLY_RSA_SHA2_SIGALGS: 1 << 4
     };
-    module.exports = {
+    module2.exports = {
       MESSAGE: {
         // Transport layer protocol -- generic (1-19)
         DISCONNECT: 1,
@@ -3103,13 +3097,13 @@ var require_constants = __commonJS({
       curve25519Supported,
       eddsaSupported
     };
-    module.exports.DISCONNECT_REASON_BY_VALUE = Array.from(Object.entries(module.exports.DISCONNECT_REASON)).reduce((obj, [key, value]) => ({ ...obj, [value]: key }), {});
+    module2.exports.DISCONNECT_REASON_BY_VALUE = Array.from(Object.entries(module2.exports.DISCONNECT_REASON)).reduce((obj, [key, value]) => ({ ...obj, [value]: key }), {});
   }
 });
 
 // node_modules/tweetnacl/nacl-fast.js
 var require_nacl_fast = __commonJS({
-  "node_modules/tweetnacl/nacl-fast.js"(exports, module) {
+  "node_modules/tweetnacl/nacl-fast.js"(exports2, module2) {
     (function(nacl) {
       "use strict";
       var gf = function(init) {
@@ -5312,8 +5306,8 @@ var require_nacl_fast = __commonJS({
             for (i = 0; i < n; i++) x[i] = v[i];
             cleanup(v);
           });
-        } else if (typeof __require !== "undefined") {
-          crypto2 = __require("crypto");
+        } else if (typeof require !== "undefined") {
+          crypto2 = require("crypto");
           if (crypto2 && crypto2.randomBytes) {
             nacl.setPRNG(function(x, n) {
               var i, v = crypto2.randomBytes(n);
@@ -5323,13 +5317,13 @@ var require_nacl_fast = __commonJS({
           }
         }
       })();
-    })(typeof module !== "undefined" && module.exports ? module.exports : self.nacl = self.nacl || {});
+    })(typeof module2 !== "undefined" && module2.exports ? module2.exports : self.nacl = self.nacl || {});
   }
 });
 
 // node_modules/bcrypt-pbkdf/index.js
 var require_bcrypt_pbkdf = __commonJS({
-  "node_modules/bcrypt-pbkdf/index.js"(exports, module) {
+  "node_modules/bcrypt-pbkdf/index.js"(exports2, module2) {
     "use strict";
     var crypto_hash_sha512 = require_nacl_fast().lowlevel.crypto_hash;
     var BLF_J = 0;
@@ -6571,7 +6565,7 @@ var require_bcrypt_pbkdf = __commonJS({
       }
       return 0;
     }
-    module.exports = {
+    module2.exports = {
       BLOCKS: BCRYPT_BLOCKS,
       HASHSIZE: BCRYPT_HASHSIZE,
       hash: bcrypt_hash,
@@ -6582,7 +6576,7 @@ var require_bcrypt_pbkdf = __commonJS({
 
 // node_modules/ssh2/lib/protocol/keyParser.js
 var require_keyParser = __commonJS({
-  "node_modules/ssh2/lib/protocol/keyParser.js"(exports, module) {
+  "node_modules/ssh2/lib/protocol/keyParser.js"(exports2, module2) {
     "use strict";
     var {
       createDecipheriv,
@@ -6594,7 +6588,7 @@ var require_keyParser = __commonJS({
       getCiphers,
       sign: sign_,
       verify: verify_
-    } = __require("crypto");
+    } = require("crypto");
     var supportedOpenSSLCiphers = getCiphers();
     var { Ber } = require_lib();
     var bcrypt_pbkdf = require_bcrypt_pbkdf().pbkdf;
@@ -7812,7 +7806,7 @@ ${formatted}-----END ${type} KEY-----`;
         return ret;
       return new Error("Unsupported key format");
     }
-    module.exports = {
+    module2.exports = {
       isParsedKey,
       isSupportedKeyType,
       parseDERKey: (data, type) => parseDER(data, type, "", type),
@@ -7823,9 +7817,9 @@ ${formatted}-----END ${type} KEY-----`;
 
 // node_modules/ssh2/lib/protocol/zlib.js
 var require_zlib = __commonJS({
-  "node_modules/ssh2/lib/protocol/zlib.js"(exports, module) {
+  "node_modules/ssh2/lib/protocol/zlib.js"(exports2, module2) {
     "use strict";
-    var { kMaxLength } = __require("buffer");
+    var { kMaxLength } = require("buffer");
     var {
       createInflate,
       constants: {
@@ -7838,7 +7832,7 @@ var require_zlib = __commonJS({
         Z_DEFAULT_WINDOWBITS,
         Z_PARTIAL_FLUSH
       }
-    } = __require("zlib");
+    } = require("zlib");
     var ZlibHandle = createInflate()._handle.constructor;
     function processCallback() {
       throw new Error("Should not get here");
@@ -8036,7 +8030,7 @@ var require_zlib = __commonJS({
         return data;
       }
     };
-    module.exports = {
+    module2.exports = {
       PacketReader,
       PacketWriter,
       ZlibPacketReader,
@@ -8047,7 +8041,7 @@ var require_zlib = __commonJS({
 
 // node_modules/ssh2/lib/protocol/handlers.misc.js
 var require_handlers_misc = __commonJS({
-  "node_modules/ssh2/lib/protocol/handlers.misc.js"(exports, module) {
+  "node_modules/ssh2/lib/protocol/handlers.misc.js"(exports2, module2) {
     "use strict";
     var {
       bufferSlice,
@@ -8066,7 +8060,7 @@ var require_handlers_misc = __commonJS({
       parseKey
     } = require_keyParser();
     var TERMINAL_MODE_BY_VALUE = Array.from(Object.entries(TERMINAL_MODE)).reduce((obj, [key, value]) => ({ ...obj, [key]: value }), {});
-    module.exports = {
+    module2.exports = {
       // Transport layer protocol ==================================================
       [MESSAGE.DISCONNECT]: (self2, payload) => {
         bufferParser.init(payload, 1);
@@ -8954,7 +8948,7 @@ var require_handlers_misc = __commonJS({
 
 // node_modules/ssh2/lib/protocol/handlers.js
 var require_handlers = __commonJS({
-  "node_modules/ssh2/lib/protocol/handlers.js"(exports, module) {
+  "node_modules/ssh2/lib/protocol/handlers.js"(exports2, module2) {
     "use strict";
     var MESSAGE_HANDLERS = new Array(256);
     [
@@ -8967,13 +8961,13 @@ var require_handlers = __commonJS({
           MESSAGE_HANDLERS[type] = handler;
       }
     });
-    module.exports = MESSAGE_HANDLERS;
+    module2.exports = MESSAGE_HANDLERS;
   }
 });
 
 // node_modules/ssh2/lib/protocol/kex.js
 var require_kex = __commonJS({
-  "node_modules/ssh2/lib/protocol/kex.js"(exports, module) {
+  "node_modules/ssh2/lib/protocol/kex.js"(exports2, module2) {
     "use strict";
     var {
       createDiffieHellman,
@@ -8984,7 +8978,7 @@ var require_kex = __commonJS({
       diffieHellman,
       generateKeyPairSync,
       randomFillSync
-    } = __require("crypto");
+    } = require("crypto");
     var { Ber } = require_lib();
     var {
       COMPAT,
@@ -10515,7 +10509,7 @@ var require_kex = __commonJS({
           kex._protocol._cipher.outSeqno = 0;
       }
     }
-    module.exports = {
+    module2.exports = {
       KexInit,
       kexinit,
       onKEXPayload,
@@ -10560,8 +10554,8 @@ var require_kex = __commonJS({
 
 // node_modules/ssh2/package.json
 var require_package = __commonJS({
-  "node_modules/ssh2/package.json"(exports, module) {
-    module.exports = {
+  "node_modules/ssh2/package.json"(exports2, module2) {
+    module2.exports = {
       name: "ssh2",
       version: "1.17.0",
       author: "Brian White <mscdex@mscdex.net>",
@@ -10615,9 +10609,9 @@ var require_package = __commonJS({
 
 // node_modules/ssh2/lib/protocol/Protocol.js
 var require_Protocol = __commonJS({
-  "node_modules/ssh2/lib/protocol/Protocol.js"(exports, module) {
+  "node_modules/ssh2/lib/protocol/Protocol.js"(exports2, module2) {
     "use strict";
-    var { inspect } = __require("util");
+    var { inspect } = require("util");
     var { bindingAvailable, NullCipher, NullDecipher } = require_crypto();
     var {
       COMPAT_CHECKS,
@@ -12174,3170 +12168,38 @@ var require_Protocol = __commonJS({
       proto._debug && proto._debug("Outbound: Sending EXT_INFO");
       sendPacket(proto, proto._packetRW.write.finalize(packet));
     }
-    module.exports = Protocol;
+    module2.exports = Protocol;
   }
 });
 
-// node_modules/ssh2/lib/protocol/node-fs-compat.js
-var require_node_fs_compat = __commonJS({
-  "node_modules/ssh2/lib/protocol/node-fs-compat.js"(exports) {
-    "use strict";
-    var assert = __require("assert");
-    var { inspect } = __require("util");
-    function addNumericalSeparator(val) {
-      let res = "";
-      let i = val.length;
-      const start = val[0] === "-" ? 1 : 0;
-      for (; i >= start + 4; i -= 3)
-        res = `_${val.slice(i - 3, i)}${res}`;
-      return `${val.slice(0, i)}${res}`;
-    }
-    function oneOf2(expected, thing) {
-      assert(typeof thing === "string", "`thing` has to be of type string");
-      if (Array.isArray(expected)) {
-        const len = expected.length;
-        assert(len > 0, "At least one expected value needs to be specified");
-        expected = expected.map((i) => String(i));
-        if (len > 2) {
-          return `one of ${thing} ${expected.slice(0, len - 1).join(", ")}, or ` + expected[len - 1];
-        } else if (len === 2) {
-          return `one of ${thing} ${expected[0]} or ${expected[1]}`;
-        }
-        return `of ${thing} ${expected[0]}`;
-      }
-      return `of ${thing} ${String(expected)}`;
-    }
-    exports.ERR_INTERNAL_ASSERTION = class ERR_INTERNAL_ASSERTION extends Error {
-      constructor(message) {
-        super();
-        Error.captureStackTrace(this, ERR_INTERNAL_ASSERTION);
-        const suffix = "This is caused by either a bug in ssh2 or incorrect usage of ssh2 internals.\nPlease open an issue with this stack trace at https://github.com/mscdex/ssh2/issues\n";
-        this.message = message === void 0 ? suffix : `${message}
-${suffix}`;
-      }
-    };
-    var MAX_32BIT_INT = 2 ** 32;
-    var MAX_32BIT_BIGINT = (() => {
-      try {
-        return new Function("return 2n ** 32n")();
-      } catch {
-      }
-    })();
-    exports.ERR_OUT_OF_RANGE = class ERR_OUT_OF_RANGE extends RangeError {
-      constructor(str, range, input, replaceDefaultBoolean) {
-        super();
-        Error.captureStackTrace(this, ERR_OUT_OF_RANGE);
-        assert(range, 'Missing "range" argument');
-        let msg = replaceDefaultBoolean ? str : `The value of "${str}" is out of range.`;
-        let received;
-        if (Number.isInteger(input) && Math.abs(input) > MAX_32BIT_INT) {
-          received = addNumericalSeparator(String(input));
-        } else if (typeof input === "bigint") {
-          received = String(input);
-          if (input > MAX_32BIT_BIGINT || input < -MAX_32BIT_BIGINT)
-            received = addNumericalSeparator(received);
-          received += "n";
-        } else {
-          received = inspect(input);
-        }
-        msg += ` It must be ${range}. Received ${received}`;
-        this.message = msg;
-      }
-    };
-    var ERR_INVALID_ARG_TYPE = class _ERR_INVALID_ARG_TYPE extends TypeError {
-      constructor(name, expected, actual) {
-        super();
-        Error.captureStackTrace(this, _ERR_INVALID_ARG_TYPE);
-        assert(typeof name === "string", `'name' must be a string`);
-        let determiner;
-        if (typeof expected === "string" && expected.startsWith("not ")) {
-          determiner = "must not be";
-          expected = expected.replace(/^not /, "");
-        } else {
-          determiner = "must be";
-        }
-        let msg;
-        if (name.endsWith(" argument")) {
-          msg = `The ${name} ${determiner} ${oneOf2(expected, "type")}`;
-        } else {
-          const type = name.includes(".") ? "property" : "argument";
-          msg = `The "${name}" ${type} ${determiner} ${oneOf2(expected, "type")}`;
-        }
-        msg += `. Received type ${typeof actual}`;
-        this.message = msg;
-      }
-    };
-    exports.ERR_INVALID_ARG_TYPE = ERR_INVALID_ARG_TYPE;
-    exports.validateNumber = function validateNumber(value, name) {
-      if (typeof value !== "number")
-        throw new ERR_INVALID_ARG_TYPE(name, "number", value);
-    };
-  }
-});
-
-// node_modules/ssh2/lib/protocol/SFTP.js
+// no-sftp:./protocol/SFTP.js
 var require_SFTP = __commonJS({
-  "node_modules/ssh2/lib/protocol/SFTP.js"(exports, module) {
-    "use strict";
-    var EventEmitter = __require("events");
-    var fs5 = __require("fs");
-    var { constants: constants3 } = fs5;
-    var {
-      Readable: ReadableStream,
-      Writable: WritableStream
-    } = __require("stream");
-    var { inherits, types: { isDate } } = __require("util");
-    var FastBuffer = Buffer[Symbol.species];
-    var {
-      bufferCopy,
-      bufferSlice,
-      makeBufferParser,
-      writeUInt32BE
-    } = require_utils();
-    var ATTR = {
-      SIZE: 1,
-      UIDGID: 2,
-      PERMISSIONS: 4,
-      ACMODTIME: 8,
-      EXTENDED: 2147483648
-    };
-    var ATTRS_BUF = Buffer.alloc(28);
-    var STATUS_CODE = {
-      OK: 0,
-      EOF: 1,
-      NO_SUCH_FILE: 2,
-      PERMISSION_DENIED: 3,
-      FAILURE: 4,
-      BAD_MESSAGE: 5,
-      NO_CONNECTION: 6,
-      CONNECTION_LOST: 7,
-      OP_UNSUPPORTED: 8
-    };
-    var VALID_STATUS_CODES = new Map(
-      Object.values(STATUS_CODE).map((n) => [n, 1])
-    );
-    var STATUS_CODE_STR = {
-      [STATUS_CODE.OK]: "No error",
-      [STATUS_CODE.EOF]: "End of file",
-      [STATUS_CODE.NO_SUCH_FILE]: "No such file or directory",
-      [STATUS_CODE.PERMISSION_DENIED]: "Permission denied",
-      [STATUS_CODE.FAILURE]: "Failure",
-      [STATUS_CODE.BAD_MESSAGE]: "Bad message",
-      [STATUS_CODE.NO_CONNECTION]: "No connection",
-      [STATUS_CODE.CONNECTION_LOST]: "Connection lost",
-      [STATUS_CODE.OP_UNSUPPORTED]: "Operation unsupported"
-    };
-    var REQUEST = {
-      INIT: 1,
-      OPEN: 3,
-      CLOSE: 4,
-      READ: 5,
-      WRITE: 6,
-      LSTAT: 7,
-      FSTAT: 8,
-      SETSTAT: 9,
-      FSETSTAT: 10,
-      OPENDIR: 11,
-      READDIR: 12,
-      REMOVE: 13,
-      MKDIR: 14,
-      RMDIR: 15,
-      REALPATH: 16,
-      STAT: 17,
-      RENAME: 18,
-      READLINK: 19,
-      SYMLINK: 20,
-      EXTENDED: 200
-    };
-    var RESPONSE = {
-      VERSION: 2,
-      STATUS: 101,
-      HANDLE: 102,
-      DATA: 103,
-      NAME: 104,
-      ATTRS: 105,
-      EXTENDED: 201
-    };
-    var OPEN_MODE = {
-      READ: 1,
-      WRITE: 2,
-      APPEND: 4,
-      CREAT: 8,
-      TRUNC: 16,
-      EXCL: 32
-    };
-    var PKT_RW_OVERHEAD = 2 * 1024;
-    var MAX_REQID = 2 ** 32 - 1;
-    var CLIENT_VERSION_BUFFER = Buffer.from([
-      0,
-      0,
-      0,
-      5,
-      REQUEST.INIT,
-      0,
-      0,
-      0,
-      3
-      /* version */
-    ]);
-    var SERVER_VERSION_BUFFER = Buffer.from([
-      0,
-      0,
-      0,
-      5,
-      RESPONSE.VERSION,
-      0,
-      0,
-      0,
-      3
-      /* version */
-    ]);
-    var RE_OPENSSH = /^SSH-2.0-(?:OpenSSH|dropbear)/;
-    var OPENSSH_MAX_PKT_LEN = 256 * 1024;
-    var bufferParser = makeBufferParser();
-    var fakeStderr = {
-      readable: false,
-      writable: false,
-      push: (data) => {
-      },
-      once: () => {
-      },
-      on: () => {
-      },
-      emit: () => {
-      },
-      end: () => {
-      }
-    };
-    function noop() {
-    }
-    var SFTP = class extends EventEmitter {
-      constructor(client, chanInfo, cfg) {
-        super();
-        if (typeof cfg !== "object" || !cfg)
-          cfg = {};
-        const remoteIdentRaw = client._protocol._remoteIdentRaw;
-        this.server = !!cfg.server;
-        this._debug = typeof cfg.debug === "function" ? cfg.debug : void 0;
-        this._isOpenSSH = remoteIdentRaw && RE_OPENSSH.test(remoteIdentRaw);
-        this._version = -1;
-        this._extensions = {};
-        this._biOpt = cfg.biOpt;
-        this._pktLenBytes = 0;
-        this._pktLen = 0;
-        this._pktPos = 0;
-        this._pktType = 0;
-        this._pktData = void 0;
-        this._writeReqid = -1;
-        this._requests = {};
-        this._maxInPktLen = OPENSSH_MAX_PKT_LEN;
-        this._maxOutPktLen = 34e3;
-        this._maxReadLen = (this._isOpenSSH ? OPENSSH_MAX_PKT_LEN : 34e3) - PKT_RW_OVERHEAD;
-        this._maxWriteLen = (this._isOpenSSH ? OPENSSH_MAX_PKT_LEN : 34e3) - PKT_RW_OVERHEAD;
-        this.maxOpenHandles = void 0;
-        this._client = client;
-        this._protocol = client._protocol;
-        this._callbacks = [];
-        this._hasX11 = false;
-        this._exit = {
-          code: void 0,
-          signal: void 0,
-          dump: void 0,
-          desc: void 0
-        };
-        this._waitWindow = false;
-        this._chunkcb = void 0;
-        this._buffer = [];
-        this.type = chanInfo.type;
-        this.subtype = void 0;
-        this.incoming = chanInfo.incoming;
-        this.outgoing = chanInfo.outgoing;
-        this.stderr = fakeStderr;
-        this.readable = true;
-      }
-      // This handles incoming data to parse
-      push(data) {
-        if (data === null) {
-          cleanupRequests(this);
-          if (!this.readable)
-            return;
-          this.readable = false;
-          this.emit("end");
-          return;
-        }
-        let p = 0;
-        while (p < data.length) {
-          if (this._pktLenBytes < 4) {
-            let nb = Math.min(4 - this._pktLenBytes, data.length - p);
-            this._pktLenBytes += nb;
-            while (nb--)
-              this._pktLen = (this._pktLen << 8) + data[p++];
-            if (this._pktLenBytes < 4)
-              return;
-            if (this._pktLen === 0)
-              return doFatalSFTPError(this, "Invalid packet length");
-            if (this._pktLen > this._maxInPktLen) {
-              const max = this._maxInPktLen;
-              return doFatalSFTPError(
-                this,
-                `Packet length ${this._pktLen} exceeds max length of ${max}`
-              );
-            }
-            if (p >= data.length)
-              return;
-          }
-          if (this._pktPos < this._pktLen) {
-            const nb = Math.min(this._pktLen - this._pktPos, data.length - p);
-            if (p !== 0 || nb !== data.length) {
-              if (nb === this._pktLen) {
-                this._pkt = new FastBuffer(data.buffer, data.byteOffset + p, nb);
-              } else {
-                if (!this._pkt)
-                  this._pkt = Buffer.allocUnsafe(this._pktLen);
-                this._pkt.set(
-                  new Uint8Array(data.buffer, data.byteOffset + p, nb),
-                  this._pktPos
-                );
-              }
-            } else if (nb === this._pktLen) {
-              this._pkt = data;
-            } else {
-              if (!this._pkt)
-                this._pkt = Buffer.allocUnsafe(this._pktLen);
-              this._pkt.set(data, this._pktPos);
-            }
-            p += nb;
-            this._pktPos += nb;
-            if (this._pktPos < this._pktLen)
-              return;
-          }
-          const type = this._pkt[0];
-          const payload = this._pkt;
-          this._pktLen = 0;
-          this._pktLenBytes = 0;
-          this._pkt = void 0;
-          this._pktPos = 0;
-          const handler = this.server ? SERVER_HANDLERS[type] : CLIENT_HANDLERS[type];
-          if (!handler)
-            return doFatalSFTPError(this, `Unknown packet type ${type}`);
-          if (this._version === -1) {
-            if (this.server) {
-              if (type !== REQUEST.INIT)
-                return doFatalSFTPError(this, `Expected INIT packet, got ${type}`);
-            } else if (type !== RESPONSE.VERSION) {
-              return doFatalSFTPError(this, `Expected VERSION packet, got ${type}`);
-            }
-          }
-          if (handler(this, payload) === false)
-            return;
-        }
-      }
-      end() {
-        this.destroy();
-      }
-      destroy() {
-        if (this.outgoing.state === "open" || this.outgoing.state === "eof") {
-          this.outgoing.state = "closing";
-          this._protocol.channelClose(this.outgoing.id);
-        }
-      }
-      _init() {
-        this._init = noop;
-        if (!this.server)
-          sendOrBuffer(this, CLIENT_VERSION_BUFFER);
-      }
-      // ===========================================================================
-      // Client-specific ===========================================================
-      // ===========================================================================
-      createReadStream(path, options) {
-        if (this.server)
-          throw new Error("Client-only method called in server mode");
-        return new ReadStream(this, path, options);
-      }
-      createWriteStream(path, options) {
-        if (this.server)
-          throw new Error("Client-only method called in server mode");
-        return new WriteStream(this, path, options);
-      }
-      open(path, flags_, attrs, cb) {
-        if (this.server)
-          throw new Error("Client-only method called in server mode");
-        if (typeof attrs === "function") {
-          cb = attrs;
-          attrs = void 0;
-        }
-        const flags = typeof flags_ === "number" ? flags_ : stringToFlags(flags_);
-        if (flags === null)
-          throw new Error(`Unknown flags string: ${flags_}`);
-        let attrsFlags = 0;
-        let attrsLen = 0;
-        if (typeof attrs === "string" || typeof attrs === "number")
-          attrs = { mode: attrs };
-        if (typeof attrs === "object" && attrs !== null) {
-          attrs = attrsToBytes(attrs);
-          attrsFlags = attrs.flags;
-          attrsLen = attrs.nb;
-        }
-        const pathLen = Buffer.byteLength(path);
-        let p = 9;
-        const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + pathLen + 4 + 4 + attrsLen);
-        writeUInt32BE(buf, buf.length - 4, 0);
-        buf[4] = REQUEST.OPEN;
-        const reqid = this._writeReqid = this._writeReqid + 1 & MAX_REQID;
-        writeUInt32BE(buf, reqid, 5);
-        writeUInt32BE(buf, pathLen, p);
-        buf.utf8Write(path, p += 4, pathLen);
-        writeUInt32BE(buf, flags, p += pathLen);
-        writeUInt32BE(buf, attrsFlags, p += 4);
-        if (attrsLen) {
-          p += 4;
-          if (attrsLen === ATTRS_BUF.length)
-            buf.set(ATTRS_BUF, p);
-          else
-            bufferCopy(ATTRS_BUF, buf, 0, attrsLen, p);
-          p += attrsLen;
-        }
-        this._requests[reqid] = { cb };
-        const isBuffered = sendOrBuffer(this, buf);
-        this._debug && this._debug(
-          `SFTP: Outbound: ${isBuffered ? "Buffered" : "Sending"} OPEN`
-        );
-      }
-      close(handle, cb) {
-        if (this.server)
-          throw new Error("Client-only method called in server mode");
-        if (!Buffer.isBuffer(handle))
-          throw new Error("handle is not a Buffer");
-        const handleLen = handle.length;
-        let p = 9;
-        const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + handleLen);
-        writeUInt32BE(buf, buf.length - 4, 0);
-        buf[4] = REQUEST.CLOSE;
-        const reqid = this._writeReqid = this._writeReqid + 1 & MAX_REQID;
-        writeUInt32BE(buf, reqid, 5);
-        writeUInt32BE(buf, handleLen, p);
-        buf.set(handle, p += 4);
-        this._requests[reqid] = { cb };
-        const isBuffered = sendOrBuffer(this, buf);
-        this._debug && this._debug(
-          `SFTP: Outbound: ${isBuffered ? "Buffered" : "Sending"} CLOSE`
-        );
-      }
-      read(handle, buf, off, len, position, cb) {
-        if (this.server)
-          throw new Error("Client-only method called in server mode");
-        if (!Buffer.isBuffer(handle))
-          throw new Error("handle is not a Buffer");
-        if (!Buffer.isBuffer(buf))
-          throw new Error("buffer is not a Buffer");
-        if (off >= buf.length)
-          throw new Error("offset is out of bounds");
-        if (off + len > buf.length)
-          throw new Error("length extends beyond buffer");
-        if (position === null)
-          throw new Error("null position currently unsupported");
-        read_(this, handle, buf, off, len, position, cb);
-      }
-      readData(handle, buf, off, len, position, cb) {
-        this.read(handle, buf, off, len, position, cb);
-      }
-      write(handle, buf, off, len, position, cb) {
-        if (this.server)
-          throw new Error("Client-only method called in server mode");
-        if (!Buffer.isBuffer(handle))
-          throw new Error("handle is not a Buffer");
-        if (!Buffer.isBuffer(buf))
-          throw new Error("buffer is not a Buffer");
-        if (off > buf.length)
-          throw new Error("offset is out of bounds");
-        if (off + len > buf.length)
-          throw new Error("length extends beyond buffer");
-        if (position === null)
-          throw new Error("null position currently unsupported");
-        if (!len) {
-          cb && process.nextTick(cb, void 0, 0);
-          return;
-        }
-        const maxDataLen = this._maxWriteLen;
-        const overflow = Math.max(len - maxDataLen, 0);
-        const origPosition = position;
-        if (overflow)
-          len = maxDataLen;
-        const handleLen = handle.length;
-        let p = 9;
-        const out = Buffer.allocUnsafe(4 + 1 + 4 + 4 + handleLen + 8 + 4 + len);
-        writeUInt32BE(out, out.length - 4, 0);
-        out[4] = REQUEST.WRITE;
-        const reqid = this._writeReqid = this._writeReqid + 1 & MAX_REQID;
-        writeUInt32BE(out, reqid, 5);
-        writeUInt32BE(out, handleLen, p);
-        out.set(handle, p += 4);
-        p += handleLen;
-        for (let i = 7; i >= 0; --i) {
-          out[p + i] = position & 255;
-          position /= 256;
-        }
-        writeUInt32BE(out, len, p += 8);
-        bufferCopy(buf, out, off, off + len, p += 4);
-        this._requests[reqid] = {
-          cb: (err) => {
-            if (err) {
-              if (typeof cb === "function")
-                cb(err);
-            } else if (overflow) {
-              this.write(
-                handle,
-                buf,
-                off + len,
-                overflow,
-                origPosition + len,
-                cb
-              );
-            } else if (typeof cb === "function") {
-              cb(void 0, off + len);
-            }
-          }
-        };
-        const isSent = sendOrBuffer(this, out);
-        if (this._debug) {
-          const how = isSent ? "Sent" : "Buffered";
-          this._debug(`SFTP: Outbound: ${how} WRITE (id:${reqid})`);
-        }
-      }
-      writeData(handle, buf, off, len, position, cb) {
-        this.write(handle, buf, off, len, position, cb);
-      }
-      fastGet(remotePath, localPath, opts, cb) {
-        if (this.server)
-          throw new Error("Client-only method called in server mode");
-        fastXfer(this, fs5, remotePath, localPath, opts, cb);
-      }
-      fastPut(localPath, remotePath, opts, cb) {
-        if (this.server)
-          throw new Error("Client-only method called in server mode");
-        fastXfer(fs5, this, localPath, remotePath, opts, cb);
-      }
-      readFile(path, options, callback_) {
-        if (this.server)
-          throw new Error("Client-only method called in server mode");
-        let callback;
-        if (typeof callback_ === "function") {
-          callback = callback_;
-        } else if (typeof options === "function") {
-          callback = options;
-          options = void 0;
-        }
-        if (typeof options === "string")
-          options = { encoding: options, flag: "r" };
-        else if (!options)
-          options = { encoding: null, flag: "r" };
-        else if (typeof options !== "object")
-          throw new TypeError("Bad arguments");
-        const encoding = options.encoding;
-        if (encoding && !Buffer.isEncoding(encoding))
-          throw new Error(`Unknown encoding: ${encoding}`);
-        let size;
-        let buffer;
-        let buffers;
-        let pos = 0;
-        let handle;
-        let bytesRead = 0;
-        const flag = options.flag || "r";
-        const read = () => {
-          if (size === 0) {
-            buffer = Buffer.allocUnsafe(8192);
-            this.read(handle, buffer, 0, 8192, bytesRead, afterRead);
-          } else {
-            this.read(handle, buffer, pos, size - pos, bytesRead, afterRead);
-          }
-        };
-        const afterRead = (er, nbytes) => {
-          let eof;
-          if (er) {
-            eof = er.code === STATUS_CODE.EOF;
-            if (!eof) {
-              return this.close(handle, () => {
-                return callback && callback(er);
-              });
-            }
-          } else {
-            eof = false;
-          }
-          if (eof || size === 0 && nbytes === 0)
-            return close();
-          bytesRead += nbytes;
-          pos += nbytes;
-          if (size !== 0) {
-            if (pos === size)
-              close();
-            else
-              read();
-          } else {
-            buffers.push(bufferSlice(buffer, 0, nbytes));
-            read();
-          }
-        };
-        afterRead._wantEOFError = true;
-        const close = () => {
-          this.close(handle, (er) => {
-            if (size === 0) {
-              buffer = Buffer.concat(buffers, pos);
-            } else if (pos < size) {
-              buffer = bufferSlice(buffer, 0, pos);
-            }
-            if (encoding)
-              buffer = buffer.toString(encoding);
-            return callback && callback(er, buffer);
-          });
-        };
-        this.open(path, flag, 438, (er, handle_) => {
-          if (er)
-            return callback && callback(er);
-          handle = handle_;
-          const tryStat = (er2, st) => {
-            if (er2) {
-              this.stat(path, (er_, st_) => {
-                if (er_) {
-                  return this.close(handle, () => {
-                    callback && callback(er2);
-                  });
-                }
-                tryStat(null, st_);
-              });
-              return;
-            }
-            size = st.size || 0;
-            if (size === 0) {
-              buffers = [];
-              return read();
-            }
-            buffer = Buffer.allocUnsafe(size);
-            read();
-          };
-          this.fstat(handle, tryStat);
-        });
-      }
-      writeFile(path, data, options, callback_) {
-        if (this.server)
-          throw new Error("Client-only method called in server mode");
-        let callback;
-        if (typeof callback_ === "function") {
-          callback = callback_;
-        } else if (typeof options === "function") {
-          callback = options;
-          options = void 0;
-        }
-        if (typeof options === "string")
-          options = { encoding: options, mode: 438, flag: "w" };
-        else if (!options)
-          options = { encoding: "utf8", mode: 438, flag: "w" };
-        else if (typeof options !== "object")
-          throw new TypeError("Bad arguments");
-        if (options.encoding && !Buffer.isEncoding(options.encoding))
-          throw new Error(`Unknown encoding: ${options.encoding}`);
-        const flag = options.flag || "w";
-        this.open(path, flag, options.mode, (openErr, handle) => {
-          if (openErr) {
-            callback && callback(openErr);
-          } else {
-            const buffer = Buffer.isBuffer(data) ? data : Buffer.from("" + data, options.encoding || "utf8");
-            const position = /a/.test(flag) ? null : 0;
-            if (position === null) {
-              const tryStat = (er, st) => {
-                if (er) {
-                  this.stat(path, (er_, st_) => {
-                    if (er_) {
-                      return this.close(handle, () => {
-                        callback && callback(er);
-                      });
-                    }
-                    tryStat(null, st_);
-                  });
-                  return;
-                }
-                writeAll(this, handle, buffer, 0, buffer.length, st.size, callback);
-              };
-              this.fstat(handle, tryStat);
-              return;
-            }
-            writeAll(this, handle, buffer, 0, buffer.length, position, callback);
-          }
-        });
-      }
-      appendFile(path, data, options, callback_) {
-        if (this.server)
-          throw new Error("Client-only method called in server mode");
-        let callback;
-        if (typeof callback_ === "function") {
-          callback = callback_;
-        } else if (typeof options === "function") {
-          callback = options;
-          options = void 0;
-        }
-        if (typeof options === "string")
-          options = { encoding: options, mode: 438, flag: "a" };
-        else if (!options)
-          options = { encoding: "utf8", mode: 438, flag: "a" };
-        else if (typeof options !== "object")
-          throw new TypeError("Bad arguments");
-        if (!options.flag)
-          options = Object.assign({ flag: "a" }, options);
-        this.writeFile(path, data, options, callback);
-      }
-      exists(path, cb) {
-        if (this.server)
-          throw new Error("Client-only method called in server mode");
-        this.stat(path, (err) => {
-          cb && cb(err ? false : true);
-        });
-      }
-      unlink(filename, cb) {
-        if (this.server)
-          throw new Error("Client-only method called in server mode");
-        const fnameLen = Buffer.byteLength(filename);
-        let p = 9;
-        const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + fnameLen);
-        writeUInt32BE(buf, buf.length - 4, 0);
-        buf[4] = REQUEST.REMOVE;
-        const reqid = this._writeReqid = this._writeReqid + 1 & MAX_REQID;
-        writeUInt32BE(buf, reqid, 5);
-        writeUInt32BE(buf, fnameLen, p);
-        buf.utf8Write(filename, p += 4, fnameLen);
-        this._requests[reqid] = { cb };
-        const isBuffered = sendOrBuffer(this, buf);
-        this._debug && this._debug(
-          `SFTP: Outbound: ${isBuffered ? "Buffered" : "Sending"} REMOVE`
-        );
-      }
-      rename(oldPath, newPath, cb) {
-        if (this.server)
-          throw new Error("Client-only method called in server mode");
-        const oldLen = Buffer.byteLength(oldPath);
-        const newLen = Buffer.byteLength(newPath);
-        let p = 9;
-        const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + oldLen + 4 + newLen);
-        writeUInt32BE(buf, buf.length - 4, 0);
-        buf[4] = REQUEST.RENAME;
-        const reqid = this._writeReqid = this._writeReqid + 1 & MAX_REQID;
-        writeUInt32BE(buf, reqid, 5);
-        writeUInt32BE(buf, oldLen, p);
-        buf.utf8Write(oldPath, p += 4, oldLen);
-        writeUInt32BE(buf, newLen, p += oldLen);
-        buf.utf8Write(newPath, p += 4, newLen);
-        this._requests[reqid] = { cb };
-        const isBuffered = sendOrBuffer(this, buf);
-        this._debug && this._debug(
-          `SFTP: Outbound: ${isBuffered ? "Buffered" : "Sending"} RENAME`
-        );
-      }
-      mkdir(path, attrs, cb) {
-        if (this.server)
-          throw new Error("Client-only method called in server mode");
-        let flags = 0;
-        let attrsLen = 0;
-        if (typeof attrs === "function") {
-          cb = attrs;
-          attrs = void 0;
-        }
-        if (typeof attrs === "object" && attrs !== null) {
-          attrs = attrsToBytes(attrs);
-          flags = attrs.flags;
-          attrsLen = attrs.nb;
-        }
-        const pathLen = Buffer.byteLength(path);
-        let p = 9;
-        const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + pathLen + 4 + attrsLen);
-        writeUInt32BE(buf, buf.length - 4, 0);
-        buf[4] = REQUEST.MKDIR;
-        const reqid = this._writeReqid = this._writeReqid + 1 & MAX_REQID;
-        writeUInt32BE(buf, reqid, 5);
-        writeUInt32BE(buf, pathLen, p);
-        buf.utf8Write(path, p += 4, pathLen);
-        writeUInt32BE(buf, flags, p += pathLen);
-        if (attrsLen) {
-          p += 4;
-          if (attrsLen === ATTRS_BUF.length)
-            buf.set(ATTRS_BUF, p);
-          else
-            bufferCopy(ATTRS_BUF, buf, 0, attrsLen, p);
-          p += attrsLen;
-        }
-        this._requests[reqid] = { cb };
-        const isBuffered = sendOrBuffer(this, buf);
-        this._debug && this._debug(
-          `SFTP: Outbound: ${isBuffered ? "Buffered" : "Sending"} MKDIR`
-        );
-      }
-      rmdir(path, cb) {
-        if (this.server)
-          throw new Error("Client-only method called in server mode");
-        const pathLen = Buffer.byteLength(path);
-        let p = 9;
-        const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + pathLen);
-        writeUInt32BE(buf, buf.length - 4, 0);
-        buf[4] = REQUEST.RMDIR;
-        const reqid = this._writeReqid = this._writeReqid + 1 & MAX_REQID;
-        writeUInt32BE(buf, reqid, 5);
-        writeUInt32BE(buf, pathLen, p);
-        buf.utf8Write(path, p += 4, pathLen);
-        this._requests[reqid] = { cb };
-        const isBuffered = sendOrBuffer(this, buf);
-        this._debug && this._debug(
-          `SFTP: Outbound: ${isBuffered ? "Buffered" : "Sending"} RMDIR`
-        );
-      }
-      readdir(where, opts, cb) {
-        if (this.server)
-          throw new Error("Client-only method called in server mode");
-        if (typeof opts === "function") {
-          cb = opts;
-          opts = {};
-        }
-        if (typeof opts !== "object" || opts === null)
-          opts = {};
-        const doFilter = opts && opts.full ? false : true;
-        if (!Buffer.isBuffer(where) && typeof where !== "string")
-          throw new Error("missing directory handle or path");
-        if (typeof where === "string") {
-          const entries2 = [];
-          let e = 0;
-          const reread = (err, handle) => {
-            if (err)
-              return cb(err);
-            this.readdir(handle, opts, (err2, list) => {
-              const eof = err2 && err2.code === STATUS_CODE.EOF;
-              if (err2 && !eof)
-                return this.close(handle, () => cb(err2));
-              if (eof) {
-                return this.close(handle, (err3) => {
-                  if (err3)
-                    return cb(err3);
-                  cb(void 0, entries2);
-                });
-              }
-              for (let i = 0; i < list.length; ++i, ++e)
-                entries2[e] = list[i];
-              reread(void 0, handle);
-            });
-          };
-          return this.opendir(where, reread);
-        }
-        const handleLen = where.length;
-        let p = 9;
-        const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + handleLen);
-        writeUInt32BE(buf, buf.length - 4, 0);
-        buf[4] = REQUEST.READDIR;
-        const reqid = this._writeReqid = this._writeReqid + 1 & MAX_REQID;
-        writeUInt32BE(buf, reqid, 5);
-        writeUInt32BE(buf, handleLen, p);
-        buf.set(where, p += 4);
-        this._requests[reqid] = {
-          cb: doFilter ? (err, list) => {
-            if (typeof cb !== "function")
-              return;
-            if (err)
-              return cb(err);
-            for (let i = list.length - 1; i >= 0; --i) {
-              if (list[i].filename === "." || list[i].filename === "..")
-                list.splice(i, 1);
-            }
-            cb(void 0, list);
-          } : cb
-        };
-        const isBuffered = sendOrBuffer(this, buf);
-        this._debug && this._debug(
-          `SFTP: Outbound: ${isBuffered ? "Buffered" : "Sending"} READDIR`
-        );
-      }
-      fstat(handle, cb) {
-        if (this.server)
-          throw new Error("Client-only method called in server mode");
-        if (!Buffer.isBuffer(handle))
-          throw new Error("handle is not a Buffer");
-        const handleLen = handle.length;
-        let p = 9;
-        const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + handleLen);
-        writeUInt32BE(buf, buf.length - 4, 0);
-        buf[4] = REQUEST.FSTAT;
-        const reqid = this._writeReqid = this._writeReqid + 1 & MAX_REQID;
-        writeUInt32BE(buf, reqid, 5);
-        writeUInt32BE(buf, handleLen, p);
-        buf.set(handle, p += 4);
-        this._requests[reqid] = { cb };
-        const isBuffered = sendOrBuffer(this, buf);
-        this._debug && this._debug(
-          `SFTP: Outbound: ${isBuffered ? "Buffered" : "Sending"} FSTAT`
-        );
-      }
-      stat(path, cb) {
-        if (this.server)
-          throw new Error("Client-only method called in server mode");
-        const pathLen = Buffer.byteLength(path);
-        let p = 9;
-        const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + pathLen);
-        writeUInt32BE(buf, buf.length - 4, 0);
-        buf[4] = REQUEST.STAT;
-        const reqid = this._writeReqid = this._writeReqid + 1 & MAX_REQID;
-        writeUInt32BE(buf, reqid, 5);
-        writeUInt32BE(buf, pathLen, p);
-        buf.utf8Write(path, p += 4, pathLen);
-        this._requests[reqid] = { cb };
-        const isBuffered = sendOrBuffer(this, buf);
-        this._debug && this._debug(
-          `SFTP: Outbound: ${isBuffered ? "Buffered" : "Sending"} STAT`
-        );
-      }
-      lstat(path, cb) {
-        if (this.server)
-          throw new Error("Client-only method called in server mode");
-        const pathLen = Buffer.byteLength(path);
-        let p = 9;
-        const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + pathLen);
-        writeUInt32BE(buf, buf.length - 4, 0);
-        buf[4] = REQUEST.LSTAT;
-        const reqid = this._writeReqid = this._writeReqid + 1 & MAX_REQID;
-        writeUInt32BE(buf, reqid, 5);
-        writeUInt32BE(buf, pathLen, p);
-        buf.utf8Write(path, p += 4, pathLen);
-        this._requests[reqid] = { cb };
-        const isBuffered = sendOrBuffer(this, buf);
-        this._debug && this._debug(
-          `SFTP: Outbound: ${isBuffered ? "Buffered" : "Sending"} LSTAT`
-        );
-      }
-      opendir(path, cb) {
-        if (this.server)
-          throw new Error("Client-only method called in server mode");
-        const pathLen = Buffer.byteLength(path);
-        let p = 9;
-        const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + pathLen);
-        writeUInt32BE(buf, buf.length - 4, 0);
-        buf[4] = REQUEST.OPENDIR;
-        const reqid = this._writeReqid = this._writeReqid + 1 & MAX_REQID;
-        writeUInt32BE(buf, reqid, 5);
-        writeUInt32BE(buf, pathLen, p);
-        buf.utf8Write(path, p += 4, pathLen);
-        this._requests[reqid] = { cb };
-        const isBuffered = sendOrBuffer(this, buf);
-        this._debug && this._debug(
-          `SFTP: Outbound: ${isBuffered ? "Buffered" : "Sending"} OPENDIR`
-        );
-      }
-      setstat(path, attrs, cb) {
-        if (this.server)
-          throw new Error("Client-only method called in server mode");
-        let flags = 0;
-        let attrsLen = 0;
-        if (typeof attrs === "object" && attrs !== null) {
-          attrs = attrsToBytes(attrs);
-          flags = attrs.flags;
-          attrsLen = attrs.nb;
-        } else if (typeof attrs === "function") {
-          cb = attrs;
-        }
-        const pathLen = Buffer.byteLength(path);
-        let p = 9;
-        const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + pathLen + 4 + attrsLen);
-        writeUInt32BE(buf, buf.length - 4, 0);
-        buf[4] = REQUEST.SETSTAT;
-        const reqid = this._writeReqid = this._writeReqid + 1 & MAX_REQID;
-        writeUInt32BE(buf, reqid, 5);
-        writeUInt32BE(buf, pathLen, p);
-        buf.utf8Write(path, p += 4, pathLen);
-        writeUInt32BE(buf, flags, p += pathLen);
-        if (attrsLen) {
-          p += 4;
-          if (attrsLen === ATTRS_BUF.length)
-            buf.set(ATTRS_BUF, p);
-          else
-            bufferCopy(ATTRS_BUF, buf, 0, attrsLen, p);
-          p += attrsLen;
-        }
-        this._requests[reqid] = { cb };
-        const isBuffered = sendOrBuffer(this, buf);
-        this._debug && this._debug(
-          `SFTP: Outbound: ${isBuffered ? "Buffered" : "Sending"} SETSTAT`
-        );
-      }
-      fsetstat(handle, attrs, cb) {
-        if (this.server)
-          throw new Error("Client-only method called in server mode");
-        if (!Buffer.isBuffer(handle))
-          throw new Error("handle is not a Buffer");
-        let flags = 0;
-        let attrsLen = 0;
-        if (typeof attrs === "object" && attrs !== null) {
-          attrs = attrsToBytes(attrs);
-          flags = attrs.flags;
-          attrsLen = attrs.nb;
-        } else if (typeof attrs === "function") {
-          cb = attrs;
-        }
-        const handleLen = handle.length;
-        let p = 9;
-        const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + handleLen + 4 + attrsLen);
-        writeUInt32BE(buf, buf.length - 4, 0);
-        buf[4] = REQUEST.FSETSTAT;
-        const reqid = this._writeReqid = this._writeReqid + 1 & MAX_REQID;
-        writeUInt32BE(buf, reqid, 5);
-        writeUInt32BE(buf, handleLen, p);
-        buf.set(handle, p += 4);
-        writeUInt32BE(buf, flags, p += handleLen);
-        if (attrsLen) {
-          p += 4;
-          if (attrsLen === ATTRS_BUF.length)
-            buf.set(ATTRS_BUF, p);
-          else
-            bufferCopy(ATTRS_BUF, buf, 0, attrsLen, p);
-          p += attrsLen;
-        }
-        this._requests[reqid] = { cb };
-        const isBuffered = sendOrBuffer(this, buf);
-        this._debug && this._debug(
-          `SFTP: Outbound: ${isBuffered ? "Buffered" : "Sending"} FSETSTAT`
-        );
-      }
-      futimes(handle, atime, mtime, cb) {
-        return this.fsetstat(handle, {
-          atime: toUnixTimestamp(atime),
-          mtime: toUnixTimestamp(mtime)
-        }, cb);
-      }
-      utimes(path, atime, mtime, cb) {
-        return this.setstat(path, {
-          atime: toUnixTimestamp(atime),
-          mtime: toUnixTimestamp(mtime)
-        }, cb);
-      }
-      fchown(handle, uid, gid, cb) {
-        return this.fsetstat(handle, {
-          uid,
-          gid
-        }, cb);
-      }
-      chown(path, uid, gid, cb) {
-        return this.setstat(path, {
-          uid,
-          gid
-        }, cb);
-      }
-      fchmod(handle, mode, cb) {
-        return this.fsetstat(handle, {
-          mode
-        }, cb);
-      }
-      chmod(path, mode, cb) {
-        return this.setstat(path, {
-          mode
-        }, cb);
-      }
-      readlink(path, cb) {
-        if (this.server)
-          throw new Error("Client-only method called in server mode");
-        const pathLen = Buffer.byteLength(path);
-        let p = 9;
-        const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + pathLen);
-        writeUInt32BE(buf, buf.length - 4, 0);
-        buf[4] = REQUEST.READLINK;
-        const reqid = this._writeReqid = this._writeReqid + 1 & MAX_REQID;
-        writeUInt32BE(buf, reqid, 5);
-        writeUInt32BE(buf, pathLen, p);
-        buf.utf8Write(path, p += 4, pathLen);
-        this._requests[reqid] = {
-          cb: (err, names) => {
-            if (typeof cb !== "function")
-              return;
-            if (err)
-              return cb(err);
-            if (!names || !names.length)
-              return cb(new Error("Response missing link info"));
-            cb(void 0, names[0].filename);
-          }
-        };
-        const isBuffered = sendOrBuffer(this, buf);
-        this._debug && this._debug(
-          `SFTP: Outbound: ${isBuffered ? "Buffered" : "Sending"} READLINK`
-        );
-      }
-      symlink(targetPath, linkPath, cb) {
-        if (this.server)
-          throw new Error("Client-only method called in server mode");
-        const linkLen = Buffer.byteLength(linkPath);
-        const targetLen = Buffer.byteLength(targetPath);
-        let p = 9;
-        const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + linkLen + 4 + targetLen);
-        writeUInt32BE(buf, buf.length - 4, 0);
-        buf[4] = REQUEST.SYMLINK;
-        const reqid = this._writeReqid = this._writeReqid + 1 & MAX_REQID;
-        writeUInt32BE(buf, reqid, 5);
-        if (this._isOpenSSH) {
-          writeUInt32BE(buf, targetLen, p);
-          buf.utf8Write(targetPath, p += 4, targetLen);
-          writeUInt32BE(buf, linkLen, p += targetLen);
-          buf.utf8Write(linkPath, p += 4, linkLen);
-        } else {
-          writeUInt32BE(buf, linkLen, p);
-          buf.utf8Write(linkPath, p += 4, linkLen);
-          writeUInt32BE(buf, targetLen, p += linkLen);
-          buf.utf8Write(targetPath, p += 4, targetLen);
-        }
-        this._requests[reqid] = { cb };
-        const isBuffered = sendOrBuffer(this, buf);
-        this._debug && this._debug(
-          `SFTP: Outbound: ${isBuffered ? "Buffered" : "Sending"} SYMLINK`
-        );
-      }
-      realpath(path, cb) {
-        if (this.server)
-          throw new Error("Client-only method called in server mode");
-        const pathLen = Buffer.byteLength(path);
-        let p = 9;
-        const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + pathLen);
-        writeUInt32BE(buf, buf.length - 4, 0);
-        buf[4] = REQUEST.REALPATH;
-        const reqid = this._writeReqid = this._writeReqid + 1 & MAX_REQID;
-        writeUInt32BE(buf, reqid, 5);
-        writeUInt32BE(buf, pathLen, p);
-        buf.utf8Write(path, p += 4, pathLen);
-        this._requests[reqid] = {
-          cb: (err, names) => {
-            if (typeof cb !== "function")
-              return;
-            if (err)
-              return cb(err);
-            if (!names || !names.length)
-              return cb(new Error("Response missing path info"));
-            cb(void 0, names[0].filename);
-          }
-        };
-        const isBuffered = sendOrBuffer(this, buf);
-        this._debug && this._debug(
-          `SFTP: Outbound: ${isBuffered ? "Buffered" : "Sending"} REALPATH`
-        );
-      }
-      // extended requests
-      ext_openssh_rename(oldPath, newPath, cb) {
-        if (this.server)
-          throw new Error("Client-only method called in server mode");
-        const ext = this._extensions["posix-rename@openssh.com"];
-        if (!ext || ext !== "1")
-          throw new Error("Server does not support this extended request");
-        const oldLen = Buffer.byteLength(oldPath);
-        const newLen = Buffer.byteLength(newPath);
-        let p = 9;
-        const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + 24 + 4 + oldLen + 4 + newLen);
-        writeUInt32BE(buf, buf.length - 4, 0);
-        buf[4] = REQUEST.EXTENDED;
-        const reqid = this._writeReqid = this._writeReqid + 1 & MAX_REQID;
-        writeUInt32BE(buf, reqid, 5);
-        writeUInt32BE(buf, 24, p);
-        buf.utf8Write("posix-rename@openssh.com", p += 4, 24);
-        writeUInt32BE(buf, oldLen, p += 24);
-        buf.utf8Write(oldPath, p += 4, oldLen);
-        writeUInt32BE(buf, newLen, p += oldLen);
-        buf.utf8Write(newPath, p += 4, newLen);
-        this._requests[reqid] = { cb };
-        const isBuffered = sendOrBuffer(this, buf);
-        if (this._debug) {
-          const which2 = isBuffered ? "Buffered" : "Sending";
-          this._debug(`SFTP: Outbound: ${which2} posix-rename@openssh.com`);
-        }
-      }
-      ext_openssh_statvfs(path, cb) {
-        if (this.server)
-          throw new Error("Client-only method called in server mode");
-        const ext = this._extensions["statvfs@openssh.com"];
-        if (!ext || ext !== "2")
-          throw new Error("Server does not support this extended request");
-        const pathLen = Buffer.byteLength(path);
-        let p = 9;
-        const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + 19 + 4 + pathLen);
-        writeUInt32BE(buf, buf.length - 4, 0);
-        buf[4] = REQUEST.EXTENDED;
-        const reqid = this._writeReqid = this._writeReqid + 1 & MAX_REQID;
-        writeUInt32BE(buf, reqid, 5);
-        writeUInt32BE(buf, 19, p);
-        buf.utf8Write("statvfs@openssh.com", p += 4, 19);
-        writeUInt32BE(buf, pathLen, p += 19);
-        buf.utf8Write(path, p += 4, pathLen);
-        this._requests[reqid] = { extended: "statvfs@openssh.com", cb };
-        const isBuffered = sendOrBuffer(this, buf);
-        if (this._debug) {
-          const which2 = isBuffered ? "Buffered" : "Sending";
-          this._debug(`SFTP: Outbound: ${which2} statvfs@openssh.com`);
-        }
-      }
-      ext_openssh_fstatvfs(handle, cb) {
-        if (this.server)
-          throw new Error("Client-only method called in server mode");
-        const ext = this._extensions["fstatvfs@openssh.com"];
-        if (!ext || ext !== "2")
-          throw new Error("Server does not support this extended request");
-        if (!Buffer.isBuffer(handle))
-          throw new Error("handle is not a Buffer");
-        const handleLen = handle.length;
-        let p = 9;
-        const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + 20 + 4 + handleLen);
-        writeUInt32BE(buf, buf.length - 4, 0);
-        buf[4] = REQUEST.EXTENDED;
-        const reqid = this._writeReqid = this._writeReqid + 1 & MAX_REQID;
-        writeUInt32BE(buf, reqid, 5);
-        writeUInt32BE(buf, 20, p);
-        buf.utf8Write("fstatvfs@openssh.com", p += 4, 20);
-        writeUInt32BE(buf, handleLen, p += 20);
-        buf.set(handle, p += 4);
-        this._requests[reqid] = { extended: "fstatvfs@openssh.com", cb };
-        const isBuffered = sendOrBuffer(this, buf);
-        if (this._debug) {
-          const which2 = isBuffered ? "Buffered" : "Sending";
-          this._debug(`SFTP: Outbound: ${which2} fstatvfs@openssh.com`);
-        }
-      }
-      ext_openssh_hardlink(oldPath, newPath, cb) {
-        if (this.server)
-          throw new Error("Client-only method called in server mode");
-        const ext = this._extensions["hardlink@openssh.com"];
-        if (ext !== "1")
-          throw new Error("Server does not support this extended request");
-        const oldLen = Buffer.byteLength(oldPath);
-        const newLen = Buffer.byteLength(newPath);
-        let p = 9;
-        const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + 20 + 4 + oldLen + 4 + newLen);
-        writeUInt32BE(buf, buf.length - 4, 0);
-        buf[4] = REQUEST.EXTENDED;
-        const reqid = this._writeReqid = this._writeReqid + 1 & MAX_REQID;
-        writeUInt32BE(buf, reqid, 5);
-        writeUInt32BE(buf, 20, p);
-        buf.utf8Write("hardlink@openssh.com", p += 4, 20);
-        writeUInt32BE(buf, oldLen, p += 20);
-        buf.utf8Write(oldPath, p += 4, oldLen);
-        writeUInt32BE(buf, newLen, p += oldLen);
-        buf.utf8Write(newPath, p += 4, newLen);
-        this._requests[reqid] = { cb };
-        const isBuffered = sendOrBuffer(this, buf);
-        if (this._debug) {
-          const which2 = isBuffered ? "Buffered" : "Sending";
-          this._debug(`SFTP: Outbound: ${which2} hardlink@openssh.com`);
-        }
-      }
-      ext_openssh_fsync(handle, cb) {
-        if (this.server)
-          throw new Error("Client-only method called in server mode");
-        const ext = this._extensions["fsync@openssh.com"];
-        if (ext !== "1")
-          throw new Error("Server does not support this extended request");
-        if (!Buffer.isBuffer(handle))
-          throw new Error("handle is not a Buffer");
-        const handleLen = handle.length;
-        let p = 9;
-        const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + 17 + 4 + handleLen);
-        writeUInt32BE(buf, buf.length - 4, 0);
-        buf[4] = REQUEST.EXTENDED;
-        const reqid = this._writeReqid = this._writeReqid + 1 & MAX_REQID;
-        writeUInt32BE(buf, reqid, 5);
-        writeUInt32BE(buf, 17, p);
-        buf.utf8Write("fsync@openssh.com", p += 4, 17);
-        writeUInt32BE(buf, handleLen, p += 17);
-        buf.set(handle, p += 4);
-        this._requests[reqid] = { cb };
-        const isBuffered = sendOrBuffer(this, buf);
-        this._debug && this._debug(
-          `SFTP: Outbound: ${isBuffered ? "Buffered" : "Sending"} fsync@openssh.com`
-        );
-      }
-      ext_openssh_lsetstat(path, attrs, cb) {
-        if (this.server)
-          throw new Error("Client-only method called in server mode");
-        const ext = this._extensions["lsetstat@openssh.com"];
-        if (ext !== "1")
-          throw new Error("Server does not support this extended request");
-        let flags = 0;
-        let attrsLen = 0;
-        if (typeof attrs === "object" && attrs !== null) {
-          attrs = attrsToBytes(attrs);
-          flags = attrs.flags;
-          attrsLen = attrs.nb;
-        } else if (typeof attrs === "function") {
-          cb = attrs;
-        }
-        const pathLen = Buffer.byteLength(path);
-        let p = 9;
-        const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + 20 + 4 + pathLen + 4 + attrsLen);
-        writeUInt32BE(buf, buf.length - 4, 0);
-        buf[4] = REQUEST.EXTENDED;
-        const reqid = this._writeReqid = this._writeReqid + 1 & MAX_REQID;
-        writeUInt32BE(buf, reqid, 5);
-        writeUInt32BE(buf, 20, p);
-        buf.utf8Write("lsetstat@openssh.com", p += 4, 20);
-        writeUInt32BE(buf, pathLen, p += 20);
-        buf.utf8Write(path, p += 4, pathLen);
-        writeUInt32BE(buf, flags, p += pathLen);
-        if (attrsLen) {
-          p += 4;
-          if (attrsLen === ATTRS_BUF.length)
-            buf.set(ATTRS_BUF, p);
-          else
-            bufferCopy(ATTRS_BUF, buf, 0, attrsLen, p);
-          p += attrsLen;
-        }
-        this._requests[reqid] = { cb };
-        const isBuffered = sendOrBuffer(this, buf);
-        if (this._debug) {
-          const status = isBuffered ? "Buffered" : "Sending";
-          this._debug(`SFTP: Outbound: ${status} lsetstat@openssh.com`);
-        }
-      }
-      ext_openssh_expandPath(path, cb) {
-        if (this.server)
-          throw new Error("Client-only method called in server mode");
-        const ext = this._extensions["expand-path@openssh.com"];
-        if (ext !== "1")
-          throw new Error("Server does not support this extended request");
-        const pathLen = Buffer.byteLength(path);
-        let p = 9;
-        const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + 23 + 4 + pathLen);
-        writeUInt32BE(buf, buf.length - 4, 0);
-        buf[4] = REQUEST.EXTENDED;
-        const reqid = this._writeReqid = this._writeReqid + 1 & MAX_REQID;
-        writeUInt32BE(buf, reqid, 5);
-        writeUInt32BE(buf, 23, p);
-        buf.utf8Write("expand-path@openssh.com", p += 4, 23);
-        writeUInt32BE(buf, pathLen, p += 20);
-        buf.utf8Write(path, p += 4, pathLen);
-        this._requests[reqid] = {
-          cb: (err, names) => {
-            if (typeof cb !== "function")
-              return;
-            if (err)
-              return cb(err);
-            if (!names || !names.length)
-              return cb(new Error("Response missing expanded path"));
-            cb(void 0, names[0].filename);
-          }
-        };
-        const isBuffered = sendOrBuffer(this, buf);
-        if (this._debug) {
-          const status = isBuffered ? "Buffered" : "Sending";
-          this._debug(`SFTP: Outbound: ${status} expand-path@openssh.com`);
-        }
-      }
-      ext_copy_data(srcHandle, srcOffset, len, dstHandle, dstOffset, cb) {
-        if (this.server)
-          throw new Error("Client-only method called in server mode");
-        const ext = this._extensions["copy-data"];
-        if (ext !== "1")
-          throw new Error("Server does not support this extended request");
-        if (!Buffer.isBuffer(srcHandle))
-          throw new Error("Source handle is not a Buffer");
-        if (!Buffer.isBuffer(dstHandle))
-          throw new Error("Destination handle is not a Buffer");
-        let p = 0;
-        const buf = Buffer.allocUnsafe(
-          4 + 1 + 4 + 4 + 9 + 4 + srcHandle.length + 8 + 8 + 4 + dstHandle.length + 8
-        );
-        writeUInt32BE(buf, buf.length - 4, p);
-        p += 4;
-        buf[p] = REQUEST.EXTENDED;
-        ++p;
-        const reqid = this._writeReqid = this._writeReqid + 1 & MAX_REQID;
-        writeUInt32BE(buf, reqid, p);
-        p += 4;
-        writeUInt32BE(buf, 9, p);
-        p += 4;
-        buf.utf8Write("copy-data", p, 9);
-        p += 9;
-        writeUInt32BE(buf, srcHandle.length, p);
-        p += 4;
-        buf.set(srcHandle, p);
-        p += srcHandle.length;
-        for (let i = 7; i >= 0; --i) {
-          buf[p + i] = srcOffset & 255;
-          srcOffset /= 256;
-        }
-        p += 8;
-        for (let i = 7; i >= 0; --i) {
-          buf[p + i] = len & 255;
-          len /= 256;
-        }
-        p += 8;
-        writeUInt32BE(buf, dstHandle.length, p);
-        p += 4;
-        buf.set(dstHandle, p);
-        p += dstHandle.length;
-        for (let i = 7; i >= 0; --i) {
-          buf[p + i] = dstOffset & 255;
-          dstOffset /= 256;
-        }
-        this._requests[reqid] = { cb };
-        const isBuffered = sendOrBuffer(this, buf);
-        if (this._debug) {
-          const status = isBuffered ? "Buffered" : "Sending";
-          this._debug(`SFTP: Outbound: ${status} copy-data`);
-        }
-      }
-      ext_home_dir(username, cb) {
-        if (this.server)
-          throw new Error("Client-only method called in server mode");
-        const ext = this._extensions["home-directory"];
-        if (ext !== "1")
-          throw new Error("Server does not support this extended request");
-        if (typeof username !== "string")
-          throw new TypeError("username is not a string");
-        let p = 0;
-        const usernameLen = Buffer.byteLength(username);
-        const buf = Buffer.allocUnsafe(
-          4 + 1 + 4 + 4 + 14 + 4 + usernameLen
-        );
-        writeUInt32BE(buf, buf.length - 4, p);
-        p += 4;
-        buf[p] = REQUEST.EXTENDED;
-        ++p;
-        const reqid = this._writeReqid = this._writeReqid + 1 & MAX_REQID;
-        writeUInt32BE(buf, reqid, p);
-        p += 4;
-        writeUInt32BE(buf, 14, p);
-        p += 4;
-        buf.utf8Write("home-directory", p, 14);
-        p += 14;
-        writeUInt32BE(buf, usernameLen, p);
-        p += 4;
-        buf.utf8Write(username, p, usernameLen);
-        p += usernameLen;
-        this._requests[reqid] = {
-          cb: (err, names) => {
-            if (typeof cb !== "function")
-              return;
-            if (err)
-              return cb(err);
-            if (!names || !names.length)
-              return cb(new Error("Response missing home directory"));
-            cb(void 0, names[0].filename);
-          }
-        };
-        const isBuffered = sendOrBuffer(this, buf);
-        if (this._debug) {
-          const status = isBuffered ? "Buffered" : "Sending";
-          this._debug(`SFTP: Outbound: ${status} home-directory`);
-        }
-      }
-      ext_users_groups(uids, gids, cb) {
-        if (this.server)
-          throw new Error("Client-only method called in server mode");
-        const ext = this._extensions["users-groups-by-id@openssh.com"];
-        if (ext !== "1")
-          throw new Error("Server does not support this extended request");
-        if (!Array.isArray(uids))
-          throw new TypeError("uids is not an array");
-        for (const val of uids) {
-          if (!Number.isInteger(val) || val < 0 || val > 2 ** 32 - 1)
-            throw new Error("uid values must all be 32-bit unsigned integers");
-        }
-        if (!Array.isArray(gids))
-          throw new TypeError("gids is not an array");
-        for (const val of gids) {
-          if (!Number.isInteger(val) || val < 0 || val > 2 ** 32 - 1)
-            throw new Error("gid values must all be 32-bit unsigned integers");
-        }
-        let p = 0;
-        const buf = Buffer.allocUnsafe(
-          4 + 1 + 4 + 4 + 30 + 4 + 4 * uids.length + 4 + 4 * gids.length
-        );
-        writeUInt32BE(buf, buf.length - 4, p);
-        p += 4;
-        buf[p] = REQUEST.EXTENDED;
-        ++p;
-        const reqid = this._writeReqid = this._writeReqid + 1 & MAX_REQID;
-        writeUInt32BE(buf, reqid, p);
-        p += 4;
-        writeUInt32BE(buf, 30, p);
-        p += 4;
-        buf.utf8Write("users-groups-by-id@openssh.com", p, 30);
-        p += 30;
-        writeUInt32BE(buf, 4 * uids.length, p);
-        p += 4;
-        for (const val of uids) {
-          writeUInt32BE(buf, val, p);
-          p += 4;
-        }
-        writeUInt32BE(buf, 4 * gids.length, p);
-        p += 4;
-        for (const val of gids) {
-          writeUInt32BE(buf, val, p);
-          p += 4;
-        }
-        this._requests[reqid] = { extended: "users-groups-by-id@openssh.com", cb };
-        const isBuffered = sendOrBuffer(this, buf);
-        if (this._debug) {
-          const status = isBuffered ? "Buffered" : "Sending";
-          this._debug(`SFTP: Outbound: ${status} users-groups-by-id@openssh.com`);
-        }
-      }
-      // ===========================================================================
-      // Server-specific ===========================================================
-      // ===========================================================================
-      handle(reqid, handle) {
-        if (!this.server)
-          throw new Error("Server-only method called in client mode");
-        if (!Buffer.isBuffer(handle))
-          throw new Error("handle is not a Buffer");
-        const handleLen = handle.length;
-        if (handleLen > 256)
-          throw new Error("handle too large (> 256 bytes)");
-        let p = 9;
-        const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + handleLen);
-        writeUInt32BE(buf, buf.length - 4, 0);
-        buf[4] = RESPONSE.HANDLE;
-        writeUInt32BE(buf, reqid, 5);
-        writeUInt32BE(buf, handleLen, p);
-        if (handleLen)
-          buf.set(handle, p += 4);
-        const isBuffered = sendOrBuffer(this, buf);
-        this._debug && this._debug(
-          `SFTP: Outbound: ${isBuffered ? "Buffered" : "Sending"} HANDLE`
-        );
-      }
-      status(reqid, code, message) {
-        if (!this.server)
-          throw new Error("Server-only method called in client mode");
-        if (!VALID_STATUS_CODES.has(code))
-          throw new Error(`Bad status code: ${code}`);
-        message || (message = "");
-        const msgLen = Buffer.byteLength(message);
-        let p = 9;
-        const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + 4 + msgLen + 4);
-        writeUInt32BE(buf, buf.length - 4, 0);
-        buf[4] = RESPONSE.STATUS;
-        writeUInt32BE(buf, reqid, 5);
-        writeUInt32BE(buf, code, p);
-        writeUInt32BE(buf, msgLen, p += 4);
-        p += 4;
-        if (msgLen) {
-          buf.utf8Write(message, p, msgLen);
-          p += msgLen;
-        }
-        writeUInt32BE(buf, 0, p);
-        const isBuffered = sendOrBuffer(this, buf);
-        this._debug && this._debug(
-          `SFTP: Outbound: ${isBuffered ? "Buffered" : "Sending"} STATUS`
-        );
-      }
-      data(reqid, data, encoding) {
-        if (!this.server)
-          throw new Error("Server-only method called in client mode");
-        const isBuffer = Buffer.isBuffer(data);
-        if (!isBuffer && typeof data !== "string")
-          throw new Error("data is not a Buffer or string");
-        let isUTF8;
-        if (!isBuffer && !encoding) {
-          encoding = void 0;
-          isUTF8 = true;
-        }
-        const dataLen = isBuffer ? data.length : Buffer.byteLength(data, encoding);
-        let p = 9;
-        const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + dataLen);
-        writeUInt32BE(buf, buf.length - 4, 0);
-        buf[4] = RESPONSE.DATA;
-        writeUInt32BE(buf, reqid, 5);
-        writeUInt32BE(buf, dataLen, p);
-        if (dataLen) {
-          if (isBuffer)
-            buf.set(data, p += 4);
-          else if (isUTF8)
-            buf.utf8Write(data, p += 4, dataLen);
-          else
-            buf.write(data, p += 4, dataLen, encoding);
-        }
-        const isBuffered = sendOrBuffer(this, buf);
-        this._debug && this._debug(
-          `SFTP: Outbound: ${isBuffered ? "Buffered" : "Sending"} DATA`
-        );
-      }
-      name(reqid, names) {
-        if (!this.server)
-          throw new Error("Server-only method called in client mode");
-        if (!Array.isArray(names)) {
-          if (typeof names !== "object" || names === null)
-            throw new Error("names is not an object or array");
-          names = [names];
-        }
-        const count = names.length;
-        let namesLen = 0;
-        let nameAttrs;
-        const attrs = [];
-        for (let i = 0; i < count; ++i) {
-          const name = names[i];
-          const filename = !name || !name.filename || typeof name.filename !== "string" ? "" : name.filename;
-          namesLen += 4 + Buffer.byteLength(filename);
-          const longname = !name || !name.longname || typeof name.longname !== "string" ? "" : name.longname;
-          namesLen += 4 + Buffer.byteLength(longname);
-          if (typeof name.attrs === "object" && name.attrs !== null) {
-            nameAttrs = attrsToBytes(name.attrs);
-            namesLen += 4 + nameAttrs.nb;
-            if (nameAttrs.nb) {
-              let bytes;
-              if (nameAttrs.nb === ATTRS_BUF.length) {
-                bytes = new Uint8Array(ATTRS_BUF);
-              } else {
-                bytes = new Uint8Array(nameAttrs.nb);
-                bufferCopy(ATTRS_BUF, bytes, 0, nameAttrs.nb, 0);
-              }
-              nameAttrs.bytes = bytes;
-            }
-            attrs.push(nameAttrs);
-          } else {
-            namesLen += 4;
-            attrs.push(null);
-          }
-        }
-        let p = 9;
-        const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + namesLen);
-        writeUInt32BE(buf, buf.length - 4, 0);
-        buf[4] = RESPONSE.NAME;
-        writeUInt32BE(buf, reqid, 5);
-        writeUInt32BE(buf, count, p);
-        p += 4;
-        for (let i = 0; i < count; ++i) {
-          const name = names[i];
-          {
-            const filename = !name || !name.filename || typeof name.filename !== "string" ? "" : name.filename;
-            const len = Buffer.byteLength(filename);
-            writeUInt32BE(buf, len, p);
-            p += 4;
-            if (len) {
-              buf.utf8Write(filename, p, len);
-              p += len;
-            }
-          }
-          {
-            const longname = !name || !name.longname || typeof name.longname !== "string" ? "" : name.longname;
-            const len = Buffer.byteLength(longname);
-            writeUInt32BE(buf, len, p);
-            p += 4;
-            if (len) {
-              buf.utf8Write(longname, p, len);
-              p += len;
-            }
-          }
-          const attr = attrs[i];
-          if (attr) {
-            writeUInt32BE(buf, attr.flags, p);
-            p += 4;
-            if (attr.flags && attr.bytes) {
-              buf.set(attr.bytes, p);
-              p += attr.nb;
-            }
-          } else {
-            writeUInt32BE(buf, 0, p);
-            p += 4;
-          }
-        }
-        const isBuffered = sendOrBuffer(this, buf);
-        this._debug && this._debug(
-          `SFTP: Outbound: ${isBuffered ? "Buffered" : "Sending"} NAME`
-        );
-      }
-      attrs(reqid, attrs) {
-        if (!this.server)
-          throw new Error("Server-only method called in client mode");
-        if (typeof attrs !== "object" || attrs === null)
-          throw new Error("attrs is not an object");
-        attrs = attrsToBytes(attrs);
-        const flags = attrs.flags;
-        const attrsLen = attrs.nb;
-        let p = 9;
-        const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + attrsLen);
-        writeUInt32BE(buf, buf.length - 4, 0);
-        buf[4] = RESPONSE.ATTRS;
-        writeUInt32BE(buf, reqid, 5);
-        writeUInt32BE(buf, flags, p);
-        if (attrsLen) {
-          p += 4;
-          if (attrsLen === ATTRS_BUF.length)
-            buf.set(ATTRS_BUF, p);
-          else
-            bufferCopy(ATTRS_BUF, buf, 0, attrsLen, p);
-          p += attrsLen;
-        }
-        const isBuffered = sendOrBuffer(this, buf);
-        this._debug && this._debug(
-          `SFTP: Outbound: ${isBuffered ? "Buffered" : "Sending"} ATTRS`
-        );
-      }
-    };
-    function tryCreateBuffer(size) {
-      try {
-        return Buffer.allocUnsafe(size);
-      } catch (ex) {
-        return ex;
-      }
-    }
-    function read_(self2, handle, buf, off, len, position, cb, req_) {
-      const maxDataLen = self2._maxReadLen;
-      const overflow = Math.max(len - maxDataLen, 0);
-      if (overflow)
-        len = maxDataLen;
-      const handleLen = handle.length;
-      let p = 9;
-      let pos = position;
-      const out = Buffer.allocUnsafe(4 + 1 + 4 + 4 + handleLen + 8 + 4);
-      writeUInt32BE(out, out.length - 4, 0);
-      out[4] = REQUEST.READ;
-      const reqid = self2._writeReqid = self2._writeReqid + 1 & MAX_REQID;
-      writeUInt32BE(out, reqid, 5);
-      writeUInt32BE(out, handleLen, p);
-      out.set(handle, p += 4);
-      p += handleLen;
-      for (let i = 7; i >= 0; --i) {
-        out[p + i] = pos & 255;
-        pos /= 256;
-      }
-      writeUInt32BE(out, len, p += 8);
-      if (typeof cb !== "function")
-        cb = noop;
-      const req = req_ || {
-        nb: 0,
-        position,
-        off,
-        origOff: off,
-        len: void 0,
-        overflow: void 0,
-        cb: (err, data, nb) => {
-          const len2 = req.len;
-          const overflow2 = req.overflow;
-          if (err) {
-            if (cb._wantEOFError || err.code !== STATUS_CODE.EOF)
-              return cb(err);
-          } else if (nb > len2) {
-            return cb(new Error("Received more data than requested"));
-          } else if (nb === len2 && overflow2) {
-            req.nb += nb;
-            req.position += nb;
-            req.off += nb;
-            read_(self2, handle, buf, req.off, overflow2, req.position, cb, req);
-            return;
-          }
-          nb = nb || 0;
-          if (req.origOff === 0 && buf.length === req.nb)
-            data = buf;
-          else
-            data = bufferSlice(buf, req.origOff, req.origOff + req.nb + nb);
-          cb(void 0, req.nb + nb, data, req.position);
-        },
-        buffer: void 0
-      };
-      req.len = len;
-      req.overflow = overflow;
-      req.buffer = bufferSlice(buf, off, off + len);
-      self2._requests[reqid] = req;
-      const isBuffered = sendOrBuffer(self2, out);
-      self2._debug && self2._debug(
-        `SFTP: Outbound: ${isBuffered ? "Buffered" : "Sending"} READ`
-      );
-    }
-    function fastXfer(src, dst, srcPath, dstPath, opts, cb) {
-      let concurrency = 64;
-      let chunkSize = 32768;
-      let onstep;
-      let mode;
-      let fileSize;
-      if (typeof opts === "function") {
-        cb = opts;
-      } else if (typeof opts === "object" && opts !== null) {
-        if (typeof opts.concurrency === "number" && opts.concurrency > 0 && !isNaN(opts.concurrency)) {
-          concurrency = opts.concurrency;
-        }
-        if (typeof opts.chunkSize === "number" && opts.chunkSize > 0 && !isNaN(opts.chunkSize)) {
-          chunkSize = opts.chunkSize;
-        }
-        if (typeof opts.fileSize === "number" && opts.fileSize > 0 && !isNaN(opts.fileSize)) {
-          fileSize = opts.fileSize;
-        }
-        if (typeof opts.step === "function")
-          onstep = opts.step;
-        if (typeof opts.mode === "string" || typeof opts.mode === "number")
-          mode = modeNum(opts.mode);
-      }
-      let fsize;
-      let pdst = 0;
-      let total = 0;
-      let hadError = false;
-      let srcHandle;
-      let dstHandle;
-      let readbuf;
-      let bufsize = chunkSize * concurrency;
-      function onerror(err) {
-        if (hadError)
-          return;
-        hadError = true;
-        let left = 0;
-        let cbfinal;
-        if (srcHandle || dstHandle) {
-          cbfinal = () => {
-            if (--left === 0)
-              cb(err);
-          };
-          if (srcHandle && (src === fs5 || src.outgoing.state === "open"))
-            ++left;
-          if (dstHandle && (dst === fs5 || dst.outgoing.state === "open"))
-            ++left;
-          if (srcHandle && (src === fs5 || src.outgoing.state === "open"))
-            src.close(srcHandle, cbfinal);
-          if (dstHandle && (dst === fs5 || dst.outgoing.state === "open"))
-            dst.close(dstHandle, cbfinal);
-        } else {
-          cb(err);
-        }
-      }
-      src.open(srcPath, "r", (err, sourceHandle) => {
-        if (err)
-          return onerror(err);
-        srcHandle = sourceHandle;
-        if (fileSize === void 0)
-          src.fstat(srcHandle, tryStat);
-        else
-          tryStat(null, { size: fileSize });
-        function tryStat(err2, attrs) {
-          if (err2) {
-            if (src !== fs5) {
-              src.stat(srcPath, (err_, attrs_) => {
-                if (err_)
-                  return onerror(err2);
-                tryStat(null, attrs_);
-              });
-              return;
-            }
-            return onerror(err2);
-          }
-          fsize = attrs.size;
-          dst.open(dstPath, "w", (err3, destHandle) => {
-            if (err3)
-              return onerror(err3);
-            dstHandle = destHandle;
-            if (fsize <= 0)
-              return onerror();
-            while (bufsize > fsize) {
-              if (concurrency === 1) {
-                bufsize = fsize;
-                break;
-              }
-              bufsize -= chunkSize;
-              --concurrency;
-            }
-            readbuf = tryCreateBuffer(bufsize);
-            if (readbuf instanceof Error)
-              return onerror(readbuf);
-            if (mode !== void 0) {
-              dst.fchmod(dstHandle, mode, function tryAgain(err4) {
-                if (err4) {
-                  dst.chmod(dstPath, mode, (err_) => tryAgain());
-                  return;
-                }
-                startReads();
-              });
-            } else {
-              startReads();
-            }
-            function onread(err4, nb, data, dstpos, datapos, origChunkLen) {
-              if (err4)
-                return onerror(err4);
-              datapos = datapos || 0;
-              dst.write(dstHandle, readbuf, datapos, nb, dstpos, writeCb);
-              function writeCb(err5) {
-                if (err5)
-                  return onerror(err5);
-                total += nb;
-                onstep && onstep(total, nb, fsize);
-                if (nb < origChunkLen)
-                  return singleRead(datapos, dstpos + nb, origChunkLen - nb);
-                if (total === fsize) {
-                  dst.close(dstHandle, (err6) => {
-                    dstHandle = void 0;
-                    if (err6)
-                      return onerror(err6);
-                    src.close(srcHandle, (err7) => {
-                      srcHandle = void 0;
-                      if (err7)
-                        return onerror(err7);
-                      cb();
-                    });
-                  });
-                  return;
-                }
-                if (pdst >= fsize)
-                  return;
-                const chunk = pdst + chunkSize > fsize ? fsize - pdst : chunkSize;
-                singleRead(datapos, pdst, chunk);
-                pdst += chunk;
-              }
-            }
-            function makeCb(psrc, pdst2, chunk) {
-              return (err4, nb, data) => {
-                onread(err4, nb, data, pdst2, psrc, chunk);
-              };
-            }
-            function singleRead(psrc, pdst2, chunk) {
-              src.read(
-                srcHandle,
-                readbuf,
-                psrc,
-                chunk,
-                pdst2,
-                makeCb(psrc, pdst2, chunk)
-              );
-            }
-            function startReads() {
-              let reads = 0;
-              let psrc = 0;
-              while (pdst < fsize && reads < concurrency) {
-                const chunk = pdst + chunkSize > fsize ? fsize - pdst : chunkSize;
-                singleRead(psrc, pdst, chunk);
-                psrc += chunk;
-                pdst += chunk;
-                ++reads;
-              }
-            }
-          });
-        }
-      });
-    }
-    function writeAll(sftp, handle, buffer, offset, length, position, callback_) {
-      const callback = typeof callback_ === "function" ? callback_ : void 0;
-      sftp.write(
-        handle,
-        buffer,
-        offset,
-        length,
-        position,
-        (writeErr, written) => {
-          if (writeErr) {
-            return sftp.close(handle, () => {
-              callback && callback(writeErr);
-            });
-          }
-          if (written === length) {
-            sftp.close(handle, callback);
-          } else {
-            offset += written;
-            length -= written;
-            position += written;
-            writeAll(sftp, handle, buffer, offset, length, position, callback);
-          }
-        }
-      );
-    }
-    var Stats = class {
-      constructor(initial) {
-        this.mode = initial && initial.mode;
-        this.uid = initial && initial.uid;
-        this.gid = initial && initial.gid;
-        this.size = initial && initial.size;
-        this.atime = initial && initial.atime;
-        this.mtime = initial && initial.mtime;
-        this.extended = initial && initial.extended;
-      }
-      isDirectory() {
-        return (this.mode & constants3.S_IFMT) === constants3.S_IFDIR;
-      }
-      isFile() {
-        return (this.mode & constants3.S_IFMT) === constants3.S_IFREG;
-      }
-      isBlockDevice() {
-        return (this.mode & constants3.S_IFMT) === constants3.S_IFBLK;
-      }
-      isCharacterDevice() {
-        return (this.mode & constants3.S_IFMT) === constants3.S_IFCHR;
-      }
-      isSymbolicLink() {
-        return (this.mode & constants3.S_IFMT) === constants3.S_IFLNK;
-      }
-      isFIFO() {
-        return (this.mode & constants3.S_IFMT) === constants3.S_IFIFO;
-      }
-      isSocket() {
-        return (this.mode & constants3.S_IFMT) === constants3.S_IFSOCK;
-      }
-    };
-    function attrsToBytes(attrs) {
-      let flags = 0;
-      let nb = 0;
-      if (typeof attrs === "object" && attrs !== null) {
-        if (typeof attrs.size === "number") {
-          flags |= ATTR.SIZE;
-          const val = attrs.size;
-          ATTRS_BUF[nb++] = val / 72057594037927940;
-          ATTRS_BUF[nb++] = val / 281474976710656;
-          ATTRS_BUF[nb++] = val / 1099511627776;
-          ATTRS_BUF[nb++] = val / 4294967296;
-          ATTRS_BUF[nb++] = val / 16777216;
-          ATTRS_BUF[nb++] = val / 65536;
-          ATTRS_BUF[nb++] = val / 256;
-          ATTRS_BUF[nb++] = val;
-        }
-        if (typeof attrs.uid === "number" && typeof attrs.gid === "number") {
-          flags |= ATTR.UIDGID;
-          const uid = attrs.uid;
-          const gid = attrs.gid;
-          ATTRS_BUF[nb++] = uid >>> 24;
-          ATTRS_BUF[nb++] = uid >>> 16;
-          ATTRS_BUF[nb++] = uid >>> 8;
-          ATTRS_BUF[nb++] = uid;
-          ATTRS_BUF[nb++] = gid >>> 24;
-          ATTRS_BUF[nb++] = gid >>> 16;
-          ATTRS_BUF[nb++] = gid >>> 8;
-          ATTRS_BUF[nb++] = gid;
-        }
-        if (typeof attrs.mode === "number" || typeof attrs.mode === "string") {
-          const mode = modeNum(attrs.mode);
-          flags |= ATTR.PERMISSIONS;
-          ATTRS_BUF[nb++] = mode >>> 24;
-          ATTRS_BUF[nb++] = mode >>> 16;
-          ATTRS_BUF[nb++] = mode >>> 8;
-          ATTRS_BUF[nb++] = mode;
-        }
-        if ((typeof attrs.atime === "number" || isDate(attrs.atime)) && (typeof attrs.mtime === "number" || isDate(attrs.mtime))) {
-          const atime = toUnixTimestamp(attrs.atime);
-          const mtime = toUnixTimestamp(attrs.mtime);
-          flags |= ATTR.ACMODTIME;
-          ATTRS_BUF[nb++] = atime >>> 24;
-          ATTRS_BUF[nb++] = atime >>> 16;
-          ATTRS_BUF[nb++] = atime >>> 8;
-          ATTRS_BUF[nb++] = atime;
-          ATTRS_BUF[nb++] = mtime >>> 24;
-          ATTRS_BUF[nb++] = mtime >>> 16;
-          ATTRS_BUF[nb++] = mtime >>> 8;
-          ATTRS_BUF[nb++] = mtime;
-        }
-      }
-      return { flags, nb };
-    }
-    function toUnixTimestamp(time) {
-      if (typeof time === "number" && time === time)
-        return time;
-      if (isDate(time))
-        return parseInt(time.getTime() / 1e3, 10);
-      throw new Error(`Cannot parse time: ${time}`);
-    }
-    function modeNum(mode) {
-      if (typeof mode === "number" && mode === mode)
-        return mode;
-      if (typeof mode === "string")
-        return modeNum(parseInt(mode, 8));
-      throw new Error(`Cannot parse mode: ${mode}`);
-    }
-    var stringFlagMap = {
-      "r": OPEN_MODE.READ,
-      "r+": OPEN_MODE.READ | OPEN_MODE.WRITE,
-      "w": OPEN_MODE.TRUNC | OPEN_MODE.CREAT | OPEN_MODE.WRITE,
-      "wx": OPEN_MODE.TRUNC | OPEN_MODE.CREAT | OPEN_MODE.WRITE | OPEN_MODE.EXCL,
-      "xw": OPEN_MODE.TRUNC | OPEN_MODE.CREAT | OPEN_MODE.WRITE | OPEN_MODE.EXCL,
-      "w+": OPEN_MODE.TRUNC | OPEN_MODE.CREAT | OPEN_MODE.READ | OPEN_MODE.WRITE,
-      "wx+": OPEN_MODE.TRUNC | OPEN_MODE.CREAT | OPEN_MODE.READ | OPEN_MODE.WRITE | OPEN_MODE.EXCL,
-      "xw+": OPEN_MODE.TRUNC | OPEN_MODE.CREAT | OPEN_MODE.READ | OPEN_MODE.WRITE | OPEN_MODE.EXCL,
-      "a": OPEN_MODE.APPEND | OPEN_MODE.CREAT | OPEN_MODE.WRITE,
-      "ax": OPEN_MODE.APPEND | OPEN_MODE.CREAT | OPEN_MODE.WRITE | OPEN_MODE.EXCL,
-      "xa": OPEN_MODE.APPEND | OPEN_MODE.CREAT | OPEN_MODE.WRITE | OPEN_MODE.EXCL,
-      "a+": OPEN_MODE.APPEND | OPEN_MODE.CREAT | OPEN_MODE.READ | OPEN_MODE.WRITE,
-      "ax+": OPEN_MODE.APPEND | OPEN_MODE.CREAT | OPEN_MODE.READ | OPEN_MODE.WRITE | OPEN_MODE.EXCL,
-      "xa+": OPEN_MODE.APPEND | OPEN_MODE.CREAT | OPEN_MODE.READ | OPEN_MODE.WRITE | OPEN_MODE.EXCL
-    };
-    function stringToFlags(str) {
-      const flags = stringFlagMap[str];
-      return flags !== void 0 ? flags : null;
-    }
-    var flagsToString = (() => {
-      const stringFlagMapKeys = Object.keys(stringFlagMap);
-      return (flags) => {
-        for (let i = 0; i < stringFlagMapKeys.length; ++i) {
-          const key = stringFlagMapKeys[i];
-          if (stringFlagMap[key] === flags)
-            return key;
-        }
-        return null;
-      };
-    })();
-    function readAttrs(biOpt) {
-      const flags = bufferParser.readUInt32BE();
-      if (flags === void 0)
-        return;
-      const attrs = new Stats();
-      if (flags & ATTR.SIZE) {
-        const size = bufferParser.readUInt64BE(biOpt);
-        if (size === void 0)
-          return;
-        attrs.size = size;
-      }
-      if (flags & ATTR.UIDGID) {
-        const uid = bufferParser.readUInt32BE();
-        const gid = bufferParser.readUInt32BE();
-        if (gid === void 0)
-          return;
-        attrs.uid = uid;
-        attrs.gid = gid;
-      }
-      if (flags & ATTR.PERMISSIONS) {
-        const mode = bufferParser.readUInt32BE();
-        if (mode === void 0)
-          return;
-        attrs.mode = mode;
-      }
-      if (flags & ATTR.ACMODTIME) {
-        const atime = bufferParser.readUInt32BE();
-        const mtime = bufferParser.readUInt32BE();
-        if (mtime === void 0)
-          return;
-        attrs.atime = atime;
-        attrs.mtime = mtime;
-      }
-      if (flags & ATTR.EXTENDED) {
-        const count = bufferParser.readUInt32BE();
-        if (count === void 0)
-          return;
-        const extended = {};
-        for (let i = 0; i < count; ++i) {
-          const type = bufferParser.readString(true);
-          const data = bufferParser.readString();
-          if (data === void 0)
-            return;
-          extended[type] = data;
-        }
-        attrs.extended = extended;
-      }
-      return attrs;
-    }
-    function sendOrBuffer(sftp, payload) {
-      const ret = tryWritePayload(sftp, payload);
-      if (ret !== void 0) {
-        sftp._buffer.push(ret);
-        return false;
-      }
-      return true;
-    }
-    function tryWritePayload(sftp, payload) {
-      const outgoing = sftp.outgoing;
-      if (outgoing.state !== "open")
-        return;
-      if (outgoing.window === 0) {
-        sftp._waitWindow = true;
-        sftp._chunkcb = drainBuffer;
-        return payload;
-      }
-      let ret;
-      const len = payload.length;
-      let p = 0;
-      while (len - p > 0 && outgoing.window > 0) {
-        const actualLen = Math.min(len - p, outgoing.window, outgoing.packetSize);
-        outgoing.window -= actualLen;
-        if (outgoing.window === 0) {
-          sftp._waitWindow = true;
-          sftp._chunkcb = drainBuffer;
-        }
-        if (p === 0 && actualLen === len) {
-          sftp._protocol.channelData(sftp.outgoing.id, payload);
-        } else {
-          sftp._protocol.channelData(
-            sftp.outgoing.id,
-            bufferSlice(payload, p, p + actualLen)
-          );
-        }
-        p += actualLen;
-      }
-      if (len - p > 0) {
-        if (p > 0)
-          ret = bufferSlice(payload, p, len);
-        else
-          ret = payload;
-      }
-      return ret;
-    }
-    function drainBuffer() {
-      this._chunkcb = void 0;
-      const buffer = this._buffer;
-      let i = 0;
-      while (i < buffer.length) {
-        const payload = buffer[i];
-        const ret = tryWritePayload(this, payload);
-        if (ret !== void 0) {
-          if (ret !== payload)
-            buffer[i] = ret;
-          if (i > 0)
-            this._buffer = buffer.slice(i);
-          return;
-        }
-        ++i;
-      }
-      if (i > 0)
-        this._buffer = [];
-    }
-    function doFatalSFTPError(sftp, msg, noDebug) {
-      const err = new Error(msg);
-      err.level = "sftp-protocol";
-      if (!noDebug && sftp._debug)
-        sftp._debug(`SFTP: Inbound: ${msg}`);
-      sftp.emit("error", err);
-      sftp.destroy();
-      cleanupRequests(sftp);
-      return false;
-    }
-    function cleanupRequests(sftp) {
-      const keys = Object.keys(sftp._requests);
-      if (keys.length === 0)
-        return;
-      const reqs = sftp._requests;
-      sftp._requests = {};
-      const err = new Error("No response from server");
-      for (let i = 0; i < keys.length; ++i) {
-        const req = reqs[keys[i]];
-        if (typeof req.cb === "function")
-          req.cb(err);
-      }
-    }
-    function requestLimits(sftp, cb) {
-      let p = 9;
-      const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + 18);
-      writeUInt32BE(buf, buf.length - 4, 0);
-      buf[4] = REQUEST.EXTENDED;
-      const reqid = sftp._writeReqid = sftp._writeReqid + 1 & MAX_REQID;
-      writeUInt32BE(buf, reqid, 5);
-      writeUInt32BE(buf, 18, p);
-      buf.utf8Write("limits@openssh.com", p += 4, 18);
-      sftp._requests[reqid] = { extended: "limits@openssh.com", cb };
-      const isBuffered = sendOrBuffer(sftp, buf);
-      if (sftp._debug) {
-        const which2 = isBuffered ? "Buffered" : "Sending";
-        sftp._debug(`SFTP: Outbound: ${which2} limits@openssh.com`);
-      }
-    }
-    var CLIENT_HANDLERS = {
-      [RESPONSE.VERSION]: (sftp, payload) => {
-        if (sftp._version !== -1)
-          return doFatalSFTPError(sftp, "Duplicate VERSION packet");
-        const extensions = {};
-        bufferParser.init(payload, 1);
-        let version = bufferParser.readUInt32BE();
-        while (bufferParser.avail()) {
-          const extName = bufferParser.readString(true);
-          const extData = bufferParser.readString(true);
-          if (extData === void 0) {
-            version = void 0;
-            break;
-          }
-          extensions[extName] = extData;
-        }
-        bufferParser.clear();
-        if (version === void 0)
-          return doFatalSFTPError(sftp, "Malformed VERSION packet");
-        if (sftp._debug) {
-          const names = Object.keys(extensions);
-          if (names.length) {
-            sftp._debug(
-              `SFTP: Inbound: Received VERSION (v${version}, exts:${names})`
-            );
-          } else {
-            sftp._debug(`SFTP: Inbound: Received VERSION (v${version})`);
-          }
-        }
-        sftp._version = version;
-        sftp._extensions = extensions;
-        if (extensions["limits@openssh.com"] === "1") {
-          return requestLimits(sftp, (err, limits) => {
-            if (!err) {
-              if (limits.maxPktLen > 0)
-                sftp._maxOutPktLen = limits.maxPktLen;
-              if (limits.maxReadLen > 0)
-                sftp._maxReadLen = limits.maxReadLen;
-              if (limits.maxWriteLen > 0)
-                sftp._maxWriteLen = limits.maxWriteLen;
-              sftp.maxOpenHandles = limits.maxOpenHandles > 0 ? limits.maxOpenHandles : Infinity;
-            }
-            sftp.emit("ready");
-          });
-        }
-        sftp.emit("ready");
-      },
-      [RESPONSE.STATUS]: (sftp, payload) => {
-        bufferParser.init(payload, 1);
-        const reqID = bufferParser.readUInt32BE();
-        const errorCode = bufferParser.readUInt32BE();
-        const errorMsg = bufferParser.readString(true);
-        bufferParser.clear();
-        if (sftp._debug) {
-          const jsonMsg = JSON.stringify(errorMsg);
-          sftp._debug(
-            `SFTP: Inbound: Received STATUS (id:${reqID}, ${errorCode}, ${jsonMsg})`
-          );
-        }
-        const req = sftp._requests[reqID];
-        delete sftp._requests[reqID];
-        if (req && typeof req.cb === "function") {
-          if (errorCode === STATUS_CODE.OK) {
-            req.cb();
-            return;
-          }
-          const err = new Error(errorMsg || STATUS_CODE_STR[errorCode] || "Unknown status");
-          err.code = errorCode;
-          req.cb(err);
-        }
-      },
-      [RESPONSE.HANDLE]: (sftp, payload) => {
-        bufferParser.init(payload, 1);
-        const reqID = bufferParser.readUInt32BE();
-        const handle = bufferParser.readString();
-        bufferParser.clear();
-        if (handle === void 0) {
-          if (reqID !== void 0)
-            delete sftp._requests[reqID];
-          return doFatalSFTPError(sftp, "Malformed HANDLE packet");
-        }
-        sftp._debug && sftp._debug(`SFTP: Inbound: Received HANDLE (id:${reqID})`);
-        const req = sftp._requests[reqID];
-        delete sftp._requests[reqID];
-        if (req && typeof req.cb === "function")
-          req.cb(void 0, handle);
-      },
-      [RESPONSE.DATA]: (sftp, payload) => {
-        bufferParser.init(payload, 1);
-        const reqID = bufferParser.readUInt32BE();
-        let req;
-        if (reqID !== void 0) {
-          req = sftp._requests[reqID];
-          delete sftp._requests[reqID];
-        }
-        if (req && typeof req.cb === "function") {
-          if (req.buffer) {
-            const nb = bufferParser.readString(req.buffer);
-            bufferParser.clear();
-            if (nb !== void 0) {
-              sftp._debug && sftp._debug(
-                `SFTP: Inbound: Received DATA (id:${reqID}, ${nb})`
-              );
-              req.cb(void 0, req.buffer, nb);
-              return;
-            }
-          } else {
-            const data = bufferParser.readString();
-            bufferParser.clear();
-            if (data !== void 0) {
-              sftp._debug && sftp._debug(
-                `SFTP: Inbound: Received DATA (id:${reqID}, ${data.length})`
-              );
-              req.cb(void 0, data);
-              return;
-            }
-          }
-        } else {
-          const nb = bufferParser.skipString();
-          bufferParser.clear();
-          if (nb !== void 0) {
-            sftp._debug && sftp._debug(
-              `SFTP: Inbound: Received DATA (id:${reqID}, ${nb})`
-            );
-            return;
-          }
-        }
-        return doFatalSFTPError(sftp, "Malformed DATA packet");
-      },
-      [RESPONSE.NAME]: (sftp, payload) => {
-        bufferParser.init(payload, 1);
-        const reqID = bufferParser.readUInt32BE();
-        let req;
-        if (reqID !== void 0) {
-          req = sftp._requests[reqID];
-          delete sftp._requests[reqID];
-        }
-        const count = bufferParser.readUInt32BE();
-        if (count !== void 0) {
-          let names = [];
-          for (let i = 0; i < count; ++i) {
-            const filename = bufferParser.readString(true);
-            const longname = bufferParser.readString(true);
-            const attrs = readAttrs(sftp._biOpt);
-            if (attrs === void 0) {
-              names = void 0;
-              break;
-            }
-            names.push({ filename, longname, attrs });
-          }
-          if (names !== void 0) {
-            sftp._debug && sftp._debug(
-              `SFTP: Inbound: Received NAME (id:${reqID}, ${names.length})`
-            );
-            bufferParser.clear();
-            if (req && typeof req.cb === "function")
-              req.cb(void 0, names);
-            return;
-          }
-        }
-        bufferParser.clear();
-        return doFatalSFTPError(sftp, "Malformed NAME packet");
-      },
-      [RESPONSE.ATTRS]: (sftp, payload) => {
-        bufferParser.init(payload, 1);
-        const reqID = bufferParser.readUInt32BE();
-        let req;
-        if (reqID !== void 0) {
-          req = sftp._requests[reqID];
-          delete sftp._requests[reqID];
-        }
-        const attrs = readAttrs(sftp._biOpt);
-        bufferParser.clear();
-        if (attrs !== void 0) {
-          sftp._debug && sftp._debug(`SFTP: Inbound: Received ATTRS (id:${reqID})`);
-          if (req && typeof req.cb === "function")
-            req.cb(void 0, attrs);
-          return;
-        }
-        return doFatalSFTPError(sftp, "Malformed ATTRS packet");
-      },
-      [RESPONSE.EXTENDED]: (sftp, payload) => {
-        bufferParser.init(payload, 1);
-        const reqID = bufferParser.readUInt32BE();
-        if (reqID !== void 0) {
-          const req = sftp._requests[reqID];
-          if (req) {
-            delete sftp._requests[reqID];
-            switch (req.extended) {
-              case "statvfs@openssh.com":
-              case "fstatvfs@openssh.com": {
-                const biOpt = sftp._biOpt;
-                const stats = {
-                  f_bsize: bufferParser.readUInt64BE(biOpt),
-                  f_frsize: bufferParser.readUInt64BE(biOpt),
-                  f_blocks: bufferParser.readUInt64BE(biOpt),
-                  f_bfree: bufferParser.readUInt64BE(biOpt),
-                  f_bavail: bufferParser.readUInt64BE(biOpt),
-                  f_files: bufferParser.readUInt64BE(biOpt),
-                  f_ffree: bufferParser.readUInt64BE(biOpt),
-                  f_favail: bufferParser.readUInt64BE(biOpt),
-                  f_sid: bufferParser.readUInt64BE(biOpt),
-                  f_flag: bufferParser.readUInt64BE(biOpt),
-                  f_namemax: bufferParser.readUInt64BE(biOpt)
-                };
-                if (stats.f_namemax === void 0)
-                  break;
-                if (sftp._debug) {
-                  sftp._debug(
-                    `SFTP: Inbound: Received EXTENDED_REPLY (id:${reqID}, ${req.extended})`
-                  );
-                }
-                bufferParser.clear();
-                if (typeof req.cb === "function")
-                  req.cb(void 0, stats);
-                return;
-              }
-              case "limits@openssh.com": {
-                const limits = {
-                  maxPktLen: bufferParser.readUInt64BE(),
-                  maxReadLen: bufferParser.readUInt64BE(),
-                  maxWriteLen: bufferParser.readUInt64BE(),
-                  maxOpenHandles: bufferParser.readUInt64BE()
-                };
-                if (limits.maxOpenHandles === void 0)
-                  break;
-                if (sftp._debug) {
-                  sftp._debug(
-                    `SFTP: Inbound: Received EXTENDED_REPLY (id:${reqID}, ${req.extended})`
-                  );
-                }
-                bufferParser.clear();
-                if (typeof req.cb === "function")
-                  req.cb(void 0, limits);
-                return;
-              }
-              case "users-groups-by-id@openssh.com": {
-                const usernameCount = bufferParser.readUInt32BE();
-                if (usernameCount === void 0)
-                  break;
-                const usernames = new Array(usernameCount);
-                for (let i = 0; i < usernames.length; ++i)
-                  usernames[i] = bufferParser.readString(true);
-                const groupnameCount = bufferParser.readUInt32BE();
-                if (groupnameCount === void 0)
-                  break;
-                const groupnames = new Array(groupnameCount);
-                for (let i = 0; i < groupnames.length; ++i)
-                  groupnames[i] = bufferParser.readString(true);
-                if (groupnames.length > 0 && groupnames[groupnames.length - 1] === void 0) {
-                  break;
-                }
-                if (sftp._debug) {
-                  sftp._debug(
-                    `SFTP: Inbound: Received EXTENDED_REPLY (id:${reqID}, ${req.extended})`
-                  );
-                }
-                bufferParser.clear();
-                if (typeof req.cb === "function")
-                  req.cb(void 0, usernames, groupnames);
-                return;
-              }
-              default:
-                sftp._debug && sftp._debug(
-                  `SFTP: Inbound: Received EXTENDED_REPLY (id:${reqID}, ???)`
-                );
-                bufferParser.clear();
-                if (typeof req.cb === "function")
-                  req.cb();
-                return;
-            }
-          } else {
-            sftp._debug && sftp._debug(
-              `SFTP: Inbound: Received EXTENDED_REPLY (id:${reqID}, ???)`
-            );
-            bufferParser.clear();
-            return;
-          }
-        }
-        bufferParser.clear();
-        return doFatalSFTPError(sftp, "Malformed EXTENDED_REPLY packet");
-      }
-    };
-    var SERVER_HANDLERS = {
-      [REQUEST.INIT]: (sftp, payload) => {
-        if (sftp._version !== -1)
-          return doFatalSFTPError(sftp, "Duplicate INIT packet");
-        const extensions = {};
-        bufferParser.init(payload, 1);
-        let version = bufferParser.readUInt32BE();
-        while (bufferParser.avail()) {
-          const extName = bufferParser.readString(true);
-          const extData = bufferParser.readString(true);
-          if (extData === void 0) {
-            version = void 0;
-            break;
-          }
-          extensions[extName] = extData;
-        }
-        bufferParser.clear();
-        if (version === void 0)
-          return doFatalSFTPError(sftp, "Malformed INIT packet");
-        if (sftp._debug) {
-          const names = Object.keys(extensions);
-          if (names.length) {
-            sftp._debug(
-              `SFTP: Inbound: Received INIT (v${version}, exts:${names})`
-            );
-          } else {
-            sftp._debug(`SFTP: Inbound: Received INIT (v${version})`);
-          }
-        }
-        sendOrBuffer(sftp, SERVER_VERSION_BUFFER);
-        sftp._version = version;
-        sftp._extensions = extensions;
-        sftp.emit("ready");
-      },
-      [REQUEST.OPEN]: (sftp, payload) => {
-        bufferParser.init(payload, 1);
-        const reqID = bufferParser.readUInt32BE();
-        const filename = bufferParser.readString(true);
-        const pflags = bufferParser.readUInt32BE();
-        const attrs = readAttrs(sftp._biOpt);
-        bufferParser.clear();
-        if (attrs === void 0)
-          return doFatalSFTPError(sftp, "Malformed OPEN packet");
-        sftp._debug && sftp._debug(`SFTP: Inbound: Received OPEN (id:${reqID})`);
-        if (!sftp.emit("OPEN", reqID, filename, pflags, attrs)) {
-          sftp.status(reqID, STATUS_CODE.OP_UNSUPPORTED);
-        }
-      },
-      [REQUEST.CLOSE]: (sftp, payload) => {
-        bufferParser.init(payload, 1);
-        const reqID = bufferParser.readUInt32BE();
-        const handle = bufferParser.readString();
-        bufferParser.clear();
-        if (handle === void 0 || handle.length > 256)
-          return doFatalSFTPError(sftp, "Malformed CLOSE packet");
-        sftp._debug && sftp._debug(`SFTP: Inbound: Received CLOSE (id:${reqID})`);
-        if (!sftp.emit("CLOSE", reqID, handle)) {
-          sftp.status(reqID, STATUS_CODE.OP_UNSUPPORTED);
-        }
-      },
-      [REQUEST.READ]: (sftp, payload) => {
-        bufferParser.init(payload, 1);
-        const reqID = bufferParser.readUInt32BE();
-        const handle = bufferParser.readString();
-        const offset = bufferParser.readUInt64BE(sftp._biOpt);
-        const len = bufferParser.readUInt32BE();
-        bufferParser.clear();
-        if (len === void 0 || handle.length > 256)
-          return doFatalSFTPError(sftp, "Malformed READ packet");
-        sftp._debug && sftp._debug(`SFTP: Inbound: Received READ (id:${reqID})`);
-        if (!sftp.emit("READ", reqID, handle, offset, len)) {
-          sftp.status(reqID, STATUS_CODE.OP_UNSUPPORTED);
-        }
-      },
-      [REQUEST.WRITE]: (sftp, payload) => {
-        bufferParser.init(payload, 1);
-        const reqID = bufferParser.readUInt32BE();
-        const handle = bufferParser.readString();
-        const offset = bufferParser.readUInt64BE(sftp._biOpt);
-        const data = bufferParser.readString();
-        bufferParser.clear();
-        if (data === void 0 || handle.length > 256)
-          return doFatalSFTPError(sftp, "Malformed WRITE packet");
-        sftp._debug && sftp._debug(`SFTP: Inbound: Received WRITE (id:${reqID})`);
-        if (!sftp.emit("WRITE", reqID, handle, offset, data)) {
-          sftp.status(reqID, STATUS_CODE.OP_UNSUPPORTED);
-        }
-      },
-      [REQUEST.LSTAT]: (sftp, payload) => {
-        bufferParser.init(payload, 1);
-        const reqID = bufferParser.readUInt32BE();
-        const path = bufferParser.readString(true);
-        bufferParser.clear();
-        if (path === void 0)
-          return doFatalSFTPError(sftp, "Malformed LSTAT packet");
-        sftp._debug && sftp._debug(`SFTP: Inbound: Received LSTAT (id:${reqID})`);
-        if (!sftp.emit("LSTAT", reqID, path)) {
-          sftp.status(reqID, STATUS_CODE.OP_UNSUPPORTED);
-        }
-      },
-      [REQUEST.FSTAT]: (sftp, payload) => {
-        bufferParser.init(payload, 1);
-        const reqID = bufferParser.readUInt32BE();
-        const handle = bufferParser.readString();
-        bufferParser.clear();
-        if (handle === void 0 || handle.length > 256)
-          return doFatalSFTPError(sftp, "Malformed FSTAT packet");
-        sftp._debug && sftp._debug(`SFTP: Inbound: Received FSTAT (id:${reqID})`);
-        if (!sftp.emit("FSTAT", reqID, handle)) {
-          sftp.status(reqID, STATUS_CODE.OP_UNSUPPORTED);
-        }
-      },
-      [REQUEST.SETSTAT]: (sftp, payload) => {
-        bufferParser.init(payload, 1);
-        const reqID = bufferParser.readUInt32BE();
-        const path = bufferParser.readString(true);
-        const attrs = readAttrs(sftp._biOpt);
-        bufferParser.clear();
-        if (attrs === void 0)
-          return doFatalSFTPError(sftp, "Malformed SETSTAT packet");
-        sftp._debug && sftp._debug(`SFTP: Inbound: Received SETSTAT (id:${reqID})`);
-        if (!sftp.emit("SETSTAT", reqID, path, attrs)) {
-          sftp.status(reqID, STATUS_CODE.OP_UNSUPPORTED);
-        }
-      },
-      [REQUEST.FSETSTAT]: (sftp, payload) => {
-        bufferParser.init(payload, 1);
-        const reqID = bufferParser.readUInt32BE();
-        const handle = bufferParser.readString();
-        const attrs = readAttrs(sftp._biOpt);
-        bufferParser.clear();
-        if (attrs === void 0 || handle.length > 256)
-          return doFatalSFTPError(sftp, "Malformed FSETSTAT packet");
-        sftp._debug && sftp._debug(
-          `SFTP: Inbound: Received FSETSTAT (id:${reqID})`
-        );
-        if (!sftp.emit("FSETSTAT", reqID, handle, attrs)) {
-          sftp.status(reqID, STATUS_CODE.OP_UNSUPPORTED);
-        }
-      },
-      [REQUEST.OPENDIR]: (sftp, payload) => {
-        bufferParser.init(payload, 1);
-        const reqID = bufferParser.readUInt32BE();
-        const path = bufferParser.readString(true);
-        bufferParser.clear();
-        if (path === void 0)
-          return doFatalSFTPError(sftp, "Malformed OPENDIR packet");
-        sftp._debug && sftp._debug(`SFTP: Inbound: Received OPENDIR (id:${reqID})`);
-        if (!sftp.emit("OPENDIR", reqID, path)) {
-          sftp.status(reqID, STATUS_CODE.OP_UNSUPPORTED);
-        }
-      },
-      [REQUEST.READDIR]: (sftp, payload) => {
-        bufferParser.init(payload, 1);
-        const reqID = bufferParser.readUInt32BE();
-        const handle = bufferParser.readString();
-        bufferParser.clear();
-        if (handle === void 0 || handle.length > 256)
-          return doFatalSFTPError(sftp, "Malformed READDIR packet");
-        sftp._debug && sftp._debug(`SFTP: Inbound: Received READDIR (id:${reqID})`);
-        if (!sftp.emit("READDIR", reqID, handle)) {
-          sftp.status(reqID, STATUS_CODE.OP_UNSUPPORTED);
-        }
-      },
-      [REQUEST.REMOVE]: (sftp, payload) => {
-        bufferParser.init(payload, 1);
-        const reqID = bufferParser.readUInt32BE();
-        const path = bufferParser.readString(true);
-        bufferParser.clear();
-        if (path === void 0)
-          return doFatalSFTPError(sftp, "Malformed REMOVE packet");
-        sftp._debug && sftp._debug(`SFTP: Inbound: Received REMOVE (id:${reqID})`);
-        if (!sftp.emit("REMOVE", reqID, path)) {
-          sftp.status(reqID, STATUS_CODE.OP_UNSUPPORTED);
-        }
-      },
-      [REQUEST.MKDIR]: (sftp, payload) => {
-        bufferParser.init(payload, 1);
-        const reqID = bufferParser.readUInt32BE();
-        const path = bufferParser.readString(true);
-        const attrs = readAttrs(sftp._biOpt);
-        bufferParser.clear();
-        if (attrs === void 0)
-          return doFatalSFTPError(sftp, "Malformed MKDIR packet");
-        sftp._debug && sftp._debug(`SFTP: Inbound: Received MKDIR (id:${reqID})`);
-        if (!sftp.emit("MKDIR", reqID, path, attrs)) {
-          sftp.status(reqID, STATUS_CODE.OP_UNSUPPORTED);
-        }
-      },
-      [REQUEST.RMDIR]: (sftp, payload) => {
-        bufferParser.init(payload, 1);
-        const reqID = bufferParser.readUInt32BE();
-        const path = bufferParser.readString(true);
-        bufferParser.clear();
-        if (path === void 0)
-          return doFatalSFTPError(sftp, "Malformed RMDIR packet");
-        sftp._debug && sftp._debug(`SFTP: Inbound: Received RMDIR (id:${reqID})`);
-        if (!sftp.emit("RMDIR", reqID, path)) {
-          sftp.status(reqID, STATUS_CODE.OP_UNSUPPORTED);
-        }
-      },
-      [REQUEST.REALPATH]: (sftp, payload) => {
-        bufferParser.init(payload, 1);
-        const reqID = bufferParser.readUInt32BE();
-        const path = bufferParser.readString(true);
-        bufferParser.clear();
-        if (path === void 0)
-          return doFatalSFTPError(sftp, "Malformed REALPATH packet");
-        sftp._debug && sftp._debug(
-          `SFTP: Inbound: Received REALPATH (id:${reqID})`
-        );
-        if (!sftp.emit("REALPATH", reqID, path)) {
-          sftp.status(reqID, STATUS_CODE.OP_UNSUPPORTED);
-        }
-      },
-      [REQUEST.STAT]: (sftp, payload) => {
-        bufferParser.init(payload, 1);
-        const reqID = bufferParser.readUInt32BE();
-        const path = bufferParser.readString(true);
-        bufferParser.clear();
-        if (path === void 0)
-          return doFatalSFTPError(sftp, "Malformed STAT packet");
-        sftp._debug && sftp._debug(`SFTP: Inbound: Received STAT (id:${reqID})`);
-        if (!sftp.emit("STAT", reqID, path)) {
-          sftp.status(reqID, STATUS_CODE.OP_UNSUPPORTED);
-        }
-      },
-      [REQUEST.RENAME]: (sftp, payload) => {
-        bufferParser.init(payload, 1);
-        const reqID = bufferParser.readUInt32BE();
-        const oldPath = bufferParser.readString(true);
-        const newPath = bufferParser.readString(true);
-        bufferParser.clear();
-        if (newPath === void 0)
-          return doFatalSFTPError(sftp, "Malformed RENAME packet");
-        sftp._debug && sftp._debug(`SFTP: Inbound: Received RENAME (id:${reqID})`);
-        if (!sftp.emit("RENAME", reqID, oldPath, newPath)) {
-          sftp.status(reqID, STATUS_CODE.OP_UNSUPPORTED);
-        }
-      },
-      [REQUEST.READLINK]: (sftp, payload) => {
-        bufferParser.init(payload, 1);
-        const reqID = bufferParser.readUInt32BE();
-        const path = bufferParser.readString(true);
-        bufferParser.clear();
-        if (path === void 0)
-          return doFatalSFTPError(sftp, "Malformed READLINK packet");
-        sftp._debug && sftp._debug(
-          `SFTP: Inbound: Received READLINK (id:${reqID})`
-        );
-        if (!sftp.emit("READLINK", reqID, path)) {
-          sftp.status(reqID, STATUS_CODE.OP_UNSUPPORTED);
-        }
-      },
-      [REQUEST.SYMLINK]: (sftp, payload) => {
-        bufferParser.init(payload, 1);
-        const reqID = bufferParser.readUInt32BE();
-        const linkPath = bufferParser.readString(true);
-        const targetPath = bufferParser.readString(true);
-        bufferParser.clear();
-        if (targetPath === void 0)
-          return doFatalSFTPError(sftp, "Malformed SYMLINK packet");
-        sftp._debug && sftp._debug(`SFTP: Inbound: Received SYMLINK (id:${reqID})`);
-        let handled;
-        if (sftp._isOpenSSH) {
-          handled = sftp.emit("SYMLINK", reqID, targetPath, linkPath);
-        } else {
-          handled = sftp.emit("SYMLINK", reqID, linkPath, targetPath);
-        }
-        if (!handled) {
-          sftp.status(reqID, STATUS_CODE.OP_UNSUPPORTED);
-        }
-      },
-      [REQUEST.EXTENDED]: (sftp, payload) => {
-        bufferParser.init(payload, 1);
-        const reqID = bufferParser.readUInt32BE();
-        const extName = bufferParser.readString(true);
-        if (extName === void 0) {
-          bufferParser.clear();
-          return doFatalSFTPError(sftp, "Malformed EXTENDED packet");
-        }
-        let extData;
-        if (bufferParser.avail())
-          extData = bufferParser.readRaw();
-        bufferParser.clear();
-        sftp._debug && sftp._debug(
-          `SFTP: Inbound: Received EXTENDED (id:${reqID})`
-        );
-        if (!sftp.emit("EXTENDED", reqID, extName, extData)) {
-          sftp.status(reqID, STATUS_CODE.OP_UNSUPPORTED);
-        }
-      }
-    };
-    var {
-      ERR_INVALID_ARG_TYPE,
-      ERR_OUT_OF_RANGE,
-      validateNumber
-    } = require_node_fs_compat();
-    var kMinPoolSpace = 128;
-    var pool;
-    var poolFragments = [];
-    function allocNewPool(poolSize) {
-      if (poolFragments.length > 0)
-        pool = poolFragments.pop();
-      else
-        pool = Buffer.allocUnsafe(poolSize);
-      pool.used = 0;
-    }
-    function checkPosition(pos, name) {
-      if (!Number.isSafeInteger(pos)) {
-        validateNumber(pos, name);
-        if (!Number.isInteger(pos))
-          throw new ERR_OUT_OF_RANGE(name, "an integer", pos);
-        throw new ERR_OUT_OF_RANGE(name, ">= 0 and <= 2 ** 53 - 1", pos);
-      }
-      if (pos < 0)
-        throw new ERR_OUT_OF_RANGE(name, ">= 0 and <= 2 ** 53 - 1", pos);
-    }
-    function roundUpToMultipleOf8(n) {
-      return n + 7 & ~7;
-    }
-    function ReadStream(sftp, path, options) {
-      if (options === void 0)
-        options = {};
-      else if (typeof options === "string")
-        options = { encoding: options };
-      else if (options === null || typeof options !== "object")
-        throw new TypeError('"options" argument must be a string or an object');
-      else
-        options = Object.create(options);
-      if (options.highWaterMark === void 0)
-        options.highWaterMark = 64 * 1024;
-      options.emitClose = false;
-      options.autoDestroy = false;
-      ReadableStream.call(this, options);
-      this.path = path;
-      this.flags = options.flags === void 0 ? "r" : options.flags;
-      this.mode = options.mode === void 0 ? 438 : options.mode;
-      this.start = options.start;
-      this.end = options.end;
-      this.autoClose = options.autoClose === void 0 ? true : options.autoClose;
-      this.pos = 0;
-      this.bytesRead = 0;
-      this.isClosed = false;
-      this.handle = options.handle === void 0 ? null : options.handle;
-      this.sftp = sftp;
-      this._opening = false;
-      if (this.start !== void 0) {
-        checkPosition(this.start, "start");
-        this.pos = this.start;
-      }
-      if (this.end === void 0) {
-        this.end = Infinity;
-      } else if (this.end !== Infinity) {
-        checkPosition(this.end, "end");
-        if (this.start !== void 0 && this.start > this.end) {
-          throw new ERR_OUT_OF_RANGE(
-            "start",
-            `<= "end" (here: ${this.end})`,
-            this.start
-          );
-        }
-      }
-      this.on("end", function() {
-        if (this.autoClose)
-          this.destroy();
-      });
-      if (!Buffer.isBuffer(this.handle))
-        this.open();
-    }
-    inherits(ReadStream, ReadableStream);
-    ReadStream.prototype.open = function() {
-      if (this._opening)
-        return;
-      this._opening = true;
-      this.sftp.open(this.path, this.flags, this.mode, (er, handle) => {
-        this._opening = false;
-        if (er) {
-          this.emit("error", er);
-          if (this.autoClose)
-            this.destroy();
-          return;
-        }
-        this.handle = handle;
-        this.emit("open", handle);
-        this.emit("ready");
-        this.read();
-      });
-    };
-    ReadStream.prototype._read = function(n) {
-      if (!Buffer.isBuffer(this.handle))
-        return this.once("open", () => this._read(n));
-      if (this.destroyed)
-        return;
-      if (!pool || pool.length - pool.used < kMinPoolSpace) {
-        allocNewPool(this.readableHighWaterMark || this._readableState.highWaterMark);
-      }
-      const thisPool = pool;
-      let toRead = Math.min(pool.length - pool.used, n);
-      const start = pool.used;
-      if (this.end !== void 0)
-        toRead = Math.min(this.end - this.pos + 1, toRead);
-      if (toRead <= 0)
-        return this.push(null);
-      this.sftp.read(
-        this.handle,
-        pool,
-        pool.used,
-        toRead,
-        this.pos,
-        (er, bytesRead) => {
-          if (er) {
-            this.emit("error", er);
-            if (this.autoClose)
-              this.destroy();
-            return;
-          }
-          let b = null;
-          if (start + toRead === thisPool.used && thisPool === pool) {
-            thisPool.used = roundUpToMultipleOf8(thisPool.used + bytesRead - toRead);
-          } else {
-            const alignedEnd = start + toRead & ~7;
-            const alignedStart = roundUpToMultipleOf8(start + bytesRead);
-            if (alignedEnd - alignedStart >= kMinPoolSpace)
-              poolFragments.push(thisPool.slice(alignedStart, alignedEnd));
-          }
-          if (bytesRead > 0) {
-            this.bytesRead += bytesRead;
-            b = thisPool.slice(start, start + bytesRead);
-          }
-          this.pos += bytesRead;
-          this.push(b);
-        }
-      );
-      pool.used = roundUpToMultipleOf8(pool.used + toRead);
-    };
-    ReadStream.prototype._destroy = function(err, cb) {
-      if (this._opening && !Buffer.isBuffer(this.handle)) {
-        this.once("open", closeStream.bind(null, this, cb, err));
-        return;
-      }
-      closeStream(this, cb, err);
-      this.handle = null;
-      this._opening = false;
-    };
-    function closeStream(stream, cb, err) {
-      if (!stream.handle)
-        return onclose();
-      stream.sftp.close(stream.handle, onclose);
-      function onclose(er) {
-        er = er || err;
-        cb(er);
-        stream.isClosed = true;
-        if (!er)
-          stream.emit("close");
-      }
-    }
-    ReadStream.prototype.close = function(cb) {
-      this.destroy(null, cb);
-    };
-    Object.defineProperty(ReadStream.prototype, "pending", {
-      get() {
-        return this.handle === null;
-      },
-      configurable: true
-    });
-    function WriteStream(sftp, path, options) {
-      if (options === void 0)
-        options = {};
-      else if (typeof options === "string")
-        options = { encoding: options };
-      else if (options === null || typeof options !== "object")
-        throw new TypeError('"options" argument must be a string or an object');
-      else
-        options = Object.create(options);
-      options.emitClose = false;
-      options.autoDestroy = false;
-      WritableStream.call(this, options);
-      this.path = path;
-      this.flags = options.flags === void 0 ? "w" : options.flags;
-      this.mode = options.mode === void 0 ? 438 : options.mode;
-      this.start = options.start;
-      this.autoClose = options.autoClose === void 0 ? true : options.autoClose;
-      this.pos = 0;
-      this.bytesWritten = 0;
-      this.isClosed = false;
-      this.handle = options.handle === void 0 ? null : options.handle;
-      this.sftp = sftp;
-      this._opening = false;
-      if (this.start !== void 0) {
-        checkPosition(this.start, "start");
-        this.pos = this.start;
-      }
-      if (options.encoding)
-        this.setDefaultEncoding(options.encoding);
-      this.on("finish", function() {
-        if (this._writableState.finalCalled)
-          return;
-        if (this.autoClose)
-          this.destroy();
-      });
-      if (!Buffer.isBuffer(this.handle))
-        this.open();
-    }
-    inherits(WriteStream, WritableStream);
-    WriteStream.prototype._final = function(cb) {
-      if (this.autoClose)
-        this.destroy();
-      cb();
-    };
-    WriteStream.prototype.open = function() {
-      if (this._opening)
-        return;
-      this._opening = true;
-      this.sftp.open(this.path, this.flags, this.mode, (er, handle) => {
-        this._opening = false;
-        if (er) {
-          this.emit("error", er);
-          if (this.autoClose)
-            this.destroy();
-          return;
-        }
-        this.handle = handle;
-        const tryAgain = (err) => {
-          if (err) {
-            this.sftp.chmod(this.path, this.mode, (err_) => tryAgain());
-            return;
-          }
-          if (this.flags[0] === "a") {
-            const tryStat = (err2, st) => {
-              if (err2) {
-                this.sftp.stat(this.path, (err_, st_) => {
-                  if (err_) {
-                    this.destroy();
-                    this.emit("error", err2);
-                    return;
-                  }
-                  tryStat(null, st_);
-                });
-                return;
-              }
-              this.pos = st.size;
-              this.emit("open", handle);
-              this.emit("ready");
-            };
-            this.sftp.fstat(handle, tryStat);
-            return;
-          }
-          this.emit("open", handle);
-          this.emit("ready");
-        };
-        this.sftp.fchmod(handle, this.mode, tryAgain);
-      });
-    };
-    WriteStream.prototype._write = function(data, encoding, cb) {
-      if (!Buffer.isBuffer(data)) {
-        const err = new ERR_INVALID_ARG_TYPE("data", "Buffer", data);
-        return this.emit("error", err);
-      }
-      if (!Buffer.isBuffer(this.handle)) {
-        return this.once("open", function() {
-          this._write(data, encoding, cb);
-        });
-      }
-      this.sftp.write(
-        this.handle,
-        data,
-        0,
-        data.length,
-        this.pos,
-        (er, bytes) => {
-          if (er) {
-            if (this.autoClose)
-              this.destroy();
-            return cb(er);
-          }
-          this.bytesWritten += bytes;
-          cb();
-        }
-      );
-      this.pos += data.length;
-    };
-    WriteStream.prototype._writev = function(data, cb) {
-      if (!Buffer.isBuffer(this.handle)) {
-        return this.once("open", function() {
-          this._writev(data, cb);
-        });
-      }
-      const sftp = this.sftp;
-      const handle = this.handle;
-      let writesLeft = data.length;
-      const onwrite = (er, bytes) => {
-        if (er) {
-          this.destroy();
-          return cb(er);
-        }
-        this.bytesWritten += bytes;
-        if (--writesLeft === 0)
-          cb();
-      };
-      for (let i = 0; i < data.length; ++i) {
-        const chunk = data[i].chunk;
-        sftp.write(handle, chunk, 0, chunk.length, this.pos, onwrite);
-        this.pos += chunk.length;
-      }
-    };
-    if (typeof WritableStream.prototype.destroy !== "function")
-      WriteStream.prototype.destroy = ReadStream.prototype.destroy;
-    WriteStream.prototype._destroy = ReadStream.prototype._destroy;
-    WriteStream.prototype.close = function(cb) {
-      if (cb) {
-        if (this.isClosed) {
-          process.nextTick(cb);
-          return;
-        }
-        this.on("close", cb);
-      }
-      if (!this.autoClose)
-        this.on("finish", this.destroy.bind(this));
-      this.end();
-    };
-    WriteStream.prototype.destroySoon = WriteStream.prototype.end;
-    Object.defineProperty(WriteStream.prototype, "pending", {
-      get() {
-        return this.handle === null;
-      },
-      configurable: true
-    });
-    module.exports = {
-      flagsToString,
-      OPEN_MODE,
-      SFTP,
-      Stats,
-      STATUS_CODE,
-      stringToFlags
-    };
+  "no-sftp:./protocol/SFTP.js"(exports2, module2) {
+    module2.exports = { SFTP: class SFTP {
+      constructor() {
+        throw new Error("SFTP is left out of the graceful-reload bundle (no file is ever transferred over SFTP)");
+      }
+    } };
+  }
+});
+
+// lazy-child-process:child_process
+var require_child_process = __commonJS({
+  "lazy-child-process:child_process"(exports2) {
+    exports2.execFile = (...args) => require("node:child_process").execFile(...args);
+    exports2.spawn = (...args) => require("node:child_process").spawn(...args);
   }
 });
 
 // node_modules/ssh2/lib/agent.js
 var require_agent = __commonJS({
-  "node_modules/ssh2/lib/agent.js"(exports, module) {
+  "node_modules/ssh2/lib/agent.js"(exports2, module2) {
     "use strict";
-    var { Socket } = __require("net");
-    var { Duplex: Duplex2 } = __require("stream");
-    var { resolve: resolve3 } = __require("path");
-    var { readFile: readFile4 } = __require("fs");
-    var { execFile, spawn: spawn2 } = __require("child_process");
+    var { Socket } = require("net");
+    var { Duplex: Duplex2 } = require("stream");
+    var { resolve: resolve3 } = require("path");
+    var { readFile: readFile4 } = require("fs");
+    var { execFile, spawn } = require_child_process();
     var { isParsedKey, parseKey } = require_keyParser();
     var {
       makeBufferParser,
@@ -15514,7 +12376,7 @@ var require_agent = __commonJS({
             return cb(new Error("Unexpected multiple agent requests"));
           this.buffer = null;
           let error2;
-          const proc = this.proc = spawn2(EXEPATH, [data.length]);
+          const proc = this.proc = spawn(EXEPATH, [data.length]);
           proc.stdout.on("data", (data2) => {
             this.push(data2);
           });
@@ -16144,7 +13006,7 @@ var require_agent = __commonJS({
     function isAgent(val) {
       return val instanceof BaseAgent;
     }
-    module.exports = {
+    module2.exports = {
       AgentContext,
       AgentProtocol,
       BaseAgent,
@@ -16159,13 +13021,13 @@ var require_agent = __commonJS({
 
 // node_modules/ssh2/lib/Channel.js
 var require_Channel = __commonJS({
-  "node_modules/ssh2/lib/Channel.js"(exports, module) {
+  "node_modules/ssh2/lib/Channel.js"(exports2, module2) {
     "use strict";
     var {
       Duplex: DuplexStream,
       Readable: ReadableStream,
       Writable: WritableStream
-    } = __require("stream");
+    } = require("stream");
     var {
       CHANNEL_EXTENDED_DATATYPE: { STDERR }
     } = require_constants();
@@ -16383,7 +13245,7 @@ var require_Channel = __commonJS({
       self2.incoming.window += amt;
       self2._client._protocol.channelWindowAdjust(self2.outgoing.id, amt);
     }
-    module.exports = {
+    module2.exports = {
       Channel,
       MAX_WINDOW,
       PACKET_SIZE,
@@ -16395,7 +13257,7 @@ var require_Channel = __commonJS({
 
 // node_modules/ssh2/lib/utils.js
 var require_utils2 = __commonJS({
-  "node_modules/ssh2/lib/utils.js"(exports, module) {
+  "node_modules/ssh2/lib/utils.js"(exports2, module2) {
     "use strict";
     var { SFTP } = require_SFTP();
     var MAX_CHANNEL = 2 ** 32 - 1;
@@ -16661,7 +13523,7 @@ var require_utils2 = __commonJS({
       }
       return defaultList;
     }
-    module.exports = {
+    module2.exports = {
       ChannelManager,
       generateAlgorithmList,
       onChannelOpenFailure,
@@ -16675,16 +13537,16 @@ var require_utils2 = __commonJS({
 
 // node_modules/ssh2/lib/client.js
 var require_client = __commonJS({
-  "node_modules/ssh2/lib/client.js"(exports, module) {
+  "node_modules/ssh2/lib/client.js"(exports2, module2) {
     "use strict";
     var {
       createHash: createHash2,
       getHashes,
       randomFillSync
-    } = __require("crypto");
-    var { Socket } = __require("net");
-    var { lookup: dnsLookup } = __require("dns");
-    var EventEmitter = __require("events");
+    } = require("crypto");
+    var { Socket } = require("net");
+    var { lookup: dnsLookup } = require("dns");
+    var EventEmitter = require("events");
     var HASHES = getHashes();
     var {
       COMPAT,
@@ -18478,7349 +15340,36 @@ var require_client = __commonJS({
           return [["ssh-rsa", "sha1"]];
       }
     }
-    module.exports = Client;
+    module2.exports = Client;
   }
 });
 
 // ssh2-client-only:ssh2
 var require_ssh2 = __commonJS({
-  "ssh2-client-only:ssh2"(exports, module) {
-    module.exports = { Client: require_client() };
+  "ssh2-client-only:ssh2"(exports2, module2) {
+    module2.exports = { Client: require_client() };
   }
 });
 
-// node_modules/yaml/dist/nodes/identity.js
-var require_identity = __commonJS({
-  "node_modules/yaml/dist/nodes/identity.js"(exports) {
-    "use strict";
-    var ALIAS = /* @__PURE__ */ Symbol.for("yaml.alias");
-    var DOC = /* @__PURE__ */ Symbol.for("yaml.document");
-    var MAP = /* @__PURE__ */ Symbol.for("yaml.map");
-    var PAIR = /* @__PURE__ */ Symbol.for("yaml.pair");
-    var SCALAR = /* @__PURE__ */ Symbol.for("yaml.scalar");
-    var SEQ = /* @__PURE__ */ Symbol.for("yaml.seq");
-    var NODE_TYPE = /* @__PURE__ */ Symbol.for("yaml.node.type");
-    var isAlias2 = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === ALIAS;
-    var isDocument = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === DOC;
-    var isMap3 = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === MAP;
-    var isPair = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === PAIR;
-    var isScalar3 = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === SCALAR;
-    var isSeq3 = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === SEQ;
-    function isCollection(node) {
-      if (node && typeof node === "object")
-        switch (node[NODE_TYPE]) {
-          case MAP:
-          case SEQ:
-            return true;
-        }
-      return false;
-    }
-    function isNode(node) {
-      if (node && typeof node === "object")
-        switch (node[NODE_TYPE]) {
-          case ALIAS:
-          case MAP:
-          case SCALAR:
-          case SEQ:
-            return true;
-        }
-      return false;
-    }
-    var hasAnchor = (node) => (isScalar3(node) || isCollection(node)) && !!node.anchor;
-    exports.ALIAS = ALIAS;
-    exports.DOC = DOC;
-    exports.MAP = MAP;
-    exports.NODE_TYPE = NODE_TYPE;
-    exports.PAIR = PAIR;
-    exports.SCALAR = SCALAR;
-    exports.SEQ = SEQ;
-    exports.hasAnchor = hasAnchor;
-    exports.isAlias = isAlias2;
-    exports.isCollection = isCollection;
-    exports.isDocument = isDocument;
-    exports.isMap = isMap3;
-    exports.isNode = isNode;
-    exports.isPair = isPair;
-    exports.isScalar = isScalar3;
-    exports.isSeq = isSeq3;
-  }
-});
-
-// node_modules/yaml/dist/visit.js
-var require_visit = __commonJS({
-  "node_modules/yaml/dist/visit.js"(exports) {
-    "use strict";
-    var identity = require_identity();
-    var BREAK = /* @__PURE__ */ Symbol("break visit");
-    var SKIP = /* @__PURE__ */ Symbol("skip children");
-    var REMOVE = /* @__PURE__ */ Symbol("remove node");
-    function visit(node, visitor) {
-      const visitor_ = initVisitor(visitor);
-      if (identity.isDocument(node)) {
-        const cd = visit_(null, node.contents, visitor_, Object.freeze([node]));
-        if (cd === REMOVE)
-          node.contents = null;
-      } else
-        visit_(null, node, visitor_, Object.freeze([]));
-    }
-    visit.BREAK = BREAK;
-    visit.SKIP = SKIP;
-    visit.REMOVE = REMOVE;
-    function visit_(key, node, visitor, path) {
-      const ctrl = callVisitor(key, node, visitor, path);
-      if (identity.isNode(ctrl) || identity.isPair(ctrl)) {
-        replaceNode(key, path, ctrl);
-        return visit_(key, ctrl, visitor, path);
-      }
-      if (typeof ctrl !== "symbol") {
-        if (identity.isCollection(node)) {
-          path = Object.freeze(path.concat(node));
-          for (let i = 0; i < node.items.length; ++i) {
-            const ci = visit_(i, node.items[i], visitor, path);
-            if (typeof ci === "number")
-              i = ci - 1;
-            else if (ci === BREAK)
-              return BREAK;
-            else if (ci === REMOVE) {
-              node.items.splice(i, 1);
-              i -= 1;
-            }
-          }
-        } else if (identity.isPair(node)) {
-          path = Object.freeze(path.concat(node));
-          const ck = visit_("key", node.key, visitor, path);
-          if (ck === BREAK)
-            return BREAK;
-          else if (ck === REMOVE)
-            node.key = null;
-          const cv = visit_("value", node.value, visitor, path);
-          if (cv === BREAK)
-            return BREAK;
-          else if (cv === REMOVE)
-            node.value = null;
-        }
-      }
-      return ctrl;
-    }
-    async function visitAsync(node, visitor) {
-      const visitor_ = initVisitor(visitor);
-      if (identity.isDocument(node)) {
-        const cd = await visitAsync_(null, node.contents, visitor_, Object.freeze([node]));
-        if (cd === REMOVE)
-          node.contents = null;
-      } else
-        await visitAsync_(null, node, visitor_, Object.freeze([]));
-    }
-    visitAsync.BREAK = BREAK;
-    visitAsync.SKIP = SKIP;
-    visitAsync.REMOVE = REMOVE;
-    async function visitAsync_(key, node, visitor, path) {
-      const ctrl = await callVisitor(key, node, visitor, path);
-      if (identity.isNode(ctrl) || identity.isPair(ctrl)) {
-        replaceNode(key, path, ctrl);
-        return visitAsync_(key, ctrl, visitor, path);
-      }
-      if (typeof ctrl !== "symbol") {
-        if (identity.isCollection(node)) {
-          path = Object.freeze(path.concat(node));
-          for (let i = 0; i < node.items.length; ++i) {
-            const ci = await visitAsync_(i, node.items[i], visitor, path);
-            if (typeof ci === "number")
-              i = ci - 1;
-            else if (ci === BREAK)
-              return BREAK;
-            else if (ci === REMOVE) {
-              node.items.splice(i, 1);
-              i -= 1;
-            }
-          }
-        } else if (identity.isPair(node)) {
-          path = Object.freeze(path.concat(node));
-          const ck = await visitAsync_("key", node.key, visitor, path);
-          if (ck === BREAK)
-            return BREAK;
-          else if (ck === REMOVE)
-            node.key = null;
-          const cv = await visitAsync_("value", node.value, visitor, path);
-          if (cv === BREAK)
-            return BREAK;
-          else if (cv === REMOVE)
-            node.value = null;
-        }
-      }
-      return ctrl;
-    }
-    function initVisitor(visitor) {
-      if (typeof visitor === "object" && (visitor.Collection || visitor.Node || visitor.Value)) {
-        return Object.assign({
-          Alias: visitor.Node,
-          Map: visitor.Node,
-          Scalar: visitor.Node,
-          Seq: visitor.Node
-        }, visitor.Value && {
-          Map: visitor.Value,
-          Scalar: visitor.Value,
-          Seq: visitor.Value
-        }, visitor.Collection && {
-          Map: visitor.Collection,
-          Seq: visitor.Collection
-        }, visitor);
-      }
-      return visitor;
-    }
-    function callVisitor(key, node, visitor, path) {
-      if (typeof visitor === "function")
-        return visitor(key, node, path);
-      if (identity.isMap(node))
-        return visitor.Map?.(key, node, path);
-      if (identity.isSeq(node))
-        return visitor.Seq?.(key, node, path);
-      if (identity.isPair(node))
-        return visitor.Pair?.(key, node, path);
-      if (identity.isScalar(node))
-        return visitor.Scalar?.(key, node, path);
-      if (identity.isAlias(node))
-        return visitor.Alias?.(key, node, path);
-      return void 0;
-    }
-    function replaceNode(key, path, node) {
-      const parent = path[path.length - 1];
-      if (identity.isCollection(parent)) {
-        parent.items[key] = node;
-      } else if (identity.isPair(parent)) {
-        if (key === "key")
-          parent.key = node;
-        else
-          parent.value = node;
-      } else if (identity.isDocument(parent)) {
-        parent.contents = node;
-      } else {
-        const pt = identity.isAlias(parent) ? "alias" : "scalar";
-        throw new Error(`Cannot replace node with ${pt} parent`);
-      }
-    }
-    exports.visit = visit;
-    exports.visitAsync = visitAsync;
-  }
-});
-
-// node_modules/yaml/dist/doc/directives.js
-var require_directives = __commonJS({
-  "node_modules/yaml/dist/doc/directives.js"(exports) {
-    "use strict";
-    var identity = require_identity();
-    var visit = require_visit();
-    var escapeChars = {
-      "!": "%21",
-      ",": "%2C",
-      "[": "%5B",
-      "]": "%5D",
-      "{": "%7B",
-      "}": "%7D"
-    };
-    var escapeTagName = (tn) => tn.replace(/[!,[\]{}]/g, (ch) => escapeChars[ch]);
-    var Directives = class _Directives {
-      constructor(yaml, tags) {
-        this.docStart = null;
-        this.docEnd = false;
-        this.yaml = Object.assign({}, _Directives.defaultYaml, yaml);
-        this.tags = Object.assign({}, _Directives.defaultTags, tags);
-      }
-      clone() {
-        const copy = new _Directives(this.yaml, this.tags);
-        copy.docStart = this.docStart;
-        return copy;
-      }
-      /**
-       * During parsing, get a Directives instance for the current document and
-       * update the stream state according to the current version's spec.
-       */
-      atDocument() {
-        const res = new _Directives(this.yaml, this.tags);
-        switch (this.yaml.version) {
-          case "1.1":
-            this.atNextDocument = true;
-            break;
-          case "1.2":
-            this.atNextDocument = false;
-            this.yaml = {
-              explicit: _Directives.defaultYaml.explicit,
-              version: "1.2"
-            };
-            this.tags = Object.assign({}, _Directives.defaultTags);
-            break;
-        }
-        return res;
-      }
-      /**
-       * @param onError - May be called even if the action was successful
-       * @returns `true` on success
-       */
-      add(line2, onError) {
-        if (this.atNextDocument) {
-          this.yaml = { explicit: _Directives.defaultYaml.explicit, version: "1.1" };
-          this.tags = Object.assign({}, _Directives.defaultTags);
-          this.atNextDocument = false;
-        }
-        const parts = line2.trim().split(/[ \t]+/);
-        const name = parts.shift();
-        switch (name) {
-          case "%TAG": {
-            if (parts.length !== 2) {
-              onError(0, "%TAG directive should contain exactly two parts");
-              if (parts.length < 2)
-                return false;
-            }
-            const [handle, prefix] = parts;
-            this.tags[handle] = prefix;
-            return true;
-          }
-          case "%YAML": {
-            this.yaml.explicit = true;
-            if (parts.length !== 1) {
-              onError(0, "%YAML directive should contain exactly one part");
-              return false;
-            }
-            const [version] = parts;
-            if (version === "1.1" || version === "1.2") {
-              this.yaml.version = version;
-              return true;
-            } else {
-              const isValid = /^\d+\.\d+$/.test(version);
-              onError(6, `Unsupported YAML version ${version}`, isValid);
-              return false;
-            }
-          }
-          default:
-            onError(0, `Unknown directive ${name}`, true);
-            return false;
-        }
-      }
-      /**
-       * Resolves a tag, matching handles to those defined in %TAG directives.
-       *
-       * @returns Resolved tag, which may also be the non-specific tag `'!'` or a
-       *   `'!local'` tag, or `null` if unresolvable.
-       */
-      tagName(source, onError) {
-        if (source === "!")
-          return "!";
-        if (source[0] !== "!") {
-          onError(`Not a valid tag: ${source}`);
-          return null;
-        }
-        if (source[1] === "<") {
-          const verbatim = source.slice(2, -1);
-          if (verbatim === "!" || verbatim === "!!") {
-            onError(`Verbatim tags aren't resolved, so ${source} is invalid.`);
-            return null;
-          }
-          if (source[source.length - 1] !== ">")
-            onError("Verbatim tags must end with a >");
-          return verbatim;
-        }
-        const [, handle, suffix] = source.match(/^(.*!)([^!]*)$/s);
-        if (!suffix)
-          onError(`The ${source} tag has no suffix`);
-        const prefix = this.tags[handle];
-        if (prefix) {
-          try {
-            return prefix + decodeURIComponent(suffix);
-          } catch (error2) {
-            onError(String(error2));
-            return null;
-          }
-        }
-        if (handle === "!")
-          return source;
-        onError(`Could not resolve tag: ${source}`);
-        return null;
-      }
-      /**
-       * Given a fully resolved tag, returns its printable string form,
-       * taking into account current tag prefixes and defaults.
-       */
-      tagString(tag) {
-        for (const [handle, prefix] of Object.entries(this.tags)) {
-          if (tag.startsWith(prefix))
-            return handle + escapeTagName(tag.substring(prefix.length));
-        }
-        return tag[0] === "!" ? tag : `!<${tag}>`;
-      }
-      toString(doc) {
-        const lines2 = this.yaml.explicit ? [`%YAML ${this.yaml.version || "1.2"}`] : [];
-        const tagEntries = Object.entries(this.tags);
-        let tagNames;
-        if (doc && tagEntries.length > 0 && identity.isNode(doc.contents)) {
-          const tags = {};
-          visit.visit(doc.contents, (_key, node) => {
-            if (identity.isNode(node) && node.tag)
-              tags[node.tag] = true;
-          });
-          tagNames = Object.keys(tags);
-        } else
-          tagNames = [];
-        for (const [handle, prefix] of tagEntries) {
-          if (handle === "!!" && prefix === "tag:yaml.org,2002:")
-            continue;
-          if (!doc || tagNames.some((tn) => tn.startsWith(prefix)))
-            lines2.push(`%TAG ${handle} ${prefix}`);
-        }
-        return lines2.join("\n");
-      }
-    };
-    Directives.defaultYaml = { explicit: false, version: "1.2" };
-    Directives.defaultTags = { "!!": "tag:yaml.org,2002:" };
-    exports.Directives = Directives;
-  }
-});
-
-// node_modules/yaml/dist/doc/anchors.js
-var require_anchors = __commonJS({
-  "node_modules/yaml/dist/doc/anchors.js"(exports) {
-    "use strict";
-    var identity = require_identity();
-    var visit = require_visit();
-    function anchorIsValid(anchor) {
-      if (/[\x00-\x19\s,[\]{}]/.test(anchor)) {
-        const sa = JSON.stringify(anchor);
-        const msg = `Anchor must not contain whitespace or control characters: ${sa}`;
-        throw new Error(msg);
-      }
-      return true;
-    }
-    function anchorNames(root) {
-      const anchors = /* @__PURE__ */ new Set();
-      visit.visit(root, {
-        Value(_key, node) {
-          if (node.anchor)
-            anchors.add(node.anchor);
-        }
-      });
-      return anchors;
-    }
-    function findNewAnchor(prefix, exclude) {
-      for (let i = 1; true; ++i) {
-        const name = `${prefix}${i}`;
-        if (!exclude.has(name))
-          return name;
-      }
-    }
-    function createNodeAnchors(doc, prefix) {
-      const aliasObjects = [];
-      const sourceObjects = /* @__PURE__ */ new Map();
-      let prevAnchors = null;
-      return {
-        onAnchor: (source) => {
-          aliasObjects.push(source);
-          prevAnchors ?? (prevAnchors = anchorNames(doc));
-          const anchor = findNewAnchor(prefix, prevAnchors);
-          prevAnchors.add(anchor);
-          return anchor;
-        },
-        /**
-         * With circular references, the source node is only resolved after all
-         * of its child nodes are. This is why anchors are set only after all of
-         * the nodes have been created.
-         */
-        setAnchors: () => {
-          for (const source of aliasObjects) {
-            const ref = sourceObjects.get(source);
-            if (typeof ref === "object" && ref.anchor && (identity.isScalar(ref.node) || identity.isCollection(ref.node))) {
-              ref.node.anchor = ref.anchor;
-            } else {
-              const error2 = new Error("Failed to resolve repeated object (this should not happen)");
-              error2.source = source;
-              throw error2;
-            }
-          }
-        },
-        sourceObjects
-      };
-    }
-    exports.anchorIsValid = anchorIsValid;
-    exports.anchorNames = anchorNames;
-    exports.createNodeAnchors = createNodeAnchors;
-    exports.findNewAnchor = findNewAnchor;
-  }
-});
-
-// node_modules/yaml/dist/doc/applyReviver.js
-var require_applyReviver = __commonJS({
-  "node_modules/yaml/dist/doc/applyReviver.js"(exports) {
-    "use strict";
-    function applyReviver(reviver, obj, key, val) {
-      if (val && typeof val === "object") {
-        if (Array.isArray(val)) {
-          for (let i = 0, len = val.length; i < len; ++i) {
-            const v0 = val[i];
-            const v1 = applyReviver(reviver, val, String(i), v0);
-            if (v1 === void 0)
-              delete val[i];
-            else if (v1 !== v0)
-              val[i] = v1;
-          }
-        } else if (val instanceof Map) {
-          for (const k of Array.from(val.keys())) {
-            const v0 = val.get(k);
-            const v1 = applyReviver(reviver, val, k, v0);
-            if (v1 === void 0)
-              val.delete(k);
-            else if (v1 !== v0)
-              val.set(k, v1);
-          }
-        } else if (val instanceof Set) {
-          for (const v0 of Array.from(val)) {
-            const v1 = applyReviver(reviver, val, v0, v0);
-            if (v1 === void 0)
-              val.delete(v0);
-            else if (v1 !== v0) {
-              val.delete(v0);
-              val.add(v1);
-            }
-          }
-        } else {
-          for (const [k, v0] of Object.entries(val)) {
-            const v1 = applyReviver(reviver, val, k, v0);
-            if (v1 === void 0)
-              delete val[k];
-            else if (v1 !== v0)
-              val[k] = v1;
-          }
-        }
-      }
-      return reviver.call(obj, key, val);
-    }
-    exports.applyReviver = applyReviver;
-  }
-});
-
-// node_modules/yaml/dist/nodes/toJS.js
-var require_toJS = __commonJS({
-  "node_modules/yaml/dist/nodes/toJS.js"(exports) {
-    "use strict";
-    var identity = require_identity();
-    function toJS(value, arg, ctx) {
-      if (Array.isArray(value))
-        return value.map((v, i) => toJS(v, String(i), ctx));
-      if (value && typeof value.toJSON === "function") {
-        if (!ctx || !identity.hasAnchor(value))
-          return value.toJSON(arg, ctx);
-        const data = { aliasCount: 0, count: 1, res: void 0 };
-        ctx.anchors.set(value, data);
-        ctx.onCreate = (res2) => {
-          data.res = res2;
-          delete ctx.onCreate;
-        };
-        const res = value.toJSON(arg, ctx);
-        if (ctx.onCreate)
-          ctx.onCreate(res);
-        return res;
-      }
-      if (typeof value === "bigint" && !ctx?.keep)
-        return Number(value);
-      return value;
-    }
-    exports.toJS = toJS;
-  }
-});
-
-// node_modules/yaml/dist/nodes/Node.js
-var require_Node = __commonJS({
-  "node_modules/yaml/dist/nodes/Node.js"(exports) {
-    "use strict";
-    var applyReviver = require_applyReviver();
-    var identity = require_identity();
-    var toJS = require_toJS();
-    var NodeBase = class {
-      constructor(type) {
-        Object.defineProperty(this, identity.NODE_TYPE, { value: type });
-      }
-      /** Create a copy of this node.  */
-      clone() {
-        const copy = Object.create(Object.getPrototypeOf(this), Object.getOwnPropertyDescriptors(this));
-        if (this.range)
-          copy.range = this.range.slice();
-        return copy;
-      }
-      /** A plain JavaScript representation of this node. */
-      toJS(doc, { mapAsMap, maxAliasCount, onAnchor, reviver } = {}) {
-        if (!identity.isDocument(doc))
-          throw new TypeError("A document argument is required");
-        const ctx = {
-          anchors: /* @__PURE__ */ new Map(),
-          doc,
-          keep: true,
-          mapAsMap: mapAsMap === true,
-          mapKeyWarned: false,
-          maxAliasCount: typeof maxAliasCount === "number" ? maxAliasCount : 100
-        };
-        const res = toJS.toJS(this, "", ctx);
-        if (typeof onAnchor === "function")
-          for (const { count, res: res2 } of ctx.anchors.values())
-            onAnchor(res2, count);
-        return typeof reviver === "function" ? applyReviver.applyReviver(reviver, { "": res }, "", res) : res;
-      }
-    };
-    exports.NodeBase = NodeBase;
-  }
-});
-
-// node_modules/yaml/dist/nodes/Alias.js
-var require_Alias = __commonJS({
-  "node_modules/yaml/dist/nodes/Alias.js"(exports) {
-    "use strict";
-    var anchors = require_anchors();
-    var visit = require_visit();
-    var identity = require_identity();
-    var Node = require_Node();
-    var toJS = require_toJS();
-    var Alias = class extends Node.NodeBase {
-      constructor(source) {
-        super(identity.ALIAS);
-        this.source = source;
-        Object.defineProperty(this, "tag", {
-          set() {
-            throw new Error("Alias nodes cannot have tags");
-          }
-        });
-      }
-      /**
-       * Resolve the value of this alias within `doc`, finding the last
-       * instance of the `source` anchor before this node.
-       */
-      resolve(doc, ctx) {
-        if (ctx?.maxAliasCount === 0)
-          throw new ReferenceError("Alias resolution is disabled");
-        let nodes;
-        if (ctx?.aliasResolveCache) {
-          nodes = ctx.aliasResolveCache;
-        } else {
-          nodes = [];
-          visit.visit(doc, {
-            Node: (_key, node) => {
-              if (identity.isAlias(node) || identity.hasAnchor(node))
-                nodes.push(node);
-            }
-          });
-          if (ctx)
-            ctx.aliasResolveCache = nodes;
-        }
-        let found = void 0;
-        for (const node of nodes) {
-          if (node === this)
-            break;
-          if (node.anchor === this.source)
-            found = node;
-        }
-        if (found && ctx) {
-          const { anchors: anchors2, doc: doc2, maxAliasCount } = ctx;
-          let data = anchors2.get(found);
-          if (!data) {
-            toJS.toJS(found, null, ctx);
-            data = anchors2.get(found);
-          }
-          if (data?.res === void 0) {
-            const msg = "This should not happen: Alias anchor was not resolved?";
-            throw new ReferenceError(msg);
-          }
-          if (maxAliasCount >= 0) {
-            data.count += 1;
-            if (data.aliasCount === 0)
-              data.aliasCount = getAliasCount(doc2, found, anchors2);
-            if (data.count * data.aliasCount > maxAliasCount) {
-              const msg = "Excessive alias count indicates a resource exhaustion attack";
-              throw new ReferenceError(msg);
-            }
-          }
-        }
-        return found;
-      }
-      toJSON(_arg, ctx) {
-        if (!ctx)
-          return { source: this.source };
-        const source = this.resolve(ctx.doc, ctx);
-        if (!source) {
-          const msg = `Unresolved alias (the anchor must be set before the alias): ${this.source}`;
-          throw new ReferenceError(msg);
-        }
-        return ctx.anchors.get(source).res;
-      }
-      toString(ctx, _onComment, _onChompKeep) {
-        const src = `*${this.source}`;
-        if (ctx) {
-          anchors.anchorIsValid(this.source);
-          if (ctx.options.verifyAliasOrder && !ctx.anchors.has(this.source)) {
-            const msg = `Unresolved alias (the anchor must be set before the alias): ${this.source}`;
-            throw new Error(msg);
-          }
-          if (ctx.implicitKey)
-            return `${src} `;
-        }
-        return src;
-      }
-    };
-    function getAliasCount(doc, node, anchors2) {
-      if (identity.isAlias(node)) {
-        const source = node.resolve(doc);
-        const anchor = anchors2 && source && anchors2.get(source);
-        return anchor ? anchor.count * anchor.aliasCount : 0;
-      } else if (identity.isCollection(node)) {
-        let count = 0;
-        for (const item of node.items) {
-          const c = getAliasCount(doc, item, anchors2);
-          if (c > count)
-            count = c;
-        }
-        return count;
-      } else if (identity.isPair(node)) {
-        const kc = getAliasCount(doc, node.key, anchors2);
-        const vc = getAliasCount(doc, node.value, anchors2);
-        return Math.max(kc, vc);
-      }
-      return 1;
-    }
-    exports.Alias = Alias;
-  }
-});
-
-// node_modules/yaml/dist/nodes/Scalar.js
-var require_Scalar = __commonJS({
-  "node_modules/yaml/dist/nodes/Scalar.js"(exports) {
-    "use strict";
-    var identity = require_identity();
-    var Node = require_Node();
-    var toJS = require_toJS();
-    var isScalarValue = (value) => !value || typeof value !== "function" && typeof value !== "object";
-    var Scalar = class extends Node.NodeBase {
-      constructor(value) {
-        super(identity.SCALAR);
-        this.value = value;
-      }
-      toJSON(arg, ctx) {
-        return ctx?.keep ? this.value : toJS.toJS(this.value, arg, ctx);
-      }
-      toString() {
-        return String(this.value);
-      }
-    };
-    Scalar.BLOCK_FOLDED = "BLOCK_FOLDED";
-    Scalar.BLOCK_LITERAL = "BLOCK_LITERAL";
-    Scalar.PLAIN = "PLAIN";
-    Scalar.QUOTE_DOUBLE = "QUOTE_DOUBLE";
-    Scalar.QUOTE_SINGLE = "QUOTE_SINGLE";
-    exports.Scalar = Scalar;
-    exports.isScalarValue = isScalarValue;
-  }
-});
-
-// node_modules/yaml/dist/doc/createNode.js
-var require_createNode = __commonJS({
-  "node_modules/yaml/dist/doc/createNode.js"(exports) {
-    "use strict";
-    var Alias = require_Alias();
-    var identity = require_identity();
-    var Scalar = require_Scalar();
-    var defaultTagPrefix = "tag:yaml.org,2002:";
-    function findTagObject(value, tagName, tags) {
-      if (tagName) {
-        const match = tags.filter((t) => t.tag === tagName);
-        const tagObj = match.find((t) => !t.format) ?? match[0];
-        if (!tagObj)
-          throw new Error(`Tag ${tagName} not found`);
-        return tagObj;
-      }
-      return tags.find((t) => t.identify?.(value) && !t.format);
-    }
-    function createNode(value, tagName, ctx) {
-      if (identity.isDocument(value))
-        value = value.contents;
-      if (identity.isNode(value))
-        return value;
-      if (identity.isPair(value)) {
-        const map = ctx.schema[identity.MAP].createNode?.(ctx.schema, null, ctx);
-        map.items.push(value);
-        return map;
-      }
-      if (value instanceof String || value instanceof Number || value instanceof Boolean || typeof BigInt !== "undefined" && value instanceof BigInt) {
-        value = value.valueOf();
-      }
-      const { aliasDuplicateObjects, onAnchor, onTagObj, schema, sourceObjects } = ctx;
-      let ref = void 0;
-      if (aliasDuplicateObjects && value && typeof value === "object") {
-        ref = sourceObjects.get(value);
-        if (ref) {
-          ref.anchor ?? (ref.anchor = onAnchor(value));
-          return new Alias.Alias(ref.anchor);
-        } else {
-          ref = { anchor: null, node: null };
-          sourceObjects.set(value, ref);
-        }
-      }
-      if (tagName?.startsWith("!!"))
-        tagName = defaultTagPrefix + tagName.slice(2);
-      let tagObj = findTagObject(value, tagName, schema.tags);
-      if (!tagObj) {
-        if (value && typeof value.toJSON === "function") {
-          value = value.toJSON();
-        }
-        if (!value || typeof value !== "object") {
-          const node2 = new Scalar.Scalar(value);
-          if (ref)
-            ref.node = node2;
-          return node2;
-        }
-        tagObj = value instanceof Map ? schema[identity.MAP] : Symbol.iterator in Object(value) ? schema[identity.SEQ] : schema[identity.MAP];
-      }
-      if (onTagObj) {
-        onTagObj(tagObj);
-        delete ctx.onTagObj;
-      }
-      const node = tagObj?.createNode ? tagObj.createNode(ctx.schema, value, ctx) : typeof tagObj?.nodeClass?.from === "function" ? tagObj.nodeClass.from(ctx.schema, value, ctx) : new Scalar.Scalar(value);
-      if (tagName)
-        node.tag = tagName;
-      else if (!tagObj.default)
-        node.tag = tagObj.tag;
-      if (ref)
-        ref.node = node;
-      return node;
-    }
-    exports.createNode = createNode;
-  }
-});
-
-// node_modules/yaml/dist/nodes/Collection.js
-var require_Collection = __commonJS({
-  "node_modules/yaml/dist/nodes/Collection.js"(exports) {
-    "use strict";
-    var createNode = require_createNode();
-    var identity = require_identity();
-    var Node = require_Node();
-    function collectionFromPath(schema, path, value) {
-      let v = value;
-      for (let i = path.length - 1; i >= 0; --i) {
-        const k = path[i];
-        if (typeof k === "number" && Number.isInteger(k) && k >= 0) {
-          const a = [];
-          a[k] = v;
-          v = a;
-        } else {
-          v = /* @__PURE__ */ new Map([[k, v]]);
-        }
-      }
-      return createNode.createNode(v, void 0, {
-        aliasDuplicateObjects: false,
-        keepUndefined: false,
-        onAnchor: () => {
-          throw new Error("This should not happen, please report a bug.");
-        },
-        schema,
-        sourceObjects: /* @__PURE__ */ new Map()
-      });
-    }
-    var isEmptyPath = (path) => path == null || typeof path === "object" && !!path[Symbol.iterator]().next().done;
-    var Collection = class extends Node.NodeBase {
-      constructor(type, schema) {
-        super(type);
-        Object.defineProperty(this, "schema", {
-          value: schema,
-          configurable: true,
-          enumerable: false,
-          writable: true
-        });
-      }
-      /**
-       * Create a copy of this collection.
-       *
-       * @param schema - If defined, overwrites the original's schema
-       */
-      clone(schema) {
-        const copy = Object.create(Object.getPrototypeOf(this), Object.getOwnPropertyDescriptors(this));
-        if (schema)
-          copy.schema = schema;
-        copy.items = copy.items.map((it) => identity.isNode(it) || identity.isPair(it) ? it.clone(schema) : it);
-        if (this.range)
-          copy.range = this.range.slice();
-        return copy;
-      }
-      /**
-       * Adds a value to the collection. For `!!map` and `!!omap` the value must
-       * be a Pair instance or a `{ key, value }` object, which may not have a key
-       * that already exists in the map.
-       */
-      addIn(path, value) {
-        if (isEmptyPath(path))
-          this.add(value);
-        else {
-          const [key, ...rest] = path;
-          const node = this.get(key, true);
-          if (identity.isCollection(node))
-            node.addIn(rest, value);
-          else if (node === void 0 && this.schema)
-            this.set(key, collectionFromPath(this.schema, rest, value));
-          else
-            throw new Error(`Expected YAML collection at ${key}. Remaining path: ${rest}`);
-        }
-      }
-      /**
-       * Removes a value from the collection.
-       * @returns `true` if the item was found and removed.
-       */
-      deleteIn(path) {
-        const [key, ...rest] = path;
-        if (rest.length === 0)
-          return this.delete(key);
-        const node = this.get(key, true);
-        if (identity.isCollection(node))
-          return node.deleteIn(rest);
-        else
-          throw new Error(`Expected YAML collection at ${key}. Remaining path: ${rest}`);
-      }
-      /**
-       * Returns item at `key`, or `undefined` if not found. By default unwraps
-       * scalar values from their surrounding node; to disable set `keepScalar` to
-       * `true` (collections are always returned intact).
-       */
-      getIn(path, keepScalar) {
-        const [key, ...rest] = path;
-        const node = this.get(key, true);
-        if (rest.length === 0)
-          return !keepScalar && identity.isScalar(node) ? node.value : node;
-        else
-          return identity.isCollection(node) ? node.getIn(rest, keepScalar) : void 0;
-      }
-      hasAllNullValues(allowScalar) {
-        return this.items.every((node) => {
-          if (!identity.isPair(node))
-            return false;
-          const n = node.value;
-          return n == null || allowScalar && identity.isScalar(n) && n.value == null && !n.commentBefore && !n.comment && !n.tag;
-        });
-      }
-      /**
-       * Checks if the collection includes a value with the key `key`.
-       */
-      hasIn(path) {
-        const [key, ...rest] = path;
-        if (rest.length === 0)
-          return this.has(key);
-        const node = this.get(key, true);
-        return identity.isCollection(node) ? node.hasIn(rest) : false;
-      }
-      /**
-       * Sets a value in this collection. For `!!set`, `value` needs to be a
-       * boolean to add/remove the item from the set.
-       */
-      setIn(path, value) {
-        const [key, ...rest] = path;
-        if (rest.length === 0) {
-          this.set(key, value);
-        } else {
-          const node = this.get(key, true);
-          if (identity.isCollection(node))
-            node.setIn(rest, value);
-          else if (node === void 0 && this.schema)
-            this.set(key, collectionFromPath(this.schema, rest, value));
-          else
-            throw new Error(`Expected YAML collection at ${key}. Remaining path: ${rest}`);
-        }
-      }
-    };
-    exports.Collection = Collection;
-    exports.collectionFromPath = collectionFromPath;
-    exports.isEmptyPath = isEmptyPath;
-  }
-});
-
-// node_modules/yaml/dist/stringify/stringifyComment.js
-var require_stringifyComment = __commonJS({
-  "node_modules/yaml/dist/stringify/stringifyComment.js"(exports) {
-    "use strict";
-    var stringifyComment = (str) => str.replace(/^(?!$)(?: $)?/gm, "#");
-    function indentComment(comment, indent) {
-      if (/^\n+$/.test(comment))
-        return comment.substring(1);
-      return indent ? comment.replace(/^(?! *$)/gm, indent) : comment;
-    }
-    var lineComment = (str, indent, comment) => str.endsWith("\n") ? indentComment(comment, indent) : comment.includes("\n") ? "\n" + indentComment(comment, indent) : (str.endsWith(" ") ? "" : " ") + comment;
-    exports.indentComment = indentComment;
-    exports.lineComment = lineComment;
-    exports.stringifyComment = stringifyComment;
-  }
-});
-
-// node_modules/yaml/dist/stringify/foldFlowLines.js
-var require_foldFlowLines = __commonJS({
-  "node_modules/yaml/dist/stringify/foldFlowLines.js"(exports) {
-    "use strict";
-    var FOLD_FLOW = "flow";
-    var FOLD_BLOCK = "block";
-    var FOLD_QUOTED = "quoted";
-    function foldFlowLines(text, indent, mode = "flow", { indentAtStart, lineWidth = 80, minContentWidth = 20, onFold, onOverflow } = {}) {
-      if (!lineWidth || lineWidth < 0)
-        return text;
-      if (lineWidth < minContentWidth)
-        minContentWidth = 0;
-      const endStep = Math.max(1 + minContentWidth, 1 + lineWidth - indent.length);
-      if (text.length <= endStep)
-        return text;
-      const folds = [];
-      const escapedFolds = {};
-      let end = lineWidth - indent.length;
-      if (typeof indentAtStart === "number") {
-        if (indentAtStart > lineWidth - Math.max(2, minContentWidth))
-          folds.push(0);
-        else
-          end = lineWidth - indentAtStart;
-      }
-      let split = void 0;
-      let prev = void 0;
-      let overflow = false;
-      let i = -1;
-      let escStart = -1;
-      let escEnd = -1;
-      if (mode === FOLD_BLOCK) {
-        i = consumeMoreIndentedLines(text, i, indent.length);
-        if (i !== -1)
-          end = i + endStep;
-      }
-      for (let ch; ch = text[i += 1]; ) {
-        if (mode === FOLD_QUOTED && ch === "\\") {
-          escStart = i;
-          switch (text[i + 1]) {
-            case "x":
-              i += 3;
-              break;
-            case "u":
-              i += 5;
-              break;
-            case "U":
-              i += 9;
-              break;
-            default:
-              i += 1;
-          }
-          escEnd = i;
-        }
-        if (ch === "\n") {
-          if (mode === FOLD_BLOCK)
-            i = consumeMoreIndentedLines(text, i, indent.length);
-          end = i + indent.length + endStep;
-          split = void 0;
-        } else {
-          if (ch === " " && prev && prev !== " " && prev !== "\n" && prev !== "	") {
-            const next = text[i + 1];
-            if (next && next !== " " && next !== "\n" && next !== "	")
-              split = i;
-          }
-          if (i >= end) {
-            if (split) {
-              folds.push(split);
-              end = split + endStep;
-              split = void 0;
-            } else if (mode === FOLD_QUOTED) {
-              while (prev === " " || prev === "	") {
-                prev = ch;
-                ch = text[i += 1];
-                overflow = true;
-              }
-              const j = i > escEnd + 1 ? i - 2 : escStart - 1;
-              if (escapedFolds[j])
-                return text;
-              folds.push(j);
-              escapedFolds[j] = true;
-              end = j + endStep;
-              split = void 0;
-            } else {
-              overflow = true;
-            }
-          }
-        }
-        prev = ch;
-      }
-      if (overflow && onOverflow)
-        onOverflow();
-      if (folds.length === 0)
-        return text;
-      if (onFold)
-        onFold();
-      let res = text.slice(0, folds[0]);
-      for (let i2 = 0; i2 < folds.length; ++i2) {
-        const fold = folds[i2];
-        const end2 = folds[i2 + 1] || text.length;
-        if (fold === 0)
-          res = `
-${indent}${text.slice(0, end2)}`;
-        else {
-          if (mode === FOLD_QUOTED && escapedFolds[fold])
-            res += `${text[fold]}\\`;
-          res += `
-${indent}${text.slice(fold + 1, end2)}`;
-        }
-      }
-      return res;
-    }
-    function consumeMoreIndentedLines(text, i, indent) {
-      let end = i;
-      let start = i + 1;
-      let ch = text[start];
-      while (ch === " " || ch === "	") {
-        if (i < start + indent) {
-          ch = text[++i];
-        } else {
-          do {
-            ch = text[++i];
-          } while (ch && ch !== "\n");
-          end = i;
-          start = i + 1;
-          ch = text[start];
-        }
-      }
-      return end;
-    }
-    exports.FOLD_BLOCK = FOLD_BLOCK;
-    exports.FOLD_FLOW = FOLD_FLOW;
-    exports.FOLD_QUOTED = FOLD_QUOTED;
-    exports.foldFlowLines = foldFlowLines;
-  }
-});
-
-// node_modules/yaml/dist/stringify/stringifyString.js
-var require_stringifyString = __commonJS({
-  "node_modules/yaml/dist/stringify/stringifyString.js"(exports) {
-    "use strict";
-    var Scalar = require_Scalar();
-    var foldFlowLines = require_foldFlowLines();
-    var getFoldOptions = (ctx, isBlock) => ({
-      indentAtStart: isBlock ? ctx.indent.length : ctx.indentAtStart,
-      lineWidth: ctx.options.lineWidth,
-      minContentWidth: ctx.options.minContentWidth
-    });
-    var containsDocumentMarker = (str) => /^(%|---|\.\.\.)/m.test(str);
-    function lineLengthOverLimit(str, lineWidth, indentLength) {
-      if (!lineWidth || lineWidth < 0)
-        return false;
-      const limit = lineWidth - indentLength;
-      const strLen = str.length;
-      if (strLen <= limit)
-        return false;
-      for (let i = 0, start = 0; i < strLen; ++i) {
-        if (str[i] === "\n") {
-          if (i - start > limit)
-            return true;
-          start = i + 1;
-          if (strLen - start <= limit)
-            return false;
-        }
-      }
-      return true;
-    }
-    function doubleQuotedString(value, ctx) {
-      const json = JSON.stringify(value);
-      if (ctx.options.doubleQuotedAsJSON)
-        return json;
-      const { implicitKey } = ctx;
-      const minMultiLineLength = ctx.options.doubleQuotedMinMultiLineLength;
-      const indent = ctx.indent || (containsDocumentMarker(value) ? "  " : "");
-      let str = "";
-      let start = 0;
-      for (let i = 0, ch = json[i]; ch; ch = json[++i]) {
-        if (ch === " " && json[i + 1] === "\\" && json[i + 2] === "n") {
-          str += json.slice(start, i) + "\\ ";
-          i += 1;
-          start = i;
-          ch = "\\";
-        }
-        if (ch === "\\")
-          switch (json[i + 1]) {
-            case "u":
-              {
-                str += json.slice(start, i);
-                const code = json.substr(i + 2, 4);
-                switch (code) {
-                  case "0000":
-                    str += "\\0";
-                    break;
-                  case "0007":
-                    str += "\\a";
-                    break;
-                  case "000b":
-                    str += "\\v";
-                    break;
-                  case "001b":
-                    str += "\\e";
-                    break;
-                  case "0085":
-                    str += "\\N";
-                    break;
-                  case "00a0":
-                    str += "\\_";
-                    break;
-                  case "2028":
-                    str += "\\L";
-                    break;
-                  case "2029":
-                    str += "\\P";
-                    break;
-                  default:
-                    if (code.substr(0, 2) === "00")
-                      str += "\\x" + code.substr(2);
-                    else
-                      str += json.substr(i, 6);
-                }
-                i += 5;
-                start = i + 1;
-              }
-              break;
-            case "n":
-              if (implicitKey || json[i + 2] === '"' || json.length < minMultiLineLength) {
-                i += 1;
-              } else {
-                str += json.slice(start, i) + "\n\n";
-                while (json[i + 2] === "\\" && json[i + 3] === "n" && json[i + 4] !== '"') {
-                  str += "\n";
-                  i += 2;
-                }
-                str += indent;
-                if (json[i + 2] === " ")
-                  str += "\\";
-                i += 1;
-                start = i + 1;
-              }
-              break;
-            default:
-              i += 1;
-          }
-      }
-      str = start ? str + json.slice(start) : json;
-      return implicitKey ? str : foldFlowLines.foldFlowLines(str, indent, foldFlowLines.FOLD_QUOTED, getFoldOptions(ctx, false));
-    }
-    function singleQuotedString(value, ctx) {
-      if (ctx.options.singleQuote === false || ctx.implicitKey && value.includes("\n") || /[ \t]\n|\n[ \t]/.test(value))
-        return doubleQuotedString(value, ctx);
-      const indent = ctx.indent || (containsDocumentMarker(value) ? "  " : "");
-      const res = "'" + value.replace(/'/g, "''").replace(/\n+/g, `$&
-${indent}`) + "'";
-      return ctx.implicitKey ? res : foldFlowLines.foldFlowLines(res, indent, foldFlowLines.FOLD_FLOW, getFoldOptions(ctx, false));
-    }
-    function quotedString(value, ctx) {
-      const { singleQuote } = ctx.options;
-      let qs;
-      if (singleQuote === false)
-        qs = doubleQuotedString;
-      else {
-        const hasDouble = value.includes('"');
-        const hasSingle = value.includes("'");
-        if (hasDouble && !hasSingle)
-          qs = singleQuotedString;
-        else if (hasSingle && !hasDouble)
-          qs = doubleQuotedString;
-        else
-          qs = singleQuote ? singleQuotedString : doubleQuotedString;
-      }
-      return qs(value, ctx);
-    }
-    var blockEndNewlines;
-    try {
-      blockEndNewlines = new RegExp("(^|(?<!\n))\n+(?!\n|$)", "g");
-    } catch {
-      blockEndNewlines = /\n+(?!\n|$)/g;
-    }
-    function blockString({ comment, type, value }, ctx, onComment, onChompKeep) {
-      const { blockQuote, commentString, lineWidth } = ctx.options;
-      if (!blockQuote || /\n[\t ]+$/.test(value)) {
-        return quotedString(value, ctx);
-      }
-      const indent = ctx.indent || (ctx.forceBlockIndent || containsDocumentMarker(value) ? "  " : "");
-      const literal = blockQuote === "literal" ? true : blockQuote === "folded" || type === Scalar.Scalar.BLOCK_FOLDED ? false : type === Scalar.Scalar.BLOCK_LITERAL ? true : !lineLengthOverLimit(value, lineWidth, indent.length);
-      if (!value)
-        return literal ? "|\n" : ">\n";
-      let chomp;
-      let endStart;
-      for (endStart = value.length; endStart > 0; --endStart) {
-        const ch = value[endStart - 1];
-        if (ch !== "\n" && ch !== "	" && ch !== " ")
-          break;
-      }
-      let end = value.substring(endStart);
-      const endNlPos = end.indexOf("\n");
-      if (endNlPos === -1) {
-        chomp = "-";
-      } else if (value === end || endNlPos !== end.length - 1) {
-        chomp = "+";
-        if (onChompKeep)
-          onChompKeep();
-      } else {
-        chomp = "";
-      }
-      if (end) {
-        value = value.slice(0, -end.length);
-        if (end[end.length - 1] === "\n")
-          end = end.slice(0, -1);
-        end = end.replace(blockEndNewlines, `$&${indent}`);
-      }
-      let startWithSpace = false;
-      let startEnd;
-      let startNlPos = -1;
-      for (startEnd = 0; startEnd < value.length; ++startEnd) {
-        const ch = value[startEnd];
-        if (ch === " ")
-          startWithSpace = true;
-        else if (ch === "\n")
-          startNlPos = startEnd;
-        else
-          break;
-      }
-      let start = value.substring(0, startNlPos < startEnd ? startNlPos + 1 : startEnd);
-      if (start) {
-        value = value.substring(start.length);
-        start = start.replace(/\n+/g, `$&${indent}`);
-      }
-      const indentSize = indent ? "2" : "1";
-      let header = (startWithSpace ? indentSize : "") + chomp;
-      if (comment) {
-        header += " " + commentString(comment.replace(/ ?[\r\n]+/g, " "));
-        if (onComment)
-          onComment();
-      }
-      if (!literal) {
-        const foldedValue = value.replace(/\n+/g, "\n$&").replace(/(?:^|\n)([\t ].*)(?:([\n\t ]*)\n(?![\n\t ]))?/g, "$1$2").replace(/\n+/g, `$&${indent}`);
-        let literalFallback = false;
-        const foldOptions = getFoldOptions(ctx, true);
-        if (blockQuote !== "folded" && type !== Scalar.Scalar.BLOCK_FOLDED) {
-          foldOptions.onOverflow = () => {
-            literalFallback = true;
-          };
-        }
-        const body = foldFlowLines.foldFlowLines(`${start}${foldedValue}${end}`, indent, foldFlowLines.FOLD_BLOCK, foldOptions);
-        if (!literalFallback)
-          return `>${header}
-${indent}${body}`;
-      }
-      value = value.replace(/\n+/g, `$&${indent}`);
-      return `|${header}
-${indent}${start}${value}${end}`;
-    }
-    function plainString(item, ctx, onComment, onChompKeep) {
-      const { type, value } = item;
-      const { actualString, implicitKey, indent, indentStep, inFlow } = ctx;
-      if (implicitKey && value.includes("\n") || inFlow && /[[\]{},]/.test(value)) {
-        return quotedString(value, ctx);
-      }
-      if (/^[\n\t ,[\]{}#&*!|>'"%@`]|^[?-]$|^[?-][ \t]|[\n:][ \t]|[ \t]\n|[\n\t ]#|[\n\t :]$/.test(value)) {
-        return implicitKey || inFlow || !value.includes("\n") ? quotedString(value, ctx) : blockString(item, ctx, onComment, onChompKeep);
-      }
-      if (!implicitKey && !inFlow && type !== Scalar.Scalar.PLAIN && value.includes("\n")) {
-        return blockString(item, ctx, onComment, onChompKeep);
-      }
-      if (containsDocumentMarker(value)) {
-        if (indent === "") {
-          ctx.forceBlockIndent = true;
-          return blockString(item, ctx, onComment, onChompKeep);
-        } else if (implicitKey && indent === indentStep) {
-          return quotedString(value, ctx);
-        }
-      }
-      const str = value.replace(/\n+/g, `$&
-${indent}`);
-      if (actualString) {
-        const test = (tag) => tag.default && tag.tag !== "tag:yaml.org,2002:str" && tag.test?.test(str);
-        const { compat, tags } = ctx.doc.schema;
-        if (tags.some(test) || compat?.some(test))
-          return quotedString(value, ctx);
-      }
-      return implicitKey ? str : foldFlowLines.foldFlowLines(str, indent, foldFlowLines.FOLD_FLOW, getFoldOptions(ctx, false));
-    }
-    function stringifyString(item, ctx, onComment, onChompKeep) {
-      const { implicitKey, inFlow } = ctx;
-      const ss = typeof item.value === "string" ? item : Object.assign({}, item, { value: String(item.value) });
-      let { type } = item;
-      if (type !== Scalar.Scalar.QUOTE_DOUBLE) {
-        if (/[\x00-\x08\x0b-\x1f\x7f-\x9f\u{D800}-\u{DFFF}]/u.test(ss.value))
-          type = Scalar.Scalar.QUOTE_DOUBLE;
-      }
-      const _stringify = (_type) => {
-        switch (_type) {
-          case Scalar.Scalar.BLOCK_FOLDED:
-          case Scalar.Scalar.BLOCK_LITERAL:
-            return implicitKey || inFlow ? quotedString(ss.value, ctx) : blockString(ss, ctx, onComment, onChompKeep);
-          case Scalar.Scalar.QUOTE_DOUBLE:
-            return doubleQuotedString(ss.value, ctx);
-          case Scalar.Scalar.QUOTE_SINGLE:
-            return singleQuotedString(ss.value, ctx);
-          case Scalar.Scalar.PLAIN:
-            return plainString(ss, ctx, onComment, onChompKeep);
-          default:
-            return null;
-        }
-      };
-      let res = _stringify(type);
-      if (res === null) {
-        const { defaultKeyType, defaultStringType } = ctx.options;
-        const t = implicitKey && defaultKeyType || defaultStringType;
-        res = _stringify(t);
-        if (res === null)
-          throw new Error(`Unsupported default string type ${t}`);
-      }
-      return res;
-    }
-    exports.stringifyString = stringifyString;
-  }
-});
-
-// node_modules/yaml/dist/stringify/stringify.js
-var require_stringify = __commonJS({
-  "node_modules/yaml/dist/stringify/stringify.js"(exports) {
-    "use strict";
-    var anchors = require_anchors();
-    var identity = require_identity();
-    var stringifyComment = require_stringifyComment();
-    var stringifyString = require_stringifyString();
-    function createStringifyContext(doc, options) {
-      const opt = Object.assign({
-        blockQuote: true,
-        commentString: stringifyComment.stringifyComment,
-        defaultKeyType: null,
-        defaultStringType: "PLAIN",
-        directives: null,
-        doubleQuotedAsJSON: false,
-        doubleQuotedMinMultiLineLength: 40,
-        falseStr: "false",
-        flowCollectionPadding: true,
-        indentSeq: true,
-        lineWidth: 80,
-        minContentWidth: 20,
-        nullStr: "null",
-        simpleKeys: false,
-        singleQuote: null,
-        trailingComma: false,
-        trueStr: "true",
-        verifyAliasOrder: true
-      }, doc.schema.toStringOptions, options);
-      let inFlow;
-      switch (opt.collectionStyle) {
-        case "block":
-          inFlow = false;
-          break;
-        case "flow":
-          inFlow = true;
-          break;
-        default:
-          inFlow = null;
-      }
-      return {
-        anchors: /* @__PURE__ */ new Set(),
-        doc,
-        flowCollectionPadding: opt.flowCollectionPadding ? " " : "",
-        indent: "",
-        indentStep: typeof opt.indent === "number" ? " ".repeat(opt.indent) : "  ",
-        inFlow,
-        options: opt
-      };
-    }
-    function getTagObject(tags, item) {
-      if (item.tag) {
-        const match = tags.filter((t) => t.tag === item.tag);
-        if (match.length > 0)
-          return match.find((t) => t.format === item.format) ?? match[0];
-      }
-      let tagObj = void 0;
-      let obj;
-      if (identity.isScalar(item)) {
-        obj = item.value;
-        let match = tags.filter((t) => t.identify?.(obj));
-        if (match.length > 1) {
-          const testMatch = match.filter((t) => t.test);
-          if (testMatch.length > 0)
-            match = testMatch;
-        }
-        tagObj = match.find((t) => t.format === item.format) ?? match.find((t) => !t.format);
-      } else {
-        obj = item;
-        tagObj = tags.find((t) => t.nodeClass && obj instanceof t.nodeClass);
-      }
-      if (!tagObj) {
-        const name = obj?.constructor?.name ?? (obj === null ? "null" : typeof obj);
-        throw new Error(`Tag not resolved for ${name} value`);
-      }
-      return tagObj;
-    }
-    function stringifyProps(node, tagObj, { anchors: anchors$1, doc }) {
-      if (!doc.directives)
-        return "";
-      const props = [];
-      const anchor = (identity.isScalar(node) || identity.isCollection(node)) && node.anchor;
-      if (anchor && anchors.anchorIsValid(anchor)) {
-        anchors$1.add(anchor);
-        props.push(`&${anchor}`);
-      }
-      const tag = node.tag ?? (tagObj.default ? null : tagObj.tag);
-      if (tag)
-        props.push(doc.directives.tagString(tag));
-      return props.join(" ");
-    }
-    function stringify(item, ctx, onComment, onChompKeep) {
-      if (identity.isPair(item))
-        return item.toString(ctx, onComment, onChompKeep);
-      if (identity.isAlias(item)) {
-        if (ctx.doc.directives)
-          return item.toString(ctx);
-        if (ctx.resolvedAliases?.has(item)) {
-          throw new TypeError(`Cannot stringify circular structure without alias nodes`);
-        } else {
-          if (ctx.resolvedAliases)
-            ctx.resolvedAliases.add(item);
-          else
-            ctx.resolvedAliases = /* @__PURE__ */ new Set([item]);
-          item = item.resolve(ctx.doc);
-        }
-      }
-      let tagObj = void 0;
-      const node = identity.isNode(item) ? item : ctx.doc.createNode(item, { onTagObj: (o) => tagObj = o });
-      tagObj ?? (tagObj = getTagObject(ctx.doc.schema.tags, node));
-      const props = stringifyProps(node, tagObj, ctx);
-      if (props.length > 0)
-        ctx.indentAtStart = (ctx.indentAtStart ?? 0) + props.length + 1;
-      const str = typeof tagObj.stringify === "function" ? tagObj.stringify(node, ctx, onComment, onChompKeep) : identity.isScalar(node) ? stringifyString.stringifyString(node, ctx, onComment, onChompKeep) : node.toString(ctx, onComment, onChompKeep);
-      if (!props)
-        return str;
-      return identity.isScalar(node) || str[0] === "{" || str[0] === "[" ? `${props} ${str}` : `${props}
-${ctx.indent}${str}`;
-    }
-    exports.createStringifyContext = createStringifyContext;
-    exports.stringify = stringify;
-  }
-});
-
-// node_modules/yaml/dist/stringify/stringifyPair.js
-var require_stringifyPair = __commonJS({
-  "node_modules/yaml/dist/stringify/stringifyPair.js"(exports) {
-    "use strict";
-    var identity = require_identity();
-    var Scalar = require_Scalar();
-    var stringify = require_stringify();
-    var stringifyComment = require_stringifyComment();
-    function stringifyPair({ key, value }, ctx, onComment, onChompKeep) {
-      const { allNullValues, doc, indent, indentStep, options: { commentString, indentSeq, simpleKeys } } = ctx;
-      let keyComment = identity.isNode(key) && key.comment || null;
-      if (simpleKeys) {
-        if (keyComment) {
-          throw new Error("With simple keys, key nodes cannot have comments");
-        }
-        if (identity.isCollection(key) || !identity.isNode(key) && typeof key === "object") {
-          const msg = "With simple keys, collection cannot be used as a key value";
-          throw new Error(msg);
-        }
-      }
-      let explicitKey = !simpleKeys && (!key || keyComment && value == null && !ctx.inFlow || identity.isCollection(key) || (identity.isScalar(key) ? key.type === Scalar.Scalar.BLOCK_FOLDED || key.type === Scalar.Scalar.BLOCK_LITERAL : typeof key === "object"));
-      ctx = Object.assign({}, ctx, {
-        allNullValues: false,
-        implicitKey: !explicitKey && (simpleKeys || !allNullValues),
-        indent: indent + indentStep
-      });
-      let keyCommentDone = false;
-      let chompKeep = false;
-      let str = stringify.stringify(key, ctx, () => keyCommentDone = true, () => chompKeep = true);
-      if (!explicitKey && !ctx.inFlow && str.length > 1024) {
-        if (simpleKeys)
-          throw new Error("With simple keys, single line scalar must not span more than 1024 characters");
-        explicitKey = true;
-      }
-      if (ctx.inFlow) {
-        if (allNullValues || value == null) {
-          if (keyCommentDone && onComment)
-            onComment();
-          return str === "" ? "?" : explicitKey ? `? ${str}` : str;
-        }
-      } else if (allNullValues && !simpleKeys || value == null && explicitKey) {
-        str = `? ${str}`;
-        if (keyComment && !keyCommentDone) {
-          str += stringifyComment.lineComment(str, ctx.indent, commentString(keyComment));
-        } else if (chompKeep && onChompKeep)
-          onChompKeep();
-        return str;
-      }
-      if (keyCommentDone)
-        keyComment = null;
-      if (explicitKey) {
-        if (keyComment)
-          str += stringifyComment.lineComment(str, ctx.indent, commentString(keyComment));
-        str = `? ${str}
-${indent}:`;
-      } else {
-        str = `${str}:`;
-        if (keyComment)
-          str += stringifyComment.lineComment(str, ctx.indent, commentString(keyComment));
-      }
-      let vsb, vcb, valueComment;
-      if (identity.isNode(value)) {
-        vsb = !!value.spaceBefore;
-        vcb = value.commentBefore;
-        valueComment = value.comment;
-      } else {
-        vsb = false;
-        vcb = null;
-        valueComment = null;
-        if (value && typeof value === "object")
-          value = doc.createNode(value);
-      }
-      ctx.implicitKey = false;
-      if (!explicitKey && !keyComment && identity.isScalar(value))
-        ctx.indentAtStart = str.length + 1;
-      chompKeep = false;
-      if (!indentSeq && indentStep.length >= 2 && !ctx.inFlow && !explicitKey && identity.isSeq(value) && !value.flow && !value.tag && !value.anchor) {
-        ctx.indent = ctx.indent.substring(2);
-      }
-      let valueCommentDone = false;
-      const valueStr = stringify.stringify(value, ctx, () => valueCommentDone = true, () => chompKeep = true);
-      let ws = " ";
-      if (keyComment || vsb || vcb) {
-        ws = vsb ? "\n" : "";
-        if (vcb) {
-          const cs = commentString(vcb);
-          ws += `
-${stringifyComment.indentComment(cs, ctx.indent)}`;
-        }
-        if (valueStr === "" && !ctx.inFlow) {
-          if (ws === "\n" && valueComment)
-            ws = "\n\n";
-        } else {
-          ws += `
-${ctx.indent}`;
-        }
-      } else if (!explicitKey && identity.isCollection(value)) {
-        const vs0 = valueStr[0];
-        const nl0 = valueStr.indexOf("\n");
-        const hasNewline = nl0 !== -1;
-        const flow = ctx.inFlow ?? value.flow ?? value.items.length === 0;
-        if (hasNewline || !flow) {
-          let hasPropsLine = false;
-          if (hasNewline && (vs0 === "&" || vs0 === "!")) {
-            let sp0 = valueStr.indexOf(" ");
-            if (vs0 === "&" && sp0 !== -1 && sp0 < nl0 && valueStr[sp0 + 1] === "!") {
-              sp0 = valueStr.indexOf(" ", sp0 + 1);
-            }
-            if (sp0 === -1 || nl0 < sp0)
-              hasPropsLine = true;
-          }
-          if (!hasPropsLine)
-            ws = `
-${ctx.indent}`;
-        }
-      } else if (valueStr === "" || valueStr[0] === "\n") {
-        ws = "";
-      }
-      str += ws + valueStr;
-      if (ctx.inFlow) {
-        if (valueCommentDone && onComment)
-          onComment();
-      } else if (valueComment && !valueCommentDone) {
-        str += stringifyComment.lineComment(str, ctx.indent, commentString(valueComment));
-      } else if (chompKeep && onChompKeep) {
-        onChompKeep();
-      }
-      return str;
-    }
-    exports.stringifyPair = stringifyPair;
-  }
-});
-
-// node_modules/yaml/dist/log.js
-var require_log = __commonJS({
-  "node_modules/yaml/dist/log.js"(exports) {
-    "use strict";
-    var node_process = __require("process");
-    function debug2(logLevel, ...messages) {
-      if (logLevel === "debug")
-        console.log(...messages);
-    }
-    function warn(logLevel, warning2) {
-      if (logLevel === "debug" || logLevel === "warn") {
-        if (typeof node_process.emitWarning === "function")
-          node_process.emitWarning(warning2);
-        else
-          console.warn(warning2);
-      }
-    }
-    exports.debug = debug2;
-    exports.warn = warn;
-  }
-});
-
-// node_modules/yaml/dist/schema/yaml-1.1/merge.js
-var require_merge = __commonJS({
-  "node_modules/yaml/dist/schema/yaml-1.1/merge.js"(exports) {
-    "use strict";
-    var identity = require_identity();
-    var Scalar = require_Scalar();
-    var MERGE_KEY = "<<";
-    var merge = {
-      identify: (value) => value === MERGE_KEY || typeof value === "symbol" && value.description === MERGE_KEY,
-      default: "key",
-      tag: "tag:yaml.org,2002:merge",
-      test: /^<<$/,
-      resolve: () => Object.assign(new Scalar.Scalar(Symbol(MERGE_KEY)), {
-        addToJSMap: addMergeToJSMap
-      }),
-      stringify: () => MERGE_KEY
-    };
-    var isMergeKey = (ctx, key) => (merge.identify(key) || identity.isScalar(key) && (!key.type || key.type === Scalar.Scalar.PLAIN) && merge.identify(key.value)) && ctx?.doc.schema.tags.some((tag) => tag.tag === merge.tag && tag.default);
-    function addMergeToJSMap(ctx, map, value) {
-      const source = resolveAliasValue(ctx, value);
-      if (identity.isSeq(source))
-        for (const it of source.items)
-          mergeValue(ctx, map, it);
-      else if (Array.isArray(source))
-        for (const it of source)
-          mergeValue(ctx, map, it);
-      else
-        mergeValue(ctx, map, source);
-    }
-    function mergeValue(ctx, map, value) {
-      const source = resolveAliasValue(ctx, value);
-      if (!identity.isMap(source))
-        throw new Error("Merge sources must be maps or map aliases");
-      const srcMap = source.toJSON(null, ctx, Map);
-      for (const [key, value2] of srcMap) {
-        if (map instanceof Map) {
-          if (!map.has(key))
-            map.set(key, value2);
-        } else if (map instanceof Set) {
-          map.add(key);
-        } else if (!Object.prototype.hasOwnProperty.call(map, key)) {
-          Object.defineProperty(map, key, {
-            value: value2,
-            writable: true,
-            enumerable: true,
-            configurable: true
-          });
-        }
-      }
-      return map;
-    }
-    function resolveAliasValue(ctx, value) {
-      return ctx && identity.isAlias(value) ? value.resolve(ctx.doc, ctx) : value;
-    }
-    exports.addMergeToJSMap = addMergeToJSMap;
-    exports.isMergeKey = isMergeKey;
-    exports.merge = merge;
-  }
-});
-
-// node_modules/yaml/dist/nodes/addPairToJSMap.js
-var require_addPairToJSMap = __commonJS({
-  "node_modules/yaml/dist/nodes/addPairToJSMap.js"(exports) {
-    "use strict";
-    var log = require_log();
-    var merge = require_merge();
-    var stringify = require_stringify();
-    var identity = require_identity();
-    var toJS = require_toJS();
-    function addPairToJSMap(ctx, map, { key, value }) {
-      if (identity.isNode(key) && key.addToJSMap)
-        key.addToJSMap(ctx, map, value);
-      else if (merge.isMergeKey(ctx, key))
-        merge.addMergeToJSMap(ctx, map, value);
-      else {
-        const jsKey = toJS.toJS(key, "", ctx);
-        if (map instanceof Map) {
-          map.set(jsKey, toJS.toJS(value, jsKey, ctx));
-        } else if (map instanceof Set) {
-          map.add(jsKey);
-        } else {
-          const stringKey = stringifyKey(key, jsKey, ctx);
-          const jsValue = toJS.toJS(value, stringKey, ctx);
-          if (stringKey in map)
-            Object.defineProperty(map, stringKey, {
-              value: jsValue,
-              writable: true,
-              enumerable: true,
-              configurable: true
-            });
-          else
-            map[stringKey] = jsValue;
-        }
-      }
-      return map;
-    }
-    function stringifyKey(key, jsKey, ctx) {
-      if (jsKey === null)
-        return "";
-      if (typeof jsKey !== "object")
-        return String(jsKey);
-      if (identity.isNode(key) && ctx?.doc) {
-        const strCtx = stringify.createStringifyContext(ctx.doc, {});
-        strCtx.anchors = /* @__PURE__ */ new Set();
-        for (const node of ctx.anchors.keys())
-          strCtx.anchors.add(node.anchor);
-        strCtx.inFlow = true;
-        strCtx.inStringifyKey = true;
-        const strKey = key.toString(strCtx);
-        if (!ctx.mapKeyWarned) {
-          let jsonStr = JSON.stringify(strKey);
-          if (jsonStr.length > 40)
-            jsonStr = jsonStr.substring(0, 36) + '..."';
-          log.warn(ctx.doc.options.logLevel, `Keys with collection values will be stringified due to JS Object restrictions: ${jsonStr}. Set mapAsMap: true to use object keys.`);
-          ctx.mapKeyWarned = true;
-        }
-        return strKey;
-      }
-      return JSON.stringify(jsKey);
-    }
-    exports.addPairToJSMap = addPairToJSMap;
-  }
-});
-
-// node_modules/yaml/dist/nodes/Pair.js
-var require_Pair = __commonJS({
-  "node_modules/yaml/dist/nodes/Pair.js"(exports) {
-    "use strict";
-    var createNode = require_createNode();
-    var stringifyPair = require_stringifyPair();
-    var addPairToJSMap = require_addPairToJSMap();
-    var identity = require_identity();
-    function createPair(key, value, ctx) {
-      const k = createNode.createNode(key, void 0, ctx);
-      const v = createNode.createNode(value, void 0, ctx);
-      return new Pair(k, v);
-    }
-    var Pair = class _Pair {
-      constructor(key, value = null) {
-        Object.defineProperty(this, identity.NODE_TYPE, { value: identity.PAIR });
-        this.key = key;
-        this.value = value;
-      }
-      clone(schema) {
-        let { key, value } = this;
-        if (identity.isNode(key))
-          key = key.clone(schema);
-        if (identity.isNode(value))
-          value = value.clone(schema);
-        return new _Pair(key, value);
-      }
-      toJSON(_, ctx) {
-        const pair = ctx?.mapAsMap ? /* @__PURE__ */ new Map() : {};
-        return addPairToJSMap.addPairToJSMap(ctx, pair, this);
-      }
-      toString(ctx, onComment, onChompKeep) {
-        return ctx?.doc ? stringifyPair.stringifyPair(this, ctx, onComment, onChompKeep) : JSON.stringify(this);
-      }
-    };
-    exports.Pair = Pair;
-    exports.createPair = createPair;
-  }
-});
-
-// node_modules/yaml/dist/stringify/stringifyCollection.js
-var require_stringifyCollection = __commonJS({
-  "node_modules/yaml/dist/stringify/stringifyCollection.js"(exports) {
-    "use strict";
-    var identity = require_identity();
-    var stringify = require_stringify();
-    var stringifyComment = require_stringifyComment();
-    function stringifyCollection(collection, ctx, options) {
-      const flow = ctx.inFlow ?? collection.flow;
-      const stringify2 = flow ? stringifyFlowCollection : stringifyBlockCollection;
-      return stringify2(collection, ctx, options);
-    }
-    function stringifyBlockCollection({ comment, items }, ctx, { blockItemPrefix, flowChars, itemIndent, onChompKeep, onComment }) {
-      const { indent, options: { commentString } } = ctx;
-      const itemCtx = Object.assign({}, ctx, { indent: itemIndent, type: null });
-      let chompKeep = false;
-      const lines2 = [];
-      for (let i = 0; i < items.length; ++i) {
-        const item = items[i];
-        let comment2 = null;
-        if (identity.isNode(item)) {
-          if (!chompKeep && item.spaceBefore)
-            lines2.push("");
-          addCommentBefore(ctx, lines2, item.commentBefore, chompKeep);
-          if (item.comment)
-            comment2 = item.comment;
-        } else if (identity.isPair(item)) {
-          const ik = identity.isNode(item.key) ? item.key : null;
-          if (ik) {
-            if (!chompKeep && ik.spaceBefore)
-              lines2.push("");
-            addCommentBefore(ctx, lines2, ik.commentBefore, chompKeep);
-          }
-        }
-        chompKeep = false;
-        let str2 = stringify.stringify(item, itemCtx, () => comment2 = null, () => chompKeep = true);
-        if (comment2)
-          str2 += stringifyComment.lineComment(str2, itemIndent, commentString(comment2));
-        if (chompKeep && comment2)
-          chompKeep = false;
-        lines2.push(blockItemPrefix + str2);
-      }
-      let str;
-      if (lines2.length === 0) {
-        str = flowChars.start + flowChars.end;
-      } else {
-        str = lines2[0];
-        for (let i = 1; i < lines2.length; ++i) {
-          const line2 = lines2[i];
-          str += line2 ? `
-${indent}${line2}` : "\n";
-        }
-      }
-      if (comment) {
-        str += "\n" + stringifyComment.indentComment(commentString(comment), indent);
-        if (onComment)
-          onComment();
-      } else if (chompKeep && onChompKeep)
-        onChompKeep();
-      return str;
-    }
-    function stringifyFlowCollection({ items }, ctx, { flowChars, itemIndent }) {
-      const { indent, indentStep, flowCollectionPadding: fcPadding, options: { commentString } } = ctx;
-      itemIndent += indentStep;
-      const itemCtx = Object.assign({}, ctx, {
-        indent: itemIndent,
-        inFlow: true,
-        type: null
-      });
-      let reqNewline = false;
-      let linesAtValue = 0;
-      const lines2 = [];
-      for (let i = 0; i < items.length; ++i) {
-        const item = items[i];
-        let comment = null;
-        if (identity.isNode(item)) {
-          if (item.spaceBefore)
-            lines2.push("");
-          addCommentBefore(ctx, lines2, item.commentBefore, false);
-          if (item.comment)
-            comment = item.comment;
-        } else if (identity.isPair(item)) {
-          const ik = identity.isNode(item.key) ? item.key : null;
-          if (ik) {
-            if (ik.spaceBefore)
-              lines2.push("");
-            addCommentBefore(ctx, lines2, ik.commentBefore, false);
-            if (ik.comment)
-              reqNewline = true;
-          }
-          const iv = identity.isNode(item.value) ? item.value : null;
-          if (iv) {
-            if (iv.comment)
-              comment = iv.comment;
-            if (iv.commentBefore)
-              reqNewline = true;
-          } else if (item.value == null && ik?.comment) {
-            comment = ik.comment;
-          }
-        }
-        if (comment)
-          reqNewline = true;
-        let str = stringify.stringify(item, itemCtx, () => comment = null);
-        reqNewline || (reqNewline = lines2.length > linesAtValue || str.includes("\n"));
-        if (i < items.length - 1) {
-          str += ",";
-        } else if (ctx.options.trailingComma) {
-          if (ctx.options.lineWidth > 0) {
-            reqNewline || (reqNewline = lines2.reduce((sum, line2) => sum + line2.length + 2, 2) + (str.length + 2) > ctx.options.lineWidth);
-          }
-          if (reqNewline) {
-            str += ",";
-          }
-        }
-        if (comment)
-          str += stringifyComment.lineComment(str, itemIndent, commentString(comment));
-        lines2.push(str);
-        linesAtValue = lines2.length;
-      }
-      const { start, end } = flowChars;
-      if (lines2.length === 0) {
-        return start + end;
-      } else {
-        if (!reqNewline) {
-          const len = lines2.reduce((sum, line2) => sum + line2.length + 2, 2);
-          reqNewline = ctx.options.lineWidth > 0 && len > ctx.options.lineWidth;
-        }
-        if (reqNewline) {
-          let str = start;
-          for (const line2 of lines2)
-            str += line2 ? `
-${indentStep}${indent}${line2}` : "\n";
-          return `${str}
-${indent}${end}`;
-        } else {
-          return `${start}${fcPadding}${lines2.join(" ")}${fcPadding}${end}`;
-        }
-      }
-    }
-    function addCommentBefore({ indent, options: { commentString } }, lines2, comment, chompKeep) {
-      if (comment && chompKeep)
-        comment = comment.replace(/^\n+/, "");
-      if (comment) {
-        const ic = stringifyComment.indentComment(commentString(comment), indent);
-        lines2.push(ic.trimStart());
-      }
-    }
-    exports.stringifyCollection = stringifyCollection;
-  }
-});
-
-// node_modules/yaml/dist/nodes/YAMLMap.js
-var require_YAMLMap = __commonJS({
-  "node_modules/yaml/dist/nodes/YAMLMap.js"(exports) {
-    "use strict";
-    var stringifyCollection = require_stringifyCollection();
-    var addPairToJSMap = require_addPairToJSMap();
-    var Collection = require_Collection();
-    var identity = require_identity();
-    var Pair = require_Pair();
-    var Scalar = require_Scalar();
-    function findPair(items, key) {
-      const k = identity.isScalar(key) ? key.value : key;
-      for (const it of items) {
-        if (identity.isPair(it)) {
-          if (it.key === key || it.key === k)
-            return it;
-          if (identity.isScalar(it.key) && it.key.value === k)
-            return it;
-        }
-      }
-      return void 0;
-    }
-    var YAMLMap = class extends Collection.Collection {
-      static get tagName() {
-        return "tag:yaml.org,2002:map";
-      }
-      constructor(schema) {
-        super(identity.MAP, schema);
-        this.items = [];
-      }
-      /**
-       * A generic collection parsing method that can be extended
-       * to other node classes that inherit from YAMLMap
-       */
-      static from(schema, obj, ctx) {
-        const { keepUndefined, replacer } = ctx;
-        const map = new this(schema);
-        const add = (key, value) => {
-          if (typeof replacer === "function")
-            value = replacer.call(obj, key, value);
-          else if (Array.isArray(replacer) && !replacer.includes(key))
-            return;
-          if (value !== void 0 || keepUndefined)
-            map.items.push(Pair.createPair(key, value, ctx));
-        };
-        if (obj instanceof Map) {
-          for (const [key, value] of obj)
-            add(key, value);
-        } else if (obj && typeof obj === "object") {
-          for (const key of Object.keys(obj))
-            add(key, obj[key]);
-        }
-        if (typeof schema.sortMapEntries === "function") {
-          map.items.sort(schema.sortMapEntries);
-        }
-        return map;
-      }
-      /**
-       * Adds a value to the collection.
-       *
-       * @param overwrite - If not set `true`, using a key that is already in the
-       *   collection will throw. Otherwise, overwrites the previous value.
-       */
-      add(pair, overwrite) {
-        let _pair;
-        if (identity.isPair(pair))
-          _pair = pair;
-        else if (!pair || typeof pair !== "object" || !("key" in pair)) {
-          _pair = new Pair.Pair(pair, pair?.value);
-        } else
-          _pair = new Pair.Pair(pair.key, pair.value);
-        const prev = findPair(this.items, _pair.key);
-        const sortEntries = this.schema?.sortMapEntries;
-        if (prev) {
-          if (!overwrite)
-            throw new Error(`Key ${_pair.key} already set`);
-          if (identity.isScalar(prev.value) && Scalar.isScalarValue(_pair.value))
-            prev.value.value = _pair.value;
-          else
-            prev.value = _pair.value;
-        } else if (sortEntries) {
-          const i = this.items.findIndex((item) => sortEntries(_pair, item) < 0);
-          if (i === -1)
-            this.items.push(_pair);
-          else
-            this.items.splice(i, 0, _pair);
-        } else {
-          this.items.push(_pair);
-        }
-      }
-      delete(key) {
-        const it = findPair(this.items, key);
-        if (!it)
-          return false;
-        const del = this.items.splice(this.items.indexOf(it), 1);
-        return del.length > 0;
-      }
-      get(key, keepScalar) {
-        const it = findPair(this.items, key);
-        const node = it?.value;
-        return (!keepScalar && identity.isScalar(node) ? node.value : node) ?? void 0;
-      }
-      has(key) {
-        return !!findPair(this.items, key);
-      }
-      set(key, value) {
-        this.add(new Pair.Pair(key, value), true);
-      }
-      /**
-       * @param ctx - Conversion context, originally set in Document#toJS()
-       * @param {Class} Type - If set, forces the returned collection type
-       * @returns Instance of Type, Map, or Object
-       */
-      toJSON(_, ctx, Type) {
-        const map = Type ? new Type() : ctx?.mapAsMap ? /* @__PURE__ */ new Map() : {};
-        if (ctx?.onCreate)
-          ctx.onCreate(map);
-        for (const item of this.items)
-          addPairToJSMap.addPairToJSMap(ctx, map, item);
-        return map;
-      }
-      toString(ctx, onComment, onChompKeep) {
-        if (!ctx)
-          return JSON.stringify(this);
-        for (const item of this.items) {
-          if (!identity.isPair(item))
-            throw new Error(`Map items must all be pairs; found ${JSON.stringify(item)} instead`);
-        }
-        if (!ctx.allNullValues && this.hasAllNullValues(false))
-          ctx = Object.assign({}, ctx, { allNullValues: true });
-        return stringifyCollection.stringifyCollection(this, ctx, {
-          blockItemPrefix: "",
-          flowChars: { start: "{", end: "}" },
-          itemIndent: ctx.indent || "",
-          onChompKeep,
-          onComment
-        });
-      }
-    };
-    exports.YAMLMap = YAMLMap;
-    exports.findPair = findPair;
-  }
-});
-
-// node_modules/yaml/dist/schema/common/map.js
-var require_map = __commonJS({
-  "node_modules/yaml/dist/schema/common/map.js"(exports) {
-    "use strict";
-    var identity = require_identity();
-    var YAMLMap = require_YAMLMap();
-    var map = {
-      collection: "map",
-      default: true,
-      nodeClass: YAMLMap.YAMLMap,
-      tag: "tag:yaml.org,2002:map",
-      resolve(map2, onError) {
-        if (!identity.isMap(map2))
-          onError("Expected a mapping for this tag");
-        return map2;
-      },
-      createNode: (schema, obj, ctx) => YAMLMap.YAMLMap.from(schema, obj, ctx)
-    };
-    exports.map = map;
-  }
-});
-
-// node_modules/yaml/dist/nodes/YAMLSeq.js
-var require_YAMLSeq = __commonJS({
-  "node_modules/yaml/dist/nodes/YAMLSeq.js"(exports) {
-    "use strict";
-    var createNode = require_createNode();
-    var stringifyCollection = require_stringifyCollection();
-    var Collection = require_Collection();
-    var identity = require_identity();
-    var Scalar = require_Scalar();
-    var toJS = require_toJS();
-    var YAMLSeq = class extends Collection.Collection {
-      static get tagName() {
-        return "tag:yaml.org,2002:seq";
-      }
-      constructor(schema) {
-        super(identity.SEQ, schema);
-        this.items = [];
-      }
-      add(value) {
-        this.items.push(value);
-      }
-      /**
-       * Removes a value from the collection.
-       *
-       * `key` must contain a representation of an integer for this to succeed.
-       * It may be wrapped in a `Scalar`.
-       *
-       * @returns `true` if the item was found and removed.
-       */
-      delete(key) {
-        const idx = asItemIndex(key);
-        if (typeof idx !== "number")
-          return false;
-        const del = this.items.splice(idx, 1);
-        return del.length > 0;
-      }
-      get(key, keepScalar) {
-        const idx = asItemIndex(key);
-        if (typeof idx !== "number")
-          return void 0;
-        const it = this.items[idx];
-        return !keepScalar && identity.isScalar(it) ? it.value : it;
-      }
-      /**
-       * Checks if the collection includes a value with the key `key`.
-       *
-       * `key` must contain a representation of an integer for this to succeed.
-       * It may be wrapped in a `Scalar`.
-       */
-      has(key) {
-        const idx = asItemIndex(key);
-        return typeof idx === "number" && idx < this.items.length;
-      }
-      /**
-       * Sets a value in this collection. For `!!set`, `value` needs to be a
-       * boolean to add/remove the item from the set.
-       *
-       * If `key` does not contain a representation of an integer, this will throw.
-       * It may be wrapped in a `Scalar`.
-       */
-      set(key, value) {
-        const idx = asItemIndex(key);
-        if (typeof idx !== "number")
-          throw new Error(`Expected a valid index, not ${key}.`);
-        const prev = this.items[idx];
-        if (identity.isScalar(prev) && Scalar.isScalarValue(value))
-          prev.value = value;
-        else
-          this.items[idx] = value;
-      }
-      toJSON(_, ctx) {
-        const seq = [];
-        if (ctx?.onCreate)
-          ctx.onCreate(seq);
-        let i = 0;
-        for (const item of this.items)
-          seq.push(toJS.toJS(item, String(i++), ctx));
-        return seq;
-      }
-      toString(ctx, onComment, onChompKeep) {
-        if (!ctx)
-          return JSON.stringify(this);
-        return stringifyCollection.stringifyCollection(this, ctx, {
-          blockItemPrefix: "- ",
-          flowChars: { start: "[", end: "]" },
-          itemIndent: (ctx.indent || "") + "  ",
-          onChompKeep,
-          onComment
-        });
-      }
-      static from(schema, obj, ctx) {
-        const { replacer } = ctx;
-        const seq = new this(schema);
-        if (obj && Symbol.iterator in Object(obj)) {
-          let i = 0;
-          for (let it of obj) {
-            if (typeof replacer === "function") {
-              const key = obj instanceof Set ? it : String(i++);
-              it = replacer.call(obj, key, it);
-            }
-            seq.items.push(createNode.createNode(it, void 0, ctx));
-          }
-        }
-        return seq;
-      }
-    };
-    function asItemIndex(key) {
-      let idx = identity.isScalar(key) ? key.value : key;
-      if (idx && typeof idx === "string")
-        idx = Number(idx);
-      return typeof idx === "number" && Number.isInteger(idx) && idx >= 0 ? idx : null;
-    }
-    exports.YAMLSeq = YAMLSeq;
-  }
-});
-
-// node_modules/yaml/dist/schema/common/seq.js
-var require_seq = __commonJS({
-  "node_modules/yaml/dist/schema/common/seq.js"(exports) {
-    "use strict";
-    var identity = require_identity();
-    var YAMLSeq = require_YAMLSeq();
-    var seq = {
-      collection: "seq",
-      default: true,
-      nodeClass: YAMLSeq.YAMLSeq,
-      tag: "tag:yaml.org,2002:seq",
-      resolve(seq2, onError) {
-        if (!identity.isSeq(seq2))
-          onError("Expected a sequence for this tag");
-        return seq2;
-      },
-      createNode: (schema, obj, ctx) => YAMLSeq.YAMLSeq.from(schema, obj, ctx)
-    };
-    exports.seq = seq;
-  }
-});
-
-// node_modules/yaml/dist/schema/common/string.js
-var require_string = __commonJS({
-  "node_modules/yaml/dist/schema/common/string.js"(exports) {
-    "use strict";
-    var stringifyString = require_stringifyString();
-    var string = {
-      identify: (value) => typeof value === "string",
-      default: true,
-      tag: "tag:yaml.org,2002:str",
-      resolve: (str) => str,
-      stringify(item, ctx, onComment, onChompKeep) {
-        ctx = Object.assign({ actualString: true }, ctx);
-        return stringifyString.stringifyString(item, ctx, onComment, onChompKeep);
-      }
-    };
-    exports.string = string;
-  }
-});
-
-// node_modules/yaml/dist/schema/common/null.js
-var require_null = __commonJS({
-  "node_modules/yaml/dist/schema/common/null.js"(exports) {
-    "use strict";
-    var Scalar = require_Scalar();
-    var nullTag = {
-      identify: (value) => value == null,
-      createNode: () => new Scalar.Scalar(null),
-      default: true,
-      tag: "tag:yaml.org,2002:null",
-      test: /^(?:~|[Nn]ull|NULL)?$/,
-      resolve: () => new Scalar.Scalar(null),
-      stringify: ({ source }, ctx) => typeof source === "string" && nullTag.test.test(source) ? source : ctx.options.nullStr
-    };
-    exports.nullTag = nullTag;
-  }
-});
-
-// node_modules/yaml/dist/schema/core/bool.js
-var require_bool = __commonJS({
-  "node_modules/yaml/dist/schema/core/bool.js"(exports) {
-    "use strict";
-    var Scalar = require_Scalar();
-    var boolTag = {
-      identify: (value) => typeof value === "boolean",
-      default: true,
-      tag: "tag:yaml.org,2002:bool",
-      test: /^(?:[Tt]rue|TRUE|[Ff]alse|FALSE)$/,
-      resolve: (str) => new Scalar.Scalar(str[0] === "t" || str[0] === "T"),
-      stringify({ source, value }, ctx) {
-        if (source && boolTag.test.test(source)) {
-          const sv = source[0] === "t" || source[0] === "T";
-          if (value === sv)
-            return source;
-        }
-        return value ? ctx.options.trueStr : ctx.options.falseStr;
-      }
-    };
-    exports.boolTag = boolTag;
-  }
-});
-
-// node_modules/yaml/dist/stringify/stringifyNumber.js
-var require_stringifyNumber = __commonJS({
-  "node_modules/yaml/dist/stringify/stringifyNumber.js"(exports) {
-    "use strict";
-    function stringifyNumber({ format, minFractionDigits, tag, value }) {
-      if (typeof value === "bigint")
-        return String(value);
-      const num = typeof value === "number" ? value : Number(value);
-      if (!isFinite(num))
-        return isNaN(num) ? ".nan" : num < 0 ? "-.inf" : ".inf";
-      let n = Object.is(value, -0) ? "-0" : JSON.stringify(value);
-      if (!format && minFractionDigits && (!tag || tag === "tag:yaml.org,2002:float") && /^-?\d/.test(n) && !n.includes("e")) {
-        let i = n.indexOf(".");
-        if (i < 0) {
-          i = n.length;
-          n += ".";
-        }
-        let d = minFractionDigits - (n.length - i - 1);
-        while (d-- > 0)
-          n += "0";
-      }
-      return n;
-    }
-    exports.stringifyNumber = stringifyNumber;
-  }
-});
-
-// node_modules/yaml/dist/schema/core/float.js
-var require_float = __commonJS({
-  "node_modules/yaml/dist/schema/core/float.js"(exports) {
-    "use strict";
-    var Scalar = require_Scalar();
-    var stringifyNumber = require_stringifyNumber();
-    var floatNaN = {
-      identify: (value) => typeof value === "number",
-      default: true,
-      tag: "tag:yaml.org,2002:float",
-      test: /^(?:[-+]?\.(?:inf|Inf|INF)|\.nan|\.NaN|\.NAN)$/,
-      resolve: (str) => str.slice(-3).toLowerCase() === "nan" ? NaN : str[0] === "-" ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY,
-      stringify: stringifyNumber.stringifyNumber
-    };
-    var floatExp = {
-      identify: (value) => typeof value === "number",
-      default: true,
-      tag: "tag:yaml.org,2002:float",
-      format: "EXP",
-      test: /^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)[eE][-+]?[0-9]+$/,
-      resolve: (str) => parseFloat(str),
-      stringify(node) {
-        const num = Number(node.value);
-        return isFinite(num) ? num.toExponential() : stringifyNumber.stringifyNumber(node);
-      }
-    };
-    var float = {
-      identify: (value) => typeof value === "number",
-      default: true,
-      tag: "tag:yaml.org,2002:float",
-      test: /^[-+]?(?:\.[0-9]+|[0-9]+\.[0-9]*)$/,
-      resolve(str) {
-        const node = new Scalar.Scalar(parseFloat(str));
-        const dot = str.indexOf(".");
-        if (dot !== -1 && str[str.length - 1] === "0")
-          node.minFractionDigits = str.length - dot - 1;
-        return node;
-      },
-      stringify: stringifyNumber.stringifyNumber
-    };
-    exports.float = float;
-    exports.floatExp = floatExp;
-    exports.floatNaN = floatNaN;
-  }
-});
-
-// node_modules/yaml/dist/schema/core/int.js
-var require_int = __commonJS({
-  "node_modules/yaml/dist/schema/core/int.js"(exports) {
-    "use strict";
-    var stringifyNumber = require_stringifyNumber();
-    var intIdentify = (value) => typeof value === "bigint" || Number.isInteger(value);
-    var intResolve = (str, offset, radix, { intAsBigInt }) => intAsBigInt ? BigInt(str) : parseInt(str.substring(offset), radix);
-    function intStringify(node, radix, prefix) {
-      const { value } = node;
-      if (intIdentify(value) && value >= 0)
-        return prefix + value.toString(radix);
-      return stringifyNumber.stringifyNumber(node);
-    }
-    var intOct = {
-      identify: (value) => intIdentify(value) && value >= 0,
-      default: true,
-      tag: "tag:yaml.org,2002:int",
-      format: "OCT",
-      test: /^0o[0-7]+$/,
-      resolve: (str, _onError, opt) => intResolve(str, 2, 8, opt),
-      stringify: (node) => intStringify(node, 8, "0o")
-    };
-    var int = {
-      identify: intIdentify,
-      default: true,
-      tag: "tag:yaml.org,2002:int",
-      test: /^[-+]?[0-9]+$/,
-      resolve: (str, _onError, opt) => intResolve(str, 0, 10, opt),
-      stringify: stringifyNumber.stringifyNumber
-    };
-    var intHex = {
-      identify: (value) => intIdentify(value) && value >= 0,
-      default: true,
-      tag: "tag:yaml.org,2002:int",
-      format: "HEX",
-      test: /^0x[0-9a-fA-F]+$/,
-      resolve: (str, _onError, opt) => intResolve(str, 2, 16, opt),
-      stringify: (node) => intStringify(node, 16, "0x")
-    };
-    exports.int = int;
-    exports.intHex = intHex;
-    exports.intOct = intOct;
-  }
-});
-
-// node_modules/yaml/dist/schema/core/schema.js
-var require_schema = __commonJS({
-  "node_modules/yaml/dist/schema/core/schema.js"(exports) {
-    "use strict";
-    var map = require_map();
-    var _null = require_null();
-    var seq = require_seq();
-    var string = require_string();
-    var bool = require_bool();
-    var float = require_float();
-    var int = require_int();
-    var schema = [
-      map.map,
-      seq.seq,
-      string.string,
-      _null.nullTag,
-      bool.boolTag,
-      int.intOct,
-      int.int,
-      int.intHex,
-      float.floatNaN,
-      float.floatExp,
-      float.float
-    ];
-    exports.schema = schema;
-  }
-});
-
-// node_modules/yaml/dist/schema/json/schema.js
-var require_schema2 = __commonJS({
-  "node_modules/yaml/dist/schema/json/schema.js"(exports) {
-    "use strict";
-    var Scalar = require_Scalar();
-    var map = require_map();
-    var seq = require_seq();
-    function intIdentify(value) {
-      return typeof value === "bigint" || Number.isInteger(value);
-    }
-    var stringifyJSON = ({ value }) => JSON.stringify(value);
-    var jsonScalars = [
-      {
-        identify: (value) => typeof value === "string",
-        default: true,
-        tag: "tag:yaml.org,2002:str",
-        resolve: (str) => str,
-        stringify: stringifyJSON
-      },
-      {
-        identify: (value) => value == null,
-        createNode: () => new Scalar.Scalar(null),
-        default: true,
-        tag: "tag:yaml.org,2002:null",
-        test: /^null$/,
-        resolve: () => null,
-        stringify: stringifyJSON
-      },
-      {
-        identify: (value) => typeof value === "boolean",
-        default: true,
-        tag: "tag:yaml.org,2002:bool",
-        test: /^true$|^false$/,
-        resolve: (str) => str === "true",
-        stringify: stringifyJSON
-      },
-      {
-        identify: intIdentify,
-        default: true,
-        tag: "tag:yaml.org,2002:int",
-        test: /^-?(?:0|[1-9][0-9]*)$/,
-        resolve: (str, _onError, { intAsBigInt }) => intAsBigInt ? BigInt(str) : parseInt(str, 10),
-        stringify: ({ value }) => intIdentify(value) ? value.toString() : JSON.stringify(value)
-      },
-      {
-        identify: (value) => typeof value === "number",
-        default: true,
-        tag: "tag:yaml.org,2002:float",
-        test: /^-?(?:0|[1-9][0-9]*)(?:\.[0-9]*)?(?:[eE][-+]?[0-9]+)?$/,
-        resolve: (str) => parseFloat(str),
-        stringify: stringifyJSON
-      }
-    ];
-    var jsonError = {
-      default: true,
-      tag: "",
-      test: /^/,
-      resolve(str, onError) {
-        onError(`Unresolved plain scalar ${JSON.stringify(str)}`);
-        return str;
-      }
-    };
-    var schema = [map.map, seq.seq].concat(jsonScalars, jsonError);
-    exports.schema = schema;
-  }
-});
-
-// node_modules/yaml/dist/schema/yaml-1.1/binary.js
-var require_binary = __commonJS({
-  "node_modules/yaml/dist/schema/yaml-1.1/binary.js"(exports) {
-    "use strict";
-    var node_buffer = __require("buffer");
-    var Scalar = require_Scalar();
-    var stringifyString = require_stringifyString();
-    var binary = {
-      identify: (value) => value instanceof Uint8Array,
-      // Buffer inherits from Uint8Array
-      default: false,
-      tag: "tag:yaml.org,2002:binary",
-      /**
-       * Returns a Buffer in node and an Uint8Array in browsers
-       *
-       * To use the resulting buffer as an image, you'll want to do something like:
-       *
-       *   const blob = new Blob([buffer], { type: 'image/jpeg' })
-       *   document.querySelector('#photo').src = URL.createObjectURL(blob)
-       */
-      resolve(src, onError) {
-        if (typeof node_buffer.Buffer === "function") {
-          return node_buffer.Buffer.from(src, "base64");
-        } else if (typeof atob === "function") {
-          const str = atob(src.replace(/[\n\r]/g, ""));
-          const buffer = new Uint8Array(str.length);
-          for (let i = 0; i < str.length; ++i)
-            buffer[i] = str.charCodeAt(i);
-          return buffer;
-        } else {
-          onError("This environment does not support reading binary tags; either Buffer or atob is required");
-          return src;
-        }
-      },
-      stringify({ comment, type, value }, ctx, onComment, onChompKeep) {
-        if (!value)
-          return "";
-        const buf = value;
-        let str;
-        if (typeof node_buffer.Buffer === "function") {
-          str = buf instanceof node_buffer.Buffer ? buf.toString("base64") : node_buffer.Buffer.from(buf.buffer).toString("base64");
-        } else if (typeof btoa === "function") {
-          let s = "";
-          for (let i = 0; i < buf.length; ++i)
-            s += String.fromCharCode(buf[i]);
-          str = btoa(s);
-        } else {
-          throw new Error("This environment does not support writing binary tags; either Buffer or btoa is required");
-        }
-        type ?? (type = Scalar.Scalar.BLOCK_LITERAL);
-        if (type !== Scalar.Scalar.QUOTE_DOUBLE) {
-          const lineWidth = Math.max(ctx.options.lineWidth - ctx.indent.length, ctx.options.minContentWidth);
-          const n = Math.ceil(str.length / lineWidth);
-          const lines2 = new Array(n);
-          for (let i = 0, o = 0; i < n; ++i, o += lineWidth) {
-            lines2[i] = str.substr(o, lineWidth);
-          }
-          str = lines2.join(type === Scalar.Scalar.BLOCK_LITERAL ? "\n" : " ");
-        }
-        return stringifyString.stringifyString({ comment, type, value: str }, ctx, onComment, onChompKeep);
-      }
-    };
-    exports.binary = binary;
-  }
-});
-
-// node_modules/yaml/dist/schema/yaml-1.1/pairs.js
-var require_pairs = __commonJS({
-  "node_modules/yaml/dist/schema/yaml-1.1/pairs.js"(exports) {
-    "use strict";
-    var identity = require_identity();
-    var Pair = require_Pair();
-    var Scalar = require_Scalar();
-    var YAMLSeq = require_YAMLSeq();
-    function resolvePairs(seq, onError) {
-      if (identity.isSeq(seq)) {
-        for (let i = 0; i < seq.items.length; ++i) {
-          let item = seq.items[i];
-          if (identity.isPair(item))
-            continue;
-          else if (identity.isMap(item)) {
-            if (item.items.length > 1)
-              onError("Each pair must have its own sequence indicator");
-            const pair = item.items[0] || new Pair.Pair(new Scalar.Scalar(null));
-            if (item.commentBefore)
-              pair.key.commentBefore = pair.key.commentBefore ? `${item.commentBefore}
-${pair.key.commentBefore}` : item.commentBefore;
-            if (item.comment) {
-              const cn = pair.value ?? pair.key;
-              cn.comment = cn.comment ? `${item.comment}
-${cn.comment}` : item.comment;
-            }
-            item = pair;
-          }
-          seq.items[i] = identity.isPair(item) ? item : new Pair.Pair(item);
-        }
-      } else
-        onError("Expected a sequence for this tag");
-      return seq;
-    }
-    function createPairs(schema, iterable, ctx) {
-      const { replacer } = ctx;
-      const pairs2 = new YAMLSeq.YAMLSeq(schema);
-      pairs2.tag = "tag:yaml.org,2002:pairs";
-      let i = 0;
-      if (iterable && Symbol.iterator in Object(iterable))
-        for (let it of iterable) {
-          if (typeof replacer === "function")
-            it = replacer.call(iterable, String(i++), it);
-          let key, value;
-          if (Array.isArray(it)) {
-            if (it.length === 2) {
-              key = it[0];
-              value = it[1];
-            } else
-              throw new TypeError(`Expected [key, value] tuple: ${it}`);
-          } else if (it && it instanceof Object) {
-            const keys = Object.keys(it);
-            if (keys.length === 1) {
-              key = keys[0];
-              value = it[key];
-            } else {
-              throw new TypeError(`Expected tuple with one key, not ${keys.length} keys`);
-            }
-          } else {
-            key = it;
-          }
-          pairs2.items.push(Pair.createPair(key, value, ctx));
-        }
-      return pairs2;
-    }
-    var pairs = {
-      collection: "seq",
-      default: false,
-      tag: "tag:yaml.org,2002:pairs",
-      resolve: resolvePairs,
-      createNode: createPairs
-    };
-    exports.createPairs = createPairs;
-    exports.pairs = pairs;
-    exports.resolvePairs = resolvePairs;
-  }
-});
-
-// node_modules/yaml/dist/schema/yaml-1.1/omap.js
-var require_omap = __commonJS({
-  "node_modules/yaml/dist/schema/yaml-1.1/omap.js"(exports) {
-    "use strict";
-    var identity = require_identity();
-    var toJS = require_toJS();
-    var YAMLMap = require_YAMLMap();
-    var YAMLSeq = require_YAMLSeq();
-    var pairs = require_pairs();
-    var YAMLOMap = class _YAMLOMap extends YAMLSeq.YAMLSeq {
-      constructor() {
-        super();
-        this.add = YAMLMap.YAMLMap.prototype.add.bind(this);
-        this.delete = YAMLMap.YAMLMap.prototype.delete.bind(this);
-        this.get = YAMLMap.YAMLMap.prototype.get.bind(this);
-        this.has = YAMLMap.YAMLMap.prototype.has.bind(this);
-        this.set = YAMLMap.YAMLMap.prototype.set.bind(this);
-        this.tag = _YAMLOMap.tag;
-      }
-      /**
-       * If `ctx` is given, the return type is actually `Map<unknown, unknown>`,
-       * but TypeScript won't allow widening the signature of a child method.
-       */
-      toJSON(_, ctx) {
-        if (!ctx)
-          return super.toJSON(_);
-        const map = /* @__PURE__ */ new Map();
-        if (ctx?.onCreate)
-          ctx.onCreate(map);
-        for (const pair of this.items) {
-          let key, value;
-          if (identity.isPair(pair)) {
-            key = toJS.toJS(pair.key, "", ctx);
-            value = toJS.toJS(pair.value, key, ctx);
-          } else {
-            key = toJS.toJS(pair, "", ctx);
-          }
-          if (map.has(key))
-            throw new Error("Ordered maps must not include duplicate keys");
-          map.set(key, value);
-        }
-        return map;
-      }
-      static from(schema, iterable, ctx) {
-        const pairs$1 = pairs.createPairs(schema, iterable, ctx);
-        const omap2 = new this();
-        omap2.items = pairs$1.items;
-        return omap2;
-      }
-    };
-    YAMLOMap.tag = "tag:yaml.org,2002:omap";
-    var omap = {
-      collection: "seq",
-      identify: (value) => value instanceof Map,
-      nodeClass: YAMLOMap,
-      default: false,
-      tag: "tag:yaml.org,2002:omap",
-      resolve(seq, onError) {
-        const pairs$1 = pairs.resolvePairs(seq, onError);
-        const seenKeys = [];
-        for (const { key } of pairs$1.items) {
-          if (identity.isScalar(key)) {
-            if (seenKeys.includes(key.value)) {
-              onError(`Ordered maps must not include duplicate keys: ${key.value}`);
-            } else {
-              seenKeys.push(key.value);
-            }
-          }
-        }
-        return Object.assign(new YAMLOMap(), pairs$1);
-      },
-      createNode: (schema, iterable, ctx) => YAMLOMap.from(schema, iterable, ctx)
-    };
-    exports.YAMLOMap = YAMLOMap;
-    exports.omap = omap;
-  }
-});
-
-// node_modules/yaml/dist/schema/yaml-1.1/bool.js
-var require_bool2 = __commonJS({
-  "node_modules/yaml/dist/schema/yaml-1.1/bool.js"(exports) {
-    "use strict";
-    var Scalar = require_Scalar();
-    function boolStringify({ value, source }, ctx) {
-      const boolObj = value ? trueTag : falseTag;
-      if (source && boolObj.test.test(source))
-        return source;
-      return value ? ctx.options.trueStr : ctx.options.falseStr;
-    }
-    var trueTag = {
-      identify: (value) => value === true,
-      default: true,
-      tag: "tag:yaml.org,2002:bool",
-      test: /^(?:Y|y|[Yy]es|YES|[Tt]rue|TRUE|[Oo]n|ON)$/,
-      resolve: () => new Scalar.Scalar(true),
-      stringify: boolStringify
-    };
-    var falseTag = {
-      identify: (value) => value === false,
-      default: true,
-      tag: "tag:yaml.org,2002:bool",
-      test: /^(?:N|n|[Nn]o|NO|[Ff]alse|FALSE|[Oo]ff|OFF)$/,
-      resolve: () => new Scalar.Scalar(false),
-      stringify: boolStringify
-    };
-    exports.falseTag = falseTag;
-    exports.trueTag = trueTag;
-  }
-});
-
-// node_modules/yaml/dist/schema/yaml-1.1/float.js
-var require_float2 = __commonJS({
-  "node_modules/yaml/dist/schema/yaml-1.1/float.js"(exports) {
-    "use strict";
-    var Scalar = require_Scalar();
-    var stringifyNumber = require_stringifyNumber();
-    var floatNaN = {
-      identify: (value) => typeof value === "number",
-      default: true,
-      tag: "tag:yaml.org,2002:float",
-      test: /^(?:[-+]?\.(?:inf|Inf|INF)|\.nan|\.NaN|\.NAN)$/,
-      resolve: (str) => str.slice(-3).toLowerCase() === "nan" ? NaN : str[0] === "-" ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY,
-      stringify: stringifyNumber.stringifyNumber
-    };
-    var floatExp = {
-      identify: (value) => typeof value === "number",
-      default: true,
-      tag: "tag:yaml.org,2002:float",
-      format: "EXP",
-      test: /^[-+]?(?:[0-9][0-9_]*)?(?:\.[0-9_]*)?[eE][-+]?[0-9]+$/,
-      resolve: (str) => parseFloat(str.replace(/_/g, "")),
-      stringify(node) {
-        const num = Number(node.value);
-        return isFinite(num) ? num.toExponential() : stringifyNumber.stringifyNumber(node);
-      }
-    };
-    var float = {
-      identify: (value) => typeof value === "number",
-      default: true,
-      tag: "tag:yaml.org,2002:float",
-      test: /^[-+]?(?:[0-9][0-9_]*)?\.[0-9_]*$/,
-      resolve(str) {
-        const node = new Scalar.Scalar(parseFloat(str.replace(/_/g, "")));
-        const dot = str.indexOf(".");
-        if (dot !== -1) {
-          const f = str.substring(dot + 1).replace(/_/g, "");
-          if (f[f.length - 1] === "0")
-            node.minFractionDigits = f.length;
-        }
-        return node;
-      },
-      stringify: stringifyNumber.stringifyNumber
-    };
-    exports.float = float;
-    exports.floatExp = floatExp;
-    exports.floatNaN = floatNaN;
-  }
-});
-
-// node_modules/yaml/dist/schema/yaml-1.1/int.js
-var require_int2 = __commonJS({
-  "node_modules/yaml/dist/schema/yaml-1.1/int.js"(exports) {
-    "use strict";
-    var stringifyNumber = require_stringifyNumber();
-    var intIdentify = (value) => typeof value === "bigint" || Number.isInteger(value);
-    function intResolve(str, offset, radix, { intAsBigInt }) {
-      const sign = str[0];
-      if (sign === "-" || sign === "+")
-        offset += 1;
-      str = str.substring(offset).replace(/_/g, "");
-      if (intAsBigInt) {
-        switch (radix) {
-          case 2:
-            str = `0b${str}`;
-            break;
-          case 8:
-            str = `0o${str}`;
-            break;
-          case 16:
-            str = `0x${str}`;
-            break;
-        }
-        const n2 = BigInt(str);
-        return sign === "-" ? BigInt(-1) * n2 : n2;
-      }
-      const n = parseInt(str, radix);
-      return sign === "-" ? -1 * n : n;
-    }
-    function intStringify(node, radix, prefix) {
-      const { value } = node;
-      if (intIdentify(value)) {
-        const str = value.toString(radix);
-        return value < 0 ? "-" + prefix + str.substr(1) : prefix + str;
-      }
-      return stringifyNumber.stringifyNumber(node);
-    }
-    var intBin = {
-      identify: intIdentify,
-      default: true,
-      tag: "tag:yaml.org,2002:int",
-      format: "BIN",
-      test: /^[-+]?0b[0-1_]+$/,
-      resolve: (str, _onError, opt) => intResolve(str, 2, 2, opt),
-      stringify: (node) => intStringify(node, 2, "0b")
-    };
-    var intOct = {
-      identify: intIdentify,
-      default: true,
-      tag: "tag:yaml.org,2002:int",
-      format: "OCT",
-      test: /^[-+]?0[0-7_]+$/,
-      resolve: (str, _onError, opt) => intResolve(str, 1, 8, opt),
-      stringify: (node) => intStringify(node, 8, "0")
-    };
-    var int = {
-      identify: intIdentify,
-      default: true,
-      tag: "tag:yaml.org,2002:int",
-      test: /^[-+]?[0-9][0-9_]*$/,
-      resolve: (str, _onError, opt) => intResolve(str, 0, 10, opt),
-      stringify: stringifyNumber.stringifyNumber
-    };
-    var intHex = {
-      identify: intIdentify,
-      default: true,
-      tag: "tag:yaml.org,2002:int",
-      format: "HEX",
-      test: /^[-+]?0x[0-9a-fA-F_]+$/,
-      resolve: (str, _onError, opt) => intResolve(str, 2, 16, opt),
-      stringify: (node) => intStringify(node, 16, "0x")
-    };
-    exports.int = int;
-    exports.intBin = intBin;
-    exports.intHex = intHex;
-    exports.intOct = intOct;
-  }
-});
-
-// node_modules/yaml/dist/schema/yaml-1.1/set.js
-var require_set = __commonJS({
-  "node_modules/yaml/dist/schema/yaml-1.1/set.js"(exports) {
-    "use strict";
-    var identity = require_identity();
-    var Pair = require_Pair();
-    var YAMLMap = require_YAMLMap();
-    var YAMLSet = class _YAMLSet extends YAMLMap.YAMLMap {
-      constructor(schema) {
-        super(schema);
-        this.tag = _YAMLSet.tag;
-      }
-      add(key) {
-        let pair;
-        if (identity.isPair(key))
-          pair = key;
-        else if (key && typeof key === "object" && "key" in key && "value" in key && key.value === null)
-          pair = new Pair.Pair(key.key, null);
-        else
-          pair = new Pair.Pair(key, null);
-        const prev = YAMLMap.findPair(this.items, pair.key);
-        if (!prev)
-          this.items.push(pair);
-      }
-      /**
-       * If `keepPair` is `true`, returns the Pair matching `key`.
-       * Otherwise, returns the value of that Pair's key.
-       */
-      get(key, keepPair) {
-        const pair = YAMLMap.findPair(this.items, key);
-        return !keepPair && identity.isPair(pair) ? identity.isScalar(pair.key) ? pair.key.value : pair.key : pair;
-      }
-      set(key, value) {
-        if (typeof value !== "boolean")
-          throw new Error(`Expected boolean value for set(key, value) in a YAML set, not ${typeof value}`);
-        const prev = YAMLMap.findPair(this.items, key);
-        if (prev && !value) {
-          this.items.splice(this.items.indexOf(prev), 1);
-        } else if (!prev && value) {
-          this.items.push(new Pair.Pair(key));
-        }
-      }
-      toJSON(_, ctx) {
-        return super.toJSON(_, ctx, Set);
-      }
-      toString(ctx, onComment, onChompKeep) {
-        if (!ctx)
-          return JSON.stringify(this);
-        if (this.hasAllNullValues(true))
-          return super.toString(Object.assign({}, ctx, { allNullValues: true }), onComment, onChompKeep);
-        else
-          throw new Error("Set items must all have null values");
-      }
-      static from(schema, iterable, ctx) {
-        const { replacer } = ctx;
-        const set2 = new this(schema);
-        if (iterable && Symbol.iterator in Object(iterable))
-          for (let value of iterable) {
-            if (typeof replacer === "function")
-              value = replacer.call(iterable, value, value);
-            set2.items.push(Pair.createPair(value, null, ctx));
-          }
-        return set2;
-      }
-    };
-    YAMLSet.tag = "tag:yaml.org,2002:set";
-    var set = {
-      collection: "map",
-      identify: (value) => value instanceof Set,
-      nodeClass: YAMLSet,
-      default: false,
-      tag: "tag:yaml.org,2002:set",
-      createNode: (schema, iterable, ctx) => YAMLSet.from(schema, iterable, ctx),
-      resolve(map, onError) {
-        if (identity.isMap(map)) {
-          if (map.hasAllNullValues(true))
-            return Object.assign(new YAMLSet(), map);
-          else
-            onError("Set items must all have null values");
-        } else
-          onError("Expected a mapping for this tag");
-        return map;
-      }
-    };
-    exports.YAMLSet = YAMLSet;
-    exports.set = set;
-  }
-});
-
-// node_modules/yaml/dist/schema/yaml-1.1/timestamp.js
-var require_timestamp = __commonJS({
-  "node_modules/yaml/dist/schema/yaml-1.1/timestamp.js"(exports) {
-    "use strict";
-    var stringifyNumber = require_stringifyNumber();
-    function parseSexagesimal(str, asBigInt) {
-      const sign = str[0];
-      const parts = sign === "-" || sign === "+" ? str.substring(1) : str;
-      const num = (n) => asBigInt ? BigInt(n) : Number(n);
-      const res = parts.replace(/_/g, "").split(":").reduce((res2, p) => res2 * num(60) + num(p), num(0));
-      return sign === "-" ? num(-1) * res : res;
-    }
-    function stringifySexagesimal(node) {
-      let { value } = node;
-      let num = (n) => n;
-      if (typeof value === "bigint")
-        num = (n) => BigInt(n);
-      else if (isNaN(value) || !isFinite(value))
-        return stringifyNumber.stringifyNumber(node);
-      let sign = "";
-      if (value < 0) {
-        sign = "-";
-        value *= num(-1);
-      }
-      const _60 = num(60);
-      const parts = [value % _60];
-      if (value < 60) {
-        parts.unshift(0);
-      } else {
-        value = (value - parts[0]) / _60;
-        parts.unshift(value % _60);
-        if (value >= 60) {
-          value = (value - parts[0]) / _60;
-          parts.unshift(value);
-        }
-      }
-      return sign + parts.map((n) => String(n).padStart(2, "0")).join(":").replace(/000000\d*$/, "");
-    }
-    var intTime = {
-      identify: (value) => typeof value === "bigint" || Number.isInteger(value),
-      default: true,
-      tag: "tag:yaml.org,2002:int",
-      format: "TIME",
-      test: /^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+$/,
-      resolve: (str, _onError, { intAsBigInt }) => parseSexagesimal(str, intAsBigInt),
-      stringify: stringifySexagesimal
-    };
-    var floatTime = {
-      identify: (value) => typeof value === "number",
-      default: true,
-      tag: "tag:yaml.org,2002:float",
-      format: "TIME",
-      test: /^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*$/,
-      resolve: (str) => parseSexagesimal(str, false),
-      stringify: stringifySexagesimal
-    };
-    var timestamp = {
-      identify: (value) => value instanceof Date,
-      default: true,
-      tag: "tag:yaml.org,2002:timestamp",
-      // If the time zone is omitted, the timestamp is assumed to be specified in UTC. The time part
-      // may be omitted altogether, resulting in a date format. In such a case, the time part is
-      // assumed to be 00:00:00Z (start of day, UTC).
-      test: RegExp("^([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})(?:(?:t|T|[ \\t]+)([0-9]{1,2}):([0-9]{1,2}):([0-9]{1,2}(\\.[0-9]+)?)(?:[ \\t]*(Z|[-+][012]?[0-9](?::[0-9]{2})?))?)?$"),
-      resolve(str) {
-        const match = str.match(timestamp.test);
-        if (!match)
-          throw new Error("!!timestamp expects a date, starting with yyyy-mm-dd");
-        const [, year, month, day, hour, minute, second] = match.map(Number);
-        const millisec = match[7] ? Number((match[7] + "00").substr(1, 3)) : 0;
-        let date = Date.UTC(year, month - 1, day, hour || 0, minute || 0, second || 0, millisec);
-        const tz = match[8];
-        if (tz && tz !== "Z") {
-          let d = parseSexagesimal(tz, false);
-          if (Math.abs(d) < 30)
-            d *= 60;
-          date -= 6e4 * d;
-        }
-        return new Date(date);
-      },
-      stringify: ({ value }) => value?.toISOString().replace(/(T00:00:00)?\.000Z$/, "") ?? ""
-    };
-    exports.floatTime = floatTime;
-    exports.intTime = intTime;
-    exports.timestamp = timestamp;
-  }
-});
-
-// node_modules/yaml/dist/schema/yaml-1.1/schema.js
-var require_schema3 = __commonJS({
-  "node_modules/yaml/dist/schema/yaml-1.1/schema.js"(exports) {
-    "use strict";
-    var map = require_map();
-    var _null = require_null();
-    var seq = require_seq();
-    var string = require_string();
-    var binary = require_binary();
-    var bool = require_bool2();
-    var float = require_float2();
-    var int = require_int2();
-    var merge = require_merge();
-    var omap = require_omap();
-    var pairs = require_pairs();
-    var set = require_set();
-    var timestamp = require_timestamp();
-    var schema = [
-      map.map,
-      seq.seq,
-      string.string,
-      _null.nullTag,
-      bool.trueTag,
-      bool.falseTag,
-      int.intBin,
-      int.intOct,
-      int.int,
-      int.intHex,
-      float.floatNaN,
-      float.floatExp,
-      float.float,
-      binary.binary,
-      merge.merge,
-      omap.omap,
-      pairs.pairs,
-      set.set,
-      timestamp.intTime,
-      timestamp.floatTime,
-      timestamp.timestamp
-    ];
-    exports.schema = schema;
-  }
-});
-
-// node_modules/yaml/dist/schema/tags.js
-var require_tags = __commonJS({
-  "node_modules/yaml/dist/schema/tags.js"(exports) {
-    "use strict";
-    var map = require_map();
-    var _null = require_null();
-    var seq = require_seq();
-    var string = require_string();
-    var bool = require_bool();
-    var float = require_float();
-    var int = require_int();
-    var schema = require_schema();
-    var schema$1 = require_schema2();
-    var binary = require_binary();
-    var merge = require_merge();
-    var omap = require_omap();
-    var pairs = require_pairs();
-    var schema$2 = require_schema3();
-    var set = require_set();
-    var timestamp = require_timestamp();
-    var schemas = /* @__PURE__ */ new Map([
-      ["core", schema.schema],
-      ["failsafe", [map.map, seq.seq, string.string]],
-      ["json", schema$1.schema],
-      ["yaml11", schema$2.schema],
-      ["yaml-1.1", schema$2.schema]
-    ]);
-    var tagsByName = {
-      binary: binary.binary,
-      bool: bool.boolTag,
-      float: float.float,
-      floatExp: float.floatExp,
-      floatNaN: float.floatNaN,
-      floatTime: timestamp.floatTime,
-      int: int.int,
-      intHex: int.intHex,
-      intOct: int.intOct,
-      intTime: timestamp.intTime,
-      map: map.map,
-      merge: merge.merge,
-      null: _null.nullTag,
-      omap: omap.omap,
-      pairs: pairs.pairs,
-      seq: seq.seq,
-      set: set.set,
-      timestamp: timestamp.timestamp
-    };
-    var coreKnownTags = {
-      "tag:yaml.org,2002:binary": binary.binary,
-      "tag:yaml.org,2002:merge": merge.merge,
-      "tag:yaml.org,2002:omap": omap.omap,
-      "tag:yaml.org,2002:pairs": pairs.pairs,
-      "tag:yaml.org,2002:set": set.set,
-      "tag:yaml.org,2002:timestamp": timestamp.timestamp
-    };
-    function getTags(customTags, schemaName, addMergeTag) {
-      const schemaTags = schemas.get(schemaName);
-      if (schemaTags && !customTags) {
-        return addMergeTag && !schemaTags.includes(merge.merge) ? schemaTags.concat(merge.merge) : schemaTags.slice();
-      }
-      let tags = schemaTags;
-      if (!tags) {
-        if (Array.isArray(customTags))
-          tags = [];
-        else {
-          const keys = Array.from(schemas.keys()).filter((key) => key !== "yaml11").map((key) => JSON.stringify(key)).join(", ");
-          throw new Error(`Unknown schema "${schemaName}"; use one of ${keys} or define customTags array`);
-        }
-      }
-      if (Array.isArray(customTags)) {
-        for (const tag of customTags)
-          tags = tags.concat(tag);
-      } else if (typeof customTags === "function") {
-        tags = customTags(tags.slice());
-      }
-      if (addMergeTag)
-        tags = tags.concat(merge.merge);
-      return tags.reduce((tags2, tag) => {
-        const tagObj = typeof tag === "string" ? tagsByName[tag] : tag;
-        if (!tagObj) {
-          const tagName = JSON.stringify(tag);
-          const keys = Object.keys(tagsByName).map((key) => JSON.stringify(key)).join(", ");
-          throw new Error(`Unknown custom tag ${tagName}; use one of ${keys}`);
-        }
-        if (!tags2.includes(tagObj))
-          tags2.push(tagObj);
-        return tags2;
-      }, []);
-    }
-    exports.coreKnownTags = coreKnownTags;
-    exports.getTags = getTags;
-  }
-});
-
-// node_modules/yaml/dist/schema/Schema.js
-var require_Schema = __commonJS({
-  "node_modules/yaml/dist/schema/Schema.js"(exports) {
-    "use strict";
-    var identity = require_identity();
-    var map = require_map();
-    var seq = require_seq();
-    var string = require_string();
-    var tags = require_tags();
-    var sortMapEntriesByKey = (a, b) => a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
-    var Schema = class _Schema {
-      constructor({ compat, customTags, merge, resolveKnownTags, schema, sortMapEntries, toStringDefaults }) {
-        this.compat = Array.isArray(compat) ? tags.getTags(compat, "compat") : compat ? tags.getTags(null, compat) : null;
-        this.name = typeof schema === "string" && schema || "core";
-        this.knownTags = resolveKnownTags ? tags.coreKnownTags : {};
-        this.tags = tags.getTags(customTags, this.name, merge);
-        this.toStringOptions = toStringDefaults ?? null;
-        Object.defineProperty(this, identity.MAP, { value: map.map });
-        Object.defineProperty(this, identity.SCALAR, { value: string.string });
-        Object.defineProperty(this, identity.SEQ, { value: seq.seq });
-        this.sortMapEntries = typeof sortMapEntries === "function" ? sortMapEntries : sortMapEntries === true ? sortMapEntriesByKey : null;
-      }
-      clone() {
-        const copy = Object.create(_Schema.prototype, Object.getOwnPropertyDescriptors(this));
-        copy.tags = this.tags.slice();
-        return copy;
-      }
-    };
-    exports.Schema = Schema;
-  }
-});
-
-// node_modules/yaml/dist/stringify/stringifyDocument.js
-var require_stringifyDocument = __commonJS({
-  "node_modules/yaml/dist/stringify/stringifyDocument.js"(exports) {
-    "use strict";
-    var identity = require_identity();
-    var stringify = require_stringify();
-    var stringifyComment = require_stringifyComment();
-    function stringifyDocument(doc, options) {
-      const lines2 = [];
-      let hasDirectives = options.directives === true;
-      if (options.directives !== false && doc.directives) {
-        const dir = doc.directives.toString(doc);
-        if (dir) {
-          lines2.push(dir);
-          hasDirectives = true;
-        } else if (doc.directives.docStart)
-          hasDirectives = true;
-      }
-      if (hasDirectives)
-        lines2.push("---");
-      const ctx = stringify.createStringifyContext(doc, options);
-      const { commentString } = ctx.options;
-      if (doc.commentBefore) {
-        if (lines2.length !== 1)
-          lines2.unshift("");
-        const cs = commentString(doc.commentBefore);
-        lines2.unshift(stringifyComment.indentComment(cs, ""));
-      }
-      let chompKeep = false;
-      let contentComment = null;
-      if (doc.contents) {
-        if (identity.isNode(doc.contents)) {
-          if (doc.contents.spaceBefore && hasDirectives)
-            lines2.push("");
-          if (doc.contents.commentBefore) {
-            const cs = commentString(doc.contents.commentBefore);
-            lines2.push(stringifyComment.indentComment(cs, ""));
-          }
-          ctx.forceBlockIndent = !!doc.comment;
-          contentComment = doc.contents.comment;
-        }
-        const onChompKeep = contentComment ? void 0 : () => chompKeep = true;
-        let body = stringify.stringify(doc.contents, ctx, () => contentComment = null, onChompKeep);
-        if (contentComment)
-          body += stringifyComment.lineComment(body, "", commentString(contentComment));
-        if ((body[0] === "|" || body[0] === ">") && lines2[lines2.length - 1] === "---") {
-          lines2[lines2.length - 1] = `--- ${body}`;
-        } else
-          lines2.push(body);
-      } else {
-        lines2.push(stringify.stringify(doc.contents, ctx));
-      }
-      if (doc.directives?.docEnd) {
-        if (doc.comment) {
-          const cs = commentString(doc.comment);
-          if (cs.includes("\n")) {
-            lines2.push("...");
-            lines2.push(stringifyComment.indentComment(cs, ""));
-          } else {
-            lines2.push(`... ${cs}`);
-          }
-        } else {
-          lines2.push("...");
-        }
-      } else {
-        let dc = doc.comment;
-        if (dc && chompKeep)
-          dc = dc.replace(/^\n+/, "");
-        if (dc) {
-          if ((!chompKeep || contentComment) && lines2[lines2.length - 1] !== "")
-            lines2.push("");
-          lines2.push(stringifyComment.indentComment(commentString(dc), ""));
-        }
-      }
-      return lines2.join("\n") + "\n";
-    }
-    exports.stringifyDocument = stringifyDocument;
-  }
-});
-
-// node_modules/yaml/dist/doc/Document.js
-var require_Document = __commonJS({
-  "node_modules/yaml/dist/doc/Document.js"(exports) {
-    "use strict";
-    var Alias = require_Alias();
-    var Collection = require_Collection();
-    var identity = require_identity();
-    var Pair = require_Pair();
-    var toJS = require_toJS();
-    var Schema = require_Schema();
-    var stringifyDocument = require_stringifyDocument();
-    var anchors = require_anchors();
-    var applyReviver = require_applyReviver();
-    var createNode = require_createNode();
-    var directives = require_directives();
-    var Document = class _Document {
-      constructor(value, replacer, options) {
-        this.commentBefore = null;
-        this.comment = null;
-        this.errors = [];
-        this.warnings = [];
-        Object.defineProperty(this, identity.NODE_TYPE, { value: identity.DOC });
-        let _replacer = null;
-        if (typeof replacer === "function" || Array.isArray(replacer)) {
-          _replacer = replacer;
-        } else if (options === void 0 && replacer) {
-          options = replacer;
-          replacer = void 0;
-        }
-        const opt = Object.assign({
-          intAsBigInt: false,
-          keepSourceTokens: false,
-          logLevel: "warn",
-          prettyErrors: true,
-          strict: true,
-          stringKeys: false,
-          uniqueKeys: true,
-          version: "1.2"
-        }, options);
-        this.options = opt;
-        let { version } = opt;
-        if (options?._directives) {
-          this.directives = options._directives.atDocument();
-          if (this.directives.yaml.explicit)
-            version = this.directives.yaml.version;
-        } else
-          this.directives = new directives.Directives({ version });
-        this.setSchema(version, options);
-        this.contents = value === void 0 ? null : this.createNode(value, _replacer, options);
-      }
-      /**
-       * Create a deep copy of this Document and its contents.
-       *
-       * Custom Node values that inherit from `Object` still refer to their original instances.
-       */
-      clone() {
-        const copy = Object.create(_Document.prototype, {
-          [identity.NODE_TYPE]: { value: identity.DOC }
-        });
-        copy.commentBefore = this.commentBefore;
-        copy.comment = this.comment;
-        copy.errors = this.errors.slice();
-        copy.warnings = this.warnings.slice();
-        copy.options = Object.assign({}, this.options);
-        if (this.directives)
-          copy.directives = this.directives.clone();
-        copy.schema = this.schema.clone();
-        copy.contents = identity.isNode(this.contents) ? this.contents.clone(copy.schema) : this.contents;
-        if (this.range)
-          copy.range = this.range.slice();
-        return copy;
-      }
-      /** Adds a value to the document. */
-      add(value) {
-        if (assertCollection(this.contents))
-          this.contents.add(value);
-      }
-      /** Adds a value to the document. */
-      addIn(path, value) {
-        if (assertCollection(this.contents))
-          this.contents.addIn(path, value);
-      }
-      /**
-       * Create a new `Alias` node, ensuring that the target `node` has the required anchor.
-       *
-       * If `node` already has an anchor, `name` is ignored.
-       * Otherwise, the `node.anchor` value will be set to `name`,
-       * or if an anchor with that name is already present in the document,
-       * `name` will be used as a prefix for a new unique anchor.
-       * If `name` is undefined, the generated anchor will use 'a' as a prefix.
-       */
-      createAlias(node, name) {
-        if (!node.anchor) {
-          const prev = anchors.anchorNames(this);
-          node.anchor = // eslint-disable-next-line @typescript-eslint/prefer-nullish-coalescing
-          !name || prev.has(name) ? anchors.findNewAnchor(name || "a", prev) : name;
-        }
-        return new Alias.Alias(node.anchor);
-      }
-      createNode(value, replacer, options) {
-        let _replacer = void 0;
-        if (typeof replacer === "function") {
-          value = replacer.call({ "": value }, "", value);
-          _replacer = replacer;
-        } else if (Array.isArray(replacer)) {
-          const keyToStr = (v) => typeof v === "number" || v instanceof String || v instanceof Number;
-          const asStr = replacer.filter(keyToStr).map(String);
-          if (asStr.length > 0)
-            replacer = replacer.concat(asStr);
-          _replacer = replacer;
-        } else if (options === void 0 && replacer) {
-          options = replacer;
-          replacer = void 0;
-        }
-        const { aliasDuplicateObjects, anchorPrefix, flow, keepUndefined, onTagObj, tag } = options ?? {};
-        const { onAnchor, setAnchors, sourceObjects } = anchors.createNodeAnchors(
-          this,
-          // eslint-disable-next-line @typescript-eslint/prefer-nullish-coalescing
-          anchorPrefix || "a"
-        );
-        const ctx = {
-          aliasDuplicateObjects: aliasDuplicateObjects ?? true,
-          keepUndefined: keepUndefined ?? false,
-          onAnchor,
-          onTagObj,
-          replacer: _replacer,
-          schema: this.schema,
-          sourceObjects
-        };
-        const node = createNode.createNode(value, tag, ctx);
-        if (flow && identity.isCollection(node))
-          node.flow = true;
-        setAnchors();
-        return node;
-      }
-      /**
-       * Convert a key and a value into a `Pair` using the current schema,
-       * recursively wrapping all values as `Scalar` or `Collection` nodes.
-       */
-      createPair(key, value, options = {}) {
-        const k = this.createNode(key, null, options);
-        const v = this.createNode(value, null, options);
-        return new Pair.Pair(k, v);
-      }
-      /**
-       * Removes a value from the document.
-       * @returns `true` if the item was found and removed.
-       */
-      delete(key) {
-        return assertCollection(this.contents) ? this.contents.delete(key) : false;
-      }
-      /**
-       * Removes a value from the document.
-       * @returns `true` if the item was found and removed.
-       */
-      deleteIn(path) {
-        if (Collection.isEmptyPath(path)) {
-          if (this.contents == null)
-            return false;
-          this.contents = null;
-          return true;
-        }
-        return assertCollection(this.contents) ? this.contents.deleteIn(path) : false;
-      }
-      /**
-       * Returns item at `key`, or `undefined` if not found. By default unwraps
-       * scalar values from their surrounding node; to disable set `keepScalar` to
-       * `true` (collections are always returned intact).
-       */
-      get(key, keepScalar) {
-        return identity.isCollection(this.contents) ? this.contents.get(key, keepScalar) : void 0;
-      }
-      /**
-       * Returns item at `path`, or `undefined` if not found. By default unwraps
-       * scalar values from their surrounding node; to disable set `keepScalar` to
-       * `true` (collections are always returned intact).
-       */
-      getIn(path, keepScalar) {
-        if (Collection.isEmptyPath(path))
-          return !keepScalar && identity.isScalar(this.contents) ? this.contents.value : this.contents;
-        return identity.isCollection(this.contents) ? this.contents.getIn(path, keepScalar) : void 0;
-      }
-      /**
-       * Checks if the document includes a value with the key `key`.
-       */
-      has(key) {
-        return identity.isCollection(this.contents) ? this.contents.has(key) : false;
-      }
-      /**
-       * Checks if the document includes a value at `path`.
-       */
-      hasIn(path) {
-        if (Collection.isEmptyPath(path))
-          return this.contents !== void 0;
-        return identity.isCollection(this.contents) ? this.contents.hasIn(path) : false;
-      }
-      /**
-       * Sets a value in this document. For `!!set`, `value` needs to be a
-       * boolean to add/remove the item from the set.
-       */
-      set(key, value) {
-        if (this.contents == null) {
-          this.contents = Collection.collectionFromPath(this.schema, [key], value);
-        } else if (assertCollection(this.contents)) {
-          this.contents.set(key, value);
-        }
-      }
-      /**
-       * Sets a value in this document. For `!!set`, `value` needs to be a
-       * boolean to add/remove the item from the set.
-       */
-      setIn(path, value) {
-        if (Collection.isEmptyPath(path)) {
-          this.contents = value;
-        } else if (this.contents == null) {
-          this.contents = Collection.collectionFromPath(this.schema, Array.from(path), value);
-        } else if (assertCollection(this.contents)) {
-          this.contents.setIn(path, value);
-        }
-      }
-      /**
-       * Change the YAML version and schema used by the document.
-       * A `null` version disables support for directives, explicit tags, anchors, and aliases.
-       * It also requires the `schema` option to be given as a `Schema` instance value.
-       *
-       * Overrides all previously set schema options.
-       */
-      setSchema(version, options = {}) {
-        if (typeof version === "number")
-          version = String(version);
-        let opt;
-        switch (version) {
-          case "1.1":
-            if (this.directives)
-              this.directives.yaml.version = "1.1";
-            else
-              this.directives = new directives.Directives({ version: "1.1" });
-            opt = { resolveKnownTags: false, schema: "yaml-1.1" };
-            break;
-          case "1.2":
-          case "next":
-            if (this.directives)
-              this.directives.yaml.version = version;
-            else
-              this.directives = new directives.Directives({ version });
-            opt = { resolveKnownTags: true, schema: "core" };
-            break;
-          case null:
-            if (this.directives)
-              delete this.directives;
-            opt = null;
-            break;
-          default: {
-            const sv = JSON.stringify(version);
-            throw new Error(`Expected '1.1', '1.2' or null as first argument, but found: ${sv}`);
-          }
-        }
-        if (options.schema instanceof Object)
-          this.schema = options.schema;
-        else if (opt)
-          this.schema = new Schema.Schema(Object.assign(opt, options));
-        else
-          throw new Error(`With a null YAML version, the { schema: Schema } option is required`);
-      }
-      // json & jsonArg are only used from toJSON()
-      toJS({ json, jsonArg, mapAsMap, maxAliasCount, onAnchor, reviver } = {}) {
-        const ctx = {
-          anchors: /* @__PURE__ */ new Map(),
-          doc: this,
-          keep: !json,
-          mapAsMap: mapAsMap === true,
-          mapKeyWarned: false,
-          maxAliasCount: typeof maxAliasCount === "number" ? maxAliasCount : 100
-        };
-        const res = toJS.toJS(this.contents, jsonArg ?? "", ctx);
-        if (typeof onAnchor === "function")
-          for (const { count, res: res2 } of ctx.anchors.values())
-            onAnchor(res2, count);
-        return typeof reviver === "function" ? applyReviver.applyReviver(reviver, { "": res }, "", res) : res;
-      }
-      /**
-       * A JSON representation of the document `contents`.
-       *
-       * @param jsonArg Used by `JSON.stringify` to indicate the array index or
-       *   property name.
-       */
-      toJSON(jsonArg, onAnchor) {
-        return this.toJS({ json: true, jsonArg, mapAsMap: false, onAnchor });
-      }
-      /** A YAML representation of the document. */
-      toString(options = {}) {
-        if (this.errors.length > 0)
-          throw new Error("Document with errors cannot be stringified");
-        if ("indent" in options && (!Number.isInteger(options.indent) || Number(options.indent) <= 0)) {
-          const s = JSON.stringify(options.indent);
-          throw new Error(`"indent" option must be a positive integer, not ${s}`);
-        }
-        return stringifyDocument.stringifyDocument(this, options);
-      }
-    };
-    function assertCollection(contents) {
-      if (identity.isCollection(contents))
-        return true;
-      throw new Error("Expected a YAML collection as document contents");
-    }
-    exports.Document = Document;
-  }
-});
-
-// node_modules/yaml/dist/errors.js
-var require_errors2 = __commonJS({
-  "node_modules/yaml/dist/errors.js"(exports) {
-    "use strict";
-    var YAMLError = class extends Error {
-      constructor(name, pos, code, message) {
-        super();
-        this.name = name;
-        this.code = code;
-        this.message = message;
-        this.pos = pos;
-      }
-    };
-    var YAMLParseError = class extends YAMLError {
-      constructor(pos, code, message) {
-        super("YAMLParseError", pos, code, message);
-      }
-    };
-    var YAMLWarning = class extends YAMLError {
-      constructor(pos, code, message) {
-        super("YAMLWarning", pos, code, message);
-      }
-    };
-    var prettifyError = (src, lc) => (error2) => {
-      if (error2.pos[0] === -1)
-        return;
-      error2.linePos = error2.pos.map((pos) => lc.linePos(pos));
-      const { line: line2, col } = error2.linePos[0];
-      error2.message += ` at line ${line2}, column ${col}`;
-      let ci = col - 1;
-      let lineStr = src.substring(lc.lineStarts[line2 - 1], lc.lineStarts[line2]).replace(/[\n\r]+$/, "");
-      if (ci >= 60 && lineStr.length > 80) {
-        const trimStart = Math.min(ci - 39, lineStr.length - 79);
-        lineStr = "\u2026" + lineStr.substring(trimStart);
-        ci -= trimStart - 1;
-      }
-      if (lineStr.length > 80)
-        lineStr = lineStr.substring(0, 79) + "\u2026";
-      if (line2 > 1 && /^ *$/.test(lineStr.substring(0, ci))) {
-        let prev = src.substring(lc.lineStarts[line2 - 2], lc.lineStarts[line2 - 1]);
-        if (prev.length > 80)
-          prev = prev.substring(0, 79) + "\u2026\n";
-        lineStr = prev + lineStr;
-      }
-      if (/[^ ]/.test(lineStr)) {
-        let count = 1;
-        const end = error2.linePos[1];
-        if (end?.line === line2 && end.col > col) {
-          count = Math.max(1, Math.min(end.col - col, 80 - ci));
-        }
-        const pointer = " ".repeat(ci) + "^".repeat(count);
-        error2.message += `:
-
-${lineStr}
-${pointer}
-`;
-      }
-    };
-    exports.YAMLError = YAMLError;
-    exports.YAMLParseError = YAMLParseError;
-    exports.YAMLWarning = YAMLWarning;
-    exports.prettifyError = prettifyError;
-  }
-});
-
-// node_modules/yaml/dist/compose/resolve-props.js
-var require_resolve_props = __commonJS({
-  "node_modules/yaml/dist/compose/resolve-props.js"(exports) {
-    "use strict";
-    function resolveProps(tokens, { flow, indicator, next, offset, onError, parentIndent, startOnNewline }) {
-      let spaceBefore = false;
-      let atNewline = startOnNewline;
-      let hasSpace = startOnNewline;
-      let comment = "";
-      let commentSep = "";
-      let hasNewline = false;
-      let reqSpace = false;
-      let tab = null;
-      let anchor = null;
-      let tag = null;
-      let newlineAfterProp = null;
-      let comma = null;
-      let found = null;
-      let start = null;
-      for (const token of tokens) {
-        if (reqSpace) {
-          if (token.type !== "space" && token.type !== "newline" && token.type !== "comma")
-            onError(token.offset, "MISSING_CHAR", "Tags and anchors must be separated from the next token by white space");
-          reqSpace = false;
-        }
-        if (tab) {
-          if (atNewline && token.type !== "comment" && token.type !== "newline") {
-            onError(tab, "TAB_AS_INDENT", "Tabs are not allowed as indentation");
-          }
-          tab = null;
-        }
-        switch (token.type) {
-          case "space":
-            if (!flow && (indicator !== "doc-start" || next?.type !== "flow-collection") && token.source.includes("	")) {
-              tab = token;
-            }
-            hasSpace = true;
-            break;
-          case "comment": {
-            if (!hasSpace)
-              onError(token, "MISSING_CHAR", "Comments must be separated from other tokens by white space characters");
-            const cb = token.source.substring(1) || " ";
-            if (!comment)
-              comment = cb;
-            else
-              comment += commentSep + cb;
-            commentSep = "";
-            atNewline = false;
-            break;
-          }
-          case "newline":
-            if (atNewline) {
-              if (comment)
-                comment += token.source;
-              else if (!found || indicator !== "seq-item-ind")
-                spaceBefore = true;
-            } else
-              commentSep += token.source;
-            atNewline = true;
-            hasNewline = true;
-            if (anchor || tag)
-              newlineAfterProp = token;
-            hasSpace = true;
-            break;
-          case "anchor":
-            if (anchor)
-              onError(token, "MULTIPLE_ANCHORS", "A node can have at most one anchor");
-            if (token.source.endsWith(":"))
-              onError(token.offset + token.source.length - 1, "BAD_ALIAS", "Anchor ending in : is ambiguous", true);
-            anchor = token;
-            start ?? (start = token.offset);
-            atNewline = false;
-            hasSpace = false;
-            reqSpace = true;
-            break;
-          case "tag": {
-            if (tag)
-              onError(token, "MULTIPLE_TAGS", "A node can have at most one tag");
-            tag = token;
-            start ?? (start = token.offset);
-            atNewline = false;
-            hasSpace = false;
-            reqSpace = true;
-            break;
-          }
-          case indicator:
-            if (anchor || tag)
-              onError(token, "BAD_PROP_ORDER", `Anchors and tags must be after the ${token.source} indicator`);
-            if (found)
-              onError(token, "UNEXPECTED_TOKEN", `Unexpected ${token.source} in ${flow ?? "collection"}`);
-            found = token;
-            atNewline = indicator === "seq-item-ind" || indicator === "explicit-key-ind";
-            hasSpace = false;
-            break;
-          case "comma":
-            if (flow) {
-              if (comma)
-                onError(token, "UNEXPECTED_TOKEN", `Unexpected , in ${flow}`);
-              comma = token;
-              atNewline = false;
-              hasSpace = false;
-              break;
-            }
-          // else fallthrough
-          default:
-            onError(token, "UNEXPECTED_TOKEN", `Unexpected ${token.type} token`);
-            atNewline = false;
-            hasSpace = false;
-        }
-      }
-      const last = tokens[tokens.length - 1];
-      const end = last ? last.offset + last.source.length : offset;
-      if (reqSpace && next && next.type !== "space" && next.type !== "newline" && next.type !== "comma" && (next.type !== "scalar" || next.source !== "")) {
-        onError(next.offset, "MISSING_CHAR", "Tags and anchors must be separated from the next token by white space");
-      }
-      if (tab && (atNewline && tab.indent <= parentIndent || next?.type === "block-map" || next?.type === "block-seq"))
-        onError(tab, "TAB_AS_INDENT", "Tabs are not allowed as indentation");
-      return {
-        comma,
-        found,
-        spaceBefore,
-        comment,
-        hasNewline,
-        anchor,
-        tag,
-        newlineAfterProp,
-        end,
-        start: start ?? end
-      };
-    }
-    exports.resolveProps = resolveProps;
-  }
-});
-
-// node_modules/yaml/dist/compose/util-contains-newline.js
-var require_util_contains_newline = __commonJS({
-  "node_modules/yaml/dist/compose/util-contains-newline.js"(exports) {
-    "use strict";
-    function containsNewline(key) {
-      if (!key)
-        return null;
-      switch (key.type) {
-        case "alias":
-        case "scalar":
-        case "double-quoted-scalar":
-        case "single-quoted-scalar":
-          if (key.source.includes("\n"))
-            return true;
-          if (key.end) {
-            for (const st of key.end)
-              if (st.type === "newline")
-                return true;
-          }
-          return false;
-        case "flow-collection":
-          for (const it of key.items) {
-            for (const st of it.start)
-              if (st.type === "newline")
-                return true;
-            if (it.sep) {
-              for (const st of it.sep)
-                if (st.type === "newline")
-                  return true;
-            }
-            if (containsNewline(it.key) || containsNewline(it.value))
-              return true;
-          }
-          return false;
-        default:
-          return true;
-      }
-    }
-    exports.containsNewline = containsNewline;
-  }
-});
-
-// node_modules/yaml/dist/compose/util-flow-indent-check.js
-var require_util_flow_indent_check = __commonJS({
-  "node_modules/yaml/dist/compose/util-flow-indent-check.js"(exports) {
-    "use strict";
-    var utilContainsNewline = require_util_contains_newline();
-    function flowIndentCheck(indent, fc, onError) {
-      if (fc?.type === "flow-collection") {
-        const end = fc.end[0];
-        if (end.indent === indent && (end.source === "]" || end.source === "}") && utilContainsNewline.containsNewline(fc)) {
-          const msg = "Flow end indicator should be more indented than parent";
-          onError(end, "BAD_INDENT", msg, true);
-        }
-      }
-    }
-    exports.flowIndentCheck = flowIndentCheck;
-  }
-});
-
-// node_modules/yaml/dist/compose/util-map-includes.js
-var require_util_map_includes = __commonJS({
-  "node_modules/yaml/dist/compose/util-map-includes.js"(exports) {
-    "use strict";
-    var identity = require_identity();
-    function mapIncludes(ctx, items, search) {
-      const { uniqueKeys } = ctx.options;
-      if (uniqueKeys === false)
-        return false;
-      const isEqual = typeof uniqueKeys === "function" ? uniqueKeys : (a, b) => a === b || identity.isScalar(a) && identity.isScalar(b) && a.value === b.value;
-      return items.some((pair) => isEqual(pair.key, search));
-    }
-    exports.mapIncludes = mapIncludes;
-  }
-});
-
-// node_modules/yaml/dist/compose/resolve-block-map.js
-var require_resolve_block_map = __commonJS({
-  "node_modules/yaml/dist/compose/resolve-block-map.js"(exports) {
-    "use strict";
-    var Pair = require_Pair();
-    var YAMLMap = require_YAMLMap();
-    var resolveProps = require_resolve_props();
-    var utilContainsNewline = require_util_contains_newline();
-    var utilFlowIndentCheck = require_util_flow_indent_check();
-    var utilMapIncludes = require_util_map_includes();
-    var startColMsg = "All mapping items must start at the same column";
-    function resolveBlockMap({ composeNode, composeEmptyNode }, ctx, bm, onError, tag) {
-      const NodeClass = tag?.nodeClass ?? YAMLMap.YAMLMap;
-      const map = new NodeClass(ctx.schema);
-      if (ctx.atRoot)
-        ctx.atRoot = false;
-      let offset = bm.offset;
-      let commentEnd = null;
-      for (const collItem of bm.items) {
-        const { start, key, sep, value } = collItem;
-        const keyProps = resolveProps.resolveProps(start, {
-          indicator: "explicit-key-ind",
-          next: key ?? sep?.[0],
-          offset,
-          onError,
-          parentIndent: bm.indent,
-          startOnNewline: true
-        });
-        const implicitKey = !keyProps.found;
-        if (implicitKey) {
-          if (key) {
-            if (key.type === "block-seq")
-              onError(offset, "BLOCK_AS_IMPLICIT_KEY", "A block sequence may not be used as an implicit map key");
-            else if ("indent" in key && key.indent !== bm.indent)
-              onError(offset, "BAD_INDENT", startColMsg);
-          }
-          if (!keyProps.anchor && !keyProps.tag && !sep) {
-            commentEnd = keyProps.end;
-            if (keyProps.comment) {
-              if (map.comment)
-                map.comment += "\n" + keyProps.comment;
-              else
-                map.comment = keyProps.comment;
-            }
-            continue;
-          }
-          if (keyProps.newlineAfterProp || utilContainsNewline.containsNewline(key)) {
-            onError(key ?? start[start.length - 1], "MULTILINE_IMPLICIT_KEY", "Implicit keys need to be on a single line");
-          }
-        } else if (keyProps.found?.indent !== bm.indent) {
-          onError(offset, "BAD_INDENT", startColMsg);
-        }
-        ctx.atKey = true;
-        const keyStart = keyProps.end;
-        const keyNode = key ? composeNode(ctx, key, keyProps, onError) : composeEmptyNode(ctx, keyStart, start, null, keyProps, onError);
-        if (ctx.schema.compat)
-          utilFlowIndentCheck.flowIndentCheck(bm.indent, key, onError);
-        ctx.atKey = false;
-        if (utilMapIncludes.mapIncludes(ctx, map.items, keyNode))
-          onError(keyStart, "DUPLICATE_KEY", "Map keys must be unique");
-        const valueProps = resolveProps.resolveProps(sep ?? [], {
-          indicator: "map-value-ind",
-          next: value,
-          offset: keyNode.range[2],
-          onError,
-          parentIndent: bm.indent,
-          startOnNewline: !key || key.type === "block-scalar"
-        });
-        offset = valueProps.end;
-        if (valueProps.found) {
-          if (implicitKey) {
-            if (value?.type === "block-map" && !valueProps.hasNewline)
-              onError(offset, "BLOCK_AS_IMPLICIT_KEY", "Nested mappings are not allowed in compact mappings");
-            if (ctx.options.strict && keyProps.start < valueProps.found.offset - 1024)
-              onError(keyNode.range, "KEY_OVER_1024_CHARS", "The : indicator must be at most 1024 chars after the start of an implicit block mapping key");
-          }
-          const valueNode = value ? composeNode(ctx, value, valueProps, onError) : composeEmptyNode(ctx, offset, sep, null, valueProps, onError);
-          if (ctx.schema.compat)
-            utilFlowIndentCheck.flowIndentCheck(bm.indent, value, onError);
-          offset = valueNode.range[2];
-          const pair = new Pair.Pair(keyNode, valueNode);
-          if (ctx.options.keepSourceTokens)
-            pair.srcToken = collItem;
-          map.items.push(pair);
-        } else {
-          if (implicitKey)
-            onError(keyNode.range, "MISSING_CHAR", "Implicit map keys need to be followed by map values");
-          if (valueProps.comment) {
-            if (keyNode.comment)
-              keyNode.comment += "\n" + valueProps.comment;
-            else
-              keyNode.comment = valueProps.comment;
-          }
-          const pair = new Pair.Pair(keyNode);
-          if (ctx.options.keepSourceTokens)
-            pair.srcToken = collItem;
-          map.items.push(pair);
-        }
-      }
-      if (commentEnd && commentEnd < offset)
-        onError(commentEnd, "IMPOSSIBLE", "Map comment with trailing content");
-      map.range = [bm.offset, offset, commentEnd ?? offset];
-      return map;
-    }
-    exports.resolveBlockMap = resolveBlockMap;
-  }
-});
-
-// node_modules/yaml/dist/compose/resolve-block-seq.js
-var require_resolve_block_seq = __commonJS({
-  "node_modules/yaml/dist/compose/resolve-block-seq.js"(exports) {
-    "use strict";
-    var YAMLSeq = require_YAMLSeq();
-    var resolveProps = require_resolve_props();
-    var utilFlowIndentCheck = require_util_flow_indent_check();
-    function resolveBlockSeq({ composeNode, composeEmptyNode }, ctx, bs, onError, tag) {
-      const NodeClass = tag?.nodeClass ?? YAMLSeq.YAMLSeq;
-      const seq = new NodeClass(ctx.schema);
-      if (ctx.atRoot)
-        ctx.atRoot = false;
-      if (ctx.atKey)
-        ctx.atKey = false;
-      let offset = bs.offset;
-      let commentEnd = null;
-      for (const { start, value } of bs.items) {
-        const props = resolveProps.resolveProps(start, {
-          indicator: "seq-item-ind",
-          next: value,
-          offset,
-          onError,
-          parentIndent: bs.indent,
-          startOnNewline: true
-        });
-        if (!props.found) {
-          if (props.anchor || props.tag || value) {
-            if (value?.type === "block-seq")
-              onError(props.end, "BAD_INDENT", "All sequence items must start at the same column");
-            else
-              onError(offset, "MISSING_CHAR", "Sequence item without - indicator");
-          } else {
-            commentEnd = props.end;
-            if (props.comment)
-              seq.comment = props.comment;
-            continue;
-          }
-        }
-        const node = value ? composeNode(ctx, value, props, onError) : composeEmptyNode(ctx, props.end, start, null, props, onError);
-        if (ctx.schema.compat)
-          utilFlowIndentCheck.flowIndentCheck(bs.indent, value, onError);
-        offset = node.range[2];
-        seq.items.push(node);
-      }
-      seq.range = [bs.offset, offset, commentEnd ?? offset];
-      return seq;
-    }
-    exports.resolveBlockSeq = resolveBlockSeq;
-  }
-});
-
-// node_modules/yaml/dist/compose/resolve-end.js
-var require_resolve_end = __commonJS({
-  "node_modules/yaml/dist/compose/resolve-end.js"(exports) {
-    "use strict";
-    function resolveEnd(end, offset, reqSpace, onError) {
-      let comment = "";
-      if (end) {
-        let hasSpace = false;
-        let sep = "";
-        for (const token of end) {
-          const { source, type } = token;
-          switch (type) {
-            case "space":
-              hasSpace = true;
-              break;
-            case "comment": {
-              if (reqSpace && !hasSpace)
-                onError(token, "MISSING_CHAR", "Comments must be separated from other tokens by white space characters");
-              const cb = source.substring(1) || " ";
-              if (!comment)
-                comment = cb;
-              else
-                comment += sep + cb;
-              sep = "";
-              break;
-            }
-            case "newline":
-              if (comment)
-                sep += source;
-              hasSpace = true;
-              break;
-            default:
-              onError(token, "UNEXPECTED_TOKEN", `Unexpected ${type} at node end`);
-          }
-          offset += source.length;
-        }
-      }
-      return { comment, offset };
-    }
-    exports.resolveEnd = resolveEnd;
-  }
-});
-
-// node_modules/yaml/dist/compose/resolve-flow-collection.js
-var require_resolve_flow_collection = __commonJS({
-  "node_modules/yaml/dist/compose/resolve-flow-collection.js"(exports) {
-    "use strict";
-    var identity = require_identity();
-    var Pair = require_Pair();
-    var YAMLMap = require_YAMLMap();
-    var YAMLSeq = require_YAMLSeq();
-    var resolveEnd = require_resolve_end();
-    var resolveProps = require_resolve_props();
-    var utilContainsNewline = require_util_contains_newline();
-    var utilMapIncludes = require_util_map_includes();
-    var blockMsg = "Block collections are not allowed within flow collections";
-    var isBlock = (token) => token && (token.type === "block-map" || token.type === "block-seq");
-    function resolveFlowCollection({ composeNode, composeEmptyNode }, ctx, fc, onError, tag) {
-      const isMap3 = fc.start.source === "{";
-      const fcName = isMap3 ? "flow map" : "flow sequence";
-      const NodeClass = tag?.nodeClass ?? (isMap3 ? YAMLMap.YAMLMap : YAMLSeq.YAMLSeq);
-      const coll = new NodeClass(ctx.schema);
-      coll.flow = true;
-      const atRoot = ctx.atRoot;
-      if (atRoot)
-        ctx.atRoot = false;
-      if (ctx.atKey)
-        ctx.atKey = false;
-      let offset = fc.offset + fc.start.source.length;
-      for (let i = 0; i < fc.items.length; ++i) {
-        const collItem = fc.items[i];
-        const { start, key, sep, value } = collItem;
-        const props = resolveProps.resolveProps(start, {
-          flow: fcName,
-          indicator: "explicit-key-ind",
-          next: key ?? sep?.[0],
-          offset,
-          onError,
-          parentIndent: fc.indent,
-          startOnNewline: false
-        });
-        if (!props.found) {
-          if (!props.anchor && !props.tag && !sep && !value) {
-            if (i === 0 && props.comma)
-              onError(props.comma, "UNEXPECTED_TOKEN", `Unexpected , in ${fcName}`);
-            else if (i < fc.items.length - 1)
-              onError(props.start, "UNEXPECTED_TOKEN", `Unexpected empty item in ${fcName}`);
-            if (props.comment) {
-              if (coll.comment)
-                coll.comment += "\n" + props.comment;
-              else
-                coll.comment = props.comment;
-            }
-            offset = props.end;
-            continue;
-          }
-          if (!isMap3 && ctx.options.strict && utilContainsNewline.containsNewline(key))
-            onError(
-              key,
-              // checked by containsNewline()
-              "MULTILINE_IMPLICIT_KEY",
-              "Implicit keys of flow sequence pairs need to be on a single line"
-            );
-        }
-        if (i === 0) {
-          if (props.comma)
-            onError(props.comma, "UNEXPECTED_TOKEN", `Unexpected , in ${fcName}`);
-        } else {
-          if (!props.comma)
-            onError(props.start, "MISSING_CHAR", `Missing , between ${fcName} items`);
-          if (props.comment) {
-            let prevItemComment = "";
-            loop: for (const st of start) {
-              switch (st.type) {
-                case "comma":
-                case "space":
-                  break;
-                case "comment":
-                  prevItemComment = st.source.substring(1);
-                  break loop;
-                default:
-                  break loop;
-              }
-            }
-            if (prevItemComment) {
-              let prev = coll.items[coll.items.length - 1];
-              if (identity.isPair(prev))
-                prev = prev.value ?? prev.key;
-              if (prev.comment)
-                prev.comment += "\n" + prevItemComment;
-              else
-                prev.comment = prevItemComment;
-              props.comment = props.comment.substring(prevItemComment.length + 1);
-            }
-          }
-        }
-        if (!isMap3 && !sep && !props.found) {
-          const valueNode = value ? composeNode(ctx, value, props, onError) : composeEmptyNode(ctx, props.end, sep, null, props, onError);
-          coll.items.push(valueNode);
-          offset = valueNode.range[2];
-          if (isBlock(value))
-            onError(valueNode.range, "BLOCK_IN_FLOW", blockMsg);
-        } else {
-          ctx.atKey = true;
-          const keyStart = props.end;
-          const keyNode = key ? composeNode(ctx, key, props, onError) : composeEmptyNode(ctx, keyStart, start, null, props, onError);
-          if (isBlock(key))
-            onError(keyNode.range, "BLOCK_IN_FLOW", blockMsg);
-          ctx.atKey = false;
-          const valueProps = resolveProps.resolveProps(sep ?? [], {
-            flow: fcName,
-            indicator: "map-value-ind",
-            next: value,
-            offset: keyNode.range[2],
-            onError,
-            parentIndent: fc.indent,
-            startOnNewline: false
-          });
-          if (valueProps.found) {
-            if (!isMap3 && !props.found && ctx.options.strict) {
-              if (sep)
-                for (const st of sep) {
-                  if (st === valueProps.found)
-                    break;
-                  if (st.type === "newline") {
-                    onError(st, "MULTILINE_IMPLICIT_KEY", "Implicit keys of flow sequence pairs need to be on a single line");
-                    break;
-                  }
-                }
-              if (props.start < valueProps.found.offset - 1024)
-                onError(valueProps.found, "KEY_OVER_1024_CHARS", "The : indicator must be at most 1024 chars after the start of an implicit flow sequence key");
-            }
-          } else if (value) {
-            if ("source" in value && value.source?.[0] === ":")
-              onError(value, "MISSING_CHAR", `Missing space after : in ${fcName}`);
-            else
-              onError(valueProps.start, "MISSING_CHAR", `Missing , or : between ${fcName} items`);
-          }
-          const valueNode = value ? composeNode(ctx, value, valueProps, onError) : valueProps.found ? composeEmptyNode(ctx, valueProps.end, sep, null, valueProps, onError) : null;
-          if (valueNode) {
-            if (isBlock(value))
-              onError(valueNode.range, "BLOCK_IN_FLOW", blockMsg);
-          } else if (valueProps.comment) {
-            if (keyNode.comment)
-              keyNode.comment += "\n" + valueProps.comment;
-            else
-              keyNode.comment = valueProps.comment;
-          }
-          const pair = new Pair.Pair(keyNode, valueNode);
-          if (ctx.options.keepSourceTokens)
-            pair.srcToken = collItem;
-          if (isMap3) {
-            const map = coll;
-            if (utilMapIncludes.mapIncludes(ctx, map.items, keyNode))
-              onError(keyStart, "DUPLICATE_KEY", "Map keys must be unique");
-            map.items.push(pair);
-          } else {
-            const map = new YAMLMap.YAMLMap(ctx.schema);
-            map.flow = true;
-            map.items.push(pair);
-            const endRange = (valueNode ?? keyNode).range;
-            map.range = [keyNode.range[0], endRange[1], endRange[2]];
-            coll.items.push(map);
-          }
-          offset = valueNode ? valueNode.range[2] : valueProps.end;
-        }
-      }
-      const expectedEnd = isMap3 ? "}" : "]";
-      const [ce, ...ee] = fc.end;
-      let cePos = offset;
-      if (ce?.source === expectedEnd)
-        cePos = ce.offset + ce.source.length;
-      else {
-        const name = fcName[0].toUpperCase() + fcName.substring(1);
-        const msg = atRoot ? `${name} must end with a ${expectedEnd}` : `${name} in block collection must be sufficiently indented and end with a ${expectedEnd}`;
-        onError(offset, atRoot ? "MISSING_CHAR" : "BAD_INDENT", msg);
-        if (ce && ce.source.length !== 1)
-          ee.unshift(ce);
-      }
-      if (ee.length > 0) {
-        const end = resolveEnd.resolveEnd(ee, cePos, ctx.options.strict, onError);
-        if (end.comment) {
-          if (coll.comment)
-            coll.comment += "\n" + end.comment;
-          else
-            coll.comment = end.comment;
-        }
-        coll.range = [fc.offset, cePos, end.offset];
-      } else {
-        coll.range = [fc.offset, cePos, cePos];
-      }
-      return coll;
-    }
-    exports.resolveFlowCollection = resolveFlowCollection;
-  }
-});
-
-// node_modules/yaml/dist/compose/compose-collection.js
-var require_compose_collection = __commonJS({
-  "node_modules/yaml/dist/compose/compose-collection.js"(exports) {
-    "use strict";
-    var identity = require_identity();
-    var Scalar = require_Scalar();
-    var YAMLMap = require_YAMLMap();
-    var YAMLSeq = require_YAMLSeq();
-    var resolveBlockMap = require_resolve_block_map();
-    var resolveBlockSeq = require_resolve_block_seq();
-    var resolveFlowCollection = require_resolve_flow_collection();
-    function resolveCollection(CN, ctx, token, onError, tagName, tag) {
-      const coll = token.type === "block-map" ? resolveBlockMap.resolveBlockMap(CN, ctx, token, onError, tag) : token.type === "block-seq" ? resolveBlockSeq.resolveBlockSeq(CN, ctx, token, onError, tag) : resolveFlowCollection.resolveFlowCollection(CN, ctx, token, onError, tag);
-      const Coll = coll.constructor;
-      if (tagName === "!" || tagName === Coll.tagName) {
-        coll.tag = Coll.tagName;
-        return coll;
-      }
-      if (tagName)
-        coll.tag = tagName;
-      return coll;
-    }
-    function composeCollection(CN, ctx, token, props, onError) {
-      const tagToken = props.tag;
-      const tagName = !tagToken ? null : ctx.directives.tagName(tagToken.source, (msg) => onError(tagToken, "TAG_RESOLVE_FAILED", msg));
-      if (token.type === "block-seq") {
-        const { anchor, newlineAfterProp: nl } = props;
-        const lastProp = anchor && tagToken ? anchor.offset > tagToken.offset ? anchor : tagToken : anchor ?? tagToken;
-        if (lastProp && (!nl || nl.offset < lastProp.offset)) {
-          const message = "Missing newline after block sequence props";
-          onError(lastProp, "MISSING_CHAR", message);
-        }
-      }
-      const expType = token.type === "block-map" ? "map" : token.type === "block-seq" ? "seq" : token.start.source === "{" ? "map" : "seq";
-      if (!tagToken || !tagName || tagName === "!" || tagName === YAMLMap.YAMLMap.tagName && expType === "map" || tagName === YAMLSeq.YAMLSeq.tagName && expType === "seq") {
-        return resolveCollection(CN, ctx, token, onError, tagName);
-      }
-      let tag = ctx.schema.tags.find((t) => t.tag === tagName && t.collection === expType);
-      if (!tag) {
-        const kt = ctx.schema.knownTags[tagName];
-        if (kt?.collection === expType) {
-          ctx.schema.tags.push(Object.assign({}, kt, { default: false }));
-          tag = kt;
-        } else {
-          if (kt) {
-            onError(tagToken, "BAD_COLLECTION_TYPE", `${kt.tag} used for ${expType} collection, but expects ${kt.collection ?? "scalar"}`, true);
-          } else {
-            onError(tagToken, "TAG_RESOLVE_FAILED", `Unresolved tag: ${tagName}`, true);
-          }
-          return resolveCollection(CN, ctx, token, onError, tagName);
-        }
-      }
-      const coll = resolveCollection(CN, ctx, token, onError, tagName, tag);
-      const res = tag.resolve?.(coll, (msg) => onError(tagToken, "TAG_RESOLVE_FAILED", msg), ctx.options) ?? coll;
-      const node = identity.isNode(res) ? res : new Scalar.Scalar(res);
-      node.range = coll.range;
-      node.tag = tagName;
-      if (tag?.format)
-        node.format = tag.format;
-      return node;
-    }
-    exports.composeCollection = composeCollection;
-  }
-});
-
-// node_modules/yaml/dist/compose/resolve-block-scalar.js
-var require_resolve_block_scalar = __commonJS({
-  "node_modules/yaml/dist/compose/resolve-block-scalar.js"(exports) {
-    "use strict";
-    var Scalar = require_Scalar();
-    function resolveBlockScalar(ctx, scalar, onError) {
-      const start = scalar.offset;
-      const header = parseBlockScalarHeader(scalar, ctx.options.strict, onError);
-      if (!header)
-        return { value: "", type: null, comment: "", range: [start, start, start] };
-      const type = header.mode === ">" ? Scalar.Scalar.BLOCK_FOLDED : Scalar.Scalar.BLOCK_LITERAL;
-      const lines2 = scalar.source ? splitLines(scalar.source) : [];
-      let chompStart = lines2.length;
-      for (let i = lines2.length - 1; i >= 0; --i) {
-        const content = lines2[i][1];
-        if (content === "" || content === "\r")
-          chompStart = i;
-        else
-          break;
-      }
-      if (chompStart === 0) {
-        const value2 = header.chomp === "+" && lines2.length > 0 ? "\n".repeat(Math.max(1, lines2.length - 1)) : "";
-        let end2 = start + header.length;
-        if (scalar.source)
-          end2 += scalar.source.length;
-        return { value: value2, type, comment: header.comment, range: [start, end2, end2] };
-      }
-      let trimIndent = scalar.indent + header.indent;
-      let offset = scalar.offset + header.length;
-      let contentStart = 0;
-      for (let i = 0; i < chompStart; ++i) {
-        const [indent, content] = lines2[i];
-        if (content === "" || content === "\r") {
-          if (header.indent === 0 && indent.length > trimIndent)
-            trimIndent = indent.length;
-        } else {
-          if (indent.length < trimIndent) {
-            const message = "Block scalars with more-indented leading empty lines must use an explicit indentation indicator";
-            onError(offset + indent.length, "MISSING_CHAR", message);
-          }
-          if (header.indent === 0)
-            trimIndent = indent.length;
-          contentStart = i;
-          if (trimIndent === 0 && !ctx.atRoot) {
-            const message = "Block scalar values in collections must be indented";
-            onError(offset, "BAD_INDENT", message);
-          }
-          break;
-        }
-        offset += indent.length + content.length + 1;
-      }
-      for (let i = lines2.length - 1; i >= chompStart; --i) {
-        if (lines2[i][0].length > trimIndent)
-          chompStart = i + 1;
-      }
-      let value = "";
-      let sep = "";
-      let prevMoreIndented = false;
-      for (let i = 0; i < contentStart; ++i)
-        value += lines2[i][0].slice(trimIndent) + "\n";
-      for (let i = contentStart; i < chompStart; ++i) {
-        let [indent, content] = lines2[i];
-        offset += indent.length + content.length + 1;
-        const crlf = content[content.length - 1] === "\r";
-        if (crlf)
-          content = content.slice(0, -1);
-        if (content && indent.length < trimIndent) {
-          const src = header.indent ? "explicit indentation indicator" : "first line";
-          const message = `Block scalar lines must not be less indented than their ${src}`;
-          onError(offset - content.length - (crlf ? 2 : 1), "BAD_INDENT", message);
-          indent = "";
-        }
-        if (type === Scalar.Scalar.BLOCK_LITERAL) {
-          value += sep + indent.slice(trimIndent) + content;
-          sep = "\n";
-        } else if (indent.length > trimIndent || content[0] === "	") {
-          if (sep === " ")
-            sep = "\n";
-          else if (!prevMoreIndented && sep === "\n")
-            sep = "\n\n";
-          value += sep + indent.slice(trimIndent) + content;
-          sep = "\n";
-          prevMoreIndented = true;
-        } else if (content === "") {
-          if (sep === "\n")
-            value += "\n";
-          else
-            sep = "\n";
-        } else {
-          value += sep + content;
-          sep = " ";
-          prevMoreIndented = false;
-        }
-      }
-      switch (header.chomp) {
-        case "-":
-          break;
-        case "+":
-          for (let i = chompStart; i < lines2.length; ++i)
-            value += "\n" + lines2[i][0].slice(trimIndent);
-          if (value[value.length - 1] !== "\n")
-            value += "\n";
-          break;
-        default:
-          value += "\n";
-      }
-      const end = start + header.length + scalar.source.length;
-      return { value, type, comment: header.comment, range: [start, end, end] };
-    }
-    function parseBlockScalarHeader({ offset, props }, strict, onError) {
-      if (props[0].type !== "block-scalar-header") {
-        onError(props[0], "IMPOSSIBLE", "Block scalar header not found");
-        return null;
-      }
-      const { source } = props[0];
-      const mode = source[0];
-      let indent = 0;
-      let chomp = "";
-      let error2 = -1;
-      for (let i = 1; i < source.length; ++i) {
-        const ch = source[i];
-        if (!chomp && (ch === "-" || ch === "+"))
-          chomp = ch;
-        else {
-          const n = Number(ch);
-          if (!indent && n)
-            indent = n;
-          else if (error2 === -1)
-            error2 = offset + i;
-        }
-      }
-      if (error2 !== -1)
-        onError(error2, "UNEXPECTED_TOKEN", `Block scalar header includes extra characters: ${source}`);
-      let hasSpace = false;
-      let comment = "";
-      let length = source.length;
-      for (let i = 1; i < props.length; ++i) {
-        const token = props[i];
-        switch (token.type) {
-          case "space":
-            hasSpace = true;
-          // fallthrough
-          case "newline":
-            length += token.source.length;
-            break;
-          case "comment":
-            if (strict && !hasSpace) {
-              const message = "Comments must be separated from other tokens by white space characters";
-              onError(token, "MISSING_CHAR", message);
-            }
-            length += token.source.length;
-            comment = token.source.substring(1);
-            break;
-          case "error":
-            onError(token, "UNEXPECTED_TOKEN", token.message);
-            length += token.source.length;
-            break;
-          /* istanbul ignore next should not happen */
-          default: {
-            const message = `Unexpected token in block scalar header: ${token.type}`;
-            onError(token, "UNEXPECTED_TOKEN", message);
-            const ts = token.source;
-            if (ts && typeof ts === "string")
-              length += ts.length;
-          }
-        }
-      }
-      return { mode, indent, chomp, comment, length };
-    }
-    function splitLines(source) {
-      const split = source.split(/\n( *)/);
-      const first = split[0];
-      const m = first.match(/^( *)/);
-      const line0 = m?.[1] ? [m[1], first.slice(m[1].length)] : ["", first];
-      const lines2 = [line0];
-      for (let i = 1; i < split.length; i += 2)
-        lines2.push([split[i], split[i + 1]]);
-      return lines2;
-    }
-    exports.resolveBlockScalar = resolveBlockScalar;
-  }
-});
-
-// node_modules/yaml/dist/compose/resolve-flow-scalar.js
-var require_resolve_flow_scalar = __commonJS({
-  "node_modules/yaml/dist/compose/resolve-flow-scalar.js"(exports) {
-    "use strict";
-    var Scalar = require_Scalar();
-    var resolveEnd = require_resolve_end();
-    function resolveFlowScalar(scalar, strict, onError) {
-      const { offset, type, source, end } = scalar;
-      let _type;
-      let value;
-      const _onError = (rel, code, msg) => onError(offset + rel, code, msg);
-      switch (type) {
-        case "scalar":
-          _type = Scalar.Scalar.PLAIN;
-          value = plainValue(source, _onError);
-          break;
-        case "single-quoted-scalar":
-          _type = Scalar.Scalar.QUOTE_SINGLE;
-          value = singleQuotedValue(source, _onError);
-          break;
-        case "double-quoted-scalar":
-          _type = Scalar.Scalar.QUOTE_DOUBLE;
-          value = doubleQuotedValue(source, _onError);
-          break;
-        /* istanbul ignore next should not happen */
-        default:
-          onError(scalar, "UNEXPECTED_TOKEN", `Expected a flow scalar value, but found: ${type}`);
-          return {
-            value: "",
-            type: null,
-            comment: "",
-            range: [offset, offset + source.length, offset + source.length]
-          };
-      }
-      const valueEnd = offset + source.length;
-      const re = resolveEnd.resolveEnd(end, valueEnd, strict, onError);
-      return {
-        value,
-        type: _type,
-        comment: re.comment,
-        range: [offset, valueEnd, re.offset]
-      };
-    }
-    function plainValue(source, onError) {
-      let badChar = "";
-      switch (source[0]) {
-        /* istanbul ignore next should not happen */
-        case "	":
-          badChar = "a tab character";
-          break;
-        case ",":
-          badChar = "flow indicator character ,";
-          break;
-        case "%":
-          badChar = "directive indicator character %";
-          break;
-        case "|":
-        case ">": {
-          badChar = `block scalar indicator ${source[0]}`;
-          break;
-        }
-        case "@":
-        case "`": {
-          badChar = `reserved character ${source[0]}`;
-          break;
-        }
-      }
-      if (badChar)
-        onError(0, "BAD_SCALAR_START", `Plain value cannot start with ${badChar}`);
-      return unfoldLines(source);
-    }
-    function singleQuotedValue(source, onError) {
-      if (source[source.length - 1] !== "'" || source.length === 1)
-        onError(source.length, "MISSING_CHAR", "Missing closing 'quote");
-      return unfoldLines(source.slice(1, -1)).replace(/''/g, "'");
-    }
-    function unfoldLines(source) {
-      const line2 = /(.*?)\r?\n/sy;
-      let match = line2.exec(source);
-      if (!match)
-        return source;
-      let trimEnd, trimBoth;
-      try {
-        trimEnd = new RegExp("(?<![ 	])[ 	]+$");
-        trimBoth = new RegExp("^[ 	]+|(?<![ 	])[ 	]+$", "g");
-      } catch {
-        trimEnd = /[ \t]+$/;
-        trimBoth = /^[ \t]+|[ \t]+$/g;
-      }
-      let res = match[1].replace(trimEnd, "");
-      let sep = " ";
-      let pos = line2.lastIndex;
-      while (match = line2.exec(source)) {
-        const lm = match[1].replace(trimBoth, "");
-        if (lm === "") {
-          if (sep === "\n")
-            res += sep;
-          else
-            sep = "\n";
-        } else {
-          res += sep + lm;
-          sep = " ";
-        }
-        pos = line2.lastIndex;
-      }
-      const last = /[ \t]*(.*)/sy;
-      last.lastIndex = pos;
-      match = last.exec(source);
-      return res + sep + (match?.[1] ?? "");
-    }
-    function doubleQuotedValue(source, onError) {
-      let res = "";
-      for (let i = 1; i < source.length - 1; ++i) {
-        const ch = source[i];
-        if (ch === "\r" && source[i + 1] === "\n")
-          continue;
-        if (ch === "\n") {
-          const { fold, offset } = foldNewline(source, i);
-          res += fold;
-          i = offset;
-        } else if (ch === "\\") {
-          let next = source[++i];
-          const cc = escapeCodes[next];
-          if (cc)
-            res += cc;
-          else if (next === "\n") {
-            next = source[i + 1];
-            while (next === " " || next === "	")
-              next = source[++i + 1];
-          } else if (next === "\r" && source[i + 1] === "\n") {
-            next = source[++i + 1];
-            while (next === " " || next === "	")
-              next = source[++i + 1];
-          } else if (next === "x" || next === "u" || next === "U") {
-            const length = next === "x" ? 2 : next === "u" ? 4 : 8;
-            res += parseCharCode(source, i + 1, length, onError);
-            i += length;
-          } else {
-            const raw = source.substr(i - 1, 2);
-            onError(i - 1, "BAD_DQ_ESCAPE", `Invalid escape sequence ${raw}`);
-            res += raw;
-          }
-        } else if (ch === " " || ch === "	") {
-          const wsStart = i;
-          let next = source[i + 1];
-          while (next === " " || next === "	")
-            next = source[++i + 1];
-          if (next !== "\n" && !(next === "\r" && source[i + 2] === "\n"))
-            res += i > wsStart ? source.slice(wsStart, i + 1) : ch;
-        } else {
-          res += ch;
-        }
-      }
-      if (source[source.length - 1] !== '"' || source.length === 1)
-        onError(source.length, "MISSING_CHAR", 'Missing closing "quote');
-      return res;
-    }
-    function foldNewline(source, offset) {
-      let fold = "";
-      let ch = source[offset + 1];
-      while (ch === " " || ch === "	" || ch === "\n" || ch === "\r") {
-        if (ch === "\r" && source[offset + 2] !== "\n")
-          break;
-        if (ch === "\n")
-          fold += "\n";
-        offset += 1;
-        ch = source[offset + 1];
-      }
-      if (!fold)
-        fold = " ";
-      return { fold, offset };
-    }
-    var escapeCodes = {
-      "0": "\0",
-      // null character
-      a: "\x07",
-      // bell character
-      b: "\b",
-      // backspace
-      e: "\x1B",
-      // escape character
-      f: "\f",
-      // form feed
-      n: "\n",
-      // line feed
-      r: "\r",
-      // carriage return
-      t: "	",
-      // horizontal tab
-      v: "\v",
-      // vertical tab
-      N: "\x85",
-      // Unicode next line
-      _: "\xA0",
-      // Unicode non-breaking space
-      L: "\u2028",
-      // Unicode line separator
-      P: "\u2029",
-      // Unicode paragraph separator
-      " ": " ",
-      '"': '"',
-      "/": "/",
-      "\\": "\\",
-      "	": "	"
-    };
-    function parseCharCode(source, offset, length, onError) {
-      const cc = source.substr(offset, length);
-      const ok = cc.length === length && /^[0-9a-fA-F]+$/.test(cc);
-      const code = ok ? parseInt(cc, 16) : NaN;
-      try {
-        return String.fromCodePoint(code);
-      } catch {
-        const raw = source.substr(offset - 2, length + 2);
-        onError(offset - 2, "BAD_DQ_ESCAPE", `Invalid escape sequence ${raw}`);
-        return raw;
-      }
-    }
-    exports.resolveFlowScalar = resolveFlowScalar;
-  }
-});
-
-// node_modules/yaml/dist/compose/compose-scalar.js
-var require_compose_scalar = __commonJS({
-  "node_modules/yaml/dist/compose/compose-scalar.js"(exports) {
-    "use strict";
-    var identity = require_identity();
-    var Scalar = require_Scalar();
-    var resolveBlockScalar = require_resolve_block_scalar();
-    var resolveFlowScalar = require_resolve_flow_scalar();
-    function composeScalar(ctx, token, tagToken, onError) {
-      const { value, type, comment, range } = token.type === "block-scalar" ? resolveBlockScalar.resolveBlockScalar(ctx, token, onError) : resolveFlowScalar.resolveFlowScalar(token, ctx.options.strict, onError);
-      const tagName = tagToken ? ctx.directives.tagName(tagToken.source, (msg) => onError(tagToken, "TAG_RESOLVE_FAILED", msg)) : null;
-      let tag;
-      if (ctx.options.stringKeys && ctx.atKey) {
-        tag = ctx.schema[identity.SCALAR];
-      } else if (tagName)
-        tag = findScalarTagByName(ctx.schema, value, tagName, tagToken, onError);
-      else if (token.type === "scalar")
-        tag = findScalarTagByTest(ctx, value, token, onError);
-      else
-        tag = ctx.schema[identity.SCALAR];
-      let scalar;
-      try {
-        const res = tag.resolve(value, (msg) => onError(tagToken ?? token, "TAG_RESOLVE_FAILED", msg), ctx.options);
-        scalar = identity.isScalar(res) ? res : new Scalar.Scalar(res);
-      } catch (error2) {
-        const msg = error2 instanceof Error ? error2.message : String(error2);
-        onError(tagToken ?? token, "TAG_RESOLVE_FAILED", msg);
-        scalar = new Scalar.Scalar(value);
-      }
-      scalar.range = range;
-      scalar.source = value;
-      if (type)
-        scalar.type = type;
-      if (tagName)
-        scalar.tag = tagName;
-      if (tag.format)
-        scalar.format = tag.format;
-      if (comment)
-        scalar.comment = comment;
-      return scalar;
-    }
-    function findScalarTagByName(schema, value, tagName, tagToken, onError) {
-      if (tagName === "!")
-        return schema[identity.SCALAR];
-      const matchWithTest = [];
-      for (const tag of schema.tags) {
-        if (!tag.collection && tag.tag === tagName) {
-          if (tag.default && tag.test)
-            matchWithTest.push(tag);
-          else
-            return tag;
-        }
-      }
-      for (const tag of matchWithTest)
-        if (tag.test?.test(value))
-          return tag;
-      const kt = schema.knownTags[tagName];
-      if (kt && !kt.collection) {
-        schema.tags.push(Object.assign({}, kt, { default: false, test: void 0 }));
-        return kt;
-      }
-      onError(tagToken, "TAG_RESOLVE_FAILED", `Unresolved tag: ${tagName}`, tagName !== "tag:yaml.org,2002:str");
-      return schema[identity.SCALAR];
-    }
-    function findScalarTagByTest({ atKey, directives, schema }, value, token, onError) {
-      const tag = schema.tags.find((tag2) => (tag2.default === true || atKey && tag2.default === "key") && tag2.test?.test(value)) || schema[identity.SCALAR];
-      if (schema.compat) {
-        const compat = schema.compat.find((tag2) => tag2.default && tag2.test?.test(value)) ?? schema[identity.SCALAR];
-        if (tag.tag !== compat.tag) {
-          const ts = directives.tagString(tag.tag);
-          const cs = directives.tagString(compat.tag);
-          const msg = `Value may be parsed as either ${ts} or ${cs}`;
-          onError(token, "TAG_RESOLVE_FAILED", msg, true);
-        }
-      }
-      return tag;
-    }
-    exports.composeScalar = composeScalar;
-  }
-});
-
-// node_modules/yaml/dist/compose/util-empty-scalar-position.js
-var require_util_empty_scalar_position = __commonJS({
-  "node_modules/yaml/dist/compose/util-empty-scalar-position.js"(exports) {
-    "use strict";
-    function emptyScalarPosition(offset, before, pos) {
-      if (before) {
-        pos ?? (pos = before.length);
-        for (let i = pos - 1; i >= 0; --i) {
-          let st = before[i];
-          switch (st.type) {
-            case "space":
-            case "comment":
-            case "newline":
-              offset -= st.source.length;
-              continue;
-          }
-          st = before[++i];
-          while (st?.type === "space") {
-            offset += st.source.length;
-            st = before[++i];
-          }
-          break;
-        }
-      }
-      return offset;
-    }
-    exports.emptyScalarPosition = emptyScalarPosition;
-  }
-});
-
-// node_modules/yaml/dist/compose/compose-node.js
-var require_compose_node = __commonJS({
-  "node_modules/yaml/dist/compose/compose-node.js"(exports) {
-    "use strict";
-    var Alias = require_Alias();
-    var identity = require_identity();
-    var composeCollection = require_compose_collection();
-    var composeScalar = require_compose_scalar();
-    var resolveEnd = require_resolve_end();
-    var utilEmptyScalarPosition = require_util_empty_scalar_position();
-    var CN = { composeNode, composeEmptyNode };
-    function composeNode(ctx, token, props, onError) {
-      const atKey = ctx.atKey;
-      const { spaceBefore, comment, anchor, tag } = props;
-      let node;
-      let isSrcToken = true;
-      switch (token.type) {
-        case "alias":
-          node = composeAlias(ctx, token, onError);
-          if (anchor || tag)
-            onError(token, "ALIAS_PROPS", "An alias node must not specify any properties");
-          break;
-        case "scalar":
-        case "single-quoted-scalar":
-        case "double-quoted-scalar":
-        case "block-scalar":
-          node = composeScalar.composeScalar(ctx, token, tag, onError);
-          if (anchor)
-            node.anchor = anchor.source.substring(1);
-          break;
-        case "block-map":
-        case "block-seq":
-        case "flow-collection":
-          try {
-            node = composeCollection.composeCollection(CN, ctx, token, props, onError);
-            if (anchor)
-              node.anchor = anchor.source.substring(1);
-          } catch (error2) {
-            const message = error2 instanceof Error ? error2.message : String(error2);
-            onError(token, "RESOURCE_EXHAUSTION", message);
-          }
-          break;
-        default: {
-          const message = token.type === "error" ? token.message : `Unsupported token (type: ${token.type})`;
-          onError(token, "UNEXPECTED_TOKEN", message);
-          isSrcToken = false;
-        }
-      }
-      node ?? (node = composeEmptyNode(ctx, token.offset, void 0, null, props, onError));
-      if (anchor && node.anchor === "")
-        onError(anchor, "BAD_ALIAS", "Anchor cannot be an empty string");
-      if (atKey && ctx.options.stringKeys && (!identity.isScalar(node) || typeof node.value !== "string" || node.tag && node.tag !== "tag:yaml.org,2002:str")) {
-        const msg = "With stringKeys, all keys must be strings";
-        onError(tag ?? token, "NON_STRING_KEY", msg);
-      }
-      if (spaceBefore)
-        node.spaceBefore = true;
-      if (comment) {
-        if (token.type === "scalar" && token.source === "")
-          node.comment = comment;
-        else
-          node.commentBefore = comment;
-      }
-      if (ctx.options.keepSourceTokens && isSrcToken)
-        node.srcToken = token;
-      return node;
-    }
-    function composeEmptyNode(ctx, offset, before, pos, { spaceBefore, comment, anchor, tag, end }, onError) {
-      const token = {
-        type: "scalar",
-        offset: utilEmptyScalarPosition.emptyScalarPosition(offset, before, pos),
-        indent: -1,
-        source: ""
-      };
-      const node = composeScalar.composeScalar(ctx, token, tag, onError);
-      if (anchor) {
-        node.anchor = anchor.source.substring(1);
-        if (node.anchor === "")
-          onError(anchor, "BAD_ALIAS", "Anchor cannot be an empty string");
-      }
-      if (spaceBefore)
-        node.spaceBefore = true;
-      if (comment) {
-        node.comment = comment;
-        node.range[2] = end;
-      }
-      return node;
-    }
-    function composeAlias({ options }, { offset, source, end }, onError) {
-      const alias = new Alias.Alias(source.substring(1));
-      if (alias.source === "")
-        onError(offset, "BAD_ALIAS", "Alias cannot be an empty string");
-      if (alias.source.endsWith(":"))
-        onError(offset + source.length - 1, "BAD_ALIAS", "Alias ending in : is ambiguous", true);
-      const valueEnd = offset + source.length;
-      const re = resolveEnd.resolveEnd(end, valueEnd, options.strict, onError);
-      alias.range = [offset, valueEnd, re.offset];
-      if (re.comment)
-        alias.comment = re.comment;
-      return alias;
-    }
-    exports.composeEmptyNode = composeEmptyNode;
-    exports.composeNode = composeNode;
-  }
-});
-
-// node_modules/yaml/dist/compose/compose-doc.js
-var require_compose_doc = __commonJS({
-  "node_modules/yaml/dist/compose/compose-doc.js"(exports) {
-    "use strict";
-    var Document = require_Document();
-    var composeNode = require_compose_node();
-    var resolveEnd = require_resolve_end();
-    var resolveProps = require_resolve_props();
-    function composeDoc(options, directives, { offset, start, value, end }, onError) {
-      const opts = Object.assign({ _directives: directives }, options);
-      const doc = new Document.Document(void 0, opts);
-      const ctx = {
-        atKey: false,
-        atRoot: true,
-        directives: doc.directives,
-        options: doc.options,
-        schema: doc.schema
-      };
-      const props = resolveProps.resolveProps(start, {
-        indicator: "doc-start",
-        next: value ?? end?.[0],
-        offset,
-        onError,
-        parentIndent: 0,
-        startOnNewline: true
-      });
-      if (props.found) {
-        doc.directives.docStart = true;
-        if (value && (value.type === "block-map" || value.type === "block-seq") && !props.hasNewline)
-          onError(props.end, "MISSING_CHAR", "Block collection cannot start on same line with directives-end marker");
-      }
-      doc.contents = value ? composeNode.composeNode(ctx, value, props, onError) : composeNode.composeEmptyNode(ctx, props.end, start, null, props, onError);
-      const contentEnd = doc.contents.range[2];
-      const re = resolveEnd.resolveEnd(end, contentEnd, false, onError);
-      if (re.comment)
-        doc.comment = re.comment;
-      doc.range = [offset, contentEnd, re.offset];
-      return doc;
-    }
-    exports.composeDoc = composeDoc;
-  }
-});
-
-// node_modules/yaml/dist/compose/composer.js
-var require_composer = __commonJS({
-  "node_modules/yaml/dist/compose/composer.js"(exports) {
-    "use strict";
-    var node_process = __require("process");
-    var directives = require_directives();
-    var Document = require_Document();
-    var errors = require_errors2();
-    var identity = require_identity();
-    var composeDoc = require_compose_doc();
-    var resolveEnd = require_resolve_end();
-    function getErrorPos(src) {
-      if (typeof src === "number")
-        return [src, src + 1];
-      if (Array.isArray(src))
-        return src.length === 2 ? src : [src[0], src[1]];
-      const { offset, source } = src;
-      return [offset, offset + (typeof source === "string" ? source.length : 1)];
-    }
-    function parsePrelude(prelude) {
-      let comment = "";
-      let atComment = false;
-      let afterEmptyLine = false;
-      for (let i = 0; i < prelude.length; ++i) {
-        const source = prelude[i];
-        switch (source[0]) {
-          case "#":
-            comment += (comment === "" ? "" : afterEmptyLine ? "\n\n" : "\n") + (source.substring(1) || " ");
-            atComment = true;
-            afterEmptyLine = false;
-            break;
-          case "%":
-            if (prelude[i + 1]?.[0] !== "#")
-              i += 1;
-            atComment = false;
-            break;
-          default:
-            if (!atComment)
-              afterEmptyLine = true;
-            atComment = false;
-        }
-      }
-      return { comment, afterEmptyLine };
-    }
-    var Composer = class {
-      constructor(options = {}) {
-        this.doc = null;
-        this.atDirectives = false;
-        this.prelude = [];
-        this.errors = [];
-        this.warnings = [];
-        this.onError = (source, code, message, warning2) => {
-          const pos = getErrorPos(source);
-          if (warning2)
-            this.warnings.push(new errors.YAMLWarning(pos, code, message));
-          else
-            this.errors.push(new errors.YAMLParseError(pos, code, message));
-        };
-        this.directives = new directives.Directives({ version: options.version || "1.2" });
-        this.options = options;
-      }
-      decorate(doc, afterDoc) {
-        const { comment, afterEmptyLine } = parsePrelude(this.prelude);
-        if (comment) {
-          const dc = doc.contents;
-          if (afterDoc) {
-            doc.comment = doc.comment ? `${doc.comment}
-${comment}` : comment;
-          } else if (afterEmptyLine || doc.directives.docStart || !dc) {
-            doc.commentBefore = comment;
-          } else if (identity.isCollection(dc) && !dc.flow && dc.items.length > 0) {
-            let it = dc.items[0];
-            if (identity.isPair(it))
-              it = it.key;
-            const cb = it.commentBefore;
-            it.commentBefore = cb ? `${comment}
-${cb}` : comment;
-          } else {
-            const cb = dc.commentBefore;
-            dc.commentBefore = cb ? `${comment}
-${cb}` : comment;
-          }
-        }
-        if (afterDoc) {
-          for (let i = 0; i < this.errors.length; ++i)
-            doc.errors.push(this.errors[i]);
-          for (let i = 0; i < this.warnings.length; ++i)
-            doc.warnings.push(this.warnings[i]);
-        } else {
-          doc.errors = this.errors;
-          doc.warnings = this.warnings;
-        }
-        this.prelude = [];
-        this.errors = [];
-        this.warnings = [];
-      }
-      /**
-       * Current stream status information.
-       *
-       * Mostly useful at the end of input for an empty stream.
-       */
-      streamInfo() {
-        return {
-          comment: parsePrelude(this.prelude).comment,
-          directives: this.directives,
-          errors: this.errors,
-          warnings: this.warnings
-        };
-      }
-      /**
-       * Compose tokens into documents.
-       *
-       * @param forceDoc - If the stream contains no document, still emit a final document including any comments and directives that would be applied to a subsequent document.
-       * @param endOffset - Should be set if `forceDoc` is also set, to set the document range end and to indicate errors correctly.
-       */
-      *compose(tokens, forceDoc = false, endOffset = -1) {
-        for (const token of tokens)
-          yield* this.next(token);
-        yield* this.end(forceDoc, endOffset);
-      }
-      /** Advance the composer by one CST token. */
-      *next(token) {
-        if (node_process.env.LOG_STREAM)
-          console.dir(token, { depth: null });
-        switch (token.type) {
-          case "directive":
-            this.directives.add(token.source, (offset, message, warning2) => {
-              const pos = getErrorPos(token);
-              pos[0] += offset;
-              this.onError(pos, "BAD_DIRECTIVE", message, warning2);
-            });
-            this.prelude.push(token.source);
-            this.atDirectives = true;
-            break;
-          case "document": {
-            const doc = composeDoc.composeDoc(this.options, this.directives, token, this.onError);
-            if (this.atDirectives && !doc.directives.docStart)
-              this.onError(token, "MISSING_CHAR", "Missing directives-end/doc-start indicator line");
-            this.decorate(doc, false);
-            if (this.doc)
-              yield this.doc;
-            this.doc = doc;
-            this.atDirectives = false;
-            break;
-          }
-          case "byte-order-mark":
-          case "space":
-            break;
-          case "comment":
-          case "newline":
-            this.prelude.push(token.source);
-            break;
-          case "error": {
-            const msg = token.source ? `${token.message}: ${JSON.stringify(token.source)}` : token.message;
-            const error2 = new errors.YAMLParseError(getErrorPos(token), "UNEXPECTED_TOKEN", msg);
-            if (this.atDirectives || !this.doc)
-              this.errors.push(error2);
-            else
-              this.doc.errors.push(error2);
-            break;
-          }
-          case "doc-end": {
-            if (!this.doc) {
-              const msg = "Unexpected doc-end without preceding document";
-              this.errors.push(new errors.YAMLParseError(getErrorPos(token), "UNEXPECTED_TOKEN", msg));
-              break;
-            }
-            this.doc.directives.docEnd = true;
-            const end = resolveEnd.resolveEnd(token.end, token.offset + token.source.length, this.doc.options.strict, this.onError);
-            this.decorate(this.doc, true);
-            if (end.comment) {
-              const dc = this.doc.comment;
-              this.doc.comment = dc ? `${dc}
-${end.comment}` : end.comment;
-            }
-            this.doc.range[2] = end.offset;
-            break;
-          }
-          default:
-            this.errors.push(new errors.YAMLParseError(getErrorPos(token), "UNEXPECTED_TOKEN", `Unsupported token ${token.type}`));
-        }
-      }
-      /**
-       * Call at end of input to yield any remaining document.
-       *
-       * @param forceDoc - If the stream contains no document, still emit a final document including any comments and directives that would be applied to a subsequent document.
-       * @param endOffset - Should be set if `forceDoc` is also set, to set the document range end and to indicate errors correctly.
-       */
-      *end(forceDoc = false, endOffset = -1) {
-        if (this.doc) {
-          this.decorate(this.doc, true);
-          yield this.doc;
-          this.doc = null;
-        } else if (forceDoc) {
-          const opts = Object.assign({ _directives: this.directives }, this.options);
-          const doc = new Document.Document(void 0, opts);
-          if (this.atDirectives)
-            this.onError(endOffset, "MISSING_CHAR", "Missing directives-end indicator line");
-          doc.range = [0, endOffset, endOffset];
-          this.decorate(doc, false);
-          yield doc;
-        }
-      }
-    };
-    exports.Composer = Composer;
-  }
-});
-
-// node_modules/yaml/dist/parse/cst-scalar.js
-var require_cst_scalar = __commonJS({
-  "node_modules/yaml/dist/parse/cst-scalar.js"(exports) {
-    "use strict";
-    var resolveBlockScalar = require_resolve_block_scalar();
-    var resolveFlowScalar = require_resolve_flow_scalar();
-    var errors = require_errors2();
-    var stringifyString = require_stringifyString();
-    function resolveAsScalar(token, strict = true, onError) {
-      if (token) {
-        const _onError = (pos, code, message) => {
-          const offset = typeof pos === "number" ? pos : Array.isArray(pos) ? pos[0] : pos.offset;
-          if (onError)
-            onError(offset, code, message);
-          else
-            throw new errors.YAMLParseError([offset, offset + 1], code, message);
-        };
-        switch (token.type) {
-          case "scalar":
-          case "single-quoted-scalar":
-          case "double-quoted-scalar":
-            return resolveFlowScalar.resolveFlowScalar(token, strict, _onError);
-          case "block-scalar":
-            return resolveBlockScalar.resolveBlockScalar({ options: { strict } }, token, _onError);
-        }
-      }
-      return null;
-    }
-    function createScalarToken(value, context) {
-      const { implicitKey = false, indent, inFlow = false, offset = -1, type = "PLAIN" } = context;
-      const source = stringifyString.stringifyString({ type, value }, {
-        implicitKey,
-        indent: indent > 0 ? " ".repeat(indent) : "",
-        inFlow,
-        options: { blockQuote: true, lineWidth: -1 }
-      });
-      const end = context.end ?? [
-        { type: "newline", offset: -1, indent, source: "\n" }
-      ];
-      switch (source[0]) {
-        case "|":
-        case ">": {
-          const he = source.indexOf("\n");
-          const head = source.substring(0, he);
-          const body = source.substring(he + 1) + "\n";
-          const props = [
-            { type: "block-scalar-header", offset, indent, source: head }
-          ];
-          if (!addEndtoBlockProps(props, end))
-            props.push({ type: "newline", offset: -1, indent, source: "\n" });
-          return { type: "block-scalar", offset, indent, props, source: body };
-        }
-        case '"':
-          return { type: "double-quoted-scalar", offset, indent, source, end };
-        case "'":
-          return { type: "single-quoted-scalar", offset, indent, source, end };
-        default:
-          return { type: "scalar", offset, indent, source, end };
-      }
-    }
-    function setScalarValue(token, value, context = {}) {
-      let { afterKey = false, implicitKey = false, inFlow = false, type } = context;
-      let indent = "indent" in token ? token.indent : null;
-      if (afterKey && typeof indent === "number")
-        indent += 2;
-      if (!type)
-        switch (token.type) {
-          case "single-quoted-scalar":
-            type = "QUOTE_SINGLE";
-            break;
-          case "double-quoted-scalar":
-            type = "QUOTE_DOUBLE";
-            break;
-          case "block-scalar": {
-            const header = token.props[0];
-            if (header.type !== "block-scalar-header")
-              throw new Error("Invalid block scalar header");
-            type = header.source[0] === ">" ? "BLOCK_FOLDED" : "BLOCK_LITERAL";
-            break;
-          }
-          default:
-            type = "PLAIN";
-        }
-      const source = stringifyString.stringifyString({ type, value }, {
-        implicitKey: implicitKey || indent === null,
-        indent: indent !== null && indent > 0 ? " ".repeat(indent) : "",
-        inFlow,
-        options: { blockQuote: true, lineWidth: -1 }
-      });
-      switch (source[0]) {
-        case "|":
-        case ">":
-          setBlockScalarValue(token, source);
-          break;
-        case '"':
-          setFlowScalarValue(token, source, "double-quoted-scalar");
-          break;
-        case "'":
-          setFlowScalarValue(token, source, "single-quoted-scalar");
-          break;
-        default:
-          setFlowScalarValue(token, source, "scalar");
-      }
-    }
-    function setBlockScalarValue(token, source) {
-      const he = source.indexOf("\n");
-      const head = source.substring(0, he);
-      const body = source.substring(he + 1) + "\n";
-      if (token.type === "block-scalar") {
-        const header = token.props[0];
-        if (header.type !== "block-scalar-header")
-          throw new Error("Invalid block scalar header");
-        header.source = head;
-        token.source = body;
-      } else {
-        const { offset } = token;
-        const indent = "indent" in token ? token.indent : -1;
-        const props = [
-          { type: "block-scalar-header", offset, indent, source: head }
-        ];
-        if (!addEndtoBlockProps(props, "end" in token ? token.end : void 0))
-          props.push({ type: "newline", offset: -1, indent, source: "\n" });
-        for (const key of Object.keys(token))
-          if (key !== "type" && key !== "offset")
-            delete token[key];
-        Object.assign(token, { type: "block-scalar", indent, props, source: body });
-      }
-    }
-    function addEndtoBlockProps(props, end) {
-      if (end)
-        for (const st of end)
-          switch (st.type) {
-            case "space":
-            case "comment":
-              props.push(st);
-              break;
-            case "newline":
-              props.push(st);
-              return true;
-          }
-      return false;
-    }
-    function setFlowScalarValue(token, source, type) {
-      switch (token.type) {
-        case "scalar":
-        case "double-quoted-scalar":
-        case "single-quoted-scalar":
-          token.type = type;
-          token.source = source;
-          break;
-        case "block-scalar": {
-          const end = token.props.slice(1);
-          let oa = source.length;
-          if (token.props[0].type === "block-scalar-header")
-            oa -= token.props[0].source.length;
-          for (const tok of end)
-            tok.offset += oa;
-          delete token.props;
-          Object.assign(token, { type, source, end });
-          break;
-        }
-        case "block-map":
-        case "block-seq": {
-          const offset = token.offset + source.length;
-          const nl = { type: "newline", offset, indent: token.indent, source: "\n" };
-          delete token.items;
-          Object.assign(token, { type, source, end: [nl] });
-          break;
-        }
-        default: {
-          const indent = "indent" in token ? token.indent : -1;
-          const end = "end" in token && Array.isArray(token.end) ? token.end.filter((st) => st.type === "space" || st.type === "comment" || st.type === "newline") : [];
-          for (const key of Object.keys(token))
-            if (key !== "type" && key !== "offset")
-              delete token[key];
-          Object.assign(token, { type, indent, source, end });
-        }
-      }
-    }
-    exports.createScalarToken = createScalarToken;
-    exports.resolveAsScalar = resolveAsScalar;
-    exports.setScalarValue = setScalarValue;
-  }
-});
-
-// node_modules/yaml/dist/parse/cst-stringify.js
-var require_cst_stringify = __commonJS({
-  "node_modules/yaml/dist/parse/cst-stringify.js"(exports) {
-    "use strict";
-    var stringify = (cst) => "type" in cst ? stringifyToken(cst) : stringifyItem(cst);
-    function stringifyToken(token) {
-      switch (token.type) {
-        case "block-scalar": {
-          let res = "";
-          for (const tok of token.props)
-            res += stringifyToken(tok);
-          return res + token.source;
-        }
-        case "block-map":
-        case "block-seq": {
-          let res = "";
-          for (const item of token.items)
-            res += stringifyItem(item);
-          return res;
-        }
-        case "flow-collection": {
-          let res = token.start.source;
-          for (const item of token.items)
-            res += stringifyItem(item);
-          for (const st of token.end)
-            res += st.source;
-          return res;
-        }
-        case "document": {
-          let res = stringifyItem(token);
-          if (token.end)
-            for (const st of token.end)
-              res += st.source;
-          return res;
-        }
-        default: {
-          let res = token.source;
-          if ("end" in token && token.end)
-            for (const st of token.end)
-              res += st.source;
-          return res;
-        }
-      }
-    }
-    function stringifyItem({ start, key, sep, value }) {
-      let res = "";
-      for (const st of start)
-        res += st.source;
-      if (key)
-        res += stringifyToken(key);
-      if (sep)
-        for (const st of sep)
-          res += st.source;
-      if (value)
-        res += stringifyToken(value);
-      return res;
-    }
-    exports.stringify = stringify;
-  }
-});
-
-// node_modules/yaml/dist/parse/cst-visit.js
-var require_cst_visit = __commonJS({
-  "node_modules/yaml/dist/parse/cst-visit.js"(exports) {
-    "use strict";
-    var BREAK = /* @__PURE__ */ Symbol("break visit");
-    var SKIP = /* @__PURE__ */ Symbol("skip children");
-    var REMOVE = /* @__PURE__ */ Symbol("remove item");
-    function visit(cst, visitor) {
-      if ("type" in cst && cst.type === "document")
-        cst = { start: cst.start, value: cst.value };
-      _visit(Object.freeze([]), cst, visitor);
-    }
-    visit.BREAK = BREAK;
-    visit.SKIP = SKIP;
-    visit.REMOVE = REMOVE;
-    visit.itemAtPath = (cst, path) => {
-      let item = cst;
-      for (const [field2, index] of path) {
-        const tok = item?.[field2];
-        if (tok && "items" in tok) {
-          item = tok.items[index];
-        } else
-          return void 0;
-      }
-      return item;
-    };
-    visit.parentCollection = (cst, path) => {
-      const parent = visit.itemAtPath(cst, path.slice(0, -1));
-      const field2 = path[path.length - 1][0];
-      const coll = parent?.[field2];
-      if (coll && "items" in coll)
-        return coll;
-      throw new Error("Parent collection not found");
-    };
-    function _visit(path, item, visitor) {
-      let ctrl = visitor(item, path);
-      if (typeof ctrl === "symbol")
-        return ctrl;
-      for (const field2 of ["key", "value"]) {
-        const token = item[field2];
-        if (token && "items" in token) {
-          for (let i = 0; i < token.items.length; ++i) {
-            const ci = _visit(Object.freeze(path.concat([[field2, i]])), token.items[i], visitor);
-            if (typeof ci === "number")
-              i = ci - 1;
-            else if (ci === BREAK)
-              return BREAK;
-            else if (ci === REMOVE) {
-              token.items.splice(i, 1);
-              i -= 1;
-            }
-          }
-          if (typeof ctrl === "function" && field2 === "key")
-            ctrl = ctrl(item, path);
-        }
-      }
-      return typeof ctrl === "function" ? ctrl(item, path) : ctrl;
-    }
-    exports.visit = visit;
-  }
-});
-
-// node_modules/yaml/dist/parse/cst.js
-var require_cst = __commonJS({
-  "node_modules/yaml/dist/parse/cst.js"(exports) {
-    "use strict";
-    var cstScalar = require_cst_scalar();
-    var cstStringify = require_cst_stringify();
-    var cstVisit = require_cst_visit();
-    var BOM = "\uFEFF";
-    var DOCUMENT = "";
-    var FLOW_END = "";
-    var SCALAR = "";
-    var isCollection = (token) => !!token && "items" in token;
-    var isScalar3 = (token) => !!token && (token.type === "scalar" || token.type === "single-quoted-scalar" || token.type === "double-quoted-scalar" || token.type === "block-scalar");
-    function prettyToken(token) {
-      switch (token) {
-        case BOM:
-          return "<BOM>";
-        case DOCUMENT:
-          return "<DOC>";
-        case FLOW_END:
-          return "<FLOW_END>";
-        case SCALAR:
-          return "<SCALAR>";
-        default:
-          return JSON.stringify(token);
-      }
-    }
-    function tokenType(source) {
-      switch (source) {
-        case BOM:
-          return "byte-order-mark";
-        case DOCUMENT:
-          return "doc-mode";
-        case FLOW_END:
-          return "flow-error-end";
-        case SCALAR:
-          return "scalar";
-        case "---":
-          return "doc-start";
-        case "...":
-          return "doc-end";
-        case "":
-        case "\n":
-        case "\r\n":
-          return "newline";
-        case "-":
-          return "seq-item-ind";
-        case "?":
-          return "explicit-key-ind";
-        case ":":
-          return "map-value-ind";
-        case "{":
-          return "flow-map-start";
-        case "}":
-          return "flow-map-end";
-        case "[":
-          return "flow-seq-start";
-        case "]":
-          return "flow-seq-end";
-        case ",":
-          return "comma";
-      }
-      switch (source[0]) {
-        case " ":
-        case "	":
-          return "space";
-        case "#":
-          return "comment";
-        case "%":
-          return "directive-line";
-        case "*":
-          return "alias";
-        case "&":
-          return "anchor";
-        case "!":
-          return "tag";
-        case "'":
-          return "single-quoted-scalar";
-        case '"':
-          return "double-quoted-scalar";
-        case "|":
-        case ">":
-          return "block-scalar-header";
-      }
-      return null;
-    }
-    exports.createScalarToken = cstScalar.createScalarToken;
-    exports.resolveAsScalar = cstScalar.resolveAsScalar;
-    exports.setScalarValue = cstScalar.setScalarValue;
-    exports.stringify = cstStringify.stringify;
-    exports.visit = cstVisit.visit;
-    exports.BOM = BOM;
-    exports.DOCUMENT = DOCUMENT;
-    exports.FLOW_END = FLOW_END;
-    exports.SCALAR = SCALAR;
-    exports.isCollection = isCollection;
-    exports.isScalar = isScalar3;
-    exports.prettyToken = prettyToken;
-    exports.tokenType = tokenType;
-  }
-});
-
-// node_modules/yaml/dist/parse/lexer.js
-var require_lexer = __commonJS({
-  "node_modules/yaml/dist/parse/lexer.js"(exports) {
-    "use strict";
-    var cst = require_cst();
-    function isEmpty(ch) {
-      switch (ch) {
-        case void 0:
-        case " ":
-        case "\n":
-        case "\r":
-        case "	":
-          return true;
-        default:
-          return false;
-      }
-    }
-    var hexDigits = new Set("0123456789ABCDEFabcdef");
-    var tagChars = new Set("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-#;/?:@&=+$_.!~*'()");
-    var flowIndicatorChars = new Set(",[]{}");
-    var invalidAnchorChars = new Set(" ,[]{}\n\r	");
-    var isNotAnchorChar = (ch) => !ch || invalidAnchorChars.has(ch);
-    var Lexer = class {
-      constructor() {
-        this.atEnd = false;
-        this.blockScalarIndent = -1;
-        this.blockScalarKeep = false;
-        this.buffer = "";
-        this.flowKey = false;
-        this.flowLevel = 0;
-        this.indentNext = 0;
-        this.indentValue = 0;
-        this.lineEndPos = null;
-        this.next = null;
-        this.pos = 0;
-      }
-      /**
-       * Generate YAML tokens from the `source` string. If `incomplete`,
-       * a part of the last line may be left as a buffer for the next call.
-       *
-       * @returns A generator of lexical tokens
-       */
-      *lex(source, incomplete = false) {
-        if (source) {
-          if (typeof source !== "string")
-            throw TypeError("source is not a string");
-          this.buffer = this.buffer ? this.buffer + source : source;
-          this.lineEndPos = null;
-        }
-        this.atEnd = !incomplete;
-        let next = this.next ?? "stream";
-        while (next && (incomplete || this.hasChars(1)))
-          next = yield* this.parseNext(next);
-      }
-      atLineEnd() {
-        let i = this.pos;
-        let ch = this.buffer[i];
-        while (ch === " " || ch === "	")
-          ch = this.buffer[++i];
-        if (!ch || ch === "#" || ch === "\n")
-          return true;
-        if (ch === "\r")
-          return this.buffer[i + 1] === "\n";
-        return false;
-      }
-      charAt(n) {
-        return this.buffer[this.pos + n];
-      }
-      continueScalar(offset) {
-        let ch = this.buffer[offset];
-        if (this.indentNext > 0) {
-          let indent = 0;
-          while (ch === " ")
-            ch = this.buffer[++indent + offset];
-          if (ch === "\r") {
-            const next = this.buffer[indent + offset + 1];
-            if (next === "\n" || !next && !this.atEnd)
-              return offset + indent + 1;
-          }
-          return ch === "\n" || indent >= this.indentNext || !ch && !this.atEnd ? offset + indent : -1;
-        }
-        if (ch === "-" || ch === ".") {
-          const dt = this.buffer.substr(offset, 3);
-          if ((dt === "---" || dt === "...") && isEmpty(this.buffer[offset + 3]))
-            return -1;
-        }
-        return offset;
-      }
-      getLine() {
-        let end = this.lineEndPos;
-        if (typeof end !== "number" || end !== -1 && end < this.pos) {
-          end = this.buffer.indexOf("\n", this.pos);
-          this.lineEndPos = end;
-        }
-        if (end === -1)
-          return this.atEnd ? this.buffer.substring(this.pos) : null;
-        if (this.buffer[end - 1] === "\r")
-          end -= 1;
-        return this.buffer.substring(this.pos, end);
-      }
-      hasChars(n) {
-        return this.pos + n <= this.buffer.length;
-      }
-      setNext(state) {
-        this.buffer = this.buffer.substring(this.pos);
-        this.pos = 0;
-        this.lineEndPos = null;
-        this.next = state;
-        return null;
-      }
-      peek(n) {
-        return this.buffer.substr(this.pos, n);
-      }
-      *parseNext(next) {
-        switch (next) {
-          case "stream":
-            return yield* this.parseStream();
-          case "line-start":
-            return yield* this.parseLineStart();
-          case "block-start":
-            return yield* this.parseBlockStart();
-          case "doc":
-            return yield* this.parseDocument();
-          case "flow":
-            return yield* this.parseFlowCollection();
-          case "quoted-scalar":
-            return yield* this.parseQuotedScalar();
-          case "block-scalar":
-            return yield* this.parseBlockScalar();
-          case "plain-scalar":
-            return yield* this.parsePlainScalar();
-        }
-      }
-      *parseStream() {
-        let line2 = this.getLine();
-        if (line2 === null)
-          return this.setNext("stream");
-        if (line2[0] === cst.BOM) {
-          yield* this.pushCount(1);
-          line2 = line2.substring(1);
-        }
-        if (line2[0] === "%") {
-          let dirEnd = line2.length;
-          let cs = line2.indexOf("#");
-          while (cs !== -1) {
-            const ch = line2[cs - 1];
-            if (ch === " " || ch === "	") {
-              dirEnd = cs - 1;
-              break;
-            } else {
-              cs = line2.indexOf("#", cs + 1);
-            }
-          }
-          while (true) {
-            const ch = line2[dirEnd - 1];
-            if (ch === " " || ch === "	")
-              dirEnd -= 1;
-            else
-              break;
-          }
-          const n = (yield* this.pushCount(dirEnd)) + (yield* this.pushSpaces(true));
-          yield* this.pushCount(line2.length - n);
-          this.pushNewline();
-          return "stream";
-        }
-        if (this.atLineEnd()) {
-          const sp = yield* this.pushSpaces(true);
-          yield* this.pushCount(line2.length - sp);
-          yield* this.pushNewline();
-          return "stream";
-        }
-        yield cst.DOCUMENT;
-        return yield* this.parseLineStart();
-      }
-      *parseLineStart() {
-        const ch = this.charAt(0);
-        if (!ch && !this.atEnd)
-          return this.setNext("line-start");
-        if (ch === "-" || ch === ".") {
-          if (!this.atEnd && !this.hasChars(4))
-            return this.setNext("line-start");
-          const s = this.peek(3);
-          if ((s === "---" || s === "...") && isEmpty(this.charAt(3))) {
-            yield* this.pushCount(3);
-            this.indentValue = 0;
-            this.indentNext = 0;
-            return s === "---" ? "doc" : "stream";
-          }
-        }
-        this.indentValue = yield* this.pushSpaces(false);
-        if (this.indentNext > this.indentValue && !isEmpty(this.charAt(1)))
-          this.indentNext = this.indentValue;
-        return yield* this.parseBlockStart();
-      }
-      *parseBlockStart() {
-        const [ch0, ch1] = this.peek(2);
-        if (!ch1 && !this.atEnd)
-          return this.setNext("block-start");
-        if ((ch0 === "-" || ch0 === "?" || ch0 === ":") && isEmpty(ch1)) {
-          const n = (yield* this.pushCount(1)) + (yield* this.pushSpaces(true));
-          this.indentNext = this.indentValue + 1;
-          this.indentValue += n;
-          return "block-start";
-        }
-        return "doc";
-      }
-      *parseDocument() {
-        yield* this.pushSpaces(true);
-        const line2 = this.getLine();
-        if (line2 === null)
-          return this.setNext("doc");
-        let n = yield* this.pushIndicators();
-        switch (line2[n]) {
-          case "#":
-            yield* this.pushCount(line2.length - n);
-          // fallthrough
-          case void 0:
-            yield* this.pushNewline();
-            return yield* this.parseLineStart();
-          case "{":
-          case "[":
-            yield* this.pushCount(1);
-            this.flowKey = false;
-            this.flowLevel = 1;
-            return "flow";
-          case "}":
-          case "]":
-            yield* this.pushCount(1);
-            return "doc";
-          case "*":
-            yield* this.pushUntil(isNotAnchorChar);
-            return "doc";
-          case '"':
-          case "'":
-            return yield* this.parseQuotedScalar();
-          case "|":
-          case ">":
-            n += yield* this.parseBlockScalarHeader();
-            n += yield* this.pushSpaces(true);
-            yield* this.pushCount(line2.length - n);
-            yield* this.pushNewline();
-            return yield* this.parseBlockScalar();
-          default:
-            return yield* this.parsePlainScalar();
-        }
-      }
-      *parseFlowCollection() {
-        let nl, sp;
-        let indent = -1;
-        do {
-          nl = yield* this.pushNewline();
-          if (nl > 0) {
-            sp = yield* this.pushSpaces(false);
-            this.indentValue = indent = sp;
-          } else {
-            sp = 0;
-          }
-          sp += yield* this.pushSpaces(true);
-        } while (nl + sp > 0);
-        const line2 = this.getLine();
-        if (line2 === null)
-          return this.setNext("flow");
-        if (indent !== -1 && indent < this.indentNext && line2[0] !== "#" || indent === 0 && (line2.startsWith("---") || line2.startsWith("...")) && isEmpty(line2[3])) {
-          const atFlowEndMarker = indent === this.indentNext - 1 && this.flowLevel === 1 && (line2[0] === "]" || line2[0] === "}");
-          if (!atFlowEndMarker) {
-            this.flowLevel = 0;
-            yield cst.FLOW_END;
-            return yield* this.parseLineStart();
-          }
-        }
-        let n = 0;
-        while (line2[n] === ",") {
-          n += yield* this.pushCount(1);
-          n += yield* this.pushSpaces(true);
-          this.flowKey = false;
-        }
-        n += yield* this.pushIndicators();
-        switch (line2[n]) {
-          case void 0:
-            return "flow";
-          case "#":
-            yield* this.pushCount(line2.length - n);
-            return "flow";
-          case "{":
-          case "[":
-            yield* this.pushCount(1);
-            this.flowKey = false;
-            this.flowLevel += 1;
-            return "flow";
-          case "}":
-          case "]":
-            yield* this.pushCount(1);
-            this.flowKey = true;
-            this.flowLevel -= 1;
-            return this.flowLevel ? "flow" : "doc";
-          case "*":
-            yield* this.pushUntil(isNotAnchorChar);
-            return "flow";
-          case '"':
-          case "'":
-            this.flowKey = true;
-            return yield* this.parseQuotedScalar();
-          case ":": {
-            const next = this.charAt(1);
-            if (this.flowKey || isEmpty(next) || next === ",") {
-              this.flowKey = false;
-              yield* this.pushCount(1);
-              yield* this.pushSpaces(true);
-              return "flow";
-            }
-          }
-          // fallthrough
-          default:
-            this.flowKey = false;
-            return yield* this.parsePlainScalar();
-        }
-      }
-      *parseQuotedScalar() {
-        const quote2 = this.charAt(0);
-        let end = this.buffer.indexOf(quote2, this.pos + 1);
-        if (quote2 === "'") {
-          while (end !== -1 && this.buffer[end + 1] === "'")
-            end = this.buffer.indexOf("'", end + 2);
-        } else {
-          while (end !== -1) {
-            let n = 0;
-            while (this.buffer[end - 1 - n] === "\\")
-              n += 1;
-            if (n % 2 === 0)
-              break;
-            end = this.buffer.indexOf('"', end + 1);
-          }
-        }
-        const qb = this.buffer.substring(0, end);
-        let nl = qb.indexOf("\n", this.pos);
-        if (nl !== -1) {
-          while (nl !== -1) {
-            const cs = this.continueScalar(nl + 1);
-            if (cs === -1)
-              break;
-            nl = qb.indexOf("\n", cs);
-          }
-          if (nl !== -1) {
-            end = nl - (qb[nl - 1] === "\r" ? 2 : 1);
-          }
-        }
-        if (end === -1) {
-          if (!this.atEnd)
-            return this.setNext("quoted-scalar");
-          end = this.buffer.length;
-        }
-        yield* this.pushToIndex(end + 1, false);
-        return this.flowLevel ? "flow" : "doc";
-      }
-      *parseBlockScalarHeader() {
-        this.blockScalarIndent = -1;
-        this.blockScalarKeep = false;
-        let i = this.pos;
-        while (true) {
-          const ch = this.buffer[++i];
-          if (ch === "+")
-            this.blockScalarKeep = true;
-          else if (ch > "0" && ch <= "9")
-            this.blockScalarIndent = Number(ch) - 1;
-          else if (ch !== "-")
-            break;
-        }
-        return yield* this.pushUntil((ch) => isEmpty(ch) || ch === "#");
-      }
-      *parseBlockScalar() {
-        let nl = this.pos - 1;
-        let indent = 0;
-        let ch;
-        loop: for (let i2 = this.pos; ch = this.buffer[i2]; ++i2) {
-          switch (ch) {
-            case " ":
-              indent += 1;
-              break;
-            case "\n":
-              nl = i2;
-              indent = 0;
-              break;
-            case "\r": {
-              const next = this.buffer[i2 + 1];
-              if (!next && !this.atEnd)
-                return this.setNext("block-scalar");
-              if (next === "\n")
-                break;
-            }
-            // fallthrough
-            default:
-              break loop;
-          }
-        }
-        if (!ch && !this.atEnd)
-          return this.setNext("block-scalar");
-        if (indent >= this.indentNext) {
-          if (this.blockScalarIndent === -1)
-            this.indentNext = indent;
-          else {
-            this.indentNext = this.blockScalarIndent + (this.indentNext === 0 ? 1 : this.indentNext);
-          }
-          do {
-            const cs = this.continueScalar(nl + 1);
-            if (cs === -1)
-              break;
-            nl = this.buffer.indexOf("\n", cs);
-          } while (nl !== -1);
-          if (nl === -1) {
-            if (!this.atEnd)
-              return this.setNext("block-scalar");
-            nl = this.buffer.length;
-          }
-        }
-        let i = nl + 1;
-        ch = this.buffer[i];
-        while (ch === " ")
-          ch = this.buffer[++i];
-        if (ch === "	") {
-          while (ch === "	" || ch === " " || ch === "\r" || ch === "\n")
-            ch = this.buffer[++i];
-          nl = i - 1;
-        } else if (!this.blockScalarKeep) {
-          do {
-            let i2 = nl - 1;
-            let ch2 = this.buffer[i2];
-            if (ch2 === "\r")
-              ch2 = this.buffer[--i2];
-            const lastChar = i2;
-            while (ch2 === " ")
-              ch2 = this.buffer[--i2];
-            if (ch2 === "\n" && i2 >= this.pos && i2 + 1 + indent > lastChar)
-              nl = i2;
-            else
-              break;
-          } while (true);
-        }
-        yield cst.SCALAR;
-        yield* this.pushToIndex(nl + 1, true);
-        return yield* this.parseLineStart();
+// yaml-on-first-use:yaml
+var require_yaml = __commonJS({
+  "yaml-on-first-use:yaml"(exports2, module2) {
+    var text = '"use strict";\nvar __getOwnPropNames = Object.getOwnPropertyNames;\nvar __commonJS = (cb, mod) => function __require() {\n  try {\n    return mod || (0, cb[__getOwnPropNames(cb)[0]])((mod = { exports: {} }).exports, mod), mod.exports;\n  } catch (e) {\n    throw mod = 0, e;\n  }\n};\n\n// node_modules/yaml/dist/nodes/identity.js\nvar require_identity = __commonJS({\n  "node_modules/yaml/dist/nodes/identity.js"(exports2) {\n    "use strict";\n    var ALIAS = /* @__PURE__ */ Symbol.for("yaml.alias");\n    var DOC = /* @__PURE__ */ Symbol.for("yaml.document");\n    var MAP = /* @__PURE__ */ Symbol.for("yaml.map");\n    var PAIR = /* @__PURE__ */ Symbol.for("yaml.pair");\n    var SCALAR = /* @__PURE__ */ Symbol.for("yaml.scalar");\n    var SEQ = /* @__PURE__ */ Symbol.for("yaml.seq");\n    var NODE_TYPE = /* @__PURE__ */ Symbol.for("yaml.node.type");\n    var isAlias = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === ALIAS;\n    var isDocument = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === DOC;\n    var isMap = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === MAP;\n    var isPair = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === PAIR;\n    var isScalar = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === SCALAR;\n    var isSeq = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === SEQ;\n    function isCollection(node) {\n      if (node && typeof node === "object")\n        switch (node[NODE_TYPE]) {\n          case MAP:\n          case SEQ:\n            return true;\n        }\n      return false;\n    }\n    function isNode(node) {\n      if (node && typeof node === "object")\n        switch (node[NODE_TYPE]) {\n          case ALIAS:\n          case MAP:\n          case SCALAR:\n          case SEQ:\n            return true;\n        }\n      return false;\n    }\n    var hasAnchor = (node) => (isScalar(node) || isCollection(node)) && !!node.anchor;\n    exports2.ALIAS = ALIAS;\n    exports2.DOC = DOC;\n    exports2.MAP = MAP;\n    exports2.NODE_TYPE = NODE_TYPE;\n    exports2.PAIR = PAIR;\n    exports2.SCALAR = SCALAR;\n    exports2.SEQ = SEQ;\n    exports2.hasAnchor = hasAnchor;\n    exports2.isAlias = isAlias;\n    exports2.isCollection = isCollection;\n    exports2.isDocument = isDocument;\n    exports2.isMap = isMap;\n    exports2.isNode = isNode;\n    exports2.isPair = isPair;\n    exports2.isScalar = isScalar;\n    exports2.isSeq = isSeq;\n  }\n});\n\n// node_modules/yaml/dist/visit.js\nvar require_visit = __commonJS({\n  "node_modules/yaml/dist/visit.js"(exports2) {\n    "use strict";\n    var identity2 = require_identity();\n    var BREAK = /* @__PURE__ */ Symbol("break visit");\n    var SKIP = /* @__PURE__ */ Symbol("skip children");\n    var REMOVE = /* @__PURE__ */ Symbol("remove node");\n    function visit2(node, visitor) {\n      const visitor_ = initVisitor(visitor);\n      if (identity2.isDocument(node)) {\n        const cd = visit_(null, node.contents, visitor_, Object.freeze([node]));\n        if (cd === REMOVE)\n          node.contents = null;\n      } else\n        visit_(null, node, visitor_, Object.freeze([]));\n    }\n    visit2.BREAK = BREAK;\n    visit2.SKIP = SKIP;\n    visit2.REMOVE = REMOVE;\n    function visit_(key, node, visitor, path) {\n      const ctrl = callVisitor(key, node, visitor, path);\n      if (identity2.isNode(ctrl) || identity2.isPair(ctrl)) {\n        replaceNode(key, path, ctrl);\n        return visit_(key, ctrl, visitor, path);\n      }\n      if (typeof ctrl !== "symbol") {\n        if (identity2.isCollection(node)) {\n          path = Object.freeze(path.concat(node));\n          for (let i = 0; i < node.items.length; ++i) {\n            const ci = visit_(i, node.items[i], visitor, path);\n            if (typeof ci === "number")\n              i = ci - 1;\n            else if (ci === BREAK)\n              return BREAK;\n            else if (ci === REMOVE) {\n              node.items.splice(i, 1);\n              i -= 1;\n            }\n          }\n        } else if (identity2.isPair(node)) {\n          path = Object.freeze(path.concat(node));\n          const ck = visit_("key", node.key, visitor, path);\n          if (ck === BREAK)\n            return BREAK;\n          else if (ck === REMOVE)\n            node.key = null;\n          const cv = visit_("value", node.value, visitor, path);\n          if (cv === BREAK)\n            return BREAK;\n          else if (cv === REMOVE)\n            node.value = null;\n        }\n      }\n      return ctrl;\n    }\n    async function visitAsync(node, visitor) {\n      const visitor_ = initVisitor(visitor);\n      if (identity2.isDocument(node)) {\n        const cd = await visitAsync_(null, node.contents, visitor_, Object.freeze([node]));\n        if (cd === REMOVE)\n          node.contents = null;\n      } else\n        await visitAsync_(null, node, visitor_, Object.freeze([]));\n    }\n    visitAsync.BREAK = BREAK;\n    visitAsync.SKIP = SKIP;\n    visitAsync.REMOVE = REMOVE;\n    async function visitAsync_(key, node, visitor, path) {\n      const ctrl = await callVisitor(key, node, visitor, path);\n      if (identity2.isNode(ctrl) || identity2.isPair(ctrl)) {\n        replaceNode(key, path, ctrl);\n        return visitAsync_(key, ctrl, visitor, path);\n      }\n      if (typeof ctrl !== "symbol") {\n        if (identity2.isCollection(node)) {\n          path = Object.freeze(path.concat(node));\n          for (let i = 0; i < node.items.length; ++i) {\n            const ci = await visitAsync_(i, node.items[i], visitor, path);\n            if (typeof ci === "number")\n              i = ci - 1;\n            else if (ci === BREAK)\n              return BREAK;\n            else if (ci === REMOVE) {\n              node.items.splice(i, 1);\n              i -= 1;\n            }\n          }\n        } else if (identity2.isPair(node)) {\n          path = Object.freeze(path.concat(node));\n          const ck = await visitAsync_("key", node.key, visitor, path);\n          if (ck === BREAK)\n            return BREAK;\n          else if (ck === REMOVE)\n            node.key = null;\n          const cv = await visitAsync_("value", node.value, visitor, path);\n          if (cv === BREAK)\n            return BREAK;\n          else if (cv === REMOVE)\n            node.value = null;\n        }\n      }\n      return ctrl;\n    }\n    function initVisitor(visitor) {\n      if (typeof visitor === "object" && (visitor.Collection || visitor.Node || visitor.Value)) {\n        return Object.assign({\n          Alias: visitor.Node,\n          Map: visitor.Node,\n          Scalar: visitor.Node,\n          Seq: visitor.Node\n        }, visitor.Value && {\n          Map: visitor.Value,\n          Scalar: visitor.Value,\n          Seq: visitor.Value\n        }, visitor.Collection && {\n          Map: visitor.Collection,\n          Seq: visitor.Collection\n        }, visitor);\n      }\n      return visitor;\n    }\n    function callVisitor(key, node, visitor, path) {\n      if (typeof visitor === "function")\n        return visitor(key, node, path);\n      if (identity2.isMap(node))\n        return visitor.Map?.(key, node, path);\n      if (identity2.isSeq(node))\n        return visitor.Seq?.(key, node, path);\n      if (identity2.isPair(node))\n        return visitor.Pair?.(key, node, path);\n      if (identity2.isScalar(node))\n        return visitor.Scalar?.(key, node, path);\n      if (identity2.isAlias(node))\n        return visitor.Alias?.(key, node, path);\n      return void 0;\n    }\n    function replaceNode(key, path, node) {\n      const parent = path[path.length - 1];\n      if (identity2.isCollection(parent)) {\n        parent.items[key] = node;\n      } else if (identity2.isPair(parent)) {\n        if (key === "key")\n          parent.key = node;\n        else\n          parent.value = node;\n      } else if (identity2.isDocument(parent)) {\n        parent.contents = node;\n      } else {\n        const pt = identity2.isAlias(parent) ? "alias" : "scalar";\n        throw new Error(`Cannot replace node with ${pt} parent`);\n      }\n    }\n    exports2.visit = visit2;\n    exports2.visitAsync = visitAsync;\n  }\n});\n\n// node_modules/yaml/dist/doc/directives.js\nvar require_directives = __commonJS({\n  "node_modules/yaml/dist/doc/directives.js"(exports2) {\n    "use strict";\n    var identity2 = require_identity();\n    var visit2 = require_visit();\n    var escapeChars = {\n      "!": "%21",\n      ",": "%2C",\n      "[": "%5B",\n      "]": "%5D",\n      "{": "%7B",\n      "}": "%7D"\n    };\n    var escapeTagName = (tn) => tn.replace(/[!,[\\]{}]/g, (ch) => escapeChars[ch]);\n    var Directives = class _Directives {\n      constructor(yaml, tags) {\n        this.docStart = null;\n        this.docEnd = false;\n        this.yaml = Object.assign({}, _Directives.defaultYaml, yaml);\n        this.tags = Object.assign({}, _Directives.defaultTags, tags);\n      }\n      clone() {\n        const copy = new _Directives(this.yaml, this.tags);\n        copy.docStart = this.docStart;\n        return copy;\n      }\n      /**\n       * During parsing, get a Directives instance for the current document and\n       * update the stream state according to the current version\'s spec.\n       */\n      atDocument() {\n        const res = new _Directives(this.yaml, this.tags);\n        switch (this.yaml.version) {\n          case "1.1":\n            this.atNextDocument = true;\n            break;\n          case "1.2":\n            this.atNextDocument = false;\n            this.yaml = {\n              explicit: _Directives.defaultYaml.explicit,\n              version: "1.2"\n            };\n            this.tags = Object.assign({}, _Directives.defaultTags);\n            break;\n        }\n        return res;\n      }\n      /**\n       * @param onError - May be called even if the action was successful\n       * @returns `true` on success\n       */\n      add(line, onError) {\n        if (this.atNextDocument) {\n          this.yaml = { explicit: _Directives.defaultYaml.explicit, version: "1.1" };\n          this.tags = Object.assign({}, _Directives.defaultTags);\n          this.atNextDocument = false;\n        }\n        const parts = line.trim().split(/[ \\t]+/);\n        const name = parts.shift();\n        switch (name) {\n          case "%TAG": {\n            if (parts.length !== 2) {\n              onError(0, "%TAG directive should contain exactly two parts");\n              if (parts.length < 2)\n                return false;\n            }\n            const [handle, prefix] = parts;\n            this.tags[handle] = prefix;\n            return true;\n          }\n          case "%YAML": {\n            this.yaml.explicit = true;\n            if (parts.length !== 1) {\n              onError(0, "%YAML directive should contain exactly one part");\n              return false;\n            }\n            const [version] = parts;\n            if (version === "1.1" || version === "1.2") {\n              this.yaml.version = version;\n              return true;\n            } else {\n              const isValid = /^\\d+\\.\\d+$/.test(version);\n              onError(6, `Unsupported YAML version ${version}`, isValid);\n              return false;\n            }\n          }\n          default:\n            onError(0, `Unknown directive ${name}`, true);\n            return false;\n        }\n      }\n      /**\n       * Resolves a tag, matching handles to those defined in %TAG directives.\n       *\n       * @returns Resolved tag, which may also be the non-specific tag `\'!\'` or a\n       *   `\'!local\'` tag, or `null` if unresolvable.\n       */\n      tagName(source, onError) {\n        if (source === "!")\n          return "!";\n        if (source[0] !== "!") {\n          onError(`Not a valid tag: ${source}`);\n          return null;\n        }\n        if (source[1] === "<") {\n          const verbatim = source.slice(2, -1);\n          if (verbatim === "!" || verbatim === "!!") {\n            onError(`Verbatim tags aren\'t resolved, so ${source} is invalid.`);\n            return null;\n          }\n          if (source[source.length - 1] !== ">")\n            onError("Verbatim tags must end with a >");\n          return verbatim;\n        }\n        const [, handle, suffix] = source.match(/^(.*!)([^!]*)$/s);\n        if (!suffix)\n          onError(`The ${source} tag has no suffix`);\n        const prefix = this.tags[handle];\n        if (prefix) {\n          try {\n            return prefix + decodeURIComponent(suffix);\n          } catch (error) {\n            onError(String(error));\n            return null;\n          }\n        }\n        if (handle === "!")\n          return source;\n        onError(`Could not resolve tag: ${source}`);\n        return null;\n      }\n      /**\n       * Given a fully resolved tag, returns its printable string form,\n       * taking into account current tag prefixes and defaults.\n       */\n      tagString(tag) {\n        for (const [handle, prefix] of Object.entries(this.tags)) {\n          if (tag.startsWith(prefix))\n            return handle + escapeTagName(tag.substring(prefix.length));\n        }\n        return tag[0] === "!" ? tag : `!<${tag}>`;\n      }\n      toString(doc) {\n        const lines = this.yaml.explicit ? [`%YAML ${this.yaml.version || "1.2"}`] : [];\n        const tagEntries = Object.entries(this.tags);\n        let tagNames;\n        if (doc && tagEntries.length > 0 && identity2.isNode(doc.contents)) {\n          const tags = {};\n          visit2.visit(doc.contents, (_key, node) => {\n            if (identity2.isNode(node) && node.tag)\n              tags[node.tag] = true;\n          });\n          tagNames = Object.keys(tags);\n        } else\n          tagNames = [];\n        for (const [handle, prefix] of tagEntries) {\n          if (handle === "!!" && prefix === "tag:yaml.org,2002:")\n            continue;\n          if (!doc || tagNames.some((tn) => tn.startsWith(prefix)))\n            lines.push(`%TAG ${handle} ${prefix}`);\n        }\n        return lines.join("\\n");\n      }\n    };\n    Directives.defaultYaml = { explicit: false, version: "1.2" };\n    Directives.defaultTags = { "!!": "tag:yaml.org,2002:" };\n    exports2.Directives = Directives;\n  }\n});\n\n// node_modules/yaml/dist/doc/anchors.js\nvar require_anchors = __commonJS({\n  "node_modules/yaml/dist/doc/anchors.js"(exports2) {\n    "use strict";\n    var identity2 = require_identity();\n    var visit2 = require_visit();\n    function anchorIsValid(anchor) {\n      if (/[\\x00-\\x19\\s,[\\]{}]/.test(anchor)) {\n        const sa = JSON.stringify(anchor);\n        const msg = `Anchor must not contain whitespace or control characters: ${sa}`;\n        throw new Error(msg);\n      }\n      return true;\n    }\n    function anchorNames(root) {\n      const anchors = /* @__PURE__ */ new Set();\n      visit2.visit(root, {\n        Value(_key, node) {\n          if (node.anchor)\n            anchors.add(node.anchor);\n        }\n      });\n      return anchors;\n    }\n    function findNewAnchor(prefix, exclude) {\n      for (let i = 1; true; ++i) {\n        const name = `${prefix}${i}`;\n        if (!exclude.has(name))\n          return name;\n      }\n    }\n    function createNodeAnchors(doc, prefix) {\n      const aliasObjects = [];\n      const sourceObjects = /* @__PURE__ */ new Map();\n      let prevAnchors = null;\n      return {\n        onAnchor: (source) => {\n          aliasObjects.push(source);\n          prevAnchors ?? (prevAnchors = anchorNames(doc));\n          const anchor = findNewAnchor(prefix, prevAnchors);\n          prevAnchors.add(anchor);\n          return anchor;\n        },\n        /**\n         * With circular references, the source node is only resolved after all\n         * of its child nodes are. This is why anchors are set only after all of\n         * the nodes have been created.\n         */\n        setAnchors: () => {\n          for (const source of aliasObjects) {\n            const ref = sourceObjects.get(source);\n            if (typeof ref === "object" && ref.anchor && (identity2.isScalar(ref.node) || identity2.isCollection(ref.node))) {\n              ref.node.anchor = ref.anchor;\n            } else {\n              const error = new Error("Failed to resolve repeated object (this should not happen)");\n              error.source = source;\n              throw error;\n            }\n          }\n        },\n        sourceObjects\n      };\n    }\n    exports2.anchorIsValid = anchorIsValid;\n    exports2.anchorNames = anchorNames;\n    exports2.createNodeAnchors = createNodeAnchors;\n    exports2.findNewAnchor = findNewAnchor;\n  }\n});\n\n// node_modules/yaml/dist/doc/applyReviver.js\nvar require_applyReviver = __commonJS({\n  "node_modules/yaml/dist/doc/applyReviver.js"(exports2) {\n    "use strict";\n    function applyReviver(reviver, obj, key, val) {\n      if (val && typeof val === "object") {\n        if (Array.isArray(val)) {\n          for (let i = 0, len = val.length; i < len; ++i) {\n            const v0 = val[i];\n            const v1 = applyReviver(reviver, val, String(i), v0);\n            if (v1 === void 0)\n              delete val[i];\n            else if (v1 !== v0)\n              val[i] = v1;\n          }\n        } else if (val instanceof Map) {\n          for (const k of Array.from(val.keys())) {\n            const v0 = val.get(k);\n            const v1 = applyReviver(reviver, val, k, v0);\n            if (v1 === void 0)\n              val.delete(k);\n            else if (v1 !== v0)\n              val.set(k, v1);\n          }\n        } else if (val instanceof Set) {\n          for (const v0 of Array.from(val)) {\n            const v1 = applyReviver(reviver, val, v0, v0);\n            if (v1 === void 0)\n              val.delete(v0);\n            else if (v1 !== v0) {\n              val.delete(v0);\n              val.add(v1);\n            }\n          }\n        } else {\n          for (const [k, v0] of Object.entries(val)) {\n            const v1 = applyReviver(reviver, val, k, v0);\n            if (v1 === void 0)\n              delete val[k];\n            else if (v1 !== v0)\n              val[k] = v1;\n          }\n        }\n      }\n      return reviver.call(obj, key, val);\n    }\n    exports2.applyReviver = applyReviver;\n  }\n});\n\n// node_modules/yaml/dist/nodes/toJS.js\nvar require_toJS = __commonJS({\n  "node_modules/yaml/dist/nodes/toJS.js"(exports2) {\n    "use strict";\n    var identity2 = require_identity();\n    function toJS(value, arg, ctx) {\n      if (Array.isArray(value))\n        return value.map((v, i) => toJS(v, String(i), ctx));\n      if (value && typeof value.toJSON === "function") {\n        if (!ctx || !identity2.hasAnchor(value))\n          return value.toJSON(arg, ctx);\n        const data = { aliasCount: 0, count: 1, res: void 0 };\n        ctx.anchors.set(value, data);\n        ctx.onCreate = (res2) => {\n          data.res = res2;\n          delete ctx.onCreate;\n        };\n        const res = value.toJSON(arg, ctx);\n        if (ctx.onCreate)\n          ctx.onCreate(res);\n        return res;\n      }\n      if (typeof value === "bigint" && !ctx?.keep)\n        return Number(value);\n      return value;\n    }\n    exports2.toJS = toJS;\n  }\n});\n\n// node_modules/yaml/dist/nodes/Node.js\nvar require_Node = __commonJS({\n  "node_modules/yaml/dist/nodes/Node.js"(exports2) {\n    "use strict";\n    var applyReviver = require_applyReviver();\n    var identity2 = require_identity();\n    var toJS = require_toJS();\n    var NodeBase = class {\n      constructor(type) {\n        Object.defineProperty(this, identity2.NODE_TYPE, { value: type });\n      }\n      /** Create a copy of this node.  */\n      clone() {\n        const copy = Object.create(Object.getPrototypeOf(this), Object.getOwnPropertyDescriptors(this));\n        if (this.range)\n          copy.range = this.range.slice();\n        return copy;\n      }\n      /** A plain JavaScript representation of this node. */\n      toJS(doc, { mapAsMap, maxAliasCount, onAnchor, reviver } = {}) {\n        if (!identity2.isDocument(doc))\n          throw new TypeError("A document argument is required");\n        const ctx = {\n          anchors: /* @__PURE__ */ new Map(),\n          doc,\n          keep: true,\n          mapAsMap: mapAsMap === true,\n          mapKeyWarned: false,\n          maxAliasCount: typeof maxAliasCount === "number" ? maxAliasCount : 100\n        };\n        const res = toJS.toJS(this, "", ctx);\n        if (typeof onAnchor === "function")\n          for (const { count, res: res2 } of ctx.anchors.values())\n            onAnchor(res2, count);\n        return typeof reviver === "function" ? applyReviver.applyReviver(reviver, { "": res }, "", res) : res;\n      }\n    };\n    exports2.NodeBase = NodeBase;\n  }\n});\n\n// node_modules/yaml/dist/nodes/Alias.js\nvar require_Alias = __commonJS({\n  "node_modules/yaml/dist/nodes/Alias.js"(exports2) {\n    "use strict";\n    var anchors = require_anchors();\n    var visit2 = require_visit();\n    var identity2 = require_identity();\n    var Node = require_Node();\n    var toJS = require_toJS();\n    var Alias2 = class extends Node.NodeBase {\n      constructor(source) {\n        super(identity2.ALIAS);\n        this.source = source;\n        Object.defineProperty(this, "tag", {\n          set() {\n            throw new Error("Alias nodes cannot have tags");\n          }\n        });\n      }\n      /**\n       * Resolve the value of this alias within `doc`, finding the last\n       * instance of the `source` anchor before this node.\n       */\n      resolve(doc, ctx) {\n        if (ctx?.maxAliasCount === 0)\n          throw new ReferenceError("Alias resolution is disabled");\n        let nodes;\n        if (ctx?.aliasResolveCache) {\n          nodes = ctx.aliasResolveCache;\n        } else {\n          nodes = [];\n          visit2.visit(doc, {\n            Node: (_key, node) => {\n              if (identity2.isAlias(node) || identity2.hasAnchor(node))\n                nodes.push(node);\n            }\n          });\n          if (ctx)\n            ctx.aliasResolveCache = nodes;\n        }\n        let found = void 0;\n        for (const node of nodes) {\n          if (node === this)\n            break;\n          if (node.anchor === this.source)\n            found = node;\n        }\n        if (found && ctx) {\n          const { anchors: anchors2, doc: doc2, maxAliasCount } = ctx;\n          let data = anchors2.get(found);\n          if (!data) {\n            toJS.toJS(found, null, ctx);\n            data = anchors2.get(found);\n          }\n          if (data?.res === void 0) {\n            const msg = "This should not happen: Alias anchor was not resolved?";\n            throw new ReferenceError(msg);\n          }\n          if (maxAliasCount >= 0) {\n            data.count += 1;\n            if (data.aliasCount === 0)\n              data.aliasCount = getAliasCount(doc2, found, anchors2);\n            if (data.count * data.aliasCount > maxAliasCount) {\n              const msg = "Excessive alias count indicates a resource exhaustion attack";\n              throw new ReferenceError(msg);\n            }\n          }\n        }\n        return found;\n      }\n      toJSON(_arg, ctx) {\n        if (!ctx)\n          return { source: this.source };\n        const source = this.resolve(ctx.doc, ctx);\n        if (!source) {\n          const msg = `Unresolved alias (the anchor must be set before the alias): ${this.source}`;\n          throw new ReferenceError(msg);\n        }\n        return ctx.anchors.get(source).res;\n      }\n      toString(ctx, _onComment, _onChompKeep) {\n        const src = `*${this.source}`;\n        if (ctx) {\n          anchors.anchorIsValid(this.source);\n          if (ctx.options.verifyAliasOrder && !ctx.anchors.has(this.source)) {\n            const msg = `Unresolved alias (the anchor must be set before the alias): ${this.source}`;\n            throw new Error(msg);\n          }\n          if (ctx.implicitKey)\n            return `${src} `;\n        }\n        return src;\n      }\n    };\n    function getAliasCount(doc, node, anchors2) {\n      if (identity2.isAlias(node)) {\n        const source = node.resolve(doc);\n        const anchor = anchors2 && source && anchors2.get(source);\n        return anchor ? anchor.count * anchor.aliasCount : 0;\n      } else if (identity2.isCollection(node)) {\n        let count = 0;\n        for (const item of node.items) {\n          const c = getAliasCount(doc, item, anchors2);\n          if (c > count)\n            count = c;\n        }\n        return count;\n      } else if (identity2.isPair(node)) {\n        const kc = getAliasCount(doc, node.key, anchors2);\n        const vc = getAliasCount(doc, node.value, anchors2);\n        return Math.max(kc, vc);\n      }\n      return 1;\n    }\n    exports2.Alias = Alias2;\n  }\n});\n\n// node_modules/yaml/dist/nodes/Scalar.js\nvar require_Scalar = __commonJS({\n  "node_modules/yaml/dist/nodes/Scalar.js"(exports2) {\n    "use strict";\n    var identity2 = require_identity();\n    var Node = require_Node();\n    var toJS = require_toJS();\n    var isScalarValue = (value) => !value || typeof value !== "function" && typeof value !== "object";\n    var Scalar2 = class extends Node.NodeBase {\n      constructor(value) {\n        super(identity2.SCALAR);\n        this.value = value;\n      }\n      toJSON(arg, ctx) {\n        return ctx?.keep ? this.value : toJS.toJS(this.value, arg, ctx);\n      }\n      toString() {\n        return String(this.value);\n      }\n    };\n    Scalar2.BLOCK_FOLDED = "BLOCK_FOLDED";\n    Scalar2.BLOCK_LITERAL = "BLOCK_LITERAL";\n    Scalar2.PLAIN = "PLAIN";\n    Scalar2.QUOTE_DOUBLE = "QUOTE_DOUBLE";\n    Scalar2.QUOTE_SINGLE = "QUOTE_SINGLE";\n    exports2.Scalar = Scalar2;\n    exports2.isScalarValue = isScalarValue;\n  }\n});\n\n// node_modules/yaml/dist/doc/createNode.js\nvar require_createNode = __commonJS({\n  "node_modules/yaml/dist/doc/createNode.js"(exports2) {\n    "use strict";\n    var Alias2 = require_Alias();\n    var identity2 = require_identity();\n    var Scalar2 = require_Scalar();\n    var defaultTagPrefix = "tag:yaml.org,2002:";\n    function findTagObject(value, tagName, tags) {\n      if (tagName) {\n        const match = tags.filter((t) => t.tag === tagName);\n        const tagObj = match.find((t) => !t.format) ?? match[0];\n        if (!tagObj)\n          throw new Error(`Tag ${tagName} not found`);\n        return tagObj;\n      }\n      return tags.find((t) => t.identify?.(value) && !t.format);\n    }\n    function createNode(value, tagName, ctx) {\n      if (identity2.isDocument(value))\n        value = value.contents;\n      if (identity2.isNode(value))\n        return value;\n      if (identity2.isPair(value)) {\n        const map = ctx.schema[identity2.MAP].createNode?.(ctx.schema, null, ctx);\n        map.items.push(value);\n        return map;\n      }\n      if (value instanceof String || value instanceof Number || value instanceof Boolean || typeof BigInt !== "undefined" && value instanceof BigInt) {\n        value = value.valueOf();\n      }\n      const { aliasDuplicateObjects, onAnchor, onTagObj, schema, sourceObjects } = ctx;\n      let ref = void 0;\n      if (aliasDuplicateObjects && value && typeof value === "object") {\n        ref = sourceObjects.get(value);\n        if (ref) {\n          ref.anchor ?? (ref.anchor = onAnchor(value));\n          return new Alias2.Alias(ref.anchor);\n        } else {\n          ref = { anchor: null, node: null };\n          sourceObjects.set(value, ref);\n        }\n      }\n      if (tagName?.startsWith("!!"))\n        tagName = defaultTagPrefix + tagName.slice(2);\n      let tagObj = findTagObject(value, tagName, schema.tags);\n      if (!tagObj) {\n        if (value && typeof value.toJSON === "function") {\n          value = value.toJSON();\n        }\n        if (!value || typeof value !== "object") {\n          const node2 = new Scalar2.Scalar(value);\n          if (ref)\n            ref.node = node2;\n          return node2;\n        }\n        tagObj = value instanceof Map ? schema[identity2.MAP] : Symbol.iterator in Object(value) ? schema[identity2.SEQ] : schema[identity2.MAP];\n      }\n      if (onTagObj) {\n        onTagObj(tagObj);\n        delete ctx.onTagObj;\n      }\n      const node = tagObj?.createNode ? tagObj.createNode(ctx.schema, value, ctx) : typeof tagObj?.nodeClass?.from === "function" ? tagObj.nodeClass.from(ctx.schema, value, ctx) : new Scalar2.Scalar(value);\n      if (tagName)\n        node.tag = tagName;\n      else if (!tagObj.default)\n        node.tag = tagObj.tag;\n      if (ref)\n        ref.node = node;\n      return node;\n    }\n    exports2.createNode = createNode;\n  }\n});\n\n// node_modules/yaml/dist/nodes/Collection.js\nvar require_Collection = __commonJS({\n  "node_modules/yaml/dist/nodes/Collection.js"(exports2) {\n    "use strict";\n    var createNode = require_createNode();\n    var identity2 = require_identity();\n    var Node = require_Node();\n    function collectionFromPath(schema, path, value) {\n      let v = value;\n      for (let i = path.length - 1; i >= 0; --i) {\n        const k = path[i];\n        if (typeof k === "number" && Number.isInteger(k) && k >= 0) {\n          const a = [];\n          a[k] = v;\n          v = a;\n        } else {\n          v = /* @__PURE__ */ new Map([[k, v]]);\n        }\n      }\n      return createNode.createNode(v, void 0, {\n        aliasDuplicateObjects: false,\n        keepUndefined: false,\n        onAnchor: () => {\n          throw new Error("This should not happen, please report a bug.");\n        },\n        schema,\n        sourceObjects: /* @__PURE__ */ new Map()\n      });\n    }\n    var isEmptyPath = (path) => path == null || typeof path === "object" && !!path[Symbol.iterator]().next().done;\n    var Collection = class extends Node.NodeBase {\n      constructor(type, schema) {\n        super(type);\n        Object.defineProperty(this, "schema", {\n          value: schema,\n          configurable: true,\n          enumerable: false,\n          writable: true\n        });\n      }\n      /**\n       * Create a copy of this collection.\n       *\n       * @param schema - If defined, overwrites the original\'s schema\n       */\n      clone(schema) {\n        const copy = Object.create(Object.getPrototypeOf(this), Object.getOwnPropertyDescriptors(this));\n        if (schema)\n          copy.schema = schema;\n        copy.items = copy.items.map((it) => identity2.isNode(it) || identity2.isPair(it) ? it.clone(schema) : it);\n        if (this.range)\n          copy.range = this.range.slice();\n        return copy;\n      }\n      /**\n       * Adds a value to the collection. For `!!map` and `!!omap` the value must\n       * be a Pair instance or a `{ key, value }` object, which may not have a key\n       * that already exists in the map.\n       */\n      addIn(path, value) {\n        if (isEmptyPath(path))\n          this.add(value);\n        else {\n          const [key, ...rest] = path;\n          const node = this.get(key, true);\n          if (identity2.isCollection(node))\n            node.addIn(rest, value);\n          else if (node === void 0 && this.schema)\n            this.set(key, collectionFromPath(this.schema, rest, value));\n          else\n            throw new Error(`Expected YAML collection at ${key}. Remaining path: ${rest}`);\n        }\n      }\n      /**\n       * Removes a value from the collection.\n       * @returns `true` if the item was found and removed.\n       */\n      deleteIn(path) {\n        const [key, ...rest] = path;\n        if (rest.length === 0)\n          return this.delete(key);\n        const node = this.get(key, true);\n        if (identity2.isCollection(node))\n          return node.deleteIn(rest);\n        else\n          throw new Error(`Expected YAML collection at ${key}. Remaining path: ${rest}`);\n      }\n      /**\n       * Returns item at `key`, or `undefined` if not found. By default unwraps\n       * scalar values from their surrounding node; to disable set `keepScalar` to\n       * `true` (collections are always returned intact).\n       */\n      getIn(path, keepScalar) {\n        const [key, ...rest] = path;\n        const node = this.get(key, true);\n        if (rest.length === 0)\n          return !keepScalar && identity2.isScalar(node) ? node.value : node;\n        else\n          return identity2.isCollection(node) ? node.getIn(rest, keepScalar) : void 0;\n      }\n      hasAllNullValues(allowScalar) {\n        return this.items.every((node) => {\n          if (!identity2.isPair(node))\n            return false;\n          const n = node.value;\n          return n == null || allowScalar && identity2.isScalar(n) && n.value == null && !n.commentBefore && !n.comment && !n.tag;\n        });\n      }\n      /**\n       * Checks if the collection includes a value with the key `key`.\n       */\n      hasIn(path) {\n        const [key, ...rest] = path;\n        if (rest.length === 0)\n          return this.has(key);\n        const node = this.get(key, true);\n        return identity2.isCollection(node) ? node.hasIn(rest) : false;\n      }\n      /**\n       * Sets a value in this collection. For `!!set`, `value` needs to be a\n       * boolean to add/remove the item from the set.\n       */\n      setIn(path, value) {\n        const [key, ...rest] = path;\n        if (rest.length === 0) {\n          this.set(key, value);\n        } else {\n          const node = this.get(key, true);\n          if (identity2.isCollection(node))\n            node.setIn(rest, value);\n          else if (node === void 0 && this.schema)\n            this.set(key, collectionFromPath(this.schema, rest, value));\n          else\n            throw new Error(`Expected YAML collection at ${key}. Remaining path: ${rest}`);\n        }\n      }\n    };\n    exports2.Collection = Collection;\n    exports2.collectionFromPath = collectionFromPath;\n    exports2.isEmptyPath = isEmptyPath;\n  }\n});\n\n// node_modules/yaml/dist/stringify/stringifyComment.js\nvar require_stringifyComment = __commonJS({\n  "node_modules/yaml/dist/stringify/stringifyComment.js"(exports2) {\n    "use strict";\n    var stringifyComment = (str) => str.replace(/^(?!$)(?: $)?/gm, "#");\n    function indentComment(comment, indent) {\n      if (/^\\n+$/.test(comment))\n        return comment.substring(1);\n      return indent ? comment.replace(/^(?! *$)/gm, indent) : comment;\n    }\n    var lineComment = (str, indent, comment) => str.endsWith("\\n") ? indentComment(comment, indent) : comment.includes("\\n") ? "\\n" + indentComment(comment, indent) : (str.endsWith(" ") ? "" : " ") + comment;\n    exports2.indentComment = indentComment;\n    exports2.lineComment = lineComment;\n    exports2.stringifyComment = stringifyComment;\n  }\n});\n\n// node_modules/yaml/dist/stringify/foldFlowLines.js\nvar require_foldFlowLines = __commonJS({\n  "node_modules/yaml/dist/stringify/foldFlowLines.js"(exports2) {\n    "use strict";\n    var FOLD_FLOW = "flow";\n    var FOLD_BLOCK = "block";\n    var FOLD_QUOTED = "quoted";\n    function foldFlowLines(text, indent, mode = "flow", { indentAtStart, lineWidth = 80, minContentWidth = 20, onFold, onOverflow } = {}) {\n      if (!lineWidth || lineWidth < 0)\n        return text;\n      if (lineWidth < minContentWidth)\n        minContentWidth = 0;\n      const endStep = Math.max(1 + minContentWidth, 1 + lineWidth - indent.length);\n      if (text.length <= endStep)\n        return text;\n      const folds = [];\n      const escapedFolds = {};\n      let end = lineWidth - indent.length;\n      if (typeof indentAtStart === "number") {\n        if (indentAtStart > lineWidth - Math.max(2, minContentWidth))\n          folds.push(0);\n        else\n          end = lineWidth - indentAtStart;\n      }\n      let split = void 0;\n      let prev = void 0;\n      let overflow = false;\n      let i = -1;\n      let escStart = -1;\n      let escEnd = -1;\n      if (mode === FOLD_BLOCK) {\n        i = consumeMoreIndentedLines(text, i, indent.length);\n        if (i !== -1)\n          end = i + endStep;\n      }\n      for (let ch; ch = text[i += 1]; ) {\n        if (mode === FOLD_QUOTED && ch === "\\\\") {\n          escStart = i;\n          switch (text[i + 1]) {\n            case "x":\n              i += 3;\n              break;\n            case "u":\n              i += 5;\n              break;\n            case "U":\n              i += 9;\n              break;\n            default:\n              i += 1;\n          }\n          escEnd = i;\n        }\n        if (ch === "\\n") {\n          if (mode === FOLD_BLOCK)\n            i = consumeMoreIndentedLines(text, i, indent.length);\n          end = i + indent.length + endStep;\n          split = void 0;\n        } else {\n          if (ch === " " && prev && prev !== " " && prev !== "\\n" && prev !== "	") {\n            const next = text[i + 1];\n            if (next && next !== " " && next !== "\\n" && next !== "	")\n              split = i;\n          }\n          if (i >= end) {\n            if (split) {\n              folds.push(split);\n              end = split + endStep;\n              split = void 0;\n            } else if (mode === FOLD_QUOTED) {\n              while (prev === " " || prev === "	") {\n                prev = ch;\n                ch = text[i += 1];\n                overflow = true;\n              }\n              const j = i > escEnd + 1 ? i - 2 : escStart - 1;\n              if (escapedFolds[j])\n                return text;\n              folds.push(j);\n              escapedFolds[j] = true;\n              end = j + endStep;\n              split = void 0;\n            } else {\n              overflow = true;\n            }\n          }\n        }\n        prev = ch;\n      }\n      if (overflow && onOverflow)\n        onOverflow();\n      if (folds.length === 0)\n        return text;\n      if (onFold)\n        onFold();\n      let res = text.slice(0, folds[0]);\n      for (let i2 = 0; i2 < folds.length; ++i2) {\n        const fold = folds[i2];\n        const end2 = folds[i2 + 1] || text.length;\n        if (fold === 0)\n          res = `\n${indent}${text.slice(0, end2)}`;\n        else {\n          if (mode === FOLD_QUOTED && escapedFolds[fold])\n            res += `${text[fold]}\\\\`;\n          res += `\n${indent}${text.slice(fold + 1, end2)}`;\n        }\n      }\n      return res;\n    }\n    function consumeMoreIndentedLines(text, i, indent) {\n      let end = i;\n      let start = i + 1;\n      let ch = text[start];\n      while (ch === " " || ch === "	") {\n        if (i < start + indent) {\n          ch = text[++i];\n        } else {\n          do {\n            ch = text[++i];\n          } while (ch && ch !== "\\n");\n          end = i;\n          start = i + 1;\n          ch = text[start];\n        }\n      }\n      return end;\n    }\n    exports2.FOLD_BLOCK = FOLD_BLOCK;\n    exports2.FOLD_FLOW = FOLD_FLOW;\n    exports2.FOLD_QUOTED = FOLD_QUOTED;\n    exports2.foldFlowLines = foldFlowLines;\n  }\n});\n\n// node_modules/yaml/dist/stringify/stringifyString.js\nvar require_stringifyString = __commonJS({\n  "node_modules/yaml/dist/stringify/stringifyString.js"(exports2) {\n    "use strict";\n    var Scalar2 = require_Scalar();\n    var foldFlowLines = require_foldFlowLines();\n    var getFoldOptions = (ctx, isBlock) => ({\n      indentAtStart: isBlock ? ctx.indent.length : ctx.indentAtStart,\n      lineWidth: ctx.options.lineWidth,\n      minContentWidth: ctx.options.minContentWidth\n    });\n    var containsDocumentMarker = (str) => /^(%|---|\\.\\.\\.)/m.test(str);\n    function lineLengthOverLimit(str, lineWidth, indentLength) {\n      if (!lineWidth || lineWidth < 0)\n        return false;\n      const limit = lineWidth - indentLength;\n      const strLen = str.length;\n      if (strLen <= limit)\n        return false;\n      for (let i = 0, start = 0; i < strLen; ++i) {\n        if (str[i] === "\\n") {\n          if (i - start > limit)\n            return true;\n          start = i + 1;\n          if (strLen - start <= limit)\n            return false;\n        }\n      }\n      return true;\n    }\n    function doubleQuotedString(value, ctx) {\n      const json = JSON.stringify(value);\n      if (ctx.options.doubleQuotedAsJSON)\n        return json;\n      const { implicitKey } = ctx;\n      const minMultiLineLength = ctx.options.doubleQuotedMinMultiLineLength;\n      const indent = ctx.indent || (containsDocumentMarker(value) ? "  " : "");\n      let str = "";\n      let start = 0;\n      for (let i = 0, ch = json[i]; ch; ch = json[++i]) {\n        if (ch === " " && json[i + 1] === "\\\\" && json[i + 2] === "n") {\n          str += json.slice(start, i) + "\\\\ ";\n          i += 1;\n          start = i;\n          ch = "\\\\";\n        }\n        if (ch === "\\\\")\n          switch (json[i + 1]) {\n            case "u":\n              {\n                str += json.slice(start, i);\n                const code = json.substr(i + 2, 4);\n                switch (code) {\n                  case "0000":\n                    str += "\\\\0";\n                    break;\n                  case "0007":\n                    str += "\\\\a";\n                    break;\n                  case "000b":\n                    str += "\\\\v";\n                    break;\n                  case "001b":\n                    str += "\\\\e";\n                    break;\n                  case "0085":\n                    str += "\\\\N";\n                    break;\n                  case "00a0":\n                    str += "\\\\_";\n                    break;\n                  case "2028":\n                    str += "\\\\L";\n                    break;\n                  case "2029":\n                    str += "\\\\P";\n                    break;\n                  default:\n                    if (code.substr(0, 2) === "00")\n                      str += "\\\\x" + code.substr(2);\n                    else\n                      str += json.substr(i, 6);\n                }\n                i += 5;\n                start = i + 1;\n              }\n              break;\n            case "n":\n              if (implicitKey || json[i + 2] === \'"\' || json.length < minMultiLineLength) {\n                i += 1;\n              } else {\n                str += json.slice(start, i) + "\\n\\n";\n                while (json[i + 2] === "\\\\" && json[i + 3] === "n" && json[i + 4] !== \'"\') {\n                  str += "\\n";\n                  i += 2;\n                }\n                str += indent;\n                if (json[i + 2] === " ")\n                  str += "\\\\";\n                i += 1;\n                start = i + 1;\n              }\n              break;\n            default:\n              i += 1;\n          }\n      }\n      str = start ? str + json.slice(start) : json;\n      return implicitKey ? str : foldFlowLines.foldFlowLines(str, indent, foldFlowLines.FOLD_QUOTED, getFoldOptions(ctx, false));\n    }\n    function singleQuotedString(value, ctx) {\n      if (ctx.options.singleQuote === false || ctx.implicitKey && value.includes("\\n") || /[ \\t]\\n|\\n[ \\t]/.test(value))\n        return doubleQuotedString(value, ctx);\n      const indent = ctx.indent || (containsDocumentMarker(value) ? "  " : "");\n      const res = "\'" + value.replace(/\'/g, "\'\'").replace(/\\n+/g, `$&\n${indent}`) + "\'";\n      return ctx.implicitKey ? res : foldFlowLines.foldFlowLines(res, indent, foldFlowLines.FOLD_FLOW, getFoldOptions(ctx, false));\n    }\n    function quotedString(value, ctx) {\n      const { singleQuote } = ctx.options;\n      let qs;\n      if (singleQuote === false)\n        qs = doubleQuotedString;\n      else {\n        const hasDouble = value.includes(\'"\');\n        const hasSingle = value.includes("\'");\n        if (hasDouble && !hasSingle)\n          qs = singleQuotedString;\n        else if (hasSingle && !hasDouble)\n          qs = doubleQuotedString;\n        else\n          qs = singleQuote ? singleQuotedString : doubleQuotedString;\n      }\n      return qs(value, ctx);\n    }\n    var blockEndNewlines;\n    try {\n      blockEndNewlines = new RegExp("(^|(?<!\\n))\\n+(?!\\n|$)", "g");\n    } catch {\n      blockEndNewlines = /\\n+(?!\\n|$)/g;\n    }\n    function blockString({ comment, type, value }, ctx, onComment, onChompKeep) {\n      const { blockQuote, commentString, lineWidth } = ctx.options;\n      if (!blockQuote || /\\n[\\t ]+$/.test(value)) {\n        return quotedString(value, ctx);\n      }\n      const indent = ctx.indent || (ctx.forceBlockIndent || containsDocumentMarker(value) ? "  " : "");\n      const literal = blockQuote === "literal" ? true : blockQuote === "folded" || type === Scalar2.Scalar.BLOCK_FOLDED ? false : type === Scalar2.Scalar.BLOCK_LITERAL ? true : !lineLengthOverLimit(value, lineWidth, indent.length);\n      if (!value)\n        return literal ? "|\\n" : ">\\n";\n      let chomp;\n      let endStart;\n      for (endStart = value.length; endStart > 0; --endStart) {\n        const ch = value[endStart - 1];\n        if (ch !== "\\n" && ch !== "	" && ch !== " ")\n          break;\n      }\n      let end = value.substring(endStart);\n      const endNlPos = end.indexOf("\\n");\n      if (endNlPos === -1) {\n        chomp = "-";\n      } else if (value === end || endNlPos !== end.length - 1) {\n        chomp = "+";\n        if (onChompKeep)\n          onChompKeep();\n      } else {\n        chomp = "";\n      }\n      if (end) {\n        value = value.slice(0, -end.length);\n        if (end[end.length - 1] === "\\n")\n          end = end.slice(0, -1);\n        end = end.replace(blockEndNewlines, `$&${indent}`);\n      }\n      let startWithSpace = false;\n      let startEnd;\n      let startNlPos = -1;\n      for (startEnd = 0; startEnd < value.length; ++startEnd) {\n        const ch = value[startEnd];\n        if (ch === " ")\n          startWithSpace = true;\n        else if (ch === "\\n")\n          startNlPos = startEnd;\n        else\n          break;\n      }\n      let start = value.substring(0, startNlPos < startEnd ? startNlPos + 1 : startEnd);\n      if (start) {\n        value = value.substring(start.length);\n        start = start.replace(/\\n+/g, `$&${indent}`);\n      }\n      const indentSize = indent ? "2" : "1";\n      let header = (startWithSpace ? indentSize : "") + chomp;\n      if (comment) {\n        header += " " + commentString(comment.replace(/ ?[\\r\\n]+/g, " "));\n        if (onComment)\n          onComment();\n      }\n      if (!literal) {\n        const foldedValue = value.replace(/\\n+/g, "\\n$&").replace(/(?:^|\\n)([\\t ].*)(?:([\\n\\t ]*)\\n(?![\\n\\t ]))?/g, "$1$2").replace(/\\n+/g, `$&${indent}`);\n        let literalFallback = false;\n        const foldOptions = getFoldOptions(ctx, true);\n        if (blockQuote !== "folded" && type !== Scalar2.Scalar.BLOCK_FOLDED) {\n          foldOptions.onOverflow = () => {\n            literalFallback = true;\n          };\n        }\n        const body = foldFlowLines.foldFlowLines(`${start}${foldedValue}${end}`, indent, foldFlowLines.FOLD_BLOCK, foldOptions);\n        if (!literalFallback)\n          return `>${header}\n${indent}${body}`;\n      }\n      value = value.replace(/\\n+/g, `$&${indent}`);\n      return `|${header}\n${indent}${start}${value}${end}`;\n    }\n    function plainString(item, ctx, onComment, onChompKeep) {\n      const { type, value } = item;\n      const { actualString, implicitKey, indent, indentStep, inFlow } = ctx;\n      if (implicitKey && value.includes("\\n") || inFlow && /[[\\]{},]/.test(value)) {\n        return quotedString(value, ctx);\n      }\n      if (/^[\\n\\t ,[\\]{}#&*!|>\'"%@`]|^[?-]$|^[?-][ \\t]|[\\n:][ \\t]|[ \\t]\\n|[\\n\\t ]#|[\\n\\t :]$/.test(value)) {\n        return implicitKey || inFlow || !value.includes("\\n") ? quotedString(value, ctx) : blockString(item, ctx, onComment, onChompKeep);\n      }\n      if (!implicitKey && !inFlow && type !== Scalar2.Scalar.PLAIN && value.includes("\\n")) {\n        return blockString(item, ctx, onComment, onChompKeep);\n      }\n      if (containsDocumentMarker(value)) {\n        if (indent === "") {\n          ctx.forceBlockIndent = true;\n          return blockString(item, ctx, onComment, onChompKeep);\n        } else if (implicitKey && indent === indentStep) {\n          return quotedString(value, ctx);\n        }\n      }\n      const str = value.replace(/\\n+/g, `$&\n${indent}`);\n      if (actualString) {\n        const test = (tag) => tag.default && tag.tag !== "tag:yaml.org,2002:str" && tag.test?.test(str);\n        const { compat, tags } = ctx.doc.schema;\n        if (tags.some(test) || compat?.some(test))\n          return quotedString(value, ctx);\n      }\n      return implicitKey ? str : foldFlowLines.foldFlowLines(str, indent, foldFlowLines.FOLD_FLOW, getFoldOptions(ctx, false));\n    }\n    function stringifyString(item, ctx, onComment, onChompKeep) {\n      const { implicitKey, inFlow } = ctx;\n      const ss = typeof item.value === "string" ? item : Object.assign({}, item, { value: String(item.value) });\n      let { type } = item;\n      if (type !== Scalar2.Scalar.QUOTE_DOUBLE) {\n        if (/[\\x00-\\x08\\x0b-\\x1f\\x7f-\\x9f\\u{D800}-\\u{DFFF}]/u.test(ss.value))\n          type = Scalar2.Scalar.QUOTE_DOUBLE;\n      }\n      const _stringify = (_type) => {\n        switch (_type) {\n          case Scalar2.Scalar.BLOCK_FOLDED:\n          case Scalar2.Scalar.BLOCK_LITERAL:\n            return implicitKey || inFlow ? quotedString(ss.value, ctx) : blockString(ss, ctx, onComment, onChompKeep);\n          case Scalar2.Scalar.QUOTE_DOUBLE:\n            return doubleQuotedString(ss.value, ctx);\n          case Scalar2.Scalar.QUOTE_SINGLE:\n            return singleQuotedString(ss.value, ctx);\n          case Scalar2.Scalar.PLAIN:\n            return plainString(ss, ctx, onComment, onChompKeep);\n          default:\n            return null;\n        }\n      };\n      let res = _stringify(type);\n      if (res === null) {\n        const { defaultKeyType, defaultStringType } = ctx.options;\n        const t = implicitKey && defaultKeyType || defaultStringType;\n        res = _stringify(t);\n        if (res === null)\n          throw new Error(`Unsupported default string type ${t}`);\n      }\n      return res;\n    }\n    exports2.stringifyString = stringifyString;\n  }\n});\n\n// node_modules/yaml/dist/stringify/stringify.js\nvar require_stringify = __commonJS({\n  "node_modules/yaml/dist/stringify/stringify.js"(exports2) {\n    "use strict";\n    var anchors = require_anchors();\n    var identity2 = require_identity();\n    var stringifyComment = require_stringifyComment();\n    var stringifyString = require_stringifyString();\n    function createStringifyContext(doc, options) {\n      const opt = Object.assign({\n        blockQuote: true,\n        commentString: stringifyComment.stringifyComment,\n        defaultKeyType: null,\n        defaultStringType: "PLAIN",\n        directives: null,\n        doubleQuotedAsJSON: false,\n        doubleQuotedMinMultiLineLength: 40,\n        falseStr: "false",\n        flowCollectionPadding: true,\n        indentSeq: true,\n        lineWidth: 80,\n        minContentWidth: 20,\n        nullStr: "null",\n        simpleKeys: false,\n        singleQuote: null,\n        trailingComma: false,\n        trueStr: "true",\n        verifyAliasOrder: true\n      }, doc.schema.toStringOptions, options);\n      let inFlow;\n      switch (opt.collectionStyle) {\n        case "block":\n          inFlow = false;\n          break;\n        case "flow":\n          inFlow = true;\n          break;\n        default:\n          inFlow = null;\n      }\n      return {\n        anchors: /* @__PURE__ */ new Set(),\n        doc,\n        flowCollectionPadding: opt.flowCollectionPadding ? " " : "",\n        indent: "",\n        indentStep: typeof opt.indent === "number" ? " ".repeat(opt.indent) : "  ",\n        inFlow,\n        options: opt\n      };\n    }\n    function getTagObject(tags, item) {\n      if (item.tag) {\n        const match = tags.filter((t) => t.tag === item.tag);\n        if (match.length > 0)\n          return match.find((t) => t.format === item.format) ?? match[0];\n      }\n      let tagObj = void 0;\n      let obj;\n      if (identity2.isScalar(item)) {\n        obj = item.value;\n        let match = tags.filter((t) => t.identify?.(obj));\n        if (match.length > 1) {\n          const testMatch = match.filter((t) => t.test);\n          if (testMatch.length > 0)\n            match = testMatch;\n        }\n        tagObj = match.find((t) => t.format === item.format) ?? match.find((t) => !t.format);\n      } else {\n        obj = item;\n        tagObj = tags.find((t) => t.nodeClass && obj instanceof t.nodeClass);\n      }\n      if (!tagObj) {\n        const name = obj?.constructor?.name ?? (obj === null ? "null" : typeof obj);\n        throw new Error(`Tag not resolved for ${name} value`);\n      }\n      return tagObj;\n    }\n    function stringifyProps(node, tagObj, { anchors: anchors$1, doc }) {\n      if (!doc.directives)\n        return "";\n      const props = [];\n      const anchor = (identity2.isScalar(node) || identity2.isCollection(node)) && node.anchor;\n      if (anchor && anchors.anchorIsValid(anchor)) {\n        anchors$1.add(anchor);\n        props.push(`&${anchor}`);\n      }\n      const tag = node.tag ?? (tagObj.default ? null : tagObj.tag);\n      if (tag)\n        props.push(doc.directives.tagString(tag));\n      return props.join(" ");\n    }\n    function stringify(item, ctx, onComment, onChompKeep) {\n      if (identity2.isPair(item))\n        return item.toString(ctx, onComment, onChompKeep);\n      if (identity2.isAlias(item)) {\n        if (ctx.doc.directives)\n          return item.toString(ctx);\n        if (ctx.resolvedAliases?.has(item)) {\n          throw new TypeError(`Cannot stringify circular structure without alias nodes`);\n        } else {\n          if (ctx.resolvedAliases)\n            ctx.resolvedAliases.add(item);\n          else\n            ctx.resolvedAliases = /* @__PURE__ */ new Set([item]);\n          item = item.resolve(ctx.doc);\n        }\n      }\n      let tagObj = void 0;\n      const node = identity2.isNode(item) ? item : ctx.doc.createNode(item, { onTagObj: (o) => tagObj = o });\n      tagObj ?? (tagObj = getTagObject(ctx.doc.schema.tags, node));\n      const props = stringifyProps(node, tagObj, ctx);\n      if (props.length > 0)\n        ctx.indentAtStart = (ctx.indentAtStart ?? 0) + props.length + 1;\n      const str = typeof tagObj.stringify === "function" ? tagObj.stringify(node, ctx, onComment, onChompKeep) : identity2.isScalar(node) ? stringifyString.stringifyString(node, ctx, onComment, onChompKeep) : node.toString(ctx, onComment, onChompKeep);\n      if (!props)\n        return str;\n      return identity2.isScalar(node) || str[0] === "{" || str[0] === "[" ? `${props} ${str}` : `${props}\n${ctx.indent}${str}`;\n    }\n    exports2.createStringifyContext = createStringifyContext;\n    exports2.stringify = stringify;\n  }\n});\n\n// node_modules/yaml/dist/stringify/stringifyPair.js\nvar require_stringifyPair = __commonJS({\n  "node_modules/yaml/dist/stringify/stringifyPair.js"(exports2) {\n    "use strict";\n    var identity2 = require_identity();\n    var Scalar2 = require_Scalar();\n    var stringify = require_stringify();\n    var stringifyComment = require_stringifyComment();\n    function stringifyPair({ key, value }, ctx, onComment, onChompKeep) {\n      const { allNullValues, doc, indent, indentStep, options: { commentString, indentSeq, simpleKeys } } = ctx;\n      let keyComment = identity2.isNode(key) && key.comment || null;\n      if (simpleKeys) {\n        if (keyComment) {\n          throw new Error("With simple keys, key nodes cannot have comments");\n        }\n        if (identity2.isCollection(key) || !identity2.isNode(key) && typeof key === "object") {\n          const msg = "With simple keys, collection cannot be used as a key value";\n          throw new Error(msg);\n        }\n      }\n      let explicitKey = !simpleKeys && (!key || keyComment && value == null && !ctx.inFlow || identity2.isCollection(key) || (identity2.isScalar(key) ? key.type === Scalar2.Scalar.BLOCK_FOLDED || key.type === Scalar2.Scalar.BLOCK_LITERAL : typeof key === "object"));\n      ctx = Object.assign({}, ctx, {\n        allNullValues: false,\n        implicitKey: !explicitKey && (simpleKeys || !allNullValues),\n        indent: indent + indentStep\n      });\n      let keyCommentDone = false;\n      let chompKeep = false;\n      let str = stringify.stringify(key, ctx, () => keyCommentDone = true, () => chompKeep = true);\n      if (!explicitKey && !ctx.inFlow && str.length > 1024) {\n        if (simpleKeys)\n          throw new Error("With simple keys, single line scalar must not span more than 1024 characters");\n        explicitKey = true;\n      }\n      if (ctx.inFlow) {\n        if (allNullValues || value == null) {\n          if (keyCommentDone && onComment)\n            onComment();\n          return str === "" ? "?" : explicitKey ? `? ${str}` : str;\n        }\n      } else if (allNullValues && !simpleKeys || value == null && explicitKey) {\n        str = `? ${str}`;\n        if (keyComment && !keyCommentDone) {\n          str += stringifyComment.lineComment(str, ctx.indent, commentString(keyComment));\n        } else if (chompKeep && onChompKeep)\n          onChompKeep();\n        return str;\n      }\n      if (keyCommentDone)\n        keyComment = null;\n      if (explicitKey) {\n        if (keyComment)\n          str += stringifyComment.lineComment(str, ctx.indent, commentString(keyComment));\n        str = `? ${str}\n${indent}:`;\n      } else {\n        str = `${str}:`;\n        if (keyComment)\n          str += stringifyComment.lineComment(str, ctx.indent, commentString(keyComment));\n      }\n      let vsb, vcb, valueComment;\n      if (identity2.isNode(value)) {\n        vsb = !!value.spaceBefore;\n        vcb = value.commentBefore;\n        valueComment = value.comment;\n      } else {\n        vsb = false;\n        vcb = null;\n        valueComment = null;\n        if (value && typeof value === "object")\n          value = doc.createNode(value);\n      }\n      ctx.implicitKey = false;\n      if (!explicitKey && !keyComment && identity2.isScalar(value))\n        ctx.indentAtStart = str.length + 1;\n      chompKeep = false;\n      if (!indentSeq && indentStep.length >= 2 && !ctx.inFlow && !explicitKey && identity2.isSeq(value) && !value.flow && !value.tag && !value.anchor) {\n        ctx.indent = ctx.indent.substring(2);\n      }\n      let valueCommentDone = false;\n      const valueStr = stringify.stringify(value, ctx, () => valueCommentDone = true, () => chompKeep = true);\n      let ws = " ";\n      if (keyComment || vsb || vcb) {\n        ws = vsb ? "\\n" : "";\n        if (vcb) {\n          const cs = commentString(vcb);\n          ws += `\n${stringifyComment.indentComment(cs, ctx.indent)}`;\n        }\n        if (valueStr === "" && !ctx.inFlow) {\n          if (ws === "\\n" && valueComment)\n            ws = "\\n\\n";\n        } else {\n          ws += `\n${ctx.indent}`;\n        }\n      } else if (!explicitKey && identity2.isCollection(value)) {\n        const vs0 = valueStr[0];\n        const nl0 = valueStr.indexOf("\\n");\n        const hasNewline = nl0 !== -1;\n        const flow = ctx.inFlow ?? value.flow ?? value.items.length === 0;\n        if (hasNewline || !flow) {\n          let hasPropsLine = false;\n          if (hasNewline && (vs0 === "&" || vs0 === "!")) {\n            let sp0 = valueStr.indexOf(" ");\n            if (vs0 === "&" && sp0 !== -1 && sp0 < nl0 && valueStr[sp0 + 1] === "!") {\n              sp0 = valueStr.indexOf(" ", sp0 + 1);\n            }\n            if (sp0 === -1 || nl0 < sp0)\n              hasPropsLine = true;\n          }\n          if (!hasPropsLine)\n            ws = `\n${ctx.indent}`;\n        }\n      } else if (valueStr === "" || valueStr[0] === "\\n") {\n        ws = "";\n      }\n      str += ws + valueStr;\n      if (ctx.inFlow) {\n        if (valueCommentDone && onComment)\n          onComment();\n      } else if (valueComment && !valueCommentDone) {\n        str += stringifyComment.lineComment(str, ctx.indent, commentString(valueComment));\n      } else if (chompKeep && onChompKeep) {\n        onChompKeep();\n      }\n      return str;\n    }\n    exports2.stringifyPair = stringifyPair;\n  }\n});\n\n// node_modules/yaml/dist/log.js\nvar require_log = __commonJS({\n  "node_modules/yaml/dist/log.js"(exports2) {\n    "use strict";\n    var node_process = require("process");\n    function debug(logLevel, ...messages) {\n      if (logLevel === "debug")\n        console.log(...messages);\n    }\n    function warn(logLevel, warning) {\n      if (logLevel === "debug" || logLevel === "warn") {\n        if (typeof node_process.emitWarning === "function")\n          node_process.emitWarning(warning);\n        else\n          console.warn(warning);\n      }\n    }\n    exports2.debug = debug;\n    exports2.warn = warn;\n  }\n});\n\n// node_modules/yaml/dist/schema/yaml-1.1/merge.js\nvar require_merge = __commonJS({\n  "node_modules/yaml/dist/schema/yaml-1.1/merge.js"(exports2) {\n    "use strict";\n    var identity2 = require_identity();\n    var Scalar2 = require_Scalar();\n    var MERGE_KEY = "<<";\n    var merge = {\n      identify: (value) => value === MERGE_KEY || typeof value === "symbol" && value.description === MERGE_KEY,\n      default: "key",\n      tag: "tag:yaml.org,2002:merge",\n      test: /^<<$/,\n      resolve: () => Object.assign(new Scalar2.Scalar(Symbol(MERGE_KEY)), {\n        addToJSMap: addMergeToJSMap\n      }),\n      stringify: () => MERGE_KEY\n    };\n    var isMergeKey = (ctx, key) => (merge.identify(key) || identity2.isScalar(key) && (!key.type || key.type === Scalar2.Scalar.PLAIN) && merge.identify(key.value)) && ctx?.doc.schema.tags.some((tag) => tag.tag === merge.tag && tag.default);\n    function addMergeToJSMap(ctx, map, value) {\n      const source = resolveAliasValue(ctx, value);\n      if (identity2.isSeq(source))\n        for (const it of source.items)\n          mergeValue(ctx, map, it);\n      else if (Array.isArray(source))\n        for (const it of source)\n          mergeValue(ctx, map, it);\n      else\n        mergeValue(ctx, map, source);\n    }\n    function mergeValue(ctx, map, value) {\n      const source = resolveAliasValue(ctx, value);\n      if (!identity2.isMap(source))\n        throw new Error("Merge sources must be maps or map aliases");\n      const srcMap = source.toJSON(null, ctx, Map);\n      for (const [key, value2] of srcMap) {\n        if (map instanceof Map) {\n          if (!map.has(key))\n            map.set(key, value2);\n        } else if (map instanceof Set) {\n          map.add(key);\n        } else if (!Object.prototype.hasOwnProperty.call(map, key)) {\n          Object.defineProperty(map, key, {\n            value: value2,\n            writable: true,\n            enumerable: true,\n            configurable: true\n          });\n        }\n      }\n      return map;\n    }\n    function resolveAliasValue(ctx, value) {\n      return ctx && identity2.isAlias(value) ? value.resolve(ctx.doc, ctx) : value;\n    }\n    exports2.addMergeToJSMap = addMergeToJSMap;\n    exports2.isMergeKey = isMergeKey;\n    exports2.merge = merge;\n  }\n});\n\n// node_modules/yaml/dist/nodes/addPairToJSMap.js\nvar require_addPairToJSMap = __commonJS({\n  "node_modules/yaml/dist/nodes/addPairToJSMap.js"(exports2) {\n    "use strict";\n    var log = require_log();\n    var merge = require_merge();\n    var stringify = require_stringify();\n    var identity2 = require_identity();\n    var toJS = require_toJS();\n    function addPairToJSMap(ctx, map, { key, value }) {\n      if (identity2.isNode(key) && key.addToJSMap)\n        key.addToJSMap(ctx, map, value);\n      else if (merge.isMergeKey(ctx, key))\n        merge.addMergeToJSMap(ctx, map, value);\n      else {\n        const jsKey = toJS.toJS(key, "", ctx);\n        if (map instanceof Map) {\n          map.set(jsKey, toJS.toJS(value, jsKey, ctx));\n        } else if (map instanceof Set) {\n          map.add(jsKey);\n        } else {\n          const stringKey = stringifyKey(key, jsKey, ctx);\n          const jsValue = toJS.toJS(value, stringKey, ctx);\n          if (stringKey in map)\n            Object.defineProperty(map, stringKey, {\n              value: jsValue,\n              writable: true,\n              enumerable: true,\n              configurable: true\n            });\n          else\n            map[stringKey] = jsValue;\n        }\n      }\n      return map;\n    }\n    function stringifyKey(key, jsKey, ctx) {\n      if (jsKey === null)\n        return "";\n      if (typeof jsKey !== "object")\n        return String(jsKey);\n      if (identity2.isNode(key) && ctx?.doc) {\n        const strCtx = stringify.createStringifyContext(ctx.doc, {});\n        strCtx.anchors = /* @__PURE__ */ new Set();\n        for (const node of ctx.anchors.keys())\n          strCtx.anchors.add(node.anchor);\n        strCtx.inFlow = true;\n        strCtx.inStringifyKey = true;\n        const strKey = key.toString(strCtx);\n        if (!ctx.mapKeyWarned) {\n          let jsonStr = JSON.stringify(strKey);\n          if (jsonStr.length > 40)\n            jsonStr = jsonStr.substring(0, 36) + \'..."\';\n          log.warn(ctx.doc.options.logLevel, `Keys with collection values will be stringified due to JS Object restrictions: ${jsonStr}. Set mapAsMap: true to use object keys.`);\n          ctx.mapKeyWarned = true;\n        }\n        return strKey;\n      }\n      return JSON.stringify(jsKey);\n    }\n    exports2.addPairToJSMap = addPairToJSMap;\n  }\n});\n\n// node_modules/yaml/dist/nodes/Pair.js\nvar require_Pair = __commonJS({\n  "node_modules/yaml/dist/nodes/Pair.js"(exports2) {\n    "use strict";\n    var createNode = require_createNode();\n    var stringifyPair = require_stringifyPair();\n    var addPairToJSMap = require_addPairToJSMap();\n    var identity2 = require_identity();\n    function createPair(key, value, ctx) {\n      const k = createNode.createNode(key, void 0, ctx);\n      const v = createNode.createNode(value, void 0, ctx);\n      return new Pair2(k, v);\n    }\n    var Pair2 = class _Pair {\n      constructor(key, value = null) {\n        Object.defineProperty(this, identity2.NODE_TYPE, { value: identity2.PAIR });\n        this.key = key;\n        this.value = value;\n      }\n      clone(schema) {\n        let { key, value } = this;\n        if (identity2.isNode(key))\n          key = key.clone(schema);\n        if (identity2.isNode(value))\n          value = value.clone(schema);\n        return new _Pair(key, value);\n      }\n      toJSON(_, ctx) {\n        const pair = ctx?.mapAsMap ? /* @__PURE__ */ new Map() : {};\n        return addPairToJSMap.addPairToJSMap(ctx, pair, this);\n      }\n      toString(ctx, onComment, onChompKeep) {\n        return ctx?.doc ? stringifyPair.stringifyPair(this, ctx, onComment, onChompKeep) : JSON.stringify(this);\n      }\n    };\n    exports2.Pair = Pair2;\n    exports2.createPair = createPair;\n  }\n});\n\n// node_modules/yaml/dist/stringify/stringifyCollection.js\nvar require_stringifyCollection = __commonJS({\n  "node_modules/yaml/dist/stringify/stringifyCollection.js"(exports2) {\n    "use strict";\n    var identity2 = require_identity();\n    var stringify = require_stringify();\n    var stringifyComment = require_stringifyComment();\n    function stringifyCollection(collection, ctx, options) {\n      const flow = ctx.inFlow ?? collection.flow;\n      const stringify2 = flow ? stringifyFlowCollection : stringifyBlockCollection;\n      return stringify2(collection, ctx, options);\n    }\n    function stringifyBlockCollection({ comment, items }, ctx, { blockItemPrefix, flowChars, itemIndent, onChompKeep, onComment }) {\n      const { indent, options: { commentString } } = ctx;\n      const itemCtx = Object.assign({}, ctx, { indent: itemIndent, type: null });\n      let chompKeep = false;\n      const lines = [];\n      for (let i = 0; i < items.length; ++i) {\n        const item = items[i];\n        let comment2 = null;\n        if (identity2.isNode(item)) {\n          if (!chompKeep && item.spaceBefore)\n            lines.push("");\n          addCommentBefore(ctx, lines, item.commentBefore, chompKeep);\n          if (item.comment)\n            comment2 = item.comment;\n        } else if (identity2.isPair(item)) {\n          const ik = identity2.isNode(item.key) ? item.key : null;\n          if (ik) {\n            if (!chompKeep && ik.spaceBefore)\n              lines.push("");\n            addCommentBefore(ctx, lines, ik.commentBefore, chompKeep);\n          }\n        }\n        chompKeep = false;\n        let str2 = stringify.stringify(item, itemCtx, () => comment2 = null, () => chompKeep = true);\n        if (comment2)\n          str2 += stringifyComment.lineComment(str2, itemIndent, commentString(comment2));\n        if (chompKeep && comment2)\n          chompKeep = false;\n        lines.push(blockItemPrefix + str2);\n      }\n      let str;\n      if (lines.length === 0) {\n        str = flowChars.start + flowChars.end;\n      } else {\n        str = lines[0];\n        for (let i = 1; i < lines.length; ++i) {\n          const line = lines[i];\n          str += line ? `\n${indent}${line}` : "\\n";\n        }\n      }\n      if (comment) {\n        str += "\\n" + stringifyComment.indentComment(commentString(comment), indent);\n        if (onComment)\n          onComment();\n      } else if (chompKeep && onChompKeep)\n        onChompKeep();\n      return str;\n    }\n    function stringifyFlowCollection({ items }, ctx, { flowChars, itemIndent }) {\n      const { indent, indentStep, flowCollectionPadding: fcPadding, options: { commentString } } = ctx;\n      itemIndent += indentStep;\n      const itemCtx = Object.assign({}, ctx, {\n        indent: itemIndent,\n        inFlow: true,\n        type: null\n      });\n      let reqNewline = false;\n      let linesAtValue = 0;\n      const lines = [];\n      for (let i = 0; i < items.length; ++i) {\n        const item = items[i];\n        let comment = null;\n        if (identity2.isNode(item)) {\n          if (item.spaceBefore)\n            lines.push("");\n          addCommentBefore(ctx, lines, item.commentBefore, false);\n          if (item.comment)\n            comment = item.comment;\n        } else if (identity2.isPair(item)) {\n          const ik = identity2.isNode(item.key) ? item.key : null;\n          if (ik) {\n            if (ik.spaceBefore)\n              lines.push("");\n            addCommentBefore(ctx, lines, ik.commentBefore, false);\n            if (ik.comment)\n              reqNewline = true;\n          }\n          const iv = identity2.isNode(item.value) ? item.value : null;\n          if (iv) {\n            if (iv.comment)\n              comment = iv.comment;\n            if (iv.commentBefore)\n              reqNewline = true;\n          } else if (item.value == null && ik?.comment) {\n            comment = ik.comment;\n          }\n        }\n        if (comment)\n          reqNewline = true;\n        let str = stringify.stringify(item, itemCtx, () => comment = null);\n        reqNewline || (reqNewline = lines.length > linesAtValue || str.includes("\\n"));\n        if (i < items.length - 1) {\n          str += ",";\n        } else if (ctx.options.trailingComma) {\n          if (ctx.options.lineWidth > 0) {\n            reqNewline || (reqNewline = lines.reduce((sum, line) => sum + line.length + 2, 2) + (str.length + 2) > ctx.options.lineWidth);\n          }\n          if (reqNewline) {\n            str += ",";\n          }\n        }\n        if (comment)\n          str += stringifyComment.lineComment(str, itemIndent, commentString(comment));\n        lines.push(str);\n        linesAtValue = lines.length;\n      }\n      const { start, end } = flowChars;\n      if (lines.length === 0) {\n        return start + end;\n      } else {\n        if (!reqNewline) {\n          const len = lines.reduce((sum, line) => sum + line.length + 2, 2);\n          reqNewline = ctx.options.lineWidth > 0 && len > ctx.options.lineWidth;\n        }\n        if (reqNewline) {\n          let str = start;\n          for (const line of lines)\n            str += line ? `\n${indentStep}${indent}${line}` : "\\n";\n          return `${str}\n${indent}${end}`;\n        } else {\n          return `${start}${fcPadding}${lines.join(" ")}${fcPadding}${end}`;\n        }\n      }\n    }\n    function addCommentBefore({ indent, options: { commentString } }, lines, comment, chompKeep) {\n      if (comment && chompKeep)\n        comment = comment.replace(/^\\n+/, "");\n      if (comment) {\n        const ic = stringifyComment.indentComment(commentString(comment), indent);\n        lines.push(ic.trimStart());\n      }\n    }\n    exports2.stringifyCollection = stringifyCollection;\n  }\n});\n\n// node_modules/yaml/dist/nodes/YAMLMap.js\nvar require_YAMLMap = __commonJS({\n  "node_modules/yaml/dist/nodes/YAMLMap.js"(exports2) {\n    "use strict";\n    var stringifyCollection = require_stringifyCollection();\n    var addPairToJSMap = require_addPairToJSMap();\n    var Collection = require_Collection();\n    var identity2 = require_identity();\n    var Pair2 = require_Pair();\n    var Scalar2 = require_Scalar();\n    function findPair(items, key) {\n      const k = identity2.isScalar(key) ? key.value : key;\n      for (const it of items) {\n        if (identity2.isPair(it)) {\n          if (it.key === key || it.key === k)\n            return it;\n          if (identity2.isScalar(it.key) && it.key.value === k)\n            return it;\n        }\n      }\n      return void 0;\n    }\n    var YAMLMap2 = class extends Collection.Collection {\n      static get tagName() {\n        return "tag:yaml.org,2002:map";\n      }\n      constructor(schema) {\n        super(identity2.MAP, schema);\n        this.items = [];\n      }\n      /**\n       * A generic collection parsing method that can be extended\n       * to other node classes that inherit from YAMLMap\n       */\n      static from(schema, obj, ctx) {\n        const { keepUndefined, replacer } = ctx;\n        const map = new this(schema);\n        const add = (key, value) => {\n          if (typeof replacer === "function")\n            value = replacer.call(obj, key, value);\n          else if (Array.isArray(replacer) && !replacer.includes(key))\n            return;\n          if (value !== void 0 || keepUndefined)\n            map.items.push(Pair2.createPair(key, value, ctx));\n        };\n        if (obj instanceof Map) {\n          for (const [key, value] of obj)\n            add(key, value);\n        } else if (obj && typeof obj === "object") {\n          for (const key of Object.keys(obj))\n            add(key, obj[key]);\n        }\n        if (typeof schema.sortMapEntries === "function") {\n          map.items.sort(schema.sortMapEntries);\n        }\n        return map;\n      }\n      /**\n       * Adds a value to the collection.\n       *\n       * @param overwrite - If not set `true`, using a key that is already in the\n       *   collection will throw. Otherwise, overwrites the previous value.\n       */\n      add(pair, overwrite) {\n        let _pair;\n        if (identity2.isPair(pair))\n          _pair = pair;\n        else if (!pair || typeof pair !== "object" || !("key" in pair)) {\n          _pair = new Pair2.Pair(pair, pair?.value);\n        } else\n          _pair = new Pair2.Pair(pair.key, pair.value);\n        const prev = findPair(this.items, _pair.key);\n        const sortEntries = this.schema?.sortMapEntries;\n        if (prev) {\n          if (!overwrite)\n            throw new Error(`Key ${_pair.key} already set`);\n          if (identity2.isScalar(prev.value) && Scalar2.isScalarValue(_pair.value))\n            prev.value.value = _pair.value;\n          else\n            prev.value = _pair.value;\n        } else if (sortEntries) {\n          const i = this.items.findIndex((item) => sortEntries(_pair, item) < 0);\n          if (i === -1)\n            this.items.push(_pair);\n          else\n            this.items.splice(i, 0, _pair);\n        } else {\n          this.items.push(_pair);\n        }\n      }\n      delete(key) {\n        const it = findPair(this.items, key);\n        if (!it)\n          return false;\n        const del = this.items.splice(this.items.indexOf(it), 1);\n        return del.length > 0;\n      }\n      get(key, keepScalar) {\n        const it = findPair(this.items, key);\n        const node = it?.value;\n        return (!keepScalar && identity2.isScalar(node) ? node.value : node) ?? void 0;\n      }\n      has(key) {\n        return !!findPair(this.items, key);\n      }\n      set(key, value) {\n        this.add(new Pair2.Pair(key, value), true);\n      }\n      /**\n       * @param ctx - Conversion context, originally set in Document#toJS()\n       * @param {Class} Type - If set, forces the returned collection type\n       * @returns Instance of Type, Map, or Object\n       */\n      toJSON(_, ctx, Type) {\n        const map = Type ? new Type() : ctx?.mapAsMap ? /* @__PURE__ */ new Map() : {};\n        if (ctx?.onCreate)\n          ctx.onCreate(map);\n        for (const item of this.items)\n          addPairToJSMap.addPairToJSMap(ctx, map, item);\n        return map;\n      }\n      toString(ctx, onComment, onChompKeep) {\n        if (!ctx)\n          return JSON.stringify(this);\n        for (const item of this.items) {\n          if (!identity2.isPair(item))\n            throw new Error(`Map items must all be pairs; found ${JSON.stringify(item)} instead`);\n        }\n        if (!ctx.allNullValues && this.hasAllNullValues(false))\n          ctx = Object.assign({}, ctx, { allNullValues: true });\n        return stringifyCollection.stringifyCollection(this, ctx, {\n          blockItemPrefix: "",\n          flowChars: { start: "{", end: "}" },\n          itemIndent: ctx.indent || "",\n          onChompKeep,\n          onComment\n        });\n      }\n    };\n    exports2.YAMLMap = YAMLMap2;\n    exports2.findPair = findPair;\n  }\n});\n\n// node_modules/yaml/dist/schema/common/map.js\nvar require_map = __commonJS({\n  "node_modules/yaml/dist/schema/common/map.js"(exports2) {\n    "use strict";\n    var identity2 = require_identity();\n    var YAMLMap2 = require_YAMLMap();\n    var map = {\n      collection: "map",\n      default: true,\n      nodeClass: YAMLMap2.YAMLMap,\n      tag: "tag:yaml.org,2002:map",\n      resolve(map2, onError) {\n        if (!identity2.isMap(map2))\n          onError("Expected a mapping for this tag");\n        return map2;\n      },\n      createNode: (schema, obj, ctx) => YAMLMap2.YAMLMap.from(schema, obj, ctx)\n    };\n    exports2.map = map;\n  }\n});\n\n// node_modules/yaml/dist/nodes/YAMLSeq.js\nvar require_YAMLSeq = __commonJS({\n  "node_modules/yaml/dist/nodes/YAMLSeq.js"(exports2) {\n    "use strict";\n    var createNode = require_createNode();\n    var stringifyCollection = require_stringifyCollection();\n    var Collection = require_Collection();\n    var identity2 = require_identity();\n    var Scalar2 = require_Scalar();\n    var toJS = require_toJS();\n    var YAMLSeq2 = class extends Collection.Collection {\n      static get tagName() {\n        return "tag:yaml.org,2002:seq";\n      }\n      constructor(schema) {\n        super(identity2.SEQ, schema);\n        this.items = [];\n      }\n      add(value) {\n        this.items.push(value);\n      }\n      /**\n       * Removes a value from the collection.\n       *\n       * `key` must contain a representation of an integer for this to succeed.\n       * It may be wrapped in a `Scalar`.\n       *\n       * @returns `true` if the item was found and removed.\n       */\n      delete(key) {\n        const idx = asItemIndex(key);\n        if (typeof idx !== "number")\n          return false;\n        const del = this.items.splice(idx, 1);\n        return del.length > 0;\n      }\n      get(key, keepScalar) {\n        const idx = asItemIndex(key);\n        if (typeof idx !== "number")\n          return void 0;\n        const it = this.items[idx];\n        return !keepScalar && identity2.isScalar(it) ? it.value : it;\n      }\n      /**\n       * Checks if the collection includes a value with the key `key`.\n       *\n       * `key` must contain a representation of an integer for this to succeed.\n       * It may be wrapped in a `Scalar`.\n       */\n      has(key) {\n        const idx = asItemIndex(key);\n        return typeof idx === "number" && idx < this.items.length;\n      }\n      /**\n       * Sets a value in this collection. For `!!set`, `value` needs to be a\n       * boolean to add/remove the item from the set.\n       *\n       * If `key` does not contain a representation of an integer, this will throw.\n       * It may be wrapped in a `Scalar`.\n       */\n      set(key, value) {\n        const idx = asItemIndex(key);\n        if (typeof idx !== "number")\n          throw new Error(`Expected a valid index, not ${key}.`);\n        const prev = this.items[idx];\n        if (identity2.isScalar(prev) && Scalar2.isScalarValue(value))\n          prev.value = value;\n        else\n          this.items[idx] = value;\n      }\n      toJSON(_, ctx) {\n        const seq = [];\n        if (ctx?.onCreate)\n          ctx.onCreate(seq);\n        let i = 0;\n        for (const item of this.items)\n          seq.push(toJS.toJS(item, String(i++), ctx));\n        return seq;\n      }\n      toString(ctx, onComment, onChompKeep) {\n        if (!ctx)\n          return JSON.stringify(this);\n        return stringifyCollection.stringifyCollection(this, ctx, {\n          blockItemPrefix: "- ",\n          flowChars: { start: "[", end: "]" },\n          itemIndent: (ctx.indent || "") + "  ",\n          onChompKeep,\n          onComment\n        });\n      }\n      static from(schema, obj, ctx) {\n        const { replacer } = ctx;\n        const seq = new this(schema);\n        if (obj && Symbol.iterator in Object(obj)) {\n          let i = 0;\n          for (let it of obj) {\n            if (typeof replacer === "function") {\n              const key = obj instanceof Set ? it : String(i++);\n              it = replacer.call(obj, key, it);\n            }\n            seq.items.push(createNode.createNode(it, void 0, ctx));\n          }\n        }\n        return seq;\n      }\n    };\n    function asItemIndex(key) {\n      let idx = identity2.isScalar(key) ? key.value : key;\n      if (idx && typeof idx === "string")\n        idx = Number(idx);\n      return typeof idx === "number" && Number.isInteger(idx) && idx >= 0 ? idx : null;\n    }\n    exports2.YAMLSeq = YAMLSeq2;\n  }\n});\n\n// node_modules/yaml/dist/schema/common/seq.js\nvar require_seq = __commonJS({\n  "node_modules/yaml/dist/schema/common/seq.js"(exports2) {\n    "use strict";\n    var identity2 = require_identity();\n    var YAMLSeq2 = require_YAMLSeq();\n    var seq = {\n      collection: "seq",\n      default: true,\n      nodeClass: YAMLSeq2.YAMLSeq,\n      tag: "tag:yaml.org,2002:seq",\n      resolve(seq2, onError) {\n        if (!identity2.isSeq(seq2))\n          onError("Expected a sequence for this tag");\n        return seq2;\n      },\n      createNode: (schema, obj, ctx) => YAMLSeq2.YAMLSeq.from(schema, obj, ctx)\n    };\n    exports2.seq = seq;\n  }\n});\n\n// node_modules/yaml/dist/schema/common/string.js\nvar require_string = __commonJS({\n  "node_modules/yaml/dist/schema/common/string.js"(exports2) {\n    "use strict";\n    var stringifyString = require_stringifyString();\n    var string = {\n      identify: (value) => typeof value === "string",\n      default: true,\n      tag: "tag:yaml.org,2002:str",\n      resolve: (str) => str,\n      stringify(item, ctx, onComment, onChompKeep) {\n        ctx = Object.assign({ actualString: true }, ctx);\n        return stringifyString.stringifyString(item, ctx, onComment, onChompKeep);\n      }\n    };\n    exports2.string = string;\n  }\n});\n\n// node_modules/yaml/dist/schema/common/null.js\nvar require_null = __commonJS({\n  "node_modules/yaml/dist/schema/common/null.js"(exports2) {\n    "use strict";\n    var Scalar2 = require_Scalar();\n    var nullTag = {\n      identify: (value) => value == null,\n      createNode: () => new Scalar2.Scalar(null),\n      default: true,\n      tag: "tag:yaml.org,2002:null",\n      test: /^(?:~|[Nn]ull|NULL)?$/,\n      resolve: () => new Scalar2.Scalar(null),\n      stringify: ({ source }, ctx) => typeof source === "string" && nullTag.test.test(source) ? source : ctx.options.nullStr\n    };\n    exports2.nullTag = nullTag;\n  }\n});\n\n// node_modules/yaml/dist/schema/core/bool.js\nvar require_bool = __commonJS({\n  "node_modules/yaml/dist/schema/core/bool.js"(exports2) {\n    "use strict";\n    var Scalar2 = require_Scalar();\n    var boolTag = {\n      identify: (value) => typeof value === "boolean",\n      default: true,\n      tag: "tag:yaml.org,2002:bool",\n      test: /^(?:[Tt]rue|TRUE|[Ff]alse|FALSE)$/,\n      resolve: (str) => new Scalar2.Scalar(str[0] === "t" || str[0] === "T"),\n      stringify({ source, value }, ctx) {\n        if (source && boolTag.test.test(source)) {\n          const sv = source[0] === "t" || source[0] === "T";\n          if (value === sv)\n            return source;\n        }\n        return value ? ctx.options.trueStr : ctx.options.falseStr;\n      }\n    };\n    exports2.boolTag = boolTag;\n  }\n});\n\n// node_modules/yaml/dist/stringify/stringifyNumber.js\nvar require_stringifyNumber = __commonJS({\n  "node_modules/yaml/dist/stringify/stringifyNumber.js"(exports2) {\n    "use strict";\n    function stringifyNumber({ format, minFractionDigits, tag, value }) {\n      if (typeof value === "bigint")\n        return String(value);\n      const num = typeof value === "number" ? value : Number(value);\n      if (!isFinite(num))\n        return isNaN(num) ? ".nan" : num < 0 ? "-.inf" : ".inf";\n      let n = Object.is(value, -0) ? "-0" : JSON.stringify(value);\n      if (!format && minFractionDigits && (!tag || tag === "tag:yaml.org,2002:float") && /^-?\\d/.test(n) && !n.includes("e")) {\n        let i = n.indexOf(".");\n        if (i < 0) {\n          i = n.length;\n          n += ".";\n        }\n        let d = minFractionDigits - (n.length - i - 1);\n        while (d-- > 0)\n          n += "0";\n      }\n      return n;\n    }\n    exports2.stringifyNumber = stringifyNumber;\n  }\n});\n\n// node_modules/yaml/dist/schema/core/float.js\nvar require_float = __commonJS({\n  "node_modules/yaml/dist/schema/core/float.js"(exports2) {\n    "use strict";\n    var Scalar2 = require_Scalar();\n    var stringifyNumber = require_stringifyNumber();\n    var floatNaN = {\n      identify: (value) => typeof value === "number",\n      default: true,\n      tag: "tag:yaml.org,2002:float",\n      test: /^(?:[-+]?\\.(?:inf|Inf|INF)|\\.nan|\\.NaN|\\.NAN)$/,\n      resolve: (str) => str.slice(-3).toLowerCase() === "nan" ? NaN : str[0] === "-" ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY,\n      stringify: stringifyNumber.stringifyNumber\n    };\n    var floatExp = {\n      identify: (value) => typeof value === "number",\n      default: true,\n      tag: "tag:yaml.org,2002:float",\n      format: "EXP",\n      test: /^[-+]?(?:\\.[0-9]+|[0-9]+(?:\\.[0-9]*)?)[eE][-+]?[0-9]+$/,\n      resolve: (str) => parseFloat(str),\n      stringify(node) {\n        const num = Number(node.value);\n        return isFinite(num) ? num.toExponential() : stringifyNumber.stringifyNumber(node);\n      }\n    };\n    var float = {\n      identify: (value) => typeof value === "number",\n      default: true,\n      tag: "tag:yaml.org,2002:float",\n      test: /^[-+]?(?:\\.[0-9]+|[0-9]+\\.[0-9]*)$/,\n      resolve(str) {\n        const node = new Scalar2.Scalar(parseFloat(str));\n        const dot = str.indexOf(".");\n        if (dot !== -1 && str[str.length - 1] === "0")\n          node.minFractionDigits = str.length - dot - 1;\n        return node;\n      },\n      stringify: stringifyNumber.stringifyNumber\n    };\n    exports2.float = float;\n    exports2.floatExp = floatExp;\n    exports2.floatNaN = floatNaN;\n  }\n});\n\n// node_modules/yaml/dist/schema/core/int.js\nvar require_int = __commonJS({\n  "node_modules/yaml/dist/schema/core/int.js"(exports2) {\n    "use strict";\n    var stringifyNumber = require_stringifyNumber();\n    var intIdentify = (value) => typeof value === "bigint" || Number.isInteger(value);\n    var intResolve = (str, offset, radix, { intAsBigInt }) => intAsBigInt ? BigInt(str) : parseInt(str.substring(offset), radix);\n    function intStringify(node, radix, prefix) {\n      const { value } = node;\n      if (intIdentify(value) && value >= 0)\n        return prefix + value.toString(radix);\n      return stringifyNumber.stringifyNumber(node);\n    }\n    var intOct = {\n      identify: (value) => intIdentify(value) && value >= 0,\n      default: true,\n      tag: "tag:yaml.org,2002:int",\n      format: "OCT",\n      test: /^0o[0-7]+$/,\n      resolve: (str, _onError, opt) => intResolve(str, 2, 8, opt),\n      stringify: (node) => intStringify(node, 8, "0o")\n    };\n    var int = {\n      identify: intIdentify,\n      default: true,\n      tag: "tag:yaml.org,2002:int",\n      test: /^[-+]?[0-9]+$/,\n      resolve: (str, _onError, opt) => intResolve(str, 0, 10, opt),\n      stringify: stringifyNumber.stringifyNumber\n    };\n    var intHex = {\n      identify: (value) => intIdentify(value) && value >= 0,\n      default: true,\n      tag: "tag:yaml.org,2002:int",\n      format: "HEX",\n      test: /^0x[0-9a-fA-F]+$/,\n      resolve: (str, _onError, opt) => intResolve(str, 2, 16, opt),\n      stringify: (node) => intStringify(node, 16, "0x")\n    };\n    exports2.int = int;\n    exports2.intHex = intHex;\n    exports2.intOct = intOct;\n  }\n});\n\n// node_modules/yaml/dist/schema/core/schema.js\nvar require_schema = __commonJS({\n  "node_modules/yaml/dist/schema/core/schema.js"(exports2) {\n    "use strict";\n    var map = require_map();\n    var _null = require_null();\n    var seq = require_seq();\n    var string = require_string();\n    var bool = require_bool();\n    var float = require_float();\n    var int = require_int();\n    var schema = [\n      map.map,\n      seq.seq,\n      string.string,\n      _null.nullTag,\n      bool.boolTag,\n      int.intOct,\n      int.int,\n      int.intHex,\n      float.floatNaN,\n      float.floatExp,\n      float.float\n    ];\n    exports2.schema = schema;\n  }\n});\n\n// node_modules/yaml/dist/schema/json/schema.js\nvar require_schema2 = __commonJS({\n  "node_modules/yaml/dist/schema/json/schema.js"(exports2) {\n    "use strict";\n    var Scalar2 = require_Scalar();\n    var map = require_map();\n    var seq = require_seq();\n    function intIdentify(value) {\n      return typeof value === "bigint" || Number.isInteger(value);\n    }\n    var stringifyJSON = ({ value }) => JSON.stringify(value);\n    var jsonScalars = [\n      {\n        identify: (value) => typeof value === "string",\n        default: true,\n        tag: "tag:yaml.org,2002:str",\n        resolve: (str) => str,\n        stringify: stringifyJSON\n      },\n      {\n        identify: (value) => value == null,\n        createNode: () => new Scalar2.Scalar(null),\n        default: true,\n        tag: "tag:yaml.org,2002:null",\n        test: /^null$/,\n        resolve: () => null,\n        stringify: stringifyJSON\n      },\n      {\n        identify: (value) => typeof value === "boolean",\n        default: true,\n        tag: "tag:yaml.org,2002:bool",\n        test: /^true$|^false$/,\n        resolve: (str) => str === "true",\n        stringify: stringifyJSON\n      },\n      {\n        identify: intIdentify,\n        default: true,\n        tag: "tag:yaml.org,2002:int",\n        test: /^-?(?:0|[1-9][0-9]*)$/,\n        resolve: (str, _onError, { intAsBigInt }) => intAsBigInt ? BigInt(str) : parseInt(str, 10),\n        stringify: ({ value }) => intIdentify(value) ? value.toString() : JSON.stringify(value)\n      },\n      {\n        identify: (value) => typeof value === "number",\n        default: true,\n        tag: "tag:yaml.org,2002:float",\n        test: /^-?(?:0|[1-9][0-9]*)(?:\\.[0-9]*)?(?:[eE][-+]?[0-9]+)?$/,\n        resolve: (str) => parseFloat(str),\n        stringify: stringifyJSON\n      }\n    ];\n    var jsonError = {\n      default: true,\n      tag: "",\n      test: /^/,\n      resolve(str, onError) {\n        onError(`Unresolved plain scalar ${JSON.stringify(str)}`);\n        return str;\n      }\n    };\n    var schema = [map.map, seq.seq].concat(jsonScalars, jsonError);\n    exports2.schema = schema;\n  }\n});\n\n// node_modules/yaml/dist/schema/yaml-1.1/binary.js\nvar require_binary = __commonJS({\n  "node_modules/yaml/dist/schema/yaml-1.1/binary.js"(exports2) {\n    "use strict";\n    var node_buffer = require("buffer");\n    var Scalar2 = require_Scalar();\n    var stringifyString = require_stringifyString();\n    var binary = {\n      identify: (value) => value instanceof Uint8Array,\n      // Buffer inherits from Uint8Array\n      default: false,\n      tag: "tag:yaml.org,2002:binary",\n      /**\n       * Returns a Buffer in node and an Uint8Array in browsers\n       *\n       * To use the resulting buffer as an image, you\'ll want to do something like:\n       *\n       *   const blob = new Blob([buffer], { type: \'image/jpeg\' })\n       *   document.querySelector(\'#photo\').src = URL.createObjectURL(blob)\n       */\n      resolve(src, onError) {\n        if (typeof node_buffer.Buffer === "function") {\n          return node_buffer.Buffer.from(src, "base64");\n        } else if (typeof atob === "function") {\n          const str = atob(src.replace(/[\\n\\r]/g, ""));\n          const buffer = new Uint8Array(str.length);\n          for (let i = 0; i < str.length; ++i)\n            buffer[i] = str.charCodeAt(i);\n          return buffer;\n        } else {\n          onError("This environment does not support reading binary tags; either Buffer or atob is required");\n          return src;\n        }\n      },\n      stringify({ comment, type, value }, ctx, onComment, onChompKeep) {\n        if (!value)\n          return "";\n        const buf = value;\n        let str;\n        if (typeof node_buffer.Buffer === "function") {\n          str = buf instanceof node_buffer.Buffer ? buf.toString("base64") : node_buffer.Buffer.from(buf.buffer).toString("base64");\n        } else if (typeof btoa === "function") {\n          let s = "";\n          for (let i = 0; i < buf.length; ++i)\n            s += String.fromCharCode(buf[i]);\n          str = btoa(s);\n        } else {\n          throw new Error("This environment does not support writing binary tags; either Buffer or btoa is required");\n        }\n        type ?? (type = Scalar2.Scalar.BLOCK_LITERAL);\n        if (type !== Scalar2.Scalar.QUOTE_DOUBLE) {\n          const lineWidth = Math.max(ctx.options.lineWidth - ctx.indent.length, ctx.options.minContentWidth);\n          const n = Math.ceil(str.length / lineWidth);\n          const lines = new Array(n);\n          for (let i = 0, o = 0; i < n; ++i, o += lineWidth) {\n            lines[i] = str.substr(o, lineWidth);\n          }\n          str = lines.join(type === Scalar2.Scalar.BLOCK_LITERAL ? "\\n" : " ");\n        }\n        return stringifyString.stringifyString({ comment, type, value: str }, ctx, onComment, onChompKeep);\n      }\n    };\n    exports2.binary = binary;\n  }\n});\n\n// node_modules/yaml/dist/schema/yaml-1.1/pairs.js\nvar require_pairs = __commonJS({\n  "node_modules/yaml/dist/schema/yaml-1.1/pairs.js"(exports2) {\n    "use strict";\n    var identity2 = require_identity();\n    var Pair2 = require_Pair();\n    var Scalar2 = require_Scalar();\n    var YAMLSeq2 = require_YAMLSeq();\n    function resolvePairs(seq, onError) {\n      if (identity2.isSeq(seq)) {\n        for (let i = 0; i < seq.items.length; ++i) {\n          let item = seq.items[i];\n          if (identity2.isPair(item))\n            continue;\n          else if (identity2.isMap(item)) {\n            if (item.items.length > 1)\n              onError("Each pair must have its own sequence indicator");\n            const pair = item.items[0] || new Pair2.Pair(new Scalar2.Scalar(null));\n            if (item.commentBefore)\n              pair.key.commentBefore = pair.key.commentBefore ? `${item.commentBefore}\n${pair.key.commentBefore}` : item.commentBefore;\n            if (item.comment) {\n              const cn = pair.value ?? pair.key;\n              cn.comment = cn.comment ? `${item.comment}\n${cn.comment}` : item.comment;\n            }\n            item = pair;\n          }\n          seq.items[i] = identity2.isPair(item) ? item : new Pair2.Pair(item);\n        }\n      } else\n        onError("Expected a sequence for this tag");\n      return seq;\n    }\n    function createPairs(schema, iterable, ctx) {\n      const { replacer } = ctx;\n      const pairs2 = new YAMLSeq2.YAMLSeq(schema);\n      pairs2.tag = "tag:yaml.org,2002:pairs";\n      let i = 0;\n      if (iterable && Symbol.iterator in Object(iterable))\n        for (let it of iterable) {\n          if (typeof replacer === "function")\n            it = replacer.call(iterable, String(i++), it);\n          let key, value;\n          if (Array.isArray(it)) {\n            if (it.length === 2) {\n              key = it[0];\n              value = it[1];\n            } else\n              throw new TypeError(`Expected [key, value] tuple: ${it}`);\n          } else if (it && it instanceof Object) {\n            const keys = Object.keys(it);\n            if (keys.length === 1) {\n              key = keys[0];\n              value = it[key];\n            } else {\n              throw new TypeError(`Expected tuple with one key, not ${keys.length} keys`);\n            }\n          } else {\n            key = it;\n          }\n          pairs2.items.push(Pair2.createPair(key, value, ctx));\n        }\n      return pairs2;\n    }\n    var pairs = {\n      collection: "seq",\n      default: false,\n      tag: "tag:yaml.org,2002:pairs",\n      resolve: resolvePairs,\n      createNode: createPairs\n    };\n    exports2.createPairs = createPairs;\n    exports2.pairs = pairs;\n    exports2.resolvePairs = resolvePairs;\n  }\n});\n\n// node_modules/yaml/dist/schema/yaml-1.1/omap.js\nvar require_omap = __commonJS({\n  "node_modules/yaml/dist/schema/yaml-1.1/omap.js"(exports2) {\n    "use strict";\n    var identity2 = require_identity();\n    var toJS = require_toJS();\n    var YAMLMap2 = require_YAMLMap();\n    var YAMLSeq2 = require_YAMLSeq();\n    var pairs = require_pairs();\n    var YAMLOMap = class _YAMLOMap extends YAMLSeq2.YAMLSeq {\n      constructor() {\n        super();\n        this.add = YAMLMap2.YAMLMap.prototype.add.bind(this);\n        this.delete = YAMLMap2.YAMLMap.prototype.delete.bind(this);\n        this.get = YAMLMap2.YAMLMap.prototype.get.bind(this);\n        this.has = YAMLMap2.YAMLMap.prototype.has.bind(this);\n        this.set = YAMLMap2.YAMLMap.prototype.set.bind(this);\n        this.tag = _YAMLOMap.tag;\n      }\n      /**\n       * If `ctx` is given, the return type is actually `Map<unknown, unknown>`,\n       * but TypeScript won\'t allow widening the signature of a child method.\n       */\n      toJSON(_, ctx) {\n        if (!ctx)\n          return super.toJSON(_);\n        const map = /* @__PURE__ */ new Map();\n        if (ctx?.onCreate)\n          ctx.onCreate(map);\n        for (const pair of this.items) {\n          let key, value;\n          if (identity2.isPair(pair)) {\n            key = toJS.toJS(pair.key, "", ctx);\n            value = toJS.toJS(pair.value, key, ctx);\n          } else {\n            key = toJS.toJS(pair, "", ctx);\n          }\n          if (map.has(key))\n            throw new Error("Ordered maps must not include duplicate keys");\n          map.set(key, value);\n        }\n        return map;\n      }\n      static from(schema, iterable, ctx) {\n        const pairs$1 = pairs.createPairs(schema, iterable, ctx);\n        const omap2 = new this();\n        omap2.items = pairs$1.items;\n        return omap2;\n      }\n    };\n    YAMLOMap.tag = "tag:yaml.org,2002:omap";\n    var omap = {\n      collection: "seq",\n      identify: (value) => value instanceof Map,\n      nodeClass: YAMLOMap,\n      default: false,\n      tag: "tag:yaml.org,2002:omap",\n      resolve(seq, onError) {\n        const pairs$1 = pairs.resolvePairs(seq, onError);\n        const seenKeys = [];\n        for (const { key } of pairs$1.items) {\n          if (identity2.isScalar(key)) {\n            if (seenKeys.includes(key.value)) {\n              onError(`Ordered maps must not include duplicate keys: ${key.value}`);\n            } else {\n              seenKeys.push(key.value);\n            }\n          }\n        }\n        return Object.assign(new YAMLOMap(), pairs$1);\n      },\n      createNode: (schema, iterable, ctx) => YAMLOMap.from(schema, iterable, ctx)\n    };\n    exports2.YAMLOMap = YAMLOMap;\n    exports2.omap = omap;\n  }\n});\n\n// node_modules/yaml/dist/schema/yaml-1.1/bool.js\nvar require_bool2 = __commonJS({\n  "node_modules/yaml/dist/schema/yaml-1.1/bool.js"(exports2) {\n    "use strict";\n    var Scalar2 = require_Scalar();\n    function boolStringify({ value, source }, ctx) {\n      const boolObj = value ? trueTag : falseTag;\n      if (source && boolObj.test.test(source))\n        return source;\n      return value ? ctx.options.trueStr : ctx.options.falseStr;\n    }\n    var trueTag = {\n      identify: (value) => value === true,\n      default: true,\n      tag: "tag:yaml.org,2002:bool",\n      test: /^(?:Y|y|[Yy]es|YES|[Tt]rue|TRUE|[Oo]n|ON)$/,\n      resolve: () => new Scalar2.Scalar(true),\n      stringify: boolStringify\n    };\n    var falseTag = {\n      identify: (value) => value === false,\n      default: true,\n      tag: "tag:yaml.org,2002:bool",\n      test: /^(?:N|n|[Nn]o|NO|[Ff]alse|FALSE|[Oo]ff|OFF)$/,\n      resolve: () => new Scalar2.Scalar(false),\n      stringify: boolStringify\n    };\n    exports2.falseTag = falseTag;\n    exports2.trueTag = trueTag;\n  }\n});\n\n// node_modules/yaml/dist/schema/yaml-1.1/float.js\nvar require_float2 = __commonJS({\n  "node_modules/yaml/dist/schema/yaml-1.1/float.js"(exports2) {\n    "use strict";\n    var Scalar2 = require_Scalar();\n    var stringifyNumber = require_stringifyNumber();\n    var floatNaN = {\n      identify: (value) => typeof value === "number",\n      default: true,\n      tag: "tag:yaml.org,2002:float",\n      test: /^(?:[-+]?\\.(?:inf|Inf|INF)|\\.nan|\\.NaN|\\.NAN)$/,\n      resolve: (str) => str.slice(-3).toLowerCase() === "nan" ? NaN : str[0] === "-" ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY,\n      stringify: stringifyNumber.stringifyNumber\n    };\n    var floatExp = {\n      identify: (value) => typeof value === "number",\n      default: true,\n      tag: "tag:yaml.org,2002:float",\n      format: "EXP",\n      test: /^[-+]?(?:[0-9][0-9_]*)?(?:\\.[0-9_]*)?[eE][-+]?[0-9]+$/,\n      resolve: (str) => parseFloat(str.replace(/_/g, "")),\n      stringify(node) {\n        const num = Number(node.value);\n        return isFinite(num) ? num.toExponential() : stringifyNumber.stringifyNumber(node);\n      }\n    };\n    var float = {\n      identify: (value) => typeof value === "number",\n      default: true,\n      tag: "tag:yaml.org,2002:float",\n      test: /^[-+]?(?:[0-9][0-9_]*)?\\.[0-9_]*$/,\n      resolve(str) {\n        const node = new Scalar2.Scalar(parseFloat(str.replace(/_/g, "")));\n        const dot = str.indexOf(".");\n        if (dot !== -1) {\n          const f = str.substring(dot + 1).replace(/_/g, "");\n          if (f[f.length - 1] === "0")\n            node.minFractionDigits = f.length;\n        }\n        return node;\n      },\n      stringify: stringifyNumber.stringifyNumber\n    };\n    exports2.float = float;\n    exports2.floatExp = floatExp;\n    exports2.floatNaN = floatNaN;\n  }\n});\n\n// node_modules/yaml/dist/schema/yaml-1.1/int.js\nvar require_int2 = __commonJS({\n  "node_modules/yaml/dist/schema/yaml-1.1/int.js"(exports2) {\n    "use strict";\n    var stringifyNumber = require_stringifyNumber();\n    var intIdentify = (value) => typeof value === "bigint" || Number.isInteger(value);\n    function intResolve(str, offset, radix, { intAsBigInt }) {\n      const sign = str[0];\n      if (sign === "-" || sign === "+")\n        offset += 1;\n      str = str.substring(offset).replace(/_/g, "");\n      if (intAsBigInt) {\n        switch (radix) {\n          case 2:\n            str = `0b${str}`;\n            break;\n          case 8:\n            str = `0o${str}`;\n            break;\n          case 16:\n            str = `0x${str}`;\n            break;\n        }\n        const n2 = BigInt(str);\n        return sign === "-" ? BigInt(-1) * n2 : n2;\n      }\n      const n = parseInt(str, radix);\n      return sign === "-" ? -1 * n : n;\n    }\n    function intStringify(node, radix, prefix) {\n      const { value } = node;\n      if (intIdentify(value)) {\n        const str = value.toString(radix);\n        return value < 0 ? "-" + prefix + str.substr(1) : prefix + str;\n      }\n      return stringifyNumber.stringifyNumber(node);\n    }\n    var intBin = {\n      identify: intIdentify,\n      default: true,\n      tag: "tag:yaml.org,2002:int",\n      format: "BIN",\n      test: /^[-+]?0b[0-1_]+$/,\n      resolve: (str, _onError, opt) => intResolve(str, 2, 2, opt),\n      stringify: (node) => intStringify(node, 2, "0b")\n    };\n    var intOct = {\n      identify: intIdentify,\n      default: true,\n      tag: "tag:yaml.org,2002:int",\n      format: "OCT",\n      test: /^[-+]?0[0-7_]+$/,\n      resolve: (str, _onError, opt) => intResolve(str, 1, 8, opt),\n      stringify: (node) => intStringify(node, 8, "0")\n    };\n    var int = {\n      identify: intIdentify,\n      default: true,\n      tag: "tag:yaml.org,2002:int",\n      test: /^[-+]?[0-9][0-9_]*$/,\n      resolve: (str, _onError, opt) => intResolve(str, 0, 10, opt),\n      stringify: stringifyNumber.stringifyNumber\n    };\n    var intHex = {\n      identify: intIdentify,\n      default: true,\n      tag: "tag:yaml.org,2002:int",\n      format: "HEX",\n      test: /^[-+]?0x[0-9a-fA-F_]+$/,\n      resolve: (str, _onError, opt) => intResolve(str, 2, 16, opt),\n      stringify: (node) => intStringify(node, 16, "0x")\n    };\n    exports2.int = int;\n    exports2.intBin = intBin;\n    exports2.intHex = intHex;\n    exports2.intOct = intOct;\n  }\n});\n\n// node_modules/yaml/dist/schema/yaml-1.1/set.js\nvar require_set = __commonJS({\n  "node_modules/yaml/dist/schema/yaml-1.1/set.js"(exports2) {\n    "use strict";\n    var identity2 = require_identity();\n    var Pair2 = require_Pair();\n    var YAMLMap2 = require_YAMLMap();\n    var YAMLSet = class _YAMLSet extends YAMLMap2.YAMLMap {\n      constructor(schema) {\n        super(schema);\n        this.tag = _YAMLSet.tag;\n      }\n      add(key) {\n        let pair;\n        if (identity2.isPair(key))\n          pair = key;\n        else if (key && typeof key === "object" && "key" in key && "value" in key && key.value === null)\n          pair = new Pair2.Pair(key.key, null);\n        else\n          pair = new Pair2.Pair(key, null);\n        const prev = YAMLMap2.findPair(this.items, pair.key);\n        if (!prev)\n          this.items.push(pair);\n      }\n      /**\n       * If `keepPair` is `true`, returns the Pair matching `key`.\n       * Otherwise, returns the value of that Pair\'s key.\n       */\n      get(key, keepPair) {\n        const pair = YAMLMap2.findPair(this.items, key);\n        return !keepPair && identity2.isPair(pair) ? identity2.isScalar(pair.key) ? pair.key.value : pair.key : pair;\n      }\n      set(key, value) {\n        if (typeof value !== "boolean")\n          throw new Error(`Expected boolean value for set(key, value) in a YAML set, not ${typeof value}`);\n        const prev = YAMLMap2.findPair(this.items, key);\n        if (prev && !value) {\n          this.items.splice(this.items.indexOf(prev), 1);\n        } else if (!prev && value) {\n          this.items.push(new Pair2.Pair(key));\n        }\n      }\n      toJSON(_, ctx) {\n        return super.toJSON(_, ctx, Set);\n      }\n      toString(ctx, onComment, onChompKeep) {\n        if (!ctx)\n          return JSON.stringify(this);\n        if (this.hasAllNullValues(true))\n          return super.toString(Object.assign({}, ctx, { allNullValues: true }), onComment, onChompKeep);\n        else\n          throw new Error("Set items must all have null values");\n      }\n      static from(schema, iterable, ctx) {\n        const { replacer } = ctx;\n        const set2 = new this(schema);\n        if (iterable && Symbol.iterator in Object(iterable))\n          for (let value of iterable) {\n            if (typeof replacer === "function")\n              value = replacer.call(iterable, value, value);\n            set2.items.push(Pair2.createPair(value, null, ctx));\n          }\n        return set2;\n      }\n    };\n    YAMLSet.tag = "tag:yaml.org,2002:set";\n    var set = {\n      collection: "map",\n      identify: (value) => value instanceof Set,\n      nodeClass: YAMLSet,\n      default: false,\n      tag: "tag:yaml.org,2002:set",\n      createNode: (schema, iterable, ctx) => YAMLSet.from(schema, iterable, ctx),\n      resolve(map, onError) {\n        if (identity2.isMap(map)) {\n          if (map.hasAllNullValues(true))\n            return Object.assign(new YAMLSet(), map);\n          else\n            onError("Set items must all have null values");\n        } else\n          onError("Expected a mapping for this tag");\n        return map;\n      }\n    };\n    exports2.YAMLSet = YAMLSet;\n    exports2.set = set;\n  }\n});\n\n// node_modules/yaml/dist/schema/yaml-1.1/timestamp.js\nvar require_timestamp = __commonJS({\n  "node_modules/yaml/dist/schema/yaml-1.1/timestamp.js"(exports2) {\n    "use strict";\n    var stringifyNumber = require_stringifyNumber();\n    function parseSexagesimal(str, asBigInt) {\n      const sign = str[0];\n      const parts = sign === "-" || sign === "+" ? str.substring(1) : str;\n      const num = (n) => asBigInt ? BigInt(n) : Number(n);\n      const res = parts.replace(/_/g, "").split(":").reduce((res2, p) => res2 * num(60) + num(p), num(0));\n      return sign === "-" ? num(-1) * res : res;\n    }\n    function stringifySexagesimal(node) {\n      let { value } = node;\n      let num = (n) => n;\n      if (typeof value === "bigint")\n        num = (n) => BigInt(n);\n      else if (isNaN(value) || !isFinite(value))\n        return stringifyNumber.stringifyNumber(node);\n      let sign = "";\n      if (value < 0) {\n        sign = "-";\n        value *= num(-1);\n      }\n      const _60 = num(60);\n      const parts = [value % _60];\n      if (value < 60) {\n        parts.unshift(0);\n      } else {\n        value = (value - parts[0]) / _60;\n        parts.unshift(value % _60);\n        if (value >= 60) {\n          value = (value - parts[0]) / _60;\n          parts.unshift(value);\n        }\n      }\n      return sign + parts.map((n) => String(n).padStart(2, "0")).join(":").replace(/000000\\d*$/, "");\n    }\n    var intTime = {\n      identify: (value) => typeof value === "bigint" || Number.isInteger(value),\n      default: true,\n      tag: "tag:yaml.org,2002:int",\n      format: "TIME",\n      test: /^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+$/,\n      resolve: (str, _onError, { intAsBigInt }) => parseSexagesimal(str, intAsBigInt),\n      stringify: stringifySexagesimal\n    };\n    var floatTime = {\n      identify: (value) => typeof value === "number",\n      default: true,\n      tag: "tag:yaml.org,2002:float",\n      format: "TIME",\n      test: /^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\\.[0-9_]*$/,\n      resolve: (str) => parseSexagesimal(str, false),\n      stringify: stringifySexagesimal\n    };\n    var timestamp = {\n      identify: (value) => value instanceof Date,\n      default: true,\n      tag: "tag:yaml.org,2002:timestamp",\n      // If the time zone is omitted, the timestamp is assumed to be specified in UTC. The time part\n      // may be omitted altogether, resulting in a date format. In such a case, the time part is\n      // assumed to be 00:00:00Z (start of day, UTC).\n      test: RegExp("^([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})(?:(?:t|T|[ \\\\t]+)([0-9]{1,2}):([0-9]{1,2}):([0-9]{1,2}(\\\\.[0-9]+)?)(?:[ \\\\t]*(Z|[-+][012]?[0-9](?::[0-9]{2})?))?)?$"),\n      resolve(str) {\n        const match = str.match(timestamp.test);\n        if (!match)\n          throw new Error("!!timestamp expects a date, starting with yyyy-mm-dd");\n        const [, year, month, day, hour, minute, second] = match.map(Number);\n        const millisec = match[7] ? Number((match[7] + "00").substr(1, 3)) : 0;\n        let date = Date.UTC(year, month - 1, day, hour || 0, minute || 0, second || 0, millisec);\n        const tz = match[8];\n        if (tz && tz !== "Z") {\n          let d = parseSexagesimal(tz, false);\n          if (Math.abs(d) < 30)\n            d *= 60;\n          date -= 6e4 * d;\n        }\n        return new Date(date);\n      },\n      stringify: ({ value }) => value?.toISOString().replace(/(T00:00:00)?\\.000Z$/, "") ?? ""\n    };\n    exports2.floatTime = floatTime;\n    exports2.intTime = intTime;\n    exports2.timestamp = timestamp;\n  }\n});\n\n// node_modules/yaml/dist/schema/yaml-1.1/schema.js\nvar require_schema3 = __commonJS({\n  "node_modules/yaml/dist/schema/yaml-1.1/schema.js"(exports2) {\n    "use strict";\n    var map = require_map();\n    var _null = require_null();\n    var seq = require_seq();\n    var string = require_string();\n    var binary = require_binary();\n    var bool = require_bool2();\n    var float = require_float2();\n    var int = require_int2();\n    var merge = require_merge();\n    var omap = require_omap();\n    var pairs = require_pairs();\n    var set = require_set();\n    var timestamp = require_timestamp();\n    var schema = [\n      map.map,\n      seq.seq,\n      string.string,\n      _null.nullTag,\n      bool.trueTag,\n      bool.falseTag,\n      int.intBin,\n      int.intOct,\n      int.int,\n      int.intHex,\n      float.floatNaN,\n      float.floatExp,\n      float.float,\n      binary.binary,\n      merge.merge,\n      omap.omap,\n      pairs.pairs,\n      set.set,\n      timestamp.intTime,\n      timestamp.floatTime,\n      timestamp.timestamp\n    ];\n    exports2.schema = schema;\n  }\n});\n\n// node_modules/yaml/dist/schema/tags.js\nvar require_tags = __commonJS({\n  "node_modules/yaml/dist/schema/tags.js"(exports2) {\n    "use strict";\n    var map = require_map();\n    var _null = require_null();\n    var seq = require_seq();\n    var string = require_string();\n    var bool = require_bool();\n    var float = require_float();\n    var int = require_int();\n    var schema = require_schema();\n    var schema$1 = require_schema2();\n    var binary = require_binary();\n    var merge = require_merge();\n    var omap = require_omap();\n    var pairs = require_pairs();\n    var schema$2 = require_schema3();\n    var set = require_set();\n    var timestamp = require_timestamp();\n    var schemas = /* @__PURE__ */ new Map([\n      ["core", schema.schema],\n      ["failsafe", [map.map, seq.seq, string.string]],\n      ["json", schema$1.schema],\n      ["yaml11", schema$2.schema],\n      ["yaml-1.1", schema$2.schema]\n    ]);\n    var tagsByName = {\n      binary: binary.binary,\n      bool: bool.boolTag,\n      float: float.float,\n      floatExp: float.floatExp,\n      floatNaN: float.floatNaN,\n      floatTime: timestamp.floatTime,\n      int: int.int,\n      intHex: int.intHex,\n      intOct: int.intOct,\n      intTime: timestamp.intTime,\n      map: map.map,\n      merge: merge.merge,\n      null: _null.nullTag,\n      omap: omap.omap,\n      pairs: pairs.pairs,\n      seq: seq.seq,\n      set: set.set,\n      timestamp: timestamp.timestamp\n    };\n    var coreKnownTags = {\n      "tag:yaml.org,2002:binary": binary.binary,\n      "tag:yaml.org,2002:merge": merge.merge,\n      "tag:yaml.org,2002:omap": omap.omap,\n      "tag:yaml.org,2002:pairs": pairs.pairs,\n      "tag:yaml.org,2002:set": set.set,\n      "tag:yaml.org,2002:timestamp": timestamp.timestamp\n    };\n    function getTags(customTags, schemaName, addMergeTag) {\n      const schemaTags = schemas.get(schemaName);\n      if (schemaTags && !customTags) {\n        return addMergeTag && !schemaTags.includes(merge.merge) ? schemaTags.concat(merge.merge) : schemaTags.slice();\n      }\n      let tags = schemaTags;\n      if (!tags) {\n        if (Array.isArray(customTags))\n          tags = [];\n        else {\n          const keys = Array.from(schemas.keys()).filter((key) => key !== "yaml11").map((key) => JSON.stringify(key)).join(", ");\n          throw new Error(`Unknown schema "${schemaName}"; use one of ${keys} or define customTags array`);\n        }\n      }\n      if (Array.isArray(customTags)) {\n        for (const tag of customTags)\n          tags = tags.concat(tag);\n      } else if (typeof customTags === "function") {\n        tags = customTags(tags.slice());\n      }\n      if (addMergeTag)\n        tags = tags.concat(merge.merge);\n      return tags.reduce((tags2, tag) => {\n        const tagObj = typeof tag === "string" ? tagsByName[tag] : tag;\n        if (!tagObj) {\n          const tagName = JSON.stringify(tag);\n          const keys = Object.keys(tagsByName).map((key) => JSON.stringify(key)).join(", ");\n          throw new Error(`Unknown custom tag ${tagName}; use one of ${keys}`);\n        }\n        if (!tags2.includes(tagObj))\n          tags2.push(tagObj);\n        return tags2;\n      }, []);\n    }\n    exports2.coreKnownTags = coreKnownTags;\n    exports2.getTags = getTags;\n  }\n});\n\n// node_modules/yaml/dist/schema/Schema.js\nvar require_Schema = __commonJS({\n  "node_modules/yaml/dist/schema/Schema.js"(exports2) {\n    "use strict";\n    var identity2 = require_identity();\n    var map = require_map();\n    var seq = require_seq();\n    var string = require_string();\n    var tags = require_tags();\n    var sortMapEntriesByKey = (a, b) => a.key < b.key ? -1 : a.key > b.key ? 1 : 0;\n    var Schema2 = class _Schema {\n      constructor({ compat, customTags, merge, resolveKnownTags, schema, sortMapEntries, toStringDefaults }) {\n        this.compat = Array.isArray(compat) ? tags.getTags(compat, "compat") : compat ? tags.getTags(null, compat) : null;\n        this.name = typeof schema === "string" && schema || "core";\n        this.knownTags = resolveKnownTags ? tags.coreKnownTags : {};\n        this.tags = tags.getTags(customTags, this.name, merge);\n        this.toStringOptions = toStringDefaults ?? null;\n        Object.defineProperty(this, identity2.MAP, { value: map.map });\n        Object.defineProperty(this, identity2.SCALAR, { value: string.string });\n        Object.defineProperty(this, identity2.SEQ, { value: seq.seq });\n        this.sortMapEntries = typeof sortMapEntries === "function" ? sortMapEntries : sortMapEntries === true ? sortMapEntriesByKey : null;\n      }\n      clone() {\n        const copy = Object.create(_Schema.prototype, Object.getOwnPropertyDescriptors(this));\n        copy.tags = this.tags.slice();\n        return copy;\n      }\n    };\n    exports2.Schema = Schema2;\n  }\n});\n\n// node_modules/yaml/dist/stringify/stringifyDocument.js\nvar require_stringifyDocument = __commonJS({\n  "node_modules/yaml/dist/stringify/stringifyDocument.js"(exports2) {\n    "use strict";\n    var identity2 = require_identity();\n    var stringify = require_stringify();\n    var stringifyComment = require_stringifyComment();\n    function stringifyDocument(doc, options) {\n      const lines = [];\n      let hasDirectives = options.directives === true;\n      if (options.directives !== false && doc.directives) {\n        const dir = doc.directives.toString(doc);\n        if (dir) {\n          lines.push(dir);\n          hasDirectives = true;\n        } else if (doc.directives.docStart)\n          hasDirectives = true;\n      }\n      if (hasDirectives)\n        lines.push("---");\n      const ctx = stringify.createStringifyContext(doc, options);\n      const { commentString } = ctx.options;\n      if (doc.commentBefore) {\n        if (lines.length !== 1)\n          lines.unshift("");\n        const cs = commentString(doc.commentBefore);\n        lines.unshift(stringifyComment.indentComment(cs, ""));\n      }\n      let chompKeep = false;\n      let contentComment = null;\n      if (doc.contents) {\n        if (identity2.isNode(doc.contents)) {\n          if (doc.contents.spaceBefore && hasDirectives)\n            lines.push("");\n          if (doc.contents.commentBefore) {\n            const cs = commentString(doc.contents.commentBefore);\n            lines.push(stringifyComment.indentComment(cs, ""));\n          }\n          ctx.forceBlockIndent = !!doc.comment;\n          contentComment = doc.contents.comment;\n        }\n        const onChompKeep = contentComment ? void 0 : () => chompKeep = true;\n        let body = stringify.stringify(doc.contents, ctx, () => contentComment = null, onChompKeep);\n        if (contentComment)\n          body += stringifyComment.lineComment(body, "", commentString(contentComment));\n        if ((body[0] === "|" || body[0] === ">") && lines[lines.length - 1] === "---") {\n          lines[lines.length - 1] = `--- ${body}`;\n        } else\n          lines.push(body);\n      } else {\n        lines.push(stringify.stringify(doc.contents, ctx));\n      }\n      if (doc.directives?.docEnd) {\n        if (doc.comment) {\n          const cs = commentString(doc.comment);\n          if (cs.includes("\\n")) {\n            lines.push("...");\n            lines.push(stringifyComment.indentComment(cs, ""));\n          } else {\n            lines.push(`... ${cs}`);\n          }\n        } else {\n          lines.push("...");\n        }\n      } else {\n        let dc = doc.comment;\n        if (dc && chompKeep)\n          dc = dc.replace(/^\\n+/, "");\n        if (dc) {\n          if ((!chompKeep || contentComment) && lines[lines.length - 1] !== "")\n            lines.push("");\n          lines.push(stringifyComment.indentComment(commentString(dc), ""));\n        }\n      }\n      return lines.join("\\n") + "\\n";\n    }\n    exports2.stringifyDocument = stringifyDocument;\n  }\n});\n\n// node_modules/yaml/dist/doc/Document.js\nvar require_Document = __commonJS({\n  "node_modules/yaml/dist/doc/Document.js"(exports2) {\n    "use strict";\n    var Alias2 = require_Alias();\n    var Collection = require_Collection();\n    var identity2 = require_identity();\n    var Pair2 = require_Pair();\n    var toJS = require_toJS();\n    var Schema2 = require_Schema();\n    var stringifyDocument = require_stringifyDocument();\n    var anchors = require_anchors();\n    var applyReviver = require_applyReviver();\n    var createNode = require_createNode();\n    var directives = require_directives();\n    var Document2 = class _Document {\n      constructor(value, replacer, options) {\n        this.commentBefore = null;\n        this.comment = null;\n        this.errors = [];\n        this.warnings = [];\n        Object.defineProperty(this, identity2.NODE_TYPE, { value: identity2.DOC });\n        let _replacer = null;\n        if (typeof replacer === "function" || Array.isArray(replacer)) {\n          _replacer = replacer;\n        } else if (options === void 0 && replacer) {\n          options = replacer;\n          replacer = void 0;\n        }\n        const opt = Object.assign({\n          intAsBigInt: false,\n          keepSourceTokens: false,\n          logLevel: "warn",\n          prettyErrors: true,\n          strict: true,\n          stringKeys: false,\n          uniqueKeys: true,\n          version: "1.2"\n        }, options);\n        this.options = opt;\n        let { version } = opt;\n        if (options?._directives) {\n          this.directives = options._directives.atDocument();\n          if (this.directives.yaml.explicit)\n            version = this.directives.yaml.version;\n        } else\n          this.directives = new directives.Directives({ version });\n        this.setSchema(version, options);\n        this.contents = value === void 0 ? null : this.createNode(value, _replacer, options);\n      }\n      /**\n       * Create a deep copy of this Document and its contents.\n       *\n       * Custom Node values that inherit from `Object` still refer to their original instances.\n       */\n      clone() {\n        const copy = Object.create(_Document.prototype, {\n          [identity2.NODE_TYPE]: { value: identity2.DOC }\n        });\n        copy.commentBefore = this.commentBefore;\n        copy.comment = this.comment;\n        copy.errors = this.errors.slice();\n        copy.warnings = this.warnings.slice();\n        copy.options = Object.assign({}, this.options);\n        if (this.directives)\n          copy.directives = this.directives.clone();\n        copy.schema = this.schema.clone();\n        copy.contents = identity2.isNode(this.contents) ? this.contents.clone(copy.schema) : this.contents;\n        if (this.range)\n          copy.range = this.range.slice();\n        return copy;\n      }\n      /** Adds a value to the document. */\n      add(value) {\n        if (assertCollection(this.contents))\n          this.contents.add(value);\n      }\n      /** Adds a value to the document. */\n      addIn(path, value) {\n        if (assertCollection(this.contents))\n          this.contents.addIn(path, value);\n      }\n      /**\n       * Create a new `Alias` node, ensuring that the target `node` has the required anchor.\n       *\n       * If `node` already has an anchor, `name` is ignored.\n       * Otherwise, the `node.anchor` value will be set to `name`,\n       * or if an anchor with that name is already present in the document,\n       * `name` will be used as a prefix for a new unique anchor.\n       * If `name` is undefined, the generated anchor will use \'a\' as a prefix.\n       */\n      createAlias(node, name) {\n        if (!node.anchor) {\n          const prev = anchors.anchorNames(this);\n          node.anchor = // eslint-disable-next-line @typescript-eslint/prefer-nullish-coalescing\n          !name || prev.has(name) ? anchors.findNewAnchor(name || "a", prev) : name;\n        }\n        return new Alias2.Alias(node.anchor);\n      }\n      createNode(value, replacer, options) {\n        let _replacer = void 0;\n        if (typeof replacer === "function") {\n          value = replacer.call({ "": value }, "", value);\n          _replacer = replacer;\n        } else if (Array.isArray(replacer)) {\n          const keyToStr = (v) => typeof v === "number" || v instanceof String || v instanceof Number;\n          const asStr = replacer.filter(keyToStr).map(String);\n          if (asStr.length > 0)\n            replacer = replacer.concat(asStr);\n          _replacer = replacer;\n        } else if (options === void 0 && replacer) {\n          options = replacer;\n          replacer = void 0;\n        }\n        const { aliasDuplicateObjects, anchorPrefix, flow, keepUndefined, onTagObj, tag } = options ?? {};\n        const { onAnchor, setAnchors, sourceObjects } = anchors.createNodeAnchors(\n          this,\n          // eslint-disable-next-line @typescript-eslint/prefer-nullish-coalescing\n          anchorPrefix || "a"\n        );\n        const ctx = {\n          aliasDuplicateObjects: aliasDuplicateObjects ?? true,\n          keepUndefined: keepUndefined ?? false,\n          onAnchor,\n          onTagObj,\n          replacer: _replacer,\n          schema: this.schema,\n          sourceObjects\n        };\n        const node = createNode.createNode(value, tag, ctx);\n        if (flow && identity2.isCollection(node))\n          node.flow = true;\n        setAnchors();\n        return node;\n      }\n      /**\n       * Convert a key and a value into a `Pair` using the current schema,\n       * recursively wrapping all values as `Scalar` or `Collection` nodes.\n       */\n      createPair(key, value, options = {}) {\n        const k = this.createNode(key, null, options);\n        const v = this.createNode(value, null, options);\n        return new Pair2.Pair(k, v);\n      }\n      /**\n       * Removes a value from the document.\n       * @returns `true` if the item was found and removed.\n       */\n      delete(key) {\n        return assertCollection(this.contents) ? this.contents.delete(key) : false;\n      }\n      /**\n       * Removes a value from the document.\n       * @returns `true` if the item was found and removed.\n       */\n      deleteIn(path) {\n        if (Collection.isEmptyPath(path)) {\n          if (this.contents == null)\n            return false;\n          this.contents = null;\n          return true;\n        }\n        return assertCollection(this.contents) ? this.contents.deleteIn(path) : false;\n      }\n      /**\n       * Returns item at `key`, or `undefined` if not found. By default unwraps\n       * scalar values from their surrounding node; to disable set `keepScalar` to\n       * `true` (collections are always returned intact).\n       */\n      get(key, keepScalar) {\n        return identity2.isCollection(this.contents) ? this.contents.get(key, keepScalar) : void 0;\n      }\n      /**\n       * Returns item at `path`, or `undefined` if not found. By default unwraps\n       * scalar values from their surrounding node; to disable set `keepScalar` to\n       * `true` (collections are always returned intact).\n       */\n      getIn(path, keepScalar) {\n        if (Collection.isEmptyPath(path))\n          return !keepScalar && identity2.isScalar(this.contents) ? this.contents.value : this.contents;\n        return identity2.isCollection(this.contents) ? this.contents.getIn(path, keepScalar) : void 0;\n      }\n      /**\n       * Checks if the document includes a value with the key `key`.\n       */\n      has(key) {\n        return identity2.isCollection(this.contents) ? this.contents.has(key) : false;\n      }\n      /**\n       * Checks if the document includes a value at `path`.\n       */\n      hasIn(path) {\n        if (Collection.isEmptyPath(path))\n          return this.contents !== void 0;\n        return identity2.isCollection(this.contents) ? this.contents.hasIn(path) : false;\n      }\n      /**\n       * Sets a value in this document. For `!!set`, `value` needs to be a\n       * boolean to add/remove the item from the set.\n       */\n      set(key, value) {\n        if (this.contents == null) {\n          this.contents = Collection.collectionFromPath(this.schema, [key], value);\n        } else if (assertCollection(this.contents)) {\n          this.contents.set(key, value);\n        }\n      }\n      /**\n       * Sets a value in this document. For `!!set`, `value` needs to be a\n       * boolean to add/remove the item from the set.\n       */\n      setIn(path, value) {\n        if (Collection.isEmptyPath(path)) {\n          this.contents = value;\n        } else if (this.contents == null) {\n          this.contents = Collection.collectionFromPath(this.schema, Array.from(path), value);\n        } else if (assertCollection(this.contents)) {\n          this.contents.setIn(path, value);\n        }\n      }\n      /**\n       * Change the YAML version and schema used by the document.\n       * A `null` version disables support for directives, explicit tags, anchors, and aliases.\n       * It also requires the `schema` option to be given as a `Schema` instance value.\n       *\n       * Overrides all previously set schema options.\n       */\n      setSchema(version, options = {}) {\n        if (typeof version === "number")\n          version = String(version);\n        let opt;\n        switch (version) {\n          case "1.1":\n            if (this.directives)\n              this.directives.yaml.version = "1.1";\n            else\n              this.directives = new directives.Directives({ version: "1.1" });\n            opt = { resolveKnownTags: false, schema: "yaml-1.1" };\n            break;\n          case "1.2":\n          case "next":\n            if (this.directives)\n              this.directives.yaml.version = version;\n            else\n              this.directives = new directives.Directives({ version });\n            opt = { resolveKnownTags: true, schema: "core" };\n            break;\n          case null:\n            if (this.directives)\n              delete this.directives;\n            opt = null;\n            break;\n          default: {\n            const sv = JSON.stringify(version);\n            throw new Error(`Expected \'1.1\', \'1.2\' or null as first argument, but found: ${sv}`);\n          }\n        }\n        if (options.schema instanceof Object)\n          this.schema = options.schema;\n        else if (opt)\n          this.schema = new Schema2.Schema(Object.assign(opt, options));\n        else\n          throw new Error(`With a null YAML version, the { schema: Schema } option is required`);\n      }\n      // json & jsonArg are only used from toJSON()\n      toJS({ json, jsonArg, mapAsMap, maxAliasCount, onAnchor, reviver } = {}) {\n        const ctx = {\n          anchors: /* @__PURE__ */ new Map(),\n          doc: this,\n          keep: !json,\n          mapAsMap: mapAsMap === true,\n          mapKeyWarned: false,\n          maxAliasCount: typeof maxAliasCount === "number" ? maxAliasCount : 100\n        };\n        const res = toJS.toJS(this.contents, jsonArg ?? "", ctx);\n        if (typeof onAnchor === "function")\n          for (const { count, res: res2 } of ctx.anchors.values())\n            onAnchor(res2, count);\n        return typeof reviver === "function" ? applyReviver.applyReviver(reviver, { "": res }, "", res) : res;\n      }\n      /**\n       * A JSON representation of the document `contents`.\n       *\n       * @param jsonArg Used by `JSON.stringify` to indicate the array index or\n       *   property name.\n       */\n      toJSON(jsonArg, onAnchor) {\n        return this.toJS({ json: true, jsonArg, mapAsMap: false, onAnchor });\n      }\n      /** A YAML representation of the document. */\n      toString(options = {}) {\n        if (this.errors.length > 0)\n          throw new Error("Document with errors cannot be stringified");\n        if ("indent" in options && (!Number.isInteger(options.indent) || Number(options.indent) <= 0)) {\n          const s = JSON.stringify(options.indent);\n          throw new Error(`"indent" option must be a positive integer, not ${s}`);\n        }\n        return stringifyDocument.stringifyDocument(this, options);\n      }\n    };\n    function assertCollection(contents) {\n      if (identity2.isCollection(contents))\n        return true;\n      throw new Error("Expected a YAML collection as document contents");\n    }\n    exports2.Document = Document2;\n  }\n});\n\n// node_modules/yaml/dist/errors.js\nvar require_errors = __commonJS({\n  "node_modules/yaml/dist/errors.js"(exports2) {\n    "use strict";\n    var YAMLError = class extends Error {\n      constructor(name, pos, code, message) {\n        super();\n        this.name = name;\n        this.code = code;\n        this.message = message;\n        this.pos = pos;\n      }\n    };\n    var YAMLParseError = class extends YAMLError {\n      constructor(pos, code, message) {\n        super("YAMLParseError", pos, code, message);\n      }\n    };\n    var YAMLWarning = class extends YAMLError {\n      constructor(pos, code, message) {\n        super("YAMLWarning", pos, code, message);\n      }\n    };\n    var prettifyError = (src, lc) => (error) => {\n      if (error.pos[0] === -1)\n        return;\n      error.linePos = error.pos.map((pos) => lc.linePos(pos));\n      const { line, col } = error.linePos[0];\n      error.message += ` at line ${line}, column ${col}`;\n      let ci = col - 1;\n      let lineStr = src.substring(lc.lineStarts[line - 1], lc.lineStarts[line]).replace(/[\\n\\r]+$/, "");\n      if (ci >= 60 && lineStr.length > 80) {\n        const trimStart = Math.min(ci - 39, lineStr.length - 79);\n        lineStr = "\\u2026" + lineStr.substring(trimStart);\n        ci -= trimStart - 1;\n      }\n      if (lineStr.length > 80)\n        lineStr = lineStr.substring(0, 79) + "\\u2026";\n      if (line > 1 && /^ *$/.test(lineStr.substring(0, ci))) {\n        let prev = src.substring(lc.lineStarts[line - 2], lc.lineStarts[line - 1]);\n        if (prev.length > 80)\n          prev = prev.substring(0, 79) + "\\u2026\\n";\n        lineStr = prev + lineStr;\n      }\n      if (/[^ ]/.test(lineStr)) {\n        let count = 1;\n        const end = error.linePos[1];\n        if (end?.line === line && end.col > col) {\n          count = Math.max(1, Math.min(end.col - col, 80 - ci));\n        }\n        const pointer = " ".repeat(ci) + "^".repeat(count);\n        error.message += `:\n\n${lineStr}\n${pointer}\n`;\n      }\n    };\n    exports2.YAMLError = YAMLError;\n    exports2.YAMLParseError = YAMLParseError;\n    exports2.YAMLWarning = YAMLWarning;\n    exports2.prettifyError = prettifyError;\n  }\n});\n\n// node_modules/yaml/dist/compose/resolve-props.js\nvar require_resolve_props = __commonJS({\n  "node_modules/yaml/dist/compose/resolve-props.js"(exports2) {\n    "use strict";\n    function resolveProps(tokens, { flow, indicator, next, offset, onError, parentIndent, startOnNewline }) {\n      let spaceBefore = false;\n      let atNewline = startOnNewline;\n      let hasSpace = startOnNewline;\n      let comment = "";\n      let commentSep = "";\n      let hasNewline = false;\n      let reqSpace = false;\n      let tab = null;\n      let anchor = null;\n      let tag = null;\n      let newlineAfterProp = null;\n      let comma = null;\n      let found = null;\n      let start = null;\n      for (const token of tokens) {\n        if (reqSpace) {\n          if (token.type !== "space" && token.type !== "newline" && token.type !== "comma")\n            onError(token.offset, "MISSING_CHAR", "Tags and anchors must be separated from the next token by white space");\n          reqSpace = false;\n        }\n        if (tab) {\n          if (atNewline && token.type !== "comment" && token.type !== "newline") {\n            onError(tab, "TAB_AS_INDENT", "Tabs are not allowed as indentation");\n          }\n          tab = null;\n        }\n        switch (token.type) {\n          case "space":\n            if (!flow && (indicator !== "doc-start" || next?.type !== "flow-collection") && token.source.includes("	")) {\n              tab = token;\n            }\n            hasSpace = true;\n            break;\n          case "comment": {\n            if (!hasSpace)\n              onError(token, "MISSING_CHAR", "Comments must be separated from other tokens by white space characters");\n            const cb = token.source.substring(1) || " ";\n            if (!comment)\n              comment = cb;\n            else\n              comment += commentSep + cb;\n            commentSep = "";\n            atNewline = false;\n            break;\n          }\n          case "newline":\n            if (atNewline) {\n              if (comment)\n                comment += token.source;\n              else if (!found || indicator !== "seq-item-ind")\n                spaceBefore = true;\n            } else\n              commentSep += token.source;\n            atNewline = true;\n            hasNewline = true;\n            if (anchor || tag)\n              newlineAfterProp = token;\n            hasSpace = true;\n            break;\n          case "anchor":\n            if (anchor)\n              onError(token, "MULTIPLE_ANCHORS", "A node can have at most one anchor");\n            if (token.source.endsWith(":"))\n              onError(token.offset + token.source.length - 1, "BAD_ALIAS", "Anchor ending in : is ambiguous", true);\n            anchor = token;\n            start ?? (start = token.offset);\n            atNewline = false;\n            hasSpace = false;\n            reqSpace = true;\n            break;\n          case "tag": {\n            if (tag)\n              onError(token, "MULTIPLE_TAGS", "A node can have at most one tag");\n            tag = token;\n            start ?? (start = token.offset);\n            atNewline = false;\n            hasSpace = false;\n            reqSpace = true;\n            break;\n          }\n          case indicator:\n            if (anchor || tag)\n              onError(token, "BAD_PROP_ORDER", `Anchors and tags must be after the ${token.source} indicator`);\n            if (found)\n              onError(token, "UNEXPECTED_TOKEN", `Unexpected ${token.source} in ${flow ?? "collection"}`);\n            found = token;\n            atNewline = indicator === "seq-item-ind" || indicator === "explicit-key-ind";\n            hasSpace = false;\n            break;\n          case "comma":\n            if (flow) {\n              if (comma)\n                onError(token, "UNEXPECTED_TOKEN", `Unexpected , in ${flow}`);\n              comma = token;\n              atNewline = false;\n              hasSpace = false;\n              break;\n            }\n          // else fallthrough\n          default:\n            onError(token, "UNEXPECTED_TOKEN", `Unexpected ${token.type} token`);\n            atNewline = false;\n            hasSpace = false;\n        }\n      }\n      const last = tokens[tokens.length - 1];\n      const end = last ? last.offset + last.source.length : offset;\n      if (reqSpace && next && next.type !== "space" && next.type !== "newline" && next.type !== "comma" && (next.type !== "scalar" || next.source !== "")) {\n        onError(next.offset, "MISSING_CHAR", "Tags and anchors must be separated from the next token by white space");\n      }\n      if (tab && (atNewline && tab.indent <= parentIndent || next?.type === "block-map" || next?.type === "block-seq"))\n        onError(tab, "TAB_AS_INDENT", "Tabs are not allowed as indentation");\n      return {\n        comma,\n        found,\n        spaceBefore,\n        comment,\n        hasNewline,\n        anchor,\n        tag,\n        newlineAfterProp,\n        end,\n        start: start ?? end\n      };\n    }\n    exports2.resolveProps = resolveProps;\n  }\n});\n\n// node_modules/yaml/dist/compose/util-contains-newline.js\nvar require_util_contains_newline = __commonJS({\n  "node_modules/yaml/dist/compose/util-contains-newline.js"(exports2) {\n    "use strict";\n    function containsNewline(key) {\n      if (!key)\n        return null;\n      switch (key.type) {\n        case "alias":\n        case "scalar":\n        case "double-quoted-scalar":\n        case "single-quoted-scalar":\n          if (key.source.includes("\\n"))\n            return true;\n          if (key.end) {\n            for (const st of key.end)\n              if (st.type === "newline")\n                return true;\n          }\n          return false;\n        case "flow-collection":\n          for (const it of key.items) {\n            for (const st of it.start)\n              if (st.type === "newline")\n                return true;\n            if (it.sep) {\n              for (const st of it.sep)\n                if (st.type === "newline")\n                  return true;\n            }\n            if (containsNewline(it.key) || containsNewline(it.value))\n              return true;\n          }\n          return false;\n        default:\n          return true;\n      }\n    }\n    exports2.containsNewline = containsNewline;\n  }\n});\n\n// node_modules/yaml/dist/compose/util-flow-indent-check.js\nvar require_util_flow_indent_check = __commonJS({\n  "node_modules/yaml/dist/compose/util-flow-indent-check.js"(exports2) {\n    "use strict";\n    var utilContainsNewline = require_util_contains_newline();\n    function flowIndentCheck(indent, fc, onError) {\n      if (fc?.type === "flow-collection") {\n        const end = fc.end[0];\n        if (end.indent === indent && (end.source === "]" || end.source === "}") && utilContainsNewline.containsNewline(fc)) {\n          const msg = "Flow end indicator should be more indented than parent";\n          onError(end, "BAD_INDENT", msg, true);\n        }\n      }\n    }\n    exports2.flowIndentCheck = flowIndentCheck;\n  }\n});\n\n// node_modules/yaml/dist/compose/util-map-includes.js\nvar require_util_map_includes = __commonJS({\n  "node_modules/yaml/dist/compose/util-map-includes.js"(exports2) {\n    "use strict";\n    var identity2 = require_identity();\n    function mapIncludes(ctx, items, search) {\n      const { uniqueKeys } = ctx.options;\n      if (uniqueKeys === false)\n        return false;\n      const isEqual = typeof uniqueKeys === "function" ? uniqueKeys : (a, b) => a === b || identity2.isScalar(a) && identity2.isScalar(b) && a.value === b.value;\n      return items.some((pair) => isEqual(pair.key, search));\n    }\n    exports2.mapIncludes = mapIncludes;\n  }\n});\n\n// node_modules/yaml/dist/compose/resolve-block-map.js\nvar require_resolve_block_map = __commonJS({\n  "node_modules/yaml/dist/compose/resolve-block-map.js"(exports2) {\n    "use strict";\n    var Pair2 = require_Pair();\n    var YAMLMap2 = require_YAMLMap();\n    var resolveProps = require_resolve_props();\n    var utilContainsNewline = require_util_contains_newline();\n    var utilFlowIndentCheck = require_util_flow_indent_check();\n    var utilMapIncludes = require_util_map_includes();\n    var startColMsg = "All mapping items must start at the same column";\n    function resolveBlockMap({ composeNode, composeEmptyNode }, ctx, bm, onError, tag) {\n      const NodeClass = tag?.nodeClass ?? YAMLMap2.YAMLMap;\n      const map = new NodeClass(ctx.schema);\n      if (ctx.atRoot)\n        ctx.atRoot = false;\n      let offset = bm.offset;\n      let commentEnd = null;\n      for (const collItem of bm.items) {\n        const { start, key, sep, value } = collItem;\n        const keyProps = resolveProps.resolveProps(start, {\n          indicator: "explicit-key-ind",\n          next: key ?? sep?.[0],\n          offset,\n          onError,\n          parentIndent: bm.indent,\n          startOnNewline: true\n        });\n        const implicitKey = !keyProps.found;\n        if (implicitKey) {\n          if (key) {\n            if (key.type === "block-seq")\n              onError(offset, "BLOCK_AS_IMPLICIT_KEY", "A block sequence may not be used as an implicit map key");\n            else if ("indent" in key && key.indent !== bm.indent)\n              onError(offset, "BAD_INDENT", startColMsg);\n          }\n          if (!keyProps.anchor && !keyProps.tag && !sep) {\n            commentEnd = keyProps.end;\n            if (keyProps.comment) {\n              if (map.comment)\n                map.comment += "\\n" + keyProps.comment;\n              else\n                map.comment = keyProps.comment;\n            }\n            continue;\n          }\n          if (keyProps.newlineAfterProp || utilContainsNewline.containsNewline(key)) {\n            onError(key ?? start[start.length - 1], "MULTILINE_IMPLICIT_KEY", "Implicit keys need to be on a single line");\n          }\n        } else if (keyProps.found?.indent !== bm.indent) {\n          onError(offset, "BAD_INDENT", startColMsg);\n        }\n        ctx.atKey = true;\n        const keyStart = keyProps.end;\n        const keyNode = key ? composeNode(ctx, key, keyProps, onError) : composeEmptyNode(ctx, keyStart, start, null, keyProps, onError);\n        if (ctx.schema.compat)\n          utilFlowIndentCheck.flowIndentCheck(bm.indent, key, onError);\n        ctx.atKey = false;\n        if (utilMapIncludes.mapIncludes(ctx, map.items, keyNode))\n          onError(keyStart, "DUPLICATE_KEY", "Map keys must be unique");\n        const valueProps = resolveProps.resolveProps(sep ?? [], {\n          indicator: "map-value-ind",\n          next: value,\n          offset: keyNode.range[2],\n          onError,\n          parentIndent: bm.indent,\n          startOnNewline: !key || key.type === "block-scalar"\n        });\n        offset = valueProps.end;\n        if (valueProps.found) {\n          if (implicitKey) {\n            if (value?.type === "block-map" && !valueProps.hasNewline)\n              onError(offset, "BLOCK_AS_IMPLICIT_KEY", "Nested mappings are not allowed in compact mappings");\n            if (ctx.options.strict && keyProps.start < valueProps.found.offset - 1024)\n              onError(keyNode.range, "KEY_OVER_1024_CHARS", "The : indicator must be at most 1024 chars after the start of an implicit block mapping key");\n          }\n          const valueNode = value ? composeNode(ctx, value, valueProps, onError) : composeEmptyNode(ctx, offset, sep, null, valueProps, onError);\n          if (ctx.schema.compat)\n            utilFlowIndentCheck.flowIndentCheck(bm.indent, value, onError);\n          offset = valueNode.range[2];\n          const pair = new Pair2.Pair(keyNode, valueNode);\n          if (ctx.options.keepSourceTokens)\n            pair.srcToken = collItem;\n          map.items.push(pair);\n        } else {\n          if (implicitKey)\n            onError(keyNode.range, "MISSING_CHAR", "Implicit map keys need to be followed by map values");\n          if (valueProps.comment) {\n            if (keyNode.comment)\n              keyNode.comment += "\\n" + valueProps.comment;\n            else\n              keyNode.comment = valueProps.comment;\n          }\n          const pair = new Pair2.Pair(keyNode);\n          if (ctx.options.keepSourceTokens)\n            pair.srcToken = collItem;\n          map.items.push(pair);\n        }\n      }\n      if (commentEnd && commentEnd < offset)\n        onError(commentEnd, "IMPOSSIBLE", "Map comment with trailing content");\n      map.range = [bm.offset, offset, commentEnd ?? offset];\n      return map;\n    }\n    exports2.resolveBlockMap = resolveBlockMap;\n  }\n});\n\n// node_modules/yaml/dist/compose/resolve-block-seq.js\nvar require_resolve_block_seq = __commonJS({\n  "node_modules/yaml/dist/compose/resolve-block-seq.js"(exports2) {\n    "use strict";\n    var YAMLSeq2 = require_YAMLSeq();\n    var resolveProps = require_resolve_props();\n    var utilFlowIndentCheck = require_util_flow_indent_check();\n    function resolveBlockSeq({ composeNode, composeEmptyNode }, ctx, bs, onError, tag) {\n      const NodeClass = tag?.nodeClass ?? YAMLSeq2.YAMLSeq;\n      const seq = new NodeClass(ctx.schema);\n      if (ctx.atRoot)\n        ctx.atRoot = false;\n      if (ctx.atKey)\n        ctx.atKey = false;\n      let offset = bs.offset;\n      let commentEnd = null;\n      for (const { start, value } of bs.items) {\n        const props = resolveProps.resolveProps(start, {\n          indicator: "seq-item-ind",\n          next: value,\n          offset,\n          onError,\n          parentIndent: bs.indent,\n          startOnNewline: true\n        });\n        if (!props.found) {\n          if (props.anchor || props.tag || value) {\n            if (value?.type === "block-seq")\n              onError(props.end, "BAD_INDENT", "All sequence items must start at the same column");\n            else\n              onError(offset, "MISSING_CHAR", "Sequence item without - indicator");\n          } else {\n            commentEnd = props.end;\n            if (props.comment)\n              seq.comment = props.comment;\n            continue;\n          }\n        }\n        const node = value ? composeNode(ctx, value, props, onError) : composeEmptyNode(ctx, props.end, start, null, props, onError);\n        if (ctx.schema.compat)\n          utilFlowIndentCheck.flowIndentCheck(bs.indent, value, onError);\n        offset = node.range[2];\n        seq.items.push(node);\n      }\n      seq.range = [bs.offset, offset, commentEnd ?? offset];\n      return seq;\n    }\n    exports2.resolveBlockSeq = resolveBlockSeq;\n  }\n});\n\n// node_modules/yaml/dist/compose/resolve-end.js\nvar require_resolve_end = __commonJS({\n  "node_modules/yaml/dist/compose/resolve-end.js"(exports2) {\n    "use strict";\n    function resolveEnd(end, offset, reqSpace, onError) {\n      let comment = "";\n      if (end) {\n        let hasSpace = false;\n        let sep = "";\n        for (const token of end) {\n          const { source, type } = token;\n          switch (type) {\n            case "space":\n              hasSpace = true;\n              break;\n            case "comment": {\n              if (reqSpace && !hasSpace)\n                onError(token, "MISSING_CHAR", "Comments must be separated from other tokens by white space characters");\n              const cb = source.substring(1) || " ";\n              if (!comment)\n                comment = cb;\n              else\n                comment += sep + cb;\n              sep = "";\n              break;\n            }\n            case "newline":\n              if (comment)\n                sep += source;\n              hasSpace = true;\n              break;\n            default:\n              onError(token, "UNEXPECTED_TOKEN", `Unexpected ${type} at node end`);\n          }\n          offset += source.length;\n        }\n      }\n      return { comment, offset };\n    }\n    exports2.resolveEnd = resolveEnd;\n  }\n});\n\n// node_modules/yaml/dist/compose/resolve-flow-collection.js\nvar require_resolve_flow_collection = __commonJS({\n  "node_modules/yaml/dist/compose/resolve-flow-collection.js"(exports2) {\n    "use strict";\n    var identity2 = require_identity();\n    var Pair2 = require_Pair();\n    var YAMLMap2 = require_YAMLMap();\n    var YAMLSeq2 = require_YAMLSeq();\n    var resolveEnd = require_resolve_end();\n    var resolveProps = require_resolve_props();\n    var utilContainsNewline = require_util_contains_newline();\n    var utilMapIncludes = require_util_map_includes();\n    var blockMsg = "Block collections are not allowed within flow collections";\n    var isBlock = (token) => token && (token.type === "block-map" || token.type === "block-seq");\n    function resolveFlowCollection({ composeNode, composeEmptyNode }, ctx, fc, onError, tag) {\n      const isMap = fc.start.source === "{";\n      const fcName = isMap ? "flow map" : "flow sequence";\n      const NodeClass = tag?.nodeClass ?? (isMap ? YAMLMap2.YAMLMap : YAMLSeq2.YAMLSeq);\n      const coll = new NodeClass(ctx.schema);\n      coll.flow = true;\n      const atRoot = ctx.atRoot;\n      if (atRoot)\n        ctx.atRoot = false;\n      if (ctx.atKey)\n        ctx.atKey = false;\n      let offset = fc.offset + fc.start.source.length;\n      for (let i = 0; i < fc.items.length; ++i) {\n        const collItem = fc.items[i];\n        const { start, key, sep, value } = collItem;\n        const props = resolveProps.resolveProps(start, {\n          flow: fcName,\n          indicator: "explicit-key-ind",\n          next: key ?? sep?.[0],\n          offset,\n          onError,\n          parentIndent: fc.indent,\n          startOnNewline: false\n        });\n        if (!props.found) {\n          if (!props.anchor && !props.tag && !sep && !value) {\n            if (i === 0 && props.comma)\n              onError(props.comma, "UNEXPECTED_TOKEN", `Unexpected , in ${fcName}`);\n            else if (i < fc.items.length - 1)\n              onError(props.start, "UNEXPECTED_TOKEN", `Unexpected empty item in ${fcName}`);\n            if (props.comment) {\n              if (coll.comment)\n                coll.comment += "\\n" + props.comment;\n              else\n                coll.comment = props.comment;\n            }\n            offset = props.end;\n            continue;\n          }\n          if (!isMap && ctx.options.strict && utilContainsNewline.containsNewline(key))\n            onError(\n              key,\n              // checked by containsNewline()\n              "MULTILINE_IMPLICIT_KEY",\n              "Implicit keys of flow sequence pairs need to be on a single line"\n            );\n        }\n        if (i === 0) {\n          if (props.comma)\n            onError(props.comma, "UNEXPECTED_TOKEN", `Unexpected , in ${fcName}`);\n        } else {\n          if (!props.comma)\n            onError(props.start, "MISSING_CHAR", `Missing , between ${fcName} items`);\n          if (props.comment) {\n            let prevItemComment = "";\n            loop: for (const st of start) {\n              switch (st.type) {\n                case "comma":\n                case "space":\n                  break;\n                case "comment":\n                  prevItemComment = st.source.substring(1);\n                  break loop;\n                default:\n                  break loop;\n              }\n            }\n            if (prevItemComment) {\n              let prev = coll.items[coll.items.length - 1];\n              if (identity2.isPair(prev))\n                prev = prev.value ?? prev.key;\n              if (prev.comment)\n                prev.comment += "\\n" + prevItemComment;\n              else\n                prev.comment = prevItemComment;\n              props.comment = props.comment.substring(prevItemComment.length + 1);\n            }\n          }\n        }\n        if (!isMap && !sep && !props.found) {\n          const valueNode = value ? composeNode(ctx, value, props, onError) : composeEmptyNode(ctx, props.end, sep, null, props, onError);\n          coll.items.push(valueNode);\n          offset = valueNode.range[2];\n          if (isBlock(value))\n            onError(valueNode.range, "BLOCK_IN_FLOW", blockMsg);\n        } else {\n          ctx.atKey = true;\n          const keyStart = props.end;\n          const keyNode = key ? composeNode(ctx, key, props, onError) : composeEmptyNode(ctx, keyStart, start, null, props, onError);\n          if (isBlock(key))\n            onError(keyNode.range, "BLOCK_IN_FLOW", blockMsg);\n          ctx.atKey = false;\n          const valueProps = resolveProps.resolveProps(sep ?? [], {\n            flow: fcName,\n            indicator: "map-value-ind",\n            next: value,\n            offset: keyNode.range[2],\n            onError,\n            parentIndent: fc.indent,\n            startOnNewline: false\n          });\n          if (valueProps.found) {\n            if (!isMap && !props.found && ctx.options.strict) {\n              if (sep)\n                for (const st of sep) {\n                  if (st === valueProps.found)\n                    break;\n                  if (st.type === "newline") {\n                    onError(st, "MULTILINE_IMPLICIT_KEY", "Implicit keys of flow sequence pairs need to be on a single line");\n                    break;\n                  }\n                }\n              if (props.start < valueProps.found.offset - 1024)\n                onError(valueProps.found, "KEY_OVER_1024_CHARS", "The : indicator must be at most 1024 chars after the start of an implicit flow sequence key");\n            }\n          } else if (value) {\n            if ("source" in value && value.source?.[0] === ":")\n              onError(value, "MISSING_CHAR", `Missing space after : in ${fcName}`);\n            else\n              onError(valueProps.start, "MISSING_CHAR", `Missing , or : between ${fcName} items`);\n          }\n          const valueNode = value ? composeNode(ctx, value, valueProps, onError) : valueProps.found ? composeEmptyNode(ctx, valueProps.end, sep, null, valueProps, onError) : null;\n          if (valueNode) {\n            if (isBlock(value))\n              onError(valueNode.range, "BLOCK_IN_FLOW", blockMsg);\n          } else if (valueProps.comment) {\n            if (keyNode.comment)\n              keyNode.comment += "\\n" + valueProps.comment;\n            else\n              keyNode.comment = valueProps.comment;\n          }\n          const pair = new Pair2.Pair(keyNode, valueNode);\n          if (ctx.options.keepSourceTokens)\n            pair.srcToken = collItem;\n          if (isMap) {\n            const map = coll;\n            if (utilMapIncludes.mapIncludes(ctx, map.items, keyNode))\n              onError(keyStart, "DUPLICATE_KEY", "Map keys must be unique");\n            map.items.push(pair);\n          } else {\n            const map = new YAMLMap2.YAMLMap(ctx.schema);\n            map.flow = true;\n            map.items.push(pair);\n            const endRange = (valueNode ?? keyNode).range;\n            map.range = [keyNode.range[0], endRange[1], endRange[2]];\n            coll.items.push(map);\n          }\n          offset = valueNode ? valueNode.range[2] : valueProps.end;\n        }\n      }\n      const expectedEnd = isMap ? "}" : "]";\n      const [ce, ...ee] = fc.end;\n      let cePos = offset;\n      if (ce?.source === expectedEnd)\n        cePos = ce.offset + ce.source.length;\n      else {\n        const name = fcName[0].toUpperCase() + fcName.substring(1);\n        const msg = atRoot ? `${name} must end with a ${expectedEnd}` : `${name} in block collection must be sufficiently indented and end with a ${expectedEnd}`;\n        onError(offset, atRoot ? "MISSING_CHAR" : "BAD_INDENT", msg);\n        if (ce && ce.source.length !== 1)\n          ee.unshift(ce);\n      }\n      if (ee.length > 0) {\n        const end = resolveEnd.resolveEnd(ee, cePos, ctx.options.strict, onError);\n        if (end.comment) {\n          if (coll.comment)\n            coll.comment += "\\n" + end.comment;\n          else\n            coll.comment = end.comment;\n        }\n        coll.range = [fc.offset, cePos, end.offset];\n      } else {\n        coll.range = [fc.offset, cePos, cePos];\n      }\n      return coll;\n    }\n    exports2.resolveFlowCollection = resolveFlowCollection;\n  }\n});\n\n// node_modules/yaml/dist/compose/compose-collection.js\nvar require_compose_collection = __commonJS({\n  "node_modules/yaml/dist/compose/compose-collection.js"(exports2) {\n    "use strict";\n    var identity2 = require_identity();\n    var Scalar2 = require_Scalar();\n    var YAMLMap2 = require_YAMLMap();\n    var YAMLSeq2 = require_YAMLSeq();\n    var resolveBlockMap = require_resolve_block_map();\n    var resolveBlockSeq = require_resolve_block_seq();\n    var resolveFlowCollection = require_resolve_flow_collection();\n    function resolveCollection(CN, ctx, token, onError, tagName, tag) {\n      const coll = token.type === "block-map" ? resolveBlockMap.resolveBlockMap(CN, ctx, token, onError, tag) : token.type === "block-seq" ? resolveBlockSeq.resolveBlockSeq(CN, ctx, token, onError, tag) : resolveFlowCollection.resolveFlowCollection(CN, ctx, token, onError, tag);\n      const Coll = coll.constructor;\n      if (tagName === "!" || tagName === Coll.tagName) {\n        coll.tag = Coll.tagName;\n        return coll;\n      }\n      if (tagName)\n        coll.tag = tagName;\n      return coll;\n    }\n    function composeCollection(CN, ctx, token, props, onError) {\n      const tagToken = props.tag;\n      const tagName = !tagToken ? null : ctx.directives.tagName(tagToken.source, (msg) => onError(tagToken, "TAG_RESOLVE_FAILED", msg));\n      if (token.type === "block-seq") {\n        const { anchor, newlineAfterProp: nl } = props;\n        const lastProp = anchor && tagToken ? anchor.offset > tagToken.offset ? anchor : tagToken : anchor ?? tagToken;\n        if (lastProp && (!nl || nl.offset < lastProp.offset)) {\n          const message = "Missing newline after block sequence props";\n          onError(lastProp, "MISSING_CHAR", message);\n        }\n      }\n      const expType = token.type === "block-map" ? "map" : token.type === "block-seq" ? "seq" : token.start.source === "{" ? "map" : "seq";\n      if (!tagToken || !tagName || tagName === "!" || tagName === YAMLMap2.YAMLMap.tagName && expType === "map" || tagName === YAMLSeq2.YAMLSeq.tagName && expType === "seq") {\n        return resolveCollection(CN, ctx, token, onError, tagName);\n      }\n      let tag = ctx.schema.tags.find((t) => t.tag === tagName && t.collection === expType);\n      if (!tag) {\n        const kt = ctx.schema.knownTags[tagName];\n        if (kt?.collection === expType) {\n          ctx.schema.tags.push(Object.assign({}, kt, { default: false }));\n          tag = kt;\n        } else {\n          if (kt) {\n            onError(tagToken, "BAD_COLLECTION_TYPE", `${kt.tag} used for ${expType} collection, but expects ${kt.collection ?? "scalar"}`, true);\n          } else {\n            onError(tagToken, "TAG_RESOLVE_FAILED", `Unresolved tag: ${tagName}`, true);\n          }\n          return resolveCollection(CN, ctx, token, onError, tagName);\n        }\n      }\n      const coll = resolveCollection(CN, ctx, token, onError, tagName, tag);\n      const res = tag.resolve?.(coll, (msg) => onError(tagToken, "TAG_RESOLVE_FAILED", msg), ctx.options) ?? coll;\n      const node = identity2.isNode(res) ? res : new Scalar2.Scalar(res);\n      node.range = coll.range;\n      node.tag = tagName;\n      if (tag?.format)\n        node.format = tag.format;\n      return node;\n    }\n    exports2.composeCollection = composeCollection;\n  }\n});\n\n// node_modules/yaml/dist/compose/resolve-block-scalar.js\nvar require_resolve_block_scalar = __commonJS({\n  "node_modules/yaml/dist/compose/resolve-block-scalar.js"(exports2) {\n    "use strict";\n    var Scalar2 = require_Scalar();\n    function resolveBlockScalar(ctx, scalar, onError) {\n      const start = scalar.offset;\n      const header = parseBlockScalarHeader(scalar, ctx.options.strict, onError);\n      if (!header)\n        return { value: "", type: null, comment: "", range: [start, start, start] };\n      const type = header.mode === ">" ? Scalar2.Scalar.BLOCK_FOLDED : Scalar2.Scalar.BLOCK_LITERAL;\n      const lines = scalar.source ? splitLines(scalar.source) : [];\n      let chompStart = lines.length;\n      for (let i = lines.length - 1; i >= 0; --i) {\n        const content = lines[i][1];\n        if (content === "" || content === "\\r")\n          chompStart = i;\n        else\n          break;\n      }\n      if (chompStart === 0) {\n        const value2 = header.chomp === "+" && lines.length > 0 ? "\\n".repeat(Math.max(1, lines.length - 1)) : "";\n        let end2 = start + header.length;\n        if (scalar.source)\n          end2 += scalar.source.length;\n        return { value: value2, type, comment: header.comment, range: [start, end2, end2] };\n      }\n      let trimIndent = scalar.indent + header.indent;\n      let offset = scalar.offset + header.length;\n      let contentStart = 0;\n      for (let i = 0; i < chompStart; ++i) {\n        const [indent, content] = lines[i];\n        if (content === "" || content === "\\r") {\n          if (header.indent === 0 && indent.length > trimIndent)\n            trimIndent = indent.length;\n        } else {\n          if (indent.length < trimIndent) {\n            const message = "Block scalars with more-indented leading empty lines must use an explicit indentation indicator";\n            onError(offset + indent.length, "MISSING_CHAR", message);\n          }\n          if (header.indent === 0)\n            trimIndent = indent.length;\n          contentStart = i;\n          if (trimIndent === 0 && !ctx.atRoot) {\n            const message = "Block scalar values in collections must be indented";\n            onError(offset, "BAD_INDENT", message);\n          }\n          break;\n        }\n        offset += indent.length + content.length + 1;\n      }\n      for (let i = lines.length - 1; i >= chompStart; --i) {\n        if (lines[i][0].length > trimIndent)\n          chompStart = i + 1;\n      }\n      let value = "";\n      let sep = "";\n      let prevMoreIndented = false;\n      for (let i = 0; i < contentStart; ++i)\n        value += lines[i][0].slice(trimIndent) + "\\n";\n      for (let i = contentStart; i < chompStart; ++i) {\n        let [indent, content] = lines[i];\n        offset += indent.length + content.length + 1;\n        const crlf = content[content.length - 1] === "\\r";\n        if (crlf)\n          content = content.slice(0, -1);\n        if (content && indent.length < trimIndent) {\n          const src = header.indent ? "explicit indentation indicator" : "first line";\n          const message = `Block scalar lines must not be less indented than their ${src}`;\n          onError(offset - content.length - (crlf ? 2 : 1), "BAD_INDENT", message);\n          indent = "";\n        }\n        if (type === Scalar2.Scalar.BLOCK_LITERAL) {\n          value += sep + indent.slice(trimIndent) + content;\n          sep = "\\n";\n        } else if (indent.length > trimIndent || content[0] === "	") {\n          if (sep === " ")\n            sep = "\\n";\n          else if (!prevMoreIndented && sep === "\\n")\n            sep = "\\n\\n";\n          value += sep + indent.slice(trimIndent) + content;\n          sep = "\\n";\n          prevMoreIndented = true;\n        } else if (content === "") {\n          if (sep === "\\n")\n            value += "\\n";\n          else\n            sep = "\\n";\n        } else {\n          value += sep + content;\n          sep = " ";\n          prevMoreIndented = false;\n        }\n      }\n      switch (header.chomp) {\n        case "-":\n          break;\n        case "+":\n          for (let i = chompStart; i < lines.length; ++i)\n            value += "\\n" + lines[i][0].slice(trimIndent);\n          if (value[value.length - 1] !== "\\n")\n            value += "\\n";\n          break;\n        default:\n          value += "\\n";\n      }\n      const end = start + header.length + scalar.source.length;\n      return { value, type, comment: header.comment, range: [start, end, end] };\n    }\n    function parseBlockScalarHeader({ offset, props }, strict, onError) {\n      if (props[0].type !== "block-scalar-header") {\n        onError(props[0], "IMPOSSIBLE", "Block scalar header not found");\n        return null;\n      }\n      const { source } = props[0];\n      const mode = source[0];\n      let indent = 0;\n      let chomp = "";\n      let error = -1;\n      for (let i = 1; i < source.length; ++i) {\n        const ch = source[i];\n        if (!chomp && (ch === "-" || ch === "+"))\n          chomp = ch;\n        else {\n          const n = Number(ch);\n          if (!indent && n)\n            indent = n;\n          else if (error === -1)\n            error = offset + i;\n        }\n      }\n      if (error !== -1)\n        onError(error, "UNEXPECTED_TOKEN", `Block scalar header includes extra characters: ${source}`);\n      let hasSpace = false;\n      let comment = "";\n      let length = source.length;\n      for (let i = 1; i < props.length; ++i) {\n        const token = props[i];\n        switch (token.type) {\n          case "space":\n            hasSpace = true;\n          // fallthrough\n          case "newline":\n            length += token.source.length;\n            break;\n          case "comment":\n            if (strict && !hasSpace) {\n              const message = "Comments must be separated from other tokens by white space characters";\n              onError(token, "MISSING_CHAR", message);\n            }\n            length += token.source.length;\n            comment = token.source.substring(1);\n            break;\n          case "error":\n            onError(token, "UNEXPECTED_TOKEN", token.message);\n            length += token.source.length;\n            break;\n          /* istanbul ignore next should not happen */\n          default: {\n            const message = `Unexpected token in block scalar header: ${token.type}`;\n            onError(token, "UNEXPECTED_TOKEN", message);\n            const ts = token.source;\n            if (ts && typeof ts === "string")\n              length += ts.length;\n          }\n        }\n      }\n      return { mode, indent, chomp, comment, length };\n    }\n    function splitLines(source) {\n      const split = source.split(/\\n( *)/);\n      const first = split[0];\n      const m = first.match(/^( *)/);\n      const line0 = m?.[1] ? [m[1], first.slice(m[1].length)] : ["", first];\n      const lines = [line0];\n      for (let i = 1; i < split.length; i += 2)\n        lines.push([split[i], split[i + 1]]);\n      return lines;\n    }\n    exports2.resolveBlockScalar = resolveBlockScalar;\n  }\n});\n\n// node_modules/yaml/dist/compose/resolve-flow-scalar.js\nvar require_resolve_flow_scalar = __commonJS({\n  "node_modules/yaml/dist/compose/resolve-flow-scalar.js"(exports2) {\n    "use strict";\n    var Scalar2 = require_Scalar();\n    var resolveEnd = require_resolve_end();\n    function resolveFlowScalar(scalar, strict, onError) {\n      const { offset, type, source, end } = scalar;\n      let _type;\n      let value;\n      const _onError = (rel, code, msg) => onError(offset + rel, code, msg);\n      switch (type) {\n        case "scalar":\n          _type = Scalar2.Scalar.PLAIN;\n          value = plainValue(source, _onError);\n          break;\n        case "single-quoted-scalar":\n          _type = Scalar2.Scalar.QUOTE_SINGLE;\n          value = singleQuotedValue(source, _onError);\n          break;\n        case "double-quoted-scalar":\n          _type = Scalar2.Scalar.QUOTE_DOUBLE;\n          value = doubleQuotedValue(source, _onError);\n          break;\n        /* istanbul ignore next should not happen */\n        default:\n          onError(scalar, "UNEXPECTED_TOKEN", `Expected a flow scalar value, but found: ${type}`);\n          return {\n            value: "",\n            type: null,\n            comment: "",\n            range: [offset, offset + source.length, offset + source.length]\n          };\n      }\n      const valueEnd = offset + source.length;\n      const re = resolveEnd.resolveEnd(end, valueEnd, strict, onError);\n      return {\n        value,\n        type: _type,\n        comment: re.comment,\n        range: [offset, valueEnd, re.offset]\n      };\n    }\n    function plainValue(source, onError) {\n      let badChar = "";\n      switch (source[0]) {\n        /* istanbul ignore next should not happen */\n        case "	":\n          badChar = "a tab character";\n          break;\n        case ",":\n          badChar = "flow indicator character ,";\n          break;\n        case "%":\n          badChar = "directive indicator character %";\n          break;\n        case "|":\n        case ">": {\n          badChar = `block scalar indicator ${source[0]}`;\n          break;\n        }\n        case "@":\n        case "`": {\n          badChar = `reserved character ${source[0]}`;\n          break;\n        }\n      }\n      if (badChar)\n        onError(0, "BAD_SCALAR_START", `Plain value cannot start with ${badChar}`);\n      return unfoldLines(source);\n    }\n    function singleQuotedValue(source, onError) {\n      if (source[source.length - 1] !== "\'" || source.length === 1)\n        onError(source.length, "MISSING_CHAR", "Missing closing \'quote");\n      return unfoldLines(source.slice(1, -1)).replace(/\'\'/g, "\'");\n    }\n    function unfoldLines(source) {\n      const line = /(.*?)\\r?\\n/sy;\n      let match = line.exec(source);\n      if (!match)\n        return source;\n      let trimEnd, trimBoth;\n      try {\n        trimEnd = new RegExp("(?<![ 	])[ 	]+$");\n        trimBoth = new RegExp("^[ 	]+|(?<![ 	])[ 	]+$", "g");\n      } catch {\n        trimEnd = /[ \\t]+$/;\n        trimBoth = /^[ \\t]+|[ \\t]+$/g;\n      }\n      let res = match[1].replace(trimEnd, "");\n      let sep = " ";\n      let pos = line.lastIndex;\n      while (match = line.exec(source)) {\n        const lm = match[1].replace(trimBoth, "");\n        if (lm === "") {\n          if (sep === "\\n")\n            res += sep;\n          else\n            sep = "\\n";\n        } else {\n          res += sep + lm;\n          sep = " ";\n        }\n        pos = line.lastIndex;\n      }\n      const last = /[ \\t]*(.*)/sy;\n      last.lastIndex = pos;\n      match = last.exec(source);\n      return res + sep + (match?.[1] ?? "");\n    }\n    function doubleQuotedValue(source, onError) {\n      let res = "";\n      for (let i = 1; i < source.length - 1; ++i) {\n        const ch = source[i];\n        if (ch === "\\r" && source[i + 1] === "\\n")\n          continue;\n        if (ch === "\\n") {\n          const { fold, offset } = foldNewline(source, i);\n          res += fold;\n          i = offset;\n        } else if (ch === "\\\\") {\n          let next = source[++i];\n          const cc = escapeCodes[next];\n          if (cc)\n            res += cc;\n          else if (next === "\\n") {\n            next = source[i + 1];\n            while (next === " " || next === "	")\n              next = source[++i + 1];\n          } else if (next === "\\r" && source[i + 1] === "\\n") {\n            next = source[++i + 1];\n            while (next === " " || next === "	")\n              next = source[++i + 1];\n          } else if (next === "x" || next === "u" || next === "U") {\n            const length = next === "x" ? 2 : next === "u" ? 4 : 8;\n            res += parseCharCode(source, i + 1, length, onError);\n            i += length;\n          } else {\n            const raw = source.substr(i - 1, 2);\n            onError(i - 1, "BAD_DQ_ESCAPE", `Invalid escape sequence ${raw}`);\n            res += raw;\n          }\n        } else if (ch === " " || ch === "	") {\n          const wsStart = i;\n          let next = source[i + 1];\n          while (next === " " || next === "	")\n            next = source[++i + 1];\n          if (next !== "\\n" && !(next === "\\r" && source[i + 2] === "\\n"))\n            res += i > wsStart ? source.slice(wsStart, i + 1) : ch;\n        } else {\n          res += ch;\n        }\n      }\n      if (source[source.length - 1] !== \'"\' || source.length === 1)\n        onError(source.length, "MISSING_CHAR", \'Missing closing "quote\');\n      return res;\n    }\n    function foldNewline(source, offset) {\n      let fold = "";\n      let ch = source[offset + 1];\n      while (ch === " " || ch === "	" || ch === "\\n" || ch === "\\r") {\n        if (ch === "\\r" && source[offset + 2] !== "\\n")\n          break;\n        if (ch === "\\n")\n          fold += "\\n";\n        offset += 1;\n        ch = source[offset + 1];\n      }\n      if (!fold)\n        fold = " ";\n      return { fold, offset };\n    }\n    var escapeCodes = {\n      "0": "\\0",\n      // null character\n      a: "\\x07",\n      // bell character\n      b: "\\b",\n      // backspace\n      e: "\\x1B",\n      // escape character\n      f: "\\f",\n      // form feed\n      n: "\\n",\n      // line feed\n      r: "\\r",\n      // carriage return\n      t: "	",\n      // horizontal tab\n      v: "\\v",\n      // vertical tab\n      N: "\\x85",\n      // Unicode next line\n      _: "\\xA0",\n      // Unicode non-breaking space\n      L: "\\u2028",\n      // Unicode line separator\n      P: "\\u2029",\n      // Unicode paragraph separator\n      " ": " ",\n      \'"\': \'"\',\n      "/": "/",\n      "\\\\": "\\\\",\n      "	": "	"\n    };\n    function parseCharCode(source, offset, length, onError) {\n      const cc = source.substr(offset, length);\n      const ok = cc.length === length && /^[0-9a-fA-F]+$/.test(cc);\n      const code = ok ? parseInt(cc, 16) : NaN;\n      try {\n        return String.fromCodePoint(code);\n      } catch {\n        const raw = source.substr(offset - 2, length + 2);\n        onError(offset - 2, "BAD_DQ_ESCAPE", `Invalid escape sequence ${raw}`);\n        return raw;\n      }\n    }\n    exports2.resolveFlowScalar = resolveFlowScalar;\n  }\n});\n\n// node_modules/yaml/dist/compose/compose-scalar.js\nvar require_compose_scalar = __commonJS({\n  "node_modules/yaml/dist/compose/compose-scalar.js"(exports2) {\n    "use strict";\n    var identity2 = require_identity();\n    var Scalar2 = require_Scalar();\n    var resolveBlockScalar = require_resolve_block_scalar();\n    var resolveFlowScalar = require_resolve_flow_scalar();\n    function composeScalar(ctx, token, tagToken, onError) {\n      const { value, type, comment, range } = token.type === "block-scalar" ? resolveBlockScalar.resolveBlockScalar(ctx, token, onError) : resolveFlowScalar.resolveFlowScalar(token, ctx.options.strict, onError);\n      const tagName = tagToken ? ctx.directives.tagName(tagToken.source, (msg) => onError(tagToken, "TAG_RESOLVE_FAILED", msg)) : null;\n      let tag;\n      if (ctx.options.stringKeys && ctx.atKey) {\n        tag = ctx.schema[identity2.SCALAR];\n      } else if (tagName)\n        tag = findScalarTagByName(ctx.schema, value, tagName, tagToken, onError);\n      else if (token.type === "scalar")\n        tag = findScalarTagByTest(ctx, value, token, onError);\n      else\n        tag = ctx.schema[identity2.SCALAR];\n      let scalar;\n      try {\n        const res = tag.resolve(value, (msg) => onError(tagToken ?? token, "TAG_RESOLVE_FAILED", msg), ctx.options);\n        scalar = identity2.isScalar(res) ? res : new Scalar2.Scalar(res);\n      } catch (error) {\n        const msg = error instanceof Error ? error.message : String(error);\n        onError(tagToken ?? token, "TAG_RESOLVE_FAILED", msg);\n        scalar = new Scalar2.Scalar(value);\n      }\n      scalar.range = range;\n      scalar.source = value;\n      if (type)\n        scalar.type = type;\n      if (tagName)\n        scalar.tag = tagName;\n      if (tag.format)\n        scalar.format = tag.format;\n      if (comment)\n        scalar.comment = comment;\n      return scalar;\n    }\n    function findScalarTagByName(schema, value, tagName, tagToken, onError) {\n      if (tagName === "!")\n        return schema[identity2.SCALAR];\n      const matchWithTest = [];\n      for (const tag of schema.tags) {\n        if (!tag.collection && tag.tag === tagName) {\n          if (tag.default && tag.test)\n            matchWithTest.push(tag);\n          else\n            return tag;\n        }\n      }\n      for (const tag of matchWithTest)\n        if (tag.test?.test(value))\n          return tag;\n      const kt = schema.knownTags[tagName];\n      if (kt && !kt.collection) {\n        schema.tags.push(Object.assign({}, kt, { default: false, test: void 0 }));\n        return kt;\n      }\n      onError(tagToken, "TAG_RESOLVE_FAILED", `Unresolved tag: ${tagName}`, tagName !== "tag:yaml.org,2002:str");\n      return schema[identity2.SCALAR];\n    }\n    function findScalarTagByTest({ atKey, directives, schema }, value, token, onError) {\n      const tag = schema.tags.find((tag2) => (tag2.default === true || atKey && tag2.default === "key") && tag2.test?.test(value)) || schema[identity2.SCALAR];\n      if (schema.compat) {\n        const compat = schema.compat.find((tag2) => tag2.default && tag2.test?.test(value)) ?? schema[identity2.SCALAR];\n        if (tag.tag !== compat.tag) {\n          const ts = directives.tagString(tag.tag);\n          const cs = directives.tagString(compat.tag);\n          const msg = `Value may be parsed as either ${ts} or ${cs}`;\n          onError(token, "TAG_RESOLVE_FAILED", msg, true);\n        }\n      }\n      return tag;\n    }\n    exports2.composeScalar = composeScalar;\n  }\n});\n\n// node_modules/yaml/dist/compose/util-empty-scalar-position.js\nvar require_util_empty_scalar_position = __commonJS({\n  "node_modules/yaml/dist/compose/util-empty-scalar-position.js"(exports2) {\n    "use strict";\n    function emptyScalarPosition(offset, before, pos) {\n      if (before) {\n        pos ?? (pos = before.length);\n        for (let i = pos - 1; i >= 0; --i) {\n          let st = before[i];\n          switch (st.type) {\n            case "space":\n            case "comment":\n            case "newline":\n              offset -= st.source.length;\n              continue;\n          }\n          st = before[++i];\n          while (st?.type === "space") {\n            offset += st.source.length;\n            st = before[++i];\n          }\n          break;\n        }\n      }\n      return offset;\n    }\n    exports2.emptyScalarPosition = emptyScalarPosition;\n  }\n});\n\n// node_modules/yaml/dist/compose/compose-node.js\nvar require_compose_node = __commonJS({\n  "node_modules/yaml/dist/compose/compose-node.js"(exports2) {\n    "use strict";\n    var Alias2 = require_Alias();\n    var identity2 = require_identity();\n    var composeCollection = require_compose_collection();\n    var composeScalar = require_compose_scalar();\n    var resolveEnd = require_resolve_end();\n    var utilEmptyScalarPosition = require_util_empty_scalar_position();\n    var CN = { composeNode, composeEmptyNode };\n    function composeNode(ctx, token, props, onError) {\n      const atKey = ctx.atKey;\n      const { spaceBefore, comment, anchor, tag } = props;\n      let node;\n      let isSrcToken = true;\n      switch (token.type) {\n        case "alias":\n          node = composeAlias(ctx, token, onError);\n          if (anchor || tag)\n            onError(token, "ALIAS_PROPS", "An alias node must not specify any properties");\n          break;\n        case "scalar":\n        case "single-quoted-scalar":\n        case "double-quoted-scalar":\n        case "block-scalar":\n          node = composeScalar.composeScalar(ctx, token, tag, onError);\n          if (anchor)\n            node.anchor = anchor.source.substring(1);\n          break;\n        case "block-map":\n        case "block-seq":\n        case "flow-collection":\n          try {\n            node = composeCollection.composeCollection(CN, ctx, token, props, onError);\n            if (anchor)\n              node.anchor = anchor.source.substring(1);\n          } catch (error) {\n            const message = error instanceof Error ? error.message : String(error);\n            onError(token, "RESOURCE_EXHAUSTION", message);\n          }\n          break;\n        default: {\n          const message = token.type === "error" ? token.message : `Unsupported token (type: ${token.type})`;\n          onError(token, "UNEXPECTED_TOKEN", message);\n          isSrcToken = false;\n        }\n      }\n      node ?? (node = composeEmptyNode(ctx, token.offset, void 0, null, props, onError));\n      if (anchor && node.anchor === "")\n        onError(anchor, "BAD_ALIAS", "Anchor cannot be an empty string");\n      if (atKey && ctx.options.stringKeys && (!identity2.isScalar(node) || typeof node.value !== "string" || node.tag && node.tag !== "tag:yaml.org,2002:str")) {\n        const msg = "With stringKeys, all keys must be strings";\n        onError(tag ?? token, "NON_STRING_KEY", msg);\n      }\n      if (spaceBefore)\n        node.spaceBefore = true;\n      if (comment) {\n        if (token.type === "scalar" && token.source === "")\n          node.comment = comment;\n        else\n          node.commentBefore = comment;\n      }\n      if (ctx.options.keepSourceTokens && isSrcToken)\n        node.srcToken = token;\n      return node;\n    }\n    function composeEmptyNode(ctx, offset, before, pos, { spaceBefore, comment, anchor, tag, end }, onError) {\n      const token = {\n        type: "scalar",\n        offset: utilEmptyScalarPosition.emptyScalarPosition(offset, before, pos),\n        indent: -1,\n        source: ""\n      };\n      const node = composeScalar.composeScalar(ctx, token, tag, onError);\n      if (anchor) {\n        node.anchor = anchor.source.substring(1);\n        if (node.anchor === "")\n          onError(anchor, "BAD_ALIAS", "Anchor cannot be an empty string");\n      }\n      if (spaceBefore)\n        node.spaceBefore = true;\n      if (comment) {\n        node.comment = comment;\n        node.range[2] = end;\n      }\n      return node;\n    }\n    function composeAlias({ options }, { offset, source, end }, onError) {\n      const alias = new Alias2.Alias(source.substring(1));\n      if (alias.source === "")\n        onError(offset, "BAD_ALIAS", "Alias cannot be an empty string");\n      if (alias.source.endsWith(":"))\n        onError(offset + source.length - 1, "BAD_ALIAS", "Alias ending in : is ambiguous", true);\n      const valueEnd = offset + source.length;\n      const re = resolveEnd.resolveEnd(end, valueEnd, options.strict, onError);\n      alias.range = [offset, valueEnd, re.offset];\n      if (re.comment)\n        alias.comment = re.comment;\n      return alias;\n    }\n    exports2.composeEmptyNode = composeEmptyNode;\n    exports2.composeNode = composeNode;\n  }\n});\n\n// node_modules/yaml/dist/compose/compose-doc.js\nvar require_compose_doc = __commonJS({\n  "node_modules/yaml/dist/compose/compose-doc.js"(exports2) {\n    "use strict";\n    var Document2 = require_Document();\n    var composeNode = require_compose_node();\n    var resolveEnd = require_resolve_end();\n    var resolveProps = require_resolve_props();\n    function composeDoc(options, directives, { offset, start, value, end }, onError) {\n      const opts = Object.assign({ _directives: directives }, options);\n      const doc = new Document2.Document(void 0, opts);\n      const ctx = {\n        atKey: false,\n        atRoot: true,\n        directives: doc.directives,\n        options: doc.options,\n        schema: doc.schema\n      };\n      const props = resolveProps.resolveProps(start, {\n        indicator: "doc-start",\n        next: value ?? end?.[0],\n        offset,\n        onError,\n        parentIndent: 0,\n        startOnNewline: true\n      });\n      if (props.found) {\n        doc.directives.docStart = true;\n        if (value && (value.type === "block-map" || value.type === "block-seq") && !props.hasNewline)\n          onError(props.end, "MISSING_CHAR", "Block collection cannot start on same line with directives-end marker");\n      }\n      doc.contents = value ? composeNode.composeNode(ctx, value, props, onError) : composeNode.composeEmptyNode(ctx, props.end, start, null, props, onError);\n      const contentEnd = doc.contents.range[2];\n      const re = resolveEnd.resolveEnd(end, contentEnd, false, onError);\n      if (re.comment)\n        doc.comment = re.comment;\n      doc.range = [offset, contentEnd, re.offset];\n      return doc;\n    }\n    exports2.composeDoc = composeDoc;\n  }\n});\n\n// node_modules/yaml/dist/compose/composer.js\nvar require_composer = __commonJS({\n  "node_modules/yaml/dist/compose/composer.js"(exports2) {\n    "use strict";\n    var node_process = require("process");\n    var directives = require_directives();\n    var Document2 = require_Document();\n    var errors2 = require_errors();\n    var identity2 = require_identity();\n    var composeDoc = require_compose_doc();\n    var resolveEnd = require_resolve_end();\n    function getErrorPos(src) {\n      if (typeof src === "number")\n        return [src, src + 1];\n      if (Array.isArray(src))\n        return src.length === 2 ? src : [src[0], src[1]];\n      const { offset, source } = src;\n      return [offset, offset + (typeof source === "string" ? source.length : 1)];\n    }\n    function parsePrelude(prelude) {\n      let comment = "";\n      let atComment = false;\n      let afterEmptyLine = false;\n      for (let i = 0; i < prelude.length; ++i) {\n        const source = prelude[i];\n        switch (source[0]) {\n          case "#":\n            comment += (comment === "" ? "" : afterEmptyLine ? "\\n\\n" : "\\n") + (source.substring(1) || " ");\n            atComment = true;\n            afterEmptyLine = false;\n            break;\n          case "%":\n            if (prelude[i + 1]?.[0] !== "#")\n              i += 1;\n            atComment = false;\n            break;\n          default:\n            if (!atComment)\n              afterEmptyLine = true;\n            atComment = false;\n        }\n      }\n      return { comment, afterEmptyLine };\n    }\n    var Composer = class {\n      constructor(options = {}) {\n        this.doc = null;\n        this.atDirectives = false;\n        this.prelude = [];\n        this.errors = [];\n        this.warnings = [];\n        this.onError = (source, code, message, warning) => {\n          const pos = getErrorPos(source);\n          if (warning)\n            this.warnings.push(new errors2.YAMLWarning(pos, code, message));\n          else\n            this.errors.push(new errors2.YAMLParseError(pos, code, message));\n        };\n        this.directives = new directives.Directives({ version: options.version || "1.2" });\n        this.options = options;\n      }\n      decorate(doc, afterDoc) {\n        const { comment, afterEmptyLine } = parsePrelude(this.prelude);\n        if (comment) {\n          const dc = doc.contents;\n          if (afterDoc) {\n            doc.comment = doc.comment ? `${doc.comment}\n${comment}` : comment;\n          } else if (afterEmptyLine || doc.directives.docStart || !dc) {\n            doc.commentBefore = comment;\n          } else if (identity2.isCollection(dc) && !dc.flow && dc.items.length > 0) {\n            let it = dc.items[0];\n            if (identity2.isPair(it))\n              it = it.key;\n            const cb = it.commentBefore;\n            it.commentBefore = cb ? `${comment}\n${cb}` : comment;\n          } else {\n            const cb = dc.commentBefore;\n            dc.commentBefore = cb ? `${comment}\n${cb}` : comment;\n          }\n        }\n        if (afterDoc) {\n          for (let i = 0; i < this.errors.length; ++i)\n            doc.errors.push(this.errors[i]);\n          for (let i = 0; i < this.warnings.length; ++i)\n            doc.warnings.push(this.warnings[i]);\n        } else {\n          doc.errors = this.errors;\n          doc.warnings = this.warnings;\n        }\n        this.prelude = [];\n        this.errors = [];\n        this.warnings = [];\n      }\n      /**\n       * Current stream status information.\n       *\n       * Mostly useful at the end of input for an empty stream.\n       */\n      streamInfo() {\n        return {\n          comment: parsePrelude(this.prelude).comment,\n          directives: this.directives,\n          errors: this.errors,\n          warnings: this.warnings\n        };\n      }\n      /**\n       * Compose tokens into documents.\n       *\n       * @param forceDoc - If the stream contains no document, still emit a final document including any comments and directives that would be applied to a subsequent document.\n       * @param endOffset - Should be set if `forceDoc` is also set, to set the document range end and to indicate errors correctly.\n       */\n      *compose(tokens, forceDoc = false, endOffset = -1) {\n        for (const token of tokens)\n          yield* this.next(token);\n        yield* this.end(forceDoc, endOffset);\n      }\n      /** Advance the composer by one CST token. */\n      *next(token) {\n        if (node_process.env.LOG_STREAM)\n          console.dir(token, { depth: null });\n        switch (token.type) {\n          case "directive":\n            this.directives.add(token.source, (offset, message, warning) => {\n              const pos = getErrorPos(token);\n              pos[0] += offset;\n              this.onError(pos, "BAD_DIRECTIVE", message, warning);\n            });\n            this.prelude.push(token.source);\n            this.atDirectives = true;\n            break;\n          case "document": {\n            const doc = composeDoc.composeDoc(this.options, this.directives, token, this.onError);\n            if (this.atDirectives && !doc.directives.docStart)\n              this.onError(token, "MISSING_CHAR", "Missing directives-end/doc-start indicator line");\n            this.decorate(doc, false);\n            if (this.doc)\n              yield this.doc;\n            this.doc = doc;\n            this.atDirectives = false;\n            break;\n          }\n          case "byte-order-mark":\n          case "space":\n            break;\n          case "comment":\n          case "newline":\n            this.prelude.push(token.source);\n            break;\n          case "error": {\n            const msg = token.source ? `${token.message}: ${JSON.stringify(token.source)}` : token.message;\n            const error = new errors2.YAMLParseError(getErrorPos(token), "UNEXPECTED_TOKEN", msg);\n            if (this.atDirectives || !this.doc)\n              this.errors.push(error);\n            else\n              this.doc.errors.push(error);\n            break;\n          }\n          case "doc-end": {\n            if (!this.doc) {\n              const msg = "Unexpected doc-end without preceding document";\n              this.errors.push(new errors2.YAMLParseError(getErrorPos(token), "UNEXPECTED_TOKEN", msg));\n              break;\n            }\n            this.doc.directives.docEnd = true;\n            const end = resolveEnd.resolveEnd(token.end, token.offset + token.source.length, this.doc.options.strict, this.onError);\n            this.decorate(this.doc, true);\n            if (end.comment) {\n              const dc = this.doc.comment;\n              this.doc.comment = dc ? `${dc}\n${end.comment}` : end.comment;\n            }\n            this.doc.range[2] = end.offset;\n            break;\n          }\n          default:\n            this.errors.push(new errors2.YAMLParseError(getErrorPos(token), "UNEXPECTED_TOKEN", `Unsupported token ${token.type}`));\n        }\n      }\n      /**\n       * Call at end of input to yield any remaining document.\n       *\n       * @param forceDoc - If the stream contains no document, still emit a final document including any comments and directives that would be applied to a subsequent document.\n       * @param endOffset - Should be set if `forceDoc` is also set, to set the document range end and to indicate errors correctly.\n       */\n      *end(forceDoc = false, endOffset = -1) {\n        if (this.doc) {\n          this.decorate(this.doc, true);\n          yield this.doc;\n          this.doc = null;\n        } else if (forceDoc) {\n          const opts = Object.assign({ _directives: this.directives }, this.options);\n          const doc = new Document2.Document(void 0, opts);\n          if (this.atDirectives)\n            this.onError(endOffset, "MISSING_CHAR", "Missing directives-end indicator line");\n          doc.range = [0, endOffset, endOffset];\n          this.decorate(doc, false);\n          yield doc;\n        }\n      }\n    };\n    exports2.Composer = Composer;\n  }\n});\n\n// node_modules/yaml/dist/parse/cst-scalar.js\nvar require_cst_scalar = __commonJS({\n  "node_modules/yaml/dist/parse/cst-scalar.js"(exports2) {\n    "use strict";\n    var resolveBlockScalar = require_resolve_block_scalar();\n    var resolveFlowScalar = require_resolve_flow_scalar();\n    var errors2 = require_errors();\n    var stringifyString = require_stringifyString();\n    function resolveAsScalar(token, strict = true, onError) {\n      if (token) {\n        const _onError = (pos, code, message) => {\n          const offset = typeof pos === "number" ? pos : Array.isArray(pos) ? pos[0] : pos.offset;\n          if (onError)\n            onError(offset, code, message);\n          else\n            throw new errors2.YAMLParseError([offset, offset + 1], code, message);\n        };\n        switch (token.type) {\n          case "scalar":\n          case "single-quoted-scalar":\n          case "double-quoted-scalar":\n            return resolveFlowScalar.resolveFlowScalar(token, strict, _onError);\n          case "block-scalar":\n            return resolveBlockScalar.resolveBlockScalar({ options: { strict } }, token, _onError);\n        }\n      }\n      return null;\n    }\n    function createScalarToken(value, context) {\n      const { implicitKey = false, indent, inFlow = false, offset = -1, type = "PLAIN" } = context;\n      const source = stringifyString.stringifyString({ type, value }, {\n        implicitKey,\n        indent: indent > 0 ? " ".repeat(indent) : "",\n        inFlow,\n        options: { blockQuote: true, lineWidth: -1 }\n      });\n      const end = context.end ?? [\n        { type: "newline", offset: -1, indent, source: "\\n" }\n      ];\n      switch (source[0]) {\n        case "|":\n        case ">": {\n          const he = source.indexOf("\\n");\n          const head = source.substring(0, he);\n          const body = source.substring(he + 1) + "\\n";\n          const props = [\n            { type: "block-scalar-header", offset, indent, source: head }\n          ];\n          if (!addEndtoBlockProps(props, end))\n            props.push({ type: "newline", offset: -1, indent, source: "\\n" });\n          return { type: "block-scalar", offset, indent, props, source: body };\n        }\n        case \'"\':\n          return { type: "double-quoted-scalar", offset, indent, source, end };\n        case "\'":\n          return { type: "single-quoted-scalar", offset, indent, source, end };\n        default:\n          return { type: "scalar", offset, indent, source, end };\n      }\n    }\n    function setScalarValue(token, value, context = {}) {\n      let { afterKey = false, implicitKey = false, inFlow = false, type } = context;\n      let indent = "indent" in token ? token.indent : null;\n      if (afterKey && typeof indent === "number")\n        indent += 2;\n      if (!type)\n        switch (token.type) {\n          case "single-quoted-scalar":\n            type = "QUOTE_SINGLE";\n            break;\n          case "double-quoted-scalar":\n            type = "QUOTE_DOUBLE";\n            break;\n          case "block-scalar": {\n            const header = token.props[0];\n            if (header.type !== "block-scalar-header")\n              throw new Error("Invalid block scalar header");\n            type = header.source[0] === ">" ? "BLOCK_FOLDED" : "BLOCK_LITERAL";\n            break;\n          }\n          default:\n            type = "PLAIN";\n        }\n      const source = stringifyString.stringifyString({ type, value }, {\n        implicitKey: implicitKey || indent === null,\n        indent: indent !== null && indent > 0 ? " ".repeat(indent) : "",\n        inFlow,\n        options: { blockQuote: true, lineWidth: -1 }\n      });\n      switch (source[0]) {\n        case "|":\n        case ">":\n          setBlockScalarValue(token, source);\n          break;\n        case \'"\':\n          setFlowScalarValue(token, source, "double-quoted-scalar");\n          break;\n        case "\'":\n          setFlowScalarValue(token, source, "single-quoted-scalar");\n          break;\n        default:\n          setFlowScalarValue(token, source, "scalar");\n      }\n    }\n    function setBlockScalarValue(token, source) {\n      const he = source.indexOf("\\n");\n      const head = source.substring(0, he);\n      const body = source.substring(he + 1) + "\\n";\n      if (token.type === "block-scalar") {\n        const header = token.props[0];\n        if (header.type !== "block-scalar-header")\n          throw new Error("Invalid block scalar header");\n        header.source = head;\n        token.source = body;\n      } else {\n        const { offset } = token;\n        const indent = "indent" in token ? token.indent : -1;\n        const props = [\n          { type: "block-scalar-header", offset, indent, source: head }\n        ];\n        if (!addEndtoBlockProps(props, "end" in token ? token.end : void 0))\n          props.push({ type: "newline", offset: -1, indent, source: "\\n" });\n        for (const key of Object.keys(token))\n          if (key !== "type" && key !== "offset")\n            delete token[key];\n        Object.assign(token, { type: "block-scalar", indent, props, source: body });\n      }\n    }\n    function addEndtoBlockProps(props, end) {\n      if (end)\n        for (const st of end)\n          switch (st.type) {\n            case "space":\n            case "comment":\n              props.push(st);\n              break;\n            case "newline":\n              props.push(st);\n              return true;\n          }\n      return false;\n    }\n    function setFlowScalarValue(token, source, type) {\n      switch (token.type) {\n        case "scalar":\n        case "double-quoted-scalar":\n        case "single-quoted-scalar":\n          token.type = type;\n          token.source = source;\n          break;\n        case "block-scalar": {\n          const end = token.props.slice(1);\n          let oa = source.length;\n          if (token.props[0].type === "block-scalar-header")\n            oa -= token.props[0].source.length;\n          for (const tok of end)\n            tok.offset += oa;\n          delete token.props;\n          Object.assign(token, { type, source, end });\n          break;\n        }\n        case "block-map":\n        case "block-seq": {\n          const offset = token.offset + source.length;\n          const nl = { type: "newline", offset, indent: token.indent, source: "\\n" };\n          delete token.items;\n          Object.assign(token, { type, source, end: [nl] });\n          break;\n        }\n        default: {\n          const indent = "indent" in token ? token.indent : -1;\n          const end = "end" in token && Array.isArray(token.end) ? token.end.filter((st) => st.type === "space" || st.type === "comment" || st.type === "newline") : [];\n          for (const key of Object.keys(token))\n            if (key !== "type" && key !== "offset")\n              delete token[key];\n          Object.assign(token, { type, indent, source, end });\n        }\n      }\n    }\n    exports2.createScalarToken = createScalarToken;\n    exports2.resolveAsScalar = resolveAsScalar;\n    exports2.setScalarValue = setScalarValue;\n  }\n});\n\n// node_modules/yaml/dist/parse/cst-stringify.js\nvar require_cst_stringify = __commonJS({\n  "node_modules/yaml/dist/parse/cst-stringify.js"(exports2) {\n    "use strict";\n    var stringify = (cst2) => "type" in cst2 ? stringifyToken(cst2) : stringifyItem(cst2);\n    function stringifyToken(token) {\n      switch (token.type) {\n        case "block-scalar": {\n          let res = "";\n          for (const tok of token.props)\n            res += stringifyToken(tok);\n          return res + token.source;\n        }\n        case "block-map":\n        case "block-seq": {\n          let res = "";\n          for (const item of token.items)\n            res += stringifyItem(item);\n          return res;\n        }\n        case "flow-collection": {\n          let res = token.start.source;\n          for (const item of token.items)\n            res += stringifyItem(item);\n          for (const st of token.end)\n            res += st.source;\n          return res;\n        }\n        case "document": {\n          let res = stringifyItem(token);\n          if (token.end)\n            for (const st of token.end)\n              res += st.source;\n          return res;\n        }\n        default: {\n          let res = token.source;\n          if ("end" in token && token.end)\n            for (const st of token.end)\n              res += st.source;\n          return res;\n        }\n      }\n    }\n    function stringifyItem({ start, key, sep, value }) {\n      let res = "";\n      for (const st of start)\n        res += st.source;\n      if (key)\n        res += stringifyToken(key);\n      if (sep)\n        for (const st of sep)\n          res += st.source;\n      if (value)\n        res += stringifyToken(value);\n      return res;\n    }\n    exports2.stringify = stringify;\n  }\n});\n\n// node_modules/yaml/dist/parse/cst-visit.js\nvar require_cst_visit = __commonJS({\n  "node_modules/yaml/dist/parse/cst-visit.js"(exports2) {\n    "use strict";\n    var BREAK = /* @__PURE__ */ Symbol("break visit");\n    var SKIP = /* @__PURE__ */ Symbol("skip children");\n    var REMOVE = /* @__PURE__ */ Symbol("remove item");\n    function visit2(cst2, visitor) {\n      if ("type" in cst2 && cst2.type === "document")\n        cst2 = { start: cst2.start, value: cst2.value };\n      _visit(Object.freeze([]), cst2, visitor);\n    }\n    visit2.BREAK = BREAK;\n    visit2.SKIP = SKIP;\n    visit2.REMOVE = REMOVE;\n    visit2.itemAtPath = (cst2, path) => {\n      let item = cst2;\n      for (const [field, index] of path) {\n        const tok = item?.[field];\n        if (tok && "items" in tok) {\n          item = tok.items[index];\n        } else\n          return void 0;\n      }\n      return item;\n    };\n    visit2.parentCollection = (cst2, path) => {\n      const parent = visit2.itemAtPath(cst2, path.slice(0, -1));\n      const field = path[path.length - 1][0];\n      const coll = parent?.[field];\n      if (coll && "items" in coll)\n        return coll;\n      throw new Error("Parent collection not found");\n    };\n    function _visit(path, item, visitor) {\n      let ctrl = visitor(item, path);\n      if (typeof ctrl === "symbol")\n        return ctrl;\n      for (const field of ["key", "value"]) {\n        const token = item[field];\n        if (token && "items" in token) {\n          for (let i = 0; i < token.items.length; ++i) {\n            const ci = _visit(Object.freeze(path.concat([[field, i]])), token.items[i], visitor);\n            if (typeof ci === "number")\n              i = ci - 1;\n            else if (ci === BREAK)\n              return BREAK;\n            else if (ci === REMOVE) {\n              token.items.splice(i, 1);\n              i -= 1;\n            }\n          }\n          if (typeof ctrl === "function" && field === "key")\n            ctrl = ctrl(item, path);\n        }\n      }\n      return typeof ctrl === "function" ? ctrl(item, path) : ctrl;\n    }\n    exports2.visit = visit2;\n  }\n});\n\n// node_modules/yaml/dist/parse/cst.js\nvar require_cst = __commonJS({\n  "node_modules/yaml/dist/parse/cst.js"(exports2) {\n    "use strict";\n    var cstScalar = require_cst_scalar();\n    var cstStringify = require_cst_stringify();\n    var cstVisit = require_cst_visit();\n    var BOM = "\\uFEFF";\n    var DOCUMENT = "";\n    var FLOW_END = "";\n    var SCALAR = "";\n    var isCollection = (token) => !!token && "items" in token;\n    var isScalar = (token) => !!token && (token.type === "scalar" || token.type === "single-quoted-scalar" || token.type === "double-quoted-scalar" || token.type === "block-scalar");\n    function prettyToken(token) {\n      switch (token) {\n        case BOM:\n          return "<BOM>";\n        case DOCUMENT:\n          return "<DOC>";\n        case FLOW_END:\n          return "<FLOW_END>";\n        case SCALAR:\n          return "<SCALAR>";\n        default:\n          return JSON.stringify(token);\n      }\n    }\n    function tokenType(source) {\n      switch (source) {\n        case BOM:\n          return "byte-order-mark";\n        case DOCUMENT:\n          return "doc-mode";\n        case FLOW_END:\n          return "flow-error-end";\n        case SCALAR:\n          return "scalar";\n        case "---":\n          return "doc-start";\n        case "...":\n          return "doc-end";\n        case "":\n        case "\\n":\n        case "\\r\\n":\n          return "newline";\n        case "-":\n          return "seq-item-ind";\n        case "?":\n          return "explicit-key-ind";\n        case ":":\n          return "map-value-ind";\n        case "{":\n          return "flow-map-start";\n        case "}":\n          return "flow-map-end";\n        case "[":\n          return "flow-seq-start";\n        case "]":\n          return "flow-seq-end";\n        case ",":\n          return "comma";\n      }\n      switch (source[0]) {\n        case " ":\n        case "	":\n          return "space";\n        case "#":\n          return "comment";\n        case "%":\n          return "directive-line";\n        case "*":\n          return "alias";\n        case "&":\n          return "anchor";\n        case "!":\n          return "tag";\n        case "\'":\n          return "single-quoted-scalar";\n        case \'"\':\n          return "double-quoted-scalar";\n        case "|":\n        case ">":\n          return "block-scalar-header";\n      }\n      return null;\n    }\n    exports2.createScalarToken = cstScalar.createScalarToken;\n    exports2.resolveAsScalar = cstScalar.resolveAsScalar;\n    exports2.setScalarValue = cstScalar.setScalarValue;\n    exports2.stringify = cstStringify.stringify;\n    exports2.visit = cstVisit.visit;\n    exports2.BOM = BOM;\n    exports2.DOCUMENT = DOCUMENT;\n    exports2.FLOW_END = FLOW_END;\n    exports2.SCALAR = SCALAR;\n    exports2.isCollection = isCollection;\n    exports2.isScalar = isScalar;\n    exports2.prettyToken = prettyToken;\n    exports2.tokenType = tokenType;\n  }\n});\n\n// node_modules/yaml/dist/parse/lexer.js\nvar require_lexer = __commonJS({\n  "node_modules/yaml/dist/parse/lexer.js"(exports2) {\n    "use strict";\n    var cst2 = require_cst();\n    function isEmpty(ch) {\n      switch (ch) {\n        case void 0:\n        case " ":\n        case "\\n":\n        case "\\r":\n        case "	":\n          return true;\n        default:\n          return false;\n      }\n    }\n    var hexDigits = new Set("0123456789ABCDEFabcdef");\n    var tagChars = new Set("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-#;/?:@&=+$_.!~*\'()");\n    var flowIndicatorChars = new Set(",[]{}");\n    var invalidAnchorChars = new Set(" ,[]{}\\n\\r	");\n    var isNotAnchorChar = (ch) => !ch || invalidAnchorChars.has(ch);\n    var Lexer = class {\n      constructor() {\n        this.atEnd = false;\n        this.blockScalarIndent = -1;\n        this.blockScalarKeep = false;\n        this.buffer = "";\n        this.flowKey = false;\n        this.flowLevel = 0;\n        this.indentNext = 0;\n        this.indentValue = 0;\n        this.lineEndPos = null;\n        this.next = null;\n        this.pos = 0;\n      }\n      /**\n       * Generate YAML tokens from the `source` string. If `incomplete`,\n       * a part of the last line may be left as a buffer for the next call.\n       *\n       * @returns A generator of lexical tokens\n       */\n      *lex(source, incomplete = false) {\n        if (source) {\n          if (typeof source !== "string")\n            throw TypeError("source is not a string");\n          this.buffer = this.buffer ? this.buffer + source : source;\n          this.lineEndPos = null;\n        }\n        this.atEnd = !incomplete;\n        let next = this.next ?? "stream";\n        while (next && (incomplete || this.hasChars(1)))\n          next = yield* this.parseNext(next);\n      }\n      atLineEnd() {\n        let i = this.pos;\n        let ch = this.buffer[i];\n        while (ch === " " || ch === "	")\n          ch = this.buffer[++i];\n        if (!ch || ch === "#" || ch === "\\n")\n          return true;\n        if (ch === "\\r")\n          return this.buffer[i + 1] === "\\n";\n        return false;\n      }\n      charAt(n) {\n        return this.buffer[this.pos + n];\n      }\n      continueScalar(offset) {\n        let ch = this.buffer[offset];\n        if (this.indentNext > 0) {\n          let indent = 0;\n          while (ch === " ")\n            ch = this.buffer[++indent + offset];\n          if (ch === "\\r") {\n            const next = this.buffer[indent + offset + 1];\n            if (next === "\\n" || !next && !this.atEnd)\n              return offset + indent + 1;\n          }\n          return ch === "\\n" || indent >= this.indentNext || !ch && !this.atEnd ? offset + indent : -1;\n        }\n        if (ch === "-" || ch === ".") {\n          const dt = this.buffer.substr(offset, 3);\n          if ((dt === "---" || dt === "...") && isEmpty(this.buffer[offset + 3]))\n            return -1;\n        }\n        return offset;\n      }\n      getLine() {\n        let end = this.lineEndPos;\n        if (typeof end !== "number" || end !== -1 && end < this.pos) {\n          end = this.buffer.indexOf("\\n", this.pos);\n          this.lineEndPos = end;\n        }\n        if (end === -1)\n          return this.atEnd ? this.buffer.substring(this.pos) : null;\n        if (this.buffer[end - 1] === "\\r")\n          end -= 1;\n        return this.buffer.substring(this.pos, end);\n      }\n      hasChars(n) {\n        return this.pos + n <= this.buffer.length;\n      }\n      setNext(state) {\n        this.buffer = this.buffer.substring(this.pos);\n        this.pos = 0;\n        this.lineEndPos = null;\n        this.next = state;\n        return null;\n      }\n      peek(n) {\n        return this.buffer.substr(this.pos, n);\n      }\n      *parseNext(next) {\n        switch (next) {\n          case "stream":\n            return yield* this.parseStream();\n          case "line-start":\n            return yield* this.parseLineStart();\n          case "block-start":\n            return yield* this.parseBlockStart();\n          case "doc":\n            return yield* this.parseDocument();\n          case "flow":\n            return yield* this.parseFlowCollection();\n          case "quoted-scalar":\n            return yield* this.parseQuotedScalar();\n          case "block-scalar":\n            return yield* this.parseBlockScalar();\n          case "plain-scalar":\n            return yield* this.parsePlainScalar();\n        }\n      }\n      *parseStream() {\n        let line = this.getLine();\n        if (line === null)\n          return this.setNext("stream");\n        if (line[0] === cst2.BOM) {\n          yield* this.pushCount(1);\n          line = line.substring(1);\n        }\n        if (line[0] === "%") {\n          let dirEnd = line.length;\n          let cs = line.indexOf("#");\n          while (cs !== -1) {\n            const ch = line[cs - 1];\n            if (ch === " " || ch === "	") {\n              dirEnd = cs - 1;\n              break;\n            } else {\n              cs = line.indexOf("#", cs + 1);\n            }\n          }\n          while (true) {\n            const ch = line[dirEnd - 1];\n            if (ch === " " || ch === "	")\n              dirEnd -= 1;\n            else\n              break;\n          }\n          const n = (yield* this.pushCount(dirEnd)) + (yield* this.pushSpaces(true));\n          yield* this.pushCount(line.length - n);\n          this.pushNewline();\n          return "stream";\n        }\n        if (this.atLineEnd()) {\n          const sp = yield* this.pushSpaces(true);\n          yield* this.pushCount(line.length - sp);\n          yield* this.pushNewline();\n          return "stream";\n        }\n        yield cst2.DOCUMENT;\n        return yield* this.parseLineStart();\n      }\n      *parseLineStart() {\n        const ch = this.charAt(0);\n        if (!ch && !this.atEnd)\n          return this.setNext("line-start");\n        if (ch === "-" || ch === ".") {\n          if (!this.atEnd && !this.hasChars(4))\n            return this.setNext("line-start");\n          const s = this.peek(3);\n          if ((s === "---" || s === "...") && isEmpty(this.charAt(3))) {\n            yield* this.pushCount(3);\n            this.indentValue = 0;\n            this.indentNext = 0;\n            return s === "---" ? "doc" : "stream";\n          }\n        }\n        this.indentValue = yield* this.pushSpaces(false);\n        if (this.indentNext > this.indentValue && !isEmpty(this.charAt(1)))\n          this.indentNext = this.indentValue;\n        return yield* this.parseBlockStart();\n      }\n      *parseBlockStart() {\n        const [ch0, ch1] = this.peek(2);\n        if (!ch1 && !this.atEnd)\n          return this.setNext("block-start");\n        if ((ch0 === "-" || ch0 === "?" || ch0 === ":") && isEmpty(ch1)) {\n          const n = (yield* this.pushCount(1)) + (yield* this.pushSpaces(true));\n          this.indentNext = this.indentValue + 1;\n          this.indentValue += n;\n          return "block-start";\n        }\n        return "doc";\n      }\n      *parseDocument() {\n        yield* this.pushSpaces(true);\n        const line = this.getLine();\n        if (line === null)\n          return this.setNext("doc");\n        let n = yield* this.pushIndicators();\n        switch (line[n]) {\n          case "#":\n            yield* this.pushCount(line.length - n);\n          // fallthrough\n          case void 0:\n            yield* this.pushNewline();\n            return yield* this.parseLineStart();\n          case "{":\n          case "[":\n            yield* this.pushCount(1);\n            this.flowKey = false;\n            this.flowLevel = 1;\n            return "flow";\n          case "}":\n          case "]":\n            yield* this.pushCount(1);\n            return "doc";\n          case "*":\n            yield* this.pushUntil(isNotAnchorChar);\n            return "doc";\n          case \'"\':\n          case "\'":\n            return yield* this.parseQuotedScalar();\n          case "|":\n          case ">":\n            n += yield* this.parseBlockScalarHeader();\n            n += yield* this.pushSpaces(true);\n            yield* this.pushCount(line.length - n);\n            yield* this.pushNewline();\n            return yield* this.parseBlockScalar();\n          default:\n            return yield* this.parsePlainScalar();\n        }\n      }\n      *parseFlowCollection() {\n        let nl, sp;\n        let indent = -1;\n        do {\n          nl = yield* this.pushNewline();\n          if (nl > 0) {\n            sp = yield* this.pushSpaces(false);\n            this.indentValue = indent = sp;\n          } else {\n            sp = 0;\n          }\n          sp += yield* this.pushSpaces(true);\n        } while (nl + sp > 0);\n        const line = this.getLine();\n        if (line === null)\n          return this.setNext("flow");\n        if (indent !== -1 && indent < this.indentNext && line[0] !== "#" || indent === 0 && (line.startsWith("---") || line.startsWith("...")) && isEmpty(line[3])) {\n          const atFlowEndMarker = indent === this.indentNext - 1 && this.flowLevel === 1 && (line[0] === "]" || line[0] === "}");\n          if (!atFlowEndMarker) {\n            this.flowLevel = 0;\n            yield cst2.FLOW_END;\n            return yield* this.parseLineStart();\n          }\n        }\n        let n = 0;\n        while (line[n] === ",") {\n          n += yield* this.pushCount(1);\n          n += yield* this.pushSpaces(true);\n          this.flowKey = false;\n        }\n        n += yield* this.pushIndicators();\n        switch (line[n]) {\n          case void 0:\n            return "flow";\n          case "#":\n            yield* this.pushCount(line.length - n);\n            return "flow";\n          case "{":\n          case "[":\n            yield* this.pushCount(1);\n            this.flowKey = false;\n            this.flowLevel += 1;\n            return "flow";\n          case "}":\n          case "]":\n            yield* this.pushCount(1);\n            this.flowKey = true;\n            this.flowLevel -= 1;\n            return this.flowLevel ? "flow" : "doc";\n          case "*":\n            yield* this.pushUntil(isNotAnchorChar);\n            return "flow";\n          case \'"\':\n          case "\'":\n            this.flowKey = true;\n            return yield* this.parseQuotedScalar();\n          case ":": {\n            const next = this.charAt(1);\n            if (this.flowKey || isEmpty(next) || next === ",") {\n              this.flowKey = false;\n              yield* this.pushCount(1);\n              yield* this.pushSpaces(true);\n              return "flow";\n            }\n          }\n          // fallthrough\n          default:\n            this.flowKey = false;\n            return yield* this.parsePlainScalar();\n        }\n      }\n      *parseQuotedScalar() {\n        const quote = this.charAt(0);\n        let end = this.buffer.indexOf(quote, this.pos + 1);\n        if (quote === "\'") {\n          while (end !== -1 && this.buffer[end + 1] === "\'")\n            end = this.buffer.indexOf("\'", end + 2);\n        } else {\n          while (end !== -1) {\n            let n = 0;\n            while (this.buffer[end - 1 - n] === "\\\\")\n              n += 1;\n            if (n % 2 === 0)\n              break;\n            end = this.buffer.indexOf(\'"\', end + 1);\n          }\n        }\n        const qb = this.buffer.substring(0, end);\n        let nl = qb.indexOf("\\n", this.pos);\n        if (nl !== -1) {\n          while (nl !== -1) {\n            const cs = this.continueScalar(nl + 1);\n            if (cs === -1)\n              break;\n            nl = qb.indexOf("\\n", cs);\n          }\n          if (nl !== -1) {\n            end = nl - (qb[nl - 1] === "\\r" ? 2 : 1);\n          }\n        }\n        if (end === -1) {\n          if (!this.atEnd)\n            return this.setNext("quoted-scalar");\n          end = this.buffer.length;\n        }\n        yield* this.pushToIndex(end + 1, false);\n        return this.flowLevel ? "flow" : "doc";\n      }\n      *parseBlockScalarHeader() {\n        this.blockScalarIndent = -1;\n        this.blockScalarKeep = false;\n        let i = this.pos;\n        while (true) {\n          const ch = this.buffer[++i];\n          if (ch === "+")\n            this.blockScalarKeep = true;\n          else if (ch > "0" && ch <= "9")\n            this.blockScalarIndent = Number(ch) - 1;\n          else if (ch !== "-")\n            break;\n        }\n        return yield* this.pushUntil((ch) => isEmpty(ch) || ch === "#");\n      }\n      *parseBlockScalar() {\n        let nl = this.pos - 1;\n        let indent = 0;\n        let ch;\n        loop: for (let i2 = this.pos; ch = this.buffer[i2]; ++i2) {\n          switch (ch) {\n            case " ":\n              indent += 1;\n              break;\n            case "\\n":\n              nl = i2;\n              indent = 0;\n              break;\n            case "\\r": {\n              const next = this.buffer[i2 + 1];\n              if (!next && !this.atEnd)\n                return this.setNext("block-scalar");\n              if (next === "\\n")\n                break;\n            }\n            // fallthrough\n            default:\n              break loop;\n          }\n        }\n        if (!ch && !this.atEnd)\n          return this.setNext("block-scalar");\n        if (indent >= this.indentNext) {\n          if (this.blockScalarIndent === -1)\n            this.indentNext = indent;\n          else {\n            this.indentNext = this.blockScalarIndent + (this.indentNext === 0 ? 1 : this.indentNext);\n          }\n          do {\n            const cs = this.continueScalar(nl + 1);\n            if (cs === -1)\n              break;\n            nl = this.buffer.indexOf("\\n", cs);\n          } while (nl !== -1);\n          if (nl === -1) {\n            if (!this.atEnd)\n              return this.setNext("block-scalar");\n            nl = this.buffer.length;\n          }\n        }\n        let i = nl + 1;\n        ch = this.buffer[i];\n        while (ch === " ")\n          ch = this.buffer[++i];\n        if (ch === "	") {\n          while (ch === "	" || ch === " " || ch === "\\r" || ch === "\\n")\n            ch = this.buffer[++i];\n          nl = i - 1;\n        } else if (!this.blockScalarKeep) {\n          do {\n            let i2 = nl - 1;\n            let ch2 = this.buffer[i2];\n            if (ch2 === "\\r")\n              ch2 = this.buffer[--i2];\n            const lastChar = i2;\n            while (ch2 === " ")\n              ch2 = this.buffer[--i2];\n            if (ch2 === "\\n" && i2 >= this.pos && i2 + 1 + indent > lastChar)\n              nl = i2;\n            else\n              break;\n          } while (true);\n        }\n        yield cst2.SCALAR;\n        yield* this.pushToIndex(nl + 1, true);\n        return yield* this.parseLineStart();\n      }\n      *parsePlainScalar() {\n        const inFlow = this.flowLevel > 0;\n        let end = this.pos - 1;\n        let i = this.pos - 1;\n        let ch;\n        while (ch = this.buffer[++i]) {\n          if (ch === ":") {\n            const next = this.buffer[i + 1];\n            if (isEmpty(next) || inFlow && flowIndicatorChars.has(next))\n              break;\n            end = i;\n          } else if (isEmpty(ch)) {\n            let next = this.buffer[i + 1];\n            if (ch === "\\r") {\n              if (next === "\\n") {\n                i += 1;\n                ch = "\\n";\n                next = this.buffer[i + 1];\n              } else\n                end = i;\n            }\n            if (next === "#" || inFlow && flowIndicatorChars.has(next))\n              break;\n            if (ch === "\\n") {\n              const cs = this.continueScalar(i + 1);\n              if (cs === -1)\n                break;\n              i = Math.max(i, cs - 2);\n            }\n          } else {\n            if (inFlow && flowIndicatorChars.has(ch))\n              break;\n            end = i;\n          }\n        }\n        if (!ch && !this.atEnd)\n          return this.setNext("plain-scalar");\n        yield cst2.SCALAR;\n        yield* this.pushToIndex(end + 1, true);\n        return inFlow ? "flow" : "doc";\n      }\n      *pushCount(n) {\n        if (n > 0) {\n          yield this.buffer.substr(this.pos, n);\n          this.pos += n;\n          return n;\n        }\n        return 0;\n      }\n      *pushToIndex(i, allowEmpty) {\n        const s = this.buffer.slice(this.pos, i);\n        if (s) {\n          yield s;\n          this.pos += s.length;\n          return s.length;\n        } else if (allowEmpty)\n          yield "";\n        return 0;\n      }\n      *pushIndicators() {\n        let n = 0;\n        loop: while (true) {\n          switch (this.charAt(0)) {\n            case "!":\n              n += yield* this.pushTag();\n              n += yield* this.pushSpaces(true);\n              continue loop;\n            case "&":\n              n += yield* this.pushUntil(isNotAnchorChar);\n              n += yield* this.pushSpaces(true);\n              continue loop;\n            case "-":\n            // this is an error\n            case "?":\n            // this is an error outside flow collections\n            case ":": {\n              const inFlow = this.flowLevel > 0;\n              const ch1 = this.charAt(1);\n              if (isEmpty(ch1) || inFlow && flowIndicatorChars.has(ch1)) {\n                if (!inFlow)\n                  this.indentNext = this.indentValue + 1;\n                else if (this.flowKey)\n                  this.flowKey = false;\n                n += yield* this.pushCount(1);\n                n += yield* this.pushSpaces(true);\n                continue loop;\n              }\n            }\n          }\n          break loop;\n        }\n        return n;\n      }\n      *pushTag() {\n        if (this.charAt(1) === "<") {\n          let i = this.pos + 2;\n          let ch = this.buffer[i];\n          while (!isEmpty(ch) && ch !== ">")\n            ch = this.buffer[++i];\n          return yield* this.pushToIndex(ch === ">" ? i + 1 : i, false);\n        } else {\n          let i = this.pos + 1;\n          let ch = this.buffer[i];\n          while (ch) {\n            if (tagChars.has(ch))\n              ch = this.buffer[++i];\n            else if (ch === "%" && hexDigits.has(this.buffer[i + 1]) && hexDigits.has(this.buffer[i + 2])) {\n              ch = this.buffer[i += 3];\n            } else\n              break;\n          }\n          return yield* this.pushToIndex(i, false);\n        }\n      }\n      *pushNewline() {\n        const ch = this.buffer[this.pos];\n        if (ch === "\\n")\n          return yield* this.pushCount(1);\n        else if (ch === "\\r" && this.charAt(1) === "\\n")\n          return yield* this.pushCount(2);\n        else\n          return 0;\n      }\n      *pushSpaces(allowTabs) {\n        let i = this.pos - 1;\n        let ch;\n        do {\n          ch = this.buffer[++i];\n        } while (ch === " " || allowTabs && ch === "	");\n        const n = i - this.pos;\n        if (n > 0) {\n          yield this.buffer.substr(this.pos, n);\n          this.pos = i;\n        }\n        return n;\n      }\n      *pushUntil(test) {\n        let i = this.pos;\n        let ch = this.buffer[i];\n        while (!test(ch))\n          ch = this.buffer[++i];\n        return yield* this.pushToIndex(i, false);\n      }\n    };\n    exports2.Lexer = Lexer;\n  }\n});\n\n// node_modules/yaml/dist/parse/line-counter.js\nvar require_line_counter = __commonJS({\n  "node_modules/yaml/dist/parse/line-counter.js"(exports2) {\n    "use strict";\n    var LineCounter = class {\n      constructor() {\n        this.lineStarts = [];\n        this.addNewLine = (offset) => this.lineStarts.push(offset);\n        this.linePos = (offset) => {\n          let low = 0;\n          let high = this.lineStarts.length;\n          while (low < high) {\n            const mid = low + high >> 1;\n            if (this.lineStarts[mid] < offset)\n              low = mid + 1;\n            else\n              high = mid;\n          }\n          if (this.lineStarts[low] === offset)\n            return { line: low + 1, col: 1 };\n          if (low === 0)\n            return { line: 0, col: offset };\n          const start = this.lineStarts[low - 1];\n          return { line: low, col: offset - start + 1 };\n        };\n      }\n    };\n    exports2.LineCounter = LineCounter;\n  }\n});\n\n// node_modules/yaml/dist/parse/parser.js\nvar require_parser = __commonJS({\n  "node_modules/yaml/dist/parse/parser.js"(exports2) {\n    "use strict";\n    var node_process = require("process");\n    var cst2 = require_cst();\n    var lexer2 = require_lexer();\n    function includesToken(list, type) {\n      for (let i = 0; i < list.length; ++i)\n        if (list[i].type === type)\n          return true;\n      return false;\n    }\n    function findNonEmptyIndex(list) {\n      for (let i = 0; i < list.length; ++i) {\n        switch (list[i].type) {\n          case "space":\n          case "comment":\n          case "newline":\n            break;\n          default:\n            return i;\n        }\n      }\n      return -1;\n    }\n    function isFlowToken(token) {\n      switch (token?.type) {\n        case "alias":\n        case "scalar":\n        case "single-quoted-scalar":\n        case "double-quoted-scalar":\n        case "flow-collection":\n          return true;\n        default:\n          return false;\n      }\n    }\n    function getPrevProps(parent) {\n      switch (parent.type) {\n        case "document":\n          return parent.start;\n        case "block-map": {\n          const it = parent.items[parent.items.length - 1];\n          return it.sep ?? it.start;\n        }\n        case "block-seq":\n          return parent.items[parent.items.length - 1].start;\n        /* istanbul ignore next should not happen */\n        default:\n          return [];\n      }\n    }\n    function getFirstKeyStartProps(prev) {\n      if (prev.length === 0)\n        return [];\n      let i = prev.length;\n      loop: while (--i >= 0) {\n        switch (prev[i].type) {\n          case "doc-start":\n          case "explicit-key-ind":\n          case "map-value-ind":\n          case "seq-item-ind":\n          case "newline":\n            break loop;\n        }\n      }\n      while (prev[++i]?.type === "space") {\n      }\n      return prev.splice(i, prev.length);\n    }\n    function arrayPushArray(target, source) {\n      if (source.length < 1e5)\n        Array.prototype.push.apply(target, source);\n      else\n        for (let i = 0; i < source.length; ++i)\n          target.push(source[i]);\n    }\n    function fixFlowSeqItems(fc) {\n      if (fc.start.type === "flow-seq-start") {\n        for (const it of fc.items) {\n          if (it.sep && !it.value && !includesToken(it.start, "explicit-key-ind") && !includesToken(it.sep, "map-value-ind")) {\n            if (it.key)\n              it.value = it.key;\n            delete it.key;\n            if (isFlowToken(it.value)) {\n              if (it.value.end)\n                arrayPushArray(it.value.end, it.sep);\n              else\n                it.value.end = it.sep;\n            } else\n              arrayPushArray(it.start, it.sep);\n            delete it.sep;\n          }\n        }\n      }\n    }\n    var Parser = class {\n      /**\n       * @param onNewLine - If defined, called separately with the start position of\n       *   each new line (in `parse()`, including the start of input).\n       */\n      constructor(onNewLine) {\n        this.atNewLine = true;\n        this.atScalar = false;\n        this.indent = 0;\n        this.offset = 0;\n        this.onKeyLine = false;\n        this.stack = [];\n        this.source = "";\n        this.type = "";\n        this.lexer = new lexer2.Lexer();\n        this.onNewLine = onNewLine;\n      }\n      /**\n       * Parse `source` as a YAML stream.\n       * If `incomplete`, a part of the last line may be left as a buffer for the next call.\n       *\n       * Errors are not thrown, but yielded as `{ type: \'error\', message }` tokens.\n       *\n       * @returns A generator of tokens representing each directive, document, and other structure.\n       */\n      *parse(source, incomplete = false) {\n        if (this.onNewLine && this.offset === 0)\n          this.onNewLine(0);\n        for (const lexeme of this.lexer.lex(source, incomplete))\n          yield* this.next(lexeme);\n        if (!incomplete)\n          yield* this.end();\n      }\n      /**\n       * Advance the parser by the `source` of one lexical token.\n       */\n      *next(source) {\n        this.source = source;\n        if (node_process.env.LOG_TOKENS)\n          console.log("|", cst2.prettyToken(source));\n        if (this.atScalar) {\n          this.atScalar = false;\n          yield* this.step();\n          this.offset += source.length;\n          return;\n        }\n        const type = cst2.tokenType(source);\n        if (!type) {\n          const message = `Not a YAML token: ${source}`;\n          yield* this.pop({ type: "error", offset: this.offset, message, source });\n          this.offset += source.length;\n        } else if (type === "scalar") {\n          this.atNewLine = false;\n          this.atScalar = true;\n          this.type = "scalar";\n        } else {\n          this.type = type;\n          yield* this.step();\n          switch (type) {\n            case "newline":\n              this.atNewLine = true;\n              this.indent = 0;\n              if (this.onNewLine)\n                this.onNewLine(this.offset + source.length);\n              break;\n            case "space":\n              if (this.atNewLine && source[0] === " ")\n                this.indent += source.length;\n              break;\n            case "explicit-key-ind":\n            case "map-value-ind":\n            case "seq-item-ind":\n              if (this.atNewLine)\n                this.indent += source.length;\n              break;\n            case "doc-mode":\n            case "flow-error-end":\n              return;\n            default:\n              this.atNewLine = false;\n          }\n          this.offset += source.length;\n        }\n      }\n      /** Call at end of input to push out any remaining constructions */\n      *end() {\n        while (this.stack.length > 0)\n          yield* this.pop();\n      }\n      get sourceToken() {\n        const st = {\n          type: this.type,\n          offset: this.offset,\n          indent: this.indent,\n          source: this.source\n        };\n        return st;\n      }\n      *step() {\n        const top = this.peek(1);\n        if (this.type === "doc-end" && top?.type !== "doc-end") {\n          while (this.stack.length > 0)\n            yield* this.pop();\n          this.stack.push({\n            type: "doc-end",\n            offset: this.offset,\n            source: this.source\n          });\n          return;\n        }\n        if (!top)\n          return yield* this.stream();\n        switch (top.type) {\n          case "document":\n            return yield* this.document(top);\n          case "alias":\n          case "scalar":\n          case "single-quoted-scalar":\n          case "double-quoted-scalar":\n            return yield* this.scalar(top);\n          case "block-scalar":\n            return yield* this.blockScalar(top);\n          case "block-map":\n            return yield* this.blockMap(top);\n          case "block-seq":\n            return yield* this.blockSequence(top);\n          case "flow-collection":\n            return yield* this.flowCollection(top);\n          case "doc-end":\n            return yield* this.documentEnd(top);\n        }\n        yield* this.pop();\n      }\n      peek(n) {\n        return this.stack[this.stack.length - n];\n      }\n      *pop(error) {\n        const token = error ?? this.stack.pop();\n        if (!token) {\n          const message = "Tried to pop an empty stack";\n          yield { type: "error", offset: this.offset, source: "", message };\n        } else if (this.stack.length === 0) {\n          yield token;\n        } else {\n          const top = this.peek(1);\n          if (token.type === "block-scalar") {\n            token.indent = "indent" in top ? top.indent : 0;\n          } else if (token.type === "flow-collection" && top.type === "document") {\n            token.indent = 0;\n          }\n          if (token.type === "flow-collection")\n            fixFlowSeqItems(token);\n          switch (top.type) {\n            case "document":\n              top.value = token;\n              break;\n            case "block-scalar":\n              top.props.push(token);\n              break;\n            case "block-map": {\n              const it = top.items[top.items.length - 1];\n              if (it.value) {\n                top.items.push({ start: [], key: token, sep: [] });\n                this.onKeyLine = true;\n                return;\n              } else if (it.sep) {\n                it.value = token;\n              } else {\n                Object.assign(it, { key: token, sep: [] });\n                this.onKeyLine = !it.explicitKey;\n                return;\n              }\n              break;\n            }\n            case "block-seq": {\n              const it = top.items[top.items.length - 1];\n              if (it.value)\n                top.items.push({ start: [], value: token });\n              else\n                it.value = token;\n              break;\n            }\n            case "flow-collection": {\n              const it = top.items[top.items.length - 1];\n              if (!it || it.value)\n                top.items.push({ start: [], key: token, sep: [] });\n              else if (it.sep)\n                it.value = token;\n              else\n                Object.assign(it, { key: token, sep: [] });\n              return;\n            }\n            /* istanbul ignore next should not happen */\n            default:\n              yield* this.pop();\n              yield* this.pop(token);\n          }\n          if ((top.type === "document" || top.type === "block-map" || top.type === "block-seq") && (token.type === "block-map" || token.type === "block-seq")) {\n            const last = token.items[token.items.length - 1];\n            if (last && !last.sep && !last.value && last.start.length > 0 && findNonEmptyIndex(last.start) === -1 && (token.indent === 0 || last.start.every((st) => st.type !== "comment" || st.indent < token.indent))) {\n              if (top.type === "document")\n                top.end = last.start;\n              else\n                top.items.push({ start: last.start });\n              token.items.splice(-1, 1);\n            }\n          }\n        }\n      }\n      *stream() {\n        switch (this.type) {\n          case "directive-line":\n            yield { type: "directive", offset: this.offset, source: this.source };\n            return;\n          case "byte-order-mark":\n          case "space":\n          case "comment":\n          case "newline":\n            yield this.sourceToken;\n            return;\n          case "doc-mode":\n          case "doc-start": {\n            const doc = {\n              type: "document",\n              offset: this.offset,\n              start: []\n            };\n            if (this.type === "doc-start")\n              doc.start.push(this.sourceToken);\n            this.stack.push(doc);\n            return;\n          }\n        }\n        yield {\n          type: "error",\n          offset: this.offset,\n          message: `Unexpected ${this.type} token in YAML stream`,\n          source: this.source\n        };\n      }\n      *document(doc) {\n        if (doc.value)\n          return yield* this.lineEnd(doc);\n        switch (this.type) {\n          case "doc-start": {\n            if (findNonEmptyIndex(doc.start) !== -1) {\n              yield* this.pop();\n              yield* this.step();\n            } else\n              doc.start.push(this.sourceToken);\n            return;\n          }\n          case "anchor":\n          case "tag":\n          case "space":\n          case "comment":\n          case "newline":\n            doc.start.push(this.sourceToken);\n            return;\n        }\n        const bv = this.startBlockValue(doc);\n        if (bv)\n          this.stack.push(bv);\n        else {\n          yield {\n            type: "error",\n            offset: this.offset,\n            message: `Unexpected ${this.type} token in YAML document`,\n            source: this.source\n          };\n        }\n      }\n      *scalar(scalar) {\n        if (this.type === "map-value-ind") {\n          const prev = getPrevProps(this.peek(2));\n          const start = getFirstKeyStartProps(prev);\n          let sep;\n          if (scalar.end) {\n            sep = scalar.end;\n            sep.push(this.sourceToken);\n            delete scalar.end;\n          } else\n            sep = [this.sourceToken];\n          const map = {\n            type: "block-map",\n            offset: scalar.offset,\n            indent: scalar.indent,\n            items: [{ start, key: scalar, sep }]\n          };\n          this.onKeyLine = true;\n          this.stack[this.stack.length - 1] = map;\n        } else\n          yield* this.lineEnd(scalar);\n      }\n      *blockScalar(scalar) {\n        switch (this.type) {\n          case "space":\n          case "comment":\n          case "newline":\n            scalar.props.push(this.sourceToken);\n            return;\n          case "scalar":\n            scalar.source = this.source;\n            this.atNewLine = true;\n            this.indent = 0;\n            if (this.onNewLine) {\n              let nl = this.source.indexOf("\\n") + 1;\n              while (nl !== 0) {\n                this.onNewLine(this.offset + nl);\n                nl = this.source.indexOf("\\n", nl) + 1;\n              }\n            }\n            yield* this.pop();\n            break;\n          /* istanbul ignore next should not happen */\n          default:\n            yield* this.pop();\n            yield* this.step();\n        }\n      }\n      *blockMap(map) {\n        const it = map.items[map.items.length - 1];\n        switch (this.type) {\n          case "newline":\n            this.onKeyLine = false;\n            if (it.value) {\n              const end = "end" in it.value ? it.value.end : void 0;\n              const last = Array.isArray(end) ? end[end.length - 1] : void 0;\n              if (last?.type === "comment")\n                end?.push(this.sourceToken);\n              else\n                map.items.push({ start: [this.sourceToken] });\n            } else if (it.sep) {\n              it.sep.push(this.sourceToken);\n            } else {\n              it.start.push(this.sourceToken);\n            }\n            return;\n          case "space":\n          case "comment":\n            if (it.value) {\n              map.items.push({ start: [this.sourceToken] });\n            } else if (it.sep) {\n              it.sep.push(this.sourceToken);\n            } else {\n              if (this.atIndentedComment(it.start, map.indent)) {\n                const prev = map.items[map.items.length - 2];\n                const end = prev?.value?.end;\n                if (Array.isArray(end)) {\n                  arrayPushArray(end, it.start);\n                  end.push(this.sourceToken);\n                  map.items.pop();\n                  return;\n                }\n              }\n              it.start.push(this.sourceToken);\n            }\n            return;\n        }\n        if (this.indent >= map.indent) {\n          const atMapIndent = !this.onKeyLine && this.indent === map.indent;\n          const atNextItem = atMapIndent && (it.sep || it.explicitKey) && this.type !== "seq-item-ind";\n          let start = [];\n          if (atNextItem && it.sep && !it.value) {\n            const nl = [];\n            for (let i = 0; i < it.sep.length; ++i) {\n              const st = it.sep[i];\n              switch (st.type) {\n                case "newline":\n                  nl.push(i);\n                  break;\n                case "space":\n                  break;\n                case "comment":\n                  if (st.indent > map.indent)\n                    nl.length = 0;\n                  break;\n                default:\n                  nl.length = 0;\n              }\n            }\n            if (nl.length >= 2)\n              start = it.sep.splice(nl[1]);\n          }\n          switch (this.type) {\n            case "anchor":\n            case "tag":\n              if (atNextItem || it.value) {\n                start.push(this.sourceToken);\n                map.items.push({ start });\n                this.onKeyLine = true;\n              } else if (it.sep) {\n                it.sep.push(this.sourceToken);\n              } else {\n                it.start.push(this.sourceToken);\n              }\n              return;\n            case "explicit-key-ind":\n              if (!it.sep && !it.explicitKey) {\n                it.start.push(this.sourceToken);\n                it.explicitKey = true;\n              } else if (atNextItem || it.value) {\n                start.push(this.sourceToken);\n                map.items.push({ start, explicitKey: true });\n              } else {\n                this.stack.push({\n                  type: "block-map",\n                  offset: this.offset,\n                  indent: this.indent,\n                  items: [{ start: [this.sourceToken], explicitKey: true }]\n                });\n              }\n              this.onKeyLine = true;\n              return;\n            case "map-value-ind":\n              if (it.explicitKey) {\n                if (!it.sep) {\n                  if (includesToken(it.start, "newline")) {\n                    Object.assign(it, { key: null, sep: [this.sourceToken] });\n                  } else {\n                    const start2 = getFirstKeyStartProps(it.start);\n                    this.stack.push({\n                      type: "block-map",\n                      offset: this.offset,\n                      indent: this.indent,\n                      items: [{ start: start2, key: null, sep: [this.sourceToken] }]\n                    });\n                  }\n                } else if (it.value) {\n                  map.items.push({ start: [], key: null, sep: [this.sourceToken] });\n                } else if (includesToken(it.sep, "map-value-ind")) {\n                  this.stack.push({\n                    type: "block-map",\n                    offset: this.offset,\n                    indent: this.indent,\n                    items: [{ start, key: null, sep: [this.sourceToken] }]\n                  });\n                } else if (isFlowToken(it.key) && !includesToken(it.sep, "newline")) {\n                  const start2 = getFirstKeyStartProps(it.start);\n                  const key = it.key;\n                  const sep = it.sep;\n                  sep.push(this.sourceToken);\n                  delete it.key;\n                  delete it.sep;\n                  this.stack.push({\n                    type: "block-map",\n                    offset: this.offset,\n                    indent: this.indent,\n                    items: [{ start: start2, key, sep }]\n                  });\n                } else if (start.length > 0) {\n                  it.sep = it.sep.concat(start, this.sourceToken);\n                } else {\n                  it.sep.push(this.sourceToken);\n                }\n              } else {\n                if (!it.sep) {\n                  Object.assign(it, { key: null, sep: [this.sourceToken] });\n                } else if (it.value || atNextItem) {\n                  map.items.push({ start, key: null, sep: [this.sourceToken] });\n                } else if (includesToken(it.sep, "map-value-ind")) {\n                  this.stack.push({\n                    type: "block-map",\n                    offset: this.offset,\n                    indent: this.indent,\n                    items: [{ start: [], key: null, sep: [this.sourceToken] }]\n                  });\n                } else {\n                  it.sep.push(this.sourceToken);\n                }\n              }\n              this.onKeyLine = true;\n              return;\n            case "alias":\n            case "scalar":\n            case "single-quoted-scalar":\n            case "double-quoted-scalar": {\n              const fs = this.flowScalar(this.type);\n              if (atNextItem || it.value) {\n                map.items.push({ start, key: fs, sep: [] });\n                this.onKeyLine = true;\n              } else if (it.sep) {\n                this.stack.push(fs);\n              } else {\n                Object.assign(it, { key: fs, sep: [] });\n                this.onKeyLine = true;\n              }\n              return;\n            }\n            default: {\n              const bv = this.startBlockValue(map);\n              if (bv) {\n                if (bv.type === "block-seq") {\n                  if (!it.explicitKey && it.sep && !includesToken(it.sep, "newline")) {\n                    yield* this.pop({\n                      type: "error",\n                      offset: this.offset,\n                      message: "Unexpected block-seq-ind on same line with key",\n                      source: this.source\n                    });\n                    return;\n                  }\n                } else if (atMapIndent) {\n                  map.items.push({ start });\n                }\n                this.stack.push(bv);\n                return;\n              }\n            }\n          }\n        }\n        yield* this.pop();\n        yield* this.step();\n      }\n      *blockSequence(seq) {\n        const it = seq.items[seq.items.length - 1];\n        switch (this.type) {\n          case "newline":\n            if (it.value) {\n              const end = "end" in it.value ? it.value.end : void 0;\n              const last = Array.isArray(end) ? end[end.length - 1] : void 0;\n              if (last?.type === "comment")\n                end?.push(this.sourceToken);\n              else\n                seq.items.push({ start: [this.sourceToken] });\n            } else\n              it.start.push(this.sourceToken);\n            return;\n          case "space":\n          case "comment":\n            if (it.value)\n              seq.items.push({ start: [this.sourceToken] });\n            else {\n              if (this.atIndentedComment(it.start, seq.indent)) {\n                const prev = seq.items[seq.items.length - 2];\n                const end = prev?.value?.end;\n                if (Array.isArray(end)) {\n                  arrayPushArray(end, it.start);\n                  end.push(this.sourceToken);\n                  seq.items.pop();\n                  return;\n                }\n              }\n              it.start.push(this.sourceToken);\n            }\n            return;\n          case "anchor":\n          case "tag":\n            if (it.value || this.indent <= seq.indent)\n              break;\n            it.start.push(this.sourceToken);\n            return;\n          case "seq-item-ind":\n            if (this.indent !== seq.indent)\n              break;\n            if (it.value || includesToken(it.start, "seq-item-ind"))\n              seq.items.push({ start: [this.sourceToken] });\n            else\n              it.start.push(this.sourceToken);\n            return;\n        }\n        if (this.indent > seq.indent) {\n          const bv = this.startBlockValue(seq);\n          if (bv) {\n            this.stack.push(bv);\n            return;\n          }\n        }\n        yield* this.pop();\n        yield* this.step();\n      }\n      *flowCollection(fc) {\n        const it = fc.items[fc.items.length - 1];\n        if (this.type === "flow-error-end") {\n          let top;\n          do {\n            yield* this.pop();\n            top = this.peek(1);\n          } while (top?.type === "flow-collection");\n        } else if (fc.end.length === 0) {\n          switch (this.type) {\n            case "comma":\n            case "explicit-key-ind":\n              if (!it || it.sep)\n                fc.items.push({ start: [this.sourceToken] });\n              else\n                it.start.push(this.sourceToken);\n              return;\n            case "map-value-ind":\n              if (!it || it.value)\n                fc.items.push({ start: [], key: null, sep: [this.sourceToken] });\n              else if (it.sep)\n                it.sep.push(this.sourceToken);\n              else\n                Object.assign(it, { key: null, sep: [this.sourceToken] });\n              return;\n            case "space":\n            case "comment":\n            case "newline":\n            case "anchor":\n            case "tag":\n              if (!it || it.value)\n                fc.items.push({ start: [this.sourceToken] });\n              else if (it.sep)\n                it.sep.push(this.sourceToken);\n              else\n                it.start.push(this.sourceToken);\n              return;\n            case "alias":\n            case "scalar":\n            case "single-quoted-scalar":\n            case "double-quoted-scalar": {\n              const fs = this.flowScalar(this.type);\n              if (!it || it.value)\n                fc.items.push({ start: [], key: fs, sep: [] });\n              else if (it.sep)\n                this.stack.push(fs);\n              else\n                Object.assign(it, { key: fs, sep: [] });\n              return;\n            }\n            case "flow-map-end":\n            case "flow-seq-end":\n              fc.end.push(this.sourceToken);\n              return;\n          }\n          const bv = this.startBlockValue(fc);\n          if (bv)\n            this.stack.push(bv);\n          else {\n            yield* this.pop();\n            yield* this.step();\n          }\n        } else {\n          const parent = this.peek(2);\n          if (parent.type === "block-map" && (this.type === "map-value-ind" && parent.indent === fc.indent || this.type === "newline" && !parent.items[parent.items.length - 1].sep)) {\n            yield* this.pop();\n            yield* this.step();\n          } else if (this.type === "map-value-ind" && parent.type !== "flow-collection") {\n            const prev = getPrevProps(parent);\n            const start = getFirstKeyStartProps(prev);\n            fixFlowSeqItems(fc);\n            const sep = fc.end.splice(1, fc.end.length);\n            sep.push(this.sourceToken);\n            const map = {\n              type: "block-map",\n              offset: fc.offset,\n              indent: fc.indent,\n              items: [{ start, key: fc, sep }]\n            };\n            this.onKeyLine = true;\n            this.stack[this.stack.length - 1] = map;\n          } else {\n            yield* this.lineEnd(fc);\n          }\n        }\n      }\n      flowScalar(type) {\n        if (this.onNewLine) {\n          let nl = this.source.indexOf("\\n") + 1;\n          while (nl !== 0) {\n            this.onNewLine(this.offset + nl);\n            nl = this.source.indexOf("\\n", nl) + 1;\n          }\n        }\n        return {\n          type,\n          offset: this.offset,\n          indent: this.indent,\n          source: this.source\n        };\n      }\n      startBlockValue(parent) {\n        switch (this.type) {\n          case "alias":\n          case "scalar":\n          case "single-quoted-scalar":\n          case "double-quoted-scalar":\n            return this.flowScalar(this.type);\n          case "block-scalar-header":\n            return {\n              type: "block-scalar",\n              offset: this.offset,\n              indent: this.indent,\n              props: [this.sourceToken],\n              source: ""\n            };\n          case "flow-map-start":\n          case "flow-seq-start":\n            return {\n              type: "flow-collection",\n              offset: this.offset,\n              indent: this.indent,\n              start: this.sourceToken,\n              items: [],\n              end: []\n            };\n          case "seq-item-ind":\n            return {\n              type: "block-seq",\n              offset: this.offset,\n              indent: this.indent,\n              items: [{ start: [this.sourceToken] }]\n            };\n          case "explicit-key-ind": {\n            this.onKeyLine = true;\n            const prev = getPrevProps(parent);\n            const start = getFirstKeyStartProps(prev);\n            start.push(this.sourceToken);\n            return {\n              type: "block-map",\n              offset: this.offset,\n              indent: this.indent,\n              items: [{ start, explicitKey: true }]\n            };\n          }\n          case "map-value-ind": {\n            this.onKeyLine = true;\n            const prev = getPrevProps(parent);\n            const start = getFirstKeyStartProps(prev);\n            return {\n              type: "block-map",\n              offset: this.offset,\n              indent: this.indent,\n              items: [{ start, key: null, sep: [this.sourceToken] }]\n            };\n          }\n        }\n        return null;\n      }\n      atIndentedComment(start, indent) {\n        if (this.type !== "comment")\n          return false;\n        if (this.indent <= indent)\n          return false;\n        return start.every((st) => st.type === "newline" || st.type === "space");\n      }\n      *documentEnd(docEnd) {\n        if (this.type !== "doc-mode") {\n          if (docEnd.end)\n            docEnd.end.push(this.sourceToken);\n          else\n            docEnd.end = [this.sourceToken];\n          if (this.type === "newline")\n            yield* this.pop();\n        }\n      }\n      *lineEnd(token) {\n        switch (this.type) {\n          case "comma":\n          case "doc-start":\n          case "doc-end":\n          case "flow-seq-end":\n          case "flow-map-end":\n          case "map-value-ind":\n            yield* this.pop();\n            yield* this.step();\n            break;\n          case "newline":\n            this.onKeyLine = false;\n          // fallthrough\n          case "space":\n          case "comment":\n          default:\n            if (token.end)\n              token.end.push(this.sourceToken);\n            else\n              token.end = [this.sourceToken];\n            if (this.type === "newline")\n              yield* this.pop();\n        }\n      }\n    };\n    exports2.Parser = Parser;\n  }\n});\n\n// node_modules/yaml/dist/public-api.js\nvar require_public_api = __commonJS({\n  "node_modules/yaml/dist/public-api.js"(exports2) {\n    "use strict";\n    var composer2 = require_composer();\n    var Document2 = require_Document();\n    var errors2 = require_errors();\n    var log = require_log();\n    var identity2 = require_identity();\n    var lineCounter2 = require_line_counter();\n    var parser2 = require_parser();\n    function parseOptions(options) {\n      const prettyErrors = options.prettyErrors !== false;\n      const lineCounter$1 = options.lineCounter || prettyErrors && new lineCounter2.LineCounter() || null;\n      return { lineCounter: lineCounter$1, prettyErrors };\n    }\n    function parseAllDocuments(source, options = {}) {\n      const { lineCounter: lineCounter3, prettyErrors } = parseOptions(options);\n      const parser$1 = new parser2.Parser(lineCounter3?.addNewLine);\n      const composer$1 = new composer2.Composer(options);\n      const docs = Array.from(composer$1.compose(parser$1.parse(source)));\n      if (prettyErrors && lineCounter3)\n        for (const doc of docs) {\n          doc.errors.forEach(errors2.prettifyError(source, lineCounter3));\n          doc.warnings.forEach(errors2.prettifyError(source, lineCounter3));\n        }\n      if (docs.length > 0)\n        return docs;\n      return Object.assign([], { empty: true }, composer$1.streamInfo());\n    }\n    function parseDocument(source, options = {}) {\n      const { lineCounter: lineCounter3, prettyErrors } = parseOptions(options);\n      const parser$1 = new parser2.Parser(lineCounter3?.addNewLine);\n      const composer$1 = new composer2.Composer(options);\n      let doc = null;\n      for (const _doc of composer$1.compose(parser$1.parse(source), true, source.length)) {\n        if (!doc)\n          doc = _doc;\n        else if (doc.options.logLevel !== "silent") {\n          doc.errors.push(new errors2.YAMLParseError(_doc.range.slice(0, 2), "MULTIPLE_DOCS", "Source contains multiple documents; please use YAML.parseAllDocuments()"));\n          break;\n        }\n      }\n      if (prettyErrors && lineCounter3) {\n        doc.errors.forEach(errors2.prettifyError(source, lineCounter3));\n        doc.warnings.forEach(errors2.prettifyError(source, lineCounter3));\n      }\n      return doc;\n    }\n    function parse(src, reviver, options) {\n      let _reviver = void 0;\n      if (typeof reviver === "function") {\n        _reviver = reviver;\n      } else if (options === void 0 && reviver && typeof reviver === "object") {\n        options = reviver;\n      }\n      const doc = parseDocument(src, options);\n      if (!doc)\n        return null;\n      doc.warnings.forEach((warning) => log.warn(doc.options.logLevel, warning));\n      if (doc.errors.length > 0) {\n        if (doc.options.logLevel !== "silent")\n          throw doc.errors[0];\n        else\n          doc.errors = [];\n      }\n      return doc.toJS(Object.assign({ reviver: _reviver }, options));\n    }\n    function stringify(value, replacer, options) {\n      let _replacer = null;\n      if (typeof replacer === "function" || Array.isArray(replacer)) {\n        _replacer = replacer;\n      } else if (options === void 0 && replacer) {\n        options = replacer;\n      }\n      if (typeof options === "string")\n        options = options.length;\n      if (typeof options === "number") {\n        const indent = Math.round(options);\n        options = indent < 1 ? void 0 : indent > 8 ? { indent: 8 } : { indent };\n      }\n      if (value === void 0) {\n        const { keepUndefined } = options ?? replacer ?? {};\n        if (!keepUndefined)\n          return void 0;\n      }\n      if (identity2.isDocument(value) && !_replacer)\n        return value.toString(options);\n      return new Document2.Document(value, _replacer, options).toString(options);\n    }\n    exports2.parse = parse;\n    exports2.parseAllDocuments = parseAllDocuments;\n    exports2.parseDocument = parseDocument;\n    exports2.stringify = stringify;\n  }\n});\n\n// node_modules/yaml/dist/index.js\nvar composer = require_composer();\nvar Document = require_Document();\nvar Schema = require_Schema();\nvar errors = require_errors();\nvar Alias = require_Alias();\nvar identity = require_identity();\nvar Pair = require_Pair();\nvar Scalar = require_Scalar();\nvar YAMLMap = require_YAMLMap();\nvar YAMLSeq = require_YAMLSeq();\nvar cst = require_cst();\nvar lexer = require_lexer();\nvar lineCounter = require_line_counter();\nvar parser = require_parser();\nvar publicApi = require_public_api();\nvar visit = require_visit();\nexports.Composer = composer.Composer;\nexports.Document = Document.Document;\nexports.Schema = Schema.Schema;\nexports.YAMLError = errors.YAMLError;\nexports.YAMLParseError = errors.YAMLParseError;\nexports.YAMLWarning = errors.YAMLWarning;\nexports.Alias = Alias.Alias;\nexports.isAlias = identity.isAlias;\nexports.isCollection = identity.isCollection;\nexports.isDocument = identity.isDocument;\nexports.isMap = identity.isMap;\nexports.isNode = identity.isNode;\nexports.isPair = identity.isPair;\nexports.isScalar = identity.isScalar;\nexports.isSeq = identity.isSeq;\nexports.Pair = Pair.Pair;\nexports.Scalar = Scalar.Scalar;\nexports.YAMLMap = YAMLMap.YAMLMap;\nexports.YAMLSeq = YAMLSeq.YAMLSeq;\nexports.CST = cst;\nexports.Lexer = lexer.Lexer;\nexports.LineCounter = lineCounter.LineCounter;\nexports.Parser = parser.Parser;\nexports.parse = publicApi.parse;\nexports.parseAllDocuments = publicApi.parseAllDocuments;\nexports.parseDocument = publicApi.parseDocument;\nexports.stringify = publicApi.stringify;\nexports.visit = visit.visit;\nexports.visitAsync = visit.visitAsync;\n';
+    var loaded;
+    function load() {
+      if (loaded === void 0) {
+        const module3 = { exports: {} };
+        require("node:vm").runInThisContext("(function (exports, require, module) {" + text + "\n})", { filename: "yaml (compiled on first use)" })(module3.exports, require, module3);
+        loaded = module3.exports;
       }
-      *parsePlainScalar() {
-        const inFlow = this.flowLevel > 0;
-        let end = this.pos - 1;
-        let i = this.pos - 1;
-        let ch;
-        while (ch = this.buffer[++i]) {
-          if (ch === ":") {
-            const next = this.buffer[i + 1];
-            if (isEmpty(next) || inFlow && flowIndicatorChars.has(next))
-              break;
-            end = i;
-          } else if (isEmpty(ch)) {
-            let next = this.buffer[i + 1];
-            if (ch === "\r") {
-              if (next === "\n") {
-                i += 1;
-                ch = "\n";
-                next = this.buffer[i + 1];
-              } else
-                end = i;
-            }
-            if (next === "#" || inFlow && flowIndicatorChars.has(next))
-              break;
-            if (ch === "\n") {
-              const cs = this.continueScalar(i + 1);
-              if (cs === -1)
-                break;
-              i = Math.max(i, cs - 2);
-            }
-          } else {
-            if (inFlow && flowIndicatorChars.has(ch))
-              break;
-            end = i;
-          }
-        }
-        if (!ch && !this.atEnd)
-          return this.setNext("plain-scalar");
-        yield cst.SCALAR;
-        yield* this.pushToIndex(end + 1, true);
-        return inFlow ? "flow" : "doc";
-      }
-      *pushCount(n) {
-        if (n > 0) {
-          yield this.buffer.substr(this.pos, n);
-          this.pos += n;
-          return n;
-        }
-        return 0;
-      }
-      *pushToIndex(i, allowEmpty) {
-        const s = this.buffer.slice(this.pos, i);
-        if (s) {
-          yield s;
-          this.pos += s.length;
-          return s.length;
-        } else if (allowEmpty)
-          yield "";
-        return 0;
-      }
-      *pushIndicators() {
-        let n = 0;
-        loop: while (true) {
-          switch (this.charAt(0)) {
-            case "!":
-              n += yield* this.pushTag();
-              n += yield* this.pushSpaces(true);
-              continue loop;
-            case "&":
-              n += yield* this.pushUntil(isNotAnchorChar);
-              n += yield* this.pushSpaces(true);
-              continue loop;
-            case "-":
-            // this is an error
-            case "?":
-            // this is an error outside flow collections
-            case ":": {
-              const inFlow = this.flowLevel > 0;
-              const ch1 = this.charAt(1);
-              if (isEmpty(ch1) || inFlow && flowIndicatorChars.has(ch1)) {
-                if (!inFlow)
-                  this.indentNext = this.indentValue + 1;
-                else if (this.flowKey)
-                  this.flowKey = false;
-                n += yield* this.pushCount(1);
-                n += yield* this.pushSpaces(true);
-                continue loop;
-              }
-            }
-          }
-          break loop;
-        }
-        return n;
-      }
-      *pushTag() {
-        if (this.charAt(1) === "<") {
-          let i = this.pos + 2;
-          let ch = this.buffer[i];
-          while (!isEmpty(ch) && ch !== ">")
-            ch = this.buffer[++i];
-          return yield* this.pushToIndex(ch === ">" ? i + 1 : i, false);
-        } else {
-          let i = this.pos + 1;
-          let ch = this.buffer[i];
-          while (ch) {
-            if (tagChars.has(ch))
-              ch = this.buffer[++i];
-            else if (ch === "%" && hexDigits.has(this.buffer[i + 1]) && hexDigits.has(this.buffer[i + 2])) {
-              ch = this.buffer[i += 3];
-            } else
-              break;
-          }
-          return yield* this.pushToIndex(i, false);
-        }
-      }
-      *pushNewline() {
-        const ch = this.buffer[this.pos];
-        if (ch === "\n")
-          return yield* this.pushCount(1);
-        else if (ch === "\r" && this.charAt(1) === "\n")
-          return yield* this.pushCount(2);
-        else
-          return 0;
-      }
-      *pushSpaces(allowTabs) {
-        let i = this.pos - 1;
-        let ch;
-        do {
-          ch = this.buffer[++i];
-        } while (ch === " " || allowTabs && ch === "	");
-        const n = i - this.pos;
-        if (n > 0) {
-          yield this.buffer.substr(this.pos, n);
-          this.pos = i;
-        }
-        return n;
-      }
-      *pushUntil(test) {
-        let i = this.pos;
-        let ch = this.buffer[i];
-        while (!test(ch))
-          ch = this.buffer[++i];
-        return yield* this.pushToIndex(i, false);
-      }
-    };
-    exports.Lexer = Lexer;
-  }
-});
-
-// node_modules/yaml/dist/parse/line-counter.js
-var require_line_counter = __commonJS({
-  "node_modules/yaml/dist/parse/line-counter.js"(exports) {
-    "use strict";
-    var LineCounter2 = class {
-      constructor() {
-        this.lineStarts = [];
-        this.addNewLine = (offset) => this.lineStarts.push(offset);
-        this.linePos = (offset) => {
-          let low = 0;
-          let high = this.lineStarts.length;
-          while (low < high) {
-            const mid = low + high >> 1;
-            if (this.lineStarts[mid] < offset)
-              low = mid + 1;
-            else
-              high = mid;
-          }
-          if (this.lineStarts[low] === offset)
-            return { line: low + 1, col: 1 };
-          if (low === 0)
-            return { line: 0, col: offset };
-          const start = this.lineStarts[low - 1];
-          return { line: low, col: offset - start + 1 };
-        };
-      }
-    };
-    exports.LineCounter = LineCounter2;
-  }
-});
-
-// node_modules/yaml/dist/parse/parser.js
-var require_parser = __commonJS({
-  "node_modules/yaml/dist/parse/parser.js"(exports) {
-    "use strict";
-    var node_process = __require("process");
-    var cst = require_cst();
-    var lexer = require_lexer();
-    function includesToken(list, type) {
-      for (let i = 0; i < list.length; ++i)
-        if (list[i].type === type)
-          return true;
-      return false;
-    }
-    function findNonEmptyIndex(list) {
-      for (let i = 0; i < list.length; ++i) {
-        switch (list[i].type) {
-          case "space":
-          case "comment":
-          case "newline":
-            break;
-          default:
-            return i;
-        }
-      }
-      return -1;
-    }
-    function isFlowToken(token) {
-      switch (token?.type) {
-        case "alias":
-        case "scalar":
-        case "single-quoted-scalar":
-        case "double-quoted-scalar":
-        case "flow-collection":
-          return true;
-        default:
-          return false;
-      }
-    }
-    function getPrevProps(parent) {
-      switch (parent.type) {
-        case "document":
-          return parent.start;
-        case "block-map": {
-          const it = parent.items[parent.items.length - 1];
-          return it.sep ?? it.start;
-        }
-        case "block-seq":
-          return parent.items[parent.items.length - 1].start;
-        /* istanbul ignore next should not happen */
-        default:
-          return [];
-      }
-    }
-    function getFirstKeyStartProps(prev) {
-      if (prev.length === 0)
-        return [];
-      let i = prev.length;
-      loop: while (--i >= 0) {
-        switch (prev[i].type) {
-          case "doc-start":
-          case "explicit-key-ind":
-          case "map-value-ind":
-          case "seq-item-ind":
-          case "newline":
-            break loop;
-        }
-      }
-      while (prev[++i]?.type === "space") {
-      }
-      return prev.splice(i, prev.length);
-    }
-    function arrayPushArray(target, source) {
-      if (source.length < 1e5)
-        Array.prototype.push.apply(target, source);
-      else
-        for (let i = 0; i < source.length; ++i)
-          target.push(source[i]);
-    }
-    function fixFlowSeqItems(fc) {
-      if (fc.start.type === "flow-seq-start") {
-        for (const it of fc.items) {
-          if (it.sep && !it.value && !includesToken(it.start, "explicit-key-ind") && !includesToken(it.sep, "map-value-ind")) {
-            if (it.key)
-              it.value = it.key;
-            delete it.key;
-            if (isFlowToken(it.value)) {
-              if (it.value.end)
-                arrayPushArray(it.value.end, it.sep);
-              else
-                it.value.end = it.sep;
-            } else
-              arrayPushArray(it.start, it.sep);
-            delete it.sep;
-          }
-        }
-      }
-    }
-    var Parser = class {
-      /**
-       * @param onNewLine - If defined, called separately with the start position of
-       *   each new line (in `parse()`, including the start of input).
-       */
-      constructor(onNewLine) {
-        this.atNewLine = true;
-        this.atScalar = false;
-        this.indent = 0;
-        this.offset = 0;
-        this.onKeyLine = false;
-        this.stack = [];
-        this.source = "";
-        this.type = "";
-        this.lexer = new lexer.Lexer();
-        this.onNewLine = onNewLine;
-      }
-      /**
-       * Parse `source` as a YAML stream.
-       * If `incomplete`, a part of the last line may be left as a buffer for the next call.
-       *
-       * Errors are not thrown, but yielded as `{ type: 'error', message }` tokens.
-       *
-       * @returns A generator of tokens representing each directive, document, and other structure.
-       */
-      *parse(source, incomplete = false) {
-        if (this.onNewLine && this.offset === 0)
-          this.onNewLine(0);
-        for (const lexeme of this.lexer.lex(source, incomplete))
-          yield* this.next(lexeme);
-        if (!incomplete)
-          yield* this.end();
-      }
-      /**
-       * Advance the parser by the `source` of one lexical token.
-       */
-      *next(source) {
-        this.source = source;
-        if (node_process.env.LOG_TOKENS)
-          console.log("|", cst.prettyToken(source));
-        if (this.atScalar) {
-          this.atScalar = false;
-          yield* this.step();
-          this.offset += source.length;
-          return;
-        }
-        const type = cst.tokenType(source);
-        if (!type) {
-          const message = `Not a YAML token: ${source}`;
-          yield* this.pop({ type: "error", offset: this.offset, message, source });
-          this.offset += source.length;
-        } else if (type === "scalar") {
-          this.atNewLine = false;
-          this.atScalar = true;
-          this.type = "scalar";
-        } else {
-          this.type = type;
-          yield* this.step();
-          switch (type) {
-            case "newline":
-              this.atNewLine = true;
-              this.indent = 0;
-              if (this.onNewLine)
-                this.onNewLine(this.offset + source.length);
-              break;
-            case "space":
-              if (this.atNewLine && source[0] === " ")
-                this.indent += source.length;
-              break;
-            case "explicit-key-ind":
-            case "map-value-ind":
-            case "seq-item-ind":
-              if (this.atNewLine)
-                this.indent += source.length;
-              break;
-            case "doc-mode":
-            case "flow-error-end":
-              return;
-            default:
-              this.atNewLine = false;
-          }
-          this.offset += source.length;
-        }
-      }
-      /** Call at end of input to push out any remaining constructions */
-      *end() {
-        while (this.stack.length > 0)
-          yield* this.pop();
-      }
-      get sourceToken() {
-        const st = {
-          type: this.type,
-          offset: this.offset,
-          indent: this.indent,
-          source: this.source
-        };
-        return st;
-      }
-      *step() {
-        const top = this.peek(1);
-        if (this.type === "doc-end" && top?.type !== "doc-end") {
-          while (this.stack.length > 0)
-            yield* this.pop();
-          this.stack.push({
-            type: "doc-end",
-            offset: this.offset,
-            source: this.source
-          });
-          return;
-        }
-        if (!top)
-          return yield* this.stream();
-        switch (top.type) {
-          case "document":
-            return yield* this.document(top);
-          case "alias":
-          case "scalar":
-          case "single-quoted-scalar":
-          case "double-quoted-scalar":
-            return yield* this.scalar(top);
-          case "block-scalar":
-            return yield* this.blockScalar(top);
-          case "block-map":
-            return yield* this.blockMap(top);
-          case "block-seq":
-            return yield* this.blockSequence(top);
-          case "flow-collection":
-            return yield* this.flowCollection(top);
-          case "doc-end":
-            return yield* this.documentEnd(top);
-        }
-        yield* this.pop();
-      }
-      peek(n) {
-        return this.stack[this.stack.length - n];
-      }
-      *pop(error2) {
-        const token = error2 ?? this.stack.pop();
-        if (!token) {
-          const message = "Tried to pop an empty stack";
-          yield { type: "error", offset: this.offset, source: "", message };
-        } else if (this.stack.length === 0) {
-          yield token;
-        } else {
-          const top = this.peek(1);
-          if (token.type === "block-scalar") {
-            token.indent = "indent" in top ? top.indent : 0;
-          } else if (token.type === "flow-collection" && top.type === "document") {
-            token.indent = 0;
-          }
-          if (token.type === "flow-collection")
-            fixFlowSeqItems(token);
-          switch (top.type) {
-            case "document":
-              top.value = token;
-              break;
-            case "block-scalar":
-              top.props.push(token);
-              break;
-            case "block-map": {
-              const it = top.items[top.items.length - 1];
-              if (it.value) {
-                top.items.push({ start: [], key: token, sep: [] });
-                this.onKeyLine = true;
-                return;
-              } else if (it.sep) {
-                it.value = token;
-              } else {
-                Object.assign(it, { key: token, sep: [] });
-                this.onKeyLine = !it.explicitKey;
-                return;
-              }
-              break;
-            }
-            case "block-seq": {
-              const it = top.items[top.items.length - 1];
-              if (it.value)
-                top.items.push({ start: [], value: token });
-              else
-                it.value = token;
-              break;
-            }
-            case "flow-collection": {
-              const it = top.items[top.items.length - 1];
-              if (!it || it.value)
-                top.items.push({ start: [], key: token, sep: [] });
-              else if (it.sep)
-                it.value = token;
-              else
-                Object.assign(it, { key: token, sep: [] });
-              return;
-            }
-            /* istanbul ignore next should not happen */
-            default:
-              yield* this.pop();
-              yield* this.pop(token);
-          }
-          if ((top.type === "document" || top.type === "block-map" || top.type === "block-seq") && (token.type === "block-map" || token.type === "block-seq")) {
-            const last = token.items[token.items.length - 1];
-            if (last && !last.sep && !last.value && last.start.length > 0 && findNonEmptyIndex(last.start) === -1 && (token.indent === 0 || last.start.every((st) => st.type !== "comment" || st.indent < token.indent))) {
-              if (top.type === "document")
-                top.end = last.start;
-              else
-                top.items.push({ start: last.start });
-              token.items.splice(-1, 1);
-            }
-          }
-        }
-      }
-      *stream() {
-        switch (this.type) {
-          case "directive-line":
-            yield { type: "directive", offset: this.offset, source: this.source };
-            return;
-          case "byte-order-mark":
-          case "space":
-          case "comment":
-          case "newline":
-            yield this.sourceToken;
-            return;
-          case "doc-mode":
-          case "doc-start": {
-            const doc = {
-              type: "document",
-              offset: this.offset,
-              start: []
-            };
-            if (this.type === "doc-start")
-              doc.start.push(this.sourceToken);
-            this.stack.push(doc);
-            return;
-          }
-        }
-        yield {
-          type: "error",
-          offset: this.offset,
-          message: `Unexpected ${this.type} token in YAML stream`,
-          source: this.source
-        };
-      }
-      *document(doc) {
-        if (doc.value)
-          return yield* this.lineEnd(doc);
-        switch (this.type) {
-          case "doc-start": {
-            if (findNonEmptyIndex(doc.start) !== -1) {
-              yield* this.pop();
-              yield* this.step();
-            } else
-              doc.start.push(this.sourceToken);
-            return;
-          }
-          case "anchor":
-          case "tag":
-          case "space":
-          case "comment":
-          case "newline":
-            doc.start.push(this.sourceToken);
-            return;
-        }
-        const bv = this.startBlockValue(doc);
-        if (bv)
-          this.stack.push(bv);
-        else {
-          yield {
-            type: "error",
-            offset: this.offset,
-            message: `Unexpected ${this.type} token in YAML document`,
-            source: this.source
-          };
-        }
-      }
-      *scalar(scalar) {
-        if (this.type === "map-value-ind") {
-          const prev = getPrevProps(this.peek(2));
-          const start = getFirstKeyStartProps(prev);
-          let sep;
-          if (scalar.end) {
-            sep = scalar.end;
-            sep.push(this.sourceToken);
-            delete scalar.end;
-          } else
-            sep = [this.sourceToken];
-          const map = {
-            type: "block-map",
-            offset: scalar.offset,
-            indent: scalar.indent,
-            items: [{ start, key: scalar, sep }]
-          };
-          this.onKeyLine = true;
-          this.stack[this.stack.length - 1] = map;
-        } else
-          yield* this.lineEnd(scalar);
-      }
-      *blockScalar(scalar) {
-        switch (this.type) {
-          case "space":
-          case "comment":
-          case "newline":
-            scalar.props.push(this.sourceToken);
-            return;
-          case "scalar":
-            scalar.source = this.source;
-            this.atNewLine = true;
-            this.indent = 0;
-            if (this.onNewLine) {
-              let nl = this.source.indexOf("\n") + 1;
-              while (nl !== 0) {
-                this.onNewLine(this.offset + nl);
-                nl = this.source.indexOf("\n", nl) + 1;
-              }
-            }
-            yield* this.pop();
-            break;
-          /* istanbul ignore next should not happen */
-          default:
-            yield* this.pop();
-            yield* this.step();
-        }
-      }
-      *blockMap(map) {
-        const it = map.items[map.items.length - 1];
-        switch (this.type) {
-          case "newline":
-            this.onKeyLine = false;
-            if (it.value) {
-              const end = "end" in it.value ? it.value.end : void 0;
-              const last = Array.isArray(end) ? end[end.length - 1] : void 0;
-              if (last?.type === "comment")
-                end?.push(this.sourceToken);
-              else
-                map.items.push({ start: [this.sourceToken] });
-            } else if (it.sep) {
-              it.sep.push(this.sourceToken);
-            } else {
-              it.start.push(this.sourceToken);
-            }
-            return;
-          case "space":
-          case "comment":
-            if (it.value) {
-              map.items.push({ start: [this.sourceToken] });
-            } else if (it.sep) {
-              it.sep.push(this.sourceToken);
-            } else {
-              if (this.atIndentedComment(it.start, map.indent)) {
-                const prev = map.items[map.items.length - 2];
-                const end = prev?.value?.end;
-                if (Array.isArray(end)) {
-                  arrayPushArray(end, it.start);
-                  end.push(this.sourceToken);
-                  map.items.pop();
-                  return;
-                }
-              }
-              it.start.push(this.sourceToken);
-            }
-            return;
-        }
-        if (this.indent >= map.indent) {
-          const atMapIndent = !this.onKeyLine && this.indent === map.indent;
-          const atNextItem = atMapIndent && (it.sep || it.explicitKey) && this.type !== "seq-item-ind";
-          let start = [];
-          if (atNextItem && it.sep && !it.value) {
-            const nl = [];
-            for (let i = 0; i < it.sep.length; ++i) {
-              const st = it.sep[i];
-              switch (st.type) {
-                case "newline":
-                  nl.push(i);
-                  break;
-                case "space":
-                  break;
-                case "comment":
-                  if (st.indent > map.indent)
-                    nl.length = 0;
-                  break;
-                default:
-                  nl.length = 0;
-              }
-            }
-            if (nl.length >= 2)
-              start = it.sep.splice(nl[1]);
-          }
-          switch (this.type) {
-            case "anchor":
-            case "tag":
-              if (atNextItem || it.value) {
-                start.push(this.sourceToken);
-                map.items.push({ start });
-                this.onKeyLine = true;
-              } else if (it.sep) {
-                it.sep.push(this.sourceToken);
-              } else {
-                it.start.push(this.sourceToken);
-              }
-              return;
-            case "explicit-key-ind":
-              if (!it.sep && !it.explicitKey) {
-                it.start.push(this.sourceToken);
-                it.explicitKey = true;
-              } else if (atNextItem || it.value) {
-                start.push(this.sourceToken);
-                map.items.push({ start, explicitKey: true });
-              } else {
-                this.stack.push({
-                  type: "block-map",
-                  offset: this.offset,
-                  indent: this.indent,
-                  items: [{ start: [this.sourceToken], explicitKey: true }]
-                });
-              }
-              this.onKeyLine = true;
-              return;
-            case "map-value-ind":
-              if (it.explicitKey) {
-                if (!it.sep) {
-                  if (includesToken(it.start, "newline")) {
-                    Object.assign(it, { key: null, sep: [this.sourceToken] });
-                  } else {
-                    const start2 = getFirstKeyStartProps(it.start);
-                    this.stack.push({
-                      type: "block-map",
-                      offset: this.offset,
-                      indent: this.indent,
-                      items: [{ start: start2, key: null, sep: [this.sourceToken] }]
-                    });
-                  }
-                } else if (it.value) {
-                  map.items.push({ start: [], key: null, sep: [this.sourceToken] });
-                } else if (includesToken(it.sep, "map-value-ind")) {
-                  this.stack.push({
-                    type: "block-map",
-                    offset: this.offset,
-                    indent: this.indent,
-                    items: [{ start, key: null, sep: [this.sourceToken] }]
-                  });
-                } else if (isFlowToken(it.key) && !includesToken(it.sep, "newline")) {
-                  const start2 = getFirstKeyStartProps(it.start);
-                  const key = it.key;
-                  const sep = it.sep;
-                  sep.push(this.sourceToken);
-                  delete it.key;
-                  delete it.sep;
-                  this.stack.push({
-                    type: "block-map",
-                    offset: this.offset,
-                    indent: this.indent,
-                    items: [{ start: start2, key, sep }]
-                  });
-                } else if (start.length > 0) {
-                  it.sep = it.sep.concat(start, this.sourceToken);
-                } else {
-                  it.sep.push(this.sourceToken);
-                }
-              } else {
-                if (!it.sep) {
-                  Object.assign(it, { key: null, sep: [this.sourceToken] });
-                } else if (it.value || atNextItem) {
-                  map.items.push({ start, key: null, sep: [this.sourceToken] });
-                } else if (includesToken(it.sep, "map-value-ind")) {
-                  this.stack.push({
-                    type: "block-map",
-                    offset: this.offset,
-                    indent: this.indent,
-                    items: [{ start: [], key: null, sep: [this.sourceToken] }]
-                  });
-                } else {
-                  it.sep.push(this.sourceToken);
-                }
-              }
-              this.onKeyLine = true;
-              return;
-            case "alias":
-            case "scalar":
-            case "single-quoted-scalar":
-            case "double-quoted-scalar": {
-              const fs5 = this.flowScalar(this.type);
-              if (atNextItem || it.value) {
-                map.items.push({ start, key: fs5, sep: [] });
-                this.onKeyLine = true;
-              } else if (it.sep) {
-                this.stack.push(fs5);
-              } else {
-                Object.assign(it, { key: fs5, sep: [] });
-                this.onKeyLine = true;
-              }
-              return;
-            }
-            default: {
-              const bv = this.startBlockValue(map);
-              if (bv) {
-                if (bv.type === "block-seq") {
-                  if (!it.explicitKey && it.sep && !includesToken(it.sep, "newline")) {
-                    yield* this.pop({
-                      type: "error",
-                      offset: this.offset,
-                      message: "Unexpected block-seq-ind on same line with key",
-                      source: this.source
-                    });
-                    return;
-                  }
-                } else if (atMapIndent) {
-                  map.items.push({ start });
-                }
-                this.stack.push(bv);
-                return;
-              }
-            }
-          }
-        }
-        yield* this.pop();
-        yield* this.step();
-      }
-      *blockSequence(seq) {
-        const it = seq.items[seq.items.length - 1];
-        switch (this.type) {
-          case "newline":
-            if (it.value) {
-              const end = "end" in it.value ? it.value.end : void 0;
-              const last = Array.isArray(end) ? end[end.length - 1] : void 0;
-              if (last?.type === "comment")
-                end?.push(this.sourceToken);
-              else
-                seq.items.push({ start: [this.sourceToken] });
-            } else
-              it.start.push(this.sourceToken);
-            return;
-          case "space":
-          case "comment":
-            if (it.value)
-              seq.items.push({ start: [this.sourceToken] });
-            else {
-              if (this.atIndentedComment(it.start, seq.indent)) {
-                const prev = seq.items[seq.items.length - 2];
-                const end = prev?.value?.end;
-                if (Array.isArray(end)) {
-                  arrayPushArray(end, it.start);
-                  end.push(this.sourceToken);
-                  seq.items.pop();
-                  return;
-                }
-              }
-              it.start.push(this.sourceToken);
-            }
-            return;
-          case "anchor":
-          case "tag":
-            if (it.value || this.indent <= seq.indent)
-              break;
-            it.start.push(this.sourceToken);
-            return;
-          case "seq-item-ind":
-            if (this.indent !== seq.indent)
-              break;
-            if (it.value || includesToken(it.start, "seq-item-ind"))
-              seq.items.push({ start: [this.sourceToken] });
-            else
-              it.start.push(this.sourceToken);
-            return;
-        }
-        if (this.indent > seq.indent) {
-          const bv = this.startBlockValue(seq);
-          if (bv) {
-            this.stack.push(bv);
-            return;
-          }
-        }
-        yield* this.pop();
-        yield* this.step();
-      }
-      *flowCollection(fc) {
-        const it = fc.items[fc.items.length - 1];
-        if (this.type === "flow-error-end") {
-          let top;
-          do {
-            yield* this.pop();
-            top = this.peek(1);
-          } while (top?.type === "flow-collection");
-        } else if (fc.end.length === 0) {
-          switch (this.type) {
-            case "comma":
-            case "explicit-key-ind":
-              if (!it || it.sep)
-                fc.items.push({ start: [this.sourceToken] });
-              else
-                it.start.push(this.sourceToken);
-              return;
-            case "map-value-ind":
-              if (!it || it.value)
-                fc.items.push({ start: [], key: null, sep: [this.sourceToken] });
-              else if (it.sep)
-                it.sep.push(this.sourceToken);
-              else
-                Object.assign(it, { key: null, sep: [this.sourceToken] });
-              return;
-            case "space":
-            case "comment":
-            case "newline":
-            case "anchor":
-            case "tag":
-              if (!it || it.value)
-                fc.items.push({ start: [this.sourceToken] });
-              else if (it.sep)
-                it.sep.push(this.sourceToken);
-              else
-                it.start.push(this.sourceToken);
-              return;
-            case "alias":
-            case "scalar":
-            case "single-quoted-scalar":
-            case "double-quoted-scalar": {
-              const fs5 = this.flowScalar(this.type);
-              if (!it || it.value)
-                fc.items.push({ start: [], key: fs5, sep: [] });
-              else if (it.sep)
-                this.stack.push(fs5);
-              else
-                Object.assign(it, { key: fs5, sep: [] });
-              return;
-            }
-            case "flow-map-end":
-            case "flow-seq-end":
-              fc.end.push(this.sourceToken);
-              return;
-          }
-          const bv = this.startBlockValue(fc);
-          if (bv)
-            this.stack.push(bv);
-          else {
-            yield* this.pop();
-            yield* this.step();
-          }
-        } else {
-          const parent = this.peek(2);
-          if (parent.type === "block-map" && (this.type === "map-value-ind" && parent.indent === fc.indent || this.type === "newline" && !parent.items[parent.items.length - 1].sep)) {
-            yield* this.pop();
-            yield* this.step();
-          } else if (this.type === "map-value-ind" && parent.type !== "flow-collection") {
-            const prev = getPrevProps(parent);
-            const start = getFirstKeyStartProps(prev);
-            fixFlowSeqItems(fc);
-            const sep = fc.end.splice(1, fc.end.length);
-            sep.push(this.sourceToken);
-            const map = {
-              type: "block-map",
-              offset: fc.offset,
-              indent: fc.indent,
-              items: [{ start, key: fc, sep }]
-            };
-            this.onKeyLine = true;
-            this.stack[this.stack.length - 1] = map;
-          } else {
-            yield* this.lineEnd(fc);
-          }
-        }
-      }
-      flowScalar(type) {
-        if (this.onNewLine) {
-          let nl = this.source.indexOf("\n") + 1;
-          while (nl !== 0) {
-            this.onNewLine(this.offset + nl);
-            nl = this.source.indexOf("\n", nl) + 1;
-          }
-        }
-        return {
-          type,
-          offset: this.offset,
-          indent: this.indent,
-          source: this.source
-        };
-      }
-      startBlockValue(parent) {
-        switch (this.type) {
-          case "alias":
-          case "scalar":
-          case "single-quoted-scalar":
-          case "double-quoted-scalar":
-            return this.flowScalar(this.type);
-          case "block-scalar-header":
-            return {
-              type: "block-scalar",
-              offset: this.offset,
-              indent: this.indent,
-              props: [this.sourceToken],
-              source: ""
-            };
-          case "flow-map-start":
-          case "flow-seq-start":
-            return {
-              type: "flow-collection",
-              offset: this.offset,
-              indent: this.indent,
-              start: this.sourceToken,
-              items: [],
-              end: []
-            };
-          case "seq-item-ind":
-            return {
-              type: "block-seq",
-              offset: this.offset,
-              indent: this.indent,
-              items: [{ start: [this.sourceToken] }]
-            };
-          case "explicit-key-ind": {
-            this.onKeyLine = true;
-            const prev = getPrevProps(parent);
-            const start = getFirstKeyStartProps(prev);
-            start.push(this.sourceToken);
-            return {
-              type: "block-map",
-              offset: this.offset,
-              indent: this.indent,
-              items: [{ start, explicitKey: true }]
-            };
-          }
-          case "map-value-ind": {
-            this.onKeyLine = true;
-            const prev = getPrevProps(parent);
-            const start = getFirstKeyStartProps(prev);
-            return {
-              type: "block-map",
-              offset: this.offset,
-              indent: this.indent,
-              items: [{ start, key: null, sep: [this.sourceToken] }]
-            };
-          }
-        }
-        return null;
-      }
-      atIndentedComment(start, indent) {
-        if (this.type !== "comment")
-          return false;
-        if (this.indent <= indent)
-          return false;
-        return start.every((st) => st.type === "newline" || st.type === "space");
-      }
-      *documentEnd(docEnd) {
-        if (this.type !== "doc-mode") {
-          if (docEnd.end)
-            docEnd.end.push(this.sourceToken);
-          else
-            docEnd.end = [this.sourceToken];
-          if (this.type === "newline")
-            yield* this.pop();
-        }
-      }
-      *lineEnd(token) {
-        switch (this.type) {
-          case "comma":
-          case "doc-start":
-          case "doc-end":
-          case "flow-seq-end":
-          case "flow-map-end":
-          case "map-value-ind":
-            yield* this.pop();
-            yield* this.step();
-            break;
-          case "newline":
-            this.onKeyLine = false;
-          // fallthrough
-          case "space":
-          case "comment":
-          default:
-            if (token.end)
-              token.end.push(this.sourceToken);
-            else
-              token.end = [this.sourceToken];
-            if (this.type === "newline")
-              yield* this.pop();
-        }
-      }
-    };
-    exports.Parser = Parser;
-  }
-});
-
-// node_modules/yaml/dist/public-api.js
-var require_public_api = __commonJS({
-  "node_modules/yaml/dist/public-api.js"(exports) {
-    "use strict";
-    var composer = require_composer();
-    var Document = require_Document();
-    var errors = require_errors2();
-    var log = require_log();
-    var identity = require_identity();
-    var lineCounter = require_line_counter();
-    var parser = require_parser();
-    function parseOptions(options) {
-      const prettyErrors = options.prettyErrors !== false;
-      const lineCounter$1 = options.lineCounter || prettyErrors && new lineCounter.LineCounter() || null;
-      return { lineCounter: lineCounter$1, prettyErrors };
-    }
-    function parseAllDocuments(source, options = {}) {
-      const { lineCounter: lineCounter2, prettyErrors } = parseOptions(options);
-      const parser$1 = new parser.Parser(lineCounter2?.addNewLine);
-      const composer$1 = new composer.Composer(options);
-      const docs = Array.from(composer$1.compose(parser$1.parse(source)));
-      if (prettyErrors && lineCounter2)
-        for (const doc of docs) {
-          doc.errors.forEach(errors.prettifyError(source, lineCounter2));
-          doc.warnings.forEach(errors.prettifyError(source, lineCounter2));
-        }
-      if (docs.length > 0)
-        return docs;
-      return Object.assign([], { empty: true }, composer$1.streamInfo());
-    }
-    function parseDocument3(source, options = {}) {
-      const { lineCounter: lineCounter2, prettyErrors } = parseOptions(options);
-      const parser$1 = new parser.Parser(lineCounter2?.addNewLine);
-      const composer$1 = new composer.Composer(options);
-      let doc = null;
-      for (const _doc of composer$1.compose(parser$1.parse(source), true, source.length)) {
-        if (!doc)
-          doc = _doc;
-        else if (doc.options.logLevel !== "silent") {
-          doc.errors.push(new errors.YAMLParseError(_doc.range.slice(0, 2), "MULTIPLE_DOCS", "Source contains multiple documents; please use YAML.parseAllDocuments()"));
-          break;
-        }
-      }
-      if (prettyErrors && lineCounter2) {
-        doc.errors.forEach(errors.prettifyError(source, lineCounter2));
-        doc.warnings.forEach(errors.prettifyError(source, lineCounter2));
-      }
-      return doc;
-    }
-    function parse2(src, reviver, options) {
-      let _reviver = void 0;
-      if (typeof reviver === "function") {
-        _reviver = reviver;
-      } else if (options === void 0 && reviver && typeof reviver === "object") {
-        options = reviver;
-      }
-      const doc = parseDocument3(src, options);
-      if (!doc)
-        return null;
-      doc.warnings.forEach((warning2) => log.warn(doc.options.logLevel, warning2));
-      if (doc.errors.length > 0) {
-        if (doc.options.logLevel !== "silent")
-          throw doc.errors[0];
-        else
-          doc.errors = [];
-      }
-      return doc.toJS(Object.assign({ reviver: _reviver }, options));
-    }
-    function stringify(value, replacer, options) {
-      let _replacer = null;
-      if (typeof replacer === "function" || Array.isArray(replacer)) {
-        _replacer = replacer;
-      } else if (options === void 0 && replacer) {
-        options = replacer;
-      }
-      if (typeof options === "string")
-        options = options.length;
-      if (typeof options === "number") {
-        const indent = Math.round(options);
-        options = indent < 1 ? void 0 : indent > 8 ? { indent: 8 } : { indent };
-      }
-      if (value === void 0) {
-        const { keepUndefined } = options ?? replacer ?? {};
-        if (!keepUndefined)
-          return void 0;
-      }
-      if (identity.isDocument(value) && !_replacer)
-        return value.toString(options);
-      return new Document.Document(value, _replacer, options).toString(options);
+      return loaded;
     }
-    exports.parse = parse2;
-    exports.parseAllDocuments = parseAllDocuments;
-    exports.parseDocument = parseDocument3;
-    exports.stringify = stringify;
-  }
-});
-
-// node_modules/yaml/dist/index.js
-var require_dist = __commonJS({
-  "node_modules/yaml/dist/index.js"(exports) {
-    "use strict";
-    var composer = require_composer();
-    var Document = require_Document();
-    var Schema = require_Schema();
-    var errors = require_errors2();
-    var Alias = require_Alias();
-    var identity = require_identity();
-    var Pair = require_Pair();
-    var Scalar = require_Scalar();
-    var YAMLMap = require_YAMLMap();
-    var YAMLSeq = require_YAMLSeq();
-    var cst = require_cst();
-    var lexer = require_lexer();
-    var lineCounter = require_line_counter();
-    var parser = require_parser();
-    var publicApi = require_public_api();
-    var visit = require_visit();
-    exports.Composer = composer.Composer;
-    exports.Document = Document.Document;
-    exports.Schema = Schema.Schema;
-    exports.YAMLError = errors.YAMLError;
-    exports.YAMLParseError = errors.YAMLParseError;
-    exports.YAMLWarning = errors.YAMLWarning;
-    exports.Alias = Alias.Alias;
-    exports.isAlias = identity.isAlias;
-    exports.isCollection = identity.isCollection;
-    exports.isDocument = identity.isDocument;
-    exports.isMap = identity.isMap;
-    exports.isNode = identity.isNode;
-    exports.isPair = identity.isPair;
-    exports.isScalar = identity.isScalar;
-    exports.isSeq = identity.isSeq;
-    exports.Pair = Pair.Pair;
-    exports.Scalar = Scalar.Scalar;
-    exports.YAMLMap = YAMLMap.YAMLMap;
-    exports.YAMLSeq = YAMLSeq.YAMLSeq;
-    exports.CST = cst;
-    exports.Lexer = lexer.Lexer;
-    exports.LineCounter = lineCounter.LineCounter;
-    exports.Parser = parser.Parser;
-    exports.parse = publicApi.parse;
-    exports.parseAllDocuments = publicApi.parseAllDocuments;
-    exports.parseDocument = publicApi.parseDocument;
-    exports.stringify = publicApi.stringify;
-    exports.visit = visit.visit;
-    exports.visitAsync = visit.visitAsync;
+    for (const name of ["Composer", "Document", "Schema", "YAMLError", "YAMLParseError", "YAMLWarning", "Alias", "isAlias", "isCollection", "isDocument", "isMap", "isNode", "isPair", "isScalar", "isSeq", "Pair", "Scalar", "YAMLMap", "YAMLSeq", "CST", "Lexer", "LineCounter", "Parser", "parse", "parseAllDocuments", "parseDocument", "stringify", "visit", "visitAsync"]) Object.defineProperty(module2.exports, name, { enumerable: true, get: () => load()[name] });
   }
 });
 
 // node_modules/@actions/core/lib/command.js
-import * as os from "os";
+var os = __toESM(require("os"), 1);
 
 // node_modules/@actions/core/lib/utils.js
 function toCommandValue(input) {
@@ -25894,9 +15443,9 @@ function escapeProperty(s) {
 }
 
 // node_modules/@actions/core/lib/file-command.js
-import * as crypto from "crypto";
-import * as fs from "fs";
-import * as os2 from "os";
+var crypto = __toESM(require("crypto"), 1);
+var fs = __toESM(require("fs"), 1);
+var os2 = __toESM(require("os"), 1);
 function issueFileCommand(command, message) {
   const filePath = process.env[`GITHUB_${command}`];
   if (!filePath) {
@@ -25922,11 +15471,11 @@ function prepareKeyValueMessage(key, value) {
 }
 
 // node_modules/@actions/core/lib/core.js
-import * as os4 from "os";
+var os4 = __toESM(require("os"), 1);
 
 // node_modules/@actions/core/lib/summary.js
-import { EOL as EOL3 } from "os";
-import { constants, promises } from "fs";
+var import_os = require("os");
+var import_fs = require("fs");
 var __awaiter = function(thisArg, _arguments, P, generator) {
   function adopt(value) {
     return value instanceof P ? value : new P(function(resolve3) {
@@ -25954,7 +15503,7 @@ var __awaiter = function(thisArg, _arguments, P, generator) {
     step((generator = generator.apply(thisArg, _arguments || [])).next());
   });
 };
-var { access, appendFile, writeFile } = promises;
+var { access, appendFile, writeFile } = import_fs.promises;
 var SUMMARY_ENV_VAR = "GITHUB_STEP_SUMMARY";
 var Summary = class {
   constructor() {
@@ -25976,7 +15525,7 @@ var Summary = class {
         throw new Error(`Unable to find environment variable for $${SUMMARY_ENV_VAR}. Check if your runtime environment supports job summaries.`);
       }
       try {
-        yield access(pathFromEnv, constants.R_OK | constants.W_OK);
+        yield access(pathFromEnv, import_fs.constants.R_OK | import_fs.constants.W_OK);
       } catch (_a) {
         throw new Error(`Unable to access summary file: '${pathFromEnv}'. Check if the file has correct read/write permissions.`);
       }
@@ -26069,7 +15618,7 @@ var Summary = class {
    * @returns {Summary} summary instance
    */
   addEOL() {
-    return this.addRaw(EOL3);
+    return this.addRaw(import_os.EOL);
   }
   /**
    * Adds an HTML codeblock to the summary buffer
@@ -26209,10 +15758,10 @@ var Summary = class {
 var _summary = new Summary();
 
 // node_modules/@actions/core/lib/platform.js
-import os3 from "os";
+var import_os2 = __toESM(require("os"), 1);
 
 // node_modules/@actions/io/lib/io-util.js
-import * as fs2 from "fs";
+var fs2 = __toESM(require("fs"), 1);
 var { chmod, copyFile, lstat, mkdir, open, readdir, rename, rm, rmdir, stat, symlink, unlink } = fs2.promises;
 var IS_WINDOWS = process.platform === "win32";
 var READONLY = fs2.constants.O_RDONLY;
@@ -26221,8 +15770,8 @@ var READONLY = fs2.constants.O_RDONLY;
 var IS_WINDOWS2 = process.platform === "win32";
 
 // node_modules/@actions/core/lib/platform.js
-var platform = os3.platform();
-var arch = os3.arch();
+var platform = import_os2.default.platform();
+var arch = import_os2.default.arch();
 
 // node_modules/@actions/core/lib/core.js
 var ExitCode;
@@ -26275,10 +15824,7 @@ function endGroup() {
 }
 
 // src/action/main.ts
-import { hostname } from "node:os";
-
-// src/adapters/rsync-sync.ts
-import { spawn } from "node:child_process";
+var import_node_os = require("node:os");
 
 // src/engine/ports.ts
 function describeExit(result) {
@@ -26437,6 +15983,7 @@ async function relay(socket, remote, first, outcome) {
 }
 
 // src/adapters/rsync-sync.ts
+var CHECKSUM_PREFERENCE = "xxh3 xxh128 xxh64 md5 md4";
 function rsyncArguments(settings, options = {}) {
   return [
     ...options.dryRun ? ["--dry-run"] : [],
@@ -26447,6 +15994,8 @@ function rsyncArguments(settings, options = {}) {
     // master-level file newer than the master proves it changed after the
     // master loaded it (a stale master).
     "--checksum",
+    // The host's end gets the same checksum list as this one (childEnvironment).
+    `--rsync-path=env RSYNC_CHECKSUM_LIST='${CHECKSUM_PREFERENCE}' rsync`,
     "--compress",
     "--delete",
     "--delete-delay",
@@ -26473,8 +16022,9 @@ function parseRsyncStats(stdout) {
     filesDeleted: Number((deleted ?? "0").replaceAll(",", ""))
   };
 }
-function childEnvironment() {
-  return Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith("INPUT_")));
+function childEnvironment(environment = process.env) {
+  const kept = Object.entries(environment).filter(([name]) => !name.startsWith("INPUT_"));
+  return { ...Object.fromEntries(kept), RSYNC_CHECKSUM_LIST: CHECKSUM_PREFERENCE };
 }
 var RSYNC_TAIL_CHARS = 64 * 1024;
 var TailText = class {
@@ -26567,9 +16117,10 @@ var RsyncSync = class {
   settings;
   openStream;
   debug;
-  sync(options = {}) {
+  async sync(options = {}) {
     const args = rsyncArguments(this.settings, options);
     this.debug?.(`rsync ${args.map((arg) => JSON.stringify(arg)).join(" ")}`);
+    const { spawn } = await import("node:child_process");
     return new Promise((resolve3, reject) => {
       const child = spawn("rsync", args, { env: childEnvironment(), stdio: ["ignore", "pipe", "pipe", "pipe"] });
       running.add(child);
@@ -26764,7 +16315,7 @@ function knownHostsName(host, port) {
 }
 
 // src/engine/known-hosts.ts
-import { createHash, createHmac } from "node:crypto";
+var import_node_crypto = require("node:crypto");
 var KEY_TYPE = /^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com)$/;
 function parseKnownHosts(text) {
   const pins = [];
@@ -26793,7 +16344,7 @@ function parseKnownHosts(text) {
   return pins;
 }
 function fingerprint(key) {
-  return `SHA256:${createHash("sha256").update(key).digest("base64").replace(/=+$/, "")}`;
+  return `SHA256:${(0, import_node_crypto.createHash)("sha256").update(key).digest("base64").replace(/=+$/, "")}`;
 }
 function globToRegExp(glob) {
   const body = glob.replace(/[.+^${}()|[\]\\]/g, "\\$&").replaceAll("*", ".*").replaceAll("?", ".");
@@ -26803,7 +16354,7 @@ function patternMatches(pattern, name) {
   if (pattern.startsWith("|1|")) {
     const [, , salt, hash] = pattern.split("|");
     if (!salt || !hash) return false;
-    const digest = createHmac("sha1", Buffer.from(salt, "base64")).update(name).digest("base64");
+    const digest = (0, import_node_crypto.createHmac)("sha1", Buffer.from(salt, "base64")).update(name).digest("base64");
     return digest === hash;
   }
   return globToRegExp(pattern).test(name);
@@ -27239,18 +16790,18 @@ function parseInputs(given, environment = {}) {
 }
 
 // src/run/deployment.ts
-import { lstatSync } from "node:fs";
-import { lstat as lstat2, readdir as readdir2, readFile as readFile2, stat as stat2 } from "node:fs/promises";
-import { join, resolve } from "node:path";
+var import_node_fs = require("node:fs");
+var import_promises6 = require("node:fs/promises");
+var import_node_path2 = require("node:path");
 
 // src/adapters/ssh-session.ts
-import { connect as connectTcp } from "node:net";
-import { Duplex } from "node:stream";
+var import_node_net = require("node:net");
+var import_node_stream = require("node:stream");
 
 // node_modules/node-ssh/lib/esm/index.mjs
+var import_assert2 = __toESM(require("assert"), 1);
+var import_fs3 = __toESM(require("fs"), 1);
 var import_is_stream = __toESM(require_is_stream(), 1);
-import invariant2, { AssertionError } from "assert";
-import fs4 from "fs";
 
 // no-make-dir:make-dir
 function makeDir() {
@@ -27258,7 +16809,7 @@ function makeDir() {
 }
 
 // node_modules/node-ssh/lib/esm/index.mjs
-import fsPath2 from "path";
+var import_path2 = __toESM(require("path"), 1);
 
 // node_modules/sb-promise-queue/lib/esm/index.mjs
 var PromiseQueue = class {
@@ -27329,19 +16880,19 @@ var PromiseQueue = class {
 };
 
 // node_modules/sb-scandir/lib/esm/index.mjs
-import fs3 from "fs";
-import fsPath from "path";
-import invariant from "assert";
+var import_fs2 = __toESM(require("fs"), 1);
+var import_path = __toESM(require("path"), 1);
+var import_assert = __toESM(require("assert"), 1);
 var defaultFilesystem = {
   join(pathA, pathB) {
-    return fsPath.join(pathA, pathB);
+    return import_path.default.join(pathA, pathB);
   },
   basename(path) {
-    return fsPath.basename(path);
+    return import_path.default.basename(path);
   },
   stat(path) {
     return new Promise((resolve3, reject) => {
-      fs3.stat(path, (err, res) => {
+      import_fs2.default.stat(path, (err, res) => {
         if (err) {
           reject(err);
         } else {
@@ -27352,7 +16903,7 @@ var defaultFilesystem = {
   },
   readdir(path) {
     return new Promise((resolve3, reject) => {
-      fs3.readdir(path, (err, res) => {
+      import_fs2.default.readdir(path, (err, res) => {
         if (err) {
           reject(err);
         } else {
@@ -27390,11 +16941,11 @@ async function scanDirectoryInternal({ path, recursive, validate, result, fileSy
   });
 }
 async function scanDirectory(path, { recursive = true, validate = null, concurrency = Infinity, fileSystem = defaultFilesystem } = {}) {
-  invariant(path && typeof path === "string", "path must be a valid string");
-  invariant(typeof recursive === "boolean", "options.recursive must be a valid boolean");
-  invariant(validate === null || typeof validate === "function", "options.validate must be a valid function");
-  invariant(typeof concurrency === "number", "options.concurrency must be a valid number");
-  invariant(fileSystem !== null && typeof fileSystem === "object", "options.fileSystem must be a valid object");
+  (0, import_assert.default)(path && typeof path === "string", "path must be a valid string");
+  (0, import_assert.default)(typeof recursive === "boolean", "options.recursive must be a valid boolean");
+  (0, import_assert.default)(validate === null || typeof validate === "function", "options.validate must be a valid function");
+  (0, import_assert.default)(typeof concurrency === "number", "options.concurrency must be a valid number");
+  (0, import_assert.default)(fileSystem !== null && typeof fileSystem === "object", "options.fileSystem must be a valid object");
   const queue = new PromiseQueue({
     concurrency
   });
@@ -27419,7 +16970,7 @@ var esm_default = scanDirectory;
 var import_shell_escape = __toESM(require_shell_escape(), 1);
 var import_ssh2 = __toESM(require_ssh2(), 1);
 var DEFAULT_CONCURRENCY = 1;
-var DEFAULT_VALIDATE = (path) => !fsPath2.basename(path).startsWith(".");
+var DEFAULT_VALIDATE = (path) => !import_path2.default.basename(path).startsWith(".");
 var DEFAULT_TICK = () => {
 };
 var SSHError = class extends Error {
@@ -27436,7 +16987,7 @@ function unixifyPath(path) {
 }
 async function readFile(filePath) {
   return new Promise((resolve3, reject) => {
-    fs4.readFile(filePath, "utf8", (err, res) => {
+    import_fs3.default.readFile(filePath, "utf8", (err, res) => {
       if (err) {
         reject(err);
       } else {
@@ -27498,45 +17049,45 @@ var NodeSSH = class {
     return connection;
   }
   async connect(givenConfig) {
-    invariant2(givenConfig != null && typeof givenConfig === "object", "config must be a valid object");
+    (0, import_assert2.default)(givenConfig != null && typeof givenConfig === "object", "config must be a valid object");
     const config = { ...givenConfig };
-    invariant2(config.username != null && typeof config.username === "string", "config.username must be a valid string");
+    (0, import_assert2.default)(config.username != null && typeof config.username === "string", "config.username must be a valid string");
     if (config.host != null) {
-      invariant2(typeof config.host === "string", "config.host must be a valid string");
+      (0, import_assert2.default)(typeof config.host === "string", "config.host must be a valid string");
     } else if (config.sock != null) {
-      invariant2(typeof config.sock === "object", "config.sock must be a valid object");
+      (0, import_assert2.default)(typeof config.sock === "object", "config.sock must be a valid object");
     } else {
-      throw new AssertionError({ message: "Either config.host or config.sock must be provided" });
+      throw new import_assert2.AssertionError({ message: "Either config.host or config.sock must be provided" });
     }
     if (config.privateKey != null || config.privateKeyPath != null) {
       if (config.privateKey != null) {
-        invariant2(typeof config.privateKey === "string", "config.privateKey must be a valid string");
-        invariant2(config.privateKeyPath == null, "config.privateKeyPath must not be specified when config.privateKey is specified");
+        (0, import_assert2.default)(typeof config.privateKey === "string", "config.privateKey must be a valid string");
+        (0, import_assert2.default)(config.privateKeyPath == null, "config.privateKeyPath must not be specified when config.privateKey is specified");
       } else if (config.privateKeyPath != null) {
-        invariant2(typeof config.privateKeyPath === "string", "config.privateKeyPath must be a valid string");
-        invariant2(config.privateKey == null, "config.privateKey must not be specified when config.privateKeyPath is specified");
+        (0, import_assert2.default)(typeof config.privateKeyPath === "string", "config.privateKeyPath must be a valid string");
+        (0, import_assert2.default)(config.privateKey == null, "config.privateKey must not be specified when config.privateKeyPath is specified");
       }
-      invariant2(config.passphrase == null || typeof config.passphrase === "string", "config.passphrase must be null or a valid string");
+      (0, import_assert2.default)(config.passphrase == null || typeof config.passphrase === "string", "config.passphrase must be null or a valid string");
       if (config.privateKeyPath != null) {
         try {
           config.privateKey = await readFile(config.privateKeyPath);
         } catch (err) {
           if (err != null && err.code === "ENOENT") {
-            throw new AssertionError({ message: "config.privateKeyPath does not exist at given fs path" });
+            throw new import_assert2.AssertionError({ message: "config.privateKeyPath does not exist at given fs path" });
           }
           throw err;
         }
       }
     } else if (config.password != null) {
-      invariant2(typeof config.password === "string", "config.password must be a valid string");
+      (0, import_assert2.default)(typeof config.password === "string", "config.password must be a valid string");
     }
     if (config.tryKeyboard != null) {
-      invariant2(typeof config.tryKeyboard === "boolean", "config.tryKeyboard must be a valid boolean");
+      (0, import_assert2.default)(typeof config.tryKeyboard === "boolean", "config.tryKeyboard must be a valid boolean");
     }
     if (config.tryKeyboard) {
       const { password } = config;
       if (config.onKeyboardInteractive != null) {
-        invariant2(typeof config.onKeyboardInteractive === "function", "config.onKeyboardInteractive must be a valid function");
+        (0, import_assert2.default)(typeof config.onKeyboardInteractive === "function", "config.onKeyboardInteractive must be a valid function");
       } else if (password != null) {
         config.onKeyboardInteractive = (name, instructions, instructionsLang, prompts, finish) => {
           if (prompts.length > 0 && prompts[0].prompt.toLowerCase().includes("password")) {
@@ -27594,7 +17145,7 @@ var NodeSSH = class {
     });
   }
   async withShell(callback, options) {
-    invariant2(typeof callback === "function", "callback must be a valid function");
+    (0, import_assert2.default)(typeof callback === "function", "callback must be a valid function");
     const shell = await this.requestShell(options);
     try {
       await callback(shell);
@@ -27617,7 +17168,7 @@ var NodeSSH = class {
     });
   }
   async withSFTP(callback) {
-    invariant2(typeof callback === "function", "callback must be a valid function");
+    (0, import_assert2.default)(typeof callback === "function", "callback must be a valid function");
     const sftp = await this.requestSFTP();
     try {
       await callback(sftp);
@@ -27626,16 +17177,16 @@ var NodeSSH = class {
     }
   }
   async execCommand(givenCommand, options = {}) {
-    invariant2(typeof givenCommand === "string", "command must be a valid string");
-    invariant2(options != null && typeof options === "object", "options must be a valid object");
-    invariant2(options.cwd == null || typeof options.cwd === "string", "options.cwd must be a valid string");
-    invariant2(options.stdin == null || typeof options.stdin === "string" || import_is_stream.default.readable(options.stdin), "options.stdin must be a valid string or readable stream");
-    invariant2(options.execOptions == null || typeof options.execOptions === "object", "options.execOptions must be a valid object");
-    invariant2(options.encoding == null || typeof options.encoding === "string", "options.encoding must be a valid string");
-    invariant2(options.onChannel == null || typeof options.onChannel === "function", "options.onChannel must be a valid function");
-    invariant2(options.onStdout == null || typeof options.onStdout === "function", "options.onStdout must be a valid function");
-    invariant2(options.onStderr == null || typeof options.onStderr === "function", "options.onStderr must be a valid function");
-    invariant2(options.noTrim == null || typeof options.noTrim === "boolean", "options.noTrim must be a boolean");
+    (0, import_assert2.default)(typeof givenCommand === "string", "command must be a valid string");
+    (0, import_assert2.default)(options != null && typeof options === "object", "options must be a valid object");
+    (0, import_assert2.default)(options.cwd == null || typeof options.cwd === "string", "options.cwd must be a valid string");
+    (0, import_assert2.default)(options.stdin == null || typeof options.stdin === "string" || import_is_stream.default.readable(options.stdin), "options.stdin must be a valid string or readable stream");
+    (0, import_assert2.default)(options.execOptions == null || typeof options.execOptions === "object", "options.execOptions must be a valid object");
+    (0, import_assert2.default)(options.encoding == null || typeof options.encoding === "string", "options.encoding must be a valid string");
+    (0, import_assert2.default)(options.onChannel == null || typeof options.onChannel === "function", "options.onChannel must be a valid function");
+    (0, import_assert2.default)(options.onStdout == null || typeof options.onStdout === "function", "options.onStdout must be a valid function");
+    (0, import_assert2.default)(options.onStderr == null || typeof options.onStderr === "function", "options.onStderr must be a valid function");
+    (0, import_assert2.default)(options.noTrim == null || typeof options.noTrim === "boolean", "options.noTrim must be a boolean");
     let command = givenCommand;
     if (options.cwd) {
       command = `cd ${(0, import_shell_escape.default)([options.cwd])} ; ${command}`;
@@ -27699,12 +17250,12 @@ var NodeSSH = class {
     });
   }
   async exec(command, parameters, options = {}) {
-    invariant2(typeof command === "string", "command must be a valid string");
-    invariant2(Array.isArray(parameters), "parameters must be a valid array");
-    invariant2(options != null && typeof options === "object", "options must be a valid object");
-    invariant2(options.stream == null || ["both", "stdout", "stderr"].includes(options.stream), "options.stream must be one of both, stdout, stderr");
+    (0, import_assert2.default)(typeof command === "string", "command must be a valid string");
+    (0, import_assert2.default)(Array.isArray(parameters), "parameters must be a valid array");
+    (0, import_assert2.default)(options != null && typeof options === "object", "options must be a valid object");
+    (0, import_assert2.default)(options.stream == null || ["both", "stdout", "stderr"].includes(options.stream), "options.stream must be one of both, stdout, stderr");
     for (let i = 0, { length } = parameters; i < length; i += 1) {
-      invariant2(typeof parameters[i] === "string", `parameters[${i}] must be a valid string`);
+      (0, import_assert2.default)(typeof parameters[i] === "string", `parameters[${i}] must be a valid string`);
     }
     const completeCommand = `${command}${parameters.length > 0 ? ` ${(0, import_shell_escape.default)(parameters)}` : ""}`;
     const response = await this.execCommand(completeCommand, options);
@@ -27720,9 +17271,9 @@ var NodeSSH = class {
     return response;
   }
   async mkdir(path, method = "sftp", givenSftp = null) {
-    invariant2(typeof path === "string", "path must be a valid string");
-    invariant2(typeof method === "string" && (method === "sftp" || method === "exec"), "method must be either sftp or exec");
-    invariant2(givenSftp == null || typeof givenSftp === "object", "sftp must be a valid object");
+    (0, import_assert2.default)(typeof path === "string", "path must be a valid string");
+    (0, import_assert2.default)(typeof method === "string" && (method === "sftp" || method === "exec"), "method must be either sftp or exec");
+    (0, import_assert2.default)(givenSftp == null || typeof givenSftp === "object", "sftp must be a valid object");
     if (method === "exec") {
       await this.exec("mkdir", ["-p", unixifyPath(path)]);
       return;
@@ -27732,7 +17283,7 @@ var NodeSSH = class {
       if (!retry || error2 == null || error2.message !== "No such file" && error2.code !== "ENOENT") {
         throw error2;
       }
-      await this.mkdir(fsPath2.dirname(path), "sftp", sftp);
+      await this.mkdir(import_path2.default.dirname(path), "sftp", sftp);
       await makeSftpDirectory(false);
     });
     try {
@@ -27744,10 +17295,10 @@ var NodeSSH = class {
     }
   }
   async getFile(localFile, remoteFile, givenSftp = null, transferOptions = null) {
-    invariant2(typeof localFile === "string", "localFile must be a valid string");
-    invariant2(typeof remoteFile === "string", "remoteFile must be a valid string");
-    invariant2(givenSftp == null || typeof givenSftp === "object", "sftp must be a valid object");
-    invariant2(transferOptions == null || typeof transferOptions === "object", "transferOptions must be a valid object");
+    (0, import_assert2.default)(typeof localFile === "string", "localFile must be a valid string");
+    (0, import_assert2.default)(typeof remoteFile === "string", "remoteFile must be a valid string");
+    (0, import_assert2.default)(givenSftp == null || typeof givenSftp === "object", "sftp must be a valid object");
+    (0, import_assert2.default)(transferOptions == null || typeof transferOptions === "object", "transferOptions must be a valid object");
     const sftp = givenSftp || await this.requestSFTP();
     try {
       await new Promise((resolve3, reject) => {
@@ -27766,12 +17317,12 @@ var NodeSSH = class {
     }
   }
   async putFile(localFile, remoteFile, givenSftp = null, transferOptions = null) {
-    invariant2(typeof localFile === "string", "localFile must be a valid string");
-    invariant2(typeof remoteFile === "string", "remoteFile must be a valid string");
-    invariant2(givenSftp == null || typeof givenSftp === "object", "sftp must be a valid object");
-    invariant2(transferOptions == null || typeof transferOptions === "object", "transferOptions must be a valid object");
-    invariant2(await new Promise((resolve3) => {
-      fs4.access(localFile, fs4.constants.R_OK, (err) => {
+    (0, import_assert2.default)(typeof localFile === "string", "localFile must be a valid string");
+    (0, import_assert2.default)(typeof remoteFile === "string", "remoteFile must be a valid string");
+    (0, import_assert2.default)(givenSftp == null || typeof givenSftp === "object", "sftp must be a valid object");
+    (0, import_assert2.default)(transferOptions == null || typeof transferOptions === "object", "transferOptions must be a valid object");
+    (0, import_assert2.default)(await new Promise((resolve3) => {
+      import_fs3.default.access(localFile, import_fs3.default.constants.R_OK, (err) => {
         resolve3(err === null);
       });
     }), `localFile does not exist at ${localFile}`);
@@ -27784,7 +17335,7 @@ var NodeSSH = class {
             return;
           }
           if (err.message === "No such file" && retry) {
-            resolve3(this.mkdir(fsPath2.dirname(remoteFile), "sftp", sftp).then(() => putFile(false)));
+            resolve3(this.mkdir(import_path2.default.dirname(remoteFile), "sftp", sftp).then(() => putFile(false)));
           } else {
             reject(err);
           }
@@ -27800,12 +17351,12 @@ var NodeSSH = class {
     }
   }
   async putFiles(files, { concurrency = DEFAULT_CONCURRENCY, sftp: givenSftp = null, transferOptions = {} } = {}) {
-    invariant2(Array.isArray(files), "files must be an array");
+    (0, import_assert2.default)(Array.isArray(files), "files must be an array");
     for (let i = 0, { length } = files; i < length; i += 1) {
       const file = files[i];
-      invariant2(file, "files items must be valid objects");
-      invariant2(file.local && typeof file.local === "string", `files[${i}].local must be a string`);
-      invariant2(file.remote && typeof file.remote === "string", `files[${i}].remote must be a string`);
+      (0, import_assert2.default)(file, "files items must be valid objects");
+      (0, import_assert2.default)(file.local && typeof file.local === "string", `files[${i}].local must be a string`);
+      (0, import_assert2.default)(file.remote && typeof file.remote === "string", `files[${i}].remote must be a string`);
     }
     const transferred = [];
     const sftp = givenSftp || await this.requestSFTP();
@@ -27832,22 +17383,22 @@ var NodeSSH = class {
     }
   }
   async putDirectory(localDirectory, remoteDirectory, { concurrency = DEFAULT_CONCURRENCY, sftp: givenSftp = null, transferOptions = {}, recursive = true, tick = DEFAULT_TICK, validate = DEFAULT_VALIDATE } = {}) {
-    invariant2(typeof localDirectory === "string" && localDirectory, "localDirectory must be a string");
-    invariant2(typeof remoteDirectory === "string" && remoteDirectory, "remoteDirectory must be a string");
+    (0, import_assert2.default)(typeof localDirectory === "string" && localDirectory, "localDirectory must be a string");
+    (0, import_assert2.default)(typeof remoteDirectory === "string" && remoteDirectory, "remoteDirectory must be a string");
     const localDirectoryStat = await new Promise((resolve3) => {
-      fs4.stat(localDirectory, (err, stat3) => {
+      import_fs3.default.stat(localDirectory, (err, stat3) => {
         resolve3(stat3 || null);
       });
     });
-    invariant2(localDirectoryStat != null, `localDirectory does not exist at ${localDirectory}`);
-    invariant2(localDirectoryStat.isDirectory(), `localDirectory is not a directory at ${localDirectory}`);
+    (0, import_assert2.default)(localDirectoryStat != null, `localDirectory does not exist at ${localDirectory}`);
+    (0, import_assert2.default)(localDirectoryStat.isDirectory(), `localDirectory is not a directory at ${localDirectory}`);
     const sftp = givenSftp || await this.requestSFTP();
     const scanned = await esm_default(localDirectory, {
       recursive,
       validate
     });
-    const files = scanned.files.map((item) => fsPath2.relative(localDirectory, item));
-    const directories = scanned.directories.map((item) => fsPath2.relative(localDirectory, item));
+    const files = scanned.files.map((item) => import_path2.default.relative(localDirectory, item));
+    const directories = scanned.directories.map((item) => import_path2.default.relative(localDirectory, item));
     directories.sort((a, b) => a.length - b.length);
     let failed = false;
     try {
@@ -27855,7 +17406,7 @@ var NodeSSH = class {
         const queue = new PromiseQueue({ concurrency });
         directories.forEach((directory) => {
           queue.add(async () => {
-            await this.mkdir(fsPath2.join(remoteDirectory, directory), "sftp", sftp);
+            await this.mkdir(import_path2.default.join(remoteDirectory, directory), "sftp", sftp);
           }).catch(reject);
         });
         resolve3(queue.waitTillIdle());
@@ -27864,8 +17415,8 @@ var NodeSSH = class {
         const queue = new PromiseQueue({ concurrency });
         files.forEach((file) => {
           queue.add(async () => {
-            const localFile = fsPath2.join(localDirectory, file);
-            const remoteFile = fsPath2.join(remoteDirectory, file);
+            const localFile = import_path2.default.join(localDirectory, file);
+            const remoteFile = import_path2.default.join(remoteDirectory, file);
             try {
               await this.putFile(localFile, remoteFile, sftp, transferOptions);
               tick(localFile, remoteFile, null);
@@ -27885,15 +17436,15 @@ var NodeSSH = class {
     return !failed;
   }
   async getDirectory(localDirectory, remoteDirectory, { concurrency = DEFAULT_CONCURRENCY, sftp: givenSftp = null, transferOptions = {}, recursive = true, tick = DEFAULT_TICK, validate = DEFAULT_VALIDATE } = {}) {
-    invariant2(typeof localDirectory === "string" && localDirectory, "localDirectory must be a string");
-    invariant2(typeof remoteDirectory === "string" && remoteDirectory, "remoteDirectory must be a string");
+    (0, import_assert2.default)(typeof localDirectory === "string" && localDirectory, "localDirectory must be a string");
+    (0, import_assert2.default)(typeof remoteDirectory === "string" && remoteDirectory, "remoteDirectory must be a string");
     const localDirectoryStat = await new Promise((resolve3) => {
-      fs4.stat(localDirectory, (err, stat3) => {
+      import_fs3.default.stat(localDirectory, (err, stat3) => {
         resolve3(stat3 || null);
       });
     });
-    invariant2(localDirectoryStat != null, `localDirectory does not exist at ${localDirectory}`);
-    invariant2(localDirectoryStat.isDirectory(), `localDirectory is not a directory at ${localDirectory}`);
+    (0, import_assert2.default)(localDirectoryStat != null, `localDirectory does not exist at ${localDirectory}`);
+    (0, import_assert2.default)(localDirectoryStat.isDirectory(), `localDirectory is not a directory at ${localDirectory}`);
     const sftp = givenSftp || await this.requestSFTP();
     const scanned = await esm_default(remoteDirectory, {
       recursive,
@@ -27901,10 +17452,10 @@ var NodeSSH = class {
       concurrency,
       fileSystem: {
         basename(path) {
-          return fsPath2.posix.basename(path);
+          return import_path2.default.posix.basename(path);
         },
         join(pathA, pathB) {
-          return fsPath2.posix.join(pathA, pathB);
+          return import_path2.default.posix.join(pathA, pathB);
         },
         readdir(path) {
           return new Promise((resolve3, reject) => {
@@ -27930,8 +17481,8 @@ var NodeSSH = class {
         }
       }
     });
-    const files = scanned.files.map((item) => fsPath2.relative(remoteDirectory, item));
-    const directories = scanned.directories.map((item) => fsPath2.relative(remoteDirectory, item));
+    const files = scanned.files.map((item) => import_path2.default.relative(remoteDirectory, item));
+    const directories = scanned.directories.map((item) => import_path2.default.relative(remoteDirectory, item));
     directories.sort((a, b) => a.length - b.length);
     let failed = false;
     try {
@@ -27939,7 +17490,7 @@ var NodeSSH = class {
         const queue = new PromiseQueue({ concurrency });
         directories.forEach((directory) => {
           queue.add(async () => {
-            await makeDir(fsPath2.join(localDirectory, directory));
+            await makeDir(import_path2.default.join(localDirectory, directory));
           }).catch(reject);
         });
         resolve3(queue.waitTillIdle());
@@ -27948,8 +17499,8 @@ var NodeSSH = class {
         const queue = new PromiseQueue({ concurrency });
         files.forEach((file) => {
           queue.add(async () => {
-            const localFile = fsPath2.join(localDirectory, file);
-            const remoteFile = fsPath2.join(remoteDirectory, file);
+            const localFile = import_path2.default.join(localDirectory, file);
+            const remoteFile = import_path2.default.join(remoteDirectory, file);
             try {
               await this.getFile(localFile, remoteFile, sftp, transferOptions);
               tick(localFile, remoteFile, null);
@@ -28311,10 +17862,27 @@ async function pRetry(input, options = {}) {
   throw new Error("Retry attempts exhausted without throwing an error.");
 }
 
+// src/adapters/ssh-compression.ts
+var import_zlib = __toESM(require_zlib(), 1);
+var COMPRESSION = ["zlib@openssh.com", "zlib", "none"];
+function dropPacketsAfterTeardown(writer) {
+  const finalize = writer.prototype.finalize;
+  writer.prototype.finalize = function(payload, force) {
+    return this._zlib?._handle ? finalize.call(this, payload, force) : payload;
+  };
+}
+dropPacketsAfterTeardown(import_zlib.default.ZlibPacketWriter);
+
 // src/adapters/ssh-session.ts
 var NO_MATCHING_KEY_FORMAT = /no matching host key format/i;
 var REMOTE_KEY_FORMATS = /^Handshake: \(remote\) Host key format: (.*)$/;
 var EVERY_KEY_TYPE = ["ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521", "ssh-rsa"];
+function sshAlgorithms(hostKeyAlgorithms2, asJump = false) {
+  return {
+    compress: asJump ? ["none"] : [...COMPRESSION],
+    ...hostKeyAlgorithms2.length > 0 ? { serverHostKey: [...hostKeyAlgorithms2] } : {}
+  };
+}
 function tcpOptions(host) {
   return { host: host.host, port: host.port, noDelay: true };
 }
@@ -28325,11 +17893,11 @@ async function connectOnce(host, options, asJump, openSock) {
   const { credentials } = options;
   const algorithms = options.trust.ignoreHostKeys ? [] : hostKeyAlgorithms(options.trust.pins, host.host, host.port);
   const where = asJump ? `jump host ${host.label}: ` : "";
-  const direct = openSock ? void 0 : connectTcp(tcpOptions(host));
+  const direct = openSock ? void 0 : (0, import_node_net.connect)(tcpOptions(host));
   const sock = direct ?? await openSock();
   try {
     await client.connect({
-      ...algorithms.length > 0 ? { algorithms: { serverHostKey: algorithms } } : {},
+      algorithms: sshAlgorithms(algorithms, asJump),
       host: host.host,
       port: host.port,
       username: host.username,
@@ -28608,7 +18176,7 @@ var SshShell = class {
             reject(this.lost ? new RemoteConnectionLost(command, this.lost, { cause: error2 }) : new Error(`the host did not start a remote command (${error2.message}): ${command.slice(0, 120)}`, { cause: error2 }));
             return;
           }
-          if (!(opened instanceof Duplex)) {
+          if (!(opened instanceof import_node_stream.Duplex)) {
             killChannel(opened);
             reject(new Error("the SSH channel is not a stream"));
             return;
@@ -28660,7 +18228,7 @@ function openTransport(plan, options = {}) {
 }
 
 // src/engine/inventory.ts
-var import_yaml = __toESM(require_dist(), 1);
+var import_yaml = __toESM(require_yaml(), 1);
 var KEYS = ["host", "user", "port", "target", "start-file", "status-url", "labels"];
 var LABEL = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 var CONTROL = /[\u0000-\u001f\u007f]/;
@@ -28892,7 +18460,7 @@ function resolveFleetAmounts(fleet, hosts) {
 }
 
 // src/engine/master-change.ts
-import { posix } from "node:path";
+var import_node_path = require("node:path");
 
 // src/engine/worker-definitions.ts
 function relativeToApp(path, target, appDir) {
@@ -28913,7 +18481,7 @@ function masterLevelPaths(definitions, target, globs) {
   const loaded = new Set(
     [...definitions.includedFiles, definitions.startFile].map((file) => relativeToApp(file, target, definitions.appDir)).filter((file) => file !== void 0)
   );
-  return (path) => loaded.has(path) || globs.some((glob) => posix.matchesGlob(path, glob));
+  return (path) => loaded.has(path) || globs.some((glob) => import_node_path.posix.matchesGlob(path, glob));
 }
 function staleFiles(definitions, masterStartedAt, target) {
   if (masterStartedAt === void 0) return [];
@@ -29021,13 +18589,13 @@ function describePlan(label, plan) {
 }
 
 // src/rollout/canary-watch.ts
-import { setTimeout as realSleep } from "node:timers/promises";
+var import_promises = require("node:timers/promises");
 function picture(snapshot) {
   return `${snapshot.masters.map((master) => master.pid).join(",")}|${snapshot.workers.map((worker) => worker.pid).sort((a, b) => a - b).join(",")}`;
 }
 async function watchCanary(prepared, report, settleMs) {
   const { run: run2, checked: checked2 } = prepared;
-  const sleep = run2.io.sleep ?? realSleep;
+  const sleep = run2.io.sleep ?? import_promises.setTimeout;
   run2.io.log.info(`${run2.label}: canary: watching its workers for ${settleMs / 1e3} s before the other hosts`);
   const first = await checked2.source.snapshot();
   const deadline = run2.now() + settleMs;
@@ -29048,8 +18616,8 @@ async function watchCanary(prepared, report, settleMs) {
 }
 
 // src/rollout/host-lock.ts
-import { setTimeout as realSleep2 } from "node:timers/promises";
-import { randomBytes } from "node:crypto";
+var import_promises2 = require("node:timers/promises");
+var import_node_crypto2 = require("node:crypto");
 
 // src/engine/shell-quote.ts
 function quote(part) {
@@ -29237,10 +18805,10 @@ async function attempt(run2, command, path) {
 async function acquireLock(run2, owner, options) {
   const { label, io, settings } = run2;
   const path = lockDirectory(settings.target);
-  const token = randomBytes(16).toString("hex");
+  const token = (0, import_node_crypto2.randomBytes)(16).toString("hex");
   const command = acquireCommand(settings.target, owner, token, options.force);
   const pollMs = Math.max(1, options.pollMs ?? 1e3);
-  const sleep = options.sleep ?? io.sleep ?? realSleep2;
+  const sleep = options.sleep ?? io.sleep ?? import_promises2.setTimeout;
   const started = run2.now();
   let announced = false;
   for (; ; ) {
@@ -29796,7 +19364,7 @@ async function checkSignalRight(run2, masterPid) {
 }
 
 // src/rollout/restart-step.ts
-import { setTimeout as realSleep3 } from "node:timers/promises";
+var import_promises3 = require("node:timers/promises");
 
 // src/engine/crash-loop.ts
 var CRASH_LIMIT = 2;
@@ -29907,7 +19475,7 @@ async function stopMaster(run2, source, pid) {
 }
 async function watchRestart(run2, source, oldMasterPid, startedAt2, synced) {
   const { settings, io, label } = run2;
-  const sleep = io.sleep ?? realSleep3;
+  const sleep = io.sleep ?? import_promises3.setTimeout;
   const expected = /* @__PURE__ */ new Map();
   for (const group of synced.groups) expected.set(group.name, (expected.get(group.name) ?? 0) + group.count);
   let state = startRestartWatch({ oldMasterPid, startedAt: startedAt2, expected });
@@ -30138,7 +19706,7 @@ async function signalStep(run2, source, plan) {
 }
 
 // src/engine/reload-watch.ts
-import { setTimeout as realSleep4 } from "node:timers/promises";
+var import_promises4 = require("node:timers/promises");
 
 // src/engine/app-log.ts
 function sawReloadStart(text, masterPid) {
@@ -30192,7 +19760,7 @@ function untouchedGroupsHint(baseline, stillOld) {
 }
 async function watchReload(options) {
   const now = options.now ?? Date.now;
-  const sleep = options.sleep ?? realSleep4;
+  const sleep = options.sleep ?? import_promises4.setTimeout;
   const started = now();
   const forced = [];
   let inFlight;
@@ -30988,7 +20556,7 @@ async function planHost(prepared, fleet, batch, inSource2) {
 }
 
 // src/status/remote-status.ts
-import { setTimeout as realSleep5 } from "node:timers/promises";
+var import_promises5 = require("node:timers/promises");
 
 // src/remote/host-probe.php
 var host_probe_default = `<?php
@@ -31528,7 +21096,7 @@ var RemoteStatus = class {
   async probeUntilStatusAnswers() {
     const { settings } = this.options;
     const now = this.options.now ?? Date.now;
-    const sleep = this.options.sleep ?? realSleep5;
+    const sleep = this.options.sleep ?? import_promises5.setTimeout;
     const deadline = now() + settings.commandTimeoutMs;
     for (; ; ) {
       const probe = await this.runProbe();
@@ -31575,23 +21143,23 @@ function realRolloutIO(transport, log) {
 // src/run/deployment.ts
 async function sourceBytes(directory) {
   let total = 0;
-  for (const entry of await readdir2(directory, { withFileTypes: true, recursive: true })) {
-    if (entry.isFile() && !`${entry.parentPath}/`.includes("/.git/")) total += (await lstat2(join(entry.parentPath, entry.name))).size;
+  for (const entry of await (0, import_promises6.readdir)(directory, { withFileTypes: true, recursive: true })) {
+    if (entry.isFile() && !`${entry.parentPath}/`.includes("/.git/")) total += (await (0, import_promises6.lstat)((0, import_node_path2.join)(entry.parentPath, entry.name))).size;
   }
   return total;
 }
 async function readInventory(workspace, path) {
   if (path === "") return void 0;
-  const file = resolve(workspace, path);
+  const file = (0, import_node_path2.resolve)(workspace, path);
   try {
-    return await readFile2(file, "utf8");
+    return await (0, import_promises6.readFile)(file, "utf8");
   } catch (error2) {
     throw new InputError("inventory", `cannot read ${file} (${error2.code ?? error2.message}); expected a YAML file in the workspace`);
   }
 }
 async function sourceDirectory(workspace, given) {
-  const source = resolve(workspace, given);
-  const info2 = await stat2(source).catch(() => null);
+  const source = (0, import_node_path2.resolve)(workspace, given);
+  const info2 = await (0, import_promises6.stat)(source).catch(() => null);
   if (!info2?.isDirectory()) throw new InputError("source", `"${given}" is not a directory (looked at ${source})`);
   return source;
 }
@@ -31619,7 +21187,7 @@ async function runDeployment(plan, context) {
 }
 function inSource(source, path) {
   try {
-    return lstatSync(join(source, path), { throwIfNoEntry: false }) !== void 0;
+    return (0, import_node_fs.lstatSync)((0, import_node_path2.join)(source, path), { throwIfNoEntry: false }) !== void 0;
   } catch {
     return false;
   }
@@ -31656,7 +21224,7 @@ function reportJson(reports) {
 }
 
 // src/action/run-record.ts
-import { appendFileSync as appendFileSync2 } from "node:fs";
+var import_node_fs2 = require("node:fs");
 
 // src/engine/rollout-gantt.ts
 var MERMAID_LOOK_ALIKES = { ":": "\u2236", ";": "\u204F", "#": "\u266F", "%": "\uFF05", "<": "\u2039", ">": "\u203A" };
@@ -31861,7 +21429,7 @@ function writeJobSummary(reports, tookMs) {
   if (!file || reports.length === 0 || summaryWritten) return;
   summaryWritten = true;
   try {
-    appendFileSync2(file, jobSummary(reports, tookMs));
+    (0, import_node_fs2.appendFileSync)(file, jobSummary(reports, tookMs));
   } catch (error2) {
     warning(`could not write the job summary to ${file}: ${error2.message}`);
   }
@@ -31929,7 +21497,7 @@ function installLastResort() {
 }
 function lockOwner() {
   const env = process.env;
-  const runUrl = env["GITHUB_RUN_ID"] !== void 0 ? `${env["GITHUB_SERVER_URL"] ?? "https://github.com"}/${env["GITHUB_REPOSITORY"] ?? "?"}/actions/runs/${env["GITHUB_RUN_ID"]}` : `a run outside GitHub Actions (pid ${process.pid} on ${hostname()})`;
+  const runUrl = env["GITHUB_RUN_ID"] !== void 0 ? `${env["GITHUB_SERVER_URL"] ?? "https://github.com"}/${env["GITHUB_REPOSITORY"] ?? "?"}/actions/runs/${env["GITHUB_RUN_ID"]}` : `a run outside GitHub Actions (pid ${process.pid} on ${(0, import_node_os.hostname)()})`;
   return { runUrl, job: env["GITHUB_JOB"] ?? "graceful-reload", startedAt: (/* @__PURE__ */ new Date()).toISOString() };
 }
 async function deploy() {
@@ -31992,11 +21560,11 @@ async function run() {
 }
 
 // src/cli/main.ts
-import { writeFile as writeFile2 } from "node:fs/promises";
-import { hostname as hostname2, userInfo } from "node:os";
+var import_promises8 = require("node:fs/promises");
+var import_node_os2 = require("node:os");
 
 // src/cli/options.ts
-var import_yaml2 = __toESM(require_dist(), 1);
+var import_yaml2 = __toESM(require_yaml(), 1);
 
 // action.yml
 var action_default = `name: graceful-reload
@@ -32192,7 +21760,7 @@ outputs:
 
 runs:
   using: node24
-  main: dist/index.js
+  main: dist/index.cjs
 `;
 
 // src/cli/options.ts
@@ -32427,19 +21995,19 @@ function liveProgress(out, verbose, now = Date.now, tickMs = 120) {
 }
 
 // src/cli/settings.ts
-var import_yaml3 = __toESM(require_dist(), 1);
-import { readFile as readFile3 } from "node:fs/promises";
-import { dirname, resolve as resolve2 } from "node:path";
+var import_promises7 = require("node:fs/promises");
+var import_node_path3 = require("node:path");
+var import_yaml3 = __toESM(require_yaml(), 1);
 var COMMAND_LINE_ONLY = /* @__PURE__ */ new Set(["config", "help"]);
 async function readConfigFile(path, options = cliOptions()) {
-  const file = resolve2(path);
+  const file = (0, import_node_path3.resolve)(path);
   let text;
   try {
-    text = await readFile3(file, "utf8");
+    text = await (0, import_promises7.readFile)(file, "utf8");
   } catch (error2) {
     throw new UsageError(`--config: cannot read ${file} (${error2.code ?? error2.message})`);
   }
-  return { path: file, directory: dirname(file), given: parseConfig(text, file, options) };
+  return { path: file, directory: (0, import_node_path3.dirname)(file), given: parseConfig(text, file, options) };
 }
 function parseConfig(text, file, options = cliOptions()) {
   const document2 = (0, import_yaml3.parseDocument)(text, { uniqueKeys: true });
@@ -32464,7 +22032,7 @@ function parseConfig(text, file, options = cliOptions()) {
 }
 async function fileContent(path, shown3) {
   try {
-    return await readFile3(path, "utf8");
+    return await (0, import_promises7.readFile)(path, "utf8");
   } catch (error2) {
     throw new UsageError(`${shown3}: cannot read ${path} (${error2.code ?? error2.message})`);
   }
@@ -32480,8 +22048,8 @@ async function resolveInputs(commandLine2, config, environment, options = cliOpt
     const base = fromLine ? process.cwd() : config.directory;
     const shown3 = fromLine ? `--${option.flag}` : `${config.path}: ${option.flag}`;
     for (const value of values) {
-      if (option.kind === "file") add(option.input, await fileContent(resolve2(base, value), shown3));
-      else if (!fromLine && PATH_INPUTS.includes(option.input) && value !== "") add(option.input, resolve2(base, value));
+      if (option.kind === "file") add(option.input, await fileContent((0, import_node_path3.resolve)(base, value), shown3));
+      else if (!fromLine && PATH_INPUTS.includes(option.input) && value !== "") add(option.input, (0, import_node_path3.resolve)(base, value));
       else add(option.input, value);
     }
   }
@@ -32498,7 +22066,7 @@ function ownOption(flag, commandLine2, config) {
   const fromLine = commandLine2.get(flag)?.[0];
   if (fromLine !== void 0) return fromLine;
   const fromFile = config?.given.get(flag)?.[0];
-  return fromFile !== void 0 && flag === "report-file" ? resolve2(config.directory, fromFile) : fromFile;
+  return fromFile !== void 0 && flag === "report-file" ? (0, import_node_path3.resolve)(config.directory, fromFile) : fromFile;
 }
 
 // src/cli/main.ts
@@ -32527,7 +22095,7 @@ async function readRun(argv, { out, env }) {
   };
 }
 function lockOwner2() {
-  return { runUrl: `the graceful-reload CLI run by ${userInfo().username}@${hostname2()} (pid ${process.pid})`, job: "graceful-reload CLI", startedAt: (/* @__PURE__ */ new Date()).toISOString() };
+  return { runUrl: `the graceful-reload CLI run by ${(0, import_node_os2.userInfo)().username}@${(0, import_node_os2.hostname)()} (pid ${process.pid})`, job: "graceful-reload CLI", startedAt: (/* @__PURE__ */ new Date()).toISOString() };
 }
 function interrupts(progress2, err) {
   const cancellation2 = new AbortController();
@@ -32580,7 +22148,7 @@ async function deploy2(run2, streams) {
   progress2.stop();
   for (const line2 of outcomeLines(reports, Date.now() - started)) out.write(`${terminalText(line2)}
 `);
-  if (run2.reportFile !== void 0) await writeFile2(run2.reportFile, `${JSON.stringify(reports, null, 2)}
+  if (run2.reportFile !== void 0) await (0, import_promises8.writeFile)(run2.reportFile, `${JSON.stringify(reports, null, 2)}
 `);
   return reports.every(succeeded) ? EXIT.ok : EXIT.failed;
 }
@@ -32606,5 +22174,5 @@ async function runCli(argv, streams = { out: process.stdout, err: process.stderr
 
 // src/index.ts
 var CLI_MARK = /* @__PURE__ */ Symbol.for("graceful-reload.cli");
-if (globalThis[CLI_MARK] === true) process.exitCode = await runCli(process.argv.slice(2));
+if (globalThis[CLI_MARK] === true) void runCli(process.argv.slice(2)).then((code) => process.exitCode = code);
 else void run();

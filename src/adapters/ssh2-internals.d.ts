@@ -1,0 +1,10 @@
+// ssh2's compressing packet writer: not part of its typed API, guarded by ssh-compression.ts.
+declare module 'ssh2/lib/protocol/zlib.js' {
+  interface ZlibPacketWriter {
+    _zlib?: { _handle: unknown };
+    cleanup(): void;
+    finalize(payload: Buffer, force?: boolean): Buffer;
+  }
+  const writers: { ZlibPacketWriter: { new (protocol: unknown): ZlibPacketWriter; prototype: ZlibPacketWriter } };
+  export default writers;
+}
