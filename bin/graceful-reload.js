@@ -1,5 +1,7 @@
 #!/usr/bin/env node
 // graceful-reload's command-line tool: the action's own bundle (dist/index.cjs),
 // marked to run as the CLI. See `graceful-reload --help`.
+import { createRequire } from 'node:module';
+
 globalThis[Symbol.for('graceful-reload.cli')] = true;
-await import('../dist/index.cjs');
+createRequire(import.meta.url)('../dist/index.cjs');

@@ -29,6 +29,230 @@ var __toESM = (mod, isNodeMode, target) => (target = mod != null ? __create(__ge
   mod
 ));
 
+// node_modules/ssh2/lib/protocol/zlib.js
+var require_zlib = __commonJS({
+  "node_modules/ssh2/lib/protocol/zlib.js"(exports2, module2) {
+    "use strict";
+    var { kMaxLength } = require("buffer");
+    var {
+      createInflate,
+      constants: {
+        DEFLATE,
+        INFLATE,
+        Z_DEFAULT_CHUNK,
+        Z_DEFAULT_COMPRESSION,
+        Z_DEFAULT_MEMLEVEL,
+        Z_DEFAULT_STRATEGY,
+        Z_DEFAULT_WINDOWBITS,
+        Z_PARTIAL_FLUSH
+      }
+    } = require("zlib");
+    var ZlibHandle = createInflate()._handle.constructor;
+    function processCallback() {
+      throw new Error("Should not get here");
+    }
+    function zlibOnError(message, errno, code) {
+      const self2 = this._owner;
+      const error2 = new Error(message);
+      error2.errno = errno;
+      error2.code = code;
+      self2._err = error2;
+    }
+    function _close(engine) {
+      if (!engine._handle)
+        return;
+      engine._handle.close();
+      engine._handle = null;
+    }
+    var Zlib = class {
+      constructor(mode) {
+        const windowBits = Z_DEFAULT_WINDOWBITS;
+        const level = Z_DEFAULT_COMPRESSION;
+        const memLevel = Z_DEFAULT_MEMLEVEL;
+        const strategy = Z_DEFAULT_STRATEGY;
+        const dictionary = void 0;
+        this._err = void 0;
+        this._writeState = new Uint32Array(2);
+        this._chunkSize = Z_DEFAULT_CHUNK;
+        this._maxOutputLength = kMaxLength;
+        this._outBuffer = Buffer.allocUnsafe(this._chunkSize);
+        this._outOffset = 0;
+        this._handle = new ZlibHandle(mode);
+        this._handle._owner = this;
+        this._handle.onerror = zlibOnError;
+        this._handle.init(
+          windowBits,
+          level,
+          memLevel,
+          strategy,
+          this._writeState,
+          processCallback,
+          dictionary
+        );
+      }
+      writeSync(chunk, retChunks) {
+        const handle = this._handle;
+        if (!handle)
+          throw new Error("Invalid Zlib instance");
+        let availInBefore = chunk.length;
+        let availOutBefore = this._chunkSize - this._outOffset;
+        let inOff = 0;
+        let availOutAfter;
+        let availInAfter;
+        let buffers;
+        let nread = 0;
+        const state = this._writeState;
+        let buffer = this._outBuffer;
+        let offset = this._outOffset;
+        const chunkSize = this._chunkSize;
+        while (true) {
+          handle.writeSync(
+            Z_PARTIAL_FLUSH,
+            chunk,
+            // in
+            inOff,
+            // in_off
+            availInBefore,
+            // in_len
+            buffer,
+            // out
+            offset,
+            // out_off
+            availOutBefore
+          );
+          if (this._err)
+            throw this._err;
+          availOutAfter = state[0];
+          availInAfter = state[1];
+          const inDelta = availInBefore - availInAfter;
+          const have = availOutBefore - availOutAfter;
+          if (have > 0) {
+            const out = offset === 0 && have === buffer.length ? buffer : buffer.slice(offset, offset + have);
+            offset += have;
+            if (!buffers)
+              buffers = out;
+            else if (buffers.push === void 0)
+              buffers = [buffers, out];
+            else
+              buffers.push(out);
+            nread += out.byteLength;
+            if (nread > this._maxOutputLength) {
+              _close(this);
+              throw new Error(
+                `Output length exceeded maximum of ${this._maxOutputLength}`
+              );
+            }
+          } else if (have !== 0) {
+            throw new Error("have should not go down");
+          }
+          if (availOutAfter === 0 || offset >= chunkSize) {
+            availOutBefore = chunkSize;
+            offset = 0;
+            buffer = Buffer.allocUnsafe(chunkSize);
+          }
+          if (availOutAfter === 0) {
+            inOff += inDelta;
+            availInBefore = availInAfter;
+          } else {
+            break;
+          }
+        }
+        this._outBuffer = buffer;
+        this._outOffset = offset;
+        if (nread === 0)
+          buffers = Buffer.alloc(0);
+        if (retChunks) {
+          buffers.totalLen = nread;
+          return buffers;
+        }
+        if (buffers.push === void 0)
+          return buffers;
+        const output = Buffer.allocUnsafe(nread);
+        for (let i = 0, p = 0; i < buffers.length; ++i) {
+          const buf = buffers[i];
+          output.set(buf, p);
+          p += buf.length;
+        }
+        return output;
+      }
+    };
+    var ZlibPacketWriter = class {
+      constructor(protocol) {
+        this.allocStart = 0;
+        this.allocStartKEX = 0;
+        this._protocol = protocol;
+        this._zlib = new Zlib(DEFLATE);
+      }
+      cleanup() {
+        if (this._zlib)
+          _close(this._zlib);
+      }
+      alloc(payloadSize, force) {
+        return Buffer.allocUnsafe(payloadSize);
+      }
+      finalize(payload, force) {
+        if (this._protocol._kexinit === void 0 || force) {
+          const output = this._zlib.writeSync(payload, true);
+          const packet = this._protocol._cipher.allocPacket(output.totalLen);
+          if (output.push === void 0) {
+            packet.set(output, 5);
+          } else {
+            for (let i = 0, p = 5; i < output.length; ++i) {
+              const chunk = output[i];
+              packet.set(chunk, p);
+              p += chunk.length;
+            }
+          }
+          return packet;
+        }
+        return payload;
+      }
+    };
+    var PacketWriter = class {
+      constructor(protocol) {
+        this.allocStart = 5;
+        this.allocStartKEX = 5;
+        this._protocol = protocol;
+      }
+      cleanup() {
+      }
+      alloc(payloadSize, force) {
+        if (this._protocol._kexinit === void 0 || force)
+          return this._protocol._cipher.allocPacket(payloadSize);
+        return Buffer.allocUnsafe(payloadSize);
+      }
+      finalize(packet, force) {
+        return packet;
+      }
+    };
+    var ZlibPacketReader = class {
+      constructor() {
+        this._zlib = new Zlib(INFLATE);
+      }
+      cleanup() {
+        if (this._zlib)
+          _close(this._zlib);
+      }
+      read(data) {
+        return this._zlib.writeSync(data, false);
+      }
+    };
+    var PacketReader = class {
+      cleanup() {
+      }
+      read(data) {
+        return data;
+      }
+    };
+    module2.exports = {
+      PacketReader,
+      PacketWriter,
+      ZlibPacketReader,
+      ZlibPacketWriter
+    };
+  }
+});
+
 // node_modules/is-stream/index.js
 var require_is_stream = __commonJS({
   "node_modules/is-stream/index.js"(exports2, module2) {
@@ -7811,230 +8035,6 @@ ${formatted}-----END ${type} KEY-----`;
       isSupportedKeyType,
       parseDERKey: (data, type) => parseDER(data, type, "", type),
       parseKey
-    };
-  }
-});
-
-// node_modules/ssh2/lib/protocol/zlib.js
-var require_zlib = __commonJS({
-  "node_modules/ssh2/lib/protocol/zlib.js"(exports2, module2) {
-    "use strict";
-    var { kMaxLength } = require("buffer");
-    var {
-      createInflate,
-      constants: {
-        DEFLATE,
-        INFLATE,
-        Z_DEFAULT_CHUNK,
-        Z_DEFAULT_COMPRESSION,
-        Z_DEFAULT_MEMLEVEL,
-        Z_DEFAULT_STRATEGY,
-        Z_DEFAULT_WINDOWBITS,
-        Z_PARTIAL_FLUSH
-      }
-    } = require("zlib");
-    var ZlibHandle = createInflate()._handle.constructor;
-    function processCallback() {
-      throw new Error("Should not get here");
-    }
-    function zlibOnError(message, errno, code) {
-      const self2 = this._owner;
-      const error2 = new Error(message);
-      error2.errno = errno;
-      error2.code = code;
-      self2._err = error2;
-    }
-    function _close(engine) {
-      if (!engine._handle)
-        return;
-      engine._handle.close();
-      engine._handle = null;
-    }
-    var Zlib = class {
-      constructor(mode) {
-        const windowBits = Z_DEFAULT_WINDOWBITS;
-        const level = Z_DEFAULT_COMPRESSION;
-        const memLevel = Z_DEFAULT_MEMLEVEL;
-        const strategy = Z_DEFAULT_STRATEGY;
-        const dictionary = void 0;
-        this._err = void 0;
-        this._writeState = new Uint32Array(2);
-        this._chunkSize = Z_DEFAULT_CHUNK;
-        this._maxOutputLength = kMaxLength;
-        this._outBuffer = Buffer.allocUnsafe(this._chunkSize);
-        this._outOffset = 0;
-        this._handle = new ZlibHandle(mode);
-        this._handle._owner = this;
-        this._handle.onerror = zlibOnError;
-        this._handle.init(
-          windowBits,
-          level,
-          memLevel,
-          strategy,
-          this._writeState,
-          processCallback,
-          dictionary
-        );
-      }
-      writeSync(chunk, retChunks) {
-        const handle = this._handle;
-        if (!handle)
-          throw new Error("Invalid Zlib instance");
-        let availInBefore = chunk.length;
-        let availOutBefore = this._chunkSize - this._outOffset;
-        let inOff = 0;
-        let availOutAfter;
-        let availInAfter;
-        let buffers;
-        let nread = 0;
-        const state = this._writeState;
-        let buffer = this._outBuffer;
-        let offset = this._outOffset;
-        const chunkSize = this._chunkSize;
-        while (true) {
-          handle.writeSync(
-            Z_PARTIAL_FLUSH,
-            chunk,
-            // in
-            inOff,
-            // in_off
-            availInBefore,
-            // in_len
-            buffer,
-            // out
-            offset,
-            // out_off
-            availOutBefore
-          );
-          if (this._err)
-            throw this._err;
-          availOutAfter = state[0];
-          availInAfter = state[1];
-          const inDelta = availInBefore - availInAfter;
-          const have = availOutBefore - availOutAfter;
-          if (have > 0) {
-            const out = offset === 0 && have === buffer.length ? buffer : buffer.slice(offset, offset + have);
-            offset += have;
-            if (!buffers)
-              buffers = out;
-            else if (buffers.push === void 0)
-              buffers = [buffers, out];
-            else
-              buffers.push(out);
-            nread += out.byteLength;
-            if (nread > this._maxOutputLength) {
-              _close(this);
-              throw new Error(
-                `Output length exceeded maximum of ${this._maxOutputLength}`
-              );
-            }
-          } else if (have !== 0) {
-            throw new Error("have should not go down");
-          }
-          if (availOutAfter === 0 || offset >= chunkSize) {
-            availOutBefore = chunkSize;
-            offset = 0;
-            buffer = Buffer.allocUnsafe(chunkSize);
-          }
-          if (availOutAfter === 0) {
-            inOff += inDelta;
-            availInBefore = availInAfter;
-          } else {
-            break;
-          }
-        }
-        this._outBuffer = buffer;
-        this._outOffset = offset;
-        if (nread === 0)
-          buffers = Buffer.alloc(0);
-        if (retChunks) {
-          buffers.totalLen = nread;
-          return buffers;
-        }
-        if (buffers.push === void 0)
-          return buffers;
-        const output = Buffer.allocUnsafe(nread);
-        for (let i = 0, p = 0; i < buffers.length; ++i) {
-          const buf = buffers[i];
-          output.set(buf, p);
-          p += buf.length;
-        }
-        return output;
-      }
-    };
-    var ZlibPacketWriter = class {
-      constructor(protocol) {
-        this.allocStart = 0;
-        this.allocStartKEX = 0;
-        this._protocol = protocol;
-        this._zlib = new Zlib(DEFLATE);
-      }
-      cleanup() {
-        if (this._zlib)
-          _close(this._zlib);
-      }
-      alloc(payloadSize, force) {
-        return Buffer.allocUnsafe(payloadSize);
-      }
-      finalize(payload, force) {
-        if (this._protocol._kexinit === void 0 || force) {
-          const output = this._zlib.writeSync(payload, true);
-          const packet = this._protocol._cipher.allocPacket(output.totalLen);
-          if (output.push === void 0) {
-            packet.set(output, 5);
-          } else {
-            for (let i = 0, p = 5; i < output.length; ++i) {
-              const chunk = output[i];
-              packet.set(chunk, p);
-              p += chunk.length;
-            }
-          }
-          return packet;
-        }
-        return payload;
-      }
-    };
-    var PacketWriter = class {
-      constructor(protocol) {
-        this.allocStart = 5;
-        this.allocStartKEX = 5;
-        this._protocol = protocol;
-      }
-      cleanup() {
-      }
-      alloc(payloadSize, force) {
-        if (this._protocol._kexinit === void 0 || force)
-          return this._protocol._cipher.allocPacket(payloadSize);
-        return Buffer.allocUnsafe(payloadSize);
-      }
-      finalize(packet, force) {
-        return packet;
-      }
-    };
-    var ZlibPacketReader = class {
-      constructor() {
-        this._zlib = new Zlib(INFLATE);
-      }
-      cleanup() {
-        if (this._zlib)
-          _close(this._zlib);
-      }
-      read(data) {
-        return this._zlib.writeSync(data, false);
-      }
-    };
-    var PacketReader = class {
-      cleanup() {
-      }
-      read(data) {
-        return data;
-      }
-    };
-    module2.exports = {
-      PacketReader,
-      PacketWriter,
-      ZlibPacketReader,
-      ZlibPacketWriter
     };
   }
 });
@@ -16117,10 +16117,10 @@ var RsyncSync = class {
   settings;
   openStream;
   debug;
-  async sync(options = {}) {
+  sync(options = {}) {
     const args = rsyncArguments(this.settings, options);
     this.debug?.(`rsync ${args.map((arg) => JSON.stringify(arg)).join(" ")}`);
-    const { spawn } = await import("node:child_process");
+    const { spawn } = process.getBuiltinModule("node:child_process");
     return new Promise((resolve3, reject) => {
       const child = spawn("rsync", args, { env: childEnvironment(), stdio: ["ignore", "pipe", "pipe", "pipe"] });
       running.add(child);
@@ -16793,6 +16793,22 @@ function parseInputs(given, environment = {}) {
 var import_node_fs = require("node:fs");
 var import_promises6 = require("node:fs/promises");
 var import_node_path2 = require("node:path");
+
+// src/adapters/ssh-compression.ts
+var import_zlib = __toESM(require_zlib(), 1);
+var COMPRESSION = ["zlib@openssh.com", "none"];
+var COMPRESS_FROM_FILES = 2e3;
+function worthCompressing(sourceFiles2) {
+  return sourceFiles2 >= COMPRESS_FROM_FILES;
+}
+function dropPacketsAfterTeardown(writer) {
+  const finalize = writer.prototype.finalize;
+  if (typeof finalize !== "function") throw new Error("ssh2's compressing packet writer has no finalize(): this ssh2 is not the one ssh-compression.ts was written for");
+  writer.prototype.finalize = function(payload, force) {
+    return this._protocol._destruct === void 0 ? payload : finalize.call(this, payload, force);
+  };
+}
+dropPacketsAfterTeardown(import_zlib.default.ZlibPacketWriter);
 
 // src/adapters/ssh-session.ts
 var import_node_net = require("node:net");
@@ -17862,24 +17878,13 @@ async function pRetry(input, options = {}) {
   throw new Error("Retry attempts exhausted without throwing an error.");
 }
 
-// src/adapters/ssh-compression.ts
-var import_zlib = __toESM(require_zlib(), 1);
-var COMPRESSION = ["zlib@openssh.com", "zlib", "none"];
-function dropPacketsAfterTeardown(writer) {
-  const finalize = writer.prototype.finalize;
-  writer.prototype.finalize = function(payload, force) {
-    return this._zlib?._handle ? finalize.call(this, payload, force) : payload;
-  };
-}
-dropPacketsAfterTeardown(import_zlib.default.ZlibPacketWriter);
-
 // src/adapters/ssh-session.ts
 var NO_MATCHING_KEY_FORMAT = /no matching host key format/i;
 var REMOTE_KEY_FORMATS = /^Handshake: \(remote\) Host key format: (.*)$/;
 var EVERY_KEY_TYPE = ["ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521", "ssh-rsa"];
-function sshAlgorithms(hostKeyAlgorithms2, asJump = false) {
+function sshAlgorithms(hostKeyAlgorithms2, compress) {
   return {
-    compress: asJump ? ["none"] : [...COMPRESSION],
+    compress: compress ? [...COMPRESSION] : ["none"],
     ...hostKeyAlgorithms2.length > 0 ? { serverHostKey: [...hostKeyAlgorithms2] } : {}
   };
 }
@@ -17897,7 +17902,8 @@ async function connectOnce(host, options, asJump, openSock) {
   const sock = direct ?? await openSock();
   try {
     await client.connect({
-      algorithms: sshAlgorithms(algorithms, asJump),
+      // Never to a jump host: its connection only carries the host's, compressed already when it is.
+      algorithms: sshAlgorithms(algorithms, options.compress === true && !asJump),
       host: host.host,
       port: host.port,
       username: host.username,
@@ -18217,8 +18223,9 @@ function openTransport(plan, options = {}) {
     connectTimeoutMs: plan.rollout.connectTimeoutMs,
     ...plan.jumpHost ? { jumpHost: plan.jumpHost } : {}
   };
+  const compress = (options.sourceFiles ?? Promise.resolve(0)).then(worthCompressing, () => false);
   return {
-    openShell: (host) => openSshShell(host, connection),
+    openShell: async (host) => openSshShell(host, { ...connection, compress: await compress }),
     fileSync: (shell, rollout) => {
       const stream = shell.stream?.bind(shell);
       if (!stream) throw new Error("this shell cannot stream, so rsync cannot run over it");
@@ -21141,11 +21148,13 @@ function realRolloutIO(transport, log) {
 }
 
 // src/run/deployment.ts
-async function sourceBytes(directory) {
+async function sourceFiles(directory) {
+  const entries2 = await (0, import_promises6.readdir)(directory, { withFileTypes: true, recursive: true });
+  return entries2.filter((entry) => entry.isFile() && !`${entry.parentPath}/`.includes("/.git/"));
+}
+async function sourceBytes(files) {
   let total = 0;
-  for (const entry of await (0, import_promises6.readdir)(directory, { withFileTypes: true, recursive: true })) {
-    if (entry.isFile() && !`${entry.parentPath}/`.includes("/.git/")) total += (await (0, import_promises6.lstat)((0, import_node_path2.join)(entry.parentPath, entry.name))).size;
-  }
+  for (const file of files) total += (await (0, import_promises6.lstat)((0, import_node_path2.join)(file.parentPath, file.name))).size;
   return total;
 }
 async function readInventory(workspace, path) {
@@ -21171,7 +21180,8 @@ async function runDeployment(plan, context) {
     context.log.info(`shard ${plan.fleet.shard?.index}/${plan.fleet.shard?.count} has no host: nothing to do`);
     return [];
   }
-  const neededBytes = sourceBytes(source);
+  const files = sourceFiles(source);
+  const neededBytes = files.then(sourceBytes);
   neededBytes.catch(() => void 0);
   const fleet = {
     ...plan.fleet,
@@ -21179,7 +21189,7 @@ async function runDeployment(plan, context) {
     neededBytes,
     lock: { owner: context.lockOwner, timeoutMs: plan.fleet.lockTimeoutMs, force: plan.fleet.forceUnlock }
   };
-  const transport = openTransport({ ...plan, rollout }, context.debugText ? { debug: context.debugText } : {});
+  const transport = openTransport({ ...plan, rollout }, { sourceFiles: files.then((found) => found.length), ...context.debugText ? { debug: context.debugText } : {} });
   const io = realRolloutIO(transport, context.log);
   context.rolloutStarts?.(hosts);
   if (plan.fleet.dryRun) return planFleet(hosts, fleet, io, (path) => inSource(source, path));
@@ -22174,5 +22184,12 @@ async function runCli(argv, streams = { out: process.stdout, err: process.stderr
 
 // src/index.ts
 var CLI_MARK = /* @__PURE__ */ Symbol.for("graceful-reload.cli");
-if (globalThis[CLI_MARK] === true) void runCli(process.argv.slice(2)).then((code) => process.exitCode = code);
-else void run();
+if (globalThis[CLI_MARK] === true) {
+  runCli(process.argv.slice(2)).then(
+    (code) => process.exitCode = code,
+    (error2) => {
+      console.error(error2);
+      process.exitCode = 1;
+    }
+  );
+} else void run();

@@ -8,5 +8,12 @@ import { runCli } from './cli/main.js';
  */
 const CLI_MARK = Symbol.for('graceful-reload.cli');
 
-if ((globalThis as Record<symbol, unknown>)[CLI_MARK] === true) void runCli(process.argv.slice(2)).then((code) => (process.exitCode = code));
-else void run();
+if ((globalThis as Record<symbol, unknown>)[CLI_MARK] === true) {
+  runCli(process.argv.slice(2)).then(
+    (code) => (process.exitCode = code),
+    (error: unknown) => {
+      console.error(error);
+      process.exitCode = 1;
+    },
+  );
+} else void run();

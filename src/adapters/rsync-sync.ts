@@ -5,12 +5,13 @@ import type { RolloutSettings } from '../engine/settings.js';
 import { BRIDGE_HOST, BRIDGE_RSH, describeRemoteEnd, serveRsync } from './rsync-bridge.js';
 
 /**
- * The file checksums rsync may use for --checksum, most wanted first. Both
- * ends must name the same list for rsync 3.2+ to settle on the first they
- * share (each takes its own list from RSYNC_CHECKSUM_LIST); names an rsync
- * does not know are skipped, and older rsyncs ignore the list. xxh3 puts 8
- * bytes a file in the file list instead of xxh128's or md5's 16: with
- * --checksum that is most of what a deploy that changes little sends.
+ * The file checksums rsync may use for --checksum, most wanted first. xxh3
+ * puts 8 bytes a file in the file list instead of xxh128's or md5's 16: with
+ * --checksum that is most of what a deploy that changes little sends. Each
+ * end of rsync 3.2+ reads its own list from RSYNC_CHECKSUM_LIST and the two
+ * must agree: with the list on this end only, each end settled on another
+ * checksum and the transfer failed (rsync 3.5, "protocol incompatibility").
+ * Names an rsync does not know are skipped; older rsyncs ignore the list.
  */
 export const CHECKSUM_PREFERENCE = 'xxh3 xxh128 xxh64 md5 md4';
 
@@ -197,11 +198,11 @@ export class RsyncSync implements FileSync {
     private readonly debug?: (line: string) => void,
   ) {}
 
-  async sync(options: SyncOptions = {}): Promise<SyncSummary> {
+  sync(options: SyncOptions = {}): Promise<SyncSummary> {
     const args = rsyncArguments(this.settings, options);
     this.debug?.(`rsync ${args.map((arg) => JSON.stringify(arg)).join(' ')}`);
     // Loaded here, not at start-up, where it cost about 3 ms before the first connection.
-    const { spawn } = await import('node:child_process');
+    const { spawn } = process.getBuiltinModule('node:child_process');
     return new Promise((resolve, reject) => {
       // fd 3: the socket the remote shell (BRIDGE_RSH) talks to this process over.
       const child = spawn('rsync', args, { env: childEnvironment(), stdio: ['ignore', 'pipe', 'pipe', 'pipe'] });

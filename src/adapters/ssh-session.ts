@@ -35,6 +35,8 @@ export interface SshOptions {
   /** A bastion to go through; its host key is checked against the same pins. */
   readonly jumpHost?: HostSpec;
   readonly retries?: number;
+  /** zlib on the connection to the host (worthCompressing). */
+  readonly compress?: boolean;
 }
 
 type Stream = NonNullable<Config['sock']>;
@@ -49,12 +51,11 @@ const EVERY_KEY_TYPE = ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp3
 
 /**
  * ssh2's algorithm lists: the host key types the pins allow (ssh2's own when
- * there are none), and compression (ssh-compression.ts) but not to a jump
- * host, whose connection only carries the host's, compressed already.
+ * there are none), and compression when `compress` (ssh-compression.ts).
  */
-export function sshAlgorithms(hostKeyAlgorithms: readonly string[], asJump = false): NonNullable<Config['algorithms']> {
+export function sshAlgorithms(hostKeyAlgorithms: readonly string[], compress: boolean): NonNullable<Config['algorithms']> {
   return {
-    compress: asJump ? ['none'] : [...COMPRESSION],
+    compress: compress ? [...COMPRESSION] : ['none'],
     ...(hostKeyAlgorithms.length > 0 ? { serverHostKey: [...hostKeyAlgorithms] as HostKeyAlgorithmList } : {}),
   };
 }
@@ -88,7 +89,8 @@ async function connectOnce(host: HostSpec, options: SshOptions, asJump: boolean,
   const sock = direct ?? (await openSock!());
   try {
     await client.connect({
-      algorithms: sshAlgorithms(algorithms, asJump),
+      // Never to a jump host: its connection only carries the host's, compressed already when it is.
+      algorithms: sshAlgorithms(algorithms, options.compress === true && !asJump),
       host: host.host,
       port: host.port,
       username: host.username,

@@ -2,6 +2,7 @@ import type { HostSpec } from '../engine/host-spec.js';
 import type { FileSync, RemoteShell } from '../engine/ports.js';
 import type { DeployPlan, RolloutSettings } from '../engine/settings.js';
 import { RsyncSync } from './rsync-sync.js';
+import { worthCompressing } from './ssh-compression.js';
 import { openSshShell } from './ssh-session.js';
 
 /**
@@ -17,15 +18,21 @@ export interface Transport {
   fileSync(shell: RemoteShell, rollout: RolloutSettings): FileSync;
 }
 
-export function openTransport(plan: DeployPlan, options: { debug?: (line: string) => void } = {}): Transport {
+/**
+ * `sourceFiles`: how many files the source holds, known soon after the start;
+ * connections wait for it to know whether compression pays (worthCompressing).
+ */
+export function openTransport(plan: DeployPlan, options: { debug?: (line: string) => void; sourceFiles?: Promise<number> } = {}): Transport {
   const connection = {
     trust: plan.trust,
     credentials: plan.credentials,
     connectTimeoutMs: plan.rollout.connectTimeoutMs,
     ...(plan.jumpHost ? { jumpHost: plan.jumpHost } : {}),
   };
+  // A source that cannot be counted fails elsewhere (its size is needed too); here it only means no compression.
+  const compress = (options.sourceFiles ?? Promise.resolve(0)).then(worthCompressing, () => false);
   return {
-    openShell: (host) => openSshShell(host, connection),
+    openShell: async (host) => openSshShell(host, { ...connection, compress: await compress }),
     fileSync: (shell, rollout) => {
       const stream = shell.stream?.bind(shell);
       if (!stream) throw new Error('this shell cannot stream, so rsync cannot run over it');

@@ -1,4 +1,4 @@
-import { lstatSync } from 'node:fs';
+import { lstatSync, type Dirent } from 'node:fs';
 import { lstat, readdir, readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { openTransport } from '../adapters/transport.js';
@@ -33,13 +33,16 @@ export interface DeploymentContext {
   readonly hostReported?: (report: HostReport) => void;
 }
 
-/** The bytes of every file in the source tree: the most a sync can write on a host. */
-async function sourceBytes(directory: string): Promise<number> {
+/** The files of the source tree, but for the repository's history, which is never deployed (exclude .git/ by default). */
+async function sourceFiles(directory: string): Promise<Dirent[]> {
+  const entries = await readdir(directory, { withFileTypes: true, recursive: true });
+  return entries.filter((entry) => entry.isFile() && !`${entry.parentPath}/`.includes('/.git/'));
+}
+
+/** The bytes of these files: the most a sync can write on a host. */
+async function sourceBytes(files: readonly Dirent[]): Promise<number> {
   let total = 0;
-  for (const entry of await readdir(directory, { withFileTypes: true, recursive: true })) {
-    // The repository's history is never deployed (exclude .git/ by default).
-    if (entry.isFile() && !`${entry.parentPath}/`.includes('/.git/')) total += (await lstat(join(entry.parentPath, entry.name))).size;
-  }
+  for (const file of files) total += (await lstat(join(file.parentPath, file.name))).size;
   return total;
 }
 
@@ -76,7 +79,8 @@ export async function runDeployment(plan: DeployPlan, context: DeploymentContext
     return [];
   }
   // Walked while the hosts connect; a host that needs it waits for it, and a failure reaches each of them, never an unhandled rejection.
-  const neededBytes = sourceBytes(source);
+  const files = sourceFiles(source);
+  const neededBytes = files.then(sourceBytes);
   neededBytes.catch(() => undefined);
   const fleet: FleetSettings = {
     ...plan.fleet,
@@ -84,7 +88,7 @@ export async function runDeployment(plan: DeployPlan, context: DeploymentContext
     neededBytes,
     lock: { owner: context.lockOwner, timeoutMs: plan.fleet.lockTimeoutMs, force: plan.fleet.forceUnlock },
   };
-  const transport = openTransport({ ...plan, rollout }, context.debugText ? { debug: context.debugText } : {});
+  const transport = openTransport({ ...plan, rollout }, { sourceFiles: files.then((found) => found.length), ...(context.debugText ? { debug: context.debugText } : {}) });
   const io = realRolloutIO(transport, context.log);
   context.rolloutStarts?.(hosts);
   if (plan.fleet.dryRun) return planFleet(hosts, fleet, io, (path) => inSource(source, path));

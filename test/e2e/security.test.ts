@@ -2,7 +2,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { appendFile, readdir, readFile } from 'node:fs/promises';
+import { appendFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { execFile, mustExec } from '../rig/process.js';
@@ -124,6 +124,24 @@ test('jump host: the one connection goes through it, rsync included, and its hos
   assert.equal(refused.report.step, 'host-key');
   assert.match(refused.report.error!, /^jump host root@127\.0\.0\.1:\d+: the host key offered by \[127\.0\.0\.1\]:\d+ matches none of its pinned keys/);
   assert.deepEqual(await tree(target.srv), before);
+});
+
+test('a source of 2,000 files or more: the connection to the host is compressed, the one to the jump host is not, and the run ends cleanly', async () => {
+  const bastion = await rig.addHost('bastion-z', { app: false, logLevel: 'DEBUG1' });
+  const target = await rig.addHost('behind-z', { logLevel: 'DEBUG1' });
+  await target.startMaster();
+  const source = await rig.makeSource('v2');
+  await mkdir(join(source, 'data'));
+  await Promise.all(Array.from({ length: 2_000 }, (_, i) => writeFile(join(source, 'data', `f${i}.php`), `<?php return ${i};\n`)));
+
+  const { run, report } = await deploy(rig, target, source, { 'jump-host': `root@127.0.0.1:${bastion.port}`, 'known-hosts': `${bastion.hostKeyLine}\n${target.hostKeyLine}` });
+  assert.equal(run.code, 0, run.log);
+  assert.ok(report.sync!.filesTransferred >= 2_000);
+  assert.match(await target.get('/'), /hello from v2/);
+  const compression = (log: string) => [...new Set(log.match(/client->server cipher: .* compression: [\w@.]+/g)?.map((line) => line.split('compression: ')[1]))];
+  // The host's log has the rig's own OpenSSH sessions too (uncompressed); the bastion's is the action's alone.
+  assert.ok(compression(target.sshdLog).includes('zlib@openssh.com'), target.sshdLog);
+  assert.deepEqual(compression(bastion.sshdLog), ['none']);
 });
 
 test('insecure-ignore-host-key: true runs without pins, with a loud warning', async () => {

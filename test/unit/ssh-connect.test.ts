@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:net';
-import { COMPRESSION } from '../../src/adapters/ssh-compression.js';
+import { COMPRESSION, worthCompressing } from '../../src/adapters/ssh-compression.js';
 import { openSshShell, sshAlgorithms, tcpOptions } from '../../src/adapters/ssh-session.js';
 import { StepError } from '../../src/engine/ports.js';
 
@@ -45,10 +45,15 @@ test('a host that answers with something other than SSH fails as a connect step,
   }
 });
 
-test('the algorithms asked for: compression first (none to a jump host), the pinned host key types when there are pins', () => {
-  assert.deepEqual(sshAlgorithms([]), { compress: ['zlib@openssh.com', 'zlib', 'none'] });
-  assert.deepEqual(sshAlgorithms(['ssh-ed25519']), { compress: COMPRESSION, serverHostKey: ['ssh-ed25519'] });
-  assert.deepEqual(sshAlgorithms(['ssh-ed25519'], true), { compress: ['none'], serverHostKey: ['ssh-ed25519'] });
+test('the algorithms asked for: compression when wanted, the pinned host key types when there are pins', () => {
+  assert.deepEqual(sshAlgorithms([], true), { compress: ['zlib@openssh.com', 'none'] });
+  assert.deepEqual(sshAlgorithms(['ssh-ed25519'], true), { compress: COMPRESSION, serverHostKey: ['ssh-ed25519'] });
+  assert.deepEqual(sshAlgorithms(['ssh-ed25519'], false), { compress: ['none'], serverHostKey: ['ssh-ed25519'] });
+});
+
+test('a compressed connection pays from 2,000 files in the source', () => {
+  assert.equal(worthCompressing(1_999), false);
+  assert.equal(worthCompressing(2_000), true);
 });
 
 /** The name-lists of the first binary packet (KEXINIT, RFC 4253 7.1) in what a client sent after its version line. */
@@ -65,7 +70,8 @@ function kexinitNameLists(bytes: Buffer): string[] | undefined {
   return lists;
 }
 
-test("the client's first key exchange offers zlib compression both ways, with none as the last resort", async () => {
+/** The compression lists (to the host, from it) of the client's first key exchange, read by a peer that then hangs up. */
+async function offeredCompression(compress: boolean): Promise<[string, string]> {
   let offered: (lists: string[]) => void;
   const lists = new Promise<string[]>((resolve) => (offered = resolve));
   const server = createServer((socket) => {
@@ -83,12 +89,16 @@ test("the client's first key exchange offers zlib compression both ways, with no
   });
   const port = await listen(server);
   try {
-    const connecting = openSshShell({ label: 'kexinit', host: '127.0.0.1', port, username: 'deploy' }, OPTIONS).catch((e: unknown) => e);
-    const [, , , , , , compressToHost, compressFromHost] = await lists;
-    assert.equal(compressToHost, 'zlib@openssh.com,zlib,none');
-    assert.equal(compressFromHost, 'zlib@openssh.com,zlib,none');
+    const connecting = openSshShell({ label: 'kexinit', host: '127.0.0.1', port, username: 'deploy' }, { ...OPTIONS, compress }).catch((e: unknown) => e);
+    const [, , , , , , toHost, fromHost] = await lists;
     assert.ok((await connecting) instanceof StepError);
+    return [toHost!, fromHost!];
   } finally {
     server.close();
   }
+}
+
+test("the client's first key exchange offers compression after authentication both ways when asked to, with none as the last resort; else none", async () => {
+  assert.deepEqual(await offeredCompression(true), ['zlib@openssh.com,none', 'zlib@openssh.com,none']);
+  assert.deepEqual(await offeredCompression(false), ['none', 'none']);
 });
