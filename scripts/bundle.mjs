@@ -64,13 +64,17 @@ const noSftp = standIn('no-sftp', /\/protocol\/SFTP\.js$/, () =>
 
 /**
  * `specifier` bundled on its own and kept in the bundle as text, compiled the
- * first time one of its exports is read. V8 scans every function of a script
- * before running any of it, but skips through a string. The stand-in has the
- * module's export names (read here) as getters, so ESM imports of it, which
- * esbuild turns into property reads at each use, compile nothing until then.
+ * first time it is used. V8 scans every function of a script before running
+ * any of it, but skips through a string. The stand-in has the module's
+ * exports by name (read here): as getters, for a module imported as an ES
+ * module, which esbuild turns into property reads at each use; or, with
+ * `takenAtLoad` (an importer that keeps the module's functions when it
+ * loads), each function as one that compiles the module when first called.
  */
-async function compiledOnFirstUse(specifier) {
-  const names = Object.keys(createRequire(import.meta.url)(specifier));
+async function compiledOnFirstUse(specifier, { takenAtLoad = false } = {}) {
+  const real = createRequire(import.meta.url)(specifier);
+  const functions = takenAtLoad ? Object.keys(real).filter((name) => typeof real[name] === 'function') : [];
+  const getters = Object.keys(real).filter((name) => !functions.includes(name));
   const alone = await build({ entryPoints: [specifier], bundle: true, platform: 'node', target: 'node24', format: 'cjs', write: false, legalComments: 'none', logLevel: 'warning' });
   const text = alone.outputFiles[0].text;
   const filter = new RegExp(`^${specifier.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}$`);
@@ -86,7 +90,8 @@ async function compiledOnFirstUse(specifier) {
       '  }',
       '  return loaded;',
       '}',
-      `for (const name of ${JSON.stringify(names)}) Object.defineProperty(module.exports, name, { enumerable: true, get: () => load()[name] });`,
+      `for (const name of ${JSON.stringify(getters)}) Object.defineProperty(module.exports, name, { enumerable: true, get: () => load()[name] });`,
+      `for (const name of ${JSON.stringify(functions)}) module.exports[name] = function (...args) { return load()[name].apply(this, args); };`,
     ].join('\n'),
   );
 }
@@ -94,6 +99,10 @@ async function compiledOnFirstUse(specifier) {
 // The YAML parser is a fifth of the bundle, and only an inventory file and the
 // command-line tool's options need it: compiling it at every start cost about 7 ms.
 const yamlOnFirstUse = await compiledOnFirstUse('yaml');
+
+// bcrypt-pbkdf (with tweetnacl) decrypts a private key that has a passphrase,
+// and nothing else; ssh2 takes its pbkdf function when it loads.
+const bcryptOnFirstUse = await compiledOnFirstUse('bcrypt-pbkdf', { takenAtLoad: true });
 
 // `node scripts/bundle.mjs <file>` writes elsewhere, so a test can compare a fresh build with dist/.
 const outfile = process.argv[2] ?? 'dist/index.cjs';
@@ -111,7 +120,7 @@ await build({
   format: 'cjs',
   // The PHP programs that run on hosts live in src/remote/*.php and are inlined as text, as is action.yml (the CLI's options).
   loader: { '.php': 'text', '.yml': 'text' },
-  plugins: [nativeAddons, noHttpClient, ssh2ClientOnly, noMakeDir, noSftp, lazyChildProcess, yamlOnFirstUse],
+  plugins: [nativeAddons, noHttpClient, ssh2ClientOnly, noMakeDir, noSftp, lazyChildProcess, yamlOnFirstUse, bcryptOnFirstUse],
   legalComments: 'none',
   logLevel: 'warning',
 });
