@@ -8,13 +8,14 @@ import { createRequire } from 'node:module';
 
 /**
  * An esbuild plugin that hands every import matching `filter` the module
- * `contents(path)` instead (resolved from the importer's directory).
+ * `contents(path)` instead (resolved from the importer's directory); with
+ * `importer`, only the imports of the modules whose path matches it.
  */
-function standIn(namespace, filter, contents) {
+function standIn(namespace, filter, contents, importer = /.*/) {
   return {
     name: namespace,
     setup(builder) {
-      builder.onResolve({ filter }, (args) => ({ path: args.path, namespace, pluginData: args.resolveDir }));
+      builder.onResolve({ filter }, (args) => (importer.test(args.importer) ? { path: args.path, namespace, pluginData: args.resolveDir } : undefined));
       builder.onLoad({ filter: /.*/, namespace }, (args) => ({ contents: contents(args.path), resolveDir: args.pluginData, loader: 'js' }));
     },
   };
@@ -45,16 +46,12 @@ const noMakeDir = standIn('no-make-dir', /^make-dir$/, () => "export default fun
 // ssh2's agent module runs programs only for Windows agents (Pageant, Cygwin),
 // yet loading child_process for it cost about 3 ms of every start. It gets
 // the two functions it takes, loading child_process when first called.
-const lazyChildProcess = {
-  name: 'lazy-child-process',
-  setup(builder) {
-    builder.onResolve({ filter: /^child_process$/ }, (args) => (/ssh2\/lib\/agent\.js$/.test(args.importer) ? { path: args.path, namespace: 'lazy-child-process' } : undefined));
-    builder.onLoad({ filter: /.*/, namespace: 'lazy-child-process' }, () => ({
-      contents: ['execFile', 'spawn'].map((name) => `exports.${name} = (...args) => require('node:child_process').${name}(...args);`).join('\n'),
-      loader: 'js',
-    }));
-  },
-};
+const lazyChildProcess = standIn(
+  'lazy-child-process',
+  /^child_process$/,
+  () => ['execFile', 'spawn'].map((name) => `exports.${name} = (...args) => require('node:child_process').${name}(...args);`).join('\n'),
+  /ssh2\/lib\/agent\.js$/,
+);
 
 // node-ssh never asks ssh2 for SFTP (the action runs commands and rsync), yet
 // ssh2's client loads its SFTP module (a fifth of ssh2) at start-up.

@@ -27,13 +27,6 @@ export function worthCompressing(sourceFiles: number): boolean {
   return sourceFiles >= COMPRESS_FROM_FILES;
 }
 
-/** The part of ssh2's compressing packet writer the guard below touches. */
-export interface CompressingWriter {
-  /** ssh2's protocol instance: its `_destruct` is cleared once the connection is torn down. */
-  _protocol: { _destruct?: unknown };
-  finalize(payload: Buffer, force?: boolean): Buffer;
-}
-
 /**
  * ssh2 drops a packet sent after its connection was torn down: the freed
  * cipher writes nothing. Its compressing writer throws instead ("Invalid Zlib
@@ -45,10 +38,10 @@ export interface CompressingWriter {
  * on a live connection (a key re-exchange swapping writers included) the
  * writer is ssh2's own.
  */
-export function dropPacketsAfterTeardown(writer: { prototype: CompressingWriter }): void {
+export function dropPacketsAfterTeardown(writer: typeof ssh2PacketWriters.ZlibPacketWriter): void {
   const finalize = writer.prototype.finalize;
   if (typeof finalize !== 'function') throw new Error("ssh2's compressing packet writer has no finalize(): this ssh2 is not the one ssh-compression.ts was written for");
-  writer.prototype.finalize = function (this: CompressingWriter, payload: Buffer, force?: boolean): Buffer {
+  writer.prototype.finalize = function (this: InstanceType<typeof writer>, payload: Buffer, force?: boolean): Buffer {
     return this._protocol._destruct === undefined ? payload : finalize.call(this, payload, force);
   };
 }
