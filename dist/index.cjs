@@ -11918,6 +11918,13 @@ var require_yaml = __commonJS({
   }
 });
 
+// version-only:../../package.json
+var require_package2 = __commonJS({
+  "version-only:../../package.json"(exports2, module2) {
+    module2.exports = { version: "1.0.0" };
+  }
+});
+
 // node_modules/@actions/core/lib/command.js
 var os = __toESM(require("os"), 1);
 
@@ -18340,7 +18347,8 @@ var CLI_OWN = [
   { flag: "report-file", kind: "value", placeholder: "<file>", description: "Writes the report (the action's report output: JSON, one entry per host) to this file." },
   { flag: "plain", kind: "boolean", description: "Plain log lines even on a terminal, instead of the live display." },
   { flag: "verbose", kind: "boolean", description: "Also print the debug lines (every remote command and how it ended)." },
-  { flag: "help", kind: "boolean", description: "Prints this help and exits." }
+  { flag: "help", kind: "boolean", description: "Prints this help and exits." },
+  { flag: "version", kind: "boolean", description: "Prints the version and exits." }
 ];
 function cliOptions(text = action_default) {
   const fromAction = actionInputs(text).map((input) => {
@@ -18558,7 +18566,7 @@ function liveProgress(out, verbose, now = Date.now, tickMs = 120) {
 var import_promises7 = require("node:fs/promises");
 var import_node_path3 = require("node:path");
 var import_yaml3 = __toESM(require_yaml(), 1);
-var COMMAND_LINE_ONLY = /* @__PURE__ */ new Set(["config", "help"]);
+var COMMAND_LINE_ONLY = /* @__PURE__ */ new Set(["config", "help", "version"]);
 async function readConfigFile(path, options = cliOptions()) {
   const file = (0, import_node_path3.resolve)(path);
   let text;
@@ -18629,6 +18637,10 @@ function ownOption(flag, commandLine2, config) {
   return fromFile !== void 0 && flag === "report-file" ? (0, import_node_path3.resolve)(config.directory, fromFile) : fromFile;
 }
 
+// src/cli/version.ts
+var import_package = __toESM(require_package2(), 1);
+var VERSION = import_package.default.version;
+
 // src/cli/main.ts
 var EXIT = { ok: 0, failed: 1, usage: 2, interrupted: 130 };
 function optionProblems(error2) {
@@ -18640,6 +18652,11 @@ async function readRun(argv, { out, env }) {
   const commandLine2 = parseArguments(argv, options);
   if (commandLine2.get("help")?.[0] === "true") {
     out.write(`${helpText(options)}
+`);
+    return void 0;
+  }
+  if (commandLine2.get("version")?.[0] === "true") {
+    out.write(`${VERSION}
 `);
     return void 0;
   }

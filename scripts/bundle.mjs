@@ -59,6 +59,11 @@ const noSftp = standIn('no-sftp', /\/protocol\/SFTP\.js$/, () =>
   "module.exports = { SFTP: class SFTP { constructor() { throw new Error('SFTP is left out of the graceful-reload bundle (no file is ever transferred over SFTP)'); } } };",
 );
 
+// The CLI's --version reads package.json; the bundle gets its version alone,
+// not the scripts and dependency lists, so a devDependency bump leaves dist/ as it was.
+const { version } = createRequire(import.meta.url)('../package.json');
+const versionOnly = standIn('version-only', /\/package\.json$/, () => `module.exports = { version: ${JSON.stringify(version)} };`, /src\/cli\/version\.ts$/);
+
 /**
  * `specifier` bundled on its own and kept in the bundle as text, compiled the
  * first time it is used. V8 scans every function of a script before running
@@ -117,7 +122,7 @@ await build({
   format: 'cjs',
   // The PHP programs that run on hosts live in src/remote/*.php and are inlined as text, as is action.yml (the CLI's options).
   loader: { '.php': 'text', '.yml': 'text' },
-  plugins: [nativeAddons, noHttpClient, ssh2ClientOnly, noMakeDir, noSftp, lazyChildProcess, yamlOnFirstUse, bcryptOnFirstUse],
+  plugins: [nativeAddons, noHttpClient, ssh2ClientOnly, noMakeDir, noSftp, lazyChildProcess, versionOnly, yamlOnFirstUse, bcryptOnFirstUse],
   legalComments: 'none',
   logLevel: 'warning',
 });

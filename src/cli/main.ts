@@ -12,6 +12,7 @@ import { runDeployment } from '../run/deployment.js';
 import { cliOptions, helpText, parseArguments, SECRET_INPUTS, secretVariable, UsageError } from './options.js';
 import { liveProgress, plainProgress, terminalText, type Progress } from './progress.js';
 import { ownOption, rawInputs, readConfigFile, resolveInputs } from './settings.js';
+import { VERSION } from './version.js';
 
 /** The CLI's exit statuses (also in --help). */
 export const EXIT = { ok: 0, failed: 1, usage: 2, interrupted: 130 } as const;
@@ -36,12 +37,16 @@ function optionProblems(error: InputError): string[] {
   return error.problems.map(({ input, problem }) => `${option(input)}: ${problem}`);
 }
 
-/** Reads the options, the config file, the secrets and validates them all; undefined after --help. */
+/** Reads the options, the config file, the secrets and validates them all; undefined after --help or --version. */
 async function readRun(argv: readonly string[], { out, env }: CliStreams): Promise<CliRun | undefined> {
   const options = cliOptions();
   const commandLine = parseArguments(argv, options);
   if (commandLine.get('help')?.[0] === 'true') {
     out.write(`${helpText(options)}\n`);
+    return undefined;
+  }
+  if (commandLine.get('version')?.[0] === 'true') {
+    out.write(`${VERSION}\n`);
     return undefined;
   }
   const configPath = commandLine.get('config')?.[0];

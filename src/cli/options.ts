@@ -56,6 +56,7 @@ const CLI_OWN: readonly CliOption[] = [
   { flag: 'plain', kind: 'boolean', description: 'Plain log lines even on a terminal, instead of the live display.' },
   { flag: 'verbose', kind: 'boolean', description: 'Also print the debug lines (every remote command and how it ended).' },
   { flag: 'help', kind: 'boolean', description: 'Prints this help and exits.' },
+  { flag: 'version', kind: 'boolean', description: 'Prints the version and exits.' },
 ];
 
 /** Every option: the action's inputs (a secret as --<name>-file), then the CLI's own. */

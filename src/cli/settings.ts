@@ -12,7 +12,7 @@ export interface ConfigFile {
 }
 
 /** Keys a config file may not hold: they only make sense on the command line. */
-const COMMAND_LINE_ONLY = new Set(['config', 'help']);
+const COMMAND_LINE_ONLY = new Set(['config', 'help', 'version']);
 
 /**
  * Reads a YAML config file: a mapping of option names to a scalar (string,

@@ -8,6 +8,7 @@ import { parse } from 'yaml';
 import { actionInputs, cliOptions, helpText, LIST_INPUTS, parseArguments, PATH_INPUTS, SECRET_INPUTS, UsageError } from '../../src/cli/options.js';
 import { liveProgress, terminalText } from '../../src/cli/progress.js';
 import { parseConfig, resolveInputs } from '../../src/cli/settings.js';
+import { runCli } from '../../src/cli/main.js';
 
 const actionYml = readFileSync(join(import.meta.dirname, '../../action.yml'), 'utf8');
 const declared = (parse(actionYml) as { inputs: Record<string, { description: string; default?: string }> }).inputs;
@@ -67,6 +68,19 @@ test('--help: every option, its default, the secrets and the exit statuses', () 
   for (const line of help.split('\n')) assert.ok(line.length <= 80, `wrapped at 80: ${line}`);
 });
 
+test('--version prints the version of package.json alone and exits 0, before any other option is read', async () => {
+  const { version } = JSON.parse(readFileSync(join(import.meta.dirname, '../../package.json'), 'utf8')) as { version: string };
+  assert.match(version, /^\d+\.\d+\.\d+$/);
+  let out = '';
+  let err = '';
+  const stream = (write: (text: string) => void) => ({ write: (text: string) => (write(text), true), isTTY: false }) as unknown as NodeJS.WriteStream;
+  const streams = { out: stream((text) => (out += text)), err: stream((text) => (err += text)), env: {} };
+  // --target / alone would be refused (exit 2): --version answers without validating the rest.
+  assert.equal(await runCli(['--version', '--target', '/'], streams), 0);
+  assert.equal(out, `${version}\n`);
+  assert.equal(err, '');
+});
+
 test('config file: scalars, numbers, booleans and lists; every problem names the file and the key', () => {
   const given = parseConfig('hosts:\n  - web1\n  - web2\ntarget: /srv/app\nport: 2222\ndry-run: true\nprivate-key-file: ~/.ssh/deploy\n', 'deploy.yml');
   assert.deepEqual(Object.fromEntries(given), { hosts: ['web1', 'web2'], target: ['/srv/app'], port: ['2222'], 'dry-run': ['true'], 'private-key-file': ['~/.ssh/deploy'] });
@@ -80,6 +94,7 @@ test('config file: scalars, numbers, booleans and lists; every problem names the
     ['- web1\n', /^deploy\.yml: expected a mapping of option names to values/],
     ['target: /a\ntarget: /b\n', /^deploy\.yml: Map keys must be unique/],
     ['help: true\n', /^deploy\.yml: unknown key help$/],
+    ['version: true\n', /^deploy\.yml: unknown key version$/],
   ];
   for (const [text, expected] of refused) {
     assert.throws(() => parseConfig(text, 'deploy.yml'), (error: unknown) => error instanceof UsageError && expected.test(error.message), text);
