@@ -9,6 +9,8 @@ import { lint, type Workflow } from './actionlint.js';
 import { actionMetadata, codeBlocks, REPO, repoFile, type CodeBlock } from './readme.js';
 
 const readme = repoFile('README.md');
+/** The major tag of the version in package.json (v1 for 1.2.3), which users' workflows name. */
+const MAJOR_TAG = `v${(JSON.parse(repoFile('package.json')) as { version: string }).version.split('.')[0]}`;
 const yamlBlocks = codeBlocks(readme).filter((block) => block.lang === 'yaml');
 const exampleWorkflows = readdirSync(join(REPO, 'examples/workflows'))
   .filter((name) => name.endsWith('.yml') || name.endsWith('.yaml'))
@@ -83,8 +85,8 @@ test('every graceful-reload step passes only inputs action.yml declares, and tho
       for (const name of required) assert.ok(given.includes(name), `${workflow.where}: ${step.uses} lacks the required input ${name}`);
       assert.ok(given.includes('hosts') || given.includes('inventory'), `${workflow.where}: ${step.uses} names no hosts`);
       assert.ok(given.includes('known-hosts'), `${workflow.where}: ${step.uses} pins no host keys`);
-      // No release is tagged yet: an example must not point at a version that does not exist.
-      assert.match(step.uses!, /@main$/, `${workflow.where}: ${step.uses} points at a ref that does not exist yet`);
+      // The examples follow the major tag the release workflow moves: the version of package.json's major.
+      assert.equal(step.uses!.split('@')[1], MAJOR_TAG, `${workflow.where}: ${step.uses} should use the major tag ${MAJOR_TAG}`);
     }
   }
   assert.ok(steps >= exampleWorkflows.length, `${steps} graceful-reload steps found`);
