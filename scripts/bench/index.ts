@@ -2,7 +2,8 @@
 //
 // Runs the benchmarks of issue 11 on the rig (real sshd hosts, real
 // Workerman; root) and writes BENCHMARKS.md with the figures, the machine and
-// the method, and its plots under benchmarks/. NAMEs pick some benchmarks
+// the method, and its plots under benchmarks/; the file's hand-written part
+// ("How fast, and why", at its end) is kept. NAMEs pick some benchmarks
 // (overhead verdict delta downtime scale startup); a partial run prints its
 // report instead of writing BENCHMARKS.md, unless --out names a file.
 // --quick (or BENCH_QUICK=1) runs each benchmark fewer times: a glance while
@@ -16,7 +17,7 @@ import type { Benchmark, BenchContext } from './benchmark.js';
 import { delta } from './delta.js';
 import { downtime } from './downtime.js';
 import { describeCommit, describeMachine } from './machine.js';
-import { renderDocument, type Section } from './markdown.js';
+import { keepHandWritten, renderDocument, type Section } from './markdown.js';
 import { overhead } from './overhead.js';
 import { scale } from './scale.js';
 import { startup } from './startup.js';
@@ -97,7 +98,8 @@ async function main(): Promise<void> {
   const figures = join(dirname(out), figuresDir);
   await mkdir(figures, { recursive: true });
   for (const figure of sections.flatMap((s) => s.figures)) await writeFile(join(figures, figure.file), figure.svg);
-  await writeFile(out, document);
+  const previous = await readFile(out, 'utf8').catch(() => undefined);
+  await writeFile(out, keepHandWritten(document, previous));
   console.log(`wrote ${relative(process.cwd(), out) || out} and its figures in ${relative(process.cwd(), figures) || figures}/`);
 }
 

@@ -79,3 +79,17 @@ export function renderDocument(run: RunInfo, machine: readonly (readonly [string
   }
   return parts.join('\n');
 }
+
+/** The heading of BENCHMARKS.md's hand-written part: what the figures mean and what bought them. */
+export const HAND_WRITTEN_HEADING = '## How fast, and why';
+
+/**
+ * A freshly rendered BENCHMARKS.md with the hand-written part of the file it
+ * replaces (from HAND_WRITTEN_HEADING to the end) carried over: a run rewrites
+ * the figures, never the narrative, which its author updates from them.
+ */
+export function keepHandWritten(rendered: string, previous: string | undefined): string {
+  const start = previous === undefined ? -1 : previous.search(new RegExp(`^${HAND_WRITTEN_HEADING}$`, 'm'));
+  if (start === -1) return rendered;
+  return `${rendered.trimEnd()}\n\n${previous!.slice(start)}`;
+}

@@ -18,14 +18,15 @@ const SHIPPED = /^(dist\/index\.cjs|bin\/graceful-reload\.js|action\.yml|README\
 
 const version = (JSON.parse(await readFile(join(REPO, 'package.json'), 'utf8')) as { version: string }).version;
 
-/** The packed size the docs state (`about N KiB packed`), in bytes, and where. */
-async function documentedSize(): Promise<{ where: string; bytes: number }> {
-  const pages = ['README.md', ...(await readdir(join(REPO, 'docs')).catch(() => [])).filter((name) => name.endsWith('.md')).map((name) => `docs/${name}`)];
+/** Every packed size the docs state (`about N KiB packed`), in bytes, and where. */
+async function documentedSizes(): Promise<{ where: string; bytes: number }[]> {
+  const pages = ['README.md', ...(await readdir(join(REPO, 'docs'))).filter((name) => name.endsWith('.md')).map((name) => `docs/${name}`)];
+  const sizes = [];
   for (const where of pages) {
-    const figure = /about\s+(\d+)\s+KiB\s+packed/.exec(await readFile(join(REPO, where), 'utf8'));
-    if (figure) return { where, bytes: Number(figure[1]) * 1024 };
+    const text = await readFile(join(REPO, where), 'utf8');
+    for (const figure of text.matchAll(/about\s+(\d+)\s+KiB\s+packed/g)) sizes.push({ where, bytes: Number(figure[1]) * 1024 });
   }
-  throw new Error(`no page of ${pages.join(', ')} says "about <N> KiB packed"`);
+  return sizes;
 }
 
 /**
@@ -47,9 +48,12 @@ test('npm pack: the tarball, installed offline into an empty project, gives a wo
   assert.deepEqual(paths.filter((path) => !SHIPPED.test(path)), [], 'files the package must not ship');
   assert.ok(paths.includes('dist/index.cjs') && paths.includes('bin/graceful-reload.js'), `the bundle and the command are in: ${paths.join(', ')}`);
   t.diagnostic(`${packed.filename}: ${packed.size} bytes packed`);
-  // The size the docs give stays true within a tenth.
-  const documented = await documentedSize();
-  assert.ok(Math.abs(packed.size - documented.bytes) <= documented.bytes / 10, `${documented.where} says about ${documented.bytes / 1024} KiB packed; npm pack made ${(packed.size / 1024).toFixed(0)} KiB`);
+  // The sizes the docs give stay true within a tenth.
+  const documented = await documentedSizes();
+  assert.ok(documented.some(({ where }) => where === 'README.md'), 'the README gives the packed size');
+  for (const { where, bytes } of documented) {
+    assert.ok(Math.abs(packed.size - bytes) <= bytes / 10, `${where} says about ${bytes / 1024} KiB packed; npm pack made ${(packed.size / 1024).toFixed(0)} KiB`);
+  }
 
   // An empty project installs the tarball alone: the bundle needs no dependency.
   const project = join(dir, 'project');

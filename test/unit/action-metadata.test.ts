@@ -3,10 +3,11 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseInputs, type RawInputs } from '../../src/engine/inputs.js';
-import { actionMetadata, REPO, repoFile, tableRows } from './readme.js';
+import { actionMetadata, docPages, REPO, repoFile, tableRows } from './readme.js';
 
 const action = actionMetadata();
-const readme = repoFile('README.md');
+/** The README and docs/, read as one: a table may live on any page, but only once. */
+const docs = docPages().map(repoFile).join('\n');
 const INPUT_HEADER = ['input', 'required', 'default', 'meaning'];
 const OUTPUT_HEADER = ['output', 'meaning'];
 
@@ -48,8 +49,8 @@ test('action.yml: branding is an icon and a color GitHub offers; the action runs
   assert.ok(existsSync(join(REPO, 'dist/index.cjs')), 'dist/index.cjs is committed');
 });
 
-test('the README input tables list exactly the inputs of action.yml, with the same required flags and defaults', () => {
-  const rows = tableRows(readme, INPUT_HEADER);
+test('the input tables (README and docs/) list exactly the inputs of action.yml, with the same required flags and defaults', () => {
+  const rows = tableRows(docs, INPUT_HEADER);
   const documented = rows.map((row) => unquote(row[0]!));
   assert.deepEqual([...documented].sort(), Object.keys(action.inputs).sort(), 'the same input names');
   assert.equal(new Set(documented).size, documented.length, 'no input is documented twice');
@@ -67,8 +68,8 @@ test('the README input tables list exactly the inputs of action.yml, with the sa
   }
 });
 
-test('the README output table lists exactly the outputs of action.yml', () => {
-  const documented = tableRows(readme, OUTPUT_HEADER).map((row) => unquote(row[0]!));
+test('the output table (README and docs/) lists exactly the outputs of action.yml', () => {
+  const documented = tableRows(docs, OUTPUT_HEADER).map((row) => unquote(row[0]!));
   assert.deepEqual([...documented].sort(), Object.keys(action.outputs).sort());
 });
 

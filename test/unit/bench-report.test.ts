@@ -1,6 +1,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { renderDocument, table } from '../../scripts/bench/markdown.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { HAND_WRITTEN_HEADING, keepHandWritten, renderDocument, table } from '../../scripts/bench/markdown.js';
 import { formatRatio, meets, median, ratio } from '../../scripts/bench/stats.js';
 import { renderSvg, ticks } from '../../scripts/bench/svg.js';
 
@@ -55,6 +57,19 @@ describe('markdown', () => {
     assert.match(text, /commit `abc1234`.*quick mode/);
     assert.match(text, /## One\n\nbody one\n\n!\[plot one\]\(benchmarks\/one\.svg\)/);
     assert.match(text, /\| cores \| 2 \|/);
+  });
+  test("a new run keeps the previous file's hand-written part, and only that", () => {
+    const previous = `# Benchmarks\n\nold figures\n\n${HAND_WRITTEN_HEADING}\n\nwhy it is fast\n`;
+    assert.equal(keepHandWritten('# Benchmarks\n\nnew figures\n', previous), `# Benchmarks\n\nnew figures\n\n${HAND_WRITTEN_HEADING}\n\nwhy it is fast\n`);
+    assert.equal(keepHandWritten('# Benchmarks\n\nnew figures\n', undefined), '# Benchmarks\n\nnew figures\n', 'no previous file');
+    assert.equal(keepHandWritten('new\n', '# Benchmarks\n\nold figures\n'), 'new\n', 'a previous file without the part');
+    assert.equal(keepHandWritten('new\n', `text ${HAND_WRITTEN_HEADING} inline\n`), 'new\n', 'only a heading line counts');
+  });
+  test('BENCHMARKS.md ends with its hand-written part', () => {
+    const text = readFileSync(join(import.meta.dirname, '../../BENCHMARKS.md'), 'utf8');
+    const at = text.search(new RegExp(`^${HAND_WRITTEN_HEADING}$`, 'm'));
+    assert.ok(at > 0, `BENCHMARKS.md has a line "${HAND_WRITTEN_HEADING}"`);
+    assert.equal(keepHandWritten('# Benchmarks\n', text), `# Benchmarks\n\n${text.slice(at)}`);
   });
 });
 

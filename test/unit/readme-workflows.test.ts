@@ -1,17 +1,19 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join, normalize } from 'node:path';
 import { parse } from 'yaml';
 import { parseInventory } from '../../src/engine/inventory.js';
 import { parseConfig } from '../../src/cli/settings.js';
 import { lint, type Workflow } from './actionlint.js';
-import { actionMetadata, codeBlocks, REPO, repoFile, type CodeBlock } from './readme.js';
+import { actionMetadata, codeBlocks, docPages, REPO, repoFile, type CodeBlock } from './readme.js';
 
 const readme = repoFile('README.md');
+/** Every page of the documentation (the README and docs/) with its fenced blocks. */
+const pages = docPages().map((where) => ({ where, blocks: codeBlocks(repoFile(where)) }));
 /** The major tag of the version in package.json (v1 for 1.2.3), which users' workflows name. */
 const MAJOR_TAG = `v${(JSON.parse(repoFile('package.json')) as { version: string }).version.split('.')[0]}`;
-const yamlBlocks = codeBlocks(readme).filter((block) => block.lang === 'yaml');
+const yamlBlocks = pages.flatMap(({ where, blocks }) => blocks.filter((block) => block.lang === 'yaml').map((block) => ({ ...block, where })));
 const exampleWorkflows = readdirSync(join(REPO, 'examples/workflows'))
   .filter((name) => name.endsWith('.yml') || name.endsWith('.yaml'))
   .sort()
@@ -25,16 +27,17 @@ const isSteps = (text: string) => /^- /m.test(text) && !/^\w/m.test(text.replace
 /** The lines a step list is wrapped in to lint it as a workflow; line numbers in messages are shifted back. */
 const STEPS_WRAPPER = ['on: push', 'jobs:', '  readme:', '    runs-on: ubuntu-latest', '    steps:'];
 
-function workflowsInReadme(): Workflow[] {
-  return yamlBlocks.flatMap((block: CodeBlock): Workflow[] => {
-    if (isWorkflow(block.text)) return [{ where: 'README.md', text: block.text, lineOffset: block.line - 1 }];
+/** The workflows the docs show, whole or as a list of steps, each named by its page. */
+function workflowsInDocs(): Workflow[] {
+  return yamlBlocks.flatMap((block: CodeBlock & { where: string }): Workflow[] => {
+    if (isWorkflow(block.text)) return [{ where: block.where, text: block.text, lineOffset: block.line - 1 }];
     if (!isSteps(block.text)) return [];
     const steps = block.text.replace(/\n$/, '').split('\n').map((line) => (line === '' ? '' : `      ${line}`));
-    return [{ where: 'README.md', text: `${[...STEPS_WRAPPER, ...steps].join('\n')}\n`, lineOffset: block.line - 1 - STEPS_WRAPPER.length }];
+    return [{ where: block.where, text: `${[...STEPS_WRAPPER, ...steps].join('\n')}\n`, lineOffset: block.line - 1 - STEPS_WRAPPER.length }];
   });
 }
 
-const allWorkflows = (): Workflow[] => [...workflowsInReadme(), ...exampleWorkflows.map((path) => ({ where: path, text: repoFile(path), lineOffset: 0 }))];
+const allWorkflows = (): Workflow[] => [...workflowsInDocs(), ...exampleWorkflows.map((path) => ({ where: path, text: repoFile(path), lineOffset: 0 }))];
 
 test('actionlint is alive: it rejects a broken workflow', async () => {
   const broken = 'on: push\njobs:\n  build:\n    steps:\n      - run: echo ${{ github.no_such_thing }}\n';
@@ -43,21 +46,25 @@ test('actionlint is alive: it rejects a broken workflow', async () => {
   assert.ok(problems.some((problem) => problem.includes('no_such_thing')), `an unknown context property is reported: ${problems.join('; ')}`);
 });
 
-test("every workflow in the README and in examples/workflows passes actionlint", async () => {
+test('every workflow in the README, in docs/ and in examples/workflows passes actionlint', async () => {
   const workflows = allWorkflows();
-  assert.ok(workflowsInReadme().length >= exampleWorkflows.length && exampleWorkflows.length >= 3, 'the README and examples/ show workflows');
+  assert.ok(workflowsInDocs().length >= exampleWorkflows.length && exampleWorkflows.length >= 3, 'the docs and examples/ show workflows');
+  assert.ok(workflowsInDocs().some((workflow) => workflow.where === 'README.md'), 'the README shows the quick start workflow');
   const problems = (await Promise.all(workflows.map(lint))).flat();
   assert.deepEqual(problems, [], 'actionlint found problems');
 });
 
-test('the README shows every example file whole, and each file it names exists as shown', () => {
+test('the docs show every example file whole, and each file they name exists as shown', () => {
   const shown = new Map<string, string>();
-  for (const block of codeBlocks(readme)) {
-    const named = /^# (examples\/\S+)\n/.exec(block.text)?.[1];
-    if (named !== undefined) shown.set(named, block.text);
+  for (const { where, blocks } of pages) {
+    for (const block of blocks) {
+      const named = /^# (examples\/\S+)\n/.exec(block.text)?.[1];
+      if (named === undefined) continue;
+      assert.equal(block.text, repoFile(named), `${named} differs from the copy in ${where}`);
+      shown.set(named, where);
+    }
   }
-  for (const [path, text] of shown) assert.equal(text, repoFile(path), `${path} differs from the README's copy`);
-  for (const path of exampleWorkflows) assert.ok(shown.has(path), `${path} is not shown in the README (a block starting with "# ${path}")`);
+  for (const path of exampleWorkflows) assert.ok(shown.has(path), `${path} is not shown in the README or docs/ (a block starting with "# ${path}")`);
 });
 
 interface Step {
@@ -104,21 +111,50 @@ test('the inventory example is read by the same parser as the inventory input', 
   );
 });
 
-test("the README's config file for the command-line tool is read by the tool", () => {
+test("the docs' config file for the command-line tool is read by the tool", () => {
   const block = yamlBlocks.find((candidate) => /^#.*graceful-reload --config/.test(candidate.text));
-  assert.ok(block, 'the README shows a config file for graceful-reload --config');
-  const given = parseConfig(block.text, 'README.md');
+  assert.ok(block, 'the docs show a config file for graceful-reload --config');
+  const given = parseConfig(block.text, block.where);
   assert.deepEqual(given.get('hosts'), ['deploy@web1.example.com', 'deploy@web2.example.com']);
   assert.deepEqual(given.get('target'), ['/srv/app']);
   assert.ok(given.has('private-key-file') && given.has('known-hosts-file'), 'the secrets and pins come from files');
 });
 
-test('every link in the README leads to a heading of it or a file of the repository', () => {
-  // GitHub's anchors: the heading's text, lower case, punctuation dropped, spaces as hyphens.
-  const prose = readme.replace(/^ *```[\s\S]*?^ *```/gm, '');
-  const anchors = new Set([...prose.matchAll(/^#{1,6} (.+)$/gm)].map((match) => match[1]!.toLowerCase().replace(/[^\p{L}\p{N} _-]/gu, '').replaceAll(' ', '-')));
-  const targets = [...prose.matchAll(/\]\(([^)\s]+)\)/g)].map((match) => match[1]!).filter((target) => !/^https?:/.test(target));
-  assert.ok(targets.length > 20, `${targets.length} links checked`);
-  const broken = targets.filter((target) => (target.startsWith('#') ? !anchors.has(target.slice(1)) : !existsSync(join(REPO, target.split('#')[0]!))));
+/** GitHub's anchors of a Markdown page: each heading's text, lower case, punctuation dropped, spaces as hyphens. */
+function anchorsOf(markdown: string): Set<string> {
+  const prose = markdown.replace(/^ *```[\s\S]*?^ *```/gm, '');
+  return new Set([...prose.matchAll(/^#{1,6} (.+)$/gm)].map((match) => match[1]!.toLowerCase().replace(/[^\p{L}\p{N} _-]/gu, '').replaceAll(' ', '-')));
+}
+
+/** The relative link targets of a page's prose (web addresses left out). */
+function linksOf(markdown: string): string[] {
+  const prose = markdown.replace(/^ *```[\s\S]*?^ *```/gm, '');
+  return [...prose.matchAll(/\]\(([^)\s]+)\)/g)].map((match) => match[1]!).filter((target) => !/^https?:/.test(target));
+}
+
+/** Why a link of `page` leads nowhere, or undefined when its file (and heading, in a Markdown file) exist. */
+function brokenLink(page: string, target: string): string | undefined {
+  const [path, anchor] = target.split('#') as [string, string | undefined];
+  const file = path === '' ? page : normalize(join(dirname(page), path));
+  if (file.startsWith('..') || !existsSync(join(REPO, file))) return `${page}: ${target} (no file ${file})`;
+  if (anchor !== undefined && file.endsWith('.md') && !anchorsOf(repoFile(file)).has(anchor)) return `${page}: ${target} (no heading #${anchor} in ${file})`;
+  return undefined;
+}
+
+test('every link of the README, docs/, BENCHMARKS.md and CHANGELOG.md leads to a file of the repository, and to a heading of it', () => {
+  const checked = [...docPages(), 'BENCHMARKS.md', 'CHANGELOG.md'];
+  const links = checked.flatMap((page) => linksOf(repoFile(page)).map((target) => ({ page, target })));
+  assert.ok(links.length > 60, `${links.length} links checked`);
+  assert.ok(brokenLink('docs/cli.md', '../README.md#no-such-heading') !== undefined && brokenLink('README.md', 'docs/nothing.md') !== undefined, 'the check can fail');
+  const broken = links.flatMap(({ page, target }) => brokenLink(page, target) ?? []);
   assert.deepEqual(broken, [], 'links that lead nowhere');
+});
+
+test('the README is a front page: under 400 lines, and it links every page of docs/', () => {
+  const lines = readme.split('\n').length;
+  assert.ok(lines < 400, `the README has ${lines} lines`);
+  const linked = new Set(linksOf(readme).map((target) => target.split('#')[0]));
+  const pagesOfDocs = docPages().filter((page) => page !== 'README.md');
+  assert.ok(pagesOfDocs.length >= 7, `docs/ has ${pagesOfDocs.length} pages`);
+  assert.deepEqual(pagesOfDocs.filter((page) => !linked.has(page)), [], 'pages of docs/ the README does not link');
 });

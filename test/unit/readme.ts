@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parse } from 'yaml';
 
@@ -7,6 +7,15 @@ export const REPO = resolve(import.meta.dirname, '../..');
 
 export function repoFile(path: string): string {
   return readFileSync(join(REPO, path), 'utf8');
+}
+
+/** The documentation: the README, the front page, and every page of docs/ it links to. */
+export function docPages(): string[] {
+  const pages = readdirSync(join(REPO, 'docs'))
+    .filter((name) => name.endsWith('.md'))
+    .sort()
+    .map((name) => `docs/${name}`);
+  return ['README.md', ...pages];
 }
 
 /** A fenced code block of a Markdown file: its language, its text (indentation removed) and the line of its first text line. */
