@@ -8746,7 +8746,7 @@ var require_agent = __commonJS({
     var { Duplex: Duplex2 } = require("stream");
     var { resolve: resolve3 } = require("path");
     var { readFile: readFile4 } = require("fs");
-    var { execFile, spawn } = require_child_process();
+    var { execFile, spawn: spawn2 } = require_child_process();
     var { isParsedKey, parseKey } = require_keyParser();
     var {
       makeBufferParser,
@@ -8923,7 +8923,7 @@ var require_agent = __commonJS({
             return cb(new Error("Unexpected multiple agent requests"));
           this.buffer = null;
           let error2;
-          const proc = this.proc = spawn(EXEPATH, [data.length]);
+          const proc = this.proc = spawn2(EXEPATH, [data.length]);
           proc.stdout.on("data", (data2) => {
             this.push(data2);
           });
@@ -12677,9 +12677,9 @@ var RsyncSync = class {
   sync(options = {}) {
     const args = rsyncArguments(this.settings, options);
     this.debug?.(`rsync ${args.map((arg) => JSON.stringify(arg)).join(" ")}`);
-    const { spawn } = process.getBuiltinModule("node:child_process");
+    const { spawn: spawn2 } = process.getBuiltinModule("node:child_process");
     return new Promise((resolve3, reject) => {
-      const child = spawn("rsync", args, { env: childEnvironment(), stdio: ["ignore", "pipe", "pipe", "pipe"] });
+      const child = spawn2("rsync", args, { env: childEnvironment(), stdio: ["ignore", "pipe", "pipe", "pipe"] });
       running.add(child);
       const bridge = serveRsync(child.stdio[3], this.openStream, this.debug);
       const stdout = new TailText();
@@ -13080,6 +13080,9 @@ var DEFAULTS = {
   "graceful-timeout": "60s",
   "on-graceful-timeout": "force",
   "on-master-change": "restart",
+  "stop-timeout": "2s",
+  drain: "restart",
+  "drain-wait": "0s",
   mode: "deploy",
   sync: "true",
   "max-parallel": "1",
@@ -13277,6 +13280,20 @@ var InputProblems = class {
     if (this.found.size > 0) throw InputError.all([...this.found.values()]);
   }
 };
+function parseDrain(raw, problems) {
+  const { check } = problems;
+  const command = raw("drain-command").trim();
+  const undrainCommand = raw("undrain-command").trim();
+  if (undrainCommand !== "" && command === "") {
+    problems.add(new InputError("undrain-command", "is set but drain-command is not: give the command that takes the host out of the load balancer too"));
+  }
+  return {
+    command,
+    undrainCommand,
+    waitMs: check(() => duration(raw, "drain-wait", 0, 10 * 6e4), 0),
+    when: check(() => oneOf(raw, "drain", ["restart", "always"]), "restart")
+  };
+}
 function parseInputs(given, environment = {}) {
   const raw = (name) => {
     const value = given(name);
@@ -13328,6 +13345,8 @@ function parseInputs(given, environment = {}) {
     ignoreWorkers: check(() => groupNames(raw("ignore-workers")), []),
     onMasterChange: check(() => oneOf(raw, "on-master-change", ["restart", "fail", "reload"]), "fail"),
     masterFiles: check(() => lines(raw("master-files")).map(validateMasterFile), []),
+    stopTimeoutMs: check(() => duration(raw, "stop-timeout", 0, 5 * 6e4), 0),
+    drain: parseDrain(raw, problems),
     timeoutMs,
     settleMs,
     pollIntervalMs,
@@ -15003,12 +15022,14 @@ function fleetHosts(plan, rollout, inventoryText, defaults) {
   const inventory = inventoryText === void 0 ? [] : parseInventory(inventoryText, defaults);
   const merged = mergeHosts(plan.hosts, inventory);
   const mine = shardHosts(merged, plan.fleet.shard);
-  return mine.map(({ spec, overrides, labels: labels2 }) => {
+  return mine.map((host) => {
+    const { spec, overrides, labels: labels2 } = host;
     if (overrides.statusUrl !== void 0 && rollout.status !== "http") {
       throw new InputError("inventory", `${spec.label}: status-url is only used with status: http (status is ${rollout.status})`);
     }
     return {
       spec,
+      position: merged.indexOf(host) + 1,
       labels: labels2,
       settings: {
         ...rollout,
@@ -15178,6 +15199,76 @@ async function watchCanary(prepared, report, settleMs) {
   }
   return report;
 }
+
+// src/rollout/drain.ts
+function describeRun(result, timeoutMs) {
+  return result.timedOut ? `timed out after ${formatDuration(timeoutMs)}` : describeExit(result);
+}
+var HostDrain = class {
+  constructor(settings, host, io, timeoutMs) {
+    this.settings = settings;
+    this.host = host;
+    this.io = io;
+    this.timeoutMs = timeoutMs;
+  }
+  settings;
+  host;
+  io;
+  timeoutMs;
+  drained = false;
+  commands = [];
+  /** The drain-command, once; a failure stops the host before anything is stopped. */
+  before = async (run2) => {
+    if (this.drained) return;
+    const record = await this.run("drain", this.settings.command);
+    if (!record.ok) {
+      throw new StepError("drain", `drain-command ${record.exit}${record.lastLines.length ? `: ${record.lastLines.slice(-3).join(" | ")}` : ""}; the host was not stopped`);
+    }
+    this.drained = true;
+    if (this.settings.waitMs > 0) {
+      run2.io.log.info(`${this.host.label}: drained; waiting ${formatDuration(this.settings.waitMs)} (drain-wait) before stopping it`);
+      await (run2.io.sleep ?? ((ms2) => new Promise((resolve3) => setTimeout(resolve3, ms2))))(this.settings.waitMs);
+    }
+  };
+  /** After the host's outcome: the undrain-command where it serves again, and what both commands did, in its report. */
+  async settle(report) {
+    if (!this.drained) return this.commands.length > 0 ? { ...report, drain: this.summary(false) } : report;
+    const serves = report.status === "ok" || report.rollback?.ok === true;
+    if (!serves) {
+      this.io.log.warning(`${this.host.label}: left drained: it does not serve, so undrain-command was not run`);
+      return { ...report, drain: this.summary(true) };
+    }
+    if (this.settings.undrainCommand === "") return { ...report, drain: this.summary(false) };
+    const record = await this.run("undrain", this.settings.undrainCommand);
+    if (record.ok) return { ...report, drain: this.summary(false) };
+    return {
+      ...report,
+      ok: false,
+      status: "failed",
+      step: "drain",
+      error: `undrain-command ${record.exit}: the host serves ${report.status === "ok" ? "the new code" : "the rolled-back code"} but is still out of the load balancer`,
+      drain: this.summary(true)
+    };
+  }
+  summary(leftDrained) {
+    return { commands: [...this.commands], leftDrained };
+  }
+  async run(name, command) {
+    const { label, position } = this.host;
+    const runner = this.io.runnerCommand;
+    if (!runner) throw new StepError("drain", `${name}-command cannot run here: this rollout has no runner to run commands on`);
+    this.io.log.info(`${label}: running ${name}-command`);
+    const result = await runner(command, {
+      env: { GRACEFUL_RELOAD_HOST: label, GRACEFUL_RELOAD_HOST_INDEX: String(position) },
+      timeoutMs: this.timeoutMs,
+      onLine: (line2) => this.io.log.info(`${label}: ${name}: ${line2}`)
+    });
+    const record = { name, ok: result.code === 0 && !result.timedOut, exit: describeRun(result, this.timeoutMs), durationMs: result.durationMs, lastLines: result.lastLines.slice(-5) };
+    this.commands.push(record);
+    this.io.log.info(`${label}: ${name}-command ${record.exit} (${formatDuration(record.durationMs)})`);
+    return record;
+  }
+};
 
 // src/rollout/host-lock.ts
 var import_promises2 = require("node:timers/promises");
@@ -15432,15 +15523,121 @@ async function release(run2, path, token) {
   }
 }
 
+// src/remote/restart.sh
+var restart_default = `# graceful-reload's restart of a Workerman app, run on the host as
+#   sh -c "<this file>" restart MASTER_PID STOP_TIMEOUT_MS TARGET PHP START_FILE [TCP_PORT...]
+#
+# One command from the stop to the new listener, so no round trip sits in
+# the window where the port is unserved. Why it is done this way, measured on
+# Workerman 4.2 and 5.2:
+# - SIGINT to the master (what \`stop\` sends, without starting PHP to read the
+#   pid file): each worker closes its listener, finishes the request it is
+#   running (signals are handled between events), closes its idle keep-alive
+#   and WebSocket connections and exits. \`stop -g\` would wait for those idle
+#   clients while the port accepts nothing.
+# - A worker still running after STOP_TIMEOUT_MS (a long request) is killed.
+# - The master counts as gone once it is a zombie: its sockets and pid file
+#   are gone, and some init processes reap late.
+# - \`start -d\` right after; then the new listeners are awaited in
+#   /proc/net/tcp, so the report can say how long the port was unserved.
+#
+# Prints key=value lines, then \`start-output:\` and what \`start -d\` printed.
+# Exit: 0 started (even when no listener came: the watch after this judges),
+# 3 the master could not be signalled, 4 it did not stop, else start's exit.
+set -u
+master=$1 stop_ms=$2 target=$3 php=$4 start_file=$5
+shift 5
+
+now_ms() {
+  t=$(date +%s%N)
+  case $t in
+    *N) echo $(($(date +%s) * 1000)) ;;
+    *) echo $((t / 1000000)) ;;
+  esac
+}
+
+alive() {
+  state=$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null) || return 1
+  case $state in Z* | X*) return 1 ;; esac
+  return 0
+}
+
+children() {
+  cat /proc/"$1"/task/*/children 2>/dev/null
+}
+
+# Client connections the workers hold: established TCP sockets whose peer is
+# not one of the app's own sockets (a BusinessWorker's link to its Gateway).
+# \`unknown\` when a worker's descriptors cannot be read (another user's app).
+client_connections() {
+  inodes=''
+  for p in "$@"; do
+    fds=$(ls -l "/proc/$p/fd" 2>/dev/null) || { echo unknown; return; }
+    inodes="$inodes $(printf '%s\\n' "$fds" | sed -n 's/.*socket:\\[\\([0-9]*\\)\\]$/\\1/p' | tr '\\n' ' ')"
+  done
+  cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | awk -v inodes="$inodes" '
+    BEGIN { n = split(inodes, list, " "); for (i = 1; i <= n; i++) mine[list[i]] = 1 }
+    ($10 in mine) { own[$2] = 1; if ($4 == "01") peer[$10] = $3 }
+    END { count = 0; for (inode in peer) if (!(peer[inode] in own)) count++; print count }'
+}
+
+# Whether every given TCP port has a listening socket (state 0A).
+listening() {
+  cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | awk -v ports="$*" '
+    BEGIN { n = split(ports, list, " "); for (i = 1; i <= n; i++) need[sprintf("%04X", list[i])] = 1 }
+    $4 == "0A" { split($2, local, ":"); delete need[local[2]] }
+    END { for (port in need) exit 1; exit 0 }'
+}
+
+# shellcheck disable=SC2046 # one PID a word
+echo "connections=$(client_connections $(children "$master"))"
+echo "signalled=$(now_ms)"
+kill -s INT "$master" 2>/dev/null || { echo "signal-failed"; exit 3; }
+deadline=$(($(now_ms) + stop_ms))
+killed=0 give_up=''
+while alive "$master"; do
+  now=$(now_ms)
+  if [ -z "$give_up" ] && [ "$now" -ge "$deadline" ]; then
+    for p in $(children "$master"); do
+      kill -s KILL "$p" 2>/dev/null && killed=$((killed + 1))
+    done
+    # The master exits once it has reaped its workers; one that does not is left for a person.
+    give_up=$((now + 5000))
+  fi
+  if [ -n "$give_up" ] && [ "$now" -ge "$give_up" ]; then
+    echo "killed=$killed"
+    echo "not-stopped"
+    exit 4
+  fi
+  sleep 0.005
+done
+echo "stopped=$(now_ms)"
+echo "killed=$killed"
+
+out=$(umask 077 && mktemp "\${TMPDIR:-/tmp}/graceful-reload-start.XXXXXX") || exit 70
+trap 'rm -f "$out"' EXIT HUP TERM
+cd "$target" && "$php" "$start_file" start -d >"$out" 2>&1 </dev/null
+rc=$?
+echo "start-exit=$rc"
+if [ "$rc" -eq 0 ] && [ $# -gt 0 ]; then
+  limit=$(($(now_ms) + 10000))
+  until listening "$@"; do
+    [ "$(now_ms)" -ge "$limit" ] && break
+    sleep 0.005
+  done
+  listening "$@" && echo "listening=$(now_ms)"
+fi
+echo "start-output:"
+cat "$out"
+exit "$rc"
+`;
+
 // src/engine/settings.ts
 function startFilePath(settings) {
   return `${settings.target.replace(/\/+$/, "")}/${settings.startFile}`;
 }
 
 // src/workerman/commands.ts
-function workerman(settings, args) {
-  return `cd ${quote(settings.target)} && ${commandLine([settings.php, settings.startFile, ...args])}`;
-}
 function reloadSignalCommand(masterPid, mode) {
   return commandLine(["kill", "-s", mode === "graceful" ? "USR2" : "USR1", String(masterPid)]);
 }
@@ -15464,16 +15661,9 @@ function stopWorkerCommand(pid, masterPid, signal) {
 function canSignalCommand(masterPid) {
   return commandLine(["kill", "-0", String(masterPid)]);
 }
-function stopCommand(settings, graceful) {
-  return workerman(settings, graceful ? ["stop", "-g"] : ["stop"]);
-}
-function startCommand(settings) {
-  return [
-    `out=$(umask 077 && mktemp "\${TMPDIR:-/tmp}/graceful-reload-start.XXXXXX") || exit 70`,
-    `trap 'rm -f "$out"' EXIT HUP TERM`,
-    `cd ${quote(settings.target)} && ${commandLine([settings.php, settings.startFile, "start", "-d"])} > "$out" 2>&1 < /dev/null; rc=$?`,
-    'cat "$out"; exit $rc'
-  ].join("\n");
+function restartCommand(settings, masterPid, stopTimeoutMs, ports) {
+  const args = [String(masterPid), String(stopTimeoutMs), settings.target, settings.php, settings.startFile, ...ports.map(String)];
+  return commandLine(["sh", "-c", restart_default, "restart", ...args]);
 }
 function removeStagingCommand(target) {
   return commandLine(["find", target, "-depth", "-type", "d", "-name", ".~tmp~", "-exec", "rm", "-rf", "{}", "+"]);
@@ -16000,42 +16190,91 @@ function observeRestart(state, snapshot, rules) {
   return { state: settled, verdict: { kind: "settling", stableForMs } };
 }
 
+// src/workerman/restart-output.ts
+function parseRestartOutput(result) {
+  const [head = "", ...tail] = result.stdout.split("\nstart-output:\n");
+  const values = /* @__PURE__ */ new Map();
+  const flags = /* @__PURE__ */ new Set();
+  for (const line2 of head.split("\n")) {
+    const eq = line2.indexOf("=");
+    if (eq > 0) values.set(line2.slice(0, eq), line2.slice(eq + 1).trim());
+    else if (line2.trim() !== "") flags.add(line2.trim());
+  }
+  const at = (key, field2) => {
+    const value = Number(values.get(key));
+    return Number.isSafeInteger(value) && value > 0 ? { [field2]: value } : {};
+  };
+  const connections = values.get("connections");
+  const outcome = flags.has("signal-failed") ? "signal-failed" : flags.has("not-stopped") ? "not-stopped" : result.code === 0 && values.get("start-exit") === "0" ? "started" : "start-failed";
+  return {
+    outcome,
+    connectionsClosed: connections !== void 0 && /^\d+$/.test(connections) ? Number(connections) : null,
+    killed: Number(values.get("killed") ?? 0) || 0,
+    ...at("signalled", "signalledAt"),
+    ...at("stopped", "stoppedAt"),
+    ...at("listening", "listeningAt"),
+    startOutput: tail.join("\nstart-output:\n").trim(),
+    exit: describeExit(result)
+  };
+}
+function tcpPorts(listen) {
+  const ports = /* @__PURE__ */ new Set();
+  for (const address of listen) {
+    const match = /^([a-z0-9+.-]+):\/\/.*:(\d{1,5})$/i.exec(address);
+    if (!match || /^(udp|unix)$/i.test(match[1])) continue;
+    const port = Number(match[2]);
+    if (port > 0 && port < 65536) ports.add(port);
+  }
+  return [...ports].sort((a, b) => a - b);
+}
+
 // src/rollout/restart-step.ts
+var RESTART_SCRIPT_WAITS_MS = 16e3;
 async function restartStep(run2, source, oldMasterPid, synced, why, onStarted = () => void 0) {
   const { settings, io, label, facts } = run2;
   facts.step = "restart";
-  io.log.warning(`${label}: restarting the app (${why}). A restart closes every open connection: a reload cannot apply this change`);
+  io.log.warning(`${label}: restarting the app (${why}): a reload cannot apply this change. Open connections are closed; requests in hand get ${formatDuration(settings.stopTimeoutMs)} (stop-timeout)`);
+  await run2.drain?.before(run2);
+  facts.step = "restart";
   const baselineAt = (await source.snapshot()).at;
   source.markSignal();
   facts.stopped = true;
-  const stoppedWith = await stopMaster(run2, source, oldMasterPid);
-  const started = await run2.shell.run(startCommand(settings), { timeoutMs: settings.commandTimeoutMs });
-  if (started.code !== 0) {
-    throw new StepError("restart", `"${settings.php} ${settings.startFile} start -d" failed (${describeExit(started)}): ${started.stdout.trim().split("\n").slice(-3).join(" | ")}. The app is stopped`);
-  }
+  const ports = tcpPorts(synced.groups.map((group) => group.listen));
+  const result = await run2.shell.run(restartCommand(settings, oldMasterPid, settings.stopTimeoutMs, ports), { timeoutMs: settings.stopTimeoutMs + settings.commandTimeoutMs + RESTART_SCRIPT_WAITS_MS });
+  const measure = parseRestartOutput(result);
+  failUnlessStarted(run2, oldMasterPid, measure);
+  const cost = restartCost(measure);
   onStarted();
-  io.log.info(`${label}: started again; watching the new master`);
+  io.log.info(`${label}: started again ${describeCost(cost)}; watching the new master`);
   const outcome = await watchRestart(run2, source, oldMasterPid, baselineAt, synced);
-  return { ...outcome, stoppedWith, restartedAt: baselineAt };
+  return { ...outcome, cost, restartedAt: baselineAt };
 }
-async function masterAlive(source, pid) {
-  return (await source.snapshot()).masters.some((master) => master.pid === pid);
+function failUnlessStarted(run2, oldMasterPid, measure) {
+  const { settings } = run2;
+  const said = measure.startOutput.split("\n").slice(-3).join(" | ");
+  switch (measure.outcome) {
+    case "started":
+      return;
+    case "signal-failed":
+      run2.facts.stopped = false;
+      throw new StepError("restart", `the master (pid ${oldMasterPid}) could not be signalled to stop (${measure.exit}); nothing was stopped`);
+    case "not-stopped":
+      throw new StepError("restart", `the master (pid ${oldMasterPid}) did not exit after its workers were stopped (${measure.killed} killed after stop-timeout); nothing was started`);
+    case "start-failed":
+      throw new StepError("restart", `"${settings.php} ${settings.startFile} start -d" failed (${measure.exit}): ${said || "(no output)"}. The app is stopped`);
+  }
 }
-async function stopMaster(run2, source, pid) {
-  const { settings, io, label } = run2;
-  io.log.info(`${label}: stopping gracefully (stop -g, at most ${formatDuration(settings.gracefulTimeoutMs)})`);
-  try {
-    await run2.shell.run(stopCommand(settings, true), { timeoutMs: settings.gracefulTimeoutMs });
-  } catch (error2) {
-    if (!(error2 instanceof RemoteCommandTimeout)) throw error2;
-  }
-  if (!await masterAlive(source, pid)) return "stop -g";
-  io.log.warning(`${label}: the master (pid ${pid}) still runs after graceful-timeout; stopping it (stop)`);
-  const stopped = await run2.shell.run(stopCommand(settings, false), { timeoutMs: settings.commandTimeoutMs });
-  if (await masterAlive(source, pid)) {
-    throw new StepError("restart", `the master (pid ${pid}) did not stop (${describeExit(stopped)}: ${stopped.stdout.trim().split("\n").pop() ?? ""}); nothing was started`);
-  }
-  return "stop";
+function restartCost(measure) {
+  const since = (at) => at !== void 0 && measure.signalledAt !== void 0 ? Math.max(0, at - measure.signalledAt) : null;
+  return { unservedMs: since(measure.listeningAt), stopMs: since(measure.stoppedAt), connectionsClosed: measure.connectionsClosed, killedAfterStopTimeout: measure.killed };
+}
+function describeCost(cost) {
+  const parts = [
+    cost.unservedMs !== null ? `ports unserved ${formatDuration(cost.unservedMs)}` : "no TCP listener to time",
+    cost.connectionsClosed !== null ? `${cost.connectionsClosed} client connection(s) closed` : void 0,
+    cost.killedAfterStopTimeout > 0 ? `${cost.killedAfterStopTimeout} worker(s) killed after stop-timeout` : void 0
+  ];
+  return `(${parts.filter((part) => part !== void 0).join(", ")})`;
 }
 async function watchRestart(run2, source, oldMasterPid, startedAt2, synced) {
   const { settings, io, label } = run2;
@@ -16520,7 +16759,7 @@ async function restartReport(run2, checked2, synced, change, started, clock) {
     ...run2.facts.sync ? { sync: run2.facts.sync } : {},
     masterPid: outcome.masterPid,
     previousMasterPid: checked2.masterPid,
-    stoppedWith: outcome.stoppedWith,
+    restartCost: outcome.cost,
     workers: outcome.workers.map(({ pid, group }) => ({ pid, group })),
     durationMs: run2.now() - started,
     phases: clock.phases
@@ -16594,6 +16833,10 @@ async function deployHost(prepared, delivery2 = sourceTransfer(prepared.run), ca
   const run2 = cancelled ? { ...prepared.run, cancelled } : prepared.run;
   const { settings } = run2;
   try {
+    if (settings.drain.when === "always" && run2.drain) {
+      run2.facts.step = "drain";
+      await run2.drain.before(run2);
+    }
     const stale = staleMaster(run2, checked2.definitions, checked2.masterStartedAt);
     const watch = masterLevel(run2, checked2.definitions);
     if (settings.onMasterChange === "fail" && delivery2 !== "none") {
@@ -16975,6 +17218,14 @@ function failedReport(prepared, step, error2, left = { filesChanged: false, sign
   };
 }
 async function deployOne(entry, fleet, io, canary, watchesEnd2) {
+  const { settings } = entry.host;
+  if (settings.drain.command === "") return deployOrRollBack(entry, fleet, io, canary, watchesEnd2);
+  const position = entry.host.position ?? 1;
+  const drain = new HostDrain(settings.drain, { label: entry.host.spec.label, position }, io, settings.commandTimeoutMs);
+  const prepared = { ...entry.prepared, run: { ...entry.prepared.run, drain } };
+  return drain.settle(await deployOrRollBack({ ...entry, prepared }, fleet, io, canary, watchesEnd2));
+}
+async function deployOrRollBack(entry, fleet, io, canary, watchesEnd2) {
   const { prepared } = entry;
   const { run: run2, clock } = prepared;
   const refused = (step, error2) => failedReport(prepared, step, error2);
@@ -17117,6 +17368,48 @@ async function planHost(prepared, fleet, batch, inSource2) {
     const why = `${error2.message ?? String(error2)}; nothing was changed (dry run)`;
     return { ...common, ok: false, status: "failed", step, error: why, durationMs: run2.now() - started, phases: clock.phases };
   }
+}
+
+// src/adapters/runner-command.ts
+var import_node_child_process = require("node:child_process");
+var import_node_readline = require("node:readline");
+var KEPT_LINES = 20;
+var LINE_CHARS = 1e3;
+var KILL_AFTER_MS2 = 2e3;
+function runnerCommand(cwd) {
+  return (command, { env, timeoutMs, onLine }) => new Promise((resolve3) => {
+    const started = Date.now();
+    const child = (0, import_node_child_process.spawn)("bash", ["-c", command], { cwd, env: { ...process.env, ...env }, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+    const lastLines = [];
+    const take = (line2) => {
+      const shown3 = line2.length > LINE_CHARS ? `${line2.slice(0, LINE_CHARS)}\u2026` : line2;
+      lastLines.push(shown3);
+      if (lastLines.length > KEPT_LINES) lastLines.shift();
+      onLine(shown3);
+    };
+    for (const stream of [child.stdout, child.stderr]) (0, import_node_readline.createInterface)({ input: stream, crlfDelay: Infinity }).on("line", take);
+    let timedOut = false;
+    const signalGroup = (signal) => {
+      try {
+        if (child.pid !== void 0) process.kill(-child.pid, signal);
+      } catch {
+      }
+    };
+    let killer;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      signalGroup("SIGTERM");
+      killer = setTimeout(() => signalGroup("SIGKILL"), KILL_AFTER_MS2);
+    }, timeoutMs);
+    const finish = (code, signal, error2) => {
+      clearTimeout(timer);
+      clearTimeout(killer);
+      if (error2) take(`could not run bash: ${error2.message}`);
+      resolve3({ code, ...signal ? { signal } : {}, timedOut, durationMs: Date.now() - started, lastLines });
+    };
+    child.on("error", (error2) => finish(null, null, error2));
+    child.on("close", (code, signal) => finish(code, signal));
+  });
 }
 
 // src/status/remote-status.ts
@@ -17683,7 +17976,7 @@ var RemoteStatus = class {
 };
 
 // src/rollout/real-io.ts
-function realRolloutIO(transport, log) {
+function realRolloutIO(transport, log, workspace) {
   return {
     openShell: (host) => transport.openShell(host),
     fileSync: (shell, settings, protect) => transport.fileSync(shell, { ...settings, protect: [...settings.protect, ...protect] }),
@@ -17700,7 +17993,8 @@ function realRolloutIO(transport, log) {
         urlTimeoutMs: Math.min(5e3, setup.settings.commandTimeoutMs)
       }
     }),
-    log
+    log,
+    runnerCommand: runnerCommand(workspace)
   };
 }
 
@@ -17747,7 +18041,7 @@ async function runDeployment(plan, context) {
     lock: { owner: context.lockOwner, timeoutMs: plan.fleet.lockTimeoutMs, force: plan.fleet.forceUnlock }
   };
   const transport = openTransport({ ...plan, rollout }, { sourceFiles: files.then((found) => found.length), ...context.debugText ? { debug: context.debugText } : {} });
-  const io = realRolloutIO(transport, context.log);
+  const io = realRolloutIO(transport, context.log, context.workspace);
   context.rolloutStarts?.(hosts);
   if (plan.fleet.dryRun) return planFleet(hosts, fleet, io, (path) => inSource(source, path));
   return rolloutFleet(hosts, fleet, io, context.cancelled, (_host, report) => context.hostReported?.(report), context.watchesEnd);
@@ -18287,7 +18581,27 @@ inputs:
     required: false
     default: ""
   on-master-change:
-    description: "What to do when the new code changes what the master itself loaded (the start file, files it loads at top level, the worker definitions, Workerman under vendor/, master-files), which a reload would silently keep old: restart (default: stop -g bounded by graceful-timeout, then stop, then start -d, and verify the new master; drops open connections), fail (before any file changes), or reload (go on, with a warning naming what stays old)."
+    description: "What to do when the new code changes what the master itself loaded (the start file, files it loads at top level, the worker definitions, Workerman under vendor/, master-files), which a reload would silently keep old: restart (default: stop the master, requests in hand finishing within stop-timeout and idle connections closed, start -d as soon as it is gone, and verify the new master; behind a load balancer, see drain-command), fail (before any file changes), or reload (go on, with a warning naming what stays old)."
+    required: false
+    default: restart
+  stop-timeout:
+    description: "A restart: how long the old workers may finish the requests they are handling before they are killed. Idle keep-alive and WebSocket connections are closed at once (their clients reconnect to the new master); the port is unserved from the stop until the new master listens."
+    required: false
+    default: 2s
+  drain-command:
+    description: "A shell command (bash, run on the runner in the workspace) that takes a host out of its load balancer before it is stopped, e.g. through HAProxy's admin socket. Its environment has GRACEFUL_RELOAD_HOST (the host as listed) and GRACEFUL_RELOAD_HOST_INDEX (its place in the host list, from 1). A non-zero exit fails the host before anything is stopped."
+    required: false
+    default: ""
+  undrain-command:
+    description: Puts the host back into its load balancer once it serves again (its new master, or its rollback, proven); same environment as drain-command. A host that does not serve is left drained.
+    required: false
+    default: ""
+  drain-wait:
+    description: Time between a successful drain-command and the stop, for load balancers that notice by health check.
+    required: false
+    default: 0s
+  drain:
+    description: "When drain-command runs: restart (only before a restart) or always (before every host's rollout, reloads too)."
     required: false
     default: restart
   master-files:

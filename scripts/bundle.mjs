@@ -120,8 +120,8 @@ await build({
   // fs and crypto (and with them fs/promises, readline and webcrypto), about
   // 6 ms of every start. The .cjs name keeps it CommonJS in a "type": "module" package.
   format: 'cjs',
-  // The PHP programs that run on hosts live in src/remote/*.php and are inlined as text, as is action.yml (the CLI's options).
-  loader: { '.php': 'text', '.yml': 'text' },
+  // The PHP and shell programs that run on hosts live in src/remote/ and are inlined as text, as is action.yml (the CLI's options).
+  loader: { '.php': 'text', '.sh': 'text', '.yml': 'text' },
   plugins: [nativeAddons, noHttpClient, ssh2ClientOnly, noMakeDir, noSftp, lazyChildProcess, versionOnly, yamlOnFirstUse, bcryptOnFirstUse],
   legalComments: 'none',
   logLevel: 'warning',

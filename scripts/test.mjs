@@ -41,12 +41,16 @@ if (!same) {
 const vendor = spawnSync(process.execPath, ['--import', 'tsx', 'test/rig/workerman-vendor.ts'], { stdio: 'inherit' });
 if (vendor.status !== 0) process.exit(vendor.status ?? 1);
 
-// The PHP programs sent to hosts (src/remote/) must at least parse: one line and a stop if not.
-for (const file of readdirSync('src/remote').filter((name) => name.endsWith('.php')).sort()) {
-  const lint = spawnSync('php', ['-d', 'display_errors=stdout', '-d', 'log_errors=0', '-l', join('src/remote', file)], { encoding: 'utf8' });
+// The programs sent to hosts (src/remote/) must at least parse: PHP with php -l,
+// shell with a POSIX sh (dash on Debian, as on most hosts). One line and a stop if not.
+const linters = { '.php': ['php', '-d', 'display_errors=stdout', '-d', 'log_errors=0', '-l'], '.sh': ['sh', '-n'] };
+for (const file of readdirSync('src/remote').sort()) {
+  const linter = Object.entries(linters).find(([ending]) => file.endsWith(ending))?.[1];
+  if (!linter) continue;
+  const lint = spawnSync(linter[0], [...linter.slice(1), join('src/remote', file)], { encoding: 'utf8' });
   if (lint.status !== 0) {
     const why = lint.error?.message ?? `${lint.stdout}${lint.stderr}`.split('\n').find((line) => line.trim() !== '')?.trim();
-    console.error(`php -l src/remote/${file} failed: ${why ?? `exit ${lint.status}`}`);
+    console.error(`${linter.join(' ')} src/remote/${file} failed: ${why ?? `exit ${lint.status}`}`);
     process.exit(1);
   }
 }

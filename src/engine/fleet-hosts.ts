@@ -9,16 +9,18 @@ import type { DeployPlan, FleetOptions, RolloutSettings } from './settings.js';
  * replace the inputs for that host), then this job's shard. Pure: the
  * inventory's text is read by the caller.
  */
-export function fleetHosts(plan: Pick<DeployPlan, 'hosts' | 'fleet'>, rollout: RolloutSettings, inventoryText: string | undefined, defaults: { username: string; port: number }): { spec: InventoryHost['spec']; settings: RolloutSettings; labels: readonly string[] }[] {
+export function fleetHosts(plan: Pick<DeployPlan, 'hosts' | 'fleet'>, rollout: RolloutSettings, inventoryText: string | undefined, defaults: { username: string; port: number }): { spec: InventoryHost['spec']; position: number; settings: RolloutSettings; labels: readonly string[] }[] {
   const inventory = inventoryText === undefined ? [] : parseInventory(inventoryText, defaults);
   const merged = mergeHosts(plan.hosts, inventory);
   const mine = shardHosts(merged, plan.fleet.shard);
-  return mine.map(({ spec, overrides, labels }) => {
+  return mine.map((host) => {
+    const { spec, overrides, labels } = host;
     if (overrides.statusUrl !== undefined && rollout.status !== 'http') {
       throw new InputError('inventory', `${spec.label}: status-url is only used with status: http (status is ${rollout.status})`);
     }
     return {
       spec,
+      position: merged.indexOf(host) + 1,
       labels,
       settings: {
         ...rollout,

@@ -3,7 +3,7 @@ import { parseDuration } from './duration.js';
 import { parseHostList, parseHostSpec, parsePort, parseUsername } from './host-spec.js';
 import { parseKnownHosts } from './known-hosts.js';
 import { parseAmount, parseShard, type Amount } from './fleet-plan.js';
-import type { Credentials, DeployPlan, FleetOptions, OnGracefulTimeout, OnMasterChange, ReloadMode, RolloutSettings, StatusSourceKind } from './settings.js';
+import type { Credentials, DeployPlan, DrainSettings, FleetOptions, OnGracefulTimeout, OnMasterChange, ReloadMode, RolloutSettings, StatusSourceKind } from './settings.js';
 
 /** Raw inputs by their action.yml names; a missing input is the empty string, as on a runner. */
 export type RawInputs = (name: string) => string;
@@ -42,6 +42,9 @@ const DEFAULTS = {
   'graceful-timeout': '60s',
   'on-graceful-timeout': 'force',
   'on-master-change': 'restart',
+  'stop-timeout': '2s',
+  drain: 'restart',
+  'drain-wait': '0s',
   mode: 'deploy',
   sync: 'true',
   'max-parallel': '1',
@@ -281,6 +284,22 @@ class InputProblems {
   }
 }
 
+/** drain-command and its companions; an undrain with nothing drained is a mistake worth saying. */
+function parseDrain(raw: RawInputs, problems: InputProblems): DrainSettings {
+  const { check } = problems;
+  const command = raw('drain-command').trim();
+  const undrainCommand = raw('undrain-command').trim();
+  if (undrainCommand !== '' && command === '') {
+    problems.add(new InputError('undrain-command', 'is set but drain-command is not: give the command that takes the host out of the load balancer too'));
+  }
+  return {
+    command,
+    undrainCommand,
+    waitMs: check(() => duration(raw, 'drain-wait', 0, 10 * 60_000), 0),
+    when: check(() => oneOf<DrainSettings['when']>(raw, 'drain', ['restart', 'always']), 'restart'),
+  };
+}
+
 /** Turns the action's inputs into a validated plan, before any connection is made; an InputError names every bad input. */
 export function parseInputs(given: RawInputs, environment: InputEnvironment = {}): DeployPlan {
   // No input can carry a NUL: argument lists and remote commands end at it, silently.
@@ -339,6 +358,8 @@ export function parseInputs(given: RawInputs, environment: InputEnvironment = {}
     ignoreWorkers: check(() => groupNames(raw('ignore-workers')), []),
     onMasterChange: check(() => oneOf<OnMasterChange>(raw, 'on-master-change', ['restart', 'fail', 'reload']), 'fail'),
     masterFiles: check(() => lines(raw('master-files')).map(validateMasterFile), []),
+    stopTimeoutMs: check(() => duration(raw, 'stop-timeout', 0, 5 * 60_000), 0),
+    drain: parseDrain(raw, problems),
     timeoutMs,
     settleMs,
     pollIntervalMs,

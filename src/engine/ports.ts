@@ -102,7 +102,7 @@ export interface RolloutLog {
 }
 
 /** Steps of one host's rollout, named in every failure so a reader knows what was (not) changed. */
-export type Step = 'connect' | 'host-key' | 'auth' | 'lock' | 'preflight' | 'sync' | 'signal' | 'verify' | 'restart' | 'rollback';
+export type Step = 'connect' | 'host-key' | 'auth' | 'lock' | 'preflight' | 'sync' | 'drain' | 'signal' | 'verify' | 'restart' | 'rollback';
 
 export class StepError extends Error {
   /**

@@ -66,6 +66,34 @@ export interface DryRunPlan {
   readonly unknown: readonly string[];
 }
 
+/** What a restart cost, measured on the host (its clock): null where it could not be measured. */
+export interface RestartCost {
+  /** From the stop signal to every TCP port of the app listening again: the time new connections were refused. */
+  readonly unservedMs: number | null;
+  /** From the stop signal to the old master gone: the requests in hand finishing. */
+  readonly stopMs: number | null;
+  /** Client connections the stop closed (idle keep-alive, WebSocket): they reconnect to the new master. */
+  readonly connectionsClosed: number | null;
+  /** Old workers killed because they ran past stop-timeout. */
+  readonly killedAfterStopTimeout: number;
+}
+
+/** One drain-command or undrain-command run. */
+export interface DrainCommand {
+  readonly name: 'drain' | 'undrain';
+  readonly ok: boolean;
+  /** `exit 0`, `exit 1`, `timed out after 15.0 s`... */
+  readonly exit: string;
+  readonly durationMs: number;
+  readonly lastLines: readonly string[];
+}
+
+export interface DrainReport {
+  readonly commands: readonly DrainCommand[];
+  /** The host was taken out and not put back: it does not serve, or undrain-command failed. */
+  readonly leftDrained: boolean;
+}
+
 /** One entry of the `report` output: what happened on one host, in plain data. */
 export interface HostReport {
   readonly host: string;
@@ -87,9 +115,11 @@ export interface HostReport {
   readonly action?: 'reload' | 'restart';
   /** Why a restart was needed: master-level files changed, definitions changed, or a stale master. */
   readonly restartBecause?: MasterChange;
-  /** The master a restart replaced, and how it was stopped. */
+  /** The master a restart replaced, and what the restart cost the app's users. */
   readonly previousMasterPid?: number;
-  readonly stoppedWith?: 'stop -g' | 'stop';
+  readonly restartCost?: RestartCost;
+  /** drain-command and undrain-command: how each ended, and whether the host was left out of its load balancer. */
+  readonly drain?: DrainReport;
   /** Whether any file on the host may have changed. */
   readonly filesChanged: boolean;
   /** Whether the reload signal (or a restart's stop) was sent. */

@@ -9,6 +9,20 @@ export type OnGracefulTimeout = 'force' | 'fail';
 /** What to do when the new code changes what the master itself loaded (src/engine/master-change.ts). */
 export type OnMasterChange = 'restart' | 'fail' | 'reload';
 
+/**
+ * Taking a host out of its load balancer around a restart (or every
+ * rollout): commands run on the runner, in the workspace, with the host in
+ * their environment. Empty commands: no load balancer to tell.
+ */
+export interface DrainSettings {
+  readonly command: string;
+  readonly undrainCommand: string;
+  /** After a successful drain, before the stop: for load balancers that notice by health check. */
+  readonly waitMs: number;
+  /** restart: only around a restart; always: around every host's rollout. */
+  readonly when: 'restart' | 'always';
+}
+
 /** Credentials for the host's one SSH connection (commands and rsync alike). */
 export interface Credentials {
   readonly privateKey?: string;
@@ -45,6 +59,9 @@ export interface RolloutSettings {
   readonly onGracefulTimeout: OnGracefulTimeout;
   readonly ignoreWorkers: readonly string[];
   readonly onMasterChange: OnMasterChange;
+  /** A restart: how long old workers may finish the requests they hold before they are killed. */
+  readonly stopTimeoutMs: number;
+  readonly drain: DrainSettings;
   /** Globs (relative to target) of files the master reads without include, e.g. .env. */
   readonly masterFiles: readonly string[];
   readonly timeoutMs: number;

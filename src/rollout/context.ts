@@ -12,6 +12,22 @@ export interface StatusSourceSetup {
   readonly logFile: string;
 }
 
+/** How a command on the runner ended: its exit code, or the signal, and whether it ran past its time. */
+export interface RunnerCommandResult {
+  readonly code: number | null;
+  readonly signal?: string;
+  readonly timedOut: boolean;
+  readonly durationMs: number;
+  /** The last lines it printed (stdout and stderr together). */
+  readonly lastLines: readonly string[];
+}
+
+/** Runs a user's shell command on the runner (drain-command): the adapter is src/adapters/runner-command.ts. */
+export type RunnerCommand = (
+  command: string,
+  options: { readonly env: Readonly<Record<string, string>>; readonly timeoutMs: number; readonly onLine: (line: string) => void },
+) => Promise<RunnerCommandResult>;
+
 /**
  * Everything one host's rollout does to the outside world, passed in: the
  * action wires SSH, rsync and the remote status source (src/rollout/real-io.ts);
@@ -23,6 +39,8 @@ export interface HostRolloutIO {
   readonly fileSync: (shell: RemoteShell, settings: RolloutSettings, protect: readonly string[]) => FileSync;
   readonly statusSource: (shell: RemoteShell, setup: StatusSourceSetup) => StatusSource;
   readonly log: RolloutLog;
+  /** Commands on the runner (drain-command, undrain-command); absent where none can run. */
+  readonly runnerCommand?: RunnerCommand;
   readonly now?: () => number;
   readonly sleep?: (ms: number) => Promise<void>;
 }
@@ -47,6 +65,8 @@ export interface HostRun {
   readonly shell: RemoteShell;
   readonly now: () => number;
   readonly facts: HostFacts;
+  /** Takes the host out of its load balancer before it stops serving (drain-command); absent: nothing to tell. */
+  readonly drain?: { readonly before: (run: HostRun) => Promise<void> };
   /** Set when the run is cancelled: watches stop at their next look instead of running out their time. */
   readonly cancelled?: AbortSignal;
 }

@@ -5,6 +5,7 @@ import type { Step } from '../engine/ports.js';
 import type { RolloutSettings } from '../engine/settings.js';
 import type { HostRolloutIO, HostRun } from './context.js';
 import { watchCanary } from './canary-watch.js';
+import { HostDrain } from './drain.js';
 import { acquireLock, type LockOwner } from './host-lock.js';
 import { deployHost, prepareHost, revisionField, type PreparedHost } from './host-rollout.js';
 import type { PhaseClock } from './phase-clock.js';
@@ -14,6 +15,8 @@ import { protectRules, sourceTransfer } from './sync-step.js';
 
 export interface FleetHost {
   readonly spec: HostSpec;
+  /** Its place in the whole host list (before sharding), from 1: GRACEFUL_RELOAD_HOST_INDEX. */
+  readonly position?: number;
   /** The rollout settings for this host (the inventory may override target, start-file, status-url). */
   readonly settings: RolloutSettings;
 }
@@ -206,8 +209,21 @@ function failedReport(prepared: PreparedHost, step: Step, error: string, left = 
   };
 }
 
-/** One host of a batch: snapshot, deploy (canary-watched when it is the canary), and a verified rollback when it fails. Never throws. */
+/**
+ * One host of a batch, drained around its rollout where drain-command is
+ * set: taken out before it stops serving, put back once it serves again.
+ */
 async function deployOne(entry: Ready, fleet: FleetSettings, io: HostRolloutIO, canary: boolean, watchesEnd: AbortSignal): Promise<HostReport> {
+  const { settings } = entry.host;
+  if (settings.drain.command === '') return deployOrRollBack(entry, fleet, io, canary, watchesEnd);
+  const position = entry.host.position ?? 1;
+  const drain = new HostDrain(settings.drain, { label: entry.host.spec.label, position }, io, settings.commandTimeoutMs);
+  const prepared = { ...entry.prepared, run: { ...entry.prepared.run, drain } };
+  return drain.settle(await deployOrRollBack({ ...entry, prepared }, fleet, io, canary, watchesEnd));
+}
+
+/** Snapshot, deploy (canary-watched when it is the canary), and a verified rollback when it fails. Never throws. */
+async function deployOrRollBack(entry: Ready, fleet: FleetSettings, io: HostRolloutIO, canary: boolean, watchesEnd: AbortSignal): Promise<HostReport> {
   const { prepared } = entry;
   const { run, clock } = prepared;
   /** A failure before any file changed, in the fleet's own steps. */

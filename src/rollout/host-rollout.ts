@@ -97,7 +97,7 @@ async function restartReport(run: HostRun, checked: Preflight, synced: Synced, c
     ...(run.facts.sync ? { sync: run.facts.sync } : {}),
     masterPid: outcome.masterPid,
     previousMasterPid: checked.masterPid,
-    stoppedWith: outcome.stoppedWith,
+    restartCost: outcome.cost,
     workers: outcome.workers.map(({ pid, group }) => ({ pid, group })),
     durationMs: run.now() - started,
     phases: clock.phases,
@@ -233,6 +233,10 @@ export async function deployHost(prepared: PreparedHost, delivery: Delivery = so
   const run: HostRun = cancelled ? { ...prepared.run, cancelled } : prepared.run;
   const { settings } = run;
   try {
+    if (settings.drain.when === 'always' && run.drain) {
+      run.facts.step = 'drain';
+      await run.drain.before(run);
+    }
     const stale = staleMaster(run, checked.definitions, checked.masterStartedAt);
     const watch = masterLevel(run, checked.definitions);
     if (settings.onMasterChange === 'fail' && delivery !== 'none') {
@@ -257,11 +261,11 @@ export async function deployHost(prepared: PreparedHost, delivery: Delivery = so
  * restart), each its own function. It never throws; every outcome is a
  * report that says which step failed and what was left on the host.
  */
-export async function rolloutHost(host: HostSpec, settings: RolloutSettings, io: HostRolloutIO): Promise<HostReport> {
+export async function rolloutHost(host: HostSpec, settings: RolloutSettings, io: HostRolloutIO, drain?: HostRun['drain']): Promise<HostReport> {
   const prepared = await prepareHost(host, settings, io);
   if (!prepared.ok) return prepared.report;
   try {
-    return await deployHost(prepared.host);
+    return await deployHost(drain ? { ...prepared.host, run: { ...prepared.host.run, drain } } : prepared.host);
   } finally {
     await prepared.host.finish();
   }

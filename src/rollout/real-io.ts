@@ -1,11 +1,15 @@
+import { runnerCommand } from '../adapters/runner-command.js';
 import type { Transport } from '../adapters/transport.js';
 import type { RolloutLog } from '../engine/ports.js';
 import { startFilePath } from '../engine/settings.js';
 import { RemoteStatus } from '../status/remote-status.js';
 import type { HostRolloutIO } from './context.js';
 
-/** The rollout's I/O on real hosts: the transport's SSH and rsync, and the status source over the same connection. */
-export function realRolloutIO(transport: Transport, log: RolloutLog): HostRolloutIO {
+/**
+ * The rollout's I/O on real hosts: the transport's SSH and rsync, the status
+ * source over the same connection, and commands on the runner in `workspace`.
+ */
+export function realRolloutIO(transport: Transport, log: RolloutLog, workspace: string): HostRolloutIO {
   return {
     openShell: (host) => transport.openShell(host),
     fileSync: (shell, settings, protect) => transport.fileSync(shell, { ...settings, protect: [...settings.protect, ...protect] }),
@@ -24,5 +28,6 @@ export function realRolloutIO(transport: Transport, log: RolloutLog): HostRollou
         },
       }),
     log,
+    runnerCommand: runnerCommand(workspace),
   };
 }

@@ -1,26 +1,33 @@
 import { setTimeout as realSleep } from 'node:timers/promises';
 import { CRASH_LIMIT } from '../engine/crash-loop.js';
 import { formatDuration } from '../engine/duration.js';
-import { RemoteCommandTimeout, StepError, describeExit } from '../engine/ports.js';
+import { StepError } from '../engine/ports.js';
+import type { RestartCost } from '../engine/report.js';
 import { observeRestart, startRestartWatch, type RestartVerdict } from '../engine/restart-verdict.js';
 import type { AppDefinitions } from '../engine/worker-definitions.js';
 import type { WorkerProcess } from '../engine/worker-snapshot.js';
 import type { StatusSource } from '../status/status-source.js';
-import { startCommand, stopCommand } from '../workerman/commands.js';
+import { restartCommand } from '../workerman/commands.js';
+import { parseRestartOutput, tcpPorts, type RestartMeasure } from '../workerman/restart-output.js';
 import type { HostRun } from './context.js';
+
+/** What src/remote/restart.sh may wait beyond stop-timeout and the start: 5 s for the master to exit, 10 s for the new listeners. */
+const RESTART_SCRIPT_WAITS_MS = 16_000;
 
 export interface RestartOutcome {
   readonly masterPid: number;
   readonly workers: readonly WorkerProcess[];
-  /** How the old master went: a graceful stop, or a plain one after graceful-timeout. */
-  readonly stoppedWith: 'stop -g' | 'stop';
+  readonly cost: RestartCost;
   readonly restartedAt: number;
 }
 
 /**
- * Restarts the app for a master-level change: `stop -g` bounded by
- * graceful-timeout, then `stop`; `start -d`; then watches until a new master runs every group the new
- * definitions name, at its new count, stable for settle.
+ * Restarts the app for a master-level change: the host drained first where a
+ * load balancer is named, then one remote command stops the master (SIGINT:
+ * requests in hand finish, idle connections close, stragglers are killed
+ * after stop-timeout) and starts the new one as soon as it is gone; then the
+ * watch proves a new master runs every group the new definitions name, at
+ * its new count, stable for settle.
  */
 export async function restartStep(
   run: HostRun,
@@ -33,41 +40,53 @@ export async function restartStep(
 ): Promise<RestartOutcome> {
   const { settings, io, label, facts } = run;
   facts.step = 'restart';
-  io.log.warning(`${label}: restarting the app (${why}). A restart closes every open connection: a reload cannot apply this change`);
+  io.log.warning(`${label}: restarting the app (${why}): a reload cannot apply this change. Open connections are closed; requests in hand get ${formatDuration(settings.stopTimeoutMs)} (stop-timeout)`);
+  await run.drain?.before(run);
+  facts.step = 'restart';
   const baselineAt = (await source.snapshot()).at;
   // From here on the app log is read for the new master: its errors, not the old one's.
   source.markSignal();
   facts.stopped = true;
-  const stoppedWith = await stopMaster(run, source, oldMasterPid);
-  const started = await run.shell.run(startCommand(settings), { timeoutMs: settings.commandTimeoutMs });
-  if (started.code !== 0) {
-    throw new StepError('restart', `"${settings.php} ${settings.startFile} start -d" failed (${describeExit(started)}): ${started.stdout.trim().split('\n').slice(-3).join(' | ')}. The app is stopped`);
-  }
+  const ports = tcpPorts(synced.groups.map((group) => group.listen));
+  const result = await run.shell.run(restartCommand(settings, oldMasterPid, settings.stopTimeoutMs, ports), { timeoutMs: settings.stopTimeoutMs + settings.commandTimeoutMs + RESTART_SCRIPT_WAITS_MS });
+  const measure = parseRestartOutput(result);
+  failUnlessStarted(run, oldMasterPid, measure);
+  const cost = restartCost(measure);
   onStarted();
-  io.log.info(`${label}: started again; watching the new master`);
+  io.log.info(`${label}: started again ${describeCost(cost)}; watching the new master`);
   const outcome = await watchRestart(run, source, oldMasterPid, baselineAt, synced);
-  return { ...outcome, stoppedWith, restartedAt: baselineAt };
+  return { ...outcome, cost, restartedAt: baselineAt };
 }
 
-async function masterAlive(source: StatusSource, pid: number): Promise<boolean> {
-  return (await source.snapshot()).masters.some((master) => master.pid === pid);
+function failUnlessStarted(run: HostRun, oldMasterPid: number, measure: RestartMeasure): void {
+  const { settings } = run;
+  const said = measure.startOutput.split('\n').slice(-3).join(' | ');
+  switch (measure.outcome) {
+    case 'started':
+      return;
+    case 'signal-failed':
+      run.facts.stopped = false;
+      throw new StepError('restart', `the master (pid ${oldMasterPid}) could not be signalled to stop (${measure.exit}); nothing was stopped`);
+    case 'not-stopped':
+      throw new StepError('restart', `the master (pid ${oldMasterPid}) did not exit after its workers were stopped (${measure.killed} killed after stop-timeout); nothing was started`);
+    case 'start-failed':
+      throw new StepError('restart', `"${settings.php} ${settings.startFile} start -d" failed (${measure.exit}): ${said || '(no output)'}. The app is stopped`);
+  }
 }
 
-async function stopMaster(run: HostRun, source: StatusSource, pid: number): Promise<'stop -g' | 'stop'> {
-  const { settings, io, label } = run;
-  io.log.info(`${label}: stopping gracefully (stop -g, at most ${formatDuration(settings.gracefulTimeoutMs)})`);
-  try {
-    await run.shell.run(stopCommand(settings, true), { timeoutMs: settings.gracefulTimeoutMs });
-  } catch (error) {
-    if (!(error instanceof RemoteCommandTimeout)) throw error;
-  }
-  if (!(await masterAlive(source, pid))) return 'stop -g';
-  io.log.warning(`${label}: the master (pid ${pid}) still runs after graceful-timeout; stopping it (stop)`);
-  const stopped = await run.shell.run(stopCommand(settings, false), { timeoutMs: settings.commandTimeoutMs });
-  if (await masterAlive(source, pid)) {
-    throw new StepError('restart', `the master (pid ${pid}) did not stop (${describeExit(stopped)}: ${stopped.stdout.trim().split('\n').pop() ?? ''}); nothing was started`);
-  }
-  return 'stop';
+function restartCost(measure: RestartMeasure): RestartCost {
+  const since = (at: number | undefined) => (at !== undefined && measure.signalledAt !== undefined ? Math.max(0, at - measure.signalledAt) : null);
+  return { unservedMs: since(measure.listeningAt), stopMs: since(measure.stoppedAt), connectionsClosed: measure.connectionsClosed, killedAfterStopTimeout: measure.killed };
+}
+
+/** `(ports unserved 180 ms, 1 connection closed)` for the log. */
+export function describeCost(cost: RestartCost): string {
+  const parts = [
+    cost.unservedMs !== null ? `ports unserved ${formatDuration(cost.unservedMs)}` : 'no TCP listener to time',
+    cost.connectionsClosed !== null ? `${cost.connectionsClosed} client connection(s) closed` : undefined,
+    cost.killedAfterStopTimeout > 0 ? `${cost.killedAfterStopTimeout} worker(s) killed after stop-timeout` : undefined,
+  ];
+  return `(${parts.filter((part) => part !== undefined).join(', ')})`;
 }
 
 async function watchRestart(run: HostRun, source: StatusSource, oldMasterPid: number, startedAt: number, synced: AppDefinitions): Promise<{ masterPid: number; workers: readonly WorkerProcess[] }> {

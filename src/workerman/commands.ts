@@ -1,12 +1,8 @@
+import RESTART_SCRIPT from '../remote/restart.sh';
 import { commandLine, quote } from '../engine/shell-quote.js';
 import { startFilePath, type ReloadMode, type RolloutSettings } from '../engine/settings.js';
 
 type Target = Pick<RolloutSettings, 'target' | 'startFile' | 'php'>;
-
-/** Workerman commands run from the app directory, as its users run them by hand. */
-function workerman(settings: Target, args: readonly string[]): string {
-  return `cd ${quote(settings.target)} && ${commandLine([settings.php, settings.startFile, ...args])}`;
-}
 
 /**
  * The reload itself: what `php start.php reload` (SIGUSR1, quick) and
@@ -60,25 +56,17 @@ export function canSignalCommand(masterPid: number): string {
   return commandLine(['kill', '-0', String(masterPid)]);
 }
 
-/** `stop -g` (SIGQUIT: workers finish their connections) or `stop` (SIGINT). Workerman's command waits for the master to exit. */
-export function stopCommand(settings: Target, graceful: boolean): string {
-  return workerman(settings, graceful ? ['stop', '-g'] : ['stop']);
-}
-
 /**
- * `start -d` from the app directory, its output collected from a file: the
- * daemon must not hold the SSH channel's pipes open. It starts with the
- * deploy user's login environment: a master's own environment cannot be
+ * The restart, stop to new listener, as one command (src/remote/restart.sh):
+ * SIGINT to the master, its workers killed after stopTimeoutMs, `start -d`
+ * as soon as the master is gone, then the TCP ports awaited. It starts with
+ * the deploy user's login environment: a master's own environment cannot be
  * read back (setting its process title overwrites /proc/<pid>/environ), so
  * an app must read its settings from files such as .env, as Workerman apps do.
  */
-export function startCommand(settings: Target): string {
-  return [
-    `out=$(umask 077 && mktemp "\${TMPDIR:-/tmp}/graceful-reload-start.XXXXXX") || exit 70`,
-    `trap 'rm -f "$out"' EXIT HUP TERM`,
-    `cd ${quote(settings.target)} && ${commandLine([settings.php, settings.startFile, 'start', '-d'])} > "$out" 2>&1 < /dev/null; rc=$?`,
-    'cat "$out"; exit $rc',
-  ].join('\n');
+export function restartCommand(settings: Target, masterPid: number, stopTimeoutMs: number, ports: readonly number[]): string {
+  const args = [String(masterPid), String(stopTimeoutMs), settings.target, settings.php, settings.startFile, ...ports.map(String)];
+  return commandLine(['sh', '-c', RESTART_SCRIPT, 'restart', ...args]);
 }
 
 /** Removes rsync's --delay-updates staging directories (`.~tmp~`) that a sync cut short left in the live tree. */

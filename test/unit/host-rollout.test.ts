@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseHostSpec } from '../../src/engine/host-spec.js';
-import type { CommandResult, RemoteShell, SyncSummary } from '../../src/engine/ports.js';
+import { StepError, type CommandResult, type RemoteShell, type SyncSummary } from '../../src/engine/ports.js';
 import type { HostReport } from '../../src/engine/report.js';
 import type { HostSnapshot, WorkerProcess } from '../../src/engine/worker-snapshot.js';
 import { rolloutHost } from '../../src/rollout/host-rollout.js';
@@ -204,31 +204,74 @@ test('the master dies during the reload and its old workers live on: the report 
 });
 
 const command = (c: string) =>
-  c.startsWith('(') ? c : isReloadSignal(c) ? 'reload' : c.includes('graceful-reload-definitions') ? (c.includes('missing-target') ? 'preflight' : 'definitions') : c.includes('save-environ') ? 'save-environ' : / stop( -g)?$/.test(c) ? c.slice(c.indexOf('stop')) : c.includes(' start -d') ? 'start' : c.split(' ')[0];
+  c.startsWith('(') ? c : isReloadSignal(c) ? 'reload' : c.includes('graceful-reload-definitions') ? (c.includes('missing-target') ? 'preflight' : 'definitions') : c.includes('save-environ') ? 'save-environ' : c.includes("' restart ") ? 'restart' : c.split(' ')[0];
 
-test('a changed worker count restarts the app: stop -g, start -d, a new master with the new count', async () => {
+/** What src/remote/restart.sh prints for a restart that went well: 180 ms unserved, one idle client closed. */
+const RESTARTED = 'connections=1\nsignalled=100000\nstopped=100060\nkilled=0\nstart-exit=0\nlistening=100180\nstart-output:\nWorkerman[start.php] start in DAEMON mode\n';
+
+/** A host whose sync changes start.php and the web group's count (2 -> 1): a restart; `restart` answers the restart command. */
+function restartingHost(restart: Partial<CommandResult> = { stdout: RESTARTED }) {
   let reads = 0;
   const answer = (c: string): Partial<CommandResult> => {
     if (c.includes('graceful-reload-definitions')) {
       reads += 1;
-      const groups = [{ class: 'Workerman\\Worker', name: 'web', count: reads === 1 ? 2 : 1, reloadable: true, listen: 'http://:80', user: '' }];
+      const groups = [{ class: 'Workerman\\Worker', name: 'web', count: reads === 1 ? 2 : 1, reloadable: true, listen: 'http://0.0.0.0:8080', user: '' }];
       return { stdout: definitions({ groups }) };
     }
-    return {};
+    return c.includes("' restart ") ? restart : {};
   };
-  const web = (pid: number, startedAt: number) => worker(pid, 'web', 'http://:80', startedAt);
-  const f = fake(answer, [at(49, [web(11, 1), web(12, 1)]), at(50, [web(11, 1), web(12, 1)]), at(51, [], []), at(52, [web(31, 51.5)], [{ pid: 30 }]), at(53, [web(31, 51.5)], [{ pid: 30 }])], ['start.php']);
-  const report = await rolloutHost(host, { ...settings, settleMs: 500 }, f.io);
+  const web = (pid: number, startedAt: number) => worker(pid, 'web', 'http://0.0.0.0:8080', startedAt);
+  return fake(answer, [at(49, [web(11, 1), web(12, 1)]), at(50, [web(11, 1), web(12, 1)]), at(51, [], []), at(52, [web(31, 51.5)], [{ pid: 30 }]), at(53, [web(31, 51.5)], [{ pid: 30 }])], ['start.php']);
+}
+
+test('a changed worker count restarts the app in one command: stop, start -d, the new ports awaited; its cost in the report', async () => {
+  const f = restartingHost();
+  const report = await rolloutHost(host, { ...settings, settleMs: 500, stopTimeoutMs: 3000 }, f.io);
   assert.equal(report.ok, true, report.error);
   assert.equal(report.action, 'restart');
   assert.equal(report.previousMasterPid, 9);
   assert.equal(report.masterPid, 30);
-  assert.equal(report.stoppedWith, 'stop -g');
+  assert.deepEqual(report.restartCost, { unservedMs: 180, stopMs: 60, connectionsClosed: 1, killedAfterStopTimeout: 0 });
   assert.deepEqual(report.restartBecause?.files, ['start.php']);
-  assert.deepEqual(report.restartBecause?.definitions, ['web http://:80: Workerman\\Worker count 2 -> Workerman\\Worker count 1']);
-  assert.deepEqual(f.commands.map(command), ['preflight', 'kill', '(sync)', 'definitions', '(mark signal)', 'stop -g', 'start']);
+  assert.deepEqual(report.restartBecause?.definitions, ['web http://0.0.0.0:8080: Workerman\\Worker count 2 -> Workerman\\Worker count 1']);
+  assert.deepEqual(f.commands.map(command), ['preflight', 'kill', '(sync)', 'definitions', '(mark signal)', 'restart']);
+  // The old master's pid, stop-timeout in ms, and the one TCP port of the new definitions.
+  assert.match(f.commands.find((c) => c.includes("' restart "))!, /' restart 9 3000 \/srv\/app php start\.php 8080$/);
   assert.deepEqual(phasesOf(report), ['preflight:true', 'sync:true', 'restart:true', 'verify:true']);
-  assert.ok(f.lines.some((line) => /warning: .*restarting the app \(master-level file\(s\) changed: start\.php; worker definitions changed.*closes every open connection/.test(line)), f.lines.join('\n'));
+  assert.ok(f.lines.some((line) => /warning: .*restarting the app \(master-level file\(s\) changed: start\.php; worker definitions changed.*Open connections are closed/.test(line)), f.lines.join('\n'));
+  assert.ok(f.lines.some((line) => /started again \(ports unserved 180 ms, 1 client connection\(s\) closed\)/.test(line)), f.lines.join('\n'));
+});
+
+test('a start -d that fails leaves the app stopped, and says so with what Workerman printed', async () => {
+  const f = restartingHost({ code: 255, stdout: 'connections=0\nsignalled=100000\nstopped=100050\nkilled=0\nstart-exit=255\nstart-output:\nPHP Parse error: syntax error in start.php on line 3\n' });
+  const report = await rolloutHost(host, settings, f.io);
+  assert.equal(report.ok, false);
+  assert.equal(report.step, 'restart');
+  assert.match(report.error!, /start -d" failed \(exit 255\): PHP Parse error: syntax error in start\.php on line 3\. The app is stopped/);
+});
+
+test('a master that cannot be signalled is reported as not stopped', async () => {
+  const f = restartingHost({ code: 3, stdout: 'connections=0\nsignalled=100000\nsignal-failed\n' });
+  const report = await rolloutHost(host, settings, f.io);
+  assert.equal(report.step, 'restart');
+  assert.match(report.error!, /could not be signalled to stop \(exit 3\); nothing was stopped/);
+  assert.doesNotMatch(report.error!, /stopped for a restart/);
+});
+
+test('a drain that fails stops the host before anything is stopped; drain runs right before the stop', async () => {
+  const f = restartingHost();
+  const order: string[] = [];
+  const drain = {
+    before: async () => {
+      order.push(`drain after ${f.commands.map(command).join(',')}`);
+      throw new StepError('drain', 'drain-command exit 1; the host was not stopped');
+    },
+  };
+  const report = await rolloutHost(host, settings, f.io, drain);
+  assert.equal(report.ok, false);
+  assert.equal(report.step, 'drain');
+  assert.deepEqual(order, ['drain after preflight,kill,(sync),definitions']);
+  assert.ok(!f.commands.some((c) => c.includes("' restart ")), 'never stopped');
 });
 
 test('on-master-change: fail stops before any file changes, from a dry run', async () => {

@@ -65,6 +65,8 @@ export function testSettings(overrides: Partial<RolloutSettings> = {}): RolloutS
     ignoreWorkers: [],
     onMasterChange: 'restart',
     masterFiles: [],
+    stopTimeoutMs: 2000,
+    drain: { command: '', undrainCommand: '', waitMs: 0, when: 'restart' },
     timeoutMs: 30_000,
     settleMs: 500,
     pollIntervalMs: 100,
