@@ -16781,7 +16781,8 @@ function failureReport({ host, settings, facts, now, clock }, error2, started) {
     step: stepError.step,
     error: stepError.message + known,
     filesChanged: facts.filesChanged,
-    signalled: facts.signalled,
+    // A restart's stop counts: the master was told to go.
+    signalled: facts.signalled || facts.stopped === true,
     ...facts.sync ? { sync: facts.sync } : {},
     durationMs: now() - started,
     phases: clock.phases
@@ -17078,7 +17079,7 @@ async function freeSpaceCheck(run2, neededBytes) {
 function snapshotTransfer(run2, snapshot) {
   return { from: `the snapshot ${snapshot}`, run: (protect, watch) => restoreSnapshot(run2, snapshot, { protect, watch }) };
 }
-async function rollBack(prepared, snapshot) {
+async function rollBack(prepared, snapshot, masterUntouched = false) {
   const run2 = { ...prepared.run, facts: { step: "preflight", filesChanged: false, signalled: false } };
   run2.io.log.warning(`${run2.label}: rolling back to ${snapshot}`);
   prepared.checked.source.stop();
@@ -17089,6 +17090,7 @@ async function rollBack(prepared, snapshot) {
     const restored = await snapshotTransfer(run2, snapshot).run([], () => false).then(() => "the files were restored").catch((restoreError) => `the files could not be restored either (${restoreError.message})`);
     return { ok: false, snapshot, error: `${error2.message}; ${restored}, but nothing was reloaded` };
   }
+  if (masterUntouched && checked2.masterPid === prepared.checked.masterPid) return restoreFilesOnly(run2, checked2, snapshot);
   let report;
   try {
     report = await deployHost({ ...prepared, run: run2, checked: checked2, started: run2.now(), clock: phaseClock(run2.label, run2.now) }, snapshotTransfer(run2, snapshot));
@@ -17096,6 +17098,17 @@ async function rollBack(prepared, snapshot) {
     checked2.source.stop();
   }
   return report.ok ? { ok: true, snapshot, ...report.action ? { action: report.action } : {} } : { ok: false, snapshot, error: `${report.step} failed: ${report.error}` };
+}
+async function restoreFilesOnly(run2, checked2, snapshot) {
+  try {
+    await snapshotTransfer(run2, snapshot).run(protectRules(run2, checked2.definitions), () => false);
+    run2.io.log.info(`${run2.label}: the master (pid ${checked2.masterPid}) was never signalled and runs the code of ${snapshot}: files restored, nothing reloaded`);
+    return { ok: true, snapshot };
+  } catch (error2) {
+    return { ok: false, snapshot, error: `the files could not be restored (${error2.message})` };
+  } finally {
+    checked2.source.stop();
+  }
 }
 
 // src/rollout/fleet-rollout.ts
@@ -17270,7 +17283,7 @@ async function deployOrRollBack(entry, fleet, io, canary, watchesEnd2) {
   if (report.reason === "cancelled") return withStatus(report, "cancelled", kept);
   if (fleet.rollback === "none" || snapshot === void 0 || !report.filesChanged) return withStatus(report, "failed", kept);
   clock.begin("rollback");
-  const back = await rollBack(prepared, snapshot);
+  const back = await rollBack(prepared, snapshot, !report.signalled);
   clock.end(back.ok);
   io.log.info(`${run2.label}: ${back.ok ? "rolled back to the snapshot and verified" : `rollback failed: ${back.error}`}`);
   return withStatus(report, back.ok ? "rolled-back" : "failed", { snapshot, rollback: back, phases: clock.phases });

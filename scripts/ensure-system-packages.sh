@@ -17,6 +17,9 @@ command -v composer >/dev/null 2>&1 || need+=(composer)
 # The example status worker's smoke script (run by the tests) uses curl and ss.
 command -v curl >/dev/null 2>&1 || need+=(curl)
 command -v ss >/dev/null 2>&1 || need+=(iproute2)
+# The load-balancer tests and benchmark put a real HAProxy in front of rig hosts, driven through its admin socket.
+command -v haproxy >/dev/null 2>&1 || command -v /usr/sbin/haproxy >/dev/null 2>&1 || need+=(haproxy)
+command -v socat >/dev/null 2>&1 || need+=(socat)
 
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
 

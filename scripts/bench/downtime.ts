@@ -5,7 +5,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Benchmark } from './benchmark.js';
 import { actionInputs, endpointsOf, nextVersion, runSshLoop, runTimedAction, startFleet, waitSteady, withRig, type Fleet } from './fleet.js';
-import { startLoad, type LoadResult } from './load.js';
+import { startLoad, type LoadResult } from '../../test/rig/http-load.js';
 import { table, type Section } from './markdown.js';
 import { median } from './stats.js';
 

@@ -271,7 +271,7 @@ async function deployOrRollBack(entry: Ready, fleet: FleetSettings, io: HostRoll
   if (report.reason === 'cancelled') return withStatus(report, 'cancelled', kept);
   if (fleet.rollback === 'none' || snapshot === undefined || !report.filesChanged) return withStatus(report, 'failed', kept);
   clock.begin('rollback');
-  const back = await rollBack(prepared, snapshot);
+  const back = await rollBack(prepared, snapshot, !report.signalled);
   clock.end(back.ok);
   io.log.info(`${run.label}: ${back.ok ? 'rolled back to the snapshot and verified' : `rollback failed: ${back.error}`}`);
   return withStatus(report, back.ok ? 'rolled-back' : 'failed', { snapshot, rollback: back, phases: clock.phases });

@@ -151,7 +151,8 @@ function failureReport({ host, settings, facts, now, clock }: FailedHost, error:
     step: stepError.step,
     error: stepError.message + known,
     filesChanged: facts.filesChanged,
-    signalled: facts.signalled,
+    // A restart's stop counts: the master was told to go.
+    signalled: facts.signalled || facts.stopped === true,
     ...(facts.sync ? { sync: facts.sync } : {}),
     durationMs: now() - started,
     phases: clock.phases,

@@ -3,7 +3,8 @@ import type { HostRun } from './context.js';
 import { deployHost, type PreparedHost } from './host-rollout.js';
 import { restoreSnapshot } from './host-snapshot.js';
 import { phaseClock } from './phase-clock.js';
-import { preflight } from './preflight.js';
+import { preflight, type Preflight } from './preflight.js';
+import { protectRules } from './sync-step.js';
 import type { Transfer } from './sync-step.js';
 
 export interface RollbackOutcome {
@@ -23,9 +24,13 @@ export function snapshotTransfer(run: HostRun, snapshot: string): Transfer {
  * Puts a host's snapshot back and proves the old code serves again, with the
  * same proof as a deploy: a fresh preflight (the master may be another one
  * now), the restore, then a reload, or a restart if master-level code
- * changed back, and the watch.
+ * changed back, and the watch. A master the failed deploy never signalled
+ * (`masterUntouched`: a drain or a check failed before the reload or the
+ * stop) still runs the code it loaded, which the snapshot holds: its files
+ * are put back and nothing is reloaded or restarted, so a failure before
+ * the stop costs the app's users nothing.
  */
-export async function rollBack(prepared: PreparedHost, snapshot: string): Promise<RollbackOutcome> {
+export async function rollBack(prepared: PreparedHost, snapshot: string, masterUntouched = false): Promise<RollbackOutcome> {
   const run: HostRun = { ...prepared.run, facts: { step: 'preflight', filesChanged: false, signalled: false } };
   run.io.log.warning(`${run.label}: rolling back to ${snapshot}`);
   prepared.checked.source.stop();
@@ -40,6 +45,7 @@ export async function rollBack(prepared: PreparedHost, snapshot: string): Promis
       .catch((restoreError: Error) => `the files could not be restored either (${restoreError.message})`);
     return { ok: false, snapshot, error: `${(error as Error).message}; ${restored}, but nothing was reloaded` };
   }
+  if (masterUntouched && checked.masterPid === prepared.checked.masterPid) return restoreFilesOnly(run, checked, snapshot);
   let report: HostReport;
   try {
     // Its own clock, unannounced: the host's timeline shows the whole rollback as one phase.
@@ -50,4 +56,17 @@ export async function rollBack(prepared: PreparedHost, snapshot: string): Promis
   return report.ok
     ? { ok: true, snapshot, ...(report.action ? { action: report.action } : {}) }
     : { ok: false, snapshot, error: `${report.step} failed: ${report.error}` };
+}
+
+/** The files put back under a master that still runs the code they hold: no signal, no restart. */
+async function restoreFilesOnly(run: HostRun, checked: Preflight, snapshot: string): Promise<RollbackOutcome> {
+  try {
+    await snapshotTransfer(run, snapshot).run(protectRules(run, checked.definitions), () => false);
+    run.io.log.info(`${run.label}: the master (pid ${checked.masterPid}) was never signalled and runs the code of ${snapshot}: files restored, nothing reloaded`);
+    return { ok: true, snapshot };
+  } catch (error) {
+    return { ok: false, snapshot, error: `the files could not be restored (${(error as Error).message})` };
+  } finally {
+    checked.source.stop();
+  }
 }

@@ -42,6 +42,11 @@ export interface WhenHook {
   readonly then: (action: { pid: number }) => Promise<unknown>;
 }
 
+/** What a deploy's report and the end of its log say, for assertion messages. */
+export function explainDeploy({ run, report }: Deploy): string {
+  return `report: ${JSON.stringify(report)}\nlog (end):\n${run.log.split('\n').slice(-40).join('\n')}`;
+}
+
 /** Runs the action against one host, with `when` hooks for faults injected mid-rollout. */
 export async function deploy(rig: Rig, host: TestHost, source: string, extra: Record<string, string> = {}, when: readonly WhenHook[] = []): Promise<Deploy> {
   const { run, reports } = await attemptDeploy(rig, host, source, extra, when);
