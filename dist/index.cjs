@@ -18176,7 +18176,25 @@ function filesCell(report) {
   if (report.dryRun?.files) return `would be ${report.dryRun.files.changed} / ${report.dryRun.files.deleted}`;
   return report.filesChanged ? "may have changed (the sync did not finish)" : "none";
 }
+function costWords(report) {
+  const cost = report.restartCost;
+  if (!cost) return "";
+  const parts = [
+    cost.unservedMs !== null ? `ports unserved ${formatDuration(cost.unservedMs)}` : void 0,
+    cost.connectionsClosed !== null ? `${cost.connectionsClosed} client connection(s) closed` : void 0,
+    cost.killedAfterStopTimeout > 0 ? `${cost.killedAfterStopTimeout} worker(s) killed after stop-timeout` : void 0
+  ].filter((part) => part !== void 0);
+  return parts.length ? `; ${parts.join(", ")}` : "";
+}
+function drainWords(report) {
+  if (!report.drain) return "";
+  const commands = report.drain.commands.map((command) => `${command.name} ${command.exit}`).join(", ");
+  return report.drain.leftDrained ? `; LEFT DRAINED (${commands})` : `; drained (${commands})`;
+}
 function actionCell(report) {
+  return actionWords(report) + costWords(report) + drainWords(report);
+}
+function actionWords(report) {
   if (report.action === "restart") return `restart (${report.restartBecause ? describeMasterChange(report.restartBecause) : "a master-level change"})`;
   if (report.action === "reload") return `${report.reloadMode ?? ""} reload${report.reloadModeReason ? ` (${report.reloadModeReason})` : ""}`.trim();
   if (report.dryRun) {
@@ -18232,26 +18250,33 @@ function fenceFor(text) {
 function htmlText(text) {
   return sealHostText(text).replace(/[&<>]/g, (character) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;" })[character]);
 }
-function appErrorsSection(reports) {
-  const failing = reports.filter((report) => (report.appErrors ?? []).length > 0);
-  if (failing.length === 0) return [];
-  const lines2 = ["", "### What the app logged"];
-  for (const report of failing) {
-    const errors = report.appErrors;
-    const shown3 = errors.slice(0, APP_ERRORS_SHOWN).map((line2) => sealHostText(line2).slice(0, CELL_MAX_CHARS));
+function hostTextSection(heading, blocks) {
+  if (blocks.length === 0) return [];
+  const lines2 = ["", `### ${heading}`];
+  for (const block of blocks) {
+    const shown3 = block.lines.map((line2) => sealHostText(line2).slice(0, CELL_MAX_CHARS));
     const fence = fenceFor(shown3.join("\n"));
-    lines2.push(
-      "",
-      `<details open><summary>${htmlText(report.host)}: ${errors.length} PHP error line(s) after the reload signal, most frequent first</summary>`,
-      "",
-      `${fence}text`,
-      ...shown3,
-      fence,
-      "",
-      "</details>"
-    );
+    lines2.push("", `<details open><summary>${htmlText(block.host)}: ${htmlText(block.title)}</summary>`, "", `${fence}text`, ...shown3, fence, "", "</details>");
   }
   return lines2;
+}
+function appErrorsSection(reports) {
+  const failing = reports.filter((report) => (report.appErrors ?? []).length > 0);
+  return hostTextSection(
+    "What the app logged",
+    failing.map((report) => ({
+      host: report.host,
+      title: `${report.appErrors.length} PHP error line(s) after the reload signal, most frequent first`,
+      lines: report.appErrors.slice(0, APP_ERRORS_SHOWN)
+    }))
+  );
+}
+function drainSection(reports) {
+  const failed = reports.flatMap((report) => (report.drain?.commands ?? []).filter((command) => !command.ok).map((command) => ({ report, command })));
+  return hostTextSection(
+    "What the drain commands said",
+    failed.map(({ report, command }) => ({ host: report.host, title: `${command.name}-command ${command.exit}, its last lines`, lines: command.lastLines.length ? command.lastLines : ["(no output)"] }))
+  );
 }
 function timelineSection(reports) {
   const drawn = reports.slice(0, TIMELINE_MAX_HOSTS);
@@ -18271,7 +18296,8 @@ function jobSummary(reports, tookMs) {
     ...reports.map(hostRow),
     totalsRow(reports, tookMs),
     ...timelineSection(reports),
-    ...appErrorsSection(reports)
+    ...appErrorsSection(reports),
+    ...drainSection(reports)
   ];
   return `${lines2.join("\n")}
 `;

@@ -4,7 +4,7 @@
 // Workerman; root) and writes BENCHMARKS.md with the figures, the machine and
 // the method, and its plots under benchmarks/; the file's hand-written part
 // ("How fast, and why", at its end) is kept. NAMEs pick some benchmarks
-// (overhead verdict delta downtime scale startup); a partial run prints its
+// (overhead verdict delta downtime scale startup restart); a partial run prints its
 // report instead of writing BENCHMARKS.md, unless --out names a file.
 // --quick (or BENCH_QUICK=1) runs each benchmark fewer times: a glance while
 // working, not figures to quote.
@@ -19,11 +19,12 @@ import { downtime } from './downtime.js';
 import { describeCommit, describeMachine } from './machine.js';
 import { keepHandWritten, renderDocument, type Section } from './markdown.js';
 import { overhead } from './overhead.js';
+import { restart } from './restart.js';
 import { scale } from './scale.js';
 import { startup } from './startup.js';
 import { verdict } from './verdict.js';
 
-const BENCHMARKS: readonly Benchmark[] = [overhead, verdict, delta, downtime, scale, startup];
+const BENCHMARKS: readonly Benchmark[] = [overhead, verdict, delta, downtime, scale, startup, restart];
 
 function parseArgs(args: readonly string[]): { quick: boolean; out: string | null; selected: Benchmark[] } {
   let quick = process.env['BENCH_QUICK'] === '1';

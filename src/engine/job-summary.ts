@@ -80,7 +80,30 @@ function filesCell(report: HostReport): string {
   return report.filesChanged ? 'may have changed (the sync did not finish)' : 'none';
 }
 
+/** `; ports unserved 144 ms, 1 client connection closed` for a restart that measured its cost. */
+function costWords(report: HostReport): string {
+  const cost = report.restartCost;
+  if (!cost) return '';
+  const parts = [
+    cost.unservedMs !== null ? `ports unserved ${formatDuration(cost.unservedMs)}` : undefined,
+    cost.connectionsClosed !== null ? `${cost.connectionsClosed} client connection(s) closed` : undefined,
+    cost.killedAfterStopTimeout > 0 ? `${cost.killedAfterStopTimeout} worker(s) killed after stop-timeout` : undefined,
+  ].filter((part) => part !== undefined);
+  return parts.length ? `; ${parts.join(', ')}` : '';
+}
+
+/** `; drained (drain exit 0, undrain exit 0)`, or that the host was left out of its load balancer. */
+function drainWords(report: HostReport): string {
+  if (!report.drain) return '';
+  const commands = report.drain.commands.map((command) => `${command.name} ${command.exit}`).join(', ');
+  return report.drain.leftDrained ? `; LEFT DRAINED (${commands})` : `; drained (${commands})`;
+}
+
 function actionCell(report: HostReport): string {
+  return actionWords(report) + costWords(report) + drainWords(report);
+}
+
+function actionWords(report: HostReport): string {
   if (report.action === 'restart') return `restart (${report.restartBecause ? describeMasterChange(report.restartBecause) : 'a master-level change'})`;
   if (report.action === 'reload') return `${report.reloadMode ?? ''} reload${report.reloadModeReason ? ` (${report.reloadModeReason})` : ''}`.trim();
   if (report.dryRun) {
@@ -147,26 +170,37 @@ function htmlText(text: string): string {
   return sealHostText(text).replace(/[&<>]/g, (character) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;' })[character]!);
 }
 
-function appErrorsSection(reports: readonly HostReport[]): string[] {
-  const failing = reports.filter((report) => (report.appErrors ?? []).length > 0);
-  if (failing.length === 0) return [];
-  const lines = ['', '### What the app logged'];
-  for (const report of failing) {
-    const errors = report.appErrors!;
-    const shown = errors.slice(0, APP_ERRORS_SHOWN).map((line) => sealHostText(line).slice(0, CELL_MAX_CHARS));
+/** A folded block of host text under a heading, one per host that has some. */
+function hostTextSection(heading: string, blocks: readonly { readonly host: string; readonly title: string; readonly lines: readonly string[] }[]): string[] {
+  if (blocks.length === 0) return [];
+  const lines = ['', `### ${heading}`];
+  for (const block of blocks) {
+    const shown = block.lines.map((line) => sealHostText(line).slice(0, CELL_MAX_CHARS));
     const fence = fenceFor(shown.join('\n'));
-    lines.push(
-      '',
-      `<details open><summary>${htmlText(report.host)}: ${errors.length} PHP error line(s) after the reload signal, most frequent first</summary>`,
-      '',
-      `${fence}text`,
-      ...shown,
-      fence,
-      '',
-      '</details>',
-    );
+    lines.push('', `<details open><summary>${htmlText(block.host)}: ${htmlText(block.title)}</summary>`, '', `${fence}text`, ...shown, fence, '', '</details>');
   }
   return lines;
+}
+
+function appErrorsSection(reports: readonly HostReport[]): string[] {
+  const failing = reports.filter((report) => (report.appErrors ?? []).length > 0);
+  return hostTextSection(
+    'What the app logged',
+    failing.map((report) => ({
+      host: report.host,
+      title: `${report.appErrors!.length} PHP error line(s) after the reload signal, most frequent first`,
+      lines: report.appErrors!.slice(0, APP_ERRORS_SHOWN),
+    })),
+  );
+}
+
+/** The last lines of every drain or undrain command that failed. */
+function drainSection(reports: readonly HostReport[]): string[] {
+  const failed = reports.flatMap((report) => (report.drain?.commands ?? []).filter((command) => !command.ok).map((command) => ({ report, command })));
+  return hostTextSection(
+    'What the drain commands said',
+    failed.map(({ report, command }) => ({ host: report.host, title: `${command.name}-command ${command.exit}, its last lines`, lines: command.lastLines.length ? command.lastLines : ['(no output)'] })),
+  );
 }
 
 function timelineSection(reports: readonly HostReport[]): string[] {
@@ -190,6 +224,7 @@ export function jobSummary(reports: readonly HostReport[], tookMs: number): stri
     totalsRow(reports, tookMs),
     ...timelineSection(reports),
     ...appErrorsSection(reports),
+    ...drainSection(reports),
   ];
   return `${lines.join('\n')}\n`;
 }

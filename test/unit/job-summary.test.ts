@@ -132,6 +132,30 @@ test('a restart row says all workers were replaced by it, and why it restarted',
   assert.equal(row![7], '—', 'no revision given');
 });
 
+test('a restart row gives what it cost and the drain; a host left drained says so, with the failed command\'s last lines', () => {
+  const base: HostReport = { host: 'web1', ok: true, status: 'ok', step: 'done', action: 'restart', restartBecause: { files: ['start.php'], definitions: [], stale: [] }, filesChanged: true, signalled: true, durationMs: 3000 };
+  const drained: HostReport = {
+    ...base,
+    restartCost: { unservedMs: 144, stopMs: 40, connectionsClosed: 1, killedAfterStopTimeout: 0 },
+    drain: { leftDrained: false, commands: [{ name: 'drain', ok: true, exit: 'exit 0', durationMs: 8, lastLines: [] }, { name: 'undrain', ok: true, exit: 'exit 0', durationMs: 9, lastLines: [] }] },
+  };
+  const left: HostReport = {
+    ...base,
+    host: 'web2',
+    ok: false,
+    status: 'failed',
+    step: 'drain',
+    restartCost: { unservedMs: null, stopMs: 30, connectionsClosed: null, killedAfterStopTimeout: 2 },
+    drain: { leftDrained: true, commands: [{ name: 'drain', ok: true, exit: 'exit 0', durationMs: 8, lastLines: [] }, { name: 'undrain', ok: false, exit: 'exit 7', durationMs: 9, lastLines: ['socat: connection refused'] }] },
+  };
+  const summary = jobSummary([drained, left], 6000);
+  const [first, second] = tableRows(summary);
+  assert.equal(first![5], 'restart (master-level file(s) changed: start.php); ports unserved 144 ms, 1 client connection(s) closed; drained (drain exit 0, undrain exit 0)');
+  assert.equal(second![5], 'restart (master-level file(s) changed: start.php); 2 worker(s) killed after stop-timeout; LEFT DRAINED (drain exit 0, undrain exit 7)');
+  assert.match(summary, /### What the drain commands said[\s\S]*web2: undrain-command exit 7, its last lines[\s\S]*socat: connection refused/);
+  assert.doesNotMatch(summary, /web1: (un)?drain-command/, 'commands that succeeded are not quoted');
+});
+
 test("a dry run's host shows its plan: planned, the groups it would replace and keep, the files, the action and its batch", () => {
   const planned: HostReport = {
     host: 'web5',
