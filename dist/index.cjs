@@ -13083,6 +13083,8 @@ var DEFAULTS = {
   "stop-timeout": "2s",
   drain: "restart",
   "drain-wait": "0s",
+  "before-reload-on": "first",
+  "hook-timeout": "10m",
   mode: "deploy",
   sync: "true",
   "max-parallel": "1",
@@ -13294,6 +13296,15 @@ function parseDrain(raw, problems) {
     when: check(() => oneOf(raw, "drain", ["restart", "always"]), "restart")
   };
 }
+function parseHooks(raw, problems) {
+  const { check } = problems;
+  return {
+    beforeReload: raw("before-reload").trim(),
+    beforeReloadOn: check(() => oneOf(raw, "before-reload-on", ["first", "each"]), "first"),
+    afterReload: raw("after-reload").trim(),
+    timeoutMs: check(() => duration(raw, "hook-timeout", 1e3, 6 * 36e5), 0)
+  };
+}
 function parseInputs(given, environment = {}) {
   const raw = (name) => {
     const value = given(name);
@@ -13347,6 +13358,7 @@ function parseInputs(given, environment = {}) {
     masterFiles: check(() => lines(raw("master-files")).map(validateMasterFile), []),
     stopTimeoutMs: check(() => duration(raw, "stop-timeout", 0, 5 * 6e4), 0),
     drain: parseDrain(raw, problems),
+    hooks: parseHooks(raw, problems),
     timeoutMs,
     settleMs,
     pollIntervalMs,
@@ -15056,9 +15068,9 @@ function relativeToApp(path, target, appDir) {
   return void 0;
 }
 function definitionFor(definitions, worker) {
-  const named = definitions.filter((definition) => definition.name === worker.name);
-  if (named.length <= 1) return named[0];
-  return named.find((definition) => definition.listen === worker.listen) ?? named[0];
+  const named2 = definitions.filter((definition) => definition.name === worker.name);
+  if (named2.length <= 1) return named2[0];
+  return named2.find((definition) => definition.listen === worker.listen) ?? named2[0];
 }
 
 // src/engine/master-change.ts
@@ -15120,9 +15132,9 @@ var FileTally = class {
     return { changed: this.changed, deleted: this.deleted, changedNames: [...this.changedNames], deletedNames: [...this.deletedNames] };
   }
 };
-function batchPositions(hosts, maxParallel, canary) {
+function batchPositions(hosts, maxParallel, canary, firstAlone = false) {
   const withCanary = canary && hosts.length > 1;
-  const batches = planBatches(hosts, maxParallel, withCanary);
+  const batches = planBatches(hosts, maxParallel, withCanary || firstAlone);
   const positions = /* @__PURE__ */ new Map();
   batches.forEach((batch, index) => {
     for (const host of batch) positions.set(host, { index: index + 1, of: batches.length, canary: withCanary && index === 0 });
@@ -15142,6 +15154,22 @@ function plannedAction(change, onMasterChange) {
     case "fail":
       return { action: "refuse", actionBecause: `${what}: on-master-change: fail would stop the deploy before changing anything` };
   }
+}
+function named(command) {
+  const line2 = command.replace(/\s*\n\s*/g, "; ");
+  return line2.length > 120 ? `${line2.slice(0, 119)}\u2026` : line2;
+}
+function plannedCommands(settings, action, runsBeforeReload) {
+  const { drain, hooks } = settings;
+  const drains = drain.command !== "" && action !== "refuse" && (drain.when === "always" || action === "restart");
+  const drainFirst = drains ? [`drain-command on the runner: ${named(drain.command)}`] : [];
+  const before = hooks.beforeReload !== "" && runsBeforeReload ? [`before-reload on the host: ${named(hooks.beforeReload)}`] : [];
+  return [
+    // drain: always takes the host out before the sync; a restart's drain comes right before the stop.
+    ...drain.when === "always" ? [...drainFirst, ...before] : [...before, ...drainFirst],
+    ...hooks.afterReload !== "" ? [`after-reload on the host: ${named(hooks.afterReload)}`] : [],
+    ...drains && drain.undrainCommand !== "" ? [`undrain-command on the runner: ${named(drain.undrainCommand)}`] : []
+  ];
 }
 function dryRunUnknowns(delivery2) {
   const unknown = [];
@@ -15170,6 +15198,7 @@ function describePlan(label, plan) {
   if (plan.snapshot) parts.push(`would put back ${plan.snapshot}`);
   const action = plan.action === "reload" ? `reload (${plan.reloadMode}: ${plan.reloadModeReason})` : plan.action;
   parts.push(`then ${action}, because ${plan.actionBecause}`);
+  if (plan.commands.length > 0) parts.push(`would run: ${plan.commands.join("; ")}`);
   return `${label}: dry run: ${parts.join("; ")}`;
 }
 
@@ -15200,79 +15229,44 @@ async function watchCanary(prepared, report, settleMs) {
   return report;
 }
 
-// src/rollout/drain.ts
-function describeRun(result, timeoutMs) {
-  return result.timedOut ? `timed out after ${formatDuration(timeoutMs)}` : describeExit(result);
-}
-var HostDrain = class {
-  constructor(settings, host, io, timeoutMs) {
-    this.settings = settings;
-    this.host = host;
-    this.io = io;
-    this.timeoutMs = timeoutMs;
-  }
-  settings;
-  host;
-  io;
-  timeoutMs;
-  drained = false;
-  commands = [];
-  /** The drain-command, once; a failure stops the host before anything is stopped. */
-  before = async (run2) => {
-    if (this.drained) return;
-    const record = await this.run("drain", this.settings.command);
-    if (!record.ok) {
-      throw new StepError("drain", `drain-command ${record.exit}${record.lastLines.length ? `: ${record.lastLines.slice(-3).join(" | ")}` : ""}; the host was not stopped`);
-    }
-    this.drained = true;
-    if (this.settings.waitMs > 0) {
-      run2.io.log.info(`${this.host.label}: drained; waiting ${formatDuration(this.settings.waitMs)} (drain-wait) before stopping it`);
-      await (run2.io.sleep ?? ((ms2) => new Promise((resolve3) => setTimeout(resolve3, ms2))))(this.settings.waitMs);
-    }
-  };
-  /** After the host's outcome: the undrain-command where it serves again, and what both commands did, in its report. */
-  async settle(report) {
-    if (!this.drained) return this.commands.length > 0 ? { ...report, drain: this.summary(false) } : report;
-    const serves = report.status === "ok" || report.rollback?.ok === true;
-    if (!serves) {
-      this.io.log.warning(`${this.host.label}: left drained: it does not serve, so undrain-command was not run`);
-      return { ...report, drain: this.summary(true) };
-    }
-    if (this.settings.undrainCommand === "") return { ...report, drain: this.summary(false) };
-    const record = await this.run("undrain", this.settings.undrainCommand);
-    if (record.ok) return { ...report, drain: this.summary(false) };
-    return {
-      ...report,
-      ok: false,
-      status: "failed",
-      step: "drain",
-      error: `undrain-command ${record.exit}: the host serves ${report.status === "ok" ? "the new code" : "the rolled-back code"} but is still out of the load balancer`,
-      drain: this.summary(true)
-    };
-  }
-  summary(leftDrained) {
-    return { commands: [...this.commands], leftDrained };
-  }
-  async run(name, command) {
-    const { label, position } = this.host;
-    const runner = this.io.runnerCommand;
-    if (!runner) throw new StepError("drain", `${name}-command cannot run here: this rollout has no runner to run commands on`);
-    this.io.log.info(`${label}: running ${name}-command`);
-    const result = await runner(command, {
-      env: { GRACEFUL_RELOAD_HOST: label, GRACEFUL_RELOAD_HOST_INDEX: String(position) },
-      timeoutMs: this.timeoutMs,
-      onLine: (line2) => this.io.log.info(`${label}: ${name}: ${line2}`)
-    });
-    const record = { name, ok: result.code === 0 && !result.timedOut, exit: describeRun(result, this.timeoutMs), durationMs: result.durationMs, lastLines: result.lastLines.slice(-5) };
-    this.commands.push(record);
-    this.io.log.info(`${label}: ${name}-command ${record.exit} (${formatDuration(record.durationMs)})`);
-    return record;
-  }
-};
+// src/rollout/user-command.ts
+var import_node_readline = require("node:readline");
 
-// src/rollout/host-lock.ts
-var import_promises2 = require("node:timers/promises");
-var import_node_crypto2 = require("node:crypto");
+// src/remote/host-command.sh
+var host_command_default = `# graceful-reload's runner for a user's command on the host (before-reload,
+# after-reload), run as
+#   env GRACEFUL_RELOAD_...=... sh -c "<this file>" host-command TARGET TIMEOUT_SECONDS COMMAND
+# In the target directory, with bash where the host has it (the commands are
+# written like a workflow's run: steps), else sh; stderr with stdout, so the
+# log shows them in order. GNU timeout ends the command's whole process
+# group when it runs too long (exit 124), so a hung migration does not
+# outlive the rollout; without timeout, the runner's own bound still holds.
+cd "$1" || { echo "cannot enter $1"; exit 97; }
+seconds=$2 command=$3
+shell=sh
+command -v bash >/dev/null 2>&1 && shell=bash
+if command -v timeout >/dev/null 2>&1; then
+  exec timeout -k 10 "$seconds" "$shell" -c "$command" 2>&1
+fi
+exec "$shell" -c "$command" 2>&1
+`;
+
+// src/engine/output-lines.ts
+var KEPT_LINES = 20;
+var LINE_CHARS = 1e3;
+var OutputLines = class {
+  constructor(onLine) {
+    this.onLine = onLine;
+  }
+  onLine;
+  last = [];
+  take = (line2) => {
+    const shown3 = line2.length > LINE_CHARS ? `${line2.slice(0, LINE_CHARS)}\u2026` : line2;
+    this.last.push(shown3);
+    if (this.last.length > KEPT_LINES) this.last.shift();
+    this.onLine(shown3);
+  };
+};
 
 // src/engine/shell-quote.ts
 function quote(part) {
@@ -15285,6 +15279,137 @@ function quote(part) {
 function commandLine(parts) {
   return parts.map(quote).join(" ");
 }
+
+// src/rollout/user-command.ts
+var TIMEOUT_EXITS = /* @__PURE__ */ new Set([124, 137]);
+async function recordCommand(run2, name, timeoutMs, start) {
+  run2.io.log.info(`${run2.label}: running ${name}`);
+  const lines2 = new OutputLines((line2) => run2.io.log.info(`${run2.label}: ${name}: ${line2}`));
+  const result = await start(lines2.take);
+  const exit = result.timedOut ? `timed out after ${formatDuration(timeoutMs)}` : describeExit(result);
+  const record = { name, ok: result.code === 0 && !result.timedOut, exit, durationMs: result.durationMs, lastLines: lines2.last.slice(-5) };
+  run2.commands?.push(record);
+  (record.ok ? run2.io.log.info : run2.io.log.warning)(`${run2.label}: ${name} ${exit} (${formatDuration(record.durationMs)})`);
+  return record;
+}
+function hookEnvironment(run2) {
+  return { GRACEFUL_RELOAD_REVISION: run2.settings.revision ?? "", GRACEFUL_RELOAD_HOST: run2.label, GRACEFUL_RELOAD_TARGET: run2.settings.target };
+}
+function hostCommandLine(target, command, env, timeoutMs) {
+  const assignments = Object.entries(env).map(([name, value]) => `${name}=${value}`);
+  return commandLine(["env", ...assignments, "sh", "-c", host_command_default, "host-command", target, String(Math.ceil(timeoutMs / 1e3)), command]);
+}
+var RUNNER_GRACE_MS = 15e3;
+async function runOnHost(run2, command, timeoutMs, onLine) {
+  const started = run2.now();
+  const line2 = hostCommandLine(run2.settings.target, command, hookEnvironment(run2), timeoutMs);
+  const result = run2.shell.stream ? await streamed(run2, line2, timeoutMs + RUNNER_GRACE_MS, onLine) : await collected(run2, line2, timeoutMs + RUNNER_GRACE_MS, onLine);
+  const timedOut = result.timedOut || result.code !== null && TIMEOUT_EXITS.has(result.code);
+  return { ...result, timedOut, durationMs: run2.now() - started };
+}
+async function streamed(run2, line2, boundMs, onLine) {
+  const stream = await run2.shell.stream(line2);
+  stream.io.end();
+  (0, import_node_readline.createInterface)({ input: stream.io, crlfDelay: Infinity }).on("line", onLine);
+  (0, import_node_readline.createInterface)({ input: stream.stderr, crlfDelay: Infinity }).on("line", onLine);
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    stream.close();
+  }, boundMs);
+  try {
+    const ended = await stream.ended;
+    if (ended.lost !== void 0) onLine(`(the connection was lost: ${ended.lost})`);
+    return { code: ended.code, ...ended.signal ? { signal: ended.signal } : {}, timedOut };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+async function collected(run2, line2, boundMs, onLine) {
+  const result = await run2.shell.run(line2, { timeoutMs: boundMs });
+  for (const text of `${result.stdout}${result.stderr}`.split("\n").filter((text2) => text2 !== "")) onLine(text);
+  return { code: result.code, ...result.signal ? { signal: result.signal } : {}, timedOut: false };
+}
+
+// src/rollout/drain.ts
+var HostDrain = class {
+  constructor(settings, host, io, timeoutMs) {
+    this.settings = settings;
+    this.host = host;
+    this.io = io;
+    this.timeoutMs = timeoutMs;
+  }
+  settings;
+  host;
+  io;
+  timeoutMs;
+  drained = false;
+  /** The drain-command, once; a failure stops the host before anything is stopped. */
+  before = async (run2) => {
+    if (this.drained) return;
+    run2.facts.step = "drain";
+    const record = await this.run(run2, "drain", this.settings.command);
+    if (!record.ok) {
+      throw new StepError("drain", `drain-command ${record.exit}${record.lastLines.length ? `: ${record.lastLines.slice(-3).join(" | ")}` : ""}; the host was not stopped`);
+    }
+    this.drained = true;
+    if (this.settings.waitMs > 0) {
+      run2.io.log.info(`${this.host.label}: drained; waiting ${formatDuration(this.settings.waitMs)} (drain-wait) before stopping it`);
+      await (run2.io.sleep ?? ((ms2) => new Promise((resolve3) => setTimeout(resolve3, ms2))))(this.settings.waitMs);
+    }
+  };
+  /** After the host's outcome: the undrain-command where it serves again; the report says whether it was left drained. */
+  async settle(run2, report) {
+    if (!this.drained) return report;
+    const serves = report.status === "ok" || report.rollback?.ok === true;
+    if (!serves) {
+      this.io.log.warning(`${this.host.label}: left drained: it does not serve, so undrain-command was not run`);
+      return { ...report, leftDrained: true };
+    }
+    if (this.settings.undrainCommand === "") return { ...report, leftDrained: false };
+    const record = await this.run(run2, "undrain", this.settings.undrainCommand);
+    if (record.ok) return { ...report, leftDrained: false };
+    return {
+      ...report,
+      ok: false,
+      status: "failed",
+      step: "drain",
+      error: `undrain-command ${record.exit}: the host serves ${report.status === "ok" ? "the new code" : "the rolled-back code"} but is still out of the load balancer`,
+      leftDrained: true
+    };
+  }
+  run(run2, name, command) {
+    const runner = this.io.runnerCommand;
+    if (!runner) throw new StepError("drain", `${name}-command cannot run here: this rollout has no runner to run commands on`);
+    const { label, position } = this.host;
+    const env = { GRACEFUL_RELOAD_HOST: label, GRACEFUL_RELOAD_HOST_INDEX: String(position) };
+    return recordCommand({ io: this.io, label, commands: run2.commands }, name, this.timeoutMs, (onLine) => runner(command, { env, timeoutMs: this.timeoutMs, onLine }));
+  }
+};
+
+// src/rollout/hooks-step.ts
+function lastWords(lines2) {
+  return lines2.length ? `: ${lines2.slice(-3).join(" | ")}` : "";
+}
+async function beforeReloadStep(run2) {
+  const { beforeReload, timeoutMs } = run2.settings.hooks;
+  if (beforeReload === "" || !run2.runsBeforeReload) return;
+  run2.facts.step = "before-reload";
+  const record = await recordCommand(run2, "before-reload", timeoutMs, (onLine) => runOnHost(run2, beforeReload, timeoutMs, onLine));
+  if (!record.ok) throw new StepError("before-reload", `before-reload ${record.exit}${lastWords(record.lastLines)}; the app was not signalled`);
+}
+async function afterReloadStep(run2, report) {
+  const { afterReload, timeoutMs } = run2.settings.hooks;
+  if (afterReload === "" || !report.ok) return report;
+  run2.facts.step = "after-reload";
+  const record = await recordCommand(run2, "after-reload", timeoutMs, (onLine) => runOnHost(run2, afterReload, timeoutMs, onLine));
+  if (record.ok) return report;
+  return { ...report, ok: false, step: "after-reload", error: `after-reload ${record.exit}${lastWords(record.lastLines)}; the new code serves and was not rolled back` };
+}
+
+// src/rollout/host-lock.ts
+var import_promises2 = require("node:timers/promises");
+var import_node_crypto2 = require("node:crypto");
 
 // src/rollout/context.ts
 function traced(shell, log, label) {
@@ -16848,7 +16973,9 @@ async function deployHost(prepared, delivery2 = sourceTransfer(prepared.run), ca
     const synced = delivery2 === "none" ? { definitions: checked2.definitions, masterFilesChanged: [] } : await syncStep(run2, checked2.definitions, watch, delivery2);
     clock.end(true);
     const change = { files: synced.masterFilesChanged, definitions: definitionChanges(checked2.definitions, synced.definitions), stale };
-    if (decide(run2, change) === "restart") return await restartReport(run2, checked2, synced, change, started, clock);
+    const action = decide(run2, change);
+    await beforeReloadStep(run2);
+    if (action === "restart") return await restartReport(run2, checked2, synced, change, started, clock);
     return await reloadReport(run2, checked2, started, clock);
   } catch (error2) {
     return failureReport({ ...run2, clock }, error2, started);
@@ -17080,7 +17207,7 @@ function snapshotTransfer(run2, snapshot) {
   return { from: `the snapshot ${snapshot}`, run: (protect, watch) => restoreSnapshot(run2, snapshot, { protect, watch }) };
 }
 async function rollBack(prepared, snapshot, masterUntouched = false) {
-  const run2 = { ...prepared.run, facts: { step: "preflight", filesChanged: false, signalled: false } };
+  const run2 = { ...prepared.run, runsBeforeReload: false, facts: { step: "preflight", filesChanged: false, signalled: false } };
   run2.io.log.warning(`${run2.label}: rolling back to ${snapshot}`);
   prepared.checked.source.stop();
   let checked2;
@@ -17178,15 +17305,19 @@ async function rolloutFleet(hosts, fleet, io, cancelled = new AbortController().
 }
 async function runBatches(ready, fleet, io, { cancelled, watchesEnd: watchesEnd2 }, reports, onReport) {
   const hasCanary = fleet.canary && ready.length > 1;
-  const batches = planBatches(ready, fleet.maxParallel, hasCanary);
+  const hooks = ready[0]?.host.settings.hooks;
+  const onFirstOnly = hooks !== void 0 && hooks.beforeReload !== "" && hooks.beforeReloadOn === "first";
+  const runsBeforeReload = (entry) => !onFirstOnly || entry === ready[0];
+  const batches = planBatches(ready, fleet.maxParallel, hasCanary || onFirstOnly);
   let failures = 0;
   let canaryFailed = false;
+  let hookFailed;
   const record = (host, report) => {
     reports.set(host, report);
     onReport(host, report);
   };
   for (const [index, batch] of batches.entries()) {
-    const stop = cancelled.aborted ? "the run was cancelled before this host started" : canaryFailed ? "the canary failed, so no other host gets the new code" : budgetExceeded(failures, fleet.maxFailures) ? `the failure budget (max-failures: ${fleet.maxFailures}) was exceeded before this host started` : void 0;
+    const stop = cancelled.aborted ? "the run was cancelled before this host started" : canaryFailed ? "the canary failed, so no other host gets the new code" : hookFailed !== void 0 ? `before-reload failed on ${hookFailed}, so no other host runs it or gets the new code` : budgetExceeded(failures, fleet.maxFailures) ? `the failure budget (max-failures: ${fleet.maxFailures}) was exceeded before this host started` : void 0;
     if (stop !== void 0) {
       for (const entry of batch) {
         record(entry.host, untouched(entry.host, cancelled.aborted ? "cancelled" : "skipped", stop, entry.prepared.clock));
@@ -17201,8 +17332,9 @@ async function runBatches(ready, fleet, io, { cancelled, watchesEnd: watchesEnd2
     for (const entry of batch) entry.prepared.clock.alone = !together;
     await Promise.all(
       batch.map(async (entry) => {
-        const report = await deployOne(entry, fleet, io, isCanary, watchesEnd2);
+        const report = await deployOne(entry, fleet, io, isCanary, watchesEnd2, runsBeforeReload(entry));
         if (report.status !== "ok") failures += 1;
+        if (report.step === "before-reload") hookFailed ??= entry.host.spec.label;
         if (isCanary && report.status !== "ok") canaryFailed = true;
         record(entry.host, report);
         if (fleet.rollback !== "all") await entry.prepared.finish();
@@ -17230,13 +17362,14 @@ function failedReport(prepared, step, error2, left = { filesChanged: false, sign
     phases: clock.phases
   };
 }
-async function deployOne(entry, fleet, io, canary, watchesEnd2) {
+async function deployOne(entry, fleet, io, canary, watchesEnd2, runsBeforeReload) {
   const { settings } = entry.host;
-  if (settings.drain.command === "") return deployOrRollBack(entry, fleet, io, canary, watchesEnd2);
-  const position = entry.host.position ?? 1;
-  const drain = new HostDrain(settings.drain, { label: entry.host.spec.label, position }, io, settings.commandTimeoutMs);
-  const prepared = { ...entry.prepared, run: { ...entry.prepared.run, drain } };
-  return drain.settle(await deployOrRollBack({ ...entry, prepared }, fleet, io, canary, watchesEnd2));
+  const commands = [];
+  const drain = settings.drain.command === "" ? void 0 : new HostDrain(settings.drain, { label: entry.host.spec.label, position: entry.host.position ?? 1 }, io, settings.commandTimeoutMs);
+  const run2 = { ...entry.prepared.run, commands, runsBeforeReload, ...drain ? { drain } : {} };
+  let report = await deployOrRollBack({ ...entry, prepared: { ...entry.prepared, run: run2 } }, fleet, io, canary, watchesEnd2);
+  if (drain) report = await drain.settle(run2, report);
+  return commands.length > 0 ? { ...report, commands } : report;
 }
 async function deployOrRollBack(entry, fleet, io, canary, watchesEnd2) {
   const { prepared } = entry;
@@ -17268,7 +17401,7 @@ async function deployOrRollBack(entry, fleet, io, canary, watchesEnd2) {
   const kept = snapshot ? { snapshot } : {};
   let report;
   try {
-    report = await deployHost(prepared, fleet.sync ? sourceTransfer(run2) : "none", watchesEnd2);
+    report = await afterReloadStep(run2, await deployHost(prepared, fleet.sync ? sourceTransfer(run2) : "none", watchesEnd2));
     if (report.ok && canary) {
       clock.begin("canary");
       report = await watchCanary(prepared, report, fleet.canarySettleMs);
@@ -17281,6 +17414,7 @@ async function deployOrRollBack(entry, fleet, io, canary, watchesEnd2) {
   await pruned;
   if (report.ok) return withStatus(report, "ok", kept);
   if (report.reason === "cancelled") return withStatus(report, "cancelled", kept);
+  if (report.step === "after-reload") return withStatus(report, "failed", kept);
   if (fleet.rollback === "none" || snapshot === void 0 || !report.filesChanged) return withStatus(report, "failed", kept);
   clock.begin("rollback");
   const back = await rollBack(prepared, snapshot, !report.signalled);
@@ -17312,11 +17446,13 @@ async function planFleet(hosts, fleet, io, inSource2) {
   if (!alone) io.log.startGroup?.(`preflight of ${hosts.length} hosts: connect, check (dry run: no lock taken)`);
   const prepared = await inParallel(hosts, PREFLIGHT_CONCURRENCY, (host) => prepareHost(host.spec, host.settings, io, readOnlyChecks, alone));
   if (!alone) io.log.endGroup?.();
-  const positions = batchPositions(hosts, fleet.maxParallel, fleet.canary);
+  const hooks = hosts[0]?.settings.hooks;
+  const firstOnly = hooks !== void 0 && hooks.beforeReload !== "" && hooks.beforeReloadOn === "first";
+  const positions = batchPositions(hosts, fleet.maxParallel, fleet.canary, firstOnly);
   try {
     const reports = await inParallel([...hosts.keys()], PREFLIGHT_CONCURRENCY, (index) => {
       const entry = prepared[index];
-      return entry.ok ? planHost(entry.host, fleet, positions.get(hosts[index]), inSource2) : Promise.resolve({ ...entry.report, status: "failed" });
+      return entry.ok ? planHost(entry.host, fleet, positions.get(hosts[index]), inSource2, !firstOnly || index === 0) : Promise.resolve({ ...entry.report, status: "failed" });
     });
     const failed = reports.filter((report) => report.status === "failed").length;
     if (failed > 0) io.log.warning(`dry run: ${failed} of ${hosts.length} host(s) would stop a deploy, and then no host would be changed`);
@@ -17343,7 +17479,7 @@ async function previewSync(prepared, inSource2) {
   });
   return { files: tally.files, masterFiles: preview.watchedChanges ?? [] };
 }
-async function planHost(prepared, fleet, batch, inSource2) {
+async function planHost(prepared, fleet, batch, inSource2, runsBeforeReload) {
   const { run: run2, checked: checked2, clock, started } = prepared;
   const common = { host: run2.label, ...revisionField(run2.settings), filesChanged: false, signalled: false, masterPid: checked2.masterPid };
   try {
@@ -17359,15 +17495,17 @@ async function planHost(prepared, fleet, batch, inSource2) {
       ({ files, masterFiles } = await previewSync(prepared, inSource2));
     }
     const masterChange = { files: masterFiles, definitions: [], stale };
+    const decided = plannedAction(masterChange, run2.settings.onMasterChange);
     const plan = {
       batch,
       ...files ? { files } : {},
       ...snapshot ? { snapshot } : {},
-      ...plannedAction(masterChange, run2.settings.onMasterChange),
+      ...decided,
       masterChange,
       reloadMode: checked2.plan.mode,
       reloadModeReason: checked2.plan.modeReason,
       ...plannedGroups(checked2.plan),
+      commands: plannedCommands(run2.settings, decided.action, runsBeforeReload),
       unknown: dryRunUnknowns(kind)
     };
     run2.io.log.info(describePlan(run2.label, plan));
@@ -17385,22 +17523,13 @@ async function planHost(prepared, fleet, batch, inSource2) {
 
 // src/adapters/runner-command.ts
 var import_node_child_process = require("node:child_process");
-var import_node_readline = require("node:readline");
-var KEPT_LINES = 20;
-var LINE_CHARS = 1e3;
+var import_node_readline2 = require("node:readline");
 var KILL_AFTER_MS2 = 2e3;
 function runnerCommand(cwd) {
   return (command, { env, timeoutMs, onLine }) => new Promise((resolve3) => {
     const started = Date.now();
     const child = (0, import_node_child_process.spawn)("bash", ["-c", command], { cwd, env: { ...process.env, ...env }, detached: true, stdio: ["ignore", "pipe", "pipe"] });
-    const lastLines = [];
-    const take = (line2) => {
-      const shown3 = line2.length > LINE_CHARS ? `${line2.slice(0, LINE_CHARS)}\u2026` : line2;
-      lastLines.push(shown3);
-      if (lastLines.length > KEPT_LINES) lastLines.shift();
-      onLine(shown3);
-    };
-    for (const stream of [child.stdout, child.stderr]) (0, import_node_readline.createInterface)({ input: stream, crlfDelay: Infinity }).on("line", take);
+    for (const stream of [child.stdout, child.stderr]) (0, import_node_readline2.createInterface)({ input: stream, crlfDelay: Infinity }).on("line", onLine);
     let timedOut = false;
     const signalGroup = (signal) => {
       try {
@@ -17414,11 +17543,14 @@ function runnerCommand(cwd) {
       signalGroup("SIGTERM");
       killer = setTimeout(() => signalGroup("SIGKILL"), KILL_AFTER_MS2);
     }, timeoutMs);
+    let settled = false;
     const finish = (code, signal, error2) => {
+      if (settled) return;
+      settled = true;
       clearTimeout(timer);
       clearTimeout(killer);
-      if (error2) take(`could not run bash: ${error2.message}`);
-      resolve3({ code, ...signal ? { signal } : {}, timedOut, durationMs: Date.now() - started, lastLines });
+      if (error2) onLine(`could not run bash: ${error2.message}`);
+      resolve3({ code, ...signal ? { signal } : {}, timedOut, durationMs: Date.now() - started });
     };
     child.on("error", (error2) => finish(null, null, error2));
     child.on("close", (code, signal) => finish(code, signal));
@@ -18186,13 +18318,13 @@ function costWords(report) {
   ].filter((part) => part !== void 0);
   return parts.length ? `; ${parts.join(", ")}` : "";
 }
-function drainWords(report) {
-  if (!report.drain) return "";
-  const commands = report.drain.commands.map((command) => `${command.name} ${command.exit}`).join(", ");
-  return report.drain.leftDrained ? `; LEFT DRAINED (${commands})` : `; drained (${commands})`;
+function commandWords(report) {
+  const commands = (report.commands ?? []).map((command) => `${command.name} ${command.exit}`).join(", ");
+  if (report.leftDrained) return `; LEFT DRAINED (${commands})`;
+  return commands ? `; ${commands}` : "";
 }
 function actionCell(report) {
-  return actionWords(report) + costWords(report) + drainWords(report);
+  return actionWords(report) + costWords(report) + commandWords(report);
 }
 function actionWords(report) {
   if (report.action === "restart") return `restart (${report.restartBecause ? describeMasterChange(report.restartBecause) : "a master-level change"})`;
@@ -18271,11 +18403,11 @@ function appErrorsSection(reports) {
     }))
   );
 }
-function drainSection(reports) {
-  const failed = reports.flatMap((report) => (report.drain?.commands ?? []).filter((command) => !command.ok).map((command) => ({ report, command })));
+function commandsSection(reports) {
+  const failed = reports.flatMap((report) => (report.commands ?? []).filter((command) => !command.ok).map((command) => ({ report, command })));
   return hostTextSection(
-    "What the drain commands said",
-    failed.map(({ report, command }) => ({ host: report.host, title: `${command.name}-command ${command.exit}, its last lines`, lines: command.lastLines.length ? command.lastLines : ["(no output)"] }))
+    "What the commands said",
+    failed.map(({ report, command }) => ({ host: report.host, title: `${command.name} ${command.exit}, its last lines`, lines: command.lastLines.length ? command.lastLines : ["(no output)"] }))
   );
 }
 function timelineSection(reports) {
@@ -18297,7 +18429,7 @@ function jobSummary(reports, tookMs) {
     totalsRow(reports, tookMs),
     ...timelineSection(reports),
     ...appErrorsSection(reports),
-    ...drainSection(reports)
+    ...commandsSection(reports)
   ];
   return `${lines2.join("\n")}
 `;
@@ -18643,6 +18775,22 @@ inputs:
     description: "When drain-command runs: restart (only before a restart) or always (before every host's rollout, reloads too)."
     required: false
     default: restart
+  before-reload:
+    description: "A command run on the host, in target, as the deploy user (bash where the host has it), after the sync and before the reload signal or the restart, while the host's lock is held: a database migration, say. Its environment has GRACEFUL_RELOAD_REVISION, GRACEFUL_RELOAD_HOST and GRACEFUL_RELOAD_TARGET. A failure or a timeout: that host is not signalled, its files are rolled back, and no other host runs it or gets the new code."
+    required: false
+    default: ""
+  before-reload-on:
+    description: "first (once per rollout, on the first host, the canary when there is one, before any other host reloads) or each (every host)."
+    required: false
+    default: first
+  after-reload:
+    description: "A command run on each host once its new workers are proven (a cache warm-up, say); same place and environment as before-reload. A failure fails the host, which is not rolled back: its new code serves."
+    required: false
+    default: ""
+  hook-timeout:
+    description: The longest before-reload or after-reload may run; past it, the command and what it started are stopped and it counts as failed.
+    required: false
+    default: 10m
   master-files:
     description: More files the master reads without include, as globs relative to target, one per line (e.g. .env); a change to one counts as a master-level change.
     required: false

@@ -1,11 +1,7 @@
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import type { RunnerCommand, RunnerCommandResult } from '../rollout/context.js';
+import type { RunnerCommand, UserCommandResult } from '../engine/ports.js';
 
-/** Lines kept for the report and the summary; every line goes to the log as it comes. */
-const KEPT_LINES = 20;
-/** A line longer than this is cut: one command must not flood the log. */
-const LINE_CHARS = 1000;
 /** After the timeout's SIGTERM, how long the command's process group has before SIGKILL. */
 const KILL_AFTER_MS = 2000;
 
@@ -16,17 +12,10 @@ const KILL_AFTER_MS = 2000;
  */
 export function runnerCommand(cwd: string): RunnerCommand {
   return (command, { env, timeoutMs, onLine }) =>
-    new Promise<RunnerCommandResult>((resolve) => {
+    new Promise<UserCommandResult>((resolve) => {
       const started = Date.now();
       const child = spawn('bash', ['-c', command], { cwd, env: { ...process.env, ...env }, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-      const lastLines: string[] = [];
-      const take = (line: string) => {
-        const shown = line.length > LINE_CHARS ? `${line.slice(0, LINE_CHARS)}…` : line;
-        lastLines.push(shown);
-        if (lastLines.length > KEPT_LINES) lastLines.shift();
-        onLine(shown);
-      };
-      for (const stream of [child.stdout, child.stderr]) createInterface({ input: stream, crlfDelay: Infinity }).on('line', take);
+      for (const stream of [child.stdout, child.stderr]) createInterface({ input: stream, crlfDelay: Infinity }).on('line', onLine);
       let timedOut = false;
       const signalGroup = (signal: NodeJS.Signals) => {
         try {
@@ -41,11 +30,14 @@ export function runnerCommand(cwd: string): RunnerCommand {
         signalGroup('SIGTERM');
         killer = setTimeout(() => signalGroup('SIGKILL'), KILL_AFTER_MS);
       }, timeoutMs);
+      let settled = false;
       const finish = (code: number | null, signal: string | null, error?: Error) => {
+        if (settled) return;
+        settled = true;
         clearTimeout(timer);
         clearTimeout(killer);
-        if (error) take(`could not run bash: ${error.message}`);
-        resolve({ code, ...(signal ? { signal } : {}), timedOut, durationMs: Date.now() - started, lastLines });
+        if (error) onLine(`could not run bash: ${error.message}`);
+        resolve({ code, ...(signal ? { signal } : {}), timedOut, durationMs: Date.now() - started });
       };
       child.on('error', (error) => finish(null, null, error));
       child.on('close', (code, signal) => finish(code, signal));

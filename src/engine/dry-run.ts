@@ -2,7 +2,7 @@ import { planBatches } from './fleet-plan.js';
 import { describeMasterChange, needsRestart, type MasterChange } from './master-change.js';
 import type { ReloadPlan } from './reload-plan.js';
 import type { DryRunPlan, PlannedFiles } from './report.js';
-import type { OnMasterChange } from './settings.js';
+import type { OnMasterChange, RolloutSettings } from './settings.js';
 
 /**
  * A dry run's plan for a host, from what preflight read and what rsync
@@ -43,9 +43,9 @@ export class FileTally {
 export type BatchPosition = DryRunPlan['batch'];
 
 /** Where each host falls in the rollout, as the fleet would run it: planBatches' batches, the canary first and alone. */
-export function batchPositions<T>(hosts: readonly T[], maxParallel: number, canary: boolean): Map<T, BatchPosition> {
+export function batchPositions<T>(hosts: readonly T[], maxParallel: number, canary: boolean, firstAlone = false): Map<T, BatchPosition> {
   const withCanary = canary && hosts.length > 1;
-  const batches = planBatches(hosts, maxParallel, withCanary);
+  const batches = planBatches(hosts, maxParallel, withCanary || firstAlone);
   const positions = new Map<T, BatchPosition>();
   batches.forEach((batch, index) => {
     for (const host of batch) positions.set(host, { index: index + 1, of: batches.length, canary: withCanary && index === 0 });
@@ -67,6 +67,26 @@ export function plannedAction(change: MasterChange, onMasterChange: OnMasterChan
     case 'fail':
       return { action: 'refuse', actionBecause: `${what}: on-master-change: fail would stop the deploy before changing anything` };
   }
+}
+
+/** A user's command as the plan names it: cut, on one line. */
+function named(command: string): string {
+  const line = command.replace(/\s*\n\s*/g, '; ');
+  return line.length > 120 ? `${line.slice(0, 119)}…` : line;
+}
+
+/** The user's commands a deploy would run on this host, in order, named; a dry run runs none of them. */
+export function plannedCommands(settings: Pick<RolloutSettings, 'drain' | 'hooks'>, action: DryRunPlan['action'], runsBeforeReload: boolean): string[] {
+  const { drain, hooks } = settings;
+  const drains = drain.command !== '' && action !== 'refuse' && (drain.when === 'always' || action === 'restart');
+  const drainFirst = drains ? [`drain-command on the runner: ${named(drain.command)}`] : [];
+  const before = hooks.beforeReload !== '' && runsBeforeReload ? [`before-reload on the host: ${named(hooks.beforeReload)}`] : [];
+  return [
+    // drain: always takes the host out before the sync; a restart's drain comes right before the stop.
+    ...(drain.when === 'always' ? [...drainFirst, ...before] : [...before, ...drainFirst]),
+    ...(hooks.afterReload !== '' ? [`after-reload on the host: ${named(hooks.afterReload)}`] : []),
+    ...(drains && drain.undrainCommand !== '' ? [`undrain-command on the runner: ${named(drain.undrainCommand)}`] : []),
+  ];
 }
 
 /** What the plan cannot promise, for this kind of run. */
@@ -101,5 +121,6 @@ export function describePlan(label: string, plan: DryRunPlan): string {
   if (plan.snapshot) parts.push(`would put back ${plan.snapshot}`);
   const action = plan.action === 'reload' ? `reload (${plan.reloadMode}: ${plan.reloadModeReason})` : plan.action;
   parts.push(`then ${action}, because ${plan.actionBecause}`);
+  if (plan.commands.length > 0) parts.push(`would run: ${plan.commands.join('; ')}`);
   return `${label}: dry run: ${parts.join('; ')}`;
 }

@@ -3,7 +3,7 @@ import { parseDuration } from './duration.js';
 import { parseHostList, parseHostSpec, parsePort, parseUsername } from './host-spec.js';
 import { parseKnownHosts } from './known-hosts.js';
 import { parseAmount, parseShard, type Amount } from './fleet-plan.js';
-import type { Credentials, DeployPlan, DrainSettings, FleetOptions, OnGracefulTimeout, OnMasterChange, ReloadMode, RolloutSettings, StatusSourceKind } from './settings.js';
+import type { Credentials, DeployPlan, DrainSettings, HookSettings, FleetOptions, OnGracefulTimeout, OnMasterChange, ReloadMode, RolloutSettings, StatusSourceKind } from './settings.js';
 
 /** Raw inputs by their action.yml names; a missing input is the empty string, as on a runner. */
 export type RawInputs = (name: string) => string;
@@ -45,6 +45,8 @@ const DEFAULTS = {
   'stop-timeout': '2s',
   drain: 'restart',
   'drain-wait': '0s',
+  'before-reload-on': 'first',
+  'hook-timeout': '10m',
   mode: 'deploy',
   sync: 'true',
   'max-parallel': '1',
@@ -300,6 +302,17 @@ function parseDrain(raw: RawInputs, problems: InputProblems): DrainSettings {
   };
 }
 
+/** before-reload and after-reload, run on the host; multi-line commands are kept as written. */
+function parseHooks(raw: RawInputs, problems: InputProblems): HookSettings {
+  const { check } = problems;
+  return {
+    beforeReload: raw('before-reload').trim(),
+    beforeReloadOn: check(() => oneOf<HookSettings['beforeReloadOn']>(raw, 'before-reload-on', ['first', 'each']), 'first'),
+    afterReload: raw('after-reload').trim(),
+    timeoutMs: check(() => duration(raw, 'hook-timeout', 1000, 6 * 3_600_000), 0),
+  };
+}
+
 /** Turns the action's inputs into a validated plan, before any connection is made; an InputError names every bad input. */
 export function parseInputs(given: RawInputs, environment: InputEnvironment = {}): DeployPlan {
   // No input can carry a NUL: argument lists and remote commands end at it, silently.
@@ -360,6 +373,7 @@ export function parseInputs(given: RawInputs, environment: InputEnvironment = {}
     masterFiles: check(() => lines(raw('master-files')).map(validateMasterFile), []),
     stopTimeoutMs: check(() => duration(raw, 'stop-timeout', 0, 5 * 60_000), 0),
     drain: parseDrain(raw, problems),
+    hooks: parseHooks(raw, problems),
     timeoutMs,
     settleMs,
     pollIntervalMs,

@@ -92,15 +92,15 @@ function costWords(report: HostReport): string {
   return parts.length ? `; ${parts.join(', ')}` : '';
 }
 
-/** `; drained (drain exit 0, undrain exit 0)`, or that the host was left out of its load balancer. */
-function drainWords(report: HostReport): string {
-  if (!report.drain) return '';
-  const commands = report.drain.commands.map((command) => `${command.name} ${command.exit}`).join(', ');
-  return report.drain.leftDrained ? `; LEFT DRAINED (${commands})` : `; drained (${commands})`;
+/** `; drain exit 0, before-reload exit 0, undrain exit 0`, and whether the host was left out of its load balancer. */
+function commandWords(report: HostReport): string {
+  const commands = (report.commands ?? []).map((command) => `${command.name} ${command.exit}`).join(', ');
+  if (report.leftDrained) return `; LEFT DRAINED (${commands})`;
+  return commands ? `; ${commands}` : '';
 }
 
 function actionCell(report: HostReport): string {
-  return actionWords(report) + costWords(report) + drainWords(report);
+  return actionWords(report) + costWords(report) + commandWords(report);
 }
 
 function actionWords(report: HostReport): string {
@@ -194,12 +194,12 @@ function appErrorsSection(reports: readonly HostReport[]): string[] {
   );
 }
 
-/** The last lines of every drain or undrain command that failed. */
-function drainSection(reports: readonly HostReport[]): string[] {
-  const failed = reports.flatMap((report) => (report.drain?.commands ?? []).filter((command) => !command.ok).map((command) => ({ report, command })));
+/** The last lines of every command of the user's that failed. */
+function commandsSection(reports: readonly HostReport[]): string[] {
+  const failed = reports.flatMap((report) => (report.commands ?? []).filter((command) => !command.ok).map((command) => ({ report, command })));
   return hostTextSection(
-    'What the drain commands said',
-    failed.map(({ report, command }) => ({ host: report.host, title: `${command.name}-command ${command.exit}, its last lines`, lines: command.lastLines.length ? command.lastLines : ['(no output)'] })),
+    'What the commands said',
+    failed.map(({ report, command }) => ({ host: report.host, title: `${command.name} ${command.exit}, its last lines`, lines: command.lastLines.length ? command.lastLines : ['(no output)'] })),
   );
 }
 
@@ -224,7 +224,7 @@ export function jobSummary(reports: readonly HostReport[], tookMs: number): stri
     totalsRow(reports, tookMs),
     ...timelineSection(reports),
     ...appErrorsSection(reports),
-    ...drainSection(reports),
+    ...commandsSection(reports),
   ];
   return `${lines.join('\n')}\n`;
 }

@@ -61,6 +61,20 @@ export interface RemoteStream {
   close(): void;
 }
 
+/** How a user's command (on the runner or the host) ended: its exit code, or the signal, and whether it ran past its time. */
+export interface UserCommandResult {
+  readonly code: number | null;
+  readonly signal?: string;
+  readonly timedOut: boolean;
+  readonly durationMs: number;
+}
+
+/** Runs a user's shell command on the runner (drain-command), its output (stdout and stderr together) handed over line by line. */
+export type RunnerCommand = (
+  command: string,
+  options: { readonly env: Readonly<Record<string, string>>; readonly timeoutMs: number; readonly onLine: (line: string) => void },
+) => Promise<UserCommandResult>;
+
 export interface SyncSummary {
   readonly filesTransferred: number;
   readonly filesDeleted: number;
@@ -102,7 +116,7 @@ export interface RolloutLog {
 }
 
 /** Steps of one host's rollout, named in every failure so a reader knows what was (not) changed. */
-export type Step = 'connect' | 'host-key' | 'auth' | 'lock' | 'preflight' | 'sync' | 'drain' | 'signal' | 'verify' | 'restart' | 'rollback';
+export type Step = 'connect' | 'host-key' | 'auth' | 'lock' | 'preflight' | 'sync' | 'before-reload' | 'drain' | 'signal' | 'verify' | 'restart' | 'after-reload' | 'rollback';
 
 export class StepError extends Error {
   /**

@@ -62,6 +62,8 @@ export interface DryRunPlan {
   /** Worker groups the reload would replace, and those it would keep (with why). */
   readonly replacedGroups: readonly string[];
   readonly keptGroups: readonly { readonly group: string; readonly keptBecause: string }[];
+  /** The user's commands a deploy would run on this host (drain, before-reload, after-reload, undrain), named; none is run. */
+  readonly commands: readonly string[];
   /** What only the real deploy can tell, in words. */
   readonly unknown: readonly string[];
 }
@@ -78,20 +80,19 @@ export interface RestartCost {
   readonly killedAfterStopTimeout: number;
 }
 
-/** One drain-command or undrain-command run. */
-export interface DrainCommand {
-  readonly name: 'drain' | 'undrain';
+/**
+ * One command the user gave, run around the rollout: on the runner
+ * (drain-command, undrain-command) or on the host (before-reload,
+ * after-reload).
+ */
+export interface CommandRecord {
+  readonly name: 'drain' | 'undrain' | 'before-reload' | 'after-reload';
   readonly ok: boolean;
   /** `exit 0`, `exit 1`, `timed out after 15.0 s`... */
   readonly exit: string;
   readonly durationMs: number;
+  /** The last lines it printed, stdout and stderr together (each cut to LINE_CHARS). */
   readonly lastLines: readonly string[];
-}
-
-export interface DrainReport {
-  readonly commands: readonly DrainCommand[];
-  /** The host was taken out and not put back: it does not serve, or undrain-command failed. */
-  readonly leftDrained: boolean;
 }
 
 /** One entry of the `report` output: what happened on one host, in plain data. */
@@ -118,8 +119,10 @@ export interface HostReport {
   /** The master a restart replaced, and what the restart cost the app's users. */
   readonly previousMasterPid?: number;
   readonly restartCost?: RestartCost;
-  /** drain-command and undrain-command: how each ended, and whether the host was left out of its load balancer. */
-  readonly drain?: DrainReport;
+  /** The user's commands run for this host, in order: drain, before-reload, after-reload, undrain. */
+  readonly commands?: readonly CommandRecord[];
+  /** The host was taken out of its load balancer and not put back: it does not serve, or undrain-command failed. */
+  readonly leftDrained?: boolean;
   /** Whether any file on the host may have changed. */
   readonly filesChanged: boolean;
   /** Whether the reload signal (or a restart's stop) was sent. */

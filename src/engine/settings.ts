@@ -23,6 +23,16 @@ export interface DrainSettings {
   readonly when: 'restart' | 'always';
 }
 
+/** Commands run on the host around the reload (issue: migrations before, warm-up after); empty: none. */
+export interface HookSettings {
+  /** After the sync, before the reload signal or the restart; on the first host only, or on each. */
+  readonly beforeReload: string;
+  readonly beforeReloadOn: 'first' | 'each';
+  /** On each host once its new workers are proven. */
+  readonly afterReload: string;
+  readonly timeoutMs: number;
+}
+
 /** Credentials for the host's one SSH connection (commands and rsync alike). */
 export interface Credentials {
   readonly privateKey?: string;
@@ -62,6 +72,7 @@ export interface RolloutSettings {
   /** A restart: how long old workers may finish the requests they hold before they are killed. */
   readonly stopTimeoutMs: number;
   readonly drain: DrainSettings;
+  readonly hooks: HookSettings;
   /** Globs (relative to target) of files the master reads without include, e.g. .env. */
   readonly masterFiles: readonly string[];
   readonly timeoutMs: number;

@@ -1,5 +1,6 @@
 import type { HostSpec } from '../engine/host-spec.js';
-import { describeExit, RemoteConnectionLost, type CommandResult, type FileSync, type RemoteShell, type RolloutLog, type Step, type SyncSummary } from '../engine/ports.js';
+import { describeExit, RemoteConnectionLost, type CommandResult, type FileSync, type RemoteShell, type RolloutLog, type RunnerCommand, type Step, type SyncSummary } from '../engine/ports.js';
+import type { CommandRecord } from '../engine/report.js';
 import type { RolloutSettings, StatusSourceKind } from '../engine/settings.js';
 import type { StatusSource } from '../status/status-source.js';
 
@@ -11,22 +12,6 @@ export interface StatusSourceSetup {
   /** The app log, or '' when there is none to read. */
   readonly logFile: string;
 }
-
-/** How a command on the runner ended: its exit code, or the signal, and whether it ran past its time. */
-export interface RunnerCommandResult {
-  readonly code: number | null;
-  readonly signal?: string;
-  readonly timedOut: boolean;
-  readonly durationMs: number;
-  /** The last lines it printed (stdout and stderr together). */
-  readonly lastLines: readonly string[];
-}
-
-/** Runs a user's shell command on the runner (drain-command): the adapter is src/adapters/runner-command.ts. */
-export type RunnerCommand = (
-  command: string,
-  options: { readonly env: Readonly<Record<string, string>>; readonly timeoutMs: number; readonly onLine: (line: string) => void },
-) => Promise<RunnerCommandResult>;
 
 /**
  * Everything one host's rollout does to the outside world, passed in: the
@@ -65,6 +50,10 @@ export interface HostRun {
   readonly shell: RemoteShell;
   readonly now: () => number;
   readonly facts: HostFacts;
+  /** The user's commands run for this host so far, for its report (drain, before-reload, after-reload, undrain). */
+  readonly commands?: CommandRecord[];
+  /** Whether this host runs before-reload (before-reload-on: first runs it on one host only). */
+  readonly runsBeforeReload?: boolean;
   /** Takes the host out of its load balancer before it stops serving (drain-command); absent: nothing to tell. */
   readonly drain?: { readonly before: (run: HostRun) => Promise<void> };
   /** Set when the run is cancelled: watches stop at their next look instead of running out their time. */

@@ -1,19 +1,15 @@
-import { describeExit } from '../engine/ports.js';
-import { StepError } from '../engine/ports.js';
-import type { DrainCommand, DrainReport, HostReport } from '../engine/report.js';
-import type { DrainSettings } from '../engine/settings.js';
 import { formatDuration } from '../engine/duration.js';
-import type { HostRolloutIO, HostRun, RunnerCommandResult } from './context.js';
+import { StepError } from '../engine/ports.js';
+import type { HostReport } from '../engine/report.js';
+import type { DrainSettings } from '../engine/settings.js';
+import type { HostRolloutIO, HostRun } from './context.js';
+import { recordCommand } from './user-command.js';
 
 /** Where the host stands in the rollout, for the commands' environment. */
 export interface DrainedHost {
   readonly label: string;
   /** Its place in the host list, from 1. */
   readonly position: number;
-}
-
-function describeRun(result: RunnerCommandResult, timeoutMs: number): string {
-  return result.timedOut ? `timed out after ${formatDuration(timeoutMs)}` : describeExit(result);
 }
 
 /**
@@ -23,7 +19,6 @@ function describeRun(result: RunnerCommandResult, timeoutMs: number): string {
  */
 export class HostDrain {
   private drained = false;
-  private readonly commands: DrainCommand[] = [];
 
   constructor(
     private readonly settings: DrainSettings,
@@ -35,7 +30,8 @@ export class HostDrain {
   /** The drain-command, once; a failure stops the host before anything is stopped. */
   readonly before = async (run: HostRun): Promise<void> => {
     if (this.drained) return;
-    const record = await this.run('drain', this.settings.command);
+    run.facts.step = 'drain';
+    const record = await this.run(run, 'drain', this.settings.command);
     if (!record.ok) {
       throw new StepError('drain', `drain-command ${record.exit}${record.lastLines.length ? `: ${record.lastLines.slice(-3).join(' | ')}` : ''}; the host was not stopped`);
     }
@@ -46,44 +42,32 @@ export class HostDrain {
     }
   };
 
-  /** After the host's outcome: the undrain-command where it serves again, and what both commands did, in its report. */
-  async settle(report: HostReport): Promise<HostReport> {
-    if (!this.drained) return this.commands.length > 0 ? { ...report, drain: this.summary(false) } : report;
+  /** After the host's outcome: the undrain-command where it serves again; the report says whether it was left drained. */
+  async settle(run: Pick<HostRun, 'commands'>, report: HostReport): Promise<HostReport> {
+    if (!this.drained) return report;
     const serves = report.status === 'ok' || report.rollback?.ok === true;
     if (!serves) {
       this.io.log.warning(`${this.host.label}: left drained: it does not serve, so undrain-command was not run`);
-      return { ...report, drain: this.summary(true) };
+      return { ...report, leftDrained: true };
     }
-    if (this.settings.undrainCommand === '') return { ...report, drain: this.summary(false) };
-    const record = await this.run('undrain', this.settings.undrainCommand);
-    if (record.ok) return { ...report, drain: this.summary(false) };
+    if (this.settings.undrainCommand === '') return { ...report, leftDrained: false };
+    const record = await this.run(run, 'undrain', this.settings.undrainCommand);
+    if (record.ok) return { ...report, leftDrained: false };
     return {
       ...report,
       ok: false,
       status: 'failed',
       step: 'drain',
       error: `undrain-command ${record.exit}: the host serves ${report.status === 'ok' ? 'the new code' : 'the rolled-back code'} but is still out of the load balancer`,
-      drain: this.summary(true),
+      leftDrained: true,
     };
   }
 
-  private summary(leftDrained: boolean): DrainReport {
-    return { commands: [...this.commands], leftDrained };
-  }
-
-  private async run(name: DrainCommand['name'], command: string): Promise<DrainCommand> {
-    const { label, position } = this.host;
+  private run(run: Pick<HostRun, 'commands'>, name: 'drain' | 'undrain', command: string) {
     const runner = this.io.runnerCommand;
     if (!runner) throw new StepError('drain', `${name}-command cannot run here: this rollout has no runner to run commands on`);
-    this.io.log.info(`${label}: running ${name}-command`);
-    const result = await runner(command, {
-      env: { GRACEFUL_RELOAD_HOST: label, GRACEFUL_RELOAD_HOST_INDEX: String(position) },
-      timeoutMs: this.timeoutMs,
-      onLine: (line) => this.io.log.info(`${label}: ${name}: ${line}`),
-    });
-    const record: DrainCommand = { name, ok: result.code === 0 && !result.timedOut, exit: describeRun(result, this.timeoutMs), durationMs: result.durationMs, lastLines: result.lastLines.slice(-5) };
-    this.commands.push(record);
-    this.io.log.info(`${label}: ${name}-command ${record.exit} (${formatDuration(record.durationMs)})`);
-    return record;
+    const { label, position } = this.host;
+    const env = { GRACEFUL_RELOAD_HOST: label, GRACEFUL_RELOAD_HOST_INDEX: String(position) };
+    return recordCommand({ io: this.io, label, commands: run.commands }, name, this.timeoutMs, (onLine) => runner(command, { env, timeoutMs: this.timeoutMs, onLine }));
   }
 }

@@ -1,4 +1,4 @@
-import { batchPositions, describePlan, dryRunUnknowns, FileTally, plannedAction, plannedGroups, type BatchPosition } from '../engine/dry-run.js';
+import { batchPositions, describePlan, dryRunUnknowns, FileTally, plannedAction, plannedCommands, plannedGroups, type BatchPosition } from '../engine/dry-run.js';
 import { StepError } from '../engine/ports.js';
 import type { DryRunPlan, HostReport, PlannedFiles } from '../engine/report.js';
 import type { HostRolloutIO, HostRun } from './context.js';
@@ -26,11 +26,13 @@ export async function planFleet(hosts: readonly FleetHost[], fleet: FleetSetting
   if (!alone) io.log.startGroup?.(`preflight of ${hosts.length} hosts: connect, check (dry run: no lock taken)`);
   const prepared = await inParallel(hosts, PREFLIGHT_CONCURRENCY, (host) => prepareHost(host.spec, host.settings, io, readOnlyChecks, alone));
   if (!alone) io.log.endGroup?.();
-  const positions = batchPositions(hosts, fleet.maxParallel, fleet.canary);
+  const hooks = hosts[0]?.settings.hooks;
+  const firstOnly = hooks !== undefined && hooks.beforeReload !== '' && hooks.beforeReloadOn === 'first';
+  const positions = batchPositions(hosts, fleet.maxParallel, fleet.canary, firstOnly);
   try {
     const reports = await inParallel([...hosts.keys()], PREFLIGHT_CONCURRENCY, (index) => {
       const entry = prepared[index]!;
-      return entry.ok ? planHost(entry.host, fleet, positions.get(hosts[index]!)!, inSource) : Promise.resolve({ ...entry.report, status: 'failed' as const });
+      return entry.ok ? planHost(entry.host, fleet, positions.get(hosts[index]!)!, inSource, !firstOnly || index === 0) : Promise.resolve({ ...entry.report, status: 'failed' as const });
     });
     const failed = reports.filter((report) => report.status === 'failed').length;
     if (failed > 0) io.log.warning(`dry run: ${failed} of ${hosts.length} host(s) would stop a deploy, and then no host would be changed`);
@@ -62,7 +64,7 @@ async function previewSync(prepared: PreparedHost, inSource: (path: string) => b
 }
 
 /** One host's plan. Never throws: a host that cannot be planned gets a failed report (still with nothing changed). */
-async function planHost(prepared: PreparedHost, fleet: FleetSettings, batch: BatchPosition, inSource: (path: string) => boolean): Promise<HostReport> {
+async function planHost(prepared: PreparedHost, fleet: FleetSettings, batch: BatchPosition, inSource: (path: string) => boolean, runsBeforeReload: boolean): Promise<HostReport> {
   const { run, checked, clock, started } = prepared;
   const common = { host: run.label, ...revisionField(run.settings), filesChanged: false, signalled: false, masterPid: checked.masterPid };
   try {
@@ -78,15 +80,17 @@ async function planHost(prepared: PreparedHost, fleet: FleetSettings, batch: Bat
       ({ files, masterFiles } = await previewSync(prepared, inSource));
     }
     const masterChange = { files: masterFiles, definitions: [], stale };
+    const decided = plannedAction(masterChange, run.settings.onMasterChange);
     const plan: DryRunPlan = {
       batch,
       ...(files ? { files } : {}),
       ...(snapshot ? { snapshot } : {}),
-      ...plannedAction(masterChange, run.settings.onMasterChange),
+      ...decided,
       masterChange,
       reloadMode: checked.plan.mode,
       reloadModeReason: checked.plan.modeReason,
       ...plannedGroups(checked.plan),
+      commands: plannedCommands(run.settings, decided.action, runsBeforeReload),
       unknown: dryRunUnknowns(kind),
     };
     run.io.log.info(describePlan(run.label, plan));

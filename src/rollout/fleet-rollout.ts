@@ -1,11 +1,12 @@
 import { budgetExceeded, planBatches } from '../engine/fleet-plan.js';
 import type { HostSpec } from '../engine/host-spec.js';
-import type { HostReport, HostStatus } from '../engine/report.js';
+import type { CommandRecord, HostReport, HostStatus } from '../engine/report.js';
 import type { Step } from '../engine/ports.js';
 import type { RolloutSettings } from '../engine/settings.js';
 import type { HostRolloutIO, HostRun } from './context.js';
 import { watchCanary } from './canary-watch.js';
 import { HostDrain } from './drain.js';
+import { afterReloadStep } from './hooks-step.js';
 import { acquireLock, type LockOwner } from './host-lock.js';
 import { deployHost, prepareHost, revisionField, type PreparedHost } from './host-rollout.js';
 import type { PhaseClock } from './phase-clock.js';
@@ -144,9 +145,14 @@ async function runBatches(
   onReport: (host: FleetHost, report: HostReport) => void,
 ): Promise<void> {
   const hasCanary = fleet.canary && ready.length > 1;
-  const batches = planBatches(ready, fleet.maxParallel, hasCanary);
+  const hooks = ready[0]?.host.settings.hooks;
+  // before-reload-on: first runs once, on the first host (the canary when there is one), before any other host reloads.
+  const onFirstOnly = hooks !== undefined && hooks.beforeReload !== '' && hooks.beforeReloadOn === 'first';
+  const runsBeforeReload = (entry: Ready) => !onFirstOnly || entry === ready[0];
+  const batches = planBatches(ready, fleet.maxParallel, hasCanary || onFirstOnly);
   let failures = 0;
   let canaryFailed = false;
+  let hookFailed: string | undefined;
   const record = (host: FleetHost, report: HostReport) => {
     reports.set(host, report);
     onReport(host, report);
@@ -156,7 +162,9 @@ async function runBatches(
       ? 'the run was cancelled before this host started'
       : canaryFailed
         ? 'the canary failed, so no other host gets the new code'
-        : budgetExceeded(failures, fleet.maxFailures)
+        : hookFailed !== undefined
+          ? `before-reload failed on ${hookFailed}, so no other host runs it or gets the new code`
+          : budgetExceeded(failures, fleet.maxFailures)
           ? `the failure budget (max-failures: ${fleet.maxFailures}) was exceeded before this host started`
           : undefined;
     if (stop !== undefined) {
@@ -174,8 +182,9 @@ async function runBatches(
     for (const entry of batch) entry.prepared.clock.alone = !together;
     await Promise.all(
       batch.map(async (entry) => {
-        const report = await deployOne(entry, fleet, io, isCanary, watchesEnd);
+        const report = await deployOne(entry, fleet, io, isCanary, watchesEnd, runsBeforeReload(entry));
         if (report.status !== 'ok') failures += 1;
+        if (report.step === 'before-reload') hookFailed ??= entry.host.spec.label;
         if (isCanary && report.status !== 'ok') canaryFailed = true;
         record(entry.host, report);
         // Done with this host: its lock is released now, not when the whole fleet ends.
@@ -211,15 +220,18 @@ function failedReport(prepared: PreparedHost, step: Step, error: string, left = 
 
 /**
  * One host of a batch, drained around its rollout where drain-command is
- * set: taken out before it stops serving, put back once it serves again.
+ * set (taken out before it stops serving, put back once it serves again),
+ * with the user's commands it ran in its report.
  */
-async function deployOne(entry: Ready, fleet: FleetSettings, io: HostRolloutIO, canary: boolean, watchesEnd: AbortSignal): Promise<HostReport> {
+async function deployOne(entry: Ready, fleet: FleetSettings, io: HostRolloutIO, canary: boolean, watchesEnd: AbortSignal, runsBeforeReload: boolean): Promise<HostReport> {
   const { settings } = entry.host;
-  if (settings.drain.command === '') return deployOrRollBack(entry, fleet, io, canary, watchesEnd);
-  const position = entry.host.position ?? 1;
-  const drain = new HostDrain(settings.drain, { label: entry.host.spec.label, position }, io, settings.commandTimeoutMs);
-  const prepared = { ...entry.prepared, run: { ...entry.prepared.run, drain } };
-  return drain.settle(await deployOrRollBack({ ...entry, prepared }, fleet, io, canary, watchesEnd));
+  const commands: CommandRecord[] = [];
+  const drain =
+    settings.drain.command === '' ? undefined : new HostDrain(settings.drain, { label: entry.host.spec.label, position: entry.host.position ?? 1 }, io, settings.commandTimeoutMs);
+  const run: HostRun = { ...entry.prepared.run, commands, runsBeforeReload, ...(drain ? { drain } : {}) };
+  let report = await deployOrRollBack({ ...entry, prepared: { ...entry.prepared, run } }, fleet, io, canary, watchesEnd);
+  if (drain) report = await drain.settle(run, report);
+  return commands.length > 0 ? { ...report, commands } : report;
 }
 
 /** Snapshot, deploy (canary-watched when it is the canary), and a verified rollback when it fails. Never throws. */
@@ -256,7 +268,7 @@ async function deployOrRollBack(entry: Ready, fleet: FleetSettings, io: HostRoll
   const kept = snapshot ? { snapshot } : {};
   let report: HostReport;
   try {
-    report = await deployHost(prepared, fleet.sync ? sourceTransfer(run) : 'none', watchesEnd);
+    report = await afterReloadStep(run, await deployHost(prepared, fleet.sync ? sourceTransfer(run) : 'none', watchesEnd));
     if (report.ok && canary) {
       clock.begin('canary');
       report = await watchCanary(prepared, report, fleet.canarySettleMs);
@@ -269,6 +281,8 @@ async function deployOrRollBack(entry: Ready, fleet: FleetSettings, io: HostRoll
   await pruned;
   if (report.ok) return withStatus(report, 'ok', kept);
   if (report.reason === 'cancelled') return withStatus(report, 'cancelled', kept);
+  // after-reload failed on a host whose new code is proven: it serves, so it stays.
+  if (report.step === 'after-reload') return withStatus(report, 'failed', kept);
   if (fleet.rollback === 'none' || snapshot === undefined || !report.filesChanged) return withStatus(report, 'failed', kept);
   clock.begin('rollback');
   const back = await rollBack(prepared, snapshot, !report.signalled);

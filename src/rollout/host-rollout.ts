@@ -4,6 +4,7 @@ import { StepError } from '../engine/ports.js';
 import type { HostReport } from '../engine/report.js';
 import type { RolloutSettings } from '../engine/settings.js';
 import { traced, type HostFacts, type HostRolloutIO, type HostRun } from './context.js';
+import { beforeReloadStep } from './hooks-step.js';
 import { decide, masterLevel, refuseMasterChange, staleMaster } from './master-change-step.js';
 import { phaseClock, type PhaseClock } from './phase-clock.js';
 import { preflight, type Preflight } from './preflight.js';
@@ -250,7 +251,9 @@ export async function deployHost(prepared: PreparedHost, delivery: Delivery = so
       delivery === 'none' ? { definitions: checked.definitions, masterFilesChanged: [] } : await syncStep(run, checked.definitions, watch, delivery);
     clock.end(true);
     const change = { files: synced.masterFilesChanged, definitions: definitionChanges(checked.definitions, synced.definitions), stale };
-    if (decide(run, change) === 'restart') return await restartReport(run, checked, synced, change, started, clock);
+    const action = decide(run, change);
+    await beforeReloadStep(run);
+    if (action === 'restart') return await restartReport(run, checked, synced, change, started, clock);
     return await reloadReport(run, checked, started, clock);
   } catch (error) {
     return failureReport({ ...run, clock }, error, started);

@@ -31,7 +31,8 @@ export function snapshotTransfer(run: HostRun, snapshot: string): Transfer {
  * the stop costs the app's users nothing.
  */
 export async function rollBack(prepared: PreparedHost, snapshot: string, masterUntouched = false): Promise<RollbackOutcome> {
-  const run: HostRun = { ...prepared.run, facts: { step: 'preflight', filesChanged: false, signalled: false } };
+  // A rollback is no deploy: before-reload does not run again.
+  const run: HostRun = { ...prepared.run, runsBeforeReload: false, facts: { step: 'preflight', filesChanged: false, signalled: false } };
   run.io.log.warning(`${run.label}: rolling back to ${snapshot}`);
   prepared.checked.source.stop();
   let checked;

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { batchPositions, describePlan, DRY_RUN_NAMES_SHOWN, dryRunUnknowns, FileTally, plannedAction, plannedGroups } from '../../src/engine/dry-run.js';
+import { batchPositions, describePlan, DRY_RUN_NAMES_SHOWN, dryRunUnknowns, FileTally, plannedAction, plannedCommands, plannedGroups } from '../../src/engine/dry-run.js';
 import { NO_MASTER_CHANGE } from '../../src/engine/master-change.js';
 import { planReload } from '../../src/engine/reload-plan.js';
 import type { DryRunPlan } from '../../src/engine/report.js';
@@ -91,6 +91,7 @@ test("the plan's log line: batch, files with the rest counted, and the action wi
     reloadModeReason: 'auto: web listens',
     replacedGroups: ['web'],
     keptGroups: [],
+    commands: [],
     unknown: [],
   };
   assert.equal(
@@ -99,4 +100,26 @@ test("the plan's log line: batch, files with the rest counted, and the action wi
   );
   const restart = describePlan('web2', { ...plan, batch: { index: 2, of: 2, canary: false }, files: { changed: 0, deleted: 0, changedNames: [], deletedNames: [] }, action: 'restart', actionBecause: 'start.php changed' });
   assert.equal(restart, 'web2: dry run: batch 2 of 2; would write 0 file(s) and delete 0; then restart, because start.php changed');
+  const withCommands = describePlan('web3', { ...plan, commands: ['before-reload on the host: php migrate.php'] });
+  assert.match(withCommands, /; would run: before-reload on the host: php migrate\.php$/);
+});
+
+test('the commands a deploy would run, in their order; a drain only around a restart unless drain: always; before-reload only where it runs', () => {
+  const settings = {
+    drain: { command: 'lb out', undrainCommand: 'lb in', waitMs: 0, when: 'restart' as const },
+    hooks: { beforeReload: 'php migrate.php\nphp seed.php', beforeReloadOn: 'first' as const, afterReload: 'curl -s localhost/warm', timeoutMs: 1000 },
+  };
+  assert.deepEqual(plannedCommands(settings, 'restart', true), [
+    'before-reload on the host: php migrate.php; php seed.php',
+    'drain-command on the runner: lb out',
+    'after-reload on the host: curl -s localhost/warm',
+    'undrain-command on the runner: lb in',
+  ]);
+  assert.deepEqual(plannedCommands(settings, 'reload', false), ['after-reload on the host: curl -s localhost/warm']);
+  assert.deepEqual(plannedCommands({ ...settings, drain: { ...settings.drain, when: 'always' } }, 'reload', true).slice(0, 2), [
+    'drain-command on the runner: lb out',
+    'before-reload on the host: php migrate.php; php seed.php',
+  ]);
+  assert.deepEqual(plannedCommands(settings, 'refuse', true), ['before-reload on the host: php migrate.php; php seed.php', 'after-reload on the host: curl -s localhost/warm']);
+  assert.equal(plannedCommands({ ...settings, hooks: { ...settings.hooks, beforeReload: 'x'.repeat(300) } }, 'reload', true)[0]!.length, 'before-reload on the host: '.length + 120);
 });

@@ -137,7 +137,8 @@ test('a restart row gives what it cost and the drain; a host left drained says s
   const drained: HostReport = {
     ...base,
     restartCost: { unservedMs: 144, stopMs: 40, connectionsClosed: 1, killedAfterStopTimeout: 0 },
-    drain: { leftDrained: false, commands: [{ name: 'drain', ok: true, exit: 'exit 0', durationMs: 8, lastLines: [] }, { name: 'undrain', ok: true, exit: 'exit 0', durationMs: 9, lastLines: [] }] },
+    leftDrained: false,
+    commands: [{ name: 'drain', ok: true, exit: 'exit 0', durationMs: 8, lastLines: [] }, { name: 'undrain', ok: true, exit: 'exit 0', durationMs: 9, lastLines: [] }],
   };
   const left: HostReport = {
     ...base,
@@ -146,14 +147,15 @@ test('a restart row gives what it cost and the drain; a host left drained says s
     status: 'failed',
     step: 'drain',
     restartCost: { unservedMs: null, stopMs: 30, connectionsClosed: null, killedAfterStopTimeout: 2 },
-    drain: { leftDrained: true, commands: [{ name: 'drain', ok: true, exit: 'exit 0', durationMs: 8, lastLines: [] }, { name: 'undrain', ok: false, exit: 'exit 7', durationMs: 9, lastLines: ['socat: connection refused'] }] },
+    leftDrained: true,
+    commands: [{ name: 'drain', ok: true, exit: 'exit 0', durationMs: 8, lastLines: [] }, { name: 'undrain', ok: false, exit: 'exit 7', durationMs: 9, lastLines: ['socat: connection refused'] }],
   };
   const summary = jobSummary([drained, left], 6000);
   const [first, second] = tableRows(summary);
-  assert.equal(first![5], 'restart (master-level file(s) changed: start.php); ports unserved 144 ms, 1 client connection(s) closed; drained (drain exit 0, undrain exit 0)');
+  assert.equal(first![5], 'restart (master-level file(s) changed: start.php); ports unserved 144 ms, 1 client connection(s) closed; drain exit 0, undrain exit 0');
   assert.equal(second![5], 'restart (master-level file(s) changed: start.php); 2 worker(s) killed after stop-timeout; LEFT DRAINED (drain exit 0, undrain exit 7)');
-  assert.match(summary, /### What the drain commands said[\s\S]*web2: undrain-command exit 7, its last lines[\s\S]*socat: connection refused/);
-  assert.doesNotMatch(summary, /web1: (un)?drain-command/, 'commands that succeeded are not quoted');
+  assert.match(summary, /### What the commands said[\s\S]*web2: undrain exit 7, its last lines[\s\S]*socat: connection refused/);
+  assert.doesNotMatch(summary, /web1: (un)?drain exit/, 'commands that succeeded are not quoted');
 });
 
 test("a dry run's host shows its plan: planned, the groups it would replace and keep, the files, the action and its batch", () => {
@@ -171,6 +173,7 @@ test("a dry run's host shows its plan: planned, the groups it would replace and 
       action: 'reload',
       actionBecause: 'no master-level file would change',
       masterChange: { files: [], definitions: [], stale: [] },
+      commands: [],
       reloadMode: 'graceful',
       reloadModeReason: 'web listens',
       replacedGroups: ['web', 'task'],

@@ -67,6 +67,7 @@ export function testSettings(overrides: Partial<RolloutSettings> = {}): RolloutS
     masterFiles: [],
     stopTimeoutMs: 2000,
     drain: { command: '', undrainCommand: '', waitMs: 0, when: 'restart' },
+    hooks: { beforeReload: '', beforeReloadOn: 'first', afterReload: '', timeoutMs: 60_000 },
     timeoutMs: 30_000,
     settleMs: 500,
     pollIntervalMs: 100,
