@@ -13379,7 +13379,7 @@ function parseInputs(given, environment = {}) {
 
 // src/run/deployment.ts
 var import_node_fs = require("node:fs");
-var import_promises6 = require("node:fs/promises");
+var import_promises7 = require("node:fs/promises");
 var import_node_path2 = require("node:path");
 
 // src/adapters/ssh-compression.ts
@@ -15229,6 +15229,9 @@ async function watchCanary(prepared, report, settleMs) {
   return report;
 }
 
+// src/rollout/drain.ts
+var import_promises2 = require("node:timers/promises");
+
 // src/rollout/user-command.ts
 var import_node_readline = require("node:readline");
 
@@ -15355,7 +15358,7 @@ var HostDrain = class {
     this.drained = true;
     if (this.settings.waitMs > 0) {
       run2.io.log.info(`${this.host.label}: drained; waiting ${formatDuration(this.settings.waitMs)} (drain-wait) before stopping it`);
-      await (run2.io.sleep ?? ((ms2) => new Promise((resolve3) => setTimeout(resolve3, ms2))))(this.settings.waitMs);
+      await (run2.io.sleep ?? import_promises2.setTimeout)(this.settings.waitMs);
     }
   };
   /** After the host's outcome: the undrain-command where it serves again; the report says whether it was left drained. */
@@ -15408,7 +15411,7 @@ async function afterReloadStep(run2, report) {
 }
 
 // src/rollout/host-lock.ts
-var import_promises2 = require("node:timers/promises");
+var import_promises3 = require("node:timers/promises");
 var import_node_crypto2 = require("node:crypto");
 
 // src/rollout/context.ts
@@ -15588,7 +15591,7 @@ async function acquireLock(run2, owner, options) {
   const token = (0, import_node_crypto2.randomBytes)(16).toString("hex");
   const command = acquireCommand(settings.target, owner, token, options.force);
   const pollMs = Math.max(1, options.pollMs ?? 1e3);
-  const sleep = options.sleep ?? io.sleep ?? import_promises2.setTimeout;
+  const sleep = options.sleep ?? io.sleep ?? import_promises3.setTimeout;
   const started = run2.now();
   let announced = false;
   for (; ; ) {
@@ -16243,7 +16246,7 @@ async function checkSignalRight(run2, masterPid) {
 }
 
 // src/rollout/restart-step.ts
-var import_promises3 = require("node:timers/promises");
+var import_promises4 = require("node:timers/promises");
 
 // src/engine/crash-loop.ts
 var CRASH_LIMIT = 2;
@@ -16314,6 +16317,13 @@ function observeRestart(state, snapshot, rules) {
   if (stableForMs >= rules.settleMs) return { state: settled, verdict: { kind: "restarted", masterPid: masters[0].pid, workers: current } };
   return { state: settled, verdict: { kind: "settling", stableForMs } };
 }
+function describeRestartCost(cost) {
+  return [
+    cost.unservedMs !== null ? `ports unserved ${formatDuration(cost.unservedMs)}` : void 0,
+    cost.connectionsClosed !== null ? `${cost.connectionsClosed} client connection(s) closed` : void 0,
+    cost.killedAfterStopTimeout > 0 ? `${cost.killedAfterStopTimeout} worker(s) killed after stop-timeout` : void 0
+  ].filter((part) => part !== void 0).join(", ");
+}
 
 // src/workerman/restart-output.ts
 function parseRestartOutput(result) {
@@ -16370,7 +16380,7 @@ async function restartStep(run2, source, oldMasterPid, synced, why, onStarted = 
   failUnlessStarted(run2, oldMasterPid, measure);
   const cost = restartCost(measure);
   onStarted();
-  io.log.info(`${label}: started again ${describeCost(cost)}; watching the new master`);
+  io.log.info(`${label}: started again (${describeRestartCost(cost) || "no TCP listener to time"}); watching the new master`);
   const outcome = await watchRestart(run2, source, oldMasterPid, baselineAt, synced);
   return { ...outcome, cost, restartedAt: baselineAt };
 }
@@ -16393,17 +16403,9 @@ function restartCost(measure) {
   const since = (at) => at !== void 0 && measure.signalledAt !== void 0 ? Math.max(0, at - measure.signalledAt) : null;
   return { unservedMs: since(measure.listeningAt), stopMs: since(measure.stoppedAt), connectionsClosed: measure.connectionsClosed, killedAfterStopTimeout: measure.killed };
 }
-function describeCost(cost) {
-  const parts = [
-    cost.unservedMs !== null ? `ports unserved ${formatDuration(cost.unservedMs)}` : "no TCP listener to time",
-    cost.connectionsClosed !== null ? `${cost.connectionsClosed} client connection(s) closed` : void 0,
-    cost.killedAfterStopTimeout > 0 ? `${cost.killedAfterStopTimeout} worker(s) killed after stop-timeout` : void 0
-  ];
-  return `(${parts.filter((part) => part !== void 0).join(", ")})`;
-}
 async function watchRestart(run2, source, oldMasterPid, startedAt2, synced) {
   const { settings, io, label } = run2;
-  const sleep = io.sleep ?? import_promises3.setTimeout;
+  const sleep = io.sleep ?? import_promises4.setTimeout;
   const expected = /* @__PURE__ */ new Map();
   for (const group of synced.groups) expected.set(group.name, (expected.get(group.name) ?? 0) + group.count);
   let state = startRestartWatch({ oldMasterPid, startedAt: startedAt2, expected });
@@ -16634,7 +16636,7 @@ async function signalStep(run2, source, plan) {
 }
 
 // src/engine/reload-watch.ts
-var import_promises4 = require("node:timers/promises");
+var import_promises5 = require("node:timers/promises");
 
 // src/engine/app-log.ts
 function sawReloadStart(text, masterPid) {
@@ -16688,7 +16690,7 @@ function untouchedGroupsHint(baseline, stillOld) {
 }
 async function watchReload(options) {
   const now = options.now ?? Date.now;
-  const sleep = options.sleep ?? import_promises4.setTimeout;
+  const sleep = options.sleep ?? import_promises5.setTimeout;
   const started = now();
   const forced = [];
   let inFlight;
@@ -17558,7 +17560,7 @@ function runnerCommand(cwd) {
 }
 
 // src/status/remote-status.ts
-var import_promises5 = require("node:timers/promises");
+var import_promises6 = require("node:timers/promises");
 
 // src/remote/host-probe.php
 var host_probe_default = `<?php
@@ -18098,7 +18100,7 @@ var RemoteStatus = class {
   async probeUntilStatusAnswers() {
     const { settings } = this.options;
     const now = this.options.now ?? Date.now;
-    const sleep = this.options.sleep ?? import_promises5.setTimeout;
+    const sleep = this.options.sleep ?? import_promises6.setTimeout;
     const deadline = now() + settings.commandTimeoutMs;
     for (; ; ) {
       const probe = await this.runProbe();
@@ -18145,26 +18147,26 @@ function realRolloutIO(transport, log, workspace) {
 
 // src/run/deployment.ts
 async function sourceFiles(directory) {
-  const entries2 = await (0, import_promises6.readdir)(directory, { withFileTypes: true, recursive: true });
+  const entries2 = await (0, import_promises7.readdir)(directory, { withFileTypes: true, recursive: true });
   return entries2.filter((entry) => entry.isFile() && !`${entry.parentPath}/`.includes("/.git/"));
 }
 async function sourceBytes(files) {
   let total = 0;
-  for (const file of files) total += (await (0, import_promises6.lstat)((0, import_node_path2.join)(file.parentPath, file.name))).size;
+  for (const file of files) total += (await (0, import_promises7.lstat)((0, import_node_path2.join)(file.parentPath, file.name))).size;
   return total;
 }
 async function readInventory(workspace, path) {
   if (path === "") return void 0;
   const file = (0, import_node_path2.resolve)(workspace, path);
   try {
-    return await (0, import_promises6.readFile)(file, "utf8");
+    return await (0, import_promises7.readFile)(file, "utf8");
   } catch (error2) {
     throw new InputError("inventory", `cannot read ${file} (${error2.code ?? error2.message}); expected a YAML file in the workspace`);
   }
 }
 async function sourceDirectory(workspace, given) {
   const source = (0, import_node_path2.resolve)(workspace, given);
-  const info2 = await (0, import_promises6.stat)(source).catch(() => null);
+  const info2 = await (0, import_promises7.stat)(source).catch(() => null);
   if (!info2?.isDirectory()) throw new InputError("source", `"${given}" is not a directory (looked at ${source})`);
   return source;
 }
@@ -18309,14 +18311,8 @@ function filesCell(report) {
   return report.filesChanged ? "may have changed (the sync did not finish)" : "none";
 }
 function costWords(report) {
-  const cost = report.restartCost;
-  if (!cost) return "";
-  const parts = [
-    cost.unservedMs !== null ? `ports unserved ${formatDuration(cost.unservedMs)}` : void 0,
-    cost.connectionsClosed !== null ? `${cost.connectionsClosed} client connection(s) closed` : void 0,
-    cost.killedAfterStopTimeout > 0 ? `${cost.killedAfterStopTimeout} worker(s) killed after stop-timeout` : void 0
-  ].filter((part) => part !== void 0);
-  return parts.length ? `; ${parts.join(", ")}` : "";
+  const words = report.restartCost ? describeRestartCost(report.restartCost) : "";
+  return words ? `; ${words}` : "";
 }
 function commandWords(report) {
   const commands = (report.commands ?? []).map((command) => `${command.name} ${command.exit}`).join(", ");
@@ -18592,7 +18588,7 @@ async function run() {
 }
 
 // src/cli/main.ts
-var import_promises8 = require("node:fs/promises");
+var import_promises9 = require("node:fs/promises");
 var import_node_os2 = require("node:os");
 
 // src/cli/options.ts
@@ -19064,7 +19060,7 @@ function liveProgress(out, verbose, now = Date.now, tickMs = 120) {
 }
 
 // src/cli/settings.ts
-var import_promises7 = require("node:fs/promises");
+var import_promises8 = require("node:fs/promises");
 var import_node_path3 = require("node:path");
 var import_yaml3 = __toESM(require_yaml(), 1);
 var COMMAND_LINE_ONLY = /* @__PURE__ */ new Set(["config", "help", "version"]);
@@ -19072,7 +19068,7 @@ async function readConfigFile(path, options = cliOptions()) {
   const file = (0, import_node_path3.resolve)(path);
   let text;
   try {
-    text = await (0, import_promises7.readFile)(file, "utf8");
+    text = await (0, import_promises8.readFile)(file, "utf8");
   } catch (error2) {
     throw new UsageError(`--config: cannot read ${file} (${error2.code ?? error2.message})`);
   }
@@ -19101,7 +19097,7 @@ function parseConfig(text, file, options = cliOptions()) {
 }
 async function fileContent(path, shown3) {
   try {
-    return await (0, import_promises7.readFile)(path, "utf8");
+    return await (0, import_promises8.readFile)(path, "utf8");
   } catch (error2) {
     throw new UsageError(`${shown3}: cannot read ${path} (${error2.code ?? error2.message})`);
   }
@@ -19226,7 +19222,7 @@ async function deploy2(run2, streams) {
   progress2.stop();
   for (const line2 of outcomeLines(reports, Date.now() - started)) out.write(`${terminalText(line2)}
 `);
-  if (run2.reportFile !== void 0) await (0, import_promises8.writeFile)(run2.reportFile, `${JSON.stringify(reports, null, 2)}
+  if (run2.reportFile !== void 0) await (0, import_promises9.writeFile)(run2.reportFile, `${JSON.stringify(reports, null, 2)}
 `);
   return reports.every(succeeded) ? EXIT.ok : EXIT.failed;
 }

@@ -2,6 +2,7 @@ import { formatDuration } from './duration.js';
 import { statusOf, tallyHosts, tallyLine, whyNotOk } from './host-outcome.js';
 import { sealHostText } from './host-text.js';
 import { describeMasterChange } from './master-change.js';
+import { describeRestartCost } from './restart-verdict.js';
 import type { HostReport, HostStatus } from './report.js';
 import { rolloutGantt } from './rollout-gantt.js';
 
@@ -80,16 +81,10 @@ function filesCell(report: HostReport): string {
   return report.filesChanged ? 'may have changed (the sync did not finish)' : 'none';
 }
 
-/** `; ports unserved 144 ms, 1 client connection closed` for a restart that measured its cost. */
+/** `; ports unserved 144 ms, 1 client connection(s) closed` for a restart that measured its cost. */
 function costWords(report: HostReport): string {
-  const cost = report.restartCost;
-  if (!cost) return '';
-  const parts = [
-    cost.unservedMs !== null ? `ports unserved ${formatDuration(cost.unservedMs)}` : undefined,
-    cost.connectionsClosed !== null ? `${cost.connectionsClosed} client connection(s) closed` : undefined,
-    cost.killedAfterStopTimeout > 0 ? `${cost.killedAfterStopTimeout} worker(s) killed after stop-timeout` : undefined,
-  ].filter((part) => part !== undefined);
-  return parts.length ? `; ${parts.join(', ')}` : '';
+  const words = report.restartCost ? describeRestartCost(report.restartCost) : '';
+  return words ? `; ${words}` : '';
 }
 
 /** `; drain exit 0, before-reload exit 0, undrain exit 0`, and whether the host was left out of its load balancer. */

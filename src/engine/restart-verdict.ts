@@ -1,4 +1,6 @@
 import { crashesSinceSignal, isCrashLoop } from './crash-loop.js';
+import { formatDuration } from './duration.js';
+import type { RestartCost } from './report.js';
 import { countByGroup, describeWorker, type HostSnapshot, type WorkerProcess } from './worker-snapshot.js';
 
 /**
@@ -70,4 +72,15 @@ export function observeRestart(
   const settled = { ...next, stable };
   if (stableForMs >= rules.settleMs) return { state: settled, verdict: { kind: 'restarted', masterPid: masters[0]!.pid, workers: current } };
   return { state: settled, verdict: { kind: 'settling', stableForMs } };
+}
+
+/** `ports unserved 144 ms, 1 client connection(s) closed`: what a restart cost, as far as it was measured. */
+export function describeRestartCost(cost: RestartCost): string {
+  return [
+    cost.unservedMs !== null ? `ports unserved ${formatDuration(cost.unservedMs)}` : undefined,
+    cost.connectionsClosed !== null ? `${cost.connectionsClosed} client connection(s) closed` : undefined,
+    cost.killedAfterStopTimeout > 0 ? `${cost.killedAfterStopTimeout} worker(s) killed after stop-timeout` : undefined,
+  ]
+    .filter((part) => part !== undefined)
+    .join(', ');
 }

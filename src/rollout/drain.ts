@@ -1,3 +1,4 @@
+import { setTimeout as realSleep } from 'node:timers/promises';
 import { formatDuration } from '../engine/duration.js';
 import { StepError } from '../engine/ports.js';
 import type { HostReport } from '../engine/report.js';
@@ -38,7 +39,7 @@ export class HostDrain {
     this.drained = true;
     if (this.settings.waitMs > 0) {
       run.io.log.info(`${this.host.label}: drained; waiting ${formatDuration(this.settings.waitMs)} (drain-wait) before stopping it`);
-      await (run.io.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms))))(this.settings.waitMs);
+      await (run.io.sleep ?? realSleep)(this.settings.waitMs);
     }
   };
 

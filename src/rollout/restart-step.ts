@@ -3,7 +3,7 @@ import { CRASH_LIMIT } from '../engine/crash-loop.js';
 import { formatDuration } from '../engine/duration.js';
 import { StepError } from '../engine/ports.js';
 import type { RestartCost } from '../engine/report.js';
-import { observeRestart, startRestartWatch, type RestartVerdict } from '../engine/restart-verdict.js';
+import { describeRestartCost, observeRestart, startRestartWatch, type RestartVerdict } from '../engine/restart-verdict.js';
 import type { AppDefinitions } from '../engine/worker-definitions.js';
 import type { WorkerProcess } from '../engine/worker-snapshot.js';
 import type { StatusSource } from '../status/status-source.js';
@@ -53,7 +53,7 @@ export async function restartStep(
   failUnlessStarted(run, oldMasterPid, measure);
   const cost = restartCost(measure);
   onStarted();
-  io.log.info(`${label}: started again ${describeCost(cost)}; watching the new master`);
+  io.log.info(`${label}: started again (${describeRestartCost(cost) || 'no TCP listener to time'}); watching the new master`);
   const outcome = await watchRestart(run, source, oldMasterPid, baselineAt, synced);
   return { ...outcome, cost, restartedAt: baselineAt };
 }
@@ -77,16 +77,6 @@ function failUnlessStarted(run: HostRun, oldMasterPid: number, measure: RestartM
 function restartCost(measure: RestartMeasure): RestartCost {
   const since = (at: number | undefined) => (at !== undefined && measure.signalledAt !== undefined ? Math.max(0, at - measure.signalledAt) : null);
   return { unservedMs: since(measure.listeningAt), stopMs: since(measure.stoppedAt), connectionsClosed: measure.connectionsClosed, killedAfterStopTimeout: measure.killed };
-}
-
-/** `(ports unserved 180 ms, 1 connection closed)` for the log. */
-export function describeCost(cost: RestartCost): string {
-  const parts = [
-    cost.unservedMs !== null ? `ports unserved ${formatDuration(cost.unservedMs)}` : 'no TCP listener to time',
-    cost.connectionsClosed !== null ? `${cost.connectionsClosed} client connection(s) closed` : undefined,
-    cost.killedAfterStopTimeout > 0 ? `${cost.killedAfterStopTimeout} worker(s) killed after stop-timeout` : undefined,
-  ];
-  return `(${parts.filter((part) => part !== undefined).join(', ')})`;
 }
 
 async function watchRestart(run: HostRun, source: StatusSource, oldMasterPid: number, startedAt: number, synced: AppDefinitions): Promise<{ masterPid: number; workers: readonly WorkerProcess[] }> {
