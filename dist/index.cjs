@@ -15848,6 +15848,16 @@ function keptBecause(plan, worker) {
   if (worker.reloadable === false) return "reloadable = false";
   return groupPlanFor(plan, worker)?.kept;
 }
+function unmatchedWorkers(plan, workers) {
+  if (plan.groups.length === 0) return [];
+  return workers.filter((worker) => !plan.ignoreGroups.includes(worker.group) && worker.reloadable !== false && groupPlanFor(plan, worker) === void 0);
+}
+function describeUnmatched(plan, unmatched) {
+  const titles = unmatched.slice(0, 5).map((worker) => `pid ${worker.pid} ${JSON.stringify(worker.listen === void 0 ? worker.group : `${worker.group} ${worker.listen}`)}`);
+  const more = unmatched.length > 5 ? ` and ${unmatched.length - 5} more` : "";
+  const known = plan.groups.map((group) => JSON.stringify(`${group.name} ${group.listen}`)).join(", ");
+  return `${unmatched.length} worker(s) match none of the app's worker definitions (${titles.join(", ")}${more}; defined: ${known}). A worker the action cannot match is never signalled: it may be one the master keeps (reloadable = false)`;
+}
 
 // src/rollout/preflight.ts
 var NOTHING_CHANGED = "nothing was changed";
@@ -15873,7 +15883,7 @@ async function preflight(run2) {
   const source = run2.io.statusSource(run2.shell, { kind: settings.status, settings, pidFile: definitions.pidFile, logFile });
   let master;
   try {
-    master = await findMaster(run2, source, definitions);
+    master = await findMaster(run2, source, definitions, plan);
     await checkSignalRight(run2, master.pid);
   } catch (error2) {
     source.stop();
@@ -15882,7 +15892,7 @@ async function preflight(run2) {
   warnAboutOpcache(run2, definitions);
   return { definitions, plan, source, masterPid: master.pid, masterStartedAt: master.startedAt, logFile };
 }
-async function findMaster(run2, source, definitions) {
+async function findMaster(run2, source, definitions, plan) {
   const start = startFilePath(run2.settings);
   const before = await source.snapshot();
   const elsewhere = before.elsewhere ?? [];
@@ -15902,6 +15912,8 @@ async function findMaster(run2, source, definitions) {
   if (before.masters.length > 1) {
     throw new StepError("preflight", `${before.masters.length} masters run this app (pids ${before.masters.map((m) => m.pid).join(", ")}); ${NOTHING_CHANGED}`);
   }
+  const unmatched = unmatchedWorkers(plan, before.workers);
+  if (unmatched.length > 0) throw new StepError("preflight", `${describeUnmatched(plan, unmatched)}; ${NOTHING_CHANGED}`);
   return before.masters[0];
 }
 function warnAboutOpcache(run2, definitions) {
@@ -16076,6 +16088,8 @@ function expectedCounts(plan, tracked) {
 function takeBaseline(snapshot, plan) {
   const master = onlyMaster(snapshot);
   if (master.kind === "failed") throw new BaselineError(master.message);
+  const unmatched = unmatchedWorkers(plan, snapshot.workers);
+  if (unmatched.length > 0) throw new BaselineError(describeUnmatched(plan, unmatched));
   const kept = [];
   const tracked = [];
   for (const worker of snapshot.workers) {
@@ -17350,7 +17364,7 @@ function parseProbeOutput(stdout) {
   return result;
 }
 var TICKS_PER_SECOND = 100;
-var WORKER_TITLE = /: worker process\s+(.*) (\S+)$/;
+var WORKER_TITLE = /: worker process\s+(.*) (\S+)$/s;
 function parseWorkerTitle(title) {
   const match = WORKER_TITLE.exec(title);
   return match ? { group: match[1], listen: match[2] } : null;

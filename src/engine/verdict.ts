@@ -1,6 +1,6 @@
 import { countByGroup, describeWorker, type HostSnapshot, type WorkerProcess } from './worker-snapshot.js';
 import { crashesSinceSignal, isCrashLoop } from './crash-loop.js';
-import { groupPlanFor, keptBecause, type ReloadPlan } from './reload-plan.js';
+import { describeUnmatched, groupPlanFor, keptBecause, unmatchedWorkers, type ReloadPlan } from './reload-plan.js';
 
 /**
  * The rules that decide whether one host's reload really happened. Pure: it
@@ -120,6 +120,8 @@ function expectedCounts(plan: ReloadPlan, tracked: readonly WorkerProcess[]): Ma
 export function takeBaseline(snapshot: HostSnapshot, plan: ReloadPlan): ReloadBaseline {
   const master = onlyMaster(snapshot);
   if (master.kind === 'failed') throw new BaselineError(master.message);
+  const unmatched = unmatchedWorkers(plan, snapshot.workers);
+  if (unmatched.length > 0) throw new BaselineError(describeUnmatched(plan, unmatched));
   const kept: KeptWorker[] = [];
   const tracked: WorkerProcess[] = [];
   for (const worker of snapshot.workers) {
