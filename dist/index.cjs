@@ -15176,6 +15176,11 @@ async function watchCanary(prepared, report, settleMs) {
 var import_promises2 = require("node:timers/promises");
 var import_node_crypto2 = require("node:crypto");
 
+// src/engine/settings.ts
+function startFilePath(settings) {
+  return `${settings.target.replace(/\/+$/, "")}/${settings.startFile}`;
+}
+
 // src/engine/shell-quote.ts
 function quote(part) {
   if (part.includes("\0")) {
@@ -15231,6 +15236,8 @@ async function runOnAnyConnection(run2, command, why) {
 }
 
 // src/rollout/host-lock.ts
+var HEARTBEAT_MS = 5e3;
+var HEARTBEAT_STALE_SECONDS = 30;
 function stateDirectory(target) {
   const trimmed2 = target.replace(/\/+$/, "");
   if (!trimmed2.startsWith("/") || trimmed2 === "") {
@@ -15245,7 +15252,8 @@ function lockDirectory(target) {
 var MARK = "@@graceful-reload-lock@@";
 var OWNER_FILE = "owner.json";
 var OWNER_BYTES = 4096;
-var ACQUIRE_SCRIPT = `state=$1; lock=$2; prefix=$3; mode=$4; mark=${MARK}
+var ACQUIRE_SCRIPT = `state=$1; lock=$2; prefix=$3; mode=$4; target=$5; start=$6; stale=$7; mark=${MARK}
+if [ ! -d "$target" ] || [ ! -f "$start" ]; then exit 7; fi
 if ! err=$(mkdir -p -- "$state" 2>&1); then printf "%s\\n" "$err" >&2; exit 3; fi
 take() {
   tries=0
@@ -15269,10 +15277,13 @@ while :; do
   if [ -n "$mtime" ] || [ "$round" -ge 3 ]; then break; fi
 done
 now=$(date +%s)
-printf "%s held %s %s\\n" "$mark" "$now" "$mtime"
+beat=$(stat -c %Y -- "$lock/${OWNER_FILE}" 2>/dev/null || stat -f %m -- "$lock/${OWNER_FILE}" 2>/dev/null)
+printf "%s held %s %s %s\\n" "$mark" "$now" "$mtime" "\${beat:--}"
 head -c ${OWNER_BYTES} -- "$lock/${OWNER_FILE}" 2>/dev/null
 echo
 if [ "$mode" = force ]; then
+  last=\${beat:-$mtime}
+  if [ -n "$last" ] && [ $((now - last)) -lt "$stale" ]; then printf "%s live\\n" "$mark"; exit 0; fi
   if ! err=$(rm -rf -- "$lock" 2>&1); then printf "%s\\n" "$err" >&2; exit 6; fi
   if take; then printf "%s forced\\n" "$mark"; exit 0; fi
 fi
@@ -15287,12 +15298,34 @@ printf "%s other\\n" "$mark"
 head -c ${OWNER_BYTES} -- "$lock/${OWNER_FILE}" 2>/dev/null
 echo
 exit 0`;
+var RENEW_SCRIPT = `lock=$1; token=$2; mark=${MARK}
+if grep -F -q -e "\\"token\\":\\"$token\\"" -- "$lock/${OWNER_FILE}" 2>/dev/null && touch -c -- "$lock/${OWNER_FILE}"; then printf "%s alive\\n" "$mark"; exit 0; fi
+if [ ! -d "$lock" ]; then printf "%s gone\\n" "$mark"; exit 0; fi
+printf "%s other\\n" "$mark"
+head -c ${OWNER_BYTES} -- "$lock/${OWNER_FILE}" 2>/dev/null
+echo
+exit 0`;
 function ownerRecordPrefix(owner, token) {
   const record = JSON.stringify({ runUrl: owner.runUrl, job: owner.job, startedAt: owner.startedAt, token });
   return `${record.slice(0, -1)},`;
 }
-function acquireCommand(target, owner, token, force) {
-  return commandLine(["sh", "-c", ACQUIRE_SCRIPT, "graceful-reload-lock", stateDirectory(target), lockDirectory(target), ownerRecordPrefix(owner, token), force ? "force" : "wait"]);
+function acquireCommand(target, startFile, owner, token, force) {
+  return commandLine([
+    "sh",
+    "-c",
+    ACQUIRE_SCRIPT,
+    "graceful-reload-lock",
+    stateDirectory(target),
+    lockDirectory(target),
+    ownerRecordPrefix(owner, token),
+    force ? "force" : "wait",
+    target,
+    startFile,
+    String(HEARTBEAT_STALE_SECONDS)
+  ]);
+}
+function renewCommand(target, token) {
+  return commandLine(["sh", "-c", RENEW_SCRIPT, "graceful-reload-heartbeat", lockDirectory(target), token]);
 }
 function releaseCommand(target, token) {
   return commandLine(["sh", "-c", RELEASE_SCRIPT, "graceful-reload-unlock", lockDirectory(target), token]);
@@ -15331,10 +15364,19 @@ function parseAttempt(stdout) {
   if (!held) return void 0;
   const next = marks.find((mark) => mark.index > held.index);
   const ownerText = lines2.slice(held.index + 1, next?.index ?? lines2.length).join("\n");
-  const [, now, mtime] = held.words;
-  const age = now !== void 0 && mtime !== void 0 && /^\d+$/.test(now) && /^\d+$/.test(mtime) ? Math.max(0, Number(now) - Number(mtime)) : void 0;
-  const holder = { ...parseOwner(ownerText), ...age === void 0 ? {} : { ageSeconds: age } };
+  const [, now, mtime, beat] = held.words;
+  const age = secondsBetween(now, mtime);
+  const heartbeat2 = secondsBetween(now, beat);
+  const holder = {
+    ...parseOwner(ownerText),
+    ...age === void 0 ? {} : { ageSeconds: age },
+    ...heartbeat2 === void 0 ? {} : { heartbeatSeconds: heartbeat2 },
+    ...last?.words[0] === "live" ? { live: true } : {}
+  };
   return last?.words[0] === "forced" ? { kind: "forced", previous: holder } : { kind: "held", holder };
+}
+function secondsBetween(now, then) {
+  return now !== void 0 && then !== void 0 && /^\d+$/.test(now) && /^\d+$/.test(then) ? Math.max(0, Number(now) - Number(then)) : void 0;
 }
 function formatAge(seconds) {
   if (seconds < 60) return `${seconds} s`;
@@ -15344,8 +15386,12 @@ function formatAge(seconds) {
 }
 function describeHolder(holder) {
   const who = holder.owner ? `run ${holder.owner.runUrl} (job ${holder.owner.job}, started ${holder.owner.startedAt})` : `an unknown owner (${holder.ownerProblem ?? "no owner file"})`;
-  return `${who}, taken ${holder.ageSeconds === void 0 ? "at an unknown time (the host could not give its age)" : `${formatAge(holder.ageSeconds)} ago`}`;
+  const taken = holder.ageSeconds === void 0 ? "at an unknown time (the host could not give its age)" : `${formatAge(holder.ageSeconds)} ago`;
+  const beat = holder.heartbeatSeconds === void 0 ? "" : `, last heartbeat ${formatAge(holder.heartbeatSeconds)} ago`;
+  return `${who}, taken ${taken}${beat}`;
 }
+var NoTargetForLock = class extends StepError {
+};
 async function attempt(run2, command, path) {
   let result;
   try {
@@ -15355,6 +15401,12 @@ async function attempt(run2, command, path) {
   }
   const parsed = result.code === 0 ? parseAttempt(result.stdout) : void 0;
   if (parsed) return parsed;
+  if (result.code === 7) {
+    const target = run2.settings.target;
+    throw new NoTargetForLock("lock", `the target ${target} is not a directory holding the start file ${startFilePath(run2.settings)}, so no lock was made beside it; nothing was created or changed on the host`, {
+      filesMayHaveChanged: false
+    });
+  }
   const why = shown(result.stderr) || shown(result.stdout) || "no output";
   const what = result.code === 3 ? `cannot create the state directory ${stateDirectory(run2.settings.target)} (${why})` : result.code === 4 ? `cannot create the lock directory ${path} (${why})` : result.code === 5 ? `cannot write the owner file into the lock directory ${path} (${why}); the lock was not taken` : result.code === 6 ? `force-unlock: cannot remove the lock ${path} (${why})` : `taking the lock ${path} failed (${describeExit(result)}: ${why})`;
   throw new StepError("lock", `${what}; no file of the target was changed`, { filesMayHaveChanged: false });
@@ -15363,7 +15415,7 @@ async function acquireLock(run2, owner, options) {
   const { label, io, settings } = run2;
   const path = lockDirectory(settings.target);
   const token = (0, import_node_crypto2.randomBytes)(16).toString("hex");
-  const command = acquireCommand(settings.target, owner, token, options.force);
+  const command = acquireCommand(settings.target, startFilePath(settings), owner, token, options.force);
   const pollMs = Math.max(1, options.pollMs ?? 1e3);
   const sleep = options.sleep ?? io.sleep ?? import_promises2.setTimeout;
   const started = run2.now();
@@ -15372,20 +15424,14 @@ async function acquireLock(run2, owner, options) {
     const outcome = await attempt(run2, command, path);
     if (outcome.kind === "acquired") {
       io.log.info(`${label}: took the lock ${path}`);
-      return heldLock(run2, owner, path, token, announced);
+      return heldLock(run2, owner, path, token, announced, options.heartbeat ?? true);
     }
     if (outcome.kind === "forced") {
       io.log.warning(`${label}: force-unlock: removed the lock ${path} held by ${describeHolder(outcome.previous)}, and took it`);
-      return heldLock(run2, owner, path, token, announced);
+      return heldLock(run2, owner, path, token, announced, options.heartbeat ?? true);
     }
     const waited = run2.now() - started;
-    if (waited >= options.timeoutMs) {
-      throw new StepError(
-        "lock",
-        `another rollout holds the lock ${path}: ${describeHolder(outcome.holder)}; waited ${formatDuration(waited)} (lock-timeout) for it. Nothing on the host was changed. If that run crashed, \`force-unlock: true\` clears its lock`,
-        { filesMayHaveChanged: false }
-      );
-    }
+    if (waited >= options.timeoutMs) throw lockHeldError(path, outcome.holder, waited);
     if (!announced) {
       io.log.info(`${label}: the lock ${path} is held by ${describeHolder(outcome.holder)}; waiting up to ${formatDuration(options.timeoutMs)} for it`);
       announced = true;
@@ -15393,14 +15439,65 @@ async function acquireLock(run2, owner, options) {
     await sleep(Math.min(pollMs, options.timeoutMs - waited));
   }
 }
-function heldLock(run2, owner, path, token, waited) {
+function lockHeldError(path, holder, waited) {
+  const advice = holder.live ? `force-unlock takes only a lock whose owner is gone (no heartbeat for ${HEARTBEAT_STALE_SECONDS} s), and this owner is alive: let it finish, or cancel it` : "If that run crashed, `force-unlock: true` clears its lock";
+  return new StepError(
+    "lock",
+    `another rollout holds the lock ${path}: ${describeHolder(holder)}; waited ${formatDuration(waited)} (lock-timeout) for it. Nothing on the host was changed. ${advice}`,
+    { filesMayHaveChanged: false }
+  );
+}
+function heldLock(run2, owner, path, token, waited, beat) {
   let releasing;
+  const lost = new AbortController();
+  const stopBeat = new AbortController();
+  const renew = async () => {
+    if (lost.signal.aborted) return false;
+    const why = await renewal(run2, path, token);
+    if (why !== void 0 && !lost.signal.aborted) {
+      run2.io.log.warning(`${run2.label}: ${why}: this run stops touching the host`);
+      lost.abort(why);
+    }
+    return !lost.signal.aborted;
+  };
+  if (beat) void heartbeat(renew, stopBeat.signal);
   return {
     owner,
     path,
     waited,
-    release: () => releasing ??= release(run2, path, token)
+    lost: lost.signal,
+    renew,
+    release: () => {
+      stopBeat.abort();
+      return releasing ??= release(run2, path, token);
+    }
   };
+}
+async function heartbeat(renew, stop) {
+  try {
+    for (; ; ) {
+      await (0, import_promises2.setTimeout)(HEARTBEAT_MS, void 0, { signal: stop, ref: false });
+      if (!await renew()) return;
+    }
+  } catch {
+  }
+}
+async function renewal(run2, path, token) {
+  let result;
+  try {
+    result = await run2.shell.run(renewCommand(run2.settings.target, token), { timeoutMs: run2.settings.commandTimeoutMs });
+  } catch (error2) {
+    run2.io.log.debug(`${run2.label}: the lock's heartbeat could not be renewed: ${error2.message}`);
+    return void 0;
+  }
+  const said = result.stdout.split("\n").find((line2) => line2.startsWith(`${MARK} `))?.slice(MARK.length + 1).trim();
+  if (result.code !== 0 || said === "alive" || said === void 0) return void 0;
+  if (said === "gone") return `the lock ${path} is gone (removed by hand, or by another run's force-unlock)`;
+  return `the lock ${path} was taken by ${otherOwner(result.stdout)}`;
+}
+function otherOwner(stdout) {
+  const other = parseOwner(stdout.slice(stdout.indexOf(`${MARK} other`) + `${MARK} other`.length));
+  return other.owner ? `run ${other.owner.runUrl} (job ${other.owner.job})` : `an unknown owner (${other.ownerProblem})`;
 }
 async function release(run2, path, token) {
   const { label, io } = run2;
@@ -15413,21 +15510,13 @@ async function release(run2, path, token) {
     } else if (result.code === 0 && said === "gone") {
       io.log.warning(`${label}: the lock ${path} was already gone when this run released it (removed by hand, or by another run's force-unlock)`);
     } else if (result.code === 0 && said === "other") {
-      const ownerText = result.stdout.slice(result.stdout.indexOf(`${MARK} other`) + `${MARK} other`.length);
-      const other = parseOwner(ownerText);
-      const who = other.owner ? `run ${other.owner.runUrl} (job ${other.owner.job})` : `an unknown owner (${other.ownerProblem})`;
-      io.log.warning(`${label}: the lock ${path} is no longer this run's (another run took it with force-unlock): it now belongs to ${who} and is left in place`);
+      io.log.warning(`${label}: the lock ${path} is no longer this run's (another run took it with force-unlock): it now belongs to ${otherOwner(result.stdout)} and is left in place`);
     } else {
       io.log.warning(`${label}: could not release the lock (${describeExit(result)}: ${shown(result.stderr) || shown(result.stdout) || "no output"}); ${left}`);
     }
   } catch (error2) {
     io.log.warning(`${label}: could not release the lock (${error2.message}); ${left}`);
   }
-}
-
-// src/engine/settings.ts
-function startFilePath(settings) {
-  return `${settings.target.replace(/\/+$/, "")}/${settings.startFile}`;
 }
 
 // src/workerman/commands.ts
@@ -16344,7 +16433,8 @@ async function watchReload(options) {
   };
   for (; ; ) {
     if (options.cancelled?.aborted) {
-      return failure("cancelled", "the run was cancelled while the reload was watched: the master goes on replacing workers, but nothing proved it finished", last?.kind === "replacing" ? last.stillOld : []);
+      const why = typeof options.cancelled.reason === "string" ? options.cancelled.reason : "the run was cancelled";
+      return failure("cancelled", `${why} while the reload was watched: the master goes on replacing workers, but nothing proved it finished`, last?.kind === "replacing" ? last.stillOld : []);
     }
     const snapshot = await options.snapshot();
     const elapsedMs = now() - started;
@@ -16555,20 +16645,24 @@ function failureReport({ host, settings, facts, now, clock }, error2, started) {
     phases: clock.phases
   };
 }
+function stillLocked(lock, before) {
+  if (lock?.lost.aborted) throw new StepError("lock", `${String(lock.lost.reason)}; this run stopped before ${before}`);
+}
 async function guardedPreflight(run2, guard, releases) {
   run2.facts.step = "preflight";
   const [guarded, checked2] = await Promise.allSettled([guard?.(run2), preflight(run2)]);
   if (guarded.status === "fulfilled" && guarded.value) releases.push(guarded.value.release);
   if (checked2.status === "fulfilled") releases.push(async () => checked2.value.source.stop());
-  if (guarded.status === "rejected") throw guarded.reason;
+  if (guarded.status === "rejected") throw checked2.status === "rejected" && guarded.reason instanceof NoTargetForLock ? checked2.reason : guarded.reason;
+  const lock = guarded.value?.lock ? { lock: guarded.value.lock } : {};
   if (!guarded.value?.waited) {
     if (checked2.status === "rejected") throw checked2.reason;
-    return checked2.value;
+    return { checked: checked2.value, ...lock };
   }
   if (checked2.status === "fulfilled") checked2.value.source.stop();
   const again = await preflight(run2);
   releases.push(async () => again.source.stop());
-  return again;
+  return { checked: again, ...lock };
 }
 async function prepareHost(host, settings, io, guard, alone = true) {
   const now = io.now ?? Date.now;
@@ -16587,20 +16681,22 @@ async function prepareHost(host, settings, io, guard, alone = true) {
     const shell = await io.openShell(host);
     releases.push(() => shell.close());
     const run2 = { host, label: host.label, settings, io, shell: traced(shell, io.log, host.label), now, facts };
-    const checked2 = await guardedPreflight(run2, guard, releases);
+    const { checked: checked2, lock } = await guardedPreflight(run2, guard, releases);
     describeApp(run2, checked2);
     clock.end(true);
-    return { ok: true, host: { run: run2, checked: checked2, started, clock, finish } };
+    return { ok: true, host: { run: run2, checked: checked2, started, clock, finish, ...lock ? { lock } : {} } };
   } catch (error2) {
     await finish();
     return { ok: false, report: failureReport({ host, settings, facts, now, clock }, error2, started) };
   }
 }
 async function deployHost(prepared, delivery2 = sourceTransfer(prepared.run), cancelled) {
-  const { checked: checked2, started, clock } = prepared;
-  const run2 = cancelled ? { ...prepared.run, cancelled } : prepared.run;
+  const { checked: checked2, started, clock, lock } = prepared;
+  const stops = [cancelled, lock?.lost].filter((signal) => signal !== void 0);
+  const run2 = stops.length > 0 ? { ...prepared.run, cancelled: AbortSignal.any(stops) } : prepared.run;
   const { settings } = run2;
   try {
+    stillLocked(lock, "changing any file");
     const stale = staleMaster(run2, checked2.definitions, checked2.masterStartedAt);
     const watch = masterLevel(run2, checked2.definitions);
     if (settings.onMasterChange === "fail" && delivery2 !== "none") {
@@ -16610,6 +16706,7 @@ async function deployHost(prepared, delivery2 = sourceTransfer(prepared.run), ca
     if (delivery2 !== "none") clock.begin("sync");
     const synced = delivery2 === "none" ? { definitions: checked2.definitions, masterFilesChanged: [] } : await syncStep(run2, checked2.definitions, watch, delivery2);
     clock.end(true);
+    stillLocked(lock, "signalling the app (the files were synced)");
     const change = { files: synced.masterFilesChanged, definitions: definitionChanges(checked2.definitions, synced.definitions), stale };
     if (decide(run2, change) === "restart") return await restartReport(run2, checked2, synced, change, started, clock);
     return await reloadReport(run2, checked2, started, clock);
@@ -16901,7 +16998,7 @@ async function rolloutFleet(hosts, fleet, io, cancelled = new AbortController().
       await lock.release();
       throw error2;
     }
-    return { release: () => lock.release(), waited: lock.waited };
+    return { release: () => lock.release(), waited: lock.waited, lock };
   };
   const alone = hosts.length === 1;
   if (!alone) io.log.startGroup?.(`preflight of ${hosts.length} hosts: connect, lock, check`);
@@ -17023,18 +17120,31 @@ async function deployOne(entry, fleet, io, canary, watchesEnd2) {
   }
   await pruned;
   if (report.ok) return withStatus(report, "ok", kept);
+  if (prepared.lock?.lost.aborted) return withStatus(report, "failed", kept);
   if (report.reason === "cancelled") return withStatus(report, "cancelled", kept);
   if (fleet.rollback === "none" || snapshot === void 0 || !report.filesChanged) return withStatus(report, "failed", kept);
+  const taken = await lockTaken(prepared);
+  if (taken !== void 0) return withStatus({ ...report, error: `${report.error}; not rolled back: ${taken}` }, "failed", kept);
   clock.begin("rollback");
   const back = await rollBack(prepared, snapshot);
   clock.end(back.ok);
   io.log.info(`${run2.label}: ${back.ok ? "rolled back to the snapshot and verified" : `rollback failed: ${back.error}`}`);
   return withStatus(report, back.ok ? "rolled-back" : "failed", { snapshot, rollback: back, phases: clock.phases });
 }
+async function lockTaken(prepared) {
+  const { lock } = prepared;
+  if (!lock || await lock.renew()) return void 0;
+  return `${String(lock.lost.reason)}, so this run leaves the host to it`;
+}
 async function rollBackSucceeded(ready, io, reports) {
   for (const entry of ready) {
     const report = reports.get(entry.host);
     if (report?.status !== "ok" || report.snapshot === void 0) continue;
+    const taken = await lockTaken(entry.prepared);
+    if (taken !== void 0) {
+      io.log.warning(`${entry.host.spec.label}: rollback: all: not rolled back: ${taken}`);
+      continue;
+    }
     const { clock } = entry.prepared;
     clock.alone = true;
     clock.begin("rollback");

@@ -99,7 +99,7 @@ export async function rolloutFleet(
       await lock.release();
       throw error;
     }
-    return { release: () => lock.release(), waited: lock.waited };
+    return { release: () => lock.release(), waited: lock.waited, lock };
   };
   // Preflights run side by side: one log group for all of them, or the host's own groups when it is the only one.
   const alone = hosts.length === 1;
@@ -252,8 +252,12 @@ async function deployOne(entry: Ready, fleet: FleetSettings, io: HostRolloutIO, 
   }
   await pruned;
   if (report.ok) return withStatus(report, 'ok', kept);
+  // Lost to another run: neither cancelled nor to be rolled back, since that run's code may be live now.
+  if (prepared.lock?.lost.aborted) return withStatus(report, 'failed', kept);
   if (report.reason === 'cancelled') return withStatus(report, 'cancelled', kept);
   if (fleet.rollback === 'none' || snapshot === undefined || !report.filesChanged) return withStatus(report, 'failed', kept);
+  const taken = await lockTaken(prepared);
+  if (taken !== undefined) return withStatus({ ...report, error: `${report.error}; not rolled back: ${taken}` }, 'failed', kept);
   clock.begin('rollback');
   const back = await rollBack(prepared, snapshot);
   clock.end(back.ok);
@@ -261,11 +265,27 @@ async function deployOne(entry: Ready, fleet: FleetSettings, io: HostRolloutIO, 
   return withStatus(report, back.ok ? 'rolled-back' : 'failed', { snapshot, rollback: back, phases: clock.phases });
 }
 
+/**
+ * Why this run may no longer roll the host back: its lock was taken (another
+ * run's code may be live there now) or vanished. Asked of the host itself,
+ * not the heartbeat's last word: a rollback overwrites whatever is live.
+ */
+async function lockTaken(prepared: PreparedHost): Promise<string | undefined> {
+  const { lock } = prepared;
+  if (!lock || (await lock.renew())) return undefined;
+  return `${String(lock.lost.reason)}, so this run leaves the host to it`;
+}
+
 /** rollback: all: a failure anywhere brings the hosts that succeeded back to their snapshots too. */
 async function rollBackSucceeded(ready: readonly Ready[], io: HostRolloutIO, reports: Map<FleetHost, HostReport>): Promise<void> {
   for (const entry of ready) {
     const report = reports.get(entry.host);
     if (report?.status !== 'ok' || report.snapshot === undefined) continue;
+    const taken = await lockTaken(entry.prepared);
+    if (taken !== undefined) {
+      io.log.warning(`${entry.host.spec.label}: rollback: all: not rolled back: ${taken}`);
+      continue;
+    }
     const { clock } = entry.prepared;
     // One host at a time: its rollback gets a log group of its own.
     clock.alone = true;

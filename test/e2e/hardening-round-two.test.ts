@@ -2,8 +2,9 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Rig, TARGET, type TestHost } from '../rig/rig.js';
-import { deploy } from '../rig/scenario.js';
+import type { HostReport } from '../../src/engine/report.js';
+import { Rig, type TestHost } from '../rig/rig.js';
+import { deploy, deployFleet, pinFirstWorker, type FleetRun } from '../rig/scenario.js';
 
 /** Issue #21: what an outside attack and fault run broke, each on real Workerman over the rig's real sshd and rsync. */
 
@@ -48,3 +49,82 @@ for (const workerman of [5, 4] as const) {
     assert.equal((await host.get('/version')).trim(), 'v2');
   });
 }
+
+/** The environment a runner gives the action: the lock's owner is read from it. */
+function runnerEnv(runId: string, job: string): Record<string, string> {
+  return { GITHUB_SERVER_URL: 'https://github.example', GITHUB_REPOSITORY: 'acme/shop', GITHUB_RUN_ID: runId, GITHUB_RUN_ATTEMPT: '1', GITHUB_JOB: job };
+}
+
+/** A rollout that stays mid-watch until the test lets go: a keep-alive client pins its graceful reload, and nothing forces it for 2 minutes. */
+const HELD = { 'reload-mode': 'graceful', 'graceful-timeout': '120s', timeout: '180s', 'lock-timeout': '1s', 'command-timeout': '15s' };
+
+const onlyReport = (fleet: FleetRun): HostReport => {
+  assert.equal(fleet.reports.length, 1, fleet.run.log);
+  return fleet.reports[0]!;
+};
+
+test("force-unlock does not take a live run's lock: the live run finishes, the forcing run changes nothing", async () => {
+  const host = await rig.addHost('live-lock');
+  await host.startMaster();
+  const [v2, v3] = [await rig.makeSource('v2'), await rig.makeSource('v3')];
+  const pin = await pinFirstWorker(host);
+  let forcing: FleetRun | undefined;
+  const live = await deployFleet(
+    rig,
+    [host],
+    v2,
+    HELD,
+    [
+      {
+        // The live run is mid-watch, holding its lock: the forcing run starts and ends meanwhile, then the pin goes.
+        match: /graceful reload signalled/,
+        then: async () => {
+          forcing = await deployFleet(rig, [host], v3, { ...HELD, 'force-unlock': 'true' }, [], { env: runnerEnv('2002', 'deploy-c') }).finally(() => pin.socket.destroy());
+        },
+      },
+    ],
+    { env: runnerEnv('2001', 'deploy-a') },
+  );
+  assert.ok(forcing, 'the forcing run ran while the live one watched');
+  const refused = onlyReport(forcing);
+  assert.equal(refused.status, 'failed', forcing.run.log);
+  assert.equal(refused.step, 'lock', refused.error);
+  assert.equal(refused.filesChanged, false);
+  assert.match(refused.error!, /runs\/2001 \(job deploy-a, .*last heartbeat \d+ s ago/);
+  assert.match(refused.error!, /force-unlock takes only a lock whose owner is gone .* and this owner is alive/);
+  assert.doesNotMatch(forcing.run.log, /force-unlock: removed the lock/);
+  const report = onlyReport(live);
+  assert.equal(report.status, 'ok', live.run.log);
+  assert.equal((await host.get('/version')).trim(), 'v2');
+});
+
+test('a run whose lock another run takes stops touching the host: its watch ends, and it does not roll back', async () => {
+  const host = await rig.addHost('lost-lock');
+  await host.startMaster();
+  const pin = await pinFirstWorker(host);
+  const owner = '/srv/.app.graceful-reload/lock/owner.json';
+  const other = JSON.stringify({ runUrl: 'https://github.example/acme/shop/actions/runs/3009', job: 'deploy-z', startedAt: '2026-12-07T00:00:00Z', token: 'not-yours' });
+  const lost = await deployFleet(
+    rig,
+    [host],
+    await rig.makeSource('v2'),
+    HELD,
+    [
+      // Another run's force-unlock, as the host sees it: the lock now carries another owner.
+      { match: /graceful reload signalled/, then: () => host.shell(`printf '%s' '${other}' > ${owner}`) },
+      { match: /this run stops touching the host/, then: async () => pin.socket.destroy() },
+    ],
+    { env: runnerEnv('3001', 'deploy-a') },
+  );
+  try {
+    const report = onlyReport(lost);
+    assert.equal(report.status, 'failed', lost.run.log);
+    assert.equal(report.rollback, undefined, 'no rollback without the lock');
+    assert.match(report.error!, /the lock .* was taken by run https:\/\/github\.example\/acme\/shop\/actions\/runs\/3009 \(job deploy-z\)/);
+    assert.doesNotMatch(lost.run.log, /::group::.*: rollback|rolled back to the snapshot|rollback failed/);
+    // The other run's lock stays where it was.
+    assert.match(await host.shell(`cat ${owner}`), /not-yours/);
+  } finally {
+    await host.shell('rm -rf /srv/.app.graceful-reload/lock');
+  }
+});
