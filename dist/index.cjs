@@ -16227,6 +16227,10 @@ function expectedExits(state) {
   return expected;
 }
 var ms = (seconds) => Math.max(0, Math.round(seconds * 1e3));
+var START_TIME_SLACK_SECONDS = 0.02;
+function countsIfItDies(baseline, worker) {
+  return worker.startedAt >= (baseline.signalReachedBy ?? baseline.signalAt) + START_TIME_SLACK_SECONDS;
+}
 function observe(state, snapshot, rules) {
   const { baseline } = state;
   const master = onlyMaster(snapshot);
@@ -16258,7 +16262,7 @@ function observe(state, snapshot, rules) {
       newSeen.delete(pid);
     }
   }
-  for (const worker of fresh) newSeen.add(worker.pid);
+  for (const worker of fresh) if (countsIfItDies(baseline, worker)) newSeen.add(worker.pid);
   const total = baseline.tracked.length;
   const replaced = total - stillOld.length;
   const progress2 = replaced > state.progress.replaced ? { replaced, at: snapshot.at } : state.progress;
@@ -16344,6 +16348,7 @@ async function signalStep(run2, source, plan) {
   const { settings, label, io, facts } = run2;
   facts.step = "signal";
   let baseline;
+  const asked = run2.now();
   try {
     baseline = takeBaseline(await source.snapshot(), plan);
   } catch (error2) {
@@ -16361,6 +16366,7 @@ async function signalStep(run2, source, plan) {
     throw new StepError("signal", `the ${plan.mode} reload signal did not reach master ${baseline.masterPid} (${describeExit(reload)}): ${(reload.stdout + reload.stderr).trim() || "no reason given"}`);
   }
   facts.signalled = true;
+  baseline = { ...baseline, signalReachedBy: baseline.signalAt + (run2.now() - asked) / 1e3 };
   io.log.info(`${label}: ${plan.mode} reload signalled; watching workers`);
   return { baseline, signalledAt };
 }

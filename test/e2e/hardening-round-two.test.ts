@@ -4,7 +4,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { HostReport } from '../../src/engine/report.js';
 import { Rig, type TestHost } from '../rig/rig.js';
-import { deploy, deployFleet, pinFirstWorker, type FleetRun } from '../rig/scenario.js';
+import { deploy, deployFleet, makeCrashingSource, pinFirstWorker, type FleetRun } from '../rig/scenario.js';
 
 /** Issue #21: what an outside attack and fault run broke, each on real Workerman over the rig's real sshd and rsync. */
 
@@ -127,4 +127,25 @@ test('a run whose lock another run takes stops touching the host: its watch ends
   } finally {
     await host.shell('rm -rf /srv/.app.graceful-reload/lock');
   }
+});
+
+/** Rounds of the crash-and-rollback case: the issue saw a false "rollback failed" in 4 of 16. */
+const CRASH_ROUNDS = Number(process.env['GR_CRASH_ROUNDS'] ?? 10);
+
+test(`new code that throws at load is rolled back, and the rollback is proven, ${CRASH_ROUNDS} times in a row`, async () => {
+  const host = await rig.addHost('crash-rollback');
+  await host.startMaster();
+  const broken = await makeCrashingSource(rig);
+  const failures: string[] = [];
+  for (let round = 1; round <= CRASH_ROUNDS; round++) {
+    const result = await deployFleet(rig, [host], broken, { 'command-timeout': '15s', 'keep-snapshots': '1' });
+    const report = onlyReport(result);
+    assert.equal(report.reason, 'crash-loop', `round ${round}: ${report.error}`);
+    if (report.status !== 'rolled-back' || report.rollback?.ok !== true) {
+      failures.push(`round ${round}: ${report.status}: ${report.rollback?.error ?? report.error}`);
+    }
+    // Whatever the report said, the host must serve the old code again before the next round.
+    assert.match(await host.get('/'), /hello from v1/, `round ${round}`);
+  }
+  assert.deepEqual(failures, [], 'every rollback proven');
 });
