@@ -149,3 +149,22 @@ test(`new code that throws at load is rolled back, and the rollback is proven, $
   }
   assert.deepEqual(failures, [], 'every rollback proven');
 });
+
+test('a target that does not exist, or lies inside the app, is refused in preflight and leaves nothing on the host', async () => {
+  const host = await rig.addHost('bad-target');
+  await host.startMaster();
+  const source = await rig.makeSource('v2');
+  const listing = () => host.shell('find /srv -path /srv/app -prune -o -print | sort; find /srv/app -maxdepth 2 -name "*graceful-reload*"');
+  const before = await listing();
+  for (const [target, why] of [
+    ['/srv/typo/app', /^the target directory \/srv\/typo\/app does not exist; nothing was changed$/],
+    ['/srv/my app/app', /^the target directory \/srv\/my app\/app does not exist; nothing was changed$/],
+    ['/srv/app/vendor', /^the start file \/srv\/app\/vendor\/start\.php does not exist; nothing was changed$/],
+  ] as const) {
+    const { run, report } = await deploy(rig, host, source, { target });
+    assert.equal(report.step, 'preflight', `${target}: ${report.error}\n${run.log}`);
+    assert.match(report.error!, why);
+    assert.equal(report.filesChanged, false);
+    assert.equal(await listing(), before, `${target}: nothing was created on the host`);
+  }
+});
