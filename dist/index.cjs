@@ -15016,6 +15016,18 @@ function resolveFleetAmounts(fleet, hosts) {
   return { maxParallel: resolveAmount(fleet.maxParallel, hosts, "up"), maxFailures: resolveAmount(fleet.maxFailures, hosts, "down") };
 }
 
+// src/engine/source-check.ts
+function sourceStartFileError(source, startFiles, holds) {
+  const missing = [...new Set(startFiles)].filter((startFile) => !holds.has(startFile));
+  if (missing.length === 0) return void 0;
+  const where = source.real === source.looked ? source.looked : `${source.looked}, a symbolic link to ${source.real}`;
+  const files = missing.map((startFile) => `"${startFile}"`).join(", ");
+  return new InputError(
+    "source",
+    `"${source.given}" holds no start file ${files} (looked in ${where}); expected the app's tree, with the start file at the same path as in the target. Nothing was sent to any host`
+  );
+}
+
 // src/engine/master-change.ts
 var import_node_path = require("node:path");
 
@@ -17860,6 +17872,7 @@ async function runDeployment(plan, context) {
     context.log.info(`shard ${plan.fleet.shard?.index}/${plan.fleet.shard?.count} has no host: nothing to do`);
     return [];
   }
+  if (plan.fleet.mode === "deploy" && plan.fleet.sync) await checkStartFiles(plan.rollout.source, source, hosts);
   const files = sourceFiles(source);
   const neededBytes = files.then(sourceBytes);
   neededBytes.catch(() => void 0);
@@ -17874,6 +17887,13 @@ async function runDeployment(plan, context) {
   context.rolloutStarts?.(hosts);
   if (plan.fleet.dryRun) return planFleet(hosts, fleet, io, (path) => inSource(source, path));
   return rolloutFleet(hosts, fleet, io, context.cancelled, (_host, report) => context.hostReported?.(report), context.watchesEnd);
+}
+async function checkStartFiles(given, source, hosts) {
+  const startFiles = hosts.map((host) => host.settings.startFile);
+  const holds = /* @__PURE__ */ new Set();
+  for (const startFile of new Set(startFiles)) if ((await (0, import_promises6.stat)((0, import_node_path2.join)(source, startFile)).catch(() => null))?.isFile()) holds.add(startFile);
+  const error2 = sourceStartFileError({ given, looked: source, real: await (0, import_promises6.realpath)(source) }, startFiles, holds);
+  if (error2) throw error2;
 }
 function inSource(source, path) {
   try {

@@ -1,10 +1,10 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { HostReport } from '../../src/engine/report.js';
 import { Rig, type TestHost } from '../rig/rig.js';
-import { deploy, deployFleet, makeCrashingSource, pinFirstWorker, type FleetRun } from '../rig/scenario.js';
+import { attemptDeploy, deploy, deployFleet, makeCrashingSource, pinFirstWorker, type FleetRun } from '../rig/scenario.js';
 
 /** Issue #21: what an outside attack and fault run broke, each on real Workerman over the rig's real sshd and rsync. */
 
@@ -167,4 +167,27 @@ test('a target that does not exist, or lies inside the app, is refused in prefli
     assert.equal(report.filesChanged, false);
     assert.equal(await listing(), before, `${target}: nothing was created on the host`);
   }
+});
+
+test('a source without the start file (a symlink to /etc, or a docs folder) is refused before any host, in a dry run too', async () => {
+  const host = await rig.addHost('wrong-source');
+  await host.startMaster();
+  const docs = await mkdtemp(join(rig.dir, 'docs-'));
+  await writeFile(join(docs, 'index.md'), '# docs\n');
+  const link = join(rig.dir, `etc-link-${host.port}`);
+  await symlink('/etc', link);
+  const listing = () => host.shell('find /srv/app /srv -maxdepth 1 | sort; md5sum /srv/app/start.php /srv/app/src/version.php');
+  const before = await listing();
+  for (const [source, where] of [
+    [link, `${link}, a symbolic link to /etc`],
+    [docs, docs],
+  ] as const) {
+    for (const dryRun of ['false', 'true']) {
+      const { run, reports } = await attemptDeploy(rig, host, source, { 'dry-run': dryRun });
+      assert.equal(run.code, 1, run.log);
+      assert.deepEqual(reports, [], 'no host was reached');
+      assert.ok(run.log.includes(`input source: "${source}" holds no start file "start.php" (looked in ${where})`), run.log);
+    }
+  }
+  assert.equal(await listing(), before);
 });
