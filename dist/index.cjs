@@ -8745,7 +8745,7 @@ var require_agent = __commonJS({
     var { Socket } = require("net");
     var { Duplex: Duplex2 } = require("stream");
     var { resolve: resolve3 } = require("path");
-    var { readFile: readFile4 } = require("fs");
+    var { readFile: readFile2 } = require("fs");
     var { execFile, spawn } = require_child_process();
     var { isParsedKey, parseKey } = require_keyParser();
     var {
@@ -8963,7 +8963,7 @@ var require_agent = __commonJS({
           cb = once(cb);
           let socketPath = this.socketPath;
           let triedCygpath = false;
-          readFile4(socketPath, function readCygsocket(err, data) {
+          readFile2(socketPath, function readCygsocket(err, data) {
             if (err) {
               if (triedCygpath)
                 return cb(new Error("Invalid cygwin unix socket path"));
@@ -8972,7 +8972,7 @@ var require_agent = __commonJS({
                   return cb(new Error("Invalid cygwin unix socket path"));
                 triedCygpath = true;
                 socketPath = stdout.toString().replace(/[\r\n]/g, "");
-                readFile4(socketPath, readCygsocket);
+                readFile2(socketPath, readCygsocket);
               });
               return;
             }
@@ -12467,7 +12467,7 @@ function describeRemoteEnd(end) {
   return `the host's rsync: ${end.lost !== void 0 ? `the SSH connection was lost (${end.lost})` : describeExit(end)}`;
 }
 var STDERR_KEPT = 16 * 1024;
-function serveRsync(socket, open2, debug2) {
+function serveRsync(socket, open3, debug2) {
   const outcome = { started: false, stderr: "", connectionLost: false };
   let remote;
   let stopped = false;
@@ -12496,7 +12496,7 @@ function serveRsync(socket, open2, debug2) {
     socket.off("data", onHeader);
     socket.pause();
     debug2?.(`rsync bridge: ${command}`);
-    open2(command).then(
+    open3(command).then(
       (opened) => {
         if (stopped) {
           opened.close();
@@ -12786,11 +12786,18 @@ function tallyLine(tally, tookMs) {
 
 // src/engine/input-error.ts
 var line = ({ input, problem }) => `input ${input}: ${problem}`;
+var PROBLEM_TEXT_LIMIT = 600;
+function boundedText(text, limit = PROBLEM_TEXT_LIMIT) {
+  if (text.length <= limit) return text;
+  const head = Math.floor(limit * 0.6);
+  const tail = limit - head;
+  return `${text.slice(0, head)}... (${text.length - head - tail} characters left out) ...${text.slice(-tail)}`;
+}
 var InputError = class _InputError extends Error {
   /** Every bad input this error stands for, in the order they were found. */
   problems;
   constructor(input, problem, alsoWrong = []) {
-    const problems = [{ input, problem }, ...alsoWrong];
+    const problems = [{ input, problem }, ...alsoWrong].map((entry) => ({ input: boundedText(entry.input), problem: boundedText(entry.problem) }));
     super(problems.length === 1 ? line(problems[0]) : `${problems.length} inputs are wrong: ${problems.map(line).join("; ")}`);
     this.name = "InputError";
     this.problems = problems;
@@ -13341,8 +13348,34 @@ function parseInputs(given, environment = {}) {
 
 // src/run/deployment.ts
 var import_node_fs = require("node:fs");
-var import_promises6 = require("node:fs/promises");
+var import_promises7 = require("node:fs/promises");
 var import_node_path2 = require("node:path");
+
+// src/adapters/bounded-file.ts
+var import_promises = require("node:fs/promises");
+var SETTINGS_FILE_LIMIT_BYTES = 4 * 1024 * 1024;
+var FileTooLarge = class extends Error {
+};
+async function readBoundedText(path, limit = SETTINGS_FILE_LIMIT_BYTES) {
+  const file = await (0, import_promises.open)(path, "r");
+  try {
+    const buffer = Buffer.alloc(limit + 1);
+    let filled = 0;
+    for (; ; ) {
+      const { bytesRead } = await file.read(buffer, filled, buffer.length - filled);
+      if (bytesRead === 0) break;
+      filled += bytesRead;
+      if (filled > limit) throw new FileTooLarge(`it is over ${limit / 1024 / 1024} MiB, the most a settings file may be`);
+    }
+    return buffer.toString("utf8", 0, filled);
+  } finally {
+    await file.close();
+  }
+}
+function unreadable(error2) {
+  if (error2 instanceof FileTooLarge) return error2.message;
+  return error2.code ?? error2.message;
+}
 
 // src/adapters/ssh-compression.ts
 var import_zlib = __toESM(require_zlib(), 1);
@@ -15158,13 +15191,13 @@ function describePlan(label, plan) {
 }
 
 // src/rollout/canary-watch.ts
-var import_promises = require("node:timers/promises");
+var import_promises2 = require("node:timers/promises");
 function picture(snapshot) {
   return `${snapshot.masters.map((master) => master.pid).join(",")}|${snapshot.workers.map((worker) => worker.pid).sort((a, b) => a - b).join(",")}`;
 }
 async function watchCanary(prepared, report, settleMs) {
   const { run: run2, checked: checked2 } = prepared;
-  const sleep = run2.io.sleep ?? import_promises.setTimeout;
+  const sleep = run2.io.sleep ?? import_promises2.setTimeout;
   run2.io.log.info(`${run2.label}: canary: watching its workers for ${settleMs / 1e3} s before the other hosts`);
   const first = await checked2.source.snapshot();
   const deadline = run2.now() + settleMs;
@@ -15185,7 +15218,7 @@ async function watchCanary(prepared, report, settleMs) {
 }
 
 // src/rollout/host-lock.ts
-var import_promises2 = require("node:timers/promises");
+var import_promises3 = require("node:timers/promises");
 var import_node_crypto2 = require("node:crypto");
 
 // src/engine/settings.ts
@@ -15429,7 +15462,7 @@ async function acquireLock(run2, owner, options) {
   const token = (0, import_node_crypto2.randomBytes)(16).toString("hex");
   const command = acquireCommand(settings.target, startFilePath(settings), owner, token, options.force);
   const pollMs = Math.max(1, options.pollMs ?? 1e3);
-  const sleep = options.sleep ?? io.sleep ?? import_promises2.setTimeout;
+  const sleep = options.sleep ?? io.sleep ?? import_promises3.setTimeout;
   const started = run2.now();
   let announced = false;
   for (; ; ) {
@@ -15488,7 +15521,7 @@ function heldLock(run2, owner, path, token, waited, beat) {
 async function heartbeat(renew, stop) {
   try {
     for (; ; ) {
-      await (0, import_promises2.setTimeout)(HEARTBEAT_MS, void 0, { signal: stop, ref: false });
+      await (0, import_promises3.setTimeout)(HEARTBEAT_MS, void 0, { signal: stop, ref: false });
       if (!await renew()) return;
     }
   } catch {
@@ -15891,7 +15924,7 @@ function decide(run2, change) {
 // src/rollout/phase-clock.ts
 function phaseClock(label, now, log) {
   const ended = [];
-  let open2;
+  let open3;
   const clock = {
     alone: false,
     begin(name) {
@@ -15899,13 +15932,13 @@ function phaseClock(label, now, log) {
       const grouped = clock.alone && log?.startGroup !== void 0;
       if (grouped) log.startGroup(`${label}: ${name}`);
       else log?.info(`${label}: \u25B6 ${name}`);
-      open2 = { name, start: now(), grouped };
+      open3 = { name, start: now(), grouped };
     },
     end(ok) {
-      if (open2 === void 0) return;
-      ended.push({ name: open2.name, start: open2.start, end: now(), ok });
-      if (open2.grouped) log?.endGroup?.();
-      open2 = void 0;
+      if (open3 === void 0) return;
+      ended.push({ name: open3.name, start: open3.start, end: now(), ok });
+      if (open3.grouped) log?.endGroup?.();
+      open3 = void 0;
     },
     get phases() {
       return [...ended];
@@ -16034,7 +16067,7 @@ async function checkSignalRight(run2, masterPid) {
 }
 
 // src/rollout/restart-step.ts
-var import_promises3 = require("node:timers/promises");
+var import_promises4 = require("node:timers/promises");
 
 // src/engine/crash-loop.ts
 var CRASH_LIMIT = 2;
@@ -16145,7 +16178,7 @@ async function stopMaster(run2, source, pid) {
 }
 async function watchRestart(run2, source, oldMasterPid, startedAt2, synced) {
   const { settings, io, label } = run2;
-  const sleep = io.sleep ?? import_promises3.setTimeout;
+  const sleep = io.sleep ?? import_promises4.setTimeout;
   const expected = /* @__PURE__ */ new Map();
   for (const group of synced.groups) expected.set(group.name, (expected.get(group.name) ?? 0) + group.count);
   let state = startRestartWatch({ oldMasterPid, startedAt: startedAt2, expected });
@@ -16384,7 +16417,7 @@ async function signalStep(run2, source, plan) {
 }
 
 // src/engine/reload-watch.ts
-var import_promises4 = require("node:timers/promises");
+var import_promises5 = require("node:timers/promises");
 
 // src/engine/app-log.ts
 function sawReloadStart(text, masterPid) {
@@ -16438,7 +16471,7 @@ function untouchedGroupsHint(baseline, stillOld) {
 }
 async function watchReload(options) {
   const now = options.now ?? Date.now;
-  const sleep = options.sleep ?? import_promises4.setTimeout;
+  const sleep = options.sleep ?? import_promises5.setTimeout;
   const started = now();
   const forced = [];
   let inFlight;
@@ -17255,7 +17288,7 @@ async function planHost(prepared, fleet, batch, inSource2) {
 }
 
 // src/status/remote-status.ts
-var import_promises5 = require("node:timers/promises");
+var import_promises6 = require("node:timers/promises");
 
 // src/remote/host-probe.php
 var host_probe_default = `<?php
@@ -17795,7 +17828,7 @@ var RemoteStatus = class {
   async probeUntilStatusAnswers() {
     const { settings } = this.options;
     const now = this.options.now ?? Date.now;
-    const sleep = this.options.sleep ?? import_promises5.setTimeout;
+    const sleep = this.options.sleep ?? import_promises6.setTimeout;
     const deadline = now() + settings.commandTimeoutMs;
     for (; ; ) {
       const probe = await this.runProbe();
@@ -17841,26 +17874,26 @@ function realRolloutIO(transport, log) {
 
 // src/run/deployment.ts
 async function sourceFiles(directory) {
-  const entries2 = await (0, import_promises6.readdir)(directory, { withFileTypes: true, recursive: true });
+  const entries2 = await (0, import_promises7.readdir)(directory, { withFileTypes: true, recursive: true });
   return entries2.filter((entry) => entry.isFile() && !`${entry.parentPath}/`.includes("/.git/"));
 }
 async function sourceBytes(files) {
   let total = 0;
-  for (const file of files) total += (await (0, import_promises6.lstat)((0, import_node_path2.join)(file.parentPath, file.name))).size;
+  for (const file of files) total += (await (0, import_promises7.lstat)((0, import_node_path2.join)(file.parentPath, file.name))).size;
   return total;
 }
 async function readInventory(workspace, path) {
   if (path === "") return void 0;
   const file = (0, import_node_path2.resolve)(workspace, path);
   try {
-    return await (0, import_promises6.readFile)(file, "utf8");
+    return await readBoundedText(file);
   } catch (error2) {
-    throw new InputError("inventory", `cannot read ${file} (${error2.code ?? error2.message}); expected a YAML file in the workspace`);
+    throw new InputError("inventory", `cannot read ${file} (${unreadable(error2)}); expected a YAML file in the workspace`);
   }
 }
 async function sourceDirectory(workspace, given) {
   const source = (0, import_node_path2.resolve)(workspace, given);
-  const info2 = await (0, import_promises6.stat)(source).catch(() => null);
+  const info2 = await (0, import_promises7.stat)(source).catch(() => null);
   if (!info2?.isDirectory()) throw new InputError("source", `"${given}" is not a directory (looked at ${source})`);
   return source;
 }
@@ -17891,8 +17924,8 @@ async function runDeployment(plan, context) {
 async function checkStartFiles(given, source, hosts) {
   const startFiles = hosts.map((host) => host.settings.startFile);
   const holds = /* @__PURE__ */ new Set();
-  for (const startFile of new Set(startFiles)) if ((await (0, import_promises6.stat)((0, import_node_path2.join)(source, startFile)).catch(() => null))?.isFile()) holds.add(startFile);
-  const error2 = sourceStartFileError({ given, looked: source, real: await (0, import_promises6.realpath)(source) }, startFiles, holds);
+  for (const startFile of new Set(startFiles)) if ((await (0, import_promises7.stat)((0, import_node_path2.join)(source, startFile)).catch(() => null))?.isFile()) holds.add(startFile);
+  const error2 = sourceStartFileError({ given, looked: source, real: await (0, import_promises7.realpath)(source) }, startFiles, holds);
   if (error2) throw error2;
 }
 function inSource(source, path) {
@@ -18504,7 +18537,7 @@ function cliOptions(text = action_default) {
 }
 var UsageError = class extends Error {
   constructor(message) {
-    super(message);
+    super(boundedText(message));
     this.name = "UsageError";
   }
 };
@@ -18540,7 +18573,8 @@ function addValue(given, option, value, shown3) {
   const values = given.get(option.flag) ?? [];
   if (values.length > 0 && option.kind !== "list" && option.kind !== "file") throw new UsageError(`${shown3} is given twice; it takes one value`);
   if (option.kind === "boolean" && value !== "true" && value !== "false") throw new UsageError(`${shown3}: "${value}" is not true or false`);
-  given.set(option.flag, [...values, value]);
+  values.push(value);
+  given.set(option.flag, values);
 }
 function parseArguments(argv, options = cliOptions()) {
   const byFlag = new Map(options.map((option) => [option.flag, option]));
@@ -18705,7 +18739,6 @@ function liveProgress(out, verbose, now = Date.now, tickMs = 120) {
 }
 
 // src/cli/settings.ts
-var import_promises7 = require("node:fs/promises");
 var import_node_path3 = require("node:path");
 var import_yaml3 = __toESM(require_yaml(), 1);
 var COMMAND_LINE_ONLY = /* @__PURE__ */ new Set(["config", "help"]);
@@ -18713,9 +18746,9 @@ async function readConfigFile(path, options = cliOptions()) {
   const file = (0, import_node_path3.resolve)(path);
   let text;
   try {
-    text = await (0, import_promises7.readFile)(file, "utf8");
+    text = await readBoundedText(file);
   } catch (error2) {
-    throw new UsageError(`--config: cannot read ${file} (${error2.code ?? error2.message})`);
+    throw new UsageError(`--config: cannot read ${file} (${unreadable(error2)})`);
   }
   return { path: file, directory: (0, import_node_path3.dirname)(file), given: parseConfig(text, file, options) };
 }
@@ -18742,14 +18775,18 @@ function parseConfig(text, file, options = cliOptions()) {
 }
 async function fileContent(path, shown3) {
   try {
-    return await (0, import_promises7.readFile)(path, "utf8");
+    return await readBoundedText(path);
   } catch (error2) {
-    throw new UsageError(`${shown3}: cannot read ${path} (${error2.code ?? error2.message})`);
+    throw new UsageError(`${shown3}: cannot read ${path} (${unreadable(error2)})`);
   }
 }
 async function resolveInputs(commandLine2, config, environment, options = cliOptions()) {
   const inputs = /* @__PURE__ */ new Map();
-  const add = (input, value) => inputs.set(input, [...inputs.get(input) ?? [], value]);
+  const add = (input, value) => {
+    const values = inputs.get(input) ?? [];
+    values.push(value);
+    inputs.set(input, values);
+  };
   for (const option of options) {
     if (option.input === void 0) continue;
     const fromLine = commandLine2.get(option.flag);

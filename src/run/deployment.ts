@@ -1,6 +1,7 @@
 import { lstatSync, type Dirent } from 'node:fs';
-import { lstat, readdir, readFile, realpath, stat } from 'node:fs/promises';
+import { lstat, readdir, realpath, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { readBoundedText, unreadable } from '../adapters/bounded-file.js';
 import { openTransport } from '../adapters/transport.js';
 import { fleetHosts, resolveFleetAmounts } from '../engine/fleet-hosts.js';
 import { InputError } from '../engine/input-error.js';
@@ -51,9 +52,9 @@ async function readInventory(workspace: string, path: string): Promise<string | 
   if (path === '') return undefined;
   const file = resolve(workspace, path);
   try {
-    return await readFile(file, 'utf8');
+    return await readBoundedText(file);
   } catch (error) {
-    throw new InputError('inventory', `cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); expected a YAML file in the workspace`);
+    throw new InputError('inventory', `cannot read ${file} (${unreadable(error)}); expected a YAML file in the workspace`);
   }
 }
 
