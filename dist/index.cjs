@@ -16343,7 +16343,8 @@ function observe(state, snapshot, rules) {
   const stableForMs = ms(snapshot.at - stable.since);
   const settled = { ...next, stable };
   const countsCurrent = snapshot.crashExitsAt === void 0 || snapshot.crashExitsAt >= stable.since;
-  if (stableForMs >= rules.settleMs && countsCurrent) return { state: settled, verdict: { kind: "replaced", total, workers: current } };
+  const seenTwice = stable.since < snapshot.at;
+  if (stableForMs >= rules.settleMs && countsCurrent && seenTwice) return { state: settled, verdict: { kind: "replaced", total, workers: current } };
   return { state: settled, verdict: { kind: "settling", total, stableForMs } };
 }
 function wrongRevisionVerdict(wrong, baseline, rules) {

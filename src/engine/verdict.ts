@@ -279,7 +279,9 @@ export function observe(state: WatchState, snapshot: HostSnapshot, rules: Verdic
   // Crash counts come from a slower lane than the PIDs: only figures taken
   // after the picture became stable can vouch for the settle window.
   const countsCurrent = snapshot.crashExitsAt === undefined || snapshot.crashExitsAt >= stable.since;
-  if (stableForMs >= rules.settleMs && countsCurrent) return { state: settled, verdict: { kind: 'replaced', total, workers: current } };
+  // A second look at the same workers, even with no settle: code that dies right after it starts must be caught at least once.
+  const seenTwice = stable.since < snapshot.at;
+  if (stableForMs >= rules.settleMs && countsCurrent && seenTwice) return { state: settled, verdict: { kind: 'replaced', total, workers: current } };
   return { state: settled, verdict: { kind: 'settling', total, stableForMs } };
 }
 

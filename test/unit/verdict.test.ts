@@ -288,3 +288,14 @@ test('workers forked before the signal reached the master (a crash loop dying do
   const verdict = look(11.4, [w(33, 'task', 10.8), w(42, 'web', 11.3), w(43, 'web', 11.3)]);
   assert.equal(verdict.kind === 'failed' && verdict.reason, 'crash-loop', JSON.stringify(verdict));
 });
+
+test('settle 0: the new workers must be seen alive in a second look before the reload counts, so code that dies at once is caught', () => {
+  const noSettle = { ...rules, settleMs: 0 };
+  const kept = [w(4, 'gateway'), w(5, 'gateway')];
+  const done = [w(11, 'web', 10.1), w(12, 'web', 10.1), w(13, 'task', 10.1), ...kept];
+  assert.deepEqual(run([snap(10.2, done), snap(10.3, done)], noSettle).map((v) => v.kind), ['settling', 'replaced']);
+  // Both web workers gone by the second look (replaced by others): a crash loop, never "replaced".
+  const dying = run([snap(10.2, done), snap(10.3, [w(21, 'web', 10.25), w(22, 'web', 10.25), w(13, 'task', 10.1), ...kept])], noSettle);
+  assert.deepEqual(dying.map((v) => v.kind), ['settling', 'failed']);
+  assert.equal(dying[1]!.kind === 'failed' && dying[1]!.reason, 'crash-loop');
+});
