@@ -12722,8 +12722,10 @@ var LINE_BREAK = /\r\n|[\n\r\v\f\x1c-\x1e\u0085\u2028\u2029]/g;
 var SHOWN_LINE_BREAK = "\u23CE";
 var COMMAND_MARKER = "\u203A";
 var INVISIBLE_THEN_COLONS = /^[\p{White_Space}\p{Cc}\p{Cf}]*::/u;
+var TERMINAL_CONTROL = /[\x00-\x08\x0e-\x1b\x1f\x7f-\x9f]/g;
+var SHOWN_CONTROL = "\uFFFD";
 function sealHostText(text) {
-  let sealed = String(text).replace(LINE_BREAK, SHOWN_LINE_BREAK);
+  let sealed = String(text).replace(LINE_BREAK, SHOWN_LINE_BREAK).replace(TERMINAL_CONTROL, SHOWN_CONTROL);
   while (sealed.includes("##[")) sealed = sealed.replaceAll("##[", "# #[");
   if (INVISIBLE_THEN_COLONS.test(sealed)) sealed = COMMAND_MARKER + sealed;
   return sealed;
