@@ -16426,7 +16426,7 @@ var import_promises5 = require("node:timers/promises");
 function sawReloadStart(text, masterPid) {
   return new RegExp(`pid:${masterPid} Workerman\\[[^\\]]*\\] reloading`).test(text);
 }
-var ERROR_LINE = /pid:\d+\s+((?:PHP )?(?:Fatal error|Parse error|[A-Za-z\\]*(?:Error|Exception))\b.*)$/;
+var ERROR_LINE = /pid:\d+\s+((?:PHP )?(?:Fatal error|Parse error|[A-Za-z\\]*(?:Error|Exception))\b.*)$/s;
 function phpErrors(text, limit = 5) {
   const counts = /* @__PURE__ */ new Map();
   for (const line2 of text.split("\n")) {
