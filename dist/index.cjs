@@ -14651,6 +14651,11 @@ function killChannel(target) {
   } catch {
   }
 }
+var CHANNELS_AT_ONCE = 4;
+function channelRefusal(message) {
+  if (!/channel open failure/i.test(message)) return `the host did not start a remote command (${message})`;
+  return `the host refused to open another SSH channel (${message}): its sshd allows fewer sessions per connection than the rollout uses. Set MaxSessions to ${CHANNELS_AT_ONCE} or more in the host's sshd_config (the default is 10): a rollout opens up to ${CHANNELS_AT_ONCE} at once (the status probe, rsync, a command, the lock's heartbeat)`;
+}
 var LOST_GRACE_MS = 50;
 var SshShell = class {
   constructor(connection, dispose = () => void 0, via) {
@@ -14727,9 +14732,7 @@ var SshShell = class {
       try {
         this.connection.exec(command, (error2, opened) => {
           if (error2) {
-            settle({
-              error: this.lost ? new RemoteConnectionLost(command, this.lost, { cause: error2 }) : new Error(`the host did not start a remote command (${error2.message}): ${command.slice(0, 120)}`, { cause: error2 })
-            });
+            settle({ error: this.notStarted(command, error2) });
             return;
           }
           channel = opened;
@@ -14764,7 +14767,7 @@ var SshShell = class {
       try {
         this.connection.exec(command, (error2, opened) => {
           if (error2) {
-            reject(this.lost ? new RemoteConnectionLost(command, this.lost, { cause: error2 }) : new Error(`the host did not start a remote command (${error2.message}): ${command.slice(0, 120)}`, { cause: error2 }));
+            reject(this.notStarted(command, error2));
             return;
           }
           if (!(opened instanceof import_node_stream.Duplex)) {
@@ -14778,6 +14781,11 @@ var SshShell = class {
         reject(new RemoteConnectionLost(command, this.lost ?? error2.message, { cause: error2 }));
       }
     });
+  }
+  /** Why a command's channel did not open: the connection went, or the host refused one more channel. */
+  notStarted(command, error2) {
+    if (this.lost) return new RemoteConnectionLost(command, this.lost, { cause: error2 });
+    return new Error(`${channelRefusal(error2.message)}: ${command.slice(0, 120)}`, { cause: error2 });
   }
   /** How a streaming command ended: its exit status, or the reason its connection went away. */
   channelEnd(channel) {

@@ -2,6 +2,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { CHANNELS_AT_ONCE } from '../../src/adapters/ssh-session.js';
 import type { HostReport } from '../../src/engine/report.js';
 import { Rig, type TestHost } from '../rig/rig.js';
 import { attemptDeploy, deploy, deployFleet, makeCrashingSource, pinFirstWorker, type FleetRun } from '../rig/scenario.js';
@@ -190,4 +191,21 @@ test('a source without the start file (a symlink to /etc, or a docs folder) is r
     }
   }
   assert.equal(await listing(), before);
+});
+
+test('a host allowing one SSH session per connection fails naming MaxSessions; one allowing CHANNELS_AT_ONCE deploys', async () => {
+  const tight = await rig.addHost('max-sessions-1', { maxSessions: 1 });
+  await tight.startMaster();
+  const source = await rig.makeSource('v2');
+  const { run, report } = await deploy(rig, tight, source);
+  assert.equal(report.ok, false, run.log);
+  assert.equal(report.filesChanged, false);
+  assert.match(report.error!, /the host refused to open another SSH channel \(.*open failed\): .*Set MaxSessions to 4 or more in the host's sshd_config/);
+  assert.equal((await tight.get('/version')).trim(), 'v1');
+
+  const enough = await rig.addHost('max-sessions-4', { maxSessions: CHANNELS_AT_ONCE });
+  await enough.startMaster();
+  const fine = await deploy(rig, enough, source, { settle: '6s' });
+  assert.equal(fine.report.ok, true, fine.run.log);
+  assert.equal((await enough.get('/version')).trim(), 'v2');
 });
