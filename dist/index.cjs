@@ -15274,20 +15274,37 @@ async function runOnAnyConnection(run2, command, why) {
     return await run2.shell.run(command, options);
   } catch (error2) {
     if (!(error2 instanceof RemoteConnectionLost)) throw error2;
-    const failed = unreachable.get(run2.shell);
-    if (failed) throw failed;
-    run2.io.log.info(`${run2.label}: the connection was lost (${error2.why}); connecting again ${why}`);
+    const fresh = await connectAgain(run2, error2, why);
+    try {
+      return await fresh.run(command, options);
+    } finally {
+      await fresh.close();
+    }
   }
-  let fresh;
+}
+async function onLiveConnection(run2, why, step) {
   try {
-    fresh = await run2.io.openShell(run2.host).catch((error2) => {
-      unreachable.set(run2.shell, error2);
-      throw error2;
-    });
-    return await traced(fresh, run2.io.log, run2.label).run(command, options);
-  } finally {
-    await fresh?.close();
+    await run2.shell.run("true", { timeoutMs: run2.settings.commandTimeoutMs });
+  } catch (error2) {
+    if (!(error2 instanceof RemoteConnectionLost)) throw error2;
+    const fresh = await connectAgain(run2, error2, why);
+    try {
+      return await step({ ...run2, shell: fresh });
+    } finally {
+      await fresh.close();
+    }
   }
+  return step(run2);
+}
+async function connectAgain(run2, lost, why) {
+  const failed = unreachable.get(run2.shell);
+  if (failed) throw failed;
+  run2.io.log.info(`${run2.label}: the connection was lost (${lost.why}); connecting again ${why}`);
+  const fresh = await run2.io.openShell(run2.host).catch((error2) => {
+    unreachable.set(run2.shell, error2);
+    throw error2;
+  });
+  return traced(fresh, run2.io.log, run2.label);
 }
 
 // src/rollout/host-lock.ts
@@ -15540,7 +15557,7 @@ async function heartbeat(renew, stop) {
 async function renewal(run2, path, token) {
   let result;
   try {
-    result = await run2.shell.run(renewCommand(run2.settings.target, token), { timeoutMs: run2.settings.commandTimeoutMs });
+    result = await runOnAnyConnection(run2, renewCommand(run2.settings.target, token), "to renew the lock's heartbeat");
   } catch (error2) {
     run2.io.log.debug(`${run2.label}: the lock's heartbeat could not be renewed: ${error2.message}`);
     return void 0;
@@ -17002,9 +17019,16 @@ function snapshotTransfer(run2, snapshot) {
   return { from: `the snapshot ${snapshot}`, run: (protect, watch) => restoreSnapshot(run2, snapshot, { protect, watch }) };
 }
 async function rollBack(prepared, snapshot) {
-  const run2 = { ...prepared.run, facts: { step: "preflight", filesChanged: false, signalled: false } };
-  run2.io.log.warning(`${run2.label}: rolling back to ${snapshot}`);
+  prepared.run.io.log.warning(`${prepared.run.label}: rolling back to ${snapshot}`);
   prepared.checked.source.stop();
+  try {
+    return await onLiveConnection(prepared.run, "to roll back", (live) => rollBackOn(prepared, live, snapshot));
+  } catch (error2) {
+    return { ok: false, snapshot, error: `the rollback could not start: ${error2.message}; nothing was restored` };
+  }
+}
+async function rollBackOn(prepared, live, snapshot) {
+  const run2 = { ...live, facts: { step: "preflight", filesChanged: false, signalled: false } };
   let checked2;
   try {
     checked2 = await preflight(run2);

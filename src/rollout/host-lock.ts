@@ -396,7 +396,8 @@ async function heartbeat(renew: () => Promise<boolean>, stop: AbortSignal): Prom
 async function renewal(run: HostRun, path: string, token: string): Promise<string | undefined> {
   let result: CommandResult;
   try {
-    result = await run.shell.run(renewCommand(run.settings.target, token), { timeoutMs: run.settings.commandTimeoutMs });
+    // A lost connection is no lost lock: the renewal goes over a new one, as the release does.
+    result = await runOnAnyConnection(run, renewCommand(run.settings.target, token), "to renew the lock's heartbeat");
   } catch (error) {
     run.io.log.debug(`${run.label}: the lock's heartbeat could not be renewed: ${(error as Error).message}`);
     return undefined;

@@ -209,3 +209,35 @@ test('a host allowing one SSH session per connection fails naming MaxSessions; o
   assert.equal(fine.report.ok, true, fine.run.log);
   assert.equal((await enough.get('/version')).trim(), 'v2');
 });
+
+/** Kills the host's sshd sessions (every sshd but its listener): each connection to it drops at once, as a network cut would. */
+async function cutConnections(host: TestHost): Promise<number> {
+  const sessions = (await host.shell(`for p in $(pgrep -x sshd-session; pgrep -x sshd); do case "$(tr '\\000' ' ' < /proc/$p/cmdline)" in *listener*) ;; *) echo $p;; esac; done`))
+    .split('\n')
+    .filter((line) => /^\d+$/.test(line));
+  for (const pid of sessions) process.kill(Number(pid), 'SIGKILL');
+  return sessions.length;
+}
+
+test('a deploy whose connection is lost after the sync is rolled back over a new connection, and proven', async () => {
+  const host = await rig.addHost('lost-connection');
+  await host.startMaster();
+  const pin = await pinFirstWorker(host);
+  let cut = 0;
+  const result = await deployFleet(rig, [host], await rig.makeSource('v2'), { ...HELD, 'connect-timeout': '5s' }, [
+    {
+      match: /graceful reload signalled/,
+      then: async () => {
+        cut = await cutConnections(host);
+        // The old reload may finish now: the rollback's own must not wait on this client.
+        pin.socket.destroy();
+      },
+    },
+  ]);
+  assert.ok(cut > 0, 'a session was cut');
+  const report = onlyReport(result);
+  assert.equal(report.status, 'rolled-back', `${report.error}\n${result.run.log}`);
+  assert.equal(report.rollback?.ok, true, report.rollback?.error);
+  assert.match(result.run.log, /the connection was lost \(.*\); connecting again to roll back/);
+  assert.match(await host.get('/'), /hello from v1/);
+});
