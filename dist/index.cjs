@@ -17103,7 +17103,7 @@ async function rolloutFleet(hosts, fleet, io, cancelled = new AbortController().
     const ready = prepared.map((entry, index) => ({ host: hosts[index], prepared: entry.host }));
     await runBatches(ready, fleet, io, { cancelled, watchesEnd: watchesEnd2 }, reports, onReport);
     if (fleet.rollback === "all" && [...reports.values()].some((report) => report.status === "failed" || report.status === "rolled-back")) {
-      await rollBackSucceeded(ready, io, reports);
+      await rollBackSucceeded(ready, fleet.maxParallel, io, reports);
     }
     return hosts.map((host) => reports.get(host) ?? untouched(host, "skipped", "not reached"));
   } finally {
@@ -17222,23 +17222,26 @@ async function lockTaken(prepared) {
   if (!lock || await lock.renew()) return void 0;
   return `${String(lock.lost.reason)}, so this run leaves the host to it`;
 }
-async function rollBackSucceeded(ready, io, reports) {
-  for (const entry of ready) {
+async function rollBackSucceeded(ready, maxParallel, io, reports) {
+  const succeeded2 = ready.filter((entry) => reports.get(entry.host)?.status === "ok" && reports.get(entry.host)?.snapshot !== void 0);
+  const together = Math.min(maxParallel, succeeded2.length) > 1;
+  if (together) io.log.startGroup?.(`rollback: all: ${succeeded2.length} host(s), ${maxParallel} at a time`);
+  await inParallel(succeeded2, maxParallel, async (entry) => {
     const report = reports.get(entry.host);
-    if (report?.status !== "ok" || report.snapshot === void 0) continue;
     const taken = await lockTaken(entry.prepared);
     if (taken !== void 0) {
       io.log.warning(`${entry.host.spec.label}: rollback: all: not rolled back: ${taken}`);
-      continue;
+      return;
     }
     const { clock } = entry.prepared;
-    clock.alone = true;
+    clock.alone = !together;
     clock.begin("rollback");
     const back = await rollBack(entry.prepared, report.snapshot);
     clock.end(back.ok);
     io.log.info(`${entry.host.spec.label}: rollback: all: ${back.ok ? "rolled back and verified" : `rollback failed: ${back.error}`}`);
     reports.set(entry.host, withStatus(report, back.ok ? "rolled-back" : "failed", { rollback: back, phases: clock.phases }));
-  }
+  });
+  if (together) io.log.endGroup?.();
 }
 
 // src/rollout/dry-run.ts

@@ -122,7 +122,7 @@ export async function rolloutFleet(
     const ready = prepared.map((entry, index) => ({ host: hosts[index]!, prepared: (entry as { ok: true; host: PreparedHost }).host }));
     await runBatches(ready, fleet, io, { cancelled, watchesEnd }, reports, onReport);
     if (fleet.rollback === 'all' && [...reports.values()].some((report) => report.status === 'failed' || report.status === 'rolled-back')) {
-      await rollBackSucceeded(ready, io, reports);
+      await rollBackSucceeded(ready, fleet.maxParallel, io, reports);
     }
     return hosts.map((host) => reports.get(host) ?? untouched(host, 'skipped', 'not reached'));
   } finally {
@@ -276,23 +276,29 @@ async function lockTaken(prepared: PreparedHost): Promise<string | undefined> {
   return `${String(lock.lost.reason)}, so this run leaves the host to it`;
 }
 
-/** rollback: all: a failure anywhere brings the hosts that succeeded back to their snapshots too. */
-async function rollBackSucceeded(ready: readonly Ready[], io: HostRolloutIO, reports: Map<FleetHost, HostReport>): Promise<void> {
-  for (const entry of ready) {
-    const report = reports.get(entry.host);
-    if (report?.status !== 'ok' || report.snapshot === undefined) continue;
+/**
+ * rollback: all: a failure anywhere brings the hosts that succeeded back to
+ * their snapshots too, max-parallel at a time, as the deploy went out.
+ */
+async function rollBackSucceeded(ready: readonly Ready[], maxParallel: number, io: HostRolloutIO, reports: Map<FleetHost, HostReport>): Promise<void> {
+  const succeeded = ready.filter((entry) => reports.get(entry.host)?.status === 'ok' && reports.get(entry.host)?.snapshot !== undefined);
+  const together = Math.min(maxParallel, succeeded.length) > 1;
+  if (together) io.log.startGroup?.(`rollback: all: ${succeeded.length} host(s), ${maxParallel} at a time`);
+  await inParallel(succeeded, maxParallel, async (entry) => {
+    const report = reports.get(entry.host)!;
     const taken = await lockTaken(entry.prepared);
     if (taken !== undefined) {
       io.log.warning(`${entry.host.spec.label}: rollback: all: not rolled back: ${taken}`);
-      continue;
+      return;
     }
     const { clock } = entry.prepared;
-    // One host at a time: its rollback gets a log group of its own.
-    clock.alone = true;
+    // Alone, a host's rollback gets a log group of its own; side by side, they share the one above.
+    clock.alone = !together;
     clock.begin('rollback');
-    const back = await rollBack(entry.prepared, report.snapshot);
+    const back = await rollBack(entry.prepared, report.snapshot!);
     clock.end(back.ok);
     io.log.info(`${entry.host.spec.label}: rollback: all: ${back.ok ? 'rolled back and verified' : `rollback failed: ${back.error}`}`);
     reports.set(entry.host, withStatus(report, back.ok ? 'rolled-back' : 'failed', { rollback: back, phases: clock.phases }));
-  }
+  });
+  if (together) io.log.endGroup?.();
 }

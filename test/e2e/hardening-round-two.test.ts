@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { CHANNELS_AT_ONCE } from '../../src/adapters/ssh-session.js';
 import type { HostReport } from '../../src/engine/report.js';
 import { Rig, type TestHost } from '../rig/rig.js';
-import { attemptDeploy, deploy, deployFleet, makeCrashingSource, pinFirstWorker, type FleetRun } from '../rig/scenario.js';
+import { attemptDeploy, deploy, deployFleet, makeCrashingSource, makeHostSensitiveSource, pinFirstWorker, type FleetRun } from '../rig/scenario.js';
 
 /** Issue #21: what an outside attack and fault run broke, each on real Workerman over the rig's real sshd and rsync. */
 
@@ -240,4 +240,35 @@ test('a deploy whose connection is lost after the sync is rolled back over a new
   assert.equal(report.rollback?.ok, true, report.rollback?.error);
   assert.match(result.run.log, /the connection was lost \(.*\); connecting again to roll back/);
   assert.match(await host.get('/'), /hello from v1/);
+});
+
+test('rollback: all rolls the hosts that succeeded back side by side, max-parallel at a time', async () => {
+  const hosts = [await rig.addHost('all-a'), await rig.addHost('all-b'), await rig.addHost('all-c')];
+  for (const host of hosts) await host.startMaster();
+  const [a, b, c] = hosts as [TestHost, TestHost, TestHost];
+  await writeFile(join(c.srv, 'crash-on-v2'), 'this host cannot run v2\n');
+  const label = (host: TestHost) => `root@127\\.0\\.0\\.1:${host.port}`;
+  let pin: Awaited<ReturnType<typeof pinFirstWorker>> | undefined;
+  const result = await deployFleet(rig, hosts, await makeHostSensitiveSource(rig), { ...HELD, 'max-parallel': '3', rollback: 'all' }, [
+    {
+      // c failed and its own rollback begins; a's rollback (rollback: all) can only begin after it ends. Frozen meanwhile, the action cannot get ahead of the pin.
+      match: new RegExp(`${label(c)}: rolling back to`),
+      then: async ({ pid }) => {
+        process.kill(pid, 'SIGSTOP');
+        try {
+          pin = await pinFirstWorker(a);
+        } finally {
+          process.kill(pid, 'SIGCONT');
+        }
+      },
+    },
+    // a's rollback stays pinned until b's is proven: one after the other, it never would be.
+    { match: new RegExp(`${label(b)}: rollback: all: rolled back and verified`), then: async () => pin?.socket.destroy() },
+  ]);
+  pin?.socket.destroy();
+  assert.deepEqual(result.reports.map((report) => report.status), ['rolled-back', 'rolled-back', 'rolled-back'], result.run.log);
+  const aDone = result.run.log.search(new RegExp(`${label(a)}: rollback: all: rolled back and verified`));
+  const bDone = result.run.log.search(new RegExp(`${label(b)}: rollback: all: rolled back and verified`));
+  assert.ok(bDone >= 0 && aDone > bDone, `b's rollback was proven while a's waited: a at ${aDone}, b at ${bDone}`);
+  for (const host of hosts) assert.match(await host.get('/'), /hello from v1/);
 });
