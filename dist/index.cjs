@@ -12382,6 +12382,9 @@ function describeExit(result) {
   return result.signal ? `killed by ${result.signal}` : "ended without an exit status";
 }
 var DEFAULT_MAX_OUTPUT_BYTES = 4 * 1024 * 1024;
+function changedNothing(summary2) {
+  return summary2.filesTransferred === 0 && summary2.filesDeleted === 0 && summary2.phpEditsOnly === true && summary2.earlierAttemptReached !== true;
+}
 var DELETED_NAMES_SHOWN = 20;
 var StepError = class extends Error {
   constructor(step, message, options) {
@@ -15874,7 +15877,7 @@ function sourceTransfer(run2) {
           throw error2;
         }
       };
-      return pRetry(attempt2, {
+      const synced = pRetry(attempt2, {
         retries: SYNC_RETRIES,
         minTimeout: 1e3,
         // Over a lost connection no attempt can succeed: the host's one connection carried rsync too.
@@ -15888,6 +15891,7 @@ function sourceTransfer(run2) {
         }
         throw error2;
       });
+      return synced.then((summary2) => reached ? { ...summary2, earlierAttemptReached: true } : summary2);
     }
   };
 }
@@ -16905,21 +16909,29 @@ async function pruneSnapshots(run2, keep) {
     return [];
   }
   const doomed = [...found.snapshots.slice(keep), ...found.partial];
-  if (doomed.length === 0) return [];
-  const command = commandLine(["sh", "-c", PRUNE_SCRIPT, "graceful-reload-prune", dir, ...doomed]);
-  const paths = doomed.map((name) => `${dir}/${name}`);
+  if (doomed.length === 0 || !await removeSnapshots(run2, doomed)) return [];
+  io.log.info(`${label}: removed ${doomed.length} old snapshot(s), keeping the newest ${keep}: ${doomed.join(", ")}`);
+  return doomed.map((name) => `${dir}/${name}`);
+}
+async function dropUnchangedSnapshot(run2, snapshot) {
+  const path = checkedSnapshot(run2.settings.target, snapshot);
+  if (!await removeSnapshots(run2, [path.slice(path.lastIndexOf("/") + 1)])) return false;
+  run2.io.log.info(`${run2.label}: the sync changed no file, so its snapshot ${path} (the live tree itself) was removed`);
+  return true;
+}
+async function removeSnapshots(run2, names) {
+  const { label, io } = run2;
+  const dir = snapshotsDirectory(run2.settings.target);
+  const command = commandLine(["sh", "-c", PRUNE_SCRIPT, "graceful-reload-prune", dir, ...names]);
+  const later = "they take disk space until a later run removes them";
   try {
     const result = await run2.shell.run(command, { timeoutMs: longTimeout(run2) });
-    if (result.code !== 0) {
-      io.log.warning(`${label}: could not remove every old snapshot in ${dir} (${describeExit(result)}: ${shown2(result.stderr) || "no output"}); they take disk space until a later run removes them`);
-      return [];
-    }
+    if (result.code === 0) return true;
+    io.log.warning(`${label}: could not remove every snapshot named in ${dir} (${describeExit(result)}: ${shown2(result.stderr) || "no output"}); ${later}`);
   } catch (error2) {
-    io.log.warning(`${label}: removing old snapshots in ${dir} failed (${error2.message}); they take disk space until a later run removes them`);
-    return [];
+    io.log.warning(`${label}: removing snapshots in ${dir} failed (${error2.message}); ${later}`);
   }
-  io.log.info(`${label}: removed ${paths.length} old snapshot(s), keeping the newest ${keep}: ${doomed.join(", ")}`);
-  return paths;
+  return false;
 }
 function checkedSnapshot(target, snapshot) {
   const dir = snapshotsDirectory(target);
@@ -17178,23 +17190,11 @@ async function deployOne(entry, fleet, io, canary, watchesEnd2) {
       return thrownReport(prepared, error2);
     }
   }
-  let snapshot;
-  let pruned = Promise.resolve();
-  if (fleet.sync && fleet.keepSnapshots > 0) {
-    clock.begin("snapshot");
-    try {
-      snapshot = await takeSnapshot(run2, { exclude: [...protectRules(run2, prepared.checked.definitions), ...run2.settings.exclude] });
-    } catch (cause) {
-      clock.end(false);
-      return refused("sync", `the snapshot before the sync failed: ${cause.message}; no file was changed`);
-    }
-    clock.end(true);
-    pruned = pruneSnapshots(run2, fleet.keepSnapshots);
-  }
-  const kept = snapshot ? { snapshot } : {};
+  const snapshotting = await snapshotFirst(prepared, fleet);
+  if ("error" in snapshotting) return refused("sync", snapshotting.error);
   let report;
   try {
-    report = await deployHost(prepared, fleet.sync ? sourceTransfer(run2) : "none", watchesEnd2);
+    report = await deployHost(prepared, snapshotting.transfer, watchesEnd2);
     if (report.ok && canary) {
       clock.begin("canary");
       report = await watchCanary(prepared, report, fleet.canarySettleMs);
@@ -17204,7 +17204,8 @@ async function deployOne(entry, fleet, io, canary, watchesEnd2) {
   } catch (error2) {
     report = thrownReport(prepared, error2);
   }
-  await pruned;
+  const snapshot = await snapshotting.kept();
+  const kept = snapshot ? { snapshot } : {};
   if (report.ok) return withStatus(report, "ok", kept);
   if (prepared.lock?.lost.aborted) return withStatus(report, "failed", kept);
   if (report.reason === "cancelled") return withStatus(report, "cancelled", kept);
@@ -17221,6 +17222,41 @@ async function lockTaken(prepared) {
   const { lock } = prepared;
   if (!lock || await lock.renew()) return void 0;
   return `${String(lock.lost.reason)}, so this run leaves the host to it`;
+}
+async function snapshotFirst(prepared, fleet) {
+  const { run: run2, clock } = prepared;
+  if (!fleet.sync) return { transfer: "none", kept: async () => void 0 };
+  if (fleet.keepSnapshots === 0) return { transfer: sourceTransfer(run2), kept: async () => void 0 };
+  clock.begin("snapshot");
+  let snapshot;
+  try {
+    snapshot = await takeSnapshot(run2, { exclude: [...protectRules(run2, prepared.checked.definitions), ...run2.settings.exclude] });
+  } catch (cause) {
+    clock.end(false);
+    return { error: `the snapshot before the sync failed: ${cause.message}; no file was changed` };
+  }
+  clock.end(true);
+  const taken = snapshot;
+  let pruned;
+  const transfer = afterSync(sourceTransfer(run2), (summary2) => {
+    const dropped = changedNothing(summary2) ? dropUnchangedSnapshot(run2, taken).then((gone) => gone && (snapshot = void 0)) : Promise.resolve();
+    pruned = dropped.then(() => pruneSnapshots(run2, fleet.keepSnapshots));
+  });
+  return {
+    transfer,
+    // A sync that never ended still prunes, counting this run's snapshot: files may have changed.
+    kept: async () => (await (pruned ?? pruneSnapshots(run2, fleet.keepSnapshots)), snapshot)
+  };
+}
+function afterSync(transfer, synced) {
+  return {
+    ...transfer,
+    run: async (protect, watch) => {
+      const summary2 = await transfer.run(protect, watch);
+      synced(summary2);
+      return summary2;
+    }
+  };
 }
 async function rollBackSucceeded(ready, maxParallel, io, reports) {
   const succeeded2 = ready.filter((entry) => reports.get(entry.host)?.status === "ok" && reports.get(entry.host)?.snapshot !== void 0);

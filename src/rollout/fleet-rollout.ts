@@ -1,16 +1,16 @@
 import { budgetExceeded, planBatches } from '../engine/fleet-plan.js';
 import type { HostSpec } from '../engine/host-spec.js';
 import type { HostReport, HostStatus } from '../engine/report.js';
-import type { Step } from '../engine/ports.js';
+import { changedNothing, type Step, type SyncSummary } from '../engine/ports.js';
 import type { RolloutSettings } from '../engine/settings.js';
 import type { HostRolloutIO, HostRun } from './context.js';
 import { watchCanary } from './canary-watch.js';
 import { acquireLock, type LockOwner } from './host-lock.js';
-import { deployHost, prepareHost, revisionField, type PreparedHost } from './host-rollout.js';
+import { deployHost, prepareHost, revisionField, type Delivery, type PreparedHost } from './host-rollout.js';
 import type { PhaseClock } from './phase-clock.js';
 import { rollBack, snapshotTransfer } from './rollback-step.js';
-import { freeSpaceCheck, listSnapshots, pruneSnapshots, takeSnapshot } from './host-snapshot.js';
-import { protectRules, sourceTransfer } from './sync-step.js';
+import { dropUnchangedSnapshot, freeSpaceCheck, listSnapshots, pruneSnapshots, takeSnapshot } from './host-snapshot.js';
+import { protectRules, sourceTransfer, type Transfer } from './sync-step.js';
 
 export interface FleetHost {
   readonly spec: HostSpec;
@@ -222,25 +222,11 @@ async function deployOne(entry: Ready, fleet: FleetSettings, io: HostRolloutIO, 
       return thrownReport(prepared, error);
     }
   }
-  let snapshot: string | undefined;
-  let pruned: Promise<unknown> = Promise.resolve();
-  if (fleet.sync && fleet.keepSnapshots > 0) {
-    clock.begin('snapshot');
-    try {
-      // The app's runtime files and the excluded paths stay out: the sync never touches them, so a restore must not either.
-      snapshot = await takeSnapshot(run, { exclude: [...protectRules(run, prepared.checked.definitions), ...run.settings.exclude] });
-    } catch (cause) {
-      clock.end(false);
-      return refused('sync', `the snapshot before the sync failed: ${(cause as Error).message}; no file was changed`);
-    }
-    clock.end(true);
-    // Old snapshots are removed while the deploy runs: off the critical path, and never the one just taken.
-    pruned = pruneSnapshots(run, fleet.keepSnapshots);
-  }
-  const kept = snapshot ? { snapshot } : {};
+  const snapshotting = await snapshotFirst(prepared, fleet);
+  if ('error' in snapshotting) return refused('sync', snapshotting.error);
   let report: HostReport;
   try {
-    report = await deployHost(prepared, fleet.sync ? sourceTransfer(run) : 'none', watchesEnd);
+    report = await deployHost(prepared, snapshotting.transfer, watchesEnd);
     if (report.ok && canary) {
       clock.begin('canary');
       report = await watchCanary(prepared, report, fleet.canarySettleMs);
@@ -250,7 +236,8 @@ async function deployOne(entry: Ready, fleet: FleetSettings, io: HostRolloutIO, 
   } catch (error) {
     report = thrownReport(prepared, error);
   }
-  await pruned;
+  const snapshot = await snapshotting.kept();
+  const kept = snapshot ? { snapshot } : {};
   if (report.ok) return withStatus(report, 'ok', kept);
   // Lost to another run: neither cancelled nor to be rolled back, since that run's code may be live now.
   if (prepared.lock?.lost.aborted) return withStatus(report, 'failed', kept);
@@ -274,6 +261,53 @@ async function lockTaken(prepared: PreparedHost): Promise<string | undefined> {
   const { lock } = prepared;
   if (!lock || (await lock.renew())) return undefined;
   return `${String(lock.lost.reason)}, so this run leaves the host to it`;
+}
+
+/** A host's snapshot before its sync, and the transfer that prunes the old ones once it knows whether it changed anything. */
+interface Snapshotting {
+  readonly transfer: Delivery;
+  /** After the deploy, pruning done: the snapshot kept for this deploy; undefined when none was taken, or it was dropped as the live tree itself. */
+  readonly kept: () => Promise<string | undefined>;
+}
+
+async function snapshotFirst(prepared: PreparedHost, fleet: FleetSettings): Promise<Snapshotting | { readonly error: string }> {
+  const { run, clock } = prepared;
+  if (!fleet.sync) return { transfer: 'none', kept: async () => undefined };
+  if (fleet.keepSnapshots === 0) return { transfer: sourceTransfer(run), kept: async () => undefined };
+  clock.begin('snapshot');
+  let snapshot: string | undefined;
+  try {
+    // The app's runtime files and the excluded paths stay out: the sync never touches them, so a restore must not either.
+    snapshot = await takeSnapshot(run, { exclude: [...protectRules(run, prepared.checked.definitions), ...run.settings.exclude] });
+  } catch (cause) {
+    clock.end(false);
+    return { error: `the snapshot before the sync failed: ${(cause as Error).message}; no file was changed` };
+  }
+  clock.end(true);
+  const taken = snapshot;
+  let pruned: Promise<unknown> | undefined;
+  // Pruning starts once the sync has said whether it changed anything, and runs while the reload does: off the critical path.
+  const transfer = afterSync(sourceTransfer(run), (summary) => {
+    const dropped = changedNothing(summary) ? dropUnchangedSnapshot(run, taken).then((gone) => gone && (snapshot = undefined)) : Promise.resolve();
+    pruned = dropped.then(() => pruneSnapshots(run, fleet.keepSnapshots));
+  });
+  return {
+    transfer,
+    // A sync that never ended still prunes, counting this run's snapshot: files may have changed.
+    kept: async () => (await (pruned ?? pruneSnapshots(run, fleet.keepSnapshots)), snapshot),
+  };
+}
+
+/** The transfer, telling `synced` what it changed as soon as it ends. */
+function afterSync(transfer: Transfer, synced: (summary: SyncSummary) => void): Transfer {
+  return {
+    ...transfer,
+    run: async (protect, watch) => {
+      const summary = await transfer.run(protect, watch);
+      synced(summary);
+      return summary;
+    },
+  };
 }
 
 /**

@@ -272,3 +272,23 @@ test('rollback: all rolls the hosts that succeeded back side by side, max-parall
   assert.ok(bDone >= 0 && aDone > bDone, `b's rollback was proven while a's waited: a at ${aDone}, b at ${bDone}`);
   for (const host of hosts) assert.match(await host.get('/'), /hello from v1/);
 });
+
+test('a deploy that changes nothing keeps no snapshot: keep-snapshots counts real ones, and mode: rollback goes back to the code before', async () => {
+  const host = await rig.addHost('unchanged-snapshot');
+  await host.startMaster();
+  const v2 = await rig.makeSource('v2');
+  const snapshots = async () => (await host.shell('ls /srv/.app.graceful-reload/snapshots')).split('\n').filter((name) => name !== '');
+  const first = onlyReport(await deployFleet(rig, [host], v2, { 'keep-snapshots': '1' }));
+  assert.equal(first.status, 'ok', first.error);
+  assert.ok(first.snapshot, 'the first deploy changed files and kept its snapshot');
+  const again = await deployFleet(rig, [host], v2, { 'keep-snapshots': '1' });
+  const second = onlyReport(again);
+  assert.equal(second.status, 'ok', second.error);
+  assert.equal(second.sync?.filesTransferred, 0);
+  assert.equal(second.snapshot, undefined, 'no snapshot is reported for a deploy that changed nothing');
+  assert.match(again.run.log, /the sync changed no file, so its snapshot .* was removed/);
+  assert.deepEqual(await snapshots(), [first.snapshot!.split('/').pop()], "the first deploy's snapshot is the one kept");
+  const back = onlyReport(await deployFleet(rig, [host], v2, { mode: 'rollback' }));
+  assert.equal(back.status, 'ok', back.error);
+  assert.equal((await host.get('/version')).trim(), 'v1');
+});
