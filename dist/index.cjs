@@ -15529,7 +15529,7 @@ function heldLock(run2, owner, path, token, waited, beat) {
   const renew = async () => {
     if (lost.signal.aborted) return false;
     const why = await renewal(run2, path, token);
-    if (why !== void 0 && !lost.signal.aborted) {
+    if (why !== void 0 && !lost.signal.aborted && !stopBeat.signal.aborted) {
       run2.io.log.warning(`${run2.label}: ${why}: this run stops touching the host`);
       lost.abort(why);
     }

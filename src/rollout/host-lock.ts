@@ -360,7 +360,8 @@ function heldLock(run: HostRun, owner: LockOwner, path: string, token: string, w
   const renew = async (): Promise<boolean> => {
     if (lost.signal.aborted) return false;
     const why = await renewal(run, path, token);
-    if (why !== undefined && !lost.signal.aborted) {
+    // A renewal still in flight when this run released the lock finds it gone: that is no loss.
+    if (why !== undefined && !lost.signal.aborted && !stopBeat.signal.aborted) {
       run.io.log.warning(`${run.label}: ${why}: this run stops touching the host`);
       lost.abort(why);
     }

@@ -386,3 +386,13 @@ test('a target that is missing, or holds no start file, gets no lock and no dire
     assert.equal(existsSync(stateDirectory(target)), false, `${stateDirectory(target)} was created`);
   }
 });
+
+test('a renewal that finds the lock gone after this run released it is no loss: no warning, nothing aborted', async () => {
+  const target = await freshTarget();
+  const lines: string[] = [];
+  const lock = await acquireLock(hostRun(target, localShell(), lines), first, { timeoutMs: 0, force: false, heartbeat: false });
+  await lock.release();
+  await lock.renew();
+  assert.equal(lock.lost.aborted, false);
+  assert.deepEqual(lines.filter((line) => line.startsWith('warning')), []);
+});
