@@ -4,10 +4,10 @@ import { StepError } from '../engine/ports.js';
 import type { HostReport } from '../engine/report.js';
 import type { RolloutSettings } from '../engine/settings.js';
 import { traced, type HostFacts, type HostRolloutIO, type HostRun } from './context.js';
+import { NoTargetForLock } from './host-lock.js';
 import { decide, masterLevel, refuseMasterChange, staleMaster } from './master-change-step.js';
 import { phaseClock, type PhaseClock } from './phase-clock.js';
 import { preflight, type Preflight } from './preflight.js';
-import { NoTargetForLock } from './host-lock.js';
 import { restartStep } from './restart-step.js';
 import { signalStep } from './signal-step.js';
 import { sourceTransfer, syncStep, type Synced, type Transfer } from './sync-step.js';
@@ -206,7 +206,6 @@ async function guardedPreflight(
   releases.push(async () => again.source.stop());
   return { checked: again, ...lock };
 }
-
 
 /**
  * Connects and runs the preflight: nothing on the host changes. `guard`
