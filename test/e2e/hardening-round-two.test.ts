@@ -1,11 +1,12 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, symlink, writeFile } from 'node:fs/promises';
+import { appendFile, mkdtemp, readFile, symlink, writeFile } from 'node:fs/promises';
+import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { CHANNELS_AT_ONCE } from '../../src/adapters/ssh-session.js';
 import type { HostReport } from '../../src/engine/report.js';
 import { Rig, type TestHost } from '../rig/rig.js';
-import { attemptDeploy, deploy, deployFleet, makeCrashingSource, makeHostSensitiveSource, pinFirstWorker, type FleetRun } from '../rig/scenario.js';
+import { attemptDeploy, deploy, deployFleet, keepAliveClient, makeCrashingSource, makeHostSensitiveSource, pinFirstWorker, type FleetRun } from '../rig/scenario.js';
 
 /** Issue #21: what an outside attack and fault run broke, each on real Workerman over the rig's real sshd and rsync. */
 
@@ -133,10 +134,11 @@ test('a run whose lock another run takes stops touching the host: its watch ends
 /** Rounds of the crash-and-rollback case: the issue saw a false "rollback failed" in 4 of 16. */
 const CRASH_ROUNDS = Number(process.env['GR_CRASH_ROUNDS'] ?? 10);
 
-test(`new code that throws at load is rolled back, and the rollback is proven, ${CRASH_ROUNDS} times in a row`, async () => {
-  const host = await rig.addHost('crash-rollback');
+for (const workerman of [5, 4] as const) {
+test(`Workerman ${workerman}: new code that throws at load is rolled back, and the rollback is proven, ${CRASH_ROUNDS} times in a row`, async () => {
+  const host = await rig.addHost(`crash-rollback-${workerman}`, { workerman });
   await host.startMaster();
-  const broken = await makeCrashingSource(rig);
+  const broken = await makeCrashingSource(rig, { workerman });
   const failures: string[] = [];
   for (let round = 1; round <= CRASH_ROUNDS; round++) {
     const result = await deployFleet(rig, [host], broken, { 'command-timeout': '15s', 'keep-snapshots': '1' });
@@ -150,6 +152,7 @@ test(`new code that throws at load is rolled back, and the rollback is proven, $
   }
   assert.deepEqual(failures, [], 'every rollback proven');
 });
+}
 
 test('a target that does not exist, or lies inside the app, is refused in preflight and leaves nothing on the host', async () => {
   const host = await rig.addHost('bad-target');
@@ -291,4 +294,48 @@ test('a deploy that changes nothing keeps no snapshot: keep-snapshots counts rea
   const back = onlyReport(await deployFleet(rig, [host], v2, { mode: 'rollback' }));
   assert.equal(back.status, 'ok', back.error);
   assert.equal((await host.get('/version')).trim(), 'v1');
+});
+
+/** Polls `check` until it holds: the test waits on what the host does, never on a clock. */
+async function until(what: string, check: () => Promise<boolean>): Promise<void> {
+  for (let tries = 0; !(await check()); tries++) {
+    if (tries > 3000) throw new Error(`never happened: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+const webPids = async (host: TestHost) => (await host.workers()).filter((worker) => /worker process\s+web /.test(worker.title)).map((worker) => worker.pid);
+
+test('workers the master forks between the baseline and the signal are replaced by the reload, not counted as crashes', async () => {
+  const host = await rig.addHost('fork-before-signal');
+  await host.startMaster();
+  // The action's reload signal waits on the host until the test lets it go: meanwhile the master forks, as it does while a crash loop dies down.
+  await appendFile(
+    join(host.dir, 'root', '.bashrc'),
+    'kill() { if [ "$1 $2" = "-s USR2" ]; then : > /srv/kill-waiting; while [ ! -e /srv/kill-go ]; do sleep 0.02; done; fi; builtin kill "$@"; }\n',
+  );
+  const pins: Socket[] = [];
+  const result = await deployFleet(rig, [host], await rig.makeSource('v2'), HELD, [
+    {
+      match: /worker\(s\) to replace/,
+      then: async () => {
+        await until('the signal to wait at the gate', async () => (await host.shell('ls /srv')).includes('kill-waiting'));
+        const before = await webPids(host);
+        for (const pid of before.slice(0, 2)) process.kill(pid, 'SIGKILL');
+        let forked: number[] = [];
+        await until('the master to fork two workers in their place', async () => {
+          forked = (await webPids(host)).filter((pid) => !before.includes(pid));
+          return forked.length === 2;
+        });
+        // Held open, so the watch sees both alive after the signal, whatever order the master replaces in.
+        for (const pid of forked) pins.push(await keepAliveClient(host.app.httpPort, { pid }));
+        await host.shell(': > /srv/kill-go');
+      },
+    },
+    { match: /: \d\/5 workers replaced/, then: async () => pins.forEach((socket) => socket.destroy()) },
+  ]);
+  pins.forEach((socket) => socket.destroy());
+  const report = onlyReport(result);
+  assert.equal(report.status, 'ok', `${report.reason}: ${report.error}`);
+  assert.equal((await host.get('/version')).trim(), 'v2');
 });
