@@ -8745,7 +8745,7 @@ var require_agent = __commonJS({
     var { Socket } = require("net");
     var { Duplex: Duplex2 } = require("stream");
     var { resolve: resolve3 } = require("path");
-    var { readFile: readFile4 } = require("fs");
+    var { readFile: readFile2 } = require("fs");
     var { execFile, spawn: spawn2 } = require_child_process();
     var { isParsedKey, parseKey } = require_keyParser();
     var {
@@ -8963,7 +8963,7 @@ var require_agent = __commonJS({
           cb = once(cb);
           let socketPath = this.socketPath;
           let triedCygpath = false;
-          readFile4(socketPath, function readCygsocket(err, data) {
+          readFile2(socketPath, function readCygsocket(err, data) {
             if (err) {
               if (triedCygpath)
                 return cb(new Error("Invalid cygwin unix socket path"));
@@ -8972,7 +8972,7 @@ var require_agent = __commonJS({
                   return cb(new Error("Invalid cygwin unix socket path"));
                 triedCygpath = true;
                 socketPath = stdout.toString().replace(/[\r\n]/g, "");
-                readFile4(socketPath, readCygsocket);
+                readFile2(socketPath, readCygsocket);
               });
               return;
             }
@@ -12389,6 +12389,9 @@ function describeExit(result) {
   return result.signal ? `killed by ${result.signal}` : "ended without an exit status";
 }
 var DEFAULT_MAX_OUTPUT_BYTES = 4 * 1024 * 1024;
+function changedNothing(summary2) {
+  return summary2.filesTransferred === 0 && summary2.filesDeleted === 0 && summary2.phpEditsOnly === true && summary2.earlierAttemptReached !== true;
+}
 var DELETED_NAMES_SHOWN = 20;
 var StepError = class extends Error {
   constructor(step, message, options) {
@@ -12474,7 +12477,7 @@ function describeRemoteEnd(end) {
   return `the host's rsync: ${end.lost !== void 0 ? `the SSH connection was lost (${end.lost})` : describeExit(end)}`;
 }
 var STDERR_KEPT = 16 * 1024;
-function serveRsync(socket, open2, debug2) {
+function serveRsync(socket, open3, debug2) {
   const outcome = { started: false, stderr: "", connectionLost: false };
   let remote;
   let stopped = false;
@@ -12503,7 +12506,7 @@ function serveRsync(socket, open2, debug2) {
     socket.off("data", onHeader);
     socket.pause();
     debug2?.(`rsync bridge: ${command}`);
-    open2(command).then(
+    open3(command).then(
       (opened) => {
         if (stopped) {
           opened.close();
@@ -12729,8 +12732,10 @@ var LINE_BREAK = /\r\n|[\n\r\v\f\x1c-\x1e\u0085\u2028\u2029]/g;
 var SHOWN_LINE_BREAK = "\u23CE";
 var COMMAND_MARKER = "\u203A";
 var INVISIBLE_THEN_COLONS = /^[\p{White_Space}\p{Cc}\p{Cf}]*::/u;
+var TERMINAL_CONTROL = /[\x00-\x08\x0e-\x1b\x1f\x7f-\x9f]/g;
+var SHOWN_CONTROL = "\uFFFD";
 function sealHostText(text) {
-  let sealed = String(text).replace(LINE_BREAK, SHOWN_LINE_BREAK);
+  let sealed = String(text).replace(LINE_BREAK, SHOWN_LINE_BREAK).replace(TERMINAL_CONTROL, SHOWN_CONTROL);
   while (sealed.includes("##[")) sealed = sealed.replaceAll("##[", "# #[");
   if (INVISIBLE_THEN_COLONS.test(sealed)) sealed = COMMAND_MARKER + sealed;
   return sealed;
@@ -12793,11 +12798,18 @@ function tallyLine(tally, tookMs) {
 
 // src/engine/input-error.ts
 var line = ({ input, problem }) => `input ${input}: ${problem}`;
+var PROBLEM_TEXT_LIMIT = 600;
+function boundedText(text, limit = PROBLEM_TEXT_LIMIT) {
+  if (text.length <= limit) return text;
+  const head = Math.floor(limit * 0.6);
+  const tail = limit - head;
+  return `${text.slice(0, head)}... (${text.length - head - tail} characters left out) ...${text.slice(-tail)}`;
+}
 var InputError = class _InputError extends Error {
   /** Every bad input this error stands for, in the order they were found. */
   problems;
   constructor(input, problem, alsoWrong = []) {
-    const problems = [{ input, problem }, ...alsoWrong];
+    const problems = [{ input, problem }, ...alsoWrong].map((entry) => ({ input: boundedText(entry.input), problem: boundedText(entry.problem) }));
     super(problems.length === 1 ? line(problems[0]) : `${problems.length} inputs are wrong: ${problems.map(line).join("; ")}`);
     this.name = "InputError";
     this.problems = problems;
@@ -13379,8 +13391,34 @@ function parseInputs(given, environment = {}) {
 
 // src/run/deployment.ts
 var import_node_fs = require("node:fs");
-var import_promises7 = require("node:fs/promises");
+var import_promises8 = require("node:fs/promises");
 var import_node_path2 = require("node:path");
+
+// src/adapters/bounded-file.ts
+var import_promises = require("node:fs/promises");
+var SETTINGS_FILE_LIMIT_BYTES = 4 * 1024 * 1024;
+var FileTooLarge = class extends Error {
+};
+async function readBoundedText(path, limit = SETTINGS_FILE_LIMIT_BYTES) {
+  const file = await (0, import_promises.open)(path, "r");
+  try {
+    const buffer = Buffer.alloc(limit + 1);
+    let filled = 0;
+    for (; ; ) {
+      const { bytesRead } = await file.read(buffer, filled, buffer.length - filled);
+      if (bytesRead === 0) break;
+      filled += bytesRead;
+      if (filled > limit) throw new FileTooLarge(`it is over ${limit / 1024 / 1024} MiB, the most a settings file may be`);
+    }
+    return buffer.toString("utf8", 0, filled);
+  } finally {
+    await file.close();
+  }
+}
+function unreadable(error2) {
+  if (error2 instanceof FileTooLarge) return error2.message;
+  return error2.code ?? error2.message;
+}
 
 // src/adapters/ssh-compression.ts
 var import_zlib = __toESM(require_zlib(), 1);
@@ -14654,6 +14692,11 @@ function killChannel(target) {
   } catch {
   }
 }
+var CHANNELS_AT_ONCE = 4;
+function channelRefusal(message) {
+  if (!/channel open failure/i.test(message)) return `the host did not start a remote command (${message})`;
+  return `the host refused to open another SSH channel (${message}): its sshd allows fewer sessions per connection than the rollout uses. Set MaxSessions to ${CHANNELS_AT_ONCE} or more in the host's sshd_config (the default is 10): a rollout opens up to ${CHANNELS_AT_ONCE} at once (the status probe, rsync, a command, the lock's heartbeat)`;
+}
 var LOST_GRACE_MS = 50;
 var SshShell = class {
   constructor(connection, dispose = () => void 0, via) {
@@ -14730,9 +14773,7 @@ var SshShell = class {
       try {
         this.connection.exec(command, (error2, opened) => {
           if (error2) {
-            settle({
-              error: this.lost ? new RemoteConnectionLost(command, this.lost, { cause: error2 }) : new Error(`the host did not start a remote command (${error2.message}): ${command.slice(0, 120)}`, { cause: error2 })
-            });
+            settle({ error: this.notStarted(command, error2) });
             return;
           }
           channel = opened;
@@ -14767,7 +14808,7 @@ var SshShell = class {
       try {
         this.connection.exec(command, (error2, opened) => {
           if (error2) {
-            reject(this.lost ? new RemoteConnectionLost(command, this.lost, { cause: error2 }) : new Error(`the host did not start a remote command (${error2.message}): ${command.slice(0, 120)}`, { cause: error2 }));
+            reject(this.notStarted(command, error2));
             return;
           }
           if (!(opened instanceof import_node_stream.Duplex)) {
@@ -14781,6 +14822,11 @@ var SshShell = class {
         reject(new RemoteConnectionLost(command, this.lost ?? error2.message, { cause: error2 }));
       }
     });
+  }
+  /** Why a command's channel did not open: the connection went, or the host refused one more channel. */
+  notStarted(command, error2) {
+    if (this.lost) return new RemoteConnectionLost(command, this.lost, { cause: error2 });
+    return new Error(`${channelRefusal(error2.message)}: ${command.slice(0, 120)}`, { cause: error2 });
   }
   /** How a streaming command ended: its exit status, or the reason its connection went away. */
   channelEnd(channel) {
@@ -15056,6 +15102,18 @@ function resolveFleetAmounts(fleet, hosts) {
   return { maxParallel: resolveAmount(fleet.maxParallel, hosts, "up"), maxFailures: resolveAmount(fleet.maxFailures, hosts, "down") };
 }
 
+// src/engine/source-check.ts
+function sourceStartFileError(source, startFiles, holds) {
+  const missing = [...new Set(startFiles)].filter((startFile) => !holds.has(startFile));
+  if (missing.length === 0) return void 0;
+  const where = source.real === source.looked ? source.looked : `${source.looked}, a symbolic link to ${source.real}`;
+  const files = missing.map((startFile) => `"${startFile}"`).join(", ");
+  return new InputError(
+    "source",
+    `"${source.given}" holds no start file ${files} (looked in ${where}); expected the app's tree, with the start file at the same path as in the target. Nothing was sent to any host`
+  );
+}
+
 // src/engine/master-change.ts
 var import_node_path = require("node:path");
 
@@ -15203,13 +15261,13 @@ function describePlan(label, plan) {
 }
 
 // src/rollout/canary-watch.ts
-var import_promises = require("node:timers/promises");
+var import_promises2 = require("node:timers/promises");
 function picture(snapshot) {
   return `${snapshot.masters.map((master) => master.pid).join(",")}|${snapshot.workers.map((worker) => worker.pid).sort((a, b) => a - b).join(",")}`;
 }
 async function watchCanary(prepared, report, settleMs) {
   const { run: run2, checked: checked2 } = prepared;
-  const sleep = run2.io.sleep ?? import_promises.setTimeout;
+  const sleep = run2.io.sleep ?? import_promises2.setTimeout;
   run2.io.log.info(`${run2.label}: canary: watching its workers for ${settleMs / 1e3} s before the other hosts`);
   const first = await checked2.source.snapshot();
   const deadline = run2.now() + settleMs;
@@ -15230,7 +15288,7 @@ async function watchCanary(prepared, report, settleMs) {
 }
 
 // src/rollout/drain.ts
-var import_promises2 = require("node:timers/promises");
+var import_promises3 = require("node:timers/promises");
 
 // src/rollout/user-command.ts
 var import_node_readline = require("node:readline");
@@ -15358,7 +15416,7 @@ var HostDrain = class {
     this.drained = true;
     if (this.settings.waitMs > 0) {
       run2.io.log.info(`${this.host.label}: drained; waiting ${formatDuration(this.settings.waitMs)} (drain-wait) before stopping it`);
-      await (run2.io.sleep ?? import_promises2.setTimeout)(this.settings.waitMs);
+      await (run2.io.sleep ?? import_promises3.setTimeout)(this.settings.waitMs);
     }
   };
   /** After the host's outcome: the undrain-command where it serves again; the report says whether it was left drained. */
@@ -15411,8 +15469,13 @@ async function afterReloadStep(run2, report) {
 }
 
 // src/rollout/host-lock.ts
-var import_promises3 = require("node:timers/promises");
+var import_promises4 = require("node:timers/promises");
 var import_node_crypto2 = require("node:crypto");
+
+// src/engine/settings.ts
+function startFilePath(settings) {
+  return `${settings.target.replace(/\/+$/, "")}/${settings.startFile}`;
+}
 
 // src/rollout/context.ts
 function traced(shell, log, label) {
@@ -15440,23 +15503,42 @@ async function runOnAnyConnection(run2, command, why) {
     return await run2.shell.run(command, options);
   } catch (error2) {
     if (!(error2 instanceof RemoteConnectionLost)) throw error2;
-    const failed = unreachable.get(run2.shell);
-    if (failed) throw failed;
-    run2.io.log.info(`${run2.label}: the connection was lost (${error2.why}); connecting again ${why}`);
+    const fresh = await connectAgain(run2, error2, why);
+    try {
+      return await fresh.run(command, options);
+    } finally {
+      await fresh.close();
+    }
   }
-  let fresh;
+}
+async function onLiveConnection(run2, why, step) {
   try {
-    fresh = await run2.io.openShell(run2.host).catch((error2) => {
-      unreachable.set(run2.shell, error2);
-      throw error2;
-    });
-    return await traced(fresh, run2.io.log, run2.label).run(command, options);
-  } finally {
-    await fresh?.close();
+    await run2.shell.run("true", { timeoutMs: run2.settings.commandTimeoutMs });
+  } catch (error2) {
+    if (!(error2 instanceof RemoteConnectionLost)) throw error2;
+    const fresh = await connectAgain(run2, error2, why);
+    try {
+      return await step({ ...run2, shell: fresh });
+    } finally {
+      await fresh.close();
+    }
   }
+  return step(run2);
+}
+async function connectAgain(run2, lost, why) {
+  const failed = unreachable.get(run2.shell);
+  if (failed) throw failed;
+  run2.io.log.info(`${run2.label}: the connection was lost (${lost.why}); connecting again ${why}`);
+  const fresh = await run2.io.openShell(run2.host).catch((error2) => {
+    unreachable.set(run2.shell, error2);
+    throw error2;
+  });
+  return traced(fresh, run2.io.log, run2.label);
 }
 
 // src/rollout/host-lock.ts
+var HEARTBEAT_MS = 5e3;
+var HEARTBEAT_STALE_SECONDS = 30;
 function stateDirectory(target) {
   const trimmed2 = target.replace(/\/+$/, "");
   if (!trimmed2.startsWith("/") || trimmed2 === "") {
@@ -15471,7 +15553,8 @@ function lockDirectory(target) {
 var MARK = "@@graceful-reload-lock@@";
 var OWNER_FILE = "owner.json";
 var OWNER_BYTES = 4096;
-var ACQUIRE_SCRIPT = `state=$1; lock=$2; prefix=$3; mode=$4; mark=${MARK}
+var ACQUIRE_SCRIPT = `state=$1; lock=$2; prefix=$3; mode=$4; target=$5; start=$6; stale=$7; mark=${MARK}
+if [ ! -d "$target" ] || [ ! -f "$start" ]; then exit 7; fi
 if ! err=$(mkdir -p -- "$state" 2>&1); then printf "%s\\n" "$err" >&2; exit 3; fi
 take() {
   tries=0
@@ -15495,10 +15578,13 @@ while :; do
   if [ -n "$mtime" ] || [ "$round" -ge 3 ]; then break; fi
 done
 now=$(date +%s)
-printf "%s held %s %s\\n" "$mark" "$now" "$mtime"
+beat=$(stat -c %Y -- "$lock/${OWNER_FILE}" 2>/dev/null || stat -f %m -- "$lock/${OWNER_FILE}" 2>/dev/null)
+printf "%s held %s %s %s\\n" "$mark" "$now" "$mtime" "\${beat:--}"
 head -c ${OWNER_BYTES} -- "$lock/${OWNER_FILE}" 2>/dev/null
 echo
 if [ "$mode" = force ]; then
+  last=\${beat:-$mtime}
+  if [ -n "$last" ] && [ $((now - last)) -lt "$stale" ]; then printf "%s live\\n" "$mark"; exit 0; fi
   if ! err=$(rm -rf -- "$lock" 2>&1); then printf "%s\\n" "$err" >&2; exit 6; fi
   if take; then printf "%s forced\\n" "$mark"; exit 0; fi
 fi
@@ -15513,12 +15599,34 @@ printf "%s other\\n" "$mark"
 head -c ${OWNER_BYTES} -- "$lock/${OWNER_FILE}" 2>/dev/null
 echo
 exit 0`;
+var RENEW_SCRIPT = `lock=$1; token=$2; mark=${MARK}
+if grep -F -q -e "\\"token\\":\\"$token\\"" -- "$lock/${OWNER_FILE}" 2>/dev/null && touch -c -- "$lock/${OWNER_FILE}"; then printf "%s alive\\n" "$mark"; exit 0; fi
+if [ ! -d "$lock" ]; then printf "%s gone\\n" "$mark"; exit 0; fi
+printf "%s other\\n" "$mark"
+head -c ${OWNER_BYTES} -- "$lock/${OWNER_FILE}" 2>/dev/null
+echo
+exit 0`;
 function ownerRecordPrefix(owner, token) {
   const record = JSON.stringify({ runUrl: owner.runUrl, job: owner.job, startedAt: owner.startedAt, token });
   return `${record.slice(0, -1)},`;
 }
-function acquireCommand(target, owner, token, force) {
-  return commandLine(["sh", "-c", ACQUIRE_SCRIPT, "graceful-reload-lock", stateDirectory(target), lockDirectory(target), ownerRecordPrefix(owner, token), force ? "force" : "wait"]);
+function acquireCommand(target, startFile, owner, token, force) {
+  return commandLine([
+    "sh",
+    "-c",
+    ACQUIRE_SCRIPT,
+    "graceful-reload-lock",
+    stateDirectory(target),
+    lockDirectory(target),
+    ownerRecordPrefix(owner, token),
+    force ? "force" : "wait",
+    target,
+    startFile,
+    String(HEARTBEAT_STALE_SECONDS)
+  ]);
+}
+function renewCommand(target, token) {
+  return commandLine(["sh", "-c", RENEW_SCRIPT, "graceful-reload-heartbeat", lockDirectory(target), token]);
 }
 function releaseCommand(target, token) {
   return commandLine(["sh", "-c", RELEASE_SCRIPT, "graceful-reload-unlock", lockDirectory(target), token]);
@@ -15557,10 +15665,19 @@ function parseAttempt(stdout) {
   if (!held) return void 0;
   const next = marks.find((mark) => mark.index > held.index);
   const ownerText = lines2.slice(held.index + 1, next?.index ?? lines2.length).join("\n");
-  const [, now, mtime] = held.words;
-  const age = now !== void 0 && mtime !== void 0 && /^\d+$/.test(now) && /^\d+$/.test(mtime) ? Math.max(0, Number(now) - Number(mtime)) : void 0;
-  const holder = { ...parseOwner(ownerText), ...age === void 0 ? {} : { ageSeconds: age } };
+  const [, now, mtime, beat] = held.words;
+  const age = secondsBetween(now, mtime);
+  const heartbeat2 = secondsBetween(now, beat);
+  const holder = {
+    ...parseOwner(ownerText),
+    ...age === void 0 ? {} : { ageSeconds: age },
+    ...heartbeat2 === void 0 ? {} : { heartbeatSeconds: heartbeat2 },
+    ...last?.words[0] === "live" ? { live: true } : {}
+  };
   return last?.words[0] === "forced" ? { kind: "forced", previous: holder } : { kind: "held", holder };
+}
+function secondsBetween(now, then) {
+  return now !== void 0 && then !== void 0 && /^\d+$/.test(now) && /^\d+$/.test(then) ? Math.max(0, Number(now) - Number(then)) : void 0;
 }
 function formatAge(seconds) {
   if (seconds < 60) return `${seconds} s`;
@@ -15570,8 +15687,12 @@ function formatAge(seconds) {
 }
 function describeHolder(holder) {
   const who = holder.owner ? `run ${holder.owner.runUrl} (job ${holder.owner.job}, started ${holder.owner.startedAt})` : `an unknown owner (${holder.ownerProblem ?? "no owner file"})`;
-  return `${who}, taken ${holder.ageSeconds === void 0 ? "at an unknown time (the host could not give its age)" : `${formatAge(holder.ageSeconds)} ago`}`;
+  const taken = holder.ageSeconds === void 0 ? "at an unknown time (the host could not give its age)" : `${formatAge(holder.ageSeconds)} ago`;
+  const beat = holder.heartbeatSeconds === void 0 ? "" : `, last heartbeat ${formatAge(holder.heartbeatSeconds)} ago`;
+  return `${who}, taken ${taken}${beat}`;
 }
+var NoTargetForLock = class extends StepError {
+};
 async function attempt(run2, command, path) {
   let result;
   try {
@@ -15581,6 +15702,12 @@ async function attempt(run2, command, path) {
   }
   const parsed = result.code === 0 ? parseAttempt(result.stdout) : void 0;
   if (parsed) return parsed;
+  if (result.code === 7) {
+    const target = run2.settings.target;
+    throw new NoTargetForLock("lock", `the target ${target} is not a directory holding the start file ${startFilePath(run2.settings)}, so no lock was made beside it; nothing was created or changed on the host`, {
+      filesMayHaveChanged: false
+    });
+  }
   const why = shown(result.stderr) || shown(result.stdout) || "no output";
   const what = result.code === 3 ? `cannot create the state directory ${stateDirectory(run2.settings.target)} (${why})` : result.code === 4 ? `cannot create the lock directory ${path} (${why})` : result.code === 5 ? `cannot write the owner file into the lock directory ${path} (${why}); the lock was not taken` : result.code === 6 ? `force-unlock: cannot remove the lock ${path} (${why})` : `taking the lock ${path} failed (${describeExit(result)}: ${why})`;
   throw new StepError("lock", `${what}; no file of the target was changed`, { filesMayHaveChanged: false });
@@ -15589,29 +15716,23 @@ async function acquireLock(run2, owner, options) {
   const { label, io, settings } = run2;
   const path = lockDirectory(settings.target);
   const token = (0, import_node_crypto2.randomBytes)(16).toString("hex");
-  const command = acquireCommand(settings.target, owner, token, options.force);
+  const command = acquireCommand(settings.target, startFilePath(settings), owner, token, options.force);
   const pollMs = Math.max(1, options.pollMs ?? 1e3);
-  const sleep = options.sleep ?? io.sleep ?? import_promises3.setTimeout;
+  const sleep = options.sleep ?? io.sleep ?? import_promises4.setTimeout;
   const started = run2.now();
   let announced = false;
   for (; ; ) {
     const outcome = await attempt(run2, command, path);
     if (outcome.kind === "acquired") {
       io.log.info(`${label}: took the lock ${path}`);
-      return heldLock(run2, owner, path, token, announced);
+      return heldLock(run2, owner, path, token, announced, options.heartbeat ?? true);
     }
     if (outcome.kind === "forced") {
       io.log.warning(`${label}: force-unlock: removed the lock ${path} held by ${describeHolder(outcome.previous)}, and took it`);
-      return heldLock(run2, owner, path, token, announced);
+      return heldLock(run2, owner, path, token, announced, options.heartbeat ?? true);
     }
     const waited = run2.now() - started;
-    if (waited >= options.timeoutMs) {
-      throw new StepError(
-        "lock",
-        `another rollout holds the lock ${path}: ${describeHolder(outcome.holder)}; waited ${formatDuration(waited)} (lock-timeout) for it. Nothing on the host was changed. If that run crashed, \`force-unlock: true\` clears its lock`,
-        { filesMayHaveChanged: false }
-      );
-    }
+    if (waited >= options.timeoutMs) throw lockHeldError(path, outcome.holder, waited);
     if (!announced) {
       io.log.info(`${label}: the lock ${path} is held by ${describeHolder(outcome.holder)}; waiting up to ${formatDuration(options.timeoutMs)} for it`);
       announced = true;
@@ -15619,14 +15740,65 @@ async function acquireLock(run2, owner, options) {
     await sleep(Math.min(pollMs, options.timeoutMs - waited));
   }
 }
-function heldLock(run2, owner, path, token, waited) {
+function lockHeldError(path, holder, waited) {
+  const advice = holder.live ? `force-unlock takes only a lock whose owner is gone (no heartbeat for ${HEARTBEAT_STALE_SECONDS} s), and this owner is alive: let it finish, or cancel it` : "If that run crashed, `force-unlock: true` clears its lock";
+  return new StepError(
+    "lock",
+    `another rollout holds the lock ${path}: ${describeHolder(holder)}; waited ${formatDuration(waited)} (lock-timeout) for it. Nothing on the host was changed. ${advice}`,
+    { filesMayHaveChanged: false }
+  );
+}
+function heldLock(run2, owner, path, token, waited, beat) {
   let releasing;
+  const lost = new AbortController();
+  const stopBeat = new AbortController();
+  const renew = async () => {
+    if (lost.signal.aborted) return false;
+    const why = await renewal(run2, path, token);
+    if (why !== void 0 && !lost.signal.aborted && !stopBeat.signal.aborted) {
+      run2.io.log.warning(`${run2.label}: ${why}: this run stops touching the host`);
+      lost.abort(why);
+    }
+    return !lost.signal.aborted;
+  };
+  if (beat) void heartbeat(renew, stopBeat.signal);
   return {
     owner,
     path,
     waited,
-    release: () => releasing ??= release(run2, path, token)
+    lost: lost.signal,
+    renew,
+    release: () => {
+      stopBeat.abort();
+      return releasing ??= release(run2, path, token);
+    }
   };
+}
+async function heartbeat(renew, stop) {
+  try {
+    for (; ; ) {
+      await (0, import_promises4.setTimeout)(HEARTBEAT_MS, void 0, { signal: stop, ref: false });
+      if (!await renew()) return;
+    }
+  } catch {
+  }
+}
+async function renewal(run2, path, token) {
+  let result;
+  try {
+    result = await runOnAnyConnection(run2, renewCommand(run2.settings.target, token), "to renew the lock's heartbeat");
+  } catch (error2) {
+    run2.io.log.debug(`${run2.label}: the lock's heartbeat could not be renewed: ${error2.message}`);
+    return void 0;
+  }
+  const said = result.stdout.split("\n").find((line2) => line2.startsWith(`${MARK} `))?.slice(MARK.length + 1).trim();
+  if (result.code !== 0 || said === "alive" || said === void 0) return void 0;
+  if (said === "gone") return `the lock ${path} is gone (removed by hand, or by another run's force-unlock)`;
+  return `the lock ${path} was taken by ${otherOwner(result.stdout)}`;
+}
+function otherOwner(stdout) {
+  const other = parseOwner(stdout.slice(stdout.indexOf(`${MARK} other`) + `${MARK} other`.length));
+  return other.owner ? `run ${other.owner.runUrl} (job ${other.owner.job})` : `an unknown owner (${other.ownerProblem})`;
 }
 async function release(run2, path, token) {
   const { label, io } = run2;
@@ -15639,10 +15811,7 @@ async function release(run2, path, token) {
     } else if (result.code === 0 && said === "gone") {
       io.log.warning(`${label}: the lock ${path} was already gone when this run released it (removed by hand, or by another run's force-unlock)`);
     } else if (result.code === 0 && said === "other") {
-      const ownerText = result.stdout.slice(result.stdout.indexOf(`${MARK} other`) + `${MARK} other`.length);
-      const other = parseOwner(ownerText);
-      const who = other.owner ? `run ${other.owner.runUrl} (job ${other.owner.job})` : `an unknown owner (${other.ownerProblem})`;
-      io.log.warning(`${label}: the lock ${path} is no longer this run's (another run took it with force-unlock): it now belongs to ${who} and is left in place`);
+      io.log.warning(`${label}: the lock ${path} is no longer this run's (another run took it with force-unlock): it now belongs to ${otherOwner(result.stdout)} and is left in place`);
     } else {
       io.log.warning(`${label}: could not release the lock (${describeExit(result)}: ${shown(result.stderr) || shown(result.stdout) || "no output"}); ${left}`);
     }
@@ -15759,11 +15928,6 @@ echo "start-output:"
 cat "$out"
 exit "$rc"
 `;
-
-// src/engine/settings.ts
-function startFilePath(settings) {
-  return `${settings.target.replace(/\/+$/, "")}/${settings.startFile}`;
-}
 
 // src/workerman/commands.ts
 function reloadSignalCommand(masterPid, mode) {
@@ -16038,7 +16202,7 @@ function sourceTransfer(run2) {
           throw error2;
         }
       };
-      return pRetry(attempt2, {
+      const synced = pRetry(attempt2, {
         retries: SYNC_RETRIES,
         minTimeout: 1e3,
         // Over a lost connection no attempt can succeed: the host's one connection carried rsync too.
@@ -16052,6 +16216,7 @@ function sourceTransfer(run2) {
         }
         throw error2;
       });
+      return synced.then((summary2) => reached ? { ...summary2, earlierAttemptReached: true } : summary2);
     }
   };
 }
@@ -16115,7 +16280,7 @@ function decide(run2, change) {
 // src/rollout/phase-clock.ts
 function phaseClock(label, now, log) {
   const ended = [];
-  let open2;
+  let open3;
   const clock = {
     alone: false,
     begin(name) {
@@ -16123,13 +16288,13 @@ function phaseClock(label, now, log) {
       const grouped = clock.alone && log?.startGroup !== void 0;
       if (grouped) log.startGroup(`${label}: ${name}`);
       else log?.info(`${label}: \u25B6 ${name}`);
-      open2 = { name, start: now(), grouped };
+      open3 = { name, start: now(), grouped };
     },
     end(ok) {
-      if (open2 === void 0) return;
-      ended.push({ name: open2.name, start: open2.start, end: now(), ok });
-      if (open2.grouped) log?.endGroup?.();
-      open2 = void 0;
+      if (open3 === void 0) return;
+      ended.push({ name: open3.name, start: open3.start, end: now(), ok });
+      if (open3.grouped) log?.endGroup?.();
+      open3 = void 0;
     },
     get phases() {
       return [...ended];
@@ -16173,6 +16338,16 @@ function keptBecause(plan, worker) {
   if (worker.reloadable === false) return "reloadable = false";
   return groupPlanFor(plan, worker)?.kept;
 }
+function unmatchedWorkers(plan, workers) {
+  if (plan.groups.length === 0) return [];
+  return workers.filter((worker) => !plan.ignoreGroups.includes(worker.group) && worker.reloadable !== false && groupPlanFor(plan, worker) === void 0);
+}
+function describeUnmatched(plan, unmatched) {
+  const titles = unmatched.slice(0, 5).map((worker) => `pid ${worker.pid} ${JSON.stringify(worker.listen === void 0 ? worker.group : `${worker.group} ${worker.listen}`)}`);
+  const more = unmatched.length > 5 ? ` and ${unmatched.length - 5} more` : "";
+  const known = plan.groups.map((group) => JSON.stringify(`${group.name} ${group.listen}`)).join(", ");
+  return `${unmatched.length} worker(s) match none of the app's worker definitions (${titles.join(", ")}${more}; defined: ${known}). A worker the action cannot match is never signalled: it may be one the master keeps (reloadable = false)`;
+}
 
 // src/rollout/preflight.ts
 var NOTHING_CHANGED = "nothing was changed";
@@ -16198,7 +16373,7 @@ async function preflight(run2) {
   const source = run2.io.statusSource(run2.shell, { kind: settings.status, settings, pidFile: definitions.pidFile, logFile });
   let master;
   try {
-    master = await findMaster(run2, source, definitions);
+    master = await findMaster(run2, source, definitions, plan);
     await checkSignalRight(run2, master.pid);
   } catch (error2) {
     source.stop();
@@ -16207,7 +16382,7 @@ async function preflight(run2) {
   warnAboutOpcache(run2, definitions);
   return { definitions, plan, source, masterPid: master.pid, masterStartedAt: master.startedAt, logFile };
 }
-async function findMaster(run2, source, definitions) {
+async function findMaster(run2, source, definitions, plan) {
   const start = startFilePath(run2.settings);
   const before = await source.snapshot();
   const elsewhere = before.elsewhere ?? [];
@@ -16227,6 +16402,8 @@ async function findMaster(run2, source, definitions) {
   if (before.masters.length > 1) {
     throw new StepError("preflight", `${before.masters.length} masters run this app (pids ${before.masters.map((m) => m.pid).join(", ")}); ${NOTHING_CHANGED}`);
   }
+  const unmatched = unmatchedWorkers(plan, before.workers);
+  if (unmatched.length > 0) throw new StepError("preflight", `${describeUnmatched(plan, unmatched)}; ${NOTHING_CHANGED}`);
   return before.masters[0];
 }
 function warnAboutOpcache(run2, definitions) {
@@ -16246,7 +16423,7 @@ async function checkSignalRight(run2, masterPid) {
 }
 
 // src/rollout/restart-step.ts
-var import_promises4 = require("node:timers/promises");
+var import_promises5 = require("node:timers/promises");
 
 // src/engine/crash-loop.ts
 var CRASH_LIMIT = 2;
@@ -16405,7 +16582,7 @@ function restartCost(measure) {
 }
 async function watchRestart(run2, source, oldMasterPid, startedAt2, synced) {
   const { settings, io, label } = run2;
-  const sleep = io.sleep ?? import_promises4.setTimeout;
+  const sleep = io.sleep ?? import_promises5.setTimeout;
   const expected = /* @__PURE__ */ new Map();
   for (const group of synced.groups) expected.set(group.name, (expected.get(group.name) ?? 0) + group.count);
   let state = startRestartWatch({ oldMasterPid, startedAt: startedAt2, expected });
@@ -16449,6 +16626,8 @@ function expectedCounts(plan, tracked) {
 function takeBaseline(snapshot, plan) {
   const master = onlyMaster(snapshot);
   if (master.kind === "failed") throw new BaselineError(master.message);
+  const unmatched = unmatchedWorkers(plan, snapshot.workers);
+  if (unmatched.length > 0) throw new BaselineError(describeUnmatched(plan, unmatched));
   const kept = [];
   const tracked = [];
   for (const worker of snapshot.workers) {
@@ -16497,6 +16676,10 @@ function expectedExits(state) {
   return expected;
 }
 var ms = (seconds) => Math.max(0, Math.round(seconds * 1e3));
+var START_TIME_SLACK_SECONDS = 0.02;
+function countsIfItDies(baseline, worker) {
+  return worker.startedAt >= (baseline.signalReachedBy ?? baseline.signalAt) + START_TIME_SLACK_SECONDS;
+}
 function observe(state, snapshot, rules) {
   const { baseline } = state;
   const master = onlyMaster(snapshot);
@@ -16528,7 +16711,7 @@ function observe(state, snapshot, rules) {
       newSeen.delete(pid);
     }
   }
-  for (const worker of fresh) newSeen.add(worker.pid);
+  for (const worker of fresh) if (countsIfItDies(baseline, worker)) newSeen.add(worker.pid);
   const total = baseline.tracked.length;
   const replaced = total - stillOld.length;
   const progress2 = replaced > state.progress.replaced ? { replaced, at: snapshot.at } : state.progress;
@@ -16564,7 +16747,8 @@ function observe(state, snapshot, rules) {
   const stableForMs = ms(snapshot.at - stable.since);
   const settled = { ...next, stable };
   const countsCurrent = snapshot.crashExitsAt === void 0 || snapshot.crashExitsAt >= stable.since;
-  if (stableForMs >= rules.settleMs && countsCurrent) return { state: settled, verdict: { kind: "replaced", total, workers: current } };
+  const seenTwice = stable.since < snapshot.at;
+  if (stableForMs >= rules.settleMs && countsCurrent && seenTwice) return { state: settled, verdict: { kind: "replaced", total, workers: current } };
   return { state: settled, verdict: { kind: "settling", total, stableForMs } };
 }
 function wrongRevisionVerdict(wrong, baseline, rules) {
@@ -16614,6 +16798,7 @@ async function signalStep(run2, source, plan) {
   const { settings, label, io, facts } = run2;
   facts.step = "signal";
   let baseline;
+  const asked = run2.now();
   try {
     baseline = takeBaseline(await source.snapshot(), plan);
   } catch (error2) {
@@ -16631,18 +16816,19 @@ async function signalStep(run2, source, plan) {
     throw new StepError("signal", `the ${plan.mode} reload signal did not reach master ${baseline.masterPid} (${describeExit(reload)}): ${(reload.stdout + reload.stderr).trim() || "no reason given"}`);
   }
   facts.signalled = true;
+  baseline = { ...baseline, signalReachedBy: baseline.signalAt + (run2.now() - asked) / 1e3 };
   io.log.info(`${label}: ${plan.mode} reload signalled; watching workers`);
   return { baseline, signalledAt };
 }
 
 // src/engine/reload-watch.ts
-var import_promises5 = require("node:timers/promises");
+var import_promises6 = require("node:timers/promises");
 
 // src/engine/app-log.ts
 function sawReloadStart(text, masterPid) {
   return new RegExp(`pid:${masterPid} Workerman\\[[^\\]]*\\] reloading`).test(text);
 }
-var ERROR_LINE = /pid:\d+\s+((?:PHP )?(?:Fatal error|Parse error|[A-Za-z\\]*(?:Error|Exception))\b.*)$/;
+var ERROR_LINE = /pid:\d+\s+((?:PHP )?(?:Fatal error|Parse error|[A-Za-z\\]*(?:Error|Exception))\b.*)$/s;
 function phpErrors(text, limit = 5) {
   const counts = /* @__PURE__ */ new Map();
   for (const line2 of text.split("\n")) {
@@ -16690,7 +16876,7 @@ function untouchedGroupsHint(baseline, stillOld) {
 }
 async function watchReload(options) {
   const now = options.now ?? Date.now;
-  const sleep = options.sleep ?? import_promises5.setTimeout;
+  const sleep = options.sleep ?? import_promises6.setTimeout;
   const started = now();
   const forced = [];
   let inFlight;
@@ -16703,7 +16889,8 @@ async function watchReload(options) {
   };
   for (; ; ) {
     if (options.cancelled?.aborted) {
-      return failure("cancelled", "the run was cancelled while the reload was watched: the master goes on replacing workers, but nothing proved it finished", last?.kind === "replacing" ? last.stillOld : []);
+      const why = typeof options.cancelled.reason === "string" ? options.cancelled.reason : "the run was cancelled";
+      return failure("cancelled", `${why} while the reload was watched: the master goes on replacing workers, but nothing proved it finished`, last?.kind === "replacing" ? last.stillOld : []);
     }
     const snapshot = await options.snapshot();
     const elapsedMs = now() - started;
@@ -16915,20 +17102,24 @@ function failureReport({ host, settings, facts, now, clock }, error2, started) {
     phases: clock.phases
   };
 }
+function stillLocked(lock, before) {
+  if (lock?.lost.aborted) throw new StepError("lock", `${String(lock.lost.reason)}; this run stopped before ${before}`);
+}
 async function guardedPreflight(run2, guard, releases) {
   run2.facts.step = "preflight";
   const [guarded, checked2] = await Promise.allSettled([guard?.(run2), preflight(run2)]);
   if (guarded.status === "fulfilled" && guarded.value) releases.push(guarded.value.release);
   if (checked2.status === "fulfilled") releases.push(async () => checked2.value.source.stop());
-  if (guarded.status === "rejected") throw guarded.reason;
+  if (guarded.status === "rejected") throw checked2.status === "rejected" && guarded.reason instanceof NoTargetForLock ? checked2.reason : guarded.reason;
+  const lock = guarded.value?.lock ? { lock: guarded.value.lock } : {};
   if (!guarded.value?.waited) {
     if (checked2.status === "rejected") throw checked2.reason;
-    return checked2.value;
+    return { checked: checked2.value, ...lock };
   }
   if (checked2.status === "fulfilled") checked2.value.source.stop();
   const again = await preflight(run2);
   releases.push(async () => again.source.stop());
-  return again;
+  return { checked: again, ...lock };
 }
 async function prepareHost(host, settings, io, guard, alone = true) {
   const now = io.now ?? Date.now;
@@ -16947,24 +17138,23 @@ async function prepareHost(host, settings, io, guard, alone = true) {
     const shell = await io.openShell(host);
     releases.push(() => shell.close());
     const run2 = { host, label: host.label, settings, io, shell: traced(shell, io.log, host.label), now, facts };
-    const checked2 = await guardedPreflight(run2, guard, releases);
+    const { checked: checked2, lock } = await guardedPreflight(run2, guard, releases);
     describeApp(run2, checked2);
     clock.end(true);
-    return { ok: true, host: { run: run2, checked: checked2, started, clock, finish } };
+    return { ok: true, host: { run: run2, checked: checked2, started, clock, finish, ...lock ? { lock } : {} } };
   } catch (error2) {
     await finish();
     return { ok: false, report: failureReport({ host, settings, facts, now, clock }, error2, started) };
   }
 }
 async function deployHost(prepared, delivery2 = sourceTransfer(prepared.run), cancelled) {
-  const { checked: checked2, started, clock } = prepared;
-  const run2 = cancelled ? { ...prepared.run, cancelled } : prepared.run;
+  const { checked: checked2, started, clock, lock } = prepared;
+  const stops = [cancelled, lock?.lost].filter((signal) => signal !== void 0);
+  const run2 = stops.length > 0 ? { ...prepared.run, cancelled: AbortSignal.any(stops) } : prepared.run;
   const { settings } = run2;
   try {
-    if (settings.drain.when === "always" && run2.drain) {
-      run2.facts.step = "drain";
-      await run2.drain.before(run2);
-    }
+    stillLocked(lock, "changing any file");
+    if (settings.drain.when === "always" && run2.drain) await run2.drain.before(run2);
     const stale = staleMaster(run2, checked2.definitions, checked2.masterStartedAt);
     const watch = masterLevel(run2, checked2.definitions);
     if (settings.onMasterChange === "fail" && delivery2 !== "none") {
@@ -16974,6 +17164,7 @@ async function deployHost(prepared, delivery2 = sourceTransfer(prepared.run), ca
     if (delivery2 !== "none") clock.begin("sync");
     const synced = delivery2 === "none" ? { definitions: checked2.definitions, masterFilesChanged: [] } : await syncStep(run2, checked2.definitions, watch, delivery2);
     clock.end(true);
+    stillLocked(lock, "signalling the app (the files were synced)");
     const change = { files: synced.masterFilesChanged, definitions: definitionChanges(checked2.definitions, synced.definitions), stale };
     const action = decide(run2, change);
     await beforeReloadStep(run2);
@@ -17095,21 +17286,29 @@ async function pruneSnapshots(run2, keep) {
     return [];
   }
   const doomed = [...found.snapshots.slice(keep), ...found.partial];
-  if (doomed.length === 0) return [];
-  const command = commandLine(["sh", "-c", PRUNE_SCRIPT, "graceful-reload-prune", dir, ...doomed]);
-  const paths = doomed.map((name) => `${dir}/${name}`);
+  if (doomed.length === 0 || !await removeSnapshots(run2, doomed)) return [];
+  io.log.info(`${label}: removed ${doomed.length} old snapshot(s), keeping the newest ${keep}: ${doomed.join(", ")}`);
+  return doomed.map((name) => `${dir}/${name}`);
+}
+async function dropUnchangedSnapshot(run2, snapshot) {
+  const path = checkedSnapshot(run2.settings.target, snapshot);
+  if (!await removeSnapshots(run2, [path.slice(path.lastIndexOf("/") + 1)])) return false;
+  run2.io.log.info(`${run2.label}: the sync changed no file, so its snapshot ${path} (the live tree itself) was removed`);
+  return true;
+}
+async function removeSnapshots(run2, names) {
+  const { label, io } = run2;
+  const dir = snapshotsDirectory(run2.settings.target);
+  const command = commandLine(["sh", "-c", PRUNE_SCRIPT, "graceful-reload-prune", dir, ...names]);
+  const later = "they take disk space until a later run removes them";
   try {
     const result = await run2.shell.run(command, { timeoutMs: longTimeout(run2) });
-    if (result.code !== 0) {
-      io.log.warning(`${label}: could not remove every old snapshot in ${dir} (${describeExit(result)}: ${shown2(result.stderr) || "no output"}); they take disk space until a later run removes them`);
-      return [];
-    }
+    if (result.code === 0) return true;
+    io.log.warning(`${label}: could not remove every snapshot named in ${dir} (${describeExit(result)}: ${shown2(result.stderr) || "no output"}); ${later}`);
   } catch (error2) {
-    io.log.warning(`${label}: removing old snapshots in ${dir} failed (${error2.message}); they take disk space until a later run removes them`);
-    return [];
+    io.log.warning(`${label}: removing snapshots in ${dir} failed (${error2.message}); ${later}`);
   }
-  io.log.info(`${label}: removed ${paths.length} old snapshot(s), keeping the newest ${keep}: ${doomed.join(", ")}`);
-  return paths;
+  return false;
 }
 function checkedSnapshot(target, snapshot) {
   const dir = snapshotsDirectory(target);
@@ -17209,9 +17408,16 @@ function snapshotTransfer(run2, snapshot) {
   return { from: `the snapshot ${snapshot}`, run: (protect, watch) => restoreSnapshot(run2, snapshot, { protect, watch }) };
 }
 async function rollBack(prepared, snapshot, masterUntouched = false) {
-  const run2 = { ...prepared.run, runsBeforeReload: false, facts: { step: "preflight", filesChanged: false, signalled: false } };
-  run2.io.log.warning(`${run2.label}: rolling back to ${snapshot}`);
+  prepared.run.io.log.warning(`${prepared.run.label}: rolling back to ${snapshot}`);
   prepared.checked.source.stop();
+  try {
+    return await onLiveConnection(prepared.run, "to roll back", (live) => rollBackOn(prepared, live, snapshot, masterUntouched));
+  } catch (error2) {
+    return { ok: false, snapshot, error: `the rollback could not start: ${error2.message}; nothing was restored` };
+  }
+}
+async function rollBackOn(prepared, live, snapshot, masterUntouched) {
+  const run2 = { ...live, runsBeforeReload: false, facts: { step: "preflight", filesChanged: false, signalled: false } };
   let checked2;
   try {
     checked2 = await preflight(run2);
@@ -17279,7 +17485,7 @@ async function rolloutFleet(hosts, fleet, io, cancelled = new AbortController().
       await lock.release();
       throw error2;
     }
-    return { release: () => lock.release(), waited: lock.waited };
+    return { release: () => lock.release(), waited: lock.waited, lock };
   };
   const alone = hosts.length === 1;
   if (!alone) io.log.startGroup?.(`preflight of ${hosts.length} hosts: connect, lock, check`);
@@ -17298,7 +17504,7 @@ async function rolloutFleet(hosts, fleet, io, cancelled = new AbortController().
     const ready = prepared.map((entry, index) => ({ host: hosts[index], prepared: entry.host }));
     await runBatches(ready, fleet, io, { cancelled, watchesEnd: watchesEnd2 }, reports, onReport);
     if (fleet.rollback === "all" && [...reports.values()].some((report) => report.status === "failed" || report.status === "rolled-back")) {
-      await rollBackSucceeded(ready, io, reports);
+      await rollBackSucceeded(ready, fleet.maxParallel, io, reports);
     }
     return hosts.map((host) => reports.get(host) ?? untouched(host, "skipped", "not reached"));
   } finally {
@@ -17364,14 +17570,20 @@ function failedReport(prepared, step, error2, left = { filesChanged: false, sign
     phases: clock.phases
   };
 }
-async function deployOne(entry, fleet, io, canary, watchesEnd2, runsBeforeReload) {
-  const { settings } = entry.host;
+function withUserCommands(entry, io, runsBeforeReload) {
+  const { settings, spec, position } = entry.host;
   const commands = [];
-  const drain = settings.drain.command === "" ? void 0 : new HostDrain(settings.drain, { label: entry.host.spec.label, position: entry.host.position ?? 1 }, io, settings.commandTimeoutMs);
+  const drain = settings.drain.command === "" ? void 0 : new HostDrain(settings.drain, { label: spec.label, position: position ?? 1 }, io, settings.commandTimeoutMs);
   const run2 = { ...entry.prepared.run, commands, runsBeforeReload, ...drain ? { drain } : {} };
-  let report = await deployOrRollBack({ ...entry, prepared: { ...entry.prepared, run: run2 } }, fleet, io, canary, watchesEnd2);
-  if (drain) report = await drain.settle(run2, report);
-  return commands.length > 0 ? { ...report, commands } : report;
+  const finish = async (report) => {
+    const settled = drain ? await drain.settle(run2, report) : report;
+    return commands.length > 0 ? { ...settled, commands: [...report.commands ?? [], ...commands] } : settled;
+  };
+  return { prepared: { ...entry.prepared, run: run2 }, finish };
+}
+async function deployOne(entry, fleet, io, canary, watchesEnd2, runsBeforeReload) {
+  const { prepared, finish } = withUserCommands(entry, io, runsBeforeReload);
+  return finish(await deployOrRollBack({ ...entry, prepared }, fleet, io, canary, watchesEnd2));
 }
 async function deployOrRollBack(entry, fleet, io, canary, watchesEnd2) {
   const { prepared } = entry;
@@ -17387,23 +17599,11 @@ async function deployOrRollBack(entry, fleet, io, canary, watchesEnd2) {
       return thrownReport(prepared, error2);
     }
   }
-  let snapshot;
-  let pruned = Promise.resolve();
-  if (fleet.sync && fleet.keepSnapshots > 0) {
-    clock.begin("snapshot");
-    try {
-      snapshot = await takeSnapshot(run2, { exclude: [...protectRules(run2, prepared.checked.definitions), ...run2.settings.exclude] });
-    } catch (cause) {
-      clock.end(false);
-      return refused("sync", `the snapshot before the sync failed: ${cause.message}; no file was changed`);
-    }
-    clock.end(true);
-    pruned = pruneSnapshots(run2, fleet.keepSnapshots);
-  }
-  const kept = snapshot ? { snapshot } : {};
+  const snapshotting = await snapshotFirst(prepared, fleet);
+  if ("error" in snapshotting) return refused("sync", snapshotting.error);
   let report;
   try {
-    report = await afterReloadStep(run2, await deployHost(prepared, fleet.sync ? sourceTransfer(run2) : "none", watchesEnd2));
+    report = await afterReloadStep(run2, await deployHost(prepared, snapshotting.transfer, watchesEnd2));
     if (report.ok && canary) {
       clock.begin("canary");
       report = await watchCanary(prepared, report, fleet.canarySettleMs);
@@ -17413,29 +17613,82 @@ async function deployOrRollBack(entry, fleet, io, canary, watchesEnd2) {
   } catch (error2) {
     report = thrownReport(prepared, error2);
   }
-  await pruned;
+  const snapshot = await snapshotting.kept();
+  const kept = snapshot ? { snapshot } : {};
   if (report.ok) return withStatus(report, "ok", kept);
+  if (prepared.lock?.lost.aborted) return withStatus(report, "failed", kept);
   if (report.reason === "cancelled") return withStatus(report, "cancelled", kept);
   if (report.step === "after-reload") return withStatus(report, "failed", kept);
   if (fleet.rollback === "none" || snapshot === void 0 || !report.filesChanged) return withStatus(report, "failed", kept);
+  const taken = await lockTaken(prepared);
+  if (taken !== void 0) return withStatus({ ...report, error: `${report.error}; not rolled back: ${taken}` }, "failed", kept);
   clock.begin("rollback");
   const back = await rollBack(prepared, snapshot, !report.signalled);
   clock.end(back.ok);
   io.log.info(`${run2.label}: ${back.ok ? "rolled back to the snapshot and verified" : `rollback failed: ${back.error}`}`);
   return withStatus(report, back.ok ? "rolled-back" : "failed", { snapshot, rollback: back, phases: clock.phases });
 }
-async function rollBackSucceeded(ready, io, reports) {
-  for (const entry of ready) {
+async function lockTaken(prepared) {
+  const { lock } = prepared;
+  if (!lock || await lock.renew()) return void 0;
+  return `${String(lock.lost.reason)}, so this run leaves the host to it`;
+}
+async function snapshotFirst(prepared, fleet) {
+  const { run: run2, clock } = prepared;
+  if (!fleet.sync) return { transfer: "none", kept: async () => void 0 };
+  if (fleet.keepSnapshots === 0) return { transfer: sourceTransfer(run2), kept: async () => void 0 };
+  clock.begin("snapshot");
+  let snapshot;
+  try {
+    snapshot = await takeSnapshot(run2, { exclude: [...protectRules(run2, prepared.checked.definitions), ...run2.settings.exclude] });
+  } catch (cause) {
+    clock.end(false);
+    return { error: `the snapshot before the sync failed: ${cause.message}; no file was changed` };
+  }
+  clock.end(true);
+  const taken = snapshot;
+  let pruned;
+  const transfer = afterSync(sourceTransfer(run2), (summary2) => {
+    const dropped = changedNothing(summary2) ? dropUnchangedSnapshot(run2, taken).then((gone) => gone && (snapshot = void 0)) : Promise.resolve();
+    pruned = dropped.then(() => pruneSnapshots(run2, fleet.keepSnapshots));
+  });
+  return {
+    transfer,
+    // A sync that never ended still prunes, counting this run's snapshot: files may have changed.
+    kept: async () => (await (pruned ?? pruneSnapshots(run2, fleet.keepSnapshots)), snapshot)
+  };
+}
+function afterSync(transfer, synced) {
+  return {
+    ...transfer,
+    run: async (protect, watch) => {
+      const summary2 = await transfer.run(protect, watch);
+      synced(summary2);
+      return summary2;
+    }
+  };
+}
+async function rollBackSucceeded(ready, maxParallel, io, reports) {
+  const succeeded2 = ready.filter((entry) => reports.get(entry.host)?.status === "ok" && reports.get(entry.host)?.snapshot !== void 0);
+  const together = Math.min(maxParallel, succeeded2.length) > 1;
+  if (together) io.log.startGroup?.(`rollback: all: ${succeeded2.length} host(s), ${maxParallel} at a time`);
+  await inParallel(succeeded2, maxParallel, async (entry) => {
     const report = reports.get(entry.host);
-    if (report?.status !== "ok" || report.snapshot === void 0) continue;
+    const taken = await lockTaken(entry.prepared);
+    if (taken !== void 0) {
+      io.log.warning(`${entry.host.spec.label}: rollback: all: not rolled back: ${taken}`);
+      return;
+    }
     const { clock } = entry.prepared;
-    clock.alone = true;
+    clock.alone = !together;
     clock.begin("rollback");
-    const back = await rollBack(entry.prepared, report.snapshot);
+    const { prepared, finish } = withUserCommands(entry, io, false);
+    const back = await rollBack(prepared, report.snapshot);
     clock.end(back.ok);
     io.log.info(`${entry.host.spec.label}: rollback: all: ${back.ok ? "rolled back and verified" : `rollback failed: ${back.error}`}`);
-    reports.set(entry.host, withStatus(report, back.ok ? "rolled-back" : "failed", { rollback: back, phases: clock.phases }));
-  }
+    reports.set(entry.host, await finish(withStatus(report, back.ok ? "rolled-back" : "failed", { rollback: back, phases: clock.phases })));
+  });
+  if (together) io.log.endGroup?.();
 }
 
 // src/rollout/dry-run.ts
@@ -17560,7 +17813,7 @@ function runnerCommand(cwd) {
 }
 
 // src/status/remote-status.ts
-var import_promises6 = require("node:timers/promises");
+var import_promises7 = require("node:timers/promises");
 
 // src/remote/host-probe.php
 var host_probe_default = `<?php
@@ -17797,7 +18050,7 @@ function parseProbeOutput(stdout) {
   return result;
 }
 var TICKS_PER_SECOND = 100;
-var WORKER_TITLE = /: worker process\s+(.*) (\S+)$/;
+var WORKER_TITLE = /: worker process\s+(.*) (\S+)$/s;
 function parseWorkerTitle(title) {
   const match = WORKER_TITLE.exec(title);
   return match ? { group: match[1], listen: match[2] } : null;
@@ -18100,7 +18353,7 @@ var RemoteStatus = class {
   async probeUntilStatusAnswers() {
     const { settings } = this.options;
     const now = this.options.now ?? Date.now;
-    const sleep = this.options.sleep ?? import_promises6.setTimeout;
+    const sleep = this.options.sleep ?? import_promises7.setTimeout;
     const deadline = now() + settings.commandTimeoutMs;
     for (; ; ) {
       const probe = await this.runProbe();
@@ -18147,26 +18400,26 @@ function realRolloutIO(transport, log, workspace) {
 
 // src/run/deployment.ts
 async function sourceFiles(directory) {
-  const entries2 = await (0, import_promises7.readdir)(directory, { withFileTypes: true, recursive: true });
+  const entries2 = await (0, import_promises8.readdir)(directory, { withFileTypes: true, recursive: true });
   return entries2.filter((entry) => entry.isFile() && !`${entry.parentPath}/`.includes("/.git/"));
 }
 async function sourceBytes(files) {
   let total = 0;
-  for (const file of files) total += (await (0, import_promises7.lstat)((0, import_node_path2.join)(file.parentPath, file.name))).size;
+  for (const file of files) total += (await (0, import_promises8.lstat)((0, import_node_path2.join)(file.parentPath, file.name))).size;
   return total;
 }
 async function readInventory(workspace, path) {
   if (path === "") return void 0;
   const file = (0, import_node_path2.resolve)(workspace, path);
   try {
-    return await (0, import_promises7.readFile)(file, "utf8");
+    return await readBoundedText(file);
   } catch (error2) {
-    throw new InputError("inventory", `cannot read ${file} (${error2.code ?? error2.message}); expected a YAML file in the workspace`);
+    throw new InputError("inventory", `cannot read ${file} (${unreadable(error2)}); expected a YAML file in the workspace`);
   }
 }
 async function sourceDirectory(workspace, given) {
   const source = (0, import_node_path2.resolve)(workspace, given);
-  const info2 = await (0, import_promises7.stat)(source).catch(() => null);
+  const info2 = await (0, import_promises8.stat)(source).catch(() => null);
   if (!info2?.isDirectory()) throw new InputError("source", `"${given}" is not a directory (looked at ${source})`);
   return source;
 }
@@ -18178,6 +18431,7 @@ async function runDeployment(plan, context) {
     context.log.info(`shard ${plan.fleet.shard?.index}/${plan.fleet.shard?.count} has no host: nothing to do`);
     return [];
   }
+  if (plan.fleet.mode === "deploy" && plan.fleet.sync) await checkStartFiles(plan.rollout.source, source, hosts);
   const files = sourceFiles(source);
   const neededBytes = files.then(sourceBytes);
   neededBytes.catch(() => void 0);
@@ -18192,6 +18446,13 @@ async function runDeployment(plan, context) {
   context.rolloutStarts?.(hosts);
   if (plan.fleet.dryRun) return planFleet(hosts, fleet, io, (path) => inSource(source, path));
   return rolloutFleet(hosts, fleet, io, context.cancelled, (_host, report) => context.hostReported?.(report), context.watchesEnd);
+}
+async function checkStartFiles(given, source, hosts) {
+  const startFiles = hosts.map((host) => host.settings.startFile);
+  const holds = /* @__PURE__ */ new Set();
+  for (const startFile of new Set(startFiles)) if ((await (0, import_promises8.stat)((0, import_node_path2.join)(source, startFile)).catch(() => null))?.isFile()) holds.add(startFile);
+  const error2 = sourceStartFileError({ given, looked: source, real: await (0, import_promises8.realpath)(source) }, startFiles, holds);
+  if (error2) throw error2;
 }
 function inSource(source, path) {
   try {
@@ -18859,7 +19120,7 @@ function cliOptions(text = action_default) {
 }
 var UsageError = class extends Error {
   constructor(message) {
-    super(message);
+    super(boundedText(message));
     this.name = "UsageError";
   }
 };
@@ -18895,7 +19156,8 @@ function addValue(given, option, value, shown3) {
   const values = given.get(option.flag) ?? [];
   if (values.length > 0 && option.kind !== "list" && option.kind !== "file") throw new UsageError(`${shown3} is given twice; it takes one value`);
   if (option.kind === "boolean" && value !== "true" && value !== "false") throw new UsageError(`${shown3}: "${value}" is not true or false`);
-  given.set(option.flag, [...values, value]);
+  values.push(value);
+  given.set(option.flag, values);
 }
 function parseArguments(argv, options = cliOptions()) {
   const byFlag = new Map(options.map((option) => [option.flag, option]));
@@ -19060,7 +19322,6 @@ function liveProgress(out, verbose, now = Date.now, tickMs = 120) {
 }
 
 // src/cli/settings.ts
-var import_promises8 = require("node:fs/promises");
 var import_node_path3 = require("node:path");
 var import_yaml3 = __toESM(require_yaml(), 1);
 var COMMAND_LINE_ONLY = /* @__PURE__ */ new Set(["config", "help", "version"]);
@@ -19068,9 +19329,9 @@ async function readConfigFile(path, options = cliOptions()) {
   const file = (0, import_node_path3.resolve)(path);
   let text;
   try {
-    text = await (0, import_promises8.readFile)(file, "utf8");
+    text = await readBoundedText(file);
   } catch (error2) {
-    throw new UsageError(`--config: cannot read ${file} (${error2.code ?? error2.message})`);
+    throw new UsageError(`--config: cannot read ${file} (${unreadable(error2)})`);
   }
   return { path: file, directory: (0, import_node_path3.dirname)(file), given: parseConfig(text, file, options) };
 }
@@ -19097,14 +19358,18 @@ function parseConfig(text, file, options = cliOptions()) {
 }
 async function fileContent(path, shown3) {
   try {
-    return await (0, import_promises8.readFile)(path, "utf8");
+    return await readBoundedText(path);
   } catch (error2) {
-    throw new UsageError(`${shown3}: cannot read ${path} (${error2.code ?? error2.message})`);
+    throw new UsageError(`${shown3}: cannot read ${path} (${unreadable(error2)})`);
   }
 }
 async function resolveInputs(commandLine2, config, environment, options = cliOptions()) {
   const inputs = /* @__PURE__ */ new Map();
-  const add = (input, value) => inputs.set(input, [...inputs.get(input) ?? [], value]);
+  const add = (input, value) => {
+    const values = inputs.get(input) ?? [];
+    values.push(value);
+    inputs.set(input, values);
+  };
   for (const option of options) {
     if (option.input === void 0) continue;
     const fromLine = commandLine2.get(option.flag);

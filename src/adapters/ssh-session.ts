@@ -291,6 +291,25 @@ function killChannel(target: CommandChannel | undefined): void {
   }
 }
 
+/**
+ * The most channels a host's rollout opens at once on its one connection:
+ * the resident probe, rsync, one command, and the lock's heartbeat.
+ */
+export const CHANNELS_AT_ONCE = 4;
+
+/**
+ * What a refused channel means. OpenSSH answers "open failed" when a
+ * connection already has MaxSessions channels open (its default is 10),
+ * which ssh2 reports as "(SSH) Channel open failure: open failed".
+ */
+export function channelRefusal(message: string): string {
+  if (!/channel open failure/i.test(message)) return `the host did not start a remote command (${message})`;
+  return (
+    `the host refused to open another SSH channel (${message}): its sshd allows fewer sessions per connection than the rollout uses. ` +
+    `Set MaxSessions to ${CHANNELS_AT_ONCE} or more in the host's sshd_config (the default is 10): a rollout opens up to ${CHANNELS_AT_ONCE} at once (the status probe, rsync, a command, the lock's heartbeat)`
+  );
+}
+
 /** After the connection closes, how long a command's own channel gets to report before it counts as lost. */
 const LOST_GRACE_MS = 50;
 
@@ -385,11 +404,7 @@ export class SshShell implements RemoteShell {
       try {
         this.connection.exec(command, (error, opened) => {
           if (error) {
-            settle({
-              error: this.lost
-                ? new RemoteConnectionLost(command, this.lost, { cause: error })
-                : new Error(`the host did not start a remote command (${error.message}): ${command.slice(0, 120)}`, { cause: error }),
-            });
+            settle({ error: this.notStarted(command, error) });
             return;
           }
           channel = opened;
@@ -428,7 +443,7 @@ export class SshShell implements RemoteShell {
       try {
         this.connection.exec(command, (error, opened) => {
           if (error) {
-            reject(this.lost ? new RemoteConnectionLost(command, this.lost, { cause: error }) : new Error(`the host did not start a remote command (${error.message}): ${command.slice(0, 120)}`, { cause: error }));
+            reject(this.notStarted(command, error));
             return;
           }
           if (!(opened instanceof Duplex)) {
@@ -442,6 +457,12 @@ export class SshShell implements RemoteShell {
         reject(new RemoteConnectionLost(command, this.lost ?? (error as Error).message, { cause: error }));
       }
     });
+  }
+
+  /** Why a command's channel did not open: the connection went, or the host refused one more channel. */
+  private notStarted(command: string, error: Error): Error {
+    if (this.lost) return new RemoteConnectionLost(command, this.lost, { cause: error });
+    return new Error(`${channelRefusal(error.message)}: ${command.slice(0, 120)}`, { cause: error });
   }
 
   /** How a streaming command ended: its exit status, or the reason its connection went away. */

@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readBoundedText, unreadable } from '../adapters/bounded-file.js';
 import { dirname, resolve } from 'node:path';
 import { isMap, isScalar, isSeq, parseDocument } from 'yaml';
 import type { RawInputs } from '../engine/inputs.js';
@@ -23,9 +23,9 @@ export async function readConfigFile(path: string, options: readonly CliOption[]
   const file = resolve(path);
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    text = await readBoundedText(file);
   } catch (error) {
-    throw new UsageError(`--config: cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+    throw new UsageError(`--config: cannot read ${file} (${unreadable(error)})`);
   }
   return { path: file, directory: dirname(file), given: parseConfig(text, file, options) };
 }
@@ -56,11 +56,12 @@ export function parseConfig(text: string, file: string, options: readonly CliOpt
 /** A -file option's content, or an error naming the option and the file. */
 async function fileContent(path: string, shown: string): Promise<string> {
   try {
-    return await readFile(path, 'utf8');
+    return await readBoundedText(path);
   } catch (error) {
-    throw new UsageError(`${shown}: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+    throw new UsageError(`${shown}: cannot read ${path} (${unreadable(error)})`);
   }
 }
+
 
 /**
  * The action inputs the command line, the config file and the environment
@@ -75,7 +76,11 @@ export async function resolveInputs(
   options: readonly CliOption[] = cliOptions(),
 ): Promise<Map<string, string>> {
   const inputs = new Map<string, string[]>();
-  const add = (input: string, value: string) => inputs.set(input, [...(inputs.get(input) ?? []), value]);
+  const add = (input: string, value: string) => {
+    const values = inputs.get(input) ?? [];
+    values.push(value);
+    inputs.set(input, values);
+  };
   for (const option of options) {
     if (option.input === undefined) continue;
     const fromLine = commandLine.get(option.flag);

@@ -9,7 +9,8 @@ export function sawReloadStart(text: string, masterPid: number): boolean {
   return new RegExp(`pid:${masterPid} Workerman\\[[^\\]]*\\] reloading`).test(text);
 }
 
-const ERROR_LINE = /pid:\d+\s+((?:PHP )?(?:Fatal error|Parse error|[A-Za-z\\]*(?:Error|Exception))\b.*)$/;
+/** `s`: Workerman ends a line at \n only, so U+2028 inside a message is part of it (shown sealed, as ⏎), not its end. */
+const ERROR_LINE = /pid:\d+\s+((?:PHP )?(?:Fatal error|Parse error|[A-Za-z\\]*(?:Error|Exception))\b.*)$/s;
 
 /**
  * The distinct PHP errors in the log, most frequent first, with how often

@@ -12,6 +12,10 @@
  *
  * sealHostText makes any string safe to print as (part of) one line:
  * - every line break becomes a visible ⏎, so host text can never start a line;
+ * - every other control character (ESC, BEL, DEL, the C1 range with its
+ *   one-character CSI U+009B) becomes �, so host text cannot move the
+ *   cursor, recolour or retitle a terminal or the runner's ANSI-aware log;
+ *   a tab stays;
  * - `##[` becomes `# #[`;
  * - text that would start with `::` after invisible leading characters gets a
  *   visible › in front (no zero-width characters: they are invisible to a
@@ -28,8 +32,13 @@ export const COMMAND_MARKER = '›';
 /** Leading characters a reader might strip before looking for `::`: white space of every kind, controls, format characters. */
 const INVISIBLE_THEN_COLONS = /^[\p{White_Space}\p{Cc}\p{Cf}]*::/u;
 
+/** Controls that are not line breaks (handled first) nor a tab. */
+const TERMINAL_CONTROL = /[\x00-\x08\x0e-\x1b\x1f\x7f-\x9f]/g;
+/** What a terminal control is shown as. */
+export const SHOWN_CONTROL = '\uFFFD';
+
 export function sealHostText(text: unknown): string {
-  let sealed = String(text).replace(LINE_BREAK, SHOWN_LINE_BREAK);
+  let sealed = String(text).replace(LINE_BREAK, SHOWN_LINE_BREAK).replace(TERMINAL_CONTROL, SHOWN_CONTROL);
   while (sealed.includes('##[')) sealed = sealed.replaceAll('##[', '# #[');
   if (INVISIBLE_THEN_COLONS.test(sealed)) sealed = COMMAND_MARKER + sealed;
   return sealed;

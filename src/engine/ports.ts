@@ -84,6 +84,13 @@ export interface SyncSummary {
   readonly watchedChanges?: readonly string[];
   /** Every change was new content in an existing .php file: nothing created or deleted, no other file changed. Unknown when absent. */
   readonly phpEditsOnly?: boolean;
+  /** An earlier attempt of this sync failed after reaching the host: it may have changed files these figures do not count. */
+  readonly earlierAttemptReached?: boolean;
+}
+
+/** The sync wrote, created and deleted nothing: the live tree is the tree before it (a change of permissions alone is not counted). */
+export function changedNothing(summary: SyncSummary): boolean {
+  return summary.filesTransferred === 0 && summary.filesDeleted === 0 && summary.phpEditsOnly === true && summary.earlierAttemptReached !== true;
 }
 
 export interface SyncOptions {

@@ -79,3 +79,25 @@ export function keptBecause(plan: ReloadPlan, worker: WorkerProcess): string | u
   if (worker.reloadable === false) return 'reloadable = false';
   return groupPlanFor(plan, worker)?.kept;
 }
+
+/**
+ * Workers matched to no group the app defines (a title that does not parse,
+ * or a name the definitions lack). Empty when the definitions are unknown:
+ * the status source then speaks for every worker. Signalling such a worker
+ * could stop one the master never replaces, so the rollout refuses instead.
+ */
+export function unmatchedWorkers(plan: ReloadPlan, workers: readonly WorkerProcess[]): WorkerProcess[] {
+  if (plan.groups.length === 0) return [];
+  return workers.filter((worker) => !plan.ignoreGroups.includes(worker.group) && worker.reloadable !== false && groupPlanFor(plan, worker) === undefined);
+}
+
+/** Why a rollout refuses workers it cannot match, naming each one's title as read (escaped) and the groups it knows. */
+export function describeUnmatched(plan: ReloadPlan, unmatched: readonly WorkerProcess[]): string {
+  const titles = unmatched.slice(0, 5).map((worker) => `pid ${worker.pid} ${JSON.stringify(worker.listen === undefined ? worker.group : `${worker.group} ${worker.listen}`)}`);
+  const more = unmatched.length > 5 ? ` and ${unmatched.length - 5} more` : '';
+  const known = plan.groups.map((group) => JSON.stringify(`${group.name} ${group.listen}`)).join(', ');
+  return (
+    `${unmatched.length} worker(s) match none of the app's worker definitions (${titles.join(', ')}${more}; defined: ${known}). ` +
+    'A worker the action cannot match is never signalled: it may be one the master keeps (reloadable = false)'
+  );
+}

@@ -118,7 +118,9 @@ export async function watchReload(options: WatchOptions): Promise<WatchOutcome> 
 
   for (;;) {
     if (options.cancelled?.aborted) {
-      return failure('cancelled', 'the run was cancelled while the reload was watched: the master goes on replacing workers, but nothing proved it finished', last?.kind === 'replacing' ? last.stillOld : []);
+      // A lock taken by another run stops the watch too, and its reason says so.
+      const why = typeof options.cancelled.reason === 'string' ? options.cancelled.reason : 'the run was cancelled';
+      return failure('cancelled', `${why} while the reload was watched: the master goes on replacing workers, but nothing proved it finished`, last?.kind === 'replacing' ? last.stillOld : []);
     }
     const snapshot = await options.snapshot();
     const elapsedMs = now() - started;

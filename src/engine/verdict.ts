@@ -1,6 +1,6 @@
 import { countByGroup, describeWorker, type HostSnapshot, type WorkerProcess } from './worker-snapshot.js';
 import { crashesSinceSignal, isCrashLoop } from './crash-loop.js';
-import { groupPlanFor, keptBecause, type ReloadPlan } from './reload-plan.js';
+import { describeUnmatched, groupPlanFor, keptBecause, unmatchedWorkers, type ReloadPlan } from './reload-plan.js';
 
 /**
  * The rules that decide whether one host's reload really happened. Pure: it
@@ -13,6 +13,14 @@ export interface ReloadBaseline {
   readonly masterPid: number;
   /** Host time just before the reload signal was sent. */
   readonly signalAt: number;
+  /**
+   * Host time by which the signal had surely reached the master (the
+   * baseline's time plus the runner's wait for the snapshot and the signal).
+   * A worker forked before it may be one the reload itself replaces (the
+   * master forks while a crash loop dies down, as after a rollback's restore),
+   * so only workers started after it are counted when they die.
+   */
+  readonly signalReachedBy?: number;
   /** Workers the master replaces, in the order it replaces them: definition order, then fork order. */
   readonly tracked: readonly WorkerProcess[];
   /** Workers never waited for, and why (reloadable = false, ignore-workers). */
@@ -120,6 +128,8 @@ function expectedCounts(plan: ReloadPlan, tracked: readonly WorkerProcess[]): Ma
 export function takeBaseline(snapshot: HostSnapshot, plan: ReloadPlan): ReloadBaseline {
   const master = onlyMaster(snapshot);
   if (master.kind === 'failed') throw new BaselineError(master.message);
+  const unmatched = unmatchedWorkers(plan, snapshot.workers);
+  if (unmatched.length > 0) throw new BaselineError(describeUnmatched(plan, unmatched));
   const kept: KeptWorker[] = [];
   const tracked: WorkerProcess[] = [];
   for (const worker of snapshot.workers) {
@@ -176,6 +186,14 @@ function expectedExits(state: WatchState): ReadonlyMap<string, number> | undefin
 
 const ms = (seconds: number) => Math.max(0, Math.round(seconds * 1000));
 
+/** Start times from /proc come in 10 ms ticks against an uptime read to 10 ms: two ticks of doubt either way. */
+export const START_TIME_SLACK_SECONDS = 0.02;
+
+/** Whether a new worker's death may count against the new code: it started surely after the master had the signal. */
+function countsIfItDies(baseline: ReloadBaseline, worker: WorkerProcess): boolean {
+  return worker.startedAt >= (baseline.signalReachedBy ?? baseline.signalAt) + START_TIME_SLACK_SECONDS;
+}
+
 /** Folds one snapshot into the watch and says where the reload stands. */
 export function observe(state: WatchState, snapshot: HostSnapshot, rules: VerdictRules): { state: WatchState; verdict: Verdict } {
   const { baseline } = state;
@@ -214,7 +232,7 @@ export function observe(state: WatchState, snapshot: HostSnapshot, rules: Verdic
       newSeen.delete(pid);
     }
   }
-  for (const worker of fresh) newSeen.add(worker.pid);
+  for (const worker of fresh) if (countsIfItDies(baseline, worker)) newSeen.add(worker.pid);
 
   const total = baseline.tracked.length;
   const replaced = total - stillOld.length;
@@ -261,7 +279,9 @@ export function observe(state: WatchState, snapshot: HostSnapshot, rules: Verdic
   // Crash counts come from a slower lane than the PIDs: only figures taken
   // after the picture became stable can vouch for the settle window.
   const countsCurrent = snapshot.crashExitsAt === undefined || snapshot.crashExitsAt >= stable.since;
-  if (stableForMs >= rules.settleMs && countsCurrent) return { state: settled, verdict: { kind: 'replaced', total, workers: current } };
+  // A second look at the same workers, even with no settle: code that dies right after it starts must be caught at least once.
+  const seenTwice = stable.since < snapshot.at;
+  if (stableForMs >= rules.settleMs && countsCurrent && seenTwice) return { state: settled, verdict: { kind: 'replaced', total, workers: current } };
   return { state: settled, verdict: { kind: 'settling', total, stableForMs } };
 }
 

@@ -95,19 +95,44 @@ export async function runOnAnyConnection(run: HostRun, command: string, why: str
     return await run.shell.run(command, options);
   } catch (error) {
     if (!(error instanceof RemoteConnectionLost)) throw error;
-    const failed = unreachable.get(run.shell);
-    if (failed) throw failed;
-    run.io.log.info(`${run.label}: the connection was lost (${error.why}); connecting again ${why}`);
+    const fresh = await connectAgain(run, error, why);
+    try {
+      return await fresh.run(command, options);
+    } finally {
+      await fresh.close();
+    }
   }
-  let fresh: RemoteShell | undefined;
+}
+
+/**
+ * A whole step (a rollback) on the host's connection, or on a new one when
+ * that one is found lost before the step begins: the step's run carries the
+ * new shell, which is closed after.
+ */
+export async function onLiveConnection<T>(run: HostRun, why: string, step: (run: HostRun) => Promise<T>): Promise<T> {
   try {
-    fresh = await run.io.openShell(run.host).catch((error: unknown) => {
-      // One wait for a host that is down is enough: the next clean-up of this run does not connect again.
-      unreachable.set(run.shell, error);
-      throw error;
-    });
-    return await traced(fresh, run.io.log, run.label).run(command, options);
-  } finally {
-    await fresh?.close();
+    await run.shell.run('true', { timeoutMs: run.settings.commandTimeoutMs });
+  } catch (error) {
+    if (!(error instanceof RemoteConnectionLost)) throw error;
+    const fresh = await connectAgain(run, error, why);
+    try {
+      return await step({ ...run, shell: fresh });
+    } finally {
+      await fresh.close();
+    }
   }
+  return step(run);
+}
+
+/** A new connection to a host whose connection was lost, traced; the caller closes it. */
+async function connectAgain(run: HostRun, lost: RemoteConnectionLost, why: string): Promise<RemoteShell> {
+  const failed = unreachable.get(run.shell);
+  if (failed) throw failed;
+  run.io.log.info(`${run.label}: the connection was lost (${lost.why}); connecting again ${why}`);
+  const fresh = await run.io.openShell(run.host).catch((error: unknown) => {
+    // One wait for a host that is down is enough: the next clean-up of this run does not connect again.
+    unreachable.set(run.shell, error);
+    throw error;
+  });
+  return traced(fresh, run.io.log, run.label);
 }

@@ -1,18 +1,18 @@
 import { budgetExceeded, planBatches } from '../engine/fleet-plan.js';
 import type { HostSpec } from '../engine/host-spec.js';
 import type { CommandRecord, HostReport, HostStatus } from '../engine/report.js';
-import type { Step } from '../engine/ports.js';
+import { changedNothing, type Step, type SyncSummary } from '../engine/ports.js';
 import type { RolloutSettings } from '../engine/settings.js';
 import type { HostRolloutIO, HostRun } from './context.js';
 import { watchCanary } from './canary-watch.js';
 import { HostDrain } from './drain.js';
 import { afterReloadStep } from './hooks-step.js';
 import { acquireLock, type LockOwner } from './host-lock.js';
-import { deployHost, prepareHost, revisionField, type PreparedHost } from './host-rollout.js';
+import { deployHost, prepareHost, revisionField, type Delivery, type PreparedHost } from './host-rollout.js';
 import type { PhaseClock } from './phase-clock.js';
 import { rollBack, snapshotTransfer } from './rollback-step.js';
-import { freeSpaceCheck, listSnapshots, pruneSnapshots, takeSnapshot } from './host-snapshot.js';
-import { protectRules, sourceTransfer } from './sync-step.js';
+import { dropUnchangedSnapshot, freeSpaceCheck, listSnapshots, pruneSnapshots, takeSnapshot } from './host-snapshot.js';
+import { protectRules, sourceTransfer, type Transfer } from './sync-step.js';
 
 export interface FleetHost {
   readonly spec: HostSpec;
@@ -103,7 +103,7 @@ export async function rolloutFleet(
       await lock.release();
       throw error;
     }
-    return { release: () => lock.release(), waited: lock.waited };
+    return { release: () => lock.release(), waited: lock.waited, lock };
   };
   // Preflights run side by side: one log group for all of them, or the host's own groups when it is the only one.
   const alone = hosts.length === 1;
@@ -126,7 +126,7 @@ export async function rolloutFleet(
     const ready = prepared.map((entry, index) => ({ host: hosts[index]!, prepared: (entry as { ok: true; host: PreparedHost }).host }));
     await runBatches(ready, fleet, io, { cancelled, watchesEnd }, reports, onReport);
     if (fleet.rollback === 'all' && [...reports.values()].some((report) => report.status === 'failed' || report.status === 'rolled-back')) {
-      await rollBackSucceeded(ready, io, reports);
+      await rollBackSucceeded(ready, fleet.maxParallel, io, reports);
     }
     return hosts.map((host) => reports.get(host) ?? untouched(host, 'skipped', 'not reached'));
   } finally {
@@ -219,19 +219,27 @@ function failedReport(prepared: PreparedHost, step: Step, error: string, left = 
 }
 
 /**
- * One host of a batch, drained around its rollout where drain-command is
- * set (taken out before it stops serving, put back once it serves again),
- * with the user's commands it ran in its report.
+ * A host's run with the user's commands around it: its drain (where
+ * drain-command is set: taken out before it stops serving, put back once it
+ * serves again) and the record of every command, which `finish` puts in its
+ * report after those already there.
  */
-async function deployOne(entry: Ready, fleet: FleetSettings, io: HostRolloutIO, canary: boolean, watchesEnd: AbortSignal, runsBeforeReload: boolean): Promise<HostReport> {
-  const { settings } = entry.host;
+function withUserCommands(entry: Ready, io: HostRolloutIO, runsBeforeReload: boolean): { prepared: PreparedHost; finish: (report: HostReport) => Promise<HostReport> } {
+  const { settings, spec, position } = entry.host;
   const commands: CommandRecord[] = [];
-  const drain =
-    settings.drain.command === '' ? undefined : new HostDrain(settings.drain, { label: entry.host.spec.label, position: entry.host.position ?? 1 }, io, settings.commandTimeoutMs);
+  const drain = settings.drain.command === '' ? undefined : new HostDrain(settings.drain, { label: spec.label, position: position ?? 1 }, io, settings.commandTimeoutMs);
   const run: HostRun = { ...entry.prepared.run, commands, runsBeforeReload, ...(drain ? { drain } : {}) };
-  let report = await deployOrRollBack({ ...entry, prepared: { ...entry.prepared, run } }, fleet, io, canary, watchesEnd);
-  if (drain) report = await drain.settle(run, report);
-  return commands.length > 0 ? { ...report, commands } : report;
+  const finish = async (report: HostReport) => {
+    const settled = drain ? await drain.settle(run, report) : report;
+    return commands.length > 0 ? { ...settled, commands: [...(report.commands ?? []), ...commands] } : settled;
+  };
+  return { prepared: { ...entry.prepared, run }, finish };
+}
+
+/** One host of a batch, with the user's commands around it. Never throws. */
+async function deployOne(entry: Ready, fleet: FleetSettings, io: HostRolloutIO, canary: boolean, watchesEnd: AbortSignal, runsBeforeReload: boolean): Promise<HostReport> {
+  const { prepared, finish } = withUserCommands(entry, io, runsBeforeReload);
+  return finish(await deployOrRollBack({ ...entry, prepared }, fleet, io, canary, watchesEnd));
 }
 
 /** Snapshot, deploy (canary-watched when it is the canary), and a verified rollback when it fails. Never throws. */
@@ -250,25 +258,11 @@ async function deployOrRollBack(entry: Ready, fleet: FleetSettings, io: HostRoll
       return thrownReport(prepared, error);
     }
   }
-  let snapshot: string | undefined;
-  let pruned: Promise<unknown> = Promise.resolve();
-  if (fleet.sync && fleet.keepSnapshots > 0) {
-    clock.begin('snapshot');
-    try {
-      // The app's runtime files and the excluded paths stay out: the sync never touches them, so a restore must not either.
-      snapshot = await takeSnapshot(run, { exclude: [...protectRules(run, prepared.checked.definitions), ...run.settings.exclude] });
-    } catch (cause) {
-      clock.end(false);
-      return refused('sync', `the snapshot before the sync failed: ${(cause as Error).message}; no file was changed`);
-    }
-    clock.end(true);
-    // Old snapshots are removed while the deploy runs: off the critical path, and never the one just taken.
-    pruned = pruneSnapshots(run, fleet.keepSnapshots);
-  }
-  const kept = snapshot ? { snapshot } : {};
+  const snapshotting = await snapshotFirst(prepared, fleet);
+  if ('error' in snapshotting) return refused('sync', snapshotting.error);
   let report: HostReport;
   try {
-    report = await afterReloadStep(run, await deployHost(prepared, fleet.sync ? sourceTransfer(run) : 'none', watchesEnd));
+    report = await afterReloadStep(run, await deployHost(prepared, snapshotting.transfer, watchesEnd));
     if (report.ok && canary) {
       clock.begin('canary');
       report = await watchCanary(prepared, report, fleet.canarySettleMs);
@@ -278,12 +272,17 @@ async function deployOrRollBack(entry: Ready, fleet: FleetSettings, io: HostRoll
   } catch (error) {
     report = thrownReport(prepared, error);
   }
-  await pruned;
+  const snapshot = await snapshotting.kept();
+  const kept = snapshot ? { snapshot } : {};
   if (report.ok) return withStatus(report, 'ok', kept);
+  // Lost to another run: neither cancelled nor to be rolled back, since that run's code may be live now.
+  if (prepared.lock?.lost.aborted) return withStatus(report, 'failed', kept);
   if (report.reason === 'cancelled') return withStatus(report, 'cancelled', kept);
   // after-reload failed on a host whose new code is proven: it serves, so it stays.
   if (report.step === 'after-reload') return withStatus(report, 'failed', kept);
   if (fleet.rollback === 'none' || snapshot === undefined || !report.filesChanged) return withStatus(report, 'failed', kept);
+  const taken = await lockTaken(prepared);
+  if (taken !== undefined) return withStatus({ ...report, error: `${report.error}; not rolled back: ${taken}` }, 'failed', kept);
   clock.begin('rollback');
   const back = await rollBack(prepared, snapshot, !report.signalled);
   clock.end(back.ok);
@@ -291,18 +290,89 @@ async function deployOrRollBack(entry: Ready, fleet: FleetSettings, io: HostRoll
   return withStatus(report, back.ok ? 'rolled-back' : 'failed', { snapshot, rollback: back, phases: clock.phases });
 }
 
-/** rollback: all: a failure anywhere brings the hosts that succeeded back to their snapshots too. */
-async function rollBackSucceeded(ready: readonly Ready[], io: HostRolloutIO, reports: Map<FleetHost, HostReport>): Promise<void> {
-  for (const entry of ready) {
-    const report = reports.get(entry.host);
-    if (report?.status !== 'ok' || report.snapshot === undefined) continue;
+/**
+ * Why this run may no longer roll the host back: its lock was taken (another
+ * run's code may be live there now) or vanished. Asked of the host itself,
+ * not the heartbeat's last word: a rollback overwrites whatever is live.
+ */
+async function lockTaken(prepared: PreparedHost): Promise<string | undefined> {
+  const { lock } = prepared;
+  if (!lock || (await lock.renew())) return undefined;
+  return `${String(lock.lost.reason)}, so this run leaves the host to it`;
+}
+
+/** A host's snapshot before its sync, and the transfer that prunes the old ones once it knows whether it changed anything. */
+interface Snapshotting {
+  readonly transfer: Delivery;
+  /** After the deploy, pruning done: the snapshot kept for this deploy; undefined when none was taken, or it was dropped as the live tree itself. */
+  readonly kept: () => Promise<string | undefined>;
+}
+
+async function snapshotFirst(prepared: PreparedHost, fleet: FleetSettings): Promise<Snapshotting | { readonly error: string }> {
+  const { run, clock } = prepared;
+  if (!fleet.sync) return { transfer: 'none', kept: async () => undefined };
+  if (fleet.keepSnapshots === 0) return { transfer: sourceTransfer(run), kept: async () => undefined };
+  clock.begin('snapshot');
+  let snapshot: string | undefined;
+  try {
+    // The app's runtime files and the excluded paths stay out: the sync never touches them, so a restore must not either.
+    snapshot = await takeSnapshot(run, { exclude: [...protectRules(run, prepared.checked.definitions), ...run.settings.exclude] });
+  } catch (cause) {
+    clock.end(false);
+    return { error: `the snapshot before the sync failed: ${(cause as Error).message}; no file was changed` };
+  }
+  clock.end(true);
+  const taken = snapshot;
+  let pruned: Promise<unknown> | undefined;
+  // Pruning starts once the sync has said whether it changed anything, and runs while the reload does: off the critical path.
+  const transfer = afterSync(sourceTransfer(run), (summary) => {
+    const dropped = changedNothing(summary) ? dropUnchangedSnapshot(run, taken).then((gone) => gone && (snapshot = undefined)) : Promise.resolve();
+    pruned = dropped.then(() => pruneSnapshots(run, fleet.keepSnapshots));
+  });
+  return {
+    transfer,
+    // A sync that never ended still prunes, counting this run's snapshot: files may have changed.
+    kept: async () => (await (pruned ?? pruneSnapshots(run, fleet.keepSnapshots)), snapshot),
+  };
+}
+
+/** The transfer, telling `synced` what it changed as soon as it ends. */
+function afterSync(transfer: Transfer, synced: (summary: SyncSummary) => void): Transfer {
+  return {
+    ...transfer,
+    run: async (protect, watch) => {
+      const summary = await transfer.run(protect, watch);
+      synced(summary);
+      return summary;
+    },
+  };
+}
+
+/**
+ * rollback: all: a failure anywhere brings the hosts that succeeded back to
+ * their snapshots too, max-parallel at a time, as the deploy went out.
+ */
+async function rollBackSucceeded(ready: readonly Ready[], maxParallel: number, io: HostRolloutIO, reports: Map<FleetHost, HostReport>): Promise<void> {
+  const succeeded = ready.filter((entry) => reports.get(entry.host)?.status === 'ok' && reports.get(entry.host)?.snapshot !== undefined);
+  const together = Math.min(maxParallel, succeeded.length) > 1;
+  if (together) io.log.startGroup?.(`rollback: all: ${succeeded.length} host(s), ${maxParallel} at a time`);
+  await inParallel(succeeded, maxParallel, async (entry) => {
+    const report = reports.get(entry.host)!;
+    const taken = await lockTaken(entry.prepared);
+    if (taken !== undefined) {
+      io.log.warning(`${entry.host.spec.label}: rollback: all: not rolled back: ${taken}`);
+      return;
+    }
     const { clock } = entry.prepared;
-    // One host at a time: its rollback gets a log group of its own.
-    clock.alone = true;
+    // Alone, a host's rollback gets a log group of its own; side by side, they share the one above.
+    clock.alone = !together;
     clock.begin('rollback');
-    const back = await rollBack(entry.prepared, report.snapshot);
+    // A rollback that restarts drains the host as its deploy would have.
+    const { prepared, finish } = withUserCommands(entry, io, false);
+    const back = await rollBack(prepared, report.snapshot!);
     clock.end(back.ok);
     io.log.info(`${entry.host.spec.label}: rollback: all: ${back.ok ? 'rolled back and verified' : `rollback failed: ${back.error}`}`);
-    reports.set(entry.host, withStatus(report, back.ok ? 'rolled-back' : 'failed', { rollback: back, phases: clock.phases }));
-  }
+    reports.set(entry.host, await finish(withStatus(report, back.ok ? 'rolled-back' : 'failed', { rollback: back, phases: clock.phases })));
+  });
+  if (together) io.log.endGroup?.();
 }

@@ -2,6 +2,7 @@ import { setTimeout as realSleep } from 'node:timers/promises';
 import { randomBytes } from 'node:crypto';
 import { formatDuration } from '../engine/duration.js';
 import { describeExit, StepError, type CommandResult } from '../engine/ports.js';
+import { startFilePath } from '../engine/settings.js';
 import { commandLine } from '../engine/shell-quote.js';
 import { runOnAnyConnection, type HostRun } from './context.js';
 
@@ -9,7 +10,17 @@ import { runOnAnyConnection, type HostRun } from './context.js';
  * One rollout per host at a time: a lock directory beside the live tree,
  * taken with mkdir (atomic on every POSIX file system, NFS included), holding
  * a small owner file so a second rollout can say whom it waits for.
+ *
+ * The owner renews its owner file's mtime (the heartbeat) every few seconds
+ * while it runs, so another run can tell a live owner from a dead one by the
+ * host's own clock. force-unlock takes only a lock whose heartbeat has
+ * stopped; the owner that finds its lock taken or gone stops touching the host.
  */
+
+/** How often the owner renews its heartbeat. */
+export const HEARTBEAT_MS = 5000;
+/** A heartbeat older than this: the owner is gone (6 missed renewals; a busy runner may miss a few). */
+export const HEARTBEAT_STALE_SECONDS = 30;
 
 /**
  * Where graceful-reload keeps its own state on a host: beside the target,
@@ -46,13 +57,19 @@ export interface HostLock {
   readonly waited: boolean;
   /** Removes the lock if it is still this run's. Idempotent; never throws (a failure is logged as a warning). */
   release(): Promise<void>;
+  /** Renews the heartbeat: false once the lock is another run's or gone (then `lost` is aborted, its reason saying so). */
+  renew(): Promise<boolean>;
+  /** Aborted when a renewal finds the lock is no longer this run's: stop touching the host. */
+  readonly lost: AbortSignal;
 }
 
 export interface LockOptions {
   /** Longest wait for a lock another run holds (lock-timeout); 0 tries once. */
   readonly timeoutMs: number;
-  /** force-unlock: a held lock is removed (with a warning naming its owner) and taken. */
+  /** force-unlock: a held lock whose owner is gone (no heartbeat for HEARTBEAT_STALE_SECONDS) is removed, with a warning naming its owner, and taken. */
   readonly force: boolean;
+  /** Renew the heartbeat on a timer (default true; a test renews by hand). */
+  readonly heartbeat?: boolean;
   /** Time between two attempts (default 1 s). */
   readonly pollMs?: number;
   readonly sleep?: (ms: number) => Promise<void>;
@@ -66,6 +83,10 @@ export interface LockHolder {
   readonly ownerProblem?: string;
   /** Host time now minus the lock directory's mtime, in seconds; undefined when the host could not say. */
   readonly ageSeconds?: number;
+  /** Host time now minus the owner's last heartbeat, in seconds; undefined without an owner file. */
+  readonly heartbeatSeconds?: number;
+  /** With force: the owner's heartbeat is recent, so the lock was left alone. */
+  readonly live?: boolean;
 }
 
 export type LockAttempt =
@@ -80,13 +101,18 @@ const OWNER_BYTES = 4096;
 
 /**
  * One attempt, one command. $1 state dir, $2 lock dir, $3 the owner record
- * without its closing brace (JSON, ends with a comma), $4 `force` or `wait`.
- * mkdir of the lock dir is the atomic step; the owner file is written to a
- * temporary name and renamed, so a reader sees all of it or none. When the
- * lock is held it prints the holder: host time now, the lock dir's mtime,
- * and the owner file. With force it then removes the lock and takes it.
+ * without its closing brace (JSON, ends with a comma), $4 `force` or `wait`,
+ * $5 the target, $6 its start file, $7 the heartbeat's stale age in seconds.
+ * Nothing is created unless the target holds its start file (exit 7): a
+ * mistyped target must not leave directories on the host, nor one inside an
+ * app. mkdir of the lock dir is the atomic step; the owner file is written to
+ * a temporary name and renamed, so a reader sees all of it or none. When the
+ * lock is held it prints the holder: host time now, the lock dir's mtime, the
+ * owner file's mtime (its heartbeat, or -), and the owner file. With force it
+ * then removes the lock and takes it, unless the heartbeat is recent.
  */
-const ACQUIRE_SCRIPT = `state=$1; lock=$2; prefix=$3; mode=$4; mark=${MARK}
+const ACQUIRE_SCRIPT = `state=$1; lock=$2; prefix=$3; mode=$4; target=$5; start=$6; stale=$7; mark=${MARK}
+if [ ! -d "$target" ] || [ ! -f "$start" ]; then exit 7; fi
 if ! err=$(mkdir -p -- "$state" 2>&1); then printf "%s\\n" "$err" >&2; exit 3; fi
 take() {
   tries=0
@@ -110,10 +136,13 @@ while :; do
   if [ -n "$mtime" ] || [ "$round" -ge 3 ]; then break; fi
 done
 now=$(date +%s)
-printf "%s held %s %s\\n" "$mark" "$now" "$mtime"
+beat=$(stat -c %Y -- "$lock/${OWNER_FILE}" 2>/dev/null || stat -f %m -- "$lock/${OWNER_FILE}" 2>/dev/null)
+printf "%s held %s %s %s\\n" "$mark" "$now" "$mtime" "\${beat:--}"
 head -c ${OWNER_BYTES} -- "$lock/${OWNER_FILE}" 2>/dev/null
 echo
 if [ "$mode" = force ]; then
+  last=\${beat:-$mtime}
+  if [ -n "$last" ] && [ $((now - last)) -lt "$stale" ]; then printf "%s live\\n" "$mark"; exit 0; fi
   if ! err=$(rm -rf -- "$lock" 2>&1); then printf "%s\\n" "$err" >&2; exit 6; fi
   if take; then printf "%s forced\\n" "$mark"; exit 0; fi
 fi
@@ -134,14 +163,43 @@ head -c ${OWNER_BYTES} -- "$lock/${OWNER_FILE}" 2>/dev/null
 echo
 exit 0`;
 
+/**
+ * $1 lock dir, $2 this run's token. Renews the heartbeat (the owner file's
+ * mtime) while the owner file carries the token; otherwise says the lock is
+ * gone, or another's, with its owner.
+ */
+const RENEW_SCRIPT = `lock=$1; token=$2; mark=${MARK}
+if grep -F -q -e "\\"token\\":\\"$token\\"" -- "$lock/${OWNER_FILE}" 2>/dev/null && touch -c -- "$lock/${OWNER_FILE}"; then printf "%s alive\\n" "$mark"; exit 0; fi
+if [ ! -d "$lock" ]; then printf "%s gone\\n" "$mark"; exit 0; fi
+printf "%s other\\n" "$mark"
+head -c ${OWNER_BYTES} -- "$lock/${OWNER_FILE}" 2>/dev/null
+echo
+exit 0`;
+
 /** The owner record as written, minus its closing brace: the host appends createdAt by its own clock. */
 export function ownerRecordPrefix(owner: LockOwner, token: string): string {
   const record = JSON.stringify({ runUrl: owner.runUrl, job: owner.job, startedAt: owner.startedAt, token });
   return `${record.slice(0, -1)},`;
 }
 
-export function acquireCommand(target: string, owner: LockOwner, token: string, force: boolean): string {
-  return commandLine(['sh', '-c', ACQUIRE_SCRIPT, 'graceful-reload-lock', stateDirectory(target), lockDirectory(target), ownerRecordPrefix(owner, token), force ? 'force' : 'wait']);
+export function acquireCommand(target: string, startFile: string, owner: LockOwner, token: string, force: boolean): string {
+  return commandLine([
+    'sh',
+    '-c',
+    ACQUIRE_SCRIPT,
+    'graceful-reload-lock',
+    stateDirectory(target),
+    lockDirectory(target),
+    ownerRecordPrefix(owner, token),
+    force ? 'force' : 'wait',
+    target,
+    startFile,
+    String(HEARTBEAT_STALE_SECONDS),
+  ]);
+}
+
+export function renewCommand(target: string, token: string): string {
+  return commandLine(['sh', '-c', RENEW_SCRIPT, 'graceful-reload-heartbeat', lockDirectory(target), token]);
 }
 
 export function releaseCommand(target: string, token: string): string {
@@ -187,10 +245,21 @@ export function parseAttempt(stdout: string): LockAttempt | undefined {
   if (!held) return undefined;
   const next = marks.find((mark) => mark.index > held.index);
   const ownerText = lines.slice(held.index + 1, next?.index ?? lines.length).join('\n');
-  const [, now, mtime] = held.words;
-  const age = now !== undefined && mtime !== undefined && /^\d+$/.test(now) && /^\d+$/.test(mtime) ? Math.max(0, Number(now) - Number(mtime)) : undefined;
-  const holder: LockHolder = { ...parseOwner(ownerText), ...(age === undefined ? {} : { ageSeconds: age }) };
+  const [, now, mtime, beat] = held.words;
+  const age = secondsBetween(now, mtime);
+  const heartbeat = secondsBetween(now, beat);
+  const holder: LockHolder = {
+    ...parseOwner(ownerText),
+    ...(age === undefined ? {} : { ageSeconds: age }),
+    ...(heartbeat === undefined ? {} : { heartbeatSeconds: heartbeat }),
+    ...(last?.words[0] === 'live' ? { live: true } : {}),
+  };
   return last?.words[0] === 'forced' ? { kind: 'forced', previous: holder } : { kind: 'held', holder };
+}
+
+/** `now` minus `then`, both Unix seconds as the host printed them; undefined when either is not a number. */
+function secondsBetween(now: string | undefined, then: string | undefined): number | undefined {
+  return now !== undefined && then !== undefined && /^\d+$/.test(now) && /^\d+$/.test(then) ? Math.max(0, Number(now) - Number(then)) : undefined;
 }
 
 /** `42 s`, `3 min 5 s`, `2 h 4 min`, `3 d 1 h`. */
@@ -206,8 +275,13 @@ export function describeHolder(holder: LockHolder): string {
   const who = holder.owner
     ? `run ${holder.owner.runUrl} (job ${holder.owner.job}, started ${holder.owner.startedAt})`
     : `an unknown owner (${holder.ownerProblem ?? 'no owner file'})`;
-  return `${who}, taken ${holder.ageSeconds === undefined ? 'at an unknown time (the host could not give its age)' : `${formatAge(holder.ageSeconds)} ago`}`;
+  const taken = holder.ageSeconds === undefined ? 'at an unknown time (the host could not give its age)' : `${formatAge(holder.ageSeconds)} ago`;
+  const beat = holder.heartbeatSeconds === undefined ? '' : `, last heartbeat ${formatAge(holder.heartbeatSeconds)} ago`;
+  return `${who}, taken ${taken}${beat}`;
 }
+
+/** The target does not hold its start file, so the lock made nothing beside it: preflight says why in its own words. */
+export class NoTargetForLock extends StepError {}
 
 async function attempt(run: HostRun, command: string, path: string): Promise<LockAttempt> {
   let result: CommandResult;
@@ -218,6 +292,12 @@ async function attempt(run: HostRun, command: string, path: string): Promise<Loc
   }
   const parsed = result.code === 0 ? parseAttempt(result.stdout) : undefined;
   if (parsed) return parsed;
+  if (result.code === 7) {
+    const target = run.settings.target;
+    throw new NoTargetForLock('lock', `the target ${target} is not a directory holding the start file ${startFilePath(run.settings)}, so no lock was made beside it; nothing was created or changed on the host`, {
+      filesMayHaveChanged: false,
+    });
+  }
   const why = shown(result.stderr) || shown(result.stdout) || 'no output';
   const what =
     result.code === 3 ? `cannot create the state directory ${stateDirectory(run.settings.target)} (${why})`
@@ -237,7 +317,7 @@ export async function acquireLock(run: HostRun, owner: LockOwner, options: LockO
   const { label, io, settings } = run;
   const path = lockDirectory(settings.target);
   const token = randomBytes(16).toString('hex');
-  const command = acquireCommand(settings.target, owner, token, options.force);
+  const command = acquireCommand(settings.target, startFilePath(settings), owner, token, options.force);
   const pollMs = Math.max(1, options.pollMs ?? 1000);
   const sleep = options.sleep ?? io.sleep ?? realSleep;
   const started = run.now();
@@ -246,21 +326,14 @@ export async function acquireLock(run: HostRun, owner: LockOwner, options: LockO
     const outcome = await attempt(run, command, path);
     if (outcome.kind === 'acquired') {
       io.log.info(`${label}: took the lock ${path}`);
-      return heldLock(run, owner, path, token, announced);
+      return heldLock(run, owner, path, token, announced, options.heartbeat ?? true);
     }
     if (outcome.kind === 'forced') {
       io.log.warning(`${label}: force-unlock: removed the lock ${path} held by ${describeHolder(outcome.previous)}, and took it`);
-      return heldLock(run, owner, path, token, announced);
+      return heldLock(run, owner, path, token, announced, options.heartbeat ?? true);
     }
     const waited = run.now() - started;
-    if (waited >= options.timeoutMs) {
-      throw new StepError(
-        'lock',
-        `another rollout holds the lock ${path}: ${describeHolder(outcome.holder)}; waited ${formatDuration(waited)} (lock-timeout) for it. ` +
-          'Nothing on the host was changed. If that run crashed, `force-unlock: true` clears its lock',
-        { filesMayHaveChanged: false },
-      );
-    }
+    if (waited >= options.timeoutMs) throw lockHeldError(path, outcome.holder, waited);
     if (!announced) {
       io.log.info(`${label}: the lock ${path} is held by ${describeHolder(outcome.holder)}; waiting up to ${formatDuration(options.timeoutMs)} for it`);
       announced = true;
@@ -269,14 +342,77 @@ export async function acquireLock(run: HostRun, owner: LockOwner, options: LockO
   }
 }
 
-function heldLock(run: HostRun, owner: LockOwner, path: string, token: string, waited: boolean): HostLock {
+function lockHeldError(path: string, holder: LockHolder, waited: number): StepError {
+  const advice = holder.live
+    ? `force-unlock takes only a lock whose owner is gone (no heartbeat for ${HEARTBEAT_STALE_SECONDS} s), and this owner is alive: let it finish, or cancel it`
+    : 'If that run crashed, `force-unlock: true` clears its lock';
+  return new StepError(
+    'lock',
+    `another rollout holds the lock ${path}: ${describeHolder(holder)}; waited ${formatDuration(waited)} (lock-timeout) for it. Nothing on the host was changed. ${advice}`,
+    { filesMayHaveChanged: false },
+  );
+}
+
+function heldLock(run: HostRun, owner: LockOwner, path: string, token: string, waited: boolean, beat: boolean): HostLock {
   let releasing: Promise<void> | undefined;
+  const lost = new AbortController();
+  const stopBeat = new AbortController();
+  const renew = async (): Promise<boolean> => {
+    if (lost.signal.aborted) return false;
+    const why = await renewal(run, path, token);
+    // A renewal still in flight when this run released the lock finds it gone: that is no loss.
+    if (why !== undefined && !lost.signal.aborted && !stopBeat.signal.aborted) {
+      run.io.log.warning(`${run.label}: ${why}: this run stops touching the host`);
+      lost.abort(why);
+    }
+    return !lost.signal.aborted;
+  };
+  if (beat) void heartbeat(renew, stopBeat.signal);
   return {
     owner,
     path,
     waited,
-    release: () => (releasing ??= release(run, path, token)),
+    lost: lost.signal,
+    renew,
+    release: () => {
+      stopBeat.abort();
+      return (releasing ??= release(run, path, token));
+    },
   };
+}
+
+/** Renews until stopped or lost; never keeps the process alive by itself. */
+async function heartbeat(renew: () => Promise<boolean>, stop: AbortSignal): Promise<void> {
+  try {
+    for (;;) {
+      await realSleep(HEARTBEAT_MS, undefined, { signal: stop, ref: false });
+      if (!(await renew())) return;
+    }
+  } catch {
+    // Stopped: the lock was released.
+  }
+}
+
+/** One renewal: undefined while the lock is this run's, else why it is not. A failed command proves nothing either way. */
+async function renewal(run: HostRun, path: string, token: string): Promise<string | undefined> {
+  let result: CommandResult;
+  try {
+    // A lost connection is no lost lock: the renewal goes over a new one, as the release does.
+    result = await runOnAnyConnection(run, renewCommand(run.settings.target, token), "to renew the lock's heartbeat");
+  } catch (error) {
+    run.io.log.debug(`${run.label}: the lock's heartbeat could not be renewed: ${(error as Error).message}`);
+    return undefined;
+  }
+  const said = result.stdout.split('\n').find((line) => line.startsWith(`${MARK} `))?.slice(MARK.length + 1).trim();
+  if (result.code !== 0 || said === 'alive' || said === undefined) return undefined;
+  if (said === 'gone') return `the lock ${path} is gone (removed by hand, or by another run's force-unlock)`;
+  return `the lock ${path} was taken by ${otherOwner(result.stdout)}`;
+}
+
+/** The owner a release or a renewal found in place of this run (the owner file printed after its `other` mark). */
+function otherOwner(stdout: string): string {
+  const other = parseOwner(stdout.slice(stdout.indexOf(`${MARK} other`) + `${MARK} other`.length));
+  return other.owner ? `run ${other.owner.runUrl} (job ${other.owner.job})` : `an unknown owner (${other.ownerProblem})`;
 }
 
 async function release(run: HostRun, path: string, token: string): Promise<void> {
@@ -290,10 +426,7 @@ async function release(run: HostRun, path: string, token: string): Promise<void>
     } else if (result.code === 0 && said === 'gone') {
       io.log.warning(`${label}: the lock ${path} was already gone when this run released it (removed by hand, or by another run's force-unlock)`);
     } else if (result.code === 0 && said === 'other') {
-      const ownerText = result.stdout.slice(result.stdout.indexOf(`${MARK} other`) + `${MARK} other`.length);
-      const other = parseOwner(ownerText);
-      const who = other.owner ? `run ${other.owner.runUrl} (job ${other.owner.job})` : `an unknown owner (${other.ownerProblem})`;
-      io.log.warning(`${label}: the lock ${path} is no longer this run's (another run took it with force-unlock): it now belongs to ${who} and is left in place`);
+      io.log.warning(`${label}: the lock ${path} is no longer this run's (another run took it with force-unlock): it now belongs to ${otherOwner(result.stdout)} and is left in place`);
     } else {
       io.log.warning(`${label}: could not release the lock (${describeExit(result)}: ${shown(result.stderr) || shown(result.stdout) || 'no output'}); ${left}`);
     }

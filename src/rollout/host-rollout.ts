@@ -5,6 +5,7 @@ import type { HostReport } from '../engine/report.js';
 import type { RolloutSettings } from '../engine/settings.js';
 import { traced, type HostFacts, type HostRolloutIO, type HostRun } from './context.js';
 import { beforeReloadStep } from './hooks-step.js';
+import { NoTargetForLock } from './host-lock.js';
 import { decide, masterLevel, refuseMasterChange, staleMaster } from './master-change-step.js';
 import { phaseClock, type PhaseClock } from './phase-clock.js';
 import { preflight, type Preflight } from './preflight.js';
@@ -125,6 +126,8 @@ export interface PreparedHost {
   readonly clock: PhaseClock;
   /** Releases what preparing took (lock, status source, connection); never throws. */
   readonly finish: () => Promise<void>;
+  /** The host's lock, in a fleet. */
+  readonly lock?: LockHold;
 }
 
 export type Prepared = { readonly ok: true; readonly host: PreparedHost } | { readonly ok: false; readonly report: HostReport };
@@ -164,6 +167,18 @@ function failureReport({ host, settings, facts, now, clock }: FailedHost, error:
 export interface HostGuard {
   readonly release: () => Promise<void>;
   readonly waited: boolean;
+  readonly lock?: LockHold;
+}
+
+/** The host's lock while this run holds it: `lost` once another run took it (or it vanished); `renew` asks the host now. */
+export interface LockHold {
+  readonly lost: AbortSignal;
+  renew(): Promise<boolean>;
+}
+
+/** Before changing the host: a lock found lost by the heartbeat stops the run here. */
+function stillLocked(lock: LockHold | undefined, before: string): void {
+  if (lock?.lost.aborted) throw new StepError('lock', `${String(lock.lost.reason)}; this run stopped before ${before}`);
 }
 
 /**
@@ -172,20 +187,26 @@ export interface HostGuard {
  * to wait for another run means the host may have changed under the first
  * look, so the preflight runs again.
  */
-async function guardedPreflight(run: HostRun, guard: ((run: HostRun) => Promise<HostGuard>) | undefined, releases: (() => Promise<unknown>)[]): Promise<Preflight> {
+async function guardedPreflight(
+  run: HostRun,
+  guard: ((run: HostRun) => Promise<HostGuard>) | undefined,
+  releases: (() => Promise<unknown>)[],
+): Promise<{ checked: Preflight; lock?: LockHold }> {
   run.facts.step = 'preflight';
   const [guarded, checked] = await Promise.allSettled([guard?.(run), preflight(run)]);
   if (guarded.status === 'fulfilled' && guarded.value) releases.push(guarded.value.release);
   if (checked.status === 'fulfilled') releases.push(async () => checked.value.source.stop());
-  if (guarded.status === 'rejected') throw guarded.reason;
+  // A target the lock refused to sit beside is one preflight refused too, and says why better.
+  if (guarded.status === 'rejected') throw checked.status === 'rejected' && guarded.reason instanceof NoTargetForLock ? checked.reason : guarded.reason;
+  const lock = guarded.value?.lock ? { lock: guarded.value.lock } : {};
   if (!guarded.value?.waited) {
     if (checked.status === 'rejected') throw checked.reason;
-    return checked.value;
+    return { checked: checked.value, ...lock };
   }
   if (checked.status === 'fulfilled') checked.value.source.stop();
   const again = await preflight(run);
   releases.push(async () => again.source.stop());
-  return again;
+  return { checked: again, ...lock };
 }
 
 /**
@@ -216,10 +237,10 @@ export async function prepareHost(
     const shell = await io.openShell(host);
     releases.push(() => shell.close());
     const run: HostRun = { host, label: host.label, settings, io, shell: traced(shell, io.log, host.label), now, facts };
-    const checked = await guardedPreflight(run, guard, releases);
+    const { checked, lock } = await guardedPreflight(run, guard, releases);
     describeApp(run, checked);
     clock.end(true);
-    return { ok: true, host: { run, checked, started, clock, finish } };
+    return { ok: true, host: { run, checked, started, clock, finish, ...(lock ? { lock } : {}) } };
   } catch (error) {
     await finish();
     return { ok: false, report: failureReport({ host, settings, facts, now, clock }, error, started) };
@@ -231,14 +252,14 @@ export async function prepareHost(
  * master-level change, and proves it. Never throws: every outcome is a report.
  */
 export async function deployHost(prepared: PreparedHost, delivery: Delivery = sourceTransfer(prepared.run), cancelled?: AbortSignal): Promise<HostReport> {
-  const { checked, started, clock } = prepared;
-  const run: HostRun = cancelled ? { ...prepared.run, cancelled } : prepared.run;
+  const { checked, started, clock, lock } = prepared;
+  // A lock another run took stops the watch as a cancel does: the host is no longer this run's to judge.
+  const stops = [cancelled, lock?.lost].filter((signal) => signal !== undefined);
+  const run: HostRun = stops.length > 0 ? { ...prepared.run, cancelled: AbortSignal.any(stops) } : prepared.run;
   const { settings } = run;
   try {
-    if (settings.drain.when === 'always' && run.drain) {
-      run.facts.step = 'drain';
-      await run.drain.before(run);
-    }
+    stillLocked(lock, 'changing any file');
+    if (settings.drain.when === 'always' && run.drain) await run.drain.before(run);
     const stale = staleMaster(run, checked.definitions, checked.masterStartedAt);
     const watch = masterLevel(run, checked.definitions);
     if (settings.onMasterChange === 'fail' && delivery !== 'none') {
@@ -250,6 +271,7 @@ export async function deployHost(prepared: PreparedHost, delivery: Delivery = so
     const synced: Synced =
       delivery === 'none' ? { definitions: checked.definitions, masterFilesChanged: [] } : await syncStep(run, checked.definitions, watch, delivery);
     clock.end(true);
+    stillLocked(lock, 'signalling the app (the files were synced)');
     const change = { files: synced.masterFilesChanged, definitions: definitionChanges(checked.definitions, synced.definitions), stale };
     const action = decide(run, change);
     await beforeReloadStep(run);

@@ -202,21 +202,38 @@ export async function pruneSnapshots(run: HostRun, keep: number): Promise<string
     return [];
   }
   const doomed = [...found.snapshots.slice(keep), ...found.partial];
-  if (doomed.length === 0) return [];
-  const command = commandLine(['sh', '-c', PRUNE_SCRIPT, 'graceful-reload-prune', dir, ...doomed]);
-  const paths = doomed.map((name) => `${dir}/${name}`);
+  if (doomed.length === 0 || !(await removeSnapshots(run, doomed))) return [];
+  io.log.info(`${label}: removed ${doomed.length} old snapshot(s), keeping the newest ${keep}: ${doomed.join(', ')}`);
+  return doomed.map((name) => `${dir}/${name}`);
+}
+
+/**
+ * Removes a snapshot this run took whose deploy then changed no file: it
+ * holds the live tree, so a rollback to it changes nothing, and kept it
+ * would push a real one out of keep-snapshots (and be the one `mode:
+ * rollback` restores). Never throws.
+ */
+export async function dropUnchangedSnapshot(run: HostRun, snapshot: string): Promise<boolean> {
+  const path = checkedSnapshot(run.settings.target, snapshot);
+  if (!(await removeSnapshots(run, [path.slice(path.lastIndexOf('/') + 1)]))) return false;
+  run.io.log.info(`${run.label}: the sync changed no file, so its snapshot ${path} (the live tree itself) was removed`);
+  return true;
+}
+
+/** Removes snapshots by name; false (with a warning) when some could not be. */
+async function removeSnapshots(run: HostRun, names: readonly string[]): Promise<boolean> {
+  const { label, io } = run;
+  const dir = snapshotsDirectory(run.settings.target);
+  const command = commandLine(['sh', '-c', PRUNE_SCRIPT, 'graceful-reload-prune', dir, ...names]);
+  const later = 'they take disk space until a later run removes them';
   try {
     const result = await run.shell.run(command, { timeoutMs: longTimeout(run) });
-    if (result.code !== 0) {
-      io.log.warning(`${label}: could not remove every old snapshot in ${dir} (${describeExit(result)}: ${shown(result.stderr) || 'no output'}); they take disk space until a later run removes them`);
-      return [];
-    }
+    if (result.code === 0) return true;
+    io.log.warning(`${label}: could not remove every snapshot named in ${dir} (${describeExit(result)}: ${shown(result.stderr) || 'no output'}); ${later}`);
   } catch (error) {
-    io.log.warning(`${label}: removing old snapshots in ${dir} failed (${(error as Error).message}); they take disk space until a later run removes them`);
-    return [];
+    io.log.warning(`${label}: removing snapshots in ${dir} failed (${(error as Error).message}); ${later}`);
   }
-  io.log.info(`${label}: removed ${paths.length} old snapshot(s), keeping the newest ${keep}: ${doomed.join(', ')}`);
-  return paths;
+  return false;
 }
 
 export interface RestoreOptions {

@@ -1,5 +1,5 @@
 import { StepError } from '../engine/ports.js';
-import { planReload, type ReloadPlan } from '../engine/reload-plan.js';
+import { describeUnmatched, planReload, unmatchedWorkers, type ReloadPlan } from '../engine/reload-plan.js';
 import { startFilePath } from '../engine/settings.js';
 import type { AppDefinitions } from '../engine/worker-definitions.js';
 import type { MasterProcess } from '../engine/worker-snapshot.js';
@@ -53,7 +53,7 @@ export async function preflight(run: HostRun): Promise<Preflight> {
   const source = run.io.statusSource(run.shell, { kind: settings.status, settings, pidFile: definitions.pidFile, logFile });
   let master: MasterProcess;
   try {
-    master = await findMaster(run, source, definitions);
+    master = await findMaster(run, source, definitions, plan);
     await checkSignalRight(run, master.pid);
   } catch (error) {
     // The source keeps a probe running on the host: a refused preflight ends it.
@@ -64,7 +64,7 @@ export async function preflight(run: HostRun): Promise<Preflight> {
   return { definitions, plan, source, masterPid: master.pid, masterStartedAt: master.startedAt, logFile };
 }
 
-async function findMaster(run: HostRun, source: StatusSource, definitions: AppDefinitions): Promise<MasterProcess> {
+async function findMaster(run: HostRun, source: StatusSource, definitions: AppDefinitions, plan: ReloadPlan): Promise<MasterProcess> {
   const start = startFilePath(run.settings);
   const before = await source.snapshot();
   const elsewhere = before.elsewhere ?? [];
@@ -86,6 +86,8 @@ async function findMaster(run: HostRun, source: StatusSource, definitions: AppDe
   if (before.masters.length > 1) {
     throw new StepError('preflight', `${before.masters.length} masters run this app (pids ${before.masters.map((m) => m.pid).join(', ')}); ${NOTHING_CHANGED}`);
   }
+  const unmatched = unmatchedWorkers(plan, before.workers);
+  if (unmatched.length > 0) throw new StepError('preflight', `${describeUnmatched(plan, unmatched)}; ${NOTHING_CHANGED}`);
   return before.masters[0]!;
 }
 

@@ -1,5 +1,5 @@
 import type { HostReport } from '../engine/report.js';
-import type { HostRun } from './context.js';
+import { onLiveConnection, type HostRun } from './context.js';
 import { deployHost, type PreparedHost } from './host-rollout.js';
 import { restoreSnapshot } from './host-snapshot.js';
 import { phaseClock } from './phase-clock.js';
@@ -31,10 +31,19 @@ export function snapshotTransfer(run: HostRun, snapshot: string): Transfer {
  * the stop costs the app's users nothing.
  */
 export async function rollBack(prepared: PreparedHost, snapshot: string, masterUntouched = false): Promise<RollbackOutcome> {
-  // A rollback is no deploy: before-reload does not run again.
-  const run: HostRun = { ...prepared.run, runsBeforeReload: false, facts: { step: 'preflight', filesChanged: false, signalled: false } };
-  run.io.log.warning(`${run.label}: rolling back to ${snapshot}`);
+  prepared.run.io.log.warning(`${prepared.run.label}: rolling back to ${snapshot}`);
   prepared.checked.source.stop();
+  try {
+    // A deploy cut off by a lost connection is rolled back over a new one, as its clean-ups are.
+    return await onLiveConnection(prepared.run, 'to roll back', (live) => rollBackOn(prepared, live, snapshot, masterUntouched));
+  } catch (error) {
+    return { ok: false, snapshot, error: `the rollback could not start: ${(error as Error).message}; nothing was restored` };
+  }
+}
+
+async function rollBackOn(prepared: PreparedHost, live: HostRun, snapshot: string, masterUntouched: boolean): Promise<RollbackOutcome> {
+  // A rollback is no deploy: before-reload does not run again.
+  const run: HostRun = { ...live, runsBeforeReload: false, facts: { step: 'preflight', filesChanged: false, signalled: false } };
   let checked;
   try {
     checked = await preflight(run);

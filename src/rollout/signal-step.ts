@@ -10,6 +10,7 @@ export async function signalStep(run: HostRun, source: StatusSource, plan: Reloa
   const { settings, label, io, facts } = run;
   facts.step = 'signal';
   let baseline: ReloadBaseline;
+  const asked = run.now();
   try {
     baseline = takeBaseline(await source.snapshot(), plan);
   } catch (error) {
@@ -30,6 +31,8 @@ export async function signalStep(run: HostRun, source: StatusSource, plan: Reloa
     throw new StepError('signal', `the ${plan.mode} reload signal did not reach master ${baseline.masterPid} (${describeExit(reload)}): ${(reload.stdout + reload.stderr).trim() || 'no reason given'}`);
   }
   facts.signalled = true;
+  // Durations, not clocks, carry over from the runner: the host's clock stays the only one compared.
+  baseline = { ...baseline, signalReachedBy: baseline.signalAt + (run.now() - asked) / 1000 };
   io.log.info(`${label}: ${plan.mode} reload signalled; watching workers`);
   return { baseline, signalledAt };
 }

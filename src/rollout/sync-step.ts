@@ -52,7 +52,7 @@ export function sourceTransfer(run: HostRun): Transfer {
           throw error;
         }
       };
-      return pRetry(attempt, {
+      const synced = pRetry(attempt, {
         retries: SYNC_RETRIES,
         minTimeout: 1000,
         // Over a lost connection no attempt can succeed: the host's one connection carried rsync too.
@@ -66,6 +66,8 @@ export function sourceTransfer(run: HostRun): Transfer {
         }
         throw error;
       });
+      // What a failed attempt wrote is not in the last one's figures.
+      return synced.then((summary) => (reached ? { ...summary, earlierAttemptReached: true } : summary));
     },
   };
 }

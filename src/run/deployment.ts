@@ -1,12 +1,14 @@
 import { lstatSync, type Dirent } from 'node:fs';
-import { lstat, readdir, readFile, stat } from 'node:fs/promises';
+import { lstat, readdir, realpath, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { readBoundedText, unreadable } from '../adapters/bounded-file.js';
 import { openTransport } from '../adapters/transport.js';
 import { fleetHosts, resolveFleetAmounts } from '../engine/fleet-hosts.js';
 import { InputError } from '../engine/input-error.js';
 import type { RolloutLog } from '../engine/ports.js';
 import type { HostReport } from '../engine/report.js';
 import type { DeployPlan } from '../engine/settings.js';
+import { sourceStartFileError } from '../engine/source-check.js';
 import { planFleet } from '../rollout/dry-run.js';
 import { rolloutFleet, type FleetHost, type FleetSettings } from '../rollout/fleet-rollout.js';
 import type { LockOwner } from '../rollout/host-lock.js';
@@ -50,9 +52,9 @@ async function readInventory(workspace: string, path: string): Promise<string | 
   if (path === '') return undefined;
   const file = resolve(workspace, path);
   try {
-    return await readFile(file, 'utf8');
+    return await readBoundedText(file);
   } catch (error) {
-    throw new InputError('inventory', `cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); expected a YAML file in the workspace`);
+    throw new InputError('inventory', `cannot read ${file} (${unreadable(error)}); expected a YAML file in the workspace`);
   }
 }
 
@@ -78,6 +80,7 @@ export async function runDeployment(plan: DeployPlan, context: DeploymentContext
     context.log.info(`shard ${plan.fleet.shard?.index}/${plan.fleet.shard?.count} has no host: nothing to do`);
     return [];
   }
+  if (plan.fleet.mode === 'deploy' && plan.fleet.sync) await checkStartFiles(plan.rollout.source, source, hosts);
   // Walked while the hosts connect; a host that needs it waits for it, and a failure reaches each of them, never an unhandled rejection.
   const files = sourceFiles(source);
   const neededBytes = files.then(sourceBytes);
@@ -93,6 +96,15 @@ export async function runDeployment(plan: DeployPlan, context: DeploymentContext
   context.rolloutStarts?.(hosts);
   if (plan.fleet.dryRun) return planFleet(hosts, fleet, io, (path) => inSource(source, path));
   return rolloutFleet(hosts, fleet, io, context.cancelled, (_host, report) => context.hostReported?.(report), context.watchesEnd);
+}
+
+/** The source holds each host's start file, or the run stops before any host (see sourceStartFileError). */
+async function checkStartFiles(given: string, source: string, hosts: readonly FleetHost[]): Promise<void> {
+  const startFiles = hosts.map((host) => host.settings.startFile);
+  const holds = new Set<string>();
+  for (const startFile of new Set(startFiles)) if ((await stat(join(source, startFile)).catch(() => null))?.isFile()) holds.add(startFile);
+  const error = sourceStartFileError({ given, looked: source, real: await realpath(source) }, startFiles, holds);
+  if (error) throw error;
 }
 
 /** Whether the source has this path (relative to it, as rsync names it; a directory may end in /). */

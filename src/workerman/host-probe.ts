@@ -175,7 +175,12 @@ export function parseProbeOutput(stdout: string): ProbeResult {
 /** Linux exposes start times in USER_HZ ticks, which is 100 on every architecture Workerman runs on. */
 export const TICKS_PER_SECOND = 100;
 
-const WORKER_TITLE = /: worker process\s+(.*) (\S+)$/;
+/**
+ * `s`: a group name may hold a newline (Workerman titles the process with it
+ * as given), and a title that does not parse is a worker matched to no
+ * definition, which the reload never signals.
+ */
+const WORKER_TITLE = /: worker process\s+(.*) (\S+)$/s;
 
 export function parseWorkerTitle(title: string): { group: string; listen: string } | null {
   const match = WORKER_TITLE.exec(title);

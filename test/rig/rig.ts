@@ -467,11 +467,12 @@ export class Rig {
    * 5) in /srv/app; the master is started with `host.startMaster()`.
    * `password` gives root that password on this host only (a private
    * /etc/shadow is bind-mounted in its namespace); `logLevel` raises sshd's
-   * logging, which `host.sshdLog` collects.
+   * logging, which `host.sshdLog` collects; `maxSessions` sets sshd's
+   * MaxSessions (channels per connection; 50 unless given).
    */
   async addHost(
     name: string,
-    options: { app?: false | AppKind; workerman?: WorkermanMajor; password?: string; logLevel?: string; users?: readonly string[] } = {},
+    options: { app?: false | AppKind; workerman?: WorkermanMajor; password?: string; logLevel?: string; users?: readonly string[]; maxSessions?: number } = {},
   ): Promise<TestHost> {
     const dir = join(this.dir, name);
     await mkdir(join(dir, 'srv'), { recursive: true });
@@ -495,7 +496,7 @@ export class Rig {
         'KbdInteractiveAuthentication no',
         'UsePAM no',
         'StrictModes no',
-        'MaxSessions 50',
+        `MaxSessions ${options.maxSessions ?? 50}`,
         'MaxStartups 50',
         `LogLevel ${options.logLevel ?? 'ERROR'}`,
         'Subsystem sftp internal-sftp',

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { phpErrors, sawReloadStart } from '../../src/engine/app-log.js';
+import { sealHostText } from '../../src/engine/host-text.js';
 import { AppLogTail } from '../../src/status/app-log-tail.js';
 
 const crashLog = readFileSync(join(import.meta.dirname, '../fixtures/log-v5-crash-loop.txt'), 'utf8');
@@ -50,4 +51,11 @@ test('a log the master is not seen writing to says nothing, rather than "the mas
   const fresh = new AppLogTail(true);
   fresh.markSignal();
   assert.equal(fresh.offset, 0);
+});
+
+test('an error line holding U+2028 or U+0085 is kept whole, and shown sealed', () => {
+  const log = '2026-12-07 10:00:00 pid:8617 Error: boom\u2028::error::injected in /srv/app/src/handler.php:3\n2026-12-07 10:00:01 pid:8618 Exception: next\u0085line\n';
+  const errors = phpErrors(log);
+  assert.deepEqual(errors, ['Error: boom\u2028::error::injected in /srv/app/src/handler.php:3', 'Exception: next\u0085line']);
+  assert.deepEqual(errors.map(sealHostText), ['Error: boom⏎::error::injected in /srv/app/src/handler.php:3', 'Exception: next⏎line']);
 });

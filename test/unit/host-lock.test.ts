@@ -1,13 +1,13 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, realpath, rm, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, realpath, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseHostSpec } from '../../src/engine/host-spec.js';
 import { RemoteCommandTimeout, RemoteConnectionLost, StepError, type RemoteShell } from '../../src/engine/ports.js';
 import type { HostRun } from '../../src/rollout/context.js';
-import { acquireLock, describeHolder, formatAge, lockDirectory, parseAttempt, stateDirectory, type LockOwner } from '../../src/rollout/host-lock.js';
+import { acquireLock, describeHolder, formatAge, lockDirectory, NoTargetForLock, parseAttempt, stateDirectory, type LockOwner } from '../../src/rollout/host-lock.js';
 import { localShell, recordingLog, testSettings } from './local-host.js';
 
 /**
@@ -60,9 +60,10 @@ async function freshTarget(name = 'app'): Promise<string> {
   return target;
 }
 
-/** Backdates the lock directory, as if it had been taken `seconds` ago. */
+/** Backdates the lock directory and its owner's heartbeat, as if it had been taken `seconds` ago by a run that died then. */
 async function backdate(target: string, seconds: number): Promise<void> {
   const when = Date.now() / 1000 - seconds;
+  await utimes(join(lockDirectory(target), 'owner.json'), when, when).catch(() => undefined);
   await utimes(lockDirectory(target), when, when);
 }
 
@@ -178,7 +179,7 @@ test('force-unlock removes a held lock, warning with its owner and age, and take
   const lock = await acquireLock(hostRun(target, localShell(), lines), second, { timeoutMs: 0, force: true });
   const warnings = lines.filter((line) => line.startsWith('warning'));
   assert.equal(warnings.length, 1);
-  assert.match(warnings[0]!, /force-unlock: removed the lock .* held by run https:\/\/github\.com\/acme\/shop\/actions\/runs\/111 \(job deploy, started 2025-01-02T03:04:05Z\), taken 3 h 1 min ago, and took it/);
+  assert.match(warnings[0]!, /force-unlock: removed the lock .* held by run https:\/\/github\.com\/acme\/shop\/actions\/runs\/111 \(job deploy, started 2025-01-02T03:04:05Z\), taken 3 h 1 min ago, last heartbeat 3 h 1 min ago, and took it/);
   assert.equal((await ownerFile(target))['runUrl'], second.runUrl);
   // The crashed-but-alive first run releasing late must not remove the new owner's lock.
   await stale.release();
@@ -248,16 +249,15 @@ test('a target path with spaces, quotes and shell characters is locked beside it
 });
 
 test('a state directory that cannot be created fails the lock step, naming it, with nothing changed', async () => {
-  const parent = join(root, `case-${++counter}`);
-  await mkdir(parent, { recursive: true });
-  await writeFile(join(parent, 'file'), 'not a directory');
-  const target = join(parent, 'file', 'srv', 'app');
+  const target = await freshTarget();
+  // A file where the state directory belongs.
+  await writeFile(stateDirectory(target), 'not a directory');
   const error = await acquireLock(hostRun(target, localShell(), []), first, { timeoutMs: 5000, force: false }).catch((caught: unknown) => caught);
   assert.ok(error instanceof StepError);
   assert.equal(error.step, 'lock');
   assert.equal(error.filesMayHaveChanged, false);
-  assert.ok(error.message.includes(`cannot create the state directory ${join(parent, 'file', 'srv', '.app.graceful-reload')}`), error.message);
-  assert.match(error.message, /Not a directory/);
+  assert.ok(error.message.includes(`cannot create the state directory ${stateDirectory(target)}`), error.message);
+  assert.match(error.message, /File exists/);
   assert.match(error.message, /no file of the target was changed/);
 });
 
@@ -319,4 +319,80 @@ test('parsing an attempt and describing a holder', () => {
   assert.equal(parseAttempt('something else'), undefined);
   assert.equal(describeHolder({ owner: { runUrl: 'u', job: 'j', startedAt: 's' } }), 'run u (job j, started s), taken at an unknown time (the host could not give its age)');
   assert.deepEqual([0, 59, 60, 3599, 3600, 86_399, 90_000].map(formatAge), ['0 s', '59 s', '1 min 0 s', '59 min 59 s', '1 h 0 min', '23 h 59 min', '1 d 1 h']);
+});
+
+test('force-unlock leaves a lock whose owner is alive (a recent heartbeat), naming its age and heartbeat, and changes nothing', async () => {
+  const target = await freshTarget();
+  const live = await acquireLock(hostRun(target, localShell(), []), first, { timeoutMs: 0, force: false, heartbeat: false });
+  // Taken minutes ago, but its owner renewed the heartbeat just now.
+  await backdate(target, 300);
+  assert.equal(await live.renew(), true);
+  const lines: string[] = [];
+  const error = await acquireLock(hostRun(target, localShell(), lines), second, { timeoutMs: 0, force: true, heartbeat: false }).then(
+    () => assert.fail('force-unlock took a live lock'),
+    (caught: StepError) => caught,
+  );
+  assert.equal(error.step, 'lock');
+  assert.match(error.message, /held by|holds the lock/);
+  assert.match(error.message, /runs\/111 \(job deploy, started 2025-01-02T03:04:05Z\), taken 5 min \d+ s ago, last heartbeat \d s ago/);
+  assert.match(error.message, /force-unlock takes only a lock whose owner is gone \(no heartbeat for 30 s\), and this owner is alive/);
+  assert.deepEqual(lines.filter((line) => line.startsWith('warning')), []);
+  assert.equal((await ownerFile(target))['runUrl'], first.runUrl, 'the live owner keeps its lock');
+  assert.equal(live.lost.aborted, false);
+  await live.release();
+});
+
+test('an owner whose lock was taken finds out at its next renewal: lost, with the new owner named, and it renews no more', async () => {
+  const target = await freshTarget();
+  const lines: string[] = [];
+  const old = await acquireLock(hostRun(target, localShell(), lines), first, { timeoutMs: 0, force: false, heartbeat: false });
+  assert.equal(await old.renew(), true);
+  // Its heartbeat stopped long ago (a frozen runner), so another run's force-unlock may take it.
+  await backdate(target, 120);
+  const taker = await acquireLock(hostRun(target, localShell(), []), second, { timeoutMs: 0, force: true, heartbeat: false });
+  assert.equal(await old.renew(), false);
+  assert.equal(old.lost.aborted, true);
+  assert.match(String(old.lost.reason), /^the lock .* was taken by run https:\/\/github\.com\/acme\/shop\/actions\/runs\/222 \(job deploy \(web\)\)$/);
+  assert.ok(lines.some((line) => /^warning.*was taken by run .*runs\/222.*: this run stops touching the host$/.test(line)), lines.join('\n'));
+  assert.equal((await ownerFile(target))['runUrl'], second.runUrl, "the old owner's renewal did not touch the new lock");
+  await taker.release();
+  // Gone altogether: also lost.
+  const alone = await acquireLock(hostRun(target, localShell(), []), first, { timeoutMs: 0, force: false, heartbeat: false });
+  await rm(lockDirectory(target), { recursive: true });
+  assert.equal(await alone.renew(), false);
+  assert.match(String(alone.lost.reason), /is gone/);
+});
+
+test('a renewal moves the heartbeat to the host time now', async () => {
+  const target = await freshTarget();
+  const lock = await acquireLock(hostRun(target, localShell(), []), first, { timeoutMs: 0, force: false, heartbeat: false });
+  await backdate(target, 600);
+  assert.equal(await lock.renew(), true);
+  const beat = (await stat(join(lockDirectory(target), 'owner.json'))).mtimeMs;
+  assert.ok(Date.now() - beat < 60_000, `heartbeat ${new Date(beat).toISOString()}`);
+  await lock.release();
+});
+
+test('a target that is missing, or holds no start file, gets no lock and no directory beside it', async () => {
+  for (const make of [async () => join(root, `case-${++counter}`, 'typo', 'app'), async () => join(await freshTarget(), 'vendor')]) {
+    const target = await make();
+    await mkdir(target.endsWith('vendor') ? target : join(root, `case-${counter}`), { recursive: true });
+    const error = await acquireLock(hostRun(target, localShell(), []), first, { timeoutMs: 0, force: false, heartbeat: false }).then(
+      () => assert.fail(`a lock was taken beside ${target}`),
+      (caught: StepError) => caught,
+    );
+    assert.ok(error instanceof NoTargetForLock, error.message);
+    assert.match(error.message, /is not a directory holding the start file .*\/start\.php, so no lock was made beside it; nothing was created or changed on the host/);
+    assert.equal(existsSync(stateDirectory(target)), false, `${stateDirectory(target)} was created`);
+  }
+});
+
+test('a renewal that finds the lock gone after this run released it is no loss: no warning, nothing aborted', async () => {
+  const target = await freshTarget();
+  const lines: string[] = [];
+  const lock = await acquireLock(hostRun(target, localShell(), lines), first, { timeoutMs: 0, force: false, heartbeat: false });
+  await lock.release();
+  await lock.renew();
+  assert.equal(lock.lost.aborted, false);
+  assert.deepEqual(lines.filter((line) => line.startsWith('warning')), []);
 });

@@ -6,7 +6,7 @@ import { chmod, mkdir, mkdtemp, readdir, readFile, readlink, realpath, rename, r
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { parseHostSpec } from '../../src/engine/host-spec.js';
-import { StepError, type RemoteShell } from '../../src/engine/ports.js';
+import { changedNothing, StepError, type RemoteShell } from '../../src/engine/ports.js';
 import type { HostRun } from '../../src/rollout/context.js';
 import { stateDirectory } from '../../src/rollout/host-lock.js';
 import { localShell, recordingLog, testSettings } from './local-host.js';
@@ -338,4 +338,14 @@ test('df -Pk output is read from the end of the line, so names with spaces work'
   assert.deepEqual(parseDfAvailable(out), { availableBytes: 100352 * 1024, mountedOn: '/srv/my data' });
   assert.deepEqual(parseDfAvailable('Filesystem 1024-blocks Used Available Capacity Mounted on\nmy share 10 - 5 - /mnt\n'), undefined);
   assert.equal(parseDfAvailable(''), undefined);
+});
+
+test('a sync changed nothing only when it wrote, created and deleted nothing, and no failed attempt before it reached the host', () => {
+  const none = { filesTransferred: 0, filesDeleted: 0, phpEditsOnly: true };
+  assert.equal(changedNothing(none), true);
+  assert.equal(changedNothing({ ...none, filesTransferred: 1 }), false);
+  assert.equal(changedNothing({ ...none, filesDeleted: 1 }), false);
+  assert.equal(changedNothing({ ...none, phpEditsOnly: false }), false, 'a directory or a link created');
+  assert.equal(changedNothing({ filesTransferred: 0, filesDeleted: 0 }), false, 'unknown itemization');
+  assert.equal(changedNothing({ ...none, earlierAttemptReached: true }), false, 'a failed attempt may have written files');
 });

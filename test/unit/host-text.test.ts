@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { actionLog, debugLines, fail, reportJson } from '../../src/action/action-log.js';
 import { COMMAND_MARKER, runnerCommandLines, sealEachLine, sealHostText, SHOWN_LINE_BREAK } from '../../src/engine/host-text.js';
+import { markdownCell } from '../../src/engine/job-summary.js';
 
 /** Text a host can put in a process title, a status table, a log line, an error or a file name. */
 const CORPUS: readonly string[] = [
@@ -141,4 +142,22 @@ test('the report JSON escapes the line breaks JSON.stringify leaves raw', () => 
   const json = reportJson([{ host: 'h', ok: false, step: 'verify', error: 'a\u0085b\u2028c\u2029d\ne', filesChanged: false, signalled: false, durationMs: 1 }]);
   assert.doesNotMatch(json, /[\n\r\u0085\u2028\u2029]/);
   assert.equal((JSON.parse(json) as { error: string }[])[0]!.error, 'a\u0085b\u2028c\u2029d\ne');
+});
+
+test('terminal controls from a host (ESC sequences, BEL, DEL, C1 and its one-character CSI U+009B) are shown as �, a tab stays', () => {
+  const hostile = 'web\u001b[2J\u001b]0;owned\u0007\u009b31m red\u007f\u0000\tend';
+  const sealed = sealHostText(hostile);
+  assert.equal(sealed, 'web\uFFFD[2J\uFFFD]0;owned\uFFFD\uFFFD31m red\uFFFD\uFFFD\tend');
+  assert.doesNotMatch(sealed, /[\u0000-\u0008\u000e-\u001f\u007f-\u009f]/);
+  assert.equal(sealHostText(sealed), sealed, 'idempotent');
+  assert.doesNotMatch(markdownCell(hostile), /[\u0000-\u0008\u000e-\u001f\u007f-\u009f]/, 'a summary cell carries none either');
+  const lines: string[] = [];
+  const original = process.stdout.write;
+  process.stdout.write = ((chunk: string) => (lines.push(String(chunk)), true)) as typeof process.stdout.write;
+  try {
+    actionLog.info(`host says: ${hostile}`);
+  } finally {
+    process.stdout.write = original;
+  }
+  assert.doesNotMatch(lines.join(''), /[\u0000-\u0008\u000e-\u001f\u007f-\u009f]/, 'nor the action log');
 });

@@ -68,11 +68,19 @@ test('every payload in every input is either refused naming that input, or kept 
     if (input === 'ignore-workers') assert.ok(rollout.ignoreWorkers.every((name) => payload.includes(name)));
     // master-files globs only ever reach a glob matcher, never a command line.
     if (input === 'master-files') assert.ok(rollout.masterFiles.every((glob) => payload.includes(glob)));
+    // The user's own commands are shell by design (as a workflow's run: step): kept exactly as written, one argument to bash or sh -c.
+    const commands: Record<string, string> = {
+      'drain-command': rollout.drain.command,
+      'undrain-command': rollout.drain.undrainCommand,
+      'before-reload': rollout.hooks.beforeReload,
+      'after-reload': rollout.hooks.afterReload,
+    };
+    if (input in commands) assert.equal(commands[input], payload.trim(), `${input} keeps the command as written`);
     if (input === 'passphrase') assert.equal(plan!.credentials.passphrase, payload);
     if (input === 'password') assert.equal(plan!.credentials.password, payload);
   }
   // The strict inputs take none of the payloads, bar blanks, which mean "the default".
-  const strict = new Set(['hosts', 'username', 'port', 'jump-host', 'php', 'reload-mode', 'on-master-change', 'status', 'revision', 'timeout', 'settle', 'known-hosts', 'private-key']);
+  const strict = new Set(['hosts', 'username', 'port', 'jump-host', 'php', 'reload-mode', 'on-master-change', 'status', 'revision', 'timeout', 'settle', 'known-hosts', 'private-key', 'stop-timeout', 'drain', 'drain-wait', 'before-reload-on', 'hook-timeout']);
   for (const { input, payload, plan } of outcomes) {
     if (plan && strict.has(input)) assert.equal(payload.trim(), '', `${input} accepted ${JSON.stringify(payload)}`);
   }

@@ -57,3 +57,12 @@ test('http facts: a master_pid the probe found dead is no master', () => {
   const status = parseHttpStatus('{"master_pid": 8511, "workers": [{"pid": 8621}]}');
   assert.deepEqual(snapshotFromHttp(probe({ http: { status: 200, body: '', master_alive: false } }), status, undefined).masters, []);
 });
+
+test('a group name holding a newline is read whole from its title, not left as an unparsed title', () => {
+  const snapshot = snapshotFromProcesses(
+    probe({ workers: [{ pid: 8516, ppid: 8511, state: 'S', start: 2000, title: 'WorkerMan: worker process  g\nw websocket://127.0.0.1:18090' }] }),
+    undefined,
+  );
+  assert.equal(snapshot.workers[0]!.group, 'g\nw');
+  assert.equal(snapshot.workers[0]!.listen, 'websocket://127.0.0.1:18090');
+});

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { AUTO_QUICK_STOP_AFTER_MS, planReload } from '../../src/engine/reload-plan.js';
+import { AUTO_QUICK_STOP_AFTER_MS, planReload, unmatchedWorkers } from '../../src/engine/reload-plan.js';
 import { runtimeProtectRules } from '../../src/engine/runtime-files.js';
 import { observe, startWatch, takeBaseline, type VerdictRules } from '../../src/engine/verdict.js';
 import type { WorkerDefinition } from '../../src/engine/worker-definitions.js';
@@ -154,4 +154,24 @@ test('workers find their group by name; the listen address only separates groups
   );
   assert.deepEqual(baseline.tracked.map((x) => x.pid), [2]);
   assert.deepEqual(baseline.kept.map((x) => x.pid).sort(), [1, 3]);
+});
+
+test('a worker matched to no definition is refused before the signal, named by its escaped title, never tracked or signalled', () => {
+  const app = { groups: [group('web', 1, 'http://127.0.0.1:8080'), group('g\nw', 1, 'websocket://127.0.0.1:8090', false)] };
+  const plan = planReload(app, { reloadMode: 'graceful', ignoreWorkers: [] });
+  // The newline group, read whole, is kept as not reloadable.
+  const kept = takeBaseline(snap(10, [w(1, 'web', 'http://127.0.0.1:8080', 1), w(2, 'g\nw', 'websocket://127.0.0.1:8090', 1)]), plan);
+  assert.deepEqual(kept.kept.map((worker) => [worker.pid, worker.keptBecause]), [[2, 'reloadable = false']]);
+  // A title that did not parse is its own group name: it matches nothing.
+  const unparsed: WorkerProcess = { pid: 3, group: 'WorkerMan: worker process  odd', startedAt: 1 };
+  assert.throws(
+    () => takeBaseline(snap(10, [w(1, 'web', 'http://127.0.0.1:8080', 1), unparsed, w(4, 'g', 'w', 1)]), plan),
+    (error: Error) => {
+      assert.match(error.message, /^2 worker\(s\) match none of the app's worker definitions \(pid 3 "WorkerMan: worker process  odd", pid 4 "g w"; defined: "web http:\/\/127\.0\.0\.1:8080", "g\\nw websocket:\/\/127\.0\.0\.1:8090"\)\. A worker the action cannot match is never signalled/);
+      return true;
+    },
+  );
+  // Unknown definitions: the source speaks for every worker, so nothing is refused.
+  const blind = planReload(undefined, { reloadMode: 'graceful', ignoreWorkers: [] });
+  assert.equal(unmatchedWorkers(blind, [unparsed]).length, 0);
 });

@@ -269,3 +269,33 @@ test('a worker the watch stopped itself is no crash, even when its exit status i
   step = observe(state, { ...snap(11.5, done), crashExits: new Map([['web', 4]]), crashExitsAt: 11.5 }, rules);
   assert.equal(step.verdict.kind === 'failed' && step.verdict.reason, 'crash-loop', 'two more exits are a crash loop');
 });
+
+test('workers forked before the signal reached the master (a crash loop dying down after a restore) are no crashes when the reload replaces them', () => {
+  const kept = [w(4, 'gateway'), w(5, 'gateway')];
+  // The snapshot at 10; the signal surely at the master by 10.4 (the runner waited that long for the snapshot and the kill).
+  let state = startWatch({ ...takeBaseline(before, plan), signalReachedBy: 10.4 });
+  const look = (at: number, workers: WorkerProcess[]) => {
+    const step = observe(state, snap(at, [...workers, ...kept]), rules);
+    state = step.state;
+    return step.verdict;
+  };
+  // Forked at 10.1 and 10.2, from whatever tree was there then; the reload replaces both.
+  assert.equal(look(10.3, [w(21, 'web', 10.1), w(22, 'web', 10.2), w(2, 'web'), w(3, 'task')]).kind, 'replacing');
+  const settled = look(11, [w(31, 'web', 10.6), w(32, 'web', 10.7), w(33, 'task', 10.8)]);
+  assert.notEqual(settled.kind, 'failed', JSON.stringify(settled));
+  // Workers started after it that die are the new code's: two make a crash loop.
+  look(11.2, [w(32, 'web', 10.7), w(33, 'task', 10.8), w(41, 'web', 11.1)]);
+  const verdict = look(11.4, [w(33, 'task', 10.8), w(42, 'web', 11.3), w(43, 'web', 11.3)]);
+  assert.equal(verdict.kind === 'failed' && verdict.reason, 'crash-loop', JSON.stringify(verdict));
+});
+
+test('settle 0: the new workers must be seen alive in a second look before the reload counts, so code that dies at once is caught', () => {
+  const noSettle = { ...rules, settleMs: 0 };
+  const kept = [w(4, 'gateway'), w(5, 'gateway')];
+  const done = [w(11, 'web', 10.1), w(12, 'web', 10.1), w(13, 'task', 10.1), ...kept];
+  assert.deepEqual(run([snap(10.2, done), snap(10.3, done)], noSettle).map((v) => v.kind), ['settling', 'replaced']);
+  // Both web workers gone by the second look (replaced by others): a crash loop, never "replaced".
+  const dying = run([snap(10.2, done), snap(10.3, [w(21, 'web', 10.25), w(22, 'web', 10.25), w(13, 'task', 10.1), ...kept])], noSettle);
+  assert.deepEqual(dying.map((v) => v.kind), ['settling', 'failed']);
+  assert.equal(dying[1]!.kind === 'failed' && dying[1]!.reason, 'crash-loop');
+});
