@@ -101,7 +101,7 @@ const worker = (pid: number, group: string, listen: string, startedAt: number): 
 const register = worker(10, 'Register', 'text://127.0.0.1:1238', 1);
 const oldWorkers = [register, worker(11, 'BusinessWorker', 'none', 1), worker(12, 'BusinessWorker', 'none', 2)];
 const newWorkers = [register, worker(21, 'BusinessWorker', 'none', 51), worker(22, 'BusinessWorker', 'none', 52)];
-const at = (time: number, workers: WorkerProcess[], masters = [{ pid: 9 }]): HostSnapshot => ({ at: time, masters, workers });
+const at = (time: number, workers: WorkerProcess[], masters: { pid: number; startedAt?: number }[] = [{ pid: 9 }]): HostSnapshot => ({ at: time, masters, workers });
 /** The report's timeline as `name:ok`, after checking the phases follow one another on the clock. */
 function phasesOf(report: HostReport): string[] {
   const phases = report.phases ?? [];
