@@ -15098,7 +15098,7 @@ function staleFiles(definitions, master, target) {
   } else if (master.startedAt !== void 0) {
     basis = "times";
     const started = Math.floor(master.startedAt);
-    found = frozen.filter(({ file }) => (definitions.fileTimes[file] ?? 0) > started).map(({ name, why }) => ({ name, evidence: `${name} is newer than the master, and there is no record of what the master loaded (a guess); ${why}` }));
+    found = frozen.filter(({ file }) => (definitions.fileTimes[file] ?? 0) > started).map(({ name, why }) => ({ name, evidence: `${name} is newer than the master, and there is no record of what the master loaded: a guess; ${why}` }));
   } else {
     return { stale: [], evidence: {}, basis: "unknown" };
   }
@@ -15766,6 +15766,10 @@ final class GracefulReloadWorkerStart
         if (function_exists('cli_set_process_title')) {
             // Not titled as a master while it runs: a process listing must not see two.
             @cli_set_process_title('graceful-reload definitions probe: worker start');
+        }
+        // An app can skip effects that must not happen outside a real worker (not its includes).
+        if (!defined('GRACEFUL_RELOAD_PROBE')) {
+            define('GRACEFUL_RELOAD_PROBE', true);
         }
         $answer = array();
         GracefulReloadIncludeWatch::start();

@@ -130,7 +130,7 @@ export function staleFiles(definitions: StaleFacts, master: { readonly startedAt
     const started = Math.floor(master.startedAt);
     found = frozen
       .filter(({ file }) => (definitions.fileTimes[file] ?? 0) > started)
-      .map(({ name, why }) => ({ name, evidence: `${name} is newer than the master, and there is no record of what the master loaded (a guess); ${why}` }));
+      .map(({ name, why }) => ({ name, evidence: `${name} is newer than the master, and there is no record of what the master loaded: a guess; ${why}` }));
   } else {
     return { stale: [], evidence: {}, basis: 'unknown' };
   }

@@ -212,6 +212,10 @@ final class GracefulReloadWorkerStart
             // Not titled as a master while it runs: a process listing must not see two.
             @cli_set_process_title('graceful-reload definitions probe: worker start');
         }
+        // An app can skip effects that must not happen outside a real worker (not its includes).
+        if (!defined('GRACEFUL_RELOAD_PROBE')) {
+            define('GRACEFUL_RELOAD_PROBE', true);
+        }
         $answer = array();
         GracefulReloadIncludeWatch::start();
         try {

@@ -301,7 +301,7 @@ $task = new Worker();
 $task->name = 'task';
 $task->onWorkerStart = function () {
     $GLOBALS['settings'] = require __DIR__ . '/config/app.php';
-    file_put_contents(__DIR__ . '/task-started', 'yes');
+    file_put_contents(__DIR__ . '/task-started', defined('GRACEFUL_RELOAD_PROBE') ? 'in the probe' : 'in a worker');
 };
 $kept = new Worker();
 $kept->name = 'kept';
@@ -331,7 +331,7 @@ Worker::runAll();
         ],
         declaring: [file('config/functions.php')],
       });
-      assert.equal(await readFile(file('task-started'), 'utf8'), 'yes', "the task group's start ran, as a new worker's would");
+      assert.equal(await readFile(file('task-started'), 'utf8'), 'in the probe', "the task group's start ran, as a new worker's would, and could tell it was the probe");
       await assert.rejects(readFile(file('kept-started')), { code: 'ENOENT' });
       assert.deepEqual(await processesMentioning(dir), [], 'the children are gone');
       assert.equal(await listening(port), false);

@@ -67,7 +67,7 @@ test('a stale master without a record: master-level files modified after it star
   const check = staleFiles(definitions, { startedAt: 1000.7 }, '/srv/app');
   assert.deepEqual(check.stale, ['config/boot.php']);
   assert.equal(check.basis, 'times');
-  assert.match(check.evidence['config/boot.php'] ?? '', /^config\/boot\.php is newer than the master, and there is no record of what the master loaded \(a guess\); the master loaded it at top level/);
+  assert.match(check.evidence['config/boot.php'] ?? '', /^config\/boot\.php is newer than the master, and there is no record of what the master loaded: a guess; the master loaded it at top level/);
   assert.deepEqual(staleFiles(definitions, { startedAt: 1011 }, '/srv/app').stale, []);
   assert.deepEqual(staleFiles(definitions, {}, '/srv/app'), { stale: [], evidence: {}, basis: 'unknown' }, 'no start time, no verdict');
 });
