@@ -15132,15 +15132,69 @@ function definitionFor(definitions, worker) {
 }
 
 // src/engine/master-change.ts
-function masterLevelPaths(definitions, target, globs) {
-  const loaded = new Set(
-    [...definitions.includedFiles, definitions.startFile].map((file) => relativeToApp(file, target, definitions.appDir)).filter((file) => file !== void 0)
-  );
-  return (path) => loaded.has(path) || globs.some((glob) => import_node_path.posix.matchesGlob(path, glob));
+function groupNames2(definitions, indexes) {
+  return indexes.map((index) => definitions.groups[index]?.name ?? `#${index}`).join(", ");
 }
-function staleFiles(definitions, masterStartedAt, target) {
-  if (masterStartedAt === void 0) return [];
-  return Object.entries(definitions.fileTimes).filter(([, time]) => time > Math.floor(masterStartedAt)).map(([file]) => relativeToApp(file, target, definitions.appDir) ?? file).sort();
+function frozenBecause(definitions, file) {
+  const loaded = "the master loaded it at top level";
+  const probe = definitions.workerStart;
+  if (probe === void 0) return `${loaded}, and whether workers read it again at start was not asked`;
+  if ("error" in probe) return `${loaded}, and whether workers read it again at start is unknown: ${probe.error}`;
+  const reloadable = definitions.groups.flatMap((group, index) => group.reloadable ? [index] : []);
+  if (reloadable.length === 0) return `${loaded}, and no group is reloadable`;
+  const failed = probe.groups.find((answer) => answer.error !== void 0);
+  if (failed) return `${loaded}, and whether ${groupNames2(definitions, [failed.group])} workers read it again at start is unknown: ${failed.error}`;
+  const keep = reloadable.filter((index) => !probe.groups.some((answer) => answer.group === index && answer.reread?.includes(file)));
+  if (keep.length === reloadable.length) return `${loaded} and no worker reads it again at start: a value taken from it stays in the master`;
+  if (keep.length > 0) return `${loaded}, and ${groupNames2(definitions, keep)} workers do not read it again at start: they keep what the master took from it`;
+  if (probe.declaring.includes(file)) return "workers read it again at start, but it declares a class, function or constant, which they keep from the master";
+  return void 0;
+}
+function masterLevelReasons(definitions, target, globs) {
+  const loaded = /* @__PURE__ */ new Map();
+  for (const file of [...definitions.includedFiles, definitions.startFile]) {
+    const path = relativeToApp(file, target, definitions.appDir);
+    if (path !== void 0) loaded.set(path, file);
+  }
+  return (path) => {
+    const file = loaded.get(path);
+    const frozen = file === void 0 ? void 0 : frozenBecause(definitions, file);
+    if (frozen !== void 0) return frozen;
+    const glob = globs.find((pattern) => import_node_path.posix.matchesGlob(path, pattern));
+    return glob === void 0 ? void 0 : `it matches master-files (${glob})`;
+  };
+}
+function masterLevelPaths(definitions, target, globs) {
+  const reason = masterLevelReasons(definitions, target, globs);
+  return (path) => reason(path) !== void 0;
+}
+function staleFiles(definitions, master, target) {
+  const frozen = definitions.includedFiles.flatMap((file) => {
+    const why = frozenBecause(definitions, file);
+    return why === void 0 ? [] : [{ file, name: relativeToApp(file, target, definitions.appDir) ?? file, why }];
+  });
+  const { record } = master;
+  const hashes = definitions.fileHashes;
+  let found;
+  let basis;
+  if (record !== void 0 && hashes !== void 0) {
+    basis = "record";
+    found = frozen.flatMap(({ file, name, why }) => {
+      const now = hashes[file];
+      const then = record.files[file];
+      if (now === void 0 || now === then) return [];
+      const change = then === void 0 ? "the record of what the running master loaded does not list it" : "its content differs from what the running master loaded";
+      return [{ name, evidence: `${change}; ${why}` }];
+    });
+  } else if (master.startedAt !== void 0) {
+    basis = "times";
+    const started = Math.floor(master.startedAt);
+    found = frozen.filter(({ file }) => (definitions.fileTimes[file] ?? 0) > started).map(({ name, why }) => ({ name, evidence: `${name} is newer than the master, and there is no record of what the master loaded: a guess; ${why}` }));
+  } else {
+    return { stale: [], evidence: {}, basis: "unknown" };
+  }
+  found.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+  return { stale: found.map(({ name }) => name), evidence: Object.fromEntries(found.map(({ name, evidence }) => [name, evidence])), basis };
 }
 function definitionChanges(before, after) {
   const describe = (definitions) => new Map(definitions.groups.map((group) => [`${group.name} ${group.listen}`, `${group.class} count ${group.count}${group.reloadable ? "" : " reloadable = false"}`]));
@@ -15157,12 +15211,16 @@ function definitionChanges(before, after) {
 function needsRestart(change) {
   return change.files.length > 0 || change.definitions.length > 0 || change.stale.length > 0;
 }
+function listFiles(files, evidence) {
+  const named2 = files.slice(0, 5).map((file) => evidence[file] ? `${file} (${evidence[file]})` : file);
+  return files.length > 5 ? `${named2.join(", ")} and ${files.length - 5} more` : named2.join(", ");
+}
 function describeMasterChange(change) {
-  const list = (items) => items.length > 5 ? `${items.slice(0, 5).join(", ")} and ${items.length - 5} more` : items.join(", ");
+  const evidence = change.evidence ?? {};
   const parts = [];
-  if (change.files.length > 0) parts.push(`master-level file(s) changed: ${list(change.files)}`);
+  if (change.files.length > 0) parts.push(`master-level file(s) changed: ${listFiles(change.files, evidence)}`);
   if (change.definitions.length > 0) parts.push(`worker definitions changed: ${change.definitions.join("; ")}`);
-  if (change.stale.length > 0) parts.push(`the running master is older than ${list(change.stale)} (an earlier deploy reloaded where a restart was needed)`);
+  if (change.stale.length > 0) parts.push(`the running master did not load the current ${listFiles(change.stale, evidence)}: an earlier deploy reloaded where a restart was needed`);
   return parts.join("; ");
 }
 
@@ -15990,6 +16048,9 @@ var definitions_default = `<?php
  *
  * One line on stdout: MARKER followed by JSON. Runs on PHP 7.2+ and Workerman
  * 4.x and 5.x: no syntax newer than PHP 7.2.
+ *
+ * The second question, "which of those files does a new worker read again at
+ * its start?", is answered by GracefulReloadWorkerStart below.
  */
 
 register_shutdown_function(function () {
@@ -16061,6 +16122,20 @@ register_shutdown_function(function () {
         }
     }
     $out['fileTimes'] = (object) $times;
+    // What each master-level file holds: a file whose content equals what the
+    // running master loaded is no change, whatever its time says.
+    $hashes = array();
+    foreach ($out['includedFiles'] as $file) {
+        $hash = @hash_file('sha256', $file);
+        if ($hash !== false) {
+            $hashes[$file] = $hash;
+        }
+    }
+    $out['fileHashes'] = (object) $hashes;
+    // Which of them a new worker reads again at its start (so a reload applies them).
+    if (getenv('GRACEFUL_RELOAD_WORKER_START') !== '0') {
+        $out['workerStart'] = GracefulReloadWorkerStart::probe(call_user_func(array($class, 'getAllWorkers')), $out['includedFiles']);
+    }
     // With these, new workers may run bytecode cached before the deploy.
     $out['opcache'] = array(
         'enableCli' => (bool) filter_var(ini_get('opcache.enable_cli'), FILTER_VALIDATE_BOOLEAN),
@@ -16070,6 +16145,441 @@ register_shutdown_function(function () {
     $flags = defined('JSON_INVALID_UTF8_SUBSTITUTE') ? JSON_INVALID_UTF8_SUBSTITUTE : JSON_PARTIAL_OUTPUT_ON_ERROR;
     echo "\\n", $marker, json_encode($out, $flags | JSON_UNESCAPED_SLASHES), "\\n";
 });
+
+/**
+ * Which master-level files a new worker reads again at its start. A worker is
+ * a fork of the master: what the master loaded, it has; what its
+ * onWorkerStart loads, it loads from disk, so a reload applies a change to it.
+ * A file both loaded by the master and read again at every reloadable
+ * group's start (webman's config/, re-read by support/bootstrap.php) is then
+ * not frozen in the master, unless it declares a class, function or
+ * constant, which the worker keeps from the master.
+ *
+ * How it is answered: for each reloadable group, a child is forked from this
+ * process (which holds what a fresh master would) and runs that group's
+ * onWorkerStart, as a new worker would, with a file:// stream wrapper that
+ * sees every include and require. Workerman's event loop is never run, so no
+ * timer fires and nothing listens; whatever the callback opens (a database
+ * connection, say) ends with the child, which is killed (SIGKILL, so no
+ * destructor or shutdown function runs) as soon as it has answered, or after
+ * TIMEOUT seconds. A callback that throws, hangs or dies answers nothing, and
+ * the caller then keeps every file master-level, saying why.
+ * GatewayWorker's BusinessWorker wires its own start (which connects to the
+ * Register) only when it runs; here its user callback and its event
+ * handler's onWorkerStart are called, as BusinessWorker calls them.
+ */
+final class GracefulReloadWorkerStart
+{
+    /** Seconds all groups' children get together: a start that takes longer answers nothing. */
+    const TIMEOUT = 10;
+
+    /**
+     * @param array $workers Workerman\\Worker objects, as getAllWorkers() lists them
+     * @param string[] $included the files the start script loaded at top level
+     * @return array array('groups' => per group index: array('reread' => files) or array('error' => why); 'declaring' => files) or array('error' => why)
+     */
+    public static function probe($workers, $included)
+    {
+        foreach (array('pcntl_fork', 'pcntl_waitpid', 'posix_kill', 'posix_getpid') as $function) {
+            if (!function_exists($function)) {
+                return array('error' => "$function() is not available to PHP's CLI");
+            }
+        }
+        $children = array();
+        $groups = array();
+        $index = -1;
+        foreach ($workers as $worker) {
+            $index++;
+            if (!$worker->reloadable) {
+                continue;
+            }
+            $child = self::fork($worker, $included);
+            if (is_string($child)) {
+                $groups[$index] = array('error' => $child);
+            } else {
+                $children[$index] = $child;
+            }
+        }
+        foreach (self::collect($children) as $at => $answer) {
+            $groups[$at] = $answer;
+        }
+        ksort($groups);
+        $reread = array();
+        foreach ($groups as $at => $answer) {
+            $groups[$at] = array('group' => $at) + $answer;
+            if (isset($answer['reread'])) {
+                $reread = array_merge($reread, $answer['reread']);
+            }
+        }
+        $declaring = array();
+        foreach (array_unique($reread) as $file) {
+            if (self::declares($file)) {
+                $declaring[] = $file;
+            }
+        }
+        return array('groups' => array_values($groups), 'declaring' => $declaring);
+    }
+
+    /** A child running the group's start; array('pid', 'pipe'), or why there is none. */
+    private static function fork($worker, $included)
+    {
+        $pair = @stream_socket_pair(STREAM_PF_UNIX, STREAM_SOCK_STREAM, STREAM_IPPROTO_IP);
+        if ($pair === false) {
+            return 'cannot create a socket pair for the worker-start probe';
+        }
+        $pid = pcntl_fork();
+        if ($pid === -1) {
+            fclose($pair[0]);
+            fclose($pair[1]);
+            return 'cannot fork the worker-start probe';
+        }
+        if ($pid === 0) {
+            fclose($pair[0]);
+            self::child($worker, $included, $pair[1]);
+        }
+        fclose($pair[1]);
+        stream_set_blocking($pair[0], false);
+        return array('pid' => $pid, 'pipe' => $pair[0]);
+    }
+
+    /** In the child: runs the start, writes the answer, and dies without any clean-up of the app's. */
+    private static function child($worker, $included, $pipe)
+    {
+        if (function_exists('cli_set_process_title')) {
+            // Not titled as a master while it runs: a process listing must not see two.
+            @cli_set_process_title('graceful-reload definitions probe: worker start');
+        }
+        // An app can skip effects that must not happen outside a real worker (not its includes).
+        if (!defined('GRACEFUL_RELOAD_PROBE')) {
+            define('GRACEFUL_RELOAD_PROBE', true);
+        }
+        $answer = array();
+        GracefulReloadIncludeWatch::start();
+        try {
+            self::startWorker($worker);
+            $answer['reread'] = array_values(array_intersect($included, GracefulReloadIncludeWatch::stop()));
+        } catch (Throwable $error) {
+            GracefulReloadIncludeWatch::stop();
+            $answer['error'] = sprintf('onWorkerStart threw %s: %s in %s on line %d', get_class($error), $error->getMessage(), $error->getFile(), $error->getLine());
+        }
+        fwrite($pipe, json_encode($answer, JSON_UNESCAPED_SLASHES | JSON_PARTIAL_OUTPUT_ON_ERROR));
+        fclose($pipe);
+        posix_kill(posix_getpid(), SIGKILL);
+        exit(1);
+    }
+
+    /** What a new worker of this group runs at its start, before its event loop. */
+    private static function startWorker($worker)
+    {
+        if (is_callable($worker->onWorkerStart)) {
+            call_user_func($worker->onWorkerStart, $worker);
+        }
+        // GatewayWorker's BusinessWorker then calls its event handler's onWorkerStart.
+        if (is_a($worker, 'GatewayWorker\\\\BusinessWorker') && isset($worker->eventHandler) && is_string($worker->eventHandler)
+            && is_callable($worker->eventHandler . '::onWorkerStart')) {
+            call_user_func($worker->eventHandler . '::onWorkerStart', $worker);
+        }
+    }
+
+    /** Each child's answer, by group index; a child that does not answer in time is killed. */
+    private static function collect($children)
+    {
+        $data = array();
+        $open = array();
+        foreach ($children as $index => $child) {
+            $data[$index] = '';
+            $open[$index] = $child['pipe'];
+        }
+        $deadline = microtime(true) + self::TIMEOUT;
+        while ($open && ($left = $deadline - microtime(true)) > 0) {
+            $read = array_values($open);
+            $none = null;
+            if (@stream_select($read, $none, $none, (int) $left, (int) (($left - (int) $left) * 1000000)) === false) {
+                break;
+            }
+            foreach ($open as $index => $pipe) {
+                if (!in_array($pipe, $read, true)) {
+                    continue;
+                }
+                $chunk = fread($pipe, 65536);
+                if ($chunk === '' || $chunk === false) {
+                    fclose($pipe);
+                    unset($open[$index]);
+                } else {
+                    $data[$index] .= $chunk;
+                }
+            }
+        }
+        $answers = array();
+        foreach ($children as $index => $child) {
+            if (isset($open[$index])) {
+                fclose($open[$index]);
+                posix_kill($child['pid'], SIGKILL);
+            }
+            pcntl_waitpid($child['pid'], $status);
+            $answer = json_decode($data[$index], true);
+            if (isset($open[$index])) {
+                $answer = array('error' => sprintf('onWorkerStart did not return within %d s', self::TIMEOUT));
+            } elseif (!is_array($answer) || !(isset($answer['reread']) || isset($answer['error']))) {
+                $answer = array('error' => 'onWorkerStart ended the process without returning (exit, or a fatal error)');
+            }
+            $answers[$index] = $answer;
+        }
+        return $answers;
+    }
+
+    /** Whether a file declares a named class, interface, trait, enum, function or constant. */
+    public static function declares($file)
+    {
+        $code = @file_get_contents($file);
+        if ($code === false) {
+            return true;
+        }
+        $kinds = array(T_CLASS, T_INTERFACE, T_TRAIT);
+        if (defined('T_ENUM')) {
+            $kinds[] = T_ENUM;
+        }
+        $tokens = array_values(array_filter(token_get_all($code), function ($token) {
+            return !is_array($token) || !in_array($token[0], array(T_WHITESPACE, T_COMMENT, T_DOC_COMMENT), true);
+        }));
+        foreach ($tokens as $at => $token) {
+            if (!is_array($token)) {
+                continue;
+            }
+            $before = $at > 0 && is_array($tokens[$at - 1]) ? $tokens[$at - 1][0] : null;
+            $after = isset($tokens[$at + 1]) ? $tokens[$at + 1] : null;
+            if ($after === '&' && isset($tokens[$at + 2])) {
+                $after = $tokens[$at + 2];
+            }
+            // \`new class\` and \`Foo::class\` declare nothing; \`function (\` is a closure.
+            if (in_array($token[0], $kinds, true) && $before !== T_NEW && $before !== T_DOUBLE_COLON) {
+                return true;
+            }
+            if ($token[0] === T_FUNCTION && is_array($after) && $after[0] === T_STRING) {
+                return true;
+            }
+            if ($token[0] === T_CONST) {
+                return true;
+            }
+            if (strtolower(ltrim($token[1], '\\\\')) === 'define' && $after === '(' && $before !== T_OBJECT_OPERATOR && $before !== T_DOUBLE_COLON && $before !== T_FUNCTION) {
+                return true;
+            }
+        }
+        return false;
+    }
+}
+
+/**
+ * A file:// stream wrapper that notes every file opened for include or
+ * require and hands each operation to PHP's own plain-file wrapper (restored
+ * for the call). Installed only in the worker-start probe's child.
+ */
+final class GracefulReloadIncludeWatch
+{
+    /** PHP's STREAM_OPEN_FOR_INCLUDE: the open is an include or require (no userland constant). */
+    const FOR_INCLUDE = 128;
+
+    /** @var resource|null */
+    public $context;
+    /** @var resource|null */
+    private $handle;
+    /** @var string[] resolved paths opened for include, in order */
+    private static $opened = array();
+
+    public static function start()
+    {
+        self::$opened = array();
+        stream_wrapper_unregister('file');
+        stream_wrapper_register('file', __CLASS__);
+    }
+
+    /** Puts PHP's own wrapper back; returns the files opened for include since start(). */
+    public static function stop()
+    {
+        @stream_wrapper_restore('file');
+        return array_values(array_unique(self::$opened));
+    }
+
+    /** Runs a path operation with the real wrapper in place. */
+    private static function real($operation)
+    {
+        stream_wrapper_restore('file');
+        try {
+            return $operation();
+        } finally {
+            stream_wrapper_unregister('file');
+            stream_wrapper_register('file', __CLASS__);
+        }
+    }
+
+    public function stream_open($path, $mode, $options, &$openedPath)
+    {
+        $context = $this->context;
+        $quiet = ($options & STREAM_REPORT_ERRORS) === 0;
+        $this->handle = self::real(function () use ($path, $mode, $options, $context, $quiet) {
+            $usePath = ($options & STREAM_USE_PATH) !== 0;
+            if ($context !== null) {
+                return $quiet ? @fopen($path, $mode, $usePath, $context) : fopen($path, $mode, $usePath, $context);
+            }
+            return $quiet ? @fopen($path, $mode, $usePath) : fopen($path, $mode, $usePath);
+        });
+        if ($this->handle === false) {
+            return false;
+        }
+        $real = self::real(function () use ($path) {
+            return realpath($path);
+        });
+        if ($real !== false) {
+            $openedPath = $real;
+            if (($options & self::FOR_INCLUDE) !== 0) {
+                self::$opened[] = $real;
+            }
+        }
+        return true;
+    }
+
+    public function stream_read($count)
+    {
+        return fread($this->handle, $count);
+    }
+
+    public function stream_write($data)
+    {
+        return fwrite($this->handle, $data);
+    }
+
+    public function stream_eof()
+    {
+        return feof($this->handle);
+    }
+
+    public function stream_tell()
+    {
+        return ftell($this->handle);
+    }
+
+    public function stream_seek($offset, $whence)
+    {
+        return fseek($this->handle, $offset, $whence) === 0;
+    }
+
+    public function stream_flush()
+    {
+        return fflush($this->handle);
+    }
+
+    public function stream_stat()
+    {
+        return fstat($this->handle);
+    }
+
+    public function stream_lock($operation)
+    {
+        return $operation === 0 ? false : flock($this->handle, $operation);
+    }
+
+    public function stream_truncate($size)
+    {
+        return ftruncate($this->handle, $size);
+    }
+
+    public function stream_set_option($option, $arg1, $arg2)
+    {
+        return false;
+    }
+
+    public function stream_cast($castAs)
+    {
+        return $this->handle;
+    }
+
+    public function stream_close()
+    {
+        fclose($this->handle);
+    }
+
+    public function stream_metadata($path, $option, $value)
+    {
+        return self::real(function () use ($path, $option, $value) {
+            switch ($option) {
+                case STREAM_META_TOUCH:
+                    return empty($value) ? touch($path) : touch($path, $value[0], $value[1]);
+                case STREAM_META_OWNER_NAME:
+                case STREAM_META_OWNER:
+                    return chown($path, $value);
+                case STREAM_META_GROUP_NAME:
+                case STREAM_META_GROUP:
+                    return chgrp($path, $value);
+                case STREAM_META_ACCESS:
+                    return chmod($path, $value);
+            }
+            return false;
+        });
+    }
+
+    public function url_stat($path, $flags)
+    {
+        return self::real(function () use ($path, $flags) {
+            $stat = ($flags & STREAM_URL_STAT_LINK) !== 0 ? @lstat($path) : @stat($path);
+            if ($stat === false && ($flags & STREAM_URL_STAT_QUIET) === 0) {
+                trigger_error("stat failed for $path", E_USER_WARNING);
+            }
+            return $stat;
+        });
+    }
+
+    public function unlink($path)
+    {
+        return self::real(function () use ($path) {
+            return unlink($path);
+        });
+    }
+
+    public function rename($from, $to)
+    {
+        return self::real(function () use ($from, $to) {
+            return rename($from, $to);
+        });
+    }
+
+    public function mkdir($path, $mode, $options)
+    {
+        return self::real(function () use ($path, $mode, $options) {
+            return mkdir($path, $mode, ($options & STREAM_MKDIR_RECURSIVE) !== 0);
+        });
+    }
+
+    public function rmdir($path, $options)
+    {
+        return self::real(function () use ($path) {
+            return rmdir($path);
+        });
+    }
+
+    public function dir_opendir($path, $options)
+    {
+        $this->handle = self::real(function () use ($path) {
+            return opendir($path);
+        });
+        return $this->handle !== false;
+    }
+
+    public function dir_readdir()
+    {
+        return readdir($this->handle);
+    }
+
+    public function dir_rewinddir()
+    {
+        rewinddir($this->handle);
+        return true;
+    }
+
+    public function dir_closedir()
+    {
+        closedir($this->handle);
+    }
+}
 `;
 
 // src/workerman/app-definitions.ts
@@ -16078,12 +16588,13 @@ var PROBE_COMMAND = "graceful-reload-definitions";
 var DefinitionsError = class extends Error {
   name = "DefinitionsError";
 };
-function definitionsCommand(settings) {
+function definitionsCommand(settings, options = {}) {
+  const ask = options.workerStart === false ? "GRACEFUL_RELOAD_WORKER_START=0 " : "";
   return [
     `f=$(umask 077 && mktemp "\${TMPDIR:-/tmp}/graceful-reload-definitions.XXXXXX") || exit 70`,
     `trap 'rm -f "$f"' EXIT`,
     `printf '%s' ${quote(definitions_default)} > "$f"`,
-    `cd ${quote(settings.target)} && ${commandLine([settings.php, "-d", "display_errors=stderr", "-d", "log_errors=0"])} -d auto_prepend_file="$f" ${commandLine([settings.startFile, PROBE_COMMAND])}`
+    `cd ${quote(settings.target)} && ${ask}${commandLine([settings.php, "-d", "display_errors=stderr", "-d", "log_errors=0"])} -d auto_prepend_file="$f" ${commandLine([settings.startFile, PROBE_COMMAND])}`
   ].join("\n");
 }
 function phpOutput(stdout, stderr) {
@@ -16103,6 +16614,22 @@ var isNumber = (value) => typeof value === "number" && Number.isFinite(value);
 var isStringArray = (value) => Array.isArray(value) && value.every(isString);
 var isObject = (value) => typeof value === "object" && value !== null && !Array.isArray(value);
 var isTimes = (value) => isObject(value) && Object.values(value).every((time) => Number.isInteger(time));
+var isHashes = (value) => isObject(value) && Object.values(value).every((hash) => typeof hash === "string" && /^[0-9a-f]{64}$/.test(hash));
+function parseAnswer(entry, index) {
+  if (!isObject(entry)) throw new DefinitionsError(`the definition probe's workerStart.groups[${index}] is not an object`);
+  const where = `workerStart.groups[${index}].`;
+  const group = field(entry, "group", isCount, "a group index", where);
+  if (entry["error"] !== void 0) return { group, error: field(entry, "error", isString, "a message", where) };
+  return { group, reread: field(entry, "reread", isStringArray, "a list of paths", where) };
+}
+function parseWorkerStart(value) {
+  if (value === void 0) return {};
+  if (!isObject(value)) throw new DefinitionsError(`the definition probe's "workerStart" is not an object: ${JSON.stringify(value)?.slice(0, 80)}`);
+  if (value["error"] !== void 0) return { workerStart: { error: field(value, "error", isString, "a message", "workerStart.") } };
+  const groups = value["groups"];
+  if (!Array.isArray(groups)) throw new DefinitionsError(`the definition probe's "workerStart.groups" is not a list`);
+  return { workerStart: { groups: groups.map(parseAnswer), declaring: field(value, "declaring", isStringArray, "a list of paths", "workerStart.") } };
+}
 function parseOpcache(value) {
   if (!isObject(value)) throw new DefinitionsError(`the definition probe's "opcache" is not an object: ${JSON.stringify(value)?.slice(0, 80)}`);
   return {
@@ -16159,6 +16686,8 @@ function parseDefinitions(result) {
     groups,
     includedFiles: field(data, "includedFiles", isStringArray, "a list of paths"),
     fileTimes: field(data, "fileTimes", isTimes, "an object of modification times"),
+    ...data["fileHashes"] === void 0 ? {} : { fileHashes: field(data, "fileHashes", isHashes, "an object of sha-256 hashes") },
+    ...parseWorkerStart(data["workerStart"]),
     opcache: parseOpcache(data["opcache"])
   };
 }
@@ -16173,7 +16702,7 @@ function definitionsFrom(result, step, consequence) {
   }
 }
 async function readDefinitions(run2, step, consequence) {
-  const result = await run2.shell.run(definitionsCommand(run2.settings), { timeoutMs: run2.settings.commandTimeoutMs });
+  const result = await run2.shell.run(definitionsCommand(run2.settings, { workerStart: false }), { timeoutMs: run2.settings.commandTimeoutMs });
   return definitionsFrom(result, step, consequence);
 }
 
@@ -16250,16 +16779,25 @@ var CHOICES = "on-master-change: restart restarts the app (dropping open connect
 function masterLevel(run2, live) {
   return masterLevelPaths(live, run2.settings.target, run2.settings.masterFiles);
 }
-function staleMaster(run2, live, masterStartedAt) {
-  const stale = staleFiles(live, masterStartedAt, run2.settings.target);
-  if (stale.length > 0) {
-    run2.io.log.warning(`${run2.label}: the running master is older than its own code: ${stale.slice(0, 5).join(", ")} changed after it started. An earlier deploy reloaded where a restart was needed`);
+function staleMaster(run2, checked2) {
+  const check = staleFiles(checked2.definitions, { startedAt: checked2.masterStartedAt, record: checked2.record }, run2.settings.target);
+  if (check.stale.length > 0) {
+    const named2 = check.stale.slice(0, 5).map((file) => `${file} (${check.evidence[file]})`);
+    run2.io.log.warning(`${run2.label}: the running master did not load the current ${named2.join(", ")}. An earlier deploy reloaded where a restart was needed`);
   }
-  return stale;
+  return check;
+}
+function masterChangeOf(run2, live, files, definitions, stale) {
+  const reason = masterLevelReasons(live, run2.settings.target, run2.settings.masterFiles);
+  const evidence = { ...stale.evidence };
+  for (const file of files) {
+    evidence[file] = evidence[file] === void 0 ? `changed by this deploy; ${reason(file) ?? "master-level"}` : `${evidence[file]}; this deploy changes it again`;
+  }
+  return { files, definitions, stale: stale.stale, evidence };
 }
 async function refuseMasterChange(run2, live, stale) {
   const files = await masterFilesToChange(run2, live, masterLevel(run2, live));
-  const change = { files, definitions: [], stale };
+  const change = masterChangeOf(run2, live, files, [], stale);
   if (!needsRestart(change)) return;
   throw new StepError("preflight", `a reload cannot apply this deploy: ${describeMasterChange(change)}. Nothing was changed (on-master-change: fail); ${CHOICES}`);
 }
@@ -16275,6 +16813,85 @@ function decide(run2, change) {
     case "fail":
       throw new StepError("sync", `a reload cannot apply this deploy: ${what}. The files were synced but no reload was sent (on-master-change: fail); ${CHOICES}`);
   }
+}
+
+// src/rollout/master-record.ts
+var MARK2 = "@@graceful-reload-record@@";
+var NOW_MARK = "@@graceful-reload-record-now@@";
+var RECORD_FILE = "master.json";
+var RECORD_BYTES = 4e6;
+var MAX_FILES_JSON = 1e5;
+function recordPath(target) {
+  return `${stateDirectory(target)}/${RECORD_FILE}`;
+}
+var TICKS_FUNCTION = 'ticks() { s=$(cat "/proc/$1/stat" 2>/dev/null) || return 0; s=${s##*") "}; set -- $s; printf %s "${20}"; }';
+var BOOT_ID = "$(cat /proc/sys/kernel/random/boot_id 2>/dev/null)";
+function recordReadCommand(target) {
+  return [
+    "rc=$?",
+    TICKS_FUNCTION,
+    `rec=${quote(recordPath(target))}`,
+    `printf '\\n%s\\n' ${MARK2}`,
+    `if [ -f "$rec" ]; then head -c ${RECORD_BYTES} -- "$rec"; echo; pid=$(head -n 1 -- "$rec" | sed -n 's/^{"pid":\\([0-9][0-9]*\\),.*/\\1/p'); printf '%s %s %s\\n' ${NOW_MARK} "$(ticks "$pid")" "${BOOT_ID}"; fi`,
+    "exit $rc"
+  ].join("\n");
+}
+var WRITE_SCRIPT = `state=$1; pid=$2; files=$3
+${TICKS_FUNCTION}
+start=$(ticks "$pid"); boot=${BOOT_ID}
+if [ -z "$start" ] || [ -z "$boot" ]; then echo "no /proc entry for pid $pid, or no boot id" >&2; exit 4; fi
+if ! err=$(mkdir -p -- "$state" 2>&1); then printf "%s\\n" "$err" >&2; exit 3; fi
+tmp="$state/${RECORD_FILE}.tmp.$$"
+if printf '{"pid":%s,"startTicks":"%s","bootId":"%s","files":%s}\\n' "$pid" "$start" "$boot" "$files" > "$tmp" && mv -f -- "$tmp" "$state/${RECORD_FILE}"; then exit 0; fi
+rm -f -- "$tmp"; exit 5`;
+function recordWriteCommand(target, pid, files) {
+  return commandLine(["sh", "-c", WRITE_SCRIPT, "graceful-reload-record", stateDirectory(target), String(pid), JSON.stringify(files)]);
+}
+function parseRecord(stdout, masterPid) {
+  const lines2 = stdout.split("\n");
+  const at = lines2.lastIndexOf(MARK2);
+  if (at < 0) return { missing: "the host did not answer for the record" };
+  const text = lines2[at + 1] ?? "";
+  if (text.trim() === "") return { missing: `there is no record on the host (${RECORD_FILE})` };
+  let value;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return { missing: `the record is not JSON: ${text.slice(0, 80)}` };
+  }
+  const record = value;
+  const files = record["files"];
+  if (typeof record["pid"] !== "number" || typeof record["startTicks"] !== "string" || typeof files !== "object" || files === null || Array.isArray(files)) {
+    return { missing: `the record is not one of graceful-reload's (pid, startTicks, bootId, files): ${text.slice(0, 80)}` };
+  }
+  if (record["pid"] !== masterPid) return { missing: `the record is of master ${record["pid"]}, not of the running one (${masterPid})` };
+  const now = lines2.find((line2) => line2.startsWith(`${NOW_MARK} `))?.slice(NOW_MARK.length + 1).split(" ");
+  if (now?.[0] !== record["startTicks"] || now[1] !== record["bootId"]) {
+    return { missing: `the record's pid ${masterPid} belonged to another process (its start time or the boot differs)` };
+  }
+  return { record: { files: Object.fromEntries(Object.entries(files).filter((entry) => typeof entry[1] === "string")) } };
+}
+async function recordLoaded(run2, pid, definitions) {
+  const fallback = "the next deploy falls back to comparing file times with the master's start, a guess";
+  const files = definitions.fileHashes;
+  if (files === void 0) return;
+  const json = JSON.stringify(files);
+  if (json.length > MAX_FILES_JSON) {
+    run2.io.log.warning(`${run2.label}: the record of what master ${pid} loaded was not written: ${Object.keys(files).length} files are more than one command can carry; ${fallback}`);
+    return;
+  }
+  let result;
+  try {
+    result = await run2.shell.run(recordWriteCommand(run2.settings.target, pid, files), { timeoutMs: run2.settings.commandTimeoutMs });
+  } catch (error2) {
+    run2.io.log.warning(`${run2.label}: the record of what master ${pid} loaded was not written (${error2.message}); ${fallback}`);
+    return;
+  }
+  if (result.code === 0) {
+    run2.io.log.info(`${run2.label}: recorded what master ${pid} loaded (${Object.keys(files).length} files) in ${recordPath(run2.settings.target)}`);
+    return;
+  }
+  run2.io.log.warning(`${run2.label}: the record ${recordPath(run2.settings.target)} was not written (${describeExit(result)}: ${result.stderr.trim().slice(0, 200) || "no output"}); ${fallback}`);
 }
 
 // src/rollout/phase-clock.ts
@@ -16364,7 +16981,9 @@ function tailableLog(run2, definitions) {
 }
 async function preflight(run2) {
   const { settings } = run2;
-  const result = await run2.shell.run(`${layoutCheckCommand(settings)}; ${definitionsCommand(settings)}`, { timeoutMs: settings.commandTimeoutMs });
+  const command = `${layoutCheckCommand(settings)}; ${definitionsCommand(settings)}
+${recordReadCommand(settings.target)}`;
+  const result = await run2.shell.run(command, { timeoutMs: settings.commandTimeoutMs });
   const problem = result.code === 3 ? LAYOUT_PROBLEMS[result.stdout.trim()] : void 0;
   if (problem) throw new StepError("preflight", `${problem(run2)}; ${NOTHING_CHANGED}`);
   const definitions = definitionsFrom(result, "preflight", NOTHING_CHANGED);
@@ -16380,7 +16999,9 @@ async function preflight(run2) {
     throw error2;
   }
   warnAboutOpcache(run2, definitions);
-  return { definitions, plan, source, masterPid: master.pid, masterStartedAt: master.startedAt, logFile };
+  const recorded = parseRecord(result.stdout, master.pid);
+  if ("missing" in recorded) run2.io.log.debug(`${run2.label}: no record of what master ${master.pid} loaded: ${recorded.missing}`);
+  return { definitions, plan, source, masterPid: master.pid, masterStartedAt: master.startedAt, record: "record" in recorded ? recorded.record : void 0, logFile };
 }
 async function findMaster(run2, source, definitions, plan) {
   const start = startFilePath(run2.settings);
@@ -17011,7 +17632,10 @@ function describeApp(run2, checked2) {
 function revisionField(settings) {
   return settings.revision !== void 0 ? { revision: settings.revision } : {};
 }
-async function reloadReport(run2, checked2, started, clock) {
+function recordAfterReload(stale) {
+  return stale.basis === "times" && stale.stale.length === 0;
+}
+async function reloadReport(run2, checked2, started, clock, stale) {
   const { facts, io, host, now } = run2;
   const { source, plan } = checked2;
   clock.begin("reload");
@@ -17036,6 +17660,7 @@ async function reloadReport(run2, checked2, started, clock) {
     replacement: { replaced: outcome.ok ? baseline.tracked.length : outcome.replaced, of: baseline.tracked.length },
     phases: clock.phases
   };
+  if (outcome.ok && recordAfterReload(stale)) await recordLoaded(run2, baseline.masterPid, checked2.definitions);
   if (!outcome.ok) {
     for (const line2 of outcome.appErrors) io.log.info(`${host.label}: app log: ${line2}`);
     return {
@@ -17061,6 +17686,7 @@ async function restartReport(run2, checked2, synced, change, started, clock) {
   clock.begin("restart");
   const outcome = await restartStep(run2, checked2.source, checked2.masterPid, synced.definitions, why, () => clock.begin("verify"));
   clock.end(true);
+  await recordLoaded(run2, outcome.masterPid, synced.definitions);
   return {
     host: run2.host.label,
     ...revisionField(run2.settings),
@@ -17155,7 +17781,7 @@ async function deployHost(prepared, delivery2 = sourceTransfer(prepared.run), ca
   try {
     stillLocked(lock, "changing any file");
     if (settings.drain.when === "always" && run2.drain) await run2.drain.before(run2);
-    const stale = staleMaster(run2, checked2.definitions, checked2.masterStartedAt);
+    const stale = staleMaster(run2, checked2);
     const watch = masterLevel(run2, checked2.definitions);
     if (settings.onMasterChange === "fail" && delivery2 !== "none") {
       clock.begin("preflight");
@@ -17165,11 +17791,11 @@ async function deployHost(prepared, delivery2 = sourceTransfer(prepared.run), ca
     const synced = delivery2 === "none" ? { definitions: checked2.definitions, masterFilesChanged: [] } : await syncStep(run2, checked2.definitions, watch, delivery2);
     clock.end(true);
     stillLocked(lock, "signalling the app (the files were synced)");
-    const change = { files: synced.masterFilesChanged, definitions: definitionChanges(checked2.definitions, synced.definitions), stale };
+    const change = masterChangeOf(run2, checked2.definitions, synced.masterFilesChanged, definitionChanges(checked2.definitions, synced.definitions), stale);
     const action = decide(run2, change);
     await beforeReloadStep(run2);
     if (action === "restart") return await restartReport(run2, checked2, synced, change, started, clock);
-    return await reloadReport(run2, checked2, started, clock);
+    return await reloadReport(run2, checked2, started, clock, stale);
   } catch (error2) {
     return failureReport({ ...run2, clock }, error2, started);
   }
@@ -17181,7 +17807,7 @@ function snapshotsDirectory(target) {
 }
 var SNAPSHOT_NAME = /^\d{8}T\d{6}Z(?:-\d{3,})?$/;
 var PARTIAL_NAME = /^\.partial-/;
-var MARK2 = "@@graceful-reload-snapshot@@";
+var MARK3 = "@@graceful-reload-snapshot@@";
 var LONG_COMMAND_MS = 6e4;
 function longTimeout(run2) {
   return Math.max(run2.settings.commandTimeoutMs, LONG_COMMAND_MS);
@@ -17200,7 +17826,7 @@ async function runOrFail(run2, step, command, timeoutMs, what, consequence, file
     throw new StepError(step, `${what}: ${error2.message}; ${consequence}`, { cause: error2, filesMayHaveChanged });
   }
 }
-var TAKE_SCRIPT = `target=$1; dir=$2; shift 2; mark=${MARK2}
+var TAKE_SCRIPT = `target=$1; dir=$2; shift 2; mark=${MARK3}
 [ -d "$target" ] || { echo "the target is not a directory" >&2; exit 3; }
 if ! err=$(mkdir -p -- "$dir" 2>&1); then printf "%s\\n" "$err" >&2; exit 4; fi
 device() { stat -c %d -- "$1" 2>/dev/null || stat -f %d -- "$1" 2>/dev/null; }
@@ -17229,7 +17855,7 @@ async function takeSnapshot(run2, options = {}) {
   const multiline = exclude.find((rule) => /[\r\n]/.test(rule));
   if (multiline !== void 0) throw new StepError("sync", `the exclude pattern ${JSON.stringify(multiline)} spans lines, so a snapshot cannot record it; ${nothing}`, { filesMayHaveChanged: false });
   const result = await runOrFail(run2, "sync", takeSnapshotCommand(settings.target, exclude), longTimeout(run2), `cannot take a snapshot of ${settings.target} into ${dir}`, nothing, false);
-  const name = result.stdout.split("\n").find((line2) => line2.startsWith(`${MARK2} `))?.slice(MARK2.length + 1).trim();
+  const name = result.stdout.split("\n").find((line2) => line2.startsWith(`${MARK3} `))?.slice(MARK3.length + 1).trim();
   if (result.code !== 0 || name === void 0 || !SNAPSHOT_NAME.test(name)) {
     const why = shown2(result.stderr) || shown2(result.stdout) || "no output";
     const what = result.code === 3 ? `the target ${settings.target} is not a directory on the host` : result.code === 4 ? `cannot create the snapshot directory ${dir} (${why})` : result.code === 5 ? `cannot snapshot ${settings.target} into ${dir}: ${why}` : result.code === 6 ? `the hard-link copy of ${settings.target} into ${dir} failed (${why}); the half-made copy was removed` : result.code === 7 ? `the finished snapshot of ${settings.target} could not be renamed into place in ${dir} (${why})` : `taking a snapshot of ${settings.target} into ${dir} failed (${describeExit(result)}: ${why})`;
@@ -17239,7 +17865,7 @@ async function takeSnapshot(run2, options = {}) {
   io.log.info(`${label}: snapshot of ${settings.target} kept in ${path}`);
   return path;
 }
-var LIST_SCRIPT = `dir=$1; mark=${MARK2}
+var LIST_SCRIPT = `dir=$1; mark=${MARK3}
 printf "%s\\n" "$mark"
 [ -d "$dir" ] || exit 0
 cd -- "$dir" || exit 3
@@ -17250,7 +17876,7 @@ async function entries(run2, step, consequence) {
   const command = commandLine(["sh", "-c", LIST_SCRIPT, "graceful-reload-snapshots", dir]);
   const result = await runOrFail(run2, step, command, run2.settings.commandTimeoutMs, `cannot list the snapshots in ${dir}`, consequence, false);
   const lines2 = result.stdout.split("\n");
-  const start = lines2.indexOf(MARK2);
+  const start = lines2.indexOf(MARK3);
   if (result.code !== 0 || start < 0) {
     throw new StepError(step, `cannot list the snapshots in ${dir} (${describeExit(result)}: ${shown2(result.stderr) || shown2(result.stdout) || "no output"}); ${consequence}`, { filesMayHaveChanged: false });
   }
@@ -17738,7 +18364,7 @@ async function planHost(prepared, fleet, batch, inSource2, runsBeforeReload) {
   const { run: run2, checked: checked2, clock, started } = prepared;
   const common = { host: run2.label, ...revisionField(run2.settings), filesChanged: false, signalled: false, masterPid: checked2.masterPid };
   try {
-    const stale = staleMaster(run2, checked2.definitions, checked2.masterStartedAt);
+    const stale = staleMaster(run2, checked2);
     const kind = delivery(fleet);
     let files;
     let snapshot;
@@ -17749,7 +18375,7 @@ async function planHost(prepared, fleet, batch, inSource2, runsBeforeReload) {
     } else if (kind === "sync") {
       ({ files, masterFiles } = await previewSync(prepared, inSource2));
     }
-    const masterChange = { files: masterFiles, definitions: [], stale };
+    const masterChange = masterChangeOf(run2, checked2.definitions, masterFiles, [], stale);
     const decided = plannedAction(masterChange, run2.settings.onMasterChange);
     const plan = {
       batch,

@@ -17,7 +17,13 @@
  * One worker group:
  *   web  http://127.0.0.1:$APP_HTTP_PORT (default 18080), 2 processes, reloadable;
  *        answers `hello from <version>`, version from src/version.php, read
- *        when each worker starts (so a reload serves the new one)
+ *        when each worker starts (so a reload serves the new one); /config
+ *        answers config/app.php's greeting and timezone
+ *
+ * config/app.php is loaded here, by the master (as frameworks do, to set
+ * themselves up), and read again by every worker at its start through
+ * support/bootstrap.php (webman's way): a reload applies a change to it, and
+ * graceful-reload's definition probe sees both and does not ask for a restart.
  *
  * Works on Workerman 4.2 and 5.2 (in vendor/).
  */
@@ -30,6 +36,9 @@ use Workerman\Worker;
 require_once __DIR__ . '/vendor/autoload.php';
 
 define('APP_RUNTIME', __DIR__ . '/runtime');
+// The master's own copy, for its set-up; workers read the file again (support/bootstrap.php).
+$config = require __DIR__ . '/config/app.php';
+date_default_timezone_set($config['timezone']);
 foreach (['logs', 'sessions'] as $dir) {
     if (!is_dir(APP_RUNTIME . "/$dir")) {
         mkdir(APP_RUNTIME . "/$dir", 0777, true);
@@ -47,7 +56,8 @@ $web = new Worker("http://127.0.0.1:$httpPort");
 $web->name = 'web';
 $web->count = 2;
 $web->onWorkerStart = function (Worker $worker) {
-    // Read by every new worker, so a reload serves the deployed version.
+    // Read by every new worker, so a reload serves the deployed version and configuration.
+    require __DIR__ . '/support/bootstrap.php';
     $GLOBALS['app_version'] = require __DIR__ . '/src/version.php';
     if ($worker->id === 0 && !glob(APP_RUNTIME . '/sessions/sess_*')) {
         $id = bin2hex(random_bytes(16));
@@ -56,6 +66,11 @@ $web->onWorkerStart = function (Worker $worker) {
 };
 $web->onMessage = function (TcpConnection $connection, Request $request) {
     $version = $GLOBALS['app_version'];
+    if ($request->path() === '/config') {
+        $config = $GLOBALS['app_config'];
+        $connection->send(new Response(200, ['Content-Type' => 'text/plain'], "{$config['greeting']} {$config['timezone']}\n"));
+        return;
+    }
     $connection->send(new Response(200, ['Content-Type' => 'text/plain', 'X-App-Version' => $version], "hello from $version\n"));
 };
 

@@ -15,6 +15,19 @@ export interface WorkerDefinition {
   readonly user: string;
 }
 
+/** One reloadable group's start, run by the probe in a discarded child: the included files it opened again, or why it could not tell. */
+export interface WorkerStartAnswer {
+  /** Index into AppDefinitions.groups. */
+  readonly group: number;
+  readonly reread?: readonly string[];
+  readonly error?: string;
+}
+
+/** The probe's second question: what workers read again at start. `error` when it could not be asked at all. */
+export type WorkerStartProbe =
+  | { readonly groups: readonly WorkerStartAnswer[]; /** Re-read files that declare a class, function or constant. */ readonly declaring: readonly string[] }
+  | { readonly error: string };
+
 export interface AppDefinitions {
   readonly workerman: string;
   /** The target's real path (PHP reports every path resolved, so a target reached through a symlink differs). */
@@ -33,6 +46,10 @@ export interface AppDefinitions {
   readonly includedFiles: readonly string[];
   /** Last modification (Unix seconds, host clock) of each included file. */
   readonly fileTimes: Readonly<Record<string, number>>;
+  /** sha-256 of each included file's content, as the probe read it. Absent from probes older than this field. */
+  readonly fileHashes?: Readonly<Record<string, string>>;
+  /** Which included files a new worker of each reloadable group reads again at its start; absent when the probe was not asked. */
+  readonly workerStart?: WorkerStartProbe;
   /** The CLI's OPcache settings, as the probe's php saw them. */
   readonly opcache: { readonly enableCli: boolean; readonly validateTimestamps: boolean; readonly loaded: boolean };
 }

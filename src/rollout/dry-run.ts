@@ -5,7 +5,7 @@ import type { HostRolloutIO, HostRun } from './context.js';
 import { inParallel, PREFLIGHT_CONCURRENCY, type FleetHost, type FleetSettings } from './fleet-rollout.js';
 import { listSnapshots, freeSpaceCheck } from './host-snapshot.js';
 import { prepareHost, revisionField, type PreparedHost } from './host-rollout.js';
-import { masterLevel, staleMaster } from './master-change-step.js';
+import { masterChangeOf, masterLevel, staleMaster } from './master-change-step.js';
 import { protectRules } from './sync-step.js';
 
 /**
@@ -68,7 +68,7 @@ async function planHost(prepared: PreparedHost, fleet: FleetSettings, batch: Bat
   const { run, checked, clock, started } = prepared;
   const common = { host: run.label, ...revisionField(run.settings), filesChanged: false, signalled: false, masterPid: checked.masterPid };
   try {
-    const stale = staleMaster(run, checked.definitions, checked.masterStartedAt);
+    const stale = staleMaster(run, checked);
     const kind = delivery(fleet);
     let files: PlannedFiles | undefined;
     let snapshot: string | undefined;
@@ -79,7 +79,7 @@ async function planHost(prepared: PreparedHost, fleet: FleetSettings, batch: Bat
     } else if (kind === 'sync') {
       ({ files, masterFiles } = await previewSync(prepared, inSource));
     }
-    const masterChange = { files: masterFiles, definitions: [], stale };
+    const masterChange = masterChangeOf(run, checked.definitions, masterFiles, [], stale);
     const decided = plannedAction(masterChange, run.settings.onMasterChange);
     const plan: DryRunPlan = {
       batch,

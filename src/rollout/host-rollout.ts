@@ -1,12 +1,13 @@
 import type { HostSpec } from '../engine/host-spec.js';
-import { definitionChanges, describeMasterChange, type MasterChange } from '../engine/master-change.js';
+import { definitionChanges, describeMasterChange, type MasterChange, type StaleCheck } from '../engine/master-change.js';
 import { StepError } from '../engine/ports.js';
 import type { HostReport } from '../engine/report.js';
 import type { RolloutSettings } from '../engine/settings.js';
 import { traced, type HostFacts, type HostRolloutIO, type HostRun } from './context.js';
 import { beforeReloadStep } from './hooks-step.js';
 import { NoTargetForLock } from './host-lock.js';
-import { decide, masterLevel, refuseMasterChange, staleMaster } from './master-change-step.js';
+import { decide, masterChangeOf, masterLevel, refuseMasterChange, staleMaster } from './master-change-step.js';
+import { recordLoaded } from './master-record.js';
 import { phaseClock, type PhaseClock } from './phase-clock.js';
 import { preflight, type Preflight } from './preflight.js';
 import { restartStep } from './restart-step.js';
@@ -30,8 +31,18 @@ export function revisionField(settings: RolloutSettings): { revision?: string } 
   return settings.revision !== undefined ? { revision: settings.revision } : {};
 }
 
+/**
+ * After a proven reload, what the master loaded is known for a master with no
+ * record yet, when the file times said it was up to date: the files as they
+ * were before this sync. With a record, it stands; after a guess that said
+ * stale, nothing is known.
+ */
+function recordAfterReload(stale: StaleCheck): boolean {
+  return stale.basis === 'times' && stale.stale.length === 0;
+}
+
 /** The rolling reload: baseline, signal, and the watch that proves it. */
-async function reloadReport(run: HostRun, checked: Preflight, started: number, clock: PhaseClock): Promise<HostReport> {
+async function reloadReport(run: HostRun, checked: Preflight, started: number, clock: PhaseClock, stale: StaleCheck): Promise<HostReport> {
   const { facts, io, host, now } = run;
   const { source, plan } = checked;
   clock.begin('reload');
@@ -56,6 +67,7 @@ async function reloadReport(run: HostRun, checked: Preflight, started: number, c
     replacement: { replaced: outcome.ok ? baseline.tracked.length : outcome.replaced, of: baseline.tracked.length },
     phases: clock.phases,
   };
+  if (outcome.ok && recordAfterReload(stale)) await recordLoaded(run, baseline.masterPid, checked.definitions);
   if (!outcome.ok) {
     // Quoted in the host's one annotation and in the job summary: here they are log lines, not annotations of their own.
     for (const line of outcome.appErrors) io.log.info(`${host.label}: app log: ${line}`);
@@ -87,6 +99,8 @@ async function restartReport(run: HostRun, checked: Preflight, synced: Synced, c
   clock.begin('restart');
   const outcome = await restartStep(run, checked.source, checked.masterPid, synced.definitions, why, () => clock.begin('verify'));
   clock.end(true);
+  // The new master loaded the synced tree: its files, as the probe after the sync read them.
+  await recordLoaded(run, outcome.masterPid, synced.definitions);
   return {
     host: run.host.label,
     ...revisionField(run.settings),
@@ -260,7 +274,7 @@ export async function deployHost(prepared: PreparedHost, delivery: Delivery = so
   try {
     stillLocked(lock, 'changing any file');
     if (settings.drain.when === 'always' && run.drain) await run.drain.before(run);
-    const stale = staleMaster(run, checked.definitions, checked.masterStartedAt);
+    const stale = staleMaster(run, checked);
     const watch = masterLevel(run, checked.definitions);
     if (settings.onMasterChange === 'fail' && delivery !== 'none') {
       // A check before any file changes: on the timeline, a second look of preflight's.
@@ -272,11 +286,11 @@ export async function deployHost(prepared: PreparedHost, delivery: Delivery = so
       delivery === 'none' ? { definitions: checked.definitions, masterFilesChanged: [] } : await syncStep(run, checked.definitions, watch, delivery);
     clock.end(true);
     stillLocked(lock, 'signalling the app (the files were synced)');
-    const change = { files: synced.masterFilesChanged, definitions: definitionChanges(checked.definitions, synced.definitions), stale };
+    const change = masterChangeOf(run, checked.definitions, synced.masterFilesChanged, definitionChanges(checked.definitions, synced.definitions), stale);
     const action = decide(run, change);
     await beforeReloadStep(run);
     if (action === 'restart') return await restartReport(run, checked, synced, change, started, clock);
-    return await reloadReport(run, checked, started, clock);
+    return await reloadReport(run, checked, started, clock, stale);
   } catch (error) {
     return failureReport({ ...run, clock }, error, started);
   }

@@ -1,3 +1,4 @@
+import type { LoadedRecord } from '../engine/master-change.js';
 import { StepError } from '../engine/ports.js';
 import { describeUnmatched, planReload, unmatchedWorkers, type ReloadPlan } from '../engine/reload-plan.js';
 import { startFilePath } from '../engine/settings.js';
@@ -7,6 +8,7 @@ import type { StatusSource } from '../status/status-source.js';
 import { definitionsCommand } from '../workerman/app-definitions.js';
 import { canSignalCommand, layoutCheckCommand } from '../workerman/commands.js';
 import type { HostRun } from './context.js';
+import { parseRecord, recordReadCommand } from './master-record.js';
 import { definitionsFrom } from './read-definitions.js';
 
 export interface Preflight {
@@ -16,6 +18,8 @@ export interface Preflight {
   readonly masterPid: number;
   /** Host time the running master started, where the source knows it. */
   readonly masterStartedAt: number | undefined;
+  /** What the running master loaded, from the host's record; undefined when there is none for this master. */
+  readonly record: LoadedRecord | undefined;
   readonly logFile: string;
 }
 
@@ -43,8 +47,9 @@ function tailableLog(run: HostRun, definitions: AppDefinitions): string {
  */
 export async function preflight(run: HostRun): Promise<Preflight> {
   const { settings } = run;
-  // The layout check and the definitions share one round trip; a missing piece stops it with exit 3.
-  const result = await run.shell.run(`${layoutCheckCommand(settings)}; ${definitionsCommand(settings)}`, { timeoutMs: settings.commandTimeoutMs });
+  // The layout check, the definitions and the record share one round trip; a missing piece stops it with exit 3.
+  const command = `${layoutCheckCommand(settings)}; ${definitionsCommand(settings)}\n${recordReadCommand(settings.target)}`;
+  const result = await run.shell.run(command, { timeoutMs: settings.commandTimeoutMs });
   const problem = result.code === 3 ? LAYOUT_PROBLEMS[result.stdout.trim()] : undefined;
   if (problem) throw new StepError('preflight', `${problem(run)}; ${NOTHING_CHANGED}`);
   const definitions = definitionsFrom(result, 'preflight', NOTHING_CHANGED);
@@ -61,7 +66,9 @@ export async function preflight(run: HostRun): Promise<Preflight> {
     throw error;
   }
   warnAboutOpcache(run, definitions);
-  return { definitions, plan, source, masterPid: master.pid, masterStartedAt: master.startedAt, logFile };
+  const recorded = parseRecord(result.stdout, master.pid);
+  if ('missing' in recorded) run.io.log.debug(`${run.label}: no record of what master ${master.pid} loaded: ${recorded.missing}`);
+  return { definitions, plan, source, masterPid: master.pid, masterStartedAt: master.startedAt, record: 'record' in recorded ? recorded.record : undefined, logFile };
 }
 
 async function findMaster(run: HostRun, source: StatusSource, definitions: AppDefinitions, plan: ReloadPlan): Promise<MasterProcess> {

@@ -14,10 +14,11 @@ export function definitionsFrom(result: CommandResult, step: Step, consequence: 
 }
 
 /**
- * Runs the definition probe on the host's tree as it is now: before the sync
- * (what the running master loaded) or after it (what the new code defines).
+ * Runs the definition probe on the synced tree: what the new code defines.
+ * What workers read again at start is a question about the running master's
+ * code, asked in preflight; the new code's workers are not run.
  */
 export async function readDefinitions(run: HostRun, step: Step, consequence: string): Promise<AppDefinitions> {
-  const result = await run.shell.run(definitionsCommand(run.settings), { timeoutMs: run.settings.commandTimeoutMs });
+  const result = await run.shell.run(definitionsCommand(run.settings, { workerStart: false }), { timeoutMs: run.settings.commandTimeoutMs });
   return definitionsFrom(result, step, consequence);
 }

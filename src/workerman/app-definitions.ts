@@ -2,7 +2,7 @@ import DEFINITIONS_PROBE from '../remote/definitions.php';
 import { describeExit, type CommandResult } from '../engine/ports.js';
 import { commandLine, quote } from '../engine/shell-quote.js';
 import type { RolloutSettings } from '../engine/settings.js';
-import type { AppDefinitions, WorkerDefinition } from '../engine/worker-definitions.js';
+import type { AppDefinitions, WorkerDefinition, WorkerStartAnswer, WorkerStartProbe } from '../engine/worker-definitions.js';
 
 /**
  * What the app's start script defines, read from the host by running it the
@@ -24,12 +24,14 @@ export class DefinitionsError extends Error {
  * Writes the probe to a private temp file on the host, runs the start script
  * from the app directory with the probe prepended, and removes the file.
  */
-export function definitionsCommand(settings: Pick<RolloutSettings, 'target' | 'startFile' | 'php'>): string {
+export function definitionsCommand(settings: Pick<RolloutSettings, 'target' | 'startFile' | 'php'>, options: { readonly workerStart?: boolean } = {}): string {
+  // The worker-start question is about the running master's code: asked before the sync, not after.
+  const ask = options.workerStart === false ? 'GRACEFUL_RELOAD_WORKER_START=0 ' : '';
   return [
     `f=$(umask 077 && mktemp "\${TMPDIR:-/tmp}/graceful-reload-definitions.XXXXXX") || exit 70`,
     `trap 'rm -f "$f"' EXIT`,
     `printf '%s' ${quote(DEFINITIONS_PROBE)} > "$f"`,
-    `cd ${quote(settings.target)} && ${commandLine([settings.php, '-d', 'display_errors=stderr', '-d', 'log_errors=0'])} -d auto_prepend_file="$f" ${commandLine([settings.startFile, PROBE_COMMAND])}`,
+    `cd ${quote(settings.target)} && ${ask}${commandLine([settings.php, '-d', 'display_errors=stderr', '-d', 'log_errors=0'])} -d auto_prepend_file="$f" ${commandLine([settings.startFile, PROBE_COMMAND])}`,
   ].join('\n');
 }
 
@@ -56,6 +58,25 @@ const isStringArray = (value: unknown): value is string[] => Array.isArray(value
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 const isTimes = (value: unknown): value is Record<string, number> => isObject(value) && Object.values(value).every((time) => Number.isInteger(time));
+const isHashes = (value: unknown): value is Record<string, string> => isObject(value) && Object.values(value).every((hash) => typeof hash === 'string' && /^[0-9a-f]{64}$/.test(hash));
+
+function parseAnswer(entry: unknown, index: number): WorkerStartAnswer {
+  if (!isObject(entry)) throw new DefinitionsError(`the definition probe's workerStart.groups[${index}] is not an object`);
+  const where = `workerStart.groups[${index}].`;
+  const group = field(entry, 'group', isCount, 'a group index', where);
+  if (entry['error'] !== undefined) return { group, error: field(entry, 'error', isString, 'a message', where) };
+  return { group, reread: field(entry, 'reread', isStringArray, 'a list of paths', where) };
+}
+
+/** The worker-start answers; absent when the probe was told not to ask (GRACEFUL_RELOAD_WORKER_START=0). */
+function parseWorkerStart(value: unknown): { workerStart?: WorkerStartProbe } {
+  if (value === undefined) return {};
+  if (!isObject(value)) throw new DefinitionsError(`the definition probe's "workerStart" is not an object: ${JSON.stringify(value)?.slice(0, 80)}`);
+  if (value['error'] !== undefined) return { workerStart: { error: field(value, 'error', isString, 'a message', 'workerStart.') } };
+  const groups = value['groups'];
+  if (!Array.isArray(groups)) throw new DefinitionsError('the definition probe\'s "workerStart.groups" is not a list');
+  return { workerStart: { groups: groups.map(parseAnswer), declaring: field(value, 'declaring', isStringArray, 'a list of paths', 'workerStart.') } };
+}
 
 function parseOpcache(value: unknown): AppDefinitions['opcache'] {
   if (!isObject(value)) throw new DefinitionsError(`the definition probe's "opcache" is not an object: ${JSON.stringify(value)?.slice(0, 80)}`);
@@ -117,6 +138,8 @@ export function parseDefinitions(result: CommandResult): AppDefinitions {
     groups,
     includedFiles: field(data, 'includedFiles', isStringArray, 'a list of paths'),
     fileTimes: field(data, 'fileTimes', isTimes, 'an object of modification times'),
+    ...(data['fileHashes'] === undefined ? {} : { fileHashes: field(data, 'fileHashes', isHashes, 'an object of sha-256 hashes') }),
+    ...parseWorkerStart(data['workerStart']),
     opcache: parseOpcache(data['opcache']),
   };
 }

@@ -50,10 +50,20 @@ async function edit(path: string, from: string, to: string): Promise<void> {
   await writeFile(path, text.slice(0, at) + to + text.slice(at + from.length));
 }
 
+/** The host's record of what its master loaded, beside the target. */
+async function loadedRecord(host: TestHost): Promise<Record<string, unknown>> {
+  return JSON.parse(await readFile(join(host.srv, '.app.graceful-reload', 'master.json'), 'utf8')) as Record<string, unknown>;
+}
+
 const COUNT_4 = '$web->count = 4;';
 const COUNT_3 = '$web->count = 3;';
 const AUTOLOAD = "require_once __DIR__ . '/vendor/autoload.php';\n";
 const REQUIRE_CONFIG = `${AUTOLOAD}$appConfig = require __DIR__ . '/config.php';\n`;
+const ON_MESSAGE = '$web->onMessage = function (TcpConnection $connection, Request $request) {\n';
+/** web's onMessage answers /greeting from the value the master took from config.php. */
+const CAPTURING_ON_MESSAGE =
+  '$web->onMessage = function (TcpConnection $connection, Request $request) use ($appConfig) {\n' +
+  "    if ($request->path() === '/greeting') {\n        $connection->send($appConfig['greeting'] . \"\\n\");\n        return;\n    }\n";
 
 const workermanFile = (major: 4 | 5) => (major === 5 ? 'vendor/workerman/workerman/src/Worker.php' : 'vendor/workerman/workerman/Worker.php');
 
@@ -228,7 +238,8 @@ for (const major of MAJORS) {
     assert.equal(report.ok, true, explain(result));
     assert.equal(report.action, 'restart', explain(result));
     // version.php changed too, but only in a callback: it is no reason to restart.
-    assert.deepEqual(report.restartBecause, { files: ['config.php'], definitions: [], stale: [] }, explain(result));
+    assert.deepEqual({ ...report.restartBecause, evidence: undefined }, { files: ['config.php'], definitions: [], stale: [], evidence: undefined }, explain(result));
+    assert.match(report.restartBecause?.evidence?.['config.php'] ?? '', /^changed by this deploy; the master loaded it at top level and no worker reads it again at start/, explain(result));
     assert.equal(report.previousMasterPid, oldMaster, explain(result));
     const newMaster = await host.masterPid();
     assert.ok(newMaster !== null && newMaster !== oldMaster, `a new master runs (old ${oldMaster}, now ${newMaster})`);
@@ -303,6 +314,79 @@ for (const major of MAJORS) {
     });
   }
 
+  test(`${v}: files touched on the host with their content unchanged, after a verified deploy: the next handler change reloads`, async () => {
+    const host = await rig.addHost(`touched-${major}`, app);
+    await host.startMaster();
+    const master = await host.masterPid();
+    const v2 = await rig.makeSource('v2', app);
+    const first = await deploy(rig, host, v2, DEFAULTS);
+    assert.equal(first.report.action, 'reload', explain(first));
+    assert.equal(first.report.ok, true, explain(first));
+    const record = await loadedRecord(host);
+    assert.equal(record['pid'], master, explain(first));
+    assert.ok(Object.keys(record['files'] as object).some((file) => file.endsWith('/start.php')), JSON.stringify(record));
+
+    // What rsync -a by hand, a checkout or a configuration tool does: every file newer than the master, nothing changed.
+    await host.shell(`find ${TARGET} -type f -exec touch -d '+1 hour' {} +`);
+    const v3 = await rig.makeSource('v3', app);
+    await edit(join(v3, 'src/handler.php'), '"hello from $version\\n"', '"hello again from $version\\n"');
+    const second = await deploy(rig, host, v3, { ...DEFAULTS, 'on-master-change': 'fail' });
+    assert.equal(second.report.ok, true, explain(second));
+    assert.equal(second.report.action, 'reload', explain(second));
+    assert.equal(second.report.restartBecause, undefined, explain(second));
+    assert.doesNotMatch(second.run.log, /did not load the current|a guess/, explain(second));
+    assert.equal(await host.masterPid(), master, 'the same master');
+    assert.equal(second.report.masterPid, master, explain(second));
+    assert.equal(await host.get('/'), 'hello again from v3\n');
+  });
+
+  test(`${v}: a value start.php captures from config.php in a callback: a changed config.php restarts, and the new value is served`, async () => {
+    const host = await rig.addHost(`captured-${major}`, app);
+    const capture = async (dir: string, greeting: string) => {
+      await writeFile(join(dir, 'config.php'), `<?php return ['greeting' => '${greeting}'];\n`);
+      await edit(join(dir, 'start.php'), AUTOLOAD, REQUIRE_CONFIG);
+      await edit(join(dir, 'start.php'), ON_MESSAGE, CAPTURING_ON_MESSAGE);
+    };
+    await capture(join(host.srv, 'app'), 'one');
+    await host.startMaster();
+    const oldMaster = await host.masterPid();
+    assert.equal(await host.get('/greeting'), 'one\n');
+    const source = await rig.makeSource('v1', app);
+    await capture(source, 'two');
+
+    const result = await deploy(rig, host, source, DEFAULTS);
+    const { report } = result;
+    assert.equal(report.ok, true, explain(result));
+    assert.equal(report.action, 'restart', explain(result));
+    assert.deepEqual(report.restartBecause?.files, ['config.php'], explain(result));
+    assert.match(report.restartBecause?.evidence?.['config.php'] ?? '', /no worker reads it again at start: a value taken from it stays in the master/, explain(result));
+    assert.match(result.run.log, /restarting the app \(master-level file\(s\) changed: config\.php \(changed by this deploy; the master loaded it at top level and no worker reads it again/, explain(result));
+    const newMaster = await host.masterPid();
+    assert.ok(newMaster !== null && newMaster !== oldMaster, `a new master runs (old ${oldMaster}, now ${newMaster})`);
+    assert.equal(await host.get('/greeting'), 'two\n');
+    assert.equal((await loadedRecord(host))['pid'], newMaster, 'the restart recorded what the new master loaded');
+  });
+
+  test(`${v}: framework layout: a data-only config/ file every worker reads again at start (support/bootstrap.php) changes: a reload, serving the new value`, async () => {
+    const framework = { app: 'framework', workerman: major } as const;
+    const host = await rig.addHost(`reread-${major}`, framework);
+    await host.startMaster();
+    const master = await host.masterPid();
+    assert.equal(await host.get('/config'), 'hello UTC\n');
+    const source = await rig.makeSource('v2', framework);
+    await edit(join(source, 'config/app.php'), "'timezone' => 'UTC'", "'timezone' => 'Asia/Shanghai'");
+    await edit(join(source, 'config/app.php'), "'greeting' => 'hello'", "'greeting' => 'bonjour'");
+
+    const result = await deploy(rig, host, source, { ...DEFAULTS, 'on-master-change': 'fail' });
+    const { report } = result;
+    assert.equal(report.ok, true, explain(result));
+    assert.equal(report.action, 'reload', explain(result));
+    assert.equal(report.restartBecause, undefined, explain(result));
+    assert.equal(await host.masterPid(), master, 'the same master');
+    assert.equal(await host.get('/config'), 'bonjour Asia/Shanghai\n');
+    assert.equal(await host.get('/'), 'hello from v2\n');
+  });
+
   test(`${v}: a master left stale by a reload-only deploy is reported: fail names start.php, restart fixes it`, async () => {
     const host = await rig.addHost(`stale-${major}`, app);
     await host.startMaster();
@@ -318,16 +402,18 @@ for (const major of MAJORS) {
     assert.equal(await host.masterPid(), oldMaster);
     assert.equal((await webWorkers(host)).length, 4, 'a reload keeps the old count');
     assert.equal(await host.get('/'), 'hello from v2\n');
+    assert.equal((await loadedRecord(host))['pid'], oldMaster, 'the proven reload recorded what the master loaded');
 
-    // 2. The next deploy changes only callback code; the running master is older than start.php.
+    // 2. The next deploy changes only callback code; the running master did not load the current start.php.
     const v3 = await rig.makeSource('v3', app);
     await edit(join(v3, 'start.php'), COUNT_4, COUNT_3);
     const refused = await deploy(rig, host, v3, { ...DEFAULTS, 'on-master-change': 'fail' });
     assert.equal(refused.report.ok, false, explain(refused));
     assert.equal(refused.report.step, 'preflight', explain(refused));
     assert.equal(refused.report.filesChanged, false, explain(refused));
-    assert.match(refused.report.error ?? '', /older than start\.php/, explain(refused));
-    assert.match(refused.run.log, /::warning::.*older than its own code: start\.php changed after it started/, explain(refused));
+    // Decided by content: the record of what the master loaded (written after step 1's proven reload), not by file times.
+    assert.match(refused.report.error ?? '', /did not load the current start\.php \(its content differs from what the running master loaded; /, explain(refused));
+    assert.match(refused.run.log, /::warning::.*the running master did not load the current start\.php \(its content differs/, explain(refused));
     assert.equal(await readFile(join(host.srv, 'app', 'src/version.php'), 'utf8'), "<?php return 'v2';\n", 'fail synced nothing');
     assert.equal(await host.masterPid(), oldMaster);
 
@@ -335,7 +421,8 @@ for (const major of MAJORS) {
     const restarted = await deploy(rig, host, v3, DEFAULTS);
     assert.equal(restarted.report.ok, true, explain(restarted));
     assert.equal(restarted.report.action, 'restart', explain(restarted));
-    assert.deepEqual(restarted.report.restartBecause, { files: [], definitions: [], stale: ['start.php'] }, explain(restarted));
+    assert.deepEqual({ ...restarted.report.restartBecause, evidence: undefined }, { files: [], definitions: [], stale: ['start.php'], evidence: undefined }, explain(restarted));
+    assert.match(restarted.report.restartBecause?.evidence?.['start.php'] ?? '', /^its content differs from what the running master loaded/, explain(restarted));
     assert.equal(restarted.report.previousMasterPid, oldMaster, explain(restarted));
     const newMaster = await host.masterPid();
     assert.ok(newMaster !== null && newMaster !== oldMaster, `a new master runs (old ${oldMaster}, now ${newMaster})`);

@@ -276,6 +276,122 @@ Worker::runAll();
       assert.match(definitions.groups[0]!.listen, /^http:\/\/127\.0\.0\.1:\d+$/);
     });
 
+    test('content hashes, and which master-level files each reloadable group reads again at its start', async () => {
+      const port = await freePort();
+      const dir = await appDir({
+        'start.php': `<?php
+use Workerman\\Worker;
+require_once __DIR__ . '/vendor/autoload.php';
+require_once __DIR__ . '/src/helpers.php';
+$captured = require __DIR__ . '/config/captured.php';
+$settings = require __DIR__ . '/config/app.php';
+require __DIR__ . '/config/functions.php';
+$web = new Worker('http://127.0.0.1:${port}');
+$web->name = 'web';
+$web->onWorkerStart = function () {
+    $GLOBALS['settings'] = require __DIR__ . '/config/app.php';
+    require __DIR__ . '/config/functions.php';
+    require_once __DIR__ . '/src/helpers.php';
+    require __DIR__ . '/src/handler.php';
+};
+$web->onMessage = function ($connection) use ($captured) {
+    $connection->send($captured['greeting']);
+};
+$task = new Worker();
+$task->name = 'task';
+$task->onWorkerStart = function () {
+    $GLOBALS['settings'] = require __DIR__ . '/config/app.php';
+    file_put_contents(__DIR__ . '/task-started', defined('GRACEFUL_RELOAD_PROBE') ? 'in the probe' : 'in a worker');
+};
+$kept = new Worker();
+$kept->name = 'kept';
+$kept->reloadable = false;
+$kept->onWorkerStart = function () {
+    file_put_contents(__DIR__ . '/kept-started', 'yes');
+};
+Worker::runAll();
+`,
+        'config/captured.php': "<?php return ['greeting' => 'one'];\n",
+        'config/app.php': "<?php return ['timezone' => 'UTC', 'make' => function () { return new ArrayObject(); }, 'class' => ArrayObject::class];\n",
+        'config/functions.php': "<?php\nif (!function_exists('app_helper')) {\n    function app_helper() { return 1; }\n}\n",
+        'src/helpers.php': "<?php\nfunction helper() { return 2; }\n",
+        'src/handler.php': "<?php return 'handler';\n",
+      });
+      const definitions = await definitionsOf(dir);
+      const file = (path: string) => join(dir, path);
+      const { createHash } = await import('node:crypto');
+      for (const path of ['start.php', 'config/app.php', 'vendor/autoload.php']) {
+        assert.equal(definitions.fileHashes?.[file(path)], createHash('sha256').update(await readFile(file(path))).digest('hex'), path);
+      }
+      // web and task (reloadable) answered; kept (reloadable = false) is never replaced by a reload, so it was not run.
+      assert.deepEqual(definitions.workerStart, {
+        groups: [
+          { group: 0, reread: [file('config/app.php'), file('config/functions.php')] },
+          { group: 1, reread: [file('config/app.php')] },
+        ],
+        declaring: [file('config/functions.php')],
+      });
+      assert.equal(await readFile(file('task-started'), 'utf8'), 'in the probe', "the task group's start ran, as a new worker's would, and could tell it was the probe");
+      await assert.rejects(readFile(file('kept-started')), { code: 'ENOENT' });
+      assert.deepEqual(await processesMentioning(dir), [], 'the children are gone');
+      assert.equal(await listening(port), false);
+    });
+
+    test('a worker start that throws or exits answers with why; the others still answer', async () => {
+      const dir = await appDir({
+        'start.php': `<?php
+use Workerman\\Worker;
+require_once __DIR__ . '/vendor/autoload.php';
+$settings = require __DIR__ . '/config/app.php';
+$db = new Worker();
+$db->name = 'db';
+$db->onWorkerStart = function () {
+    throw new RuntimeException('SQLSTATE[HY000] [2002] Connection refused');
+};
+$quits = new Worker();
+$quits->name = 'quits';
+$quits->onWorkerStart = function () {
+    exit(0);
+};
+$plain = new Worker();
+$plain->name = 'plain';
+Worker::runAll();
+`,
+        'config/app.php': "<?php return [];\n",
+      });
+      const definitions = await definitionsOf(dir);
+      assert.deepEqual(definitions.workerStart, {
+        groups: [
+          { group: 0, error: `onWorkerStart threw RuntimeException: SQLSTATE[HY000] [2002] Connection refused in ${join(dir, 'start.php')} on line 8` },
+          { group: 1, error: 'onWorkerStart ended the process without returning (exit, or a fatal error)' },
+          { group: 2, reread: [] },
+        ],
+        declaring: [],
+      });
+      assert.deepEqual(await processesMentioning(dir), []);
+    });
+
+    test('asked not to run the worker start (the read after the sync): no answer, nothing run', async () => {
+      const dir = await appDir({
+        'start.php': `<?php
+use Workerman\\Worker;
+require_once __DIR__ . '/vendor/autoload.php';
+$task = new Worker();
+$task->name = 'task';
+$task->onWorkerStart = function () {
+    file_put_contents(__DIR__ . '/task-started', 'yes');
+};
+Worker::runAll();
+`,
+      });
+      const command = definitionsCommand({ target: dir, startFile: 'start.php', php: 'php' }, { workerStart: false });
+      const result = await execFile('sh', ['-c', command], { env: { ...process.env, TMPDIR: probeTmp }, timeoutMs: 30_000 });
+      const definitions = parseDefinitions(result);
+      assert.equal(definitions.workerStart, undefined);
+      assert.ok(definitions.fileHashes?.[join(dir, 'start.php')]);
+      await assert.rejects(readFile(join(dir, 'task-started')), { code: 'ENOENT' });
+    });
+
     test('GatewayWorker: Register and Gateway are not reloadable, BusinessWorker is and listens nowhere', async () => {
       const [registerPort, gatewayPort, startPort] = [await freePort(), await freePort(), await freePort()];
       const dir = await appDir({
@@ -301,10 +417,22 @@ $business->count = 4;
 $business->registerAddress = '127.0.0.1:${registerPort}';
 $business->eventHandler = 'Events';
 
+$settings = require __DIR__ . '/config/app.php';
+class Events
+{
+    public static function onWorkerStart()
+    {
+        $GLOBALS['settings'] = require __DIR__ . '/config/app.php';
+    }
+}
+
 Worker::runAll();
 `,
+        'config/app.php': "<?php return ['room' => 'lobby'];\n",
       });
       const definitions = await definitionsOf(dir);
+      // Only the BusinessWorkers are replaced by a reload: their event handler's start is run, not BusinessWorker's own (which connects to the Register).
+      assert.deepEqual(definitions.workerStart, { groups: [{ group: 2, reread: [join(dir, 'config/app.php')] }], declaring: [] });
       assert.deepEqual(
         definitions.groups.map(({ class: kind, name, count, reloadable, listen }) => ({ kind, name, count, reloadable, listen })),
         [

@@ -55,9 +55,9 @@ test('reload, restart or refuse, as on-master-change decides from what a dry run
   assert.match(refuse.actionBecause, /on-master-change: fail would stop the deploy before changing anything/);
 
   // A stale master needs a restart even when the sync changes nothing master-level.
-  const stale = plannedAction({ files: [], definitions: [], stale: ['config/boot.php'] }, 'restart');
+  const stale = plannedAction({ files: [], definitions: [], stale: ['config/boot.php'], evidence: { 'config/boot.php': 'its content differs from what the running master loaded' } }, 'restart');
   assert.equal(stale.action, 'restart');
-  assert.match(stale.actionBecause, /older than config\/boot\.php/);
+  assert.match(stale.actionBecause, /did not load the current config\/boot\.php \(its content differs from what the running master loaded\)/);
 });
 
 test("what a dry run cannot know: the new definitions after a sync, the snapshot's files on a rollback, and always the reload itself", () => {

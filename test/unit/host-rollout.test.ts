@@ -101,7 +101,7 @@ const worker = (pid: number, group: string, listen: string, startedAt: number): 
 const register = worker(10, 'Register', 'text://127.0.0.1:1238', 1);
 const oldWorkers = [register, worker(11, 'BusinessWorker', 'none', 1), worker(12, 'BusinessWorker', 'none', 2)];
 const newWorkers = [register, worker(21, 'BusinessWorker', 'none', 51), worker(22, 'BusinessWorker', 'none', 52)];
-const at = (time: number, workers: WorkerProcess[], masters = [{ pid: 9 }]): HostSnapshot => ({ at: time, masters, workers });
+const at = (time: number, workers: WorkerProcess[], masters: { pid: number; startedAt?: number }[] = [{ pid: 9 }]): HostSnapshot => ({ at: time, masters, workers });
 /** The report's timeline as `name:ok`, after checking the phases follow one another on the clock. */
 function phasesOf(report: HostReport): string[] {
   const phases = report.phases ?? [];
@@ -238,7 +238,7 @@ test('a changed worker count restarts the app in one command: stop, start -d, th
   // The old master's pid, stop-timeout in ms, and the one TCP port of the new definitions.
   assert.match(f.commands.find((c) => c.includes("' restart "))!, /' restart 9 3000 \/srv\/app php start\.php 8080$/);
   assert.deepEqual(phasesOf(report), ['preflight:true', 'sync:true', 'restart:true', 'verify:true']);
-  assert.ok(f.lines.some((line) => /warning: .*restarting the app \(master-level file\(s\) changed: start\.php; worker definitions changed.*Open connections are closed/.test(line)), f.lines.join('\n'));
+  assert.ok(f.lines.some((line) => /warning: .*restarting the app \(master-level file\(s\) changed: start\.php \(changed by this deploy; the master loaded it at top level.*\); worker definitions changed.*Open connections are closed/.test(line)), f.lines.join('\n'));
   assert.ok(f.lines.some((line) => /started again \(ports unserved 180 ms, 1 client connection\(s\) closed\)/.test(line)), f.lines.join('\n'));
 });
 
@@ -280,7 +280,7 @@ test('on-master-change: fail stops before any file changes, from a dry run', asy
   assert.equal(report.ok, false);
   assert.equal(report.step, 'preflight');
   assert.equal(report.filesChanged, false);
-  assert.match(report.error!, /a reload cannot apply this deploy: master-level file\(s\) changed: start\.php\. Nothing was changed \(on-master-change: fail\)/);
+  assert.match(report.error!, /a reload cannot apply this deploy: master-level file\(s\) changed: start\.php \(changed by this deploy; the master loaded it at top level.*\)\. Nothing was changed \(on-master-change: fail\)/);
   assert.deepEqual(f.commands.map(command), ['preflight', 'kill', '(dry run)']);
   // The refusal is a second look before any file changes, marked as a failed preflight.
   assert.deepEqual(phasesOf(report), ['preflight:true', 'preflight:false']);
@@ -291,7 +291,59 @@ test('on-master-change: reload goes on with a warning naming what stays old', as
   const report = await rolloutHost(host, { ...settings, onMasterChange: 'reload' }, f.io);
   assert.equal(report.ok, true, report.error);
   assert.equal(report.action, 'reload');
-  assert.ok(f.lines.some((line) => /warning: .*reloading although master-level file\(s\) changed: start\.php: the master keeps the old code/.test(line)));
+  assert.ok(f.lines.some((line) => /warning: .*reloading although master-level file\(s\) changed: start\.php \(changed by this deploy; .*\): the master keeps the old code/.test(line)), f.lines.join('\n'));
+});
+
+const HASH_V1 = '1'.repeat(64);
+const HASH_V2 = '2'.repeat(64);
+const hashed = (hash: string) => definitions({ fileHashes: { '/srv/app/start.php': hash }, workerStart: { groups: [{ group: 1, reread: [] }], declaring: [] } });
+/** The record command's JSON of files, as sent. */
+const recordedFiles = (commands: string[]) => commands.filter((c) => c.includes(' graceful-reload-record ')).map((c) => /'(\{"\/[^']*\})'/.exec(c)?.[1]);
+
+test('a proven reload of a master with no record, whose files are older than it: what it loaded is recorded, from before the sync', async () => {
+  const answer = (c: string): Partial<CommandResult> => (c.includes('graceful-reload-definitions') ? { stdout: `${c.includes('missing-target') ? hashed(HASH_V1) : hashed(HASH_V2)}\n` } : {});
+  const master = [{ pid: 9, startedAt: 40 }];
+  const f = fake(answer, [at(49, oldWorkers, master), at(50, oldWorkers, master), at(53, newWorkers, master), at(54, newWorkers, master)]);
+  const report = await rolloutHost(host, settings, f.io);
+  assert.equal(report.ok, true, report.error);
+  assert.equal(report.action, 'reload');
+  assert.deepEqual(f.commands.map(command).slice(-2), ['reload', 'sh']);
+  assert.deepEqual(recordedFiles(f.commands), [JSON.stringify({ '/srv/app/start.php': HASH_V1 })]);
+  assert.match(f.commands.at(-1)!, / 9 /, 'the record names the master that was reloaded');
+});
+
+test('no record and a master-level file newer than the master: a restart that says it is a guess, then the new master is recorded', async () => {
+  const answer = (c: string): Partial<CommandResult> =>
+    c.includes('graceful-reload-definitions') ? { stdout: `${hashed(HASH_V1)}\n` } : c.includes("' restart ") ? { stdout: RESTARTED } : {};
+  // start.php's time (1) is after the master's start (0.5): the only evidence there is.
+  const restarted = [worker(40, 'Register', 'text://127.0.0.1:1238', 51.5), worker(41, 'BusinessWorker', 'none', 51.5), worker(42, 'BusinessWorker', 'none', 51.5)];
+  const f = fake(answer, [at(49, oldWorkers, [{ pid: 9, startedAt: 0.5 }]), at(50, oldWorkers, [{ pid: 9 }]), at(51, [], []), at(52, restarted, [{ pid: 30 }]), at(53, restarted, [{ pid: 30 }])], ['src/handler.php']);
+  const report = await rolloutHost(host, { ...settings, settleMs: 500 }, f.io);
+  assert.equal(report.ok, true, report.error);
+  assert.equal(report.action, 'restart');
+  assert.deepEqual(report.restartBecause?.stale, ['start.php']);
+  assert.match(report.restartBecause?.evidence?.['start.php'] ?? '', /^start\.php is newer than the master, and there is no record of what the master loaded: a guess/);
+  assert.deepEqual(f.commands.map(command).slice(-2), ['restart', 'sh']);
+  assert.match(f.commands.at(-1)!, / 30 /);
+});
+
+test('a record of the running master: a file touched but unchanged is no change, a changed one is stale with its evidence', async () => {
+  const record = (hash: string) => `@@graceful-reload-record@@\n{"pid":9,"startTicks":"77","bootId":"b","files":{"/srv/app/start.php":"${hash}"}}\n@@graceful-reload-record-now@@ 77 b\n`;
+  const run = async (recorded: string) => {
+    const answer = (c: string): Partial<CommandResult> => (c.includes('graceful-reload-definitions') ? { stdout: `${hashed(HASH_V1)}\n${c.includes('missing-target') ? record(recorded) : ''}` } : {});
+    // start.php's time (1) is after the master's start: the record, not the time, decides.
+    const master = [{ pid: 9, startedAt: 0.5 }];
+    const f = fake(answer, [at(49, oldWorkers, master), at(50, oldWorkers, master), at(53, newWorkers, master), at(54, newWorkers, master)], ['src/handler.php'], { phpEditsOnly: true });
+    return { f, report: await rolloutHost(host, { ...settings, onMasterChange: 'fail' }, f.io) };
+  };
+  const touched = await run(HASH_V1);
+  assert.equal(touched.report.ok, true, touched.report.error);
+  assert.equal(touched.report.action, 'reload');
+  assert.deepEqual(recordedFiles(touched.f.commands), [], 'the record stands: it is still the running master\'s');
+
+  const changed = await run(HASH_V2);
+  assert.equal(changed.report.ok, false);
+  assert.match(changed.report.error ?? '', /the running master did not load the current start\.php \(its content differs from what the running master loaded; the master loaded it at top level and no worker reads it again at start/);
 });
 
 test('a master running from another release (a switched symlink) is refused, naming both paths', async () => {

@@ -116,7 +116,15 @@ test('a restart row says all workers were replaced by it, and why it restarted',
     status: 'ok',
     step: 'done',
     action: 'restart',
-    restartBecause: { files: ['start.php'], definitions: [], stale: [] },
+    restartBecause: {
+      files: ['start.php'],
+      definitions: [],
+      stale: ['config.php'],
+      evidence: {
+        'start.php': 'changed by this deploy; the master loaded it at top level and no worker reads it again at start',
+        'config.php': 'config.php is newer than the master, and there is no record of what the master loaded: a guess',
+      },
+    },
     filesChanged: true,
     signalled: true,
     sync: { filesTransferred: 1, filesDeleted: 0 },
@@ -128,7 +136,12 @@ test('a restart row says all workers were replaced by it, and why it restarted',
   };
   const [row] = tableRows(jobSummary([restarted], 4000));
   assert.equal(row![2], 'all, by a restart: 2 new (web 2)');
-  assert.equal(row![5], 'restart (master-level file(s) changed: start.php)');
+  assert.equal(
+    row![5],
+    'restart (master-level file(s) changed: start.php (changed by this deploy; the master loaded it at top level and no worker reads it again at start); ' +
+      'the running master did not load the current config.php (config.php is newer than the master, and there is no record of what the master loaded: a guess): ' +
+      'an earlier deploy reloaded where a restart was needed)',
+  );
   assert.equal(row![7], '—', 'no revision given');
 });
 
