@@ -12446,6 +12446,93 @@ var RemoteConnectionLost = class extends Error {
   why;
 };
 
+// src/engine/rsync-output.ts
+function parseRsyncStats(stdout) {
+  const transferred = /Number of regular files transferred:\s*([\d,]+)/.exec(stdout)?.[1];
+  const deleted = /Number of deleted files:\s*([\d,]+)/.exec(stdout)?.[1];
+  return {
+    filesTransferred: Number((transferred ?? "0").replaceAll(",", "")),
+    filesDeleted: Number((deleted ?? "0").replaceAll(",", ""))
+  };
+}
+var RSYNC_TAIL_CHARS = 64 * 1024;
+var TailText = class {
+  constructor(limit = RSYNC_TAIL_CHARS) {
+    this.limit = limit;
+  }
+  limit;
+  text = "";
+  total = 0;
+  add(chunk) {
+    this.total += chunk.length;
+    this.text += chunk;
+    if (this.text.length > 2 * this.limit) this.text = this.text.slice(-this.limit);
+  }
+  get value() {
+    return this.text.length > this.limit ? this.text.slice(-this.limit) : this.text;
+  }
+};
+var ItemizedChanges = class {
+  constructor(watch) {
+    this.watch = watch;
+  }
+  watch;
+  deleted = [];
+  watched = [];
+  /** Every change so far was new content in an existing .php file (or there was none). */
+  phpEditsOnly = true;
+  partial = "";
+  add(chunk) {
+    const lines2 = (this.partial + chunk).split("\n");
+    this.partial = lines2.pop();
+    for (const line2 of lines2) this.line(line2);
+  }
+  line(line2) {
+    const deleted = /^\*deleting +(.+)$/.exec(line2)?.[1];
+    if (deleted !== void 0) {
+      this.phpEditsOnly = false;
+      if (this.deleted.length < DELETED_NAMES_SHOWN) this.deleted.push(deleted);
+      if (this.watch?.(deleted)) this.watched.push(deleted);
+      return;
+    }
+    const item = /^([<>ch.])([fdLDS])(\S{9}) (.+)$/.exec(line2);
+    if (!item) return;
+    const [, update, kind, flags = "", name = ""] = item;
+    const created = flags.includes("+");
+    if (update === "." && !created) return;
+    const path = kind === "L" ? name.replace(/ -> .*$/, "") : name;
+    if (created || kind !== "f" || !path.endsWith(".php")) this.phpEditsOnly = false;
+    if (kind !== "d" && this.watch?.(path)) this.watched.push(path);
+  }
+};
+var EXIT_MEANINGS = {
+  1: "syntax or usage error",
+  2: "protocol incompatibility",
+  3: "errors selecting input/output files or directories",
+  4: "requested action not supported",
+  5: "error starting the client-server protocol",
+  10: "error in socket I/O",
+  11: "error in file I/O",
+  12: "error in the rsync protocol data stream",
+  13: "errors with program diagnostics",
+  14: "error in IPC code",
+  20: "received SIGUSR1 or SIGINT",
+  21: "some error returned by waitpid()",
+  22: "error allocating core memory buffers",
+  23: "partial transfer due to error",
+  24: "partial transfer due to vanished source files",
+  25: "the --max-delete limit stopped deletions",
+  30: "timeout in data send/receive",
+  35: "timeout waiting for daemon connection",
+  255: "the SSH connection failed or was lost"
+};
+function describeRsyncFailure(end) {
+  const stderrTail = end.stderr.trim().split(/\r?\n/).filter((line2) => line2.trim() !== "").slice(-3).join(" | ");
+  const how = end.code === null ? `rsync was killed by ${end.signal ?? "a signal"}` : `rsync failed (exit ${end.code}${EXIT_MEANINGS[end.code] ? `: ${EXIT_MEANINGS[end.code]}` : ""})`;
+  const files = end.remoteStarted ? "some files may have been replaced: rsync renames them into place only at its end (--delay-updates), so a stop before that leaves them unchanged, but whether that end had begun cannot be known" : "rsync never started on the host, so no file on it was changed";
+  return { message: `${how}${stderrTail ? `: ${stderrTail}` : ""}; ${files}`, filesMayHaveChanged: end.remoteStarted };
+}
+
 // src/adapters/rsync-bridge.ts
 var BRIDGE_RSH = `sh -c 'printf "%s\\0" "$#" "$@" >&3 || exit 255; exec 4<&0; cat <&4 >&3 & cat <&3; kill $! 2>/dev/null; exit 0' graceful-reload-rsh`;
 var BRIDGE_HOST = "graceful-reload";
@@ -12574,94 +12661,9 @@ function rsyncArguments(settings, options = {}) {
     `${BRIDGE_HOST}:${settings.target}/`
   ];
 }
-function parseRsyncStats(stdout) {
-  const transferred = /Number of regular files transferred:\s*([\d,]+)/.exec(stdout)?.[1];
-  const deleted = /Number of deleted files:\s*([\d,]+)/.exec(stdout)?.[1];
-  return {
-    filesTransferred: Number((transferred ?? "0").replaceAll(",", "")),
-    filesDeleted: Number((deleted ?? "0").replaceAll(",", ""))
-  };
-}
 function childEnvironment(environment = process.env) {
   const kept = Object.entries(environment).filter(([name]) => !name.startsWith("INPUT_"));
   return { ...Object.fromEntries(kept), RSYNC_CHECKSUM_LIST: CHECKSUM_PREFERENCE };
-}
-var RSYNC_TAIL_CHARS = 64 * 1024;
-var TailText = class {
-  constructor(limit = RSYNC_TAIL_CHARS) {
-    this.limit = limit;
-  }
-  limit;
-  text = "";
-  total = 0;
-  add(chunk) {
-    this.total += chunk.length;
-    this.text += chunk;
-    if (this.text.length > 2 * this.limit) this.text = this.text.slice(-this.limit);
-  }
-  get value() {
-    return this.text.length > this.limit ? this.text.slice(-this.limit) : this.text;
-  }
-};
-var ItemizedChanges = class {
-  constructor(watch) {
-    this.watch = watch;
-  }
-  watch;
-  deleted = [];
-  watched = [];
-  /** Every change so far was new content in an existing .php file (or there was none). */
-  phpEditsOnly = true;
-  partial = "";
-  add(chunk) {
-    const lines2 = (this.partial + chunk).split("\n");
-    this.partial = lines2.pop();
-    for (const line2 of lines2) this.line(line2);
-  }
-  line(line2) {
-    const deleted = /^\*deleting +(.+)$/.exec(line2)?.[1];
-    if (deleted !== void 0) {
-      this.phpEditsOnly = false;
-      if (this.deleted.length < DELETED_NAMES_SHOWN) this.deleted.push(deleted);
-      if (this.watch?.(deleted)) this.watched.push(deleted);
-      return;
-    }
-    const item = /^([<>ch.])([fdLDS])(\S{9}) (.+)$/.exec(line2);
-    if (!item) return;
-    const [, update, kind, flags = "", name = ""] = item;
-    const created = flags.includes("+");
-    if (update === "." && !created) return;
-    const path = kind === "L" ? name.replace(/ -> .*$/, "") : name;
-    if (created || kind !== "f" || !path.endsWith(".php")) this.phpEditsOnly = false;
-    if (kind !== "d" && this.watch?.(path)) this.watched.push(path);
-  }
-};
-var EXIT_MEANINGS = {
-  1: "syntax or usage error",
-  2: "protocol incompatibility",
-  3: "errors selecting input/output files or directories",
-  4: "requested action not supported",
-  5: "error starting the client-server protocol",
-  10: "error in socket I/O",
-  11: "error in file I/O",
-  12: "error in the rsync protocol data stream",
-  13: "errors with program diagnostics",
-  14: "error in IPC code",
-  20: "received SIGUSR1 or SIGINT",
-  21: "some error returned by waitpid()",
-  22: "error allocating core memory buffers",
-  23: "partial transfer due to error",
-  24: "partial transfer due to vanished source files",
-  25: "the --max-delete limit stopped deletions",
-  30: "timeout in data send/receive",
-  35: "timeout waiting for daemon connection",
-  255: "the SSH connection failed or was lost"
-};
-function describeRsyncFailure(end) {
-  const stderrTail = end.stderr.trim().split(/\r?\n/).filter((line2) => line2.trim() !== "").slice(-3).join(" | ");
-  const how = end.code === null ? `rsync was killed by ${end.signal ?? "a signal"}` : `rsync failed (exit ${end.code}${EXIT_MEANINGS[end.code] ? `: ${EXIT_MEANINGS[end.code]}` : ""})`;
-  const files = end.remoteStarted ? "some files may have been replaced: rsync renames them into place only at its end (--delay-updates), so a stop before that leaves them unchanged, but whether that end had begun cannot be known" : "rsync never started on the host, so no file on it was changed";
-  return { message: `${how}${stderrTail ? `: ${stderrTail}` : ""}; ${files}`, filesMayHaveChanged: end.remoteStarted };
 }
 var running = /* @__PURE__ */ new Set();
 function stopRunningRsync(signal = "SIGTERM") {
@@ -15362,7 +15364,7 @@ var host_command_default = `# graceful-reload's runner for a user's command on t
 # outlive the rollout; without timeout, the runner's own bound still holds.
 cd "$1" || { echo "cannot enter $1"; exit 97; }
 seconds=$2 command=$3
-shell=sh
+shell='sh'
 command -v bash >/dev/null 2>&1 && shell=bash
 if command -v timeout >/dev/null 2>&1; then
   exec timeout -k 10 "$seconds" "$shell" -c "$command" 2>&1
@@ -15594,6 +15596,27 @@ async function connectAgain(run2, lost, why) {
   return traced(fresh, run2.io.log, run2.label);
 }
 
+// src/remote/lock-acquire.sh
+var lock_acquire_default = '# graceful-reload\'s host lock, one attempt, run on the host as\n#   sh -c "<this file>" graceful-reload-lock STATE_DIR LOCK_DIR OWNER_PREFIX MODE TARGET START_FILE STALE_SECONDS\n# OWNER_PREFIX is the owner record without its closing brace (JSON, ends with\n# a comma); MODE is `force` or `wait`; STALE_SECONDS the heartbeat\'s stale age.\n# Nothing is created unless the target holds its start file (exit 7): a\n# mistyped target must not leave directories on the host, nor one inside an\n# app. mkdir of the lock dir is the atomic step; the owner file is written to\n# a temporary name and renamed, so a reader sees all of it or none. When the\n# lock is held it prints the holder: host time now, the lock dir\'s mtime, the\n# owner file\'s mtime (its heartbeat, or -), and the owner file. With force it\n# then removes the lock and takes it, unless the heartbeat is recent.\n# The mark, owner.json and 4096 (the most of an owner file read back) are\n# host-lock.ts\'s MARK, OWNER_FILE and OWNER_BYTES.\n# Exit: 0 with a mark line, 3 no state dir, 4 no lock dir, 5 no owner file, 6 force could not remove, 7 no target.\nstate=$1; lock=$2; prefix=$3; mode=$4; target=$5; start=$6; stale=$7; mark=@@graceful-reload-lock@@\nif [ ! -d "$target" ] || [ ! -f "$start" ]; then exit 7; fi\nif ! err=$(mkdir -p -- "$state" 2>&1); then printf "%s\\n" "$err" >&2; exit 3; fi\ntake() {\n  tries=0\n  until err=$(mkdir -- "$lock" 2>&1); do\n    [ -d "$lock" ] && return 1\n    tries=$((tries + 1))\n    if [ "$tries" -ge 2 ]; then printf "%s\\n" "$err" >&2; exit 4; fi\n  done\n  created=$(date -u +%Y-%m-%dT%H:%M:%SZ)\n  if ! printf "%s\\"createdAt\\":\\"%s\\"}\\n" "$prefix" "$created" > "$lock/owner.json.tmp" || ! mv -f -- "$lock/owner.json.tmp" "$lock/owner.json"; then\n    rm -rf -- "$lock"; echo "cannot write the lock\'s owner file" >&2; exit 5\n  fi\n  return 0\n}\n# A lock released between the mkdir and the stat is free: try again (a few times at most).\nround=0\nwhile :; do\n  if take; then printf "%s acquired\\n" "$mark"; exit 0; fi\n  mtime=$(stat -c %Y -- "$lock" 2>/dev/null || stat -f %m -- "$lock" 2>/dev/null)\n  round=$((round + 1))\n  if [ -n "$mtime" ] || [ "$round" -ge 3 ]; then break; fi\ndone\nnow=$(date +%s)\nbeat=$(stat -c %Y -- "$lock/owner.json" 2>/dev/null || stat -f %m -- "$lock/owner.json" 2>/dev/null)\nprintf "%s held %s %s %s\\n" "$mark" "$now" "$mtime" "${beat:--}"\nhead -c 4096 -- "$lock/owner.json" 2>/dev/null\necho\nif [ "$mode" = force ]; then\n  last=${beat:-$mtime}\n  if [ -n "$last" ] && [ $((now - last)) -lt "$stale" ]; then printf "%s live\\n" "$mark"; exit 0; fi\n  if ! err=$(rm -rf -- "$lock" 2>&1); then printf "%s\\n" "$err" >&2; exit 6; fi\n  if take; then printf "%s forced\\n" "$mark"; exit 0; fi\nfi\nexit 0\n';
+
+// src/remote/lock-release.sh
+var lock_release_default = '# Releases graceful-reload\'s host lock, run on the host as\n#   sh -c "<this file>" graceful-reload-unlock LOCK_DIR TOKEN\n# Removes the lock only while its owner file carries this run\'s token: a lock\n# another run took by force stays, and its owner is printed after `other`.\nlock=$1; token=$2; mark=@@graceful-reload-lock@@\nif [ ! -d "$lock" ]; then printf "%s gone\\n" "$mark"; exit 0; fi\nif grep -F -q -e "\\"token\\":\\"$token\\"" -- "$lock/owner.json" 2>/dev/null; then\n  if ! err=$(rm -rf -- "$lock" 2>&1); then printf "%s\\n" "$err" >&2; exit 3; fi\n  printf "%s released\\n" "$mark"; exit 0\nfi\nprintf "%s other\\n" "$mark"\nhead -c 4096 -- "$lock/owner.json" 2>/dev/null\necho\nexit 0\n';
+
+// src/remote/lock-renew.sh
+var lock_renew_default = `# Renews graceful-reload's host lock heartbeat, run on the host as
+#   sh -c "<this file>" graceful-reload-heartbeat LOCK_DIR TOKEN
+# The heartbeat is the owner file's mtime, renewed while the owner file
+# carries this run's token; otherwise says the lock is gone, or another's,
+# with its owner.
+lock=$1; token=$2; mark=@@graceful-reload-lock@@
+if grep -F -q -e "\\"token\\":\\"$token\\"" -- "$lock/owner.json" 2>/dev/null && touch -c -- "$lock/owner.json"; then printf "%s alive\\n" "$mark"; exit 0; fi
+if [ ! -d "$lock" ]; then printf "%s gone\\n" "$mark"; exit 0; fi
+printf "%s other\\n" "$mark"
+head -c 4096 -- "$lock/owner.json" 2>/dev/null
+echo
+exit 0
+`;
+
 // src/rollout/host-lock.ts
 var HEARTBEAT_MS = 5e3;
 var HEARTBEAT_STALE_SECONDS = 30;
@@ -15609,61 +15632,6 @@ function lockDirectory(target) {
   return `${stateDirectory(target)}/lock`;
 }
 var MARK = "@@graceful-reload-lock@@";
-var OWNER_FILE = "owner.json";
-var OWNER_BYTES = 4096;
-var ACQUIRE_SCRIPT = `state=$1; lock=$2; prefix=$3; mode=$4; target=$5; start=$6; stale=$7; mark=${MARK}
-if [ ! -d "$target" ] || [ ! -f "$start" ]; then exit 7; fi
-if ! err=$(mkdir -p -- "$state" 2>&1); then printf "%s\\n" "$err" >&2; exit 3; fi
-take() {
-  tries=0
-  until err=$(mkdir -- "$lock" 2>&1); do
-    [ -d "$lock" ] && return 1
-    tries=$((tries + 1))
-    if [ "$tries" -ge 2 ]; then printf "%s\\n" "$err" >&2; exit 4; fi
-  done
-  created=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-  if ! printf "%s\\"createdAt\\":\\"%s\\"}\\n" "$prefix" "$created" > "$lock/${OWNER_FILE}.tmp" || ! mv -f -- "$lock/${OWNER_FILE}.tmp" "$lock/${OWNER_FILE}"; then
-    rm -rf -- "$lock"; echo "cannot write the lock's owner file" >&2; exit 5
-  fi
-  return 0
-}
-# A lock released between the mkdir and the stat is free: try again (a few times at most).
-round=0
-while :; do
-  if take; then printf "%s acquired\\n" "$mark"; exit 0; fi
-  mtime=$(stat -c %Y -- "$lock" 2>/dev/null || stat -f %m -- "$lock" 2>/dev/null)
-  round=$((round + 1))
-  if [ -n "$mtime" ] || [ "$round" -ge 3 ]; then break; fi
-done
-now=$(date +%s)
-beat=$(stat -c %Y -- "$lock/${OWNER_FILE}" 2>/dev/null || stat -f %m -- "$lock/${OWNER_FILE}" 2>/dev/null)
-printf "%s held %s %s %s\\n" "$mark" "$now" "$mtime" "\${beat:--}"
-head -c ${OWNER_BYTES} -- "$lock/${OWNER_FILE}" 2>/dev/null
-echo
-if [ "$mode" = force ]; then
-  last=\${beat:-$mtime}
-  if [ -n "$last" ] && [ $((now - last)) -lt "$stale" ]; then printf "%s live\\n" "$mark"; exit 0; fi
-  if ! err=$(rm -rf -- "$lock" 2>&1); then printf "%s\\n" "$err" >&2; exit 6; fi
-  if take; then printf "%s forced\\n" "$mark"; exit 0; fi
-fi
-exit 0`;
-var RELEASE_SCRIPT = `lock=$1; token=$2; mark=${MARK}
-if [ ! -d "$lock" ]; then printf "%s gone\\n" "$mark"; exit 0; fi
-if grep -F -q -e "\\"token\\":\\"$token\\"" -- "$lock/${OWNER_FILE}" 2>/dev/null; then
-  if ! err=$(rm -rf -- "$lock" 2>&1); then printf "%s\\n" "$err" >&2; exit 3; fi
-  printf "%s released\\n" "$mark"; exit 0
-fi
-printf "%s other\\n" "$mark"
-head -c ${OWNER_BYTES} -- "$lock/${OWNER_FILE}" 2>/dev/null
-echo
-exit 0`;
-var RENEW_SCRIPT = `lock=$1; token=$2; mark=${MARK}
-if grep -F -q -e "\\"token\\":\\"$token\\"" -- "$lock/${OWNER_FILE}" 2>/dev/null && touch -c -- "$lock/${OWNER_FILE}"; then printf "%s alive\\n" "$mark"; exit 0; fi
-if [ ! -d "$lock" ]; then printf "%s gone\\n" "$mark"; exit 0; fi
-printf "%s other\\n" "$mark"
-head -c ${OWNER_BYTES} -- "$lock/${OWNER_FILE}" 2>/dev/null
-echo
-exit 0`;
 function ownerRecordPrefix(owner, token) {
   const record = JSON.stringify({ runUrl: owner.runUrl, job: owner.job, startedAt: owner.startedAt, token });
   return `${record.slice(0, -1)},`;
@@ -15672,7 +15640,7 @@ function acquireCommand(target, startFile, owner, token, force) {
   return commandLine([
     "sh",
     "-c",
-    ACQUIRE_SCRIPT,
+    lock_acquire_default,
     "graceful-reload-lock",
     stateDirectory(target),
     lockDirectory(target),
@@ -15684,10 +15652,10 @@ function acquireCommand(target, startFile, owner, token, force) {
   ]);
 }
 function renewCommand(target, token) {
-  return commandLine(["sh", "-c", RENEW_SCRIPT, "graceful-reload-heartbeat", lockDirectory(target), token]);
+  return commandLine(["sh", "-c", lock_renew_default, "graceful-reload-heartbeat", lockDirectory(target), token]);
 }
 function releaseCommand(target, token) {
-  return commandLine(["sh", "-c", RELEASE_SCRIPT, "graceful-reload-unlock", lockDirectory(target), token]);
+  return commandLine(["sh", "-c", lock_release_default, "graceful-reload-unlock", lockDirectory(target), token]);
 }
 function shown(text) {
   const line2 = text.replace(/[\u0000-\u001f\u007f]+/g, " ").trim();
@@ -15878,6 +15846,9 @@ async function release(run2, path, token) {
   }
 }
 
+// src/remote/live-workers.sh
+var live_workers_default = '# The old workers among PIDS that still run (a worker title in /proc), one\n# PID a line, run on the host as\n#   sh -c "<this file>" live-workers PID...\n# After the master died, these serve old code on their own.\nfor p in "$@"; do t=$(tr "\\000" " " 2>/dev/null < "/proc/$p/cmdline") || continue; case "$t" in *"worker process"*) echo "$p";; esac; done\n';
+
 // src/remote/restart.sh
 var restart_default = `# graceful-reload's restart of a Workerman app, run on the host as
 #   sh -c "<this file>" restart MASTER_PID STOP_TIMEOUT_MS TARGET PHP START_FILE [TCP_PORT...]
@@ -15987,6 +15958,17 @@ cat "$out"
 exit "$rc"
 `;
 
+// src/remote/stop-worker.sh
+var stop_worker_default = `# Sends a signal to one old worker, but only while that PID is still a child
+# of the master: PIDs are reused, and a stale one must never be signalled.
+# Run on the host as
+#   sh -c "<this file>" stop-worker PID MASTER_PID INT|KILL
+# Field 4 of /proc/PID/stat (after the comm field, which may hold spaces) is
+# the parent's pid. Exit 3: not the master's child (or gone).
+# shellcheck disable=SC2086 # the stat fields are split on purpose
+f=$(sed "s/^.*) //" "/proc/$1/stat" 2>/dev/null) || exit 3; set -- "$1" "$2" "$3" $f; [ "$5" = "$2" ] || exit 3; kill -s "$3" "$1"
+`;
+
 // src/workerman/commands.ts
 function reloadSignalCommand(masterPid, mode) {
   return commandLine(["kill", "-s", mode === "graceful" ? "USR2" : "USR1", String(masterPid)]);
@@ -16001,12 +15983,10 @@ function layoutCheckCommand(settings) {
   ].join("; ");
 }
 function liveWorkersCommand(pids) {
-  const script = 'for p in "$@"; do t=$(tr "\\000" " " 2>/dev/null < "/proc/$p/cmdline") || continue; case "$t" in *"worker process"*) echo "$p";; esac; done';
-  return commandLine(["sh", "-c", script, "live-workers", ...pids.map(String)]);
+  return commandLine(["sh", "-c", live_workers_default, "live-workers", ...pids.map(String)]);
 }
 function stopWorkerCommand(pid, masterPid, signal) {
-  const script = 'f=$(sed "s/^.*) //" "/proc/$1/stat" 2>/dev/null) || exit 3; set -- "$1" "$2" "$3" $f; [ "$5" = "$2" ] || exit 3; kill -s "$3" "$1"';
-  return commandLine(["sh", "-c", script, "stop-worker", String(pid), String(masterPid), signal]);
+  return commandLine(["sh", "-c", stop_worker_default, "stop-worker", String(pid), String(masterPid), signal]);
 }
 function canSignalCommand(masterPid) {
   return commandLine(["kill", "-0", String(masterPid)]);
@@ -16815,37 +16795,52 @@ function decide(run2, change) {
   }
 }
 
+// src/remote/proc-ticks.sh
+var proc_ticks_default = '# Prints a process\'s start ticks ($1 a pid; field 22 of /proc/<pid>/stat), or\n# nothing when /proc does not know it. The comm field may hold spaces: cut\n# after its ")". Prepended to record-write.sh and record-read.sh.\n# shellcheck disable=SC2086 # the fields after comm are split on purpose\nticks() { s=$(cat "/proc/$1/stat" 2>/dev/null) || return 0; s=${s##*") "}; set -- $s; printf %s "${20}"; }\n';
+
+// src/remote/record-read.sh
+var record_read_default = `# Prints the record of what a master loaded, appended to the preflight's
+# command (no round trip of its own) after \`rc=$?\` and \`rec=<record path>\`,
+# with proc-ticks.sh before it: the mark, the record, then the start ticks of
+# the pid it names and the boot id as they are now (after the now mark).
+# Keeps the exit code of what ran before it. Reads at most 4000000 bytes of the
+# record; the marks are master-record.ts's MARK and NOW_MARK.
+# shellcheck shell=sh disable=SC2154 # rc and rec are set by the lines before this file
+printf '\\n%s\\n' @@graceful-reload-record@@
+if [ -f "$rec" ]; then head -c 4000000 -- "$rec"; echo; pid=$(head -n 1 -- "$rec" | sed -n 's/^{"pid":\\([0-9][0-9]*\\),.*/\\1/p'); printf '%s %s %s\\n' @@graceful-reload-record-now@@ "$(ticks "$pid")" "$(cat /proc/sys/kernel/random/boot_id 2>/dev/null)"; fi
+exit "$rc"
+`;
+
+// src/remote/record-write.sh
+var record_write_default = `# Writes the record of what a master loaded, run on the host as
+#   sh -c "<proc-ticks.sh><this file>" graceful-reload-record STATE_DIR PID FILES_JSON
+# The record is written to a temporary name and renamed, so a reader sees all
+# of it or none; master.json is master-record.ts's RECORD_FILE.
+# Exit 4: the pid has no /proc entry; 3: no state dir; 5: cannot write.
+# shellcheck shell=sh
+state=$1; pid=$2; files=$3
+start=$(ticks "$pid"); boot=$(cat /proc/sys/kernel/random/boot_id 2>/dev/null)
+if [ -z "$start" ] || [ -z "$boot" ]; then echo "no /proc entry for pid $pid, or no boot id" >&2; exit 4; fi
+if ! err=$(mkdir -p -- "$state" 2>&1); then printf "%s\\n" "$err" >&2; exit 3; fi
+tmp="$state/master.json.tmp.$$"
+if printf '{"pid":%s,"startTicks":"%s","bootId":"%s","files":%s}\\n' "$pid" "$start" "$boot" "$files" > "$tmp" && mv -f -- "$tmp" "$state/master.json"; then exit 0; fi
+rm -f -- "$tmp"; exit 5
+`;
+
 // src/rollout/master-record.ts
 var MARK2 = "@@graceful-reload-record@@";
 var NOW_MARK = "@@graceful-reload-record-now@@";
 var RECORD_FILE = "master.json";
-var RECORD_BYTES = 4e6;
 var MAX_FILES_JSON = 1e5;
 function recordPath(target) {
   return `${stateDirectory(target)}/${RECORD_FILE}`;
 }
-var TICKS_FUNCTION = 'ticks() { s=$(cat "/proc/$1/stat" 2>/dev/null) || return 0; s=${s##*") "}; set -- $s; printf %s "${20}"; }';
-var BOOT_ID = "$(cat /proc/sys/kernel/random/boot_id 2>/dev/null)";
 function recordReadCommand(target) {
-  return [
-    "rc=$?",
-    TICKS_FUNCTION,
-    `rec=${quote(recordPath(target))}`,
-    `printf '\\n%s\\n' ${MARK2}`,
-    `if [ -f "$rec" ]; then head -c ${RECORD_BYTES} -- "$rec"; echo; pid=$(head -n 1 -- "$rec" | sed -n 's/^{"pid":\\([0-9][0-9]*\\),.*/\\1/p'); printf '%s %s %s\\n' ${NOW_MARK} "$(ticks "$pid")" "${BOOT_ID}"; fi`,
-    "exit $rc"
-  ].join("\n");
+  return ["rc=$?", `rec=${quote(recordPath(target))}`, proc_ticks_default, record_read_default].join("\n");
 }
-var WRITE_SCRIPT = `state=$1; pid=$2; files=$3
-${TICKS_FUNCTION}
-start=$(ticks "$pid"); boot=${BOOT_ID}
-if [ -z "$start" ] || [ -z "$boot" ]; then echo "no /proc entry for pid $pid, or no boot id" >&2; exit 4; fi
-if ! err=$(mkdir -p -- "$state" 2>&1); then printf "%s\\n" "$err" >&2; exit 3; fi
-tmp="$state/${RECORD_FILE}.tmp.$$"
-if printf '{"pid":%s,"startTicks":"%s","bootId":"%s","files":%s}\\n' "$pid" "$start" "$boot" "$files" > "$tmp" && mv -f -- "$tmp" "$state/${RECORD_FILE}"; then exit 0; fi
-rm -f -- "$tmp"; exit 5`;
 function recordWriteCommand(target, pid, files) {
-  return commandLine(["sh", "-c", WRITE_SCRIPT, "graceful-reload-record", stateDirectory(target), String(pid), JSON.stringify(files)]);
+  return commandLine(["sh", "-c", `${proc_ticks_default}
+${record_write_default}`, "graceful-reload-record", stateDirectory(target), String(pid), JSON.stringify(files)]);
 }
 function parseRecord(stdout, masterPid) {
   const lines2 = stdout.split("\n");
@@ -17801,6 +17796,29 @@ async function deployHost(prepared, delivery2 = sourceTransfer(prepared.run), ca
   }
 }
 
+// src/remote/snapshot-take.sh
+var snapshot_take_default = '# Takes a hard-link snapshot of the live tree, run on the host as\n#   sh -c "<this file>" graceful-reload-snapshot TARGET SNAPSHOTS_DIR [EXCLUDE_PATTERN...]\n# The copy is `rsync -a --link-dest`, not `cp -al`: rsync is on every host\n# already (the deploy needs it), while `cp -l` is GNU only; and where a file\n# cannot be hard-linked (a file of another user under fs.protected_hardlinks)\n# rsync copies it, so the snapshot is still whole. The copy is built under a\n# .partial- name and renamed into place at the end, so a half-made snapshot is\n# never listed. The snapshots must be on the target\'s file system (hard links\n# cannot cross one): a target that is a mount point of its own is refused\n# rather than copied whole. The patterns to leave out are written to\n# `excluded` and given to rsync as --exclude. rsync\'s exit 24 (a file vanished\n# while it was copied, a session file the app deleted) is a good snapshot: the\n# file is gone from the live tree too.\n# Prints the mark (host-snapshot.ts\'s MARK) and the snapshot\'s name. Exit: 3 no\n# target, 4 no snapshots dir, 5 another file system, 6 the copy failed, 7 the rename failed.\ntarget=$1; dir=$2; shift 2; mark=@@graceful-reload-snapshot@@\n[ -d "$target" ] || { echo "the target is not a directory" >&2; exit 3; }\nif ! err=$(mkdir -p -- "$dir" 2>&1); then printf "%s\\n" "$err" >&2; exit 4; fi\ndevice() { stat -c %d -- "$1" 2>/dev/null || stat -f %d -- "$1" 2>/dev/null; }\nif [ "$(device "$target")" != "$(device "$dir")" ]; then echo "the snapshot directory is on another file system than the target (is the target a mount point?), and hard links cannot cross file systems" >&2; exit 5; fi\nstamp=$(date -u +%Y%m%dT%H%M%SZ); name=$stamp; n=0\nwhile [ -e "$dir/$name" ]; do n=$((n + 1)); name=$(printf "%s-%03d" "$stamp" "$n"); done\npartial="$dir/.partial-$name-$$"\ndiscard() { find "$partial" -type d ! -perm -u+w -exec chmod u+w {} + 2>/dev/null; rm -rf -- "$partial"; }\nif ! err=$(mkdir -- "$partial" 2>&1); then printf "%s\\n" "$err" >&2; exit 4; fi\n: > "$partial/excluded" || { discard; exit 6; }\ncount=$#\nfor rule; do printf "%s\\n" "$rule" >> "$partial/excluded" || { discard; exit 6; }; set -- "$@" "--exclude=$rule"; done\nshift "$count"\nrsync -a --link-dest="$target/" "$@" -- "$target/" "$partial/tree/"; code=$?\nif [ "$code" != 0 ] && [ "$code" != 24 ]; then discard; exit 6; fi\nmv -- "$partial" "$dir/$name" || { discard; exit 7; }\nprintf "%s %s\\n" "$mark" "$name"\n';
+
+// src/remote/snapshot-list.sh
+var snapshot_list_default = `# Lists a target's snapshots, run on the host as
+#   sh -c "<this file>" graceful-reload-snapshots SNAPSHOTS_DIR
+# The mark (host-snapshot.ts's MARK), then the entries one a line, finished
+# and half-made (.partial-); nothing after the mark when the directory does
+# not exist yet.
+dir=$1; mark=@@graceful-reload-snapshot@@
+printf "%s\\n" "$mark"
+[ -d "$dir" ] || exit 0
+cd -- "$dir" || exit 3
+for entry in * .partial-*; do [ -d "$entry" ] && printf "%s\\n" "$entry"; done
+exit 0
+`;
+
+// src/remote/snapshot-prune.sh
+var snapshot_prune_default = '# Removes snapshots by name, run on the host as\n#   sh -c "<this file>" graceful-reload-prune SNAPSHOTS_DIR NAME...\n# A snapshot keeps the permissions of the tree it copied: a directory without\n# write permission is made writable first, or its entries could not be\n# removed. Only directories: the files are hard links, and a chmod on one\n# would change the live file too.\ndir=$1; shift\ncd -- "$dir" || exit 3\nfailed=0\nfor name in "$@"; do\n  find "./$name" -type d ! -perm -u+w -exec chmod u+w {} + 2>/dev/null\n  rm -rf -- "./$name" || failed=1\ndone\nexit $failed\n';
+
+// src/remote/snapshot-restore.sh
+var snapshot_restore_default = '# Restores a snapshot into the live tree, run on the host as\n#   sh -c "<this file>" graceful-reload-restore SNAPSHOT TARGET RSYNC_OPTION...\n# What the snapshot left out (its `excluded` file) is hidden and protected\n# too: the snapshot holds no copy of it, so --delete would otherwise remove it\n# from the live tree. Exit 93: no such snapshot; 94: no target; else rsync\'s.\nfrom=$1; to=$2; shift 2\n[ -d "$from/tree" ] || { echo "the snapshot does not exist" >&2; exit 93; }\n[ -d "$to" ] || { echo "the target is not a directory" >&2; exit 94; }\nif [ -f "$from/excluded" ]; then\n  while IFS= read -r rule; do\n    [ -n "$rule" ] && set -- "$@" "--filter=hide $rule" "--filter=protect $rule"\n  done < "$from/excluded"\nfi\nexec rsync "$@" -- "$from/tree/" "$to/"\n';
+
 // src/rollout/host-snapshot.ts
 function snapshotsDirectory(target) {
   return `${stateDirectory(target)}/snapshots`;
@@ -17826,26 +17844,8 @@ async function runOrFail(run2, step, command, timeoutMs, what, consequence, file
     throw new StepError(step, `${what}: ${error2.message}; ${consequence}`, { cause: error2, filesMayHaveChanged });
   }
 }
-var TAKE_SCRIPT = `target=$1; dir=$2; shift 2; mark=${MARK3}
-[ -d "$target" ] || { echo "the target is not a directory" >&2; exit 3; }
-if ! err=$(mkdir -p -- "$dir" 2>&1); then printf "%s\\n" "$err" >&2; exit 4; fi
-device() { stat -c %d -- "$1" 2>/dev/null || stat -f %d -- "$1" 2>/dev/null; }
-if [ "$(device "$target")" != "$(device "$dir")" ]; then echo "the snapshot directory is on another file system than the target (is the target a mount point?), and hard links cannot cross file systems" >&2; exit 5; fi
-stamp=$(date -u +%Y%m%dT%H%M%SZ); name=$stamp; n=0
-while [ -e "$dir/$name" ]; do n=$((n + 1)); name=$(printf "%s-%03d" "$stamp" "$n"); done
-partial="$dir/.partial-$name-$$"
-discard() { find "$partial" -type d ! -perm -u+w -exec chmod u+w {} + 2>/dev/null; rm -rf -- "$partial"; }
-if ! err=$(mkdir -- "$partial" 2>&1); then printf "%s\\n" "$err" >&2; exit 4; fi
-: > "$partial/excluded" || { discard; exit 6; }
-count=$#
-for rule; do printf "%s\\n" "$rule" >> "$partial/excluded" || { discard; exit 6; }; set -- "$@" "--exclude=$rule"; done
-shift "$count"
-rsync -a --link-dest="$target/" "$@" -- "$target/" "$partial/tree/"; code=$?
-if [ "$code" != 0 ] && [ "$code" != 24 ]; then discard; exit 6; fi
-mv -- "$partial" "$dir/$name" || { discard; exit 7; }
-printf "%s %s\\n" "$mark" "$name"`;
 function takeSnapshotCommand(target, exclude) {
-  return commandLine(["sh", "-c", TAKE_SCRIPT, "graceful-reload-snapshot", trimmed(target), snapshotsDirectory(target), ...exclude]);
+  return commandLine(["sh", "-c", snapshot_take_default, "graceful-reload-snapshot", trimmed(target), snapshotsDirectory(target), ...exclude]);
 }
 async function takeSnapshot(run2, options = {}) {
   const { settings, label, io } = run2;
@@ -17865,15 +17865,9 @@ async function takeSnapshot(run2, options = {}) {
   io.log.info(`${label}: snapshot of ${settings.target} kept in ${path}`);
   return path;
 }
-var LIST_SCRIPT = `dir=$1; mark=${MARK3}
-printf "%s\\n" "$mark"
-[ -d "$dir" ] || exit 0
-cd -- "$dir" || exit 3
-for entry in * .partial-*; do [ -d "$entry" ] && printf "%s\\n" "$entry"; done
-exit 0`;
 async function entries(run2, step, consequence) {
   const dir = snapshotsDirectory(run2.settings.target);
-  const command = commandLine(["sh", "-c", LIST_SCRIPT, "graceful-reload-snapshots", dir]);
+  const command = commandLine(["sh", "-c", snapshot_list_default, "graceful-reload-snapshots", dir]);
   const result = await runOrFail(run2, step, command, run2.settings.commandTimeoutMs, `cannot list the snapshots in ${dir}`, consequence, false);
   const lines2 = result.stdout.split("\n");
   const start = lines2.indexOf(MARK3);
@@ -17892,14 +17886,6 @@ async function listSnapshots(run2) {
   const found = await entries(run2, "rollback", "nothing was changed");
   return found.snapshots.map((name) => `${dir}/${name}`);
 }
-var PRUNE_SCRIPT = `dir=$1; shift
-cd -- "$dir" || exit 3
-failed=0
-for name in "$@"; do
-  find "./$name" -type d ! -perm -u+w -exec chmod u+w {} + 2>/dev/null
-  rm -rf -- "./$name" || failed=1
-done
-exit $failed`;
 async function pruneSnapshots(run2, keep) {
   const { label, io, settings } = run2;
   if (!Number.isInteger(keep) || keep < 0) throw new Error(`keep-snapshots: ${keep} is not a whole number of 0 or more`);
@@ -17925,7 +17911,7 @@ async function dropUnchangedSnapshot(run2, snapshot) {
 async function removeSnapshots(run2, names) {
   const { label, io } = run2;
   const dir = snapshotsDirectory(run2.settings.target);
-  const command = commandLine(["sh", "-c", PRUNE_SCRIPT, "graceful-reload-prune", dir, ...names]);
+  const command = commandLine(["sh", "-c", snapshot_prune_default, "graceful-reload-prune", dir, ...names]);
   const later = "they take disk space until a later run removes them";
   try {
     const result = await run2.shell.run(command, { timeoutMs: longTimeout(run2) });
@@ -17959,17 +17945,8 @@ function restoreArguments(protect) {
     ...protect.flatMap((rule) => [`--filter=hide ${rule}`, `--filter=protect ${rule}`])
   ];
 }
-var RESTORE_SCRIPT = `from=$1; to=$2; shift 2
-[ -d "$from/tree" ] || { echo "the snapshot does not exist" >&2; exit 93; }
-[ -d "$to" ] || { echo "the target is not a directory" >&2; exit 94; }
-if [ -f "$from/excluded" ]; then
-  while IFS= read -r rule; do
-    [ -n "$rule" ] && set -- "$@" "--filter=hide $rule" "--filter=protect $rule"
-  done < "$from/excluded"
-fi
-exec rsync "$@" -- "$from/tree/" "$to/"`;
 function restoreCommand(target, snapshot, protect) {
-  return commandLine(["sh", "-c", RESTORE_SCRIPT, "graceful-reload-restore", trimmed(snapshot), trimmed(target), ...restoreArguments(protect)]);
+  return commandLine(["sh", "-c", snapshot_restore_default, "graceful-reload-restore", trimmed(snapshot), trimmed(target), ...restoreArguments(protect)]);
 }
 var RESTORE_OUTPUT_BYTES = 32 * 1024 * 1024;
 async function restoreSnapshot(run2, snapshot, options) {

@@ -42,16 +42,21 @@ const vendor = spawnSync(process.execPath, ['--import', 'tsx', 'test/rig/workerm
 if (vendor.status !== 0) process.exit(vendor.status ?? 1);
 
 // The programs sent to hosts (src/remote/) must at least parse: PHP with php -l,
-// shell with a POSIX sh (dash on Debian, as on most hosts). One line and a stop if not.
-const linters = { '.php': ['php', '-d', 'display_errors=stdout', '-d', 'log_errors=0', '-l'], '.sh': ['sh', '-n'] };
+// shell with a POSIX sh (dash on Debian, as on most hosts), and the shell must
+// pass shellcheck as POSIX sh (no bashisms: a host's login shell may be dash).
+// One line and a stop if not.
+const linters = {
+  '.php': [['php', '-d', 'display_errors=stdout', '-d', 'log_errors=0', '-l']],
+  '.sh': [['sh', '-n'], ['shellcheck', '--shell=sh', '--format=gcc']],
+};
 for (const file of readdirSync('src/remote').sort()) {
-  const linter = Object.entries(linters).find(([ending]) => file.endsWith(ending))?.[1];
-  if (!linter) continue;
-  const lint = spawnSync(linter[0], [...linter.slice(1), join('src/remote', file)], { encoding: 'utf8' });
-  if (lint.status !== 0) {
-    const why = lint.error?.message ?? `${lint.stdout}${lint.stderr}`.split('\n').find((line) => line.trim() !== '')?.trim();
-    console.error(`${linter.join(' ')} src/remote/${file} failed: ${why ?? `exit ${lint.status}`}`);
-    process.exit(1);
+  for (const linter of Object.entries(linters).find(([ending]) => file.endsWith(ending))?.[1] ?? []) {
+    const lint = spawnSync(linter[0], [...linter.slice(1), join('src/remote', file)], { encoding: 'utf8' });
+    if (lint.status !== 0) {
+      const why = lint.error?.message ?? `${lint.stdout}${lint.stderr}`.split('\n').find((line) => line.trim() !== '')?.trim();
+      console.error(`${linter.join(' ')} src/remote/${file} failed: ${why ?? `exit ${lint.status}`}`);
+      process.exit(1);
+    }
   }
 }
 

@@ -5,6 +5,9 @@ import { describeExit, StepError, type CommandResult } from '../engine/ports.js'
 import { startFilePath } from '../engine/settings.js';
 import { commandLine } from '../engine/shell-quote.js';
 import { runOnAnyConnection, type HostRun } from './context.js';
+import ACQUIRE_SCRIPT from '../remote/lock-acquire.sh';
+import RELEASE_SCRIPT from '../remote/lock-release.sh';
+import RENEW_SCRIPT from '../remote/lock-renew.sh';
 
 /**
  * One rollout per host at a time: a lock directory beside the live tree,
@@ -94,87 +97,8 @@ export type LockAttempt =
   | { readonly kind: 'forced'; readonly previous: LockHolder }
   | { readonly kind: 'held'; readonly holder: LockHolder };
 
+/** What src/remote/lock-*.sh print before each word they say (the scripts hold it, and owner.json, as text). */
 const MARK = '@@graceful-reload-lock@@';
-const OWNER_FILE = 'owner.json';
-/** The most of an owner file read back: ours are a few hundred bytes. */
-const OWNER_BYTES = 4096;
-
-/**
- * One attempt, one command. $1 state dir, $2 lock dir, $3 the owner record
- * without its closing brace (JSON, ends with a comma), $4 `force` or `wait`,
- * $5 the target, $6 its start file, $7 the heartbeat's stale age in seconds.
- * Nothing is created unless the target holds its start file (exit 7): a
- * mistyped target must not leave directories on the host, nor one inside an
- * app. mkdir of the lock dir is the atomic step; the owner file is written to
- * a temporary name and renamed, so a reader sees all of it or none. When the
- * lock is held it prints the holder: host time now, the lock dir's mtime, the
- * owner file's mtime (its heartbeat, or -), and the owner file. With force it
- * then removes the lock and takes it, unless the heartbeat is recent.
- */
-const ACQUIRE_SCRIPT = `state=$1; lock=$2; prefix=$3; mode=$4; target=$5; start=$6; stale=$7; mark=${MARK}
-if [ ! -d "$target" ] || [ ! -f "$start" ]; then exit 7; fi
-if ! err=$(mkdir -p -- "$state" 2>&1); then printf "%s\\n" "$err" >&2; exit 3; fi
-take() {
-  tries=0
-  until err=$(mkdir -- "$lock" 2>&1); do
-    [ -d "$lock" ] && return 1
-    tries=$((tries + 1))
-    if [ "$tries" -ge 2 ]; then printf "%s\\n" "$err" >&2; exit 4; fi
-  done
-  created=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-  if ! printf "%s\\"createdAt\\":\\"%s\\"}\\n" "$prefix" "$created" > "$lock/${OWNER_FILE}.tmp" || ! mv -f -- "$lock/${OWNER_FILE}.tmp" "$lock/${OWNER_FILE}"; then
-    rm -rf -- "$lock"; echo "cannot write the lock's owner file" >&2; exit 5
-  fi
-  return 0
-}
-# A lock released between the mkdir and the stat is free: try again (a few times at most).
-round=0
-while :; do
-  if take; then printf "%s acquired\\n" "$mark"; exit 0; fi
-  mtime=$(stat -c %Y -- "$lock" 2>/dev/null || stat -f %m -- "$lock" 2>/dev/null)
-  round=$((round + 1))
-  if [ -n "$mtime" ] || [ "$round" -ge 3 ]; then break; fi
-done
-now=$(date +%s)
-beat=$(stat -c %Y -- "$lock/${OWNER_FILE}" 2>/dev/null || stat -f %m -- "$lock/${OWNER_FILE}" 2>/dev/null)
-printf "%s held %s %s %s\\n" "$mark" "$now" "$mtime" "\${beat:--}"
-head -c ${OWNER_BYTES} -- "$lock/${OWNER_FILE}" 2>/dev/null
-echo
-if [ "$mode" = force ]; then
-  last=\${beat:-$mtime}
-  if [ -n "$last" ] && [ $((now - last)) -lt "$stale" ]; then printf "%s live\\n" "$mark"; exit 0; fi
-  if ! err=$(rm -rf -- "$lock" 2>&1); then printf "%s\\n" "$err" >&2; exit 6; fi
-  if take; then printf "%s forced\\n" "$mark"; exit 0; fi
-fi
-exit 0`;
-
-/**
- * $1 lock dir, $2 this run's token. Removes the lock only while its owner
- * file carries the token: a lock another run took by force stays.
- */
-const RELEASE_SCRIPT = `lock=$1; token=$2; mark=${MARK}
-if [ ! -d "$lock" ]; then printf "%s gone\\n" "$mark"; exit 0; fi
-if grep -F -q -e "\\"token\\":\\"$token\\"" -- "$lock/${OWNER_FILE}" 2>/dev/null; then
-  if ! err=$(rm -rf -- "$lock" 2>&1); then printf "%s\\n" "$err" >&2; exit 3; fi
-  printf "%s released\\n" "$mark"; exit 0
-fi
-printf "%s other\\n" "$mark"
-head -c ${OWNER_BYTES} -- "$lock/${OWNER_FILE}" 2>/dev/null
-echo
-exit 0`;
-
-/**
- * $1 lock dir, $2 this run's token. Renews the heartbeat (the owner file's
- * mtime) while the owner file carries the token; otherwise says the lock is
- * gone, or another's, with its owner.
- */
-const RENEW_SCRIPT = `lock=$1; token=$2; mark=${MARK}
-if grep -F -q -e "\\"token\\":\\"$token\\"" -- "$lock/${OWNER_FILE}" 2>/dev/null && touch -c -- "$lock/${OWNER_FILE}"; then printf "%s alive\\n" "$mark"; exit 0; fi
-if [ ! -d "$lock" ]; then printf "%s gone\\n" "$mark"; exit 0; fi
-printf "%s other\\n" "$mark"
-head -c ${OWNER_BYTES} -- "$lock/${OWNER_FILE}" 2>/dev/null
-echo
-exit 0`;
 
 /** The owner record as written, minus its closing brace: the host appends createdAt by its own clock. */
 export function ownerRecordPrefix(owner: LockOwner, token: string): string {

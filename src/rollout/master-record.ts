@@ -4,6 +4,9 @@ import { commandLine, quote } from '../engine/shell-quote.js';
 import type { AppDefinitions } from '../engine/worker-definitions.js';
 import type { HostRun } from './context.js';
 import { stateDirectory } from './host-lock.js';
+import TICKS_FUNCTION from '../remote/proc-ticks.sh';
+import READ_SCRIPT from '../remote/record-read.sh';
+import WRITE_SCRIPT from '../remote/record-write.sh';
 
 /**
  * The record of what a master loaded, kept on the host beside the lock
@@ -16,11 +19,10 @@ import { stateDirectory } from './host-lock.js';
  * reused by another process does not match its start ticks.
  */
 
+/** What src/remote/record-read.sh prints before the record, and before the ticks and boot id now (the script holds them as text). */
 const MARK = '@@graceful-reload-record@@';
 const NOW_MARK = '@@graceful-reload-record-now@@';
 const RECORD_FILE = 'master.json';
-/** The most of a record read back. */
-const RECORD_BYTES = 4_000_000;
 /**
  * The most of file names and hashes sent in the command that writes a
  * record: Linux takes at most 128 KiB in one argument, and the whole command
@@ -32,38 +34,18 @@ export function recordPath(target: string): string {
   return `${stateDirectory(target)}/${RECORD_FILE}`;
 }
 
-/** Prints a process's start ticks ($1 a pid); nothing when /proc does not know it. The comm field may hold spaces: cut after its ")". */
-const TICKS_FUNCTION = 'ticks() { s=$(cat "/proc/$1/stat" 2>/dev/null) || return 0; s=${s##*") "}; set -- $s; printf %s "${20}"; }';
-const BOOT_ID = '$(cat /proc/sys/kernel/random/boot_id 2>/dev/null)';
-
 /**
- * Appended to the preflight's command (no round trip of its own): prints the
- * record, then the start ticks of the pid it names and the boot id, as they
- * are now; keeps the exit code of what ran before it.
+ * Appended to the preflight's command (no round trip of its own):
+ * src/remote/record-read.sh prints the record, then the start ticks of the
+ * pid it names and the boot id, as they are now; keeps the exit code of what
+ * ran before it.
  */
 export function recordReadCommand(target: string): string {
-  return [
-    'rc=$?',
-    TICKS_FUNCTION,
-    `rec=${quote(recordPath(target))}`,
-    `printf '\\n%s\\n' ${MARK}`,
-    `if [ -f "$rec" ]; then head -c ${RECORD_BYTES} -- "$rec"; echo; pid=$(head -n 1 -- "$rec" | sed -n 's/^{"pid":\\([0-9][0-9]*\\),.*/\\1/p'); printf '%s %s %s\\n' ${NOW_MARK} "$(ticks "$pid")" "${BOOT_ID}"; fi`,
-    'exit $rc',
-  ].join('\n');
+  return ['rc=$?', `rec=${quote(recordPath(target))}`, TICKS_FUNCTION, READ_SCRIPT].join('\n');
 }
 
-/** $1 state dir, $2 pid, $3 the files' JSON. Exit 4: the pid has no /proc entry; 3: no state dir; 5: cannot write. */
-const WRITE_SCRIPT = `state=$1; pid=$2; files=$3
-${TICKS_FUNCTION}
-start=$(ticks "$pid"); boot=${BOOT_ID}
-if [ -z "$start" ] || [ -z "$boot" ]; then echo "no /proc entry for pid $pid, or no boot id" >&2; exit 4; fi
-if ! err=$(mkdir -p -- "$state" 2>&1); then printf "%s\\n" "$err" >&2; exit 3; fi
-tmp="$state/${RECORD_FILE}.tmp.$$"
-if printf '{"pid":%s,"startTicks":"%s","bootId":"%s","files":%s}\\n' "$pid" "$start" "$boot" "$files" > "$tmp" && mv -f -- "$tmp" "$state/${RECORD_FILE}"; then exit 0; fi
-rm -f -- "$tmp"; exit 5`;
-
 export function recordWriteCommand(target: string, pid: number, files: Readonly<Record<string, string>>): string {
-  return commandLine(['sh', '-c', WRITE_SCRIPT, 'graceful-reload-record', stateDirectory(target), String(pid), JSON.stringify(files)]);
+  return commandLine(['sh', '-c', `${TICKS_FUNCTION}\n${WRITE_SCRIPT}`, 'graceful-reload-record', stateDirectory(target), String(pid), JSON.stringify(files)]);
 }
 
 /** The record of the master `masterPid`, or why there is none; `stdout` is the preflight's output. Pure. */

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { commandLine, quote } from '../../src/engine/shell-quote.js';
 import { reloadSignalCommand } from '../../src/workerman/commands.js';
 import { parseProbeOutput, parseWorkerTitle } from '../../src/workerman/host-probe.js';
-import { parseRsyncStats, rsyncArguments } from '../../src/adapters/rsync-sync.js';
+import { rsyncArguments } from '../../src/adapters/rsync-sync.js';
+import { parseRsyncStats } from '../../src/engine/rsync-output.js';
 import { BRIDGE_RSH } from '../../src/adapters/rsync-bridge.js';
 import { parseInputs } from '../../src/engine/inputs.js';
 
@@ -68,7 +69,7 @@ test('rsync gets an argument array: excludes and protects as single arguments, s
 });
 
 test('itemized changes: deleted files named (at most 20), watched paths reported, lines split across chunks, attribute-only changes ignored', async () => {
-  const { ItemizedChanges } = await import('../../src/adapters/rsync-sync.js');
+  const { ItemizedChanges } = await import('../../src/engine/rsync-output.js');
   const changes = new ItemizedChanges((path) => path.endsWith('.php'));
   changes.add('<fcs....... src/a.php\n*deleting   src/ol');
   changes.add('d.php\n*deleting   my file.txt\ncd+++++++++ new/\n.f...p..... start.php\n>f+++++++++ config/boot.php\n<f.st...... start.php\ncL+++++++++ link.php -> a.php\n');
@@ -80,7 +81,7 @@ test('itemized changes: deleted files named (at most 20), watched paths reported
 });
 
 test('itemized changes: only new content in existing .php files leaves the tree as the start script saw it; anything else does not', async () => {
-  const { ItemizedChanges } = await import('../../src/adapters/rsync-sync.js');
+  const { ItemizedChanges } = await import('../../src/engine/rsync-output.js');
   const after = (lines: string) => {
     const changes = new ItemizedChanges();
     changes.add(lines);

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { describeRsyncFailure, parseRsyncStats, RSYNC_TAIL_CHARS, TailText } from '../../src/adapters/rsync-sync.js';
+import { describeRsyncFailure, parseRsyncStats, RSYNC_TAIL_CHARS, TailText } from '../../src/engine/rsync-output.js';
 
 test('killed by a signal: the signal is named, and files may have been replaced', () => {
   const failure = describeRsyncFailure({ code: null, signal: 'SIGKILL', stderr: '', remoteStarted: true });
