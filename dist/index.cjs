@@ -13438,9 +13438,8 @@ function dropPacketsAfterTeardown(writer) {
 }
 dropPacketsAfterTeardown(import_zlib.default.ZlibPacketWriter);
 
-// src/adapters/ssh-session.ts
+// src/adapters/ssh-connect.ts
 var import_node_net = require("node:net");
-var import_node_stream = require("node:stream");
 
 // node_modules/node-ssh/lib/esm/index.mjs
 var import_assert2 = __toESM(require("assert"), 1);
@@ -14506,10 +14505,233 @@ async function pRetry(input, options = {}) {
   throw new Error("Retry attempts exhausted without throwing an error.");
 }
 
-// src/adapters/ssh-session.ts
+// src/adapters/ssh-host-key.ts
 var NO_MATCHING_KEY_FORMAT = /no matching host key format/i;
 var REMOTE_KEY_FORMATS = /^Handshake: \(remote\) Host key format: (.*)$/;
 var EVERY_KEY_TYPE = ["ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521", "ssh-rsa"];
+async function readOfferedKeys(host, options, formats, openSock) {
+  const types = formats ? keyTypesOfAlgorithms(formats) : EVERY_KEY_TYPE;
+  const keys = [];
+  const problems = [];
+  for (const type of types) {
+    const algorithms = algorithmsForKeyType(type).filter((algorithm) => !formats || formats.includes(algorithm));
+    if (algorithms.length === 0) continue;
+    try {
+      const key = await readHostKey(host, options, algorithms, openSock);
+      if (key && !keys.some((known) => known.equals(key))) keys.push(key);
+    } catch (error2) {
+      const message = error2.message ?? String(error2);
+      if (!formats && NO_MATCHING_KEY_FORMAT.test(message)) continue;
+      problems.push(`${type}: ${message}`);
+    }
+  }
+  return {
+    offeredTypes: formats ? types : void 0,
+    offeredKeys: keys,
+    ...problems.length > 0 ? { unreadable: `could not read ${problems.join("; ")}` } : {}
+  };
+}
+async function readHostKey(host, options, algorithms, openSock) {
+  let seen;
+  const probe = new NodeSSH();
+  try {
+    const sock = openSock ? await openSock() : void 0;
+    await probe.connect({
+      host: host.host,
+      port: host.port,
+      username: host.username,
+      ...sock ? { sock } : {},
+      algorithms: { serverHostKey: [...algorithms] },
+      readyTimeout: options.connectTimeoutMs,
+      tryKeyboard: false,
+      hostVerifier: (key) => {
+        seen = Buffer.from(key);
+        return false;
+      }
+    });
+  } catch (error2) {
+    if (!seen) throw error2;
+  } finally {
+    probe.dispose();
+  }
+  return seen;
+}
+
+// src/adapters/ssh-shell.ts
+var import_node_stream = require("node:stream");
+var BoundedBuffer = class {
+  constructor(limit) {
+    this.limit = limit;
+  }
+  limit;
+  chunks = [];
+  size = 0;
+  /** False once the stream passed the limit; nothing past it is kept. */
+  add(chunk) {
+    if (this.size + chunk.length > this.limit) return false;
+    this.chunks.push(chunk);
+    this.size += chunk.length;
+    return true;
+  }
+  /** Decoded once, so a character split across two packets stays whole; trimmed, as node-ssh's execCommand was. */
+  text() {
+    return Buffer.concat(this.chunks, this.size).toString("utf8").trim();
+  }
+};
+function killChannel(target) {
+  try {
+    target?.signal("KILL");
+  } catch {
+  }
+  try {
+    target?.close();
+  } catch {
+  }
+}
+var CHANNELS_AT_ONCE = 4;
+function channelRefusal(message) {
+  if (!/channel open failure/i.test(message)) return `the host did not start a remote command (${message})`;
+  return `the host refused to open another SSH channel (${message}): its sshd allows fewer sessions per connection than the rollout uses. Set MaxSessions to ${CHANNELS_AT_ONCE} or more in the host's sshd_config (the default is 10): a rollout opens up to ${CHANNELS_AT_ONCE} at once (the status probe, rsync, a command, the lock's heartbeat)`;
+}
+var LOST_GRACE_MS = 50;
+var SshShell = class {
+  constructor(connection, dispose = () => void 0, via) {
+    this.connection = connection;
+    this.dispose = dispose;
+    if (!connection) {
+      this.lost = "the connection was already closed";
+      return;
+    }
+    connection.on("error", (error2) => this.lastError = error2.message);
+    connection.on("close", () => this.connectionClosed());
+    via?.on("error", (error2) => this.lastError = `jump host: ${error2.message}`);
+  }
+  connection;
+  dispose;
+  /** Why the connection is gone, once it is. */
+  lost;
+  lastError;
+  running = /* @__PURE__ */ new Set();
+  connectionClosed() {
+    this.lost ??= this.lastError ?? "the connection closed";
+    setTimeout(() => {
+      for (const abandon of [...this.running]) abandon();
+    }, LOST_GRACE_MS).unref();
+  }
+  /**
+   * A command on its own channel, with no input, its output kept up to the
+   * bound: the channel opened as for stream(), its end read the same way.
+   */
+  run(command, options = {}) {
+    const limit = options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES;
+    const stdout = new BoundedBuffer(limit);
+    const stderr = new BoundedBuffer(limit);
+    return new Promise((resolve3, reject) => {
+      let channel;
+      let timer;
+      let settled = false;
+      const settle = (outcome) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        if ("error" in outcome) reject(outcome.error);
+        else resolve3(outcome.result);
+      };
+      const stop = (error2) => {
+        if (settled) return;
+        killChannel(channel);
+        settle({ error: error2 });
+      };
+      if (options.timeoutMs !== void 0) {
+        const timeoutMs = options.timeoutMs;
+        timer = setTimeout(() => stop(new RemoteCommandTimeout(command, timeoutMs)), timeoutMs);
+      }
+      this.open(command).then(
+        async (opened) => {
+          channel = opened;
+          if (settled) return killChannel(opened);
+          const end = this.channelEnd(opened);
+          opened.on("data", (chunk) => {
+            if (!settled && !stdout.add(chunk)) stop(new RemoteOutputTooLarge(command, limit, "stdout"));
+          });
+          opened.stderr.on("data", (chunk) => {
+            if (!settled && !stderr.add(chunk)) stop(new RemoteOutputTooLarge(command, limit, "stderr"));
+          });
+          opened.end();
+          const ended = await end;
+          if (ended.lost !== void 0) return settle({ error: new RemoteConnectionLost(command, ended.lost) });
+          const signal = ended.code === null && ended.signal ? { signal: ended.signal } : {};
+          settle({ result: { stdout: stdout.text(), stderr: stderr.text(), code: ended.code, ...signal } });
+        },
+        (error2) => settle({ error: error2 })
+      );
+    });
+  }
+  async stream(command) {
+    const opened = await this.open(command);
+    if (!(opened instanceof import_node_stream.Duplex)) {
+      killChannel(opened);
+      throw new Error("the SSH channel is not a stream");
+    }
+    return { io: opened, stderr: opened.stderr, ended: this.channelEnd(opened), close: () => killChannel(opened) };
+  }
+  /**
+   * Opens a command's channel: rejects with RemoteConnectionLost when the
+   * connection is gone (or goes before the channel opens), and with the
+   * host's refusal when it opens no more channels.
+   */
+  open(command) {
+    return new Promise((resolve3, reject) => {
+      if (this.lost !== void 0 || !this.connection) {
+        reject(new RemoteConnectionLost(command, this.lost ?? "no connection"));
+        return;
+      }
+      let abandoned = false;
+      const abandon = () => {
+        abandoned = true;
+        reject(new RemoteConnectionLost(command, this.lost ?? "the connection closed"));
+      };
+      this.running.add(abandon);
+      try {
+        this.connection.exec(command, (error2, opened) => {
+          this.running.delete(abandon);
+          if (error2) reject(this.notStarted(command, error2));
+          else if (abandoned) killChannel(opened);
+          else resolve3(opened);
+        });
+      } catch (error2) {
+        this.running.delete(abandon);
+        reject(new RemoteConnectionLost(command, this.lost ?? error2.message, { cause: error2 }));
+      }
+    });
+  }
+  /** Why a command's channel did not open: the connection went, or the host refused one more channel. */
+  notStarted(command, error2) {
+    if (this.lost) return new RemoteConnectionLost(command, this.lost, { cause: error2 });
+    return new Error(`${channelRefusal(error2.message)}: ${command.slice(0, 120)}`, { cause: error2 });
+  }
+  /** How a streaming command ended: its exit status, or the reason its connection went away. */
+  channelEnd(channel) {
+    return new Promise((settle) => {
+      let exit;
+      const ended = () => {
+        this.running.delete(ended);
+        settle(exit ?? { code: null, lost: this.lost ?? "the host closed the command's channel without an exit status" });
+      };
+      this.running.add(ended);
+      channel.on("exit", (code, signal) => {
+        exit = { code: typeof code === "number" ? code : null, ...signal ? { signal } : {} };
+      });
+      channel.on("error", (channelError) => this.lastError = channelError.message);
+      channel.on("close", ended);
+    });
+  }
+  async close() {
+    this.dispose();
+  }
+};
+
+// src/adapters/ssh-connect.ts
 function sshAlgorithms(hostKeyAlgorithms2, compress) {
   return {
     compress: compress ? [...COMPRESSION] : ["none"],
@@ -14575,53 +14797,6 @@ async function connectOnce(host, options, asJump, openSock) {
     throw new StepError("connect", `${where}cannot connect to ${host.host}:${host.port} (${message})`, { cause: error2 });
   }
 }
-async function readOfferedKeys(host, options, formats, openSock) {
-  const types = formats ? keyTypesOfAlgorithms(formats) : EVERY_KEY_TYPE;
-  const keys = [];
-  const problems = [];
-  for (const type of types) {
-    const algorithms = algorithmsForKeyType(type).filter((algorithm) => !formats || formats.includes(algorithm));
-    if (algorithms.length === 0) continue;
-    try {
-      const key = await readHostKey(host, options, algorithms, openSock);
-      if (key && !keys.some((known) => known.equals(key))) keys.push(key);
-    } catch (error2) {
-      const message = error2.message ?? String(error2);
-      if (!formats && NO_MATCHING_KEY_FORMAT.test(message)) continue;
-      problems.push(`${type}: ${message}`);
-    }
-  }
-  return {
-    offeredTypes: formats ? types : void 0,
-    offeredKeys: keys,
-    ...problems.length > 0 ? { unreadable: `could not read ${problems.join("; ")}` } : {}
-  };
-}
-async function readHostKey(host, options, algorithms, openSock) {
-  let seen;
-  const probe = new NodeSSH();
-  try {
-    const sock = openSock ? await openSock() : void 0;
-    await probe.connect({
-      host: host.host,
-      port: host.port,
-      username: host.username,
-      ...sock ? { sock } : {},
-      algorithms: { serverHostKey: [...algorithms] },
-      readyTimeout: options.connectTimeoutMs,
-      tryKeyboard: false,
-      hostVerifier: (key) => {
-        seen = Buffer.from(key);
-        return false;
-      }
-    });
-  } catch (error2) {
-    if (!seen) throw error2;
-  } finally {
-    probe.dispose();
-  }
-  return seen;
-}
 function forward(jump, host, jumpHost, timeoutMs) {
   return new Promise((resolve3, reject) => {
     const cannot = (why) => new StepError("connect", `jump host ${jumpHost.label} cannot reach ${host.host}:${host.port} (${why})`);
@@ -14665,191 +14840,6 @@ async function openSshShell(host, options) {
     { retries: options.retries ?? 2, minTimeout: 500, factor: 2 }
   );
 }
-var BoundedBuffer = class {
-  constructor(limit) {
-    this.limit = limit;
-  }
-  limit;
-  chunks = [];
-  size = 0;
-  /** False once the stream passed the limit; nothing past it is kept. */
-  add(chunk) {
-    if (this.size + chunk.length > this.limit) return false;
-    this.chunks.push(chunk);
-    this.size += chunk.length;
-    return true;
-  }
-  /** Decoded once, so a character split across two packets stays whole; trimmed, as node-ssh's execCommand was. */
-  text() {
-    return Buffer.concat(this.chunks, this.size).toString("utf8").trim();
-  }
-};
-function killChannel(target) {
-  try {
-    target?.signal("KILL");
-  } catch {
-  }
-  try {
-    target?.close();
-  } catch {
-  }
-}
-var CHANNELS_AT_ONCE = 4;
-function channelRefusal(message) {
-  if (!/channel open failure/i.test(message)) return `the host did not start a remote command (${message})`;
-  return `the host refused to open another SSH channel (${message}): its sshd allows fewer sessions per connection than the rollout uses. Set MaxSessions to ${CHANNELS_AT_ONCE} or more in the host's sshd_config (the default is 10): a rollout opens up to ${CHANNELS_AT_ONCE} at once (the status probe, rsync, a command, the lock's heartbeat)`;
-}
-var LOST_GRACE_MS = 50;
-var SshShell = class {
-  constructor(connection, dispose = () => void 0, via) {
-    this.connection = connection;
-    this.dispose = dispose;
-    if (!connection) {
-      this.lost = "the connection was already closed";
-      return;
-    }
-    connection.on("error", (error2) => this.lastError = error2.message);
-    connection.on("close", () => this.connectionClosed());
-    via?.on("error", (error2) => this.lastError = `jump host: ${error2.message}`);
-  }
-  connection;
-  dispose;
-  /** Why the connection is gone, once it is. */
-  lost;
-  lastError;
-  running = /* @__PURE__ */ new Set();
-  connectionClosed() {
-    this.lost ??= this.lastError ?? "the connection closed";
-    setTimeout(() => {
-      for (const abandon of [...this.running]) abandon();
-    }, LOST_GRACE_MS).unref();
-  }
-  run(command, options = {}) {
-    const limit = options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES;
-    return new Promise((resolve3, reject) => {
-      const stdout = new BoundedBuffer(limit);
-      const stderr = new BoundedBuffer(limit);
-      let channel;
-      let exit;
-      let timer;
-      let settled = false;
-      const settle = (outcome) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        this.running.delete(abandon);
-        if ("error" in outcome) reject(outcome.error);
-        else resolve3(outcome.result);
-      };
-      const kill = killChannel;
-      const stop = (error2) => {
-        if (settled) return;
-        kill(channel);
-        settle({ error: error2 });
-      };
-      const ended = () => {
-        if (exit) {
-          settle({
-            result: {
-              stdout: stdout.text(),
-              stderr: stderr.text(),
-              code: exit.code,
-              ...exit.code === null && exit.signal ? { signal: exit.signal } : {}
-            }
-          });
-        } else {
-          const why = this.lost ?? "the host closed the command's channel without an exit status";
-          settle({ error: new RemoteConnectionLost(command, why) });
-        }
-      };
-      const abandon = () => ended();
-      if (this.lost !== void 0 || !this.connection) {
-        settle({ error: new RemoteConnectionLost(command, this.lost ?? "no connection") });
-        return;
-      }
-      this.running.add(abandon);
-      if (options.timeoutMs !== void 0) {
-        const timeoutMs = options.timeoutMs;
-        timer = setTimeout(() => stop(new RemoteCommandTimeout(command, timeoutMs)), timeoutMs);
-      }
-      try {
-        this.connection.exec(command, (error2, opened) => {
-          if (error2) {
-            settle({ error: this.notStarted(command, error2) });
-            return;
-          }
-          channel = opened;
-          if (settled) {
-            kill(opened);
-            return;
-          }
-          opened.on("data", (chunk) => {
-            if (!settled && !stdout.add(chunk)) stop(new RemoteOutputTooLarge(command, limit, "stdout"));
-          });
-          opened.stderr.on("data", (chunk) => {
-            if (!settled && !stderr.add(chunk)) stop(new RemoteOutputTooLarge(command, limit, "stderr"));
-          });
-          opened.on("exit", (code, signal) => {
-            exit = { code: typeof code === "number" ? code : null, signal: signal ?? void 0 };
-          });
-          opened.on("error", (channelError) => this.lastError = channelError.message);
-          opened.on("close", ended);
-          opened.end();
-        });
-      } catch (error2) {
-        settle({ error: new RemoteConnectionLost(command, this.lost ?? error2.message, { cause: error2 }) });
-      }
-    });
-  }
-  stream(command) {
-    return new Promise((resolve3, reject) => {
-      if (this.lost !== void 0 || !this.connection) {
-        reject(new RemoteConnectionLost(command, this.lost ?? "no connection"));
-        return;
-      }
-      try {
-        this.connection.exec(command, (error2, opened) => {
-          if (error2) {
-            reject(this.notStarted(command, error2));
-            return;
-          }
-          if (!(opened instanceof import_node_stream.Duplex)) {
-            killChannel(opened);
-            reject(new Error("the SSH channel is not a stream"));
-            return;
-          }
-          resolve3({ io: opened, stderr: opened.stderr, ended: this.channelEnd(opened), close: () => killChannel(opened) });
-        });
-      } catch (error2) {
-        reject(new RemoteConnectionLost(command, this.lost ?? error2.message, { cause: error2 }));
-      }
-    });
-  }
-  /** Why a command's channel did not open: the connection went, or the host refused one more channel. */
-  notStarted(command, error2) {
-    if (this.lost) return new RemoteConnectionLost(command, this.lost, { cause: error2 });
-    return new Error(`${channelRefusal(error2.message)}: ${command.slice(0, 120)}`, { cause: error2 });
-  }
-  /** How a streaming command ended: its exit status, or the reason its connection went away. */
-  channelEnd(channel) {
-    return new Promise((settle) => {
-      let exit;
-      const ended = () => {
-        this.running.delete(ended);
-        settle(exit ?? { code: null, lost: this.lost ?? "the host closed the command's channel without an exit status" });
-      };
-      this.running.add(ended);
-      channel.on("exit", (code, signal) => {
-        exit = { code: typeof code === "number" ? code : null, ...signal ? { signal } : {} };
-      });
-      channel.on("error", (channelError) => this.lastError = channelError.message);
-      channel.on("close", ended);
-    });
-  }
-  async close() {
-    this.dispose();
-  }
-};
 
 // src/adapters/transport.ts
 function openTransport(plan, options = {}) {

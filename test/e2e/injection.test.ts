@@ -2,7 +2,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { openSshShell } from '../../src/adapters/ssh-session.js';
+import { openSshShell } from '../../src/adapters/ssh-connect.js';
 import { parseInputs } from '../../src/engine/inputs.js';
 import { parseKnownHosts } from '../../src/engine/known-hosts.js';
 import { commandLine } from '../../src/engine/shell-quote.js';

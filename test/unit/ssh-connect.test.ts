@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:net';
 import { COMPRESSION, worthCompressing } from '../../src/adapters/ssh-compression.js';
-import { openSshShell, sshAlgorithms, tcpOptions } from '../../src/adapters/ssh-session.js';
+import { openSshShell, sshAlgorithms, tcpOptions } from '../../src/adapters/ssh-connect.js';
 import { StepError } from '../../src/engine/ports.js';
 
 const OPTIONS = { trust: { pins: [], ignoreHostKeys: true }, credentials: { password: 'unused' }, connectTimeoutMs: 1_000, retries: 0 };

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
-import { SshShell, type CommandChannel, type CommandConnection } from '../../src/adapters/ssh-session.js';
+import { SshShell, type CommandChannel, type CommandConnection } from '../../src/adapters/ssh-shell.js';
 import { DEFAULT_MAX_OUTPUT_BYTES, describeExit, RemoteCommandTimeout, RemoteConnectionLost, RemoteOutputTooLarge } from '../../src/engine/ports.js';
 
 /** An ssh2 session channel, scripted by the test. */
