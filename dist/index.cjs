@@ -12729,7 +12729,7 @@ ${remote}`, remoteStarted: outcome.started });
   }
 };
 
-// src/engine/host-text.ts
+// src/engine/report/host-text.ts
 var LINE_BREAK = /\r\n|[\n\r\v\f\x1c-\x1e\u0085\u2028\u2029]/g;
 var SHOWN_LINE_BREAK = "\u23CE";
 var COMMAND_MARKER = "\u203A";
@@ -12770,7 +12770,7 @@ function formatDuration(ms2) {
   return `${minutes} min ${seconds} s`;
 }
 
-// src/engine/host-outcome.ts
+// src/engine/report/host-outcome.ts
 function statusOf(report) {
   return report.status ?? (report.ok ? "ok" : "failed");
 }
@@ -12798,7 +12798,7 @@ function tallyLine(tally, tookMs) {
   return `${tally.hosts} host(s) in ${formatDuration(tookMs)}: ${parts.join(", ")}`;
 }
 
-// src/engine/input-error.ts
+// src/engine/inputs/input-error.ts
 var line = ({ input, problem }) => `input ${input}: ${problem}`;
 var PROBLEM_TEXT_LIMIT = 600;
 function boundedText(text, limit = PROBLEM_TEXT_LIMIT) {
@@ -12828,7 +12828,7 @@ var InputError = class _InputError extends Error {
   }
 };
 
-// src/engine/host-spec.ts
+// src/engine/inputs/host-spec.ts
 var HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 var IPV6 = /^[0-9A-Fa-f:.]+$/;
 var USERNAME = /^[A-Za-z_][A-Za-z0-9_.-]{0,31}$/;
@@ -12885,7 +12885,7 @@ function knownHostsName(host, port) {
   return port === 22 ? host : `[${host}]:${port}`;
 }
 
-// src/engine/known-hosts.ts
+// src/engine/inputs/known-hosts.ts
 var import_node_crypto = require("node:crypto");
 var KEY_TYPE = /^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com)$/;
 function parseKnownHosts(text) {
@@ -13006,7 +13006,7 @@ function describeKeyTypeMismatch(pins, host, port, mismatch) {
   return `known-hosts pins only ${pinnedTypes.join(", ") || "no"} key(s) for ${name}, but the host offers ${offeredText} host keys, so its key cannot match: offered ${offered.join(", ") || "none"}${mismatch.unreadable ? ` (${mismatch.unreadable})` : ""}; pinned: ${pinned.join(", ") || "none"}.${hint} Nothing was sent to this host.`;
 }
 
-// src/engine/fleet-plan.ts
+// src/engine/inputs/fleet-plan.ts
 var PERCENT_DECIMALS = 6;
 var MAX_COUNT = 1e6;
 var MAX_SHARDS = 1e3;
@@ -13077,7 +13077,7 @@ function budgetExceeded(failed, maxFailures) {
   return failed > maxFailures;
 }
 
-// src/engine/inputs.ts
+// src/engine/inputs/inputs.ts
 var DEFAULT_PROTECT = ["*.pid", "*.log", "*.status"];
 var DEFAULT_EXCLUDE = [".git/"];
 var DEFAULTS = {
@@ -14860,7 +14860,7 @@ function openTransport(plan, options = {}) {
   };
 }
 
-// src/engine/inventory.ts
+// src/engine/inputs/inventory.ts
 var import_yaml = __toESM(require_yaml(), 1);
 var KEYS = ["host", "user", "port", "target", "start-file", "status-url", "labels"];
 var LABEL = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
@@ -15067,7 +15067,7 @@ function mergeHosts(fromInput, fromInventory) {
   return fleet;
 }
 
-// src/engine/fleet-hosts.ts
+// src/engine/inputs/fleet-hosts.ts
 function fleetHosts(plan, rollout, inventoryText, defaults) {
   const inventory = inventoryText === void 0 ? [] : parseInventory(inventoryText, defaults);
   const merged = mergeHosts(plan.hosts, inventory);
@@ -15094,7 +15094,7 @@ function resolveFleetAmounts(fleet, hosts) {
   return { maxParallel: resolveAmount(fleet.maxParallel, hosts, "up"), maxFailures: resolveAmount(fleet.maxFailures, hosts, "down") };
 }
 
-// src/engine/source-check.ts
+// src/engine/inputs/source-check.ts
 function sourceStartFileError(source, startFiles, holds) {
   const missing = [...new Set(startFiles)].filter((startFile) => !holds.has(startFile));
   if (missing.length === 0) return void 0;
@@ -15106,10 +15106,10 @@ function sourceStartFileError(source, startFiles, holds) {
   );
 }
 
-// src/engine/master-change.ts
+// src/engine/plan/master-change.ts
 var import_node_path = require("node:path");
 
-// src/engine/worker-definitions.ts
+// src/engine/workers/worker-definitions.ts
 function relativeToApp(path, target, appDir) {
   for (const root of [target, appDir]) {
     const prefix = `${root.replace(/\/+$/, "")}/`;
@@ -15123,7 +15123,7 @@ function definitionFor(definitions, worker) {
   return named2.find((definition) => definition.listen === worker.listen) ?? named2[0];
 }
 
-// src/engine/master-change.ts
+// src/engine/plan/master-change.ts
 function groupNames2(definitions, indexes) {
   return indexes.map((index) => definitions.groups[index]?.name ?? `#${index}`).join(", ");
 }
@@ -15216,7 +15216,7 @@ function describeMasterChange(change) {
   return parts.join("; ");
 }
 
-// src/engine/dry-run.ts
+// src/engine/plan/dry-run.ts
 var DRY_RUN_NAMES_SHOWN = 50;
 var FileTally = class {
   constructor(inSource2) {
@@ -15362,7 +15362,7 @@ fi
 exec "$shell" -c "$command" 2>&1
 `;
 
-// src/engine/output-lines.ts
+// src/engine/report/output-lines.ts
 var KEPT_LINES = 20;
 var LINE_CHARS = 1e3;
 var OutputLines = class {
@@ -15522,7 +15522,7 @@ async function afterReloadStep(run2, report) {
 var import_promises4 = require("node:timers/promises");
 var import_node_crypto2 = require("node:crypto");
 
-// src/engine/settings.ts
+// src/engine/inputs/settings.ts
 function startFilePath(settings) {
   return `${settings.target.replace(/\/+$/, "")}/${settings.startFile}`;
 }
@@ -15989,7 +15989,7 @@ function removeStagingCommand(target) {
   return commandLine(["find", target, "-depth", "-type", "d", "-name", ".~tmp~", "-exec", "rm", "-rf", "{}", "+"]);
 }
 
-// src/engine/runtime-files.ts
+// src/engine/plan/runtime-files.ts
 function runtimeProtectRules(definitions, target) {
   const rules = /* @__PURE__ */ new Set();
   for (const path of [definitions.pidFile, definitions.logFile, definitions.statusFile, definitions.stdoutFile]) {
@@ -16905,7 +16905,7 @@ function phaseClock(label, now, log) {
   return clock;
 }
 
-// src/engine/reload-plan.ts
+// src/engine/plan/reload-plan.ts
 var AUTO_QUICK_STOP_AFTER_MS = 1e3;
 function planReload(definitions, settings) {
   const groups = (definitions?.groups ?? []).map((group, order) => {
@@ -17031,7 +17031,7 @@ async function checkSignalRight(run2, masterPid) {
 // src/rollout/restart-step.ts
 var import_promises5 = require("node:timers/promises");
 
-// src/engine/crash-loop.ts
+// src/engine/verdict/crash-loop.ts
 var CRASH_LIMIT = 2;
 function crashesSinceSignal(baseline, snapshot, newWorkersGone, replacedGroups) {
   let counted = 0;
@@ -17046,7 +17046,7 @@ function isCrashLoop(crashes, limit = CRASH_LIMIT) {
   return crashes >= limit;
 }
 
-// src/engine/worker-snapshot.ts
+// src/engine/workers/worker-snapshot.ts
 function countByGroup(workers) {
   const counts = /* @__PURE__ */ new Map();
   for (const worker of workers) counts.set(worker.group, (counts.get(worker.group) ?? 0) + 1);
@@ -17064,7 +17064,7 @@ function describeWorkerStates(workers) {
   return workers.map(describeWorkerState).join(", ");
 }
 
-// src/engine/restart-verdict.ts
+// src/engine/verdict/restart-verdict.ts
 function startRestartWatch(baseline) {
   return { baseline, stable: null, newSeen: /* @__PURE__ */ new Set(), deaths: 0 };
 }
@@ -17214,7 +17214,7 @@ async function watchRestart(run2, source, oldMasterPid, startedAt2, synced) {
   throw new StepError("restart", `the app did not come back within the timeout (${formatDuration(settings.timeoutMs)}): ${verdict?.kind === "starting" ? verdict.detail : "it did not stay stable for settle"}`);
 }
 
-// src/engine/verdict.ts
+// src/engine/verdict/verdict.ts
 var BaselineError = class extends Error {
 };
 function inReplacementOrder(plan) {
@@ -17427,10 +17427,10 @@ async function signalStep(run2, source, plan) {
   return { baseline, signalledAt };
 }
 
-// src/engine/reload-watch.ts
+// src/rollout/reload-watch.ts
 var import_promises6 = require("node:timers/promises");
 
-// src/engine/app-log.ts
+// src/engine/verdict/app-log.ts
 function sawReloadStart(text, masterPid) {
   return new RegExp(`pid:${masterPid} Workerman\\[[^\\]]*\\] reloading`).test(text);
 }
@@ -17446,7 +17446,7 @@ function phpErrors(text, limit = 5) {
   return [...counts].sort((a, b) => b[1] - a[1]).slice(0, limit).map(([message, count]) => count > 1 ? `${message} (${count} times)` : message);
 }
 
-// src/engine/reload-watch.ts
+// src/rollout/reload-watch.ts
 var KILL_AFTER_MS = 5e3;
 function progressLine(label, verdict, elapsedMs) {
   const at = `(${formatDuration(elapsedMs)})`;
@@ -19088,7 +19088,7 @@ function reportJson(reports) {
 // src/action/run-record.ts
 var import_node_fs2 = require("node:fs");
 
-// src/engine/rollout-gantt.ts
+// src/action/rollout-gantt.ts
 var MERMAID_LOOK_ALIKES = { ":": "\u2236", ";": "\u204F", "#": "\u266F", "%": "\uFF05", "<": "\u2039", ">": "\u203A" };
 function mermaidText(text) {
   const safe = sealHostText(text).replace(/[:;#%<>]/g, (character) => MERMAID_LOOK_ALIKES[character]).trim();
@@ -19113,7 +19113,7 @@ function rolloutGantt(reports) {
   return lines2.join("\n");
 }
 
-// src/engine/job-summary.ts
+// src/action/job-summary.ts
 var CELL_MAX_CHARS = 600;
 var TIMELINE_MAX_HOSTS = 50;
 var APP_ERRORS_SHOWN = 10;

@@ -17,7 +17,7 @@
 import { connect, type Socket } from 'node:net';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { HostReport } from '../src/engine/report.js';
+import type { HostReport } from '../src/engine/report/report.js';
 import { removeRunnerTemp, runAction } from '../test/rig/action-runner.js';
 import { childProcesses, Rig, TARGET, type TestHost, type WorkermanMajor } from '../test/rig/rig.js';
 import { inputsFor } from '../test/rig/scenario.js';

@@ -13,7 +13,7 @@ import { connect } from 'node:net';
 import { Rig, TARGET, type TestHost } from '../test/rig/rig.js';
 import { WORKERMAN_RELEASES } from '../test/rig/workerman-vendor.js';
 import { runAction, removeRunnerTemp } from '../test/rig/action-runner.js';
-import type { HostReport } from '../src/engine/report.js';
+import type { HostReport } from '../src/engine/report/report.js';
 
 if (process.getuid?.() !== 0) {
   console.error('the demo starts sshd in private mount namespaces, which needs root: run it as root (sudo npm run demo)');

@@ -4,7 +4,7 @@
 import { lutimes, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { HostReport } from '../../src/engine/report.js';
+import type { HostReport } from '../../src/engine/report/report.js';
 import { removeRunnerTemp, runAction } from '../../test/rig/action-runner.js';
 import { execFile } from '../../test/rig/process.js';
 import { Rig, TARGET, type TestHost } from '../../test/rig/rig.js';

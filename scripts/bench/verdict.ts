@@ -5,7 +5,7 @@
 // and for new code that crashes at start, the time from the signal to the
 // failure against its budget (settle plus one poll, at their defaults).
 import { readFile } from 'node:fs/promises';
-import { parseInputs } from '../../src/engine/inputs.js';
+import { parseInputs } from '../../src/engine/inputs/inputs.js';
 import { makeCrashingSource } from '../../test/rig/scenario.js';
 import type { Benchmark } from './benchmark.js';
 import { actionInputs, endpointsOf, nextVersion, runTimedAction, startFleet, withRig, type Fleet } from './fleet.js';

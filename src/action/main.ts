@@ -1,10 +1,10 @@
 import * as core from '@actions/core';
 import { hostname } from 'node:os';
 import { stopRunningRsync } from '../adapters/rsync-sync.js';
-import { sealHostText } from '../engine/host-text.js';
-import { tallyHosts, tallyLine } from '../engine/host-outcome.js';
-import { InputError, parseInputs } from '../engine/inputs.js';
-import type { HostReport } from '../engine/report.js';
+import { sealHostText } from '../engine/report/host-text.js';
+import { tallyHosts, tallyLine } from '../engine/report/host-outcome.js';
+import { InputError, parseInputs } from '../engine/inputs/inputs.js';
+import type { HostReport } from '../engine/report/report.js';
 import type { LockOwner } from '../rollout/host-lock.js';
 import { runDeployment } from '../run/deployment.js';
 import { actionLog, debugLines, fail } from './action-log.js';

@@ -1,10 +1,10 @@
 import { connect as connectTcp, type TcpNetConnectOpts } from 'node:net';
 import { NodeSSH, type Config } from 'node-ssh';
 import pRetry, { AbortError } from 'p-retry';
-import type { HostSpec } from '../engine/host-spec.js';
-import { checkHostKey, describeHostKeyFailure, describeKeyTypeMismatch, hostKeyAlgorithms, type HostKeyCheck } from '../engine/known-hosts.js';
+import type { HostSpec } from '../engine/inputs/host-spec.js';
+import { checkHostKey, describeHostKeyFailure, describeKeyTypeMismatch, hostKeyAlgorithms, type HostKeyCheck } from '../engine/inputs/known-hosts.js';
 import { StepError, type RemoteShell } from '../engine/ports.js';
-import type { Credentials, HostTrust } from '../engine/settings.js';
+import type { Credentials, HostTrust } from '../engine/inputs/settings.js';
 import { COMPRESSION } from './ssh-compression.js';
 import { NO_MATCHING_KEY_FORMAT, readOfferedKeys, REMOTE_KEY_FORMATS, type HostKeyAlgorithmList, type Stream } from './ssh-host-key.js';
 import { SshShell } from './ssh-shell.js';

@@ -1,12 +1,12 @@
 import { NodeSSH, type Config } from 'node-ssh';
-import type { HostSpec } from '../engine/host-spec.js';
-import { algorithmsForKeyType, keyTypesOfAlgorithms, type KeyTypeMismatch } from '../engine/known-hosts.js';
+import type { HostSpec } from '../engine/inputs/host-spec.js';
+import { algorithmsForKeyType, keyTypesOfAlgorithms, type KeyTypeMismatch } from '../engine/inputs/known-hosts.js';
 import type { SshOptions } from './ssh-connect.js';
 
 /**
  * Host-key diagnosis: when a host offers no key of a pinned type, which keys
  * it does have, read without ever authenticating, so the error can say what
- * to pin (engine/known-hosts.ts words it). Used by ssh-connect.ts only.
+ * to pin (engine/inputs/known-hosts.ts words it). Used by ssh-connect.ts only.
  */
 
 export type Stream = NonNullable<Config['sock']>;

@@ -1,6 +1,6 @@
 import { parse } from 'yaml';
 import actionYml from '../../action.yml';
-import { boundedText } from '../engine/input-error.js';
+import { boundedText } from '../engine/inputs/input-error.js';
 
 /**
  * The command line's options. action.yml is their one source: every action

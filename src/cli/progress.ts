@@ -1,5 +1,5 @@
 import { formatDuration } from '../engine/duration.js';
-import { sealHostText } from '../engine/host-text.js';
+import { sealHostText } from '../engine/report/host-text.js';
 import type { RolloutLog } from '../engine/ports.js';
 
 /**

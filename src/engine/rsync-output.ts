@@ -1,4 +1,4 @@
-import { DELETED_NAMES_SHOWN, type SyncSummary } from '../engine/ports.js';
+import { DELETED_NAMES_SHOWN, type SyncSummary } from './ports.js';
 
 /**
  * What rsync prints, read: its --stats totals, its --itemize-changes lines,

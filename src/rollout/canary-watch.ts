@@ -1,6 +1,6 @@
 import { setTimeout as realSleep } from 'node:timers/promises';
-import type { HostReport } from '../engine/report.js';
-import type { HostSnapshot } from '../engine/worker-snapshot.js';
+import type { HostReport } from '../engine/report/report.js';
+import type { HostSnapshot } from '../engine/workers/worker-snapshot.js';
 import type { PreparedHost } from './host-rollout.js';
 
 /** Master and worker PIDs: any change while nobody is deploying is a worker (or master) that died. */

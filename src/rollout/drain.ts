@@ -1,8 +1,8 @@
 import { setTimeout as realSleep } from 'node:timers/promises';
 import { formatDuration } from '../engine/duration.js';
 import { StepError } from '../engine/ports.js';
-import type { HostReport } from '../engine/report.js';
-import type { DrainSettings } from '../engine/settings.js';
+import type { HostReport } from '../engine/report/report.js';
+import type { DrainSettings } from '../engine/inputs/settings.js';
 import type { HostRolloutIO, HostRun } from './context.js';
 import { recordCommand } from './user-command.js';
 

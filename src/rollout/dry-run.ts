@@ -1,6 +1,6 @@
-import { batchPositions, describePlan, dryRunUnknowns, FileTally, plannedAction, plannedCommands, plannedGroups, type BatchPosition } from '../engine/dry-run.js';
+import { batchPositions, describePlan, dryRunUnknowns, FileTally, plannedAction, plannedCommands, plannedGroups, type BatchPosition } from '../engine/plan/dry-run.js';
 import { StepError } from '../engine/ports.js';
-import type { DryRunPlan, HostReport, PlannedFiles } from '../engine/report.js';
+import type { DryRunPlan, HostReport, PlannedFiles } from '../engine/report/report.js';
 import type { HostRolloutIO, HostRun } from './context.js';
 import { inParallel, PREFLIGHT_CONCURRENCY, type FleetHost, type FleetSettings } from './fleet-rollout.js';
 import { listSnapshots, freeSpaceCheck } from './host-snapshot.js';

@@ -1,8 +1,8 @@
-import { budgetExceeded, planBatches } from '../engine/fleet-plan.js';
-import type { HostSpec } from '../engine/host-spec.js';
-import type { CommandRecord, HostReport, HostStatus } from '../engine/report.js';
+import { budgetExceeded, planBatches } from '../engine/inputs/fleet-plan.js';
+import type { HostSpec } from '../engine/inputs/host-spec.js';
+import type { CommandRecord, HostReport, HostStatus } from '../engine/report/report.js';
 import { changedNothing, type Step, type SyncSummary } from '../engine/ports.js';
-import type { RolloutSettings } from '../engine/settings.js';
+import type { RolloutSettings } from '../engine/inputs/settings.js';
 import type { HostRolloutIO, HostRun } from './context.js';
 import { watchCanary } from './canary-watch.js';
 import { HostDrain } from './drain.js';

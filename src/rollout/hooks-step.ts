@@ -1,5 +1,5 @@
 import { StepError } from '../engine/ports.js';
-import type { HostReport } from '../engine/report.js';
+import type { HostReport } from '../engine/report/report.js';
 import type { HostRun } from './context.js';
 import { recordCommand, runOnHost } from './user-command.js';
 

@@ -2,7 +2,7 @@ import { setTimeout as realSleep } from 'node:timers/promises';
 import { randomBytes } from 'node:crypto';
 import { formatDuration } from '../engine/duration.js';
 import { describeExit, StepError, type CommandResult } from '../engine/ports.js';
-import { startFilePath } from '../engine/settings.js';
+import { startFilePath } from '../engine/inputs/settings.js';
 import { commandLine } from '../engine/shell-quote.js';
 import { runOnAnyConnection, type HostRun } from './context.js';
 import ACQUIRE_SCRIPT from '../remote/lock-acquire.sh';

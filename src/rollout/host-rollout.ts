@@ -1,8 +1,8 @@
-import type { HostSpec } from '../engine/host-spec.js';
-import { definitionChanges, describeMasterChange, type MasterChange, type StaleCheck } from '../engine/master-change.js';
+import type { HostSpec } from '../engine/inputs/host-spec.js';
+import { definitionChanges, describeMasterChange, type MasterChange, type StaleCheck } from '../engine/plan/master-change.js';
 import { StepError } from '../engine/ports.js';
-import type { HostReport } from '../engine/report.js';
-import type { RolloutSettings } from '../engine/settings.js';
+import type { HostReport } from '../engine/report/report.js';
+import type { RolloutSettings } from '../engine/inputs/settings.js';
 import { traced, type HostFacts, type HostRolloutIO, type HostRun } from './context.js';
 import { beforeReloadStep } from './hooks-step.js';
 import { NoTargetForLock } from './host-lock.js';

@@ -1,6 +1,6 @@
-import { describeMasterChange, masterLevelPaths, masterLevelReasons, needsRestart, staleFiles, type MasterChange, type StaleCheck } from '../engine/master-change.js';
+import { describeMasterChange, masterLevelPaths, masterLevelReasons, needsRestart, staleFiles, type MasterChange, type StaleCheck } from '../engine/plan/master-change.js';
 import { StepError } from '../engine/ports.js';
-import type { AppDefinitions } from '../engine/worker-definitions.js';
+import type { AppDefinitions } from '../engine/workers/worker-definitions.js';
 import type { HostRun } from './context.js';
 import type { Preflight } from './preflight.js';
 import { masterFilesToChange } from './sync-step.js';

@@ -1,7 +1,7 @@
-import type { LoadedRecord } from '../engine/master-change.js';
+import type { LoadedRecord } from '../engine/plan/master-change.js';
 import { describeExit, type CommandResult } from '../engine/ports.js';
 import { commandLine, quote } from '../engine/shell-quote.js';
-import type { AppDefinitions } from '../engine/worker-definitions.js';
+import type { AppDefinitions } from '../engine/workers/worker-definitions.js';
 import type { HostRun } from './context.js';
 import { stateDirectory } from './host-lock.js';
 import TICKS_FUNCTION from '../remote/proc-ticks.sh';

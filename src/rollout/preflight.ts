@@ -1,9 +1,9 @@
-import type { LoadedRecord } from '../engine/master-change.js';
+import type { LoadedRecord } from '../engine/plan/master-change.js';
 import { StepError } from '../engine/ports.js';
-import { describeUnmatched, planReload, unmatchedWorkers, type ReloadPlan } from '../engine/reload-plan.js';
-import { startFilePath } from '../engine/settings.js';
-import type { AppDefinitions } from '../engine/worker-definitions.js';
-import type { MasterProcess } from '../engine/worker-snapshot.js';
+import { describeUnmatched, planReload, unmatchedWorkers, type ReloadPlan } from '../engine/plan/reload-plan.js';
+import { startFilePath } from '../engine/inputs/settings.js';
+import type { AppDefinitions } from '../engine/workers/worker-definitions.js';
+import type { MasterProcess } from '../engine/workers/worker-snapshot.js';
 import type { StatusSource } from '../status/status-source.js';
 import { definitionsCommand } from '../workerman/app-definitions.js';
 import { canSignalCommand, layoutCheckCommand } from '../workerman/commands.js';

@@ -1,11 +1,11 @@
 import { setTimeout as realSleep } from 'node:timers/promises';
-import { CRASH_LIMIT } from '../engine/crash-loop.js';
+import { CRASH_LIMIT } from '../engine/verdict/crash-loop.js';
 import { formatDuration } from '../engine/duration.js';
 import { StepError } from '../engine/ports.js';
-import type { RestartCost } from '../engine/report.js';
-import { describeRestartCost, observeRestart, startRestartWatch, type RestartVerdict } from '../engine/restart-verdict.js';
-import type { AppDefinitions } from '../engine/worker-definitions.js';
-import type { WorkerProcess } from '../engine/worker-snapshot.js';
+import type { RestartCost } from '../engine/report/report.js';
+import { describeRestartCost, observeRestart, startRestartWatch, type RestartVerdict } from '../engine/verdict/restart-verdict.js';
+import type { AppDefinitions } from '../engine/workers/worker-definitions.js';
+import type { WorkerProcess } from '../engine/workers/worker-snapshot.js';
 import type { StatusSource } from '../status/status-source.js';
 import { restartCommand } from '../workerman/commands.js';
 import { parseRestartOutput, tcpPorts, type RestartMeasure } from '../workerman/restart-output.js';

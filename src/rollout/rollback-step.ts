@@ -1,4 +1,4 @@
-import type { HostReport } from '../engine/report.js';
+import type { HostReport } from '../engine/report/report.js';
 import { onLiveConnection, type HostRun } from './context.js';
 import { deployHost, type PreparedHost } from './host-rollout.js';
 import { restoreSnapshot } from './host-snapshot.js';

@@ -1,6 +1,6 @@
 import { describeExit, StepError } from '../engine/ports.js';
-import type { ReloadPlan } from '../engine/reload-plan.js';
-import { BaselineError, takeBaseline, type ReloadBaseline } from '../engine/verdict.js';
+import type { ReloadPlan } from '../engine/plan/reload-plan.js';
+import { BaselineError, takeBaseline, type ReloadBaseline } from '../engine/verdict/verdict.js';
 import type { StatusSource } from '../status/status-source.js';
 import { reloadSignalCommand } from '../workerman/commands.js';
 import type { HostRun } from './context.js';

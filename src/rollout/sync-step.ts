@@ -1,8 +1,8 @@
 import pRetry from 'p-retry';
 import { RemoteConnectionLost, StepError, type SyncSummary } from '../engine/ports.js';
 import { removeStagingCommand } from '../workerman/commands.js';
-import { runtimeProtectRules } from '../engine/runtime-files.js';
-import type { AppDefinitions } from '../engine/worker-definitions.js';
+import { runtimeProtectRules } from '../engine/plan/runtime-files.js';
+import type { AppDefinitions } from '../engine/workers/worker-definitions.js';
 import { runOnAnyConnection, type HostRun } from './context.js';
 import { readDefinitions } from './read-definitions.js';
 

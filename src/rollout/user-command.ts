@@ -1,9 +1,9 @@
 import { createInterface } from 'node:readline';
 import HOST_COMMAND from '../remote/host-command.sh';
 import { formatDuration } from '../engine/duration.js';
-import { OutputLines } from '../engine/output-lines.js';
+import { OutputLines } from '../engine/report/output-lines.js';
 import { describeExit, type UserCommandResult } from '../engine/ports.js';
-import type { CommandRecord } from '../engine/report.js';
+import type { CommandRecord } from '../engine/report/report.js';
 import { commandLine } from '../engine/shell-quote.js';
 import type { HostRun } from './context.js';
 

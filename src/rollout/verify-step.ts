@@ -1,8 +1,8 @@
-import { CRASH_LIMIT } from '../engine/crash-loop.js';
-import type { RolloutSettings } from '../engine/settings.js';
-import { watchReload, type WatchOutcome } from '../engine/reload-watch.js';
-import type { ReloadBaseline, VerdictRules } from '../engine/verdict.js';
-import { describeWorker, type WorkerProcess } from '../engine/worker-snapshot.js';
+import { CRASH_LIMIT } from '../engine/verdict/crash-loop.js';
+import type { RolloutSettings } from '../engine/inputs/settings.js';
+import { watchReload, type WatchOutcome } from './reload-watch.js';
+import type { ReloadBaseline, VerdictRules } from '../engine/verdict/verdict.js';
+import { describeWorker, type WorkerProcess } from '../engine/workers/worker-snapshot.js';
 import type { StatusSource } from '../status/status-source.js';
 import { liveWorkersCommand, stopWorkerCommand } from '../workerman/commands.js';
 import type { HostRun } from './context.js';

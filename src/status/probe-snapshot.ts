@@ -1,4 +1,4 @@
-import type { HostSnapshot, WorkerProcess } from '../engine/worker-snapshot.js';
+import type { HostSnapshot, WorkerProcess } from '../engine/workers/worker-snapshot.js';
 import { parseWorkerTitle, TICKS_PER_SECOND, type ProbeResult, type RawProcess } from '../workerman/host-probe.js';
 import type { HttpStatus } from './http-contract.js';
 

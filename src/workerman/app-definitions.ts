@@ -1,8 +1,8 @@
 import DEFINITIONS_PROBE from '../remote/definitions.php';
 import { describeExit, type CommandResult } from '../engine/ports.js';
 import { commandLine, quote } from '../engine/shell-quote.js';
-import type { RolloutSettings } from '../engine/settings.js';
-import type { AppDefinitions, WorkerDefinition, WorkerStartAnswer, WorkerStartProbe } from '../engine/worker-definitions.js';
+import type { RolloutSettings } from '../engine/inputs/settings.js';
+import type { AppDefinitions, WorkerDefinition, WorkerStartAnswer, WorkerStartProbe } from '../engine/workers/worker-definitions.js';
 
 /**
  * What the app's start script defines, read from the host by running it the
@@ -143,4 +143,4 @@ export function parseDefinitions(result: CommandResult): AppDefinitions {
     opcache: parseOpcache(data['opcache']),
   };
 }
-export type { AppDefinitions, WorkerDefinition } from '../engine/worker-definitions.js';
+export type { AppDefinitions, WorkerDefinition } from '../engine/workers/worker-definitions.js';

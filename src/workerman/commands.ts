@@ -2,7 +2,7 @@ import LIVE_WORKERS_SCRIPT from '../remote/live-workers.sh';
 import RESTART_SCRIPT from '../remote/restart.sh';
 import STOP_WORKER_SCRIPT from '../remote/stop-worker.sh';
 import { commandLine, quote } from '../engine/shell-quote.js';
-import { startFilePath, type ReloadMode, type RolloutSettings } from '../engine/settings.js';
+import { startFilePath, type ReloadMode, type RolloutSettings } from '../engine/inputs/settings.js';
 
 type Target = Pick<RolloutSettings, 'target' | 'startFile' | 'php'>;
 

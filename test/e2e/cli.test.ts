@@ -6,7 +6,7 @@ import { parse } from 'yaml';
 import { execFile, type Exec } from '../rig/process.js';
 import { REPO, Rig, type TestHost } from '../rig/rig.js';
 import { inputsFor } from '../rig/scenario.js';
-import type { HostReport } from '../../src/engine/report.js';
+import type { HostReport } from '../../src/engine/report/report.js';
 
 let rig: Rig;
 before(async () => {

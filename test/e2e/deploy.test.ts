@@ -7,7 +7,7 @@ import { Rig, TARGET, type TestHost } from '../rig/rig.js';
 import { WORKERMAN_RELEASES } from '../rig/workerman-vendor.js';
 import { removeRunnerTemp, runAction, RUNNER_FILE_NAMES } from '../rig/action-runner.js';
 import { inputsFor as sharedInputs } from '../rig/scenario.js';
-import type { HostReport } from '../../src/engine/report.js';
+import type { HostReport } from '../../src/engine/report/report.js';
 
 let rig: Rig;
 before(async () => {

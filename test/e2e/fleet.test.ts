@@ -6,7 +6,7 @@ import { lstat, readdir, readFile, readlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path';
 import { Rig, type TestHost } from '../rig/rig.js';
 import { deployFleet, makeHostSensitiveSource, type FleetRun } from '../rig/scenario.js';
-import type { HostReport } from '../../src/engine/report.js';
+import type { HostReport } from '../../src/engine/report/report.js';
 
 /**
  * Issue 10's "Done when", end to end: fleets of 3 to 5 rig hosts on real

@@ -4,7 +4,7 @@ import { appendFile, mkdtemp, readFile, symlink, writeFile } from 'node:fs/promi
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { CHANNELS_AT_ONCE } from '../../src/adapters/ssh-shell.js';
-import type { HostReport } from '../../src/engine/report.js';
+import type { HostReport } from '../../src/engine/report/report.js';
 import { Rig, type TestHost } from '../rig/rig.js';
 import { attemptDeploy, deploy, deployFleet, keepAliveClient, makeCrashingSource, makeHostSensitiveSource, pinFirstWorker, type FleetRun } from '../rig/scenario.js';
 

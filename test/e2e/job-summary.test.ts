@@ -2,7 +2,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { HostReport } from '../../src/engine/report.js';
+import type { HostReport } from '../../src/engine/report/report.js';
 import { Rig, type TestHost } from '../rig/rig.js';
 import { deployFleet, makeHostSensitiveSource } from '../rig/scenario.js';
 

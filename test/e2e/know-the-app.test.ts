@@ -5,7 +5,7 @@ import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Rig, type TestHost } from '../rig/rig.js';
 import { deploy } from '../rig/scenario.js';
-import type { HostReport } from '../../src/engine/report.js';
+import type { HostReport } from '../../src/engine/report/report.js';
 
 /**
  * Issue 8, "know the app", on real Workerman 5 and 4: with default inputs the

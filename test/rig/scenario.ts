@@ -1,7 +1,7 @@
 import { connect, type Socket } from 'node:net';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { HostReport } from '../../src/engine/report.js';
+import type { HostReport } from '../../src/engine/report/report.js';
 import { removeRunnerTemp, runAction, type ActionRun } from './action-runner.js';
 import { TARGET, type Rig, type TestHost, type WorkermanMajor } from './rig.js';
 

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseInputs, type RawInputs } from '../../src/engine/inputs.js';
+import { parseInputs, type RawInputs } from '../../src/engine/inputs/inputs.js';
 import { actionMetadata, docPages, REPO, repoFile, tableRows } from './readme.js';
 
 const action = actionMetadata();

@@ -2,8 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { phpErrors, sawReloadStart } from '../../src/engine/app-log.js';
-import { sealHostText } from '../../src/engine/host-text.js';
+import { phpErrors, sawReloadStart } from '../../src/engine/verdict/app-log.js';
+import { sealHostText } from '../../src/engine/report/host-text.js';
 import { AppLogTail } from '../../src/status/app-log-tail.js';
 
 const crashLog = readFileSync(join(import.meta.dirname, '../fixtures/log-v5-crash-loop.txt'), 'utf8');

@@ -6,7 +6,7 @@ import { parseProbeOutput, parseWorkerTitle } from '../../src/workerman/host-pro
 import { rsyncArguments } from '../../src/adapters/rsync-sync.js';
 import { parseRsyncStats } from '../../src/engine/rsync-output.js';
 import { BRIDGE_RSH } from '../../src/adapters/rsync-bridge.js';
-import { parseInputs } from '../../src/engine/inputs.js';
+import { parseInputs } from '../../src/engine/inputs/inputs.js';
 
 test('quote leaves safe words alone and single-quotes everything else', () => {
   assert.equal(quote('/srv/app'), '/srv/app');

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { RunnerCommand } from '../../src/engine/ports.js';
-import type { CommandRecord, HostReport } from '../../src/engine/report.js';
+import type { CommandRecord, HostReport } from '../../src/engine/report/report.js';
 import type { HostRolloutIO, HostRun } from '../../src/rollout/context.js';
 import { HostDrain } from '../../src/rollout/drain.js';
 import { recordingLog } from './local-host.js';

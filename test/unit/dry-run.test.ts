@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { batchPositions, describePlan, DRY_RUN_NAMES_SHOWN, dryRunUnknowns, FileTally, plannedAction, plannedCommands, plannedGroups } from '../../src/engine/dry-run.js';
-import { NO_MASTER_CHANGE } from '../../src/engine/master-change.js';
-import { planReload } from '../../src/engine/reload-plan.js';
-import type { DryRunPlan } from '../../src/engine/report.js';
-import type { WorkerDefinition } from '../../src/engine/worker-definitions.js';
+import { batchPositions, describePlan, DRY_RUN_NAMES_SHOWN, dryRunUnknowns, FileTally, plannedAction, plannedCommands, plannedGroups } from '../../src/engine/plan/dry-run.js';
+import { NO_MASTER_CHANGE } from '../../src/engine/plan/master-change.js';
+import { planReload } from '../../src/engine/plan/reload-plan.js';
+import type { DryRunPlan } from '../../src/engine/report/report.js';
+import type { WorkerDefinition } from '../../src/engine/workers/worker-definitions.js';
 
 test('files: what the source has would be written, what it lacks would be deleted; counts go past the names shown', () => {
   const source = new Set(['start.php', 'src/Handler.php', 'public/logo.svg']);

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { budgetExceeded, parseAmount, parseShard, planBatches, resolveAmount, shardHosts, type Amount } from '../../src/engine/fleet-plan.js';
-import { InputError } from '../../src/engine/inputs.js';
+import { budgetExceeded, parseAmount, parseShard, planBatches, resolveAmount, shardHosts, type Amount } from '../../src/engine/inputs/fleet-plan.js';
+import { InputError } from '../../src/engine/inputs/inputs.js';
 
 /** Asserts that `run` throws an InputError with exactly this message. */
 function refuses(run: () => unknown, message: string): void {

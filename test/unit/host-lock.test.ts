@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, realpath, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseHostSpec } from '../../src/engine/host-spec.js';
+import { parseHostSpec } from '../../src/engine/inputs/host-spec.js';
 import { RemoteCommandTimeout, RemoteConnectionLost, StepError, type RemoteShell } from '../../src/engine/ports.js';
 import type { HostRun } from '../../src/rollout/context.js';
 import { acquireLock, describeHolder, formatAge, lockDirectory, NoTargetForLock, parseAttempt, stateDirectory, type LockOwner } from '../../src/rollout/host-lock.js';

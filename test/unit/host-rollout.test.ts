@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseHostSpec } from '../../src/engine/host-spec.js';
+import { parseHostSpec } from '../../src/engine/inputs/host-spec.js';
 import { StepError, type CommandResult, type RemoteShell, type SyncSummary } from '../../src/engine/ports.js';
-import type { HostReport } from '../../src/engine/report.js';
-import type { HostSnapshot, WorkerProcess } from '../../src/engine/worker-snapshot.js';
+import type { HostReport } from '../../src/engine/report/report.js';
+import type { HostSnapshot, WorkerProcess } from '../../src/engine/workers/worker-snapshot.js';
 import { rolloutHost } from '../../src/rollout/host-rollout.js';
 import type { HostRolloutIO, StatusSourceSetup } from '../../src/rollout/context.js';
 import type { StatusSource } from '../../src/status/status-source.js';

@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readdir, readFile, readlink, realpath, rename, rm, stat, symlink, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { parseHostSpec } from '../../src/engine/host-spec.js';
+import { parseHostSpec } from '../../src/engine/inputs/host-spec.js';
 import { changedNothing, StepError, type RemoteShell } from '../../src/engine/ports.js';
 import type { HostRun } from '../../src/rollout/context.js';
 import { stateDirectory } from '../../src/rollout/host-lock.js';

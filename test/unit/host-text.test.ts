@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { actionLog, debugLines, fail, reportJson } from '../../src/action/action-log.js';
-import { COMMAND_MARKER, runnerCommandLines, sealEachLine, sealHostText, SHOWN_LINE_BREAK } from '../../src/engine/host-text.js';
-import { markdownCell } from '../../src/engine/job-summary.js';
+import { COMMAND_MARKER, runnerCommandLines, sealEachLine, sealHostText, SHOWN_LINE_BREAK } from '../../src/engine/report/host-text.js';
+import { markdownCell } from '../../src/action/job-summary.js';
 
 /** Text a host can put in a process title, a status table, a log line, an error or a file name. */
 const CORPUS: readonly string[] = [

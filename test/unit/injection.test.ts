@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { InputError, parseInputs } from '../../src/engine/inputs.js';
-import type { DeployPlan } from '../../src/engine/settings.js';
+import { InputError, parseInputs } from '../../src/engine/inputs/inputs.js';
+import type { DeployPlan } from '../../src/engine/inputs/settings.js';
 import { INPUT_NAMES, PAYLOADS } from '../injection/corpus.js';
 
 const hostKey = Buffer.concat([Buffer.from('\x00\x00\x00\x0bssh-ed25519\x00\x00\x00\x20', 'latin1'), randomBytes(32)]).toString('base64');

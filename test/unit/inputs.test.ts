@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { DEFAULT_PROTECT, InputError, parseInputs, type RawInputs } from '../../src/engine/inputs.js';
-import { parseHostList } from '../../src/engine/host-spec.js';
+import { DEFAULT_PROTECT, InputError, parseInputs, type RawInputs } from '../../src/engine/inputs/inputs.js';
+import { parseHostList } from '../../src/engine/inputs/host-spec.js';
 
 const key = '-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----';
 const hostKey = Buffer.concat([Buffer.from('\x00\x00\x00\x0bssh-ed25519\x00\x00\x00\x20', 'latin1'), randomBytes(32)]).toString('base64');

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseHostList, type HostSpec } from '../../src/engine/host-spec.js';
-import { InputError } from '../../src/engine/inputs.js';
-import { mergeHosts, parseInventory, type InventoryHost } from '../../src/engine/inventory.js';
+import { parseHostList, type HostSpec } from '../../src/engine/inputs/host-spec.js';
+import { InputError } from '../../src/engine/inputs/inputs.js';
+import { mergeHosts, parseInventory, type InventoryHost } from '../../src/engine/inputs/inventory.js';
 
 const defaults = { username: 'root', port: 22 };
 

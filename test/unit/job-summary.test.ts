@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { countOutputs, tallyHosts, tallyLine, whyNotOk } from '../../src/engine/host-outcome.js';
-import { jobSummary, markdownCell } from '../../src/engine/job-summary.js';
-import type { HostReport, Phase } from '../../src/engine/report.js';
-import { mermaidText, rolloutGantt } from '../../src/engine/rollout-gantt.js';
+import { countOutputs, tallyHosts, tallyLine, whyNotOk } from '../../src/engine/report/host-outcome.js';
+import { jobSummary, markdownCell } from '../../src/action/job-summary.js';
+import type { HostReport, Phase } from '../../src/engine/report/report.js';
+import { mermaidText, rolloutGantt } from '../../src/action/rollout-gantt.js';
 
 /**
  * The job summary and the timeline, rendered from reports alone: the table's

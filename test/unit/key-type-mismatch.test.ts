@@ -10,7 +10,7 @@ import {
   keyTypeOfBlob,
   keyTypesOfAlgorithms,
   parseKnownHosts,
-} from '../../src/engine/known-hosts.js';
+} from '../../src/engine/inputs/known-hosts.js';
 
 function blob(type: string, body = randomBytes(32)): Buffer {
   const name = Buffer.from(type, 'latin1');

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { Duplex } from 'node:stream';
 import { RemoteCommandTimeout, type CommandResult, type RemoteShell, type RemoteStream, type RolloutLog } from '../../src/engine/ports.js';
-import type { RolloutSettings } from '../../src/engine/settings.js';
+import type { RolloutSettings } from '../../src/engine/inputs/settings.js';
 
 /** A RemoteShell that runs each command locally, as `ssh host <command>` would on the host; `commands` records them. */
 export function localShell(commands: string[] = []): RemoteShell {

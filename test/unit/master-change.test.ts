@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { definitionChanges, describeMasterChange, frozenBecause, masterLevelPaths, needsRestart, NO_MASTER_CHANGE, staleFiles } from '../../src/engine/master-change.js';
-import { observeRestart, startRestartWatch } from '../../src/engine/restart-verdict.js';
-import type { WorkerDefinition } from '../../src/engine/worker-definitions.js';
-import type { HostSnapshot, WorkerProcess } from '../../src/engine/worker-snapshot.js';
+import { definitionChanges, describeMasterChange, frozenBecause, masterLevelPaths, needsRestart, NO_MASTER_CHANGE, staleFiles } from '../../src/engine/plan/master-change.js';
+import { observeRestart, startRestartWatch } from '../../src/engine/verdict/restart-verdict.js';
+import type { WorkerDefinition } from '../../src/engine/workers/worker-definitions.js';
+import type { HostSnapshot, WorkerProcess } from '../../src/engine/workers/worker-snapshot.js';
 
 const group = (name: string, count: number, extra: Partial<WorkerDefinition> = {}): WorkerDefinition => ({
   class: 'Workerman\\Worker',

@@ -4,7 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseHostSpec } from '../../src/engine/host-spec.js';
+import { parseHostSpec } from '../../src/engine/inputs/host-spec.js';
 import type { HostRun } from '../../src/rollout/context.js';
 import { parseRecord, recordLoaded, recordPath, recordReadCommand, recordWriteCommand } from '../../src/rollout/master-record.js';
 import { localShell, recordingLog, testSettings } from './local-host.js';

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join, normalize } from 'node:path';
 import { parse } from 'yaml';
-import { parseInventory } from '../../src/engine/inventory.js';
+import { parseInventory } from '../../src/engine/inputs/inventory.js';
 import { parseConfig } from '../../src/cli/settings.js';
 import { lint, type Workflow } from './actionlint.js';
 import { actionMetadata, codeBlocks, docPages, REPO, repoFile, type CodeBlock } from './readme.js';

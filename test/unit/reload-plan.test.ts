@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { AUTO_QUICK_STOP_AFTER_MS, planReload, unmatchedWorkers } from '../../src/engine/reload-plan.js';
-import { runtimeProtectRules } from '../../src/engine/runtime-files.js';
-import { observe, startWatch, takeBaseline, type VerdictRules } from '../../src/engine/verdict.js';
-import type { WorkerDefinition } from '../../src/engine/worker-definitions.js';
-import type { HostSnapshot, WorkerProcess } from '../../src/engine/worker-snapshot.js';
+import { AUTO_QUICK_STOP_AFTER_MS, planReload, unmatchedWorkers } from '../../src/engine/plan/reload-plan.js';
+import { runtimeProtectRules } from '../../src/engine/plan/runtime-files.js';
+import { observe, startWatch, takeBaseline, type VerdictRules } from '../../src/engine/verdict/verdict.js';
+import type { WorkerDefinition } from '../../src/engine/workers/worker-definitions.js';
+import type { HostSnapshot, WorkerProcess } from '../../src/engine/workers/worker-snapshot.js';
 
 const group = (name: string, count: number, listen: string, reloadable = true): WorkerDefinition => ({
   class: 'Workerman\\Worker',

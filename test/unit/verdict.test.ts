@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BaselineError, markStopped, observe, startWatch, takeBaseline, type Verdict, type VerdictRules } from '../../src/engine/verdict.js';
-import type { HostSnapshot, WorkerProcess } from '../../src/engine/worker-snapshot.js';
-import { planReload } from '../../src/engine/reload-plan.js';
+import { BaselineError, markStopped, observe, startWatch, takeBaseline, type Verdict, type VerdictRules } from '../../src/engine/verdict/verdict.js';
+import type { HostSnapshot, WorkerProcess } from '../../src/engine/workers/worker-snapshot.js';
+import { planReload } from '../../src/engine/plan/reload-plan.js';
 
 const w = (pid: number, group: string, startedAt = 1): WorkerProcess => ({ pid, group, startedAt });
 const snap = (at: number, workers: WorkerProcess[], masters = [{ pid: 100, startedAt: 0 }]): HostSnapshot => ({ at, masters, workers });

@@ -2,11 +2,11 @@ import type { HostSpec } from './host-spec.js';
 import type { Amount } from './fleet-plan.js';
 import type { HostKeyPin } from './known-hosts.js';
 
-/** auto: graceful where old workers have requests to drain, quick where they have none (src/engine/reload-plan.ts). */
+/** auto: graceful where old workers have requests to drain, quick where they have none (src/engine/plan/reload-plan.ts). */
 export type ReloadMode = 'auto' | 'graceful' | 'quick';
 export type StatusSourceKind = 'workerman' | 'http' | 'process';
 export type OnGracefulTimeout = 'force' | 'fail';
-/** What to do when the new code changes what the master itself loaded (src/engine/master-change.ts). */
+/** What to do when the new code changes what the master itself loaded (src/engine/plan/master-change.ts). */
 export type OnMasterChange = 'restart' | 'fail' | 'reload';
 
 /**

@@ -1,6 +1,17 @@
-import { countByGroup, describeWorker, type HostSnapshot, type WorkerProcess } from './worker-snapshot.js';
+import { countByGroup, describeWorker, type HostSnapshot, type WorkerProcess } from '../workers/worker-snapshot.js';
 import { crashesSinceSignal, isCrashLoop } from './crash-loop.js';
-import { describeUnmatched, groupPlanFor, keptBecause, unmatchedWorkers, type ReloadPlan } from './reload-plan.js';
+import { describeUnmatched, groupPlanFor, keptBecause, unmatchedWorkers, type ReloadPlan } from '../plan/reload-plan.js';
+
+/** An old worker the watch stopped itself, because the master was waiting on it (rollout/reload-watch.ts). */
+export interface ForcedStop {
+  readonly pid: number;
+  readonly group: string;
+  readonly signal: 'INT' | 'KILL';
+  readonly connections: number | null;
+  /** Why this worker: the evidence that the master was waiting on it. */
+  readonly why: string;
+}
+
 
 /**
  * The rules that decide whether one host's reload really happened. Pure: it
@@ -48,7 +59,7 @@ export interface VerdictRules {
   readonly noProgressMs: number;
   /** Once a pinned reload is being forced, how long to wait on the master before stopping the next holder. */
   readonly forceStepMs: number;
-  /** Crash exits of new workers that make a crash loop (src/engine/crash-loop.ts). */
+  /** Crash exits of new workers that make a crash loop (src/engine/verdict/crash-loop.ts). */
   readonly crashLimit?: number;
   /** reload-mode auto under a graceful signal: how long a non-listening worker may hold the reload. */
   readonly quickStopAfterMs?: number;

@@ -1,7 +1,19 @@
 import { crashesSinceSignal, isCrashLoop } from './crash-loop.js';
-import { formatDuration } from './duration.js';
-import type { RestartCost } from './report.js';
-import { countByGroup, describeWorker, type HostSnapshot, type WorkerProcess } from './worker-snapshot.js';
+import { formatDuration } from '../duration.js';
+import { countByGroup, describeWorker, type HostSnapshot, type WorkerProcess } from '../workers/worker-snapshot.js';
+
+/** What a restart cost, measured on the host (its clock): null where it could not be measured. */
+export interface RestartCost {
+  /** From the stop signal to every TCP port of the app listening again: the time new connections were refused. */
+  readonly unservedMs: number | null;
+  /** From the stop signal to the old master gone: the requests in hand finishing. */
+  readonly stopMs: number | null;
+  /** Client connections the stop closed (idle keep-alive, WebSocket): they reconnect to the new master. */
+  readonly connectionsClosed: number | null;
+  /** Old workers killed because they ran past stop-timeout. */
+  readonly killedAfterStopTimeout: number;
+}
+
 
 /**
  * The rules that decide whether a restart worked: a new master runs (not

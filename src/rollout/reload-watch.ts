@@ -1,19 +1,12 @@
 import { setTimeout as realSleep } from 'node:timers/promises';
-import { phpErrors } from './app-log.js';
-import { formatDuration } from './duration.js';
-import type { RolloutLog } from './ports.js';
-import type { OnGracefulTimeout } from './settings.js';
-import { markStopped, observe, startWatch, type ReloadBaseline, type Verdict, type VerdictRules } from './verdict.js';
-import { countByGroup, describeWorker, describeWorkerStates, type HostSnapshot, type WorkerProcess } from './worker-snapshot.js';
+import { phpErrors } from '../engine/verdict/app-log.js';
+import { formatDuration } from '../engine/duration.js';
+import type { RolloutLog } from '../engine/ports.js';
+import type { OnGracefulTimeout } from '../engine/inputs/settings.js';
+import { markStopped, observe, startWatch, type ForcedStop, type ReloadBaseline, type Verdict, type VerdictRules } from '../engine/verdict/verdict.js';
 
-export interface ForcedStop {
-  readonly pid: number;
-  readonly group: string;
-  readonly signal: 'INT' | 'KILL';
-  readonly connections: number | null;
-  /** Why this worker: the evidence that the master was waiting on it. */
-  readonly why: string;
-}
+export type { ForcedStop };
+import { countByGroup, describeWorker, describeWorkerStates, type HostSnapshot, type WorkerProcess } from '../engine/workers/worker-snapshot.js';
 
 export interface WatchOptions {
   readonly label: string;

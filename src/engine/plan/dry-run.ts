@@ -1,8 +1,50 @@
-import { planBatches } from './fleet-plan.js';
+import { planBatches } from '../inputs/fleet-plan.js';
 import { describeMasterChange, needsRestart, type MasterChange } from './master-change.js';
 import type { ReloadPlan } from './reload-plan.js';
-import type { DryRunPlan, PlannedFiles } from './report.js';
-import type { OnMasterChange, RolloutSettings } from './settings.js';
+import type { OnMasterChange, RolloutSettings } from '../inputs/settings.js';
+
+/** Files a dry run's sync would touch, relative to the target: full counts, and the first names of each list. */
+export interface PlannedFiles {
+  /** New or changed files and symlinks the sync would write. */
+  readonly changed: number;
+  /** Files and directories the sync would delete (--delete). */
+  readonly deleted: number;
+  /** The first changed paths, in rsync's order (at most DRY_RUN_NAMES_SHOWN). */
+  readonly changedNames: readonly string[];
+  /** The first deleted paths (a directory ends in /), at most DRY_RUN_NAMES_SHOWN. */
+  readonly deletedNames: readonly string[];
+}
+
+/**
+ * What a dry run found one host would get, with nothing on the host changed:
+ * no lock, no snapshot, no file, no signal. The new tree's worker definitions
+ * are only known after a sync, so `unknown` says what the plan cannot promise.
+ */
+export interface DryRunPlan {
+  /** The host's place in the rollout: batch `index` of `of` (from 1); canary: it goes first, alone, and is watched before the rest. */
+  readonly batch: { readonly index: number; readonly of: number; readonly canary: boolean };
+  /** What the sync would do; absent when no files go out (sync: false, or mode: rollback). */
+  readonly files?: PlannedFiles;
+  /** mode: rollback: the snapshot that would be put back. */
+  readonly snapshot?: string;
+  /** reload; restart (a master-level change, on-master-change: restart); refuse (on-master-change: fail would stop before changing anything). */
+  readonly action: 'reload' | 'restart' | 'refuse';
+  /** Why, in words. */
+  readonly actionBecause: string;
+  /** What the decision rests on: master-level files the sync would change, and files newer than the running master (definitions stay empty: unknown before a sync). */
+  readonly masterChange: MasterChange;
+  /** A reload's signal (graceful or quick) and why, from the running app's definitions. */
+  readonly reloadMode: 'graceful' | 'quick';
+  readonly reloadModeReason: string;
+  /** Worker groups the reload would replace, and those it would keep (with why). */
+  readonly replacedGroups: readonly string[];
+  readonly keptGroups: readonly { readonly group: string; readonly keptBecause: string }[];
+  /** The user's commands a deploy would run on this host (drain, before-reload, after-reload, undrain), named; none is run. */
+  readonly commands: readonly string[];
+  /** What only the real deploy can tell, in words. */
+  readonly unknown: readonly string[];
+}
+
 
 /**
  * A dry run's plan for a host, from what preflight read and what rsync

@@ -1,5 +1,5 @@
-import { sealHostText } from './host-text.js';
-import type { HostReport, Phase } from './report.js';
+import { sealHostText } from '../engine/report/host-text.js';
+import type { HostReport, Phase } from '../engine/report/report.js';
 
 /**
  * The rollout's timeline as a Mermaid gantt chart (GitHub renders it in a

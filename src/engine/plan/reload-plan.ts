@@ -1,6 +1,6 @@
-import type { ReloadMode } from './settings.js';
-import { definitionFor, type AppDefinitions } from './worker-definitions.js';
-import type { WorkerProcess } from './worker-snapshot.js';
+import type { ReloadMode } from '../inputs/settings.js';
+import { definitionFor, type AppDefinitions } from '../workers/worker-definitions.js';
+import type { WorkerProcess } from '../workers/worker-snapshot.js';
 
 /**
  * What a reload of this app will do, decided from the app's own worker

@@ -1,5 +1,5 @@
 import { posix } from 'node:path';
-import { relativeToApp, type AppDefinitions } from './worker-definitions.js';
+import { relativeToApp, type AppDefinitions } from '../workers/worker-definitions.js';
 
 /**
  * Whether a deploy needs a restart rather than a reload. A reload refreshes

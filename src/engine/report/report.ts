@@ -1,7 +1,11 @@
-import type { MasterChange } from './master-change.js';
-import type { Step, SyncSummary } from './ports.js';
-import type { WorkerProcess } from './worker-snapshot.js';
-import type { ForcedStop } from './reload-watch.js';
+import type { MasterChange } from '../plan/master-change.js';
+import type { Step, SyncSummary } from '../ports.js';
+import type { WorkerProcess } from '../workers/worker-snapshot.js';
+import type { ForcedStop } from '../verdict/verdict.js';
+import type { DryRunPlan, PlannedFiles } from '../plan/dry-run.js';
+import type { RestartCost } from '../verdict/restart-verdict.js';
+
+export type { DryRunPlan, PlannedFiles, RestartCost };
 
 export interface WorkerReplacement {
   readonly group: string;
@@ -25,60 +29,6 @@ export interface Phase {
  * run: preflighted, its plan in `dryRun`, nothing changed).
  */
 export type HostStatus = 'ok' | 'failed' | 'rolled-back' | 'skipped' | 'cancelled' | 'planned';
-
-/** Files a dry run's sync would touch, relative to the target: full counts, and the first names of each list. */
-export interface PlannedFiles {
-  /** New or changed files and symlinks the sync would write. */
-  readonly changed: number;
-  /** Files and directories the sync would delete (--delete). */
-  readonly deleted: number;
-  /** The first changed paths, in rsync's order (at most DRY_RUN_NAMES_SHOWN). */
-  readonly changedNames: readonly string[];
-  /** The first deleted paths (a directory ends in /), at most DRY_RUN_NAMES_SHOWN. */
-  readonly deletedNames: readonly string[];
-}
-
-/**
- * What a dry run found one host would get, with nothing on the host changed:
- * no lock, no snapshot, no file, no signal. The new tree's worker definitions
- * are only known after a sync, so `unknown` says what the plan cannot promise.
- */
-export interface DryRunPlan {
-  /** The host's place in the rollout: batch `index` of `of` (from 1); canary: it goes first, alone, and is watched before the rest. */
-  readonly batch: { readonly index: number; readonly of: number; readonly canary: boolean };
-  /** What the sync would do; absent when no files go out (sync: false, or mode: rollback). */
-  readonly files?: PlannedFiles;
-  /** mode: rollback: the snapshot that would be put back. */
-  readonly snapshot?: string;
-  /** reload; restart (a master-level change, on-master-change: restart); refuse (on-master-change: fail would stop before changing anything). */
-  readonly action: 'reload' | 'restart' | 'refuse';
-  /** Why, in words. */
-  readonly actionBecause: string;
-  /** What the decision rests on: master-level files the sync would change, and files newer than the running master (definitions stay empty: unknown before a sync). */
-  readonly masterChange: MasterChange;
-  /** A reload's signal (graceful or quick) and why, from the running app's definitions. */
-  readonly reloadMode: 'graceful' | 'quick';
-  readonly reloadModeReason: string;
-  /** Worker groups the reload would replace, and those it would keep (with why). */
-  readonly replacedGroups: readonly string[];
-  readonly keptGroups: readonly { readonly group: string; readonly keptBecause: string }[];
-  /** The user's commands a deploy would run on this host (drain, before-reload, after-reload, undrain), named; none is run. */
-  readonly commands: readonly string[];
-  /** What only the real deploy can tell, in words. */
-  readonly unknown: readonly string[];
-}
-
-/** What a restart cost, measured on the host (its clock): null where it could not be measured. */
-export interface RestartCost {
-  /** From the stop signal to every TCP port of the app listening again: the time new connections were refused. */
-  readonly unservedMs: number | null;
-  /** From the stop signal to the old master gone: the requests in hand finishing. */
-  readonly stopMs: number | null;
-  /** Client connections the stop closed (idle keep-alive, WebSocket): they reconnect to the new master. */
-  readonly connectionsClosed: number | null;
-  /** Old workers killed because they ran past stop-timeout. */
-  readonly killedAfterStopTimeout: number;
-}
 
 /**
  * One command the user gave, run around the rollout: on the runner

@@ -1,4 +1,4 @@
-import { relativeToApp, type AppDefinitions } from './worker-definitions.js';
+import { relativeToApp, type AppDefinitions } from '../workers/worker-definitions.js';
 
 /**
  * What the sync must never delete because the running app writes it: the

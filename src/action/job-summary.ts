@@ -1,9 +1,9 @@
-import { formatDuration } from './duration.js';
-import { statusOf, tallyHosts, tallyLine, whyNotOk } from './host-outcome.js';
-import { sealHostText } from './host-text.js';
-import { describeMasterChange } from './master-change.js';
-import { describeRestartCost } from './restart-verdict.js';
-import type { HostReport, HostStatus } from './report.js';
+import { formatDuration } from '../engine/duration.js';
+import { statusOf, tallyHosts, tallyLine, whyNotOk } from '../engine/report/host-outcome.js';
+import { sealHostText } from '../engine/report/host-text.js';
+import { describeMasterChange } from '../engine/plan/master-change.js';
+import { describeRestartCost } from '../engine/verdict/restart-verdict.js';
+import type { HostReport, HostStatus } from '../engine/report/report.js';
 import { rolloutGantt } from './rollout-gantt.js';
 
 /**

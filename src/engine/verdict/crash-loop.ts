@@ -1,4 +1,4 @@
-import type { HostSnapshot } from './worker-snapshot.js';
+import type { HostSnapshot } from '../workers/worker-snapshot.js';
 
 /**
  * The crash-loop rule. New code that dies in onWorkerStart makes the master
