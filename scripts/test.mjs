@@ -1,5 +1,5 @@
 // The README's test command: checks dist/ is the bundle of the current
-// sources, installs real Workerman (4.x and 5.x) for the rig, then runs every
+// sources, lints (npm run lint), installs real Workerman (4.x and 5.x) for the rig, then runs every
 // test with Node's test runner on this Node (24 when run through npm, which
 // puts the node devDependency first on PATH).
 import { spawnSync } from 'node:child_process';
@@ -18,6 +18,15 @@ function files(dir) {
   return readdirSync(dir, { withFileTypes: true })
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
     .flatMap((entry) => (entry.isDirectory() ? files(join(dir, entry.name)) : entry.name.endsWith('.test.ts') ? [join(dir, entry.name)] : []));
+}
+
+// `npm run test:unit`: the pure unit tests alone (test/unit/: no process
+// started, no root, no bundle, no rig), a loop fast enough to run at every
+// save. The process-spawning ones (real php, rsync, a local sh) are in
+// test/local/, and run with the rest below.
+if (process.argv[2] === '--unit') {
+  const unit = spawnSync(process.execPath, ['--import', 'tsx', '--import', './scripts/php-text-hooks.mjs', '--test', '--test-reporter=spec', ...files('test/unit')], { stdio: 'inherit' });
+  process.exit(unit.status ?? 1);
 }
 
 // Runs after every other test file: fails when the suite left processes or temp dirs behind.
@@ -61,7 +70,7 @@ for (const file of readdirSync('src/remote').sort()) {
 }
 
 const only = process.argv.slice(2);
-const all = [...files('test/unit'), ...files('test/e2e')];
+const all = [...files('test/unit'), ...files('test/local'), ...files('test/e2e')];
 const selected = only.length > 0 ? only : [...all.filter((file) => file !== LEAK_CHECK), ...all.filter((file) => file === LEAK_CHECK)];
 
 // What the leak check (zz-nothing-left.test.ts) compares against: a mark in

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { RemoteCommandTimeout, RemoteOutputTooLarge } from '../../src/engine/ports.js';
 import { ResidentProbe } from '../../src/status/resident-probe.js';
 import { StatusSourceError } from '../../src/status/status-source.js';
-import { localShell } from './local-host.js';
+import { localShell } from '../unit/local-host.js';
 
 test('each question gets its own answer line, from one process', async () => {
   const commands: string[] = [];

@@ -8,7 +8,7 @@ import { parseHostSpec } from '../../src/engine/inputs/host-spec.js';
 import { RemoteCommandTimeout, RemoteConnectionLost, StepError, type RemoteShell } from '../../src/engine/ports.js';
 import type { HostRun } from '../../src/rollout/context.js';
 import { acquireLock, describeHolder, formatAge, lockDirectory, NoTargetForLock, parseAttempt, stateDirectory, type LockOwner } from '../../src/rollout/host-lock.js';
-import { localShell, recordingLog, testSettings } from './local-host.js';
+import { localShell, recordingLog, testSettings } from '../unit/local-host.js';
 
 /**
  * The lock's commands are plain sh + coreutils: they run here for real, with

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { liveWorkersCommand, stopWorkerCommand } from '../../src/workerman/commands.js';
-import { localShell } from './local-host.js';
+import { localShell } from '../unit/local-host.js';
 
 /**
  * src/remote/live-workers.sh and stop-worker.sh run here for real through a

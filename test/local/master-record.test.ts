@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { parseHostSpec } from '../../src/engine/inputs/host-spec.js';
 import type { HostRun } from '../../src/rollout/context.js';
 import { parseRecord, recordLoaded, recordPath, recordReadCommand, recordWriteCommand } from '../../src/rollout/master-record.js';
-import { localShell, recordingLog, testSettings } from './local-host.js';
+import { localShell, recordingLog, testSettings } from '../unit/local-host.js';
 
 /**
  * The record of what a master loaded, written and read by the action's own

@@ -9,7 +9,7 @@ import { parseHostSpec } from '../../src/engine/inputs/host-spec.js';
 import { changedNothing, StepError, type RemoteShell } from '../../src/engine/ports.js';
 import type { HostRun } from '../../src/rollout/context.js';
 import { stateDirectory } from '../../src/rollout/host-lock.js';
-import { localShell, recordingLog, testSettings } from './local-host.js';
+import { localShell, recordingLog, testSettings } from '../unit/local-host.js';
 import {
   freeSpaceCheck,
   listSnapshots,

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseProbeOutput, parseWorkerTitle, probeCommand, probeRequestLine, type ProbeRequest, type ProbeResult, type ProbeSetup } from '../../src/workerman/host-probe.js';
 import { ResidentProbe } from '../../src/status/resident-probe.js';
-import { localShell } from './local-host.js';
+import { localShell } from '../unit/local-host.js';
 import { execFile } from '../rig/process.js';
 import { childProcesses, freePort, REPO } from '../rig/rig.js';
 import { workermanVendor, WORKERMAN_RELEASES, type WorkermanMajor } from '../rig/workerman-vendor.js';

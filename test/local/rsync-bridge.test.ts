@@ -7,7 +7,7 @@ import { BridgeHeaderError, readBridgeHeader, remoteCommandOf } from '../../src/
 import { CHECKSUM_PREFERENCE, childEnvironment, RsyncSync, stopRunningRsync } from '../../src/adapters/rsync-sync.js';
 import { StepError } from '../../src/engine/ports.js';
 import { execFile } from '../rig/process.js';
-import { localStream, testSettings } from './local-host.js';
+import { localStream, testSettings } from '../unit/local-host.js';
 
 const header = (...args: string[]) => Buffer.from([String(args.length), ...args].map((field) => `${field}\0`).join(''));
 
