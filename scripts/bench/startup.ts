@@ -31,6 +31,8 @@ class StandIn {
   ) {}
 
   static async listen(): Promise<StandIn> {
+    // Assigned once, after the server it is built from; the connection handler reads it later.
+    // eslint-disable-next-line prefer-const
     let standIn: StandIn | undefined;
     const server = createServer((socket) => {
       socket.on('error', () => undefined);

@@ -84,11 +84,11 @@ async function runWithHooks(
   });
   await Promise.all(fired);
   await removeRunnerTemp(run);
-  let reports: HostReport[] = [];
+  let reports: HostReport[];
   try {
     reports = JSON.parse(run.outputs['report'] ?? '[]') as HostReport[];
   } catch (error) {
-    throw new Error(`the report output is not JSON (${(error as Error).message}); log:\n${run.log}`);
+    throw new Error(`the report output is not JSON (${(error as Error).message}); log:\n${run.log}`, { cause: error });
   }
   return { run, reports };
 }

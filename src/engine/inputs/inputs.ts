@@ -166,7 +166,7 @@ function validateLogFile(value: string, target: string): string {
 
 function validateRevision(value: string): string | undefined {
   if (value === '') return undefined;
-  if (!/^[A-Za-z0-9][A-Za-z0-9._\/+-]{0,199}$/.test(value)) throw new InputError('revision', `"${value.slice(0, 50)}" is not a revision (letters, digits, . _ / + -)`);
+  if (!/^[A-Za-z0-9][A-Za-z0-9._/+-]{0,199}$/.test(value)) throw new InputError('revision', `"${value.slice(0, 50)}" is not a revision (letters, digits, . _ / + -)`);
   return value;
 }
 
