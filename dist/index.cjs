@@ -12547,7 +12547,8 @@ function readBridgeHeader(bytes) {
     fields.push(bytes.subarray(start, at).toString("utf8"));
     start = at + 1;
     const count = Number(fields[0]);
-    if (!Number.isInteger(count) || count < 1) throw new BridgeHeaderError(`the remote shell sent "${fields[0].slice(0, 20)}" where an argument count belongs`);
+    if (!Number.isInteger(count) || count < 1)
+      throw new BridgeHeaderError(`the remote shell sent "${fields[0].slice(0, 20)}" where an argument count belongs`);
     if (fields.length === count + 1) return { args: fields.slice(1), rest: bytes.subarray(start) };
   }
   if (bytes.length > MAX_HEADER_BYTES) throw new BridgeHeaderError(`the remote shell sent over ${MAX_HEADER_BYTES} bytes of arguments`);
@@ -12702,7 +12703,11 @@ var RsyncSync = class {
       child.on("error", (error2) => {
         running.delete(child);
         bridge.stop();
-        reject(new StepError("sync", `cannot run rsync (${error2.message}); install rsync on the runner. No file on the host was changed`, { filesMayHaveChanged: false }));
+        reject(
+          new StepError("sync", `cannot run rsync (${error2.message}); install rsync on the runner. No file on the host was changed`, {
+            filesMayHaveChanged: false
+          })
+        );
       });
       let remoteEndFirst;
       child.on("exit", () => {
@@ -13063,7 +13068,8 @@ function shardHosts(hosts, shard) {
   return hosts.filter((_, k) => k % count === index - 1);
 }
 function planBatches(hosts, maxParallel, canary) {
-  if (!Number.isSafeInteger(maxParallel) || maxParallel < 1) throw new RangeError(`planBatches: max-parallel ${maxParallel} is not a whole number of at least 1`);
+  if (!Number.isSafeInteger(maxParallel) || maxParallel < 1)
+    throw new RangeError(`planBatches: max-parallel ${maxParallel} is not a whole number of at least 1`);
   const batches = [];
   let start = 0;
   if (canary && hosts.length > 0) {
@@ -13199,7 +13205,8 @@ function validateLogFile(value, target) {
 }
 function validateRevision(value) {
   if (value === "") return void 0;
-  if (!/^[A-Za-z0-9][A-Za-z0-9._\/+-]{0,199}$/.test(value)) throw new InputError("revision", `"${value.slice(0, 50)}" is not a revision (letters, digits, . _ / + -)`);
+  if (!/^[A-Za-z0-9][A-Za-z0-9._/+-]{0,199}$/.test(value))
+    throw new InputError("revision", `"${value.slice(0, 50)}" is not a revision (letters, digits, . _ / + -)`);
   return value;
 }
 function validateMasterFile(glob) {
@@ -13230,7 +13237,9 @@ function parseCredentials(raw, environment, problems) {
   if (passphrase !== "" && privateKey === "" && !problems.bad("private-key")) problems.add(new InputError("passphrase", "is set but private-key is empty"));
   const agentSocket = environment.agentSocket?.trim() ?? "";
   if (privateKey === "" && password === "" && agentSocket === "" && !problems.bad("private-key", "password")) {
-    problems.add(new InputError("private-key", "no credentials: give private-key (with passphrase if it has one), password, or run an ssh-agent (SSH_AUTH_SOCK)"));
+    problems.add(
+      new InputError("private-key", "no credentials: give private-key (with passphrase if it has one), password, or run an ssh-agent (SSH_AUTH_SOCK)")
+    );
   }
   return {
     ...privateKey !== "" ? { privateKey: `${privateKey}
@@ -13245,7 +13254,8 @@ function groupNames(text) {
 }
 function keepSnapshots(raw) {
   const text = get(raw, "keep-snapshots");
-  if (!/^\d{1,3}$/.test(text)) throw new InputError("keep-snapshots", `"${text}" is not a number of snapshots from 0 to 999 (0 keeps none, and then nothing can be rolled back)`);
+  if (!/^\d{1,3}$/.test(text))
+    throw new InputError("keep-snapshots", `"${text}" is not a number of snapshots from 0 to 999 (0 keeps none, and then nothing can be rolled back)`);
   return Number(text);
 }
 var ONE = { kind: "count", value: 1 };
@@ -13331,7 +13341,10 @@ function parseInputs(given, environment = {}) {
   const port = check(() => asInput("port", () => parsePort(get(raw, "port"), "port")), 22);
   const username = check(() => asInput("username", () => parseUsername(get(raw, "username"), "username")), "root");
   const fleet = parseFleet(raw, problems);
-  const hosts = check(() => raw("hosts").trim() === "" && raw("inventory").trim() !== "" ? [] : asInput("hosts", () => parseHostList(raw("hosts"), { username, port })), []);
+  const hosts = check(
+    () => raw("hosts").trim() === "" && raw("inventory").trim() !== "" ? [] : asInput("hosts", () => parseHostList(raw("hosts"), { username, port })),
+    []
+  );
   const ignoreHostKeys = check(() => booleanInput(raw, "insecure-ignore-host-key"), false);
   const pins = check(() => asInput("known-hosts", () => parseKnownHosts(raw("known-hosts"))), []);
   if (pins.length === 0 && !ignoreHostKeys && !problems.bad("known-hosts", "insecure-ignore-host-key")) {
@@ -13348,8 +13361,10 @@ function parseInputs(given, environment = {}) {
   const timeoutMs = check(() => duration(raw, "timeout", 1e3, 6 * 36e5), 0);
   const settleMs = check(() => duration(raw, "settle", 0, 10 * 6e4), 0);
   const pollIntervalMs = check(() => duration(raw, "poll-interval", 20, 6e4), 0);
-  if (!problems.bad("timeout", "settle") && settleMs >= timeoutMs) problems.add(new InputError("settle", `must be shorter than timeout (${get(raw, "timeout")})`));
-  if (!problems.bad("timeout", "poll-interval") && pollIntervalMs >= timeoutMs) problems.add(new InputError("poll-interval", `must be shorter than timeout (${get(raw, "timeout")})`));
+  if (!problems.bad("timeout", "settle") && settleMs >= timeoutMs)
+    problems.add(new InputError("settle", `must be shorter than timeout (${get(raw, "timeout")})`));
+  if (!problems.bad("timeout", "poll-interval") && pollIntervalMs >= timeoutMs)
+    problems.add(new InputError("poll-interval", `must be shorter than timeout (${get(raw, "timeout")})`));
   const status = check(() => oneOf(raw, "status", ["workerman", "http", "process"]), "workerman");
   const statusUrl = problems.bad("status") ? "" : check(() => validateStatusUrl(status, raw("status-url").trim()), "");
   const revision = check(() => validateRevision(raw("revision").trim() || (environment.githubSha ?? "")), void 0);
@@ -13431,7 +13446,8 @@ function worthCompressing(sourceFiles2) {
 }
 function dropPacketsAfterTeardown(writer) {
   const finalize = writer.prototype.finalize;
-  if (typeof finalize !== "function") throw new Error("ssh2's compressing packet writer has no finalize(): this ssh2 is not the one ssh-compression.ts was written for");
+  if (typeof finalize !== "function")
+    throw new Error("ssh2's compressing packet writer has no finalize(): this ssh2 is not the one ssh-compression.ts was written for");
   writer.prototype.finalize = function(payload, force) {
     return this._protocol._destruct === void 0 ? payload : finalize.call(this, payload, force);
   };
@@ -14789,7 +14805,9 @@ async function connectOnce(host, options, asJump, openSock) {
       throw new AbortError(new StepError("host-key", `${where}${describeKeyTypeMismatch(options.trust.pins, host.host, host.port, mismatch)}`));
     }
     if (/authentication/i.test(message)) {
-      throw new AbortError(new StepError("auth", `${where}authentication as ${host.username} failed (${message}); check the credentials and the host's authorized_keys`));
+      throw new AbortError(
+        new StepError("auth", `${where}authentication as ${host.username} failed (${message}); check the credentials and the host's authorized_keys`)
+      );
     }
     if (/privatekey|passphrase|encrypted|unsupported key/i.test(message)) {
       throw new AbortError(new StepError("auth", `${where}cannot use private-key (${message}); check the key and passphrase`));
@@ -14911,7 +14929,11 @@ var Entry = class {
   /** A text value: a scalar, with no control character, not empty. */
   text(key, node, expected) {
     const value = this.resolve(node, key);
-    if (!(0, import_yaml.isScalar)(value) || typeof value.value !== "string") this.fail(key, `expected ${expected}, not a ${(0, import_yaml.isSeq)(value) ? "list" : (0, import_yaml.isMap)(value) ? "mapping" : "null"}`);
+    if (!(0, import_yaml.isScalar)(value) || typeof value.value !== "string")
+      this.fail(
+        key,
+        `expected ${expected}, not a ${(0, import_yaml.isSeq)(value) ? "list" : (0, import_yaml.isMap)(value) ? "mapping" : "null"}`
+      );
     const text = value.value.trim();
     if (text === "") this.fail(key, `is empty; expected ${expected}`);
     if (CONTROL.test(text)) this.fail(key, "contains a control character (a line break, tab or NUL)");
@@ -15033,7 +15055,9 @@ function parseInventory(text, defaults) {
     const key = hostKey(host.spec);
     const earlier = seen.get(key);
     if (earlier) {
-      fail(`hosts entry ${i + 1} ("${host.spec.label}") is the same host and port as hosts entry ${earlier.position} ("${earlier.label}"); list each host once`);
+      fail(
+        `hosts entry ${i + 1} ("${host.spec.label}") is the same host and port as hosts entry ${earlier.position} ("${earlier.label}"); list each host once`
+      );
     }
     seen.set(key, { position: i + 1, label: host.spec.label });
     hosts.push(host);
@@ -15048,7 +15072,10 @@ function mergeHosts(fromInput, fromInventory) {
     const key = hostKey(spec);
     const earlier = listed.get(key);
     if (earlier) {
-      throw new InputError("hosts", earlier.label === spec.label ? `"${spec.label}" is listed twice` : `"${spec.label}" is listed twice (also as "${earlier.label}"): the same host and port`);
+      throw new InputError(
+        "hosts",
+        earlier.label === spec.label ? `"${spec.label}" is listed twice` : `"${spec.label}" is listed twice (also as "${earlier.label}"): the same host and port`
+      );
     }
     listed.set(key, spec);
     const inventory = fromFile.get(key);
@@ -15057,7 +15084,9 @@ function mergeHosts(fromInput, fromInventory) {
       continue;
     }
     if (namesUser(spec) && namesUser(inventory.spec) && spec.username !== inventory.spec.username) {
-      fail(`"${inventory.spec.label}" names the user ${inventory.spec.username}, but the hosts input names ${spec.username} ("${spec.label}"); name the user in one place`);
+      fail(
+        `"${inventory.spec.label}" names the user ${inventory.spec.username}, but the hosts input names ${spec.username} ("${spec.label}"); name the user in one place`
+      );
     }
     const username = namesUser(spec) || !namesUser(inventory.spec) ? spec.username : inventory.spec.username;
     fleet.push({ spec: { ...spec, username }, overrides: inventory.overrides, labels: inventory.labels });
@@ -15185,11 +15214,18 @@ function staleFiles(definitions, master, target) {
   } else {
     return { stale: [], evidence: {}, basis: "unknown" };
   }
-  found.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+  found.sort(
+    (a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0
+  );
   return { stale: found.map(({ name }) => name), evidence: Object.fromEntries(found.map(({ name, evidence }) => [name, evidence])), basis };
 }
 function definitionChanges(before, after) {
-  const describe = (definitions) => new Map(definitions.groups.map((group) => [`${group.name} ${group.listen}`, `${group.class} count ${group.count}${group.reloadable ? "" : " reloadable = false"}`]));
+  const describe = (definitions) => new Map(
+    definitions.groups.map((group) => [
+      `${group.name} ${group.listen}`,
+      `${group.class} count ${group.count}${group.reloadable ? "" : " reloadable = false"}`
+    ])
+  );
   const old = describe(before);
   const now = describe(after);
   const changes = [];
@@ -15212,7 +15248,8 @@ function describeMasterChange(change) {
   const parts = [];
   if (change.files.length > 0) parts.push(`master-level file(s) changed: ${listFiles(change.files, evidence)}`);
   if (change.definitions.length > 0) parts.push(`worker definitions changed: ${change.definitions.join("; ")}`);
-  if (change.stale.length > 0) parts.push(`the running master did not load the current ${listFiles(change.stale, evidence)}: an earlier deploy reloaded where a restart was needed`);
+  if (change.stale.length > 0)
+    parts.push(`the running master did not load the current ${listFiles(change.stale, evidence)}: an earlier deploy reloaded where a restart was needed`);
   return parts.join("; ");
 }
 
@@ -15282,7 +15319,9 @@ function plannedCommands(settings, action, runsBeforeReload) {
 function dryRunUnknowns(delivery2) {
   const unknown = [];
   if (delivery2 === "sync") {
-    unknown.push("the new code's worker definitions (groups, counts, listen addresses): they are read from the synced tree, and a change there makes the deploy restart where this plan says reload");
+    unknown.push(
+      "the new code's worker definitions (groups, counts, listen addresses): they are read from the synced tree, and a change there makes the deploy restart where this plan says reload"
+    );
   }
   if (delivery2 === "rollback") {
     unknown.push("which files the snapshot would put back, and so whether master-level code changes back (a restart)");
@@ -15461,7 +15500,10 @@ var HostDrain = class {
     run2.facts.step = "drain";
     const record = await this.run(run2, "drain", this.settings.command);
     if (!record.ok) {
-      throw new StepError("drain", `drain-command ${record.exit}${record.lastLines.length ? `: ${record.lastLines.slice(-3).join(" | ")}` : ""}; the host was not stopped`);
+      throw new StepError(
+        "drain",
+        `drain-command ${record.exit}${record.lastLines.length ? `: ${record.lastLines.slice(-3).join(" | ")}` : ""}; the host was not stopped`
+      );
     }
     this.drained = true;
     if (this.settings.waitMs > 0) {
@@ -15494,7 +15536,12 @@ var HostDrain = class {
     if (!runner) throw new StepError("drain", `${name}-command cannot run here: this rollout has no runner to run commands on`);
     const { label, position } = this.host;
     const env = { GRACEFUL_RELOAD_HOST: label, GRACEFUL_RELOAD_HOST_INDEX: String(position) };
-    return recordCommand({ io: this.io, label, commands: run2.commands }, name, this.timeoutMs, (onLine) => runner(command, { env, timeoutMs: this.timeoutMs, onLine }));
+    return recordCommand(
+      { io: this.io, label, commands: run2.commands },
+      name,
+      this.timeoutMs,
+      (onLine) => runner(command, { env, timeoutMs: this.timeoutMs, onLine })
+    );
   }
 };
 
@@ -15515,7 +15562,12 @@ async function afterReloadStep(run2, report) {
   run2.facts.step = "after-reload";
   const record = await recordCommand(run2, "after-reload", timeoutMs, (onLine) => runOnHost(run2, afterReload, timeoutMs, onLine));
   if (record.ok) return report;
-  return { ...report, ok: false, step: "after-reload", error: `after-reload ${record.exit}${lastWords(record.lastLines)}; the new code serves and was not rolled back` };
+  return {
+    ...report,
+    ok: false,
+    step: "after-reload",
+    error: `after-reload ${record.exit}${lastWords(record.lastLines)}; the new code serves and was not rolled back`
+  };
 }
 
 // src/rollout/host-lock.ts
@@ -15674,7 +15726,14 @@ function parseOwner(text) {
 }
 function parseAttempt(stdout) {
   const lines2 = stdout.split("\n");
-  const marks = lines2.flatMap((line2, index) => line2.startsWith(`${MARK} `) ? [{ index, words: line2.slice(MARK.length + 1).trim().split(/\s+/) }] : []);
+  const marks = lines2.flatMap(
+    (line2, index) => line2.startsWith(`${MARK} `) ? [
+      {
+        index,
+        words: line2.slice(MARK.length + 1).trim().split(/\s+/)
+      }
+    ] : []
+  );
   const last = marks.at(-1);
   if (last?.words[0] === "acquired") return { kind: "acquired" };
   const held = marks.find((mark) => mark.words[0] === "held");
@@ -15714,15 +15773,22 @@ async function attempt(run2, command, path) {
   try {
     result = await run2.shell.run(command, { timeoutMs: run2.settings.commandTimeoutMs });
   } catch (error2) {
-    throw new StepError("lock", `cannot take the lock ${path}: ${error2.message}; no file of the target was changed`, { cause: error2, filesMayHaveChanged: false });
+    throw new StepError("lock", `cannot take the lock ${path}: ${error2.message}; no file of the target was changed`, {
+      cause: error2,
+      filesMayHaveChanged: false
+    });
   }
   const parsed = result.code === 0 ? parseAttempt(result.stdout) : void 0;
   if (parsed) return parsed;
   if (result.code === 7) {
     const target = run2.settings.target;
-    throw new NoTargetForLock("lock", `the target ${target} is not a directory holding the start file ${startFilePath(run2.settings)}, so no lock was made beside it; nothing was created or changed on the host`, {
-      filesMayHaveChanged: false
-    });
+    throw new NoTargetForLock(
+      "lock",
+      `the target ${target} is not a directory holding the start file ${startFilePath(run2.settings)}, so no lock was made beside it; nothing was created or changed on the host`,
+      {
+        filesMayHaveChanged: false
+      }
+    );
   }
   const why = shown(result.stderr) || shown(result.stdout) || "no output";
   const what = result.code === 3 ? `cannot create the state directory ${stateDirectory(run2.settings.target)} (${why})` : result.code === 4 ? `cannot create the lock directory ${path} (${why})` : result.code === 5 ? `cannot write the owner file into the lock directory ${path} (${why}); the lock was not taken` : result.code === 6 ? `force-unlock: cannot remove the lock ${path} (${why})` : `taking the lock ${path} failed (${describeExit(result)}: ${why})`;
@@ -15827,7 +15893,9 @@ async function release(run2, path, token) {
     } else if (result.code === 0 && said === "gone") {
       io.log.warning(`${label}: the lock ${path} was already gone when this run released it (removed by hand, or by another run's force-unlock)`);
     } else if (result.code === 0 && said === "other") {
-      io.log.warning(`${label}: the lock ${path} is no longer this run's (another run took it with force-unlock): it now belongs to ${otherOwner(result.stdout)} and is left in place`);
+      io.log.warning(
+        `${label}: the lock ${path} is no longer this run's (another run took it with force-unlock): it now belongs to ${otherOwner(result.stdout)} and is left in place`
+      );
     } else {
       io.log.warning(`${label}: could not release the lock (${describeExit(result)}: ${shown(result.stderr) || shown(result.stdout) || "no output"}); ${left}`);
     }
@@ -16623,7 +16691,9 @@ function parseGroup(entry, index) {
 function parseDefinitions(result) {
   const line2 = result.stdout.split("\n").find((candidate) => candidate.startsWith(MARKER));
   if (line2 === void 0) {
-    throw new DefinitionsError(`the start script could not be run to read its worker definitions (${describeExit(result)}): ${phpOutput(result.stdout, result.stderr)}`);
+    throw new DefinitionsError(
+      `the start script could not be run to read its worker definitions (${describeExit(result)}): ${phpOutput(result.stdout, result.stderr)}`
+    );
   }
   let data;
   try {
@@ -16707,7 +16777,8 @@ function sourceTransfer(run2) {
         // Over a lost connection no attempt can succeed: the host's one connection carried rsync too.
         shouldRetry: ({ error: error2 }) => error2 instanceof StepError && error2.step === "sync" && !(error2.cause instanceof RemoteConnectionLost),
         onFailedAttempt: ({ error: error2, retriesLeft }) => {
-          if (retriesLeft > 0 && error2 instanceof StepError && error2.step === "sync") run2.io.log.warning(`${run2.label}: ${error2.message}; trying the sync again`);
+          if (retriesLeft > 0 && error2 instanceof StepError && error2.step === "sync")
+            run2.io.log.warning(`${run2.label}: ${error2.message}; trying the sync again`);
         }
       }).catch((error2) => {
         if (reached && error2 instanceof StepError && error2.filesMayHaveChanged === false) {
@@ -16722,7 +16793,9 @@ function sourceTransfer(run2) {
 async function syncStep(run2, live, masterLevel2, transfer = sourceTransfer(run2)) {
   const { settings, label, io, facts } = run2;
   const protect = protectRules(run2, live);
-  io.log.info(`${label}: syncing ${transfer.from} to ${settings.target}` + (protect.length > 0 ? ` (keeping the app's runtime files: ${protect.join(", ")})` : ""));
+  io.log.info(
+    `${label}: syncing ${transfer.from} to ${settings.target}` + (protect.length > 0 ? ` (keeping the app's runtime files: ${protect.join(", ")})` : "")
+  );
   facts.step = "sync";
   facts.filesChanged = true;
   let sync;
@@ -16769,7 +16842,10 @@ async function refuseMasterChange(run2, live, stale) {
   const files = await masterFilesToChange(run2, live, masterLevel(run2, live));
   const change = masterChangeOf(run2, live, files, [], stale);
   if (!needsRestart(change)) return;
-  throw new StepError("preflight", `a reload cannot apply this deploy: ${describeMasterChange(change)}. Nothing was changed (on-master-change: fail); ${CHOICES}`);
+  throw new StepError(
+    "preflight",
+    `a reload cannot apply this deploy: ${describeMasterChange(change)}. Nothing was changed (on-master-change: fail); ${CHOICES}`
+  );
 }
 function decide(run2, change) {
   if (!needsRestart(change)) return "reload";
@@ -16778,10 +16854,15 @@ function decide(run2, change) {
     case "restart":
       return "restart";
     case "reload":
-      run2.io.log.warning(`${run2.label}: reloading although ${what}: the master keeps the old code and definitions until the app is restarted (on-master-change: reload)`);
+      run2.io.log.warning(
+        `${run2.label}: reloading although ${what}: the master keeps the old code and definitions until the app is restarted (on-master-change: reload)`
+      );
       return "reload";
     case "fail":
-      throw new StepError("sync", `a reload cannot apply this deploy: ${what}. The files were synced but no reload was sent (on-master-change: fail); ${CHOICES}`);
+      throw new StepError(
+        "sync",
+        `a reload cannot apply this deploy: ${what}. The files were synced but no reload was sent (on-master-change: fail); ${CHOICES}`
+      );
   }
 }
 
@@ -16862,7 +16943,9 @@ async function recordLoaded(run2, pid, definitions) {
   if (files === void 0) return;
   const json = JSON.stringify(files);
   if (json.length > MAX_FILES_JSON) {
-    run2.io.log.warning(`${run2.label}: the record of what master ${pid} loaded was not written: ${Object.keys(files).length} files are more than one command can carry; ${fallback}`);
+    run2.io.log.warning(
+      `${run2.label}: the record of what master ${pid} loaded was not written: ${Object.keys(files).length} files are more than one command can carry; ${fallback}`
+    );
     return;
   }
   let result;
@@ -16876,7 +16959,9 @@ async function recordLoaded(run2, pid, definitions) {
     run2.io.log.info(`${run2.label}: recorded what master ${pid} loaded (${Object.keys(files).length} files) in ${recordPath(run2.settings.target)}`);
     return;
   }
-  run2.io.log.warning(`${run2.label}: the record ${recordPath(run2.settings.target)} was not written (${describeExit(result)}: ${result.stderr.trim().slice(0, 200) || "no output"}); ${fallback}`);
+  run2.io.log.warning(
+    `${run2.label}: the record ${recordPath(run2.settings.target)} was not written (${describeExit(result)}: ${result.stderr.trim().slice(0, 200) || "no output"}); ${fallback}`
+  );
 }
 
 // src/rollout/phase-clock.ts
@@ -16986,7 +17071,15 @@ ${recordReadCommand(settings.target)}`;
   warnAboutOpcache(run2, definitions);
   const recorded = parseRecord(result.stdout, master.pid);
   if ("missing" in recorded) run2.io.log.debug(`${run2.label}: no record of what master ${master.pid} loaded: ${recorded.missing}`);
-  return { definitions, plan, source, masterPid: master.pid, masterStartedAt: master.startedAt, record: "record" in recorded ? recorded.record : void 0, logFile };
+  return {
+    definitions,
+    plan,
+    source,
+    masterPid: master.pid,
+    masterStartedAt: master.startedAt,
+    record: "record" in recorded ? recorded.record : void 0,
+    logFile
+  };
 }
 async function findMaster(run2, source, definitions, plan) {
   const start = startFilePath(run2.settings);
@@ -17078,11 +17171,21 @@ function observeRestart(state, snapshot, rules) {
   const groups = new Set(baseline.expected.keys());
   const crashes = crashesSinceSignal(/* @__PURE__ */ new Map(), snapshot, deaths, groups);
   if (isCrashLoop(crashes, rules.crashLimit)) {
-    return { state: next, verdict: { kind: "failed", reason: "crash-loop", message: `the restarted app crash-loops: ${crashes} new worker(s) exited abnormally since the restart` } };
+    return {
+      state: next,
+      verdict: { kind: "failed", reason: "crash-loop", message: `the restarted app crash-loops: ${crashes} new worker(s) exited abnormally since the restart` }
+    };
   }
   const masters = snapshot.masters.filter((master) => master.pid !== baseline.oldMasterPid);
   if (masters.length > 1) {
-    return { state: next, verdict: { kind: "failed", reason: "several-masters", message: `more than one master runs the app after the restart (pids ${masters.map((m) => m.pid).join(", ")})` } };
+    return {
+      state: next,
+      verdict: {
+        kind: "failed",
+        reason: "several-masters",
+        message: `more than one master runs the app after the restart (pids ${masters.map((m) => m.pid).join(", ")})`
+      }
+    };
   }
   const unsettled = (detail) => ({ state: { ...next, stable: null }, verdict: { kind: "starting", detail } });
   if (masters.length === 0 || snapshot.masters.some((master) => master.pid === baseline.oldMasterPid)) {
@@ -17151,14 +17254,18 @@ var RESTART_SCRIPT_WAITS_MS = 16e3;
 async function restartStep(run2, source, oldMasterPid, synced, why, onStarted = () => void 0) {
   const { settings, io, label, facts } = run2;
   facts.step = "restart";
-  io.log.warning(`${label}: restarting the app (${why}): a reload cannot apply this change. Open connections are closed; requests in hand get ${formatDuration(settings.stopTimeoutMs)} (stop-timeout)`);
+  io.log.warning(
+    `${label}: restarting the app (${why}): a reload cannot apply this change. Open connections are closed; requests in hand get ${formatDuration(settings.stopTimeoutMs)} (stop-timeout)`
+  );
   await run2.drain?.before(run2);
   facts.step = "restart";
   const baselineAt = (await source.snapshot()).at;
   source.markSignal();
   facts.stopped = true;
   const ports = tcpPorts(synced.groups.map((group) => group.listen));
-  const result = await run2.shell.run(restartCommand(settings, oldMasterPid, settings.stopTimeoutMs, ports), { timeoutMs: settings.stopTimeoutMs + settings.commandTimeoutMs + RESTART_SCRIPT_WAITS_MS });
+  const result = await run2.shell.run(restartCommand(settings, oldMasterPid, settings.stopTimeoutMs, ports), {
+    timeoutMs: settings.stopTimeoutMs + settings.commandTimeoutMs + RESTART_SCRIPT_WAITS_MS
+  });
   const measure = parseRestartOutput(result);
   failUnlessStarted(run2, oldMasterPid, measure);
   const cost = restartCost(measure);
@@ -17177,14 +17284,22 @@ function failUnlessStarted(run2, oldMasterPid, measure) {
       run2.facts.stopped = false;
       throw new StepError("restart", `the master (pid ${oldMasterPid}) could not be signalled to stop (${measure.exit}); nothing was stopped`);
     case "not-stopped":
-      throw new StepError("restart", `the master (pid ${oldMasterPid}) did not exit after its workers were stopped (${measure.killed} killed after stop-timeout); nothing was started`);
+      throw new StepError(
+        "restart",
+        `the master (pid ${oldMasterPid}) did not exit after its workers were stopped (${measure.killed} killed after stop-timeout); nothing was started`
+      );
     case "start-failed":
       throw new StepError("restart", `"${settings.php} ${settings.startFile} start -d" failed (${measure.exit}): ${said || "(no output)"}. The app is stopped`);
   }
 }
 function restartCost(measure) {
   const since = (at) => at !== void 0 && measure.signalledAt !== void 0 ? Math.max(0, at - measure.signalledAt) : null;
-  return { unservedMs: since(measure.listeningAt), stopMs: since(measure.stoppedAt), connectionsClosed: measure.connectionsClosed, killedAfterStopTimeout: measure.killed };
+  return {
+    unservedMs: since(measure.listeningAt),
+    stopMs: since(measure.stoppedAt),
+    connectionsClosed: measure.connectionsClosed,
+    killedAfterStopTimeout: measure.killed
+  };
 }
 async function watchRestart(run2, source, oldMasterPid, startedAt2, synced) {
   const { settings, io, label } = run2;
@@ -17211,7 +17326,10 @@ async function watchRestart(run2, source, oldMasterPid, startedAt2, synced) {
     if (run2.now() + settings.pollIntervalMs > deadline) break;
     await sleep(settings.pollIntervalMs);
   }
-  throw new StepError("restart", `the app did not come back within the timeout (${formatDuration(settings.timeoutMs)}): ${verdict?.kind === "starting" ? verdict.detail : "it did not stay stable for settle"}`);
+  throw new StepError(
+    "restart",
+    `the app did not come back within the timeout (${formatDuration(settings.timeoutMs)}): ${verdict?.kind === "starting" ? verdict.detail : "it did not stay stable for settle"}`
+  );
 }
 
 // src/engine/verdict/verdict.ts
@@ -17225,7 +17343,11 @@ function expectedCounts(plan, tracked) {
   const expected = countByGroup(tracked);
   for (const group of expected.keys()) {
     const defined = plan.groups.filter((candidate) => candidate.name === group && candidate.kept === void 0);
-    if (defined.length > 0) expected.set(group, defined.reduce((sum, candidate) => sum + candidate.count, 0));
+    if (defined.length > 0)
+      expected.set(
+        group,
+        defined.reduce((sum, candidate) => sum + candidate.count, 0)
+      );
   }
   return expected;
 }
@@ -17419,7 +17541,10 @@ async function signalStep(run2, source, plan) {
   const signalledAt = run2.now();
   const reload = await run2.shell.run(reloadSignalCommand(baseline.masterPid, plan.mode), { timeoutMs: settings.commandTimeoutMs });
   if (reload.code !== 0) {
-    throw new StepError("signal", `the ${plan.mode} reload signal did not reach master ${baseline.masterPid} (${describeExit(reload)}): ${(reload.stdout + reload.stderr).trim() || "no reason given"}`);
+    throw new StepError(
+      "signal",
+      `the ${plan.mode} reload signal did not reach master ${baseline.masterPid} (${describeExit(reload)}): ${(reload.stdout + reload.stderr).trim() || "no reason given"}`
+    );
   }
   facts.signalled = true;
   baseline = { ...baseline, signalReachedBy: baseline.signalAt + (run2.now() - asked) / 1e3 };
@@ -17496,7 +17621,11 @@ async function watchReload(options) {
   for (; ; ) {
     if (options.cancelled?.aborted) {
       const why = typeof options.cancelled.reason === "string" ? options.cancelled.reason : "the run was cancelled";
-      return failure("cancelled", `${why} while the reload was watched: the master goes on replacing workers, but nothing proved it finished`, last?.kind === "replacing" ? last.stillOld : []);
+      return failure(
+        "cancelled",
+        `${why} while the reload was watched: the master goes on replacing workers, but nothing proved it finished`,
+        last?.kind === "replacing" ? last.stillOld : []
+      );
     }
     const snapshot = await options.snapshot();
     const elapsedMs = now() - started;
@@ -17601,7 +17730,9 @@ async function afterMasterDied(run2, baseline, message) {
   const known = [...baseline.tracked, ...baseline.kept];
   const result = await run2.shell.run(liveWorkersCommand(known.map((worker) => worker.pid)), { timeoutMs: run2.settings.commandTimeoutMs }).catch(() => void 0);
   if (result === void 0) return `${message}; whether its workers still run could not be checked`;
-  const alive = new Set(result.stdout.split("\n").filter((line2) => /^\d+$/.test(line2)).map(Number));
+  const alive = new Set(
+    result.stdout.split("\n").filter((line2) => /^\d+$/.test(line2)).map(Number)
+  );
   const orphans = known.filter((worker) => alive.has(worker.pid));
   if (orphans.length === 0) return `${message}; none of its workers is left, so nothing serves the app until it is started again`;
   return `${message}; ${orphans.length} of its workers still run without it (${orphans.map(describeWorker).join(", ")}), serving code from before the reload and holding the listen ports: stop them before starting the app again, or the start will fail`;
@@ -17843,8 +17974,19 @@ async function takeSnapshot(run2, options = {}) {
   const nothing = `no file of the target was changed, and nothing was synced`;
   const exclude = [.../* @__PURE__ */ new Set([...settings.protect, ...options.exclude ?? []])];
   const multiline = exclude.find((rule) => /[\r\n]/.test(rule));
-  if (multiline !== void 0) throw new StepError("sync", `the exclude pattern ${JSON.stringify(multiline)} spans lines, so a snapshot cannot record it; ${nothing}`, { filesMayHaveChanged: false });
-  const result = await runOrFail(run2, "sync", takeSnapshotCommand(settings.target, exclude), longTimeout(run2), `cannot take a snapshot of ${settings.target} into ${dir}`, nothing, false);
+  if (multiline !== void 0)
+    throw new StepError("sync", `the exclude pattern ${JSON.stringify(multiline)} spans lines, so a snapshot cannot record it; ${nothing}`, {
+      filesMayHaveChanged: false
+    });
+  const result = await runOrFail(
+    run2,
+    "sync",
+    takeSnapshotCommand(settings.target, exclude),
+    longTimeout(run2),
+    `cannot take a snapshot of ${settings.target} into ${dir}`,
+    nothing,
+    false
+  );
   const name = result.stdout.split("\n").find((line2) => line2.startsWith(`${MARK3} `))?.slice(MARK3.length + 1).trim();
   if (result.code !== 0 || name === void 0 || !SNAPSHOT_NAME.test(name)) {
     const why = shown2(result.stderr) || shown2(result.stdout) || "no output";
@@ -17862,7 +18004,11 @@ async function entries(run2, step, consequence) {
   const lines2 = result.stdout.split("\n");
   const start = lines2.indexOf(MARK3);
   if (result.code !== 0 || start < 0) {
-    throw new StepError(step, `cannot list the snapshots in ${dir} (${describeExit(result)}: ${shown2(result.stderr) || shown2(result.stdout) || "no output"}); ${consequence}`, { filesMayHaveChanged: false });
+    throw new StepError(
+      step,
+      `cannot list the snapshots in ${dir} (${describeExit(result)}: ${shown2(result.stderr) || shown2(result.stdout) || "no output"}); ${consequence}`,
+      { filesMayHaveChanged: false }
+    );
   }
   const names = lines2.slice(start + 1).filter((line2) => line2 !== "");
   return {
@@ -17917,7 +18063,9 @@ function checkedSnapshot(target, snapshot) {
   const path = trimmed(snapshot);
   const name = path.slice(dir.length + 1);
   if (!path.startsWith(`${dir}/`) || !SNAPSHOT_NAME.test(name)) {
-    throw new StepError("rollback", `"${snapshot}" is not a snapshot of ${target} (those are ${dir}/<UTC time>); nothing was changed`, { filesMayHaveChanged: false });
+    throw new StepError("rollback", `"${snapshot}" is not a snapshot of ${target} (those are ${dir}/<UTC time>); nothing was changed`, {
+      filesMayHaveChanged: false
+    });
   }
   return path;
 }
@@ -17960,13 +18108,23 @@ async function restoreSnapshot(run2, snapshot, options) {
     throw new StepError("rollback", `the target ${settings.target} is not a directory on the host; nothing was restored`, { filesMayHaveChanged: false });
   }
   if (result.code !== 0) {
-    const failure = describeRsyncFailure({ code: result.code, signal: result.signal ?? null, stderr: result.stderr, remoteStarted: true });
+    const failure = describeRsyncFailure({
+      code: result.code,
+      signal: result.signal ?? null,
+      stderr: result.stderr,
+      remoteStarted: true
+    });
     throw new StepError("rollback", `restoring ${path} into ${settings.target}: ${failure.message}`, { filesMayHaveChanged: true });
   }
   const itemized = new ItemizedChanges(options.watch);
   itemized.add(result.stdout.endsWith("\n") ? result.stdout : `${result.stdout}
 `);
-  const summary2 = { ...parseRsyncStats(result.stdout), deletedNames: itemized.deleted, watchedChanges: itemized.watched, phpEditsOnly: itemized.phpEditsOnly };
+  const summary2 = {
+    ...parseRsyncStats(result.stdout),
+    deletedNames: itemized.deleted,
+    watchedChanges: itemized.watched,
+    phpEditsOnly: itemized.phpEditsOnly
+  };
   io.log.info(`${label}: restored ${path} into ${settings.target}: ${summary2.filesTransferred} file(s) written, ${summary2.filesDeleted} deleted`);
   return summary2;
 }
@@ -17981,10 +18139,22 @@ async function freeSpaceCheck(run2, neededBytes) {
   const target = trimmed(run2.settings.target);
   const parent = target.slice(0, target.lastIndexOf("/")) || "/";
   const nothing = "nothing was changed";
-  const result = await runOrFail(run2, "preflight", commandLine(["df", "-Pk", "--", parent]), run2.settings.commandTimeoutMs, `cannot read the free space of ${parent}`, nothing, false);
+  const result = await runOrFail(
+    run2,
+    "preflight",
+    commandLine(["df", "-Pk", "--", parent]),
+    run2.settings.commandTimeoutMs,
+    `cannot read the free space of ${parent}`,
+    nothing,
+    false
+  );
   const free = result.code === 0 ? parseDfAvailable(result.stdout) : void 0;
   if (free === void 0) {
-    throw new StepError("preflight", `cannot read the free space of ${parent} (df -Pk: ${describeExit(result)}: ${shown2(result.stderr) || shown2(result.stdout) || "no output"}); ${nothing}`, { filesMayHaveChanged: false });
+    throw new StepError(
+      "preflight",
+      `cannot read the free space of ${parent} (df -Pk: ${describeExit(result)}: ${shown2(result.stderr) || shown2(result.stdout) || "no output"}); ${nothing}`,
+      { filesMayHaveChanged: false }
+    );
   }
   if (free.availableBytes < neededBytes) {
     throw new StepError(
@@ -18030,7 +18200,9 @@ async function rollBackOn(prepared, live, snapshot, masterUntouched) {
 async function restoreFilesOnly(run2, checked2, snapshot) {
   try {
     await snapshotTransfer(run2, snapshot).run(protectRules(run2, checked2.definitions), () => false);
-    run2.io.log.info(`${run2.label}: the master (pid ${checked2.masterPid}) was never signalled and runs the code of ${snapshot}: files restored, nothing reloaded`);
+    run2.io.log.info(
+      `${run2.label}: the master (pid ${checked2.masterPid}) was never signalled and runs the code of ${snapshot}: files restored, nothing reloaded`
+    );
     return { ok: true, snapshot };
   } catch (error2) {
     return { ok: false, snapshot, error: `the files could not be restored (${error2.message})` };
@@ -18359,7 +18531,16 @@ async function planHost(prepared, fleet, batch, inSource2, runsBeforeReload) {
     run2.io.log.info(describePlan(run2.label, plan));
     const durationMs = run2.now() - started;
     if (plan.action === "refuse") {
-      return { ...common, ok: false, status: "failed", step: "preflight", error: `a deploy would stop here: ${plan.actionBecause}; nothing was changed (dry run)`, durationMs, dryRun: plan, phases: clock.phases };
+      return {
+        ...common,
+        ok: false,
+        status: "failed",
+        step: "preflight",
+        error: `a deploy would stop here: ${plan.actionBecause}; nothing was changed (dry run)`,
+        durationMs,
+        dryRun: plan,
+        phases: clock.phases
+      };
     }
     return { ...common, ok: true, status: "planned", step: "done", durationMs, dryRun: plan, phases: clock.phases };
   } catch (error2) {
@@ -18595,7 +18776,13 @@ function processes(data, field2) {
     if (!isObject2(entry)) throw shapeError(`${field2}[${index}]`, "an object", entry);
     if (typeof entry["state"] !== "string") throw shapeError(`${where}state`, "a process state", entry["state"]);
     if (typeof entry["title"] !== "string") throw shapeError(`${where}title`, "a string", entry["title"]);
-    return { pid: number(entry, "pid", where), ppid: number(entry, "ppid", where), state: entry["state"], start: number(entry, "start", where), title: entry["title"] };
+    return {
+      pid: number(entry, "pid", where),
+      ppid: number(entry, "ppid", where),
+      state: entry["state"],
+      start: number(entry, "start", where),
+      title: entry["title"]
+    };
   });
 }
 function parseProbeOutput(stdout) {
@@ -19034,7 +19221,10 @@ async function runDeployment(plan, context) {
     neededBytes,
     lock: { owner: context.lockOwner, timeoutMs: plan.fleet.lockTimeoutMs, force: plan.fleet.forceUnlock }
   };
-  const transport = openTransport({ ...plan, rollout }, { sourceFiles: files.then((found) => found.length), ...context.debugText ? { debug: context.debugText } : {} });
+  const transport = openTransport(
+    { ...plan, rollout },
+    { sourceFiles: files.then((found) => found.length), ...context.debugText ? { debug: context.debugText } : {} }
+  );
   const io = realRolloutIO(transport, context.log, context.workspace);
   context.rolloutStarts?.(hosts);
   if (plan.fleet.dryRun) return planFleet(hosts, fleet, io, (path) => inSource(source, path));
@@ -19156,7 +19346,8 @@ function keptCell(report) {
     for (const worker of report.kept) why.set(worker.group, worker.keptBecause);
     return `${report.kept.length} (${[...why].map(([group, because]) => `${group}: ${because}`).join("; ")})`;
   }
-  if (report.dryRun && report.dryRun.keptGroups.length > 0) return report.dryRun.keptGroups.map(({ group, keptBecause: keptBecause2 }) => `${group}: ${keptBecause2}`).join("; ");
+  if (report.dryRun && report.dryRun.keptGroups.length > 0)
+    return report.dryRun.keptGroups.map(({ group, keptBecause: keptBecause2 }) => `${group}: ${keptBecause2}`).join("; ");
   return report.kept ? "0" : "\u2014";
 }
 function filesCell(report) {
@@ -19257,7 +19448,11 @@ function commandsSection(reports) {
   const failed = reports.flatMap((report) => (report.commands ?? []).filter((command) => !command.ok).map((command) => ({ report, command })));
   return hostTextSection(
     "What the commands said",
-    failed.map(({ report, command }) => ({ host: report.host, title: `${command.name} ${command.exit}, its last lines`, lines: command.lastLines.length ? command.lastLines : ["(no output)"] }))
+    failed.map(({ report, command }) => ({
+      host: report.host,
+      title: `${command.name} ${command.exit}, its last lines`,
+      lines: command.lastLines.length ? command.lastLines : ["(no output)"]
+    }))
   );
 }
 function timelineSection(reports) {
@@ -19351,11 +19546,7 @@ function endNow(why, detail) {
   attempt2(() => writeJobSummary(progress.reports, runTimeMs()));
   if (detail instanceof Error && detail.stack) attempt2(() => debug(sealHostText(detail.stack)));
   const inProgress = progress.current ? ` ${progress.current} was in progress: what it did is unknown (files may have changed, a reload may have been signalled).` : "";
-  attempt2(
-    () => fail3(
-      `graceful-reload stopped: ${why}.${inProgress} The report lists the ${progress.reports.length} host(s) finished before.`
-    )
-  );
+  attempt2(() => fail3(`graceful-reload stopped: ${why}.${inProgress} The report lists the ${progress.reports.length} host(s) finished before.`));
   process.exit(1);
 }
 var CANCEL_SETTLE_MS = 4e3;
@@ -19371,7 +19562,9 @@ function installLastResort() {
       return;
     }
     cancellation.abort();
-    warning(`cancelled (SIGINT): no new host starts; the hosts in flight get ${CANCEL_SETTLE_MS / 1e3} s to settle, then stop watching and release their locks`);
+    warning(
+      `cancelled (SIGINT): no new host starts; the hosts in flight get ${CANCEL_SETTLE_MS / 1e3} s to settle, then stop watching and release their locks`
+    );
     setTimeout(() => watchesEnd.abort(), CANCEL_SETTLE_MS).unref();
     setTimeout(() => endNow("the step was cancelled (SIGINT) and the hosts in flight did not finish in time"), CANCEL_GRACE_MS).unref();
   });
@@ -19693,9 +19886,24 @@ function actionInputs(text = action_default) {
   return Object.entries(inputs).map(([name, input]) => ({ name, description: input.description.trim(), default: String(input.default ?? "") }));
 }
 var CLI_OWN = [
-  { flag: "config", kind: "value", placeholder: "<file>", description: "A YAML file of settings: a mapping of option names (as above) to values; a list is one line per item. Relative paths in it (source, inventory, the -file options) are relative to the file. Options on the command line win over it." },
-  { flag: "known-hosts-file", input: "known-hosts", kind: "file", description: "A file of known_hosts lines to pin, added to known-hosts (e.g. the output of ssh-keyscan, checked)." },
-  { flag: "report-file", kind: "value", placeholder: "<file>", description: "Writes the report (the action's report output: JSON, one entry per host) to this file." },
+  {
+    flag: "config",
+    kind: "value",
+    placeholder: "<file>",
+    description: "A YAML file of settings: a mapping of option names (as above) to values; a list is one line per item. Relative paths in it (source, inventory, the -file options) are relative to the file. Options on the command line win over it."
+  },
+  {
+    flag: "known-hosts-file",
+    input: "known-hosts",
+    kind: "file",
+    description: "A file of known_hosts lines to pin, added to known-hosts (e.g. the output of ssh-keyscan, checked)."
+  },
+  {
+    flag: "report-file",
+    kind: "value",
+    placeholder: "<file>",
+    description: "Writes the report (the action's report output: JSON, one entry per host) to this file."
+  },
   { flag: "plain", kind: "boolean", description: "Plain log lines even on a terminal, instead of the live display." },
   { flag: "verbose", kind: "boolean", description: "Also print the debug lines (every remote command and how it ended)." },
   { flag: "help", kind: "boolean", description: "Prints this help and exits." },
@@ -19704,7 +19912,12 @@ var CLI_OWN = [
 function cliOptions(text = action_default) {
   const fromAction = actionInputs(text).map((input) => {
     if (SECRET_INPUTS.includes(input.name)) {
-      return { flag: `${input.name}-file`, input: input.name, kind: "file", description: `A file holding the ${input.name} (or set ${secretVariable(input.name)}). ${input.description}` };
+      return {
+        flag: `${input.name}-file`,
+        input: input.name,
+        kind: "file",
+        description: `A file holding the ${input.name} (or set ${secretVariable(input.name)}). ${input.description}`
+      };
     }
     const kind = LIST_INPUTS.includes(input.name) ? "list" : input.default === "true" || input.default === "false" ? "boolean" : "value";
     return { flag: input.name, input: input.name, kind, description: input.description, ...input.default !== "" ? { default: input.default } : {} };
@@ -19799,7 +20012,10 @@ ${wrap(option.description, 6)}`).join("\n");
   return [
     "Usage: graceful-reload [--config <file>] [options]",
     "",
-    wrap("Deploys a directory over SSH with rsync, sends Workerman's rolling graceful reload and proves every worker was replaced: the graceful-reload GitHub Action, from a terminal or another CI. Every input of the action is an option of the same name.", 0),
+    wrap(
+      "Deploys a directory over SSH with rsync, sends Workerman's rolling graceful reload and proves every worker was replaced: the graceful-reload GitHub Action, from a terminal or another CI. Every input of the action is an option of the same name.",
+      0
+    ),
     "",
     "Options (the action inputs):",
     section(options.filter((option) => !own.has(option.flag))),
@@ -19812,7 +20028,10 @@ ${wrap(option.description, 6)}`).join("\n");
       0
     ),
     "",
-    wrap("Exit status: 0 every host done (or planned, with --dry-run); 1 a host failed, was rolled back, skipped or cancelled; 2 bad options or inputs (nothing was connected); 130 stopped by a second Ctrl-C.", 0)
+    wrap(
+      "Exit status: 0 every host done (or planned, with --dry-run); 1 a host failed, was rolled back, skipped or cancelled; 2 bad options or inputs (nothing was connected); 130 stopped by a second Ctrl-C.",
+      0
+    )
   ].join("\n");
 }
 
@@ -20027,7 +20246,11 @@ async function readRun(argv, { out, env }) {
   };
 }
 function lockOwner2() {
-  return { runUrl: `the graceful-reload CLI run by ${(0, import_node_os2.userInfo)().username}@${(0, import_node_os2.hostname)()} (pid ${process.pid})`, job: "graceful-reload CLI", startedAt: (/* @__PURE__ */ new Date()).toISOString() };
+  return {
+    runUrl: `the graceful-reload CLI run by ${(0, import_node_os2.userInfo)().username}@${(0, import_node_os2.hostname)()} (pid ${process.pid})`,
+    job: "graceful-reload CLI",
+    startedAt: (/* @__PURE__ */ new Date()).toISOString()
+  };
 }
 function interrupts(progress2, err) {
   const cancellation2 = new AbortController();
@@ -20036,7 +20259,9 @@ function interrupts(progress2, err) {
     if (cancellation2.signal.aborted) {
       stopRunningRsync();
       progress2.stop();
-      err.write("graceful-reload: stopped by a second Ctrl-C; the hosts in flight may have new files and a reload in progress, and their locks stay until they expire or force-unlock\n");
+      err.write(
+        "graceful-reload: stopped by a second Ctrl-C; the hosts in flight may have new files and a reload in progress, and their locks stay until they expire or force-unlock\n"
+      );
       process.exit(EXIT.interrupted);
     }
     cancellation2.abort();

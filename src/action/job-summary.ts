@@ -71,7 +71,8 @@ function keptCell(report: HostReport): string {
     for (const worker of report.kept) why.set(worker.group, worker.keptBecause);
     return `${report.kept.length} (${[...why].map(([group, because]) => `${group}: ${because}`).join('; ')})`;
   }
-  if (report.dryRun && report.dryRun.keptGroups.length > 0) return report.dryRun.keptGroups.map(({ group, keptBecause }) => `${group}: ${keptBecause}`).join('; ');
+  if (report.dryRun && report.dryRun.keptGroups.length > 0)
+    return report.dryRun.keptGroups.map(({ group, keptBecause }) => `${group}: ${keptBecause}`).join('; ');
   return report.kept ? '0' : '—';
 }
 
@@ -194,7 +195,11 @@ function commandsSection(reports: readonly HostReport[]): string[] {
   const failed = reports.flatMap((report) => (report.commands ?? []).filter((command) => !command.ok).map((command) => ({ report, command })));
   return hostTextSection(
     'What the commands said',
-    failed.map(({ report, command }) => ({ host: report.host, title: `${command.name} ${command.exit}, its last lines`, lines: command.lastLines.length ? command.lastLines : ['(no output)'] })),
+    failed.map(({ report, command }) => ({
+      host: report.host,
+      title: `${command.name} ${command.exit}, its last lines`,
+      lines: command.lastLines.length ? command.lastLines : ['(no output)'],
+    })),
   );
 }
 

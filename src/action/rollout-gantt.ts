@@ -24,7 +24,10 @@ function chartTime(epochMs: number): string {
 }
 
 function bar(phase: Phase): string {
-  const tag = !phase.ok ? 'crit, ' : phase.name === 'rollback' ? 'active, ' : '';
+  const tag =
+    !phase.ok ? 'crit, '
+    : phase.name === 'rollback' ? 'active, '
+    : '';
   const label = phase.ok ? phase.name : `${phase.name} (failed)`;
   return `    ${label} :${tag}${chartTime(phase.start)}, ${chartTime(phase.end)}`;
 }

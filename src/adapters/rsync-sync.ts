@@ -46,7 +46,8 @@ export function rsyncArguments(settings: RolloutSettings, options: SyncOptions =
     `--timeout=${Math.max(5, Math.ceil(settings.commandTimeoutMs / 1000))}`,
     ...settings.exclude.map((pattern) => `--exclude=${pattern}`),
     ...settings.protect.map((pattern) => `--filter=protect ${pattern}`),
-    '--rsh', BRIDGE_RSH,
+    '--rsh',
+    BRIDGE_RSH,
     '--',
     `${settings.source.replace(/\/+$/, '')}/`,
     `${BRIDGE_HOST}:${settings.target}/`,
@@ -102,7 +103,11 @@ export class RsyncSync implements FileSync {
       child.on('error', (error) => {
         running.delete(child);
         bridge.stop();
-        reject(new StepError('sync', `cannot run rsync (${error.message}); install rsync on the runner. No file on the host was changed`, { filesMayHaveChanged: false }));
+        reject(
+          new StepError('sync', `cannot run rsync (${error.message}); install rsync on the runner. No file on the host was changed`, {
+            filesMayHaveChanged: false,
+          }),
+        );
       });
       // How the host's end stopped, if it did before rsync: after, it is only this side closing it.
       let remoteEndFirst: string | undefined;
@@ -123,7 +128,8 @@ export class RsyncSync implements FileSync {
         const { outcome } = bridge;
         const remote = [outcome.stderr.trim(), remoteEndFirst, outcome.failure].filter(Boolean).join('\n');
         const failure = describeRsyncFailure({ code, signal, stderr: `${stderr.value}\n${remote}`, remoteStarted: outcome.started });
-        const cause = outcome.connectionLost ? new RemoteConnectionLost('rsync', outcome.remoteEnd?.lost ?? outcome.failure ?? 'the connection was lost') : undefined;
+        const cause =
+          outcome.connectionLost ? new RemoteConnectionLost('rsync', outcome.remoteEnd?.lost ?? outcome.failure ?? 'the connection was lost') : undefined;
         reject(new StepError('sync', failure.message, { filesMayHaveChanged: failure.filesMayHaveChanged, ...(cause ? { cause } : {}) }));
       });
     });

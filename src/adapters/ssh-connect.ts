@@ -27,7 +27,6 @@ export interface SshOptions {
   readonly compress?: boolean;
 }
 
-
 /**
  * ssh2's algorithm lists: the host key types the pins allow (ssh2's own when
  * there are none), and compression when `compress` (ssh-compression.ts).
@@ -106,7 +105,9 @@ async function connectOnce(host: HostSpec, options: SshOptions, asJump: boolean,
       throw new AbortError(new StepError('host-key', `${where}${describeKeyTypeMismatch(options.trust.pins, host.host, host.port, mismatch)}`));
     }
     if (/authentication/i.test(message)) {
-      throw new AbortError(new StepError('auth', `${where}authentication as ${host.username} failed (${message}); check the credentials and the host's authorized_keys`));
+      throw new AbortError(
+        new StepError('auth', `${where}authentication as ${host.username} failed (${message}); check the credentials and the host's authorized_keys`),
+      );
     }
     if (/privatekey|passphrase|encrypted|unsupported key/i.test(message)) {
       throw new AbortError(new StepError('auth', `${where}cannot use private-key (${message}); check the key and passphrase`));
@@ -164,4 +165,3 @@ export async function openSshShell(host: HostSpec, options: SshOptions): Promise
     { retries: options.retries ?? 2, minTimeout: 500, factor: 2 },
   );
 }
-

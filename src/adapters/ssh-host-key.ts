@@ -24,7 +24,12 @@ const EVERY_KEY_TYPE = ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp3
  * for that type only and refusing the key once seen: no credentials are ever
  * sent on these connections.
  */
-export async function readOfferedKeys(host: HostSpec, options: SshOptions, formats: readonly string[] | undefined, openSock?: () => Promise<Stream>): Promise<KeyTypeMismatch> {
+export async function readOfferedKeys(
+  host: HostSpec,
+  options: SshOptions,
+  formats: readonly string[] | undefined,
+  openSock?: () => Promise<Stream>,
+): Promise<KeyTypeMismatch> {
   const types = formats ? keyTypesOfAlgorithms(formats) : EVERY_KEY_TYPE;
   const keys: Buffer[] = [];
   const problems: string[] = [];
@@ -73,4 +78,3 @@ async function readHostKey(host: HostSpec, options: SshOptions, algorithms: read
   }
   return seen;
 }
-

@@ -63,7 +63,11 @@ async function readRun(argv: readonly string[], { out, env }: CliStreams): Promi
 
 /** Who holds a host's lock: this command, as the next run's message will name it. */
 function lockOwner(): LockOwner {
-  return { runUrl: `the graceful-reload CLI run by ${userInfo().username}@${hostname()} (pid ${process.pid})`, job: 'graceful-reload CLI', startedAt: new Date().toISOString() };
+  return {
+    runUrl: `the graceful-reload CLI run by ${userInfo().username}@${hostname()} (pid ${process.pid})`,
+    job: 'graceful-reload CLI',
+    startedAt: new Date().toISOString(),
+  };
 }
 
 /** Ctrl-C: the first lets the hosts in flight finish (as a runner's cancel does), a second stops at once. */
@@ -74,7 +78,9 @@ function interrupts(progress: Progress, err: NodeJS.WriteStream): { cancelled: A
     if (cancellation.signal.aborted) {
       stopRunningRsync();
       progress.stop();
-      err.write('graceful-reload: stopped by a second Ctrl-C; the hosts in flight may have new files and a reload in progress, and their locks stay until they expire or force-unlock\n');
+      err.write(
+        'graceful-reload: stopped by a second Ctrl-C; the hosts in flight may have new files and a reload in progress, and their locks stay until they expire or force-unlock\n',
+      );
       process.exit(EXIT.interrupted);
     }
     cancellation.abort();

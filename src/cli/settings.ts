@@ -62,7 +62,6 @@ async function fileContent(path: string, shown: string): Promise<string> {
   }
 }
 
-
 /**
  * The action inputs the command line, the config file and the environment
  * give, by input name: the command line wins over the file, a -file option

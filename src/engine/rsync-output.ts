@@ -120,14 +120,19 @@ export interface RsyncEnd {
  * host; only a failure to reach the host at all proves nothing changed.
  */
 export function describeRsyncFailure(end: RsyncEnd): { message: string; filesMayHaveChanged: boolean } {
-  const stderrTail = end.stderr.trim().split(/\r?\n/).filter((line) => line.trim() !== '').slice(-3).join(' | ');
+  const stderrTail = end.stderr
+    .trim()
+    .split(/\r?\n/)
+    .filter((line) => line.trim() !== '')
+    .slice(-3)
+    .join(' | ');
   const how =
-    end.code === null
-      ? `rsync was killed by ${end.signal ?? 'a signal'}`
-      : `rsync failed (exit ${end.code}${EXIT_MEANINGS[end.code] ? `: ${EXIT_MEANINGS[end.code]}` : ''})`;
-  const files = end.remoteStarted
-    ? 'some files may have been replaced: rsync renames them into place only at its end (--delay-updates), so a stop before that leaves them unchanged, but whether that end had begun cannot be known'
+    end.code === null ?
+      `rsync was killed by ${end.signal ?? 'a signal'}`
+    : `rsync failed (exit ${end.code}${EXIT_MEANINGS[end.code] ? `: ${EXIT_MEANINGS[end.code]}` : ''})`;
+  const files =
+    end.remoteStarted ?
+      'some files may have been replaced: rsync renames them into place only at its end (--delay-updates), so a stop before that leaves them unchanged, but whether that end had begun cannot be known'
     : 'rsync never started on the host, so no file on it was changed';
   return { message: `${how}${stderrTail ? `: ${stderrTail}` : ''}; ${files}`, filesMayHaveChanged: end.remoteStarted };
 }
-

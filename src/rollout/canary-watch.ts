@@ -5,7 +5,10 @@ import type { PreparedHost } from './host-rollout.js';
 
 /** Master and worker PIDs: any change while nobody is deploying is a worker (or master) that died. */
 function picture(snapshot: HostSnapshot): string {
-  return `${snapshot.masters.map((master) => master.pid).join(',')}|${snapshot.workers.map((worker) => worker.pid).sort((a, b) => a - b).join(',')}`;
+  return `${snapshot.masters.map((master) => master.pid).join(',')}|${snapshot.workers
+    .map((worker) => worker.pid)
+    .sort((a, b) => a - b)
+    .join(',')}`;
 }
 
 /**

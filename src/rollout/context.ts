@@ -1,5 +1,15 @@
 import type { HostSpec } from '../engine/inputs/host-spec.js';
-import { describeExit, RemoteConnectionLost, type CommandResult, type FileSync, type RemoteShell, type RolloutLog, type RunnerCommand, type Step, type SyncSummary } from '../engine/ports.js';
+import {
+  describeExit,
+  RemoteConnectionLost,
+  type CommandResult,
+  type FileSync,
+  type RemoteShell,
+  type RolloutLog,
+  type RunnerCommand,
+  type Step,
+  type SyncSummary,
+} from '../engine/ports.js';
 import type { CommandRecord } from '../engine/report/report.js';
 import type { RolloutSettings, StatusSourceKind } from '../engine/inputs/settings.js';
 import type { StatusSource } from '../status/status-source.js';

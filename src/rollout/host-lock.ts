@@ -93,9 +93,7 @@ export interface LockHolder {
 }
 
 export type LockAttempt =
-  | { readonly kind: 'acquired' }
-  | { readonly kind: 'forced'; readonly previous: LockHolder }
-  | { readonly kind: 'held'; readonly holder: LockHolder };
+  { readonly kind: 'acquired' } | { readonly kind: 'forced'; readonly previous: LockHolder } | { readonly kind: 'held'; readonly holder: LockHolder };
 
 /** What src/remote/lock-*.sh print before each word they say (the scripts hold it, and owner.json, as text). */
 const MARK = '@@graceful-reload-lock@@';
@@ -146,7 +144,13 @@ export function parseOwner(text: string): Pick<LockHolder, 'owner' | 'ownerProbl
     return { ownerProblem: `its owner file is not an owner record: "${shown(text.slice(0, 120))}"` };
   }
   const record = value as Record<string, unknown>;
-  if (typeof value !== 'object' || value === null || typeof record['runUrl'] !== 'string' || typeof record['job'] !== 'string' || typeof record['startedAt'] !== 'string') {
+  if (
+    typeof value !== 'object' ||
+    value === null ||
+    typeof record['runUrl'] !== 'string' ||
+    typeof record['job'] !== 'string' ||
+    typeof record['startedAt'] !== 'string'
+  ) {
     return { ownerProblem: `its owner file is not an owner record: "${shown(text.slice(0, 120))}"` };
   }
   return {
@@ -162,7 +166,19 @@ export function parseOwner(text: string): Pick<LockHolder, 'owner' | 'ownerProbl
 /** What an attempt printed: acquired, forced (with the holder it removed), or held (with its holder). */
 export function parseAttempt(stdout: string): LockAttempt | undefined {
   const lines = stdout.split('\n');
-  const marks = lines.flatMap((line, index) => (line.startsWith(`${MARK} `) ? [{ index, words: line.slice(MARK.length + 1).trim().split(/\s+/) }] : []));
+  const marks = lines.flatMap((line, index) =>
+    line.startsWith(`${MARK} `) ?
+      [
+        {
+          index,
+          words: line
+            .slice(MARK.length + 1)
+            .trim()
+            .split(/\s+/),
+        },
+      ]
+    : [],
+  );
   const last = marks.at(-1);
   if (last?.words[0] === 'acquired') return { kind: 'acquired' };
   const held = marks.find((mark) => mark.words[0] === 'held');
@@ -196,8 +212,9 @@ export function formatAge(seconds: number): string {
 
 /** `run <url> (job deploy, started <time>), taken 3 min 5 s ago`, or `an unknown owner (...)`. */
 export function describeHolder(holder: LockHolder): string {
-  const who = holder.owner
-    ? `run ${holder.owner.runUrl} (job ${holder.owner.job}, started ${holder.owner.startedAt})`
+  const who =
+    holder.owner ?
+      `run ${holder.owner.runUrl} (job ${holder.owner.job}, started ${holder.owner.startedAt})`
     : `an unknown owner (${holder.ownerProblem ?? 'no owner file'})`;
   const taken = holder.ageSeconds === undefined ? 'at an unknown time (the host could not give its age)' : `${formatAge(holder.ageSeconds)} ago`;
   const beat = holder.heartbeatSeconds === undefined ? '' : `, last heartbeat ${formatAge(holder.heartbeatSeconds)} ago`;
@@ -212,15 +229,22 @@ async function attempt(run: HostRun, command: string, path: string): Promise<Loc
   try {
     result = await run.shell.run(command, { timeoutMs: run.settings.commandTimeoutMs });
   } catch (error) {
-    throw new StepError('lock', `cannot take the lock ${path}: ${(error as Error).message}; no file of the target was changed`, { cause: error, filesMayHaveChanged: false });
+    throw new StepError('lock', `cannot take the lock ${path}: ${(error as Error).message}; no file of the target was changed`, {
+      cause: error,
+      filesMayHaveChanged: false,
+    });
   }
   const parsed = result.code === 0 ? parseAttempt(result.stdout) : undefined;
   if (parsed) return parsed;
   if (result.code === 7) {
     const target = run.settings.target;
-    throw new NoTargetForLock('lock', `the target ${target} is not a directory holding the start file ${startFilePath(run.settings)}, so no lock was made beside it; nothing was created or changed on the host`, {
-      filesMayHaveChanged: false,
-    });
+    throw new NoTargetForLock(
+      'lock',
+      `the target ${target} is not a directory holding the start file ${startFilePath(run.settings)}, so no lock was made beside it; nothing was created or changed on the host`,
+      {
+        filesMayHaveChanged: false,
+      },
+    );
   }
   const why = shown(result.stderr) || shown(result.stdout) || 'no output';
   const what =
@@ -267,8 +291,9 @@ export async function acquireLock(run: HostRun, owner: LockOwner, options: LockO
 }
 
 function lockHeldError(path: string, holder: LockHolder, waited: number): StepError {
-  const advice = holder.live
-    ? `force-unlock takes only a lock whose owner is gone (no heartbeat for ${HEARTBEAT_STALE_SECONDS} s), and this owner is alive: let it finish, or cancel it`
+  const advice =
+    holder.live ?
+      `force-unlock takes only a lock whose owner is gone (no heartbeat for ${HEARTBEAT_STALE_SECONDS} s), and this owner is alive: let it finish, or cancel it`
     : 'If that run crashed, `force-unlock: true` clears its lock';
   return new StepError(
     'lock',
@@ -327,7 +352,11 @@ async function renewal(run: HostRun, path: string, token: string): Promise<strin
     run.io.log.debug(`${run.label}: the lock's heartbeat could not be renewed: ${(error as Error).message}`);
     return undefined;
   }
-  const said = result.stdout.split('\n').find((line) => line.startsWith(`${MARK} `))?.slice(MARK.length + 1).trim();
+  const said = result.stdout
+    .split('\n')
+    .find((line) => line.startsWith(`${MARK} `))
+    ?.slice(MARK.length + 1)
+    .trim();
   if (result.code !== 0 || said === 'alive' || said === undefined) return undefined;
   if (said === 'gone') return `the lock ${path} is gone (removed by hand, or by another run's force-unlock)`;
   return `the lock ${path} was taken by ${otherOwner(result.stdout)}`;
@@ -344,13 +373,19 @@ async function release(run: HostRun, path: string, token: string): Promise<void>
   const left = `the lock ${path} is left in place: the next rollout will wait for it; remove it by hand or run with \`force-unlock: true\``;
   try {
     const result = await runOnAnyConnection(run, releaseCommand(run.settings.target, token), 'to release the lock');
-    const said = result.stdout.split('\n').find((line) => line.startsWith(`${MARK} `))?.slice(MARK.length + 1).trim();
+    const said = result.stdout
+      .split('\n')
+      .find((line) => line.startsWith(`${MARK} `))
+      ?.slice(MARK.length + 1)
+      .trim();
     if (result.code === 0 && said === 'released') {
       io.log.info(`${label}: released the lock ${path}`);
     } else if (result.code === 0 && said === 'gone') {
       io.log.warning(`${label}: the lock ${path} was already gone when this run released it (removed by hand, or by another run's force-unlock)`);
     } else if (result.code === 0 && said === 'other') {
-      io.log.warning(`${label}: the lock ${path} is no longer this run's (another run took it with force-unlock): it now belongs to ${otherOwner(result.stdout)} and is left in place`);
+      io.log.warning(
+        `${label}: the lock ${path} is no longer this run's (another run took it with force-unlock): it now belongs to ${otherOwner(result.stdout)} and is left in place`,
+      );
     } else {
       io.log.warning(`${label}: could not release the lock (${describeExit(result)}: ${shown(result.stderr) || shown(result.stdout) || 'no output'}); ${left}`);
     }

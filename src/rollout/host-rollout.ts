@@ -122,12 +122,14 @@ async function restartReport(run: HostRun, checked: Preflight, synced: Synced, c
 
 /** What a failure leaves on the host, in words: files changed or not, reload signalled or not. */
 export function describeFacts(facts: HostFacts): string {
-  const files = !facts.filesChanged
-    ? 'no file was changed'
-    : facts.sync
-      ? `files synced (${facts.sync.filesTransferred} sent, ${facts.sync.filesDeleted} deleted)`
-      : 'the sync did not finish, so some files may have changed';
-  const signal = facts.stopped ? 'the app was stopped for a restart' : facts.signalled ? 'the reload was signalled' : 'no reload was signalled';
+  const files =
+    !facts.filesChanged ? 'no file was changed'
+    : facts.sync ? `files synced (${facts.sync.filesTransferred} sent, ${facts.sync.filesDeleted} deleted)`
+    : 'the sync did not finish, so some files may have changed';
+  const signal =
+    facts.stopped ? 'the app was stopped for a restart'
+    : facts.signalled ? 'the reload was signalled'
+    : 'no reload was signalled';
   return `${files}; ${signal}`;
 }
 

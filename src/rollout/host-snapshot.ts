@@ -54,14 +54,22 @@ function trimmed(path: string): string {
   return path.replace(/\/+$/, '');
 }
 
-async function runOrFail(run: HostRun, step: Step, command: string, timeoutMs: number, what: string, consequence: string, filesMayHaveChanged: boolean, maxOutputBytes?: number): Promise<CommandResult> {
+async function runOrFail(
+  run: HostRun,
+  step: Step,
+  command: string,
+  timeoutMs: number,
+  what: string,
+  consequence: string,
+  filesMayHaveChanged: boolean,
+  maxOutputBytes?: number,
+): Promise<CommandResult> {
   try {
     return await run.shell.run(command, { timeoutMs, ...(maxOutputBytes === undefined ? {} : { maxOutputBytes }) });
   } catch (error) {
     throw new StepError(step, `${what}: ${(error as Error).message}; ${consequence}`, { cause: error, filesMayHaveChanged });
   }
 }
-
 
 export function takeSnapshotCommand(target: string, exclude: readonly string[]): string {
   return commandLine(['sh', '-c', TAKE_SCRIPT, 'graceful-reload-snapshot', trimmed(target), snapshotsDirectory(target), ...exclude]);
@@ -90,9 +98,24 @@ export async function takeSnapshot(run: HostRun, options: SnapshotOptions = {}):
   const nothing = `no file of the target was changed, and nothing was synced`;
   const exclude = [...new Set([...settings.protect, ...(options.exclude ?? [])])];
   const multiline = exclude.find((rule) => /[\r\n]/.test(rule));
-  if (multiline !== undefined) throw new StepError('sync', `the exclude pattern ${JSON.stringify(multiline)} spans lines, so a snapshot cannot record it; ${nothing}`, { filesMayHaveChanged: false });
-  const result = await runOrFail(run, 'sync', takeSnapshotCommand(settings.target, exclude), longTimeout(run), `cannot take a snapshot of ${settings.target} into ${dir}`, nothing, false);
-  const name = result.stdout.split('\n').find((line) => line.startsWith(`${MARK} `))?.slice(MARK.length + 1).trim();
+  if (multiline !== undefined)
+    throw new StepError('sync', `the exclude pattern ${JSON.stringify(multiline)} spans lines, so a snapshot cannot record it; ${nothing}`, {
+      filesMayHaveChanged: false,
+    });
+  const result = await runOrFail(
+    run,
+    'sync',
+    takeSnapshotCommand(settings.target, exclude),
+    longTimeout(run),
+    `cannot take a snapshot of ${settings.target} into ${dir}`,
+    nothing,
+    false,
+  );
+  const name = result.stdout
+    .split('\n')
+    .find((line) => line.startsWith(`${MARK} `))
+    ?.slice(MARK.length + 1)
+    .trim();
   if (result.code !== 0 || name === undefined || !SNAPSHOT_NAME.test(name)) {
     const why = shown(result.stderr) || shown(result.stdout) || 'no output';
     const what =
@@ -109,7 +132,6 @@ export async function takeSnapshot(run: HostRun, options: SnapshotOptions = {}):
   return path;
 }
 
-
 async function entries(run: HostRun, step: Step, consequence: string): Promise<{ snapshots: string[]; partial: string[] }> {
   const dir = snapshotsDirectory(run.settings.target);
   const command = commandLine(['sh', '-c', LIST_SCRIPT, 'graceful-reload-snapshots', dir]);
@@ -117,12 +139,19 @@ async function entries(run: HostRun, step: Step, consequence: string): Promise<{
   const lines = result.stdout.split('\n');
   const start = lines.indexOf(MARK);
   if (result.code !== 0 || start < 0) {
-    throw new StepError(step, `cannot list the snapshots in ${dir} (${describeExit(result)}: ${shown(result.stderr) || shown(result.stdout) || 'no output'}); ${consequence}`, { filesMayHaveChanged: false });
+    throw new StepError(
+      step,
+      `cannot list the snapshots in ${dir} (${describeExit(result)}: ${shown(result.stderr) || shown(result.stdout) || 'no output'}); ${consequence}`,
+      { filesMayHaveChanged: false },
+    );
   }
   const names = lines.slice(start + 1).filter((line) => line !== '');
   return {
     // Names are UTC times: sorting the text sorts by time.
-    snapshots: names.filter((name) => SNAPSHOT_NAME.test(name)).sort().reverse(),
+    snapshots: names
+      .filter((name) => SNAPSHOT_NAME.test(name))
+      .sort()
+      .reverse(),
     partial: names.filter((name) => PARTIAL_NAME.test(name)),
   };
 }
@@ -133,7 +162,6 @@ export async function listSnapshots(run: HostRun): Promise<string[]> {
   const found = await entries(run, 'rollback', 'nothing was changed');
   return found.snapshots.map((name) => `${dir}/${name}`);
 }
-
 
 /**
  * Removes all but the newest `keep` snapshots, and any half-made one a
@@ -205,7 +233,9 @@ function checkedSnapshot(target: string, snapshot: string): string {
   const path = trimmed(snapshot);
   const name = path.slice(dir.length + 1);
   if (!path.startsWith(`${dir}/`) || !SNAPSHOT_NAME.test(name)) {
-    throw new StepError('rollback', `"${snapshot}" is not a snapshot of ${target} (those are ${dir}/<UTC time>); nothing was changed`, { filesMayHaveChanged: false });
+    throw new StepError('rollback', `"${snapshot}" is not a snapshot of ${target} (those are ${dir}/<UTC time>); nothing was changed`, {
+      filesMayHaveChanged: false,
+    });
   }
   return path;
 }
@@ -233,7 +263,6 @@ export function restoreArguments(protect: readonly string[]): string[] {
     ...protect.flatMap((rule) => [`--filter=hide ${rule}`, `--filter=protect ${rule}`]),
   ];
 }
-
 
 export function restoreCommand(target: string, snapshot: string, protect: readonly string[]): string {
   return commandLine(['sh', '-c', RESTORE_SCRIPT, 'graceful-reload-restore', trimmed(snapshot), trimmed(target), ...restoreArguments(protect)]);
@@ -268,12 +297,22 @@ export async function restoreSnapshot(run: HostRun, snapshot: string, options: R
     throw new StepError('rollback', `the target ${settings.target} is not a directory on the host; nothing was restored`, { filesMayHaveChanged: false });
   }
   if (result.code !== 0) {
-    const failure = describeRsyncFailure({ code: result.code, signal: (result.signal as NodeJS.Signals | undefined) ?? null, stderr: result.stderr, remoteStarted: true });
+    const failure = describeRsyncFailure({
+      code: result.code,
+      signal: (result.signal as NodeJS.Signals | undefined) ?? null,
+      stderr: result.stderr,
+      remoteStarted: true,
+    });
     throw new StepError('rollback', `restoring ${path} into ${settings.target}: ${failure.message}`, { filesMayHaveChanged: true });
   }
   const itemized = new ItemizedChanges(options.watch);
   itemized.add(result.stdout.endsWith('\n') ? result.stdout : `${result.stdout}\n`);
-  const summary: SyncSummary = { ...parseRsyncStats(result.stdout), deletedNames: itemized.deleted, watchedChanges: itemized.watched, phpEditsOnly: itemized.phpEditsOnly };
+  const summary: SyncSummary = {
+    ...parseRsyncStats(result.stdout),
+    deletedNames: itemized.deleted,
+    watchedChanges: itemized.watched,
+    phpEditsOnly: itemized.phpEditsOnly,
+  };
   io.log.info(`${label}: restored ${path} into ${settings.target}: ${summary.filesTransferred} file(s) written, ${summary.filesDeleted} deleted`);
   return summary;
 }
@@ -296,10 +335,22 @@ export async function freeSpaceCheck(run: HostRun, neededBytes: number): Promise
   const target = trimmed(run.settings.target);
   const parent = target.slice(0, target.lastIndexOf('/')) || '/';
   const nothing = 'nothing was changed';
-  const result = await runOrFail(run, 'preflight', commandLine(['df', '-Pk', '--', parent]), run.settings.commandTimeoutMs, `cannot read the free space of ${parent}`, nothing, false);
+  const result = await runOrFail(
+    run,
+    'preflight',
+    commandLine(['df', '-Pk', '--', parent]),
+    run.settings.commandTimeoutMs,
+    `cannot read the free space of ${parent}`,
+    nothing,
+    false,
+  );
   const free = result.code === 0 ? parseDfAvailable(result.stdout) : undefined;
   if (free === undefined) {
-    throw new StepError('preflight', `cannot read the free space of ${parent} (df -Pk: ${describeExit(result)}: ${shown(result.stderr) || shown(result.stdout) || 'no output'}); ${nothing}`, { filesMayHaveChanged: false });
+    throw new StepError(
+      'preflight',
+      `cannot read the free space of ${parent} (df -Pk: ${describeExit(result)}: ${shown(result.stderr) || shown(result.stdout) || 'no output'}); ${nothing}`,
+      { filesMayHaveChanged: false },
+    );
   }
   if (free.availableBytes < neededBytes) {
     throw new StepError(

@@ -67,7 +67,10 @@ export function parseRecord(stdout: string, masterPid: number): { readonly recor
     return { missing: `the record is not one of graceful-reload's (pid, startTicks, bootId, files): ${text.slice(0, 80)}` };
   }
   if (record['pid'] !== masterPid) return { missing: `the record is of master ${record['pid']}, not of the running one (${masterPid})` };
-  const now = lines.find((line) => line.startsWith(`${NOW_MARK} `))?.slice(NOW_MARK.length + 1).split(' ');
+  const now = lines
+    .find((line) => line.startsWith(`${NOW_MARK} `))
+    ?.slice(NOW_MARK.length + 1)
+    .split(' ');
   if (now?.[0] !== record['startTicks'] || now[1] !== record['bootId']) {
     return { missing: `the record's pid ${masterPid} belonged to another process (its start time or the boot differs)` };
   }
@@ -80,12 +83,14 @@ export function parseRecord(stdout: string, masterPid: number): { readonly recor
  * next one falls back to file times, which the warning says.
  */
 export async function recordLoaded(run: HostRun, pid: number, definitions: Pick<AppDefinitions, 'fileHashes'>): Promise<void> {
-  const fallback = 'the next deploy falls back to comparing file times with the master\'s start, a guess';
+  const fallback = "the next deploy falls back to comparing file times with the master's start, a guess";
   const files = definitions.fileHashes;
   if (files === undefined) return;
   const json = JSON.stringify(files);
   if (json.length > MAX_FILES_JSON) {
-    run.io.log.warning(`${run.label}: the record of what master ${pid} loaded was not written: ${Object.keys(files).length} files are more than one command can carry; ${fallback}`);
+    run.io.log.warning(
+      `${run.label}: the record of what master ${pid} loaded was not written: ${Object.keys(files).length} files are more than one command can carry; ${fallback}`,
+    );
     return;
   }
   let result: CommandResult;
@@ -99,5 +104,7 @@ export async function recordLoaded(run: HostRun, pid: number, definitions: Pick<
     run.io.log.info(`${run.label}: recorded what master ${pid} loaded (${Object.keys(files).length} files) in ${recordPath(run.settings.target)}`);
     return;
   }
-  run.io.log.warning(`${run.label}: the record ${recordPath(run.settings.target)} was not written (${describeExit(result)}: ${result.stderr.trim().slice(0, 200) || 'no output'}); ${fallback}`);
+  run.io.log.warning(
+    `${run.label}: the record ${recordPath(run.settings.target)} was not written (${describeExit(result)}: ${result.stderr.trim().slice(0, 200) || 'no output'}); ${fallback}`,
+  );
 }

@@ -68,7 +68,15 @@ export async function preflight(run: HostRun): Promise<Preflight> {
   warnAboutOpcache(run, definitions);
   const recorded = parseRecord(result.stdout, master.pid);
   if ('missing' in recorded) run.io.log.debug(`${run.label}: no record of what master ${master.pid} loaded: ${recorded.missing}`);
-  return { definitions, plan, source, masterPid: master.pid, masterStartedAt: master.startedAt, record: 'record' in recorded ? recorded.record : undefined, logFile };
+  return {
+    definitions,
+    plan,
+    source,
+    masterPid: master.pid,
+    masterStartedAt: master.startedAt,
+    record: 'record' in recorded ? recorded.record : undefined,
+    logFile,
+  };
 }
 
 async function findMaster(run: HostRun, source: StatusSource, definitions: AppDefinitions, plan: ReloadPlan): Promise<MasterProcess> {

@@ -113,7 +113,11 @@ export async function watchReload(options: WatchOptions): Promise<WatchOutcome> 
     if (options.cancelled?.aborted) {
       // A lock taken by another run stops the watch too, and its reason says so.
       const why = typeof options.cancelled.reason === 'string' ? options.cancelled.reason : 'the run was cancelled';
-      return failure('cancelled', `${why} while the reload was watched: the master goes on replacing workers, but nothing proved it finished`, last?.kind === 'replacing' ? last.stillOld : []);
+      return failure(
+        'cancelled',
+        `${why} while the reload was watched: the master goes on replacing workers, but nothing proved it finished`,
+        last?.kind === 'replacing' ? last.stillOld : [],
+      );
     }
     const snapshot = await options.snapshot();
     const elapsedMs = now() - started;
@@ -151,9 +155,9 @@ export async function watchReload(options: WatchOptions): Promise<WatchOutcome> 
         const holder = holders[0]!;
         const why = waitedOnEvidence(options.baseline, holder);
         options.log.warning(
-          last.quickStop
-            ? `${options.label}: ${describeWorkerStates([holder])} holds the reload and does not listen, so a graceful stop cannot help it; stopping it with SIGINT, as a quick reload would (reload-mode: auto). ${why}`
-            : `${options.label}: graceful reload pinned for ${formatDuration(last.stalledForMs)}; stopping ${describeWorkerStates([holder])} with SIGINT so the master can go on (on-graceful-timeout: force). ${why}`,
+          last.quickStop ?
+            `${options.label}: ${describeWorkerStates([holder])} holds the reload and does not listen, so a graceful stop cannot help it; stopping it with SIGINT, as a quick reload would (reload-mode: auto). ${why}`
+          : `${options.label}: graceful reload pinned for ${formatDuration(last.stalledForMs)}; stopping ${describeWorkerStates([holder])} with SIGINT so the master can go on (on-graceful-timeout: force). ${why}`,
         );
         if (await options.stopWorker(holder, 'INT')) forced.push(forcedStop(holder, 'INT', why));
         inFlight = { worker: holder, at: now(), killed: false, why };
@@ -165,7 +169,10 @@ export async function watchReload(options: WatchOptions): Promise<WatchOutcome> 
     await sleep(options.pollIntervalMs);
   }
 
-  const stillOld = last.kind === 'replacing' ? last.stillOld : last.kind === 'pinned' ? last.holders : [];
+  const stillOld =
+    last.kind === 'replacing' ? last.stillOld
+    : last.kind === 'pinned' ? last.holders
+    : [];
   let where = '';
   if (last.kind === 'replacing' || last.kind === 'pinned') {
     where = `${last.replaced}/${last.total} workers replaced; still old: ${describeWorkerStates(stillOld)}.${untouchedGroupsHint(options.baseline, stillOld)}`;

@@ -54,7 +54,8 @@ const RUNNER_GRACE_MS = 15_000;
 export async function runOnHost(run: HostRun, command: string, timeoutMs: number, onLine: (line: string) => void): Promise<UserCommandResult> {
   const started = run.now();
   const line = hostCommandLine(run.settings.target, command, hookEnvironment(run), timeoutMs);
-  const result = run.shell.stream ? await streamed(run, line, timeoutMs + RUNNER_GRACE_MS, onLine) : await collected(run, line, timeoutMs + RUNNER_GRACE_MS, onLine);
+  const result =
+    run.shell.stream ? await streamed(run, line, timeoutMs + RUNNER_GRACE_MS, onLine) : await collected(run, line, timeoutMs + RUNNER_GRACE_MS, onLine);
   const timedOut = result.timedOut || (result.code !== null && TIMEOUT_EXITS.has(result.code));
   return { ...result, timedOut, durationMs: run.now() - started };
 }

@@ -59,9 +59,16 @@ export async function verifyStep(run: HostRun, source: StatusSource, baseline: R
  */
 async function afterMasterDied(run: HostRun, baseline: ReloadBaseline, message: string): Promise<string> {
   const known: WorkerProcess[] = [...baseline.tracked, ...baseline.kept];
-  const result = await run.shell.run(liveWorkersCommand(known.map((worker) => worker.pid)), { timeoutMs: run.settings.commandTimeoutMs }).catch(() => undefined);
+  const result = await run.shell
+    .run(liveWorkersCommand(known.map((worker) => worker.pid)), { timeoutMs: run.settings.commandTimeoutMs })
+    .catch(() => undefined);
   if (result === undefined) return `${message}; whether its workers still run could not be checked`;
-  const alive = new Set(result.stdout.split('\n').filter((line) => /^\d+$/.test(line)).map(Number));
+  const alive = new Set(
+    result.stdout
+      .split('\n')
+      .filter((line) => /^\d+$/.test(line))
+      .map(Number),
+  );
   const orphans = known.filter((worker) => alive.has(worker.pid));
   if (orphans.length === 0) return `${message}; none of its workers is left, so nothing serves the app until it is started again`;
   return (

@@ -91,7 +91,10 @@ export async function runDeployment(plan: DeployPlan, context: DeploymentContext
     neededBytes,
     lock: { owner: context.lockOwner, timeoutMs: plan.fleet.lockTimeoutMs, force: plan.fleet.forceUnlock },
   };
-  const transport = openTransport({ ...plan, rollout }, { sourceFiles: files.then((found) => found.length), ...(context.debugText ? { debug: context.debugText } : {}) });
+  const transport = openTransport(
+    { ...plan, rollout },
+    { sourceFiles: files.then((found) => found.length), ...(context.debugText ? { debug: context.debugText } : {}) },
+  );
   const io = realRolloutIO(transport, context.log, context.workspace);
   context.rolloutStarts?.(hosts);
   if (plan.fleet.dryRun) return planFleet(hosts, fleet, io, (path) => inSource(source, path));

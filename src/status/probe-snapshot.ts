@@ -69,10 +69,8 @@ export function snapshotFromHttp(probe: ProbeResult, status: HttpStatus, reloadS
   });
   const found = probe.masters.map((master) => ({ pid: master.pid, startedAt: startedAt(probe, master) }));
   const masters =
-    status.masterPid === undefined
-      ? found
-      : probe.http?.master_alive === false
-        ? []
-        : [found.find((master) => master.pid === status.masterPid) ?? { pid: status.masterPid }];
+    status.masterPid === undefined ? found
+    : probe.http?.master_alive === false ? []
+    : [found.find((master) => master.pid === status.masterPid) ?? { pid: status.masterPid }];
   return { at: probe.time, masters, workers, ...evidenceField(reloadStarted) };
 }

@@ -36,8 +36,7 @@ export class RemoteStatus implements StatusSource {
   async snapshot(): Promise<HostSnapshot> {
     const probe = this.options.kind === 'http' ? await this.probeUntilStatusAnswers() : await this.runProbe();
     const evidence = this.log.evidence(this.masterPid);
-    const snapshot =
-      this.options.kind === 'http' ? snapshotFromHttp(probe, this.httpStatus(probe), evidence) : snapshotFromProcesses(probe, evidence);
+    const snapshot = this.options.kind === 'http' ? snapshotFromHttp(probe, this.httpStatus(probe), evidence) : snapshotFromProcesses(probe, evidence);
     if (snapshot.masters.length === 1) this.masterPid = snapshot.masters[0]!.pid;
     return snapshot;
   }

@@ -58,7 +58,8 @@ const isStringArray = (value: unknown): value is string[] => Array.isArray(value
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 const isTimes = (value: unknown): value is Record<string, number> => isObject(value) && Object.values(value).every((time) => Number.isInteger(time));
-const isHashes = (value: unknown): value is Record<string, string> => isObject(value) && Object.values(value).every((hash) => typeof hash === 'string' && /^[0-9a-f]{64}$/.test(hash));
+const isHashes = (value: unknown): value is Record<string, string> =>
+  isObject(value) && Object.values(value).every((hash) => typeof hash === 'string' && /^[0-9a-f]{64}$/.test(hash));
 
 function parseAnswer(entry: unknown, index: number): WorkerStartAnswer {
   if (!isObject(entry)) throw new DefinitionsError(`the definition probe's workerStart.groups[${index}] is not an object`);
@@ -104,7 +105,9 @@ function parseGroup(entry: unknown, index: number): WorkerDefinition {
 export function parseDefinitions(result: CommandResult): AppDefinitions {
   const line = result.stdout.split('\n').find((candidate) => candidate.startsWith(MARKER));
   if (line === undefined) {
-    throw new DefinitionsError(`the start script could not be run to read its worker definitions (${describeExit(result)}): ${phpOutput(result.stdout, result.stderr)}`);
+    throw new DefinitionsError(
+      `the start script could not be run to read its worker definitions (${describeExit(result)}): ${phpOutput(result.stdout, result.stderr)}`,
+    );
   }
   let data: unknown;
   try {

@@ -33,11 +33,13 @@ after(async () => {
 async function assertNoCanary(): Promise<void> {
   assert.deepEqual(await readdir(CANARY_DIR), [], 'a payload ran: the canary exists');
   // host.dir holds the host's /srv and its private /root (the remote login's home).
-  const found = await execFile('find', ['/tmp', host.dir, REPO, '/root', '-xdev', '-name', `${CANARY_NAME}*`, '-not', '-path', '*/node_modules/*'], { timeoutMs: 60_000 });
+  const found = await execFile('find', ['/tmp', host.dir, REPO, '/root', '-xdev', '-name', `${CANARY_NAME}*`, '-not', '-path', '*/node_modules/*'], {
+    timeoutMs: 60_000,
+  });
   assert.equal(found.stdout.trim(), '', 'a relative-path payload ran somewhere');
 }
 
-test('every payload reaches the host\'s login shell as one literal argument', async () => {
+test("every payload reaches the host's login shell as one literal argument", async () => {
   const shell = await openSshShell(
     { label: 'injection', host: '127.0.0.1', port: host.port, username: 'root' },
     { trust: { pins: parseKnownHosts(host.hostKeyLine), ignoreHostKeys: false }, credentials: { privateKey: rig.clientKey }, connectTimeoutMs: 10_000 },

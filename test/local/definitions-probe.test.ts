@@ -235,7 +235,7 @@ Worker::runAll();
     });
 
     test('a start script that never defines a Worker is not taken for the app', async () => {
-      const dir = await appDir({ 'start.php': "<?php\nrequire_once __DIR__ . '/vendor/autoload.php';\necho \"hello\\n\";\n" });
+      const dir = await appDir({ 'start.php': '<?php\nrequire_once __DIR__ . \'/vendor/autoload.php\';\necho "hello\\n";\n' });
       const result = await runProbe(dir);
       assert.throws(() => parseDefinitions(result), DefinitionsError);
     });
@@ -314,14 +314,20 @@ Worker::runAll();
         'config/captured.php': "<?php return ['greeting' => 'one'];\n",
         'config/app.php': "<?php return ['timezone' => 'UTC', 'make' => function () { return new ArrayObject(); }, 'class' => ArrayObject::class];\n",
         'config/functions.php': "<?php\nif (!function_exists('app_helper')) {\n    function app_helper() { return 1; }\n}\n",
-        'src/helpers.php': "<?php\nfunction helper() { return 2; }\n",
+        'src/helpers.php': '<?php\nfunction helper() { return 2; }\n',
         'src/handler.php': "<?php return 'handler';\n",
       });
       const definitions = await definitionsOf(dir);
       const file = (path: string) => join(dir, path);
       const { createHash } = await import('node:crypto');
       for (const path of ['start.php', 'config/app.php', 'vendor/autoload.php']) {
-        assert.equal(definitions.fileHashes?.[file(path)], createHash('sha256').update(await readFile(file(path))).digest('hex'), path);
+        assert.equal(
+          definitions.fileHashes?.[file(path)],
+          createHash('sha256')
+            .update(await readFile(file(path)))
+            .digest('hex'),
+          path,
+        );
       }
       // web and task (reloadable) answered; kept (reloadable = false) is never replaced by a reload, so it was not run.
       assert.deepEqual(definitions.workerStart, {
@@ -331,7 +337,11 @@ Worker::runAll();
         ],
         declaring: [file('config/functions.php')],
       });
-      assert.equal(await readFile(file('task-started'), 'utf8'), 'in the probe', "the task group's start ran, as a new worker's would, and could tell it was the probe");
+      assert.equal(
+        await readFile(file('task-started'), 'utf8'),
+        'in the probe',
+        "the task group's start ran, as a new worker's would, and could tell it was the probe",
+      );
       await assert.rejects(readFile(file('kept-started')), { code: 'ENOENT' });
       assert.deepEqual(await processesMentioning(dir), [], 'the children are gone');
       assert.equal(await listening(port), false);
@@ -357,7 +367,7 @@ $plain = new Worker();
 $plain->name = 'plain';
 Worker::runAll();
 `,
-        'config/app.php': "<?php return [];\n",
+        'config/app.php': '<?php return [];\n',
       });
       const definitions = await definitionsOf(dir);
       assert.deepEqual(definitions.workerStart, {

@@ -7,7 +7,16 @@ import { join } from 'node:path';
 import { parseHostSpec } from '../../src/engine/inputs/host-spec.js';
 import { RemoteCommandTimeout, RemoteConnectionLost, StepError, type RemoteShell } from '../../src/engine/ports.js';
 import type { HostRun } from '../../src/rollout/context.js';
-import { acquireLock, describeHolder, formatAge, lockDirectory, NoTargetForLock, parseAttempt, stateDirectory, type LockOwner } from '../../src/rollout/host-lock.js';
+import {
+  acquireLock,
+  describeHolder,
+  formatAge,
+  lockDirectory,
+  NoTargetForLock,
+  parseAttempt,
+  stateDirectory,
+  type LockOwner,
+} from '../../src/rollout/host-lock.js';
 import { localShell, recordingLog, testSettings } from '../unit/local-host.js';
 
 /**
@@ -102,7 +111,10 @@ test('a lock is taken atomically, records its owner and the host time, and its r
   assert.ok(existsSync(stateDirectory(target)), 'the state directory stays (the snapshots live there)');
   await lock.release();
   assert.equal(commands.length, 2, 'a second release sends nothing');
-  assert.deepEqual(lines.filter((line) => line.startsWith('warning')), []);
+  assert.deepEqual(
+    lines.filter((line) => line.startsWith('warning')),
+    [],
+  );
   // Free again: the next run takes it at once.
   const again = await acquireLock(run, second, { timeoutMs: 0, force: false });
   await again.release();
@@ -122,7 +134,10 @@ test('a lock whose connection was lost is released over a new one', async () => 
   };
   const reconnect = localShell(fresh);
   const run = hostRun(target, dropping, lines);
-  const lock = await acquireLock({ ...run, io: { ...run.io, openShell: async () => ({ ...reconnect, close: async () => void (closed += 1) }) } }, first, { timeoutMs: 0, force: false });
+  const lock = await acquireLock({ ...run, io: { ...run.io, openShell: async () => ({ ...reconnect, close: async () => void (closed += 1) }) } }, first, {
+    timeoutMs: 0,
+    force: false,
+  });
   lost = true;
   await lock.release();
   assert.equal(existsSync(lockDirectory(target)), false, 'released');
@@ -179,12 +194,18 @@ test('force-unlock removes a held lock, warning with its owner and age, and take
   const lock = await acquireLock(hostRun(target, localShell(), lines), second, { timeoutMs: 0, force: true });
   const warnings = lines.filter((line) => line.startsWith('warning'));
   assert.equal(warnings.length, 1);
-  assert.match(warnings[0]!, /force-unlock: removed the lock .* held by run https:\/\/github\.com\/acme\/shop\/actions\/runs\/111 \(job deploy, started 2025-01-02T03:04:05Z\), taken 3 h 1 min ago, last heartbeat 3 h 1 min ago, and took it/);
+  assert.match(
+    warnings[0]!,
+    /force-unlock: removed the lock .* held by run https:\/\/github\.com\/acme\/shop\/actions\/runs\/111 \(job deploy, started 2025-01-02T03:04:05Z\), taken 3 h 1 min ago, last heartbeat 3 h 1 min ago, and took it/,
+  );
   assert.equal((await ownerFile(target))['runUrl'], second.runUrl);
   // The crashed-but-alive first run releasing late must not remove the new owner's lock.
   await stale.release();
   assert.ok(existsSync(lockDirectory(target)), 'the force-taken lock stays');
-  assert.match(oldLines.find((line) => line.startsWith('warning'))!, /no longer this run's .*runs\/222 \(job deploy \(web\)\) and is left in place/);
+  assert.match(
+    oldLines.find((line) => line.startsWith('warning'))!,
+    /no longer this run's .*runs\/222 \(job deploy \(web\)\) and is left in place/,
+  );
   await lock.release();
   assert.equal(existsSync(lockDirectory(target)), false);
 });
@@ -193,7 +214,10 @@ test('a free lock taken with force-unlock warns about nothing', async () => {
   const target = await freshTarget();
   const lines: string[] = [];
   const lock = await acquireLock(hostRun(target, localShell(), lines), first, { timeoutMs: 0, force: true });
-  assert.deepEqual(lines.filter((line) => line.startsWith('warning')), []);
+  assert.deepEqual(
+    lines.filter((line) => line.startsWith('warning')),
+    [],
+  );
   await lock.release();
 });
 
@@ -204,11 +228,17 @@ test('a lock a crashed run left without an owner file is reported as owner unkno
   const error = await acquireLock(hostRun(target, localShell(), []), second, { timeoutMs: 0, force: false }).catch((caught: unknown) => caught);
   assert.ok(error instanceof StepError);
   assert.equal(error.step, 'lock');
-  assert.match(error.message, /an unknown owner \(the lock has no owner file \(a run that died between taking the lock and writing its owner\?\)\), taken 10 min [0-4] s ago/);
+  assert.match(
+    error.message,
+    /an unknown owner \(the lock has no owner file \(a run that died between taking the lock and writing its owner\?\)\), taken 10 min [0-4] s ago/,
+  );
   assert.match(error.message, /force-unlock: true/);
   const lines: string[] = [];
   const lock = await acquireLock(hostRun(target, localShell(), lines), second, { timeoutMs: 0, force: true });
-  assert.match(lines.find((line) => line.startsWith('warning'))!, /held by an unknown owner .*taken 10 min [0-4] s ago/);
+  assert.match(
+    lines.find((line) => line.startsWith('warning'))!,
+    /held by an unknown owner .*taken 10 min [0-4] s ago/,
+  );
   await lock.release();
 });
 
@@ -305,7 +335,10 @@ test('a command that fails or times out while taking the lock is a lock failure;
   await lock.release();
   const warnings = lines.filter((line) => line.startsWith('warning'));
   assert.equal(warnings.length, 1);
-  assert.match(warnings[0]!, /could not release the lock \(connection reset\); the lock \/srv\/\.app\.graceful-reload\/lock is left in place.*force-unlock: true/);
+  assert.match(
+    warnings[0]!,
+    /could not release the lock \(connection reset\); the lock \/srv\/\.app\.graceful-reload\/lock is left in place.*force-unlock: true/,
+  );
 });
 
 test('parsing an attempt and describing a holder', () => {
@@ -314,10 +347,15 @@ test('parsing an attempt and describing a holder', () => {
     kind: 'held',
     holder: { ownerProblem: 'the lock has no owner file (a run that died between taking the lock and writing its owner?)', ageSeconds: 60 },
   });
-  const forced = parseAttempt('@@graceful-reload-lock@@ held 100 \n{"runUrl":"u","job":"j","startedAt":"s","token":"t","createdAt":"c"}\n@@graceful-reload-lock@@ forced\n');
+  const forced = parseAttempt(
+    '@@graceful-reload-lock@@ held 100 \n{"runUrl":"u","job":"j","startedAt":"s","token":"t","createdAt":"c"}\n@@graceful-reload-lock@@ forced\n',
+  );
   assert.deepEqual(forced, { kind: 'forced', previous: { owner: { runUrl: 'u', job: 'j', startedAt: 's', createdAt: 'c' } } });
   assert.equal(parseAttempt('something else'), undefined);
-  assert.equal(describeHolder({ owner: { runUrl: 'u', job: 'j', startedAt: 's' } }), 'run u (job j, started s), taken at an unknown time (the host could not give its age)');
+  assert.equal(
+    describeHolder({ owner: { runUrl: 'u', job: 'j', startedAt: 's' } }),
+    'run u (job j, started s), taken at an unknown time (the host could not give its age)',
+  );
   assert.deepEqual([0, 59, 60, 3599, 3600, 86_399, 90_000].map(formatAge), ['0 s', '59 s', '1 min 0 s', '59 min 59 s', '1 h 0 min', '23 h 59 min', '1 d 1 h']);
 });
 
@@ -336,7 +374,10 @@ test('force-unlock leaves a lock whose owner is alive (a recent heartbeat), nami
   assert.match(error.message, /held by|holds the lock/);
   assert.match(error.message, /runs\/111 \(job deploy, started 2025-01-02T03:04:05Z\), taken 5 min \d+ s ago, last heartbeat \d s ago/);
   assert.match(error.message, /force-unlock takes only a lock whose owner is gone \(no heartbeat for 30 s\), and this owner is alive/);
-  assert.deepEqual(lines.filter((line) => line.startsWith('warning')), []);
+  assert.deepEqual(
+    lines.filter((line) => line.startsWith('warning')),
+    [],
+  );
   assert.equal((await ownerFile(target))['runUrl'], first.runUrl, 'the live owner keeps its lock');
   assert.equal(live.lost.aborted, false);
   await live.release();
@@ -353,7 +394,10 @@ test('an owner whose lock was taken finds out at its next renewal: lost, with th
   assert.equal(await old.renew(), false);
   assert.equal(old.lost.aborted, true);
   assert.match(String(old.lost.reason), /^the lock .* was taken by run https:\/\/github\.com\/acme\/shop\/actions\/runs\/222 \(job deploy \(web\)\)$/);
-  assert.ok(lines.some((line) => /^warning.*was taken by run .*runs\/222.*: this run stops touching the host$/.test(line)), lines.join('\n'));
+  assert.ok(
+    lines.some((line) => /^warning.*was taken by run .*runs\/222.*: this run stops touching the host$/.test(line)),
+    lines.join('\n'),
+  );
   assert.equal((await ownerFile(target))['runUrl'], second.runUrl, "the old owner's renewal did not touch the new lock");
   await taker.release();
   // Gone altogether: also lost.
@@ -382,7 +426,10 @@ test('a target that is missing, or holds no start file, gets no lock and no dire
       (caught: StepError) => caught,
     );
     assert.ok(error instanceof NoTargetForLock, error.message);
-    assert.match(error.message, /is not a directory holding the start file .*\/start\.php, so no lock was made beside it; nothing was created or changed on the host/);
+    assert.match(
+      error.message,
+      /is not a directory holding the start file .*\/start\.php, so no lock was made beside it; nothing was created or changed on the host/,
+    );
     assert.equal(existsSync(stateDirectory(target)), false, `${stateDirectory(target)} was created`);
   }
 });
@@ -394,5 +441,8 @@ test('a renewal that finds the lock gone after this run released it is no loss: 
   await lock.release();
   await lock.renew();
   assert.equal(lock.lost.aborted, false);
-  assert.deepEqual(lines.filter((line) => line.startsWith('warning')), []);
+  assert.deepEqual(
+    lines.filter((line) => line.startsWith('warning')),
+    [],
+  );
 });

@@ -5,7 +5,15 @@ import { appendFile, cp, mkdtemp, readdir, readFile, realpath, rm, stat, writeFi
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseProbeOutput, parseWorkerTitle, probeCommand, probeRequestLine, type ProbeRequest, type ProbeResult, type ProbeSetup } from '../../src/workerman/host-probe.js';
+import {
+  parseProbeOutput,
+  parseWorkerTitle,
+  probeCommand,
+  probeRequestLine,
+  type ProbeRequest,
+  type ProbeResult,
+  type ProbeSetup,
+} from '../../src/workerman/host-probe.js';
 import { ResidentProbe } from '../../src/status/resident-probe.js';
 import { localShell } from '../unit/local-host.js';
 import { execFile } from '../rig/process.js';
@@ -183,10 +191,15 @@ for (const major of [5, 4] as const satisfies readonly WorkermanMajor[]) {
         assert.ok(worker.start >= master.start, 'a worker starts after its master');
       }
       assert.equal(new Set(result.workers.map((worker) => worker.pid)).size, 7);
-      assert.deepEqual(
-        result.workers.map((worker) => parseWorkerTitle(worker.title)?.group).sort(),
-        ['gateway', 'gateway', 'task', 'web', 'web', 'web', 'web'],
-      );
+      assert.deepEqual(result.workers.map((worker) => parseWorkerTitle(worker.title)?.group).sort(), [
+        'gateway',
+        'gateway',
+        'task',
+        'web',
+        'web',
+        'web',
+        'web',
+      ]);
     }
 
     test('finds exactly the master in the pid file and its 7 workers, titled by group and listen address', async () => {

@@ -92,7 +92,10 @@ async function treeSums(dir: string): Promise<Record<string, string>> {
       else if (entry.isDirectory()) {
         sums[name] = 'dir';
         await walk(path);
-      } else sums[name] = createHash('sha256').update(await readFile(path)).digest('hex');
+      } else
+        sums[name] = createHash('sha256')
+          .update(await readFile(path))
+          .digest('hex');
     }
   };
   await walk(dir);
@@ -119,7 +122,11 @@ test('a snapshot is a hard-link copy of the live tree, beside the target, under 
   assert.ok(pid);
   assert.deepEqual(await treeSums(join(snapshot, 'tree')), withoutPid, 'everything but settings.protect (*.pid): a restore never puts those back');
   assert.deepEqual(await readdir(join(root, `case-${counter}`)), ['.app.graceful-reload', 'app']);
-  assert.deepEqual((await readdir(snapshotsDirectory(target))).filter((entry) => entry.startsWith('.')), [], 'no half-made snapshot left');
+  assert.deepEqual(
+    (await readdir(snapshotsDirectory(target))).filter((entry) => entry.startsWith('.')),
+    [],
+    'no half-made snapshot left',
+  );
   assert.ok(lines.some((line) => line.includes(`snapshot of ${target} kept in ${snapshot}`)));
 });
 
@@ -129,7 +136,11 @@ test('a file the deploy replaces (a new inode, as rsync writes) leaves the snaps
   await replaceByRename(join(target, 'start.php'), '<?php // v2 start\n');
   assert.equal(await readFile(join(target, 'start.php'), 'utf8'), '<?php // v2 start\n');
   assert.equal(await readFile(join(snapshot, 'tree', 'start.php'), 'utf8'), '<?php // v1 start\n');
-  assert.equal((await stat(join(target, 'src', 'Handlers', 'Echo.php'))).ino, (await stat(join(snapshot, 'tree', 'src', 'Handlers', 'Echo.php'))).ino, 'untouched files stay shared');
+  assert.equal(
+    (await stat(join(target, 'src', 'Handlers', 'Echo.php'))).ino,
+    (await stat(join(snapshot, 'tree', 'src', 'Handlers', 'Echo.php'))).ino,
+    'untouched files stay shared',
+  );
 });
 
 test('a restore brings the tree back byte for byte, keeps the runtime files, and reports what it changed', async () => {
@@ -161,7 +172,8 @@ test('a restore brings the tree back byte for byte, keeps the runtime files, and
   });
 
   const after = await treeSums(target);
-  const runtime = (sums: Record<string, string>) => Object.fromEntries(Object.entries(sums).filter(([path]) => path === 'workerman.log' || path === 'app.pid' || path.startsWith('runtime')));
+  const runtime = (sums: Record<string, string>) =>
+    Object.fromEntries(Object.entries(sums).filter(([path]) => path === 'workerman.log' || path === 'app.pid' || path.startsWith('runtime')));
   const code = (sums: Record<string, string>) => Object.fromEntries(Object.entries(sums).filter(([path]) => !(path in runtime(sums))));
   assert.deepEqual(code(after), code(before), 'the code is back, byte for byte, and nothing of v2 is left');
   assert.equal(await readFile(join(target, 'workerman.log'), 'utf8'), 'v2 log line\n', 'the protected log is neither deleted nor overwritten');
@@ -176,7 +188,10 @@ test('a restore brings the tree back byte for byte, keeps the runtime files, and
   assert.ok(lines.some((line) => line.includes(`restored ${snapshot} into ${target}: 3 file(s) written, 3 deleted`)));
   // The snapshot itself is unchanged by the restore, and the tree has no rsync leftovers.
   assert.equal(await readFile(join(snapshot, 'tree', 'start.php'), 'utf8'), '<?php // v1 start\n');
-  assert.deepEqual(Object.keys(after).filter((path) => path.includes('~tmp~')), []);
+  assert.deepEqual(
+    Object.keys(after).filter((path) => path.includes('~tmp~')),
+    [],
+  );
 
   // A second restore finds nothing to do.
   const again = await restoreSnapshot(hostRun(target, localShell()), snapshot, { protect });
@@ -232,11 +247,17 @@ test('snapshots are listed newest first; a prune keeps the newest N and removes 
   const removed = await pruneSnapshots(hostRun(target, localShell(), lines), 2);
   assert.deepEqual(removed.sort(), [taken[0]!, taken[1]!, join(snapshotsDirectory(target), '.partial-20200101T000000Z-999')].sort());
   assert.deepEqual(await listSnapshots(run), [taken[3]!, taken[2]!]);
-  assert.deepEqual((await readdir(snapshotsDirectory(target))).sort(), [taken[2]!, taken[3]!, join(snapshotsDirectory(target), 'not-a-snapshot')].map((path) => path.slice(snapshotsDirectory(target).length + 1)).sort());
+  assert.deepEqual(
+    (await readdir(snapshotsDirectory(target))).sort(),
+    [taken[2]!, taken[3]!, join(snapshotsDirectory(target), 'not-a-snapshot')].map((path) => path.slice(snapshotsDirectory(target).length + 1)).sort(),
+  );
   assert.equal(await readFile(join(target, 'start.php'), 'utf8'), '<?php // v1 start\n');
   assert.equal((await stat(join(target, 'readonly'))).mode & 0o777, 0o555, 'the live tree keeps its permissions');
   assert.equal((await stat(join(target, 'start.php'))).nlink, 3, 'two snapshots left share the live file');
-  assert.deepEqual(lines.filter((line) => line.startsWith('warning')), []);
+  assert.deepEqual(
+    lines.filter((line) => line.startsWith('warning')),
+    [],
+  );
 
   assert.deepEqual(await pruneSnapshots(run, 2), [], 'nothing more to prune');
   await pruneSnapshots(run, 0);
@@ -265,7 +286,12 @@ test('a restore refuses a path that is not a snapshot of this target, and names 
   const target = await liveTree();
   const commands: string[] = [];
   const run = hostRun(target, localShell(commands));
-  for (const bad of ['/etc', `${snapshotsDirectory(target)}/../../app`, `${snapshotsDirectory(target)}/.partial-20250101T000000Z-1`, `${stateDirectory(target)}/lock`]) {
+  for (const bad of [
+    '/etc',
+    `${snapshotsDirectory(target)}/../../app`,
+    `${snapshotsDirectory(target)}/.partial-20250101T000000Z-1`,
+    `${stateDirectory(target)}/lock`,
+  ]) {
     const error = await restoreSnapshot(run, bad, { protect: [] }).catch((caught: unknown) => caught);
     assert.ok(error instanceof StepError, bad);
     assert.equal(error.step, 'rollback');
@@ -294,7 +320,11 @@ test('the restore and snapshot get a longer timeout than one ordinary command; t
   const shell: RemoteShell = {
     run: async (command, options) => {
       seen.push({ command, ...options });
-      return { stdout: command.includes('graceful-reload-snapshots') ? '@@graceful-reload-snapshot@@\n' : '@@graceful-reload-snapshot@@ 20250101T000000Z\n', stderr: '', code: 0 };
+      return {
+        stdout: command.includes('graceful-reload-snapshots') ? '@@graceful-reload-snapshot@@\n' : '@@graceful-reload-snapshot@@ 20250101T000000Z\n',
+        stderr: '',
+        code: 0,
+      };
     },
     close: async () => undefined,
   };
@@ -302,20 +332,35 @@ test('the restore and snapshot get a longer timeout than one ordinary command; t
   await takeSnapshot(run, { exclude: ['/runtime/***'] });
   await restoreSnapshot(run, '/srv/.app.graceful-reload/snapshots/20250101T000000Z', { protect: ['/runtime/***'] });
   await listSnapshots(run);
-  assert.deepEqual(seen.map((entry) => entry.timeoutMs), [60_000, 60_000, 10_000]);
+  assert.deepEqual(
+    seen.map((entry) => entry.timeoutMs),
+    [60_000, 60_000, 10_000],
+  );
   assert.ok(seen[0]!.command.endsWith("'*.pid' '/runtime/***'"), seen[0]!.command);
   assert.equal(seen[1]!.maxOutputBytes, 32 * 1024 * 1024);
   assert.ok(seen[1]!.command.includes("'--filter=protect *.pid' '--filter=hide /runtime/***' '--filter=protect /runtime/***'"), seen[1]!.command);
-  assert.deepEqual(restoreArguments([]).filter((arg) => /^--(times|archive)$|^-a$/.test(arg)), [], 'mtimes are not copied');
+  assert.deepEqual(
+    restoreArguments([]).filter((arg) => /^--(times|archive)$|^-a$/.test(arg)),
+    [],
+    'mtimes are not copied',
+  );
 });
 
 test('a failing restore is a rollback failure that says files may have changed', async () => {
-  const shell: RemoteShell = { run: async () => ({ stdout: '', stderr: 'rsync: write failed on "/srv/app/x": No space left on device (28)\n', code: 11 }), close: async () => undefined };
-  const error = await restoreSnapshot(hostRun('/srv/app', shell), '/srv/.app.graceful-reload/snapshots/20250101T000000Z', { protect: [] }).catch((caught: unknown) => caught);
+  const shell: RemoteShell = {
+    run: async () => ({ stdout: '', stderr: 'rsync: write failed on "/srv/app/x": No space left on device (28)\n', code: 11 }),
+    close: async () => undefined,
+  };
+  const error = await restoreSnapshot(hostRun('/srv/app', shell), '/srv/.app.graceful-reload/snapshots/20250101T000000Z', { protect: [] }).catch(
+    (caught: unknown) => caught,
+  );
   assert.ok(error instanceof StepError);
   assert.equal(error.step, 'rollback');
   assert.equal(error.filesMayHaveChanged, true);
-  assert.match(error.message, /restoring .*20250101T000000Z into \/srv\/app: rsync failed \(exit 11: error in file I\/O\): rsync: write failed .*No space left on device/);
+  assert.match(
+    error.message,
+    /restoring .*20250101T000000Z into \/srv\/app: rsync failed \(exit 11: error in file I\/O\): rsync: write failed .*No space left on device/,
+  );
 });
 
 test('free space: enough passes and says how much, too little fails preflight naming both figures', async () => {
@@ -327,7 +372,12 @@ test('free space: enough passes and says how much, too little fails preflight na
   assert.ok(error instanceof StepError);
   assert.equal(error.step, 'preflight');
   assert.equal(error.filesMayHaveChanged, false);
-  assert.match(error.message, new RegExp(`^only [\\d.]+ (MB|KB|bytes) free on the file system of ${join(root, `case-${counter}`).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(mounted at /.*\\), but [\\d.]+ MB are needed for the snapshot and the changed files; nothing was changed$`));
+  assert.match(
+    error.message,
+    new RegExp(
+      `^only [\\d.]+ (MB|KB|bytes) free on the file system of ${join(root, `case-${counter}`).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(mounted at /.*\\), but [\\d.]+ MB are needed for the snapshot and the changed files; nothing was changed$`,
+    ),
+  );
   const missing = await freeSpaceCheck(hostRun(join(root, 'no-such-dir', 'app'), localShell()), 1).catch((caught: unknown) => caught);
   assert.ok(missing instanceof StepError);
   assert.match(missing.message, /cannot read the free space of .*no-such-dir \(df -Pk: exit 1: .*No such file or directory/);

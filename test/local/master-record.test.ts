@@ -40,8 +40,25 @@ async function readBack(target: string): Promise<string> {
 
 function hostRun(target: string, lines: string[]): HostRun {
   const settings = testSettings({ target, commandTimeoutMs: 5000 });
-  const io = { log: recordingLog(lines), openShell: async () => localShell(), fileSync: () => { throw new Error('no sync here'); }, statusSource: () => { throw new Error('no source here'); } };
-  return { host: parseHostSpec('deploy@web1:22', { username: 'root', port: 22 }), label: 'web1', settings, io, shell: localShell(), now: Date.now, facts: { step: 'restart', filesChanged: true, signalled: true } };
+  const io = {
+    log: recordingLog(lines),
+    openShell: async () => localShell(),
+    fileSync: () => {
+      throw new Error('no sync here');
+    },
+    statusSource: () => {
+      throw new Error('no source here');
+    },
+  };
+  return {
+    host: parseHostSpec('deploy@web1:22', { username: 'root', port: 22 }),
+    label: 'web1',
+    settings,
+    io,
+    shell: localShell(),
+    now: Date.now,
+    facts: { step: 'restart', filesChanged: true, signalled: true },
+  };
 }
 
 test('written beside the target, read back for the process it names: the files, their hashes, nothing left over', async () => {
@@ -60,7 +77,10 @@ test('written beside the target, read back for the process it names: the files, 
 
   const output = await readBack(target);
   assert.deepEqual(parseRecord(output, sleeper.pid!), { record: { files: FILES } });
-  assert.match((parseRecord(output, sleeper.pid! + 1) as { missing: string }).missing, new RegExp(`the record is of master ${sleeper.pid}, not of the running one`));
+  assert.match(
+    (parseRecord(output, sleeper.pid! + 1) as { missing: string }).missing,
+    new RegExp(`the record is of master ${sleeper.pid}, not of the running one`),
+  );
 });
 
 test('a record whose pid now belongs to another process, a missing record, and a foreign file are no record', async () => {
@@ -89,7 +109,9 @@ test('more files than one command can carry: a warning, no record, no command', 
   const lines: string[] = [];
   const run = hostRun(join(root, 'three', 'app'), lines);
   const sent: string[] = [];
-  await recordLoaded({ ...run, shell: { ...run.shell, run: async (command) => (sent.push(command), { stdout: '', stderr: '', code: 0 }) } }, sleeper.pid!, { fileHashes: many });
+  await recordLoaded({ ...run, shell: { ...run.shell, run: async (command) => (sent.push(command), { stdout: '', stderr: '', code: 0 }) } }, sleeper.pid!, {
+    fileHashes: many,
+  });
   assert.deepEqual(sent, []);
   assert.match(lines.join('\n'), /warning: .*2000 files are more than one command can carry/);
 });

@@ -22,7 +22,10 @@ test('each question gets its own answer line, from one process', async () => {
 test('a probe that dies fails the question with its exit and stderr; the next question starts a new one', async () => {
   const commands: string[] = [];
   const dying = new ResidentProbe(localShell(commands), 'read line; echo "PHP Fatal error: boom" >&2; exit 3');
-  const error = await dying.ask('x\n', 5000).then(() => assert.fail('no answer can come'), (rejected: unknown) => rejected);
+  const error = await dying.ask('x\n', 5000).then(
+    () => assert.fail('no answer can come'),
+    (rejected: unknown) => rejected,
+  );
   assert.ok(error instanceof StatusSourceError);
   assert.equal(error.message, 'the host probe ended (exit 3): PHP Fatal error: boom');
   await assert.rejects(dying.ask('y\n', 5000), StatusSourceError);

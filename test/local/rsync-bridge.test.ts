@@ -11,7 +11,7 @@ import { localStream, testSettings } from '../unit/local-host.js';
 
 const header = (...args: string[]) => Buffer.from([String(args.length), ...args].map((field) => `${field}\0`).join(''));
 
-test('the remote shell header: arguments up to the count, then the start of rsync\'s stream', () => {
+test("the remote shell header: arguments up to the count, then the start of rsync's stream", () => {
   const bytes = Buffer.concat([header('graceful-reload', 'rsync', '--server', '-slprce.iLsfxCIvu'), Buffer.from([0x1f, 0, 0, 0])]);
   assert.equal(readBridgeHeader(bytes.subarray(0, 10)), undefined, 'incomplete: wait for more');
   const request = readBridgeHeader(bytes)!;
@@ -67,12 +67,16 @@ test("rsync's environment: the checksum list, and none of the action's inputs (t
 /** rsync's "Total bytes sent" from --stats output. */
 const bytesSent = (stats: string) => Number(/Total bytes sent: ([\d,]+)/.exec(stats)?.[1]?.replaceAll(',', '') ?? Number.NaN);
 
-test('real rsync through the bridge: both ends settle on an 8-byte checksum, so the file list is 8 bytes a file smaller than with rsync\'s default', async () => {
+test("real rsync through the bridge: both ends settle on an 8-byte checksum, so the file list is 8 bytes a file smaller than with rsync's default", async () => {
   await trees(async (source, target) => {
     const files = 200;
     await Promise.all(Array.from({ length: files }, (_, i) => writeFile(join(source, 'src', `f${i}.php`), `<?php return ${i};\n`)));
     const debug: string[] = [];
-    const sync = new RsyncSync(testSettings({ source, target, exclude: [], protect: [] }), async (command) => localStream(command), (line) => debug.push(line));
+    const sync = new RsyncSync(
+      testSettings({ source, target, exclude: [], protect: [] }),
+      async (command) => localStream(command),
+      (line) => debug.push(line),
+    );
     await sync.sync();
     // Nothing changed since: what the sender sends is the file list.
     await sync.sync();
@@ -86,10 +90,13 @@ test('real rsync through the bridge: both ends settle on an 8-byte checksum, so 
   });
 });
 
-test('a remote end that cannot start: rsync fails with the host\'s words, and no file can have changed', async () => {
+test("a remote end that cannot start: rsync fails with the host's words, and no file can have changed", async () => {
   await trees(async (source, target) => {
     const failing = new RsyncSync(testSettings({ source, target, exclude: [], protect: [] }), async () => Promise.reject(new Error('the connection closed')));
-    const error: unknown = await failing.sync().then(() => assert.fail('the sync cannot succeed'), (rejected: unknown) => rejected);
+    const error: unknown = await failing.sync().then(
+      () => assert.fail('the sync cannot succeed'),
+      (rejected: unknown) => rejected,
+    );
     assert.ok(error instanceof StepError);
     assert.equal(error.filesMayHaveChanged, false);
     assert.match(error.message, /could not start rsync on the host: the connection closed; rsync never started on the host, so no file on it was changed$/);
@@ -99,8 +106,13 @@ test('a remote end that cannot start: rsync fails with the host\'s words, and no
 
 test('a remote rsync that is missing: its stderr is in the failure', async () => {
   await trees(async (source, target) => {
-    const missing = new RsyncSync(testSettings({ source, target, exclude: [], protect: [] }), async (command) => localStream(command.replace(/ rsync --server /, ' no-such-rsync-here --server ')));
-    const error: unknown = await missing.sync().then(() => assert.fail('the sync cannot succeed'), (rejected: unknown) => rejected);
+    const missing = new RsyncSync(testSettings({ source, target, exclude: [], protect: [] }), async (command) =>
+      localStream(command.replace(/ rsync --server /, ' no-such-rsync-here --server ')),
+    );
+    const error: unknown = await missing.sync().then(
+      () => assert.fail('the sync cannot succeed'),
+      (rejected: unknown) => rejected,
+    );
     assert.ok(error instanceof StepError);
     assert.match(error.message, /no-such-rsync-here.*(not found|No such file)/);
     assert.deepEqual(await readdir(target), ['old.php']);
@@ -122,7 +134,10 @@ test('rsync stopped while the host end still runs: the sync ends with it, and th
     const syncing = stuck.sync();
     await started;
     assert.equal(stopRunningRsync(), 1);
-    const error: unknown = await syncing.then(() => assert.fail('a stopped rsync cannot succeed'), (rejected: unknown) => rejected);
+    const error: unknown = await syncing.then(
+      () => assert.fail('a stopped rsync cannot succeed'),
+      (rejected: unknown) => rejected,
+    );
     assert.ok(error instanceof StepError);
     assert.match(error.message, /^rsync failed \(exit 20: received SIGUSR1 or SIGINT\): rsync error: received SIGINT, SIGTERM, or SIGHUP/);
     await ended;

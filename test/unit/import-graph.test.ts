@@ -15,7 +15,11 @@ const SRC = 'src';
 function sources(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
     const path = join(dir, entry.name);
-    return entry.isDirectory() ? sources(path) : entry.name.endsWith('.ts') && !entry.name.endsWith('.d.ts') ? [path] : [];
+    return (
+      entry.isDirectory() ? sources(path)
+      : entry.name.endsWith('.ts') && !entry.name.endsWith('.d.ts') ? [path]
+      : []
+    );
   });
 }
 

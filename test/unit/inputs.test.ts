@@ -172,7 +172,11 @@ test('one bad input is one problem, its message as before, never echoed by the i
   ];
   for (const [overrides, input] of cases) {
     const { problems, message } = refusal(overrides);
-    assert.deepEqual(problems.map((problem) => problem.input), [input], JSON.stringify(overrides));
+    assert.deepEqual(
+      problems.map((problem) => problem.input),
+      [input],
+      JSON.stringify(overrides),
+    );
     assert.equal(message, `input ${input}: ${problems[0]!.problem}`, 'a single problem keeps the one-input message');
   }
 });

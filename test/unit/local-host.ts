@@ -14,8 +14,9 @@ export function localShell(commands: string[] = []): RemoteShell {
         let stderr = '';
         child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
         child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-        const timer = options?.timeoutMs
-          ? setTimeout(() => {
+        const timer =
+          options?.timeoutMs ?
+            setTimeout(() => {
               child.kill('SIGKILL');
               reject(new RemoteCommandTimeout(command, options.timeoutMs!));
             }, options.timeoutMs)

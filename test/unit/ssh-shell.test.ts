@@ -131,7 +131,10 @@ test('the connection dropping under a command rejects with RemoteConnectionLost,
   channel.emit('close');
   await assert.rejects(running, (error: Error) => {
     assert.ok(error instanceof RemoteConnectionLost);
-    assert.match(error.message, /^the SSH connection was lost \(read ECONNRESET\) before a remote command finished; what it did on the host is unknown: cat \/proc\/uptime$/);
+    assert.match(
+      error.message,
+      /^the SSH connection was lost \(read ECONNRESET\) before a remote command finished; what it did on the host is unknown: cat \/proc\/uptime$/,
+    );
     return true;
   });
   // Later commands fail at once, with the same cause.
@@ -159,7 +162,10 @@ test('a channel closed without an exit status while the connection lives is not 
 test('a refused exec says the host did not start the command; "Not connected" is a lost connection', async () => {
   const connection = new FakeConnection();
   connection.execError = new Error('Unable to exec');
-  await assert.rejects(new SshShell(connection).run('true'), /^Error: the host did not start a remote command \(Unable to exec\)|the host did not start a remote command \(Unable to exec\): true$/);
+  await assert.rejects(
+    new SshShell(connection).run('true'),
+    /^Error: the host did not start a remote command \(Unable to exec\)|the host did not start a remote command \(Unable to exec\): true$/,
+  );
   const gone = new FakeConnection();
   gone.throwOnExec = new Error('Not connected');
   await assert.rejects(new SshShell(gone).run('true'), RemoteConnectionLost);

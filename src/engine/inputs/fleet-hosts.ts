@@ -9,7 +9,12 @@ import type { DeployPlan, FleetOptions, RolloutSettings } from './settings.js';
  * replace the inputs for that host), then this job's shard. Pure: the
  * inventory's text is read by the caller.
  */
-export function fleetHosts(plan: Pick<DeployPlan, 'hosts' | 'fleet'>, rollout: RolloutSettings, inventoryText: string | undefined, defaults: { username: string; port: number }): { spec: InventoryHost['spec']; position: number; settings: RolloutSettings; labels: readonly string[] }[] {
+export function fleetHosts(
+  plan: Pick<DeployPlan, 'hosts' | 'fleet'>,
+  rollout: RolloutSettings,
+  inventoryText: string | undefined,
+  defaults: { username: string; port: number },
+): { spec: InventoryHost['spec']; position: number; settings: RolloutSettings; labels: readonly string[] }[] {
   const inventory = inventoryText === undefined ? [] : parseInventory(inventoryText, defaults);
   const merged = mergeHosts(plan.hosts, inventory);
   const mine = shardHosts(merged, plan.fleet.shard);

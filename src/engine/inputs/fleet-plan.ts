@@ -107,7 +107,8 @@ export function shardHosts<T>(hosts: readonly T[], shard: { readonly index: numb
  * is a batch of its own, then the rest go `maxParallel` at a time.
  */
 export function planBatches<T>(hosts: readonly T[], maxParallel: number, canary: boolean): T[][] {
-  if (!Number.isSafeInteger(maxParallel) || maxParallel < 1) throw new RangeError(`planBatches: max-parallel ${maxParallel} is not a whole number of at least 1`);
+  if (!Number.isSafeInteger(maxParallel) || maxParallel < 1)
+    throw new RangeError(`planBatches: max-parallel ${maxParallel} is not a whole number of at least 1`);
   const batches: T[][] = [];
   let start = 0;
   if (canary && hosts.length > 0) {

@@ -3,7 +3,18 @@ import { parseDuration } from '../duration.js';
 import { parseHostList, parseHostSpec, parsePort, parseUsername } from './host-spec.js';
 import { parseKnownHosts } from './known-hosts.js';
 import { parseAmount, parseShard, type Amount } from './fleet-plan.js';
-import type { Credentials, DeployPlan, DrainSettings, HookSettings, FleetOptions, OnGracefulTimeout, OnMasterChange, ReloadMode, RolloutSettings, StatusSourceKind } from './settings.js';
+import type {
+  Credentials,
+  DeployPlan,
+  DrainSettings,
+  HookSettings,
+  FleetOptions,
+  OnGracefulTimeout,
+  OnMasterChange,
+  ReloadMode,
+  RolloutSettings,
+  StatusSourceKind,
+} from './settings.js';
 
 /** Raw inputs by their action.yml names; a missing input is the empty string, as on a runner. */
 export type RawInputs = (name: string) => string;
@@ -61,7 +72,7 @@ const DEFAULTS = {
 
 function get(raw: RawInputs, name: string): string {
   const value = raw(name).trim();
-  return value !== '' ? value : (DEFAULTS as Record<string, string>)[name] ?? '';
+  return value !== '' ? value : ((DEFAULTS as Record<string, string>)[name] ?? '');
 }
 
 function noLeadingDash(input: string, value: string): string {
@@ -166,7 +177,8 @@ function validateLogFile(value: string, target: string): string {
 
 function validateRevision(value: string): string | undefined {
   if (value === '') return undefined;
-  if (!/^[A-Za-z0-9][A-Za-z0-9._/+-]{0,199}$/.test(value)) throw new InputError('revision', `"${value.slice(0, 50)}" is not a revision (letters, digits, . _ / + -)`);
+  if (!/^[A-Za-z0-9][A-Za-z0-9._/+-]{0,199}$/.test(value))
+    throw new InputError('revision', `"${value.slice(0, 50)}" is not a revision (letters, digits, . _ / + -)`);
   return value;
 }
 
@@ -202,7 +214,9 @@ function parseCredentials(raw: RawInputs, environment: InputEnvironment, problem
   if (passphrase !== '' && privateKey === '' && !problems.bad('private-key')) problems.add(new InputError('passphrase', 'is set but private-key is empty'));
   const agentSocket = environment.agentSocket?.trim() ?? '';
   if (privateKey === '' && password === '' && agentSocket === '' && !problems.bad('private-key', 'password')) {
-    problems.add(new InputError('private-key', 'no credentials: give private-key (with passphrase if it has one), password, or run an ssh-agent (SSH_AUTH_SOCK)'));
+    problems.add(
+      new InputError('private-key', 'no credentials: give private-key (with passphrase if it has one), password, or run an ssh-agent (SSH_AUTH_SOCK)'),
+    );
   }
   return {
     ...(privateKey !== '' ? { privateKey: `${privateKey}\n` } : {}),
@@ -221,7 +235,8 @@ function groupNames(text: string): string[] {
 
 function keepSnapshots(raw: RawInputs): number {
   const text = get(raw, 'keep-snapshots');
-  if (!/^\d{1,3}$/.test(text)) throw new InputError('keep-snapshots', `"${text}" is not a number of snapshots from 0 to 999 (0 keeps none, and then nothing can be rolled back)`);
+  if (!/^\d{1,3}$/.test(text))
+    throw new InputError('keep-snapshots', `"${text}" is not a number of snapshots from 0 to 999 (0 keeps none, and then nothing can be rolled back)`);
   return Number(text);
 }
 
@@ -328,7 +343,10 @@ export function parseInputs(given: RawInputs, environment: InputEnvironment = {}
   const username = check(() => asInput('username', () => parseUsername(get(raw, 'username'), 'username')), 'root');
   const fleet = parseFleet(raw, problems);
   // With an inventory, the hosts input may be empty: the inventory lists them.
-  const hosts = check(() => (raw('hosts').trim() === '' && raw('inventory').trim() !== '' ? [] : asInput('hosts', () => parseHostList(raw('hosts'), { username, port }))), []);
+  const hosts = check(
+    () => (raw('hosts').trim() === '' && raw('inventory').trim() !== '' ? [] : asInput('hosts', () => parseHostList(raw('hosts'), { username, port }))),
+    [],
+  );
 
   const ignoreHostKeys = check(() => booleanInput(raw, 'insecure-ignore-host-key'), false);
   const pins = check(() => asInput('known-hosts', () => parseKnownHosts(raw('known-hosts'))), []);
@@ -348,8 +366,10 @@ export function parseInputs(given: RawInputs, environment: InputEnvironment = {}
   const timeoutMs = check(() => duration(raw, 'timeout', 1000, 6 * 3_600_000), 0);
   const settleMs = check(() => duration(raw, 'settle', 0, 10 * 60_000), 0);
   const pollIntervalMs = check(() => duration(raw, 'poll-interval', 20, 60_000), 0);
-  if (!problems.bad('timeout', 'settle') && settleMs >= timeoutMs) problems.add(new InputError('settle', `must be shorter than timeout (${get(raw, 'timeout')})`));
-  if (!problems.bad('timeout', 'poll-interval') && pollIntervalMs >= timeoutMs) problems.add(new InputError('poll-interval', `must be shorter than timeout (${get(raw, 'timeout')})`));
+  if (!problems.bad('timeout', 'settle') && settleMs >= timeoutMs)
+    problems.add(new InputError('settle', `must be shorter than timeout (${get(raw, 'timeout')})`));
+  if (!problems.bad('timeout', 'poll-interval') && pollIntervalMs >= timeoutMs)
+    problems.add(new InputError('poll-interval', `must be shorter than timeout (${get(raw, 'timeout')})`));
 
   const status = check(() => oneOf<StatusSourceKind>(raw, 'status', ['workerman', 'http', 'process']), 'workerman');
   const statusUrl = problems.bad('status') ? '' : check(() => validateStatusUrl(status, raw('status-url').trim()), '');

@@ -116,7 +116,15 @@ class Entry {
   /** A text value: a scalar, with no control character, not empty. */
   text(key: Key, node: unknown, expected: string): string {
     const value = this.resolve(node, key);
-    if (!isScalar(value) || typeof value.value !== 'string') this.fail(key, `expected ${expected}, not a ${isSeq(value) ? 'list' : isMap(value) ? 'mapping' : 'null'}`);
+    if (!isScalar(value) || typeof value.value !== 'string')
+      this.fail(
+        key,
+        `expected ${expected}, not a ${
+          isSeq(value) ? 'list'
+          : isMap(value) ? 'mapping'
+          : 'null'
+        }`,
+      );
     const text = value.value.trim();
     if (text === '') this.fail(key, `is empty; expected ${expected}`);
     if (CONTROL.test(text)) this.fail(key, 'contains a control character (a line break, tab or NUL)');
@@ -257,7 +265,9 @@ export function parseInventory(text: string, defaults: { username: string; port:
     const key = hostKey(host.spec);
     const earlier = seen.get(key);
     if (earlier) {
-      fail(`hosts entry ${i + 1} ("${host.spec.label}") is the same host and port as hosts entry ${earlier.position} ("${earlier.label}"); list each host once`);
+      fail(
+        `hosts entry ${i + 1} ("${host.spec.label}") is the same host and port as hosts entry ${earlier.position} ("${earlier.label}"); list each host once`,
+      );
     }
     seen.set(key, { position: i + 1, label: host.spec.label });
     hosts.push(host);
@@ -281,7 +291,12 @@ export function mergeHosts(fromInput: readonly HostSpec[], fromInventory: readon
     const key = hostKey(spec);
     const earlier = listed.get(key);
     if (earlier) {
-      throw new InputError('hosts', earlier.label === spec.label ? `"${spec.label}" is listed twice` : `"${spec.label}" is listed twice (also as "${earlier.label}"): the same host and port`);
+      throw new InputError(
+        'hosts',
+        earlier.label === spec.label ?
+          `"${spec.label}" is listed twice`
+        : `"${spec.label}" is listed twice (also as "${earlier.label}"): the same host and port`,
+      );
     }
     listed.set(key, spec);
     const inventory = fromFile.get(key);
@@ -290,7 +305,9 @@ export function mergeHosts(fromInput: readonly HostSpec[], fromInventory: readon
       continue;
     }
     if (namesUser(spec) && namesUser(inventory.spec) && spec.username !== inventory.spec.username) {
-      fail(`"${inventory.spec.label}" names the user ${inventory.spec.username}, but the hosts input names ${spec.username} ("${spec.label}"); name the user in one place`);
+      fail(
+        `"${inventory.spec.label}" names the user ${inventory.spec.username}, but the hosts input names ${spec.username} ("${spec.label}"); name the user in one place`,
+      );
     }
     const username = namesUser(spec) || !namesUser(inventory.spec) ? spec.username : inventory.spec.username;
     fleet.push({ spec: { ...spec, username }, overrides: inventory.overrides, labels: inventory.labels });

@@ -46,7 +46,10 @@ export function fingerprint(key: Buffer): string {
 }
 
 function globToRegExp(glob: string): RegExp {
-  const body = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replaceAll('*', '.*').replaceAll('?', '.');
+  const body = glob
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replaceAll('*', '.*')
+    .replaceAll('?', '.');
   return new RegExp(`^${body}$`, 'i');
 }
 
@@ -80,8 +83,7 @@ export function pinsFor(pins: readonly HostKeyPin[], host: string, port: number)
 }
 
 export type HostKeyCheck =
-  | { readonly ok: true }
-  | { readonly ok: false; readonly reason: string; readonly offered: string; readonly pinned: readonly string[] };
+  { readonly ok: true } | { readonly ok: false; readonly reason: string; readonly offered: string; readonly pinned: readonly string[] };
 
 export function checkHostKey(pins: readonly HostKeyPin[], host: string, port: number, offered: Buffer): HostKeyCheck {
   const applicable = pinsFor(pins, host, port);
@@ -176,8 +178,9 @@ export function describeKeyTypeMismatch(pins: readonly HostKeyPin[], host: strin
   ];
   const offeredText = offeredTypes.length === 0 ? 'no type this client knows' : offeredTypes.join(', ');
   const matchingBlob = applicable.find((pin) => mismatch.offeredKeys.some((key) => key.equals(pin.key)));
-  const hint = matchingBlob
-    ? ` The pinned line labelled ${matchingBlob.keyType} holds the host's ${keyTypeOfBlob(matchingBlob.key) ?? 'other'} key: fix its key type field.`
+  const hint =
+    matchingBlob ?
+      ` The pinned line labelled ${matchingBlob.keyType} holds the host's ${keyTypeOfBlob(matchingBlob.key) ?? 'other'} key: fix its key type field.`
     : ` Pin a key of a type the host offers (ssh-keyscan -t ${offeredTypes.join(',') || 'ed25519'}), or configure the host to offer the pinned type.`;
   return (
     `known-hosts pins only ${pinnedTypes.join(', ') || 'no'} key(s) for ${name}, but the host offers ${offeredText} host keys, so its key cannot match: ` +

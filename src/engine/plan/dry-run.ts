@@ -45,7 +45,6 @@ export interface DryRunPlan {
   readonly unknown: readonly string[];
 }
 
-
 /**
  * A dry run's plan for a host, from what preflight read and what rsync
  * --dry-run said, with nothing changed. Pure.
@@ -135,7 +134,9 @@ export function plannedCommands(settings: Pick<RolloutSettings, 'drain' | 'hooks
 export function dryRunUnknowns(delivery: 'sync' | 'none' | 'rollback'): string[] {
   const unknown: string[] = [];
   if (delivery === 'sync') {
-    unknown.push("the new code's worker definitions (groups, counts, listen addresses): they are read from the synced tree, and a change there makes the deploy restart where this plan says reload");
+    unknown.push(
+      "the new code's worker definitions (groups, counts, listen addresses): they are read from the synced tree, and a change there makes the deploy restart where this plan says reload",
+    );
   }
   if (delivery === 'rollback') {
     unknown.push('which files the snapshot would put back, and so whether master-level code changes back (a restart)');
@@ -154,7 +155,8 @@ export function plannedGroups(plan: Pick<ReloadPlan, 'groups'>): Pick<DryRunPlan
 
 /** `web1: dry run: batch 1 of 2 (the canary); would write 3 file(s) (a.php, ...) and delete 1 (old.php); then reload: ...`. */
 export function describePlan(label: string, plan: DryRunPlan): string {
-  const names = (list: readonly string[], count: number) => (list.length === 0 ? '' : ` (${list.join(', ')}${count > list.length ? ` and ${count - list.length} more` : ''})`);
+  const names = (list: readonly string[], count: number) =>
+    list.length === 0 ? '' : ` (${list.join(', ')}${count > list.length ? ` and ${count - list.length} more` : ''})`;
   const parts = [`batch ${plan.batch.index} of ${plan.batch.of}${plan.batch.canary ? ' (the canary)' : ''}`];
   if (plan.files) {
     const { changed, deleted, changedNames, deletedNames } = plan.files;

@@ -106,7 +106,11 @@ type StaleFacts = Pick<AppDefinitions, 'includedFiles' | 'fileTimes' | 'fileHash
  * reload cannot apply count: one that workers read again at start was
  * applied by the last reload.
  */
-export function staleFiles(definitions: StaleFacts, master: { readonly startedAt?: number | undefined; readonly record?: LoadedRecord | undefined }, target: string): StaleCheck {
+export function staleFiles(
+  definitions: StaleFacts,
+  master: { readonly startedAt?: number | undefined; readonly record?: LoadedRecord | undefined },
+  target: string,
+): StaleCheck {
   const frozen = definitions.includedFiles.flatMap((file) => {
     const why = frozenBecause(definitions, file);
     return why === undefined ? [] : [{ file, name: relativeToApp(file, target, definitions.appDir) ?? file, why }];
@@ -121,7 +125,8 @@ export function staleFiles(definitions: StaleFacts, master: { readonly startedAt
       const now = hashes[file];
       const then = record.files[file];
       if (now === undefined || now === then) return [];
-      const change = then === undefined ? 'the record of what the running master loaded does not list it' : 'its content differs from what the running master loaded';
+      const change =
+        then === undefined ? 'the record of what the running master loaded does not list it' : 'its content differs from what the running master loaded';
       return [{ name, evidence: `${change}; ${why}` }];
     });
   } else if (master.startedAt !== undefined) {
@@ -134,14 +139,23 @@ export function staleFiles(definitions: StaleFacts, master: { readonly startedAt
   } else {
     return { stale: [], evidence: {}, basis: 'unknown' };
   }
-  found.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  found.sort((a, b) =>
+    a.name < b.name ? -1
+    : a.name > b.name ? 1
+    : 0,
+  );
   return { stale: found.map(({ name }) => name), evidence: Object.fromEntries(found.map(({ name, evidence }) => [name, evidence])), basis };
 }
 
 /** How the worker definitions differ, in words; empty when a reload can apply the new code. */
 export function definitionChanges(before: Pick<AppDefinitions, 'groups'>, after: Pick<AppDefinitions, 'groups'>): string[] {
   const describe = (definitions: Pick<AppDefinitions, 'groups'>) =>
-    new Map(definitions.groups.map((group) => [`${group.name} ${group.listen}`, `${group.class} count ${group.count}${group.reloadable ? '' : ' reloadable = false'}`]));
+    new Map(
+      definitions.groups.map((group) => [
+        `${group.name} ${group.listen}`,
+        `${group.class} count ${group.count}${group.reloadable ? '' : ' reloadable = false'}`,
+      ]),
+    );
   const old = describe(before);
   const now = describe(after);
   const changes: string[] = [];
@@ -169,6 +183,7 @@ export function describeMasterChange(change: MasterChange): string {
   const parts: string[] = [];
   if (change.files.length > 0) parts.push(`master-level file(s) changed: ${listFiles(change.files, evidence)}`);
   if (change.definitions.length > 0) parts.push(`worker definitions changed: ${change.definitions.join('; ')}`);
-  if (change.stale.length > 0) parts.push(`the running master did not load the current ${listFiles(change.stale, evidence)}: an earlier deploy reloaded where a restart was needed`);
+  if (change.stale.length > 0)
+    parts.push(`the running master did not load the current ${listFiles(change.stale, evidence)}: an earlier deploy reloaded where a restart was needed`);
   return parts.join('; ');
 }

@@ -39,7 +39,10 @@ export function planReload(
   settings: { readonly reloadMode: ReloadMode; readonly ignoreWorkers: readonly string[] },
 ): ReloadPlan {
   const groups: GroupPlan[] = (definitions?.groups ?? []).map((group, order) => {
-    const kept = !group.reloadable ? 'reloadable = false' : settings.ignoreWorkers.includes(group.name) ? 'ignore-workers' : undefined;
+    const kept =
+      !group.reloadable ? 'reloadable = false'
+      : settings.ignoreWorkers.includes(group.name) ? 'ignore-workers'
+      : undefined;
     return { name: group.name, listen: group.listen, count: group.count, order, ...(kept ? { kept } : {}) };
   });
   const base = { groups, ignoreGroups: settings.ignoreWorkers };
@@ -60,10 +63,10 @@ export function planReload(
     ...base,
     mode: 'graceful',
     modeReason:
-      definitions === undefined
-        ? 'auto: the app definitions are unknown'
-        : `auto: ${names(listening)} listen${listening.length === 1 ? 's' : ''}, so old workers finish their requests` +
-          (quiet.length > 0 ? `; ${names(quiet)} (not listening) get SIGINT if they hold the reload for ${AUTO_QUICK_STOP_AFTER_MS / 1000} s` : ''),
+      definitions === undefined ? 'auto: the app definitions are unknown' : (
+        `auto: ${names(listening)} listen${listening.length === 1 ? 's' : ''}, so old workers finish their requests` +
+        (quiet.length > 0 ? `; ${names(quiet)} (not listening) get SIGINT if they hold the reload for ${AUTO_QUICK_STOP_AFTER_MS / 1000} s` : '')
+      ),
     ...(quiet.length > 0 ? { quickStopAfterMs: AUTO_QUICK_STOP_AFTER_MS } : {}),
   };
 }
@@ -93,7 +96,9 @@ export function unmatchedWorkers(plan: ReloadPlan, workers: readonly WorkerProce
 
 /** Why a rollout refuses workers it cannot match, naming each one's title as read (escaped) and the groups it knows. */
 export function describeUnmatched(plan: ReloadPlan, unmatched: readonly WorkerProcess[]): string {
-  const titles = unmatched.slice(0, 5).map((worker) => `pid ${worker.pid} ${JSON.stringify(worker.listen === undefined ? worker.group : `${worker.group} ${worker.listen}`)}`);
+  const titles = unmatched
+    .slice(0, 5)
+    .map((worker) => `pid ${worker.pid} ${JSON.stringify(worker.listen === undefined ? worker.group : `${worker.group} ${worker.listen}`)}`);
   const more = unmatched.length > 5 ? ` and ${unmatched.length - 5} more` : '';
   const known = plan.groups.map((group) => JSON.stringify(`${group.name} ${group.listen}`)).join(', ');
   return (

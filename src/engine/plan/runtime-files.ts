@@ -8,7 +8,10 @@ import { relativeToApp, type AppDefinitions } from '../workers/worker-definition
  * vendor/ (Workerman 4's default place) only the files are, since vendor/ is
  * code a deploy must be able to change. Pure: rsync filter rules out.
  */
-export function runtimeProtectRules(definitions: Pick<AppDefinitions, 'pidFile' | 'logFile' | 'statusFile' | 'stdoutFile' | 'appDir'>, target: string): string[] {
+export function runtimeProtectRules(
+  definitions: Pick<AppDefinitions, 'pidFile' | 'logFile' | 'statusFile' | 'stdoutFile' | 'appDir'>,
+  target: string,
+): string[] {
   const rules = new Set<string>();
   for (const path of [definitions.pidFile, definitions.logFile, definitions.statusFile, definitions.stdoutFile]) {
     const relative = relativeToApp(path, target, definitions.appDir);

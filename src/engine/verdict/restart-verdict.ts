@@ -14,7 +14,6 @@ export interface RestartCost {
   readonly killedAfterStopTimeout: number;
 }
 
-
 /**
  * The rules that decide whether a restart worked: a new master runs (not
  * the one stopped), every group the new definitions name is up with its new
@@ -62,11 +61,21 @@ export function observeRestart(
   // A new master's own counts start at zero: every crash it counted happened since the restart.
   const crashes = crashesSinceSignal(new Map(), snapshot, deaths, groups);
   if (isCrashLoop(crashes, rules.crashLimit)) {
-    return { state: next, verdict: { kind: 'failed', reason: 'crash-loop', message: `the restarted app crash-loops: ${crashes} new worker(s) exited abnormally since the restart` } };
+    return {
+      state: next,
+      verdict: { kind: 'failed', reason: 'crash-loop', message: `the restarted app crash-loops: ${crashes} new worker(s) exited abnormally since the restart` },
+    };
   }
   const masters = snapshot.masters.filter((master) => master.pid !== baseline.oldMasterPid);
   if (masters.length > 1) {
-    return { state: next, verdict: { kind: 'failed', reason: 'several-masters', message: `more than one master runs the app after the restart (pids ${masters.map((m) => m.pid).join(', ')})` } };
+    return {
+      state: next,
+      verdict: {
+        kind: 'failed',
+        reason: 'several-masters',
+        message: `more than one master runs the app after the restart (pids ${masters.map((m) => m.pid).join(', ')})`,
+      },
+    };
   }
   const unsettled = (detail: string) => ({ state: { ...next, stable: null }, verdict: { kind: 'starting' as const, detail } });
   if (masters.length === 0 || snapshot.masters.some((master) => master.pid === baseline.oldMasterPid)) {

@@ -12,7 +12,6 @@ export interface ForcedStop {
   readonly why: string;
 }
 
-
 /**
  * The rules that decide whether one host's reload really happened. Pure: it
  * sees only snapshots over time and returns a verdict, so every rule is tested
@@ -66,15 +65,7 @@ export interface VerdictRules {
 }
 
 export type FailureReason =
-  | 'no-master'
-  | 'master-gone'
-  | 'master-replaced'
-  | 'several-masters'
-  | 'crash-loop'
-  | 'pinned'
-  | 'no-progress'
-  | 'revision-not-loaded'
-  | 'wrong-revision';
+  'no-master' | 'master-gone' | 'master-replaced' | 'several-masters' | 'crash-loop' | 'pinned' | 'no-progress' | 'revision-not-loaded' | 'wrong-revision';
 
 export type Verdict =
   | {
@@ -130,7 +121,11 @@ function expectedCounts(plan: ReloadPlan, tracked: readonly WorkerProcess[]): Ma
   const expected = countByGroup(tracked);
   for (const group of expected.keys()) {
     const defined = plan.groups.filter((candidate) => candidate.name === group && candidate.kept === undefined);
-    if (defined.length > 0) expected.set(group, defined.reduce((sum, candidate) => sum + candidate.count, 0));
+    if (defined.length > 0)
+      expected.set(
+        group,
+        defined.reduce((sum, candidate) => sum + candidate.count, 0),
+      );
   }
   return expected;
 }
@@ -211,9 +206,9 @@ export function observe(state: WatchState, snapshot: HostSnapshot, rules: Verdic
   const master = onlyMaster(snapshot);
   if (master.kind === 'failed') {
     const verdict: Verdict =
-      master.reason === 'no-master'
-        ? { kind: 'failed', reason: 'master-gone', message: `the master process (pid ${baseline.masterPid}) died during the reload` }
-        : master;
+      master.reason === 'no-master' ?
+        { kind: 'failed', reason: 'master-gone', message: `the master process (pid ${baseline.masterPid}) died during the reload` }
+      : master;
     return { state, verdict };
   }
   if (master.pid !== baseline.masterPid) {
@@ -264,8 +259,7 @@ export function observe(state: WatchState, snapshot: HostSnapshot, rules: Verdic
   }
 
   const stalledForMs = ms(snapshot.at - progress.at);
-  const wrongRevision =
-    rules.revision === undefined ? [] : fresh.filter((worker) => worker.revision !== undefined && worker.revision !== rules.revision);
+  const wrongRevision = rules.revision === undefined ? [] : fresh.filter((worker) => worker.revision !== undefined && worker.revision !== rules.revision);
   const have = countByGroup(current);
   const short = [...baseline.expected].some(([group, count]) => (have.get(group) ?? 0) < count);
   // A worker that started before the signal but is not in the baseline was
@@ -282,7 +276,10 @@ export function observe(state: WatchState, snapshot: HostSnapshot, rules: Verdic
     return { state: { ...next, stable: null }, verdict: { kind: 'replacing', replaced, total, stillOld, wrongRevision, stale, stalledForMs } };
   }
 
-  const pids = current.map((worker) => worker.pid).sort((a, b) => a - b).join(',');
+  const pids = current
+    .map((worker) => worker.pid)
+    .sort((a, b) => a - b)
+    .join(',');
   // The picture must hold for settle: same PIDs, and no crash exit in between.
   const stable = state.stable?.pids === pids && state.stable.crashes === crashes ? state.stable : { pids, since: snapshot.at, crashes };
   const stableForMs = ms(snapshot.at - stable.since);
@@ -305,15 +302,19 @@ export function observe(state: WatchState, snapshot: HostSnapshot, rules: Verdic
  * the deploy expected.
  */
 function wrongRevisionVerdict(wrong: readonly WorkerProcess[], baseline: ReloadBaseline, rules: VerdictRules): Verdict {
-  const shown = wrong.slice(0, 5).map((worker) => `${describeWorker(worker)}=${worker.revision}`).join(', ');
+  const shown = wrong
+    .slice(0, 5)
+    .map((worker) => `${describeWorker(worker)}=${worker.revision}`)
+    .join(', ');
   const before = new Set(baseline.tracked.map((worker) => worker.revision));
   before.delete(undefined);
   const stillOld = wrong.every((worker) => before.has(worker.revision));
   return {
     kind: 'failed',
     reason: stillOld ? 'revision-not-loaded' : 'wrong-revision',
-    message: stillOld
-      ? `every old worker was replaced, but new workers still report the old revision, not ${rules.revision} (${shown}): ` +
+    message:
+      stillOld ?
+        `every old worker was replaced, but new workers still report the old revision, not ${rules.revision} (${shown}): ` +
         "the code that reports it is loaded outside the worker callbacks (at the start script's top level), so it lives in the master and only a restart loads it. " +
         'Load business code in onWorkerStart, or restart the app'
       : `every old worker was replaced, and the new workers loaded new code, but they report another revision than ${rules.revision} (${shown}): ` +

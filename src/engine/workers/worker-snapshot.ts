@@ -54,7 +54,9 @@ export function describeWorker(worker: Pick<WorkerProcess, 'pid' | 'group'>): st
 /** `web:123 (idle, 1 open connection(s))`: a worker and what it is doing, as far as the source knows. */
 export function describeWorkerState(worker: WorkerProcess): string {
   const connections =
-    worker.connections === undefined ? undefined : worker.connections === null ? 'connections unknown' : `${worker.connections} open connection(s)`;
+    worker.connections === undefined ? undefined
+    : worker.connections === null ? 'connections unknown'
+    : `${worker.connections} open connection(s)`;
   const doing = [worker.activity, connections].filter((part) => part !== undefined).join(', ');
   return `${describeWorker(worker)}${doing ? ` (${doing})` : ''}`;
 }
