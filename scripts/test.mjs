@@ -16,8 +16,16 @@ if (major < 24) {
 
 function files(dir) {
   return readdirSync(dir, { withFileTypes: true })
-    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
-    .flatMap((entry) => (entry.isDirectory() ? files(join(dir, entry.name)) : entry.name.endsWith('.test.ts') ? [join(dir, entry.name)] : []));
+    .sort((a, b) =>
+      a.name < b.name ? -1
+      : a.name > b.name ? 1
+      : 0,
+    )
+    .flatMap((entry) =>
+      entry.isDirectory() ? files(join(dir, entry.name))
+      : entry.name.endsWith('.test.ts') ? [join(dir, entry.name)]
+      : [],
+    );
 }
 
 // `npm run test:unit`: the pure unit tests alone (test/unit/: no process
@@ -25,7 +33,11 @@ function files(dir) {
 // save. The process-spawning ones (real php, rsync, a local sh) are in
 // test/local/, and run with the rest below.
 if (process.argv[2] === '--unit') {
-  const unit = spawnSync(process.execPath, ['--import', 'tsx', '--import', './scripts/php-text-hooks.mjs', '--test', '--test-reporter=spec', ...files('test/unit')], { stdio: 'inherit' });
+  const unit = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', '--import', './scripts/php-text-hooks.mjs', '--test', '--test-reporter=spec', ...files('test/unit')],
+    { stdio: 'inherit' },
+  );
   process.exit(unit.status ?? 1);
 }
 
@@ -45,6 +57,13 @@ if (!same) {
   process.exit(1);
 }
 
+// The linter and the formatter's check (npm run lint): one line each and a stop if not.
+const lint = spawnSync('npm', ['run', '--silent', 'lint'], { stdio: 'inherit' });
+if (lint.status !== 0) {
+  console.error('npm run lint failed: fix what it says (npm run format rewrites the formatting)');
+  process.exit(1);
+}
+
 // The rig runs real Workerman: both versions installed (offline from
 // ../shared/workerman/packages when there), or one clear line and a stop.
 const vendor = spawnSync(process.execPath, ['--import', 'tsx', 'test/rig/workerman-vendor.ts'], { stdio: 'inherit' });
@@ -56,13 +75,21 @@ if (vendor.status !== 0) process.exit(vendor.status ?? 1);
 // One line and a stop if not.
 const linters = {
   '.php': [['php', '-d', 'display_errors=stdout', '-d', 'log_errors=0', '-l']],
-  '.sh': [['sh', '-n'], ['shellcheck', '--shell=sh', '--format=gcc']],
+  '.sh': [
+    ['sh', '-n'],
+    ['shellcheck', '--shell=sh', '--format=gcc'],
+  ],
 };
 for (const file of readdirSync('src/remote').sort()) {
   for (const linter of Object.entries(linters).find(([ending]) => file.endsWith(ending))?.[1] ?? []) {
     const lint = spawnSync(linter[0], [...linter.slice(1), join('src/remote', file)], { encoding: 'utf8' });
     if (lint.status !== 0) {
-      const why = lint.error?.message ?? `${lint.stdout}${lint.stderr}`.split('\n').find((line) => line.trim() !== '')?.trim();
+      const why =
+        lint.error?.message ??
+        `${lint.stdout}${lint.stderr}`
+          .split('\n')
+          .find((line) => line.trim() !== '')
+          ?.trim();
       console.error(`${linter.join(' ')} src/remote/${file} failed: ${why ?? `exit ${lint.status}`}`);
       process.exit(1);
     }
