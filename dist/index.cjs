@@ -14663,10 +14663,9 @@ var SshShell = class {
         timer = setTimeout(() => stop(new RemoteCommandTimeout(command, timeoutMs)), timeoutMs);
       }
       this.open(command).then(
-        async (opened) => {
+        async ({ channel: opened, ended: end }) => {
           channel = opened;
           if (settled) return killChannel(opened);
-          const end = this.channelEnd(opened);
           opened.on("data", (chunk) => {
             if (!settled && !stdout.add(chunk)) stop(new RemoteOutputTooLarge(command, limit, "stdout"));
           });
@@ -14684,12 +14683,12 @@ var SshShell = class {
     });
   }
   async stream(command) {
-    const opened = await this.open(command);
+    const { channel: opened, ended } = await this.open(command);
     if (!(opened instanceof import_node_stream.Duplex)) {
       killChannel(opened);
       throw new Error("the SSH channel is not a stream");
     }
-    return { io: opened, stderr: opened.stderr, ended: this.channelEnd(opened), close: () => killChannel(opened) };
+    return { io: opened, stderr: opened.stderr, ended, close: () => killChannel(opened) };
   }
   /**
    * Opens a command's channel: rejects with RemoteConnectionLost when the
@@ -14713,7 +14712,7 @@ var SshShell = class {
           this.running.delete(abandon);
           if (error2) reject(this.notStarted(command, error2));
           else if (abandoned) killChannel(opened);
-          else resolve3(opened);
+          else resolve3({ channel: opened, ended: this.channelEnd(opened) });
         });
       } catch (error2) {
         this.running.delete(abandon);

@@ -157,11 +157,10 @@ export class SshShell implements RemoteShell {
         timer = setTimeout(() => stop(new RemoteCommandTimeout(command, timeoutMs)), timeoutMs);
       }
       this.open(command).then(
-        async (opened) => {
+        async ({ channel: opened, ended: end }) => {
           channel = opened;
           // A command already given up on (timed out before its channel opened) is not left running.
           if (settled) return killChannel(opened);
-          const end = this.channelEnd(opened);
           opened.on('data', (chunk: Buffer) => {
             if (!settled && !stdout.add(chunk)) stop(new RemoteOutputTooLarge(command, limit, 'stdout'));
           });
@@ -181,12 +180,12 @@ export class SshShell implements RemoteShell {
   }
 
   async stream(command: string): Promise<RemoteStream> {
-    const opened = await this.open(command);
+    const { channel: opened, ended } = await this.open(command);
     if (!(opened instanceof Duplex)) {
       killChannel(opened);
       throw new Error('the SSH channel is not a stream');
     }
-    return { io: opened, stderr: opened.stderr as Readable, ended: this.channelEnd(opened), close: () => killChannel(opened) };
+    return { io: opened, stderr: opened.stderr as Readable, ended, close: () => killChannel(opened) };
   }
 
   /**
@@ -194,8 +193,8 @@ export class SshShell implements RemoteShell {
    * connection is gone (or goes before the channel opens), and with the
    * host's refusal when it opens no more channels.
    */
-  private open(command: string): Promise<CommandChannel> {
-    return new Promise<CommandChannel>((resolve, reject) => {
+  private open(command: string): Promise<{ channel: CommandChannel; ended: RemoteStream['ended'] }> {
+    return new Promise((resolve, reject) => {
       if (this.lost !== undefined || !this.connection) {
         reject(new RemoteConnectionLost(command, this.lost ?? 'no connection'));
         return;
@@ -211,7 +210,9 @@ export class SshShell implements RemoteShell {
           this.running.delete(abandon);
           if (error) reject(this.notStarted(command, error));
           else if (abandoned) killChannel(opened);
-          else resolve(opened);
+          // Its end is listened for here, in ssh2's callback: the exit status may come in the same packet
+          // as the open confirmation, and an 'exit' event is not kept for a listener added a tick later.
+          else resolve({ channel: opened, ended: this.channelEnd(opened) });
         });
       } catch (error) {
         // ssh2 throws "Not connected" synchronously once the socket is gone.

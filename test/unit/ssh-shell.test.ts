@@ -171,3 +171,16 @@ test('a refused exec says the host did not start the command; "Not connected" is
   await assert.rejects(new SshShell(gone).run('true'), RemoteConnectionLost);
   await assert.rejects(new SshShell(null).run('true'), RemoteConnectionLost);
 });
+
+test("an exit status that arrives in the same packet as the channel's opening is kept (ssh2 emits it in the same tick as exec's callback)", async () => {
+  const connection = new FakeConnection();
+  const exec = connection.exec.bind(connection);
+  connection.exec = (command, callback) =>
+    exec(command, (error, channel) => {
+      callback(error, channel);
+      channel.emit('exit', 0);
+      channel.emit('close');
+    });
+  const shell = new SshShell(connection);
+  assert.deepEqual(await shell.run('kill -s USR2 1'), { stdout: '', stderr: '', code: 0 });
+});
