@@ -12446,6 +12446,93 @@ var RemoteConnectionLost = class extends Error {
   why;
 };
 
+// src/engine/rsync-output.ts
+function parseRsyncStats(stdout) {
+  const transferred = /Number of regular files transferred:\s*([\d,]+)/.exec(stdout)?.[1];
+  const deleted = /Number of deleted files:\s*([\d,]+)/.exec(stdout)?.[1];
+  return {
+    filesTransferred: Number((transferred ?? "0").replaceAll(",", "")),
+    filesDeleted: Number((deleted ?? "0").replaceAll(",", ""))
+  };
+}
+var RSYNC_TAIL_CHARS = 64 * 1024;
+var TailText = class {
+  constructor(limit = RSYNC_TAIL_CHARS) {
+    this.limit = limit;
+  }
+  limit;
+  text = "";
+  total = 0;
+  add(chunk) {
+    this.total += chunk.length;
+    this.text += chunk;
+    if (this.text.length > 2 * this.limit) this.text = this.text.slice(-this.limit);
+  }
+  get value() {
+    return this.text.length > this.limit ? this.text.slice(-this.limit) : this.text;
+  }
+};
+var ItemizedChanges = class {
+  constructor(watch) {
+    this.watch = watch;
+  }
+  watch;
+  deleted = [];
+  watched = [];
+  /** Every change so far was new content in an existing .php file (or there was none). */
+  phpEditsOnly = true;
+  partial = "";
+  add(chunk) {
+    const lines2 = (this.partial + chunk).split("\n");
+    this.partial = lines2.pop();
+    for (const line2 of lines2) this.line(line2);
+  }
+  line(line2) {
+    const deleted = /^\*deleting +(.+)$/.exec(line2)?.[1];
+    if (deleted !== void 0) {
+      this.phpEditsOnly = false;
+      if (this.deleted.length < DELETED_NAMES_SHOWN) this.deleted.push(deleted);
+      if (this.watch?.(deleted)) this.watched.push(deleted);
+      return;
+    }
+    const item = /^([<>ch.])([fdLDS])(\S{9}) (.+)$/.exec(line2);
+    if (!item) return;
+    const [, update, kind, flags = "", name = ""] = item;
+    const created = flags.includes("+");
+    if (update === "." && !created) return;
+    const path = kind === "L" ? name.replace(/ -> .*$/, "") : name;
+    if (created || kind !== "f" || !path.endsWith(".php")) this.phpEditsOnly = false;
+    if (kind !== "d" && this.watch?.(path)) this.watched.push(path);
+  }
+};
+var EXIT_MEANINGS = {
+  1: "syntax or usage error",
+  2: "protocol incompatibility",
+  3: "errors selecting input/output files or directories",
+  4: "requested action not supported",
+  5: "error starting the client-server protocol",
+  10: "error in socket I/O",
+  11: "error in file I/O",
+  12: "error in the rsync protocol data stream",
+  13: "errors with program diagnostics",
+  14: "error in IPC code",
+  20: "received SIGUSR1 or SIGINT",
+  21: "some error returned by waitpid()",
+  22: "error allocating core memory buffers",
+  23: "partial transfer due to error",
+  24: "partial transfer due to vanished source files",
+  25: "the --max-delete limit stopped deletions",
+  30: "timeout in data send/receive",
+  35: "timeout waiting for daemon connection",
+  255: "the SSH connection failed or was lost"
+};
+function describeRsyncFailure(end) {
+  const stderrTail = end.stderr.trim().split(/\r?\n/).filter((line2) => line2.trim() !== "").slice(-3).join(" | ");
+  const how = end.code === null ? `rsync was killed by ${end.signal ?? "a signal"}` : `rsync failed (exit ${end.code}${EXIT_MEANINGS[end.code] ? `: ${EXIT_MEANINGS[end.code]}` : ""})`;
+  const files = end.remoteStarted ? "some files may have been replaced: rsync renames them into place only at its end (--delay-updates), so a stop before that leaves them unchanged, but whether that end had begun cannot be known" : "rsync never started on the host, so no file on it was changed";
+  return { message: `${how}${stderrTail ? `: ${stderrTail}` : ""}; ${files}`, filesMayHaveChanged: end.remoteStarted };
+}
+
 // src/adapters/rsync-bridge.ts
 var BRIDGE_RSH = `sh -c 'printf "%s\\0" "$#" "$@" >&3 || exit 255; exec 4<&0; cat <&4 >&3 & cat <&3; kill $! 2>/dev/null; exit 0' graceful-reload-rsh`;
 var BRIDGE_HOST = "graceful-reload";
@@ -12460,7 +12547,8 @@ function readBridgeHeader(bytes) {
     fields.push(bytes.subarray(start, at).toString("utf8"));
     start = at + 1;
     const count = Number(fields[0]);
-    if (!Number.isInteger(count) || count < 1) throw new BridgeHeaderError(`the remote shell sent "${fields[0].slice(0, 20)}" where an argument count belongs`);
+    if (!Number.isInteger(count) || count < 1)
+      throw new BridgeHeaderError(`the remote shell sent "${fields[0].slice(0, 20)}" where an argument count belongs`);
     if (fields.length === count + 1) return { args: fields.slice(1), rest: bytes.subarray(start) };
   }
   if (bytes.length > MAX_HEADER_BYTES) throw new BridgeHeaderError(`the remote shell sent over ${MAX_HEADER_BYTES} bytes of arguments`);
@@ -12574,94 +12662,9 @@ function rsyncArguments(settings, options = {}) {
     `${BRIDGE_HOST}:${settings.target}/`
   ];
 }
-function parseRsyncStats(stdout) {
-  const transferred = /Number of regular files transferred:\s*([\d,]+)/.exec(stdout)?.[1];
-  const deleted = /Number of deleted files:\s*([\d,]+)/.exec(stdout)?.[1];
-  return {
-    filesTransferred: Number((transferred ?? "0").replaceAll(",", "")),
-    filesDeleted: Number((deleted ?? "0").replaceAll(",", ""))
-  };
-}
 function childEnvironment(environment = process.env) {
   const kept = Object.entries(environment).filter(([name]) => !name.startsWith("INPUT_"));
   return { ...Object.fromEntries(kept), RSYNC_CHECKSUM_LIST: CHECKSUM_PREFERENCE };
-}
-var RSYNC_TAIL_CHARS = 64 * 1024;
-var TailText = class {
-  constructor(limit = RSYNC_TAIL_CHARS) {
-    this.limit = limit;
-  }
-  limit;
-  text = "";
-  total = 0;
-  add(chunk) {
-    this.total += chunk.length;
-    this.text += chunk;
-    if (this.text.length > 2 * this.limit) this.text = this.text.slice(-this.limit);
-  }
-  get value() {
-    return this.text.length > this.limit ? this.text.slice(-this.limit) : this.text;
-  }
-};
-var ItemizedChanges = class {
-  constructor(watch) {
-    this.watch = watch;
-  }
-  watch;
-  deleted = [];
-  watched = [];
-  /** Every change so far was new content in an existing .php file (or there was none). */
-  phpEditsOnly = true;
-  partial = "";
-  add(chunk) {
-    const lines2 = (this.partial + chunk).split("\n");
-    this.partial = lines2.pop();
-    for (const line2 of lines2) this.line(line2);
-  }
-  line(line2) {
-    const deleted = /^\*deleting +(.+)$/.exec(line2)?.[1];
-    if (deleted !== void 0) {
-      this.phpEditsOnly = false;
-      if (this.deleted.length < DELETED_NAMES_SHOWN) this.deleted.push(deleted);
-      if (this.watch?.(deleted)) this.watched.push(deleted);
-      return;
-    }
-    const item = /^([<>ch.])([fdLDS])(\S{9}) (.+)$/.exec(line2);
-    if (!item) return;
-    const [, update, kind, flags = "", name = ""] = item;
-    const created = flags.includes("+");
-    if (update === "." && !created) return;
-    const path = kind === "L" ? name.replace(/ -> .*$/, "") : name;
-    if (created || kind !== "f" || !path.endsWith(".php")) this.phpEditsOnly = false;
-    if (kind !== "d" && this.watch?.(path)) this.watched.push(path);
-  }
-};
-var EXIT_MEANINGS = {
-  1: "syntax or usage error",
-  2: "protocol incompatibility",
-  3: "errors selecting input/output files or directories",
-  4: "requested action not supported",
-  5: "error starting the client-server protocol",
-  10: "error in socket I/O",
-  11: "error in file I/O",
-  12: "error in the rsync protocol data stream",
-  13: "errors with program diagnostics",
-  14: "error in IPC code",
-  20: "received SIGUSR1 or SIGINT",
-  21: "some error returned by waitpid()",
-  22: "error allocating core memory buffers",
-  23: "partial transfer due to error",
-  24: "partial transfer due to vanished source files",
-  25: "the --max-delete limit stopped deletions",
-  30: "timeout in data send/receive",
-  35: "timeout waiting for daemon connection",
-  255: "the SSH connection failed or was lost"
-};
-function describeRsyncFailure(end) {
-  const stderrTail = end.stderr.trim().split(/\r?\n/).filter((line2) => line2.trim() !== "").slice(-3).join(" | ");
-  const how = end.code === null ? `rsync was killed by ${end.signal ?? "a signal"}` : `rsync failed (exit ${end.code}${EXIT_MEANINGS[end.code] ? `: ${EXIT_MEANINGS[end.code]}` : ""})`;
-  const files = end.remoteStarted ? "some files may have been replaced: rsync renames them into place only at its end (--delay-updates), so a stop before that leaves them unchanged, but whether that end had begun cannot be known" : "rsync never started on the host, so no file on it was changed";
-  return { message: `${how}${stderrTail ? `: ${stderrTail}` : ""}; ${files}`, filesMayHaveChanged: end.remoteStarted };
 }
 var running = /* @__PURE__ */ new Set();
 function stopRunningRsync(signal = "SIGTERM") {
@@ -12700,7 +12703,11 @@ var RsyncSync = class {
       child.on("error", (error2) => {
         running.delete(child);
         bridge.stop();
-        reject(new StepError("sync", `cannot run rsync (${error2.message}); install rsync on the runner. No file on the host was changed`, { filesMayHaveChanged: false }));
+        reject(
+          new StepError("sync", `cannot run rsync (${error2.message}); install rsync on the runner. No file on the host was changed`, {
+            filesMayHaveChanged: false
+          })
+        );
       });
       let remoteEndFirst;
       child.on("exit", () => {
@@ -12727,7 +12734,7 @@ ${remote}`, remoteStarted: outcome.started });
   }
 };
 
-// src/engine/host-text.ts
+// src/engine/report/host-text.ts
 var LINE_BREAK = /\r\n|[\n\r\v\f\x1c-\x1e\u0085\u2028\u2029]/g;
 var SHOWN_LINE_BREAK = "\u23CE";
 var COMMAND_MARKER = "\u203A";
@@ -12768,7 +12775,7 @@ function formatDuration(ms2) {
   return `${minutes} min ${seconds} s`;
 }
 
-// src/engine/host-outcome.ts
+// src/engine/report/host-outcome.ts
 function statusOf(report) {
   return report.status ?? (report.ok ? "ok" : "failed");
 }
@@ -12796,7 +12803,7 @@ function tallyLine(tally, tookMs) {
   return `${tally.hosts} host(s) in ${formatDuration(tookMs)}: ${parts.join(", ")}`;
 }
 
-// src/engine/input-error.ts
+// src/engine/inputs/input-error.ts
 var line = ({ input, problem }) => `input ${input}: ${problem}`;
 var PROBLEM_TEXT_LIMIT = 600;
 function boundedText(text, limit = PROBLEM_TEXT_LIMIT) {
@@ -12826,7 +12833,7 @@ var InputError = class _InputError extends Error {
   }
 };
 
-// src/engine/host-spec.ts
+// src/engine/inputs/host-spec.ts
 var HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 var IPV6 = /^[0-9A-Fa-f:.]+$/;
 var USERNAME = /^[A-Za-z_][A-Za-z0-9_.-]{0,31}$/;
@@ -12883,7 +12890,7 @@ function knownHostsName(host, port) {
   return port === 22 ? host : `[${host}]:${port}`;
 }
 
-// src/engine/known-hosts.ts
+// src/engine/inputs/known-hosts.ts
 var import_node_crypto = require("node:crypto");
 var KEY_TYPE = /^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com)$/;
 function parseKnownHosts(text) {
@@ -13004,7 +13011,7 @@ function describeKeyTypeMismatch(pins, host, port, mismatch) {
   return `known-hosts pins only ${pinnedTypes.join(", ") || "no"} key(s) for ${name}, but the host offers ${offeredText} host keys, so its key cannot match: offered ${offered.join(", ") || "none"}${mismatch.unreadable ? ` (${mismatch.unreadable})` : ""}; pinned: ${pinned.join(", ") || "none"}.${hint} Nothing was sent to this host.`;
 }
 
-// src/engine/fleet-plan.ts
+// src/engine/inputs/fleet-plan.ts
 var PERCENT_DECIMALS = 6;
 var MAX_COUNT = 1e6;
 var MAX_SHARDS = 1e3;
@@ -13061,7 +13068,8 @@ function shardHosts(hosts, shard) {
   return hosts.filter((_, k) => k % count === index - 1);
 }
 function planBatches(hosts, maxParallel, canary) {
-  if (!Number.isSafeInteger(maxParallel) || maxParallel < 1) throw new RangeError(`planBatches: max-parallel ${maxParallel} is not a whole number of at least 1`);
+  if (!Number.isSafeInteger(maxParallel) || maxParallel < 1)
+    throw new RangeError(`planBatches: max-parallel ${maxParallel} is not a whole number of at least 1`);
   const batches = [];
   let start = 0;
   if (canary && hosts.length > 0) {
@@ -13075,7 +13083,7 @@ function budgetExceeded(failed, maxFailures) {
   return failed > maxFailures;
 }
 
-// src/engine/inputs.ts
+// src/engine/inputs/inputs.ts
 var DEFAULT_PROTECT = ["*.pid", "*.log", "*.status"];
 var DEFAULT_EXCLUDE = [".git/"];
 var DEFAULTS = {
@@ -13197,7 +13205,8 @@ function validateLogFile(value, target) {
 }
 function validateRevision(value) {
   if (value === "") return void 0;
-  if (!/^[A-Za-z0-9][A-Za-z0-9._\/+-]{0,199}$/.test(value)) throw new InputError("revision", `"${value.slice(0, 50)}" is not a revision (letters, digits, . _ / + -)`);
+  if (!/^[A-Za-z0-9][A-Za-z0-9._/+-]{0,199}$/.test(value))
+    throw new InputError("revision", `"${value.slice(0, 50)}" is not a revision (letters, digits, . _ / + -)`);
   return value;
 }
 function validateMasterFile(glob) {
@@ -13228,7 +13237,9 @@ function parseCredentials(raw, environment, problems) {
   if (passphrase !== "" && privateKey === "" && !problems.bad("private-key")) problems.add(new InputError("passphrase", "is set but private-key is empty"));
   const agentSocket = environment.agentSocket?.trim() ?? "";
   if (privateKey === "" && password === "" && agentSocket === "" && !problems.bad("private-key", "password")) {
-    problems.add(new InputError("private-key", "no credentials: give private-key (with passphrase if it has one), password, or run an ssh-agent (SSH_AUTH_SOCK)"));
+    problems.add(
+      new InputError("private-key", "no credentials: give private-key (with passphrase if it has one), password, or run an ssh-agent (SSH_AUTH_SOCK)")
+    );
   }
   return {
     ...privateKey !== "" ? { privateKey: `${privateKey}
@@ -13243,7 +13254,8 @@ function groupNames(text) {
 }
 function keepSnapshots(raw) {
   const text = get(raw, "keep-snapshots");
-  if (!/^\d{1,3}$/.test(text)) throw new InputError("keep-snapshots", `"${text}" is not a number of snapshots from 0 to 999 (0 keeps none, and then nothing can be rolled back)`);
+  if (!/^\d{1,3}$/.test(text))
+    throw new InputError("keep-snapshots", `"${text}" is not a number of snapshots from 0 to 999 (0 keeps none, and then nothing can be rolled back)`);
   return Number(text);
 }
 var ONE = { kind: "count", value: 1 };
@@ -13329,7 +13341,10 @@ function parseInputs(given, environment = {}) {
   const port = check(() => asInput("port", () => parsePort(get(raw, "port"), "port")), 22);
   const username = check(() => asInput("username", () => parseUsername(get(raw, "username"), "username")), "root");
   const fleet = parseFleet(raw, problems);
-  const hosts = check(() => raw("hosts").trim() === "" && raw("inventory").trim() !== "" ? [] : asInput("hosts", () => parseHostList(raw("hosts"), { username, port })), []);
+  const hosts = check(
+    () => raw("hosts").trim() === "" && raw("inventory").trim() !== "" ? [] : asInput("hosts", () => parseHostList(raw("hosts"), { username, port })),
+    []
+  );
   const ignoreHostKeys = check(() => booleanInput(raw, "insecure-ignore-host-key"), false);
   const pins = check(() => asInput("known-hosts", () => parseKnownHosts(raw("known-hosts"))), []);
   if (pins.length === 0 && !ignoreHostKeys && !problems.bad("known-hosts", "insecure-ignore-host-key")) {
@@ -13346,8 +13361,10 @@ function parseInputs(given, environment = {}) {
   const timeoutMs = check(() => duration(raw, "timeout", 1e3, 6 * 36e5), 0);
   const settleMs = check(() => duration(raw, "settle", 0, 10 * 6e4), 0);
   const pollIntervalMs = check(() => duration(raw, "poll-interval", 20, 6e4), 0);
-  if (!problems.bad("timeout", "settle") && settleMs >= timeoutMs) problems.add(new InputError("settle", `must be shorter than timeout (${get(raw, "timeout")})`));
-  if (!problems.bad("timeout", "poll-interval") && pollIntervalMs >= timeoutMs) problems.add(new InputError("poll-interval", `must be shorter than timeout (${get(raw, "timeout")})`));
+  if (!problems.bad("timeout", "settle") && settleMs >= timeoutMs)
+    problems.add(new InputError("settle", `must be shorter than timeout (${get(raw, "timeout")})`));
+  if (!problems.bad("timeout", "poll-interval") && pollIntervalMs >= timeoutMs)
+    problems.add(new InputError("poll-interval", `must be shorter than timeout (${get(raw, "timeout")})`));
   const status = check(() => oneOf(raw, "status", ["workerman", "http", "process"]), "workerman");
   const statusUrl = problems.bad("status") ? "" : check(() => validateStatusUrl(status, raw("status-url").trim()), "");
   const revision = check(() => validateRevision(raw("revision").trim() || (environment.githubSha ?? "")), void 0);
@@ -13429,16 +13446,16 @@ function worthCompressing(sourceFiles2) {
 }
 function dropPacketsAfterTeardown(writer) {
   const finalize = writer.prototype.finalize;
-  if (typeof finalize !== "function") throw new Error("ssh2's compressing packet writer has no finalize(): this ssh2 is not the one ssh-compression.ts was written for");
+  if (typeof finalize !== "function")
+    throw new Error("ssh2's compressing packet writer has no finalize(): this ssh2 is not the one ssh-compression.ts was written for");
   writer.prototype.finalize = function(payload, force) {
     return this._protocol._destruct === void 0 ? payload : finalize.call(this, payload, force);
   };
 }
 dropPacketsAfterTeardown(import_zlib.default.ZlibPacketWriter);
 
-// src/adapters/ssh-session.ts
+// src/adapters/ssh-connect.ts
 var import_node_net = require("node:net");
-var import_node_stream = require("node:stream");
 
 // node_modules/node-ssh/lib/esm/index.mjs
 var import_assert2 = __toESM(require("assert"), 1);
@@ -14504,75 +14521,10 @@ async function pRetry(input, options = {}) {
   throw new Error("Retry attempts exhausted without throwing an error.");
 }
 
-// src/adapters/ssh-session.ts
+// src/adapters/ssh-host-key.ts
 var NO_MATCHING_KEY_FORMAT = /no matching host key format/i;
 var REMOTE_KEY_FORMATS = /^Handshake: \(remote\) Host key format: (.*)$/;
 var EVERY_KEY_TYPE = ["ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521", "ssh-rsa"];
-function sshAlgorithms(hostKeyAlgorithms2, compress) {
-  return {
-    compress: compress ? [...COMPRESSION] : ["none"],
-    ...hostKeyAlgorithms2.length > 0 ? { serverHostKey: [...hostKeyAlgorithms2] } : {}
-  };
-}
-function tcpOptions(host) {
-  return { host: host.host, port: host.port, noDelay: true };
-}
-async function connectOnce(host, options, asJump, openSock) {
-  let rejected;
-  let remoteKeyFormats;
-  const client = new NodeSSH();
-  const { credentials } = options;
-  const algorithms = options.trust.ignoreHostKeys ? [] : hostKeyAlgorithms(options.trust.pins, host.host, host.port);
-  const where = asJump ? `jump host ${host.label}: ` : "";
-  const direct = openSock ? void 0 : (0, import_node_net.connect)(tcpOptions(host));
-  const sock = direct ?? await openSock();
-  try {
-    await client.connect({
-      // Never to a jump host: its connection only carries the host's, compressed already when it is.
-      algorithms: sshAlgorithms(algorithms, options.compress === true && !asJump),
-      host: host.host,
-      port: host.port,
-      username: host.username,
-      ...sock ? { sock } : {},
-      ...credentials.privateKey !== void 0 ? { privateKey: credentials.privateKey } : {},
-      ...credentials.passphrase !== void 0 ? { passphrase: credentials.passphrase } : {},
-      ...credentials.password !== void 0 ? { password: credentials.password } : {},
-      ...credentials.agentSocket !== void 0 ? { agent: credentials.agentSocket } : {},
-      readyTimeout: options.connectTimeoutMs,
-      keepaliveInterval: 1e4,
-      tryKeyboard: false,
-      // Only to learn which host key types the host offers, should none match the pinned ones.
-      debug: (line2) => {
-        if (remoteKeyFormats) return;
-        const formats = REMOTE_KEY_FORMATS.exec(line2)?.[1];
-        if (formats !== void 0) remoteKeyFormats = formats.split(",").filter((format) => format !== "");
-      },
-      hostVerifier: (key) => {
-        if (options.trust.ignoreHostKeys) return true;
-        const check = checkHostKey(options.trust.pins, host.host, host.port, key);
-        if (!check.ok) rejected = check;
-        return check.ok;
-      }
-    });
-    return client;
-  } catch (error2) {
-    client.dispose();
-    direct?.destroy();
-    if (rejected) throw new AbortError(new StepError("host-key", `${where}${describeHostKeyFailure(rejected)}`));
-    const message = error2.message ?? String(error2);
-    if (algorithms.length > 0 && NO_MATCHING_KEY_FORMAT.test(message)) {
-      const mismatch = await readOfferedKeys(host, options, remoteKeyFormats, openSock);
-      throw new AbortError(new StepError("host-key", `${where}${describeKeyTypeMismatch(options.trust.pins, host.host, host.port, mismatch)}`));
-    }
-    if (/authentication/i.test(message)) {
-      throw new AbortError(new StepError("auth", `${where}authentication as ${host.username} failed (${message}); check the credentials and the host's authorized_keys`));
-    }
-    if (/privatekey|passphrase|encrypted|unsupported key/i.test(message)) {
-      throw new AbortError(new StepError("auth", `${where}cannot use private-key (${message}); check the key and passphrase`));
-    }
-    throw new StepError("connect", `${where}cannot connect to ${host.host}:${host.port} (${message})`, { cause: error2 });
-  }
-}
 async function readOfferedKeys(host, options, formats, openSock) {
   const types = formats ? keyTypesOfAlgorithms(formats) : EVERY_KEY_TYPE;
   const keys = [];
@@ -14620,49 +14572,9 @@ async function readHostKey(host, options, algorithms, openSock) {
   }
   return seen;
 }
-function forward(jump, host, jumpHost, timeoutMs) {
-  return new Promise((resolve3, reject) => {
-    const cannot = (why) => new StepError("connect", `jump host ${jumpHost.label} cannot reach ${host.host}:${host.port} (${why})`);
-    const timer = setTimeout(() => reject(cannot(`no answer within ${timeoutMs / 1e3} s`)), timeoutMs);
-    if (!jump.connection) {
-      clearTimeout(timer);
-      reject(cannot("the connection to the jump host was lost"));
-      return;
-    }
-    jump.connection.forwardOut("127.0.0.1", 0, host.host, host.port, (error2, stream) => {
-      clearTimeout(timer);
-      if (error2) reject(cannot(error2.message));
-      else resolve3(stream);
-    });
-  });
-}
-async function openSshShell(host, options) {
-  return pRetry(
-    async () => {
-      if (!options.jumpHost) {
-        const ssh = await connectOnce(host, options, false);
-        return new SshShell(ssh.connection, () => ssh.dispose());
-      }
-      const jumpHost = options.jumpHost;
-      const jump = await connectOnce(jumpHost, options, true);
-      try {
-        const target = await connectOnce(host, options, false, () => forward(jump, host, jumpHost, options.connectTimeoutMs));
-        return new SshShell(
-          target.connection,
-          () => {
-            target.dispose();
-            jump.dispose();
-          },
-          jump.connection
-        );
-      } catch (error2) {
-        jump.dispose();
-        throw error2;
-      }
-    },
-    { retries: options.retries ?? 2, minTimeout: 500, factor: 2 }
-  );
-}
+
+// src/adapters/ssh-shell.ts
+var import_node_stream = require("node:stream");
 var BoundedBuffer = class {
   constructor(limit) {
     this.limit = limit;
@@ -14722,103 +14634,88 @@ var SshShell = class {
       for (const abandon of [...this.running]) abandon();
     }, LOST_GRACE_MS).unref();
   }
+  /**
+   * A command on its own channel, with no input, its output kept up to the
+   * bound: the channel opened as for stream(), its end read the same way.
+   */
   run(command, options = {}) {
     const limit = options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES;
+    const stdout = new BoundedBuffer(limit);
+    const stderr = new BoundedBuffer(limit);
     return new Promise((resolve3, reject) => {
-      const stdout = new BoundedBuffer(limit);
-      const stderr = new BoundedBuffer(limit);
       let channel;
-      let exit;
       let timer;
       let settled = false;
       const settle = (outcome) => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        this.running.delete(abandon);
         if ("error" in outcome) reject(outcome.error);
         else resolve3(outcome.result);
       };
-      const kill = killChannel;
       const stop = (error2) => {
         if (settled) return;
-        kill(channel);
+        killChannel(channel);
         settle({ error: error2 });
       };
-      const ended = () => {
-        if (exit) {
-          settle({
-            result: {
-              stdout: stdout.text(),
-              stderr: stderr.text(),
-              code: exit.code,
-              ...exit.code === null && exit.signal ? { signal: exit.signal } : {}
-            }
-          });
-        } else {
-          const why = this.lost ?? "the host closed the command's channel without an exit status";
-          settle({ error: new RemoteConnectionLost(command, why) });
-        }
-      };
-      const abandon = () => ended();
-      if (this.lost !== void 0 || !this.connection) {
-        settle({ error: new RemoteConnectionLost(command, this.lost ?? "no connection") });
-        return;
-      }
-      this.running.add(abandon);
       if (options.timeoutMs !== void 0) {
         const timeoutMs = options.timeoutMs;
         timer = setTimeout(() => stop(new RemoteCommandTimeout(command, timeoutMs)), timeoutMs);
       }
-      try {
-        this.connection.exec(command, (error2, opened) => {
-          if (error2) {
-            settle({ error: this.notStarted(command, error2) });
-            return;
-          }
+      this.open(command).then(
+        async ({ channel: opened, ended: end }) => {
           channel = opened;
-          if (settled) {
-            kill(opened);
-            return;
-          }
+          if (settled) return killChannel(opened);
           opened.on("data", (chunk) => {
             if (!settled && !stdout.add(chunk)) stop(new RemoteOutputTooLarge(command, limit, "stdout"));
           });
           opened.stderr.on("data", (chunk) => {
             if (!settled && !stderr.add(chunk)) stop(new RemoteOutputTooLarge(command, limit, "stderr"));
           });
-          opened.on("exit", (code, signal) => {
-            exit = { code: typeof code === "number" ? code : null, signal: signal ?? void 0 };
-          });
-          opened.on("error", (channelError) => this.lastError = channelError.message);
-          opened.on("close", ended);
           opened.end();
-        });
-      } catch (error2) {
-        settle({ error: new RemoteConnectionLost(command, this.lost ?? error2.message, { cause: error2 }) });
-      }
+          const ended = await end;
+          if (ended.lost !== void 0) return settle({ error: new RemoteConnectionLost(command, ended.lost) });
+          const signal = ended.code === null && ended.signal ? { signal: ended.signal } : {};
+          settle({ result: { stdout: stdout.text(), stderr: stderr.text(), code: ended.code, ...signal } });
+        },
+        (error2) => settle({ error: error2 })
+      );
     });
   }
-  stream(command) {
+  async stream(command) {
+    const { channel: opened, ended } = await this.open(command);
+    if (!(opened instanceof import_node_stream.Duplex)) {
+      killChannel(opened);
+      throw new Error("the SSH channel is not a stream");
+    }
+    return { io: opened, stderr: opened.stderr, ended, close: () => killChannel(opened) };
+  }
+  /**
+   * Opens a command's channel: rejects with RemoteConnectionLost when the
+   * connection is gone (or goes before the channel opens), and with the
+   * host's refusal when it opens no more channels.
+   */
+  open(command) {
     return new Promise((resolve3, reject) => {
       if (this.lost !== void 0 || !this.connection) {
         reject(new RemoteConnectionLost(command, this.lost ?? "no connection"));
         return;
       }
+      let abandoned = false;
+      const abandon = () => {
+        abandoned = true;
+        reject(new RemoteConnectionLost(command, this.lost ?? "the connection closed"));
+      };
+      this.running.add(abandon);
       try {
         this.connection.exec(command, (error2, opened) => {
-          if (error2) {
-            reject(this.notStarted(command, error2));
-            return;
-          }
-          if (!(opened instanceof import_node_stream.Duplex)) {
-            killChannel(opened);
-            reject(new Error("the SSH channel is not a stream"));
-            return;
-          }
-          resolve3({ io: opened, stderr: opened.stderr, ended: this.channelEnd(opened), close: () => killChannel(opened) });
+          this.running.delete(abandon);
+          if (error2) reject(this.notStarted(command, error2));
+          else if (abandoned) killChannel(opened);
+          else resolve3({ channel: opened, ended: this.channelEnd(opened) });
         });
       } catch (error2) {
+        this.running.delete(abandon);
         reject(new RemoteConnectionLost(command, this.lost ?? error2.message, { cause: error2 }));
       }
     });
@@ -14849,6 +14746,118 @@ var SshShell = class {
   }
 };
 
+// src/adapters/ssh-connect.ts
+function sshAlgorithms(hostKeyAlgorithms2, compress) {
+  return {
+    compress: compress ? [...COMPRESSION] : ["none"],
+    ...hostKeyAlgorithms2.length > 0 ? { serverHostKey: [...hostKeyAlgorithms2] } : {}
+  };
+}
+function tcpOptions(host) {
+  return { host: host.host, port: host.port, noDelay: true };
+}
+async function connectOnce(host, options, asJump, openSock) {
+  let rejected;
+  let remoteKeyFormats;
+  const client = new NodeSSH();
+  const { credentials } = options;
+  const algorithms = options.trust.ignoreHostKeys ? [] : hostKeyAlgorithms(options.trust.pins, host.host, host.port);
+  const where = asJump ? `jump host ${host.label}: ` : "";
+  const direct = openSock ? void 0 : (0, import_node_net.connect)(tcpOptions(host));
+  const sock = direct ?? await openSock();
+  try {
+    await client.connect({
+      // Never to a jump host: its connection only carries the host's, compressed already when it is.
+      algorithms: sshAlgorithms(algorithms, options.compress === true && !asJump),
+      host: host.host,
+      port: host.port,
+      username: host.username,
+      ...sock ? { sock } : {},
+      ...credentials.privateKey !== void 0 ? { privateKey: credentials.privateKey } : {},
+      ...credentials.passphrase !== void 0 ? { passphrase: credentials.passphrase } : {},
+      ...credentials.password !== void 0 ? { password: credentials.password } : {},
+      ...credentials.agentSocket !== void 0 ? { agent: credentials.agentSocket } : {},
+      readyTimeout: options.connectTimeoutMs,
+      keepaliveInterval: 1e4,
+      tryKeyboard: false,
+      // Only to learn which host key types the host offers, should none match the pinned ones.
+      debug: (line2) => {
+        if (remoteKeyFormats) return;
+        const formats = REMOTE_KEY_FORMATS.exec(line2)?.[1];
+        if (formats !== void 0) remoteKeyFormats = formats.split(",").filter((format) => format !== "");
+      },
+      hostVerifier: (key) => {
+        if (options.trust.ignoreHostKeys) return true;
+        const check = checkHostKey(options.trust.pins, host.host, host.port, key);
+        if (!check.ok) rejected = check;
+        return check.ok;
+      }
+    });
+    return client;
+  } catch (error2) {
+    client.dispose();
+    direct?.destroy();
+    if (rejected) throw new AbortError(new StepError("host-key", `${where}${describeHostKeyFailure(rejected)}`));
+    const message = error2.message ?? String(error2);
+    if (algorithms.length > 0 && NO_MATCHING_KEY_FORMAT.test(message)) {
+      const mismatch = await readOfferedKeys(host, options, remoteKeyFormats, openSock);
+      throw new AbortError(new StepError("host-key", `${where}${describeKeyTypeMismatch(options.trust.pins, host.host, host.port, mismatch)}`));
+    }
+    if (/authentication/i.test(message)) {
+      throw new AbortError(
+        new StepError("auth", `${where}authentication as ${host.username} failed (${message}); check the credentials and the host's authorized_keys`)
+      );
+    }
+    if (/privatekey|passphrase|encrypted|unsupported key/i.test(message)) {
+      throw new AbortError(new StepError("auth", `${where}cannot use private-key (${message}); check the key and passphrase`));
+    }
+    throw new StepError("connect", `${where}cannot connect to ${host.host}:${host.port} (${message})`, { cause: error2 });
+  }
+}
+function forward(jump, host, jumpHost, timeoutMs) {
+  return new Promise((resolve3, reject) => {
+    const cannot = (why) => new StepError("connect", `jump host ${jumpHost.label} cannot reach ${host.host}:${host.port} (${why})`);
+    const timer = setTimeout(() => reject(cannot(`no answer within ${timeoutMs / 1e3} s`)), timeoutMs);
+    if (!jump.connection) {
+      clearTimeout(timer);
+      reject(cannot("the connection to the jump host was lost"));
+      return;
+    }
+    jump.connection.forwardOut("127.0.0.1", 0, host.host, host.port, (error2, stream) => {
+      clearTimeout(timer);
+      if (error2) reject(cannot(error2.message));
+      else resolve3(stream);
+    });
+  });
+}
+async function openSshShell(host, options) {
+  return pRetry(
+    async () => {
+      if (!options.jumpHost) {
+        const ssh = await connectOnce(host, options, false);
+        return new SshShell(ssh.connection, () => ssh.dispose());
+      }
+      const jumpHost = options.jumpHost;
+      const jump = await connectOnce(jumpHost, options, true);
+      try {
+        const target = await connectOnce(host, options, false, () => forward(jump, host, jumpHost, options.connectTimeoutMs));
+        return new SshShell(
+          target.connection,
+          () => {
+            target.dispose();
+            jump.dispose();
+          },
+          jump.connection
+        );
+      } catch (error2) {
+        jump.dispose();
+        throw error2;
+      }
+    },
+    { retries: options.retries ?? 2, minTimeout: 500, factor: 2 }
+  );
+}
+
 // src/adapters/transport.ts
 function openTransport(plan, options = {}) {
   const connection = {
@@ -14868,7 +14877,7 @@ function openTransport(plan, options = {}) {
   };
 }
 
-// src/engine/inventory.ts
+// src/engine/inputs/inventory.ts
 var import_yaml = __toESM(require_yaml(), 1);
 var KEYS = ["host", "user", "port", "target", "start-file", "status-url", "labels"];
 var LABEL = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
@@ -14919,7 +14928,11 @@ var Entry = class {
   /** A text value: a scalar, with no control character, not empty. */
   text(key, node, expected) {
     const value = this.resolve(node, key);
-    if (!(0, import_yaml.isScalar)(value) || typeof value.value !== "string") this.fail(key, `expected ${expected}, not a ${(0, import_yaml.isSeq)(value) ? "list" : (0, import_yaml.isMap)(value) ? "mapping" : "null"}`);
+    if (!(0, import_yaml.isScalar)(value) || typeof value.value !== "string")
+      this.fail(
+        key,
+        `expected ${expected}, not a ${(0, import_yaml.isSeq)(value) ? "list" : (0, import_yaml.isMap)(value) ? "mapping" : "null"}`
+      );
     const text = value.value.trim();
     if (text === "") this.fail(key, `is empty; expected ${expected}`);
     if (CONTROL.test(text)) this.fail(key, "contains a control character (a line break, tab or NUL)");
@@ -15041,7 +15054,9 @@ function parseInventory(text, defaults) {
     const key = hostKey(host.spec);
     const earlier = seen.get(key);
     if (earlier) {
-      fail(`hosts entry ${i + 1} ("${host.spec.label}") is the same host and port as hosts entry ${earlier.position} ("${earlier.label}"); list each host once`);
+      fail(
+        `hosts entry ${i + 1} ("${host.spec.label}") is the same host and port as hosts entry ${earlier.position} ("${earlier.label}"); list each host once`
+      );
     }
     seen.set(key, { position: i + 1, label: host.spec.label });
     hosts.push(host);
@@ -15056,7 +15071,10 @@ function mergeHosts(fromInput, fromInventory) {
     const key = hostKey(spec);
     const earlier = listed.get(key);
     if (earlier) {
-      throw new InputError("hosts", earlier.label === spec.label ? `"${spec.label}" is listed twice` : `"${spec.label}" is listed twice (also as "${earlier.label}"): the same host and port`);
+      throw new InputError(
+        "hosts",
+        earlier.label === spec.label ? `"${spec.label}" is listed twice` : `"${spec.label}" is listed twice (also as "${earlier.label}"): the same host and port`
+      );
     }
     listed.set(key, spec);
     const inventory = fromFile.get(key);
@@ -15065,7 +15083,9 @@ function mergeHosts(fromInput, fromInventory) {
       continue;
     }
     if (namesUser(spec) && namesUser(inventory.spec) && spec.username !== inventory.spec.username) {
-      fail(`"${inventory.spec.label}" names the user ${inventory.spec.username}, but the hosts input names ${spec.username} ("${spec.label}"); name the user in one place`);
+      fail(
+        `"${inventory.spec.label}" names the user ${inventory.spec.username}, but the hosts input names ${spec.username} ("${spec.label}"); name the user in one place`
+      );
     }
     const username = namesUser(spec) || !namesUser(inventory.spec) ? spec.username : inventory.spec.username;
     fleet.push({ spec: { ...spec, username }, overrides: inventory.overrides, labels: inventory.labels });
@@ -15075,7 +15095,7 @@ function mergeHosts(fromInput, fromInventory) {
   return fleet;
 }
 
-// src/engine/fleet-hosts.ts
+// src/engine/inputs/fleet-hosts.ts
 function fleetHosts(plan, rollout, inventoryText, defaults) {
   const inventory = inventoryText === void 0 ? [] : parseInventory(inventoryText, defaults);
   const merged = mergeHosts(plan.hosts, inventory);
@@ -15102,7 +15122,7 @@ function resolveFleetAmounts(fleet, hosts) {
   return { maxParallel: resolveAmount(fleet.maxParallel, hosts, "up"), maxFailures: resolveAmount(fleet.maxFailures, hosts, "down") };
 }
 
-// src/engine/source-check.ts
+// src/engine/inputs/source-check.ts
 function sourceStartFileError(source, startFiles, holds) {
   const missing = [...new Set(startFiles)].filter((startFile) => !holds.has(startFile));
   if (missing.length === 0) return void 0;
@@ -15114,10 +15134,10 @@ function sourceStartFileError(source, startFiles, holds) {
   );
 }
 
-// src/engine/master-change.ts
+// src/engine/plan/master-change.ts
 var import_node_path = require("node:path");
 
-// src/engine/worker-definitions.ts
+// src/engine/workers/worker-definitions.ts
 function relativeToApp(path, target, appDir) {
   for (const root of [target, appDir]) {
     const prefix = `${root.replace(/\/+$/, "")}/`;
@@ -15131,7 +15151,7 @@ function definitionFor(definitions, worker) {
   return named2.find((definition) => definition.listen === worker.listen) ?? named2[0];
 }
 
-// src/engine/master-change.ts
+// src/engine/plan/master-change.ts
 function groupNames2(definitions, indexes) {
   return indexes.map((index) => definitions.groups[index]?.name ?? `#${index}`).join(", ");
 }
@@ -15193,11 +15213,18 @@ function staleFiles(definitions, master, target) {
   } else {
     return { stale: [], evidence: {}, basis: "unknown" };
   }
-  found.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+  found.sort(
+    (a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0
+  );
   return { stale: found.map(({ name }) => name), evidence: Object.fromEntries(found.map(({ name, evidence }) => [name, evidence])), basis };
 }
 function definitionChanges(before, after) {
-  const describe = (definitions) => new Map(definitions.groups.map((group) => [`${group.name} ${group.listen}`, `${group.class} count ${group.count}${group.reloadable ? "" : " reloadable = false"}`]));
+  const describe = (definitions) => new Map(
+    definitions.groups.map((group) => [
+      `${group.name} ${group.listen}`,
+      `${group.class} count ${group.count}${group.reloadable ? "" : " reloadable = false"}`
+    ])
+  );
   const old = describe(before);
   const now = describe(after);
   const changes = [];
@@ -15220,11 +15247,12 @@ function describeMasterChange(change) {
   const parts = [];
   if (change.files.length > 0) parts.push(`master-level file(s) changed: ${listFiles(change.files, evidence)}`);
   if (change.definitions.length > 0) parts.push(`worker definitions changed: ${change.definitions.join("; ")}`);
-  if (change.stale.length > 0) parts.push(`the running master did not load the current ${listFiles(change.stale, evidence)}: an earlier deploy reloaded where a restart was needed`);
+  if (change.stale.length > 0)
+    parts.push(`the running master did not load the current ${listFiles(change.stale, evidence)}: an earlier deploy reloaded where a restart was needed`);
   return parts.join("; ");
 }
 
-// src/engine/dry-run.ts
+// src/engine/plan/dry-run.ts
 var DRY_RUN_NAMES_SHOWN = 50;
 var FileTally = class {
   constructor(inSource2) {
@@ -15290,7 +15318,9 @@ function plannedCommands(settings, action, runsBeforeReload) {
 function dryRunUnknowns(delivery2) {
   const unknown = [];
   if (delivery2 === "sync") {
-    unknown.push("the new code's worker definitions (groups, counts, listen addresses): they are read from the synced tree, and a change there makes the deploy restart where this plan says reload");
+    unknown.push(
+      "the new code's worker definitions (groups, counts, listen addresses): they are read from the synced tree, and a change there makes the deploy restart where this plan says reload"
+    );
   }
   if (delivery2 === "rollback") {
     unknown.push("which files the snapshot would put back, and so whether master-level code changes back (a restart)");
@@ -15362,7 +15392,7 @@ var host_command_default = `# graceful-reload's runner for a user's command on t
 # outlive the rollout; without timeout, the runner's own bound still holds.
 cd "$1" || { echo "cannot enter $1"; exit 97; }
 seconds=$2 command=$3
-shell=sh
+shell='sh'
 command -v bash >/dev/null 2>&1 && shell=bash
 if command -v timeout >/dev/null 2>&1; then
   exec timeout -k 10 "$seconds" "$shell" -c "$command" 2>&1
@@ -15370,7 +15400,7 @@ fi
 exec "$shell" -c "$command" 2>&1
 `;
 
-// src/engine/output-lines.ts
+// src/engine/report/output-lines.ts
 var KEPT_LINES = 20;
 var LINE_CHARS = 1e3;
 var OutputLines = class {
@@ -15469,7 +15499,10 @@ var HostDrain = class {
     run2.facts.step = "drain";
     const record = await this.run(run2, "drain", this.settings.command);
     if (!record.ok) {
-      throw new StepError("drain", `drain-command ${record.exit}${record.lastLines.length ? `: ${record.lastLines.slice(-3).join(" | ")}` : ""}; the host was not stopped`);
+      throw new StepError(
+        "drain",
+        `drain-command ${record.exit}${record.lastLines.length ? `: ${record.lastLines.slice(-3).join(" | ")}` : ""}; the host was not stopped`
+      );
     }
     this.drained = true;
     if (this.settings.waitMs > 0) {
@@ -15502,7 +15535,12 @@ var HostDrain = class {
     if (!runner) throw new StepError("drain", `${name}-command cannot run here: this rollout has no runner to run commands on`);
     const { label, position } = this.host;
     const env = { GRACEFUL_RELOAD_HOST: label, GRACEFUL_RELOAD_HOST_INDEX: String(position) };
-    return recordCommand({ io: this.io, label, commands: run2.commands }, name, this.timeoutMs, (onLine) => runner(command, { env, timeoutMs: this.timeoutMs, onLine }));
+    return recordCommand(
+      { io: this.io, label, commands: run2.commands },
+      name,
+      this.timeoutMs,
+      (onLine) => runner(command, { env, timeoutMs: this.timeoutMs, onLine })
+    );
   }
 };
 
@@ -15523,14 +15561,19 @@ async function afterReloadStep(run2, report) {
   run2.facts.step = "after-reload";
   const record = await recordCommand(run2, "after-reload", timeoutMs, (onLine) => runOnHost(run2, afterReload, timeoutMs, onLine));
   if (record.ok) return report;
-  return { ...report, ok: false, step: "after-reload", error: `after-reload ${record.exit}${lastWords(record.lastLines)}; the new code serves and was not rolled back` };
+  return {
+    ...report,
+    ok: false,
+    step: "after-reload",
+    error: `after-reload ${record.exit}${lastWords(record.lastLines)}; the new code serves and was not rolled back`
+  };
 }
 
 // src/rollout/host-lock.ts
 var import_promises4 = require("node:timers/promises");
 var import_node_crypto2 = require("node:crypto");
 
-// src/engine/settings.ts
+// src/engine/inputs/settings.ts
 function startFilePath(settings) {
   return `${settings.target.replace(/\/+$/, "")}/${settings.startFile}`;
 }
@@ -15594,6 +15637,27 @@ async function connectAgain(run2, lost, why) {
   return traced(fresh, run2.io.log, run2.label);
 }
 
+// src/remote/lock-acquire.sh
+var lock_acquire_default = '# graceful-reload\'s host lock, one attempt, run on the host as\n#   sh -c "<this file>" graceful-reload-lock STATE_DIR LOCK_DIR OWNER_PREFIX MODE TARGET START_FILE STALE_SECONDS\n# OWNER_PREFIX is the owner record without its closing brace (JSON, ends with\n# a comma); MODE is `force` or `wait`; STALE_SECONDS the heartbeat\'s stale age.\n# Nothing is created unless the target holds its start file (exit 7): a\n# mistyped target must not leave directories on the host, nor one inside an\n# app. mkdir of the lock dir is the atomic step; the owner file is written to\n# a temporary name and renamed, so a reader sees all of it or none. When the\n# lock is held it prints the holder: host time now, the lock dir\'s mtime, the\n# owner file\'s mtime (its heartbeat, or -), and the owner file. With force it\n# then removes the lock and takes it, unless the heartbeat is recent.\n# The mark, owner.json and 4096 (the most of an owner file read back) are\n# host-lock.ts\'s MARK, OWNER_FILE and OWNER_BYTES.\n# Exit: 0 with a mark line, 3 no state dir, 4 no lock dir, 5 no owner file, 6 force could not remove, 7 no target.\nstate=$1; lock=$2; prefix=$3; mode=$4; target=$5; start=$6; stale=$7; mark=@@graceful-reload-lock@@\nif [ ! -d "$target" ] || [ ! -f "$start" ]; then exit 7; fi\nif ! err=$(mkdir -p -- "$state" 2>&1); then printf "%s\\n" "$err" >&2; exit 3; fi\ntake() {\n  tries=0\n  until err=$(mkdir -- "$lock" 2>&1); do\n    [ -d "$lock" ] && return 1\n    tries=$((tries + 1))\n    if [ "$tries" -ge 2 ]; then printf "%s\\n" "$err" >&2; exit 4; fi\n  done\n  created=$(date -u +%Y-%m-%dT%H:%M:%SZ)\n  if ! printf "%s\\"createdAt\\":\\"%s\\"}\\n" "$prefix" "$created" > "$lock/owner.json.tmp" || ! mv -f -- "$lock/owner.json.tmp" "$lock/owner.json"; then\n    rm -rf -- "$lock"; echo "cannot write the lock\'s owner file" >&2; exit 5\n  fi\n  return 0\n}\n# A lock released between the mkdir and the stat is free: try again (a few times at most).\nround=0\nwhile :; do\n  if take; then printf "%s acquired\\n" "$mark"; exit 0; fi\n  mtime=$(stat -c %Y -- "$lock" 2>/dev/null || stat -f %m -- "$lock" 2>/dev/null)\n  round=$((round + 1))\n  if [ -n "$mtime" ] || [ "$round" -ge 3 ]; then break; fi\ndone\nnow=$(date +%s)\nbeat=$(stat -c %Y -- "$lock/owner.json" 2>/dev/null || stat -f %m -- "$lock/owner.json" 2>/dev/null)\nprintf "%s held %s %s %s\\n" "$mark" "$now" "$mtime" "${beat:--}"\nhead -c 4096 -- "$lock/owner.json" 2>/dev/null\necho\nif [ "$mode" = force ]; then\n  last=${beat:-$mtime}\n  if [ -n "$last" ] && [ $((now - last)) -lt "$stale" ]; then printf "%s live\\n" "$mark"; exit 0; fi\n  if ! err=$(rm -rf -- "$lock" 2>&1); then printf "%s\\n" "$err" >&2; exit 6; fi\n  if take; then printf "%s forced\\n" "$mark"; exit 0; fi\nfi\nexit 0\n';
+
+// src/remote/lock-release.sh
+var lock_release_default = '# Releases graceful-reload\'s host lock, run on the host as\n#   sh -c "<this file>" graceful-reload-unlock LOCK_DIR TOKEN\n# Removes the lock only while its owner file carries this run\'s token: a lock\n# another run took by force stays, and its owner is printed after `other`.\nlock=$1; token=$2; mark=@@graceful-reload-lock@@\nif [ ! -d "$lock" ]; then printf "%s gone\\n" "$mark"; exit 0; fi\nif grep -F -q -e "\\"token\\":\\"$token\\"" -- "$lock/owner.json" 2>/dev/null; then\n  if ! err=$(rm -rf -- "$lock" 2>&1); then printf "%s\\n" "$err" >&2; exit 3; fi\n  printf "%s released\\n" "$mark"; exit 0\nfi\nprintf "%s other\\n" "$mark"\nhead -c 4096 -- "$lock/owner.json" 2>/dev/null\necho\nexit 0\n';
+
+// src/remote/lock-renew.sh
+var lock_renew_default = `# Renews graceful-reload's host lock heartbeat, run on the host as
+#   sh -c "<this file>" graceful-reload-heartbeat LOCK_DIR TOKEN
+# The heartbeat is the owner file's mtime, renewed while the owner file
+# carries this run's token; otherwise says the lock is gone, or another's,
+# with its owner.
+lock=$1; token=$2; mark=@@graceful-reload-lock@@
+if grep -F -q -e "\\"token\\":\\"$token\\"" -- "$lock/owner.json" 2>/dev/null && touch -c -- "$lock/owner.json"; then printf "%s alive\\n" "$mark"; exit 0; fi
+if [ ! -d "$lock" ]; then printf "%s gone\\n" "$mark"; exit 0; fi
+printf "%s other\\n" "$mark"
+head -c 4096 -- "$lock/owner.json" 2>/dev/null
+echo
+exit 0
+`;
+
 // src/rollout/host-lock.ts
 var HEARTBEAT_MS = 5e3;
 var HEARTBEAT_STALE_SECONDS = 30;
@@ -15609,61 +15673,6 @@ function lockDirectory(target) {
   return `${stateDirectory(target)}/lock`;
 }
 var MARK = "@@graceful-reload-lock@@";
-var OWNER_FILE = "owner.json";
-var OWNER_BYTES = 4096;
-var ACQUIRE_SCRIPT = `state=$1; lock=$2; prefix=$3; mode=$4; target=$5; start=$6; stale=$7; mark=${MARK}
-if [ ! -d "$target" ] || [ ! -f "$start" ]; then exit 7; fi
-if ! err=$(mkdir -p -- "$state" 2>&1); then printf "%s\\n" "$err" >&2; exit 3; fi
-take() {
-  tries=0
-  until err=$(mkdir -- "$lock" 2>&1); do
-    [ -d "$lock" ] && return 1
-    tries=$((tries + 1))
-    if [ "$tries" -ge 2 ]; then printf "%s\\n" "$err" >&2; exit 4; fi
-  done
-  created=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-  if ! printf "%s\\"createdAt\\":\\"%s\\"}\\n" "$prefix" "$created" > "$lock/${OWNER_FILE}.tmp" || ! mv -f -- "$lock/${OWNER_FILE}.tmp" "$lock/${OWNER_FILE}"; then
-    rm -rf -- "$lock"; echo "cannot write the lock's owner file" >&2; exit 5
-  fi
-  return 0
-}
-# A lock released between the mkdir and the stat is free: try again (a few times at most).
-round=0
-while :; do
-  if take; then printf "%s acquired\\n" "$mark"; exit 0; fi
-  mtime=$(stat -c %Y -- "$lock" 2>/dev/null || stat -f %m -- "$lock" 2>/dev/null)
-  round=$((round + 1))
-  if [ -n "$mtime" ] || [ "$round" -ge 3 ]; then break; fi
-done
-now=$(date +%s)
-beat=$(stat -c %Y -- "$lock/${OWNER_FILE}" 2>/dev/null || stat -f %m -- "$lock/${OWNER_FILE}" 2>/dev/null)
-printf "%s held %s %s %s\\n" "$mark" "$now" "$mtime" "\${beat:--}"
-head -c ${OWNER_BYTES} -- "$lock/${OWNER_FILE}" 2>/dev/null
-echo
-if [ "$mode" = force ]; then
-  last=\${beat:-$mtime}
-  if [ -n "$last" ] && [ $((now - last)) -lt "$stale" ]; then printf "%s live\\n" "$mark"; exit 0; fi
-  if ! err=$(rm -rf -- "$lock" 2>&1); then printf "%s\\n" "$err" >&2; exit 6; fi
-  if take; then printf "%s forced\\n" "$mark"; exit 0; fi
-fi
-exit 0`;
-var RELEASE_SCRIPT = `lock=$1; token=$2; mark=${MARK}
-if [ ! -d "$lock" ]; then printf "%s gone\\n" "$mark"; exit 0; fi
-if grep -F -q -e "\\"token\\":\\"$token\\"" -- "$lock/${OWNER_FILE}" 2>/dev/null; then
-  if ! err=$(rm -rf -- "$lock" 2>&1); then printf "%s\\n" "$err" >&2; exit 3; fi
-  printf "%s released\\n" "$mark"; exit 0
-fi
-printf "%s other\\n" "$mark"
-head -c ${OWNER_BYTES} -- "$lock/${OWNER_FILE}" 2>/dev/null
-echo
-exit 0`;
-var RENEW_SCRIPT = `lock=$1; token=$2; mark=${MARK}
-if grep -F -q -e "\\"token\\":\\"$token\\"" -- "$lock/${OWNER_FILE}" 2>/dev/null && touch -c -- "$lock/${OWNER_FILE}"; then printf "%s alive\\n" "$mark"; exit 0; fi
-if [ ! -d "$lock" ]; then printf "%s gone\\n" "$mark"; exit 0; fi
-printf "%s other\\n" "$mark"
-head -c ${OWNER_BYTES} -- "$lock/${OWNER_FILE}" 2>/dev/null
-echo
-exit 0`;
 function ownerRecordPrefix(owner, token) {
   const record = JSON.stringify({ runUrl: owner.runUrl, job: owner.job, startedAt: owner.startedAt, token });
   return `${record.slice(0, -1)},`;
@@ -15672,7 +15681,7 @@ function acquireCommand(target, startFile, owner, token, force) {
   return commandLine([
     "sh",
     "-c",
-    ACQUIRE_SCRIPT,
+    lock_acquire_default,
     "graceful-reload-lock",
     stateDirectory(target),
     lockDirectory(target),
@@ -15684,10 +15693,10 @@ function acquireCommand(target, startFile, owner, token, force) {
   ]);
 }
 function renewCommand(target, token) {
-  return commandLine(["sh", "-c", RENEW_SCRIPT, "graceful-reload-heartbeat", lockDirectory(target), token]);
+  return commandLine(["sh", "-c", lock_renew_default, "graceful-reload-heartbeat", lockDirectory(target), token]);
 }
 function releaseCommand(target, token) {
-  return commandLine(["sh", "-c", RELEASE_SCRIPT, "graceful-reload-unlock", lockDirectory(target), token]);
+  return commandLine(["sh", "-c", lock_release_default, "graceful-reload-unlock", lockDirectory(target), token]);
 }
 function shown(text) {
   const line2 = text.replace(/[\u0000-\u001f\u007f]+/g, " ").trim();
@@ -15716,7 +15725,14 @@ function parseOwner(text) {
 }
 function parseAttempt(stdout) {
   const lines2 = stdout.split("\n");
-  const marks = lines2.flatMap((line2, index) => line2.startsWith(`${MARK} `) ? [{ index, words: line2.slice(MARK.length + 1).trim().split(/\s+/) }] : []);
+  const marks = lines2.flatMap(
+    (line2, index) => line2.startsWith(`${MARK} `) ? [
+      {
+        index,
+        words: line2.slice(MARK.length + 1).trim().split(/\s+/)
+      }
+    ] : []
+  );
   const last = marks.at(-1);
   if (last?.words[0] === "acquired") return { kind: "acquired" };
   const held = marks.find((mark) => mark.words[0] === "held");
@@ -15756,15 +15772,22 @@ async function attempt(run2, command, path) {
   try {
     result = await run2.shell.run(command, { timeoutMs: run2.settings.commandTimeoutMs });
   } catch (error2) {
-    throw new StepError("lock", `cannot take the lock ${path}: ${error2.message}; no file of the target was changed`, { cause: error2, filesMayHaveChanged: false });
+    throw new StepError("lock", `cannot take the lock ${path}: ${error2.message}; no file of the target was changed`, {
+      cause: error2,
+      filesMayHaveChanged: false
+    });
   }
   const parsed = result.code === 0 ? parseAttempt(result.stdout) : void 0;
   if (parsed) return parsed;
   if (result.code === 7) {
     const target = run2.settings.target;
-    throw new NoTargetForLock("lock", `the target ${target} is not a directory holding the start file ${startFilePath(run2.settings)}, so no lock was made beside it; nothing was created or changed on the host`, {
-      filesMayHaveChanged: false
-    });
+    throw new NoTargetForLock(
+      "lock",
+      `the target ${target} is not a directory holding the start file ${startFilePath(run2.settings)}, so no lock was made beside it; nothing was created or changed on the host`,
+      {
+        filesMayHaveChanged: false
+      }
+    );
   }
   const why = shown(result.stderr) || shown(result.stdout) || "no output";
   const what = result.code === 3 ? `cannot create the state directory ${stateDirectory(run2.settings.target)} (${why})` : result.code === 4 ? `cannot create the lock directory ${path} (${why})` : result.code === 5 ? `cannot write the owner file into the lock directory ${path} (${why}); the lock was not taken` : result.code === 6 ? `force-unlock: cannot remove the lock ${path} (${why})` : `taking the lock ${path} failed (${describeExit(result)}: ${why})`;
@@ -15869,7 +15892,9 @@ async function release(run2, path, token) {
     } else if (result.code === 0 && said === "gone") {
       io.log.warning(`${label}: the lock ${path} was already gone when this run released it (removed by hand, or by another run's force-unlock)`);
     } else if (result.code === 0 && said === "other") {
-      io.log.warning(`${label}: the lock ${path} is no longer this run's (another run took it with force-unlock): it now belongs to ${otherOwner(result.stdout)} and is left in place`);
+      io.log.warning(
+        `${label}: the lock ${path} is no longer this run's (another run took it with force-unlock): it now belongs to ${otherOwner(result.stdout)} and is left in place`
+      );
     } else {
       io.log.warning(`${label}: could not release the lock (${describeExit(result)}: ${shown(result.stderr) || shown(result.stdout) || "no output"}); ${left}`);
     }
@@ -15877,6 +15902,9 @@ async function release(run2, path, token) {
     io.log.warning(`${label}: could not release the lock (${error2.message}); ${left}`);
   }
 }
+
+// src/remote/live-workers.sh
+var live_workers_default = '# The old workers among PIDS that still run (a worker title in /proc), one\n# PID a line, run on the host as\n#   sh -c "<this file>" live-workers PID...\n# After the master died, these serve old code on their own.\nfor p in "$@"; do t=$(tr "\\000" " " 2>/dev/null < "/proc/$p/cmdline") || continue; case "$t" in *"worker process"*) echo "$p";; esac; done\n';
 
 // src/remote/restart.sh
 var restart_default = `# graceful-reload's restart of a Workerman app, run on the host as
@@ -15987,6 +16015,17 @@ cat "$out"
 exit "$rc"
 `;
 
+// src/remote/stop-worker.sh
+var stop_worker_default = `# Sends a signal to one old worker, but only while that PID is still a child
+# of the master: PIDs are reused, and a stale one must never be signalled.
+# Run on the host as
+#   sh -c "<this file>" stop-worker PID MASTER_PID INT|KILL
+# Field 4 of /proc/PID/stat (after the comm field, which may hold spaces) is
+# the parent's pid. Exit 3: not the master's child (or gone).
+# shellcheck disable=SC2086 # the stat fields are split on purpose
+f=$(sed "s/^.*) //" "/proc/$1/stat" 2>/dev/null) || exit 3; set -- "$1" "$2" "$3" $f; [ "$5" = "$2" ] || exit 3; kill -s "$3" "$1"
+`;
+
 // src/workerman/commands.ts
 function reloadSignalCommand(masterPid, mode) {
   return commandLine(["kill", "-s", mode === "graceful" ? "USR2" : "USR1", String(masterPid)]);
@@ -16001,12 +16040,10 @@ function layoutCheckCommand(settings) {
   ].join("; ");
 }
 function liveWorkersCommand(pids) {
-  const script = 'for p in "$@"; do t=$(tr "\\000" " " 2>/dev/null < "/proc/$p/cmdline") || continue; case "$t" in *"worker process"*) echo "$p";; esac; done';
-  return commandLine(["sh", "-c", script, "live-workers", ...pids.map(String)]);
+  return commandLine(["sh", "-c", live_workers_default, "live-workers", ...pids.map(String)]);
 }
 function stopWorkerCommand(pid, masterPid, signal) {
-  const script = 'f=$(sed "s/^.*) //" "/proc/$1/stat" 2>/dev/null) || exit 3; set -- "$1" "$2" "$3" $f; [ "$5" = "$2" ] || exit 3; kill -s "$3" "$1"';
-  return commandLine(["sh", "-c", script, "stop-worker", String(pid), String(masterPid), signal]);
+  return commandLine(["sh", "-c", stop_worker_default, "stop-worker", String(pid), String(masterPid), signal]);
 }
 function canSignalCommand(masterPid) {
   return commandLine(["kill", "-0", String(masterPid)]);
@@ -16019,7 +16056,7 @@ function removeStagingCommand(target) {
   return commandLine(["find", target, "-depth", "-type", "d", "-name", ".~tmp~", "-exec", "rm", "-rf", "{}", "+"]);
 }
 
-// src/engine/runtime-files.ts
+// src/engine/plan/runtime-files.ts
 function runtimeProtectRules(definitions, target) {
   const rules = /* @__PURE__ */ new Set();
   for (const path of [definitions.pidFile, definitions.logFile, definitions.statusFile, definitions.stdoutFile]) {
@@ -16653,7 +16690,9 @@ function parseGroup(entry, index) {
 function parseDefinitions(result) {
   const line2 = result.stdout.split("\n").find((candidate) => candidate.startsWith(MARKER));
   if (line2 === void 0) {
-    throw new DefinitionsError(`the start script could not be run to read its worker definitions (${describeExit(result)}): ${phpOutput(result.stdout, result.stderr)}`);
+    throw new DefinitionsError(
+      `the start script could not be run to read its worker definitions (${describeExit(result)}): ${phpOutput(result.stdout, result.stderr)}`
+    );
   }
   let data;
   try {
@@ -16737,7 +16776,8 @@ function sourceTransfer(run2) {
         // Over a lost connection no attempt can succeed: the host's one connection carried rsync too.
         shouldRetry: ({ error: error2 }) => error2 instanceof StepError && error2.step === "sync" && !(error2.cause instanceof RemoteConnectionLost),
         onFailedAttempt: ({ error: error2, retriesLeft }) => {
-          if (retriesLeft > 0 && error2 instanceof StepError && error2.step === "sync") run2.io.log.warning(`${run2.label}: ${error2.message}; trying the sync again`);
+          if (retriesLeft > 0 && error2 instanceof StepError && error2.step === "sync")
+            run2.io.log.warning(`${run2.label}: ${error2.message}; trying the sync again`);
         }
       }).catch((error2) => {
         if (reached && error2 instanceof StepError && error2.filesMayHaveChanged === false) {
@@ -16752,7 +16792,9 @@ function sourceTransfer(run2) {
 async function syncStep(run2, live, masterLevel2, transfer = sourceTransfer(run2)) {
   const { settings, label, io, facts } = run2;
   const protect = protectRules(run2, live);
-  io.log.info(`${label}: syncing ${transfer.from} to ${settings.target}` + (protect.length > 0 ? ` (keeping the app's runtime files: ${protect.join(", ")})` : ""));
+  io.log.info(
+    `${label}: syncing ${transfer.from} to ${settings.target}` + (protect.length > 0 ? ` (keeping the app's runtime files: ${protect.join(", ")})` : "")
+  );
   facts.step = "sync";
   facts.filesChanged = true;
   let sync;
@@ -16799,7 +16841,10 @@ async function refuseMasterChange(run2, live, stale) {
   const files = await masterFilesToChange(run2, live, masterLevel(run2, live));
   const change = masterChangeOf(run2, live, files, [], stale);
   if (!needsRestart(change)) return;
-  throw new StepError("preflight", `a reload cannot apply this deploy: ${describeMasterChange(change)}. Nothing was changed (on-master-change: fail); ${CHOICES}`);
+  throw new StepError(
+    "preflight",
+    `a reload cannot apply this deploy: ${describeMasterChange(change)}. Nothing was changed (on-master-change: fail); ${CHOICES}`
+  );
 }
 function decide(run2, change) {
   if (!needsRestart(change)) return "reload";
@@ -16808,44 +16853,64 @@ function decide(run2, change) {
     case "restart":
       return "restart";
     case "reload":
-      run2.io.log.warning(`${run2.label}: reloading although ${what}: the master keeps the old code and definitions until the app is restarted (on-master-change: reload)`);
+      run2.io.log.warning(
+        `${run2.label}: reloading although ${what}: the master keeps the old code and definitions until the app is restarted (on-master-change: reload)`
+      );
       return "reload";
     case "fail":
-      throw new StepError("sync", `a reload cannot apply this deploy: ${what}. The files were synced but no reload was sent (on-master-change: fail); ${CHOICES}`);
+      throw new StepError(
+        "sync",
+        `a reload cannot apply this deploy: ${what}. The files were synced but no reload was sent (on-master-change: fail); ${CHOICES}`
+      );
   }
 }
+
+// src/remote/proc-ticks.sh
+var proc_ticks_default = '# Prints a process\'s start ticks ($1 a pid; field 22 of /proc/<pid>/stat), or\n# nothing when /proc does not know it. The comm field may hold spaces: cut\n# after its ")". Prepended to record-write.sh and record-read.sh.\n# shellcheck disable=SC2086 # the fields after comm are split on purpose\nticks() { s=$(cat "/proc/$1/stat" 2>/dev/null) || return 0; s=${s##*") "}; set -- $s; printf %s "${20}"; }\n';
+
+// src/remote/record-read.sh
+var record_read_default = `# Prints the record of what a master loaded, appended to the preflight's
+# command (no round trip of its own) after \`rc=$?\` and \`rec=<record path>\`,
+# with proc-ticks.sh before it: the mark, the record, then the start ticks of
+# the pid it names and the boot id as they are now (after the now mark).
+# Keeps the exit code of what ran before it. Reads at most 4000000 bytes of the
+# record; the marks are master-record.ts's MARK and NOW_MARK.
+# shellcheck shell=sh disable=SC2154 # rc and rec are set by the lines before this file
+printf '\\n%s\\n' @@graceful-reload-record@@
+if [ -f "$rec" ]; then head -c 4000000 -- "$rec"; echo; pid=$(head -n 1 -- "$rec" | sed -n 's/^{"pid":\\([0-9][0-9]*\\),.*/\\1/p'); printf '%s %s %s\\n' @@graceful-reload-record-now@@ "$(ticks "$pid")" "$(cat /proc/sys/kernel/random/boot_id 2>/dev/null)"; fi
+exit "$rc"
+`;
+
+// src/remote/record-write.sh
+var record_write_default = `# Writes the record of what a master loaded, run on the host as
+#   sh -c "<proc-ticks.sh><this file>" graceful-reload-record STATE_DIR PID FILES_JSON
+# The record is written to a temporary name and renamed, so a reader sees all
+# of it or none; master.json is master-record.ts's RECORD_FILE.
+# Exit 4: the pid has no /proc entry; 3: no state dir; 5: cannot write.
+# shellcheck shell=sh
+state=$1; pid=$2; files=$3
+start=$(ticks "$pid"); boot=$(cat /proc/sys/kernel/random/boot_id 2>/dev/null)
+if [ -z "$start" ] || [ -z "$boot" ]; then echo "no /proc entry for pid $pid, or no boot id" >&2; exit 4; fi
+if ! err=$(mkdir -p -- "$state" 2>&1); then printf "%s\\n" "$err" >&2; exit 3; fi
+tmp="$state/master.json.tmp.$$"
+if printf '{"pid":%s,"startTicks":"%s","bootId":"%s","files":%s}\\n' "$pid" "$start" "$boot" "$files" > "$tmp" && mv -f -- "$tmp" "$state/master.json"; then exit 0; fi
+rm -f -- "$tmp"; exit 5
+`;
 
 // src/rollout/master-record.ts
 var MARK2 = "@@graceful-reload-record@@";
 var NOW_MARK = "@@graceful-reload-record-now@@";
 var RECORD_FILE = "master.json";
-var RECORD_BYTES = 4e6;
 var MAX_FILES_JSON = 1e5;
 function recordPath(target) {
   return `${stateDirectory(target)}/${RECORD_FILE}`;
 }
-var TICKS_FUNCTION = 'ticks() { s=$(cat "/proc/$1/stat" 2>/dev/null) || return 0; s=${s##*") "}; set -- $s; printf %s "${20}"; }';
-var BOOT_ID = "$(cat /proc/sys/kernel/random/boot_id 2>/dev/null)";
 function recordReadCommand(target) {
-  return [
-    "rc=$?",
-    TICKS_FUNCTION,
-    `rec=${quote(recordPath(target))}`,
-    `printf '\\n%s\\n' ${MARK2}`,
-    `if [ -f "$rec" ]; then head -c ${RECORD_BYTES} -- "$rec"; echo; pid=$(head -n 1 -- "$rec" | sed -n 's/^{"pid":\\([0-9][0-9]*\\),.*/\\1/p'); printf '%s %s %s\\n' ${NOW_MARK} "$(ticks "$pid")" "${BOOT_ID}"; fi`,
-    "exit $rc"
-  ].join("\n");
+  return ["rc=$?", `rec=${quote(recordPath(target))}`, proc_ticks_default, record_read_default].join("\n");
 }
-var WRITE_SCRIPT = `state=$1; pid=$2; files=$3
-${TICKS_FUNCTION}
-start=$(ticks "$pid"); boot=${BOOT_ID}
-if [ -z "$start" ] || [ -z "$boot" ]; then echo "no /proc entry for pid $pid, or no boot id" >&2; exit 4; fi
-if ! err=$(mkdir -p -- "$state" 2>&1); then printf "%s\\n" "$err" >&2; exit 3; fi
-tmp="$state/${RECORD_FILE}.tmp.$$"
-if printf '{"pid":%s,"startTicks":"%s","bootId":"%s","files":%s}\\n' "$pid" "$start" "$boot" "$files" > "$tmp" && mv -f -- "$tmp" "$state/${RECORD_FILE}"; then exit 0; fi
-rm -f -- "$tmp"; exit 5`;
 function recordWriteCommand(target, pid, files) {
-  return commandLine(["sh", "-c", WRITE_SCRIPT, "graceful-reload-record", stateDirectory(target), String(pid), JSON.stringify(files)]);
+  return commandLine(["sh", "-c", `${proc_ticks_default}
+${record_write_default}`, "graceful-reload-record", stateDirectory(target), String(pid), JSON.stringify(files)]);
 }
 function parseRecord(stdout, masterPid) {
   const lines2 = stdout.split("\n");
@@ -16877,7 +16942,9 @@ async function recordLoaded(run2, pid, definitions) {
   if (files === void 0) return;
   const json = JSON.stringify(files);
   if (json.length > MAX_FILES_JSON) {
-    run2.io.log.warning(`${run2.label}: the record of what master ${pid} loaded was not written: ${Object.keys(files).length} files are more than one command can carry; ${fallback}`);
+    run2.io.log.warning(
+      `${run2.label}: the record of what master ${pid} loaded was not written: ${Object.keys(files).length} files are more than one command can carry; ${fallback}`
+    );
     return;
   }
   let result;
@@ -16891,7 +16958,9 @@ async function recordLoaded(run2, pid, definitions) {
     run2.io.log.info(`${run2.label}: recorded what master ${pid} loaded (${Object.keys(files).length} files) in ${recordPath(run2.settings.target)}`);
     return;
   }
-  run2.io.log.warning(`${run2.label}: the record ${recordPath(run2.settings.target)} was not written (${describeExit(result)}: ${result.stderr.trim().slice(0, 200) || "no output"}); ${fallback}`);
+  run2.io.log.warning(
+    `${run2.label}: the record ${recordPath(run2.settings.target)} was not written (${describeExit(result)}: ${result.stderr.trim().slice(0, 200) || "no output"}); ${fallback}`
+  );
 }
 
 // src/rollout/phase-clock.ts
@@ -16920,7 +16989,7 @@ function phaseClock(label, now, log) {
   return clock;
 }
 
-// src/engine/reload-plan.ts
+// src/engine/plan/reload-plan.ts
 var AUTO_QUICK_STOP_AFTER_MS = 1e3;
 function planReload(definitions, settings) {
   const groups = (definitions?.groups ?? []).map((group, order) => {
@@ -17001,7 +17070,15 @@ ${recordReadCommand(settings.target)}`;
   warnAboutOpcache(run2, definitions);
   const recorded = parseRecord(result.stdout, master.pid);
   if ("missing" in recorded) run2.io.log.debug(`${run2.label}: no record of what master ${master.pid} loaded: ${recorded.missing}`);
-  return { definitions, plan, source, masterPid: master.pid, masterStartedAt: master.startedAt, record: "record" in recorded ? recorded.record : void 0, logFile };
+  return {
+    definitions,
+    plan,
+    source,
+    masterPid: master.pid,
+    masterStartedAt: master.startedAt,
+    record: "record" in recorded ? recorded.record : void 0,
+    logFile
+  };
 }
 async function findMaster(run2, source, definitions, plan) {
   const start = startFilePath(run2.settings);
@@ -17046,7 +17123,7 @@ async function checkSignalRight(run2, masterPid) {
 // src/rollout/restart-step.ts
 var import_promises5 = require("node:timers/promises");
 
-// src/engine/crash-loop.ts
+// src/engine/verdict/crash-loop.ts
 var CRASH_LIMIT = 2;
 function crashesSinceSignal(baseline, snapshot, newWorkersGone, replacedGroups) {
   let counted = 0;
@@ -17061,7 +17138,7 @@ function isCrashLoop(crashes, limit = CRASH_LIMIT) {
   return crashes >= limit;
 }
 
-// src/engine/worker-snapshot.ts
+// src/engine/workers/worker-snapshot.ts
 function countByGroup(workers) {
   const counts = /* @__PURE__ */ new Map();
   for (const worker of workers) counts.set(worker.group, (counts.get(worker.group) ?? 0) + 1);
@@ -17079,7 +17156,7 @@ function describeWorkerStates(workers) {
   return workers.map(describeWorkerState).join(", ");
 }
 
-// src/engine/restart-verdict.ts
+// src/engine/verdict/restart-verdict.ts
 function startRestartWatch(baseline) {
   return { baseline, stable: null, newSeen: /* @__PURE__ */ new Set(), deaths: 0 };
 }
@@ -17093,11 +17170,21 @@ function observeRestart(state, snapshot, rules) {
   const groups = new Set(baseline.expected.keys());
   const crashes = crashesSinceSignal(/* @__PURE__ */ new Map(), snapshot, deaths, groups);
   if (isCrashLoop(crashes, rules.crashLimit)) {
-    return { state: next, verdict: { kind: "failed", reason: "crash-loop", message: `the restarted app crash-loops: ${crashes} new worker(s) exited abnormally since the restart` } };
+    return {
+      state: next,
+      verdict: { kind: "failed", reason: "crash-loop", message: `the restarted app crash-loops: ${crashes} new worker(s) exited abnormally since the restart` }
+    };
   }
   const masters = snapshot.masters.filter((master) => master.pid !== baseline.oldMasterPid);
   if (masters.length > 1) {
-    return { state: next, verdict: { kind: "failed", reason: "several-masters", message: `more than one master runs the app after the restart (pids ${masters.map((m) => m.pid).join(", ")})` } };
+    return {
+      state: next,
+      verdict: {
+        kind: "failed",
+        reason: "several-masters",
+        message: `more than one master runs the app after the restart (pids ${masters.map((m) => m.pid).join(", ")})`
+      }
+    };
   }
   const unsettled = (detail) => ({ state: { ...next, stable: null }, verdict: { kind: "starting", detail } });
   if (masters.length === 0 || snapshot.masters.some((master) => master.pid === baseline.oldMasterPid)) {
@@ -17166,14 +17253,18 @@ var RESTART_SCRIPT_WAITS_MS = 16e3;
 async function restartStep(run2, source, oldMasterPid, synced, why, onStarted = () => void 0) {
   const { settings, io, label, facts } = run2;
   facts.step = "restart";
-  io.log.warning(`${label}: restarting the app (${why}): a reload cannot apply this change. Open connections are closed; requests in hand get ${formatDuration(settings.stopTimeoutMs)} (stop-timeout)`);
+  io.log.warning(
+    `${label}: restarting the app (${why}): a reload cannot apply this change. Open connections are closed; requests in hand get ${formatDuration(settings.stopTimeoutMs)} (stop-timeout)`
+  );
   await run2.drain?.before(run2);
   facts.step = "restart";
   const baselineAt = (await source.snapshot()).at;
   source.markSignal();
   facts.stopped = true;
   const ports = tcpPorts(synced.groups.map((group) => group.listen));
-  const result = await run2.shell.run(restartCommand(settings, oldMasterPid, settings.stopTimeoutMs, ports), { timeoutMs: settings.stopTimeoutMs + settings.commandTimeoutMs + RESTART_SCRIPT_WAITS_MS });
+  const result = await run2.shell.run(restartCommand(settings, oldMasterPid, settings.stopTimeoutMs, ports), {
+    timeoutMs: settings.stopTimeoutMs + settings.commandTimeoutMs + RESTART_SCRIPT_WAITS_MS
+  });
   const measure = parseRestartOutput(result);
   failUnlessStarted(run2, oldMasterPid, measure);
   const cost = restartCost(measure);
@@ -17192,14 +17283,22 @@ function failUnlessStarted(run2, oldMasterPid, measure) {
       run2.facts.stopped = false;
       throw new StepError("restart", `the master (pid ${oldMasterPid}) could not be signalled to stop (${measure.exit}); nothing was stopped`);
     case "not-stopped":
-      throw new StepError("restart", `the master (pid ${oldMasterPid}) did not exit after its workers were stopped (${measure.killed} killed after stop-timeout); nothing was started`);
+      throw new StepError(
+        "restart",
+        `the master (pid ${oldMasterPid}) did not exit after its workers were stopped (${measure.killed} killed after stop-timeout); nothing was started`
+      );
     case "start-failed":
       throw new StepError("restart", `"${settings.php} ${settings.startFile} start -d" failed (${measure.exit}): ${said || "(no output)"}. The app is stopped`);
   }
 }
 function restartCost(measure) {
   const since = (at) => at !== void 0 && measure.signalledAt !== void 0 ? Math.max(0, at - measure.signalledAt) : null;
-  return { unservedMs: since(measure.listeningAt), stopMs: since(measure.stoppedAt), connectionsClosed: measure.connectionsClosed, killedAfterStopTimeout: measure.killed };
+  return {
+    unservedMs: since(measure.listeningAt),
+    stopMs: since(measure.stoppedAt),
+    connectionsClosed: measure.connectionsClosed,
+    killedAfterStopTimeout: measure.killed
+  };
 }
 async function watchRestart(run2, source, oldMasterPid, startedAt2, synced) {
   const { settings, io, label } = run2;
@@ -17226,10 +17325,13 @@ async function watchRestart(run2, source, oldMasterPid, startedAt2, synced) {
     if (run2.now() + settings.pollIntervalMs > deadline) break;
     await sleep(settings.pollIntervalMs);
   }
-  throw new StepError("restart", `the app did not come back within the timeout (${formatDuration(settings.timeoutMs)}): ${verdict?.kind === "starting" ? verdict.detail : "it did not stay stable for settle"}`);
+  throw new StepError(
+    "restart",
+    `the app did not come back within the timeout (${formatDuration(settings.timeoutMs)}): ${verdict?.kind === "starting" ? verdict.detail : "it did not stay stable for settle"}`
+  );
 }
 
-// src/engine/verdict.ts
+// src/engine/verdict/verdict.ts
 var BaselineError = class extends Error {
 };
 function inReplacementOrder(plan) {
@@ -17240,7 +17342,11 @@ function expectedCounts(plan, tracked) {
   const expected = countByGroup(tracked);
   for (const group of expected.keys()) {
     const defined = plan.groups.filter((candidate) => candidate.name === group && candidate.kept === void 0);
-    if (defined.length > 0) expected.set(group, defined.reduce((sum, candidate) => sum + candidate.count, 0));
+    if (defined.length > 0)
+      expected.set(
+        group,
+        defined.reduce((sum, candidate) => sum + candidate.count, 0)
+      );
   }
   return expected;
 }
@@ -17434,7 +17540,10 @@ async function signalStep(run2, source, plan) {
   const signalledAt = run2.now();
   const reload = await run2.shell.run(reloadSignalCommand(baseline.masterPid, plan.mode), { timeoutMs: settings.commandTimeoutMs });
   if (reload.code !== 0) {
-    throw new StepError("signal", `the ${plan.mode} reload signal did not reach master ${baseline.masterPid} (${describeExit(reload)}): ${(reload.stdout + reload.stderr).trim() || "no reason given"}`);
+    throw new StepError(
+      "signal",
+      `the ${plan.mode} reload signal did not reach master ${baseline.masterPid} (${describeExit(reload)}): ${(reload.stdout + reload.stderr).trim() || "no reason given"}`
+    );
   }
   facts.signalled = true;
   baseline = { ...baseline, signalReachedBy: baseline.signalAt + (run2.now() - asked) / 1e3 };
@@ -17442,10 +17551,10 @@ async function signalStep(run2, source, plan) {
   return { baseline, signalledAt };
 }
 
-// src/engine/reload-watch.ts
+// src/rollout/reload-watch.ts
 var import_promises6 = require("node:timers/promises");
 
-// src/engine/app-log.ts
+// src/engine/verdict/app-log.ts
 function sawReloadStart(text, masterPid) {
   return new RegExp(`pid:${masterPid} Workerman\\[[^\\]]*\\] reloading`).test(text);
 }
@@ -17461,7 +17570,7 @@ function phpErrors(text, limit = 5) {
   return [...counts].sort((a, b) => b[1] - a[1]).slice(0, limit).map(([message, count]) => count > 1 ? `${message} (${count} times)` : message);
 }
 
-// src/engine/reload-watch.ts
+// src/rollout/reload-watch.ts
 var KILL_AFTER_MS = 5e3;
 function progressLine(label, verdict, elapsedMs) {
   const at = `(${formatDuration(elapsedMs)})`;
@@ -17511,7 +17620,11 @@ async function watchReload(options) {
   for (; ; ) {
     if (options.cancelled?.aborted) {
       const why = typeof options.cancelled.reason === "string" ? options.cancelled.reason : "the run was cancelled";
-      return failure("cancelled", `${why} while the reload was watched: the master goes on replacing workers, but nothing proved it finished`, last?.kind === "replacing" ? last.stillOld : []);
+      return failure(
+        "cancelled",
+        `${why} while the reload was watched: the master goes on replacing workers, but nothing proved it finished`,
+        last?.kind === "replacing" ? last.stillOld : []
+      );
     }
     const snapshot = await options.snapshot();
     const elapsedMs = now() - started;
@@ -17616,7 +17729,9 @@ async function afterMasterDied(run2, baseline, message) {
   const known = [...baseline.tracked, ...baseline.kept];
   const result = await run2.shell.run(liveWorkersCommand(known.map((worker) => worker.pid)), { timeoutMs: run2.settings.commandTimeoutMs }).catch(() => void 0);
   if (result === void 0) return `${message}; whether its workers still run could not be checked`;
-  const alive = new Set(result.stdout.split("\n").filter((line2) => /^\d+$/.test(line2)).map(Number));
+  const alive = new Set(
+    result.stdout.split("\n").filter((line2) => /^\d+$/.test(line2)).map(Number)
+  );
   const orphans = known.filter((worker) => alive.has(worker.pid));
   if (orphans.length === 0) return `${message}; none of its workers is left, so nothing serves the app until it is started again`;
   return `${message}; ${orphans.length} of its workers still run without it (${orphans.map(describeWorker).join(", ")}), serving code from before the reload and holding the listen ports: stop them before starting the app again, or the start will fail`;
@@ -17801,6 +17916,29 @@ async function deployHost(prepared, delivery2 = sourceTransfer(prepared.run), ca
   }
 }
 
+// src/remote/snapshot-take.sh
+var snapshot_take_default = '# Takes a hard-link snapshot of the live tree, run on the host as\n#   sh -c "<this file>" graceful-reload-snapshot TARGET SNAPSHOTS_DIR [EXCLUDE_PATTERN...]\n# The copy is `rsync -a --link-dest`, not `cp -al`: rsync is on every host\n# already (the deploy needs it), while `cp -l` is GNU only; and where a file\n# cannot be hard-linked (a file of another user under fs.protected_hardlinks)\n# rsync copies it, so the snapshot is still whole. The copy is built under a\n# .partial- name and renamed into place at the end, so a half-made snapshot is\n# never listed. The snapshots must be on the target\'s file system (hard links\n# cannot cross one): a target that is a mount point of its own is refused\n# rather than copied whole. The patterns to leave out are written to\n# `excluded` and given to rsync as --exclude. rsync\'s exit 24 (a file vanished\n# while it was copied, a session file the app deleted) is a good snapshot: the\n# file is gone from the live tree too.\n# Prints the mark (host-snapshot.ts\'s MARK) and the snapshot\'s name. Exit: 3 no\n# target, 4 no snapshots dir, 5 another file system, 6 the copy failed, 7 the rename failed.\ntarget=$1; dir=$2; shift 2; mark=@@graceful-reload-snapshot@@\n[ -d "$target" ] || { echo "the target is not a directory" >&2; exit 3; }\nif ! err=$(mkdir -p -- "$dir" 2>&1); then printf "%s\\n" "$err" >&2; exit 4; fi\ndevice() { stat -c %d -- "$1" 2>/dev/null || stat -f %d -- "$1" 2>/dev/null; }\nif [ "$(device "$target")" != "$(device "$dir")" ]; then echo "the snapshot directory is on another file system than the target (is the target a mount point?), and hard links cannot cross file systems" >&2; exit 5; fi\nstamp=$(date -u +%Y%m%dT%H%M%SZ); name=$stamp; n=0\nwhile [ -e "$dir/$name" ]; do n=$((n + 1)); name=$(printf "%s-%03d" "$stamp" "$n"); done\npartial="$dir/.partial-$name-$$"\ndiscard() { find "$partial" -type d ! -perm -u+w -exec chmod u+w {} + 2>/dev/null; rm -rf -- "$partial"; }\nif ! err=$(mkdir -- "$partial" 2>&1); then printf "%s\\n" "$err" >&2; exit 4; fi\n: > "$partial/excluded" || { discard; exit 6; }\ncount=$#\nfor rule; do printf "%s\\n" "$rule" >> "$partial/excluded" || { discard; exit 6; }; set -- "$@" "--exclude=$rule"; done\nshift "$count"\nrsync -a --link-dest="$target/" "$@" -- "$target/" "$partial/tree/"; code=$?\nif [ "$code" != 0 ] && [ "$code" != 24 ]; then discard; exit 6; fi\nmv -- "$partial" "$dir/$name" || { discard; exit 7; }\nprintf "%s %s\\n" "$mark" "$name"\n';
+
+// src/remote/snapshot-list.sh
+var snapshot_list_default = `# Lists a target's snapshots, run on the host as
+#   sh -c "<this file>" graceful-reload-snapshots SNAPSHOTS_DIR
+# The mark (host-snapshot.ts's MARK), then the entries one a line, finished
+# and half-made (.partial-); nothing after the mark when the directory does
+# not exist yet.
+dir=$1; mark=@@graceful-reload-snapshot@@
+printf "%s\\n" "$mark"
+[ -d "$dir" ] || exit 0
+cd -- "$dir" || exit 3
+for entry in * .partial-*; do [ -d "$entry" ] && printf "%s\\n" "$entry"; done
+exit 0
+`;
+
+// src/remote/snapshot-prune.sh
+var snapshot_prune_default = '# Removes snapshots by name, run on the host as\n#   sh -c "<this file>" graceful-reload-prune SNAPSHOTS_DIR NAME...\n# A snapshot keeps the permissions of the tree it copied: a directory without\n# write permission is made writable first, or its entries could not be\n# removed. Only directories: the files are hard links, and a chmod on one\n# would change the live file too.\ndir=$1; shift\ncd -- "$dir" || exit 3\nfailed=0\nfor name in "$@"; do\n  find "./$name" -type d ! -perm -u+w -exec chmod u+w {} + 2>/dev/null\n  rm -rf -- "./$name" || failed=1\ndone\nexit $failed\n';
+
+// src/remote/snapshot-restore.sh
+var snapshot_restore_default = '# Restores a snapshot into the live tree, run on the host as\n#   sh -c "<this file>" graceful-reload-restore SNAPSHOT TARGET RSYNC_OPTION...\n# What the snapshot left out (its `excluded` file) is hidden and protected\n# too: the snapshot holds no copy of it, so --delete would otherwise remove it\n# from the live tree. Exit 93: no such snapshot; 94: no target; else rsync\'s.\nfrom=$1; to=$2; shift 2\n[ -d "$from/tree" ] || { echo "the snapshot does not exist" >&2; exit 93; }\n[ -d "$to" ] || { echo "the target is not a directory" >&2; exit 94; }\nif [ -f "$from/excluded" ]; then\n  while IFS= read -r rule; do\n    [ -n "$rule" ] && set -- "$@" "--filter=hide $rule" "--filter=protect $rule"\n  done < "$from/excluded"\nfi\nexec rsync "$@" -- "$from/tree/" "$to/"\n';
+
 // src/rollout/host-snapshot.ts
 function snapshotsDirectory(target) {
   return `${stateDirectory(target)}/snapshots`;
@@ -17826,26 +17964,8 @@ async function runOrFail(run2, step, command, timeoutMs, what, consequence, file
     throw new StepError(step, `${what}: ${error2.message}; ${consequence}`, { cause: error2, filesMayHaveChanged });
   }
 }
-var TAKE_SCRIPT = `target=$1; dir=$2; shift 2; mark=${MARK3}
-[ -d "$target" ] || { echo "the target is not a directory" >&2; exit 3; }
-if ! err=$(mkdir -p -- "$dir" 2>&1); then printf "%s\\n" "$err" >&2; exit 4; fi
-device() { stat -c %d -- "$1" 2>/dev/null || stat -f %d -- "$1" 2>/dev/null; }
-if [ "$(device "$target")" != "$(device "$dir")" ]; then echo "the snapshot directory is on another file system than the target (is the target a mount point?), and hard links cannot cross file systems" >&2; exit 5; fi
-stamp=$(date -u +%Y%m%dT%H%M%SZ); name=$stamp; n=0
-while [ -e "$dir/$name" ]; do n=$((n + 1)); name=$(printf "%s-%03d" "$stamp" "$n"); done
-partial="$dir/.partial-$name-$$"
-discard() { find "$partial" -type d ! -perm -u+w -exec chmod u+w {} + 2>/dev/null; rm -rf -- "$partial"; }
-if ! err=$(mkdir -- "$partial" 2>&1); then printf "%s\\n" "$err" >&2; exit 4; fi
-: > "$partial/excluded" || { discard; exit 6; }
-count=$#
-for rule; do printf "%s\\n" "$rule" >> "$partial/excluded" || { discard; exit 6; }; set -- "$@" "--exclude=$rule"; done
-shift "$count"
-rsync -a --link-dest="$target/" "$@" -- "$target/" "$partial/tree/"; code=$?
-if [ "$code" != 0 ] && [ "$code" != 24 ]; then discard; exit 6; fi
-mv -- "$partial" "$dir/$name" || { discard; exit 7; }
-printf "%s %s\\n" "$mark" "$name"`;
 function takeSnapshotCommand(target, exclude) {
-  return commandLine(["sh", "-c", TAKE_SCRIPT, "graceful-reload-snapshot", trimmed(target), snapshotsDirectory(target), ...exclude]);
+  return commandLine(["sh", "-c", snapshot_take_default, "graceful-reload-snapshot", trimmed(target), snapshotsDirectory(target), ...exclude]);
 }
 async function takeSnapshot(run2, options = {}) {
   const { settings, label, io } = run2;
@@ -17853,8 +17973,19 @@ async function takeSnapshot(run2, options = {}) {
   const nothing = `no file of the target was changed, and nothing was synced`;
   const exclude = [.../* @__PURE__ */ new Set([...settings.protect, ...options.exclude ?? []])];
   const multiline = exclude.find((rule) => /[\r\n]/.test(rule));
-  if (multiline !== void 0) throw new StepError("sync", `the exclude pattern ${JSON.stringify(multiline)} spans lines, so a snapshot cannot record it; ${nothing}`, { filesMayHaveChanged: false });
-  const result = await runOrFail(run2, "sync", takeSnapshotCommand(settings.target, exclude), longTimeout(run2), `cannot take a snapshot of ${settings.target} into ${dir}`, nothing, false);
+  if (multiline !== void 0)
+    throw new StepError("sync", `the exclude pattern ${JSON.stringify(multiline)} spans lines, so a snapshot cannot record it; ${nothing}`, {
+      filesMayHaveChanged: false
+    });
+  const result = await runOrFail(
+    run2,
+    "sync",
+    takeSnapshotCommand(settings.target, exclude),
+    longTimeout(run2),
+    `cannot take a snapshot of ${settings.target} into ${dir}`,
+    nothing,
+    false
+  );
   const name = result.stdout.split("\n").find((line2) => line2.startsWith(`${MARK3} `))?.slice(MARK3.length + 1).trim();
   if (result.code !== 0 || name === void 0 || !SNAPSHOT_NAME.test(name)) {
     const why = shown2(result.stderr) || shown2(result.stdout) || "no output";
@@ -17865,20 +17996,18 @@ async function takeSnapshot(run2, options = {}) {
   io.log.info(`${label}: snapshot of ${settings.target} kept in ${path}`);
   return path;
 }
-var LIST_SCRIPT = `dir=$1; mark=${MARK3}
-printf "%s\\n" "$mark"
-[ -d "$dir" ] || exit 0
-cd -- "$dir" || exit 3
-for entry in * .partial-*; do [ -d "$entry" ] && printf "%s\\n" "$entry"; done
-exit 0`;
 async function entries(run2, step, consequence) {
   const dir = snapshotsDirectory(run2.settings.target);
-  const command = commandLine(["sh", "-c", LIST_SCRIPT, "graceful-reload-snapshots", dir]);
+  const command = commandLine(["sh", "-c", snapshot_list_default, "graceful-reload-snapshots", dir]);
   const result = await runOrFail(run2, step, command, run2.settings.commandTimeoutMs, `cannot list the snapshots in ${dir}`, consequence, false);
   const lines2 = result.stdout.split("\n");
   const start = lines2.indexOf(MARK3);
   if (result.code !== 0 || start < 0) {
-    throw new StepError(step, `cannot list the snapshots in ${dir} (${describeExit(result)}: ${shown2(result.stderr) || shown2(result.stdout) || "no output"}); ${consequence}`, { filesMayHaveChanged: false });
+    throw new StepError(
+      step,
+      `cannot list the snapshots in ${dir} (${describeExit(result)}: ${shown2(result.stderr) || shown2(result.stdout) || "no output"}); ${consequence}`,
+      { filesMayHaveChanged: false }
+    );
   }
   const names = lines2.slice(start + 1).filter((line2) => line2 !== "");
   return {
@@ -17892,14 +18021,6 @@ async function listSnapshots(run2) {
   const found = await entries(run2, "rollback", "nothing was changed");
   return found.snapshots.map((name) => `${dir}/${name}`);
 }
-var PRUNE_SCRIPT = `dir=$1; shift
-cd -- "$dir" || exit 3
-failed=0
-for name in "$@"; do
-  find "./$name" -type d ! -perm -u+w -exec chmod u+w {} + 2>/dev/null
-  rm -rf -- "./$name" || failed=1
-done
-exit $failed`;
 async function pruneSnapshots(run2, keep) {
   const { label, io, settings } = run2;
   if (!Number.isInteger(keep) || keep < 0) throw new Error(`keep-snapshots: ${keep} is not a whole number of 0 or more`);
@@ -17925,7 +18046,7 @@ async function dropUnchangedSnapshot(run2, snapshot) {
 async function removeSnapshots(run2, names) {
   const { label, io } = run2;
   const dir = snapshotsDirectory(run2.settings.target);
-  const command = commandLine(["sh", "-c", PRUNE_SCRIPT, "graceful-reload-prune", dir, ...names]);
+  const command = commandLine(["sh", "-c", snapshot_prune_default, "graceful-reload-prune", dir, ...names]);
   const later = "they take disk space until a later run removes them";
   try {
     const result = await run2.shell.run(command, { timeoutMs: longTimeout(run2) });
@@ -17941,7 +18062,9 @@ function checkedSnapshot(target, snapshot) {
   const path = trimmed(snapshot);
   const name = path.slice(dir.length + 1);
   if (!path.startsWith(`${dir}/`) || !SNAPSHOT_NAME.test(name)) {
-    throw new StepError("rollback", `"${snapshot}" is not a snapshot of ${target} (those are ${dir}/<UTC time>); nothing was changed`, { filesMayHaveChanged: false });
+    throw new StepError("rollback", `"${snapshot}" is not a snapshot of ${target} (those are ${dir}/<UTC time>); nothing was changed`, {
+      filesMayHaveChanged: false
+    });
   }
   return path;
 }
@@ -17959,17 +18082,8 @@ function restoreArguments(protect) {
     ...protect.flatMap((rule) => [`--filter=hide ${rule}`, `--filter=protect ${rule}`])
   ];
 }
-var RESTORE_SCRIPT = `from=$1; to=$2; shift 2
-[ -d "$from/tree" ] || { echo "the snapshot does not exist" >&2; exit 93; }
-[ -d "$to" ] || { echo "the target is not a directory" >&2; exit 94; }
-if [ -f "$from/excluded" ]; then
-  while IFS= read -r rule; do
-    [ -n "$rule" ] && set -- "$@" "--filter=hide $rule" "--filter=protect $rule"
-  done < "$from/excluded"
-fi
-exec rsync "$@" -- "$from/tree/" "$to/"`;
 function restoreCommand(target, snapshot, protect) {
-  return commandLine(["sh", "-c", RESTORE_SCRIPT, "graceful-reload-restore", trimmed(snapshot), trimmed(target), ...restoreArguments(protect)]);
+  return commandLine(["sh", "-c", snapshot_restore_default, "graceful-reload-restore", trimmed(snapshot), trimmed(target), ...restoreArguments(protect)]);
 }
 var RESTORE_OUTPUT_BYTES = 32 * 1024 * 1024;
 async function restoreSnapshot(run2, snapshot, options) {
@@ -17993,13 +18107,23 @@ async function restoreSnapshot(run2, snapshot, options) {
     throw new StepError("rollback", `the target ${settings.target} is not a directory on the host; nothing was restored`, { filesMayHaveChanged: false });
   }
   if (result.code !== 0) {
-    const failure = describeRsyncFailure({ code: result.code, signal: result.signal ?? null, stderr: result.stderr, remoteStarted: true });
+    const failure = describeRsyncFailure({
+      code: result.code,
+      signal: result.signal ?? null,
+      stderr: result.stderr,
+      remoteStarted: true
+    });
     throw new StepError("rollback", `restoring ${path} into ${settings.target}: ${failure.message}`, { filesMayHaveChanged: true });
   }
   const itemized = new ItemizedChanges(options.watch);
   itemized.add(result.stdout.endsWith("\n") ? result.stdout : `${result.stdout}
 `);
-  const summary2 = { ...parseRsyncStats(result.stdout), deletedNames: itemized.deleted, watchedChanges: itemized.watched, phpEditsOnly: itemized.phpEditsOnly };
+  const summary2 = {
+    ...parseRsyncStats(result.stdout),
+    deletedNames: itemized.deleted,
+    watchedChanges: itemized.watched,
+    phpEditsOnly: itemized.phpEditsOnly
+  };
   io.log.info(`${label}: restored ${path} into ${settings.target}: ${summary2.filesTransferred} file(s) written, ${summary2.filesDeleted} deleted`);
   return summary2;
 }
@@ -18014,10 +18138,22 @@ async function freeSpaceCheck(run2, neededBytes) {
   const target = trimmed(run2.settings.target);
   const parent = target.slice(0, target.lastIndexOf("/")) || "/";
   const nothing = "nothing was changed";
-  const result = await runOrFail(run2, "preflight", commandLine(["df", "-Pk", "--", parent]), run2.settings.commandTimeoutMs, `cannot read the free space of ${parent}`, nothing, false);
+  const result = await runOrFail(
+    run2,
+    "preflight",
+    commandLine(["df", "-Pk", "--", parent]),
+    run2.settings.commandTimeoutMs,
+    `cannot read the free space of ${parent}`,
+    nothing,
+    false
+  );
   const free = result.code === 0 ? parseDfAvailable(result.stdout) : void 0;
   if (free === void 0) {
-    throw new StepError("preflight", `cannot read the free space of ${parent} (df -Pk: ${describeExit(result)}: ${shown2(result.stderr) || shown2(result.stdout) || "no output"}); ${nothing}`, { filesMayHaveChanged: false });
+    throw new StepError(
+      "preflight",
+      `cannot read the free space of ${parent} (df -Pk: ${describeExit(result)}: ${shown2(result.stderr) || shown2(result.stdout) || "no output"}); ${nothing}`,
+      { filesMayHaveChanged: false }
+    );
   }
   if (free.availableBytes < neededBytes) {
     throw new StepError(
@@ -18063,7 +18199,9 @@ async function rollBackOn(prepared, live, snapshot, masterUntouched) {
 async function restoreFilesOnly(run2, checked2, snapshot) {
   try {
     await snapshotTransfer(run2, snapshot).run(protectRules(run2, checked2.definitions), () => false);
-    run2.io.log.info(`${run2.label}: the master (pid ${checked2.masterPid}) was never signalled and runs the code of ${snapshot}: files restored, nothing reloaded`);
+    run2.io.log.info(
+      `${run2.label}: the master (pid ${checked2.masterPid}) was never signalled and runs the code of ${snapshot}: files restored, nothing reloaded`
+    );
     return { ok: true, snapshot };
   } catch (error2) {
     return { ok: false, snapshot, error: `the files could not be restored (${error2.message})` };
@@ -18392,7 +18530,16 @@ async function planHost(prepared, fleet, batch, inSource2, runsBeforeReload) {
     run2.io.log.info(describePlan(run2.label, plan));
     const durationMs = run2.now() - started;
     if (plan.action === "refuse") {
-      return { ...common, ok: false, status: "failed", step: "preflight", error: `a deploy would stop here: ${plan.actionBecause}; nothing was changed (dry run)`, durationMs, dryRun: plan, phases: clock.phases };
+      return {
+        ...common,
+        ok: false,
+        status: "failed",
+        step: "preflight",
+        error: `a deploy would stop here: ${plan.actionBecause}; nothing was changed (dry run)`,
+        durationMs,
+        dryRun: plan,
+        phases: clock.phases
+      };
     }
     return { ...common, ok: true, status: "planned", step: "done", durationMs, dryRun: plan, phases: clock.phases };
   } catch (error2) {
@@ -18628,7 +18775,13 @@ function processes(data, field2) {
     if (!isObject2(entry)) throw shapeError(`${field2}[${index}]`, "an object", entry);
     if (typeof entry["state"] !== "string") throw shapeError(`${where}state`, "a process state", entry["state"]);
     if (typeof entry["title"] !== "string") throw shapeError(`${where}title`, "a string", entry["title"]);
-    return { pid: number(entry, "pid", where), ppid: number(entry, "ppid", where), state: entry["state"], start: number(entry, "start", where), title: entry["title"] };
+    return {
+      pid: number(entry, "pid", where),
+      ppid: number(entry, "ppid", where),
+      state: entry["state"],
+      start: number(entry, "start", where),
+      title: entry["title"]
+    };
   });
 }
 function parseProbeOutput(stdout) {
@@ -19067,7 +19220,10 @@ async function runDeployment(plan, context) {
     neededBytes,
     lock: { owner: context.lockOwner, timeoutMs: plan.fleet.lockTimeoutMs, force: plan.fleet.forceUnlock }
   };
-  const transport = openTransport({ ...plan, rollout }, { sourceFiles: files.then((found) => found.length), ...context.debugText ? { debug: context.debugText } : {} });
+  const transport = openTransport(
+    { ...plan, rollout },
+    { sourceFiles: files.then((found) => found.length), ...context.debugText ? { debug: context.debugText } : {} }
+  );
   const io = realRolloutIO(transport, context.log, context.workspace);
   context.rolloutStarts?.(hosts);
   if (plan.fleet.dryRun) return planFleet(hosts, fleet, io, (path) => inSource(source, path));
@@ -19121,7 +19277,7 @@ function reportJson(reports) {
 // src/action/run-record.ts
 var import_node_fs2 = require("node:fs");
 
-// src/engine/rollout-gantt.ts
+// src/action/rollout-gantt.ts
 var MERMAID_LOOK_ALIKES = { ":": "\u2236", ";": "\u204F", "#": "\u266F", "%": "\uFF05", "<": "\u2039", ">": "\u203A" };
 function mermaidText(text) {
   const safe = sealHostText(text).replace(/[:;#%<>]/g, (character) => MERMAID_LOOK_ALIKES[character]).trim();
@@ -19146,7 +19302,7 @@ function rolloutGantt(reports) {
   return lines2.join("\n");
 }
 
-// src/engine/job-summary.ts
+// src/action/job-summary.ts
 var CELL_MAX_CHARS = 600;
 var TIMELINE_MAX_HOSTS = 50;
 var APP_ERRORS_SHOWN = 10;
@@ -19189,7 +19345,8 @@ function keptCell(report) {
     for (const worker of report.kept) why.set(worker.group, worker.keptBecause);
     return `${report.kept.length} (${[...why].map(([group, because]) => `${group}: ${because}`).join("; ")})`;
   }
-  if (report.dryRun && report.dryRun.keptGroups.length > 0) return report.dryRun.keptGroups.map(({ group, keptBecause: keptBecause2 }) => `${group}: ${keptBecause2}`).join("; ");
+  if (report.dryRun && report.dryRun.keptGroups.length > 0)
+    return report.dryRun.keptGroups.map(({ group, keptBecause: keptBecause2 }) => `${group}: ${keptBecause2}`).join("; ");
   return report.kept ? "0" : "\u2014";
 }
 function filesCell(report) {
@@ -19290,7 +19447,11 @@ function commandsSection(reports) {
   const failed = reports.flatMap((report) => (report.commands ?? []).filter((command) => !command.ok).map((command) => ({ report, command })));
   return hostTextSection(
     "What the commands said",
-    failed.map(({ report, command }) => ({ host: report.host, title: `${command.name} ${command.exit}, its last lines`, lines: command.lastLines.length ? command.lastLines : ["(no output)"] }))
+    failed.map(({ report, command }) => ({
+      host: report.host,
+      title: `${command.name} ${command.exit}, its last lines`,
+      lines: command.lastLines.length ? command.lastLines : ["(no output)"]
+    }))
   );
 }
 function timelineSection(reports) {
@@ -19384,11 +19545,7 @@ function endNow(why, detail) {
   attempt2(() => writeJobSummary(progress.reports, runTimeMs()));
   if (detail instanceof Error && detail.stack) attempt2(() => debug(sealHostText(detail.stack)));
   const inProgress = progress.current ? ` ${progress.current} was in progress: what it did is unknown (files may have changed, a reload may have been signalled).` : "";
-  attempt2(
-    () => fail3(
-      `graceful-reload stopped: ${why}.${inProgress} The report lists the ${progress.reports.length} host(s) finished before.`
-    )
-  );
+  attempt2(() => fail3(`graceful-reload stopped: ${why}.${inProgress} The report lists the ${progress.reports.length} host(s) finished before.`));
   process.exit(1);
 }
 var CANCEL_SETTLE_MS = 4e3;
@@ -19404,7 +19561,9 @@ function installLastResort() {
       return;
     }
     cancellation.abort();
-    warning(`cancelled (SIGINT): no new host starts; the hosts in flight get ${CANCEL_SETTLE_MS / 1e3} s to settle, then stop watching and release their locks`);
+    warning(
+      `cancelled (SIGINT): no new host starts; the hosts in flight get ${CANCEL_SETTLE_MS / 1e3} s to settle, then stop watching and release their locks`
+    );
     setTimeout(() => watchesEnd.abort(), CANCEL_SETTLE_MS).unref();
     setTimeout(() => endNow("the step was cancelled (SIGINT) and the hosts in flight did not finish in time"), CANCEL_GRACE_MS).unref();
   });
@@ -19726,9 +19885,24 @@ function actionInputs(text = action_default) {
   return Object.entries(inputs).map(([name, input]) => ({ name, description: input.description.trim(), default: String(input.default ?? "") }));
 }
 var CLI_OWN = [
-  { flag: "config", kind: "value", placeholder: "<file>", description: "A YAML file of settings: a mapping of option names (as above) to values; a list is one line per item. Relative paths in it (source, inventory, the -file options) are relative to the file. Options on the command line win over it." },
-  { flag: "known-hosts-file", input: "known-hosts", kind: "file", description: "A file of known_hosts lines to pin, added to known-hosts (e.g. the output of ssh-keyscan, checked)." },
-  { flag: "report-file", kind: "value", placeholder: "<file>", description: "Writes the report (the action's report output: JSON, one entry per host) to this file." },
+  {
+    flag: "config",
+    kind: "value",
+    placeholder: "<file>",
+    description: "A YAML file of settings: a mapping of option names (as above) to values; a list is one line per item. Relative paths in it (source, inventory, the -file options) are relative to the file. Options on the command line win over it."
+  },
+  {
+    flag: "known-hosts-file",
+    input: "known-hosts",
+    kind: "file",
+    description: "A file of known_hosts lines to pin, added to known-hosts (e.g. the output of ssh-keyscan, checked)."
+  },
+  {
+    flag: "report-file",
+    kind: "value",
+    placeholder: "<file>",
+    description: "Writes the report (the action's report output: JSON, one entry per host) to this file."
+  },
   { flag: "plain", kind: "boolean", description: "Plain log lines even on a terminal, instead of the live display." },
   { flag: "verbose", kind: "boolean", description: "Also print the debug lines (every remote command and how it ended)." },
   { flag: "help", kind: "boolean", description: "Prints this help and exits." },
@@ -19737,7 +19911,12 @@ var CLI_OWN = [
 function cliOptions(text = action_default) {
   const fromAction = actionInputs(text).map((input) => {
     if (SECRET_INPUTS.includes(input.name)) {
-      return { flag: `${input.name}-file`, input: input.name, kind: "file", description: `A file holding the ${input.name} (or set ${secretVariable(input.name)}). ${input.description}` };
+      return {
+        flag: `${input.name}-file`,
+        input: input.name,
+        kind: "file",
+        description: `A file holding the ${input.name} (or set ${secretVariable(input.name)}). ${input.description}`
+      };
     }
     const kind = LIST_INPUTS.includes(input.name) ? "list" : input.default === "true" || input.default === "false" ? "boolean" : "value";
     return { flag: input.name, input: input.name, kind, description: input.description, ...input.default !== "" ? { default: input.default } : {} };
@@ -19832,7 +20011,10 @@ ${wrap(option.description, 6)}`).join("\n");
   return [
     "Usage: graceful-reload [--config <file>] [options]",
     "",
-    wrap("Deploys a directory over SSH with rsync, sends Workerman's rolling graceful reload and proves every worker was replaced: the graceful-reload GitHub Action, from a terminal or another CI. Every input of the action is an option of the same name.", 0),
+    wrap(
+      "Deploys a directory over SSH with rsync, sends Workerman's rolling graceful reload and proves every worker was replaced: the graceful-reload GitHub Action, from a terminal or another CI. Every input of the action is an option of the same name.",
+      0
+    ),
     "",
     "Options (the action inputs):",
     section(options.filter((option) => !own.has(option.flag))),
@@ -19845,7 +20027,10 @@ ${wrap(option.description, 6)}`).join("\n");
       0
     ),
     "",
-    wrap("Exit status: 0 every host done (or planned, with --dry-run); 1 a host failed, was rolled back, skipped or cancelled; 2 bad options or inputs (nothing was connected); 130 stopped by a second Ctrl-C.", 0)
+    wrap(
+      "Exit status: 0 every host done (or planned, with --dry-run); 1 a host failed, was rolled back, skipped or cancelled; 2 bad options or inputs (nothing was connected); 130 stopped by a second Ctrl-C.",
+      0
+    )
   ].join("\n");
 }
 
@@ -20060,7 +20245,11 @@ async function readRun(argv, { out, env }) {
   };
 }
 function lockOwner2() {
-  return { runUrl: `the graceful-reload CLI run by ${(0, import_node_os2.userInfo)().username}@${(0, import_node_os2.hostname)()} (pid ${process.pid})`, job: "graceful-reload CLI", startedAt: (/* @__PURE__ */ new Date()).toISOString() };
+  return {
+    runUrl: `the graceful-reload CLI run by ${(0, import_node_os2.userInfo)().username}@${(0, import_node_os2.hostname)()} (pid ${process.pid})`,
+    job: "graceful-reload CLI",
+    startedAt: (/* @__PURE__ */ new Date()).toISOString()
+  };
 }
 function interrupts(progress2, err) {
   const cancellation2 = new AbortController();
@@ -20069,7 +20258,9 @@ function interrupts(progress2, err) {
     if (cancellation2.signal.aborted) {
       stopRunningRsync();
       progress2.stop();
-      err.write("graceful-reload: stopped by a second Ctrl-C; the hosts in flight may have new files and a reload in progress, and their locks stay until they expire or force-unlock\n");
+      err.write(
+        "graceful-reload: stopped by a second Ctrl-C; the hosts in flight may have new files and a reload in progress, and their locks stay until they expire or force-unlock\n"
+      );
       process.exit(EXIT.interrupted);
     }
     cancellation2.abort();

@@ -17,7 +17,7 @@
 import { connect, type Socket } from 'node:net';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { HostReport } from '../src/engine/report.js';
+import type { HostReport } from '../src/engine/report/report.js';
 import { removeRunnerTemp, runAction } from '../test/rig/action-runner.js';
 import { childProcesses, Rig, TARGET, type TestHost, type WorkermanMajor } from '../test/rig/rig.js';
 import { inputsFor } from '../test/rig/scenario.js';
@@ -196,7 +196,9 @@ async function benchVersion(rig: Rig, major: WorkermanMajor): Promise<string[]> 
     for (let i = 1; i <= ROUNDS; i++) {
       const p = await plainRound(host, client, `p${i}`);
       plain.push(p);
-      console.log(`Workerman ${major} round ${i}/${ROUNDS} plain reload: ${p.ms === null ? 'not replaced in time' : fmt(p.ms)}, ${p.disconnects} disconnect(s), next reply from ${p.answeredBy}`);
+      console.log(
+        `Workerman ${major} round ${i}/${ROUNDS} plain reload: ${p.ms === null ? 'not replaced in time' : fmt(p.ms)}, ${p.disconnects} disconnect(s), next reply from ${p.answeredBy}`,
+      );
       const a = await actionRound(rig, host, major, client, `a${i}`);
       action.push(a);
       console.log(
@@ -217,10 +219,18 @@ async function benchVersion(rig: Rig, major: WorkermanMajor): Promise<string[]> 
   const lines = [
     `Workerman ${major} (GatewayWorker: Register, 2 Gateways, 4 BusinessWorkers), ${ROUNDS} rounds each, ${okRounds.length}/${action.length} action runs ok`,
     pad('', 34) + pad('median', 10) + pad('min', 10) + pad('max', 10) + pad('disconnects', 12),
-    row('plain reload, /proc', plain.map((p) => p.ms), sum(plain)),
+    row(
+      'plain reload, /proc',
+      plain.map((p) => p.ms),
+      sum(plain),
+    ),
     row('action reloadMs (settle incl.)', reloadMs, sum(action)),
     row('action reloadMs - settle 5 s', lessSettle, ''),
-    row('action signal -> replaced, /proc', okRounds.map((a) => a.ms), ''),
+    row(
+      'action signal -> replaced, /proc',
+      okRounds.map((a) => a.ms),
+      '',
+    ),
     `ratio action / plain: reloadMs - settle ${x(ratio(lessSettle))}, replaced ${x(ratio(okRounds.map((a) => a.ms)))}, ` +
       `reloadMs with settle ${x(ratio(reloadMs))} (goal <= ${GOAL_RATIO}x)`,
   ];

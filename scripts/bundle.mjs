@@ -21,14 +21,21 @@ function standIn(namespace, filter, contents, importer = /.*/) {
   };
 }
 
-const nativeAddons = standIn('no-native', /^cpu-features$|\.node$/, (path) => `throw new Error(${JSON.stringify(`native add-on ${path} is left out of the bundle`)});`);
+const nativeAddons = standIn(
+  'no-native',
+  /^cpu-features$|\.node$/,
+  (path) => `throw new Error(${JSON.stringify(`native add-on ${path} is left out of the bundle`)});`,
+);
 
 // @actions/core imports its HTTP client (and with it undici) only for OIDC
 // tokens, which this action never asks for; loading them cost about a third of
 // the bundle's start-up. The stand-ins throw if anything ever does use them.
 const noHttpClient = standIn('no-http-client', /^@actions\/http-client(\/lib\/auth)?$/, () =>
   ['HttpClient', 'BearerCredentialHandler']
-    .map((name) => `export class ${name} { constructor() { throw new Error('@actions/http-client is left out of the graceful-reload bundle (no OIDC token is ever requested)'); } }`)
+    .map(
+      (name) =>
+        `export class ${name} { constructor() { throw new Error('@actions/http-client is left out of the graceful-reload bundle (no OIDC token is ever requested)'); } }`,
+    )
     .join('\n'),
 );
 
@@ -41,7 +48,11 @@ const ssh2ClientOnly = standIn('ssh2-client-only', /^ssh2$/, () => "module.expor
 // node-ssh creates local directories with make-dir (and make-dir checks
 // Node's version with semver) only when it downloads files, which this action
 // never does; loading them cost about 7 ms of every start.
-const noMakeDir = standIn('no-make-dir', /^make-dir$/, () => "export default function makeDir() { throw new Error('make-dir is left out of the graceful-reload bundle (no file is ever downloaded)'); }");
+const noMakeDir = standIn(
+  'no-make-dir',
+  /^make-dir$/,
+  () => "export default function makeDir() { throw new Error('make-dir is left out of the graceful-reload bundle (no file is ever downloaded)'); }",
+);
 
 // ssh2's agent module runs programs only for Windows agents (Pageant, Cygwin),
 // yet loading child_process for it cost about 3 ms of every start. It gets
@@ -55,8 +66,11 @@ const lazyChildProcess = standIn(
 
 // node-ssh never asks ssh2 for SFTP (the action runs commands and rsync), yet
 // ssh2's client loads its SFTP module (a fifth of ssh2) at start-up.
-const noSftp = standIn('no-sftp', /\/protocol\/SFTP\.js$/, () =>
-  "module.exports = { SFTP: class SFTP { constructor() { throw new Error('SFTP is left out of the graceful-reload bundle (no file is ever transferred over SFTP)'); } } };",
+const noSftp = standIn(
+  'no-sftp',
+  /\/protocol\/SFTP\.js$/,
+  () =>
+    "module.exports = { SFTP: class SFTP { constructor() { throw new Error('SFTP is left out of the graceful-reload bundle (no file is ever transferred over SFTP)'); } } };",
 );
 
 // The CLI's --version reads package.json; the bundle gets its version alone,
@@ -77,7 +91,16 @@ async function compiledOnFirstUse(specifier, { takenAtLoad = false } = {}) {
   const real = createRequire(import.meta.url)(specifier);
   const functions = takenAtLoad ? Object.keys(real).filter((name) => typeof real[name] === 'function') : [];
   const getters = Object.keys(real).filter((name) => !functions.includes(name));
-  const alone = await build({ entryPoints: [specifier], bundle: true, platform: 'node', target: 'node24', format: 'cjs', write: false, legalComments: 'none', logLevel: 'warning' });
+  const alone = await build({
+    entryPoints: [specifier],
+    bundle: true,
+    platform: 'node',
+    target: 'node24',
+    format: 'cjs',
+    write: false,
+    legalComments: 'none',
+    logLevel: 'warning',
+  });
   const text = alone.outputFiles[0].text;
   const filter = new RegExp(`^${specifier.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}$`);
   return standIn(`${specifier}-on-first-use`, filter, () =>

@@ -20,6 +20,8 @@ command -v ss >/dev/null 2>&1 || need+=(iproute2)
 # The load-balancer tests and benchmark put a real HAProxy in front of rig hosts, driven through its admin socket.
 command -v haproxy >/dev/null 2>&1 || command -v /usr/sbin/haproxy >/dev/null 2>&1 || need+=(haproxy)
 command -v socat >/dev/null 2>&1 || need+=(socat)
+# The test command checks the shell programs sent to hosts (src/remote/*.sh) with shellcheck.
+command -v shellcheck >/dev/null 2>&1 || need+=(shellcheck)
 
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
 

@@ -1,5 +1,5 @@
 // The README's test command: checks dist/ is the bundle of the current
-// sources, installs real Workerman (4.x and 5.x) for the rig, then runs every
+// sources, lints (npm run lint), installs real Workerman (4.x and 5.x) for the rig, then runs every
 // test with Node's test runner on this Node (24 when run through npm, which
 // puts the node devDependency first on PATH).
 import { spawnSync } from 'node:child_process';
@@ -16,8 +16,29 @@ if (major < 24) {
 
 function files(dir) {
   return readdirSync(dir, { withFileTypes: true })
-    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
-    .flatMap((entry) => (entry.isDirectory() ? files(join(dir, entry.name)) : entry.name.endsWith('.test.ts') ? [join(dir, entry.name)] : []));
+    .sort((a, b) =>
+      a.name < b.name ? -1
+      : a.name > b.name ? 1
+      : 0,
+    )
+    .flatMap((entry) =>
+      entry.isDirectory() ? files(join(dir, entry.name))
+      : entry.name.endsWith('.test.ts') ? [join(dir, entry.name)]
+      : [],
+    );
+}
+
+// `npm run test:unit`: the pure unit tests alone (test/unit/: no process
+// started, no root, no bundle, no rig), a loop fast enough to run at every
+// save. The process-spawning ones (real php, rsync, a local sh) are in
+// test/local/, and run with the rest below.
+if (process.argv[2] === '--unit') {
+  const unit = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', '--import', './scripts/php-text-hooks.mjs', '--test', '--test-reporter=spec', ...files('test/unit')],
+    { stdio: 'inherit' },
+  );
+  process.exit(unit.status ?? 1);
 }
 
 // Runs after every other test file: fails when the suite left processes or temp dirs behind.
@@ -36,27 +57,47 @@ if (!same) {
   process.exit(1);
 }
 
+// The linter and the formatter's check (npm run lint): one line each and a stop if not.
+const lint = spawnSync('npm', ['run', '--silent', 'lint'], { stdio: 'inherit' });
+if (lint.status !== 0) {
+  console.error('npm run lint failed: fix what it says (npm run format rewrites the formatting)');
+  process.exit(1);
+}
+
 // The rig runs real Workerman: both versions installed (offline from
 // ../shared/workerman/packages when there), or one clear line and a stop.
 const vendor = spawnSync(process.execPath, ['--import', 'tsx', 'test/rig/workerman-vendor.ts'], { stdio: 'inherit' });
 if (vendor.status !== 0) process.exit(vendor.status ?? 1);
 
 // The programs sent to hosts (src/remote/) must at least parse: PHP with php -l,
-// shell with a POSIX sh (dash on Debian, as on most hosts). One line and a stop if not.
-const linters = { '.php': ['php', '-d', 'display_errors=stdout', '-d', 'log_errors=0', '-l'], '.sh': ['sh', '-n'] };
+// shell with a POSIX sh (dash on Debian, as on most hosts), and the shell must
+// pass shellcheck as POSIX sh (no bashisms: a host's login shell may be dash).
+// One line and a stop if not.
+const linters = {
+  '.php': [['php', '-d', 'display_errors=stdout', '-d', 'log_errors=0', '-l']],
+  '.sh': [
+    ['sh', '-n'],
+    ['shellcheck', '--shell=sh', '--format=gcc'],
+  ],
+};
 for (const file of readdirSync('src/remote').sort()) {
-  const linter = Object.entries(linters).find(([ending]) => file.endsWith(ending))?.[1];
-  if (!linter) continue;
-  const lint = spawnSync(linter[0], [...linter.slice(1), join('src/remote', file)], { encoding: 'utf8' });
-  if (lint.status !== 0) {
-    const why = lint.error?.message ?? `${lint.stdout}${lint.stderr}`.split('\n').find((line) => line.trim() !== '')?.trim();
-    console.error(`${linter.join(' ')} src/remote/${file} failed: ${why ?? `exit ${lint.status}`}`);
-    process.exit(1);
+  for (const linter of Object.entries(linters).find(([ending]) => file.endsWith(ending))?.[1] ?? []) {
+    const lint = spawnSync(linter[0], [...linter.slice(1), join('src/remote', file)], { encoding: 'utf8' });
+    if (lint.status !== 0) {
+      const why =
+        lint.error?.message ??
+        `${lint.stdout}${lint.stderr}`
+          .split('\n')
+          .find((line) => line.trim() !== '')
+          ?.trim();
+      console.error(`${linter.join(' ')} src/remote/${file} failed: ${why ?? `exit ${lint.status}`}`);
+      process.exit(1);
+    }
   }
 }
 
 const only = process.argv.slice(2);
-const all = [...files('test/unit'), ...files('test/e2e')];
+const all = [...files('test/unit'), ...files('test/local'), ...files('test/e2e')];
 const selected = only.length > 0 ? only : [...all.filter((file) => file !== LEAK_CHECK), ...all.filter((file) => file === LEAK_CHECK)];
 
 // What the leak check (zz-nothing-left.test.ts) compares against: a mark in

@@ -39,8 +39,23 @@ async function writeTree(root: string): Promise<void> {
 
 /** The OpenSSH command the plain methods use, as a user would write it. */
 function sshCommand(fleet: Fleet, endpoint: Endpoint): string[] {
-  return ['ssh', '-p', String(endpoint.port), '-i', fleet.rig.clientKeyFile, '-o', 'IdentitiesOnly=yes', '-o', 'BatchMode=yes',
-    '-o', 'StrictHostKeyChecking=yes', '-o', `UserKnownHostsFile=${fleet.knownHostsFile}`, '-o', 'GlobalKnownHostsFile=/dev/null'];
+  return [
+    'ssh',
+    '-p',
+    String(endpoint.port),
+    '-i',
+    fleet.rig.clientKeyFile,
+    '-o',
+    'IdentitiesOnly=yes',
+    '-o',
+    'BatchMode=yes',
+    '-o',
+    'StrictHostKeyChecking=yes',
+    '-o',
+    `UserKnownHostsFile=${fleet.knownHostsFile}`,
+    '-o',
+    'GlobalKnownHostsFile=/dev/null',
+  ];
 }
 
 async function deploy(fleet: Fleet, endpoint: Endpoint, method: Method): Promise<string> {
@@ -50,9 +65,26 @@ async function deploy(fleet: Fleet, endpoint: Endpoint, method: Method): Promise
   }
   const ssh = sshCommand(fleet, endpoint);
   const result =
-    method === 'rsync'
-      ? await execFile('rsync', ['-az', '--delete', '--exclude=.git/', '--exclude=*.pid', '--exclude=*.log', '--exclude=*.status', '-e', ssh.join(' '), `${fleet.source}/`, `root@127.0.0.1:${TARGET}/`], { timeoutMs: 120_000 })
-      : await execFile('bash', ['-c', 'set -o pipefail; tar -czf - -C "$1" . | "${@:2}" root@127.0.0.1 "tar -xzf - -C $0"', TARGET, fleet.source, ...ssh], { timeoutMs: 120_000 });
+    method === 'rsync' ?
+      await execFile(
+        'rsync',
+        [
+          '-az',
+          '--delete',
+          '--exclude=.git/',
+          '--exclude=*.pid',
+          '--exclude=*.log',
+          '--exclude=*.status',
+          '-e',
+          ssh.join(' '),
+          `${fleet.source}/`,
+          `root@127.0.0.1:${TARGET}/`,
+        ],
+        { timeoutMs: 120_000 },
+      )
+    : await execFile('bash', ['-c', 'set -o pipefail; tar -czf - -C "$1" . | "${@:2}" root@127.0.0.1 "tar -xzf - -C $0"', TARGET, fleet.source, ...ssh], {
+        timeoutMs: 120_000,
+      });
   return result.code === 0 ? '' : `exit ${result.code}: ${result.stderr.trim().split('\n').slice(-2).join(' | ')}`;
 }
 
@@ -97,7 +129,9 @@ export const delta: Benchmark = {
               const why = await deploy(fleet, endpoint, method);
               if (why) failures.push(`${method}, ${times} times, round ${round + 1}: ${why}`);
               else measured[times][method].push({ ...relay.counts });
-              context.log(`delta round ${round + 1}/${rounds}, ${times} times, ${method}: ${why || `${formatBytes(relay.counts.up + relay.counts.down)} in ${relay.counts.connections} connection(s)`}`);
+              context.log(
+                `delta round ${round + 1}/${rounds}, ${times} times, ${method}: ${why || `${formatBytes(relay.counts.up + relay.counts.down)} in ${relay.counts.connections} connection(s)`}`,
+              );
             }
           }
         }
@@ -113,7 +147,11 @@ const total = (c: Counts) => c.up + c.down;
 
 function rowsFor(counts: Record<Method, Counts[]>, times: Times): string[][] {
   const m = (method: Method, pick: (c: Counts) => number) => median(counts[method].map(pick));
-  const labels: Record<Method, string> = { action: 'the action', rsync: 'plain rsync (`rsync -az --delete`)', tar: 'tar and copy the whole tree (`tar -cz | ssh tar -xz`)' };
+  const labels: Record<Method, string> = {
+    action: 'the action',
+    rsync: 'plain rsync (`rsync -az --delete`)',
+    tar: 'tar and copy the whole tree (`tar -cz | ssh tar -xz`)',
+  };
   return METHODS.map((method) => [
     times === 'checkout' ? 'fresh checkout' : 'times kept',
     labels[method],
@@ -127,7 +165,12 @@ function rowsFor(counts: Record<Method, Counts[]>, times: Times): string[][] {
 
 function report(measured: Measured, failures: readonly string[], rounds: number): Section {
   const overRsync = (times: Times) => ratio(median(measured[times].action.map(total)), median(measured[times].rsync.map(total)));
-  const goal = (times: Times, label: string) => ({ figure: `delta deploy, one file changed in 10,000, ${label}: bytes ÷ plain rsync`, measured: formatRatio(overRsync(times)), goal: '≤ 1.05×', met: meets(overRsync(times), GOAL) });
+  const goal = (times: Times, label: string) => ({
+    figure: `delta deploy, one file changed in 10,000, ${label}: bytes ÷ plain rsync`,
+    measured: formatRatio(overRsync(times)),
+    goal: '≤ 1.05×',
+    met: meets(overRsync(times), GOAL),
+  });
   return {
     title: '3. Delta deploy',
     goals: [goal('checkout', 'fresh checkout (CI)'), goal('kept', 'file times kept')],
@@ -139,7 +182,10 @@ function report(measured: Measured, failures: readonly string[], rounds: number)
         'on loopback in front of the host’s sshd, for everything each method says to the host: for the action that includes the lock, preflight, ' +
         `snapshot, reload and watch besides the sync. Median of ${rounds} round(s), the three methods interleaved.`,
       '',
-      table(['source file times', 'method', 'to the host', 'from the host', 'total', '÷ plain rsync', 'SSH connections'], [...rowsFor(measured.checkout, 'checkout'), ...rowsFor(measured.kept, 'kept')]),
+      table(
+        ['source file times', 'method', 'to the host', 'from the host', 'total', '÷ plain rsync', 'SSH connections'],
+        [...rowsFor(measured.checkout, 'checkout'), ...rowsFor(measured.kept, 'kept')],
+      ),
       ...(failures.length ? ['', 'Deploys not measured:', '', ...failures.map((f) => `- ${f}`)] : []),
     ].join('\n'),
     figures: [],

@@ -50,7 +50,9 @@ export const downtime: Benchmark = {
           const { load, why } = await measureOnce(fleet, mode);
           if (why) failures.push(`${mode}, round ${round + 1}: ${why}`);
           else results[mode].push(load);
-          context.log(`downtime round ${round + 1}/${rounds}, ${mode}: ${load.failed} failed of ${load.ok + load.failed}${why ? ` (deploy FAILED: ${why})` : ''}`);
+          context.log(
+            `downtime round ${round + 1}/${rounds}, ${mode}: ${load.failed} failed of ${load.ok + load.failed}${why ? ` (deploy FAILED: ${why})` : ''}`,
+          );
         }
       }
     });
@@ -75,13 +77,22 @@ function report(results: Record<Mode, LoadResult[]>, failures: readonly string[]
       String(runs.reduce((sum, r) => sum + r.ok + r.failed, 0)),
       String(runs.reduce((sum, r) => sum + r.failed, 0)),
       String(median(runs.map((r) => r.failed))),
-      Object.entries(why).map(([kind, n]) => `${kind} ×${n}`).join(', ') || '–',
+      Object.entries(why)
+        .map(([kind, n]) => `${kind} ×${n}`)
+        .join(', ') || '–',
     ];
   });
   const autoFailed = results.auto.reduce((sum, r) => sum + r.failed, 0);
   return {
     title: '4. Zero downtime',
-    goals: [{ figure: 'failed requests during 3-host rollouts, reload-mode auto', measured: `${autoFailed} in ${results.auto.length} rollout(s)`, goal: '0', met: results.auto.length ? autoFailed === 0 : null }],
+    goals: [
+      {
+        figure: 'failed requests during 3-host rollouts, reload-mode auto',
+        measured: `${autoFailed} in ${results.auto.length} rollout(s)`,
+        goal: '0',
+        met: results.auto.length ? autoFailed === 0 : null,
+      },
+    ],
     body: [
       `Three hosts, deployed one at a time (\`max-parallel: 1\`, \`settle: 0s\`), ${rounds} round(s), the four ways interleaved. ` +
         `Throughout each deploy (from ${MARGIN_MS} ms before to ${MARGIN_MS} ms after) two loops per host send \`GET /\` on a new TCP connection each ` +

@@ -4,7 +4,7 @@
 import { lutimes, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { HostReport } from '../../src/engine/report.js';
+import type { HostReport } from '../../src/engine/report/report.js';
 import { removeRunnerTemp, runAction } from '../../test/rig/action-runner.js';
 import { execFile } from '../../test/rig/process.js';
 import { Rig, TARGET, type TestHost } from '../../test/rig/rig.js';
@@ -59,9 +59,11 @@ async function backdate(dir: string): Promise<void> {
 /** Runs `task` on every item, at most `limit` at once. */
 async function eachLimited<T>(items: readonly T[], limit: number, task: (item: T) => Promise<void>): Promise<void> {
   const queue = [...items];
-  await Promise.all(Array.from({ length: Math.min(limit, queue.length) }, async () => {
-    for (let item = queue.shift(); item !== undefined; item = queue.shift()) await task(item);
-  }));
+  await Promise.all(
+    Array.from({ length: Math.min(limit, queue.length) }, async () => {
+      for (let item = queue.shift(); item !== undefined; item = queue.shift()) await task(item);
+    }),
+  );
 }
 
 /**
@@ -169,8 +171,20 @@ export async function runTimedAction(
   }
   const ok = run.code === 0 && reports.length > 0 && reports.every((r) => r.ok);
   const failed = reports.find((r) => !r.ok);
-  const why = ok ? '' : failed ? `${failed.host}: ${failed.error ?? failed.status}` : `exit ${run.code}: ${lastLines(run.log)}`;
-  return { ms: exitedAt - spawnedAt, spawnedAt: performance.timeOrigin + spawnedAt, exitedAt: performance.timeOrigin + exitedAt, cost, ok, reports, log: run.log, why };
+  const why =
+    ok ? ''
+    : failed ? `${failed.host}: ${failed.error ?? failed.status}`
+    : `exit ${run.code}: ${lastLines(run.log)}`;
+  return {
+    ms: exitedAt - spawnedAt,
+    spawnedAt: performance.timeOrigin + spawnedAt,
+    exitedAt: performance.timeOrigin + exitedAt,
+    cost,
+    ok,
+    reports,
+    log: run.log,
+    why,
+  };
 }
 
 function lastLines(text: string, count = 3): string {

@@ -38,7 +38,9 @@ function parseArgs(args: readonly string[]): { quick: boolean; out: string | nul
   }
   const unknown = names.filter((name) => !BENCHMARKS.some((b) => b.name === name));
   if (unknown.length > 0 || out === '') {
-    throw new Error(`usage: npm run bench -- [--quick] [--out FILE] [NAME...]; ${unknown.length ? `unknown benchmark "${unknown.join('", "')}"` : '--out needs a file'}; names: ${BENCHMARKS.map((b) => b.name).join(' ')}`);
+    throw new Error(
+      `usage: npm run bench -- [--quick] [--out FILE] [NAME...]; ${unknown.length ? `unknown benchmark "${unknown.join('", "')}"` : '--out needs a file'}; names: ${BENCHMARKS.map((b) => b.name).join(' ')}`,
+    );
   }
   const selected = names.length ? BENCHMARKS.filter((b) => names.includes(b.name)) : [...BENCHMARKS];
   return { quick, out: out ?? (selected.length === BENCHMARKS.length ? join(REPO, 'BENCHMARKS.md') : null), selected };
@@ -68,7 +70,12 @@ async function runOne(benchmark: Benchmark, context: BenchContext): Promise<Sect
   } catch (error) {
     context.log(`${benchmark.name}: FAILED: ${(error as Error).stack ?? error}`);
     process.exitCode = 1;
-    return { title: `${benchmark.name}: failed`, goals: [], body: `The benchmark stopped with an error:\n\n\`\`\`\n${(error as Error).message}\n\`\`\``, figures: [] };
+    return {
+      title: `${benchmark.name}: failed`,
+      goals: [],
+      body: `The benchmark stopped with an error:\n\n\`\`\`\n${(error as Error).message}\n\`\`\``,
+      figures: [],
+    };
   }
 }
 
@@ -81,7 +88,12 @@ async function main(): Promise<void> {
   const machine = await describeMachine();
   const sections: Section[] = [];
   for (const benchmark of selected) sections.push(await runOne(benchmark, context));
-  machine.push(['load average at the end', loadavg().map((n) => n.toFixed(2)).join(', ')]);
+  machine.push([
+    'load average at the end',
+    loadavg()
+      .map((n) => n.toFixed(2))
+      .join(', '),
+  ]);
   const { commit, dirty } = await describeCommit();
   const figuresDir = 'benchmarks';
   const args = [...(quick ? ['--quick'] : []), ...(selected.length < BENCHMARKS.length ? selected.map((b) => b.name) : [])];

@@ -8,7 +8,12 @@ import { WORKERMAN_RELEASES } from '../../test/rig/workerman-vendor.js';
 /** The first line a command prints (on stdout or, like ssh -V, on stderr), or why there is none. */
 async function firstLine(command: string, args: readonly string[]): Promise<string> {
   const result = await execFile(command, args, { timeoutMs: 10_000 }).catch((error: Error) => ({ stdout: '', stderr: error.message, code: 1 }));
-  return `${result.stdout}\n${result.stderr}`.split('\n').find((line) => line.trim() !== '')?.trim() ?? `${command}: no output`;
+  return (
+    `${result.stdout}\n${result.stderr}`
+      .split('\n')
+      .find((line) => line.trim() !== '')
+      ?.trim() ?? `${command}: no output`
+  );
 }
 
 async function cpuModel(): Promise<string> {
@@ -22,7 +27,12 @@ export async function describeMachine(): Promise<[string, string][]> {
     ['cores', String(availableParallelism())],
     ['memory', `${Math.round(totalmem() / 2 ** 30)} GiB`],
     ['kernel', `Linux ${release()}`],
-    ['load average at the start (1, 5, 15 min)', loadavg().map((n) => n.toFixed(2)).join(', ')],
+    [
+      'load average at the start (1, 5, 15 min)',
+      loadavg()
+        .map((n) => n.toFixed(2))
+        .join(', '),
+    ],
     ['Node (runs the action and the benchmark)', process.version],
     ['PHP', await firstLine('php', ['--version'])],
     ['rsync', await firstLine('rsync', ['--version'])],

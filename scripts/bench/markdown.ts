@@ -48,7 +48,11 @@ export function table(headers: readonly string[], rows: readonly (readonly strin
 }
 
 function verdict(met: boolean | null): string {
-  return met === null ? 'not measured' : met ? 'met' : 'not met';
+  return (
+    met === null ? 'not measured'
+    : met ? 'met'
+    : 'not met'
+  );
 }
 
 export function renderDocument(run: RunInfo, machine: readonly (readonly [string, string])[], sections: readonly Section[], figuresDir: string): string {
@@ -66,11 +70,19 @@ export function renderDocument(run: RunInfo, machine: readonly (readonly [string
     '',
     '## Goals',
     '',
-    goals.length ? table(['figure', 'measured', 'goal', ''], goals.map((g) => [g.figure, g.measured, g.goal, verdict(g.met)])) : 'No benchmark with a goal ran.',
+    goals.length ?
+      table(
+        ['figure', 'measured', 'goal', ''],
+        goals.map((g) => [g.figure, g.measured, g.goal, verdict(g.met)]),
+      )
+    : 'No benchmark with a goal ran.',
     '',
     '## Machine',
     '',
-    table(['', ''], machine.map(([name, value]) => [name, value])),
+    table(
+      ['', ''],
+      machine.map(([name, value]) => [name, value]),
+    ),
     '',
   ];
   for (const section of sections) {

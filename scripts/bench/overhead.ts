@@ -5,7 +5,19 @@
 // check), on 1, 4 and 8 hosts. The three are interleaved round by round, in a
 // rotating order, each deploying one changed file.
 import type { Benchmark, BenchContext } from './benchmark.js';
-import { actionInputs, endpointsOf, nextVersion, runCarefulScript, runSshLoop, runTimedAction, startFleet, waitSteady, withRig, type ActionResult, type Fleet } from './fleet.js';
+import {
+  actionInputs,
+  endpointsOf,
+  nextVersion,
+  runCarefulScript,
+  runSshLoop,
+  runTimedAction,
+  startFleet,
+  waitSteady,
+  withRig,
+  type ActionResult,
+  type Fleet,
+} from './fleet.js';
 import { table, type GoalRow, type Section } from './markdown.js';
 import { formatMs, formatRatio, meets, median, ratio } from './stats.js';
 import { renderSvg } from './svg.js';
@@ -127,7 +139,12 @@ function report(results: Map<number, Samples>, rounds: number): Section {
     ]);
     for (const method of METHODS) series[method].push({ x: count, y: m[method] / 1000 });
     if (count === 1 || count === 4) {
-      goals.push({ figure: `${count} host${count > 1 ? 's at once' : ''}: wall time ÷ careful script`, measured: formatRatio(overScript), goal: '≤ 1.10×', met: meets(overScript, GOAL) });
+      goals.push({
+        figure: `${count} host${count > 1 ? 's at once' : ''}: wall time ÷ careful script`,
+        measured: formatRatio(overScript),
+        goal: '≤ 1.10×',
+        met: meets(overScript, GOAL),
+      });
     }
   }
   const failures = [...results.values()].flatMap((s) => s.failures);

@@ -79,7 +79,9 @@ async function measureAlone(context: BenchContext, rounds: number): Promise<Alon
           await sleep(MARGIN_MS);
           const result = await probe.stop();
           results.push({ major, way, probe: result, rolloutMs: ms, reportedMs });
-          context.log(`restart, Workerman ${major}, ${way}: unserved ${formatMs(result.longestGapMs)}, ${result.failed} failed of ${result.requests}, ${formatMs(ms)}`);
+          context.log(
+            `restart, Workerman ${major}, ${way}: unserved ${formatMs(result.longestGapMs)}, ${result.failed} failed of ${result.requests}, ${formatMs(ms)}`,
+          );
         }
       }
     }
@@ -141,8 +143,18 @@ function report(alone: readonly Alone[], behind: readonly Behind[], rounds: numb
   for (const major of [5, 4] as const) {
     const action = pick(major, 'action');
     const slowest = action.length ? Math.max(...action.map((run) => run.rolloutMs)) : Number.NaN;
-    goals.push({ figure: `restart, Workerman ${major}, one idle keep-alive client: longest unserved window (worst of ${action.length})`, measured: formatMs(worst(action)), goal: '≤ 1.0 s', met: meets(worst(action), WINDOW_GOAL) });
-    goals.push({ figure: `restart, Workerman ${major}: rollout with default inputs (slowest of ${action.length})`, measured: formatMs(slowest), goal: '≤ 15 s', met: meets(slowest, ROLLOUT_GOAL) });
+    goals.push({
+      figure: `restart, Workerman ${major}, one idle keep-alive client: longest unserved window (worst of ${action.length})`,
+      measured: formatMs(worst(action)),
+      goal: '≤ 1.0 s',
+      met: meets(worst(action), WINDOW_GOAL),
+    });
+    goals.push({
+      figure: `restart, Workerman ${major}: rollout with default inputs (slowest of ${action.length})`,
+      measured: formatMs(slowest),
+      goal: '≤ 15 s',
+      met: meets(slowest, ROLLOUT_GOAL),
+    });
     for (const way of ['action', 'plain'] as Way[]) {
       const runs = pick(major, way);
       rows.push([
@@ -159,7 +171,12 @@ function report(alone: readonly Alone[], behind: readonly Behind[], rounds: numb
   }
   const drained = behind.filter((run) => run.way === 'action');
   const drainedFailed = drained.reduce((sum, run) => sum + run.failed, 0);
-  goals.push({ figure: 'restart of 3 hosts behind HAProxy with drain-command: failed requests', measured: `${drainedFailed} in ${drained.length} rollout(s)`, goal: '0', met: drained.length ? drainedFailed === 0 : null });
+  goals.push({
+    figure: 'restart of 3 hosts behind HAProxy with drain-command: failed requests',
+    measured: `${drainedFailed} in ${drained.length} rollout(s)`,
+    goal: '0',
+    met: drained.length ? drainedFailed === 0 : null,
+  });
   const proxyRows = (['action', 'plain'] as Way[]).map((way) => {
     const runs = behind.filter((run) => run.way === way);
     const why: Record<string, number> = {};
@@ -169,7 +186,9 @@ function report(alone: readonly Alone[], behind: readonly Behind[], rounds: numb
       String(runs.length),
       String(runs.reduce((sum, run) => sum + run.ok + run.failed, 0)),
       String(runs.reduce((sum, run) => sum + run.failed, 0)),
-      Object.entries(why).map(([kind, n]) => `${kind} ×${n}`).join(', ') || '–',
+      Object.entries(why)
+        .map(([kind, n]) => `${kind} ×${n}`)
+        .join(', ') || '–',
     ];
   });
   return {
@@ -181,10 +200,22 @@ function report(alone: readonly Alone[], behind: readonly Behind[], rounds: numb
         '`GET /` on a new connection every 10 ms (1 s timeout). The unserved window is the longest time between two answered probes. ' +
         'The action runs with default inputs (settle 5 s); the plain restart is rsync, then `php start.php restart -d` over ssh, then a wait until the workers are steady.',
       '',
-      table(['Workerman', 'restart', 'runs', 'unserved (median)', 'unserved (worst)', 'probes failed', 'the action\'s own `restartCost.unservedMs` (median)', 'deploy (median)'], rows),
+      table(
+        [
+          'Workerman',
+          'restart',
+          'runs',
+          'unserved (median)',
+          'unserved (worst)',
+          'probes failed',
+          "the action's own `restartCost.unservedMs` (median)",
+          'deploy (median)',
+        ],
+        rows,
+      ),
       '',
       'Three hosts behind a real HAProxy 2.6 on loopback (`retries 0`, no redispatch: a request sent to a stopped host fails), two loops sending `GET /` on new connections through it (2 ms apart); ' +
-        'the action drains each host through HAProxy\'s admin socket (`set server app/webN state maint`, then `ready`) one host at a time.',
+        "the action drains each host through HAProxy's admin socket (`set server app/webN state maint`, then `ready`) one host at a time.",
       '',
       table(['deploy', 'rollouts', 'requests', 'failed', 'how they failed'], proxyRows),
     ].join('\n'),

@@ -4,7 +4,18 @@
 // connections per host (counted by each host's sshd at LogLevel VERBOSE). The
 // careful script on all 32 hosts at once is run too, for reference.
 import type { Benchmark } from './benchmark.js';
-import { actionInputs, connectionsLogged, endpointsOf, nextVersion, runCarefulScript, runTimedAction, startFleet, waitSteady, withRig, type Fleet } from './fleet.js';
+import {
+  actionInputs,
+  connectionsLogged,
+  endpointsOf,
+  nextVersion,
+  runCarefulScript,
+  runTimedAction,
+  startFleet,
+  waitSteady,
+  withRig,
+  type Fleet,
+} from './fleet.js';
 import { table, type Section } from './markdown.js';
 import { formatMs, formatRatio, meets, median, ratio } from './stats.js';
 import { renderSvg } from './svg.js';
@@ -38,14 +49,30 @@ async function actionRun(fleet: Fleet, maxParallel: number): Promise<Run> {
   const { result, connections } = await countingConnections(fleet, () =>
     runTimedAction(actionInputs(fleet, endpointsOf(fleet.hosts), { 'max-parallel': String(maxParallel) })),
   );
-  return { label: `action, max-parallel ${maxParallel}`, maxParallel, ms: result.ms, peakMiB: result.cost.peakMiB, cpuMs: result.cost.cpuMs, connections, why: result.ok ? '' : result.why };
+  return {
+    label: `action, max-parallel ${maxParallel}`,
+    maxParallel,
+    ms: result.ms,
+    peakMiB: result.cost.peakMiB,
+    cpuMs: result.cost.cpuMs,
+    connections,
+    why: result.ok ? '' : result.why,
+  };
 }
 
 async function scriptRun(fleet: Fleet): Promise<Run> {
   await nextVersion(fleet);
   const { result, connections } = await countingConnections(fleet, () => runCarefulScript(fleet, endpointsOf(fleet.hosts)));
   await waitSteady(fleet);
-  return { label: `careful script, ${HOSTS} hosts at once`, maxParallel: null, ms: result.ms, peakMiB: Number.NaN, cpuMs: Number.NaN, connections, why: result.why };
+  return {
+    label: `careful script, ${HOSTS} hosts at once`,
+    maxParallel: null,
+    ms: result.ms,
+    peakMiB: Number.NaN,
+    cpuMs: Number.NaN,
+    connections,
+    why: result.why,
+  };
 }
 
 export const scale: Benchmark = {
@@ -59,11 +86,15 @@ export const scale: Benchmark = {
       for (const maxParallel of settings) {
         const run = await actionRun(fleet, maxParallel);
         runs.push(run);
-        context.log(`scale, max-parallel ${maxParallel}: ${formatMs(run.ms)}, peak ${run.peakMiB.toFixed(0)} MiB, connections per host ${median(run.connections)}${run.why ? `, FAILED: ${run.why}` : ''}`);
+        context.log(
+          `scale, max-parallel ${maxParallel}: ${formatMs(run.ms)}, peak ${run.peakMiB.toFixed(0)} MiB, connections per host ${median(run.connections)}${run.why ? `, FAILED: ${run.why}` : ''}`,
+        );
       }
       const script = await scriptRun(fleet);
       runs.push(script);
-      context.log(`scale, careful script: ${formatMs(script.ms)}, connections per host ${median(script.connections)}${script.why ? `, FAILED: ${script.why}` : ''}`);
+      context.log(
+        `scale, careful script: ${formatMs(script.ms)}, connections per host ${median(script.connections)}${script.why ? `, FAILED: ${script.why}` : ''}`,
+      );
     });
     return report(runs);
   },
@@ -99,8 +130,18 @@ function report(runs: readonly Run[]): Section {
   return {
     title: '5. Scale: 32 hosts',
     goals: [
-      { figure: `${HOSTS} hosts: the action’s peak RSS`, measured: Number.isFinite(peak) ? `${peak.toFixed(0)} MiB` : '–', goal: '≤ 200 MB', met: meets(peak, MEMORY_GOAL) },
-      { figure: 'SSH connections per host per rollout (most any host saw)', measured: Number.isFinite(connectionsMax) ? String(connectionsMax) : '–', goal: '1', met: meets(connectionsMax, CONNECTIONS_GOAL) },
+      {
+        figure: `${HOSTS} hosts: the action’s peak RSS`,
+        measured: Number.isFinite(peak) ? `${peak.toFixed(0)} MiB` : '–',
+        goal: '≤ 200 MB',
+        met: meets(peak, MEMORY_GOAL),
+      },
+      {
+        figure: 'SSH connections per host per rollout (most any host saw)',
+        measured: Number.isFinite(connectionsMax) ? String(connectionsMax) : '–',
+        goal: '1',
+        met: meets(connectionsMax, CONNECTIONS_GOAL),
+      },
     ],
     body: [
       `${HOSTS} hosts, each running the example app cut to one worker per group (web, gateway, task), deployed once per \`max-parallel\` setting ` +

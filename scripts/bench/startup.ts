@@ -31,6 +31,8 @@ class StandIn {
   ) {}
 
   static async listen(): Promise<StandIn> {
+    // Assigned once, after the server it is built from; the connection handler reads it later.
+    // eslint-disable-next-line prefer-const
     let standIn: StandIn | undefined;
     const server = createServer((socket) => {
       socket.on('error', () => undefined);
@@ -83,9 +85,21 @@ async function timeToFirstByte(client: Client, standIn: StandIn, keyDir: string)
     return at === null ? null : at - spawnedAt;
   }
   const args =
-    client === 'ssh'
-      ? ['ssh', '-p', String(standIn.port), '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', 'root@127.0.0.1', 'true']
-      : [process.execPath, '-e', `require('node:net').connect(${standIn.port}, '127.0.0.1', function () { this.write('x'); })`];
+    client === 'ssh' ?
+      [
+        'ssh',
+        '-p',
+        String(standIn.port),
+        '-o',
+        'BatchMode=yes',
+        '-o',
+        'StrictHostKeyChecking=no',
+        '-o',
+        'UserKnownHostsFile=/dev/null',
+        'root@127.0.0.1',
+        'true',
+      ]
+    : [process.execPath, '-e', `require('node:net').connect(${standIn.port}, '127.0.0.1', function () { this.write('x'); })`];
   const child = spawn(args[0]!, args.slice(1), { stdio: 'ignore' });
   const spawnedAt = performance.now();
   const exited = new Promise((resolve) => child.once('close', resolve));
@@ -111,7 +125,9 @@ export const startup: Benchmark = {
           if (ms === null) missed++;
           else samples[client].push(ms);
         }
-        context.log(`startup run ${i + 1}/${runs}: action ${formatMs(samples.action.at(-1) ?? Number.NaN)}, ssh ${formatMs(samples.ssh.at(-1) ?? Number.NaN)}, node ${formatMs(samples.node.at(-1) ?? Number.NaN)}`);
+        context.log(
+          `startup run ${i + 1}/${runs}: action ${formatMs(samples.action.at(-1) ?? Number.NaN)}, ssh ${formatMs(samples.ssh.at(-1) ?? Number.NaN)}, node ${formatMs(samples.node.at(-1) ?? Number.NaN)}`,
+        );
       }
     } finally {
       await standIn.close();
@@ -139,7 +155,13 @@ function report(samples: Record<Client, number[]>, missed: number, runs: number,
       '',
       table(
         ['client', 'median', 'min', 'max', '÷ ssh'],
-        CLIENTS.map((client) => [labels[client], formatMs(median(samples[client])), formatMs(Math.min(...samples[client])), formatMs(Math.max(...samples[client])), formatRatio(ratio(median(samples[client]), median(samples.ssh)))]),
+        CLIENTS.map((client) => [
+          labels[client],
+          formatMs(median(samples[client])),
+          formatMs(Math.min(...samples[client])),
+          formatMs(Math.max(...samples[client])),
+          formatRatio(ratio(median(samples[client]), median(samples.ssh))),
+        ]),
       ),
       '',
       `\`dist/index.cjs\`: ${formatBytes(bundle.bytes)} (${bundle.bytes.toLocaleString('en')} bytes), ${formatBytes(bundle.gzipped)} gzipped.`,

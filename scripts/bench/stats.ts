@@ -21,7 +21,11 @@ export function formatRatio(value: number): string {
 
 export function formatMs(ms: number): string {
   if (!Number.isFinite(ms)) return '–';
-  return Math.abs(ms) >= 10_000 ? `${(ms / 1000).toFixed(1)} s` : Math.abs(ms) >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${Math.round(ms)} ms`;
+  return (
+    Math.abs(ms) >= 10_000 ? `${(ms / 1000).toFixed(1)} s`
+    : Math.abs(ms) >= 1000 ? `${(ms / 1000).toFixed(2)} s`
+    : `${Math.round(ms)} ms`
+  );
 }
 
 export function formatBytes(bytes: number): string {

@@ -5,7 +5,7 @@
 // and for new code that crashes at start, the time from the signal to the
 // failure against its budget (settle plus one poll, at their defaults).
 import { readFile } from 'node:fs/promises';
-import { parseInputs } from '../../src/engine/inputs.js';
+import { parseInputs } from '../../src/engine/inputs/inputs.js';
 import { makeCrashingSource } from '../../test/rig/scenario.js';
 import type { Benchmark } from './benchmark.js';
 import { actionInputs, endpointsOf, nextVersion, runTimedAction, startFleet, withRig, type Fleet } from './fleet.js';
@@ -50,7 +50,11 @@ async function crashLoop(fleet: Fleet): Promise<CrashLoop> {
   const report = result.reports[0];
   const verify = report?.phases?.find((p) => p.name === 'verify');
   if (!report || report.ok || !verify) {
-    return { verdictMs: Number.NaN, budgetMs: settleMs + pollIntervalMs, why: report?.ok ? 'the crashing code was reported ok' : `no verify phase in the report: ${result.why}` };
+    return {
+      verdictMs: Number.NaN,
+      budgetMs: settleMs + pollIntervalMs,
+      why: report?.ok ? 'the crashing code was reported ok' : `no verify phase in the report: ${result.why}`,
+    };
   }
   return { verdictMs: verify.end - verify.start, budgetMs: settleMs + pollIntervalMs, why: [report.reason, report.error].filter(Boolean).join(': ') };
 }
@@ -81,7 +85,9 @@ export const verdict: Benchmark = {
         }
         const lastReplaced = Math.max(...(await Promise.all(workers.map((w) => startedAtMs(w.pid, boot)))));
         samples.push({ toVerdict: verdictAt - lastReplaced, toExit: exitedAt - lastReplaced });
-        context.log(`verdict run ${i + 1}/${runs}: ${Math.round(verdictAt - lastReplaced)} ms to the verdict, ${Math.round(exitedAt - lastReplaced)} ms to exit`);
+        context.log(
+          `verdict run ${i + 1}/${runs}: ${Math.round(verdictAt - lastReplaced)} ms to the verdict, ${Math.round(exitedAt - lastReplaced)} ms to exit`,
+        );
       }
       crash = await crashLoop(fleet);
       context.log(`verdict, crash loop: ${formatMs(crash.verdictMs)} from the signal to the failure (budget ${formatMs(crash.budgetMs)}): ${crash.why}`);

@@ -59,7 +59,9 @@ export function standing(tag: ReleaseTag, tags: readonly string[]): { newestOfMa
 /** package.json's version must be the tag's: the package and the action ship as one. */
 export function checkVersion(tag: ReleaseTag, packageVersion: unknown): void {
   if (packageVersion !== tag.version) {
-    throw new Error(`package.json has version ${JSON.stringify(packageVersion)}, but the tag is v${tag.version}: set "version": "${tag.version}" (and a CHANGELOG.md section), commit, and tag that commit`);
+    throw new Error(
+      `package.json has version ${JSON.stringify(packageVersion)}, but the tag is v${tag.version}: set "version": "${tag.version}" (and a CHANGELOG.md section), commit, and tag that commit`,
+    );
   }
 }
 
@@ -74,10 +76,15 @@ function githubRepository(url: string): string | undefined {
  * checks a provenance statement against it, and refuses the publish otherwise.
  */
 export function checkRepository(repository: unknown, githubRepositoryName: string): void {
-  const url = typeof repository === 'string' ? repository : typeof repository === 'object' && repository !== null ? (repository as { url?: unknown }).url : undefined;
+  const url =
+    typeof repository === 'string' ? repository
+    : typeof repository === 'object' && repository !== null ? (repository as { url?: unknown }).url
+    : undefined;
   const named = typeof url === 'string' ? githubRepository(url) : undefined;
   if (named?.toLowerCase() !== githubRepositoryName.toLowerCase()) {
-    throw new Error(`package.json's repository is ${JSON.stringify(url ?? repository)}, but this is ${githubRepositoryName}: set "repository": { "type": "git", "url": "git+https://github.com/${githubRepositoryName}.git" }`);
+    throw new Error(
+      `package.json's repository is ${JSON.stringify(url ?? repository)}, but this is ${githubRepositoryName}: set "repository": { "type": "git", "url": "git+https://github.com/${githubRepositoryName}.git" }`,
+    );
   }
 }
 
@@ -91,7 +98,8 @@ export function changelogSection(changelog: string, version: string): string {
   const heading = (line: string) => /^## \[?([^\]\s]+)\]?(?: - (\d{4}-\d{2}-\d{2}))?\s*$/.exec(line);
   const start = lines.findIndex((line) => heading(line)?.[1] === version);
   if (start === -1) throw new Error(`CHANGELOG.md has no section for ${version}: expected a heading "## [${version}] - YYYY-MM-DD"`);
-  if (heading(lines[start]!)?.[2] === undefined) throw new Error(`CHANGELOG.md's heading ${JSON.stringify(lines[start])} has no date: expected "## [${version}] - YYYY-MM-DD"`);
+  if (heading(lines[start]!)?.[2] === undefined)
+    throw new Error(`CHANGELOG.md's heading ${JSON.stringify(lines[start])} has no date: expected "## [${version}] - YYYY-MM-DD"`);
   const next = lines.findIndex((line, index) => index > start && /^## /.test(line));
   const body = lines
     .slice(start + 1, next === -1 ? undefined : next)
@@ -103,7 +111,11 @@ export function changelogSection(changelog: string, version: string): string {
 }
 
 /** Every check for `tag` against the repository's files; the release notes and the outputs. */
-export function prepareRelease(tag: string, files: { packageJson: string; changelog: string }, githubRepositoryName: string | undefined): { tag: ReleaseTag; notes: string } {
+export function prepareRelease(
+  tag: string,
+  files: { packageJson: string; changelog: string },
+  githubRepositoryName: string | undefined,
+): { tag: ReleaseTag; notes: string } {
   const parsed = parseTag(tag);
   const manifest = JSON.parse(files.packageJson) as { version?: unknown; repository?: unknown };
   checkVersion(parsed, manifest.version);
@@ -118,8 +130,18 @@ function main(argv: readonly string[]): void {
   const { tag: parsed, notes } = prepareRelease(tag, files, process.env['GITHUB_REPOSITORY'] || undefined);
   const { newestOfMajor, newest } = standing(parsed, execFileSync('git', ['tag', '--list'], { encoding: 'utf8' }).split('\n'));
   writeFileSync(notesFile, notes);
-  const outputs = { version: parsed.version, major: parsed.major, 'move-major': String(newestOfMajor), newest: String(newest), 'npm-tag': newest ? 'latest' : `latest-${parsed.major}` };
-  process.stdout.write(Object.entries(outputs).map(([name, value]) => `${name}=${value}\n`).join(''));
+  const outputs = {
+    version: parsed.version,
+    major: parsed.major,
+    'move-major': String(newestOfMajor),
+    newest: String(newest),
+    'npm-tag': newest ? 'latest' : `latest-${parsed.major}`,
+  };
+  process.stdout.write(
+    Object.entries(outputs)
+      .map(([name, value]) => `${name}=${value}\n`)
+      .join(''),
+  );
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {

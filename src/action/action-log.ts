@@ -1,7 +1,7 @@
 import * as core from '@actions/core';
-import { sealEachLine, sealHostText } from '../engine/host-text.js';
+import { sealEachLine, sealHostText } from '../engine/report/host-text.js';
 import type { RolloutLog } from '../engine/ports.js';
-import type { HostReport } from '../engine/report.js';
+import type { HostReport } from '../engine/report/report.js';
 
 /** The runner's groups do not nest: at most one is open. */
 let groupOpen = false;

@@ -1,10 +1,10 @@
 import * as core from '@actions/core';
 import { hostname } from 'node:os';
 import { stopRunningRsync } from '../adapters/rsync-sync.js';
-import { sealHostText } from '../engine/host-text.js';
-import { tallyHosts, tallyLine } from '../engine/host-outcome.js';
-import { InputError, parseInputs } from '../engine/inputs.js';
-import type { HostReport } from '../engine/report.js';
+import { sealHostText } from '../engine/report/host-text.js';
+import { tallyHosts, tallyLine } from '../engine/report/host-outcome.js';
+import { InputError, parseInputs } from '../engine/inputs/inputs.js';
+import type { HostReport } from '../engine/report/report.js';
 import type { LockOwner } from '../rollout/host-lock.js';
 import { runDeployment } from '../run/deployment.js';
 import { actionLog, debugLines, fail } from './action-log.js';
@@ -58,14 +58,9 @@ function endNow(why: string, detail?: unknown): void {
   attempt(writeReport);
   attempt(() => writeJobSummary(progress.reports, runTimeMs()));
   if (detail instanceof Error && detail.stack) attempt(() => core.debug(sealHostText(detail.stack)));
-  const inProgress = progress.current
-    ? ` ${progress.current} was in progress: what it did is unknown (files may have changed, a reload may have been signalled).`
-    : '';
-  attempt(() =>
-    fail(
-      `graceful-reload stopped: ${why}.${inProgress} The report lists the ${progress.reports.length} host(s) finished before.`,
-    ),
-  );
+  const inProgress =
+    progress.current ? ` ${progress.current} was in progress: what it did is unknown (files may have changed, a reload may have been signalled).` : '';
+  attempt(() => fail(`graceful-reload stopped: ${why}.${inProgress} The report lists the ${progress.reports.length} host(s) finished before.`));
   process.exit(1);
 }
 
@@ -85,7 +80,9 @@ function installLastResort(): void {
       return;
     }
     cancellation.abort();
-    core.warning(`cancelled (SIGINT): no new host starts; the hosts in flight get ${CANCEL_SETTLE_MS / 1000} s to settle, then stop watching and release their locks`);
+    core.warning(
+      `cancelled (SIGINT): no new host starts; the hosts in flight get ${CANCEL_SETTLE_MS / 1000} s to settle, then stop watching and release their locks`,
+    );
     setTimeout(() => watchesEnd.abort(), CANCEL_SETTLE_MS).unref();
     setTimeout(() => endNow('the step was cancelled (SIGINT) and the hosts in flight did not finish in time'), CANCEL_GRACE_MS).unref();
   });
@@ -96,9 +93,9 @@ function installLastResort(): void {
 function lockOwner(): LockOwner {
   const env = process.env;
   const runUrl =
-    env['GITHUB_RUN_ID'] !== undefined
-      ? `${env['GITHUB_SERVER_URL'] ?? 'https://github.com'}/${env['GITHUB_REPOSITORY'] ?? '?'}/actions/runs/${env['GITHUB_RUN_ID']}`
-      : `a run outside GitHub Actions (pid ${process.pid} on ${hostname()})`;
+    env['GITHUB_RUN_ID'] !== undefined ?
+      `${env['GITHUB_SERVER_URL'] ?? 'https://github.com'}/${env['GITHUB_REPOSITORY'] ?? '?'}/actions/runs/${env['GITHUB_RUN_ID']}`
+    : `a run outside GitHub Actions (pid ${process.pid} on ${hostname()})`;
   return { runUrl, job: env['GITHUB_JOB'] ?? 'graceful-reload', startedAt: new Date().toISOString() };
 }
 
@@ -145,7 +142,10 @@ async function deploy(): Promise<void> {
     fail(`${failed.map((r) => `${r.host} ${r.status}`).join(', ')} (${summary})`);
     return;
   }
-  const done = plan.fleet.dryRun ? 'planned, nothing changed' : plan.fleet.mode === 'rollback' ? 'rolled back and verified' : 'done';
+  const done =
+    plan.fleet.dryRun ? 'planned, nothing changed'
+    : plan.fleet.mode === 'rollback' ? 'rolled back and verified'
+    : 'done';
   core.info(`all ${reports.length} host(s) ${done}: ${summary}`);
 }
 

@@ -1,9 +1,9 @@
 import * as core from '@actions/core';
 import { appendFileSync } from 'node:fs';
-import { sealHostText } from '../engine/host-text.js';
-import { countOutputs, statusOf, tallyHosts, whyNotOk } from '../engine/host-outcome.js';
-import { jobSummary } from '../engine/job-summary.js';
-import type { HostReport } from '../engine/report.js';
+import { sealHostText } from '../engine/report/host-text.js';
+import { countOutputs, statusOf, tallyHosts, whyNotOk } from '../engine/report/host-outcome.js';
+import { jobSummary } from './job-summary.js';
+import type { HostReport } from '../engine/report/report.js';
 import { endOpenGroup, reportJson } from './action-log.js';
 
 /**

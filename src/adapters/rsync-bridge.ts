@@ -41,7 +41,8 @@ export function readBridgeHeader(bytes: Buffer): { args: string[]; rest: Buffer 
     fields.push(bytes.subarray(start, at).toString('utf8'));
     start = at + 1;
     const count = Number(fields[0]);
-    if (!Number.isInteger(count) || count < 1) throw new BridgeHeaderError(`the remote shell sent "${fields[0]!.slice(0, 20)}" where an argument count belongs`);
+    if (!Number.isInteger(count) || count < 1)
+      throw new BridgeHeaderError(`the remote shell sent "${fields[0]!.slice(0, 20)}" where an argument count belongs`);
     if (fields.length === count + 1) return { args: fields.slice(1), rest: bytes.subarray(start) };
   }
   if (bytes.length > MAX_HEADER_BYTES) throw new BridgeHeaderError(`the remote shell sent over ${MAX_HEADER_BYTES} bytes of arguments`);
@@ -86,7 +87,11 @@ const STDERR_KEPT = 16 * 1024;
  * opens the remote command with `open`, and relays bytes until either end
  * stops or `stop` is called. Never throws: what happened is in `outcome`.
  */
-export function serveRsync(socket: Duplex, open: (command: string) => Promise<RemoteStream>, debug?: (line: string) => void): { outcome: BridgeOutcome; stop: () => void } {
+export function serveRsync(
+  socket: Duplex,
+  open: (command: string) => Promise<RemoteStream>,
+  debug?: (line: string) => void,
+): { outcome: BridgeOutcome; stop: () => void } {
   const outcome: BridgeOutcome = { started: false, stderr: '', connectionLost: false };
   let remote: RemoteStream | undefined;
   let stopped = false;

@@ -40,7 +40,8 @@ export function worthCompressing(sourceFiles: number): boolean {
  */
 export function dropPacketsAfterTeardown(writer: typeof ssh2PacketWriters.ZlibPacketWriter): void {
   const finalize = writer.prototype.finalize;
-  if (typeof finalize !== 'function') throw new Error("ssh2's compressing packet writer has no finalize(): this ssh2 is not the one ssh-compression.ts was written for");
+  if (typeof finalize !== 'function')
+    throw new Error("ssh2's compressing packet writer has no finalize(): this ssh2 is not the one ssh-compression.ts was written for");
   writer.prototype.finalize = function (this: InstanceType<typeof writer>, payload: Buffer, force?: boolean): Buffer {
     return this._protocol._destruct === undefined ? payload : finalize.call(this, payload, force);
   };

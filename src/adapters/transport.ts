@@ -1,9 +1,9 @@
-import type { HostSpec } from '../engine/host-spec.js';
+import type { HostSpec } from '../engine/inputs/host-spec.js';
 import type { FileSync, RemoteShell } from '../engine/ports.js';
-import type { DeployPlan, RolloutSettings } from '../engine/settings.js';
+import type { DeployPlan, RolloutSettings } from '../engine/inputs/settings.js';
 import { RsyncSync } from './rsync-sync.js';
 import { worthCompressing } from './ssh-compression.js';
-import { openSshShell } from './ssh-session.js';
+import { openSshShell } from './ssh-connect.js';
 
 /**
  * The real I/O for a plan's hosts: one SSH connection per host (ssh2, with

@@ -2,11 +2,11 @@ import { writeFile } from 'node:fs/promises';
 import { hostname, userInfo } from 'node:os';
 import { stopRunningRsync } from '../adapters/rsync-sync.js';
 import { formatDuration } from '../engine/duration.js';
-import { describePlan } from '../engine/dry-run.js';
-import { statusOf, tallyHosts, tallyLine, whyNotOk } from '../engine/host-outcome.js';
-import { InputError, parseInputs } from '../engine/inputs.js';
-import type { DeployPlan } from '../engine/settings.js';
-import type { HostReport } from '../engine/report.js';
+import { describePlan } from '../engine/plan/dry-run.js';
+import { statusOf, tallyHosts, tallyLine, whyNotOk } from '../engine/report/host-outcome.js';
+import { InputError, parseInputs } from '../engine/inputs/inputs.js';
+import type { DeployPlan } from '../engine/inputs/settings.js';
+import type { HostReport } from '../engine/report/report.js';
 import type { LockOwner } from '../rollout/host-lock.js';
 import { runDeployment } from '../run/deployment.js';
 import { cliOptions, helpText, parseArguments, SECRET_INPUTS, secretVariable, UsageError } from './options.js';
@@ -63,7 +63,11 @@ async function readRun(argv: readonly string[], { out, env }: CliStreams): Promi
 
 /** Who holds a host's lock: this command, as the next run's message will name it. */
 function lockOwner(): LockOwner {
-  return { runUrl: `the graceful-reload CLI run by ${userInfo().username}@${hostname()} (pid ${process.pid})`, job: 'graceful-reload CLI', startedAt: new Date().toISOString() };
+  return {
+    runUrl: `the graceful-reload CLI run by ${userInfo().username}@${hostname()} (pid ${process.pid})`,
+    job: 'graceful-reload CLI',
+    startedAt: new Date().toISOString(),
+  };
 }
 
 /** Ctrl-C: the first lets the hosts in flight finish (as a runner's cancel does), a second stops at once. */
@@ -74,7 +78,9 @@ function interrupts(progress: Progress, err: NodeJS.WriteStream): { cancelled: A
     if (cancellation.signal.aborted) {
       stopRunningRsync();
       progress.stop();
-      err.write('graceful-reload: stopped by a second Ctrl-C; the hosts in flight may have new files and a reload in progress, and their locks stay until they expire or force-unlock\n');
+      err.write(
+        'graceful-reload: stopped by a second Ctrl-C; the hosts in flight may have new files and a reload in progress, and their locks stay until they expire or force-unlock\n',
+      );
       process.exit(EXIT.interrupted);
     }
     cancellation.abort();

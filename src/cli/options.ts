@@ -1,6 +1,6 @@
 import { parse } from 'yaml';
 import actionYml from '../../action.yml';
-import { boundedText } from '../engine/input-error.js';
+import { boundedText } from '../engine/inputs/input-error.js';
 
 /**
  * The command line's options. action.yml is their one source: every action
@@ -51,9 +51,25 @@ export function actionInputs(text: string = actionYml): ActionInput[] {
 }
 
 const CLI_OWN: readonly CliOption[] = [
-  { flag: 'config', kind: 'value', placeholder: '<file>', description: 'A YAML file of settings: a mapping of option names (as above) to values; a list is one line per item. Relative paths in it (source, inventory, the -file options) are relative to the file. Options on the command line win over it.' },
-  { flag: 'known-hosts-file', input: 'known-hosts', kind: 'file', description: 'A file of known_hosts lines to pin, added to known-hosts (e.g. the output of ssh-keyscan, checked).' },
-  { flag: 'report-file', kind: 'value', placeholder: '<file>', description: "Writes the report (the action's report output: JSON, one entry per host) to this file." },
+  {
+    flag: 'config',
+    kind: 'value',
+    placeholder: '<file>',
+    description:
+      'A YAML file of settings: a mapping of option names (as above) to values; a list is one line per item. Relative paths in it (source, inventory, the -file options) are relative to the file. Options on the command line win over it.',
+  },
+  {
+    flag: 'known-hosts-file',
+    input: 'known-hosts',
+    kind: 'file',
+    description: 'A file of known_hosts lines to pin, added to known-hosts (e.g. the output of ssh-keyscan, checked).',
+  },
+  {
+    flag: 'report-file',
+    kind: 'value',
+    placeholder: '<file>',
+    description: "Writes the report (the action's report output: JSON, one entry per host) to this file.",
+  },
   { flag: 'plain', kind: 'boolean', description: 'Plain log lines even on a terminal, instead of the live display.' },
   { flag: 'verbose', kind: 'boolean', description: 'Also print the debug lines (every remote command and how it ended).' },
   { flag: 'help', kind: 'boolean', description: 'Prints this help and exits.' },
@@ -64,9 +80,17 @@ const CLI_OWN: readonly CliOption[] = [
 export function cliOptions(text: string = actionYml): CliOption[] {
   const fromAction = actionInputs(text).map((input): CliOption => {
     if ((SECRET_INPUTS as readonly string[]).includes(input.name)) {
-      return { flag: `${input.name}-file`, input: input.name, kind: 'file', description: `A file holding the ${input.name} (or set ${secretVariable(input.name)}). ${input.description}` };
+      return {
+        flag: `${input.name}-file`,
+        input: input.name,
+        kind: 'file',
+        description: `A file holding the ${input.name} (or set ${secretVariable(input.name)}). ${input.description}`,
+      };
     }
-    const kind = (LIST_INPUTS as readonly string[]).includes(input.name) ? 'list' : input.default === 'true' || input.default === 'false' ? 'boolean' : 'value';
+    const kind =
+      (LIST_INPUTS as readonly string[]).includes(input.name) ? 'list'
+      : input.default === 'true' || input.default === 'false' ? 'boolean'
+      : 'value';
     return { flag: input.name, input: input.name, kind, description: input.description, ...(input.default !== '' ? { default: input.default } : {}) };
   });
   return [...fromAction, ...CLI_OWN];
@@ -104,7 +128,9 @@ export function unknownOption(name: string, options: readonly CliOption[], file?
   if ((SECRET_INPUTS as readonly string[]).includes(name)) {
     const how = `give ${file ? `${name}-file: <file>` : `--${name}-file <file>`}, or set ${secretVariable(name)}`;
     return new UsageError(
-      file ? `${file}: ${name}: a secret is never written in a config file; ${how}` : `--${name}: a secret is never taken on the command line (ps and the shell history would show it); ${how}`,
+      file ?
+        `${file}: ${name}: a secret is never written in a config file; ${how}`
+      : `--${name}: a secret is never taken on the command line (ps and the shell history would show it); ${how}`,
     );
   }
   const guess = nearest(name, options);
@@ -166,7 +192,10 @@ function wrap(text: string, indent: number, width = 80): string {
 }
 
 function usageOf(option: CliOption): string {
-  const value = option.placeholder ? ` ${option.placeholder}` : { value: ' <value>', list: ' <value> (repeatable)', boolean: '[=true|false]', file: ' <file>' }[option.kind];
+  const value =
+    option.placeholder ?
+      ` ${option.placeholder}`
+    : { value: ' <value>', list: ' <value> (repeatable)', boolean: '[=true|false]', file: ' <file>' }[option.kind];
   return `  --${option.flag}${value}${option.default !== undefined ? `   (default: ${option.default})` : ''}`;
 }
 
@@ -177,7 +206,10 @@ export function helpText(options: readonly CliOption[] = cliOptions()): string {
   return [
     'Usage: graceful-reload [--config <file>] [options]',
     '',
-    wrap("Deploys a directory over SSH with rsync, sends Workerman's rolling graceful reload and proves every worker was replaced: the graceful-reload GitHub Action, from a terminal or another CI. Every input of the action is an option of the same name.", 0),
+    wrap(
+      "Deploys a directory over SSH with rsync, sends Workerman's rolling graceful reload and proves every worker was replaced: the graceful-reload GitHub Action, from a terminal or another CI. Every input of the action is an option of the same name.",
+      0,
+    ),
     '',
     'Options (the action inputs):',
     section(options.filter((option) => !own.has(option.flag))),
@@ -190,6 +222,9 @@ export function helpText(options: readonly CliOption[] = cliOptions()): string {
       0,
     ),
     '',
-    wrap('Exit status: 0 every host done (or planned, with --dry-run); 1 a host failed, was rolled back, skipped or cancelled; 2 bad options or inputs (nothing was connected); 130 stopped by a second Ctrl-C.', 0),
+    wrap(
+      'Exit status: 0 every host done (or planned, with --dry-run); 1 a host failed, was rolled back, skipped or cancelled; 2 bad options or inputs (nothing was connected); 130 stopped by a second Ctrl-C.',
+      0,
+    ),
   ].join('\n');
 }

@@ -1,5 +1,5 @@
 import { formatDuration } from '../engine/duration.js';
-import { sealHostText } from '../engine/host-text.js';
+import { sealHostText } from '../engine/report/host-text.js';
 import type { RolloutLog } from '../engine/ports.js';
 
 /**
@@ -30,7 +30,9 @@ export interface Stream {
  * recolour the screen or set the window title.
  */
 export function terminalText(text: string): string {
-  return sealHostText(text).replace(/\t/g, ' ').replace(/[\u0000-\u001f\u007f-\u009f]/g, '\uFFFD');
+  return sealHostText(text)
+    .replace(/\t/g, ' ')
+    .replace(/[\u0000-\u001f\u007f-\u009f]/g, '\uFFFD');
 }
 
 /** One line per message: information on stdout, warnings, errors (and debug lines when verbose) on stderr. */
@@ -67,7 +69,13 @@ export function liveProgress(out: Stream, verbose: boolean, now: () => number = 
   let timer: NodeJS.Timeout | undefined;
   const width = () => Math.max(40, (out.columns ?? 80) - 1);
   const render = (host: HostLine) => {
-    const mark = host.ended ? (host.ended.ok ? '✔' : '✖') : host.started === undefined ? '·' : SPINNER[frame % SPINNER.length];
+    const mark =
+      host.ended ?
+        host.ended.ok ?
+          '✔'
+        : '✖'
+      : host.started === undefined ? '·'
+      : SPINNER[frame % SPINNER.length];
     const label = host.label.padEnd(Math.min(24, Math.max(...hosts.map((h) => h.label.length))));
     const time = host.started === undefined ? '' : formatDuration((host.ended?.at ?? now()) - host.started);
     const text = `${mark} ${label}  ${host.phase.padEnd(9)} ${time.padStart(9)}  ${host.latest}`;
@@ -88,8 +96,7 @@ export function liveProgress(out: Stream, verbose: boolean, now: () => number = 
     out.write(`${terminalText(text)}\n`);
     draw();
   };
-  const hostOf = (message: string) =>
-    hosts.filter((host) => message.startsWith(`${host.label}: `)).sort((a, b) => b.label.length - a.label.length)[0];
+  const hostOf = (message: string) => hosts.filter((host) => message.startsWith(`${host.label}: `)).sort((a, b) => b.label.length - a.label.length)[0];
   const info = (message: string) => {
     const host = hostOf(message);
     if (!host) return above(message);

@@ -1,7 +1,7 @@
 import { readBoundedText, unreadable } from '../adapters/bounded-file.js';
 import { dirname, resolve } from 'node:path';
 import { isMap, isScalar, isSeq, parseDocument } from 'yaml';
-import type { RawInputs } from '../engine/inputs.js';
+import type { RawInputs } from '../engine/inputs/inputs.js';
 import { addValue, cliOptions, PATH_INPUTS, SECRET_INPUTS, secretVariable, unknownOption, UsageError, type CliOption, type GivenOptions } from './options.js';
 
 /** Settings from a config file: values by option name, and the directory its relative paths are relative to. */
@@ -61,7 +61,6 @@ async function fileContent(path: string, shown: string): Promise<string> {
     throw new UsageError(`${shown}: cannot read ${path} (${unreadable(error)})`);
   }
 }
-
 
 /**
  * The action inputs the command line, the config file and the environment

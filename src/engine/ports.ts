@@ -123,7 +123,8 @@ export interface RolloutLog {
 }
 
 /** Steps of one host's rollout, named in every failure so a reader knows what was (not) changed. */
-export type Step = 'connect' | 'host-key' | 'auth' | 'lock' | 'preflight' | 'sync' | 'before-reload' | 'drain' | 'signal' | 'verify' | 'restart' | 'after-reload' | 'rollback';
+export type Step =
+  'connect' | 'host-key' | 'auth' | 'lock' | 'preflight' | 'sync' | 'before-reload' | 'drain' | 'signal' | 'verify' | 'restart' | 'after-reload' | 'rollback';
 
 export class StepError extends Error {
   /**

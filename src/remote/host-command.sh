@@ -8,7 +8,7 @@
 # outlive the rollout; without timeout, the runner's own bound still holds.
 cd "$1" || { echo "cannot enter $1"; exit 97; }
 seconds=$2 command=$3
-shell=sh
+shell='sh'
 command -v bash >/dev/null 2>&1 && shell=bash
 if command -v timeout >/dev/null 2>&1; then
   exec timeout -k 10 "$seconds" "$shell" -c "$command" 2>&1

@@ -1,11 +1,14 @@
 import { setTimeout as realSleep } from 'node:timers/promises';
-import type { HostReport } from '../engine/report.js';
-import type { HostSnapshot } from '../engine/worker-snapshot.js';
+import type { HostReport } from '../engine/report/report.js';
+import type { HostSnapshot } from '../engine/workers/worker-snapshot.js';
 import type { PreparedHost } from './host-rollout.js';
 
 /** Master and worker PIDs: any change while nobody is deploying is a worker (or master) that died. */
 function picture(snapshot: HostSnapshot): string {
-  return `${snapshot.masters.map((master) => master.pid).join(',')}|${snapshot.workers.map((worker) => worker.pid).sort((a, b) => a - b).join(',')}`;
+  return `${snapshot.masters.map((master) => master.pid).join(',')}|${snapshot.workers
+    .map((worker) => worker.pid)
+    .sort((a, b) => a - b)
+    .join(',')}`;
 }
 
 /**

@@ -1,7 +1,17 @@
-import type { HostSpec } from '../engine/host-spec.js';
-import { describeExit, RemoteConnectionLost, type CommandResult, type FileSync, type RemoteShell, type RolloutLog, type RunnerCommand, type Step, type SyncSummary } from '../engine/ports.js';
-import type { CommandRecord } from '../engine/report.js';
-import type { RolloutSettings, StatusSourceKind } from '../engine/settings.js';
+import type { HostSpec } from '../engine/inputs/host-spec.js';
+import {
+  describeExit,
+  RemoteConnectionLost,
+  type CommandResult,
+  type FileSync,
+  type RemoteShell,
+  type RolloutLog,
+  type RunnerCommand,
+  type Step,
+  type SyncSummary,
+} from '../engine/ports.js';
+import type { CommandRecord } from '../engine/report/report.js';
+import type { RolloutSettings, StatusSourceKind } from '../engine/inputs/settings.js';
 import type { StatusSource } from '../status/status-source.js';
 
 /** Where the status source reads from, as preflight found it. */

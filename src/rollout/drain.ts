@@ -1,8 +1,8 @@
 import { setTimeout as realSleep } from 'node:timers/promises';
 import { formatDuration } from '../engine/duration.js';
 import { StepError } from '../engine/ports.js';
-import type { HostReport } from '../engine/report.js';
-import type { DrainSettings } from '../engine/settings.js';
+import type { HostReport } from '../engine/report/report.js';
+import type { DrainSettings } from '../engine/inputs/settings.js';
 import type { HostRolloutIO, HostRun } from './context.js';
 import { recordCommand } from './user-command.js';
 
@@ -34,7 +34,10 @@ export class HostDrain {
     run.facts.step = 'drain';
     const record = await this.run(run, 'drain', this.settings.command);
     if (!record.ok) {
-      throw new StepError('drain', `drain-command ${record.exit}${record.lastLines.length ? `: ${record.lastLines.slice(-3).join(' | ')}` : ''}; the host was not stopped`);
+      throw new StepError(
+        'drain',
+        `drain-command ${record.exit}${record.lastLines.length ? `: ${record.lastLines.slice(-3).join(' | ')}` : ''}; the host was not stopped`,
+      );
     }
     this.drained = true;
     if (this.settings.waitMs > 0) {
@@ -69,6 +72,8 @@ export class HostDrain {
     if (!runner) throw new StepError('drain', `${name}-command cannot run here: this rollout has no runner to run commands on`);
     const { label, position } = this.host;
     const env = { GRACEFUL_RELOAD_HOST: label, GRACEFUL_RELOAD_HOST_INDEX: String(position) };
-    return recordCommand({ io: this.io, label, commands: run.commands }, name, this.timeoutMs, (onLine) => runner(command, { env, timeoutMs: this.timeoutMs, onLine }));
+    return recordCommand({ io: this.io, label, commands: run.commands }, name, this.timeoutMs, (onLine) =>
+      runner(command, { env, timeoutMs: this.timeoutMs, onLine }),
+    );
   }
 }

@@ -1,6 +1,15 @@
-import { batchPositions, describePlan, dryRunUnknowns, FileTally, plannedAction, plannedCommands, plannedGroups, type BatchPosition } from '../engine/dry-run.js';
+import {
+  batchPositions,
+  describePlan,
+  dryRunUnknowns,
+  FileTally,
+  plannedAction,
+  plannedCommands,
+  plannedGroups,
+  type BatchPosition,
+} from '../engine/plan/dry-run.js';
 import { StepError } from '../engine/ports.js';
-import type { DryRunPlan, HostReport, PlannedFiles } from '../engine/report.js';
+import type { DryRunPlan, HostReport, PlannedFiles } from '../engine/report/report.js';
 import type { HostRolloutIO, HostRun } from './context.js';
 import { inParallel, PREFLIGHT_CONCURRENCY, type FleetHost, type FleetSettings } from './fleet-rollout.js';
 import { listSnapshots, freeSpaceCheck } from './host-snapshot.js';
@@ -17,7 +26,12 @@ import { protectRules } from './sync-step.js';
  * whether the source has a path (relative to it): how a would-be deletion is
  * told from a would-be change.
  */
-export async function planFleet(hosts: readonly FleetHost[], fleet: FleetSettings, io: HostRolloutIO, inSource: (path: string) => boolean): Promise<HostReport[]> {
+export async function planFleet(
+  hosts: readonly FleetHost[],
+  fleet: FleetSettings,
+  io: HostRolloutIO,
+  inSource: (path: string) => boolean,
+): Promise<HostReport[]> {
   const readOnlyChecks = async (run: HostRun) => {
     if (fleet.mode === 'deploy' && fleet.sync && fleet.neededBytes !== undefined) await freeSpaceCheck(run, await fleet.neededBytes);
     return { release: async () => undefined, waited: false };
@@ -32,7 +46,9 @@ export async function planFleet(hosts: readonly FleetHost[], fleet: FleetSetting
   try {
     const reports = await inParallel([...hosts.keys()], PREFLIGHT_CONCURRENCY, (index) => {
       const entry = prepared[index]!;
-      return entry.ok ? planHost(entry.host, fleet, positions.get(hosts[index]!)!, inSource, !firstOnly || index === 0) : Promise.resolve({ ...entry.report, status: 'failed' as const });
+      return entry.ok ?
+          planHost(entry.host, fleet, positions.get(hosts[index]!)!, inSource, !firstOnly || index === 0)
+        : Promise.resolve({ ...entry.report, status: 'failed' as const });
     });
     const failed = reports.filter((report) => report.status === 'failed').length;
     if (failed > 0) io.log.warning(`dry run: ${failed} of ${hosts.length} host(s) would stop a deploy, and then no host would be changed`);
@@ -44,7 +60,11 @@ export async function planFleet(hosts: readonly FleetHost[], fleet: FleetSetting
 }
 
 function delivery(fleet: FleetSettings): 'sync' | 'none' | 'rollback' {
-  return fleet.mode === 'rollback' ? 'rollback' : fleet.sync ? 'sync' : 'none';
+  return (
+    fleet.mode === 'rollback' ? 'rollback'
+    : fleet.sync ? 'sync'
+    : 'none'
+  );
 }
 
 /** rsync --dry-run: the files the sync would write and delete, and which of them are master-level code. */
@@ -64,7 +84,13 @@ async function previewSync(prepared: PreparedHost, inSource: (path: string) => b
 }
 
 /** One host's plan. Never throws: a host that cannot be planned gets a failed report (still with nothing changed). */
-async function planHost(prepared: PreparedHost, fleet: FleetSettings, batch: BatchPosition, inSource: (path: string) => boolean, runsBeforeReload: boolean): Promise<HostReport> {
+async function planHost(
+  prepared: PreparedHost,
+  fleet: FleetSettings,
+  batch: BatchPosition,
+  inSource: (path: string) => boolean,
+  runsBeforeReload: boolean,
+): Promise<HostReport> {
   const { run, checked, clock, started } = prepared;
   const common = { host: run.label, ...revisionField(run.settings), filesChanged: false, signalled: false, masterPid: checked.masterPid };
   try {
@@ -96,7 +122,16 @@ async function planHost(prepared: PreparedHost, fleet: FleetSettings, batch: Bat
     run.io.log.info(describePlan(run.label, plan));
     const durationMs = run.now() - started;
     if (plan.action === 'refuse') {
-      return { ...common, ok: false, status: 'failed', step: 'preflight', error: `a deploy would stop here: ${plan.actionBecause}; nothing was changed (dry run)`, durationMs, dryRun: plan, phases: clock.phases };
+      return {
+        ...common,
+        ok: false,
+        status: 'failed',
+        step: 'preflight',
+        error: `a deploy would stop here: ${plan.actionBecause}; nothing was changed (dry run)`,
+        durationMs,
+        dryRun: plan,
+        phases: clock.phases,
+      };
     }
     return { ...common, ok: true, status: 'planned', step: 'done', durationMs, dryRun: plan, phases: clock.phases };
   } catch (error) {

@@ -1,8 +1,8 @@
-import { budgetExceeded, planBatches } from '../engine/fleet-plan.js';
-import type { HostSpec } from '../engine/host-spec.js';
-import type { CommandRecord, HostReport, HostStatus } from '../engine/report.js';
+import { budgetExceeded, planBatches } from '../engine/inputs/fleet-plan.js';
+import type { HostSpec } from '../engine/inputs/host-spec.js';
+import type { CommandRecord, HostReport, HostStatus } from '../engine/report/report.js';
 import { changedNothing, type Step, type SyncSummary } from '../engine/ports.js';
-import type { RolloutSettings } from '../engine/settings.js';
+import type { RolloutSettings } from '../engine/inputs/settings.js';
 import type { HostRolloutIO, HostRun } from './context.js';
 import { watchCanary } from './canary-watch.js';
 import { HostDrain } from './drain.js';
@@ -118,8 +118,8 @@ export async function rolloutFleet(
       io.log.warning(`${failedPreflight} of ${hosts.length} host(s) failed preflight: no host was changed`);
       return hosts.map((host, index) => {
         const entry = prepared[index]!;
-        return entry.ok
-          ? untouched(host, 'skipped', `${failedPreflight} other host(s) failed preflight, so no host was changed`, entry.host.clock)
+        return entry.ok ?
+            untouched(host, 'skipped', `${failedPreflight} other host(s) failed preflight, so no host was changed`, entry.host.clock)
           : withStatus(entry.report, 'failed');
       });
     }
@@ -158,15 +158,12 @@ async function runBatches(
     onReport(host, report);
   };
   for (const [index, batch] of batches.entries()) {
-    const stop = cancelled.aborted
-      ? 'the run was cancelled before this host started'
-      : canaryFailed
-        ? 'the canary failed, so no other host gets the new code'
-        : hookFailed !== undefined
-          ? `before-reload failed on ${hookFailed}, so no other host runs it or gets the new code`
-          : budgetExceeded(failures, fleet.maxFailures)
-          ? `the failure budget (max-failures: ${fleet.maxFailures}) was exceeded before this host started`
-          : undefined;
+    const stop =
+      cancelled.aborted ? 'the run was cancelled before this host started'
+      : canaryFailed ? 'the canary failed, so no other host gets the new code'
+      : hookFailed !== undefined ? `before-reload failed on ${hookFailed}, so no other host runs it or gets the new code`
+      : budgetExceeded(failures, fleet.maxFailures) ? `the failure budget (max-failures: ${fleet.maxFailures}) was exceeded before this host started`
+      : undefined;
     if (stop !== undefined) {
       for (const entry of batch) {
         record(entry.host, untouched(entry.host, cancelled.aborted ? 'cancelled' : 'skipped', stop, entry.prepared.clock));
@@ -224,10 +221,15 @@ function failedReport(prepared: PreparedHost, step: Step, error: string, left = 
  * serves again) and the record of every command, which `finish` puts in its
  * report after those already there.
  */
-function withUserCommands(entry: Ready, io: HostRolloutIO, runsBeforeReload: boolean): { prepared: PreparedHost; finish: (report: HostReport) => Promise<HostReport> } {
+function withUserCommands(
+  entry: Ready,
+  io: HostRolloutIO,
+  runsBeforeReload: boolean,
+): { prepared: PreparedHost; finish: (report: HostReport) => Promise<HostReport> } {
   const { settings, spec, position } = entry.host;
   const commands: CommandRecord[] = [];
-  const drain = settings.drain.command === '' ? undefined : new HostDrain(settings.drain, { label: spec.label, position: position ?? 1 }, io, settings.commandTimeoutMs);
+  const drain =
+    settings.drain.command === '' ? undefined : new HostDrain(settings.drain, { label: spec.label, position: position ?? 1 }, io, settings.commandTimeoutMs);
   const run: HostRun = { ...entry.prepared.run, commands, runsBeforeReload, ...(drain ? { drain } : {}) };
   const finish = async (report: HostReport) => {
     const settled = drain ? await drain.settle(run, report) : report;
@@ -237,7 +239,14 @@ function withUserCommands(entry: Ready, io: HostRolloutIO, runsBeforeReload: boo
 }
 
 /** One host of a batch, with the user's commands around it. Never throws. */
-async function deployOne(entry: Ready, fleet: FleetSettings, io: HostRolloutIO, canary: boolean, watchesEnd: AbortSignal, runsBeforeReload: boolean): Promise<HostReport> {
+async function deployOne(
+  entry: Ready,
+  fleet: FleetSettings,
+  io: HostRolloutIO,
+  canary: boolean,
+  watchesEnd: AbortSignal,
+  runsBeforeReload: boolean,
+): Promise<HostReport> {
   const { prepared, finish } = withUserCommands(entry, io, runsBeforeReload);
   return finish(await deployOrRollBack({ ...entry, prepared }, fleet, io, canary, watchesEnd));
 }

@@ -1,5 +1,5 @@
 import { StepError } from '../engine/ports.js';
-import type { HostReport } from '../engine/report.js';
+import type { HostReport } from '../engine/report/report.js';
 import type { HostRun } from './context.js';
 import { recordCommand, runOnHost } from './user-command.js';
 
@@ -29,5 +29,10 @@ export async function afterReloadStep(run: HostRun, report: HostReport): Promise
   run.facts.step = 'after-reload';
   const record = await recordCommand(run, 'after-reload', timeoutMs, (onLine) => runOnHost(run, afterReload, timeoutMs, onLine));
   if (record.ok) return report;
-  return { ...report, ok: false, step: 'after-reload', error: `after-reload ${record.exit}${lastWords(record.lastLines)}; the new code serves and was not rolled back` };
+  return {
+    ...report,
+    ok: false,
+    step: 'after-reload',
+    error: `after-reload ${record.exit}${lastWords(record.lastLines)}; the new code serves and was not rolled back`,
+  };
 }

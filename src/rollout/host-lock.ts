@@ -2,9 +2,12 @@ import { setTimeout as realSleep } from 'node:timers/promises';
 import { randomBytes } from 'node:crypto';
 import { formatDuration } from '../engine/duration.js';
 import { describeExit, StepError, type CommandResult } from '../engine/ports.js';
-import { startFilePath } from '../engine/settings.js';
+import { startFilePath } from '../engine/inputs/settings.js';
 import { commandLine } from '../engine/shell-quote.js';
 import { runOnAnyConnection, type HostRun } from './context.js';
+import ACQUIRE_SCRIPT from '../remote/lock-acquire.sh';
+import RELEASE_SCRIPT from '../remote/lock-release.sh';
+import RENEW_SCRIPT from '../remote/lock-renew.sh';
 
 /**
  * One rollout per host at a time: a lock directory beside the live tree,
@@ -90,91 +93,10 @@ export interface LockHolder {
 }
 
 export type LockAttempt =
-  | { readonly kind: 'acquired' }
-  | { readonly kind: 'forced'; readonly previous: LockHolder }
-  | { readonly kind: 'held'; readonly holder: LockHolder };
+  { readonly kind: 'acquired' } | { readonly kind: 'forced'; readonly previous: LockHolder } | { readonly kind: 'held'; readonly holder: LockHolder };
 
+/** What src/remote/lock-*.sh print before each word they say (the scripts hold it, and owner.json, as text). */
 const MARK = '@@graceful-reload-lock@@';
-const OWNER_FILE = 'owner.json';
-/** The most of an owner file read back: ours are a few hundred bytes. */
-const OWNER_BYTES = 4096;
-
-/**
- * One attempt, one command. $1 state dir, $2 lock dir, $3 the owner record
- * without its closing brace (JSON, ends with a comma), $4 `force` or `wait`,
- * $5 the target, $6 its start file, $7 the heartbeat's stale age in seconds.
- * Nothing is created unless the target holds its start file (exit 7): a
- * mistyped target must not leave directories on the host, nor one inside an
- * app. mkdir of the lock dir is the atomic step; the owner file is written to
- * a temporary name and renamed, so a reader sees all of it or none. When the
- * lock is held it prints the holder: host time now, the lock dir's mtime, the
- * owner file's mtime (its heartbeat, or -), and the owner file. With force it
- * then removes the lock and takes it, unless the heartbeat is recent.
- */
-const ACQUIRE_SCRIPT = `state=$1; lock=$2; prefix=$3; mode=$4; target=$5; start=$6; stale=$7; mark=${MARK}
-if [ ! -d "$target" ] || [ ! -f "$start" ]; then exit 7; fi
-if ! err=$(mkdir -p -- "$state" 2>&1); then printf "%s\\n" "$err" >&2; exit 3; fi
-take() {
-  tries=0
-  until err=$(mkdir -- "$lock" 2>&1); do
-    [ -d "$lock" ] && return 1
-    tries=$((tries + 1))
-    if [ "$tries" -ge 2 ]; then printf "%s\\n" "$err" >&2; exit 4; fi
-  done
-  created=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-  if ! printf "%s\\"createdAt\\":\\"%s\\"}\\n" "$prefix" "$created" > "$lock/${OWNER_FILE}.tmp" || ! mv -f -- "$lock/${OWNER_FILE}.tmp" "$lock/${OWNER_FILE}"; then
-    rm -rf -- "$lock"; echo "cannot write the lock's owner file" >&2; exit 5
-  fi
-  return 0
-}
-# A lock released between the mkdir and the stat is free: try again (a few times at most).
-round=0
-while :; do
-  if take; then printf "%s acquired\\n" "$mark"; exit 0; fi
-  mtime=$(stat -c %Y -- "$lock" 2>/dev/null || stat -f %m -- "$lock" 2>/dev/null)
-  round=$((round + 1))
-  if [ -n "$mtime" ] || [ "$round" -ge 3 ]; then break; fi
-done
-now=$(date +%s)
-beat=$(stat -c %Y -- "$lock/${OWNER_FILE}" 2>/dev/null || stat -f %m -- "$lock/${OWNER_FILE}" 2>/dev/null)
-printf "%s held %s %s %s\\n" "$mark" "$now" "$mtime" "\${beat:--}"
-head -c ${OWNER_BYTES} -- "$lock/${OWNER_FILE}" 2>/dev/null
-echo
-if [ "$mode" = force ]; then
-  last=\${beat:-$mtime}
-  if [ -n "$last" ] && [ $((now - last)) -lt "$stale" ]; then printf "%s live\\n" "$mark"; exit 0; fi
-  if ! err=$(rm -rf -- "$lock" 2>&1); then printf "%s\\n" "$err" >&2; exit 6; fi
-  if take; then printf "%s forced\\n" "$mark"; exit 0; fi
-fi
-exit 0`;
-
-/**
- * $1 lock dir, $2 this run's token. Removes the lock only while its owner
- * file carries the token: a lock another run took by force stays.
- */
-const RELEASE_SCRIPT = `lock=$1; token=$2; mark=${MARK}
-if [ ! -d "$lock" ]; then printf "%s gone\\n" "$mark"; exit 0; fi
-if grep -F -q -e "\\"token\\":\\"$token\\"" -- "$lock/${OWNER_FILE}" 2>/dev/null; then
-  if ! err=$(rm -rf -- "$lock" 2>&1); then printf "%s\\n" "$err" >&2; exit 3; fi
-  printf "%s released\\n" "$mark"; exit 0
-fi
-printf "%s other\\n" "$mark"
-head -c ${OWNER_BYTES} -- "$lock/${OWNER_FILE}" 2>/dev/null
-echo
-exit 0`;
-
-/**
- * $1 lock dir, $2 this run's token. Renews the heartbeat (the owner file's
- * mtime) while the owner file carries the token; otherwise says the lock is
- * gone, or another's, with its owner.
- */
-const RENEW_SCRIPT = `lock=$1; token=$2; mark=${MARK}
-if grep -F -q -e "\\"token\\":\\"$token\\"" -- "$lock/${OWNER_FILE}" 2>/dev/null && touch -c -- "$lock/${OWNER_FILE}"; then printf "%s alive\\n" "$mark"; exit 0; fi
-if [ ! -d "$lock" ]; then printf "%s gone\\n" "$mark"; exit 0; fi
-printf "%s other\\n" "$mark"
-head -c ${OWNER_BYTES} -- "$lock/${OWNER_FILE}" 2>/dev/null
-echo
-exit 0`;
 
 /** The owner record as written, minus its closing brace: the host appends createdAt by its own clock. */
 export function ownerRecordPrefix(owner: LockOwner, token: string): string {
@@ -222,7 +144,13 @@ export function parseOwner(text: string): Pick<LockHolder, 'owner' | 'ownerProbl
     return { ownerProblem: `its owner file is not an owner record: "${shown(text.slice(0, 120))}"` };
   }
   const record = value as Record<string, unknown>;
-  if (typeof value !== 'object' || value === null || typeof record['runUrl'] !== 'string' || typeof record['job'] !== 'string' || typeof record['startedAt'] !== 'string') {
+  if (
+    typeof value !== 'object' ||
+    value === null ||
+    typeof record['runUrl'] !== 'string' ||
+    typeof record['job'] !== 'string' ||
+    typeof record['startedAt'] !== 'string'
+  ) {
     return { ownerProblem: `its owner file is not an owner record: "${shown(text.slice(0, 120))}"` };
   }
   return {
@@ -238,7 +166,19 @@ export function parseOwner(text: string): Pick<LockHolder, 'owner' | 'ownerProbl
 /** What an attempt printed: acquired, forced (with the holder it removed), or held (with its holder). */
 export function parseAttempt(stdout: string): LockAttempt | undefined {
   const lines = stdout.split('\n');
-  const marks = lines.flatMap((line, index) => (line.startsWith(`${MARK} `) ? [{ index, words: line.slice(MARK.length + 1).trim().split(/\s+/) }] : []));
+  const marks = lines.flatMap((line, index) =>
+    line.startsWith(`${MARK} `) ?
+      [
+        {
+          index,
+          words: line
+            .slice(MARK.length + 1)
+            .trim()
+            .split(/\s+/),
+        },
+      ]
+    : [],
+  );
   const last = marks.at(-1);
   if (last?.words[0] === 'acquired') return { kind: 'acquired' };
   const held = marks.find((mark) => mark.words[0] === 'held');
@@ -272,8 +212,9 @@ export function formatAge(seconds: number): string {
 
 /** `run <url> (job deploy, started <time>), taken 3 min 5 s ago`, or `an unknown owner (...)`. */
 export function describeHolder(holder: LockHolder): string {
-  const who = holder.owner
-    ? `run ${holder.owner.runUrl} (job ${holder.owner.job}, started ${holder.owner.startedAt})`
+  const who =
+    holder.owner ?
+      `run ${holder.owner.runUrl} (job ${holder.owner.job}, started ${holder.owner.startedAt})`
     : `an unknown owner (${holder.ownerProblem ?? 'no owner file'})`;
   const taken = holder.ageSeconds === undefined ? 'at an unknown time (the host could not give its age)' : `${formatAge(holder.ageSeconds)} ago`;
   const beat = holder.heartbeatSeconds === undefined ? '' : `, last heartbeat ${formatAge(holder.heartbeatSeconds)} ago`;
@@ -288,15 +229,22 @@ async function attempt(run: HostRun, command: string, path: string): Promise<Loc
   try {
     result = await run.shell.run(command, { timeoutMs: run.settings.commandTimeoutMs });
   } catch (error) {
-    throw new StepError('lock', `cannot take the lock ${path}: ${(error as Error).message}; no file of the target was changed`, { cause: error, filesMayHaveChanged: false });
+    throw new StepError('lock', `cannot take the lock ${path}: ${(error as Error).message}; no file of the target was changed`, {
+      cause: error,
+      filesMayHaveChanged: false,
+    });
   }
   const parsed = result.code === 0 ? parseAttempt(result.stdout) : undefined;
   if (parsed) return parsed;
   if (result.code === 7) {
     const target = run.settings.target;
-    throw new NoTargetForLock('lock', `the target ${target} is not a directory holding the start file ${startFilePath(run.settings)}, so no lock was made beside it; nothing was created or changed on the host`, {
-      filesMayHaveChanged: false,
-    });
+    throw new NoTargetForLock(
+      'lock',
+      `the target ${target} is not a directory holding the start file ${startFilePath(run.settings)}, so no lock was made beside it; nothing was created or changed on the host`,
+      {
+        filesMayHaveChanged: false,
+      },
+    );
   }
   const why = shown(result.stderr) || shown(result.stdout) || 'no output';
   const what =
@@ -343,8 +291,9 @@ export async function acquireLock(run: HostRun, owner: LockOwner, options: LockO
 }
 
 function lockHeldError(path: string, holder: LockHolder, waited: number): StepError {
-  const advice = holder.live
-    ? `force-unlock takes only a lock whose owner is gone (no heartbeat for ${HEARTBEAT_STALE_SECONDS} s), and this owner is alive: let it finish, or cancel it`
+  const advice =
+    holder.live ?
+      `force-unlock takes only a lock whose owner is gone (no heartbeat for ${HEARTBEAT_STALE_SECONDS} s), and this owner is alive: let it finish, or cancel it`
     : 'If that run crashed, `force-unlock: true` clears its lock';
   return new StepError(
     'lock',
@@ -403,7 +352,11 @@ async function renewal(run: HostRun, path: string, token: string): Promise<strin
     run.io.log.debug(`${run.label}: the lock's heartbeat could not be renewed: ${(error as Error).message}`);
     return undefined;
   }
-  const said = result.stdout.split('\n').find((line) => line.startsWith(`${MARK} `))?.slice(MARK.length + 1).trim();
+  const said = result.stdout
+    .split('\n')
+    .find((line) => line.startsWith(`${MARK} `))
+    ?.slice(MARK.length + 1)
+    .trim();
   if (result.code !== 0 || said === 'alive' || said === undefined) return undefined;
   if (said === 'gone') return `the lock ${path} is gone (removed by hand, or by another run's force-unlock)`;
   return `the lock ${path} was taken by ${otherOwner(result.stdout)}`;
@@ -420,13 +373,19 @@ async function release(run: HostRun, path: string, token: string): Promise<void>
   const left = `the lock ${path} is left in place: the next rollout will wait for it; remove it by hand or run with \`force-unlock: true\``;
   try {
     const result = await runOnAnyConnection(run, releaseCommand(run.settings.target, token), 'to release the lock');
-    const said = result.stdout.split('\n').find((line) => line.startsWith(`${MARK} `))?.slice(MARK.length + 1).trim();
+    const said = result.stdout
+      .split('\n')
+      .find((line) => line.startsWith(`${MARK} `))
+      ?.slice(MARK.length + 1)
+      .trim();
     if (result.code === 0 && said === 'released') {
       io.log.info(`${label}: released the lock ${path}`);
     } else if (result.code === 0 && said === 'gone') {
       io.log.warning(`${label}: the lock ${path} was already gone when this run released it (removed by hand, or by another run's force-unlock)`);
     } else if (result.code === 0 && said === 'other') {
-      io.log.warning(`${label}: the lock ${path} is no longer this run's (another run took it with force-unlock): it now belongs to ${otherOwner(result.stdout)} and is left in place`);
+      io.log.warning(
+        `${label}: the lock ${path} is no longer this run's (another run took it with force-unlock): it now belongs to ${otherOwner(result.stdout)} and is left in place`,
+      );
     } else {
       io.log.warning(`${label}: could not release the lock (${describeExit(result)}: ${shown(result.stderr) || shown(result.stdout) || 'no output'}); ${left}`);
     }

@@ -1,8 +1,8 @@
-import type { HostSpec } from '../engine/host-spec.js';
-import { definitionChanges, describeMasterChange, type MasterChange, type StaleCheck } from '../engine/master-change.js';
+import type { HostSpec } from '../engine/inputs/host-spec.js';
+import { definitionChanges, describeMasterChange, type MasterChange, type StaleCheck } from '../engine/plan/master-change.js';
 import { StepError } from '../engine/ports.js';
-import type { HostReport } from '../engine/report.js';
-import type { RolloutSettings } from '../engine/settings.js';
+import type { HostReport } from '../engine/report/report.js';
+import type { RolloutSettings } from '../engine/inputs/settings.js';
 import { traced, type HostFacts, type HostRolloutIO, type HostRun } from './context.js';
 import { beforeReloadStep } from './hooks-step.js';
 import { NoTargetForLock } from './host-lock.js';
@@ -122,12 +122,14 @@ async function restartReport(run: HostRun, checked: Preflight, synced: Synced, c
 
 /** What a failure leaves on the host, in words: files changed or not, reload signalled or not. */
 export function describeFacts(facts: HostFacts): string {
-  const files = !facts.filesChanged
-    ? 'no file was changed'
-    : facts.sync
-      ? `files synced (${facts.sync.filesTransferred} sent, ${facts.sync.filesDeleted} deleted)`
-      : 'the sync did not finish, so some files may have changed';
-  const signal = facts.stopped ? 'the app was stopped for a restart' : facts.signalled ? 'the reload was signalled' : 'no reload was signalled';
+  const files =
+    !facts.filesChanged ? 'no file was changed'
+    : facts.sync ? `files synced (${facts.sync.filesTransferred} sent, ${facts.sync.filesDeleted} deleted)`
+    : 'the sync did not finish, so some files may have changed';
+  const signal =
+    facts.stopped ? 'the app was stopped for a restart'
+    : facts.signalled ? 'the reload was signalled'
+    : 'no reload was signalled';
   return `${files}; ${signal}`;
 }
 

@@ -1,8 +1,12 @@
-import { describeRsyncFailure, ItemizedChanges, parseRsyncStats } from '../adapters/rsync-sync.js';
+import { describeRsyncFailure, ItemizedChanges, parseRsyncStats } from '../engine/rsync-output.js';
 import { describeExit, formatBytes, StepError, type CommandResult, type Step, type SyncSummary } from '../engine/ports.js';
 import { commandLine } from '../engine/shell-quote.js';
 import type { HostRun } from './context.js';
 import { stateDirectory } from './host-lock.js';
+import TAKE_SCRIPT from '../remote/snapshot-take.sh';
+import LIST_SCRIPT from '../remote/snapshot-list.sh';
+import PRUNE_SCRIPT from '../remote/snapshot-prune.sh';
+import RESTORE_SCRIPT from '../remote/snapshot-restore.sh';
 
 /**
  * Snapshots of a host's live tree, kept beside it in
@@ -30,6 +34,7 @@ const SNAPSHOT_NAME = /^\d{8}T\d{6}Z(?:-\d{3,})?$/;
 /** A snapshot being built, or one a crashed run left half made: never listed, never restored, removed by a prune. */
 const PARTIAL_NAME = /^\.partial-/;
 
+/** What src/remote/snapshot-take.sh and snapshot-list.sh print before their answer (the scripts hold it as text). */
 const MARK = '@@graceful-reload-snapshot@@';
 
 /** A big tree's hard-link copy or restore may take longer than one ordinary command. */
@@ -49,46 +54,22 @@ function trimmed(path: string): string {
   return path.replace(/\/+$/, '');
 }
 
-async function runOrFail(run: HostRun, step: Step, command: string, timeoutMs: number, what: string, consequence: string, filesMayHaveChanged: boolean, maxOutputBytes?: number): Promise<CommandResult> {
+async function runOrFail(
+  run: HostRun,
+  step: Step,
+  command: string,
+  timeoutMs: number,
+  what: string,
+  consequence: string,
+  filesMayHaveChanged: boolean,
+  maxOutputBytes?: number,
+): Promise<CommandResult> {
   try {
     return await run.shell.run(command, { timeoutMs, ...(maxOutputBytes === undefined ? {} : { maxOutputBytes }) });
   } catch (error) {
     throw new StepError(step, `${what}: ${(error as Error).message}; ${consequence}`, { cause: error, filesMayHaveChanged });
   }
 }
-
-/**
- * $1 target, $2 snapshots dir. The copy is `rsync -a --link-dest`, not
- * `cp -al`: rsync is on every host already (the deploy needs it), while
- * `cp -l` is GNU only; and where a file cannot be hard-linked (a file of
- * another user under fs.protected_hardlinks) rsync copies it, so the snapshot
- * is still whole. The copy is built under a .partial- name and renamed into
- * place at the end, so a half-made snapshot is never listed. The snapshots
- * must be on the target's file system (hard links cannot cross one): a target
- * that is a mount point of its own is refused rather than copied whole. The
- * rest of the arguments are the patterns to leave out, written to `excluded`
- * and given to rsync as --exclude. Exit 24 (a file vanished while it was
- * copied, a session file the app deleted) is a good snapshot: the file is
- * gone from the live tree too.
- */
-const TAKE_SCRIPT = `target=$1; dir=$2; shift 2; mark=${MARK}
-[ -d "$target" ] || { echo "the target is not a directory" >&2; exit 3; }
-if ! err=$(mkdir -p -- "$dir" 2>&1); then printf "%s\\n" "$err" >&2; exit 4; fi
-device() { stat -c %d -- "$1" 2>/dev/null || stat -f %d -- "$1" 2>/dev/null; }
-if [ "$(device "$target")" != "$(device "$dir")" ]; then echo "the snapshot directory is on another file system than the target (is the target a mount point?), and hard links cannot cross file systems" >&2; exit 5; fi
-stamp=$(date -u +%Y%m%dT%H%M%SZ); name=$stamp; n=0
-while [ -e "$dir/$name" ]; do n=$((n + 1)); name=$(printf "%s-%03d" "$stamp" "$n"); done
-partial="$dir/.partial-$name-$$"
-discard() { find "$partial" -type d ! -perm -u+w -exec chmod u+w {} + 2>/dev/null; rm -rf -- "$partial"; }
-if ! err=$(mkdir -- "$partial" 2>&1); then printf "%s\\n" "$err" >&2; exit 4; fi
-: > "$partial/excluded" || { discard; exit 6; }
-count=$#
-for rule; do printf "%s\\n" "$rule" >> "$partial/excluded" || { discard; exit 6; }; set -- "$@" "--exclude=$rule"; done
-shift "$count"
-rsync -a --link-dest="$target/" "$@" -- "$target/" "$partial/tree/"; code=$?
-if [ "$code" != 0 ] && [ "$code" != 24 ]; then discard; exit 6; fi
-mv -- "$partial" "$dir/$name" || { discard; exit 7; }
-printf "%s %s\\n" "$mark" "$name"`;
 
 export function takeSnapshotCommand(target: string, exclude: readonly string[]): string {
   return commandLine(['sh', '-c', TAKE_SCRIPT, 'graceful-reload-snapshot', trimmed(target), snapshotsDirectory(target), ...exclude]);
@@ -117,9 +98,24 @@ export async function takeSnapshot(run: HostRun, options: SnapshotOptions = {}):
   const nothing = `no file of the target was changed, and nothing was synced`;
   const exclude = [...new Set([...settings.protect, ...(options.exclude ?? [])])];
   const multiline = exclude.find((rule) => /[\r\n]/.test(rule));
-  if (multiline !== undefined) throw new StepError('sync', `the exclude pattern ${JSON.stringify(multiline)} spans lines, so a snapshot cannot record it; ${nothing}`, { filesMayHaveChanged: false });
-  const result = await runOrFail(run, 'sync', takeSnapshotCommand(settings.target, exclude), longTimeout(run), `cannot take a snapshot of ${settings.target} into ${dir}`, nothing, false);
-  const name = result.stdout.split('\n').find((line) => line.startsWith(`${MARK} `))?.slice(MARK.length + 1).trim();
+  if (multiline !== undefined)
+    throw new StepError('sync', `the exclude pattern ${JSON.stringify(multiline)} spans lines, so a snapshot cannot record it; ${nothing}`, {
+      filesMayHaveChanged: false,
+    });
+  const result = await runOrFail(
+    run,
+    'sync',
+    takeSnapshotCommand(settings.target, exclude),
+    longTimeout(run),
+    `cannot take a snapshot of ${settings.target} into ${dir}`,
+    nothing,
+    false,
+  );
+  const name = result.stdout
+    .split('\n')
+    .find((line) => line.startsWith(`${MARK} `))
+    ?.slice(MARK.length + 1)
+    .trim();
   if (result.code !== 0 || name === undefined || !SNAPSHOT_NAME.test(name)) {
     const why = shown(result.stderr) || shown(result.stdout) || 'no output';
     const what =
@@ -136,14 +132,6 @@ export async function takeSnapshot(run: HostRun, options: SnapshotOptions = {}):
   return path;
 }
 
-/** $1 snapshots dir: its entries, one a line (nothing when it does not exist yet). */
-const LIST_SCRIPT = `dir=$1; mark=${MARK}
-printf "%s\\n" "$mark"
-[ -d "$dir" ] || exit 0
-cd -- "$dir" || exit 3
-for entry in * .partial-*; do [ -d "$entry" ] && printf "%s\\n" "$entry"; done
-exit 0`;
-
 async function entries(run: HostRun, step: Step, consequence: string): Promise<{ snapshots: string[]; partial: string[] }> {
   const dir = snapshotsDirectory(run.settings.target);
   const command = commandLine(['sh', '-c', LIST_SCRIPT, 'graceful-reload-snapshots', dir]);
@@ -151,12 +139,19 @@ async function entries(run: HostRun, step: Step, consequence: string): Promise<{
   const lines = result.stdout.split('\n');
   const start = lines.indexOf(MARK);
   if (result.code !== 0 || start < 0) {
-    throw new StepError(step, `cannot list the snapshots in ${dir} (${describeExit(result)}: ${shown(result.stderr) || shown(result.stdout) || 'no output'}); ${consequence}`, { filesMayHaveChanged: false });
+    throw new StepError(
+      step,
+      `cannot list the snapshots in ${dir} (${describeExit(result)}: ${shown(result.stderr) || shown(result.stdout) || 'no output'}); ${consequence}`,
+      { filesMayHaveChanged: false },
+    );
   }
   const names = lines.slice(start + 1).filter((line) => line !== '');
   return {
     // Names are UTC times: sorting the text sorts by time.
-    snapshots: names.filter((name) => SNAPSHOT_NAME.test(name)).sort().reverse(),
+    snapshots: names
+      .filter((name) => SNAPSHOT_NAME.test(name))
+      .sort()
+      .reverse(),
     partial: names.filter((name) => PARTIAL_NAME.test(name)),
   };
 }
@@ -167,22 +162,6 @@ export async function listSnapshots(run: HostRun): Promise<string[]> {
   const found = await entries(run, 'rollback', 'nothing was changed');
   return found.snapshots.map((name) => `${dir}/${name}`);
 }
-
-/**
- * $1 snapshots dir, then the names to remove. A snapshot keeps the
- * permissions of the tree it copied: a directory without write permission is
- * made writable first, or its entries could not be removed. Only
- * directories: the files are hard links, and a chmod on one would change the
- * live file too.
- */
-const PRUNE_SCRIPT = `dir=$1; shift
-cd -- "$dir" || exit 3
-failed=0
-for name in "$@"; do
-  find "./$name" -type d ! -perm -u+w -exec chmod u+w {} + 2>/dev/null
-  rm -rf -- "./$name" || failed=1
-done
-exit $failed`;
 
 /**
  * Removes all but the newest `keep` snapshots, and any half-made one a
@@ -254,7 +233,9 @@ function checkedSnapshot(target: string, snapshot: string): string {
   const path = trimmed(snapshot);
   const name = path.slice(dir.length + 1);
   if (!path.startsWith(`${dir}/`) || !SNAPSHOT_NAME.test(name)) {
-    throw new StepError('rollback', `"${snapshot}" is not a snapshot of ${target} (those are ${dir}/<UTC time>); nothing was changed`, { filesMayHaveChanged: false });
+    throw new StepError('rollback', `"${snapshot}" is not a snapshot of ${target} (those are ${dir}/<UTC time>); nothing was changed`, {
+      filesMayHaveChanged: false,
+    });
   }
   return path;
 }
@@ -282,21 +263,6 @@ export function restoreArguments(protect: readonly string[]): string[] {
     ...protect.flatMap((rule) => [`--filter=hide ${rule}`, `--filter=protect ${rule}`]),
   ];
 }
-
-/**
- * $1 snapshot, $2 target, then rsync's options. What the snapshot left out
- * (its `excluded` file) is hidden and protected too: the snapshot holds no
- * copy of it, so --delete would otherwise remove it from the live tree.
- */
-const RESTORE_SCRIPT = `from=$1; to=$2; shift 2
-[ -d "$from/tree" ] || { echo "the snapshot does not exist" >&2; exit 93; }
-[ -d "$to" ] || { echo "the target is not a directory" >&2; exit 94; }
-if [ -f "$from/excluded" ]; then
-  while IFS= read -r rule; do
-    [ -n "$rule" ] && set -- "$@" "--filter=hide $rule" "--filter=protect $rule"
-  done < "$from/excluded"
-fi
-exec rsync "$@" -- "$from/tree/" "$to/"`;
 
 export function restoreCommand(target: string, snapshot: string, protect: readonly string[]): string {
   return commandLine(['sh', '-c', RESTORE_SCRIPT, 'graceful-reload-restore', trimmed(snapshot), trimmed(target), ...restoreArguments(protect)]);
@@ -331,12 +297,22 @@ export async function restoreSnapshot(run: HostRun, snapshot: string, options: R
     throw new StepError('rollback', `the target ${settings.target} is not a directory on the host; nothing was restored`, { filesMayHaveChanged: false });
   }
   if (result.code !== 0) {
-    const failure = describeRsyncFailure({ code: result.code, signal: (result.signal as NodeJS.Signals | undefined) ?? null, stderr: result.stderr, remoteStarted: true });
+    const failure = describeRsyncFailure({
+      code: result.code,
+      signal: (result.signal as NodeJS.Signals | undefined) ?? null,
+      stderr: result.stderr,
+      remoteStarted: true,
+    });
     throw new StepError('rollback', `restoring ${path} into ${settings.target}: ${failure.message}`, { filesMayHaveChanged: true });
   }
   const itemized = new ItemizedChanges(options.watch);
   itemized.add(result.stdout.endsWith('\n') ? result.stdout : `${result.stdout}\n`);
-  const summary: SyncSummary = { ...parseRsyncStats(result.stdout), deletedNames: itemized.deleted, watchedChanges: itemized.watched, phpEditsOnly: itemized.phpEditsOnly };
+  const summary: SyncSummary = {
+    ...parseRsyncStats(result.stdout),
+    deletedNames: itemized.deleted,
+    watchedChanges: itemized.watched,
+    phpEditsOnly: itemized.phpEditsOnly,
+  };
   io.log.info(`${label}: restored ${path} into ${settings.target}: ${summary.filesTransferred} file(s) written, ${summary.filesDeleted} deleted`);
   return summary;
 }
@@ -359,10 +335,22 @@ export async function freeSpaceCheck(run: HostRun, neededBytes: number): Promise
   const target = trimmed(run.settings.target);
   const parent = target.slice(0, target.lastIndexOf('/')) || '/';
   const nothing = 'nothing was changed';
-  const result = await runOrFail(run, 'preflight', commandLine(['df', '-Pk', '--', parent]), run.settings.commandTimeoutMs, `cannot read the free space of ${parent}`, nothing, false);
+  const result = await runOrFail(
+    run,
+    'preflight',
+    commandLine(['df', '-Pk', '--', parent]),
+    run.settings.commandTimeoutMs,
+    `cannot read the free space of ${parent}`,
+    nothing,
+    false,
+  );
   const free = result.code === 0 ? parseDfAvailable(result.stdout) : undefined;
   if (free === undefined) {
-    throw new StepError('preflight', `cannot read the free space of ${parent} (df -Pk: ${describeExit(result)}: ${shown(result.stderr) || shown(result.stdout) || 'no output'}); ${nothing}`, { filesMayHaveChanged: false });
+    throw new StepError(
+      'preflight',
+      `cannot read the free space of ${parent} (df -Pk: ${describeExit(result)}: ${shown(result.stderr) || shown(result.stdout) || 'no output'}); ${nothing}`,
+      { filesMayHaveChanged: false },
+    );
   }
   if (free.availableBytes < neededBytes) {
     throw new StepError(

@@ -1,6 +1,14 @@
-import { describeMasterChange, masterLevelPaths, masterLevelReasons, needsRestart, staleFiles, type MasterChange, type StaleCheck } from '../engine/master-change.js';
+import {
+  describeMasterChange,
+  masterLevelPaths,
+  masterLevelReasons,
+  needsRestart,
+  staleFiles,
+  type MasterChange,
+  type StaleCheck,
+} from '../engine/plan/master-change.js';
 import { StepError } from '../engine/ports.js';
-import type { AppDefinitions } from '../engine/worker-definitions.js';
+import type { AppDefinitions } from '../engine/workers/worker-definitions.js';
 import type { HostRun } from './context.js';
 import type { Preflight } from './preflight.js';
 import { masterFilesToChange } from './sync-step.js';
@@ -30,7 +38,8 @@ export function masterChangeOf(run: HostRun, live: AppDefinitions, files: readon
   const reason = masterLevelReasons(live, run.settings.target, run.settings.masterFiles);
   const evidence: Record<string, string> = { ...stale.evidence };
   for (const file of files) {
-    evidence[file] = evidence[file] === undefined ? `changed by this deploy; ${reason(file) ?? 'master-level'}` : `${evidence[file]}; this deploy changes it again`;
+    evidence[file] =
+      evidence[file] === undefined ? `changed by this deploy; ${reason(file) ?? 'master-level'}` : `${evidence[file]}; this deploy changes it again`;
   }
   return { files, definitions, stale: stale.stale, evidence };
 }
@@ -40,7 +49,10 @@ export async function refuseMasterChange(run: HostRun, live: AppDefinitions, sta
   const files = await masterFilesToChange(run, live, masterLevel(run, live));
   const change = masterChangeOf(run, live, files, [], stale);
   if (!needsRestart(change)) return;
-  throw new StepError('preflight', `a reload cannot apply this deploy: ${describeMasterChange(change)}. Nothing was changed (on-master-change: fail); ${CHOICES}`);
+  throw new StepError(
+    'preflight',
+    `a reload cannot apply this deploy: ${describeMasterChange(change)}. Nothing was changed (on-master-change: fail); ${CHOICES}`,
+  );
 }
 
 /** After the sync: reload, restart, or stop, as on-master-change says. */
@@ -51,9 +63,14 @@ export function decide(run: HostRun, change: MasterChange): 'reload' | 'restart'
     case 'restart':
       return 'restart';
     case 'reload':
-      run.io.log.warning(`${run.label}: reloading although ${what}: the master keeps the old code and definitions until the app is restarted (on-master-change: reload)`);
+      run.io.log.warning(
+        `${run.label}: reloading although ${what}: the master keeps the old code and definitions until the app is restarted (on-master-change: reload)`,
+      );
       return 'reload';
     case 'fail':
-      throw new StepError('sync', `a reload cannot apply this deploy: ${what}. The files were synced but no reload was sent (on-master-change: fail); ${CHOICES}`);
+      throw new StepError(
+        'sync',
+        `a reload cannot apply this deploy: ${what}. The files were synced but no reload was sent (on-master-change: fail); ${CHOICES}`,
+      );
   }
 }

@@ -1,9 +1,12 @@
-import type { LoadedRecord } from '../engine/master-change.js';
+import type { LoadedRecord } from '../engine/plan/master-change.js';
 import { describeExit, type CommandResult } from '../engine/ports.js';
 import { commandLine, quote } from '../engine/shell-quote.js';
-import type { AppDefinitions } from '../engine/worker-definitions.js';
+import type { AppDefinitions } from '../engine/workers/worker-definitions.js';
 import type { HostRun } from './context.js';
 import { stateDirectory } from './host-lock.js';
+import TICKS_FUNCTION from '../remote/proc-ticks.sh';
+import READ_SCRIPT from '../remote/record-read.sh';
+import WRITE_SCRIPT from '../remote/record-write.sh';
 
 /**
  * The record of what a master loaded, kept on the host beside the lock
@@ -16,11 +19,10 @@ import { stateDirectory } from './host-lock.js';
  * reused by another process does not match its start ticks.
  */
 
+/** What src/remote/record-read.sh prints before the record, and before the ticks and boot id now (the script holds them as text). */
 const MARK = '@@graceful-reload-record@@';
 const NOW_MARK = '@@graceful-reload-record-now@@';
 const RECORD_FILE = 'master.json';
-/** The most of a record read back. */
-const RECORD_BYTES = 4_000_000;
 /**
  * The most of file names and hashes sent in the command that writes a
  * record: Linux takes at most 128 KiB in one argument, and the whole command
@@ -32,38 +34,18 @@ export function recordPath(target: string): string {
   return `${stateDirectory(target)}/${RECORD_FILE}`;
 }
 
-/** Prints a process's start ticks ($1 a pid); nothing when /proc does not know it. The comm field may hold spaces: cut after its ")". */
-const TICKS_FUNCTION = 'ticks() { s=$(cat "/proc/$1/stat" 2>/dev/null) || return 0; s=${s##*") "}; set -- $s; printf %s "${20}"; }';
-const BOOT_ID = '$(cat /proc/sys/kernel/random/boot_id 2>/dev/null)';
-
 /**
- * Appended to the preflight's command (no round trip of its own): prints the
- * record, then the start ticks of the pid it names and the boot id, as they
- * are now; keeps the exit code of what ran before it.
+ * Appended to the preflight's command (no round trip of its own):
+ * src/remote/record-read.sh prints the record, then the start ticks of the
+ * pid it names and the boot id, as they are now; keeps the exit code of what
+ * ran before it.
  */
 export function recordReadCommand(target: string): string {
-  return [
-    'rc=$?',
-    TICKS_FUNCTION,
-    `rec=${quote(recordPath(target))}`,
-    `printf '\\n%s\\n' ${MARK}`,
-    `if [ -f "$rec" ]; then head -c ${RECORD_BYTES} -- "$rec"; echo; pid=$(head -n 1 -- "$rec" | sed -n 's/^{"pid":\\([0-9][0-9]*\\),.*/\\1/p'); printf '%s %s %s\\n' ${NOW_MARK} "$(ticks "$pid")" "${BOOT_ID}"; fi`,
-    'exit $rc',
-  ].join('\n');
+  return ['rc=$?', `rec=${quote(recordPath(target))}`, TICKS_FUNCTION, READ_SCRIPT].join('\n');
 }
 
-/** $1 state dir, $2 pid, $3 the files' JSON. Exit 4: the pid has no /proc entry; 3: no state dir; 5: cannot write. */
-const WRITE_SCRIPT = `state=$1; pid=$2; files=$3
-${TICKS_FUNCTION}
-start=$(ticks "$pid"); boot=${BOOT_ID}
-if [ -z "$start" ] || [ -z "$boot" ]; then echo "no /proc entry for pid $pid, or no boot id" >&2; exit 4; fi
-if ! err=$(mkdir -p -- "$state" 2>&1); then printf "%s\\n" "$err" >&2; exit 3; fi
-tmp="$state/${RECORD_FILE}.tmp.$$"
-if printf '{"pid":%s,"startTicks":"%s","bootId":"%s","files":%s}\\n' "$pid" "$start" "$boot" "$files" > "$tmp" && mv -f -- "$tmp" "$state/${RECORD_FILE}"; then exit 0; fi
-rm -f -- "$tmp"; exit 5`;
-
 export function recordWriteCommand(target: string, pid: number, files: Readonly<Record<string, string>>): string {
-  return commandLine(['sh', '-c', WRITE_SCRIPT, 'graceful-reload-record', stateDirectory(target), String(pid), JSON.stringify(files)]);
+  return commandLine(['sh', '-c', `${TICKS_FUNCTION}\n${WRITE_SCRIPT}`, 'graceful-reload-record', stateDirectory(target), String(pid), JSON.stringify(files)]);
 }
 
 /** The record of the master `masterPid`, or why there is none; `stdout` is the preflight's output. Pure. */
@@ -85,7 +67,10 @@ export function parseRecord(stdout: string, masterPid: number): { readonly recor
     return { missing: `the record is not one of graceful-reload's (pid, startTicks, bootId, files): ${text.slice(0, 80)}` };
   }
   if (record['pid'] !== masterPid) return { missing: `the record is of master ${record['pid']}, not of the running one (${masterPid})` };
-  const now = lines.find((line) => line.startsWith(`${NOW_MARK} `))?.slice(NOW_MARK.length + 1).split(' ');
+  const now = lines
+    .find((line) => line.startsWith(`${NOW_MARK} `))
+    ?.slice(NOW_MARK.length + 1)
+    .split(' ');
   if (now?.[0] !== record['startTicks'] || now[1] !== record['bootId']) {
     return { missing: `the record's pid ${masterPid} belonged to another process (its start time or the boot differs)` };
   }
@@ -98,12 +83,14 @@ export function parseRecord(stdout: string, masterPid: number): { readonly recor
  * next one falls back to file times, which the warning says.
  */
 export async function recordLoaded(run: HostRun, pid: number, definitions: Pick<AppDefinitions, 'fileHashes'>): Promise<void> {
-  const fallback = 'the next deploy falls back to comparing file times with the master\'s start, a guess';
+  const fallback = "the next deploy falls back to comparing file times with the master's start, a guess";
   const files = definitions.fileHashes;
   if (files === undefined) return;
   const json = JSON.stringify(files);
   if (json.length > MAX_FILES_JSON) {
-    run.io.log.warning(`${run.label}: the record of what master ${pid} loaded was not written: ${Object.keys(files).length} files are more than one command can carry; ${fallback}`);
+    run.io.log.warning(
+      `${run.label}: the record of what master ${pid} loaded was not written: ${Object.keys(files).length} files are more than one command can carry; ${fallback}`,
+    );
     return;
   }
   let result: CommandResult;
@@ -117,5 +104,7 @@ export async function recordLoaded(run: HostRun, pid: number, definitions: Pick<
     run.io.log.info(`${run.label}: recorded what master ${pid} loaded (${Object.keys(files).length} files) in ${recordPath(run.settings.target)}`);
     return;
   }
-  run.io.log.warning(`${run.label}: the record ${recordPath(run.settings.target)} was not written (${describeExit(result)}: ${result.stderr.trim().slice(0, 200) || 'no output'}); ${fallback}`);
+  run.io.log.warning(
+    `${run.label}: the record ${recordPath(run.settings.target)} was not written (${describeExit(result)}: ${result.stderr.trim().slice(0, 200) || 'no output'}); ${fallback}`,
+  );
 }

@@ -1,5 +1,5 @@
 import type { RolloutLog } from '../engine/ports.js';
-import type { Phase, PhaseName } from '../engine/report.js';
+import type { Phase, PhaseName } from '../engine/report/report.js';
 
 /**
  * One host's phases as they happen: recorded for the report's timeline, and

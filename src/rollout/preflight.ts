@@ -1,9 +1,9 @@
-import type { LoadedRecord } from '../engine/master-change.js';
+import type { LoadedRecord } from '../engine/plan/master-change.js';
 import { StepError } from '../engine/ports.js';
-import { describeUnmatched, planReload, unmatchedWorkers, type ReloadPlan } from '../engine/reload-plan.js';
-import { startFilePath } from '../engine/settings.js';
-import type { AppDefinitions } from '../engine/worker-definitions.js';
-import type { MasterProcess } from '../engine/worker-snapshot.js';
+import { describeUnmatched, planReload, unmatchedWorkers, type ReloadPlan } from '../engine/plan/reload-plan.js';
+import { startFilePath } from '../engine/inputs/settings.js';
+import type { AppDefinitions } from '../engine/workers/worker-definitions.js';
+import type { MasterProcess } from '../engine/workers/worker-snapshot.js';
 import type { StatusSource } from '../status/status-source.js';
 import { definitionsCommand } from '../workerman/app-definitions.js';
 import { canSignalCommand, layoutCheckCommand } from '../workerman/commands.js';
@@ -68,7 +68,15 @@ export async function preflight(run: HostRun): Promise<Preflight> {
   warnAboutOpcache(run, definitions);
   const recorded = parseRecord(result.stdout, master.pid);
   if ('missing' in recorded) run.io.log.debug(`${run.label}: no record of what master ${master.pid} loaded: ${recorded.missing}`);
-  return { definitions, plan, source, masterPid: master.pid, masterStartedAt: master.startedAt, record: 'record' in recorded ? recorded.record : undefined, logFile };
+  return {
+    definitions,
+    plan,
+    source,
+    masterPid: master.pid,
+    masterStartedAt: master.startedAt,
+    record: 'record' in recorded ? recorded.record : undefined,
+    logFile,
+  };
 }
 
 async function findMaster(run: HostRun, source: StatusSource, definitions: AppDefinitions, plan: ReloadPlan): Promise<MasterProcess> {

@@ -1,5 +1,5 @@
 import { StepError, type CommandResult, type Step } from '../engine/ports.js';
-import type { AppDefinitions } from '../engine/worker-definitions.js';
+import type { AppDefinitions } from '../engine/workers/worker-definitions.js';
 import { definitionsCommand, DefinitionsError, parseDefinitions } from '../workerman/app-definitions.js';
 import type { HostRun } from './context.js';
 

@@ -1,7 +1,7 @@
 import { runnerCommand } from '../adapters/runner-command.js';
 import type { Transport } from '../adapters/transport.js';
 import type { RolloutLog } from '../engine/ports.js';
-import { startFilePath } from '../engine/settings.js';
+import { startFilePath } from '../engine/inputs/settings.js';
 import { RemoteStatus } from '../status/remote-status.js';
 import type { HostRolloutIO } from './context.js';
 

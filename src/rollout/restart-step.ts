@@ -1,11 +1,11 @@
 import { setTimeout as realSleep } from 'node:timers/promises';
-import { CRASH_LIMIT } from '../engine/crash-loop.js';
+import { CRASH_LIMIT } from '../engine/verdict/crash-loop.js';
 import { formatDuration } from '../engine/duration.js';
 import { StepError } from '../engine/ports.js';
-import type { RestartCost } from '../engine/report.js';
-import { describeRestartCost, observeRestart, startRestartWatch, type RestartVerdict } from '../engine/restart-verdict.js';
-import type { AppDefinitions } from '../engine/worker-definitions.js';
-import type { WorkerProcess } from '../engine/worker-snapshot.js';
+import type { RestartCost } from '../engine/report/report.js';
+import { describeRestartCost, observeRestart, startRestartWatch, type RestartVerdict } from '../engine/verdict/restart-verdict.js';
+import type { AppDefinitions } from '../engine/workers/worker-definitions.js';
+import type { WorkerProcess } from '../engine/workers/worker-snapshot.js';
 import type { StatusSource } from '../status/status-source.js';
 import { restartCommand } from '../workerman/commands.js';
 import { parseRestartOutput, tcpPorts, type RestartMeasure } from '../workerman/restart-output.js';
@@ -40,7 +40,9 @@ export async function restartStep(
 ): Promise<RestartOutcome> {
   const { settings, io, label, facts } = run;
   facts.step = 'restart';
-  io.log.warning(`${label}: restarting the app (${why}): a reload cannot apply this change. Open connections are closed; requests in hand get ${formatDuration(settings.stopTimeoutMs)} (stop-timeout)`);
+  io.log.warning(
+    `${label}: restarting the app (${why}): a reload cannot apply this change. Open connections are closed; requests in hand get ${formatDuration(settings.stopTimeoutMs)} (stop-timeout)`,
+  );
   await run.drain?.before(run);
   facts.step = 'restart';
   const baselineAt = (await source.snapshot()).at;
@@ -48,7 +50,9 @@ export async function restartStep(
   source.markSignal();
   facts.stopped = true;
   const ports = tcpPorts(synced.groups.map((group) => group.listen));
-  const result = await run.shell.run(restartCommand(settings, oldMasterPid, settings.stopTimeoutMs, ports), { timeoutMs: settings.stopTimeoutMs + settings.commandTimeoutMs + RESTART_SCRIPT_WAITS_MS });
+  const result = await run.shell.run(restartCommand(settings, oldMasterPid, settings.stopTimeoutMs, ports), {
+    timeoutMs: settings.stopTimeoutMs + settings.commandTimeoutMs + RESTART_SCRIPT_WAITS_MS,
+  });
   const measure = parseRestartOutput(result);
   failUnlessStarted(run, oldMasterPid, measure);
   const cost = restartCost(measure);
@@ -68,7 +72,10 @@ function failUnlessStarted(run: HostRun, oldMasterPid: number, measure: RestartM
       run.facts.stopped = false;
       throw new StepError('restart', `the master (pid ${oldMasterPid}) could not be signalled to stop (${measure.exit}); nothing was stopped`);
     case 'not-stopped':
-      throw new StepError('restart', `the master (pid ${oldMasterPid}) did not exit after its workers were stopped (${measure.killed} killed after stop-timeout); nothing was started`);
+      throw new StepError(
+        'restart',
+        `the master (pid ${oldMasterPid}) did not exit after its workers were stopped (${measure.killed} killed after stop-timeout); nothing was started`,
+      );
     case 'start-failed':
       throw new StepError('restart', `"${settings.php} ${settings.startFile} start -d" failed (${measure.exit}): ${said || '(no output)'}. The app is stopped`);
   }
@@ -76,10 +83,21 @@ function failUnlessStarted(run: HostRun, oldMasterPid: number, measure: RestartM
 
 function restartCost(measure: RestartMeasure): RestartCost {
   const since = (at: number | undefined) => (at !== undefined && measure.signalledAt !== undefined ? Math.max(0, at - measure.signalledAt) : null);
-  return { unservedMs: since(measure.listeningAt), stopMs: since(measure.stoppedAt), connectionsClosed: measure.connectionsClosed, killedAfterStopTimeout: measure.killed };
+  return {
+    unservedMs: since(measure.listeningAt),
+    stopMs: since(measure.stoppedAt),
+    connectionsClosed: measure.connectionsClosed,
+    killedAfterStopTimeout: measure.killed,
+  };
 }
 
-async function watchRestart(run: HostRun, source: StatusSource, oldMasterPid: number, startedAt: number, synced: AppDefinitions): Promise<{ masterPid: number; workers: readonly WorkerProcess[] }> {
+async function watchRestart(
+  run: HostRun,
+  source: StatusSource,
+  oldMasterPid: number,
+  startedAt: number,
+  synced: AppDefinitions,
+): Promise<{ masterPid: number; workers: readonly WorkerProcess[] }> {
   const { settings, io, label } = run;
   const sleep = io.sleep ?? realSleep;
   const expected = new Map<string, number>();
@@ -104,5 +122,8 @@ async function watchRestart(run: HostRun, source: StatusSource, oldMasterPid: nu
     if (run.now() + settings.pollIntervalMs > deadline) break;
     await sleep(settings.pollIntervalMs);
   }
-  throw new StepError('restart', `the app did not come back within the timeout (${formatDuration(settings.timeoutMs)}): ${verdict?.kind === 'starting' ? verdict.detail : 'it did not stay stable for settle'}`);
+  throw new StepError(
+    'restart',
+    `the app did not come back within the timeout (${formatDuration(settings.timeoutMs)}): ${verdict?.kind === 'starting' ? verdict.detail : 'it did not stay stable for settle'}`,
+  );
 }

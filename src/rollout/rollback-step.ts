@@ -1,4 +1,4 @@
-import type { HostReport } from '../engine/report.js';
+import type { HostReport } from '../engine/report/report.js';
 import { onLiveConnection, type HostRun } from './context.js';
 import { deployHost, type PreparedHost } from './host-rollout.js';
 import { restoreSnapshot } from './host-snapshot.js';
@@ -63,8 +63,8 @@ async function rollBackOn(prepared: PreparedHost, live: HostRun, snapshot: strin
   } finally {
     checked.source.stop();
   }
-  return report.ok
-    ? { ok: true, snapshot, ...(report.action ? { action: report.action } : {}) }
+  return report.ok ?
+      { ok: true, snapshot, ...(report.action ? { action: report.action } : {}) }
     : { ok: false, snapshot, error: `${report.step} failed: ${report.error}` };
 }
 
@@ -72,7 +72,9 @@ async function rollBackOn(prepared: PreparedHost, live: HostRun, snapshot: strin
 async function restoreFilesOnly(run: HostRun, checked: Preflight, snapshot: string): Promise<RollbackOutcome> {
   try {
     await snapshotTransfer(run, snapshot).run(protectRules(run, checked.definitions), () => false);
-    run.io.log.info(`${run.label}: the master (pid ${checked.masterPid}) was never signalled and runs the code of ${snapshot}: files restored, nothing reloaded`);
+    run.io.log.info(
+      `${run.label}: the master (pid ${checked.masterPid}) was never signalled and runs the code of ${snapshot}: files restored, nothing reloaded`,
+    );
     return { ok: true, snapshot };
   } catch (error) {
     return { ok: false, snapshot, error: `the files could not be restored (${(error as Error).message})` };

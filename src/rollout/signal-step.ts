@@ -1,6 +1,6 @@
 import { describeExit, StepError } from '../engine/ports.js';
-import type { ReloadPlan } from '../engine/reload-plan.js';
-import { BaselineError, takeBaseline, type ReloadBaseline } from '../engine/verdict.js';
+import type { ReloadPlan } from '../engine/plan/reload-plan.js';
+import { BaselineError, takeBaseline, type ReloadBaseline } from '../engine/verdict/verdict.js';
 import type { StatusSource } from '../status/status-source.js';
 import { reloadSignalCommand } from '../workerman/commands.js';
 import type { HostRun } from './context.js';
@@ -28,7 +28,10 @@ export async function signalStep(run: HostRun, source: StatusSource, plan: Reloa
   const signalledAt = run.now();
   const reload = await run.shell.run(reloadSignalCommand(baseline.masterPid, plan.mode), { timeoutMs: settings.commandTimeoutMs });
   if (reload.code !== 0) {
-    throw new StepError('signal', `the ${plan.mode} reload signal did not reach master ${baseline.masterPid} (${describeExit(reload)}): ${(reload.stdout + reload.stderr).trim() || 'no reason given'}`);
+    throw new StepError(
+      'signal',
+      `the ${plan.mode} reload signal did not reach master ${baseline.masterPid} (${describeExit(reload)}): ${(reload.stdout + reload.stderr).trim() || 'no reason given'}`,
+    );
   }
   facts.signalled = true;
   // Durations, not clocks, carry over from the runner: the host's clock stays the only one compared.

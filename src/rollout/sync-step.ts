@@ -1,8 +1,8 @@
 import pRetry from 'p-retry';
 import { RemoteConnectionLost, StepError, type SyncSummary } from '../engine/ports.js';
 import { removeStagingCommand } from '../workerman/commands.js';
-import { runtimeProtectRules } from '../engine/runtime-files.js';
-import type { AppDefinitions } from '../engine/worker-definitions.js';
+import { runtimeProtectRules } from '../engine/plan/runtime-files.js';
+import type { AppDefinitions } from '../engine/workers/worker-definitions.js';
 import { runOnAnyConnection, type HostRun } from './context.js';
 import { readDefinitions } from './read-definitions.js';
 
@@ -58,7 +58,8 @@ export function sourceTransfer(run: HostRun): Transfer {
         // Over a lost connection no attempt can succeed: the host's one connection carried rsync too.
         shouldRetry: ({ error }) => error instanceof StepError && error.step === 'sync' && !(error.cause instanceof RemoteConnectionLost),
         onFailedAttempt: ({ error, retriesLeft }) => {
-          if (retriesLeft > 0 && error instanceof StepError && error.step === 'sync') run.io.log.warning(`${run.label}: ${error.message}; trying the sync again`);
+          if (retriesLeft > 0 && error instanceof StepError && error.step === 'sync')
+            run.io.log.warning(`${run.label}: ${error.message}; trying the sync again`);
         },
       }).catch((error: unknown) => {
         if (reached && error instanceof StepError && error.filesMayHaveChanged === false) {
@@ -81,10 +82,17 @@ export function sourceTransfer(run: HostRun): Transfer {
  * glob of a directory): only a sync that gave new content to existing .php
  * files it did not include leaves them as they were, and skips the read.
  */
-export async function syncStep(run: HostRun, live: AppDefinitions, masterLevel: (path: string) => boolean, transfer: Transfer = sourceTransfer(run)): Promise<Synced> {
+export async function syncStep(
+  run: HostRun,
+  live: AppDefinitions,
+  masterLevel: (path: string) => boolean,
+  transfer: Transfer = sourceTransfer(run),
+): Promise<Synced> {
   const { settings, label, io, facts } = run;
   const protect = protectRules(run, live);
-  io.log.info(`${label}: syncing ${transfer.from} to ${settings.target}` + (protect.length > 0 ? ` (keeping the app's runtime files: ${protect.join(', ')})` : ''));
+  io.log.info(
+    `${label}: syncing ${transfer.from} to ${settings.target}` + (protect.length > 0 ? ` (keeping the app's runtime files: ${protect.join(', ')})` : ''),
+  );
   facts.step = 'sync';
   facts.filesChanged = true;
   let sync;
@@ -101,9 +109,9 @@ export async function syncStep(run: HostRun, live: AppDefinitions, masterLevel: 
   logSync(run, sync);
   const masterFilesChanged = sync.watchedChanges ?? [];
   const definitions =
-    sync.phpEditsOnly === true && masterFilesChanged.length === 0
-      ? live
-      : await readDefinitions(run, 'sync', 'the files were synced but no reload was sent: the master keeps serving the old code, and a restart would fail');
+    sync.phpEditsOnly === true && masterFilesChanged.length === 0 ?
+      live
+    : await readDefinitions(run, 'sync', 'the files were synced but no reload was sent: the master keeps serving the old code, and a restart would fail');
   return { definitions, masterFilesChanged };
 }
 

@@ -1,9 +1,9 @@
 import { createInterface } from 'node:readline';
 import HOST_COMMAND from '../remote/host-command.sh';
 import { formatDuration } from '../engine/duration.js';
-import { OutputLines } from '../engine/output-lines.js';
+import { OutputLines } from '../engine/report/output-lines.js';
 import { describeExit, type UserCommandResult } from '../engine/ports.js';
-import type { CommandRecord } from '../engine/report.js';
+import type { CommandRecord } from '../engine/report/report.js';
 import { commandLine } from '../engine/shell-quote.js';
 import type { HostRun } from './context.js';
 
@@ -54,7 +54,8 @@ const RUNNER_GRACE_MS = 15_000;
 export async function runOnHost(run: HostRun, command: string, timeoutMs: number, onLine: (line: string) => void): Promise<UserCommandResult> {
   const started = run.now();
   const line = hostCommandLine(run.settings.target, command, hookEnvironment(run), timeoutMs);
-  const result = run.shell.stream ? await streamed(run, line, timeoutMs + RUNNER_GRACE_MS, onLine) : await collected(run, line, timeoutMs + RUNNER_GRACE_MS, onLine);
+  const result =
+    run.shell.stream ? await streamed(run, line, timeoutMs + RUNNER_GRACE_MS, onLine) : await collected(run, line, timeoutMs + RUNNER_GRACE_MS, onLine);
   const timedOut = result.timedOut || (result.code !== null && TIMEOUT_EXITS.has(result.code));
   return { ...result, timedOut, durationMs: run.now() - started };
 }

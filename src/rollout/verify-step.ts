@@ -1,8 +1,8 @@
-import { CRASH_LIMIT } from '../engine/crash-loop.js';
-import type { RolloutSettings } from '../engine/settings.js';
-import { watchReload, type WatchOutcome } from '../engine/reload-watch.js';
-import type { ReloadBaseline, VerdictRules } from '../engine/verdict.js';
-import { describeWorker, type WorkerProcess } from '../engine/worker-snapshot.js';
+import { CRASH_LIMIT } from '../engine/verdict/crash-loop.js';
+import type { RolloutSettings } from '../engine/inputs/settings.js';
+import { watchReload, type WatchOutcome } from './reload-watch.js';
+import type { ReloadBaseline, VerdictRules } from '../engine/verdict/verdict.js';
+import { describeWorker, type WorkerProcess } from '../engine/workers/worker-snapshot.js';
 import type { StatusSource } from '../status/status-source.js';
 import { liveWorkersCommand, stopWorkerCommand } from '../workerman/commands.js';
 import type { HostRun } from './context.js';
@@ -59,9 +59,16 @@ export async function verifyStep(run: HostRun, source: StatusSource, baseline: R
  */
 async function afterMasterDied(run: HostRun, baseline: ReloadBaseline, message: string): Promise<string> {
   const known: WorkerProcess[] = [...baseline.tracked, ...baseline.kept];
-  const result = await run.shell.run(liveWorkersCommand(known.map((worker) => worker.pid)), { timeoutMs: run.settings.commandTimeoutMs }).catch(() => undefined);
+  const result = await run.shell
+    .run(liveWorkersCommand(known.map((worker) => worker.pid)), { timeoutMs: run.settings.commandTimeoutMs })
+    .catch(() => undefined);
   if (result === undefined) return `${message}; whether its workers still run could not be checked`;
-  const alive = new Set(result.stdout.split('\n').filter((line) => /^\d+$/.test(line)).map(Number));
+  const alive = new Set(
+    result.stdout
+      .split('\n')
+      .filter((line) => /^\d+$/.test(line))
+      .map(Number),
+  );
   const orphans = known.filter((worker) => alive.has(worker.pid));
   if (orphans.length === 0) return `${message}; none of its workers is left, so nothing serves the app until it is started again`;
   return (

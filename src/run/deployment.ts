@@ -3,12 +3,12 @@ import { lstat, readdir, realpath, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { readBoundedText, unreadable } from '../adapters/bounded-file.js';
 import { openTransport } from '../adapters/transport.js';
-import { fleetHosts, resolveFleetAmounts } from '../engine/fleet-hosts.js';
-import { InputError } from '../engine/input-error.js';
+import { fleetHosts, resolveFleetAmounts } from '../engine/inputs/fleet-hosts.js';
+import { InputError } from '../engine/inputs/input-error.js';
 import type { RolloutLog } from '../engine/ports.js';
-import type { HostReport } from '../engine/report.js';
-import type { DeployPlan } from '../engine/settings.js';
-import { sourceStartFileError } from '../engine/source-check.js';
+import type { HostReport } from '../engine/report/report.js';
+import type { DeployPlan } from '../engine/inputs/settings.js';
+import { sourceStartFileError } from '../engine/inputs/source-check.js';
 import { planFleet } from '../rollout/dry-run.js';
 import { rolloutFleet, type FleetHost, type FleetSettings } from '../rollout/fleet-rollout.js';
 import type { LockOwner } from '../rollout/host-lock.js';
@@ -91,7 +91,10 @@ export async function runDeployment(plan: DeployPlan, context: DeploymentContext
     neededBytes,
     lock: { owner: context.lockOwner, timeoutMs: plan.fleet.lockTimeoutMs, force: plan.fleet.forceUnlock },
   };
-  const transport = openTransport({ ...plan, rollout }, { sourceFiles: files.then((found) => found.length), ...(context.debugText ? { debug: context.debugText } : {}) });
+  const transport = openTransport(
+    { ...plan, rollout },
+    { sourceFiles: files.then((found) => found.length), ...(context.debugText ? { debug: context.debugText } : {}) },
+  );
   const io = realRolloutIO(transport, context.log, context.workspace);
   context.rolloutStarts?.(hosts);
   if (plan.fleet.dryRun) return planFleet(hosts, fleet, io, (path) => inSource(source, path));

@@ -1,4 +1,4 @@
-import { sawReloadStart } from '../engine/app-log.js';
+import { sawReloadStart } from '../engine/verdict/app-log.js';
 
 /** Keeps at most this much of the log written since the signal. */
 const KEEP = 256 * 1024;

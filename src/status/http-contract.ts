@@ -1,4 +1,4 @@
-import type { WorkerProcess } from '../engine/worker-snapshot.js';
+import type { WorkerProcess } from '../engine/workers/worker-snapshot.js';
 
 /**
  * The JSON an app serves for `status: http`:

@@ -1,4 +1,4 @@
-import type { HostSnapshot, WorkerProcess } from '../engine/worker-snapshot.js';
+import type { HostSnapshot, WorkerProcess } from '../engine/workers/worker-snapshot.js';
 import { parseWorkerTitle, TICKS_PER_SECOND, type ProbeResult, type RawProcess } from '../workerman/host-probe.js';
 import type { HttpStatus } from './http-contract.js';
 
@@ -69,10 +69,8 @@ export function snapshotFromHttp(probe: ProbeResult, status: HttpStatus, reloadS
   });
   const found = probe.masters.map((master) => ({ pid: master.pid, startedAt: startedAt(probe, master) }));
   const masters =
-    status.masterPid === undefined
-      ? found
-      : probe.http?.master_alive === false
-        ? []
-        : [found.find((master) => master.pid === status.masterPid) ?? { pid: status.masterPid }];
+    status.masterPid === undefined ? found
+    : probe.http?.master_alive === false ? []
+    : [found.find((master) => master.pid === status.masterPid) ?? { pid: status.masterPid }];
   return { at: probe.time, masters, workers, ...evidenceField(reloadStarted) };
 }

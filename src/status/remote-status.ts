@@ -1,7 +1,7 @@
 import { setTimeout as realSleep } from 'node:timers/promises';
 import type { RemoteShell } from '../engine/ports.js';
-import type { RolloutSettings, StatusSourceKind } from '../engine/settings.js';
-import type { HostSnapshot } from '../engine/worker-snapshot.js';
+import type { RolloutSettings, StatusSourceKind } from '../engine/inputs/settings.js';
+import type { HostSnapshot } from '../engine/workers/worker-snapshot.js';
 import { parseProbeOutput, probeCommand, ProbeParseError, probeRequestLine, type ProbeResult, type ProbeSetup } from '../workerman/host-probe.js';
 import { AppLogTail } from './app-log-tail.js';
 import { HttpStatusError, parseHttpStatus } from './http-contract.js';
@@ -36,8 +36,7 @@ export class RemoteStatus implements StatusSource {
   async snapshot(): Promise<HostSnapshot> {
     const probe = this.options.kind === 'http' ? await this.probeUntilStatusAnswers() : await this.runProbe();
     const evidence = this.log.evidence(this.masterPid);
-    const snapshot =
-      this.options.kind === 'http' ? snapshotFromHttp(probe, this.httpStatus(probe), evidence) : snapshotFromProcesses(probe, evidence);
+    const snapshot = this.options.kind === 'http' ? snapshotFromHttp(probe, this.httpStatus(probe), evidence) : snapshotFromProcesses(probe, evidence);
     if (snapshot.masters.length === 1) this.masterPid = snapshot.masters[0]!.pid;
     return snapshot;
   }

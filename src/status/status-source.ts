@@ -1,4 +1,4 @@
-import type { HostSnapshot } from '../engine/worker-snapshot.js';
+import type { HostSnapshot } from '../engine/workers/worker-snapshot.js';
 
 /** Where the worker facts of one host come from (input `status`). */
 export interface StatusSource {

@@ -1,8 +1,8 @@
 import DEFINITIONS_PROBE from '../remote/definitions.php';
 import { describeExit, type CommandResult } from '../engine/ports.js';
 import { commandLine, quote } from '../engine/shell-quote.js';
-import type { RolloutSettings } from '../engine/settings.js';
-import type { AppDefinitions, WorkerDefinition, WorkerStartAnswer, WorkerStartProbe } from '../engine/worker-definitions.js';
+import type { RolloutSettings } from '../engine/inputs/settings.js';
+import type { AppDefinitions, WorkerDefinition, WorkerStartAnswer, WorkerStartProbe } from '../engine/workers/worker-definitions.js';
 
 /**
  * What the app's start script defines, read from the host by running it the
@@ -58,7 +58,8 @@ const isStringArray = (value: unknown): value is string[] => Array.isArray(value
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 const isTimes = (value: unknown): value is Record<string, number> => isObject(value) && Object.values(value).every((time) => Number.isInteger(time));
-const isHashes = (value: unknown): value is Record<string, string> => isObject(value) && Object.values(value).every((hash) => typeof hash === 'string' && /^[0-9a-f]{64}$/.test(hash));
+const isHashes = (value: unknown): value is Record<string, string> =>
+  isObject(value) && Object.values(value).every((hash) => typeof hash === 'string' && /^[0-9a-f]{64}$/.test(hash));
 
 function parseAnswer(entry: unknown, index: number): WorkerStartAnswer {
   if (!isObject(entry)) throw new DefinitionsError(`the definition probe's workerStart.groups[${index}] is not an object`);
@@ -104,7 +105,9 @@ function parseGroup(entry: unknown, index: number): WorkerDefinition {
 export function parseDefinitions(result: CommandResult): AppDefinitions {
   const line = result.stdout.split('\n').find((candidate) => candidate.startsWith(MARKER));
   if (line === undefined) {
-    throw new DefinitionsError(`the start script could not be run to read its worker definitions (${describeExit(result)}): ${phpOutput(result.stdout, result.stderr)}`);
+    throw new DefinitionsError(
+      `the start script could not be run to read its worker definitions (${describeExit(result)}): ${phpOutput(result.stdout, result.stderr)}`,
+    );
   }
   let data: unknown;
   try {
@@ -143,4 +146,4 @@ export function parseDefinitions(result: CommandResult): AppDefinitions {
     opcache: parseOpcache(data['opcache']),
   };
 }
-export type { AppDefinitions, WorkerDefinition } from '../engine/worker-definitions.js';
+export type { AppDefinitions, WorkerDefinition } from '../engine/workers/worker-definitions.js';

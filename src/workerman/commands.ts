@@ -1,6 +1,8 @@
+import LIVE_WORKERS_SCRIPT from '../remote/live-workers.sh';
 import RESTART_SCRIPT from '../remote/restart.sh';
+import STOP_WORKER_SCRIPT from '../remote/stop-worker.sh';
 import { commandLine, quote } from '../engine/shell-quote.js';
-import { startFilePath, type ReloadMode, type RolloutSettings } from '../engine/settings.js';
+import { startFilePath, type ReloadMode, type RolloutSettings } from '../engine/inputs/settings.js';
 
 type Target = Pick<RolloutSettings, 'target' | 'startFile' | 'php'>;
 
@@ -34,8 +36,7 @@ export function layoutCheckCommand(settings: Target): string {
  * one PID a line: after the master died, these serve old code on their own.
  */
 export function liveWorkersCommand(pids: readonly number[]): string {
-  const script = 'for p in "$@"; do t=$(tr "\\000" " " 2>/dev/null < "/proc/$p/cmdline") || continue; case "$t" in *"worker process"*) echo "$p";; esac; done';
-  return commandLine(['sh', '-c', script, 'live-workers', ...pids.map(String)]);
+  return commandLine(['sh', '-c', LIVE_WORKERS_SCRIPT, 'live-workers', ...pids.map(String)]);
 }
 
 /**
@@ -43,8 +44,7 @@ export function liveWorkersCommand(pids: readonly number[]): string {
  * of the master: PIDs are reused, and a stale one must never be signalled.
  */
 export function stopWorkerCommand(pid: number, masterPid: number, signal: 'INT' | 'KILL'): string {
-  const script = 'f=$(sed "s/^.*) //" "/proc/$1/stat" 2>/dev/null) || exit 3; set -- "$1" "$2" "$3" $f; [ "$5" = "$2" ] || exit 3; kill -s "$3" "$1"';
-  return commandLine(['sh', '-c', script, 'stop-worker', String(pid), String(masterPid), signal]);
+  return commandLine(['sh', '-c', STOP_WORKER_SCRIPT, 'stop-worker', String(pid), String(masterPid), signal]);
 }
 
 /**

@@ -122,7 +122,13 @@ function processes(data: Json, field: 'masters' | 'workers'): RawProcess[] {
     if (!isObject(entry)) throw shapeError(`${field}[${index}]`, 'an object', entry);
     if (typeof entry['state'] !== 'string') throw shapeError(`${where}state`, 'a process state', entry['state']);
     if (typeof entry['title'] !== 'string') throw shapeError(`${where}title`, 'a string', entry['title']);
-    return { pid: number(entry, 'pid', where), ppid: number(entry, 'ppid', where), state: entry['state'], start: number(entry, 'start', where), title: entry['title'] };
+    return {
+      pid: number(entry, 'pid', where),
+      ppid: number(entry, 'ppid', where),
+      state: entry['state'],
+      start: number(entry, 'start', where),
+      title: entry['title'],
+    };
   });
 }
 

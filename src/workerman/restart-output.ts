@@ -37,7 +37,11 @@ export function parseRestartOutput(result: CommandResult): RestartMeasure {
     return Number.isSafeInteger(value) && value > 0 ? { [field]: value } : {};
   };
   const connections = values.get('connections');
-  const outcome = flags.has('signal-failed') ? 'signal-failed' : flags.has('not-stopped') ? 'not-stopped' : result.code === 0 && values.get('start-exit') === '0' ? 'started' : 'start-failed';
+  const outcome =
+    flags.has('signal-failed') ? 'signal-failed'
+    : flags.has('not-stopped') ? 'not-stopped'
+    : result.code === 0 && values.get('start-exit') === '0' ? 'started'
+    : 'start-failed';
   return {
     outcome,
     connectionsClosed: connections !== undefined && /^\d+$/.test(connections) ? Number(connections) : null,

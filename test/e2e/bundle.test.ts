@@ -12,7 +12,7 @@ test('dist/index.cjs runs on its own, with no node_modules beside it, and refuse
     await copyFile(join(REPO, 'dist/index.cjs'), join(dir, 'index.cjs'));
     const result = await execFile(process.execPath, [join(dir, 'index.cjs')], {
       cwd: dir,
-      env: { PATH: process.env['PATH'], 'INPUT_TARGET': '/', INPUT_HOSTS: 'web1' },
+      env: { PATH: process.env['PATH'], INPUT_TARGET: '/', INPUT_HOSTS: 'web1' },
     });
     assert.equal(result.code, 1);
     assert.match(result.stdout, /::error::input target: "\/" would let the sync delete the whole file system/);
@@ -28,7 +28,14 @@ test('dist/index.cjs reads an inventory with the YAML parser it compiles on firs
     await writeFile(join(dir, 'fleet.yml'), 'hosts:\n  - host: web1\n  - host: web2\n    taget: /srv/app\n');
     const result = await execFile(process.execPath, [join(dir, 'index.cjs')], {
       cwd: dir,
-      env: { PATH: process.env['PATH'], GITHUB_WORKSPACE: dir, INPUT_INVENTORY: 'fleet.yml', INPUT_TARGET: '/srv/app', INPUT_PASSWORD: 'unused', 'INPUT_INSECURE-IGNORE-HOST-KEY': 'true' },
+      env: {
+        PATH: process.env['PATH'],
+        GITHUB_WORKSPACE: dir,
+        INPUT_INVENTORY: 'fleet.yml',
+        INPUT_TARGET: '/srv/app',
+        INPUT_PASSWORD: 'unused',
+        'INPUT_INSECURE-IGNORE-HOST-KEY': 'true',
+      },
     });
     assert.equal(result.code, 1);
     assert.match(result.stdout, /::error::input inventory: hosts entry 2 \(web2, line 3\): unknown key "taget"/);

@@ -6,7 +6,7 @@ import { parse } from 'yaml';
 import { execFile, type Exec } from '../rig/process.js';
 import { REPO, Rig, type TestHost } from '../rig/rig.js';
 import { inputsFor } from '../rig/scenario.js';
-import type { HostReport } from '../../src/engine/report.js';
+import type { HostReport } from '../../src/engine/report/report.js';
 
 let rig: Rig;
 before(async () => {
@@ -35,7 +35,12 @@ async function configFor(host: TestHost, source: string, extra: Record<string, s
   const file = join(dir, 'deploy.yml');
   const { 'private-key': _inline, ...inputs } = inputsFor(rig, host, source);
   const settings = { ...inputs, source: relative(dir, source), 'private-key-file': rig.clientKeyFile, ...extra };
-  await writeFile(file, Object.entries(settings).map(([key, value]) => `${key}: ${JSON.stringify(value)}\n`).join(''));
+  await writeFile(
+    file,
+    Object.entries(settings)
+      .map(([key, value]) => `${key}: ${JSON.stringify(value)}\n`)
+      .join(''),
+  );
   return file;
 }
 
@@ -61,7 +66,10 @@ test('CLI: a deploy from a config file succeeds with exit 0, plain progress line
   const syncing = run.stdout.indexOf(`${label}: syncing `);
   assert.ok(connecting >= 0 && syncing > connecting, run.stdout);
   assert.match(run.stdout, /all 5 workers replaced|5\/5 workers replaced/);
-  assert.ok(run.stdout.split('\n').some((line) => line.startsWith(`${label}: ok (reload) in `)), run.stdout);
+  assert.ok(
+    run.stdout.split('\n').some((line) => line.startsWith(`${label}: ok (reload) in `)),
+    run.stdout,
+  );
   assert.match(run.stdout, /^1 host\(s\) in .*: 1 succeeded, 0 failed, 0 rolled back, 0 skipped$/m);
 
   const [report] = JSON.parse(await readFile(reportFile, 'utf8')) as HostReport[];
@@ -107,7 +115,18 @@ test('CLI: bad options are refused with exit 2 before any connection, each namin
   assert.equal(secret.code, 2);
   assert.match(secret.stderr, /--private-key: a secret is never taken on the command line .* --private-key-file <file>, or set GRACEFUL_RELOAD_PRIVATE_KEY/);
 
-  const values = await cli(['--hosts', 'web1', '--target', 'srv/app', '--port', '99999', '--reload-mode', 'hard', '--private-key-file', join(rig.dir, 'no-such-key')]);
+  const values = await cli([
+    '--hosts',
+    'web1',
+    '--target',
+    'srv/app',
+    '--port',
+    '99999',
+    '--reload-mode',
+    'hard',
+    '--private-key-file',
+    join(rig.dir, 'no-such-key'),
+  ]);
   assert.equal(values.code, 2);
   assert.match(values.stderr, /--private-key-file: cannot read .*no-such-key \(ENOENT\)/);
 

@@ -7,7 +7,7 @@ import { Rig, TARGET, type TestHost } from '../rig/rig.js';
 import { WORKERMAN_RELEASES } from '../rig/workerman-vendor.js';
 import { removeRunnerTemp, runAction, RUNNER_FILE_NAMES } from '../rig/action-runner.js';
 import { inputsFor as sharedInputs } from '../rig/scenario.js';
-import type { HostReport } from '../../src/engine/report.js';
+import type { HostReport } from '../../src/engine/report/report.js';
 
 let rig: Rig;
 before(async () => {
@@ -44,8 +44,14 @@ for (const major of [5, 4] as const) {
     assert.match(await host.get('/'), /hello from v2/);
     assert.equal(await host.masterPid(), masterBefore, 'a reload keeps the master');
     const afterWorkers = await host.workers();
-    const gatewayBefore = before.filter((w) => / gateway /.test(w.title)).map((w) => w.pid).sort();
-    const gatewayAfter = afterWorkers.filter((w) => / gateway /.test(w.title)).map((w) => w.pid).sort();
+    const gatewayBefore = before
+      .filter((w) => / gateway /.test(w.title))
+      .map((w) => w.pid)
+      .sort();
+    const gatewayAfter = afterWorkers
+      .filter((w) => / gateway /.test(w.title))
+      .map((w) => w.pid)
+      .sort();
     assert.deepEqual(gatewayAfter, gatewayBefore, 'reloadable = false workers keep their PIDs');
     const reloadable = before.filter((w) => !/ gateway /.test(w.title));
     assert.equal(reloadable.length, 5, '4 web + 1 task before the reload');
@@ -60,7 +66,9 @@ for (const major of [5, 4] as const) {
     assert.match(run.log, /5\/5 workers replaced|all 5 workers replaced/);
     const layout = LAYOUT[major];
     assert.ok(
-      run.log.includes(`master ${masterBefore} running (Workerman ${WORKERMAN_RELEASES[major]}); groups web×4, gateway×2 (not reloadable), task×1; log ${TARGET}/${layout.log}`),
+      run.log.includes(
+        `master ${masterBefore} running (Workerman ${WORKERMAN_RELEASES[major]}); groups web×4, gateway×2 (not reloadable), task×1; log ${TARGET}/${layout.log}`,
+      ),
       run.log,
     );
 
@@ -69,7 +77,10 @@ for (const major of [5, 4] as const) {
     await stat(join(host.srv, 'app', layout.log));
 
     // Nothing of the action's on disk: no key, no SSH config, no known_hosts file.
-    assert.deepEqual((await readdir(run.runnerTemp)).filter((name) => !RUNNER_FILE_NAMES.includes(name)), []);
+    assert.deepEqual(
+      (await readdir(run.runnerTemp)).filter((name) => !RUNNER_FILE_NAMES.includes(name)),
+      [],
+    );
     await removeRunnerTemp(run);
   });
 }

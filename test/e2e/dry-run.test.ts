@@ -29,7 +29,13 @@ async function treeState(host: TestHost): Promise<Map<string, string>> {
     const name = relative(host.srv, path);
     if (RUNTIME_FILE.test(name)) continue;
     const info = await lstat(path);
-    const content = entry.isFile() ? `${createHash('sha256').update(await readFile(path)).digest('hex')} ${info.mtimeMs}` : entry.isSymbolicLink() ? 'link' : 'dir';
+    const content =
+      entry.isFile() ?
+        `${createHash('sha256')
+          .update(await readFile(path))
+          .digest('hex')} ${info.mtimeMs}`
+      : entry.isSymbolicLink() ? 'link'
+      : 'dir';
     state.set(name, `${content} ${info.mode.toString(8)}`);
   }
   return state;

@@ -6,7 +6,7 @@ import { lstat, readdir, readFile, readlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path';
 import { Rig, type TestHost } from '../rig/rig.js';
 import { deployFleet, makeHostSensitiveSource, type FleetRun } from '../rig/scenario.js';
-import type { HostReport } from '../../src/engine/report.js';
+import type { HostReport } from '../../src/engine/report/report.js';
 
 /**
  * Issue 10's "Done when", end to end: fleets of 3 to 5 rig hosts on real
@@ -54,9 +54,14 @@ async function explain(result: FleetRun, hosts: readonly TestHost[]): Promise<st
   for (const host of hosts) {
     const report = result.reports.find((entry) => entry.host === label(host));
     const log = await readFile(join(host.srv, 'app/workerman.log'), 'utf8').catch(() => '(no workerman.log)');
-    parts.push(`${host.name} (${label(host)}): ${report?.status} ${report?.reason ?? ''} ${report?.error ?? ''}\n  workerman.log:\n    ${log.trimEnd().split('\n').slice(-15).join('\n    ')}`);
+    parts.push(
+      `${host.name} (${label(host)}): ${report?.status} ${report?.reason ?? ''} ${report?.error ?? ''}\n  workerman.log:\n    ${log.trimEnd().split('\n').slice(-15).join('\n    ')}`,
+    );
   }
-  return `${parts.join('\n')}\naction log:\n${result.run.log.split('\n').filter((line) => !line.startsWith('::debug::') && !line.startsWith('::add-mask::')).join('\n')}`;
+  return `${parts.join('\n')}\naction log:\n${result.run.log
+    .split('\n')
+    .filter((line) => !line.startsWith('::debug::') && !line.startsWith('::add-mask::'))
+    .join('\n')}`;
 }
 
 /** Fails with explain() unless the host ended with `status`. */
@@ -65,7 +70,9 @@ async function assertStatus(result: FleetRun, hosts: readonly TestHost[], host: 
   if (report.status !== status) assert.fail(`${host.name}: expected ${status}, got ${statuses(result, hosts)}\n${await explain(result, hosts)}`);
   // The status and the rest of the entry tell one story: ok only with a proven reload.
   if ((status === 'ok') !== (report.ok === true) || (status === 'ok' && report.step !== 'done')) {
-    assert.fail(`${host.name}: status ${report.status}, but ok ${report.ok}, step ${report.step}, reason ${report.reason}: ${report.error}\n${await explain(result, hosts)}`);
+    assert.fail(
+      `${host.name}: status ${report.status}, but ok ${report.ok}, step ${report.step}, reason ${report.reason}: ${report.error}\n${await explain(result, hosts)}`,
+    );
   }
 }
 
@@ -96,7 +103,12 @@ async function treeSums(host: TestHost): Promise<Map<string, string>> {
       } else if (info.isSymbolicLink()) {
         sums.set(relPath, `link ${await readlink(path)}`);
       } else {
-        sums.set(relPath, `${(info.mode & 0o7777).toString(8)} ${createHash('sha256').update(await readFile(path)).digest('hex')}`);
+        sums.set(
+          relPath,
+          `${(info.mode & 0o7777).toString(8)} ${createHash('sha256')
+            .update(await readFile(path))
+            .digest('hex')}`,
+        );
       }
     }
   };
@@ -161,7 +173,15 @@ function runnerEnv(runId: string, job: string): Record<string, string> {
 const runUrl = (runId: string) => `https://github.example/acme/shop/actions/runs/${runId}`;
 
 /** Fast settings for every fleet run here. */
-const FAST = { settle: '1s', 'canary-settle': '1s', timeout: '30s', 'graceful-timeout': '10s', 'connect-timeout': '5s', 'command-timeout': '15s', 'lock-timeout': '5s' };
+const FAST = {
+  settle: '1s',
+  'canary-settle': '1s',
+  timeout: '30s',
+  'graceful-timeout': '10s',
+  'connect-timeout': '5s',
+  'command-timeout': '15s',
+  'lock-timeout': '5s',
+};
 
 /** Processes in a host's mount namespace, read from /proc (the rig shares the pid namespace). */
 async function processesOf(host: TestHost): Promise<{ pid: number; ppid: number; args: string }[]> {
@@ -288,13 +308,20 @@ test('new code crash-loops on host 2 of 4 (max-parallel 1): host 1 ok, host 2 ro
   await assertStatus(result, hosts, second, 'rolled-back');
   assert.equal(two.reason, 'crash-loop', two.error);
   assert.ok(two.snapshot?.startsWith(`/srv/${STATE}/snapshots/`), `the snapshot is kept beside the target: ${two.snapshot}`);
-  assert.deepEqual(two.rollback && { ok: two.rollback.ok, snapshot: two.rollback.snapshot }, { ok: true, snapshot: two.snapshot }, JSON.stringify(two.rollback));
+  assert.deepEqual(
+    two.rollback && { ok: two.rollback.ok, snapshot: two.rollback.snapshot },
+    { ok: true, snapshot: two.snapshot },
+    JSON.stringify(two.rollback),
+  );
   // Proven again here, not only by the report: v1's files, v1 answering, the workers steady.
   await assertTreeUnchanged(second, sums[1]!, 'rolled back');
   await assertHealthy(second, 'v1');
   assert.equal((await snapshotsOn(second)).length, 1, 'one snapshot, taken before its sync');
 
-  for (const [host, index] of [[third, 2], [fourth, 3]] as const) {
+  for (const [host, index] of [
+    [third, 2],
+    [fourth, 3],
+  ] as const) {
     const report = reportOf(result, host);
     await assertStatus(result, hosts, host, 'skipped');
     assert.match(report.skippedBecause ?? '', /max-failures|budget/, `${host.name} says why: ${report.skippedBecause}`);
@@ -338,14 +365,9 @@ test('two rollouts at once against one host: the second fails naming the first, 
 
   let markHolding!: () => void;
   const holding = new Promise<void>((resolve) => (markHolding = resolve));
-  const first = deployFleet(
-    rig,
-    [host!],
-    v2,
-    { ...FAST, settle: '4s' },
-    [{ match: /took the lock/, then: async () => markHolding() }],
-    { env: runnerEnv('1001', 'deploy-a') },
-  );
+  const first = deployFleet(rig, [host!], v2, { ...FAST, settle: '4s' }, [{ match: /took the lock/, then: async () => markHolding() }], {
+    env: runnerEnv('1001', 'deploy-a'),
+  });
   const tooLate = await Promise.race([holding.then(() => false), first.then(() => true)]);
   assert.equal(tooLate, false, 'the first rollout took the lock');
   const [a, b, c] = await Promise.all([
@@ -362,7 +384,7 @@ test('two rollouts at once against one host: the second fails naming the first, 
   assert.equal(refused.status, 'failed', b.run.log);
   assert.equal(refused.step, 'lock', refused.error);
   assert.ok(refused.error?.includes(runUrl('1001')), `names the holder's run: ${refused.error}`);
-  assert.match(refused.error ?? '', /job deploy-a/, 'names the holder\'s job');
+  assert.match(refused.error ?? '', /job deploy-a/, "names the holder's job");
   assert.equal(refused.filesChanged, false);
 
   assert.equal(c.run.code, 0, c.run.log);
@@ -475,7 +497,8 @@ function cancelPromisesBroken(hosts: readonly TestHost[], result: FleetRun, ende
   if (endedWithin >= withinMs) problems.push(`ended ${endedWithin} ms after the cancel${limit}`);
   const locked = hosts.filter(lockLeft).map((host) => host.name);
   if (locked.length > 0) problems.push(`a lock directory was left behind on ${locked.join(', ')}`);
-  if (result.reports.length !== hosts.length) problems.push(`the report has ${result.reports.length} entries for ${hosts.length} hosts: ${JSON.stringify(result.reports)}`);
+  if (result.reports.length !== hosts.length)
+    problems.push(`the report has ${result.reports.length} entries for ${hosts.length} hosts: ${JSON.stringify(result.reports)}`);
   return problems;
 }
 
@@ -491,17 +514,22 @@ test('a cancel (SIGINT) mid-rollout: the host in flight is settled, the hosts no
   // Every broken promise at once, not only the first.
   const problems = cancelPromisesBroken(hosts, result, endedWithin, 30_000);
   const inFlight = result.reports.find((entry) => entry.host === label(hosts[0]!));
-  if (inFlight && !['ok', 'rolled-back'].includes(inFlight.status ?? '')) problems.push(`the host in flight neither settled nor was rolled back: ${inFlight.status}: ${inFlight.error}`);
+  if (inFlight && !['ok', 'rolled-back'].includes(inFlight.status ?? ''))
+    problems.push(`the host in flight neither settled nor was rolled back: ${inFlight.status}: ${inFlight.error}`);
   for (const [index, host] of hosts.entries()) {
     if (index === 0) continue;
     const report = result.reports.find((entry) => entry.host === label(host));
-    if (report && (report.status !== 'cancelled' || !report.skippedBecause)) problems.push(`${host.name} (never started) is ${report.status} (${report.skippedBecause}), not cancelled with why`);
+    if (report && (report.status !== 'cancelled' || !report.skippedBecause))
+      problems.push(`${host.name} (never started) is ${report.status} (${report.skippedBecause}), not cancelled with why`);
     const diff = treeDiff(sums[index]!, await treeSums(host));
     if (diff.length > 0) problems.push(`${host.name} changed: ${diff.join(', ')}`);
     const answer = await host.get('/').catch((error: Error) => `no answer: ${error.message}`);
     if (!/hello from v1/.test(answer)) problems.push(`${host.name} answers: ${answer}`);
   }
-  const said = run.log.split('\n').filter((line) => !line.startsWith('::debug::') && !line.startsWith('::add-mask::')).join('\n');
+  const said = run.log
+    .split('\n')
+    .filter((line) => !line.startsWith('::debug::') && !line.startsWith('::add-mask::'))
+    .join('\n');
   assert.deepEqual(problems, [], `after a cancel the action must release its locks and report every host; log:\n${said}`);
   await assertHealthy(hosts[0]!, inFlight?.status === 'ok' ? 'v2' : 'v1');
 });
@@ -527,7 +555,10 @@ test('a cancel (SIGINT) while the host in flight needs longer than the grace to 
   // The host in flight had its reload signalled: whatever its status, its app serves.
   const answer = await hosts[0]!.get('/').catch((error: Error) => `no answer: ${error.message}`);
   if (!/hello from v[12]/.test(answer)) problems.push(`${hosts[0]!.name} answers: ${answer}`);
-  const said = run.log.split('\n').filter((line) => !line.startsWith('::debug::') && !line.startsWith('::add-mask::')).join('\n');
+  const said = run.log
+    .split('\n')
+    .filter((line) => !line.startsWith('::debug::') && !line.startsWith('::add-mask::'))
+    .join('\n');
   assert.deepEqual(problems, [], `after a cancel the action must still release its locks and report every host; log:\n${said}`);
 });
 
@@ -560,8 +591,16 @@ test('mode: rollback after a deploy brings every host back to v1; sync: false re
     assert.equal(report.sync?.filesTransferred ?? 0, 0, `nothing sent: ${JSON.stringify(report.sync)}`);
     await assertTreeUnchanged(host, sums[index]!, 'sync: false');
     const now = await reloadablePids(host);
-    assert.deepEqual(now.filter((pid) => before[index]!.includes(pid)), [], `${host.name}: every reloadable worker was replaced`);
-    assert.deepEqual(report.replaced?.map((entry) => entry.oldPid).sort((a, b) => a - b), before[index], `${host.name}: the report lists the old workers`);
+    assert.deepEqual(
+      now.filter((pid) => before[index]!.includes(pid)),
+      [],
+      `${host.name}: every reloadable worker was replaced`,
+    );
+    assert.deepEqual(
+      report.replaced?.map((entry) => entry.oldPid).sort((a, b) => a - b),
+      before[index],
+      `${host.name}: the report lists the old workers`,
+    );
     await assertHealthy(host, 'v1');
     assert.deepEqual(await snapshotsOn(host), snapshots[index], `${host.name}: no snapshot for a reload without files`);
   }
@@ -586,7 +625,11 @@ test('mode: rollback to code that cannot run on one host: that host is not repor
   await assertHealthy(good, 'v2');
   const report = reportOf(undone, bad);
   assert.equal(report.ok, false, `${bad.name}: ${JSON.stringify(report)}`);
-  assert.notEqual(report.status, 'ok', `${bad.name}'s rollback failed its verify (${report.step}, ${report.reason}: ${report.error}), yet its status is ${report.status}`);
+  assert.notEqual(
+    report.status,
+    'ok',
+    `${bad.name}'s rollback failed its verify (${report.step}, ${report.reason}: ${report.error}), yet its status is ${report.status}`,
+  );
   assert.notEqual(undone.run.code, 0, `a rollback that failed on a host fails the step; log:\n${undone.run.log}`);
   assertNoLock(hosts, undone.run.log);
 });

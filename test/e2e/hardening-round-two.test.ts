@@ -3,10 +3,19 @@ import assert from 'node:assert/strict';
 import { appendFile, mkdtemp, readFile, symlink, writeFile } from 'node:fs/promises';
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
-import { CHANNELS_AT_ONCE } from '../../src/adapters/ssh-session.js';
-import type { HostReport } from '../../src/engine/report.js';
+import { CHANNELS_AT_ONCE } from '../../src/adapters/ssh-shell.js';
+import type { HostReport } from '../../src/engine/report/report.js';
 import { Rig, type TestHost } from '../rig/rig.js';
-import { attemptDeploy, deploy, deployFleet, keepAliveClient, makeCrashingSource, makeHostSensitiveSource, pinFirstWorker, type FleetRun } from '../rig/scenario.js';
+import {
+  attemptDeploy,
+  deploy,
+  deployFleet,
+  keepAliveClient,
+  makeCrashingSource,
+  makeHostSensitiveSource,
+  pinFirstWorker,
+  type FleetRun,
+} from '../rig/scenario.js';
 
 /** Issue #21: what an outside attack and fault run broke, each on real Workerman over the rig's real sshd and rsync. */
 
@@ -28,7 +37,10 @@ async function renameGateway(appDir: string, name: string): Promise<void> {
 }
 
 async function gatewayPids(host: TestHost): Promise<number[]> {
-  return (await host.workers()).filter((worker) => /worker process\s+g\nw /.test(worker.title)).map((worker) => worker.pid).sort((a, b) => a - b);
+  return (await host.workers())
+    .filter((worker) => /worker process\s+g\nw /.test(worker.title))
+    .map((worker) => worker.pid)
+    .sort((a, b) => a - b);
 }
 
 for (const workerman of [5, 4] as const) {
@@ -81,7 +93,9 @@ test("force-unlock does not take a live run's lock: the live run finishes, the f
         // The live run is mid-watch, holding its lock: the forcing run starts and ends meanwhile, then the pin goes.
         match: /graceful reload signalled/,
         then: async () => {
-          forcing = await deployFleet(rig, [host], v3, { ...HELD, 'force-unlock': 'true' }, [], { env: runnerEnv('2002', 'deploy-c') }).finally(() => pin.socket.destroy());
+          forcing = await deployFleet(rig, [host], v3, { ...HELD, 'force-unlock': 'true' }, [], { env: runnerEnv('2002', 'deploy-c') }).finally(() =>
+            pin.socket.destroy(),
+          );
         },
       },
     ],
@@ -105,7 +119,12 @@ test('a run whose lock another run takes stops touching the host: its watch ends
   await host.startMaster();
   const pin = await pinFirstWorker(host);
   const owner = '/srv/.app.graceful-reload/lock/owner.json';
-  const other = JSON.stringify({ runUrl: 'https://github.example/acme/shop/actions/runs/3009', job: 'deploy-z', startedAt: '2026-12-07T00:00:00Z', token: 'not-yours' });
+  const other = JSON.stringify({
+    runUrl: 'https://github.example/acme/shop/actions/runs/3009',
+    job: 'deploy-z',
+    startedAt: '2026-12-07T00:00:00Z',
+    token: 'not-yours',
+  });
   const lost = await deployFleet(
     rig,
     [host],
@@ -135,23 +154,23 @@ test('a run whose lock another run takes stops touching the host: its watch ends
 const CRASH_ROUNDS = Number(process.env['GR_CRASH_ROUNDS'] ?? 10);
 
 for (const workerman of [5, 4] as const) {
-test(`Workerman ${workerman}: new code that throws at load is rolled back, and the rollback is proven, ${CRASH_ROUNDS} times in a row`, async () => {
-  const host = await rig.addHost(`crash-rollback-${workerman}`, { workerman });
-  await host.startMaster();
-  const broken = await makeCrashingSource(rig, { workerman });
-  const failures: string[] = [];
-  for (let round = 1; round <= CRASH_ROUNDS; round++) {
-    const result = await deployFleet(rig, [host], broken, { 'command-timeout': '15s', 'keep-snapshots': '1' });
-    const report = onlyReport(result);
-    assert.equal(report.reason, 'crash-loop', `round ${round}: ${report.error}`);
-    if (report.status !== 'rolled-back' || report.rollback?.ok !== true) {
-      failures.push(`round ${round}: ${report.status}: ${report.rollback?.error ?? report.error}`);
+  test(`Workerman ${workerman}: new code that throws at load is rolled back, and the rollback is proven, ${CRASH_ROUNDS} times in a row`, async () => {
+    const host = await rig.addHost(`crash-rollback-${workerman}`, { workerman });
+    await host.startMaster();
+    const broken = await makeCrashingSource(rig, { workerman });
+    const failures: string[] = [];
+    for (let round = 1; round <= CRASH_ROUNDS; round++) {
+      const result = await deployFleet(rig, [host], broken, { 'command-timeout': '15s', 'keep-snapshots': '1' });
+      const report = onlyReport(result);
+      assert.equal(report.reason, 'crash-loop', `round ${round}: ${report.error}`);
+      if (report.status !== 'rolled-back' || report.rollback?.ok !== true) {
+        failures.push(`round ${round}: ${report.status}: ${report.rollback?.error ?? report.error}`);
+      }
+      // Whatever the report said, the host must serve the old code again before the next round.
+      assert.match(await host.get('/'), /hello from v1/, `round ${round}`);
     }
-    // Whatever the report said, the host must serve the old code again before the next round.
-    assert.match(await host.get('/'), /hello from v1/, `round ${round}`);
-  }
-  assert.deepEqual(failures, [], 'every rollback proven');
-});
+    assert.deepEqual(failures, [], 'every rollback proven');
+  });
 }
 
 test('a target that does not exist, or lies inside the app, is refused in preflight and leaves nothing on the host', async () => {
@@ -215,7 +234,11 @@ test('a host allowing one SSH session per connection fails naming MaxSessions; o
 
 /** Kills the host's sshd sessions (every sshd but its listener): each connection to it drops at once, as a network cut would. */
 async function cutConnections(host: TestHost): Promise<number> {
-  const sessions = (await host.shell(`for p in $(pgrep -x sshd-session; pgrep -x sshd); do case "$(tr '\\000' ' ' < /proc/$p/cmdline)" in *listener*) ;; *) echo $p;; esac; done`))
+  const sessions = (
+    await host.shell(
+      `for p in $(pgrep -x sshd-session; pgrep -x sshd); do case "$(tr '\\000' ' ' < /proc/$p/cmdline)" in *listener*) ;; *) echo $p;; esac; done`,
+    )
+  )
     .split('\n')
     .filter((line) => /^\d+$/.test(line));
   for (const pid of sessions) process.kill(Number(pid), 'SIGKILL');
@@ -269,7 +292,11 @@ test('rollback: all rolls the hosts that succeeded back side by side, max-parall
     { match: new RegExp(`${label(b)}: rollback: all: rolled back and verified`), then: async () => pin?.socket.destroy() },
   ]);
   pin?.socket.destroy();
-  assert.deepEqual(result.reports.map((report) => report.status), ['rolled-back', 'rolled-back', 'rolled-back'], result.run.log);
+  assert.deepEqual(
+    result.reports.map((report) => report.status),
+    ['rolled-back', 'rolled-back', 'rolled-back'],
+    result.run.log,
+  );
   const aDone = result.run.log.search(new RegExp(`${label(a)}: rollback: all: rolled back and verified`));
   const bDone = result.run.log.search(new RegExp(`${label(b)}: rollback: all: rolled back and verified`));
   assert.ok(bDone >= 0 && aDone > bDone, `b's rollback was proven while a's waited: a at ${aDone}, b at ${bDone}`);

@@ -4,8 +4,8 @@ import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fingerprint } from '../../src/engine/known-hosts.js';
-import { runnerCommandLines } from '../../src/engine/host-text.js';
+import { fingerprint } from '../../src/engine/inputs/known-hosts.js';
+import { runnerCommandLines } from '../../src/engine/report/host-text.js';
 import { parseCommandFile } from '../rig/action-runner.js';
 import { mustExec } from '../rig/process.js';
 import { REPO, Rig } from '../rig/rig.js';
@@ -95,7 +95,9 @@ test('a php that streams without end: the command is stopped at 4 MB, the host f
   const { run, report } = await deploy(rig, host, source, { php, 'command-timeout': '15s', 'hardening-mark': mark }).finally(() => sampler.stop());
   const elapsedMs = Date.now() - started;
   const rss = await sampler.stop();
-  console.log(`flood: failed after ${(elapsedMs / 1000).toFixed(1)} s; action peak RSS ${(rss.peakBytes / MB).toFixed(1)} MB (pid ${rss.pid}, ${rss.samples} samples)`);
+  console.log(
+    `flood: failed after ${(elapsedMs / 1000).toFixed(1)} s; action peak RSS ${(rss.peakBytes / MB).toFixed(1)} MB (pid ${rss.pid}, ${rss.samples} samples)`,
+  );
   assert.equal(run.code, 1, run.log);
   assert.ok(rss.samples > 0, 'the action process was measured');
   assert.ok(rss.peakBytes < 300 * MB, `peak RSS ${(rss.peakBytes / MB).toFixed(1)} MB`);
@@ -106,7 +108,12 @@ test('a php that streams without end: the command is stopped at 4 MB, the host f
   assert.equal(report.step, 'preflight');
   assert.equal(report.filesChanged, false);
   assert.match(report.error!, /the output of a remote command passed 4 MB \(on stdout\) and it was stopped/);
-  assert.match(run.log, new RegExp(`::error title=root@127\\.0\\.0\\.1%3A${host.port} failed::root@127\\.0\\.0\\.1:${host.port}: preflight failed: the output of a remote command passed 4 MB`));
+  assert.match(
+    run.log,
+    new RegExp(
+      `::error title=root@127\\.0\\.0\\.1%3A${host.port} failed::root@127\\.0\\.0\\.1:${host.port}: preflight failed: the output of a remote command passed 4 MB`,
+    ),
+  );
   assert.doesNotMatch(run.log, /RangeError|Invalid string length/);
   // The remote command was ended, not left streaming on the host.
   await sleep(500);
@@ -174,8 +181,16 @@ test('cancelled (SIGTERM) mid-rollout: the report is written, and one failure li
   const stateFile = join(runnerTemp, 'state');
   await writeFile(outputFile, '');
   await writeFile(stateFile, '');
-  const env: NodeJS.ProcessEnv = { PATH: process.env['PATH'], HOME: process.env['HOME'], RUNNER_TEMP: runnerTemp, GITHUB_OUTPUT: outputFile, GITHUB_STATE: stateFile, GITHUB_WORKSPACE: REPO };
-  for (const [name, value] of Object.entries(inputsFor(rig, host, await rig.makeSource('v2'), { php, 'command-timeout': '60s' }))) env[`INPUT_${name.toUpperCase()}`] = value;
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env['PATH'],
+    HOME: process.env['HOME'],
+    RUNNER_TEMP: runnerTemp,
+    GITHUB_OUTPUT: outputFile,
+    GITHUB_STATE: stateFile,
+    GITHUB_WORKSPACE: REPO,
+  };
+  for (const [name, value] of Object.entries(inputsFor(rig, host, await rig.makeSource('v2'), { php, 'command-timeout': '60s' })))
+    env[`INPUT_${name.toUpperCase()}`] = value;
   const child = spawn(process.execPath, [join(REPO, 'dist/index.cjs')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
   child.stdout.on('data', (chunk: Buffer) => (log += chunk.toString()));
@@ -188,7 +203,10 @@ test('cancelled (SIGTERM) mid-rollout: the report is written, and one failure li
   const code = await exited;
   try {
     assert.equal(code, 1, log);
-    assert.match(log, /^::error::graceful-reload stopped: the step was cancelled \(SIGTERM\)\. root@127\.0\.0\.1:\d+ was in progress: what it did is unknown .*The report lists the 0 host\(s\) finished before\.$/m);
+    assert.match(
+      log,
+      /^::error::graceful-reload stopped: the step was cancelled \(SIGTERM\)\. root@127\.0\.0\.1:\d+ was in progress: what it did is unknown .*The report lists the 0 host\(s\) finished before\.$/m,
+    );
     assert.deepEqual(parseCommandFile(await readFile(outputFile, 'utf8'))['report'], '[]');
   } finally {
     await host.shell('pkill -f "slee[p] 613" || true');

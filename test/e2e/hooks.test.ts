@@ -61,7 +61,8 @@ async function assertNothingServesNew(hosts: readonly TestHost[], masters: reado
 test('before-reload runs once, on the first host, after its sync and before any reload, with the revision, host and target; after-reload on every host', async () => {
   const hosts = await threeHosts('hooks-ok');
   const source = await rig.makeSource('v2', APP);
-  const before = 'echo "migrating $GRACEFUL_RELOAD_HOST"; { echo "rev=$GRACEFUL_RELOAD_REVISION"; echo "host=$GRACEFUL_RELOAD_HOST"; echo "target=$GRACEFUL_RELOAD_TARGET"; echo "pwd=$(pwd)"; echo "code=$(cat src/version.php)"; echo "serving=$(curl -s http://127.0.0.1:$APP_HTTP_PORT/)"; } > /srv/before-reload.txt';
+  const before =
+    'echo "migrating $GRACEFUL_RELOAD_HOST"; { echo "rev=$GRACEFUL_RELOAD_REVISION"; echo "host=$GRACEFUL_RELOAD_HOST"; echo "target=$GRACEFUL_RELOAD_TARGET"; echo "pwd=$(pwd)"; echo "code=$(cat src/version.php)"; echo "serving=$(curl -s http://127.0.0.1:$APP_HTTP_PORT/)"; } > /srv/before-reload.txt';
   const afterCommand = 'curl -s http://127.0.0.1:$APP_HTTP_PORT/ > /srv/after-reload.txt';
   const result = await deployFleet(rig, hosts, source, { 'max-parallel': '3', revision: 'rev-42', 'before-reload': before, 'after-reload': afterCommand });
   const { run, reports } = result;
@@ -69,15 +70,24 @@ test('before-reload runs once, on the first host, after its sync and before any 
   const ran = await Promise.all(hosts.map((host) => readFile(join(host.srv, 'before-reload.txt'), 'utf8').catch(() => null)));
   assert.ok(ran[0] !== null, 'the first host ran before-reload');
   assert.deepEqual(ran.slice(1), [null, null], 'no other host ran it');
-  const seen = Object.fromEntries(ran[0]!.trim().split('\n').map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]));
+  const seen = Object.fromEntries(
+    ran[0]!
+      .trim()
+      .split('\n')
+      .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]),
+  );
   assert.equal(seen['rev'], 'rev-42');
   assert.equal(seen['host'], `root@127.0.0.1:${hosts[0]!.port}`);
   assert.equal(seen['target'], TARGET);
   assert.equal(seen['pwd'], TARGET);
   assert.equal(seen['code'], "<?php return 'v2';", 'it ran after the sync');
   assert.equal(seen['serving'], 'hello from v1', 'and before the reload');
-  for (const host of hosts) assert.equal(await readFile(join(host.srv, 'after-reload.txt'), 'utf8'), 'hello from v2\n', `${host.name}: after-reload saw the new code serving`);
-  assert.deepEqual(reports.map((report) => report.commands?.map((command) => `${command.name} ${command.exit}`)), [['before-reload exit 0', 'after-reload exit 0'], ['after-reload exit 0'], ['after-reload exit 0']]);
+  for (const host of hosts)
+    assert.equal(await readFile(join(host.srv, 'after-reload.txt'), 'utf8'), 'hello from v2\n', `${host.name}: after-reload saw the new code serving`);
+  assert.deepEqual(
+    reports.map((report) => report.commands?.map((command) => `${command.name} ${command.exit}`)),
+    [['before-reload exit 0', 'after-reload exit 0'], ['after-reload exit 0'], ['after-reload exit 0']],
+  );
   assert.match(run.log, /before-reload: migrating root@127\.0\.0\.1:\d+/, 'its output is in the log under the host');
   // The first host went alone: the others started after its verdict.
   const first = reports[0]!.phases!.find((phase) => phase.name === 'verify')!;

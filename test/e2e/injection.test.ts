@@ -2,9 +2,9 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { openSshShell } from '../../src/adapters/ssh-session.js';
-import { parseInputs } from '../../src/engine/inputs.js';
-import { parseKnownHosts } from '../../src/engine/known-hosts.js';
+import { openSshShell } from '../../src/adapters/ssh-connect.js';
+import { parseInputs } from '../../src/engine/inputs/inputs.js';
+import { parseKnownHosts } from '../../src/engine/inputs/known-hosts.js';
 import { commandLine } from '../../src/engine/shell-quote.js';
 import { CANARY_DIR, CANARY_NAME, FILE_NAME_PAYLOADS, PAYLOADS } from '../injection/corpus.js';
 import { execFile } from '../rig/process.js';
@@ -33,11 +33,13 @@ after(async () => {
 async function assertNoCanary(): Promise<void> {
   assert.deepEqual(await readdir(CANARY_DIR), [], 'a payload ran: the canary exists');
   // host.dir holds the host's /srv and its private /root (the remote login's home).
-  const found = await execFile('find', ['/tmp', host.dir, REPO, '/root', '-xdev', '-name', `${CANARY_NAME}*`, '-not', '-path', '*/node_modules/*'], { timeoutMs: 60_000 });
+  const found = await execFile('find', ['/tmp', host.dir, REPO, '/root', '-xdev', '-name', `${CANARY_NAME}*`, '-not', '-path', '*/node_modules/*'], {
+    timeoutMs: 60_000,
+  });
   assert.equal(found.stdout.trim(), '', 'a relative-path payload ran somewhere');
 }
 
-test('every payload reaches the host\'s login shell as one literal argument', async () => {
+test("every payload reaches the host's login shell as one literal argument", async () => {
   const shell = await openSshShell(
     { label: 'injection', host: '127.0.0.1', port: host.port, username: 'root' },
     { trust: { pins: parseKnownHosts(host.hostKeyLine), ignoreHostKeys: false }, credentials: { privateKey: rig.clientKey }, connectTimeoutMs: 10_000 },

@@ -2,7 +2,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { HostReport } from '../../src/engine/report.js';
+import type { HostReport } from '../../src/engine/report/report.js';
 import { Rig, type TestHost } from '../rig/rig.js';
 import { deployFleet, makeHostSensitiveSource } from '../rig/scenario.js';
 
@@ -67,7 +67,10 @@ test('a fleet of three (ok, crash loop, skipped): the summary table, totals and 
     [],
     { env: { GITHUB_SHA: SHA } },
   );
-  const said = run.log.split('\n').filter((line) => !line.startsWith('::debug::') && !line.startsWith('::add-mask::')).join('\n');
+  const said = run.log
+    .split('\n')
+    .filter((line) => !line.startsWith('::debug::') && !line.startsWith('::add-mask::'))
+    .join('\n');
   assert.notEqual(run.code, 0, said);
 
   // The outputs parse, and the counts match the report.
@@ -78,7 +81,10 @@ test('a fleet of three (ok, crash loop, skipped): the summary table, totals and 
     ['ok', 'failed', 'skipped'],
     `${JSON.stringify(reports.map((r) => [r.host, r.status, r.error]))}\n${said}`,
   );
-  assert.deepEqual({ succeeded: run.outputs['succeeded'], failed: run.outputs['failed'], skipped: run.outputs['skipped'] }, { succeeded: '1', failed: '1', skipped: '1' });
+  assert.deepEqual(
+    { succeeded: run.outputs['succeeded'], failed: run.outputs['failed'], skipped: run.outputs['skipped'] },
+    { succeeded: '1', failed: '1', skipped: '1' },
+  );
   const ok = entry(good);
   const failed = entry(crashing);
   assert.equal(ok.revision, SHA);
@@ -88,12 +94,18 @@ test('a fleet of three (ok, crash loop, skipped): the summary table, totals and 
     ['preflight:true', 'snapshot:true', 'sync:true', 'reload:true', 'verify:true'],
   );
   assert.equal(failed.reason, 'crash-loop', failed.error);
-  assert.ok(failed.appErrors?.some((line) => line.includes('boom: v2 cannot run')), `the app's error lines: ${JSON.stringify(failed.appErrors)}`);
+  assert.ok(
+    failed.appErrors?.some((line) => line.includes('boom: v2 cannot run')),
+    `the app's error lines: ${JSON.stringify(failed.appErrors)}`,
+  );
   assert.deepEqual(
     failed.phases?.map((phase) => `${phase.name}:${phase.ok}`),
     ['preflight:true', 'snapshot:true', 'sync:true', 'reload:true', 'verify:false'],
   );
-  assert.deepEqual(entry(skipped).phases?.map((phase) => `${phase.name}:${phase.ok}`), ['preflight:true']);
+  assert.deepEqual(
+    entry(skipped).phases?.map((phase) => `${phase.name}:${phase.ok}`),
+    ['preflight:true'],
+  );
   // One clock: the second host starts after the first ends, the phases follow one another.
   assert.ok(failed.phases![1]!.start >= ok.phases!.at(-1)!.end, JSON.stringify([ok.phases, failed.phases]));
 
@@ -155,7 +167,10 @@ test('a fleet of three (ok, crash loop, skipped): the summary table, totals and 
   const lines = run.log.split('\n');
   assert.ok(lines.includes('::group::preflight of 3 hosts: connect, lock, check'), said);
   for (const phase of ['snapshot', 'sync', 'reload', 'verify']) assert.ok(lines.includes(`::group::${label(good)}: ${phase}`), `${phase} group; log:\n${said}`);
-  assert.ok(lines.some((line) => new RegExp(`^${label(good).replaceAll('.', '\\.')}: \\d+/${toReplace} workers replaced`).test(line)), `a progress line; log:\n${said}`);
+  assert.ok(
+    lines.some((line) => new RegExp(`^${label(good).replaceAll('.', '\\.')}: \\d+/${toReplace} workers replaced`).test(line)),
+    `a progress line; log:\n${said}`,
+  );
   const opened = lines.filter((line) => line.startsWith('::group::')).length;
   const closed = lines.filter((line) => line === '::endgroup::').length;
   assert.equal(opened, closed, said);

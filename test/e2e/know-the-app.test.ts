@@ -5,7 +5,7 @@ import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Rig, type TestHost } from '../rig/rig.js';
 import { deploy } from '../rig/scenario.js';
-import type { HostReport } from '../../src/engine/report.js';
+import type { HostReport } from '../../src/engine/report/report.js';
 
 /**
  * Issue 8, "know the app", on real Workerman 5 and 4: with default inputs the
@@ -60,7 +60,10 @@ async function processes(host: TestHost): Promise<Proc[]> {
 
 /** The PIDs of the given groups' workers, ascending. */
 const pidsOf = (procs: readonly Proc[], ...groups: string[]) =>
-  procs.filter((p) => groups.includes(p.group)).map((p) => p.pid).sort((a, b) => a - b);
+  procs
+    .filter((p) => groups.includes(p.group))
+    .map((p) => p.pid)
+    .sort((a, b) => a - b);
 
 const entries = (items: readonly { pid: number; group: string }[] | undefined) =>
   (items ?? []).map(({ pid, group }) => ({ pid, group })).sort((a, b) => a.pid - b.pid);
@@ -174,14 +177,21 @@ for (const major of MAJORS) {
       const oldBusiness = pidsOf(before, 'BusinessWorker');
       const newBusiness = pidsOf(afterProcs, 'BusinessWorker');
       assert.equal(newBusiness.length, 4, 'four BusinessWorkers again');
-      assert.deepEqual(newBusiness.filter((pid) => oldBusiness.includes(pid)), [], 'every BusinessWorker was replaced');
+      assert.deepEqual(
+        newBusiness.filter((pid) => oldBusiness.includes(pid)),
+        [],
+        'every BusinessWorker was replaced',
+      );
 
       assert.equal(client.closedAt, null, 'the client was never disconnected');
       assert.equal(await client.ask('after'), 'v2: after', 'the next message is answered by the new code');
 
       assert.deepEqual(
         entries(report.kept),
-        before.filter((p) => p.group !== 'BusinessWorker').map(({ pid, group }) => ({ pid, group })).sort((a, b) => a.pid - b.pid),
+        before
+          .filter((p) => p.group !== 'BusinessWorker')
+          .map(({ pid, group }) => ({ pid, group }))
+          .sort((a, b) => a.pid - b.pid),
         'the report lists the Register and the Gateways as kept',
       );
       assert.deepEqual(
@@ -190,7 +200,11 @@ for (const major of MAJORS) {
         'the report lists the old BusinessWorkers as replaced',
       );
       const keptPids = pidsOf(before, 'Register', 'Gateway');
-      assert.deepEqual((report.forced ?? []).filter((f) => keptPids.includes(f.pid)), [], 'no Register or Gateway was stopped');
+      assert.deepEqual(
+        (report.forced ?? []).filter((f) => keptPids.includes(f.pid)),
+        [],
+        'no Register or Gateway was stopped',
+      );
       assert.ok(report.reloadMs !== undefined && report.reloadMs < 30_000, `not waiting out a graceful timeout: reloadMs ${report.reloadMs}`);
     } finally {
       client.close();
@@ -255,11 +269,11 @@ for (const major of MAJORS) {
         report.forced?.length,
         1,
         `exactly one worker forced: ${JSON.stringify(report.forced)}` +
-          ((report.forced ?? []).length === 0
-            ? ` (the holder ${holder} left without being forced: observed on Workerman 4.2.1, \`php start.php status\` (SIGIOT to` +
-              ` every worker) kills a worker that is stopping gracefully: "Call to a member function getSocketName() on bool" in` +
-              ` Worker::writeStatisticsToStatusFile, as the stopping worker has left Worker::$_workers; its connections drop)`
-            : '') +
+          ((report.forced ?? []).length === 0 ?
+            ` (the holder ${holder} left without being forced: observed on Workerman 4.2.1, \`php start.php status\` (SIGIOT to` +
+            ` every worker) kills a worker that is stopping gracefully: "Call to a member function getSocketName() on bool" in` +
+            ` Worker::writeStatisticsToStatusFile, as the stopping worker has left Worker::$_workers; its connections drop)`
+          : '') +
           `\n${run.log}`,
       );
       const [forced] = report.forced!;
@@ -272,8 +286,15 @@ for (const major of MAJORS) {
       assert.equal(forced!.signal, 'INT');
       const afterProcs = await processes(host);
       assert.deepEqual(pidsOf(afterProcs, 'gateway'), gateway, 'no gateway worker was stopped');
-      assert.deepEqual(entries(report.kept), gateway.map((pid) => ({ pid, group: 'gateway' })));
-      assert.deepEqual(pidsOf(afterProcs, 'web').filter((pid) => order.includes(pid)), [], 'every web worker replaced');
+      assert.deepEqual(
+        entries(report.kept),
+        gateway.map((pid) => ({ pid, group: 'gateway' })),
+      );
+      assert.deepEqual(
+        pidsOf(afterProcs, 'web').filter((pid) => order.includes(pid)),
+        [],
+        'every web worker replaced',
+      );
       assert.match(await host.get('/'), /hello from v2/);
     } finally {
       socket.destroy();

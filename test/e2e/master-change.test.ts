@@ -34,7 +34,10 @@ const WEB_TITLE = /^WorkerMan: worker process\s+web\s/;
 
 /** The master's web workers, by title. */
 async function webWorkers(host: TestHost): Promise<number[]> {
-  return (await host.workers()).filter((worker) => WEB_TITLE.test(worker.title)).map((worker) => worker.pid).sort((a, b) => a - b);
+  return (await host.workers())
+    .filter((worker) => WEB_TITLE.test(worker.title))
+    .map((worker) => worker.pid)
+    .sort((a, b) => a - b);
 }
 
 /** What the report and the end of the log say, for assertion messages. */
@@ -168,7 +171,10 @@ for (const major of MAJORS) {
     assert.equal(run.code, 0, explain(result));
     assert.equal(report.action, 'restart', explain(result));
     assert.ok(report.restartBecause, explain(result));
-    assert.ok(report.restartBecause.definitions.some((change) => /\bweb\b/.test(change) && /4/.test(change) && /3/.test(change)), explain(result));
+    assert.ok(
+      report.restartBecause.definitions.some((change) => /\bweb\b/.test(change) && /4/.test(change) && /3/.test(change)),
+      explain(result),
+    );
     assert.ok(report.restartBecause.files.includes('start.php'), explain(result));
     assert.deepEqual(report.restartBecause.stale, [], explain(result));
     assert.equal(report.previousMasterPid, oldMaster, explain(result));
@@ -186,7 +192,10 @@ for (const major of MAJORS) {
     const web = await webWorkers(host);
     assert.equal(web.length, 3, `3 web workers run the new definitions: ${JSON.stringify(await host.workers())}`);
     assert.deepEqual(
-      (report.workers ?? []).filter((worker) => worker.group === 'web').map((worker) => worker.pid).sort((a, b) => a - b),
+      (report.workers ?? [])
+        .filter((worker) => worker.group === 'web')
+        .map((worker) => worker.pid)
+        .sort((a, b) => a - b),
       web,
       explain(result),
     );
@@ -238,8 +247,16 @@ for (const major of MAJORS) {
     assert.equal(report.ok, true, explain(result));
     assert.equal(report.action, 'restart', explain(result));
     // version.php changed too, but only in a callback: it is no reason to restart.
-    assert.deepEqual({ ...report.restartBecause, evidence: undefined }, { files: ['config.php'], definitions: [], stale: [], evidence: undefined }, explain(result));
-    assert.match(report.restartBecause?.evidence?.['config.php'] ?? '', /^changed by this deploy; the master loaded it at top level and no worker reads it again at start/, explain(result));
+    assert.deepEqual(
+      { ...report.restartBecause, evidence: undefined },
+      { files: ['config.php'], definitions: [], stale: [], evidence: undefined },
+      explain(result),
+    );
+    assert.match(
+      report.restartBecause?.evidence?.['config.php'] ?? '',
+      /^changed by this deploy; the master loaded it at top level and no worker reads it again at start/,
+      explain(result),
+    );
     assert.equal(report.previousMasterPid, oldMaster, explain(result));
     const newMaster = await host.masterPid();
     assert.ok(newMaster !== null && newMaster !== oldMaster, `a new master runs (old ${oldMaster}, now ${newMaster})`);
@@ -268,7 +285,11 @@ for (const major of MAJORS) {
     assert.equal(await host.masterPid(), oldMaster, 'the master kept running');
     const web = await webWorkers(host);
     assert.equal(web.length, 4);
-    assert.deepEqual(web.filter((pid) => oldWeb.includes(pid)), [], 'every web worker was replaced');
+    assert.deepEqual(
+      web.filter((pid) => oldWeb.includes(pid)),
+      [],
+      'every web worker was replaced',
+    );
     assert.equal(await host.get('/'), 'hello again from v2\n');
   });
 
@@ -324,7 +345,10 @@ for (const major of MAJORS) {
     assert.equal(first.report.ok, true, explain(first));
     const record = await loadedRecord(host);
     assert.equal(record['pid'], master, explain(first));
-    assert.ok(Object.keys(record['files'] as object).some((file) => file.endsWith('/start.php')), JSON.stringify(record));
+    assert.ok(
+      Object.keys(record['files'] as object).some((file) => file.endsWith('/start.php')),
+      JSON.stringify(record),
+    );
 
     // What rsync -a by hand, a checkout or a configuration tool does: every file newer than the master, nothing changed.
     await host.shell(`find ${TARGET} -type f -exec touch -d '+1 hour' {} +`);
@@ -359,8 +383,16 @@ for (const major of MAJORS) {
     assert.equal(report.ok, true, explain(result));
     assert.equal(report.action, 'restart', explain(result));
     assert.deepEqual(report.restartBecause?.files, ['config.php'], explain(result));
-    assert.match(report.restartBecause?.evidence?.['config.php'] ?? '', /no worker reads it again at start: a value taken from it stays in the master/, explain(result));
-    assert.match(result.run.log, /restarting the app \(master-level file\(s\) changed: config\.php \(changed by this deploy; the master loaded it at top level and no worker reads it again/, explain(result));
+    assert.match(
+      report.restartBecause?.evidence?.['config.php'] ?? '',
+      /no worker reads it again at start: a value taken from it stays in the master/,
+      explain(result),
+    );
+    assert.match(
+      result.run.log,
+      /restarting the app \(master-level file\(s\) changed: config\.php \(changed by this deploy; the master loaded it at top level and no worker reads it again/,
+      explain(result),
+    );
     const newMaster = await host.masterPid();
     assert.ok(newMaster !== null && newMaster !== oldMaster, `a new master runs (old ${oldMaster}, now ${newMaster})`);
     assert.equal(await host.get('/greeting'), 'two\n');
@@ -412,7 +444,11 @@ for (const major of MAJORS) {
     assert.equal(refused.report.step, 'preflight', explain(refused));
     assert.equal(refused.report.filesChanged, false, explain(refused));
     // Decided by content: the record of what the master loaded (written after step 1's proven reload), not by file times.
-    assert.match(refused.report.error ?? '', /did not load the current start\.php \(its content differs from what the running master loaded; /, explain(refused));
+    assert.match(
+      refused.report.error ?? '',
+      /did not load the current start\.php \(its content differs from what the running master loaded; /,
+      explain(refused),
+    );
     assert.match(refused.run.log, /::warning::.*the running master did not load the current start\.php \(its content differs/, explain(refused));
     assert.equal(await readFile(join(host.srv, 'app', 'src/version.php'), 'utf8'), "<?php return 'v2';\n", 'fail synced nothing');
     assert.equal(await host.masterPid(), oldMaster);
@@ -421,8 +457,16 @@ for (const major of MAJORS) {
     const restarted = await deploy(rig, host, v3, DEFAULTS);
     assert.equal(restarted.report.ok, true, explain(restarted));
     assert.equal(restarted.report.action, 'restart', explain(restarted));
-    assert.deepEqual({ ...restarted.report.restartBecause, evidence: undefined }, { files: [], definitions: [], stale: ['start.php'], evidence: undefined }, explain(restarted));
-    assert.match(restarted.report.restartBecause?.evidence?.['start.php'] ?? '', /^its content differs from what the running master loaded/, explain(restarted));
+    assert.deepEqual(
+      { ...restarted.report.restartBecause, evidence: undefined },
+      { files: [], definitions: [], stale: ['start.php'], evidence: undefined },
+      explain(restarted),
+    );
+    assert.match(
+      restarted.report.restartBecause?.evidence?.['start.php'] ?? '',
+      /^its content differs from what the running master loaded/,
+      explain(restarted),
+    );
     assert.equal(restarted.report.previousMasterPid, oldMaster, explain(restarted));
     const newMaster = await host.masterPid();
     assert.ok(newMaster !== null && newMaster !== oldMaster, `a new master runs (old ${oldMaster}, now ${newMaster})`);

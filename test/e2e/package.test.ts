@@ -34,7 +34,15 @@ async function documentedSizes(): Promise<{ where: string; bytes: number }[]> {
  * written) and no network: installing the tarball must not need the registry.
  */
 function npm(args: readonly string[], cwd: string, dir: string): Promise<string> {
-  const env = { PATH: process.env['PATH'], HOME: dir, npm_config_cache: join(dir, 'npm-cache'), npm_config_offline: 'true', npm_config_audit: 'false', npm_config_fund: 'false', npm_config_update_notifier: 'false' };
+  const env = {
+    PATH: process.env['PATH'],
+    HOME: dir,
+    npm_config_cache: join(dir, 'npm-cache'),
+    npm_config_offline: 'true',
+    npm_config_audit: 'false',
+    npm_config_fund: 'false',
+    npm_config_update_notifier: 'false',
+  };
   return mustExec('npm', args, { cwd, env, timeoutMs: 120_000 });
 }
 
@@ -45,14 +53,24 @@ test('npm pack: the tarball, installed offline into an empty project, gives a wo
   const [packed] = JSON.parse(await npm(['pack', '--json', '--ignore-scripts', '--pack-destination', dir], REPO, dir)) as Packed[];
   assert.ok(packed, 'npm pack describes one tarball');
   const paths = packed.files.map((file) => file.path).sort();
-  assert.deepEqual(paths.filter((path) => !SHIPPED.test(path)), [], 'files the package must not ship');
+  assert.deepEqual(
+    paths.filter((path) => !SHIPPED.test(path)),
+    [],
+    'files the package must not ship',
+  );
   assert.ok(paths.includes('dist/index.cjs') && paths.includes('bin/graceful-reload.js'), `the bundle and the command are in: ${paths.join(', ')}`);
   t.diagnostic(`${packed.filename}: ${packed.size} bytes packed`);
   // The sizes the docs give stay true within a tenth.
   const documented = await documentedSizes();
-  assert.ok(documented.some(({ where }) => where === 'README.md'), 'the README gives the packed size');
+  assert.ok(
+    documented.some(({ where }) => where === 'README.md'),
+    'the README gives the packed size',
+  );
   for (const { where, bytes } of documented) {
-    assert.ok(Math.abs(packed.size - bytes) <= bytes / 10, `${where} says about ${bytes / 1024} KiB packed; npm pack made ${(packed.size / 1024).toFixed(0)} KiB`);
+    assert.ok(
+      Math.abs(packed.size - bytes) <= bytes / 10,
+      `${where} says about ${bytes / 1024} KiB packed; npm pack made ${(packed.size / 1024).toFixed(0)} KiB`,
+    );
   }
 
   // An empty project installs the tarball alone: the bundle needs no dependency.
@@ -69,7 +87,11 @@ test('npm pack: the tarball, installed offline into an empty project, gives a wo
   assert.match(help, /^ {2}--version/m);
 
   // The command refuses bad options as the clone's does: the bundle runs, not just prints.
-  const refused = await execFile(join(project, 'node_modules/.bin/graceful-reload'), ['--target', '/'], { cwd: project, env: { PATH: process.env['PATH'] }, timeoutMs: 60_000 });
+  const refused = await execFile(join(project, 'node_modules/.bin/graceful-reload'), ['--target', '/'], {
+    cwd: project,
+    env: { PATH: process.env['PATH'] },
+    timeoutMs: 60_000,
+  });
   assert.equal(refused.code, 2, refused.stderr);
   assert.match(refused.stderr, /--target: "\/" would let the sync delete the whole file system/);
 });

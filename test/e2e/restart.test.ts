@@ -123,13 +123,21 @@ test('behind a real HAProxy, drained one host at a time: no request fails, 3 new
     });
     const requests = await load.stop();
     assert.equal(run.code, 0, run.log);
-    assert.deepEqual(reports.map((report) => report.action), ['restart', 'restart', 'restart'], run.log);
+    assert.deepEqual(
+      reports.map((report) => report.action),
+      ['restart', 'restart', 'restart'],
+      run.log,
+    );
     assert.ok(requests.ok > 100, `the load ran: ${JSON.stringify(requests)}`);
     assert.equal(requests.failed, 0, `no request through HAProxy failed: ${JSON.stringify(requests)}`);
     const newMasters = await Promise.all(hosts.map((host) => host.masterPid()));
     newMasters.forEach((pid, index) => assert.ok(pid !== null && pid !== oldMasters[index], `host ${index + 1} runs a new master`));
     for (const report of reports) {
-      assert.deepEqual(report.commands?.map((command) => `${command.name} ${command.exit}`), ['drain exit 0', 'undrain exit 0'], JSON.stringify(report));
+      assert.deepEqual(
+        report.commands?.map((command) => `${command.name} ${command.exit}`),
+        ['drain exit 0', 'undrain exit 0'],
+        JSON.stringify(report),
+      );
       assert.equal(report.leftDrained, false);
     }
     // Recorded by HAProxy itself right before each undrain, after the host's restart was proven.
@@ -141,7 +149,11 @@ test('behind a real HAProxy, drained one host at a time: no request fails, 3 new
       assert.equal((states.get(`web${index}`) ?? 0) & 1, 1, `web${index} was in maintenance through its restart: ${part}`);
       for (const [server, admin] of states) if (server !== `web${index}`) assert.equal(admin & 1, 0, `${server} stayed in service meanwhile`);
     }
-    assert.deepEqual([...adminStates(await proxy.admin('show servers state app')).values()].map((admin) => admin & 1), [0, 0, 0], 'every server is back in service');
+    assert.deepEqual(
+      [...adminStates(await proxy.admin('show servers state app')).values()].map((admin) => admin & 1),
+      [0, 0, 0],
+      'every server is back in service',
+    );
   } finally {
     await proxy.stop();
   }
@@ -164,7 +176,17 @@ test('a drain-command that exits 1: its host is not stopped, is reported failed,
   assert.equal(await host.masterPid(), oldMaster, 'the old master was never stopped');
   assert.equal(report.status, 'rolled-back', 'its files were rolled back');
   assert.equal(await host.get('/'), 'hello from v1\n');
-  assert.equal(await readFile(marker).then(() => true, () => false), false, 'undrain-command did not run');
-  assert.deepEqual(report.commands?.map((command) => `${command.name} ${command.exit}`), ['drain exit 1']);
+  assert.equal(
+    await readFile(marker).then(
+      () => true,
+      () => false,
+    ),
+    false,
+    'undrain-command did not run',
+  );
+  assert.deepEqual(
+    report.commands?.map((command) => `${command.name} ${command.exit}`),
+    ['drain exit 1'],
+  );
   assert.equal(report.leftDrained, undefined, 'never taken out, so not left out');
 });

@@ -24,13 +24,22 @@ async function tree(dir: string): Promise<Map<string, string>> {
   for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
     if (!entry.isFile()) continue;
     const path = join(entry.parentPath, entry.name);
-    files.set(relative(dir, path), createHash('sha256').update(await readFile(path)).digest('hex'));
+    files.set(
+      relative(dir, path),
+      createHash('sha256')
+        .update(await readFile(path))
+        .digest('hex'),
+    );
   }
   return files;
 }
 
 /** The log as a runner shows it: ::add-mask:: commands are consumed, not displayed. */
-const shownLog = (log: string) => log.split('\n').filter((line) => !line.startsWith('::add-mask::')).join('\n');
+const shownLog = (log: string) =>
+  log
+    .split('\n')
+    .filter((line) => !line.startsWith('::add-mask::'))
+    .join('\n');
 
 /** A client key with a passphrase, authorized on the host. */
 async function passphraseKey(host: TestHost, passphrase: string): Promise<string> {
@@ -134,11 +143,16 @@ test('a source of 2,000 files or more: the connection to the host is compressed,
   await mkdir(join(source, 'data'));
   await Promise.all(Array.from({ length: 2_000 }, (_, i) => writeFile(join(source, 'data', `f${i}.php`), `<?php return ${i};\n`)));
 
-  const { run, report } = await deploy(rig, target, source, { 'jump-host': `root@127.0.0.1:${bastion.port}`, 'known-hosts': `${bastion.hostKeyLine}\n${target.hostKeyLine}` });
+  const { run, report } = await deploy(rig, target, source, {
+    'jump-host': `root@127.0.0.1:${bastion.port}`,
+    'known-hosts': `${bastion.hostKeyLine}\n${target.hostKeyLine}`,
+  });
   assert.equal(run.code, 0, run.log);
   assert.ok(report.sync!.filesTransferred >= 2_000);
   assert.match(await target.get('/'), /hello from v2/);
-  const compression = (log: string) => [...new Set(log.match(/client->server cipher: .* compression: [\w@.]+/g)?.map((line) => line.split('compression: ')[1]))];
+  const compression = (log: string) => [
+    ...new Set(log.match(/client->server cipher: .* compression: [\w@.]+/g)?.map((line) => line.split('compression: ')[1])),
+  ];
   // The host's log has the rig's own OpenSSH sessions too (uncompressed); the bastion's is the action's alone.
   assert.ok(compression(target.sshdLog).includes('zlib@openssh.com'), target.sshdLog);
   assert.deepEqual(compression(bastion.sshdLog), ['none']);
@@ -161,10 +175,16 @@ test('secrets: no key, passphrase or password in the log of valid and failing ru
   const runs = [
     await runAction(inputsFor(rig, host, await rig.makeSource('v2'), { 'private-key': key, passphrase }), { env: debug }),
     await runAction(inputsFor(rig, host, await rig.makeSource('v3'), { 'private-key': key, passphrase: 'wrong passphrase here' }), { env: debug }),
-    await runAction(inputsFor(rig, host, await rig.makeSource('v4'), { 'private-key': '', password: 'P@ss-w0rd-for-the-log-test', 'known-hosts': rig.hosts[0]!.hostKeyLine }), { env: debug }),
+    await runAction(
+      inputsFor(rig, host, await rig.makeSource('v4'), { 'private-key': '', password: 'P@ss-w0rd-for-the-log-test', 'known-hosts': rig.hosts[0]!.hostKeyLine }),
+      { env: debug },
+    ),
     await runAction(inputsFor(rig, host, await rig.makeSource('v5'), { 'private-key': key, passphrase, target: 'relative/path' }), { env: debug }),
   ];
-  assert.deepEqual(runs.map((run) => run.code), [0, 1, 1, 1]);
+  assert.deepEqual(
+    runs.map((run) => run.code),
+    [0, 1, 1, 1],
+  );
   const secrets = [passphrase, 'P@ss-w0rd-for-the-log-test', ...key.split('\n').filter((line) => line.length >= 20 && !line.startsWith('-----'))];
   for (const run of runs) {
     const log = shownLog(run.log);

@@ -16,7 +16,14 @@ for (const major of [5, 4] as const) {
     const summary = /# (\d+) passed, (\d+) failed/.exec(result.stdout);
     assert.ok(summary, `no summary line:\n${result.stdout.slice(-2000)}\n${result.stderr.slice(-2000)}`);
     assert.match(result.stdout, new RegExp(`# Workerman ${WORKERMAN_RELEASES[major].replaceAll('.', '\\.')};`));
-    assert.equal(summary[2], '0', result.stdout.split('\n').filter((line) => line.startsWith('FAIL')).join('\n'));
+    assert.equal(
+      summary[2],
+      '0',
+      result.stdout
+        .split('\n')
+        .filter((line) => line.startsWith('FAIL'))
+        .join('\n'),
+    );
     assert.ok(Number(summary[1]) > 40);
     assert.equal(result.code, 0);
   });

@@ -69,7 +69,10 @@ for (const major of [5, 4] as const) {
     await host.startMaster();
     const { socket: client, pid: pinned } = await pinFirstWorker(host);
     try {
-      const { run, report } = await deploy(rig, host, await rig.makeSource('v2', { workerman: major }), { 'graceful-timeout': '2s', 'on-graceful-timeout': 'fail' });
+      const { run, report } = await deploy(rig, host, await rig.makeSource('v2', { workerman: major }), {
+        'graceful-timeout': '2s',
+        'on-graceful-timeout': 'fail',
+      });
       assert.equal(run.code, 1, run.log);
       assert.equal(report.reason, 'pinned', report.error);
       assert.match(report.error!, new RegExp(`pinned by web:${pinned} ${holding(major)}`));
@@ -178,11 +181,17 @@ for (const major of [5, 4] as const) {
     const host = await rig.addHost(`not-reloadable-${major}`, { workerman: major });
     t.after(() => host.stop());
     await host.startMaster();
-    const gateway = (await host.workers()).filter((w) => / gateway /.test(w.title)).map((w) => w.pid).sort();
+    const gateway = (await host.workers())
+      .filter((w) => / gateway /.test(w.title))
+      .map((w) => w.pid)
+      .sort();
     const { run, report } = await deploy(rig, host, await rig.makeSource('v2', { workerman: major }), { 'ignore-workers': '', timeout: '20s' });
     assert.equal(run.code, 0, run.log);
     assert.deepEqual(report.kept?.map((w) => w.pid).sort(), gateway, 'both gateway workers kept');
-    assert.deepEqual(report.kept?.map((w) => w.group), ['gateway', 'gateway']);
+    assert.deepEqual(
+      report.kept?.map((w) => w.group),
+      ['gateway', 'gateway'],
+    );
     assert.equal(report.replaced?.length, 5);
     assert.match(await host.get('/'), /hello from v2/);
   });

@@ -95,9 +95,7 @@ test('the suite left no process and no temp dir behind', { skip: suite ? false :
 
   const before = new Set(JSON.parse(process.env['GR_SUITE_TMP_BEFORE'] ?? '[]') as string[]);
   const left = (await readdir(tmpdir())).filter(
-    (name) =>
-      !before.has(name) &&
-      (name.startsWith(`gr-rig-${suite}-`) || name.startsWith(`gr-runner-${suite}-`) || name.startsWith('graceful-reload-')),
+    (name) => !before.has(name) && (name.startsWith(`gr-rig-${suite}-`) || name.startsWith(`gr-runner-${suite}-`) || name.startsWith('graceful-reload-')),
   );
   assert.deepEqual(left, [], `the suite left these in ${tmpdir()}`);
 });

@@ -87,7 +87,11 @@ export class HaProxy {
 /** Server name -> srv_admin_state from `show servers state` output (bit 0x01: forced maintenance). */
 export function adminStates(output: string): Map<string, number> {
   const lines = output.split('\n').filter((line) => line.trim() !== '');
-  const header = lines.find((line) => line.startsWith('# '))?.slice(2).split(' ') ?? [];
+  const header =
+    lines
+      .find((line) => line.startsWith('# '))
+      ?.slice(2)
+      .split(' ') ?? [];
   const name = header.indexOf('srv_name');
   const admin = header.indexOf('srv_admin_state');
   const states = new Map<string, number>();

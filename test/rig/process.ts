@@ -10,7 +10,15 @@ export interface Exec {
 export function execFile(
   command: string,
   args: readonly string[],
-  options: { env?: NodeJS.ProcessEnv; cwd?: string; input?: string; timeoutMs?: number; echo?: (text: string) => void; signal?: AbortSignal; onSpawn?: (pid: number) => void } = {},
+  options: {
+    env?: NodeJS.ProcessEnv;
+    cwd?: string;
+    input?: string;
+    timeoutMs?: number;
+    echo?: (text: string) => void;
+    signal?: AbortSignal;
+    onSpawn?: (pid: number) => void;
+  } = {},
 ): Promise<Exec> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { env: options.env ?? process.env, cwd: options.cwd, stdio: ['pipe', 'pipe', 'pipe'] });

@@ -222,7 +222,13 @@ export class TestHost {
     // The same settings in root's login environment on this host (its private
     // ~/.bashrc, which bash reads for SSH commands): a restart over SSH, as the
     // action does for master-level changes, brings the app back as it was.
-    await writeFile(join(this.dir, 'root', '.bashrc'), Object.entries(env).map(([name, value]) => `export ${name}='${value}'\n`).join(''), { mode: 0o600 });
+    await writeFile(
+      join(this.dir, 'root', '.bashrc'),
+      Object.entries(env)
+        .map(([name, value]) => `export ${name}='${value}'\n`)
+        .join(''),
+      { mode: 0o600 },
+    );
     // Output to a file: the daemon keeps its stdout until it has forked, and a pipe would wait for it.
     const output = join(this.srv, '.master-start.out');
     await this.shell(`cd ${TARGET} && php start.php start -d >/srv/.master-start.out 2>&1 </dev/null || true`, env);

@@ -1,7 +1,7 @@
 import { connect, type Socket } from 'node:net';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { HostReport } from '../../src/engine/report.js';
+import type { HostReport } from '../../src/engine/report/report.js';
 import { removeRunnerTemp, runAction, type ActionRun } from './action-runner.js';
 import { TARGET, type Rig, type TestHost, type WorkermanMajor } from './rig.js';
 
@@ -84,17 +84,23 @@ async function runWithHooks(
   });
   await Promise.all(fired);
   await removeRunnerTemp(run);
-  let reports: HostReport[] = [];
+  let reports: HostReport[];
   try {
     reports = JSON.parse(run.outputs['report'] ?? '[]') as HostReport[];
   } catch (error) {
-    throw new Error(`the report output is not JSON (${(error as Error).message}); log:\n${run.log}`);
+    throw new Error(`the report output is not JSON (${(error as Error).message}); log:\n${run.log}`, { cause: error });
   }
   return { run, reports };
 }
 
 /** Like deploy, but the action may refuse before reaching the host. */
-export async function attemptDeploy(rig: Rig, host: TestHost, source: string, extra: Record<string, string> = {}, when: readonly WhenHook[] = []): Promise<DeployAttempt> {
+export async function attemptDeploy(
+  rig: Rig,
+  host: TestHost,
+  source: string,
+  extra: Record<string, string> = {},
+  when: readonly WhenHook[] = [],
+): Promise<DeployAttempt> {
   return runWithHooks(inputsFor(rig, host, source, extra), when);
 }
 
@@ -118,7 +124,10 @@ export async function makeHostSensitiveSource(rig: Rig, version = 'v2'): Promise
   if (!text.includes(anchor)) throw new Error(`the example handler no longer loads version.php with "${anchor}": ${handler}`);
   await writeFile(
     handler,
-    text.replace(anchor, `if (is_file('/srv/crash-on-v2')) {\n    throw new Error('boom: ${version} cannot run with /srv/crash-on-v2 on this host');\n}\n${anchor}`),
+    text.replace(
+      anchor,
+      `if (is_file('/srv/crash-on-v2')) {\n    throw new Error('boom: ${version} cannot run with /srv/crash-on-v2 on this host');\n}\n${anchor}`,
+    ),
   );
   return source;
 }
@@ -144,7 +153,10 @@ export async function keepAliveClient(port: number, options: { pid?: number } = 
     const served = Number(/^x-worker-pid:\s*(\d+)/im.exec(head)?.[1] ?? 0);
     if (options.pid === undefined || served === options.pid) return socket;
     socket.destroy();
-    if (attempt >= 200) throw new Error(`no keep-alive connection to port ${port} was served by worker ${options.pid} in ${attempt} tries (last: ${served || head.slice(0, 200)})`);
+    if (attempt >= 200)
+      throw new Error(
+        `no keep-alive connection to port ${port} was served by worker ${options.pid} in ${attempt} tries (last: ${served || head.slice(0, 200)})`,
+      );
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseInputs, type RawInputs } from '../../src/engine/inputs.js';
+import { parseInputs, type RawInputs } from '../../src/engine/inputs/inputs.js';
 import { actionMetadata, docPages, REPO, repoFile, tableRows } from './readme.js';
 
 const action = actionMetadata();
@@ -17,7 +17,21 @@ const OUTPUT_HEADER = ['output', 'meaning'];
  * silently dropped from the marketplace listing: pick from this list, and
  * extend it only with a name checked against GitHub's metadata syntax page.
  */
-const BRANDING_ICONS = ['refresh-cw', 'refresh-ccw', 'rotate-cw', 'rotate-ccw', 'repeat', 'upload-cloud', 'server', 'package', 'zap', 'check-circle', 'shield', 'layers', 'activity'];
+const BRANDING_ICONS = [
+  'refresh-cw',
+  'refresh-ccw',
+  'rotate-cw',
+  'rotate-ccw',
+  'repeat',
+  'upload-cloud',
+  'server',
+  'package',
+  'zap',
+  'check-circle',
+  'shield',
+  'layers',
+  'activity',
+];
 /** Every branding color GitHub accepts. */
 const BRANDING_COLORS = ['white', 'black', 'yellow', 'blue', 'green', 'orange', 'red', 'purple', 'gray-dark'];
 
@@ -43,7 +57,10 @@ test('action.yml: branding is an icon and a color GitHub offers; the action runs
   assert.ok(typeof action.name === 'string' && action.name !== '');
   assert.ok(typeof action.description === 'string' && action.description.length <= 125, 'the marketplace shows at most 125 characters of the description');
   assert.ok(BRANDING_ICONS.includes(String(action.branding?.icon)), `branding.icon ${String(action.branding?.icon)} is on the list`);
-  assert.ok(BRANDING_COLORS.includes(String(action.branding?.color)), `branding.color ${String(action.branding?.color)} is one of ${BRANDING_COLORS.join(', ')}`);
+  assert.ok(
+    BRANDING_COLORS.includes(String(action.branding?.color)),
+    `branding.color ${String(action.branding?.color)} is one of ${BRANDING_COLORS.join(', ')}`,
+  );
   assert.equal(action.runs?.using, 'node24');
   assert.equal(action.runs?.main, 'dist/index.cjs');
   assert.ok(existsSync(join(REPO, 'dist/index.cjs')), 'dist/index.cjs is committed');

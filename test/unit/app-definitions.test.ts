@@ -119,19 +119,36 @@ describe('parseDefinitions: good output', () => {
 
 describe('parseDefinitions: content hashes and what workers read again at start', () => {
   const hash = 'f'.repeat(64);
-  const answers = { groups: [{ group: 0, reread: ['/srv/app/config/app.php'] }, { group: 2, error: 'onWorkerStart did not return within 10 s' }], declaring: [] };
+  const answers = {
+    groups: [
+      { group: 0, reread: ['/srv/app/config/app.php'] },
+      { group: 2, error: 'onWorkerStart did not return within 10 s' },
+    ],
+    declaring: [],
+  };
 
   test('read when the probe sends them', () => {
     const definitions = parseDefinitions(output({ ...GOOD, fileHashes: { '/srv/app/start.php': hash }, workerStart: answers }));
     assert.deepEqual(definitions.fileHashes, { '/srv/app/start.php': hash });
     assert.deepEqual(definitions.workerStart, answers);
-    assert.deepEqual(parseDefinitions(output({ ...GOOD, workerStart: { error: 'pcntl_fork() is not available' } })).workerStart, { error: 'pcntl_fork() is not available' });
+    assert.deepEqual(parseDefinitions(output({ ...GOOD, workerStart: { error: 'pcntl_fork() is not available' } })).workerStart, {
+      error: 'pcntl_fork() is not available',
+    });
   });
 
   test('malformed ones are refused, naming the field and the expected form', () => {
-    rejects(output({ ...GOOD, fileHashes: { '/srv/app/start.php': 'abc' } }), 'the definition probe\'s "fileHashes" is not an object of sha-256 hashes: {"/srv/app/start.php":"abc"}');
-    rejects(output({ ...GOOD, workerStart: { groups: [{ group: 'web', reread: [] }], declaring: [] } }), 'the definition probe\'s "workerStart.groups[0].group" is not a group index: "web"');
-    rejects(output({ ...GOOD, workerStart: { groups: [{ group: 0, reread: 'config.php' }], declaring: [] } }), '"workerStart.groups[0].reread" is not a list of paths');
+    rejects(
+      output({ ...GOOD, fileHashes: { '/srv/app/start.php': 'abc' } }),
+      'the definition probe\'s "fileHashes" is not an object of sha-256 hashes: {"/srv/app/start.php":"abc"}',
+    );
+    rejects(
+      output({ ...GOOD, workerStart: { groups: [{ group: 'web', reread: [] }], declaring: [] } }),
+      'the definition probe\'s "workerStart.groups[0].group" is not a group index: "web"',
+    );
+    rejects(
+      output({ ...GOOD, workerStart: { groups: [{ group: 0, reread: 'config.php' }], declaring: [] } }),
+      '"workerStart.groups[0].reread" is not a list of paths',
+    );
     rejects(output({ ...GOOD, workerStart: { groups: [] } }), '"workerStart.declaring" is not a list of paths');
     rejects(output({ ...GOOD, workerStart: [] }), 'the definition probe\'s "workerStart" is not an object: []');
   });

@@ -2,8 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { phpErrors, sawReloadStart } from '../../src/engine/app-log.js';
-import { sealHostText } from '../../src/engine/host-text.js';
+import { phpErrors, sawReloadStart } from '../../src/engine/verdict/app-log.js';
+import { sealHostText } from '../../src/engine/report/host-text.js';
 import { AppLogTail } from '../../src/status/app-log-tail.js';
 
 const crashLog = readFileSync(join(import.meta.dirname, '../fixtures/log-v5-crash-loop.txt'), 'utf8');
@@ -21,7 +21,7 @@ test('PHP errors of a crash loop are quoted once each, with a count', () => {
   assert.deepEqual(phpErrors('2026-11-21 05:10:04 pid:1 Workerman[start.php] reloading\n'), []);
 });
 
-test('the log tail samples the log\'s end once before the signal, then keeps only what follows it, and remembers the reload start once seen', () => {
+test("the log tail samples the log's end once before the signal, then keeps only what follows it, and remembers the reload start once seen", () => {
   const tail = new AppLogTail(true);
   tail.feed({ end: 100_000, text: '' });
   assert.equal(tail.offset, 100_000 - 65_536, 'the next read samples the last 64 KiB');
@@ -31,7 +31,7 @@ test('the log tail samples the log\'s end once before the signal, then keeps onl
   tail.markSignal();
   assert.equal(tail.offset, 100_000, 'reading resumes where the log ended at the baseline');
   tail.feed({ end: 100_060, text: 'pid:8615 Workerman[start.php] reload\n' });
-  assert.equal(tail.evidence(8511), false, 'the master writes here and said nothing: it did not act (another process\'s line is not it)');
+  assert.equal(tail.evidence(8511), false, "the master writes here and said nothing: it did not act (another process's line is not it)");
   tail.feed({ end: 100_100, text: 'pid:8511 Workerman[start.php] reloading\n' });
   assert.equal(tail.evidence(8511), true);
   assert.match(tail.sinceSignal, /^pid:8615 .* reload\npid:8511 .* reloading\n$/);
@@ -54,7 +54,8 @@ test('a log the master is not seen writing to says nothing, rather than "the mas
 });
 
 test('an error line holding U+2028 or U+0085 is kept whole, and shown sealed', () => {
-  const log = '2026-12-07 10:00:00 pid:8617 Error: boom\u2028::error::injected in /srv/app/src/handler.php:3\n2026-12-07 10:00:01 pid:8618 Exception: next\u0085line\n';
+  const log =
+    '2026-12-07 10:00:00 pid:8617 Error: boom\u2028::error::injected in /srv/app/src/handler.php:3\n2026-12-07 10:00:01 pid:8618 Exception: next\u0085line\n';
   const errors = phpErrors(log);
   assert.deepEqual(errors, ['Error: boom\u2028::error::injected in /srv/app/src/handler.php:3', 'Exception: next\u0085line']);
   assert.deepEqual(errors.map(sealHostText), ['Error: boom⏎::error::injected in /srv/app/src/handler.php:3', 'Exception: next⏎line']);

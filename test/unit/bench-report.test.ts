@@ -40,14 +40,28 @@ describe('ratio and goals', () => {
 
 describe('markdown', () => {
   test('a table has a header, a rule and one row per entry, pipes in cells escaped', () => {
-    assert.equal(table(['hosts', 'ratio'], [['1', '1.05×'], ['4', 'a | b']]), '| hosts | ratio |\n| --- | --- |\n| 1 | 1.05× |\n| 4 | a \\| b |');
+    assert.equal(
+      table(
+        ['hosts', 'ratio'],
+        [
+          ['1', '1.05×'],
+          ['4', 'a | b'],
+        ],
+      ),
+      '| hosts | ratio |\n| --- | --- |\n| 1 | 1.05× |\n| 4 | a \\| b |',
+    );
   });
   test('the document lists every goal with its verdict and links each figure', () => {
     const text = renderDocument(
       { date: '2026-01-01 00:00 UTC', commit: 'abc1234', dirty: false, quick: true, command: 'npm run bench -- --quick', durationMs: 60_000 },
       [['cores', '2']],
       [
-        { title: 'One', goals: [{ figure: 'f1', measured: '1.20×', goal: '≤ 1.10×', met: false }], body: 'body one', figures: [{ file: 'one.svg', caption: 'plot one', svg: '<svg/>' }] },
+        {
+          title: 'One',
+          goals: [{ figure: 'f1', measured: '1.20×', goal: '≤ 1.10×', met: false }],
+          body: 'body one',
+          figures: [{ file: 'one.svg', caption: 'plot one', svg: '<svg/>' }],
+        },
         { title: 'Two', goals: [{ figure: 'f2', measured: '–', goal: '1', met: null }], body: 'body two', figures: [] },
       ],
       'benchmarks',
@@ -83,8 +97,21 @@ describe('svg plot', () => {
       xLabel: 'hosts',
       yLabel: 's',
       series: [
-        { name: 'action', points: [{ x: 1, y: 2 }, { x: 4, y: 3 }, { x: 8, y: 5 }] },
-        { name: 'script', points: [{ x: 1, y: 1 }, { x: 8, y: 1.5 }] },
+        {
+          name: 'action',
+          points: [
+            { x: 1, y: 2 },
+            { x: 4, y: 3 },
+            { x: 8, y: 5 },
+          ],
+        },
+        {
+          name: 'script',
+          points: [
+            { x: 1, y: 1 },
+            { x: 8, y: 1.5 },
+          ],
+        },
       ],
     });
     assert.deepEqual(
@@ -96,7 +123,23 @@ describe('svg plot', () => {
   });
 
   test('places points left to right by x and higher up for larger y', () => {
-    const drawn = points(renderSvg({ title: 't', xLabel: 'x', yLabel: 'y', series: [{ name: 's', points: [{ x: 8, y: 1 }, { x: 1, y: 4 }, { x: 4, y: 2 }] }] }));
+    const drawn = points(
+      renderSvg({
+        title: 't',
+        xLabel: 'x',
+        yLabel: 'y',
+        series: [
+          {
+            name: 's',
+            points: [
+              { x: 8, y: 1 },
+              { x: 1, y: 4 },
+              { x: 4, y: 2 },
+            ],
+          },
+        ],
+      }),
+    );
     const byX = [...drawn].sort((a, b) => a.cx - b.cx).map((p) => p.title);
     assert.deepEqual(byX, ['s: x=1, y=4', 's: x=4, y=2', 's: x=8, y=1']);
     const byHeight = [...drawn].sort((a, b) => a.cy - b.cy).map((p) => p.title);
@@ -105,7 +148,23 @@ describe('svg plot', () => {
 
   test('on a log2 axis 1, 4, 16 are evenly spaced; points that cannot be drawn are left out', () => {
     const drawn = points(
-      renderSvg({ title: 't', xLabel: 'x', yLabel: 'y', xScale: 'log2', series: [{ name: 's', points: [{ x: 1, y: 1 }, { x: 4, y: 1 }, { x: 16, y: 1 }, { x: 2, y: Number.NaN }] }] }),
+      renderSvg({
+        title: 't',
+        xLabel: 'x',
+        yLabel: 'y',
+        xScale: 'log2',
+        series: [
+          {
+            name: 's',
+            points: [
+              { x: 1, y: 1 },
+              { x: 4, y: 1 },
+              { x: 16, y: 1 },
+              { x: 2, y: Number.NaN },
+            ],
+          },
+        ],
+      }),
     );
     assert.equal(drawn.length, 3);
     assert.ok(Math.abs(drawn[1]!.cx - drawn[0]!.cx - (drawn[2]!.cx - drawn[1]!.cx)) < 0.2);

@@ -22,7 +22,10 @@ test('every input of action.yml is an option of the same name (a secret as <name
     assert.ok(option.description.endsWith(input.description.trim()), `${name}'s description is action.yml's`);
     assert.equal(option.default, input.default === '' || input.default === undefined ? undefined : String(input.default));
   }
-  assert.deepEqual(actionInputs().map((input) => input.name), Object.keys(declared));
+  assert.deepEqual(
+    actionInputs().map((input) => input.name),
+    Object.keys(declared),
+  );
   for (const name of [...SECRET_INPUTS, ...LIST_INPUTS, ...PATH_INPUTS]) assert.ok(name in declared, `${name} is an input of action.yml`);
   assert.equal(options.find((option) => option.flag === 'dry-run')?.kind, 'boolean', 'a true/false default makes a boolean option');
   assert.equal(options.find((option) => option.flag === 'hosts')?.kind, 'list');
@@ -54,7 +57,11 @@ test('arguments: each mistake is a UsageError naming the option', () => {
     [['--', '--hosts'], /^unexpected argument "--"/],
   ];
   for (const [argv, expected] of refused) {
-    assert.throws(() => parseArguments(argv), (error: unknown) => error instanceof UsageError && expected.test(error.message), argv.join(' '));
+    assert.throws(
+      () => parseArguments(argv),
+      (error: unknown) => error instanceof UsageError && expected.test(error.message),
+      argv.join(' '),
+    );
   }
 });
 
@@ -83,11 +90,20 @@ test('--version prints the version of package.json alone and exits 0, before any
 
 test('config file: scalars, numbers, booleans and lists; every problem names the file and the key', () => {
   const given = parseConfig('hosts:\n  - web1\n  - web2\ntarget: /srv/app\nport: 2222\ndry-run: true\nprivate-key-file: ~/.ssh/deploy\n', 'deploy.yml');
-  assert.deepEqual(Object.fromEntries(given), { hosts: ['web1', 'web2'], target: ['/srv/app'], port: ['2222'], 'dry-run': ['true'], 'private-key-file': ['~/.ssh/deploy'] });
+  assert.deepEqual(Object.fromEntries(given), {
+    hosts: ['web1', 'web2'],
+    target: ['/srv/app'],
+    port: ['2222'],
+    'dry-run': ['true'],
+    'private-key-file': ['~/.ssh/deploy'],
+  });
   assert.equal(parseConfig('', 'empty.yml').size, 0);
   const refused: [string, RegExp][] = [
     ['hots: web1\n', /^deploy\.yml: unknown key hots \(did you mean hosts\?\)$/],
-    ['private-key: abc\n', /^deploy\.yml: private-key: a secret is never written in a config file; give private-key-file: <file>, or set GRACEFUL_RELOAD_PRIVATE_KEY$/],
+    [
+      'private-key: abc\n',
+      /^deploy\.yml: private-key: a secret is never written in a config file; give private-key-file: <file>, or set GRACEFUL_RELOAD_PRIVATE_KEY$/,
+    ],
     ['target:\n  - /a\n  - /b\n', /^deploy\.yml: target takes one value, not a list$/],
     ['target:\n  path: /a\n', /^deploy\.yml: target: expected a string, a number or true\/false$/],
     ['target: ~\n', /^deploy\.yml: target: expected a string/],
@@ -97,7 +113,11 @@ test('config file: scalars, numbers, booleans and lists; every problem names the
     ['version: true\n', /^deploy\.yml: unknown key version$/],
   ];
   for (const [text, expected] of refused) {
-    assert.throws(() => parseConfig(text, 'deploy.yml'), (error: unknown) => error instanceof UsageError && expected.test(error.message), text);
+    assert.throws(
+      () => parseConfig(text, 'deploy.yml'),
+      (error: unknown) => error instanceof UsageError && expected.test(error.message),
+      text,
+    );
   }
 });
 
@@ -106,11 +126,19 @@ test('inputs: the command line wins over the config file, files are read, a secr
   try {
     await writeFile(join(dir, 'key'), '-----BEGIN OPENSSH PRIVATE KEY-----\nabc\n-----END OPENSSH PRIVATE KEY-----\n');
     await writeFile(join(dir, 'pins'), 'web1 ssh-ed25519 AAAA\n');
-    const config = { path: join(dir, 'deploy.yml'), directory: dir, given: parseConfig('target: /srv/file\nsource: app\nprivate-key-file: key\ninventory: fleet.yml\n', 'deploy.yml') };
-    const inputs = await resolveInputs(parseArguments(['--target', '/srv/flag', '--known-hosts-file', join(dir, 'pins'), '--hosts', 'web1', '--hosts', 'web2']), config, {
-      GRACEFUL_RELOAD_PRIVATE_KEY: 'not used: the file gives the key',
-      GRACEFUL_RELOAD_PASSWORD: 's3cret',
-    });
+    const config = {
+      path: join(dir, 'deploy.yml'),
+      directory: dir,
+      given: parseConfig('target: /srv/file\nsource: app\nprivate-key-file: key\ninventory: fleet.yml\n', 'deploy.yml'),
+    };
+    const inputs = await resolveInputs(
+      parseArguments(['--target', '/srv/flag', '--known-hosts-file', join(dir, 'pins'), '--hosts', 'web1', '--hosts', 'web2']),
+      config,
+      {
+        GRACEFUL_RELOAD_PRIVATE_KEY: 'not used: the file gives the key',
+        GRACEFUL_RELOAD_PASSWORD: 's3cret',
+      },
+    );
     assert.deepEqual(Object.fromEntries(inputs), {
       hosts: 'web1\nweb2',
       target: '/srv/flag',
@@ -120,7 +148,10 @@ test('inputs: the command line wins over the config file, files are read, a secr
       inventory: join(dir, 'fleet.yml'),
       password: 's3cret',
     });
-    await assert.rejects(resolveInputs(parseArguments(['--passphrase-file', join(dir, 'missing')]), undefined, {}), /^UsageError: --passphrase-file: cannot read .*missing \(ENOENT\)$/);
+    await assert.rejects(
+      resolveInputs(parseArguments(['--passphrase-file', join(dir, 'missing')]), undefined, {}),
+      /^UsageError: --passphrase-file: cannot read .*missing \(ENOENT\)$/,
+    );
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -3,9 +3,10 @@ import assert from 'node:assert/strict';
 import { commandLine, quote } from '../../src/engine/shell-quote.js';
 import { reloadSignalCommand } from '../../src/workerman/commands.js';
 import { parseProbeOutput, parseWorkerTitle } from '../../src/workerman/host-probe.js';
-import { parseRsyncStats, rsyncArguments } from '../../src/adapters/rsync-sync.js';
+import { rsyncArguments } from '../../src/adapters/rsync-sync.js';
+import { parseRsyncStats } from '../../src/engine/rsync-output.js';
 import { BRIDGE_RSH } from '../../src/adapters/rsync-bridge.js';
-import { parseInputs } from '../../src/engine/inputs.js';
+import { parseInputs } from '../../src/engine/inputs/inputs.js';
 
 test('quote leaves safe words alone and single-quotes everything else', () => {
   assert.equal(quote('/srv/app'), '/srv/app');
@@ -17,7 +18,7 @@ test('quote leaves safe words alone and single-quotes everything else', () => {
   assert.equal(commandLine(['php', 'start.php', 'reload', '-g']), 'php start.php reload -g');
 });
 
-test('the reload goes straight to the master: SIGUSR2 graceful, SIGUSR1 quick, as Workerman\'s own command sends', () => {
+test("the reload goes straight to the master: SIGUSR2 graceful, SIGUSR1 quick, as Workerman's own command sends", () => {
   assert.equal(reloadSignalCommand(8511, 'graceful'), 'kill -s USR2 8511');
   assert.equal(reloadSignalCommand(8511, 'quick'), 'kill -s USR1 8511');
 });
@@ -46,15 +47,16 @@ test('probe output is parsed; garbage is a clear error', () => {
 });
 
 test('rsync gets an argument array: excludes and protects as single arguments, source with trailing slash', () => {
-  const plan = parseInputs((name) =>
-    ({
-      hosts: 'deploy@[::1]:2200',
-      'private-key': '-----BEGIN OPENSSH PRIVATE KEY-----\nx\n-----END OPENSSH PRIVATE KEY-----',
-      'known-hosts': '[::1]:2200 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl',
-      target: '/srv/app',
-      source: 'build',
-      exclude: '*.md\n$(touch x)',
-    })[name] ?? '',
+  const plan = parseInputs(
+    (name) =>
+      ({
+        hosts: 'deploy@[::1]:2200',
+        'private-key': '-----BEGIN OPENSSH PRIVATE KEY-----\nx\n-----END OPENSSH PRIVATE KEY-----',
+        'known-hosts': '[::1]:2200 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl',
+        target: '/srv/app',
+        source: 'build',
+        exclude: '*.md\n$(touch x)',
+      })[name] ?? '',
   );
   const args = rsyncArguments(plan.rollout);
   assert.ok(args.includes('--exclude=$(touch x)'));
@@ -68,10 +70,12 @@ test('rsync gets an argument array: excludes and protects as single arguments, s
 });
 
 test('itemized changes: deleted files named (at most 20), watched paths reported, lines split across chunks, attribute-only changes ignored', async () => {
-  const { ItemizedChanges } = await import('../../src/adapters/rsync-sync.js');
+  const { ItemizedChanges } = await import('../../src/engine/rsync-output.js');
   const changes = new ItemizedChanges((path) => path.endsWith('.php'));
   changes.add('<fcs....... src/a.php\n*deleting   src/ol');
-  changes.add('d.php\n*deleting   my file.txt\ncd+++++++++ new/\n.f...p..... start.php\n>f+++++++++ config/boot.php\n<f.st...... start.php\ncL+++++++++ link.php -> a.php\n');
+  changes.add(
+    'd.php\n*deleting   my file.txt\ncd+++++++++ new/\n.f...p..... start.php\n>f+++++++++ config/boot.php\n<f.st...... start.php\ncL+++++++++ link.php -> a.php\n',
+  );
   assert.deepEqual(changes.deleted, ['src/old.php', 'my file.txt']);
   assert.deepEqual(changes.watched, ['src/a.php', 'src/old.php', 'config/boot.php', 'start.php', 'link.php']);
   for (let i = 0; i < 30; i++) changes.add(`*deleting   f${i}\n`);
@@ -80,7 +84,7 @@ test('itemized changes: deleted files named (at most 20), watched paths reported
 });
 
 test('itemized changes: only new content in existing .php files leaves the tree as the start script saw it; anything else does not', async () => {
-  const { ItemizedChanges } = await import('../../src/adapters/rsync-sync.js');
+  const { ItemizedChanges } = await import('../../src/engine/rsync-output.js');
   const after = (lines: string) => {
     const changes = new ItemizedChanges();
     changes.add(lines);

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { RunnerCommand } from '../../src/engine/ports.js';
-import type { CommandRecord, HostReport } from '../../src/engine/report.js';
+import type { CommandRecord, HostReport } from '../../src/engine/report/report.js';
 import type { HostRolloutIO, HostRun } from '../../src/rollout/context.js';
 import { HostDrain } from '../../src/rollout/drain.js';
 import { recordingLog } from './local-host.js';
@@ -29,7 +29,16 @@ function setUp(exits: readonly (number | 'timeout')[], waitMs = 0) {
   return { lines, calls, slept, hostDrain, run, commands };
 }
 
-const report = (extra: Partial<HostReport>): HostReport => ({ host: 'web2', ok: true, status: 'ok', step: 'done', filesChanged: true, signalled: true, durationMs: 1, ...extra });
+const report = (extra: Partial<HostReport>): HostReport => ({
+  host: 'web2',
+  ok: true,
+  status: 'ok',
+  step: 'done',
+  filesChanged: true,
+  signalled: true,
+  durationMs: 1,
+  ...extra,
+});
 const said = (commands: readonly CommandRecord[]) => commands.map((c) => `${c.name} ${c.exit}`);
 
 test('drain once, then undrain when the host serves: the host and its place in the list in the environment', async () => {
@@ -37,7 +46,10 @@ test('drain once, then undrain when the host serves: the host and its place in t
   await hostDrain.before(run);
   await hostDrain.before(run);
   const settled = await hostDrain.settle(run, report({}));
-  assert.deepEqual(calls.map((call) => call.command), ['lb out', 'lb in']);
+  assert.deepEqual(
+    calls.map((call) => call.command),
+    ['lb out', 'lb in'],
+  );
   assert.deepEqual(calls[0]!.env, { GRACEFUL_RELOAD_HOST: 'web2', GRACEFUL_RELOAD_HOST_INDEX: '2' });
   assert.equal(settled.ok, true);
   assert.equal(settled.leftDrained, false);
@@ -49,7 +61,10 @@ test('a drain that fails throws before the stop, and its host is never undrained
   const { calls, hostDrain, run, commands } = setUp([1]);
   await assert.rejects(hostDrain.before(run), /drain-command exit 1: said lb out; the host was not stopped/);
   const settled = await hostDrain.settle(run, report({ ok: false, status: 'failed', step: 'drain' }));
-  assert.deepEqual(calls.map((call) => call.command), ['lb out']);
+  assert.deepEqual(
+    calls.map((call) => call.command),
+    ['lb out'],
+  );
   assert.equal(settled.leftDrained, undefined, 'never drained');
   assert.equal(commands[0]?.ok, false);
   assert.deepEqual(commands[0]?.lastLines, ['said lb out']);
@@ -71,14 +86,20 @@ test('a host that does not serve stays drained; one rolled back and proven is un
   await down.hostDrain.before(down.run);
   const left = await down.hostDrain.settle(down.run, report({ ok: false, status: 'failed', step: 'restart' }));
   assert.equal(left.leftDrained, true);
-  assert.deepEqual(down.calls.map((call) => call.command), ['lb out']);
+  assert.deepEqual(
+    down.calls.map((call) => call.command),
+    ['lb out'],
+  );
   assert.ok(down.lines.some((line) => /left drained/.test(line)));
 
   const back = setUp([0, 0]);
   await back.hostDrain.before(back.run);
   const restored = await back.hostDrain.settle(back.run, report({ ok: false, status: 'rolled-back', step: 'verify', rollback: { ok: true, snapshot: 's1' } }));
   assert.equal(restored.leftDrained, false);
-  assert.deepEqual(back.calls.map((call) => call.command), ['lb out', 'lb in']);
+  assert.deepEqual(
+    back.calls.map((call) => call.command),
+    ['lb out', 'lb in'],
+  );
 });
 
 test('an undrain that fails fails the host, which serves but stays out of the load balancer', async () => {

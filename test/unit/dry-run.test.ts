@@ -1,16 +1,30 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { batchPositions, describePlan, DRY_RUN_NAMES_SHOWN, dryRunUnknowns, FileTally, plannedAction, plannedCommands, plannedGroups } from '../../src/engine/dry-run.js';
-import { NO_MASTER_CHANGE } from '../../src/engine/master-change.js';
-import { planReload } from '../../src/engine/reload-plan.js';
-import type { DryRunPlan } from '../../src/engine/report.js';
-import type { WorkerDefinition } from '../../src/engine/worker-definitions.js';
+import {
+  batchPositions,
+  describePlan,
+  DRY_RUN_NAMES_SHOWN,
+  dryRunUnknowns,
+  FileTally,
+  plannedAction,
+  plannedCommands,
+  plannedGroups,
+} from '../../src/engine/plan/dry-run.js';
+import { NO_MASTER_CHANGE } from '../../src/engine/plan/master-change.js';
+import { planReload } from '../../src/engine/plan/reload-plan.js';
+import type { DryRunPlan } from '../../src/engine/report/report.js';
+import type { WorkerDefinition } from '../../src/engine/workers/worker-definitions.js';
 
 test('files: what the source has would be written, what it lacks would be deleted; counts go past the names shown', () => {
   const source = new Set(['start.php', 'src/Handler.php', 'public/logo.svg']);
   const tally = new FileTally((path) => source.has(path) || path.startsWith('big/'));
   for (const path of ['src/Handler.php', 'old.php', 'public/logo.svg', 'gone/', 'gone/a.php']) tally.add(path);
-  assert.deepEqual(tally.files, { changed: 2, deleted: 3, changedNames: ['src/Handler.php', 'public/logo.svg'], deletedNames: ['old.php', 'gone/', 'gone/a.php'] });
+  assert.deepEqual(tally.files, {
+    changed: 2,
+    deleted: 3,
+    changedNames: ['src/Handler.php', 'public/logo.svg'],
+    deletedNames: ['old.php', 'gone/', 'gone/a.php'],
+  });
 
   for (let i = 0; i < DRY_RUN_NAMES_SHOWN + 7; i++) tally.add(`big/file${i}.php`);
   const { changed, changedNames, deleted } = tally.files;
@@ -34,7 +48,10 @@ test('batch order: the canary first and alone, then max-parallel at a time, as t
     ],
   );
   const plain = batchPositions(hosts, 3, false);
-  assert.deepEqual(hosts.map((host) => plain.get(host)!.index), [1, 1, 1, 2, 2]);
+  assert.deepEqual(
+    hosts.map((host) => plain.get(host)!.index),
+    [1, 1, 1, 2, 2],
+  );
   // One host is never a canary: there is nobody to protect.
   assert.deepEqual(batchPositions(['solo'], 1, true).get('solo'), { index: 1, of: 1, canary: false });
 });
@@ -55,7 +72,10 @@ test('reload, restart or refuse, as on-master-change decides from what a dry run
   assert.match(refuse.actionBecause, /on-master-change: fail would stop the deploy before changing anything/);
 
   // A stale master needs a restart even when the sync changes nothing master-level.
-  const stale = plannedAction({ files: [], definitions: [], stale: ['config/boot.php'], evidence: { 'config/boot.php': 'its content differs from what the running master loaded' } }, 'restart');
+  const stale = plannedAction(
+    { files: [], definitions: [], stale: ['config/boot.php'], evidence: { 'config/boot.php': 'its content differs from what the running master loaded' } },
+    'restart',
+  );
   assert.equal(stale.action, 'restart');
   assert.match(stale.actionBecause, /did not load the current config\/boot\.php \(its content differs from what the running master loaded\)/);
 });
@@ -69,8 +89,18 @@ test("what a dry run cannot know: the new definitions after a sync, the snapshot
 });
 
 test('groups: replaced ones by name, kept ones with why', () => {
-  const group = (name: string, listen: string, reloadable = true): WorkerDefinition => ({ class: 'Workerman\\Worker', name, count: 1, listen, reloadable, user: '' });
-  const plan = planReload({ groups: [group('web', 'http://0.0.0.0:8080'), group('gateway', 'websocket://0.0.0.0:8090', false), group('cron', 'none')] }, { reloadMode: 'auto', ignoreWorkers: ['cron'] });
+  const group = (name: string, listen: string, reloadable = true): WorkerDefinition => ({
+    class: 'Workerman\\Worker',
+    name,
+    count: 1,
+    listen,
+    reloadable,
+    user: '',
+  });
+  const plan = planReload(
+    { groups: [group('web', 'http://0.0.0.0:8080'), group('gateway', 'websocket://0.0.0.0:8090', false), group('cron', 'none')] },
+    { reloadMode: 'auto', ignoreWorkers: ['cron'] },
+  );
   assert.deepEqual(plannedGroups(plan), {
     replacedGroups: ['web'],
     keptGroups: [
@@ -98,7 +128,13 @@ test("the plan's log line: batch, files with the rest counted, and the action wi
     describePlan('web1', plan),
     'web1: dry run: batch 1 of 2 (the canary); would write 3 file(s) (a.php, b.php and 1 more) and delete 1 (old.php); then reload (graceful: auto: web listens), because no master-level file would change',
   );
-  const restart = describePlan('web2', { ...plan, batch: { index: 2, of: 2, canary: false }, files: { changed: 0, deleted: 0, changedNames: [], deletedNames: [] }, action: 'restart', actionBecause: 'start.php changed' });
+  const restart = describePlan('web2', {
+    ...plan,
+    batch: { index: 2, of: 2, canary: false },
+    files: { changed: 0, deleted: 0, changedNames: [], deletedNames: [] },
+    action: 'restart',
+    actionBecause: 'start.php changed',
+  });
   assert.equal(restart, 'web2: dry run: batch 2 of 2; would write 0 file(s) and delete 0; then restart, because start.php changed');
   const withCommands = describePlan('web3', { ...plan, commands: ['before-reload on the host: php migrate.php'] });
   assert.match(withCommands, /; would run: before-reload on the host: php migrate\.php$/);
@@ -120,6 +156,12 @@ test('the commands a deploy would run, in their order; a drain only around a res
     'drain-command on the runner: lb out',
     'before-reload on the host: php migrate.php; php seed.php',
   ]);
-  assert.deepEqual(plannedCommands(settings, 'refuse', true), ['before-reload on the host: php migrate.php; php seed.php', 'after-reload on the host: curl -s localhost/warm']);
-  assert.equal(plannedCommands({ ...settings, hooks: { ...settings.hooks, beforeReload: 'x'.repeat(300) } }, 'reload', true)[0]!.length, 'before-reload on the host: '.length + 120);
+  assert.deepEqual(plannedCommands(settings, 'refuse', true), [
+    'before-reload on the host: php migrate.php; php seed.php',
+    'after-reload on the host: curl -s localhost/warm',
+  ]);
+  assert.equal(
+    plannedCommands({ ...settings, hooks: { ...settings.hooks, beforeReload: 'x'.repeat(300) } }, 'reload', true)[0]!.length,
+    'before-reload on the host: '.length + 120,
+  );
 });

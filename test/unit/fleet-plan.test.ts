@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { budgetExceeded, parseAmount, parseShard, planBatches, resolveAmount, shardHosts, type Amount } from '../../src/engine/fleet-plan.js';
-import { InputError } from '../../src/engine/inputs.js';
+import { budgetExceeded, parseAmount, parseShard, planBatches, resolveAmount, shardHosts, type Amount } from '../../src/engine/inputs/fleet-plan.js';
+import { InputError } from '../../src/engine/inputs/inputs.js';
 
 /** Asserts that `run` throws an InputError with exactly this message. */
 function refuses(run: () => unknown, message: string): void {
@@ -29,7 +29,10 @@ test('parseAmount: bad values are refused naming the input, the value and the ex
   refuses(() => parseAmount('0', 'max-parallel', { min: 1 }), `input max-parallel: "0" is below 1; ${expectedParallel}`);
   refuses(() => parseAmount('0%', 'max-parallel', { min: 1 }), `input max-parallel: "0%" is out of range (above 0% and at most 100%); ${expectedParallel}`);
   refuses(() => parseAmount('0.0%', 'max-failures', { min: 0 }), `input max-failures: "0.0%" is out of range (above 0% and at most 100%); ${expectedFailures}`);
-  refuses(() => parseAmount('100.5%', 'max-parallel', { min: 1 }), `input max-parallel: "100.5%" is out of range (above 0% and at most 100%); ${expectedParallel}`);
+  refuses(
+    () => parseAmount('100.5%', 'max-parallel', { min: 1 }),
+    `input max-parallel: "100.5%" is out of range (above 0% and at most 100%); ${expectedParallel}`,
+  );
   refuses(() => parseAmount('150%', 'max-failures', { min: 0 }), `input max-failures: "150%" is out of range (above 0% and at most 100%); ${expectedFailures}`);
   refuses(() => parseAmount('-1', 'max-failures', { min: 0 }), `input max-failures: "-1" is neither a count nor a percentage; ${expectedFailures}`);
   refuses(() => parseAmount('2.5', 'max-parallel', { min: 1 }), `input max-parallel: "2.5" is neither a count nor a percentage; ${expectedParallel}`);
@@ -39,8 +42,14 @@ test('parseAmount: bad values are refused naming the input, the value and the ex
   refuses(() => parseAmount('.5%', 'max-parallel', { min: 1 }), `input max-parallel: ".5%" is neither a count nor a percentage; ${expectedParallel}`);
   refuses(() => parseAmount('1e3', 'max-parallel', { min: 1 }), `input max-parallel: "1e3" is neither a count nor a percentage; ${expectedParallel}`);
   refuses(() => parseAmount('all', 'max-parallel', { min: 1 }), `input max-parallel: "all" is neither a count nor a percentage; ${expectedParallel}`);
-  refuses(() => parseAmount('12.3456789%', 'max-parallel', { min: 1 }), `input max-parallel: "12.3456789%" has more than 6 decimal places; ${expectedParallel}`);
-  refuses(() => parseAmount('1000001', 'max-parallel', { min: 1 }), `input max-parallel: "1000001" is more hosts than any fleet has (at most 1000000); ${expectedParallel}`);
+  refuses(
+    () => parseAmount('12.3456789%', 'max-parallel', { min: 1 }),
+    `input max-parallel: "12.3456789%" has more than 6 decimal places; ${expectedParallel}`,
+  );
+  refuses(
+    () => parseAmount('1000001', 'max-parallel', { min: 1 }),
+    `input max-parallel: "1000001" is more hosts than any fleet has (at most 1000000); ${expectedParallel}`,
+  );
   refuses(
     () => parseAmount(`${'x'.repeat(50)}`, 'max-parallel', { min: 1 }),
     `input max-parallel: "${'x'.repeat(40)}..." is neither a count nor a percentage; ${expectedParallel}`,
@@ -128,7 +137,12 @@ test('shardHosts: every host in exactly one shard, sizes within one, the same ev
       assert.deepEqual([...all].sort(), [...hosts].sort());
       const sizes = shards.map((shard) => shard.length);
       assert.ok(Math.max(...sizes) - Math.min(...sizes) <= 1, `${total} hosts in ${count} shards: sizes ${sizes.join(',')}`);
-      for (const shard of shards) assert.deepEqual(shard, hosts.filter((host) => shard.includes(host)), 'each shard keeps list order');
+      for (const shard of shards)
+        assert.deepEqual(
+          shard,
+          hosts.filter((host) => shard.includes(host)),
+          'each shard keeps list order',
+        );
       assert.deepEqual(shardHosts(hosts, { index: 1, count }), shards[0], 'deterministic');
     }
   }

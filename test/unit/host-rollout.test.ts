@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseHostSpec } from '../../src/engine/host-spec.js';
+import { parseHostSpec } from '../../src/engine/inputs/host-spec.js';
 import { StepError, type CommandResult, type RemoteShell, type SyncSummary } from '../../src/engine/ports.js';
-import type { HostReport } from '../../src/engine/report.js';
-import type { HostSnapshot, WorkerProcess } from '../../src/engine/worker-snapshot.js';
+import type { HostReport } from '../../src/engine/report/report.js';
+import type { HostSnapshot, WorkerProcess } from '../../src/engine/workers/worker-snapshot.js';
 import { rolloutHost } from '../../src/rollout/host-rollout.js';
 import type { HostRolloutIO, StatusSourceSetup } from '../../src/rollout/context.js';
 import type { StatusSource } from '../../src/status/status-source.js';
@@ -50,7 +50,12 @@ interface Fake {
 }
 
 /** `answer` maps a command to its result; snapshots are handed out in order, the last one repeating; the sync "changes" `changed`, and says `summary`. */
-function fake(answer: (command: string) => Partial<CommandResult>, snapshots: HostSnapshot[], changed: readonly string[] = ['src/handler.php'], summary: Partial<SyncSummary> = {}): Fake {
+function fake(
+  answer: (command: string) => Partial<CommandResult>,
+  snapshots: HostSnapshot[],
+  changed: readonly string[] = ['src/handler.php'],
+  summary: Partial<SyncSummary> = {},
+): Fake {
   const commands: string[] = [];
   const syncs: (readonly string[])[] = [];
   const setups: StatusSourceSetup[] = [];
@@ -101,7 +106,11 @@ const worker = (pid: number, group: string, listen: string, startedAt: number): 
 const register = worker(10, 'Register', 'text://127.0.0.1:1238', 1);
 const oldWorkers = [register, worker(11, 'BusinessWorker', 'none', 1), worker(12, 'BusinessWorker', 'none', 2)];
 const newWorkers = [register, worker(21, 'BusinessWorker', 'none', 51), worker(22, 'BusinessWorker', 'none', 52)];
-const at = (time: number, workers: WorkerProcess[], masters: { pid: number; startedAt?: number }[] = [{ pid: 9 }]): HostSnapshot => ({ at: time, masters, workers });
+const at = (time: number, workers: WorkerProcess[], masters: { pid: number; startedAt?: number }[] = [{ pid: 9 }]): HostSnapshot => ({
+  at: time,
+  masters,
+  workers,
+});
 /** The report's timeline as `name:ok`, after checking the phases follow one another on the clock. */
 function phasesOf(report: HostReport): string[] {
   const phases = report.phases ?? [];
@@ -112,8 +121,8 @@ function phasesOf(report: HostReport): string[] {
   return phases.map((phase) => `${phase.name}:${phase.ok}`);
 }
 
-const answerAll = (command: string): Partial<CommandResult> => (command.includes('graceful-reload-definitions') ? { stdout: `Usage: ...\n${definitions()}\n` } : {});
-
+const answerAll = (command: string): Partial<CommandResult> =>
+  command.includes('graceful-reload-definitions') ? { stdout: `Usage: ...\n${definitions()}\n` } : {};
 
 /** The reload itself: a USR1 or USR2 sent straight to the master. */
 const isReloadSignal = (command: string) => /^kill -s USR[12] \d+$/.test(command);
@@ -129,9 +138,18 @@ test('GatewayWorker-like app: definitions read before and after the sync, runtim
     { group: 'BusinessWorker', oldPid: 12 },
   ]);
   assert.deepEqual(f.syncs, [['/runtime/***']]);
-  assert.deepEqual(f.setups.map((s) => [s.pidFile, s.logFile]), [['/srv/app/runtime/app.pid', '/srv/app/runtime/logs/workerman.log']]);
+  assert.deepEqual(
+    f.setups.map((s) => [s.pidFile, s.logFile]),
+    [['/srv/app/runtime/app.pid', '/srv/app/runtime/logs/workerman.log']],
+  );
   const order = f.commands.map((c) =>
-    c.startsWith('(') ? c : isReloadSignal(c) ? 'reload' : c.includes('graceful-reload-definitions') ? (c.includes('missing-target') ? 'preflight' : 'definitions') : c.split(' ')[0],
+    c.startsWith('(') ? c
+    : isReloadSignal(c) ? 'reload'
+    : c.includes('graceful-reload-definitions') ?
+      c.includes('missing-target') ?
+        'preflight'
+      : 'definitions'
+    : c.split(' ')[0],
   );
   assert.deepEqual(order, ['preflight', 'kill', '(sync)', 'definitions', '(mark signal)', 'reload']);
   assert.deepEqual(phasesOf(report), ['preflight:true', 'sync:true', 'reload:true', 'verify:true']);
@@ -156,12 +174,18 @@ test('a sync that only gave new content to .php files the start script did not i
 });
 
 test('a start script that cannot be loaded fails preflight quoting PHP, and nothing is synced', async () => {
-  const broken = (command: string) => (command.includes('graceful-reload-definitions') ? { stdout: '', stderr: "PHP Parse error:  syntax error, unexpected '}' in /srv/app/start.php on line 9", code: 255 } : {});
+  const broken = (command: string) =>
+    command.includes('graceful-reload-definitions') ?
+      { stdout: '', stderr: "PHP Parse error:  syntax error, unexpected '}' in /srv/app/start.php on line 9", code: 255 }
+    : {};
   const f = fake(broken, [at(49, oldWorkers)]);
   const report = await rolloutHost(host, settings, f.io);
   assert.equal(report.ok, false);
   assert.equal(report.step, 'preflight');
-  assert.match(report.error!, /start script could not be run.*PHP Parse error:  syntax error, unexpected '\}' in \/srv\/app\/start\.php on line 9; nothing was changed/);
+  assert.match(
+    report.error!,
+    /start script could not be run.*PHP Parse error:  syntax error, unexpected '\}' in \/srv\/app\/start\.php on line 9; nothing was changed/,
+  );
   assert.equal(report.filesChanged, false);
   assert.deepEqual(f.syncs, []);
   assert.deepEqual(phasesOf(report), ['preflight:false']);
@@ -179,7 +203,11 @@ test('new code whose start script breaks: caught after the sync, before any sign
   const answer = (command: string) => {
     if (!command.includes('graceful-reload-definitions')) return {};
     reads += 1;
-    return reads === 1 ? { stdout: definitions() } : { stdout: `\n@@graceful-reload-definitions@@${JSON.stringify({ php: '8.2', error: 'Class "App\\Boot" not found in /srv/app/start.php on line 4' })}\n` };
+    return reads === 1 ?
+        { stdout: definitions() }
+      : {
+          stdout: `\n@@graceful-reload-definitions@@${JSON.stringify({ php: '8.2', error: 'Class "App\\Boot" not found in /srv/app/start.php on line 4' })}\n`,
+        };
   };
   const f = fake(answer, [at(49, oldWorkers)]);
   const report = await rolloutHost(host, settings, f.io);
@@ -197,17 +225,29 @@ test('the master dies during the reload and its old workers live on: the report 
   const f = fake(answer, [at(49, oldWorkers), at(50, oldWorkers), at(51, [], [])]);
   const report = await rolloutHost(host, settings, f.io);
   assert.equal(report.reason, 'master-gone');
-  assert.match(report.error!, /master process \(pid 9\) died during the reload; 2 of its workers still run without it \(BusinessWorker:12, Register:10\).*stop them before starting/);
+  assert.match(
+    report.error!,
+    /master process \(pid 9\) died during the reload; 2 of its workers still run without it \(BusinessWorker:12, Register:10\).*stop them before starting/,
+  );
   assert.match(report.error!, /the reload was signalled; 0\/2 old workers replaced/);
   assert.deepEqual(phasesOf(report), ['preflight:true', 'sync:true', 'reload:true', 'verify:false']);
   assert.deepEqual(report.replacement, { replaced: 0, of: 2 });
 });
 
 const command = (c: string) =>
-  c.startsWith('(') ? c : isReloadSignal(c) ? 'reload' : c.includes('graceful-reload-definitions') ? (c.includes('missing-target') ? 'preflight' : 'definitions') : c.includes('save-environ') ? 'save-environ' : c.includes("' restart ") ? 'restart' : c.split(' ')[0];
+  c.startsWith('(') ? c
+  : isReloadSignal(c) ? 'reload'
+  : c.includes('graceful-reload-definitions') ?
+    c.includes('missing-target') ?
+      'preflight'
+    : 'definitions'
+  : c.includes('save-environ') ? 'save-environ'
+  : c.includes("' restart ") ? 'restart'
+  : c.split(' ')[0];
 
 /** What src/remote/restart.sh prints for a restart that went well: 180 ms unserved, one idle client closed. */
-const RESTARTED = 'connections=1\nsignalled=100000\nstopped=100060\nkilled=0\nstart-exit=0\nlistening=100180\nstart-output:\nWorkerman[start.php] start in DAEMON mode\n';
+const RESTARTED =
+  'connections=1\nsignalled=100000\nstopped=100060\nkilled=0\nstart-exit=0\nlistening=100180\nstart-output:\nWorkerman[start.php] start in DAEMON mode\n';
 
 /** A host whose sync changes start.php and the web group's count (2 -> 1): a restart; `restart` answers the restart command. */
 function restartingHost(restart: Partial<CommandResult> = { stdout: RESTARTED }) {
@@ -221,7 +261,17 @@ function restartingHost(restart: Partial<CommandResult> = { stdout: RESTARTED })
     return c.includes("' restart ") ? restart : {};
   };
   const web = (pid: number, startedAt: number) => worker(pid, 'web', 'http://0.0.0.0:8080', startedAt);
-  return fake(answer, [at(49, [web(11, 1), web(12, 1)]), at(50, [web(11, 1), web(12, 1)]), at(51, [], []), at(52, [web(31, 51.5)], [{ pid: 30 }]), at(53, [web(31, 51.5)], [{ pid: 30 }])], ['start.php']);
+  return fake(
+    answer,
+    [
+      at(49, [web(11, 1), web(12, 1)]),
+      at(50, [web(11, 1), web(12, 1)]),
+      at(51, [], []),
+      at(52, [web(31, 51.5)], [{ pid: 30 }]),
+      at(53, [web(31, 51.5)], [{ pid: 30 }]),
+    ],
+    ['start.php'],
+  );
 }
 
 test('a changed worker count restarts the app in one command: stop, start -d, the new ports awaited; its cost in the report', async () => {
@@ -236,14 +286,30 @@ test('a changed worker count restarts the app in one command: stop, start -d, th
   assert.deepEqual(report.restartBecause?.definitions, ['web http://0.0.0.0:8080: Workerman\\Worker count 2 -> Workerman\\Worker count 1']);
   assert.deepEqual(f.commands.map(command), ['preflight', 'kill', '(sync)', 'definitions', '(mark signal)', 'restart']);
   // The old master's pid, stop-timeout in ms, and the one TCP port of the new definitions.
-  assert.match(f.commands.find((c) => c.includes("' restart "))!, /' restart 9 3000 \/srv\/app php start\.php 8080$/);
+  assert.match(
+    f.commands.find((c) => c.includes("' restart "))!,
+    /' restart 9 3000 \/srv\/app php start\.php 8080$/,
+  );
   assert.deepEqual(phasesOf(report), ['preflight:true', 'sync:true', 'restart:true', 'verify:true']);
-  assert.ok(f.lines.some((line) => /warning: .*restarting the app \(master-level file\(s\) changed: start\.php \(changed by this deploy; the master loaded it at top level.*\); worker definitions changed.*Open connections are closed/.test(line)), f.lines.join('\n'));
-  assert.ok(f.lines.some((line) => /started again \(ports unserved 180 ms, 1 client connection\(s\) closed\)/.test(line)), f.lines.join('\n'));
+  assert.ok(
+    f.lines.some((line) =>
+      /warning: .*restarting the app \(master-level file\(s\) changed: start\.php \(changed by this deploy; the master loaded it at top level.*\); worker definitions changed.*Open connections are closed/.test(
+        line,
+      ),
+    ),
+    f.lines.join('\n'),
+  );
+  assert.ok(
+    f.lines.some((line) => /started again \(ports unserved 180 ms, 1 client connection\(s\) closed\)/.test(line)),
+    f.lines.join('\n'),
+  );
 });
 
 test('a start -d that fails leaves the app stopped, and says so with what Workerman printed', async () => {
-  const f = restartingHost({ code: 255, stdout: 'connections=0\nsignalled=100000\nstopped=100050\nkilled=0\nstart-exit=255\nstart-output:\nPHP Parse error: syntax error in start.php on line 3\n' });
+  const f = restartingHost({
+    code: 255,
+    stdout: 'connections=0\nsignalled=100000\nstopped=100050\nkilled=0\nstart-exit=255\nstart-output:\nPHP Parse error: syntax error in start.php on line 3\n',
+  });
   const report = await rolloutHost(host, settings, f.io);
   assert.equal(report.ok, false);
   assert.equal(report.step, 'restart');
@@ -280,7 +346,10 @@ test('on-master-change: fail stops before any file changes, from a dry run', asy
   assert.equal(report.ok, false);
   assert.equal(report.step, 'preflight');
   assert.equal(report.filesChanged, false);
-  assert.match(report.error!, /a reload cannot apply this deploy: master-level file\(s\) changed: start\.php \(changed by this deploy; the master loaded it at top level.*\)\. Nothing was changed \(on-master-change: fail\)/);
+  assert.match(
+    report.error!,
+    /a reload cannot apply this deploy: master-level file\(s\) changed: start\.php \(changed by this deploy; the master loaded it at top level.*\)\. Nothing was changed \(on-master-change: fail\)/,
+  );
   assert.deepEqual(f.commands.map(command), ['preflight', 'kill', '(dry run)']);
   // The refusal is a second look before any file changes, marked as a failed preflight.
   assert.deepEqual(phasesOf(report), ['preflight:true', 'preflight:false']);
@@ -291,17 +360,24 @@ test('on-master-change: reload goes on with a warning naming what stays old', as
   const report = await rolloutHost(host, { ...settings, onMasterChange: 'reload' }, f.io);
   assert.equal(report.ok, true, report.error);
   assert.equal(report.action, 'reload');
-  assert.ok(f.lines.some((line) => /warning: .*reloading although master-level file\(s\) changed: start\.php \(changed by this deploy; .*\): the master keeps the old code/.test(line)), f.lines.join('\n'));
+  assert.ok(
+    f.lines.some((line) =>
+      /warning: .*reloading although master-level file\(s\) changed: start\.php \(changed by this deploy; .*\): the master keeps the old code/.test(line),
+    ),
+    f.lines.join('\n'),
+  );
 });
 
 const HASH_V1 = '1'.repeat(64);
 const HASH_V2 = '2'.repeat(64);
-const hashed = (hash: string) => definitions({ fileHashes: { '/srv/app/start.php': hash }, workerStart: { groups: [{ group: 1, reread: [] }], declaring: [] } });
+const hashed = (hash: string) =>
+  definitions({ fileHashes: { '/srv/app/start.php': hash }, workerStart: { groups: [{ group: 1, reread: [] }], declaring: [] } });
 /** The record command's JSON of files, as sent. */
 const recordedFiles = (commands: string[]) => commands.filter((c) => c.includes(' graceful-reload-record ')).map((c) => /'(\{"\/[^']*\})'/.exec(c)?.[1]);
 
 test('a proven reload of a master with no record, whose files are older than it: what it loaded is recorded, from before the sync', async () => {
-  const answer = (c: string): Partial<CommandResult> => (c.includes('graceful-reload-definitions') ? { stdout: `${c.includes('missing-target') ? hashed(HASH_V1) : hashed(HASH_V2)}\n` } : {});
+  const answer = (c: string): Partial<CommandResult> =>
+    c.includes('graceful-reload-definitions') ? { stdout: `${c.includes('missing-target') ? hashed(HASH_V1) : hashed(HASH_V2)}\n` } : {};
   const master = [{ pid: 9, startedAt: 40 }];
   const f = fake(answer, [at(49, oldWorkers, master), at(50, oldWorkers, master), at(53, newWorkers, master), at(54, newWorkers, master)]);
   const report = await rolloutHost(host, settings, f.io);
@@ -314,36 +390,65 @@ test('a proven reload of a master with no record, whose files are older than it:
 
 test('no record and a master-level file newer than the master: a restart that says it is a guess, then the new master is recorded', async () => {
   const answer = (c: string): Partial<CommandResult> =>
-    c.includes('graceful-reload-definitions') ? { stdout: `${hashed(HASH_V1)}\n` } : c.includes("' restart ") ? { stdout: RESTARTED } : {};
+    c.includes('graceful-reload-definitions') ? { stdout: `${hashed(HASH_V1)}\n` }
+    : c.includes("' restart ") ? { stdout: RESTARTED }
+    : {};
   // start.php's time (1) is after the master's start (0.5): the only evidence there is.
-  const restarted = [worker(40, 'Register', 'text://127.0.0.1:1238', 51.5), worker(41, 'BusinessWorker', 'none', 51.5), worker(42, 'BusinessWorker', 'none', 51.5)];
-  const f = fake(answer, [at(49, oldWorkers, [{ pid: 9, startedAt: 0.5 }]), at(50, oldWorkers, [{ pid: 9 }]), at(51, [], []), at(52, restarted, [{ pid: 30 }]), at(53, restarted, [{ pid: 30 }])], ['src/handler.php']);
+  const restarted = [
+    worker(40, 'Register', 'text://127.0.0.1:1238', 51.5),
+    worker(41, 'BusinessWorker', 'none', 51.5),
+    worker(42, 'BusinessWorker', 'none', 51.5),
+  ];
+  const f = fake(
+    answer,
+    [
+      at(49, oldWorkers, [{ pid: 9, startedAt: 0.5 }]),
+      at(50, oldWorkers, [{ pid: 9 }]),
+      at(51, [], []),
+      at(52, restarted, [{ pid: 30 }]),
+      at(53, restarted, [{ pid: 30 }]),
+    ],
+    ['src/handler.php'],
+  );
   const report = await rolloutHost(host, { ...settings, settleMs: 500 }, f.io);
   assert.equal(report.ok, true, report.error);
   assert.equal(report.action, 'restart');
   assert.deepEqual(report.restartBecause?.stale, ['start.php']);
-  assert.match(report.restartBecause?.evidence?.['start.php'] ?? '', /^start\.php is newer than the master, and there is no record of what the master loaded: a guess/);
+  assert.match(
+    report.restartBecause?.evidence?.['start.php'] ?? '',
+    /^start\.php is newer than the master, and there is no record of what the master loaded: a guess/,
+  );
   assert.deepEqual(f.commands.map(command).slice(-2), ['restart', 'sh']);
   assert.match(f.commands.at(-1)!, / 30 /);
 });
 
 test('a record of the running master: a file touched but unchanged is no change, a changed one is stale with its evidence', async () => {
-  const record = (hash: string) => `@@graceful-reload-record@@\n{"pid":9,"startTicks":"77","bootId":"b","files":{"/srv/app/start.php":"${hash}"}}\n@@graceful-reload-record-now@@ 77 b\n`;
+  const record = (hash: string) =>
+    `@@graceful-reload-record@@\n{"pid":9,"startTicks":"77","bootId":"b","files":{"/srv/app/start.php":"${hash}"}}\n@@graceful-reload-record-now@@ 77 b\n`;
   const run = async (recorded: string) => {
-    const answer = (c: string): Partial<CommandResult> => (c.includes('graceful-reload-definitions') ? { stdout: `${hashed(HASH_V1)}\n${c.includes('missing-target') ? record(recorded) : ''}` } : {});
+    const answer = (c: string): Partial<CommandResult> =>
+      c.includes('graceful-reload-definitions') ? { stdout: `${hashed(HASH_V1)}\n${c.includes('missing-target') ? record(recorded) : ''}` } : {};
     // start.php's time (1) is after the master's start: the record, not the time, decides.
     const master = [{ pid: 9, startedAt: 0.5 }];
-    const f = fake(answer, [at(49, oldWorkers, master), at(50, oldWorkers, master), at(53, newWorkers, master), at(54, newWorkers, master)], ['src/handler.php'], { phpEditsOnly: true });
+    const f = fake(
+      answer,
+      [at(49, oldWorkers, master), at(50, oldWorkers, master), at(53, newWorkers, master), at(54, newWorkers, master)],
+      ['src/handler.php'],
+      { phpEditsOnly: true },
+    );
     return { f, report: await rolloutHost(host, { ...settings, onMasterChange: 'fail' }, f.io) };
   };
   const touched = await run(HASH_V1);
   assert.equal(touched.report.ok, true, touched.report.error);
   assert.equal(touched.report.action, 'reload');
-  assert.deepEqual(recordedFiles(touched.f.commands), [], 'the record stands: it is still the running master\'s');
+  assert.deepEqual(recordedFiles(touched.f.commands), [], "the record stands: it is still the running master's");
 
   const changed = await run(HASH_V2);
   assert.equal(changed.report.ok, false);
-  assert.match(changed.report.error ?? '', /the running master did not load the current start\.php \(its content differs from what the running master loaded; the master loaded it at top level and no worker reads it again at start/);
+  assert.match(
+    changed.report.error ?? '',
+    /the running master did not load the current start\.php \(its content differs from what the running master loaded; the master loaded it at top level and no worker reads it again at start/,
+  );
 });
 
 test('a master running from another release (a switched symlink) is refused, naming both paths', async () => {
@@ -351,6 +456,9 @@ test('a master running from another release (a switched symlink) is refused, nam
   const f = fake((c) => (c.includes('graceful-reload-definitions') ? { stdout: definitions({ startFile: '/srv/releases/2/start.php' }) } : {}), [snapshot]);
   const report = await rolloutHost(host, settings, f.io);
   assert.equal(report.step, 'preflight');
-  assert.match(report.error!, /the master \(pid 7\) runs \/srv\/releases\/1\/start\.php, but \/srv\/app\/start\.php is \/srv\/releases\/2\/start\.php now.*a reload would keep loading the old release.*Nothing was changed/);
+  assert.match(
+    report.error!,
+    /the master \(pid 7\) runs \/srv\/releases\/1\/start\.php, but \/srv\/app\/start\.php is \/srv\/releases\/2\/start\.php now.*a reload would keep loading the old release.*Nothing was changed/,
+  );
   assert.deepEqual(f.syncs, []);
 });

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { actionLog, debugLines, fail, reportJson } from '../../src/action/action-log.js';
-import { COMMAND_MARKER, runnerCommandLines, sealEachLine, sealHostText, SHOWN_LINE_BREAK } from '../../src/engine/host-text.js';
-import { markdownCell } from '../../src/engine/job-summary.js';
+import { COMMAND_MARKER, runnerCommandLines, sealEachLine, sealHostText, SHOWN_LINE_BREAK } from '../../src/engine/report/host-text.js';
+import { markdownCell } from '../../src/action/job-summary.js';
 
 /** Text a host can put in a process title, a status table, a log line, an error or a file name. */
 const CORPUS: readonly string[] = [
@@ -57,7 +57,14 @@ test('sealed host text never gives the runner a command line, alone or inside a 
 
 test('the corpus does hold commands before sealing (the check is not vacuous)', () => {
   // Not commands to the runner as they are, sealed all the same.
-  const inert = new Set(['', '%0A::error::encoded newline', '\u200b::error::zero width space', '\ufeff::error::byte order mark', ':\u0085:error::split colons', '#\u0085#[error]x']);
+  const inert = new Set([
+    '',
+    '%0A::error::encoded newline',
+    '\u200b::error::zero width space',
+    '\ufeff::error::byte order mark',
+    ':\u0085:error::split colons',
+    '#\u0085#[error]x',
+  ]);
   for (const text of CORPUS.filter((t) => !inert.has(t))) {
     assert.notDeepEqual(runnerCommandLines(text), [], JSON.stringify(text.slice(0, 60)));
   }
@@ -83,7 +90,7 @@ test('a long title stays whole, on one line', () => {
   assert.equal(sealHostText(title), title);
 });
 
-test('sealEachLine keeps the action\'s own line breaks and seals each line', () => {
+test("sealEachLine keeps the action's own line breaks and seals each line", () => {
   const text = 'Host x\n  Port 22\n\u00a0::add-mask::x\nend\u0085::error::y';
   const sealed = sealEachLine(text);
   assert.equal(sealed.split('\n').length, 4);
@@ -130,7 +137,11 @@ test('the action log adapter: every level prints exactly the command it means, a
       const commands = runnerCommandLines(out).map((line) => /^::(\w+)::/.exec(line)?.[1] ?? line);
       // debugLines keeps the \n lines of its text: one debug command each.
       const debugLineCount = `config\n${text}`.split('\n').length;
-      assert.deepEqual(commands, ['warning', 'error', 'debug', ...Array(debugLineCount).fill('debug'), 'error'], `${JSON.stringify(text.slice(0, 60))}:\n${out.slice(0, 400)}`);
+      assert.deepEqual(
+        commands,
+        ['warning', 'error', 'debug', ...Array(debugLineCount).fill('debug'), 'error'],
+        `${JSON.stringify(text.slice(0, 60))}:\n${out.slice(0, 400)}`,
+      );
       for (const line of runnerCommandLines(out)) assert.ok(!line.includes('##['), line.slice(0, 120));
     }
   } finally {

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { InputError, parseInputs } from '../../src/engine/inputs.js';
-import type { DeployPlan } from '../../src/engine/settings.js';
+import { InputError, parseInputs } from '../../src/engine/inputs/inputs.js';
+import type { DeployPlan } from '../../src/engine/inputs/settings.js';
 import { INPUT_NAMES, PAYLOADS } from '../injection/corpus.js';
 
 const hostKey = Buffer.concat([Buffer.from('\x00\x00\x00\x0bssh-ed25519\x00\x00\x00\x20', 'latin1'), randomBytes(32)]).toString('base64');
@@ -63,7 +63,11 @@ test('every payload in every input is either refused naming that input, or kept 
     }
     // Accepted values are kept as given, not rewritten into something else.
     if (input === 'exclude') {
-      for (const line of payload.split(/\r?\n/).map((l) => l.trim()).filter((l) => l && !l.startsWith('#'))) assert.ok(rollout.exclude.includes(line));
+      for (const line of payload
+        .split(/\r?\n/)
+        .map((l) => l.trim())
+        .filter((l) => l && !l.startsWith('#')))
+        assert.ok(rollout.exclude.includes(line));
     }
     if (input === 'ignore-workers') assert.ok(rollout.ignoreWorkers.every((name) => payload.includes(name)));
     // master-files globs only ever reach a glob matcher, never a command line.
@@ -80,7 +84,26 @@ test('every payload in every input is either refused naming that input, or kept 
     if (input === 'password') assert.equal(plan!.credentials.password, payload);
   }
   // The strict inputs take none of the payloads, bar blanks, which mean "the default".
-  const strict = new Set(['hosts', 'username', 'port', 'jump-host', 'php', 'reload-mode', 'on-master-change', 'status', 'revision', 'timeout', 'settle', 'known-hosts', 'private-key', 'stop-timeout', 'drain', 'drain-wait', 'before-reload-on', 'hook-timeout']);
+  const strict = new Set([
+    'hosts',
+    'username',
+    'port',
+    'jump-host',
+    'php',
+    'reload-mode',
+    'on-master-change',
+    'status',
+    'revision',
+    'timeout',
+    'settle',
+    'known-hosts',
+    'private-key',
+    'stop-timeout',
+    'drain',
+    'drain-wait',
+    'before-reload-on',
+    'hook-timeout',
+  ]);
   for (const { input, payload, plan } of outcomes) {
     if (plan && strict.has(input)) assert.equal(payload.trim(), '', `${input} accepted ${JSON.stringify(payload)}`);
   }

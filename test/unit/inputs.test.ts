@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { DEFAULT_PROTECT, InputError, parseInputs, type RawInputs } from '../../src/engine/inputs.js';
-import { parseHostList } from '../../src/engine/host-spec.js';
+import { DEFAULT_PROTECT, InputError, parseInputs, type RawInputs } from '../../src/engine/inputs/inputs.js';
+import { parseHostList } from '../../src/engine/inputs/host-spec.js';
 
 const key = '-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----';
 const hostKey = Buffer.concat([Buffer.from('\x00\x00\x00\x0bssh-ed25519\x00\x00\x00\x20', 'latin1'), randomBytes(32)]).toString('base64');
@@ -172,7 +172,11 @@ test('one bad input is one problem, its message as before, never echoed by the i
   ];
   for (const [overrides, input] of cases) {
     const { problems, message } = refusal(overrides);
-    assert.deepEqual(problems.map((problem) => problem.input), [input], JSON.stringify(overrides));
+    assert.deepEqual(
+      problems.map((problem) => problem.input),
+      [input],
+      JSON.stringify(overrides),
+    );
     assert.equal(message, `input ${input}: ${problems[0]!.problem}`, 'a single problem keeps the one-input message');
   }
 });

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseHostList, type HostSpec } from '../../src/engine/host-spec.js';
-import { InputError } from '../../src/engine/inputs.js';
-import { mergeHosts, parseInventory, type InventoryHost } from '../../src/engine/inventory.js';
+import { parseHostList, type HostSpec } from '../../src/engine/inputs/host-spec.js';
+import { InputError } from '../../src/engine/inputs/inputs.js';
+import { mergeHosts, parseInventory, type InventoryHost } from '../../src/engine/inputs/inventory.js';
 
 const defaults = { username: 'root', port: 22 };
 
@@ -81,9 +81,15 @@ test('status-url is normalized as the status-url input is', () => {
 });
 
 test('unknown keys are errors, naming the entry, its host and its line', () => {
-  inventoryError('hosts:\n  - host: web1\n  - host: web2\n    taget: /srv/app\n', `hosts entry 2 (web2, line 3): unknown key "taget"; expected one of: ${KEYS}`);
+  inventoryError(
+    'hosts:\n  - host: web1\n  - host: web2\n    taget: /srv/app\n',
+    `hosts entry 2 (web2, line 3): unknown key "taget"; expected one of: ${KEYS}`,
+  );
   inventoryError('hosts:\n  - host: web1\n    statusurl: http://x\n', `hosts entry 1 (web1, line 2): unknown key "statusurl"; expected one of: ${KEYS}`);
-  inventoryError('hosts:\n  - host: web1\n    ? [a]\n    : b\n', `hosts entry 1 (web1, line 2): unknown key that is not a plain name; expected one of: ${KEYS}`);
+  inventoryError(
+    'hosts:\n  - host: web1\n    ? [a]\n    : b\n',
+    `hosts entry 1 (web1, line 2): unknown key that is not a plain name; expected one of: ${KEYS}`,
+  );
   inventoryError('hosts:\n  - host: web1\n    <<: {target: /srv}\n', `hosts entry 1 (web1, line 2): unknown key "<<"; expected one of: ${KEYS}`);
   inventoryError('hosts:\n  - web1\nextra: 1\n', 'unknown top-level key "extra"; expected only hosts');
   inventoryError('defaults: &d {host: web1}\n', 'unknown top-level key "defaults"; expected only hosts');
@@ -107,9 +113,18 @@ test('host: required, [user@]host[:port], user and port not given twice', () => 
     'hosts entry 1 ([web1]:22, line 2): host: "web1" is not an IPv6 address; expected [user@]host[:port], e.g. deploy@web1.example.com:2222',
   );
   inventoryError('hosts:\n  - host: web1:99999\n', 'hosts entry 1 (web1:99999, line 2): host: "99999" is not a TCP port (1-65535)');
-  inventoryError('hosts:\n  - host: deploy@web1\n    user: ops\n', 'hosts entry 1 (deploy@web1, line 2): user: is given twice, in host ("deploy@web1") and as user; keep one');
-  inventoryError('hosts:\n  - host: web1:2222\n    port: 2222\n', 'hosts entry 1 (web1:2222, line 2): port: is given twice, in host ("web1:2222") and as port; keep one');
-  inventoryError('hosts:\n  - host: "[::1]:2222"\n    port: 2222\n', 'hosts entry 1 ([::1]:2222, line 2): port: is given twice, in host ("[::1]:2222") and as port; keep one');
+  inventoryError(
+    'hosts:\n  - host: deploy@web1\n    user: ops\n',
+    'hosts entry 1 (deploy@web1, line 2): user: is given twice, in host ("deploy@web1") and as user; keep one',
+  );
+  inventoryError(
+    'hosts:\n  - host: web1:2222\n    port: 2222\n',
+    'hosts entry 1 (web1:2222, line 2): port: is given twice, in host ("web1:2222") and as port; keep one',
+  );
+  inventoryError(
+    'hosts:\n  - host: "[::1]:2222"\n    port: 2222\n',
+    'hosts entry 1 ([::1]:2222, line 2): port: is given twice, in host ("[::1]:2222") and as port; keep one',
+  );
   // A bracketed IPv6 address without a port takes the port key.
   assert.equal(parseInventory('hosts:\n  - host: "[::1]"\n    port: 2222\n', defaults)[0]!.spec.port, 2222);
 });
@@ -136,8 +151,14 @@ test('target, start-file and status-url: validated like their action inputs', ()
   inventoryError(entry('target', ''), 'hosts entry 1 (web1, line 2): target: is empty; expected an absolute path, e.g. /srv/app');
   inventoryError(entry('target', '{path: /srv}'), 'hosts entry 1 (web1, line 2): target: expected an absolute path, e.g. /srv/app, not a mapping');
   inventoryError(entry('start-file', '/srv/app/start.php'), 'hosts entry 1 (web1, line 2): start-file: "/srv/app/start.php" must be relative to target');
-  inventoryError(entry('start-file', '../start.php'), 'hosts entry 1 (web1, line 2): start-file: "../start.php" must stay inside target (no "..", no empty segments)');
-  inventoryError(entry('start-file', '-start.php'), 'hosts entry 1 (web1, line 2): start-file: "-start.php" starts with "-", which a command would read as an option');
+  inventoryError(
+    entry('start-file', '../start.php'),
+    'hosts entry 1 (web1, line 2): start-file: "../start.php" must stay inside target (no "..", no empty segments)',
+  );
+  inventoryError(
+    entry('start-file', '-start.php'),
+    'hosts entry 1 (web1, line 2): start-file: "-start.php" starts with "-", which a command would read as an option',
+  );
   inventoryError(entry('start-file', 'start.sh'), 'hosts entry 1 (web1, line 2): start-file: "start.sh" is not a .php file');
   inventoryError(entry('status-url', 'ftp://x/status'), 'hosts entry 1 (web1, line 2): status-url: "ftp://x/status" must be http:// or https://');
   inventoryError(
@@ -147,8 +168,14 @@ test('target, start-file and status-url: validated like their action inputs', ()
 });
 
 test('control characters are refused, wherever they are', () => {
-  inventoryError('hosts:\n  - host: web1\n    target: "/srv/app\\n--delete"\n', 'hosts entry 1 (web1, line 2): target: contains a control character (a line break, tab or NUL)');
-  inventoryError('hosts:\n  - host: web1\n    start-file: "st\\0art.php"\n', 'hosts entry 1 (web1, line 2): start-file: contains a control character (a line break, tab or NUL)');
+  inventoryError(
+    'hosts:\n  - host: web1\n    target: "/srv/app\\n--delete"\n',
+    'hosts entry 1 (web1, line 2): target: contains a control character (a line break, tab or NUL)',
+  );
+  inventoryError(
+    'hosts:\n  - host: web1\n    start-file: "st\\0art.php"\n',
+    'hosts entry 1 (web1, line 2): start-file: contains a control character (a line break, tab or NUL)',
+  );
   inventoryError('hosts:\n  - host: "web1\\x07"\n', 'hosts entry 1 (line 2): host: contains a control character (a line break, tab or NUL)');
   inventoryError('hosts:\n  - web1\n\0', 'the file contains a NUL byte; expected a YAML text file');
 });
@@ -163,8 +190,14 @@ test('labels: a list of plain names', () => {
 });
 
 test('the same host and port twice is an error; the same host on another port is another host', () => {
-  inventoryError('hosts:\n  - host: web1\n  - host: ops@WEB1:22\n', 'hosts entry 2 ("ops@WEB1:22") is the same host and port as hosts entry 1 ("web1"); list each host once');
-  inventoryError('hosts:\n  - web1\n  - web2\n  - host: web1\n    port: "22"\n', 'hosts entry 3 ("web1:22") is the same host and port as hosts entry 1 ("web1"); list each host once');
+  inventoryError(
+    'hosts:\n  - host: web1\n  - host: ops@WEB1:22\n',
+    'hosts entry 2 ("ops@WEB1:22") is the same host and port as hosts entry 1 ("web1"); list each host once',
+  );
+  inventoryError(
+    'hosts:\n  - web1\n  - web2\n  - host: web1\n    port: "22"\n',
+    'hosts entry 3 ("web1:22") is the same host and port as hosts entry 1 ("web1"); list each host once',
+  );
   assert.deepEqual(
     parseInventory('hosts:\n  - web1\n  - web1:2222\n', defaults).map((h) => h.spec.port),
     [22, 2222],
@@ -178,14 +211,20 @@ test('the file: one YAML document, a mapping with a non-empty hosts list', () =>
   inventoryError('web1\n', `the top level is a text; ${TOP}`);
   inventoryError('hosts: web1\n', `hosts is not a list; ${TOP}`);
   inventoryError('hosts: []\n', `hosts lists no host; ${TOP}`);
-  inventoryError('hosts:\n  - web1\n  - [web2]\n', 'hosts entry 2 (line 3): expected a mapping (host: ..., target: ...) or a [user@]host[:port] string, not a list');
+  inventoryError(
+    'hosts:\n  - web1\n  - [web2]\n',
+    'hosts entry 2 (line 3): expected a mapping (host: ..., target: ...) or a [user@]host[:port] string, not a list',
+  );
   inventoryError('hosts:\n  - *nowhere\n', 'hosts entry 1 (line 2): the alias *nowhere names no anchor before it');
   inventoryError('hosts:\n  - host: web1\n    target: *nowhere\n', 'hosts entry 1 (web1, line 2): target: the alias *nowhere names no anchor before it');
 });
 
 test('YAML errors: the library message with its position, without the quoted source', () => {
   inventoryError('hosts:\n  - host: a\n    host: b\n', 'not valid YAML: Map keys must be unique at line 3, column 5');
-  inventoryError('hosts:\n  - web1\n---\nhosts:\n  - web2\n', 'not valid YAML: Source contains multiple documents; please use YAML.parseAllDocuments() at line 3, column 1');
+  inventoryError(
+    'hosts:\n  - web1\n---\nhosts:\n  - web2\n',
+    'not valid YAML: Source contains multiple documents; please use YAML.parseAllDocuments() at line 3, column 1',
+  );
   inventoryError('hosts:\n\t- web1\n', 'not valid YAML: Tabs are not allowed as indentation at line 2, column 1');
   inventoryError('hosts: [web1\n', 'not valid YAML: Flow sequence in block collection must be sufficiently indented and end with a ] at line 2, column 1');
   inventoryError('hosts:\n  - !shell web1\n', 'not valid YAML: Unresolved tag: !shell at line 2, column 5');

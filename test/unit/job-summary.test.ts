@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { countOutputs, tallyHosts, tallyLine, whyNotOk } from '../../src/engine/host-outcome.js';
-import { jobSummary, markdownCell } from '../../src/engine/job-summary.js';
-import type { HostReport, Phase } from '../../src/engine/report.js';
-import { mermaidText, rolloutGantt } from '../../src/engine/rollout-gantt.js';
+import { countOutputs, tallyHosts, tallyLine, whyNotOk } from '../../src/engine/report/host-outcome.js';
+import { jobSummary, markdownCell } from '../../src/action/job-summary.js';
+import type { HostReport, Phase } from '../../src/engine/report/report.js';
+import { mermaidText, rolloutGantt } from '../../src/action/rollout-gantt.js';
 
 /**
  * The job summary and the timeline, rendered from reports alone: the table's
@@ -59,7 +59,13 @@ const crashed: HostReport = {
   rollback: { ok: true, snapshot: '/srv/.app.graceful-reload/snapshots/1', action: 'reload' },
   durationMs: 5400,
   revision: SHA,
-  phases: [phase('preflight', 0, 320), phase('sync', 2100, 2600), phase('reload', 2600, 2700), phase('verify', 2700, 5400, false), phase('rollback', 5400, 8000)],
+  phases: [
+    phase('preflight', 0, 320),
+    phase('sync', 2100, 2600),
+    phase('reload', 2600, 2700),
+    phase('verify', 2700, 5400, false),
+    phase('rollback', 5400, 8000),
+  ],
 };
 
 const skipped: HostReport = {
@@ -145,13 +151,26 @@ test('a restart row says all workers were replaced by it, and why it restarted',
   assert.equal(row![7], '—', 'no revision given');
 });
 
-test('a restart row gives what it cost and the drain; a host left drained says so, with the failed command\'s last lines', () => {
-  const base: HostReport = { host: 'web1', ok: true, status: 'ok', step: 'done', action: 'restart', restartBecause: { files: ['start.php'], definitions: [], stale: [] }, filesChanged: true, signalled: true, durationMs: 3000 };
+test("a restart row gives what it cost and the drain; a host left drained says so, with the failed command's last lines", () => {
+  const base: HostReport = {
+    host: 'web1',
+    ok: true,
+    status: 'ok',
+    step: 'done',
+    action: 'restart',
+    restartBecause: { files: ['start.php'], definitions: [], stale: [] },
+    filesChanged: true,
+    signalled: true,
+    durationMs: 3000,
+  };
   const drained: HostReport = {
     ...base,
     restartCost: { unservedMs: 144, stopMs: 40, connectionsClosed: 1, killedAfterStopTimeout: 0 },
     leftDrained: false,
-    commands: [{ name: 'drain', ok: true, exit: 'exit 0', durationMs: 8, lastLines: [] }, { name: 'undrain', ok: true, exit: 'exit 0', durationMs: 9, lastLines: [] }],
+    commands: [
+      { name: 'drain', ok: true, exit: 'exit 0', durationMs: 8, lastLines: [] },
+      { name: 'undrain', ok: true, exit: 'exit 0', durationMs: 9, lastLines: [] },
+    ],
   };
   const left: HostReport = {
     ...base,
@@ -161,12 +180,21 @@ test('a restart row gives what it cost and the drain; a host left drained says s
     step: 'drain',
     restartCost: { unservedMs: null, stopMs: 30, connectionsClosed: null, killedAfterStopTimeout: 2 },
     leftDrained: true,
-    commands: [{ name: 'drain', ok: true, exit: 'exit 0', durationMs: 8, lastLines: [] }, { name: 'undrain', ok: false, exit: 'exit 7', durationMs: 9, lastLines: ['socat: connection refused'] }],
+    commands: [
+      { name: 'drain', ok: true, exit: 'exit 0', durationMs: 8, lastLines: [] },
+      { name: 'undrain', ok: false, exit: 'exit 7', durationMs: 9, lastLines: ['socat: connection refused'] },
+    ],
   };
   const summary = jobSummary([drained, left], 6000);
   const [first, second] = tableRows(summary);
-  assert.equal(first![5], 'restart (master-level file(s) changed: start.php); ports unserved 144 ms, 1 client connection(s) closed; drain exit 0, undrain exit 0');
-  assert.equal(second![5], 'restart (master-level file(s) changed: start.php); 2 worker(s) killed after stop-timeout; LEFT DRAINED (drain exit 0, undrain exit 7)');
+  assert.equal(
+    first![5],
+    'restart (master-level file(s) changed: start.php); ports unserved 144 ms, 1 client connection(s) closed; drain exit 0, undrain exit 0',
+  );
+  assert.equal(
+    second![5],
+    'restart (master-level file(s) changed: start.php); 2 worker(s) killed after stop-timeout; LEFT DRAINED (drain exit 0, undrain exit 7)',
+  );
   assert.match(summary, /### What the commands said[\s\S]*web2: undrain exit 7, its last lines[\s\S]*socat: connection refused/);
   assert.doesNotMatch(summary, /web1: (un)?drain exit/, 'commands that succeeded are not quoted');
 });
@@ -239,18 +267,37 @@ test('the timeline: a section per host with a bar per phase, failures crit, the 
   const chart = rolloutGantt([okHost, crashed, skipped, { ...skipped, host: 'never-reached', phases: [] }]);
   assert.ok(chart);
   const lines = chart.split('\n');
-  assert.deepEqual(lines.slice(0, 5), ['gantt', '    title Rollout timeline (UTC)', '    dateFormat YYYY-MM-DD HH:mm:ss.SSS', '    axisFormat %H:%M:%S', '    todayMarker off']);
+  assert.deepEqual(lines.slice(0, 5), [
+    'gantt',
+    '    title Rollout timeline (UTC)',
+    '    dateFormat YYYY-MM-DD HH:mm:ss.SSS',
+    '    axisFormat %H:%M:%S',
+    '    todayMarker off',
+  ]);
   const sections = lines.filter((line) => line.trimStart().startsWith('section '));
-  assert.deepEqual(sections, ['    section deploy@web1∶22', '    section deploy@web2∶22', '    section deploy@web3∶22'], 'a host without phases gets no section');
+  assert.deepEqual(
+    sections,
+    ['    section deploy@web1∶22', '    section deploy@web2∶22', '    section deploy@web3∶22'],
+    'a host without phases gets no section',
+  );
   const barsOf = (host: number) => {
     const start = lines.indexOf(sections[host]!);
     const end = host + 1 < sections.length ? lines.indexOf(sections[host + 1]!) : lines.length;
     return lines.slice(start + 1, end).map((line) => line.trim());
   };
   assert.deepEqual(barsOf(0)[0], 'preflight :2026-01-15 09:30:00.000, 2026-01-15 09:30:00.300');
-  assert.deepEqual(barsOf(0).map((bar) => bar.split(' :')[0]), ['preflight', 'snapshot', 'sync', 'reload', 'verify']);
-  assert.ok(barsOf(0).every((bar) => !bar.includes('crit')), 'no failure on the ok host');
-  assert.deepEqual(barsOf(1).slice(3), ['verify (failed) :crit, 2026-01-15 09:30:02.700, 2026-01-15 09:30:05.400', 'rollback :active, 2026-01-15 09:30:05.400, 2026-01-15 09:30:08.000']);
+  assert.deepEqual(
+    barsOf(0).map((bar) => bar.split(' :')[0]),
+    ['preflight', 'snapshot', 'sync', 'reload', 'verify'],
+  );
+  assert.ok(
+    barsOf(0).every((bar) => !bar.includes('crit')),
+    'no failure on the ok host',
+  );
+  assert.deepEqual(barsOf(1).slice(3), [
+    'verify (failed) :crit, 2026-01-15 09:30:02.700, 2026-01-15 09:30:05.400',
+    'rollback :active, 2026-01-15 09:30:05.400, 2026-01-15 09:30:08.000',
+  ]);
   assert.deepEqual(barsOf(2), ['preflight :2026-01-15 09:30:00.000, 2026-01-15 09:30:00.310']);
   assert.equal(rolloutGantt([{ ...skipped, phases: [] }]), undefined, 'no chart without a phase');
 });

@@ -10,7 +10,7 @@ import {
   keyTypeOfBlob,
   keyTypesOfAlgorithms,
   parseKnownHosts,
-} from '../../src/engine/known-hosts.js';
+} from '../../src/engine/inputs/known-hosts.js';
 
 function blob(type: string, body = randomBytes(32)): Buffer {
   const name = Buffer.from(type, 'latin1');
@@ -27,7 +27,11 @@ test('host key algorithms map to key types: every RSA signature algorithm is an 
   assert.equal(keyTypeOfAlgorithm('rsa-sha2-512'), 'ssh-rsa');
   assert.equal(keyTypeOfAlgorithm('rsa-sha2-256'), 'ssh-rsa');
   assert.equal(keyTypeOfAlgorithm('ssh-ed25519'), 'ssh-ed25519');
-  assert.deepEqual(keyTypesOfAlgorithms(['rsa-sha2-512', 'rsa-sha2-256', 'ecdsa-sha2-nistp256', 'ssh-ed25519']), ['ssh-rsa', 'ecdsa-sha2-nistp256', 'ssh-ed25519']);
+  assert.deepEqual(keyTypesOfAlgorithms(['rsa-sha2-512', 'rsa-sha2-256', 'ecdsa-sha2-nistp256', 'ssh-ed25519']), [
+    'ssh-rsa',
+    'ecdsa-sha2-nistp256',
+    'ssh-ed25519',
+  ]);
   assert.deepEqual(algorithmsForKeyType('ssh-rsa'), ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa']);
   assert.deepEqual(algorithmsForKeyType('ssh-ed25519-cert-v01@openssh.com'), []);
   assert.deepEqual(hostKeyAlgorithms(pins, '127.0.0.1', 2222), ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa']);
@@ -58,10 +62,15 @@ test('types whose key could not be read are still named, with why', () => {
     unreadable: 'could not read ssh-ed25519: timed out',
   });
   assert.match(message, /host offers ecdsa-sha2-nistp256, ssh-ed25519 host keys/);
-  assert.match(message, new RegExp(`offered ecdsa-sha2-nistp256 ${fingerprint(ecdsa).replace(/[+/]/g, '\\$&')}, ssh-ed25519 \\(key not read\\) \\(could not read ssh-ed25519: timed out\\); pinned: ssh-rsa`));
+  assert.match(
+    message,
+    new RegExp(
+      `offered ecdsa-sha2-nistp256 ${fingerprint(ecdsa).replace(/[+/]/g, '\\$&')}, ssh-ed25519 \\(key not read\\) \\(could not read ssh-ed25519: timed out\\); pinned: ssh-rsa`,
+    ),
+  );
 });
 
-test('when the host\'s list is unknown, the types come from the keys read', () => {
+test("when the host's list is unknown, the types come from the keys read", () => {
   const message = describeKeyTypeMismatch(pins, '127.0.0.1', 2222, { offeredTypes: undefined, offeredKeys: [hostEd25519] });
   assert.match(message, /the host offers ssh-ed25519 host keys/);
 });

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac, randomBytes } from 'node:crypto';
-import { checkHostKey, fingerprint, hostKeyAlgorithms, parseKnownHosts, pinsFor } from '../../src/engine/known-hosts.js';
+import { checkHostKey, fingerprint, hostKeyAlgorithms, parseKnownHosts, pinsFor } from '../../src/engine/inputs/known-hosts.js';
 
 const keyA = Buffer.concat([Buffer.from('\x00\x00\x00\x0bssh-ed25519\x00\x00\x00\x20', 'latin1'), randomBytes(32)]);
 const keyB = Buffer.concat([Buffer.from('\x00\x00\x00\x0bssh-ed25519\x00\x00\x00\x20', 'latin1'), randomBytes(32)]);

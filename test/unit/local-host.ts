@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { Duplex } from 'node:stream';
 import { RemoteCommandTimeout, type CommandResult, type RemoteShell, type RemoteStream, type RolloutLog } from '../../src/engine/ports.js';
-import type { RolloutSettings } from '../../src/engine/settings.js';
+import type { RolloutSettings } from '../../src/engine/inputs/settings.js';
 
 /** A RemoteShell that runs each command locally, as `ssh host <command>` would on the host; `commands` records them. */
 export function localShell(commands: string[] = []): RemoteShell {
@@ -14,8 +14,9 @@ export function localShell(commands: string[] = []): RemoteShell {
         let stderr = '';
         child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
         child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-        const timer = options?.timeoutMs
-          ? setTimeout(() => {
+        const timer =
+          options?.timeoutMs ?
+            setTimeout(() => {
               child.kill('SIGKILL');
               reject(new RemoteCommandTimeout(command, options.timeoutMs!));
             }, options.timeoutMs)

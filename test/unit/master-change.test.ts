@@ -1,9 +1,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { definitionChanges, describeMasterChange, frozenBecause, masterLevelPaths, needsRestart, NO_MASTER_CHANGE, staleFiles } from '../../src/engine/master-change.js';
-import { observeRestart, startRestartWatch } from '../../src/engine/restart-verdict.js';
-import type { WorkerDefinition } from '../../src/engine/worker-definitions.js';
-import type { HostSnapshot, WorkerProcess } from '../../src/engine/worker-snapshot.js';
+import {
+  definitionChanges,
+  describeMasterChange,
+  frozenBecause,
+  masterLevelPaths,
+  needsRestart,
+  NO_MASTER_CHANGE,
+  staleFiles,
+} from '../../src/engine/plan/master-change.js';
+import { observeRestart, startRestartWatch } from '../../src/engine/verdict/restart-verdict.js';
+import type { WorkerDefinition } from '../../src/engine/workers/worker-definitions.js';
+import type { HostSnapshot, WorkerProcess } from '../../src/engine/workers/worker-snapshot.js';
 
 const group = (name: string, count: number, extra: Partial<WorkerDefinition> = {}): WorkerDefinition => ({
   class: 'Workerman\\Worker',
@@ -24,12 +32,19 @@ test('master-level paths: what the start script loaded at top level, inside the 
       appDir: '/srv/app',
       includedFiles: ['/srv/app/start.php', '/srv/app/config/boot.php', '/srv/app/vendor/workerman/workerman/src/Worker.php', '/usr/share/php/x.php'],
       groups: WEB_AND_TASK,
-      workerStart: { groups: [{ group: 0, reread: [] }, { group: 1, reread: [] }], declaring: [] },
+      workerStart: {
+        groups: [
+          { group: 0, reread: [] },
+          { group: 1, reread: [] },
+        ],
+        declaring: [],
+      },
     },
     '/srv/app',
     ['.env', 'config/*.ini'],
   );
-  for (const path of ['start.php', 'config/boot.php', 'vendor/workerman/workerman/src/Worker.php', '.env', 'config/app.ini']) assert.equal(isMasterLevel(path), true, path);
+  for (const path of ['start.php', 'config/boot.php', 'vendor/workerman/workerman/src/Worker.php', '.env', 'config/app.ini'])
+    assert.equal(isMasterLevel(path), true, path);
   for (const path of ['src/handler.php', 'config/other.php', 'usr/share/php/x.php', 'sub/.env.example']) assert.equal(isMasterLevel(path), false, path);
 });
 
@@ -37,7 +52,13 @@ test('frozen or re-read: a file every reloadable group reads again at start, dec
   const config = '/srv/app/config/app.php';
   const reread = (web: string[], task: string[], declaring: string[] = []) => ({
     groups: WEB_AND_TASK,
-    workerStart: { groups: [{ group: 0, reread: web }, { group: 1, reread: task }], declaring },
+    workerStart: {
+      groups: [
+        { group: 0, reread: web },
+        { group: 1, reread: task },
+      ],
+      declaring,
+    },
   });
   assert.equal(frozenBecause(reread([config], [config]), config), undefined);
   // The gateway group is not reloadable: a reload never replaces it, so it has no say.
@@ -45,16 +66,40 @@ test('frozen or re-read: a file every reloadable group reads again at start, dec
   assert.match(frozenBecause(reread([], []), config) ?? '', /no worker reads it again at start: a value taken from it stays in the master/);
   assert.match(frozenBecause(reread([config], [config], [config]), config) ?? '', /declares a class, function or constant/);
   assert.match(frozenBecause({ groups: WEB_AND_TASK }, config) ?? '', /was not asked/);
-  assert.match(frozenBecause({ groups: WEB_AND_TASK, workerStart: { error: 'pcntl_fork() is not available' } }, config) ?? '', /unknown: pcntl_fork\(\) is not available/);
-  const failed = { groups: WEB_AND_TASK, workerStart: { groups: [{ group: 0, reread: [config] }, { group: 1, error: 'onWorkerStart threw PDOException: refused' }], declaring: [] } };
+  assert.match(
+    frozenBecause({ groups: WEB_AND_TASK, workerStart: { error: 'pcntl_fork() is not available' } }, config) ?? '',
+    /unknown: pcntl_fork\(\) is not available/,
+  );
+  const failed = {
+    groups: WEB_AND_TASK,
+    workerStart: {
+      groups: [
+        { group: 0, reread: [config] },
+        { group: 1, error: 'onWorkerStart threw PDOException: refused' },
+      ],
+      declaring: [],
+    },
+  };
   assert.match(frozenBecause(failed, config) ?? '', /whether task workers read it again at start is unknown: onWorkerStart threw PDOException/);
-  assert.match(frozenBecause({ groups: [group('gateway', 2, { reloadable: false })], workerStart: { groups: [], declaring: [] } }, config) ?? '', /no group is reloadable/);
+  assert.match(
+    frozenBecause({ groups: [group('gateway', 2, { reloadable: false })], workerStart: { groups: [], declaring: [] } }, config) ?? '',
+    /no group is reloadable/,
+  );
 
-  const isMasterLevel = masterLevelPaths({ startFile: '/srv/app/start.php', appDir: '/srv/app', includedFiles: ['/srv/app/start.php', config], ...reread([config], [config]) }, '/srv/app', []);
+  const isMasterLevel = masterLevelPaths(
+    { startFile: '/srv/app/start.php', appDir: '/srv/app', includedFiles: ['/srv/app/start.php', config], ...reread([config], [config]) },
+    '/srv/app',
+    [],
+  );
   assert.equal(isMasterLevel('config/app.php'), false);
   assert.equal(isMasterLevel('start.php'), true);
   // master-files wins: the user said so.
-  assert.equal(masterLevelPaths({ startFile: '/srv/app/start.php', appDir: '/srv/app', includedFiles: [config], ...reread([config], [config]) }, '/srv/app', ['config/*'])('config/app.php'), true);
+  assert.equal(
+    masterLevelPaths({ startFile: '/srv/app/start.php', appDir: '/srv/app', includedFiles: [config], ...reread([config], [config]) }, '/srv/app', ['config/*'])(
+      'config/app.php',
+    ),
+    true,
+  );
 });
 
 const HASH_A = 'a'.repeat(64);
@@ -67,7 +112,10 @@ test('a stale master without a record: master-level files modified after it star
   const check = staleFiles(definitions, { startedAt: 1000.7 }, '/srv/app');
   assert.deepEqual(check.stale, ['config/boot.php']);
   assert.equal(check.basis, 'times');
-  assert.match(check.evidence['config/boot.php'] ?? '', /^config\/boot\.php is newer than the master, and there is no record of what the master loaded: a guess; the master loaded it at top level/);
+  assert.match(
+    check.evidence['config/boot.php'] ?? '',
+    /^config\/boot\.php is newer than the master, and there is no record of what the master loaded: a guess; the master loaded it at top level/,
+  );
   assert.deepEqual(staleFiles(definitions, { startedAt: 1011 }, '/srv/app').stale, []);
   assert.deepEqual(staleFiles(definitions, {}, '/srv/app'), { stale: [], evidence: {}, basis: 'unknown' }, 'no start time, no verdict');
 });
@@ -88,7 +136,10 @@ test('a stale master with a record: content decides, not times; files workers re
   assert.equal(check.basis, 'record');
   // start.php: same content. config/app.php: changed, but workers read it again. boot.php: changed. autoload.php: not in the record.
   assert.deepEqual(check.stale, ['config/boot.php', 'vendor/autoload.php']);
-  assert.match(check.evidence['config/boot.php'] ?? '', /^its content differs from what the running master loaded; the master loaded it at top level and no worker reads it again/);
+  assert.match(
+    check.evidence['config/boot.php'] ?? '',
+    /^its content differs from what the running master loaded; the master loaded it at top level and no worker reads it again/,
+  );
   assert.match(check.evidence['vendor/autoload.php'] ?? '', /^the record of what the running master loaded does not list it/);
   const same = staleFiles(definitions, { startedAt: 1000, record: { files: definitions.fileHashes } }, '/srv/app');
   assert.deepEqual(same, { stale: [], evidence: {}, basis: 'record' });
@@ -109,7 +160,7 @@ test('definition changes: count, listen address, reloadable, new and removed gro
   assert.deepEqual(definitionChanges(before, before), []);
 });
 
-test('any of files, definitions or a stale master needs a restart, and is described with each file\'s evidence', () => {
+test("any of files, definitions or a stale master needs a restart, and is described with each file's evidence", () => {
   assert.equal(needsRestart(NO_MASTER_CHANGE), false);
   const change = {
     files: ['start.php'],

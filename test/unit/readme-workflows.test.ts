@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join, normalize } from 'node:path';
 import { parse } from 'yaml';
-import { parseInventory } from '../../src/engine/inventory.js';
+import { parseInventory } from '../../src/engine/inputs/inventory.js';
 import { parseConfig } from '../../src/cli/settings.js';
 import { lint, type Workflow } from './actionlint.js';
 import { actionMetadata, codeBlocks, docPages, REPO, repoFile, type CodeBlock } from './readme.js';
@@ -32,7 +32,10 @@ function workflowsInDocs(): Workflow[] {
   return yamlBlocks.flatMap((block: CodeBlock & { where: string }): Workflow[] => {
     if (isWorkflow(block.text)) return [{ where: block.where, text: block.text, lineOffset: block.line - 1 }];
     if (!isSteps(block.text)) return [];
-    const steps = block.text.replace(/\n$/, '').split('\n').map((line) => (line === '' ? '' : `      ${line}`));
+    const steps = block.text
+      .replace(/\n$/, '')
+      .split('\n')
+      .map((line) => (line === '' ? '' : `      ${line}`));
     return [{ where: block.where, text: `${[...STEPS_WRAPPER, ...steps].join('\n')}\n`, lineOffset: block.line - 1 - STEPS_WRAPPER.length }];
   });
 }
@@ -42,14 +45,23 @@ const allWorkflows = (): Workflow[] => [...workflowsInDocs(), ...exampleWorkflow
 test('actionlint is alive: it rejects a broken workflow', async () => {
   const broken = 'on: push\njobs:\n  build:\n    steps:\n      - run: echo ${{ github.no_such_thing }}\n';
   const problems = await lint({ where: 'broken.yml', text: broken, lineOffset: 0 });
-  assert.ok(problems.some((problem) => problem.includes('runs-on')), `a job without runs-on is reported: ${problems.join('; ')}`);
-  assert.ok(problems.some((problem) => problem.includes('no_such_thing')), `an unknown context property is reported: ${problems.join('; ')}`);
+  assert.ok(
+    problems.some((problem) => problem.includes('runs-on')),
+    `a job without runs-on is reported: ${problems.join('; ')}`,
+  );
+  assert.ok(
+    problems.some((problem) => problem.includes('no_such_thing')),
+    `an unknown context property is reported: ${problems.join('; ')}`,
+  );
 });
 
 test('every workflow in the README, in docs/ and in examples/workflows passes actionlint', async () => {
   const workflows = allWorkflows();
   assert.ok(workflowsInDocs().length >= exampleWorkflows.length && exampleWorkflows.length >= 3, 'the docs and examples/ show workflows');
-  assert.ok(workflowsInDocs().some((workflow) => workflow.where === 'README.md'), 'the README shows the quick start workflow');
+  assert.ok(
+    workflowsInDocs().some((workflow) => workflow.where === 'README.md'),
+    'the README shows the quick start workflow',
+  );
   const problems = (await Promise.all(workflows.map(lint))).flat();
   assert.deepEqual(problems, [], 'actionlint found problems');
 });
@@ -123,7 +135,14 @@ test("the docs' config file for the command-line tool is read by the tool", () =
 /** GitHub's anchors of a Markdown page: each heading's text, lower case, punctuation dropped, spaces as hyphens. */
 function anchorsOf(markdown: string): Set<string> {
   const prose = markdown.replace(/^ *```[\s\S]*?^ *```/gm, '');
-  return new Set([...prose.matchAll(/^#{1,6} (.+)$/gm)].map((match) => match[1]!.toLowerCase().replace(/[^\p{L}\p{N} _-]/gu, '').replaceAll(' ', '-')));
+  return new Set(
+    [...prose.matchAll(/^#{1,6} (.+)$/gm)].map((match) =>
+      match[1]!
+        .toLowerCase()
+        .replace(/[^\p{L}\p{N} _-]/gu, '')
+        .replaceAll(' ', '-'),
+    ),
+  );
 }
 
 /** The relative link targets of a page's prose (web addresses left out). */
@@ -145,7 +164,10 @@ test('every link of the README, docs/, BENCHMARKS.md and CHANGELOG.md leads to a
   const checked = [...docPages(), 'BENCHMARKS.md', 'CHANGELOG.md'];
   const links = checked.flatMap((page) => linksOf(repoFile(page)).map((target) => ({ page, target })));
   assert.ok(links.length > 60, `${links.length} links checked`);
-  assert.ok(brokenLink('docs/cli.md', '../README.md#no-such-heading') !== undefined && brokenLink('README.md', 'docs/nothing.md') !== undefined, 'the check can fail');
+  assert.ok(
+    brokenLink('docs/cli.md', '../README.md#no-such-heading') !== undefined && brokenLink('README.md', 'docs/nothing.md') !== undefined,
+    'the check can fail',
+  );
   const broken = links.flatMap(({ page, target }) => brokenLink(page, target) ?? []);
   assert.deepEqual(broken, [], 'links that lead nowhere');
 });
@@ -156,5 +178,9 @@ test('the README is a front page: under 400 lines, and it links every page of do
   const linked = new Set(linksOf(readme).map((target) => target.split('#')[0]));
   const pagesOfDocs = docPages().filter((page) => page !== 'README.md');
   assert.ok(pagesOfDocs.length >= 7, `docs/ has ${pagesOfDocs.length} pages`);
-  assert.deepEqual(pagesOfDocs.filter((page) => !linked.has(page)), [], 'pages of docs/ the README does not link');
+  assert.deepEqual(
+    pagesOfDocs.filter((page) => !linked.has(page)),
+    [],
+    'pages of docs/ the README does not link',
+  );
 });

@@ -48,7 +48,13 @@ export function codeBlocks(markdown: string): CodeBlock[] {
  * texts. Cells holding a literal `|` are not supported (none of ours do).
  */
 export function tableRows(markdown: string, header: readonly string[]): string[][] {
-  const cells = (line: string) => line.trim().replace(/^\|/, '').replace(/\|$/, '').split('|').map((cell) => cell.trim());
+  const cells = (line: string) =>
+    line
+      .trim()
+      .replace(/^\|/, '')
+      .replace(/\|$/, '')
+      .split('|')
+      .map((cell) => cell.trim());
   const rows: string[][] = [];
   const lines = markdown.split('\n');
   for (let index = 0; index + 1 < lines.length; index++) {

@@ -29,7 +29,11 @@ test('a release tag is vX.Y.Z; its major tag is vX; anything else is refused wit
   assert.deepEqual(parseTag('v1.0.0'), { version: '1.0.0', major: 'v1' });
   assert.deepEqual(parseTag('v12.30.4'), { version: '12.30.4', major: 'v12' });
   for (const tag of ['1.0.0', 'v1', 'v1.0', 'v1.0.0-rc.1', 'v01.0.0', 'v1.0.0 ', 'refs/tags/v1.0.0']) {
-    assert.throws(() => parseTag(tag), new RegExp(`the tag ${JSON.stringify(tag).replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} is not a release tag: expected vX\\.Y\\.Z`), tag);
+    assert.throws(
+      () => parseTag(tag),
+      new RegExp(`the tag ${JSON.stringify(tag).replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} is not a release tag: expected vX\\.Y\\.Z`),
+      tag,
+    );
   }
 });
 
@@ -40,11 +44,19 @@ test("package.json's version must be the tag's", () => {
 });
 
 test("package.json's repository must name the repository being released, in any form npm accepts", () => {
-  for (const url of ['git+https://github.com/acme/graceful-reload.git', 'https://github.com/Acme/graceful-reload', 'github:acme/graceful-reload', 'ssh://git@github.com/acme/graceful-reload.git']) {
+  for (const url of [
+    'git+https://github.com/acme/graceful-reload.git',
+    'https://github.com/Acme/graceful-reload',
+    'github:acme/graceful-reload',
+    'ssh://git@github.com/acme/graceful-reload.git',
+  ]) {
     assert.doesNotThrow(() => checkRepository({ type: 'git', url }, 'acme/graceful-reload'), url);
   }
   assert.doesNotThrow(() => checkRepository('github:acme/graceful-reload', 'acme/graceful-reload'), 'the short string form');
-  assert.throws(() => checkRepository({ url: 'git+https://github.com/OWNER/graceful-reload.git' }, 'acme/graceful-reload'), /repository is "git\+https:\/\/github\.com\/OWNER\/graceful-reload\.git", but this is acme\/graceful-reload: set "repository"/);
+  assert.throws(
+    () => checkRepository({ url: 'git+https://github.com/OWNER/graceful-reload.git' }, 'acme/graceful-reload'),
+    /repository is "git\+https:\/\/github\.com\/OWNER\/graceful-reload\.git", but this is acme\/graceful-reload: set "repository"/,
+  );
   assert.throws(() => checkRepository({ url: 'https://github.com/acme/graceful-reload-fork' }, 'acme/graceful-reload'), /but this is acme\/graceful-reload/);
   assert.throws(() => checkRepository(undefined, 'acme/graceful-reload'), /repository is undefined/);
 });
@@ -74,19 +86,35 @@ test("this repository is ready to release its package.json version: the tag, the
   const { tag, notes } = prepareRelease(`v${version}`, { packageJson, changelog: repoFile('CHANGELOG.md') }, undefined);
   assert.equal(tag.version, version);
   assert.ok(notes.length > 200, `the ${version} section says what the release holds`);
-  assert.throws(() => prepareRelease(`v${version}`, { packageJson, changelog: repoFile('CHANGELOG.md') }, 'someone/else'), /but this is someone\/else/, 'the repository is checked when the workflow names it');
+  assert.throws(
+    () => prepareRelease(`v${version}`, { packageJson, changelog: repoFile('CHANGELOG.md') }, 'someone/else'),
+    /but this is someone\/else/,
+    'the repository is checked when the workflow names it',
+  );
 });
 
 test('every workflow of .github/workflows passes actionlint', async () => {
-  const files = readdirSync(join(REPO, '.github/workflows')).filter((name) => /\.ya?ml$/.test(name)).sort();
+  const files = readdirSync(join(REPO, '.github/workflows'))
+    .filter((name) => /\.ya?ml$/.test(name))
+    .sort();
   assert.ok(files.includes('release.yml') && files.includes('ci.yml'), files.join(', '));
-  const problems = (await Promise.all(files.map((name) => lint({ where: `.github/workflows/${name}`, text: repoFile(`.github/workflows/${name}`), lineOffset: 0 })))).flat();
+  const problems = (
+    await Promise.all(files.map((name) => lint({ where: `.github/workflows/${name}`, text: repoFile(`.github/workflows/${name}`), lineOffset: 0 })))
+  ).flat();
   assert.deepEqual(problems, [], 'actionlint found problems');
 });
 
 interface ReleaseWorkflow {
   readonly on: { readonly push: { readonly tags: readonly string[] } };
-  readonly jobs: Record<string, { readonly uses?: string; readonly needs?: string; readonly env?: Record<string, string>; readonly steps?: readonly { readonly if?: string; readonly run?: string }[] }>;
+  readonly jobs: Record<
+    string,
+    {
+      readonly uses?: string;
+      readonly needs?: string;
+      readonly env?: Record<string, string>;
+      readonly steps?: readonly { readonly if?: string; readonly run?: string }[];
+    }
+  >;
 }
 
 test('release.yml: runs on vX.Y.Z tags, tests first with ci.yml, checks the versions before anything is published, publishes only with NPM_TOKEN', () => {
@@ -100,7 +128,8 @@ test('release.yml: runs on vX.Y.Z tags, tests first with ci.yml, checks the vers
   const runs = (release.steps ?? []).map((step) => step.run ?? '');
   const at = (text: string) => runs.findIndex((run) => run.includes(text));
   assert.ok(at('scripts/release/release.ts') >= 0, 'the version check runs');
-  for (const later of ['gh release create', 'git push --force origin', 'npm publish']) assert.ok(at(later) > at('scripts/release/release.ts'), `${later} comes after the check`);
+  for (const later of ['gh release create', 'git push --force origin', 'npm publish'])
+    assert.ok(at(later) > at('scripts/release/release.ts'), `${later} comes after the check`);
   const publish = release.steps![at('npm publish')]!;
   assert.match(publish.run!, /--provenance/);
   assert.equal(publish.if, "env.NPM_TOKEN != ''");

@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { AUTO_QUICK_STOP_AFTER_MS, planReload, unmatchedWorkers } from '../../src/engine/reload-plan.js';
-import { runtimeProtectRules } from '../../src/engine/runtime-files.js';
-import { observe, startWatch, takeBaseline, type VerdictRules } from '../../src/engine/verdict.js';
-import type { WorkerDefinition } from '../../src/engine/worker-definitions.js';
-import type { HostSnapshot, WorkerProcess } from '../../src/engine/worker-snapshot.js';
+import { AUTO_QUICK_STOP_AFTER_MS, planReload, unmatchedWorkers } from '../../src/engine/plan/reload-plan.js';
+import { runtimeProtectRules } from '../../src/engine/plan/runtime-files.js';
+import { observe, startWatch, takeBaseline, type VerdictRules } from '../../src/engine/verdict/verdict.js';
+import type { WorkerDefinition } from '../../src/engine/workers/worker-definitions.js';
+import type { HostSnapshot, WorkerProcess } from '../../src/engine/workers/worker-snapshot.js';
 
 const group = (name: string, count: number, listen: string, reloadable = true): WorkerDefinition => ({
   class: 'Workerman\\Worker',
@@ -22,7 +22,12 @@ const gatewayApp = {
 };
 
 const w = (pid: number, name: string, listen: string, startedAt: number): WorkerProcess => ({ pid, group: name, listen, startedAt });
-const snap = (at: number, workers: readonly WorkerProcess[], extra: Partial<HostSnapshot> = {}): HostSnapshot => ({ at, masters: [{ pid: 100 }], workers, ...extra });
+const snap = (at: number, workers: readonly WorkerProcess[], extra: Partial<HostSnapshot> = {}): HostSnapshot => ({
+  at,
+  masters: [{ pid: 100 }],
+  workers,
+  ...extra,
+});
 const rules = (mode: 'graceful' | 'quick', extra: Partial<VerdictRules> = {}): VerdictRules => ({
   settleMs: 1000,
   reloadMode: mode,
@@ -60,12 +65,31 @@ test('the baseline keeps what the definitions say is not reloadable, without ign
     w(4, 'web', 'http://127.0.0.1:8080', 2),
   ]);
   const baseline = takeBaseline(before, plan);
-  assert.deepEqual(baseline.tracked.map((x) => x.pid), [4, 3, 7], 'web before task (definition order), web:4 forked before web:3');
-  assert.deepEqual(baseline.kept.map((x) => [x.pid, x.keptBecause]), [[5, 'reloadable = false']]);
-  assert.deepEqual([...baseline.expected], [['web', 2], ['task', 1]]);
+  assert.deepEqual(
+    baseline.tracked.map((x) => x.pid),
+    [4, 3, 7],
+    'web before task (definition order), web:4 forked before web:3',
+  );
+  assert.deepEqual(
+    baseline.kept.map((x) => [x.pid, x.keptBecause]),
+    [[5, 'reloadable = false']],
+  );
+  assert.deepEqual(
+    [...baseline.expected],
+    [
+      ['web', 2],
+      ['task', 1],
+    ],
+  );
 
   const ignoring = takeBaseline(before, planReload(plainApp, { reloadMode: 'auto', ignoreWorkers: ['task'] }));
-  assert.deepEqual(ignoring.kept.map((x) => [x.pid, x.keptBecause]), [[7, 'ignore-workers'], [5, 'reloadable = false']]);
+  assert.deepEqual(
+    ignoring.kept.map((x) => [x.pid, x.keptBecause]),
+    [
+      [7, 'ignore-workers'],
+      [5, 'reloadable = false'],
+    ],
+  );
 });
 
 test('a group must come back to the count the app defines, not the count found before the signal', () => {
@@ -119,25 +143,43 @@ test('auto under graceful: a non-listening holder is stopped after the short gra
 test("runtime files: a directory below the target is protected whole, Workerman 4's vendor/ place file by file, outside paths not at all", () => {
   assert.deepEqual(
     runtimeProtectRules(
-      { pidFile: '/srv/app/runtime/webman.pid', logFile: '/srv/app/runtime/logs/workerman.log', statusFile: '/srv/app/runtime/webman.status', stdoutFile: '/dev/null', appDir: '/srv/app' },
+      {
+        pidFile: '/srv/app/runtime/webman.pid',
+        logFile: '/srv/app/runtime/logs/workerman.log',
+        statusFile: '/srv/app/runtime/webman.status',
+        stdoutFile: '/dev/null',
+        appDir: '/srv/app',
+      },
       '/srv/app',
     ),
     ['/runtime/***'],
   );
   assert.deepEqual(
     runtimeProtectRules(
-      { pidFile: '/srv/app/vendor/workerman/_srv_app_start.php.pid', logFile: '/srv/app/vendor/workerman/workerman.log', statusFile: '', stdoutFile: '/var/log/app.out', appDir: '/srv/app' },
+      {
+        pidFile: '/srv/app/vendor/workerman/_srv_app_start.php.pid',
+        logFile: '/srv/app/vendor/workerman/workerman.log',
+        statusFile: '',
+        stdoutFile: '/var/log/app.out',
+        appDir: '/srv/app',
+      },
       '/srv/app/',
     ),
     ['/vendor/workerman/_srv_app_start.php.pid', '/vendor/workerman/workerman.log'],
   );
-  assert.deepEqual(runtimeProtectRules({ pidFile: '/srv/app/workerman.start.php.pid', logFile: '/srv/app/a[1].log', statusFile: '', stdoutFile: '', appDir: '/srv/app' }, '/srv/app'), [
-    '/workerman.start.php.pid',
-    '/a\\[1\\].log',
-  ]);
+  assert.deepEqual(
+    runtimeProtectRules(
+      { pidFile: '/srv/app/workerman.start.php.pid', logFile: '/srv/app/a[1].log', statusFile: '', stdoutFile: '', appDir: '/srv/app' },
+      '/srv/app',
+    ),
+    ['/workerman.start.php.pid', '/a\\[1\\].log'],
+  );
   // /srv/app is a symlink to /data/app: PHP reports the resolved paths.
   assert.deepEqual(
-    runtimeProtectRules({ pidFile: '/data/app/runtime/app.pid', logFile: '/data/app/runtime/logs/workerman.log', statusFile: '', stdoutFile: '', appDir: '/data/app' }, '/srv/app'),
+    runtimeProtectRules(
+      { pidFile: '/data/app/runtime/app.pid', logFile: '/data/app/runtime/logs/workerman.log', statusFile: '', stdoutFile: '', appDir: '/data/app' },
+      '/srv/app',
+    ),
     ['/runtime/***'],
   );
 });
@@ -152,7 +194,10 @@ test('workers find their group by name; the listen address only separates groups
     snap(10, [w(1, 'gateway', 'websocket://0.0.0.0:9000', 1), w(2, 'none', 'http://0.0.0.0:80', 1), w(3, 'none', 'text://0.0.0.0:81', 1)]),
     plan,
   );
-  assert.deepEqual(baseline.tracked.map((x) => x.pid), [2]);
+  assert.deepEqual(
+    baseline.tracked.map((x) => x.pid),
+    [2],
+  );
   assert.deepEqual(baseline.kept.map((x) => x.pid).sort(), [1, 3]);
 });
 
@@ -161,13 +206,19 @@ test('a worker matched to no definition is refused before the signal, named by i
   const plan = planReload(app, { reloadMode: 'graceful', ignoreWorkers: [] });
   // The newline group, read whole, is kept as not reloadable.
   const kept = takeBaseline(snap(10, [w(1, 'web', 'http://127.0.0.1:8080', 1), w(2, 'g\nw', 'websocket://127.0.0.1:8090', 1)]), plan);
-  assert.deepEqual(kept.kept.map((worker) => [worker.pid, worker.keptBecause]), [[2, 'reloadable = false']]);
+  assert.deepEqual(
+    kept.kept.map((worker) => [worker.pid, worker.keptBecause]),
+    [[2, 'reloadable = false']],
+  );
   // A title that did not parse is its own group name: it matches nothing.
   const unparsed: WorkerProcess = { pid: 3, group: 'WorkerMan: worker process  odd', startedAt: 1 };
   assert.throws(
     () => takeBaseline(snap(10, [w(1, 'web', 'http://127.0.0.1:8080', 1), unparsed, w(4, 'g', 'w', 1)]), plan),
     (error: Error) => {
-      assert.match(error.message, /^2 worker\(s\) match none of the app's worker definitions \(pid 3 "WorkerMan: worker process  odd", pid 4 "g w"; defined: "web http:\/\/127\.0\.0\.1:8080", "g\\nw websocket:\/\/127\.0\.0\.1:8090"\)\. A worker the action cannot match is never signalled/);
+      assert.match(
+        error.message,
+        /^2 worker\(s\) match none of the app's worker definitions \(pid 3 "WorkerMan: worker process  odd", pid 4 "g w"; defined: "web http:\/\/127\.0\.0\.1:8080", "g\\nw websocket:\/\/127\.0\.0\.1:8090"\)\. A worker the action cannot match is never signalled/,
+      );
       return true;
     },
   );

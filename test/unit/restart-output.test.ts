@@ -5,7 +5,11 @@ import { parseRestartOutput, tcpPorts } from '../../src/workerman/restart-output
 const result = (stdout: string, code = 0) => ({ stdout, stderr: '', code });
 
 test('a restart that went well: its times, the connections it closed and what start -d printed', () => {
-  const measure = parseRestartOutput(result('connections=3\nsignalled=1000\nstopped=1042\nkilled=0\nstart-exit=0\nlistening=1170\nstart-output:\nWorkerman[start.php] start in DAEMON mode\nStart success.\n'));
+  const measure = parseRestartOutput(
+    result(
+      'connections=3\nsignalled=1000\nstopped=1042\nkilled=0\nstart-exit=0\nlistening=1170\nstart-output:\nWorkerman[start.php] start in DAEMON mode\nStart success.\n',
+    ),
+  );
   assert.equal(measure.outcome, 'started');
   assert.equal(measure.connectionsClosed, 3);
   assert.equal(measure.signalledAt, 1000);
@@ -35,11 +39,22 @@ test('where the restart stopped: the signal refused, the master never gone, star
   assert.equal(failed.startOutput, 'PHP Fatal error');
 });
 
-test('a start-output line inside what Workerman printed stays Workerman\'s', () => {
+test("a start-output line inside what Workerman printed stays Workerman's", () => {
   const measure = parseRestartOutput(result('start-exit=0\nstart-output:\nfirst\nstart-output:\nlast\n'));
   assert.equal(measure.startOutput, 'first\nstart-output:\nlast');
 });
 
 test('the TCP ports of listen addresses: schemes over TCP, one port once, no UDP, Unix or none', () => {
-  assert.deepEqual(tcpPorts(['http://0.0.0.0:8080', 'websocket://[::1]:8282', 'text://127.0.0.1:1238', 'udp://0.0.0.0:9000', 'unix:///tmp/a.sock', 'none', 'http://127.0.0.1:8080']), [1238, 8080, 8282]);
+  assert.deepEqual(
+    tcpPorts([
+      'http://0.0.0.0:8080',
+      'websocket://[::1]:8282',
+      'text://127.0.0.1:1238',
+      'udp://0.0.0.0:9000',
+      'unix:///tmp/a.sock',
+      'none',
+      'http://127.0.0.1:8080',
+    ]),
+    [1238, 8080, 8282],
+  );
 });

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { readBoundedText, SETTINGS_FILE_LIMIT_BYTES } from '../../src/adapters/bounded-file.js';
 import { UsageError } from '../../src/cli/options.js';
 import { parseConfig, readConfigFile, resolveInputs } from '../../src/cli/settings.js';
-import { InputError, PROBLEM_TEXT_LIMIT } from '../../src/engine/input-error.js';
+import { InputError, PROBLEM_TEXT_LIMIT } from '../../src/engine/inputs/input-error.js';
 
 /** Issue #21, 6: hostile config files. What is read is bounded, a long list is taken whole, and no error message grows with the value it quotes. */
 

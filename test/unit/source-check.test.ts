@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { sourceStartFileError } from '../../src/engine/source-check.js';
+import { sourceStartFileError } from '../../src/engine/inputs/source-check.js';
 
 test('a source holding every start file passes; one without says which, where it looked and where a symlink led', () => {
   const plain = { given: 'app', looked: '/work/app', real: '/work/app' };

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:net';
 import { COMPRESSION, worthCompressing } from '../../src/adapters/ssh-compression.js';
-import { openSshShell, sshAlgorithms, tcpOptions } from '../../src/adapters/ssh-session.js';
+import { openSshShell, sshAlgorithms, tcpOptions } from '../../src/adapters/ssh-connect.js';
 import { StepError } from '../../src/engine/ports.js';
 
 const OPTIONS = { trust: { pins: [], ignoreHostKeys: true }, credentials: { password: 'unused' }, connectTimeoutMs: 1_000, retries: 0 };
@@ -62,7 +62,7 @@ function kexinitNameLists(bytes: Buffer): string[] | undefined {
   if (packet < 2 || bytes.length < packet + 5 || bytes.length < packet + 4 + bytes.readUInt32BE(packet)) return undefined;
   assert.equal(bytes[packet + 5], 20, 'SSH_MSG_KEXINIT');
   const lists: string[] = [];
-  for (let at = packet + 6 + 16; lists.length < 10; ) {
+  for (let at = packet + 6 + 16; lists.length < 10;) {
     const length = bytes.readUInt32BE(at);
     lists.push(bytes.subarray(at + 4, at + 4 + length).toString('latin1'));
     at += 4 + length;

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
-import { SshShell, type CommandChannel, type CommandConnection } from '../../src/adapters/ssh-session.js';
+import { SshShell, type CommandChannel, type CommandConnection } from '../../src/adapters/ssh-shell.js';
 import { DEFAULT_MAX_OUTPUT_BYTES, describeExit, RemoteCommandTimeout, RemoteConnectionLost, RemoteOutputTooLarge } from '../../src/engine/ports.js';
 
 /** An ssh2 session channel, scripted by the test. */
@@ -131,7 +131,10 @@ test('the connection dropping under a command rejects with RemoteConnectionLost,
   channel.emit('close');
   await assert.rejects(running, (error: Error) => {
     assert.ok(error instanceof RemoteConnectionLost);
-    assert.match(error.message, /^the SSH connection was lost \(read ECONNRESET\) before a remote command finished; what it did on the host is unknown: cat \/proc\/uptime$/);
+    assert.match(
+      error.message,
+      /^the SSH connection was lost \(read ECONNRESET\) before a remote command finished; what it did on the host is unknown: cat \/proc\/uptime$/,
+    );
     return true;
   });
   // Later commands fail at once, with the same cause.
@@ -159,9 +162,25 @@ test('a channel closed without an exit status while the connection lives is not 
 test('a refused exec says the host did not start the command; "Not connected" is a lost connection', async () => {
   const connection = new FakeConnection();
   connection.execError = new Error('Unable to exec');
-  await assert.rejects(new SshShell(connection).run('true'), /^Error: the host did not start a remote command \(Unable to exec\)|the host did not start a remote command \(Unable to exec\): true$/);
+  await assert.rejects(
+    new SshShell(connection).run('true'),
+    /^Error: the host did not start a remote command \(Unable to exec\)|the host did not start a remote command \(Unable to exec\): true$/,
+  );
   const gone = new FakeConnection();
   gone.throwOnExec = new Error('Not connected');
   await assert.rejects(new SshShell(gone).run('true'), RemoteConnectionLost);
   await assert.rejects(new SshShell(null).run('true'), RemoteConnectionLost);
+});
+
+test("an exit status that arrives in the same packet as the channel's opening is kept (ssh2 emits it in the same tick as exec's callback)", async () => {
+  const connection = new FakeConnection();
+  const exec = connection.exec.bind(connection);
+  connection.exec = (command, callback) =>
+    exec(command, (error, channel) => {
+      callback(error, channel);
+      channel.emit('exit', 0);
+      channel.emit('close');
+    });
+  const shell = new SshShell(connection);
+  assert.deepEqual(await shell.run('kill -s USR2 1'), { stdout: '', stderr: '', code: 0 });
 });

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BaselineError, markStopped, observe, startWatch, takeBaseline, type Verdict, type VerdictRules } from '../../src/engine/verdict.js';
-import type { HostSnapshot, WorkerProcess } from '../../src/engine/worker-snapshot.js';
-import { planReload } from '../../src/engine/reload-plan.js';
+import { BaselineError, markStopped, observe, startWatch, takeBaseline, type Verdict, type VerdictRules } from '../../src/engine/verdict/verdict.js';
+import type { HostSnapshot, WorkerProcess } from '../../src/engine/workers/worker-snapshot.js';
+import { planReload } from '../../src/engine/plan/reload-plan.js';
 
 const w = (pid: number, group: string, startedAt = 1): WorkerProcess => ({ pid, group, startedAt });
 const snap = (at: number, workers: WorkerProcess[], masters = [{ pid: 100, startedAt: 0 }]): HostSnapshot => ({ at, masters, workers });
@@ -33,8 +33,14 @@ test('baseline tracks reloadable workers and keeps ignored groups', () => {
   const baseline = takeBaseline(before, plan);
   assert.equal(baseline.masterPid, 100);
   assert.equal(baseline.signalAt, 10);
-  assert.deepEqual(baseline.tracked.map((x) => x.pid), [1, 2, 3]);
-  assert.deepEqual(baseline.kept.map((x) => x.pid), [4, 5]);
+  assert.deepEqual(
+    baseline.tracked.map((x) => x.pid),
+    [1, 2, 3],
+  );
+  assert.deepEqual(
+    baseline.kept.map((x) => x.pid),
+    [4, 5],
+  );
 });
 
 test('no master, or nothing reloadable, refuses to take a baseline', () => {
@@ -76,7 +82,10 @@ test('PIDs that change during settle restart the settle clock', () => {
     snap(12.3, [w(11, 'web', 10.5), w(14, 'web', 11.7), w(13, 'task', 10.5)]),
     snap(12.9, [w(11, 'web', 10.5), w(14, 'web', 11.7), w(13, 'task', 10.5)]),
   ]);
-  assert.deepEqual(verdicts.map((v) => v.kind), ['settling', 'settling', 'settling', 'replaced']);
+  assert.deepEqual(
+    verdicts.map((v) => v.kind),
+    ['settling', 'settling', 'settling', 'replaced'],
+  );
 });
 
 test('the master dying or being replaced fails at once, naming it', () => {
@@ -92,7 +101,10 @@ test('ignored groups may change or vanish without affecting the verdict', () => 
     snap(11, [w(11, 'web', 10.5), w(12, 'web', 10.5), w(13, 'task', 10.5)]),
     snap(12.1, [w(11, 'web', 10.5), w(12, 'web', 10.5), w(13, 'task', 10.5), w(40, 'gateway', 12)]),
   ]);
-  assert.deepEqual(verdicts.map((v) => v.kind), ['settling', 'replaced']);
+  assert.deepEqual(
+    verdicts.map((v) => v.kind),
+    ['settling', 'replaced'],
+  );
 });
 
 test('crash loop: new workers that vanish count as crash exits, and two fail the reload', () => {
@@ -102,7 +114,10 @@ test('crash loop: new workers that vanish count as crash exits, and two fail the
     snap(10.7, [w(22, 'web', 10.6), w(2, 'web'), w(3, 'task'), ...kept]),
     snap(10.9, [w(23, 'web', 10.8), w(2, 'web'), w(3, 'task'), ...kept]),
   ]);
-  assert.deepEqual(verdicts.map((v) => v.kind), ['replacing', 'replacing', 'failed']);
+  assert.deepEqual(
+    verdicts.map((v) => v.kind),
+    ['replacing', 'replacing', 'failed'],
+  );
   const last = verdicts[2]!;
   assert.equal(last.kind === 'failed' && last.reason, 'crash-loop');
 });
@@ -114,7 +129,17 @@ test('crash loop: rising crash exits in the status table fail even when no PID i
   let step = observe(state, { ...snap(11, replacedOnce), crashExits: new Map([['web', 2]]) }, rules);
   assert.equal(step.verdict.kind, 'settling', 'one crash exit is not yet a loop');
   state = step.state;
-  step = observe(state, { ...snap(11.5, replacedOnce), crashExits: new Map([['web', 3], ['gateway', 9]]) }, rules);
+  step = observe(
+    state,
+    {
+      ...snap(11.5, replacedOnce),
+      crashExits: new Map([
+        ['web', 3],
+        ['gateway', 9],
+      ]),
+    },
+    rules,
+  );
   assert.equal(step.verdict.kind === 'failed' && step.verdict.reason, 'crash-loop');
 });
 
@@ -184,7 +209,10 @@ test('no worker replaced and the log shows no "reloading": the signal was swallo
     ],
     quickRules,
   );
-  assert.deepEqual(verdicts.map((v) => v.kind), ['replacing', 'failed']);
+  assert.deepEqual(
+    verdicts.map((v) => v.kind),
+    ['replacing', 'failed'],
+  );
   const last = verdicts[1]!;
   assert.equal(last.kind === 'failed' && last.reason, 'no-progress');
   assert.match(last.kind === 'failed' ? last.message : '', /no "reloading" line/);
@@ -194,8 +222,14 @@ test('no worker replaced and the log shows no "reloading": the signal was swallo
 test('no worker replaced but the master logged "reloading": pinned, not swallowed', () => {
   const quickRules = { ...rules, noProgressMs: 1000, gracefulTimeoutMs: 2000 };
   const same = [w(1, 'web'), w(2, 'web'), w(3, 'task')];
-  const verdicts = run([1.5, 2.5].map((after) => ({ ...snap(10 + after, same), reloadStarted: true })), quickRules);
-  assert.deepEqual(verdicts.map((v) => v.kind), ['replacing', 'pinned']);
+  const verdicts = run(
+    [1.5, 2.5].map((after) => ({ ...snap(10 + after, same), reloadStarted: true })),
+    quickRules,
+  );
+  assert.deepEqual(
+    verdicts.map((v) => v.kind),
+    ['replacing', 'pinned'],
+  );
 });
 
 test('quick mode with no log: nothing replaced for the no-progress window is reported as no progress', () => {
@@ -207,11 +241,7 @@ test('quick mode with no log: nothing replaced for the no-progress window is rep
 
 test('a revision is checked only where workers report one', () => {
   const revRules = { ...rules, revision: 'abc' };
-  const withRevisions = [
-    { ...w(11, 'web', 10.5), revision: 'abc' },
-    { ...w(12, 'web', 10.5), revision: 'old' },
-    w(13, 'task', 10.5),
-  ];
+  const withRevisions = [{ ...w(11, 'web', 10.5), revision: 'abc' }, { ...w(12, 'web', 10.5), revision: 'old' }, w(13, 'task', 10.5)];
   const [wrong] = run([snap(11, withRevisions)], revRules);
   assert.equal(wrong!.kind, 'replacing');
   assert.deepEqual(wrong!.kind === 'replacing' && wrong!.wrongRevision.map((x) => x.pid), [12]);
@@ -222,30 +252,58 @@ test('a revision is checked only where workers report one', () => {
 test('groups reported as not reloadable are kept, never waited for', () => {
   const snapshot = snap(10, [w(1, 'web'), { ...w(2, 'status'), reloadable: false }]);
   const baseline = takeBaseline(snapshot, planReload(undefined, { reloadMode: 'graceful', ignoreWorkers: [] }));
-  assert.deepEqual(baseline.tracked.map((x) => x.pid), [1]);
-  assert.deepEqual(baseline.kept.map((x) => x.pid), [2]);
+  assert.deepEqual(
+    baseline.tracked.map((x) => x.pid),
+    [1],
+  );
+  assert.deepEqual(
+    baseline.kept.map((x) => x.pid),
+    [2],
+  );
 });
 
 test('every old worker replaced but the new ones keep the old revision: the code is loaded in the master, and the verdict says so after settle', () => {
   const revRules = { ...rules, revision: 'new', settleMs: 1000 };
-  const withOld = snap(10, [{ ...w(1, 'web'), revision: 'old' }, { ...w(2, 'web'), revision: 'old' }, { ...w(3, 'task'), revision: 'old' }]);
-  const oldRevision = [{ ...w(11, 'web', 10.5), revision: 'old' }, { ...w(12, 'web', 10.5), revision: 'old' }, { ...w(13, 'task', 10.5), revision: 'old' }];
+  const withOld = snap(10, [
+    { ...w(1, 'web'), revision: 'old' },
+    { ...w(2, 'web'), revision: 'old' },
+    { ...w(3, 'task'), revision: 'old' },
+  ]);
+  const oldRevision = [
+    { ...w(11, 'web', 10.5), revision: 'old' },
+    { ...w(12, 'web', 10.5), revision: 'old' },
+    { ...w(13, 'task', 10.5), revision: 'old' },
+  ];
   let state = startWatch(takeBaseline(withOld, plan));
   const verdicts = [snap(10.6, oldRevision), snap(11.2, oldRevision), snap(11.7, oldRevision)].map((snapshot) => {
     const step = observe(state, snapshot, revRules);
     state = step.state;
     return step.verdict;
   });
-  assert.deepEqual(verdicts.map((v) => v.kind), ['replacing', 'replacing', 'failed']);
+  assert.deepEqual(
+    verdicts.map((v) => v.kind),
+    ['replacing', 'replacing', 'failed'],
+  );
   const last = verdicts[2]!;
   assert.equal(last.kind === 'failed' && last.reason, 'revision-not-loaded');
-  assert.match(last.kind === 'failed' ? last.message : '', /still report the old revision, not new \(web:11=old.*loaded outside the worker callbacks.*only a restart loads it/);
+  assert.match(
+    last.kind === 'failed' ? last.message : '',
+    /still report the old revision, not new \(web:11=old.*loaded outside the worker callbacks.*only a restart loads it/,
+  );
 });
 
 test('new workers reporting a third revision loaded new code: the deploy is not the expected revision, and the verdict does not blame the callbacks', () => {
   const revRules = { ...rules, revision: 'expected', settleMs: 1000 };
-  const withOld = snap(10, [{ ...w(1, 'web'), revision: 'rev-2' }, { ...w(2, 'web'), revision: 'rev-2' }, { ...w(3, 'task'), revision: 'rev-2' }]);
-  const third = [{ ...w(11, 'web', 10.5), revision: 'rev-3' }, { ...w(12, 'web', 10.5), revision: 'rev-3' }, { ...w(13, 'task', 10.5), revision: 'rev-3' }];
+  const withOld = snap(10, [
+    { ...w(1, 'web'), revision: 'rev-2' },
+    { ...w(2, 'web'), revision: 'rev-2' },
+    { ...w(3, 'task'), revision: 'rev-2' },
+  ]);
+  const third = [
+    { ...w(11, 'web', 10.5), revision: 'rev-3' },
+    { ...w(12, 'web', 10.5), revision: 'rev-3' },
+    { ...w(13, 'task', 10.5), revision: 'rev-3' },
+  ];
   let state = startWatch(takeBaseline(withOld, plan));
   let verdict;
   for (const at of [10.6, 11.7]) {
@@ -293,9 +351,15 @@ test('settle 0: the new workers must be seen alive in a second look before the r
   const noSettle = { ...rules, settleMs: 0 };
   const kept = [w(4, 'gateway'), w(5, 'gateway')];
   const done = [w(11, 'web', 10.1), w(12, 'web', 10.1), w(13, 'task', 10.1), ...kept];
-  assert.deepEqual(run([snap(10.2, done), snap(10.3, done)], noSettle).map((v) => v.kind), ['settling', 'replaced']);
+  assert.deepEqual(
+    run([snap(10.2, done), snap(10.3, done)], noSettle).map((v) => v.kind),
+    ['settling', 'replaced'],
+  );
   // Both web workers gone by the second look (replaced by others): a crash loop, never "replaced".
   const dying = run([snap(10.2, done), snap(10.3, [w(21, 'web', 10.25), w(22, 'web', 10.25), w(13, 'task', 10.1), ...kept])], noSettle);
-  assert.deepEqual(dying.map((v) => v.kind), ['settling', 'failed']);
+  assert.deepEqual(
+    dying.map((v) => v.kind),
+    ['settling', 'failed'],
+  );
   assert.equal(dying[1]!.kind === 'failed' && dying[1]!.reason, 'crash-loop');
 });
