@@ -1,9 +1,11 @@
 // 1. Overhead: the action against the careful hand-written script
-// (careful-deploy.sh: rsync --delay-updates, reload -g, poll every 100 ms
-// until the old workers are gone, all hosts at once) and against the ssh loop
-// most workflows run (ssh-loop.sh: rsync then reload, host after host, no
-// check), on 1, 4 and 8 hosts. The three are interleaved round by round, in a
-// rotating order, each deploying one changed file.
+// (careful-deploy.sh: rsync -a --delete --delay-updates, then one ssh session
+// per host that sends reload -g and polls pgrep -P on the host every 100 ms
+// until the old workers are gone; all hosts at once), the earlier yardstick
+// that opens an ssh command a poll (careful-deploy-polling.sh), and the ssh
+// loop most workflows run (ssh-loop.sh: rsync then reload, host after host,
+// no check), on 1, 4 and 8 hosts. The four are interleaved round by round, in
+// a rotating order, each deploying one changed file.
 import type { Benchmark, BenchContext } from './benchmark.js';
 import {
   actionInputs,
@@ -25,8 +27,8 @@ import { renderSvg } from './svg.js';
 const HOST_COUNTS = [1, 4, 8] as const;
 const GOAL = { atMost: 1.1 };
 
-type Method = 'action' | 'careful' | 'loop';
-const METHODS: readonly Method[] = ['action', 'careful', 'loop'];
+type Method = 'action' | 'careful' | 'polling' | 'loop';
+const METHODS: readonly Method[] = ['action', 'careful', 'polling', 'loop'];
 
 interface Samples {
   readonly ms: Record<Method, number[]>;
@@ -82,7 +84,10 @@ async function runMethod(fleet: Fleet, method: Method, hostCount: number, sample
     }
     return `${formatMs(result.ms)}${result.ok ? '' : ' FAILED'}`;
   }
-  const result = method === 'careful' ? await runCarefulScript(fleet, endpoints) : await runSshLoop(fleet, endpoints);
+  const result =
+    method === 'careful' ? await runCarefulScript(fleet, endpoints)
+    : method === 'polling' ? await runCarefulScript(fleet, endpoints, 'careful-deploy-polling.sh')
+    : await runSshLoop(fleet, endpoints);
   if (!result.ok) samples.failures.push(`${method}, ${hostCount} host(s): ${result.why}`);
   else samples.ms[method].push(result.ms);
   // The loop does not wait for its reload: the next run must find steady hosts.
@@ -91,7 +96,7 @@ async function runMethod(fleet: Fleet, method: Method, hostCount: number, sample
 }
 
 async function measure(context: BenchContext, fleet: Fleet, hostCount: number, rounds: number): Promise<Samples> {
-  const samples: Samples = { ms: { action: [], careful: [], loop: [] }, failures: [], timelines: [], breakdowns: [], cpuMs: [] };
+  const samples: Samples = { ms: { action: [], careful: [], polling: [], loop: [] }, failures: [], timelines: [], breakdowns: [], cpuMs: [] };
   for (let round = 0; round < rounds; round++) {
     const order = METHODS.map((_, i) => METHODS[(i + round) % METHODS.length]!);
     const said: string[] = [];
@@ -124,15 +129,17 @@ export const overhead: Benchmark = {
 function report(results: Map<number, Samples>, rounds: number): Section {
   const rows: string[][] = [];
   const goals: GoalRow[] = [];
-  const series = { action: [] as { x: number; y: number }[], careful: [] as { x: number; y: number }[], loop: [] as { x: number; y: number }[] };
+  const series: Record<Method, { x: number; y: number }[]> = { action: [], careful: [], polling: [], loop: [] };
   for (const [count, samples] of results) {
-    const m = { action: median(samples.ms.action), careful: median(samples.ms.careful), loop: median(samples.ms.loop) };
+    const m = { action: median(samples.ms.action), careful: median(samples.ms.careful), polling: median(samples.ms.polling), loop: median(samples.ms.loop) };
     const overScript = ratio(m.action, m.careful);
     rows.push([
       String(count),
       formatMs(m.action),
       formatMs(m.careful),
       formatRatio(overScript),
+      formatMs(m.polling),
+      formatRatio(ratio(m.action, m.polling)),
       formatMs(m.loop),
       formatRatio(ratio(m.action, m.loop)),
       `${samples.failures.length} of ${rounds * METHODS.length}`,
@@ -156,14 +163,17 @@ function report(results: Map<number, Samples>, rounds: number): Section {
     formatMs(median(samples.cpuMs)),
   ]);
   const body = [
-    `Wall time of one deploy (one changed file) to N hosts, median of ${rounds} rounds; each round runs the three side by side in a rotating order. ` +
+    `Wall time of one deploy (one changed file) to N hosts, median of ${rounds} rounds; each round runs the four one after another in a rotating order. ` +
       '**action**: `node dist/index.cjs` with `settle: 0s` and `max-parallel: N`, every other input at its default, from spawn to exit. ' +
-      '**careful script**: [`scripts/bench/careful-deploy.sh`](scripts/bench/careful-deploy.sh), on all N hosts at once: `rsync -az --delete --delay-updates` over OpenSSH, ' +
-      'the old worker PIDs noted and `php start.php reload -g` sent in one ssh command, then one ssh command every 100 ms until every old worker is gone. ' +
+      '**careful script** (the yardstick the goals use): [`scripts/bench/careful-deploy.sh`](scripts/bench/careful-deploy.sh), on all N hosts at once: `rsync -a --delete --delay-updates` over OpenSSH, ' +
+      "then one ssh session per host that notes the master's children (the kept group left out), sends `php start.php reload -g` and runs `pgrep -P <master>` on the host every 100 ms " +
+      'until every old worker is gone and the count is back. ' +
+      '**polling script**: [`scripts/bench/careful-deploy-polling.sh`](scripts/bench/careful-deploy-polling.sh), the earlier yardstick: the same rsync (with `-z`) and reload, ' +
+      'then a new ssh command every 100 ms to look (a handshake a poll). ' +
       '**ssh loop**: [`scripts/bench/ssh-loop.sh`](scripts/bench/ssh-loop.sh), host after host: `rsync -az --delete`, then `php start.php reload` over ssh, nothing verified ' +
       '(the next run waits until its hosts are steady again, outside the timing). Each host runs the example app (4 web, 2 gateway with `reloadable = false`, 1 task worker).',
     '',
-    table(['hosts', 'action', 'careful script', 'action ÷ script', 'ssh loop', 'action ÷ loop', 'failed runs'], rows),
+    table(['hosts', 'action', 'careful script', 'action ÷ script', 'polling script', 'action ÷ polling', 'ssh loop', 'action ÷ loop', 'failed runs'], rows),
     '',
     ...(failures.length ? ['Failed runs (left out of the medians):', '', ...failures.map((f) => `- ${f}`), ''] : []),
     'Where the action’s wall time goes, from the phase times in its report (medians over the runs; a phase is the median over the hosts): ' +
@@ -185,6 +195,7 @@ function report(results: Map<number, Samples>, rounds: number): Section {
     series: [
       { name: 'action', points: series.action },
       { name: 'careful script', points: series.careful },
+      { name: 'polling script', points: series.polling },
       { name: 'ssh loop', points: series.loop },
     ],
     formatY: (y) => `${Number(y.toFixed(2))} s`,
