@@ -12383,6 +12383,49 @@ function endGroup() {
 // src/action/main.ts
 var import_node_os = require("node:os");
 
+// src/engine/shown-text.ts
+var COMMAND_SHOWN_CHARS = 120;
+var HOST_TEXT_SHOWN_CHARS = 300;
+function shownCommand(command) {
+  const line2 = command.replace(/\s*\n\s*/g, "; ");
+  return line2.length > COMMAND_SHOWN_CHARS ? `${line2.slice(0, COMMAND_SHOWN_CHARS - 1)}\u2026` : line2;
+}
+function shownHostText(text) {
+  const line2 = text.replace(/[\u0000-\u001f\u007f]+/g, " ").trim();
+  return line2.length > HOST_TEXT_SHOWN_CHARS ? `\u2026${line2.slice(1 - HOST_TEXT_SHOWN_CHARS)}` : line2;
+}
+
+// src/engine/units.ts
+var UNIT_MS = { ms: 1, s: 1e3, m: 6e4, h: 36e5 };
+function parseDuration(text) {
+  const trimmed2 = text.trim();
+  const pattern = /(\d+(?:\.\d+)?)(ms|s|m|h)/gy;
+  let total = 0;
+  let consumed = 0;
+  for (const match of trimmed2.matchAll(pattern)) {
+    total += Number(match[1]) * UNIT_MS[match[2]];
+    consumed += match[0].length;
+  }
+  if (trimmed2 === "" || consumed !== trimmed2.length) {
+    throw new Error(`"${text}" is not a duration: write it like 250ms, 90s, 5m or 1m30s`);
+  }
+  return Math.round(total);
+}
+function formatDuration(ms2, { wholeSeconds = false } = {}) {
+  if (ms2 < 6e4 && wholeSeconds) return `${Math.floor(ms2 / 1e3)} s`;
+  if (ms2 < 1e3) return `${Math.round(ms2)} ms`;
+  if (ms2 < 6e4) return `${(ms2 / 1e3).toFixed(1)} s`;
+  if (ms2 < 36e5) return `${Math.floor(ms2 / 6e4)} min ${Math.round(ms2 % 6e4 / 1e3)} s`;
+  if (ms2 < 864e5) return `${Math.floor(ms2 / 36e5)} h ${Math.floor(ms2 % 36e5 / 6e4)} min`;
+  return `${Math.floor(ms2 / 864e5)} d ${Math.floor(ms2 % 864e5 / 36e5)} h`;
+}
+function formatBytes(bytes) {
+  const MB = 1024 * 1024;
+  if (bytes >= MB) return `${Number((bytes / MB).toFixed(1))} MB`;
+  if (bytes >= 1024) return `${Number((bytes / 1024).toFixed(1))} KB`;
+  return `${bytes} bytes`;
+}
+
 // src/engine/ports.ts
 function describeExit(result) {
   if (result.code !== null) return `exit ${result.code}`;
@@ -12393,33 +12436,9 @@ function changedNothing(summary2) {
   return summary2.filesTransferred === 0 && summary2.filesDeleted === 0 && summary2.phpEditsOnly === true && summary2.earlierAttemptReached !== true;
 }
 var DELETED_NAMES_SHOWN = 20;
-var StepError = class extends Error {
-  constructor(step, message, options) {
-    super(message, options?.cause === void 0 ? void 0 : { cause: options.cause });
-    this.step = step;
-    this.name = "StepError";
-    this.filesMayHaveChanged = options?.filesMayHaveChanged;
-  }
-  step;
-  /**
-   * What the failing step knows about the host's files, when it knows more
-   * than its step implies: false when it certainly changed none (rsync never
-   * reached the host), true when some may have changed.
-   */
-  filesMayHaveChanged;
-};
-function shownCommand(command) {
-  return command.length > 120 ? `${command.slice(0, 120)}...` : command;
-}
-function formatBytes(bytes) {
-  const MB = 1024 * 1024;
-  if (bytes >= MB) return `${Number((bytes / MB).toFixed(1))} MB`;
-  if (bytes >= 1024) return `${Number((bytes / 1024).toFixed(1))} KB`;
-  return `${bytes} bytes`;
-}
 var RemoteCommandTimeout = class extends Error {
   constructor(command, timeoutMs) {
-    super(`a remote command gave no answer within ${timeoutMs / 1e3} s: ${command.slice(0, 120)}`);
+    super(`a remote command gave no answer within ${timeoutMs / 1e3} s: ${shownCommand(command)}`);
     this.name = "RemoteCommandTimeout";
   }
 };
@@ -12444,6 +12463,23 @@ var RemoteConnectionLost = class extends Error {
   }
   command;
   why;
+};
+
+// src/engine/step-error.ts
+var StepError = class extends Error {
+  constructor(step, message, options) {
+    super(message, options?.cause === void 0 ? void 0 : { cause: options.cause });
+    this.step = step;
+    this.name = "StepError";
+    this.filesMayHaveChanged = options?.filesMayHaveChanged;
+  }
+  step;
+  /**
+   * What the failing step knows about the host's files, when it knows more
+   * than its step implies: false when it certainly changed none (rsync never
+   * reached the host), true when some may have changed.
+   */
+  filesMayHaveChanged;
 };
 
 // src/engine/rsync-output.ts
@@ -12751,30 +12787,6 @@ function sealEachLine(text) {
   return String(text).split("\n").map((line2) => sealHostText(line2)).join("\n");
 }
 
-// src/engine/duration.ts
-var UNIT_MS = { ms: 1, s: 1e3, m: 6e4, h: 36e5 };
-function parseDuration(text) {
-  const trimmed2 = text.trim();
-  const pattern = /(\d+(?:\.\d+)?)(ms|s|m|h)/gy;
-  let total = 0;
-  let consumed = 0;
-  for (const match of trimmed2.matchAll(pattern)) {
-    total += Number(match[1]) * UNIT_MS[match[2]];
-    consumed += match[0].length;
-  }
-  if (trimmed2 === "" || consumed !== trimmed2.length) {
-    throw new Error(`"${text}" is not a duration: write it like 250ms, 90s, 5m or 1m30s`);
-  }
-  return Math.round(total);
-}
-function formatDuration(ms2) {
-  if (ms2 < 1e3) return `${Math.round(ms2)} ms`;
-  if (ms2 < 6e4) return `${(ms2 / 1e3).toFixed(1)} s`;
-  const minutes = Math.floor(ms2 / 6e4);
-  const seconds = Math.round(ms2 % 6e4 / 1e3);
-  return `${minutes} min ${seconds} s`;
-}
-
 // src/engine/report/host-outcome.ts
 function statusOf(report) {
   return report.status ?? (report.ok ? "ok" : "failed");
@@ -13032,8 +13044,8 @@ function parseAmount(text, input, options) {
     if (!(p > 0) || p > 100) throw new InputError(input, `"${value}" is out of range (above 0% and at most 100%); ${expected}`);
     return { kind: "percent", value: p };
   }
-  const shown3 = value.length > 40 ? `${value.slice(0, 40)}...` : value;
-  throw new InputError(input, `"${shown3}" is neither a count nor a percentage; ${expected}`);
+  const shown = value.length > 40 ? `${value.slice(0, 40)}...` : value;
+  throw new InputError(input, `"${shown}" is neither a count nor a percentage; ${expected}`);
 }
 function resolveAmount(amount, total, rounding) {
   if (!Number.isSafeInteger(total) || total < 0) throw new RangeError(`resolveAmount: total ${total} is not a number of hosts`);
@@ -13050,8 +13062,8 @@ function parseShard(text) {
   const expected = `expected i/n, this job's part i of n (1 <= i <= n <= ${MAX_SHARDS}), e.g. \${{ matrix.shard }}/4 with shard: [1, 2, 3, 4]`;
   const match = /^(\d{1,10})\/(\d{1,10})$/.exec(value);
   if (!match) {
-    const shown3 = value.length > 40 ? `${value.slice(0, 40)}...` : value;
-    throw new InputError("shard", `"${shown3}" is not i/n; ${expected}`);
+    const shown = value.length > 40 ? `${value.slice(0, 40)}...` : value;
+    throw new InputError("shard", `"${shown}" is not i/n; ${expected}`);
   }
   const index = Number(match[1]);
   const count = Number(match[2]);
@@ -13403,6 +13415,23 @@ function parseInputs(given, environment = {}) {
     credentials,
     fleet,
     rollout
+  };
+}
+
+// src/run/cancel.ts
+var CANCEL_SETTLE_MS = 4e3;
+function twoStageCancel() {
+  const cancellation = new AbortController();
+  const watchesEnd = new AbortController();
+  return {
+    cancelled: cancellation.signal,
+    watchesEnd: watchesEnd.signal,
+    begin() {
+      if (cancellation.signal.aborted) return false;
+      cancellation.abort();
+      setTimeout(() => watchesEnd.abort(), CANCEL_SETTLE_MS).unref();
+      return true;
+    }
   };
 }
 
@@ -14723,7 +14752,7 @@ var SshShell = class {
   /** Why a command's channel did not open: the connection went, or the host refused one more channel. */
   notStarted(command, error2) {
     if (this.lost) return new RemoteConnectionLost(command, this.lost, { cause: error2 });
-    return new Error(`${channelRefusal(error2.message)}: ${command.slice(0, 120)}`, { cause: error2 });
+    return new Error(`${channelRefusal(error2.message)}: ${shownCommand(command)}`, { cause: error2 });
   }
   /** How a streaming command ended: its exit status, or the reason its connection went away. */
   channelEnd(channel) {
@@ -14960,8 +14989,8 @@ function parseEntry(doc, node, position, lines2, defaults) {
     const key = entry.resolve(pair.key);
     const name = (0, import_yaml.isScalar)(key) && typeof key.value === "string" ? key.value : void 0;
     if (name === void 0 || !KEYS.includes(name)) {
-      const shown3 = name !== void 0 && !CONTROL.test(name) ? `"${name.slice(0, 40)}"` : "that is not a plain name";
-      entry.fail(void 0, `unknown key ${shown3}; expected one of: ${KEYS.join(", ")}`);
+      const shown = name !== void 0 && !CONTROL.test(name) ? `"${name.slice(0, 40)}"` : "that is not a plain name";
+      entry.fail(void 0, `unknown key ${shown}; expected one of: ${KEYS.join(", ")}`);
     }
     fields.set(name, pair.value);
   }
@@ -15039,8 +15068,8 @@ function parseInventory(text, defaults) {
   for (const pair of top.items) {
     const key = (0, import_yaml.isScalar)(pair.key) && typeof pair.key.value === "string" ? pair.key.value : void 0;
     if (key !== "hosts") {
-      const shown3 = key !== void 0 && !CONTROL.test(key) ? `"${key.slice(0, 40)}"` : "that is not a plain name";
-      fail(`unknown top-level key ${shown3}; expected only hosts`);
+      const shown = key !== void 0 && !CONTROL.test(key) ? `"${key.slice(0, 40)}"` : "that is not a plain name";
+      fail(`unknown top-level key ${shown}; expected only hosts`);
     }
     hostsNode = (0, import_yaml.isAlias)(pair.value) ? pair.value.resolve(doc) : pair.value;
   }
@@ -15146,9 +15175,9 @@ function relativeToApp(path, target, appDir) {
   return void 0;
 }
 function definitionFor(definitions, worker) {
-  const named2 = definitions.filter((definition) => definition.name === worker.name);
-  if (named2.length <= 1) return named2[0];
-  return named2.find((definition) => definition.listen === worker.listen) ?? named2[0];
+  const named = definitions.filter((definition) => definition.name === worker.name);
+  if (named.length <= 1) return named[0];
+  return named.find((definition) => definition.listen === worker.listen) ?? named[0];
 }
 
 // src/engine/plan/master-change.ts
@@ -15239,8 +15268,8 @@ function needsRestart(change) {
   return change.files.length > 0 || change.definitions.length > 0 || change.stale.length > 0;
 }
 function listFiles(files, evidence) {
-  const named2 = files.slice(0, 5).map((file) => evidence[file] ? `${file} (${evidence[file]})` : file);
-  return files.length > 5 ? `${named2.join(", ")} and ${files.length - 5} more` : named2.join(", ");
+  const named = files.slice(0, 5).map((file) => evidence[file] ? `${file} (${evidence[file]})` : file);
+  return files.length > 5 ? `${named.join(", ")} and ${files.length - 5} more` : named.join(", ");
 }
 function describeMasterChange(change) {
   const evidence = change.evidence ?? {};
@@ -15299,20 +15328,16 @@ function plannedAction(change, onMasterChange) {
       return { action: "refuse", actionBecause: `${what}: on-master-change: fail would stop the deploy before changing anything` };
   }
 }
-function named(command) {
-  const line2 = command.replace(/\s*\n\s*/g, "; ");
-  return line2.length > 120 ? `${line2.slice(0, 119)}\u2026` : line2;
-}
 function plannedCommands(settings, action, runsBeforeReload) {
   const { drain, hooks } = settings;
   const drains = drain.command !== "" && action !== "refuse" && (drain.when === "always" || action === "restart");
-  const drainFirst = drains ? [`drain-command on the runner: ${named(drain.command)}`] : [];
-  const before = hooks.beforeReload !== "" && runsBeforeReload ? [`before-reload on the host: ${named(hooks.beforeReload)}`] : [];
+  const drainFirst = drains ? [`drain-command on the runner: ${shownCommand(drain.command)}`] : [];
+  const before = hooks.beforeReload !== "" && runsBeforeReload ? [`before-reload on the host: ${shownCommand(hooks.beforeReload)}`] : [];
   return [
     // drain: always takes the host out before the sync; a restart's drain comes right before the stop.
     ...drain.when === "always" ? [...drainFirst, ...before] : [...before, ...drainFirst],
-    ...hooks.afterReload !== "" ? [`after-reload on the host: ${named(hooks.afterReload)}`] : [],
-    ...drains && drain.undrainCommand !== "" ? [`undrain-command on the runner: ${named(drain.undrainCommand)}`] : []
+    ...hooks.afterReload !== "" ? [`after-reload on the host: ${shownCommand(hooks.afterReload)}`] : [],
+    ...drains && drain.undrainCommand !== "" ? [`undrain-command on the runner: ${shownCommand(drain.undrainCommand)}`] : []
   ];
 }
 function dryRunUnknowns(delivery2) {
@@ -15410,10 +15435,10 @@ var OutputLines = class {
   onLine;
   last = [];
   take = (line2) => {
-    const shown3 = line2.length > LINE_CHARS ? `${line2.slice(0, LINE_CHARS)}\u2026` : line2;
-    this.last.push(shown3);
+    const shown = line2.length > LINE_CHARS ? `${line2.slice(0, LINE_CHARS)}\u2026` : line2;
+    this.last.push(shown);
     if (this.last.length > KEPT_LINES) this.last.shift();
-    this.onLine(shown3);
+    this.onLine(shown);
   };
 };
 
@@ -15583,13 +15608,13 @@ function traced(shell, log, label) {
   return {
     async run(command, options) {
       const started = Date.now();
-      const shown3 = command.length > 160 ? `${command.slice(0, 160)}...` : command;
+      const shown = shownCommand(command);
       try {
         const result = await shell.run(command, options);
-        log.debug(`${label}: $ ${shown3} -> ${describeExit(result)} (${Date.now() - started} ms)`);
+        log.debug(`${label}: $ ${shown} -> ${describeExit(result)} (${Date.now() - started} ms)`);
         return result;
       } catch (error2) {
-        log.debug(`${label}: $ ${shown3} -> ${error2.message}`);
+        log.debug(`${label}: $ ${shown} -> ${error2.message}`);
         throw error2;
       }
     },
@@ -15698,28 +15723,24 @@ function renewCommand(target, token) {
 function releaseCommand(target, token) {
   return commandLine(["sh", "-c", lock_release_default, "graceful-reload-unlock", lockDirectory(target), token]);
 }
-function shown(text) {
-  const line2 = text.replace(/[\u0000-\u001f\u007f]+/g, " ").trim();
-  return line2.length > 200 ? `${line2.slice(0, 200)}...` : line2;
-}
 function parseOwner(text) {
   if (text.trim() === "") return { ownerProblem: "the lock has no owner file (a run that died between taking the lock and writing its owner?)" };
   let value;
   try {
     value = JSON.parse(text);
   } catch {
-    return { ownerProblem: `its owner file is not an owner record: "${shown(text.slice(0, 120))}"` };
+    return { ownerProblem: `its owner file is not an owner record: "${shownHostText(text)}"` };
   }
   const record = value;
   if (typeof value !== "object" || value === null || typeof record["runUrl"] !== "string" || typeof record["job"] !== "string" || typeof record["startedAt"] !== "string") {
-    return { ownerProblem: `its owner file is not an owner record: "${shown(text.slice(0, 120))}"` };
+    return { ownerProblem: `its owner file is not an owner record: "${shownHostText(text)}"` };
   }
   return {
     owner: {
-      runUrl: shown(record["runUrl"]),
-      job: shown(record["job"]),
-      startedAt: shown(record["startedAt"]),
-      ...typeof record["createdAt"] === "string" ? { createdAt: shown(record["createdAt"]) } : {}
+      runUrl: shownHostText(record["runUrl"]),
+      job: shownHostText(record["job"]),
+      startedAt: shownHostText(record["startedAt"]),
+      ...typeof record["createdAt"] === "string" ? { createdAt: shownHostText(record["createdAt"]) } : {}
     }
   };
 }
@@ -15754,10 +15775,7 @@ function secondsBetween(now, then) {
   return now !== void 0 && then !== void 0 && /^\d+$/.test(now) && /^\d+$/.test(then) ? Math.max(0, Number(now) - Number(then)) : void 0;
 }
 function formatAge(seconds) {
-  if (seconds < 60) return `${seconds} s`;
-  if (seconds < 3600) return `${Math.floor(seconds / 60)} min ${seconds % 60} s`;
-  if (seconds < 86400) return `${Math.floor(seconds / 3600)} h ${Math.floor(seconds % 3600 / 60)} min`;
-  return `${Math.floor(seconds / 86400)} d ${Math.floor(seconds % 86400 / 3600)} h`;
+  return formatDuration(seconds * 1e3, { wholeSeconds: true });
 }
 function describeHolder(holder) {
   const who = holder.owner ? `run ${holder.owner.runUrl} (job ${holder.owner.job}, started ${holder.owner.startedAt})` : `an unknown owner (${holder.ownerProblem ?? "no owner file"})`;
@@ -15789,7 +15807,7 @@ async function attempt(run2, command, path) {
       }
     );
   }
-  const why = shown(result.stderr) || shown(result.stdout) || "no output";
+  const why = shownHostText(result.stderr) || shownHostText(result.stdout) || "no output";
   const what = result.code === 3 ? `cannot create the state directory ${stateDirectory(run2.settings.target)} (${why})` : result.code === 4 ? `cannot create the lock directory ${path} (${why})` : result.code === 5 ? `cannot write the owner file into the lock directory ${path} (${why}); the lock was not taken` : result.code === 6 ? `force-unlock: cannot remove the lock ${path} (${why})` : `taking the lock ${path} failed (${describeExit(result)}: ${why})`;
   throw new StepError("lock", `${what}; no file of the target was changed`, { filesMayHaveChanged: false });
 }
@@ -15896,7 +15914,9 @@ async function release(run2, path, token) {
         `${label}: the lock ${path} is no longer this run's (another run took it with force-unlock): it now belongs to ${otherOwner(result.stdout)} and is left in place`
       );
     } else {
-      io.log.warning(`${label}: could not release the lock (${describeExit(result)}: ${shown(result.stderr) || shown(result.stdout) || "no output"}); ${left}`);
+      io.log.warning(
+        `${label}: could not release the lock (${describeExit(result)}: ${shownHostText(result.stderr) || shownHostText(result.stdout) || "no output"}); ${left}`
+      );
     }
   } catch (error2) {
     io.log.warning(`${label}: could not release the lock (${error2.message}); ${left}`);
@@ -16824,8 +16844,8 @@ function masterLevel(run2, live) {
 function staleMaster(run2, checked2) {
   const check = staleFiles(checked2.definitions, { startedAt: checked2.masterStartedAt, record: checked2.record }, run2.settings.target);
   if (check.stale.length > 0) {
-    const named2 = check.stale.slice(0, 5).map((file) => `${file} (${check.evidence[file]})`);
-    run2.io.log.warning(`${run2.label}: the running master did not load the current ${named2.join(", ")}. An earlier deploy reloaded where a restart was needed`);
+    const named = check.stale.slice(0, 5).map((file) => `${file} (${check.evidence[file]})`);
+    run2.io.log.warning(`${run2.label}: the running master did not load the current ${named.join(", ")}. An earlier deploy reloaded where a restart was needed`);
   }
   return check;
 }
@@ -17308,7 +17328,7 @@ async function watchRestart(run2, source, oldMasterPid, startedAt2, synced) {
   let state = startRestartWatch({ oldMasterPid, startedAt: startedAt2, expected });
   const deadline = run2.now() + settings.timeoutMs;
   let verdict;
-  let shown3 = "";
+  let shown = "";
   for (; ; ) {
     if (run2.cancelled?.aborted) throw new StepError("restart", "the run was cancelled while the restarted app was watched; nothing proved it came back");
     const step = observeRestart(state, await source.snapshot(), { settleMs: settings.settleMs, crashLimit: CRASH_LIMIT });
@@ -17320,8 +17340,8 @@ async function watchRestart(run2, source, oldMasterPid, startedAt2, synced) {
     }
     if (verdict.kind === "failed") throw new StepError("restart", verdict.message);
     const line2 = verdict.kind === "starting" ? `starting: ${verdict.detail}` : "every group up, settling";
-    if (line2 !== shown3) io.log.info(`${label}: ${line2}`);
-    shown3 = line2;
+    if (line2 !== shown) io.log.info(`${label}: ${line2}`);
+    shown = line2;
     if (run2.now() + settings.pollIntervalMs > deadline) break;
     await sleep(settings.pollIntervalMs);
   }
@@ -17479,14 +17499,14 @@ function observe(state, snapshot, rules) {
   return { state: settled, verdict: { kind: "settling", total, stableForMs } };
 }
 function wrongRevisionVerdict(wrong, baseline, rules) {
-  const shown3 = wrong.slice(0, 5).map((worker) => `${describeWorker(worker)}=${worker.revision}`).join(", ");
+  const shown = wrong.slice(0, 5).map((worker) => `${describeWorker(worker)}=${worker.revision}`).join(", ");
   const before = new Set(baseline.tracked.map((worker) => worker.revision));
   before.delete(void 0);
   const stillOld = wrong.every((worker) => before.has(worker.revision));
   return {
     kind: "failed",
     reason: stillOld ? "revision-not-loaded" : "wrong-revision",
-    message: stillOld ? `every old worker was replaced, but new workers still report the old revision, not ${rules.revision} (${shown3}): the code that reports it is loaded outside the worker callbacks (at the start script's top level), so it lives in the master and only a restart loads it. Load business code in onWorkerStart, or restart the app` : `every old worker was replaced, and the new workers loaded new code, but they report another revision than ${rules.revision} (${shown3}): the deployed code is not the revision the revision input names (check the checkout and what writes the revision)`
+    message: stillOld ? `every old worker was replaced, but new workers still report the old revision, not ${rules.revision} (${shown}): the code that reports it is loaded outside the worker callbacks (at the start script's top level), so it lives in the master and only a restart loads it. Load business code in onWorkerStart, or restart the app` : `every old worker was replaced, and the new workers loaded new code, but they report another revision than ${rules.revision} (${shown}): the deployed code is not the revision the revision input names (check the checkout and what writes the revision)`
   };
 }
 function classifyStall(state, rules, snapshot, stillOld, stale, replaced, stalledForMs) {
@@ -17950,10 +17970,6 @@ var LONG_COMMAND_MS = 6e4;
 function longTimeout(run2) {
   return Math.max(run2.settings.commandTimeoutMs, LONG_COMMAND_MS);
 }
-function shown2(text) {
-  const line2 = text.replace(/[\u0000-\u001f\u007f]+/g, " ").trim();
-  return line2.length > 300 ? `...${line2.slice(-300)}` : line2;
-}
 function trimmed(path) {
   return path.replace(/\/+$/, "");
 }
@@ -17988,7 +18004,7 @@ async function takeSnapshot(run2, options = {}) {
   );
   const name = result.stdout.split("\n").find((line2) => line2.startsWith(`${MARK3} `))?.slice(MARK3.length + 1).trim();
   if (result.code !== 0 || name === void 0 || !SNAPSHOT_NAME.test(name)) {
-    const why = shown2(result.stderr) || shown2(result.stdout) || "no output";
+    const why = shownHostText(result.stderr) || shownHostText(result.stdout) || "no output";
     const what = result.code === 3 ? `the target ${settings.target} is not a directory on the host` : result.code === 4 ? `cannot create the snapshot directory ${dir} (${why})` : result.code === 5 ? `cannot snapshot ${settings.target} into ${dir}: ${why}` : result.code === 6 ? `the hard-link copy of ${settings.target} into ${dir} failed (${why}); the half-made copy was removed` : result.code === 7 ? `the finished snapshot of ${settings.target} could not be renamed into place in ${dir} (${why})` : `taking a snapshot of ${settings.target} into ${dir} failed (${describeExit(result)}: ${why})`;
     throw new StepError("sync", `${what}; ${nothing}`, { filesMayHaveChanged: false });
   }
@@ -18005,7 +18021,7 @@ async function entries(run2, step, consequence) {
   if (result.code !== 0 || start < 0) {
     throw new StepError(
       step,
-      `cannot list the snapshots in ${dir} (${describeExit(result)}: ${shown2(result.stderr) || shown2(result.stdout) || "no output"}); ${consequence}`,
+      `cannot list the snapshots in ${dir} (${describeExit(result)}: ${shownHostText(result.stderr) || shownHostText(result.stdout) || "no output"}); ${consequence}`,
       { filesMayHaveChanged: false }
     );
   }
@@ -18051,7 +18067,9 @@ async function removeSnapshots(run2, names) {
   try {
     const result = await run2.shell.run(command, { timeoutMs: longTimeout(run2) });
     if (result.code === 0) return true;
-    io.log.warning(`${label}: could not remove every snapshot named in ${dir} (${describeExit(result)}: ${shown2(result.stderr) || "no output"}); ${later}`);
+    io.log.warning(
+      `${label}: could not remove every snapshot named in ${dir} (${describeExit(result)}: ${shownHostText(result.stderr) || "no output"}); ${later}`
+    );
   } catch (error2) {
     io.log.warning(`${label}: removing snapshots in ${dir} failed (${error2.message}); ${later}`);
   }
@@ -18151,7 +18169,7 @@ async function freeSpaceCheck(run2, neededBytes) {
   if (free === void 0) {
     throw new StepError(
       "preflight",
-      `cannot read the free space of ${parent} (df -Pk: ${describeExit(result)}: ${shown2(result.stderr) || shown2(result.stdout) || "no output"}); ${nothing}`,
+      `cannot read the free space of ${parent} (df -Pk: ${describeExit(result)}: ${shownHostText(result.stderr) || shownHostText(result.stdout) || "no output"}); ${nothing}`,
       { filesMayHaveChanged: false }
     );
   }
@@ -18240,7 +18258,7 @@ function untouched(host, status, why, clock) {
     ...clock ? { phases: clock.phases } : {}
   };
 }
-async function rolloutFleet(hosts, fleet, io, cancelled = new AbortController().signal, onReport = () => void 0, watchesEnd2 = cancelled) {
+async function rolloutFleet(hosts, fleet, io, cancelled = new AbortController().signal, onReport = () => void 0, watchesEnd = cancelled) {
   const guard = async (run2) => {
     const lock = await acquireLock(run2, fleet.lock.owner, { timeoutMs: fleet.lock.timeoutMs, force: fleet.lock.force });
     try {
@@ -18266,7 +18284,7 @@ async function rolloutFleet(hosts, fleet, io, cancelled = new AbortController().
       });
     }
     const ready = prepared.map((entry, index) => ({ host: hosts[index], prepared: entry.host }));
-    await runBatches(ready, fleet, io, { cancelled, watchesEnd: watchesEnd2 }, reports, onReport);
+    await runBatches(ready, fleet, io, { cancelled, watchesEnd }, reports, onReport);
     if (fleet.rollback === "all" && [...reports.values()].some((report) => report.status === "failed" || report.status === "rolled-back")) {
       await rollBackSucceeded(ready, fleet.maxParallel, io, reports);
     }
@@ -18275,7 +18293,7 @@ async function rolloutFleet(hosts, fleet, io, cancelled = new AbortController().
     await Promise.all(prepared.map((entry) => entry.ok ? entry.host.finish() : void 0));
   }
 }
-async function runBatches(ready, fleet, io, { cancelled, watchesEnd: watchesEnd2 }, reports, onReport) {
+async function runBatches(ready, fleet, io, { cancelled, watchesEnd }, reports, onReport) {
   const hasCanary = fleet.canary && ready.length > 1;
   const hooks = ready[0]?.host.settings.hooks;
   const onFirstOnly = hooks !== void 0 && hooks.beforeReload !== "" && hooks.beforeReloadOn === "first";
@@ -18304,7 +18322,7 @@ async function runBatches(ready, fleet, io, { cancelled, watchesEnd: watchesEnd2
     for (const entry of batch) entry.prepared.clock.alone = !together;
     await Promise.all(
       batch.map(async (entry) => {
-        const report = await deployOne(entry, fleet, io, isCanary, watchesEnd2, runsBeforeReload(entry));
+        const report = await deployOne(entry, fleet, io, isCanary, watchesEnd, runsBeforeReload(entry));
         if (report.status !== "ok") failures += 1;
         if (report.step === "before-reload") hookFailed ??= entry.host.spec.label;
         if (isCanary && report.status !== "ok") canaryFailed = true;
@@ -18345,11 +18363,11 @@ function withUserCommands(entry, io, runsBeforeReload) {
   };
   return { prepared: { ...entry.prepared, run: run2 }, finish };
 }
-async function deployOne(entry, fleet, io, canary, watchesEnd2, runsBeforeReload) {
+async function deployOne(entry, fleet, io, canary, watchesEnd, runsBeforeReload) {
   const { prepared, finish } = withUserCommands(entry, io, runsBeforeReload);
-  return finish(await deployOrRollBack({ ...entry, prepared }, fleet, io, canary, watchesEnd2));
+  return finish(await deployOrRollBack({ ...entry, prepared }, fleet, io, canary, watchesEnd));
 }
-async function deployOrRollBack(entry, fleet, io, canary, watchesEnd2) {
+async function deployOrRollBack(entry, fleet, io, canary, watchesEnd) {
   const { prepared } = entry;
   const { run: run2, clock } = prepared;
   const refused = (step, error2) => failedReport(prepared, step, error2);
@@ -18367,7 +18385,7 @@ async function deployOrRollBack(entry, fleet, io, canary, watchesEnd2) {
   if ("error" in snapshotting) return refused("sync", snapshotting.error);
   let report;
   try {
-    report = await afterReloadStep(run2, await deployHost(prepared, snapshotting.transfer, watchesEnd2));
+    report = await afterReloadStep(run2, await deployHost(prepared, snapshotting.transfer, watchesEnd));
     if (report.ok && canary) {
       clock.begin("canary");
       report = await watchCanary(prepared, report, fleet.canarySettleMs);
@@ -19308,8 +19326,8 @@ var TIMELINE_MAX_HOSTS = 50;
 var APP_ERRORS_SHOWN = 10;
 function markdownCell(text, maxChars = CELL_MAX_CHARS) {
   const sealed = sealHostText(text);
-  const shown3 = sealed.length > maxChars ? `${sealed.slice(0, maxChars)}\u2026` : sealed;
-  return shown3.replace(/[\\`*_{}[\]<>|~&!#]/g, (character) => `\\${character}`);
+  const shown = sealed.length > maxChars ? `${sealed.slice(0, maxChars)}\u2026` : sealed;
+  return shown.replace(/[\\`*_{}[\]<>|~&!#]/g, (character) => `\\${character}`);
 }
 function byGroup(workers) {
   const counts = /* @__PURE__ */ new Map();
@@ -19426,9 +19444,9 @@ function hostTextSection(heading, blocks) {
   if (blocks.length === 0) return [];
   const lines2 = ["", `### ${heading}`];
   for (const block of blocks) {
-    const shown3 = block.lines.map((line2) => sealHostText(line2).slice(0, CELL_MAX_CHARS));
-    const fence = fenceFor(shown3.join("\n"));
-    lines2.push("", `<details open><summary>${htmlText(block.host)}: ${htmlText(block.title)}</summary>`, "", `${fence}text`, ...shown3, fence, "", "</details>");
+    const shown = block.lines.map((line2) => sealHostText(line2).slice(0, CELL_MAX_CHARS));
+    const fence = fenceFor(shown.join("\n"));
+    lines2.push("", `<details open><summary>${htmlText(block.host)}: ${htmlText(block.title)}</summary>`, "", `${fence}text`, ...shown, fence, "", "</details>");
   }
   return lines2;
 }
@@ -19548,23 +19566,19 @@ function endNow(why, detail) {
   attempt2(() => fail3(`graceful-reload stopped: ${why}.${inProgress} The report lists the ${progress.reports.length} host(s) finished before.`));
   process.exit(1);
 }
-var CANCEL_SETTLE_MS = 4e3;
 var CANCEL_GRACE_MS = 6500;
-var cancellation = new AbortController();
-var watchesEnd = new AbortController();
+var cancel = twoStageCancel();
 function installLastResort() {
   process.on("uncaughtException", (error2) => endNow(`an unexpected error: ${error2 instanceof Error ? error2.message : String(error2)}`, error2));
   process.on("unhandledRejection", (reason) => endNow(`an unexpected error: ${reason instanceof Error ? reason.message : String(reason)}`, reason));
   process.on("SIGINT", () => {
-    if (cancellation.signal.aborted || progress.current === void 0) {
+    if (progress.current === void 0 || !cancel.begin()) {
       endNow("the step was cancelled (SIGINT)");
       return;
     }
-    cancellation.abort();
     warning(
       `cancelled (SIGINT): no new host starts; the hosts in flight get ${CANCEL_SETTLE_MS / 1e3} s to settle, then stop watching and release their locks`
     );
-    setTimeout(() => watchesEnd.abort(), CANCEL_SETTLE_MS).unref();
     setTimeout(() => endNow("the step was cancelled (SIGINT) and the hosts in flight did not finish in time"), CANCEL_GRACE_MS).unref();
   });
   process.on("SIGTERM", () => endNow("the step was cancelled (SIGTERM)"));
@@ -19593,8 +19607,8 @@ async function deploy() {
       lockOwner: lockOwner(),
       log: actionLog,
       debugText: debugLines,
-      cancelled: cancellation.signal,
-      watchesEnd: watchesEnd.signal,
+      cancelled: cancel.cancelled,
+      watchesEnd: cancel.watchesEnd,
       rolloutStarts: (hosts) => {
         progress.current = hosts.length <= 3 ? hosts.map((host) => host.spec.label).join(", ") : `the rollout of ${hosts.length} hosts`;
       },
@@ -19954,13 +19968,13 @@ function unknownOption(name, options, file) {
     );
   }
   const guess = nearest(name, options);
-  const shown3 = (flag) => file ? flag : `--${flag}`;
-  return new UsageError(`${file ? `${file}: unknown key` : "unknown option"} ${shown3(name)}${guess ? ` (did you mean ${shown3(guess)}?)` : ""}`);
+  const shown = (flag) => file ? flag : `--${flag}`;
+  return new UsageError(`${file ? `${file}: unknown key` : "unknown option"} ${shown(name)}${guess ? ` (did you mean ${shown(guess)}?)` : ""}`);
 }
-function addValue(given, option, value, shown3) {
+function addValue(given, option, value, shown) {
   const values = given.get(option.flag) ?? [];
-  if (values.length > 0 && option.kind !== "list" && option.kind !== "file") throw new UsageError(`${shown3} is given twice; it takes one value`);
-  if (option.kind === "boolean" && value !== "true" && value !== "false") throw new UsageError(`${shown3}: "${value}" is not true or false`);
+  if (values.length > 0 && option.kind !== "list" && option.kind !== "file") throw new UsageError(`${shown} is given twice; it takes one value`);
+  if (option.kind === "boolean" && value !== "true" && value !== "false") throw new UsageError(`${shown}: "${value}" is not true or false`);
   values.push(value);
   given.set(option.flag, values);
 }
@@ -20157,21 +20171,21 @@ function parseConfig(text, file, options = cliOptions()) {
     const key = (0, import_yaml3.isScalar)(pair.key) ? String(pair.key.value) : String(pair.key);
     const option = byFlag.get(key);
     if (!option) throw unknownOption(key, [...byFlag.values()], file);
-    const shown3 = `${file}: ${key}`;
+    const shown = `${file}: ${key}`;
     const items = (0, import_yaml3.isSeq)(pair.value) ? pair.value.items : [pair.value];
-    if ((0, import_yaml3.isSeq)(pair.value) && option.kind !== "list") throw new UsageError(`${shown3} takes one value, not a list`);
+    if ((0, import_yaml3.isSeq)(pair.value) && option.kind !== "list") throw new UsageError(`${shown} takes one value, not a list`);
     for (const item of items) {
-      if (!(0, import_yaml3.isScalar)(item) || item.value === null || typeof item.value === "object") throw new UsageError(`${shown3}: expected a string, a number or true/false`);
-      addValue(given, option, String(item.value), shown3);
+      if (!(0, import_yaml3.isScalar)(item) || item.value === null || typeof item.value === "object") throw new UsageError(`${shown}: expected a string, a number or true/false`);
+      addValue(given, option, String(item.value), shown);
     }
   }
   return given;
 }
-async function fileContent(path, shown3) {
+async function fileContent(path, shown) {
   try {
     return await readBoundedText(path);
   } catch (error2) {
-    throw new UsageError(`${shown3}: cannot read ${path} (${unreadable(error2)})`);
+    throw new UsageError(`${shown}: cannot read ${path} (${unreadable(error2)})`);
   }
 }
 async function resolveInputs(commandLine2, config, environment, options = cliOptions()) {
@@ -20187,9 +20201,9 @@ async function resolveInputs(commandLine2, config, environment, options = cliOpt
     const values = fromLine ?? config?.given.get(option.flag);
     if (values === void 0) continue;
     const base = fromLine ? process.cwd() : config.directory;
-    const shown3 = fromLine ? `--${option.flag}` : `${config.path}: ${option.flag}`;
+    const shown = fromLine ? `--${option.flag}` : `${config.path}: ${option.flag}`;
     for (const value of values) {
-      if (option.kind === "file") add(option.input, await fileContent((0, import_node_path3.resolve)(base, value), shown3));
+      if (option.kind === "file") add(option.input, await fileContent((0, import_node_path3.resolve)(base, value), shown));
       else if (!fromLine && PATH_INPUTS.includes(option.input) && value !== "") add(option.input, (0, import_node_path3.resolve)(base, value));
       else add(option.input, value);
     }
@@ -20252,10 +20266,9 @@ function lockOwner2() {
   };
 }
 function interrupts(progress2, err) {
-  const cancellation2 = new AbortController();
-  const watchesEnd2 = new AbortController();
+  const cancel2 = twoStageCancel();
   const onInterrupt = () => {
-    if (cancellation2.signal.aborted) {
+    if (!cancel2.begin()) {
       stopRunningRsync();
       progress2.stop();
       err.write(
@@ -20263,12 +20276,12 @@ function interrupts(progress2, err) {
       );
       process.exit(EXIT.interrupted);
     }
-    cancellation2.abort();
-    progress2.log.warning("Ctrl-C: no new host starts; the hosts in flight get 4 s to settle, then stop watching. Ctrl-C again stops at once");
-    setTimeout(() => watchesEnd2.abort(), 4e3).unref();
+    progress2.log.warning(
+      `Ctrl-C: no new host starts; the hosts in flight get ${CANCEL_SETTLE_MS / 1e3} s to settle, then stop watching. Ctrl-C again stops at once`
+    );
   };
   process.on("SIGINT", onInterrupt);
-  return { cancelled: cancellation2.signal, watchesEnd: watchesEnd2.signal, dispose: () => process.off("SIGINT", onInterrupt) };
+  return { cancelled: cancel2.cancelled, watchesEnd: cancel2.watchesEnd, dispose: () => process.off("SIGINT", onInterrupt) };
 }
 var succeeded = (report) => statusOf(report) === "ok" || statusOf(report) === "planned";
 function outcomeLines(reports, tookMs) {
@@ -20283,7 +20296,7 @@ async function deploy2(run2, streams) {
   const { out, err, env } = streams;
   const live = !run2.plain && out.isTTY === true && env["TERM"] !== "dumb";
   const progress2 = live ? liveProgress(out, run2.verbose) : plainProgress(out, err, run2.verbose);
-  const { cancelled, watchesEnd: watchesEnd2, dispose } = interrupts(progress2, err);
+  const { cancelled, watchesEnd, dispose } = interrupts(progress2, err);
   const started = Date.now();
   let reports;
   try {
@@ -20293,7 +20306,7 @@ async function deploy2(run2, streams) {
       log: progress2.log,
       debugText: (text) => progress2.log.debug(text),
       cancelled,
-      watchesEnd: watchesEnd2,
+      watchesEnd,
       rolloutStarts: (hosts) => progress2.hostsStart(hosts.map((host) => host.spec.label)),
       hostReported: (report) => progress2.hostEnded(report.host, statusOf(report), succeeded(report))
     });

@@ -1,4 +1,4 @@
-import { formatDuration } from '../engine/duration.js';
+import { formatDuration } from '../engine/units.js';
 import { sealHostText } from '../engine/report/host-text.js';
 import type { RolloutLog } from '../engine/ports.js';
 

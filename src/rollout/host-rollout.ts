@@ -1,6 +1,6 @@
 import type { HostSpec } from '../engine/inputs/host-spec.js';
 import { definitionChanges, describeMasterChange, type MasterChange, type StaleCheck } from '../engine/plan/master-change.js';
-import { StepError } from '../engine/ports.js';
+import { StepError } from '../engine/step-error.js';
 import type { HostReport } from '../engine/report/report.js';
 import type { RolloutSettings } from '../engine/inputs/settings.js';
 import { traced, type HostFacts, type HostRolloutIO, type HostRun } from './context.js';

@@ -1,6 +1,6 @@
 import { setTimeout as realSleep } from 'node:timers/promises';
 import { phpErrors } from '../engine/verdict/app-log.js';
-import { formatDuration } from '../engine/duration.js';
+import { formatDuration } from '../engine/units.js';
 import type { RolloutLog } from '../engine/ports.js';
 import type { OnGracefulTimeout } from '../engine/inputs/settings.js';
 import { markStopped, observe, startWatch, type ForcedStop, type ReloadBaseline, type Verdict, type VerdictRules } from '../engine/verdict/verdict.js';

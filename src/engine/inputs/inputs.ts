@@ -1,5 +1,5 @@
 import { InputError } from './input-error.js';
-import { parseDuration } from '../duration.js';
+import { parseDuration } from '../units.js';
 import { parseHostList, parseHostSpec, parsePort, parseUsername } from './host-spec.js';
 import { parseKnownHosts } from './known-hosts.js';
 import { parseAmount, parseShard, type Amount } from './fleet-plan.js';

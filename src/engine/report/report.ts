@@ -1,5 +1,6 @@
 import type { MasterChange } from '../plan/master-change.js';
-import type { Step, SyncSummary } from '../ports.js';
+import type { SyncSummary } from '../ports.js';
+import type { Step } from '../step-error.js';
 import type { WorkerProcess } from '../workers/worker-snapshot.js';
 import type { ForcedStop } from '../verdict/verdict.js';
 import type { DryRunPlan, PlannedFiles } from '../plan/dry-run.js';
