@@ -13341,35 +13341,31 @@ function parseHooks(raw, problems) {
     timeoutMs: check(() => duration(raw, "hook-timeout", 1e3, 6 * 36e5), 0)
   };
 }
-function parseInputs(given, environment = {}) {
-  const raw = (name) => {
+function withoutNul(given) {
+  return (name) => {
     const value = given(name);
     if (value.includes("\0")) throw new InputError(name, "contains a NUL byte");
     return value;
   };
-  const problems = new InputProblems();
+}
+function parseTrust(raw, problems) {
   const { check } = problems;
-  const target = check(() => validateTarget(raw("target").trim()), "/");
-  const port = check(() => asInput("port", () => parsePort(get(raw, "port"), "port")), 22);
-  const username = check(() => asInput("username", () => parseUsername(get(raw, "username"), "username")), "root");
-  const fleet = parseFleet(raw, problems);
-  const hosts = check(
-    () => raw("hosts").trim() === "" && raw("inventory").trim() !== "" ? [] : asInput("hosts", () => parseHostList(raw("hosts"), { username, port })),
-    []
-  );
   const ignoreHostKeys = check(() => booleanInput(raw, "insecure-ignore-host-key"), false);
   const pins = check(() => asInput("known-hosts", () => parseKnownHosts(raw("known-hosts"))), []);
   if (pins.length === 0 && !ignoreHostKeys && !problems.bad("known-hosts", "insecure-ignore-host-key")) {
     problems.add(new InputError("known-hosts", 'no host key is pinned; add the known_hosts lines of every host (see README: "Pinning host keys")'));
   }
-  const jumpHost = check(() => {
-    const jumpText = raw("jump-host").trim();
-    return jumpText === "" ? void 0 : asInput("jump-host", () => parseHostSpec(jumpText, { username, port }));
-  }, void 0);
-  const credentials = parseCredentials(raw, environment, problems);
+  return { pins, ignoreHostKeys };
+}
+function parseFiles(raw, problems) {
+  const { check } = problems;
   const source = check(() => noLeadingDash("source", get(raw, "source")), ".");
   const exclude = check(() => raw("exclude").trim() === "" ? DEFAULT_EXCLUDE : lines(raw("exclude")).map((pattern) => noLeadingDash("exclude", pattern)), []);
   const protect = [...DEFAULT_PROTECT, ...check(() => lines(raw("protect")).map((pattern) => noLeadingDash("protect", pattern)), [])];
+  return { source, exclude, protect };
+}
+function parseWatchTimes(raw, problems) {
+  const { check } = problems;
   const timeoutMs = check(() => duration(raw, "timeout", 1e3, 6 * 36e5), 0);
   const settleMs = check(() => duration(raw, "settle", 0, 10 * 6e4), 0);
   const pollIntervalMs = check(() => duration(raw, "poll-interval", 20, 6e4), 0);
@@ -13377,10 +13373,15 @@ function parseInputs(given, environment = {}) {
     problems.add(new InputError("settle", `must be shorter than timeout (${get(raw, "timeout")})`));
   if (!problems.bad("timeout", "poll-interval") && pollIntervalMs >= timeoutMs)
     problems.add(new InputError("poll-interval", `must be shorter than timeout (${get(raw, "timeout")})`));
+  return { timeoutMs, settleMs, pollIntervalMs };
+}
+function parseRollout(raw, problems, environment, read) {
+  const { check } = problems;
   const status = check(() => oneOf(raw, "status", ["workerman", "http", "process"]), "workerman");
   const statusUrl = problems.bad("status") ? "" : check(() => validateStatusUrl(status, raw("status-url").trim()), "");
   const revision = check(() => validateRevision(raw("revision").trim() || (environment.githubSha ?? "")), void 0);
-  const rollout = {
+  const { target, source, exclude, protect, timeoutMs, settleMs, pollIntervalMs } = read;
+  return {
     source,
     target,
     exclude,
@@ -13406,16 +13407,29 @@ function parseInputs(given, environment = {}) {
     commandTimeoutMs: check(() => duration(raw, "command-timeout", 1e3, 10 * 6e4), 0),
     connectTimeoutMs: check(() => duration(raw, "connect-timeout", 1e3, 5 * 6e4), 0)
   };
+}
+function parseInputs(given, environment = {}) {
+  const raw = withoutNul(given);
+  const problems = new InputProblems();
+  const { check } = problems;
+  const target = check(() => validateTarget(raw("target").trim()), "/");
+  const port = check(() => asInput("port", () => parsePort(get(raw, "port"), "port")), 22);
+  const username = check(() => asInput("username", () => parseUsername(get(raw, "username"), "username")), "root");
+  const fleet = parseFleet(raw, problems);
+  const hosts = check(
+    () => raw("hosts").trim() === "" && raw("inventory").trim() !== "" ? [] : asInput("hosts", () => parseHostList(raw("hosts"), { username, port })),
+    []
+  );
+  const trust = parseTrust(raw, problems);
+  const jumpHost = check(() => {
+    const jumpText = raw("jump-host").trim();
+    return jumpText === "" ? void 0 : asInput("jump-host", () => parseHostSpec(jumpText, { username, port }));
+  }, void 0);
+  const credentials = parseCredentials(raw, environment, problems);
+  const files = parseFiles(raw, problems);
+  const rollout = parseRollout(raw, problems, environment, { target, ...files, ...parseWatchTimes(raw, problems) });
   problems.throwIfAny();
-  return {
-    hosts,
-    hostDefaults: { username, port },
-    ...jumpHost ? { jumpHost } : {},
-    trust: { pins, ignoreHostKeys },
-    credentials,
-    fleet,
-    rollout
-  };
+  return { hosts, hostDefaults: { username, port }, ...jumpHost ? { jumpHost } : {}, trust, credentials, fleet, rollout };
 }
 
 // src/run/cancel.ts
@@ -14785,11 +14799,18 @@ function sshAlgorithms(hostKeyAlgorithms2, compress) {
 function tcpOptions(host) {
   return { host: host.host, port: host.port, noDelay: true };
 }
+function credentialOptions(credentials) {
+  return {
+    ...credentials.privateKey !== void 0 ? { privateKey: credentials.privateKey } : {},
+    ...credentials.passphrase !== void 0 ? { passphrase: credentials.passphrase } : {},
+    ...credentials.password !== void 0 ? { password: credentials.password } : {},
+    ...credentials.agentSocket !== void 0 ? { agent: credentials.agentSocket } : {}
+  };
+}
 async function connectOnce(host, options, asJump, openSock) {
   let rejected;
   let remoteKeyFormats;
   const client = new NodeSSH();
-  const { credentials } = options;
   const algorithms = options.trust.ignoreHostKeys ? [] : hostKeyAlgorithms(options.trust.pins, host.host, host.port);
   const where = asJump ? `jump host ${host.label}: ` : "";
   const direct = openSock ? void 0 : (0, import_node_net.connect)(tcpOptions(host));
@@ -14802,10 +14823,7 @@ async function connectOnce(host, options, asJump, openSock) {
       port: host.port,
       username: host.username,
       ...sock ? { sock } : {},
-      ...credentials.privateKey !== void 0 ? { privateKey: credentials.privateKey } : {},
-      ...credentials.passphrase !== void 0 ? { passphrase: credentials.passphrase } : {},
-      ...credentials.password !== void 0 ? { password: credentials.password } : {},
-      ...credentials.agentSocket !== void 0 ? { agent: credentials.agentSocket } : {},
+      ...credentialOptions(options.credentials),
       readyTimeout: options.connectTimeoutMs,
       keepaliveInterval: 1e4,
       tryKeyboard: false,
@@ -17427,29 +17445,27 @@ var START_TIME_SLACK_SECONDS = 0.02;
 function countsIfItDies(baseline, worker) {
   return worker.startedAt >= (baseline.signalReachedBy ?? baseline.signalAt) + START_TIME_SLACK_SECONDS;
 }
-function observe(state, snapshot, rules) {
-  const { baseline } = state;
+function masterProblem(baseline, snapshot) {
   const master = onlyMaster(snapshot);
   if (master.kind === "failed") {
-    const verdict = master.reason === "no-master" ? { kind: "failed", reason: "master-gone", message: `the master process (pid ${baseline.masterPid}) died during the reload` } : master;
-    return { state, verdict };
+    return master.reason === "no-master" ? { kind: "failed", reason: "master-gone", message: `the master process (pid ${baseline.masterPid}) died during the reload` } : master;
   }
-  if (master.pid !== baseline.masterPid) {
-    return {
-      state,
-      verdict: {
-        kind: "failed",
-        reason: "master-replaced",
-        message: `the master was replaced during the reload (pid ${baseline.masterPid} is gone, pid ${master.pid} runs now): the app was restarted, so a rolling reload cannot be proven`
-      }
-    };
-  }
-  const trackedGroups = new Set(baseline.tracked.map((worker) => worker.group));
+  if (master.pid === baseline.masterPid) return void 0;
+  return {
+    kind: "failed",
+    reason: "master-replaced",
+    message: `the master was replaced during the reload (pid ${baseline.masterPid} is gone, pid ${master.pid} runs now): the app was restarted, so a rolling reload cannot be proven`
+  };
+}
+function workerPicture(baseline, snapshot) {
   const current = snapshot.workers.filter((worker) => keptBecause(baseline.plan, worker) === void 0);
-  const currentPids = new Set(current.map((worker) => worker.pid));
   const currentStarts = new Map(current.map((worker) => [worker.pid, worker.startedAt]));
   const stillOld = baseline.tracked.filter((worker) => Math.abs((currentStarts.get(worker.pid) ?? Number.NaN) - worker.startedAt) < 0.05);
   const fresh = current.filter((worker) => worker.startedAt >= baseline.signalAt);
+  return { current, stillOld, fresh };
+}
+function advance(state, snapshot, { current, stillOld, fresh }) {
+  const currentPids = new Set(current.map((worker) => worker.pid));
   const newSeen = new Set(state.newSeen);
   let deaths = state.deaths;
   for (const pid of state.newSeen) {
@@ -17458,12 +17474,22 @@ function observe(state, snapshot, rules) {
       newSeen.delete(pid);
     }
   }
-  for (const worker of fresh) if (countsIfItDies(baseline, worker)) newSeen.add(worker.pid);
+  for (const worker of fresh) if (countsIfItDies(state.baseline, worker)) newSeen.add(worker.pid);
+  const replaced = state.baseline.tracked.length - stillOld.length;
+  const progress2 = replaced > state.progress.replaced ? { replaced, at: snapshot.at } : state.progress;
+  return { ...state, newSeen, deaths, progress: progress2 };
+}
+function observe(state, snapshot, rules) {
+  const { baseline } = state;
+  const masterFailed = masterProblem(baseline, snapshot);
+  if (masterFailed) return { state, verdict: masterFailed };
+  const picture2 = workerPicture(baseline, snapshot);
+  const { current, stillOld, fresh } = picture2;
+  const next = advance(state, snapshot, picture2);
   const total = baseline.tracked.length;
   const replaced = total - stillOld.length;
-  const progress2 = replaced > state.progress.replaced ? { replaced, at: snapshot.at } : state.progress;
-  const crashes = crashesSinceSignal(expectedExits(state), snapshot, deaths, trackedGroups);
-  const next = { ...state, newSeen, deaths, progress: progress2 };
+  const trackedGroups = new Set(baseline.tracked.map((worker) => worker.group));
+  const crashes = crashesSinceSignal(expectedExits(state), snapshot, next.deaths, trackedGroups);
   if (isCrashLoop(crashes, rules.crashLimit)) {
     return {
       state: next,
@@ -17475,7 +17501,7 @@ function observe(state, snapshot, rules) {
       }
     };
   }
-  const stalledForMs = ms(snapshot.at - progress2.at);
+  const stalledForMs = ms(snapshot.at - next.progress.at);
   const wrongRevision = rules.revision === void 0 ? [] : fresh.filter((worker) => worker.revision !== void 0 && worker.revision !== rules.revision);
   const have = countByGroup(current);
   const short = [...baseline.expected].some(([group, count]) => (have.get(group) ?? 0) < count);
@@ -17489,6 +17515,10 @@ function observe(state, snapshot, rules) {
     if (stall) return { state: { ...next, stable: null }, verdict: stall };
     return { state: { ...next, stable: null }, verdict: { kind: "replacing", replaced, total, stillOld, wrongRevision, stale, stalledForMs } };
   }
+  return settling(state, next, snapshot, current, crashes, rules);
+}
+function settling(state, next, snapshot, current, crashes, rules) {
+  const total = state.baseline.tracked.length;
   const pids = current.map((worker) => worker.pid).sort((a, b) => a - b).join(",");
   const stable = state.stable?.pids === pids && state.stable.crashes === crashes ? state.stable : { pids, since: snapshot.at, crashes };
   const stableForMs = ms(snapshot.at - stable.since);
@@ -17624,32 +17654,68 @@ function untouchedGroupsHint(baseline, stillOld) {
   if (untouched2.length === 0 || untouched2.length === groups.size) return "";
   return ` No worker of ${untouched2.join(", ")} was replaced while others were: if the running master has it as reloadable = false (its start script changed since it started), restart the app, or list it in ignore-workers.`;
 }
+function pinnedMessage(pinned) {
+  const { holders } = pinned;
+  const waiting = holders.length - 1;
+  return `the graceful reload stood still for ${formatDuration(pinned.stalledForMs)} (graceful-timeout): pinned by ${describeWorkerStates(holders.slice(0, 1))}` + (waiting > 0 ? `, with ${waiting} more old worker(s) waiting behind it (${describeWorkerStates(holders.slice(1))})` : "") + ". Close those clients, or set on-graceful-timeout: force";
+}
+async function forcePinned(options, pinned, watch, now) {
+  const { inFlight } = watch;
+  if (inFlight && pinned.holders.some((worker) => worker.pid === inFlight.worker.pid)) {
+    if (!inFlight.killed && now() - inFlight.at >= KILL_AFTER_MS) {
+      options.log.warning(`${options.label}: ${describeWorker(inFlight.worker)} ignored SIGINT for ${KILL_AFTER_MS / 1e3} s; sending SIGKILL`);
+      if (await options.stopWorker(inFlight.worker, "KILL")) watch.forced.push(forcedStop(inFlight.worker, "KILL", inFlight.why));
+      watch.inFlight = { ...inFlight, killed: true };
+    }
+    return;
+  }
+  const holder = pinned.holders[0];
+  const why = waitedOnEvidence(options.baseline, holder);
+  options.log.warning(
+    pinned.quickStop ? `${options.label}: ${describeWorkerStates([holder])} holds the reload and does not listen, so a graceful stop cannot help it; stopping it with SIGINT, as a quick reload would (reload-mode: auto). ${why}` : `${options.label}: graceful reload pinned for ${formatDuration(pinned.stalledForMs)}; stopping ${describeWorkerStates([holder])} with SIGINT so the master can go on (on-graceful-timeout: force). ${why}`
+  );
+  if (await options.stopWorker(holder, "INT")) watch.forced.push(forcedStop(holder, "INT", why));
+  watch.inFlight = { worker: holder, at: now(), killed: false, why };
+  watch.state = markStopped(watch.state, holder, !pinned.quickStop);
+}
+function oldAtTimeout(last) {
+  return last.kind === "replacing" ? last.stillOld : last.kind === "pinned" ? last.holders : [];
+}
+function whereAtTimeout(options, last) {
+  if (last.kind === "settling") return "every worker was replaced, but the new set did not stay stable for settle";
+  if (last.kind !== "replacing" && last.kind !== "pinned") return "";
+  const stillOld = oldAtTimeout(last);
+  let where = `${last.replaced}/${last.total} workers replaced; still old: ${describeWorkerStates(stillOld)}.${untouchedGroupsHint(options.baseline, stillOld)}`;
+  if (last.kind === "replacing" && last.stale.length > 0) {
+    where += ` Workers ${last.stale.map(describeWorker).join(", ")} started before the signal: an earlier reload forked them, so they may run older code.`;
+  }
+  if (last.kind === "replacing" && last.wrongRevision.length > 0) {
+    where += ` New workers report another revision than ${options.rules.revision}: ${last.wrongRevision.map((w) => `${describeWorker(w)}=${w.revision}`).join(", ")}.`;
+  }
+  return where;
+}
+function cancelledMessage(cancelled) {
+  const why = typeof cancelled.reason === "string" ? cancelled.reason : "the run was cancelled";
+  return `${why} while the reload was watched: the master goes on replacing workers, but nothing proved it finished`;
+}
 async function watchReload(options) {
   const now = options.now ?? Date.now;
   const sleep = options.sleep ?? import_promises6.setTimeout;
   const started = now();
-  const forced = [];
-  let inFlight;
-  let state = startWatch(options.baseline);
+  const watch = { state: startWatch(options.baseline), inFlight: void 0, forced: [] };
+  const { forced } = watch;
   let lastShape = "";
   let last;
-  const failure = (reason, message, stillOld2) => {
+  const failure = (reason, message, stillOld) => {
     const appErrors = phpErrors(options.logSinceSignal());
-    return { ok: false, reason, message, stillOld: stillOld2, replaced: state.progress.replaced, elapsedMs: now() - started, forced, appErrors };
+    return { ok: false, reason, message, stillOld, replaced: watch.state.progress.replaced, elapsedMs: now() - started, forced, appErrors };
   };
   for (; ; ) {
-    if (options.cancelled?.aborted) {
-      const why = typeof options.cancelled.reason === "string" ? options.cancelled.reason : "the run was cancelled";
-      return failure(
-        "cancelled",
-        `${why} while the reload was watched: the master goes on replacing workers, but nothing proved it finished`,
-        last?.kind === "replacing" ? last.stillOld : []
-      );
-    }
+    if (options.cancelled?.aborted) return failure("cancelled", cancelledMessage(options.cancelled), last?.kind === "replacing" ? last.stillOld : []);
     const snapshot = await options.snapshot();
     const elapsedMs = now() - started;
-    const step = observe(state, snapshot, options.rules);
-    state = step.state;
+    const step = observe(watch.state, snapshot, options.rules);
+    watch.state = step.state;
     last = step.verdict;
     const shape = last.kind === "replacing" || last.kind === "pinned" ? `${last.kind}${last.replaced}` : last.kind;
     if (shape !== lastShape) {
@@ -17659,50 +17725,14 @@ async function watchReload(options) {
     if (last.kind === "replaced") return { ok: true, workers: last.workers, elapsedMs, forced };
     if (last.kind === "failed") return failure(last.reason, last.message, last.stillOld ?? []);
     if (last.kind === "pinned") {
-      const holders = last.holders;
-      if (options.onGracefulTimeout === "fail" && !last.quickStop) {
-        const waiting = holders.length - 1;
-        return failure(
-          "pinned",
-          `the graceful reload stood still for ${formatDuration(last.stalledForMs)} (graceful-timeout): pinned by ${describeWorkerStates(holders.slice(0, 1))}` + (waiting > 0 ? `, with ${waiting} more old worker(s) waiting behind it (${describeWorkerStates(holders.slice(1))})` : "") + ". Close those clients, or set on-graceful-timeout: force",
-          holders
-        );
-      }
-      const stillHolding = inFlight && holders.some((worker) => worker.pid === inFlight.worker.pid);
-      if (inFlight && stillHolding) {
-        if (!inFlight.killed && now() - inFlight.at >= KILL_AFTER_MS) {
-          options.log.warning(`${options.label}: ${describeWorker(inFlight.worker)} ignored SIGINT for ${KILL_AFTER_MS / 1e3} s; sending SIGKILL`);
-          if (await options.stopWorker(inFlight.worker, "KILL")) forced.push(forcedStop(inFlight.worker, "KILL", inFlight.why));
-          inFlight = { ...inFlight, killed: true };
-        }
-      } else {
-        const holder = holders[0];
-        const why = waitedOnEvidence(options.baseline, holder);
-        options.log.warning(
-          last.quickStop ? `${options.label}: ${describeWorkerStates([holder])} holds the reload and does not listen, so a graceful stop cannot help it; stopping it with SIGINT, as a quick reload would (reload-mode: auto). ${why}` : `${options.label}: graceful reload pinned for ${formatDuration(last.stalledForMs)}; stopping ${describeWorkerStates([holder])} with SIGINT so the master can go on (on-graceful-timeout: force). ${why}`
-        );
-        if (await options.stopWorker(holder, "INT")) forced.push(forcedStop(holder, "INT", why));
-        inFlight = { worker: holder, at: now(), killed: false, why };
-        state = markStopped(state, holder, !last.quickStop);
-      }
+      if (options.onGracefulTimeout === "fail" && !last.quickStop) return failure("pinned", pinnedMessage(last), last.holders);
+      await forcePinned(options, last, watch, now);
     }
     if (elapsedMs + options.pollIntervalMs > options.timeoutMs) break;
     await sleep(options.pollIntervalMs);
   }
-  const stillOld = last.kind === "replacing" ? last.stillOld : last.kind === "pinned" ? last.holders : [];
-  let where = "";
-  if (last.kind === "replacing" || last.kind === "pinned") {
-    where = `${last.replaced}/${last.total} workers replaced; still old: ${describeWorkerStates(stillOld)}.${untouchedGroupsHint(options.baseline, stillOld)}`;
-    if (last.kind === "replacing" && last.stale.length > 0) {
-      where += ` Workers ${last.stale.map(describeWorker).join(", ")} started before the signal: an earlier reload forked them, so they may run older code.`;
-    }
-    if (last.kind === "replacing" && last.wrongRevision.length > 0) {
-      where += ` New workers report another revision than ${options.rules.revision}: ${last.wrongRevision.map((w) => `${describeWorker(w)}=${w.revision}`).join(", ")}.`;
-    }
-  } else if (last.kind === "settling") {
-    where = "every worker was replaced, but the new set did not stay stable for settle";
-  }
-  return failure("timeout", `the reload did not finish within the timeout (${formatDuration(options.timeoutMs)}): ${where}`, stillOld);
+  const where = whereAtTimeout(options, last);
+  return failure("timeout", `the reload did not finish within the timeout (${formatDuration(options.timeoutMs)}): ${where}`, oldAtTimeout(last));
 }
 
 // src/rollout/verify-step.ts
@@ -20068,19 +20098,34 @@ function plainProgress(out, err, verbose) {
   };
 }
 var SPINNER = ["\u280B", "\u2819", "\u2839", "\u2838", "\u283C", "\u2834", "\u2826", "\u2827", "\u2807", "\u280F"];
+function hostMark(host, spinner) {
+  if (host.ended) return host.ended.ok ? "\u2714" : "\u2716";
+  return host.started === void 0 ? "\xB7" : spinner;
+}
+function hostLine(host, hosts, spinner, now, width) {
+  const label = host.label.padEnd(Math.min(24, Math.max(...hosts.map((h) => h.label.length))));
+  const time = host.started === void 0 ? "" : formatDuration((host.ended?.at ?? now) - host.started);
+  const text = `${hostMark(host, spinner)} ${label}  ${host.phase.padEnd(9)} ${time.padStart(9)}  ${host.latest}`;
+  return text.length > width ? `${text.slice(0, width - 1)}\u2026` : text;
+}
+function hostOf(hosts, message) {
+  return hosts.filter((host) => message.startsWith(`${host.label}: `)).sort((a, b) => b.label.length - a.label.length)[0];
+}
+function liveLog(info2, above, verbose) {
+  return {
+    info: info2,
+    warning: (message) => above(`warning: ${message}`),
+    error: (message) => above(`error: ${message}`),
+    debug: verbose ? (message) => above(`debug: ${message}`) : () => void 0
+  };
+}
 function liveProgress(out, verbose, now = Date.now, tickMs = 120) {
   const hosts = [];
   let drawn = 0;
   let frame = 0;
   let timer;
   const width = () => Math.max(40, (out.columns ?? 80) - 1);
-  const render = (host) => {
-    const mark = host.ended ? host.ended.ok ? "\u2714" : "\u2716" : host.started === void 0 ? "\xB7" : SPINNER[frame % SPINNER.length];
-    const label = host.label.padEnd(Math.min(24, Math.max(...hosts.map((h) => h.label.length))));
-    const time = host.started === void 0 ? "" : formatDuration((host.ended?.at ?? now()) - host.started);
-    const text = `${mark} ${label}  ${host.phase.padEnd(9)} ${time.padStart(9)}  ${host.latest}`;
-    return text.length > width() ? `${text.slice(0, width() - 1)}\u2026` : text;
-  };
+  const render = (host) => hostLine(host, hosts, SPINNER[frame % SPINNER.length], now(), width());
   const clear = () => {
     if (drawn > 0) out.write(`\x1B[${drawn}F\x1B[J`);
     drawn = 0;
@@ -20091,39 +20136,35 @@ function liveProgress(out, verbose, now = Date.now, tickMs = 120) {
 `);
     drawn = hosts.length;
   };
+  const redraw = () => {
+    clear();
+    draw();
+  };
   const above = (text) => {
     clear();
     out.write(`${terminalText(text)}
 `);
     draw();
   };
-  const hostOf = (message) => hosts.filter((host) => message.startsWith(`${host.label}: `)).sort((a, b) => b.label.length - a.label.length)[0];
   const info2 = (message) => {
-    const host = hostOf(message);
+    const host = hostOf(hosts, message);
     if (!host) return above(message);
     const step = terminalText(message.slice(host.label.length + 2));
     if (verbose) above(message);
     host.started ??= now();
     if (step.startsWith("\u25B6 ")) host.phase = step.slice(2);
     else host.latest = step;
-    clear();
-    draw();
+    redraw();
   };
   return {
-    log: {
-      info: info2,
-      warning: (message) => above(`warning: ${message}`),
-      error: (message) => above(`error: ${message}`),
-      debug: verbose ? (message) => above(`debug: ${message}`) : () => void 0
-    },
+    log: liveLog(info2, above, verbose),
     hostsStart(labels2) {
       clear();
       hosts.splice(0, hosts.length, ...labels2.map((label) => ({ label, phase: "waiting", latest: "", started: void 0, ended: void 0 })));
       draw();
       timer ??= setInterval(() => {
         frame += 1;
-        clear();
-        draw();
+        redraw();
       }, tickMs);
       timer.unref();
     },
@@ -20133,14 +20174,12 @@ function liveProgress(out, verbose, now = Date.now, tickMs = 120) {
       host.ended = { ok, at: now() };
       host.started ??= host.ended.at;
       host.phase = status;
-      clear();
-      draw();
+      redraw();
     },
     stop() {
       if (timer) clearInterval(timer);
       timer = void 0;
-      clear();
-      draw();
+      redraw();
       drawn = 0;
     }
   };
