@@ -1,3 +1,10 @@
+/**
+ * src/action/: the GitHub Action: this file (the runner's inputs, secrets,
+ * cancel and last-resort exit), the runner's log and outputs, and GitHub's
+ * rendering: the job summary and its Gantt chart. Imported only by
+ * src/index.ts.
+ */
+
 import * as core from '@actions/core';
 import { hostname } from 'node:os';
 import { stopRunningRsync } from '../adapters/rsync-sync.js';

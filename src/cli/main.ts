@@ -1,3 +1,9 @@
+/**
+ * src/cli/: the command-line tool (npx graceful-reload): this file (reading
+ * a run and carrying it out), options taken from action.yml, a config file,
+ * the live display. Imported only by src/index.ts.
+ */
+
 import { writeFile } from 'node:fs/promises';
 import { hostname, userInfo } from 'node:os';
 import { stopRunningRsync } from '../adapters/rsync-sync.js';

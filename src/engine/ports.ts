@@ -1,3 +1,14 @@
+/**
+ * src/engine/: the pure core. No I/O, no timers, no clock of its own: what
+ * a deploy means, decided from text and numbers. This file holds the ports (the
+ * interfaces adapters implement: a shell on the host, a file sync, a log); the
+ * root also has durations and sizes (units.ts), how long texts are shown
+ * (shown-text.ts), the step error, shell quoting and rsync's output read as
+ * text; the subfolders group the rest by concern (inputs, workers, plan,
+ * verdict, report). Every other folder may import it; it imports none outside
+ * itself (test/unit/import-graph.test.ts checks both).
+ */
+
 import type { Duplex, Readable } from 'node:stream';
 import { shownCommand } from './shown-text.js';
 import { formatBytes } from './units.js';

@@ -1,3 +1,11 @@
+/**
+ * src/engine/inputs/: the action's inputs, read and validated before any
+ * connection: this file (parseInputs, the plan of a whole run), the inventory,
+ * host specs, pinned host keys, the settings' types and the fleet plan and
+ * failure budget. Imported by the rest of the engine and by every folder that
+ * starts or runs a deployment; it imports only src/engine/.
+ */
+
 import { InputError } from './input-error.js';
 import { parseDuration } from '../units.js';
 import { parseHostList, parseHostSpec, parsePort, parseUsername } from './host-spec.js';

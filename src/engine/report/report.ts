@@ -1,3 +1,10 @@
+/**
+ * src/engine/report/: what a run says afterwards: this file (each host's
+ * report, the action's report output), each host's outcome in words, host text
+ * sealed for a log and a host's last output lines. Imported by the rollout,
+ * the run and the two front ends; it imports only src/engine/.
+ */
+
 import type { MasterChange } from '../plan/master-change.js';
 import type { SyncSummary } from '../ports.js';
 import type { Step } from '../step-error.js';

@@ -1,3 +1,11 @@
+/**
+ * src/engine/verdict/: whether a reload really replaced every worker: this
+ * file (the watch's rules, snapshot by snapshot), the crash-loop rule
+ * (crash-loop.ts), the restart verdict and the app log's lines. Imported by
+ * the report, the status sources, the rollout and the action; it imports only
+ * src/engine/.
+ */
+
 import { countByGroup, describeWorker, type HostSnapshot, type WorkerProcess } from '../workers/worker-snapshot.js';
 import { crashesSinceSignal, isCrashLoop } from './crash-loop.js';
 import { describeUnmatched, groupPlanFor, keptBecause, unmatchedWorkers, type ReloadPlan } from '../plan/reload-plan.js';
