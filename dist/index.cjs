@@ -12383,6 +12383,49 @@ function endGroup() {
 // src/action/main.ts
 var import_node_os = require("node:os");
 
+// src/engine/shown-text.ts
+var COMMAND_SHOWN_CHARS = 120;
+var HOST_TEXT_SHOWN_CHARS = 300;
+function shownCommand(command) {
+  const line2 = command.replace(/\s*\n\s*/g, "; ");
+  return line2.length > COMMAND_SHOWN_CHARS ? `${line2.slice(0, COMMAND_SHOWN_CHARS - 1)}\u2026` : line2;
+}
+function shownHostText(text) {
+  const line2 = text.replace(/[\u0000-\u001f\u007f]+/g, " ").trim();
+  return line2.length > HOST_TEXT_SHOWN_CHARS ? `\u2026${line2.slice(1 - HOST_TEXT_SHOWN_CHARS)}` : line2;
+}
+
+// src/engine/units.ts
+var UNIT_MS = { ms: 1, s: 1e3, m: 6e4, h: 36e5 };
+function parseDuration(text) {
+  const trimmed2 = text.trim();
+  const pattern = /(\d+(?:\.\d+)?)(ms|s|m|h)/gy;
+  let total = 0;
+  let consumed = 0;
+  for (const match of trimmed2.matchAll(pattern)) {
+    total += Number(match[1]) * UNIT_MS[match[2]];
+    consumed += match[0].length;
+  }
+  if (trimmed2 === "" || consumed !== trimmed2.length) {
+    throw new Error(`"${text}" is not a duration: write it like 250ms, 90s, 5m or 1m30s`);
+  }
+  return Math.round(total);
+}
+function formatDuration(ms2, { wholeSeconds = false } = {}) {
+  if (ms2 < 6e4 && wholeSeconds) return `${Math.floor(ms2 / 1e3)} s`;
+  if (ms2 < 1e3) return `${Math.round(ms2)} ms`;
+  if (ms2 < 6e4) return `${(ms2 / 1e3).toFixed(1)} s`;
+  if (ms2 < 36e5) return `${Math.floor(ms2 / 6e4)} min ${Math.round(ms2 % 6e4 / 1e3)} s`;
+  if (ms2 < 864e5) return `${Math.floor(ms2 / 36e5)} h ${Math.floor(ms2 % 36e5 / 6e4)} min`;
+  return `${Math.floor(ms2 / 864e5)} d ${Math.floor(ms2 % 864e5 / 36e5)} h`;
+}
+function formatBytes(bytes) {
+  const MB = 1024 * 1024;
+  if (bytes >= MB) return `${Number((bytes / MB).toFixed(1))} MB`;
+  if (bytes >= 1024) return `${Number((bytes / 1024).toFixed(1))} KB`;
+  return `${bytes} bytes`;
+}
+
 // src/engine/ports.ts
 function describeExit(result) {
   if (result.code !== null) return `exit ${result.code}`;
@@ -12393,33 +12436,9 @@ function changedNothing(summary2) {
   return summary2.filesTransferred === 0 && summary2.filesDeleted === 0 && summary2.phpEditsOnly === true && summary2.earlierAttemptReached !== true;
 }
 var DELETED_NAMES_SHOWN = 20;
-var StepError = class extends Error {
-  constructor(step, message, options) {
-    super(message, options?.cause === void 0 ? void 0 : { cause: options.cause });
-    this.step = step;
-    this.name = "StepError";
-    this.filesMayHaveChanged = options?.filesMayHaveChanged;
-  }
-  step;
-  /**
-   * What the failing step knows about the host's files, when it knows more
-   * than its step implies: false when it certainly changed none (rsync never
-   * reached the host), true when some may have changed.
-   */
-  filesMayHaveChanged;
-};
-function shownCommand(command) {
-  return command.length > 120 ? `${command.slice(0, 120)}...` : command;
-}
-function formatBytes(bytes) {
-  const MB = 1024 * 1024;
-  if (bytes >= MB) return `${Number((bytes / MB).toFixed(1))} MB`;
-  if (bytes >= 1024) return `${Number((bytes / 1024).toFixed(1))} KB`;
-  return `${bytes} bytes`;
-}
 var RemoteCommandTimeout = class extends Error {
   constructor(command, timeoutMs) {
-    super(`a remote command gave no answer within ${timeoutMs / 1e3} s: ${command.slice(0, 120)}`);
+    super(`a remote command gave no answer within ${timeoutMs / 1e3} s: ${shownCommand(command)}`);
     this.name = "RemoteCommandTimeout";
   }
 };
@@ -12444,6 +12463,23 @@ var RemoteConnectionLost = class extends Error {
   }
   command;
   why;
+};
+
+// src/engine/step-error.ts
+var StepError = class extends Error {
+  constructor(step, message, options) {
+    super(message, options?.cause === void 0 ? void 0 : { cause: options.cause });
+    this.step = step;
+    this.name = "StepError";
+    this.filesMayHaveChanged = options?.filesMayHaveChanged;
+  }
+  step;
+  /**
+   * What the failing step knows about the host's files, when it knows more
+   * than its step implies: false when it certainly changed none (rsync never
+   * reached the host), true when some may have changed.
+   */
+  filesMayHaveChanged;
 };
 
 // src/engine/rsync-output.ts
@@ -12751,30 +12787,6 @@ function sealEachLine(text) {
   return String(text).split("\n").map((line2) => sealHostText(line2)).join("\n");
 }
 
-// src/engine/duration.ts
-var UNIT_MS = { ms: 1, s: 1e3, m: 6e4, h: 36e5 };
-function parseDuration(text) {
-  const trimmed2 = text.trim();
-  const pattern = /(\d+(?:\.\d+)?)(ms|s|m|h)/gy;
-  let total = 0;
-  let consumed = 0;
-  for (const match of trimmed2.matchAll(pattern)) {
-    total += Number(match[1]) * UNIT_MS[match[2]];
-    consumed += match[0].length;
-  }
-  if (trimmed2 === "" || consumed !== trimmed2.length) {
-    throw new Error(`"${text}" is not a duration: write it like 250ms, 90s, 5m or 1m30s`);
-  }
-  return Math.round(total);
-}
-function formatDuration(ms2) {
-  if (ms2 < 1e3) return `${Math.round(ms2)} ms`;
-  if (ms2 < 6e4) return `${(ms2 / 1e3).toFixed(1)} s`;
-  const minutes = Math.floor(ms2 / 6e4);
-  const seconds = Math.round(ms2 % 6e4 / 1e3);
-  return `${minutes} min ${seconds} s`;
-}
-
 // src/engine/report/host-outcome.ts
 function statusOf(report) {
   return report.status ?? (report.ok ? "ok" : "failed");
@@ -13032,8 +13044,8 @@ function parseAmount(text, input, options) {
     if (!(p > 0) || p > 100) throw new InputError(input, `"${value}" is out of range (above 0% and at most 100%); ${expected}`);
     return { kind: "percent", value: p };
   }
-  const shown3 = value.length > 40 ? `${value.slice(0, 40)}...` : value;
-  throw new InputError(input, `"${shown3}" is neither a count nor a percentage; ${expected}`);
+  const shown = value.length > 40 ? `${value.slice(0, 40)}...` : value;
+  throw new InputError(input, `"${shown}" is neither a count nor a percentage; ${expected}`);
 }
 function resolveAmount(amount, total, rounding) {
   if (!Number.isSafeInteger(total) || total < 0) throw new RangeError(`resolveAmount: total ${total} is not a number of hosts`);
@@ -13050,8 +13062,8 @@ function parseShard(text) {
   const expected = `expected i/n, this job's part i of n (1 <= i <= n <= ${MAX_SHARDS}), e.g. \${{ matrix.shard }}/4 with shard: [1, 2, 3, 4]`;
   const match = /^(\d{1,10})\/(\d{1,10})$/.exec(value);
   if (!match) {
-    const shown3 = value.length > 40 ? `${value.slice(0, 40)}...` : value;
-    throw new InputError("shard", `"${shown3}" is not i/n; ${expected}`);
+    const shown = value.length > 40 ? `${value.slice(0, 40)}...` : value;
+    throw new InputError("shard", `"${shown}" is not i/n; ${expected}`);
   }
   const index = Number(match[1]);
   const count = Number(match[2]);
@@ -13329,35 +13341,31 @@ function parseHooks(raw, problems) {
     timeoutMs: check(() => duration(raw, "hook-timeout", 1e3, 6 * 36e5), 0)
   };
 }
-function parseInputs(given, environment = {}) {
-  const raw = (name) => {
+function withoutNul(given) {
+  return (name) => {
     const value = given(name);
     if (value.includes("\0")) throw new InputError(name, "contains a NUL byte");
     return value;
   };
-  const problems = new InputProblems();
+}
+function parseTrust(raw, problems) {
   const { check } = problems;
-  const target = check(() => validateTarget(raw("target").trim()), "/");
-  const port = check(() => asInput("port", () => parsePort(get(raw, "port"), "port")), 22);
-  const username = check(() => asInput("username", () => parseUsername(get(raw, "username"), "username")), "root");
-  const fleet = parseFleet(raw, problems);
-  const hosts = check(
-    () => raw("hosts").trim() === "" && raw("inventory").trim() !== "" ? [] : asInput("hosts", () => parseHostList(raw("hosts"), { username, port })),
-    []
-  );
   const ignoreHostKeys = check(() => booleanInput(raw, "insecure-ignore-host-key"), false);
   const pins = check(() => asInput("known-hosts", () => parseKnownHosts(raw("known-hosts"))), []);
   if (pins.length === 0 && !ignoreHostKeys && !problems.bad("known-hosts", "insecure-ignore-host-key")) {
     problems.add(new InputError("known-hosts", 'no host key is pinned; add the known_hosts lines of every host (see README: "Pinning host keys")'));
   }
-  const jumpHost = check(() => {
-    const jumpText = raw("jump-host").trim();
-    return jumpText === "" ? void 0 : asInput("jump-host", () => parseHostSpec(jumpText, { username, port }));
-  }, void 0);
-  const credentials = parseCredentials(raw, environment, problems);
+  return { pins, ignoreHostKeys };
+}
+function parseFiles(raw, problems) {
+  const { check } = problems;
   const source = check(() => noLeadingDash("source", get(raw, "source")), ".");
   const exclude = check(() => raw("exclude").trim() === "" ? DEFAULT_EXCLUDE : lines(raw("exclude")).map((pattern) => noLeadingDash("exclude", pattern)), []);
   const protect = [...DEFAULT_PROTECT, ...check(() => lines(raw("protect")).map((pattern) => noLeadingDash("protect", pattern)), [])];
+  return { source, exclude, protect };
+}
+function parseWatchTimes(raw, problems) {
+  const { check } = problems;
   const timeoutMs = check(() => duration(raw, "timeout", 1e3, 6 * 36e5), 0);
   const settleMs = check(() => duration(raw, "settle", 0, 10 * 6e4), 0);
   const pollIntervalMs = check(() => duration(raw, "poll-interval", 20, 6e4), 0);
@@ -13365,10 +13373,15 @@ function parseInputs(given, environment = {}) {
     problems.add(new InputError("settle", `must be shorter than timeout (${get(raw, "timeout")})`));
   if (!problems.bad("timeout", "poll-interval") && pollIntervalMs >= timeoutMs)
     problems.add(new InputError("poll-interval", `must be shorter than timeout (${get(raw, "timeout")})`));
+  return { timeoutMs, settleMs, pollIntervalMs };
+}
+function parseRollout(raw, problems, environment, read) {
+  const { check } = problems;
   const status = check(() => oneOf(raw, "status", ["workerman", "http", "process"]), "workerman");
   const statusUrl = problems.bad("status") ? "" : check(() => validateStatusUrl(status, raw("status-url").trim()), "");
   const revision = check(() => validateRevision(raw("revision").trim() || (environment.githubSha ?? "")), void 0);
-  const rollout = {
+  const { target, source, exclude, protect, timeoutMs, settleMs, pollIntervalMs } = read;
+  return {
     source,
     target,
     exclude,
@@ -13394,15 +13407,45 @@ function parseInputs(given, environment = {}) {
     commandTimeoutMs: check(() => duration(raw, "command-timeout", 1e3, 10 * 6e4), 0),
     connectTimeoutMs: check(() => duration(raw, "connect-timeout", 1e3, 5 * 6e4), 0)
   };
+}
+function parseInputs(given, environment = {}) {
+  const raw = withoutNul(given);
+  const problems = new InputProblems();
+  const { check } = problems;
+  const target = check(() => validateTarget(raw("target").trim()), "/");
+  const port = check(() => asInput("port", () => parsePort(get(raw, "port"), "port")), 22);
+  const username = check(() => asInput("username", () => parseUsername(get(raw, "username"), "username")), "root");
+  const fleet = parseFleet(raw, problems);
+  const hosts = check(
+    () => raw("hosts").trim() === "" && raw("inventory").trim() !== "" ? [] : asInput("hosts", () => parseHostList(raw("hosts"), { username, port })),
+    []
+  );
+  const trust = parseTrust(raw, problems);
+  const jumpHost = check(() => {
+    const jumpText = raw("jump-host").trim();
+    return jumpText === "" ? void 0 : asInput("jump-host", () => parseHostSpec(jumpText, { username, port }));
+  }, void 0);
+  const credentials = parseCredentials(raw, environment, problems);
+  const files = parseFiles(raw, problems);
+  const rollout = parseRollout(raw, problems, environment, { target, ...files, ...parseWatchTimes(raw, problems) });
   problems.throwIfAny();
+  return { hosts, hostDefaults: { username, port }, ...jumpHost ? { jumpHost } : {}, trust, credentials, fleet, rollout };
+}
+
+// src/run/cancel.ts
+var CANCEL_SETTLE_MS = 4e3;
+function twoStageCancel() {
+  const cancellation = new AbortController();
+  const watchesEnd = new AbortController();
   return {
-    hosts,
-    hostDefaults: { username, port },
-    ...jumpHost ? { jumpHost } : {},
-    trust: { pins, ignoreHostKeys },
-    credentials,
-    fleet,
-    rollout
+    cancelled: cancellation.signal,
+    watchesEnd: watchesEnd.signal,
+    begin() {
+      if (cancellation.signal.aborted) return false;
+      cancellation.abort();
+      setTimeout(() => watchesEnd.abort(), CANCEL_SETTLE_MS).unref();
+      return true;
+    }
   };
 }
 
@@ -14723,7 +14766,7 @@ var SshShell = class {
   /** Why a command's channel did not open: the connection went, or the host refused one more channel. */
   notStarted(command, error2) {
     if (this.lost) return new RemoteConnectionLost(command, this.lost, { cause: error2 });
-    return new Error(`${channelRefusal(error2.message)}: ${command.slice(0, 120)}`, { cause: error2 });
+    return new Error(`${channelRefusal(error2.message)}: ${shownCommand(command)}`, { cause: error2 });
   }
   /** How a streaming command ended: its exit status, or the reason its connection went away. */
   channelEnd(channel) {
@@ -14756,11 +14799,18 @@ function sshAlgorithms(hostKeyAlgorithms2, compress) {
 function tcpOptions(host) {
   return { host: host.host, port: host.port, noDelay: true };
 }
+function credentialOptions(credentials) {
+  return {
+    ...credentials.privateKey !== void 0 ? { privateKey: credentials.privateKey } : {},
+    ...credentials.passphrase !== void 0 ? { passphrase: credentials.passphrase } : {},
+    ...credentials.password !== void 0 ? { password: credentials.password } : {},
+    ...credentials.agentSocket !== void 0 ? { agent: credentials.agentSocket } : {}
+  };
+}
 async function connectOnce(host, options, asJump, openSock) {
   let rejected;
   let remoteKeyFormats;
   const client = new NodeSSH();
-  const { credentials } = options;
   const algorithms = options.trust.ignoreHostKeys ? [] : hostKeyAlgorithms(options.trust.pins, host.host, host.port);
   const where = asJump ? `jump host ${host.label}: ` : "";
   const direct = openSock ? void 0 : (0, import_node_net.connect)(tcpOptions(host));
@@ -14773,10 +14823,7 @@ async function connectOnce(host, options, asJump, openSock) {
       port: host.port,
       username: host.username,
       ...sock ? { sock } : {},
-      ...credentials.privateKey !== void 0 ? { privateKey: credentials.privateKey } : {},
-      ...credentials.passphrase !== void 0 ? { passphrase: credentials.passphrase } : {},
-      ...credentials.password !== void 0 ? { password: credentials.password } : {},
-      ...credentials.agentSocket !== void 0 ? { agent: credentials.agentSocket } : {},
+      ...credentialOptions(options.credentials),
       readyTimeout: options.connectTimeoutMs,
       keepaliveInterval: 1e4,
       tryKeyboard: false,
@@ -14960,8 +15007,8 @@ function parseEntry(doc, node, position, lines2, defaults) {
     const key = entry.resolve(pair.key);
     const name = (0, import_yaml.isScalar)(key) && typeof key.value === "string" ? key.value : void 0;
     if (name === void 0 || !KEYS.includes(name)) {
-      const shown3 = name !== void 0 && !CONTROL.test(name) ? `"${name.slice(0, 40)}"` : "that is not a plain name";
-      entry.fail(void 0, `unknown key ${shown3}; expected one of: ${KEYS.join(", ")}`);
+      const shown = name !== void 0 && !CONTROL.test(name) ? `"${name.slice(0, 40)}"` : "that is not a plain name";
+      entry.fail(void 0, `unknown key ${shown}; expected one of: ${KEYS.join(", ")}`);
     }
     fields.set(name, pair.value);
   }
@@ -15039,8 +15086,8 @@ function parseInventory(text, defaults) {
   for (const pair of top.items) {
     const key = (0, import_yaml.isScalar)(pair.key) && typeof pair.key.value === "string" ? pair.key.value : void 0;
     if (key !== "hosts") {
-      const shown3 = key !== void 0 && !CONTROL.test(key) ? `"${key.slice(0, 40)}"` : "that is not a plain name";
-      fail(`unknown top-level key ${shown3}; expected only hosts`);
+      const shown = key !== void 0 && !CONTROL.test(key) ? `"${key.slice(0, 40)}"` : "that is not a plain name";
+      fail(`unknown top-level key ${shown}; expected only hosts`);
     }
     hostsNode = (0, import_yaml.isAlias)(pair.value) ? pair.value.resolve(doc) : pair.value;
   }
@@ -15146,9 +15193,9 @@ function relativeToApp(path, target, appDir) {
   return void 0;
 }
 function definitionFor(definitions, worker) {
-  const named2 = definitions.filter((definition) => definition.name === worker.name);
-  if (named2.length <= 1) return named2[0];
-  return named2.find((definition) => definition.listen === worker.listen) ?? named2[0];
+  const named = definitions.filter((definition) => definition.name === worker.name);
+  if (named.length <= 1) return named[0];
+  return named.find((definition) => definition.listen === worker.listen) ?? named[0];
 }
 
 // src/engine/plan/master-change.ts
@@ -15239,8 +15286,8 @@ function needsRestart(change) {
   return change.files.length > 0 || change.definitions.length > 0 || change.stale.length > 0;
 }
 function listFiles(files, evidence) {
-  const named2 = files.slice(0, 5).map((file) => evidence[file] ? `${file} (${evidence[file]})` : file);
-  return files.length > 5 ? `${named2.join(", ")} and ${files.length - 5} more` : named2.join(", ");
+  const named = files.slice(0, 5).map((file) => evidence[file] ? `${file} (${evidence[file]})` : file);
+  return files.length > 5 ? `${named.join(", ")} and ${files.length - 5} more` : named.join(", ");
 }
 function describeMasterChange(change) {
   const evidence = change.evidence ?? {};
@@ -15299,20 +15346,16 @@ function plannedAction(change, onMasterChange) {
       return { action: "refuse", actionBecause: `${what}: on-master-change: fail would stop the deploy before changing anything` };
   }
 }
-function named(command) {
-  const line2 = command.replace(/\s*\n\s*/g, "; ");
-  return line2.length > 120 ? `${line2.slice(0, 119)}\u2026` : line2;
-}
 function plannedCommands(settings, action, runsBeforeReload) {
   const { drain, hooks } = settings;
   const drains = drain.command !== "" && action !== "refuse" && (drain.when === "always" || action === "restart");
-  const drainFirst = drains ? [`drain-command on the runner: ${named(drain.command)}`] : [];
-  const before = hooks.beforeReload !== "" && runsBeforeReload ? [`before-reload on the host: ${named(hooks.beforeReload)}`] : [];
+  const drainFirst = drains ? [`drain-command on the runner: ${shownCommand(drain.command)}`] : [];
+  const before = hooks.beforeReload !== "" && runsBeforeReload ? [`before-reload on the host: ${shownCommand(hooks.beforeReload)}`] : [];
   return [
     // drain: always takes the host out before the sync; a restart's drain comes right before the stop.
     ...drain.when === "always" ? [...drainFirst, ...before] : [...before, ...drainFirst],
-    ...hooks.afterReload !== "" ? [`after-reload on the host: ${named(hooks.afterReload)}`] : [],
-    ...drains && drain.undrainCommand !== "" ? [`undrain-command on the runner: ${named(drain.undrainCommand)}`] : []
+    ...hooks.afterReload !== "" ? [`after-reload on the host: ${shownCommand(hooks.afterReload)}`] : [],
+    ...drains && drain.undrainCommand !== "" ? [`undrain-command on the runner: ${shownCommand(drain.undrainCommand)}`] : []
   ];
 }
 function dryRunUnknowns(delivery2) {
@@ -15410,10 +15453,10 @@ var OutputLines = class {
   onLine;
   last = [];
   take = (line2) => {
-    const shown3 = line2.length > LINE_CHARS ? `${line2.slice(0, LINE_CHARS)}\u2026` : line2;
-    this.last.push(shown3);
+    const shown = line2.length > LINE_CHARS ? `${line2.slice(0, LINE_CHARS)}\u2026` : line2;
+    this.last.push(shown);
     if (this.last.length > KEPT_LINES) this.last.shift();
-    this.onLine(shown3);
+    this.onLine(shown);
   };
 };
 
@@ -15583,13 +15626,13 @@ function traced(shell, log, label) {
   return {
     async run(command, options) {
       const started = Date.now();
-      const shown3 = command.length > 160 ? `${command.slice(0, 160)}...` : command;
+      const shown = shownCommand(command);
       try {
         const result = await shell.run(command, options);
-        log.debug(`${label}: $ ${shown3} -> ${describeExit(result)} (${Date.now() - started} ms)`);
+        log.debug(`${label}: $ ${shown} -> ${describeExit(result)} (${Date.now() - started} ms)`);
         return result;
       } catch (error2) {
-        log.debug(`${label}: $ ${shown3} -> ${error2.message}`);
+        log.debug(`${label}: $ ${shown} -> ${error2.message}`);
         throw error2;
       }
     },
@@ -15698,28 +15741,24 @@ function renewCommand(target, token) {
 function releaseCommand(target, token) {
   return commandLine(["sh", "-c", lock_release_default, "graceful-reload-unlock", lockDirectory(target), token]);
 }
-function shown(text) {
-  const line2 = text.replace(/[\u0000-\u001f\u007f]+/g, " ").trim();
-  return line2.length > 200 ? `${line2.slice(0, 200)}...` : line2;
-}
 function parseOwner(text) {
   if (text.trim() === "") return { ownerProblem: "the lock has no owner file (a run that died between taking the lock and writing its owner?)" };
   let value;
   try {
     value = JSON.parse(text);
   } catch {
-    return { ownerProblem: `its owner file is not an owner record: "${shown(text.slice(0, 120))}"` };
+    return { ownerProblem: `its owner file is not an owner record: "${shownHostText(text)}"` };
   }
   const record = value;
   if (typeof value !== "object" || value === null || typeof record["runUrl"] !== "string" || typeof record["job"] !== "string" || typeof record["startedAt"] !== "string") {
-    return { ownerProblem: `its owner file is not an owner record: "${shown(text.slice(0, 120))}"` };
+    return { ownerProblem: `its owner file is not an owner record: "${shownHostText(text)}"` };
   }
   return {
     owner: {
-      runUrl: shown(record["runUrl"]),
-      job: shown(record["job"]),
-      startedAt: shown(record["startedAt"]),
-      ...typeof record["createdAt"] === "string" ? { createdAt: shown(record["createdAt"]) } : {}
+      runUrl: shownHostText(record["runUrl"]),
+      job: shownHostText(record["job"]),
+      startedAt: shownHostText(record["startedAt"]),
+      ...typeof record["createdAt"] === "string" ? { createdAt: shownHostText(record["createdAt"]) } : {}
     }
   };
 }
@@ -15754,10 +15793,7 @@ function secondsBetween(now, then) {
   return now !== void 0 && then !== void 0 && /^\d+$/.test(now) && /^\d+$/.test(then) ? Math.max(0, Number(now) - Number(then)) : void 0;
 }
 function formatAge(seconds) {
-  if (seconds < 60) return `${seconds} s`;
-  if (seconds < 3600) return `${Math.floor(seconds / 60)} min ${seconds % 60} s`;
-  if (seconds < 86400) return `${Math.floor(seconds / 3600)} h ${Math.floor(seconds % 3600 / 60)} min`;
-  return `${Math.floor(seconds / 86400)} d ${Math.floor(seconds % 86400 / 3600)} h`;
+  return formatDuration(seconds * 1e3, { wholeSeconds: true });
 }
 function describeHolder(holder) {
   const who = holder.owner ? `run ${holder.owner.runUrl} (job ${holder.owner.job}, started ${holder.owner.startedAt})` : `an unknown owner (${holder.ownerProblem ?? "no owner file"})`;
@@ -15789,7 +15825,7 @@ async function attempt(run2, command, path) {
       }
     );
   }
-  const why = shown(result.stderr) || shown(result.stdout) || "no output";
+  const why = shownHostText(result.stderr) || shownHostText(result.stdout) || "no output";
   const what = result.code === 3 ? `cannot create the state directory ${stateDirectory(run2.settings.target)} (${why})` : result.code === 4 ? `cannot create the lock directory ${path} (${why})` : result.code === 5 ? `cannot write the owner file into the lock directory ${path} (${why}); the lock was not taken` : result.code === 6 ? `force-unlock: cannot remove the lock ${path} (${why})` : `taking the lock ${path} failed (${describeExit(result)}: ${why})`;
   throw new StepError("lock", `${what}; no file of the target was changed`, { filesMayHaveChanged: false });
 }
@@ -15896,7 +15932,9 @@ async function release(run2, path, token) {
         `${label}: the lock ${path} is no longer this run's (another run took it with force-unlock): it now belongs to ${otherOwner(result.stdout)} and is left in place`
       );
     } else {
-      io.log.warning(`${label}: could not release the lock (${describeExit(result)}: ${shown(result.stderr) || shown(result.stdout) || "no output"}); ${left}`);
+      io.log.warning(
+        `${label}: could not release the lock (${describeExit(result)}: ${shownHostText(result.stderr) || shownHostText(result.stdout) || "no output"}); ${left}`
+      );
     }
   } catch (error2) {
     io.log.warning(`${label}: could not release the lock (${error2.message}); ${left}`);
@@ -16824,8 +16862,8 @@ function masterLevel(run2, live) {
 function staleMaster(run2, checked2) {
   const check = staleFiles(checked2.definitions, { startedAt: checked2.masterStartedAt, record: checked2.record }, run2.settings.target);
   if (check.stale.length > 0) {
-    const named2 = check.stale.slice(0, 5).map((file) => `${file} (${check.evidence[file]})`);
-    run2.io.log.warning(`${run2.label}: the running master did not load the current ${named2.join(", ")}. An earlier deploy reloaded where a restart was needed`);
+    const named = check.stale.slice(0, 5).map((file) => `${file} (${check.evidence[file]})`);
+    run2.io.log.warning(`${run2.label}: the running master did not load the current ${named.join(", ")}. An earlier deploy reloaded where a restart was needed`);
   }
   return check;
 }
@@ -17308,7 +17346,7 @@ async function watchRestart(run2, source, oldMasterPid, startedAt2, synced) {
   let state = startRestartWatch({ oldMasterPid, startedAt: startedAt2, expected });
   const deadline = run2.now() + settings.timeoutMs;
   let verdict;
-  let shown3 = "";
+  let shown = "";
   for (; ; ) {
     if (run2.cancelled?.aborted) throw new StepError("restart", "the run was cancelled while the restarted app was watched; nothing proved it came back");
     const step = observeRestart(state, await source.snapshot(), { settleMs: settings.settleMs, crashLimit: CRASH_LIMIT });
@@ -17320,8 +17358,8 @@ async function watchRestart(run2, source, oldMasterPid, startedAt2, synced) {
     }
     if (verdict.kind === "failed") throw new StepError("restart", verdict.message);
     const line2 = verdict.kind === "starting" ? `starting: ${verdict.detail}` : "every group up, settling";
-    if (line2 !== shown3) io.log.info(`${label}: ${line2}`);
-    shown3 = line2;
+    if (line2 !== shown) io.log.info(`${label}: ${line2}`);
+    shown = line2;
     if (run2.now() + settings.pollIntervalMs > deadline) break;
     await sleep(settings.pollIntervalMs);
   }
@@ -17407,29 +17445,27 @@ var START_TIME_SLACK_SECONDS = 0.02;
 function countsIfItDies(baseline, worker) {
   return worker.startedAt >= (baseline.signalReachedBy ?? baseline.signalAt) + START_TIME_SLACK_SECONDS;
 }
-function observe(state, snapshot, rules) {
-  const { baseline } = state;
+function masterProblem(baseline, snapshot) {
   const master = onlyMaster(snapshot);
   if (master.kind === "failed") {
-    const verdict = master.reason === "no-master" ? { kind: "failed", reason: "master-gone", message: `the master process (pid ${baseline.masterPid}) died during the reload` } : master;
-    return { state, verdict };
+    return master.reason === "no-master" ? { kind: "failed", reason: "master-gone", message: `the master process (pid ${baseline.masterPid}) died during the reload` } : master;
   }
-  if (master.pid !== baseline.masterPid) {
-    return {
-      state,
-      verdict: {
-        kind: "failed",
-        reason: "master-replaced",
-        message: `the master was replaced during the reload (pid ${baseline.masterPid} is gone, pid ${master.pid} runs now): the app was restarted, so a rolling reload cannot be proven`
-      }
-    };
-  }
-  const trackedGroups = new Set(baseline.tracked.map((worker) => worker.group));
+  if (master.pid === baseline.masterPid) return void 0;
+  return {
+    kind: "failed",
+    reason: "master-replaced",
+    message: `the master was replaced during the reload (pid ${baseline.masterPid} is gone, pid ${master.pid} runs now): the app was restarted, so a rolling reload cannot be proven`
+  };
+}
+function workerPicture(baseline, snapshot) {
   const current = snapshot.workers.filter((worker) => keptBecause(baseline.plan, worker) === void 0);
-  const currentPids = new Set(current.map((worker) => worker.pid));
   const currentStarts = new Map(current.map((worker) => [worker.pid, worker.startedAt]));
   const stillOld = baseline.tracked.filter((worker) => Math.abs((currentStarts.get(worker.pid) ?? Number.NaN) - worker.startedAt) < 0.05);
   const fresh = current.filter((worker) => worker.startedAt >= baseline.signalAt);
+  return { current, stillOld, fresh };
+}
+function advance(state, snapshot, { current, stillOld, fresh }) {
+  const currentPids = new Set(current.map((worker) => worker.pid));
   const newSeen = new Set(state.newSeen);
   let deaths = state.deaths;
   for (const pid of state.newSeen) {
@@ -17438,12 +17474,22 @@ function observe(state, snapshot, rules) {
       newSeen.delete(pid);
     }
   }
-  for (const worker of fresh) if (countsIfItDies(baseline, worker)) newSeen.add(worker.pid);
+  for (const worker of fresh) if (countsIfItDies(state.baseline, worker)) newSeen.add(worker.pid);
+  const replaced = state.baseline.tracked.length - stillOld.length;
+  const progress2 = replaced > state.progress.replaced ? { replaced, at: snapshot.at } : state.progress;
+  return { ...state, newSeen, deaths, progress: progress2 };
+}
+function observe(state, snapshot, rules) {
+  const { baseline } = state;
+  const masterFailed = masterProblem(baseline, snapshot);
+  if (masterFailed) return { state, verdict: masterFailed };
+  const picture2 = workerPicture(baseline, snapshot);
+  const { current, stillOld, fresh } = picture2;
+  const next = advance(state, snapshot, picture2);
   const total = baseline.tracked.length;
   const replaced = total - stillOld.length;
-  const progress2 = replaced > state.progress.replaced ? { replaced, at: snapshot.at } : state.progress;
-  const crashes = crashesSinceSignal(expectedExits(state), snapshot, deaths, trackedGroups);
-  const next = { ...state, newSeen, deaths, progress: progress2 };
+  const trackedGroups = new Set(baseline.tracked.map((worker) => worker.group));
+  const crashes = crashesSinceSignal(expectedExits(state), snapshot, next.deaths, trackedGroups);
   if (isCrashLoop(crashes, rules.crashLimit)) {
     return {
       state: next,
@@ -17455,7 +17501,7 @@ function observe(state, snapshot, rules) {
       }
     };
   }
-  const stalledForMs = ms(snapshot.at - progress2.at);
+  const stalledForMs = ms(snapshot.at - next.progress.at);
   const wrongRevision = rules.revision === void 0 ? [] : fresh.filter((worker) => worker.revision !== void 0 && worker.revision !== rules.revision);
   const have = countByGroup(current);
   const short = [...baseline.expected].some(([group, count]) => (have.get(group) ?? 0) < count);
@@ -17469,6 +17515,10 @@ function observe(state, snapshot, rules) {
     if (stall) return { state: { ...next, stable: null }, verdict: stall };
     return { state: { ...next, stable: null }, verdict: { kind: "replacing", replaced, total, stillOld, wrongRevision, stale, stalledForMs } };
   }
+  return settling(state, next, snapshot, current, crashes, rules);
+}
+function settling(state, next, snapshot, current, crashes, rules) {
+  const total = state.baseline.tracked.length;
   const pids = current.map((worker) => worker.pid).sort((a, b) => a - b).join(",");
   const stable = state.stable?.pids === pids && state.stable.crashes === crashes ? state.stable : { pids, since: snapshot.at, crashes };
   const stableForMs = ms(snapshot.at - stable.since);
@@ -17479,14 +17529,14 @@ function observe(state, snapshot, rules) {
   return { state: settled, verdict: { kind: "settling", total, stableForMs } };
 }
 function wrongRevisionVerdict(wrong, baseline, rules) {
-  const shown3 = wrong.slice(0, 5).map((worker) => `${describeWorker(worker)}=${worker.revision}`).join(", ");
+  const shown = wrong.slice(0, 5).map((worker) => `${describeWorker(worker)}=${worker.revision}`).join(", ");
   const before = new Set(baseline.tracked.map((worker) => worker.revision));
   before.delete(void 0);
   const stillOld = wrong.every((worker) => before.has(worker.revision));
   return {
     kind: "failed",
     reason: stillOld ? "revision-not-loaded" : "wrong-revision",
-    message: stillOld ? `every old worker was replaced, but new workers still report the old revision, not ${rules.revision} (${shown3}): the code that reports it is loaded outside the worker callbacks (at the start script's top level), so it lives in the master and only a restart loads it. Load business code in onWorkerStart, or restart the app` : `every old worker was replaced, and the new workers loaded new code, but they report another revision than ${rules.revision} (${shown3}): the deployed code is not the revision the revision input names (check the checkout and what writes the revision)`
+    message: stillOld ? `every old worker was replaced, but new workers still report the old revision, not ${rules.revision} (${shown}): the code that reports it is loaded outside the worker callbacks (at the start script's top level), so it lives in the master and only a restart loads it. Load business code in onWorkerStart, or restart the app` : `every old worker was replaced, and the new workers loaded new code, but they report another revision than ${rules.revision} (${shown}): the deployed code is not the revision the revision input names (check the checkout and what writes the revision)`
   };
 }
 function classifyStall(state, rules, snapshot, stillOld, stale, replaced, stalledForMs) {
@@ -17604,32 +17654,68 @@ function untouchedGroupsHint(baseline, stillOld) {
   if (untouched2.length === 0 || untouched2.length === groups.size) return "";
   return ` No worker of ${untouched2.join(", ")} was replaced while others were: if the running master has it as reloadable = false (its start script changed since it started), restart the app, or list it in ignore-workers.`;
 }
+function pinnedMessage(pinned) {
+  const { holders } = pinned;
+  const waiting = holders.length - 1;
+  return `the graceful reload stood still for ${formatDuration(pinned.stalledForMs)} (graceful-timeout): pinned by ${describeWorkerStates(holders.slice(0, 1))}` + (waiting > 0 ? `, with ${waiting} more old worker(s) waiting behind it (${describeWorkerStates(holders.slice(1))})` : "") + ". Close those clients, or set on-graceful-timeout: force";
+}
+async function forcePinned(options, pinned, watch, now) {
+  const { inFlight } = watch;
+  if (inFlight && pinned.holders.some((worker) => worker.pid === inFlight.worker.pid)) {
+    if (!inFlight.killed && now() - inFlight.at >= KILL_AFTER_MS) {
+      options.log.warning(`${options.label}: ${describeWorker(inFlight.worker)} ignored SIGINT for ${KILL_AFTER_MS / 1e3} s; sending SIGKILL`);
+      if (await options.stopWorker(inFlight.worker, "KILL")) watch.forced.push(forcedStop(inFlight.worker, "KILL", inFlight.why));
+      watch.inFlight = { ...inFlight, killed: true };
+    }
+    return;
+  }
+  const holder = pinned.holders[0];
+  const why = waitedOnEvidence(options.baseline, holder);
+  options.log.warning(
+    pinned.quickStop ? `${options.label}: ${describeWorkerStates([holder])} holds the reload and does not listen, so a graceful stop cannot help it; stopping it with SIGINT, as a quick reload would (reload-mode: auto). ${why}` : `${options.label}: graceful reload pinned for ${formatDuration(pinned.stalledForMs)}; stopping ${describeWorkerStates([holder])} with SIGINT so the master can go on (on-graceful-timeout: force). ${why}`
+  );
+  if (await options.stopWorker(holder, "INT")) watch.forced.push(forcedStop(holder, "INT", why));
+  watch.inFlight = { worker: holder, at: now(), killed: false, why };
+  watch.state = markStopped(watch.state, holder, !pinned.quickStop);
+}
+function oldAtTimeout(last) {
+  return last.kind === "replacing" ? last.stillOld : last.kind === "pinned" ? last.holders : [];
+}
+function whereAtTimeout(options, last) {
+  if (last.kind === "settling") return "every worker was replaced, but the new set did not stay stable for settle";
+  if (last.kind !== "replacing" && last.kind !== "pinned") return "";
+  const stillOld = oldAtTimeout(last);
+  let where = `${last.replaced}/${last.total} workers replaced; still old: ${describeWorkerStates(stillOld)}.${untouchedGroupsHint(options.baseline, stillOld)}`;
+  if (last.kind === "replacing" && last.stale.length > 0) {
+    where += ` Workers ${last.stale.map(describeWorker).join(", ")} started before the signal: an earlier reload forked them, so they may run older code.`;
+  }
+  if (last.kind === "replacing" && last.wrongRevision.length > 0) {
+    where += ` New workers report another revision than ${options.rules.revision}: ${last.wrongRevision.map((w) => `${describeWorker(w)}=${w.revision}`).join(", ")}.`;
+  }
+  return where;
+}
+function cancelledMessage(cancelled) {
+  const why = typeof cancelled.reason === "string" ? cancelled.reason : "the run was cancelled";
+  return `${why} while the reload was watched: the master goes on replacing workers, but nothing proved it finished`;
+}
 async function watchReload(options) {
   const now = options.now ?? Date.now;
   const sleep = options.sleep ?? import_promises6.setTimeout;
   const started = now();
-  const forced = [];
-  let inFlight;
-  let state = startWatch(options.baseline);
+  const watch = { state: startWatch(options.baseline), inFlight: void 0, forced: [] };
+  const { forced } = watch;
   let lastShape = "";
   let last;
-  const failure = (reason, message, stillOld2) => {
+  const failure = (reason, message, stillOld) => {
     const appErrors = phpErrors(options.logSinceSignal());
-    return { ok: false, reason, message, stillOld: stillOld2, replaced: state.progress.replaced, elapsedMs: now() - started, forced, appErrors };
+    return { ok: false, reason, message, stillOld, replaced: watch.state.progress.replaced, elapsedMs: now() - started, forced, appErrors };
   };
   for (; ; ) {
-    if (options.cancelled?.aborted) {
-      const why = typeof options.cancelled.reason === "string" ? options.cancelled.reason : "the run was cancelled";
-      return failure(
-        "cancelled",
-        `${why} while the reload was watched: the master goes on replacing workers, but nothing proved it finished`,
-        last?.kind === "replacing" ? last.stillOld : []
-      );
-    }
+    if (options.cancelled?.aborted) return failure("cancelled", cancelledMessage(options.cancelled), last?.kind === "replacing" ? last.stillOld : []);
     const snapshot = await options.snapshot();
     const elapsedMs = now() - started;
-    const step = observe(state, snapshot, options.rules);
-    state = step.state;
+    const step = observe(watch.state, snapshot, options.rules);
+    watch.state = step.state;
     last = step.verdict;
     const shape = last.kind === "replacing" || last.kind === "pinned" ? `${last.kind}${last.replaced}` : last.kind;
     if (shape !== lastShape) {
@@ -17639,50 +17725,14 @@ async function watchReload(options) {
     if (last.kind === "replaced") return { ok: true, workers: last.workers, elapsedMs, forced };
     if (last.kind === "failed") return failure(last.reason, last.message, last.stillOld ?? []);
     if (last.kind === "pinned") {
-      const holders = last.holders;
-      if (options.onGracefulTimeout === "fail" && !last.quickStop) {
-        const waiting = holders.length - 1;
-        return failure(
-          "pinned",
-          `the graceful reload stood still for ${formatDuration(last.stalledForMs)} (graceful-timeout): pinned by ${describeWorkerStates(holders.slice(0, 1))}` + (waiting > 0 ? `, with ${waiting} more old worker(s) waiting behind it (${describeWorkerStates(holders.slice(1))})` : "") + ". Close those clients, or set on-graceful-timeout: force",
-          holders
-        );
-      }
-      const stillHolding = inFlight && holders.some((worker) => worker.pid === inFlight.worker.pid);
-      if (inFlight && stillHolding) {
-        if (!inFlight.killed && now() - inFlight.at >= KILL_AFTER_MS) {
-          options.log.warning(`${options.label}: ${describeWorker(inFlight.worker)} ignored SIGINT for ${KILL_AFTER_MS / 1e3} s; sending SIGKILL`);
-          if (await options.stopWorker(inFlight.worker, "KILL")) forced.push(forcedStop(inFlight.worker, "KILL", inFlight.why));
-          inFlight = { ...inFlight, killed: true };
-        }
-      } else {
-        const holder = holders[0];
-        const why = waitedOnEvidence(options.baseline, holder);
-        options.log.warning(
-          last.quickStop ? `${options.label}: ${describeWorkerStates([holder])} holds the reload and does not listen, so a graceful stop cannot help it; stopping it with SIGINT, as a quick reload would (reload-mode: auto). ${why}` : `${options.label}: graceful reload pinned for ${formatDuration(last.stalledForMs)}; stopping ${describeWorkerStates([holder])} with SIGINT so the master can go on (on-graceful-timeout: force). ${why}`
-        );
-        if (await options.stopWorker(holder, "INT")) forced.push(forcedStop(holder, "INT", why));
-        inFlight = { worker: holder, at: now(), killed: false, why };
-        state = markStopped(state, holder, !last.quickStop);
-      }
+      if (options.onGracefulTimeout === "fail" && !last.quickStop) return failure("pinned", pinnedMessage(last), last.holders);
+      await forcePinned(options, last, watch, now);
     }
     if (elapsedMs + options.pollIntervalMs > options.timeoutMs) break;
     await sleep(options.pollIntervalMs);
   }
-  const stillOld = last.kind === "replacing" ? last.stillOld : last.kind === "pinned" ? last.holders : [];
-  let where = "";
-  if (last.kind === "replacing" || last.kind === "pinned") {
-    where = `${last.replaced}/${last.total} workers replaced; still old: ${describeWorkerStates(stillOld)}.${untouchedGroupsHint(options.baseline, stillOld)}`;
-    if (last.kind === "replacing" && last.stale.length > 0) {
-      where += ` Workers ${last.stale.map(describeWorker).join(", ")} started before the signal: an earlier reload forked them, so they may run older code.`;
-    }
-    if (last.kind === "replacing" && last.wrongRevision.length > 0) {
-      where += ` New workers report another revision than ${options.rules.revision}: ${last.wrongRevision.map((w) => `${describeWorker(w)}=${w.revision}`).join(", ")}.`;
-    }
-  } else if (last.kind === "settling") {
-    where = "every worker was replaced, but the new set did not stay stable for settle";
-  }
-  return failure("timeout", `the reload did not finish within the timeout (${formatDuration(options.timeoutMs)}): ${where}`, stillOld);
+  const where = whereAtTimeout(options, last);
+  return failure("timeout", `the reload did not finish within the timeout (${formatDuration(options.timeoutMs)}): ${where}`, oldAtTimeout(last));
 }
 
 // src/rollout/verify-step.ts
@@ -17950,10 +18000,6 @@ var LONG_COMMAND_MS = 6e4;
 function longTimeout(run2) {
   return Math.max(run2.settings.commandTimeoutMs, LONG_COMMAND_MS);
 }
-function shown2(text) {
-  const line2 = text.replace(/[\u0000-\u001f\u007f]+/g, " ").trim();
-  return line2.length > 300 ? `...${line2.slice(-300)}` : line2;
-}
 function trimmed(path) {
   return path.replace(/\/+$/, "");
 }
@@ -17988,7 +18034,7 @@ async function takeSnapshot(run2, options = {}) {
   );
   const name = result.stdout.split("\n").find((line2) => line2.startsWith(`${MARK3} `))?.slice(MARK3.length + 1).trim();
   if (result.code !== 0 || name === void 0 || !SNAPSHOT_NAME.test(name)) {
-    const why = shown2(result.stderr) || shown2(result.stdout) || "no output";
+    const why = shownHostText(result.stderr) || shownHostText(result.stdout) || "no output";
     const what = result.code === 3 ? `the target ${settings.target} is not a directory on the host` : result.code === 4 ? `cannot create the snapshot directory ${dir} (${why})` : result.code === 5 ? `cannot snapshot ${settings.target} into ${dir}: ${why}` : result.code === 6 ? `the hard-link copy of ${settings.target} into ${dir} failed (${why}); the half-made copy was removed` : result.code === 7 ? `the finished snapshot of ${settings.target} could not be renamed into place in ${dir} (${why})` : `taking a snapshot of ${settings.target} into ${dir} failed (${describeExit(result)}: ${why})`;
     throw new StepError("sync", `${what}; ${nothing}`, { filesMayHaveChanged: false });
   }
@@ -18005,7 +18051,7 @@ async function entries(run2, step, consequence) {
   if (result.code !== 0 || start < 0) {
     throw new StepError(
       step,
-      `cannot list the snapshots in ${dir} (${describeExit(result)}: ${shown2(result.stderr) || shown2(result.stdout) || "no output"}); ${consequence}`,
+      `cannot list the snapshots in ${dir} (${describeExit(result)}: ${shownHostText(result.stderr) || shownHostText(result.stdout) || "no output"}); ${consequence}`,
       { filesMayHaveChanged: false }
     );
   }
@@ -18051,7 +18097,9 @@ async function removeSnapshots(run2, names) {
   try {
     const result = await run2.shell.run(command, { timeoutMs: longTimeout(run2) });
     if (result.code === 0) return true;
-    io.log.warning(`${label}: could not remove every snapshot named in ${dir} (${describeExit(result)}: ${shown2(result.stderr) || "no output"}); ${later}`);
+    io.log.warning(
+      `${label}: could not remove every snapshot named in ${dir} (${describeExit(result)}: ${shownHostText(result.stderr) || "no output"}); ${later}`
+    );
   } catch (error2) {
     io.log.warning(`${label}: removing snapshots in ${dir} failed (${error2.message}); ${later}`);
   }
@@ -18151,7 +18199,7 @@ async function freeSpaceCheck(run2, neededBytes) {
   if (free === void 0) {
     throw new StepError(
       "preflight",
-      `cannot read the free space of ${parent} (df -Pk: ${describeExit(result)}: ${shown2(result.stderr) || shown2(result.stdout) || "no output"}); ${nothing}`,
+      `cannot read the free space of ${parent} (df -Pk: ${describeExit(result)}: ${shownHostText(result.stderr) || shownHostText(result.stdout) || "no output"}); ${nothing}`,
       { filesMayHaveChanged: false }
     );
   }
@@ -18240,7 +18288,7 @@ function untouched(host, status, why, clock) {
     ...clock ? { phases: clock.phases } : {}
   };
 }
-async function rolloutFleet(hosts, fleet, io, cancelled = new AbortController().signal, onReport = () => void 0, watchesEnd2 = cancelled) {
+async function rolloutFleet(hosts, fleet, io, cancelled = new AbortController().signal, onReport = () => void 0, watchesEnd = cancelled) {
   const guard = async (run2) => {
     const lock = await acquireLock(run2, fleet.lock.owner, { timeoutMs: fleet.lock.timeoutMs, force: fleet.lock.force });
     try {
@@ -18266,7 +18314,7 @@ async function rolloutFleet(hosts, fleet, io, cancelled = new AbortController().
       });
     }
     const ready = prepared.map((entry, index) => ({ host: hosts[index], prepared: entry.host }));
-    await runBatches(ready, fleet, io, { cancelled, watchesEnd: watchesEnd2 }, reports, onReport);
+    await runBatches(ready, fleet, io, { cancelled, watchesEnd }, reports, onReport);
     if (fleet.rollback === "all" && [...reports.values()].some((report) => report.status === "failed" || report.status === "rolled-back")) {
       await rollBackSucceeded(ready, fleet.maxParallel, io, reports);
     }
@@ -18275,7 +18323,7 @@ async function rolloutFleet(hosts, fleet, io, cancelled = new AbortController().
     await Promise.all(prepared.map((entry) => entry.ok ? entry.host.finish() : void 0));
   }
 }
-async function runBatches(ready, fleet, io, { cancelled, watchesEnd: watchesEnd2 }, reports, onReport) {
+async function runBatches(ready, fleet, io, { cancelled, watchesEnd }, reports, onReport) {
   const hasCanary = fleet.canary && ready.length > 1;
   const hooks = ready[0]?.host.settings.hooks;
   const onFirstOnly = hooks !== void 0 && hooks.beforeReload !== "" && hooks.beforeReloadOn === "first";
@@ -18304,7 +18352,7 @@ async function runBatches(ready, fleet, io, { cancelled, watchesEnd: watchesEnd2
     for (const entry of batch) entry.prepared.clock.alone = !together;
     await Promise.all(
       batch.map(async (entry) => {
-        const report = await deployOne(entry, fleet, io, isCanary, watchesEnd2, runsBeforeReload(entry));
+        const report = await deployOne(entry, fleet, io, isCanary, watchesEnd, runsBeforeReload(entry));
         if (report.status !== "ok") failures += 1;
         if (report.step === "before-reload") hookFailed ??= entry.host.spec.label;
         if (isCanary && report.status !== "ok") canaryFailed = true;
@@ -18345,11 +18393,11 @@ function withUserCommands(entry, io, runsBeforeReload) {
   };
   return { prepared: { ...entry.prepared, run: run2 }, finish };
 }
-async function deployOne(entry, fleet, io, canary, watchesEnd2, runsBeforeReload) {
+async function deployOne(entry, fleet, io, canary, watchesEnd, runsBeforeReload) {
   const { prepared, finish } = withUserCommands(entry, io, runsBeforeReload);
-  return finish(await deployOrRollBack({ ...entry, prepared }, fleet, io, canary, watchesEnd2));
+  return finish(await deployOrRollBack({ ...entry, prepared }, fleet, io, canary, watchesEnd));
 }
-async function deployOrRollBack(entry, fleet, io, canary, watchesEnd2) {
+async function deployOrRollBack(entry, fleet, io, canary, watchesEnd) {
   const { prepared } = entry;
   const { run: run2, clock } = prepared;
   const refused = (step, error2) => failedReport(prepared, step, error2);
@@ -18367,7 +18415,7 @@ async function deployOrRollBack(entry, fleet, io, canary, watchesEnd2) {
   if ("error" in snapshotting) return refused("sync", snapshotting.error);
   let report;
   try {
-    report = await afterReloadStep(run2, await deployHost(prepared, snapshotting.transfer, watchesEnd2));
+    report = await afterReloadStep(run2, await deployHost(prepared, snapshotting.transfer, watchesEnd));
     if (report.ok && canary) {
       clock.begin("canary");
       report = await watchCanary(prepared, report, fleet.canarySettleMs);
@@ -19308,8 +19356,8 @@ var TIMELINE_MAX_HOSTS = 50;
 var APP_ERRORS_SHOWN = 10;
 function markdownCell(text, maxChars = CELL_MAX_CHARS) {
   const sealed = sealHostText(text);
-  const shown3 = sealed.length > maxChars ? `${sealed.slice(0, maxChars)}\u2026` : sealed;
-  return shown3.replace(/[\\`*_{}[\]<>|~&!#]/g, (character) => `\\${character}`);
+  const shown = sealed.length > maxChars ? `${sealed.slice(0, maxChars)}\u2026` : sealed;
+  return shown.replace(/[\\`*_{}[\]<>|~&!#]/g, (character) => `\\${character}`);
 }
 function byGroup(workers) {
   const counts = /* @__PURE__ */ new Map();
@@ -19426,9 +19474,9 @@ function hostTextSection(heading, blocks) {
   if (blocks.length === 0) return [];
   const lines2 = ["", `### ${heading}`];
   for (const block of blocks) {
-    const shown3 = block.lines.map((line2) => sealHostText(line2).slice(0, CELL_MAX_CHARS));
-    const fence = fenceFor(shown3.join("\n"));
-    lines2.push("", `<details open><summary>${htmlText(block.host)}: ${htmlText(block.title)}</summary>`, "", `${fence}text`, ...shown3, fence, "", "</details>");
+    const shown = block.lines.map((line2) => sealHostText(line2).slice(0, CELL_MAX_CHARS));
+    const fence = fenceFor(shown.join("\n"));
+    lines2.push("", `<details open><summary>${htmlText(block.host)}: ${htmlText(block.title)}</summary>`, "", `${fence}text`, ...shown, fence, "", "</details>");
   }
   return lines2;
 }
@@ -19548,23 +19596,19 @@ function endNow(why, detail) {
   attempt2(() => fail3(`graceful-reload stopped: ${why}.${inProgress} The report lists the ${progress.reports.length} host(s) finished before.`));
   process.exit(1);
 }
-var CANCEL_SETTLE_MS = 4e3;
 var CANCEL_GRACE_MS = 6500;
-var cancellation = new AbortController();
-var watchesEnd = new AbortController();
+var cancel = twoStageCancel();
 function installLastResort() {
   process.on("uncaughtException", (error2) => endNow(`an unexpected error: ${error2 instanceof Error ? error2.message : String(error2)}`, error2));
   process.on("unhandledRejection", (reason) => endNow(`an unexpected error: ${reason instanceof Error ? reason.message : String(reason)}`, reason));
   process.on("SIGINT", () => {
-    if (cancellation.signal.aborted || progress.current === void 0) {
+    if (progress.current === void 0 || !cancel.begin()) {
       endNow("the step was cancelled (SIGINT)");
       return;
     }
-    cancellation.abort();
     warning(
       `cancelled (SIGINT): no new host starts; the hosts in flight get ${CANCEL_SETTLE_MS / 1e3} s to settle, then stop watching and release their locks`
     );
-    setTimeout(() => watchesEnd.abort(), CANCEL_SETTLE_MS).unref();
     setTimeout(() => endNow("the step was cancelled (SIGINT) and the hosts in flight did not finish in time"), CANCEL_GRACE_MS).unref();
   });
   process.on("SIGTERM", () => endNow("the step was cancelled (SIGTERM)"));
@@ -19593,8 +19637,8 @@ async function deploy() {
       lockOwner: lockOwner(),
       log: actionLog,
       debugText: debugLines,
-      cancelled: cancellation.signal,
-      watchesEnd: watchesEnd.signal,
+      cancelled: cancel.cancelled,
+      watchesEnd: cancel.watchesEnd,
       rolloutStarts: (hosts) => {
         progress.current = hosts.length <= 3 ? hosts.map((host) => host.spec.label).join(", ") : `the rollout of ${hosts.length} hosts`;
       },
@@ -19954,13 +19998,13 @@ function unknownOption(name, options, file) {
     );
   }
   const guess = nearest(name, options);
-  const shown3 = (flag) => file ? flag : `--${flag}`;
-  return new UsageError(`${file ? `${file}: unknown key` : "unknown option"} ${shown3(name)}${guess ? ` (did you mean ${shown3(guess)}?)` : ""}`);
+  const shown = (flag) => file ? flag : `--${flag}`;
+  return new UsageError(`${file ? `${file}: unknown key` : "unknown option"} ${shown(name)}${guess ? ` (did you mean ${shown(guess)}?)` : ""}`);
 }
-function addValue(given, option, value, shown3) {
+function addValue(given, option, value, shown) {
   const values = given.get(option.flag) ?? [];
-  if (values.length > 0 && option.kind !== "list" && option.kind !== "file") throw new UsageError(`${shown3} is given twice; it takes one value`);
-  if (option.kind === "boolean" && value !== "true" && value !== "false") throw new UsageError(`${shown3}: "${value}" is not true or false`);
+  if (values.length > 0 && option.kind !== "list" && option.kind !== "file") throw new UsageError(`${shown} is given twice; it takes one value`);
+  if (option.kind === "boolean" && value !== "true" && value !== "false") throw new UsageError(`${shown}: "${value}" is not true or false`);
   values.push(value);
   given.set(option.flag, values);
 }
@@ -20054,19 +20098,34 @@ function plainProgress(out, err, verbose) {
   };
 }
 var SPINNER = ["\u280B", "\u2819", "\u2839", "\u2838", "\u283C", "\u2834", "\u2826", "\u2827", "\u2807", "\u280F"];
+function hostMark(host, spinner) {
+  if (host.ended) return host.ended.ok ? "\u2714" : "\u2716";
+  return host.started === void 0 ? "\xB7" : spinner;
+}
+function hostLine(host, hosts, spinner, now, width) {
+  const label = host.label.padEnd(Math.min(24, Math.max(...hosts.map((h) => h.label.length))));
+  const time = host.started === void 0 ? "" : formatDuration((host.ended?.at ?? now) - host.started);
+  const text = `${hostMark(host, spinner)} ${label}  ${host.phase.padEnd(9)} ${time.padStart(9)}  ${host.latest}`;
+  return text.length > width ? `${text.slice(0, width - 1)}\u2026` : text;
+}
+function hostOf(hosts, message) {
+  return hosts.filter((host) => message.startsWith(`${host.label}: `)).sort((a, b) => b.label.length - a.label.length)[0];
+}
+function liveLog(info2, above, verbose) {
+  return {
+    info: info2,
+    warning: (message) => above(`warning: ${message}`),
+    error: (message) => above(`error: ${message}`),
+    debug: verbose ? (message) => above(`debug: ${message}`) : () => void 0
+  };
+}
 function liveProgress(out, verbose, now = Date.now, tickMs = 120) {
   const hosts = [];
   let drawn = 0;
   let frame = 0;
   let timer;
   const width = () => Math.max(40, (out.columns ?? 80) - 1);
-  const render = (host) => {
-    const mark = host.ended ? host.ended.ok ? "\u2714" : "\u2716" : host.started === void 0 ? "\xB7" : SPINNER[frame % SPINNER.length];
-    const label = host.label.padEnd(Math.min(24, Math.max(...hosts.map((h) => h.label.length))));
-    const time = host.started === void 0 ? "" : formatDuration((host.ended?.at ?? now()) - host.started);
-    const text = `${mark} ${label}  ${host.phase.padEnd(9)} ${time.padStart(9)}  ${host.latest}`;
-    return text.length > width() ? `${text.slice(0, width() - 1)}\u2026` : text;
-  };
+  const render = (host) => hostLine(host, hosts, SPINNER[frame % SPINNER.length], now(), width());
   const clear = () => {
     if (drawn > 0) out.write(`\x1B[${drawn}F\x1B[J`);
     drawn = 0;
@@ -20077,39 +20136,35 @@ function liveProgress(out, verbose, now = Date.now, tickMs = 120) {
 `);
     drawn = hosts.length;
   };
+  const redraw = () => {
+    clear();
+    draw();
+  };
   const above = (text) => {
     clear();
     out.write(`${terminalText(text)}
 `);
     draw();
   };
-  const hostOf = (message) => hosts.filter((host) => message.startsWith(`${host.label}: `)).sort((a, b) => b.label.length - a.label.length)[0];
   const info2 = (message) => {
-    const host = hostOf(message);
+    const host = hostOf(hosts, message);
     if (!host) return above(message);
     const step = terminalText(message.slice(host.label.length + 2));
     if (verbose) above(message);
     host.started ??= now();
     if (step.startsWith("\u25B6 ")) host.phase = step.slice(2);
     else host.latest = step;
-    clear();
-    draw();
+    redraw();
   };
   return {
-    log: {
-      info: info2,
-      warning: (message) => above(`warning: ${message}`),
-      error: (message) => above(`error: ${message}`),
-      debug: verbose ? (message) => above(`debug: ${message}`) : () => void 0
-    },
+    log: liveLog(info2, above, verbose),
     hostsStart(labels2) {
       clear();
       hosts.splice(0, hosts.length, ...labels2.map((label) => ({ label, phase: "waiting", latest: "", started: void 0, ended: void 0 })));
       draw();
       timer ??= setInterval(() => {
         frame += 1;
-        clear();
-        draw();
+        redraw();
       }, tickMs);
       timer.unref();
     },
@@ -20119,14 +20174,12 @@ function liveProgress(out, verbose, now = Date.now, tickMs = 120) {
       host.ended = { ok, at: now() };
       host.started ??= host.ended.at;
       host.phase = status;
-      clear();
-      draw();
+      redraw();
     },
     stop() {
       if (timer) clearInterval(timer);
       timer = void 0;
-      clear();
-      draw();
+      redraw();
       drawn = 0;
     }
   };
@@ -20157,21 +20210,21 @@ function parseConfig(text, file, options = cliOptions()) {
     const key = (0, import_yaml3.isScalar)(pair.key) ? String(pair.key.value) : String(pair.key);
     const option = byFlag.get(key);
     if (!option) throw unknownOption(key, [...byFlag.values()], file);
-    const shown3 = `${file}: ${key}`;
+    const shown = `${file}: ${key}`;
     const items = (0, import_yaml3.isSeq)(pair.value) ? pair.value.items : [pair.value];
-    if ((0, import_yaml3.isSeq)(pair.value) && option.kind !== "list") throw new UsageError(`${shown3} takes one value, not a list`);
+    if ((0, import_yaml3.isSeq)(pair.value) && option.kind !== "list") throw new UsageError(`${shown} takes one value, not a list`);
     for (const item of items) {
-      if (!(0, import_yaml3.isScalar)(item) || item.value === null || typeof item.value === "object") throw new UsageError(`${shown3}: expected a string, a number or true/false`);
-      addValue(given, option, String(item.value), shown3);
+      if (!(0, import_yaml3.isScalar)(item) || item.value === null || typeof item.value === "object") throw new UsageError(`${shown}: expected a string, a number or true/false`);
+      addValue(given, option, String(item.value), shown);
     }
   }
   return given;
 }
-async function fileContent(path, shown3) {
+async function fileContent(path, shown) {
   try {
     return await readBoundedText(path);
   } catch (error2) {
-    throw new UsageError(`${shown3}: cannot read ${path} (${unreadable(error2)})`);
+    throw new UsageError(`${shown}: cannot read ${path} (${unreadable(error2)})`);
   }
 }
 async function resolveInputs(commandLine2, config, environment, options = cliOptions()) {
@@ -20187,9 +20240,9 @@ async function resolveInputs(commandLine2, config, environment, options = cliOpt
     const values = fromLine ?? config?.given.get(option.flag);
     if (values === void 0) continue;
     const base = fromLine ? process.cwd() : config.directory;
-    const shown3 = fromLine ? `--${option.flag}` : `${config.path}: ${option.flag}`;
+    const shown = fromLine ? `--${option.flag}` : `${config.path}: ${option.flag}`;
     for (const value of values) {
-      if (option.kind === "file") add(option.input, await fileContent((0, import_node_path3.resolve)(base, value), shown3));
+      if (option.kind === "file") add(option.input, await fileContent((0, import_node_path3.resolve)(base, value), shown));
       else if (!fromLine && PATH_INPUTS.includes(option.input) && value !== "") add(option.input, (0, import_node_path3.resolve)(base, value));
       else add(option.input, value);
     }
@@ -20252,10 +20305,9 @@ function lockOwner2() {
   };
 }
 function interrupts(progress2, err) {
-  const cancellation2 = new AbortController();
-  const watchesEnd2 = new AbortController();
+  const cancel2 = twoStageCancel();
   const onInterrupt = () => {
-    if (cancellation2.signal.aborted) {
+    if (!cancel2.begin()) {
       stopRunningRsync();
       progress2.stop();
       err.write(
@@ -20263,12 +20315,12 @@ function interrupts(progress2, err) {
       );
       process.exit(EXIT.interrupted);
     }
-    cancellation2.abort();
-    progress2.log.warning("Ctrl-C: no new host starts; the hosts in flight get 4 s to settle, then stop watching. Ctrl-C again stops at once");
-    setTimeout(() => watchesEnd2.abort(), 4e3).unref();
+    progress2.log.warning(
+      `Ctrl-C: no new host starts; the hosts in flight get ${CANCEL_SETTLE_MS / 1e3} s to settle, then stop watching. Ctrl-C again stops at once`
+    );
   };
   process.on("SIGINT", onInterrupt);
-  return { cancelled: cancellation2.signal, watchesEnd: watchesEnd2.signal, dispose: () => process.off("SIGINT", onInterrupt) };
+  return { cancelled: cancel2.cancelled, watchesEnd: cancel2.watchesEnd, dispose: () => process.off("SIGINT", onInterrupt) };
 }
 var succeeded = (report) => statusOf(report) === "ok" || statusOf(report) === "planned";
 function outcomeLines(reports, tookMs) {
@@ -20283,7 +20335,7 @@ async function deploy2(run2, streams) {
   const { out, err, env } = streams;
   const live = !run2.plain && out.isTTY === true && env["TERM"] !== "dumb";
   const progress2 = live ? liveProgress(out, run2.verbose) : plainProgress(out, err, run2.verbose);
-  const { cancelled, watchesEnd: watchesEnd2, dispose } = interrupts(progress2, err);
+  const { cancelled, watchesEnd, dispose } = interrupts(progress2, err);
   const started = Date.now();
   let reports;
   try {
@@ -20293,7 +20345,7 @@ async function deploy2(run2, streams) {
       log: progress2.log,
       debugText: (text) => progress2.log.debug(text),
       cancelled,
-      watchesEnd: watchesEnd2,
+      watchesEnd,
       rolloutStarts: (hosts) => progress2.hostsStart(hosts.map((host) => host.spec.label)),
       hostReported: (report) => progress2.hostEnded(report.host, statusOf(report), succeeded(report))
     });

@@ -1,4 +1,4 @@
-import { formatDuration } from '../engine/duration.js';
+import { formatDuration } from '../engine/units.js';
 import { statusOf, tallyHosts, tallyLine, whyNotOk } from '../engine/report/host-outcome.js';
 import { sealHostText } from '../engine/report/host-text.js';
 import { describeMasterChange } from '../engine/plan/master-change.js';

@@ -1,3 +1,10 @@
+/**
+ * src/action/: the GitHub Action: this file (the runner's inputs, secrets,
+ * cancel and last-resort exit), the runner's log and outputs, and GitHub's
+ * rendering: the job summary and its Gantt chart. Imported only by
+ * src/index.ts.
+ */
+
 import * as core from '@actions/core';
 import { hostname } from 'node:os';
 import { stopRunningRsync } from '../adapters/rsync-sync.js';
@@ -6,6 +13,7 @@ import { tallyHosts, tallyLine } from '../engine/report/host-outcome.js';
 import { InputError, parseInputs } from '../engine/inputs/inputs.js';
 import type { HostReport } from '../engine/report/report.js';
 import type { LockOwner } from '../rollout/host-lock.js';
+import { CANCEL_SETTLE_MS, twoStageCancel } from '../run/cancel.js';
 import { runDeployment } from '../run/deployment.js';
 import { actionLog, debugLines, fail } from './action-log.js';
 import { annotateFailures, runTimeMs, writeJobSummary, writeOutputs } from './run-record.js';
@@ -64,26 +72,22 @@ function endNow(why: string, detail?: unknown): void {
   process.exit(1);
 }
 
-/** The runner cancels with SIGINT, then SIGTERM 7.5 s later: hosts in flight get this long to settle, then stop watching and release their locks. */
-const CANCEL_SETTLE_MS = 4000;
+/** The runner sends SIGTERM 7.5 s after SIGINT: the step ends itself before, once the hosts in flight had CANCEL_SETTLE_MS to settle. */
 const CANCEL_GRACE_MS = 6500;
-const cancellation = new AbortController();
-const watchesEnd = new AbortController();
+const cancel = twoStageCancel();
 
 function installLastResort(): void {
   process.on('uncaughtException', (error) => endNow(`an unexpected error: ${error instanceof Error ? error.message : String(error)}`, error));
   process.on('unhandledRejection', (reason) => endNow(`an unexpected error: ${reason instanceof Error ? reason.message : String(reason)}`, reason));
   // The runner cancels with SIGINT, then SIGTERM: the first lets the hosts in flight finish, the second ends now.
   process.on('SIGINT', () => {
-    if (cancellation.signal.aborted || progress.current === undefined) {
+    if (progress.current === undefined || !cancel.begin()) {
       endNow('the step was cancelled (SIGINT)');
       return;
     }
-    cancellation.abort();
     core.warning(
       `cancelled (SIGINT): no new host starts; the hosts in flight get ${CANCEL_SETTLE_MS / 1000} s to settle, then stop watching and release their locks`,
     );
-    setTimeout(() => watchesEnd.abort(), CANCEL_SETTLE_MS).unref();
     setTimeout(() => endNow('the step was cancelled (SIGINT) and the hosts in flight did not finish in time'), CANCEL_GRACE_MS).unref();
   });
   process.on('SIGTERM', () => endNow('the step was cancelled (SIGTERM)'));
@@ -119,8 +123,8 @@ async function deploy(): Promise<void> {
       lockOwner: lockOwner(),
       log: actionLog,
       debugText: debugLines,
-      cancelled: cancellation.signal,
-      watchesEnd: watchesEnd.signal,
+      cancelled: cancel.cancelled,
+      watchesEnd: cancel.watchesEnd,
       rolloutStarts: (hosts) => {
         progress.current = hosts.length <= 3 ? hosts.map((host) => host.spec.label).join(', ') : `the rollout of ${hosts.length} hosts`;
       },

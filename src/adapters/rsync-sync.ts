@@ -1,6 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import type { Duplex, Readable } from 'node:stream';
-import { RemoteConnectionLost, StepError, type FileSync, type RemoteStream, type SyncOptions, type SyncSummary } from '../engine/ports.js';
+import { RemoteConnectionLost, type FileSync, type RemoteStream, type SyncOptions, type SyncSummary } from '../engine/ports.js';
+import { StepError } from '../engine/step-error.js';
 import { describeRsyncFailure, ItemizedChanges, parseRsyncStats, TailText } from '../engine/rsync-output.js';
 import type { RolloutSettings } from '../engine/inputs/settings.js';
 import { BRIDGE_HOST, BRIDGE_RSH, describeRemoteEnd, serveRsync } from './rsync-bridge.js';

@@ -3,7 +3,8 @@ import { NodeSSH, type Config } from 'node-ssh';
 import pRetry, { AbortError } from 'p-retry';
 import type { HostSpec } from '../engine/inputs/host-spec.js';
 import { checkHostKey, describeHostKeyFailure, describeKeyTypeMismatch, hostKeyAlgorithms, type HostKeyCheck } from '../engine/inputs/known-hosts.js';
-import { StepError, type RemoteShell } from '../engine/ports.js';
+import { type RemoteShell } from '../engine/ports.js';
+import { StepError } from '../engine/step-error.js';
 import type { Credentials, HostTrust } from '../engine/inputs/settings.js';
 import { COMPRESSION } from './ssh-compression.js';
 import { NO_MATCHING_KEY_FORMAT, readOfferedKeys, REMOTE_KEY_FORMATS, type HostKeyAlgorithmList, type Stream } from './ssh-host-key.js';
@@ -48,6 +49,16 @@ export function tcpOptions(host: Pick<HostSpec, 'host' | 'port'>): TcpNetConnect
   return { host: host.host, port: host.port, noDelay: true };
 }
 
+/** The credentials given, in node-ssh's words: a key (and its passphrase), a password, an agent. */
+function credentialOptions(credentials: SshOptions['credentials']): { privateKey?: string; passphrase?: string; password?: string; agent?: string } {
+  return {
+    ...(credentials.privateKey !== undefined ? { privateKey: credentials.privateKey } : {}),
+    ...(credentials.passphrase !== undefined ? { passphrase: credentials.passphrase } : {}),
+    ...(credentials.password !== undefined ? { password: credentials.password } : {}),
+    ...(credentials.agentSocket !== undefined ? { agent: credentials.agentSocket } : {}),
+  };
+}
+
 /**
  * Connects to one host (through a stream from `openSock` when given). The
  * host key is checked against the pins before authentication, so a wrong host
@@ -59,7 +70,6 @@ async function connectOnce(host: HostSpec, options: SshOptions, asJump: boolean,
   let rejected: Exclude<HostKeyCheck, { ok: true }> | undefined;
   let remoteKeyFormats: string[] | undefined;
   const client = new NodeSSH();
-  const { credentials } = options;
   const algorithms = options.trust.ignoreHostKeys ? [] : hostKeyAlgorithms(options.trust.pins, host.host, host.port);
   // The report names the target host; only the bastion needs naming here.
   const where = asJump ? `jump host ${host.label}: ` : '';
@@ -73,10 +83,7 @@ async function connectOnce(host: HostSpec, options: SshOptions, asJump: boolean,
       port: host.port,
       username: host.username,
       ...(sock ? { sock } : {}),
-      ...(credentials.privateKey !== undefined ? { privateKey: credentials.privateKey } : {}),
-      ...(credentials.passphrase !== undefined ? { passphrase: credentials.passphrase } : {}),
-      ...(credentials.password !== undefined ? { password: credentials.password } : {}),
-      ...(credentials.agentSocket !== undefined ? { agent: credentials.agentSocket } : {}),
+      ...credentialOptions(options.credentials),
       readyTimeout: options.connectTimeoutMs,
       keepaliveInterval: 10_000,
       tryKeyboard: false,

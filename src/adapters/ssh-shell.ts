@@ -1,5 +1,6 @@
 import type { EventEmitter } from 'node:events';
 import { Duplex, type Readable } from 'node:stream';
+import { shownCommand } from '../engine/shown-text.js';
 import {
   DEFAULT_MAX_OUTPUT_BYTES,
   RemoteCommandTimeout,
@@ -225,7 +226,7 @@ export class SshShell implements RemoteShell {
   /** Why a command's channel did not open: the connection went, or the host refused one more channel. */
   private notStarted(command: string, error: Error): Error {
     if (this.lost) return new RemoteConnectionLost(command, this.lost, { cause: error });
-    return new Error(`${channelRefusal(error.message)}: ${command.slice(0, 120)}`, { cause: error });
+    return new Error(`${channelRefusal(error.message)}: ${shownCommand(command)}`, { cause: error });
   }
 
   /** How a streaming command ended: its exit status, or the reason its connection went away. */

@@ -1,3 +1,11 @@
+/**
+ * src/adapters/: the ports' real implementations: this file (a plan's hosts
+ * opened: SSH and rsync over it), SSH (connecting through a jump host too,
+ * host-key diagnosis, the command shell), rsync and its bridge on the SSH
+ * connection, the runner's commands and bounded file reads. Imported by
+ * src/rollout/, src/run/ and the two front ends; it imports only src/engine/.
+ */
+
 import type { HostSpec } from '../engine/inputs/host-spec.js';
 import type { FileSync, RemoteShell } from '../engine/ports.js';
 import type { DeployPlan, RolloutSettings } from '../engine/inputs/settings.js';

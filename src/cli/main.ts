@@ -1,13 +1,20 @@
+/**
+ * src/cli/: the command-line tool (npx graceful-reload): this file (reading
+ * a run and carrying it out), options taken from action.yml, a config file,
+ * the live display. Imported only by src/index.ts.
+ */
+
 import { writeFile } from 'node:fs/promises';
 import { hostname, userInfo } from 'node:os';
 import { stopRunningRsync } from '../adapters/rsync-sync.js';
-import { formatDuration } from '../engine/duration.js';
+import { formatDuration } from '../engine/units.js';
 import { describePlan } from '../engine/plan/dry-run.js';
 import { statusOf, tallyHosts, tallyLine, whyNotOk } from '../engine/report/host-outcome.js';
 import { InputError, parseInputs } from '../engine/inputs/inputs.js';
 import type { DeployPlan } from '../engine/inputs/settings.js';
 import type { HostReport } from '../engine/report/report.js';
 import type { LockOwner } from '../rollout/host-lock.js';
+import { CANCEL_SETTLE_MS, twoStageCancel } from '../run/cancel.js';
 import { runDeployment } from '../run/deployment.js';
 import { cliOptions, helpText, parseArguments, SECRET_INPUTS, secretVariable, UsageError } from './options.js';
 import { liveProgress, plainProgress, terminalText, type Progress } from './progress.js';
@@ -72,10 +79,9 @@ function lockOwner(): LockOwner {
 
 /** Ctrl-C: the first lets the hosts in flight finish (as a runner's cancel does), a second stops at once. */
 function interrupts(progress: Progress, err: NodeJS.WriteStream): { cancelled: AbortSignal; watchesEnd: AbortSignal; dispose: () => void } {
-  const cancellation = new AbortController();
-  const watchesEnd = new AbortController();
+  const cancel = twoStageCancel();
   const onInterrupt = () => {
-    if (cancellation.signal.aborted) {
+    if (!cancel.begin()) {
       stopRunningRsync();
       progress.stop();
       err.write(
@@ -83,12 +89,12 @@ function interrupts(progress: Progress, err: NodeJS.WriteStream): { cancelled: A
       );
       process.exit(EXIT.interrupted);
     }
-    cancellation.abort();
-    progress.log.warning('Ctrl-C: no new host starts; the hosts in flight get 4 s to settle, then stop watching. Ctrl-C again stops at once');
-    setTimeout(() => watchesEnd.abort(), 4000).unref();
+    progress.log.warning(
+      `Ctrl-C: no new host starts; the hosts in flight get ${CANCEL_SETTLE_MS / 1000} s to settle, then stop watching. Ctrl-C again stops at once`,
+    );
   };
   process.on('SIGINT', onInterrupt);
-  return { cancelled: cancellation.signal, watchesEnd: watchesEnd.signal, dispose: () => process.off('SIGINT', onInterrupt) };
+  return { cancelled: cancel.cancelled, watchesEnd: cancel.watchesEnd, dispose: () => process.off('SIGINT', onInterrupt) };
 }
 
 const succeeded = (report: HostReport) => statusOf(report) === 'ok' || statusOf(report) === 'planned';

@@ -1,4 +1,4 @@
-import { formatDuration } from '../engine/duration.js';
+import { formatDuration } from '../engine/units.js';
 import { sealHostText } from '../engine/report/host-text.js';
 import type { RolloutLog } from '../engine/ports.js';
 
@@ -61,6 +61,35 @@ interface HostLine {
 
 const SPINNER = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
 
+/** A host's mark: not started, running (the spinner's frame), ended well or not. */
+function hostMark(host: HostLine, spinner: string): string {
+  if (host.ended) return host.ended.ok ? '✔' : '✖';
+  return host.started === undefined ? '·' : spinner;
+}
+
+/** One host's line of the live area: mark, label, phase, time and latest step, cut to the terminal's width. */
+function hostLine(host: HostLine, hosts: readonly HostLine[], spinner: string, now: number, width: number): string {
+  const label = host.label.padEnd(Math.min(24, Math.max(...hosts.map((h) => h.label.length))));
+  const time = host.started === undefined ? '' : formatDuration((host.ended?.at ?? now) - host.started);
+  const text = `${hostMark(host, spinner)} ${label}  ${host.phase.padEnd(9)} ${time.padStart(9)}  ${host.latest}`;
+  return text.length > width ? `${text.slice(0, width - 1)}…` : text;
+}
+
+/** The host a log line is about (`label: ...`), the longest label first so `web-1` does not take `web-10`'s lines. */
+function hostOf(hosts: readonly HostLine[], message: string): HostLine | undefined {
+  return hosts.filter((host) => message.startsWith(`${host.label}: `)).sort((a, b) => b.label.length - a.label.length)[0];
+}
+
+/** The live display's log: `info` for a host's steps (they update its line), the rest scrolls above the live area. */
+function liveLog(info: (message: string) => void, above: (text: string) => void, verbose: boolean): RolloutLog {
+  return {
+    info,
+    warning: (message) => above(`warning: ${message}`),
+    error: (message) => above(`error: ${message}`),
+    debug: verbose ? (message) => above(`debug: ${message}`) : () => undefined,
+  };
+}
+
 /** The live display for a terminal; `now` and the redraw timer are injectable for tests. */
 export function liveProgress(out: Stream, verbose: boolean, now: () => number = Date.now, tickMs = 120): Progress {
   const hosts: HostLine[] = [];
@@ -68,19 +97,7 @@ export function liveProgress(out: Stream, verbose: boolean, now: () => number = 
   let frame = 0;
   let timer: NodeJS.Timeout | undefined;
   const width = () => Math.max(40, (out.columns ?? 80) - 1);
-  const render = (host: HostLine) => {
-    const mark =
-      host.ended ?
-        host.ended.ok ?
-          '✔'
-        : '✖'
-      : host.started === undefined ? '·'
-      : SPINNER[frame % SPINNER.length];
-    const label = host.label.padEnd(Math.min(24, Math.max(...hosts.map((h) => h.label.length))));
-    const time = host.started === undefined ? '' : formatDuration((host.ended?.at ?? now()) - host.started);
-    const text = `${mark} ${label}  ${host.phase.padEnd(9)} ${time.padStart(9)}  ${host.latest}`;
-    return text.length > width() ? `${text.slice(0, width() - 1)}…` : text;
-  };
+  const render = (host: HostLine) => hostLine(host, hosts, SPINNER[frame % SPINNER.length]!, now(), width());
   const clear = () => {
     // To the start of the live area, then erase to the end of the screen.
     if (drawn > 0) out.write(`\x1b[${drawn}F\x1b[J`);
@@ -91,38 +108,34 @@ export function liveProgress(out: Stream, verbose: boolean, now: () => number = 
     out.write(`${hosts.map(render).join('\n')}\n`);
     drawn = hosts.length;
   };
+  const redraw = () => {
+    clear();
+    draw();
+  };
   const above = (text: string) => {
     clear();
     out.write(`${terminalText(text)}\n`);
     draw();
   };
-  const hostOf = (message: string) => hosts.filter((host) => message.startsWith(`${host.label}: `)).sort((a, b) => b.label.length - a.label.length)[0];
   const info = (message: string) => {
-    const host = hostOf(message);
+    const host = hostOf(hosts, message);
     if (!host) return above(message);
     const step = terminalText(message.slice(host.label.length + 2));
     if (verbose) above(message);
     host.started ??= now();
     if (step.startsWith('▶ ')) host.phase = step.slice(2);
     else host.latest = step;
-    clear();
-    draw();
+    redraw();
   };
   return {
-    log: {
-      info,
-      warning: (message) => above(`warning: ${message}`),
-      error: (message) => above(`error: ${message}`),
-      debug: verbose ? (message) => above(`debug: ${message}`) : () => undefined,
-    },
+    log: liveLog(info, above, verbose),
     hostsStart(labels) {
       clear();
       hosts.splice(0, hosts.length, ...labels.map((label) => ({ label, phase: 'waiting', latest: '', started: undefined, ended: undefined })));
       draw();
       timer ??= setInterval(() => {
         frame += 1;
-        clear();
-        draw();
+        redraw();
       }, tickMs);
       timer.unref();
     },
@@ -132,14 +145,12 @@ export function liveProgress(out: Stream, verbose: boolean, now: () => number = 
       host.ended = { ok, at: now() };
       host.started ??= host.ended.at;
       host.phase = status;
-      clear();
-      draw();
+      redraw();
     },
     stop() {
       if (timer) clearInterval(timer);
       timer = undefined;
-      clear();
-      draw();
+      redraw();
       drawn = 0;
     },
   };

@@ -1,4 +1,17 @@
+/**
+ * src/engine/: the pure core. No I/O, no timers, no clock of its own: what
+ * a deploy means, decided from text and numbers. This file holds the ports (the
+ * interfaces adapters implement: a shell on the host, a file sync, a log); the
+ * root also has durations and sizes (units.ts), how long texts are shown
+ * (shown-text.ts), the step error, shell quoting and rsync's output read as
+ * text; the subfolders group the rest by concern (inputs, workers, plan,
+ * verdict, report). Every other folder may import it; it imports none outside
+ * itself (test/unit/import-graph.test.ts checks both).
+ */
+
 import type { Duplex, Readable } from 'node:stream';
+import { shownCommand } from './shown-text.js';
+import { formatBytes } from './units.js';
 
 /**
  * The engine's only ways out: a shell on the host, a file sync and a log.
@@ -122,45 +135,13 @@ export interface RolloutLog {
   endGroup?(): void;
 }
 
-/** Steps of one host's rollout, named in every failure so a reader knows what was (not) changed. */
-export type Step =
-  'connect' | 'host-key' | 'auth' | 'lock' | 'preflight' | 'sync' | 'before-reload' | 'drain' | 'signal' | 'verify' | 'restart' | 'after-reload' | 'rollback';
-
-export class StepError extends Error {
-  /**
-   * What the failing step knows about the host's files, when it knows more
-   * than its step implies: false when it certainly changed none (rsync never
-   * reached the host), true when some may have changed.
-   */
-  readonly filesMayHaveChanged: boolean | undefined;
-
-  constructor(
-    readonly step: Step,
-    message: string,
-    options?: { cause?: unknown; filesMayHaveChanged?: boolean },
-  ) {
-    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
-    this.name = 'StepError';
-    this.filesMayHaveChanged = options?.filesMayHaveChanged;
-  }
-}
-
-function shownCommand(command: string): string {
-  return command.length > 120 ? `${command.slice(0, 120)}...` : command;
-}
-
-/** `4 MB`, `512 KB`, `300 bytes`. */
-export function formatBytes(bytes: number): string {
-  const MB = 1024 * 1024;
-  if (bytes >= MB) return `${Number((bytes / MB).toFixed(1))} MB`;
-  if (bytes >= 1024) return `${Number((bytes / 1024).toFixed(1))} KB`;
-  return `${bytes} bytes`;
-}
+// The RemoteShell port's errors: its adapters reject with them, the rollout
+// reads them (a lost connection is not a timeout), so they are part of the port.
 
 /** A remote command that gave no answer in time; the rollout names the step it belonged to. */
 export class RemoteCommandTimeout extends Error {
   constructor(command: string, timeoutMs: number) {
-    super(`a remote command gave no answer within ${timeoutMs / 1000} s: ${command.slice(0, 120)}`);
+    super(`a remote command gave no answer within ${timeoutMs / 1000} s: ${shownCommand(command)}`);
     this.name = 'RemoteCommandTimeout';
   }
 }

@@ -7,9 +7,10 @@ import {
   type RemoteShell,
   type RolloutLog,
   type RunnerCommand,
-  type Step,
   type SyncSummary,
 } from '../engine/ports.js';
+import type { Step } from '../engine/step-error.js';
+import { shownCommand } from '../engine/shown-text.js';
 import type { CommandRecord } from '../engine/report/report.js';
 import type { RolloutSettings, StatusSourceKind } from '../engine/inputs/settings.js';
 import type { StatusSource } from '../status/status-source.js';
@@ -75,7 +76,7 @@ export function traced(shell: RemoteShell, log: RolloutLog, label: string): Remo
   return {
     async run(command, options) {
       const started = Date.now();
-      const shown = command.length > 160 ? `${command.slice(0, 160)}...` : command;
+      const shown = shownCommand(command);
       try {
         const result = await shell.run(command, options);
         log.debug(`${label}: $ ${shown} -> ${describeExit(result)} (${Date.now() - started} ms)`);

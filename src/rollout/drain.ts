@@ -1,6 +1,6 @@
 import { setTimeout as realSleep } from 'node:timers/promises';
-import { formatDuration } from '../engine/duration.js';
-import { StepError } from '../engine/ports.js';
+import { formatDuration } from '../engine/units.js';
+import { StepError } from '../engine/step-error.js';
 import type { HostReport } from '../engine/report/report.js';
 import type { DrainSettings } from '../engine/inputs/settings.js';
 import type { HostRolloutIO, HostRun } from './context.js';

@@ -8,7 +8,7 @@ import {
   plannedGroups,
   type BatchPosition,
 } from '../engine/plan/dry-run.js';
-import { StepError } from '../engine/ports.js';
+import { StepError } from '../engine/step-error.js';
 import type { DryRunPlan, HostReport, PlannedFiles } from '../engine/report/report.js';
 import type { HostRolloutIO, HostRun } from './context.js';
 import { inParallel, PREFLIGHT_CONCURRENCY, type FleetHost, type FleetSettings } from './fleet-rollout.js';

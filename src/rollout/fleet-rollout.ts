@@ -1,7 +1,8 @@
 import { budgetExceeded, planBatches } from '../engine/inputs/fleet-plan.js';
 import type { HostSpec } from '../engine/inputs/host-spec.js';
 import type { CommandRecord, HostReport, HostStatus } from '../engine/report/report.js';
-import { changedNothing, type Step, type SyncSummary } from '../engine/ports.js';
+import { changedNothing, type SyncSummary } from '../engine/ports.js';
+import { type Step } from '../engine/step-error.js';
 import type { RolloutSettings } from '../engine/inputs/settings.js';
 import type { HostRolloutIO, HostRun } from './context.js';
 import { watchCanary } from './canary-watch.js';

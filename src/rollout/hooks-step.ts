@@ -1,4 +1,4 @@
-import { StepError } from '../engine/ports.js';
+import { StepError } from '../engine/step-error.js';
 import type { HostReport } from '../engine/report/report.js';
 import type { HostRun } from './context.js';
 import { recordCommand, runOnHost } from './user-command.js';

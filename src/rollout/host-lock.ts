@@ -1,7 +1,9 @@
 import { setTimeout as realSleep } from 'node:timers/promises';
 import { randomBytes } from 'node:crypto';
-import { formatDuration } from '../engine/duration.js';
-import { describeExit, StepError, type CommandResult } from '../engine/ports.js';
+import { formatDuration } from '../engine/units.js';
+import { describeExit, type CommandResult } from '../engine/ports.js';
+import { StepError } from '../engine/step-error.js';
+import { shownHostText } from '../engine/shown-text.js';
 import { startFilePath } from '../engine/inputs/settings.js';
 import { commandLine } from '../engine/shell-quote.js';
 import { runOnAnyConnection, type HostRun } from './context.js';
@@ -128,12 +130,6 @@ export function releaseCommand(target: string, token: string): string {
   return commandLine(['sh', '-c', RELEASE_SCRIPT, 'graceful-reload-unlock', lockDirectory(target), token]);
 }
 
-/** Text from the host, shown in messages: one line, bounded. */
-function shown(text: string): string {
-  const line = text.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
-  return line.length > 200 ? `${line.slice(0, 200)}...` : line;
-}
-
 /** Reads an owner file's text; an empty or foreign one gives the reason instead. */
 export function parseOwner(text: string): Pick<LockHolder, 'owner' | 'ownerProblem'> {
   if (text.trim() === '') return { ownerProblem: 'the lock has no owner file (a run that died between taking the lock and writing its owner?)' };
@@ -141,7 +137,7 @@ export function parseOwner(text: string): Pick<LockHolder, 'owner' | 'ownerProbl
   try {
     value = JSON.parse(text);
   } catch {
-    return { ownerProblem: `its owner file is not an owner record: "${shown(text.slice(0, 120))}"` };
+    return { ownerProblem: `its owner file is not an owner record: "${shownHostText(text)}"` };
   }
   const record = value as Record<string, unknown>;
   if (
@@ -151,14 +147,14 @@ export function parseOwner(text: string): Pick<LockHolder, 'owner' | 'ownerProbl
     typeof record['job'] !== 'string' ||
     typeof record['startedAt'] !== 'string'
   ) {
-    return { ownerProblem: `its owner file is not an owner record: "${shown(text.slice(0, 120))}"` };
+    return { ownerProblem: `its owner file is not an owner record: "${shownHostText(text)}"` };
   }
   return {
     owner: {
-      runUrl: shown(record['runUrl']),
-      job: shown(record['job']),
-      startedAt: shown(record['startedAt']),
-      ...(typeof record['createdAt'] === 'string' ? { createdAt: shown(record['createdAt']) } : {}),
+      runUrl: shownHostText(record['runUrl']),
+      job: shownHostText(record['job']),
+      startedAt: shownHostText(record['startedAt']),
+      ...(typeof record['createdAt'] === 'string' ? { createdAt: shownHostText(record['createdAt']) } : {}),
     },
   };
 }
@@ -202,12 +198,9 @@ function secondsBetween(now: string | undefined, then: string | undefined): numb
   return now !== undefined && then !== undefined && /^\d+$/.test(now) && /^\d+$/.test(then) ? Math.max(0, Number(now) - Number(then)) : undefined;
 }
 
-/** `42 s`, `3 min 5 s`, `2 h 4 min`, `3 d 1 h`. */
-export function formatAge(seconds: number): string {
-  if (seconds < 60) return `${seconds} s`;
-  if (seconds < 3600) return `${Math.floor(seconds / 60)} min ${seconds % 60} s`;
-  if (seconds < 86_400) return `${Math.floor(seconds / 3600)} h ${Math.floor((seconds % 3600) / 60)} min`;
-  return `${Math.floor(seconds / 86_400)} d ${Math.floor((seconds % 86_400) / 3600)} h`;
+/** A lock's age as the host gave it, in whole seconds: `42 s`, `3 min 5 s`, `2 h 4 min`, `3 d 1 h`. */
+function formatAge(seconds: number): string {
+  return formatDuration(seconds * 1000, { wholeSeconds: true });
 }
 
 /** `run <url> (job deploy, started <time>), taken 3 min 5 s ago`, or `an unknown owner (...)`. */
@@ -246,7 +239,7 @@ async function attempt(run: HostRun, command: string, path: string): Promise<Loc
       },
     );
   }
-  const why = shown(result.stderr) || shown(result.stdout) || 'no output';
+  const why = shownHostText(result.stderr) || shownHostText(result.stdout) || 'no output';
   const what =
     result.code === 3 ? `cannot create the state directory ${stateDirectory(run.settings.target)} (${why})`
     : result.code === 4 ? `cannot create the lock directory ${path} (${why})`
@@ -387,7 +380,9 @@ async function release(run: HostRun, path: string, token: string): Promise<void>
         `${label}: the lock ${path} is no longer this run's (another run took it with force-unlock): it now belongs to ${otherOwner(result.stdout)} and is left in place`,
       );
     } else {
-      io.log.warning(`${label}: could not release the lock (${describeExit(result)}: ${shown(result.stderr) || shown(result.stdout) || 'no output'}); ${left}`);
+      io.log.warning(
+        `${label}: could not release the lock (${describeExit(result)}: ${shownHostText(result.stderr) || shownHostText(result.stdout) || 'no output'}); ${left}`,
+      );
     }
   } catch (error) {
     io.log.warning(`${label}: could not release the lock (${(error as Error).message}); ${left}`);

@@ -1,6 +1,16 @@
+/**
+ * src/rollout/: one host's rollout and the fleet's: this file (a host from
+ * lock to report), a function per step (preflight, sync, signal, verify,
+ * restart, rollback), the watch loops, the lock and snapshots, and the fleet
+ * (fleet-rollout.ts). All I/O comes in through HostRolloutIO, so a fake shell
+ * can drive it. Imported by src/run/ and the two front ends; it imports
+ * src/engine/, src/status/, src/workerman/, src/remote/ and src/adapters/
+ * (the real I/O, in real-io.ts).
+ */
+
 import type { HostSpec } from '../engine/inputs/host-spec.js';
 import { definitionChanges, describeMasterChange, type MasterChange, type StaleCheck } from '../engine/plan/master-change.js';
-import { StepError } from '../engine/ports.js';
+import { StepError } from '../engine/step-error.js';
 import type { HostReport } from '../engine/report/report.js';
 import type { RolloutSettings } from '../engine/inputs/settings.js';
 import { traced, type HostFacts, type HostRolloutIO, type HostRun } from './context.js';

@@ -1,5 +1,8 @@
 import { describeRsyncFailure, ItemizedChanges, parseRsyncStats } from '../engine/rsync-output.js';
-import { describeExit, formatBytes, StepError, type CommandResult, type Step, type SyncSummary } from '../engine/ports.js';
+import { describeExit, type CommandResult, type SyncSummary } from '../engine/ports.js';
+import { StepError, type Step } from '../engine/step-error.js';
+import { shownHostText } from '../engine/shown-text.js';
+import { formatBytes } from '../engine/units.js';
 import { commandLine } from '../engine/shell-quote.js';
 import type { HostRun } from './context.js';
 import { stateDirectory } from './host-lock.js';
@@ -42,12 +45,6 @@ export const LONG_COMMAND_MS = 60_000;
 
 function longTimeout(run: HostRun): number {
   return Math.max(run.settings.commandTimeoutMs, LONG_COMMAND_MS);
-}
-
-/** Text from the host, for messages: one line, bounded. */
-function shown(text: string): string {
-  const line = text.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
-  return line.length > 300 ? `...${line.slice(-300)}` : line;
 }
 
 function trimmed(path: string): string {
@@ -117,7 +114,7 @@ export async function takeSnapshot(run: HostRun, options: SnapshotOptions = {}):
     ?.slice(MARK.length + 1)
     .trim();
   if (result.code !== 0 || name === undefined || !SNAPSHOT_NAME.test(name)) {
-    const why = shown(result.stderr) || shown(result.stdout) || 'no output';
+    const why = shownHostText(result.stderr) || shownHostText(result.stdout) || 'no output';
     const what =
       result.code === 3 ? `the target ${settings.target} is not a directory on the host`
       : result.code === 4 ? `cannot create the snapshot directory ${dir} (${why})`
@@ -141,7 +138,7 @@ async function entries(run: HostRun, step: Step, consequence: string): Promise<{
   if (result.code !== 0 || start < 0) {
     throw new StepError(
       step,
-      `cannot list the snapshots in ${dir} (${describeExit(result)}: ${shown(result.stderr) || shown(result.stdout) || 'no output'}); ${consequence}`,
+      `cannot list the snapshots in ${dir} (${describeExit(result)}: ${shownHostText(result.stderr) || shownHostText(result.stdout) || 'no output'}); ${consequence}`,
       { filesMayHaveChanged: false },
     );
   }
@@ -208,7 +205,9 @@ async function removeSnapshots(run: HostRun, names: readonly string[]): Promise<
   try {
     const result = await run.shell.run(command, { timeoutMs: longTimeout(run) });
     if (result.code === 0) return true;
-    io.log.warning(`${label}: could not remove every snapshot named in ${dir} (${describeExit(result)}: ${shown(result.stderr) || 'no output'}); ${later}`);
+    io.log.warning(
+      `${label}: could not remove every snapshot named in ${dir} (${describeExit(result)}: ${shownHostText(result.stderr) || 'no output'}); ${later}`,
+    );
   } catch (error) {
     io.log.warning(`${label}: removing snapshots in ${dir} failed (${(error as Error).message}); ${later}`);
   }
@@ -348,7 +347,7 @@ export async function freeSpaceCheck(run: HostRun, neededBytes: number): Promise
   if (free === undefined) {
     throw new StepError(
       'preflight',
-      `cannot read the free space of ${parent} (df -Pk: ${describeExit(result)}: ${shown(result.stderr) || shown(result.stdout) || 'no output'}); ${nothing}`,
+      `cannot read the free space of ${parent} (df -Pk: ${describeExit(result)}: ${shownHostText(result.stderr) || shownHostText(result.stdout) || 'no output'}); ${nothing}`,
       { filesMayHaveChanged: false },
     );
   }

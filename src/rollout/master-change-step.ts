@@ -7,7 +7,7 @@ import {
   type MasterChange,
   type StaleCheck,
 } from '../engine/plan/master-change.js';
-import { StepError } from '../engine/ports.js';
+import { StepError } from '../engine/step-error.js';
 import type { AppDefinitions } from '../engine/workers/worker-definitions.js';
 import type { HostRun } from './context.js';
 import type { Preflight } from './preflight.js';

@@ -1,5 +1,5 @@
 import type { LoadedRecord } from '../engine/plan/master-change.js';
-import { StepError } from '../engine/ports.js';
+import { StepError } from '../engine/step-error.js';
 import { describeUnmatched, planReload, unmatchedWorkers, type ReloadPlan } from '../engine/plan/reload-plan.js';
 import { startFilePath } from '../engine/inputs/settings.js';
 import type { AppDefinitions } from '../engine/workers/worker-definitions.js';

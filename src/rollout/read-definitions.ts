@@ -1,4 +1,5 @@
-import { StepError, type CommandResult, type Step } from '../engine/ports.js';
+import { type CommandResult } from '../engine/ports.js';
+import { StepError, type Step } from '../engine/step-error.js';
 import type { AppDefinitions } from '../engine/workers/worker-definitions.js';
 import { definitionsCommand, DefinitionsError, parseDefinitions } from '../workerman/app-definitions.js';
 import type { HostRun } from './context.js';

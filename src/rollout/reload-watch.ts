@@ -1,9 +1,18 @@
 import { setTimeout as realSleep } from 'node:timers/promises';
 import { phpErrors } from '../engine/verdict/app-log.js';
-import { formatDuration } from '../engine/duration.js';
+import { formatDuration } from '../engine/units.js';
 import type { RolloutLog } from '../engine/ports.js';
 import type { OnGracefulTimeout } from '../engine/inputs/settings.js';
-import { markStopped, observe, startWatch, type ForcedStop, type ReloadBaseline, type Verdict, type VerdictRules } from '../engine/verdict/verdict.js';
+import {
+  markStopped,
+  observe,
+  startWatch,
+  type ForcedStop,
+  type ReloadBaseline,
+  type Verdict,
+  type VerdictRules,
+  type WatchState,
+} from '../engine/verdict/verdict.js';
 
 export type { ForcedStop };
 import { countByGroup, describeWorker, describeWorkerStates, type HostSnapshot, type WorkerProcess } from '../engine/workers/worker-snapshot.js';
@@ -90,6 +99,90 @@ function untouchedGroupsHint(baseline: ReloadBaseline, stillOld: readonly Worker
   return ` No worker of ${untouched.join(', ')} was replaced while others were: if the running master has it as reloadable = false (its start script changed since it started), restart the app, or list it in ignore-workers.`;
 }
 
+type Pinned = Extract<Verdict, { kind: 'pinned' }>;
+
+/** The holder the watch stopped last: SIGKILL follows its SIGINT once it ignored it for KILL_AFTER_MS. */
+interface InFlightStop {
+  readonly worker: WorkerProcess;
+  readonly at: number;
+  readonly killed: boolean;
+  readonly why: string;
+}
+
+/** What the watch carries from one snapshot to the next. */
+interface Watch {
+  state: WatchState;
+  inFlight: InFlightStop | undefined;
+  readonly forced: ForcedStop[];
+}
+
+/** on-graceful-timeout: fail: the holder and the workers behind it, named. */
+function pinnedMessage(pinned: Pinned): string {
+  const { holders } = pinned;
+  const waiting = holders.length - 1;
+  return (
+    `the graceful reload stood still for ${formatDuration(pinned.stalledForMs)} (graceful-timeout): pinned by ${describeWorkerStates(holders.slice(0, 1))}` +
+    (waiting > 0 ? `, with ${waiting} more old worker(s) waiting behind it (${describeWorkerStates(holders.slice(1))})` : '') +
+    '. Close those clients, or set on-graceful-timeout: force'
+  );
+}
+
+/**
+ * A pinned reload, forced: the worker stopped last still holds it, so it gets
+ * SIGKILL once it ignored SIGINT long enough; otherwise the first holder gets SIGINT.
+ */
+async function forcePinned(options: WatchOptions, pinned: Pinned, watch: Watch, now: () => number): Promise<void> {
+  const { inFlight } = watch;
+  if (inFlight && pinned.holders.some((worker) => worker.pid === inFlight.worker.pid)) {
+    if (!inFlight.killed && now() - inFlight.at >= KILL_AFTER_MS) {
+      options.log.warning(`${options.label}: ${describeWorker(inFlight.worker)} ignored SIGINT for ${KILL_AFTER_MS / 1000} s; sending SIGKILL`);
+      if (await options.stopWorker(inFlight.worker, 'KILL')) watch.forced.push(forcedStop(inFlight.worker, 'KILL', inFlight.why));
+      watch.inFlight = { ...inFlight, killed: true };
+    }
+    return;
+  }
+  const holder = pinned.holders[0]!;
+  const why = waitedOnEvidence(options.baseline, holder);
+  options.log.warning(
+    pinned.quickStop ?
+      `${options.label}: ${describeWorkerStates([holder])} holds the reload and does not listen, so a graceful stop cannot help it; stopping it with SIGINT, as a quick reload would (reload-mode: auto). ${why}`
+    : `${options.label}: graceful reload pinned for ${formatDuration(pinned.stalledForMs)}; stopping ${describeWorkerStates([holder])} with SIGINT so the master can go on (on-graceful-timeout: force). ${why}`,
+  );
+  if (await options.stopWorker(holder, 'INT')) watch.forced.push(forcedStop(holder, 'INT', why));
+  watch.inFlight = { worker: holder, at: now(), killed: false, why };
+  watch.state = markStopped(watch.state, holder, !pinned.quickStop);
+}
+
+/** The workers still old when the time ran out. */
+function oldAtTimeout(last: Verdict): readonly WorkerProcess[] {
+  return (
+    last.kind === 'replacing' ? last.stillOld
+    : last.kind === 'pinned' ? last.holders
+    : []
+  );
+}
+
+/** Where the reload stood when the time ran out, with what may explain it. */
+function whereAtTimeout(options: WatchOptions, last: Verdict): string {
+  if (last.kind === 'settling') return 'every worker was replaced, but the new set did not stay stable for settle';
+  if (last.kind !== 'replacing' && last.kind !== 'pinned') return '';
+  const stillOld = oldAtTimeout(last);
+  let where = `${last.replaced}/${last.total} workers replaced; still old: ${describeWorkerStates(stillOld)}.${untouchedGroupsHint(options.baseline, stillOld)}`;
+  if (last.kind === 'replacing' && last.stale.length > 0) {
+    where += ` Workers ${last.stale.map(describeWorker).join(', ')} started before the signal: an earlier reload forked them, so they may run older code.`;
+  }
+  if (last.kind === 'replacing' && last.wrongRevision.length > 0) {
+    where += ` New workers report another revision than ${options.rules.revision}: ${last.wrongRevision.map((w) => `${describeWorker(w)}=${w.revision}`).join(', ')}.`;
+  }
+  return where;
+}
+
+/** The cancel's own reason when it gives one (a lock taken by another run stops the watch too). */
+function cancelledMessage(cancelled: AbortSignal): string {
+  const why = typeof cancelled.reason === 'string' ? cancelled.reason : 'the run was cancelled';
+  return `${why} while the reload was watched: the master goes on replacing workers, but nothing proved it finished`;
+}
+
 /**
  * Polls the host until the verdict is final or the time is up, printing a
  * line only when something changes. A pinned graceful reload is forced (each
@@ -99,30 +192,21 @@ export async function watchReload(options: WatchOptions): Promise<WatchOutcome> 
   const now = options.now ?? Date.now;
   const sleep = options.sleep ?? realSleep;
   const started = now();
-  const forced: ForcedStop[] = [];
-  let inFlight: { worker: WorkerProcess; at: number; killed: boolean; why: string } | undefined;
-  let state = startWatch(options.baseline);
+  const watch: Watch = { state: startWatch(options.baseline), inFlight: undefined, forced: [] };
+  const { forced } = watch;
   let lastShape = '';
   let last: Verdict | undefined;
   const failure = (reason: string, message: string, stillOld: readonly WorkerProcess[]): WatchOutcome => {
     const appErrors = phpErrors(options.logSinceSignal());
-    return { ok: false, reason, message, stillOld, replaced: state.progress.replaced, elapsedMs: now() - started, forced, appErrors };
+    return { ok: false, reason, message, stillOld, replaced: watch.state.progress.replaced, elapsedMs: now() - started, forced, appErrors };
   };
 
   for (;;) {
-    if (options.cancelled?.aborted) {
-      // A lock taken by another run stops the watch too, and its reason says so.
-      const why = typeof options.cancelled.reason === 'string' ? options.cancelled.reason : 'the run was cancelled';
-      return failure(
-        'cancelled',
-        `${why} while the reload was watched: the master goes on replacing workers, but nothing proved it finished`,
-        last?.kind === 'replacing' ? last.stillOld : [],
-      );
-    }
+    if (options.cancelled?.aborted) return failure('cancelled', cancelledMessage(options.cancelled), last?.kind === 'replacing' ? last.stillOld : []);
     const snapshot = await options.snapshot();
     const elapsedMs = now() - started;
-    const step = observe(state, snapshot, options.rules);
-    state = step.state;
+    const step = observe(watch.state, snapshot, options.rules);
+    watch.state = step.state;
     last = step.verdict;
     const shape = last.kind === 'replacing' || last.kind === 'pinned' ? `${last.kind}${last.replaced}` : last.kind;
     if (shape !== lastShape) {
@@ -131,59 +215,13 @@ export async function watchReload(options: WatchOptions): Promise<WatchOutcome> 
     }
     if (last.kind === 'replaced') return { ok: true, workers: last.workers, elapsedMs, forced };
     if (last.kind === 'failed') return failure(last.reason, last.message, last.stillOld ?? []);
-
     if (last.kind === 'pinned') {
-      const holders = last.holders;
-      if (options.onGracefulTimeout === 'fail' && !last.quickStop) {
-        const waiting = holders.length - 1;
-        return failure(
-          'pinned',
-          `the graceful reload stood still for ${formatDuration(last.stalledForMs)} (graceful-timeout): pinned by ${describeWorkerStates(holders.slice(0, 1))}` +
-            (waiting > 0 ? `, with ${waiting} more old worker(s) waiting behind it (${describeWorkerStates(holders.slice(1))})` : '') +
-            '. Close those clients, or set on-graceful-timeout: force',
-          holders,
-        );
-      }
-      const stillHolding = inFlight && holders.some((worker) => worker.pid === inFlight!.worker.pid);
-      if (inFlight && stillHolding) {
-        if (!inFlight.killed && now() - inFlight.at >= KILL_AFTER_MS) {
-          options.log.warning(`${options.label}: ${describeWorker(inFlight.worker)} ignored SIGINT for ${KILL_AFTER_MS / 1000} s; sending SIGKILL`);
-          if (await options.stopWorker(inFlight.worker, 'KILL')) forced.push(forcedStop(inFlight.worker, 'KILL', inFlight.why));
-          inFlight = { ...inFlight, killed: true };
-        }
-      } else {
-        const holder = holders[0]!;
-        const why = waitedOnEvidence(options.baseline, holder);
-        options.log.warning(
-          last.quickStop ?
-            `${options.label}: ${describeWorkerStates([holder])} holds the reload and does not listen, so a graceful stop cannot help it; stopping it with SIGINT, as a quick reload would (reload-mode: auto). ${why}`
-          : `${options.label}: graceful reload pinned for ${formatDuration(last.stalledForMs)}; stopping ${describeWorkerStates([holder])} with SIGINT so the master can go on (on-graceful-timeout: force). ${why}`,
-        );
-        if (await options.stopWorker(holder, 'INT')) forced.push(forcedStop(holder, 'INT', why));
-        inFlight = { worker: holder, at: now(), killed: false, why };
-        state = markStopped(state, holder, !last.quickStop);
-      }
+      if (options.onGracefulTimeout === 'fail' && !last.quickStop) return failure('pinned', pinnedMessage(last), last.holders);
+      await forcePinned(options, last, watch, now);
     }
-
     if (elapsedMs + options.pollIntervalMs > options.timeoutMs) break;
     await sleep(options.pollIntervalMs);
   }
-
-  const stillOld =
-    last.kind === 'replacing' ? last.stillOld
-    : last.kind === 'pinned' ? last.holders
-    : [];
-  let where = '';
-  if (last.kind === 'replacing' || last.kind === 'pinned') {
-    where = `${last.replaced}/${last.total} workers replaced; still old: ${describeWorkerStates(stillOld)}.${untouchedGroupsHint(options.baseline, stillOld)}`;
-    if (last.kind === 'replacing' && last.stale.length > 0) {
-      where += ` Workers ${last.stale.map(describeWorker).join(', ')} started before the signal: an earlier reload forked them, so they may run older code.`;
-    }
-    if (last.kind === 'replacing' && last.wrongRevision.length > 0) {
-      where += ` New workers report another revision than ${options.rules.revision}: ${last.wrongRevision.map((w) => `${describeWorker(w)}=${w.revision}`).join(', ')}.`;
-    }
-  } else if (last.kind === 'settling') {
-    where = 'every worker was replaced, but the new set did not stay stable for settle';
-  }
-  return failure('timeout', `the reload did not finish within the timeout (${formatDuration(options.timeoutMs)}): ${where}`, stillOld);
+  const where = whereAtTimeout(options, last);
+  return failure('timeout', `the reload did not finish within the timeout (${formatDuration(options.timeoutMs)}): ${where}`, oldAtTimeout(last));
 }

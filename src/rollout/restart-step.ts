@@ -1,7 +1,7 @@
 import { setTimeout as realSleep } from 'node:timers/promises';
 import { CRASH_LIMIT } from '../engine/verdict/crash-loop.js';
-import { formatDuration } from '../engine/duration.js';
-import { StepError } from '../engine/ports.js';
+import { formatDuration } from '../engine/units.js';
+import { StepError } from '../engine/step-error.js';
 import type { RestartCost } from '../engine/report/report.js';
 import { describeRestartCost, observeRestart, startRestartWatch, type RestartVerdict } from '../engine/verdict/restart-verdict.js';
 import type { AppDefinitions } from '../engine/workers/worker-definitions.js';

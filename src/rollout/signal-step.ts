@@ -1,4 +1,5 @@
-import { describeExit, StepError } from '../engine/ports.js';
+import { describeExit } from '../engine/ports.js';
+import { StepError } from '../engine/step-error.js';
 import type { ReloadPlan } from '../engine/plan/reload-plan.js';
 import { BaselineError, takeBaseline, type ReloadBaseline } from '../engine/verdict/verdict.js';
 import type { StatusSource } from '../status/status-source.js';

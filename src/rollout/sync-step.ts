@@ -1,5 +1,6 @@
 import pRetry from 'p-retry';
-import { RemoteConnectionLost, StepError, type SyncSummary } from '../engine/ports.js';
+import { RemoteConnectionLost, type SyncSummary } from '../engine/ports.js';
+import { StepError } from '../engine/step-error.js';
 import { removeStagingCommand } from '../workerman/commands.js';
 import { runtimeProtectRules } from '../engine/plan/runtime-files.js';
 import type { AppDefinitions } from '../engine/workers/worker-definitions.js';

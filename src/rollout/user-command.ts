@@ -1,6 +1,6 @@
 import { createInterface } from 'node:readline';
 import HOST_COMMAND from '../remote/host-command.sh';
-import { formatDuration } from '../engine/duration.js';
+import { formatDuration } from '../engine/units.js';
 import { OutputLines } from '../engine/report/output-lines.js';
 import { describeExit, type UserCommandResult } from '../engine/ports.js';
 import type { CommandRecord } from '../engine/report/report.js';

@@ -1,3 +1,9 @@
+/**
+ * src/run/: one deployment, from the source check to the fleet's reports
+ * (this file), and the two-stage cancel (cancel.ts): what the action and the
+ * command-line tool share. Imported by src/action/ and src/cli/ only.
+ */
+
 import { lstatSync, type Dirent } from 'node:fs';
 import { lstat, readdir, realpath, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';

@@ -1,3 +1,10 @@
+/**
+ * src/status/: turns what a host says into worker snapshots: this file (the
+ * StatusSource each rollout polls), the resident probe's client, the http
+ * status contract and the app log's tail. Imported by src/rollout/; it imports
+ * src/engine/ and src/workerman/.
+ */
+
 import type { HostSnapshot } from '../engine/workers/worker-snapshot.js';
 
 /** Where the worker facts of one host come from (input `status`). */

@@ -1,3 +1,10 @@
+/**
+ * src/workerman/: Workerman's own commands and outputs: this file (the
+ * reload signal, start and stop), the app's worker definitions read on the
+ * host, the host probe and restart's output. Imported by src/status/ and
+ * src/rollout/; it imports src/engine/ and src/remote/.
+ */
+
 import LIVE_WORKERS_SCRIPT from '../remote/live-workers.sh';
 import RESTART_SCRIPT from '../remote/restart.sh';
 import STOP_WORKER_SCRIPT from '../remote/stop-worker.sh';

@@ -6,7 +6,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { definitionsCommand, parseDefinitions, DefinitionsError, type AppDefinitions } from '../../src/workerman/app-definitions.js';
-import { execFile, type Exec } from '../rig/process.js';
+import { execFile, processesMentioning, type Exec } from '../rig/process.js';
 import { freePort, REPO } from '../rig/rig.js';
 import { workermanVendor, WORKERMAN_RELEASES, type WorkermanMajor } from '../rig/workerman-vendor.js';
 
@@ -16,17 +16,6 @@ import { workermanVendor, WORKERMAN_RELEASES, type WorkermanMajor } from '../rig
  * scripts and GatewayWorker, on real Workerman 4 and 5. No SSH: the command is
  * plain POSIX shell and the probe reads only the app directory.
  */
-
-/** Every process whose command line (the title, for Workerman processes) mentions `text`. */
-async function processesMentioning(text: string): Promise<{ pid: number; title: string }[]> {
-  const found: { pid: number; title: string }[] = [];
-  for (const entry of await readdir('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const title = (await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '')).replaceAll('\0', ' ').trim();
-    if (title.includes(text)) found.push({ pid: Number(entry), title });
-  }
-  return found;
-}
 
 /** Whether something accepts TCP connections on 127.0.0.1:port. */
 function listening(port: number): Promise<boolean> {

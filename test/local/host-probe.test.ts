@@ -1,7 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { appendFile, cp, mkdtemp, readdir, readFile, realpath, rm, stat, writeFile } from 'node:fs/promises';
+import { appendFile, cp, mkdtemp, readFile, realpath, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,7 +16,7 @@ import {
 } from '../../src/workerman/host-probe.js';
 import { ResidentProbe } from '../../src/status/resident-probe.js';
 import { localShell } from '../unit/local-host.js';
-import { execFile } from '../rig/process.js';
+import { execFile, processesMentioning, processTitle, waitFor } from '../rig/process.js';
 import { childProcesses, freePort, REPO } from '../rig/rig.js';
 import { workermanVendor, WORKERMAN_RELEASES, type WorkermanMajor } from '../rig/workerman-vendor.js';
 
@@ -27,31 +27,6 @@ import { workermanVendor, WORKERMAN_RELEASES, type WorkermanMajor } from '../rig
  * reads /proc, the pid file, the log and an optional URL on the machine it
  * runs on).
  */
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function waitFor<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
-
-async function title(pid: number): Promise<string> {
-  return (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).replaceAll('\0', ' ').trim();
-}
-
-/** Every live process whose title mentions `text` (the app directory appears in its master's title). */
-async function processesMentioning(text: string): Promise<number[]> {
-  const found: number[] = [];
-  for (const entry of await readdir('/proc')) {
-    if (/^\d+$/.test(entry) && (await title(Number(entry))).includes(text)) found.push(Number(entry));
-  }
-  return found;
-}
 
 /** A process's start time in clock ticks: with the pid, it names one process for good. */
 async function startTime(pid: number): Promise<number | undefined> {
@@ -116,18 +91,26 @@ for (const major of [5, 4] as const satisfies readonly WorkermanMajor[]) {
         env: { ...process.env, APP_HTTP_PORT: String(httpPort), APP_WS_PORT: String(wsPort) },
         timeoutMs: 30_000,
       });
-      const masterPid = await waitFor(`the Workerman ${major} master to write ${pidFile}`, async () => {
-        const pid = Number((await readFile(pidFile, 'utf8').catch(() => '')).trim());
-        return pid > 0 ? pid : undefined;
-      }).catch(async (error: Error) => {
+      const masterPid = await waitFor(
+        `the Workerman ${major} master to write ${pidFile}`,
+        async () => {
+          const pid = Number((await readFile(pidFile, 'utf8').catch(() => '')).trim());
+          return pid > 0 ? pid : undefined;
+        },
+        20_000,
+      ).catch(async (error: Error) => {
         throw new Error(`${error.message} (start exit ${started.code}: ${await readFile(join(dir, 'start.out'), 'utf8').catch(() => '')})`);
       });
       await remember(masterPid);
-      await waitFor('7 titled workers', async () => {
-        const workers = (await childProcesses(masterPid)).filter((child) => child.title.includes('worker process'));
-        for (const worker of workers) await remember(worker.pid);
-        return workers.length === 7;
-      });
+      await waitFor(
+        '7 titled workers',
+        async () => {
+          const workers = (await childProcesses(masterPid)).filter((child) => child.title.includes('worker process'));
+          for (const worker of workers) await remember(worker.pid);
+          return workers.length === 7;
+        },
+        20_000,
+      );
       app = { dir, startFile, httpPort, wsPort, pidFile, logFile, masterPid };
     });
 
@@ -135,7 +118,7 @@ for (const major of [5, 4] as const satisfies readonly WorkermanMajor[]) {
       if (dir === '') return;
       await execFile('php', ['start.php', 'stop'], { cwd: dir, timeoutMs: 30_000 }).catch(() => undefined);
       // Anything left (a master that ignored stop, an orphaned worker): killed by pid, only if still the same process.
-      for (const pid of await processesMentioning(dir)) await remember(pid);
+      for (const { pid } of await processesMentioning(dir)) await remember(pid);
       const alive = async () => {
         const left: number[] = [];
         for (const [pid, start] of seen) if ((await startTime(pid)) === start) left.push(pid);
@@ -239,11 +222,11 @@ for (const major of [5, 4] as const satisfies readonly WorkermanMajor[]) {
       const statusPid = status.pid!;
       try {
         const masterTitle = `WorkerMan: master process  start_file=${app.startFile}`;
-        await waitFor('the status command to take the master title', async () => (await title(statusPid)) === masterTitle, 15_000);
+        await waitFor('the status command to take the master title', async () => (await processTitle(statusPid)) === masterTitle, 15_000);
         // Held there (its title unchanged) for as long as the probes take, however loaded the machine.
         kill(statusPid, 'SIGSTOP');
         const results = await Promise.all([{}, { knownMaster: app.masterPid }, { pidFile: join(app.dir, 'no-such.pid') }].map((extra) => probe(extra)));
-        assert.equal(await title(statusPid), masterTitle, 'the status command was there through every probe');
+        assert.equal(await processTitle(statusPid), masterTitle, 'the status command was there through every probe');
         for (const result of results) {
           assertTheApp(result);
           assert.ok(!result.masters.some((master) => master.pid === statusPid));

@@ -6,7 +6,8 @@ import { chmod, mkdir, mkdtemp, readdir, readFile, readlink, realpath, rename, r
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { parseHostSpec } from '../../src/engine/inputs/host-spec.js';
-import { changedNothing, StepError, type RemoteShell } from '../../src/engine/ports.js';
+import { changedNothing, type RemoteShell } from '../../src/engine/ports.js';
+import { StepError } from '../../src/engine/step-error.js';
 import type { HostRun } from '../../src/rollout/context.js';
 import { stateDirectory } from '../../src/rollout/host-lock.js';
 import { localShell, recordingLog, testSettings } from '../unit/local-host.js';

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BridgeHeaderError, readBridgeHeader, remoteCommandOf } from '../../src/adapters/rsync-bridge.js';
 import { CHECKSUM_PREFERENCE, childEnvironment, RsyncSync, stopRunningRsync } from '../../src/adapters/rsync-sync.js';
-import { StepError } from '../../src/engine/ports.js';
+import { StepError } from '../../src/engine/step-error.js';
 import { execFile } from '../rig/process.js';
 import { localStream, testSettings } from '../unit/local-host.js';
 

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { readdir, readFile } from 'node:fs/promises';
 
 export interface Exec {
   readonly stdout: string;
@@ -52,4 +53,31 @@ export async function mustExec(command: string, args: readonly string[], options
     throw new Error(`${command} ${args.join(' ')} failed (exit ${result.code}): ${result.stderr.trim() || result.stdout.trim()}`);
   }
   return result.stdout;
+}
+
+/** Polls `check` until it gives a value (not undefined, not false) and returns it; past `timeoutMs`, throws naming `what`. */
+export async function waitFor<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 15_000, intervalMs = 50): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
+
+/** A process's command line, or its title for a Workerman process; empty once it is gone. */
+export async function processTitle(pid: number): Promise<string> {
+  return (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).replaceAll('\0', ' ').trim();
+}
+
+/** Every live process whose command line (the title, for Workerman processes) mentions `text`. */
+export async function processesMentioning(text: string): Promise<{ pid: number; title: string }[]> {
+  const found: { pid: number; title: string }[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const title = await processTitle(Number(entry));
+    if (title.includes(text)) found.push({ pid: Number(entry), title });
+  }
+  return found;
 }

@@ -4,7 +4,7 @@ import { connect, createServer } from 'node:net';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join, relative, resolve } from 'node:path';
 import { tmpdir } from 'node:os';
-import { execFile, mustExec } from './process.js';
+import { execFile, mustExec, waitFor } from './process.js';
 import { workermanVendor, type WorkermanMajor } from './workerman-vendor.js';
 
 /**
@@ -56,15 +56,6 @@ export async function freePortPair(): Promise<number> {
       handedOut.add(second);
       return first;
     }
-  }
-}
-
-async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 15_000, intervalMs = 50): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
 

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseHostSpec } from '../../src/engine/inputs/host-spec.js';
-import { StepError, type CommandResult, type RemoteShell, type SyncSummary } from '../../src/engine/ports.js';
+import { type CommandResult, type RemoteShell, type SyncSummary } from '../../src/engine/ports.js';
+import { StepError } from '../../src/engine/step-error.js';
 import type { HostReport } from '../../src/engine/report/report.js';
 import type { HostSnapshot, WorkerProcess } from '../../src/engine/workers/worker-snapshot.js';
 import { rolloutHost } from '../../src/rollout/host-rollout.js';

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:net';
 import { COMPRESSION, worthCompressing } from '../../src/adapters/ssh-compression.js';
 import { openSshShell, sshAlgorithms, tcpOptions } from '../../src/adapters/ssh-connect.js';
-import { StepError } from '../../src/engine/ports.js';
+import { StepError } from '../../src/engine/step-error.js';
 
 const OPTIONS = { trust: { pins: [], ignoreHostKeys: true }, credentials: { password: 'unused' }, connectTimeoutMs: 1_000, retries: 0 };
 

@@ -1,5 +1,13 @@
+/**
+ * src/engine/inputs/: the action's inputs, read and validated before any
+ * connection: this file (parseInputs, the plan of a whole run), the inventory,
+ * host specs, pinned host keys, the settings' types and the fleet plan and
+ * failure budget. Imported by the rest of the engine and by every folder that
+ * starts or runs a deployment; it imports only src/engine/.
+ */
+
 import { InputError } from './input-error.js';
-import { parseDuration } from '../duration.js';
+import { parseDuration } from '../units.js';
 import { parseHostList, parseHostSpec, parsePort, parseUsername } from './host-spec.js';
 import { parseKnownHosts } from './known-hosts.js';
 import { parseAmount, parseShard, type Amount } from './fleet-plan.js';
@@ -328,41 +336,38 @@ function parseHooks(raw: RawInputs, problems: InputProblems): HookSettings {
   };
 }
 
-/** Turns the action's inputs into a validated plan, before any connection is made; an InputError names every bad input. */
-export function parseInputs(given: RawInputs, environment: InputEnvironment = {}): DeployPlan {
-  // No input can carry a NUL: argument lists and remote commands end at it, silently.
-  const raw: RawInputs = (name) => {
+/** No input can carry a NUL: argument lists and remote commands end at it, silently. */
+function withoutNul(given: RawInputs): RawInputs {
+  return (name) => {
     const value = given(name);
     if (value.includes('\0')) throw new InputError(name, 'contains a NUL byte');
     return value;
   };
-  const problems = new InputProblems();
-  const { check } = problems;
-  const target = check(() => validateTarget(raw('target').trim()), '/');
-  const port = check(() => asInput('port', () => parsePort(get(raw, 'port'), 'port')), 22);
-  const username = check(() => asInput('username', () => parseUsername(get(raw, 'username'), 'username')), 'root');
-  const fleet = parseFleet(raw, problems);
-  // With an inventory, the hosts input may be empty: the inventory lists them.
-  const hosts = check(
-    () => (raw('hosts').trim() === '' && raw('inventory').trim() !== '' ? [] : asInput('hosts', () => parseHostList(raw('hosts'), { username, port }))),
-    [],
-  );
+}
 
+/** The pinned host keys, or the explicit choice not to check them: one of the two is required. */
+function parseTrust(raw: RawInputs, problems: InputProblems): DeployPlan['trust'] {
+  const { check } = problems;
   const ignoreHostKeys = check(() => booleanInput(raw, 'insecure-ignore-host-key'), false);
   const pins = check(() => asInput('known-hosts', () => parseKnownHosts(raw('known-hosts'))), []);
   if (pins.length === 0 && !ignoreHostKeys && !problems.bad('known-hosts', 'insecure-ignore-host-key')) {
     problems.add(new InputError('known-hosts', 'no host key is pinned; add the known_hosts lines of every host (see README: "Pinning host keys")'));
   }
-  const jumpHost = check(() => {
-    const jumpText = raw('jump-host').trim();
-    return jumpText === '' ? undefined : asInput('jump-host', () => parseHostSpec(jumpText, { username, port }));
-  }, undefined);
+  return { pins, ignoreHostKeys };
+}
 
-  const credentials = parseCredentials(raw, environment, problems);
+/** What is synced: the source and its exclude and protect patterns, none of which may pass for an rsync option. */
+function parseFiles(raw: RawInputs, problems: InputProblems): Pick<RolloutSettings, 'source' | 'exclude' | 'protect'> {
+  const { check } = problems;
   const source = check(() => noLeadingDash('source', get(raw, 'source')), '.');
   const exclude = check(() => (raw('exclude').trim() === '' ? DEFAULT_EXCLUDE : lines(raw('exclude')).map((pattern) => noLeadingDash('exclude', pattern))), []);
   const protect = [...DEFAULT_PROTECT, ...check(() => lines(raw('protect')).map((pattern) => noLeadingDash('protect', pattern)), [])];
+  return { source, exclude, protect };
+}
 
+/** The reload's timeout, and settle and poll-interval, which must each be shorter than it. */
+function parseWatchTimes(raw: RawInputs, problems: InputProblems): Pick<RolloutSettings, 'timeoutMs' | 'settleMs' | 'pollIntervalMs'> {
+  const { check } = problems;
   const timeoutMs = check(() => duration(raw, 'timeout', 1000, 6 * 3_600_000), 0);
   const settleMs = check(() => duration(raw, 'settle', 0, 10 * 60_000), 0);
   const pollIntervalMs = check(() => duration(raw, 'poll-interval', 20, 60_000), 0);
@@ -370,11 +375,22 @@ export function parseInputs(given: RawInputs, environment: InputEnvironment = {}
     problems.add(new InputError('settle', `must be shorter than timeout (${get(raw, 'timeout')})`));
   if (!problems.bad('timeout', 'poll-interval') && pollIntervalMs >= timeoutMs)
     problems.add(new InputError('poll-interval', `must be shorter than timeout (${get(raw, 'timeout')})`));
+  return { timeoutMs, settleMs, pollIntervalMs };
+}
 
+/** Everything one host's rollout needs to know, given the target, the files and the watch's times read before. */
+function parseRollout(
+  raw: RawInputs,
+  problems: InputProblems,
+  environment: InputEnvironment,
+  read: Pick<RolloutSettings, 'target' | 'source' | 'exclude' | 'protect' | 'timeoutMs' | 'settleMs' | 'pollIntervalMs'>,
+): RolloutSettings {
+  const { check } = problems;
   const status = check(() => oneOf<StatusSourceKind>(raw, 'status', ['workerman', 'http', 'process']), 'workerman');
   const statusUrl = problems.bad('status') ? '' : check(() => validateStatusUrl(status, raw('status-url').trim()), '');
   const revision = check(() => validateRevision(raw('revision').trim() || (environment.githubSha ?? '')), undefined);
-  const rollout: RolloutSettings = {
+  const { target, source, exclude, protect, timeoutMs, settleMs, pollIntervalMs } = read;
+  return {
     source,
     target,
     exclude,
@@ -400,14 +416,30 @@ export function parseInputs(given: RawInputs, environment: InputEnvironment = {}
     commandTimeoutMs: check(() => duration(raw, 'command-timeout', 1000, 10 * 60_000), 0),
     connectTimeoutMs: check(() => duration(raw, 'connect-timeout', 1000, 5 * 60_000), 0),
   };
+}
+
+/** Turns the action's inputs into a validated plan, before any connection is made; an InputError names every bad input. */
+export function parseInputs(given: RawInputs, environment: InputEnvironment = {}): DeployPlan {
+  const raw = withoutNul(given);
+  const problems = new InputProblems();
+  const { check } = problems;
+  const target = check(() => validateTarget(raw('target').trim()), '/');
+  const port = check(() => asInput('port', () => parsePort(get(raw, 'port'), 'port')), 22);
+  const username = check(() => asInput('username', () => parseUsername(get(raw, 'username'), 'username')), 'root');
+  const fleet = parseFleet(raw, problems);
+  // With an inventory, the hosts input may be empty: the inventory lists them.
+  const hosts = check(
+    () => (raw('hosts').trim() === '' && raw('inventory').trim() !== '' ? [] : asInput('hosts', () => parseHostList(raw('hosts'), { username, port }))),
+    [],
+  );
+  const trust = parseTrust(raw, problems);
+  const jumpHost = check(() => {
+    const jumpText = raw('jump-host').trim();
+    return jumpText === '' ? undefined : asInput('jump-host', () => parseHostSpec(jumpText, { username, port }));
+  }, undefined);
+  const credentials = parseCredentials(raw, environment, problems);
+  const files = parseFiles(raw, problems);
+  const rollout = parseRollout(raw, problems, environment, { target, ...files, ...parseWatchTimes(raw, problems) });
   problems.throwIfAny();
-  return {
-    hosts,
-    hostDefaults: { username, port },
-    ...(jumpHost ? { jumpHost } : {}),
-    trust: { pins, ignoreHostKeys },
-    credentials,
-    fleet,
-    rollout,
-  };
+  return { hosts, hostDefaults: { username, port }, ...(jumpHost ? { jumpHost } : {}), trust, credentials, fleet, rollout };
 }

@@ -1,4 +1,5 @@
 import { planBatches } from '../inputs/fleet-plan.js';
+import { shownCommand } from '../shown-text.js';
 import { describeMasterChange, needsRestart, type MasterChange } from './master-change.js';
 import type { ReloadPlan } from './reload-plan.js';
 import type { OnMasterChange, RolloutSettings } from '../inputs/settings.js';
@@ -110,23 +111,17 @@ export function plannedAction(change: MasterChange, onMasterChange: OnMasterChan
   }
 }
 
-/** A user's command as the plan names it: cut, on one line. */
-function named(command: string): string {
-  const line = command.replace(/\s*\n\s*/g, '; ');
-  return line.length > 120 ? `${line.slice(0, 119)}…` : line;
-}
-
 /** The user's commands a deploy would run on this host, in order, named; a dry run runs none of them. */
 export function plannedCommands(settings: Pick<RolloutSettings, 'drain' | 'hooks'>, action: DryRunPlan['action'], runsBeforeReload: boolean): string[] {
   const { drain, hooks } = settings;
   const drains = drain.command !== '' && action !== 'refuse' && (drain.when === 'always' || action === 'restart');
-  const drainFirst = drains ? [`drain-command on the runner: ${named(drain.command)}`] : [];
-  const before = hooks.beforeReload !== '' && runsBeforeReload ? [`before-reload on the host: ${named(hooks.beforeReload)}`] : [];
+  const drainFirst = drains ? [`drain-command on the runner: ${shownCommand(drain.command)}`] : [];
+  const before = hooks.beforeReload !== '' && runsBeforeReload ? [`before-reload on the host: ${shownCommand(hooks.beforeReload)}`] : [];
   return [
     // drain: always takes the host out before the sync; a restart's drain comes right before the stop.
     ...(drain.when === 'always' ? [...drainFirst, ...before] : [...before, ...drainFirst]),
-    ...(hooks.afterReload !== '' ? [`after-reload on the host: ${named(hooks.afterReload)}`] : []),
-    ...(drains && drain.undrainCommand !== '' ? [`undrain-command on the runner: ${named(drain.undrainCommand)}`] : []),
+    ...(hooks.afterReload !== '' ? [`after-reload on the host: ${shownCommand(hooks.afterReload)}`] : []),
+    ...(drains && drain.undrainCommand !== '' ? [`undrain-command on the runner: ${shownCommand(drain.undrainCommand)}`] : []),
   ];
 }
 

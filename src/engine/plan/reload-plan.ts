@@ -1,3 +1,11 @@
+/**
+ * src/engine/plan/: reload or restart, decided before anything changes: this
+ * file (the reload plan: which groups are replaced and kept, auto mode), the
+ * master-level changes and the restart policy (master-change.ts), the app's
+ * runtime files and the dry run's plan. Imported by the verdict, the report,
+ * the rollout and the two front ends; it imports only src/engine/.
+ */
+
 import type { ReloadMode } from '../inputs/settings.js';
 import { definitionFor, type AppDefinitions } from '../workers/worker-definitions.js';
 import type { WorkerProcess } from '../workers/worker-snapshot.js';

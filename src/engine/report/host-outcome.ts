@@ -1,4 +1,4 @@
-import { formatDuration } from '../duration.js';
+import { formatDuration } from '../units.js';
 import type { HostReport, HostStatus } from './report.js';
 
 /** Where a host ended; a report made outside a fleet says it with `ok` alone. */

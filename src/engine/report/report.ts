@@ -1,5 +1,13 @@
+/**
+ * src/engine/report/: what a run says afterwards: this file (each host's
+ * report, the action's report output), each host's outcome in words, host text
+ * sealed for a log and a host's last output lines. Imported by the rollout,
+ * the run and the two front ends; it imports only src/engine/.
+ */
+
 import type { MasterChange } from '../plan/master-change.js';
-import type { Step, SyncSummary } from '../ports.js';
+import type { SyncSummary } from '../ports.js';
+import type { Step } from '../step-error.js';
 import type { WorkerProcess } from '../workers/worker-snapshot.js';
 import type { ForcedStop } from '../verdict/verdict.js';
 import type { DryRunPlan, PlannedFiles } from '../plan/dry-run.js';

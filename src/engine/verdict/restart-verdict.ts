@@ -1,5 +1,5 @@
 import { crashesSinceSignal, isCrashLoop } from './crash-loop.js';
-import { formatDuration } from '../duration.js';
+import { formatDuration } from '../units.js';
 import { countByGroup, describeWorker, type HostSnapshot, type WorkerProcess } from '../workers/worker-snapshot.js';
 
 /** What a restart cost, measured on the host (its clock): null where it could not be measured. */

@@ -1,3 +1,11 @@
+/**
+ * src/engine/verdict/: whether a reload really replaced every worker: this
+ * file (the watch's rules, snapshot by snapshot), the crash-loop rule
+ * (crash-loop.ts), the restart verdict and the app log's lines. Imported by
+ * the report, the status sources, the rollout and the action; it imports only
+ * src/engine/.
+ */
+
 import { countByGroup, describeWorker, type HostSnapshot, type WorkerProcess } from '../workers/worker-snapshot.js';
 import { crashesSinceSignal, isCrashLoop } from './crash-loop.js';
 import { describeUnmatched, groupPlanFor, keptBecause, unmatchedWorkers, type ReloadPlan } from '../plan/reload-plan.js';
@@ -200,36 +208,41 @@ function countsIfItDies(baseline: ReloadBaseline, worker: WorkerProcess): boolea
   return worker.startedAt >= (baseline.signalReachedBy ?? baseline.signalAt) + START_TIME_SLACK_SECONDS;
 }
 
-/** Folds one snapshot into the watch and says where the reload stands. */
-export function observe(state: WatchState, snapshot: HostSnapshot, rules: VerdictRules): { state: WatchState; verdict: Verdict } {
-  const { baseline } = state;
+/** The master the reload was signalled to must still be the only one: otherwise the reload cannot be proven. */
+function masterProblem(baseline: ReloadBaseline, snapshot: HostSnapshot): Extract<Verdict, { kind: 'failed' }> | undefined {
   const master = onlyMaster(snapshot);
   if (master.kind === 'failed') {
-    const verdict: Verdict =
-      master.reason === 'no-master' ?
+    return master.reason === 'no-master' ?
         { kind: 'failed', reason: 'master-gone', message: `the master process (pid ${baseline.masterPid}) died during the reload` }
       : master;
-    return { state, verdict };
   }
-  if (master.pid !== baseline.masterPid) {
-    return {
-      state,
-      verdict: {
-        kind: 'failed',
-        reason: 'master-replaced',
-        message: `the master was replaced during the reload (pid ${baseline.masterPid} is gone, pid ${master.pid} runs now): the app was restarted, so a rolling reload cannot be proven`,
-      },
-    };
-  }
+  if (master.pid === baseline.masterPid) return undefined;
+  return {
+    kind: 'failed',
+    reason: 'master-replaced',
+    message: `the master was replaced during the reload (pid ${baseline.masterPid} is gone, pid ${master.pid} runs now): the app was restarted, so a rolling reload cannot be proven`,
+  };
+}
 
-  const trackedGroups = new Set(baseline.tracked.map((worker) => worker.group));
+/** One snapshot's workers against the baseline: the ones watched now, the old ones left, the ones started since the signal. */
+interface WorkerPicture {
+  readonly current: WorkerProcess[];
+  readonly stillOld: WorkerProcess[];
+  readonly fresh: WorkerProcess[];
+}
+
+function workerPicture(baseline: ReloadBaseline, snapshot: HostSnapshot): WorkerPicture {
   const current = snapshot.workers.filter((worker) => keptBecause(baseline.plan, worker) === undefined);
-  const currentPids = new Set(current.map((worker) => worker.pid));
   // PID and start time together: a crash loop can hand a recorded PID to a new worker.
   const currentStarts = new Map(current.map((worker) => [worker.pid, worker.startedAt]));
   const stillOld = baseline.tracked.filter((worker) => Math.abs((currentStarts.get(worker.pid) ?? Number.NaN) - worker.startedAt) < 0.05);
   const fresh = current.filter((worker) => worker.startedAt >= baseline.signalAt);
+  return { current, stillOld, fresh };
+}
 
+/** The watch after this snapshot: new workers seen (a vanished one counts as a death) and the replacement's progress. */
+function advance(state: WatchState, snapshot: HostSnapshot, { current, stillOld, fresh }: WorkerPicture): WatchState {
+  const currentPids = new Set(current.map((worker) => worker.pid));
   const newSeen = new Set(state.newSeen);
   let deaths = state.deaths;
   for (const pid of state.newSeen) {
@@ -238,13 +251,25 @@ export function observe(state: WatchState, snapshot: HostSnapshot, rules: Verdic
       newSeen.delete(pid);
     }
   }
-  for (const worker of fresh) if (countsIfItDies(baseline, worker)) newSeen.add(worker.pid);
+  for (const worker of fresh) if (countsIfItDies(state.baseline, worker)) newSeen.add(worker.pid);
+  const replaced = state.baseline.tracked.length - stillOld.length;
+  const progress = replaced > state.progress.replaced ? { replaced, at: snapshot.at } : state.progress;
+  return { ...state, newSeen, deaths, progress };
+}
 
+/** Folds one snapshot into the watch and says where the reload stands. */
+export function observe(state: WatchState, snapshot: HostSnapshot, rules: VerdictRules): { state: WatchState; verdict: Verdict } {
+  const { baseline } = state;
+  const masterFailed = masterProblem(baseline, snapshot);
+  if (masterFailed) return { state, verdict: masterFailed };
+
+  const picture = workerPicture(baseline, snapshot);
+  const { current, stillOld, fresh } = picture;
+  const next = advance(state, snapshot, picture);
   const total = baseline.tracked.length;
   const replaced = total - stillOld.length;
-  const progress = replaced > state.progress.replaced ? { replaced, at: snapshot.at } : state.progress;
-  const crashes = crashesSinceSignal(expectedExits(state), snapshot, deaths, trackedGroups);
-  const next: WatchState = { ...state, newSeen, deaths, progress };
+  const trackedGroups = new Set(baseline.tracked.map((worker) => worker.group));
+  const crashes = crashesSinceSignal(expectedExits(state), snapshot, next.deaths, trackedGroups);
 
   if (isCrashLoop(crashes, rules.crashLimit)) {
     return {
@@ -253,12 +278,12 @@ export function observe(state: WatchState, snapshot: HostSnapshot, rules: Verdic
         kind: 'failed',
         reason: 'crash-loop',
         message: `the new code crash-loops: ${crashes} new worker(s) exited abnormally since the reload signal (${replaced}/${total} old workers replaced)`,
-        stillOld,
+        stillOld: stillOld,
       },
     };
   }
 
-  const stalledForMs = ms(snapshot.at - progress.at);
+  const stalledForMs = ms(snapshot.at - next.progress.at);
   const wrongRevision = rules.revision === undefined ? [] : fresh.filter((worker) => worker.revision !== undefined && worker.revision !== rules.revision);
   const have = countByGroup(current);
   const short = [...baseline.expected].some(([group, count]) => (have.get(group) ?? 0) < count);
@@ -273,9 +298,21 @@ export function observe(state: WatchState, snapshot: HostSnapshot, rules: Verdic
   if (stillOld.length > 0 || short || stale.length > 0 || wrongRevision.length > 0) {
     const stall = classifyStall(next, rules, snapshot, stillOld, stale, replaced, stalledForMs);
     if (stall) return { state: { ...next, stable: null }, verdict: stall };
-    return { state: { ...next, stable: null }, verdict: { kind: 'replacing', replaced, total, stillOld, wrongRevision, stale, stalledForMs } };
+    return { state: { ...next, stable: null }, verdict: { kind: 'replacing', replaced, total, stillOld: stillOld, wrongRevision, stale, stalledForMs } };
   }
+  return settling(state, next, snapshot, current, crashes, rules);
+}
 
+/** Every worker is new: the reload counts once the same workers held, with no new crash, for settle. */
+function settling(
+  state: WatchState,
+  next: WatchState,
+  snapshot: HostSnapshot,
+  current: WorkerProcess[],
+  crashes: number,
+  rules: VerdictRules,
+): { state: WatchState; verdict: Verdict } {
+  const total = state.baseline.tracked.length;
   const pids = current
     .map((worker) => worker.pid)
     .sort((a, b) => a - b)

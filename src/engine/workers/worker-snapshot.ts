@@ -1,4 +1,11 @@
 /**
+ * src/engine/workers/: what a host's workers are: this file (a snapshot of
+ * its processes at one instant) and the app's worker definitions. The
+ * vocabulary the plan, the verdict, the status sources and the rollout share;
+ * it imports nothing outside src/engine/.
+ */
+
+/**
  * What a host looks like at one instant, whatever the status source. Times
  * are on the host's own clock (the process source uses uptime, the http source
  * Unix time), never compared with the runner's clock.
