@@ -17176,6 +17176,13 @@ function isCrashLoop(crashes, limit = CRASH_LIMIT) {
   return crashes >= limit;
 }
 
+// src/engine/verdict/confirmation.ts
+function confirmationDueInMs(workers, at, confirmAgeMs) {
+  if (workers.length === 0) return 0;
+  const youngest = Math.max(...workers.map((worker) => worker.startedAt));
+  return Math.max(0, Math.ceil(confirmAgeMs - Math.round((at - youngest) * 1e3)));
+}
+
 // src/engine/workers/worker-snapshot.ts
 function countByGroup(workers) {
   const counts = /* @__PURE__ */ new Map();
@@ -17237,7 +17244,8 @@ function observeRestart(state, snapshot, rules) {
   const stable = state.stable?.pids === key ? state.stable : { pids: key, since: snapshot.at };
   const stableForMs = Math.max(0, Math.round((snapshot.at - stable.since) * 1e3));
   const settled = { ...next, stable };
-  if (stableForMs >= rules.settleMs) return { state: settled, verdict: { kind: "restarted", masterPid: masters[0].pid, workers: current } };
+  const confirmed = confirmationDueInMs(current, snapshot.at, rules.confirmAgeMs) === 0;
+  if (stableForMs >= rules.settleMs && confirmed) return { state: settled, verdict: { kind: "restarted", masterPid: masters[0].pid, workers: current } };
   return { state: settled, verdict: { kind: "settling", stableForMs } };
 }
 function describeRestartCost(cost) {
@@ -17349,7 +17357,11 @@ async function watchRestart(run2, source, oldMasterPid, startedAt2, synced) {
   let shown = "";
   for (; ; ) {
     if (run2.cancelled?.aborted) throw new StepError("restart", "the run was cancelled while the restarted app was watched; nothing proved it came back");
-    const step = observeRestart(state, await source.snapshot(), { settleMs: settings.settleMs, crashLimit: CRASH_LIMIT });
+    const step = observeRestart(state, await source.snapshot(), {
+      settleMs: settings.settleMs,
+      confirmAgeMs: settings.pollIntervalMs,
+      crashLimit: CRASH_LIMIT
+    });
     state = step.state;
     verdict = step.verdict;
     if (verdict.kind === "restarted") {
@@ -17524,8 +17536,11 @@ function settling(state, next, snapshot, current, crashes, rules) {
   const stableForMs = ms(snapshot.at - stable.since);
   const settled = { ...next, stable };
   const countsCurrent = snapshot.crashExitsAt === void 0 || snapshot.crashExitsAt >= stable.since;
-  const seenTwice = stable.since < snapshot.at;
-  if (stableForMs >= rules.settleMs && countsCurrent && seenTwice) return { state: settled, verdict: { kind: "replaced", total, workers: current } };
+  const confirmInMs = confirmationDueInMs(current, snapshot.at, rules.confirmAgeMs);
+  if (stableForMs >= rules.settleMs && countsCurrent) {
+    if (confirmInMs === 0) return { state: settled, verdict: { kind: "replaced", total, workers: current } };
+    return { state: settled, verdict: { kind: "settling", total, stableForMs, confirmInMs } };
+  }
   return { state: settled, verdict: { kind: "settling", total, stableForMs } };
 }
 function wrongRevisionVerdict(wrong, baseline, rules) {
@@ -17729,7 +17744,7 @@ async function watchReload(options) {
       await forcePinned(options, last, watch, now);
     }
     if (elapsedMs + options.pollIntervalMs > options.timeoutMs) break;
-    await sleep(options.pollIntervalMs);
+    await sleep(last.kind === "settling" && last.confirmInMs !== void 0 ? Math.min(options.pollIntervalMs, last.confirmInMs) : options.pollIntervalMs);
   }
   const where = whereAtTimeout(options, last);
   return failure("timeout", `the reload did not finish within the timeout (${formatDuration(options.timeoutMs)}): ${where}`, oldAtTimeout(last));
@@ -17742,6 +17757,7 @@ function verdictRules(settings, baseline) {
   const { plan } = baseline;
   return {
     settleMs: settings.settleMs,
+    confirmAgeMs: settings.pollIntervalMs,
     reloadMode: plan.mode,
     ...settings.revision !== void 0 ? { revision: settings.revision } : {},
     gracefulTimeoutMs: settings.gracefulTimeoutMs,

@@ -220,7 +220,8 @@ export async function watchReload(options: WatchOptions): Promise<WatchOutcome> 
       await forcePinned(options, last, watch, now);
     }
     if (elapsedMs + options.pollIntervalMs > options.timeoutMs) break;
-    await sleep(options.pollIntervalMs);
+    // Waiting only for the youngest worker's age: look again as soon as it is reached.
+    await sleep(last.kind === 'settling' && last.confirmInMs !== undefined ? Math.min(options.pollIntervalMs, last.confirmInMs) : options.pollIntervalMs);
   }
   const where = whereAtTimeout(options, last);
   return failure('timeout', `the reload did not finish within the timeout (${formatDuration(options.timeoutMs)}): ${where}`, oldAtTimeout(last));

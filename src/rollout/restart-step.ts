@@ -108,7 +108,11 @@ async function watchRestart(
   let shown = '';
   for (;;) {
     if (run.cancelled?.aborted) throw new StepError('restart', 'the run was cancelled while the restarted app was watched; nothing proved it came back');
-    const step = observeRestart(state, await source.snapshot(), { settleMs: settings.settleMs, crashLimit: CRASH_LIMIT });
+    const step = observeRestart(state, await source.snapshot(), {
+      settleMs: settings.settleMs,
+      confirmAgeMs: settings.pollIntervalMs,
+      crashLimit: CRASH_LIMIT,
+    });
     state = step.state;
     verdict = step.verdict;
     if (verdict.kind === 'restarted') {

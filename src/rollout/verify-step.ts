@@ -16,6 +16,7 @@ export function verdictRules(settings: RolloutSettings, baseline: ReloadBaseline
   const { plan } = baseline;
   return {
     settleMs: settings.settleMs,
+    confirmAgeMs: settings.pollIntervalMs,
     reloadMode: plan.mode,
     ...(settings.revision !== undefined ? { revision: settings.revision } : {}),
     gracefulTimeoutMs: settings.gracefulTimeoutMs,

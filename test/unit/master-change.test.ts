@@ -182,7 +182,7 @@ const snap = (at: number, masters: number[], workers: WorkerProcess[]): HostSnap
 
 test('restart verdict: waits out the old master and old workers, then needs the new counts, stable for settle', () => {
   let state = startRestartWatch({ oldMasterPid: 9, startedAt: 100, expected: new Map([['web', 3]]) });
-  const rules = { settleMs: 1000 };
+  const rules = { settleMs: 1000, confirmAgeMs: 50 };
   const newWeb = [worker(21, 'web', 101), worker(22, 'web', 101), worker(23, 'web', 101)];
   const kinds: string[] = [];
   for (const snapshot of [
@@ -199,11 +199,24 @@ test('restart verdict: waits out the old master and old workers, then needs the 
   assert.deepEqual(kinds, ['starting: the old master (pid 9) still runs', 'starting: no master yet', 'starting: web 2/3', 'settling', 'restarted']);
 });
 
+test('restart verdict with settle 0: the new workers must be seen at an age of one poll interval', () => {
+  const rules = { settleMs: 0, confirmAgeMs: 50 };
+  const young = [worker(21, 'web', 101.18)];
+  let state = startRestartWatch({ oldMasterPid: 9, startedAt: 100, expected: new Map([['web', 1]]) });
+  const kinds: string[] = [];
+  for (const snapshot of [snap(101.2, [30], young), snap(101.3, [30], young)]) {
+    const step = observeRestart(state, snapshot, rules);
+    state = step.state;
+    kinds.push(step.verdict.kind);
+  }
+  assert.deepEqual(kinds, ['settling', 'restarted']);
+});
+
 test('restart verdict: new workers dying twice is a crash loop', () => {
   let state = startRestartWatch({ oldMasterPid: 9, startedAt: 100, expected: new Map([['web', 1]]) });
   let verdict;
   for (const snapshot of [snap(101, [30], [worker(21, 'web', 101)]), snap(102, [30], [worker(22, 'web', 102)]), snap(103, [30], [worker(23, 'web', 103)])]) {
-    const step = observeRestart(state, snapshot, { settleMs: 5000 });
+    const step = observeRestart(state, snapshot, { settleMs: 5000, confirmAgeMs: 50 });
     state = step.state;
     verdict = step.verdict;
   }

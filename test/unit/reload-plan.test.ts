@@ -30,6 +30,7 @@ const snap = (at: number, workers: readonly WorkerProcess[], extra: Partial<Host
 });
 const rules = (mode: 'graceful' | 'quick', extra: Partial<VerdictRules> = {}): VerdictRules => ({
   settleMs: 1000,
+  confirmAgeMs: 50,
   reloadMode: mode,
   gracefulTimeoutMs: 60_000,
   noProgressMs: 10_000,

@@ -15,6 +15,7 @@ const rules: VerdictRules = {
   noProgressMs: 10_000,
   forceStepMs: 3000,
   crashLimit: 2,
+  confirmAgeMs: 50,
 };
 
 const before = snap(10, [w(1, 'web'), w(2, 'web'), w(3, 'task'), w(4, 'gateway'), w(5, 'gateway')]);
@@ -347,14 +348,17 @@ test('workers forked before the signal reached the master (a crash loop dying do
   assert.equal(verdict.kind === 'failed' && verdict.reason, 'crash-loop', JSON.stringify(verdict));
 });
 
-test('settle 0: the new workers must be seen alive in a second look before the reload counts, so code that dies at once is caught', () => {
+test('settle 0: the new workers must be seen alive at an age of one poll interval, so code that dies at once is caught', () => {
   const noSettle = { ...rules, settleMs: 0 };
   const kept = [w(4, 'gateway'), w(5, 'gateway')];
-  const done = [w(11, 'web', 10.1), w(12, 'web', 10.1), w(13, 'task', 10.1), ...kept];
+  // First seen 20 ms after the youngest started: not yet; the look that proves it is due 30 ms later.
+  const done = [w(11, 'web', 10.15), w(12, 'web', 10.18), w(13, 'task', 10.1), ...kept];
+  const verdicts = run([snap(10.2, done), snap(10.3, done)], noSettle);
   assert.deepEqual(
-    run([snap(10.2, done), snap(10.3, done)], noSettle).map((v) => v.kind),
+    verdicts.map((v) => v.kind),
     ['settling', 'replaced'],
   );
+  assert.equal(verdicts[0]!.kind === 'settling' && verdicts[0]!.confirmInMs, 30);
   // Both web workers gone by the second look (replaced by others): a crash loop, never "replaced".
   const dying = run([snap(10.2, done), snap(10.3, [w(21, 'web', 10.25), w(22, 'web', 10.25), w(13, 'task', 10.1), ...kept])], noSettle);
   assert.deepEqual(
@@ -362,4 +366,9 @@ test('settle 0: the new workers must be seen alive in a second look before the r
     ['settling', 'failed'],
   );
   assert.equal(dying[1]!.kind === 'failed' && dying[1]!.reason, 'crash-loop');
+  // Already a poll interval old when first seen: one look proves it.
+  assert.deepEqual(
+    run([snap(10.2, [w(11, 'web', 10.1), w(12, 'web', 10.12), w(13, 'task', 10.1), ...kept])], noSettle).map((v) => v.kind),
+    ['replaced'],
+  );
 });

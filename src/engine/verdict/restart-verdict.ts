@@ -1,3 +1,4 @@
+import { confirmationDueInMs } from './confirmation.js';
 import { crashesSinceSignal, isCrashLoop } from './crash-loop.js';
 import { formatDuration } from '../units.js';
 import { countByGroup, describeWorker, type HostSnapshot, type WorkerProcess } from '../workers/worker-snapshot.js';
@@ -49,7 +50,7 @@ export function startRestartWatch(baseline: RestartBaseline): RestartState {
 export function observeRestart(
   state: RestartState,
   snapshot: HostSnapshot,
-  rules: { readonly settleMs: number; readonly crashLimit?: number },
+  rules: { readonly settleMs: number; readonly confirmAgeMs: number; readonly crashLimit?: number },
 ): { state: RestartState; verdict: RestartVerdict } {
   const { baseline } = state;
   const current = snapshot.workers.filter((worker) => worker.startedAt >= baseline.startedAt);
@@ -91,7 +92,8 @@ export function observeRestart(
   const stable = state.stable?.pids === key ? state.stable : { pids: key, since: snapshot.at };
   const stableForMs = Math.max(0, Math.round((snapshot.at - stable.since) * 1000));
   const settled = { ...next, stable };
-  if (stableForMs >= rules.settleMs) return { state: settled, verdict: { kind: 'restarted', masterPid: masters[0]!.pid, workers: current } };
+  const confirmed = confirmationDueInMs(current, snapshot.at, rules.confirmAgeMs) === 0;
+  if (stableForMs >= rules.settleMs && confirmed) return { state: settled, verdict: { kind: 'restarted', masterPid: masters[0]!.pid, workers: current } };
   return { state: settled, verdict: { kind: 'settling', stableForMs } };
 }
 

@@ -6,6 +6,7 @@
  * src/engine/.
  */
 
+import { confirmationDueInMs } from './confirmation.js';
 import { countByGroup, describeWorker, type HostSnapshot, type WorkerProcess } from '../workers/worker-snapshot.js';
 import { crashesSinceSignal, isCrashLoop } from './crash-loop.js';
 import { describeUnmatched, groupPlanFor, keptBecause, unmatchedWorkers, type ReloadPlan } from '../plan/reload-plan.js';
@@ -60,6 +61,8 @@ export interface VerdictRules {
   readonly reloadMode: ReloadPlan['mode'];
   /** Expected revision; checked only on workers whose source reports one. */
   readonly revision?: string;
+  /** How old every new worker must be when seen, even with no settle (src/engine/verdict/confirmation.ts): one poll interval. */
+  readonly confirmAgeMs: number;
   /** How long a graceful reload may stand still before it counts as pinned. */
   readonly gracefulTimeoutMs: number;
   /** How long nothing at all may happen after the signal before it counts as swallowed. */
@@ -97,7 +100,8 @@ export type Verdict =
       /** reload-mode auto: the holder does not listen, so it is stopped as a quick reload would, whatever on-graceful-timeout says. */
       readonly quickStop: boolean;
     }
-  | { readonly kind: 'settling'; readonly total: number; readonly stableForMs: number }
+  /** confirmInMs: only the youngest worker's age is missing, and it is reached this much later. */
+  | { readonly kind: 'settling'; readonly total: number; readonly stableForMs: number; readonly confirmInMs?: number }
   | { readonly kind: 'replaced'; readonly total: number; readonly workers: readonly WorkerProcess[] }
   | { readonly kind: 'failed'; readonly reason: FailureReason; readonly message: string; readonly stillOld?: readonly WorkerProcess[] };
 
@@ -324,9 +328,11 @@ function settling(
   // Crash counts come from a slower lane than the PIDs: only figures taken
   // after the picture became stable can vouch for the settle window.
   const countsCurrent = snapshot.crashExitsAt === undefined || snapshot.crashExitsAt >= stable.since;
-  // A second look at the same workers, even with no settle: code that dies right after it starts must be caught at least once.
-  const seenTwice = stable.since < snapshot.at;
-  if (stableForMs >= rules.settleMs && countsCurrent && seenTwice) return { state: settled, verdict: { kind: 'replaced', total, workers: current } };
+  const confirmInMs = confirmationDueInMs(current, snapshot.at, rules.confirmAgeMs);
+  if (stableForMs >= rules.settleMs && countsCurrent) {
+    if (confirmInMs === 0) return { state: settled, verdict: { kind: 'replaced', total, workers: current } };
+    return { state: settled, verdict: { kind: 'settling', total, stableForMs, confirmInMs } };
+  }
   return { state: settled, verdict: { kind: 'settling', total, stableForMs } };
 }
 
