@@ -210,15 +210,11 @@ async function runBash(args: readonly string[]): Promise<ScriptResult> {
 
 const hostPorts = (endpoints: readonly Endpoint[]) => endpoints.map((e) => `127.0.0.1:${e.port}`);
 
-/** careful-deploy.sh (the yardstick), or the earlier careful-deploy-polling.sh, on every endpoint at once. */
-export async function runCarefulScript(
-  fleet: Fleet,
-  endpoints: readonly Endpoint[],
-  script: 'careful-deploy.sh' | 'careful-deploy-polling.sh' = 'careful-deploy.sh',
-): Promise<ScriptResult> {
+/** careful-deploy.sh on every endpoint at once: the yardstick, or with `polling` the earlier one (an ssh command a look). */
+export async function runCarefulScript(fleet: Fleet, endpoints: readonly Endpoint[], polling = false): Promise<ScriptResult> {
   await knownHostsFor(fleet, endpoints);
-  const options = ['-k', fleet.rig.clientKeyFile, '-K', fleet.knownHostsFile, '-s', fleet.source, '-t', TARGET, '-x', KEPT_GROUP];
-  return runBash([join(SCRIPTS, script), ...options, ...hostPorts(endpoints)]);
+  const options = ['-k', fleet.rig.clientKeyFile, '-K', fleet.knownHostsFile, '-s', fleet.source, '-t', TARGET, '-x', KEPT_GROUP, ...(polling ? ['-P'] : [])];
+  return runBash([join(SCRIPTS, 'careful-deploy.sh'), ...options, ...hostPorts(endpoints)]);
 }
 
 /** ssh-loop.sh: host after host, rsync then `php start.php <command>`. */

@@ -2,7 +2,7 @@
 // (careful-deploy.sh: rsync -a --delete --delay-updates, then one ssh session
 // per host that sends reload -g and polls pgrep -P on the host every 100 ms
 // until the old workers are gone; all hosts at once), the earlier yardstick
-// that opens an ssh command a poll (careful-deploy-polling.sh), and the ssh
+// that opens an ssh command a poll (careful-deploy.sh -P), and the ssh
 // loop most workflows run (ssh-loop.sh: rsync then reload, host after host,
 // no check), on 1, 4 and 8 hosts. The four are interleaved round by round, in
 // a rotating order, each deploying one changed file.
@@ -86,7 +86,7 @@ async function runMethod(fleet: Fleet, method: Method, hostCount: number, sample
   }
   const result =
     method === 'careful' ? await runCarefulScript(fleet, endpoints)
-    : method === 'polling' ? await runCarefulScript(fleet, endpoints, 'careful-deploy-polling.sh')
+    : method === 'polling' ? await runCarefulScript(fleet, endpoints, true)
     : await runSshLoop(fleet, endpoints);
   if (!result.ok) samples.failures.push(`${method}, ${hostCount} host(s): ${result.why}`);
   else samples.ms[method].push(result.ms);
@@ -168,7 +168,7 @@ function report(results: Map<number, Samples>, rounds: number): Section {
       '**careful script** (the yardstick the goals use): [`scripts/bench/careful-deploy.sh`](scripts/bench/careful-deploy.sh), on all N hosts at once: `rsync -a --delete --delay-updates` over OpenSSH, ' +
       "then one ssh session per host that notes the master's children (the kept group left out), sends `php start.php reload -g` and runs `pgrep -P <master>` on the host every 100 ms " +
       'until every old worker is gone and the count is back. ' +
-      '**polling script**: [`scripts/bench/careful-deploy-polling.sh`](scripts/bench/careful-deploy-polling.sh), the earlier yardstick: the same rsync (with `-z`) and reload, ' +
+      '**polling script**: the same script with `-P`, the earlier yardstick: the same rsync and reload, ' +
       'then a new ssh command every 100 ms to look (a handshake a poll). ' +
       '**ssh loop**: [`scripts/bench/ssh-loop.sh`](scripts/bench/ssh-loop.sh), host after host: `rsync -az --delete`, then `php start.php reload` over ssh, nothing verified ' +
       '(the next run waits until its hosts are steady again, outside the timing). Each host runs the example app (4 web, 2 gateway with `reloadable = false`, 1 task worker).',

@@ -1,15 +1,14 @@
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, realpath, rm, stat, utimes, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseHostSpec } from '../../src/engine/inputs/host-spec.js';
 import { RemoteCommandTimeout, RemoteConnectionLost, type RemoteShell } from '../../src/engine/ports.js';
 import { StepError } from '../../src/engine/step-error.js';
 import type { HostRun } from '../../src/rollout/context.js';
 import { acquireLock, describeHolder, lockDirectory, NoTargetForLock, parseAttempt, stateDirectory, type LockOwner } from '../../src/rollout/host-lock.js';
-import { localShell, recordingLog, testSettings } from '../unit/local-host.js';
+import { localShell, recordingLog, tempRootFor, testSettings } from '../unit/local-host.js';
 
 /**
  * The lock's commands are plain sh + coreutils: they run here for real, with
@@ -40,21 +39,10 @@ function hostRun(target: string, shell: RemoteShell, lines: string[], now: () =>
 const first: LockOwner = { runUrl: 'https://github.com/acme/shop/actions/runs/111', job: 'deploy', startedAt: '2025-01-02T03:04:05Z' };
 const second: LockOwner = { runUrl: 'https://github.com/acme/shop/actions/runs/222', job: 'deploy (web)', startedAt: '2025-01-02T03:05:00Z' };
 
-let root: string;
-
-before(async () => {
-  root = await realpath(await mkdtemp(join(tmpdir(), 'gr-host-lock-')));
-});
-
-after(async () => {
-  await rm(root, { recursive: true, force: true });
-  assert.equal(existsSync(root), false);
-});
-
-let counter = 0;
+const temp = tempRootFor('gr-host-lock-');
 /** A fresh target dir (with an awkward name when asked) under the temp root. */
 async function freshTarget(name = 'app'): Promise<string> {
-  const parent = join(root, `case-${++counter}`);
+  const parent = join(temp.nextCase());
   const target = join(parent, name);
   await mkdir(target, { recursive: true });
   await writeFile(join(target, 'start.php'), '<?php\n');
@@ -88,7 +76,7 @@ test('a lock is taken atomically, records its owner and the host time, and its r
   const commands: string[] = [];
   const run = hostRun(target, localShell(commands), lines);
   const lock = await acquireLock(run, first, { timeoutMs: 0, force: false });
-  assert.equal(lock.path, join(root, `case-${counter}`, '.app.graceful-reload', 'lock'));
+  assert.equal(lock.path, join(temp.currentCase(), '.app.graceful-reload', 'lock'));
   assert.deepEqual(lock.owner, first);
   assert.equal(commands.length, 1, 'one command per attempt');
   const owner = await ownerFile(target);
@@ -260,14 +248,14 @@ test('a target path with spaces, quotes and shell characters is locked beside it
   const target = await freshTarget(`my app 'v2' "x" $(touch pwned) ;`);
   const commands: string[] = [];
   const lock = await acquireLock(hostRun(target, localShell(commands), []), { ...first, job: `job 'quoted' $(id)` }, { timeoutMs: 0, force: false });
-  assert.ok(existsSync(join(root, `case-${counter}`, `.my app 'v2' "x" $(touch pwned) ;.graceful-reload`, 'lock', 'owner.json')));
+  assert.ok(existsSync(join(temp.currentCase(), `.my app 'v2' "x" $(touch pwned) ;.graceful-reload`, 'lock', 'owner.json')));
   assert.equal((await ownerFile(target))['job'], `job 'quoted' $(id)`);
   const error = await acquireLock(hostRun(target, localShell(), []), second, { timeoutMs: 0, force: false }).catch((caught: unknown) => caught);
   assert.match((error as Error).message, /job job 'quoted' \$\(id\)/);
   await lock.release();
   assert.equal(existsSync(lockDirectory(target)), false);
   assert.equal(existsSync('pwned'), false);
-  assert.equal(existsSync(join(root, `case-${counter}`, 'pwned')), false);
+  assert.equal(existsSync(join(temp.currentCase(), 'pwned')), false);
 });
 
 test('a state directory that cannot be created fails the lock step, naming it, with nothing changed', async () => {
@@ -409,9 +397,9 @@ test('a renewal moves the heartbeat to the host time now', async () => {
 });
 
 test('a target that is missing, or holds no start file, gets no lock and no directory beside it', async () => {
-  for (const make of [async () => join(root, `case-${++counter}`, 'typo', 'app'), async () => join(await freshTarget(), 'vendor')]) {
+  for (const make of [async () => join(temp.nextCase(), 'typo', 'app'), async () => join(await freshTarget(), 'vendor')]) {
     const target = await make();
-    await mkdir(target.endsWith('vendor') ? target : join(root, `case-${counter}`), { recursive: true });
+    await mkdir(target.endsWith('vendor') ? target : join(temp.currentCase()), { recursive: true });
     const error = await acquireLock(hostRun(target, localShell(), []), first, { timeoutMs: 0, force: false, heartbeat: false }).then(
       () => assert.fail(`a lock was taken beside ${target}`),
       (caught: StepError) => caught,

@@ -1,16 +1,15 @@
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, readdir, readFile, readlink, realpath, rename, rm, stat, symlink, unlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { chmod, mkdir, readdir, readFile, readlink, rename, stat, symlink, unlink, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { parseHostSpec } from '../../src/engine/inputs/host-spec.js';
 import { changedNothing, type RemoteShell } from '../../src/engine/ports.js';
 import { StepError } from '../../src/engine/step-error.js';
 import type { HostRun } from '../../src/rollout/context.js';
 import { stateDirectory } from '../../src/rollout/host-lock.js';
-import { localShell, recordingLog, testSettings } from '../unit/local-host.js';
+import { localShell, recordingLog, tempRootFor, testSettings } from '../unit/local-host.js';
 import {
   freeSpaceCheck,
   listSnapshots,
@@ -47,22 +46,11 @@ function hostRun(target: string, shell: RemoteShell, lines: string[] = []): Host
   };
 }
 
-let root: string;
-
-before(async () => {
-  root = await realpath(await mkdtemp(join(tmpdir(), 'gr-host-snapshot-')));
-});
-
-after(async () => {
-  await rm(root, { recursive: true, force: true });
-  assert.equal(existsSync(root), false);
-});
-
-let counter = 0;
+const temp = tempRootFor('gr-host-snapshot-');
 
 /** A live app tree: code, a nested dir, a symlink, and the runtime files the app writes. */
 async function liveTree(name = 'app'): Promise<string> {
-  const target = join(root, `case-${++counter}`, name);
+  const target = join(temp.nextCase(), name);
   await mkdir(join(target, 'src', 'Handlers'), { recursive: true });
   await mkdir(join(target, 'runtime', 'sessions'), { recursive: true });
   await writeFile(join(target, 'start.php'), '<?php // v1 start\n');
@@ -107,7 +95,7 @@ test('a snapshot is a hard-link copy of the live tree, beside the target, under 
   const target = await liveTree();
   const lines: string[] = [];
   const snapshot = await takeSnapshot(hostRun(target, localShell(), lines));
-  assert.equal(snapshotsDirectory(target), join(root, `case-${counter}`, '.app.graceful-reload', 'snapshots'));
+  assert.equal(snapshotsDirectory(target), join(temp.currentCase(), '.app.graceful-reload', 'snapshots'));
   assert.ok(snapshot.startsWith(`${snapshotsDirectory(target)}/`));
   const name = snapshot.slice(snapshotsDirectory(target).length + 1);
   assert.match(name, /^\d{8}T\d{6}Z$/);
@@ -122,7 +110,7 @@ test('a snapshot is a hard-link copy of the live tree, beside the target, under 
   const { 'app.pid': pid, ...withoutPid } = await treeSums(target);
   assert.ok(pid);
   assert.deepEqual(await treeSums(join(snapshot, 'tree')), withoutPid, 'everything but settings.protect (*.pid): a restore never puts those back');
-  assert.deepEqual(await readdir(join(root, `case-${counter}`)), ['.app.graceful-reload', 'app']);
+  assert.deepEqual(await readdir(join(temp.currentCase())), ['.app.graceful-reload', 'app']);
   assert.deepEqual(
     (await readdir(snapshotsDirectory(target))).filter((entry) => entry.startsWith('.')),
     [],
@@ -271,7 +259,7 @@ test('a target path with spaces, quotes and shell characters: snapshot, list, re
   const target = await liveTree(`my app 'v2' "x" $(touch pwned) ;`);
   const run = hostRun(target, localShell());
   const snapshot = await takeSnapshot(run);
-  assert.ok(snapshot.startsWith(join(root, `case-${counter}`, `.my app 'v2' "x" $(touch pwned) ;.graceful-reload`, 'snapshots') + '/'));
+  assert.ok(snapshot.startsWith(join(temp.currentCase(), `.my app 'v2' "x" $(touch pwned) ;.graceful-reload`, 'snapshots') + '/'));
   assert.deepEqual(await listSnapshots(run), [snapshot]);
   await replaceByRename(join(target, 'src', 'config file.php'), 'v2');
   const summary = await restoreSnapshot(run, snapshot, { protect: ["/it's *.log"], watch: () => true });
@@ -279,7 +267,7 @@ test('a target path with spaces, quotes and shell characters: snapshot, list, re
   assert.equal(await readFile(join(target, 'src', 'config file.php'), 'utf8'), '<?php return ["v" => 1];\n');
   await pruneSnapshots(run, 0);
   assert.deepEqual(await listSnapshots(run), []);
-  assert.equal(existsSync(join(root, `case-${counter}`, 'pwned')), false);
+  assert.equal(existsSync(join(temp.currentCase(), 'pwned')), false);
   assert.equal(existsSync('pwned'), false);
 });
 
@@ -308,7 +296,7 @@ test('a restore refuses a path that is not a snapshot of this target, and names 
 });
 
 test('a snapshot of a target that is not there fails before the sync, with no file changed', async () => {
-  const target = join(root, `case-${++counter}`, 'app');
+  const target = join(temp.nextCase(), 'app');
   const error = await takeSnapshot(hostRun(target, localShell())).catch((caught: unknown) => caught);
   assert.ok(error instanceof StepError);
   assert.equal(error.step, 'sync');
@@ -376,10 +364,10 @@ test('free space: enough passes and says how much, too little fails preflight na
   assert.match(
     error.message,
     new RegExp(
-      `^only [\\d.]+ (MB|KB|bytes) free on the file system of ${join(root, `case-${counter}`).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(mounted at /.*\\), but [\\d.]+ MB are needed for the snapshot and the changed files; nothing was changed$`,
+      `^only [\\d.]+ (MB|KB|bytes) free on the file system of ${join(temp.currentCase()).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(mounted at /.*\\), but [\\d.]+ MB are needed for the snapshot and the changed files; nothing was changed$`,
     ),
   );
-  const missing = await freeSpaceCheck(hostRun(join(root, 'no-such-dir', 'app'), localShell()), 1).catch((caught: unknown) => caught);
+  const missing = await freeSpaceCheck(hostRun(join(temp.path(), 'no-such-dir', 'app'), localShell()), 1).catch((caught: unknown) => caught);
   assert.ok(missing instanceof StepError);
   assert.match(missing.message, /cannot read the free space of .*no-such-dir \(df -Pk: exit 1: .*No such file or directory/);
 });

@@ -1,4 +1,10 @@
+import { after, before } from 'node:test';
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, realpath, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Duplex } from 'node:stream';
 import { RemoteCommandTimeout, type CommandResult, type RemoteShell, type RemoteStream, type RolloutLog } from '../../src/engine/ports.js';
 import type { RolloutSettings } from '../../src/engine/inputs/settings.js';
@@ -81,4 +87,23 @@ export function testSettings(overrides: Partial<RolloutSettings> = {}): RolloutS
 /** A log that keeps every line, warnings and errors marked. */
 export function recordingLog(lines: string[]): RolloutLog {
   return { info: (m) => lines.push(m), warning: (m) => lines.push(`warning: ${m}`), error: (m) => lines.push(`error: ${m}`), debug: () => undefined };
+}
+
+/**
+ * A temp directory for one test file: made (its real path, so commands that
+ * resolve symlinks agree) before the file's tests, removed after them and
+ * checked gone. `path()` is valid inside tests; `nextCase()` gives each test
+ * a fresh directory name under it, `currentCase()` the last one given.
+ */
+export function tempRootFor(prefix: string): { path: () => string; nextCase: () => string; currentCase: () => string } {
+  let root = '';
+  let cases = 0;
+  before(async () => {
+    root = await realpath(await mkdtemp(join(tmpdir(), prefix)));
+  });
+  after(async () => {
+    await rm(root, { recursive: true, force: true });
+    assert.equal(existsSync(root), false);
+  });
+  return { path: () => root, nextCase: () => join(root, `case-${++cases}`), currentCase: () => join(root, `case-${cases}`) };
 }
