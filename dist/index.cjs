@@ -15481,7 +15481,9 @@ async function recordCommand(run2, name, timeoutMs, start) {
   const exit = result.timedOut ? `timed out after ${formatDuration(timeoutMs)}` : describeExit(result);
   const record = { name, ok: result.code === 0 && !result.timedOut, exit, durationMs: result.durationMs, lastLines: lines2.last.slice(-5) };
   run2.commands?.push(record);
-  (record.ok ? run2.io.log.info : run2.io.log.warning)(`${run2.label}: ${name} ${exit} (${formatDuration(record.durationMs)})`);
+  const ended = `${run2.label}: ${name} ${exit} (${formatDuration(record.durationMs)})`;
+  if (record.ok) run2.io.log.info(ended);
+  else run2.io.log.warning(ended);
   return record;
 }
 function hookEnvironment(run2) {

@@ -29,7 +29,9 @@ export async function recordCommand(
   const exit = result.timedOut ? `timed out after ${formatDuration(timeoutMs)}` : describeExit(result);
   const record: CommandRecord = { name, ok: result.code === 0 && !result.timedOut, exit, durationMs: result.durationMs, lastLines: lines.last.slice(-5) };
   run.commands?.push(record);
-  (record.ok ? run.io.log.info : run.io.log.warning)(`${run.label}: ${name} ${exit} (${formatDuration(record.durationMs)})`);
+  const ended = `${run.label}: ${name} ${exit} (${formatDuration(record.durationMs)})`;
+  if (record.ok) run.io.log.info(ended);
+  else run.io.log.warning(ended);
   return record;
 }
 

@@ -3,12 +3,10 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseHostSpec } from '../../src/engine/inputs/host-spec.js';
 import { RemoteCommandTimeout, RemoteConnectionLost, type RemoteShell } from '../../src/engine/ports.js';
 import { StepError } from '../../src/engine/step-error.js';
-import type { HostRun } from '../../src/rollout/context.js';
 import { acquireLock, describeHolder, lockDirectory, NoTargetForLock, parseAttempt, stateDirectory, type LockOwner } from '../../src/rollout/host-lock.js';
-import { localShell, recordingLog, tempRootFor, testSettings } from '../unit/local-host.js';
+import { localHostRun, localShell, tempRootFor } from '../unit/local-host.js';
 
 /**
  * The lock's commands are plain sh + coreutils: they run here for real, with
@@ -16,25 +14,7 @@ import { localShell, recordingLog, tempRootFor, testSettings } from '../unit/loc
  * would run them. The wait loop's timing runs against a fake shell and clock.
  */
 
-const baseSettings = testSettings();
-
-function hostRun(target: string, shell: RemoteShell, lines: string[], now: () => number = () => Date.now()): HostRun {
-  const log = recordingLog(lines);
-  return {
-    host: parseHostSpec('deploy@web1', { username: 'root', port: 22 }),
-    label: 'web1',
-    settings: { ...baseSettings, target },
-    io: {
-      openShell: async () => shell,
-      fileSync: () => assert.fail('the lock syncs nothing'),
-      statusSource: () => assert.fail('the lock reads no status'),
-      log,
-    },
-    shell,
-    now,
-    facts: { step: 'preflight', filesChanged: false, signalled: false },
-  };
-}
+const hostRun = localHostRun;
 
 const first: LockOwner = { runUrl: 'https://github.com/acme/shop/actions/runs/111', job: 'deploy', startedAt: '2025-01-02T03:04:05Z' };
 const second: LockOwner = { runUrl: 'https://github.com/acme/shop/actions/runs/222', job: 'deploy (web)', startedAt: '2025-01-02T03:05:00Z' };

@@ -4,12 +4,10 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, readdir, readFile, readlink, rename, stat, symlink, unlink, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { parseHostSpec } from '../../src/engine/inputs/host-spec.js';
 import { changedNothing, type RemoteShell } from '../../src/engine/ports.js';
 import { StepError } from '../../src/engine/step-error.js';
-import type { HostRun } from '../../src/rollout/context.js';
 import { stateDirectory } from '../../src/rollout/host-lock.js';
-import { localShell, recordingLog, tempRootFor, testSettings } from '../unit/local-host.js';
+import { localHostRun, localShell, tempRootFor } from '../unit/local-host.js';
 import {
   freeSpaceCheck,
   listSnapshots,
@@ -26,25 +24,7 @@ import {
  * here for real, with `sh -c` on a temp dir standing in for SSH.
  */
 
-const baseSettings = testSettings();
-
-function hostRun(target: string, shell: RemoteShell, lines: string[] = []): HostRun {
-  const log = recordingLog(lines);
-  return {
-    host: parseHostSpec('deploy@web1', { username: 'root', port: 22 }),
-    label: 'web1',
-    settings: { ...baseSettings, target },
-    io: {
-      openShell: async () => shell,
-      fileSync: () => assert.fail('snapshots use no file sync from the runner'),
-      statusSource: () => assert.fail('snapshots read no status'),
-      log,
-    },
-    shell,
-    now: () => Date.now(),
-    facts: { step: 'preflight', filesChanged: false, signalled: false },
-  };
-}
+const hostRun = localHostRun;
 
 const temp = tempRootFor('gr-host-snapshot-');
 

@@ -128,6 +128,17 @@ const answerAll = (command: string): Partial<CommandResult> =>
 /** The reload itself: a USR1 or USR2 sent straight to the master. */
 const isReloadSignal = (command: string) => /^kill -s USR[12] \d+$/.test(command);
 
+const command = (c: string) =>
+  c.startsWith('(') ? c
+  : isReloadSignal(c) ? 'reload'
+  : c.includes('graceful-reload-definitions') ?
+    c.includes('missing-target') ?
+      'preflight'
+    : 'definitions'
+  : c.includes('save-environ') ? 'save-environ'
+  : c.includes("' restart ") ? 'restart'
+  : c.split(' ')[0];
+
 test('GatewayWorker-like app: definitions read before and after the sync, runtime dir protected, quick reload, non-reloadable group kept', async () => {
   const f = fake(answerAll, [at(49, oldWorkers), at(50, oldWorkers), at(53, newWorkers), at(54, newWorkers)]);
   const report = await rolloutHost(host, settings, f.io);
@@ -143,16 +154,7 @@ test('GatewayWorker-like app: definitions read before and after the sync, runtim
     f.setups.map((s) => [s.pidFile, s.logFile]),
     [['/srv/app/runtime/app.pid', '/srv/app/runtime/logs/workerman.log']],
   );
-  const order = f.commands.map((c) =>
-    c.startsWith('(') ? c
-    : isReloadSignal(c) ? 'reload'
-    : c.includes('graceful-reload-definitions') ?
-      c.includes('missing-target') ?
-        'preflight'
-      : 'definitions'
-    : c.split(' ')[0],
-  );
-  assert.deepEqual(order, ['preflight', 'kill', '(sync)', 'definitions', '(mark signal)', 'reload']);
+  assert.deepEqual(f.commands.map(command), ['preflight', 'kill', '(sync)', 'definitions', '(mark signal)', 'reload']);
   assert.deepEqual(phasesOf(report), ['preflight:true', 'sync:true', 'reload:true', 'verify:true']);
   assert.deepEqual(report.replacement, { replaced: 2, of: 2 });
 });
@@ -234,17 +236,6 @@ test('the master dies during the reload and its old workers live on: the report 
   assert.deepEqual(phasesOf(report), ['preflight:true', 'sync:true', 'reload:true', 'verify:false']);
   assert.deepEqual(report.replacement, { replaced: 0, of: 2 });
 });
-
-const command = (c: string) =>
-  c.startsWith('(') ? c
-  : isReloadSignal(c) ? 'reload'
-  : c.includes('graceful-reload-definitions') ?
-    c.includes('missing-target') ?
-      'preflight'
-    : 'definitions'
-  : c.includes('save-environ') ? 'save-environ'
-  : c.includes("' restart ") ? 'restart'
-  : c.split(' ')[0];
 
 /** What src/remote/restart.sh prints for a restart that went well: 180 ms unserved, one idle client closed. */
 const RESTARTED =

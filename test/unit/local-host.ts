@@ -7,7 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Duplex } from 'node:stream';
 import { RemoteCommandTimeout, type CommandResult, type RemoteShell, type RemoteStream, type RolloutLog } from '../../src/engine/ports.js';
+import { parseHostSpec } from '../../src/engine/inputs/host-spec.js';
 import type { RolloutSettings } from '../../src/engine/inputs/settings.js';
+import type { HostRun } from '../../src/rollout/context.js';
 
 /** A RemoteShell that runs each command locally, as `ssh host <command>` would on the host; `commands` records them. */
 export function localShell(commands: string[] = []): RemoteShell {
@@ -106,4 +108,22 @@ export function tempRootFor(prefix: string): { path: () => string; nextCase: () 
     assert.equal(existsSync(root), false);
   });
   return { path: () => root, nextCase: () => join(root, `case-${++cases}`), currentCase: () => join(root, `case-${cases}`) };
+}
+
+/** A host run on this machine for the programs the lock and the snapshot send: `target` as the app, `shell` local; it syncs nothing and reads no status. */
+export function localHostRun(target: string, shell: RemoteShell, lines: string[] = [], now: () => number = () => Date.now()): HostRun {
+  return {
+    host: parseHostSpec('deploy@web1', { username: 'root', port: 22 }),
+    label: 'web1',
+    settings: { ...testSettings(), target },
+    io: {
+      openShell: async () => shell,
+      fileSync: () => assert.fail('this run syncs nothing'),
+      statusSource: () => assert.fail('this run reads no status'),
+      log: recordingLog(lines),
+    },
+    shell,
+    now,
+    facts: { step: 'preflight', filesChanged: false, signalled: false },
+  };
 }
