@@ -18344,8 +18344,9 @@ async function rolloutFleet(hosts, fleet, io, cancelled = new AbortController().
 async function runBatches(ready, fleet, io, { cancelled, watchesEnd }, reports, onReport) {
   const hasCanary = fleet.canary && ready.length > 1;
   const hooks = ready[0]?.host.settings.hooks;
-  const onFirstOnly = hooks !== void 0 && hooks.beforeReload !== "" && hooks.beforeReloadOn === "first";
-  const runsBeforeReload = (entry) => !onFirstOnly || entry === ready[0];
+  const deploying = fleet.mode === "deploy";
+  const onFirstOnly = deploying && hooks !== void 0 && hooks.beforeReload !== "" && hooks.beforeReloadOn === "first";
+  const runsBeforeReload = (entry) => deploying && (!onFirstOnly || entry === ready[0]);
   const batches = planBatches(ready, fleet.maxParallel, hasCanary || onFirstOnly);
   let failures = 0;
   let canaryFailed = false;
@@ -18590,7 +18591,7 @@ async function planHost(prepared, fleet, batch, inSource2, runsBeforeReload) {
       reloadMode: checked2.plan.mode,
       reloadModeReason: checked2.plan.modeReason,
       ...plannedGroups(checked2.plan),
-      commands: plannedCommands(run2.settings, decided.action, runsBeforeReload),
+      commands: plannedCommands(kind === "rollback" ? withoutHooks(run2.settings) : run2.settings, decided.action, runsBeforeReload),
       unknown: dryRunUnknowns(kind)
     };
     run2.io.log.info(describePlan(run2.label, plan));
@@ -18613,6 +18614,9 @@ async function planHost(prepared, fleet, batch, inSource2, runsBeforeReload) {
     const why = `${error2.message ?? String(error2)}; nothing was changed (dry run)`;
     return { ...common, ok: false, status: "failed", step, error: why, durationMs: run2.now() - started, phases: clock.phases };
   }
+}
+function withoutHooks(settings) {
+  return { ...settings, hooks: { ...settings.hooks, beforeReload: "", afterReload: "" } };
 }
 
 // src/adapters/runner-command.ts

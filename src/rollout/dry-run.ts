@@ -1,3 +1,4 @@
+import type { RolloutSettings } from '../engine/inputs/settings.js';
 import {
   batchPositions,
   describePlan,
@@ -116,7 +117,7 @@ async function planHost(
       reloadMode: checked.plan.mode,
       reloadModeReason: checked.plan.modeReason,
       ...plannedGroups(checked.plan),
-      commands: plannedCommands(run.settings, decided.action, runsBeforeReload),
+      commands: plannedCommands(kind === 'rollback' ? withoutHooks(run.settings) : run.settings, decided.action, runsBeforeReload),
       unknown: dryRunUnknowns(kind),
     };
     run.io.log.info(describePlan(run.label, plan));
@@ -139,4 +140,9 @@ async function planHost(
     const why = `${(error as Error).message ?? String(error)}; nothing was changed (dry run)`;
     return { ...common, ok: false, status: 'failed', step, error: why, durationMs: run.now() - started, phases: clock.phases };
   }
+}
+
+/** mode: rollback puts old code back: the commands meant for new code (before-reload, after-reload) do not run. */
+function withoutHooks(settings: RolloutSettings): RolloutSettings {
+  return { ...settings, hooks: { ...settings.hooks, beforeReload: '', afterReload: '' } };
 }

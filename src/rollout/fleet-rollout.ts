@@ -148,8 +148,10 @@ async function runBatches(
   const hasCanary = fleet.canary && ready.length > 1;
   const hooks = ready[0]?.host.settings.hooks;
   // before-reload-on: first runs once, on the first host (the canary when there is one), before any other host reloads.
-  const onFirstOnly = hooks !== undefined && hooks.beforeReload !== '' && hooks.beforeReloadOn === 'first';
-  const runsBeforeReload = (entry: Ready) => !onFirstOnly || entry === ready[0];
+  // mode: rollback puts old code back: no command meant for new code runs.
+  const deploying = fleet.mode === 'deploy';
+  const onFirstOnly = deploying && hooks !== undefined && hooks.beforeReload !== '' && hooks.beforeReloadOn === 'first';
+  const runsBeforeReload = (entry: Ready) => deploying && (!onFirstOnly || entry === ready[0]);
   const batches = planBatches(ready, fleet.maxParallel, hasCanary || onFirstOnly);
   let failures = 0;
   let canaryFailed = false;

@@ -89,6 +89,26 @@ test('before-reload runs once, on the first host, after its sync and before any 
     [['before-reload exit 0', 'after-reload exit 0'], ['after-reload exit 0'], ['after-reload exit 0']],
   );
   assert.match(run.log, /before-reload: migrating root@127\.0\.0\.1:\d+/, 'its output is in the log under the host');
+  // mode: rollback puts the old code back: commands meant for new code do not run.
+  const back = await deployFleet(rig, hosts, source, {
+    'max-parallel': '3',
+    mode: 'rollback',
+    'before-reload': 'touch /srv/rollback-before',
+    'after-reload': 'touch /srv/rollback-after',
+  });
+  assert.equal(back.run.code, 0, explain(back));
+  assert.deepEqual(await serves(hosts), ['hello from v1\n', 'hello from v1\n', 'hello from v1\n']);
+  for (const host of hosts) {
+    for (const file of ['rollback-before', 'rollback-after'])
+      assert.equal(
+        await readFile(join(host.srv, file)).then(
+          () => true,
+          () => false,
+        ),
+        false,
+        `${host.name}: ${file} ran`,
+      );
+  }
   // The first host went alone: the others started after its verdict.
   const first = reports[0]!.phases!.find((phase) => phase.name === 'verify')!;
   for (const report of reports.slice(1)) assert.ok(report.phases!.find((phase) => phase.name === 'sync')!.start >= first.end, JSON.stringify(report.phases));
