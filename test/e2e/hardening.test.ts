@@ -1,14 +1,13 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fingerprint } from '../../src/engine/inputs/known-hosts.js';
 import { runnerCommandLines } from '../../src/engine/report/host-text.js';
-import { parseCommandFile } from '../rig/action-runner.js';
+import { removeRunnerTemp, runAction } from '../rig/action-runner.js';
 import { mustExec } from '../rig/process.js';
-import { REPO, Rig } from '../rig/rig.js';
+import { Rig } from '../rig/rig.js';
 import { deploy, inputsFor, installPhpWrapper } from '../rig/scenario.js';
 
 let rig: Rig;
@@ -176,40 +175,23 @@ test('cancelled (SIGTERM) mid-rollout: the report is written, and one failure li
   const host = await rig.addHost('sigterm');
   await host.startMaster();
   const php = await installPhpWrapper(host, 'php-hang', 'sleep 613', 'graceful-reload-definitions');
-  const runnerTemp = await mkdtemp(join(rig.dir, 'runner-'));
-  const outputFile = join(runnerTemp, 'output');
-  const stateFile = join(runnerTemp, 'state');
-  await writeFile(outputFile, '');
-  await writeFile(stateFile, '');
-  const env: NodeJS.ProcessEnv = {
-    PATH: process.env['PATH'],
-    HOME: process.env['HOME'],
-    RUNNER_TEMP: runnerTemp,
-    GITHUB_OUTPUT: outputFile,
-    GITHUB_STATE: stateFile,
-    GITHUB_WORKSPACE: REPO,
-  };
-  for (const [name, value] of Object.entries(inputsFor(rig, host, await rig.makeSource('v2'), { php, 'command-timeout': '60s' })))
-    env[`INPUT_${name.toUpperCase()}`] = value;
-  const child = spawn(process.execPath, [join(REPO, 'dist/index.cjs')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let log = '';
-  child.stdout.on('data', (chunk: Buffer) => (log += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (log += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
-  // Preflight reads the app's definitions, which now hangs: the host is in progress by then.
-  const deadline = Date.now() + 30_000;
-  while (!(await host.shell('pgrep -f "slee[p] 613" || true')).trim() && Date.now() < deadline) await sleep(100);
-  child.kill('SIGTERM');
-  const code = await exited;
+  let pid = 0;
+  const running = runAction(inputsFor(rig, host, await rig.makeSource('v2'), { php, 'command-timeout': '60s' }), { onSpawn: (spawned) => (pid = spawned) });
   try {
-    assert.equal(code, 1, log);
+    // Preflight reads the app's definitions, which now hangs: the host is in progress by then.
+    const deadline = Date.now() + 30_000;
+    while (!(await host.shell('pgrep -f "slee[p] 613" || true')).trim() && Date.now() < deadline) await sleep(100);
+    assert.ok(pid > 0, 'the action was started');
+    process.kill(pid, 'SIGTERM');
+    const run = await running;
+    assert.equal(run.code, 1, run.log);
     assert.match(
-      log,
+      run.log,
       /^::error::graceful-reload stopped: the step was cancelled \(SIGTERM\)\. root@127\.0\.0\.1:\d+ was in progress: what it did is unknown .*The report lists the 0 host\(s\) finished before\.$/m,
     );
-    assert.deepEqual(parseCommandFile(await readFile(outputFile, 'utf8'))['report'], '[]');
+    assert.deepEqual(run.outputs['report'], '[]');
+    await removeRunnerTemp(run);
   } finally {
     await host.shell('pkill -f "slee[p] 613" || true');
-    await rm(runnerTemp, { recursive: true, force: true });
   }
 });
